@@ -1,0 +1,68 @@
+/**
+ * The versioned envelope every Flint message travels in: `{v, id, kind, at, payload}`.
+ * Senders `encode`, receivers `decode` with the kind's schema; a message that does not
+ * match is rejected with a `ContractError` naming the problem (and is not retried).
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+
+export const ENVELOPE_VERSION = 1;
+
+export interface Envelope<P> {
+  v: number;
+  id: string;
+  kind: string;
+  at: string;
+  payload: P;
+}
+
+const envelopeSchema = z.object({
+  v: z.number().int(),
+  id: z.string().min(1),
+  kind: z.string().min(1),
+  at: z.string(),
+  payload: z.unknown(),
+});
+
+export class ContractError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ContractError';
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encode<P>(kind: string, payload: P, id: string = randomUUID()): Uint8Array {
+  const env: Envelope<P> = { v: ENVELOPE_VERSION, id, kind, at: new Date().toISOString(), payload };
+  return encoder.encode(JSON.stringify(env));
+}
+
+/** Parses the envelope only; `decodePayload` then checks the payload against its kind. */
+export function decodeEnvelope(data: Uint8Array): Envelope<unknown> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(decoder.decode(data));
+  } catch (err) {
+    throw new ContractError('message is not JSON', { cause: err });
+  }
+  const env = envelopeSchema.safeParse(raw);
+  if (!env.success) throw new ContractError(`message is not a Flint envelope: ${z.prettifyError(env.error)}`);
+  if (env.data.v !== ENVELOPE_VERSION) {
+    throw new ContractError(`envelope version ${env.data.v} is not supported (this build speaks ${ENVELOPE_VERSION})`);
+  }
+  return env.data as Envelope<unknown>;
+}
+
+export function decodePayload<S extends z.ZodType>(env: Envelope<unknown>, schema: S): z.infer<S> {
+  const p = schema.safeParse(env.payload);
+  if (!p.success) throw new ContractError(`${env.kind} payload is invalid: ${z.prettifyError(p.error)}`);
+  return p.data;
+}
+
+export function decode<S extends z.ZodType>(data: Uint8Array, kind: string, schema: S): Envelope<z.infer<S>> {
+  const env = decodeEnvelope(data);
+  if (env.kind !== kind) throw new ContractError(`expected a ${kind} message, got ${env.kind}`);
+  return { ...env, payload: decodePayload(env, schema) };
+}

@@ -1,0 +1,157 @@
+/**
+ * Payloads of every command, event, heartbeat and live update, declared once with
+ * their validators. The scheduler, the agents and the gateway import these; this
+ * module imports nothing of theirs.
+ */
+import { z } from 'zod';
+import { VOLUME_OUTCOMES, VOLUME_STATUSES } from '../domain/volume-states.js';
+
+const id = z.string().min(1).max(128);
+const gib = z.number().int().positive();
+
+export const volumeTypeSpec = z.object({
+  name: z.string(),
+  extraSpecs: z.record(z.string(), z.string()),
+});
+export type VolumeTypeSpec = z.infer<typeof volumeTypeSpec>;
+
+/** What the scheduler needs to place a volume; carried along so an agent can reschedule. */
+export const placementRequest = z.object({
+  volumeId: id,
+  projectId: id,
+  sizeGiB: gib,
+  availabilityZone: z.string().nullable(),
+  volumeType: volumeTypeSpec.nullable(),
+});
+export type PlacementRequest = z.infer<typeof placementRequest>;
+
+export const KIND = {
+  scheduleCreate: 'scheduler.create_volume',
+  scheduleExtend: 'scheduler.extend_volume',
+  agentCreate: 'agent.create_volume',
+  agentDelete: 'agent.delete_volume',
+  agentExtend: 'agent.extend_volume',
+  volumeScheduled: 'volume.scheduled',
+  volumeOutcome: 'volume.outcome',
+  poolStats: 'pool.stats',
+  serviceHeartbeat: 'service.heartbeat',
+  liveVolume: 'live.volume',
+} as const;
+
+/** Command names: the last token of `flint.cmd.scheduler.<name>` / `flint.cmd.agent.<host>.<name>`. */
+export const COMMAND = {
+  createVolume: 'create_volume',
+  extendVolume: 'extend_volume',
+  deleteVolume: 'delete_volume',
+} as const;
+
+export const scheduleCreate = z.object({
+  operationId: id,
+  request: placementRequest,
+  /** 1 for the first try; an agent that fails a create sends the request back with attempt + 1. */
+  attempt: z.number().int().min(1),
+  /** Pools (`host@pool`) already tried and failed, with why. */
+  excluded: z.array(z.object({ pool: z.string(), reason: z.string() })),
+});
+export type ScheduleCreate = z.infer<typeof scheduleCreate>;
+
+export const scheduleExtend = z.object({
+  operationId: id,
+  volumeId: id,
+  host: z.string(),
+  pool: z.string(),
+  oldSizeGiB: gib,
+  newSizeGiB: gib,
+});
+export type ScheduleExtend = z.infer<typeof scheduleExtend>;
+
+export const agentCreate = z.object({
+  operationId: id,
+  volumeId: id,
+  pool: z.string(),
+  sizeGiB: gib,
+  attempt: z.number().int().min(1),
+  request: placementRequest,
+  excluded: scheduleCreate.shape.excluded,
+});
+export type AgentCreate = z.infer<typeof agentCreate>;
+
+export const agentDelete = z.object({ operationId: id, volumeId: id, pool: z.string() });
+export type AgentDelete = z.infer<typeof agentDelete>;
+
+export const agentExtend = z.object({ operationId: id, volumeId: id, pool: z.string(), newSizeGiB: gib });
+export type AgentExtend = z.infer<typeof agentExtend>;
+
+export const volumeScheduled = z.object({ operationId: id, volumeId: id, host: z.string(), pool: z.string(), attempt: z.number().int() });
+export type VolumeScheduled = z.infer<typeof volumeScheduled>;
+
+const outcomeNames = Object.keys(VOLUME_OUTCOMES) as [keyof typeof VOLUME_OUTCOMES, ...(keyof typeof VOLUME_OUTCOMES)[]];
+
+export const volumeOutcome = z.object({
+  operationId: id,
+  volumeId: id,
+  outcome: z.enum(outcomeNames),
+  host: z.string().optional(),
+  pool: z.string().optional(),
+  sizeGiB: gib.optional(),
+  /** On failure: a code from the public list and a message for the user (what failed, why, what to do). */
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+export type VolumeOutcomeEvent = z.infer<typeof volumeOutcome>;
+
+/** Heartbeat of one pool, kept in the `flint-pools` KV bucket. Capacities in GiB. */
+export const poolStats = z.object({
+  host: z.string(),
+  pool: z.string(),
+  driver: z.string(),
+  availabilityZone: z.string(),
+  totalCapacityGiB: z.number().nonnegative(),
+  freeCapacityGiB: z.number().nonnegative(),
+  /** Sum of the virtual sizes of the pool's images, as the driver sees them. */
+  provisionedCapacityGiB: z.number().nonnegative(),
+  volumeCount: z.number().int().nonnegative(),
+  maxOverSubscriptionRatio: z.number().min(1),
+  reservedPercentage: z.number().min(0).max(100),
+  thinProvisioningSupport: z.boolean(),
+  thickProvisioningSupport: z.boolean(),
+  imageFormat: z.enum(['raw', 'qcow2']),
+  capabilities: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  updatedAt: z.string(),
+});
+export type PoolStats = z.infer<typeof poolStats>;
+
+export const SERVICE_ROLES = ['gateway', 'scheduler', 'agent'] as const;
+export const serviceHeartbeat = z.object({
+  host: z.string(),
+  role: z.enum(SERVICE_ROLES),
+  availabilityZone: z.string(),
+  version: z.string(),
+  startedAt: z.string(),
+  heartbeatAt: z.string(),
+  /** Seconds between heartbeats: a service silent for three of them is DOWN. */
+  intervalSeconds: z.number().positive(),
+});
+export type ServiceHeartbeat = z.infer<typeof serviceHeartbeat>;
+
+/** The API's view of a volume, as fanned out to subscribers on `flint.live.>`. */
+export const volumeView = z.object({
+  id: id,
+  projectId: id,
+  name: z.string(),
+  description: z.string().nullable(),
+  sizeGiB: gib,
+  status: z.enum(VOLUME_STATUSES),
+  volumeType: z.string().nullable(),
+  availabilityZone: z.string(),
+  metadata: z.record(z.string(), z.string()),
+  version: z.number().int(),
+  host: z.string().nullable(),
+  pool: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type VolumeView = z.infer<typeof volumeView>;
+
+export const LIVE_EVENT_TYPES = ['CREATED', 'UPDATED', 'DELETED'] as const;
+export const liveVolume = z.object({ type: z.enum(LIVE_EVENT_TYPES), volume: volumeView });
+export type LiveVolume = z.infer<typeof liveVolume>;

@@ -1,0 +1,48 @@
+/** Every NATS name Flint uses, in one place (ARCHITECTURE.md, "NATS"). */
+export const STREAM_CMD = 'FLINT_CMD';
+export const STREAM_EVT = 'FLINT_EVT';
+export const KV_POOLS = 'flint-pools';
+export const KV_SERVICES = 'flint-services';
+
+export const SCHEDULER_DURABLE = 'scheduler';
+export const RECORDER_DURABLE = 'recorder';
+
+export const subjects = {
+  cmdAll: 'flint.cmd.>',
+  evtAll: 'flint.evt.>',
+  liveAll: 'flint.live.>',
+  scheduler: (command: string) => `flint.cmd.scheduler.${command}`,
+  schedulerAll: 'flint.cmd.scheduler.>',
+  agent: (host: string, command: string) => `flint.cmd.agent.${token(host)}.${command}`,
+  agentAll: (host: string) => `flint.cmd.agent.${token(host)}.>`,
+  volumeEvent: (volumeId: string) => `flint.evt.volume.${volumeId}`,
+  liveVolume: (projectId: string, volumeId: string) => `flint.live.${projectId}.volume.${volumeId}`,
+} as const;
+
+/** Durable consumer name of an agent: one per storage host. */
+export function agentDurable(host: string): string {
+  return `agent-${token(host)}`;
+}
+
+/**
+ * Host names become subject tokens and KV keys: keep letters, digits, `-` and `_`
+ * and replace anything else, so `node1.example.com` is `node1_example_com`.
+ */
+export function token(name: string): string {
+  return name.replace(/[^A-Za-z0-9_-]/g, '_');
+}
+
+/** KV key of a pool's stats: `<host>.<pool>`. */
+export function poolKey(host: string, pool: string): string {
+  return `${token(host)}.${token(pool)}`;
+}
+
+/** KV key of a service's heartbeat: `<role>.<host>`. */
+export function serviceKey(role: string, host: string): string {
+  return `${token(role)}.${token(host)}`;
+}
+
+/** Id of a pool as users and the scheduler name it: `host@pool`, like Cinder's `host@backend#pool`. */
+export function poolId(host: string, pool: string): string {
+  return `${host}@${pool}`;
+}

@@ -1,0 +1,255 @@
+/**
+ * One validated, frozen configuration object. Only entry points (src/cli) read the
+ * environment; everything else receives a `FlintConfig`.
+ *
+ * Sources, later ones win: defaults < JSON file (`FLINT_CONFIG_FILE`) < environment.
+ * Every problem is collected and reported at once as a `ConfigError`.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+
+/** @default './.flint' */
+export const DEFAULT_DATA_DIR = './.flint';
+/** @default '127.0.0.1:4000' */
+export const DEFAULT_LISTEN = '127.0.0.1:4000';
+/** Cinder's default availability zone. */
+export const DEFAULT_AVAILABILITY_ZONE = 'nova';
+/** Cinder's default `max_over_subscription_ratio`. */
+export const DEFAULT_MAX_OVER_SUBSCRIPTION_RATIO = 20;
+export const DEFAULT_HEARTBEAT_SECONDS = 5;
+/** Tries of a create on different pools before the volume goes to ERROR (Cinder's `scheduler_max_attempts`). */
+export const DEFAULT_SCHEDULER_MAX_ATTEMPTS = 3;
+
+const capabilityValue = z.union([z.string(), z.number(), z.boolean()]);
+
+const poolSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "-" and "_" only, at most 64'),
+  driver: z.enum(['file']).default('file'),
+  /** Relative directories are under the data dir. */
+  directory: z.string().min(1).optional(),
+  imageFormat: z.enum(['raw', 'qcow2']).default('qcow2'),
+  capabilities: z.record(z.string(), capabilityValue).default({}),
+  maxOverSubscriptionRatio: z.number().min(1).default(DEFAULT_MAX_OVER_SUBSCRIPTION_RATIO),
+  reservedPercentage: z.number().min(0).max(100).default(0),
+  thinProvisioning: z.boolean().default(true),
+  /** Caps the pool's total size (GiB) below the filesystem's, e.g. to share a disk; default: the filesystem. */
+  capacityGiB: z.number().positive().optional(),
+});
+export type PoolConfigInput = z.input<typeof poolSchema>;
+
+export interface PoolConfig {
+  readonly name: string;
+  readonly driver: 'file';
+  readonly directory: string;
+  readonly imageFormat: 'raw' | 'qcow2';
+  readonly capabilities: Readonly<Record<string, string | number | boolean>>;
+  readonly maxOverSubscriptionRatio: number;
+  readonly reservedPercentage: number;
+  readonly thinProvisioning: boolean;
+  readonly capacityGiB: number | undefined;
+}
+
+export type DatabaseConfig =
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'postgresql'; readonly url: string };
+
+export interface FlintConfig {
+  readonly dataDir: string;
+  readonly listen: { readonly host: string; readonly port: number };
+  /** `null` in dev mode until it starts its own nats-server. */
+  readonly natsUrl: string | null;
+  readonly database: DatabaseConfig;
+  readonly agentHost: string;
+  readonly availabilityZone: string;
+  readonly pools: readonly PoolConfig[];
+  readonly heartbeatSeconds: number;
+  readonly schedulerMaxAttempts: number;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** The environment variables Flint reads, for the README and for error messages. */
+export const ENV = {
+  FLINT_CONFIG_FILE: 'JSON file with any of the settings below (camelCase keys)',
+  FLINT_DATA_DIR: `data directory (default ${DEFAULT_DATA_DIR})`,
+  FLINT_LISTEN: `gateway address host:port (default ${DEFAULT_LISTEN})`,
+  FLINT_NATS_URL: 'NATS server URL; dev mode starts its own nats-server when unset',
+  FLINT_DATABASE_URL: 'sqlite:PATH or postgres://USER@HOST:PORT/DB (default sqlite in the data dir)',
+  FLINT_AGENT_HOST: 'name of this storage host (default the hostname)',
+  FLINT_AVAILABILITY_ZONE: `availability zone of this agent (default ${DEFAULT_AVAILABILITY_ZONE})`,
+  FLINT_POOLS: 'JSON array of the agent\'s pools: [{"name","driver","directory","imageFormat","capabilities","maxOverSubscriptionRatio","reservedPercentage","thinProvisioning","capacityGiB"}]',
+  FLINT_HEARTBEAT_SECONDS: `seconds between heartbeats (default ${DEFAULT_HEARTBEAT_SECONDS})`,
+  FLINT_SCHEDULER_MAX_ATTEMPTS: `pools tried per create (default ${DEFAULT_SCHEDULER_MAX_ATTEMPTS})`,
+  FLINT_LOG_LEVEL: 'fatal|error|warn|info|debug|trace|silent (default info)',
+} as const;
+
+const fileSchema = z
+  .object({
+    dataDir: z.string(),
+    listen: z.string(),
+    natsUrl: z.string(),
+    databaseUrl: z.string(),
+    agentHost: z.string(),
+    availabilityZone: z.string(),
+    pools: z.array(z.unknown()),
+    heartbeatSeconds: z.number(),
+    schedulerMaxAttempts: z.number(),
+    logLevel: z.string(),
+  })
+  .partial()
+  .strict();
+
+type Raw = z.infer<typeof fileSchema>;
+
+/**
+ * Builds the configuration from an environment (normally `process.env`).
+ * @throws ConfigError listing every problem found.
+ */
+export function loadConfig(env: Record<string, string | undefined>, cwd = process.cwd()): FlintConfig {
+  const problems: string[] = [];
+  let raw: Raw = {};
+
+  const file = env.FLINT_CONFIG_FILE;
+  if (file) {
+    try {
+      const parsed = fileSchema.safeParse(JSON.parse(readFileSync(resolve(cwd, file), 'utf8')));
+      if (parsed.success) raw = parsed.data;
+      else problems.push(...parsed.error.issues.map((i) => `FLINT_CONFIG_FILE ${file}: ${i.path.join('.') || '(root)'}: ${i.message}`));
+    } catch (err) {
+      problems.push(`FLINT_CONFIG_FILE ${file}: ${(err as Error).message}`);
+    }
+  }
+
+  const str = (key: keyof typeof ENV, fromFile: string | undefined): string | undefined => {
+    const v = env[key];
+    return v !== undefined && v !== '' ? v : fromFile;
+  };
+  const num = (key: keyof typeof ENV, fromFile: number | undefined, def: number, min: number, max: number): number => {
+    const v = env[key];
+    const n = v !== undefined && v !== '' ? Number(v) : (fromFile ?? def);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${key}: must be an integer from ${min} to ${max}, got ${JSON.stringify(v ?? fromFile)}`);
+      return def;
+    }
+    return n;
+  };
+
+  const dataDir = resolve(cwd, str('FLINT_DATA_DIR', raw.dataDir) ?? DEFAULT_DATA_DIR);
+
+  const listenRaw = str('FLINT_LISTEN', raw.listen) ?? DEFAULT_LISTEN;
+  const listen = parseListen(listenRaw);
+  if (!listen) problems.push(`FLINT_LISTEN: expected host:port with a port from 0 to 65535, got "${listenRaw}"`);
+
+  const natsUrl = str('FLINT_NATS_URL', raw.natsUrl) ?? null;
+  if (natsUrl !== null && !/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(natsUrl)) {
+    problems.push(`FLINT_NATS_URL: expected nats://host:port (comma-separated for a cluster), got "${natsUrl}"`);
+  }
+
+  const dbRaw = str('FLINT_DATABASE_URL', raw.databaseUrl);
+  const database = parseDatabase(dbRaw, dataDir, cwd);
+  if (typeof database === 'string') problems.push(`FLINT_DATABASE_URL: ${database}`);
+
+  const agentHost = str('FLINT_AGENT_HOST', raw.agentHost) ?? hostname();
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(agentHost)) {
+    problems.push(`FLINT_AGENT_HOST: letters, digits, ".", "-" and "_" only (at most 128), got "${agentHost}"`);
+  }
+  const availabilityZone = str('FLINT_AVAILABILITY_ZONE', raw.availabilityZone) ?? DEFAULT_AVAILABILITY_ZONE;
+  if (!/^[A-Za-z0-9_.:-]{1,255}$/.test(availabilityZone)) {
+    problems.push(`FLINT_AVAILABILITY_ZONE: letters, digits, ".", ":", "-" and "_" only, got "${availabilityZone}"`);
+  }
+
+  let poolsRaw: unknown = raw.pools;
+  const poolsEnv = env.FLINT_POOLS;
+  if (poolsEnv) {
+    try {
+      poolsRaw = JSON.parse(poolsEnv);
+    } catch (err) {
+      problems.push(`FLINT_POOLS: not valid JSON (${(err as Error).message})`);
+      poolsRaw = undefined;
+    }
+  }
+  const pools = parsePools(poolsRaw ?? [{ name: 'default' }], dataDir, problems);
+
+  const heartbeatSeconds = num('FLINT_HEARTBEAT_SECONDS', raw.heartbeatSeconds, DEFAULT_HEARTBEAT_SECONDS, 1, 300);
+  const schedulerMaxAttempts = num('FLINT_SCHEDULER_MAX_ATTEMPTS', raw.schedulerMaxAttempts, DEFAULT_SCHEDULER_MAX_ATTEMPTS, 1, 10);
+  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+  const logLevelRaw = str('FLINT_LOG_LEVEL', raw.logLevel) ?? 'info';
+  const logLevel = (levels as readonly string[]).includes(logLevelRaw) ? (logLevelRaw as FlintConfig['logLevel']) : undefined;
+  if (!logLevel) problems.push(`FLINT_LOG_LEVEL: one of ${levels.join(', ')}, got "${logLevelRaw}"`);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze({
+    dataDir,
+    listen: listen!,
+    natsUrl,
+    database: database as DatabaseConfig,
+    agentHost,
+    availabilityZone,
+    pools,
+    heartbeatSeconds,
+    schedulerMaxAttempts,
+    logLevel: logLevel!,
+  });
+}
+
+function parseListen(s: string): { host: string; port: number } | undefined {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(s);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port > 65535) return undefined;
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+function parseDatabase(url: string | undefined, dataDir: string, cwd: string): DatabaseConfig | string {
+  if (url === undefined) return { kind: 'sqlite', path: join(dataDir, 'flint.sqlite') };
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length).replace(/^\/\//, '');
+    if (!path) return 'sqlite: needs a file path, e.g. sqlite:/var/lib/flint/flint.sqlite';
+    return { kind: 'sqlite', path: isAbsolute(path) ? path : resolve(cwd, path) };
+  }
+  if (/^postgres(ql)?:\/\/[^\s]+\/[^\s/]+$/.test(url)) return { kind: 'postgresql', url };
+  return `expected sqlite:PATH or postgres://USER@HOST:PORT/DATABASE, got "${url.replace(/:[^:@/]*@/, ':***@')}"`;
+}
+
+function parsePools(input: unknown, dataDir: string, problems: string[]): PoolConfig[] {
+  if (!Array.isArray(input) || input.length === 0) {
+    problems.push('FLINT_POOLS: must be a non-empty JSON array of pools');
+    return [];
+  }
+  const pools: PoolConfig[] = [];
+  const names = new Set<string>();
+  input.forEach((p, i) => {
+    const parsed = poolSchema.strict().safeParse(p);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) problems.push(`FLINT_POOLS[${i}].${issue.path.join('.') || '(pool)'}: ${issue.message}`);
+      return;
+    }
+    const v = parsed.data;
+    if (names.has(v.name)) problems.push(`FLINT_POOLS[${i}].name: "${v.name}" is declared twice`);
+    names.add(v.name);
+    if (!v.thinProvisioning && v.imageFormat === 'qcow2') {
+      problems.push(`FLINT_POOLS[${i}]: thick provisioning needs imageFormat "raw" (qcow2 images grow on write)`);
+    }
+    const dir = v.directory ?? join('pools', v.name);
+    pools.push({ ...v, directory: isAbsolute(dir) ? dir : join(dataDir, dir), capacityGiB: v.capacityGiB });
+  });
+  return pools;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

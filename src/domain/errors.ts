@@ -1,0 +1,89 @@
+/**
+ * Domain errors. Every failure a user can see is one of these classes, each with a
+ * fixed code from the public list (ARCHITECTURE.md, "GraphQL conventions"). The
+ * gateway maps them to GraphQL errors in one place (`src/gateway/errors.ts`);
+ * anything else becomes INTERNAL with a correlation id.
+ */
+export const ERROR_CODES = [
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'BAD_USER_INPUT',
+  'INVALID_STATE',
+  'QUOTA_EXCEEDED',
+  'NO_VALID_BACKEND',
+  'CONFLICT',
+  'SERVICE_UNAVAILABLE',
+  'INTERNAL',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class FlintError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.details = options?.details;
+  }
+}
+
+export class UnauthenticatedError extends FlintError {
+  constructor(message = 'Send a valid API token as "Authorization: Bearer <token>" (create one with `flint token create`).') {
+    super('UNAUTHENTICATED', message);
+  }
+}
+
+export class ForbiddenError extends FlintError {
+  constructor(message: string) {
+    super('FORBIDDEN', message);
+  }
+  static readOnly(): ForbiddenError {
+    return new ForbiddenError('Your token has the reader role and cannot change anything; ask for a member or admin token.');
+  }
+  static adminOnly(what: string): ForbiddenError {
+    return new ForbiddenError(`${what} needs an admin token.`);
+  }
+}
+
+export class NotFoundError extends FlintError {
+  constructor(kind: string, id: string) {
+    super('NOT_FOUND', `${kind} ${id} does not exist or is not visible to your project; check the id with the list query.`, {
+      details: { kind, id },
+    });
+  }
+}
+
+/** One or more problems with the caller's input, all reported at once. */
+export class BadInputError extends FlintError {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super('BAD_USER_INPUT', problems.join('; '), { details: { problems: [...problems] } });
+    this.problems = problems;
+  }
+}
+
+export class InvalidStateError extends FlintError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('INVALID_STATE', message, { details });
+  }
+}
+
+export class ConflictError extends FlintError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('CONFLICT', message, { details });
+  }
+}
+
+export class NoValidBackendError extends FlintError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('NO_VALID_BACKEND', message, { details });
+  }
+}
+
+export class ServiceUnavailableError extends FlintError {
+  constructor(message: string, cause?: unknown) {
+    super('SERVICE_UNAVAILABLE', message, { cause });
+  }
+}

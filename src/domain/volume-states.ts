@@ -1,0 +1,124 @@
+/**
+ * The volume state machine: Cinder's vocabulary, with every transition named and
+ * checked. Pure: the database applies a transition as a compare-and-set
+ * (`UPDATE … WHERE status IN (from)`), so the table below is the single source of
+ * which states an action starts from and where it ends.
+ */
+import { InvalidStateError } from './errors.js';
+
+export const VOLUME_STATUSES = [
+  'creating',
+  'available',
+  'reserved',
+  'attaching',
+  'in_use',
+  'detaching',
+  'extending',
+  'retyping',
+  'maintenance',
+  'backing_up',
+  'restoring_backup',
+  'deleting',
+  'deleted',
+  'error',
+  'error_deleting',
+  'error_extending',
+  'error_restoring',
+] as const;
+export type VolumeStatus = (typeof VOLUME_STATUSES)[number];
+
+/** States in which work is under way; a volume leaves them only through an outcome. */
+export const TRANSITIONAL_STATUSES: readonly VolumeStatus[] = [
+  'creating',
+  'reserved',
+  'attaching',
+  'detaching',
+  'extending',
+  'retyping',
+  'maintenance',
+  'backing_up',
+  'restoring_backup',
+  'deleting',
+];
+
+interface Transition {
+  readonly from: readonly VolumeStatus[];
+  /** Target state; `null` leaves the status as it is (metadata-only changes). */
+  readonly to: VolumeStatus | null;
+  /** How to say in an error message what the action is. */
+  readonly verb: string;
+}
+
+const DELETABLE: readonly VolumeStatus[] = ['available', 'error', 'error_deleting', 'error_extending', 'error_restoring'];
+
+/** Actions a user (or admin) asks for through the API. */
+export const VOLUME_ACTIONS = {
+  delete: { from: DELETABLE, to: 'deleting', verb: 'deleted' },
+  extend: { from: ['available'], to: 'extending', verb: 'extended' },
+  update: {
+    from: VOLUME_STATUSES.filter((s) => s !== 'deleting' && s !== 'deleted'),
+    to: null,
+    verb: 'updated',
+  },
+} as const satisfies Record<string, Transition>;
+export type VolumeAction = keyof typeof VOLUME_ACTIONS;
+
+/** Outcomes reported by the scheduler and agents, applied by the event recorder. */
+export const VOLUME_OUTCOMES = {
+  'create.succeeded': { from: ['creating'], to: 'available', verb: 'marked created' },
+  'create.failed': { from: ['creating'], to: 'error', verb: 'marked failed' },
+  'delete.succeeded': { from: ['deleting'], to: 'deleted', verb: 'marked deleted' },
+  'delete.failed': { from: ['deleting'], to: 'error_deleting', verb: 'marked failed to delete' },
+  'extend.succeeded': { from: ['extending'], to: 'available', verb: 'marked extended' },
+  /** The scheduler found no room for the new size: nothing was touched, the volume is usable. */
+  'extend.rejected': { from: ['extending'], to: 'available', verb: 'marked not extended' },
+  'extend.failed': { from: ['extending'], to: 'error_extending', verb: 'marked failed to extend' },
+} as const satisfies Record<string, Transition>;
+export type VolumeOutcome = keyof typeof VOLUME_OUTCOMES;
+
+export function actionTransition(action: VolumeAction): Transition {
+  return VOLUME_ACTIONS[action];
+}
+
+export function outcomeTransition(outcome: VolumeOutcome): Transition {
+  return VOLUME_OUTCOMES[outcome];
+}
+
+/**
+ * Checks that `action` may start from `current` and returns the target status
+ * (`current` itself for actions that keep the status).
+ * @throws InvalidStateError naming the current state and the allowed ones.
+ */
+export function assertCanStart(action: VolumeAction, current: VolumeStatus, volumeId?: string): VolumeStatus {
+  const t = VOLUME_ACTIONS[action];
+  if (!(t.from as readonly VolumeStatus[]).includes(current)) {
+    throw invalidState(t, current, volumeId);
+  }
+  return t.to ?? current;
+}
+
+export function invalidState(t: Transition, current: VolumeStatus, volumeId?: string): InvalidStateError {
+  const name = volumeId ? `Volume ${volumeId}` : 'The volume';
+  const allowed = t.from.map(toApiStatus).join(', ');
+  const hint = (TRANSITIONAL_STATUSES as readonly string[]).includes(current)
+    ? ' Wait until its current operation finishes, then retry.'
+    : '';
+  return new InvalidStateError(
+    `${name} is ${toApiStatus(current)} and cannot be ${t.verb}; allowed from: ${allowed}.${hint}`,
+    { currentStatus: toApiStatus(current), allowedStatuses: t.from.map(toApiStatus) },
+  );
+}
+
+/** The GraphQL enum spells states in upper case. */
+export function toApiStatus(s: VolumeStatus): string {
+  return s.toUpperCase();
+}
+
+export function fromApiStatus(s: string): VolumeStatus | undefined {
+  const lower = s.toLowerCase();
+  return (VOLUME_STATUSES as readonly string[]).includes(lower) ? (lower as VolumeStatus) : undefined;
+}
+
+export function isFinal(s: VolumeStatus): boolean {
+  return !(TRANSITIONAL_STATUSES as readonly string[]).includes(s);
+}

@@ -1,0 +1,68 @@
+/**
+ * The volume driver contract: what an agent asks of the code that owns the bytes of
+ * the volumes in one pool. Modelled on Cinder's `cinder/interface/volume_driver.py`.
+ *
+ * Lifecycle: the agent constructs a driver per pool from its config, calls `setup()`
+ * once (create directories, check tools; throw `DriverError` to refuse to start), then
+ * `stats()` on every heartbeat and the volume methods on commands.
+ *
+ * Every volume method must be idempotent, because NATS may deliver a command twice and
+ * an agent may die half-way: `createVolume` of a volume that already exists with the
+ * requested size succeeds, `deleteVolume` of a missing volume succeeds, `extendVolume`
+ * to a size the volume already has succeeds. Methods throw `DriverError` on failure,
+ * with a message an operator can act on.
+ */
+export interface PoolCapacity {
+  /** Size of the backing store, GiB. */
+  totalCapacityGiB: number;
+  /** Space still free in the backing store, GiB. */
+  freeCapacityGiB: number;
+  /** Sum of the virtual sizes of the pool's volumes, GiB. */
+  provisionedCapacityGiB: number;
+  volumeCount: number;
+}
+
+export interface DriverCapabilities {
+  thinProvisioningSupport: boolean;
+  thickProvisioningSupport: boolean;
+  /** Free-form capabilities the pool advertises to the CapabilitiesFilter (e.g. `compression: true`). */
+  extra: Record<string, string | number | boolean>;
+}
+
+export interface VolumeInfo {
+  volumeId: string;
+  /** Virtual size, bytes. */
+  sizeBytes: number;
+  /** Bytes really allocated on the backing store. */
+  allocatedBytes: number;
+  format: 'raw' | 'qcow2';
+  /** Where the bytes live (a file path for the file driver). */
+  location: string;
+}
+
+export interface VolumeDriver {
+  /** Driver name as configured (`file`, …). */
+  readonly name: string;
+  setup(): Promise<void>;
+  capabilities(): DriverCapabilities;
+  stats(): Promise<PoolCapacity>;
+  createVolume(volumeId: string, sizeGiB: number): Promise<VolumeInfo>;
+  deleteVolume(volumeId: string): Promise<void>;
+  /** Grow only; a smaller size is a DriverError. */
+  extendVolume(volumeId: string, newSizeGiB: number): Promise<VolumeInfo>;
+  /** `null` when the pool has no such volume. */
+  getVolume(volumeId: string): Promise<VolumeInfo | null>;
+  listVolumes(): Promise<string[]>;
+}
+
+export class DriverError extends Error {
+  /** When false, retrying elsewhere cannot help (bad request); when true another pool may succeed. */
+  readonly retryable: boolean;
+  constructor(message: string, options?: { cause?: unknown; retryable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'DriverError';
+    this.retryable = options?.retryable ?? true;
+  }
+}
+
+export const GiB = 1024 ** 3;
