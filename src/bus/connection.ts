@@ -1,0 +1,204 @@
+/**
+ * The NATS side of every role: connect, make sure the streams and buckets exist
+ * (idempotent, any role may start first), publish commands and events, and run a
+ * durable pull consumer with bounded concurrency.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { KV_POOLS, KV_SERVICES, STREAM_CMD, STREAM_EVT, subjects } from './subjects.js';
+import { ContractError, encode } from './envelope.js';
+
+/** How long JetStream remembers a message id to drop a duplicate publish. @default 120_000 */
+export const DUPLICATE_WINDOW_MS = 120_000;
+/** Events are kept for replay and debugging. @default 7 days */
+export const EVENTS_MAX_AGE_MS = 7 * 24 * 3600_000;
+/** Pool heartbeats older than this vanish from the bucket (staleness is judged earlier, from `updatedAt`). */
+export const POOLS_TTL_MS = 3600_000;
+/** Service heartbeats are kept a day so a dead service shows as DOWN rather than vanishing. */
+export const SERVICES_TTL_MS = 24 * 3600_000;
+
+const NS = 1_000_000;
+
+export interface Bus {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly pools: KV;
+  readonly services: KV;
+  close(): Promise<void>;
+}
+
+/** Connects (retrying for ever on later disconnects) and ensures the topology. */
+export async function connectBus(url: string, name: string): Promise<Bus> {
+  const nc = await connect({
+    servers: url.split(','),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    waitOnFirstConnect: false,
+  });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const js = jetstream(nc);
+    await ensureStreams(jsm);
+    const kvm = new Kvm(js);
+    const pools = await kvm.create(KV_POOLS, { history: 1, ttl: POOLS_TTL_MS });
+    const services = await kvm.create(KV_SERVICES, { history: 1, ttl: SERVICES_TTL_MS });
+    return {
+      nc,
+      js,
+      jsm,
+      pools,
+      services,
+      close: async () => {
+        if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
+      },
+    };
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+}
+
+async function ensureStreams(jsm: JetStreamManager): Promise<void> {
+  await ensureStream(jsm, {
+    name: STREAM_CMD,
+    subjects: [subjects.cmdAll],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: DUPLICATE_WINDOW_MS * NS,
+  });
+  await ensureStream(jsm, {
+    name: STREAM_EVT,
+    subjects: [subjects.evtAll],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: EVENTS_MAX_AGE_MS * NS,
+    duplicate_window: DUPLICATE_WINDOW_MS * NS,
+  });
+}
+
+type StreamSpec = Parameters<JetStreamManager['streams']['add']>[0] & { name: string };
+
+async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+  try {
+    await jsm.streams.info(spec.name);
+  } catch {
+    try {
+      await jsm.streams.add(spec);
+    } catch (err) {
+      // Another role created it between our info and add.
+      await jsm.streams.info(spec.name).catch(() => {
+        throw err;
+      });
+    }
+  }
+}
+
+export interface ConsumerSpec {
+  stream: string;
+  durable: string;
+  filterSubject: string;
+  /** Redelivery after this long without an ack or `working()`. @default 30_000 */
+  ackWaitMs?: number;
+  /** @default -1 (for ever: commands are idempotent and must not be lost) */
+  maxDeliver?: number;
+}
+
+/** Creates the durable pull consumer when missing (shared by every replica of a role). */
+export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec): Promise<void> {
+  try {
+    await jsm.consumers.info(spec.stream, spec.durable);
+  } catch {
+    await jsm.consumers.add(spec.stream, {
+      durable_name: spec.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: spec.filterSubject,
+      ack_wait: (spec.ackWaitMs ?? 30_000) * NS,
+      max_deliver: spec.maxDeliver ?? -1,
+      max_ack_pending: 1000,
+    });
+  }
+}
+
+/**
+ * Publishes to JetStream in a versioned envelope. `msgId` makes a re-publish of the
+ * same intent (after a crash, a retry) a no-op within the duplicate window.
+ */
+export async function publish<P>(bus: Pick<Bus, 'js'>, subject: string, kind: string, payload: P, msgId: string): Promise<void> {
+  await bus.js.publish(subject, encode(kind, payload), { msgID: msgId, timeout: 5000 });
+}
+
+/** What a handler wants done with its message. */
+export type Disposition = 'ack' | 'retry' | 'drop';
+
+export interface ConsumerRunner {
+  stop(): Promise<void>;
+}
+
+export interface RunConsumerOptions extends ConsumerSpec {
+  /** Messages handled at once. @default 8 */
+  concurrency?: number;
+  /** Delay before a `retry` comes back. @default 1000 */
+  retryDelayMs?: number;
+  onError?: (err: unknown, msg: JsMsg) => void;
+}
+
+/**
+ * Runs `handler` on every message of a durable consumer. A message is acked only when
+ * the handler resolves `ack`; `retry` (or a thrown error) naks it for redelivery;
+ * `drop` (or a ContractError: a message no build can understand) terminates it.
+ * Long handlers keep their message with `working()` so it is not redelivered meanwhile.
+ */
+export async function runConsumer(bus: Bus, opts: RunConsumerOptions, handler: (msg: JsMsg) => Promise<Disposition>): Promise<ConsumerRunner> {
+  await ensureConsumer(bus.jsm, opts);
+  const consumer = await bus.js.consumers.get(opts.stream, opts.durable);
+  const concurrency = opts.concurrency ?? 8;
+  const ackWait = opts.ackWaitMs ?? 30_000;
+  const messages = await consumer.consume({ max_messages: concurrency });
+  const inFlight = new Set<Promise<void>>();
+
+  const handle = async (m: JsMsg): Promise<void> => {
+    const keepAlive = setInterval(() => m.working(), Math.max(1000, ackWait / 3));
+    try {
+      const d = await handler(m);
+      if (d === 'ack') await m.ackAck().catch(() => m.ack());
+      else if (d === 'drop') m.term();
+      else m.nak(opts.retryDelayMs ?? 1000);
+    } catch (err) {
+      opts.onError?.(err, m);
+      if (err instanceof ContractError) m.term();
+      else m.nak(opts.retryDelayMs ?? 1000);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  };
+
+  const loop = (async () => {
+    for await (const m of messages) {
+      const p = handle(m).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      if (inFlight.size >= concurrency) await Promise.race(inFlight);
+    }
+  })();
+
+  return {
+    stop: async () => {
+      await messages.close().catch(() => undefined);
+      await loop.catch(() => undefined);
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+}

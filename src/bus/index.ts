@@ -1,0 +1,5 @@
+/** The bus: the one contract module every role imports (STYLE.md, "One contract module"). */
+export * from './subjects.js';
+export * from './envelope.js';
+export * from './messages.js';
+export * from './connection.js';
