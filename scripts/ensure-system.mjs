@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// Makes sure the system tools Flint shells out to are installed.
+//
+// Runs before every `npm start`, `npm test` and `npm run bench`, so the happy
+// path (everything present) must print nothing and cost a few stat() calls.
+// When something is missing it installs it with apt-get if it can (root +
+// apt), otherwise it says exactly what to install and exits 1, because a test
+// run without these tools only produces confusing ENOENT failures later.
+//
+// Plain Node ESM without dependencies: it must work before `npm ci` finished.
+
+import { accessSync, constants, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+/**
+ * Binaries Flint needs, the Debian package that provides each, and why.
+ * Add rows here (e.g. qemu-block-extra, tgt, libiscsi-bin, libnbd-bin) as
+ * features start to depend on them; several rows may name the same package.
+ * `probe` is the file looked up in PATH, /usr/sbin and /usr/bin.
+ */
+const REQUIRED = [
+  { probe: 'nats-server', pkg: 'nats-server', why: 'message bus with JetStream for dev mode and tests' },
+  { probe: 'qemu-img', pkg: 'qemu-utils', why: 'the file driver creates, snapshots and converts volume images' },
+];
+
+// Debian keeps daemons such as nats-server in /usr/sbin, which is often not
+// in a non-root user's PATH; looking there too avoids a needless install.
+const EXTRA_DIRS = ['/usr/sbin', '/usr/bin'];
+
+function searchDirs() {
+  const fromPath = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+  return [...new Set([...fromPath, ...EXTRA_DIRS])];
+}
+
+/** Absolute path of an executable file named `name`, or undefined. */
+function which(name) {
+  for (const dir of searchDirs()) {
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // Not here; keep looking.
+    }
+  }
+  return undefined;
+}
+
+function missingRequirements() {
+  return REQUIRED.filter((r) => which(r.probe) === undefined);
+}
+
+function unique(values) {
+  return [...new Set(values)];
+}
+
+function describe(missing) {
+  return missing.map((r) => `${r.probe} (${r.pkg}: ${r.why})`).join('; ');
+}
+
+function printManualInstructions(missing, reason) {
+  const pkgs = unique(missing.map((r) => r.pkg)).join(' ');
+  const sudo = isRoot() ? '' : 'sudo ';
+  console.error(`flint: missing system tools: ${describe(missing)}.`);
+  console.error(`flint: ${reason}. Install them with:`);
+  console.error(`  ${sudo}apt-get update && ${sudo}DEBIAN_FRONTEND=noninteractive apt-get install -y ${pkgs}`);
+  console.error(`flint: (Debian/Ubuntu package names; on other systems install the equivalents of: ${pkgs})`);
+}
+
+function isRoot() {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+function run(cmd, args, env) {
+  // Send apt's chatter to stderr: stdout of `npm test` is parsed by .ci/run.
+  const result = spawnSync(cmd, args, { stdio: ['ignore', 2, 2], env: { ...process.env, ...env } });
+  if (result.error) throw result.error;
+  return result.status ?? 1;
+}
+
+function main() {
+  const missing = missingRequirements();
+  if (missing.length === 0) return 0;
+
+  const aptGet = which('apt-get');
+  if (!isRoot() || aptGet === undefined) {
+    printManualInstructions(missing, !isRoot() ? 'not running as root, so not installing them myself' : 'apt-get not found');
+    return 1;
+  }
+
+  const pkgs = unique(missing.map((r) => r.pkg));
+  console.error(`flint: installing ${pkgs.join(' ')} with apt-get, because these are missing: ${describe(missing)}`);
+  const env = { DEBIAN_FRONTEND: 'noninteractive' };
+  // One update per run: package lists in fresh containers are often empty.
+  if (run(aptGet, ['-q', 'update'], env) !== 0) {
+    printManualInstructions(missing, '`apt-get update` failed');
+    return 1;
+  }
+  if (run(aptGet, ['-q', 'install', '-y', ...pkgs], env) !== 0) {
+    printManualInstructions(missing, '`apt-get install` failed');
+    return 1;
+  }
+
+  const still = missingRequirements();
+  if (still.length > 0) {
+    printManualInstructions(still, 'still missing after apt-get install');
+    return 1;
+  }
+  return 0;
+}
+
+process.exitCode = main();

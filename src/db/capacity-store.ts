@@ -1,0 +1,96 @@
+/**
+ * Capacity reservations. A pool's `allocated_gib` only moves by a conditional UPDATE
+ * bounded by the pool's limit, so two schedulers working from the same stale stats
+ * still cannot promise more than the pool can hold. One reservation row per volume
+ * makes reserve and release idempotent under redelivery.
+ */
+import type { EntityManager } from '@mikro-orm/knex';
+import { PoolAllocation, Reservation } from './entities.js';
+
+/**
+ * Reserves `sizeGiB` for the volume on `poolId` if the pool stays within `limitGiB`.
+ * A reservation the volume holds elsewhere is released first (a reschedule); one it
+ * already holds on this pool is kept (a redelivery). Returns whether it holds now.
+ */
+export async function reserve(em: EntityManager, volumeId: string, poolId: string, sizeGiB: number, limitGiB: number): Promise<boolean> {
+  return em.transactional(async (tx) => {
+    const existing = await tx.findOne(Reservation, { volumeId }, { disableIdentityMap: true });
+    if (existing?.poolId === poolId) return true;
+    if (existing) await releaseIn(tx, existing);
+    const conn = tx.getConnection();
+    await conn.execute('insert into pool_allocation (pool_id, allocated_gib) values (?, 0) on conflict (pool_id) do nothing', [poolId]);
+    const res = await conn.execute(
+      'update pool_allocation set allocated_gib = allocated_gib + ? where pool_id = ? and allocated_gib + ? <= ?',
+      [sizeGiB, poolId, sizeGiB, limitGiB],
+      'run',
+    );
+    if (affected(res) !== 1) return false;
+    await conn.execute('insert into reservation (volume_id, pool_id, size_gib, created_at) values (?, ?, ?, ?)', [volumeId, poolId, sizeGiB, new Date()]);
+    return true;
+  });
+}
+
+/** Grows a volume's reservation in place to `newSizeGiB` (extend); idempotent by target size. */
+export async function grow(em: EntityManager, volumeId: string, poolId: string, newSizeGiB: number, limitGiB: number): Promise<boolean> {
+  return em.transactional(async (tx) => {
+    const r = await tx.findOne(Reservation, { volumeId }, { disableIdentityMap: true });
+    if (!r || r.poolId !== poolId) return false;
+    if (r.sizeGiB >= newSizeGiB) return true;
+    const delta = newSizeGiB - r.sizeGiB;
+    const conn = tx.getConnection();
+    const res = await conn.execute(
+      'update pool_allocation set allocated_gib = allocated_gib + ? where pool_id = ? and allocated_gib + ? <= ?',
+      [delta, poolId, delta, limitGiB],
+      'run',
+    );
+    if (affected(res) !== 1) return false;
+    await conn.execute('update reservation set size_gib = ? where volume_id = ?', [newSizeGiB, volumeId]);
+    return true;
+  });
+}
+
+/** Shrinks a reservation back (an extend that failed or was refused). */
+export async function shrink(em: EntityManager, volumeId: string, sizeGiB: number): Promise<void> {
+  await em.transactional(async (tx) => {
+    const r = await tx.findOne(Reservation, { volumeId }, { disableIdentityMap: true });
+    if (!r || r.sizeGiB <= sizeGiB) return;
+    const conn = tx.getConnection();
+    await conn.execute('update reservation set size_gib = ? where volume_id = ? and size_gib = ?', [sizeGiB, volumeId, r.sizeGiB]);
+    await conn.execute('update pool_allocation set allocated_gib = allocated_gib - ? where pool_id = ?', [r.sizeGiB - sizeGiB, r.poolId]);
+  });
+}
+
+/** Frees whatever the volume holds; a second release is a no-op. */
+export async function release(em: EntityManager, volumeId: string): Promise<void> {
+  await em.transactional(async (tx) => {
+    const r = await tx.findOne(Reservation, { volumeId }, { disableIdentityMap: true });
+    if (r) await releaseIn(tx, r);
+  });
+}
+
+async function releaseIn(tx: EntityManager, r: Reservation): Promise<void> {
+  const conn = tx.getConnection();
+  const res = await conn.execute('delete from reservation where volume_id = ? and pool_id = ?', [r.volumeId, r.poolId], 'run');
+  if (affected(res) === 1) {
+    await conn.execute('update pool_allocation set allocated_gib = allocated_gib - ? where pool_id = ?', [r.sizeGiB, r.poolId]);
+  }
+}
+
+/** GiB allocated per pool id (`host@pool`). */
+export async function allocations(em: EntityManager): Promise<Map<string, number>> {
+  const rows = await em.find(PoolAllocation, {}, { disableIdentityMap: true });
+  return new Map(rows.map((r) => [r.poolId, r.allocatedGiB]));
+}
+
+/** Number of volumes holding a reservation per pool id. */
+export async function volumeCounts(em: EntityManager): Promise<Map<string, number>> {
+  const rows: Array<{ pool_id: string; n: number | string }> = await em
+    .getConnection()
+    .execute('select pool_id, count(*) as n from reservation group by pool_id');
+  return new Map(rows.map((r) => [r.pool_id, Number(r.n)]));
+}
+
+function affected(res: unknown): number {
+  const r = res as { affectedRows?: number; changes?: number; rowCount?: number };
+  return r.affectedRows ?? r.changes ?? r.rowCount ?? 0;
+}

@@ -1,0 +1,137 @@
+/**
+ * The tables. Plain columns for references (no ORM relations): every write that
+ * matters is a compare-and-set in `src/db/*-store.ts`, and a flat row is what both
+ * the GraphQL layer and the live fan-out serialise.
+ */
+import 'reflect-metadata';
+import { Entity, Index, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import type { VolumeStatus } from '../domain/volume-states.js';
+
+export type Role = 'admin' | 'member' | 'reader';
+export const ROLES: readonly Role[] = ['admin', 'member', 'reader'];
+
+@Entity({ tableName: 'project' })
+export class Project {
+  [OptionalProps]?: 'createdAt';
+  @PrimaryKey({ type: 'string', length: 36 }) id!: string;
+  @Property({ type: 'string', length: 64, unique: true }) name!: string;
+  @Property({ type: 'datetime' }) createdAt: Date = new Date();
+}
+
+@Entity({ tableName: 'api_token' })
+export class ApiToken {
+  [OptionalProps]?: 'createdAt' | 'name' | 'revokedAt';
+  @PrimaryKey({ type: 'string', length: 36 }) id!: string;
+  @Index() @Property({ type: 'string', length: 36 }) projectId!: string;
+  @Property({ type: 'string', length: 16 }) role!: Role;
+  /** sha256 of the token, hex; the token itself is never stored. */
+  @Property({ type: 'string', length: 64, unique: true }) tokenHash!: string;
+  @Property({ type: 'string', length: 128, nullable: true }) name: string | null = null;
+  @Property({ type: 'datetime' }) createdAt: Date = new Date();
+  @Property({ type: 'datetime', nullable: true }) revokedAt: Date | null = null;
+}
+
+@Entity({ tableName: 'volume' })
+@Unique({ properties: ['projectId', 'idempotencyKey'] })
+@Index({ properties: ['projectId', 'createdAt', 'id'] })
+export class Volume {
+  [OptionalProps]?: 'description' | 'volumeType' | 'metadata' | 'version' | 'host' | 'pool' | 'idempotencyKey' | 'requestHash' | 'createdAt' | 'updatedAt' | 'deletedAt';
+  @PrimaryKey({ type: 'string', length: 36 }) id!: string;
+  @Property({ type: 'string', length: 36 }) projectId!: string;
+  @Property({ type: 'string', length: 255 }) name!: string;
+  @Property({ type: 'text', nullable: true }) description: string | null = null;
+  @Property({ type: 'integer', fieldName: 'size_gib' }) sizeGiB!: number;
+  @Index() @Property({ type: 'string', length: 32 }) status!: VolumeStatus;
+  @Property({ type: 'string', length: 255, nullable: true }) volumeType: string | null = null;
+  @Property({ type: 'string', length: 255 }) availabilityZone!: string;
+  @Property({ type: 'json' }) metadata: Record<string, string> = {};
+  /** Increments on every change: optimistic concurrency for updates and ordering for subscribers. */
+  @Property({ type: 'integer' }) version: number = 1;
+  @Property({ type: 'string', length: 255, nullable: true }) host: string | null = null;
+  @Property({ type: 'string', length: 255, nullable: true }) pool: string | null = null;
+  @Property({ type: 'string', length: 255, nullable: true }) idempotencyKey: string | null = null;
+  /** sha256 of the create request, to refuse a reused idempotency key with other parameters. */
+  @Property({ type: 'string', length: 64, nullable: true }) requestHash: string | null = null;
+  @Property({ type: 'datetime' }) createdAt: Date = new Date();
+  @Property({ type: 'datetime' }) updatedAt: Date = new Date();
+  @Property({ type: 'datetime', nullable: true }) deletedAt: Date | null = null;
+}
+
+export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed';
+
+/**
+ * One asynchronous piece of work a mutation started. It is also the outbox: `command`
+ * holds the message to publish, and `dispatchedAt` stays null until NATS took it, so a
+ * gateway that dies between the commit and the publish loses nothing.
+ */
+@Entity({ tableName: 'operation' })
+@Index({ properties: ['dispatchedAt', 'createdAt'] })
+export class Operation {
+  [OptionalProps]?: 'status' | 'errorCode' | 'errorMessage' | 'command' | 'dispatchedAt' | 'createdAt' | 'finishedAt';
+  @PrimaryKey({ type: 'string', length: 36 }) id!: string;
+  @Index() @Property({ type: 'string', length: 36 }) projectId!: string;
+  @Property({ type: 'string', length: 64 }) kind!: string;
+  @Property({ type: 'string', length: 32 }) resourceType!: string;
+  @Index() @Property({ type: 'string', length: 36 }) resourceId!: string;
+  @Property({ type: 'string', length: 16 }) status: OperationStatus = 'pending';
+  @Property({ type: 'string', length: 32, nullable: true }) errorCode: string | null = null;
+  @Property({ type: 'text', nullable: true }) errorMessage: string | null = null;
+  @Property({ type: 'json', nullable: true }) command: OutboxCommand | null = null;
+  @Property({ type: 'datetime', nullable: true }) dispatchedAt: Date | null = null;
+  @Property({ type: 'datetime' }) createdAt: Date = new Date();
+  @Property({ type: 'datetime', nullable: true }) finishedAt: Date | null = null;
+}
+
+export interface OutboxCommand {
+  subject: string;
+  kind: string;
+  payload: unknown;
+  msgId: string;
+}
+
+@Entity({ tableName: 'user_message' })
+@Index({ properties: ['resourceType', 'resourceId'] })
+export class UserMessage {
+  [OptionalProps]?: 'level' | 'createdAt';
+  @PrimaryKey({ type: 'string', length: 36 }) id!: string;
+  @Index() @Property({ type: 'string', length: 36 }) projectId!: string;
+  @Property({ type: 'string', length: 32 }) resourceType!: string;
+  @Property({ type: 'string', length: 36 }) resourceId!: string;
+  @Property({ type: 'string', length: 64 }) event!: string;
+  @Property({ type: 'text' }) message!: string;
+  @Property({ type: 'string', length: 16 }) level: 'ERROR' | 'WARNING' | 'INFO' = 'ERROR';
+  @Property({ type: 'datetime' }) createdAt: Date = new Date();
+  @Property({ type: 'datetime' }) expiresAt!: Date;
+}
+
+@Entity({ tableName: 'volume_type' })
+export class VolumeType {
+  [OptionalProps]?: 'description' | 'extraSpecs' | 'isPublic' | 'createdAt';
+  @PrimaryKey({ type: 'string', length: 36 }) id!: string;
+  @Property({ type: 'string', length: 255, unique: true }) name!: string;
+  @Property({ type: 'text', nullable: true }) description: string | null = null;
+  @Property({ type: 'json' }) extraSpecs: Record<string, string> = {};
+  @Property({ type: 'boolean' }) isPublic: boolean = true;
+  @Property({ type: 'datetime' }) createdAt: Date = new Date();
+}
+
+/** GiB Flint has promised on a pool: the bound every scheduler checks in one conditional UPDATE. */
+@Entity({ tableName: 'pool_allocation' })
+export class PoolAllocation {
+  [OptionalProps]?: 'allocatedGiB';
+  /** `host@pool` */
+  @PrimaryKey({ type: 'string', length: 255 }) poolId!: string;
+  @Property({ type: 'integer', fieldName: 'allocated_gib' }) allocatedGiB: number = 0;
+}
+
+/** Which pool holds a volume's capacity; one row per volume makes reserve/release idempotent. */
+@Entity({ tableName: 'reservation' })
+export class Reservation {
+  [OptionalProps]?: 'createdAt';
+  @PrimaryKey({ type: 'string', length: 36 }) volumeId!: string;
+  @Index() @Property({ type: 'string', length: 255 }) poolId!: string;
+  @Property({ type: 'integer', fieldName: 'size_gib' }) sizeGiB!: number;
+  @Property({ type: 'datetime' }) createdAt: Date = new Date();
+}
+
+export const ENTITIES = [Project, ApiToken, Volume, Operation, UserMessage, VolumeType, PoolAllocation, Reservation];

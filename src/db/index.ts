@@ -1,0 +1,8 @@
+/** The database: entities, ORM setup, and the stores every status change goes through. */
+export * from './entities.js';
+export * from './orm.js';
+export * from './volume-store.js';
+export * from './operation-store.js';
+export * from './message-store.js';
+export * as capacity from './capacity-store.js';
+export * from './auth-store.js';

@@ -1,0 +1,39 @@
+/** Operations: their outcome (compare-and-set from pending/running) and the outbox of commands. */
+import type { EntityManager } from '@mikro-orm/knex';
+import { Operation, type OperationStatus } from './entities.js';
+
+export async function findOperation(em: EntityManager, id: string): Promise<Operation | null> {
+  return em.fork().findOne(Operation, { id }, { disableIdentityMap: true });
+}
+
+/** Ends an operation once; a second outcome for the same operation changes nothing. */
+export async function finishOperation(
+  em: EntityManager,
+  id: string,
+  status: Extract<OperationStatus, 'succeeded' | 'failed'>,
+  error?: { code: string; message: string },
+): Promise<boolean> {
+  const n = await em.nativeUpdate(
+    Operation,
+    { id, status: { $in: ['pending', 'running'] } },
+    { status, errorCode: error?.code ?? null, errorMessage: error?.message ?? null, finishedAt: new Date() },
+  );
+  return n === 1;
+}
+
+export async function markRunning(em: EntityManager, id: string): Promise<void> {
+  await em.nativeUpdate(Operation, { id, status: 'pending' }, { status: 'running' });
+}
+
+export async function markDispatched(em: EntityManager, id: string): Promise<void> {
+  await em.nativeUpdate(Operation, { id, dispatchedAt: null }, { dispatchedAt: new Date() });
+}
+
+/** Commands committed but not yet handed to NATS, oldest first. */
+export async function undispatched(em: EntityManager, createdBefore: Date, limit = 100): Promise<Operation[]> {
+  return em.find(
+    Operation,
+    { dispatchedAt: null, command: { $ne: null }, createdAt: { $lt: createdBefore } },
+    { orderBy: { createdAt: 'asc' }, limit, disableIdentityMap: true },
+  );
+}

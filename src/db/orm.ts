@@ -1,0 +1,66 @@
+/**
+ * ORM setup for both databases. SQLite (better-sqlite3, WAL, busy timeout) is the
+ * embedded default; PostgreSQL is for production and several gateways. Schema
+ * changes are migrations, one list per dialect (src/db/migrations/<dialect>/).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { MikroORM as SqliteORM, type Options as SqliteOptions } from '@mikro-orm/better-sqlite';
+import { MikroORM as PgORM, type Options as PgOptions } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import type { EntityManager } from '@mikro-orm/knex';
+import type { DatabaseConfig } from '../config/config.js';
+import { ENTITIES } from './entities.js';
+import { sqliteMigrations } from './migrations/sqlite/index.js';
+import { postgresqlMigrations } from './migrations/postgresql/index.js';
+
+export interface Db {
+  readonly kind: DatabaseConfig['kind'];
+  /** Fork per unit of work (request, message): never share one across them. */
+  fork(): EntityManager;
+  migrate(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+type AnyOrm = SqliteORM | PgORM;
+
+export async function openDb(cfg: DatabaseConfig, opts: { debug?: boolean } = {}): Promise<Db> {
+  const common = {
+    entities: ENTITIES,
+    extensions: [Migrator],
+    debug: opts.debug ?? false,
+    allowGlobalContext: false,
+    forceUtcTimezone: true,
+    discovery: { warnWhenNoEntities: true },
+  };
+  let orm: AnyOrm;
+  if (cfg.kind === 'sqlite') {
+    mkdirSync(dirname(cfg.path), { recursive: true });
+    orm = await SqliteORM.init({
+      ...common,
+      dbName: cfg.path,
+      migrations: { migrationsList: sqliteMigrations, silent: true, transactional: true, allOrNothing: true, snapshot: false },
+      pool: {
+        afterCreate: (conn: { pragma?: (s: string) => unknown }, done: (err: Error | null, conn: unknown) => void) => {
+          conn.pragma?.('journal_mode = WAL');
+          conn.pragma?.('busy_timeout = 10000');
+          conn.pragma?.('synchronous = NORMAL');
+          done(null, conn);
+        },
+      },
+    } as SqliteOptions);
+  } else {
+    orm = await PgORM.init({
+      ...common,
+      clientUrl: cfg.url,
+      migrations: { migrationsList: postgresqlMigrations, silent: true, transactional: true, allOrNothing: true, snapshot: false },
+      pool: { min: 0, max: 10 },
+    } as PgOptions);
+  }
+  return {
+    kind: cfg.kind,
+    fork: () => orm.em.fork() as unknown as EntityManager,
+    migrate: async () => (await orm.migrator.up()).map((m) => m.name),
+    close: () => orm.close(true),
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Volume rows: reads, and status changes as compare-and-set. A change applies only when
+ * the row is still in one of the expected states (and at the expected version, when
+ * given), so two gateways, a redelivered event and a second click cannot both win.
+ */
+import { raw, type FilterQuery } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/knex';
+import type { VolumeStatus } from '../domain/volume-states.js';
+import { Volume } from './entities.js';
+import type { VolumeView } from '../bus/messages.js';
+
+export interface CasGuard {
+  from: readonly VolumeStatus[];
+  expectedVersion?: number;
+}
+
+export type VolumeChanges = Partial<
+  Pick<Volume, 'status' | 'name' | 'description' | 'metadata' | 'sizeGiB' | 'host' | 'pool' | 'deletedAt'>
+>;
+
+/** Applies `changes` (and version + 1) when the guard holds; returns the new row, or null when it did not. */
+export async function casVolume(em: EntityManager, id: string, guard: CasGuard, changes: VolumeChanges): Promise<Volume | null> {
+  const where: FilterQuery<Volume> = { id, status: { $in: [...guard.from] } };
+  if (guard.expectedVersion !== undefined) where.version = guard.expectedVersion;
+  const n = await em.nativeUpdate(Volume, where, { ...changes, version: raw('version + 1'), updatedAt: new Date() });
+  return n === 1 ? findVolume(em, id) : null;
+}
+
+/** The current row, read from the database (not the identity map). */
+export async function findVolume(em: EntityManager, id: string): Promise<Volume | null> {
+  return em.fork().findOne(Volume, { id }, { disableIdentityMap: true });
+}
+
+export interface VolumeListFilter {
+  status?: VolumeStatus[];
+  name?: string;
+  availabilityZone?: string;
+}
+
+export interface Page<T> {
+  rows: T[];
+  hasNextPage: boolean;
+  totalCount: number;
+}
+
+/** Keyset pagination in creation order; `after` is the last row's (createdAt, id). */
+export async function listVolumes(
+  em: EntityManager,
+  opts: { projectId: string | null; filter: VolumeListFilter; first: number; after?: { createdAt: Date; id: string } },
+): Promise<Page<Volume>> {
+  const where: FilterQuery<Volume> = {};
+  if (opts.projectId) where.projectId = opts.projectId;
+  where.status = opts.filter.status?.length ? { $in: opts.filter.status } : { $ne: 'deleted' };
+  if (opts.filter.name !== undefined) where.name = opts.filter.name;
+  if (opts.filter.availabilityZone !== undefined) where.availabilityZone = opts.filter.availabilityZone;
+  const totalCount = await em.count(Volume, where);
+  const page: FilterQuery<Volume> = opts.after
+    ? {
+        $and: [
+          where,
+          { $or: [{ createdAt: { $gt: opts.after.createdAt } }, { createdAt: opts.after.createdAt, id: { $gt: opts.after.id } }] },
+        ],
+      }
+    : where;
+  const rows = await em.find(Volume, page, { orderBy: { createdAt: 'asc', id: 'asc' }, limit: opts.first + 1, disableIdentityMap: true });
+  return { rows: rows.slice(0, opts.first), hasNextPage: rows.length > opts.first, totalCount };
+}
+
+export function toVolumeView(v: Volume): VolumeView {
+  return {
+    id: v.id,
+    projectId: v.projectId,
+    name: v.name,
+    description: v.description,
+    sizeGiB: v.sizeGiB,
+    status: v.status,
+    volumeType: v.volumeType,
+    availabilityZone: v.availabilityZone,
+    metadata: v.metadata,
+    version: v.version,
+    host: v.host,
+    pool: v.pool,
+    createdAt: v.createdAt.toISOString(),
+    updatedAt: v.updatedAt.toISOString(),
+  };
+}

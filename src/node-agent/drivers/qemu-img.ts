@@ -1,0 +1,134 @@
+/**
+ * A small async wrapper over the `qemu-img` tool (package qemu-utils): just the
+ * sub-commands the drivers need. Failures become `DriverError`s carrying qemu's own
+ * stderr, which is what an operator needs to see.
+ */
+import { execFile } from 'node:child_process';
+import { DriverError } from './driver.js';
+
+/** The binary run; override for tests or unusual installs. @default 'qemu-img' */
+export const DEFAULT_QEMU_IMG = 'qemu-img';
+/** A single qemu-img call taking longer than this is killed. @default 600_000 */
+export const DEFAULT_QEMU_IMG_TIMEOUT_MS = 600_000;
+
+export type ImageFormat = 'raw' | 'qcow2';
+/** qemu's `preallocation` option: `off` is sparse, `falloc` reserves the blocks without writing them. */
+export type Preallocation = 'off' | 'metadata' | 'falloc' | 'full';
+
+/** What `qemu-img info --output=json` says about an image (the fields Flint uses). */
+export interface ImageInfo {
+  /** Size the consumer sees, bytes. */
+  virtualSize: number;
+  /** Bytes allocated on the host filesystem. */
+  actualSize: number;
+  format: string;
+  filename: string;
+  /** Backing file of a qcow2 overlay, if any. */
+  backingFilename: string | undefined;
+}
+
+export interface QemuImgOptions {
+  /** @default DEFAULT_QEMU_IMG */
+  binary?: string;
+  /** @default DEFAULT_QEMU_IMG_TIMEOUT_MS */
+  timeoutMs?: number;
+}
+
+/** The image does not exist (qemu-img could not open it because the file is missing). */
+export class ImageNotFoundError extends DriverError {
+  constructor(path: string, cause?: unknown) {
+    super(`image ${path} does not exist`, { cause, retryable: false });
+    this.name = 'ImageNotFoundError';
+  }
+}
+
+/** Runs qemu-img with `args`; resolves its stdout. */
+export function runQemuImg(args: readonly string[], opts: QemuImgOptions = {}): Promise<string> {
+  const binary = opts.binary ?? DEFAULT_QEMU_IMG;
+  return new Promise((resolve, reject) => {
+    execFile(
+      binary,
+      [...args],
+      { timeout: opts.timeoutMs ?? DEFAULT_QEMU_IMG_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        if (!err) {
+          resolve(stdout);
+          return;
+        }
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') {
+          reject(new DriverError(`${binary} is not installed or not on PATH; install the qemu-utils package`, { cause: err }));
+          return;
+        }
+        const detail = stderr.trim() || err.message;
+        const killed = (err as { killed?: boolean }).killed ? ` (killed after ${opts.timeoutMs ?? DEFAULT_QEMU_IMG_TIMEOUT_MS} ms)` : '';
+        reject(new DriverError(`qemu-img ${args[0] ?? ''} failed${killed}: ${detail}`, { cause: err }));
+      },
+    );
+  });
+}
+
+/** `qemu-img --version`, e.g. `7.2.22`; a DriverError when the tool is missing. */
+export async function qemuImgVersion(opts: QemuImgOptions = {}): Promise<string> {
+  const out = await runQemuImg(['--version'], opts);
+  return /version\s+(\S+)/.exec(out)?.[1] ?? out.split('\n')[0]!.trim();
+}
+
+/**
+ * `qemu-img info`. Uses `-U` (force share) so an image held open by an export
+ * (qemu-nbd, qemu-storage-daemon) can still be inspected.
+ * @throws ImageNotFoundError when the file does not exist.
+ */
+export async function imageInfo(path: string, format?: ImageFormat, opts: QemuImgOptions = {}): Promise<ImageInfo> {
+  const args = ['info', '--output=json', '-U'];
+  if (format) args.push('-f', format);
+  args.push(path);
+  let out: string;
+  try {
+    out = await runQemuImg(args, opts);
+  } catch (err) {
+    if (err instanceof DriverError && /No such file or directory/.test(err.message)) throw new ImageNotFoundError(path, err);
+    throw err;
+  }
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(out) as Record<string, unknown>;
+  } catch (err) {
+    throw new DriverError(`qemu-img info ${path} printed something that is not JSON: ${out.slice(0, 200)}`, { cause: err });
+  }
+  const virtualSize = raw['virtual-size'];
+  if (typeof virtualSize !== 'number') throw new DriverError(`qemu-img info ${path} reported no virtual-size`);
+  return {
+    virtualSize,
+    actualSize: typeof raw['actual-size'] === 'number' ? raw['actual-size'] : 0,
+    format: String(raw.format),
+    filename: String(raw.filename),
+    backingFilename: typeof raw['backing-filename'] === 'string' ? raw['backing-filename'] : undefined,
+  };
+}
+
+/** `qemu-img create -f <format> [-o preallocation=…] <path> <bytes>`. */
+export async function createImage(
+  path: string,
+  format: ImageFormat,
+  sizeBytes: number,
+  options: { preallocation?: Preallocation } & QemuImgOptions = {},
+): Promise<void> {
+  const args = ['create', '-q', '-f', format];
+  if (options.preallocation && options.preallocation !== 'off') args.push('-o', `preallocation=${options.preallocation}`);
+  args.push(path, String(sizeBytes));
+  await runQemuImg(args, options);
+}
+
+/** `qemu-img resize` to `sizeBytes`; grow only (qemu refuses to shrink without `--shrink`, which Flint never passes). */
+export async function resizeImage(
+  path: string,
+  format: ImageFormat,
+  sizeBytes: number,
+  options: { preallocation?: Preallocation } & QemuImgOptions = {},
+): Promise<void> {
+  const args = ['resize', '-q', '-f', format];
+  if (options.preallocation && options.preallocation !== 'off') args.push(`--preallocation=${options.preallocation}`);
+  args.push(path, String(sizeBytes));
+  await runQemuImg(args, options);
+}
