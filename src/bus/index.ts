@@ -3,3 +3,4 @@ export * from './subjects.js';
 export * from './envelope.js';
 export * from './messages.js';
 export * from './connection.js';
+export * from './pool-view.js';

@@ -82,7 +82,14 @@ export type AgentDelete = z.infer<typeof agentDelete>;
 export const agentExtend = z.object({ operationId: id, volumeId: id, pool: z.string(), newSizeGiB: gib });
 export type AgentExtend = z.infer<typeof agentExtend>;
 
-export const volumeScheduled = z.object({ operationId: id, volumeId: id, host: z.string(), pool: z.string(), attempt: z.number().int() });
+export const volumeScheduled = z.object({
+  operationId: id,
+  volumeId: id,
+  host: z.string(),
+  pool: z.string(),
+  availabilityZone: z.string(),
+  attempt: z.number().int(),
+});
 export type VolumeScheduled = z.infer<typeof volumeScheduled>;
 
 const outcomeNames = Object.keys(VOLUME_OUTCOMES) as [keyof typeof VOLUME_OUTCOMES, ...(keyof typeof VOLUME_OUTCOMES)[]];

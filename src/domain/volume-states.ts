@@ -73,14 +73,14 @@ export const VOLUME_OUTCOMES = {
   /** The scheduler found no room for the new size: nothing was touched, the volume is usable. */
   'extend.rejected': { from: ['extending'], to: 'available', verb: 'marked not extended' },
   'extend.failed': { from: ['extending'], to: 'error_extending', verb: 'marked failed to extend' },
-} as const satisfies Record<string, Transition>;
+} as const satisfies Record<string, Transition & { to: VolumeStatus }>;
 export type VolumeOutcome = keyof typeof VOLUME_OUTCOMES;
 
 export function actionTransition(action: VolumeAction): Transition {
   return VOLUME_ACTIONS[action];
 }
 
-export function outcomeTransition(outcome: VolumeOutcome): Transition {
+export function outcomeTransition(outcome: VolumeOutcome): Transition & { to: VolumeStatus } {
   return VOLUME_OUTCOMES[outcome];
 }
 

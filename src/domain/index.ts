@@ -1,0 +1,5 @@
+/** Pure domain logic: errors, the volume state machine, input checks. */
+export * from './errors.js';
+export * from './volume-states.js';
+export * from './volume-input.js';
+export * from './access.js';

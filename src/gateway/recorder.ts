@@ -1,0 +1,96 @@
+/**
+ * The event recorder: a replica of the shared durable consumer on `flint.evt.>`. It
+ * applies agents' and the scheduler's outcomes to the database as guarded transitions
+ * (a duplicate or late event matches no row and changes nothing), ends the operation,
+ * leaves a user message on failure, and announces the change on the live subjects.
+ */
+import {
+  decodeEnvelope,
+  decodePayload,
+  KIND,
+  RECORDER_DURABLE,
+  runConsumer,
+  STREAM_EVT,
+  subjects,
+  volumeOutcome,
+  volumeScheduled,
+  type Bus,
+  type ConsumerRunner,
+  type VolumeOutcomeEvent,
+} from '../bus/index.js';
+import type { Logger } from '../config/logger.js';
+import { addUserMessage, capacity, casVolume, finishOperation, markRunning, type Db, type Volume, type VolumeChanges } from '../db/index.js';
+import { outcomeTransition } from '../domain/volume-states.js';
+import type { LiveHub } from './live.js';
+
+/** Which operation an outcome belongs to, for its user message. */
+const EVENT_OF: Record<string, string> = { create: 'create_volume', delete: 'delete_volume', extend: 'extend_volume' };
+
+export async function startRecorder(bus: Bus, db: Db, live: LiveHub, log: Logger): Promise<ConsumerRunner> {
+  return runConsumer(
+    bus,
+    {
+      stream: STREAM_EVT,
+      durable: RECORDER_DURABLE,
+      filterSubject: subjects.evtAll,
+      concurrency: 16,
+      onError: (err, msg) => log.error({ err, subject: msg.subject }, 'could not record an event; will retry'),
+    },
+    async (msg) => {
+      const env = decodeEnvelope(msg.data);
+      if (env.kind === KIND.volumeScheduled) {
+        const e = decodePayload(env, volumeScheduled);
+        const em = db.fork();
+        const v = await casVolume(em, e.volumeId, { from: ['creating'] }, { host: e.host, pool: e.pool });
+        await markRunning(em, e.operationId);
+        if (v) live.publish('UPDATED', v);
+        return 'ack';
+      }
+      if (env.kind === KIND.volumeOutcome) {
+        await applyOutcome(db, live, log, decodePayload(env, volumeOutcome));
+        return 'ack';
+      }
+      log.warn({ kind: env.kind, subject: msg.subject }, 'event of an unknown kind; skipped');
+      return 'ack';
+    },
+  );
+}
+
+export async function applyOutcome(db: Db, live: LiveHub, log: Logger, e: VolumeOutcomeEvent): Promise<void> {
+  const t = outcomeTransition(e.outcome);
+  const changes: VolumeChanges = { status: t.to };
+  if (e.outcome === 'create.succeeded') {
+    if (e.host) changes.host = e.host;
+    if (e.pool) changes.pool = e.pool;
+  }
+  if (e.outcome === 'extend.succeeded' && e.sizeGiB) changes.sizeGiB = e.sizeGiB;
+  if (e.outcome === 'delete.succeeded') changes.deletedAt = new Date();
+
+  const em = db.fork();
+  let volume: Volume | null = null;
+  await em.transactional(async (tx) => {
+    volume = await casVolume(tx, e.volumeId, { from: t.from }, changes);
+    if (!volume) return; // already applied, or overtaken: nothing to do
+    const failed = e.outcome.endsWith('.failed') || e.outcome.endsWith('.rejected');
+    await finishOperation(tx, e.operationId, failed ? 'failed' : 'succeeded', failed ? e.error : undefined);
+    if (e.outcome === 'create.failed' || e.outcome === 'delete.succeeded') await capacity.release(tx, e.volumeId);
+    if (e.outcome === 'extend.failed' || e.outcome === 'extend.rejected') await capacity.shrink(tx, e.volumeId, volume.sizeGiB);
+    if (failed) {
+      await addUserMessage(tx, {
+        projectId: volume.projectId,
+        resourceType: 'volume',
+        resourceId: volume.id,
+        event: EVENT_OF[e.outcome.split('.')[0]!] ?? e.outcome,
+        message: e.error?.message ?? `The volume could not be ${t.verb}.`,
+      });
+    }
+  });
+  // Make sure the operation ends even if the volume row had already moved on.
+  if (!volume) {
+    await finishOperation(db.fork(), e.operationId, e.outcome.endsWith('succeeded') ? 'succeeded' : 'failed', e.error);
+    return;
+  }
+  const v: Volume = volume;
+  log.info({ volumeId: v.id, operationId: e.operationId, outcome: e.outcome, status: v.status }, 'volume changed');
+  live.publish(v.status === 'deleted' ? 'DELETED' : 'UPDATED', v);
+}

@@ -1,0 +1,232 @@
+/**
+ * The agent's command handling, free of NATS (STYLE.md, "Core plus thin adapters"):
+ * given a decoded command it calls the pool's driver and decides the one message to
+ * send: an outcome event, or for a failed create that may still succeed elsewhere,
+ * the placement request sent back to the scheduler (Cinder's reschedule).
+ *
+ * Idempotence: the decided message is recorded in the `OutcomeStore` *before* it is
+ * emitted. A redelivered command (same operation id and attempt) re-emits the
+ * recorded message with the same msgId, which JetStream's duplicate window drops or
+ * which completes a publish that a crash interrupted; the driver is not called again.
+ */
+import type { Logger } from '../config/index.js';
+import {
+  COMMAND,
+  KIND,
+  poolId,
+  subjects,
+  type AgentCreate,
+  type AgentDelete,
+  type AgentExtend,
+  type ScheduleCreate,
+  type VolumeOutcomeEvent,
+} from '../bus/index.js';
+import { DriverError, type VolumeDriver } from './drivers/index.js';
+import { KeyedMutex } from './keyed-mutex.js';
+import type { OutcomeStore, RecordedMessage } from './outcome-store.js';
+
+/** Commands an agent understands: the last token of `flint.cmd.agent.<host>.<command>`. */
+export const AGENT_COMMANDS = [COMMAND.createVolume, COMMAND.deleteVolume, COMMAND.extendVolume] as const;
+export type AgentCommand = (typeof AGENT_COMMANDS)[number];
+
+/** Payload type of each command. */
+export interface AgentCommandPayloads {
+  create_volume: AgentCreate;
+  delete_volume: AgentDelete;
+  extend_volume: AgentExtend;
+}
+
+/** Publishes one message (to JetStream, in the adapter); must reject when the publish failed. */
+export type Emit = (subject: string, kind: string, payload: unknown, msgId: string) => Promise<void>;
+
+export interface AgentCoreOptions {
+  /** This storage host's name, as in `flint.cmd.agent.<host>` and in `host@pool`. */
+  host: string;
+  availabilityZone: string;
+  /** The host's drivers by pool name, already set up. */
+  drivers: ReadonlyMap<string, VolumeDriver>;
+  /** Pools a create may try before it fails (Cinder's `scheduler_max_attempts`). */
+  maxAttempts: number;
+  outcomes: OutcomeStore;
+  emit: Emit;
+  log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+}
+
+/** Handles agent commands; one instance per agent process. */
+export class AgentCore {
+  private readonly opts: AgentCoreOptions;
+  private readonly mutex = new KeyedMutex();
+
+  constructor(opts: AgentCoreOptions) {
+    this.opts = opts;
+  }
+
+  /**
+   * Does the command (or replays its recorded answer) and emits the resulting message.
+   * Resolves once the message is published: only then may the command be acked.
+   * Rejects only when recording or publishing failed (the command should be redelivered).
+   * Commands of one volume run one at a time; different volumes run in parallel.
+   */
+  handle<C extends AgentCommand>(command: C, payload: AgentCommandPayloads[C]): Promise<void> {
+    const attempt = command === COMMAND.createVolume ? (payload as AgentCreate).attempt : 1;
+    return this.mutex.run(payload.volumeId, async () => {
+      const { outcomes, emit, log } = this.opts;
+      const recorded = await outcomes.get(payload.operationId, attempt);
+      if (recorded) {
+        log.info({ command, operationId: payload.operationId, attempt, msgId: recorded.msgId }, 'command seen before: replaying its recorded outcome');
+        await emit(recorded.subject, recorded.kind, recorded.payload, recorded.msgId);
+        return;
+      }
+      const message = await this.decide(command, payload);
+      await outcomes.put(payload.operationId, attempt, message);
+      await emit(message.subject, message.kind, message.payload, message.msgId);
+    });
+  }
+
+  private decide(command: AgentCommand, payload: AgentCommandPayloads[AgentCommand]): Promise<RecordedMessage> {
+    switch (command) {
+      case COMMAND.createVolume:
+        return this.create(payload as AgentCreate);
+      case COMMAND.deleteVolume:
+        return this.delete(payload as AgentDelete);
+      case COMMAND.extendVolume:
+        return this.extend(payload as AgentExtend);
+    }
+  }
+
+  private async create(p: AgentCreate): Promise<RecordedMessage> {
+    const { host, log } = this.opts;
+    const pool = poolId(host, p.pool);
+    const driver = this.opts.drivers.get(p.pool);
+    let reason: string;
+    let retryable = true;
+    if (!driver) {
+      reason = this.unknownPool(p.pool);
+    } else {
+      try {
+        const info = await driver.createVolume(p.volumeId, p.sizeGiB);
+        log.info({ volumeId: p.volumeId, pool, attempt: p.attempt, location: info.location }, 'volume created');
+        return this.outcome(p.operationId, 'create.succeeded', p.attempt, {
+          volumeId: p.volumeId,
+          host,
+          pool: p.pool,
+          sizeGiB: p.sizeGiB,
+        });
+      } catch (err) {
+        reason = errorMessage(err);
+        retryable = !(err instanceof DriverError) || err.retryable;
+        log.warn({ err, volumeId: p.volumeId, pool, attempt: p.attempt, retryable }, 'volume create failed');
+        // A refused request (e.g. the volume exists with another size) touched nothing:
+        // only clean up after a failure that may have left bytes behind.
+        if (retryable) await this.removePartial(driver, p.volumeId, pool);
+      }
+    }
+
+    const excluded = [...p.excluded, { pool, reason }];
+    if (retryable && p.attempt < this.opts.maxAttempts) {
+      const request: ScheduleCreate = { operationId: p.operationId, request: p.request, attempt: p.attempt + 1, excluded };
+      log.info({ volumeId: p.volumeId, nextAttempt: p.attempt + 1, excluded: excluded.map((e) => e.pool) }, 'sending the volume back to the scheduler');
+      return {
+        subject: subjects.scheduler(COMMAND.createVolume),
+        kind: KIND.scheduleCreate,
+        payload: request,
+        msgId: `${p.operationId}:schedule:${p.attempt + 1}`,
+      };
+    }
+    const tried = excluded.map((e) => `${e.pool}: ${e.reason}`).join('; ');
+    const advice = retryable
+      ? `All ${excluded.length} attempt(s) allowed failed. Check the free space and health of those pools (an operator can read the agents' logs), then delete this volume and create it again.`
+      : 'Trying another pool cannot help. Delete this volume and create it again (with a new id if one is reused).';
+    return this.outcome(p.operationId, 'create.failed', p.attempt, {
+      volumeId: p.volumeId,
+      host,
+      pool: p.pool,
+      sizeGiB: p.sizeGiB,
+      error: {
+        code: 'NO_VALID_BACKEND',
+        message: `Volume ${p.volumeId} (${p.sizeGiB} GiB) could not be created. Pools tried: ${tried}. ${advice}`,
+      },
+    });
+  }
+
+  private async delete(p: AgentDelete): Promise<RecordedMessage> {
+    const { host, log } = this.opts;
+    const driver = this.opts.drivers.get(p.pool);
+    try {
+      if (!driver) throw new DriverError(this.unknownPool(p.pool));
+      await driver.deleteVolume(p.volumeId);
+      log.info({ volumeId: p.volumeId, pool: poolId(host, p.pool) }, 'volume deleted');
+      return this.outcome(p.operationId, 'delete.succeeded', 1, { volumeId: p.volumeId, host, pool: p.pool });
+    } catch (err) {
+      log.error({ err, volumeId: p.volumeId, pool: poolId(host, p.pool) }, 'volume delete failed');
+      return this.outcome(p.operationId, 'delete.failed', 1, {
+        volumeId: p.volumeId,
+        host,
+        pool: p.pool,
+        error: {
+          code: 'INTERNAL',
+          message:
+            `Deleting volume ${p.volumeId} on ${poolId(host, p.pool)} failed: ${errorMessage(err)}. ` +
+            'Retry the delete; if it fails again, an operator should check that pool on its host.',
+        },
+      });
+    }
+  }
+
+  private async extend(p: AgentExtend): Promise<RecordedMessage> {
+    const { host, log } = this.opts;
+    const driver = this.opts.drivers.get(p.pool);
+    try {
+      if (!driver) throw new DriverError(this.unknownPool(p.pool));
+      await driver.extendVolume(p.volumeId, p.newSizeGiB);
+      log.info({ volumeId: p.volumeId, pool: poolId(host, p.pool), sizeGiB: p.newSizeGiB }, 'volume extended');
+      return this.outcome(p.operationId, 'extend.succeeded', 1, { volumeId: p.volumeId, host, pool: p.pool, sizeGiB: p.newSizeGiB });
+    } catch (err) {
+      const refused = err instanceof DriverError && !err.retryable;
+      log.error({ err, volumeId: p.volumeId, pool: poolId(host, p.pool) }, 'volume extend failed');
+      return this.outcome(p.operationId, 'extend.failed', 1, {
+        volumeId: p.volumeId,
+        host,
+        pool: p.pool,
+        error: {
+          code: refused ? 'BAD_USER_INPUT' : 'INTERNAL',
+          message:
+            `Extending volume ${p.volumeId} to ${p.newSizeGiB} GiB on ${poolId(host, p.pool)} failed: ${errorMessage(err)}. ` +
+            (refused ? 'Check the requested size (volumes only grow) and retry.' : 'Retry the extend; if it fails again, an operator should check that pool.'),
+        },
+      });
+    }
+  }
+
+  private outcome(
+    operationId: string,
+    outcome: VolumeOutcomeEvent['outcome'],
+    attempt: number,
+    rest: Omit<VolumeOutcomeEvent, 'operationId' | 'outcome'>,
+  ): RecordedMessage {
+    const payload: VolumeOutcomeEvent = { operationId, outcome, ...rest };
+    return {
+      subject: subjects.volumeEvent(rest.volumeId),
+      kind: KIND.volumeOutcome,
+      payload,
+      msgId: `${operationId}:${outcome}:${attempt}`,
+    };
+  }
+
+  private unknownPool(pool: string): string {
+    const known = [...this.opts.drivers.keys()].join(', ') || 'none';
+    return `pool ${pool} is not configured on host ${this.opts.host} (its pools: ${known})`;
+  }
+
+  private async removePartial(driver: VolumeDriver, volumeId: string, pool: string): Promise<void> {
+    try {
+      await driver.deleteVolume(volumeId);
+    } catch (err) {
+      this.opts.log.error({ err, volumeId, pool }, 'could not remove what a failed create left; remove it by hand');
+    }
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

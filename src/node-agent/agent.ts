@@ -1,0 +1,160 @@
+/**
+ * The agent role: the thin NATS adapter around `AgentCore`. It sets up the host's
+ * drivers, heartbeats their pools, and consumes `flint.cmd.agent.<host>.>` with a
+ * durable consumer, acking a command only once its outcome is published.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { JsMsg } from '@nats-io/jetstream';
+import type { z } from 'zod';
+import type { FlintConfig, Logger } from '../config/index.js';
+import {
+  agentCreate,
+  agentDelete,
+  agentDurable,
+  agentExtend,
+  ContractError,
+  decodeEnvelope,
+  decodePayload,
+  KIND,
+  publish,
+  runConsumer,
+  STREAM_CMD,
+  subjects,
+  token,
+  type Bus,
+  type ConsumerRunner,
+} from '../bus/index.js';
+import { AgentCore, type AgentCommand } from './agent-core.js';
+import { createDriver, DriverError } from './drivers/index.js';
+import { startAgentHeartbeat, type AgentPool, type Heartbeat } from './heartbeat.js';
+import { FileOutcomeStore } from './outcome-store.js';
+
+/** Commands handled at once (different volumes; one volume's commands are serialised). @default 8 */
+export const DEFAULT_AGENT_CONCURRENCY = 8;
+
+export interface AgentOptions {
+  /** Reported in the service heartbeat. @default the version in Flint's package.json */
+  version?: string;
+  /** @default DEFAULT_AGENT_CONCURRENCY */
+  concurrency?: number;
+}
+
+export interface RunningAgent {
+  readonly host: string;
+  /** Stops consuming, waits for the commands in flight, stops the heartbeats. Deletes nothing. */
+  stop(): Promise<void>;
+}
+
+const COMMANDS: { [C in AgentCommand]: { kind: string; schema: z.ZodType } } = {
+  create_volume: { kind: KIND.agentCreate, schema: agentCreate },
+  delete_volume: { kind: KIND.agentDelete, schema: agentDelete },
+  extend_volume: { kind: KIND.agentExtend, schema: agentExtend },
+};
+
+/**
+ * Starts the agent of `config.agentHost`.
+ * @throws DriverError when a pool cannot be set up (the agent refuses to start half-configured).
+ */
+export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, options: AgentOptions = {}): Promise<RunningAgent> {
+  const host = config.agentHost;
+  const pools: AgentPool[] = [];
+  for (const pool of config.pools) {
+    const driver = createDriver(pool);
+    try {
+      await driver.setup();
+    } catch (err) {
+      throw new DriverError(`agent ${host} cannot start: pool ${pool.name} failed its setup: ${(err as Error).message}`, { cause: err });
+    }
+    pools.push({ config: pool, driver });
+    log.info({ pool: pool.name, driver: driver.name, directory: pool.directory }, 'pool ready');
+  }
+
+  const outcomes = new FileOutcomeStore(join(config.dataDir, 'agent', token(host), 'operations'));
+  await outcomes.prune().catch((err: unknown) => log.warn({ err }, 'could not prune old operation records'));
+  const core = new AgentCore({
+    host,
+    availabilityZone: config.availabilityZone,
+    drivers: new Map(pools.map((p) => [p.config.name, p.driver])),
+    maxAttempts: config.schedulerMaxAttempts,
+    outcomes,
+    emit: (subject, kind, payload, msgId) => publish(bus, subject, kind, payload, msgId),
+    log,
+  });
+
+  const heartbeat: Heartbeat = await startAgentHeartbeat(bus, {
+    host,
+    zone: config.availabilityZone,
+    intervalSeconds: config.heartbeatSeconds,
+    version: options.version ?? flintVersion(),
+    pools,
+    log,
+  });
+
+  let runner: ConsumerRunner;
+  try {
+    runner = await runConsumer(
+      bus,
+      {
+        stream: STREAM_CMD,
+        durable: agentDurable(host),
+        filterSubject: subjects.agentAll(host),
+        concurrency: options.concurrency ?? DEFAULT_AGENT_CONCURRENCY,
+        onError: (err, msg) => {
+          const fields = { err, subject: msg.subject, deliveries: msg.info.deliveryCount };
+          if (err instanceof ContractError) log.error(fields, 'command dropped: it does not match the message contract');
+          else log.warn(fields, 'command failed; it will be redelivered');
+        },
+      },
+      (msg) => handleMessage(core, msg),
+    );
+  } catch (err) {
+    await heartbeat.stop();
+    throw err;
+  }
+  log.info({ host, pools: pools.map((p) => p.config.name) }, 'agent started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    host,
+    stop: () =>
+      (stopping ??= (async () => {
+        await runner.stop();
+        await heartbeat.stop();
+        log.info({ host }, 'agent stopped');
+      })()),
+  };
+}
+
+async function handleMessage(core: AgentCore, msg: JsMsg): Promise<'ack'> {
+  const command = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+  const spec = (COMMANDS as Record<string, (typeof COMMANDS)[AgentCommand] | undefined>)[command];
+  if (!spec) throw new ContractError(`${msg.subject}: "${command}" is not an agent command (known: ${Object.keys(COMMANDS).join(', ')})`);
+  const env = decodeEnvelope(msg.data);
+  if (env.kind !== spec.kind) throw new ContractError(`${msg.subject}: expected a ${spec.kind} message, got ${env.kind}`);
+  const payload = decodePayload(env, spec.schema);
+  await core.handle(command as AgentCommand, payload as never);
+  return 'ack';
+}
+
+let version: string | undefined;
+
+/** Flint's version from its package.json (found upwards from this file, in `src/` or `dist/src/`). */
+export function flintVersion(): string {
+  if (version) return version;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i += 1) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      try {
+        const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+        if (pkg.name === 'flint' && pkg.version) return (version = pkg.version);
+      } catch {
+        // not ours; keep looking
+      }
+    }
+    dir = dirname(dir);
+  }
+  return (version = 'unknown');
+}

@@ -1,0 +1,30 @@
+/**
+ * The driver registry: the one place that maps a pool's `driver` name to its code.
+ * Add a driver here and it is picked up by the agent and by the driver compliance test.
+ */
+import type { PoolConfig } from '../../config/index.js';
+import { DriverError, type VolumeDriver } from './driver.js';
+import { FileDriver } from './file-driver.js';
+
+export * from './driver.js';
+export { FileDriver, type FileDriverOptions } from './file-driver.js';
+export * as qemuImg from './qemu-img.js';
+
+const FACTORIES: Readonly<Record<PoolConfig['driver'], (pool: PoolConfig) => VolumeDriver>> = {
+  file: (pool) => new FileDriver(pool),
+};
+
+/** Names of the registered drivers. */
+export const DRIVERS = Object.keys(FACTORIES) as readonly PoolConfig['driver'][];
+
+/**
+ * Builds the driver of a pool (not yet set up: call `setup()`).
+ * @throws DriverError (not retryable) for a driver name this build does not have.
+ */
+export function createDriver(pool: PoolConfig): VolumeDriver {
+  const factory = (FACTORIES as Record<string, ((pool: PoolConfig) => VolumeDriver) | undefined>)[pool.driver];
+  if (!factory) {
+    throw new DriverError(`pool ${pool.name}: unknown driver "${pool.driver}"; this build has: ${DRIVERS.join(', ')}`, { retryable: false });
+  }
+  return factory(pool);
+}

@@ -1,0 +1,26 @@
+/**
+ * The agent (cinder-volume analog): the public face of `src/node-agent/`. Other
+ * folders import from here only.
+ */
+export { startAgent, flintVersion, DEFAULT_AGENT_CONCURRENCY, type AgentOptions, type RunningAgent } from './agent.js';
+export { AgentCore, AGENT_COMMANDS, type AgentCommand, type AgentCommandPayloads, type AgentCoreOptions, type Emit } from './agent-core.js';
+export {
+  startServiceHeartbeat,
+  startPoolHeartbeat,
+  startAgentHeartbeat,
+  collectPoolStats,
+  type Heartbeat,
+  type ServiceHeartbeatOptions,
+  type PoolHeartbeatOptions,
+  type AgentHeartbeatOptions,
+  type AgentPool,
+} from './heartbeat.js';
+export {
+  FileOutcomeStore,
+  MemoryOutcomeStore,
+  DEFAULT_OUTCOME_RETENTION_MS,
+  type OutcomeStore,
+  type RecordedMessage,
+} from './outcome-store.js';
+export { KeyedMutex } from './keyed-mutex.js';
+export * from './drivers/index.js';

@@ -1,0 +1,31 @@
+/** Builds the GraphQL schema from the resolvers; `flint schema` prints it for schema/schema.graphql. */
+import 'reflect-metadata';
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { buildSchema } from 'type-graphql';
+import { SubscriptionResolver } from './subscription.resolver.js';
+import { SystemResolver } from './system.resolver.js';
+import { VolumeResolver } from './volume.resolver.js';
+import { OperationType } from './types/operation.js';
+import { VolumeType } from './types/volume.js';
+import { VolumeTypeType } from './types/system.js';
+
+export async function buildFlintSchema(): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers: [VolumeResolver, SubscriptionResolver, SystemResolver],
+    orphanedTypes: [VolumeType, OperationType, VolumeTypeType],
+    validate: false,
+    // Every subscription brings its own `subscribe` (src/gateway/live.ts); type-graphql
+    // insists on a PubSub all the same, so give it one that is never used.
+    pubSub: {
+      publish: () => undefined,
+      subscribe: () => {
+        throw new Error('topic subscriptions are not used; subscriptions define subscribe()');
+      },
+    },
+    emitSchemaFile: false,
+  });
+}
+
+export async function printFlintSchema(): Promise<string> {
+  return printSchema(lexicographicSortSchema(await buildFlintSchema())) + '\n';
+}

@@ -1,0 +1,50 @@
+import { Arg, Ctx, ID, Resolver, Root, Subscription } from 'type-graphql';
+import type { LiveVolume } from '../bus/index.js';
+import { canSee, NotFoundError, requirePrincipal } from '../domain/index.js';
+import { toVolumeView } from '../db/index.js';
+import type { Context } from './context.js';
+import { VolumeEventTypeEnum } from './types/enums.js';
+import { VolumeEvent, VolumeFilter, VolumeType } from './types/volume.js';
+
+interface SubscribeData<A> {
+  args: A;
+  context: Context;
+}
+
+function matches(filter: VolumeFilter | undefined, ev: LiveVolume): boolean {
+  if (!filter) return true;
+  if (filter.status?.length && !(filter.status as string[]).includes(ev.volume.status)) return false;
+  if (filter.name !== undefined && filter.name !== ev.volume.name) return false;
+  if (filter.availabilityZone !== undefined && filter.availabilityZone !== ev.volume.availabilityZone) return false;
+  return true;
+}
+
+@Resolver()
+export class SubscriptionResolver {
+  @Subscription(() => VolumeType, {
+    description: 'The volume now, then every change of it, ending with status DELETED. Authorised like the volume query.',
+    subscribe: async ({ args, context }: SubscribeData<{ id: string }>) => {
+      const p = requirePrincipal(context.principal);
+      const v = await context.services.volumes.visible(p, args.id);
+      if (!v) throw new NotFoundError('Volume', args.id);
+      return context.services.live.listen((ev) => ev.volume.id === args.id && canSee(p, ev.volume.projectId), {
+        first: { type: 'UPDATED', volume: toVolumeView(v) },
+        until: (ev) => ev.type === 'DELETED',
+      });
+    },
+  })
+  volumeChanged(@Root() ev: LiveVolume, @Arg('id', () => ID) _id: string): VolumeType {
+    return VolumeType.fromView(ev.volume);
+  }
+
+  @Subscription(() => VolumeEvent, {
+    description: 'Every volume created, changed or deleted that you may see and that matches the filter (for dashboards).',
+    subscribe: ({ args, context }: SubscribeData<{ filter?: VolumeFilter }>) => {
+      const p = requirePrincipal(context.principal);
+      return context.services.live.listen((ev) => canSee(p, ev.volume.projectId) && matches(args.filter, ev));
+    },
+  })
+  volumeEvents(@Root() ev: LiveVolume, @Arg('filter', () => VolumeFilter, { nullable: true }) _filter?: VolumeFilter): VolumeEvent {
+    return { type: ev.type as VolumeEventTypeEnum, volume: VolumeType.fromView(ev.volume) };
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The scheduler's command handling, free of NATS and of the database: it receives the
+ * pool view and the capacity functions, decides with the pure placement module, and
+ * emits what should be published. The adapter (`service.ts`) wires the real parts.
+ */
+import {
+  COMMAND,
+  KIND,
+  poolId,
+  subjects,
+  type AgentCreate,
+  type AgentExtend,
+  type PlacementRequest,
+  type ScheduleCreate,
+  type ScheduleExtend,
+  type VolumeOutcomeEvent,
+  type VolumeScheduled,
+} from '../bus/index.js';
+import { capacityLimitGiB, CapacityFilter, explainNoValidBackend, isThin, place, type PoolState, type Rejection, type WeigherSetting } from './placement/index.js';
+
+export type Emit = (subject: string, kind: string, payload: unknown, msgId: string) => Promise<void>;
+
+export interface SchedulerDeps {
+  /** Every known pool with its allocation; fresh for each decision. */
+  pools(): Promise<PoolState[]>;
+  /** Conditional reservation (see src/db/capacity-store.ts). */
+  reserve(volumeId: string, poolId: string, sizeGiB: number, limitGiB: number): Promise<boolean>;
+  grow(volumeId: string, poolId: string, newSizeGiB: number, limitGiB: number): Promise<boolean>;
+  emit: Emit;
+  /** Pools silent for longer than this are skipped. */
+  staleAfterMs: number;
+  weighers?: readonly WeigherSetting[];
+  now?: () => Date;
+}
+
+export class SchedulerCore {
+  constructor(private readonly deps: SchedulerDeps) {}
+
+  async createVolume(cmd: ScheduleCreate): Promise<void> {
+    const { request: req, operationId, attempt } = cmd;
+    const pools = await this.deps.pools();
+    const placement = place(req, pools, {
+      exclude: cmd.excluded.map((e) => e.pool),
+      staleBefore: new Date(this.now().getTime() - this.deps.staleAfterMs),
+      weighers: this.deps.weighers,
+    });
+    const rejections: Rejection[] = placement.rejections.map((r) => {
+      const tried = cmd.excluded.find((e) => e.pool === r.pool);
+      return tried ? { ...r, reason: `failed on a previous attempt: ${tried.reason}` } : r;
+    });
+    for (const { pool } of placement.candidates) {
+      const id = poolId(pool.host, pool.pool);
+      const limit = capacityLimitGiB(pool, isThin(pool, req));
+      if (!(await this.deps.reserve(req.volumeId, id, req.sizeGiB, limit))) {
+        rejections.push({ pool: id, filter: 'CapacityFilter', reason: 'its capacity was just taken by other volumes' });
+        continue;
+      }
+      const scheduled: VolumeScheduled = {
+        operationId,
+        volumeId: req.volumeId,
+        host: pool.host,
+        pool: pool.pool,
+        availabilityZone: pool.availabilityZone,
+        attempt,
+      };
+      await this.deps.emit(subjects.volumeEvent(req.volumeId), KIND.volumeScheduled, scheduled, `${operationId}:scheduled:${attempt}`);
+      const command: AgentCreate = {
+        operationId,
+        volumeId: req.volumeId,
+        pool: pool.pool,
+        sizeGiB: req.sizeGiB,
+        attempt,
+        request: req,
+        excluded: cmd.excluded,
+      };
+      await this.deps.emit(subjects.agent(pool.host, COMMAND.createVolume), KIND.agentCreate, command, `${operationId}:agent.create:${attempt}`);
+      return;
+    }
+    const failed: VolumeOutcomeEvent = {
+      operationId,
+      volumeId: req.volumeId,
+      outcome: 'create.failed',
+      error: { code: 'NO_VALID_BACKEND', message: explainNoValidBackend(req, rejections) },
+    };
+    await this.deps.emit(subjects.volumeEvent(req.volumeId), KIND.volumeOutcome, failed, `${operationId}:create.failed`);
+  }
+
+  /** Extends in place: the pool must have room for the growth (Cinder checks capacity through the scheduler too). */
+  async extendVolume(cmd: ScheduleExtend): Promise<void> {
+    const id = poolId(cmd.host, cmd.pool);
+    const pool = (await this.deps.pools()).find((p) => poolId(p.host, p.pool) === id);
+    const reject = (code: string, message: string): Promise<void> =>
+      this.deps.emit(
+        subjects.volumeEvent(cmd.volumeId),
+        KIND.volumeOutcome,
+        { operationId: cmd.operationId, volumeId: cmd.volumeId, outcome: 'extend.rejected', error: { code, message } } satisfies VolumeOutcomeEvent,
+        `${cmd.operationId}:extend.rejected`,
+      );
+    const stale = pool && Date.parse(pool.updatedAt) < this.now().getTime() - this.deps.staleAfterMs;
+    if (!pool || stale) {
+      return reject('SERVICE_UNAVAILABLE', `The volume's pool ${id} has not reported recently; start \`flint agent\` on ${cmd.host} and extend again. The volume is unchanged.`);
+    }
+    const growth = cmd.newSizeGiB - cmd.oldSizeGiB;
+    const req: PlacementRequest = { volumeId: cmd.volumeId, projectId: '', sizeGiB: growth, availabilityZone: null, volumeType: null };
+    const fits = CapacityFilter.filter(pool, req);
+    const limit = capacityLimitGiB(pool, isThin(pool, req));
+    if (!fits.pass || !(await this.deps.grow(cmd.volumeId, id, cmd.newSizeGiB, limit))) {
+      const why = fits.pass ? 'its capacity is already promised to other volumes' : fits.reason;
+      return reject(
+        'NO_VALID_BACKEND',
+        `Pool ${id} has no room to grow the volume by ${growth} GiB to ${cmd.newSizeGiB} GiB: ${why}. The volume is unchanged; ask for a smaller size or free space on the pool.`,
+      );
+    }
+    const command: AgentExtend = { operationId: cmd.operationId, volumeId: cmd.volumeId, pool: cmd.pool, newSizeGiB: cmd.newSizeGiB };
+    await this.deps.emit(subjects.agent(cmd.host, COMMAND.extendVolume), KIND.agentExtend, command, `${cmd.operationId}:agent.extend`);
+  }
+
+  private now(): Date {
+    return this.deps.now?.() ?? new Date();
+  }
+}

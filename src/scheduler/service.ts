@@ -1,0 +1,73 @@
+/**
+ * The scheduler role: a replica of the shared durable consumer on
+ * `flint.cmd.scheduler.>`. Any number may run; the database's conditional
+ * reservations keep them from promising the same capacity twice.
+ */
+import type { FlintConfig } from '../config/config.js';
+import type { Logger } from '../config/logger.js';
+import {
+  COMMAND,
+  PoolView,
+  decodeEnvelope,
+  decodePayload,
+  publish,
+  runConsumer,
+  SCHEDULER_DURABLE,
+  scheduleCreate,
+  scheduleExtend,
+  STREAM_CMD,
+  subjects,
+  type Bus,
+} from '../bus/index.js';
+import { capacity, type Db } from '../db/index.js';
+
+import { SchedulerCore } from './scheduler-core.js';
+
+export interface RunningRole {
+  stop(): Promise<void>;
+}
+
+export async function startScheduler(config: FlintConfig, bus: Bus, db: Db, log: Logger): Promise<RunningRole> {
+  const view = await PoolView.start(bus.pools, (err) => log.warn({ err }, 'ignored an unreadable pool heartbeat'));
+  const core = new SchedulerCore({
+    pools: async () => view.withAllocations(await capacity.allocations(db.fork())),
+    reserve: (volumeId, pool, size, limit) => capacity.reserve(db.fork(), volumeId, pool, size, limit),
+    grow: (volumeId, pool, size, limit) => capacity.grow(db.fork(), volumeId, pool, size, limit),
+    emit: (subject, kind, payload, msgId) => publish(bus, subject, kind, payload, msgId),
+    staleAfterMs: config.heartbeatSeconds * 3 * 1000,
+  });
+  const runner = await runConsumer(
+    bus,
+    {
+      stream: STREAM_CMD,
+      durable: SCHEDULER_DURABLE,
+      filterSubject: subjects.schedulerAll,
+      concurrency: 16,
+      onError: (err, msg) => log.error({ err, subject: msg.subject, redelivered: msg.redelivered }, 'scheduler command failed; will retry'),
+    },
+    async (msg) => {
+      const env = decodeEnvelope(msg.data);
+      const command = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+      if (command === COMMAND.createVolume) {
+        const cmd = decodePayload(env, scheduleCreate);
+        log.debug({ operationId: cmd.operationId, volumeId: cmd.request.volumeId, attempt: cmd.attempt }, 'placing volume');
+        await core.createVolume(cmd);
+      } else if (command === COMMAND.extendVolume) {
+        const cmd = decodePayload(env, scheduleExtend);
+        log.debug({ operationId: cmd.operationId, volumeId: cmd.volumeId }, 'checking room to extend');
+        await core.extendVolume(cmd);
+      } else {
+        log.error({ subject: msg.subject }, 'unknown scheduler command; dropped');
+        return 'drop';
+      }
+      return 'ack';
+    },
+  );
+  log.info('scheduler ready');
+  return {
+    stop: async () => {
+      await runner.stop();
+      view.stop();
+    },
+  };
+}

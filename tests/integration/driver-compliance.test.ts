@@ -1,0 +1,168 @@
+/**
+ * Every registered driver, in every variant it supports, against the VolumeDriver
+ * contract (Cinder's tests/compliance/test_volume_drivers.py). Real qemu-img, real
+ * files in temporary directories.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import { promisify } from 'node:util';
+import type { PoolConfig } from '../../src/config/index.js';
+import { createDriver, DRIVERS, DriverError, GiB, type VolumeDriver } from '../../src/node-agent/index.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const run = promisify(execFile);
+
+interface Variant {
+  label: string;
+  /** Thin variants must not allocate the whole virtual size; thick ones must. */
+  thin: boolean;
+  pool(dir: string): PoolConfig;
+}
+
+function filePool(dir: string, imageFormat: 'raw' | 'qcow2', thinProvisioning: boolean): PoolConfig {
+  return {
+    name: `p-${imageFormat}-${thinProvisioning ? 'thin' : 'thick'}`,
+    driver: 'file',
+    directory: dir,
+    imageFormat,
+    capabilities: { tier: 'test' },
+    maxOverSubscriptionRatio: 20,
+    reservedPercentage: 0,
+    thinProvisioning,
+    capacityGiB: undefined,
+  };
+}
+
+/** Keyed by driver name: a driver added to the registry without variants here fails to compile. */
+const VARIANTS: Record<(typeof DRIVERS)[number], Variant[]> = {
+  file: [
+    { label: 'file raw thin', thin: true, pool: (d) => filePool(d, 'raw', true) },
+    { label: 'file raw thick', thin: false, pool: (d) => filePool(d, 'raw', false) },
+    { label: 'file qcow2 thin', thin: true, pool: (d) => filePool(d, 'qcow2', true) },
+  ],
+};
+
+async function ready(t: ExecutionContext, variant: Variant): Promise<{ driver: VolumeDriver; pool: PoolConfig }> {
+  const dir = await tempDir('flint-driver-');
+  t.teardown(dir.cleanup);
+  const pool = variant.pool(`${dir.path}/pool`);
+  const driver = createDriver(pool);
+  await driver.setup();
+  return { driver, pool };
+}
+
+/** The virtual size as qemu-img itself reports it (not through the driver). */
+async function qemuVirtualSize(path: string, format: string): Promise<number> {
+  const { stdout } = await run('qemu-img', ['info', '--output=json', '-U', '-f', format, path]);
+  return (JSON.parse(stdout) as { 'virtual-size': number })['virtual-size'];
+}
+
+function isRefusal(t: ExecutionContext, err: unknown): void {
+  t.true(err instanceof DriverError, `a DriverError, got ${String(err)}`);
+  t.false((err as DriverError).retryable, 'not retryable: another pool cannot help');
+}
+
+test('every registered driver has compliance variants', (t) => {
+  t.deepEqual(Object.keys(VARIANTS).sort(), [...DRIVERS].sort());
+});
+
+for (const variant of Object.values(VARIANTS).flat()) {
+  const name = variant.label;
+
+  test(`${name}: a new pool reports capacity and no volumes`, async (t) => {
+    const { driver } = await ready(t, variant);
+    const s = await driver.stats();
+    t.true(s.totalCapacityGiB > 0);
+    t.true(s.freeCapacityGiB >= 0 && s.freeCapacityGiB <= s.totalCapacityGiB);
+    t.is(s.provisionedCapacityGiB, 0);
+    t.is(s.volumeCount, 0);
+    t.deepEqual(await driver.listVolumes(), []);
+    const caps = driver.capabilities();
+    t.is(caps.thinProvisioningSupport, variant.thin);
+    t.is(caps.thickProvisioningSupport, !variant.thin);
+    t.is(caps.extra.tier, 'test');
+  });
+
+  test(`${name}: a created volume has the requested virtual size`, async (t) => {
+    const { driver, pool } = await ready(t, variant);
+    const info = await driver.createVolume('vol1', 1);
+    t.is(info.sizeBytes, GiB);
+    t.is(info.format, pool.imageFormat);
+    t.is(await qemuVirtualSize(info.location, info.format), GiB);
+    if (variant.thin) t.true(info.allocatedBytes < GiB / 2, `thin: ${info.allocatedBytes} bytes allocated`);
+    else t.true(info.allocatedBytes >= GiB, `thick: ${info.allocatedBytes} bytes allocated`);
+    t.deepEqual(await driver.getVolume('vol1'), info);
+    t.deepEqual(await driver.listVolumes(), ['vol1']);
+  });
+
+  test(`${name}: creating a volume again with the same size succeeds and keeps it`, async (t) => {
+    const { driver } = await ready(t, variant);
+    const first = await driver.createVolume('vol1', 1);
+    const inode = (await fs.stat(first.location)).ino;
+    const again = await driver.createVolume('vol1', 1);
+    t.is(again.location, first.location);
+    t.is((await fs.stat(again.location)).ino, inode, 'the image was not made again');
+    t.is(again.sizeBytes, GiB);
+    t.is((await driver.stats()).volumeCount, 1);
+  });
+
+  test(`${name}: creating a volume again with another size is refused`, async (t) => {
+    const { driver } = await ready(t, variant);
+    await driver.createVolume('vol1', 1);
+    isRefusal(t, await t.throwsAsync(driver.createVolume('vol1', 2)));
+    t.is((await driver.getVolume('vol1'))?.sizeBytes, GiB, 'the existing volume is untouched');
+  });
+
+  test(`${name}: extending grows the virtual size, and extending to the same size succeeds`, async (t) => {
+    const { driver } = await ready(t, variant);
+    await driver.createVolume('vol1', 1);
+    const grown = await driver.extendVolume('vol1', 2);
+    t.is(grown.sizeBytes, 2 * GiB);
+    t.is(await qemuVirtualSize(grown.location, grown.format), 2 * GiB);
+    t.is((await driver.extendVolume('vol1', 2)).sizeBytes, 2 * GiB);
+    if (!variant.thin) t.true(grown.allocatedBytes >= 2 * GiB, 'thick stays fully allocated');
+  });
+
+  test(`${name}: extending to a smaller size is refused and changes nothing`, async (t) => {
+    const { driver } = await ready(t, variant);
+    const info = await driver.createVolume('vol1', 2);
+    isRefusal(t, await t.throwsAsync(driver.extendVolume('vol1', 1)));
+    t.is(await qemuVirtualSize(info.location, info.format), 2 * GiB);
+  });
+
+  test(`${name}: extending a missing volume is refused`, async (t) => {
+    const { driver } = await ready(t, variant);
+    isRefusal(t, await t.throwsAsync(driver.extendVolume('nope', 2)));
+  });
+
+  test(`${name}: stats follow creates, extends and deletes, and survive a restart of the driver`, async (t) => {
+    const { driver, pool } = await ready(t, variant);
+    await driver.createVolume('a', 1);
+    await driver.createVolume('b', 2);
+    t.like(await driver.stats(), { volumeCount: 2, provisionedCapacityGiB: 3 });
+    await driver.extendVolume('b', 3);
+    t.like(await driver.stats(), { volumeCount: 2, provisionedCapacityGiB: 4 });
+    await driver.deleteVolume('a');
+    t.like(await driver.stats(), { volumeCount: 1, provisionedCapacityGiB: 3 });
+    const restarted = createDriver(pool);
+    await restarted.setup();
+    t.like(await restarted.stats(), { volumeCount: 1, provisionedCapacityGiB: 3 });
+  });
+
+  test(`${name}: a deleted volume is gone, and deleting it again succeeds`, async (t) => {
+    const { driver } = await ready(t, variant);
+    await driver.createVolume('vol1', 1);
+    await driver.deleteVolume('vol1');
+    t.is(await driver.getVolume('vol1'), null);
+    await driver.deleteVolume('vol1');
+    t.is(await driver.getVolume('vol1'), null);
+    t.deepEqual(await driver.listVolumes(), []);
+    t.like(await driver.stats(), { volumeCount: 0, provisionedCapacityGiB: 0 });
+  });
+
+  test(`${name}: an unknown volume is null`, async (t) => {
+    const { driver } = await ready(t, variant);
+    t.is(await driver.getVolume('never-created'), null);
+  });
+}

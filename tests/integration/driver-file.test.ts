@@ -1,0 +1,96 @@
+/** Behaviours of the `file` driver beyond the common contract: crash safety, capacity cap, file names. */
+import test, { type ExecutionContext } from 'ava';
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { PoolConfig } from '../../src/config/index.js';
+import { DriverError, FileDriver, GiB } from '../../src/node-agent/index.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const run = promisify(execFile);
+
+async function pool(t: ExecutionContext, over: Partial<PoolConfig> = {}): Promise<PoolConfig> {
+  const dir = await tempDir('flint-file-driver-');
+  t.teardown(dir.cleanup);
+  return {
+    name: 'p1',
+    driver: 'file',
+    directory: join(dir.path, 'pool'),
+    imageFormat: 'qcow2',
+    capabilities: {},
+    maxOverSubscriptionRatio: 20,
+    reservedPercentage: 0,
+    thinProvisioning: true,
+    capacityGiB: undefined,
+    ...over,
+  };
+}
+
+test('a thick create that does not fit fails as retryable and leaves no file behind', async (t) => {
+  const p = await pool(t, { imageFormat: 'raw', thinProvisioning: false });
+  const driver = new FileDriver(p);
+  await driver.setup();
+  const err = await t.throwsAsync(driver.createVolume('huge', 1024 * 1024), { instanceOf: DriverError });
+  t.true(err.retryable, 'another pool may have the room');
+  t.regex(err.message, /pool p1: could not create volume huge/);
+  t.deepEqual(await fs.readdir(p.directory), []);
+  t.like(await driver.stats(), { volumeCount: 0, provisionedCapacityGiB: 0 });
+});
+
+test('setup removes temporaries left by a crash and indexes the images already there', async (t) => {
+  const p = await pool(t);
+  await fs.mkdir(p.directory, { recursive: true });
+  await fs.writeFile(join(p.directory, '.volume-v1.qcow2.tmp-0badf00d'), 'half an image');
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', join(p.directory, 'volume-v2.qcow2'), String(3 * GiB)]);
+  await run('qemu-img', ['create', '-q', '-f', 'raw', join(p.directory, 'volume-v3.raw'), String(GiB)]);
+  await fs.writeFile(join(p.directory, 'notes.txt'), 'not a volume');
+  const driver = new FileDriver(p);
+  await driver.setup();
+  t.deepEqual((await fs.readdir(p.directory)).sort(), ['notes.txt', 'volume-v2.qcow2', 'volume-v3.raw']);
+  t.like(await driver.stats(), { volumeCount: 2, provisionedCapacityGiB: 4 });
+  t.deepEqual(await driver.listVolumes(), ['v2', 'v3']);
+  t.is((await driver.getVolume('v3'))?.format, 'raw', 'an image in the other format is still found');
+});
+
+test('deleting a volume also removes what a crashed create of it left', async (t) => {
+  const p = await pool(t);
+  const driver = new FileDriver(p);
+  await driver.setup();
+  await fs.writeFile(join(p.directory, '.volume-v1.qcow2.tmp-12345678'), 'half an image');
+  await fs.writeFile(join(p.directory, '.volume-v10.qcow2.tmp-12345678'), 'another volume');
+  await driver.deleteVolume('v1');
+  t.deepEqual(await fs.readdir(p.directory), ['.volume-v10.qcow2.tmp-12345678']);
+});
+
+test('capacityGiB caps the total, and free space shrinks by what the images occupy', async (t) => {
+  const p = await pool(t, { imageFormat: 'raw', thinProvisioning: false, capacityGiB: 4 });
+  const driver = new FileDriver(p);
+  await driver.setup();
+  const before = await driver.stats();
+  t.is(before.totalCapacityGiB, 4);
+  t.true(before.freeCapacityGiB > 3.9 && before.freeCapacityGiB <= 4, `free ${before.freeCapacityGiB}`);
+  await driver.createVolume('v1', 1);
+  const after = await driver.stats();
+  t.is(after.totalCapacityGiB, 4);
+  t.true(after.freeCapacityGiB <= 3 && after.freeCapacityGiB > 2.9, `free ${after.freeCapacityGiB}`);
+});
+
+test('a volume id that is not a plain file name is refused', async (t) => {
+  const p = await pool(t);
+  const driver = new FileDriver(p);
+  await driver.setup();
+  for (const id of ['../escape', 'a/b', '', '.hidden']) {
+    const err = await t.throwsAsync(driver.createVolume(id, 1), { instanceOf: DriverError });
+    t.false(err.retryable, id);
+  }
+  t.deepEqual(await fs.readdir(p.directory), []);
+});
+
+test('setup fails with a DriverError when the pool directory cannot be made', async (t) => {
+  const p = await pool(t);
+  await fs.mkdir(join(p.directory, '..'), { recursive: true });
+  await fs.writeFile(p.directory, 'a file where the directory should be');
+  const err = await t.throwsAsync(new FileDriver(p).setup(), { instanceOf: DriverError });
+  t.regex(err.message, /pool p1: directory .* cannot be created/);
+});

@@ -1,0 +1,269 @@
+import test from 'ava';
+import { KIND, subjects, type AgentCreate, type PlacementRequest, type ScheduleCreate, type VolumeOutcomeEvent } from '../../../src/bus/index.js';
+import { createLogger } from '../../../src/config/index.js';
+import {
+  AgentCore,
+  DriverError,
+  GiB,
+  MemoryOutcomeStore,
+  type DriverCapabilities,
+  type PoolCapacity,
+  type VolumeDriver,
+  type VolumeInfo,
+} from '../../../src/node-agent/index.js';
+
+/** A driver keeping sizes in a Map; `failCreate` makes creates throw, `gate` holds calls until released. */
+class FakeDriver implements VolumeDriver {
+  readonly name = 'fake';
+  readonly volumes = new Map<string, number>();
+  readonly calls: string[] = [];
+  failCreate: DriverError | undefined;
+  failDelete: Error | undefined;
+  gate: Promise<void> | undefined;
+
+  async setup(): Promise<void> {}
+  capabilities(): DriverCapabilities {
+    return { thinProvisioningSupport: true, thickProvisioningSupport: false, extra: {} };
+  }
+  async stats(): Promise<PoolCapacity> {
+    return { totalCapacityGiB: 100, freeCapacityGiB: 100, provisionedCapacityGiB: 0, volumeCount: this.volumes.size };
+  }
+  async createVolume(volumeId: string, sizeGiB: number): Promise<VolumeInfo> {
+    this.calls.push(`create ${volumeId}`);
+    await this.gate;
+    // Leaves a partial image behind, as a real driver could when it dies half-way.
+    this.volumes.set(volumeId, sizeGiB);
+    if (this.failCreate) throw this.failCreate;
+    return this.info(volumeId);
+  }
+  async deleteVolume(volumeId: string): Promise<void> {
+    this.calls.push(`delete ${volumeId}`);
+    await this.gate;
+    if (this.failDelete) throw this.failDelete;
+    this.volumes.delete(volumeId);
+  }
+  async extendVolume(volumeId: string, newSizeGiB: number): Promise<VolumeInfo> {
+    this.calls.push(`extend ${volumeId}`);
+    const size = this.volumes.get(volumeId);
+    if (size === undefined) throw new DriverError(`volume ${volumeId} does not exist`, { retryable: false });
+    if (newSizeGiB < size) throw new DriverError('volumes only grow', { retryable: false });
+    this.volumes.set(volumeId, newSizeGiB);
+    return this.info(volumeId);
+  }
+  async getVolume(volumeId: string): Promise<VolumeInfo | null> {
+    return this.volumes.has(volumeId) ? this.info(volumeId) : null;
+  }
+  async listVolumes(): Promise<string[]> {
+    return [...this.volumes.keys()];
+  }
+  private info(volumeId: string): VolumeInfo {
+    const size = this.volumes.get(volumeId)! * GiB;
+    return { volumeId, sizeBytes: size, allocatedBytes: 0, format: 'raw', location: `mem:${volumeId}` };
+  }
+}
+
+interface Emitted {
+  subject: string;
+  kind: string;
+  payload: unknown;
+  msgId: string;
+}
+
+function setup(maxAttempts = 3) {
+  const gold = new FakeDriver();
+  const silver = new FakeDriver();
+  const emitted: Emitted[] = [];
+  const outcomes = new MemoryOutcomeStore();
+  let failEmit = false;
+  const core = new AgentCore({
+    host: 'node1',
+    availabilityZone: 'nova',
+    drivers: new Map<string, VolumeDriver>([
+      ['gold', gold],
+      ['silver', silver],
+    ]),
+    maxAttempts,
+    outcomes,
+    emit: async (subject, kind, payload, msgId) => {
+      if (failEmit) throw new Error('NATS is down');
+      emitted.push({ subject, kind, payload, msgId });
+    },
+    log: createLogger('test', 'silent'),
+  });
+  return { core, gold, silver, emitted, outcomes, setFailEmit: (v: boolean) => (failEmit = v) };
+}
+
+const request: PlacementRequest = { volumeId: 'v1', projectId: 'p1', sizeGiB: 10, availabilityZone: null, volumeType: null };
+
+function createCmd(over: Partial<AgentCreate> = {}): AgentCreate {
+  return { operationId: 'op1', volumeId: 'v1', pool: 'gold', sizeGiB: 10, attempt: 1, request, excluded: [], ...over };
+}
+
+test('a created volume is reported as create.succeeded with host, pool and size', async (t) => {
+  const { core, gold, emitted } = setup();
+  await core.handle('create_volume', createCmd());
+  t.is(gold.volumes.get('v1'), 10);
+  t.deepEqual(emitted, [
+    {
+      subject: subjects.volumeEvent('v1'),
+      kind: KIND.volumeOutcome,
+      payload: { operationId: 'op1', volumeId: 'v1', outcome: 'create.succeeded', host: 'node1', pool: 'gold', sizeGiB: 10 },
+      msgId: 'op1:create.succeeded:1',
+    },
+  ]);
+});
+
+test('a failed create removes the partial image and goes back to the scheduler with the pool excluded and attempt + 1', async (t) => {
+  const { core, gold, emitted } = setup();
+  gold.failCreate = new DriverError('disk full');
+  const earlier = { pool: 'node0@gold', reason: 'no space' };
+  await core.handle('create_volume', createCmd({ attempt: 2, excluded: [earlier] }));
+  t.false(gold.volumes.has('v1'), 'the partial image is removed');
+  t.is(emitted.length, 1);
+  const [m] = emitted;
+  t.is(m!.subject, subjects.scheduler('create_volume'));
+  t.is(m!.kind, KIND.scheduleCreate);
+  t.is(m!.msgId, 'op1:schedule:3');
+  const expected: ScheduleCreate = {
+    operationId: 'op1',
+    request,
+    attempt: 3,
+    excluded: [earlier, { pool: 'node1@gold', reason: 'disk full' }],
+  };
+  t.deepEqual(m!.payload, expected);
+});
+
+test('a create failing on the last allowed attempt reports NO_VALID_BACKEND naming every pool tried', async (t) => {
+  const { core, gold, emitted } = setup(3);
+  gold.failCreate = new DriverError('qemu-img create failed: No space left on device');
+  const excluded = [
+    { pool: 'node2@a', reason: 'pool a broke' },
+    { pool: 'node3@b', reason: 'pool b broke' },
+  ];
+  await core.handle('create_volume', createCmd({ attempt: 3, excluded }));
+  t.is(emitted.length, 1);
+  t.is(emitted[0]!.subject, subjects.volumeEvent('v1'));
+  t.is(emitted[0]!.msgId, 'op1:create.failed:3');
+  const p = emitted[0]!.payload as VolumeOutcomeEvent;
+  t.is(p.outcome, 'create.failed');
+  t.is(p.error?.code, 'NO_VALID_BACKEND');
+  for (const s of ['node2@a: pool a broke', 'node3@b: pool b broke', 'node1@gold: qemu-img create failed: No space left on device']) {
+    t.true(p.error!.message.includes(s), `message names "${s}": ${p.error!.message}`);
+  }
+  t.regex(p.error!.message, /delete this volume and create it again/);
+  t.false(gold.volumes.has('v1'));
+});
+
+test('a create on a pool this host does not have counts as a failed attempt', async (t) => {
+  const { core, emitted } = setup();
+  await core.handle('create_volume', createCmd({ pool: 'bronze' }));
+  const p = emitted[0]!.payload as ScheduleCreate;
+  t.is(emitted[0]!.kind, KIND.scheduleCreate);
+  t.is(p.attempt, 2);
+  t.is(p.excluded[0]!.pool, 'node1@bronze');
+  t.regex(p.excluded[0]!.reason, /not configured on host node1 \(its pools: gold, silver\)/);
+});
+
+test('a create the driver refuses as not retryable fails at once and keeps the existing image', async (t) => {
+  const { core, gold, emitted } = setup();
+  gold.volumes.set('v1', 5);
+  gold.failCreate = new DriverError('volume v1 already exists with 5 GiB, not 10 GiB', { retryable: false });
+  await core.handle('create_volume', createCmd());
+  t.is(emitted[0]!.kind, KIND.volumeOutcome);
+  t.is((emitted[0]!.payload as VolumeOutcomeEvent).outcome, 'create.failed');
+  t.false(gold.calls.includes('delete v1'), 'no clean-up of an image the failed command did not make');
+});
+
+test('a redelivered create re-emits the recorded outcome without calling the driver again', async (t) => {
+  const { core, gold, emitted } = setup();
+  await core.handle('create_volume', createCmd());
+  await core.handle('create_volume', createCmd());
+  t.deepEqual(gold.calls, ['create v1']);
+  t.is(emitted.length, 2);
+  t.deepEqual(emitted[1], emitted[0]);
+});
+
+test('a redelivered failed create re-sends the same reschedule rather than trying the pool again', async (t) => {
+  const { core, gold, emitted } = setup();
+  gold.failCreate = new DriverError('disk full');
+  await core.handle('create_volume', createCmd());
+  gold.failCreate = undefined;
+  await core.handle('create_volume', createCmd());
+  t.deepEqual(gold.calls, ['create v1', 'delete v1']);
+  t.deepEqual(emitted[1], emitted[0]);
+  t.is(emitted[1]!.kind, KIND.scheduleCreate);
+});
+
+test('a new attempt of the same operation is new work, not a replay', async (t) => {
+  const { core, gold, silver, emitted } = setup();
+  gold.failCreate = new DriverError('disk full');
+  await core.handle('create_volume', createCmd());
+  const resent = emitted[0]!.payload as ScheduleCreate;
+  await core.handle('create_volume', createCmd({ pool: 'silver', attempt: resent.attempt, excluded: resent.excluded }));
+  t.is(silver.volumes.get('v1'), 10);
+  t.is((emitted[1]!.payload as VolumeOutcomeEvent).outcome, 'create.succeeded');
+  t.is(emitted[1]!.msgId, 'op1:create.succeeded:2');
+});
+
+test('a command whose publish failed publishes the recorded outcome on redelivery without redoing the work', async (t) => {
+  const { core, gold, emitted, setFailEmit } = setup();
+  setFailEmit(true);
+  await t.throwsAsync(core.handle('create_volume', createCmd()), { message: 'NATS is down' });
+  setFailEmit(false);
+  await core.handle('create_volume', createCmd());
+  t.deepEqual(gold.calls, ['create v1']);
+  t.is(emitted.length, 1);
+  t.is(emitted[0]!.msgId, 'op1:create.succeeded:1');
+});
+
+test('deleting a volume, even a missing one, is reported as delete.succeeded', async (t) => {
+  const { core, gold, emitted } = setup();
+  gold.volumes.set('v1', 10);
+  await core.handle('delete_volume', { operationId: 'op2', volumeId: 'v1', pool: 'gold' });
+  await core.handle('delete_volume', { operationId: 'op3', volumeId: 'v1', pool: 'gold' });
+  t.false(gold.volumes.has('v1'));
+  t.deepEqual(
+    emitted.map((e) => [e.subject, e.msgId, (e.payload as VolumeOutcomeEvent).outcome]),
+    [
+      [subjects.volumeEvent('v1'), 'op2:delete.succeeded:1', 'delete.succeeded'],
+      [subjects.volumeEvent('v1'), 'op3:delete.succeeded:1', 'delete.succeeded'],
+    ],
+  );
+});
+
+test('a delete the driver fails is reported as delete.failed with INTERNAL and advice to retry', async (t) => {
+  const { core, gold, emitted } = setup();
+  gold.failDelete = new DriverError('permission denied');
+  await core.handle('delete_volume', { operationId: 'op2', volumeId: 'v1', pool: 'gold' });
+  const p = emitted[0]!.payload as VolumeOutcomeEvent;
+  t.is(p.outcome, 'delete.failed');
+  t.is(p.error?.code, 'INTERNAL');
+  t.regex(p.error!.message, /permission denied.*Retry the delete/);
+});
+
+test('an extend is reported with the new size, and a shrink as extend.failed', async (t) => {
+  const { core, gold, emitted } = setup();
+  gold.volumes.set('v1', 10);
+  await core.handle('extend_volume', { operationId: 'op4', volumeId: 'v1', pool: 'gold', newSizeGiB: 20 });
+  await core.handle('extend_volume', { operationId: 'op5', volumeId: 'v1', pool: 'gold', newSizeGiB: 5 });
+  t.is(gold.volumes.get('v1'), 20);
+  const [ok, bad] = emitted.map((e) => e.payload as VolumeOutcomeEvent);
+  t.deepEqual(ok, { operationId: 'op4', volumeId: 'v1', outcome: 'extend.succeeded', host: 'node1', pool: 'gold', sizeGiB: 20 });
+  t.is(bad!.outcome, 'extend.failed');
+  t.is(bad!.error?.code, 'BAD_USER_INPUT');
+});
+
+test('commands of one volume run one at a time while other volumes proceed', async (t) => {
+  const { core, gold, emitted } = setup();
+  let release!: () => void;
+  gold.gate = new Promise((r) => (release = r));
+  const first = core.handle('create_volume', createCmd());
+  const second = core.handle('delete_volume', { operationId: 'op2', volumeId: 'v1', pool: 'gold' });
+  const other = core.handle('create_volume', createCmd({ operationId: 'op9', volumeId: 'v2', request: { ...request, volumeId: 'v2' } }));
+  await new Promise((r) => setTimeout(r, 20));
+  t.deepEqual(gold.calls, ['create v1', 'create v2'], 'the delete of v1 waits; v2 does not wait for v1');
+  release();
+  await Promise.all([first, second, other]);
+  t.deepEqual(gold.calls, ['create v1', 'create v2', 'delete v1']);
+  t.is(emitted.length, 3);
+});
