@@ -4,3 +4,4 @@ export * from './envelope.js';
 export * from './messages.js';
 export * from './connection.js';
 export * from './pool-view.js';
+export * from './nats-server-process.js';

@@ -16,9 +16,7 @@ export function hashToken(token: string): string {
 
 /** Returns the project named `name`, creating it when missing (safe under concurrent callers). */
 export async function ensureProject(em: EntityManager, name: string): Promise<Project> {
-  await em
-    .getConnection()
-    .execute('insert into project (id, name, created_at) values (?, ?, ?) on conflict (name) do nothing', [randomUUID(), name, new Date()]);
+  await em.execute('insert into project (id, name, created_at) values (?, ?, ?) on conflict (name) do nothing', [randomUUID(), name, new Date()]);
   return em.findOneOrFail(Project, { name }, { disableIdentityMap: true });
 }
 

@@ -17,15 +17,14 @@ export async function reserve(em: EntityManager, volumeId: string, poolId: strin
     const existing = await tx.findOne(Reservation, { volumeId }, { disableIdentityMap: true });
     if (existing?.poolId === poolId) return true;
     if (existing) await releaseIn(tx, existing);
-    const conn = tx.getConnection();
-    await conn.execute('insert into pool_allocation (pool_id, allocated_gib) values (?, 0) on conflict (pool_id) do nothing', [poolId]);
-    const res = await conn.execute(
+    await tx.execute('insert into pool_allocation (pool_id, allocated_gib) values (?, 0) on conflict (pool_id) do nothing', [poolId]);
+    const res = await tx.execute(
       'update pool_allocation set allocated_gib = allocated_gib + ? where pool_id = ? and allocated_gib + ? <= ?',
       [sizeGiB, poolId, sizeGiB, limitGiB],
       'run',
     );
     if (affected(res) !== 1) return false;
-    await conn.execute('insert into reservation (volume_id, pool_id, size_gib, created_at) values (?, ?, ?, ?)', [volumeId, poolId, sizeGiB, new Date()]);
+    await tx.execute('insert into reservation (volume_id, pool_id, size_gib, created_at) values (?, ?, ?, ?)', [volumeId, poolId, sizeGiB, new Date()]);
     return true;
   });
 }
@@ -37,14 +36,13 @@ export async function grow(em: EntityManager, volumeId: string, poolId: string, 
     if (!r || r.poolId !== poolId) return false;
     if (r.sizeGiB >= newSizeGiB) return true;
     const delta = newSizeGiB - r.sizeGiB;
-    const conn = tx.getConnection();
-    const res = await conn.execute(
+    const res = await tx.execute(
       'update pool_allocation set allocated_gib = allocated_gib + ? where pool_id = ? and allocated_gib + ? <= ?',
       [delta, poolId, delta, limitGiB],
       'run',
     );
     if (affected(res) !== 1) return false;
-    await conn.execute('update reservation set size_gib = ? where volume_id = ?', [newSizeGiB, volumeId]);
+    await tx.execute('update reservation set size_gib = ? where volume_id = ?', [newSizeGiB, volumeId]);
     return true;
   });
 }
@@ -54,9 +52,8 @@ export async function shrink(em: EntityManager, volumeId: string, sizeGiB: numbe
   await em.transactional(async (tx) => {
     const r = await tx.findOne(Reservation, { volumeId }, { disableIdentityMap: true });
     if (!r || r.sizeGiB <= sizeGiB) return;
-    const conn = tx.getConnection();
-    await conn.execute('update reservation set size_gib = ? where volume_id = ? and size_gib = ?', [sizeGiB, volumeId, r.sizeGiB]);
-    await conn.execute('update pool_allocation set allocated_gib = allocated_gib - ? where pool_id = ?', [r.sizeGiB - sizeGiB, r.poolId]);
+    await tx.execute('update reservation set size_gib = ? where volume_id = ? and size_gib = ?', [sizeGiB, volumeId, r.sizeGiB]);
+    await tx.execute('update pool_allocation set allocated_gib = allocated_gib - ? where pool_id = ?', [r.sizeGiB - sizeGiB, r.poolId]);
   });
 }
 
@@ -69,10 +66,9 @@ export async function release(em: EntityManager, volumeId: string): Promise<void
 }
 
 async function releaseIn(tx: EntityManager, r: Reservation): Promise<void> {
-  const conn = tx.getConnection();
-  const res = await conn.execute('delete from reservation where volume_id = ? and pool_id = ?', [r.volumeId, r.poolId], 'run');
+  const res = await tx.execute('delete from reservation where volume_id = ? and pool_id = ?', [r.volumeId, r.poolId], 'run');
   if (affected(res) === 1) {
-    await conn.execute('update pool_allocation set allocated_gib = allocated_gib - ? where pool_id = ?', [r.sizeGiB, r.poolId]);
+    await tx.execute('update pool_allocation set allocated_gib = allocated_gib - ? where pool_id = ?', [r.sizeGiB, r.poolId]);
   }
 }
 
@@ -84,9 +80,7 @@ export async function allocations(em: EntityManager): Promise<Map<string, number
 
 /** Number of volumes holding a reservation per pool id. */
 export async function volumeCounts(em: EntityManager): Promise<Map<string, number>> {
-  const rows: Array<{ pool_id: string; n: number | string }> = await em
-    .getConnection()
-    .execute('select pool_id, count(*) as n from reservation group by pool_id');
+  const rows: Array<{ pool_id: string; n: number | string }> = await em.execute('select pool_id, count(*) as n from reservation group by pool_id');
   return new Map(rows.map((r) => [r.pool_id, Number(r.n)]));
 }
 

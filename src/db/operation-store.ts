@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/knex';
 import { Operation, type OperationStatus } from './entities.js';
 
 export async function findOperation(em: EntityManager, id: string): Promise<Operation | null> {
-  return em.fork().findOne(Operation, { id }, { disableIdentityMap: true });
+  return em.findOne(Operation, { id }, { disableIdentityMap: true });
 }
 
 /** Ends an operation once; a second outcome for the same operation changes nothing. */

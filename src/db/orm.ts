@@ -19,6 +19,8 @@ export interface Db {
   /** Fork per unit of work (request, message): never share one across them. */
   fork(): EntityManager;
   migrate(): Promise<string[]>;
+  /** Names of migrations not applied yet. */
+  pending(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -61,6 +63,7 @@ export async function openDb(cfg: DatabaseConfig, opts: { debug?: boolean } = {}
     kind: cfg.kind,
     fork: () => orm.em.fork() as unknown as EntityManager,
     migrate: async () => (await orm.migrator.up()).map((m) => m.name),
+    pending: async () => (await orm.migrator.getPendingMigrations()).map((m) => m.name),
     close: () => orm.close(true),
   };
 }

@@ -28,7 +28,7 @@ export async function casVolume(em: EntityManager, id: string, guard: CasGuard, 
 
 /** The current row, read from the database (not the identity map). */
 export async function findVolume(em: EntityManager, id: string): Promise<Volume | null> {
-  return em.fork().findOne(Volume, { id }, { disableIdentityMap: true });
+  return em.findOne(Volume, { id }, { disableIdentityMap: true });
 }
 
 export interface VolumeListFilter {

@@ -1,4 +1,4 @@
-import { Arg, Ctx, ID, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, ID, Resolver, Root, Subscription } from 'type-graphql';
 import type { LiveVolume } from '../bus/index.js';
 import { canSee, NotFoundError, requirePrincipal } from '../domain/index.js';
 import { toVolumeView } from '../db/index.js';

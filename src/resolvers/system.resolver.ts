@@ -129,7 +129,7 @@ export class SystemResolver {
     const em = ctx.services.db.fork();
     const t = await em.findOne(VolumeTypeRow, { id: input.id });
     if (!t) throw new NotFoundError('VolumeType', input.id);
-    const inUse = await em.getConnection().execute("select count(*) as n from volume where volume_type = ? and status <> 'deleted'", [t.name]);
+    const inUse = await em.execute("select count(*) as n from volume where volume_type = ? and status <> 'deleted'", [t.name]);
     if (Number((inUse as Array<{ n: number | string }>)[0]?.n ?? 0) > 0) {
       throw new BadInputError([`volume type "${t.name}" is used by volumes; delete them or leave the type`]);
     }

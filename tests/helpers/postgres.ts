@@ -83,9 +83,9 @@ function startLocalCluster(): Promise<void> {
     const version = versions[0];
     if (version === undefined) throw new Error('PostgreSQL is not installed (/etc/postgresql is empty or missing)');
     await execFileAsync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'start']).catch(
-      (err: Error & { stderr?: string }) => {
-        // "already running" is fine: another worker may have started it first.
-        if (!/already running/i.test(err.stderr ?? '')) throw err;
+      (err: Error & { stdout?: string; stderr?: string }) => {
+        // "Cluster is already running." (exit 2) is fine: another worker may have started it first.
+        if (!/already running/i.test(`${err.stdout ?? ''}${err.stderr ?? ''}`)) throw err;
       },
     );
   })();

@@ -1,0 +1,103 @@
+/**
+ * `flint dev`: Flint on one machine in one command (devstack's job). Starts its own
+ * nats-server under the data dir (4222, or a free port when taken) unless
+ * FLINT_NATS_URL is set, opens and migrates the SQLite database, makes an admin token,
+ * and runs a gateway, a scheduler and one agent with the file driver in this process.
+ * Ctrl-C stops everything, nats-server included.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connectBus, pickPort, startNatsServer } from '../bus/index.js';
+import { createToken, resolveToken, type Db } from '../db/index.js';
+import { startGateway } from '../gateway/index.js';
+import { flintVersion, startAgent, startServiceHeartbeat } from '../node-agent/index.js';
+import { startScheduler } from '../scheduler/index.js';
+import type { Logger } from '../config/index.js';
+import { configOrExit, openDatabase, roleLogger, stopOnSignal } from './runtime.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export async function runDev(): Promise<void> {
+  ensureSystemTools();
+  const config0 = configOrExit();
+  const log = roleLogger('dev', config0);
+  mkdirSync(config0.dataDir, { recursive: true });
+
+  const stoppers: Array<() => Promise<void>> = [];
+  let natsUrl = config0.natsUrl;
+  if (!natsUrl) {
+    const port = await pickPort(4222);
+    if (port !== 4222) log.info({ port }, 'port 4222 is taken; NATS gets a free port');
+    const nats = await startNatsServer({ storeDir: join(config0.dataDir, 'nats'), port, logFile: join(config0.dataDir, 'nats-server.log') });
+    natsUrl = nats.url;
+    stoppers.unshift(() => nats.stop());
+  }
+  const config = { ...config0, natsUrl };
+
+  const db = await openDatabase(config, log, { migrate: true });
+  stoppers.unshift(() => db.close());
+  const token = await adminToken(db, join(config.dataDir, 'admin-token'));
+
+  const bus = await connectBus(natsUrl, 'flint-dev');
+  stoppers.unshift(() => bus.close());
+  const agent = await startAgent(config, bus, log.child({ role: 'agent' }));
+  stoppers.unshift(() => agent.stop());
+  const scheduler = await startScheduler(config, bus, db, log.child({ role: 'scheduler' }));
+  stoppers.unshift(() => scheduler.stop());
+  const gateway = await startGateway(config, bus, db, log.child({ role: 'gateway' }));
+  stoppers.unshift(() => gateway.stop());
+  for (const role of ['gateway', 'scheduler'] as const) {
+    const hb = await startServiceHeartbeat(bus, {
+      role,
+      host: config.agentHost,
+      zone: config.availabilityZone,
+      intervalSeconds: config.heartbeatSeconds,
+      version: flintVersion(),
+      log,
+    });
+    stoppers.unshift(() => hb.stop());
+  }
+  stopOnSignal(log, stoppers);
+  printWelcome(gateway.url, token, natsUrl, config.dataDir, log);
+}
+
+/** Reuses the admin token in the data dir while it is valid; makes a new one otherwise. */
+async function adminToken(db: Db, file: string): Promise<string> {
+  if (existsSync(file)) {
+    const token = readFileSync(file, 'utf8').trim();
+    if (token && (await resolveToken(db.fork(), token))?.role === 'admin') return token;
+  }
+  const { token } = await createToken(db.fork(), 'admin', 'admin', 'dev admin');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+function ensureSystemTools(): void {
+  const script = join(ROOT, 'scripts', 'ensure-system.mjs');
+  if (!existsSync(script)) return;
+  const r = spawnSync(process.execPath, [script], { stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+function printWelcome(url: string, token: string, natsUrl: string, dataDir: string, _log: Logger): void {
+  const query = JSON.stringify({ query: 'mutation { createVolume(input: {name: "first", sizeGiB: 1}) { volume { id status } operation { id status } } }' });
+  process.stdout.write(
+    [
+      '',
+      'Flint is running (dev mode).',
+      `  GraphQL (HTTP + WebSocket): ${url}`,
+      `  Admin token:                ${token}   (also in ${join(dataDir, 'admin-token')})`,
+      `  NATS:                       ${natsUrl}`,
+      `  Data:                       ${dataDir}`,
+      '',
+      'Try it:',
+      `  curl -s ${url} -H 'content-type: application/json' -H "authorization: Bearer ${token}" \\`,
+      `    -d '${query}'`,
+      '',
+      'Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+}
