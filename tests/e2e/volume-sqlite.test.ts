@@ -1,0 +1,3 @@
+import { registerVolumeSuite } from './volume-suite.js';
+
+registerVolumeSuite('sqlite');

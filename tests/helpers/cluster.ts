@@ -1,0 +1,191 @@
+/**
+ * A whole Flint for end-to-end tests, every role in its own process as in production:
+ * its own nats-server, a database (SQLite file or a temporary PostgreSQL database),
+ * `flint migrate`, one gateway, one scheduler and one agent per declared host, started
+ * through the real CLI (`bin/flint.js`). Each process's stderr goes to a log file that
+ * is printed when a test fails.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../../src/bus/nats-server-process.js';
+import type { PoolConfigInput } from '../../src/config/config.js';
+import { withNats } from './nats.js';
+import { createTempDatabase } from './postgres.js';
+import { tempDir } from './tmp.js';
+
+const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+const FLINT = join(ROOT, 'bin', 'flint.js');
+
+export interface AgentSpec {
+  host: string;
+  zone?: string;
+  pools: Array<Omit<PoolConfigInput, 'directory'>>;
+}
+
+export interface ClusterOptions {
+  database: 'sqlite' | 'postgresql';
+  agents: AgentSpec[];
+  heartbeatSeconds?: number;
+}
+
+export interface Cluster {
+  url: string;
+  adminToken: string;
+  dataDir: string;
+  /** Directory of a pool's images on its agent. */
+  poolDir(host: string, pool: string): string;
+  token(project: string, role: 'admin' | 'member' | 'reader'): Promise<string>;
+  /** Stops an agent process (SIGTERM) and starts it again with the same settings. */
+  restartAgent(host: string): Promise<void>;
+  /** Stops an agent process (SIGTERM); `startAgent` brings it back with the same settings. */
+  stopAgent(host: string): Promise<void>;
+  startAgent(host: string): void;
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  env: NodeJS.ProcessEnv;
+}
+
+export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
+  const dir = await tempDir('flint-e2e-');
+  const nats = await withNats();
+  const pg = opts.database === 'postgresql' ? await createTempDatabase() : undefined;
+  const port = await freePort();
+  const base: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    FLINT_DATA_DIR: dir.path,
+    FLINT_NATS_URL: nats.url,
+    FLINT_DATABASE_URL: pg ? pg.url : `sqlite:${join(dir.path, 'flint.sqlite')}`,
+    FLINT_LISTEN: `127.0.0.1:${port}`,
+    FLINT_HEARTBEAT_SECONDS: String(opts.heartbeatSeconds ?? 1),
+    FLINT_LOG_LEVEL: 'info',
+  };
+  const procs: Proc[] = [];
+  const logFiles: string[] = [];
+  const poolDir = (host: string, pool: string) => join(dir.path, 'agents', host, pool);
+
+  const start = (name: string, role: string, env: NodeJS.ProcessEnv): Proc => {
+    const log = join(dir.path, `${name}.log`);
+    logFiles.push(log);
+    const out = createWriteStream(log, { flags: 'a' });
+    const child = spawn(process.execPath, [FLINT, role], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.pipe(out);
+    child.stderr!.pipe(out);
+    const p = { name, child, env };
+    procs.push(p);
+    return p;
+  };
+
+  const agentEnv = (a: AgentSpec): NodeJS.ProcessEnv => ({
+    ...base,
+    FLINT_AGENT_HOST: a.host,
+    FLINT_AVAILABILITY_ZONE: a.zone ?? 'nova',
+    FLINT_POOLS: JSON.stringify(a.pools.map((p) => ({ ...p, directory: poolDir(a.host, p.name) }))),
+  });
+
+  const stop = async (): Promise<void> => {
+    await Promise.all(procs.map((p) => stopProc(p.child)));
+    await nats.stop();
+    await pg?.drop();
+    await dir.cleanup();
+  };
+
+  try {
+    mkdirSync(dir.path, { recursive: true });
+    const migrate = spawnSync(process.execPath, [FLINT, 'migrate'], { env: base, encoding: 'utf8' });
+    if (migrate.status !== 0) throw new Error(`flint migrate failed: ${migrate.stderr}`);
+    const adminToken = createTokenSync(base, 'admin', 'admin');
+    start('scheduler', 'scheduler', { ...base, FLINT_AGENT_HOST: 'sched' });
+    start('gateway', 'gateway', { ...base, FLINT_AGENT_HOST: 'gw' });
+    for (const a of opts.agents) start(`agent-${a.host}`, 'agent', agentEnv(a));
+    const url = `http://127.0.0.1:${port}/graphql`;
+    const expectedPools = opts.agents.reduce((n, a) => n + a.pools.length, 0);
+    await waitFor(async () => {
+      const r = await gql(url, adminToken, '{ pools { id state } }').catch(() => undefined);
+      const pools = (r?.data as { pools?: Array<{ state: string }> } | undefined)?.pools;
+      return pools !== undefined && pools.filter((p) => p.state === 'UP').length === expectedPools;
+    }, 30_000, () => `cluster did not come up:\n${readLogs(logFiles)}`);
+
+    return {
+      url,
+      adminToken,
+      dataDir: dir.path,
+      poolDir,
+      token: async (project, role) => createTokenSync(base, project, role),
+      stopAgent: async (host) => {
+        const p = procs.find((x) => x.name === `agent-${host}`);
+        if (!p) throw new Error(`no agent ${host}`);
+        await stopProc(p.child);
+      },
+      startAgent: (host) => {
+        const spec = opts.agents.find((a) => a.host === host);
+        if (!spec) throw new Error(`no agent ${host}`);
+        start(`agent-${host}`, 'agent', agentEnv(spec));
+      },
+      restartAgent: async (host) => {
+        const p = procs.find((x) => x.name === `agent-${host}`);
+        if (p) await stopProc(p.child);
+        const spec = opts.agents.find((a) => a.host === host)!;
+        start(`agent-${host}`, 'agent', agentEnv(spec));
+      },
+      logs: () => readLogs(logFiles),
+      stop,
+    };
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+function createTokenSync(env: NodeJS.ProcessEnv, project: string, role: string): string {
+  const r = spawnSync(process.execPath, [FLINT, 'token', 'create', '--project', project, '--role', role], { env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`flint token create failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+async function stopProc(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function readLogs(files: string[]): string {
+  return files
+    .map((f) => {
+      try {
+        return `--- ${f}\n${readFileSync(f, 'utf8').split('\n').slice(-40).join('\n')}`;
+      } catch {
+        return `--- ${f} (none)`;
+      }
+    })
+    .join('\n');
+}
+
+/** A bare GraphQL POST, for harness checks that must not depend on the SDK under test. */
+export async function gql(url: string, token: string | undefined, query: string, variables?: unknown): Promise<{ data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string } }> }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await res.json()) as { data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string } }> };
+}
+
+export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, message: () => string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(message());
+}
