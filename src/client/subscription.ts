@@ -70,7 +70,12 @@ export class PushSubscription<T> implements Subscription<T> {
 
   private fail(err: FlintApiError): void {
     if (this.ended) return;
-    this.unsubscribe();
+    // Not synchronously: the server's `complete` may be in the same socket read, and
+    // graphql-ws 6 releases an operation on `complete` even when it was just disposed,
+    // counting it twice and closing the socket under the other subscriptions
+    // (enisdenjo/graphql-ws#66, #170). After this tick, the dispose is a no-op when the
+    // complete came, and still sends `complete` and balances the count when it did not.
+    setImmediate(() => this.unsubscribe());
     const waiter = this.waiting.shift();
     if (waiter) waiter.reject(err);
     else this.failure = err;

@@ -8,12 +8,23 @@ import type { EntityManager } from '@mikro-orm/knex';
 import { PoolAllocation, Reservation } from './entities.js';
 
 /**
+ * Takes the write lock before the first read. A SQLite transaction that reads first
+ * holds a snapshot that SQLite refuses to upgrade while another process writes
+ * (SQLITE_BUSY at once, busy_timeout or not); a write first waits its turn instead.
+ * On PostgreSQL it is a no-op.
+ */
+async function writeFirst(tx: EntityManager): Promise<void> {
+  await tx.execute('update pool_allocation set allocated_gib = allocated_gib where 1 = 0', [], 'run');
+}
+
+/**
  * Reserves `sizeGiB` for the volume on `poolId` if the pool stays within `limitGiB`.
  * A reservation the volume holds elsewhere is released first (a reschedule); one it
  * already holds on this pool is kept (a redelivery). Returns whether it holds now.
  */
 export async function reserve(em: EntityManager, volumeId: string, poolId: string, sizeGiB: number, limitGiB: number): Promise<boolean> {
   return em.transactional(async (tx) => {
+    await writeFirst(tx);
     const existing = await tx.findOne(Reservation, { volumeId }, { disableIdentityMap: true });
     if (existing?.poolId === poolId) return true;
     if (existing) await releaseIn(tx, existing);
@@ -32,6 +43,7 @@ export async function reserve(em: EntityManager, volumeId: string, poolId: strin
 /** Grows a volume's reservation in place to `newSizeGiB` (extend); idempotent by target size. */
 export async function grow(em: EntityManager, volumeId: string, poolId: string, newSizeGiB: number, limitGiB: number): Promise<boolean> {
   return em.transactional(async (tx) => {
+    await writeFirst(tx);
     const r = await tx.findOne(Reservation, { volumeId }, { disableIdentityMap: true });
     if (!r || r.poolId !== poolId) return false;
     if (r.sizeGiB >= newSizeGiB) return true;
@@ -50,6 +62,7 @@ export async function grow(em: EntityManager, volumeId: string, poolId: string, 
 /** Shrinks a reservation back (an extend that failed or was refused). */
 export async function shrink(em: EntityManager, volumeId: string, sizeGiB: number): Promise<void> {
   await em.transactional(async (tx) => {
+    await writeFirst(tx);
     const r = await tx.findOne(Reservation, { volumeId }, { disableIdentityMap: true });
     if (!r || r.sizeGiB <= sizeGiB) return;
     await tx.execute('update reservation set size_gib = ? where volume_id = ? and size_gib = ?', [sizeGiB, volumeId, r.sizeGiB]);
@@ -60,6 +73,7 @@ export async function shrink(em: EntityManager, volumeId: string, sizeGiB: numbe
 /** Frees whatever the volume holds; a second release is a no-op. */
 export async function release(em: EntityManager, volumeId: string): Promise<void> {
   await em.transactional(async (tx) => {
+    await writeFirst(tx);
     const r = await tx.findOne(Reservation, { volumeId }, { disableIdentityMap: true });
     if (r) await releaseIn(tx, r);
   });

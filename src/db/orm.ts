@@ -43,10 +43,10 @@ export async function openDb(cfg: DatabaseConfig, opts: { debug?: boolean } = {}
       dbName: cfg.path,
       migrations: { migrationsList: sqliteMigrations, silent: true, transactional: true, allOrNothing: true, snapshot: false },
       pool: {
-        afterCreate: (conn: { pragma?: (s: string) => unknown }, done: (err: Error | null, conn: unknown) => void) => {
-          conn.pragma?.('journal_mode = WAL');
-          conn.pragma?.('busy_timeout = 10000');
-          conn.pragma?.('synchronous = NORMAL');
+        afterCreate: (conn: { pragma: (s: string) => unknown }, done: (err: Error | null, conn: unknown) => void) => {
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('busy_timeout = 10000');
+          conn.pragma('synchronous = NORMAL');
           done(null, conn);
         },
       },

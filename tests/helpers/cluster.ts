@@ -28,6 +28,8 @@ export interface ClusterOptions {
   database: 'sqlite' | 'postgresql';
   agents: AgentSpec[];
   heartbeatSeconds?: number;
+  /** Scheduler processes (they share one durable consumer). @default 1 */
+  schedulers?: number;
 }
 
 export interface Cluster {
@@ -102,7 +104,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     const migrate = spawnSync(process.execPath, [FLINT, 'migrate'], { env: base, encoding: 'utf8' });
     if (migrate.status !== 0) throw new Error(`flint migrate failed: ${migrate.stderr}`);
     const adminToken = createTokenSync(base, 'admin', 'admin');
-    start('scheduler', 'scheduler', { ...base, FLINT_AGENT_HOST: 'sched' });
+    for (let i = 0; i < (opts.schedulers ?? 1); i++) start(`scheduler-${i}`, 'scheduler', { ...base, FLINT_AGENT_HOST: `sched-${i}` });
     start('gateway', 'gateway', { ...base, FLINT_AGENT_HOST: 'gw' });
     for (const a of opts.agents) start(`agent-${a.host}`, 'agent', agentEnv(a));
     const url = `http://127.0.0.1:${port}/graphql`;
