@@ -52,7 +52,10 @@ type Stopper = () => Promise<void>;
 export function stopOnSignal(log: Logger, stoppers: Stopper[]): void {
   let stopping = false;
   const onSignal = async (signal: string) => {
-    if (stopping) process.exit(130);
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
     stopping = true;
     log.info({ signal }, 'stopping');
     for (const stop of stoppers) {

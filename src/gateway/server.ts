@@ -70,6 +70,8 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     schema,
     formatError: format,
     includeStacktraceInErrorResponses: false,
+    // The role's entry point owns SIGINT/SIGTERM; Apollo would re-raise the signal and cut the shutdown short.
+    stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
