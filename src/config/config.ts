@@ -66,6 +66,8 @@ export interface FlintConfig {
   readonly pools: readonly PoolConfig[];
   readonly heartbeatSeconds: number;
   readonly schedulerMaxAttempts: number;
+  /** Weighers the scheduler applies, with multipliers; empty means Cinder's default (CapacityWeigher, 1.0). */
+  readonly schedulerWeighers: ReadonlyArray<{ readonly name: string; readonly multiplier: number | undefined }>;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -90,6 +92,7 @@ export const ENV = {
   FLINT_POOLS: 'JSON array of the agent\'s pools: [{"name","driver","directory","imageFormat","capabilities","maxOverSubscriptionRatio","reservedPercentage","thinProvisioning","capacityGiB"}]',
   FLINT_HEARTBEAT_SECONDS: `seconds between heartbeats (default ${DEFAULT_HEARTBEAT_SECONDS})`,
   FLINT_SCHEDULER_MAX_ATTEMPTS: `pools tried per create (default ${DEFAULT_SCHEDULER_MAX_ATTEMPTS})`,
+  FLINT_SCHEDULER_WEIGHERS: 'comma-separated weighers with optional multipliers, e.g. CapacityWeigher:1,VolumeNumberWeigher:-1 (default CapacityWeigher)',
   FLINT_LOG_LEVEL: 'fatal|error|warn|info|debug|trace|silent (default info)',
 } as const;
 
@@ -104,6 +107,7 @@ const fileSchema = z
     pools: z.array(z.unknown()),
     heartbeatSeconds: z.number(),
     schedulerMaxAttempts: z.number(),
+    schedulerWeighers: z.string(),
     logLevel: z.string(),
   })
   .partial()
@@ -138,7 +142,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     const v = env[key];
     const n = v !== undefined && v !== '' ? Number(v) : (fromFile ?? def);
     if (!Number.isInteger(n) || n < min || n > max) {
-      problems.push(`${key}: must be an integer from ${min} to ${max}, got ${JSON.stringify(v ?? fromFile)}`);
+      problems.push(`${key}: must be an integer from ${min} to ${max}, got ${JSON.stringify(v !== undefined && v !== '' ? v : fromFile)}`);
       return def;
     }
     return n;
@@ -182,6 +186,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
 
   const heartbeatSeconds = num('FLINT_HEARTBEAT_SECONDS', raw.heartbeatSeconds, DEFAULT_HEARTBEAT_SECONDS, 1, 300);
   const schedulerMaxAttempts = num('FLINT_SCHEDULER_MAX_ATTEMPTS', raw.schedulerMaxAttempts, DEFAULT_SCHEDULER_MAX_ATTEMPTS, 1, 10);
+  const schedulerWeighers = parseWeighers(str('FLINT_SCHEDULER_WEIGHERS', raw.schedulerWeighers) ?? '', problems);
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
   const logLevelRaw = str('FLINT_LOG_LEVEL', raw.logLevel) ?? 'info';
   const logLevel = (levels as readonly string[]).includes(logLevelRaw) ? (logLevelRaw as FlintConfig['logLevel']) : undefined;
@@ -198,8 +203,26 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     pools,
     heartbeatSeconds,
     schedulerMaxAttempts,
+    schedulerWeighers,
     logLevel: logLevel!,
   });
+}
+
+/** Names the scheduler knows; checked here so a typo stops the start, not a request. */
+export const WEIGHER_NAMES = ['CapacityWeigher', 'AllocatedCapacityWeigher', 'VolumeNumberWeigher'] as const;
+
+function parseWeighers(spec: string, problems: string[]): Array<{ name: string; multiplier: number | undefined }> {
+  const out: Array<{ name: string; multiplier: number | undefined }> = [];
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [name, mult, ...rest] = part.split(':');
+    const multiplier = mult === undefined ? undefined : Number(mult);
+    if (!(WEIGHER_NAMES as readonly string[]).includes(name!) || rest.length || (multiplier !== undefined && !Number.isFinite(multiplier))) {
+      problems.push(`FLINT_SCHEDULER_WEIGHERS: "${part}" is not NAME or NAME:MULTIPLIER with NAME one of ${WEIGHER_NAMES.join(', ')}`);
+      continue;
+    }
+    out.push({ name: name!, multiplier });
+  }
+  return out;
 }
 
 function parseListen(s: string): { host: string; port: number } | undefined {

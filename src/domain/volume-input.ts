@@ -24,6 +24,13 @@ export const LIMITS = {
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const ZONE = /^[A-Za-z0-9_.:-]{1,255}$/;
 
+/** Length in characters (code points), as users and PostgreSQL count them, not UTF-16 units. */
+export function chars(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
 export class Problems {
   private readonly list: string[] = [];
   add(p: string): void {
@@ -43,12 +50,12 @@ export function checkName(p: Problems, field: string, name: string | undefined |
     return;
   }
   if (name.trim().length === 0) p.add(`${field} must not be empty or blank`);
-  else if (name.length > LIMITS.nameMax) p.add(`${field} must be at most ${LIMITS.nameMax} characters (got ${name.length})`);
+  else if (chars(name) > LIMITS.nameMax) p.add(`${field} must be at most ${LIMITS.nameMax} characters (got ${chars(name)})`);
   if (CONTROL.test(name)) p.add(`${field} must not contain control characters`);
 }
 
 export function checkDescription(p: Problems, d: string | undefined | null): void {
-  if (d && d.length > LIMITS.descriptionMax) p.add(`description must be at most ${LIMITS.descriptionMax} characters (got ${d.length})`);
+  if (d && chars(d) > LIMITS.descriptionMax) p.add(`description must be at most ${LIMITS.descriptionMax} characters (got ${chars(d)})`);
 }
 
 export function checkSize(p: Problems, field: string, size: number | undefined | null): void {
@@ -68,9 +75,9 @@ export function checkMetadata(p: Problems, m: unknown): Record<string, string> |
   const entries = Object.entries(m as Record<string, unknown>);
   if (entries.length > LIMITS.metadataMaxKeys) p.add(`metadata may have at most ${LIMITS.metadataMaxKeys} keys (got ${entries.length})`);
   for (const [k, v] of entries) {
-    if (k.length === 0 || k.length > LIMITS.metadataKeyMax) p.add(`metadata key "${k.slice(0, 40)}" must be 1 to ${LIMITS.metadataKeyMax} characters`);
+    if (k.length === 0 || chars(k) > LIMITS.metadataKeyMax) p.add(`metadata key "${k.slice(0, 40)}" must be 1 to ${LIMITS.metadataKeyMax} characters`);
     if (typeof v !== 'string') p.add(`metadata value of "${k.slice(0, 40)}" must be a string (got ${v === null ? 'null' : typeof v})`);
-    else if (v.length > LIMITS.metadataValueMax) p.add(`metadata value of "${k.slice(0, 40)}" must be at most ${LIMITS.metadataValueMax} characters`);
+    else if (chars(v) > LIMITS.metadataValueMax) p.add(`metadata value of "${k.slice(0, 40)}" must be at most ${LIMITS.metadataValueMax} characters`);
   }
   return m as Record<string, string>;
 }
@@ -82,7 +89,7 @@ export function checkZone(p: Problems, zone: string | undefined | null): void {
 }
 
 export function checkIdempotencyKey(p: Problems, key: string | undefined | null): void {
-  if (key !== undefined && key !== null && (key.length === 0 || key.length > LIMITS.idempotencyKeyMax)) {
+  if (key !== undefined && key !== null && (key.length === 0 || chars(key) > LIMITS.idempotencyKeyMax)) {
     p.add(`idempotencyKey must be 1 to ${LIMITS.idempotencyKeyMax} characters`);
   }
 }

@@ -39,7 +39,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
     return { ...base, message: formatted.message, extensions: { code: 'BAD_USER_INPUT' } };
   }
   // GraphQL's coercion of variables and arguments reports bad input without a code.
-  if (e instanceof GraphQLError && /^(Variable|Argument|Expected|Int cannot|Float cannot|String cannot)/.test(e.message)) {
+  // With a path, "Int cannot represent …" is the server failing to serialise its own
+  // value: INTERNAL, and the value must not be shown.
+  if (e instanceof GraphQLError && (/^(Variable|Argument) /.test(e.message) || (!formatted.path && /^(Expected|Int cannot|Float cannot|String cannot)/.test(e.message)))) {
     return { ...base, message: formatted.message, extensions: { code: 'BAD_USER_INPUT' } };
   }
   const correlationId = randomUUID();

@@ -22,6 +22,15 @@ import {
 import { capacity, type Db } from '../db/index.js';
 
 import { SchedulerCore } from './scheduler-core.js';
+import { AllocatedCapacityWeigher, CapacityWeigher, VolumeNumberWeigher, type PoolWeigher, type WeigherSetting } from './placement/index.js';
+
+const WEIGHERS: Record<string, PoolWeigher> = { CapacityWeigher, AllocatedCapacityWeigher, VolumeNumberWeigher };
+
+/** The configured weighers (names were checked with the configuration); none means the default. */
+export function configuredWeighers(config: Pick<FlintConfig, 'schedulerWeighers'>): WeigherSetting[] | undefined {
+  if (config.schedulerWeighers.length === 0) return undefined;
+  return config.schedulerWeighers.map((w) => ({ weigher: WEIGHERS[w.name]!, multiplier: w.multiplier }));
+}
 
 export interface RunningRole {
   stop(): Promise<void>;
@@ -35,6 +44,7 @@ export async function startScheduler(config: FlintConfig, bus: Bus, db: Db, log:
     grow: (volumeId, pool, size, limit) => capacity.grow(db.fork(), volumeId, pool, size, limit),
     emit: (subject, kind, payload, msgId) => publish(bus, subject, kind, payload, msgId),
     staleAfterMs: config.heartbeatSeconds * 3 * 1000,
+    weighers: configuredWeighers(config),
   });
   const runner = await runConsumer(
     bus,

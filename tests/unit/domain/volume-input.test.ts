@@ -111,8 +111,8 @@ test('a missing size is not a problem of checkSize', (t) => {
 });
 
 test('the size limits are 1 GiB to 64 TiB', (t) => {
-  t.is(LIMITS.sizeMinGiB, 1);
-  t.is(LIMITS.sizeMaxGiB, 64 * 1024);
+  t.is(LIMITS.sizeMinGiB as number, 1);
+  t.is(LIMITS.sizeMaxGiB as number, 64 * 1024);
 });
 
 // metadata

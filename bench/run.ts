@@ -1,0 +1,190 @@
+/**
+ * `npm run bench`: a real Flint (every role its own process, tests/helpers/cluster.ts),
+ * create → AVAILABLE latency as a subscriber sees it at 1 and 32 concurrent clients,
+ * sustained creates per second, and the floors it is built on (NATS round trip,
+ * JetStream publish, one DB commit) measured in the same run.
+ *
+ *   node dist/bench/run.js [--quick] [--database sqlite|postgresql]
+ */
+import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startCluster, type Cluster } from '../tests/helpers/cluster.js';
+import { natsBaselines, postgresCommit, sqliteCommit } from './baselines.js';
+import { Cleanup } from './cleanup.js';
+import { cpuShare, cpuSnapshot } from './cpu.js';
+import type { BenchClient } from './client.js';
+import { deleteAllVolumes, latencyPhase, openClients, sustainedPhase, type LatencyRun } from './create-latency.js';
+import { jsonRows, machineInfo, row, table, writeResult, type Row } from './report.js';
+import { round } from './stats.js';
+
+const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
+
+interface Options {
+  quick: boolean;
+  database: 'sqlite' | 'postgresql';
+}
+
+function parseArgs(argv: string[]): Options {
+  const opts: Options = { quick: false, database: 'sqlite' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--quick') opts.quick = true;
+    else if (a === '--database' || a.startsWith('--database=')) {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (v !== 'sqlite' && v !== 'postgresql') throw new Error(`--database must be sqlite or postgresql, not ${String(v)}`);
+      opts.database = v;
+    } else if (a === '--help' || a === '-h') {
+      console.log('usage: node dist/bench/run.js [--quick] [--database sqlite|postgresql]');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  return opts;
+}
+
+const log = (msg: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+function checkRun(name: string, r: { errors: string[] }): void {
+  if (r.errors.length > 0) throw new Error(`${name}: ${r.errors.length} client(s) failed, first: ${r.errors[0]}`);
+}
+
+async function closeAll(clients: BenchClient[]): Promise<void> {
+  await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+}
+
+async function main(opts: Options, cleanup: Cleanup): Promise<void> {
+  const startedAt = new Date();
+  const loadAvgAtStart = loadavg().map((v) => round(v, 2));
+  const p = opts.quick
+    ? { baselineN: 300, c1: 20, c1Warmup: 3, c32PerClient: 3, sustainedS: 3 }
+    : { baselineN: 2000, c1: 200, c1Warmup: 10, c32PerClient: 20, sustainedS: 15 };
+  const CONC = 32;
+
+  log(`baselines: ${p.baselineN} samples each`);
+  const nats = await natsBaselines(p.baselineN, cleanup);
+  await cleanup.run(); // the baseline nats-server is not needed any more
+  const sqlite = await sqliteCommit(p.baselineN, cleanup);
+  const pg = opts.database === 'postgresql' ? await postgresCommit(p.baselineN, cleanup) : undefined;
+  await cleanup.run();
+
+  log(`starting a Flint cluster (${opts.database}): nats-server, gateway, scheduler, 2 agents`);
+  const cluster: Cluster = await startCluster({
+    database: opts.database,
+    agents: [
+      { host: 'bench-a', pools: [{ name: 'p1', imageFormat: 'qcow2' }] },
+      { host: 'bench-b', pools: [{ name: 'p2', imageFormat: 'raw' }] },
+    ],
+  });
+  cleanup.add('cluster', () => cluster.stop());
+  let failed = true;
+  cleanup.add('cluster logs', () => {
+    if (failed) console.error(cluster.logs());
+  });
+
+  log(`c=1: ${p.c1} creates`);
+  const one = await openClients(cluster.url, cluster.adminToken, 1, 'c1');
+  cleanup.add('c=1 client', () => closeAll(one));
+  checkRun('c=1 warm-up', await latencyPhase(one, p.c1Warmup, 'c1w'));
+  await deleteAllVolumes(one);
+  one[0]!.forget();
+  let cpu0 = cpuSnapshot();
+  const c1: LatencyRun = await latencyPhase(one, p.c1, 'c1');
+  const cpuC1 = cpuShare(cpu0, cpuSnapshot(), c1.wallMs);
+  checkRun('c=1', c1);
+  await deleteAllVolumes(one);
+  await closeAll(one);
+
+  log(`c=${CONC}: ${CONC}×${p.c32PerClient} creates`);
+  const many = await openClients(cluster.url, cluster.adminToken, CONC, 'c32');
+  cleanup.add('c=32 clients', () => closeAll(many));
+  await deleteAllVolumes(many);
+  many.forEach((c) => c.forget());
+  cpu0 = cpuSnapshot();
+  const c32 = await latencyPhase(many, p.c32PerClient, 'c32');
+  const cpuC32 = cpuShare(cpu0, cpuSnapshot(), c32.wallMs);
+  checkRun(`c=${CONC}`, c32);
+  await deleteAllVolumes(many);
+  many.forEach((c) => c.forget());
+
+  log(`sustained: ${CONC} clients for ${p.sustainedS} s`);
+  cpu0 = cpuSnapshot();
+  const sustained = await sustainedPhase(many, p.sustainedS, 'sus');
+  const cpuSustained = cpuShare(cpu0, cpuSnapshot(), sustained.wallMs);
+  checkRun('sustained', sustained);
+  await deleteAllVolumes(many);
+  await closeAll(many);
+  failed = false;
+
+  const rows: Row[] = [
+    row('create→AVAILABLE (subscriber), c=1', c1.samples),
+    row(`create→AVAILABLE (subscriber), c=${CONC}`, c32.samples),
+    row(`create→AVAILABLE during sustained, c=${CONC}`, sustained.samples),
+    row('NATS request-reply RTT (core)', nats.natsRtt),
+    row('JetStream publish + ack (file)', nats.jsPublish),
+    row('SQLite insert+commit (WAL, sync=NORMAL)', sqlite),
+    ...(pg ? [row('PostgreSQL insert+commit', pg)] : []),
+  ];
+  const machine = machineInfo(ROOT) as { cpus: number };
+  const p50 = (i: number) => rows[i]!.summary.p50;
+  const ratios: Record<string, number> = {
+    createP50_over_natsRttP50: round(p50(0) / p50(3), 1),
+    createP50_over_sqliteCommitP50: round(p50(0) / p50(5), 1),
+    createP50_over_jsPublishP50: round(p50(0) / p50(4), 1),
+  };
+  if (pg) ratios.createP50_over_postgresCommitP50 = round(p50(0) / p50(6), 1);
+
+  console.log(`\nFlint bench, ${opts.database}${opts.quick ? ' (quick)' : ''}, ${startedAt.toISOString()}\n`);
+  console.log(table(rows));
+  console.log(`\nsustained: ${sustained.completed} volumes AVAILABLE in ${sustained.seconds} s with ${CONC} clients = ${sustained.perSecond.toFixed(1)} creates/s (${sustained.late} more finished after the window)`);
+  console.log(`c=1 wall ${(c1.wallMs / 1000).toFixed(1)} s = ${((c1.samples.length * 1000) / c1.wallMs).toFixed(1)} creates/s; c=${CONC} wall ${(c32.wallMs / 1000).toFixed(1)} s = ${((c32.samples.length * 1000) / c32.wallMs).toFixed(1)} creates/s`);
+  console.log('ratios (create c=1 p50 over):');
+  for (const [k, v] of Object.entries(ratios)) console.log(`  ${k.padEnd(32)} ${v}×`);
+  const cpuLine = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+  console.log(`CPU used (cores; machine has ${machine.cpus}, load average at start ${loadAvgAtStart.join(' ')}):`);
+  console.log(`  c=1        ${cpuLine(cpuC1)}`);
+  console.log(`  c=${CONC}       ${cpuLine(cpuC32)}`);
+  console.log(`  sustained  ${cpuLine(cpuSustained)}`);
+
+  const file = writeResult(ROOT, opts.database, startedAt, {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    database: opts.database,
+    quick: opts.quick,
+    machine: { ...machine, loadAvgAtStart },
+    parameters: { ...p, concurrentClients: CONC, volumeSizeGiB: 1, pools: ['bench-a/p1 qcow2', 'bench-b/p2 raw'], subscription: 'volumeEvents, no filter, admin token (every client sees every volume)' },
+    results: jsonRows(rows),
+    sustained: { clients: CONC, seconds: sustained.seconds, completed: sustained.completed, perSecond: round(sustained.perSecond, 2), lateAfterWindow: sustained.late },
+    throughputInLatencyRuns: { c1PerSecond: round((c1.samples.length * 1000) / c1.wallMs, 2), c32PerSecond: round((c32.samples.length * 1000) / c32.wallMs, 2) },
+    ratios,
+    cpuCores: { c1: cpuC1, c32: cpuC32, sustained: cpuSustained },
+  });
+  console.log(`\nwritten ${file}`);
+}
+
+const cleanup = new Cleanup();
+let exiting = false;
+const finish = async (code: number): Promise<never> => {
+  exiting = true;
+  await cleanup.run();
+  process.exit(code);
+};
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    log(`${sig}: cleaning up`);
+    if (!exiting) void finish(130);
+  });
+}
+// A wedged run must still end and clean up.
+const watchdog = setTimeout(() => {
+  log('watchdog: the run took longer than 30 minutes');
+  void finish(1);
+}, 30 * 60_000);
+watchdog.unref();
+
+try {
+  await main(parseArgs(process.argv.slice(2)), cleanup);
+  await finish(0);
+} catch (err) {
+  console.error(`bench failed: ${(err as Error).stack ?? String(err)}`);
+  await finish(1);
+}

@@ -1,0 +1,212 @@
+/** `formatError` of src/gateway/errors.ts: the one place errors become what GraphQL clients see. */
+import test from 'ava';
+import { GraphQLError, buildSchema, graphql, parse, validate, type GraphQLFormattedError } from 'graphql';
+import { pino } from 'pino';
+import type { Logger } from '../../../src/config/logger.js';
+import {
+  BadInputError,
+  ConflictError,
+  ForbiddenError,
+  FlintError,
+  InvalidStateError,
+  NoValidBackendError,
+  NotFoundError,
+  ServiceUnavailableError,
+  UnauthenticatedError,
+} from '../../../src/domain/errors.js';
+import { formatError } from '../../../src/gateway/errors.js';
+
+const silent: Logger = pino({ level: 'silent' });
+
+/** A logger that keeps what `error` was called with. */
+function recordingLogger(): { log: Logger; calls: unknown[][] } {
+  const calls: unknown[][] = [];
+  const log = { error: (...args: unknown[]) => void calls.push(args) } as unknown as Logger;
+  return { log, calls };
+}
+
+/** The error as graphql-js reports one thrown by a resolver at `volume`. */
+function fromResolver(original: Error): GraphQLError {
+  return new GraphQLError(original.message, { path: ['volume'], originalError: original });
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const schema = buildSchema(`
+  type Query {
+    volume(id: ID!, first: Int): Volume
+    count: Int
+    names: [String]
+  }
+  type Volume { id: ID!, name: String! }
+`);
+
+async function executionErrors(source: string, rootValue: Record<string, unknown>, variableValues?: Record<string, unknown>): Promise<readonly GraphQLError[]> {
+  const result = await graphql({ schema, source, rootValue, variableValues });
+  if (!result.errors?.length) throw new Error(`expected errors from ${source}`);
+  return result.errors;
+}
+
+// FlintError subclasses
+
+const flintErrors: Array<[string, FlintError]> = [
+  ['UnauthenticatedError', new UnauthenticatedError()],
+  ['ForbiddenError', ForbiddenError.readOnly()],
+  ['NotFoundError', new NotFoundError('Volume', 'v-1')],
+  ['BadInputError', new BadInputError(['name must not be empty or blank', 'size must be a whole number of GiB from 1 to 65536 (got 0)'])],
+  ['InvalidStateError', new InvalidStateError('The volume is IN_USE and cannot be deleted.', { currentStatus: 'IN_USE', allowedStatuses: ['AVAILABLE'] })],
+  ['ConflictError', new ConflictError('Version 3 is stale; the volume is at version 4.', { currentVersion: 4 })],
+  ['NoValidBackendError', new NoValidBackendError('No pool has 10 GiB free.', { sizeGiB: 10 })],
+  ['ServiceUnavailableError', new ServiceUnavailableError('The message bus is down; retry later.', new Error('ECONNREFUSED 10.0.0.1:4222'))],
+];
+
+for (const [name, err] of flintErrors) {
+  test(`a ${name} thrown by a resolver keeps its code ${err.code}, message and details`, (t) => {
+    const gqlError = fromResolver(err);
+    const out = formatError(gqlError.toJSON(), gqlError, silent);
+    t.is(out.message, err.message);
+    t.deepEqual(out.extensions, { ...err.details, code: err.code });
+    t.deepEqual(out.path, ['volume']);
+  });
+}
+
+test('a FlintError keeps its code even when Apollo formatted it as INTERNAL_SERVER_ERROR', (t) => {
+  const err = new NotFoundError('Volume', 'v-9');
+  const gqlError = fromResolver(err);
+  const formatted: GraphQLFormattedError = { ...gqlError.toJSON(), extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+  const out = formatError(formatted, gqlError, silent);
+  t.is(out.extensions?.code, 'NOT_FOUND');
+  t.deepEqual(out.extensions, { kind: 'Volume', id: 'v-9', code: 'NOT_FOUND' });
+});
+
+test('a FlintError wrapped twice in GraphQLErrors is still found', (t) => {
+  const err = new InvalidStateError('no', { currentStatus: 'DELETING' });
+  const inner = new GraphQLError('no', { originalError: err });
+  const outer = new GraphQLError('no', { path: ['a', 0, 'b'], originalError: inner });
+  const out = formatError(outer.toJSON(), outer, silent);
+  t.deepEqual(out.extensions, { currentStatus: 'DELETING', code: 'INVALID_STATE' });
+  t.deepEqual(out.path, ['a', 0, 'b']);
+});
+
+test('a FlintError\'s details cannot override its code', (t) => {
+  const err = new FlintError('CONFLICT', 'stale', { details: { code: 'INTERNAL', currentVersion: 2 } });
+  const gqlError = fromResolver(err);
+  t.deepEqual(formatError(gqlError.toJSON(), gqlError, silent).extensions, { code: 'CONFLICT', currentVersion: 2 });
+});
+
+test('a FlintError\'s cause never reaches the client', (t) => {
+  const err = new ServiceUnavailableError('The message bus is down; retry later.', new Error('ECONNREFUSED 10.0.0.1:4222'));
+  const gqlError = fromResolver(err);
+  const json = JSON.stringify(formatError(gqlError.toJSON(), gqlError, silent));
+  t.false(json.includes('ECONNREFUSED'));
+  t.false(json.includes('10.0.0.1'));
+});
+
+// GraphQL's own request errors
+
+test('a GraphQL validation error (as Apollo formats it) becomes BAD_USER_INPUT with its message', (t) => {
+  const [err] = validate(schema, parse('{ volume(id: "1") { size } }'));
+  t.truthy(err);
+  const formatted: GraphQLFormattedError = { ...err!.toJSON(), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } };
+  const out = formatError(formatted, err, silent);
+  t.deepEqual(out.extensions, { code: 'BAD_USER_INPUT' });
+  t.is(out.message, 'Cannot query field "size" on type "Volume".');
+  t.deepEqual(out.locations, err!.locations);
+});
+
+test('a GraphQL validation error without any code becomes BAD_USER_INPUT', (t) => {
+  const errors = validate(schema, parse('{ volume { id } nope }'));
+  t.true(errors.length >= 2);
+  for (const err of errors) {
+    const out = formatError(err.toJSON(), err, silent);
+    t.deepEqual(out.extensions, { code: 'BAD_USER_INPUT' }, err.message);
+    t.is(out.message, err.message);
+  }
+});
+
+test('a GraphQL syntax error becomes BAD_USER_INPUT', (t) => {
+  const err = t.throws(() => parse('{ volume(id: "1") { id '), { instanceOf: GraphQLError });
+  const formatted: GraphQLFormattedError = { ...err.toJSON(), extensions: { code: 'GRAPHQL_PARSE_FAILED' } };
+  t.deepEqual(formatError(formatted, err, silent).extensions, { code: 'BAD_USER_INPUT' });
+  t.deepEqual(formatError(err.toJSON(), err, silent).extensions, { code: 'BAD_USER_INPUT' });
+});
+
+test('a variable of the wrong type becomes BAD_USER_INPUT', async (t) => {
+  const [err] = await executionErrors('query ($first: Int) { volume(id: "1", first: $first) { id } }', {}, { first: 1.5 });
+  const out = formatError(err!.toJSON(), err, silent);
+  t.deepEqual(out.extensions, { code: 'BAD_USER_INPUT' });
+  t.regex(out.message, /^Variable "\$first" got invalid value 1\.5/);
+});
+
+test('a GraphQLError with a public code from a library keeps that code', (t) => {
+  const err = new GraphQLError('Token expired', { path: ['volume'], extensions: { code: 'UNAUTHENTICATED' } });
+  t.deepEqual(formatError(err.toJSON(), err, silent), { locations: undefined, path: ['volume'], message: 'Token expired', extensions: { code: 'UNAUTHENTICATED' } });
+});
+
+// everything else
+
+test('an unknown Error becomes INTERNAL with a correlation id and nothing of its message or stack', (t) => {
+  const secret = new Error('connect ECONNREFUSED postgres://flint:hunter2@10.1.2.3:5432/flint');
+  const gqlError = fromResolver(secret);
+  const formatted: GraphQLFormattedError = {
+    ...gqlError.toJSON(),
+    extensions: { code: 'INTERNAL_SERVER_ERROR', stacktrace: secret.stack?.split('\n') },
+  };
+  const out = formatError(formatted, gqlError, silent);
+  t.is(out.extensions?.code, 'INTERNAL');
+  const correlationId = out.extensions?.correlationId;
+  t.is(typeof correlationId, 'string');
+  t.regex(correlationId as string, UUID);
+  t.deepEqual(Object.keys(out.extensions ?? {}).sort(), ['code', 'correlationId']);
+  t.true(out.message.includes(correlationId as string), 'the message tells the id to report');
+  t.deepEqual(out.path, ['volume']);
+  const json = JSON.stringify(out);
+  for (const leak of ['ECONNREFUSED', 'hunter2', '10.1.2.3', 'postgres://', 'stacktrace', secret.stack!.split('\n')[1]!.trim()]) {
+    t.false(json.includes(leak), `output contains ${JSON.stringify(leak)}`);
+  }
+});
+
+test('an unknown Error is logged with the same correlation id the client gets', (t) => {
+  const { log, calls } = recordingLogger();
+  const secret = new TypeError('Cannot read properties of undefined (reading \'id\')');
+  const gqlError = fromResolver(secret);
+  const out = formatError(gqlError.toJSON(), gqlError, log);
+  t.is(calls.length, 1);
+  const [fields, message] = calls[0] as [Record<string, unknown>, string];
+  t.is(fields.err, secret, 'the original error, with its stack, goes to the log');
+  t.is(fields.correlationId, out.extensions?.correlationId);
+  t.deepEqual(fields.path, ['volume']);
+  t.is(typeof message, 'string');
+});
+
+test('two unknown errors get two correlation ids', (t) => {
+  const a = fromResolver(new Error('a'));
+  const b = fromResolver(new Error('b'));
+  t.not(formatError(a.toJSON(), a, silent).extensions?.correlationId, formatError(b.toJSON(), b, silent).extensions?.correlationId);
+});
+
+test('a thrown non-Error value becomes INTERNAL', (t) => {
+  const out = formatError({ message: 'Unexpected error value: "kaboom"', path: ['volume'] }, 'kaboom', silent);
+  t.is(out.extensions?.code, 'INTERNAL');
+  t.false(JSON.stringify(out).includes('kaboom'));
+});
+
+test('a field value the server cannot serialise is INTERNAL, not BAD_USER_INPUT, and its value is not shown', async (t) => {
+  // The client sent nothing wrong: a resolver returned an object for an Int field.
+  const [err] = await executionErrors('{ count }', { count: () => ({ internalRow: 'secret-row' }) });
+  const out = formatError(err!.toJSON(), err, silent);
+  t.is(out.extensions?.code, 'INTERNAL', `got ${JSON.stringify(out)}`);
+  t.false(JSON.stringify(out).includes('secret-row'));
+});
+
+test('a list field whose resolver returned a non-list is INTERNAL, not BAD_USER_INPUT', async (t) => {
+  const [err] = await executionErrors('{ names }', { names: () => 'not a list' });
+  const out = formatError(err!.toJSON(), err, silent);
+  t.is(out.extensions?.code, 'INTERNAL', `got ${JSON.stringify(out)}`);
+});
+
+test('a null for a non-null field (a server bug) is INTERNAL', async (t) => {
+  const [err] = await executionErrors('{ volume(id: "1") { id name } }', { volume: () => ({ id: '1', name: null }) });
+  const out = formatError(err!.toJSON(), err, silent);
+  t.is(out.extensions?.code, 'INTERNAL');
+});
