@@ -3,7 +3,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { Kind, print, type DocumentNode, type GraphQLFormattedError, type OperationDefinitionNode } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { dataOrThrow, FlintWaitError } from './errors.js';
+import { CLOSE_FORBIDDEN, dataOrThrow, FlintWaitError } from './errors.js';
 import { VolumeChangedDocument, type VolumeFieldsFragment } from './generated/graphql.js';
 import { postGraphQL } from './http.js';
 import { backoffMs, DEFAULT_RETRIES } from './retry.js';
@@ -34,13 +34,21 @@ export interface FlintClientOptions {
 }
 
 /** A typed document, or GraphQL text (for `raw`, e.g. to send an invalid query on purpose). */
-export type Document<TData, TVars> = TypedDocumentNode<TData, TVars> | string;
+export type FlintDocument<TData, TVars> = TypedDocumentNode<TData, TVars> | string;
+
+interface Described {
+  query: string;
+  operationName?: string;
+  mutation: boolean;
+}
+
+/** Printed text of the generated documents, shared by every client (they are module constants). */
+const described = new WeakMap<DocumentNode, Described>();
 
 /** A client of one Flint gateway. Cheap to create; call {@link FlintClient.close} when done. */
 export class FlintClient {
   private readonly opts: Required<Omit<FlintClientOptions, 'token'>> & { token: string | undefined };
   private ws: Client | undefined;
-  private readonly printed = new WeakMap<DocumentNode, { query: string; operationName?: string; mutation: boolean }>();
 
   constructor(opts: FlintClientOptions) {
     this.opts = {
@@ -66,7 +74,7 @@ export class FlintClient {
    * @throws FlintApiError `NETWORK` only when no answer arrived at all.
    */
   async raw<TData, TVars>(
-    doc: Document<TData, TVars>,
+    doc: FlintDocument<TData, TVars>,
     variables?: TVars,
   ): Promise<{ data?: TData | null; errors?: GraphQLFormattedError[]; status: number }> {
     const { query, operationName, mutation } = this.describe(doc);
@@ -75,7 +83,8 @@ export class FlintClient {
   }
 
   /**
-   * Starts a subscription over the shared WebSocket (opened on first use).
+   * Starts a subscription over the client's WebSocket (opened on first use, reopened
+   * after {@link FlintClient.close}).
    * Errors of the server reject the iteration with a FlintApiError.
    */
   subscribe<TData, TVars>(doc: TypedDocumentNode<TData, TVars>, variables?: TVars): Subscription<TData> {
@@ -98,9 +107,9 @@ export class FlintClient {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        sub.close();
         const seen = last ? `it is ${last.status} (version ${last.version})` : 'no state of it arrived';
         reject(new FlintWaitError('TIMEOUT', `Volume ${id} did not reach the awaited state within ${timeoutMs} ms; ${seen}.`, last));
+        sub.close();
       }, timeoutMs);
     });
     const follow = (async () => {
@@ -136,18 +145,18 @@ export class FlintClient {
       retryAttempts: this.opts.wsRetries,
       retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, backoffMs(retries + 1))),
       // 4403: the gateway refused the token; trying again cannot help.
-      shouldRetry: (e) => !(typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 4403),
+      shouldRetry: (e) => !(typeof e === 'object' && e !== null && (e as { code?: unknown }).code === CLOSE_FORBIDDEN),
     });
     return this.ws;
   }
 
-  private describe(doc: DocumentNode | string): { query: string; operationName?: string; mutation: boolean } {
+  private describe(doc: DocumentNode | string): Described {
     if (typeof doc === 'string') return { query: doc, mutation: /^\s*mutation\b/.test(doc) };
-    let found = this.printed.get(doc);
+    let found = described.get(doc);
     if (!found) {
       const op = doc.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
       found = { query: print(doc), mutation: op?.operation === 'mutation', ...(op?.name ? { operationName: op.name.value } : {}) };
-      this.printed.set(doc, found);
+      described.set(doc, found);
     }
     return found;
   }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { dataOrThrow, FlintApiError, fromSocketError, parseHttpResult } from '../../../src/client/index.js';
+import { dataOrThrow, FlintApiError, fromSocketError, parseHttpResult } from '../../../src/client/errors.js';
 
 test('a GraphQL error body becomes a FlintApiError with the first error code', (t) => {
   const body = JSON.stringify({

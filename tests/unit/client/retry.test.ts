@@ -1,5 +1,5 @@
 import test from 'ava';
-import { backoffMs, isNotSent, shouldRetry, type AttemptFailure } from '../../../src/client/index.js';
+import { backoffMs, isNotSent, shouldRetry, type AttemptFailure } from '../../../src/client/retry.js';
 
 const unavailable: AttemptFailure = { code: 'SERVICE_UNAVAILABLE', status: 200, notSent: false };
 const refused: AttemptFailure = { code: 'NETWORK', status: 0, notSent: true };
