@@ -141,8 +141,12 @@ export async function publish<P>(bus: Pick<Bus, 'js'>, subject: string, kind: st
   await bus.js.publish(subject, encode(kind, payload), { msgID: msgId, timeout: 5000 });
 }
 
-/** What a handler wants done with its message. */
-export type Disposition = 'ack' | 'retry' | 'drop';
+/**
+ * What a handler wants done with its message: `ack` (done), `retry` (redeliver after the
+ * consumer's retry delay), `{ retryAfterMs }` (redeliver later, e.g. to wait for fresh
+ * heartbeats), or `drop` (no build can handle it).
+ */
+export type Disposition = 'ack' | 'retry' | 'drop' | { retryAfterMs: number };
 
 export interface ConsumerRunner {
   stop(): Promise<void>;
@@ -154,21 +158,29 @@ export interface RunConsumerOptions extends ConsumerSpec {
   /** Delay before a `retry` comes back. @default 1000 */
   retryDelayMs?: number;
   onError?: (err: unknown, msg: JsMsg) => void;
+  /** Told when the subscription itself failed or ended and is being set up again. */
+  onResubscribe?: (err: unknown) => void;
 }
+
+/** Pause before setting a failed subscription up again. @default 1000 */
+export const RESUBSCRIBE_DELAY_MS = 1000;
 
 /**
  * Runs `handler` on every message of a durable consumer. A message is acked only when
  * the handler resolves `ack`; `retry` (or a thrown error) naks it for redelivery;
  * `drop` (or a ContractError: a message no build can understand) terminates it.
  * Long handlers keep their message with `working()` so it is not redelivered meanwhile.
+ * If the subscription ends for any reason but `stop()` (NATS restarted, consumer
+ * recreated), it is set up again: a role never silently stops consuming.
  */
 export async function runConsumer(bus: Bus, opts: RunConsumerOptions, handler: (msg: JsMsg) => Promise<Disposition>): Promise<ConsumerRunner> {
   await ensureConsumer(bus.jsm, opts);
-  const consumer = await bus.js.consumers.get(opts.stream, opts.durable);
   const concurrency = opts.concurrency ?? 8;
   const ackWait = opts.ackWaitMs ?? 30_000;
-  const messages = await consumer.consume({ max_messages: concurrency });
   const inFlight = new Set<Promise<void>>();
+  let stopped = false;
+  let messages: { close(): Promise<void | Error> } | undefined;
+  let wakeUp: (() => void) | undefined;
 
   const handle = async (m: JsMsg): Promise<void> => {
     const keepAlive = setInterval(() => m.working(), Math.max(1000, ackWait / 3));
@@ -176,7 +188,8 @@ export async function runConsumer(bus: Bus, opts: RunConsumerOptions, handler: (
       const d = await handler(m);
       if (d === 'ack') await m.ackAck().catch(() => m.ack());
       else if (d === 'drop') m.term();
-      else m.nak(opts.retryDelayMs ?? 1000);
+      else if (d === 'retry') m.nak(opts.retryDelayMs ?? 1000);
+      else m.nak(d.retryAfterMs);
     } catch (err) {
       opts.onError?.(err, m);
       if (err instanceof ContractError) m.term();
@@ -186,17 +199,41 @@ export async function runConsumer(bus: Bus, opts: RunConsumerOptions, handler: (
     }
   };
 
-  const loop = (async () => {
-    for await (const m of messages) {
+  const consumeOnce = async (): Promise<void> => {
+    await ensureConsumer(bus.jsm, opts);
+    const consumer = await bus.js.consumers.get(opts.stream, opts.durable);
+    const iter = await consumer.consume({ max_messages: concurrency });
+    messages = iter;
+    if (stopped) await iter.close();
+    for await (const m of iter) {
       const p = handle(m).finally(() => inFlight.delete(p));
       inFlight.add(p);
       if (inFlight.size >= concurrency) await Promise.race(inFlight);
+    }
+  };
+
+  const loop = (async () => {
+    while (!stopped) {
+      let failure: unknown = new Error('the subscription ended');
+      try {
+        await consumeOnce();
+      } catch (err) {
+        failure = err;
+      }
+      if (stopped) break;
+      opts.onResubscribe?.(failure);
+      await new Promise<void>((r) => {
+        wakeUp = r;
+        setTimeout(r, RESUBSCRIBE_DELAY_MS);
+      });
     }
   })();
 
   return {
     stop: async () => {
-      await messages.close().catch(() => undefined);
+      stopped = true;
+      wakeUp?.();
+      await messages?.close().catch(() => undefined);
       await loop.catch(() => undefined);
       await Promise.allSettled([...inFlight]);
     },

@@ -20,7 +20,10 @@ export async function dispatch(bus: Bus, db: Db, op: Operation): Promise<void> {
   await markDispatched(db.fork(), op.id);
 }
 
-/** Dispatches now, leaving failures to the sweeper (the caller's commit already made the intent durable). */
+/**
+ * Dispatches now, leaving failures to the sweeper (the caller's commit already made the
+ * intent durable). Callers do not wait for it, so a NATS outage does not slow the API.
+ */
 export async function dispatchOrDefer(bus: Bus, db: Db, op: Operation, log: Logger): Promise<void> {
   try {
     await dispatch(bus, db, op);

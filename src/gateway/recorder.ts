@@ -35,6 +35,7 @@ export async function startRecorder(bus: Bus, db: Db, live: LiveHub, log: Logger
       filterSubject: subjects.evtAll,
       concurrency: 16,
       onError: (err, msg) => log.error({ err, subject: msg.subject }, 'could not record an event; will retry'),
+      onResubscribe: (err) => log.warn({ err }, 'event subscription lost; subscribing again'),
     },
     async (msg) => {
       const env = decodeEnvelope(msg.data);

@@ -163,7 +163,7 @@ export class VolumeService {
       throw err;
     }
     this.deps.live.publish('CREATED', created.volume);
-    await dispatchOrDefer(this.deps.bus, this.deps.db, created.operation, this.deps.log);
+    void dispatchOrDefer(this.deps.bus, this.deps.db, created.operation, this.deps.log);
     return created;
   }
 
@@ -240,7 +240,7 @@ export class VolumeService {
       return { volume, operation };
     });
     this.deps.live.publish(result.volume.status === 'deleted' ? 'DELETED' : 'UPDATED', result.volume);
-    await dispatchOrDefer(this.deps.bus, this.deps.db, result.operation, this.deps.log);
+    void dispatchOrDefer(this.deps.bus, this.deps.db, result.operation, this.deps.log);
     return result;
   }
 
@@ -276,7 +276,7 @@ export class VolumeService {
       return { volume, operation };
     });
     this.deps.live.publish('UPDATED', result.volume);
-    await dispatchOrDefer(this.deps.bus, this.deps.db, result.operation, this.deps.log);
+    void dispatchOrDefer(this.deps.bus, this.deps.db, result.operation, this.deps.log);
     return result;
   }
 

@@ -106,6 +106,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
           if (err instanceof ContractError) log.error(fields, 'command dropped: it does not match the message contract');
           else log.warn(fields, 'command failed; it will be redelivered');
         },
+        onResubscribe: (err) => log.warn({ err }, 'command subscription lost; subscribing again'),
       },
       (msg) => handleMessage(core, msg),
     );

@@ -69,7 +69,7 @@ export class SystemResolver {
       .map((b) => ({
         host: b.host,
         role: b.role,
-        availabilityZone: b.availabilityZone,
+        zone: b.availabilityZone,
         state: state(b.heartbeatAt, b.intervalSeconds),
         lastHeartbeatAt: new Date(b.heartbeatAt),
         startedAt: new Date(b.startedAt),

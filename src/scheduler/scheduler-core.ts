@@ -16,7 +16,17 @@ import {
   type VolumeOutcomeEvent,
   type VolumeScheduled,
 } from '../bus/index.js';
-import { capacityLimitGiB, CapacityFilter, explainNoValidBackend, isThin, place, type PoolState, type Rejection, type WeigherSetting } from './placement/index.js';
+import {
+  capacityLimitGiB,
+  CapacityFilter,
+  explainNoValidBackend,
+  HEARTBEAT_FILTER,
+  isThin,
+  place,
+  type PoolState,
+  type Rejection,
+  type WeigherSetting,
+} from './placement/index.js';
 
 export type Emit = (subject: string, kind: string, payload: unknown, msgId: string) => Promise<void>;
 
@@ -29,6 +39,12 @@ export interface SchedulerDeps {
   emit: Emit;
   /** Pools silent for longer than this are skipped. */
   staleAfterMs: number;
+  /**
+   * When the only pools that could take a volume are silent, wait this long (from the
+   * command's publication) for their heartbeats before failing it: after a NATS outage
+   * every pool looks silent for a moment, and that is no reason to fail a volume.
+   */
+  staleGraceMs: number;
   weighers?: readonly WeigherSetting[];
   now?: () => Date;
 }
@@ -36,7 +52,12 @@ export interface SchedulerDeps {
 export class SchedulerCore {
   constructor(private readonly deps: SchedulerDeps) {}
 
-  async createVolume(cmd: ScheduleCreate): Promise<void> {
+  /**
+   * Places the volume, or fails it with NO_VALID_BACKEND. Returns `{ retryAfterMs }`
+   * instead when only silent pools stand in the way and the grace period since
+   * `publishedAt` is not over.
+   */
+  async createVolume(cmd: ScheduleCreate, publishedAt: Date = this.now()): Promise<'done' | { retryAfterMs: number }> {
     const { request: req, operationId, attempt } = cmd;
     const pools = await this.deps.pools();
     const placement = place(req, pools, {
@@ -74,7 +95,11 @@ export class SchedulerCore {
         excluded: cmd.excluded,
       };
       await this.deps.emit(subjects.agent(pool.host, COMMAND.createVolume), KIND.agentCreate, command, `${operationId}:agent.create:${attempt}`);
-      return;
+      return 'done';
+    }
+    const waitedMs = this.now().getTime() - publishedAt.getTime();
+    if (rejections.some((r) => r.filter === HEARTBEAT_FILTER) && waitedMs < this.deps.staleGraceMs) {
+      return { retryAfterMs: Math.min(1000, this.deps.staleAfterMs / 3) };
     }
     const failed: VolumeOutcomeEvent = {
       operationId,
@@ -83,6 +108,7 @@ export class SchedulerCore {
       error: { code: 'NO_VALID_BACKEND', message: explainNoValidBackend(req, rejections) },
     };
     await this.deps.emit(subjects.volumeEvent(req.volumeId), KIND.volumeOutcome, failed, `${operationId}:create.failed`);
+    return 'done';
   }
 
   /** Extends in place: the pool must have room for the growth (Cinder checks capacity through the scheduler too). */

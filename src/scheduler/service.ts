@@ -44,6 +44,7 @@ export async function startScheduler(config: FlintConfig, bus: Bus, db: Db, log:
     grow: (volumeId, pool, size, limit) => capacity.grow(db.fork(), volumeId, pool, size, limit),
     emit: (subject, kind, payload, msgId) => publish(bus, subject, kind, payload, msgId),
     staleAfterMs: config.heartbeatSeconds * 3 * 1000,
+    staleGraceMs: Math.max(30_000, config.heartbeatSeconds * 6 * 1000),
     weighers: configuredWeighers(config),
   });
   const runner = await runConsumer(
@@ -54,6 +55,7 @@ export async function startScheduler(config: FlintConfig, bus: Bus, db: Db, log:
       filterSubject: subjects.schedulerAll,
       concurrency: 16,
       onError: (err, msg) => log.error({ err, subject: msg.subject, redelivered: msg.redelivered }, 'scheduler command failed; will retry'),
+      onResubscribe: (err) => log.warn({ err }, 'command subscription lost; subscribing again'),
     },
     async (msg) => {
       const env = decodeEnvelope(msg.data);
@@ -61,7 +63,12 @@ export async function startScheduler(config: FlintConfig, bus: Bus, db: Db, log:
       if (command === COMMAND.createVolume) {
         const cmd = decodePayload(env, scheduleCreate);
         log.debug({ operationId: cmd.operationId, volumeId: cmd.request.volumeId, attempt: cmd.attempt }, 'placing volume');
-        await core.createVolume(cmd);
+        const published = new Date(Math.floor(msg.info.timestampNanos / 1_000_000));
+        const decision = await core.createVolume(cmd, published);
+        if (decision !== 'done') {
+          log.info({ volumeId: cmd.request.volumeId }, 'only silent pools could take the volume; waiting for their heartbeats');
+          return decision;
+        }
       } else if (command === COMMAND.extendVolume) {
         const cmd = decodePayload(env, scheduleExtend);
         log.debug({ operationId: cmd.operationId, volumeId: cmd.volumeId }, 'checking room to extend');

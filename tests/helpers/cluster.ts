@@ -44,6 +44,8 @@ export interface Cluster {
   /** Stops an agent process (SIGTERM); `startAgent` brings it back with the same settings. */
   stopAgent(host: string): Promise<void>;
   startAgent(host: string): void;
+  /** The cluster's own nats-server: `kill()` it (the store stays) and `restart()` it on the same port. */
+  nats: { kill(): Promise<void>; restart(): Promise<void> };
   logs(): string;
   stop(): Promise<void>;
 }
@@ -67,7 +69,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     FLINT_DATABASE_URL: pg ? pg.url : `sqlite:${join(dir.path, 'flint.sqlite')}`,
     FLINT_LISTEN: `127.0.0.1:${port}`,
     FLINT_HEARTBEAT_SECONDS: String(opts.heartbeatSeconds ?? 1),
-    FLINT_LOG_LEVEL: 'info',
+    FLINT_LOG_LEVEL: process.env.FLINT_TEST_LOG_LEVEL ?? 'info',
   };
   const procs: Proc[] = [];
   const logFiles: string[] = [];
@@ -137,6 +139,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         const spec = opts.agents.find((a) => a.host === host)!;
         start(`agent-${host}`, 'agent', agentEnv(spec));
       },
+      nats: { kill: () => nats.kill(), restart: () => nats.restart() },
       logs: () => readLogs(logFiles),
       stop,
     };

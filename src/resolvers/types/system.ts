@@ -69,8 +69,8 @@ export class Service {
   @Field({ description: 'gateway, scheduler or agent.' })
   role!: string;
 
-  @Field()
-  availabilityZone!: string;
+  @Field({ description: 'Availability zone the service runs in.' })
+  zone!: string;
 
   @Field(() => ServiceStateEnum)
   state!: ServiceStateEnum;
