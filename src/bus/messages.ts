@@ -62,6 +62,8 @@ export const scheduleExtend = z.object({
   pool: z.string(),
   oldSizeGiB: gib,
   newSizeGiB: gib,
+  /** The volume's type, so a thick volume is checked as thick (optional: older gateways did not send it). */
+  volumeType: volumeTypeSpec.nullable().optional(),
 });
 export type ScheduleExtend = z.infer<typeof scheduleExtend>;
 

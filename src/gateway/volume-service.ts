@@ -255,6 +255,7 @@ export class VolumeService {
     if (input.newSizeGiB <= current.sizeGiB) {
       throw new BadInputError([`newSizeGiB must be larger than the current ${current.sizeGiB} GiB; volumes only grow`]);
     }
+    const type = current.volumeType ? await em.findOne(VolumeType, { name: current.volumeType }, { disableIdentityMap: true }) : null;
     const operationId = randomUUID();
     const result = await em.transactional(async (tx) => {
       const volume = await casVolume(tx, current.id, { from: ['available'], expectedVersion: input.expectedVersion ?? current.version }, { status: 'extending' });
@@ -266,6 +267,7 @@ export class VolumeService {
         pool: current.pool!,
         oldSizeGiB: current.sizeGiB,
         newSizeGiB: input.newSizeGiB,
+        volumeType: type ? { name: type.name, extraSpecs: type.extraSpecs } : null,
       };
       const operation = this.newOperation(tx, current.projectId, 'extend_volume', current.id, {
         subject: subjects.scheduler(COMMAND.extendVolume),

@@ -108,7 +108,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
         },
         onResubscribe: (err) => log.warn({ err }, 'command subscription lost; subscribing again'),
       },
-      (msg) => handleMessage(core, msg),
+      (msg) => handleMessage(core, msg, log),
     );
   } catch (err) {
     await heartbeat.stop();
@@ -128,7 +128,10 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
   };
 }
 
-async function handleMessage(core: AgentCore, msg: JsMsg): Promise<'ack'> {
+async function handleMessage(core: AgentCore, msg: JsMsg, log: Logger): Promise<'ack'> {
+  const started = performance.now();
+  // How long the command waited in the stream before this agent took it.
+  const queuedMs = Math.max(0, Date.now() - Math.round(msg.info.timestampNanos / 1e6));
   const command = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
   const spec = (COMMANDS as Record<string, (typeof COMMANDS)[AgentCommand] | undefined>)[command];
   if (!spec) throw new ContractError(`${msg.subject}: "${command}" is not an agent command (known: ${Object.keys(COMMANDS).join(', ')})`);
@@ -136,6 +139,8 @@ async function handleMessage(core: AgentCore, msg: JsMsg): Promise<'ack'> {
   if (env.kind !== spec.kind) throw new ContractError(`${msg.subject}: expected a ${spec.kind} message, got ${env.kind}`);
   const payload = decodePayload(env, spec.schema);
   await core.handle(command as AgentCommand, payload as never);
+  const operationId = (payload as { operationId: string }).operationId;
+  log.debug({ command, operationId, queuedMs, ms: Math.round(performance.now() - started) }, 'command handled');
   return 'ack';
 }
 

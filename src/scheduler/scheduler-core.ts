@@ -20,7 +20,7 @@ import {
   capacityLimitGiB,
   CapacityFilter,
   explainNoValidBackend,
-  HEARTBEAT_FILTER,
+  isSilent,
   isThin,
   place,
   type PoolState,
@@ -60,11 +60,9 @@ export class SchedulerCore {
   async createVolume(cmd: ScheduleCreate, publishedAt: Date = this.now()): Promise<'done' | { retryAfterMs: number }> {
     const { request: req, operationId, attempt } = cmd;
     const pools = await this.deps.pools();
-    const placement = place(req, pools, {
-      exclude: cmd.excluded.map((e) => e.pool),
-      staleBefore: new Date(this.now().getTime() - this.deps.staleAfterMs),
-      weighers: this.deps.weighers,
-    });
+    const exclude = cmd.excluded.map((e) => e.pool);
+    const staleBefore = new Date(this.now().getTime() - this.deps.staleAfterMs);
+    const placement = place(req, pools, { exclude, staleBefore, weighers: this.deps.weighers });
     const rejections: Rejection[] = placement.rejections.map((r) => {
       const tried = cmd.excluded.find((e) => e.pool === r.pool);
       return tried ? { ...r, reason: `failed on a previous attempt: ${tried.reason}` } : r;
@@ -97,9 +95,11 @@ export class SchedulerCore {
       await this.deps.emit(subjects.agent(pool.host, COMMAND.createVolume), KIND.agentCreate, command, `${operationId}:agent.create:${attempt}`);
       return 'done';
     }
+    // Wait only for silent pools that would take the volume once they report again.
     const waitedMs = this.now().getTime() - publishedAt.getTime();
-    if (rejections.some((r) => r.filter === HEARTBEAT_FILTER) && waitedMs < this.deps.staleGraceMs) {
-      return { retryAfterMs: Math.min(1000, this.deps.staleAfterMs / 3) };
+    if (waitedMs < this.deps.staleGraceMs) {
+      const silent = pools.filter((p) => isSilent(p, staleBefore));
+      if (place(req, silent, { exclude }).candidates.length > 0) return { retryAfterMs: Math.min(1000, this.deps.staleAfterMs / 3) };
     }
     const failed: VolumeOutcomeEvent = {
       operationId,
@@ -122,12 +122,12 @@ export class SchedulerCore {
         { operationId: cmd.operationId, volumeId: cmd.volumeId, outcome: 'extend.rejected', error: { code, message } } satisfies VolumeOutcomeEvent,
         `${cmd.operationId}:extend.rejected`,
       );
-    const stale = pool && Date.parse(pool.updatedAt) < this.now().getTime() - this.deps.staleAfterMs;
+    const stale = pool && isSilent(pool, new Date(this.now().getTime() - this.deps.staleAfterMs));
     if (!pool || stale) {
       return reject('SERVICE_UNAVAILABLE', `The volume's pool ${id} has not reported recently; start \`flint agent\` on ${cmd.host} and extend again. The volume is unchanged.`);
     }
     const growth = cmd.newSizeGiB - cmd.oldSizeGiB;
-    const req: PlacementRequest = { volumeId: cmd.volumeId, projectId: '', sizeGiB: growth, availabilityZone: null, volumeType: null };
+    const req: PlacementRequest = { volumeId: cmd.volumeId, projectId: '', sizeGiB: growth, availabilityZone: null, volumeType: cmd.volumeType ?? null };
     const fits = CapacityFilter.filter(pool, req);
     const limit = capacityLimitGiB(pool, isThin(pool, req));
     if (!fits.pass || !(await this.deps.grow(cmd.volumeId, id, cmd.newSizeGiB, limit))) {

@@ -45,7 +45,7 @@ export interface Cluster {
   stopAgent(host: string): Promise<void>;
   startAgent(host: string): void;
   /** The cluster's own nats-server: `kill()` it (the store stays) and `restart()` it on the same port. */
-  nats: { kill(): Promise<void>; restart(): Promise<void> };
+  nats: { url: string; kill(): Promise<void>; restart(): Promise<void> };
   logs(): string;
   stop(): Promise<void>;
 }
@@ -139,7 +139,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         const spec = opts.agents.find((a) => a.host === host)!;
         start(`agent-${host}`, 'agent', agentEnv(spec));
       },
-      nats: { kill: () => nats.kill(), restart: () => nats.restart() },
+      nats: { url: nats.url, kill: () => nats.kill(), restart: () => nats.restart() },
       logs: () => readLogs(logFiles),
       stop,
     };

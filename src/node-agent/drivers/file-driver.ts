@@ -201,6 +201,8 @@ export class FileDriver implements VolumeDriver {
     this.checkId(volumeId);
     for (const format of FORMATS) {
       const path = this.pathOf(volumeId, format);
+      // A stat is far cheaper than running qemu-img to learn that a file is missing.
+      if (!(await exists(path))) continue;
       try {
         const info = await imageInfo(path, format, this.qemu);
         this.index.set(volumeId, { format, virtualSize: info.virtualSize });
@@ -247,6 +249,17 @@ export class FileDriver implements VolumeDriver {
       if (st) sum += st.blocks * 512;
     }
     return sum;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await fs.stat(path);
+    return true;
+  } catch (err) {
+    // ENOTDIR and the like mean "not there" too; the qemu-img call reports real failures.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    return true;
   }
 }
 

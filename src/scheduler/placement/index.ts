@@ -18,6 +18,7 @@ export {
 export {
   explainNoValidBackend,
   HEARTBEAT_FILTER,
+  isSilent,
   place,
   RETRY_FILTER,
   type Candidate,

@@ -46,13 +46,18 @@ export interface Placement {
 
 const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** Whether a pool's last heartbeat is older than `staleBefore` (or unreadable). */
+export function isSilent(pool: Pick<PoolState, 'updatedAt'>, staleBefore: Date): boolean {
+  const at = Date.parse(pool.updatedAt);
+  return Number.isNaN(at) || at < staleBefore.getTime();
+}
+
 function firstRejection(pool: PoolState, req: PlacementRequest, filters: readonly PoolFilter[], opts: PlaceOptions): Omit<Rejection, 'pool'> | undefined {
   if (opts.exclude?.includes(poolId(pool.host, pool.pool))) {
     return { filter: RETRY_FILTER, reason: 'already tried for this volume and failed' };
   }
   if (opts.staleBefore !== undefined) {
-    const at = Date.parse(pool.updatedAt);
-    if (Number.isNaN(at) || at < opts.staleBefore.getTime()) {
+    if (isSilent(pool, opts.staleBefore)) {
       return { filter: HEARTBEAT_FILTER, reason: `no heartbeat since ${pool.updatedAt}; is \`flint agent\` running on ${pool.host}?` };
     }
   }
