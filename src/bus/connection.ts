@@ -205,12 +205,30 @@ export async function runConsumer(bus: Bus, opts: RunConsumerOptions, handler: (
     const iter = await consumer.consume({ max_messages: concurrency });
     messages = iter;
     if (stopped) await iter.close();
+    // A pull that the server lost (restart, missed heartbeats, consumer gone) can leave the
+    // iterator waiting for ever: end it, and the loop below subscribes again.
+    void (async () => {
+      for await (const n of iter.status()) {
+        if ((n.type === 'heartbeats_missed' && n.count >= 2) || n.type === 'consumer_not_found' || n.type === 'consumer_deleted' || n.type === 'stream_not_found') {
+          await iter.close();
+          break;
+        }
+      }
+    })().catch(() => undefined);
     for await (const m of iter) {
       const p = handle(m).finally(() => inFlight.delete(p));
       inFlight.add(p);
       if (inFlight.size >= concurrency) await Promise.race(inFlight);
     }
   };
+
+  // After a reconnect the server may have restarted and forgotten our pull: start afresh.
+  void (async () => {
+    for await (const st of bus.nc.status()) {
+      if (stopped) break;
+      if (st.type === 'reconnect') await messages?.close().catch(() => undefined);
+    }
+  })().catch(() => undefined);
 
   const loop = (async () => {
     while (!stopped) {

@@ -5,3 +5,4 @@ export * from './messages.js';
 export * from './connection.js';
 export * from './pool-view.js';
 export * from './nats-server-process.js';
+export * from './heartbeat.js';

@@ -9,12 +9,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connectBus, pickPort, startNatsServer } from '../bus/index.js';
+import { connectBus, pickPort, startNatsServer, startServiceHeartbeat } from '../bus/index.js';
 import { createToken, resolveToken, type Db } from '../db/index.js';
 import { startGateway } from '../gateway/index.js';
-import { flintVersion, startAgent, startServiceHeartbeat } from '../node-agent/index.js';
+import { startAgent } from '../node-agent/index.js';
 import { startScheduler } from '../scheduler/index.js';
-import type { Logger } from '../config/index.js';
+import { flintVersion, type Logger } from '../config/index.js';
 import { configOrExit, openDatabase, roleLogger, stopOnSignal } from './runtime.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { printFlintSchema } from '../resolvers/index.js';
-import { flintVersion } from '../node-agent/index.js';
+import { flintVersion } from '../config/index.js';
 import { runDev } from './dev.js';
 import { runAgent, runGateway, runMigrate, runScheduler } from './roles.js';
 import { runTokenCreate } from './token.js';

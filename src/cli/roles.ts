@@ -1,41 +1,48 @@
 /** `flint gateway|scheduler|agent|migrate`: one role per process, for production. */
-import { startAgent, startServiceHeartbeat, flintVersion } from '../node-agent/index.js';
+import { startServiceHeartbeat, type Bus } from '../bus/index.js';
+import { flintVersion, type FlintConfig, type Logger } from '../config/index.js';
+import type { Db } from '../db/index.js';
 import { startGateway } from '../gateway/index.js';
+import { startAgent } from '../node-agent/index.js';
 import { startScheduler } from '../scheduler/index.js';
 import { configOrExit, needsNats, openBus, openDatabase, roleLogger, stopOnSignal } from './runtime.js';
 
-export async function runGateway(): Promise<void> {
-  const config = configOrExit(process.env, needsNats('gateway'));
-  const log = roleLogger('gateway', config);
-  const db = await openDatabase(config, log, { migrate: false });
-  const bus = await openBus(config, `flint-gateway-${config.agentHost}`);
-  const gw = await startGateway(config, bus, db, log);
-  const hb = await startServiceHeartbeat(bus, {
-    role: 'gateway',
-    host: `${config.agentHost}:${gw.port}`,
-    zone: config.availabilityZone,
-    intervalSeconds: config.heartbeatSeconds,
-    version: flintVersion(),
-    log,
-  });
-  stopOnSignal(log, [() => hb.stop(), () => gw.stop(), () => bus.close(), () => db.close()]);
+interface Started {
+  /** Name of this instance in the services list. */
+  instance: string;
+  stop(): Promise<void>;
 }
 
-export async function runScheduler(): Promise<void> {
-  const config = configOrExit(process.env, needsNats('scheduler'));
-  const log = roleLogger('scheduler', config);
+/** A role that needs the database and NATS: open both, start it, beat, stop in order on a signal. */
+async function runDbRole(role: 'gateway' | 'scheduler', start: (config: FlintConfig, bus: Bus, db: Db, log: Logger) => Promise<Started>): Promise<void> {
+  const config = configOrExit(process.env, needsNats(role));
+  const log = roleLogger(role, config);
   const db = await openDatabase(config, log, { migrate: false });
-  const bus = await openBus(config, `flint-scheduler-${config.agentHost}`);
-  const s = await startScheduler(config, bus, db, log);
+  const bus = await openBus(config, `flint-${role}-${config.agentHost}`);
+  const started = await start(config, bus, db, log);
   const hb = await startServiceHeartbeat(bus, {
-    role: 'scheduler',
-    host: `${config.agentHost}:${process.pid}`,
+    role,
+    host: started.instance,
     zone: config.availabilityZone,
     intervalSeconds: config.heartbeatSeconds,
     version: flintVersion(),
     log,
   });
-  stopOnSignal(log, [() => hb.stop(), () => s.stop(), () => bus.close(), () => db.close()]);
+  stopOnSignal(log, [() => hb.stop(), () => started.stop(), () => bus.close(), () => db.close()]);
+}
+
+export function runGateway(): Promise<void> {
+  return runDbRole('gateway', async (config, bus, db, log) => {
+    const gw = await startGateway(config, bus, db, log);
+    return { instance: `${config.agentHost}:${gw.port}`, stop: gw.stop };
+  });
+}
+
+export function runScheduler(): Promise<void> {
+  return runDbRole('scheduler', async (config, bus, db, log) => {
+    const s = await startScheduler(config, bus, db, log);
+    return { instance: `${config.agentHost}:${process.pid}`, stop: s.stop };
+  });
 }
 
 export async function runAgent(): Promise<void> {

@@ -46,31 +46,16 @@ import {
   type VolumeAction,
 } from '../domain/index.js';
 import { canSee, requireWriter } from '../domain/access.js';
+import type {
+  CreateVolumeRequest,
+  DeleteVolumeRequest,
+  ExtendVolumeRequest,
+  UpdateVolumeRequest,
+  VolumeResult,
+  VolumeServiceApi,
+} from '../resolvers/index.js';
 import type { LiveHub } from './live.js';
 import { dispatchOrDefer } from './outbox.js';
-
-export interface CreateVolumeInput {
-  name: string;
-  sizeGiB: number;
-  description?: string | null;
-  volumeType?: string | null;
-  availabilityZone?: string | null;
-  metadata?: unknown;
-  idempotencyKey?: string | null;
-}
-
-export interface UpdateVolumeInput {
-  id: string;
-  name?: string | null;
-  description?: string | null;
-  metadata?: unknown;
-  expectedVersion?: number | null;
-}
-
-export interface VolumeResult {
-  volume: Volume;
-  operation: Operation;
-}
 
 export interface GatewayDeps {
   config: FlintConfig;
@@ -80,7 +65,8 @@ export interface GatewayDeps {
   log: Logger;
 }
 
-export class VolumeService {
+/** Implements what the resolvers call (`VolumeServiceApi`). */
+export class VolumeService implements VolumeServiceApi {
   constructor(private readonly deps: GatewayDeps) {}
 
   /** The volume if it exists, is not deleted, and the caller may see it. */
@@ -89,7 +75,7 @@ export class VolumeService {
     return v && v.status !== 'deleted' && canSee(p, v.projectId) ? v : null;
   }
 
-  async create(principal: Principal | null, input: CreateVolumeInput): Promise<VolumeResult> {
+  async create(principal: Principal | null, input: CreateVolumeRequest): Promise<VolumeResult> {
     const p = requireWriter(principal);
     const problems = new Problems();
     checkName(problems, 'name', input.name, true);
@@ -184,7 +170,7 @@ export class VolumeService {
     return { volume: existing, operation };
   }
 
-  async update(principal: Principal | null, input: UpdateVolumeInput): Promise<VolumeResult> {
+  async update(principal: Principal | null, input: UpdateVolumeRequest): Promise<VolumeResult> {
     const p = requireWriter(principal);
     const problems = new Problems();
     checkName(problems, 'name', input.name, false);
@@ -211,7 +197,7 @@ export class VolumeService {
     return { volume, operation };
   }
 
-  async delete(principal: Principal | null, input: { id: string; expectedVersion?: number | null }): Promise<VolumeResult> {
+  async delete(principal: Principal | null, input: DeleteVolumeRequest): Promise<VolumeResult> {
     const p = requireWriter(principal);
     const em = this.deps.db.fork();
     const current = await this.mustSee(p, input.id, em);
@@ -244,7 +230,7 @@ export class VolumeService {
     return result;
   }
 
-  async extend(principal: Principal | null, input: { id: string; newSizeGiB: number; expectedVersion?: number | null }): Promise<VolumeResult> {
+  async extend(principal: Principal | null, input: ExtendVolumeRequest): Promise<VolumeResult> {
     const p = requireWriter(principal);
     const problems = new Problems();
     checkSize(problems, 'newSizeGiB', input.newSizeGiB);

@@ -3,12 +3,10 @@
  * drivers, heartbeats their pools, and consumes `flint.cmd.agent.<host>.>` with a
  * durable consumer, acking a command only once its outcome is published.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { z } from 'zod';
-import type { FlintConfig, Logger } from '../config/index.js';
+import { flintVersion, type FlintConfig, type Logger } from '../config/index.js';
 import {
   agentCreate,
   agentDelete,
@@ -28,7 +26,7 @@ import {
 } from '../bus/index.js';
 import { AgentCore, type AgentCommand } from './agent-core.js';
 import { createDriver, DriverError } from './drivers/index.js';
-import { startAgentHeartbeat, type AgentPool, type Heartbeat } from './heartbeat.js';
+import { startAgentHeartbeat, type AgentPool } from './heartbeat.js';
 import { FileOutcomeStore } from './outcome-store.js';
 
 /** Commands handled at once (different volumes; one volume's commands are serialised). @default 8 */
@@ -83,7 +81,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
     log,
   });
 
-  const heartbeat: Heartbeat = await startAgentHeartbeat(bus, {
+  const heartbeat = await startAgentHeartbeat(bus, {
     host,
     zone: config.availabilityZone,
     intervalSeconds: config.heartbeatSeconds,
@@ -144,23 +142,3 @@ async function handleMessage(core: AgentCore, msg: JsMsg, log: Logger): Promise<
   return 'ack';
 }
 
-let version: string | undefined;
-
-/** Flint's version from its package.json (found upwards from this file, in `src/` or `dist/src/`). */
-export function flintVersion(): string {
-  if (version) return version;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i += 1) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) {
-      try {
-        const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-        if (pkg.name === 'flint' && pkg.version) return (version = pkg.version);
-      } catch {
-        // not ours; keep looking
-      }
-    }
-    dir = dirname(dir);
-  }
-  return (version = 'unknown');
-}

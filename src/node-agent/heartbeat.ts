@@ -1,53 +1,11 @@
 /**
- * Heartbeats into the KV buckets: every service says it is alive (`flint-services`),
- * and an agent also publishes each pool's capacity and capabilities (`flint-pools`),
- * which is the scheduler's whole view of the cluster. The first beat is sent before
- * `start…` resolves, so a started service is visible at once.
+ * The agent's heartbeats: each pool's capacity and capabilities (`flint-pools`), which
+ * is the scheduler's whole view of the cluster, plus its service heartbeat
+ * (src/bus/heartbeat.ts). The first beat is sent before `start…` resolves.
  */
-import type { Logger, PoolConfig } from '../config/index.js';
-import { encode, KIND, poolKey, serviceKey, type Bus, type PoolStats, type ServiceHeartbeat } from '../bus/index.js';
+import type { PoolConfig } from '../config/index.js';
+import { encode, every, KIND, poolKey, startServiceHeartbeat, type Bus, type Heartbeat, type HeartbeatLog, type PoolStats } from '../bus/index.js';
 import type { VolumeDriver } from './drivers/index.js';
-
-export interface Heartbeat {
-  /** Stops beating (waits for a beat in progress); the last values stay in the bucket. */
-  stop(): Promise<void>;
-}
-
-type HeartbeatLog = Pick<Logger, 'warn'>;
-
-export interface ServiceHeartbeatOptions {
-  role: ServiceHeartbeat['role'];
-  host: string;
-  /** Availability zone. */
-  zone: string;
-  intervalSeconds: number;
-  /** Build version, shown by the services query. */
-  version: string;
-  /** Where failed beats are reported (they are retried at the next tick). */
-  log?: HeartbeatLog;
-}
-
-/**
- * Puts a `ServiceHeartbeat` under `serviceKey(role, host)` now and every
- * `intervalSeconds`. Used by the gateway, the scheduler and the agent.
- * @throws when the first beat cannot be written.
- */
-export function startServiceHeartbeat(bus: Pick<Bus, 'services'>, opts: ServiceHeartbeatOptions): Promise<Heartbeat> {
-  const startedAt = new Date().toISOString();
-  const key = serviceKey(opts.role, opts.host);
-  return every(opts.intervalSeconds, opts.log, 'service heartbeat', async () => {
-    const beat: ServiceHeartbeat = {
-      host: opts.host,
-      role: opts.role,
-      availabilityZone: opts.zone,
-      version: opts.version,
-      startedAt,
-      heartbeatAt: new Date().toISOString(),
-      intervalSeconds: opts.intervalSeconds,
-    };
-    await bus.services.put(key, encode(KIND.serviceHeartbeat, beat));
-  });
-}
 
 /** A pool with its driver, as the agent runs it. */
 export interface AgentPool {
@@ -107,32 +65,6 @@ export function startPoolHeartbeat(bus: Pick<Bus, 'pools'>, opts: PoolHeartbeatO
       throw (results[0] as PromiseRejectedResult).reason;
     }
   });
-}
-
-/** Runs `beat` now (awaited) and then every `intervalSeconds`, never overlapping itself. */
-async function every(intervalSeconds: number, log: HeartbeatLog | undefined, what: string, beat: () => Promise<void>): Promise<Heartbeat> {
-  await beat();
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  const schedule = (): void => {
-    timer = setTimeout(() => {
-      running = beat()
-        .catch((err: unknown) => log?.warn({ err }, `${what} failed; retrying at the next beat`))
-        .finally(() => {
-          if (!stopped) schedule();
-        });
-    }, intervalSeconds * 1000);
-    timer.unref();
-  };
-  schedule();
-  return {
-    stop: async () => {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
 }
 
 export interface AgentHeartbeatOptions extends PoolHeartbeatOptions {

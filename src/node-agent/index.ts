@@ -2,15 +2,12 @@
  * The agent (cinder-volume analog): the public face of `src/node-agent/`. Other
  * folders import from here only.
  */
-export { startAgent, flintVersion, DEFAULT_AGENT_CONCURRENCY, type AgentOptions, type RunningAgent } from './agent.js';
+export { startAgent, DEFAULT_AGENT_CONCURRENCY, type AgentOptions, type RunningAgent } from './agent.js';
 export { AgentCore, AGENT_COMMANDS, type AgentCommand, type AgentCommandPayloads, type AgentCoreOptions, type Emit } from './agent-core.js';
 export {
-  startServiceHeartbeat,
   startPoolHeartbeat,
   startAgentHeartbeat,
   collectPoolStats,
-  type Heartbeat,
-  type ServiceHeartbeatOptions,
   type PoolHeartbeatOptions,
   type AgentHeartbeatOptions,
   type AgentPool,

@@ -1,4 +1,4 @@
 /** The GraphQL layer: types, resolvers and the schema built from them. */
 export { buildFlintSchema, printFlintSchema } from './schema.js';
 export type { Context, Services, LiveApi } from './context.js';
-export type { VolumeServiceApi, VolumeResult } from './services.js';
+export type * from './services.js';

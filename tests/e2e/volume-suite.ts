@@ -302,8 +302,11 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
     t.is(r.pools[1]!.totalCapacityGiB, 200);
     t.is(r.pools[0]!.capabilities.tier, 'gold');
     t.true(r.pools.every((p) => p.state === 'UP' && p.allocatedCapacityGiB >= 0));
-    const roles = r.services.filter((s) => s.state === 'UP').map((s) => s.role).sort();
-    t.deepEqual(roles, ['agent', 'agent', 'gateway', 'scheduler']);
+    const up = r.services.filter((s) => s.state === 'UP').map((s) => `${s.role} ${s.host}`).sort();
+    t.is(up.length, 4, up.join(', '));
+    t.deepEqual(up.slice(0, 2), ['agent host-a', 'agent host-b']);
+    t.regex(up[2]!, /^gateway gw:\d+$/);
+    t.regex(up[3]!, /^scheduler sched-0:\d+$/);
   });
 
   test.serial('volumes pages by cursor through every volume exactly once', async (t) => {

@@ -112,6 +112,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     const url = `http://127.0.0.1:${port}/graphql`;
     const expectedPools = opts.agents.reduce((n, a) => n + a.pools.length, 0);
     await waitFor(async () => {
+      const dead = procs.find((p) => p.child.exitCode !== null || p.child.signalCode !== null);
+      if (dead) throw new Error(`${dead.name} exited while the cluster started:\n${readLogs(logFiles)}`);
       const r = await gql(url, adminToken, '{ pools { id state } }').catch(() => undefined);
       const pools = (r?.data as { pools?: Array<{ state: string }> } | undefined)?.pools;
       return pools !== undefined && pools.filter((p) => p.state === 'UP').length === expectedPools;

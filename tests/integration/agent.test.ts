@@ -28,7 +28,8 @@ import {
   type VolumeOutcomeEvent,
 } from '../../src/bus/index.js';
 import { createLogger, loadConfig, type FlintConfig } from '../../src/config/index.js';
-import { flintVersion, startAgent, type RunningAgent } from '../../src/node-agent/index.js';
+import { startAgent, type RunningAgent } from '../../src/node-agent/index.js';
+import { flintVersion } from '../../src/config/index.js';
 import { withNats } from '../helpers/nats.js';
 import { tempDir } from '../helpers/tmp.js';
 

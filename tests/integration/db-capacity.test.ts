@@ -6,46 +6,22 @@
 import 'reflect-metadata';
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { capacity, openDb, type Db } from '../../src/db/index.js';
-import { createTempDatabase } from '../helpers/postgres.js';
-import { tempDir } from '../helpers/tmp.js';
+import { BACKENDS, openDatabases, type Backend, type Databases } from '../helpers/databases.js';
 
-type Backend = 'sqlite' | 'postgresql';
-const BACKENDS: readonly Backend[] = ['sqlite', 'postgresql'];
-
-const dbs = new Map<Backend, Db>();
-/** Run in reverse order: close a database before removing its file or dropping it. */
-const cleanups: Array<() => Promise<void>> = [];
-let pgUrl = '';
+let databases: Databases | undefined;
 
 test.before(async () => {
-  const dir = await tempDir('flint-db-capacity-');
-  cleanups.push(dir.cleanup);
-  const sqlite = await openDb({ kind: 'sqlite', path: join(dir.path, 'flint.sqlite') });
-  cleanups.push(() => sqlite.close());
-  await sqlite.migrate();
-  dbs.set('sqlite', sqlite);
-
-  const pg = await createTempDatabase();
-  cleanups.push(pg.drop);
-  pgUrl = pg.url;
-  const postgres = await openDb({ kind: 'postgresql', url: pg.url });
-  cleanups.push(() => postgres.close());
-  await postgres.migrate();
-  dbs.set('postgresql', postgres);
+  databases = await openDatabases('flint-db-capacity-');
 });
 
 test.after.always(async () => {
-  const errors: unknown[] = [];
-  for (const cleanup of cleanups.reverse()) await cleanup().catch((err: unknown) => errors.push(err));
-  if (errors.length) throw errors[0];
+  await databases?.close();
 });
 
 function db(kind: Backend): Db {
-  const d = dbs.get(kind);
-  if (!d) throw new Error(`${kind} database is not open`);
-  return d;
+  if (!databases) throw new Error('databases are not open');
+  return databases.get(kind);
 }
 
 const newPool = () => `host-${randomUUID().slice(0, 8)}@pool`;
@@ -258,7 +234,7 @@ for (const kind of BACKENDS) {
 }
 
 test('postgresql: 50 concurrent reserves from two separate connection pools (two scheduler processes) allocate exactly 200 GiB', async (t) => {
-  const second = await openDb({ kind: 'postgresql', url: pgUrl });
+  const second = await openDb({ kind: 'postgresql', url: databases!.pgUrl });
   t.teardown(() => second.close());
   const first = db('postgresql');
   const pool = newPool();
