@@ -20,6 +20,8 @@ import { buildFlintSchema, type Context } from '../resolvers/index.js';
 import { Authenticator } from './auth.js';
 import { formatError } from './errors.js';
 import { BodyTooLargeError, headerMap, readBody, sendJson, writeResponse } from './http.js';
+import { healthRoutes } from './routes/health.js';
+import type { Route } from './routes/route.js';
 import { LiveHub } from './live.js';
 import { startOutboxSweeper } from './outbox.js';
 import { startRecorder } from './recorder.js';
@@ -80,14 +82,13 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   });
   await apollo.start();
 
+  const routes: Route[] = [...healthRoutes(bus, db)];
+
   httpServer.on('request', async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://gateway');
     try {
-      if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
-      if (url.pathname === '/readyz') {
-        const checks = await readiness(bus, db);
-        return sendJson(res, checks.ok ? 200 : 503, checks);
-      }
+      const route = routes.find((r) => r.match(req, url));
+      if (route) return await route.handle(req, res, url);
       if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found; the API is at /graphql' });
       const body = req.method === 'POST' ? await readBody(req) : '';
       let parsed: unknown = body;
@@ -139,14 +140,4 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
       pools.stop();
     },
   };
-}
-
-async function readiness(bus: Bus, db: Db): Promise<{ ok: boolean; nats: string; database: string }> {
-  const nats = bus.nc.isClosed() ? 'closed' : await bus.nc.flush().then(() => 'ok', (e: Error) => e.message);
-  const database = await db
-    .fork()
-    .getConnection()
-    .execute('select 1')
-    .then(() => 'ok', (e: Error) => e.message);
-  return { ok: nats === 'ok' && database === 'ok', nats, database };
 }
