@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.flint/**', 'src/client/generated/**', 'src/db/migrations/**', 'web/dist/**', 'bench/results/**'] },
+  { ignores: ['dist/**', 'test-artifacts/**', 'node_modules/**', '.flint/**', 'src/client/generated/**', 'src/db/migrations/**', 'web/dist/**', 'bench/results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -22,7 +22,11 @@ import { spawnSync } from 'node:child_process';
 const REQUIRED = [
   { probe: 'nats-server', pkg: 'nats-server', why: 'message bus with JetStream for dev mode and tests' },
   { probe: 'qemu-img', pkg: 'qemu-utils', why: 'the file driver creates, snapshots and converts volume images' },
+  // Only with --test: what the test suite needs beyond running Flint.
+  { probe: 'chromium', pkg: 'chromium', why: 'browser tests of GraphiQL and the dashboard (headless)', testOnly: true },
 ];
+
+const forTests = process.argv.includes('--test');
 
 // Debian keeps daemons such as nats-server in /usr/sbin, which is often not
 // in a non-root user's PATH; looking there too avoids a needless install.
@@ -48,7 +52,7 @@ function which(name) {
 }
 
 function missingRequirements() {
-  return REQUIRED.filter((r) => which(r.probe) === undefined);
+  return REQUIRED.filter((r) => (forTests || !r.testOnly) && which(r.probe) === undefined);
 }
 
 function unique(values) {
