@@ -17,7 +17,7 @@ import {
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { KV_POOLS, KV_SERVICES, STREAM_CMD, STREAM_EVT, subjects } from './subjects.js';
-import { ContractError, encode } from './envelope.js';
+import { ContractError, currentRequestId, encode, type EnvelopeMeta } from './envelope.js';
 
 /** How long JetStream remembers a message id to drop a duplicate publish. @default 120_000 */
 export const DUPLICATE_WINDOW_MS = 120_000;
@@ -133,12 +133,32 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec):
   }
 }
 
+/** Told of every JetStream publish round trip: seconds taken, and whether the server acked it. */
+export type PublishObserver = (seconds: number, ok: boolean) => void;
+const publishObservers = new Set<PublishObserver>();
+
+/** Registers a publish observer (metrics); returns its removal. */
+export function observePublishes(observer: PublishObserver): () => void {
+  publishObservers.add(observer);
+  return () => publishObservers.delete(observer);
+}
+
 /**
  * Publishes to JetStream in a versioned envelope. `msgId` makes a re-publish of the
  * same intent (after a crash, a retry) a no-op within the duplicate window.
+ * The envelope carries `meta.requestId`, by default the one of the `withRequestId` scope.
  */
-export async function publish<P>(bus: Pick<Bus, 'js'>, subject: string, kind: string, payload: P, msgId: string): Promise<void> {
-  await bus.js.publish(subject, encode(kind, payload), { msgID: msgId, timeout: 5000 });
+export async function publish<P>(bus: Pick<Bus, 'js'>, subject: string, kind: string, payload: P, msgId: string, meta?: EnvelopeMeta): Promise<void> {
+  const data = encode(kind, payload, undefined, { requestId: meta?.requestId ?? currentRequestId() });
+  const started = performance.now();
+  let ok = false;
+  try {
+    await bus.js.publish(subject, data, { msgID: msgId, timeout: 5000 });
+    ok = true;
+  } finally {
+    const seconds = (performance.now() - started) / 1000;
+    for (const observe of publishObservers) observe(seconds, ok);
+  }
 }
 
 /**

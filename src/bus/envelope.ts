@@ -1,8 +1,11 @@
 /**
- * The versioned envelope every Flint message travels in: `{v, id, kind, at, payload}`.
+ * The versioned envelope every Flint message travels in: `{v, id, kind, at, requestId?, payload}`.
  * Senders `encode`, receivers `decode` with the kind's schema; a message that does not
  * match is rejected with a `ContractError` naming the problem (and is not retried).
+ * `requestId` (optional, added within v1) names the API request a command came from, so
+ * one request can be followed through the logs of every role.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 
@@ -13,7 +16,14 @@ export interface Envelope<P> {
   id: string;
   kind: string;
   at: string;
+  /** The API request this message descends from; absent on heartbeats and from older builds. */
+  requestId?: string;
   payload: P;
+}
+
+/** Optional fields of an envelope beside its payload. */
+export interface EnvelopeMeta {
+  requestId?: string | undefined;
 }
 
 const envelopeSchema = z.object({
@@ -21,6 +31,8 @@ const envelopeSchema = z.object({
   id: z.string().min(1),
   kind: z.string().min(1),
   at: z.string(),
+  // Only for logs: a malformed one is dropped rather than failing the message.
+  requestId: z.string().min(1).max(128).optional().catch(undefined),
   payload: z.unknown(),
 });
 
@@ -34,9 +46,24 @@ export class ContractError extends Error {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export function encode<P>(kind: string, payload: P, id: string = randomUUID()): Uint8Array {
-  const env: Envelope<P> = { v: ENVELOPE_VERSION, id, kind, at: new Date().toISOString(), payload };
+export function encode<P>(kind: string, payload: P, id: string = randomUUID(), meta: EnvelopeMeta = {}): Uint8Array {
+  const env: Envelope<P> = { v: ENVELOPE_VERSION, id, kind, at: new Date().toISOString(), ...(meta.requestId ? { requestId: meta.requestId } : {}), payload };
   return encoder.encode(JSON.stringify(env));
+}
+
+const requestScope = new AsyncLocalStorage<string>();
+
+/**
+ * Runs `fn` so that what `publish()` sends from inside it (however deep, e.g. the outbox
+ * dispatch of a mutation) carries `requestId`. With `undefined`, `fn` runs as it is.
+ */
+export function withRequestId<T>(requestId: string | undefined, fn: () => T): T {
+  return requestId ? requestScope.run(requestId, fn) : fn();
+}
+
+/** The request id of the `withRequestId` scope the caller runs in, if any. */
+export function currentRequestId(): string | undefined {
+  return requestScope.getStore();
 }
 
 /** Parses the envelope only; `decodePayload` then checks the payload against its kind. */

@@ -36,6 +36,8 @@ export const KIND = {
   poolStats: 'pool.stats',
   serviceHeartbeat: 'service.heartbeat',
   liveVolume: 'live.volume',
+  liveOperation: 'live.operation',
+  liveMessage: 'live.message',
 } as const;
 
 /** Command names: the last token of `flint.cmd.scheduler.<name>` / `flint.cmd.agent.<host>.<name>`. */
@@ -164,3 +166,38 @@ export type VolumeView = z.infer<typeof volumeView>;
 export const LIVE_EVENT_TYPES = ['CREATED', 'UPDATED', 'DELETED'] as const;
 export const liveVolume = z.object({ type: z.enum(LIVE_EVENT_TYPES), volume: volumeView });
 export type LiveVolume = z.infer<typeof liveVolume>;
+
+export const OPERATION_STATUSES = ['pending', 'running', 'succeeded', 'failed'] as const;
+
+/** The API's view of an operation, fanned out on `flint.live.<project>.operation.<id>` when it is created or changes. */
+export const operationView = z.object({
+  id: id,
+  projectId: id,
+  kind: z.string(),
+  resourceType: z.string(),
+  resourceId: id,
+  status: z.enum(OPERATION_STATUSES),
+  errorCode: z.string().nullable(),
+  errorMessage: z.string().nullable(),
+  createdAt: z.string(),
+  finishedAt: z.string().nullable(),
+});
+export type OperationView = z.infer<typeof operationView>;
+export const liveOperation = z.object({ operation: operationView });
+export type LiveOperation = z.infer<typeof liveOperation>;
+
+/** A user message as fanned out on `flint.live.<project>.message.<id>` when it is added. */
+export const userMessageView = z.object({
+  id: id,
+  projectId: id,
+  resourceType: z.string(),
+  resourceId: id,
+  event: z.string(),
+  message: z.string(),
+  level: z.enum(['ERROR', 'WARNING', 'INFO']),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+});
+export type UserMessageView = z.infer<typeof userMessageView>;
+export const liveMessage = z.object({ message: userMessageView });
+export type LiveMessage = z.infer<typeof liveMessage>;

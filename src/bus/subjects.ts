@@ -17,6 +17,8 @@ export const subjects = {
   agentAll: (host: string) => `flint.cmd.agent.${token(host)}.>`,
   volumeEvent: (volumeId: string) => `flint.evt.volume.${volumeId}`,
   liveVolume: (projectId: string, volumeId: string) => `flint.live.${projectId}.volume.${volumeId}`,
+  liveOperation: (projectId: string, operationId: string) => `flint.live.${projectId}.operation.${operationId}`,
+  liveMessage: (projectId: string, messageId: string) => `flint.live.${projectId}.message.${messageId}`,
 } as const;
 
 /** Durable consumer name of an agent: one per storage host. */

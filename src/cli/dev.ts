@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { connectBus, pickPort, startNatsServer, startServiceHeartbeat } from '../bus/index.js';
 import { createToken, resolveToken, type Db } from '../db/index.js';
 import { startGateway } from '../gateway/index.js';
+import { databaseCheck, natsCheck, serveRoleMetrics } from '../metrics/index.js';
 import { startAgent } from '../node-agent/index.js';
 import { startScheduler } from '../scheduler/index.js';
 import { flintVersion, type Logger } from '../config/index.js';
@@ -48,6 +49,9 @@ export async function runDev(): Promise<void> {
   stoppers.unshift(() => scheduler.stop());
   const gateway = await startGateway(config, bus, db, log.child({ role: 'gateway' }));
   stoppers.unshift(() => gateway.stop());
+  // One process, one registry: the gateway's /metrics shows every role; FLINT_METRICS_LISTEN serves them on a port of their own too.
+  const metrics = await serveRoleMetrics(config, log, { nats: natsCheck(bus), database: databaseCheck(db) });
+  if (metrics) stoppers.unshift(() => metrics.stop());
   for (const role of ['gateway', 'scheduler'] as const) {
     const hb = await startServiceHeartbeat(bus, {
       role,
@@ -88,6 +92,8 @@ function printWelcome(url: string, token: string, natsUrl: string, dataDir: stri
       '',
       'Flint is running (dev mode).',
       `  GraphQL (HTTP + WebSocket): ${url}`,
+      `  IDE (GraphiQL):             ${url}   (open it in a browser)`,
+      `  Dashboard:                  ${url.replace(/\/graphql$/, '/dashboard')}`,
       `  Admin token:                ${token}   (also in ${join(dataDir, 'admin-token')})`,
       `  NATS:                       ${natsUrl}`,
       `  Data:                       ${dataDir}`,

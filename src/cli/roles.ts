@@ -3,6 +3,7 @@ import { startServiceHeartbeat, type Bus } from '../bus/index.js';
 import { flintVersion, type FlintConfig, type Logger } from '../config/index.js';
 import type { Db } from '../db/index.js';
 import { startGateway } from '../gateway/index.js';
+import { databaseCheck, natsCheck, serveRoleMetrics } from '../metrics/index.js';
 import { startAgent } from '../node-agent/index.js';
 import { startScheduler } from '../scheduler/index.js';
 import { configOrExit, needsNats, openBus, openDatabase, roleLogger, stopOnSignal } from './runtime.js';
@@ -41,7 +42,14 @@ export function runGateway(): Promise<void> {
 export function runScheduler(): Promise<void> {
   return runDbRole('scheduler', async (config, bus, db, log) => {
     const s = await startScheduler(config, bus, db, log);
-    return { instance: `${config.agentHost}:${process.pid}`, stop: s.stop };
+    const metrics = await serveRoleMetrics(config, log, { nats: natsCheck(bus), database: databaseCheck(db) });
+    return {
+      instance: `${config.agentHost}:${process.pid}`,
+      stop: async () => {
+        await metrics?.stop();
+        await s.stop();
+      },
+    };
   });
 }
 
@@ -50,8 +58,9 @@ export async function runAgent(): Promise<void> {
   const log = roleLogger('agent', config);
   const bus = await openBus(config, `flint-agent-${config.agentHost}`);
   const agent = await startAgent(config, bus, log);
+  const metrics = await serveRoleMetrics(config, log, { nats: natsCheck(bus) });
   log.info({ host: agent.host, pools: config.pools.map((p) => p.name) }, 'agent ready');
-  stopOnSignal(log, [() => agent.stop(), () => bus.close()]);
+  stopOnSignal(log, [async () => metrics?.stop(), () => agent.stop(), () => bus.close()]);
 }
 
 export async function runMigrate(): Promise<void> {

@@ -69,6 +69,10 @@ export interface FlintConfig {
   /** Weighers the scheduler applies, with multipliers; empty means Cinder's default (CapacityWeigher, 1.0). */
   readonly schedulerWeighers: ReadonlyArray<{ readonly name: string; readonly multiplier: number | undefined }>;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Whether the gateway answers introspection (`__schema`, `__type`) to callers with a token. @default true */
+  readonly introspection: boolean;
+  /** Where a scheduler or agent serves `/metrics`, `/healthz`, `/readyz`; absent (the default): not served. */
+  readonly metricsListen?: { readonly host: string; readonly port: number };
 }
 
 export class ConfigError extends Error {
@@ -94,6 +98,8 @@ export const ENV = {
   FLINT_SCHEDULER_MAX_ATTEMPTS: `pools tried per create (default ${DEFAULT_SCHEDULER_MAX_ATTEMPTS})`,
   FLINT_SCHEDULER_WEIGHERS: 'comma-separated weighers with optional multipliers, e.g. CapacityWeigher:1,VolumeNumberWeigher:-1 (default CapacityWeigher)',
   FLINT_LOG_LEVEL: 'fatal|error|warn|info|debug|trace|silent (default info)',
+  FLINT_INTROSPECTION: 'true|false: whether the gateway answers schema introspection, for callers with a token only (default true; false also leaves GraphiQL without docs)',
+  FLINT_METRICS_LISTEN: 'host:port where a scheduler or agent serves /metrics, /healthz and /readyz (default unset: off; the gateway serves them on FLINT_LISTEN)',
 } as const;
 
 const fileSchema = z
@@ -109,6 +115,8 @@ const fileSchema = z
     schedulerMaxAttempts: z.number(),
     schedulerWeighers: z.string(),
     logLevel: z.string(),
+    introspection: z.boolean(),
+    metricsListen: z.string(),
   })
   .partial()
   .strict();
@@ -191,6 +199,12 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const logLevelRaw = str('FLINT_LOG_LEVEL', raw.logLevel) ?? 'info';
   const logLevel = (levels as readonly string[]).includes(logLevelRaw) ? (logLevelRaw as FlintConfig['logLevel']) : undefined;
   if (!logLevel) problems.push(`FLINT_LOG_LEVEL: one of ${levels.join(', ')}, got "${logLevelRaw}"`);
+  const introspectionRaw = env.FLINT_INTROSPECTION;
+  const introspection = introspectionRaw === undefined || introspectionRaw === '' ? (raw.introspection ?? true) : introspectionRaw === 'true';
+  if (introspectionRaw && introspectionRaw !== 'true' && introspectionRaw !== 'false') problems.push(`FLINT_INTROSPECTION: true or false, got "${introspectionRaw}"`);
+  const metricsListenRaw = str('FLINT_METRICS_LISTEN', raw.metricsListen);
+  const metricsListen = metricsListenRaw === undefined ? undefined : parseListen(metricsListenRaw);
+  if (metricsListenRaw !== undefined && !metricsListen) problems.push(`FLINT_METRICS_LISTEN: expected host:port with a port from 0 to 65535, got "${metricsListenRaw}"`);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({
@@ -205,6 +219,8 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     schedulerMaxAttempts,
     schedulerWeighers,
     logLevel: logLevel!,
+    introspection,
+    ...(metricsListen ? { metricsListen } : {}),
   });
 }
 

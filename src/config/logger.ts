@@ -7,8 +7,30 @@ import type { FlintConfig } from './config.js';
 
 export type { Logger };
 
-const REDACT = ['token', 'authorization', 'password', 'secret', 'req.headers.authorization', '*.token', '*.password', '*.secret'];
+const REDACT = [
+  'token',
+  'authorization',
+  'password',
+  'secret',
+  'connectionParams',
+  'headers.authorization',
+  'req.headers.authorization',
+  '*.token',
+  '*.authorization',
+  '*.password',
+  '*.secret',
+  '*.connectionParams',
+  '*.headers.authorization',
+  '*.*.token',
+  '*.*.password',
+  '*.*.secret',
+  // CHAP credentials of attachments (issue 4) carry these names.
+  'authPassword',
+  '*.authPassword',
+  '*.*.authPassword',
+];
 
-export function createLogger(role: string, level: FlintConfig['logLevel'] = 'info'): Logger {
-  return pino({ level, base: { role }, redact: { paths: REDACT, censor: '[redacted]' } }, pino.destination(2));
+/** A role's logger, writing to stderr (or to `destination`, for tests). */
+export function createLogger(role: string, level: FlintConfig['logLevel'] = 'info', destination: { write(s: string): void } = pino.destination(2)): Logger {
+  return pino({ level, base: { role }, redact: { paths: REDACT, censor: '[redacted]' } }, destination);
 }

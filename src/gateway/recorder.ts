@@ -19,9 +19,11 @@ import {
   type VolumeOutcomeEvent,
 } from '../bus/index.js';
 import type { Logger } from '../config/logger.js';
-import { addUserMessage, capacity, casVolume, finishOperation, markRunning, type Db, type Volume, type VolumeChanges } from '../db/index.js';
+import type { EntityManager } from '@mikro-orm/knex';
+import { addUserMessage, capacity, casVolume, findOperation, finishOperation, markRunning, UserMessage, type Db, type Volume, type VolumeChanges } from '../db/index.js';
 import { outcomeTransition } from '../domain/volume-states.js';
 import type { LiveHub } from './live.js';
+import { countOperation } from '../metrics/index.js';
 
 /** Which operation an outcome belongs to, for its user message. */
 const EVENT_OF: Record<string, string> = { create: 'create_volume', delete: 'delete_volume', extend: 'extend_volume' };
@@ -45,10 +47,12 @@ export async function startRecorder(bus: Bus, db: Db, live: LiveHub, log: Logger
         const v = await casVolume(em, e.volumeId, { from: ['creating'] }, { host: e.host, pool: e.pool });
         await markRunning(em, e.operationId);
         if (v) live.publish('UPDATED', v);
+        const op = await findOperation(em, e.operationId);
+        if (op?.status === 'running') live.publishOperation(op);
         return 'ack';
       }
       if (env.kind === KIND.volumeOutcome) {
-        await applyOutcome(db, live, log, decodePayload(env, volumeOutcome));
+        await applyOutcome(db, live, env.requestId ? log.child({ requestId: env.requestId }) : log, decodePayload(env, volumeOutcome));
         return 'ack';
       }
       log.warn({ kind: env.kind, subject: msg.subject }, 'event of an unknown kind; skipped');
@@ -69,6 +73,7 @@ export async function applyOutcome(db: Db, live: LiveHub, log: Logger, e: Volume
 
   const em = db.fork();
   let volume: Volume | null = null;
+  let message: UserMessage | null = null;
   await em.transactional(async (tx) => {
     volume = await casVolume(tx, e.volumeId, { from: t.from }, changes);
     if (!volume) return; // already applied, or overtaken: nothing to do
@@ -84,14 +89,36 @@ export async function applyOutcome(db: Db, live: LiveHub, log: Logger, e: Volume
         event: EVENT_OF[e.outcome.split('.')[0]!] ?? e.outcome,
         message: e.error?.message ?? `The volume could not be ${t.verb}.`,
       });
+      message = await newestMessage(tx, volume.id);
     }
   });
   // Make sure the operation ends even if the volume row had already moved on.
   if (!volume) {
-    await finishOperation(db.fork(), e.operationId, e.outcome.endsWith('succeeded') ? 'succeeded' : 'failed', e.error);
+    const fork = db.fork();
+    if (await finishOperation(fork, e.operationId, e.outcome.endsWith('succeeded') ? 'succeeded' : 'failed', e.error)) {
+      countOperation(EVENT_OF[e.outcome.split('.')[0]!] ?? 'unknown', e.outcome.endsWith('succeeded') ? 'succeeded' : 'failed');
+      await publishOperation(fork, live, e.operationId);
+    }
     return;
   }
   const v: Volume = volume;
+  countOperation(EVENT_OF[e.outcome.split('.')[0]!] ?? 'unknown', e.outcome.endsWith('succeeded') ? 'succeeded' : 'failed');
   log.info({ volumeId: v.id, operationId: e.operationId, outcome: e.outcome, status: v.status }, 'volume changed');
   live.publish(v.status === 'deleted' ? 'DELETED' : 'UPDATED', v);
+  await publishOperation(db.fork(), live, e.operationId);
+  if (message) live.publishMessage(message);
+}
+
+/** Announces the operation as it is now (after the commit). */
+async function publishOperation(em: EntityManager, live: LiveHub, operationId: string): Promise<void> {
+  const op = await findOperation(em, operationId);
+  if (op) live.publishOperation(op);
+}
+
+/**
+ * The message just added about a volume, read back inside its transaction: the volume's
+ * compare-and-set holds the row, so no other outcome for it can add one meanwhile.
+ */
+async function newestMessage(em: EntityManager, volumeId: string): Promise<UserMessage | null> {
+  return em.findOne(UserMessage, { resourceType: 'volume', resourceId: volumeId }, { orderBy: { createdAt: 'desc', id: 'desc' } });
 }

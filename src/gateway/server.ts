@@ -9,18 +9,23 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import type { GraphQLFormattedError } from 'graphql';
+import { execute, type GraphQLFormattedError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { PoolView, type Bus } from '../bus/index.js';
+import { PoolView, withRequestId, type Bus } from '../bus/index.js';
 import type { FlintConfig } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
-import type { Db, Principal } from '../db/index.js';
+import { capacity, type Db, type Principal } from '../db/index.js';
+import { graphqlObservability, poolSourceFrom, requestIdFrom, setPoolSource } from '../metrics/index.js';
 import { buildFlintSchema, type Context } from '../resolvers/index.js';
 import { Authenticator } from './auth.js';
 import { formatError } from './errors.js';
 import { BodyTooLargeError, headerMap, readBody, sendJson, writeResponse } from './http.js';
+import { ClusterFeed } from './cluster-feed.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes } from './routes/health.js';
+import { ideRoutes, introspectionPlugin, wsValidate } from './routes/ide.js';
+import { metricsRoutes } from './routes/metrics.js';
 import type { Route } from './routes/route.js';
 import { LiveHub } from './live.js';
 import { startOutboxSweeper } from './outbox.js';
@@ -41,14 +46,24 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const pools = await PoolView.start(bus.pools, (err) => log.warn({ err }, 'ignored an unreadable pool heartbeat'));
   const volumes = new VolumeService({ config, db, bus, live, log });
   const auth = new Authenticator(db);
-  const services = { volumes, db, bus, live, pools, heartbeatSeconds: config.heartbeatSeconds };
-  const format = (f: GraphQLFormattedError, e: unknown) => formatError(f, e, log);
+  const cluster = await ClusterFeed.start({
+    bus,
+    db,
+    pools,
+    heartbeatSeconds: config.heartbeatSeconds,
+    onError: (err) => log.warn({ err }, 'dashboard feed error'),
+  });
+  const services = { volumes, db, bus, live, pools, heartbeatSeconds: config.heartbeatSeconds, cluster };
+  const obs = graphqlObservability<Context>(log);
+  const stopPoolGauge = setPoolSource(poolSourceFrom(() => pools.list(), () => capacity.allocations(db.fork())));
+  const format = (f: GraphQLFormattedError, e: unknown) => obs.countError(formatError(f, e, log));
 
   const httpServer: Server = createServer();
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
   const wsCleanup = useServer<{ authorization?: string }, { principal?: Principal }>(
     {
       schema,
+      validate: wsValidate(config.introspection),
       onConnect: async (ctx) => {
         const header = ctx.connectionParams?.authorization;
         try {
@@ -61,6 +76,10 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
         }
       },
       context: (ctx): Context => ({ principal: ctx.extra.principal ?? null, requestId: randomUUID(), services }),
+      // What a WebSocket mutation publishes carries its request id, as over HTTP.
+      execute: (args) => withRequestId((args.contextValue as Context).requestId, () => execute(args)),
+      onOperation: (ctx, id, _payload, args, result) => obs.wsOperation(ctx, id, args, result),
+      onComplete: (ctx, id) => obs.wsComplete(ctx, id),
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors ? { ...result, errors: result.errors.map((e) => format(e.toJSON ? e.toJSON() : e, e)) } : result,
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => format(e.toJSON ? e.toJSON() : e, e)) as never,
@@ -72,20 +91,27 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     schema,
     formatError: format,
     includeStacktraceInErrorResponses: false,
+    // FLINT_INTROSPECTION=false: nobody; otherwise callers with a token (introspectionPlugin).
+    introspection: config.introspection,
     // The role's entry point owns SIGINT/SIGTERM; Apollo would re-raise the signal and cut the shutdown short.
     stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
+      introspectionPlugin(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      obs.plugin,
       { serverWillStart: async () => ({ drainServer: async () => wsCleanup.dispose() }) },
     ],
   });
   await apollo.start();
 
-  const routes: Route[] = [...healthRoutes(bus, db)];
+  const routes: Route[] = [...healthRoutes(bus, db), ...dashboardRoutes(), ...metricsRoutes(), ...ideRoutes()];
 
   httpServer.on('request', async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://gateway');
+    // Follows the request through the logs of every role; echoed so the client can quote it.
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    res.setHeader('x-request-id', requestId);
     try {
       const route = routes.find((r) => r.match(req, url));
       if (route) return await route.handle(req, res, url);
@@ -96,6 +122,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
         try {
           parsed = JSON.parse(body);
         } catch {
+          obs.rejected(requestId, 'BAD_USER_INPUT', 400);
           return sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_USER_INPUT' } }] });
         }
       }
@@ -104,15 +131,22 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
         principal = await auth.fromHeader(req.headers.authorization);
       } catch (err) {
         // A token that was sent but is bad must not read as anonymous.
+        obs.rejected(requestId, 'UNAUTHENTICATED', 401);
         return sendJson(res, 401, { errors: [{ message: (err as Error).message, extensions: { code: 'UNAUTHENTICATED' } }] });
       }
-      const response = await apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method: req.method ?? 'GET', headers: headerMap(req), search: url.search, body: parsed },
-        context: async () => ({ principal, requestId: randomUUID(), services }),
-      });
+      // Commands a mutation publishes (however deep) carry the request id on.
+      const response = await withRequestId(requestId, () =>
+        apollo.executeHTTPGraphQLRequest({
+          httpGraphQLRequest: { method: req.method ?? 'GET', headers: headerMap(req), search: url.search, body: parsed },
+          context: async () => ({ principal, requestId, services }),
+        }),
+      );
       await writeResponse(res, response);
     } catch (err) {
-      if (err instanceof BodyTooLargeError) return sendJson(res, 413, { errors: [{ message: err.message, extensions: { code: 'BAD_USER_INPUT' } }] });
+      if (err instanceof BodyTooLargeError) {
+        obs.rejected(requestId, 'BAD_USER_INPUT', 413);
+        return sendJson(res, 413, { errors: [{ message: err.message, extensions: { code: 'BAD_USER_INPUT' } }] });
+      }
       log.error({ err }, 'request failed');
       if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal error.', extensions: { code: 'INTERNAL' } }] });
     }
@@ -138,6 +172,8 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
       wsServer.close();
       live.stop();
       pools.stop();
+      stopPoolGauge();
+      cluster.stop();
     },
   };
 }

@@ -149,6 +149,7 @@ export class VolumeService implements VolumeServiceApi {
       throw err;
     }
     this.deps.live.publish('CREATED', created.volume);
+    this.deps.live.publishOperation(created.operation);
     void dispatchOrDefer(this.deps.bus, this.deps.db, created.operation, this.deps.log);
     return created;
   }
@@ -194,6 +195,7 @@ export class VolumeService implements VolumeServiceApi {
       return { volume, operation };
     });
     this.deps.live.publish('UPDATED', volume);
+    this.deps.live.publishOperation(operation);
     return { volume, operation };
   }
 
@@ -226,6 +228,7 @@ export class VolumeService implements VolumeServiceApi {
       return { volume, operation };
     });
     this.deps.live.publish(result.volume.status === 'deleted' ? 'DELETED' : 'UPDATED', result.volume);
+    this.deps.live.publishOperation(result.operation);
     void dispatchOrDefer(this.deps.bus, this.deps.db, result.operation, this.deps.log);
     return result;
   }
@@ -264,6 +267,7 @@ export class VolumeService implements VolumeServiceApi {
       return { volume, operation };
     });
     this.deps.live.publish('UPDATED', result.volume);
+    this.deps.live.publishOperation(result.operation);
     void dispatchOrDefer(this.deps.bus, this.deps.db, result.operation, this.deps.log);
     return result;
   }

@@ -24,6 +24,7 @@ import {
   type Bus,
   type ConsumerRunner,
 } from '../bus/index.js';
+import { agentMetrics, countAgentCommand, inCommandScope, noteEmitted, operationIdOf, scopedLogger } from '../metrics/index.js';
 import { AgentCore, type AgentCommand } from './agent-core.js';
 import { createDriver, DriverError } from './drivers/index.js';
 import { startAgentHeartbeat, type AgentPool } from './heartbeat.js';
@@ -57,6 +58,7 @@ const COMMANDS: { [C in AgentCommand]: { kind: string; schema: z.ZodType } } = {
  */
 export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, options: AgentOptions = {}): Promise<RunningAgent> {
   const host = config.agentHost;
+  agentMetrics();
   const pools: AgentPool[] = [];
   for (const pool of config.pools) {
     const driver = createDriver(pool);
@@ -77,8 +79,12 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
     drivers: new Map(pools.map((p) => [p.config.name, p.driver])),
     maxAttempts: config.schedulerMaxAttempts,
     outcomes,
-    emit: (subject, kind, payload, msgId) => publish(bus, subject, kind, payload, msgId),
-    log,
+    emit: (subject, kind, payload, msgId) => {
+      noteEmitted(kind, payload);
+      return publish(bus, subject, kind, payload, msgId);
+    },
+    // The core's log lines carry the request and operation of the command being handled.
+    log: scopedLogger(log),
   });
 
   const heartbeat = await startAgentHeartbeat(bus, {
@@ -134,11 +140,16 @@ async function handleMessage(core: AgentCore, msg: JsMsg, log: Logger): Promise<
   const spec = (COMMANDS as Record<string, (typeof COMMANDS)[AgentCommand] | undefined>)[command];
   if (!spec) throw new ContractError(`${msg.subject}: "${command}" is not an agent command (known: ${Object.keys(COMMANDS).join(', ')})`);
   const env = decodeEnvelope(msg.data);
-  if (env.kind !== spec.kind) throw new ContractError(`${msg.subject}: expected a ${spec.kind} message, got ${env.kind}`);
-  const payload = decodePayload(env, spec.schema);
-  await core.handle(command as AgentCommand, payload as never);
-  const operationId = (payload as { operationId: string }).operationId;
-  log.debug({ command, operationId, queuedMs, ms: Math.round(performance.now() - started) }, 'command handled');
-  return 'ack';
+  return inCommandScope(log, { requestId: env.requestId, operationId: operationIdOf(env.payload) }, async ({ log, emitted }) => {
+    try {
+      if (env.kind !== spec.kind) throw new ContractError(`${msg.subject}: expected a ${spec.kind} message, got ${env.kind}`);
+      const payload = decodePayload(env, spec.schema);
+      await core.handle(command as AgentCommand, payload as never);
+      log.debug({ command, queuedMs, ms: Math.round(performance.now() - started) }, 'command handled');
+      return 'ack' as const;
+    } finally {
+      countAgentCommand(command, emitted, (performance.now() - started) / 1000);
+    }
+  });
 }
 

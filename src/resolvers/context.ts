@@ -1,10 +1,28 @@
 /** What every resolver receives: who is asking, and the services that do the work. */
-import type { Bus, LiveVolume, PoolStats } from '../bus/index.js';
+import type { Bus, LiveMessage, LiveOperation, LiveVolume, PoolStats, ServiceHeartbeat } from '../bus/index.js';
 import type { Db, Principal } from '../db/index.js';
 import type { VolumeServiceApi } from './services.js';
 
 export interface LiveApi {
   listen(accept: (ev: LiveVolume) => boolean, opts?: { first?: LiveVolume; until?: (ev: LiveVolume) => boolean }): AsyncIterableIterator<LiveVolume>;
+  /** Operations as they are created or change. */
+  listenOperations(accept: (ev: LiveOperation) => boolean): AsyncIterableIterator<LiveOperation>;
+  /** User messages as they are added. */
+  listenMessages(accept: (ev: LiveMessage) => boolean): AsyncIterableIterator<LiveMessage>;
+}
+
+/** Pool heartbeats with Flint's allocations (`host@pool` → GiB), read together. */
+export interface PoolSnapshot {
+  stats: PoolStats[];
+  allocated: Map<string, number>;
+}
+
+/** Shared streams of the cluster's state for dashboards (src/gateway/cluster-feed.ts). */
+export interface ClusterFeedApi {
+  /** The pools now, then again after every heartbeat (a few times a second at most) and when one goes DOWN. */
+  pools(): AsyncIterableIterator<PoolSnapshot>;
+  /** The services' heartbeats now, then again on every change and when one goes DOWN. */
+  services(): AsyncIterableIterator<ServiceHeartbeat[]>;
 }
 
 export interface Services {
@@ -17,6 +35,8 @@ export interface Services {
   pools: { list(): PoolStats[] };
   /** Pools and services silent for three heartbeats are DOWN. */
   heartbeatSeconds: number;
+  /** Pools and services as streams, for the `…Changed` subscriptions. */
+  cluster: ClusterFeedApi;
 }
 
 export interface Context {

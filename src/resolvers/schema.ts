@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import { DashboardResolver } from './dashboard.resolver.js';
 import { SubscriptionResolver } from './subscription.resolver.js';
 import { SystemResolver } from './system.resolver.js';
 import { VolumeResolver } from './volume.resolver.js';
@@ -11,7 +12,7 @@ import { VolumeTypeType } from './types/system.js';
 
 export async function buildFlintSchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [VolumeResolver, SubscriptionResolver, SystemResolver],
+    resolvers: [VolumeResolver, SubscriptionResolver, SystemResolver, DashboardResolver],
     orphanedTypes: [VolumeType, OperationType, VolumeTypeType],
     validate: false,
     // Every subscription brings its own `subscribe` (src/gateway/live.ts); type-graphql

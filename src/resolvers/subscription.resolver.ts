@@ -22,7 +22,9 @@ function matches(filter: VolumeFilter | undefined, ev: LiveVolume): boolean {
 @Resolver()
 export class SubscriptionResolver {
   @Subscription(() => VolumeType, {
-    description: 'The volume now, then every change of it, ending with status DELETED. Authorised like the volume query.',
+    description:
+      'The volume as it is now, then again after every change, until it is DELETED (the last event; then the subscription completes). ' +
+      'Over graphql-ws on /graphql with `connectionParams: { authorization: "Bearer <token>" }`. Authorised like `volume`: NOT_FOUND when it is not visible to you.',
     subscribe: async ({ args, context }: SubscribeData<{ id: string }>) => {
       const p = requirePrincipal(context.principal);
       const v = await context.services.volumes.visible(p, args.id);
@@ -33,18 +35,23 @@ export class SubscriptionResolver {
       });
     },
   })
-  volumeChanged(@Root() ev: LiveVolume, @Arg('id', () => ID) _id: string): VolumeType {
+  volumeChanged(@Root() ev: LiveVolume, @Arg('id', () => ID, { description: 'Id of the volume to follow.' }) _id: string): VolumeType {
     return VolumeType.fromView(ev.volume);
   }
 
   @Subscription(() => VolumeEvent, {
-    description: 'Every volume created, changed or deleted that you may see and that matches the filter (for dashboards).',
+    description:
+      'Every volume created, changed or deleted from now on that you may see (your project; all for admins) and that matches the filter, for dashboards. ' +
+      'Sends no initial state: read `volumes` first. Over graphql-ws, like `volumeChanged`.',
     subscribe: ({ args, context }: SubscribeData<{ filter?: VolumeFilter }>) => {
       const p = requirePrincipal(context.principal);
       return context.services.live.listen((ev) => canSee(p, ev.volume.projectId) && matches(args.filter, ev));
     },
   })
-  volumeEvents(@Root() ev: LiveVolume, @Arg('filter', () => VolumeFilter, { nullable: true }) _filter?: VolumeFilter): VolumeEvent {
+  volumeEvents(
+    @Root() ev: LiveVolume,
+    @Arg('filter', () => VolumeFilter, { nullable: true, description: 'Only changes whose volume (after the change) matches all its conditions; default every change.' }) _filter?: VolumeFilter,
+  ): VolumeEvent {
     return { type: ev.type as VolumeEventTypeEnum, volume: VolumeType.fromView(ev.volume) };
   }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import { decodeEnvelope, decodePayload, poolId, serviceHeartbeat, type ServiceHeartbeat } from '../bus/index.js';
+import { decodeEnvelope, decodePayload, serviceHeartbeat, type ServiceHeartbeat } from '../bus/index.js';
 import { capacity, findOperation, findVolume, VolumeType as VolumeTypeRow } from '../db/index.js';
 import {
   BadInputError,
@@ -15,48 +15,42 @@ import {
   requireAdmin,
   requirePrincipal,
 } from '../domain/index.js';
+import { toPools, toServices } from './cluster-views.js';
 import type { Context } from './context.js';
-import { RoleEnum, ServiceStateEnum } from './types/enums.js';
+import { RoleEnum } from './types/enums.js';
 import { Node } from './types/node.js';
 import { OperationType } from './types/operation.js';
 import { CreateVolumeTypeInput, DeleteVolumeTypeInput, Pool, Service, Viewer, VolumeTypeType } from './types/system.js';
 import { VolumeType } from './types/volume.js';
 
-function state(at: string | Date, intervalSeconds: number, now = Date.now()): ServiceStateEnum {
-  return now - new Date(at).getTime() <= intervalSeconds * 3000 ? ServiceStateEnum.UP : ServiceStateEnum.DOWN;
-}
-
 @Resolver()
 export class SystemResolver {
-  @Query(() => Viewer, { description: 'The project and role of your token.' })
+  @Query(() => Viewer, { description: 'The project and role of your token: the first query to try. Without a valid token it is UNAUTHENTICATED.' })
   viewer(@Ctx() ctx: Context): Viewer {
     const p = requirePrincipal(ctx.principal);
     return { projectId: p.projectId, projectName: p.projectName, role: p.role as RoleEnum };
   }
 
-  @Query(() => [Pool], { description: 'Every pool the agents report (admins only).' })
+  @Query(() => [Pool], {
+    description: 'Every pool the agents report in their heartbeats, with capacity and state, sorted by id (admins only: FORBIDDEN for other tokens).',
+  })
   async pools(@Ctx() ctx: Context): Promise<Pool[]> {
     requireAdmin(ctx.principal, 'Listing pools');
     const allocated = await capacity.allocations(ctx.services.db.fork());
-    return ctx.services.pools
-      .list()
-      .map((s) => ({
-        ...s,
-        id: poolId(s.host, s.pool),
-        name: s.pool,
-        allocatedCapacityGiB: allocated.get(poolId(s.host, s.pool)) ?? 0,
-        state: state(s.updatedAt, ctx.services.heartbeatSeconds),
-        updatedAt: new Date(s.updatedAt),
-      }))
-      .sort((a, b) => a.id.localeCompare(b.id));
+    return toPools(ctx.services.pools.list(), allocated, ctx.services.heartbeatSeconds);
   }
 
-  @Query(() => [Service], { description: 'Every Flint process that has sent a heartbeat in the last day (admins only).' })
+  @Query(() => [Service], {
+    description: 'Every Flint process that has sent a heartbeat in the last day, UP or DOWN, sorted by role and host (admins only: FORBIDDEN for other tokens).',
+  })
   async services(@Ctx() ctx: Context): Promise<Service[]> {
     requireAdmin(ctx.principal, 'Listing services');
     const kv = ctx.services.bus.services;
     const beats: ServiceHeartbeat[] = [];
-    for await (const key of await kv.keys()) {
+    // A key listing can name a key twice when it is written during the listing (a heartbeat).
+    const keys = new Set<string>();
+    for await (const key of await kv.keys()) keys.add(key);
+    for (const key of keys) {
       const e = await kv.get(key);
       if (!e || e.operation !== 'PUT') continue;
       try {
@@ -65,27 +59,23 @@ export class SystemResolver {
         // A heartbeat from an incompatible build: not a service this gateway can describe.
       }
     }
-    return beats
-      .map((b) => ({
-        host: b.host,
-        role: b.role,
-        zone: b.availabilityZone,
-        state: state(b.heartbeatAt, b.intervalSeconds),
-        lastHeartbeatAt: new Date(b.heartbeatAt),
-        startedAt: new Date(b.startedAt),
-        version: b.version,
-      }))
-      .sort((a, b) => `${a.role}/${a.host}`.localeCompare(`${b.role}/${b.host}`));
+    return toServices(beats);
   }
 
-  @Query(() => OperationType, { nullable: true, description: 'An operation, or null when it does not exist or is not visible to you.' })
-  async operation(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<OperationType | null> {
+  @Query(() => OperationType, {
+    nullable: true,
+    description: 'An operation by id (from a mutation\'s payload), or null when it does not exist or belongs to another project. Poll it until SUCCEEDED or FAILED.',
+  })
+  async operation(@Arg('id', () => ID, { description: 'Id of the operation.' }) id: string, @Ctx() ctx: Context): Promise<OperationType | null> {
     const op = await ctx.services.volumes.operation(requirePrincipal(ctx.principal), id);
     return op ? OperationType.from(op) : null;
   }
 
-  @Query(() => Node, { nullable: true, description: 'Any object by id (volume, operation, volume type).' })
-  async node(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Node | null> {
+  @Query(() => Node, {
+    nullable: true,
+    description: 'Any object by its id (Relay): a volume, an operation or a volume type; null when nothing with that id is visible to you. Use `... on Volume { … }` to read its fields.',
+  })
+  async node(@Arg('id', () => ID, { description: 'Id of a volume, operation or volume type.' }) id: string, @Ctx() ctx: Context): Promise<Node | null> {
     const p = requirePrincipal(ctx.principal);
     const em = ctx.services.db.fork();
     const v = await findVolume(em, id);
@@ -96,7 +86,7 @@ export class SystemResolver {
     return t && (t.isPublic || p.role === 'admin') ? VolumeTypeType.from(t) : null;
   }
 
-  @Query(() => [VolumeTypeType], { description: 'Volume types you may use (admins see private ones too).' })
+  @Query(() => [VolumeTypeType], { description: 'Volume types you may use in `createVolume`, by name (admins see private ones too).' })
   async volumeTypes(@Ctx() ctx: Context): Promise<VolumeTypeType[]> {
     const p = requirePrincipal(ctx.principal);
     const where = p.role === 'admin' ? {} : { isPublic: true };
@@ -104,8 +94,10 @@ export class SystemResolver {
     return rows.map(VolumeTypeType.from);
   }
 
-  @Mutation(() => VolumeTypeType, { description: 'Defines a volume type (admins only).' })
-  async createVolumeType(@Arg('input', () => CreateVolumeTypeInput) input: CreateVolumeTypeInput, @Ctx() ctx: Context): Promise<VolumeTypeType> {
+  @Mutation(() => VolumeTypeType, {
+    description: 'Defines a volume type (admins only). Errors: BAD_USER_INPUT, CONFLICT (the name is taken), FORBIDDEN, UNAUTHENTICATED.',
+  })
+  async createVolumeType(@Arg('input', () => CreateVolumeTypeInput, { description: 'The volume type to define.' }) input: CreateVolumeTypeInput, @Ctx() ctx: Context): Promise<VolumeTypeType> {
     requireAdmin(ctx.principal, 'Creating volume types');
     const problems = new Problems();
     checkName(problems, 'name', input.name, true);
@@ -123,8 +115,12 @@ export class SystemResolver {
     }
   }
 
-  @Mutation(() => ID, { description: 'Deletes an unused volume type (admins only); returns its id.' })
-  async deleteVolumeType(@Arg('input', () => DeleteVolumeTypeInput) input: DeleteVolumeTypeInput, @Ctx() ctx: Context): Promise<string> {
+  @Mutation(() => ID, {
+    description:
+      'Deletes a volume type that no volume uses any more (admins only) and returns its id. ' +
+      'Errors: NOT_FOUND, BAD_USER_INPUT (volumes still use it), FORBIDDEN, UNAUTHENTICATED.',
+  })
+  async deleteVolumeType(@Arg('input', () => DeleteVolumeTypeInput, { description: 'The volume type to delete.' }) input: DeleteVolumeTypeInput, @Ctx() ctx: Context): Promise<string> {
     requireAdmin(ctx.principal, 'Deleting volume types');
     const em = ctx.services.db.fork();
     const t = await em.findOne(VolumeTypeRow, { id: input.id });

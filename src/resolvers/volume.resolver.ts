@@ -36,18 +36,25 @@ const payload = (r: VolumeResult) => ({ volume: VolumeType.from(r.volume), opera
 
 @Resolver(() => VolumeType)
 export class VolumeResolver {
-  @Query(() => VolumeType, { nullable: true, description: 'A volume, or null when it does not exist or is not visible to you.' })
-  async volume(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<VolumeType | null> {
+  @Query(() => VolumeType, {
+    nullable: true,
+    description: 'A volume by id, or null when it does not exist, is DELETED, or belongs to another project (unless you are an admin). Needs a token (UNAUTHENTICATED otherwise).',
+  })
+  async volume(@Arg('id', () => ID, { description: 'Id of the volume.' }) id: string, @Ctx() ctx: Context): Promise<VolumeType | null> {
     const v = await ctx.services.volumes.visible(requirePrincipal(ctx.principal), id);
     return v ? VolumeType.from(v) : null;
   }
 
-  @Query(() => VolumeConnection, { description: 'Your project\'s volumes (all projects\' for admins), oldest first.' })
+  @Query(() => VolumeConnection, {
+    description:
+      'Your project\'s volumes (every project\'s for admins), oldest first, one page at a time (Relay): pass `pageInfo.endCursor` as `after` for the next page. ' +
+      'DELETED volumes are left out unless the filter asks for them. A bad `first` or `after` is BAD_USER_INPUT.',
+  })
   async volumes(
     @Ctx() ctx: Context,
-    @Arg('first', () => Int, { nullable: true, description: 'Page size, 0 to 500 (default 50).' }) first?: number,
-    @Arg('after', () => String, { nullable: true, description: 'endCursor of the previous page.' }) after?: string,
-    @Arg('filter', () => VolumeFilter, { nullable: true }) filter?: VolumeFilter,
+    @Arg('first', () => Int, { nullable: true, description: 'Page size: how many volumes to return, 0 to 500 (default 50).' }) first?: number,
+    @Arg('after', () => String, { nullable: true, description: '`pageInfo.endCursor` of the previous page; omit for the first page.' }) after?: string,
+    @Arg('filter', () => VolumeFilter, { nullable: true, description: 'Only volumes matching all its conditions; default every volume but DELETED ones.' }) filter?: VolumeFilter,
   ): Promise<VolumeConnection> {
     const p = requirePrincipal(ctx.principal);
     const problems = new Problems();
@@ -63,23 +70,41 @@ export class VolumeResolver {
     return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, totalCount: page.totalCount };
   }
 
-  @Mutation(() => CreateVolumePayload, { description: 'Starts creating a volume; it is AVAILABLE (or ERROR, with a message) when the operation ends.' })
-  async createVolume(@Arg('input', () => CreateVolumeInput) input: CreateVolumeInput, @Ctx() ctx: Context) {
+  @Mutation(() => CreateVolumePayload, {
+    description:
+      'Starts creating a volume in your project and returns at once with the volume CREATING and its operation. The scheduler picks a pool; ' +
+      'the volume becomes AVAILABLE, or ERROR with a message in `Volume.messages` (e.g. NO_VALID_BACKEND when no pool fits). ' +
+      'Errors: BAD_USER_INPUT (every problem listed), CONFLICT (idempotencyKey reused with other parameters), FORBIDDEN (reader token), UNAUTHENTICATED.',
+  })
+  async createVolume(@Arg('input', () => CreateVolumeInput, { description: 'The volume to create.' }) input: CreateVolumeInput, @Ctx() ctx: Context) {
     return payload(await ctx.services.volumes.create(ctx.principal, input));
   }
 
-  @Mutation(() => UpdateVolumePayload, { description: 'Renames a volume or replaces its description or metadata.' })
-  async updateVolume(@Arg('input', () => UpdateVolumeInput) input: UpdateVolumeInput, @Ctx() ctx: Context) {
+  @Mutation(() => UpdateVolumePayload, {
+    description:
+      'Renames a volume or replaces its description or metadata, at once (no storage work), in any state but DELETING and DELETED. ' +
+      'Errors: NOT_FOUND, CONFLICT (expectedVersion is stale), INVALID_STATE, BAD_USER_INPUT, FORBIDDEN (reader token), UNAUTHENTICATED.',
+  })
+  async updateVolume(@Arg('input', () => UpdateVolumeInput, { description: 'The volume and what to change.' }) input: UpdateVolumeInput, @Ctx() ctx: Context) {
     return payload(await ctx.services.volumes.update(ctx.principal, input));
   }
 
-  @Mutation(() => DeleteVolumePayload, { description: 'Starts deleting a volume (AVAILABLE or an ERROR state); it ends DELETED.' })
-  async deleteVolume(@Arg('input', () => DeleteVolumeInput) input: DeleteVolumeInput, @Ctx() ctx: Context) {
+  @Mutation(() => DeleteVolumePayload, {
+    description:
+      'Starts deleting a volume that is AVAILABLE or in an ERROR state: it goes DELETING, then DELETED (or ERROR_DELETING; delete again to retry). ' +
+      'A volume that never reached a pool is DELETED at once. Errors: NOT_FOUND, INVALID_STATE (says the current state), CONFLICT, FORBIDDEN, UNAUTHENTICATED.',
+  })
+  async deleteVolume(@Arg('input', () => DeleteVolumeInput, { description: 'The volume to delete.' }) input: DeleteVolumeInput, @Ctx() ctx: Context) {
     return payload(await ctx.services.volumes.delete(ctx.principal, input));
   }
 
-  @Mutation(() => ExtendVolumePayload, { description: 'Grows an AVAILABLE volume; it is AVAILABLE at the new size when the operation ends.' })
-  async extendVolume(@Arg('input', () => ExtendVolumeInput) input: ExtendVolumeInput, @Ctx() ctx: Context) {
+  @Mutation(() => ExtendVolumePayload, {
+    description:
+      'Grows an AVAILABLE volume: it goes EXTENDING, then AVAILABLE at the new size. When its pool has no room it is AVAILABLE at the old size, ' +
+      'with the operation FAILED and a message; a failure on the host leaves ERROR_EXTENDING. ' +
+      'Errors: BAD_USER_INPUT (not larger, over 65536), NOT_FOUND, INVALID_STATE, CONFLICT, FORBIDDEN, UNAUTHENTICATED.',
+  })
+  async extendVolume(@Arg('input', () => ExtendVolumeInput, { description: 'The volume and its new size.' }) input: ExtendVolumeInput, @Ctx() ctx: Context) {
     return payload(await ctx.services.volumes.extend(ctx.principal, input));
   }
 
@@ -93,7 +118,7 @@ export class VolumeResolver {
     return ctx.principal?.role === 'admin' ? v.poolValue : null;
   }
 
-  @FieldResolver(() => [UserMessageType], { description: 'Messages about failures of this volume, newest first.' })
+  @FieldResolver(() => [UserMessageType], { description: 'Messages about failures of work on this volume (what failed, why, what to do), newest first; kept 30 days.' })
   async messages(@Root() v: VolumeType, @Ctx() ctx: Context): Promise<UserMessageType[]> {
     return (await messagesFor(ctx.services.db.fork(), 'volume', v.id)).map(UserMessageType.from);
   }

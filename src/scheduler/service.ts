@@ -20,6 +20,7 @@ import {
   type Bus,
 } from '../bus/index.js';
 import { capacity, type Db } from '../db/index.js';
+import { countPlacement, inCommandScope, noteEmitted, operationIdOf, schedulerMetrics } from '../metrics/index.js';
 
 import { SchedulerCore } from './scheduler-core.js';
 import { AllocatedCapacityWeigher, CapacityWeigher, VolumeNumberWeigher, type PoolWeigher, type WeigherSetting } from './placement/index.js';
@@ -37,12 +38,16 @@ export interface RunningRole {
 }
 
 export async function startScheduler(config: FlintConfig, bus: Bus, db: Db, log: Logger): Promise<RunningRole> {
+  schedulerMetrics();
   const view = await PoolView.start(bus.pools, (err) => log.warn({ err }, 'ignored an unreadable pool heartbeat'));
   const core = new SchedulerCore({
     pools: async () => view.withAllocations(await capacity.allocations(db.fork())),
     reserve: (volumeId, pool, size, limit) => capacity.reserve(db.fork(), volumeId, pool, size, limit),
     grow: (volumeId, pool, size, limit) => capacity.grow(db.fork(), volumeId, pool, size, limit),
-    emit: (subject, kind, payload, msgId) => publish(bus, subject, kind, payload, msgId),
+    emit: (subject, kind, payload, msgId) => {
+      noteEmitted(kind, payload);
+      return publish(bus, subject, kind, payload, msgId);
+    },
     staleAfterMs: config.heartbeatSeconds * 3 * 1000,
     staleGraceMs: Math.max(30_000, config.heartbeatSeconds * 6 * 1000),
     weighers: configuredWeighers(config),
@@ -59,25 +64,29 @@ export async function startScheduler(config: FlintConfig, bus: Bus, db: Db, log:
     },
     async (msg) => {
       const env = decodeEnvelope(msg.data);
-      const command = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
-      if (command === COMMAND.createVolume) {
-        const cmd = decodePayload(env, scheduleCreate);
-        log.debug({ operationId: cmd.operationId, volumeId: cmd.request.volumeId, attempt: cmd.attempt }, 'placing volume');
-        const published = new Date(Math.floor(msg.info.timestampNanos / 1_000_000));
-        const decision = await core.createVolume(cmd, published);
-        if (decision !== 'done') {
-          log.info({ volumeId: cmd.request.volumeId }, 'only silent pools could take the volume; waiting for their heartbeats');
-          return decision;
+      // Log lines of this command carry its request and operation; what it publishes carries the request on.
+      return inCommandScope(log, { requestId: env.requestId, operationId: operationIdOf(env.payload) }, async ({ log, emitted }) => {
+        const command = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+        if (command === COMMAND.createVolume) {
+          const cmd = decodePayload(env, scheduleCreate);
+          log.debug({ volumeId: cmd.request.volumeId, attempt: cmd.attempt }, 'placing volume');
+          const published = new Date(Math.floor(msg.info.timestampNanos / 1_000_000));
+          const decision = await core.createVolume(cmd, published);
+          countPlacement(decision, emitted);
+          if (decision !== 'done') {
+            log.info({ volumeId: cmd.request.volumeId }, 'only silent pools could take the volume; waiting for their heartbeats');
+            return decision;
+          }
+        } else if (command === COMMAND.extendVolume) {
+          const cmd = decodePayload(env, scheduleExtend);
+          log.debug({ volumeId: cmd.volumeId }, 'checking room to extend');
+          await core.extendVolume(cmd);
+        } else {
+          log.error({ subject: msg.subject }, 'unknown scheduler command; dropped');
+          return 'drop';
         }
-      } else if (command === COMMAND.extendVolume) {
-        const cmd = decodePayload(env, scheduleExtend);
-        log.debug({ operationId: cmd.operationId, volumeId: cmd.volumeId }, 'checking room to extend');
-        await core.extendVolume(cmd);
-      } else {
-        log.error({ subject: msg.subject }, 'unknown scheduler command; dropped');
-        return 'drop';
-      }
-      return 'ack';
+        return 'ack';
+      });
     },
   );
   log.info('scheduler ready');

@@ -30,6 +30,10 @@ export interface ClusterOptions {
   heartbeatSeconds?: number;
   /** Scheduler processes (they share one durable consumer). @default 1 */
   schedulers?: number;
+  /** Extra environment for every role, e.g. `{ FLINT_LOG_LEVEL: 'debug' }`. */
+  env?: NodeJS.ProcessEnv;
+  /** Give each scheduler and agent a FLINT_METRICS_LISTEN port of its own (see `Cluster.metricsUrl`). */
+  metrics?: boolean;
 }
 
 export interface Cluster {
@@ -44,9 +48,13 @@ export interface Cluster {
   /** Stops an agent process (SIGTERM); `startAgent` brings it back with the same settings. */
   stopAgent(host: string): Promise<void>;
   startAgent(host: string): void;
+  /** Stops the gateway process (SIGTERM) and starts it again on the same port; resolves when `/healthz` answers. */
+  restartGateway(): Promise<void>;
   /** The cluster's own nats-server: `kill()` it (the store stays) and `restart()` it on the same port. */
   nats: { url: string; kill(): Promise<void>; restart(): Promise<void> };
   logs(): string;
+  /** `http://127.0.0.1:PORT` of a process's metrics server (`scheduler-0`, `agent-<host>`); needs `metrics: true`. */
+  metricsUrl(name: string): string;
   stop(): Promise<void>;
 }
 
@@ -70,6 +78,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     FLINT_LISTEN: `127.0.0.1:${port}`,
     FLINT_HEARTBEAT_SECONDS: String(opts.heartbeatSeconds ?? 1),
     FLINT_LOG_LEVEL: process.env.FLINT_TEST_LOG_LEVEL ?? 'info',
+    ...opts.env,
   };
   const procs: Proc[] = [];
   const logFiles: string[] = [];
@@ -87,11 +96,15 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     return p;
   };
 
+  const metricsPorts = new Map<string, number>();
+  const metricsEnv = (name: string): NodeJS.ProcessEnv => (metricsPorts.has(name) ? { FLINT_METRICS_LISTEN: `127.0.0.1:${metricsPorts.get(name)}` } : {});
+
   const agentEnv = (a: AgentSpec): NodeJS.ProcessEnv => ({
     ...base,
     FLINT_AGENT_HOST: a.host,
     FLINT_AVAILABILITY_ZONE: a.zone ?? 'nova',
     FLINT_POOLS: JSON.stringify(a.pools.map((p) => ({ ...p, directory: poolDir(a.host, p.name) }))),
+    ...metricsEnv(`agent-${a.host}`),
   });
 
   const stop = async (): Promise<void> => {
@@ -106,7 +119,11 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     const migrate = spawnSync(process.execPath, [FLINT, 'migrate'], { env: base, encoding: 'utf8' });
     if (migrate.status !== 0) throw new Error(`flint migrate failed: ${migrate.stderr}`);
     const adminToken = createTokenSync(base, 'admin', 'admin');
-    for (let i = 0; i < (opts.schedulers ?? 1); i++) start(`scheduler-${i}`, 'scheduler', { ...base, FLINT_AGENT_HOST: `sched-${i}` });
+    if (opts.metrics) {
+      const names = [...Array.from({ length: opts.schedulers ?? 1 }, (_, i) => `scheduler-${i}`), ...opts.agents.map((a) => `agent-${a.host}`)];
+      for (const name of names) metricsPorts.set(name, await freePort());
+    }
+    for (let i = 0; i < (opts.schedulers ?? 1); i++) start(`scheduler-${i}`, 'scheduler', { ...base, FLINT_AGENT_HOST: `sched-${i}`, ...metricsEnv(`scheduler-${i}`) });
     start('gateway', 'gateway', { ...base, FLINT_AGENT_HOST: 'gw' });
     for (const a of opts.agents) start(`agent-${a.host}`, 'agent', agentEnv(a));
     const url = `http://127.0.0.1:${port}/graphql`;
@@ -126,7 +143,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       poolDir,
       token: async (project, role) => createTokenSync(base, project, role),
       stopAgent: async (host) => {
-        const p = procs.find((x) => x.name === `agent-${host}`);
+        const p = procs.findLast((x) => x.name === `agent-${host}`);
         if (!p) throw new Error(`no agent ${host}`);
         await stopProc(p.child);
       },
@@ -136,13 +153,25 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         start(`agent-${host}`, 'agent', agentEnv(spec));
       },
       restartAgent: async (host) => {
-        const p = procs.find((x) => x.name === `agent-${host}`);
+        const p = procs.findLast((x) => x.name === `agent-${host}`);
         if (p) await stopProc(p.child);
         const spec = opts.agents.find((a) => a.host === host)!;
         start(`agent-${host}`, 'agent', agentEnv(spec));
       },
+      restartGateway: async () => {
+        const p = procs.filter((x) => x.name === 'gateway').at(-1)!;
+        await stopProc(p.child);
+        start('gateway', 'gateway', p.env);
+        const healthz = url.replace(/\/graphql$/, '/healthz');
+        await waitFor(async () => (await fetch(healthz).catch(() => undefined))?.ok === true, 30_000, () => `the gateway did not come back:\n${readLogs(logFiles)}`);
+      },
       nats: { url: nats.url, kill: () => nats.kill(), restart: () => nats.restart() },
       logs: () => readLogs(logFiles),
+      metricsUrl: (name) => {
+        const p = metricsPorts.get(name);
+        if (p === undefined) throw new Error(`no metrics port for ${name} (start the cluster with metrics: true)`);
+        return `http://127.0.0.1:${p}`;
+      },
       stop,
     };
   } catch (err) {

@@ -4,86 +4,113 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
-/** A new volume. */
+/** A new volume (`createVolume`). Limits follow Cinder's; every problem with the input is reported at once as BAD_USER_INPUT. */
 export type CreateVolumeInput = {
-  /** Zone to create it in; any zone when omitted. */
+  /** Availability zone to place it in (letters, digits, `.`, `:`, `-`, `_`). When omitted any pool may hold it, and it is recorded in the gateway's zone (default nova). */
   availabilityZone?: string | null | undefined;
-  /** Up to 1024 characters. */
+  /** Free text for people, up to 1024 characters; default none. */
   description?: string | null | undefined;
-  /** Repeat a create safely: the same key from the same project returns the same volume, never a second one. */
+  /** Makes the create safe to retry (1 to 255 characters): the same key from the same project returns the first volume and its operation, never a second one. The same key with other parameters is CONFLICT. */
   idempotencyKey?: string | null | undefined;
-  /** Object of string values; at most 64 keys of 255 characters. */
+  /** Your own key/value pairs, e.g. `{"app": "pg"}`: an object of string values, at most 64 keys, keys and values up to 255 characters. Default `{}`. */
   metadata?: Record<string, unknown> | null | undefined;
-  /** 1 to 255 characters. */
+  /** Name for people, 1 to 255 characters without control characters; need not be unique. */
   name: string;
-  /** Size in GiB, from 1 to 65536. */
+  /** Size in GiB (2^30 bytes), a whole number from 1 to 65536 (64 TiB). */
   sizeGiB: number;
-  /** Name of a volume type; its extra specs choose the pool. */
+  /** Name of a volume type (see `volumeTypes`); its extra specs choose the pool. Default none: any pool. An unknown or private type is BAD_USER_INPUT. */
   volumeType?: string | null | undefined;
 };
 
+/** A new volume type (`createVolumeType`). */
 export type CreateVolumeTypeInput = {
+  /** Free text for people, up to 1024 characters. */
   description?: string | null | undefined;
-  /** Object of string values. */
+  /** Object of string values (at most 64 keys of up to 255 characters), e.g. `{"capabilities:tier": "gold", "provisioning:type": "thin"}`; default none (any pool). */
   extraSpecs?: Record<string, unknown> | null | undefined;
+  /** Whether every project may use it (default true); false keeps it to admins. */
   isPublic?: boolean | null | undefined;
+  /** Unique name, 1 to 255 characters without control characters. A name in use is CONFLICT. */
   name: string;
 };
 
+/** Which volume to delete (`deleteVolume`). */
 export type DeleteVolumeInput = {
-  /** Fail with CONFLICT unless the volume is still at this version. */
+  /** Optimistic concurrency: the volume's `version` as you last read it. When given and the volume has changed since, nothing happens and the error is CONFLICT (read it again and retry). Omit to apply regardless. */
   expectedVersion?: number | null | undefined;
+  /** Id of the volume. */
   id: string | number;
 };
 
+/** Which volume type to delete (`deleteVolumeType`). */
 export type DeleteVolumeTypeInput = {
+  /** Id of the volume type (from `volumeTypes`). */
   id: string | number;
 };
 
+/** How much to grow a volume (`extendVolume`). */
 export type ExtendVolumeInput = {
-  /** Fail with CONFLICT unless the volume is still at this version. */
+  /** Optimistic concurrency: the volume's `version` as you last read it. When given and the volume has changed since, nothing happens and the error is CONFLICT (read it again and retry). Omit to apply regardless. */
   expectedVersion?: number | null | undefined;
+  /** Id of the volume. */
   id: string | number;
-  /** New size in GiB, larger than the current one. */
+  /** New size in GiB: larger than the current size (volumes only grow), at most 65536. */
   newSizeGiB: number;
 };
 
-/** Progress of an asynchronous operation. */
+/** Progress of an asynchronous operation. PENDING and RUNNING are not final; SUCCEEDED and FAILED are. */
 export type OperationStatus =
+  /** Did not succeed; `Operation.error` has the code and what to do. Final. */
   | 'FAILED'
+  /** Recorded and queued; no service has started it yet. */
   | 'PENDING'
+  /** A scheduler or agent is working on it. */
   | 'RUNNING'
+  /** Done; the resource is in its new state. Final. */
   | 'SUCCEEDED';
 
-/** ADMIN sees and changes everything; MEMBER its project; READER only reads its project. */
+/** What a token may do; set when the token is made (`flint token create --role …`). */
 export type Role =
+  /** Sees and changes everything in every project, and sees pools, services, hosts and private volume types. */
   | 'ADMIN'
+  /** Sees and changes the volumes of its own project. */
   | 'MEMBER'
+  /** Only reads the volumes of its own project; every mutation is FORBIDDEN. */
   | 'READER';
 
-/** UP while heartbeats arrive; DOWN after three missed. */
+/** Liveness of a service or pool, from its heartbeats (every FLINT_HEARTBEAT_SECONDS, default 5 s). */
 export type ServiceState =
+  /** Three heartbeat periods passed without one: the process is stopped, hung or cut off. The scheduler skips DOWN pools. */
   | 'DOWN'
+  /** A heartbeat arrived within the last three heartbeat periods. */
   | 'UP';
 
+/** Changes to a volume's name, description or metadata (`updateVolume`); give at least one. Fields left out keep their value. */
 export type UpdateVolumeInput = {
+  /** New description, up to 1024 characters; null clears it. */
   description?: string | null | undefined;
-  /** Fail with CONFLICT unless the volume is still at this version. */
+  /** Optimistic concurrency: the volume's `version` as you last read it. When given and the volume has changed since, nothing happens and the error is CONFLICT (read it again and retry). Omit to apply regardless. */
   expectedVersion?: number | null | undefined;
+  /** Id of the volume. */
   id: string | number;
-  /** Replaces the whole metadata object. */
+  /** Replaces the whole metadata object (same limits as at creation); send every key you want to keep. */
   metadata?: Record<string, unknown> | null | undefined;
+  /** New name, 1 to 255 characters without control characters. */
   name?: string | null | undefined;
 };
 
-/** What happened to a volume. */
+/** What happened to a volume, in `volumeEvents`. */
 export type VolumeEventType =
+  /** A volume was requested (`createVolume`); it is CREATING. */
   | 'CREATED'
+  /** The volume reached DELETED; no event about it follows. */
   | 'DELETED'
+  /** Anything else changed: status, size, name, description or metadata. */
   | 'UPDATED';
 
 /** Conditions a volume must meet; all given ones apply. */
 export type VolumeFilter = {
+  /** Exact availability zone. */
   availabilityZone?: string | null | undefined;
   /** Exact name. */
   name?: string | null | undefined;
@@ -91,24 +118,41 @@ export type VolumeFilter = {
   status?: Array<VolumeStatus> | null | undefined;
 };
 
-/** Where a volume is in its life, in Cinder's vocabulary. Transitional states end in a final one or an ERROR_* state. */
+/** Where a volume is in its life, in Cinder's vocabulary. Transitional states (CREATING, EXTENDING, DELETING, …) end in a final one or in an ERROR_* state. Each mutation starts only from the states it names; from any other it fails with INVALID_STATE, naming the current state. */
 export type VolumeStatus =
+  /** Being exported to a consumer (reserved for attachments; not reached yet). */
   | 'ATTACHING'
+  /** Ready: not attached, can be extended, updated or deleted. */
   | 'AVAILABLE'
+  /** A backup is reading it (reserved for backups; not reached yet). */
   | 'BACKING_UP'
+  /** Being created: the scheduler is choosing a pool or the agent is making the image. Ends AVAILABLE or ERROR. */
   | 'CREATING'
+  /** Gone. Final: lists skip it unless the filter asks for DELETED, and `volumeChanged` ends with it. */
   | 'DELETED'
+  /** Being deleted on its storage host (`deleteVolume`). Ends DELETED or ERROR_DELETING. */
   | 'DELETING'
+  /** Its export is being removed (reserved for attachments; not reached yet). */
   | 'DETACHING'
+  /** Creation failed; `Volume.messages` says why. Delete it and create another; it cannot be extended. */
   | 'ERROR'
+  /** Deletion failed on the storage host; `Volume.messages` says why. Delete it again to retry. */
   | 'ERROR_DELETING'
+  /** Extension failed on the storage host; `Volume.messages` says why. It can be deleted, not extended again. */
   | 'ERROR_EXTENDING'
+  /** Restoring a backup into it failed (reserved for backups). It can be deleted. */
   | 'ERROR_RESTORING'
+  /** Growing to a new size (`extendVolume`). Ends AVAILABLE (at the new size, or at the old one when no pool had room) or ERROR_EXTENDING. */
   | 'EXTENDING'
+  /** Attached to a consumer (reserved for attachments; not reached yet). */
   | 'IN_USE'
+  /** Locked by an administrator or a migration (reserved; not reached yet). */
   | 'MAINTENANCE'
+  /** Held for an attachment that is about to start (reserved for attachments; not reached yet). */
   | 'RESERVED'
+  /** A backup is being written into it (reserved for backups; not reached yet). */
   | 'RESTORING_BACKUP'
+  /** Changing volume type, possibly moving pool (reserved; not reached yet). */
   | 'RETYPING';
 
 export type VolumeFieldsFragment = { id: string, name: string, description: string | null, sizeGiB: number, status: VolumeStatus, volumeType: string | null, availabilityZone: string, metadata: Record<string, unknown>, version: number, createdAt: string, updatedAt: string, host: string | null, pool: string | null };

@@ -22,7 +22,29 @@ export enum VolumeStatusEnum {
 }
 registerEnumType(VolumeStatusEnum, {
   name: 'VolumeStatus',
-  description: 'Where a volume is in its life, in Cinder\'s vocabulary. Transitional states end in a final one or an ERROR_* state.',
+  description:
+    'Where a volume is in its life, in Cinder\'s vocabulary. Transitional states (CREATING, EXTENDING, DELETING, …) end in a ' +
+    'final one or in an ERROR_* state. Each mutation starts only from the states it names; from any other it fails with ' +
+    'INVALID_STATE, naming the current state.',
+  valuesConfig: {
+    CREATING: { description: 'Being created: the scheduler is choosing a pool or the agent is making the image. Ends AVAILABLE or ERROR.' },
+    AVAILABLE: { description: 'Ready: not attached, can be extended, updated or deleted.' },
+    RESERVED: { description: 'Held for an attachment that is about to start (reserved for attachments; not reached yet).' },
+    ATTACHING: { description: 'Being exported to a consumer (reserved for attachments; not reached yet).' },
+    IN_USE: { description: 'Attached to a consumer (reserved for attachments; not reached yet).' },
+    DETACHING: { description: 'Its export is being removed (reserved for attachments; not reached yet).' },
+    EXTENDING: { description: 'Growing to a new size (`extendVolume`). Ends AVAILABLE (at the new size, or at the old one when no pool had room) or ERROR_EXTENDING.' },
+    RETYPING: { description: 'Changing volume type, possibly moving pool (reserved; not reached yet).' },
+    MAINTENANCE: { description: 'Locked by an administrator or a migration (reserved; not reached yet).' },
+    BACKING_UP: { description: 'A backup is reading it (reserved for backups; not reached yet).' },
+    RESTORING_BACKUP: { description: 'A backup is being written into it (reserved for backups; not reached yet).' },
+    DELETING: { description: 'Being deleted on its storage host (`deleteVolume`). Ends DELETED or ERROR_DELETING.' },
+    DELETED: { description: 'Gone. Final: lists skip it unless the filter asks for DELETED, and `volumeChanged` ends with it.' },
+    ERROR: { description: 'Creation failed; `Volume.messages` says why. Delete it and create another; it cannot be extended.' },
+    ERROR_DELETING: { description: 'Deletion failed on the storage host; `Volume.messages` says why. Delete it again to retry.' },
+    ERROR_EXTENDING: { description: 'Extension failed on the storage host; `Volume.messages` says why. It can be deleted, not extended again.' },
+    ERROR_RESTORING: { description: 'Restoring a backup into it failed (reserved for backups). It can be deleted.' },
+  },
 });
 
 export enum OperationStatusEnum {
@@ -31,24 +53,56 @@ export enum OperationStatusEnum {
   SUCCEEDED = 'succeeded',
   FAILED = 'failed',
 }
-registerEnumType(OperationStatusEnum, { name: 'OperationStatus', description: 'Progress of an asynchronous operation.' });
+registerEnumType(OperationStatusEnum, {
+  name: 'OperationStatus',
+  description: 'Progress of an asynchronous operation. PENDING and RUNNING are not final; SUCCEEDED and FAILED are.',
+  valuesConfig: {
+    PENDING: { description: 'Recorded and queued; no service has started it yet.' },
+    RUNNING: { description: 'A scheduler or agent is working on it.' },
+    SUCCEEDED: { description: 'Done; the resource is in its new state. Final.' },
+    FAILED: { description: 'Did not succeed; `Operation.error` has the code and what to do. Final.' },
+  },
+});
 
 export enum ServiceStateEnum {
   UP = 'UP',
   DOWN = 'DOWN',
 }
-registerEnumType(ServiceStateEnum, { name: 'ServiceState', description: 'UP while heartbeats arrive; DOWN after three missed.' });
+registerEnumType(ServiceStateEnum, {
+  name: 'ServiceState',
+  description: 'Liveness of a service or pool, from its heartbeats (every FLINT_HEARTBEAT_SECONDS, default 5 s).',
+  valuesConfig: {
+    UP: { description: 'A heartbeat arrived within the last three heartbeat periods.' },
+    DOWN: { description: 'Three heartbeat periods passed without one: the process is stopped, hung or cut off. The scheduler skips DOWN pools.' },
+  },
+});
 
 export enum VolumeEventTypeEnum {
   CREATED = 'CREATED',
   UPDATED = 'UPDATED',
   DELETED = 'DELETED',
 }
-registerEnumType(VolumeEventTypeEnum, { name: 'VolumeEventType', description: 'What happened to a volume.' });
+registerEnumType(VolumeEventTypeEnum, {
+  name: 'VolumeEventType',
+  description: 'What happened to a volume, in `volumeEvents`.',
+  valuesConfig: {
+    CREATED: { description: 'A volume was requested (`createVolume`); it is CREATING.' },
+    UPDATED: { description: 'Anything else changed: status, size, name, description or metadata.' },
+    DELETED: { description: 'The volume reached DELETED; no event about it follows.' },
+  },
+});
 
 export enum RoleEnum {
   ADMIN = 'admin',
   MEMBER = 'member',
   READER = 'reader',
 }
-registerEnumType(RoleEnum, { name: 'Role', description: 'ADMIN sees and changes everything; MEMBER its project; READER only reads its project.' });
+registerEnumType(RoleEnum, {
+  name: 'Role',
+  description: 'What a token may do; set when the token is made (`flint token create --role …`).',
+  valuesConfig: {
+    ADMIN: { description: 'Sees and changes everything in every project, and sees pools, services, hosts and private volume types.' },
+    MEMBER: { description: 'Sees and changes the volumes of its own project.' },
+    READER: { description: 'Only reads the volumes of its own project; every mutation is FORBIDDEN.' },
+  },
+});

@@ -3,36 +3,41 @@ import type { Operation, UserMessage } from '../../db/index.js';
 import { Node } from './node.js';
 import { OperationStatusEnum } from './enums.js';
 
-@ObjectType({ description: 'Why an operation failed.' })
+@ObjectType({ description: 'Why an operation failed: a code from the API\'s error list and a message for people.' })
 export class OperationError {
-  @Field({ description: 'One of the error codes of the API (e.g. NO_VALID_BACKEND).' })
+  @Field({ description: 'One of the API\'s error codes, e.g. NO_VALID_BACKEND (no pool passed the filters) or INTERNAL.' })
   code!: string;
 
-  @Field({ description: 'What happened and what to do.' })
+  @Field({ description: 'What happened and what to do, in a sentence or two.' })
   message!: string;
 }
 
-@ObjectType('Operation', { implements: Node, description: 'An asynchronous piece of work started by a mutation.' })
+@ObjectType('Operation', {
+  implements: Node,
+  description:
+    'An asynchronous piece of work started by a mutation (create, extend, delete; updates are recorded as operations that have already SUCCEEDED). ' +
+    'Poll it with `operation(id)` or follow the volume with `volumeChanged` until it is SUCCEEDED or FAILED.',
+})
 export class OperationType extends Node {
-  @Field({ description: 'What the operation does, e.g. create_volume.' })
+  @Field({ description: 'What the operation does: create_volume, update_volume, extend_volume or delete_volume.' })
   kind!: string;
 
-  @Field(() => OperationStatusEnum)
+  @Field(() => OperationStatusEnum, { description: 'Where it is: PENDING, RUNNING, then SUCCEEDED or FAILED.' })
   status!: OperationStatusEnum;
 
-  @Field({ description: 'Type of the resource it acts on, e.g. volume.' })
+  @Field({ description: 'Type of the resource it acts on: volume.' })
   resourceType!: string;
 
-  @Field(() => ID, { description: 'Id of the resource it acts on.' })
+  @Field(() => ID, { description: 'Id of the resource it acts on, e.g. the volume\'s id (fetch it with `volume(id)` or `node(id)`).' })
   resourceId!: string;
 
-  @Field(() => OperationError, { nullable: true, description: 'Set when status is FAILED.' })
+  @Field(() => OperationError, { nullable: true, description: 'Why it failed; set only when status is FAILED, null otherwise.' })
   error!: OperationError | null;
 
-  @Field()
+  @Field({ description: 'When the mutation recorded it (UTC, ISO 8601).' })
   createdAt!: Date;
 
-  @Field(() => Date, { nullable: true, description: 'When it succeeded or failed.' })
+  @Field(() => Date, { nullable: true, description: 'When it SUCCEEDED or FAILED (UTC, ISO 8601); null while PENDING or RUNNING.' })
   finishedAt!: Date | null;
 
   static from(o: Operation): OperationType {
@@ -49,30 +54,32 @@ export class OperationType extends Node {
   }
 }
 
-@ObjectType('UserMessage', { description: 'A message for the user about a failure: what failed, why, and what to do.' })
+@ObjectType('UserMessage', {
+  description: 'A message for people about a failure of asynchronous work (Cinder\'s user messages): what failed, why, and what to do. Kept 30 days.',
+})
 export class UserMessageType {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Id of the message (a UUID).' })
   id!: string;
 
-  @Field({ description: 'Type of the resource concerned, e.g. volume.' })
+  @Field({ description: 'Type of the resource concerned: volume.' })
   resourceType!: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Id of the resource concerned, e.g. the volume\'s id.' })
   resourceId!: string;
 
-  @Field({ description: 'The operation that failed, e.g. create_volume.' })
+  @Field({ description: 'The operation that failed, e.g. create_volume or extend_volume.' })
   event!: string;
 
-  @Field()
+  @Field({ description: 'What happened and what to do, e.g. which scheduler filter rejected which pool.' })
   message!: string;
 
-  @Field({ description: 'ERROR, WARNING or INFO.' })
+  @Field({ description: 'Severity: ERROR, WARNING or INFO.' })
   level!: string;
 
-  @Field()
+  @Field({ description: 'When it was written (UTC, ISO 8601).' })
   createdAt!: Date;
 
-  @Field({ description: 'When the message stops being shown.' })
+  @Field({ description: 'When it stops being shown: 30 days after `createdAt`.' })
   expiresAt!: Date;
 
   static from(m: UserMessage): UserMessageType {

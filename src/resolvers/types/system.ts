@@ -4,102 +4,117 @@ import type { VolumeType as VolumeTypeRow } from '../../db/index.js';
 import { Node } from './node.js';
 import { RoleEnum, ServiceStateEnum } from './enums.js';
 
-@ObjectType({ description: 'Storage an agent offers, as reported by its last heartbeat. Capacities in GiB.' })
+@ObjectType({
+  description:
+    'Storage an agent offers (a directory of images for the file driver), as reported by its last heartbeat. ' +
+    'Capacities are in GiB (2^30 bytes) and may be fractional. The scheduler places volumes on pools with Cinder\'s filters and weighers.',
+})
 export class Pool {
-  @Field(() => ID, { description: '`host@pool`.' })
+  @Field(() => ID, { description: '`host@pool`, e.g. `storage-1@ssd`: unique in the cluster.' })
   id!: string;
 
-  @Field()
+  @Field({ description: 'Name of the pool on its host (FLINT_POOLS `name`).' })
   name!: string;
 
-  @Field()
+  @Field({ description: 'Storage host of the agent serving it (FLINT_AGENT_HOST).' })
   host!: string;
 
-  @Field({ description: 'Volume driver, e.g. file.' })
+  @Field({ description: 'Volume driver that manages its images: file.' })
   driver!: string;
 
-  @Field()
+  @Field({ description: 'Availability zone of its agent (FLINT_AVAILABILITY_ZONE, default nova); volumes asking for a zone only go to its pools.' })
   availabilityZone!: string;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: 'Size of the pool in GiB: its filesystem\'s, or the `capacityGiB` cap when one is configured.' })
   totalCapacityGiB!: number;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: 'GiB still free on the pool\'s storage, as the driver measures it.' })
   freeCapacityGiB!: number;
 
-  @Field(() => Float, { description: 'Sum of the virtual sizes of the pool\'s volumes, as the driver sees them.' })
+  @Field(() => Float, { description: 'Sum of the virtual sizes (GiB) of the pool\'s volumes, as the driver sees them.' })
   provisionedCapacityGiB!: number;
 
-  @Field(() => Float, { description: 'GiB Flint has promised to volumes on this pool.' })
+  @Field(() => Float, { description: 'GiB Flint has reserved for volumes on this pool in its database, including ones still being created.' })
   allocatedCapacityGiB!: number;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Number of volume images on the pool.' })
   volumeCount!: number;
 
-  @Field(() => Float)
+  @Field(() => Float, {
+    description: 'How far thin volumes may over-commit the pool: provisioned GiB may reach total × ratio (at least 1; default 20, Cinder\'s).',
+  })
   maxOverSubscriptionRatio!: number;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: 'Percentage of the total kept free; the scheduler never allocates it (0 to 100, default 0).' })
   reservedPercentage!: number;
 
-  @Field()
+  @Field({ description: 'Whether the pool makes thin volumes (space allocated on write).' })
   thinProvisioningSupport!: boolean;
 
-  @Field()
+  @Field({ description: 'Whether the pool makes thick volumes (all space allocated at creation; raw images only).' })
   thickProvisioningSupport!: boolean;
 
-  @Field({ description: 'raw or qcow2.' })
+  @Field({ description: 'Image format of its volumes: raw or qcow2.' })
   imageFormat!: string;
 
-  @Field(() => GraphQLJSONObject, { description: 'What the pool advertises to volume types\' extra specs.' })
+  @Field(() => GraphQLJSONObject, {
+    description: 'What the pool advertises (FLINT_POOLS `capabilities`, e.g. `{"tier": "gold"}`), matched by volume types\' `capabilities:*` extra specs.',
+  })
   capabilities!: Record<string, unknown>;
 
   @Field(() => ServiceStateEnum, { description: 'DOWN when its agent missed three heartbeats: the scheduler skips it.' })
   state!: ServiceStateEnum;
 
-  @Field({ description: 'Time of the last heartbeat.' })
+  @Field({ description: 'Time of the last heartbeat (UTC, ISO 8601).' })
   updatedAt!: Date;
 }
 
-@ObjectType({ description: 'A running Flint process (gateway, scheduler or agent).' })
+@ObjectType({ description: 'A Flint process (gateway, scheduler or agent) that sends heartbeats, Cinder\'s `service list`.' })
 export class Service {
-  @Field()
+  @Field({ description: 'Host name it runs as (FLINT_AGENT_HOST, default the machine\'s hostname).' })
   host!: string;
 
-  @Field({ description: 'gateway, scheduler or agent.' })
+  @Field({ description: 'What it is: gateway, scheduler or agent.' })
   role!: string;
 
   @Field({ description: 'Availability zone the service runs in.' })
   zone!: string;
 
-  @Field(() => ServiceStateEnum)
+  @Field(() => ServiceStateEnum, { description: 'UP while heartbeats arrive; DOWN after three missed.' })
   state!: ServiceStateEnum;
 
-  @Field()
+  @Field({ description: 'Time of its last heartbeat (UTC, ISO 8601).' })
   lastHeartbeatAt!: Date;
 
-  @Field()
+  @Field({ description: 'When the process started (UTC, ISO 8601).' })
   startedAt!: Date;
 
-  @Field()
+  @Field({ description: 'Flint version the process runs, e.g. 0.1.0.' })
   version!: string;
 }
 
-@ObjectType('VolumeType', { implements: Node, description: 'A class of volume; its extra specs choose pools (Cinder\'s volume types).' })
+@ObjectType('VolumeType', {
+  implements: Node,
+  description: 'A class of volume, e.g. gold or bulk (Cinder\'s volume types): its extra specs choose the pools its volumes go to. Admins define them.',
+})
 export class VolumeTypeType extends Node {
-  @Field()
+  @Field({ description: 'Unique name; pass it as `CreateVolumeInput.volumeType`.' })
   name!: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Free text for people; null when none was given.' })
   description!: string | null;
 
-  @Field(() => GraphQLJSONObject, { description: 'Keys such as `capabilities:compression` with values or operators (`<is> True`, `>= 10`, `<in> ssd`).' })
+  @Field(() => GraphQLJSONObject, {
+    description:
+      'Object of string values. `capabilities:<name>` (or bare `<name>`) keys must match the pools\' capabilities, by a plain value (equality) or ' +
+      'Cinder\'s operators (`<is> True`, `>= 10`, `s== abc`, `<in> ssd`, `<or> a <or> b`); `provisioning:type` (thin, the default, or thick) picks the provisioning.',
+  })
   extraSpecs!: Record<string, string>;
 
-  @Field()
+  @Field({ description: 'Whether every project may use it; private types are visible to and usable by admins only.' })
   isPublic!: boolean;
 
-  @Field()
+  @Field({ description: 'When it was defined (UTC, ISO 8601).' })
   createdAt!: Date;
 
   static from(t: VolumeTypeRow): VolumeTypeType {
@@ -114,35 +129,39 @@ export class VolumeTypeType extends Node {
   }
 }
 
-@InputType()
+@InputType({ description: 'A new volume type (`createVolumeType`).' })
 export class CreateVolumeTypeInput {
-  @Field()
+  @Field({ description: 'Unique name, 1 to 255 characters without control characters. A name in use is CONFLICT.' })
   name!: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Free text for people, up to 1024 characters.' })
   description?: string | null;
 
-  @Field(() => GraphQLJSONObject, { nullable: true, description: 'Object of string values.' })
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description:
+      'Object of string values (at most 64 keys of up to 255 characters), e.g. `{"capabilities:tier": "gold", "provisioning:type": "thin"}`; default none (any pool).',
+  })
   extraSpecs?: Record<string, unknown> | null;
 
-  @Field({ nullable: true, defaultValue: true })
+  @Field({ nullable: true, defaultValue: true, description: 'Whether every project may use it (default true); false keeps it to admins.' })
   isPublic!: boolean;
 }
 
-@InputType()
+@InputType({ description: 'Which volume type to delete (`deleteVolumeType`).' })
 export class DeleteVolumeTypeInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Id of the volume type (from `volumeTypes`).' })
   id!: string;
 }
 
-@ObjectType({ description: 'Who the token stands for.' })
+@ObjectType({ description: 'Who your token stands for: its project and role.' })
 export class Viewer {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Id of the token\'s project; the volumes you create belong to it.' })
   projectId!: string;
 
-  @Field()
+  @Field({ description: 'Name of the project, as given to `flint token create --project`.' })
   projectName!: string;
 
-  @Field(() => RoleEnum)
+  @Field(() => RoleEnum, { description: 'What the token may do: ADMIN, MEMBER or READER.' })
   role!: RoleEnum;
 }

@@ -3,85 +3,99 @@ import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { OperationType } from './operation.js';
 import { VolumeType } from './volume.js';
 
-@InputType({ description: 'A new volume.' })
+/** Description of every `expectedVersion` argument. */
+const VERSION = 'Optimistic concurrency: the volume\'s `version` as you last read it. When given and the volume has changed since, nothing happens and the error is CONFLICT (read it again and retry). Omit to apply regardless.';
+
+@InputType({ description: 'A new volume (`createVolume`). Limits follow Cinder\'s; every problem with the input is reported at once as BAD_USER_INPUT.' })
 export class CreateVolumeInput {
-  @Field({ description: '1 to 255 characters.' })
+  @Field({ description: 'Name for people, 1 to 255 characters without control characters; need not be unique.' })
   name!: string;
 
-  @Field(() => Int, { description: 'Size in GiB, from 1 to 65536.' })
+  @Field(() => Int, { description: 'Size in GiB (2^30 bytes), a whole number from 1 to 65536 (64 TiB).' })
   sizeGiB!: number;
 
-  @Field(() => String, { nullable: true, description: 'Up to 1024 characters.' })
+  @Field(() => String, { nullable: true, description: 'Free text for people, up to 1024 characters; default none.' })
   description?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'Name of a volume type; its extra specs choose the pool.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Name of a volume type (see `volumeTypes`); its extra specs choose the pool. Default none: any pool. An unknown or private type is BAD_USER_INPUT.',
+  })
   volumeType?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'Zone to create it in; any zone when omitted.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Availability zone to place it in (letters, digits, `.`, `:`, `-`, `_`). When omitted any pool may hold it, and it is recorded in the gateway\'s zone (default nova).',
+  })
   availabilityZone?: string | null;
 
-  @Field(() => GraphQLJSONObject, { nullable: true, description: 'Object of string values; at most 64 keys of 255 characters.' })
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description: 'Your own key/value pairs, e.g. `{"app": "pg"}`: an object of string values, at most 64 keys, keys and values up to 255 characters. Default `{}`.',
+  })
   metadata?: Record<string, unknown> | null;
 
   @Field(() => String, {
     nullable: true,
-    description: 'Repeat a create safely: the same key from the same project returns the same volume, never a second one.',
+    description:
+      'Makes the create safe to retry (1 to 255 characters): the same key from the same project returns the first volume and its operation, never a second one. ' +
+      'The same key with other parameters is CONFLICT.',
   })
   idempotencyKey?: string | null;
 }
 
-@InputType()
+@InputType({ description: 'Changes to a volume\'s name, description or metadata (`updateVolume`); give at least one. Fields left out keep their value.' })
 export class UpdateVolumeInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Id of the volume.' })
   id!: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'New name, 1 to 255 characters without control characters.' })
   name?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'New description, up to 1024 characters; null clears it.' })
   description?: string | null;
 
-  @Field(() => GraphQLJSONObject, { nullable: true, description: 'Replaces the whole metadata object.' })
+  @Field(() => GraphQLJSONObject, { nullable: true, description: 'Replaces the whole metadata object (same limits as at creation); send every key you want to keep.' })
   metadata?: Record<string, unknown> | null;
 
-  @Field(() => Int, { nullable: true, description: 'Fail with CONFLICT unless the volume is still at this version.' })
+  @Field(() => Int, { nullable: true, description: VERSION })
   expectedVersion?: number | null;
 }
 
-@InputType()
+@InputType({ description: 'Which volume to delete (`deleteVolume`).' })
 export class DeleteVolumeInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Id of the volume.' })
   id!: string;
 
-  @Field(() => Int, { nullable: true, description: 'Fail with CONFLICT unless the volume is still at this version.' })
+  @Field(() => Int, { nullable: true, description: VERSION })
   expectedVersion?: number | null;
 }
 
-@InputType()
+@InputType({ description: 'How much to grow a volume (`extendVolume`).' })
 export class ExtendVolumeInput {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Id of the volume.' })
   id!: string;
 
-  @Field(() => Int, { description: 'New size in GiB, larger than the current one.' })
+  @Field(() => Int, { description: 'New size in GiB: larger than the current size (volumes only grow), at most 65536.' })
   newSizeGiB!: number;
 
-  @Field(() => Int, { nullable: true, description: 'Fail with CONFLICT unless the volume is still at this version.' })
+  @Field(() => Int, { nullable: true, description: VERSION })
   expectedVersion?: number | null;
 }
 
 function payload(name: string, description: string) {
   @ObjectType(name, { description })
   class Payload {
-    @Field(() => VolumeType)
+    @Field(() => VolumeType, { description: 'The volume as the mutation left it.' })
     volume!: VolumeType;
 
-    @Field(() => OperationType, { description: 'Follow it, or the volume, until it ends.' })
+    @Field(() => OperationType, { description: 'The work started; follow it with `operation(id)`, or the volume with `volumeChanged`, until it ends.' })
     operation!: OperationType;
   }
   return Payload;
 }
 
 export const CreateVolumePayload = payload('CreateVolumePayload', 'The new volume (CREATING) and the operation creating it.');
-export const UpdateVolumePayload = payload('UpdateVolumePayload', 'The updated volume.');
+export const UpdateVolumePayload = payload('UpdateVolumePayload', 'The updated volume (its `version` incremented) and the operation, already SUCCEEDED.');
 export const DeleteVolumePayload = payload('DeleteVolumePayload', 'The volume (DELETING) and the operation deleting it.');
 export const ExtendVolumePayload = payload('ExtendVolumePayload', 'The volume (EXTENDING) and the operation extending it.');

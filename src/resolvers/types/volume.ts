@@ -6,36 +6,41 @@ import { toVolumeView } from '../../db/index.js';
 import { Node } from './node.js';
 import { VolumeEventTypeEnum, VolumeStatusEnum } from './enums.js';
 
-@ObjectType('Volume', { implements: Node, description: 'A block device managed by Flint.' })
+@ObjectType('Volume', {
+  implements: Node,
+  description:
+    'A block device managed by Flint: an image on a storage pool (raw or qcow2 with the file driver), owned by one project. ' +
+    'Members and admins create, update, extend and delete it; its `status` follows Cinder\'s states.',
+})
 export class VolumeType extends Node {
-  @Field()
+  @Field({ description: 'Name for people, 1 to 255 characters; not necessarily unique.' })
   name!: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Free text for people; null when none was given.' })
   description!: string | null;
 
-  @Field(() => Int, { description: 'Size in GiB.' })
+  @Field(() => Int, { description: 'Size in GiB (2^30 bytes). During EXTENDING it is still the old size until the extension succeeds.' })
   sizeGiB!: number;
 
-  @Field(() => VolumeStatusEnum)
+  @Field(() => VolumeStatusEnum, { description: 'Where it is in its life: AVAILABLE when usable; see VolumeStatus for what each state allows.' })
   status!: VolumeStatusEnum;
 
-  @Field(() => String, { nullable: true, description: 'Name of the volume type it was created with.' })
+  @Field(() => String, { nullable: true, description: 'Name of the volume type it was created with; null when none.' })
   volumeType!: string | null;
 
-  @Field()
+  @Field({ description: 'Availability zone it lives in: the one asked for, or the gateway\'s default zone (nova unless configured).' })
   availabilityZone!: string;
 
-  @Field(() => GraphQLJSONObject, { description: 'User metadata: an object of string values.' })
+  @Field(() => GraphQLJSONObject, { description: 'Your key/value pairs: an object of string values (`{}` when none).' })
   metadata!: Record<string, string>;
 
-  @Field(() => Int, { description: 'Increments on every change; pass it as `expectedVersion` to change only what you read.' })
+  @Field(() => Int, { description: 'Starts at 1 and grows by one on every change; pass it as `expectedVersion` to change only what you read.' })
   version!: number;
 
-  @Field()
+  @Field({ description: 'When it was requested (UTC, ISO 8601).' })
   createdAt!: Date;
 
-  @Field()
+  @Field({ description: 'When it last changed (UTC, ISO 8601).' })
   updatedAt!: Date;
 
   /** Not a field: resolved for admins only (see the resolver). */
@@ -67,7 +72,7 @@ export class VolumeType extends Node {
   }
 }
 
-@ObjectType({ description: 'Relay page information.' })
+@ObjectType({ description: 'Where a page ends and whether another follows (Relay\'s PageInfo).' })
 export class PageInfo {
   @Field({ description: 'Whether more items follow `endCursor`.' })
   hasNextPage!: boolean;
@@ -76,21 +81,21 @@ export class PageInfo {
   endCursor!: string | null;
 }
 
-@ObjectType()
+@ObjectType({ description: 'One volume of a page, with its position (Relay edge).' })
 export class VolumeEdge {
-  @Field(() => VolumeType)
+  @Field(() => VolumeType, { description: 'The volume.' })
   node!: VolumeType;
 
-  @Field()
+  @Field({ description: 'Opaque position of this volume in the list; pass it as `after` to continue after it.' })
   cursor!: string;
 }
 
-@ObjectType({ description: 'A page of volumes, oldest first.' })
+@ObjectType({ description: 'A page of volumes, oldest first (Relay connection).' })
 export class VolumeConnection {
-  @Field(() => [VolumeEdge])
+  @Field(() => [VolumeEdge], { description: 'The volumes of this page with their cursors; empty past the end.' })
   edges!: VolumeEdge[];
 
-  @Field(() => PageInfo)
+  @Field(() => PageInfo, { description: 'Whether more pages follow, and the cursor to fetch the next one.' })
   pageInfo!: PageInfo;
 
   @Field(() => Int, { description: 'Volumes matching the filter, over all pages.' })
@@ -105,13 +110,13 @@ export class VolumeFilter {
   @Field({ nullable: true, description: 'Exact name.' })
   name?: string;
 
-  @Field({ nullable: true })
+  @Field({ nullable: true, description: 'Exact availability zone.' })
   availabilityZone?: string;
 }
 
-@ObjectType({ description: 'A change of a volume, for dashboards.' })
+@ObjectType({ description: 'A change of a volume, as `volumeEvents` sends it (for dashboards).' })
 export class VolumeEvent {
-  @Field(() => VolumeEventTypeEnum)
+  @Field(() => VolumeEventTypeEnum, { description: 'CREATED, UPDATED or DELETED.' })
   type!: VolumeEventTypeEnum;
 
   @Field(() => VolumeType, { description: 'The volume after the change.' })

@@ -48,6 +48,7 @@ test('with an empty environment every setting has its default', (t) => {
     schedulerMaxAttempts: 3,
     schedulerWeighers: [],
     logLevel: 'info',
+    introspection: true,
   } satisfies FlintConfig);
 });
 

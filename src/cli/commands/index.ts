@@ -1,0 +1,34 @@
+/**
+ * The API commands of `flint` (volume, pool, service, volume-type, operation): SDK
+ * clients of a running gateway, as opposed to the roles that run Flint itself.
+ */
+import type { Command, CommanderError } from 'commander';
+import { registerClusterCommands } from './cluster.js';
+import { addGlobalOptions } from './context.js';
+import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
+import { registerVolumeCommands } from './volume.js';
+
+export { EXIT, exitCodeFor } from './exit-codes.js';
+
+/** Adds the global options, the API commands and the exit codes to `flint --help`. */
+export function registerApiCommands(program: Command): void {
+  addGlobalOptions(program);
+  registerVolumeCommands(program);
+  registerClusterCommands(program);
+  program.addHelpText('after', EXIT_CODES_HELP);
+}
+
+/**
+ * Makes every commander usage error (unknown option, missing argument, bad value,
+ * bad choice, a group called without a subcommand) exit 2 instead of commander's 1,
+ * on `program` and all its subcommands; help and version still exit 0. Call it after
+ * every command is registered.
+ */
+export function exitUsageErrorsWith2(program: Command): void {
+  const onExit = (err: CommanderError): never => process.exit(err.exitCode === 0 ? 0 : EXIT.USAGE);
+  const visit = (cmd: Command): void => {
+    cmd.exitOverride(onExit);
+    cmd.commands.forEach(visit);
+  };
+  visit(program);
+}

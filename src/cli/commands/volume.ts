@@ -1,0 +1,205 @@
+/** `flint volume create|list|show|set|unset|delete|extend`, in the shape of `openstack volume …`. */
+import type { Command } from 'commander';
+import {
+  CreateVolumeDocument,
+  DeleteVolumeDocument,
+  ExtendVolumeDocument,
+  UpdateVolumeDocument,
+  VolumeDocument,
+  VolumesDocument,
+  type FlintClient,
+  type UpdateVolumeInput,
+  type VolumeFieldsFragment,
+  type VolumeStatus,
+  type VolumesQuery,
+} from '../../client/index.js';
+import { collectProperty, collectStatus, parsePositiveInt, parseVersion } from './args.js';
+import { apiAction, type CliContext } from './context.js';
+import { CliError } from './exit-codes.js';
+import { resolveVolumeId } from './volume-ref.js';
+import { volumeFields, volumesTable, type VolumeView } from './views.js';
+import { failureOf, waitForAction, type MutationResult, type VolumeAction } from './wait.js';
+
+interface WaitOptions {
+  wait?: boolean;
+  waitTimeout: number;
+}
+
+/** Adds `--wait` and `--wait-timeout` to an asynchronous mutation. */
+function waitable(cmd: Command, until: string): Command {
+  return cmd
+    .option('--wait', `follow the volume until ${until}; exit 1 if it ends in an ERROR state or the operation fails`)
+    .option('--wait-timeout <seconds>', 'give up waiting after this long (exit 1)', parsePositiveInt, 120);
+}
+
+/** Prints a mutation's result, after waiting for its end with `--wait` (then failing on an ERROR outcome). */
+async function finish(ctx: CliContext, action: VolumeAction, started: MutationResult, o: WaitOptions): Promise<void> {
+  const result = o.wait ? await waitForAction(ctx, action, started, o.waitTimeout * 1000) : started;
+  ctx.print(result, () => volumeFields(result.volume, result.operation));
+  const failure = o.wait ? await failureOf(ctx, result) : undefined;
+  if (failure) throw failure;
+}
+
+async function getVolume(client: FlintClient, ref: string): Promise<VolumeView> {
+  const id = await resolveVolumeId(client, ref);
+  const { volume } = await client.request(VolumeDocument, { id });
+  if (!volume) throw new CliError('NOT_FOUND', `No volume ${id} (or it is not visible to this token).`);
+  return volume;
+}
+
+/** Registers `flint volume …`. */
+export function registerVolumeCommands(program: Command): void {
+  const volume = program.command('volume').description('block-storage volumes (like `openstack volume`)');
+  volume.configureHelp({ showGlobalOptions: true });
+
+  waitable(
+    volume
+      .command('create')
+      .description('create a volume')
+      .argument('<name>', 'name of the new volume')
+      .requiredOption('--size <GiB>', 'size in GiB', parsePositiveInt)
+      .option('--description <text>', 'description')
+      .option('--type <name>', 'volume type (its extra specs choose the pool)')
+      .option('--zone <zone>', 'availability zone')
+      .option('--property <key=value>', 'metadata; repeat for more', collectProperty)
+      .option('--idempotency-key <key>', 'repeat the create safely: the same key returns the same volume'),
+    'it is AVAILABLE',
+  ).action(
+    apiAction<{ size: number; description?: string; type?: string; zone?: string; property?: Record<string, string>; idempotencyKey?: string } & WaitOptions>(
+      async (ctx, [name], o) => {
+        const input = {
+          name: name!,
+          sizeGiB: o.size,
+          ...(o.description !== undefined && { description: o.description }),
+          ...(o.type !== undefined && { volumeType: o.type }),
+          ...(o.zone !== undefined && { availabilityZone: o.zone }),
+          ...(o.property && { metadata: o.property }),
+          ...(o.idempotencyKey !== undefined && { idempotencyKey: o.idempotencyKey }),
+        };
+        const { createVolume } = await ctx.client.request(CreateVolumeDocument, { input });
+        await finish(ctx, 'create', createVolume, o);
+      },
+    ),
+  );
+
+  volume
+    .command('list')
+    .description('list volumes (your project\'s; every project\'s for admins), oldest first')
+    .option('--status <status...>', 'only these states, e.g. AVAILABLE ERROR (default: all but DELETED)', collectStatus)
+    .option('--name <name>', 'only volumes with exactly this name')
+    .option('--zone <zone>', 'only volumes in this availability zone')
+    .option('--limit <n>', 'volumes per page, 1 to 500', parsePositiveInt, 50)
+    .option('--all-pages', 'fetch every page, not only the first')
+    .action(
+      apiAction<{ status?: string[]; name?: string; zone?: string; limit: number; allPages?: boolean }>(async (ctx, _args, o) => {
+        const filter = {
+          ...(o.status && { status: o.status as VolumeStatus[] }),
+          ...(o.name !== undefined && { name: o.name }),
+          ...(o.zone !== undefined && { availabilityZone: o.zone }),
+        };
+        const volumes: VolumeFieldsFragment[] = [];
+        let after: string | null = null;
+        for (;;) {
+          const page: VolumesQuery['volumes'] = (await ctx.client.request(VolumesDocument, { first: o.limit, after, filter })).volumes;
+          volumes.push(...page.edges.map((e) => e.node));
+          after = page.pageInfo.endCursor;
+          if (!page.pageInfo.hasNextPage || !after) break;
+          if (!o.allPages) {
+            ctx.stderr.write(`(${volumes.length} of ${page.totalCount} volumes shown; --all-pages lists them all)\n`);
+            break;
+          }
+        }
+        ctx.print(volumes, () => volumesTable(volumes));
+      }),
+    );
+
+  volume
+    .command('show')
+    .description('show a volume, with its latest failure message')
+    .argument('<volume>', 'id or name')
+    .action(
+      apiAction(async (ctx, [ref]) => {
+        const v = await getVolume(ctx.client, ref!);
+        ctx.print(v, () => volumeFields(v));
+      }),
+    );
+
+  registerUpdateCommands(volume);
+
+  waitable(
+    volume
+      .command('delete')
+      .description('delete a volume (AVAILABLE or in an ERROR state)')
+      .argument('<volume>', 'id or name')
+      .option('--expected-version <n>', 'fail with CONFLICT unless the volume is still at this version', parseVersion),
+    'it is DELETED',
+  ).action(
+    apiAction<{ expectedVersion?: number } & WaitOptions>(async (ctx, [ref], o) => {
+      const id = await resolveVolumeId(ctx.client, ref!);
+      const { deleteVolume } = await ctx.client.request(DeleteVolumeDocument, { input: { id, expectedVersion: o.expectedVersion ?? null } });
+      await finish(ctx, 'delete', deleteVolume, o);
+    }),
+  );
+
+  waitable(
+    volume
+      .command('extend')
+      .description('grow an AVAILABLE volume')
+      .argument('<volume>', 'id or name')
+      .requiredOption('--size <GiB>', 'new size in GiB, larger than the current one', parsePositiveInt)
+      .option('--expected-version <n>', 'fail with CONFLICT unless the volume is still at this version', parseVersion),
+    'it is AVAILABLE again',
+  ).action(
+    apiAction<{ size: number; expectedVersion?: number } & WaitOptions>(async (ctx, [ref], o) => {
+      const id = await resolveVolumeId(ctx.client, ref!);
+      const { extendVolume } = await ctx.client.request(ExtendVolumeDocument, { input: { id, newSizeGiB: o.size, expectedVersion: o.expectedVersion ?? null } });
+      await finish(ctx, 'extend', extendVolume, o);
+    }),
+  );
+}
+
+/** `flint volume set` and `flint volume unset`: name, description and properties (metadata), merged like OpenStack's. */
+function registerUpdateCommands(volume: Command): void {
+  const update = async (ctx: CliContext, ref: string, expectedVersion: number | undefined, change: (v: VolumeView) => Omit<UpdateVolumeInput, 'id' | 'expectedVersion'>) => {
+    const current = await getVolume(ctx.client, ref);
+    // The properties are merged into what was read, so the write is conditional on that read.
+    const input = { id: current.id, expectedVersion: expectedVersion ?? current.version, ...change(current) };
+    const { updateVolume } = await ctx.client.request(UpdateVolumeDocument, { input });
+    ctx.print(updateVolume, () => volumeFields(updateVolume.volume, updateVolume.operation));
+  };
+
+  volume
+    .command('set')
+    .description('rename a volume, or change its description or properties (merged into the present ones)')
+    .argument('<volume>', 'id or name')
+    .option('--name <name>', 'new name')
+    .option('--description <text>', 'new description')
+    .option('--property <key=value>', 'set a property; repeat for more', collectProperty)
+    .option('--expected-version <n>', 'fail with CONFLICT unless the volume is still at this version', parseVersion)
+    .action(
+      apiAction<{ name?: string; description?: string; property?: Record<string, string>; expectedVersion?: number }>(async (ctx, [ref], o) => {
+        if (o.name === undefined && o.description === undefined && !o.property) {
+          throw new CliError('BAD_USER_INPUT', 'Nothing to change: give --name, --description or --property.');
+        }
+        await update(ctx, ref!, o.expectedVersion, (v) => ({
+          ...(o.name !== undefined && { name: o.name }),
+          ...(o.description !== undefined && { description: o.description }),
+          ...(o.property && { metadata: { ...v.metadata, ...o.property } }),
+        }));
+      }),
+    );
+
+  volume
+    .command('unset')
+    .description('remove properties of a volume')
+    .argument('<volume>', 'id or name')
+    .requiredOption('--property <key...>', 'property keys to remove')
+    .option('--expected-version <n>', 'fail with CONFLICT unless the volume is still at this version', parseVersion)
+    .action(
+      apiAction<{ property: string[]; expectedVersion?: number }>(async (ctx, [ref], o) => {
+        await update(ctx, ref!, o.expectedVersion, (v) => ({
+          metadata: Object.fromEntries(Object.entries(v.metadata).filter(([k]) => !o.property.includes(k))),
+        }));
+      }),
+    );
+}

@@ -1,0 +1,44 @@
+/**
+ * Pool and service heartbeats as the API shows them, shared by the `pools`/`services`
+ * queries and the `poolsChanged`/`servicesChanged` subscriptions.
+ */
+import { poolId, type PoolStats, type ServiceHeartbeat } from '../bus/index.js';
+import { ServiceStateEnum } from './types/enums.js';
+import type { Pool, Service } from './types/system.js';
+
+/** Heartbeats missed before a pool or service is DOWN. */
+export const MISSED_BEATS_DOWN = 3;
+
+/** UP while the last heartbeat is at most three intervals old. */
+export function heartbeatState(at: string | Date, intervalSeconds: number, now = Date.now()): ServiceStateEnum {
+  return now - new Date(at).getTime() <= intervalSeconds * MISSED_BEATS_DOWN * 1000 ? ServiceStateEnum.UP : ServiceStateEnum.DOWN;
+}
+
+/** Pools from their heartbeats and Flint's allocations (`host@pool` → GiB), sorted by id. */
+export function toPools(stats: PoolStats[], allocated: Map<string, number>, heartbeatSeconds: number, now = Date.now()): Pool[] {
+  return stats
+    .map((s) => ({
+      ...s,
+      id: poolId(s.host, s.pool),
+      name: s.pool,
+      allocatedCapacityGiB: allocated.get(poolId(s.host, s.pool)) ?? 0,
+      state: heartbeatState(s.updatedAt, heartbeatSeconds, now),
+      updatedAt: new Date(s.updatedAt),
+    }))
+    .sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/** Services from their heartbeats, sorted by role and host. */
+export function toServices(beats: ServiceHeartbeat[], now = Date.now()): Service[] {
+  return beats
+    .map((b) => ({
+      host: b.host,
+      role: b.role,
+      zone: b.availabilityZone,
+      state: heartbeatState(b.heartbeatAt, b.intervalSeconds, now),
+      lastHeartbeatAt: new Date(b.heartbeatAt),
+      startedAt: new Date(b.startedAt),
+      version: b.version,
+    }))
+    .sort((a, b) => `${a.role}/${a.host}`.localeCompare(`${b.role}/${b.host}`));
+}

@@ -1,0 +1,97 @@
+/**
+ * Structured logs, end to end: a request id sent as `x-request-id` follows a create
+ * through the gateway, the scheduler and the agent, and no token ever reaches a log.
+ */
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import anyTest, { type TestFn } from 'ava';
+import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+
+const test = anyTest as TestFn<{ cluster: Cluster }>;
+
+test.before(async (t) => {
+  const cluster = await startCluster({ database: 'sqlite', env: { FLINT_LOG_LEVEL: 'debug' }, agents: [{ host: 'l1', pools: [{ name: 'p', imageFormat: 'raw' }] }] });
+  t.context = { cluster };
+});
+
+test.after.always(async (t) => {
+  await t.context.cluster?.stop();
+});
+
+test.afterEach.always((t) => {
+  if (!t.passed && t.context.cluster) t.log(t.context.cluster.logs());
+});
+
+/** Every process's whole log (the cluster writes `<name>.log` in its data dir), by process name. */
+function readLogs(cluster: Cluster): Map<string, string> {
+  const files = readdirSync(cluster.dataDir).filter((f) => f.endsWith('.log'));
+  return new Map(files.map((f) => [f.replace(/\.log$/, ''), readFileSync(join(cluster.dataDir, f), 'utf8')]));
+}
+
+function jsonLines(text: string): Array<Record<string, unknown>> {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+async function post(cluster: Cluster, headers: Record<string, string>, query: string, variables?: unknown): Promise<Response> {
+  return fetch(cluster.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query, variables }) });
+}
+
+test.serial('a request id follows a create through the gateway, the scheduler and the agent', async (t) => {
+  const { cluster } = t.context;
+  const requestId = `test-${randomUUID()}`;
+  const sentinel = `sentinel-${randomUUID()}`;
+  const res = await post(
+    cluster,
+    { authorization: `Bearer ${cluster.adminToken}`, 'x-request-id': requestId },
+    'mutation CreateVolume($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id } } }',
+    { input: { name: 'logged', sizeGiB: 1, metadata: { note: sentinel } } },
+  );
+  t.is(res.headers.get('x-request-id'), requestId);
+  const body = (await res.json()) as { data: { createVolume: { volume: { id: string } } } };
+  const volumeId = body.data.createVolume.volume.id;
+
+  const withId = (name: string) => jsonLines(readLogs(cluster).get(name) ?? '').filter((l) => l.requestId === requestId);
+  await waitFor(async () => withId('agent-l1').length > 0 && withId('gateway').some((l) => l.msg === 'volume changed'), 20_000, () => 'the request id did not reach every log');
+
+  const op = withId('gateway').find((l) => l.msg === 'graphql operation');
+  t.like(op, { role: 'gateway', operation: 'CreateVolume', type: 'mutation', errors: [] });
+  t.is(typeof op?.ms, 'number');
+  t.true(withId('gateway').some((l) => l.msg === 'volume changed' && l.volumeId === volumeId), 'the recorder logs the outcome with the request id');
+  const scheduler = withId('scheduler-0');
+  t.true(scheduler.some((l) => l.msg === 'placing volume' && typeof l.operationId === 'string'), JSON.stringify(scheduler));
+  const agent = withId('agent-l1');
+  t.true(agent.some((l) => l.msg === 'volume created' && l.volumeId === volumeId), 'the agent core logs through the command scope');
+  t.true(agent.some((l) => l.msg === 'command handled' && l.command === 'create_volume'));
+  for (const text of readLogs(cluster).values()) t.false(text.includes(sentinel), 'variables are never logged');
+});
+
+test.serial('a request without x-request-id gets one, echoed in the response', async (t) => {
+  const res = await post(t.context.cluster, { authorization: `Bearer ${t.context.cluster.adminToken}`, 'x-request-id': 'bad id with spaces' }, '{ volumes(first: 1) { totalCount } }');
+  t.regex(res.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+});
+
+test.serial('no token reaches any log, whether good, unknown or malformed', async (t) => {
+  const { cluster } = t.context;
+  const member = await cluster.token('logs-team', 'member');
+  const unknown = `flint_${randomUUID().replace(/-/g, '')}`;
+  const requestId = `test-${randomUUID()}`;
+  t.is((await post(cluster, { authorization: `Bearer ${unknown}`, 'x-request-id': requestId }, '{ volumes(first: 1) { totalCount } }')).status, 401);
+  t.is((await post(cluster, { authorization: `Token ${unknown}x` }, '{ volumes(first: 1) { totalCount } }')).status, 401);
+  const ok = await gql(cluster.url, member, '{ volumes(first: 1) { totalCount } }');
+  t.falsy(ok.errors);
+  await waitFor(async () => (readLogs(cluster).get('gateway') ?? '').includes(requestId), 10_000, () => 'the refused request was not logged');
+
+  const logs = readLogs(cluster);
+  t.true(logs.size >= 3, [...logs.keys()].join(', '));
+  const refused = jsonLines(logs.get('gateway')!).find((l) => l.requestId === requestId);
+  t.like(refused, { status: 401, errors: ['UNAUTHENTICATED'] });
+  for (const [name, text] of logs) {
+    for (const secret of [cluster.adminToken, member, unknown]) t.false(text.includes(secret), `${name} logged a token`);
+    t.notRegex(text, /flint_[A-Za-z0-9_-]{16,}/, `${name} logged something shaped like a token`);
+    t.notRegex(text, /Bearer /i, `${name} logged an Authorization value`);
+  }
+});
