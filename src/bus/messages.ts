@@ -31,6 +31,9 @@ export const KIND = {
   agentCreate: 'agent.create_volume',
   agentDelete: 'agent.delete_volume',
   agentExtend: 'agent.extend_volume',
+  agentCreateSnapshot: 'agent.create_snapshot',
+  agentDeleteSnapshot: 'agent.delete_snapshot',
+  snapshotOutcome: 'snapshot.outcome',
   volumeScheduled: 'volume.scheduled',
   volumeOutcome: 'volume.outcome',
   poolStats: 'pool.stats',
@@ -45,6 +48,8 @@ export const COMMAND = {
   createVolume: 'create_volume',
   extendVolume: 'extend_volume',
   deleteVolume: 'delete_volume',
+  createSnapshot: 'create_snapshot',
+  deleteSnapshot: 'delete_snapshot',
 } as const;
 
 export const scheduleCreate = z.object({
@@ -85,6 +90,24 @@ export type AgentDelete = z.infer<typeof agentDelete>;
 
 export const agentExtend = z.object({ operationId: id, volumeId: id, pool: z.string(), newSizeGiB: gib });
 export type AgentExtend = z.infer<typeof agentExtend>;
+
+/** Snapshot commands go straight to the agent holding the volume (`host` is known). */
+export const agentCreateSnapshot = z.object({ operationId: id, snapshotId: id, volumeId: id, pool: z.string() });
+export type AgentCreateSnapshot = z.infer<typeof agentCreateSnapshot>;
+
+export const agentDeleteSnapshot = z.object({ operationId: id, snapshotId: id, volumeId: id, pool: z.string() });
+export type AgentDeleteSnapshot = z.infer<typeof agentDeleteSnapshot>;
+
+export const SNAPSHOT_OUTCOME_NAMES = ['create.succeeded', 'create.failed', 'delete.succeeded', 'delete.failed'] as const;
+export const snapshotOutcome = z.object({
+  operationId: id,
+  snapshotId: id,
+  volumeId: id,
+  outcome: z.enum(SNAPSHOT_OUTCOME_NAMES),
+  /** On failure: a code from the public list and a message for the user. */
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+export type SnapshotOutcomeEvent = z.infer<typeof snapshotOutcome>;
 
 export const volumeScheduled = z.object({
   operationId: id,

@@ -57,6 +57,30 @@ export class Volume {
   @Property({ type: 'datetime', nullable: true }) deletedAt: Date | null = null;
 }
 
+export type SnapshotStatus = 'creating' | 'available' | 'deleting' | 'deleted' | 'error' | 'error_deleting';
+
+/** A point-in-time copy of a volume, kept by the volume's driver on the volume's pool. */
+@Entity({ tableName: 'snapshot' })
+@Unique({ properties: ['projectId', 'idempotencyKey'] })
+@Index({ properties: ['projectId', 'createdAt', 'id'] })
+export class Snapshot {
+  [OptionalProps]?: 'description' | 'version' | 'idempotencyKey' | 'requestHash' | 'createdAt' | 'updatedAt' | 'deletedAt';
+  @PrimaryKey({ type: 'string', length: 36 }) id!: string;
+  @Property({ type: 'string', length: 36 }) projectId!: string;
+  @Index() @Property({ type: 'string', length: 36 }) volumeId!: string;
+  @Property({ type: 'string', length: 255 }) name!: string;
+  @Property({ type: 'text', nullable: true }) description: string | null = null;
+  /** Size of the volume when the snapshot was taken. */
+  @Property({ type: 'integer', fieldName: 'size_gib' }) sizeGiB!: number;
+  @Index() @Property({ type: 'string', length: 32 }) status!: SnapshotStatus;
+  @Property({ type: 'integer' }) version: number = 1;
+  @Property({ type: 'string', length: 255, nullable: true }) idempotencyKey: string | null = null;
+  @Property({ type: 'string', length: 64, nullable: true }) requestHash: string | null = null;
+  @Property({ type: 'datetime' }) createdAt: Date = new Date();
+  @Property({ type: 'datetime' }) updatedAt: Date = new Date();
+  @Property({ type: 'datetime', nullable: true }) deletedAt: Date | null = null;
+}
+
 export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed';
 
 /**
@@ -134,4 +158,4 @@ export class Reservation {
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
 }
 
-export const ENTITIES = [Project, ApiToken, Volume, Operation, UserMessage, VolumeType, PoolAllocation, Reservation];
+export const ENTITIES = [Project, ApiToken, Volume, Snapshot, Operation, UserMessage, VolumeType, PoolAllocation, Reservation];

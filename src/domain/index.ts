@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './volume-states.js';
 export * from './volume-input.js';
 export * from './access.js';
+export * from './snapshot-states.js';

@@ -55,6 +55,8 @@ const DELETABLE: readonly VolumeStatus[] = ['available', 'error', 'error_deletin
 export const VOLUME_ACTIONS = {
   delete: { from: DELETABLE, to: 'deleting', verb: 'deleted' },
   extend: { from: ['available'], to: 'extending', verb: 'extended' },
+  /** Taking a snapshot leaves the volume's status as it is (Cinder's way); it must be AVAILABLE. */
+  snapshot: { from: ['available'], to: null, verb: 'snapshotted' },
   update: {
     from: VOLUME_STATUSES.filter((s) => s !== 'deleting' && s !== 'deleted'),
     to: null,

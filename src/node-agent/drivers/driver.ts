@@ -53,6 +53,22 @@ export interface VolumeDriver {
   /** `null` when the pool has no such volume. */
   getVolume(volumeId: string): Promise<VolumeInfo | null>;
   listVolumes(): Promise<string[]>;
+  /**
+   * Takes a point-in-time copy of the volume, kept on the pool until deleted. Idempotent:
+   * a snapshot that exists already succeeds. The volume must exist (DriverError otherwise).
+   */
+  createSnapshot(volumeId: string, snapshotId: string): Promise<SnapshotInfo>;
+  /** Removes a snapshot; a missing one (or a missing volume) is success. */
+  deleteSnapshot(volumeId: string, snapshotId: string): Promise<void>;
+  /** Ids of the volume's snapshots on the pool (empty for a missing volume). */
+  listSnapshots(volumeId: string): Promise<string[]>;
+}
+
+export interface SnapshotInfo {
+  snapshotId: string;
+  volumeId: string;
+  /** Virtual size of the volume when the snapshot was taken, bytes. */
+  sizeBytes: number;
 }
 
 export class DriverError extends Error {

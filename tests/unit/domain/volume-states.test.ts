@@ -24,6 +24,7 @@ const DELETABLE: VolumeStatus[] = ['available', 'error', 'error_deleting', 'erro
 const EXPECTED_ACTIONS: Record<VolumeAction, { from: VolumeStatus[]; to: VolumeStatus | null; verb: string }> = {
   delete: { from: DELETABLE, to: 'deleting', verb: 'deleted' },
   extend: { from: ['available'], to: 'extending', verb: 'extended' },
+  snapshot: { from: ['available'], to: null, verb: 'snapshotted' },
   update: { from: VOLUME_STATUSES.filter((s) => s !== 'deleting' && s !== 'deleted'), to: null, verb: 'updated' },
 };
 
