@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { VOLUME_OUTCOMES, VOLUME_STATUSES } from '../domain/volume-states.js';
+import { SNAPSHOT_STATUSES } from '../domain/snapshot-states.js';
 
 const id = z.string().min(1).max(128);
 const gib = z.number().int().positive();
@@ -39,6 +40,7 @@ export const KIND = {
   poolStats: 'pool.stats',
   serviceHeartbeat: 'service.heartbeat',
   liveVolume: 'live.volume',
+  liveSnapshot: 'live.snapshot',
   liveOperation: 'live.operation',
   liveMessage: 'live.message',
 } as const;
@@ -189,6 +191,23 @@ export type VolumeView = z.infer<typeof volumeView>;
 export const LIVE_EVENT_TYPES = ['CREATED', 'UPDATED', 'DELETED'] as const;
 export const liveVolume = z.object({ type: z.enum(LIVE_EVENT_TYPES), volume: volumeView });
 export type LiveVolume = z.infer<typeof liveVolume>;
+
+/** The API's view of a snapshot, fanned out on `flint.live.<project>.snapshot.<id>`. */
+export const snapshotView = z.object({
+  id: id,
+  projectId: id,
+  volumeId: id,
+  name: z.string(),
+  description: z.string().nullable(),
+  sizeGiB: gib,
+  status: z.enum(SNAPSHOT_STATUSES),
+  version: z.number().int(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type SnapshotView = z.infer<typeof snapshotView>;
+export const liveSnapshot = z.object({ type: z.enum(LIVE_EVENT_TYPES), snapshot: snapshotView });
+export type LiveSnapshot = z.infer<typeof liveSnapshot>;
 
 export const OPERATION_STATUSES = ['pending', 'running', 'succeeded', 'failed'] as const;
 

@@ -4,17 +4,19 @@ import { Kind, print, type DocumentNode, type GraphQLFormattedError, type Operat
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { CLOSE_FORBIDDEN, dataOrThrow, FlintWaitError } from './errors.js';
-import { VolumeChangedDocument, type VolumeFieldsFragment } from './generated/graphql.js';
+import { SnapshotChangedDocument, VolumeChangedDocument, type SnapshotFieldsFragment, type VolumeFieldsFragment } from './generated/graphql.js';
 import { postGraphQL } from './http.js';
 import { backoffMs, DEFAULT_RETRIES } from './retry.js';
 import { PushSubscription, type Subscription } from './subscription.js';
 
 /** A volume as the `VolumeFields` fragment selects it. */
 export type VolumeFields = VolumeFieldsFragment;
+/** A snapshot as the `SnapshotFields` fragment selects it. */
+export type SnapshotFields = SnapshotFieldsFragment;
 
 /** Per HTTP attempt. @default 30_000 */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
-/** How long `waitForVolume` waits. @default 120_000 */
+/** How long `waitForVolume` and `waitForSnapshot` wait. @default 120_000 */
 export const DEFAULT_WAIT_TIMEOUT_MS = 120_000;
 /** Reconnects of the WebSocket before its subscriptions fail. @default 5 */
 export const DEFAULT_WS_RETRIES = 5;
@@ -102,23 +104,44 @@ export class FlintClient {
    * @throws FlintApiError when the server refuses (e.g. `NOT_FOUND`).
    */
   async waitForVolume(id: string, until: (v: VolumeFields) => boolean, timeoutMs = DEFAULT_WAIT_TIMEOUT_MS): Promise<VolumeFields> {
-    const sub = this.subscribe(VolumeChangedDocument, { id });
-    let last: VolumeFields | undefined;
+    return this.follow('Volume', id, this.subscribe(VolumeChangedDocument, { id }), (e) => e.volumeChanged, until, timeoutMs);
+  }
+
+  /**
+   * Follows `snapshotChanged` until `until(snapshot)` holds and returns that snapshot,
+   * like {@link FlintClient.waitForVolume}: the first event is the snapshot as it is now.
+   * @throws FlintWaitError `TIMEOUT` after `timeoutMs`; `ENDED` when the stream ends first (the snapshot was deleted).
+   * @throws FlintApiError when the server refuses (e.g. `NOT_FOUND`).
+   */
+  async waitForSnapshot(id: string, until: (s: SnapshotFields) => boolean, timeoutMs = DEFAULT_WAIT_TIMEOUT_MS): Promise<SnapshotFields> {
+    return this.follow('Snapshot', id, this.subscribe(SnapshotChangedDocument, { id }), (e) => e.snapshotChanged, until, timeoutMs);
+  }
+
+  /** Reads `sub` until `until` holds for a resource's state, with a timeout; the subscription is always closed. */
+  private async follow<E, T extends { status: string; version: number }>(
+    kind: string,
+    id: string,
+    sub: Subscription<E>,
+    pick: (event: E) => T,
+    until: (state: T) => boolean,
+    timeoutMs: number,
+  ): Promise<T> {
+    let last: T | undefined;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const seen = last ? `it is ${last.status} (version ${last.version})` : 'no state of it arrived';
-        reject(new FlintWaitError('TIMEOUT', `Volume ${id} did not reach the awaited state within ${timeoutMs} ms; ${seen}.`, last));
+        reject(new FlintWaitError('TIMEOUT', `${kind} ${id} did not reach the awaited state within ${timeoutMs} ms; ${seen}.`, last));
         sub.close();
       }, timeoutMs);
     });
     const follow = (async () => {
-      for await (const { volumeChanged } of sub) {
-        last = volumeChanged;
-        if (until(volumeChanged)) return volumeChanged;
+      for await (const event of sub) {
+        last = pick(event);
+        if (until(last)) return last;
       }
       const seen = last ? `last seen ${last.status}` : 'nothing arrived';
-      throw new FlintWaitError('ENDED', `The updates of volume ${id} ended before the awaited state (${seen}).`, last);
+      throw new FlintWaitError('ENDED', `The updates of ${kind.toLowerCase()} ${id} ended before the awaited state (${seen}).`, last);
     })();
     try {
       return await Promise.race([follow, timedOut]);

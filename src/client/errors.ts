@@ -43,8 +43,8 @@ export class FlintApiError extends Error {
 export type WaitFailure = 'TIMEOUT' | 'ENDED';
 
 /**
- * `waitForVolume` gave up: the condition did not hold within the time allowed
- * (`TIMEOUT`), or the server ended the stream first, e.g. the volume was deleted (`ENDED`).
+ * `waitForVolume` or `waitForSnapshot` gave up: the condition did not hold within the time
+ * allowed (`TIMEOUT`), or the server ended the stream first, e.g. the resource was deleted (`ENDED`).
  */
 export class FlintWaitError<T = unknown> extends Error {
   readonly code: WaitFailure;

@@ -1,6 +1,7 @@
 /**
  * Live fan-out. Whoever commits a change publishes it on core NATS
- * (`flint.live.<project>.volume.<id>`, `….operation.<id>`, `….message.<id>`); every
+ * (`flint.live.<project>.volume.<id>`, `….snapshot.<id>`, `….operation.<id>`,
+ * `….message.<id>`); every
  * gateway follows `flint.live.>` once and hands each event to its in-process GraphQL
  * subscriptions. The database stays the truth: a missed live event is only a missed
  * notification.
@@ -13,16 +14,18 @@ import {
   KIND,
   liveMessage,
   liveOperation,
+  liveSnapshot,
   liveVolume,
   subjects,
   type Bus,
   type LiveMessage,
   type LiveOperation,
+  type LiveSnapshot,
   type LiveVolume,
   type OperationView,
   type UserMessageView,
 } from '../bus/index.js';
-import { toVolumeView, type Operation, type UserMessage, type Volume } from '../db/index.js';
+import { toSnapshotView, toVolumeView, type Operation, type Snapshot, type UserMessage, type Volume } from '../db/index.js';
 
 /** Events buffered per slow subscriber before the oldest are dropped. @default 1000 */
 export const SUBSCRIBER_BUFFER = 1000;
@@ -34,6 +37,7 @@ type Listeners<T> = Set<(ev: T) => void>;
 
 export class LiveHub {
   private readonly volumes: Listeners<LiveVolume> = new Set();
+  private readonly snapshots: Listeners<LiveSnapshot> = new Set();
   private readonly operations: Listeners<LiveOperation> = new Set();
   private readonly messages: Listeners<LiveMessage> = new Set();
   private sub: NatsSubscription | undefined;
@@ -48,6 +52,7 @@ export class LiveHub {
           const env = decodeEnvelope(msg.data);
           // Kinds this build does not know come from newer gateways: not for our subscribers.
           if (env.kind === KIND.liveVolume) emit(this.volumes, decodePayload(env, liveVolume));
+          else if (env.kind === KIND.liveSnapshot) emit(this.snapshots, decodePayload(env, liveSnapshot));
           else if (env.kind === KIND.liveOperation) emit(this.operations, decodePayload(env, liveOperation));
           else if (env.kind === KIND.liveMessage) emit(this.messages, decodePayload(env, liveMessage));
         } catch (e) {
@@ -60,6 +65,12 @@ export class LiveHub {
   publish(type: LiveVolume['type'], volume: Volume): void {
     const view = toVolumeView(volume);
     this.bus.nc.publish(subjects.liveVolume(view.projectId, view.id), encode(KIND.liveVolume, { type, volume: view } satisfies LiveVolume));
+  }
+
+  /** Announces a snapshot that was created or changed (call it after the commit). */
+  publishSnapshot(type: LiveSnapshot['type'], snapshot: Snapshot): void {
+    const view = toSnapshotView(snapshot);
+    this.bus.nc.publish(subjects.liveSnapshot(view.projectId, view.id), encode(KIND.liveSnapshot, { type, snapshot: view } satisfies LiveSnapshot));
   }
 
   /** Announces an operation that was created or changed (call it after the commit). */
@@ -87,6 +98,18 @@ export class LiveHub {
     });
   }
 
+  /** Snapshot events that pass `accept`, like `listen` for volumes (stale versions skipped). */
+  listenSnapshots(
+    accept: (ev: LiveSnapshot) => boolean,
+    opts: { first?: LiveSnapshot; until?: (ev: LiveSnapshot) => boolean } = {},
+  ): AsyncIterableIterator<LiveSnapshot> {
+    return iterate(this.snapshots, accept, {
+      ...opts,
+      key: (ev) => ev.snapshot.id,
+      isStale: (ev, last) => ev.snapshot.version <= last.snapshot.version,
+    });
+  }
+
   /** Operation events that pass `accept`; an operation never goes back to an earlier stage. */
   listenOperations(accept: (ev: LiveOperation) => boolean): AsyncIterableIterator<LiveOperation> {
     return iterate(this.operations, accept, {
@@ -103,6 +126,7 @@ export class LiveHub {
   stop(): void {
     this.sub?.unsubscribe();
     this.volumes.clear();
+    this.snapshots.clear();
     this.operations.clear();
     this.messages.clear();
   }

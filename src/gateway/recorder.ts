@@ -10,23 +10,42 @@ import {
   KIND,
   RECORDER_DURABLE,
   runConsumer,
+  snapshotOutcome,
   STREAM_EVT,
   subjects,
   volumeOutcome,
   volumeScheduled,
   type Bus,
   type ConsumerRunner,
+  type SnapshotOutcomeEvent,
   type VolumeOutcomeEvent,
 } from '../bus/index.js';
 import type { Logger } from '../config/logger.js';
 import type { EntityManager } from '@mikro-orm/knex';
-import { addUserMessage, capacity, casVolume, findOperation, finishOperation, markRunning, UserMessage, type Db, type Volume, type VolumeChanges } from '../db/index.js';
+import {
+  addUserMessage,
+  capacity,
+  casSnapshot,
+  casSnapshotsOfVolume,
+  casVolume,
+  findOperation,
+  finishOperation,
+  markRunning,
+  UserMessage,
+  type Db,
+  type Snapshot,
+  type SnapshotChanges,
+  type Volume,
+  type VolumeChanges,
+} from '../db/index.js';
 import { outcomeTransition } from '../domain/volume-states.js';
+import { SNAPSHOT_OUTCOMES } from '../domain/snapshot-states.js';
 import type { LiveHub } from './live.js';
 import { countOperation } from '../metrics/index.js';
 
 /** Which operation an outcome belongs to, for its user message. */
 const EVENT_OF: Record<string, string> = { create: 'create_volume', delete: 'delete_volume', extend: 'extend_volume' };
+const SNAPSHOT_EVENT_OF: Record<string, string> = { create: 'create_snapshot', delete: 'delete_snapshot' };
 
 export async function startRecorder(bus: Bus, db: Db, live: LiveHub, log: Logger): Promise<ConsumerRunner> {
   return runConsumer(
@@ -55,6 +74,10 @@ export async function startRecorder(bus: Bus, db: Db, live: LiveHub, log: Logger
         await applyOutcome(db, live, env.requestId ? log.child({ requestId: env.requestId }) : log, decodePayload(env, volumeOutcome));
         return 'ack';
       }
+      if (env.kind === KIND.snapshotOutcome) {
+        await applySnapshotOutcome(db, live, env.requestId ? log.child({ requestId: env.requestId }) : log, decodePayload(env, snapshotOutcome));
+        return 'ack';
+      }
       log.warn({ kind: env.kind, subject: msg.subject }, 'event of an unknown kind; skipped');
       return 'ack';
     },
@@ -74,12 +97,21 @@ export async function applyOutcome(db: Db, live: LiveHub, log: Logger, e: Volume
   const em = db.fork();
   let volume: Volume | null = null;
   let message: UserMessage | null = null;
+  let snapshots: Snapshot[] = [];
   await em.transactional(async (tx) => {
     volume = await casVolume(tx, e.volumeId, { from: t.from }, changes);
     if (!volume) return; // already applied, or overtaken: nothing to do
     const failed = e.outcome.endsWith('.failed') || e.outcome.endsWith('.rejected');
     await finishOperation(tx, e.operationId, failed ? 'failed' : 'succeeded', failed ? e.error : undefined);
     if (e.outcome === 'create.failed' || e.outcome === 'delete.succeeded') await capacity.release(tx, e.volumeId);
+    // The agent removed the volume's snapshots with its image (cascade delete).
+    if (e.outcome === 'delete.succeeded') {
+      snapshots = await casSnapshotsOfVolume(tx, e.volumeId, { $ne: 'deleted' }, { status: 'deleted', deletedAt: new Date() });
+    }
+    // Snapshots deleted with the volume stay as they are on the host: let the user retry.
+    if (e.outcome === 'delete.failed') {
+      snapshots = await casSnapshotsOfVolume(tx, e.volumeId, { $in: ['deleting'] }, { status: 'error_deleting' });
+    }
     if (e.outcome === 'extend.failed' || e.outcome === 'extend.rejected') await capacity.shrink(tx, e.volumeId, volume.sizeGiB);
     if (failed) {
       await addUserMessage(tx, {
@@ -89,7 +121,7 @@ export async function applyOutcome(db: Db, live: LiveHub, log: Logger, e: Volume
         event: EVENT_OF[e.outcome.split('.')[0]!] ?? e.outcome,
         message: e.error?.message ?? `The volume could not be ${t.verb}.`,
       });
-      message = await newestMessage(tx, volume.id);
+      message = await newestMessage(tx, volume.id, 'volume');
     }
   });
   // Make sure the operation ends even if the volume row had already moved on.
@@ -105,6 +137,49 @@ export async function applyOutcome(db: Db, live: LiveHub, log: Logger, e: Volume
   countOperation(EVENT_OF[e.outcome.split('.')[0]!] ?? 'unknown', e.outcome.endsWith('succeeded') ? 'succeeded' : 'failed');
   log.info({ volumeId: v.id, operationId: e.operationId, outcome: e.outcome, status: v.status }, 'volume changed');
   live.publish(v.status === 'deleted' ? 'DELETED' : 'UPDATED', v);
+  for (const s of snapshots) live.publishSnapshot(s.status === 'deleted' ? 'DELETED' : 'UPDATED', s);
+  await publishOperation(db.fork(), live, e.operationId);
+  if (message) live.publishMessage(message);
+}
+
+/** Applies an agent's snapshot outcome, like `applyOutcome` does for volumes. */
+export async function applySnapshotOutcome(db: Db, live: LiveHub, log: Logger, e: SnapshotOutcomeEvent): Promise<void> {
+  const t = SNAPSHOT_OUTCOMES[e.outcome];
+  const changes: SnapshotChanges = { status: t.to };
+  if (e.outcome === 'delete.succeeded') changes.deletedAt = new Date();
+  const failed = e.outcome.endsWith('.failed');
+  const kind = SNAPSHOT_EVENT_OF[e.outcome.split('.')[0]!] ?? e.outcome;
+
+  const em = db.fork();
+  let snapshot: Snapshot | null = null;
+  let message: UserMessage | null = null;
+  await em.transactional(async (tx) => {
+    snapshot = await casSnapshot(tx, e.snapshotId, { from: t.from }, changes);
+    if (!snapshot) return; // already applied, or overtaken (e.g. deleted with its volume)
+    await finishOperation(tx, e.operationId, failed ? 'failed' : 'succeeded', failed ? e.error : undefined);
+    if (failed) {
+      await addUserMessage(tx, {
+        projectId: snapshot.projectId,
+        resourceType: 'snapshot',
+        resourceId: snapshot.id,
+        event: kind,
+        message: e.error?.message ?? `The snapshot could not be ${t.verb}.`,
+      });
+      message = await newestMessage(tx, snapshot.id, 'snapshot');
+    }
+  });
+  if (!snapshot) {
+    const fork = db.fork();
+    if (await finishOperation(fork, e.operationId, failed ? 'failed' : 'succeeded', e.error)) {
+      countOperation(kind, failed ? 'failed' : 'succeeded');
+      await publishOperation(fork, live, e.operationId);
+    }
+    return;
+  }
+  countOperation(kind, failed ? 'failed' : 'succeeded');
+  const s: Snapshot = snapshot;
+  log.info({ snapshotId: s.id, volumeId: s.volumeId, operationId: e.operationId, outcome: e.outcome, status: s.status }, 'snapshot changed');
+  live.publishSnapshot(s.status === 'deleted' ? 'DELETED' : 'UPDATED', s);
   await publishOperation(db.fork(), live, e.operationId);
   if (message) live.publishMessage(message);
 }
@@ -116,9 +191,9 @@ async function publishOperation(em: EntityManager, live: LiveHub, operationId: s
 }
 
 /**
- * The message just added about a volume, read back inside its transaction: the volume's
- * compare-and-set holds the row, so no other outcome for it can add one meanwhile.
+ * The message just added about a volume or snapshot, read back inside its transaction: the
+ * resource's compare-and-set holds the row, so no other outcome for it can add one meanwhile.
  */
-async function newestMessage(em: EntityManager, volumeId: string): Promise<UserMessage | null> {
-  return em.findOne(UserMessage, { resourceType: 'volume', resourceId: volumeId }, { orderBy: { createdAt: 'desc', id: 'desc' } });
+async function newestMessage(em: EntityManager, resourceId: string, resourceType: 'volume' | 'snapshot'): Promise<UserMessage | null> {
+  return em.findOne(UserMessage, { resourceType, resourceId }, { orderBy: { createdAt: 'desc', id: 'desc' } });
 }

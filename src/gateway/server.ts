@@ -30,6 +30,7 @@ import type { Route } from './routes/route.js';
 import { LiveHub } from './live.js';
 import { startOutboxSweeper } from './outbox.js';
 import { startRecorder } from './recorder.js';
+import { SnapshotService } from './snapshot-service.js';
 import { VolumeService } from './volume-service.js';
 
 export interface RunningGateway {
@@ -45,6 +46,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   live.start((err) => log.warn({ err }, 'ignored an unreadable live event'));
   const pools = await PoolView.start(bus.pools, (err) => log.warn({ err }, 'ignored an unreadable pool heartbeat'));
   const volumes = new VolumeService({ config, db, bus, live, log });
+  const snapshots = new SnapshotService({ config, db, bus, live, log });
   const auth = new Authenticator(db);
   const cluster = await ClusterFeed.start({
     bus,
@@ -53,7 +55,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     heartbeatSeconds: config.heartbeatSeconds,
     onError: (err) => log.warn({ err }, 'dashboard feed error'),
   });
-  const services = { volumes, db, bus, live, pools, heartbeatSeconds: config.heartbeatSeconds, cluster };
+  const services = { volumes, snapshots, db, bus, live, pools, heartbeatSeconds: config.heartbeatSeconds, cluster };
   const obs = graphqlObservability<Context>(log);
   const stopPoolGauge = setPoolSource(poolSourceFrom(() => pools.list(), () => capacity.allocations(db.fork())));
   const format = (f: GraphQLFormattedError, e: unknown) => obs.countError(formatError(f, e, log));

@@ -19,7 +19,9 @@ import type { FlintConfig } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import {
   capacity,
+  casSnapshotsOfVolume,
   casVolume,
+  countSnapshotsOfVolume,
   findOperation,
   findVolume,
   Operation,
@@ -41,6 +43,7 @@ import {
   checkZone,
   ConflictError,
   invalidState,
+  InvalidStateError,
   NotFoundError,
   Problems,
   type VolumeAction,
@@ -204,20 +207,32 @@ export class VolumeService implements VolumeServiceApi {
     const em = this.deps.db.fork();
     const current = await this.mustSee(p, input.id, em);
     assertCanStart('delete', current.status, current.id);
+    const snapshotCount = await countSnapshotsOfVolume(em, current.id);
+    if (snapshotCount > 0 && !input.cascade) {
+      throw new InvalidStateError(
+        `Volume ${current.id} has ${snapshotCount} snapshot${snapshotCount === 1 ? '' : 's'}; delete them first or pass cascade: true.`,
+        { snapshotCount },
+      );
+    }
+    // The version read: a snapshot taken meanwhile bumps it, and this delete is then a CONFLICT.
+    const casGuard = { from: actionTransition('delete').from, expectedVersion: input.expectedVersion ?? current.version };
     const operationId = randomUUID();
     const result = await em.transactional(async (tx) => {
       // Never placed on a pool (it failed in the scheduler): nothing to remove on an agent.
       if (!current.host || !current.pool) {
-        const volume = await casVolume(tx, current.id, { ...guard('delete', input.expectedVersion) }, { status: 'deleted', deletedAt: new Date() });
+        const volume = await casVolume(tx, current.id, casGuard, { status: 'deleted', deletedAt: new Date() });
         if (!volume) throw await this.whyNot(tx, 'delete', current.id, input.expectedVersion);
+        const snapshots = input.cascade ? await casSnapshotsOfVolume(tx, current.id, { $ne: 'deleted' }, { status: 'deleted', deletedAt: new Date() }) : [];
         await capacity.release(tx, current.id);
         const operation = this.newOperation(tx, current.projectId, 'delete_volume', current.id, null, operationId);
         operation.status = 'succeeded';
         operation.finishedAt = new Date();
-        return { volume, operation };
+        return { volume, operation, snapshots };
       }
-      const volume = await casVolume(tx, current.id, guard('delete', input.expectedVersion), { status: 'deleting' });
+      const volume = await casVolume(tx, current.id, casGuard, { status: 'deleting' });
       if (!volume) throw await this.whyNot(tx, 'delete', current.id, input.expectedVersion);
+      // The agent's delete_volume removes the snapshots with the image; the recorder marks them DELETED then.
+      const snapshots = input.cascade ? await casSnapshotsOfVolume(tx, current.id, { $ne: 'deleted' }, { status: 'deleting' }) : [];
       const payload: AgentDelete = { operationId, volumeId: current.id, pool: current.pool };
       const operation = this.newOperation(tx, current.projectId, 'delete_volume', current.id, {
         subject: subjects.agent(current.host, COMMAND.deleteVolume),
@@ -225,12 +240,13 @@ export class VolumeService implements VolumeServiceApi {
         payload,
         msgId: `${operationId}:agent.delete`,
       }, operationId);
-      return { volume, operation };
+      return { volume, operation, snapshots };
     });
     this.deps.live.publish(result.volume.status === 'deleted' ? 'DELETED' : 'UPDATED', result.volume);
+    for (const s of result.snapshots) this.deps.live.publishSnapshot(s.status === 'deleted' ? 'DELETED' : 'UPDATED', s);
     this.deps.live.publishOperation(result.operation);
     void dispatchOrDefer(this.deps.bus, this.deps.db, result.operation, this.deps.log);
-    return result;
+    return { volume: result.volume, operation: result.operation };
   }
 
   async extend(principal: Principal | null, input: ExtendVolumeRequest): Promise<VolumeResult> {

@@ -16,9 +16,12 @@ import {
   poolId,
   subjects,
   type AgentCreate,
+  type AgentCreateSnapshot,
   type AgentDelete,
+  type AgentDeleteSnapshot,
   type AgentExtend,
   type ScheduleCreate,
+  type SnapshotOutcomeEvent,
   type VolumeOutcomeEvent,
 } from '../bus/index.js';
 import { DriverError, type VolumeDriver } from './drivers/index.js';
@@ -26,7 +29,13 @@ import { KeyedMutex } from './keyed-mutex.js';
 import type { OutcomeStore, RecordedMessage } from './outcome-store.js';
 
 /** Commands an agent understands: the last token of `flint.cmd.agent.<host>.<command>`. */
-export const AGENT_COMMANDS = [COMMAND.createVolume, COMMAND.deleteVolume, COMMAND.extendVolume] as const;
+export const AGENT_COMMANDS = [
+  COMMAND.createVolume,
+  COMMAND.deleteVolume,
+  COMMAND.extendVolume,
+  COMMAND.createSnapshot,
+  COMMAND.deleteSnapshot,
+] as const;
 export type AgentCommand = (typeof AGENT_COMMANDS)[number];
 
 /** Payload type of each command. */
@@ -34,6 +43,8 @@ export interface AgentCommandPayloads {
   create_volume: AgentCreate;
   delete_volume: AgentDelete;
   extend_volume: AgentExtend;
+  create_snapshot: AgentCreateSnapshot;
+  delete_snapshot: AgentDeleteSnapshot;
 }
 
 /** Publishes one message (to JetStream, in the adapter); must reject when the publish failed. */
@@ -65,7 +76,8 @@ export class AgentCore {
    * Does the command (or replays its recorded answer) and emits the resulting message.
    * Resolves once the message is published: only then may the command be acked.
    * Rejects only when recording or publishing failed (the command should be redelivered).
-   * Commands of one volume run one at a time; different volumes run in parallel.
+   * Commands of one volume (its snapshots' included) run one at a time; different
+   * volumes run in parallel.
    */
   handle<C extends AgentCommand>(command: C, payload: AgentCommandPayloads[C]): Promise<void> {
     const attempt = command === COMMAND.createVolume ? (payload as AgentCreate).attempt : 1;
@@ -91,6 +103,10 @@ export class AgentCore {
         return this.delete(payload as AgentDelete);
       case COMMAND.extendVolume:
         return this.extend(payload as AgentExtend);
+      case COMMAND.createSnapshot:
+        return this.createSnapshot(payload as AgentCreateSnapshot);
+      case COMMAND.deleteSnapshot:
+        return this.deleteSnapshot(payload as AgentDeleteSnapshot);
     }
   }
 
@@ -196,6 +212,68 @@ export class AgentCore {
         },
       });
     }
+  }
+
+  private async createSnapshot(p: AgentCreateSnapshot): Promise<RecordedMessage> {
+    const { host, log } = this.opts;
+    const pool = poolId(host, p.pool);
+    const driver = this.opts.drivers.get(p.pool);
+    try {
+      if (!driver) throw new DriverError(this.unknownPool(p.pool));
+      const info = await driver.createSnapshot(p.volumeId, p.snapshotId);
+      log.info({ snapshotId: p.snapshotId, volumeId: p.volumeId, pool, sizeBytes: info.sizeBytes }, 'snapshot created');
+      return this.snapshotOutcome(p, 'create.succeeded');
+    } catch (err) {
+      const refused = err instanceof DriverError && !err.retryable;
+      log.error({ err, snapshotId: p.snapshotId, volumeId: p.volumeId, pool, refused }, 'snapshot create failed');
+      return this.snapshotOutcome(p, 'create.failed', {
+        code: refused ? 'BAD_USER_INPUT' : 'INTERNAL',
+        message:
+          `Taking snapshot ${p.snapshotId} of volume ${p.volumeId} on ${pool} failed: ${errorMessage(err)}. ` +
+          (refused
+            ? 'The request cannot succeed as it is: check that the volume still exists and is usable, then delete this snapshot and take a new one.'
+            : 'Delete this snapshot and take it again; if that fails too, an operator should check that pool on its host.'),
+      });
+    }
+  }
+
+  private async deleteSnapshot(p: AgentDeleteSnapshot): Promise<RecordedMessage> {
+    const { host, log } = this.opts;
+    const pool = poolId(host, p.pool);
+    const driver = this.opts.drivers.get(p.pool);
+    try {
+      if (!driver) throw new DriverError(this.unknownPool(p.pool));
+      await driver.deleteSnapshot(p.volumeId, p.snapshotId);
+      log.info({ snapshotId: p.snapshotId, volumeId: p.volumeId, pool }, 'snapshot deleted');
+      return this.snapshotOutcome(p, 'delete.succeeded');
+    } catch (err) {
+      const refused = err instanceof DriverError && !err.retryable;
+      log.error({ err, snapshotId: p.snapshotId, volumeId: p.volumeId, pool, refused }, 'snapshot delete failed');
+      return this.snapshotOutcome(p, 'delete.failed', {
+        code: refused ? 'BAD_USER_INPUT' : 'INTERNAL',
+        message:
+          `Deleting snapshot ${p.snapshotId} of volume ${p.volumeId} on ${pool} failed: ${errorMessage(err)}. ` +
+          (refused
+            ? 'The request cannot succeed as it is; check the snapshot and volume ids.'
+            : 'Retry the delete; if it fails again, an operator should check that pool on its host.'),
+      });
+    }
+  }
+
+  /** Snapshot outcomes go to the snapshot's subject; msgId `<operationId>:<outcome>` (snapshot commands have no attempts). */
+  private snapshotOutcome(
+    p: AgentCreateSnapshot | AgentDeleteSnapshot,
+    outcome: SnapshotOutcomeEvent['outcome'],
+    error?: SnapshotOutcomeEvent['error'],
+  ): RecordedMessage {
+    const payload: SnapshotOutcomeEvent = {
+      operationId: p.operationId,
+      snapshotId: p.snapshotId,
+      volumeId: p.volumeId,
+      outcome,
+      ...(error ? { error } : {}),
+    };
+    return { subject: subjects.snapshotEvent(p.snapshotId), kind: KIND.snapshotOutcome, payload, msgId: `${p.operationId}:${outcome}` };
   }
 
   private outcome(

@@ -9,7 +9,9 @@ import type { z } from 'zod';
 import { flintVersion, type FlintConfig, type Logger } from '../config/index.js';
 import {
   agentCreate,
+  agentCreateSnapshot,
   agentDelete,
+  agentDeleteSnapshot,
   agentDurable,
   agentExtend,
   ContractError,
@@ -50,6 +52,8 @@ const COMMANDS: { [C in AgentCommand]: { kind: string; schema: z.ZodType } } = {
   create_volume: { kind: KIND.agentCreate, schema: agentCreate },
   delete_volume: { kind: KIND.agentDelete, schema: agentDelete },
   extend_volume: { kind: KIND.agentExtend, schema: agentExtend },
+  create_snapshot: { kind: KIND.agentCreateSnapshot, schema: agentCreateSnapshot },
+  delete_snapshot: { kind: KIND.agentDeleteSnapshot, schema: agentDeleteSnapshot },
 };
 
 /**

@@ -1,10 +1,12 @@
 /** What every resolver receives: who is asking, and the services that do the work. */
-import type { Bus, LiveMessage, LiveOperation, LiveVolume, PoolStats, ServiceHeartbeat } from '../bus/index.js';
+import type { Bus, LiveMessage, LiveOperation, LiveSnapshot, LiveVolume, PoolStats, ServiceHeartbeat } from '../bus/index.js';
 import type { Db, Principal } from '../db/index.js';
-import type { VolumeServiceApi } from './services.js';
+import type { SnapshotServiceApi, VolumeServiceApi } from './services.js';
 
 export interface LiveApi {
   listen(accept: (ev: LiveVolume) => boolean, opts?: { first?: LiveVolume; until?: (ev: LiveVolume) => boolean }): AsyncIterableIterator<LiveVolume>;
+  /** Snapshots as they are created or change; stale versions are skipped. */
+  listenSnapshots(accept: (ev: LiveSnapshot) => boolean, opts?: { first?: LiveSnapshot; until?: (ev: LiveSnapshot) => boolean }): AsyncIterableIterator<LiveSnapshot>;
   /** Operations as they are created or change. */
   listenOperations(accept: (ev: LiveOperation) => boolean): AsyncIterableIterator<LiveOperation>;
   /** User messages as they are added. */
@@ -27,6 +29,7 @@ export interface ClusterFeedApi {
 
 export interface Services {
   volumes: VolumeServiceApi;
+  snapshots: SnapshotServiceApi;
   db: Db;
   bus: Bus;
   /** Live volume events (src/gateway/live.ts). */

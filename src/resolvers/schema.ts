@@ -6,14 +6,16 @@ import { DashboardResolver } from './dashboard.resolver.js';
 import { SubscriptionResolver } from './subscription.resolver.js';
 import { SystemResolver } from './system.resolver.js';
 import { VolumeResolver } from './volume.resolver.js';
+import { SnapshotResolver } from './snapshot.resolver.js';
+import { SnapshotType } from './types/snapshot.js';
 import { OperationType } from './types/operation.js';
 import { VolumeType } from './types/volume.js';
 import { VolumeTypeType } from './types/system.js';
 
 export async function buildFlintSchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [VolumeResolver, SubscriptionResolver, SystemResolver, DashboardResolver],
-    orphanedTypes: [VolumeType, OperationType, VolumeTypeType],
+    resolvers: [VolumeResolver, SnapshotResolver, SubscriptionResolver, SystemResolver, DashboardResolver],
+    orphanedTypes: [VolumeType, SnapshotType, OperationType, VolumeTypeType],
     validate: false,
     // Every subscription brings its own `subscribe` (src/gateway/live.ts); type-graphql
     // insists on a PubSub all the same, so give it one that is never used.

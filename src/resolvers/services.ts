@@ -3,7 +3,7 @@
  * (src/gateway/volume-service.ts) and hands it over in the context, so this folder never
  * imports the gateway.
  */
-import type { Operation, Principal, Volume } from '../db/index.js';
+import type { Operation, Principal, Snapshot, Volume } from '../db/index.js';
 
 export interface CreateVolumeRequest {
   name: string;
@@ -26,6 +26,8 @@ export interface UpdateVolumeRequest {
 export interface DeleteVolumeRequest {
   id: string;
   expectedVersion?: number | null;
+  /** Delete the volume's snapshots with it; without it a volume with snapshots is INVALID_STATE. */
+  cascade?: boolean | null;
 }
 
 export interface ExtendVolumeRequest {
@@ -47,4 +49,39 @@ export interface VolumeServiceApi {
   delete(p: Principal | null, input: DeleteVolumeRequest): Promise<VolumeResult>;
   extend(p: Principal | null, input: ExtendVolumeRequest): Promise<VolumeResult>;
   operation(p: Principal, id: string): Promise<Operation | null>;
+}
+
+export interface CreateSnapshotRequest {
+  volumeId: string;
+  name: string;
+  description?: string | null;
+  force?: boolean | null;
+  idempotencyKey?: string | null;
+}
+
+export interface UpdateSnapshotRequest {
+  id: string;
+  name?: string | null;
+  description?: string | null;
+  expectedVersion?: number | null;
+}
+
+export interface DeleteSnapshotRequest {
+  id: string;
+  expectedVersion?: number | null;
+}
+
+export interface SnapshotResult {
+  snapshot: Snapshot;
+  operation: Operation;
+}
+
+export interface SnapshotServiceApi {
+  /** The snapshot if it exists, is not DELETED, and the caller may see it. */
+  visible(p: Principal, id: string): Promise<Snapshot | null>;
+  /** The volume's snapshots that are not DELETED, oldest first (the caller has checked the volume is visible). */
+  ofVolume(volumeId: string): Promise<Snapshot[]>;
+  create(p: Principal | null, input: CreateSnapshotRequest): Promise<SnapshotResult>;
+  update(p: Principal | null, input: UpdateSnapshotRequest): Promise<SnapshotResult>;
+  delete(p: Principal | null, input: DeleteSnapshotRequest): Promise<SnapshotResult>;
 }

@@ -1,10 +1,11 @@
 import { Arg, ID, Resolver, Root, Subscription } from 'type-graphql';
-import type { LiveVolume } from '../bus/index.js';
+import type { LiveSnapshot, LiveVolume } from '../bus/index.js';
 import { canSee, NotFoundError, requirePrincipal } from '../domain/index.js';
-import { toVolumeView } from '../db/index.js';
+import { toSnapshotView, toVolumeView } from '../db/index.js';
 import type { Context } from './context.js';
 import { VolumeEventTypeEnum } from './types/enums.js';
 import { VolumeEvent, VolumeFilter, VolumeType } from './types/volume.js';
+import { SnapshotType } from './types/snapshot.js';
 
 interface SubscribeData<A> {
   args: A;
@@ -53,5 +54,23 @@ export class SubscriptionResolver {
     @Arg('filter', () => VolumeFilter, { nullable: true, description: 'Only changes whose volume (after the change) matches all its conditions; default every change.' }) _filter?: VolumeFilter,
   ): VolumeEvent {
     return { type: ev.type as VolumeEventTypeEnum, volume: VolumeType.fromView(ev.volume) };
+  }
+
+  @Subscription(() => SnapshotType, {
+    description:
+      'The snapshot as it is now, then again after every change, until it is DELETED (the last event; then the subscription completes). ' +
+      'Over graphql-ws, like `volumeChanged`. Authorised like `snapshot`: NOT_FOUND when it is not visible to you.',
+    subscribe: async ({ args, context }: SubscribeData<{ id: string }>) => {
+      const p = requirePrincipal(context.principal);
+      const s = await context.services.snapshots.visible(p, args.id);
+      if (!s) throw new NotFoundError('Snapshot', args.id);
+      return context.services.live.listenSnapshots((ev) => ev.snapshot.id === args.id && canSee(p, ev.snapshot.projectId), {
+        first: { type: 'UPDATED', snapshot: toSnapshotView(s) },
+        until: (ev) => ev.type === 'DELETED',
+      });
+    },
+  })
+  snapshotChanged(@Root() ev: LiveSnapshot, @Arg('id', () => ID, { description: 'Id of the snapshot to follow.' }) _id: string): SnapshotType {
+    return SnapshotType.fromView(ev.snapshot);
   }
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { decodeEnvelope, decodePayload, serviceHeartbeat, type ServiceHeartbeat } from '../bus/index.js';
-import { capacity, findOperation, findVolume, VolumeType as VolumeTypeRow } from '../db/index.js';
+import { capacity, findOperation, findSnapshot, findVolume, VolumeType as VolumeTypeRow } from '../db/index.js';
 import {
   BadInputError,
   canSee,
@@ -22,6 +22,7 @@ import { Node } from './types/node.js';
 import { OperationType } from './types/operation.js';
 import { CreateVolumeTypeInput, DeleteVolumeTypeInput, Pool, Service, Viewer, VolumeTypeType } from './types/system.js';
 import { VolumeType } from './types/volume.js';
+import { SnapshotType } from './types/snapshot.js';
 
 @Resolver()
 export class SystemResolver {
@@ -73,13 +74,15 @@ export class SystemResolver {
 
   @Query(() => Node, {
     nullable: true,
-    description: 'Any object by its id (Relay): a volume, an operation or a volume type; null when nothing with that id is visible to you. Use `... on Volume { … }` to read its fields.',
+    description: 'Any object by its id (Relay): a volume, a snapshot, an operation or a volume type; null when nothing with that id is visible to you. Use `... on Volume { … }` to read its fields.',
   })
-  async node(@Arg('id', () => ID, { description: 'Id of a volume, operation or volume type.' }) id: string, @Ctx() ctx: Context): Promise<Node | null> {
+  async node(@Arg('id', () => ID, { description: 'Id of a volume, snapshot, operation or volume type.' }) id: string, @Ctx() ctx: Context): Promise<Node | null> {
     const p = requirePrincipal(ctx.principal);
     const em = ctx.services.db.fork();
     const v = await findVolume(em, id);
     if (v) return v.status !== 'deleted' && canSee(p, v.projectId) ? VolumeType.from(v) : null;
+    const s = await findSnapshot(em, id);
+    if (s) return s.status !== 'deleted' && canSee(p, s.projectId) ? SnapshotType.from(s) : null;
     const op = await findOperation(em, id);
     if (op) return canSee(p, op.projectId) ? OperationType.from(op) : null;
     const t = await em.findOne(VolumeTypeRow, { id }, { disableIdentityMap: true });

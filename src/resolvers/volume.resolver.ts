@@ -15,6 +15,7 @@ import {
   UpdateVolumePayload,
 } from './types/volume-inputs.js';
 import { VolumeConnection, VolumeFilter, VolumeType } from './types/volume.js';
+import { SnapshotType } from './types/snapshot.js';
 import type { VolumeResult } from './services.js';
 
 export function encodeCursor(createdAt: Date, id: string): string {
@@ -92,7 +93,8 @@ export class VolumeResolver {
   @Mutation(() => DeleteVolumePayload, {
     description:
       'Starts deleting a volume that is AVAILABLE or in an ERROR state: it goes DELETING, then DELETED (or ERROR_DELETING; delete again to retry). ' +
-      'A volume that never reached a pool is DELETED at once. Errors: NOT_FOUND, INVALID_STATE (says the current state), CONFLICT, FORBIDDEN, UNAUTHENTICATED.',
+      'A volume that never reached a pool is DELETED at once. A volume with snapshots is INVALID_STATE unless `cascade: true`, which deletes them with it. ' +
+      'Errors: NOT_FOUND, INVALID_STATE (says the current state, or how many snapshots it has), CONFLICT (it changed since read, e.g. a snapshot was taken), FORBIDDEN, UNAUTHENTICATED.',
   })
   async deleteVolume(@Arg('input', () => DeleteVolumeInput, { description: 'The volume to delete.' }) input: DeleteVolumeInput, @Ctx() ctx: Context) {
     return payload(await ctx.services.volumes.delete(ctx.principal, input));
@@ -116,6 +118,11 @@ export class VolumeResolver {
   @FieldResolver(() => String, { nullable: true, description: 'Pool holding the volume (admins only; null for others).' })
   pool(@Root() v: VolumeType, @Ctx() ctx: Context): string | null {
     return ctx.principal?.role === 'admin' ? v.poolValue : null;
+  }
+
+  @FieldResolver(() => [SnapshotType], { description: 'Its snapshots that are not DELETED, oldest first.' })
+  async snapshots(@Root() v: VolumeType, @Ctx() ctx: Context): Promise<SnapshotType[]> {
+    return (await ctx.services.snapshots.ofVolume(v.id)).map(SnapshotType.from);
   }
 
   @FieldResolver(() => [UserMessageType], { description: 'Messages about failures of work on this volume (what failed, why, what to do), newest first; kept 30 days.' })

@@ -18,13 +18,17 @@ import {
   scheduleCreate,
   serviceHeartbeat,
   serviceKey,
+  snapshotOutcome,
   STREAM_CMD,
   STREAM_EVT,
   subjects,
   volumeOutcome,
   type AgentCreate,
+  type AgentCreateSnapshot,
   type AgentDelete,
+  type AgentDeleteSnapshot,
   type Bus,
+  type SnapshotOutcomeEvent,
   type VolumeOutcomeEvent,
 } from '../../src/bus/index.js';
 import { createLogger, loadConfig, type FlintConfig } from '../../src/config/index.js';
@@ -88,6 +92,22 @@ async function events(bus: Bus, volumeId: string): Promise<VolumeOutcomeEvent[]>
     const batch = await consumer.fetch({ max_messages: pending, expires: 2000 });
     for await (const m of batch) {
       out.push(decode(m.data, KIND.volumeOutcome, volumeOutcome).payload);
+      if (out.length === pending) break;
+    }
+  }
+  await consumer.delete().catch(() => undefined);
+  return out;
+}
+
+/** Every outcome event of a snapshot so far (same reading as `events`). */
+async function snapshotEvents(bus: Bus, snapshotId: string): Promise<SnapshotOutcomeEvent[]> {
+  const consumer = await bus.js.consumers.get(STREAM_EVT, { filter_subjects: subjects.snapshotEvent(snapshotId), deliver_policy: DeliverPolicy.All });
+  const pending = (await consumer.info(true)).num_pending;
+  const out: SnapshotOutcomeEvent[] = [];
+  if (pending > 0) {
+    const batch = await consumer.fetch({ max_messages: pending, expires: 2000 });
+    for await (const m of batch) {
+      out.push(decode(m.data, KIND.snapshotOutcome, snapshotOutcome).payload);
       if (out.length === pending) break;
     }
   }
@@ -228,4 +248,46 @@ test('commands sent while the agent is stopped are processed when it starts agai
   t.deepEqual(await images(poolDir), ids.map((id) => `volume-${id}.qcow2`).sort());
   await eventually(async () => ((await commandsLeft(bus)) === 0 ? true : undefined), 'every command to be acked');
   t.pass();
+});
+
+test('a create_snapshot command takes an internal snapshot and publishes snapshot.outcome; delete_snapshot removes it', async (t) => {
+  const { bus, poolDir } = await harness(t);
+  await sendCreate(bus, createCmd('v1'));
+  await outcomeOf(bus, 'v1', 'create.succeeded');
+  const image = join(poolDir, 'volume-v1.qcow2');
+
+  const snap: AgentCreateSnapshot = { operationId: 'op-s1', snapshotId: 's1', volumeId: 'v1', pool: 'gold' };
+  await publish(bus, subjects.agent(HOST, 'create_snapshot'), KIND.agentCreateSnapshot, snap, 'op-s1:agent');
+  const created = await eventually(
+    async () => (await snapshotEvents(bus, 's1')).find((e) => e.outcome === 'create.succeeded'),
+    'create.succeeded of snapshot s1',
+  );
+  t.deepEqual(created, { operationId: 'op-s1', snapshotId: 's1', volumeId: 'v1', outcome: 'create.succeeded' });
+  const { stdout } = await run('qemu-img', ['info', '--output=json', '-U', '-f', 'qcow2', image]);
+  t.deepEqual((JSON.parse(stdout) as { snapshots?: { name: string }[] }).snapshots?.map((s) => s.name), ['snapshot-s1']);
+
+  // Redelivered with another msgId: the recorded outcome is replayed (same msgId, so dropped).
+  await publish(bus, subjects.agent(HOST, 'create_snapshot'), KIND.agentCreateSnapshot, snap, 'op-s1:agent:again');
+  await eventually(async () => ((await commandsLeft(bus)) === 0 ? true : undefined), 'the repeated command to be acked');
+  t.is((await snapshotEvents(bus, 's1')).length, 1);
+
+  const del: AgentDeleteSnapshot = { operationId: 'op-ds1', snapshotId: 's1', volumeId: 'v1', pool: 'gold' };
+  await publish(bus, subjects.agent(HOST, 'delete_snapshot'), KIND.agentDeleteSnapshot, del, 'op-ds1:agent');
+  const deleted = await eventually(
+    async () => (await snapshotEvents(bus, 's1')).find((e) => e.outcome === 'delete.succeeded'),
+    'delete.succeeded of snapshot s1',
+  );
+  t.is(deleted.operationId, 'op-ds1');
+  const after = JSON.parse((await run('qemu-img', ['info', '--output=json', '-U', '-f', 'qcow2', image])).stdout) as { snapshots?: unknown[] };
+  t.is(after.snapshots?.length ?? 0, 0);
+});
+
+test('a create_snapshot of a volume the pool does not have publishes create.failed with BAD_USER_INPUT', async (t) => {
+  const { bus } = await harness(t);
+  const snap: AgentCreateSnapshot = { operationId: 'op-s9', snapshotId: 's9', volumeId: 'missing', pool: 'gold' };
+  await publish(bus, subjects.agent(HOST, 'create_snapshot'), KIND.agentCreateSnapshot, snap, 'op-s9:agent');
+  const failed = await eventually(async () => (await snapshotEvents(bus, 's9'))[0], 'the outcome of snapshot s9');
+  t.is(failed.outcome, 'create.failed');
+  t.is(failed.error?.code, 'BAD_USER_INPUT');
+  t.regex(failed.error!.message, /volume missing does not exist/);
 });

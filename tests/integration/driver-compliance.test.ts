@@ -6,9 +6,10 @@
 import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { PoolConfig } from '../../src/config/index.js';
-import { createDriver, DRIVERS, DriverError, GiB, type VolumeDriver } from '../../src/node-agent/index.js';
+import { createDriver, DRIVERS, DriverError, GiB, type VolumeDriver, type VolumeInfo } from '../../src/node-agent/index.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
@@ -56,6 +57,54 @@ async function ready(t: ExecutionContext, variant: Variant): Promise<{ driver: V
 async function qemuVirtualSize(path: string, format: string): Promise<number> {
   const { stdout } = await run('qemu-img', ['info', '--output=json', '-U', '-f', format, path]);
   return (JSON.parse(stdout) as { 'virtual-size': number })['virtual-size'];
+}
+
+const MiB = 1024 ** 2;
+
+/** Writes 1 MiB of `byte` at offset 0 of the volume, through qemu-io (as a consumer would). */
+async function writePattern(info: VolumeInfo, byte: number): Promise<void> {
+  await run('qemu-io', ['-f', info.format, '-c', `write -q -P 0x${byte.toString(16)} 0 1M`, info.location]);
+}
+
+/**
+ * The first MiB of a snapshot, read outside the driver: qcow2 internal snapshots through
+ * `qemu-img convert -l snapshot.name=…`, raw ones from their copy in `.snapshots/`.
+ */
+async function snapshotHead(t: ExecutionContext, pool: PoolConfig, info: VolumeInfo, snapshotId: string): Promise<Buffer> {
+  let path: string;
+  if (info.format === 'qcow2') {
+    const dir = await tempDir('flint-snapshot-read-');
+    t.teardown(dir.cleanup);
+    path = join(dir.path, 'snapshot.raw');
+    await run('qemu-img', ['convert', '-U', '-f', 'qcow2', '-l', `snapshot.name=snapshot-${snapshotId}`, '-O', 'raw', info.location, path]);
+  } else {
+    path = join(pool.directory, '.snapshots', `volume-${info.volumeId}`, `snapshot-${snapshotId}.raw`);
+  }
+  return head(path);
+}
+
+async function head(path: string): Promise<Buffer> {
+  const handle = await fs.open(path, 'r');
+  try {
+    const buf = Buffer.alloc(MiB);
+    await handle.read(buf, 0, MiB, 0);
+    return buf;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The first MiB of the volume as it is now. */
+async function volumeHead(t: ExecutionContext, info: VolumeInfo): Promise<Buffer> {
+  const dir = await tempDir('flint-volume-read-');
+  t.teardown(dir.cleanup);
+  const path = join(dir.path, 'volume.raw');
+  await run('qemu-img', ['convert', '-U', '-f', info.format, '-O', 'raw', info.location, path]);
+  return head(path);
+}
+
+function filled(byte: number): Buffer {
+  return Buffer.alloc(MiB, byte);
 }
 
 function isRefusal(t: ExecutionContext, err: unknown): void {
@@ -164,5 +213,90 @@ for (const variant of Object.values(VARIANTS).flat()) {
   test(`${name}: an unknown volume is null`, async (t) => {
     const { driver } = await ready(t, variant);
     t.is(await driver.getVolume('never-created'), null);
+  });
+
+  test(`${name}: a snapshot is listed, and taking it again succeeds without a second one`, async (t) => {
+    const { driver } = await ready(t, variant);
+    await driver.createVolume('vol1', 1);
+    t.deepEqual(await driver.listSnapshots('vol1'), []);
+    t.deepEqual(await driver.createSnapshot('vol1', 'snap1'), { snapshotId: 'snap1', volumeId: 'vol1', sizeBytes: GiB });
+    t.deepEqual(await driver.createSnapshot('vol1', 'snap1'), { snapshotId: 'snap1', volumeId: 'vol1', sizeBytes: GiB });
+    await driver.createSnapshot('vol1', 'snap0');
+    t.deepEqual(await driver.listSnapshots('vol1'), ['snap0', 'snap1']);
+    t.deepEqual(await driver.listSnapshots('never-created'), []);
+  });
+
+  test(`${name}: a snapshot of a missing volume is refused`, async (t) => {
+    const { driver } = await ready(t, variant);
+    isRefusal(t, await t.throwsAsync(driver.createSnapshot('nope', 'snap1')));
+    t.deepEqual(await driver.listSnapshots('nope'), []);
+  });
+
+  test(`${name}: a snapshot keeps the bytes the volume had when it was taken`, async (t) => {
+    const { driver, pool } = await ready(t, variant);
+    const info = await driver.createVolume('vol1', 1);
+    await writePattern(info, 0x11);
+    await driver.createSnapshot('vol1', 'snap1');
+    await writePattern(info, 0xab);
+    t.true((await volumeHead(t, info)).equals(filled(0xab)), 'the volume has the new bytes');
+    t.true((await snapshotHead(t, pool, info, 'snap1')).equals(filled(0x11)), 'the snapshot still has the old bytes');
+    await driver.createSnapshot('vol1', 'snap2');
+    t.true((await snapshotHead(t, pool, info, 'snap2')).equals(filled(0xab)), 'a later snapshot has the new bytes');
+  });
+
+  test(`${name}: deleting a snapshot removes only it, and deleting it again succeeds`, async (t) => {
+    const { driver } = await ready(t, variant);
+    await driver.createVolume('vol1', 1);
+    await driver.createSnapshot('vol1', 'snap1');
+    await driver.createSnapshot('vol1', 'snap2');
+    await driver.deleteSnapshot('vol1', 'snap1');
+    t.deepEqual(await driver.listSnapshots('vol1'), ['snap2']);
+    await driver.deleteSnapshot('vol1', 'snap1');
+    await driver.deleteSnapshot('vol1', 'never-taken');
+    await driver.deleteSnapshot('never-created', 'snap1');
+    t.deepEqual(await driver.listSnapshots('vol1'), ['snap2']);
+    t.not(await driver.getVolume('vol1'), null, 'the volume stays');
+  });
+
+  test(`${name}: a volume with snapshots can be extended and its snapshots stay intact`, async (t) => {
+    const { driver, pool } = await ready(t, variant);
+    const info = await driver.createVolume('vol1', 1);
+    await writePattern(info, 0x11);
+    await driver.createSnapshot('vol1', 'snap1');
+    await writePattern(info, 0xab);
+    const grown = await driver.extendVolume('vol1', 2);
+    t.is(grown.sizeBytes, 2 * GiB);
+    t.is(await qemuVirtualSize(grown.location, grown.format), 2 * GiB);
+    t.deepEqual(await driver.listSnapshots('vol1'), ['snap1']);
+    t.is((await driver.createSnapshot('vol1', 'snap1')).sizeBytes, GiB, 'the snapshot keeps the size it was taken at');
+    t.true((await snapshotHead(t, pool, grown, 'snap1')).equals(filled(0x11)), 'the snapshot keeps its bytes');
+    t.true((await volumeHead(t, grown)).equals(filled(0xab)), 'the volume keeps its bytes');
+    t.is((await driver.createSnapshot('vol1', 'snap2')).sizeBytes, 2 * GiB);
+  });
+
+  test(`${name}: deleting a volume deletes its snapshots`, async (t) => {
+    const { driver, pool } = await ready(t, variant);
+    await driver.createVolume('vol1', 1);
+    await driver.createSnapshot('vol1', 'snap1');
+    await driver.createSnapshot('vol1', 'snap2');
+    await driver.deleteVolume('vol1');
+    t.deepEqual(await driver.listSnapshots('vol1'), []);
+    await t.throwsAsync(fs.access(join(pool.directory, '.snapshots', 'volume-vol1')), { code: 'ENOENT' });
+    await driver.createVolume('vol1', 1);
+    t.deepEqual(await driver.listSnapshots('vol1'), [], 'a new volume with the same id has none of the old snapshots');
+    t.like(await driver.stats(), { volumeCount: 1, provisionedCapacityGiB: 1 });
+  });
+
+  test(`${name}: raw snapshot copies count in the provisioned capacity, internal qcow2 snapshots do not`, async (t) => {
+    const { driver, pool } = await ready(t, variant);
+    await driver.createVolume('vol1', 1);
+    await driver.createSnapshot('vol1', 'snap1');
+    const expected = pool.imageFormat === 'raw' ? 2 : 1;
+    t.like(await driver.stats(), { volumeCount: 1, provisionedCapacityGiB: expected });
+    const restarted = createDriver(pool);
+    await restarted.setup();
+    t.like(await restarted.stats(), { volumeCount: 1, provisionedCapacityGiB: expected });
+    await restarted.deleteSnapshot('vol1', 'snap1');
+    t.like(await restarted.stats(), { volumeCount: 1, provisionedCapacityGiB: 1 });
   });
 }

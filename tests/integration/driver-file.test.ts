@@ -94,3 +94,32 @@ test('setup fails with a DriverError when the pool directory cannot be made', as
   const err = await t.throwsAsync(new FileDriver(p).setup(), { instanceOf: DriverError });
   t.regex(err.message, /pool p1: directory .* cannot be created/);
 });
+
+test('a raw snapshot copy interrupted by a crash is removed by setup and never listed', async (t) => {
+  const p = await pool(t, { imageFormat: 'raw' });
+  const driver = new FileDriver(p);
+  await driver.setup();
+  await driver.createVolume('v1', 1);
+  await driver.createSnapshot('v1', 's1');
+  const dir = driver.snapshotDirOf('v1');
+  const leftover = join(dir, '.snapshot-s2.raw.tmp-0badcafe');
+  await fs.writeFile(leftover, 'half a copy');
+  t.deepEqual(await driver.listSnapshots('v1'), ['s1']);
+  const restarted = new FileDriver(p);
+  await restarted.setup();
+  t.deepEqual((await fs.readdir(dir)).sort(), ['snapshot-s1.raw']);
+  t.like(await restarted.stats(), { volumeCount: 1, provisionedCapacityGiB: 2 });
+});
+
+test('a qcow2 snapshot is taken with the image format pinned and its size read from the snapshot table', async (t) => {
+  const p = await pool(t, { imageFormat: 'qcow2' });
+  const driver = new FileDriver(p);
+  await driver.setup();
+  await driver.createVolume('v1', 1);
+  await driver.createSnapshot('v1', 's1');
+  await driver.extendVolume('v1', 3);
+  const { stdout } = await run('qemu-img', ['snapshot', '-U', '-l', join(p.directory, 'volume-v1.qcow2')]);
+  t.regex(stdout, /snapshot-s1/);
+  t.is((await driver.createSnapshot('v1', 's1')).sizeBytes, GiB);
+  t.is((await driver.createSnapshot('v1', 's2')).sizeBytes, 3 * GiB);
+});

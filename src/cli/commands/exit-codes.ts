@@ -4,7 +4,7 @@
  */
 import { FlintApiError, FlintWaitError } from '../../client/index.js';
 
-/** What `flint volume …` and the other API commands exit with. */
+/** What `flint volume …`, `flint snapshot …` and the other API commands exit with. */
 export const EXIT = {
   OK: 0,
   /** The API refused the request, or the operation failed (e.g. the volume ended in ERROR). */
@@ -21,7 +21,7 @@ export const EXIT = {
 
 /** The part of `flint --help` that lists the exit codes. */
 export const EXIT_CODES_HELP = `
-Exit codes of the API commands (volume, pool, service, volume-type, operation):
+Exit codes of the API commands (volume, snapshot, pool, service, volume-type, operation):
   0  success
   1  the API refused the request or the operation failed (e.g. the volume ended in ERROR)
   2  bad usage or bad input (BAD_USER_INPUT)

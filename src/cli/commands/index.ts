@@ -1,11 +1,12 @@
 /**
- * The API commands of `flint` (volume, pool, service, volume-type, operation): SDK
+ * The API commands of `flint` (volume, snapshot, pool, service, volume-type, operation): SDK
  * clients of a running gateway, as opposed to the roles that run Flint itself.
  */
 import type { Command, CommanderError } from 'commander';
 import { registerClusterCommands } from './cluster.js';
 import { addGlobalOptions } from './context.js';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
+import { registerSnapshotCommands } from './snapshot.js';
 import { registerVolumeCommands } from './volume.js';
 
 export { EXIT, exitCodeFor } from './exit-codes.js';
@@ -14,6 +15,7 @@ export { EXIT, exitCodeFor } from './exit-codes.js';
 export function registerApiCommands(program: Command): void {
   addGlobalOptions(program);
   registerVolumeCommands(program);
+  registerSnapshotCommands(program);
   registerClusterCommands(program);
   program.addHelpText('after', EXIT_CODES_HELP);
 }

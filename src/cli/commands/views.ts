@@ -6,6 +6,7 @@ import type {
   OperationFieldsFragment,
   PoolsQuery,
   ServicesQuery,
+  SnapshotFieldsFragment,
   UserMessageFieldsFragment,
   VolumeFieldsFragment,
   VolumeTypeFieldsFragment,
@@ -14,6 +15,11 @@ import { cell, formatAge, formatGiB, formatProperties, NONE, renderFields, rende
 
 /** A volume, with its messages when the query selected them. */
 export type VolumeView = VolumeFieldsFragment & { messages?: readonly UserMessageFieldsFragment[] };
+/** A snapshot, with its volume and messages when the query selected them. */
+export type SnapshotView = SnapshotFieldsFragment & {
+  volume?: { id: string; name: string } | null;
+  messages?: readonly UserMessageFieldsFragment[];
+};
 /** An operation, with its resource when the query selected it. */
 export type OperationView = OperationFieldsFragment & { resourceType?: string; resourceId?: string };
 export type PoolView = PoolsQuery['pools'][number];
@@ -54,6 +60,36 @@ export function volumeFields(v: VolumeView, op?: OperationFieldsFragment): strin
   if (v.host) fields.push(['host', v.host]);
   if (v.pool) fields.push(['pool', v.pool]);
   const latest = v.messages?.[0];
+  if (latest) fields.push(['latest_message', `${latest.createdAt} ${latest.event}: ${latest.message}`]);
+  if (op) fields.push(['operation', operationSummary(op)]);
+  return renderFields(fields);
+}
+
+/** `flint snapshot list`. */
+export function snapshotsTable(snapshots: readonly SnapshotFieldsFragment[]): string {
+  return renderTable(
+    ['ID', 'Name', 'Status', 'Size', 'Volume', 'Created'],
+    snapshots.map((s) => [s.id, s.name, s.status, formatGiB(s.sizeGiB), cell(s.volumeId), s.createdAt]),
+    ['left', 'left', 'left', 'right'],
+  );
+}
+
+/**
+ * `flint snapshot show` and the snapshot mutations: the snapshot's fields, its
+ * volume's name when selected, its latest message when any, and the operation a mutation started.
+ */
+export function snapshotFields(s: SnapshotView, op?: OperationFieldsFragment | null): string {
+  const fields: Array<[string, string]> = [
+    ['id', s.id],
+    ['name', s.name],
+    ['description', cell(s.description)],
+    ['status', s.status],
+    ['size', formatGiB(s.sizeGiB)],
+    ['volume_id', cell(s.volumeId)],
+  ];
+  if (s.volume) fields.push(['volume_name', s.volume.name]);
+  fields.push(['version', String(s.version)], ['created_at', s.createdAt], ['updated_at', s.updatedAt]);
+  const latest = s.messages?.[0];
   if (latest) fields.push(['latest_message', `${latest.createdAt} ${latest.event}: ${latest.message}`]);
   if (op) fields.push(['operation', operationSummary(op)]);
   return renderFields(fields);

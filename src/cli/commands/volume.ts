@@ -131,12 +131,14 @@ export function registerVolumeCommands(program: Command): void {
       .command('delete')
       .description('delete a volume (AVAILABLE or in an ERROR state)')
       .argument('<volume>', 'id or name')
-      .option('--expected-version <n>', 'fail with CONFLICT unless the volume is still at this version', parseVersion),
+      .option('--expected-version <n>', 'fail with CONFLICT unless the volume is still at this version', parseVersion)
+      .option('--cascade', 'delete its snapshots too (without it, a volume with snapshots is refused with INVALID_STATE)'),
     'it is DELETED',
   ).action(
-    apiAction<{ expectedVersion?: number } & WaitOptions>(async (ctx, [ref], o) => {
+    apiAction<{ expectedVersion?: number; cascade?: boolean } & WaitOptions>(async (ctx, [ref], o) => {
       const id = await resolveVolumeId(ctx.client, ref!);
-      const { deleteVolume } = await ctx.client.request(DeleteVolumeDocument, { input: { id, expectedVersion: o.expectedVersion ?? null } });
+      const input = { id, expectedVersion: o.expectedVersion ?? null, ...(o.cascade && { cascade: true }) };
+      const { deleteVolume } = await ctx.client.request(DeleteVolumeDocument, { input });
       await finish(ctx, 'delete', deleteVolume, o);
     }),
   );

@@ -4,6 +4,7 @@
  * stderr, which is what an operator needs to see.
  */
 import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
 import { DriverError } from './driver.js';
 
 /** The binary run; override for tests or unusual installs. @default 'qemu-img' */
@@ -25,6 +26,8 @@ export interface ImageInfo {
   filename: string;
   /** Backing file of a qcow2 overlay, if any. */
   backingFilename: string | undefined;
+  /** Tags (names) of the image's internal snapshots, in the order qemu lists them (qcow2 only; empty otherwise). */
+  snapshots: string[];
 }
 
 export interface QemuImgOptions {
@@ -104,6 +107,12 @@ export async function imageInfo(path: string, format?: ImageFormat, opts: QemuIm
     format: String(raw.format),
     filename: String(raw.filename),
     backingFilename: typeof raw['backing-filename'] === 'string' ? raw['backing-filename'] : undefined,
+    snapshots: Array.isArray(raw.snapshots)
+      ? (raw.snapshots as unknown[]).flatMap((s) => {
+          const name = (s as { name?: unknown } | null)?.name;
+          return typeof name === 'string' ? [name] : [];
+        })
+      : [],
   };
 }
 
@@ -131,4 +140,62 @@ export async function resizeImage(
   if (options.preallocation && options.preallocation !== 'off') args.push(`--preallocation=${options.preallocation}`);
   args.push(path, String(sizeBytes));
   await runQemuImg(args, options);
+}
+
+/**
+ * `qemu-img snapshot -c <name>`: takes an internal snapshot of a qcow2 image. No `-U`:
+ * it writes the image, so it must (and does) fail while another process holds the write lock.
+ */
+export async function createInternalSnapshot(path: string, name: string, opts: QemuImgOptions = {}): Promise<void> {
+  await runQemuImg(['snapshot', '-q', '-c', name, '--image-opts', qcow2ImageOpts(path)], opts);
+}
+
+/** `qemu-img snapshot -d <name>`: deletes an internal snapshot of a qcow2 image (an error when it is missing). */
+export async function deleteInternalSnapshot(path: string, name: string, opts: QemuImgOptions = {}): Promise<void> {
+  await runQemuImg(['snapshot', '-q', '-d', name, '--image-opts', qcow2ImageOpts(path)], opts);
+}
+
+/**
+ * `qemu-img snapshot` has no `-f`: the format is pinned with `--image-opts` instead of
+ * being probed (commas in the path are doubled, qemu's escape).
+ */
+function qcow2ImageOpts(path: string): string {
+  return `driver=qcow2,file.driver=file,file.filename=${path.replaceAll(',', ',,')}`;
+}
+
+/**
+ * Virtual disk size recorded in each internal snapshot of a qcow2 image, by snapshot
+ * name. qemu-img 7.2 does not print it (`info` lists snapshots without their size, and
+ * `measure -l` reports the current size), so this reads the qcow2 snapshot table
+ * itself (docs/interop/qcow2.txt: header fields `nb_snapshots` at byte 60 and
+ * `snapshots_offset` at 64; each entry is a 40-byte fixed part, `extra_data` whose
+ * bytes 8..15 are `disk_size` when present, the id and the name, padded to 8 bytes).
+ * Read-only; snapshots without a recorded `disk_size` are left out.
+ */
+export async function qcow2SnapshotSizes(path: string): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>();
+  const handle = await fs.open(path, 'r');
+  try {
+    const header = Buffer.alloc(72);
+    await handle.read(header, 0, 72, 0);
+    if (header.readUInt32BE(0) !== 0x514649fb) throw new DriverError(`${path} is not a qcow2 image`);
+    const count = header.readUInt32BE(60);
+    let offset = Number(header.readBigUInt64BE(64));
+    const fixed = Buffer.alloc(40);
+    for (let i = 0; i < count; i++) {
+      await handle.read(fixed, 0, 40, offset);
+      const idSize = fixed.readUInt16BE(12);
+      const nameSize = fixed.readUInt16BE(14);
+      const extraSize = fixed.readUInt32BE(36);
+      const rest = Buffer.alloc(extraSize + idSize + nameSize);
+      await handle.read(rest, 0, rest.length, offset + 40);
+      const name = rest.subarray(extraSize + idSize).toString('utf8');
+      if (extraSize >= 16) sizes.set(name, Number(rest.readBigUInt64BE(8)));
+      const length = 40 + rest.length;
+      offset += Math.ceil(length / 8) * 8;
+    }
+  } finally {
+    await handle.close();
+  }
+  return sizes;
 }

@@ -106,3 +106,27 @@ registerEnumType(RoleEnum, {
     READER: { description: 'Only reads the volumes of its own project; every mutation is FORBIDDEN.' },
   },
 });
+
+/** GraphQL names in upper case; values are the stored names. */
+export enum SnapshotStatusEnum {
+  CREATING = 'creating',
+  AVAILABLE = 'available',
+  DELETING = 'deleting',
+  DELETED = 'deleted',
+  ERROR = 'error',
+  ERROR_DELETING = 'error_deleting',
+}
+registerEnumType(SnapshotStatusEnum, {
+  name: 'SnapshotStatus',
+  description:
+    'Where a snapshot is in its life, in Cinder\'s vocabulary. CREATING and DELETING end in a final state or in an ERROR state; ' +
+    'each mutation starts only from the states it names, INVALID_STATE otherwise.',
+  valuesConfig: {
+    CREATING: { description: 'The agent holding the volume is taking the snapshot. Ends AVAILABLE or ERROR.' },
+    AVAILABLE: { description: 'Taken: a point-in-time copy of the volume, kept on the volume\'s pool. Can be updated or deleted.' },
+    DELETING: { description: 'Being deleted on its storage host (`deleteSnapshot`, or `deleteVolume` with `cascade: true`). Ends DELETED or ERROR_DELETING.' },
+    DELETED: { description: 'Gone. Final: lists skip it unless the filter asks for DELETED, and `snapshotChanged` ends with it.' },
+    ERROR: { description: 'Taking the snapshot failed; `Snapshot.messages` says why. Delete it and take another.' },
+    ERROR_DELETING: { description: 'Deletion failed on the storage host; `Snapshot.messages` says why. Delete it again to retry.' },
+  },
+});

@@ -19,16 +19,16 @@ export class OperationError {
     'Poll it with `operation(id)` or follow the volume with `volumeChanged` until it is SUCCEEDED or FAILED.',
 })
 export class OperationType extends Node {
-  @Field({ description: 'What the operation does: create_volume, update_volume, extend_volume or delete_volume.' })
+  @Field({ description: 'What the operation does: create_volume, update_volume, extend_volume, delete_volume, create_snapshot, update_snapshot or delete_snapshot.' })
   kind!: string;
 
   @Field(() => OperationStatusEnum, { description: 'Where it is: PENDING, RUNNING, then SUCCEEDED or FAILED.' })
   status!: OperationStatusEnum;
 
-  @Field({ description: 'Type of the resource it acts on: volume.' })
+  @Field({ description: 'Type of the resource it acts on: volume or snapshot.' })
   resourceType!: string;
 
-  @Field(() => ID, { description: 'Id of the resource it acts on, e.g. the volume\'s id (fetch it with `volume(id)` or `node(id)`).' })
+  @Field(() => ID, { description: 'Id of the resource it acts on, e.g. the volume\'s or snapshot\'s id (fetch it with `volume(id)`, `snapshot(id)` or `node(id)`).' })
   resourceId!: string;
 
   @Field(() => OperationError, { nullable: true, description: 'Why it failed; set only when status is FAILED, null otherwise.' })
@@ -61,13 +61,13 @@ export class UserMessageType {
   @Field(() => ID, { description: 'Id of the message (a UUID).' })
   id!: string;
 
-  @Field({ description: 'Type of the resource concerned: volume.' })
+  @Field({ description: 'Type of the resource concerned: volume or snapshot.' })
   resourceType!: string;
 
   @Field(() => ID, { description: 'Id of the resource concerned, e.g. the volume\'s id.' })
   resourceId!: string;
 
-  @Field({ description: 'The operation that failed, e.g. create_volume or extend_volume.' })
+  @Field({ description: 'The operation that failed, e.g. create_volume, extend_volume or create_snapshot.' })
   event!: string;
 
   @Field({ description: 'What happened and what to do, e.g. which scheduler filter rejected which pool.' })

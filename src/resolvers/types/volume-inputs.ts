@@ -69,6 +69,14 @@ export class DeleteVolumeInput {
 
   @Field(() => Int, { nullable: true, description: VERSION })
   expectedVersion?: number | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    defaultValue: false,
+    description:
+      'Delete the volume\'s snapshots with it: they go DELETING at once and DELETED when the volume is. Without it, a volume that has snapshots (not DELETED) is INVALID_STATE.',
+  })
+  cascade?: boolean | null;
 }
 
 @InputType({ description: 'How much to grow a volume (`extendVolume`).' })

@@ -53,8 +53,13 @@ const EXPECTED_TRANSITIONAL: VolumeStatus[] = [
 
 const HINT = 'Wait until its current operation finishes, then retry.';
 
-test('the action table has exactly the actions delete, extend and update', (t) => {
-  t.deepEqual(Object.keys(VOLUME_ACTIONS).sort(), ['delete', 'extend', 'update']);
+test('the action table has exactly the actions delete, extend, snapshot and update', (t) => {
+  t.deepEqual(Object.keys(VOLUME_ACTIONS).sort(), ['delete', 'extend', 'snapshot', 'update']);
+});
+
+test('snapshot starts only from available and keeps the status', (t) => {
+  t.deepEqual([...VOLUME_ACTIONS.snapshot.from], ['available']);
+  t.is(VOLUME_ACTIONS.snapshot.to, null);
 });
 
 test('the statuses are Cinder\'s vocabulary plus deleted, without duplicates', (t) => {

@@ -1,5 +1,14 @@
 import test from 'ava';
-import { KIND, subjects, type AgentCreate, type PlacementRequest, type ScheduleCreate, type VolumeOutcomeEvent } from '../../../src/bus/index.js';
+import {
+  KIND,
+  subjects,
+  type AgentCreate,
+  type AgentCreateSnapshot,
+  type PlacementRequest,
+  type ScheduleCreate,
+  type SnapshotOutcomeEvent,
+  type VolumeOutcomeEvent,
+} from '../../../src/bus/index.js';
 import { createLogger } from '../../../src/config/index.js';
 import {
   AgentCore,
@@ -8,17 +17,21 @@ import {
   MemoryOutcomeStore,
   type DriverCapabilities,
   type PoolCapacity,
+  type SnapshotInfo,
   type VolumeDriver,
   type VolumeInfo,
 } from '../../../src/node-agent/index.js';
 
-/** A driver keeping sizes in a Map; `failCreate` makes creates throw, `gate` holds calls until released. */
+/** A driver keeping sizes (and snapshot ids) in Maps; `fail*` make calls throw, `gate` holds calls until released. */
 class FakeDriver implements VolumeDriver {
   readonly name = 'fake';
   readonly volumes = new Map<string, number>();
   readonly calls: string[] = [];
   failCreate: DriverError | undefined;
   failDelete: Error | undefined;
+  failSnapshot: Error | undefined;
+  /** Snapshot ids by volume id. */
+  readonly snapshots = new Map<string, Set<string>>();
   gate: Promise<void> | undefined;
 
   async setup(): Promise<void> {}
@@ -55,6 +68,26 @@ class FakeDriver implements VolumeDriver {
   }
   async listVolumes(): Promise<string[]> {
     return [...this.volumes.keys()];
+  }
+  async createSnapshot(volumeId: string, snapshotId: string): Promise<SnapshotInfo> {
+    this.calls.push(`snapshot ${volumeId}/${snapshotId}`);
+    await this.gate;
+    if (this.failSnapshot) throw this.failSnapshot;
+    const size = this.volumes.get(volumeId);
+    if (size === undefined) throw new DriverError(`volume ${volumeId} does not exist`, { retryable: false });
+    const set = this.snapshots.get(volumeId) ?? new Set<string>();
+    set.add(snapshotId);
+    this.snapshots.set(volumeId, set);
+    return { snapshotId, volumeId, sizeBytes: size * GiB };
+  }
+  async deleteSnapshot(volumeId: string, snapshotId: string): Promise<void> {
+    this.calls.push(`delete snapshot ${volumeId}/${snapshotId}`);
+    await this.gate;
+    if (this.failSnapshot) throw this.failSnapshot;
+    this.snapshots.get(volumeId)?.delete(snapshotId);
+  }
+  async listSnapshots(volumeId: string): Promise<string[]> {
+    return [...(this.snapshots.get(volumeId) ?? [])].sort();
   }
   private info(volumeId: string): VolumeInfo {
     const size = this.volumes.get(volumeId)! * GiB;
@@ -266,4 +299,103 @@ test('commands of one volume run one at a time while other volumes proceed', asy
   await Promise.all([first, second, other]);
   t.deepEqual(gold.calls, ['create v1', 'create v2', 'delete v1']);
   t.is(emitted.length, 3);
+});
+
+function snapCmd(over: Partial<AgentCreateSnapshot> = {}): AgentCreateSnapshot {
+  return { operationId: 'op-s1', snapshotId: 's1', volumeId: 'v1', pool: 'gold', ...over };
+}
+
+test('a snapshot is taken and reported as create.succeeded on the snapshot subject', async (t) => {
+  const { core, gold, emitted } = setup();
+  gold.volumes.set('v1', 10);
+  await core.handle('create_snapshot', snapCmd());
+  t.deepEqual(await gold.listSnapshots('v1'), ['s1']);
+  t.deepEqual(emitted, [
+    {
+      subject: subjects.snapshotEvent('s1'),
+      kind: KIND.snapshotOutcome,
+      payload: { operationId: 'op-s1', snapshotId: 's1', volumeId: 'v1', outcome: 'create.succeeded' },
+      msgId: 'op-s1:create.succeeded',
+    },
+  ]);
+});
+
+test('a snapshot of a missing volume is create.failed with BAD_USER_INPUT and what to do', async (t) => {
+  const { core, emitted } = setup();
+  await core.handle('create_snapshot', snapCmd());
+  t.is(emitted[0]!.subject, subjects.snapshotEvent('s1'));
+  t.is(emitted[0]!.msgId, 'op-s1:create.failed');
+  const p = emitted[0]!.payload as SnapshotOutcomeEvent;
+  t.is(p.outcome, 'create.failed');
+  t.is(p.error?.code, 'BAD_USER_INPUT');
+  t.regex(p.error!.message, /Taking snapshot s1 of volume v1 on node1@gold failed: volume v1 does not exist\. .*take a new one/);
+});
+
+test('a snapshot the driver fails, or on an unknown pool, is create.failed with INTERNAL', async (t) => {
+  const { core, gold, emitted } = setup();
+  gold.volumes.set('v1', 10);
+  gold.failSnapshot = new DriverError('qemu-img snapshot failed: Failed to get "write" lock');
+  await core.handle('create_snapshot', snapCmd());
+  await core.handle('create_snapshot', snapCmd({ operationId: 'op-s2', snapshotId: 's2', pool: 'bronze' }));
+  const [a, b] = emitted.map((e) => e.payload as SnapshotOutcomeEvent);
+  t.like(a, { outcome: 'create.failed', error: { code: 'INTERNAL' } });
+  t.regex(a!.error!.message, /write" lock\. Delete this snapshot and take it again/);
+  t.like(b, { outcome: 'create.failed', snapshotId: 's2', error: { code: 'INTERNAL' } });
+  t.regex(b!.error!.message, /pool bronze is not configured on host node1/);
+});
+
+test('a redelivered snapshot command replays its recorded outcome without calling the driver again', async (t) => {
+  const { core, gold, emitted, setFailEmit } = setup();
+  gold.volumes.set('v1', 10);
+  setFailEmit(true);
+  await t.throwsAsync(core.handle('create_snapshot', snapCmd()), { message: 'NATS is down' });
+  setFailEmit(false);
+  await core.handle('create_snapshot', snapCmd());
+  await core.handle('create_snapshot', snapCmd());
+  t.deepEqual(gold.calls, ['snapshot v1/s1']);
+  t.is(emitted.length, 2);
+  t.deepEqual(emitted[1], emitted[0]);
+  t.is(emitted[0]!.msgId, 'op-s1:create.succeeded');
+
+  const del = { operationId: 'op-ds1', snapshotId: 's1', volumeId: 'v1', pool: 'gold' };
+  await core.handle('delete_snapshot', del);
+  await core.handle('delete_snapshot', del);
+  t.deepEqual(gold.calls, ['snapshot v1/s1', 'delete snapshot v1/s1']);
+  t.deepEqual(emitted[3], emitted[2]);
+});
+
+test('deleting a snapshot, even a missing one, is delete.succeeded; a failing delete is delete.failed with INTERNAL', async (t) => {
+  const { core, gold, emitted } = setup();
+  gold.volumes.set('v1', 10);
+  gold.snapshots.set('v1', new Set(['s1']));
+  await core.handle('delete_snapshot', { operationId: 'op-d1', snapshotId: 's1', volumeId: 'v1', pool: 'gold' });
+  await core.handle('delete_snapshot', { operationId: 'op-d2', snapshotId: 's1', volumeId: 'v1', pool: 'gold' });
+  gold.failSnapshot = new DriverError('permission denied');
+  await core.handle('delete_snapshot', { operationId: 'op-d3', snapshotId: 's1', volumeId: 'v1', pool: 'gold' });
+  t.deepEqual(await gold.listSnapshots('v1'), []);
+  t.deepEqual(
+    emitted.map((e) => [e.subject, e.kind, e.msgId, (e.payload as SnapshotOutcomeEvent).outcome]),
+    [
+      [subjects.snapshotEvent('s1'), KIND.snapshotOutcome, 'op-d1:delete.succeeded', 'delete.succeeded'],
+      [subjects.snapshotEvent('s1'), KIND.snapshotOutcome, 'op-d2:delete.succeeded', 'delete.succeeded'],
+      [subjects.snapshotEvent('s1'), KIND.snapshotOutcome, 'op-d3:delete.failed', 'delete.failed'],
+    ],
+  );
+  const failed = emitted[2]!.payload as SnapshotOutcomeEvent;
+  t.is(failed.error?.code, 'INTERNAL');
+  t.regex(failed.error!.message, /Deleting snapshot s1 of volume v1 on node1@gold failed: permission denied\. Retry the delete/);
+});
+
+test('snapshot commands wait for the other commands of their volume', async (t) => {
+  const { core, gold } = setup();
+  let release!: () => void;
+  gold.gate = new Promise((r) => (release = r));
+  const create = core.handle('create_volume', createCmd());
+  const snap = core.handle('create_snapshot', snapCmd());
+  const del = core.handle('delete_volume', { operationId: 'op2', volumeId: 'v1', pool: 'gold' });
+  await new Promise((r) => setTimeout(r, 20));
+  t.deepEqual(gold.calls, ['create v1'], 'the snapshot waits for the create of its volume');
+  release();
+  await Promise.all([create, snap, del]);
+  t.deepEqual(gold.calls, ['create v1', 'snapshot v1/s1', 'delete v1']);
 });

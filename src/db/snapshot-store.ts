@@ -1,0 +1,103 @@
+/**
+ * Snapshot rows: reads, and status changes as compare-and-set, in the manner of
+ * `volume-store.ts`: a change applies only while the row is in one of the expected
+ * states (and at the expected version, when given).
+ */
+import { raw, type FilterQuery } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/knex';
+import type { SnapshotStatus } from '../domain/snapshot-states.js';
+import type { SnapshotView } from '../bus/messages.js';
+import { Snapshot } from './entities.js';
+import type { Page } from './volume-store.js';
+
+export interface SnapshotCasGuard {
+  from: readonly SnapshotStatus[];
+  expectedVersion?: number;
+}
+
+export type SnapshotChanges = Partial<Pick<Snapshot, 'status' | 'name' | 'description' | 'deletedAt'>>;
+
+/** Applies `changes` (and version + 1) when the guard holds; returns the new row, or null when it did not. */
+export async function casSnapshot(em: EntityManager, id: string, guard: SnapshotCasGuard, changes: SnapshotChanges): Promise<Snapshot | null> {
+  const where: FilterQuery<Snapshot> = { id, status: { $in: [...guard.from] } };
+  if (guard.expectedVersion !== undefined) where.version = guard.expectedVersion;
+  const n = await em.nativeUpdate(Snapshot, where, { ...changes, version: raw('version + 1'), updatedAt: new Date() });
+  return n === 1 ? findSnapshot(em, id) : null;
+}
+
+/** The current row, read from the database (not the identity map). */
+export async function findSnapshot(em: EntityManager, id: string): Promise<Snapshot | null> {
+  return em.findOne(Snapshot, { id }, { disableIdentityMap: true });
+}
+
+/** A volume's snapshots that are not DELETED, oldest first. */
+export async function snapshotsOfVolume(em: EntityManager, volumeId: string): Promise<Snapshot[]> {
+  return em.find(Snapshot, { volumeId, status: { $ne: 'deleted' } }, { orderBy: { createdAt: 'asc', id: 'asc' }, disableIdentityMap: true });
+}
+
+/** How many snapshots of a volume are not DELETED. */
+export async function countSnapshotsOfVolume(em: EntityManager, volumeId: string): Promise<number> {
+  return em.count(Snapshot, { volumeId, status: { $ne: 'deleted' } });
+}
+
+/**
+ * Moves every snapshot of a volume that is in one of `from` to `changes` (version + 1 each)
+ * and returns the rows changed, as they are now. Used in the volume's own transaction
+ * (cascade delete, and the recorder when the volume's image is gone).
+ */
+export async function casSnapshotsOfVolume(
+  em: EntityManager,
+  volumeId: string,
+  from: { $in: readonly SnapshotStatus[] } | { $ne: SnapshotStatus },
+  changes: SnapshotChanges,
+): Promise<Snapshot[]> {
+  const cond = '$in' in from ? { $in: [...from.$in] } : from;
+  const ids = (await em.find(Snapshot, { volumeId, status: cond }, { fields: ['id'], disableIdentityMap: true })).map((s) => s.id);
+  if (ids.length === 0) return [];
+  await em.nativeUpdate(Snapshot, { id: { $in: ids }, status: cond }, { ...changes, version: raw('version + 1'), updatedAt: new Date() });
+  return em.find(Snapshot, { id: { $in: ids }, status: changes.status ?? cond }, { orderBy: { createdAt: 'asc', id: 'asc' }, disableIdentityMap: true });
+}
+
+export interface SnapshotListFilter {
+  status?: SnapshotStatus[];
+  volumeId?: string;
+  name?: string;
+}
+
+/** Keyset pagination in creation order; `after` is the last row's (createdAt, id). */
+export async function listSnapshots(
+  em: EntityManager,
+  opts: { projectId: string | null; filter: SnapshotListFilter; first: number; after?: { createdAt: Date; id: string } },
+): Promise<Page<Snapshot>> {
+  const where: FilterQuery<Snapshot> = {};
+  if (opts.projectId) where.projectId = opts.projectId;
+  where.status = opts.filter.status?.length ? { $in: opts.filter.status } : { $ne: 'deleted' };
+  if (opts.filter.name !== undefined) where.name = opts.filter.name;
+  if (opts.filter.volumeId !== undefined) where.volumeId = opts.filter.volumeId;
+  const totalCount = await em.count(Snapshot, where);
+  const page: FilterQuery<Snapshot> = opts.after
+    ? {
+        $and: [
+          where,
+          { $or: [{ createdAt: { $gt: opts.after.createdAt } }, { createdAt: opts.after.createdAt, id: { $gt: opts.after.id } }] },
+        ],
+      }
+    : where;
+  const rows = await em.find(Snapshot, page, { orderBy: { createdAt: 'asc', id: 'asc' }, limit: opts.first + 1, disableIdentityMap: true });
+  return { rows: rows.slice(0, opts.first), hasNextPage: rows.length > opts.first, totalCount };
+}
+
+export function toSnapshotView(s: Snapshot): SnapshotView {
+  return {
+    id: s.id,
+    projectId: s.projectId,
+    volumeId: s.volumeId,
+    name: s.name,
+    description: s.description,
+    sizeGiB: s.sizeGiB,
+    status: s.status,
+    version: s.version,
+    createdAt: new Date(s.createdAt).toISOString(),
+    updatedAt: new Date(s.updatedAt).toISOString(),
+  };
+}

@@ -1,0 +1,276 @@
+/**
+ * What the snapshot mutations do, in the manner of `volume-service.ts`: validate, check
+ * both state machines, commit the change and its operation (with the agent command) in
+ * one transaction, then publish. A snapshot lives on its volume's pool, so its commands
+ * go straight to the volume's host; no scheduler step.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/knex';
+import { COMMAND, KIND, subjects, type AgentCreateSnapshot, type AgentDeleteSnapshot } from '../bus/index.js';
+import {
+  casSnapshot,
+  casVolume,
+  findSnapshot,
+  findVolume,
+  Operation,
+  Snapshot,
+  snapshotsOfVolume,
+  type OutboxCommand,
+  type Principal,
+  type Volume,
+} from '../db/index.js';
+import {
+  actionTransition,
+  assertCanStart,
+  BadInputError,
+  checkDescription,
+  checkIdempotencyKey,
+  checkName,
+  ConflictError,
+  invalidState,
+  InvalidStateError,
+  NotFoundError,
+  Problems,
+  SNAPSHOT_ACTIONS,
+  snapshotInvalidState,
+  type SnapshotAction,
+} from '../domain/index.js';
+import { canSee, requireWriter } from '../domain/access.js';
+import type {
+  CreateSnapshotRequest,
+  DeleteSnapshotRequest,
+  SnapshotResult,
+  SnapshotServiceApi,
+  UpdateSnapshotRequest,
+} from '../resolvers/index.js';
+import { dispatchOrDefer } from './outbox.js';
+import type { GatewayDeps } from './volume-service.js';
+
+/** Added to INVALID_STATE when a volume cannot be snapshotted now. */
+const FORCE_HINT =
+  ' A snapshot needs an AVAILABLE volume; `force: true` will also allow IN_USE (attached) volumes once attachments exist, and changes nothing today.';
+
+/** Tries of the create transaction when other snapshots of the same volume keep bumping its version. */
+const CAS_ATTEMPTS = 5;
+
+/** The volume's compare-and-set in `create` did not apply: it is no longer at the version read. */
+class VolumeMoved extends Error {}
+
+export class SnapshotService implements SnapshotServiceApi {
+  constructor(private readonly deps: GatewayDeps) {}
+
+  async visible(p: Principal, id: string, em = this.deps.db.fork()): Promise<Snapshot | null> {
+    const s = await findSnapshot(em, id);
+    return s && s.status !== 'deleted' && canSee(p, s.projectId) ? s : null;
+  }
+
+  async ofVolume(volumeId: string): Promise<Snapshot[]> {
+    return snapshotsOfVolume(this.deps.db.fork(), volumeId);
+  }
+
+  async create(principal: Principal | null, input: CreateSnapshotRequest): Promise<SnapshotResult> {
+    const p = requireWriter(principal);
+    const problems = new Problems();
+    checkName(problems, 'name', input.name, true);
+    checkDescription(problems, input.description);
+    checkIdempotencyKey(problems, input.idempotencyKey);
+    if (!input.volumeId) problems.add('volumeId is required');
+    problems.throwIfAny();
+
+    const em = this.deps.db.fork();
+    const volume = await findVolume(em, input.volumeId);
+    if (!volume || volume.status === 'deleted' || !canSee(p, volume.projectId)) throw new NotFoundError('Volume', input.volumeId);
+    // The snapshot belongs to the volume's project (an admin may snapshot any volume).
+    const projectId = volume.projectId;
+    const requestHash = createHash('sha256')
+      .update(JSON.stringify(['snapshot', input.volumeId, input.name, input.description ?? null, input.force ?? false]))
+      .digest('hex');
+    if (input.idempotencyKey) {
+      const replay = await this.replay(em, projectId, input.idempotencyKey, requestHash);
+      if (replay) return replay;
+    }
+    snapshotAllowed(volume);
+
+    const snapshotId = randomUUID();
+    const operationId = randomUUID();
+    let created: (SnapshotResult & { volume: Volume }) | undefined;
+    let read = volume;
+    for (let attempt = 1; !created; attempt++) {
+      try {
+        created = await this.insert(em, read, projectId, snapshotId, operationId, input, requestHash);
+      } catch (err) {
+        // Two requests with one idempotency key raced: the loser answers with the winner's snapshot.
+        if ((err instanceof UniqueConstraintViolationException || err instanceof VolumeMoved) && input.idempotencyKey) {
+          const replay = await this.replay(this.deps.db.fork(), projectId, input.idempotencyKey, requestHash);
+          if (replay) return replay;
+        }
+        if (!(err instanceof VolumeMoved)) throw err;
+        // Another snapshot of the volume (or an update) bumped its version meanwhile: read it again and retry.
+        const now = await findVolume(this.deps.db.fork(), volume.id);
+        if (!now || now.status === 'deleted') throw new NotFoundError('Volume', volume.id);
+        snapshotAllowed(now);
+        if (attempt >= CAS_ATTEMPTS) {
+          throw new ConflictError(`Volume ${volume.id} kept changing while this request ran; retry.`, { currentVersion: now.version });
+        }
+        read = now;
+      }
+    }
+    this.deps.live.publish('UPDATED', created.volume);
+    this.deps.live.publishSnapshot('CREATED', created.snapshot);
+    this.deps.live.publishOperation(created.operation);
+    void dispatchOrDefer(this.deps.bus, this.deps.db, created.operation, this.deps.log);
+    return { snapshot: created.snapshot, operation: created.operation };
+  }
+
+  /** One try at the create transaction; `VolumeMoved` when the volume is no longer at the version read. */
+  private async insert(
+    em: EntityManager,
+    volume: Volume,
+    projectId: string,
+    snapshotId: string,
+    operationId: string,
+    input: CreateSnapshotRequest,
+    requestHash: string,
+  ): Promise<SnapshotResult & { volume: Volume }> {
+    const payload: AgentCreateSnapshot = { operationId, snapshotId, volumeId: volume.id, pool: volume.pool! };
+    return em.transactional(async (tx) => {
+      // Bump the volume's version, keeping its status: a delete that read the old version now fails with CONFLICT.
+      const bumped = await casVolume(tx, volume.id, { from: actionTransition('snapshot').from, expectedVersion: volume.version }, {});
+      if (!bumped) throw new VolumeMoved();
+      const snapshot = tx.create(Snapshot, {
+        id: snapshotId,
+        projectId,
+        volumeId: volume.id,
+        name: input.name,
+        description: input.description ?? null,
+        sizeGiB: volume.sizeGiB,
+        status: 'creating',
+        idempotencyKey: input.idempotencyKey ?? null,
+        requestHash,
+      });
+      const operation = newOperation(tx, projectId, 'create_snapshot', snapshotId, {
+        subject: subjects.agent(volume.host!, COMMAND.createSnapshot),
+        kind: KIND.agentCreateSnapshot,
+        payload,
+        msgId: `${operationId}:${KIND.agentCreateSnapshot}`,
+      }, operationId);
+      return { snapshot, operation, volume: bumped };
+    });
+  }
+
+  private async replay(em: EntityManager, projectId: string, key: string, requestHash: string): Promise<SnapshotResult | null> {
+    const existing = await em.findOne(Snapshot, { projectId, idempotencyKey: key }, { disableIdentityMap: true });
+    if (!existing) return null;
+    if (existing.requestHash !== requestHash) {
+      throw new ConflictError(
+        `idempotencyKey "${key}" was already used for snapshot ${existing.id} with other parameters; use a new key for a different snapshot.`,
+        { snapshotId: existing.id },
+      );
+    }
+    const operation = await em.findOneOrFail(Operation, { resourceId: existing.id, kind: 'create_snapshot' }, { disableIdentityMap: true });
+    return { snapshot: existing, operation };
+  }
+
+  async update(principal: Principal | null, input: UpdateSnapshotRequest): Promise<SnapshotResult> {
+    const p = requireWriter(principal);
+    const problems = new Problems();
+    checkName(problems, 'name', input.name, false);
+    checkDescription(problems, input.description);
+    problems.throwIfAny();
+    const changes: Partial<Pick<Snapshot, 'name' | 'description'>> = {};
+    if (input.name !== undefined && input.name !== null) changes.name = input.name;
+    if (input.description !== undefined) changes.description = input.description;
+    if (Object.keys(changes).length === 0) throw new BadInputError(['give at least one of name, description to change']);
+
+    const em = this.deps.db.fork();
+    const current = await this.mustSee(p, input.id, em);
+    const { snapshot, operation } = await em.transactional(async (tx) => {
+      const snapshot = await casSnapshot(tx, current.id, guard('update', input.expectedVersion), changes);
+      if (!snapshot) throw await this.whyNot(tx, 'update', current.id, input.expectedVersion);
+      const operation = newOperation(tx, current.projectId, 'update_snapshot', current.id, null);
+      operation.status = 'succeeded';
+      operation.finishedAt = new Date();
+      return { snapshot, operation };
+    });
+    this.deps.live.publishSnapshot('UPDATED', snapshot);
+    this.deps.live.publishOperation(operation);
+    return { snapshot, operation };
+  }
+
+  async delete(principal: Principal | null, input: DeleteSnapshotRequest): Promise<SnapshotResult> {
+    const p = requireWriter(principal);
+    const em = this.deps.db.fork();
+    const current = await this.mustSee(p, input.id, em);
+    const t = SNAPSHOT_ACTIONS.delete;
+    if (!(t.from as readonly string[]).includes(current.status)) throw snapshotInvalidState(t, current.status, current.id);
+    const volume = await findVolume(em, current.volumeId);
+    const operationId = randomUUID();
+    const result = await em.transactional(async (tx) => {
+      // The volume never reached a pool (or is gone with its image): nothing to remove on an agent.
+      if (!volume || volume.status === 'deleted' || !volume.host || !volume.pool) {
+        const snapshot = await casSnapshot(tx, current.id, guard('delete', input.expectedVersion), { status: 'deleted', deletedAt: new Date() });
+        if (!snapshot) throw await this.whyNot(tx, 'delete', current.id, input.expectedVersion);
+        const operation = newOperation(tx, current.projectId, 'delete_snapshot', current.id, null, operationId);
+        operation.status = 'succeeded';
+        operation.finishedAt = new Date();
+        return { snapshot, operation };
+      }
+      const snapshot = await casSnapshot(tx, current.id, guard('delete', input.expectedVersion), { status: 'deleting' });
+      if (!snapshot) throw await this.whyNot(tx, 'delete', current.id, input.expectedVersion);
+      const payload: AgentDeleteSnapshot = { operationId, snapshotId: current.id, volumeId: volume.id, pool: volume.pool };
+      const operation = newOperation(tx, current.projectId, 'delete_snapshot', current.id, {
+        subject: subjects.agent(volume.host, COMMAND.deleteSnapshot),
+        kind: KIND.agentDeleteSnapshot,
+        payload,
+        msgId: `${operationId}:${KIND.agentDeleteSnapshot}`,
+      }, operationId);
+      return { snapshot, operation };
+    });
+    this.deps.live.publishSnapshot(result.snapshot.status === 'deleted' ? 'DELETED' : 'UPDATED', result.snapshot);
+    this.deps.live.publishOperation(result.operation);
+    void dispatchOrDefer(this.deps.bus, this.deps.db, result.operation, this.deps.log);
+    return result;
+  }
+
+  private async mustSee(p: Principal, id: string, em: EntityManager): Promise<Snapshot> {
+    const s = await this.visible(p, id, em);
+    if (!s) throw new NotFoundError('Snapshot', id);
+    return s;
+  }
+
+  /** Why a snapshot's compare-and-set did not apply, as the error the caller should see. */
+  private async whyNot(em: EntityManager, action: SnapshotAction, id: string, expectedVersion: number | null | undefined): Promise<Error> {
+    const now = await findSnapshot(em, id);
+    if (!now || now.status === 'deleted') return new NotFoundError('Snapshot', id);
+    const t = SNAPSHOT_ACTIONS[action];
+    if (expectedVersion !== undefined && expectedVersion !== null && now.version !== expectedVersion) {
+      return new ConflictError(
+        `Snapshot ${id} is at version ${now.version}, not the expected ${expectedVersion}: someone changed it. Read it again and retry with the new version.`,
+        { currentVersion: now.version },
+      );
+    }
+    if (!(t.from as readonly string[]).includes(now.status)) return snapshotInvalidState(t, now.status, id);
+    return new ConflictError(`Snapshot ${id} changed while this request ran; retry.`, { currentVersion: now.version });
+  }
+}
+
+/** Whether a snapshot of `volume` may start now (the volume action `snapshot`), with what `force` will change. */
+export function snapshotAllowed(volume: Pick<Volume, 'id' | 'status' | 'host' | 'pool'>): void {
+  try {
+    assertCanStart('snapshot', volume.status, volume.id);
+  } catch (err) {
+    if (err instanceof InvalidStateError) throw new InvalidStateError(err.message + FORCE_HINT, err.details);
+    throw err;
+  }
+  if (!volume.host || !volume.pool) throw invalidState(actionTransition('snapshot'), volume.status, volume.id);
+}
+
+function newOperation(tx: EntityManager, projectId: string, kind: string, resourceId: string, command: OutboxCommand | null, id: string = randomUUID()): Operation {
+  return tx.create(Operation, { id, projectId, kind, resourceType: 'snapshot', resourceId, command });
+}
+
+function guard(action: SnapshotAction, expectedVersion: number | null | undefined) {
+  const from = SNAPSHOT_ACTIONS[action].from;
+  return expectedVersion === undefined || expectedVersion === null ? { from } : { from, expectedVersion };
+}

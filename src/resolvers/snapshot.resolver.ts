@@ -1,0 +1,96 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { listSnapshots, messagesFor } from '../db/index.js';
+import { checkPageSize, Problems } from '../domain/index.js';
+import { projectScope, requirePrincipal } from '../domain/access.js';
+import type { Context } from './context.js';
+import type { SnapshotResult } from './services.js';
+import { OperationType, UserMessageType } from './types/operation.js';
+import {
+  CreateSnapshotInput,
+  CreateSnapshotPayload,
+  DeleteSnapshotInput,
+  DeleteSnapshotPayload,
+  UpdateSnapshotInput,
+  UpdateSnapshotPayload,
+} from './types/snapshot-inputs.js';
+import { SnapshotConnection, SnapshotFilter, SnapshotType } from './types/snapshot.js';
+import { VolumeType } from './types/volume.js';
+import { decodeCursor, encodeCursor } from './volume.resolver.js';
+
+const payload = (r: SnapshotResult) => ({ snapshot: SnapshotType.from(r.snapshot), operation: OperationType.from(r.operation) });
+
+@Resolver(() => SnapshotType)
+export class SnapshotResolver {
+  @Query(() => SnapshotType, {
+    nullable: true,
+    description: 'A snapshot by id, or null when it does not exist, is DELETED, or belongs to another project (unless you are an admin). Needs a token (UNAUTHENTICATED otherwise).',
+  })
+  async snapshot(@Arg('id', () => ID, { description: 'Id of the snapshot.' }) id: string, @Ctx() ctx: Context): Promise<SnapshotType | null> {
+    const s = await ctx.services.snapshots.visible(requirePrincipal(ctx.principal), id);
+    return s ? SnapshotType.from(s) : null;
+  }
+
+  @Query(() => SnapshotConnection, {
+    description:
+      'Your project\'s snapshots (every project\'s for admins), oldest first, one page at a time (Relay): pass `pageInfo.endCursor` as `after` for the next page. ' +
+      'DELETED snapshots are left out unless the filter asks for them. A bad `first` or `after` is BAD_USER_INPUT.',
+  })
+  async snapshots(
+    @Ctx() ctx: Context,
+    @Arg('first', () => Int, { nullable: true, description: 'Page size: how many snapshots to return, 0 to 500 (default 50).' }) first?: number,
+    @Arg('after', () => String, { nullable: true, description: '`pageInfo.endCursor` of the previous page; omit for the first page.' }) after?: string,
+    @Arg('filter', () => SnapshotFilter, { nullable: true, description: 'Only snapshots matching all its conditions; default every snapshot but DELETED ones.' }) filter?: SnapshotFilter,
+  ): Promise<SnapshotConnection> {
+    const p = requirePrincipal(ctx.principal);
+    const problems = new Problems();
+    const size = checkPageSize(problems, first);
+    problems.throwIfAny();
+    const page = await listSnapshots(ctx.services.db.fork(), {
+      projectId: projectScope(p),
+      filter: { status: filter?.status as SnapshotType['status'][] | undefined, volumeId: filter?.volumeId, name: filter?.name },
+      first: size,
+      after: after ? decodeCursor(after) : undefined,
+    });
+    const edges = page.rows.map((s) => ({ node: SnapshotType.from(s), cursor: encodeCursor(s.createdAt, s.id) }));
+    return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, totalCount: page.totalCount };
+  }
+
+  @Mutation(() => CreateSnapshotPayload, {
+    description:
+      'Starts taking a snapshot of an AVAILABLE volume and returns at once with the snapshot CREATING and its operation; the volume keeps its status ' +
+      '(its `version` grows by one). The snapshot becomes AVAILABLE, or ERROR with a message in `Snapshot.messages`. ' +
+      'Errors: NOT_FOUND (volume), INVALID_STATE (the volume is not AVAILABLE), BAD_USER_INPUT, CONFLICT (idempotencyKey reused with other parameters, or the volume changed meanwhile), FORBIDDEN (reader token), UNAUTHENTICATED.',
+  })
+  async createSnapshot(@Arg('input', () => CreateSnapshotInput, { description: 'The snapshot to take.' }) input: CreateSnapshotInput, @Ctx() ctx: Context) {
+    return payload(await ctx.services.snapshots.create(ctx.principal, input));
+  }
+
+  @Mutation(() => UpdateSnapshotPayload, {
+    description:
+      'Renames a snapshot or replaces its description, at once (no storage work), in any state but DELETING and DELETED. ' +
+      'Errors: NOT_FOUND, CONFLICT (expectedVersion is stale), INVALID_STATE, BAD_USER_INPUT, FORBIDDEN (reader token), UNAUTHENTICATED.',
+  })
+  async updateSnapshot(@Arg('input', () => UpdateSnapshotInput, { description: 'The snapshot and what to change.' }) input: UpdateSnapshotInput, @Ctx() ctx: Context) {
+    return payload(await ctx.services.snapshots.update(ctx.principal, input));
+  }
+
+  @Mutation(() => DeleteSnapshotPayload, {
+    description:
+      'Starts deleting a snapshot that is AVAILABLE, ERROR or ERROR_DELETING: it goes DELETING, then DELETED (or ERROR_DELETING; delete again to retry). ' +
+      'Errors: NOT_FOUND, INVALID_STATE (says the current state), CONFLICT, FORBIDDEN, UNAUTHENTICATED.',
+  })
+  async deleteSnapshot(@Arg('input', () => DeleteSnapshotInput, { description: 'The snapshot to delete.' }) input: DeleteSnapshotInput, @Ctx() ctx: Context) {
+    return payload(await ctx.services.snapshots.delete(ctx.principal, input));
+  }
+
+  @FieldResolver(() => VolumeType, { nullable: true, description: 'The volume it was taken of; null when that volume is DELETED or not visible to you.' })
+  async volume(@Root() s: SnapshotType, @Ctx() ctx: Context): Promise<VolumeType | null> {
+    const v = await ctx.services.volumes.visible(requirePrincipal(ctx.principal), s.volumeId);
+    return v ? VolumeType.from(v) : null;
+  }
+
+  @FieldResolver(() => [UserMessageType], { description: 'Messages about failures of work on this snapshot (what failed, why, what to do), newest first; kept 30 days.' })
+  async messages(@Root() s: SnapshotType, @Ctx() ctx: Context): Promise<UserMessageType[]> {
+    return (await messagesFor(ctx.services.db.fork(), 'snapshot', s.id)).map(UserMessageType.from);
+  }
+}

@@ -1,0 +1,73 @@
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { OperationType } from './operation.js';
+import { SnapshotType } from './snapshot.js';
+
+/** Description of every `expectedVersion` argument of snapshots. */
+const VERSION = 'Optimistic concurrency: the snapshot\'s `version` as you last read it. When given and the snapshot has changed since, nothing happens and the error is CONFLICT (read it again and retry). Omit to apply regardless.';
+
+@InputType({ description: 'A new snapshot of a volume (`createSnapshot`); every problem with the input is reported at once as BAD_USER_INPUT.' })
+export class CreateSnapshotInput {
+  @Field(() => ID, { description: 'Id of the volume to snapshot; it must be visible to you (NOT_FOUND otherwise) and AVAILABLE (INVALID_STATE otherwise).' })
+  volumeId!: string;
+
+  @Field({ description: 'Name for people, 1 to 255 characters without control characters; need not be unique.' })
+  name!: string;
+
+  @Field(() => String, { nullable: true, description: 'Free text for people, up to 1024 characters; default none.' })
+  description?: string | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    defaultValue: false,
+    description: 'Snapshot an IN_USE (attached) volume too, as Cinder\'s `force` does; accepted once attachments exist. Today only AVAILABLE volumes can be snapshotted either way.',
+  })
+  force?: boolean | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'Makes the create safe to retry (1 to 255 characters): the same key from the same project returns the first snapshot and its operation, never a second one. ' +
+      'The same key with other parameters is CONFLICT.',
+  })
+  idempotencyKey?: string | null;
+}
+
+@InputType({ description: 'Changes to a snapshot\'s name or description (`updateSnapshot`); give at least one. Fields left out keep their value.' })
+export class UpdateSnapshotInput {
+  @Field(() => ID, { description: 'Id of the snapshot.' })
+  id!: string;
+
+  @Field(() => String, { nullable: true, description: 'New name, 1 to 255 characters without control characters.' })
+  name?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'New description, up to 1024 characters; null clears it.' })
+  description?: string | null;
+
+  @Field(() => Int, { nullable: true, description: VERSION })
+  expectedVersion?: number | null;
+}
+
+@InputType({ description: 'Which snapshot to delete (`deleteSnapshot`).' })
+export class DeleteSnapshotInput {
+  @Field(() => ID, { description: 'Id of the snapshot.' })
+  id!: string;
+
+  @Field(() => Int, { nullable: true, description: VERSION })
+  expectedVersion?: number | null;
+}
+
+function payload(name: string, description: string) {
+  @ObjectType(name, { description })
+  class Payload {
+    @Field(() => SnapshotType, { description: 'The snapshot as the mutation left it.' })
+    snapshot!: SnapshotType;
+
+    @Field(() => OperationType, { description: 'The work started; follow it with `operation(id)`, or the snapshot with `snapshotChanged`, until it ends.' })
+    operation!: OperationType;
+  }
+  return Payload;
+}
+
+export const CreateSnapshotPayload = payload('CreateSnapshotPayload', 'The new snapshot (CREATING) and the operation taking it.');
+export const UpdateSnapshotPayload = payload('UpdateSnapshotPayload', 'The updated snapshot (its `version` incremented) and the operation, already SUCCEEDED.');
+export const DeleteSnapshotPayload = payload('DeleteSnapshotPayload', 'The snapshot (DELETING, or DELETED when there was nothing to remove on a host) and the operation deleting it.');

@@ -1,0 +1,94 @@
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import type { SnapshotView } from '../../bus/index.js';
+import type { Snapshot } from '../../db/index.js';
+import { toSnapshotView } from '../../db/index.js';
+import { Node } from './node.js';
+import { SnapshotStatusEnum } from './enums.js';
+import { PageInfo } from './volume.js';
+
+@ObjectType('Snapshot', {
+  implements: Node,
+  description:
+    'A point-in-time copy of a volume, kept by the volume\'s driver on the volume\'s pool. ' +
+    'It belongs to the volume\'s project; members and admins take, rename and delete it.',
+})
+export class SnapshotType extends Node {
+  @Field({ description: 'Name for people, 1 to 255 characters; not necessarily unique.' })
+  name!: string;
+
+  @Field(() => String, { nullable: true, description: 'Free text for people; null when none was given.' })
+  description!: string | null;
+
+  @Field(() => SnapshotStatusEnum, { description: 'Where it is in its life: AVAILABLE once taken; see SnapshotStatus.' })
+  status!: SnapshotStatusEnum;
+
+  @Field(() => Int, { description: 'Size in GiB of the volume when the snapshot was taken.' })
+  sizeGiB!: number;
+
+  @Field(() => ID, { description: 'Id of the volume it was taken of (kept after the volume is deleted).' })
+  volumeId!: string;
+
+  @Field(() => Int, { description: 'Starts at 1 and grows by one on every change; pass it as `expectedVersion` to change only what you read.' })
+  version!: number;
+
+  @Field({ description: 'When it was requested (UTC, ISO 8601).' })
+  createdAt!: Date;
+
+  @Field({ description: 'When it last changed (UTC, ISO 8601).' })
+  updatedAt!: Date;
+
+  /** Not a field: for authorisation checks. */
+  projectIdValue!: string;
+
+  static fromView(v: SnapshotView): SnapshotType {
+    return Object.assign(new SnapshotType(), {
+      id: v.id,
+      name: v.name,
+      description: v.description,
+      status: v.status as SnapshotStatusEnum,
+      sizeGiB: v.sizeGiB,
+      volumeId: v.volumeId,
+      version: v.version,
+      createdAt: new Date(v.createdAt),
+      updatedAt: new Date(v.updatedAt),
+      projectIdValue: v.projectId,
+    });
+  }
+
+  static from(s: Snapshot): SnapshotType {
+    return SnapshotType.fromView(toSnapshotView(s));
+  }
+}
+
+@ObjectType({ description: 'One snapshot of a page, with its position (Relay edge).' })
+export class SnapshotEdge {
+  @Field(() => SnapshotType, { description: 'The snapshot.' })
+  node!: SnapshotType;
+
+  @Field({ description: 'Opaque position of this snapshot in the list; pass it as `after` to continue after it.' })
+  cursor!: string;
+}
+
+@ObjectType({ description: 'A page of snapshots, oldest first (Relay connection).' })
+export class SnapshotConnection {
+  @Field(() => [SnapshotEdge], { description: 'The snapshots of this page with their cursors; empty past the end.' })
+  edges!: SnapshotEdge[];
+
+  @Field(() => PageInfo, { description: 'Whether more pages follow, and the cursor to fetch the next one.' })
+  pageInfo!: PageInfo;
+
+  @Field(() => Int, { description: 'Snapshots matching the filter, over all pages.' })
+  totalCount!: number;
+}
+
+@InputType({ description: 'Conditions a snapshot must meet; all given ones apply.' })
+export class SnapshotFilter {
+  @Field(() => [SnapshotStatusEnum], { nullable: true, description: 'Any of these statuses (default: all but DELETED).' })
+  status?: SnapshotStatusEnum[];
+
+  @Field(() => ID, { nullable: true, description: 'Only snapshots of this volume.' })
+  volumeId?: string;
+
+  @Field({ nullable: true, description: 'Exact name.' })
+  name?: string;
+}

@@ -1,0 +1,181 @@
+/**
+ * `flint snapshot …` of the real `bin/flint.js` against a real cluster (one agent with
+ * a qcow2 pool): snapshots from create --wait to delete --wait in table and json, the
+ * refusal to delete a volume that has snapshots, and `volume delete --cascade`.
+ */
+import { spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import anyTest, { type ExecutionContext, type TestFn } from 'ava';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { tempDir, type TempDir } from '../helpers/tmp.js';
+
+const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+const FLINT = join(ROOT, 'bin', 'flint.js');
+
+interface Ctx {
+  cluster: Cluster;
+  member: string;
+  /** Working directory of the CLI: empty, so no ./.flint/admin-token is found by accident. */
+  cwd: TempDir;
+}
+const test = anyTest as TestFn<Ctx>;
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface SnapshotJson {
+  id: string;
+  name: string;
+  description: string | null;
+  status: string;
+  sizeGiB: number;
+  volumeId: string;
+  version: number;
+}
+
+test.before(async (t) => {
+  const cluster = await startCluster({ database: 'sqlite', agents: [{ host: 'host-a', pools: [{ name: 'small', imageFormat: 'qcow2', capacityGiB: 20 }] }] });
+  t.context = { cluster, member: await cluster.token('cli-snap', 'member'), cwd: await tempDir('flint-cli-snap-') };
+});
+
+test.after.always(async (t) => {
+  await t.context.cluster?.stop();
+  await t.context.cwd?.cleanup();
+});
+
+test.afterEach.always((t) => {
+  if (!t.passed && t.context.cluster) t.log(t.context.cluster.logs());
+});
+
+/** Runs `flint args…` (asynchronously: the cluster's log pipes live in this process). */
+function flint(t: { context: Ctx }, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const child = spawn(process.execPath, [FLINT, ...args], {
+    cwd: t.context.cwd.path,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, FLINT_URL: t.context.cluster.url, FLINT_TOKEN: t.context.member, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  return new Promise((done) =>
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      done({ status, stdout, stderr });
+    }),
+  );
+}
+
+const json = <T>(r: Run): T => JSON.parse(r.stdout) as T;
+const field = (r: Run, name: string): string | undefined => new RegExp(`^${name}\\s+(.*)$`, 'm').exec(r.stdout)?.[1];
+
+/** Creates an AVAILABLE 1 GiB volume and returns its id. */
+async function volume(t: ExecutionContext<Ctx>, name: string): Promise<string> {
+  const r = await flint(t, ['volume', 'create', name, '--size', '1', '--wait']);
+  t.is(r.status, 0, r.stderr);
+  t.is(field(r, 'status'), 'AVAILABLE');
+  return field(r, 'id')!;
+}
+
+test.serial('a snapshot from create --wait to delete --wait; its volume cannot be deleted meanwhile', async (t) => {
+  const volumeId = await volume(t, 'snap-vol');
+
+  const created = await flint(t, ['snapshot', 'create', 'snap-vol', '--name', 'snap-a', '--description', 'before upgrade', '--wait']);
+  t.is(created.status, 0, created.stderr);
+  t.is(field(created, 'status'), 'AVAILABLE');
+  t.is(field(created, 'size'), '1 GiB');
+  t.is(field(created, 'volume_id'), volumeId, 'the volume was named by its name');
+  t.regex(field(created, 'operation') ?? '', / \(\S*snapshot\S* SUCCEEDED\)$/);
+  const id = field(created, 'id')!;
+  t.regex(id, /^[0-9a-f-]{36}$/);
+
+  const table = await flint(t, ['snapshot', 'list']);
+  t.is(table.status, 0, table.stderr);
+  t.regex(table.stdout, /^ID\s+NAME\s+STATUS\s+SIZE\s+VOLUME\s+CREATED$/m);
+  t.regex(table.stdout, new RegExp(`^${id}\\s+snap-a\\s+AVAILABLE\\s+1 GiB\\s+${volumeId}\\s+\\S+$`, 'm'));
+  const listed = json<SnapshotJson[]>(await flint(t, ['snapshot', 'list', '-o', 'json', '--volume', 'snap-vol', '--status', 'available']));
+  t.deepEqual(listed.map((s) => [s.id, s.name, s.status, s.volumeId, s.description]), [[id, 'snap-a', 'AVAILABLE', volumeId, 'before upgrade']]);
+  t.is(json<SnapshotJson[]>(await flint(t, ['snapshot', 'list', '-o', 'json', '--status', 'ERROR'])).length, 0);
+  t.is(json<SnapshotJson[]>(await flint(t, ['snapshot', 'list', '-o', 'json', '--name', 'no-such-snapshot'])).length, 0);
+
+  const shown = await flint(t, ['snapshot', 'show', 'snap-a']);
+  t.is(shown.status, 0, shown.stderr);
+  t.is(field(shown, 'id'), id, 'a name resolves to its snapshot');
+  t.is(field(shown, 'volume_name'), 'snap-vol');
+  t.is(field(shown, 'description'), 'before upgrade');
+
+  const set = await flint(t, ['snapshot', 'set', 'snap-a', '--name', 'snap-b', '--description', 'renamed', '-o', 'json']);
+  t.is(set.status, 0, set.stderr);
+  const updated = json<{ snapshot: SnapshotJson }>(set).snapshot;
+  t.deepEqual([updated.id, updated.name, updated.description], [id, 'snap-b', 'renamed']);
+  const stale = await flint(t, ['snapshot', 'set', id, '--description', 'x', '--expected-version', String(updated.version - 1)]);
+  t.is(stale.status, 1);
+  t.regex(stale.stderr, /^flint: .*\(CONFLICT\)$/m);
+
+  const refused = await flint(t, ['volume', 'delete', volumeId]);
+  t.is(refused.status, 1, 'a volume with snapshots is not deleted without --cascade');
+  t.regex(refused.stderr, /^flint: .*\(INVALID_STATE\)$/m);
+  t.is(field(await flint(t, ['volume', 'show', volumeId]), 'status'), 'AVAILABLE');
+
+  const deleted = await flint(t, ['snapshot', 'delete', 'snap-b', '--wait']);
+  t.is(deleted.status, 0, deleted.stderr);
+  t.is(field(deleted, 'status'), 'DELETED');
+  t.regex(field(deleted, 'operation') ?? '', /SUCCEEDED\)$/);
+  const gone = await flint(t, ['snapshot', 'show', id]);
+  t.is(gone.status, 4, 'a deleted snapshot is not found');
+  t.regex(gone.stderr, /\(NOT_FOUND\)$/m);
+
+  const volumeDeleted = await flint(t, ['volume', 'delete', volumeId, '--wait']);
+  t.is(volumeDeleted.status, 0, `without its snapshots the volume can go: ${volumeDeleted.stderr}`);
+  t.is(field(volumeDeleted, 'status'), 'DELETED');
+});
+
+test.serial('volume delete --cascade --wait deletes a volume with its snapshots', async (t) => {
+  const volumeId = await volume(t, 'cascade-vol');
+  const ids: string[] = [];
+  for (const name of ['cascade-1', 'cascade-2']) {
+    const r = await flint(t, ['snapshot', 'create', volumeId, '--name', name, '--wait', '-o', 'json']);
+    t.is(r.status, 0, r.stderr);
+    const out = json<{ snapshot: SnapshotJson; operation: { status: string } }>(r);
+    t.is(out.snapshot.status, 'AVAILABLE');
+    t.is(out.operation.status, 'SUCCEEDED');
+    ids.push(out.snapshot.id);
+  }
+
+  const deleted = await flint(t, ['volume', 'delete', 'cascade-vol', '--cascade', '--wait']);
+  t.is(deleted.status, 0, deleted.stderr);
+  t.is(field(deleted, 'status'), 'DELETED');
+  t.is((await flint(t, ['volume', 'show', volumeId])).status, 4);
+  for (const id of ids) t.is((await flint(t, ['snapshot', 'show', id])).status, 4, `snapshot ${id} went with its volume`);
+  t.deepEqual(json<SnapshotJson[]>(await flint(t, ['snapshot', 'list', '-o', 'json', '--volume', volumeId])), []);
+});
+
+test('bad usage exits 2 and unknown snapshots exit 4', async (t) => {
+  for (const args of [
+    ['snapshot', 'create', 'some-volume'],
+    ['snapshot', 'list', '--limit', '0'],
+    ['snapshot', 'list', '--output', 'xml'],
+    ['snapshot', 'frobnicate'],
+    ['snapshot', 'set', '0b5e7f5c-8a4f-4c1e-9a57-2f7d3c8e9a10'],
+    ['snapshot', 'delete', 'x', '--expected-version', 'abc'],
+  ]) {
+    const r = await flint(t, args);
+    t.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+  }
+  const unknown = '0b5e7f5c-8a4f-4c1e-9a57-2f7d3c8e9a10';
+  for (const args of [
+    ['snapshot', 'show', unknown],
+    ['snapshot', 'show', 'no-such-snapshot'],
+    ['snapshot', 'delete', unknown],
+    ['snapshot', 'create', 'no-such-volume', '--name', 's'],
+  ]) {
+    const r = await flint(t, args);
+    t.is(r.status, 4, `${args.join(' ')}: ${r.stderr}`);
+    t.regex(r.stderr, /\(NOT_FOUND\)$/m);
+  }
+});

@@ -1,0 +1,3 @@
+import { registerSnapshotSuite } from './snapshot-suite.js';
+
+registerSnapshotSuite('postgresql');

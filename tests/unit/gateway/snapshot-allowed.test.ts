@@ -1,0 +1,26 @@
+/** Which volumes can be snapshotted (src/gateway/snapshot-service.ts): the volume action `snapshot`, with the `force` hint. */
+import 'reflect-metadata';
+import test from 'ava';
+import { InvalidStateError } from '../../../src/domain/errors.js';
+import { VOLUME_STATUSES } from '../../../src/domain/volume-states.js';
+import { snapshotAllowed } from '../../../src/gateway/snapshot-service.js';
+
+const volume = (status: (typeof VOLUME_STATUSES)[number], host: string | null = 'h', pool: string | null = 'p') => ({ id: 'v1', status, host, pool });
+
+test('an AVAILABLE volume on a pool can be snapshotted', (t) => {
+  t.notThrows(() => snapshotAllowed(volume('available')));
+});
+
+test('any other state is INVALID_STATE naming the state, what is allowed, and what force will do', (t) => {
+  for (const status of VOLUME_STATUSES.filter((s) => s !== 'available')) {
+    const err = t.throws(() => snapshotAllowed(volume(status)), { instanceOf: InvalidStateError });
+    t.regex(err!.message, new RegExp(`is ${status.toUpperCase()} and cannot be snapshotted; allowed from: AVAILABLE`));
+    t.regex(err!.message, /force: true/);
+    t.is(err!.code, 'INVALID_STATE');
+    t.deepEqual(err!.details?.allowedStatuses, ['AVAILABLE']);
+  }
+});
+
+test('a volume without a pool cannot be snapshotted', (t) => {
+  t.throws(() => snapshotAllowed(volume('available', null, null)), { instanceOf: InvalidStateError });
+});
