@@ -23,6 +23,11 @@ export const placementRequest = z.object({
   sizeGiB: gib,
   availabilityZone: z.string().nullable(),
   volumeType: volumeTypeSpec.nullable(),
+  /**
+   * `host@pool` the volume must land on: a copy of a snapshot or volume is made by the
+   * source's driver, within its pool (checked by the SameBackendFilter).
+   */
+  sameBackendAs: z.string().optional(),
 });
 export type PlacementRequest = z.infer<typeof placementRequest>;
 
@@ -34,6 +39,7 @@ export const KIND = {
   agentExtend: 'agent.extend_volume',
   agentCreateSnapshot: 'agent.create_snapshot',
   agentDeleteSnapshot: 'agent.delete_snapshot',
+  agentRevert: 'agent.revert_volume',
   snapshotOutcome: 'snapshot.outcome',
   volumeScheduled: 'volume.scheduled',
   volumeOutcome: 'volume.outcome',
@@ -52,6 +58,7 @@ export const COMMAND = {
   deleteVolume: 'delete_volume',
   createSnapshot: 'create_snapshot',
   deleteSnapshot: 'delete_snapshot',
+  revertVolume: 'revert_volume',
 } as const;
 
 export const scheduleCreate = z.object({
@@ -61,6 +68,8 @@ export const scheduleCreate = z.object({
   attempt: z.number().int().min(1),
   /** Pools (`host@pool`) already tried and failed, with why. */
   excluded: z.array(z.object({ pool: z.string(), reason: z.string() })),
+  /** For a copy (with `request.sameBackendAs`): what to copy, passed on to the agent (see `agentCreate`). */
+  source: z.object({ volumeId: id, snapshotId: id.optional() }).optional(),
 });
 export type ScheduleCreate = z.infer<typeof scheduleCreate>;
 
@@ -84,6 +93,11 @@ export const agentCreate = z.object({
   attempt: z.number().int().min(1),
   request: placementRequest,
   excluded: scheduleCreate.shape.excluded,
+  /**
+   * Make the volume a copy of this source on the same pool: of the snapshot `snapshotId`
+   * of volume `volumeId` when given, else of the volume `volumeId` itself (a clone).
+   */
+  source: scheduleCreate.shape.source,
 });
 export type AgentCreate = z.infer<typeof agentCreate>;
 
@@ -99,6 +113,10 @@ export type AgentCreateSnapshot = z.infer<typeof agentCreateSnapshot>;
 
 export const agentDeleteSnapshot = z.object({ operationId: id, snapshotId: id, volumeId: id, pool: z.string() });
 export type AgentDeleteSnapshot = z.infer<typeof agentDeleteSnapshot>;
+
+/** Reverts the volume to its (latest) snapshot in place; the outcome goes to the volume's subject. */
+export const agentRevert = z.object({ operationId: id, volumeId: id, snapshotId: id, pool: z.string() });
+export type AgentRevert = z.infer<typeof agentRevert>;
 
 export const SNAPSHOT_OUTCOME_NAMES = ['create.succeeded', 'create.failed', 'delete.succeeded', 'delete.failed'] as const;
 export const snapshotOutcome = z.object({
@@ -183,6 +201,10 @@ export const volumeView = z.object({
   version: z.number().int(),
   host: z.string().nullable(),
   pool: z.string().nullable(),
+  /** The snapshot it was created from (optional: older gateways did not send it). */
+  snapshotId: z.string().nullable().optional(),
+  /** The volume it was cloned from (optional: older gateways did not send it). */
+  sourceVolumeId: z.string().nullable().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -243,3 +265,34 @@ export const userMessageView = z.object({
 export type UserMessageView = z.infer<typeof userMessageView>;
 export const liveMessage = z.object({ message: userMessageView });
 export type LiveMessage = z.infer<typeof liveMessage>;
+
+/** Recovery (issue 3): the agent's start-up reconciliation and what it reports. */
+export const RECOVERY_KIND = {
+  reconcileRequest: 'rpc.reconcile.request',
+  reconcileReply: 'rpc.reconcile.reply',
+  volumeMissing: 'volume.missing',
+} as const;
+
+/** Request on `flint.rpc.reconcile`: which volumes does the DB place on this host? */
+export const reconcileRequest = z.object({ host: z.string().min(1) });
+export type ReconcileRequest = z.infer<typeof reconcileRequest>;
+
+/** A gateway's answer from the DB: every volume on the host that is not DELETED, with its status and version. */
+export const reconcileReply = z.object({
+  host: z.string(),
+  volumes: z.array(z.object({ volumeId: id, pool: z.string().nullable(), status: z.enum(VOLUME_STATUSES), version: z.number().int() })),
+});
+export type ReconcileReply = z.infer<typeof reconcileReply>;
+
+/** An agent did not find a volume's image on its pool (on `flint.evt.volume.<id>`). */
+export const volumeMissing = z.object({
+  volumeId: id,
+  host: z.string(),
+  pool: z.string(),
+  /** The status and version the DB had when the agent asked; the recorder changes the volume only if it still has them. */
+  status: z.enum(VOLUME_STATUSES),
+  version: z.number().int(),
+  /** false when the host has no such pool configured. */
+  poolConfigured: z.boolean(),
+});
+export type VolumeMissing = z.infer<typeof volumeMissing>;

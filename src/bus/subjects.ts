@@ -6,6 +6,9 @@ export const KV_SERVICES = 'flint-services';
 
 export const SCHEDULER_DURABLE = 'scheduler';
 export const RECORDER_DURABLE = 'recorder';
+/** Core-NATS request-reply (not JetStream): agents ask, one gateway of the queue group answers from the DB. */
+export const RECONCILE_SUBJECT = 'flint.rpc.reconcile';
+export const GATEWAY_QUEUE = 'flint-gateways';
 
 export const subjects = {
   cmdAll: 'flint.cmd.>',

@@ -21,6 +21,8 @@ export const DEFAULT_MAX_OVER_SUBSCRIPTION_RATIO = 20;
 export const DEFAULT_HEARTBEAT_SECONDS = 5;
 /** Tries of a create on different pools before the volume goes to ERROR (Cinder's `scheduler_max_attempts`). */
 export const DEFAULT_SCHEDULER_MAX_ATTEMPTS = 3;
+/** Seconds an operation may stay PENDING/RUNNING before the gateway's deadline sweeper fails it. */
+export const DEFAULT_OPERATION_TIMEOUT_SECONDS = 900;
 
 const capabilityValue = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -66,6 +68,8 @@ export interface FlintConfig {
   readonly pools: readonly PoolConfig[];
   readonly heartbeatSeconds: number;
   readonly schedulerMaxAttempts: number;
+  /** Seconds before an operation still PENDING/RUNNING is failed (SERVICE_UNAVAILABLE). @default 900 */
+  readonly operationTimeoutSeconds: number;
   /** Weighers the scheduler applies, with multipliers; empty means Cinder's default (CapacityWeigher, 1.0). */
   readonly schedulerWeighers: ReadonlyArray<{ readonly name: string; readonly multiplier: number | undefined }>;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -96,6 +100,7 @@ export const ENV = {
   FLINT_POOLS: 'JSON array of the agent\'s pools: [{"name","driver","directory","imageFormat","capabilities","maxOverSubscriptionRatio","reservedPercentage","thinProvisioning","capacityGiB"}]',
   FLINT_HEARTBEAT_SECONDS: `seconds between heartbeats (default ${DEFAULT_HEARTBEAT_SECONDS})`,
   FLINT_SCHEDULER_MAX_ATTEMPTS: `pools tried per create (default ${DEFAULT_SCHEDULER_MAX_ATTEMPTS})`,
+  FLINT_OPERATION_TIMEOUT_SECONDS: `seconds an operation may stay pending or running before the gateway fails it with SERVICE_UNAVAILABLE and moves its resource to an error state (default ${DEFAULT_OPERATION_TIMEOUT_SECONDS})`,
   FLINT_SCHEDULER_WEIGHERS: 'comma-separated weighers with optional multipliers, e.g. CapacityWeigher:1,VolumeNumberWeigher:-1 (default CapacityWeigher)',
   FLINT_LOG_LEVEL: 'fatal|error|warn|info|debug|trace|silent (default info)',
   FLINT_INTROSPECTION: 'true|false: whether the gateway answers schema introspection, for callers with a token only (default true; false also leaves GraphiQL without docs)',
@@ -113,6 +118,7 @@ const fileSchema = z
     pools: z.array(z.unknown()),
     heartbeatSeconds: z.number(),
     schedulerMaxAttempts: z.number(),
+    operationTimeoutSeconds: z.number(),
     schedulerWeighers: z.string(),
     logLevel: z.string(),
     introspection: z.boolean(),
@@ -194,6 +200,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
 
   const heartbeatSeconds = num('FLINT_HEARTBEAT_SECONDS', raw.heartbeatSeconds, DEFAULT_HEARTBEAT_SECONDS, 1, 300);
   const schedulerMaxAttempts = num('FLINT_SCHEDULER_MAX_ATTEMPTS', raw.schedulerMaxAttempts, DEFAULT_SCHEDULER_MAX_ATTEMPTS, 1, 10);
+  const operationTimeoutSeconds = num('FLINT_OPERATION_TIMEOUT_SECONDS', raw.operationTimeoutSeconds, DEFAULT_OPERATION_TIMEOUT_SECONDS, 1, 7 * 24 * 3600);
   const schedulerWeighers = parseWeighers(str('FLINT_SCHEDULER_WEIGHERS', raw.schedulerWeighers) ?? '', problems);
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
   const logLevelRaw = str('FLINT_LOG_LEVEL', raw.logLevel) ?? 'info';
@@ -217,6 +224,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     pools,
     heartbeatSeconds,
     schedulerMaxAttempts,
+    operationTimeoutSeconds,
     schedulerWeighers,
     logLevel: logLevel!,
     introspection,

@@ -35,7 +35,20 @@ export class ApiToken {
 @Unique({ properties: ['projectId', 'idempotencyKey'] })
 @Index({ properties: ['projectId', 'createdAt', 'id'] })
 export class Volume {
-  [OptionalProps]?: 'description' | 'volumeType' | 'metadata' | 'version' | 'host' | 'pool' | 'idempotencyKey' | 'requestHash' | 'createdAt' | 'updatedAt' | 'deletedAt';
+  [OptionalProps]?:
+    | 'description'
+    | 'volumeType'
+    | 'metadata'
+    | 'version'
+    | 'host'
+    | 'pool'
+    | 'idempotencyKey'
+    | 'snapshotId'
+    | 'sourceVolumeId'
+    | 'requestHash'
+    | 'createdAt'
+    | 'updatedAt'
+    | 'deletedAt';
   @PrimaryKey({ type: 'string', length: 36 }) id!: string;
   @Property({ type: 'string', length: 36 }) projectId!: string;
   @Property({ type: 'string', length: 255 }) name!: string;
@@ -50,6 +63,10 @@ export class Volume {
   @Property({ type: 'string', length: 255, nullable: true }) host: string | null = null;
   @Property({ type: 'string', length: 255, nullable: true }) pool: string | null = null;
   @Property({ type: 'string', length: 255, nullable: true }) idempotencyKey: string | null = null;
+  /** The snapshot this volume was created from, if any (Cinder's `snapshot_id`). */
+  @Property({ type: 'string', length: 36, nullable: true }) snapshotId: string | null = null;
+  /** The volume this one was cloned from, if any (Cinder's `source_volid`). */
+  @Property({ type: 'string', length: 36, nullable: true }) sourceVolumeId: string | null = null;
   /** sha256 of the create request, to refuse a reused idempotency key with other parameters. */
   @Property({ type: 'string', length: 64, nullable: true }) requestHash: string | null = null;
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
@@ -81,6 +98,25 @@ export class Snapshot {
   @Property({ type: 'datetime', nullable: true }) deletedAt: Date | null = null;
 }
 
+/** Who changed a resource's status by hand (admin actions such as resetVolumeStatus), when, from, to and why. */
+@Entity({ tableName: 'status_audit' })
+@Index({ properties: ['resourceType', 'resourceId', 'createdAt'] })
+export class StatusAudit {
+  [OptionalProps]?: 'reason' | 'createdAt';
+  @PrimaryKey({ type: 'string', length: 36 }) id!: string;
+  @Property({ type: 'string', length: 32 }) resourceType!: string;
+  @Property({ type: 'string', length: 36 }) resourceId!: string;
+  @Index() @Property({ type: 'string', length: 36 }) projectId!: string;
+  @Property({ type: 'string', length: 64 }) action!: string;
+  @Property({ type: 'string', length: 32 }) fromStatus!: string;
+  @Property({ type: 'string', length: 32 }) toStatus!: string;
+  @Property({ type: 'text', nullable: true }) reason: string | null = null;
+  /** The token that did it, and its project (the actor). */
+  @Property({ type: 'string', length: 36 }) actorTokenId!: string;
+  @Property({ type: 'string', length: 36 }) actorProjectId!: string;
+  @Property({ type: 'datetime' }) createdAt: Date = new Date();
+}
+
 export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed';
 
 /**
@@ -91,7 +127,7 @@ export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed';
 @Entity({ tableName: 'operation' })
 @Index({ properties: ['dispatchedAt', 'createdAt'] })
 export class Operation {
-  [OptionalProps]?: 'status' | 'errorCode' | 'errorMessage' | 'command' | 'dispatchedAt' | 'createdAt' | 'finishedAt';
+  [OptionalProps]?: 'status' | 'errorCode' | 'errorMessage' | 'command' | 'dispatchedAt' | 'deadlineAt' | 'createdAt' | 'finishedAt';
   @PrimaryKey({ type: 'string', length: 36 }) id!: string;
   @Index() @Property({ type: 'string', length: 36 }) projectId!: string;
   @Property({ type: 'string', length: 64 }) kind!: string;
@@ -102,6 +138,8 @@ export class Operation {
   @Property({ type: 'text', nullable: true }) errorMessage: string | null = null;
   @Property({ type: 'json', nullable: true }) command: OutboxCommand | null = null;
   @Property({ type: 'datetime', nullable: true }) dispatchedAt: Date | null = null;
+  /** An operation still PENDING or RUNNING at this time is failed by the deadline sweeper. */
+  @Index() @Property({ type: 'datetime', nullable: true }) deadlineAt: Date | null = null;
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
   @Property({ type: 'datetime', nullable: true }) finishedAt: Date | null = null;
 }
@@ -158,4 +196,4 @@ export class Reservation {
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
 }
 
-export const ENTITIES = [Project, ApiToken, Volume, Snapshot, Operation, UserMessage, VolumeType, PoolAllocation, Reservation];
+export const ENTITIES = [Project, ApiToken, Volume, Snapshot, Operation, UserMessage, VolumeType, PoolAllocation, Reservation, StatusAudit];

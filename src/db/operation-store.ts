@@ -29,11 +29,11 @@ export async function markDispatched(em: EntityManager, id: string): Promise<voi
   await em.nativeUpdate(Operation, { id, dispatchedAt: null }, { dispatchedAt: new Date() });
 }
 
-/** Commands committed but not yet handed to NATS, oldest first. */
+/** Commands committed but not yet handed to NATS, oldest first; not those of operations already ended (e.g. by their deadline). */
 export async function undispatched(em: EntityManager, createdBefore: Date, limit = 100): Promise<Operation[]> {
   return em.find(
     Operation,
-    { dispatchedAt: null, command: { $ne: null }, createdAt: { $lt: createdBefore } },
+    { dispatchedAt: null, command: { $ne: null }, createdAt: { $lt: createdBefore }, status: { $in: ['pending', 'running'] } },
     { orderBy: { createdAt: 'asc' }, limit, disableIdentityMap: true },
   );
 }

@@ -80,6 +80,8 @@ export function toVolumeView(v: Volume): VolumeView {
     version: v.version,
     host: v.host,
     pool: v.pool,
+    snapshotId: v.snapshotId,
+    sourceVolumeId: v.sourceVolumeId,
     createdAt: v.createdAt.toISOString(),
     updatedAt: v.updatedAt.toISOString(),
   };

@@ -18,6 +18,7 @@ export const VOLUME_STATUSES = [
   'maintenance',
   'backing_up',
   'restoring_backup',
+  'reverting',
   'deleting',
   'deleted',
   'error',
@@ -38,6 +39,7 @@ export const TRANSITIONAL_STATUSES: readonly VolumeStatus[] = [
   'maintenance',
   'backing_up',
   'restoring_backup',
+  'reverting',
   'deleting',
 ];
 
@@ -57,6 +59,8 @@ export const VOLUME_ACTIONS = {
   extend: { from: ['available'], to: 'extending', verb: 'extended' },
   /** Taking a snapshot leaves the volume's status as it is (Cinder's way); it must be AVAILABLE. */
   snapshot: { from: ['available'], to: null, verb: 'snapshotted' },
+  /** Reverting to its latest snapshot (Cinder's revert-to-snapshot): only an AVAILABLE volume. */
+  revert: { from: ['available'], to: 'reverting', verb: 'reverted to a snapshot' },
   update: {
     from: VOLUME_STATUSES.filter((s) => s !== 'deleting' && s !== 'deleted'),
     to: null,
@@ -75,6 +79,9 @@ export const VOLUME_OUTCOMES = {
   /** The scheduler found no room for the new size: nothing was touched, the volume is usable. */
   'extend.rejected': { from: ['extending'], to: 'available', verb: 'marked not extended' },
   'extend.failed': { from: ['extending'], to: 'error_extending', verb: 'marked failed to extend' },
+  'revert.succeeded': { from: ['reverting'], to: 'available', verb: 'marked reverted' },
+  /** The driver may have written part of the snapshot back: the bytes are not to be trusted. */
+  'revert.failed': { from: ['reverting'], to: 'error', verb: 'marked failed to revert' },
 } as const satisfies Record<string, Transition & { to: VolumeStatus }>;
 export type VolumeOutcome = keyof typeof VOLUME_OUTCOMES;
 

@@ -42,9 +42,11 @@ import { outcomeTransition } from '../domain/volume-states.js';
 import { SNAPSHOT_OUTCOMES } from '../domain/snapshot-states.js';
 import type { LiveHub } from './live.js';
 import { countOperation } from '../metrics/index.js';
+import { applyLateSnapshotOutcome, applyLateVolumeOutcome, applyVolumeMissing } from './late-outcomes.js';
+import { RECOVERY_KIND, volumeMissing } from '../bus/index.js';
 
 /** Which operation an outcome belongs to, for its user message. */
-const EVENT_OF: Record<string, string> = { create: 'create_volume', delete: 'delete_volume', extend: 'extend_volume' };
+const EVENT_OF: Record<string, string> = { create: 'create_volume', delete: 'delete_volume', extend: 'extend_volume', revert: 'revert_volume' };
 const SNAPSHOT_EVENT_OF: Record<string, string> = { create: 'create_snapshot', delete: 'delete_snapshot' };
 
 export async function startRecorder(bus: Bus, db: Db, live: LiveHub, log: Logger): Promise<ConsumerRunner> {
@@ -72,6 +74,10 @@ export async function startRecorder(bus: Bus, db: Db, live: LiveHub, log: Logger
       }
       if (env.kind === KIND.volumeOutcome) {
         await applyOutcome(db, live, env.requestId ? log.child({ requestId: env.requestId }) : log, decodePayload(env, volumeOutcome));
+        return 'ack';
+      }
+      if (env.kind === RECOVERY_KIND.volumeMissing) {
+        await applyVolumeMissing(db, live, log, decodePayload(env, volumeMissing));
         return 'ack';
       }
       if (env.kind === KIND.snapshotOutcome) {
@@ -126,6 +132,8 @@ export async function applyOutcome(db: Db, live: LiveHub, log: Logger, e: Volume
   });
   // Make sure the operation ends even if the volume row had already moved on.
   if (!volume) {
+    // The deadline sweeper may have given the operation up first (src/domain/deadlines.ts, late rules).
+    await applyLateVolumeOutcome(db, live, log, e);
     const fork = db.fork();
     if (await finishOperation(fork, e.operationId, e.outcome.endsWith('succeeded') ? 'succeeded' : 'failed', e.error)) {
       countOperation(EVENT_OF[e.outcome.split('.')[0]!] ?? 'unknown', e.outcome.endsWith('succeeded') ? 'succeeded' : 'failed');
@@ -169,6 +177,7 @@ export async function applySnapshotOutcome(db: Db, live: LiveHub, log: Logger, e
     }
   });
   if (!snapshot) {
+    await applyLateSnapshotOutcome(db, live, log, e);
     const fork = db.fork();
     if (await finishOperation(fork, e.operationId, failed ? 'failed' : 'succeeded', e.error)) {
       countOperation(kind, failed ? 'failed' : 'succeeded');

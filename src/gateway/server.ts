@@ -29,8 +29,11 @@ import { metricsRoutes } from './routes/metrics.js';
 import type { Route } from './routes/route.js';
 import { LiveHub } from './live.js';
 import { startOutboxSweeper } from './outbox.js';
+import { stampOperationDeadlines, startDeadlineSweeper } from './deadline-sweeper.js';
+import { startReconcileResponder } from './reconcile-responder.js';
 import { startRecorder } from './recorder.js';
 import { SnapshotService } from './snapshot-service.js';
+import { AdminService } from './admin-service.js';
 import { VolumeService } from './volume-service.js';
 
 export interface RunningGateway {
@@ -43,10 +46,13 @@ export interface RunningGateway {
 export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: Logger): Promise<RunningGateway> {
   const schema = await buildFlintSchema();
   const live = new LiveHub(bus);
+  // Every operation created with a command gets its deadline (src/gateway/deadline-sweeper.ts).
+  stampOperationDeadlines(db, config.operationTimeoutSeconds);
   live.start((err) => log.warn({ err }, 'ignored an unreadable live event'));
   const pools = await PoolView.start(bus.pools, (err) => log.warn({ err }, 'ignored an unreadable pool heartbeat'));
   const volumes = new VolumeService({ config, db, bus, live, log });
   const snapshots = new SnapshotService({ config, db, bus, live, log });
+  const admin = new AdminService({ config, db, bus, live, log });
   const auth = new Authenticator(db);
   const cluster = await ClusterFeed.start({
     bus,
@@ -55,7 +61,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     heartbeatSeconds: config.heartbeatSeconds,
     onError: (err) => log.warn({ err }, 'dashboard feed error'),
   });
-  const services = { volumes, snapshots, db, bus, live, pools, heartbeatSeconds: config.heartbeatSeconds, cluster };
+  const services = { volumes, snapshots, admin, db, bus, live, pools, heartbeatSeconds: config.heartbeatSeconds, cluster };
   const obs = graphqlObservability<Context>(log);
   const stopPoolGauge = setPoolSource(poolSourceFrom(() => pools.list(), () => capacity.allocations(db.fork())));
   const format = (f: GraphQLFormattedError, e: unknown) => obs.countError(formatError(f, e, log));
@@ -161,6 +167,8 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const port = (httpServer.address() as AddressInfo).port;
   const recorder = await startRecorder(bus, db, live, log);
   const outbox = startOutboxSweeper(bus, db, log);
+  const deadlines = startDeadlineSweeper(db, live, log, config.operationTimeoutSeconds);
+  const reconcile = startReconcileResponder(bus, db, log);
   const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}/graphql`;
   log.info({ url }, 'gateway ready');
 
@@ -169,6 +177,8 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     port,
     stop: async () => {
       outbox.stop();
+      deadlines.stop();
+      reconcile.stop();
       await recorder.stop();
       await apollo.stop();
       wsServer.close();

@@ -10,7 +10,6 @@ import {
   COMMAND,
   KIND,
   subjects,
-  type AgentDelete,
   type Bus,
   type ScheduleCreate,
   type ScheduleExtend,
@@ -18,8 +17,6 @@ import {
 import type { FlintConfig } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import {
-  capacity,
-  casSnapshotsOfVolume,
   casVolume,
   countSnapshotsOfVolume,
   findOperation,
@@ -53,12 +50,15 @@ import type {
   CreateVolumeRequest,
   DeleteVolumeRequest,
   ExtendVolumeRequest,
+  RevertVolumeRequest,
   UpdateVolumeRequest,
   VolumeResult,
   VolumeServiceApi,
 } from '../resolvers/index.js';
 import type { LiveHub } from './live.js';
 import { dispatchOrDefer } from './outbox.js';
+import { checkCopyInput, copySize, copySource, revertVolume, sourcePool } from './volume-copy.js';
+import { announceVolumeDelete, startVolumeDelete } from './volume-delete.js';
 
 export interface GatewayDeps {
   config: FlintConfig;
@@ -83,6 +83,7 @@ export class VolumeService implements VolumeServiceApi {
     const problems = new Problems();
     checkName(problems, 'name', input.name, true);
     checkSize(problems, 'sizeGiB', input.sizeGiB);
+    checkCopyInput(problems, input);
     checkDescription(problems, input.description);
     const metadata = checkMetadata(problems, input.metadata) ?? {};
     checkZone(problems, input.availabilityZone);
@@ -90,6 +91,8 @@ export class VolumeService implements VolumeServiceApi {
     problems.throwIfAny();
 
     const em = this.deps.db.fork();
+    const source = await copySource(em, p, input);
+    const sizeGiB = copySize(input.sizeGiB, source);
     let type: VolumeType | null = null;
     if (input.volumeType) {
       type = await em.findOne(VolumeType, { name: input.volumeType }, { disableIdentityMap: true });
@@ -98,7 +101,18 @@ export class VolumeService implements VolumeServiceApi {
       }
     }
     const requestHash = createHash('sha256')
-      .update(JSON.stringify([input.name, input.sizeGiB, input.description ?? null, type?.name ?? null, input.availabilityZone ?? null, metadata]))
+      .update(
+        JSON.stringify([
+          input.name,
+          input.sizeGiB ?? null,
+          input.description ?? null,
+          type?.name ?? null,
+          input.availabilityZone ?? null,
+          metadata,
+          // Only for copies, so the hashes of blank volumes stay as they were.
+          ...(source ? [{ snapshotId: input.snapshotId ?? null, sourceVolumeId: input.sourceVolumeId ?? null }] : []),
+        ]),
+      )
       .digest('hex');
     if (input.idempotencyKey) {
       const replay = await this.replay(em, p, input.idempotencyKey, requestHash);
@@ -112,12 +126,14 @@ export class VolumeService implements VolumeServiceApi {
       request: {
         volumeId,
         projectId: p.projectId,
-        sizeGiB: input.sizeGiB,
+        sizeGiB,
         availabilityZone: input.availabilityZone ?? null,
         volumeType: type ? { name: type.name, extraSpecs: type.extraSpecs } : null,
+        ...(source ? { sameBackendAs: sourcePool(source) } : {}),
       },
       attempt: 1,
       excluded: [],
+      ...(source ? { source: source.snapshotId ? { volumeId: source.volumeId, snapshotId: source.snapshotId } : { volumeId: source.volumeId } } : {}),
     };
     let created: VolumeResult;
     try {
@@ -127,10 +143,12 @@ export class VolumeService implements VolumeServiceApi {
           projectId: p.projectId,
           name: input.name,
           description: input.description ?? null,
-          sizeGiB: input.sizeGiB,
+          sizeGiB,
           status: 'creating',
           volumeType: type?.name ?? null,
-          availabilityZone: input.availabilityZone ?? this.deps.config.availabilityZone,
+          availabilityZone: input.availabilityZone ?? source?.availabilityZone ?? this.deps.config.availabilityZone,
+          snapshotId: source?.snapshotId ?? null,
+          sourceVolumeId: source && !source.snapshotId ? source.volumeId : null,
           metadata,
           idempotencyKey: input.idempotencyKey ?? null,
           requestHash,
@@ -216,36 +234,12 @@ export class VolumeService implements VolumeServiceApi {
     }
     // The version read: a snapshot taken meanwhile bumps it, and this delete is then a CONFLICT.
     const casGuard = { from: actionTransition('delete').from, expectedVersion: input.expectedVersion ?? current.version };
-    const operationId = randomUUID();
     const result = await em.transactional(async (tx) => {
-      // Never placed on a pool (it failed in the scheduler): nothing to remove on an agent.
-      if (!current.host || !current.pool) {
-        const volume = await casVolume(tx, current.id, casGuard, { status: 'deleted', deletedAt: new Date() });
-        if (!volume) throw await this.whyNot(tx, 'delete', current.id, input.expectedVersion);
-        const snapshots = input.cascade ? await casSnapshotsOfVolume(tx, current.id, { $ne: 'deleted' }, { status: 'deleted', deletedAt: new Date() }) : [];
-        await capacity.release(tx, current.id);
-        const operation = this.newOperation(tx, current.projectId, 'delete_volume', current.id, null, operationId);
-        operation.status = 'succeeded';
-        operation.finishedAt = new Date();
-        return { volume, operation, snapshots };
-      }
-      const volume = await casVolume(tx, current.id, casGuard, { status: 'deleting' });
-      if (!volume) throw await this.whyNot(tx, 'delete', current.id, input.expectedVersion);
-      // The agent's delete_volume removes the snapshots with the image; the recorder marks them DELETED then.
-      const snapshots = input.cascade ? await casSnapshotsOfVolume(tx, current.id, { $ne: 'deleted' }, { status: 'deleting' }) : [];
-      const payload: AgentDelete = { operationId, volumeId: current.id, pool: current.pool };
-      const operation = this.newOperation(tx, current.projectId, 'delete_volume', current.id, {
-        subject: subjects.agent(current.host, COMMAND.deleteVolume),
-        kind: KIND.agentDelete,
-        payload,
-        msgId: `${operationId}:agent.delete`,
-      }, operationId);
-      return { volume, operation, snapshots };
+      const started = await startVolumeDelete(tx, current, casGuard, { cascade: !!input.cascade });
+      if (!started) throw await this.whyNot(tx, 'delete', current.id, input.expectedVersion);
+      return started;
     });
-    this.deps.live.publish(result.volume.status === 'deleted' ? 'DELETED' : 'UPDATED', result.volume);
-    for (const s of result.snapshots) this.deps.live.publishSnapshot(s.status === 'deleted' ? 'DELETED' : 'UPDATED', s);
-    this.deps.live.publishOperation(result.operation);
-    void dispatchOrDefer(this.deps.bus, this.deps.db, result.operation, this.deps.log);
+    announceVolumeDelete(this.deps, result);
     return { volume: result.volume, operation: result.operation };
   }
 
@@ -286,6 +280,11 @@ export class VolumeService implements VolumeServiceApi {
     this.deps.live.publishOperation(result.operation);
     void dispatchOrDefer(this.deps.bus, this.deps.db, result.operation, this.deps.log);
     return result;
+  }
+
+  /** See `revertVolume` (src/gateway/volume-copy.ts). */
+  async revertToSnapshot(principal: Principal | null, input: RevertVolumeRequest): Promise<VolumeResult> {
+    return revertVolume(this.deps, principal, input, (tx, id, expectedVersion) => this.whyNot(tx, 'revert', id, expectedVersion));
   }
 
   async operation(principal: Principal, id: string): Promise<Operation | null> {

@@ -20,6 +20,7 @@ import {
   type AgentDelete,
   type AgentDeleteSnapshot,
   type AgentExtend,
+  type AgentRevert,
   type ScheduleCreate,
   type SnapshotOutcomeEvent,
   type VolumeOutcomeEvent,
@@ -35,6 +36,7 @@ export const AGENT_COMMANDS = [
   COMMAND.extendVolume,
   COMMAND.createSnapshot,
   COMMAND.deleteSnapshot,
+  COMMAND.revertVolume,
 ] as const;
 export type AgentCommand = (typeof AGENT_COMMANDS)[number];
 
@@ -45,6 +47,7 @@ export interface AgentCommandPayloads {
   extend_volume: AgentExtend;
   create_snapshot: AgentCreateSnapshot;
   delete_snapshot: AgentDeleteSnapshot;
+  revert_volume: AgentRevert;
 }
 
 /** Publishes one message (to JetStream, in the adapter); must reject when the publish failed. */
@@ -107,10 +110,13 @@ export class AgentCore {
         return this.createSnapshot(payload as AgentCreateSnapshot);
       case COMMAND.deleteSnapshot:
         return this.deleteSnapshot(payload as AgentDeleteSnapshot);
+      case COMMAND.revertVolume:
+        return this.revert(payload as AgentRevert);
     }
   }
 
   private async create(p: AgentCreate): Promise<RecordedMessage> {
+    if (p.source) return this.createCopy(p, p.source);
     const { host, log } = this.opts;
     const pool = poolId(host, p.pool);
     const driver = this.opts.drivers.get(p.pool);
@@ -163,6 +169,71 @@ export class AgentCore {
         message: `Volume ${p.volumeId} (${p.sizeGiB} GiB) could not be created. Pools tried: ${tried}. ${advice}`,
       },
     });
+  }
+
+  /**
+   * A new volume from a snapshot or a clone: the driver copies within the source's pool,
+   * so another pool cannot help and a failure fails the volume (no reschedule).
+   */
+  private async createCopy(p: AgentCreate, source: NonNullable<AgentCreate['source']>): Promise<RecordedMessage> {
+    const { host, log } = this.opts;
+    const pool = poolId(host, p.pool);
+    const driver = this.opts.drivers.get(p.pool);
+    const from = source.snapshotId ? `snapshot ${source.snapshotId} of volume ${source.volumeId}` : `volume ${source.volumeId}`;
+    try {
+      if (!driver) throw new DriverError(this.unknownPool(p.pool));
+      const info = source.snapshotId
+        ? await driver.createVolumeFromSnapshot(p.volumeId, p.sizeGiB, source.volumeId, source.snapshotId)
+        : await driver.cloneVolume(p.volumeId, p.sizeGiB, source.volumeId);
+      log.info({ volumeId: p.volumeId, pool, source, location: info.location }, 'volume created as a copy');
+      return this.outcome(p.operationId, 'create.succeeded', p.attempt, { volumeId: p.volumeId, host, pool: p.pool, sizeGiB: p.sizeGiB });
+    } catch (err) {
+      const refused = err instanceof DriverError && !err.retryable;
+      log.error({ err, volumeId: p.volumeId, pool, source, refused }, 'creating a volume as a copy failed');
+      if (driver && !refused) await this.removePartial(driver, p.volumeId, pool);
+      return this.outcome(p.operationId, 'create.failed', p.attempt, {
+        volumeId: p.volumeId,
+        host,
+        pool: p.pool,
+        sizeGiB: p.sizeGiB,
+        error: {
+          code: refused ? 'BAD_USER_INPUT' : 'INTERNAL',
+          message:
+            `Volume ${p.volumeId} (${p.sizeGiB} GiB) could not be created from ${from} on ${pool}: ${errorMessage(err)}. ` +
+            'A copy can only be made on the source\'s pool, so it was not tried elsewhere. ' +
+            (refused
+              ? 'Check that the source still exists and is AVAILABLE, then delete this volume and create it again.'
+              : 'Delete this volume and create it again; if that fails too, an operator should check that pool on its host.'),
+        },
+      });
+    }
+  }
+
+  private async revert(p: AgentRevert): Promise<RecordedMessage> {
+    const { host, log } = this.opts;
+    const pool = poolId(host, p.pool);
+    const driver = this.opts.drivers.get(p.pool);
+    try {
+      if (!driver) throw new DriverError(this.unknownPool(p.pool));
+      await driver.revertToSnapshot(p.volumeId, p.snapshotId);
+      log.info({ volumeId: p.volumeId, snapshotId: p.snapshotId, pool }, 'volume reverted to its snapshot');
+      return this.outcome(p.operationId, 'revert.succeeded', 1, { volumeId: p.volumeId, host, pool: p.pool });
+    } catch (err) {
+      const refused = err instanceof DriverError && !err.retryable;
+      log.error({ err, volumeId: p.volumeId, snapshotId: p.snapshotId, pool, refused }, 'volume revert failed');
+      return this.outcome(p.operationId, 'revert.failed', 1, {
+        volumeId: p.volumeId,
+        host,
+        pool: p.pool,
+        error: {
+          code: refused ? 'BAD_USER_INPUT' : 'INTERNAL',
+          message:
+            `Reverting volume ${p.volumeId} to snapshot ${p.snapshotId} on ${pool} failed: ${errorMessage(err)}. ` +
+            'Its data may be partly reverted, so it is in ERROR: create a new volume from the snapshot instead, ' +
+            'or ask an operator to check that pool and reset the volume\'s status.',
+        },
+      });
+    }
   }
 
   private async delete(p: AgentDelete): Promise<RecordedMessage> {

@@ -12,6 +12,7 @@ import {
   agentCreateSnapshot,
   agentDelete,
   agentDeleteSnapshot,
+  agentRevert,
   agentDurable,
   agentExtend,
   ContractError,
@@ -31,6 +32,7 @@ import { AgentCore, type AgentCommand } from './agent-core.js';
 import { createDriver, DriverError } from './drivers/index.js';
 import { startAgentHeartbeat, type AgentPool } from './heartbeat.js';
 import { FileOutcomeStore } from './outcome-store.js';
+import { startReconciliation } from './reconcile.js';
 
 /** Commands handled at once (different volumes; one volume's commands are serialised). @default 8 */
 export const DEFAULT_AGENT_CONCURRENCY = 8;
@@ -54,6 +56,7 @@ const COMMANDS: { [C in AgentCommand]: { kind: string; schema: z.ZodType } } = {
   extend_volume: { kind: KIND.agentExtend, schema: agentExtend },
   create_snapshot: { kind: KIND.agentCreateSnapshot, schema: agentCreateSnapshot },
   delete_snapshot: { kind: KIND.agentDeleteSnapshot, schema: agentDeleteSnapshot },
+  revert_volume: { kind: KIND.agentRevert, schema: agentRevert },
 };
 
 /**
@@ -100,6 +103,8 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
     log,
   });
 
+  // Before consuming commands: compare the DB's view of this host with the disk (src/node-agent/reconcile.ts).
+  const reconciliation = await startReconciliation(bus, host, pools, log);
   let runner: ConsumerRunner;
   try {
     runner = await runConsumer(
@@ -129,6 +134,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
     host,
     stop: () =>
       (stopping ??= (async () => {
+        reconciliation.stop();
         await runner.stop();
         await heartbeat.stop();
         log.info({ host }, 'agent stopped');

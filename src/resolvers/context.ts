@@ -2,6 +2,7 @@
 import type { Bus, LiveMessage, LiveOperation, LiveSnapshot, LiveVolume, PoolStats, ServiceHeartbeat } from '../bus/index.js';
 import type { Db, Principal } from '../db/index.js';
 import type { SnapshotServiceApi, VolumeServiceApi } from './services.js';
+import type { AdminServiceApi } from './admin-services.js';
 
 export interface LiveApi {
   listen(accept: (ev: LiveVolume) => boolean, opts?: { first?: LiveVolume; until?: (ev: LiveVolume) => boolean }): AsyncIterableIterator<LiveVolume>;
@@ -30,6 +31,8 @@ export interface ClusterFeedApi {
 export interface Services {
   volumes: VolumeServiceApi;
   snapshots: SnapshotServiceApi;
+  /** Admin actions: reset-state and force delete, audited (src/gateway/admin-service.ts). */
+  admin: AdminServiceApi;
   db: Db;
   bus: Bus;
   /** Live volume events (src/gateway/live.ts). */

@@ -7,12 +7,22 @@ import type { Operation, Principal, Snapshot, Volume } from '../db/index.js';
 
 export interface CreateVolumeRequest {
   name: string;
-  sizeGiB: number;
+  /** Required unless a source is given; then it defaults to the source's size. */
+  sizeGiB?: number | null;
   description?: string | null;
   volumeType?: string | null;
   availabilityZone?: string | null;
   metadata?: unknown;
   idempotencyKey?: string | null;
+  /** Create it from this snapshot (at most one of `snapshotId`, `sourceVolumeId`). */
+  snapshotId?: string | null;
+  /** Create it as a clone of this volume. */
+  sourceVolumeId?: string | null;
+}
+
+export interface RevertVolumeRequest {
+  volumeId: string;
+  snapshotId: string;
 }
 
 export interface UpdateVolumeRequest {
@@ -48,6 +58,8 @@ export interface VolumeServiceApi {
   update(p: Principal | null, input: UpdateVolumeRequest): Promise<VolumeResult>;
   delete(p: Principal | null, input: DeleteVolumeRequest): Promise<VolumeResult>;
   extend(p: Principal | null, input: ExtendVolumeRequest): Promise<VolumeResult>;
+  /** Reverts the volume to its latest snapshot (`reverting`, then AVAILABLE or ERROR). */
+  revertToSnapshot(p: Principal | null, input: RevertVolumeRequest): Promise<VolumeResult>;
   operation(p: Principal, id: string): Promise<Operation | null>;
 }
 

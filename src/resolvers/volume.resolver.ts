@@ -11,6 +11,8 @@ import {
   DeleteVolumePayload,
   ExtendVolumeInput,
   ExtendVolumePayload,
+  RevertVolumeToSnapshotInput,
+  RevertVolumeToSnapshotPayload,
   UpdateVolumeInput,
   UpdateVolumePayload,
 } from './types/volume-inputs.js';
@@ -74,8 +76,10 @@ export class VolumeResolver {
   @Mutation(() => CreateVolumePayload, {
     description:
       'Starts creating a volume in your project and returns at once with the volume CREATING and its operation. The scheduler picks a pool; ' +
+      'a volume created from a snapshot (`snapshotId`) or cloned from a volume (`sourceVolumeId`) goes on its source\'s pool (NO_VALID_BACKEND when that pool has no room); ' +
       'the volume becomes AVAILABLE, or ERROR with a message in `Volume.messages` (e.g. NO_VALID_BACKEND when no pool fits). ' +
-      'Errors: BAD_USER_INPUT (every problem listed), CONFLICT (idempotencyKey reused with other parameters), FORBIDDEN (reader token), UNAUTHENTICATED.',
+      'Errors: BAD_USER_INPUT (every problem listed: both sources, no size for a blank volume, smaller than the source), NOT_FOUND (the source), INVALID_STATE (the source is not AVAILABLE), ' +
+      'CONFLICT (idempotencyKey reused with other parameters), FORBIDDEN (reader token), UNAUTHENTICATED.',
   })
   async createVolume(@Arg('input', () => CreateVolumeInput, { description: 'The volume to create.' }) input: CreateVolumeInput, @Ctx() ctx: Context) {
     return payload(await ctx.services.volumes.create(ctx.principal, input));
@@ -108,6 +112,19 @@ export class VolumeResolver {
   })
   async extendVolume(@Arg('input', () => ExtendVolumeInput, { description: 'The volume and its new size.' }) input: ExtendVolumeInput, @Ctx() ctx: Context) {
     return payload(await ctx.services.volumes.extend(ctx.principal, input));
+  }
+
+  @Mutation(() => RevertVolumeToSnapshotPayload, {
+    description:
+      'Puts the data of a volume\'s latest snapshot back into the volume (Cinder\'s revert to snapshot); the snapshot stays. The volume goes REVERTING, then AVAILABLE, ' +
+      'or ERROR with a message in `Volume.messages` when the storage host failed. Only the latest snapshot (the newest not DELETED), AVAILABLE and of the volume\'s current size, and only an AVAILABLE volume. ' +
+      'Errors: NOT_FOUND (volume or snapshot), BAD_USER_INPUT (the snapshot is of another volume), INVALID_STATE (volume or snapshot state, an older snapshot: says which is the latest, or the volume was extended since), CONFLICT, FORBIDDEN, UNAUTHENTICATED.',
+  })
+  async revertVolumeToSnapshot(
+    @Arg('input', () => RevertVolumeToSnapshotInput, { description: 'The volume and the snapshot to revert it to.' }) input: RevertVolumeToSnapshotInput,
+    @Ctx() ctx: Context,
+  ) {
+    return payload(await ctx.services.volumes.revertToSnapshot(ctx.principal, input));
   }
 
   @FieldResolver(() => String, { nullable: true, description: 'Storage host holding the volume (admins only; null for others).' })

@@ -91,6 +91,7 @@ export class SchedulerCore {
         attempt,
         request: req,
         excluded: cmd.excluded,
+        ...(cmd.source ? { source: cmd.source } : {}),
       };
       await this.deps.emit(subjects.agent(pool.host, COMMAND.createVolume), KIND.agentCreate, command, `${operationId}:agent.create:${attempt}`);
       return 'done';

@@ -300,3 +300,112 @@ for (const variant of Object.values(VARIANTS).flat()) {
     t.like(await restarted.stats(), { volumeCount: 1, provisionedCapacityGiB: 1 });
   });
 }
+
+/** Every variant again, for new volumes from old and revert (their bytes compared outside the driver). */
+for (const variant of Object.values(VARIANTS).flat()) {
+  const name = variant.label;
+
+  /** Whether two images hold the same bytes, by `qemu-img compare` (a larger one must be zeros past the smaller). */
+  const same = async (a: VolumeInfo, b: VolumeInfo): Promise<boolean> => {
+    try {
+      await run('qemu-img', ['compare', '-U', '-f', a.format, '-F', b.format, a.location, b.location]);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  test(`${name}: a volume created from a snapshot has the bytes of the volume when the snapshot was taken`, async (t) => {
+    const { driver } = await ready(t, variant);
+    const src = await driver.createVolume('src', 1);
+    await writePattern(src, 0x11);
+    await driver.createSnapshot('src', 'snap1');
+    await writePattern(src, 0xab);
+    const copy = await driver.createVolumeFromSnapshot('copy', 1, 'src', 'snap1');
+    t.is(copy.sizeBytes, GiB);
+    t.is(copy.format, variant.pool('x').imageFormat);
+    t.true((await volumeHead(t, copy)).equals(filled(0x11)), 'the copy has the snapshot\'s bytes');
+    t.true((await volumeHead(t, src)).equals(filled(0xab)), 'the source keeps its own bytes');
+    if (!variant.thin) t.true(copy.allocatedBytes >= GiB, 'thick: fully allocated');
+    t.deepEqual(await driver.listSnapshots('copy'), [], 'the copy has no snapshots of its own');
+    t.like(await driver.stats(), { volumeCount: 2 });
+    // Idempotent: the same request again returns the volume as it is.
+    const inode = (await fs.stat(copy.location)).ino;
+    const again = await driver.createVolumeFromSnapshot('copy', 1, 'src', 'snap1');
+    t.is((await fs.stat(again.location)).ino, inode, 'not made again');
+  });
+
+  test(`${name}: a volume created from a snapshot may be larger, and the rest reads as zeros`, async (t) => {
+    const { driver } = await ready(t, variant);
+    const src = await driver.createVolume('src', 1);
+    await writePattern(src, 0x22);
+    await driver.createSnapshot('src', 'snap1');
+    const copy = await driver.createVolumeFromSnapshot('copy', 2, 'src', 'snap1');
+    t.is(copy.sizeBytes, 2 * GiB);
+    t.is(await qemuVirtualSize(copy.location, copy.format), 2 * GiB);
+    t.true((await volumeHead(t, copy)).equals(filled(0x22)));
+    await driver.deleteSnapshot('src', 'snap1');
+    t.true(await same(src, copy), 'qemu-img compare: equal to the source, zeros past its end');
+  });
+
+  test(`${name}: creating from a missing snapshot, a missing volume or with a smaller size is refused and leaves nothing`, async (t) => {
+    const { driver, pool } = await ready(t, variant);
+    await driver.createVolume('src', 2);
+    await driver.createSnapshot('src', 'snap1');
+    isRefusal(t, await t.throwsAsync(driver.createVolumeFromSnapshot('copy', 2, 'src', 'never-taken')));
+    isRefusal(t, await t.throwsAsync(driver.createVolumeFromSnapshot('copy', 2, 'nope', 'snap1')));
+    isRefusal(t, await t.throwsAsync(driver.createVolumeFromSnapshot('copy', 1, 'src', 'snap1')));
+    isRefusal(t, await t.throwsAsync(driver.cloneVolume('copy', 2, 'nope')));
+    isRefusal(t, await t.throwsAsync(driver.cloneVolume('copy', 1, 'src')));
+    t.is(await driver.getVolume('copy'), null);
+    t.deepEqual((await fs.readdir(pool.directory)).filter((n) => n.includes('copy')), [], 'no image or temporary of it');
+  });
+
+  test(`${name}: a clone has the bytes of its source, and both change independently afterwards`, async (t) => {
+    const { driver } = await ready(t, variant);
+    const src = await driver.createVolume('src', 1);
+    await writePattern(src, 0x33);
+    const clone = await driver.cloneVolume('clone', 1, 'src');
+    t.is(clone.sizeBytes, GiB);
+    t.true(await same(src, clone), 'qemu-img compare: identical');
+    await writePattern(src, 0x44);
+    t.true((await volumeHead(t, clone)).equals(filled(0x33)), 'the clone keeps the bytes it was made with');
+    t.false(await same(src, clone));
+    const bigger = await driver.cloneVolume('bigger', 3, 'src');
+    t.is(bigger.sizeBytes, 3 * GiB);
+    t.true(await same(src, bigger), 'a larger clone equals the source, zeros past its end');
+    t.is((await driver.cloneVolume('bigger', 3, 'src')).location, bigger.location, 'idempotent');
+    isRefusal(t, await t.throwsAsync(driver.cloneVolume('bigger', 2, 'src')));
+  });
+
+  test(`${name}: reverting puts the snapshot's bytes back, keeps the snapshot, and can be repeated`, async (t) => {
+    const { driver, pool } = await ready(t, variant);
+    const vol = await driver.createVolume('vol1', 1);
+    await writePattern(vol, 0x55);
+    await driver.createSnapshot('vol1', 'snap1');
+    await writePattern(vol, 0x66);
+    const reverted = await driver.revertToSnapshot('vol1', 'snap1');
+    t.is(reverted.sizeBytes, GiB);
+    t.true((await volumeHead(t, reverted)).equals(filled(0x55)), 'the volume has the snapshot\'s bytes again');
+    t.deepEqual(await driver.listSnapshots('vol1'), ['snap1'], 'the snapshot stays');
+    t.true((await snapshotHead(t, pool, reverted, 'snap1')).equals(filled(0x55)));
+    await writePattern(reverted, 0x77);
+    await driver.revertToSnapshot('vol1', 'snap1');
+    await driver.revertToSnapshot('vol1', 'snap1');
+    t.true((await volumeHead(t, reverted)).equals(filled(0x55)), 'reverting again gives the same bytes');
+    if (!variant.thin) t.true((await driver.getVolume('vol1'))!.allocatedBytes >= GiB, 'thick: still fully allocated');
+    const names = await fs.readdir(pool.directory);
+    t.deepEqual(names.filter((n) => n.includes('.tmp-')), [], 'no temporaries left');
+  });
+
+  test(`${name}: reverting a missing volume, to a missing snapshot, or after an extend is refused`, async (t) => {
+    const { driver } = await ready(t, variant);
+    await driver.createVolume('vol1', 1);
+    await driver.createSnapshot('vol1', 'snap1');
+    isRefusal(t, await t.throwsAsync(driver.revertToSnapshot('nope', 'snap1')));
+    isRefusal(t, await t.throwsAsync(driver.revertToSnapshot('vol1', 'never-taken')));
+    await driver.extendVolume('vol1', 2);
+    isRefusal(t, await t.throwsAsync(driver.revertToSnapshot('vol1', 'snap1')));
+    t.is((await driver.getVolume('vol1'))?.sizeBytes, 2 * GiB, 'untouched');
+  });
+}

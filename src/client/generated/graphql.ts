@@ -30,8 +30,12 @@ export type CreateVolumeInput = {
   metadata?: Record<string, unknown> | null | undefined;
   /** Name for people, 1 to 255 characters without control characters; need not be unique. */
   name: string;
-  /** Size in GiB (2^30 bytes), a whole number from 1 to 65536 (64 TiB). */
-  sizeGiB: number;
+  /** Size in GiB (2^30 bytes), a whole number from 1 to 65536 (64 TiB). Required for a blank volume; with `snapshotId` or `sourceVolumeId` it defaults to the source's size and may not be smaller. */
+  sizeGiB?: number | null | undefined;
+  /** Create the volume with the data of this AVAILABLE snapshot (Cinder's create from snapshot), on the pool of the snapshot's volume. At most one of `snapshotId` and `sourceVolumeId`. NOT_FOUND when you cannot see it, INVALID_STATE when it is not AVAILABLE. */
+  snapshotId?: string | number | null | undefined;
+  /** Create the volume as a copy of this AVAILABLE volume (Cinder's clone), on its pool; its data is copied as it is when the copy is made. At most one of `snapshotId` and `sourceVolumeId`. NOT_FOUND when you cannot see it, INVALID_STATE when it is not AVAILABLE. */
+  sourceVolumeId?: string | number | null | undefined;
   /** Name of a volume type (see `volumeTypes`); its extra specs choose the pool. Default none: any pool. An unknown or private type is BAD_USER_INPUT. */
   volumeType?: string | null | undefined;
 };
@@ -214,7 +218,9 @@ export type VolumeStatus =
   /** A backup is being written into it (reserved for backups; not reached yet). */
   | 'RESTORING_BACKUP'
   /** Changing volume type, possibly moving pool (reserved; not reached yet). */
-  | 'RETYPING';
+  | 'RETYPING'
+  /** Being reverted to its latest snapshot (`revertVolumeToSnapshot`). Ends AVAILABLE with the snapshot's data, or ERROR (data not to be trusted; `Volume.messages` says why). */
+  | 'REVERTING';
 
 export type VolumeFieldsFragment = { id: string, name: string, description: string | null, sizeGiB: number, status: VolumeStatus, volumeType: string | null, availabilityZone: string, metadata: Record<string, unknown>, version: number, createdAt: string, updatedAt: string, host: string | null, pool: string | null };
 

@@ -62,6 +62,28 @@ export interface VolumeDriver {
   deleteSnapshot(volumeId: string, snapshotId: string): Promise<void>;
   /** Ids of the volume's snapshots on the pool (empty for a missing volume). */
   listSnapshots(volumeId: string): Promise<string[]>;
+  /**
+   * Creates volume `volumeId` of `sizeGiB` holding the bytes snapshot `snapshotId` of
+   * `sourceVolumeId` had when it was taken (grown with zeros when `sizeGiB` is larger).
+   * Within this pool only. Idempotent: a volume that already exists with that size is
+   * returned as is. Not retryable when the source volume or snapshot is missing or
+   * `sizeGiB` is smaller than the snapshot; a half-made volume is never left under its name.
+   */
+  createVolumeFromSnapshot(volumeId: string, sizeGiB: number, sourceVolumeId: string, snapshotId: string): Promise<VolumeInfo>;
+  /**
+   * Creates volume `volumeId` of `sizeGiB` as a copy of the bytes `sourceVolumeId` has now
+   * (Cinder's clone), grown when `sizeGiB` is larger. Same pool, idempotence and refusals
+   * as `createVolumeFromSnapshot`. The source should not be written meanwhile.
+   */
+  cloneVolume(volumeId: string, sizeGiB: number, sourceVolumeId: string): Promise<VolumeInfo>;
+  /**
+   * Puts the bytes of snapshot `snapshotId` back into `volumeId` (Cinder's revert to
+   * snapshot); the snapshot stays. The volume must have the snapshot's size. Crash-safe
+   * where the format allows: the volume holds either its old bytes or the snapshot's.
+   * Idempotent: reverting again gives the same bytes. Not retryable when the volume or
+   * snapshot is missing.
+   */
+  revertToSnapshot(volumeId: string, snapshotId: string): Promise<VolumeInfo>;
 }
 
 export interface SnapshotInfo {

@@ -31,6 +31,15 @@
  *   is point-in-time only if nothing writes the volume while it is made (a detached
  *   volume, as Cinder's remotefs drivers require without assisted snapshots).
  *
+ * New volumes from old (`createVolumeFromSnapshot`, `cloneVolume`) are made in the pool's
+ * own image format, under a temporary name that is fsynced and renamed into place:
+ * qcow2 (or any format change) with `qemu-img convert` from the internal snapshot
+ * (`-l snapshot.name=snapshot-<id>`) or the source image; raw from raw with the same
+ * sparse `cp` as raw snapshots (thick pools: `qemu-img convert` with `falloc`). A larger
+ * size is then grown with `qemu-img resize`. Reverting (`revertToSnapshot`): qcow2 with
+ * `qemu-img snapshot -a`; raw by copying the snapshot back to a temporary image that is
+ * renamed over the volume's, so a crash leaves either the old bytes or the snapshot's.
+ *
  * Idempotence as in the contract: a snapshot that exists is not taken again, deleting a
  * missing snapshot (or one of a missing volume) succeeds, and `deleteVolume` removes the
  * volume's raw snapshot directory (first, so a crash half-way leaves no orphaned copies
@@ -51,6 +60,8 @@ import {
   type VolumeInfo,
 } from './driver.js';
 import {
+  applyInternalSnapshot,
+  convertImage,
   createImage,
   createInternalSnapshot,
   deleteInternalSnapshot,
@@ -78,6 +89,15 @@ const COPY_TIMEOUT_MS = 3_600_000;
 
 export interface FileDriverOptions {
   qemuImg?: QemuImgOptions;
+}
+
+/** Bytes to copy: an image (of a volume or a raw snapshot copy), or a qcow2 image's internal snapshot. */
+interface CopySource {
+  path: string;
+  format: ImageFormat;
+  snapshotName?: string;
+  /** Virtual size of the bytes copied. */
+  sizeBytes: number;
 }
 
 interface Indexed {
@@ -345,6 +365,71 @@ export class FileDriver implements VolumeDriver {
     return ids.sort();
   }
 
+  async createVolumeFromSnapshot(volumeId: string, sizeGiB: number, sourceVolumeId: string, snapshotId: string): Promise<VolumeInfo> {
+    this.checkId(volumeId);
+    this.checkId(sourceVolumeId);
+    this.checkId(snapshotId, 'snapshot');
+    const bytes = this.checkNewSize(sizeGiB);
+    const existing = await this.existingOfSize(volumeId, sizeGiB);
+    if (existing) return existing;
+    const what = `pool ${this.pool.name}: could not create volume ${volumeId} (${sizeGiB} GiB) from snapshot ${snapshotId} of volume ${sourceVolumeId}`;
+    const source = await this.snapshotSource(sourceVolumeId, snapshotId, what);
+    if (bytes < source.sizeBytes) {
+      throw new DriverError(`${what}: the snapshot is ${fmtGiB(source.sizeBytes)} GiB, larger than ${sizeGiB} GiB`, { retryable: false });
+    }
+    return this.copyToNewVolume(volumeId, bytes, source, what);
+  }
+
+  async cloneVolume(volumeId: string, sizeGiB: number, sourceVolumeId: string): Promise<VolumeInfo> {
+    this.checkId(volumeId);
+    this.checkId(sourceVolumeId);
+    const bytes = this.checkNewSize(sizeGiB);
+    const existing = await this.existingOfSize(volumeId, sizeGiB);
+    if (existing) return existing;
+    const what = `pool ${this.pool.name}: could not clone volume ${sourceVolumeId} to volume ${volumeId} (${sizeGiB} GiB)`;
+    const source = await this.getVolume(sourceVolumeId);
+    if (!source) throw new DriverError(`${what}: volume ${sourceVolumeId} does not exist in this pool`, { retryable: false });
+    if (bytes < source.sizeBytes) {
+      throw new DriverError(`${what}: the source is ${fmtGiB(source.sizeBytes)} GiB, larger than ${sizeGiB} GiB`, { retryable: false });
+    }
+    return this.copyToNewVolume(volumeId, bytes, { path: source.location, format: source.format, sizeBytes: source.sizeBytes }, what);
+  }
+
+  async revertToSnapshot(volumeId: string, snapshotId: string): Promise<VolumeInfo> {
+    this.checkId(volumeId);
+    this.checkId(snapshotId, 'snapshot');
+    const what = `pool ${this.pool.name}: could not revert volume ${volumeId} to snapshot ${snapshotId}`;
+    const volume = await this.getVolume(volumeId);
+    if (!volume) throw new DriverError(`${what}: the volume does not exist in this pool`, { retryable: false });
+    const source = await this.snapshotSource(volumeId, snapshotId, what);
+    if (source.sizeBytes !== volume.sizeBytes) {
+      throw new DriverError(
+        `${what}: the volume is ${fmtGiB(volume.sizeBytes)} GiB and the snapshot ${fmtGiB(source.sizeBytes)} GiB; only a volume of the snapshot's size can be reverted`,
+        { retryable: false },
+      );
+    }
+    try {
+      if (volume.format === 'qcow2') {
+        await applyInternalSnapshot(volume.location, source.snapshotName!, this.qemu);
+      } else {
+        const temp = this.tempPathOf(volumeId, volume.format);
+        try {
+          await this.writeCopy(source, temp, volume.format, volume.sizeBytes);
+          await fs.rename(temp, volume.location);
+          await syncDir(this.pool.directory);
+        } catch (err) {
+          await fs.rm(temp, { force: true }).catch(() => undefined);
+          throw err;
+        }
+      }
+    } catch (err) {
+      throw asDriverError(err, what);
+    }
+    const info = await this.getVolume(volumeId);
+    if (!info) throw new DriverError(`${what}: the volume vanished while it was being reverted`);
+    return info;
+  }
+
   /** Directory of a volume's raw snapshot copies. */
   snapshotDirOf(volumeId: string): string {
     return join(this.pool.directory, SNAPSHOTS_DIR, `volume-${volumeId}`);
@@ -358,6 +443,83 @@ export class FileDriver implements VolumeDriver {
   /** Path of a volume's image in a format. */
   pathOf(volumeId: string, format: ImageFormat): string {
     return join(this.pool.directory, `volume-${volumeId}.${format}`);
+  }
+
+  private checkNewSize(sizeGiB: number): number {
+    if (!Number.isInteger(sizeGiB) || sizeGiB <= 0) {
+      throw new DriverError(`size must be a positive whole number of GiB, got ${sizeGiB}`, { retryable: false });
+    }
+    return sizeGiB * GiB;
+  }
+
+  /** The volume when it exists with `sizeGiB` (an idempotent repeat); a refusal when it exists with another size; else null. */
+  private async existingOfSize(volumeId: string, sizeGiB: number): Promise<VolumeInfo | null> {
+    const existing = await this.getVolume(volumeId);
+    if (!existing) return null;
+    if (existing.sizeBytes === sizeGiB * GiB) return existing;
+    throw new DriverError(
+      `volume ${volumeId} already exists in pool ${this.pool.name} with ${fmtGiB(existing.sizeBytes)} GiB, not ${sizeGiB} GiB; ` +
+        'delete it before creating it again',
+      { retryable: false },
+    );
+  }
+
+  /** Where the bytes of a snapshot are: the volume's image and its internal snapshot (qcow2) or the raw copy. */
+  private async snapshotSource(volumeId: string, snapshotId: string, what: string): Promise<CopySource> {
+    const volume = await this.getVolume(volumeId);
+    if (!volume) throw new DriverError(`${what}: volume ${volumeId} does not exist in this pool`, { retryable: false });
+    if (volume.format === 'qcow2') {
+      const tag = internalSnapshotName(snapshotId);
+      const info = await imageInfo(volume.location, 'qcow2', this.qemu);
+      if (!info.snapshots.includes(tag)) throw new DriverError(`${what}: volume ${volumeId} has no snapshot ${snapshotId}`, { retryable: false });
+      const sizeBytes = (await qcow2SnapshotSizes(volume.location)).get(tag) ?? volume.sizeBytes;
+      return { path: volume.location, format: 'qcow2', snapshotName: tag, sizeBytes };
+    }
+    const path = this.rawSnapshotPathOf(volumeId, snapshotId);
+    const st = await fs.stat(path).catch(() => undefined);
+    if (!st) throw new DriverError(`${what}: volume ${volumeId} has no snapshot ${snapshotId}`, { retryable: false });
+    return { path, format: 'raw', sizeBytes: st.size };
+  }
+
+  /** Makes the new volume from `source` under a temporary name, then renames it into place. */
+  private async copyToNewVolume(volumeId: string, bytes: number, source: CopySource, what: string): Promise<VolumeInfo> {
+    const format = this.pool.imageFormat;
+    const final = this.pathOf(volumeId, format);
+    const temp = this.tempPathOf(volumeId, format);
+    try {
+      await this.writeCopy(source, temp, format, bytes);
+      await fs.rename(temp, final);
+      await syncDir(this.pool.directory);
+    } catch (err) {
+      await fs.rm(temp, { force: true }).catch(() => undefined);
+      throw asDriverError(err, what);
+    }
+    this.index.set(volumeId, { format, virtualSize: bytes });
+    const info = await this.getVolume(volumeId);
+    if (!info) throw new DriverError(`${what}: the volume vanished right after it was created`);
+    return info;
+  }
+
+  /** Writes `source`'s bytes to a new image `dest` of `format`, grows it to `bytes` when larger, and fsyncs it. */
+  private async writeCopy(source: CopySource, dest: string, format: ImageFormat, bytes: number): Promise<void> {
+    const preallocation = this.preallocation(format);
+    if (source.format === 'raw' && format === 'raw' && preallocation === 'off' && source.snapshotName === undefined) {
+      await copySparse(source.path, dest);
+    } else {
+      await convertImage(source.path, source.format, dest, format, { ...this.qemu, snapshotName: source.snapshotName, preallocation });
+    }
+    if (bytes > source.sizeBytes) await resizeImage(dest, format, bytes, { ...this.qemu, preallocation });
+    const handle = await fs.open(dest, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** A hidden temporary name for a volume's image, removed by `setup()` after a crash. */
+  private tempPathOf(volumeId: string, format: ImageFormat): string {
+    return join(this.pool.directory, `.volume-${volumeId}.${format}.tmp-${randomBytes(4).toString('hex')}`);
   }
 
   private preallocation(format: ImageFormat): 'falloc' | 'off' {

@@ -156,6 +156,31 @@ export async function deleteInternalSnapshot(path: string, name: string, opts: Q
 }
 
 /**
+ * `qemu-img convert`: copies `src` (of `srcFormat`; its internal snapshot `snapshotName`
+ * when given) into a new image `dest` of `destFormat`. `-U` lets it read an image another
+ * process holds open; holes stay holes (`-S 4k` is qemu's default sparse detection).
+ */
+export async function convertImage(
+  src: string,
+  srcFormat: ImageFormat,
+  dest: string,
+  destFormat: ImageFormat,
+  options: { snapshotName?: string; preallocation?: Preallocation } & QemuImgOptions = {},
+): Promise<void> {
+  const args = ['convert', '-q', '-U', '-f', srcFormat];
+  if (options.snapshotName !== undefined) args.push('-l', `snapshot.name=${options.snapshotName}`);
+  args.push('-O', destFormat);
+  if (options.preallocation && options.preallocation !== 'off') args.push('-o', `preallocation=${options.preallocation}`);
+  args.push(src, dest);
+  await runQemuImg(args, options);
+}
+
+/** `qemu-img snapshot -a <name>`: reverts a qcow2 image to one of its internal snapshots (needs the write lock). */
+export async function applyInternalSnapshot(path: string, name: string, opts: QemuImgOptions = {}): Promise<void> {
+  await runQemuImg(['snapshot', '-q', '-a', name, '--image-opts', qcow2ImageOpts(path)], opts);
+}
+
+/**
  * `qemu-img snapshot` has no `-f`: the format is pinned with `--image-opts` instead of
  * being probed (commas in the path are doubled, qemu's escape).
  */

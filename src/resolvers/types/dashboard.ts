@@ -71,6 +71,7 @@ export function operationFromView(v: OperationView): OperationType {
     ...v,
     command: null,
     dispatchedAt: null,
+    deadlineAt: null,
     createdAt: new Date(v.createdAt),
     finishedAt: v.finishedAt ? new Date(v.finishedAt) : null,
   });

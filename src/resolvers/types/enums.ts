@@ -13,6 +13,7 @@ export enum VolumeStatusEnum {
   MAINTENANCE = 'maintenance',
   BACKING_UP = 'backing_up',
   RESTORING_BACKUP = 'restoring_backup',
+  REVERTING = 'reverting',
   DELETING = 'deleting',
   DELETED = 'deleted',
   ERROR = 'error',
@@ -38,6 +39,10 @@ registerEnumType(VolumeStatusEnum, {
     MAINTENANCE: { description: 'Locked by an administrator or a migration (reserved; not reached yet).' },
     BACKING_UP: { description: 'A backup is reading it (reserved for backups; not reached yet).' },
     RESTORING_BACKUP: { description: 'A backup is being written into it (reserved for backups; not reached yet).' },
+    REVERTING: {
+      description:
+        'Being reverted to its latest snapshot (`revertVolumeToSnapshot`). Ends AVAILABLE with the snapshot\'s data, or ERROR (data not to be trusted; `Volume.messages` says why).',
+    },
     DELETING: { description: 'Being deleted on its storage host (`deleteVolume`). Ends DELETED or ERROR_DELETING.' },
     DELETED: { description: 'Gone. Final: lists skip it unless the filter asks for DELETED, and `volumeChanged` ends with it.' },
     ERROR: { description: 'Creation failed; `Volume.messages` says why. Delete it and create another; it cannot be extended.' },

@@ -11,8 +11,28 @@ export class CreateVolumeInput {
   @Field({ description: 'Name for people, 1 to 255 characters without control characters; need not be unique.' })
   name!: string;
 
-  @Field(() => Int, { description: 'Size in GiB (2^30 bytes), a whole number from 1 to 65536 (64 TiB).' })
-  sizeGiB!: number;
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      'Size in GiB (2^30 bytes), a whole number from 1 to 65536 (64 TiB). Required for a blank volume; with `snapshotId` or `sourceVolumeId` it defaults to the source\'s size and may not be smaller.',
+  })
+  sizeGiB?: number | null;
+
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      'Create the volume with the data of this AVAILABLE snapshot (Cinder\'s create from snapshot), on the pool of the snapshot\'s volume. At most one of `snapshotId` and `sourceVolumeId`. ' +
+      'NOT_FOUND when you cannot see it, INVALID_STATE when it is not AVAILABLE.',
+  })
+  snapshotId?: string | null;
+
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      'Create the volume as a copy of this AVAILABLE volume (Cinder\'s clone), on its pool; its data is copied as it is when the copy is made. At most one of `snapshotId` and `sourceVolumeId`. ' +
+      'NOT_FOUND when you cannot see it, INVALID_STATE when it is not AVAILABLE.',
+  })
+  sourceVolumeId?: string | null;
 
   @Field(() => String, { nullable: true, description: 'Free text for people, up to 1024 characters; default none.' })
   description?: string | null;
@@ -91,6 +111,15 @@ export class ExtendVolumeInput {
   expectedVersion?: number | null;
 }
 
+@InputType({ description: 'A volume and the snapshot to revert it to (`revertVolumeToSnapshot`).' })
+export class RevertVolumeToSnapshotInput {
+  @Field(() => ID, { description: 'Id of the volume; it must be AVAILABLE.' })
+  volumeId!: string;
+
+  @Field(() => ID, { description: 'Id of the volume\'s latest snapshot (the newest not DELETED); it must be AVAILABLE and of the volume\'s current size.' })
+  snapshotId!: string;
+}
+
 function payload(name: string, description: string) {
   @ObjectType(name, { description })
   class Payload {
@@ -107,3 +136,4 @@ export const CreateVolumePayload = payload('CreateVolumePayload', 'The new volum
 export const UpdateVolumePayload = payload('UpdateVolumePayload', 'The updated volume (its `version` incremented) and the operation, already SUCCEEDED.');
 export const DeleteVolumePayload = payload('DeleteVolumePayload', 'The volume (DELETING) and the operation deleting it.');
 export const ExtendVolumePayload = payload('ExtendVolumePayload', 'The volume (EXTENDING) and the operation extending it.');
+export const RevertVolumeToSnapshotPayload = payload('RevertVolumeToSnapshotPayload', 'The volume (REVERTING) and the operation reverting it.');

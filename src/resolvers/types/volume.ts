@@ -1,5 +1,5 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
-import { Field, InputType, Int, ObjectType } from 'type-graphql';
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import type { VolumeView } from '../../bus/index.js';
 import type { Volume } from '../../db/index.js';
 import { toVolumeView } from '../../db/index.js';
@@ -37,6 +37,12 @@ export class VolumeType extends Node {
   @Field(() => Int, { description: 'Starts at 1 and grows by one on every change; pass it as `expectedVersion` to change only what you read.' })
   version!: number;
 
+  @Field(() => ID, { nullable: true, description: 'The snapshot it was created from (`createVolume` with `snapshotId`); null otherwise.' })
+  snapshotId!: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'The volume it was cloned from (`createVolume` with `sourceVolumeId`); null otherwise.' })
+  sourceVolumeId!: string | null;
+
   @Field({ description: 'When it was requested (UTC, ISO 8601).' })
   createdAt!: Date;
 
@@ -59,6 +65,8 @@ export class VolumeType extends Node {
       availabilityZone: v.availabilityZone,
       metadata: v.metadata,
       version: v.version,
+      snapshotId: v.snapshotId ?? null,
+      sourceVolumeId: v.sourceVolumeId ?? null,
       createdAt: new Date(v.createdAt),
       updatedAt: new Date(v.updatedAt),
       hostValue: v.host,

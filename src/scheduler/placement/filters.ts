@@ -106,5 +106,22 @@ export const CapabilitiesFilter: PoolFilter = {
   },
 };
 
-/** Cinder's default order: cheap zone check first, then capacity, then capabilities. */
-export const DEFAULT_FILTERS: readonly PoolFilter[] = Object.freeze([AvailabilityZoneFilter, CapacityFilter, CapabilitiesFilter]);
+/**
+ * A new volume copied from a snapshot or a volume (`sameBackendAs` set) can only be made
+ * by the source's driver, inside its pool: every other pool is refused. A request
+ * without `sameBackendAs` accepts any pool. Cinder keeps such copies on the source's
+ * backend the same way (its scheduler pins them to the source's host).
+ */
+export const SameBackendFilter: PoolFilter = {
+  name: 'SameBackendFilter',
+  filter(pool, req) {
+    const want = req.sameBackendAs;
+    if (want === undefined) return PASS;
+    const id = `${pool.host}@${pool.pool}`;
+    if (id === want) return PASS;
+    return reject(`the volume is a copy of a snapshot or volume on ${want}, and copies are made within the source's pool, not on ${id}`);
+  },
+};
+
+/** The source's pool for copies first (the one reason that matters for them), then Cinder's default order: zone, capacity, capabilities. */
+export const DEFAULT_FILTERS: readonly PoolFilter[] = Object.freeze([SameBackendFilter, AvailabilityZoneFilter, CapacityFilter, CapabilitiesFilter]);

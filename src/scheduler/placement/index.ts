@@ -5,7 +5,7 @@
 export type { FilterResult, PoolFilter, PoolState, PoolWeigher } from './types.js';
 export { boolFromString, matchesSpec } from './extra-specs.js';
 export { capacityLimitGiB, formatGiB, isThin, provisionedGiB, reservedGiB, virtualFreeGiB } from './capacity.js';
-export { AvailabilityZoneFilter, CapabilitiesFilter, CapacityFilter, DEFAULT_FILTERS, poolCapabilities } from './filters.js';
+export { AvailabilityZoneFilter, CapabilitiesFilter, CapacityFilter, DEFAULT_FILTERS, poolCapabilities, SameBackendFilter } from './filters.js';
 export {
   AllocatedCapacityWeigher,
   CapacityWeigher,

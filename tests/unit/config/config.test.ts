@@ -46,6 +46,7 @@ test('with an empty environment every setting has its default', (t) => {
     ],
     heartbeatSeconds: 5,
     schedulerMaxAttempts: 3,
+    operationTimeoutSeconds: 900,
     schedulerWeighers: [],
     logLevel: 'info',
     introspection: true,

@@ -25,6 +25,7 @@ const EXPECTED_ACTIONS: Record<VolumeAction, { from: VolumeStatus[]; to: VolumeS
   delete: { from: DELETABLE, to: 'deleting', verb: 'deleted' },
   extend: { from: ['available'], to: 'extending', verb: 'extended' },
   snapshot: { from: ['available'], to: null, verb: 'snapshotted' },
+  revert: { from: ['available'], to: 'reverting', verb: 'reverted to a snapshot' },
   update: { from: VOLUME_STATUSES.filter((s) => s !== 'deleting' && s !== 'deleted'), to: null, verb: 'updated' },
 };
 
@@ -36,6 +37,8 @@ const EXPECTED_OUTCOMES: Record<VolumeOutcome, { from: VolumeStatus[]; to: Volum
   'extend.succeeded': { from: ['extending'], to: 'available' },
   'extend.rejected': { from: ['extending'], to: 'available' },
   'extend.failed': { from: ['extending'], to: 'error_extending' },
+  'revert.succeeded': { from: ['reverting'], to: 'available' },
+  'revert.failed': { from: ['reverting'], to: 'error' },
 };
 
 const EXPECTED_TRANSITIONAL: VolumeStatus[] = [
@@ -48,13 +51,14 @@ const EXPECTED_TRANSITIONAL: VolumeStatus[] = [
   'maintenance',
   'backing_up',
   'restoring_backup',
+  'reverting',
   'deleting',
 ];
 
 const HINT = 'Wait until its current operation finishes, then retry.';
 
-test('the action table has exactly the actions delete, extend, snapshot and update', (t) => {
-  t.deepEqual(Object.keys(VOLUME_ACTIONS).sort(), ['delete', 'extend', 'snapshot', 'update']);
+test('the action table has exactly the actions delete, extend, revert, snapshot and update', (t) => {
+  t.deepEqual(Object.keys(VOLUME_ACTIONS).sort(), ['delete', 'extend', 'revert', 'snapshot', 'update']);
 });
 
 test('snapshot starts only from available and keeps the status', (t) => {
@@ -63,12 +67,13 @@ test('snapshot starts only from available and keeps the status', (t) => {
 });
 
 test('the statuses are Cinder\'s vocabulary plus deleted, without duplicates', (t) => {
+  // reverting is Flint's own (Cinder reverts in `reverting` too, since Pike).
   t.is(new Set(VOLUME_STATUSES).size, VOLUME_STATUSES.length);
   for (const s of ['creating', 'available', 'reserved', 'attaching', 'in_use', 'detaching', 'extending', 'retyping', 'maintenance',
-    'backing_up', 'restoring_backup', 'deleting', 'deleted', 'error', 'error_deleting', 'error_extending', 'error_restoring']) {
+    'backing_up', 'restoring_backup', 'reverting', 'deleting', 'deleted', 'error', 'error_deleting', 'error_extending', 'error_restoring']) {
     t.true((VOLUME_STATUSES as readonly string[]).includes(s), s);
   }
-  t.is(VOLUME_STATUSES.length, 17);
+  t.is(VOLUME_STATUSES.length, 18);
 });
 
 for (const action of Object.keys(EXPECTED_ACTIONS) as VolumeAction[]) {

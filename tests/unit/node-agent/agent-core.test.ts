@@ -89,6 +89,27 @@ class FakeDriver implements VolumeDriver {
   async listSnapshots(volumeId: string): Promise<string[]> {
     return [...(this.snapshots.get(volumeId) ?? [])].sort();
   }
+  failCopy: DriverError | undefined;
+  async createVolumeFromSnapshot(volumeId: string, sizeGiB: number, sourceVolumeId: string, snapshotId: string): Promise<VolumeInfo> {
+    this.calls.push(`create ${volumeId} from ${sourceVolumeId}/${snapshotId}`);
+    if (this.failCopy) throw this.failCopy;
+    if (!this.snapshots.get(sourceVolumeId)?.has(snapshotId)) throw new DriverError(`no snapshot ${snapshotId}`, { retryable: false });
+    this.volumes.set(volumeId, sizeGiB);
+    return this.info(volumeId);
+  }
+  async cloneVolume(volumeId: string, sizeGiB: number, sourceVolumeId: string): Promise<VolumeInfo> {
+    this.calls.push(`clone ${sourceVolumeId} to ${volumeId}`);
+    if (this.failCopy) throw this.failCopy;
+    if (!this.volumes.has(sourceVolumeId)) throw new DriverError(`no volume ${sourceVolumeId}`, { retryable: false });
+    this.volumes.set(volumeId, sizeGiB);
+    return this.info(volumeId);
+  }
+  async revertToSnapshot(volumeId: string, snapshotId: string): Promise<VolumeInfo> {
+    this.calls.push(`revert ${volumeId} to ${snapshotId}`);
+    if (this.failCopy) throw this.failCopy;
+    if (!this.snapshots.get(volumeId)?.has(snapshotId)) throw new DriverError(`no snapshot ${snapshotId}`, { retryable: false });
+    return this.info(volumeId);
+  }
   private info(volumeId: string): VolumeInfo {
     const size = this.volumes.get(volumeId)! * GiB;
     return { volumeId, sizeBytes: size, allocatedBytes: 0, format: 'raw', location: `mem:${volumeId}` };
@@ -398,4 +419,62 @@ test('snapshot commands wait for the other commands of their volume', async (t) 
   release();
   await Promise.all([create, snap, del]);
   t.deepEqual(gold.calls, ['create v1', 'snapshot v1/s1', 'delete v1']);
+});
+
+test('a create with a snapshot source copies it on the pool and reports create.succeeded', async (t) => {
+  const { core, gold, emitted } = setup();
+  gold.volumes.set('src', 10);
+  gold.snapshots.set('src', new Set(['s1']));
+  await core.handle('create_volume', createCmd({ source: { volumeId: 'src', snapshotId: 's1' } }));
+  t.true(gold.calls.includes('create v1 from src/s1'));
+  t.false(gold.calls.includes('create v1'), 'no blank volume was made');
+  t.like(emitted[0]!.payload, { outcome: 'create.succeeded', pool: 'gold', sizeGiB: 10 });
+});
+
+test('a create with a volume source clones it', async (t) => {
+  const { core, gold, emitted } = setup();
+  gold.volumes.set('src', 10);
+  await core.handle('create_volume', createCmd({ source: { volumeId: 'src' } }));
+  t.true(gold.calls.includes('clone src to v1'));
+  t.like(emitted[0]!.payload, { outcome: 'create.succeeded' });
+});
+
+test('a failed copy fails the volume at once: another pool cannot hold the source, so no reschedule', async (t) => {
+  const { core, gold, emitted } = setup(3);
+  gold.volumes.set('src', 10);
+  gold.failCopy = new DriverError('qemu-img convert failed: disk full');
+  await core.handle('create_volume', createCmd({ source: { volumeId: 'src' } }));
+  t.is(emitted.length, 1);
+  t.is(emitted[0]!.subject, subjects.volumeEvent('v1'));
+  const payload = emitted[0]!.payload as VolumeOutcomeEvent;
+  t.is(payload.outcome, 'create.failed');
+  t.is(payload.error?.code, 'INTERNAL');
+  t.regex(payload.error!.message, /could not be created from volume src on node1@gold: qemu-img convert failed: disk full/);
+  t.regex(payload.error!.message, /not tried elsewhere/);
+});
+
+test('a copy of a missing snapshot is refused as BAD_USER_INPUT', async (t) => {
+  const { core, emitted } = setup();
+  await core.handle('create_volume', createCmd({ source: { volumeId: 'src', snapshotId: 'gone' } }));
+  const payload = emitted[0]!.payload as VolumeOutcomeEvent;
+  t.is(payload.outcome, 'create.failed');
+  t.is(payload.error?.code, 'BAD_USER_INPUT');
+});
+
+test('revert_volume reverts through the driver and reports revert.succeeded, or revert.failed with a message', async (t) => {
+  const { core, gold, emitted } = setup();
+  gold.volumes.set('v1', 10);
+  gold.snapshots.set('v1', new Set(['s1']));
+  await core.handle('revert_volume', { operationId: 'op-r', volumeId: 'v1', snapshotId: 's1', pool: 'gold' });
+  t.true(gold.calls.includes('revert v1 to s1'));
+  t.deepEqual(emitted[0], {
+    subject: subjects.volumeEvent('v1'),
+    kind: KIND.volumeOutcome,
+    payload: { operationId: 'op-r', volumeId: 'v1', outcome: 'revert.succeeded', host: 'node1', pool: 'gold' },
+    msgId: 'op-r:revert.succeeded:1',
+  });
+  await core.handle('revert_volume', { operationId: 'op-r2', volumeId: 'v1', snapshotId: 'gone', pool: 'gold' });
+  const failed = emitted[1]!.payload as VolumeOutcomeEvent;
+  t.is(failed.outcome, 'revert.failed');
+  t.regex(failed.error!.message, /Reverting volume v1 to snapshot gone on node1@gold failed/);
 });

@@ -5,6 +5,8 @@ import {
   CapabilitiesFilter,
   CapacityFilter,
   DEFAULT_FILTERS,
+  place,
+  SameBackendFilter,
   type FilterResult,
   type PoolFilter,
   type PoolState,
@@ -167,9 +169,35 @@ table(CapabilitiesFilter, [
   ['built-ins win over a reported capability of the same name', pool({ capabilities: { driver: 'lvm' } }), typed({ driver: 'file' }), PASS],
 ]);
 
-test('DEFAULT_FILTERS are the zone, capacity and capabilities filters, in that order', (t) => {
+const copyOf = (sameBackendAs: string, overrides: Partial<PlacementRequest> = {}): PlacementRequest => request({ sameBackendAs, ...overrides });
+const OTHER = (want: string, id: string) =>
+  fail(`the volume is a copy of a snapshot or volume on ${want}, and copies are made within the source's pool, not on ${id}`);
+
+table(SameBackendFilter, [
+  ['a request that is not a copy passes any pool', pool({ host: 'host9', pool: 'slow' }), request(), PASS],
+  ['a copy passes the source\'s pool', pool({ host: 'host1', pool: 'fast' }), copyOf('host1@fast'), PASS],
+  ['a copy rejects another pool on the source\'s host', pool({ host: 'host1', pool: 'slow' }), copyOf('host1@fast'), OTHER('host1@fast', 'host1@slow')],
+  ['a copy rejects a pool of the same name on another host', pool({ host: 'host2', pool: 'fast' }), copyOf('host1@fast'), OTHER('host1@fast', 'host2@fast')],
+  ['a copy rejects a pool whose id only starts like the source\'s', pool({ host: 'host1', pool: 'fast2' }), copyOf('host1@fast'), OTHER('host1@fast', 'host1@fast2')],
+  ['a copy on a pool with a zone and type still needs the source\'s pool', thinPool({ host: 'host2' }), copyOf('host1@fast', { availabilityZone: 'nova' }), OTHER('host1@fast', 'host2@fast')],
+]);
+
+test('place() sends a copy only to the source\'s pool and says why the others were refused', (t) => {
+  const pools = [pool({ host: 'host1', pool: 'fast' }), pool({ host: 'host2', pool: 'fast', freeCapacityGiB: 5000, totalCapacityGiB: 5000 }), pool({ host: 'host1', pool: 'slow' })];
+  const r = place(copyOf('host1@fast'), pools);
+  t.deepEqual(r.candidates.map((c) => `${c.pool.host}@${c.pool.pool}`), ['host1@fast']);
+  t.deepEqual(r.rejections.map((x) => [x.pool, x.filter]), [['host1@slow', 'SameBackendFilter'], ['host2@fast', 'SameBackendFilter']]);
+});
+
+test('place() still applies the capacity check to the source\'s pool', (t) => {
+  const r = place(copyOf('host1@fast', { sizeGiB: 50 }), [pool({ host: 'host1', pool: 'fast', freeCapacityGiB: 10 })]);
+  t.deepEqual(r.candidates, []);
+  t.like(r.rejections[0], { pool: 'host1@fast', filter: 'CapacityFilter' });
+});
+
+test('DEFAULT_FILTERS are the same-backend, zone, capacity and capabilities filters, in that order', (t) => {
   t.deepEqual(
     DEFAULT_FILTERS.map((f) => f.name),
-    ['AvailabilityZoneFilter', 'CapacityFilter', 'CapabilitiesFilter'],
+    ['SameBackendFilter', 'AvailabilityZoneFilter', 'CapacityFilter', 'CapabilitiesFilter'],
   );
 });

@@ -1,0 +1,75 @@
+/**
+ * Status audit rows: who changed a resource's status by hand (admin actions), from what,
+ * to what and why. Written in the same transaction as the change they record, so a
+ * change without its audit row (or the reverse) never commits.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FilterQuery } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/knex';
+import { StatusAudit } from './entities.js';
+import type { Page } from './volume-store.js';
+
+export interface AuditActor {
+  tokenId: string;
+  projectId: string;
+}
+
+export interface NewAudit {
+  resourceType: 'volume' | 'snapshot';
+  resourceId: string;
+  /** The resource's project (not the actor's). */
+  projectId: string;
+  action: 'reset_status' | 'force_delete';
+  fromStatus: string;
+  toStatus: string;
+  reason: string;
+  actor: AuditActor;
+}
+
+/** Adds an audit row to `tx` (flushed with the transaction) and returns it. */
+export function addAudit(tx: EntityManager, a: NewAudit): StatusAudit {
+  return tx.create(StatusAudit, {
+    id: randomUUID(),
+    resourceType: a.resourceType,
+    resourceId: a.resourceId,
+    projectId: a.projectId,
+    action: a.action,
+    fromStatus: a.fromStatus,
+    toStatus: a.toStatus,
+    reason: a.reason,
+    actorTokenId: a.actor.tokenId,
+    actorProjectId: a.actor.projectId,
+    createdAt: new Date(),
+  });
+}
+
+/** A resource's audit rows, newest first. */
+export async function auditsOf(em: EntityManager, resourceType: string, resourceId: string): Promise<StatusAudit[]> {
+  return em.find(StatusAudit, { resourceType, resourceId }, { orderBy: { createdAt: 'desc', id: 'desc' }, disableIdentityMap: true });
+}
+
+export interface AuditListFilter {
+  resourceType?: string;
+  resourceId?: string;
+}
+
+/** Keyset pagination, newest first; `after` is the last row's (createdAt, id). */
+export async function listAudits(
+  em: EntityManager,
+  opts: { filter: AuditListFilter; first: number; after?: { createdAt: Date; id: string } },
+): Promise<Page<StatusAudit>> {
+  const where: FilterQuery<StatusAudit> = {};
+  if (opts.filter.resourceType !== undefined) where.resourceType = opts.filter.resourceType;
+  if (opts.filter.resourceId !== undefined) where.resourceId = opts.filter.resourceId;
+  const totalCount = await em.count(StatusAudit, where);
+  const page: FilterQuery<StatusAudit> = opts.after
+    ? {
+        $and: [
+          where,
+          { $or: [{ createdAt: { $lt: opts.after.createdAt } }, { createdAt: opts.after.createdAt, id: { $lt: opts.after.id } }] },
+        ],
+      }
+    : where;
+  const rows = await em.find(StatusAudit, page, { orderBy: { createdAt: 'desc', id: 'desc' }, limit: opts.first + 1, disableIdentityMap: true });
+  return { rows: rows.slice(0, opts.first), hasNextPage: rows.length > opts.first, totalCount };
+}

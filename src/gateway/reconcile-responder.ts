@@ -1,0 +1,50 @@
+/**
+ * Answers agents' start-up reconciliation requests (`flint.rpc.reconcile`, core NATS
+ * request-reply) from the database: every volume the DB places on the asking host that is
+ * not DELETED, with its pool, status and version. Every gateway subscribes in one queue
+ * group, so exactly one of them answers each request.
+ */
+import type { Subscription } from '@nats-io/transport-node';
+import {
+  decodeEnvelope,
+  decodePayload,
+  encode,
+  GATEWAY_QUEUE,
+  RECONCILE_SUBJECT,
+  reconcileRequest,
+  RECOVERY_KIND,
+  type Bus,
+  type ReconcileReply,
+} from '../bus/index.js';
+import type { Logger } from '../config/logger.js';
+import { Volume, type Db } from '../db/index.js';
+
+export async function volumesOnHost(db: Db, host: string): Promise<ReconcileReply['volumes']> {
+  const rows = await db.fork().find(
+    Volume,
+    { host, status: { $ne: 'deleted' } },
+    { fields: ['id', 'pool', 'status', 'version'], orderBy: { id: 'asc' }, disableIdentityMap: true },
+  );
+  return rows.map((v) => ({ volumeId: v.id, pool: v.pool, status: v.status, version: v.version }));
+}
+
+export function startReconcileResponder(bus: Bus, db: Db, log: Logger): { stop(): void } {
+  const sub: Subscription = bus.nc.subscribe(RECONCILE_SUBJECT, {
+    queue: GATEWAY_QUEUE,
+    callback: (err, msg) => {
+      if (err) return log.warn({ err }, 'reconcile subscription error');
+      void (async () => {
+        try {
+          const req = decodePayload(decodeEnvelope(msg.data), reconcileRequest);
+          const volumes = await volumesOnHost(db, req.host);
+          msg.respond(encode(RECOVERY_KIND.reconcileReply, { host: req.host, volumes } satisfies ReconcileReply));
+          log.info({ host: req.host, volumes: volumes.length }, 'answered an agent\'s reconciliation request');
+        } catch (e) {
+          // No answer: the agent times out, logs it and tries once more later.
+          log.warn({ err: e }, 'could not answer a reconciliation request');
+        }
+      })();
+    },
+  });
+  return { stop: () => sub.unsubscribe() };
+}

@@ -1,0 +1,71 @@
+/**
+ * Starting a volume's deletion, shared by `deleteVolume` (volume-service.ts) and the
+ * admin's `forceDeleteVolume` (admin-service.ts): they differ only in which states they
+ * start from and in what they check first.
+ */
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/knex';
+import { COMMAND, KIND, subjects, type AgentDelete } from '../bus/index.js';
+import { capacity, casSnapshotsOfVolume, casVolume, Operation, type CasGuard, type Snapshot, type Volume } from '../db/index.js';
+import { dispatchOrDefer } from './outbox.js';
+import type { GatewayDeps } from './volume-service.js';
+
+export interface DeleteStarted {
+  volume: Volume;
+  operation: Operation;
+  /** Snapshots moved with the volume (cascade), as they are now. */
+  snapshots: Snapshot[];
+}
+
+/**
+ * In the caller's transaction: compare-and-sets the volume from `guard` and records the
+ * `delete_volume` operation. A volume never placed on a pool (it failed in the scheduler)
+ * has nothing to remove on an agent: it is DELETED at once and its capacity released.
+ * Otherwise it goes DELETING and the operation holds the agent's command (the agent
+ * removes the image and its snapshots; the recorder marks them DELETED then).
+ * Returns null, changing nothing, when the compare-and-set did not apply.
+ */
+export async function startVolumeDelete(
+  tx: EntityManager,
+  current: Volume,
+  guard: CasGuard,
+  opts: { cascade: boolean; operationId?: string },
+): Promise<DeleteStarted | null> {
+  const operationId = opts.operationId ?? randomUUID();
+  if (!current.host || !current.pool) {
+    const volume = await casVolume(tx, current.id, guard, { status: 'deleted', deletedAt: new Date() });
+    if (!volume) return null;
+    const snapshots = opts.cascade ? await casSnapshotsOfVolume(tx, current.id, { $ne: 'deleted' }, { status: 'deleted', deletedAt: new Date() }) : [];
+    await capacity.release(tx, current.id);
+    const operation = tx.create(Operation, { id: operationId, projectId: current.projectId, kind: 'delete_volume', resourceType: 'volume', resourceId: current.id, command: null });
+    operation.status = 'succeeded';
+    operation.finishedAt = new Date();
+    return { volume, operation, snapshots };
+  }
+  const volume = await casVolume(tx, current.id, guard, { status: 'deleting' });
+  if (!volume) return null;
+  const snapshots = opts.cascade ? await casSnapshotsOfVolume(tx, current.id, { $ne: 'deleted' }, { status: 'deleting' }) : [];
+  const payload: AgentDelete = { operationId, volumeId: current.id, pool: current.pool };
+  const operation = tx.create(Operation, {
+    id: operationId,
+    projectId: current.projectId,
+    kind: 'delete_volume',
+    resourceType: 'volume',
+    resourceId: current.id,
+    command: {
+      subject: subjects.agent(current.host, COMMAND.deleteVolume),
+      kind: KIND.agentDelete,
+      payload,
+      msgId: `${operationId}:agent.delete`,
+    },
+  });
+  return { volume, operation, snapshots };
+}
+
+/** After the commit: announces the volume, its snapshots and the operation, and sends the agent's command. */
+export function announceVolumeDelete(deps: GatewayDeps, r: DeleteStarted): void {
+  deps.live.publish(r.volume.status === 'deleted' ? 'DELETED' : 'UPDATED', r.volume);
+  for (const s of r.snapshots) deps.live.publishSnapshot(s.status === 'deleted' ? 'DELETED' : 'UPDATED', s);
+  deps.live.publishOperation(r.operation);
+  void dispatchOrDefer(deps.bus, deps.db, r.operation, deps.log);
+}

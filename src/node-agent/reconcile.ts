@@ -1,0 +1,120 @@
+/**
+ * Start-up reconciliation (Cinder's `_do_cleanup`, adapted). JetStream keeps every command
+ * not yet done, so an agent that restarts has no half-done work to clean up; what can be
+ * left is drift between the database and the disk. On start the agent asks the gateways
+ * (`flint.rpc.reconcile`) which volumes the DB places on its host, lists its pools, and:
+ * - a volume the DB has in a state that needs its image (AVAILABLE, ERROR_EXTENDING, …)
+ *   whose image is not there is reported (`volume.missing` on FLINT_EVT); the recorder
+ *   moves it to ERROR with a message, if it did not change meanwhile;
+ * - an image no DB volume claims is logged as an orphan (with its path) and counted,
+ *   never deleted.
+ * `compareWithDisk` is the pure part.
+ */
+import {
+  decodeEnvelope,
+  decodePayload,
+  encode,
+  publish,
+  RECONCILE_SUBJECT,
+  reconcileReply,
+  RECOVERY_KIND,
+  subjects,
+  type Bus,
+  type ReconcileReply,
+  type ReconcileRequest,
+  type VolumeMissing,
+} from '../bus/index.js';
+import type { Logger } from '../config/logger.js';
+import { IMAGE_EXPECTED_STATUSES } from '../domain/deadlines.js';
+import type { AgentPool } from './heartbeat.js';
+
+/** How long the agent waits for a gateway's answer. @default 5_000 */
+export const RECONCILE_TIMEOUT_MS = 5_000;
+/** When no gateway answered at start, the one later try. @default 30_000 */
+export const RECONCILE_RETRY_MS = 30_000;
+
+export type DbVolume = ReconcileReply['volumes'][number];
+
+export interface DiskPool {
+  pool: string;
+  volumeIds: readonly string[];
+}
+
+export interface ReconcilePlan {
+  /** Volumes to report: the DB needs their image, the pool does not have it. */
+  missing: Array<Omit<VolumeMissing, 'host'>>;
+  /** Images on a pool that no DB volume on this host claims. */
+  orphans: Array<{ pool: string; volumeId: string }>;
+  /** DB volumes looked at. */
+  checked: number;
+}
+
+/** Compares what the DB places on this host with what the host's pools hold. Pure. */
+export function compareWithDisk(dbVolumes: readonly DbVolume[], disk: readonly DiskPool[]): ReconcilePlan {
+  const onDisk = new Map(disk.map((p) => [p.pool, new Set(p.volumeIds)]));
+  const missing: ReconcilePlan['missing'] = [];
+  for (const v of dbVolumes) {
+    if (v.pool === null || !IMAGE_EXPECTED_STATUSES.includes(v.status)) continue;
+    const images = onDisk.get(v.pool);
+    if (!images) missing.push({ volumeId: v.volumeId, pool: v.pool, status: v.status, version: v.version, poolConfigured: false });
+    else if (!images.has(v.volumeId)) missing.push({ volumeId: v.volumeId, pool: v.pool, status: v.status, version: v.version, poolConfigured: true });
+  }
+  // An image is claimed by a DB volume with that id on that pool, or not yet placed on a pool.
+  const claimed = new Set(dbVolumes.map((v) => `${v.pool ?? '*'}/${v.volumeId}`));
+  const orphans: ReconcilePlan['orphans'] = [];
+  for (const p of disk) {
+    for (const id of p.volumeIds) {
+      if (!claimed.has(`${p.pool}/${id}`) && !claimed.has(`*/${id}`)) orphans.push({ pool: p.pool, volumeId: id });
+    }
+  }
+  return { missing, orphans, checked: dbVolumes.length };
+}
+
+/** Asks a gateway, compares, reports the missing and logs the orphans. Throws when no gateway answered. */
+export async function reconcileOnce(bus: Bus, host: string, pools: readonly AgentPool[], log: Logger, timeoutMs = RECONCILE_TIMEOUT_MS): Promise<ReconcilePlan> {
+  const reply = await bus.nc.request(RECONCILE_SUBJECT, encode(RECOVERY_KIND.reconcileRequest, { host } satisfies ReconcileRequest), { timeout: timeoutMs });
+  const answer = decodePayload(decodeEnvelope(reply.data), reconcileReply);
+  // The disk is listed after the DB was read: an image made meanwhile belongs to a volume the DB had as CREATING.
+  const disk: DiskPool[] = [];
+  for (const p of pools) disk.push({ pool: p.config.name, volumeIds: await p.driver.listVolumes() });
+  const plan = compareWithDisk(answer.volumes, disk);
+  for (const m of plan.missing) {
+    const payload: VolumeMissing = { ...m, host };
+    await publish(bus, subjects.volumeEvent(m.volumeId), RECOVERY_KIND.volumeMissing, payload, `reconcile:${m.volumeId}:${m.version}`);
+    log.error({ volumeId: m.volumeId, pool: m.pool, status: m.status }, 'volume image missing on this host; reported (the volume goes to ERROR)');
+  }
+  for (const o of plan.orphans) {
+    const pool = pools.find((p) => p.config.name === o.pool);
+    const path = (await pool?.driver.getVolume(o.volumeId).catch(() => null))?.location ?? pool?.config.directory;
+    log.warn({ pool: o.pool, volumeId: o.volumeId, path }, 'orphan image: no volume in the database claims it; left in place (delete it by hand if it is not needed)');
+  }
+  log.info({ host, checked: plan.checked, missing: plan.missing.length, orphans: plan.orphans.length }, 'start-up reconciliation done');
+  return plan;
+}
+
+/**
+ * Runs the reconciliation now; when no gateway answers, logs it and tries once more
+ * after `retryMs` (in the background). `stop()` cancels that try.
+ */
+export async function startReconciliation(
+  bus: Bus,
+  host: string,
+  pools: readonly AgentPool[],
+  log: Logger,
+  opts: { timeoutMs?: number; retryMs?: number } = {},
+): Promise<{ stop(): void }> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await reconcileOnce(bus, host, pools, log, opts.timeoutMs);
+  } catch (err) {
+    const retryMs = opts.retryMs ?? RECONCILE_RETRY_MS;
+    log.warn({ err, retryInMs: retryMs }, 'start-up reconciliation: no gateway answered; will try once more later');
+    timer = setTimeout(() => {
+      reconcileOnce(bus, host, pools, log, opts.timeoutMs).catch((e: unknown) =>
+        log.warn({ err: e }, 'start-up reconciliation failed again; skipped until the next start'),
+      );
+    }, retryMs);
+    timer.unref();
+  }
+  return { stop: () => clearTimeout(timer) };
+}

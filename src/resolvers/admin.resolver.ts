@@ -1,0 +1,110 @@
+/** Admin actions (reset-state, force delete) and their audit trail. Admins only. */
+import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { auditsOf, listAudits } from '../db/audit-store.js';
+import { requireAdmin } from '../domain/access.js';
+import { checkPageSize, Problems } from '../domain/index.js';
+import type { Context } from './context.js';
+import {
+  ForceDeleteVolumeInput,
+  ForceDeleteVolumePayload,
+  ResetSnapshotStatusInput,
+  ResetSnapshotStatusPayload,
+  ResetVolumeStatusInput,
+  ResetVolumeStatusPayload,
+  StatusAuditConnection,
+  StatusAuditFilter,
+  StatusAuditType,
+} from './types/admin.js';
+import { OperationType } from './types/operation.js';
+import { SnapshotType } from './types/snapshot.js';
+import { VolumeType } from './types/volume.js';
+import { decodeCursor, encodeCursor } from './volume.resolver.js';
+
+const RESOURCE_TYPES = ['volume', 'snapshot'];
+
+@Resolver(() => VolumeType)
+export class AdminResolver {
+  @Mutation(() => ResetVolumeStatusPayload, {
+    description:
+      'Admins only. Records a volume\'s status by hand (Cinder\'s reset-state) when it is stuck or wrong, after checking the host: to AVAILABLE ' +
+      '(only for a volume placed on a pool) or to an ERROR state, from whatever status it is in now. Starts no work and touches no storage; ' +
+      'writes a StatusAudit record (`Volume.statusAudits`, `statusAudits`) in the same transaction and announces the change on `volumeChanged`. ' +
+      'Errors: BAD_USER_INPUT (a status a reset cannot honestly claim: attachment states, transitional states, DELETED, AVAILABLE for a volume never placed; or a missing or too long reason), ' +
+      'NOT_FOUND, INVALID_STATE (the volume is DELETED), CONFLICT (its status changed while the request ran), FORBIDDEN (not an admin), UNAUTHENTICATED.',
+  })
+  async resetVolumeStatus(
+    @Arg('input', () => ResetVolumeStatusInput, { description: 'The volume, its new status and why.' }) input: ResetVolumeStatusInput,
+    @Ctx() ctx: Context,
+  ): Promise<ResetVolumeStatusPayload> {
+    const r = await ctx.services.admin.resetVolumeStatus(ctx.principal, input);
+    return { volume: VolumeType.from(r.volume), audit: StatusAuditType.from(r.audit) };
+  }
+
+  @Mutation(() => ResetSnapshotStatusPayload, {
+    description:
+      'Admins only. Records a snapshot\'s status by hand (Cinder\'s reset-state): to AVAILABLE, ERROR or ERROR_DELETING, from whatever status it is in now. ' +
+      'Starts no work; writes a StatusAudit record in the same transaction and announces the change on `snapshotChanged`. ' +
+      'Errors: BAD_USER_INPUT (CREATING, DELETING or DELETED asked, or a missing or too long reason), NOT_FOUND, INVALID_STATE (the snapshot is DELETED), CONFLICT, FORBIDDEN (not an admin), UNAUTHENTICATED.',
+  })
+  async resetSnapshotStatus(
+    @Arg('input', () => ResetSnapshotStatusInput, { description: 'The snapshot, its new status and why.' }) input: ResetSnapshotStatusInput,
+    @Ctx() ctx: Context,
+  ): Promise<ResetSnapshotStatusPayload> {
+    const r = await ctx.services.admin.resetSnapshotStatus(ctx.principal, input);
+    return { snapshot: SnapshotType.from(r.snapshot), audit: StatusAuditType.from(r.audit) };
+  }
+
+  @Mutation(() => ForceDeleteVolumePayload, {
+    description:
+      'Admins only. Deletes a volume in any status but DELETED, e.g. stuck CREATING or DELETING, or in an ERROR state, with its snapshots: it goes DELETING ' +
+      '(its snapshots too) and its host removes the image and the snapshots, then DELETED; a volume that never reached a pool is DELETED at once and its capacity released. ' +
+      'Writes a StatusAudit record (action force_delete) in the same transaction. A host that is down does the delete when it is back. ' +
+      'Errors: BAD_USER_INPUT (missing or too long reason), NOT_FOUND, INVALID_STATE (already DELETED), CONFLICT (its status changed while the request ran), FORBIDDEN (not an admin), UNAUTHENTICATED.',
+  })
+  async forceDeleteVolume(
+    @Arg('input', () => ForceDeleteVolumeInput, { description: 'The volume to delete, and why.' }) input: ForceDeleteVolumeInput,
+    @Ctx() ctx: Context,
+  ): Promise<ForceDeleteVolumePayload> {
+    const r = await ctx.services.admin.forceDeleteVolume(ctx.principal, input);
+    return { volume: VolumeType.from(r.volume), operation: OperationType.from(r.operation), audit: StatusAuditType.from(r.audit) };
+  }
+
+  @Query(() => StatusAuditConnection, {
+    description:
+      'Admins only (FORBIDDEN otherwise). Status changes made by hand (resets, force deletes) in every project, newest first, one page at a time (Relay): ' +
+      'pass `pageInfo.endCursor` as `after` for the next page. A bad `first`, `after` or `filter.resourceType` is BAD_USER_INPUT.',
+  })
+  async statusAudits(
+    @Ctx() ctx: Context,
+    @Arg('first', () => Int, { nullable: true, description: 'Page size: how many records to return, 0 to 500 (default 50).' }) first?: number,
+    @Arg('after', () => String, { nullable: true, description: '`pageInfo.endCursor` of the previous page; omit for the first page.' }) after?: string,
+    @Arg('filter', () => StatusAuditFilter, { nullable: true, description: 'Only records matching all its conditions; default every record.' }) filter?: StatusAuditFilter,
+  ): Promise<StatusAuditConnection> {
+    requireAdmin(ctx.principal, 'Reading the status audit');
+    const problems = new Problems();
+    const size = checkPageSize(problems, first);
+    const resourceType = filter?.resourceType ?? undefined;
+    if (resourceType !== undefined && !RESOURCE_TYPES.includes(resourceType)) {
+      problems.add(`filter.resourceType must be volume or snapshot (got ${JSON.stringify(resourceType)})`);
+    }
+    problems.throwIfAny();
+    const page = await listAudits(ctx.services.db.fork(), {
+      filter: { resourceType, resourceId: filter?.resourceId ?? undefined },
+      first: size,
+      after: after ? decodeCursor(after) : undefined,
+    });
+    const edges = page.rows.map((a) => ({ node: StatusAuditType.from(a), cursor: encodeCursor(new Date(a.createdAt), a.id) }));
+    return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, totalCount: page.totalCount };
+  }
+
+  @FieldResolver(() => [StatusAuditType], {
+    name: 'statusAudits',
+    description:
+      'Status changes made to this volume by hand by admins (resets, force deletes), newest first. Admins only: always empty for other tokens, ' +
+      'so a member\'s query does not fail because of it.',
+  })
+  async volumeStatusAudits(@Root() v: VolumeType, @Ctx() ctx: Context): Promise<StatusAuditType[]> {
+    if (ctx.principal?.role !== 'admin') return [];
+    return (await auditsOf(ctx.services.db.fork(), 'volume', v.id)).map(StatusAuditType.from);
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * Admin actions end to end (issue 3): resetVolumeStatus / resetSnapshotStatus refusing
+ * statuses that would lie, the audit trail (`Volume.statusAudits`, `statusAudits`), and
+ * forceDeleteVolume of a volume stuck CREATING on a stopped agent, on a real cluster.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import anyTest, { type TestFn } from 'ava';
+import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+
+interface Ctx {
+  cluster: Cluster;
+  member: string;
+}
+
+interface Vol {
+  id: string;
+  status: string;
+  host: string | null;
+  pool: string | null;
+}
+
+interface Audit {
+  id: string;
+  resourceType: string;
+  resourceId: string;
+  action: string;
+  fromStatus: string;
+  toStatus: string;
+  reason: string;
+  actorTokenId: string;
+  actorProjectId: string;
+  createdAt: string;
+}
+
+type Res = Awaited<ReturnType<typeof gql>>;
+
+const test = anyTest as TestFn<Ctx>;
+const AUDIT = 'id resourceType resourceId action fromStatus toStatus reason actorTokenId actorProjectId createdAt';
+const RESET = `mutation($input: ResetVolumeStatusInput!) { resetVolumeStatus(input: $input) { volume { id status version } audit { ${AUDIT} } } }`;
+const FORCE = `mutation($input: ForceDeleteVolumeInput!) { forceDeleteVolume(input: $input) { volume { id status } operation { id kind status } audit { ${AUDIT} } } }`;
+const GET = `query($id: ID!) { volume(id: $id) { id status host pool statusAudits { ${AUDIT} } } }`;
+
+test.before(async (t) => {
+  const cluster = await startCluster({
+    database: 'sqlite',
+    // Pools stay fresh 6 s after their agent stops: long enough to place a volume on a stopped agent.
+    heartbeatSeconds: 2,
+    agents: [{ host: 'host-a', pools: [{ name: 'fast', imageFormat: 'qcow2', capacityGiB: 100 }] }],
+  });
+  t.context = { cluster, member: await cluster.token('alpha', 'member') };
+});
+
+test.after.always(async (t) => {
+  await t.context.cluster?.stop();
+});
+
+test.afterEach.always((t) => {
+  if (!t.passed && t.context.cluster) t.log(t.context.cluster.logs());
+});
+
+const admin = (t: { context: Ctx }, query: string, variables?: unknown): Promise<Res> => gql(t.context.cluster.url, t.context.cluster.adminToken, query, variables);
+const code = (r: Res): string | undefined => r.errors?.[0]?.extensions?.code;
+
+async function createVolume(t: { context: Ctx }, sizeGiB: number, name: string): Promise<Vol> {
+  const r = await admin(t, 'mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id status host pool } } }', { input: { name, sizeGiB } });
+  if (r.errors) throw new Error(JSON.stringify(r.errors));
+  return (r.data as { createVolume: { volume: Vol } }).createVolume.volume;
+}
+
+async function getVolume(t: { context: Ctx }, id: string): Promise<(Vol & { statusAudits: Audit[] }) | null> {
+  const r = await admin(t, GET, { id });
+  if (r.errors) throw new Error(JSON.stringify(r.errors));
+  return (r.data as { volume: (Vol & { statusAudits: Audit[] }) | null }).volume;
+}
+
+async function waitStatus(t: { context: Ctx }, id: string, status: string, timeoutMs = 30_000): Promise<Vol> {
+  let last: Vol | null = null;
+  await waitFor(async () => {
+    last = await getVolume(t, id);
+    return last?.status === status;
+  }, timeoutMs, () => `volume ${id} did not become ${status}; it is ${JSON.stringify(last)}`);
+  return last!;
+}
+
+/** Whether the volume is DELETED (the `volume` query no longer shows it; the list does when asked). */
+async function isDeleted(t: { context: Ctx }, id: string): Promise<boolean> {
+  const r = await admin(t, 'query { volumes(first: 500, filter: { status: [DELETED] }) { edges { node { id } } } }');
+  return (r.data as { volumes: { edges: Array<{ node: { id: string } }> } }).volumes.edges.some((e) => e.node.id === id);
+}
+
+async function allocated(t: { context: Ctx }): Promise<number> {
+  const r = await admin(t, '{ pools { id allocatedCapacityGiB } }');
+  const pools = (r.data as { pools: Array<{ id: string; allocatedCapacityGiB: number }> }).pools;
+  const pool = pools.find((p) => p.id === 'host-a@fast');
+  if (!pool) throw new Error(`pool host-a@fast not listed: ${JSON.stringify(pools)}`);
+  return pool.allocatedCapacityGiB;
+}
+
+test.serial('a member is FORBIDDEN every admin action and sees no audit records', async (t) => {
+  const v = await createVolume(t, 1, 'member-visible');
+  const m = (query: string, variables?: unknown) => gql(t.context.cluster.url, t.context.member, query, variables);
+  t.is(code(await m(RESET, { input: { id: v.id, status: 'ERROR', reason: 'test' } })), 'FORBIDDEN');
+  t.is(code(await m(FORCE, { input: { id: v.id, reason: 'test' } })), 'FORBIDDEN');
+  t.is(code(await m(`mutation { resetSnapshotStatus(input: { id: "${v.id}", status: ERROR, reason: "x" }) { audit { id } } }`)), 'FORBIDDEN');
+  t.is(code(await m('{ statusAudits { totalCount } }')), 'FORBIDDEN');
+  // The field is empty for non-admins, though the admin's audit record exists.
+  const mine = await gql(t.context.cluster.url, t.context.member, `mutation { createVolume(input: { name: "mine", sizeGiB: 1 }) { volume { id } } }`);
+  const mineId = (mine.data as { createVolume: { volume: { id: string } } }).createVolume.volume.id;
+  await waitStatus(t, mineId, 'AVAILABLE');
+  t.falsy((await admin(t, RESET, { input: { id: mineId, status: 'ERROR', reason: 'audit hidden from members' } })).errors);
+  const seen = await m(`query($id: ID!) { volume(id: $id) { status statusAudits { id } } }`, { id: mineId });
+  t.falsy(seen.errors);
+  t.deepEqual((seen.data as { volume: { status: string; statusAudits: unknown[] } }).volume, { status: 'ERROR', statusAudits: [] });
+  t.is((await getVolume(t, mineId))!.statusAudits.length, 1);
+});
+
+test.serial('an ERROR volume that never reached a pool cannot be reset to AVAILABLE, and is force-deleted at once', async (t) => {
+  const v = await createVolume(t, 60000, 'too-big');
+  const failed = await waitStatus(t, v.id, 'ERROR');
+  t.is(failed.host, null);
+  const r = await admin(t, RESET, { input: { id: v.id, status: 'AVAILABLE', reason: 'looks fine to me' } });
+  t.is(code(r), 'BAD_USER_INPUT');
+  t.regex(r.errors![0]!.message, /never reached a pool/);
+
+  const f = await admin(t, FORCE, { input: { id: v.id, reason: 'clean up a failed create' } });
+  t.falsy(f.errors, JSON.stringify(f.errors));
+  const out = (f.data as { forceDeleteVolume: { volume: Vol; operation: { kind: string; status: string }; audit: Audit } }).forceDeleteVolume;
+  t.is(out.volume.status, 'DELETED');
+  t.like(out.operation, { kind: 'delete_volume', status: 'SUCCEEDED' });
+  t.like(out.audit, { action: 'force_delete', fromStatus: 'ERROR', toStatus: 'DELETED', reason: 'clean up a failed create', resourceId: v.id });
+  t.true(await isDeleted(t, v.id));
+  t.is(code(await admin(t, FORCE, { input: { id: v.id, reason: 'again' } })), 'INVALID_STATE');
+});
+
+test.serial('an AVAILABLE volume is reset to ERROR and back, both audited with actor and reason; lying statuses are refused', async (t) => {
+  const viewer = ((await admin(t, '{ viewer { projectId } }')).data as { viewer: { projectId: string } }).viewer;
+  const v = await createVolume(t, 2, 'resettable');
+  await waitStatus(t, v.id, 'AVAILABLE');
+
+  const toError = await admin(t, RESET, { input: { id: v.id, status: 'ERROR', reason: 'disk on host-a reported I/O errors' } });
+  t.falsy(toError.errors, JSON.stringify(toError.errors));
+  const e = (toError.data as { resetVolumeStatus: { volume: Vol; audit: Audit } }).resetVolumeStatus;
+  t.is(e.volume.status, 'ERROR');
+  t.like(e.audit, { resourceType: 'volume', resourceId: v.id, action: 'reset_status', fromStatus: 'AVAILABLE', toStatus: 'ERROR', actorProjectId: viewer.projectId });
+
+  const back = await admin(t, RESET, { input: { id: v.id, status: 'AVAILABLE', reason: 'fsck clean, INC-42' } });
+  t.falsy(back.errors, JSON.stringify(back.errors));
+  t.is((back.data as { resetVolumeStatus: { volume: Vol } }).resetVolumeStatus.volume.status, 'AVAILABLE');
+
+  for (const [status, why] of [['IN_USE', /no attachments yet/], ['CREATING', /transitional/], ['DELETED', /forceDeleteVolume/]] as const) {
+    const r = await admin(t, RESET, { input: { id: v.id, status, reason: 'should be refused' } });
+    t.is(code(r), 'BAD_USER_INPUT', status);
+    t.regex(r.errors![0]!.message, why, status);
+  }
+  t.is(code(await admin(t, RESET, { input: { id: v.id, status: 'ERROR', reason: '' } })), 'BAD_USER_INPUT');
+  t.is(code(await admin(t, RESET, { input: { id: v.id, status: 'ERROR', reason: 'x'.repeat(1025) } })), 'BAD_USER_INPUT');
+
+  const audits = (await getVolume(t, v.id))!.statusAudits;
+  t.deepEqual(audits.map((a) => [a.fromStatus, a.toStatus, a.reason]), [
+    ['ERROR', 'AVAILABLE', 'fsck clean, INC-42'],
+    ['AVAILABLE', 'ERROR', 'disk on host-a reported I/O errors'],
+  ]);
+  for (const a of audits) {
+    t.regex(a.actorTokenId, /^[0-9a-f-]{36}$/);
+    t.is(a.actorProjectId, viewer.projectId);
+  }
+  const q = await admin(t, `query($f: StatusAuditFilter) { statusAudits(first: 1, filter: $f) { totalCount pageInfo { hasNextPage endCursor } edges { node { ${AUDIT} } } } }`, {
+    f: { resourceType: 'volume', resourceId: v.id },
+  });
+  t.falsy(q.errors, JSON.stringify(q.errors));
+  const page = (q.data as { statusAudits: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string }; edges: Array<{ node: Audit }> } }).statusAudits;
+  t.is(page.totalCount, 2);
+  t.true(page.pageInfo.hasNextPage);
+  t.deepEqual(page.edges[0]!.node, audits[0]);
+  const next = await admin(t, `query($f: StatusAuditFilter, $after: String) { statusAudits(first: 5, after: $after, filter: $f) { pageInfo { hasNextPage } edges { node { id } } } }`, {
+    f: { resourceId: v.id },
+    after: page.pageInfo.endCursor,
+  });
+  const rest = (next.data as { statusAudits: { pageInfo: { hasNextPage: boolean }; edges: Array<{ node: { id: string } }> } }).statusAudits;
+  t.deepEqual(rest.edges.map((x) => x.node.id), [audits[1]!.id]);
+  t.false(rest.pageInfo.hasNextPage);
+  t.is(code(await admin(t, '{ statusAudits(filter: { resourceType: "backup" }) { totalCount } }')), 'BAD_USER_INPUT');
+
+  // Snapshots: AVAILABLE, ERROR and ERROR_DELETING only.
+  const s = await admin(t, `mutation($input: CreateSnapshotInput!) { createSnapshot(input: $input) { snapshot { id } } }`, { input: { volumeId: v.id, name: 'snap' } });
+  t.falsy(s.errors, JSON.stringify(s.errors));
+  const snapId = (s.data as { createSnapshot: { snapshot: { id: string } } }).createSnapshot.snapshot.id;
+  const SNAP_RESET = `mutation($input: ResetSnapshotStatusInput!) { resetSnapshotStatus(input: $input) { snapshot { id status } audit { ${AUDIT} } } }`;
+  await waitFor(async () => ((await admin(t, `query($id: ID!) { snapshot(id: $id) { status } }`, { id: snapId })).data as { snapshot: { status: string } }).snapshot.status === 'AVAILABLE', 30_000, () => 'snapshot not AVAILABLE');
+  const bad = await admin(t, SNAP_RESET, { input: { id: snapId, status: 'DELETING', reason: 'no' } });
+  t.is(code(bad), 'BAD_USER_INPUT');
+  const ok = await admin(t, SNAP_RESET, { input: { id: snapId, status: 'ERROR', reason: 'checksum mismatch' } });
+  t.falsy(ok.errors, JSON.stringify(ok.errors));
+  t.like((ok.data as { resetSnapshotStatus: { snapshot: { status: string }; audit: Audit } }).resetSnapshotStatus, {
+    snapshot: { status: 'ERROR' },
+    audit: { resourceType: 'snapshot', resourceId: snapId, fromStatus: 'AVAILABLE', toStatus: 'ERROR', reason: 'checksum mismatch' },
+  });
+});
+
+test.serial('forceDeleteVolume of a volume stuck CREATING on a stopped agent ends DELETED, image gone, capacity back', async (t) => {
+  const before = await allocated(t);
+  await t.context.cluster.stopAgent('host-a');
+  let agentDown = true;
+  try {
+    const v = await createVolume(t, 3, 'stuck');
+    // The scheduler places it on the (still fresh) pool; the agent is not there to make it.
+    let placed: Vol | null = null;
+    await waitFor(async () => {
+      placed = await getVolume(t, v.id);
+      return placed?.host === 'host-a';
+    }, 10_000, () => `volume was not placed: ${JSON.stringify(placed)}`);
+    t.is(placed!.status, 'CREATING');
+    const f = await admin(t, FORCE, { input: { id: v.id, reason: 'host-a was down, volume stuck' } });
+    t.falsy(f.errors, JSON.stringify(f.errors));
+    const out = (f.data as { forceDeleteVolume: { volume: Vol; operation: { kind: string; status: string }; audit: Audit } }).forceDeleteVolume;
+    t.is(out.volume.status, 'DELETING');
+    t.is(out.operation.kind, 'delete_volume');
+    t.like(out.audit, { action: 'force_delete', fromStatus: 'CREATING', toStatus: 'DELETING', reason: 'host-a was down, volume stuck' });
+
+    t.context.cluster.startAgent('host-a');
+    agentDown = false;
+    await waitFor(() => isDeleted(t, v.id), 60_000, () => `volume ${v.id} did not become DELETED`);
+    t.false(existsSync(join(t.context.cluster.poolDir('host-a', 'fast'), `volume-${v.id}.qcow2`)));
+    await waitFor(async () => (await allocated(t).catch(() => -1)) === before, 15_000, () => 'capacity not released');
+    t.is(await allocated(t), before);
+  } finally {
+    if (agentDown) t.context.cluster.startAgent('host-a');
+  }
+});

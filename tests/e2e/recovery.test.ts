@@ -1,0 +1,117 @@
+/**
+ * Recovery, no stuck states (issue 3): an operation nobody answers fails at its deadline
+ * and a late outcome is recorded sensibly; an agent that starts reports the volumes whose
+ * image is gone from its disk and leaves images it does not know alone.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import anyTest, { type TestFn } from 'ava';
+import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+
+const test = anyTest as TestFn<{ clusters: Cluster[] }>;
+
+test.before((t) => {
+  t.context = { clusters: [] };
+});
+
+test.after.always(async (t) => {
+  await Promise.all(t.context.clusters.map((c) => c.stop()));
+});
+
+async function cluster(t: { context: { clusters: Cluster[] } }, env: NodeJS.ProcessEnv = {}): Promise<Cluster> {
+  const c = await startCluster({ database: 'sqlite', agents: [{ host: 'solo', pools: [{ name: 'p', imageFormat: 'qcow2' }] }], env });
+  t.context.clusters.push(c);
+  return c;
+}
+
+interface VolumeRow {
+  id: string;
+  status: string;
+  host: string | null;
+  pool: string | null;
+  messages: Array<{ event: string; message: string; level: string }>;
+}
+
+async function volume(c: Cluster, id: string): Promise<VolumeRow | undefined> {
+  const r = await gql(c.url, c.adminToken, 'query($id: ID!) { volume(id: $id) { id status host pool messages { event message level } } }', { id }).catch(() => undefined);
+  return (r?.data as { volume?: VolumeRow } | undefined)?.volume ?? undefined;
+}
+
+async function until(c: Cluster, id: string, ok: (v: VolumeRow | undefined) => boolean, what: string, ms = 30_000): Promise<VolumeRow | undefined> {
+  let last: VolumeRow | undefined;
+  await waitFor(async () => ok((last = await volume(c, id))), ms, () => `${what}; volume is ${JSON.stringify(last)}`);
+  return last;
+}
+
+async function create(c: Cluster, name: string): Promise<{ id: string; operationId: string }> {
+  const r = await gql(c.url, c.adminToken, `mutation { createVolume(input: {name: "${name}", sizeGiB: 1}) { volume { id status } operation { id } } }`);
+  if (r.errors) throw new Error(JSON.stringify(r.errors));
+  const p = (r.data as { createVolume: { volume: { id: string }; operation: { id: string } } }).createVolume;
+  return { id: p.volume.id, operationId: p.operation.id };
+}
+
+test.serial('a create nobody answers fails at its deadline; the late create leaves it ERROR, says the image exists, and it deletes normally', async (t) => {
+  const c = await cluster(t, { FLINT_OPERATION_TIMEOUT_SECONDS: '3' });
+  t.teardown(() => {
+    if (!t.passed) t.log(c.logs());
+  });
+  await c.stopAgent('solo');
+  const { id, operationId } = await create(c, 'nobody-home');
+
+  const failed = await until(c, id, (v) => v?.status === 'ERROR', 'the volume did not turn ERROR at its deadline', 20_000);
+  const op = await gql(c.url, c.adminToken, 'query($id: ID!) { operation(id: $id) { status error { code message } } }', { id: operationId });
+  const operation = (op.data as { operation: { status: string; error: { code: string; message: string } | null } }).operation;
+  t.is(operation.status, 'FAILED');
+  t.is(operation.error?.code, 'SERVICE_UNAVAILABLE');
+  t.regex(operation.error!.message, /within 3 s/);
+  t.true(failed!.messages.some((m) => m.event === 'create_volume' && /flint service list/.test(m.message)), JSON.stringify(failed!.messages));
+  t.is(failed!.host, 'solo', 'the scheduler placed it before the deadline');
+
+  // The agent comes back and does the queued create: too late to make the volume AVAILABLE.
+  c.startAgent('solo');
+  const late = await until(c, id, (v) => !!v?.messages.some((m) => /image now exists/.test(m.message)), 'no message about the late image');
+  t.is(late!.status, 'ERROR');
+  t.true(existsSync(join(c.poolDir('solo', 'p'), `volume-${id}.qcow2`)));
+  await new Promise((r) => setTimeout(r, 1_000));
+  t.is((await volume(c, id))!.status, 'ERROR', 'still ERROR a moment later');
+
+  const del = await gql(c.url, c.adminToken, 'mutation($id: ID!) { deleteVolume(input: {id: $id}) { volume { status } } }', { id });
+  t.falsy(del.errors, JSON.stringify(del.errors));
+  await waitFor(async () => (await volume(c, id)) === undefined, 30_000, () => 'the volume was not deleted');
+  t.false(existsSync(join(c.poolDir('solo', 'p'), `volume-${id}.qcow2`)), 'the image is gone');
+});
+
+test.serial('an agent that starts reports a volume whose image is gone and leaves unknown images alone', async (t) => {
+  const c = await cluster(t);
+  t.teardown(() => {
+    if (!t.passed) t.log(c.logs());
+  });
+  const kept = await create(c, 'kept');
+  const lost = await create(c, 'lost');
+  await until(c, kept.id, (v) => v?.status === 'AVAILABLE', 'kept did not become AVAILABLE');
+  await until(c, lost.id, (v) => v?.status === 'AVAILABLE', 'lost did not become AVAILABLE');
+
+  await c.stopAgent('solo');
+  const dir = c.poolDir('solo', 'p');
+  await rm(join(dir, `volume-${lost.id}.qcow2`));
+  const stray = join(dir, `volume-${randomUUID()}.qcow2`);
+  await writeFile(stray, 'not an image Flint knows');
+  c.startAgent('solo');
+
+  const v = await until(c, lost.id, (x) => x?.status === 'ERROR', 'the volume without its image did not turn ERROR');
+  t.true(
+    v!.messages.some((m) => m.message === 'The image of this volume is missing on host solo (pool p); restore it or delete the volume.'),
+    JSON.stringify(v!.messages),
+  );
+  t.is((await volume(c, kept.id))!.status, 'AVAILABLE');
+  t.true(existsSync(stray), 'the unknown image is left in place');
+  await waitFor(async () => c.logs().includes('orphan image'), 10_000, () => 'no orphan warning in the agent log');
+  t.true(existsSync(stray));
+
+  // An ERROR volume whose image is gone still deletes.
+  const del = await gql(c.url, c.adminToken, 'mutation($id: ID!) { deleteVolume(input: {id: $id}) { volume { status } } }', { id: lost.id });
+  t.falsy(del.errors, JSON.stringify(del.errors));
+  await waitFor(async () => (await volume(c, lost.id)) === undefined, 30_000, () => 'the volume was not deleted');
+});
