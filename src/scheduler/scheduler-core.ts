@@ -45,6 +45,12 @@ export interface SchedulerDeps {
    * every pool looks silent for a moment, and that is no reason to fail a volume.
    */
   staleGraceMs: number;
+  /**
+   * Whether the volume still waits for a place (it is still CREATING). A create whose
+   * volume was force-deleted or reset meanwhile is dropped instead of placed, so no
+   * image and no reservation are left behind. Absent: always placed.
+   */
+  stillCreating?(volumeId: string): Promise<boolean>;
   weighers?: readonly WeigherSetting[];
   now?: () => Date;
 }
@@ -59,6 +65,7 @@ export class SchedulerCore {
    */
   async createVolume(cmd: ScheduleCreate, publishedAt: Date = this.now()): Promise<'done' | { retryAfterMs: number }> {
     const { request: req, operationId, attempt } = cmd;
+    if (this.deps.stillCreating && !(await this.deps.stillCreating(req.volumeId))) return 'done';
     const pools = await this.deps.pools();
     const exclude = cmd.excluded.map((e) => e.pool);
     const staleBefore = new Date(this.now().getTime() - this.deps.staleAfterMs);

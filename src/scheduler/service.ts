@@ -19,7 +19,7 @@ import {
   subjects,
   type Bus,
 } from '../bus/index.js';
-import { capacity, type Db } from '../db/index.js';
+import { capacity, findVolume, type Db } from '../db/index.js';
 import { countPlacement, inCommandScope, noteEmitted, operationIdOf, schedulerMetrics } from '../metrics/index.js';
 
 import { SchedulerCore } from './scheduler-core.js';
@@ -44,6 +44,7 @@ export async function startScheduler(config: FlintConfig, bus: Bus, db: Db, log:
     pools: async () => view.withAllocations(await capacity.allocations(db.fork())),
     reserve: (volumeId, pool, size, limit) => capacity.reserve(db.fork(), volumeId, pool, size, limit),
     grow: (volumeId, pool, size, limit) => capacity.grow(db.fork(), volumeId, pool, size, limit),
+    stillCreating: async (volumeId) => (await findVolume(db.fork(), volumeId))?.status === 'creating',
     emit: (subject, kind, payload, msgId) => {
       noteEmitted(kind, payload);
       return publish(bus, subject, kind, payload, msgId);

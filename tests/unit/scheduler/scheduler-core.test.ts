@@ -285,6 +285,26 @@ test('createVolume fails at once, without waiting for the grace period, when no 
   t.true((event.error?.message ?? '').includes('host1@a rejected by AvailabilityZoneFilter'), event.error?.message);
 });
 
+test('createVolume drops a create whose volume is no longer CREATING, reserving and emitting nothing', async (t) => {
+  const capacity = new FakeCapacity();
+  const emitted: Emitted[] = [];
+  const core = new SchedulerCore({
+    pools: async () => [pool()],
+    reserve: capacity.reserve,
+    grow: capacity.grow,
+    emit: async (subject, kind, payload, msgId) => {
+      emitted.push({ subject, kind, payload, msgId });
+    },
+    staleAfterMs: STALE_AFTER_MS,
+    staleGraceMs: STALE_GRACE_MS,
+    now: () => NOW,
+    stillCreating: async () => false,
+  });
+  t.is(await core.createVolume(createCmd(), NOW), 'done');
+  t.deepEqual(emitted, []);
+  t.deepEqual(capacity.reserveCalls, []);
+});
+
 test('createVolume fails at once when the only stale pools could not take the volume anyway', async (t) => {
   const h = harness([pool({ pool: 'elsewhere', availabilityZone: 'az2', updatedAt: LONG_AGO })]);
   const decision = await h.core.createVolume(createCmd({ request: request({ availabilityZone: 'az1' }) }), NOW);
