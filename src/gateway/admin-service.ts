@@ -85,13 +85,7 @@ export class AdminService implements AdminServiceApi {
     if (current.status === 'deleted') throw new InvalidStateError(`Snapshot ${current.id} is DELETED: there is nothing left to reset.`, { currentStatus: 'DELETED' });
     const result = await em.transactional(async (tx) => {
       const snapshot = await casSnapshot(tx, current.id, { from: [current.status] }, { status: target });
-      if (!snapshot) {
-        const now = await findSnapshot(tx, current.id);
-        throw new ConflictError(
-          `Snapshot ${current.id} changed from ${current.status.toUpperCase()} to ${(now?.status ?? 'deleted').toUpperCase()} while this request ran; read it again and retry.`,
-          { currentStatus: (now?.status ?? 'deleted').toUpperCase() },
-        );
-      }
+      if (!snapshot) throw movedSince('Snapshot', current, await findSnapshot(tx, current.id));
       const audit = addAudit(tx, {
         resourceType: 'snapshot',
         resourceId: snapshot.id,
@@ -151,10 +145,14 @@ async function mustFindVolume(em: EntityManager, id: string, verb: string): Prom
 
 /** The error for a volume compare-and-set that did not apply: it changed since it was read. */
 async function volumeMoved(em: EntityManager, read: Volume): Promise<Error> {
-  const now = await findVolume(em, read.id);
+  return movedSince('Volume', read, await findVolume(em, read.id));
+}
+
+/** The error for a compare-and-set from the status read that did not apply: the row (`now`, null when gone) changed since. */
+function movedSince(resource: 'Volume' | 'Snapshot', read: { id: string; status: string }, now: { status: string } | null): Error {
   const status = (now?.status ?? 'deleted').toUpperCase();
   return new ConflictError(
-    `Volume ${read.id} changed from ${read.status.toUpperCase()} to ${status} while this request ran; read it again and retry.`,
+    `${resource} ${read.id} changed from ${read.status.toUpperCase()} to ${status} while this request ran; read it again and retry.`,
     { currentStatus: status },
   );
 }

@@ -13,10 +13,8 @@ import {
   casVolume,
   findSnapshot,
   findVolume,
-  Operation,
   Snapshot,
   snapshotsOfVolume,
-  type OutboxCommand,
   type Principal,
   type Volume,
 } from '../db/index.js';
@@ -44,7 +42,7 @@ import type {
   SnapshotServiceApi,
   UpdateSnapshotRequest,
 } from '../resolvers/index.js';
-import { dispatchOrDefer } from './outbox.js';
+import { announceAndDispatch, casGuard, casRefusal, newOperation, replayCreate, succeeded } from './mutation-helpers.js';
 import type { GatewayDeps } from './volume-service.js';
 
 /** Added to INVALID_STATE when a volume cannot be snapshotted now. */
@@ -118,8 +116,7 @@ export class SnapshotService implements SnapshotServiceApi {
     }
     this.deps.live.publish('UPDATED', created.volume);
     this.deps.live.publishSnapshot('CREATED', created.snapshot);
-    this.deps.live.publishOperation(created.operation);
-    void dispatchOrDefer(this.deps.bus, this.deps.db, created.operation, this.deps.log);
+    announceAndDispatch(this.deps, created.operation);
     return { snapshot: created.snapshot, operation: created.operation };
   }
 
@@ -149,7 +146,7 @@ export class SnapshotService implements SnapshotServiceApi {
         idempotencyKey: input.idempotencyKey ?? null,
         requestHash,
       });
-      const operation = newOperation(tx, projectId, 'create_snapshot', snapshotId, {
+      const operation = newOperation(tx, 'snapshot', projectId, 'create_snapshot', snapshotId, {
         subject: subjects.agent(volume.host!, COMMAND.createSnapshot),
         kind: KIND.agentCreateSnapshot,
         payload,
@@ -160,16 +157,8 @@ export class SnapshotService implements SnapshotServiceApi {
   }
 
   private async replay(em: EntityManager, projectId: string, key: string, requestHash: string): Promise<SnapshotResult | null> {
-    const existing = await em.findOne(Snapshot, { projectId, idempotencyKey: key }, { disableIdentityMap: true });
-    if (!existing) return null;
-    if (existing.requestHash !== requestHash) {
-      throw new ConflictError(
-        `idempotencyKey "${key}" was already used for snapshot ${existing.id} with other parameters; use a new key for a different snapshot.`,
-        { snapshotId: existing.id },
-      );
-    }
-    const operation = await em.findOneOrFail(Operation, { resourceId: existing.id, kind: 'create_snapshot' }, { disableIdentityMap: true });
-    return { snapshot: existing, operation };
+    const found = await replayCreate(em, Snapshot, 'snapshot', projectId, key, requestHash);
+    return found && { snapshot: found.existing, operation: found.operation };
   }
 
   async update(principal: Principal | null, input: UpdateSnapshotRequest): Promise<SnapshotResult> {
@@ -188,9 +177,7 @@ export class SnapshotService implements SnapshotServiceApi {
     const { snapshot, operation } = await em.transactional(async (tx) => {
       const snapshot = await casSnapshot(tx, current.id, guard('update', input.expectedVersion), changes);
       if (!snapshot) throw await this.whyNot(tx, 'update', current.id, input.expectedVersion);
-      const operation = newOperation(tx, current.projectId, 'update_snapshot', current.id, null);
-      operation.status = 'succeeded';
-      operation.finishedAt = new Date();
+      const operation = succeeded(newOperation(tx, 'snapshot', current.projectId, 'update_snapshot', current.id, null));
       return { snapshot, operation };
     });
     this.deps.live.publishSnapshot('UPDATED', snapshot);
@@ -211,15 +198,13 @@ export class SnapshotService implements SnapshotServiceApi {
       if (!volume || volume.status === 'deleted' || !volume.host || !volume.pool) {
         const snapshot = await casSnapshot(tx, current.id, guard('delete', input.expectedVersion), { status: 'deleted', deletedAt: new Date() });
         if (!snapshot) throw await this.whyNot(tx, 'delete', current.id, input.expectedVersion);
-        const operation = newOperation(tx, current.projectId, 'delete_snapshot', current.id, null, operationId);
-        operation.status = 'succeeded';
-        operation.finishedAt = new Date();
+        const operation = succeeded(newOperation(tx, 'snapshot', current.projectId, 'delete_snapshot', current.id, null, operationId));
         return { snapshot, operation };
       }
       const snapshot = await casSnapshot(tx, current.id, guard('delete', input.expectedVersion), { status: 'deleting' });
       if (!snapshot) throw await this.whyNot(tx, 'delete', current.id, input.expectedVersion);
       const payload: AgentDeleteSnapshot = { operationId, snapshotId: current.id, volumeId: volume.id, pool: volume.pool };
-      const operation = newOperation(tx, current.projectId, 'delete_snapshot', current.id, {
+      const operation = newOperation(tx, 'snapshot', current.projectId, 'delete_snapshot', current.id, {
         subject: subjects.agent(volume.host, COMMAND.deleteSnapshot),
         kind: KIND.agentDeleteSnapshot,
         payload,
@@ -228,8 +213,7 @@ export class SnapshotService implements SnapshotServiceApi {
       return { snapshot, operation };
     });
     this.deps.live.publishSnapshot(result.snapshot.status === 'deleted' ? 'DELETED' : 'UPDATED', result.snapshot);
-    this.deps.live.publishOperation(result.operation);
-    void dispatchOrDefer(this.deps.bus, this.deps.db, result.operation, this.deps.log);
+    announceAndDispatch(this.deps, result.operation);
     return result;
   }
 
@@ -241,17 +225,8 @@ export class SnapshotService implements SnapshotServiceApi {
 
   /** Why a snapshot's compare-and-set did not apply, as the error the caller should see. */
   private async whyNot(em: EntityManager, action: SnapshotAction, id: string, expectedVersion: number | null | undefined): Promise<Error> {
-    const now = await findSnapshot(em, id);
-    if (!now || now.status === 'deleted') return new NotFoundError('Snapshot', id);
     const t = SNAPSHOT_ACTIONS[action];
-    if (expectedVersion !== undefined && expectedVersion !== null && now.version !== expectedVersion) {
-      return new ConflictError(
-        `Snapshot ${id} is at version ${now.version}, not the expected ${expectedVersion}: someone changed it. Read it again and retry with the new version.`,
-        { currentVersion: now.version },
-      );
-    }
-    if (!(t.from as readonly string[]).includes(now.status)) return snapshotInvalidState(t, now.status, id);
-    return new ConflictError(`Snapshot ${id} changed while this request ran; retry.`, { currentVersion: now.version });
+    return casRefusal('Snapshot', id, await findSnapshot(em, id), expectedVersion, t.from, (status) => snapshotInvalidState(t, status, id));
   }
 }
 
@@ -266,11 +241,6 @@ export function snapshotAllowed(volume: Pick<Volume, 'id' | 'status' | 'host' | 
   if (!volume.host || !volume.pool) throw invalidState(actionTransition('snapshot'), volume.status, volume.id);
 }
 
-function newOperation(tx: EntityManager, projectId: string, kind: string, resourceId: string, command: OutboxCommand | null, id: string = randomUUID()): Operation {
-  return tx.create(Operation, { id, projectId, kind, resourceType: 'snapshot', resourceId, command });
-}
-
 function guard(action: SnapshotAction, expectedVersion: number | null | undefined) {
-  const from = SNAPSHOT_ACTIONS[action].from;
-  return expectedVersion === undefined || expectedVersion === null ? { from } : { from, expectedVersion };
+  return casGuard(SNAPSHOT_ACTIONS[action].from, expectedVersion);
 }

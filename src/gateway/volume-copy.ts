@@ -7,11 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/knex';
 import { COMMAND, KIND, poolId, subjects, type AgentRevert } from '../bus/index.js';
-import { casVolume, findSnapshot, findVolume, Operation, snapshotsOfVolume, type Principal, type Snapshot, type Volume } from '../db/index.js';
+import { casVolume, findSnapshot, findVolume, snapshotsOfVolume, type Principal, type Snapshot, type Volume } from '../db/index.js';
 import { assertCanStart, BadInputError, InvalidStateError, NotFoundError, Problems } from '../domain/index.js';
 import { canSee, requireWriter } from '../domain/access.js';
 import type { CreateVolumeRequest, RevertVolumeRequest, VolumeResult } from '../resolvers/index.js';
-import { dispatchOrDefer } from './outbox.js';
+import { announceAndDispatch, newOperation } from './mutation-helpers.js';
 import type { GatewayDeps } from './volume-service.js';
 
 /** What a new volume is copied from, as checked: visible, AVAILABLE, placed on a pool. */
@@ -150,18 +150,15 @@ export async function revertVolume(
     // At the version read: a snapshot taken meanwhile bumps it, and this revert is then refused.
     const reverting = await casVolume(tx, volume.id, { from: ['available'], expectedVersion: volume.version }, { status: 'reverting' });
     if (!reverting) throw await whyNot(tx, volume.id, volume.version);
-    const operation = tx.create(Operation, {
-      id: operationId,
-      projectId: volume.projectId,
-      kind: 'revert_volume',
-      resourceType: 'volume',
-      resourceId: volume.id,
-      command: { subject: subjects.agent(host, COMMAND.revertVolume), kind: KIND.agentRevert, payload, msgId: `${operationId}:${KIND.agentRevert}` },
-    });
+    const operation = newOperation(tx, 'volume', volume.projectId, 'revert_volume', volume.id, {
+      subject: subjects.agent(host, COMMAND.revertVolume),
+      kind: KIND.agentRevert,
+      payload,
+      msgId: `${operationId}:${KIND.agentRevert}`,
+    }, operationId);
     return { volume: reverting, operation };
   });
   deps.live.publish('UPDATED', result.volume);
-  deps.live.publishOperation(result.operation);
-  void dispatchOrDefer(deps.bus, deps.db, result.operation, deps.log);
+  announceAndDispatch(deps, result.operation);
   return result;
 }

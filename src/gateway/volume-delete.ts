@@ -6,8 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/knex';
 import { COMMAND, KIND, subjects, type AgentDelete } from '../bus/index.js';
-import { capacity, casSnapshotsOfVolume, casVolume, Operation, type CasGuard, type Snapshot, type Volume } from '../db/index.js';
-import { dispatchOrDefer } from './outbox.js';
+import { capacity, casSnapshotsOfVolume, casVolume, type CasGuard, type Operation, type Snapshot, type Volume } from '../db/index.js';
+import { announceAndDispatch, newOperation, succeeded } from './mutation-helpers.js';
 import type { GatewayDeps } from './volume-service.js';
 
 export interface DeleteStarted {
@@ -37,28 +37,19 @@ export async function startVolumeDelete(
     if (!volume) return null;
     const snapshots = opts.cascade ? await casSnapshotsOfVolume(tx, current.id, { $ne: 'deleted' }, { status: 'deleted', deletedAt: new Date() }) : [];
     await capacity.release(tx, current.id);
-    const operation = tx.create(Operation, { id: operationId, projectId: current.projectId, kind: 'delete_volume', resourceType: 'volume', resourceId: current.id, command: null });
-    operation.status = 'succeeded';
-    operation.finishedAt = new Date();
+    const operation = succeeded(newOperation(tx, 'volume', current.projectId, 'delete_volume', current.id, null, operationId));
     return { volume, operation, snapshots };
   }
   const volume = await casVolume(tx, current.id, guard, { status: 'deleting' });
   if (!volume) return null;
   const snapshots = opts.cascade ? await casSnapshotsOfVolume(tx, current.id, { $ne: 'deleted' }, { status: 'deleting' }) : [];
   const payload: AgentDelete = { operationId, volumeId: current.id, pool: current.pool };
-  const operation = tx.create(Operation, {
-    id: operationId,
-    projectId: current.projectId,
-    kind: 'delete_volume',
-    resourceType: 'volume',
-    resourceId: current.id,
-    command: {
-      subject: subjects.agent(current.host, COMMAND.deleteVolume),
-      kind: KIND.agentDelete,
-      payload,
-      msgId: `${operationId}:agent.delete`,
-    },
-  });
+  const operation = newOperation(tx, 'volume', current.projectId, 'delete_volume', current.id, {
+    subject: subjects.agent(current.host, COMMAND.deleteVolume),
+    kind: KIND.agentDelete,
+    payload,
+    msgId: `${operationId}:agent.delete`,
+  }, operationId);
   return { volume, operation, snapshots };
 }
 
@@ -66,6 +57,5 @@ export async function startVolumeDelete(
 export function announceVolumeDelete(deps: GatewayDeps, r: DeleteStarted): void {
   deps.live.publish(r.volume.status === 'deleted' ? 'DELETED' : 'UPDATED', r.volume);
   for (const s of r.snapshots) deps.live.publishSnapshot(s.status === 'deleted' ? 'DELETED' : 'UPDATED', s);
-  deps.live.publishOperation(r.operation);
-  void dispatchOrDefer(deps.bus, deps.db, r.operation, deps.log);
+  announceAndDispatch(deps, r.operation);
 }

@@ -21,11 +21,10 @@ import {
   countSnapshotsOfVolume,
   findOperation,
   findVolume,
-  Operation,
   Volume,
   VolumeType,
   type Db,
-  type OutboxCommand,
+  type Operation,
   type Principal,
 } from '../db/index.js';
 import {
@@ -38,7 +37,6 @@ import {
   checkName,
   checkSize,
   checkZone,
-  ConflictError,
   invalidState,
   InvalidStateError,
   NotFoundError,
@@ -56,7 +54,7 @@ import type {
   VolumeServiceApi,
 } from '../resolvers/index.js';
 import type { LiveHub } from './live.js';
-import { dispatchOrDefer } from './outbox.js';
+import { announceAndDispatch, casGuard, casRefusal, newOperation, replayCreate, succeeded } from './mutation-helpers.js';
 import { checkCopyInput, copySize, copySource, revertVolume, sourcePool } from './volume-copy.js';
 import { announceVolumeDelete, startVolumeDelete } from './volume-delete.js';
 
@@ -153,7 +151,7 @@ export class VolumeService implements VolumeServiceApi {
           idempotencyKey: input.idempotencyKey ?? null,
           requestHash,
         });
-        const operation = this.newOperation(tx, p.projectId, 'create_volume', volumeId, {
+        const operation = newOperation(tx, 'volume', p.projectId, 'create_volume', volumeId, {
           subject: subjects.scheduler(COMMAND.createVolume),
           kind: KIND.scheduleCreate,
           payload: command,
@@ -170,26 +168,13 @@ export class VolumeService implements VolumeServiceApi {
       throw err;
     }
     this.deps.live.publish('CREATED', created.volume);
-    this.deps.live.publishOperation(created.operation);
-    void dispatchOrDefer(this.deps.bus, this.deps.db, created.operation, this.deps.log);
+    announceAndDispatch(this.deps, created.operation);
     return created;
   }
 
   private async replay(em: EntityManager, p: Principal, key: string, requestHash: string): Promise<VolumeResult | null> {
-    const existing = await em.findOne(Volume, { projectId: p.projectId, idempotencyKey: key }, { disableIdentityMap: true });
-    if (!existing) return null;
-    if (existing.requestHash !== requestHash) {
-      throw new ConflictError(
-        `idempotencyKey "${key}" was already used for volume ${existing.id} with other parameters; use a new key for a different volume.`,
-        { volumeId: existing.id },
-      );
-    }
-    const operation = await em.findOneOrFail(
-      Operation,
-      { resourceId: existing.id, kind: 'create_volume' },
-      { disableIdentityMap: true },
-    );
-    return { volume: existing, operation };
+    const found = await replayCreate(em, Volume, 'volume', p.projectId, key, requestHash);
+    return found && { volume: found.existing, operation: found.operation };
   }
 
   async update(principal: Principal | null, input: UpdateVolumeRequest): Promise<VolumeResult> {
@@ -210,9 +195,7 @@ export class VolumeService implements VolumeServiceApi {
     const { volume, operation } = await em.transactional(async (tx) => {
       const volume = await casVolume(tx, current.id, guard('update', input.expectedVersion), changes);
       if (!volume) throw await this.whyNot(tx, 'update', current.id, input.expectedVersion);
-      const operation = this.newOperation(tx, current.projectId, 'update_volume', current.id, null);
-      operation.status = 'succeeded';
-      operation.finishedAt = new Date();
+      const operation = succeeded(newOperation(tx, 'volume', current.projectId, 'update_volume', current.id, null));
       return { volume, operation };
     });
     this.deps.live.publish('UPDATED', volume);
@@ -268,7 +251,7 @@ export class VolumeService implements VolumeServiceApi {
         newSizeGiB: input.newSizeGiB,
         volumeType: type ? { name: type.name, extraSpecs: type.extraSpecs } : null,
       };
-      const operation = this.newOperation(tx, current.projectId, 'extend_volume', current.id, {
+      const operation = newOperation(tx, 'volume', current.projectId, 'extend_volume', current.id, {
         subject: subjects.scheduler(COMMAND.extendVolume),
         kind: KIND.scheduleExtend,
         payload,
@@ -277,8 +260,7 @@ export class VolumeService implements VolumeServiceApi {
       return { volume, operation };
     });
     this.deps.live.publish('UPDATED', result.volume);
-    this.deps.live.publishOperation(result.operation);
-    void dispatchOrDefer(this.deps.bus, this.deps.db, result.operation, this.deps.log);
+    announceAndDispatch(this.deps, result.operation);
     return result;
   }
 
@@ -298,31 +280,13 @@ export class VolumeService implements VolumeServiceApi {
     return v;
   }
 
-  private newOperation(tx: EntityManager, projectId: string, kind: string, resourceId: string, command: OutboxCommand | null, id = randomUUID()): Operation {
-    return tx.create(Operation, { id, projectId, kind, resourceType: 'volume', resourceId, command });
-  }
-
-  /** Why a compare-and-set did not apply, as the error the caller should see. */
+  /** Why a compare-and-set did not apply, as the error the caller should see (a matching version means the state was why). */
   private async whyNot(em: EntityManager, action: VolumeAction, id: string, expectedVersion: number | null | undefined): Promise<Error> {
-    const now = await findVolume(em, id);
-    if (!now || now.status === 'deleted') return new NotFoundError('Volume', id);
-    if (expectedVersion !== undefined && expectedVersion !== null && now.version !== expectedVersion) {
-      return new ConflictError(
-        `Volume ${id} is at version ${now.version}, not the expected ${expectedVersion}: someone changed it. Read it again and retry with the new version.`,
-        { currentVersion: now.version },
-      );
-    }
-    if (expectedVersion === undefined || expectedVersion === null) {
-      // It changed under us between the read and the write without a version given.
-      const t = actionTransition(action);
-      if (!(t.from as readonly string[]).includes(now.status)) return invalidState(t, now.status, id);
-      return new ConflictError(`Volume ${id} changed while this request ran; retry.`, { currentVersion: now.version });
-    }
-    return invalidState(actionTransition(action), now.status, id);
+    const t = actionTransition(action);
+    return casRefusal('Volume', id, await findVolume(em, id), expectedVersion, t.from, (status) => invalidState(t, status, id), { versionPinsState: true });
   }
 }
 
 function guard(action: VolumeAction, expectedVersion: number | null | undefined) {
-  const from = actionTransition(action).from;
-  return expectedVersion === undefined || expectedVersion === null ? { from } : { from, expectedVersion };
+  return casGuard(actionTransition(action).from, expectedVersion);
 }

@@ -175,159 +175,189 @@ export class AgentCore {
    * A new volume from a snapshot or a clone: the driver copies within the source's pool,
    * so another pool cannot help and a failure fails the volume (no reschedule).
    */
-  private async createCopy(p: AgentCreate, source: NonNullable<AgentCreate['source']>): Promise<RecordedMessage> {
+  private createCopy(p: AgentCreate, source: NonNullable<AgentCreate['source']>): Promise<RecordedMessage> {
     const { host, log } = this.opts;
     const pool = poolId(host, p.pool);
-    const driver = this.opts.drivers.get(p.pool);
     const from = source.snapshotId ? `snapshot ${source.snapshotId} of volume ${source.volumeId}` : `volume ${source.volumeId}`;
-    try {
-      if (!driver) throw new DriverError(this.unknownPool(p.pool));
-      const info = source.snapshotId
-        ? await driver.createVolumeFromSnapshot(p.volumeId, p.sizeGiB, source.volumeId, source.snapshotId)
-        : await driver.cloneVolume(p.volumeId, p.sizeGiB, source.volumeId);
-      log.info({ volumeId: p.volumeId, pool, source, location: info.location }, 'volume created as a copy');
-      return this.outcome(p.operationId, 'create.succeeded', p.attempt, { volumeId: p.volumeId, host, pool: p.pool, sizeGiB: p.sizeGiB });
-    } catch (err) {
-      const refused = err instanceof DriverError && !err.retryable;
-      log.error({ err, volumeId: p.volumeId, pool, source, refused }, 'creating a volume as a copy failed');
-      if (driver && !refused) await this.removePartial(driver, p.volumeId, pool);
-      return this.outcome(p.operationId, 'create.failed', p.attempt, {
-        volumeId: p.volumeId,
-        host,
-        pool: p.pool,
-        sizeGiB: p.sizeGiB,
-        error: {
-          code: refused ? 'BAD_USER_INPUT' : 'INTERNAL',
-          message:
+    return this.onDriver(
+      p.pool,
+      async (driver) => {
+        const info = source.snapshotId
+          ? await driver.createVolumeFromSnapshot(p.volumeId, p.sizeGiB, source.volumeId, source.snapshotId)
+          : await driver.cloneVolume(p.volumeId, p.sizeGiB, source.volumeId);
+        log.info({ volumeId: p.volumeId, pool, source, location: info.location }, 'volume created as a copy');
+        return this.outcome(p.operationId, 'create.succeeded', p.attempt, { volumeId: p.volumeId, host, pool: p.pool, sizeGiB: p.sizeGiB });
+      },
+      async (err, refused, driver) => {
+        log.error({ err, volumeId: p.volumeId, pool, source, refused }, 'creating a volume as a copy failed');
+        if (driver && !refused) await this.removePartial(driver, p.volumeId, pool);
+        return this.outcome(p.operationId, 'create.failed', p.attempt, {
+          volumeId: p.volumeId,
+          host,
+          pool: p.pool,
+          sizeGiB: p.sizeGiB,
+          error: failure(
+            refused,
             `Volume ${p.volumeId} (${p.sizeGiB} GiB) could not be created from ${from} on ${pool}: ${errorMessage(err)}. ` +
-            'A copy can only be made on the source\'s pool, so it was not tried elsewhere. ' +
-            (refused
-              ? 'Check that the source still exists and is AVAILABLE, then delete this volume and create it again.'
-              : 'Delete this volume and create it again; if that fails too, an operator should check that pool on its host.'),
-        },
-      });
-    }
+              'A copy can only be made on the source\'s pool, so it was not tried elsewhere. ' +
+              (refused
+                ? 'Check that the source still exists and is AVAILABLE, then delete this volume and create it again.'
+                : 'Delete this volume and create it again; if that fails too, an operator should check that pool on its host.'),
+          ),
+        });
+      },
+    );
   }
 
-  private async revert(p: AgentRevert): Promise<RecordedMessage> {
+  private revert(p: AgentRevert): Promise<RecordedMessage> {
     const { host, log } = this.opts;
     const pool = poolId(host, p.pool);
-    const driver = this.opts.drivers.get(p.pool);
-    try {
-      if (!driver) throw new DriverError(this.unknownPool(p.pool));
-      await driver.revertToSnapshot(p.volumeId, p.snapshotId);
-      log.info({ volumeId: p.volumeId, snapshotId: p.snapshotId, pool }, 'volume reverted to its snapshot');
-      return this.outcome(p.operationId, 'revert.succeeded', 1, { volumeId: p.volumeId, host, pool: p.pool });
-    } catch (err) {
-      const refused = err instanceof DriverError && !err.retryable;
-      log.error({ err, volumeId: p.volumeId, snapshotId: p.snapshotId, pool, refused }, 'volume revert failed');
-      return this.outcome(p.operationId, 'revert.failed', 1, {
-        volumeId: p.volumeId,
-        host,
-        pool: p.pool,
-        error: {
-          code: refused ? 'BAD_USER_INPUT' : 'INTERNAL',
-          message:
+    return this.onDriver(
+      p.pool,
+      async (driver) => {
+        await driver.revertToSnapshot(p.volumeId, p.snapshotId);
+        log.info({ volumeId: p.volumeId, snapshotId: p.snapshotId, pool }, 'volume reverted to its snapshot');
+        return this.outcome(p.operationId, 'revert.succeeded', 1, { volumeId: p.volumeId, host, pool: p.pool });
+      },
+      (err, refused) => {
+        log.error({ err, volumeId: p.volumeId, snapshotId: p.snapshotId, pool, refused }, 'volume revert failed');
+        return this.outcome(p.operationId, 'revert.failed', 1, {
+          volumeId: p.volumeId,
+          host,
+          pool: p.pool,
+          error: failure(
+            refused,
             `Reverting volume ${p.volumeId} to snapshot ${p.snapshotId} on ${pool} failed: ${errorMessage(err)}. ` +
-            'Its data may be partly reverted, so it is in ERROR: create a new volume from the snapshot instead, ' +
-            'or ask an operator to check that pool and reset the volume\'s status.',
-        },
-      });
-    }
+              'Its data may be partly reverted, so it is in ERROR: create a new volume from the snapshot instead, ' +
+              'or ask an operator to check that pool and reset the volume\'s status.',
+          ),
+        });
+      },
+    );
   }
 
-  private async delete(p: AgentDelete): Promise<RecordedMessage> {
+  private delete(p: AgentDelete): Promise<RecordedMessage> {
     const { host, log } = this.opts;
-    const driver = this.opts.drivers.get(p.pool);
-    try {
-      if (!driver) throw new DriverError(this.unknownPool(p.pool));
-      await driver.deleteVolume(p.volumeId);
-      log.info({ volumeId: p.volumeId, pool: poolId(host, p.pool) }, 'volume deleted');
-      return this.outcome(p.operationId, 'delete.succeeded', 1, { volumeId: p.volumeId, host, pool: p.pool });
-    } catch (err) {
-      log.error({ err, volumeId: p.volumeId, pool: poolId(host, p.pool) }, 'volume delete failed');
-      return this.outcome(p.operationId, 'delete.failed', 1, {
-        volumeId: p.volumeId,
-        host,
-        pool: p.pool,
-        error: {
-          code: 'INTERNAL',
-          message:
+    return this.onDriver(
+      p.pool,
+      async (driver) => {
+        await driver.deleteVolume(p.volumeId);
+        log.info({ volumeId: p.volumeId, pool: poolId(host, p.pool) }, 'volume deleted');
+        return this.outcome(p.operationId, 'delete.succeeded', 1, { volumeId: p.volumeId, host, pool: p.pool });
+      },
+      (err) => {
+        log.error({ err, volumeId: p.volumeId, pool: poolId(host, p.pool) }, 'volume delete failed');
+        return this.outcome(p.operationId, 'delete.failed', 1, {
+          volumeId: p.volumeId,
+          host,
+          pool: p.pool,
+          // Always INTERNAL: a delete is not refused for its input.
+          error: failure(
+            false,
             `Deleting volume ${p.volumeId} on ${poolId(host, p.pool)} failed: ${errorMessage(err)}. ` +
-            'Retry the delete; if it fails again, an operator should check that pool on its host.',
-        },
-      });
-    }
+              'Retry the delete; if it fails again, an operator should check that pool on its host.',
+          ),
+        });
+      },
+    );
   }
 
-  private async extend(p: AgentExtend): Promise<RecordedMessage> {
+  private extend(p: AgentExtend): Promise<RecordedMessage> {
     const { host, log } = this.opts;
-    const driver = this.opts.drivers.get(p.pool);
-    try {
-      if (!driver) throw new DriverError(this.unknownPool(p.pool));
-      await driver.extendVolume(p.volumeId, p.newSizeGiB);
-      log.info({ volumeId: p.volumeId, pool: poolId(host, p.pool), sizeGiB: p.newSizeGiB }, 'volume extended');
-      return this.outcome(p.operationId, 'extend.succeeded', 1, { volumeId: p.volumeId, host, pool: p.pool, sizeGiB: p.newSizeGiB });
-    } catch (err) {
-      const refused = err instanceof DriverError && !err.retryable;
-      log.error({ err, volumeId: p.volumeId, pool: poolId(host, p.pool) }, 'volume extend failed');
-      return this.outcome(p.operationId, 'extend.failed', 1, {
-        volumeId: p.volumeId,
-        host,
-        pool: p.pool,
-        error: {
-          code: refused ? 'BAD_USER_INPUT' : 'INTERNAL',
-          message:
+    return this.onDriver(
+      p.pool,
+      async (driver) => {
+        await driver.extendVolume(p.volumeId, p.newSizeGiB);
+        log.info({ volumeId: p.volumeId, pool: poolId(host, p.pool), sizeGiB: p.newSizeGiB }, 'volume extended');
+        return this.outcome(p.operationId, 'extend.succeeded', 1, { volumeId: p.volumeId, host, pool: p.pool, sizeGiB: p.newSizeGiB });
+      },
+      (err, refused) => {
+        log.error({ err, volumeId: p.volumeId, pool: poolId(host, p.pool) }, 'volume extend failed');
+        return this.outcome(p.operationId, 'extend.failed', 1, {
+          volumeId: p.volumeId,
+          host,
+          pool: p.pool,
+          error: failure(
+            refused,
             `Extending volume ${p.volumeId} to ${p.newSizeGiB} GiB on ${poolId(host, p.pool)} failed: ${errorMessage(err)}. ` +
-            (refused ? 'Check the requested size (volumes only grow) and retry.' : 'Retry the extend; if it fails again, an operator should check that pool.'),
-        },
-      });
-    }
+              (refused ? 'Check the requested size (volumes only grow) and retry.' : 'Retry the extend; if it fails again, an operator should check that pool.'),
+          ),
+        });
+      },
+    );
   }
 
-  private async createSnapshot(p: AgentCreateSnapshot): Promise<RecordedMessage> {
+  private createSnapshot(p: AgentCreateSnapshot): Promise<RecordedMessage> {
     const { host, log } = this.opts;
     const pool = poolId(host, p.pool);
-    const driver = this.opts.drivers.get(p.pool);
-    try {
-      if (!driver) throw new DriverError(this.unknownPool(p.pool));
-      const info = await driver.createSnapshot(p.volumeId, p.snapshotId);
-      log.info({ snapshotId: p.snapshotId, volumeId: p.volumeId, pool, sizeBytes: info.sizeBytes }, 'snapshot created');
-      return this.snapshotOutcome(p, 'create.succeeded');
-    } catch (err) {
-      const refused = err instanceof DriverError && !err.retryable;
-      log.error({ err, snapshotId: p.snapshotId, volumeId: p.volumeId, pool, refused }, 'snapshot create failed');
-      return this.snapshotOutcome(p, 'create.failed', {
-        code: refused ? 'BAD_USER_INPUT' : 'INTERNAL',
-        message:
-          `Taking snapshot ${p.snapshotId} of volume ${p.volumeId} on ${pool} failed: ${errorMessage(err)}. ` +
-          (refused
-            ? 'The request cannot succeed as it is: check that the volume still exists and is usable, then delete this snapshot and take a new one.'
-            : 'Delete this snapshot and take it again; if that fails too, an operator should check that pool on its host.'),
-      });
-    }
+    return this.onDriver(
+      p.pool,
+      async (driver) => {
+        const info = await driver.createSnapshot(p.volumeId, p.snapshotId);
+        log.info({ snapshotId: p.snapshotId, volumeId: p.volumeId, pool, sizeBytes: info.sizeBytes }, 'snapshot created');
+        return this.snapshotOutcome(p, 'create.succeeded');
+      },
+      (err, refused) => {
+        log.error({ err, snapshotId: p.snapshotId, volumeId: p.volumeId, pool, refused }, 'snapshot create failed');
+        return this.snapshotOutcome(
+          p,
+          'create.failed',
+          failure(
+            refused,
+            `Taking snapshot ${p.snapshotId} of volume ${p.volumeId} on ${pool} failed: ${errorMessage(err)}. ` +
+              (refused
+                ? 'The request cannot succeed as it is: check that the volume still exists and is usable, then delete this snapshot and take a new one.'
+                : 'Delete this snapshot and take it again; if that fails too, an operator should check that pool on its host.'),
+          ),
+        );
+      },
+    );
   }
 
-  private async deleteSnapshot(p: AgentDeleteSnapshot): Promise<RecordedMessage> {
+  private deleteSnapshot(p: AgentDeleteSnapshot): Promise<RecordedMessage> {
     const { host, log } = this.opts;
     const pool = poolId(host, p.pool);
-    const driver = this.opts.drivers.get(p.pool);
+    return this.onDriver(
+      p.pool,
+      async (driver) => {
+        await driver.deleteSnapshot(p.volumeId, p.snapshotId);
+        log.info({ snapshotId: p.snapshotId, volumeId: p.volumeId, pool }, 'snapshot deleted');
+        return this.snapshotOutcome(p, 'delete.succeeded');
+      },
+      (err, refused) => {
+        log.error({ err, snapshotId: p.snapshotId, volumeId: p.volumeId, pool, refused }, 'snapshot delete failed');
+        return this.snapshotOutcome(
+          p,
+          'delete.failed',
+          failure(
+            refused,
+            `Deleting snapshot ${p.snapshotId} of volume ${p.volumeId} on ${pool} failed: ${errorMessage(err)}. ` +
+              (refused
+                ? 'The request cannot succeed as it is; check the snapshot and volume ids.'
+                : 'Retry the delete; if it fails again, an operator should check that pool on its host.'),
+          ),
+        );
+      },
+    );
+  }
+
+  /**
+   * Runs `succeeded` with the pool's driver (an unknown pool fails like a driver error
+   * would) and returns its message; when it throws, returns `failed`'s message for the
+   * error, told whether the driver refused the request (a DriverError not retryable)
+   * and given the driver when there is one.
+   */
+  private async onDriver(
+    poolName: string,
+    succeeded: (driver: VolumeDriver) => Promise<RecordedMessage>,
+    failed: (err: unknown, refused: boolean, driver: VolumeDriver | undefined) => RecordedMessage | Promise<RecordedMessage>,
+  ): Promise<RecordedMessage> {
+    const driver = this.opts.drivers.get(poolName);
     try {
-      if (!driver) throw new DriverError(this.unknownPool(p.pool));
-      await driver.deleteSnapshot(p.volumeId, p.snapshotId);
-      log.info({ snapshotId: p.snapshotId, volumeId: p.volumeId, pool }, 'snapshot deleted');
-      return this.snapshotOutcome(p, 'delete.succeeded');
+      if (!driver) throw new DriverError(this.unknownPool(poolName));
+      return await succeeded(driver);
     } catch (err) {
-      const refused = err instanceof DriverError && !err.retryable;
-      log.error({ err, snapshotId: p.snapshotId, volumeId: p.volumeId, pool, refused }, 'snapshot delete failed');
-      return this.snapshotOutcome(p, 'delete.failed', {
-        code: refused ? 'BAD_USER_INPUT' : 'INTERNAL',
-        message:
-          `Deleting snapshot ${p.snapshotId} of volume ${p.volumeId} on ${pool} failed: ${errorMessage(err)}. ` +
-          (refused
-            ? 'The request cannot succeed as it is; check the snapshot and volume ids.'
-            : 'Retry the delete; if it fails again, an operator should check that pool on its host.'),
-      });
+      return failed(err, err instanceof DriverError && !err.retryable, driver);
     }
   }
 
@@ -378,4 +408,9 @@ export class AgentCore {
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** A failed outcome's error: BAD_USER_INPUT when the driver refused the request, else INTERNAL. */
+function failure(refused: boolean, message: string): { code: string; message: string } {
+  return { code: refused ? 'BAD_USER_INPUT' : 'INTERNAL', message };
 }

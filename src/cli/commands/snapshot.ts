@@ -7,36 +7,24 @@ import {
   SnapshotsDocument,
   UpdateSnapshotDocument,
   type FlintClient,
-  type SnapshotFieldsFragment,
   type SnapshotStatus,
-  type SnapshotsQuery,
 } from '../../client/index.js';
-import { collectStatus, parsePositiveInt, parseVersion } from './args.js';
+import { collectStatus, parsePositiveInt } from './args.js';
 import { apiAction, type CliContext } from './context.js';
 import { CliError } from './exit-codes.js';
 import { resolveSnapshotId } from './snapshot-ref.js';
 import { snapshotFailureOf, waitForSnapshotAction, type SnapshotAction, type SnapshotMutationResult } from './snapshot-wait.js';
 import { resolveVolumeId } from './volume-ref.js';
 import { snapshotFields, snapshotsTable, type SnapshotView } from './views.js';
-
-interface WaitOptions {
-  wait?: boolean;
-  waitTimeout: number;
-}
-
-/** Adds `--wait` and `--wait-timeout` to an asynchronous mutation. */
-function waitable(cmd: Command, until: string): Command {
-  return cmd
-    .option('--wait', `follow the snapshot until ${until}; exit 1 if it ends in an ERROR state or the operation fails`)
-    .option('--wait-timeout <seconds>', 'give up waiting after this long (exit 1)', parsePositiveInt, 120);
-}
+import { finishMutation, listPages, waitable, withExpectedVersion, type WaitOptions } from './shared.js';
 
 /** Prints a mutation's result, after waiting for its end with `--wait` (then failing on an ERROR outcome). */
 async function finish(ctx: CliContext, action: SnapshotAction, started: SnapshotMutationResult, o: WaitOptions): Promise<void> {
-  const result = o.wait ? await waitForSnapshotAction(ctx, action, started, o.waitTimeout * 1000) : started;
-  ctx.print(result, () => snapshotFields(result.snapshot, result.operation));
-  const failure = o.wait ? await snapshotFailureOf(ctx, result) : undefined;
-  if (failure) throw failure;
+  await finishMutation(ctx, started, o, {
+    waitFor: (c, s, timeoutMs) => waitForSnapshotAction(c, action, s, timeoutMs),
+    failureOf: snapshotFailureOf,
+    fields: (result) => snapshotFields(result.snapshot, result.operation),
+  });
 }
 
 async function getSnapshot(client: FlintClient, ref: string): Promise<SnapshotView> {
@@ -60,6 +48,7 @@ export function registerSnapshotCommands(program: Command): void {
       .option('--description <text>', 'description')
       .option('--force', 'snapshot the volume even if it is not AVAILABLE (e.g. attached)')
       .option('--idempotency-key <key>', 'repeat the create safely: the same key returns the same snapshot'),
+    'snapshot',
     'it is AVAILABLE',
   ).action(
     apiAction<{ name: string; description?: string; force?: boolean; idempotencyKey?: string } & WaitOptions>(async (ctx, [ref], o) => {
@@ -91,18 +80,7 @@ export function registerSnapshotCommands(program: Command): void {
           ...(o.status && { status: o.status as SnapshotStatus[] }),
           ...(o.name !== undefined && { name: o.name }),
         };
-        const snapshots: SnapshotFieldsFragment[] = [];
-        let after: string | null = null;
-        for (;;) {
-          const page: SnapshotsQuery['snapshots'] = (await ctx.client.request(SnapshotsDocument, { first: o.limit, after, filter })).snapshots;
-          snapshots.push(...page.edges.map((e) => e.node));
-          after = page.pageInfo.endCursor;
-          if (!page.pageInfo.hasNextPage || !after) break;
-          if (!o.allPages) {
-            ctx.stderr.write(`(${snapshots.length} of ${page.totalCount} snapshots shown; --all-pages lists them all)\n`);
-            break;
-          }
-        }
+        const snapshots = await listPages(ctx, 'snapshots', o, async (first, after) => (await ctx.client.request(SnapshotsDocument, { first, after, filter })).snapshots);
         ctx.print(snapshots, () => snapshotsTable(snapshots));
       }),
     );
@@ -118,36 +96,34 @@ export function registerSnapshotCommands(program: Command): void {
       }),
     );
 
-  snapshot
-    .command('set')
-    .description('rename a snapshot or change its description')
-    .argument('<snapshot>', 'id or name')
-    .option('--name <name>', 'new name')
-    .option('--description <text>', 'new description')
-    .option('--expected-version <n>', 'fail with CONFLICT unless the snapshot is still at this version', parseVersion)
-    .action(
-      apiAction<{ name?: string; description?: string; expectedVersion?: number }>(async (ctx, [ref], o) => {
-        if (o.name === undefined && o.description === undefined) {
-          throw new CliError('BAD_USER_INPUT', 'Nothing to change: give --name or --description.');
-        }
-        const id = await resolveSnapshotId(ctx.client, ref!);
-        const input = {
-          id,
-          expectedVersion: o.expectedVersion ?? null,
-          ...(o.name !== undefined && { name: o.name }),
-          ...(o.description !== undefined && { description: o.description }),
-        };
-        const { updateSnapshot } = await ctx.client.request(UpdateSnapshotDocument, { input });
-        ctx.print(updateSnapshot, () => snapshotFields(updateSnapshot.snapshot, updateSnapshot.operation));
-      }),
-    );
+  withExpectedVersion(
+    snapshot
+      .command('set')
+      .description('rename a snapshot or change its description')
+      .argument('<snapshot>', 'id or name')
+      .option('--name <name>', 'new name')
+      .option('--description <text>', 'new description'),
+    'snapshot',
+  ).action(
+    apiAction<{ name?: string; description?: string; expectedVersion?: number }>(async (ctx, [ref], o) => {
+      if (o.name === undefined && o.description === undefined) {
+        throw new CliError('BAD_USER_INPUT', 'Nothing to change: give --name or --description.');
+      }
+      const id = await resolveSnapshotId(ctx.client, ref!);
+      const input = {
+        id,
+        expectedVersion: o.expectedVersion ?? null,
+        ...(o.name !== undefined && { name: o.name }),
+        ...(o.description !== undefined && { description: o.description }),
+      };
+      const { updateSnapshot } = await ctx.client.request(UpdateSnapshotDocument, { input });
+      ctx.print(updateSnapshot, () => snapshotFields(updateSnapshot.snapshot, updateSnapshot.operation));
+    }),
+  );
 
   waitable(
-    snapshot
-      .command('delete')
-      .description('delete a snapshot (AVAILABLE or in an ERROR state)')
-      .argument('<snapshot>', 'id or name')
-      .option('--expected-version <n>', 'fail with CONFLICT unless the snapshot is still at this version', parseVersion),
+    withExpectedVersion(snapshot.command('delete').description('delete a snapshot (AVAILABLE or in an ERROR state)').argument('<snapshot>', 'id or name'), 'snapshot'),
+    'snapshot',
     'it is DELETED',
   ).action(
     apiAction<{ expectedVersion?: number } & WaitOptions>(async (ctx, [ref], o) => {

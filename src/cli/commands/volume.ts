@@ -9,35 +9,23 @@ import {
   VolumesDocument,
   type FlintClient,
   type UpdateVolumeInput,
-  type VolumeFieldsFragment,
   type VolumeStatus,
-  type VolumesQuery,
 } from '../../client/index.js';
-import { collectProperty, collectStatus, parsePositiveInt, parseVersion } from './args.js';
+import { collectProperty, collectStatus, parsePositiveInt } from './args.js';
 import { apiAction, type CliContext } from './context.js';
 import { CliError } from './exit-codes.js';
 import { resolveVolumeId } from './volume-ref.js';
 import { volumeFields, volumesTable, type VolumeView } from './views.js';
 import { failureOf, waitForAction, type MutationResult, type VolumeAction } from './wait.js';
-
-interface WaitOptions {
-  wait?: boolean;
-  waitTimeout: number;
-}
-
-/** Adds `--wait` and `--wait-timeout` to an asynchronous mutation. */
-function waitable(cmd: Command, until: string): Command {
-  return cmd
-    .option('--wait', `follow the volume until ${until}; exit 1 if it ends in an ERROR state or the operation fails`)
-    .option('--wait-timeout <seconds>', 'give up waiting after this long (exit 1)', parsePositiveInt, 120);
-}
+import { finishMutation, listPages, waitable, withExpectedVersion, type WaitOptions } from './shared.js';
 
 /** Prints a mutation's result, after waiting for its end with `--wait` (then failing on an ERROR outcome). */
 async function finish(ctx: CliContext, action: VolumeAction, started: MutationResult, o: WaitOptions): Promise<void> {
-  const result = o.wait ? await waitForAction(ctx, action, started, o.waitTimeout * 1000) : started;
-  ctx.print(result, () => volumeFields(result.volume, result.operation));
-  const failure = o.wait ? await failureOf(ctx, result) : undefined;
-  if (failure) throw failure;
+  await finishMutation(ctx, started, o, {
+    waitFor: (c, s, timeoutMs) => waitForAction(c, action, s, timeoutMs),
+    failureOf,
+    fields: (result) => volumeFields(result.volume, result.operation),
+  });
 }
 
 async function getVolume(client: FlintClient, ref: string): Promise<VolumeView> {
@@ -63,6 +51,7 @@ export function registerVolumeCommands(program: Command): void {
       .option('--zone <zone>', 'availability zone')
       .option('--property <key=value>', 'metadata; repeat for more', collectProperty)
       .option('--idempotency-key <key>', 'repeat the create safely: the same key returns the same volume'),
+    'volume',
     'it is AVAILABLE',
   ).action(
     apiAction<{ size: number; description?: string; type?: string; zone?: string; property?: Record<string, string>; idempotencyKey?: string } & WaitOptions>(
@@ -97,18 +86,7 @@ export function registerVolumeCommands(program: Command): void {
           ...(o.name !== undefined && { name: o.name }),
           ...(o.zone !== undefined && { availabilityZone: o.zone }),
         };
-        const volumes: VolumeFieldsFragment[] = [];
-        let after: string | null = null;
-        for (;;) {
-          const page: VolumesQuery['volumes'] = (await ctx.client.request(VolumesDocument, { first: o.limit, after, filter })).volumes;
-          volumes.push(...page.edges.map((e) => e.node));
-          after = page.pageInfo.endCursor;
-          if (!page.pageInfo.hasNextPage || !after) break;
-          if (!o.allPages) {
-            ctx.stderr.write(`(${volumes.length} of ${page.totalCount} volumes shown; --all-pages lists them all)\n`);
-            break;
-          }
-        }
+        const volumes = await listPages(ctx, 'volumes', o, async (first, after) => (await ctx.client.request(VolumesDocument, { first, after, filter })).volumes);
         ctx.print(volumes, () => volumesTable(volumes));
       }),
     );
@@ -127,12 +105,9 @@ export function registerVolumeCommands(program: Command): void {
   registerUpdateCommands(volume);
 
   waitable(
-    volume
-      .command('delete')
-      .description('delete a volume (AVAILABLE or in an ERROR state)')
-      .argument('<volume>', 'id or name')
-      .option('--expected-version <n>', 'fail with CONFLICT unless the volume is still at this version', parseVersion)
+    withExpectedVersion(volume.command('delete').description('delete a volume (AVAILABLE or in an ERROR state)').argument('<volume>', 'id or name'), 'volume')
       .option('--cascade', 'delete its snapshots too (without it, a volume with snapshots is refused with INVALID_STATE)'),
+    'volume',
     'it is DELETED',
   ).action(
     apiAction<{ expectedVersion?: number; cascade?: boolean } & WaitOptions>(async (ctx, [ref], o) => {
@@ -144,12 +119,15 @@ export function registerVolumeCommands(program: Command): void {
   );
 
   waitable(
-    volume
-      .command('extend')
-      .description('grow an AVAILABLE volume')
-      .argument('<volume>', 'id or name')
-      .requiredOption('--size <GiB>', 'new size in GiB, larger than the current one', parsePositiveInt)
-      .option('--expected-version <n>', 'fail with CONFLICT unless the volume is still at this version', parseVersion),
+    withExpectedVersion(
+      volume
+        .command('extend')
+        .description('grow an AVAILABLE volume')
+        .argument('<volume>', 'id or name')
+        .requiredOption('--size <GiB>', 'new size in GiB, larger than the current one', parsePositiveInt),
+      'volume',
+    ),
+    'volume',
     'it is AVAILABLE again',
   ).action(
     apiAction<{ size: number; expectedVersion?: number } & WaitOptions>(async (ctx, [ref], o) => {
@@ -170,38 +148,40 @@ function registerUpdateCommands(volume: Command): void {
     ctx.print(updateVolume, () => volumeFields(updateVolume.volume, updateVolume.operation));
   };
 
-  volume
-    .command('set')
-    .description('rename a volume, or change its description or properties (merged into the present ones)')
-    .argument('<volume>', 'id or name')
-    .option('--name <name>', 'new name')
-    .option('--description <text>', 'new description')
-    .option('--property <key=value>', 'set a property; repeat for more', collectProperty)
-    .option('--expected-version <n>', 'fail with CONFLICT unless the volume is still at this version', parseVersion)
-    .action(
-      apiAction<{ name?: string; description?: string; property?: Record<string, string>; expectedVersion?: number }>(async (ctx, [ref], o) => {
-        if (o.name === undefined && o.description === undefined && !o.property) {
-          throw new CliError('BAD_USER_INPUT', 'Nothing to change: give --name, --description or --property.');
-        }
-        await update(ctx, ref!, o.expectedVersion, (v) => ({
-          ...(o.name !== undefined && { name: o.name }),
-          ...(o.description !== undefined && { description: o.description }),
-          ...(o.property && { metadata: { ...v.metadata, ...o.property } }),
-        }));
-      }),
-    );
+  withExpectedVersion(
+    volume
+      .command('set')
+      .description('rename a volume, or change its description or properties (merged into the present ones)')
+      .argument('<volume>', 'id or name')
+      .option('--name <name>', 'new name')
+      .option('--description <text>', 'new description')
+      .option('--property <key=value>', 'set a property; repeat for more', collectProperty),
+    'volume',
+  ).action(
+    apiAction<{ name?: string; description?: string; property?: Record<string, string>; expectedVersion?: number }>(async (ctx, [ref], o) => {
+      if (o.name === undefined && o.description === undefined && !o.property) {
+        throw new CliError('BAD_USER_INPUT', 'Nothing to change: give --name, --description or --property.');
+      }
+      await update(ctx, ref!, o.expectedVersion, (v) => ({
+        ...(o.name !== undefined && { name: o.name }),
+        ...(o.description !== undefined && { description: o.description }),
+        ...(o.property && { metadata: { ...v.metadata, ...o.property } }),
+      }));
+    }),
+  );
 
-  volume
-    .command('unset')
-    .description('remove properties of a volume')
-    .argument('<volume>', 'id or name')
-    .requiredOption('--property <key...>', 'property keys to remove')
-    .option('--expected-version <n>', 'fail with CONFLICT unless the volume is still at this version', parseVersion)
-    .action(
-      apiAction<{ property: string[]; expectedVersion?: number }>(async (ctx, [ref], o) => {
-        await update(ctx, ref!, o.expectedVersion, (v) => ({
-          metadata: Object.fromEntries(Object.entries(v.metadata).filter(([k]) => !o.property.includes(k))),
-        }));
-      }),
-    );
+  withExpectedVersion(
+    volume
+      .command('unset')
+      .description('remove properties of a volume')
+      .argument('<volume>', 'id or name')
+      .requiredOption('--property <key...>', 'property keys to remove'),
+    'volume',
+  ).action(
+    apiAction<{ property: string[]; expectedVersion?: number }>(async (ctx, [ref], o) => {
+      await update(ctx, ref!, o.expectedVersion, (v) => ({
+        metadata: Object.fromEntries(Object.entries(v.metadata).filter(([k]) => !o.property.includes(k))),
+      }));
+    }),
+  );
 }

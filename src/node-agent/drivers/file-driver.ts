@@ -44,12 +44,37 @@
  * missing snapshot (or one of a missing volume) succeeds, and `deleteVolume` removes the
  * volume's raw snapshot directory (first, so a crash half-way leaves no orphaned copies
  * behind once the delete is redone).
+ *
+ * Layout: this file holds the class and the volume operations; `file-snapshots.ts` the
+ * snapshots, `file-copies.ts` the copies, clones and reverts, and `file-util.ts` naming,
+ * checks and the filesystem steps of a crash-safe copy.
  */
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { PoolConfig } from '../../config/index.js';
+import { cloneVolume, createVolumeFromSnapshot, revertToSnapshot } from './file-copies.js';
+import { createSnapshot, deleteSnapshot, forgetSnapshots, indexRawSnapshots, listSnapshots } from './file-snapshots.js';
+import {
+  asDriverError,
+  checkId,
+  checkNewSize,
+  existingOfSize,
+  exists,
+  floor2,
+  fmtGiB,
+  FORMATS,
+  IMAGE_RE,
+  pathOf,
+  preallocation,
+  rawSnapshotPathOf,
+  renameIntoPlace,
+  round2,
+  snapshotDirOf,
+  TEMP_RE,
+  tempPathOf,
+  type FilePool,
+  type Indexed,
+} from './file-util.js';
 import {
   DriverError,
   GiB,
@@ -59,50 +84,10 @@ import {
   type VolumeDriver,
   type VolumeInfo,
 } from './driver.js';
-import {
-  applyInternalSnapshot,
-  convertImage,
-  createImage,
-  createInternalSnapshot,
-  deleteInternalSnapshot,
-  imageInfo,
-  ImageNotFoundError,
-  qcow2SnapshotSizes,
-  qemuImgVersion,
-  resizeImage,
-  type ImageFormat,
-  type QemuImgOptions,
-} from './qemu-img.js';
-
-const FORMATS: readonly ImageFormat[] = ['raw', 'qcow2'];
-const IMAGE_RE = /^volume-([A-Za-z0-9_-]{1,128})\.(raw|qcow2)$/;
-const TEMP_RE = /^\.volume-.*\.tmp-[0-9a-f]+$/;
-const VOLUME_ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
-/** Directory (inside the pool's) holding the raw snapshot copies, one sub-directory per volume. */
-const SNAPSHOTS_DIR = '.snapshots';
-const SNAPSHOT_DIR_RE = /^volume-([A-Za-z0-9_-]{1,128})$/;
-const RAW_SNAPSHOT_RE = /^snapshot-([A-Za-z0-9_-]{1,128})\.raw$/;
-const SNAPSHOT_TEMP_RE = /^\.snapshot-.*\.tmp-[0-9a-f]+$/;
-const INTERNAL_SNAPSHOT_RE = /^snapshot-([A-Za-z0-9_-]{1,128})$/;
-/** `cp` of a raw snapshot copy taking longer than this is killed. @default 3_600_000 */
-const COPY_TIMEOUT_MS = 3_600_000;
+import { createImage, imageInfo, ImageNotFoundError, qemuImgVersion, resizeImage, type ImageFormat, type QemuImgOptions } from './qemu-img.js';
 
 export interface FileDriverOptions {
   qemuImg?: QemuImgOptions;
-}
-
-/** Bytes to copy: an image (of a volume or a raw snapshot copy), or a qcow2 image's internal snapshot. */
-interface CopySource {
-  path: string;
-  format: ImageFormat;
-  snapshotName?: string;
-  /** Virtual size of the bytes copied. */
-  sizeBytes: number;
-}
-
-interface Indexed {
-  format: ImageFormat;
-  virtualSize: number;
 }
 
 /** The `file` driver for one pool. */
@@ -114,10 +99,19 @@ export class FileDriver implements VolumeDriver {
   private readonly index = new Map<string, Indexed>();
   /** Virtual sizes of the raw snapshot copies, by `<volumeId>/<snapshotId>`. */
   private readonly snapshotIndex = new Map<string, number>();
+  /** What the snapshot and copy modules see of this driver. */
+  private readonly ctx: FilePool;
 
   constructor(pool: PoolConfig, options: FileDriverOptions = {}) {
     this.pool = pool;
     this.qemu = options.qemuImg ?? {};
+    this.ctx = {
+      pool: this.pool,
+      qemu: this.qemu,
+      index: this.index,
+      snapshotIndex: this.snapshotIndex,
+      getVolume: (volumeId) => this.getVolume(volumeId),
+    };
   }
 
   /** Creates the directory, checks qemu-img, removes crash leftovers and indexes the images present. */
@@ -150,7 +144,7 @@ export class FileDriver implements VolumeDriver {
         if (st) this.index.set(m[1]!, { format, virtualSize: st.size });
       }
     }
-    await this.indexRawSnapshots();
+    await indexRawSnapshots(this.ctx);
   }
 
   capabilities(): DriverCapabilities {
@@ -191,29 +185,18 @@ export class FileDriver implements VolumeDriver {
   }
 
   async createVolume(volumeId: string, sizeGiB: number): Promise<VolumeInfo> {
-    this.checkId(volumeId);
-    if (!Number.isInteger(sizeGiB) || sizeGiB <= 0) {
-      throw new DriverError(`size must be a positive whole number of GiB, got ${sizeGiB}`, { retryable: false });
-    }
-    const bytes = sizeGiB * GiB;
-    const existing = await this.getVolume(volumeId);
-    if (existing) {
-      if (existing.sizeBytes === bytes) return existing;
-      throw new DriverError(
-        `volume ${volumeId} already exists in pool ${this.pool.name} with ${fmtGiB(existing.sizeBytes)} GiB, not ${sizeGiB} GiB; ` +
-          'delete it before creating it again',
-        { retryable: false },
-      );
-    }
+    checkId(volumeId);
+    const bytes = checkNewSize(sizeGiB);
+    const existing = await existingOfSize(this.ctx, volumeId, sizeGiB);
+    if (existing) return existing;
     const format = this.pool.imageFormat;
     const final = this.pathOf(volumeId, format);
-    const temp = join(this.pool.directory, `.volume-${volumeId}.${format}.tmp-${randomBytes(4).toString('hex')}`);
+    const temp = tempPathOf(this.pool, volumeId, format);
     try {
-      await createImage(temp, format, bytes, { ...this.qemu, preallocation: this.preallocation(format) });
-      await fs.rename(temp, final);
-      await syncDir(this.pool.directory);
+      await renameIntoPlace(temp, final, this.pool.directory, () =>
+        createImage(temp, format, bytes, { ...this.qemu, preallocation: preallocation(this.pool, format) }),
+      );
     } catch (err) {
-      await fs.rm(temp, { force: true }).catch(() => undefined);
       throw asDriverError(err, `pool ${this.pool.name}: could not create volume ${volumeId} (${sizeGiB} GiB)`);
     }
     this.index.set(volumeId, { format, virtualSize: bytes });
@@ -224,10 +207,10 @@ export class FileDriver implements VolumeDriver {
 
   /** Removes the volume's raw snapshots, the image in any format and any crash leftovers of it; a missing volume is success. */
   async deleteVolume(volumeId: string): Promise<void> {
-    this.checkId(volumeId);
+    checkId(volumeId);
     try {
       await fs.rm(this.snapshotDirOf(volumeId), { recursive: true, force: true });
-      this.forgetSnapshots(volumeId);
+      forgetSnapshots(this.ctx, volumeId);
       for (const format of FORMATS) await fs.rm(this.pathOf(volumeId, format), { force: true });
       const prefix = `.volume-${volumeId}.`;
       for (const name of await fs.readdir(this.pool.directory)) {
@@ -240,7 +223,7 @@ export class FileDriver implements VolumeDriver {
   }
 
   async extendVolume(volumeId: string, newSizeGiB: number): Promise<VolumeInfo> {
-    this.checkId(volumeId);
+    checkId(volumeId);
     const bytes = newSizeGiB * GiB;
     const current = await this.getVolume(volumeId);
     if (!current) {
@@ -254,7 +237,7 @@ export class FileDriver implements VolumeDriver {
       );
     }
     try {
-      await resizeImage(current.location, current.format, bytes, { ...this.qemu, preallocation: this.preallocation(current.format) });
+      await resizeImage(current.location, current.format, bytes, { ...this.qemu, preallocation: preallocation(this.pool, current.format) });
     } catch (err) {
       throw asDriverError(err, `pool ${this.pool.name}: could not extend volume ${volumeId} to ${newSizeGiB} GiB`);
     }
@@ -265,7 +248,7 @@ export class FileDriver implements VolumeDriver {
 
   /** Looks on disk (not in the index), in either format, and refreshes the index with what it finds. */
   async getVolume(volumeId: string): Promise<VolumeInfo | null> {
-    this.checkId(volumeId);
+    checkId(volumeId);
     for (const format of FORMATS) {
       const path = this.pathOf(volumeId, format);
       // A stat is far cheaper than running qemu-img to learn that a file is missing.
@@ -297,301 +280,45 @@ export class FileDriver implements VolumeDriver {
    * (see the module's documentation). A snapshot that exists already is returned as is.
    * @throws DriverError (not retryable) when the volume does not exist.
    */
-  async createSnapshot(volumeId: string, snapshotId: string): Promise<SnapshotInfo> {
-    this.checkId(volumeId);
-    this.checkId(snapshotId, 'snapshot');
-    const volume = await this.getVolume(volumeId);
-    if (!volume) {
-      throw new DriverError(`volume ${volumeId} does not exist in pool ${this.pool.name}, so snapshot ${snapshotId} cannot be taken of it`, {
-        retryable: false,
-      });
-    }
-    const what = `pool ${this.pool.name}: could not take snapshot ${snapshotId} of volume ${volumeId}`;
-    try {
-      if (volume.format === 'qcow2') {
-        const tag = internalSnapshotName(snapshotId);
-        const info = await imageInfo(volume.location, 'qcow2', this.qemu);
-        if (!info.snapshots.includes(tag)) await createInternalSnapshot(volume.location, tag, this.qemu);
-        const sizeBytes = (await qcow2SnapshotSizes(volume.location)).get(tag) ?? volume.sizeBytes;
-        return { snapshotId, volumeId, sizeBytes };
-      }
-      return await this.copyRawSnapshot(volume, snapshotId);
-    } catch (err) {
-      throw asDriverError(err, what);
-    }
+  createSnapshot(volumeId: string, snapshotId: string): Promise<SnapshotInfo> {
+    return createSnapshot(this.ctx, volumeId, snapshotId);
   }
 
   /** Removes a snapshot (the internal one, or the raw copy); a missing snapshot or volume is success. */
-  async deleteSnapshot(volumeId: string, snapshotId: string): Promise<void> {
-    this.checkId(volumeId);
-    this.checkId(snapshotId, 'snapshot');
-    try {
-      const dir = this.snapshotDirOf(volumeId);
-      // A raw copy is removed whatever the volume's state: an orphan still takes space.
-      await fs.rm(join(dir, rawSnapshotName(snapshotId)), { force: true });
-      for (const name of await readdirOrEmpty(dir)) {
-        if (name.startsWith(`.${rawSnapshotName(snapshotId)}.`) && SNAPSHOT_TEMP_RE.test(name)) await fs.rm(join(dir, name), { force: true });
-      }
-      this.snapshotIndex.delete(`${volumeId}/${snapshotId}`);
-      await fs.rmdir(dir).catch(() => undefined); // only when empty
-      const volume = await this.getVolume(volumeId);
-      if (volume?.format === 'qcow2') {
-        const tag = internalSnapshotName(snapshotId);
-        const info = await imageInfo(volume.location, 'qcow2', this.qemu);
-        if (info.snapshots.includes(tag)) await deleteInternalSnapshot(volume.location, tag, this.qemu);
-      }
-    } catch (err) {
-      throw asDriverError(err, `pool ${this.pool.name}: could not delete snapshot ${snapshotId} of volume ${volumeId}`);
-    }
+  deleteSnapshot(volumeId: string, snapshotId: string): Promise<void> {
+    return deleteSnapshot(this.ctx, volumeId, snapshotId);
   }
 
   /** Ids of the volume's snapshots, sorted; empty for a missing volume. */
-  async listSnapshots(volumeId: string): Promise<string[]> {
-    this.checkId(volumeId);
-    const volume = await this.getVolume(volumeId);
-    if (!volume) return [];
-    const ids: string[] = [];
-    if (volume.format === 'qcow2') {
-      for (const tag of (await imageInfo(volume.location, 'qcow2', this.qemu)).snapshots) {
-        const m = INTERNAL_SNAPSHOT_RE.exec(tag);
-        if (m) ids.push(m[1]!);
-      }
-    } else {
-      for (const name of await readdirOrEmpty(this.snapshotDirOf(volumeId))) {
-        const m = RAW_SNAPSHOT_RE.exec(name);
-        if (m) ids.push(m[1]!);
-      }
-    }
-    return ids.sort();
+  listSnapshots(volumeId: string): Promise<string[]> {
+    return listSnapshots(this.ctx, volumeId);
   }
 
-  async createVolumeFromSnapshot(volumeId: string, sizeGiB: number, sourceVolumeId: string, snapshotId: string): Promise<VolumeInfo> {
-    this.checkId(volumeId);
-    this.checkId(sourceVolumeId);
-    this.checkId(snapshotId, 'snapshot');
-    const bytes = this.checkNewSize(sizeGiB);
-    const existing = await this.existingOfSize(volumeId, sizeGiB);
-    if (existing) return existing;
-    const what = `pool ${this.pool.name}: could not create volume ${volumeId} (${sizeGiB} GiB) from snapshot ${snapshotId} of volume ${sourceVolumeId}`;
-    const source = await this.snapshotSource(sourceVolumeId, snapshotId, what);
-    if (bytes < source.sizeBytes) {
-      throw new DriverError(`${what}: the snapshot is ${fmtGiB(source.sizeBytes)} GiB, larger than ${sizeGiB} GiB`, { retryable: false });
-    }
-    return this.copyToNewVolume(volumeId, bytes, source, what);
+  createVolumeFromSnapshot(volumeId: string, sizeGiB: number, sourceVolumeId: string, snapshotId: string): Promise<VolumeInfo> {
+    return createVolumeFromSnapshot(this.ctx, volumeId, sizeGiB, sourceVolumeId, snapshotId);
   }
 
-  async cloneVolume(volumeId: string, sizeGiB: number, sourceVolumeId: string): Promise<VolumeInfo> {
-    this.checkId(volumeId);
-    this.checkId(sourceVolumeId);
-    const bytes = this.checkNewSize(sizeGiB);
-    const existing = await this.existingOfSize(volumeId, sizeGiB);
-    if (existing) return existing;
-    const what = `pool ${this.pool.name}: could not clone volume ${sourceVolumeId} to volume ${volumeId} (${sizeGiB} GiB)`;
-    const source = await this.getVolume(sourceVolumeId);
-    if (!source) throw new DriverError(`${what}: volume ${sourceVolumeId} does not exist in this pool`, { retryable: false });
-    if (bytes < source.sizeBytes) {
-      throw new DriverError(`${what}: the source is ${fmtGiB(source.sizeBytes)} GiB, larger than ${sizeGiB} GiB`, { retryable: false });
-    }
-    return this.copyToNewVolume(volumeId, bytes, { path: source.location, format: source.format, sizeBytes: source.sizeBytes }, what);
+  cloneVolume(volumeId: string, sizeGiB: number, sourceVolumeId: string): Promise<VolumeInfo> {
+    return cloneVolume(this.ctx, volumeId, sizeGiB, sourceVolumeId);
   }
 
-  async revertToSnapshot(volumeId: string, snapshotId: string): Promise<VolumeInfo> {
-    this.checkId(volumeId);
-    this.checkId(snapshotId, 'snapshot');
-    const what = `pool ${this.pool.name}: could not revert volume ${volumeId} to snapshot ${snapshotId}`;
-    const volume = await this.getVolume(volumeId);
-    if (!volume) throw new DriverError(`${what}: the volume does not exist in this pool`, { retryable: false });
-    const source = await this.snapshotSource(volumeId, snapshotId, what);
-    if (source.sizeBytes !== volume.sizeBytes) {
-      throw new DriverError(
-        `${what}: the volume is ${fmtGiB(volume.sizeBytes)} GiB and the snapshot ${fmtGiB(source.sizeBytes)} GiB; only a volume of the snapshot's size can be reverted`,
-        { retryable: false },
-      );
-    }
-    try {
-      if (volume.format === 'qcow2') {
-        await applyInternalSnapshot(volume.location, source.snapshotName!, this.qemu);
-      } else {
-        const temp = this.tempPathOf(volumeId, volume.format);
-        try {
-          await this.writeCopy(source, temp, volume.format, volume.sizeBytes);
-          await fs.rename(temp, volume.location);
-          await syncDir(this.pool.directory);
-        } catch (err) {
-          await fs.rm(temp, { force: true }).catch(() => undefined);
-          throw err;
-        }
-      }
-    } catch (err) {
-      throw asDriverError(err, what);
-    }
-    const info = await this.getVolume(volumeId);
-    if (!info) throw new DriverError(`${what}: the volume vanished while it was being reverted`);
-    return info;
+  revertToSnapshot(volumeId: string, snapshotId: string): Promise<VolumeInfo> {
+    return revertToSnapshot(this.ctx, volumeId, snapshotId);
   }
 
   /** Directory of a volume's raw snapshot copies. */
   snapshotDirOf(volumeId: string): string {
-    return join(this.pool.directory, SNAPSHOTS_DIR, `volume-${volumeId}`);
+    return snapshotDirOf(this.pool, volumeId);
   }
 
   /** Path of a raw snapshot copy. */
   rawSnapshotPathOf(volumeId: string, snapshotId: string): string {
-    return join(this.snapshotDirOf(volumeId), rawSnapshotName(snapshotId));
+    return rawSnapshotPathOf(this.pool, volumeId, snapshotId);
   }
 
   /** Path of a volume's image in a format. */
   pathOf(volumeId: string, format: ImageFormat): string {
-    return join(this.pool.directory, `volume-${volumeId}.${format}`);
-  }
-
-  private checkNewSize(sizeGiB: number): number {
-    if (!Number.isInteger(sizeGiB) || sizeGiB <= 0) {
-      throw new DriverError(`size must be a positive whole number of GiB, got ${sizeGiB}`, { retryable: false });
-    }
-    return sizeGiB * GiB;
-  }
-
-  /** The volume when it exists with `sizeGiB` (an idempotent repeat); a refusal when it exists with another size; else null. */
-  private async existingOfSize(volumeId: string, sizeGiB: number): Promise<VolumeInfo | null> {
-    const existing = await this.getVolume(volumeId);
-    if (!existing) return null;
-    if (existing.sizeBytes === sizeGiB * GiB) return existing;
-    throw new DriverError(
-      `volume ${volumeId} already exists in pool ${this.pool.name} with ${fmtGiB(existing.sizeBytes)} GiB, not ${sizeGiB} GiB; ` +
-        'delete it before creating it again',
-      { retryable: false },
-    );
-  }
-
-  /** Where the bytes of a snapshot are: the volume's image and its internal snapshot (qcow2) or the raw copy. */
-  private async snapshotSource(volumeId: string, snapshotId: string, what: string): Promise<CopySource> {
-    const volume = await this.getVolume(volumeId);
-    if (!volume) throw new DriverError(`${what}: volume ${volumeId} does not exist in this pool`, { retryable: false });
-    if (volume.format === 'qcow2') {
-      const tag = internalSnapshotName(snapshotId);
-      const info = await imageInfo(volume.location, 'qcow2', this.qemu);
-      if (!info.snapshots.includes(tag)) throw new DriverError(`${what}: volume ${volumeId} has no snapshot ${snapshotId}`, { retryable: false });
-      const sizeBytes = (await qcow2SnapshotSizes(volume.location)).get(tag) ?? volume.sizeBytes;
-      return { path: volume.location, format: 'qcow2', snapshotName: tag, sizeBytes };
-    }
-    const path = this.rawSnapshotPathOf(volumeId, snapshotId);
-    const st = await fs.stat(path).catch(() => undefined);
-    if (!st) throw new DriverError(`${what}: volume ${volumeId} has no snapshot ${snapshotId}`, { retryable: false });
-    return { path, format: 'raw', sizeBytes: st.size };
-  }
-
-  /** Makes the new volume from `source` under a temporary name, then renames it into place. */
-  private async copyToNewVolume(volumeId: string, bytes: number, source: CopySource, what: string): Promise<VolumeInfo> {
-    const format = this.pool.imageFormat;
-    const final = this.pathOf(volumeId, format);
-    const temp = this.tempPathOf(volumeId, format);
-    try {
-      await this.writeCopy(source, temp, format, bytes);
-      await fs.rename(temp, final);
-      await syncDir(this.pool.directory);
-    } catch (err) {
-      await fs.rm(temp, { force: true }).catch(() => undefined);
-      throw asDriverError(err, what);
-    }
-    this.index.set(volumeId, { format, virtualSize: bytes });
-    const info = await this.getVolume(volumeId);
-    if (!info) throw new DriverError(`${what}: the volume vanished right after it was created`);
-    return info;
-  }
-
-  /** Writes `source`'s bytes to a new image `dest` of `format`, grows it to `bytes` when larger, and fsyncs it. */
-  private async writeCopy(source: CopySource, dest: string, format: ImageFormat, bytes: number): Promise<void> {
-    const preallocation = this.preallocation(format);
-    if (source.format === 'raw' && format === 'raw' && preallocation === 'off' && source.snapshotName === undefined) {
-      await copySparse(source.path, dest);
-    } else {
-      await convertImage(source.path, source.format, dest, format, { ...this.qemu, snapshotName: source.snapshotName, preallocation });
-    }
-    if (bytes > source.sizeBytes) await resizeImage(dest, format, bytes, { ...this.qemu, preallocation });
-    const handle = await fs.open(dest, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  }
-
-  /** A hidden temporary name for a volume's image, removed by `setup()` after a crash. */
-  private tempPathOf(volumeId: string, format: ImageFormat): string {
-    return join(this.pool.directory, `.volume-${volumeId}.${format}.tmp-${randomBytes(4).toString('hex')}`);
-  }
-
-  private preallocation(format: ImageFormat): 'falloc' | 'off' {
-    return format === 'raw' && !this.pool.thinProvisioning ? 'falloc' : 'off';
-  }
-
-  private checkId(id: string, what: 'volume' | 'snapshot' = 'volume'): void {
-    if (!VOLUME_ID_RE.test(id)) {
-      throw new DriverError(`${what} id ${JSON.stringify(id)} is not usable in a file name (letters, digits, "-", "_")`, {
-        retryable: false,
-      });
-    }
-  }
-
-  /** Copy to a temporary name, fsync, rename, fsync the directory; an existing copy is kept. */
-  private async copyRawSnapshot(volume: VolumeInfo, snapshotId: string): Promise<SnapshotInfo> {
-    const { volumeId } = volume;
-    const dir = this.snapshotDirOf(volumeId);
-    const final = join(dir, rawSnapshotName(snapshotId));
-    const existing = await fs.stat(final).catch(() => undefined);
-    if (!existing) {
-      const parent = join(this.pool.directory, SNAPSHOTS_DIR);
-      const made = await fs.mkdir(dir, { recursive: true });
-      if (made !== undefined) {
-        await syncDir(parent);
-        await syncDir(this.pool.directory);
-      }
-      const temp = join(dir, `.${rawSnapshotName(snapshotId)}.tmp-${randomBytes(4).toString('hex')}`);
-      try {
-        await copySparse(volume.location, temp);
-        const handle = await fs.open(temp, 'r+');
-        try {
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-        await fs.rename(temp, final);
-        await syncDir(dir);
-      } catch (err) {
-        await fs.rm(temp, { force: true }).catch(() => undefined);
-        throw err;
-      }
-    }
-    const sizeBytes = existing?.size ?? (await fs.stat(final)).size;
-    this.snapshotIndex.set(`${volumeId}/${snapshotId}`, sizeBytes);
-    return { snapshotId, volumeId, sizeBytes };
-  }
-
-  /** Indexes the raw snapshot copies on disk and removes the temporaries a crash left. */
-  private async indexRawSnapshots(): Promise<void> {
-    this.snapshotIndex.clear();
-    const root = join(this.pool.directory, SNAPSHOTS_DIR);
-    for (const volumeDir of await readdirOrEmpty(root)) {
-      const v = SNAPSHOT_DIR_RE.exec(volumeDir);
-      if (!v) continue;
-      const dir = join(root, volumeDir);
-      for (const name of await readdirOrEmpty(dir)) {
-        if (SNAPSHOT_TEMP_RE.test(name)) {
-          await fs.rm(join(dir, name), { force: true });
-          continue;
-        }
-        const m = RAW_SNAPSHOT_RE.exec(name);
-        const st = m ? await fs.stat(join(dir, name)).catch(() => undefined) : undefined;
-        if (m && st) this.snapshotIndex.set(`${v[1]!}/${m[1]!}`, st.size);
-      }
-    }
-  }
-
-  private forgetSnapshots(volumeId: string): void {
-    for (const key of [...this.snapshotIndex.keys()]) {
-      if (key.startsWith(`${volumeId}/`)) this.snapshotIndex.delete(key);
-    }
+    return pathOf(this.pool, volumeId, format);
   }
 
   private async allocatedBytes(): Promise<number> {
@@ -607,69 +334,4 @@ export class FileDriver implements VolumeDriver {
     }
     return sum;
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await fs.stat(path);
-    return true;
-  } catch (err) {
-    // ENOTDIR and the like mean "not there" too; the qemu-img call reports real failures.
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    return true;
-  }
-}
-
-function internalSnapshotName(snapshotId: string): string {
-  return `snapshot-${snapshotId}`;
-}
-
-function rawSnapshotName(snapshotId: string): string {
-  return `snapshot-${snapshotId}.raw`;
-}
-
-/** Entries of a directory; none when it does not exist. */
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await fs.readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-}
-
-/** `cp --sparse=always --reflink=auto src dest`: holes stay holes, a reflink where the filesystem has them. */
-function copySparse(src: string, dest: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile('cp', ['--sparse=always', '--reflink=auto', '--', src, dest], { timeout: COPY_TIMEOUT_MS, encoding: 'utf8' }, (err, _stdout, stderr) => {
-      if (err) reject(new DriverError(`copying ${src} failed: ${stderr.trim() || err.message}`, { cause: err }));
-      else resolve();
-    });
-  });
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-function asDriverError(err: unknown, what: string): DriverError {
-  if (err instanceof DriverError) return new DriverError(`${what}: ${err.message}`, { cause: err, retryable: err.retryable });
-  return new DriverError(`${what}: ${(err as Error).message}`, { cause: err });
-}
-
-function floor2(n: number): number {
-  return Math.floor(n * 100) / 100;
-}
-
-function round2(n: number): number {
-  return Math.round(n * 100) / 100;
-}
-
-function fmtGiB(bytes: number): string {
-  return String(round2(bytes / GiB));
 }

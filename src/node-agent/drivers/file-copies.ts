@@ -1,0 +1,116 @@
+/**
+ * New volumes from old and reverting, for the `file` driver (see file-driver.ts for the
+ * design): each copy is made under a temporary name, fsynced and renamed into place.
+ */
+import { DriverError, type VolumeInfo } from './driver.js';
+import { applyInternalSnapshot, convertImage, resizeImage, type ImageFormat } from './qemu-img.js';
+import { snapshotSource, type CopySource } from './file-snapshots.js';
+import {
+  asDriverError,
+  checkId,
+  checkNewSize,
+  copySparse,
+  existingOfSize,
+  fmtGiB,
+  pathOf,
+  preallocation,
+  renameIntoPlace,
+  syncFile,
+  tempPathOf,
+  type FilePool,
+} from './file-util.js';
+
+/** See `FileDriver.createVolumeFromSnapshot`. */
+export async function createVolumeFromSnapshot(
+  ctx: FilePool,
+  volumeId: string,
+  sizeGiB: number,
+  sourceVolumeId: string,
+  snapshotId: string,
+): Promise<VolumeInfo> {
+  checkId(volumeId);
+  checkId(sourceVolumeId);
+  checkId(snapshotId, 'snapshot');
+  const bytes = checkNewSize(sizeGiB);
+  const existing = await existingOfSize(ctx, volumeId, sizeGiB);
+  if (existing) return existing;
+  const what = `pool ${ctx.pool.name}: could not create volume ${volumeId} (${sizeGiB} GiB) from snapshot ${snapshotId} of volume ${sourceVolumeId}`;
+  const source = await snapshotSource(ctx, sourceVolumeId, snapshotId, what);
+  if (bytes < source.sizeBytes) {
+    throw new DriverError(`${what}: the snapshot is ${fmtGiB(source.sizeBytes)} GiB, larger than ${sizeGiB} GiB`, { retryable: false });
+  }
+  return copyToNewVolume(ctx, volumeId, bytes, source, what);
+}
+
+/** See `FileDriver.cloneVolume`. */
+export async function cloneVolume(ctx: FilePool, volumeId: string, sizeGiB: number, sourceVolumeId: string): Promise<VolumeInfo> {
+  checkId(volumeId);
+  checkId(sourceVolumeId);
+  const bytes = checkNewSize(sizeGiB);
+  const existing = await existingOfSize(ctx, volumeId, sizeGiB);
+  if (existing) return existing;
+  const what = `pool ${ctx.pool.name}: could not clone volume ${sourceVolumeId} to volume ${volumeId} (${sizeGiB} GiB)`;
+  const source = await ctx.getVolume(sourceVolumeId);
+  if (!source) throw new DriverError(`${what}: volume ${sourceVolumeId} does not exist in this pool`, { retryable: false });
+  if (bytes < source.sizeBytes) {
+    throw new DriverError(`${what}: the source is ${fmtGiB(source.sizeBytes)} GiB, larger than ${sizeGiB} GiB`, { retryable: false });
+  }
+  return copyToNewVolume(ctx, volumeId, bytes, { path: source.location, format: source.format, sizeBytes: source.sizeBytes }, what);
+}
+
+/** See `FileDriver.revertToSnapshot`. */
+export async function revertToSnapshot(ctx: FilePool, volumeId: string, snapshotId: string): Promise<VolumeInfo> {
+  checkId(volumeId);
+  checkId(snapshotId, 'snapshot');
+  const what = `pool ${ctx.pool.name}: could not revert volume ${volumeId} to snapshot ${snapshotId}`;
+  const volume = await ctx.getVolume(volumeId);
+  if (!volume) throw new DriverError(`${what}: the volume does not exist in this pool`, { retryable: false });
+  const source = await snapshotSource(ctx, volumeId, snapshotId, what);
+  if (source.sizeBytes !== volume.sizeBytes) {
+    throw new DriverError(
+      `${what}: the volume is ${fmtGiB(volume.sizeBytes)} GiB and the snapshot ${fmtGiB(source.sizeBytes)} GiB; only a volume of the snapshot's size can be reverted`,
+      { retryable: false },
+    );
+  }
+  try {
+    if (volume.format === 'qcow2') {
+      await applyInternalSnapshot(volume.location, source.snapshotName!, ctx.qemu);
+    } else {
+      const temp = tempPathOf(ctx.pool, volumeId, volume.format);
+      await renameIntoPlace(temp, volume.location, ctx.pool.directory, () => writeCopy(ctx, source, temp, volume.format, volume.sizeBytes));
+    }
+  } catch (err) {
+    throw asDriverError(err, what);
+  }
+  const info = await ctx.getVolume(volumeId);
+  if (!info) throw new DriverError(`${what}: the volume vanished while it was being reverted`);
+  return info;
+}
+
+/** Makes the new volume from `source` under a temporary name, then renames it into place. */
+async function copyToNewVolume(ctx: FilePool, volumeId: string, bytes: number, source: CopySource, what: string): Promise<VolumeInfo> {
+  const format = ctx.pool.imageFormat;
+  const final = pathOf(ctx.pool, volumeId, format);
+  const temp = tempPathOf(ctx.pool, volumeId, format);
+  try {
+    await renameIntoPlace(temp, final, ctx.pool.directory, () => writeCopy(ctx, source, temp, format, bytes));
+  } catch (err) {
+    throw asDriverError(err, what);
+  }
+  ctx.index.set(volumeId, { format, virtualSize: bytes });
+  const info = await ctx.getVolume(volumeId);
+  if (!info) throw new DriverError(`${what}: the volume vanished right after it was created`);
+  return info;
+}
+
+/** Writes `source`'s bytes to a new image `dest` of `format`, grows it to `bytes` when larger, and fsyncs it. */
+async function writeCopy(ctx: FilePool, source: CopySource, dest: string, format: ImageFormat, bytes: number): Promise<void> {
+  const prealloc = preallocation(ctx.pool, format);
+  if (source.format === 'raw' && format === 'raw' && prealloc === 'off' && source.snapshotName === undefined) {
+    await copySparse(source.path, dest);
+  } else {
+    await convertImage(source.path, source.format, dest, format, { ...ctx.qemu, snapshotName: source.snapshotName, preallocation: prealloc });
+  }
+  if (bytes > source.sizeBytes) await resizeImage(dest, format, bytes, { ...ctx.qemu, preallocation: prealloc });
+  await syncFile(dest);
+}
