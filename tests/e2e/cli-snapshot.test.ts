@@ -3,15 +3,11 @@
  * a qcow2 pool): snapshots from create --wait to delete --wait in table and json, the
  * refusal to delete a volume that has snapshots, and `volume delete --cascade`.
  */
-import { spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { field, json, runFlint, type Run } from '../helpers/flint-cli.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';
 
-const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-const FLINT = join(ROOT, 'bin', 'flint.js');
 
 interface Ctx {
   cluster: Cluster;
@@ -20,12 +16,6 @@ interface Ctx {
   cwd: TempDir;
 }
 const test = anyTest as TestFn<Ctx>;
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 interface SnapshotJson {
   id: string;
@@ -51,28 +41,9 @@ test.afterEach.always((t) => {
   if (!t.passed && t.context.cluster) t.log(t.context.cluster.logs());
 });
 
-/** Runs `flint args…` (asynchronously: the cluster's log pipes live in this process). */
 function flint(t: { context: Ctx }, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const child = spawn(process.execPath, [FLINT, ...args], {
-    cwd: t.context.cwd.path,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, FLINT_URL: t.context.cluster.url, FLINT_TOKEN: t.context.member, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  return new Promise((done) =>
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      done({ status, stdout, stderr });
-    }),
-  );
+  return runFlint({ cwd: t.context.cwd.path, url: t.context.cluster.url, token: t.context.member }, args, env);
 }
-
-const json = <T>(r: Run): T => JSON.parse(r.stdout) as T;
-const field = (r: Run, name: string): string | undefined => new RegExp(`^${name}\\s+(.*)$`, 'm').exec(r.stdout)?.[1];
 
 /** Creates an AVAILABLE 1 GiB volume and returns its id. */
 async function volume(t: ExecutionContext<Ctx>, name: string): Promise<string> {

@@ -3,18 +3,15 @@
  * small pool): volumes from create to delete with --wait, the three output formats,
  * and every exit code.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
 import { parse as parseYaml } from 'yaml';
 import { freePort } from '../../src/bus/nats-server-process.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { field, json, runFlint, type Run } from '../helpers/flint-cli.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';
 
-const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-const FLINT = join(ROOT, 'bin', 'flint.js');
 
 interface Ctx {
   cluster: Cluster;
@@ -23,12 +20,6 @@ interface Ctx {
   cwd: TempDir;
 }
 const test = anyTest as TestFn<Ctx>;
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 interface VolumeJson {
   id: string;
@@ -49,28 +40,9 @@ test.after.always(async (t) => {
   await t.context.cwd?.cleanup();
 });
 
-/** Runs `flint args…` (asynchronously: the cluster's log pipes live in this process). */
 function flint(t: { context: Ctx }, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const child = spawn(process.execPath, [FLINT, ...args], {
-    cwd: t.context.cwd.path,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, FLINT_URL: t.context.cluster.url, FLINT_TOKEN: t.context.member, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  return new Promise((done) =>
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      done({ status, stdout, stderr });
-    }),
-  );
+  return runFlint({ cwd: t.context.cwd.path, url: t.context.cluster.url, token: t.context.member }, args, env);
 }
-
-const json = <T>(r: Run): T => JSON.parse(r.stdout) as T;
-const field = (r: Run, name: string): string | undefined => new RegExp(`^${name}\\s+(.*)$`, 'm').exec(r.stdout)?.[1];
 
 test.serial('a volume from create --wait to delete --wait, in table, json and yaml', async (t) => {
   const created = await flint(t, ['volume', 'create', 'cli-a', '--size', '1', '--property', 'app=pg', '--description', 'from the CLI', '--wait']);
