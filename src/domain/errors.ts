@@ -70,6 +70,20 @@ export class InvalidStateError extends FlintError {
   }
 }
 
+/**
+ * "X is CURRENT and cannot be VERB; allowed from: …", the one wording of a refused
+ * transition for every resource; `busy` adds the hint to wait for the running operation.
+ */
+export function refusedTransition(subject: string, current: string, verb: string, allowedFrom: readonly string[], busy: boolean): InvalidStateError {
+  const now = current.toUpperCase();
+  const allowed = allowedFrom.map((s) => s.toUpperCase());
+  const hint = busy ? ' Wait until its current operation finishes, then retry.' : '';
+  return new InvalidStateError(`${subject} is ${now} and cannot be ${verb}; allowed from: ${allowed.join(', ')}.${hint}`, {
+    currentStatus: now,
+    allowedStatuses: allowed,
+  });
+}
+
 export class ConflictError extends FlintError {
   constructor(message: string, details?: Record<string, unknown>) {
     super('CONFLICT', message, { details });

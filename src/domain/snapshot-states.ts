@@ -3,7 +3,7 @@
  * each action and outcome names the states it starts from; the database applies them as
  * compare-and-set.
  */
-import { InvalidStateError } from './errors.js';
+import { refusedTransition, type InvalidStateError } from './errors.js';
 
 export const SNAPSHOT_STATUSES = ['creating', 'available', 'deleting', 'deleted', 'error', 'error_deleting'] as const;
 export type SnapshotStatus = (typeof SNAPSHOT_STATUSES)[number];
@@ -36,10 +36,6 @@ export function assertSnapshotCanStart(action: SnapshotAction, current: Snapshot
 }
 
 export function snapshotInvalidState(t: SnapshotTransition, current: SnapshotStatus, snapshotId?: string): InvalidStateError {
-  const name = snapshotId ? `Snapshot ${snapshotId}` : 'The snapshot';
-  const wait = current === 'creating' || current === 'deleting' ? ' Wait until its current operation finishes, then retry.' : '';
-  return new InvalidStateError(
-    `${name} is ${current.toUpperCase()} and cannot be ${t.verb}; allowed from: ${t.from.map((s) => s.toUpperCase()).join(', ')}.${wait}`,
-    { currentStatus: current.toUpperCase(), allowedStatuses: t.from.map((s) => s.toUpperCase()) },
-  );
+  const busy = current === 'creating' || current === 'deleting';
+  return refusedTransition(snapshotId ? `Snapshot ${snapshotId}` : 'The snapshot', current, t.verb, t.from, busy);
 }

@@ -4,7 +4,7 @@
  * (`UPDATE … WHERE status IN (from)`), so the table below is the single source of
  * which states an action starts from and where it ends.
  */
-import { InvalidStateError } from './errors.js';
+import { refusedTransition, type InvalidStateError } from './errors.js';
 
 export const VOLUME_STATUSES = [
   'creating',
@@ -107,15 +107,8 @@ export function assertCanStart(action: VolumeAction, current: VolumeStatus, volu
 }
 
 export function invalidState(t: Transition, current: VolumeStatus, volumeId?: string): InvalidStateError {
-  const name = volumeId ? `Volume ${volumeId}` : 'The volume';
-  const allowed = t.from.map(toApiStatus).join(', ');
-  const hint = (TRANSITIONAL_STATUSES as readonly string[]).includes(current)
-    ? ' Wait until its current operation finishes, then retry.'
-    : '';
-  return new InvalidStateError(
-    `${name} is ${toApiStatus(current)} and cannot be ${t.verb}; allowed from: ${allowed}.${hint}`,
-    { currentStatus: toApiStatus(current), allowedStatuses: t.from.map(toApiStatus) },
-  );
+  const busy = (TRANSITIONAL_STATUSES as readonly string[]).includes(current);
+  return refusedTransition(volumeId ? `Volume ${volumeId}` : 'The volume', current, t.verb, t.from, busy);
 }
 
 /** The GraphQL enum spells states in upper case. */
