@@ -22,11 +22,23 @@ import { spawnSync } from 'node:child_process';
 const REQUIRED = [
   { probe: 'nats-server', pkg: 'nats-server', why: 'message bus with JetStream for dev mode and tests' },
   { probe: 'qemu-img', pkg: 'qemu-utils', why: 'the file driver creates, snapshots and converts volume images' },
+  { probe: 'qemu-nbd', pkg: 'qemu-utils', why: 'NBD exports of volumes (attachments, migration between agents)' },
+  { probe: 'qemu-io', pkg: 'qemu-utils', why: 'reads and writes of images and exports (tests, backups)' },
+  { probe: 'dpkg:qemu-block-extra', pkg: 'qemu-block-extra', why: 'qemu\'s iSCSI and NBD block drivers' },
+  { probe: 'qemu-storage-daemon', pkg: 'qemu-system-common', why: 'exports qcow2 volumes as raw files for the iSCSI target' },
+  { probe: 'fusermount3', pkg: 'fuse3', why: 'FUSE mounts of qemu-storage-daemon exports' },
+  { probe: 'tgtd', pkg: 'tgt', why: 'the iSCSI target that exports attached volumes' },
+  { probe: 'tgtadm', pkg: 'tgt', why: 'configures the iSCSI target' },
   // Only with --test: what the test suite needs beyond running Flint.
   { probe: 'chromium', pkg: 'chromium', why: 'browser tests of GraphiQL and the dashboard (headless)', testOnly: true },
+  { probe: 'iscsi-inq', pkg: 'libiscsi-bin', why: 'an independent iSCSI initiator that checks the exports', testOnly: true },
+  { probe: 'nbdinfo', pkg: 'libnbd-bin', why: 'an independent NBD client that checks the exports', testOnly: true },
+  // Only with --bench: baselines the benchmarks compare Flint with.
+  { probe: 'restic', pkg: 'restic', why: 'baseline for the backup benchmark', benchOnly: true },
 ];
 
 const forTests = process.argv.includes('--test');
+const forBench = process.argv.includes('--bench');
 
 // Debian keeps daemons such as nats-server in /usr/sbin, which is often not
 // in a non-root user's PATH; looking there too avoids a needless install.
@@ -51,8 +63,21 @@ function which(name) {
   return undefined;
 }
 
+/** `dpkg:<package>` probes a package that installs no binary (plug-ins, libraries). */
+function present(probe) {
+  if (!probe.startsWith('dpkg:')) return which(probe) !== undefined;
+  const result = spawnSync('dpkg-query', ['-W', '-f=${Status}', probe.slice(5)], { encoding: 'utf8' });
+  return result.status === 0 && result.stdout.includes('install ok installed');
+}
+
+function wanted(r) {
+  if (r.testOnly) return forTests;
+  if (r.benchOnly) return forBench;
+  return true;
+}
+
 function missingRequirements() {
-  return REQUIRED.filter((r) => (forTests || !r.testOnly) && which(r.probe) === undefined);
+  return REQUIRED.filter((r) => wanted(r) && !present(r.probe));
 }
 
 function unique(values) {
@@ -60,7 +85,7 @@ function unique(values) {
 }
 
 function describe(missing) {
-  return missing.map((r) => `${r.probe} (${r.pkg}: ${r.why})`).join('; ');
+  return missing.map((r) => `${r.probe.replace(/^dpkg:/, '')} (${r.pkg}: ${r.why})`).join('; ');
 }
 
 function printManualInstructions(missing, reason) {
