@@ -64,6 +64,8 @@ export interface FlintConfig {
   readonly natsUrl: string | null;
   readonly database: DatabaseConfig;
   readonly agentHost: string;
+  /** Address consumers and other agents use to reach this agent's exports (iSCSI portal, NBD, migration). @default 127.0.0.1 */
+  readonly agentAddress: string;
   readonly availabilityZone: string;
   readonly pools: readonly PoolConfig[];
   readonly heartbeatSeconds: number;
@@ -96,6 +98,7 @@ export const ENV = {
   FLINT_NATS_URL: 'NATS server URL; dev mode starts its own nats-server when unset',
   FLINT_DATABASE_URL: 'sqlite:PATH or postgres://USER@HOST:PORT/DB (default sqlite in the data dir)',
   FLINT_AGENT_HOST: 'name of this storage host (default the hostname)',
+  FLINT_AGENT_ADDRESS: 'IP address or DNS name where consumers and other agents reach this agent\'s exports (iSCSI portal, NBD, migration; default 127.0.0.1)',
   FLINT_AVAILABILITY_ZONE: `availability zone of this agent (default ${DEFAULT_AVAILABILITY_ZONE})`,
   FLINT_POOLS: 'JSON array of the agent\'s pools: [{"name","driver","directory","imageFormat","capabilities","maxOverSubscriptionRatio","reservedPercentage","thinProvisioning","capacityGiB"}]',
   FLINT_HEARTBEAT_SECONDS: `seconds between heartbeats (default ${DEFAULT_HEARTBEAT_SECONDS})`,
@@ -114,6 +117,7 @@ const fileSchema = z
     natsUrl: z.string(),
     databaseUrl: z.string(),
     agentHost: z.string(),
+    agentAddress: z.string(),
     availabilityZone: z.string(),
     pools: z.array(z.unknown()),
     heartbeatSeconds: z.number(),
@@ -181,6 +185,10 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(agentHost)) {
     problems.push(`FLINT_AGENT_HOST: letters, digits, ".", "-" and "_" only (at most 128), got "${agentHost}"`);
   }
+  const agentAddress = str('FLINT_AGENT_ADDRESS', raw.agentAddress) ?? '127.0.0.1';
+  if (!/^[A-Za-z0-9][A-Za-z0-9.:-]{0,252}$/.test(agentAddress)) {
+    problems.push(`FLINT_AGENT_ADDRESS: an IP address or DNS name, got "${agentAddress}"`);
+  }
   const availabilityZone = str('FLINT_AVAILABILITY_ZONE', raw.availabilityZone) ?? DEFAULT_AVAILABILITY_ZONE;
   if (!/^[A-Za-z0-9_.:-]{1,255}$/.test(availabilityZone)) {
     problems.push(`FLINT_AVAILABILITY_ZONE: letters, digits, ".", ":", "-" and "_" only, got "${availabilityZone}"`);
@@ -220,6 +228,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     natsUrl,
     database: database as DatabaseConfig,
     agentHost,
+    agentAddress,
     availabilityZone,
     pools,
     heartbeatSeconds,

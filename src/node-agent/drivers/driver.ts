@@ -84,6 +84,22 @@ export interface VolumeDriver {
    * snapshot is missing.
    */
   revertToSnapshot(volumeId: string, snapshotId: string): Promise<VolumeInfo>;
+  /**
+   * Where the bytes of a volume, or of one of its snapshots, can be opened by qemu tools
+   * (qemu-nbd, qemu-img, qemu-storage-daemon): for exports, backups and migration.
+   * Not retryable DriverError when the volume or the snapshot is missing.
+   */
+  imageSource(volumeId: string, snapshotId?: string): Promise<ImageSource>;
+}
+
+/** An image as qemu tools open it. */
+export interface ImageSource {
+  path: string;
+  format: 'raw' | 'qcow2';
+  /** A qcow2 internal snapshot to read instead of the image's current bytes (read-only). */
+  snapshotName?: string;
+  /** Virtual size of the bytes, bytes. */
+  sizeBytes: number;
 }
 
 export interface SnapshotInfo {

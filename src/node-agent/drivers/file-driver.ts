@@ -53,7 +53,7 @@ import { constants as fsConstants, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { PoolConfig } from '../../config/index.js';
 import { cloneVolume, createVolumeFromSnapshot, revertToSnapshot } from './file-copies.js';
-import { createSnapshot, deleteSnapshot, forgetSnapshots, indexRawSnapshots, listSnapshots } from './file-snapshots.js';
+import { createSnapshot, deleteSnapshot, forgetSnapshots, indexRawSnapshots, listSnapshots, snapshotSource } from './file-snapshots.js';
 import {
   asDriverError,
   checkId,
@@ -79,6 +79,7 @@ import {
   DriverError,
   GiB,
   type DriverCapabilities,
+  type ImageSource,
   type PoolCapacity,
   type SnapshotInfo,
   type VolumeDriver,
@@ -244,6 +245,18 @@ export class FileDriver implements VolumeDriver {
     const info = await this.getVolume(volumeId);
     if (!info) throw new DriverError(`pool ${this.pool.name}: volume ${volumeId} vanished while it was being extended`);
     return info;
+  }
+
+  async imageSource(volumeId: string, snapshotId?: string): Promise<ImageSource> {
+    checkId(volumeId);
+    const what = `pool ${this.pool.name}`;
+    if (snapshotId !== undefined) {
+      checkId(snapshotId, 'snapshot');
+      return snapshotSource(this.ctx, volumeId, snapshotId, what);
+    }
+    const volume = await this.getVolume(volumeId);
+    if (!volume) throw new DriverError(`${what}: volume ${volumeId} does not exist in this pool`, { retryable: false });
+    return { path: volume.location, format: volume.format, sizeBytes: volume.sizeBytes };
   }
 
   /** Looks on disk (not in the index), in either format, and refreshes the index with what it finds. */

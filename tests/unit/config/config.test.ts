@@ -30,6 +30,7 @@ test('with an empty environment every setting has its default', (t) => {
     natsUrl: null,
     database: { kind: 'sqlite', path: '/srv/flint/.flint/flint.sqlite' },
     agentHost: hostname(),
+    agentAddress: '127.0.0.1',
     availabilityZone: 'nova',
     pools: [
       {

@@ -19,6 +19,7 @@ import {
   type PoolCapacity,
   type SnapshotInfo,
   type VolumeDriver,
+  type ImageSource,
   type VolumeInfo,
 } from '../../../src/node-agent/index.js';
 
@@ -109,6 +110,10 @@ class FakeDriver implements VolumeDriver {
     if (this.failCopy) throw this.failCopy;
     if (!this.snapshots.get(volumeId)?.has(snapshotId)) throw new DriverError(`no snapshot ${snapshotId}`, { retryable: false });
     return this.info(volumeId);
+  }
+  async imageSource(volumeId: string): Promise<ImageSource> {
+    if (!this.volumes.has(volumeId)) throw new DriverError(`no volume ${volumeId}`, { retryable: false });
+    return { path: `mem:${volumeId}`, format: 'raw', sizeBytes: this.volumes.get(volumeId)! * GiB };
   }
   private info(volumeId: string): VolumeInfo {
     const size = this.volumes.get(volumeId)! * GiB;

@@ -1,0 +1,146 @@
+/**
+ * One qemu-nbd process serving one image over NBD (TCP or a unix socket), with no kernel
+ * module: the building block of NBD attachments, of migration between agents (the
+ * destination reads the source's export) and of reads of a snapshot's bytes.
+ *
+ * `-t` keeps the server up after a client leaves; `--shared` allows that many clients at
+ * once; `-r` serves read-only (a write fails at the client); `-l snapshot.name=…` serves a
+ * qcow2 internal snapshot (always read-only). The server is ready when it has written its
+ * pid file, which qemu-nbd does after it has bound its socket: a port some other process
+ * holds is an early exit, not a false "ready".
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DriverError, type ImageSource } from './drivers/index.js';
+
+export const DEFAULT_QEMU_NBD = 'qemu-nbd';
+
+export interface NbdServeOptions {
+  /** The image (and snapshot) to serve. */
+  image: ImageSource;
+  /** NBD export name clients ask for. */
+  exportName: string;
+  /** Where to listen: a TCP address (port 0 is not allowed: pick a free one) or a unix socket path. */
+  listen: { host: string; port: number } | { socket: string };
+  /** @default false; true whenever `image.snapshotName` is set. */
+  readOnly?: boolean;
+  /** Clients at once. @default 8 */
+  shared?: number;
+  /** Cache mode, as qemu-nbd's `--cache`. @default 'none' for writable exports (data reaches the file at once), 'writeback' when read-only */
+  cache?: 'none' | 'writeback' | 'writethrough' | 'directsync' | 'unsafe';
+  /** qemu-nbd binary. @default DEFAULT_QEMU_NBD */
+  binary?: string;
+  /** How long to wait for the socket to accept. @default 10000 */
+  readyTimeoutMs?: number;
+  /** qemu-nbd writes its pid here once it listens: the readiness signal. @default a file next to a unix socket, else in os.tmpdir() */
+  pidFile?: string;
+}
+
+export interface NbdServer {
+  /** `nbd://host:port/name` or `nbd+unix:///name?socket=…`: a URI qemu-img, qemu-io and nbdinfo accept. */
+  readonly uri: string;
+  readonly pid: number;
+  /** Resolves once the process has exited (SIGTERM, then SIGKILL after 5 s). Safe to call twice. */
+  stop(): Promise<void>;
+  /** Resolves when the process exits for any reason, with its exit code or signal. */
+  readonly exited: Promise<string>;
+}
+
+/** The qemu-nbd arguments for `opts` (pure; exported for unit tests). */
+export function qemuNbdArgs(opts: NbdServeOptions & { pidFile: string }): string[] {
+  const { image } = opts;
+  const readOnly = opts.readOnly === true || image.snapshotName !== undefined;
+  const args = ['--format', image.format, '--export-name', opts.exportName, '--persistent', `--shared=${opts.shared ?? 8}`];
+  args.push(`--cache=${opts.cache ?? (readOnly ? 'writeback' : 'none')}`);
+  if (!readOnly) args.push('--discard=unmap');
+  args.push('--pid-file', opts.pidFile);
+  if (readOnly) args.push('--read-only');
+  if (image.snapshotName !== undefined) args.push(`--load-snapshot=snapshot.name=${image.snapshotName}`);
+  if ('socket' in opts.listen) args.push('--socket', opts.listen.socket);
+  else args.push('--bind', opts.listen.host, '--port', String(opts.listen.port));
+  args.push(image.path);
+  return args;
+}
+
+/** The URI a client uses for `opts.listen` and `opts.exportName` (pure). */
+export function nbdUri(listen: NbdServeOptions['listen'], exportName: string): string {
+  const name = encodeURIComponent(exportName);
+  if ('socket' in listen) return `nbd+unix:///${name}?socket=${listen.socket}`;
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  return `nbd://${host}:${listen.port}/${name}`;
+}
+
+/**
+ * Starts qemu-nbd and resolves once it accepts connections.
+ * @throws DriverError when qemu-nbd is missing, exits early (e.g. the port is taken or the
+ * image cannot be opened: its stderr is in the message) or does not listen in time.
+ */
+export async function serveNbd(opts: NbdServeOptions): Promise<NbdServer> {
+  if (!('socket' in opts.listen) && opts.listen.port === 0) throw new DriverError('qemu-nbd needs a fixed port; pick a free one first', { retryable: false });
+  const binary = opts.binary ?? DEFAULT_QEMU_NBD;
+  const pidFile = opts.pidFile ?? join('socket' in opts.listen ? `${opts.listen.socket}.pid` : join(tmpdir(), `flint-qemu-nbd-${randomBytes(6).toString('hex')}.pid`));
+  await fs.rm(pidFile, { force: true });
+  const child = spawn(binary, qemuNbdArgs({ ...opts, pidFile }), { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    if (stderr.length < 8192) stderr += chunk;
+  });
+  const exited = new Promise<string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(signal ?? `exit ${code}`));
+    child.once('error', (err) => resolve(`error ${err.message}`));
+  });
+  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 10_000);
+  for (;;) {
+    const state = await Promise.race([
+      exited.then((how) => ({ exited: how })),
+      spawnError.then((err) => ({ error: err })),
+      wrotePid(pidFile, child.pid).then((ok) => ({ ok })),
+    ]);
+    if ('error' in state && (state.error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new DriverError(`${binary} is not installed or not on PATH; install the qemu-utils package`, { cause: state.error });
+    }
+    if ('exited' in state || 'error' in state) {
+      await exited;
+      throw new DriverError(`qemu-nbd could not serve ${opts.image.path} (${'exited' in state ? state.exited : state.error.message}): ${stderr.trim() || 'no message'}`);
+    }
+    if (state.ok) break;
+    if (Date.now() > deadline) {
+      await stopChild(child, exited);
+      await fs.rm(pidFile, { force: true });
+      throw new DriverError(`qemu-nbd did not listen on ${describe(opts.listen)} within ${opts.readyTimeoutMs ?? 10_000} ms: ${stderr.trim() || 'no message'}`);
+    }
+    await sleep(20);
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    uri: nbdUri(opts.listen, opts.exportName),
+    pid: child.pid ?? -1,
+    exited,
+    stop: () => (stopping ??= stopChild(child, exited).then(() => fs.rm(pidFile, { force: true }))),
+  };
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<string>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function describe(listen: NbdServeOptions['listen']): string {
+  return 'socket' in listen ? listen.socket : `${listen.host}:${listen.port}`;
+}
+
+/** True once `pidFile` holds `pid`. */
+async function wrotePid(pidFile: string, pid: number | undefined): Promise<boolean> {
+  const text = await fs.readFile(pidFile, 'utf8').catch(() => '');
+  return pid !== undefined && Number(text.trim()) === pid;
+}
