@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { VOLUME_OUTCOMES, VOLUME_STATUSES } from '../domain/volume-states.js';
 import { SNAPSHOT_STATUSES } from '../domain/snapshot-states.js';
+import { MIGRATION_STATUSES } from '../domain/migration.js';
 
 const id = z.string().min(1).max(128);
 const gib = z.number().int().positive();
@@ -205,6 +206,8 @@ export const volumeView = z.object({
   snapshotId: z.string().nullable().optional(),
   /** The volume it was cloned from (optional: older gateways did not send it). */
   sourceVolumeId: z.string().nullable().optional(),
+  /** Progress of its last migration (optional: older gateways did not send it). */
+  migrationStatus: z.enum(MIGRATION_STATUSES).nullable().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

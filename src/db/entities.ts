@@ -6,6 +6,7 @@
 import 'reflect-metadata';
 import { Entity, Index, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 import type { VolumeStatus } from '../domain/volume-states.js';
+import type { MigrationStatus } from '../domain/migration.js';
 
 export type Role = 'admin' | 'member' | 'reader';
 export const ROLES: readonly Role[] = ['admin', 'member', 'reader'];
@@ -46,6 +47,7 @@ export class Volume {
     | 'snapshotId'
     | 'sourceVolumeId'
     | 'requestHash'
+    | 'migrationStatus'
     | 'createdAt'
     | 'updatedAt'
     | 'deletedAt';
@@ -69,6 +71,8 @@ export class Volume {
   @Property({ type: 'string', length: 36, nullable: true }) sourceVolumeId: string | null = null;
   /** sha256 of the create request, to refuse a reused idempotency key with other parameters. */
   @Property({ type: 'string', length: 64, nullable: true }) requestHash: string | null = null;
+  /** Progress of its last migration (src/domain/migration.ts); null when it was never migrated. */
+  @Property({ type: 'string', length: 16, nullable: true }) migrationStatus: MigrationStatus | null = null;
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
   @Property({ type: 'datetime' }) updatedAt: Date = new Date();
   @Property({ type: 'datetime', nullable: true }) deletedAt: Date | null = null;

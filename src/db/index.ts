@@ -7,3 +7,4 @@ export * from './operation-store.js';
 export * from './message-store.js';
 export * as capacity from './capacity-store.js';
 export * from './auth-store.js';
+export * as migrationCapacity from './migration-capacity.js';

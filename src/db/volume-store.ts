@@ -6,22 +6,26 @@
 import { raw, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import type { VolumeStatus } from '../domain/volume-states.js';
+import type { MigrationStatus } from '../domain/migration.js';
 import { Volume } from './entities.js';
 import type { VolumeView } from '../bus/messages.js';
 
 export interface CasGuard {
   from: readonly VolumeStatus[];
   expectedVersion?: number;
+  /** Also require one of these migration statuses (a migration's steps). */
+  migrationFrom?: readonly MigrationStatus[];
 }
 
 export type VolumeChanges = Partial<
-  Pick<Volume, 'status' | 'name' | 'description' | 'metadata' | 'sizeGiB' | 'host' | 'pool' | 'deletedAt'>
+  Pick<Volume, 'status' | 'name' | 'description' | 'metadata' | 'sizeGiB' | 'host' | 'pool' | 'deletedAt' | 'migrationStatus' | 'volumeType'>
 >;
 
 /** Applies `changes` (and version + 1) when the guard holds; returns the new row, or null when it did not. */
 export async function casVolume(em: EntityManager, id: string, guard: CasGuard, changes: VolumeChanges): Promise<Volume | null> {
   const where: FilterQuery<Volume> = { id, status: { $in: [...guard.from] } };
   if (guard.expectedVersion !== undefined) where.version = guard.expectedVersion;
+  if (guard.migrationFrom !== undefined) where.migrationStatus = { $in: [...guard.migrationFrom] };
   const n = await em.nativeUpdate(Volume, where, { ...changes, version: raw('version + 1'), updatedAt: new Date() });
   return n === 1 ? findVolume(em, id) : null;
 }
@@ -82,6 +86,7 @@ export function toVolumeView(v: Volume): VolumeView {
     pool: v.pool,
     snapshotId: v.snapshotId,
     sourceVolumeId: v.sourceVolumeId,
+    migrationStatus: v.migrationStatus,
     createdAt: v.createdAt.toISOString(),
     updatedAt: v.updatedAt.toISOString(),
   };

@@ -61,8 +61,20 @@ export const VOLUME_ACTIONS = {
   snapshot: { from: ['available'], to: null, verb: 'snapshotted' },
   /** Reverting to its latest snapshot (Cinder's revert-to-snapshot): only an AVAILABLE volume. */
   revert: { from: ['available'], to: 'reverting', verb: 'reverted to a snapshot' },
+  /**
+   * Moving its bytes to another pool (admins, Cinder's migrate): MAINTENANCE blocks every
+   * other action until the migration ends, back in AVAILABLE (on the new pool or the old).
+   * IN_USE volumes (Cinder's live migration) wait for attachments.
+   */
+  migrate: { from: ['available'], to: 'maintenance', verb: 'migrated' },
+  /**
+   * Changing its volume type; in place or by a migration. AVAILABLE only for now: retyping
+   * an IN_USE volume comes with attachments (Cinder allows it, with the consumer's help).
+   */
+  retype: { from: ['available'], to: 'retyping', verb: 'retyped' },
+  /** Not in MAINTENANCE either (Cinder refuses updates of a volume under maintenance). */
   update: {
-    from: VOLUME_STATUSES.filter((s) => s !== 'deleting' && s !== 'deleted'),
+    from: VOLUME_STATUSES.filter((s) => s !== 'deleting' && s !== 'deleted' && s !== 'maintenance'),
     to: null,
     verb: 'updated',
   },
@@ -82,6 +94,14 @@ export const VOLUME_OUTCOMES = {
   'revert.succeeded': { from: ['reverting'], to: 'available', verb: 'marked reverted' },
   /** The driver may have written part of the snapshot back: the bytes are not to be trusted. */
   'revert.failed': { from: ['reverting'], to: 'error', verb: 'marked failed to revert' },
+  /** The copy on the new pool was verified: the volume now lives there (a retype's migration too). */
+  'migrate.succeeded': { from: ['maintenance', 'retyping'], to: 'available', verb: 'marked migrated' },
+  /** Nothing was switched: the volume is usable on its old pool, with its old bytes. */
+  'migrate.failed': { from: ['maintenance', 'retyping'], to: 'available', verb: 'marked not migrated' },
+  /** The new type was set in place (the current pool satisfies it). */
+  'retype.succeeded': { from: ['retyping'], to: 'available', verb: 'marked retyped' },
+  /** No pool satisfies the new type (or the policy forbids moving): nothing changed. */
+  'retype.rejected': { from: ['retyping'], to: 'available', verb: 'marked not retyped' },
 } as const satisfies Record<string, Transition & { to: VolumeStatus }>;
 export type VolumeOutcome = keyof typeof VOLUME_OUTCOMES;
 

@@ -27,6 +27,8 @@ import {
 import { DEADLINE_ERROR_CODE, deadlineMessage, deadlineRule, operationDeadline, sweepIntervalMs } from '../domain/deadlines.js';
 import { countOperation } from '../metrics/index.js';
 import type { LiveHub } from './live.js';
+import type { Bus } from '../bus/index.js';
+import { failMigrationOverdue, isMigrationKind } from './volume-migration.js';
 
 /** Operations failed per sweep at most (the next sweep takes the rest). @default 100 */
 export const DEADLINE_SWEEP_BATCH = 100;
@@ -70,7 +72,9 @@ interface Failed {
  * Fails one overdue operation and moves its resource by the rule of its kind; returns
  * whether this gateway did it (false: someone else finished it first).
  */
-export async function failOverdue(db: Db, live: LiveHub, log: Logger, op: Operation, timeoutSeconds: number): Promise<boolean> {
+export async function failOverdue(db: Db, live: LiveHub, log: Logger, op: Operation, timeoutSeconds: number, bus?: Bus): Promise<boolean> {
+  // Migrations and retypes go back to the old pool and stop the source's export (volume-migration.ts).
+  if (bus && isMigrationKind(op.kind)) return failMigrationOverdue({ db, bus, live, log }, op, timeoutSeconds);
   const rule = deadlineRule(op.kind);
   const error = { code: DEADLINE_ERROR_CODE, message: deadlineMessage(op.kind, timeoutSeconds) };
   const em = db.fork();
@@ -134,7 +138,7 @@ export async function leaveMessage(
 }
 
 /** Sweeps every `sweepIntervalMs(timeout)`; one sweep at a time per gateway. */
-export function startDeadlineSweeper(db: Db, live: LiveHub, log: Logger, timeoutSeconds: number): { stop(): void; sweep(): Promise<number> } {
+export function startDeadlineSweeper(db: Db, live: LiveHub, log: Logger, timeoutSeconds: number, bus?: Bus): { stop(): void; sweep(): Promise<number> } {
   let running = false;
   const sweep = async (): Promise<number> => {
     if (running) return 0;
@@ -142,7 +146,7 @@ export function startDeadlineSweeper(db: Db, live: LiveHub, log: Logger, timeout
     let n = 0;
     try {
       for (const op of await overdueOperations(db.fork(), new Date())) {
-        if (await failOverdue(db, live, log, op, timeoutSeconds)) n++;
+        if (await failOverdue(db, live, log, op, timeoutSeconds, bus)) n++;
       }
     } catch (err) {
       log.warn({ err }, 'deadline sweep failed; will retry');

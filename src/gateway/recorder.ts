@@ -44,9 +44,10 @@ import type { LiveHub } from './live.js';
 import { countOperation } from '../metrics/index.js';
 import { applyLateSnapshotOutcome, applyLateVolumeOutcome, applyVolumeMissing } from './late-outcomes.js';
 import { RECOVERY_KIND, volumeMissing } from '../bus/index.js';
+import { applyMigrationEvent } from './migration-recorder.js';
 
 /** Which operation an outcome belongs to, for its user message. */
-const EVENT_OF: Record<string, string> = { create: 'create_volume', delete: 'delete_volume', extend: 'extend_volume', revert: 'revert_volume' };
+const EVENT_OF: Record<string, string> = { create: 'create_volume', delete: 'delete_volume', extend: 'extend_volume', revert: 'revert_volume', migrate: 'migrate_volume', retype: 'retype_volume' };
 const SNAPSHOT_EVENT_OF: Record<string, string> = { create: 'create_snapshot', delete: 'delete_snapshot' };
 
 export async function startRecorder(bus: Bus, db: Db, live: LiveHub, log: Logger): Promise<ConsumerRunner> {
@@ -80,6 +81,7 @@ export async function startRecorder(bus: Bus, db: Db, live: LiveHub, log: Logger
         await applyVolumeMissing(db, live, log, decodePayload(env, volumeMissing));
         return 'ack';
       }
+      if (await applyMigrationEvent({ db, bus, live, log: env.requestId ? log.child({ requestId: env.requestId }) : log }, env)) return 'ack';
       if (env.kind === KIND.snapshotOutcome) {
         await applySnapshotOutcome(db, live, env.requestId ? log.child({ requestId: env.requestId }) : log, decodePayload(env, snapshotOutcome));
         return 'ack';

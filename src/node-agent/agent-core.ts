@@ -21,6 +21,10 @@ import {
   type AgentDeleteSnapshot,
   type AgentExtend,
   type AgentRevert,
+  MIGRATION_COMMAND,
+  type MigrationCleanup,
+  type MigrationExport,
+  type MigrationImport,
   type ScheduleCreate,
   type SnapshotOutcomeEvent,
   type VolumeOutcomeEvent,
@@ -28,6 +32,7 @@ import {
 import { DriverError, type VolumeDriver } from './drivers/index.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { OutcomeStore, RecordedMessage } from './outcome-store.js';
+import type { MigrationAgent } from './migration.js';
 
 /** Commands an agent understands: the last token of `flint.cmd.agent.<host>.<command>`. */
 export const AGENT_COMMANDS = [
@@ -37,6 +42,9 @@ export const AGENT_COMMANDS = [
   COMMAND.createSnapshot,
   COMMAND.deleteSnapshot,
   COMMAND.revertVolume,
+  MIGRATION_COMMAND.export,
+  MIGRATION_COMMAND.import,
+  MIGRATION_COMMAND.cleanup,
 ] as const;
 export type AgentCommand = (typeof AGENT_COMMANDS)[number];
 
@@ -48,6 +56,9 @@ export interface AgentCommandPayloads {
   create_snapshot: AgentCreateSnapshot;
   delete_snapshot: AgentDeleteSnapshot;
   revert_volume: AgentRevert;
+  migration_export: MigrationExport;
+  migration_import: MigrationImport;
+  migration_cleanup: MigrationCleanup;
 }
 
 /** Publishes one message (to JetStream, in the adapter); must reject when the publish failed. */
@@ -64,6 +75,8 @@ export interface AgentCoreOptions {
   outcomes: OutcomeStore;
   emit: Emit;
   log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+  /** Migration commands (src/node-agent/migration.ts); absent: they fail as unsupported. */
+  migration?: MigrationAgent;
 }
 
 /** Handles agent commands; one instance per agent process. */
@@ -84,16 +97,18 @@ export class AgentCore {
    */
   handle<C extends AgentCommand>(command: C, payload: AgentCommandPayloads[C]): Promise<void> {
     const attempt = command === COMMAND.createVolume ? (payload as AgentCreate).attempt : 1;
+    // A migration within one host sends its export and its import to the same agent with one operation id.
+    const recordId = command.startsWith('migration_') ? `${payload.operationId}_${command}` : payload.operationId;
     return this.mutex.run(payload.volumeId, async () => {
       const { outcomes, emit, log } = this.opts;
-      const recorded = await outcomes.get(payload.operationId, attempt);
+      const recorded = await outcomes.get(recordId, attempt);
       if (recorded) {
         log.info({ command, operationId: payload.operationId, attempt, msgId: recorded.msgId }, 'command seen before: replaying its recorded outcome');
         await emit(recorded.subject, recorded.kind, recorded.payload, recorded.msgId);
         return;
       }
       const message = await this.decide(command, payload);
-      await outcomes.put(payload.operationId, attempt, message);
+      await outcomes.put(recordId, attempt, message);
       await emit(message.subject, message.kind, message.payload, message.msgId);
     });
   }
@@ -112,7 +127,18 @@ export class AgentCore {
         return this.deleteSnapshot(payload as AgentDeleteSnapshot);
       case COMMAND.revertVolume:
         return this.revert(payload as AgentRevert);
+      case MIGRATION_COMMAND.export:
+        return this.migration().export(payload as MigrationExport);
+      case MIGRATION_COMMAND.import:
+        return this.migration().import(payload as MigrationImport);
+      case MIGRATION_COMMAND.cleanup:
+        return this.migration().cleanup(payload as MigrationCleanup);
     }
+  }
+
+  private migration(): MigrationAgent {
+    if (!this.opts.migration) throw new Error('this agent was started without migration support');
+    return this.opts.migration;
   }
 
   private async create(p: AgentCreate): Promise<RecordedMessage> {

@@ -19,6 +19,10 @@ import {
   decodeEnvelope,
   decodePayload,
   KIND,
+  MIGRATION_KIND,
+  migrationCleanup,
+  migrationExport,
+  migrationImport,
   publish,
   runConsumer,
   STREAM_CMD,
@@ -33,6 +37,7 @@ import { createDriver, DriverError } from './drivers/index.js';
 import { startAgentHeartbeat, type AgentPool } from './heartbeat.js';
 import { FileOutcomeStore } from './outcome-store.js';
 import { startReconciliation } from './reconcile.js';
+import { MigrationAgent } from './migration.js';
 
 /** Commands handled at once (different volumes; one volume's commands are serialised). @default 8 */
 export const DEFAULT_AGENT_CONCURRENCY = 8;
@@ -57,6 +62,9 @@ const COMMANDS: { [C in AgentCommand]: { kind: string; schema: z.ZodType } } = {
   create_snapshot: { kind: KIND.agentCreateSnapshot, schema: agentCreateSnapshot },
   delete_snapshot: { kind: KIND.agentDeleteSnapshot, schema: agentDeleteSnapshot },
   revert_volume: { kind: KIND.agentRevert, schema: agentRevert },
+  migration_export: { kind: MIGRATION_KIND.agentExport, schema: migrationExport },
+  migration_import: { kind: MIGRATION_KIND.agentImport, schema: migrationImport },
+  migration_cleanup: { kind: MIGRATION_KIND.agentCleanup, schema: migrationCleanup },
 };
 
 /**
@@ -79,6 +87,15 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
   }
 
   const outcomes = new FileOutcomeStore(join(config.dataDir, 'agent', token(host), 'operations'));
+  const migration = new MigrationAgent({
+    host,
+    address: config.agentAddress,
+    drivers: new Map(pools.map((p) => [p.config.name, p.driver])),
+    stateDir: join(config.dataDir, 'agent', token(host), 'migrations'),
+    log: scopedLogger(log),
+  });
+  // qemu-nbd exports a previous run left behind (src/node-agent/migration.ts).
+  await migration.reconcile().catch((err: unknown) => log.warn({ err }, 'could not check for migration exports left by a previous run'));
   await outcomes.prune().catch((err: unknown) => log.warn({ err }, 'could not prune old operation records'));
   const core = new AgentCore({
     host,
@@ -92,6 +109,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
     },
     // The core's log lines carry the request and operation of the command being handled.
     log: scopedLogger(log),
+    migration,
   });
 
   const heartbeat = await startAgentHeartbeat(bus, {
@@ -136,6 +154,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
       (stopping ??= (async () => {
         reconciliation.stop();
         await runner.stop();
+        await migration.stopAll();
         await heartbeat.stop();
         log.info({ host }, 'agent stopped');
       })()),

@@ -20,4 +20,5 @@ export {
   type RecordedMessage,
 } from './outcome-store.js';
 export { KeyedMutex } from './keyed-mutex.js';
+export { MigrationAgent, pastDeadline, exportName, type MigrationAgentOptions } from './migration.js';
 export * from './drivers/index.js';

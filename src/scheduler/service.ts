@@ -15,6 +15,8 @@ import {
   SCHEDULER_DURABLE,
   scheduleCreate,
   scheduleExtend,
+  scheduleRetype as scheduleRetypeSchema,
+  RETYPE_COMMAND,
   STREAM_CMD,
   subjects,
   type Bus,
@@ -22,7 +24,8 @@ import {
 import { capacity, findVolume, type Db } from '../db/index.js';
 import { countPlacement, inCommandScope, noteEmitted, operationIdOf, schedulerMetrics } from '../metrics/index.js';
 
-import { SchedulerCore } from './scheduler-core.js';
+import { SchedulerCore, type SchedulerDeps } from './scheduler-core.js';
+import { scheduleRetype } from './retype-handler.js';
 import { AllocatedCapacityWeigher, CapacityWeigher, VolumeNumberWeigher, type PoolWeigher, type WeigherSetting } from './placement/index.js';
 
 const WEIGHERS: Record<string, PoolWeigher> = { CapacityWeigher, AllocatedCapacityWeigher, VolumeNumberWeigher };
@@ -40,7 +43,7 @@ export interface RunningRole {
 export async function startScheduler(config: FlintConfig, bus: Bus, db: Db, log: Logger): Promise<RunningRole> {
   schedulerMetrics();
   const view = await PoolView.start(bus.pools, (err) => log.warn({ err }, 'ignored an unreadable pool heartbeat'));
-  const core = new SchedulerCore({
+  const deps: SchedulerDeps = {
     pools: async () => view.withAllocations(await capacity.allocations(db.fork())),
     reserve: (volumeId, pool, size, limit) => capacity.reserve(db.fork(), volumeId, pool, size, limit),
     grow: (volumeId, pool, size, limit) => capacity.grow(db.fork(), volumeId, pool, size, limit),
@@ -52,7 +55,8 @@ export async function startScheduler(config: FlintConfig, bus: Bus, db: Db, log:
     staleAfterMs: config.heartbeatSeconds * 3 * 1000,
     staleGraceMs: Math.max(30_000, config.heartbeatSeconds * 6 * 1000),
     weighers: configuredWeighers(config),
-  });
+  };
+  const core = new SchedulerCore(deps);
   const runner = await runConsumer(
     bus,
     {
@@ -82,6 +86,10 @@ export async function startScheduler(config: FlintConfig, bus: Bus, db: Db, log:
           const cmd = decodePayload(env, scheduleExtend);
           log.debug({ volumeId: cmd.volumeId }, 'checking room to extend');
           await core.extendVolume(cmd);
+        } else if (command === RETYPE_COMMAND) {
+          const cmd = decodePayload(env, scheduleRetypeSchema);
+          const decided = await scheduleRetype(deps, cmd);
+          log.info({ volumeId: cmd.volumeId, type: cmd.volumeType.name, decision: decided.decision, destination: decided.destination }, 'retype decided');
         } else {
           log.error({ subject: msg.subject }, 'unknown scheduler command; dropped');
           return 'drop';

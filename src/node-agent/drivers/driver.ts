@@ -90,6 +90,21 @@ export interface VolumeDriver {
    * Not retryable DriverError when the volume or the snapshot is missing.
    */
   imageSource(volumeId: string, snapshotId?: string): Promise<ImageSource>;
+  /**
+   * Creates volume `volumeId` of `sizeGiB` in this pool, in the pool's own format, from the
+   * bytes of a remote image (migration: the source agent's NBD export). The copy is checked
+   * against the source before it takes the volume's name; a failure leaves nothing behind.
+   * Idempotent: an image that exists already and equals the source is returned as is; one
+   * that differs is a not retryable DriverError.
+   */
+  importVolume(volumeId: string, sizeGiB: number, source: RemoteImage): Promise<VolumeInfo>;
+}
+
+/** An image another host serves, as qemu tools open it (`nbd://host:port/name`). */
+export interface RemoteImage {
+  uri: string;
+  /** Format of the bytes served: NBD exports are raw. */
+  format: 'raw';
 }
 
 /** An image as qemu tools open it. */

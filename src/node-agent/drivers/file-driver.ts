@@ -53,6 +53,7 @@ import { constants as fsConstants, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { PoolConfig } from '../../config/index.js';
 import { cloneVolume, createVolumeFromSnapshot, revertToSnapshot } from './file-copies.js';
+import { importVolume } from './file-import.js';
 import { createSnapshot, deleteSnapshot, forgetSnapshots, indexRawSnapshots, listSnapshots, snapshotSource } from './file-snapshots.js';
 import {
   asDriverError,
@@ -81,6 +82,7 @@ import {
   type DriverCapabilities,
   type ImageSource,
   type PoolCapacity,
+  type RemoteImage,
   type SnapshotInfo,
   type VolumeDriver,
   type VolumeInfo,
@@ -317,6 +319,11 @@ export class FileDriver implements VolumeDriver {
 
   revertToSnapshot(volumeId: string, snapshotId: string): Promise<VolumeInfo> {
     return revertToSnapshot(this.ctx, volumeId, snapshotId);
+  }
+
+  /** See `VolumeDriver.importVolume` and file-import.ts. */
+  importVolume(volumeId: string, sizeGiB: number, source: RemoteImage): Promise<VolumeInfo> {
+    return importVolume(this.ctx, volumeId, sizeGiB, source);
   }
 
   /** Directory of a volume's raw snapshot copies. */

@@ -5,6 +5,7 @@ import type { Volume } from '../../db/index.js';
 import { toVolumeView } from '../../db/index.js';
 import { Node } from './node.js';
 import { VolumeEventTypeEnum, VolumeStatusEnum } from './enums.js';
+import { MigrationStatusEnum } from './migration-enums.js';
 
 @ObjectType('Volume', {
   implements: Node,
@@ -43,6 +44,12 @@ export class VolumeType extends Node {
   @Field(() => ID, { nullable: true, description: 'The volume it was cloned from (`createVolume` with `sourceVolumeId`); null otherwise.' })
   sourceVolumeId!: string | null;
 
+  @Field(() => MigrationStatusEnum, {
+    nullable: true,
+    description: 'Progress of its last migration (`migrateVolume`, or `retypeVolume` that had to move it): STARTING, COPYING, then SUCCESS or ERROR; null when it was never migrated.',
+  })
+  migrationStatus!: MigrationStatusEnum | null;
+
   @Field({ description: 'When it was requested (UTC, ISO 8601).' })
   createdAt!: Date;
 
@@ -67,6 +74,7 @@ export class VolumeType extends Node {
       version: v.version,
       snapshotId: v.snapshotId ?? null,
       sourceVolumeId: v.sourceVolumeId ?? null,
+      migrationStatus: (v.migrationStatus ?? null) as MigrationStatusEnum | null,
       createdAt: new Date(v.createdAt),
       updatedAt: new Date(v.updatedAt),
       hostValue: v.host,

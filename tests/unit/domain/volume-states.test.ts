@@ -26,7 +26,9 @@ const EXPECTED_ACTIONS: Record<VolumeAction, { from: VolumeStatus[]; to: VolumeS
   extend: { from: ['available'], to: 'extending', verb: 'extended' },
   snapshot: { from: ['available'], to: null, verb: 'snapshotted' },
   revert: { from: ['available'], to: 'reverting', verb: 'reverted to a snapshot' },
-  update: { from: VOLUME_STATUSES.filter((s) => s !== 'deleting' && s !== 'deleted'), to: null, verb: 'updated' },
+  migrate: { from: ['available'], to: 'maintenance', verb: 'migrated' },
+  retype: { from: ['available'], to: 'retyping', verb: 'retyped' },
+  update: { from: VOLUME_STATUSES.filter((s) => s !== 'deleting' && s !== 'deleted' && s !== 'maintenance'), to: null, verb: 'updated' },
 };
 
 const EXPECTED_OUTCOMES: Record<VolumeOutcome, { from: VolumeStatus[]; to: VolumeStatus }> = {
@@ -39,6 +41,10 @@ const EXPECTED_OUTCOMES: Record<VolumeOutcome, { from: VolumeStatus[]; to: Volum
   'extend.failed': { from: ['extending'], to: 'error_extending' },
   'revert.succeeded': { from: ['reverting'], to: 'available' },
   'revert.failed': { from: ['reverting'], to: 'error' },
+  'migrate.succeeded': { from: ['maintenance', 'retyping'], to: 'available' },
+  'migrate.failed': { from: ['maintenance', 'retyping'], to: 'available' },
+  'retype.succeeded': { from: ['retyping'], to: 'available' },
+  'retype.rejected': { from: ['retyping'], to: 'available' },
 };
 
 const EXPECTED_TRANSITIONAL: VolumeStatus[] = [
@@ -57,8 +63,15 @@ const EXPECTED_TRANSITIONAL: VolumeStatus[] = [
 
 const HINT = 'Wait until its current operation finishes, then retry.';
 
-test('the action table has exactly the actions delete, extend, revert, snapshot and update', (t) => {
-  t.deepEqual(Object.keys(VOLUME_ACTIONS).sort(), ['delete', 'extend', 'revert', 'snapshot', 'update']);
+test('the action table has exactly the actions delete, extend, migrate, retype, revert, snapshot and update', (t) => {
+  t.deepEqual(Object.keys(VOLUME_ACTIONS).sort(), ['delete', 'extend', 'migrate', 'retype', 'revert', 'snapshot', 'update']);
+});
+
+test('a volume in MAINTENANCE (migrating) refuses every action, updates included', (t) => {
+  for (const action of Object.keys(VOLUME_ACTIONS) as VolumeAction[]) {
+    const err = t.throws(() => assertCanStart(action, 'maintenance', 'v-9'), { instanceOf: InvalidStateError }, action);
+    t.true(err.message.includes('Wait until its current operation finishes'), err.message);
+  }
 });
 
 test('snapshot starts only from available and keeps the status', (t) => {

@@ -111,6 +111,9 @@ class FakeDriver implements VolumeDriver {
     if (!this.snapshots.get(volumeId)?.has(snapshotId)) throw new DriverError(`no snapshot ${snapshotId}`, { retryable: false });
     return this.info(volumeId);
   }
+  async importVolume(volumeId: string): Promise<VolumeInfo> {
+    throw new DriverError(`the fake driver cannot import ${volumeId}`, { retryable: false });
+  }
   async imageSource(volumeId: string): Promise<ImageSource> {
     if (!this.volumes.has(volumeId)) throw new DriverError(`no volume ${volumeId}`, { retryable: false });
     return { path: `mem:${volumeId}`, format: 'raw', sizeBytes: this.volumes.get(volumeId)! * GiB };

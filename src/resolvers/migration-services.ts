@@ -1,0 +1,29 @@
+/**
+ * What the migrate and retype resolvers need from the gateway (src/gateway/volume-migration.ts,
+ * src/gateway/volume-retype.ts), as types only, in the manner of `services.ts`.
+ */
+import type { Principal } from '../db/index.js';
+import type { VolumeResult } from './services.js';
+
+export interface MigrateVolumeRequest {
+  id: string;
+  host: string;
+  pool: string;
+  /** Skip the scheduler's filters (capacity is still reserved within the pool's limit). */
+  force?: boolean | null;
+}
+
+export interface RetypeVolumeRequest {
+  id: string;
+  /** Name of the new volume type. */
+  volumeType: string;
+  migrationPolicy: 'never' | 'on_demand';
+  expectedVersion?: number | null;
+}
+
+export interface MigrationServiceApi {
+  /** Admins: moves the volume's bytes to another pool (MAINTENANCE until it ends). */
+  migrate(p: Principal | null, input: MigrateVolumeRequest): Promise<VolumeResult>;
+  /** Members: changes the volume's type, in place or by a migration (RETYPING until it ends). */
+  retype(p: Principal | null, input: RetypeVolumeRequest): Promise<VolumeResult>;
+}
