@@ -44,13 +44,11 @@ export class NbdTarget implements Target {
   }
 
   refreshSize(attachmentId: string): Promise<void> {
-    return this.queue.run(async () => {
-      const current = this.exports.get(attachmentId);
-      if (!current) throw new DriverError(`nbd target: attachment ${attachmentId} is not exported here`, { retryable: false });
-      await current.server.stop();
-      this.exports.delete(attachmentId);
-      await this.start(current.req, current.port);
-    });
+    return this.queue.run(() => this.regrow(attachmentId, () => Promise.resolve()));
+  }
+
+  growWhileExported<T>(attachmentId: string, grow: () => Promise<T>): Promise<T> {
+    return this.queue.run(() => this.regrow(attachmentId, grow));
   }
 
   list(): Promise<string[]> {
@@ -111,6 +109,19 @@ export class NbdTarget implements Target {
       }
     }
     throw new DriverError(`nbd target: no free port in ${lo}-${hi} on ${this.opts.address}; widen the NBD port range`, { cause: lastError });
+  }
+
+  /** qemu-nbd holds the image's lock and reads its size once: stop it, run `grow`, serve again on the same port. */
+  private async regrow<T>(attachmentId: string, grow: () => Promise<T>): Promise<T> {
+    const current = this.exports.get(attachmentId);
+    if (!current) return grow();
+    await current.server.stop();
+    this.exports.delete(attachmentId);
+    try {
+      return await grow();
+    } finally {
+      await this.start(current.req, current.port);
+    }
   }
 
   private async remove(attachmentId: string): Promise<void> {

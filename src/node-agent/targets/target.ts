@@ -54,6 +54,15 @@ export interface Target {
   unexport(attachmentId: string): Promise<void>;
   /** After the image grew: the initiator must see the new size. */
   refreshSize(attachmentId: string): Promise<void>;
+  /**
+   * Runs `grow` (the driver's `extendVolume`) for an exported attachment, then makes the
+   * initiator/client see the new size. Use this instead of extend + `refreshSize` while the
+   * volume is exported: a qemu process serving the image (qemu-storage-daemon behind a qcow2
+   * iSCSI LUN, qemu-nbd) holds its write lock, so `qemu-img resize` would fail; the target
+   * releases the image while `grow` runs. A missing export just runs `grow`. `grow` must not
+   * call this target (it runs inside the target's queue).
+   */
+  growWhileExported<T>(attachmentId: string, grow: () => Promise<T>): Promise<T>;
   /** Attachment ids exported now. */
   list(): Promise<string[]>;
   /** Makes the exports exactly `wanted` (re-creates missing ones, e.g. after a tgtd restart; removes unknown ones). */
