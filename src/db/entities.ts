@@ -6,6 +6,7 @@
 import 'reflect-metadata';
 import { Entity, Index, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 import type { VolumeStatus } from '../domain/volume-states.js';
+import { Attachment } from './attachment-entity.js';
 
 export type Role = 'admin' | 'member' | 'reader';
 export const ROLES: readonly Role[] = ['admin', 'member', 'reader'];
@@ -46,6 +47,7 @@ export class Volume {
     | 'snapshotId'
     | 'sourceVolumeId'
     | 'requestHash'
+    | 'multiattach'
     | 'createdAt'
     | 'updatedAt'
     | 'deletedAt';
@@ -69,6 +71,8 @@ export class Volume {
   @Property({ type: 'string', length: 36, nullable: true }) sourceVolumeId: string | null = null;
   /** sha256 of the create request, to refuse a reused idempotency key with other parameters. */
   @Property({ type: 'string', length: 64, nullable: true }) requestHash: string | null = null;
+  /** May be attached more than once at a time (Cinder's `multiattach`): set at create or by the volume type's extra spec. */
+  @Property({ type: 'boolean', default: false }) multiattach: boolean = false;
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
   @Property({ type: 'datetime' }) updatedAt: Date = new Date();
   @Property({ type: 'datetime', nullable: true }) deletedAt: Date | null = null;
@@ -196,4 +200,4 @@ export class Reservation {
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
 }
 
-export const ENTITIES = [Project, ApiToken, Volume, Snapshot, Operation, UserMessage, VolumeType, PoolAllocation, Reservation, StatusAudit];
+export const ENTITIES = [Project, ApiToken, Volume, Snapshot, Operation, UserMessage, VolumeType, PoolAllocation, Reservation, StatusAudit, Attachment];
