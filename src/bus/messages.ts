@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { VOLUME_OUTCOMES, VOLUME_STATUSES } from '../domain/volume-states.js';
 import { SNAPSHOT_STATUSES } from '../domain/snapshot-states.js';
+import { reconcileAttachment } from './attachment-messages.js';
 
 const id = z.string().min(1).max(128);
 const gib = z.number().int().positive();
@@ -281,6 +282,8 @@ export type ReconcileRequest = z.infer<typeof reconcileRequest>;
 export const reconcileReply = z.object({
   host: z.string(),
   volumes: z.array(z.object({ volumeId: id, pool: z.string().nullable(), status: z.enum(VOLUME_STATUSES), version: z.number().int() })),
+  /** The exports the host should have (attachments), with their CHAP secrets (optional: older gateways did not send it). */
+  attachments: z.array(reconcileAttachment).optional(),
 });
 export type ReconcileReply = z.infer<typeof reconcileReply>;
 
