@@ -27,6 +27,7 @@ import {
 } from '../bus/index.js';
 import { DriverError, type VolumeDriver } from './drivers/index.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { ATTACHMENT_COMMANDS, type AttachmentCommand, type AttachmentCommandPayloads, type AttachmentHandler } from './attachments.js';
 import type { OutcomeStore, RecordedMessage } from './outcome-store.js';
 
 /** Commands an agent understands: the last token of `flint.cmd.agent.<host>.<command>`. */
@@ -37,11 +38,12 @@ export const AGENT_COMMANDS = [
   COMMAND.createSnapshot,
   COMMAND.deleteSnapshot,
   COMMAND.revertVolume,
+  ...ATTACHMENT_COMMANDS,
 ] as const;
 export type AgentCommand = (typeof AGENT_COMMANDS)[number];
 
 /** Payload type of each command. */
-export interface AgentCommandPayloads {
+export interface AgentCommandPayloads extends AttachmentCommandPayloads {
   create_volume: AgentCreate;
   delete_volume: AgentDelete;
   extend_volume: AgentExtend;
@@ -64,6 +66,8 @@ export interface AgentCoreOptions {
   outcomes: OutcomeStore;
   emit: Emit;
   log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+  /** Attachment commands (src/node-agent/attachments.ts); without it they fail as unsupported. */
+  attachments?: AttachmentHandler;
 }
 
 /** Handles agent commands; one instance per agent process. */
@@ -112,6 +116,9 @@ export class AgentCore {
         return this.deleteSnapshot(payload as AgentDeleteSnapshot);
       case COMMAND.revertVolume:
         return this.revert(payload as AgentRevert);
+      default:
+        if (!this.opts.attachments) return Promise.reject(new Error(`this agent does not handle ${command}`));
+        return this.opts.attachments.decide(command as AttachmentCommand, payload as AttachmentCommandPayloads[AttachmentCommand]);
     }
   }
 

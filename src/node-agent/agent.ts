@@ -14,6 +14,10 @@ import {
   agentDeleteSnapshot,
   agentRevert,
   agentDurable,
+  agentExportAttachment,
+  agentRefreshAttachment,
+  agentUnexportAttachment,
+  ATTACHMENT_KIND,
   agentExtend,
   ContractError,
   decodeEnvelope,
@@ -33,6 +37,7 @@ import { createDriver, DriverError } from './drivers/index.js';
 import { startAgentHeartbeat, type AgentPool } from './heartbeat.js';
 import { FileOutcomeStore } from './outcome-store.js';
 import { startReconciliation } from './reconcile.js';
+import { startTargets } from './attachment-targets.js';
 
 /** Commands handled at once (different volumes; one volume's commands are serialised). @default 8 */
 export const DEFAULT_AGENT_CONCURRENCY = 8;
@@ -57,6 +62,9 @@ const COMMANDS: { [C in AgentCommand]: { kind: string; schema: z.ZodType } } = {
   create_snapshot: { kind: KIND.agentCreateSnapshot, schema: agentCreateSnapshot },
   delete_snapshot: { kind: KIND.agentDeleteSnapshot, schema: agentDeleteSnapshot },
   revert_volume: { kind: KIND.agentRevert, schema: agentRevert },
+  export_attachment: { kind: ATTACHMENT_KIND.agentExport, schema: agentExportAttachment },
+  unexport_attachment: { kind: ATTACHMENT_KIND.agentUnexport, schema: agentUnexportAttachment },
+  refresh_attachment: { kind: ATTACHMENT_KIND.agentRefresh, schema: agentRefreshAttachment },
 };
 
 /**
@@ -80,7 +88,10 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
 
   const outcomes = new FileOutcomeStore(join(config.dataDir, 'agent', token(host), 'operations'));
   await outcomes.prune().catch((err: unknown) => log.warn({ err }, 'could not prune old operation records'));
+  // Export targets (iSCSI, NBD) for attachments: src/node-agent/attachment-targets.ts.
+  const targets = await startTargets(config, pools, log);
   const core = new AgentCore({
+    attachments: targets.handler,
     host,
     availabilityZone: config.availabilityZone,
     drivers: new Map(pools.map((p) => [p.config.name, p.driver])),
@@ -104,7 +115,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
   });
 
   // Before consuming commands: compare the DB's view of this host with the disk (src/node-agent/reconcile.ts).
-  const reconciliation = await startReconciliation(bus, host, pools, log);
+  const reconciliation = await startReconciliation(bus, host, pools, log, { onAttachments: (wanted) => targets.handler.reconcileExports(wanted) });
   let runner: ConsumerRunner;
   try {
     runner = await runConsumer(
@@ -125,6 +136,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
     );
   } catch (err) {
     await heartbeat.stop();
+    await targets.shutdown();
     throw err;
   }
   log.info({ host, pools: pools.map((p) => p.config.name) }, 'agent started');
@@ -137,6 +149,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
         reconciliation.stop();
         await runner.stop();
         await heartbeat.stop();
+        await targets.shutdown();
         log.info({ host }, 'agent stopped');
       })()),
   };
