@@ -206,6 +206,8 @@ export const volumeView = z.object({
   snapshotId: z.string().nullable().optional(),
   /** The volume it was cloned from (optional: older gateways did not send it). */
   sourceVolumeId: z.string().nullable().optional(),
+  /** Whether it may be attached more than once at a time (optional: older gateways did not send it). */
+  multiattach: z.boolean().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

@@ -14,6 +14,7 @@ import {
 import { Attachment } from './attachment-entity.js';
 import { casVolume, findVolume, type Page } from './volume-store.js';
 import type { Volume } from './entities.js';
+import type { AttachmentView } from '../bus/attachment-messages.js';
 
 export interface AttachmentCasGuard {
   from: readonly AttachmentStatus[];
@@ -103,4 +104,26 @@ export async function listAttachments(
     : where;
   const rows = await em.find(Attachment, page, { orderBy: { createdAt: 'asc', id: 'asc' }, limit: opts.first + 1, disableIdentityMap: true });
   return { rows: rows.slice(0, opts.first), hasNextPage: rows.length > opts.first, totalCount };
+}
+
+/** An attachment as the live fan-out and the GraphQL types see it: everything but the CHAP secret. */
+
+export function toAttachmentView(a: Attachment): AttachmentView {
+  return {
+    id: a.id,
+    projectId: a.projectId,
+    volumeId: a.volumeId,
+    instanceId: a.instanceId,
+    status: a.status,
+    mode: a.mode,
+    targetKind: a.targetKind,
+    connector: a.connector,
+    connection: (a.connection as AttachmentView['connection']) ?? null,
+    chapUsername: a.chapUsername,
+    version: a.version,
+    attachedAt: a.attachedAt ? new Date(a.attachedAt).toISOString() : null,
+    detachedAt: a.detachedAt ? new Date(a.detachedAt).toISOString() : null,
+    createdAt: new Date(a.createdAt).toISOString(),
+    updatedAt: new Date(a.updatedAt).toISOString(),
+  };
 }

@@ -82,6 +82,7 @@ export function toVolumeView(v: Volume): VolumeView {
     pool: v.pool,
     snapshotId: v.snapshotId,
     sourceVolumeId: v.sourceVolumeId,
+    multiattach: v.multiattach,
     createdAt: v.createdAt.toISOString(),
     updatedAt: v.updatedAt.toISOString(),
   };

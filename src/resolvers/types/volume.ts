@@ -43,6 +43,13 @@ export class VolumeType extends Node {
   @Field(() => ID, { nullable: true, description: 'The volume it was cloned from (`createVolume` with `sourceVolumeId`); null otherwise.' })
   sourceVolumeId!: string | null;
 
+  @Field({
+    description:
+      'Whether it may be attached to several consumers at once (Cinder\'s multiattach): set with `createVolume(multiattach: true)` or by its volume type\'s extra spec multiattach="<is> True". ' +
+      'Without it a second attachment is INVALID_STATE.',
+  })
+  multiattach!: boolean;
+
   @Field({ description: 'When it was requested (UTC, ISO 8601).' })
   createdAt!: Date;
 
@@ -67,6 +74,7 @@ export class VolumeType extends Node {
       version: v.version,
       snapshotId: v.snapshotId ?? null,
       sourceVolumeId: v.sourceVolumeId ?? null,
+      multiattach: v.multiattach ?? false,
       createdAt: new Date(v.createdAt),
       updatedAt: new Date(v.updatedAt),
       hostValue: v.host,
