@@ -13,7 +13,7 @@ import { freePort } from '../../src/bus/nats-server-process.js';
 import { DriverError, FileDriver } from '../../src/node-agent/index.js';
 import { createTargets, IscsiTarget, type ExportRequest, type IscsiConnection } from '../../src/node-agent/targets/index.js';
 import { fuseMountsUnder } from '../../src/node-agent/targets/fuse-export.js';
-import { commandOf } from '../../src/node-agent/targets/tgtd-process.js';
+import { commandOf } from '../../src/node-agent/targets/proc-util.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const execFileAsync = promisify(execFile);

@@ -5,11 +5,14 @@
  * needs a restart of the server on the same port (qemu-nbd reads the size when it opens
  * the image); clients connected at that moment are dropped and must reconnect.
  */
-import { createServer } from 'node:net';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DriverError } from '../drivers/index.js';
 import { serveNbd, type NbdServer } from '../qemu-nbd.js';
 import type { ConnectionData, ExportRequest, NbdConnection, Target, TargetOptions } from './target.js';
 import { SerialQueue } from './serial-queue.js';
+import { commandOf, portIsFree } from './proc-util.js';
 
 interface NbdExport {
   req: ExportRequest;
@@ -22,17 +25,32 @@ export class NbdTarget implements Target {
   readonly kind = 'nbd' as const;
   private readonly exports = new Map<string, NbdExport>();
   private readonly queue = new SerialQueue();
+  private readonly dir: string;
 
   constructor(private readonly opts: TargetOptions) {
+    this.dir = join(opts.stateDir, 'nbd');
     const [lo, hi] = opts.nbdPortRange;
     if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo > 0 && hi <= 65535 && lo <= hi)) {
       throw new DriverError(`nbd target: nbdPortRange [${lo}, ${hi}] is not a valid port range`, { retryable: false });
     }
   }
 
+  /** Creates its state dir and stops qemu-nbd processes a killed agent left (by their pid files). qemu-nbd itself is checked by the first export. */
   setup(): Promise<void> {
-    // qemu-nbd is checked when the first export starts (serveNbd says when it is missing).
-    return Promise.resolve();
+    return this.queue.run(async () => {
+      await fs.mkdir(this.dir, { recursive: true });
+      if (this.exports.size > 0) return;
+      for (const name of await fs.readdir(this.dir)) {
+        if (!name.endsWith('.pid')) continue;
+        const file = join(this.dir, name);
+        const pid = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim());
+        if (Number.isInteger(pid) && pid > 1 && (await commandOf(pid)).includes(file)) {
+          process.kill(pid, 'SIGTERM');
+          for (let i = 0; i < 100 && (await commandOf(pid)) !== ''; i++) await sleep(50);
+        }
+        await fs.rm(file, { force: true });
+      }
+    });
   }
 
   export(req: ExportRequest): Promise<ConnectionData> {
@@ -94,7 +112,7 @@ export class NbdTarget implements Target {
           exportName: req.attachmentId,
           listen: { host: this.opts.address, port },
           readOnly: req.mode === 'ro',
-          pidFile: `${this.opts.stateDir}/nbd-${port}.pid`,
+          pidFile: join(this.dir, `${port}.pid`),
         });
         const entry: NbdExport = { req, port, server, dead: false };
         void server.exited.then(() => {
@@ -140,12 +158,4 @@ export class NbdTarget implements Target {
 
 function sameExport(a: ExportRequest, b: ExportRequest): boolean {
   return a.mode === b.mode && a.image.path === b.image.path && a.image.format === b.image.format && a.image.snapshotName === b.image.snapshotName;
-}
-
-function portIsFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
-  });
 }

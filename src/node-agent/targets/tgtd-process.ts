@@ -10,9 +10,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DriverError } from '../drivers/index.js';
+import { commandOf, portIsFree } from './proc-util.js';
 import { parsePortals, tgtadm, type Tgtadm } from './tgtadm.js';
 
 export const DEFAULT_TGTD = 'tgtd';
@@ -133,21 +133,6 @@ export async function stopStaleTgtd(pidFile: string): Promise<void> {
     if ((await commandOf(pid)).includes('tgtd')) process.kill(pid, 'SIGKILL');
   }
   await fs.rm(pidFile, { force: true });
-}
-
-/** The command line of a live process ('' when gone or a zombie). */
-export async function commandOf(pid: number): Promise<string> {
-  const status = await fs.readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  if (!status || /^State:\s+Z/m.test(status)) return '';
-  return (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replace(/\0/g, ' ');
-}
-
-export function portIsFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
-  });
 }
 
 function lastLines(text: string): string {
