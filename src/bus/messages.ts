@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { VOLUME_OUTCOMES, VOLUME_STATUSES } from '../domain/volume-states.js';
 import { SNAPSHOT_STATUSES } from '../domain/snapshot-states.js';
 import { MIGRATION_STATUSES } from '../domain/migration.js';
+import { reconcileAttachment } from './attachment-messages.js';
 
 const id = z.string().min(1).max(128);
 const gib = z.number().int().positive();
@@ -208,6 +209,8 @@ export const volumeView = z.object({
   sourceVolumeId: z.string().nullable().optional(),
   /** Progress of its last migration (optional: older gateways did not send it). */
   migrationStatus: z.enum(MIGRATION_STATUSES).nullable().optional(),
+  /** Whether it may be attached more than once at a time (optional: older gateways did not send it). */
+  multiattach: z.boolean().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -284,6 +287,8 @@ export type ReconcileRequest = z.infer<typeof reconcileRequest>;
 export const reconcileReply = z.object({
   host: z.string(),
   volumes: z.array(z.object({ volumeId: id, pool: z.string().nullable(), status: z.enum(VOLUME_STATUSES), version: z.number().int() })),
+  /** The exports the host should have (attachments), with their CHAP secrets (optional: older gateways did not send it). */
+  attachments: z.array(reconcileAttachment).optional(),
 });
 export type ReconcileReply = z.infer<typeof reconcileReply>;
 

@@ -79,6 +79,10 @@ export interface FlintConfig {
   readonly introspection: boolean;
   /** Where a scheduler or agent serves `/metrics`, `/healthz`, `/readyz`; absent (the default): not served. */
   readonly metricsListen?: { readonly host: string; readonly port: number };
+  /** TCP port of the agent's iSCSI portal (its own tgtd). @default 3260 */
+  readonly iscsiPort: number;
+  /** Inclusive TCP port range of the agent's per-export NBD servers. @default [10809, 10899] */
+  readonly nbdPorts: readonly [number, number];
 }
 
 export class ConfigError extends Error {
@@ -107,6 +111,8 @@ export const ENV = {
   FLINT_SCHEDULER_WEIGHERS: 'comma-separated weighers with optional multipliers, e.g. CapacityWeigher:1,VolumeNumberWeigher:-1 (default CapacityWeigher)',
   FLINT_LOG_LEVEL: 'fatal|error|warn|info|debug|trace|silent (default info)',
   FLINT_INTROSPECTION: 'true|false: whether the gateway answers schema introspection, for callers with a token only (default true; false also leaves GraphiQL without docs)',
+  FLINT_ISCSI_PORT: 'TCP port of the agent\'s iSCSI portal, served by the tgtd the agent starts (default 3260)',
+  FLINT_NBD_PORTS: 'FIRST-LAST: TCP ports of the agent\'s per-attachment NBD servers (default 10809-10899)',
   FLINT_METRICS_LISTEN: 'host:port where a scheduler or agent serves /metrics, /healthz and /readyz (default unset: off; the gateway serves them on FLINT_LISTEN)',
 } as const;
 
@@ -127,6 +133,8 @@ const fileSchema = z
     logLevel: z.string(),
     introspection: z.boolean(),
     metricsListen: z.string(),
+    iscsiPort: z.number(),
+    nbdPorts: z.string(),
   })
   .partial()
   .strict();
@@ -221,6 +229,14 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const metricsListen = metricsListenRaw === undefined ? undefined : parseListen(metricsListenRaw);
   if (metricsListenRaw !== undefined && !metricsListen) problems.push(`FLINT_METRICS_LISTEN: expected host:port with a port from 0 to 65535, got "${metricsListenRaw}"`);
 
+  const iscsiPort = num('FLINT_ISCSI_PORT', raw.iscsiPort, 3260, 1, 65535);
+  const nbdPortsRaw = str('FLINT_NBD_PORTS', raw.nbdPorts) ?? '10809-10899';
+  const nbdMatch = /^(\d{1,5})-(\d{1,5})$/.exec(nbdPortsRaw);
+  const nbdPorts: [number, number] = nbdMatch ? [Number(nbdMatch[1]), Number(nbdMatch[2])] : [10809, 10899];
+  if (!nbdMatch || nbdPorts[0] < 1 || nbdPorts[1] > 65535 || nbdPorts[0] > nbdPorts[1]) {
+    problems.push(`FLINT_NBD_PORTS: expected FIRST-LAST with 1 <= FIRST <= LAST <= 65535, e.g. 10809-10899, got "${nbdPortsRaw}"`);
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({
     dataDir,
@@ -238,6 +254,8 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     logLevel: logLevel!,
     introspection,
     ...(metricsListen ? { metricsListen } : {}),
+    iscsiPort,
+    nbdPorts,
   });
 }
 

@@ -28,6 +28,13 @@ const REDACT = [
   'authPassword',
   '*.authPassword',
   '*.*.authPassword',
+  'chap',
+  '*.chap',
+  '*.*.chap',
+  '*.*.*.password',
+  'chapSecret',
+  '*.chapSecret',
+  '*.*.chapSecret',
 ];
 
 /** A role's logger, writing to stderr (or to `destination`, for tests). */

@@ -15,11 +15,11 @@ export interface AuditActor {
 }
 
 export interface NewAudit {
-  resourceType: 'volume' | 'snapshot';
+  resourceType: 'volume' | 'snapshot' | 'attachment';
   resourceId: string;
   /** The resource's project (not the actor's). */
   projectId: string;
-  action: 'reset_status' | 'force_delete';
+  action: 'reset_status' | 'force_delete' | 'force_detach';
   fromStatus: string;
   toStatus: string;
   reason: string;

@@ -7,6 +7,7 @@ import 'reflect-metadata';
 import { Entity, Index, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 import type { VolumeStatus } from '../domain/volume-states.js';
 import type { MigrationStatus } from '../domain/migration.js';
+import { Attachment } from './attachment-entity.js';
 
 export type Role = 'admin' | 'member' | 'reader';
 export const ROLES: readonly Role[] = ['admin', 'member', 'reader'];
@@ -48,6 +49,7 @@ export class Volume {
     | 'sourceVolumeId'
     | 'requestHash'
     | 'migrationStatus'
+    | 'multiattach'
     | 'createdAt'
     | 'updatedAt'
     | 'deletedAt';
@@ -73,6 +75,8 @@ export class Volume {
   @Property({ type: 'string', length: 64, nullable: true }) requestHash: string | null = null;
   /** Progress of its last migration (src/domain/migration.ts); null when it was never migrated. */
   @Property({ type: 'string', length: 16, nullable: true }) migrationStatus: MigrationStatus | null = null;
+  /** May be attached more than once at a time (Cinder's `multiattach`): set at create or by the volume type's extra spec. */
+  @Property({ type: 'boolean', default: false }) multiattach: boolean = false;
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
   @Property({ type: 'datetime' }) updatedAt: Date = new Date();
   @Property({ type: 'datetime', nullable: true }) deletedAt: Date | null = null;
@@ -200,4 +204,4 @@ export class Reservation {
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
 }
 
-export const ENTITIES = [Project, ApiToken, Volume, Snapshot, Operation, UserMessage, VolumeType, PoolAllocation, Reservation, StatusAudit];
+export const ENTITIES = [Project, ApiToken, Volume, Snapshot, Operation, UserMessage, VolumeType, PoolAllocation, Reservation, StatusAudit, Attachment];

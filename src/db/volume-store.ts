@@ -87,6 +87,7 @@ export function toVolumeView(v: Volume): VolumeView {
     snapshotId: v.snapshotId,
     sourceVolumeId: v.sourceVolumeId,
     migrationStatus: v.migrationStatus,
+    multiattach: v.multiattach,
     createdAt: v.createdAt.toISOString(),
     updatedAt: v.updatedAt.toISOString(),
   };

@@ -56,7 +56,8 @@ const DELETABLE: readonly VolumeStatus[] = ['available', 'error', 'error_deletin
 /** Actions a user (or admin) asks for through the API. */
 export const VOLUME_ACTIONS = {
   delete: { from: DELETABLE, to: 'deleting', verb: 'deleted' },
-  extend: { from: ['available'], to: 'extending', verb: 'extended' },
+  /** An attached (IN_USE) volume may grow too: its exports are refreshed, then its status is IN_USE again. */
+  extend: { from: ['available', 'in_use'], to: 'extending', verb: 'extended' },
   /** Taking a snapshot leaves the volume's status as it is (Cinder's way); it must be AVAILABLE. */
   snapshot: { from: ['available'], to: null, verb: 'snapshotted' },
   /** Reverting to its latest snapshot (Cinder's revert-to-snapshot): only an AVAILABLE volume. */

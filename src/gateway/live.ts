@@ -25,7 +25,8 @@ import {
   type OperationView,
   type UserMessageView,
 } from '../bus/index.js';
-import { toSnapshotView, toVolumeView, type Operation, type Snapshot, type UserMessage, type Volume } from '../db/index.js';
+import { toAttachmentView, toSnapshotView, toVolumeView, type Attachment, type Operation, type Snapshot, type UserMessage, type Volume } from '../db/index.js';
+import { ATTACHMENT_KIND, liveAttachment, type LiveAttachment } from '../bus/index.js';
 
 /** Events buffered per slow subscriber before the oldest are dropped. @default 1000 */
 export const SUBSCRIBER_BUFFER = 1000;
@@ -40,6 +41,7 @@ export class LiveHub {
   private readonly snapshots: Listeners<LiveSnapshot> = new Set();
   private readonly operations: Listeners<LiveOperation> = new Set();
   private readonly messages: Listeners<LiveMessage> = new Set();
+  private readonly attachments: Listeners<LiveAttachment> = new Set();
   private sub: NatsSubscription | undefined;
 
   constructor(private readonly bus: Bus) {}
@@ -55,6 +57,7 @@ export class LiveHub {
           else if (env.kind === KIND.liveSnapshot) emit(this.snapshots, decodePayload(env, liveSnapshot));
           else if (env.kind === KIND.liveOperation) emit(this.operations, decodePayload(env, liveOperation));
           else if (env.kind === KIND.liveMessage) emit(this.messages, decodePayload(env, liveMessage));
+          else if (env.kind === ATTACHMENT_KIND.liveAttachment) emit(this.attachments, decodePayload(env, liveAttachment));
         } catch (e) {
           onError(e);
         }
@@ -77,6 +80,24 @@ export class LiveHub {
   publishOperation(operation: Operation): void {
     const view = toOperationView(operation);
     this.bus.nc.publish(subjects.liveOperation(view.projectId, view.id), encode(KIND.liveOperation, { operation: view } satisfies LiveOperation));
+  }
+
+  /** Announces an attachment that was created or changed (call it after the commit); the view carries no CHAP secret. */
+  publishAttachment(type: LiveAttachment['type'], attachment: Attachment): void {
+    const view = toAttachmentView(attachment);
+    this.bus.nc.publish(subjects.liveAttachment(view.projectId, view.id), encode(ATTACHMENT_KIND.liveAttachment, { type, attachment: view } satisfies LiveAttachment));
+  }
+
+  /** Attachment events that pass `accept`, like `listen` for volumes (stale versions skipped). */
+  listenAttachments(
+    accept: (ev: LiveAttachment) => boolean,
+    opts: { first?: LiveAttachment; until?: (ev: LiveAttachment) => boolean } = {},
+  ): AsyncIterableIterator<LiveAttachment> {
+    return iterate(this.attachments, accept, {
+      ...opts,
+      key: (ev) => ev.attachment.id,
+      isStale: (ev, last) => ev.attachment.version <= last.attachment.version,
+    });
   }
 
   /** Announces a user message that was added (call it after the commit). */
@@ -129,6 +150,7 @@ export class LiveHub {
     this.snapshots.clear();
     this.operations.clear();
     this.messages.clear();
+    this.attachments.clear();
   }
 }
 

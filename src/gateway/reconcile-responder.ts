@@ -18,6 +18,7 @@ import {
 } from '../bus/index.js';
 import type { Logger } from '../config/logger.js';
 import { Volume, type Db } from '../db/index.js';
+import { attachmentsOnHost } from './attachment-reconcile.js';
 
 export async function volumesOnHost(db: Db, host: string): Promise<ReconcileReply['volumes']> {
   const rows = await db.fork().find(
@@ -37,8 +38,9 @@ export function startReconcileResponder(bus: Bus, db: Db, log: Logger): { stop()
         try {
           const req = decodePayload(decodeEnvelope(msg.data), reconcileRequest);
           const volumes = await volumesOnHost(db, req.host);
-          msg.respond(encode(RECOVERY_KIND.reconcileReply, { host: req.host, volumes } satisfies ReconcileReply));
-          log.info({ host: req.host, volumes: volumes.length }, 'answered an agent\'s reconciliation request');
+          const attachments = await attachmentsOnHost(db, req.host);
+          msg.respond(encode(RECOVERY_KIND.reconcileReply, { host: req.host, volumes, attachments } satisfies ReconcileReply));
+          log.info({ host: req.host, volumes: volumes.length, attachments: attachments.length }, 'answered an agent\'s reconciliation request');
         } catch (e) {
           // No answer: the agent times out, logs it and tries once more later.
           log.warn({ err: e }, 'could not answer a reconciliation request');

@@ -36,6 +36,7 @@ import { SnapshotService } from './snapshot-service.js';
 import { AdminService } from './admin-service.js';
 import { VolumeService } from './volume-service.js';
 import { MigrationService } from './volume-migration.js';
+import { AttachmentService } from './attachment-service.js';
 
 export interface RunningGateway {
   /** `http://host:port/graphql` */
@@ -55,6 +56,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const snapshots = new SnapshotService({ config, db, bus, live, log });
   const admin = new AdminService({ config, db, bus, live, log });
   const migration = new MigrationService({ config, db, bus, live, log, pools });
+  const attachments = new AttachmentService({ config, db, bus, live, log });
   const auth = new Authenticator(db);
   const cluster = await ClusterFeed.start({
     bus,
@@ -63,7 +65,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     heartbeatSeconds: config.heartbeatSeconds,
     onError: (err) => log.warn({ err }, 'dashboard feed error'),
   });
-  const services = { volumes, snapshots, admin, migration, db, bus, live, pools, heartbeatSeconds: config.heartbeatSeconds, cluster };
+  const services = { volumes, snapshots, attachments, admin, migration, db, bus, live, pools, heartbeatSeconds: config.heartbeatSeconds, cluster };
   const obs = graphqlObservability<Context>(log);
   const stopPoolGauge = setPoolSource(poolSourceFrom(() => pools.list(), () => capacity.allocations(db.fork())));
   const format = (f: GraphQLFormattedError, e: unknown) => obs.countError(formatError(f, e, log));

@@ -57,6 +57,8 @@ import type { LiveHub } from './live.js';
 import { announceAndDispatch, casGuard, casRefusal, newOperation, replayCreate, succeeded } from './mutation-helpers.js';
 import { checkCopyInput, copySize, copySource, revertVolume, sourcePool } from './volume-copy.js';
 import { announceVolumeDelete, startVolumeDelete } from './volume-delete.js';
+import { multiattachFromExtraSpecs, volumeHasAttachments } from '../domain/attachment-states.js';
+import { liveAttachmentsOf } from '../db/attachment-store.js';
 
 export interface GatewayDeps {
   config: FlintConfig;
@@ -109,6 +111,8 @@ export class VolumeService implements VolumeServiceApi {
           metadata,
           // Only for copies, so the hashes of blank volumes stay as they were.
           ...(source ? [{ snapshotId: input.snapshotId ?? null, sourceVolumeId: input.sourceVolumeId ?? null }] : []),
+          // Only when asked for, so the hashes of other volumes stay as they were.
+          ...(input.multiattach ? [{ multiattach: true }] : []),
         ]),
       )
       .digest('hex');
@@ -150,6 +154,7 @@ export class VolumeService implements VolumeServiceApi {
           metadata,
           idempotencyKey: input.idempotencyKey ?? null,
           requestHash,
+          multiattach: !!input.multiattach || multiattachFromExtraSpecs(type?.extraSpecs),
         });
         const operation = newOperation(tx, 'volume', p.projectId, 'create_volume', volumeId, {
           subject: subjects.scheduler(COMMAND.createVolume),
@@ -207,6 +212,8 @@ export class VolumeService implements VolumeServiceApi {
     const p = requireWriter(principal);
     const em = this.deps.db.fork();
     const current = await this.mustSee(p, input.id, em);
+    const attachments = await liveAttachmentsOf(em, current.id);
+    if (attachments.length > 0) throw volumeHasAttachments(current.id, attachments);
     assertCanStart('delete', current.status, current.id);
     const snapshotCount = await countSnapshotsOfVolume(em, current.id);
     if (snapshotCount > 0 && !input.cascade) {
@@ -240,7 +247,7 @@ export class VolumeService implements VolumeServiceApi {
     const type = current.volumeType ? await em.findOne(VolumeType, { name: current.volumeType }, { disableIdentityMap: true }) : null;
     const operationId = randomUUID();
     const result = await em.transactional(async (tx) => {
-      const volume = await casVolume(tx, current.id, { from: ['available'], expectedVersion: input.expectedVersion ?? current.version }, { status: 'extending' });
+      const volume = await casVolume(tx, current.id, { from: actionTransition('extend').from, expectedVersion: input.expectedVersion ?? current.version }, { status: 'extending' });
       if (!volume) throw await this.whyNot(tx, 'extend', current.id, input.expectedVersion);
       const payload: ScheduleExtend = {
         operationId,

@@ -31,6 +31,7 @@ import {
 } from '../bus/index.js';
 import { DriverError, type VolumeDriver } from './drivers/index.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { ATTACHMENT_COMMANDS, type AttachmentCommand, type AttachmentCommandPayloads, type AttachmentHandler } from './attachments.js';
 import type { OutcomeStore, RecordedMessage } from './outcome-store.js';
 import type { MigrationAgent } from './migration.js';
 
@@ -45,11 +46,12 @@ export const AGENT_COMMANDS = [
   MIGRATION_COMMAND.export,
   MIGRATION_COMMAND.import,
   MIGRATION_COMMAND.cleanup,
+  ...ATTACHMENT_COMMANDS,
 ] as const;
 export type AgentCommand = (typeof AGENT_COMMANDS)[number];
 
 /** Payload type of each command. */
-export interface AgentCommandPayloads {
+export interface AgentCommandPayloads extends AttachmentCommandPayloads {
   create_volume: AgentCreate;
   delete_volume: AgentDelete;
   extend_volume: AgentExtend;
@@ -77,6 +79,8 @@ export interface AgentCoreOptions {
   log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
   /** Migration commands (src/node-agent/migration.ts); absent: they fail as unsupported. */
   migration?: MigrationAgent;
+  /** Attachment commands (src/node-agent/attachments.ts); without it they fail as unsupported. */
+  attachments?: AttachmentHandler;
 }
 
 /** Handles agent commands; one instance per agent process. */
@@ -133,6 +137,9 @@ export class AgentCore {
         return this.migration().import(payload as MigrationImport);
       case MIGRATION_COMMAND.cleanup:
         return this.migration().cleanup(payload as MigrationCleanup);
+      default:
+        if (!this.opts.attachments) return Promise.reject(new Error(`this agent does not handle ${command}`));
+        return this.opts.attachments.decide(command as AttachmentCommand, payload as AttachmentCommandPayloads[AttachmentCommand]);
     }
   }
 

@@ -14,6 +14,10 @@ import {
   agentDeleteSnapshot,
   agentRevert,
   agentDurable,
+  agentExportAttachment,
+  agentRefreshAttachment,
+  agentUnexportAttachment,
+  ATTACHMENT_KIND,
   agentExtend,
   ContractError,
   decodeEnvelope,
@@ -38,6 +42,7 @@ import { startAgentHeartbeat, type AgentPool } from './heartbeat.js';
 import { FileOutcomeStore } from './outcome-store.js';
 import { startReconciliation } from './reconcile.js';
 import { MigrationAgent } from './migration.js';
+import { startTargets } from './attachment-targets.js';
 
 /** Commands handled at once (different volumes; one volume's commands are serialised). @default 8 */
 export const DEFAULT_AGENT_CONCURRENCY = 8;
@@ -65,6 +70,9 @@ const COMMANDS: { [C in AgentCommand]: { kind: string; schema: z.ZodType } } = {
   migration_export: { kind: MIGRATION_KIND.agentExport, schema: migrationExport },
   migration_import: { kind: MIGRATION_KIND.agentImport, schema: migrationImport },
   migration_cleanup: { kind: MIGRATION_KIND.agentCleanup, schema: migrationCleanup },
+  export_attachment: { kind: ATTACHMENT_KIND.agentExport, schema: agentExportAttachment },
+  unexport_attachment: { kind: ATTACHMENT_KIND.agentUnexport, schema: agentUnexportAttachment },
+  refresh_attachment: { kind: ATTACHMENT_KIND.agentRefresh, schema: agentRefreshAttachment },
 };
 
 /**
@@ -97,7 +105,10 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
   // qemu-nbd exports a previous run left behind (src/node-agent/migration.ts).
   await migration.reconcile().catch((err: unknown) => log.warn({ err }, 'could not check for migration exports left by a previous run'));
   await outcomes.prune().catch((err: unknown) => log.warn({ err }, 'could not prune old operation records'));
+  // Export targets (iSCSI, NBD) for attachments: src/node-agent/attachment-targets.ts.
+  const targets = await startTargets(config, pools, log);
   const core = new AgentCore({
+    attachments: targets.handler,
     host,
     availabilityZone: config.availabilityZone,
     drivers: new Map(pools.map((p) => [p.config.name, p.driver])),
@@ -122,7 +133,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
   });
 
   // Before consuming commands: compare the DB's view of this host with the disk (src/node-agent/reconcile.ts).
-  const reconciliation = await startReconciliation(bus, host, pools, log);
+  const reconciliation = await startReconciliation(bus, host, pools, log, { onAttachments: (wanted) => targets.handler.reconcileExports(wanted) });
   let runner: ConsumerRunner;
   try {
     runner = await runConsumer(
@@ -143,6 +154,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
     );
   } catch (err) {
     await heartbeat.stop();
+    await targets.shutdown();
     throw err;
   }
   log.info({ host, pools: pools.map((p) => p.config.name) }, 'agent started');
@@ -156,6 +168,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
         await runner.stop();
         await migration.stopAll();
         await heartbeat.stop();
+        await targets.shutdown();
         log.info({ host }, 'agent stopped');
       })()),
   };

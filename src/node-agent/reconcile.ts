@@ -20,6 +20,7 @@ import {
   RECOVERY_KIND,
   subjects,
   type Bus,
+  type ReconcileAttachment,
   type ReconcileReply,
   type ReconcileRequest,
   type VolumeMissing,
@@ -34,6 +35,9 @@ export const RECONCILE_TIMEOUT_MS = 5_000;
 export const RECONCILE_RETRY_MS = 30_000;
 
 export type DbVolume = ReconcileReply['volumes'][number];
+
+/** Called with the exports the DB says this host should have. */
+export type OnAttachments = (wanted: readonly ReconcileAttachment[]) => Promise<unknown>;
 
 export interface DiskPool {
   pool: string;
@@ -71,9 +75,20 @@ export function compareWithDisk(dbVolumes: readonly DbVolume[], disk: readonly D
 }
 
 /** Asks a gateway, compares, reports the missing and logs the orphans. Throws when no gateway answered. */
-export async function reconcileOnce(bus: Bus, host: string, pools: readonly AgentPool[], log: Logger, timeoutMs = RECONCILE_TIMEOUT_MS): Promise<ReconcilePlan> {
+export async function reconcileOnce(
+  bus: Bus,
+  host: string,
+  pools: readonly AgentPool[],
+  log: Logger,
+  timeoutMs = RECONCILE_TIMEOUT_MS,
+  onAttachments?: OnAttachments,
+): Promise<ReconcilePlan> {
   const reply = await bus.nc.request(RECONCILE_SUBJECT, encode(RECOVERY_KIND.reconcileRequest, { host } satisfies ReconcileRequest), { timeout: timeoutMs });
   const answer = decodePayload(decodeEnvelope(reply.data), reconcileReply);
+  // The exports the DB says this host should have (issue 4): re-created, unknown ones removed.
+  if (answer.attachments && onAttachments) {
+    await onAttachments(answer.attachments).catch((err: unknown) => log.error({ err }, 'could not re-create the exports of this host\'s attachments'));
+  }
   // The disk is listed after the DB was read: an image made meanwhile belongs to a volume the DB had as CREATING.
   const disk: DiskPool[] = [];
   for (const p of pools) disk.push({ pool: p.config.name, volumeIds: await p.driver.listVolumes() });
@@ -101,16 +116,16 @@ export async function startReconciliation(
   host: string,
   pools: readonly AgentPool[],
   log: Logger,
-  opts: { timeoutMs?: number; retryMs?: number } = {},
+  opts: { timeoutMs?: number; retryMs?: number; onAttachments?: OnAttachments } = {},
 ): Promise<{ stop(): void }> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    await reconcileOnce(bus, host, pools, log, opts.timeoutMs);
+    await reconcileOnce(bus, host, pools, log, opts.timeoutMs, opts.onAttachments);
   } catch (err) {
     const retryMs = opts.retryMs ?? RECONCILE_RETRY_MS;
     log.warn({ err, retryInMs: retryMs }, 'start-up reconciliation: no gateway answered; will try once more later');
     timer = setTimeout(() => {
-      reconcileOnce(bus, host, pools, log, opts.timeoutMs).catch((e: unknown) =>
+      reconcileOnce(bus, host, pools, log, opts.timeoutMs, opts.onAttachments).catch((e: unknown) =>
         log.warn({ err: e }, 'start-up reconciliation failed again; skipped until the next start'),
       );
     }, retryMs);

@@ -1,9 +1,10 @@
 /** What every resolver receives: who is asking, and the services that do the work. */
-import type { Bus, LiveMessage, LiveOperation, LiveSnapshot, LiveVolume, PoolStats, ServiceHeartbeat } from '../bus/index.js';
+import type { Bus, LiveAttachment, LiveMessage, LiveOperation, LiveSnapshot, LiveVolume, PoolStats, ServiceHeartbeat } from '../bus/index.js';
 import type { Db, Principal } from '../db/index.js';
 import type { SnapshotServiceApi, VolumeServiceApi } from './services.js';
 import type { AdminServiceApi } from './admin-services.js';
 import type { MigrationServiceApi } from './migration-services.js';
+import type { AttachmentServiceApi } from './attachment-services.js';
 
 export interface LiveApi {
   listen(accept: (ev: LiveVolume) => boolean, opts?: { first?: LiveVolume; until?: (ev: LiveVolume) => boolean }): AsyncIterableIterator<LiveVolume>;
@@ -13,6 +14,8 @@ export interface LiveApi {
   listenOperations(accept: (ev: LiveOperation) => boolean): AsyncIterableIterator<LiveOperation>;
   /** User messages as they are added. */
   listenMessages(accept: (ev: LiveMessage) => boolean): AsyncIterableIterator<LiveMessage>;
+  /** Attachments as they are created or change; stale versions are skipped. */
+  listenAttachments(accept: (ev: LiveAttachment) => boolean, opts?: { first?: LiveAttachment; until?: (ev: LiveAttachment) => boolean }): AsyncIterableIterator<LiveAttachment>;
 }
 
 /** Pool heartbeats with Flint's allocations (`host@pool` → GiB), read together. */
@@ -32,6 +35,8 @@ export interface ClusterFeedApi {
 export interface Services {
   volumes: VolumeServiceApi;
   snapshots: SnapshotServiceApi;
+  /** Attachments (src/gateway/attachment-service.ts). */
+  attachments: AttachmentServiceApi;
   /** Admin actions: reset-state and force delete, audited (src/gateway/admin-service.ts). */
   admin: AdminServiceApi;
   /** migrateVolume and retypeVolume (src/gateway/volume-migration.ts). */

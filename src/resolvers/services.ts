@@ -18,6 +18,8 @@ export interface CreateVolumeRequest {
   snapshotId?: string | null;
   /** Create it as a clone of this volume. */
   sourceVolumeId?: string | null;
+  /** Allow several attachments at once (also set by the type's extra spec `multiattach`). */
+  multiattach?: boolean | null;
 }
 
 export interface RevertVolumeRequest {

@@ -37,6 +37,14 @@ export class CreateVolumeInput {
   @Field(() => String, { nullable: true, description: 'Free text for people, up to 1024 characters; default none.' })
   description?: string | null;
 
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      'Allow several attachments at once (Cinder\'s multiattach); default false, or true when the volume type\'s extra spec multiattach is "<is> True". ' +
+      'The consumers must coordinate their writes (a cluster file system).',
+  })
+  multiattach?: boolean | null;
+
   @Field(() => String, {
     nullable: true,
     description: 'Name of a volume type (see `volumeTypes`); its extra specs choose the pool. Default none: any pool. An unknown or private type is BAD_USER_INPUT.',

@@ -49,6 +49,12 @@ export class VolumeType extends Node {
     description: 'Progress of its last migration (`migrateVolume`, or `retypeVolume` that had to move it): STARTING, COPYING, then SUCCESS or ERROR; null when it was never migrated.',
   })
   migrationStatus!: MigrationStatusEnum | null;
+  @Field({
+    description:
+      'Whether it may be attached to several consumers at once (Cinder\'s multiattach): set with `createVolume(multiattach: true)` or by its volume type\'s extra spec multiattach="<is> True". ' +
+      'Without it a second attachment is INVALID_STATE.',
+  })
+  multiattach!: boolean;
 
   @Field({ description: 'When it was requested (UTC, ISO 8601).' })
   createdAt!: Date;
@@ -75,6 +81,7 @@ export class VolumeType extends Node {
       snapshotId: v.snapshotId ?? null,
       sourceVolumeId: v.sourceVolumeId ?? null,
       migrationStatus: (v.migrationStatus ?? null) as MigrationStatusEnum | null,
+      multiattach: v.multiattach ?? false,
       createdAt: new Date(v.createdAt),
       updatedAt: new Date(v.updatedAt),
       hostValue: v.host,

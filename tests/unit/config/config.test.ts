@@ -51,6 +51,8 @@ test('with an empty environment every setting has its default', (t) => {
     schedulerWeighers: [],
     logLevel: 'info',
     introspection: true,
+    iscsiPort: 3260,
+    nbdPorts: [10809, 10899],
   } satisfies FlintConfig);
 });
 
@@ -414,4 +416,13 @@ test('FLINT_SCHEDULER_WEIGHERS takes names with optional multipliers and refuses
   const err = t.throws(() => loadConfig({ FLINT_SCHEDULER_WEIGHERS: 'GoodnessWeigher:1,CapacityWeigher:x' }, '/srv'), { instanceOf: ConfigError });
   t.is(err.problems.length, 2);
   t.true(err.problems.every((p) => p.startsWith('FLINT_SCHEDULER_WEIGHERS:')));
+});
+
+test('FLINT_ISCSI_PORT and FLINT_NBD_PORTS set the agent\'s export ports; bad values say what to write', (t) => {
+  const c = loadConfig({ FLINT_ISCSI_PORT: '13260', FLINT_NBD_PORTS: '20000-20010' }, '/srv');
+  t.is(c.iscsiPort, 13260);
+  t.deepEqual(c.nbdPorts, [20000, 20010]);
+  const err = t.throws(() => loadConfig({ FLINT_ISCSI_PORT: '0', FLINT_NBD_PORTS: '20010-20000' }, '/srv'));
+  t.regex(err!.message, /FLINT_ISCSI_PORT: must be an integer from 1 to 65535/);
+  t.regex(err!.message, /FLINT_NBD_PORTS: expected FIRST-LAST/);
 });

@@ -23,7 +23,7 @@ const DELETABLE: VolumeStatus[] = ['available', 'error', 'error_deleting', 'erro
 /** What each action is expected to allow, written out rather than read back from the table under test. */
 const EXPECTED_ACTIONS: Record<VolumeAction, { from: VolumeStatus[]; to: VolumeStatus | null; verb: string }> = {
   delete: { from: DELETABLE, to: 'deleting', verb: 'deleted' },
-  extend: { from: ['available'], to: 'extending', verb: 'extended' },
+  extend: { from: ['available', 'in_use'], to: 'extending', verb: 'extended' },
   snapshot: { from: ['available'], to: null, verb: 'snapshotted' },
   revert: { from: ['available'], to: 'reverting', verb: 'reverted to a snapshot' },
   migrate: { from: ['available'], to: 'maintenance', verb: 'migrated' },

@@ -1,0 +1,179 @@
+/**
+ * The agent's attachment commands (issue 4), free of NATS like `agent-core.ts`, which
+ * delegates to this: export a volume for one attachment through the target of its kind
+ * (iSCSI over tgt with CHAP and an initiator ACL, or NBD over qemu-nbd), remove the
+ * export, make the consumer see a grown volume. Each returns the one outcome message
+ * for `flint.evt.attachment.<id>`; AgentCore records it before emitting it, so a
+ * redelivered command replays the outcome without touching the target again (and the
+ * targets are idempotent besides). Also the start-up re-creation of the exports the DB
+ * says this host should have (`reconcileExports`).
+ */
+import {
+  ATTACHMENT_COMMAND,
+  ATTACHMENT_KIND,
+  subjects,
+  type AgentExportAttachment,
+  type AgentRefreshAttachment,
+  type AgentUnexportAttachment,
+  type AttachmentOutcomeEvent,
+  type ReconcileAttachment,
+} from '../bus/index.js';
+import type { Logger } from '../config/index.js';
+import { DriverError, type VolumeDriver } from './drivers/index.js';
+import type { RecordedMessage } from './outcome-store.js';
+import type { ExportRequest, Target, TargetKind } from './targets/index.js';
+
+export const ATTACHMENT_COMMANDS = [ATTACHMENT_COMMAND.exportAttachment, ATTACHMENT_COMMAND.unexportAttachment, ATTACHMENT_COMMAND.refreshAttachment] as const;
+export type AttachmentCommand = (typeof ATTACHMENT_COMMANDS)[number];
+
+export interface AttachmentCommandPayloads {
+  export_attachment: AgentExportAttachment;
+  unexport_attachment: AgentUnexportAttachment;
+  refresh_attachment: AgentRefreshAttachment;
+}
+
+export interface AttachmentHandlerOptions {
+  host: string;
+  drivers: ReadonlyMap<string, VolumeDriver>;
+  /** The host's targets; a kind whose setup failed maps to why. */
+  targets: ReadonlyMap<TargetKind, Target | { unavailable: string }>;
+  log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+}
+
+export class AttachmentHandler {
+  constructor(private readonly opts: AttachmentHandlerOptions) {}
+
+  decide<C extends AttachmentCommand>(command: C, payload: AttachmentCommandPayloads[C]): Promise<RecordedMessage> {
+    switch (command) {
+      case ATTACHMENT_COMMAND.exportAttachment:
+        return this.export(payload as AgentExportAttachment);
+      case ATTACHMENT_COMMAND.unexportAttachment:
+        return this.unexport(payload as AgentUnexportAttachment);
+      default:
+        return this.refresh(payload as AgentRefreshAttachment);
+    }
+  }
+
+  private async export(p: AgentExportAttachment): Promise<RecordedMessage> {
+    const { log, host } = this.opts;
+    try {
+      const target = this.target(p.targetKind);
+      const driver = this.opts.drivers.get(p.pool);
+      if (!driver) throw new DriverError(`pool ${p.pool} is not configured on host ${host}`);
+      const image = await driver.imageSource(p.volumeId);
+      const connection = await target.export(exportRequest(p, image));
+      log.info({ attachmentId: p.attachmentId, volumeId: p.volumeId, kind: p.targetKind, mode: p.mode }, 'volume exported');
+      return outcome(p, 'export.succeeded', { connection });
+    } catch (err) {
+      const refused = err instanceof DriverError && !err.retryable;
+      log.error({ err, attachmentId: p.attachmentId, volumeId: p.volumeId, kind: p.targetKind }, 'export failed');
+      return outcome(p, 'export.failed', {
+        error: {
+          code: refused ? 'BAD_USER_INPUT' : 'INTERNAL',
+          message:
+            `Exporting volume ${p.volumeId} over ${p.targetKind} on host ${host} for attachment ${p.attachmentId} failed: ${message(err)}. ` +
+            'The attachment is ERROR_ATTACHING: delete it and attach again; if that fails too, an operator should check the agent\'s target on that host.',
+        },
+      });
+    }
+  }
+
+  private async unexport(p: AgentUnexportAttachment): Promise<RecordedMessage> {
+    const { log, host } = this.opts;
+    try {
+      await this.target(p.targetKind).unexport(p.attachmentId);
+      log.info({ attachmentId: p.attachmentId, volumeId: p.volumeId, kind: p.targetKind }, 'export removed');
+      return outcome(p, 'unexport.succeeded', {});
+    } catch (err) {
+      log.error({ err, attachmentId: p.attachmentId, volumeId: p.volumeId }, 'removing an export failed');
+      return outcome(p, 'unexport.failed', {
+        error: {
+          code: 'INTERNAL',
+          message:
+            `Removing the ${p.targetKind} export of attachment ${p.attachmentId} on host ${host} failed: ${message(err)}. ` +
+            'The attachment is ERROR_DETACHING: delete it again to retry; an admin can forceDetach it.',
+        },
+      });
+    }
+  }
+
+  private async refresh(p: AgentRefreshAttachment): Promise<RecordedMessage> {
+    const { log, host } = this.opts;
+    try {
+      await this.target(p.targetKind).refreshSize(p.attachmentId);
+      log.info({ attachmentId: p.attachmentId, volumeId: p.volumeId }, 'export shows the new size');
+      return outcome(p, 'refresh.succeeded', {});
+    } catch (err) {
+      log.error({ err, attachmentId: p.attachmentId, volumeId: p.volumeId }, 'refreshing an export\'s size failed');
+      return outcome(p, 'refresh.failed', {
+        error: {
+          code: 'INTERNAL',
+          message: `The consumer of attachment ${p.attachmentId} may still see the old size: refreshing the export on host ${host} failed: ${message(err)}. Detach and attach again to see the new size.`,
+        },
+      });
+    }
+  }
+
+  private target(kind: TargetKind): Target {
+    const t = this.opts.targets.get(kind);
+    if (!t) throw new DriverError(`host ${this.opts.host} has no ${kind} target`);
+    if ('unavailable' in t) throw new DriverError(`the ${kind} target of host ${this.opts.host} is not available: ${t.unavailable}`, { retryable: false });
+    return t;
+  }
+
+  /**
+   * Makes each target's exports exactly what the DB says this host should have (after an
+   * agent or tgtd restart): builds the export requests (skipping volumes whose pool or image
+   * is gone, with a warning) and calls `reconcile` on every available target.
+   */
+  async reconcileExports(wanted: readonly ReconcileAttachment[]): Promise<{ exported: number; skipped: number }> {
+    const { log } = this.opts;
+    const byKind = new Map<TargetKind, ExportRequest[]>();
+    let skipped = 0;
+    for (const a of wanted) {
+      const driver = this.opts.drivers.get(a.pool);
+      const image = driver ? await driver.imageSource(a.volumeId).catch(() => undefined) : undefined;
+      if (!image) {
+        skipped++;
+        log.warn({ attachmentId: a.attachmentId, volumeId: a.volumeId, pool: a.pool }, 'attachment not re-exported: its volume\'s image is not on this host');
+        continue;
+      }
+      const list = byKind.get(a.targetKind) ?? [];
+      list.push(exportRequest(a, image));
+      byKind.set(a.targetKind, list);
+    }
+    let exported = 0;
+    for (const [kind, t] of this.opts.targets) {
+      if ('unavailable' in t) continue;
+      const list = byKind.get(kind) ?? [];
+      await t.reconcile(list);
+      exported += list.length;
+    }
+    log.info({ exported, skipped }, 'exports re-created from the database');
+    return { exported, skipped };
+  }
+}
+
+function exportRequest(p: Pick<AgentExportAttachment, 'attachmentId' | 'volumeId' | 'mode' | 'initiator' | 'chap'>, image: ExportRequest['image']): ExportRequest {
+  return {
+    attachmentId: p.attachmentId,
+    volumeId: p.volumeId,
+    image,
+    mode: p.mode,
+    ...(p.initiator ? { initiator: p.initiator } : {}),
+    ...(p.chap ? { chap: p.chap } : {}),
+  };
+}
+
+function outcome(
+  p: { operationId: string; attachmentId: string; volumeId: string },
+  name: AttachmentOutcomeEvent['outcome'],
+  rest: Pick<AttachmentOutcomeEvent, 'connection' | 'error'>,
+): RecordedMessage {
+  const payload: AttachmentOutcomeEvent = { operationId: p.operationId, attachmentId: p.attachmentId, volumeId: p.volumeId, outcome: name, ...rest };
+  return { subject: subjects.attachmentEvent(p.attachmentId), kind: ATTACHMENT_KIND.attachmentOutcome, payload, msgId: `${p.operationId}:${name}` };
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,147 @@
+/**
+ * A qcow2 image shown as a raw file: qemu-storage-daemon's FUSE export mounted over a
+ * regular file under the target's state dir. tgt cannot read qcow2, so this file is the
+ * backing store of a qcow2 volume's LUN.
+ *
+ * The daemon is ready once it has written its pid file (after the mount). A daemon that
+ * dies leaves a stale mount ("Transport endpoint is not connected"): `clearStaleMount`
+ * unmounts it.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DriverError, type ImageSource } from '../drivers/index.js';
+
+export const DEFAULT_QSD = 'qemu-storage-daemon';
+
+export interface FuseExport {
+  /** The raw view of the image: give it to tgt as the backing store. */
+  readonly mountpoint: string;
+  readonly pid: number;
+  readonly alive: boolean;
+  readonly exited: Promise<string>;
+  /** Stops the daemon (which unmounts and flushes the image) and removes the mountpoint file. */
+  stop(): Promise<void>;
+}
+
+/** The qemu-storage-daemon arguments (pure; exported for unit tests). */
+export function qsdArgs(image: ImageSource, mountpoint: string, writable: boolean, pidFile: string): string[] {
+  // JSON blockdev syntax: a path with a comma would break the key=value syntax.
+  const file = JSON.stringify({ driver: 'file', 'node-name': 'file0', filename: image.path, 'read-only': !writable });
+  const fmt = JSON.stringify({ driver: image.format, 'node-name': 'disk0', file: 'file0', 'read-only': !writable });
+  return [
+    '--blockdev',
+    file,
+    '--blockdev',
+    fmt,
+    '--export',
+    `type=fuse,id=export0,node-name=disk0,mountpoint=${mountpoint},writable=${writable ? 'on' : 'off'}`,
+    '--pidfile',
+    pidFile,
+  ];
+}
+
+export async function startFuseExport(image: ImageSource, mountpoint: string, writable: boolean, binary = DEFAULT_QSD): Promise<FuseExport> {
+  if (image.snapshotName !== undefined) {
+    throw new DriverError(`an iSCSI export of the internal snapshot ${image.snapshotName} is not supported; export the volume or use NBD`, { retryable: false });
+  }
+  if (mountpoint.includes(',')) throw new DriverError(`FUSE mountpoint ${mountpoint} must not contain a comma`, { retryable: false });
+  await clearStaleMount(mountpoint);
+  await fs.writeFile(mountpoint, '');
+  const pidFile = `${mountpoint}.pid`;
+  await fs.rm(pidFile, { force: true });
+  const child = spawn(binary, qsdArgs(image, mountpoint, writable, pidFile), { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    if (stderr.length < 8192) stderr += chunk;
+  });
+  const exited = new Promise<string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(signal ?? `exit ${code}`));
+    child.once('error', (err) => resolve(`error ${err.message}`));
+  });
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (gone) {
+      const how = await exited;
+      await fs.rm(mountpoint, { force: true }).catch(() => undefined);
+      if (how.includes('ENOENT')) throw new DriverError(`${binary} is not installed or not on PATH; install the qemu-system-common package`, { retryable: false });
+      throw new DriverError(`qemu-storage-daemon could not export ${image.path} (${how}): ${stderr.trim() || 'no message'}`);
+    }
+    const pid = Number((await fs.readFile(pidFile, 'utf8').catch(() => '')).trim());
+    if (pid === child.pid && (await isMounted(mountpoint))) break;
+    if (Date.now() > deadline) {
+      await stopChild(child, exited);
+      await clearStaleMount(mountpoint);
+      throw new DriverError(`qemu-storage-daemon did not mount ${mountpoint} in time: ${stderr.trim() || 'no message'}`);
+    }
+    await sleep(20);
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    mountpoint,
+    pid: child.pid ?? -1,
+    exited,
+    get alive() {
+      return !gone;
+    },
+    stop: () =>
+      (stopping ??= (async () => {
+        await stopChild(child, exited);
+        await clearStaleMount(mountpoint);
+        await fs.rm(mountpoint, { force: true });
+        await fs.rm(pidFile, { force: true });
+      })()),
+  };
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<string>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** FUSE mounts at or under `path`, from /proc/self/mountinfo. */
+export async function fuseMountsUnder(path: string): Promise<string[]> {
+  const text = await fs.readFile('/proc/self/mounts', 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter((f) => f.length > 2 && f[2]!.startsWith('fuse'))
+    .map((f) => f[1]!.replace(/\\040/g, ' '))
+    .filter((m) => m === path || m.startsWith(`${path}/`));
+}
+
+export async function isMounted(path: string): Promise<boolean> {
+  return (await fuseMountsUnder(path)).includes(path);
+}
+
+/** Unmounts a FUSE mount left by a dead daemon (lazy, so a process holding it open does not block). */
+export async function clearStaleMount(path: string): Promise<void> {
+  if (!(await isMounted(path))) return;
+  await new Promise<void>((resolve) => {
+    execFile('umount', ['-l', path], () => resolve());
+  });
+  if (await isMounted(path)) {
+    await new Promise<void>((resolve) => execFile('fusermount3', ['-u', '-z', path], () => resolve()));
+  }
+  if (await isMounted(path)) throw new DriverError(`could not unmount the stale FUSE mount ${path}; unmount it by hand`);
+}
+
+/** Stops a daemon a killed agent left behind, by its pid file next to the mountpoint. */
+export async function stopStaleDaemon(mountpoint: string): Promise<void> {
+  const pidFile = `${mountpoint}.pid`;
+  const pid = Number((await fs.readFile(pidFile, 'utf8').catch(() => '')).trim());
+  if (Number.isInteger(pid) && pid > 1) {
+    const cmd = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replace(/\0/g, ' ');
+    if (cmd.includes('qemu-storage-daemon') && cmd.includes(mountpoint)) {
+      process.kill(pid, 'SIGTERM');
+      for (let i = 0; i < 200 && (await fs.stat(`/proc/${pid}`).then(() => true, () => false)); i++) await sleep(50);
+    }
+  }
+  await clearStaleMount(mountpoint);
+  await fs.rm(pidFile, { force: true });
+}

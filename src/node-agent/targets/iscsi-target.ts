@@ -1,0 +1,362 @@
+/**
+ * The `iscsi` target over tgt: one tgtd of its own (see `tgtd-process.ts`), one iSCSI target
+ * per attachment, IQN `iqn.2026-11.io.flint:<host>:<attachmentId>`, the volume as LUN 1, a
+ * CHAP account (per attachment) bound to it, and an initiator-name ACL from the connector
+ * (every initiator when the request names none). `ro` makes the LUN read-only (qemu and
+ * libiscsi see the write-protect bit; a write is refused).
+ *
+ * Backing stores: a raw image is the backing file itself (bstype rdwr); tgt cannot read
+ * qcow2, so a qcow2 image is shown as a raw file by a qemu-storage-daemon FUSE export under
+ * `<stateDir>/iscsi/fuse/` (see `fuse-export.ts`).
+ *
+ * tgtd keeps its state in memory only. When our tgtd dies the target restarts it and
+ * re-creates every export it knows; `reconcile` does the same from the agent's list and
+ * removes whatever it does not list. A tgtd or daemon left by a killed agent is stopped in
+ * `setup()` (pid files under the state dir).
+ *
+ * Teardown while an initiator is logged in, in the order tgt requires: target state
+ * offline (no new logins) → delete its connections → delete the LUN → delete the target →
+ * delete its CHAP account.
+ */
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DriverError } from '../drivers/index.js';
+import { clearStaleMount, fuseMountsUnder, startFuseExport, stopStaleDaemon, type FuseExport } from './fuse-export.js';
+import { SerialQueue } from './serial-queue.js';
+import type { ConnectionData, ExportRequest, IscsiConnection, Target, TargetOptions } from './target.js';
+import { parseAccounts, parseConnections, parseTargets, TgtadmError, type TgtTarget } from './tgtadm.js';
+import { portalText, startTgtd, stopStaleTgtd, type Tgtd } from './tgtd-process.js';
+import { iqnPrefix, targetIqn, validateExportRequest } from './iscsi-names.js';
+
+interface IscsiExport {
+  req: ExportRequest;
+  iqn: string;
+  fuse: FuseExport | undefined;
+}
+
+export class IscsiTarget implements Target {
+  readonly kind = 'iscsi' as const;
+  private daemon: Tgtd | undefined;
+  private readonly exports = new Map<string, IscsiExport>();
+  private readonly queue = new SerialQueue();
+  private stopping = false;
+  private readonly dir: string;
+  private readonly fuseDir: string;
+  /** The last failure of an automatic restore after tgtd died (the next call retries). */
+  lastRestoreError: unknown;
+
+  constructor(private readonly opts: TargetOptions) {
+    this.dir = join(opts.stateDir, 'iscsi');
+    this.fuseDir = join(this.dir, 'fuse');
+  }
+
+  /** The tgtd control port (for tools and tests); undefined before setup. */
+  get controlPort(): number | undefined {
+    return this.daemon?.controlPort;
+  }
+  /** The tgtd pid; undefined before setup. */
+  get tgtdPid(): number | undefined {
+    return this.daemon?.pid;
+  }
+
+  setup(): Promise<void> {
+    return this.queue.run(async () => {
+      this.stopping = false;
+      await fs.mkdir(this.fuseDir, { recursive: true });
+      if (!this.daemon) {
+        await stopStaleTgtd(join(this.dir, 'tgtd.pid'));
+        await this.clearStaleFuse(new Set());
+      }
+      await this.ensureDaemon();
+    });
+  }
+
+  export(req: ExportRequest): Promise<ConnectionData> {
+    return this.queue.run(async () => {
+      validateExportRequest(req);
+      await this.ensureDaemon();
+      return this.ensure(req, await this.show());
+    });
+  }
+
+  unexport(attachmentId: string): Promise<void> {
+    return this.queue.run(async () => {
+      await this.ensureDaemon();
+      await this.remove(attachmentId, await this.show());
+    });
+  }
+
+  refreshSize(attachmentId: string): Promise<void> {
+    return this.queue.run(() => this.regrow(attachmentId, () => Promise.resolve()));
+  }
+
+  growWhileExported<T>(attachmentId: string, grow: () => Promise<T>): Promise<T> {
+    return this.queue.run(() => this.regrow(attachmentId, grow));
+  }
+
+  list(): Promise<string[]> {
+    return this.queue.run(async () => {
+      await this.ensureDaemon();
+      return (await this.show()).map((t) => this.attachmentOf(t.iqn)).filter((id): id is string => id !== undefined);
+    });
+  }
+
+  reconcile(wanted: readonly ExportRequest[]): Promise<void> {
+    return this.queue.run(async () => {
+      for (const req of wanted) validateExportRequest(req);
+      await this.ensureDaemon();
+      const wantedIqns = new Set(wanted.map((w) => this.iqn(w.attachmentId)));
+      let targets = await this.show();
+      for (const t of targets) if (!wantedIqns.has(t.iqn)) await this.teardown(t);
+      for (const [id, e] of [...this.exports]) {
+        if (!wantedIqns.has(e.iqn)) {
+          await e.fuse?.stop();
+          this.exports.delete(id);
+        }
+      }
+      targets = await this.show();
+      await this.clearStaleFuse(new Set([...this.exports.values()].flatMap((e) => (e.fuse?.alive ? [e.fuse.mountpoint] : []))));
+      const errors: unknown[] = [];
+      for (const req of wanted) await this.ensure(req, targets).catch((err: unknown) => errors.push(err));
+      // Accounts no target uses (left by a failed export).
+      const bound = new Set((await this.show()).flatMap((t) => t.accounts));
+      for (const user of parseAccounts(await this.adm(['--op', 'show', '--mode', 'account']))) {
+        if (!bound.has(user)) await this.ignoreNotFound(['--op', 'delete', '--mode', 'account', '--user', user]);
+      }
+      if (errors.length > 0) {
+        throw new DriverError(`iscsi target: ${errors.length} of ${wanted.length} exports could not be restored: ${errors.map((e) => (e as Error).message).join('; ')}`, { cause: errors[0] });
+      }
+    });
+  }
+
+  shutdown(): Promise<void> {
+    return this.queue.run(async () => {
+      this.stopping = true;
+      const daemon = this.daemon;
+      if (daemon?.alive) for (const t of await this.show()) await this.teardown(t);
+      for (const e of this.exports.values()) await e.fuse?.stop();
+      this.exports.clear();
+      await daemon?.stop();
+      this.daemon = undefined;
+      await this.clearStaleFuse(new Set());
+    });
+  }
+
+  // --- internals (run inside the queue) ---
+
+  private iqn(attachmentId: string): string {
+    return targetIqn(this.opts.host, attachmentId);
+  }
+
+  private attachmentOf(iqn: string): string | undefined {
+    for (const [id, e] of this.exports) if (e.iqn === iqn) return id;
+    const prefix = iqnPrefix(this.opts.host);
+    return iqn.startsWith(prefix) ? iqn.slice(prefix.length) : undefined;
+  }
+
+  private connection(req: ExportRequest): IscsiConnection {
+    return {
+      driverVolumeType: 'iscsi',
+      targetIqn: this.iqn(req.attachmentId),
+      targetPortal: portalText(this.opts.address, this.opts.iscsiPort),
+      targetLun: 1,
+      accessMode: req.mode,
+      discard: false,
+    };
+  }
+
+  private adm(args: readonly string[]): Promise<string> {
+    if (!this.daemon) throw new DriverError('iscsi target: tgtd is not running; call setup() first');
+    return this.daemon.adm(args);
+  }
+
+  private async ignoreNotFound(args: readonly string[]): Promise<void> {
+    try {
+      await this.adm(args);
+    } catch (err) {
+      if (!(err instanceof TgtadmError && err.notFound)) throw err;
+    }
+  }
+
+  private async show(): Promise<TgtTarget[]> {
+    return parseTargets(await this.adm(['--op', 'show', '--mode', 'target']));
+  }
+
+  /** Starts tgtd when it is not running; after a restart re-creates every export we know. */
+  private async ensureDaemon(): Promise<void> {
+    if (this.daemon?.alive) return;
+    const restarted = this.daemon !== undefined;
+    await fs.mkdir(this.fuseDir, { recursive: true });
+    const daemon = await startTgtd({ address: this.opts.address, port: this.opts.iscsiPort, pidFile: join(this.dir, 'tgtd.pid') });
+    this.daemon = daemon;
+    void daemon.exited.then(() => {
+      if (this.stopping || this.daemon !== daemon) return;
+      // tgtd died: bring it and the exports back without waiting for the agent's reconcile.
+      this.queue.run(() => this.ensureDaemon()).catch((err: unknown) => (this.lastRestoreError = err));
+    });
+    if (restarted) {
+      const targets = await this.show();
+      const errors: unknown[] = [];
+      for (const e of [...this.exports.values()]) await this.ensure(e.req, targets).catch((err: unknown) => errors.push(err));
+      this.lastRestoreError = errors[0];
+    }
+  }
+
+  /** Makes the export of `req` exist exactly as asked; `targets` is tgtd's current list. */
+  private async ensure(req: ExportRequest, targets: readonly TgtTarget[]): Promise<IscsiConnection> {
+    const iqn = this.iqn(req.attachmentId);
+    const existing = targets.find((t) => t.iqn === iqn);
+    const known = this.exports.get(req.attachmentId);
+    if (existing && known && sameExport(known.req, req) && isComplete(existing, known, req)) return this.connection(req);
+    if (existing) await this.teardown(existing);
+    let fuse = known && sameImage(known.req, req) && known.fuse?.alive ? known.fuse : undefined;
+    if (known?.fuse && known.fuse !== fuse) await known.fuse.stop();
+    this.exports.delete(req.attachmentId);
+    try {
+      if (req.image.format === 'qcow2' && !fuse) fuse = await startFuseExport(req.image, join(this.fuseDir, `${req.attachmentId}.img`), req.mode === 'rw');
+      else if (req.image.format === 'raw' && req.image.snapshotName !== undefined) {
+        throw new DriverError('a raw image has no internal snapshots to export', { retryable: false });
+      }
+      const entry: IscsiExport = { req, iqn, fuse };
+      await this.create(entry, targets);
+      this.exports.set(req.attachmentId, entry);
+      return this.connection(req);
+    } catch (err) {
+      await fuse?.stop();
+      throw err;
+    }
+  }
+
+  private async create(entry: IscsiExport, targets: readonly TgtTarget[]): Promise<void> {
+    const { req, iqn } = entry;
+    const current = await this.show();
+    const tid = Math.max(0, ...targets.map((t) => t.tid), ...current.map((t) => t.tid)) + 1;
+    await this.adm(['--op', 'new', '--mode', 'target', '--tid', String(tid), '--targetname', iqn]);
+    try {
+      await this.addLun(tid, entry);
+      if (req.chap) {
+        const user = req.chap.username;
+        const owner = current.find((t) => t.accounts.includes(user));
+        if (owner) throw new DriverError(`CHAP user ${user} is already used by ${owner.iqn}; each attachment needs its own CHAP user`, { retryable: false });
+        try {
+          await this.adm(['--op', 'new', '--mode', 'account', '--user', user, '--password', req.chap.password]);
+        } catch (err) {
+          if (!(err instanceof TgtadmError && err.alreadyExists)) throw err;
+          // An account no target uses (left by a failed export): replace it, so the password is this one.
+          await this.adm(['--op', 'delete', '--mode', 'account', '--user', user]);
+          await this.adm(['--op', 'new', '--mode', 'account', '--user', user, '--password', req.chap.password]);
+        }
+        await this.adm(['--op', 'bind', '--mode', 'account', '--tid', String(tid), '--user', user]);
+      }
+      // The ACL last: no initiator can log in before the LUN, read-only flag and CHAP are in place.
+      await this.adm(['--op', 'bind', '--mode', 'target', '--tid', String(tid), '--initiator-name', req.initiator ?? 'ALL']);
+    } catch (err) {
+      const made = (await this.show()).find((t) => t.tid === tid);
+      if (made) await this.teardown(made).catch(() => undefined);
+      if (req.chap) await this.ignoreNotFound(['--op', 'delete', '--mode', 'account', '--user', req.chap.username]).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async addLun(tid: number, entry: IscsiExport): Promise<void> {
+    const backing = entry.fuse?.mountpoint ?? entry.req.image.path;
+    await this.adm(['--op', 'new', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '--bstype', 'rdwr', '--backing-store', backing]);
+    if (entry.req.mode === 'ro') await this.adm(['--op', 'update', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '--params', 'readonly=1']);
+  }
+
+  /** Removes a target in the order tgt needs while sessions are logged in, then its CHAP accounts. */
+  private async teardown(t: TgtTarget): Promise<void> {
+    const tid = String(t.tid);
+    await this.ignoreNotFound(['--op', 'update', '--mode', 'target', '--tid', tid, '--name', 'state', '--value', 'offline']);
+    for (let round = 0; ; round++) {
+      const conns = parseConnections(await this.adm(['--op', 'show', '--mode', 'conn', '--tid', tid]).catch(() => ''));
+      for (const c of conns) await this.ignoreNotFound(['--op', 'delete', '--mode', 'conn', '--tid', tid, '--sid', String(c.sid), '--cid', String(c.cid)]);
+      for (const lun of t.luns) await this.ignoreNotFound(['--op', 'delete', '--mode', 'logicalunit', '--tid', tid, '--lun', String(lun.lun)]);
+      try {
+        await this.adm(['--op', 'delete', '--mode', 'target', '--tid', tid]);
+        break;
+      } catch (err) {
+        if (err instanceof TgtadmError && err.notFound) break;
+        if (!(err instanceof TgtadmError && err.stillActive)) throw err;
+        if (round >= 50) {
+          await this.ignoreNotFound(['--op', 'delete', '--mode', 'target', '--tid', tid, '--force']);
+          break;
+        }
+        await sleep(100);
+      }
+    }
+    for (const user of t.accounts) await this.ignoreNotFound(['--op', 'delete', '--mode', 'account', '--user', user]);
+  }
+
+  private async remove(attachmentId: string, targets: readonly TgtTarget[]): Promise<void> {
+    const iqn = this.iqn(attachmentId);
+    const t = targets.find((x) => x.iqn === iqn);
+    if (t) await this.teardown(t);
+    const known = this.exports.get(attachmentId);
+    await known?.fuse?.stop();
+    this.exports.delete(attachmentId);
+    await stopStaleDaemon(join(this.fuseDir, `${attachmentId}.img`));
+    await fs.rm(join(this.fuseDir, `${attachmentId}.img`), { force: true });
+  }
+
+  /**
+   * Re-adds LUN 1 so initiators see the image's current size. For a qcow2 image the FUSE
+   * daemon holds the image's write lock, so it is stopped while `grow` runs (the LUN is
+   * removed first) and started again afterwards; a raw image is grown in place.
+   */
+  private async regrow<T>(attachmentId: string, grow: () => Promise<T>): Promise<T> {
+    await this.ensureDaemon();
+    const entry = this.exports.get(attachmentId);
+    const t = entry && (await this.show()).find((x) => x.iqn === entry.iqn);
+    if (!entry || !t) return grow();
+    const tid = String(t.tid);
+    await this.ignoreNotFound(['--op', 'delete', '--mode', 'logicalunit', '--tid', tid, '--lun', '1']);
+    let result: T;
+    try {
+      if (entry.fuse) {
+        await entry.fuse.stop();
+        entry.fuse = undefined;
+      }
+      result = await grow();
+    } finally {
+      if (entry.req.image.format === 'qcow2') entry.fuse = await startFuseExport(entry.req.image, join(this.fuseDir, `${attachmentId}.img`), entry.req.mode === 'rw');
+      await this.addLun(t.tid, entry);
+    }
+    return result;
+  }
+
+  /** Stops FUSE daemons and unmounts mounts under our fuse dir that are not in `keep`. */
+  private async clearStaleFuse(keep: ReadonlySet<string>): Promise<void> {
+    const files = await fs.readdir(this.fuseDir).catch(() => [] as string[]);
+    const mountpoints = new Set([...files.filter((f) => f.endsWith('.img')).map((f) => join(this.fuseDir, f)), ...(await fuseMountsUnder(this.fuseDir))]);
+    for (const m of mountpoints) {
+      if (keep.has(m)) continue;
+      await stopStaleDaemon(m);
+      await clearStaleMount(m);
+      await fs.rm(m, { force: true });
+    }
+  }
+}
+
+function sameImage(a: ExportRequest, b: ExportRequest): boolean {
+  return a.image.path === b.image.path && a.image.format === b.image.format && a.image.snapshotName === b.image.snapshotName && a.mode === b.mode;
+}
+
+function sameExport(a: ExportRequest, b: ExportRequest): boolean {
+  return sameImage(a, b) && a.initiator === b.initiator && a.chap?.username === b.chap?.username && a.chap?.password === b.chap?.password;
+}
+
+/** tgtd's view of a target matches what we made (a LUN on the right file, ACL and account). */
+function isComplete(t: TgtTarget, known: IscsiExport, req: ExportRequest): boolean {
+  const lun = t.luns.find((l) => l.lun === 1);
+  const backing = known.fuse?.mountpoint ?? req.image.path;
+  if (req.image.format === 'qcow2' && !known.fuse?.alive) return false;
+  return (
+    t.state === 'ready' &&
+    lun?.backingPath === backing &&
+    lun.readonly === (req.mode === 'ro') &&
+    t.acls.includes(req.initiator ?? 'ALL') &&
+    (req.chap ? t.accounts.includes(req.chap.username) : t.accounts.length === 0)
+  );
+}

@@ -1,0 +1,161 @@
+/**
+ * The `nbd` target: one qemu-nbd process per attachment (see `../qemu-nbd.ts`), listening on
+ * the agent's address and a free port of `nbdPortRange`, export name = attachment id.
+ * `ro` attachments are served read-only (a write fails at the client). Growing the image
+ * needs a restart of the server on the same port (qemu-nbd reads the size when it opens
+ * the image); clients connected at that moment are dropped and must reconnect.
+ */
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DriverError } from '../drivers/index.js';
+import { serveNbd, type NbdServer } from '../qemu-nbd.js';
+import type { ConnectionData, ExportRequest, NbdConnection, Target, TargetOptions } from './target.js';
+import { SerialQueue } from './serial-queue.js';
+import { commandOf, portIsFree } from './proc-util.js';
+
+interface NbdExport {
+  req: ExportRequest;
+  port: number;
+  server: NbdServer;
+  dead: boolean;
+}
+
+export class NbdTarget implements Target {
+  readonly kind = 'nbd' as const;
+  private readonly exports = new Map<string, NbdExport>();
+  private readonly queue = new SerialQueue();
+  private readonly dir: string;
+
+  constructor(private readonly opts: TargetOptions) {
+    this.dir = join(opts.stateDir, 'nbd');
+    const [lo, hi] = opts.nbdPortRange;
+    if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo > 0 && hi <= 65535 && lo <= hi)) {
+      throw new DriverError(`nbd target: nbdPortRange [${lo}, ${hi}] is not a valid port range`, { retryable: false });
+    }
+  }
+
+  /** Creates its state dir and stops qemu-nbd processes a killed agent left (by their pid files). qemu-nbd itself is checked by the first export. */
+  setup(): Promise<void> {
+    return this.queue.run(async () => {
+      await fs.mkdir(this.dir, { recursive: true });
+      if (this.exports.size > 0) return;
+      for (const name of await fs.readdir(this.dir)) {
+        if (!name.endsWith('.pid')) continue;
+        const file = join(this.dir, name);
+        const pid = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim());
+        if (Number.isInteger(pid) && pid > 1 && (await commandOf(pid)).includes(file)) {
+          process.kill(pid, 'SIGTERM');
+          for (let i = 0; i < 100 && (await commandOf(pid)) !== ''; i++) await sleep(50);
+        }
+        await fs.rm(file, { force: true });
+      }
+    });
+  }
+
+  export(req: ExportRequest): Promise<ConnectionData> {
+    return this.queue.run(() => this.ensure(req));
+  }
+
+  unexport(attachmentId: string): Promise<void> {
+    return this.queue.run(() => this.remove(attachmentId));
+  }
+
+  refreshSize(attachmentId: string): Promise<void> {
+    return this.queue.run(() => this.regrow(attachmentId, () => Promise.resolve()));
+  }
+
+  growWhileExported<T>(attachmentId: string, grow: () => Promise<T>): Promise<T> {
+    return this.queue.run(() => this.regrow(attachmentId, grow));
+  }
+
+  list(): Promise<string[]> {
+    return this.queue.run(() => Promise.resolve([...this.exports.entries()].filter(([, e]) => !e.dead).map(([id]) => id)));
+  }
+
+  reconcile(wanted: readonly ExportRequest[]): Promise<void> {
+    return this.queue.run(async () => {
+      const ids = new Set(wanted.map((w) => w.attachmentId));
+      for (const id of [...this.exports.keys()]) if (!ids.has(id)) await this.remove(id);
+      const errors: unknown[] = [];
+      for (const req of wanted) await this.ensure(req).catch((err: unknown) => errors.push(err));
+      if (errors.length > 0) throw new DriverError(`nbd target: ${errors.length} of ${wanted.length} exports could not be restored: ${errors.map(String).join('; ')}`, { cause: errors[0] });
+    });
+  }
+
+  shutdown(): Promise<void> {
+    return this.queue.run(async () => {
+      for (const id of [...this.exports.keys()]) await this.remove(id);
+    });
+  }
+
+  private async ensure(req: ExportRequest): Promise<NbdConnection> {
+    const current = this.exports.get(req.attachmentId);
+    if (current && !current.dead && sameExport(current.req, req)) return this.connection(req, current.port);
+    const port = current?.port;
+    if (current) await this.remove(req.attachmentId);
+    return this.start(req, port);
+  }
+
+  /** Serves `req`, on `preferredPort` when given and free, else on the first free port of the range. */
+  private async start(req: ExportRequest, preferredPort?: number): Promise<NbdConnection> {
+    const [lo, hi] = this.opts.nbdPortRange;
+    const used = new Set([...this.exports.values()].map((e) => e.port));
+    const candidates = preferredPort === undefined ? [] : [preferredPort];
+    for (let p = lo; p <= hi; p++) if (!used.has(p) && p !== preferredPort) candidates.push(p);
+    let lastError: unknown;
+    for (const port of candidates) {
+      if (!(await portIsFree(this.opts.address, port))) continue;
+      try {
+        const server = await serveNbd({
+          image: req.image,
+          exportName: req.attachmentId,
+          listen: { host: this.opts.address, port },
+          readOnly: req.mode === 'ro',
+          pidFile: join(this.dir, `${port}.pid`),
+        });
+        const entry: NbdExport = { req, port, server, dead: false };
+        void server.exited.then(() => {
+          entry.dead = true;
+        });
+        this.exports.set(req.attachmentId, entry);
+        return this.connection(req, port);
+      } catch (err) {
+        lastError = err;
+        // Another process took the port between the probe and the bind: try the next one.
+        if (!/in use/i.test(String((err as Error).message))) throw err;
+      }
+    }
+    throw new DriverError(`nbd target: no free port in ${lo}-${hi} on ${this.opts.address}; widen the NBD port range`, { cause: lastError });
+  }
+
+  /** qemu-nbd holds the image's lock and reads its size once: stop it, run `grow`, serve again on the same port. */
+  private async regrow<T>(attachmentId: string, grow: () => Promise<T>): Promise<T> {
+    const current = this.exports.get(attachmentId);
+    if (!current) return grow();
+    await current.server.stop();
+    this.exports.delete(attachmentId);
+    try {
+      return await grow();
+    } finally {
+      await this.start(current.req, current.port);
+    }
+  }
+
+  private async remove(attachmentId: string): Promise<void> {
+    const current = this.exports.get(attachmentId);
+    if (!current) return;
+    await current.server.stop();
+    this.exports.delete(attachmentId);
+  }
+
+  private connection(req: ExportRequest, port: number): NbdConnection {
+    const host = this.opts.address;
+    const h = host.includes(':') ? `[${host}]` : host;
+    return { driverVolumeType: 'nbd', host, port, exportName: req.attachmentId, accessMode: req.mode, uri: `nbd://${h}:${port}/${encodeURIComponent(req.attachmentId)}` };
+  }
+}
+
+function sameExport(a: ExportRequest, b: ExportRequest): boolean {
+  return a.mode === b.mode && a.image.path === b.image.path && a.image.format === b.image.format && a.image.snapshotName === b.image.snapshotName;
+}

@@ -1,0 +1,49 @@
+/**
+ * What the attachment resolvers need from the gateway (src/gateway/attachment-service.ts),
+ * as types only, in the manner of `services.ts`.
+ */
+import type { Attachment, Operation, Principal, StatusAudit } from '../db/index.js';
+import type { AttachMode, AttachTargetKind } from '../domain/attachment-states.js';
+import type { ConnectorInput } from '../domain/connector.js';
+
+export interface CreateAttachmentRequest {
+  volumeId: string;
+  instanceId: string;
+  connector?: ConnectorInput | null;
+  mode?: AttachMode | null;
+  targetKind?: AttachTargetKind | null;
+  idempotencyKey?: string | null;
+}
+
+export interface UpdateAttachmentRequest {
+  id: string;
+  connector: ConnectorInput;
+}
+
+export interface AttachmentIdRequest {
+  id: string;
+}
+
+export interface ForceDetachRequest {
+  id: string;
+  reason: string;
+}
+
+export interface AttachmentResult {
+  attachment: Attachment;
+  operation: Operation;
+}
+
+export interface AttachmentServiceApi {
+  /** The attachment if it exists and the caller may see it (DETACHED ones too). */
+  visible(p: Principal, id: string): Promise<Attachment | null>;
+  /** The volume's attachments that are not DETACHED, oldest first. */
+  ofVolume(volumeId: string): Promise<Attachment[]>;
+  /** The CHAP secret, for the attachment's project members and admins; null for anyone else. */
+  chapSecretFor(p: Principal, a: { id: string; projectIdValue: string }): Promise<string | null>;
+  create(p: Principal | null, input: CreateAttachmentRequest): Promise<AttachmentResult>;
+  update(p: Principal | null, input: UpdateAttachmentRequest): Promise<AttachmentResult>;
+  complete(p: Principal | null, input: AttachmentIdRequest): Promise<AttachmentResult>;
+  delete(p: Principal | null, input: AttachmentIdRequest): Promise<AttachmentResult>;
+  forceDetach(p: Principal | null, input: ForceDetachRequest): Promise<AttachmentResult & { audit: StatusAudit }>;
+}
