@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { VOLUME_OUTCOMES, VOLUME_STATUSES } from '../domain/volume-states.js';
 import { SNAPSHOT_STATUSES } from '../domain/snapshot-states.js';
+import { reconcileBackups } from './backup-messages.js';
 
 const id = z.string().min(1).max(128);
 const gib = z.number().int().positive();
@@ -281,6 +282,8 @@ export type ReconcileRequest = z.infer<typeof reconcileRequest>;
 export const reconcileReply = z.object({
   host: z.string(),
   volumes: z.array(z.object({ volumeId: id, pool: z.string().nullable(), status: z.enum(VOLUME_STATUSES), version: z.number().int() })),
+  /** Backups the DB has this host working on (issue 5; optional: older gateways do not send it). */
+  backups: reconcileBackups.optional(),
 });
 export type ReconcileReply = z.infer<typeof reconcileReply>;
 

@@ -3,6 +3,7 @@ export * from './entities.js';
 export * from './orm.js';
 export * from './volume-store.js';
 export * from './snapshot-store.js';
+export * from './backup-store.js';
 export * from './operation-store.js';
 export * from './message-store.js';
 export * as capacity from './capacity-store.js';

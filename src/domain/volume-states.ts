@@ -61,6 +61,12 @@ export const VOLUME_ACTIONS = {
   snapshot: { from: ['available'], to: null, verb: 'snapshotted' },
   /** Reverting to its latest snapshot (Cinder's revert-to-snapshot): only an AVAILABLE volume. */
   revert: { from: ['available'], to: 'reverting', verb: 'reverted to a snapshot' },
+  /** A backup reads an AVAILABLE volume (or one of its snapshots): BACKING_UP until the backup ends. */
+  backup: { from: ['available'], to: 'backing_up', verb: 'backed up' },
+  /** With `force`, an IN_USE volume is backed up from a temporary snapshot and keeps its status. */
+  backupInUse: { from: ['in_use'], to: null, verb: 'backed up while attached' },
+  /** Restoring a backup overwrites an AVAILABLE volume: RESTORING_BACKUP until it ends. */
+  restore: { from: ['available'], to: 'restoring_backup', verb: 'restored from a backup' },
   update: {
     from: VOLUME_STATUSES.filter((s) => s !== 'deleting' && s !== 'deleted'),
     to: null,
@@ -82,6 +88,11 @@ export const VOLUME_OUTCOMES = {
   'revert.succeeded': { from: ['reverting'], to: 'available', verb: 'marked reverted' },
   /** The driver may have written part of the snapshot back: the bytes are not to be trusted. */
   'revert.failed': { from: ['reverting'], to: 'error', verb: 'marked failed to revert' },
+  /** Whatever became of the backup (taken, failed, cancelled), reading the volume is over. */
+  'backup.finished': { from: ['backing_up'], to: 'available', verb: 'marked backed up' },
+  'restore.succeeded': { from: ['restoring_backup'], to: 'available', verb: 'marked restored' },
+  /** Part of the backup may have been written: the bytes are not to be trusted. */
+  'restore.failed': { from: ['restoring_backup'], to: 'error_restoring', verb: 'marked failed to restore' },
 } as const satisfies Record<string, Transition & { to: VolumeStatus }>;
 export type VolumeOutcome = keyof typeof VOLUME_OUTCOMES;
 

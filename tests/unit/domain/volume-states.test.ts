@@ -26,6 +26,9 @@ const EXPECTED_ACTIONS: Record<VolumeAction, { from: VolumeStatus[]; to: VolumeS
   extend: { from: ['available'], to: 'extending', verb: 'extended' },
   snapshot: { from: ['available'], to: null, verb: 'snapshotted' },
   revert: { from: ['available'], to: 'reverting', verb: 'reverted to a snapshot' },
+  backup: { from: ['available'], to: 'backing_up', verb: 'backed up' },
+  backupInUse: { from: ['in_use'], to: null, verb: 'backed up while attached' },
+  restore: { from: ['available'], to: 'restoring_backup', verb: 'restored from a backup' },
   update: { from: VOLUME_STATUSES.filter((s) => s !== 'deleting' && s !== 'deleted'), to: null, verb: 'updated' },
 };
 
@@ -39,6 +42,9 @@ const EXPECTED_OUTCOMES: Record<VolumeOutcome, { from: VolumeStatus[]; to: Volum
   'extend.failed': { from: ['extending'], to: 'error_extending' },
   'revert.succeeded': { from: ['reverting'], to: 'available' },
   'revert.failed': { from: ['reverting'], to: 'error' },
+  'backup.finished': { from: ['backing_up'], to: 'available' },
+  'restore.succeeded': { from: ['restoring_backup'], to: 'available' },
+  'restore.failed': { from: ['restoring_backup'], to: 'error_restoring' },
 };
 
 const EXPECTED_TRANSITIONAL: VolumeStatus[] = [
@@ -57,8 +63,8 @@ const EXPECTED_TRANSITIONAL: VolumeStatus[] = [
 
 const HINT = 'Wait until its current operation finishes, then retry.';
 
-test('the action table has exactly the actions delete, extend, revert, snapshot and update', (t) => {
-  t.deepEqual(Object.keys(VOLUME_ACTIONS).sort(), ['delete', 'extend', 'revert', 'snapshot', 'update']);
+test('the action table has exactly the actions backup, backupInUse, delete, extend, restore, revert, snapshot and update', (t) => {
+  t.deepEqual(Object.keys(VOLUME_ACTIONS).sort(), ['backup', 'backupInUse', 'delete', 'extend', 'restore', 'revert', 'snapshot', 'update']);
 });
 
 test('snapshot starts only from available and keeps the status', (t) => {
