@@ -23,6 +23,7 @@ export const BACKUP_KIND = {
   agentVerifyBackup: 'agent.verify_backup',
   agentImportBackup: 'agent.import_backup',
   backupOutcome: 'backup.outcome',
+  backupVerified: 'backup.verified',
   backupProgress: 'backup.progress',
   liveBackup: 'live.backup',
 } as const;

@@ -77,6 +77,10 @@ export interface FlintConfig {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Whether the gateway answers introspection (`__schema`, `__type`) to callers with a token. @default true */
   readonly introspection: boolean;
+  /** Where the agent keeps backups: `dir:/path` or `nats:<bucket>`. @default `dir:$FLINT_DATA_DIR/backups` */
+  readonly backupRepository: string;
+  /** Backup chunk size in MiB (a power of two, 1 to 32). @default 4 */
+  readonly backupChunkMiB: number;
   /** Where a scheduler or agent serves `/metrics`, `/healthz`, `/readyz`; absent (the default): not served. */
   readonly metricsListen?: { readonly host: string; readonly port: number };
 }
@@ -107,6 +111,8 @@ export const ENV = {
   FLINT_SCHEDULER_WEIGHERS: 'comma-separated weighers with optional multipliers, e.g. CapacityWeigher:1,VolumeNumberWeigher:-1 (default CapacityWeigher)',
   FLINT_LOG_LEVEL: 'fatal|error|warn|info|debug|trace|silent (default info)',
   FLINT_INTROSPECTION: 'true|false: whether the gateway answers schema introspection, for callers with a token only (default true; false also leaves GraphiQL without docs)',
+  FLINT_BACKUP_REPOSITORY: 'where the agent keeps backups: dir:/path (a local directory or a mounted share) or nats:<bucket> (the NATS JetStream object store, over the agent\'s NATS connection); default dir:$FLINT_DATA_DIR/backups',
+  FLINT_BACKUP_CHUNK_MIB: 'backup chunk size in MiB, a power of two from 1 to 32 (default 4)',
   FLINT_METRICS_LISTEN: 'host:port where a scheduler or agent serves /metrics, /healthz and /readyz (default unset: off; the gateway serves them on FLINT_LISTEN)',
 } as const;
 
@@ -127,6 +133,8 @@ const fileSchema = z
     logLevel: z.string(),
     introspection: z.boolean(),
     metricsListen: z.string(),
+    backupRepository: z.string(),
+    backupChunkMiB: z.number(),
   })
   .partial()
   .strict();
@@ -221,6 +229,13 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const metricsListen = metricsListenRaw === undefined ? undefined : parseListen(metricsListenRaw);
   if (metricsListenRaw !== undefined && !metricsListen) problems.push(`FLINT_METRICS_LISTEN: expected host:port with a port from 0 to 65535, got "${metricsListenRaw}"`);
 
+  const backupRepository = str('FLINT_BACKUP_REPOSITORY', raw.backupRepository) ?? `dir:${join(dataDir, 'backups')}`;
+  if (!/^dir:.+$/.test(backupRepository) && !/^nats:[A-Za-z0-9_-]{1,64}$/.test(backupRepository)) {
+    problems.push(`FLINT_BACKUP_REPOSITORY: dir:/path or nats:<bucket> (letters, digits, "-", "_"), got "${backupRepository}"`);
+  }
+  const backupChunkMiB = num('FLINT_BACKUP_CHUNK_MIB', raw.backupChunkMiB, 4, 1, 32);
+  if ((backupChunkMiB & (backupChunkMiB - 1)) !== 0) problems.push(`FLINT_BACKUP_CHUNK_MIB: a power of two (1, 2, 4, 8, 16 or 32), got ${backupChunkMiB}`);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({
     dataDir,
@@ -237,6 +252,8 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     schedulerWeighers,
     logLevel: logLevel!,
     introspection,
+    backupRepository,
+    backupChunkMiB,
     ...(metricsListen ? { metricsListen } : {}),
   });
 }

@@ -28,6 +28,7 @@ import {
 import { DriverError, type VolumeDriver } from './drivers/index.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { OutcomeStore, RecordedMessage } from './outcome-store.js';
+import { AgentBackups, BACKUP_COMMANDS, isBackupCommand, type AgentBackupsOptions, type BackupCommandPayloads } from './backups.js';
 
 /** Commands an agent understands: the last token of `flint.cmd.agent.<host>.<command>`. */
 export const AGENT_COMMANDS = [
@@ -37,11 +38,12 @@ export const AGENT_COMMANDS = [
   COMMAND.createSnapshot,
   COMMAND.deleteSnapshot,
   COMMAND.revertVolume,
+  ...BACKUP_COMMANDS,
 ] as const;
 export type AgentCommand = (typeof AGENT_COMMANDS)[number];
 
 /** Payload type of each command. */
-export interface AgentCommandPayloads {
+export interface AgentCommandPayloads extends BackupCommandPayloads {
   create_volume: AgentCreate;
   delete_volume: AgentDelete;
   extend_volume: AgentExtend;
@@ -64,15 +66,31 @@ export interface AgentCoreOptions {
   outcomes: OutcomeStore;
   emit: Emit;
   log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+  /** Backup commands (src/node-agent/backups.ts); without it they fail for want of a repository. */
+  backup?: Pick<AgentBackupsOptions, 'engine' | 'engineProblem' | 'repository' | 'report' | 'progressIntervalMs'>;
 }
 
 /** Handles agent commands; one instance per agent process. */
 export class AgentCore {
   private readonly opts: AgentCoreOptions;
   private readonly mutex = new KeyedMutex();
+  /** The backup commands, sharing this core's per-volume lock. */
+  readonly backups: AgentBackups;
 
   constructor(opts: AgentCoreOptions) {
     this.opts = opts;
+    this.backups = new AgentBackups({
+      engine: null,
+      repository: 'none',
+      report: () => undefined,
+      ...opts.backup,
+      host: opts.host,
+      drivers: opts.drivers,
+      outcomes: opts.outcomes,
+      emit: opts.emit,
+      mutex: this.mutex,
+      log: opts.log,
+    });
   }
 
   /**
@@ -83,6 +101,7 @@ export class AgentCore {
    * volumes run in parallel.
    */
   handle<C extends AgentCommand>(command: C, payload: AgentCommandPayloads[C]): Promise<void> {
+    if (isBackupCommand(command)) return this.backups.handle(command, payload as BackupCommandPayloads[typeof command]);
     const attempt = command === COMMAND.createVolume ? (payload as AgentCreate).attempt : 1;
     return this.mutex.run(payload.volumeId, async () => {
       const { outcomes, emit, log } = this.opts;
@@ -112,6 +131,8 @@ export class AgentCore {
         return this.deleteSnapshot(payload as AgentDeleteSnapshot);
       case COMMAND.revertVolume:
         return this.revert(payload as AgentRevert);
+      default:
+        throw new Error(`${command} is handled by AgentBackups`);
     }
   }
 

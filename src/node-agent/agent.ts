@@ -14,6 +14,13 @@ import {
   agentDeleteSnapshot,
   agentRevert,
   agentDurable,
+  agentCreateBackup,
+  agentDeleteBackup,
+  agentImportBackup,
+  agentRestoreBackup,
+  agentVerifyBackup,
+  BACKUP_KIND,
+  encode,
   agentExtend,
   ContractError,
   decodeEnvelope,
@@ -33,6 +40,7 @@ import { createDriver, DriverError } from './drivers/index.js';
 import { startAgentHeartbeat, type AgentPool } from './heartbeat.js';
 import { FileOutcomeStore } from './outcome-store.js';
 import { startReconciliation } from './reconcile.js';
+import { openBackupEngine } from './backup-setup.js';
 
 /** Commands handled at once (different volumes; one volume's commands are serialised). @default 8 */
 export const DEFAULT_AGENT_CONCURRENCY = 8;
@@ -57,6 +65,11 @@ const COMMANDS: { [C in AgentCommand]: { kind: string; schema: z.ZodType } } = {
   create_snapshot: { kind: KIND.agentCreateSnapshot, schema: agentCreateSnapshot },
   delete_snapshot: { kind: KIND.agentDeleteSnapshot, schema: agentDeleteSnapshot },
   revert_volume: { kind: KIND.agentRevert, schema: agentRevert },
+  create_backup: { kind: BACKUP_KIND.agentCreateBackup, schema: agentCreateBackup },
+  restore_backup: { kind: BACKUP_KIND.agentRestoreBackup, schema: agentRestoreBackup },
+  delete_backup: { kind: BACKUP_KIND.agentDeleteBackup, schema: agentDeleteBackup },
+  verify_backup: { kind: BACKUP_KIND.agentVerifyBackup, schema: agentVerifyBackup },
+  import_backup: { kind: BACKUP_KIND.agentImportBackup, schema: agentImportBackup },
 };
 
 /**
@@ -80,6 +93,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
 
   const outcomes = new FileOutcomeStore(join(config.dataDir, 'agent', token(host), 'operations'));
   await outcomes.prune().catch((err: unknown) => log.warn({ err }, 'could not prune old operation records'));
+  const backup = await openBackupEngine(config, bus, log);
   const core = new AgentCore({
     host,
     availabilityZone: config.availabilityZone,
@@ -92,6 +106,11 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
     },
     // The core's log lines carry the request and operation of the command being handled.
     log: scopedLogger(log),
+    backup: {
+      ...backup,
+      // Progress goes on core NATS: lossy by design, never stored (src/bus/backup-messages.ts).
+      report: (subject, kind, payload) => bus.nc.publish(subject, encode(kind, payload)),
+    },
   });
 
   const heartbeat = await startAgentHeartbeat(bus, {
@@ -104,7 +123,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
   });
 
   // Before consuming commands: compare the DB's view of this host with the disk (src/node-agent/reconcile.ts).
-  const reconciliation = await startReconciliation(bus, host, pools, log);
+  const reconciliation = await startReconciliation(bus, host, pools, log, { onBackups: (b) => core.backups.recoverLost(b) });
   let runner: ConsumerRunner;
   try {
     runner = await runConsumer(
@@ -136,6 +155,8 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
       (stopping ??= (async () => {
         reconciliation.stop();
         await runner.stop();
+        await core.backups.stop();
+        await backup.close();
         await heartbeat.stop();
         log.info({ host }, 'agent stopped');
       })()),

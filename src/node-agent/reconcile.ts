@@ -20,6 +20,7 @@ import {
   RECOVERY_KIND,
   subjects,
   type Bus,
+  type ReconcileBackups,
   type ReconcileReply,
   type ReconcileRequest,
   type VolumeMissing,
@@ -71,7 +72,14 @@ export function compareWithDisk(dbVolumes: readonly DbVolume[], disk: readonly D
 }
 
 /** Asks a gateway, compares, reports the missing and logs the orphans. Throws when no gateway answered. */
-export async function reconcileOnce(bus: Bus, host: string, pools: readonly AgentPool[], log: Logger, timeoutMs = RECONCILE_TIMEOUT_MS): Promise<ReconcilePlan> {
+export async function reconcileOnce(
+  bus: Bus,
+  host: string,
+  pools: readonly AgentPool[],
+  log: Logger,
+  timeoutMs = RECONCILE_TIMEOUT_MS,
+  onBackups?: (backups: ReconcileBackups) => Promise<unknown>,
+): Promise<ReconcilePlan> {
   const reply = await bus.nc.request(RECONCILE_SUBJECT, encode(RECOVERY_KIND.reconcileRequest, { host } satisfies ReconcileRequest), { timeout: timeoutMs });
   const answer = decodePayload(decodeEnvelope(reply.data), reconcileReply);
   // The disk is listed after the DB was read: an image made meanwhile belongs to a volume the DB had as CREATING.
@@ -88,6 +96,8 @@ export async function reconcileOnce(bus: Bus, host: string, pools: readonly Agen
     const path = (await pool?.driver.getVolume(o.volumeId).catch(() => null))?.location ?? pool?.config.directory;
     log.warn({ pool: o.pool, volumeId: o.volumeId, path }, 'orphan image: no volume in the database claims it; left in place (delete it by hand if it is not needed)');
   }
+  // Backups the DB has this host working on, which a restarted agent is not (src/node-agent/backups.ts).
+  if (onBackups) await onBackups(answer.backups ?? []);
   log.info({ host, checked: plan.checked, missing: plan.missing.length, orphans: plan.orphans.length }, 'start-up reconciliation done');
   return plan;
 }
@@ -101,16 +111,16 @@ export async function startReconciliation(
   host: string,
   pools: readonly AgentPool[],
   log: Logger,
-  opts: { timeoutMs?: number; retryMs?: number } = {},
+  opts: { timeoutMs?: number; retryMs?: number; onBackups?: (backups: ReconcileBackups) => Promise<unknown> } = {},
 ): Promise<{ stop(): void }> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    await reconcileOnce(bus, host, pools, log, opts.timeoutMs);
+    await reconcileOnce(bus, host, pools, log, opts.timeoutMs, opts.onBackups);
   } catch (err) {
     const retryMs = opts.retryMs ?? RECONCILE_RETRY_MS;
     log.warn({ err, retryInMs: retryMs }, 'start-up reconciliation: no gateway answered; will try once more later');
     timer = setTimeout(() => {
-      reconcileOnce(bus, host, pools, log, opts.timeoutMs).catch((e: unknown) =>
+      reconcileOnce(bus, host, pools, log, opts.timeoutMs, opts.onBackups).catch((e: unknown) =>
         log.warn({ err: e }, 'start-up reconciliation failed again; skipped until the next start'),
       );
     }, retryMs);

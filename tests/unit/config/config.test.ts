@@ -51,6 +51,8 @@ test('with an empty environment every setting has its default', (t) => {
     schedulerWeighers: [],
     logLevel: 'info',
     introspection: true,
+    backupRepository: 'dir:/srv/flint/.flint/backups',
+    backupChunkMiB: 4,
   } satisfies FlintConfig);
 });
 
@@ -414,4 +416,13 @@ test('FLINT_SCHEDULER_WEIGHERS takes names with optional multipliers and refuses
   const err = t.throws(() => loadConfig({ FLINT_SCHEDULER_WEIGHERS: 'GoodnessWeigher:1,CapacityWeigher:x' }, '/srv'), { instanceOf: ConfigError });
   t.is(err.problems.length, 2);
   t.true(err.problems.every((p) => p.startsWith('FLINT_SCHEDULER_WEIGHERS:')));
+});
+
+test('backup settings: a repository spec and a power-of-two chunk size, every problem reported', (t) => {
+  const c = loadConfig({ FLINT_BACKUP_REPOSITORY: 'nats:flint-backups', FLINT_BACKUP_CHUNK_MIB: '8' }, '/srv');
+  t.is(c.backupRepository, 'nats:flint-backups');
+  t.is(c.backupChunkMiB, 8);
+  const err = t.throws(() => loadConfig({ FLINT_BACKUP_REPOSITORY: 's3:bucket', FLINT_BACKUP_CHUNK_MIB: '3' }, '/srv'));
+  t.regex(err!.message, /FLINT_BACKUP_REPOSITORY: dir:\/path or nats:<bucket>/);
+  t.regex(err!.message, /FLINT_BACKUP_CHUNK_MIB: a power of two/);
 });
