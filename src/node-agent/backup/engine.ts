@@ -26,7 +26,12 @@ export interface BackupManifest {
   chunkSize: number;
   /** Ordered, non-zero data only; everything else reads as zeros. */
   entries: ManifestEntry[];
-  /** sha256 hex of the whole virtual volume (zeros included). */
+  /**
+   * Checksum of the whole virtual volume (zeros included), hex: the sha256 of the
+   * concatenated sha256 digests of every chunkSize piece of the volume (the last one
+   * shorter), so it costs time proportional to the data, not the size (a plain sha256 of a
+   * sparse 64 GiB volume hashes 64 GiB of zeros). `volumeChecksum` in chunk-plan.ts.
+   */
   sha256: string;
   /** The backup this one was compared with (incremental), for information only: no chain dependency. */
   parentId: string | null;
@@ -91,6 +96,8 @@ export interface BackupEngine {
    */
   collectGarbage(opts?: { graceMs?: number }): Promise<{ deletedChunks: number; freedBytes: number; keptChunks: number }>;
 }
+
+export { volumeChecksum } from './chunk-plan.js';
 
 /** A cancelled backup, restore or verify. */
 export class BackupAbortedError extends Error {
