@@ -8,6 +8,7 @@ import { Entity, Index, OptionalProps, PrimaryKey, Property, raw, Unique, type F
 import type { EntityManager } from '@mikro-orm/knex';
 import type { BackupStatus } from '../domain/backup-states.js';
 import type { Page } from './volume-store.js';
+import type { BackupView } from '../bus/backup-messages.js';
 
 @Entity({ tableName: 'backup' })
 @Unique({ properties: ['projectId', 'idempotencyKey'] })
@@ -127,6 +128,7 @@ export type BackupChanges = Partial<
     | 'restoreVolumeId'
     | 'parentId'
     | 'incremental'
+    | 'repository'
   >
 >;
 
@@ -201,3 +203,45 @@ function normaliseBigints(b: Backup): Backup {
   }
   return b;
 }
+
+/** The API's view of a backup row (live fan-out and GraphQL). */
+export function toBackupView(b: Backup): BackupView {
+  return {
+    id: b.id,
+    projectId: b.projectId,
+    volumeId: b.volumeId,
+    snapshotId: b.snapshotId,
+    name: b.name,
+    description: b.description,
+    status: b.status,
+    sizeGiB: b.sizeGiB,
+    sizeBytes: num(b.sizeBytes),
+    parentId: b.parentId,
+    incremental: !!b.incremental,
+    fullReason: b.fullReason,
+    forced: !!b.forced,
+    repository: b.repository,
+    host: b.host,
+    pool: b.pool,
+    sha256: b.sha256,
+    chunkSize: b.chunkSize,
+    chunkCount: b.chunkCount,
+    codec: b.codec,
+    dataBytes: num(b.dataBytes),
+    storedBytes: num(b.storedBytes),
+    dedupBytes: num(b.dedupBytes),
+    durationMs: b.durationMs,
+    progressDoneBytes: num(b.progressDoneBytes),
+    progressTotalBytes: num(b.progressTotalBytes),
+    failReason: b.failReason,
+    restoreVolumeId: b.restoreVolumeId,
+    version: b.version,
+    createdAt: new Date(b.createdAt).toISOString(),
+    updatedAt: new Date(b.updatedAt).toISOString(),
+  };
+}
+
+function num(v: number | string | null): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}
+

@@ -35,6 +35,9 @@ import { startRecorder } from './recorder.js';
 import { SnapshotService } from './snapshot-service.js';
 import { AdminService } from './admin-service.js';
 import { VolumeService } from './volume-service.js';
+import { BackupLive } from './backup-live.js';
+import { startBackupRecovery } from './backup-recovery.js';
+import { BackupService } from './backup-service.js';
 
 export interface RunningGateway {
   /** `http://host:port/graphql` */
@@ -53,6 +56,9 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const volumes = new VolumeService({ config, db, bus, live, log });
   const snapshots = new SnapshotService({ config, db, bus, live, log });
   const admin = new AdminService({ config, db, bus, live, log });
+  const backupLive = new BackupLive(bus);
+  backupLive.start((err) => log.warn({ err }, 'ignored an unreadable backup event'));
+  const backups = new BackupService({ config, db, bus, live, log, backupLive, volumes, pools });
   const auth = new Authenticator(db);
   const cluster = await ClusterFeed.start({
     bus,
@@ -61,7 +67,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     heartbeatSeconds: config.heartbeatSeconds,
     onError: (err) => log.warn({ err }, 'dashboard feed error'),
   });
-  const services = { volumes, snapshots, admin, db, bus, live, pools, heartbeatSeconds: config.heartbeatSeconds, cluster };
+  const services = { volumes, snapshots, admin, backups, db, bus, live, pools, heartbeatSeconds: config.heartbeatSeconds, cluster };
   const obs = graphqlObservability<Context>(log);
   const stopPoolGauge = setPoolSource(poolSourceFrom(() => pools.list(), () => capacity.allocations(db.fork())));
   const format = (f: GraphQLFormattedError, e: unknown) => obs.countError(formatError(f, e, log));
@@ -165,7 +171,8 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     httpServer.listen(config.listen.port, config.listen.host, () => resolve());
   });
   const port = (httpServer.address() as AddressInfo).port;
-  const recorder = await startRecorder(bus, db, live, log);
+  const recorder = await startRecorder(bus, db, live, log, backupLive);
+  const backupRecovery = startBackupRecovery(bus, db, live, backupLive, log);
   const outbox = startOutboxSweeper(bus, db, log);
   const deadlines = startDeadlineSweeper(db, live, log, config.operationTimeoutSeconds);
   const reconcile = startReconcileResponder(bus, db, log);
@@ -178,11 +185,13 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     stop: async () => {
       outbox.stop();
       deadlines.stop();
+      backupRecovery.stop();
       reconcile.stop();
       await recorder.stop();
       await apollo.stop();
       wsServer.close();
       live.stop();
+      backupLive.stop();
       pools.stop();
       stopPoolGauge();
       cluster.stop();
