@@ -3,6 +3,7 @@ export * from './subjects.js';
 export * from './envelope.js';
 export * from './messages.js';
 export * from './attachment-messages.js';
+export * from './backup-messages.js';
 export * from './connection.js';
 export * from './pool-view.js';
 export * from './nats-server-process.js';

@@ -8,6 +8,7 @@ import { VOLUME_OUTCOMES, VOLUME_STATUSES } from '../domain/volume-states.js';
 import { SNAPSHOT_STATUSES } from '../domain/snapshot-states.js';
 import { MIGRATION_STATUSES } from '../domain/migration.js';
 import { reconcileAttachment } from './attachment-messages.js';
+import { reconcileBackups } from './backup-messages.js';
 
 const id = z.string().min(1).max(128);
 const gib = z.number().int().positive();
@@ -289,6 +290,8 @@ export const reconcileReply = z.object({
   volumes: z.array(z.object({ volumeId: id, pool: z.string().nullable(), status: z.enum(VOLUME_STATUSES), version: z.number().int() })),
   /** The exports the host should have (attachments), with their CHAP secrets (optional: older gateways did not send it). */
   attachments: z.array(reconcileAttachment).optional(),
+  /** Backups the DB has this host working on (issue 5; optional: older gateways do not send it). */
+  backups: reconcileBackups.optional(),
 });
 export type ReconcileReply = z.infer<typeof reconcileReply>;
 

@@ -26,6 +26,8 @@ export const subjects = {
   liveVolume: (projectId: string, volumeId: string) => `flint.live.${projectId}.volume.${volumeId}`,
   liveOperation: (projectId: string, operationId: string) => `flint.live.${projectId}.operation.${operationId}`,
   liveMessage: (projectId: string, messageId: string) => `flint.live.${projectId}.message.${messageId}`,
+  backupEvent: (backupId: string) => `flint.evt.backup.${backupId}`,
+  liveBackup: (projectId: string, backupId: string) => `flint.live.${projectId}.backup.${backupId}`,
 } as const;
 
 /** Durable consumer name of an agent: one per storage host. */

@@ -77,6 +77,10 @@ export interface FlintConfig {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Whether the gateway answers introspection (`__schema`, `__type`) to callers with a token. @default true */
   readonly introspection: boolean;
+  /** Where the agent keeps backups: `dir:/path` or `nats:<bucket>`. @default `dir:$FLINT_DATA_DIR/backups` */
+  readonly backupRepository: string;
+  /** Backup chunk size in MiB (a power of two, 1 to 32). @default 4 */
+  readonly backupChunkMiB: number;
   /** Where a scheduler or agent serves `/metrics`, `/healthz`, `/readyz`; absent (the default): not served. */
   readonly metricsListen?: { readonly host: string; readonly port: number };
   /** TCP port of the agent's iSCSI portal (its own tgtd). @default 3260 */
@@ -113,6 +117,8 @@ export const ENV = {
   FLINT_INTROSPECTION: 'true|false: whether the gateway answers schema introspection, for callers with a token only (default true; false also leaves GraphiQL without docs)',
   FLINT_ISCSI_PORT: 'TCP port of the agent\'s iSCSI portal, served by the tgtd the agent starts (default 3260)',
   FLINT_NBD_PORTS: 'FIRST-LAST: TCP ports of the agent\'s per-attachment NBD servers (default 10809-10899)',
+  FLINT_BACKUP_REPOSITORY: 'where the agent keeps backups: dir:/path (a local directory or a mounted share) or nats:<bucket> (the NATS JetStream object store, over the agent\'s NATS connection); default dir:$FLINT_DATA_DIR/backups',
+  FLINT_BACKUP_CHUNK_MIB: 'backup chunk size in MiB, a power of two from 1 to 32 (default 4)',
   FLINT_METRICS_LISTEN: 'host:port where a scheduler or agent serves /metrics, /healthz and /readyz (default unset: off; the gateway serves them on FLINT_LISTEN)',
 } as const;
 
@@ -135,6 +141,8 @@ const fileSchema = z
     metricsListen: z.string(),
     iscsiPort: z.number(),
     nbdPorts: z.string(),
+    backupRepository: z.string(),
+    backupChunkMiB: z.number(),
   })
   .partial()
   .strict();
@@ -236,6 +244,12 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   if (!nbdMatch || nbdPorts[0] < 1 || nbdPorts[1] > 65535 || nbdPorts[0] > nbdPorts[1]) {
     problems.push(`FLINT_NBD_PORTS: expected FIRST-LAST with 1 <= FIRST <= LAST <= 65535, e.g. 10809-10899, got "${nbdPortsRaw}"`);
   }
+  const backupRepository = str('FLINT_BACKUP_REPOSITORY', raw.backupRepository) ?? `dir:${join(dataDir, 'backups')}`;
+  if (!/^dir:.+$/.test(backupRepository) && !/^nats:[A-Za-z0-9_-]{1,64}$/.test(backupRepository)) {
+    problems.push(`FLINT_BACKUP_REPOSITORY: dir:/path or nats:<bucket> (letters, digits, "-", "_"), got "${backupRepository}"`);
+  }
+  const backupChunkMiB = num('FLINT_BACKUP_CHUNK_MIB', raw.backupChunkMiB, 4, 1, 32);
+  if ((backupChunkMiB & (backupChunkMiB - 1)) !== 0) problems.push(`FLINT_BACKUP_CHUNK_MIB: a power of two (1, 2, 4, 8, 16 or 32), got ${backupChunkMiB}`);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({
@@ -253,6 +267,8 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     schedulerWeighers,
     logLevel: logLevel!,
     introspection,
+    backupRepository,
+    backupChunkMiB,
     ...(metricsListen ? { metricsListen } : {}),
     iscsiPort,
     nbdPorts,

@@ -5,6 +5,7 @@ export * from './volume-store.js';
 export * from './snapshot-store.js';
 export * from './attachment-entity.js';
 export * from './attachment-store.js';
+export * from './backup-store.js';
 export * from './operation-store.js';
 export * from './message-store.js';
 export * as capacity from './capacity-store.js';

@@ -73,6 +73,12 @@ export const VOLUME_ACTIONS = {
    * an IN_USE volume comes with attachments (Cinder allows it, with the consumer's help).
    */
   retype: { from: ['available'], to: 'retyping', verb: 'retyped' },
+  /** A backup reads an AVAILABLE volume (or one of its snapshots): BACKING_UP until the backup ends. */
+  backup: { from: ['available'], to: 'backing_up', verb: 'backed up' },
+  /** With `force`, an IN_USE volume is backed up from a temporary snapshot and keeps its status. */
+  backupInUse: { from: ['in_use'], to: null, verb: 'backed up while attached' },
+  /** Restoring a backup overwrites an AVAILABLE volume: RESTORING_BACKUP until it ends. */
+  restore: { from: ['available'], to: 'restoring_backup', verb: 'restored from a backup' },
   /** Not in MAINTENANCE either (Cinder refuses updates of a volume under maintenance). */
   update: {
     from: VOLUME_STATUSES.filter((s) => s !== 'deleting' && s !== 'deleted' && s !== 'maintenance'),
@@ -103,6 +109,11 @@ export const VOLUME_OUTCOMES = {
   'retype.succeeded': { from: ['retyping'], to: 'available', verb: 'marked retyped' },
   /** No pool satisfies the new type (or the policy forbids moving): nothing changed. */
   'retype.rejected': { from: ['retyping'], to: 'available', verb: 'marked not retyped' },
+  /** Whatever became of the backup (taken, failed, cancelled), reading the volume is over. */
+  'backup.finished': { from: ['backing_up'], to: 'available', verb: 'marked backed up' },
+  'restore.succeeded': { from: ['restoring_backup'], to: 'available', verb: 'marked restored' },
+  /** Part of the backup may have been written: the bytes are not to be trusted. */
+  'restore.failed': { from: ['restoring_backup'], to: 'error_restoring', verb: 'marked failed to restore' },
 } as const satisfies Record<string, Transition & { to: VolumeStatus }>;
 export type VolumeOutcome = keyof typeof VOLUME_OUTCOMES;
 

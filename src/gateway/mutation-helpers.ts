@@ -59,7 +59,7 @@ export function casGuard<S>(from: readonly S[], expectedVersion: number | null |
  * means the status was the reason: INVALID_STATE whatever the status.
  */
 export function casRefusal<S extends string>(
-  resource: 'Volume' | 'Snapshot',
+  resource: 'Volume' | 'Snapshot' | 'Backup',
   id: string,
   now: { status: S; version: number } | null,
   expectedVersion: number | null | undefined,

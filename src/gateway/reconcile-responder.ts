@@ -17,7 +17,7 @@ import {
   type ReconcileReply,
 } from '../bus/index.js';
 import type { Logger } from '../config/logger.js';
-import { Volume, type Db } from '../db/index.js';
+import { busyBackupsOnHost, Volume, type Db } from '../db/index.js';
 import { attachmentsOnHost } from './attachment-reconcile.js';
 
 export async function volumesOnHost(db: Db, host: string): Promise<ReconcileReply['volumes']> {
@@ -27,6 +27,12 @@ export async function volumesOnHost(db: Db, host: string): Promise<ReconcileRepl
     { fields: ['id', 'pool', 'status', 'version'], orderBy: { id: 'asc' }, disableIdentityMap: true },
   );
   return rows.map((v) => ({ volumeId: v.id, pool: v.pool, status: v.status, version: v.version }));
+}
+
+/** Backups the DB has this host working on (CREATING, RESTORING, DELETING): a restarted agent reports those it lost. */
+export async function backupsOnHost(db: Db, host: string): Promise<NonNullable<ReconcileReply['backups']>> {
+  const rows = await busyBackupsOnHost(db.fork(), host);
+  return rows.map((b) => ({ backupId: b.id, volumeId: b.volumeId, status: b.status, operationId: b.operationId, restoreVolumeId: b.restoreVolumeId }));
 }
 
 export function startReconcileResponder(bus: Bus, db: Db, log: Logger): { stop(): void } {
@@ -39,7 +45,8 @@ export function startReconcileResponder(bus: Bus, db: Db, log: Logger): { stop()
           const req = decodePayload(decodeEnvelope(msg.data), reconcileRequest);
           const volumes = await volumesOnHost(db, req.host);
           const attachments = await attachmentsOnHost(db, req.host);
-          msg.respond(encode(RECOVERY_KIND.reconcileReply, { host: req.host, volumes, attachments } satisfies ReconcileReply));
+          const backups = await backupsOnHost(db, req.host);
+          msg.respond(encode(RECOVERY_KIND.reconcileReply, { host: req.host, volumes, attachments, backups } satisfies ReconcileReply));
           log.info({ host: req.host, volumes: volumes.length, attachments: attachments.length }, 'answered an agent\'s reconciliation request');
         } catch (e) {
           // No answer: the agent times out, logs it and tries once more later.

@@ -45,12 +45,15 @@ import { countOperation } from '../metrics/index.js';
 import { applyLateSnapshotOutcome, applyLateVolumeOutcome, applyVolumeMissing } from './late-outcomes.js';
 import { RECOVERY_KIND, volumeMissing } from '../bus/index.js';
 import { applyMigrationEvent } from './migration-recorder.js';
+import { BACKUP_KIND, backupOutcome, backupVerified } from '../bus/index.js';
+import { applyBackupOutcome, applyBackupVerified } from './backup-recorder.js';
+import type { BackupLive } from './backup-live.js';
 
 /** Which operation an outcome belongs to, for its user message. */
 const EVENT_OF: Record<string, string> = { create: 'create_volume', delete: 'delete_volume', extend: 'extend_volume', revert: 'revert_volume', migrate: 'migrate_volume', retype: 'retype_volume' };
 const SNAPSHOT_EVENT_OF: Record<string, string> = { create: 'create_snapshot', delete: 'delete_snapshot' };
 
-export async function startRecorder(bus: Bus, db: Db, live: LiveHub, log: Logger): Promise<ConsumerRunner> {
+export async function startRecorder(bus: Bus, db: Db, live: LiveHub, log: Logger, backupLive?: BackupLive): Promise<ConsumerRunner> {
   return runConsumer(
     bus,
     {
@@ -84,6 +87,15 @@ export async function startRecorder(bus: Bus, db: Db, live: LiveHub, log: Logger
       if (await applyMigrationEvent({ db, bus, live, log: env.requestId ? log.child({ requestId: env.requestId }) : log }, env)) return 'ack';
       if (env.kind === KIND.snapshotOutcome) {
         await applySnapshotOutcome(db, live, env.requestId ? log.child({ requestId: env.requestId }) : log, decodePayload(env, snapshotOutcome));
+        return 'ack';
+      }
+      // Backups (issue 5): src/gateway/backup-recorder.ts.
+      if (env.kind === BACKUP_KIND.backupOutcome && backupLive) {
+        await applyBackupOutcome(db, live, backupLive, log, decodePayload(env, backupOutcome));
+        return 'ack';
+      }
+      if (env.kind === BACKUP_KIND.backupVerified) {
+        await applyBackupVerified(db, live, log, decodePayload(env, backupVerified));
         return 'ack';
       }
       log.warn({ kind: env.kind, subject: msg.subject }, 'event of an unknown kind; skipped');

@@ -37,6 +37,9 @@ import { AdminService } from './admin-service.js';
 import { VolumeService } from './volume-service.js';
 import { MigrationService } from './volume-migration.js';
 import { AttachmentService } from './attachment-service.js';
+import { BackupLive } from './backup-live.js';
+import { startBackupRecovery } from './backup-recovery.js';
+import { BackupService } from './backup-service.js';
 
 export interface RunningGateway {
   /** `http://host:port/graphql` */
@@ -57,6 +60,9 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const admin = new AdminService({ config, db, bus, live, log });
   const migration = new MigrationService({ config, db, bus, live, log, pools });
   const attachments = new AttachmentService({ config, db, bus, live, log });
+  const backupLive = new BackupLive(bus);
+  backupLive.start((err) => log.warn({ err }, 'ignored an unreadable backup event'));
+  const backups = new BackupService({ config, db, bus, live, log, backupLive, volumes, pools });
   const auth = new Authenticator(db);
   const cluster = await ClusterFeed.start({
     bus,
@@ -65,7 +71,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     heartbeatSeconds: config.heartbeatSeconds,
     onError: (err) => log.warn({ err }, 'dashboard feed error'),
   });
-  const services = { volumes, snapshots, attachments, admin, migration, db, bus, live, pools, heartbeatSeconds: config.heartbeatSeconds, cluster };
+  const services = { volumes, snapshots, attachments, admin, migration, backups, db, bus, live, pools, heartbeatSeconds: config.heartbeatSeconds, cluster };
   const obs = graphqlObservability<Context>(log);
   const stopPoolGauge = setPoolSource(poolSourceFrom(() => pools.list(), () => capacity.allocations(db.fork())));
   const format = (f: GraphQLFormattedError, e: unknown) => obs.countError(formatError(f, e, log));
@@ -169,7 +175,8 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     httpServer.listen(config.listen.port, config.listen.host, () => resolve());
   });
   const port = (httpServer.address() as AddressInfo).port;
-  const recorder = await startRecorder(bus, db, live, log);
+  const recorder = await startRecorder(bus, db, live, log, backupLive);
+  const backupRecovery = startBackupRecovery(bus, db, live, backupLive, log);
   const outbox = startOutboxSweeper(bus, db, log);
   const deadlines = startDeadlineSweeper(db, live, log, config.operationTimeoutSeconds, bus);
   const reconcile = startReconcileResponder(bus, db, log);
@@ -182,11 +189,13 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     stop: async () => {
       outbox.stop();
       deadlines.stop();
+      backupRecovery.stop();
       reconcile.stop();
       await recorder.stop();
       await apollo.stop();
       wsServer.close();
       live.stop();
+      backupLive.stop();
       pools.stop();
       stopPoolGauge();
       cluster.stop();

@@ -34,6 +34,7 @@ import { KeyedMutex } from './keyed-mutex.js';
 import { ATTACHMENT_COMMANDS, type AttachmentCommand, type AttachmentCommandPayloads, type AttachmentHandler } from './attachments.js';
 import type { OutcomeStore, RecordedMessage } from './outcome-store.js';
 import type { MigrationAgent } from './migration.js';
+import { AgentBackups, BACKUP_COMMANDS, isBackupCommand, type AgentBackupsOptions, type BackupCommandPayloads } from './backups.js';
 
 /** Commands an agent understands: the last token of `flint.cmd.agent.<host>.<command>`. */
 export const AGENT_COMMANDS = [
@@ -47,11 +48,12 @@ export const AGENT_COMMANDS = [
   MIGRATION_COMMAND.import,
   MIGRATION_COMMAND.cleanup,
   ...ATTACHMENT_COMMANDS,
+  ...BACKUP_COMMANDS,
 ] as const;
 export type AgentCommand = (typeof AGENT_COMMANDS)[number];
 
 /** Payload type of each command. */
-export interface AgentCommandPayloads extends AttachmentCommandPayloads {
+export interface AgentCommandPayloads extends AttachmentCommandPayloads, BackupCommandPayloads {
   create_volume: AgentCreate;
   delete_volume: AgentDelete;
   extend_volume: AgentExtend;
@@ -81,15 +83,31 @@ export interface AgentCoreOptions {
   migration?: MigrationAgent;
   /** Attachment commands (src/node-agent/attachments.ts); without it they fail as unsupported. */
   attachments?: AttachmentHandler;
+  /** Backup commands (src/node-agent/backups.ts); without it they fail for want of a repository. */
+  backup?: Pick<AgentBackupsOptions, 'engine' | 'engineProblem' | 'repository' | 'report' | 'progressIntervalMs'>;
 }
 
 /** Handles agent commands; one instance per agent process. */
 export class AgentCore {
   private readonly opts: AgentCoreOptions;
   private readonly mutex = new KeyedMutex();
+  /** The backup commands, sharing this core's per-volume lock. */
+  readonly backups: AgentBackups;
 
   constructor(opts: AgentCoreOptions) {
     this.opts = opts;
+    this.backups = new AgentBackups({
+      engine: null,
+      repository: 'none',
+      report: () => undefined,
+      ...opts.backup,
+      host: opts.host,
+      drivers: opts.drivers,
+      outcomes: opts.outcomes,
+      emit: opts.emit,
+      mutex: this.mutex,
+      log: opts.log,
+    });
   }
 
   /**
@@ -100,6 +118,7 @@ export class AgentCore {
    * volumes run in parallel.
    */
   handle<C extends AgentCommand>(command: C, payload: AgentCommandPayloads[C]): Promise<void> {
+    if (isBackupCommand(command)) return this.backups.handle(command, payload as BackupCommandPayloads[typeof command]);
     const attempt = command === COMMAND.createVolume ? (payload as AgentCreate).attempt : 1;
     // A migration within one host sends its export and its import to the same agent with one operation id.
     const recordId = command.startsWith('migration_') ? `${payload.operationId}_${command}` : payload.operationId;

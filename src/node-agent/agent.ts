@@ -18,6 +18,13 @@ import {
   agentRefreshAttachment,
   agentUnexportAttachment,
   ATTACHMENT_KIND,
+  agentCreateBackup,
+  agentDeleteBackup,
+  agentImportBackup,
+  agentRestoreBackup,
+  agentVerifyBackup,
+  BACKUP_KIND,
+  encode,
   agentExtend,
   ContractError,
   decodeEnvelope,
@@ -43,6 +50,7 @@ import { FileOutcomeStore } from './outcome-store.js';
 import { startReconciliation } from './reconcile.js';
 import { MigrationAgent } from './migration.js';
 import { startTargets } from './attachment-targets.js';
+import { openBackupEngine } from './backup-setup.js';
 
 /** Commands handled at once (different volumes; one volume's commands are serialised). @default 8 */
 export const DEFAULT_AGENT_CONCURRENCY = 8;
@@ -73,6 +81,11 @@ const COMMANDS: { [C in AgentCommand]: { kind: string; schema: z.ZodType } } = {
   export_attachment: { kind: ATTACHMENT_KIND.agentExport, schema: agentExportAttachment },
   unexport_attachment: { kind: ATTACHMENT_KIND.agentUnexport, schema: agentUnexportAttachment },
   refresh_attachment: { kind: ATTACHMENT_KIND.agentRefresh, schema: agentRefreshAttachment },
+  create_backup: { kind: BACKUP_KIND.agentCreateBackup, schema: agentCreateBackup },
+  restore_backup: { kind: BACKUP_KIND.agentRestoreBackup, schema: agentRestoreBackup },
+  delete_backup: { kind: BACKUP_KIND.agentDeleteBackup, schema: agentDeleteBackup },
+  verify_backup: { kind: BACKUP_KIND.agentVerifyBackup, schema: agentVerifyBackup },
+  import_backup: { kind: BACKUP_KIND.agentImportBackup, schema: agentImportBackup },
 };
 
 /**
@@ -107,6 +120,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
   await outcomes.prune().catch((err: unknown) => log.warn({ err }, 'could not prune old operation records'));
   // Export targets (iSCSI, NBD) for attachments: src/node-agent/attachment-targets.ts.
   const targets = await startTargets(config, pools, log);
+  const backup = await openBackupEngine(config, bus, log);
   const core = new AgentCore({
     attachments: targets.handler,
     host,
@@ -121,6 +135,11 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
     // The core's log lines carry the request and operation of the command being handled.
     log: scopedLogger(log),
     migration,
+    backup: {
+      ...backup,
+      // Progress goes on core NATS: lossy by design, never stored (src/bus/backup-messages.ts).
+      report: (subject, kind, payload) => bus.nc.publish(subject, encode(kind, payload)),
+    },
   });
 
   const heartbeat = await startAgentHeartbeat(bus, {
@@ -133,7 +152,10 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
   });
 
   // Before consuming commands: compare the DB's view of this host with the disk (src/node-agent/reconcile.ts).
-  const reconciliation = await startReconciliation(bus, host, pools, log, { onAttachments: (wanted) => targets.handler.reconcileExports(wanted) });
+  const reconciliation = await startReconciliation(bus, host, pools, log, {
+    onAttachments: (wanted) => targets.handler.reconcileExports(wanted),
+    onBackups: (b) => core.backups.recoverLost(b),
+  });
   let runner: ConsumerRunner;
   try {
     runner = await runConsumer(
@@ -167,6 +189,8 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
         reconciliation.stop();
         await runner.stop();
         await migration.stopAll();
+        await core.backups.stop();
+        await backup.close();
         await heartbeat.stop();
         await targets.shutdown();
         log.info({ host }, 'agent stopped');

@@ -21,6 +21,7 @@ import {
   subjects,
   type Bus,
   type ReconcileAttachment,
+  type ReconcileBackups,
   type ReconcileReply,
   type ReconcileRequest,
   type VolumeMissing,
@@ -75,19 +76,25 @@ export function compareWithDisk(dbVolumes: readonly DbVolume[], disk: readonly D
 }
 
 /** Asks a gateway, compares, reports the missing and logs the orphans. Throws when no gateway answered. */
+/** What else an agent re-establishes from the gateway's answer: its attachments' exports, its lost backups. */
+export interface ReconcileHooks {
+  onAttachments?: OnAttachments;
+  onBackups?: (backups: ReconcileBackups) => Promise<unknown>;
+}
+
 export async function reconcileOnce(
   bus: Bus,
   host: string,
   pools: readonly AgentPool[],
   log: Logger,
   timeoutMs = RECONCILE_TIMEOUT_MS,
-  onAttachments?: OnAttachments,
+  hooks: ReconcileHooks = {},
 ): Promise<ReconcilePlan> {
   const reply = await bus.nc.request(RECONCILE_SUBJECT, encode(RECOVERY_KIND.reconcileRequest, { host } satisfies ReconcileRequest), { timeout: timeoutMs });
   const answer = decodePayload(decodeEnvelope(reply.data), reconcileReply);
   // The exports the DB says this host should have (issue 4): re-created, unknown ones removed.
-  if (answer.attachments && onAttachments) {
-    await onAttachments(answer.attachments).catch((err: unknown) => log.error({ err }, 'could not re-create the exports of this host\'s attachments'));
+  if (answer.attachments && hooks.onAttachments) {
+    await hooks.onAttachments(answer.attachments).catch((err: unknown) => log.error({ err }, 'could not re-create the exports of this host\'s attachments'));
   }
   // The disk is listed after the DB was read: an image made meanwhile belongs to a volume the DB had as CREATING.
   const disk: DiskPool[] = [];
@@ -103,6 +110,8 @@ export async function reconcileOnce(
     const path = (await pool?.driver.getVolume(o.volumeId).catch(() => null))?.location ?? pool?.config.directory;
     log.warn({ pool: o.pool, volumeId: o.volumeId, path }, 'orphan image: no volume in the database claims it; left in place (delete it by hand if it is not needed)');
   }
+  // Backups the DB has this host working on, which a restarted agent is not (src/node-agent/backups.ts).
+  if (hooks.onBackups) await hooks.onBackups(answer.backups ?? []);
   log.info({ host, checked: plan.checked, missing: plan.missing.length, orphans: plan.orphans.length }, 'start-up reconciliation done');
   return plan;
 }
@@ -116,16 +125,16 @@ export async function startReconciliation(
   host: string,
   pools: readonly AgentPool[],
   log: Logger,
-  opts: { timeoutMs?: number; retryMs?: number; onAttachments?: OnAttachments } = {},
+  opts: { timeoutMs?: number; retryMs?: number } & ReconcileHooks = {},
 ): Promise<{ stop(): void }> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    await reconcileOnce(bus, host, pools, log, opts.timeoutMs, opts.onAttachments);
+    await reconcileOnce(bus, host, pools, log, opts.timeoutMs, opts);
   } catch (err) {
     const retryMs = opts.retryMs ?? RECONCILE_RETRY_MS;
     log.warn({ err, retryInMs: retryMs }, 'start-up reconciliation: no gateway answered; will try once more later');
     timer = setTimeout(() => {
-      reconcileOnce(bus, host, pools, log, opts.timeoutMs, opts.onAttachments).catch((e: unknown) =>
+      reconcileOnce(bus, host, pools, log, opts.timeoutMs, opts).catch((e: unknown) =>
         log.warn({ err: e }, 'start-up reconciliation failed again; skipped until the next start'),
       );
     }, retryMs);

@@ -5,6 +5,7 @@ import type { SnapshotServiceApi, VolumeServiceApi } from './services.js';
 import type { AdminServiceApi } from './admin-services.js';
 import type { MigrationServiceApi } from './migration-services.js';
 import type { AttachmentServiceApi } from './attachment-services.js';
+import type { BackupServiceApi } from './backup-services.js';
 
 export interface LiveApi {
   listen(accept: (ev: LiveVolume) => boolean, opts?: { first?: LiveVolume; until?: (ev: LiveVolume) => boolean }): AsyncIterableIterator<LiveVolume>;
@@ -41,6 +42,8 @@ export interface Services {
   admin: AdminServiceApi;
   /** migrateVolume and retypeVolume (src/gateway/volume-migration.ts). */
   migration: MigrationServiceApi;
+  /** Backups (issue 5, src/gateway/backup-service.ts). */
+  backups: BackupServiceApi;
   db: Db;
   bus: Bus;
   /** Live volume events (src/gateway/live.ts). */

@@ -2,3 +2,4 @@
 export { buildFlintSchema, printFlintSchema } from './schema.js';
 export type { Context, Services, LiveApi } from './context.js';
 export type * from './services.js';
+export type * from './backup-services.js';

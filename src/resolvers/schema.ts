@@ -9,6 +9,8 @@ import { VolumeResolver } from './volume.resolver.js';
 import { SnapshotResolver } from './snapshot.resolver.js';
 import { AdminResolver } from './admin.resolver.js';
 import { MigrationResolver } from './migration.resolver.js';
+import { BackupResolver, BackupSubscriptionResolver, VolumeBackupsResolver } from './backup.resolver.js';
+import { BackupType } from './types/backup.js';
 import { SnapshotType } from './types/snapshot.js';
 import { OperationType } from './types/operation.js';
 import { VolumeType } from './types/volume.js';
@@ -16,8 +18,8 @@ import { VolumeTypeType } from './types/system.js';
 
 export async function buildFlintSchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [VolumeResolver, SnapshotResolver, SubscriptionResolver, SystemResolver, DashboardResolver, AdminResolver, MigrationResolver],
-    orphanedTypes: [VolumeType, SnapshotType, OperationType, VolumeTypeType],
+    resolvers: [VolumeResolver, SnapshotResolver, SubscriptionResolver, SystemResolver, DashboardResolver, AdminResolver, MigrationResolver, BackupResolver, VolumeBackupsResolver, BackupSubscriptionResolver],
+    orphanedTypes: [VolumeType, SnapshotType, OperationType, VolumeTypeType, BackupType],
     validate: false,
     // Every subscription brings its own `subscribe` (src/gateway/live.ts); type-graphql
     // insists on a PubSub all the same, so give it one that is never used.

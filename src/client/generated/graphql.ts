@@ -344,6 +344,7 @@ export type NodeQueryVariables = Exact<{
 
 
 export type NodeQuery = { node:
+    | { __typename: 'Backup', id: string }
     | { __typename: 'Operation', kind: string, resourceType: string, resourceId: string, createdAt: string, finishedAt: string | null, id: string, operationStatus: OperationStatus }
     | { __typename: 'Snapshot', id: string }
     | { __typename: 'Volume', id: string, name: string, description: string | null, sizeGiB: number, status: VolumeStatus, volumeType: string | null, availabilityZone: string, metadata: Record<string, unknown>, version: number, createdAt: string, updatedAt: string, host: string | null, pool: string | null }

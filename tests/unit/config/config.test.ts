@@ -53,6 +53,8 @@ test('with an empty environment every setting has its default', (t) => {
     introspection: true,
     iscsiPort: 3260,
     nbdPorts: [10809, 10899],
+    backupRepository: 'dir:/srv/flint/.flint/backups',
+    backupChunkMiB: 4,
   } satisfies FlintConfig);
 });
 
@@ -425,4 +427,13 @@ test('FLINT_ISCSI_PORT and FLINT_NBD_PORTS set the agent\'s export ports; bad va
   const err = t.throws(() => loadConfig({ FLINT_ISCSI_PORT: '0', FLINT_NBD_PORTS: '20010-20000' }, '/srv'));
   t.regex(err!.message, /FLINT_ISCSI_PORT: must be an integer from 1 to 65535/);
   t.regex(err!.message, /FLINT_NBD_PORTS: expected FIRST-LAST/);
+});
+
+test('backup settings: a repository spec and a power-of-two chunk size, every problem reported', (t) => {
+  const c = loadConfig({ FLINT_BACKUP_REPOSITORY: 'nats:flint-backups', FLINT_BACKUP_CHUNK_MIB: '8' }, '/srv');
+  t.is(c.backupRepository, 'nats:flint-backups');
+  t.is(c.backupChunkMiB, 8);
+  const err = t.throws(() => loadConfig({ FLINT_BACKUP_REPOSITORY: 's3:bucket', FLINT_BACKUP_CHUNK_MIB: '3' }, '/srv'));
+  t.regex(err!.message, /FLINT_BACKUP_REPOSITORY: dir:\/path or nats:<bucket>/);
+  t.regex(err!.message, /FLINT_BACKUP_CHUNK_MIB: a power of two/);
 });

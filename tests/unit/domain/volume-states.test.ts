@@ -29,6 +29,9 @@ const EXPECTED_ACTIONS: Record<VolumeAction, { from: VolumeStatus[]; to: VolumeS
   migrate: { from: ['available'], to: 'maintenance', verb: 'migrated' },
   retype: { from: ['available'], to: 'retyping', verb: 'retyped' },
   update: { from: VOLUME_STATUSES.filter((s) => s !== 'deleting' && s !== 'deleted' && s !== 'maintenance'), to: null, verb: 'updated' },
+  backup: { from: ['available'], to: 'backing_up', verb: 'backed up' },
+  backupInUse: { from: ['in_use'], to: null, verb: 'backed up while attached' },
+  restore: { from: ['available'], to: 'restoring_backup', verb: 'restored from a backup' },
 };
 
 const EXPECTED_OUTCOMES: Record<VolumeOutcome, { from: VolumeStatus[]; to: VolumeStatus }> = {
@@ -45,6 +48,9 @@ const EXPECTED_OUTCOMES: Record<VolumeOutcome, { from: VolumeStatus[]; to: Volum
   'migrate.failed': { from: ['maintenance', 'retyping'], to: 'available' },
   'retype.succeeded': { from: ['retyping'], to: 'available' },
   'retype.rejected': { from: ['retyping'], to: 'available' },
+  'backup.finished': { from: ['backing_up'], to: 'available' },
+  'restore.succeeded': { from: ['restoring_backup'], to: 'available' },
+  'restore.failed': { from: ['restoring_backup'], to: 'error_restoring' },
 };
 
 const EXPECTED_TRANSITIONAL: VolumeStatus[] = [
@@ -63,8 +69,8 @@ const EXPECTED_TRANSITIONAL: VolumeStatus[] = [
 
 const HINT = 'Wait until its current operation finishes, then retry.';
 
-test('the action table has exactly the actions delete, extend, migrate, retype, revert, snapshot and update', (t) => {
-  t.deepEqual(Object.keys(VOLUME_ACTIONS).sort(), ['delete', 'extend', 'migrate', 'retype', 'revert', 'snapshot', 'update']);
+test('the action table has exactly the actions backup, backupInUse, delete, extend, migrate, restore, retype, revert, snapshot and update', (t) => {
+  t.deepEqual(Object.keys(VOLUME_ACTIONS).sort(), ['backup', 'backupInUse', 'delete', 'extend', 'migrate', 'restore', 'retype', 'revert', 'snapshot', 'update']);
 });
 
 test('a volume in MAINTENANCE (migrating) refuses every action, updates included', (t) => {

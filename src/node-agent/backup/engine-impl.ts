@@ -1,0 +1,349 @@
+/**
+ * The backup engine's pipeline. Backup: qemu-nbd serves the image read-only, the NBD
+ * client lists allocated extents (block status) and reads only those, chunk by chunk on
+ * the fixed grid (chunk-plan.ts), into a bounded set of shared-memory slots; workers hash
+ * each chunk, drop zero chunks, and compress the chunks the repository lacks; the
+ * manifest is written last. Every allocated chunk is read and hashed, also for an
+ * incremental backup (no dirty bitmap yet): what the parent gives is that unchanged
+ * chunks are not rewritten.
+ */
+import { availableParallelism } from 'node:os';
+import { DriverError } from '../drivers/index.js';
+import type { ImageSource } from '../drivers/index.js';
+import { planChunks, totalLength, volumeChecksum, zeroRanges } from './chunk-plan.js';
+import { BackupAbortedError, type BackupEngine, type BackupManifest, type BackupRepository, type ManifestEntry, type Progress, type VerifyResult } from './engine.js';
+import { openImage } from './image-io.js';
+import { Lease, liveLeaseHashes } from './lease.js';
+import { validateManifest } from './manifest.js';
+import { asStore, checkName, LEASE_STALE_MS, type RepoStore } from './repository.js';
+import { WorkerPool } from './worker-pool.js';
+
+const DEFAULT_CODEC = 'lz4' as const;
+
+function checkAbort(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new BackupAbortedError(`${what} was cancelled`, { cause: signal.reason });
+}
+
+/** Runs `work` over items with at most `limit` in flight; stops starting new ones after the first failure and rethrows it once all settled. */
+class Pipeline {
+  private readonly running = new Set<Promise<void>>();
+  private error: unknown = null;
+  get failed(): boolean {
+    return this.error !== null;
+  }
+  add(p: Promise<void>): void {
+    const tracked = p.catch((e: unknown) => {
+      this.error ??= e;
+    });
+    const done = tracked.finally(() => this.running.delete(done));
+    this.running.add(done);
+  }
+  async drain(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running]);
+    if (this.error !== null) throw this.error;
+  }
+}
+
+export class BackupEngineImpl implements BackupEngine {
+  private readonly store: RepoStore;
+  private readonly workers: number;
+  private readonly chunkSize: number;
+
+  constructor(
+    readonly repository: BackupRepository,
+    opts: { chunkSize: number; workers?: number },
+  ) {
+    this.store = asStore(repository);
+    this.chunkSize = opts.chunkSize;
+    this.workers = opts.workers ?? Math.max(1, Math.min(4, availableParallelism()));
+  }
+
+  private pool(): WorkerPool {
+    return new WorkerPool(this.workers, this.chunkSize, this.workers * 2 + 2);
+  }
+
+  async backup(req: {
+    backupId: string;
+    volumeId: string;
+    source: ImageSource;
+    parent: BackupManifest | null;
+    signal?: AbortSignal;
+    onProgress?: (p: Progress) => void;
+  }): Promise<BackupManifest> {
+    const started = Date.now();
+    checkName(req.backupId);
+    const what = `backup ${req.backupId} of volume ${req.volumeId}`;
+    checkAbort(req.signal, what);
+    if (await this.store.getRecord('manifest', req.backupId)) {
+      throw new DriverError(`${what}: the repository ${this.store.spec} already has a backup ${req.backupId}; use a new backup id`, { retryable: false });
+    }
+    const image = await openImage(req.source, false);
+    const pool = this.pool();
+    const lease = new Lease(this.store, req.backupId);
+    try {
+      const { client } = image;
+      const sizeBytes = client.size;
+      const extents = await client.allocatedExtents();
+      const plan = planChunks(extents, sizeBytes, this.chunkSize);
+      const totalBytes = plan.reduce((n, c) => n + totalLength(c.reads), 0);
+      const entries: (ManifestEntry | null)[] = new Array<ManifestEntry | null>(plan.length).fill(null);
+      const writes = new Map<string, Promise<void>>();
+      let storedBytes = 0;
+      let dedupBytes = 0;
+      let doneBytes = 0;
+      const pipeline = new Pipeline();
+      const chunkHashes = new Map<number, string>();
+
+      try {
+      for (const [i, chunk] of plan.entries()) {
+        checkAbort(req.signal, what);
+        if (pipeline.failed) break;
+        const slot = await pool.acquire();
+        const view = pool.view(slot, chunk.length);
+        try {
+          view.fill(0);
+          await Promise.all(chunk.reads.map((r) => client.read(r.offset, view.subarray(r.offset - chunk.offset, r.offset - chunk.offset + r.length))));
+        } catch (err) {
+          pool.release(slot);
+          throw new DriverError(`${what}: cannot read ${req.source.path} at offset ${chunk.offset} (${(err as Error).message})`, { cause: err });
+        }
+        const readBytes = totalLength(chunk.reads);
+        pipeline.add(
+          (async () => {
+            try {
+              const { hash, zero } = await pool.hash(slot, chunk.length);
+              chunkHashes.set(chunk.offset, hash);
+              if (!zero) {
+                // Protect first (lease), then look: see repository.ts.
+                await lease.protect(hash);
+                let write = writes.get(hash);
+                if (write) {
+                  dedupBytes += chunk.length;
+                } else if (await this.store.hasChunk(hash)) {
+                  dedupBytes += chunk.length;
+                  writes.set(hash, Promise.resolve());
+                } else {
+                  write = (async () => {
+                    const enc = await pool.encode(slot, chunk.length, DEFAULT_CODEC);
+                    checkAbort(req.signal, what);
+                    await this.store.putChunk(hash, enc.data);
+                    storedBytes += enc.data.length;
+                  })();
+                  writes.set(hash, write);
+                }
+                await write;
+                entries[i] = { offset: chunk.offset, length: chunk.length, hash };
+              }
+            } finally {
+              pool.release(slot);
+            }
+            doneBytes += readBytes;
+            req.onProgress?.({ doneBytes, totalBytes });
+          })(),
+        );
+      }
+      } catch (err) {
+        await pipeline.drain().catch(() => undefined);
+        throw err;
+      }
+      await pipeline.drain();
+      checkAbort(req.signal, what);
+      const sha256 = volumeChecksum(sizeBytes, this.chunkSize, chunkHashes);
+      const list = entries.filter((e): e is ManifestEntry => e !== null);
+      await this.store.sync();
+      const manifest: BackupManifest = {
+        format: 'flint-backup/1',
+        backupId: req.backupId,
+        volumeId: req.volumeId,
+        sizeBytes,
+        chunkSize: this.chunkSize,
+        entries: list,
+        sha256,
+        parentId: req.parent?.backupId ?? null,
+        codec: DEFAULT_CODEC,
+        createdAt: new Date().toISOString(),
+        dataBytes: totalLength(list),
+        storedBytes,
+        dedupBytes,
+        durationMs: Date.now() - started,
+        readBytes: client.bytesRead,
+      };
+      checkAbort(req.signal, what);
+      await this.store.putRecord('manifest', req.backupId, JSON.stringify(manifest));
+      return manifest;
+    } finally {
+      await lease.release();
+      await pool.close();
+      await image.close();
+    }
+  }
+
+  async restore(req: { manifest: BackupManifest; target: ImageSource; signal?: AbortSignal; onProgress?: (p: Progress) => void }): Promise<void> {
+    const checked = validateManifest(req.manifest);
+    if (!checked.ok) throw new DriverError(`backup ${String(req.manifest?.backupId)}: invalid manifest (${checked.problem})`, { retryable: false });
+    const m = checked.manifest;
+    const what = `restore of backup ${m.backupId}`;
+    checkAbort(req.signal, what);
+    const image = await openImage(req.target, true);
+    const pool = new WorkerPool(this.workers, m.entries.reduce((n, e) => Math.max(n, e.length), this.chunkSize), this.workers * 2 + 2);
+    try {
+      const { client } = image;
+      if (client.size < m.sizeBytes) {
+        throw new DriverError(`${what}: the target image ${req.target.path} has ${client.size} bytes, the backup ${m.sizeBytes}; extend the target first`, { retryable: false });
+      }
+      const totalBytes = m.dataBytes;
+      let doneBytes = 0;
+      for (const z of zeroRanges(m.entries, m.sizeBytes)) {
+        checkAbort(req.signal, what);
+        await client.writeZeroes(z.offset, z.length);
+      }
+      const pipeline = new Pipeline();
+      try {
+      for (const e of m.entries) {
+        checkAbort(req.signal, what);
+        if (pipeline.failed) break;
+        const slot = await pool.acquire();
+        pipeline.add(
+          (async () => {
+            try {
+              const data = await this.store.getChunk(e.hash);
+              if (data === null) {
+                throw new DriverError(`${what}: chunk ${e.hash} (offset ${e.offset}) is missing from repository ${this.store.spec}; the backup cannot be restored: verify it and restore another backup`, { retryable: false });
+              }
+              const r = await pool.decode(slot, data, e.hash);
+              if (!r.ok) throw new DriverError(`${what}: chunk ${e.hash} (offset ${e.offset}) in repository ${this.store.spec} is corrupt (${r.reason}); the backup cannot be restored: restore another backup`, { retryable: false });
+              if (r.length !== e.length) throw new DriverError(`${what}: chunk ${e.hash} (offset ${e.offset}) holds ${r.length} bytes, the manifest says ${e.length}; restore another backup`, { retryable: false });
+              await client.write(e.offset, pool.view(slot, e.length));
+            } finally {
+              pool.release(slot);
+            }
+            doneBytes += e.length;
+            req.onProgress?.({ doneBytes, totalBytes });
+          })(),
+        );
+      }
+      } catch (err) {
+        await pipeline.drain().catch(() => undefined);
+        throw err;
+      }
+      await pipeline.drain();
+      checkAbort(req.signal, what);
+      await client.flush();
+    } finally {
+      await pool.close();
+      await image.close();
+    }
+  }
+
+  async verify(backupId: string, signal?: AbortSignal): Promise<VerifyResult> {
+    const m = await this.manifest(backupId);
+    if (!m) throw new DriverError(`backup ${backupId} has no manifest in repository ${this.store.spec}; it was deleted or never finished`, { retryable: false });
+    const pool = new WorkerPool(this.workers, m.entries.reduce((n, e) => Math.max(n, e.length), this.chunkSize), this.workers * 2 + 2);
+    const problems: { index: number; hash: string; offset: number; reason: string }[] = [];
+    let chunks = 0;
+    try {
+      const pipeline = new Pipeline();
+      try {
+      for (const [index, e] of m.entries.entries()) {
+        checkAbort(signal, `verify of backup ${backupId}`);
+        if (problems.length > 0) break;
+        const slot = await pool.acquire();
+        pipeline.add(
+          (async () => {
+            try {
+              const data = await this.store.getChunk(e.hash);
+              if (data === null) {
+                problems.push({ index, hash: e.hash, offset: e.offset, reason: 'missing from the repository' });
+                return;
+              }
+              const r = await pool.decode(slot, data, e.hash);
+              if (!r.ok) problems.push({ index, hash: e.hash, offset: e.offset, reason: `corrupt: ${r.reason}` });
+              else if (r.length !== e.length) problems.push({ index, hash: e.hash, offset: e.offset, reason: `holds ${r.length} bytes, the manifest says ${e.length}` });
+              else chunks++;
+            } finally {
+              pool.release(slot);
+            }
+          })(),
+        );
+      }
+      } catch (err) {
+        await pipeline.drain().catch(() => undefined);
+        throw err;
+      }
+      await pipeline.drain();
+    } finally {
+      await pool.close();
+    }
+    if (problems.length === 0) return { ok: true, chunks };
+    const first = problems.reduce((a, b) => (b.index < a.index ? b : a));
+    return { ok: false, chunks, problem: { hash: first.hash, offset: first.offset, reason: first.reason } };
+  }
+
+  async manifest(backupId: string): Promise<BackupManifest | null> {
+    checkName(backupId);
+    const text = await this.store.getRecord('manifest', backupId);
+    if (text === null) return null;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new DriverError(`backup ${backupId}: its manifest in repository ${this.store.spec} is not JSON; the record is damaged`, { retryable: false });
+    }
+    const checked = validateManifest(value);
+    if (!checked.ok) throw new DriverError(`backup ${backupId}: its manifest in repository ${this.store.spec} is invalid (${checked.problem})`, { retryable: false });
+    return checked.manifest;
+  }
+
+  async putManifest(manifest: BackupManifest): Promise<void> {
+    const checked = validateManifest(manifest);
+    if (!checked.ok) throw new DriverError(`backup record ${String(manifest?.backupId)} is invalid (${checked.problem}); export it again from its source`, { retryable: false });
+    const m = checked.manifest;
+    const existing = await this.store.getRecord('manifest', m.backupId);
+    if (existing !== null) {
+      const same = JSON.stringify(JSON.parse(existing)) === JSON.stringify(m);
+      if (same) return;
+      throw new DriverError(`backup ${m.backupId} already exists in repository ${this.store.spec} with other contents; import it under another id`, { retryable: false });
+    }
+    await this.store.putRecord('manifest', m.backupId, JSON.stringify(m));
+  }
+
+  async deleteManifest(backupId: string): Promise<void> {
+    checkName(backupId);
+    await this.store.deleteRecord('manifest', backupId);
+  }
+
+  async collectGarbage(opts?: { graceMs?: number }): Promise<{ deletedChunks: number; freedBytes: number; keptChunks: number }> {
+    const graceMs = opts?.graceMs ?? 0;
+    const marker = `gc-${Date.now()}-${Math.random().toString(36).slice(2, 10)}`;
+    // Marker first, then read leases (see repository.ts).
+    await this.store.putRecord('gc', marker, JSON.stringify({ startedAt: new Date().toISOString() }));
+    try {
+      const now = Date.now();
+      const segments = [];
+      for (const r of await this.store.listRecords('lease')) segments.push({ ...r, text: await this.store.getRecord('lease', r.name) });
+      const { hashes: referenced, stale } = liveLeaseHashes(segments, now, LEASE_STALE_MS);
+      for (const name of stale) await this.store.deleteRecord('lease', name);
+      for (const r of await this.store.listRecords('manifest')) {
+        const m = await this.manifest(r.name);
+        for (const e of m?.entries ?? []) referenced.add(e.hash);
+      }
+      let deletedChunks = 0;
+      let freedBytes = 0;
+      let keptChunks = 0;
+      for (const c of await this.store.listChunks()) {
+        if (referenced.has(c.hash) || now - c.mtimeMs < graceMs) {
+          keptChunks++;
+          continue;
+        }
+        const freed = await this.store.deleteChunk(c.hash);
+        if (freed > 0) {
+          deletedChunks++;
+          freedBytes += freed;
+        }
+      }
+      return { deletedChunks, freedBytes, keptChunks };
+    } finally {
+      await this.store.deleteRecord('gc', marker);
+    }
+  }
+}

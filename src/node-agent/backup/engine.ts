@@ -1,0 +1,133 @@
+/**
+ * The backup engine's contract: what the agent (and the backup API) calls to back up a
+ * volume's bytes into a content-addressed repository, restore them, verify them and
+ * collect garbage. Implementation: `engine-impl.ts` (pipeline), `dir-repository.ts` and
+ * `nats-repository.ts` (storage), `nbd-client.ts` (reading and writing images).
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { ImageSource } from '../drivers/index.js';
+import { DriverError } from '../drivers/index.js';
+import { BackupEngineImpl } from './engine-impl.js';
+import { openRepositoryImpl } from './repository.js';
+
+/** One stored chunk of a backup. */
+export interface ManifestEntry {
+  offset: number;
+  length: number;
+  /** sha256 hex of the uncompressed bytes */
+  hash: string;
+}
+
+export interface BackupManifest {
+  format: 'flint-backup/1';
+  backupId: string;
+  volumeId: string;
+  sizeBytes: number;
+  chunkSize: number;
+  /** Ordered, non-zero data only; everything else reads as zeros. */
+  entries: ManifestEntry[];
+  /**
+   * Checksum of the whole virtual volume (zeros included), hex: the sha256 of the
+   * concatenated sha256 digests of every chunkSize piece of the volume (the last one
+   * shorter), so it costs time proportional to the data, not the size (a plain sha256 of a
+   * sparse 64 GiB volume hashes 64 GiB of zeros). `volumeChecksum` in chunk-plan.ts.
+   */
+  sha256: string;
+  /** The backup this one was compared with (incremental), for information only: no chain dependency. */
+  parentId: string | null;
+  /** Default codec used for new chunks, e.g. 'lz4' (each chunk object records its own). */
+  codec: string;
+  createdAt: string;
+  /** Non-zero bytes the backup references (sum of entry lengths). */
+  dataBytes: number;
+  /** Bytes this backup added to the repository (compressed chunk objects it wrote). */
+  storedBytes: number;
+  /** Bytes of non-zero chunks the repository already had (not rewritten). */
+  dedupBytes: number;
+  durationMs: number;
+  /** Bytes read from the image (allocated extents only). Informative; absent in imported records of older writers. */
+  readBytes?: number;
+}
+
+export interface Progress {
+  doneBytes: number;
+  totalBytes: number;
+}
+
+/** Where chunks and manifests live: `dir:/path` or `nats:<bucket>`. */
+export interface BackupRepository {
+  readonly spec: string;
+  close(): Promise<void>;
+}
+
+export type VerifyResult =
+  | { ok: true; chunks: number }
+  | { ok: false; chunks: number; problem: { hash: string; offset: number; reason: string } };
+
+export interface BackupEngine {
+  readonly repository: BackupRepository;
+  /**
+   * Reads the allocated extents of `source`, stores the chunks the repository lacks and
+   * writes the manifest last. With `parent`, chunks the parent has are not rewritten.
+   * @throws BackupAbortedError when `signal` aborts (nothing is left under a final name but whole chunks; no manifest)
+   * @throws DriverError on any other failure
+   */
+  backup(req: {
+    backupId: string;
+    volumeId: string;
+    source: ImageSource;
+    parent: BackupManifest | null;
+    signal?: AbortSignal;
+    onProgress?: (p: Progress) => void;
+  }): Promise<BackupManifest>;
+  /** Writes the backup's bytes into an existing image (every byte: data, and zeros elsewhere); the image must be at least sizeBytes. */
+  restore(req: { manifest: BackupManifest; target: ImageSource; signal?: AbortSignal; onProgress?: (p: Progress) => void }): Promise<void>;
+  /** Re-reads every chunk of the backup and checks its hash; reports the first bad one. */
+  verify(backupId: string, signal?: AbortSignal): Promise<VerifyResult>;
+  manifest(backupId: string): Promise<BackupManifest | null>;
+  /** Import of a backup record; validates it (DriverError, not retryable, when invalid). */
+  putManifest(manifest: BackupManifest): Promise<void>;
+  /** Idempotent; chunks stay until GC. */
+  deleteManifest(backupId: string): Promise<void>;
+  /**
+   * Deletes the chunks no manifest and no running backup's lease references (see
+   * repository.ts for the protocol that makes it safe against concurrent backups).
+   * @param opts.graceMs chunks written less than this long ago are kept anyway. @default 0
+   */
+  collectGarbage(opts?: { graceMs?: number }): Promise<{ deletedChunks: number; freedBytes: number; keptChunks: number }>;
+}
+
+export { volumeChecksum } from './chunk-plan.js';
+
+/** A cancelled backup, restore or verify. */
+export class BackupAbortedError extends Error {
+  constructor(message = 'the backup operation was cancelled', options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'BackupAbortedError';
+  }
+}
+
+/** @default 4 MiB */
+export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
+
+/**
+ * Opens (creating when needed) the repository named by `spec`: `dir:/abs/path` (a relative
+ * path is under `deps.dataDir`) or `nats:<bucket>` (needs `deps.nats`).
+ * @throws DriverError (not retryable) for a malformed spec or a missing NATS connection.
+ */
+export function openRepository(spec: string, deps: { nats?: NatsConnection; dataDir: string }): Promise<BackupRepository> {
+  return openRepositoryImpl(spec, deps);
+}
+
+/**
+ * The engine over `repository` (one opened by `openRepository`).
+ * @param opts.chunkSize bytes per chunk, a power of two between 64 KiB and 32 MiB. @default DEFAULT_CHUNK_SIZE
+ * @param opts.workers hashing/compression worker threads. @default min(4, cpus)
+ */
+export function createBackupEngine(repository: BackupRepository, opts?: { chunkSize?: number; workers?: number }): BackupEngine {
+  const chunkSize = opts?.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  if (!Number.isInteger(chunkSize) || chunkSize < 65536 || chunkSize > 32 * 1024 * 1024 || (chunkSize & (chunkSize - 1)) !== 0) {
+    throw new DriverError(`backup chunk size ${chunkSize} is not a power of two between 64 KiB and 32 MiB; pick one such as 4194304`, { retryable: false });
+  }
+  return new BackupEngineImpl(repository, { chunkSize, workers: opts?.workers });
+}

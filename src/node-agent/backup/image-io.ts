@@ -1,0 +1,36 @@
+/** Opens an image for the backup engine: qemu-nbd on a private unix socket plus our NBD client. */
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ImageSource } from '../drivers/index.js';
+import { serveNbd } from '../qemu-nbd.js';
+import { NbdClient } from './nbd-client.js';
+
+export interface OpenImage {
+  client: NbdClient;
+  close(): Promise<void>;
+}
+
+export async function openImage(image: ImageSource, writable: boolean): Promise<OpenImage> {
+  const dir = await fs.mkdtemp(join(tmpdir(), 'flint-bk-'));
+  const socket = join(dir, 'nbd.sock');
+  let server: Awaited<ReturnType<typeof serveNbd>> | undefined;
+  try {
+    server = await serveNbd({ image, exportName: 'img', listen: { socket }, readOnly: !writable, shared: 2, cache: writable ? 'writeback' : undefined });
+    const client = await NbdClient.connect({ socket }, 'img');
+    let closing: Promise<void> | undefined;
+    return {
+      client,
+      close: () =>
+        (closing ??= (async () => {
+          await client.close().catch(() => undefined);
+          await server!.stop();
+          await fs.rm(dir, { recursive: true, force: true });
+        })()),
+    };
+  } catch (err) {
+    await server?.stop();
+    await fs.rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}

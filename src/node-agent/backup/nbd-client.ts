@@ -1,0 +1,373 @@
+/**
+ * A small NBD client (fixed newstyle handshake, structured replies) for the backup engine:
+ * enough to read allocated extents of an image qemu-nbd serves (raw, qcow2, qcow2
+ * internal snapshots alike) and to write a restored image. Requests are pipelined: each
+ * carries a cookie and replies are matched to it.
+ * Protocol: https://github.com/NetworkBlockDevice/nbd/blob/master/doc/proto.md
+ */
+import { connect, type Socket } from 'node:net';
+import { DriverError } from '../drivers/index.js';
+
+const NBDMAGIC = 0x4e42444d41474943n;
+const IHAVEOPT = 0x49484156454f5054n;
+const OPT_REPLY_MAGIC = 0x3e889045565a9n;
+const REQUEST_MAGIC = 0x25609513;
+const SIMPLE_REPLY_MAGIC = 0x67446698;
+const STRUCTURED_REPLY_MAGIC = 0x668e33ef;
+
+const FLAG_FIXED_NEWSTYLE = 1;
+const FLAG_NO_ZEROES = 2;
+const OPT_GO = 7;
+const OPT_STRUCTURED_REPLY = 8;
+const OPT_SET_META_CONTEXT = 10;
+const REP_ACK = 1;
+const REP_INFO = 3;
+const REP_META_CONTEXT = 4;
+const INFO_EXPORT = 0;
+
+const CMD_READ = 0;
+const CMD_WRITE = 1;
+const CMD_DISC = 2;
+const CMD_FLUSH = 3;
+const CMD_WRITE_ZEROES = 6;
+const CMD_BLOCK_STATUS = 7;
+
+const REPLY_FLAG_DONE = 1;
+const REPLY_TYPE_NONE = 0;
+const REPLY_TYPE_OFFSET_DATA = 1;
+const REPLY_TYPE_OFFSET_HOLE = 2;
+const REPLY_TYPE_BLOCK_STATUS = 5;
+
+/** base:allocation status bits. */
+export const STATE_HOLE = 1;
+export const STATE_ZERO = 2;
+
+export interface Extent {
+  offset: number;
+  length: number;
+  /** base:allocation flags: STATE_HOLE | STATE_ZERO */
+  flags: number;
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  /** READ: destination */
+  into?: Uint8Array;
+  offset?: number;
+  extents?: Extent[];
+  error?: Error;
+}
+
+/** Reads exactly n bytes from a socket in order, across packets. */
+class ByteReader {
+  private bufs: Buffer[] = [];
+  private have = 0;
+  private waiter: { n: number; resolve: (b: Buffer) => void; reject: (e: Error) => void } | null = null;
+  private failed: Error | null = null;
+
+  push(b: Buffer): void {
+    this.bufs.push(b);
+    this.have += b.length;
+    this.wake();
+  }
+
+  fail(e: Error): void {
+    this.failed = e;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w.reject(e);
+    }
+  }
+
+  read(n: number): Promise<Buffer> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.have >= n) return Promise.resolve(this.take(n));
+    return new Promise((resolve, reject) => {
+      this.waiter = { n, resolve, reject };
+    });
+  }
+
+  private wake(): void {
+    if (this.waiter && this.have >= this.waiter.n) {
+      const w = this.waiter;
+      this.waiter = null;
+      w.resolve(this.take(w.n));
+    }
+  }
+
+  private take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
+    const first = this.bufs[0]!;
+    if (first.length >= n) {
+      this.have -= n;
+      if (first.length === n) this.bufs.shift();
+      else this.bufs[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let pos = 0;
+    while (pos < n) {
+      const b = this.bufs[0]!;
+      const k = Math.min(b.length, n - pos);
+      b.copy(out, pos, 0, k);
+      pos += k;
+      if (k === b.length) this.bufs.shift();
+      else this.bufs[0] = b.subarray(k);
+    }
+    this.have -= n;
+    return out;
+  }
+}
+
+export class NbdClient {
+  private nextCookie = 1n;
+  private readonly pending = new Map<bigint, Pending>();
+  private closed: Error | null = null;
+  /** Bytes received as READ data (for "reads only allocated extents" accounting). */
+  bytesRead = 0;
+
+  private constructor(
+    private readonly sock: Socket,
+    private readonly reader: ByteReader,
+    readonly size: number,
+    readonly transmissionFlags: number,
+    private readonly metaContextId: number | null,
+    private readonly where: string,
+  ) {
+    void this.readLoop();
+  }
+
+  /** Connects to a unix socket (or host:port) and negotiates the export `exportName`. */
+  static async connect(target: { socket: string } | { host: string; port: number }, exportName: string): Promise<NbdClient> {
+    const where = 'socket' in target ? target.socket : `${target.host}:${target.port}`;
+    const sock = 'socket' in target ? connect(target.socket) : connect(target.port, target.host);
+    const reader = new ByteReader();
+    sock.on('data', (b: Buffer) => reader.push(b));
+    sock.on('error', (e) => reader.fail(e));
+    sock.on('close', () => reader.fail(new DriverError(`NBD server ${where} closed the connection`)));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        sock.once('connect', resolve);
+        sock.once('error', reject);
+      });
+      sock.setNoDelay(true);
+      const hello = await reader.read(18);
+      if (hello.readBigUInt64BE(0) !== NBDMAGIC || hello.readBigUInt64BE(8) !== IHAVEOPT) throw new DriverError(`${where} is not a newstyle NBD server`);
+      const hsFlags = hello.readUInt16BE(16);
+      if (!(hsFlags & FLAG_FIXED_NEWSTYLE)) throw new DriverError(`NBD server ${where} lacks fixed newstyle negotiation`);
+      const cf = Buffer.alloc(4);
+      cf.writeUInt32BE(FLAG_FIXED_NEWSTYLE | (hsFlags & FLAG_NO_ZEROES));
+      sock.write(cf);
+
+      const option = async (opt: number, data: Buffer): Promise<{ type: number; data: Buffer }[]> => {
+        const h = Buffer.alloc(16);
+        h.writeBigUInt64BE(IHAVEOPT, 0);
+        h.writeUInt32BE(opt, 8);
+        h.writeUInt32BE(data.length, 12);
+        sock.write(Buffer.concat([h, data]));
+        const replies: { type: number; data: Buffer }[] = [];
+        for (;;) {
+          const r = await reader.read(20);
+          if (r.readBigUInt64BE(0) !== OPT_REPLY_MAGIC) throw new DriverError(`NBD server ${where}: bad option reply`);
+          const type = r.readUInt32BE(12);
+          const len = r.readUInt32BE(16);
+          const body = await reader.read(len);
+          if (type & 0x80000000) {
+            throw new DriverError(`NBD server ${where} refused option ${opt} (error ${type & 0x7fffffff}): ${body.toString('utf8') || 'no message'}`);
+          }
+          if (type === REP_ACK) return replies;
+          replies.push({ type, data: body });
+        }
+      };
+
+      await option(OPT_STRUCTURED_REPLY, Buffer.alloc(0));
+      const name = Buffer.from(exportName, 'utf8');
+      const q = Buffer.from('base:allocation', 'utf8');
+      const meta = Buffer.alloc(4 + name.length + 4 + 4 + q.length);
+      let p = meta.writeUInt32BE(name.length, 0);
+      p += name.copy(meta, p);
+      p = meta.writeUInt32BE(1, p);
+      p = meta.writeUInt32BE(q.length, p);
+      q.copy(meta, p);
+      let metaContextId: number | null = null;
+      for (const r of await option(OPT_SET_META_CONTEXT, meta)) {
+        if (r.type === REP_META_CONTEXT && r.data.subarray(4).toString('utf8') === 'base:allocation') metaContextId = r.data.readUInt32BE(0);
+      }
+      const go = Buffer.alloc(4 + name.length + 2);
+      go.writeUInt32BE(name.length, 0);
+      name.copy(go, 4);
+      go.writeUInt16BE(0, 4 + name.length);
+      let size = -1;
+      let tflags = 0;
+      for (const r of await option(OPT_GO, go)) {
+        if (r.type === REP_INFO && r.data.readUInt16BE(0) === INFO_EXPORT) {
+          size = Number(r.data.readBigUInt64BE(2));
+          tflags = r.data.readUInt16BE(10);
+        }
+      }
+      if (size < 0) throw new DriverError(`NBD server ${where} did not report the size of export ${exportName}`);
+      return new NbdClient(sock, reader, size, tflags, metaContextId, where);
+    } catch (err) {
+      sock.destroy();
+      if (err instanceof DriverError) throw err;
+      throw new DriverError(`cannot open NBD export ${exportName} at ${where}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private send(type: number, offset: number, length: number, data: Uint8Array | null, p: Omit<Pending, 'resolve' | 'reject'>): Promise<unknown> {
+    if (this.closed) return Promise.reject(this.closed);
+    const cookie = this.nextCookie++;
+    const h = Buffer.alloc(28);
+    h.writeUInt32BE(REQUEST_MAGIC, 0);
+    h.writeUInt16BE(0, 4);
+    h.writeUInt16BE(type, 6);
+    h.writeBigUInt64BE(cookie, 8);
+    h.writeBigUInt64BE(BigInt(offset), 16);
+    h.writeUInt32BE(length, 24);
+    return new Promise((resolve, reject) => {
+      this.pending.set(cookie, { ...p, resolve, reject });
+      this.sock.write(h);
+      if (data) this.sock.write(data);
+    });
+  }
+
+  /** Reads `into.length` bytes at `offset` into `into` (holes become zeros). */
+  async read(offset: number, into: Uint8Array): Promise<void> {
+    await this.send(CMD_READ, offset, into.length, null, { into, offset });
+  }
+
+  async write(offset: number, data: Uint8Array): Promise<void> {
+    await this.send(CMD_WRITE, offset, data.length, data, {});
+  }
+
+  async writeZeroes(offset: number, length: number): Promise<void> {
+    await this.send(CMD_WRITE_ZEROES, offset, length, null, {});
+  }
+
+  async flush(): Promise<void> {
+    await this.send(CMD_FLUSH, 0, 0, null, {});
+  }
+
+  /**
+   * The base:allocation extents of [offset, offset+length): as many as the server
+   * returns for one request (at least one; the caller loops for the rest).
+   */
+  async blockStatus(offset: number, length: number): Promise<Extent[]> {
+    if (this.metaContextId === null) return [{ offset, length, flags: 0 }];
+    const extents: Extent[] = [];
+    await this.send(CMD_BLOCK_STATUS, offset, length, null, { extents, offset });
+    return extents;
+  }
+
+  /** All allocated (neither hole nor known-zero) extents of the export, merged. */
+  async allocatedExtents(): Promise<{ offset: number; length: number }[]> {
+    const out: { offset: number; length: number }[] = [];
+    const STEP = 1 << 30;
+    let pos = 0;
+    while (pos < this.size) {
+      const ext = await this.blockStatus(pos, Math.min(STEP, this.size - pos));
+      if (ext.length === 0) throw new DriverError(`NBD server ${this.where} returned no block status at offset ${pos}`);
+      for (const e of ext) {
+        const len = Math.min(e.length, this.size - pos);
+        if (len <= 0) break;
+        if ((e.flags & (STATE_HOLE | STATE_ZERO)) === 0) {
+          const last = out[out.length - 1];
+          if (last && last.offset + last.length === pos) last.length += len;
+          else out.push({ offset: pos, length: len });
+        }
+        pos += len;
+      }
+    }
+    return out;
+  }
+
+  /** Sends NBD_CMD_DISC and closes the socket. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.pending.size === 0) {
+      const h = Buffer.alloc(28);
+      h.writeUInt32BE(REQUEST_MAGIC, 0);
+      h.writeUInt16BE(CMD_DISC, 6);
+      this.sock.write(h);
+    }
+    this.closed = new DriverError(`NBD connection to ${this.where} is closed`);
+    await new Promise<void>((resolve) => this.sock.end(resolve));
+    this.sock.destroy();
+  }
+
+  private failAll(e: Error): void {
+    this.closed ??= e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  private async readLoop(): Promise<void> {
+    try {
+      for (;;) {
+        const magicBuf = await this.reader.read(4);
+        const magic = magicBuf.readUInt32BE(0);
+        if (magic === SIMPLE_REPLY_MAGIC) {
+          const r = await this.reader.read(12);
+          const err = r.readUInt32BE(0);
+          const cookie = r.readBigUInt64BE(4);
+          const p = this.pending.get(cookie);
+          if (!p) throw new DriverError(`NBD server ${this.where} answered an unknown request`);
+          if (p.into && err === 0) {
+            const data = await this.reader.read(p.into.length);
+            p.into.set(data);
+            this.bytesRead += data.length;
+          }
+          this.pending.delete(cookie);
+          if (err !== 0) p.reject(new DriverError(`NBD request at offset ${p.offset ?? 0} failed on ${this.where} (errno ${err})`));
+          else p.resolve(undefined);
+        } else if (magic === STRUCTURED_REPLY_MAGIC) {
+          const r = await this.reader.read(16);
+          const flags = r.readUInt16BE(0);
+          const type = r.readUInt16BE(2);
+          const cookie = r.readBigUInt64BE(4);
+          const len = r.readUInt32BE(12);
+          const p = this.pending.get(cookie);
+          if (!p) throw new DriverError(`NBD server ${this.where} answered an unknown request`);
+          if (type === REPLY_TYPE_OFFSET_DATA) {
+            const off = Number((await this.reader.read(8)).readBigUInt64BE(0));
+            const data = await this.reader.read(len - 8);
+            p.into!.set(data, off - p.offset!);
+            this.bytesRead += data.length;
+          } else if (type === REPLY_TYPE_OFFSET_HOLE) {
+            const b = await this.reader.read(12);
+            const off = Number(b.readBigUInt64BE(0));
+            const holeLen = b.readUInt32BE(8);
+            p.into!.fill(0, off - p.offset!, off - p.offset! + holeLen);
+          } else if (type === REPLY_TYPE_BLOCK_STATUS) {
+            const b = await this.reader.read(len);
+            let pos = p.offset!;
+            for (let i = 4; i + 8 <= b.length; i += 8) {
+              const l = b.readUInt32BE(i);
+              p.extents!.push({ offset: pos, length: l, flags: b.readUInt32BE(i + 4) });
+              pos += l;
+            }
+          } else if (type & 0x8000) {
+            const b = await this.reader.read(len);
+            const errno = b.readUInt32BE(0);
+            const msgLen = b.readUInt16BE(4);
+            const msg = b.subarray(6, 6 + msgLen).toString('utf8');
+            p.error ??= new DriverError(`NBD request at offset ${p.offset ?? 0} failed on ${this.where} (errno ${errno}${msg ? `: ${msg}` : ''})`);
+          } else if (type !== REPLY_TYPE_NONE || len > 0) {
+            await this.reader.read(len);
+          }
+          if (flags & REPLY_FLAG_DONE) {
+            this.pending.delete(cookie);
+            if (p.error) p.reject(p.error);
+            else p.resolve(undefined);
+          }
+        } else {
+          throw new DriverError(`NBD server ${this.where} sent a reply with bad magic 0x${magic.toString(16)}`);
+        }
+      }
+    } catch (err) {
+      this.failAll(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+}

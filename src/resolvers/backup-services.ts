@@ -1,0 +1,77 @@
+/**
+ * What the backup resolvers need from the gateway (src/gateway/backup-service.ts), as
+ * types only, like services.ts.
+ */
+import type { BackupView, LiveBackup } from '../bus/index.js';
+import type { Backup, Operation, Principal, Volume } from '../db/index.js';
+
+export interface CreateBackupRequest {
+  volumeId: string;
+  snapshotId?: string | null;
+  name?: string | null;
+  description?: string | null;
+  incremental?: boolean | null;
+  force?: boolean | null;
+  idempotencyKey?: string | null;
+}
+
+export interface RestoreBackupRequest {
+  backupId: string;
+  /** Restore into this AVAILABLE volume; omitted: into a new volume. */
+  volumeId?: string | null;
+  /** Name of the new volume (only without volumeId). */
+  name?: string | null;
+}
+
+export interface DeleteBackupRequest {
+  id: string;
+  expectedVersion?: number | null;
+}
+
+export interface VerifyBackupRequest {
+  id: string;
+}
+
+export interface ImportBackupRecordRequest {
+  record: string;
+}
+
+export interface BackupResult {
+  backup: Backup;
+  operation: Operation;
+}
+
+export interface RestoreBackupResult extends BackupResult {
+  volume: Volume;
+}
+
+/** What `backupProgress` yields. */
+export interface BackupProgressValue {
+  backupId: string;
+  status: BackupView['status'];
+  phase: 'backup' | 'restore';
+  doneBytes: number;
+  totalBytes: number;
+  percent: number;
+  bytesPerSecond: number;
+  at: Date;
+}
+
+export interface BackupLiveApi {
+  listen(backupId: string, accept: (ev: LiveBackup) => boolean, first: LiveBackup): AsyncIterableIterator<LiveBackup>;
+  listenProgress(current: BackupView, accept: (ev: LiveBackup) => boolean): AsyncIterableIterator<BackupProgressValue>;
+}
+
+export interface BackupServiceApi {
+  /** The backup if it exists, is not DELETED, and the caller may see it. */
+  visible(p: Principal, id: string): Promise<Backup | null>;
+  /** The volume's backups that are not DELETED, oldest first. */
+  ofVolume(volumeId: string): Promise<Backup[]>;
+  create(p: Principal | null, input: CreateBackupRequest): Promise<BackupResult>;
+  restore(p: Principal | null, input: RestoreBackupRequest): Promise<RestoreBackupResult>;
+  delete(p: Principal | null, input: DeleteBackupRequest): Promise<BackupResult>;
+  verify(p: Principal | null, input: VerifyBackupRequest): Promise<BackupResult>;
+  exportRecord(p: Principal | null, id: string): Promise<string>;
+  importRecord(p: Principal | null, input: ImportBackupRecordRequest): Promise<BackupResult>;
+  readonly live: BackupLiveApi;
+}

@@ -1,0 +1,211 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { BackupView, LiveBackup } from '../bus/index.js';
+import { listBackups, messagesFor, toBackupView, type Backup } from '../db/index.js';
+import { canSee, checkPageSize, NotFoundError, Problems } from '../domain/index.js';
+import { projectScope, requirePrincipal } from '../domain/access.js';
+import type { BackupProgressValue, BackupResult } from './backup-services.js';
+import type { Context } from './context.js';
+import {
+  BackupConnection,
+  BackupFilter,
+  BackupPayload,
+  BackupPhaseEnum,
+  BackupProgressType,
+  BackupStatusEnum,
+  BackupType,
+  CreateBackupInput,
+  DeleteBackupInput,
+  ImportBackupRecordInput,
+  RestoreBackupInput,
+  RestoreBackupPayload,
+  VerifyBackupInput,
+} from './types/backup.js';
+import { OperationType, UserMessageType } from './types/operation.js';
+import { VolumeType } from './types/volume.js';
+import { decodeCursor, encodeCursor } from './volume.resolver.js';
+
+const view = (b: Backup) => BackupType.from(b, toBackupView);
+const payload = (r: BackupResult) => ({ backup: view(r.backup), operation: OperationType.from(r.operation) });
+
+interface SubscribeData<A> {
+  args: A;
+  context: Context;
+}
+
+const ERRORS = 'FORBIDDEN (reader token), UNAUTHENTICATED';
+
+@Resolver(() => BackupType)
+export class BackupResolver {
+  @Query(() => BackupType, {
+    nullable: true,
+    description: 'A backup by id, or null when it does not exist, is DELETED, or belongs to another project (unless you are an admin). Needs a token (UNAUTHENTICATED otherwise).',
+  })
+  async backup(@Arg('id', () => ID, { description: 'Id of the backup.' }) id: string, @Ctx() ctx: Context): Promise<BackupType | null> {
+    const b = await ctx.services.backups.visible(requirePrincipal(ctx.principal), id);
+    return b ? view(b) : null;
+  }
+
+  @Query(() => BackupConnection, {
+    description:
+      'Your project\'s backups (every project\'s for admins), oldest first, one page at a time (Relay): pass `pageInfo.endCursor` as `after` for the next page. ' +
+      'DELETED backups are left out unless the filter asks for them. A bad `first` or `after` is BAD_USER_INPUT.',
+  })
+  async backups(
+    @Ctx() ctx: Context,
+    @Arg('first', () => Int, { nullable: true, description: 'Page size: how many backups to return, 0 to 500 (default 50).' }) first?: number,
+    @Arg('after', () => String, { nullable: true, description: '`pageInfo.endCursor` of the previous page; omit for the first page.' }) after?: string,
+    @Arg('filter', () => BackupFilter, { nullable: true, description: 'Only backups matching all its conditions; default every backup but DELETED ones.' }) filter?: BackupFilter,
+  ): Promise<BackupConnection> {
+    const p = requirePrincipal(ctx.principal);
+    const problems = new Problems();
+    const size = checkPageSize(problems, first);
+    problems.throwIfAny();
+    const page = await listBackups(ctx.services.db.fork(), {
+      projectId: projectScope(p),
+      filter: { status: filter?.status as Backup['status'][] | undefined, volumeId: filter?.volumeId, name: filter?.name },
+      first: size,
+      after: after ? decodeCursor(after) : undefined,
+    });
+    const edges = page.rows.map((b) => ({ node: view(b), cursor: encodeCursor(new Date(b.createdAt), b.id) }));
+    return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, totalCount: page.totalCount };
+  }
+
+  @Query(() => String, {
+    description:
+      'The record of an AVAILABLE backup as an opaque string (base64 of its database record and manifest summary), for `importBackupRecord` in another Flint whose agents use the same repository. ' +
+      `Admins only. Errors: NOT_FOUND, INVALID_STATE (not AVAILABLE), FORBIDDEN (not an admin), UNAUTHENTICATED.`,
+  })
+  async exportBackupRecord(@Arg('id', () => ID, { description: 'Id of the backup.' }) id: string, @Ctx() ctx: Context): Promise<string> {
+    return ctx.services.backups.exportRecord(ctx.principal, id);
+  }
+
+  @Mutation(() => BackupPayload, {
+    description:
+      'Starts backing up a volume (or one of its snapshots) into the backup repository of the agent holding it and returns at once with the backup CREATING and its operation. ' +
+      'The volume goes BACKING_UP (an IN_USE volume, with `force`, keeps its status and is read through a temporary snapshot) and back to AVAILABLE when the backup ends AVAILABLE or ERROR. ' +
+      '`incremental` stores only the chunks the volume\'s latest AVAILABLE backup lacks. Follow it with `backupProgress`. ' +
+      `Errors: NOT_FOUND (volume, snapshot), INVALID_STATE (the volume is not AVAILABLE, or IN_USE without force; the snapshot is not AVAILABLE), BAD_USER_INPUT, CONFLICT (idempotencyKey reused with other parameters, or the volume changed meanwhile), ${ERRORS}.`,
+  })
+  async createBackup(@Arg('input', () => CreateBackupInput, { description: 'The backup to take.' }) input: CreateBackupInput, @Ctx() ctx: Context) {
+    return payload(await ctx.services.backups.create(ctx.principal, input));
+  }
+
+  @Mutation(() => RestoreBackupPayload, {
+    description:
+      'Writes an AVAILABLE backup into a volume: into an existing AVAILABLE volume of the backup\'s project of at least its size (`volumeId`), or into a new volume created for it (omit `volumeId`). ' +
+      'The backup goes RESTORING and the volume RESTORING_BACKUP, then AVAILABLE; when the restore fails (e.g. a damaged chunk) the volume is ERROR_RESTORING with a message, never AVAILABLE. ' +
+      `Errors: NOT_FOUND (backup, volume), INVALID_STATE (backup or volume state), BAD_USER_INPUT (volume too small, other project, name with volumeId), CONFLICT, ${ERRORS}.`,
+  })
+  async restoreBackup(@Arg('input', () => RestoreBackupInput, { description: 'The backup and where to restore it.' }) input: RestoreBackupInput, @Ctx() ctx: Context) {
+    const r = await ctx.services.backups.restore(ctx.principal, input);
+    return { backup: view(r.backup), volume: VolumeType.from(r.volume), operation: OperationType.from(r.operation) };
+  }
+
+  @Mutation(() => BackupPayload, {
+    description:
+      'Deletes a backup that is AVAILABLE, ERROR or ERROR_DELETING, or cancels one being taken (CREATING): it goes DELETING, then DELETED; the chunks no other backup uses are collected. ' +
+      'Other backups of the volume, older or newer, stay restorable. ' +
+      `Errors: NOT_FOUND, INVALID_STATE (says the current state), CONFLICT (expectedVersion is stale), SERVICE_UNAVAILABLE (no agent can reach the repository), ${ERRORS}.`,
+  })
+  async deleteBackup(@Arg('input', () => DeleteBackupInput, { description: 'The backup to delete.' }) input: DeleteBackupInput, @Ctx() ctx: Context) {
+    return payload(await ctx.services.backups.delete(ctx.principal, input));
+  }
+
+  @Mutation(() => BackupPayload, {
+    description:
+      'Re-reads every chunk of an AVAILABLE backup and checks its hash. The backup\'s status does not change; the operation ends SUCCEEDED, or FAILED with the first bad chunk (hash and volume offset) in `error.message` ' +
+      `and a message in \`Backup.messages\`. Errors: NOT_FOUND, INVALID_STATE (not AVAILABLE), ${ERRORS}.`,
+  })
+  async verifyBackup(@Arg('input', () => VerifyBackupInput, { description: 'The backup to verify.' }) input: VerifyBackupInput, @Ctx() ctx: Context) {
+    return payload(await ctx.services.backups.verify(ctx.principal, input));
+  }
+
+  @Mutation(() => BackupPayload, {
+    description:
+      'Adds a backup exported from another Flint (`exportBackupRecord`) whose agents share this Flint\'s backup repository: it is CREATING while an agent checks the repository holds its manifest and every chunk, ' +
+      'then AVAILABLE, or ERROR with the reason. Admins only. Errors: BAD_USER_INPUT (not a record), CONFLICT (already known here), SERVICE_UNAVAILABLE (no agent UP), FORBIDDEN, UNAUTHENTICATED.',
+  })
+  async importBackupRecord(@Arg('input', () => ImportBackupRecordInput, { description: 'The exported record.' }) input: ImportBackupRecordInput, @Ctx() ctx: Context) {
+    return payload(await ctx.services.backups.importRecord(ctx.principal, input));
+  }
+
+  @FieldResolver(() => BackupType, { nullable: true, description: 'The backup it was compared with (incremental); null for a full backup, or when that backup is DELETED.' })
+  async parent(@Root() b: BackupType, @Ctx() ctx: Context): Promise<BackupType | null> {
+    if (!b.parentId) return null;
+    const p = await ctx.services.backups.visible(requirePrincipal(ctx.principal), b.parentId);
+    return p ? view(p) : null;
+  }
+
+  @FieldResolver(() => VolumeType, { nullable: true, description: 'The volume it is a backup of; null when that volume is DELETED or not visible to you.' })
+  async volume(@Root() b: BackupType, @Ctx() ctx: Context): Promise<VolumeType | null> {
+    const v = await ctx.services.volumes.visible(requirePrincipal(ctx.principal), b.volumeId);
+    return v ? VolumeType.from(v) : null;
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: 'Storage host whose agent took it (admins only; null for others).' })
+  host(@Root() b: BackupType, @Ctx() ctx: Context): string | null {
+    return ctx.principal?.role === 'admin' ? b.hostValue : null;
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: 'Pool of the volume when it was taken (admins only; null for others).' })
+  pool(@Root() b: BackupType, @Ctx() ctx: Context): string | null {
+    return ctx.principal?.role === 'admin' ? b.poolValue : null;
+  }
+
+  @FieldResolver(() => [UserMessageType], { description: 'Messages about failures of work on this backup (what failed, why, what to do), newest first; kept 30 days.' })
+  async messages(@Root() b: BackupType, @Ctx() ctx: Context): Promise<UserMessageType[]> {
+    return (await messagesFor(ctx.services.db.fork(), 'backup', b.id)).map(UserMessageType.from);
+  }
+}
+
+@Resolver(() => VolumeType)
+export class VolumeBackupsResolver {
+  @FieldResolver(() => [BackupType], { description: 'Its backups that are not DELETED, oldest first (they outlive the volume: list them with `backups(filter: {volumeId})` after it is deleted).' })
+  async backups(@Root() v: VolumeType, @Ctx() ctx: Context): Promise<BackupType[]> {
+    return (await ctx.services.backups.ofVolume(v.id)).map(view);
+  }
+}
+
+@Resolver()
+export class BackupSubscriptionResolver {
+  @Subscription(() => BackupType, {
+    description:
+      'The backup as it is now, then again after every change, until it is DELETED (the last event; then the subscription completes). ' +
+      'Over graphql-ws, like `volumeChanged`. Authorised like `backup`: NOT_FOUND when it is not visible to you.',
+    subscribe: async ({ args, context }: SubscribeData<{ id: string }>) => {
+      const p = requirePrincipal(context.principal);
+      const b = await context.services.backups.visible(p, args.id);
+      if (!b) throw new NotFoundError('Backup', args.id);
+      return context.services.backups.live.listen(args.id, (ev) => canSee(p, ev.backup.projectId), { type: 'UPDATED', backup: toBackupView(b) });
+    },
+  })
+  backupChanged(@Root() ev: LiveBackup, @Arg('id', () => ID, { description: 'Id of the backup to follow.' }) _id: string): BackupType {
+    return BackupType.fromView(ev.backup);
+  }
+
+  @Subscription(() => BackupProgressType, {
+    description:
+      'How far the backup\'s running work has come (taking it, or restoring it): bytes done and in all, percent and rate, at least once a second while it is CREATING or RESTORING. ' +
+      'The last report is the first with another status (AVAILABLE, ERROR, DELETING, …); then the subscription completes. A backup that is not CREATING or RESTORING gets one report and completes. ' +
+      'Over graphql-ws; authorised like `backup`: NOT_FOUND when it is not visible to you.',
+    subscribe: async ({ args, context }: SubscribeData<{ id: string }>) => {
+      const p = requirePrincipal(context.principal);
+      const b = await context.services.backups.visible(p, args.id);
+      if (!b) throw new NotFoundError('Backup', args.id);
+      const current: BackupView = toBackupView(b);
+      return context.services.backups.live.listenProgress(current, (ev) => canSee(p, ev.backup.projectId));
+    },
+  })
+  backupProgress(@Root() ev: BackupProgressValue, @Arg('id', () => ID, { description: 'Id of the backup to follow.' }) _id: string): BackupProgressType {
+    return {
+      backupId: ev.backupId,
+      status: ev.status as BackupStatusEnum,
+      phase: ev.phase as BackupPhaseEnum,
+      doneBytes: ev.doneBytes,
+      totalBytes: ev.totalBytes,
+      percent: ev.percent,
+      bytesPerSecond: ev.bytesPerSecond,
+      at: ev.at,
+    };
+  }
+}

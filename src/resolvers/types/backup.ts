@@ -1,0 +1,327 @@
+import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import type { BackupView } from '../../bus/index.js';
+import type { Backup } from '../../db/index.js';
+import { Node } from './node.js';
+import { OperationType } from './operation.js';
+import { PageInfo, VolumeType } from './volume.js';
+
+/** GraphQL names in upper case; values are the stored names. */
+export enum BackupStatusEnum {
+  CREATING = 'creating',
+  AVAILABLE = 'available',
+  DELETING = 'deleting',
+  DELETED = 'deleted',
+  RESTORING = 'restoring',
+  ERROR = 'error',
+  ERROR_DELETING = 'error_deleting',
+}
+registerEnumType(BackupStatusEnum, {
+  name: 'BackupStatus',
+  description:
+    'Where a backup is in its life, in Cinder\'s vocabulary. CREATING, RESTORING and DELETING end in a final state or in an ERROR state; ' +
+    'each mutation starts only from the states it names, INVALID_STATE otherwise.',
+  valuesConfig: {
+    CREATING: { description: 'The agent holding the volume is reading it into the backup repository (`backupProgress` follows it). Ends AVAILABLE or ERROR; `deleteBackup` cancels it.' },
+    AVAILABLE: { description: 'Complete: can be restored, verified, exported, used as the parent of an incremental backup, or deleted.' },
+    DELETING: { description: 'Being removed from the repository (or being cancelled, when it was CREATING). Ends DELETED or ERROR_DELETING.' },
+    DELETED: { description: 'Gone, with every chunk no other backup uses. Final: lists skip it unless the filter asks for DELETED.' },
+    RESTORING: { description: 'Being written into a volume (`restoreBackup`). Ends AVAILABLE whether the restore succeeded or not: the volume\'s status says that.' },
+    ERROR: { description: 'Taking (or importing) the backup failed; `Backup.messages` says why. Delete it and take another.' },
+    ERROR_DELETING: { description: 'Removing it from the repository failed; `Backup.messages` says why. Delete it again to retry.' },
+  },
+});
+
+export enum BackupPhaseEnum {
+  BACKUP = 'backup',
+  RESTORE = 'restore',
+}
+registerEnumType(BackupPhaseEnum, {
+  name: 'BackupPhase',
+  description: 'What a backup\'s running work is, in `backupProgress`.',
+  valuesConfig: {
+    BACKUP: { description: 'Reading the volume into the repository (the backup is CREATING).' },
+    RESTORE: { description: 'Writing the backup into a volume (the backup is RESTORING).' },
+  },
+});
+
+@ObjectType('Backup', {
+  implements: Node,
+  description:
+    'A copy of a volume\'s bytes in a backup repository (a directory or the NATS object store), kept apart from the volume\'s pool and outliving the volume: ' +
+    'content-addressed chunks (sha256, compressed, zero chunks not stored) shared by every backup that has them, and a manifest. ' +
+    'Any backup, full or incremental, can be restored or deleted on its own. It belongs to the volume\'s project.',
+})
+export class BackupType extends Node {
+  @Field({ description: 'Name for people, 1 to 255 characters; not necessarily unique.' })
+  name!: string;
+
+  @Field(() => String, { nullable: true, description: 'Free text for people; null when none was given.' })
+  description!: string | null;
+
+  @Field(() => BackupStatusEnum, { description: 'Where it is in its life: AVAILABLE once taken; see BackupStatus.' })
+  status!: BackupStatusEnum;
+
+  @Field(() => ID, { description: 'Id of the volume it is a backup of (kept after the volume is deleted).' })
+  volumeId!: string;
+
+  @Field(() => ID, { nullable: true, description: 'Id of the snapshot whose bytes it holds, when it was taken from one; null otherwise.' })
+  snapshotId!: string | null;
+
+  @Field(() => Int, { description: 'Size of the volume when it was backed up, GiB: a volume restored from it needs at least this.' })
+  sizeGiB!: number;
+
+  @Field(() => Float, { nullable: true, description: 'Size of the volume when it was backed up, bytes; null until AVAILABLE.' })
+  sizeBytes!: number | null;
+
+  @Field(() => Float, { nullable: true, description: 'Non-zero bytes the backup holds (its data), before compression; null until AVAILABLE.' })
+  dataBytes!: number | null;
+
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Bytes this backup added to the repository: new chunks, compressed. Small for an incremental backup of a volume that changed little. Null until AVAILABLE.',
+  })
+  storedBytes!: number | null;
+
+  @Field(() => Float, { nullable: true, description: 'Bytes of data the repository already had (from any backup), so not stored again; null until AVAILABLE.' })
+  dedupBytes!: number | null;
+
+  @Field(() => Float, { nullable: true, description: 'How long taking it took, seconds; null until AVAILABLE.' })
+  durationSeconds!: number | null;
+
+  @Field({ description: 'Whether it is incremental: compared with `parent`, it stored only the chunks that parent did not have. It does not depend on the parent: either can be deleted.' })
+  isIncremental!: boolean;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Why a backup asked to be incremental is full: the volume had no AVAILABLE backup to compare with. Null otherwise.',
+  })
+  incrementalNote!: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'Id of the backup it was compared with (incremental); null for a full backup.' })
+  parentId!: string | null;
+
+  @Field({ description: 'Whether it was taken with `force` from an IN_USE volume, through a temporary snapshot.' })
+  forced!: boolean;
+
+  @Field({ description: 'The backup repository holding it: `dir:/path` or `nats:<bucket>` (FLINT_BACKUP_REPOSITORY of the agent that took it).' })
+  repository!: string;
+
+  @Field(() => String, { nullable: true, description: 'sha256 of the whole volume\'s bytes (zeros included), hex: compare with `sha256sum` of a restored raw image. Null until AVAILABLE.' })
+  sha256!: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'Chunks it references; null until AVAILABLE.' })
+  chunkCount!: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Chunk size, bytes (FLINT_BACKUP_CHUNK_MIB of the agent); null until AVAILABLE.' })
+  chunkSize!: number | null;
+
+  @Field(() => String, { nullable: true, description: 'Compression of its new chunks (e.g. lz4; each chunk records its own, raw when compressing did not help). Null until AVAILABLE.' })
+  codec!: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'The volume it is being restored into while RESTORING; null otherwise.' })
+  restoreVolumeId!: string | null;
+
+  @Field(() => Int, { description: 'Starts at 1 and grows by one on every change; pass it as `expectedVersion` to change only what you read.' })
+  version!: number;
+
+  @Field({ description: 'When it was requested (UTC, ISO 8601).' })
+  createdAt!: Date;
+
+  @Field({ description: 'When it last changed (UTC, ISO 8601).' })
+  updatedAt!: Date;
+
+  /** Not fields. */
+  projectIdValue!: string;
+  hostValue!: string | null;
+  poolValue!: string | null;
+
+  static fromView(v: BackupView): BackupType {
+    return Object.assign(new BackupType(), {
+      id: v.id,
+      name: v.name,
+      description: v.description,
+      status: v.status as BackupStatusEnum,
+      volumeId: v.volumeId,
+      snapshotId: v.snapshotId,
+      sizeGiB: v.sizeGiB,
+      sizeBytes: v.sizeBytes,
+      dataBytes: v.dataBytes,
+      storedBytes: v.storedBytes,
+      dedupBytes: v.dedupBytes,
+      durationSeconds: v.durationMs === null ? null : v.durationMs / 1000,
+      isIncremental: v.incremental,
+      incrementalNote: v.fullReason,
+      parentId: v.parentId,
+      forced: v.forced,
+      repository: v.repository,
+      sha256: v.sha256,
+      chunkCount: v.chunkCount,
+      chunkSize: v.chunkSize,
+      codec: v.codec,
+      restoreVolumeId: v.restoreVolumeId,
+      version: v.version,
+      createdAt: new Date(v.createdAt),
+      updatedAt: new Date(v.updatedAt),
+      projectIdValue: v.projectId,
+      hostValue: v.host,
+      poolValue: v.pool,
+    });
+  }
+
+  static from(b: Backup, toView: (b: Backup) => BackupView): BackupType {
+    return BackupType.fromView(toView(b));
+  }
+}
+
+@ObjectType('BackupProgress', { description: 'How far a backup\'s running work (taking or restoring it) has come, as `backupProgress` reports it.' })
+export class BackupProgressType {
+  @Field(() => ID, { description: 'Id of the backup.' })
+  backupId!: string;
+
+  @Field(() => BackupStatusEnum, { description: 'The backup\'s status; the last report of a subscription is the first with a status other than CREATING or RESTORING.' })
+  status!: BackupStatusEnum;
+
+  @Field(() => BackupPhaseEnum, { description: 'BACKUP or RESTORE.' })
+  phase!: BackupPhaseEnum;
+
+  @Field(() => Float, { description: 'Bytes of the volume done so far (read for a backup, written for a restore).' })
+  doneBytes!: number;
+
+  @Field(() => Float, { description: 'Bytes to do in all: the volume\'s size.' })
+  totalBytes!: number;
+
+  @Field(() => Float, { description: 'doneBytes / totalBytes, 0 to 100, one decimal.' })
+  percent!: number;
+
+  @Field(() => Float, { description: 'Average rate since the work started, bytes per second.' })
+  bytesPerSecond!: number;
+
+  @Field({ description: 'When the agent measured it (UTC, ISO 8601).' })
+  at!: Date;
+}
+
+@ObjectType({ description: 'One backup of a page, with its position (Relay edge).' })
+export class BackupEdge {
+  @Field(() => BackupType, { description: 'The backup.' })
+  node!: BackupType;
+
+  @Field({ description: 'Opaque position of this backup in the list; pass it as `after` to continue after it.' })
+  cursor!: string;
+}
+
+@ObjectType({ description: 'A page of backups, oldest first (Relay connection).' })
+export class BackupConnection {
+  @Field(() => [BackupEdge], { description: 'The backups of this page with their cursors; empty past the end.' })
+  edges!: BackupEdge[];
+
+  @Field(() => PageInfo, { description: 'Whether more pages follow, and the cursor to fetch the next one.' })
+  pageInfo!: PageInfo;
+
+  @Field(() => Int, { description: 'Backups matching the filter, over all pages.' })
+  totalCount!: number;
+}
+
+@InputType({ description: 'Conditions a backup must meet; all given ones apply.' })
+export class BackupFilter {
+  @Field(() => [BackupStatusEnum], { nullable: true, description: 'Any of these statuses (default: all but DELETED).' })
+  status?: BackupStatusEnum[];
+
+  @Field(() => ID, { nullable: true, description: 'Only backups of this volume.' })
+  volumeId?: string;
+
+  @Field({ nullable: true, description: 'Exact name.' })
+  name?: string;
+}
+
+@InputType({ description: 'A new backup of a volume (`createBackup`); every problem with the input is reported at once as BAD_USER_INPUT.' })
+export class CreateBackupInput {
+  @Field(() => ID, { description: 'Id of the volume to back up; it must be visible to you (NOT_FOUND otherwise), AVAILABLE, or IN_USE with `force`.' })
+  volumeId!: string;
+
+  @Field(() => ID, { nullable: true, description: 'Back up the bytes of this AVAILABLE snapshot of the volume instead of its current bytes; default none.' })
+  snapshotId?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Name for people, 1 to 255 characters without control characters; default "backup of <volume name>".' })
+  name?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Free text for people, up to 1024 characters; default none.' })
+  description?: string | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    defaultValue: false,
+    description:
+      'Compare with the volume\'s latest AVAILABLE backup and store only what it lacks. Without such a backup it is a full backup and `incrementalNote` says so (not an error).',
+  })
+  incremental?: boolean | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    defaultValue: false,
+    description: 'Allow an IN_USE (attached) volume: the agent backs up a temporary snapshot it takes and removes. Without it an IN_USE volume is INVALID_STATE.',
+  })
+  force?: boolean | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Makes the create safe to retry (1 to 255 characters): the same key from the same project returns the first backup and its operation. The same key with other parameters is CONFLICT.',
+  })
+  idempotencyKey?: string | null;
+}
+
+@InputType({ description: 'Which backup to restore and where (`restoreBackup`).' })
+export class RestoreBackupInput {
+  @Field(() => ID, { description: 'Id of the AVAILABLE backup to restore.' })
+  backupId!: string;
+
+  @Field(() => ID, {
+    nullable: true,
+    description: 'Restore into this AVAILABLE volume of the backup\'s project, of at least the backup\'s size (BAD_USER_INPUT otherwise); its bytes are overwritten. Omit to restore into a new volume.',
+  })
+  volumeId?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Name of the new volume (only without volumeId); default "restore of <backup name>".' })
+  name?: string | null;
+}
+
+@InputType({ description: 'Which backup to delete (`deleteBackup`).' })
+export class DeleteBackupInput {
+  @Field(() => ID, { description: 'Id of the backup.' })
+  id!: string;
+
+  @Field(() => Int, { nullable: true, description: 'Optimistic concurrency: the backup\'s `version` as you last read it; CONFLICT when it changed since. Omit to delete regardless.' })
+  expectedVersion?: number | null;
+}
+
+@InputType({ description: 'Which backup to verify (`verifyBackup`).' })
+export class VerifyBackupInput {
+  @Field(() => ID, { description: 'Id of the AVAILABLE backup.' })
+  id!: string;
+}
+
+@InputType({ description: 'A backup record from another Flint (`importBackupRecord`).' })
+export class ImportBackupRecordInput {
+  @Field({ description: 'The string `exportBackupRecord` returned there, unchanged.' })
+  record!: string;
+}
+
+@ObjectType({ description: 'The backup and the operation a backup mutation started.' })
+export class BackupPayload {
+  @Field(() => BackupType, { description: 'The backup as the mutation left it.' })
+  backup!: BackupType;
+
+  @Field(() => OperationType, { description: 'The work started; follow it with `operation(id)`, or the backup with `backupChanged`/`backupProgress`, until it ends. A failed `verifyBackup` names the first bad chunk in `error.message`.' })
+  operation!: OperationType;
+}
+
+@ObjectType({ description: 'What `restoreBackup` started: the backup (RESTORING), the volume restored into, and the operation.' })
+export class RestoreBackupPayload {
+  @Field(() => BackupType, { description: 'The backup, RESTORING until the restore ends.' })
+  backup!: BackupType;
+
+  @Field(() => VolumeType, { description: 'The volume restored into: RESTORING_BACKUP, or CREATING when it is a new one (it goes RESTORING_BACKUP once created), then AVAILABLE or ERROR_RESTORING.' })
+  volume!: VolumeType;
+
+  @Field(() => OperationType, { description: 'The restore; it ends SUCCEEDED or FAILED with the reason.' })
+  operation!: OperationType;
+}
