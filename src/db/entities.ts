@@ -6,6 +6,7 @@
 import 'reflect-metadata';
 import { Entity, Index, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 import type { VolumeStatus } from '../domain/volume-states.js';
+import { VolumeTypeAccess } from './volume-type-access.js';
 
 export type Role = 'admin' | 'member' | 'reader';
 export const ROLES: readonly Role[] = ['admin', 'member', 'reader'];
@@ -168,13 +169,16 @@ export class UserMessage {
 
 @Entity({ tableName: 'volume_type' })
 export class VolumeType {
-  [OptionalProps]?: 'description' | 'extraSpecs' | 'isPublic' | 'createdAt';
+  [OptionalProps]?: 'description' | 'extraSpecs' | 'isPublic' | 'version' | 'createdAt' | 'updatedAt';
   @PrimaryKey({ type: 'string', length: 36 }) id!: string;
   @Property({ type: 'string', length: 255, unique: true }) name!: string;
   @Property({ type: 'text', nullable: true }) description: string | null = null;
   @Property({ type: 'json' }) extraSpecs: Record<string, string> = {};
   @Property({ type: 'boolean' }) isPublic: boolean = true;
+  /** Increments on every change: `updateVolumeType`'s `expectedVersion`. */
+  @Property({ type: 'integer', default: 1 }) version: number = 1;
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
+  @Property({ type: 'datetime', nullable: true }) updatedAt: Date | null = null;
 }
 
 /** GiB Flint has promised on a pool: the bound every scheduler checks in one conditional UPDATE. */
@@ -196,4 +200,4 @@ export class Reservation {
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
 }
 
-export const ENTITIES = [Project, ApiToken, Volume, Snapshot, Operation, UserMessage, VolumeType, PoolAllocation, Reservation, StatusAudit];
+export const ENTITIES = [Project, ApiToken, Volume, Snapshot, Operation, UserMessage, VolumeType, PoolAllocation, Reservation, StatusAudit, VolumeTypeAccess];

@@ -7,3 +7,5 @@ export * from './operation-store.js';
 export * from './message-store.js';
 export * as capacity from './capacity-store.js';
 export * from './auth-store.js';
+export * from './volume-type-access.js';
+export * from './volume-type-store.js';

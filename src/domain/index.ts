@@ -4,3 +4,4 @@ export * from './volume-states.js';
 export * from './volume-input.js';
 export * from './access.js';
 export * from './snapshot-states.js';
+export * from './extra-specs-rules.js';
