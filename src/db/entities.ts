@@ -9,6 +9,7 @@ import type { VolumeStatus } from '../domain/volume-states.js';
 import type { MigrationStatus } from '../domain/migration.js';
 import { Attachment } from './attachment-entity.js';
 import { Backup } from './backup-store.js';
+import { VolumeTypeAccess } from './volume-type-access.js';
 
 export type Role = 'admin' | 'member' | 'reader';
 export const ROLES: readonly Role[] = ['admin', 'member', 'reader'];
@@ -177,13 +178,16 @@ export class UserMessage {
 
 @Entity({ tableName: 'volume_type' })
 export class VolumeType {
-  [OptionalProps]?: 'description' | 'extraSpecs' | 'isPublic' | 'createdAt';
+  [OptionalProps]?: 'description' | 'extraSpecs' | 'isPublic' | 'version' | 'createdAt' | 'updatedAt';
   @PrimaryKey({ type: 'string', length: 36 }) id!: string;
   @Property({ type: 'string', length: 255, unique: true }) name!: string;
   @Property({ type: 'text', nullable: true }) description: string | null = null;
   @Property({ type: 'json' }) extraSpecs: Record<string, string> = {};
   @Property({ type: 'boolean' }) isPublic: boolean = true;
+  /** Increments on every change: `updateVolumeType`'s `expectedVersion`. */
+  @Property({ type: 'integer', default: 1 }) version: number = 1;
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
+  @Property({ type: 'datetime', nullable: true }) updatedAt: Date | null = null;
 }
 
 /** GiB Flint has promised on a pool: the bound every scheduler checks in one conditional UPDATE. */
@@ -205,4 +209,4 @@ export class Reservation {
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
 }
 
-export const ENTITIES = [Project, ApiToken, Volume, Snapshot, Operation, UserMessage, VolumeType, PoolAllocation, Reservation, StatusAudit, Attachment, Backup];
+export const ENTITIES = [Project, ApiToken, Volume, Snapshot, Operation, UserMessage, VolumeType, PoolAllocation, Reservation, StatusAudit, Attachment, Backup, VolumeTypeAccess];

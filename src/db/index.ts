@@ -11,3 +11,5 @@ export * from './message-store.js';
 export * as capacity from './capacity-store.js';
 export * from './auth-store.js';
 export * as migrationCapacity from './migration-capacity.js';
+export * from './volume-type-access.js';
+export * from './volume-type-store.js';

@@ -21,6 +21,7 @@ import {
   countSnapshotsOfVolume,
   findOperation,
   findVolume,
+  mayUseVolumeType,
   Volume,
   VolumeType,
   type Db,
@@ -96,9 +97,9 @@ export class VolumeService implements VolumeServiceApi {
     let type: VolumeType | null = null;
     if (input.volumeType) {
       type = await em.findOne(VolumeType, { name: input.volumeType }, { disableIdentityMap: true });
-      if (!type || (!type.isPublic && p.role !== 'admin')) {
-        throw new BadInputError([`volume type "${input.volumeType}" does not exist; list the available ones with the volumeTypes query`]);
-      }
+      if (!type) throw new BadInputError([`volume type "${input.volumeType}" does not exist; list the available ones with the volumeTypes query`]);
+      // A private type the project was not granted is, to it, a type that does not exist (Cinder's type access).
+      if (!(await mayUseVolumeType(em, p, type))) throw new NotFoundError('VolumeType', input.volumeType);
     }
     const requestHash = createHash('sha256')
       .update(

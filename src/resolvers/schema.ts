@@ -11,6 +11,7 @@ import { AdminResolver } from './admin.resolver.js';
 import { MigrationResolver } from './migration.resolver.js';
 import { BackupResolver, BackupSubscriptionResolver, VolumeBackupsResolver } from './backup.resolver.js';
 import { BackupType } from './types/backup.js';
+import { VolumeTypeResolver } from './volume-type.resolver.js';
 import { SnapshotType } from './types/snapshot.js';
 import { OperationType } from './types/operation.js';
 import { VolumeType } from './types/volume.js';
@@ -18,7 +19,19 @@ import { VolumeTypeType } from './types/system.js';
 
 export async function buildFlintSchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [VolumeResolver, SnapshotResolver, SubscriptionResolver, SystemResolver, DashboardResolver, AdminResolver, MigrationResolver, BackupResolver, VolumeBackupsResolver, BackupSubscriptionResolver],
+    resolvers: [
+      VolumeResolver,
+      SnapshotResolver,
+      SubscriptionResolver,
+      SystemResolver,
+      DashboardResolver,
+      AdminResolver,
+      VolumeTypeResolver,
+      MigrationResolver,
+      BackupResolver,
+      VolumeBackupsResolver,
+      BackupSubscriptionResolver,
+    ],
     orphanedTypes: [VolumeType, SnapshotType, OperationType, VolumeTypeType, BackupType],
     validate: false,
     // Every subscription brings its own `subscribe` (src/gateway/live.ts); type-graphql

@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { decodeEnvelope, decodePayload, serviceHeartbeat, type ServiceHeartbeat } from '../bus/index.js';
-import { capacity, findOperation, findSnapshot, findVolume, VolumeType as VolumeTypeRow } from '../db/index.js';
+import { capacity, findOperation, findSnapshot, findVolume, mayUseVolumeType, visibleVolumeTypes, VolumeTypeAccess, VolumeType as VolumeTypeRow } from '../db/index.js';
 import {
   BadInputError,
   canSee,
   checkDescription,
-  checkMetadata,
+  checkExtraSpecs,
   checkName,
   ConflictError,
   NotFoundError,
@@ -86,15 +86,15 @@ export class SystemResolver {
     const op = await findOperation(em, id);
     if (op) return canSee(p, op.projectId) ? OperationType.from(op) : null;
     const t = await em.findOne(VolumeTypeRow, { id }, { disableIdentityMap: true });
-    return t && (t.isPublic || p.role === 'admin') ? VolumeTypeType.from(t) : null;
+    return t && (await mayUseVolumeType(em, p, t)) ? VolumeTypeType.from(t) : null;
   }
 
-  @Query(() => [VolumeTypeType], { description: 'Volume types you may use in `createVolume`, by name (admins see private ones too).' })
+  @Query(() => [VolumeTypeType], {
+    description: 'Volume types you may use in `createVolume`, by name: the public ones and the private ones your project was granted (admins see all).',
+  })
   async volumeTypes(@Ctx() ctx: Context): Promise<VolumeTypeType[]> {
     const p = requirePrincipal(ctx.principal);
-    const where = p.role === 'admin' ? {} : { isPublic: true };
-    const rows = await ctx.services.db.fork().find(VolumeTypeRow, where, { orderBy: { name: 'asc' }, disableIdentityMap: true });
-    return rows.map(VolumeTypeType.from);
+    return (await visibleVolumeTypes(ctx.services.db.fork(), p)).map(VolumeTypeType.from);
   }
 
   @Mutation(() => VolumeTypeType, {
@@ -105,7 +105,7 @@ export class SystemResolver {
     const problems = new Problems();
     checkName(problems, 'name', input.name, true);
     checkDescription(problems, input.description);
-    const extraSpecs = checkMetadata(problems, input.extraSpecs) ?? {};
+    const extraSpecs = checkExtraSpecs(problems, input.extraSpecs) ?? {};
     problems.throwIfAny();
     const em = ctx.services.db.fork();
     try {
@@ -132,6 +132,7 @@ export class SystemResolver {
     if (Number((inUse as Array<{ n: number | string }>)[0]?.n ?? 0) > 0) {
       throw new BadInputError([`volume type "${t.name}" is used by volumes; delete them or leave the type`]);
     }
+    await em.nativeDelete(VolumeTypeAccess, { volumeTypeId: t.id });
     await em.removeAndFlush(t);
     return input.id;
   }

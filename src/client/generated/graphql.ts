@@ -36,7 +36,7 @@ export type CreateVolumeInput = {
   snapshotId?: string | number | null | undefined;
   /** Create the volume as a copy of this AVAILABLE volume (Cinder's clone), on its pool; its data is copied as it is when the copy is made. At most one of `snapshotId` and `sourceVolumeId`. NOT_FOUND when you cannot see it, INVALID_STATE when it is not AVAILABLE. */
   sourceVolumeId?: string | number | null | undefined;
-  /** Name of a volume type (see `volumeTypes`); its extra specs choose the pool. Default none: any pool. An unknown or private type is BAD_USER_INPUT. */
+  /** Name of a volume type (see `volumeTypes`); its extra specs choose the pool. Default none: any pool. An unknown type is BAD_USER_INPUT; a private type your project was not granted is NOT_FOUND. */
   volumeType?: string | null | undefined;
 };
 
@@ -44,7 +44,7 @@ export type CreateVolumeInput = {
 export type CreateVolumeTypeInput = {
   /** Free text for people, up to 1024 characters. */
   description?: string | null | undefined;
-  /** Object of string values (at most 64 keys of up to 255 characters), e.g. `{"capabilities:tier": "gold", "provisioning:type": "thin"}`; default none (any pool). */
+  /** Object of string values (at most 64 keys of up to 255 characters), e.g. `{"capabilities:tier": "gold", "provisioning:type": "thin"}`; default none (any pool). Capability specs must use a known operator with its operand (`<is> True`, `>= 10`, `<in> ssd`, `<or> a <or> b`, …) and `provisioning:type` must be thin or thick: BAD_USER_INPUT otherwise. */
   extraSpecs?: Record<string, unknown> | null | undefined;
   /** Whether every project may use it (default true); false keeps it to admins. */
   isPublic?: boolean | null | undefined;

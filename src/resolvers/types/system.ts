@@ -111,11 +111,20 @@ export class VolumeTypeType extends Node {
   })
   extraSpecs!: Record<string, string>;
 
-  @Field({ description: 'Whether every project may use it; private types are visible to and usable by admins only.' })
+  @Field({
+    description:
+      'Whether every project may use it; a private type is visible to and usable by admins and the projects granted access (`addVolumeTypeAccess`, `accessProjects`) only.',
+  })
   isPublic!: boolean;
+
+  @Field(() => Int, { description: 'Increments on every change; pass it as `UpdateVolumeTypeInput.expectedVersion` to change it safely.' })
+  version!: number;
 
   @Field({ description: 'When it was defined (UTC, ISO 8601).' })
   createdAt!: Date;
+
+  @Field(() => Date, { nullable: true, description: 'When it was last changed (UTC, ISO 8601); null when never.' })
+  updatedAt!: Date | null;
 
   static from(t: VolumeTypeRow): VolumeTypeType {
     return Object.assign(new VolumeTypeType(), {
@@ -124,7 +133,9 @@ export class VolumeTypeType extends Node {
       description: t.description,
       extraSpecs: t.extraSpecs,
       isPublic: t.isPublic,
+      version: t.version,
       createdAt: t.createdAt,
+      updatedAt: t.updatedAt,
     });
   }
 }
@@ -140,7 +151,8 @@ export class CreateVolumeTypeInput {
   @Field(() => GraphQLJSONObject, {
     nullable: true,
     description:
-      'Object of string values (at most 64 keys of up to 255 characters), e.g. `{"capabilities:tier": "gold", "provisioning:type": "thin"}`; default none (any pool).',
+      'Object of string values (at most 64 keys of up to 255 characters), e.g. `{"capabilities:tier": "gold", "provisioning:type": "thin"}`; default none (any pool). ' +
+      'Capability specs must use a known operator with its operand (`<is> True`, `>= 10`, `<in> ssd`, `<or> a <or> b`, …) and `provisioning:type` must be thin or thick: BAD_USER_INPUT otherwise.',
   })
   extraSpecs?: Record<string, unknown> | null;
 

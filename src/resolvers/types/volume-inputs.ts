@@ -47,7 +47,7 @@ export class CreateVolumeInput {
 
   @Field(() => String, {
     nullable: true,
-    description: 'Name of a volume type (see `volumeTypes`); its extra specs choose the pool. Default none: any pool. An unknown or private type is BAD_USER_INPUT.',
+    description: 'Name of a volume type (see `volumeTypes`); its extra specs choose the pool. Default none: any pool. An unknown type is BAD_USER_INPUT; a private type your project was not granted is NOT_FOUND.',
   })
   volumeType?: string | null;
 
