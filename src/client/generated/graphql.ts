@@ -253,13 +253,13 @@ export type VolumeStatus =
   | 'EXTENDING'
   /** Attached to a consumer (reserved for attachments; not reached yet). */
   | 'IN_USE'
-  /** Locked by an administrator or a migration (reserved; not reached yet). */
+  /** Being migrated to another pool (`migrateVolume`); every other action waits. Ends AVAILABLE, on the new pool (`migrationStatus` SUCCESS) or on the old one (ERROR). */
   | 'MAINTENANCE'
   /** Held for an attachment that is about to start (reserved for attachments; not reached yet). */
   | 'RESERVED'
   /** A backup is being written into it (reserved for backups; not reached yet). */
   | 'RESTORING_BACKUP'
-  /** Changing volume type, possibly moving pool (reserved; not reached yet). */
+  /** Changing volume type (`retypeVolume`), in place or by a migration to another pool (`migrationStatus` shows it). Ends AVAILABLE, with the new type or unchanged when refused. */
   | 'RETYPING'
   /** Being reverted to its latest snapshot (`revertVolumeToSnapshot`). Ends AVAILABLE with the snapshot's data, or ERROR (data not to be trusted; `Volume.messages` says why). */
   | 'REVERTING';
