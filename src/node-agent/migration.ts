@@ -110,7 +110,7 @@ export class MigrationAgent {
 
   async export(p: MigrationExport): Promise<RecordedMessage> {
     const { host, log } = this.opts;
-    if (pastDeadline(p.notAfter, this.now())) return this.failed(p, 'export', 'the migration was given up (its deadline passed) before this agent got to it', false);
+    if (pastDeadline(p.notAfter, this.now())) return this.tooLate(p, 'export');
     const driver = this.opts.drivers.get(p.pool);
     if (!driver) return this.failed(p, 'export', this.unknownPool(p.pool), true);
     try {
@@ -128,7 +128,7 @@ export class MigrationAgent {
 
   async import(p: MigrationImport): Promise<RecordedMessage> {
     const { host, log } = this.opts;
-    if (pastDeadline(p.notAfter, this.now())) return this.failed(p, 'import', 'the migration was given up (its deadline passed) before this agent got to it', false);
+    if (pastDeadline(p.notAfter, this.now())) return this.tooLate(p, 'import');
     const driver = this.opts.drivers.get(p.pool);
     if (!driver) return this.failed(p, 'import', this.unknownPool(p.pool), true);
     const started = performance.now();
@@ -222,6 +222,11 @@ export class MigrationAgent {
       }
     }
     await fs.rm(this.recordPath(operationId), { force: true });
+  }
+
+  private tooLate(p: MigrationExport | MigrationImport, stage: 'export' | 'import'): RecordedMessage {
+    this.opts.log.warn({ operationId: p.operationId, volumeId: p.volumeId, stage, notAfter: p.notAfter }, 'migration command arrived after the migration\'s deadline; refused without touching anything');
+    return this.failed(p, stage, 'the migration was given up (its deadline passed) before this agent got to it', false);
   }
 
   private failed(p: MigrationExport | MigrationImport, stage: 'export' | 'import', reason: string, refused: boolean): RecordedMessage {

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import type { Client } from 'graphql-ws';
 import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
 import { collect, wsClient } from '../helpers/ws.js';
+import { json, runFlint } from '../helpers/flint-cli.js';
 
 const run = promisify(execFile);
 
@@ -351,6 +352,26 @@ test.serial('retype: in place when the pool satisfies the type, refused with NEV
   t.true(sub.values.some((x) => x.status === 'RETYPING' && x.migrationStatus === 'COPYING'), sub.values.map((x) => `${x.status}/${x.migrationStatus}`).join(' → '));
   t.true(await hasPattern(imagePath(t, moved, 'raw'), 'raw', 0x3c, '0'), 'the data moved with it');
   await waitFor(async () => !(await exists(a)), 20_000, () => 'the old image is still there');
+});
+
+test.serial('flint volume migrate and flint volume retype --wait follow the work to its end', async (t) => {
+  const v = await availableVolume(t, { name: 'cli-mover' });
+  const opts = { cwd: t.context.cluster.dataDir, url: t.context.cluster.url, token: admin(t) };
+  const moved = await runFlint(opts, ['volume', 'migrate', 'cli-mover', '--host', 'host-b', '--pool', 'spare', '--wait', '-o', 'json']);
+  t.is(moved.status, 0, moved.stderr);
+  t.like(json<{ volume: Vol }>(moved).volume, { id: v.id, status: 'AVAILABLE', host: 'host-b', pool: 'spare', migrationStatus: 'SUCCESS' });
+
+  // NEVER: host-b@spare is silver, so a gold retype is refused; the CLI exits 1 with the reason.
+  const refused = await runFlint({ ...opts, token: t.context.member }, ['volume', 'retype', v.id, '--type', 'gold', '--migration-policy', 'never', '--wait']);
+  t.is(refused.status, 1, refused.stdout);
+  t.regex(refused.stderr, /NO_VALID_BACKEND|CapabilitiesFilter/);
+  const retyped = await runFlint({ ...opts, token: t.context.member }, ['volume', 'retype', v.id, '--type', 'gold', '--migration-policy', 'on-demand', '--wait', '-o', 'json']);
+  t.is(retyped.status, 0, retyped.stderr);
+  t.like(json<{ volume: Vol }>(retyped).volume, { id: v.id, status: 'AVAILABLE', volumeType: 'gold', migrationStatus: 'SUCCESS' });
+  t.like(await getVolume(t, v.id), { host: 'host-a', pool: 'fast' });
+
+  const forbidden = await runFlint({ ...opts, token: t.context.member }, ['volume', 'migrate', v.id, '--host', 'host-b', '--pool', 'bulk']);
+  t.is(forbidden.status, 3, forbidden.stderr);
 });
 
 test.serial('a destination pool that is DOWN is NO_VALID_BACKEND', async (t) => {

@@ -57,6 +57,7 @@ export function volumeFields(v: VolumeView, op?: OperationFieldsFragment): strin
     ['created_at', v.createdAt],
     ['updated_at', v.updatedAt],
   ];
+  if (v.migrationStatus) fields.push(['migration_status', v.migrationStatus]);
   if (v.host) fields.push(['host', v.host]);
   if (v.pool) fields.push(['pool', v.pool]);
   const latest = v.messages?.[0];

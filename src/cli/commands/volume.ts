@@ -1,4 +1,4 @@
-/** `flint volume create|list|show|set|unset|delete|extend`, in the shape of `openstack volume …`. */
+/** `flint volume create|list|show|set|unset|delete|extend|migrate|retype`, in the shape of `openstack volume …`. */
 import type { Command } from 'commander';
 import {
   CreateVolumeDocument,
@@ -15,6 +15,7 @@ import { collectProperty, collectStatus, parsePositiveInt } from './args.js';
 import { apiAction, type CliContext } from './context.js';
 import { CliError } from './exit-codes.js';
 import { resolveVolumeId } from './volume-ref.js';
+import { registerMoveCommands } from './volume-move.js';
 import { volumeFields, volumesTable, type VolumeView } from './views.js';
 import { failureOf, waitForAction, type MutationResult, type VolumeAction } from './wait.js';
 import { finishMutation, listPages, waitable, withExpectedVersion, type WaitOptions } from './shared.js';
@@ -103,6 +104,7 @@ export function registerVolumeCommands(program: Command): void {
     );
 
   registerUpdateCommands(volume);
+  registerMoveCommands(volume);
 
   waitable(
     withExpectedVersion(volume.command('delete').description('delete a volume (AVAILABLE or in an ERROR state)').argument('<volume>', 'id or name'), 'volume')

@@ -15,7 +15,7 @@ import { CliError, EXIT } from './exit-codes.js';
 import { startProgress } from './progress.js';
 
 /** The asynchronous volume mutations. */
-export type VolumeAction = 'create' | 'extend' | 'delete';
+export type VolumeAction = 'create' | 'extend' | 'delete' | 'migrate' | 'retype';
 
 /** What a volume mutation returns: the volume and the operation doing the work. */
 export interface MutationResult {
@@ -24,7 +24,7 @@ export interface MutationResult {
 }
 
 /** The status the volume has while `action` runs. */
-const TRANSIENT: Record<VolumeAction, string> = { create: 'CREATING', extend: 'EXTENDING', delete: 'DELETING' };
+const TRANSIENT: Record<VolumeAction, string> = { create: 'CREATING', extend: 'EXTENDING', delete: 'DELETING', migrate: 'MAINTENANCE', retype: 'RETYPING' };
 
 /** Whether `status` ends `action`: any status other than the action's transient one (AVAILABLE, DELETED, ERROR…). */
 export function isSettled(action: VolumeAction, status: string): boolean {

@@ -35,8 +35,12 @@ registerEnumType(VolumeStatusEnum, {
     IN_USE: { description: 'Attached to a consumer (reserved for attachments; not reached yet).' },
     DETACHING: { description: 'Its export is being removed (reserved for attachments; not reached yet).' },
     EXTENDING: { description: 'Growing to a new size (`extendVolume`). Ends AVAILABLE (at the new size, or at the old one when no pool had room) or ERROR_EXTENDING.' },
-    RETYPING: { description: 'Changing volume type, possibly moving pool (reserved; not reached yet).' },
-    MAINTENANCE: { description: 'Locked by an administrator or a migration (reserved; not reached yet).' },
+    RETYPING: {
+      description: 'Changing volume type (`retypeVolume`), in place or by a migration to another pool (`migrationStatus` shows it). Ends AVAILABLE, with the new type or unchanged when refused.',
+    },
+    MAINTENANCE: {
+      description: 'Being migrated to another pool (`migrateVolume`); every other action waits. Ends AVAILABLE, on the new pool (`migrationStatus` SUCCESS) or on the old one (ERROR).',
+    },
     BACKING_UP: { description: 'A backup is reading it (reserved for backups; not reached yet).' },
     RESTORING_BACKUP: { description: 'A backup is being written into it (reserved for backups; not reached yet).' },
     REVERTING: {

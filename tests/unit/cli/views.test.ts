@@ -16,6 +16,7 @@ const volume: VolumeView = {
   updatedAt: '2026-01-01T10:00:05.000Z',
   host: null,
   pool: null,
+  migrationStatus: null,
 };
 const op: OperationFieldsFragment = { id: 'op-1', kind: 'create_volume', status: 'FAILED', error: { code: 'NO_VALID_BACKEND', message: 'no pool' }, createdAt: 'c', finishedAt: null };
 
@@ -70,4 +71,9 @@ test('services show how long ago they were heard from', (t) => {
 test('volume types show visibility and extra specs', (t) => {
   const text = volumeTypesTable([{ id: 't1', name: 'gold', description: null, isPublic: false, extraSpecs: { 'capabilities:tier': 'gold' }, createdAt: 'T' }]);
   t.regex(rows(text)[0]!, /^t1\s+gold\s+no\s+capabilities:tier='gold'\s+-$/);
+});
+
+test('a volume that was migrated shows its migration status; one never migrated does not', (t) => {
+  t.notRegex(volumeFields(volume), /migration_status/);
+  t.regex(volumeFields({ ...volume, migrationStatus: 'SUCCESS', host: 'host-b', pool: 'bulk' }), /migration_status\s+SUCCESS/);
 });
