@@ -8,15 +8,17 @@ import { SystemResolver } from './system.resolver.js';
 import { VolumeResolver } from './volume.resolver.js';
 import { SnapshotResolver } from './snapshot.resolver.js';
 import { AdminResolver } from './admin.resolver.js';
+import { AttachmentResolver, VolumeAttachmentsResolver } from './attachment.resolver.js';
 import { SnapshotType } from './types/snapshot.js';
 import { OperationType } from './types/operation.js';
 import { VolumeType } from './types/volume.js';
 import { VolumeTypeType } from './types/system.js';
+import { AttachmentType } from './types/attachment.js';
 
 export async function buildFlintSchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [VolumeResolver, SnapshotResolver, SubscriptionResolver, SystemResolver, DashboardResolver, AdminResolver],
-    orphanedTypes: [VolumeType, SnapshotType, OperationType, VolumeTypeType],
+    resolvers: [VolumeResolver, SnapshotResolver, SubscriptionResolver, SystemResolver, DashboardResolver, AdminResolver, AttachmentResolver, VolumeAttachmentsResolver],
+    orphanedTypes: [VolumeType, SnapshotType, OperationType, VolumeTypeType, AttachmentType],
     validate: false,
     // Every subscription brings its own `subscribe` (src/gateway/live.ts); type-graphql
     // insists on a PubSub all the same, so give it one that is never used.

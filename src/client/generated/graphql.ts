@@ -28,6 +28,8 @@ export type CreateVolumeInput = {
   idempotencyKey?: string | null | undefined;
   /** Your own key/value pairs, e.g. `{"app": "pg"}`: an object of string values, at most 64 keys, keys and values up to 255 characters. Default `{}`. */
   metadata?: Record<string, unknown> | null | undefined;
+  /** Allow several attachments at once (Cinder's multiattach); default false, or true when the volume type's extra spec multiattach is "<is> True". The consumers must coordinate their writes (a cluster file system). */
+  multiattach?: boolean | null | undefined;
   /** Name for people, 1 to 255 characters without control characters; need not be unique. */
   name: string;
   /** Size in GiB (2^30 bytes), a whole number from 1 to 65536 (64 TiB). Required for a blank volume; with `snapshotId` or `sourceVolumeId` it defaults to the source's size and may not be smaller. */
@@ -344,6 +346,7 @@ export type NodeQueryVariables = Exact<{
 
 
 export type NodeQuery = { node:
+    | { __typename: 'Attachment', id: string }
     | { __typename: 'Operation', kind: string, resourceType: string, resourceId: string, createdAt: string, finishedAt: string | null, id: string, operationStatus: OperationStatus }
     | { __typename: 'Snapshot', id: string }
     | { __typename: 'Volume', id: string, name: string, description: string | null, sizeGiB: number, status: VolumeStatus, volumeType: string | null, availabilityZone: string, metadata: Record<string, unknown>, version: number, createdAt: string, updatedAt: string, host: string | null, pool: string | null }
