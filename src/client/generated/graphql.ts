@@ -250,7 +250,7 @@ export type VolumeFilter = {
 
 /** Where a volume is in its life, in Cinder's vocabulary. Transitional states (CREATING, EXTENDING, DELETING, …) end in a final one or in an ERROR_* state. Each mutation starts only from the states it names; from any other it fails with INVALID_STATE, naming the current state. */
 export type VolumeStatus =
-  /** Being exported to a consumer (reserved for attachments; not reached yet). */
+  /** An attachment is being exported or waits for `completeAttachment`. */
   | 'ATTACHING'
   /** Ready: not attached, can be extended, updated or deleted. */
   | 'AVAILABLE'
@@ -262,7 +262,7 @@ export type VolumeStatus =
   | 'DELETED'
   /** Being deleted on its storage host (`deleteVolume`). Ends DELETED or ERROR_DELETING. */
   | 'DELETING'
-  /** Its export is being removed (reserved for attachments; not reached yet). */
+  /** An attachment's export is being removed (`deleteAttachment`). */
   | 'DETACHING'
   /** Creation failed; `Volume.messages` says why. Delete it and create another; it cannot be extended. */
   | 'ERROR'
@@ -274,11 +274,11 @@ export type VolumeStatus =
   | 'ERROR_RESTORING'
   /** Growing to a new size (`extendVolume`). Ends AVAILABLE (at the new size, or at the old one when no pool had room) or ERROR_EXTENDING. */
   | 'EXTENDING'
-  /** Attached to a consumer (reserved for attachments; not reached yet). */
+  /** Attached to a consumer (an attachment is ATTACHED). It can be extended; delete its attachments before deleting it. */
   | 'IN_USE'
   /** Locked by an administrator or a migration (reserved; not reached yet). */
   | 'MAINTENANCE'
-  /** Held for an attachment that is about to start (reserved for attachments; not reached yet). */
+  /** Held by an attachment that is not exported yet (RESERVED) or failed (ERROR_*): delete that attachment to release it. */
   | 'RESERVED'
   /** A backup is being written into it (reserved for backups; not reached yet). */
   | 'RESTORING_BACKUP'
