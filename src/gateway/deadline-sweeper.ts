@@ -29,6 +29,8 @@ import { countOperation } from '../metrics/index.js';
 import type { LiveHub } from './live.js';
 import type { Bus } from '../bus/index.js';
 import { failMigrationOverdue, isMigrationKind } from './volume-migration.js';
+import { announceOverdueAttachment, failOverdueAttachment } from './attachment-recorder.js';
+import type { Attachment } from '../db/index.js';
 
 /** Operations failed per sweep at most (the next sweep takes the rest). @default 100 */
 export const DEADLINE_SWEEP_BATCH = 100;
@@ -63,6 +65,7 @@ export async function overdueOperations(em: EntityManager, now: Date, limit = DE
 }
 
 interface Failed {
+  attachment?: Attachment;
   volume?: Volume;
   snapshot?: Snapshot;
   message?: UserMessage;
@@ -87,16 +90,18 @@ export async function failOverdue(db: Db, live: LiveHub, log: Logger, op: Operat
       out.volume = (await casVolume(tx, op.resourceId, { from: rule.from }, { status: rule.to })) ?? undefined;
     } else if (rule?.resourceType === 'snapshot' && op.resourceType === 'snapshot') {
       out.snapshot = (await casSnapshot(tx, op.resourceId, { from: rule.from }, { status: rule.to })) ?? undefined;
+    } else if (op.resourceType === 'attachment') {
+      out.attachment = (await failOverdueAttachment(tx, op)) ?? undefined;
     }
     done = await finishOperation(tx, op.id, 'failed', error);
     if (!done) {
       // The outcome was recorded meanwhile: undo our move of the resource.
-      if (out.volume || out.snapshot) throw new Overtaken();
+      if (out.volume || out.snapshot || out.attachment) throw new Overtaken();
       return;
     }
     if (out.volume && rule?.capacity === 'release') await capacity.release(tx, out.volume.id);
     if (out.volume && rule?.capacity === 'shrink') await capacity.shrink(tx, out.volume.id, out.volume.sizeGiB);
-    const resource = out.volume ?? out.snapshot;
+    const resource = out.volume ?? out.snapshot ?? out.attachment;
     if (resource) {
       out.message = await leaveMessage(tx, {
         projectId: resource.projectId,
@@ -118,6 +123,7 @@ export async function failOverdue(db: Db, live: LiveHub, log: Logger, op: Operat
   );
   if (out.volume) live.publish('UPDATED', out.volume);
   if (out.snapshot) live.publishSnapshot('UPDATED', out.snapshot);
+  if (out.attachment) await announceOverdueAttachment(db, live, out.attachment);
   const now = await findOperation(db.fork(), op.id);
   if (now) live.publishOperation(now);
   if (out.message) live.publishMessage(out.message);

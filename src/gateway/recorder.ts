@@ -43,11 +43,12 @@ import { SNAPSHOT_OUTCOMES } from '../domain/snapshot-states.js';
 import type { LiveHub } from './live.js';
 import { countOperation } from '../metrics/index.js';
 import { applyLateSnapshotOutcome, applyLateVolumeOutcome, applyVolumeMissing } from './late-outcomes.js';
-import { RECOVERY_KIND, volumeMissing } from '../bus/index.js';
 import { applyMigrationEvent } from './migration-recorder.js';
 import { BACKUP_KIND, backupOutcome, backupVerified } from '../bus/index.js';
 import { applyBackupOutcome, applyBackupVerified } from './backup-recorder.js';
 import type { BackupLive } from './backup-live.js';
+import { RECOVERY_KIND, volumeMissing, ATTACHMENT_KIND, attachmentOutcome } from '../bus/index.js';
+import { afterVolumeOutcome, applyAttachmentOutcome } from './attachment-recorder.js';
 
 /** Which operation an outcome belongs to, for its user message. */
 const EVENT_OF: Record<string, string> = { create: 'create_volume', delete: 'delete_volume', extend: 'extend_volume', revert: 'revert_volume', migrate: 'migrate_volume', retype: 'retype_volume' };
@@ -77,7 +78,14 @@ export async function startRecorder(bus: Bus, db: Db, live: LiveHub, log: Logger
         return 'ack';
       }
       if (env.kind === KIND.volumeOutcome) {
-        await applyOutcome(db, live, env.requestId ? log.child({ requestId: env.requestId }) : log, decodePayload(env, volumeOutcome));
+        const e = decodePayload(env, volumeOutcome);
+        await applyOutcome(db, live, env.requestId ? log.child({ requestId: env.requestId }) : log, e);
+        // Attachments: an extended volume's status and exports (src/gateway/attachment-recorder.ts).
+        await afterVolumeOutcome({ db, bus, live, log }, e);
+        return 'ack';
+      }
+      if (env.kind === ATTACHMENT_KIND.attachmentOutcome) {
+        await applyAttachmentOutcome(db, live, env.requestId ? log.child({ requestId: env.requestId }) : log, decodePayload(env, attachmentOutcome));
         return 'ack';
       }
       if (env.kind === RECOVERY_KIND.volumeMissing) {

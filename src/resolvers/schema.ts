@@ -12,10 +12,12 @@ import { MigrationResolver } from './migration.resolver.js';
 import { BackupResolver, BackupSubscriptionResolver, VolumeBackupsResolver } from './backup.resolver.js';
 import { BackupType } from './types/backup.js';
 import { VolumeTypeResolver } from './volume-type.resolver.js';
+import { AttachmentResolver, VolumeAttachmentsResolver } from './attachment.resolver.js';
 import { SnapshotType } from './types/snapshot.js';
 import { OperationType } from './types/operation.js';
 import { VolumeType } from './types/volume.js';
 import { VolumeTypeType } from './types/system.js';
+import { AttachmentType } from './types/attachment.js';
 
 export async function buildFlintSchema(): Promise<GraphQLSchema> {
   return buildSchema({
@@ -31,8 +33,10 @@ export async function buildFlintSchema(): Promise<GraphQLSchema> {
       BackupResolver,
       VolumeBackupsResolver,
       BackupSubscriptionResolver,
+      AttachmentResolver,
+      VolumeAttachmentsResolver,
     ],
-    orphanedTypes: [VolumeType, SnapshotType, OperationType, VolumeTypeType, BackupType],
+    orphanedTypes: [VolumeType, SnapshotType, OperationType, VolumeTypeType, BackupType, AttachmentType],
     validate: false,
     // Every subscription brings its own `subscribe` (src/gateway/live.ts); type-graphql
     // insists on a PubSub all the same, so give it one that is never used.

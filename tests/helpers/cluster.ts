@@ -99,8 +99,13 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const metricsPorts = new Map<string, number>();
   const metricsEnv = (name: string): NodeJS.ProcessEnv => (metricsPorts.has(name) ? { FLINT_METRICS_LISTEN: `127.0.0.1:${metricsPorts.get(name)}` } : {});
 
+  // Each agent's export ports (its own tgtd portal, a range for NBD servers), kept across restarts.
+  const exportPorts = new Map<string, { iscsi: number; nbd: number }>();
+  for (const a of opts.agents) exportPorts.set(a.host, { iscsi: await freePort(), nbd: await freePort() });
   const agentEnv = (a: AgentSpec): NodeJS.ProcessEnv => ({
     ...base,
+    FLINT_ISCSI_PORT: String(exportPorts.get(a.host)!.iscsi),
+    FLINT_NBD_PORTS: `${exportPorts.get(a.host)!.nbd}-${exportPorts.get(a.host)!.nbd + 15}`,
     FLINT_AGENT_HOST: a.host,
     FLINT_AVAILABILITY_ZONE: a.zone ?? 'nova',
     FLINT_POOLS: JSON.stringify(a.pools.map((p) => ({ ...p, directory: poolDir(a.host, p.name) }))),

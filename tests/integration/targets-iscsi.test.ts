@@ -220,6 +220,67 @@ test('after tgtd is killed, reconcile brings the export back and its data is rea
   t.is((await qemuIo(c, ['read 0 4k'], { password: 'not-the-password-1' }, true)).code, 1, 'CHAP is back too');
 });
 
+test('a killed tgtd is restarted by the target itself with every export it had', async (t) => {
+  const r = await rig(t, 'raw');
+  await r.driver.createVolume('v10', 1);
+  const c = (await r.target.export(await request(r, 'v10'))) as IscsiConnection;
+  t.is((await qemuIo(c, ['write -P 0x21 0 64k'])).code, 0);
+  const pid = r.target.tgtdPid!;
+  process.kill(pid, 'SIGKILL');
+  // No reconcile: the next call finds (or has already made) a new tgtd with the export in it.
+  t.deepEqual(await r.target.list(), ['att-v10']);
+  t.not(r.target.tgtdPid, pid);
+  t.is((await qemuIo(c, ['read -P 0x21 0 64k'], {}, true)).code, 0);
+  t.is((await qemuIo(c, ['read 0 4k'], { initiator: OTHER_INITIATOR }, true)).code, 1, 'the ACL is back too');
+});
+
+test('a new target on the state dir of a killed agent stops the tgtd and daemons it left, and reconcile re-creates the exports', async (t) => {
+  const tmp = await tempDir('flint-iscsi-restart-');
+  t.teardown(tmp.cleanup);
+  const d = new FileDriver({ name: 'p1', driver: 'file', directory: join(tmp.path, 'pool'), imageFormat: 'qcow2', capabilities: {}, maxOverSubscriptionRatio: 20, reservedPercentage: 0, thinProvisioning: true, capacityGiB: undefined });
+  await d.setup();
+  await d.createVolume('v11', 1);
+  const opts = { host: 'node-1', address: '127.0.0.1', stateDir: join(tmp.path, 'state'), iscsiPort: await freePort(), nbdPortRange: [1, 1] as [number, number] };
+  const req: ExportRequest = { attachmentId: 'att-v11', volumeId: 'v11', image: await d.imageSource('v11'), mode: 'rw', initiator: INITIATOR, chap: CHAP };
+  // The "old agent" is another Node process that exports and is then SIGKILLed: its tgtd and
+  // qemu-storage-daemon outlive it, as they would outlive a crashed agent.
+  const module = new URL('../../src/node-agent/targets/index.js', import.meta.url).href;
+  const script = `const { IscsiTarget } = await import(${JSON.stringify(module)});
+    const t = new IscsiTarget(${JSON.stringify(opts)}); await t.setup();
+    const c = await t.export(${JSON.stringify(req)});
+    process.stdout.write(JSON.stringify({ c, tgtd: t.tgtdPid }) + '\\n');
+    setInterval(() => {}, 1000);`;
+  const old = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const oldExit = new Promise((resolve) => old.once('exit', resolve));
+  t.teardown(() => {
+    old.kill('SIGKILL');
+  });
+  let line = '';
+  old.stdout.setEncoding('utf8');
+  for await (const chunk of old.stdout) {
+    line += String(chunk);
+    if (line.includes('\n')) break;
+  }
+  const { c, tgtd: oldTgtd } = JSON.parse(line) as { c: IscsiConnection; tgtd: number };
+  t.is((await qemuIo(c, ['write -P 0x99 0 1M'])).code, 0);
+  old.kill('SIGKILL');
+  await oldExit;
+  t.not(await commandOf(oldTgtd), '', 'the old tgtd outlived its agent');
+  t.is((await processesMentioning(opts.stateDir)).length, 1, 'and so did its qemu-storage-daemon');
+
+  const fresh = new IscsiTarget(opts);
+  t.teardown(() => fresh.shutdown());
+  await fresh.setup();
+  t.is(await commandOf(oldTgtd), '', 'the old tgtd is stopped');
+  t.deepEqual(await processesMentioning(opts.stateDir), [], 'the old daemon is stopped');
+  t.deepEqual(await fuseMountsUnder(opts.stateDir), []);
+  t.deepEqual(await fresh.list(), []);
+  await fresh.reconcile([req]);
+  t.deepEqual(await fresh.list(), ['att-v11']);
+  t.is((await qemuIo(c, ['read -P 0x99 0 1M'], {}, true)).code, 0);
+  t.is((await processesMentioning(opts.stateDir)).length, 1, 'one qemu-storage-daemon, the new one');
+});
+
 test('reconcile removes exports it is not given and re-creates missing ones', async (t) => {
   const r = await rig(t, 'raw');
   await r.driver.createVolume('a', 1);

@@ -26,6 +26,7 @@ import { clearStaleMount, fuseMountsUnder, startFuseExport, stopStaleDaemon, typ
 import { SerialQueue } from './serial-queue.js';
 import type { ConnectionData, ExportRequest, IscsiConnection, Target, TargetOptions } from './target.js';
 import { parseAccounts, parseConnections, parseTargets, TgtadmError, type TgtTarget } from './tgtadm.js';
+import { commandOf } from './proc-util.js';
 import { portalText, startTgtd, stopStaleTgtd, type Tgtd } from './tgtd-process.js';
 import { iqnPrefix, targetIqn, validateExportRequest } from './iscsi-names.js';
 
@@ -185,15 +186,17 @@ export class IscsiTarget implements Target {
 
   /** Starts tgtd when it is not running; after a restart re-creates every export we know. */
   private async ensureDaemon(): Promise<void> {
-    if (this.daemon?.alive) return;
+    // `alive` flips when Node sees the exit; a killed tgtd is a zombie before that.
+    if (this.daemon?.alive && (await commandOf(this.daemon.pid)) !== '') return;
     const restarted = this.daemon !== undefined;
+    await this.daemon?.stop();
     await fs.mkdir(this.fuseDir, { recursive: true });
     const daemon = await startTgtd({ address: this.opts.address, port: this.opts.iscsiPort, pidFile: join(this.dir, 'tgtd.pid') });
     this.daemon = daemon;
     void daemon.exited.then(() => {
       if (this.stopping || this.daemon !== daemon) return;
       // tgtd died: bring it and the exports back without waiting for the agent's reconcile.
-      this.queue.run(() => this.ensureDaemon()).catch((err: unknown) => (this.lastRestoreError = err));
+      this.queue.run(() => (this.stopping ? Promise.resolve() : this.ensureDaemon())).catch((err: unknown) => (this.lastRestoreError = err));
     });
     if (restarted) {
       const targets = await this.show();

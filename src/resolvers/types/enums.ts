@@ -30,10 +30,10 @@ registerEnumType(VolumeStatusEnum, {
   valuesConfig: {
     CREATING: { description: 'Being created: the scheduler is choosing a pool or the agent is making the image. Ends AVAILABLE or ERROR.' },
     AVAILABLE: { description: 'Ready: not attached, can be extended, updated or deleted.' },
-    RESERVED: { description: 'Held for an attachment that is about to start (reserved for attachments; not reached yet).' },
-    ATTACHING: { description: 'Being exported to a consumer (reserved for attachments; not reached yet).' },
-    IN_USE: { description: 'Attached to a consumer (reserved for attachments; not reached yet).' },
-    DETACHING: { description: 'Its export is being removed (reserved for attachments; not reached yet).' },
+    RESERVED: { description: 'Held by an attachment that is not exported yet (RESERVED) or failed (ERROR_*): delete that attachment to release it.' },
+    ATTACHING: { description: 'An attachment is being exported or waits for `completeAttachment`.' },
+    IN_USE: { description: 'Attached to a consumer (an attachment is ATTACHED). It can be extended; delete its attachments before deleting it.' },
+    DETACHING: { description: 'An attachment\'s export is being removed (`deleteAttachment`).' },
     EXTENDING: { description: 'Growing to a new size (`extendVolume`). Ends AVAILABLE (at the new size, or at the old one when no pool had room) or ERROR_EXTENDING.' },
     RETYPING: {
       description: 'Changing volume type (`retypeVolume`), in place or by a migration to another pool (`migrationStatus` shows it). Ends AVAILABLE, with the new type or unchanged when refused.',

@@ -19,13 +19,13 @@ export class OperationError {
     'Poll it with `operation(id)` or follow the volume with `volumeChanged` until it is SUCCEEDED or FAILED.',
 })
 export class OperationType extends Node {
-  @Field({ description: 'What the operation does: create_volume, update_volume, extend_volume, delete_volume, create_snapshot, update_snapshot or delete_snapshot.' })
+  @Field({ description: 'What the operation does: create_volume, update_volume, extend_volume, delete_volume, create_snapshot, update_snapshot, delete_snapshot, or for attachments create_attachment, update_attachment, complete_attachment, delete_attachment, force_detach, refresh_attachment.' })
   kind!: string;
 
   @Field(() => OperationStatusEnum, { description: 'Where it is: PENDING, RUNNING, then SUCCEEDED or FAILED.' })
   status!: OperationStatusEnum;
 
-  @Field({ description: 'Type of the resource it acts on: volume or snapshot.' })
+  @Field({ description: 'Type of the resource it acts on: volume, snapshot or attachment.' })
   resourceType!: string;
 
   @Field(() => ID, { description: 'Id of the resource it acts on, e.g. the volume\'s or snapshot\'s id (fetch it with `volume(id)`, `snapshot(id)` or `node(id)`).' })

@@ -120,9 +120,9 @@ for (const action of Object.keys(EXPECTED_ACTIONS) as VolumeAction[]) {
 }
 
 test('an INVALID_STATE error names the volume by id when one is given', (t) => {
-  const err = t.throws(() => assertCanStart('extend', 'in_use', 'vol-42'), { instanceOf: InvalidStateError });
+  const err = t.throws(() => assertCanStart('extend', 'reserved', 'vol-42'), { instanceOf: InvalidStateError });
   t.is(err.code, 'INVALID_STATE');
-  t.true(err.message.startsWith('Volume vol-42 is IN_USE and cannot be extended; allowed from: AVAILABLE.'), err.message);
+  t.true(err.message.startsWith('Volume vol-42 is RESERVED and cannot be extended; allowed from: AVAILABLE, IN_USE.'), err.message);
 });
 
 test('actionTransition returns the same transition the checks use', (t) => {

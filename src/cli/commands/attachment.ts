@@ -1,0 +1,168 @@
+/**
+ * `flint attachment create|complete|delete|show`, in the shape of `openstack volume
+ * attachment …` (Cinder's v3 attachments). The CHAP secret is printed only where the
+ * API shows it (members of the project and admins).
+ */
+import type { Command } from 'commander';
+import {
+  AttachmentChangedDocument,
+  AttachmentDocument,
+  CompleteAttachmentDocument,
+  CreateAttachmentDocument,
+  DeleteAttachmentDocument,
+  type AttachMode,
+  type AttachmentFieldsFragment,
+  type FlintClient,
+  type OperationFieldsFragment,
+  type TargetKind,
+} from '../../client/index.js';
+import { cell, renderFields } from '../output.js';
+import { apiAction, type CliContext } from './context.js';
+import { CliError } from './exit-codes.js';
+import { waitable, type WaitOptions } from './shared.js';
+import { resolveVolumeId } from './volume-ref.js';
+import { operationSummary } from './views.js';
+
+/** `flint attachment show` and the mutations' output: one field per line. */
+export function attachmentFields(a: AttachmentFieldsFragment, op?: OperationFieldsFragment | null): string {
+  const fields: Array<[string, string]> = [
+    ['id', a.id],
+    ['volume_id', a.volumeId],
+    ['instance_id', a.instanceId],
+    ['status', a.status],
+    ['mode', a.mode],
+    ['target', a.targetKind],
+    ['initiator', cell(a.connector?.initiator)],
+    ['connector_host', cell(a.connector?.host)],
+  ];
+  const c = a.connectionInfo;
+  if (c?.driverVolumeType === 'iscsi') {
+    fields.push(
+      ['target_iqn', cell(c.data.targetIqn)],
+      ['target_portal', cell(c.data.targetPortal)],
+      ['target_lun', cell(c.data.targetLun)],
+      ['auth_method', cell(c.data.authMethod)],
+      ['auth_username', cell(c.data.authUsername)],
+      ['auth_password', cell(c.data.authPassword)],
+    );
+  } else if (c) {
+    fields.push(['nbd_uri', cell(c.data.uri)]);
+  }
+  if (c) fields.push(['access_mode', c.data.accessMode]);
+  fields.push(['version', String(a.version)], ['created_at', a.createdAt], ['updated_at', a.updatedAt]);
+  const latest = a.messages[0];
+  if (latest) fields.push(['latest_message', `${latest.createdAt} ${latest.event}: ${latest.message}`]);
+  if (op) fields.push(['operation', operationSummary(op)]);
+  return renderFields(fields);
+}
+
+/** Follows `attachmentChanged` until `until` holds; CliError TIMEOUT after `timeoutMs`. */
+async function waitFor(client: FlintClient, id: string, until: (a: AttachmentFieldsFragment) => boolean, timeoutMs: number): Promise<AttachmentFieldsFragment> {
+  const sub = client.subscribe(AttachmentChangedDocument, { id });
+  let timer: NodeJS.Timeout | undefined;
+  let last: AttachmentFieldsFragment | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      sub.close();
+      reject(new CliError('TIMEOUT', `Attachment ${id} did not reach the awaited state within ${timeoutMs / 1000} s; it is ${last?.status ?? 'unknown'}.`, 1));
+    }, timeoutMs);
+  });
+  const follow = (async () => {
+    for await (const ev of sub) {
+      last = ev.attachmentChanged;
+      if (until(last)) return last;
+    }
+    if (last) return last;
+    throw new CliError('ENDED', `The updates of attachment ${id} ended before the awaited state.`, 1);
+  })();
+  try {
+    return await Promise.race([follow, timeout]);
+  } finally {
+    clearTimeout(timer);
+    sub.close();
+    follow.catch(() => {});
+  }
+}
+
+const failed = (a: AttachmentFieldsFragment) => a.status === 'ERROR_ATTACHING' || a.status === 'ERROR_DETACHING';
+
+async function finish(ctx: CliContext, started: { attachment: AttachmentFieldsFragment; operation: OperationFieldsFragment }, o: WaitOptions, until: (a: AttachmentFieldsFragment) => boolean): Promise<void> {
+  const attachment = o.wait ? await waitFor(ctx.client, started.attachment.id, (a) => until(a) || failed(a), o.waitTimeout * 1000) : started.attachment;
+  const result = { attachment, operation: started.operation };
+  ctx.print(result, () => attachmentFields(attachment, started.operation));
+  if (o.wait && failed(attachment)) {
+    throw new CliError('INTERNAL', `Attachment ${attachment.id} is ${attachment.status}: ${attachment.messages[0]?.message ?? 'see `flint attachment show`'}`, 1);
+  }
+}
+
+/** Registers `flint attachment …`. */
+export function registerAttachmentCommands(program: Command): void {
+  const attachment = program.command('attachment').description('attach volumes to consumers over iSCSI or NBD (like `openstack volume attachment`)');
+  attachment.configureHelp({ showGlobalOptions: true });
+
+  waitable(
+    attachment
+      .command('create')
+      .description('attach a volume; with --initiator/--connector-host it is exported at once')
+      .argument('<volume>', 'id or name of the volume')
+      .requiredOption('--instance <id>', 'id of the consumer (VM, host, …)')
+      .option('--connector-host <host>', 'host name of the consumer (gives a connector: export now)')
+      .option('--initiator <iqn>', 'iSCSI initiator name of the consumer (required for iSCSI)')
+      .option('--ip <address>', 'IP address of the consumer')
+      .option('--mode <mode>', 'rw or ro', 'rw')
+      .option('--target <kind>', 'iscsi or nbd (default iscsi)')
+      .option('--idempotency-key <key>', 'repeat the create safely: the same key returns the same attachment'),
+    'attachment',
+    'its connection info is ready',
+  ).action(
+    apiAction<{ instance: string; connectorHost?: string; initiator?: string; ip?: string; mode: string; target?: string; idempotencyKey?: string } & WaitOptions>(
+      async (ctx, [ref], o) => {
+        const volumeId = await resolveVolumeId(ctx.client, ref!);
+        const connector =
+          o.connectorHost !== undefined || o.initiator !== undefined
+            ? { host: o.connectorHost ?? '', ...(o.initiator !== undefined && { initiator: o.initiator }), ...(o.ip !== undefined && { ip: o.ip }) }
+            : undefined;
+        const input = {
+          volumeId,
+          instanceId: o.instance,
+          mode: o.mode.toUpperCase() as AttachMode,
+          ...(connector && { connector }),
+          ...(o.target !== undefined && { targetKind: o.target.toUpperCase() as TargetKind }),
+          ...(o.idempotencyKey !== undefined && { idempotencyKey: o.idempotencyKey }),
+        };
+        const { createAttachment } = await ctx.client.request(CreateAttachmentDocument, { input });
+        await finish(ctx, createAttachment, o, (a) => a.connectionInfo !== null || a.status === 'RESERVED');
+      },
+    ),
+  );
+
+  attachment
+    .command('complete')
+    .description('say the consumer is connected: ATTACHED, the volume IN_USE')
+    .argument('<id>', 'id of the attachment')
+    .action(
+      apiAction(async (ctx, [id]) => {
+        const { completeAttachment } = await ctx.client.request(CompleteAttachmentDocument, { id: id! });
+        ctx.print(completeAttachment, () => attachmentFields(completeAttachment.attachment, completeAttachment.operation));
+      }),
+    );
+
+  waitable(attachment.command('delete').description('detach: remove the export, release the volume').argument('<id>', 'id of the attachment'), 'attachment', 'it is DETACHED').action(
+    apiAction<WaitOptions>(async (ctx, [id], o) => {
+      const { deleteAttachment } = await ctx.client.request(DeleteAttachmentDocument, { id: id! });
+      await finish(ctx, deleteAttachment, o, (a) => a.status === 'DETACHED');
+    }),
+  );
+
+  attachment
+    .command('show')
+    .description('show an attachment, with its connection info')
+    .argument('<id>', 'id of the attachment')
+    .action(
+      apiAction(async (ctx, [id]) => {
+        const { attachment: a } = await ctx.client.request(AttachmentDocument, { id: id! });
+        if (!a) throw new CliError('NOT_FOUND', `No attachment ${id} (or it is not visible to this token).`);
+        ctx.print(a, () => attachmentFields(a));
+      }),
+    );
+}

@@ -1,0 +1,160 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { LiveAttachment } from '../bus/index.js';
+import { listAttachments, messagesFor, toAttachmentView } from '../db/index.js';
+import { canSee, checkPageSize, NotFoundError, Problems } from '../domain/index.js';
+import { projectScope, requirePrincipal } from '../domain/access.js';
+import type { AttachmentStatus } from '../domain/attachment-states.js';
+import type { AttachmentResult } from './attachment-services.js';
+import type { Context } from './context.js';
+import { OperationType, UserMessageType } from './types/operation.js';
+import { StatusAuditType } from './types/admin.js';
+import {
+  AttachmentConnection,
+  AttachmentFilter,
+  AttachmentIdInput,
+  AttachmentType,
+  CompleteAttachmentPayload,
+  connectionInfoOf,
+  ConnectionInfoType,
+  CreateAttachmentInput,
+  CreateAttachmentPayload,
+  DeleteAttachmentPayload,
+  ForceDetachInput,
+  ForceDetachPayload,
+  UpdateAttachmentInput,
+  UpdateAttachmentPayload,
+} from './types/attachment.js';
+import { VolumeType } from './types/volume.js';
+import { decodeCursor, encodeCursor } from './volume.resolver.js';
+
+const payload = (r: AttachmentResult) => ({ attachment: AttachmentType.from(r.attachment), operation: OperationType.from(r.operation) });
+
+const ERRORS = 'Errors: NOT_FOUND, INVALID_STATE (says the current state and the allowed ones), CONFLICT (it changed meanwhile), BAD_USER_INPUT, FORBIDDEN (reader token), UNAUTHENTICATED.';
+
+@Resolver(() => AttachmentType)
+export class AttachmentResolver {
+  @Query(() => AttachmentType, { nullable: true, description: 'An attachment by id (DETACHED ones too), or null when it does not exist or belongs to another project (unless you are an admin).' })
+  async attachment(@Arg('id', () => ID, { description: 'Id of the attachment.' }) id: string, @Ctx() ctx: Context): Promise<AttachmentType | null> {
+    const a = await ctx.services.attachments.visible(requirePrincipal(ctx.principal), id);
+    return a ? AttachmentType.from(a) : null;
+  }
+
+  @Query(() => AttachmentConnection, {
+    description: 'Your project\'s attachments (every project\'s for admins), oldest first, one page at a time (Relay). DETACHED ones are left out unless the filter asks for them.',
+  })
+  async attachments(
+    @Ctx() ctx: Context,
+    @Arg('first', () => Int, { nullable: true, description: 'Page size: 0 to 500 (default 50).' }) first?: number,
+    @Arg('after', () => String, { nullable: true, description: '`pageInfo.endCursor` of the previous page; omit for the first page.' }) after?: string,
+    @Arg('filter', () => AttachmentFilter, { nullable: true, description: 'Only attachments matching all its conditions; default every one but DETACHED.' }) filter?: AttachmentFilter,
+  ): Promise<AttachmentConnection> {
+    const p = requirePrincipal(ctx.principal);
+    const problems = new Problems();
+    const size = checkPageSize(problems, first);
+    problems.throwIfAny();
+    const page = await listAttachments(ctx.services.db.fork(), {
+      projectId: projectScope(p),
+      filter: { status: filter?.status as AttachmentStatus[] | undefined, volumeId: filter?.volumeId, instanceId: filter?.instanceId },
+      first: size,
+      after: after ? decodeCursor(after) : undefined,
+    });
+    const edges = page.rows.map((a) => ({ node: AttachmentType.from(a), cursor: encodeCursor(a.createdAt, a.id) }));
+    return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, totalCount: page.totalCount };
+  }
+
+  @Mutation(() => CreateAttachmentPayload, {
+    description:
+      'Attaches a volume to a consumer (Cinder\'s attachment create) and returns at once. With a `connector` the attachment is ATTACHING and the agent exports the volume: ' +
+      'follow `attachmentChanged` (or the operation) until `connectionInfo` is set, connect with it, then call `completeAttachment`. Without a connector it is RESERVED until `updateAttachment`. ' +
+      'The volume goes RESERVED/ATTACHING (a multiattach volume already IN_USE stays IN_USE). ' +
+      'Errors: NOT_FOUND (volume), INVALID_STATE (the volume is not AVAILABLE, or is attached already and not multiattach: names the attachments), BAD_USER_INPUT (connector: IQN, IP, host…), ' +
+      'CONFLICT (idempotencyKey reused with other parameters), FORBIDDEN (reader token), UNAUTHENTICATED.',
+  })
+  async createAttachment(@Arg('input', () => CreateAttachmentInput, { description: 'The attachment to make.' }) input: CreateAttachmentInput, @Ctx() ctx: Context) {
+    return payload(await ctx.services.attachments.create(ctx.principal, input));
+  }
+
+  @Mutation(() => UpdateAttachmentPayload, {
+    description: 'Gives a RESERVED attachment its connector: it goes ATTACHING and the agent exports the volume, as `createAttachment` with a connector does. ' + ERRORS,
+  })
+  async updateAttachment(@Arg('input', () => UpdateAttachmentInput, { description: 'The attachment and its connector.' }) input: UpdateAttachmentInput, @Ctx() ctx: Context) {
+    return payload(await ctx.services.attachments.update(ctx.principal, input));
+  }
+
+  @Mutation(() => CompleteAttachmentPayload, {
+    description:
+      'Says the consumer is connected (Cinder\'s attachment complete): ATTACHING with its `connectionInfo` set → ATTACHED, and the volume is IN_USE. Completing an ATTACHED attachment again changes nothing. ' +
+      ERRORS,
+  })
+  async completeAttachment(@Arg('input', () => AttachmentIdInput, { description: 'The attachment.' }) input: AttachmentIdInput, @Ctx() ctx: Context) {
+    return payload(await ctx.services.attachments.complete(ctx.principal, input));
+  }
+
+  @Mutation(() => DeleteAttachmentPayload, {
+    description:
+      'Detaches: the agent removes the export (DETACHING → DETACHED, or ERROR_DETACHING; delete again to retry), then the volume\'s status is recomputed from its other attachments (AVAILABLE when none). ' +
+      'An attachment never exported is DETACHED at once. ' +
+      ERRORS,
+  })
+  async deleteAttachment(@Arg('input', () => AttachmentIdInput, { description: 'The attachment.' }) input: AttachmentIdInput, @Ctx() ctx: Context) {
+    return payload(await ctx.services.attachments.delete(ctx.principal, input));
+  }
+
+  @Mutation(() => ForceDetachPayload, {
+    description:
+      'Admins only. Detaches an attachment in any state but DETACHED (also DETACHING: the removal is sent again), for cleanup; audited like `resetVolumeStatus`. ' +
+      'Errors: NOT_FOUND, INVALID_STATE (DETACHED), BAD_USER_INPUT (reason), CONFLICT, FORBIDDEN (not an admin), UNAUTHENTICATED.',
+  })
+  async forceDetach(@Arg('input', () => ForceDetachInput, { description: 'The attachment and why.' }) input: ForceDetachInput, @Ctx() ctx: Context): Promise<ForceDetachPayload> {
+    const r = await ctx.services.attachments.forceDetach(ctx.principal, input);
+    return { ...payload(r), audit: StatusAuditType.from(r.audit) };
+  }
+
+  @Subscription(() => AttachmentType, {
+    description:
+      'The attachment as it is now, then again after every change, until it is DETACHED (the last event). Over graphql-ws, like `volumeChanged`; NOT_FOUND when it is not visible to you.',
+    subscribe: async ({ args, context }: { args: { id: string }; context: Context }) => {
+      const p = requirePrincipal(context.principal);
+      const a = await context.services.attachments.visible(p, args.id);
+      if (!a) throw new NotFoundError('Attachment', args.id);
+      return context.services.live.listenAttachments((ev) => ev.attachment.id === args.id && canSee(p, ev.attachment.projectId), {
+        first: { type: 'UPDATED', attachment: toAttachmentView(a) },
+        until: (ev) => ev.attachment.status === 'detached',
+      });
+    },
+  })
+  attachmentChanged(@Root() ev: LiveAttachment, @Arg('id', () => ID, { description: 'Id of the attachment to follow.' }) _id: string): AttachmentType {
+    return AttachmentType.fromView(ev.attachment);
+  }
+
+  @FieldResolver(() => ConnectionInfoType, {
+    nullable: true,
+    description:
+      'How to connect (Cinder\'s connection_info), once the agent exported the volume; null before, and after detaching. `data.authPassword` is null unless you are a member of its project or an admin.',
+  })
+  async connectionInfo(@Root() a: AttachmentType, @Ctx() ctx: Context): Promise<ConnectionInfoType | null> {
+    if (!a.connectionValue) return null;
+    const p = requirePrincipal(ctx.principal);
+    const password = a.chapUsernameValue ? await ctx.services.attachments.chapSecretFor(p, a) : null;
+    return connectionInfoOf(a, password);
+  }
+
+  @FieldResolver(() => VolumeType, { nullable: true, description: 'The volume attached; null when it is DELETED or not visible to you.' })
+  async volume(@Root() a: AttachmentType, @Ctx() ctx: Context): Promise<VolumeType | null> {
+    const v = await ctx.services.volumes.visible(requirePrincipal(ctx.principal), a.volumeId);
+    return v ? VolumeType.from(v) : null;
+  }
+
+  @FieldResolver(() => [UserMessageType], { description: 'Messages about failures of work on this attachment (what failed, why, what to do), newest first; kept 30 days.' })
+  async messages(@Root() a: AttachmentType, @Ctx() ctx: Context): Promise<UserMessageType[]> {
+    return (await messagesFor(ctx.services.db.fork(), 'attachment', a.id)).map(UserMessageType.from);
+  }
+}
+
+@Resolver(() => VolumeType)
+export class VolumeAttachmentsResolver {
+  @FieldResolver(() => [AttachmentType], { description: 'Its attachments that are not DETACHED, oldest first.' })
+  async attachments(@Root() v: VolumeType, @Ctx() ctx: Context): Promise<AttachmentType[]> {
+    return (await ctx.services.attachments.ofVolume(v.id)).map(AttachmentType.from);
+  }
+}

@@ -1,0 +1,373 @@
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import type { AttachmentView } from '../../bus/index.js';
+import { toAttachmentView, type Attachment } from '../../db/index.js';
+import { Node } from './node.js';
+import { OperationType } from './operation.js';
+import { StatusAuditType } from './admin.js';
+import { PageInfo } from './volume.js';
+
+/** GraphQL names in upper case; values are the stored (Cinder) names. */
+export enum AttachmentStatusEnum {
+  RESERVED = 'reserved',
+  ATTACHING = 'attaching',
+  ATTACHED = 'attached',
+  DETACHING = 'detaching',
+  DETACHED = 'detached',
+  ERROR_ATTACHING = 'error_attaching',
+  ERROR_DETACHING = 'error_detaching',
+}
+registerEnumType(AttachmentStatusEnum, {
+  name: 'AttachmentStatus',
+  description: 'Where an attachment is in its life (Cinder\'s attachment states). Each mutation starts only from the states it names, INVALID_STATE otherwise.',
+  valuesConfig: {
+    RESERVED: { description: 'The volume is held for a consumer that has not sent its connector yet (`createAttachment` without one); `updateAttachment` gives it.' },
+    ATTACHING: {
+      description:
+        'The agent is exporting the volume; once `connectionInfo` is set the consumer connects with it and calls `completeAttachment`. Ends ATTACHED, or ERROR_ATTACHING when the export failed or no agent answered in time.',
+    },
+    ATTACHED: { description: 'The consumer is connected (`completeAttachment`); the volume is IN_USE.' },
+    DETACHING: { description: 'The agent is removing the export (`deleteAttachment`). Ends DETACHED or ERROR_DETACHING.' },
+    DETACHED: { description: 'Gone: the export is removed and the volume released. Final; lists skip it unless the filter asks for it.' },
+    ERROR_ATTACHING: { description: 'The export failed; `Attachment.messages` says why. Delete the attachment and attach again.' },
+    ERROR_DETACHING: { description: 'Removing the export failed; `Attachment.messages` says why. Delete it again to retry; an admin can `forceDetach` it.' },
+  },
+});
+
+export enum AttachModeEnum {
+  RW = 'rw',
+  RO = 'ro',
+}
+registerEnumType(AttachModeEnum, {
+  name: 'AttachMode',
+  description: 'How the consumer may use the volume.',
+  valuesConfig: {
+    RW: { description: 'Read and write (default).' },
+    RO: { description: 'Read only: the target refuses writes.' },
+  },
+});
+
+export enum TargetKindEnum {
+  ISCSI = 'iscsi',
+  NBD = 'nbd',
+}
+registerEnumType(TargetKindEnum, {
+  name: 'TargetKind',
+  description: 'How the agent exports the volume to the consumer.',
+  valuesConfig: {
+    ISCSI: { description: 'iSCSI through tgt: one target per attachment, CHAP credentials of its own, only the connector\'s initiator let in (default).' },
+    NBD: { description: 'NBD through qemu-nbd on a port of its own (FLINT_NBD_PORTS); no authentication: keep it on a trusted network.' },
+  },
+});
+
+@ObjectType('Connector', { description: 'What the consumer told about itself (Cinder\'s connector), as checked and stored.' })
+export class ConnectorType {
+  @Field(() => String, { nullable: true, description: 'iSCSI initiator name (IQN, EUI or NAA), in lower case; the only initiator the iSCSI target lets in. Null for NBD without one.' })
+  initiator!: string | null;
+
+  @Field({ description: 'Host name of the consumer.' })
+  host!: string;
+
+  @Field(() => String, { nullable: true, description: 'IPv4 or IPv6 address of the consumer; null when not given.' })
+  ip!: string | null;
+
+  @Field({ description: 'Whether the consumer uses multipath (recorded; Flint exports one path).' })
+  multipath!: boolean;
+
+  @Field(() => String, { nullable: true, description: 'CPU platform of the consumer, e.g. x86_64; null when not given.' })
+  platform!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Operating system type of the consumer, e.g. linux2; null when not given.' })
+  osType!: string | null;
+}
+
+@InputType({ description: 'What the consumer tells about itself (Cinder\'s connector). Every problem is reported at once as BAD_USER_INPUT.' })
+export class ConnectorInput {
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'iSCSI initiator name: iqn.YYYY-MM.reversed.domain[:identifier] (e.g. iqn.2004-10.com.example:host1), eui. + 16 hex digits, or naa. + 16 or 32 hex digits. ' +
+      'Required for an ISCSI attachment: only this initiator may log in.',
+  })
+  initiator?: string | null;
+
+  @Field({ description: 'Host name of the consumer: letters, digits, ".", "-", "_".' })
+  host!: string;
+
+  @Field(() => String, { nullable: true, description: 'IPv4 or IPv6 address of the consumer.' })
+  ip?: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Whether the consumer uses multipath; default false.' })
+  multipath?: boolean | null;
+
+  @Field(() => String, { nullable: true, description: 'CPU platform, e.g. x86_64 (1 to 64 letters, digits, "_", ".", "-").' })
+  platform?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Operating system type, e.g. linux2 (1 to 64 letters, digits, "_", ".", "-").' })
+  osType?: string | null;
+}
+
+@ObjectType('ConnectionData', {
+  description:
+    'How to reach the export, in Cinder\'s `connection_info.data` shape. One object for both kinds: the iSCSI fields are null for NBD and the NBD fields null for iSCSI.',
+})
+export class ConnectionDataType {
+  @Field(() => String, { nullable: true, description: 'iSCSI: the target\'s IQN.' })
+  targetIqn!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'iSCSI: the portal, host:port.' })
+  targetPortal!: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'iSCSI: the LUN of the volume in the target.' })
+  targetLun!: number | null;
+
+  @Field(() => String, { nullable: true, description: 'iSCSI: "CHAP".' })
+  authMethod!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'iSCSI: the CHAP user name of this attachment.' })
+  authUsername!: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'iSCSI: the CHAP secret of this attachment, generated for it. Shown to members of the attachment\'s project and to admins only; null for readers.',
+  })
+  authPassword!: string | null;
+
+  @Field({ description: '"rw" or "ro", as exported.' })
+  accessMode!: string;
+
+  @Field(() => ID, { description: 'The volume exported.' })
+  volumeId!: string;
+
+  @Field(() => ID, { description: 'The attachment this export belongs to.' })
+  attachmentId!: string;
+
+  @Field(() => Boolean, { nullable: true, description: 'iSCSI: whether the target passes discard (UNMAP) down.' })
+  discard!: boolean | null;
+
+  @Field({ description: 'Whether the volume is encrypted (Flint volumes are not: false).' })
+  encrypted!: boolean;
+
+  @Field(() => String, { nullable: true, description: 'NBD: host of the server.' })
+  host!: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'NBD: TCP port of the server.' })
+  port!: number | null;
+
+  @Field(() => String, { nullable: true, description: 'NBD: export name.' })
+  exportName!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'NBD: nbd://host:port/name, as qemu-io and nbdinfo take it.' })
+  uri!: string | null;
+}
+
+@ObjectType('ConnectionInfo', { description: 'What a consumer needs to connect (Cinder\'s `connection_info`).' })
+export class ConnectionInfoType {
+  @Field({ description: '"iscsi" or "nbd": which fields of `data` are set.' })
+  driverVolumeType!: string;
+
+  @Field(() => ConnectionDataType, { description: 'The connection details.' })
+  data!: ConnectionDataType;
+}
+
+@ObjectType('Attachment', {
+  implements: Node,
+  description:
+    'A volume attached to a consumer (Cinder\'s v3 attachment): the consumer\'s connector, and once the agent exported the volume, the `connectionInfo` to connect with. ' +
+    'It belongs to the volume\'s project.',
+})
+export class AttachmentType extends Node {
+  @Field(() => ID, { description: 'The volume attached.' })
+  volumeId!: string;
+
+  @Field({ description: 'The consumer (Cinder\'s instance_uuid), as given to `createAttachment`.' })
+  instanceId!: string;
+
+  @Field(() => AttachmentStatusEnum, { description: 'Where it is in its life; see AttachmentStatus.' })
+  status!: AttachmentStatusEnum;
+
+  @Field(() => AttachModeEnum, { description: 'RW or RO.' })
+  mode!: AttachModeEnum;
+
+  @Field(() => TargetKindEnum, { description: 'ISCSI or NBD.' })
+  targetKind!: TargetKindEnum;
+
+  @Field(() => ConnectorType, { nullable: true, description: 'The consumer\'s connector; null while RESERVED without one.' })
+  connector!: ConnectorType | null;
+
+  @Field(() => Int, { description: 'Starts at 1 and grows by one on every change.' })
+  version!: number;
+
+  @Field(() => Date, { nullable: true, description: 'When it was completed (ATTACHED); null before.' })
+  attachedAt!: Date | null;
+
+  @Field(() => Date, { nullable: true, description: 'When it became DETACHED; null before.' })
+  detachedAt!: Date | null;
+
+  @Field({ description: 'When it was requested (UTC, ISO 8601).' })
+  createdAt!: Date;
+
+  @Field({ description: 'When it last changed (UTC, ISO 8601).' })
+  updatedAt!: Date;
+
+  /** Not fields: for the connectionInfo resolver and authorisation. */
+  projectIdValue!: string;
+  connectionValue!: AttachmentView['connection'];
+  chapUsernameValue!: string | null;
+
+  static fromView(v: AttachmentView): AttachmentType {
+    return Object.assign(new AttachmentType(), {
+      id: v.id,
+      volumeId: v.volumeId,
+      instanceId: v.instanceId,
+      status: v.status as AttachmentStatusEnum,
+      mode: v.mode as AttachModeEnum,
+      targetKind: v.targetKind as TargetKindEnum,
+      connector: v.connector,
+      version: v.version,
+      attachedAt: v.attachedAt ? new Date(v.attachedAt) : null,
+      detachedAt: v.detachedAt ? new Date(v.detachedAt) : null,
+      createdAt: new Date(v.createdAt),
+      updatedAt: new Date(v.updatedAt),
+      projectIdValue: v.projectId,
+      connectionValue: v.connection,
+      chapUsernameValue: v.chapUsername,
+    });
+  }
+
+  static from(a: Attachment): AttachmentType {
+    return AttachmentType.fromView(toAttachmentView(a));
+  }
+}
+
+/** Cinder's connection_info from the stored connection; `password` only for those allowed to see it. */
+export function connectionInfoOf(a: AttachmentType, password: string | null): ConnectionInfoType | null {
+  const c = a.connectionValue;
+  if (!c || (a.status !== 'attaching' && a.status !== 'attached')) return null;
+  const base = { accessMode: c.accessMode, volumeId: a.volumeId, attachmentId: a.id, encrypted: false };
+  const none = { targetIqn: null, targetPortal: null, targetLun: null, authMethod: null, authUsername: null, authPassword: null, discard: null, host: null, port: null, exportName: null, uri: null };
+  const data: ConnectionDataType =
+    c.driverVolumeType === 'iscsi'
+      ? {
+          ...none,
+          ...base,
+          targetIqn: c.targetIqn,
+          targetPortal: c.targetPortal,
+          targetLun: c.targetLun,
+          discard: c.discard,
+          authMethod: a.chapUsernameValue ? 'CHAP' : null,
+          authUsername: a.chapUsernameValue,
+          authPassword: a.chapUsernameValue ? password : null,
+        }
+      : { ...none, ...base, host: c.host, port: c.port, exportName: c.exportName, uri: c.uri };
+  return { driverVolumeType: c.driverVolumeType, data };
+}
+
+@ObjectType({ description: 'One attachment of a page, with its position (Relay edge).' })
+export class AttachmentEdge {
+  @Field(() => AttachmentType, { description: 'The attachment.' })
+  node!: AttachmentType;
+
+  @Field({ description: 'Opaque position of this attachment in the list; pass it as `after` to continue after it.' })
+  cursor!: string;
+}
+
+@ObjectType({ description: 'A page of attachments, oldest first (Relay connection).' })
+export class AttachmentConnection {
+  @Field(() => [AttachmentEdge], { description: 'The attachments of this page with their cursors; empty past the end.' })
+  edges!: AttachmentEdge[];
+
+  @Field(() => PageInfo, { description: 'Whether more pages follow, and the cursor to fetch the next one.' })
+  pageInfo!: PageInfo;
+
+  @Field(() => Int, { description: 'Attachments matching the filter, over all pages.' })
+  totalCount!: number;
+}
+
+@InputType({ description: 'Conditions an attachment must meet; all given ones apply.' })
+export class AttachmentFilter {
+  @Field(() => [AttachmentStatusEnum], { nullable: true, description: 'Any of these statuses (default: all but DETACHED).' })
+  status?: AttachmentStatusEnum[];
+
+  @Field(() => ID, { nullable: true, description: 'Only attachments of this volume.' })
+  volumeId?: string;
+
+  @Field({ nullable: true, description: 'Only attachments of this consumer.' })
+  instanceId?: string;
+}
+
+@InputType({ description: 'A new attachment (`createAttachment`); every problem with the input is reported at once as BAD_USER_INPUT.' })
+export class CreateAttachmentInput {
+  @Field(() => ID, { description: 'The volume to attach; visible to you (NOT_FOUND otherwise), AVAILABLE, or attached already and multiattach (INVALID_STATE otherwise).' })
+  volumeId!: string;
+
+  @Field({ description: 'The consumer (Cinder\'s instance_uuid): any id, 1 to 255 printable characters.' })
+  instanceId!: string;
+
+  @Field(() => ConnectorInput, { nullable: true, description: 'The consumer\'s connector: with it the volume is exported at once; without it the attachment stays RESERVED until `updateAttachment`.' })
+  connector?: ConnectorInput | null;
+
+  @Field(() => AttachModeEnum, { nullable: true, defaultValue: AttachModeEnum.RW, description: 'RW (default) or RO (the target refuses writes).' })
+  mode?: AttachModeEnum | null;
+
+  @Field(() => TargetKindEnum, { nullable: true, description: 'ISCSI (default) or NBD.' })
+  targetKind?: TargetKindEnum | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Makes the create safe to retry (1 to 255 characters): the same key from the same project returns the first attachment and its operation. The same key with other parameters is CONFLICT.',
+  })
+  idempotencyKey?: string | null;
+}
+
+@InputType({ description: 'Gives a RESERVED attachment its connector (`updateAttachment`): the export starts.' })
+export class UpdateAttachmentInput {
+  @Field(() => ID, { description: 'Id of the attachment.' })
+  id!: string;
+
+  @Field(() => ConnectorInput, { description: 'The consumer\'s connector.' })
+  connector!: ConnectorInput;
+}
+
+@InputType({ description: 'Which attachment (`completeAttachment`, `deleteAttachment`).' })
+export class AttachmentIdInput {
+  @Field(() => ID, { description: 'Id of the attachment.' })
+  id!: string;
+}
+
+@InputType({ description: 'Admins: which attachment to force-detach and why (`forceDetach`).' })
+export class ForceDetachInput {
+  @Field(() => ID, { description: 'Id of the attachment.' })
+  id!: string;
+
+  @Field({ description: 'Why, for the audit trail: 1 to 1024 characters. Kept in `StatusAudit.reason`.' })
+  reason!: string;
+}
+
+function payload(name: string, description: string) {
+  @ObjectType(name, { description })
+  class Payload {
+    @Field(() => AttachmentType, { description: 'The attachment as the mutation left it.' })
+    attachment!: AttachmentType;
+
+    @Field(() => OperationType, { description: 'The work started; follow it with `operation(id)`, or the attachment with `attachmentChanged`, until it ends.' })
+    operation!: OperationType;
+  }
+  return Payload;
+}
+
+export const CreateAttachmentPayload = payload('CreateAttachmentPayload', 'The new attachment (ATTACHING with a connector, RESERVED without) and its operation (exporting, or already SUCCEEDED).');
+export const UpdateAttachmentPayload = payload('UpdateAttachmentPayload', 'The attachment (ATTACHING) and the operation exporting the volume.');
+export const CompleteAttachmentPayload = payload('CompleteAttachmentPayload', 'The attachment (ATTACHED) and the operation, already SUCCEEDED.');
+export const DeleteAttachmentPayload = payload('DeleteAttachmentPayload', 'The attachment (DETACHING, or DETACHED when nothing was exported) and the operation removing the export.');
+
+@ObjectType('ForceDetachPayload', { description: 'The attachment (DETACHING or DETACHED), the operation removing the export, and the audit record.' })
+export class ForceDetachPayload {
+  @Field(() => AttachmentType, { description: 'The attachment as the mutation left it.' })
+  attachment!: AttachmentType;
+
+  @Field(() => OperationType, { description: 'The work started.' })
+  operation!: OperationType;
+
+  @Field(() => StatusAuditType, { description: 'Who did it, from which status, and why.' })
+  audit!: StatusAuditType;
+}
