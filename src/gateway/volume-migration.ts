@@ -252,11 +252,12 @@ export async function applyCopied(d: MigrationRecorderDeps, e: MigrationCopied):
     const retype = retypeTarget(op);
     await em
       .transactional(async (tx) => {
-        if (!(await finishOperation(tx, e.operationId, 'succeeded'))) return;
+        // The resource first, then the operation (the recorder's order everywhere, so two transactions never deadlock).
         const changes: VolumeChanges = { status: 'available', host: e.host, pool: e.pool, migrationStatus: 'success' };
         if (retype) changes.volumeType = retype.name;
         volume = await casVolume(tx, e.volumeId, { from: MIGRATING_VOLUME_STATUSES, migrationFrom: ['copying'] }, changes);
-        if (!volume) throw new Overtaken();
+        if (!volume) return;
+        if (!(await finishOperation(tx, e.operationId, 'succeeded'))) throw new Overtaken();
         await migrationCapacity.switchReservation(tx, e.volumeId, e.operationId);
         cleanup = cleanupOperation(tx, volume, e.operationId, from.host, from.pool, true);
       })
@@ -276,7 +277,7 @@ export async function applyCopied(d: MigrationRecorderDeps, e: MigrationCopied):
   }
   // The migration ended without this copy (deadline): the copy is a stray unless the volume lives there.
   const now = await findVolume(em, e.volumeId);
-  if (now && now.status !== 'deleted' && !(now.host === e.host && now.pool === e.pool)) {
+  if (now && (now.status === 'deleted' || !(now.host === e.host && now.pool === e.pool))) {
     await lateCleanup(d, e.volumeId, e.operationId, e.host, e.pool, true, 'copy of a migration that already ended');
   }
 }
@@ -310,28 +311,33 @@ export async function failMigration(d: MigrationRecorderDeps, op: Operation, bef
   let volume: Volume | null = null;
   let message: UserMessage | null = null;
   const cleanups: Operation[] = [];
+  let finished = false;
   await em
     .transactional(async (tx) => {
-      if (!(await finishOperation(tx, op.id, 'failed', error))) return;
       const changes: VolumeChanges = { status: 'available' };
       if (exporting) changes.migrationStatus = 'error';
+      // The resource first, then the operation. An admin may have reset or force-deleted the
+      // volume meanwhile: then only the operation ends.
       volume = await casVolume(tx, before.id, { from: op.kind === RETYPE_KIND ? ['retyping'] : ['maintenance'] }, changes);
-      if (!volume) throw new Overtaken();
+      finished = await finishOperation(tx, op.id, 'failed', error);
+      if (!finished) throw new Overtaken();
       await migrationCapacity.releaseMigration(tx, op.id);
-      message = await leaveMessage(tx, { projectId: volume.projectId, resourceType: 'volume', resourceId: volume.id, event: op.kind, message: error.message });
       // The source stopped its own export when the export itself failed.
-      if (exporting && stage !== 'export' && before.host && before.pool) cleanups.push(cleanupOperation(tx, volume, op.id, before.host, before.pool, false));
+      if (exporting && stage !== 'export' && before.host && before.pool) cleanups.push(cleanupOperation(tx, before, op.id, before.host, before.pool, false));
+      if (volume) message = await leaveMessage(tx, { projectId: volume.projectId, resourceType: 'volume', resourceId: volume.id, event: op.kind, message: error.message });
     })
     .catch((err: unknown) => {
       if (!(err instanceof Overtaken)) throw err;
+      finished = false;
       volume = null;
     });
-  if (!volume) return false;
+  if (!finished) return false;
   countOperation(op.kind, 'failed');
-  d.live.publish('UPDATED', volume);
-  await announceOperation(d, op.id);
-  if (message) d.live.publishMessage(message);
   sendCleanups(d, cleanups);
+  await announceOperation(d, op.id);
+  if (!volume) return true;
+  d.live.publish('UPDATED', volume);
+  if (message) d.live.publishMessage(message);
   return true;
 }
 

@@ -18,7 +18,7 @@ import {
   type ScheduleRetype,
 } from '../bus/index.js';
 import { raw } from '@mikro-orm/core';
-import { casVolume, countSnapshotsOfVolume, findOperation, findVolume, finishOperation, markRunning, Volume, VolumeType, type Principal } from '../db/index.js';
+import { casVolume, countSnapshotsOfVolume, findOperation, findVolume, finishOperation, markRunning, migrationCapacity, Volume, VolumeType, type Principal } from '../db/index.js';
 import { canSee, requireWriter } from '../domain/access.js';
 import { actionTransition, assertCanStart, BadInputError, invalidState, NotFoundError, Problems } from '../domain/index.js';
 import type { RetypeVolumeRequest } from '../resolvers/migration-services.js';
@@ -79,14 +79,19 @@ export async function retypeVolume(deps: GatewayDeps, principal: Principal | nul
   return result;
 }
 
+class Overtaken extends Error {}
+
 /** Applies the scheduler's retype decision (recorder). */
 export async function applyRetypeDecided(d: MigrationRecorderDeps, e: RetypeDecided): Promise<void> {
   const em = d.db.fork();
   const op = await findOperation(em, e.operationId);
-  if (!op || (op.status !== 'pending' && op.status !== 'running')) return;
-  const cmd = op.command?.payload as ScheduleRetype;
   const before = await findVolume(em, e.volumeId);
-  if (!before || before.status !== 'retyping') return;
+  if (!op || (op.status !== 'pending' && op.status !== 'running') || !before || before.status !== 'retyping') {
+    // Decided after the retype ended (its deadline): the destination's capacity reserved for it goes back.
+    if (e.decision === 'migrate' && op && op.status !== 'pending' && op.status !== 'running') await migrationCapacity.releaseMigration(em, e.operationId);
+    return;
+  }
+  const cmd = op.command?.payload as ScheduleRetype;
 
   if (e.decision === 'refuse') {
     const error = e.error ?? { code: 'NO_VALID_BACKEND', message: `Volume ${e.volumeId} could not be retyped to ${cmd.volumeType.name}.` };
@@ -97,10 +102,16 @@ export async function applyRetypeDecided(d: MigrationRecorderDeps, e: RetypeDeci
 
   if (e.decision === 'in_place') {
     let volume: Volume | null = null;
-    await em.transactional(async (tx) => {
-      if (!(await finishOperation(tx, e.operationId, 'succeeded'))) return;
-      volume = await casVolume(tx, e.volumeId, { from: ['retyping'] }, { status: 'available', volumeType: cmd.volumeType.name });
-    });
+    await em
+      .transactional(async (tx) => {
+        volume = await casVolume(tx, e.volumeId, { from: ['retyping'] }, { status: 'available', volumeType: cmd.volumeType.name });
+        // The volume and its operation change together, or neither does (the deadline won).
+        if (volume && !(await finishOperation(tx, e.operationId, 'succeeded'))) throw new Overtaken();
+      })
+      .catch((err: unknown) => {
+        if (!(err instanceof Overtaken)) throw err;
+        volume = null;
+      });
     if (!volume) return;
     countOperation(RETYPE_KIND, 'succeeded');
     d.log.info({ volumeId: e.volumeId, to: cmd.volumeType.name }, 'volume retyped in place');

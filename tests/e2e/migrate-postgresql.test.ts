@@ -1,0 +1,3 @@
+import { registerMigrateSuite } from './migrate-suite.js';
+
+registerMigrateSuite('postgresql');
