@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCluster, type Cluster } from '../tests/helpers/cluster.js';
 import { attachIo, formatAttachIo } from './attach-io.js';
+import { attachLatency, formatAttachLatency } from './attach-latency.js';
 import { natsBaselines, postgresCommit, sqliteCommit } from './baselines.js';
 import { Cleanup } from './cleanup.js';
 import { cpuShare, cpuSnapshot } from './cpu.js';
@@ -114,6 +115,8 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
   checkRun('sustained', sustained);
   await deleteAllVolumes(many);
   await closeAll(many);
+  log('attach latency: createAttachment until connectionInfo and a live iSCSI target');
+  const attach = await attachLatency(cluster.url, cluster.adminToken, opts.quick ? 5 : 30);
   failed = false;
   await cleanup.run(); // the cluster is done: the read benchmark gets the machine to itself
 
@@ -149,6 +152,7 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
   console.log(`  c=1        ${cpuLine(cpuC1)}`);
   console.log(`  c=${CONC}       ${cpuLine(cpuC32)}`);
   console.log(`  sustained  ${cpuLine(cpuSustained)}`);
+  console.log(`\n${formatAttachLatency(attach)}`);
   console.log(`\n${formatAttachIo(io)}`);
 
   const file = writeResult(ROOT, opts.database, startedAt, {
@@ -164,6 +168,7 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
     ratios,
     cpuCores: { c1: cpuC1, c32: cpuC32, sustained: cpuSustained },
     attachIo: io,
+    attachLatency: { n: attach.n, p50Ms: round(attach.p50Ms, 1), p99Ms: round(attach.p99Ms, 1) },
   });
   console.log(`\nwritten ${file}`);
 }
