@@ -340,6 +340,11 @@ test('bad requests are refused with a DriverError before anything is made', asyn
   t.false(err!.message.includes(CHAP.password));
   await t.throwsAsync(r.target.export(await request(r, 'v9', { chap: { username: 'u', password: 'short' } })), { instanceOf: DriverError, message: /CHAP secret/ });
   t.deepEqual(await r.target.list(), []);
+  // In a reconcile a bad request fails alone: the good one is exported.
+  const good = await request(r, 'v9');
+  const failed = await t.throwsAsync(r.target.reconcile([{ ...bad, attachmentId: 'att-bad' }, good]), { instanceOf: DriverError });
+  t.regex(failed!.message, /1 of 2 exports could not be restored/);
+  t.deepEqual(await r.target.list(), ['att-v9']);
 });
 
 async function processesMentioning(text: string): Promise<string[]> {

@@ -110,7 +110,6 @@ export class IscsiTarget implements Target {
 
   reconcile(wanted: readonly ExportRequest[]): Promise<void> {
     return this.queue.run(async () => {
-      for (const req of wanted) validateExportRequest(req);
       await this.ensureDaemon();
       const wantedIqns = new Set(wanted.map((w) => this.iqn(w.attachmentId)));
       let targets = await this.show();
@@ -124,7 +123,13 @@ export class IscsiTarget implements Target {
       targets = await this.show();
       await this.clearStaleFuse(new Set([...this.fuses.values()].filter((f) => f.alive).map((f) => f.mountpoint)));
       const errors: unknown[] = [];
-      for (const req of wanted) await this.ensure(req, targets).catch((err: unknown) => errors.push(err));
+      // One bad or failing request does not keep the others down.
+      for (const req of wanted) {
+        await Promise.resolve()
+          .then(() => validateExportRequest(req))
+          .then(() => this.ensure(req, targets))
+          .catch((err: unknown) => errors.push(err));
+      }
       // Accounts no target uses (left by a failed export).
       const bound = new Set((await this.show()).flatMap((t) => t.accounts));
       for (const user of parseAccounts(await this.adm(['--op', 'show', '--mode', 'account']))) {
