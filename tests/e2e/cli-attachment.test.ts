@@ -6,7 +6,7 @@
  */
 import anyTest, { type TestFn } from 'ava';
 import { spawnSync } from 'node:child_process';
-import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
 import { json, runFlint, type Run } from '../helpers/flint-cli.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';
 
@@ -82,4 +82,32 @@ test.serial('bad input exits 2 and an unknown attachment exits 4', async (t) => 
   t.regex(bad.stderr, /must start with iqn\., eui\. or naa\./);
   const missing = await flint(t, ['attachment', 'show', '00000000-0000-0000-0000-000000000000']);
   t.is(missing.status, 4, missing.stderr);
+});
+
+test.serial('an attached qcow2 volume grows while exported: IN_USE again and the initiator sees the new size', async (t) => {
+  const v = await flint(t, ['volume', 'create', 'cli-grow', '--size', '1', '--wait', '-o', 'json']);
+  t.is(v.status, 0, v.stderr);
+  const volumeId = json<{ volume: { id: string } }>(v).volume.id;
+  const created = await flint(t, ['attachment', 'create', 'cli-grow', '--instance', 'vm-g', '--connector-host', 'g', '--initiator', INI, '--wait', '-o', 'json']);
+  t.is(created.status, 0, created.stderr);
+  const a = json<AttachmentJson>(created).attachment;
+  t.is((await flint(t, ['attachment', 'complete', a.id])).status, 0);
+  const d = a.connectionInfo!.data;
+  const size = (): string => {
+    const r = spawnSync('iscsi-readcapacity16', ['-i', INI, `iscsi://${encodeURIComponent(d.authUsername)}%${encodeURIComponent(d.authPassword)}@${d.targetPortal}/${d.targetIqn}/${d.targetLun}`], { encoding: 'utf8', timeout: 30_000 });
+    return `${r.stdout}${r.stderr}`;
+  };
+  t.regex(size(), /Total size:1073741824\b/);
+  const ext = await gql(t.context.cluster.url, t.context.member, 'mutation($id: ID!) { extendVolume(input: { id: $id, newSizeGiB: 2 }) { volume { status } } }', { id: volumeId });
+  t.falsy(ext.errors, JSON.stringify(ext.errors));
+  await waitFor(async () => {
+    const r = await gql(t.context.cluster.url, t.context.member, 'query($id: ID!) { volume(id: $id) { status sizeGiB } }', { id: volumeId });
+    const vol = (r.data as { volume: { status: string; sizeGiB: number } }).volume;
+    if (vol.status === 'ERROR_EXTENDING') throw new Error('the extend failed');
+    return vol.status === 'IN_USE' && vol.sizeGiB === 2;
+  }, 60_000, () => 'the volume did not come back IN_USE at 2 GiB');
+  let seen = '';
+  await waitFor(async () => /Total size:2147483648\b/.test((seen = size())), 30_000, () => `the initiator still sees: ${seen}`);
+  t.pass();
+  t.is((await flint(t, ['attachment', 'delete', a.id, '--wait'])).status, 0);
 });
