@@ -10,6 +10,8 @@ import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCluster, type Cluster } from '../tests/helpers/cluster.js';
+import { attachIo, formatAttachIo } from './attach-io.js';
+import { attachLatency, formatAttachLatency } from './attach-latency.js';
 import { natsBaselines, postgresCommit, sqliteCommit } from './baselines.js';
 import { Cleanup } from './cleanup.js';
 import { cpuShare, cpuSnapshot } from './cpu.js';
@@ -113,7 +115,13 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
   checkRun('sustained', sustained);
   await deleteAllVolumes(many);
   await closeAll(many);
+  log('attach latency: createAttachment until connectionInfo and a live iSCSI target');
+  const attach = await attachLatency(cluster.url, cluster.adminToken, opts.quick ? 5 : 30);
   failed = false;
+  await cleanup.run(); // the cluster is done: the read benchmark gets the machine to itself
+
+  log('attach I/O: sequential read through iSCSI, NBD and the image file');
+  const io = await attachIo({ sizeGiB: 1, runs: opts.quick ? 1 : 3 });
 
   const rows: Row[] = [
     row('create→AVAILABLE (subscriber), c=1', c1.samples),
@@ -144,6 +152,8 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
   console.log(`  c=1        ${cpuLine(cpuC1)}`);
   console.log(`  c=${CONC}       ${cpuLine(cpuC32)}`);
   console.log(`  sustained  ${cpuLine(cpuSustained)}`);
+  console.log(`\n${formatAttachLatency(attach)}`);
+  console.log(`\n${formatAttachIo(io)}`);
 
   const file = writeResult(ROOT, opts.database, startedAt, {
     startedAt: startedAt.toISOString(),
@@ -157,6 +167,8 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
     throughputInLatencyRuns: { c1PerSecond: round((c1.samples.length * 1000) / c1.wallMs, 2), c32PerSecond: round((c32.samples.length * 1000) / c32.wallMs, 2) },
     ratios,
     cpuCores: { c1: cpuC1, c32: cpuC32, sustained: cpuSustained },
+    attachIo: io,
+    attachLatency: { n: attach.n, p50Ms: round(attach.p50Ms, 1), p99Ms: round(attach.p99Ms, 1) },
   });
   console.log(`\nwritten ${file}`);
 }

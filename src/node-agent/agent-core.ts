@@ -319,7 +319,9 @@ export class AgentCore {
     return this.onDriver(
       p.pool,
       async (driver) => {
-        await driver.extendVolume(p.volumeId, p.newSizeGiB);
+        // An exported volume's image is held by its target's qemu process: let go of it while it grows.
+        const grow = () => driver.extendVolume(p.volumeId, p.newSizeGiB);
+        await (this.opts.attachments ? this.opts.attachments.growing(p.volumeId, grow) : grow());
         log.info({ volumeId: p.volumeId, pool: poolId(host, p.pool), sizeGiB: p.newSizeGiB }, 'volume extended');
         return this.outcome(p.operationId, 'extend.succeeded', 1, { volumeId: p.volumeId, host, pool: p.pool, sizeGiB: p.newSizeGiB });
       },

@@ -41,7 +41,28 @@ export interface AttachmentHandlerOptions {
 }
 
 export class AttachmentHandler {
+  /** What this agent exported, by attachment: to release the image while its volume grows. */
+  private readonly exported = new Map<string, { volumeId: string; kind: TargetKind }>();
+
   constructor(private readonly opts: AttachmentHandlerOptions) {}
+
+  /**
+   * Runs `grow` (the driver's extend) while the volume's exports let go of the image (a qemu
+   * process serving it holds its lock): through `growWhileExported` of one export per target
+   * kind, nested. Without exports it just runs `grow`.
+   */
+  growing<T>(volumeId: string, grow: () => Promise<T>): Promise<T> {
+    const byKind = new Map<TargetKind, string>();
+    for (const [id, e] of this.exported) if (e.volumeId === volumeId && !byKind.has(e.kind)) byKind.set(e.kind, id);
+    let run = grow;
+    for (const [kind, id] of byKind) {
+      const t = this.opts.targets.get(kind);
+      if (!t || 'unavailable' in t) continue;
+      const inner = run;
+      run = () => t.growWhileExported(id, inner);
+    }
+    return run();
+  }
 
   decide<C extends AttachmentCommand>(command: C, payload: AttachmentCommandPayloads[C]): Promise<RecordedMessage> {
     switch (command) {
@@ -62,6 +83,7 @@ export class AttachmentHandler {
       if (!driver) throw new DriverError(`pool ${p.pool} is not configured on host ${host}`);
       const image = await driver.imageSource(p.volumeId);
       const connection = await target.export(exportRequest(p, image));
+      this.exported.set(p.attachmentId, { volumeId: p.volumeId, kind: p.targetKind });
       log.info({ attachmentId: p.attachmentId, volumeId: p.volumeId, kind: p.targetKind, mode: p.mode }, 'volume exported');
       return outcome(p, 'export.succeeded', { connection });
     } catch (err) {
@@ -82,6 +104,7 @@ export class AttachmentHandler {
     const { log, host } = this.opts;
     try {
       await this.target(p.targetKind).unexport(p.attachmentId);
+      this.exported.delete(p.attachmentId);
       log.info({ attachmentId: p.attachmentId, volumeId: p.volumeId, kind: p.targetKind }, 'export removed');
       return outcome(p, 'unexport.succeeded', {});
     } catch (err) {
@@ -129,6 +152,7 @@ export class AttachmentHandler {
   async reconcileExports(wanted: readonly ReconcileAttachment[]): Promise<{ exported: number; skipped: number }> {
     const { log } = this.opts;
     const byKind = new Map<TargetKind, ExportRequest[]>();
+    this.exported.clear();
     let skipped = 0;
     for (const a of wanted) {
       const driver = this.opts.drivers.get(a.pool);
@@ -140,6 +164,7 @@ export class AttachmentHandler {
       }
       const list = byKind.get(a.targetKind) ?? [];
       list.push(exportRequest(a, image));
+      this.exported.set(a.attachmentId, { volumeId: a.volumeId, kind: a.targetKind });
       byKind.set(a.targetKind, list);
     }
     let exported = 0;

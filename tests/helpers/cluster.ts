@@ -139,7 +139,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       const r = await gql(url, adminToken, '{ pools { id state } }').catch(() => undefined);
       const pools = (r?.data as { pools?: Array<{ state: string }> } | undefined)?.pools;
       return pools !== undefined && pools.filter((p) => p.state === 'UP').length === expectedPools;
-    }, 30_000, () => `cluster did not come up:\n${readLogs(logFiles)}`);
+    }, 90_000, () => `cluster did not come up:\n${readLogs(logFiles)}`);
 
     return {
       url,

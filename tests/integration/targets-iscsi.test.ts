@@ -176,6 +176,23 @@ test('a qcow2 volume grows while exported through growWhileExported, and the ini
   t.is((await qemuIo(c, ['read -P 0x5a 0 1M'], {}, true)).code, 0);
 });
 
+test('two attachments of one qcow2 volume share its FUSE export, and unexporting one leaves the other working', async (t) => {
+  const r = await rig(t, 'qcow2');
+  await r.driver.createVolume('v12', 1);
+  const one = (await r.target.export(await request(r, 'v12', { attachmentId: 'att-one', chap: { username: 'user-one', password: 'secret-one-12345' } }))) as IscsiConnection;
+  const two = (await r.target.export(await request(r, 'v12', { attachmentId: 'att-two', mode: 'ro', chap: { username: 'user-two', password: 'secret-two-12345' } }))) as IscsiConnection;
+  t.not(one.targetIqn, two.targetIqn);
+  t.is((await processesMentioning(join(r.dir, 'state'))).length, 1, 'one qemu-storage-daemon for the image');
+  t.is((await qemuIo(one, ['write -P 0x1f 0 1M'], { user: 'user-one', password: 'secret-one-12345' })).code, 0);
+  t.is((await qemuIo(two, ['read -P 0x1f 0 1M'], { user: 'user-two', password: 'secret-two-12345' }, true)).code, 0, 'the read-only attachment sees the write');
+  t.not((await qemuIo(two, ['write 0 4k'], { user: 'user-two', password: 'secret-two-12345' })).code, 0, 'and cannot write');
+  await r.target.unexport('att-one');
+  t.deepEqual(await r.target.list(), ['att-two']);
+  t.is((await qemuIo(two, ['read -P 0x1f 0 1M'], { user: 'user-two', password: 'secret-two-12345' }, true)).code, 0);
+  await r.target.unexport('att-two');
+  t.deepEqual(await processesMentioning(join(r.dir, 'state')), [], 'the daemon stops with the last attachment');
+});
+
 test('unexport works while an initiator is logged in, and the target is gone afterwards', async (t) => {
   const r = await rig(t, 'raw');
   await r.driver.createVolume('v6', 1);
@@ -323,6 +340,11 @@ test('bad requests are refused with a DriverError before anything is made', asyn
   t.false(err!.message.includes(CHAP.password));
   await t.throwsAsync(r.target.export(await request(r, 'v9', { chap: { username: 'u', password: 'short' } })), { instanceOf: DriverError, message: /CHAP secret/ });
   t.deepEqual(await r.target.list(), []);
+  // In a reconcile a bad request fails alone: the good one is exported.
+  const good = await request(r, 'v9');
+  const failed = await t.throwsAsync(r.target.reconcile([{ ...bad, attachmentId: 'att-bad' }, good]), { instanceOf: DriverError });
+  t.regex(failed!.message, /1 of 2 exports could not be restored/);
+  t.deepEqual(await r.target.list(), ['att-v9']);
 });
 
 async function processesMentioning(text: string): Promise<string[]> {

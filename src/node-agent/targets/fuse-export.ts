@@ -56,7 +56,8 @@ export async function startFuseExport(image: ImageSource, mountpoint: string, wr
     if (stderr.length < 8192) stderr += chunk;
   });
   const exited = new Promise<string>((resolve) => {
-    child.once('exit', (code, signal) => resolve(signal ?? `exit ${code}`));
+    // 'close', not 'exit': by then all of stderr has been read (the reason of an early exit is in it).
+    child.once('close', (code, signal) => resolve(signal ?? `exit ${code}`));
     child.once('error', (err) => resolve(`error ${err.message}`));
   });
   let gone = false;

@@ -7,7 +7,9 @@
  *
  * Backing stores: a raw image is the backing file itself (bstype rdwr); tgt cannot read
  * qcow2, so a qcow2 image is shown as a raw file by a qemu-storage-daemon FUSE export under
- * `<stateDir>/iscsi/fuse/` (see `fuse-export.ts`).
+ * `<stateDir>/iscsi/fuse/` (see `fuse-export.ts`). One daemon per image, shared by all its
+ * attachments (a second daemon could not take the image's lock: multiattach), always
+ * writable; a read-only attachment is made read-only by its LUN.
  *
  * tgtd keeps its state in memory only. When our tgtd dies the target restarts it and
  * re-creates every export it knows; `reconcile` does the same from the agent's list and
@@ -18,6 +20,7 @@
  * offline (no new logins) → delete its connections → delete the LUN → delete the target →
  * delete its CHAP account.
  */
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -40,6 +43,8 @@ export class IscsiTarget implements Target {
   readonly kind = 'iscsi' as const;
   private daemon: Tgtd | undefined;
   private readonly exports = new Map<string, IscsiExport>();
+  /** FUSE exports of qcow2 images, by image path. */
+  private readonly fuses = new Map<string, FuseExport>();
   private readonly queue = new SerialQueue();
   private stopping = false;
   private readonly dir: string;
@@ -105,21 +110,26 @@ export class IscsiTarget implements Target {
 
   reconcile(wanted: readonly ExportRequest[]): Promise<void> {
     return this.queue.run(async () => {
-      for (const req of wanted) validateExportRequest(req);
       await this.ensureDaemon();
       const wantedIqns = new Set(wanted.map((w) => this.iqn(w.attachmentId)));
       let targets = await this.show();
       for (const t of targets) if (!wantedIqns.has(t.iqn)) await this.teardown(t);
       for (const [id, e] of [...this.exports]) {
         if (!wantedIqns.has(e.iqn)) {
-          await e.fuse?.stop();
           this.exports.delete(id);
+          await this.releaseFuse(e.req.image.path);
         }
       }
       targets = await this.show();
-      await this.clearStaleFuse(new Set([...this.exports.values()].flatMap((e) => (e.fuse?.alive ? [e.fuse.mountpoint] : []))));
+      await this.clearStaleFuse(new Set([...this.fuses.values()].filter((f) => f.alive).map((f) => f.mountpoint)));
       const errors: unknown[] = [];
-      for (const req of wanted) await this.ensure(req, targets).catch((err: unknown) => errors.push(err));
+      // One bad or failing request does not keep the others down.
+      for (const req of wanted) {
+        await Promise.resolve()
+          .then(() => validateExportRequest(req))
+          .then(() => this.ensure(req, targets))
+          .catch((err: unknown) => errors.push(err));
+      }
       // Accounts no target uses (left by a failed export).
       const bound = new Set((await this.show()).flatMap((t) => t.accounts));
       for (const user of parseAccounts(await this.adm(['--op', 'show', '--mode', 'account']))) {
@@ -136,8 +146,8 @@ export class IscsiTarget implements Target {
       this.stopping = true;
       const daemon = this.daemon;
       if (daemon?.alive) for (const t of await this.show()) await this.teardown(t);
-      for (const e of this.exports.values()) await e.fuse?.stop();
       this.exports.clear();
+      for (const path of [...this.fuses.keys()]) await this.releaseFuse(path);
       await daemon?.stop();
       this.daemon = undefined;
       await this.clearStaleFuse(new Set());
@@ -213,22 +223,56 @@ export class IscsiTarget implements Target {
     const known = this.exports.get(req.attachmentId);
     if (existing && known && sameExport(known.req, req) && isComplete(existing, known, req)) return this.connection(req);
     if (existing) await this.teardown(existing);
-    let fuse = known && sameImage(known.req, req) && known.fuse?.alive ? known.fuse : undefined;
-    if (known?.fuse && known.fuse !== fuse) await known.fuse.stop();
     this.exports.delete(req.attachmentId);
+    if (known && known.req.image.path !== req.image.path) await this.releaseFuse(known.req.image.path);
+    if (req.image.format === 'raw' && req.image.snapshotName !== undefined) {
+      throw new DriverError('a raw image has no internal snapshots to export', { retryable: false });
+    }
     try {
-      if (req.image.format === 'qcow2' && !fuse) fuse = await startFuseExport(req.image, join(this.fuseDir, `${req.attachmentId}.img`), req.mode === 'rw');
-      else if (req.image.format === 'raw' && req.image.snapshotName !== undefined) {
-        throw new DriverError('a raw image has no internal snapshots to export', { retryable: false });
-      }
+      const fuse = req.image.format === 'qcow2' ? await this.acquireFuse(req) : undefined;
       const entry: IscsiExport = { req, iqn, fuse };
       await this.create(entry, targets);
       this.exports.set(req.attachmentId, entry);
       return this.connection(req);
     } catch (err) {
-      await fuse?.stop();
+      await this.releaseFuse(req.image.path);
       throw err;
     }
+  }
+
+  /** The live FUSE export of a qcow2 image, started when there is none. */
+  private async acquireFuse(req: ExportRequest): Promise<FuseExport> {
+    const current = this.fuses.get(req.image.path);
+    if (current?.alive) return current;
+    if (current) await this.stopFuse(req.image.path);
+    const mountpoint = join(this.fuseDir, `${createHash('sha256').update(req.image.path).digest('hex').slice(0, 24)}.img`);
+    const fuse = await startFuseExport(req.image, mountpoint, true);
+    this.fuses.set(req.image.path, fuse);
+    const sharing = [...this.exports.values()].filter((e) => e.req.image.path === req.image.path);
+    for (const e of sharing) e.fuse = fuse;
+    if (current && sharing.length > 0) {
+      // The daemon had died: LUNs of other attachments still point at the dead mount.
+      const targets = await this.show();
+      for (const e of sharing) {
+        const t = targets.find((x) => x.iqn === e.iqn);
+        if (!t) continue;
+        await this.ignoreNotFound(['--op', 'delete', '--mode', 'logicalunit', '--tid', String(t.tid), '--lun', '1']);
+        await this.addLun(t.tid, e);
+      }
+    }
+    return fuse;
+  }
+
+  /** Stops the FUSE export of `path` when no export uses it any more. */
+  private async releaseFuse(path: string): Promise<void> {
+    if ([...this.exports.values()].some((e) => e.req.image.path === path)) return;
+    await this.stopFuse(path);
+  }
+
+  private async stopFuse(path: string): Promise<void> {
+    const fuse = this.fuses.get(path);
+    this.fuses.delete(path);
+    await fuse?.stop();
   }
 
   private async create(entry: IscsiExport, targets: readonly TgtTarget[]): Promise<void> {
@@ -297,34 +341,35 @@ export class IscsiTarget implements Target {
     const t = targets.find((x) => x.iqn === iqn);
     if (t) await this.teardown(t);
     const known = this.exports.get(attachmentId);
-    await known?.fuse?.stop();
     this.exports.delete(attachmentId);
-    await stopStaleDaemon(join(this.fuseDir, `${attachmentId}.img`));
-    await fs.rm(join(this.fuseDir, `${attachmentId}.img`), { force: true });
+    if (known) await this.releaseFuse(known.req.image.path);
   }
 
   /**
    * Re-adds LUN 1 so initiators see the image's current size. For a qcow2 image the FUSE
-   * daemon holds the image's write lock, so it is stopped while `grow` runs (the LUN is
-   * removed first) and started again afterwards; a raw image is grown in place.
+   * daemon holds the image's write lock, so the LUNs of every attachment of that image are
+   * removed and the daemon stopped while `grow` runs, then all are made again; a raw image
+   * is grown in place.
    */
   private async regrow<T>(attachmentId: string, grow: () => Promise<T>): Promise<T> {
     await this.ensureDaemon();
     const entry = this.exports.get(attachmentId);
-    const t = entry && (await this.show()).find((x) => x.iqn === entry.iqn);
-    if (!entry || !t) return grow();
-    const tid = String(t.tid);
-    await this.ignoreNotFound(['--op', 'delete', '--mode', 'logicalunit', '--tid', tid, '--lun', '1']);
+    if (!entry) return grow();
+    const path = entry.req.image.path;
+    const targets = await this.show();
+    const sharing = [...this.exports.values()].filter((e) => e.req.image.path === path);
+    const luns = sharing.flatMap((e) => {
+      const t = targets.find((x) => x.iqn === e.iqn);
+      return t ? [{ e, tid: t.tid }] : [];
+    });
+    for (const { tid } of luns) await this.ignoreNotFound(['--op', 'delete', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1']);
     let result: T;
     try {
-      if (entry.fuse) {
-        await entry.fuse.stop();
-        entry.fuse = undefined;
-      }
+      await this.stopFuse(path);
       result = await grow();
     } finally {
-      if (entry.req.image.format === 'qcow2') entry.fuse = await startFuseExport(entry.req.image, join(this.fuseDir, `${attachmentId}.img`), entry.req.mode === 'rw');
-      await this.addLun(t.tid, entry);
+      if (entry.req.image.format === 'qcow2') await this.acquireFuse(entry.req);
+      for (const { e, tid } of luns) await this.addLun(tid, e);
     }
     return result;
   }

@@ -20,7 +20,7 @@ export const DEFAULT_TGTD = 'tgtd';
 export interface TgtdOptions {
   address: string;
   port: number;
-  /** First control port tried. @default 1000 + pid % 20000 */
+  /** First control port tried. @default 1000 + portal port % 30000 (tgtds with different portals start apart) */
   firstControlPort?: number;
   binary?: string;
   readyTimeoutMs?: number;
@@ -50,7 +50,7 @@ export async function startTgtd(opts: TgtdOptions): Promise<Tgtd> {
   if (!(await portIsFree(opts.address, opts.port))) {
     throw new DriverError(`iSCSI portal ${portalText(opts.address, opts.port)} is taken by another process; free it or configure another iSCSI port`);
   }
-  let controlPort = opts.firstControlPort ?? 1000 + (process.pid % 20_000);
+  let controlPort = opts.firstControlPort ?? 1000 + (opts.port % 30_000);
   for (let attempt = 0; attempt < 50; attempt++, controlPort++) {
     const started = await tryStart(binary, controlPort, opts);
     if (started === 'control-port-taken') continue;
@@ -68,7 +68,8 @@ async function tryStart(binary: string, controlPort: number, opts: TgtdOptions):
     if (stderr.length < 16384) stderr += chunk;
   });
   const exited = new Promise<string>((resolve) => {
-    child.once('exit', (code, signal) => resolve(signal ?? `exit ${code}`));
+    // 'close', not 'exit': by then all of stderr has been read (the reason of an early exit is in it).
+    child.once('close', (code, signal) => resolve(signal ?? `exit ${code}`));
     child.once('error', (err) => resolve(`error ${err.message}`));
   });
   let gone = false;
