@@ -144,3 +144,18 @@ test('an exported manifest imports back (idempotently), a damaged or conflicting
   const other = await t.throwsAsync(eng.backup({ backupId: 'b1', volumeId: 'v2', source, parent: null }), { instanceOf: DriverError });
   t.regex(other!.message, /already has a backup b1 of volume v1/);
 });
+
+test('a cancelled restore or verify ends with BackupAbortedError', async (t) => {
+  t.timeout(240_000); // real qemu-nbd and repositories on a shared 2-core machine
+  const dir = await workDir(t);
+  const { repo } = await repository(t, 'dir', dir);
+  const eng = engine(repo, MiB);
+  const source = await rawImage(join(dir, 'vol.raw'), 32 * MiB, [{ offset: 0, data: randomBytes(32 * MiB) }]);
+  const m = await eng.backup({ backupId: 'b1', volumeId: 'v1', source, parent: null });
+  const ac = new AbortController();
+  const target = await blankImage(join(dir, 'r.raw'), 'raw', 32 * MiB);
+  const restoring = eng.restore({ manifest: m, target, signal: ac.signal, onProgress: (p) => p.doneBytes >= 2 * MiB && ac.abort() });
+  await t.throwsAsync(restoring, { instanceOf: BackupAbortedError });
+  await t.throwsAsync(eng.verify('b1', AbortSignal.abort()), { instanceOf: BackupAbortedError });
+  t.deepEqual(await eng.verify('b1'), { ok: true, chunks: 32 });
+});

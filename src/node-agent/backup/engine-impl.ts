@@ -24,6 +24,12 @@ function checkAbort(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new BackupAbortedError(`${what} was cancelled`, { cause: signal.reason });
 }
 
+/** A failure that happened because the operation was cancelled is reported as the cancellation. */
+function asAbort(err: unknown, signal: AbortSignal | undefined, what: string): unknown {
+  if (signal?.aborted && !(err instanceof BackupAbortedError)) return new BackupAbortedError(`${what} was cancelled`, { cause: err });
+  return err;
+}
+
 /** Runs `work` over items with at most `limit` in flight; stops starting new ones after the first failure and rethrows it once all settled. */
 class Pipeline {
   private readonly running = new Set<Promise<void>>();
@@ -92,7 +98,7 @@ export class BackupEngineImpl implements BackupEngine {
     }
     const image = await openImage(req.source, false);
     const pool = this.pool();
-    const lease = new Lease(this.store, req.backupId);
+    const lease = new Lease(this.store, req.backupId, req.signal);
     try {
       const { client } = image;
       const sizeBytes = client.size;
@@ -180,6 +186,8 @@ export class BackupEngineImpl implements BackupEngine {
       checkAbort(req.signal, what);
       await this.store.putRecord('manifest', req.backupId, JSON.stringify(manifest));
       return manifest;
+    } catch (err) {
+      throw asAbort(err, req.signal, what);
     } finally {
       await lease.release();
       await pool.close();
@@ -234,6 +242,8 @@ export class BackupEngineImpl implements BackupEngine {
       });
       checkAbort(req.signal, what);
       await client.flush();
+    } catch (err) {
+      throw asAbort(err, req.signal, what);
     } finally {
       await pool.close();
       await image.close();
