@@ -97,6 +97,8 @@ interface Job {
 
 export class AgentBackups {
   private readonly jobs = new Map<string, Job>();
+  /** Set by `stop()`: jobs aborted for the shutdown report nothing; the next start's reconciliation reports them lost. */
+  private stopping = false;
 
   constructor(private readonly opts: AgentBackupsOptions) {}
 
@@ -122,8 +124,12 @@ export class AgentBackups {
     throw new Error(`unknown backup command ${String(command)}`);
   }
 
-  /** Aborts every running job and waits for them (agent shutdown: they end as failed or cancelled). */
+  /**
+   * Aborts every running job and waits for them (agent shutdown). They report nothing: their
+   * "started" markers stay, and the next start reports them lost (as a crash would).
+   */
   async stop(): Promise<void> {
+    this.stopping = true;
     for (const j of this.jobs.values()) j.controller.abort();
     await Promise.all([...this.jobs.values()].map((j) => j.done));
   }
@@ -139,16 +145,10 @@ export class AgentBackups {
       if (!b.operationId || this.jobs.has(b.backupId)) continue;
       if (b.status !== 'creating' && b.status !== 'restoring') continue;
       const done = await this.opts.outcomes.get(b.operationId, 1);
-      const message =
-        done ??
-        (b.status === 'creating'
-          ? this.outcome(b.operationId, { backupId: b.backupId, volumeId: b.volumeId }, 'create.failed', {
-              error: { code: 'INTERNAL', message: lostMessage('backup', this.opts.host) },
-            })
-          : this.outcome(b.operationId, { backupId: b.backupId, volumeId: b.volumeId }, 'restore.failed', {
-              targetVolumeId: b.restoreVolumeId ?? b.volumeId,
-              error: { code: 'INTERNAL', message: lostMessage('restore', this.opts.host) },
-            }));
+      // Without a "started" marker the command was never taken here: it is still queued, not lost.
+      const started = done ? undefined : await this.opts.outcomes.get(b.operationId, STARTED);
+      if (!done && !started) continue;
+      const message = (done ?? started)!;
       if (!done) await this.opts.outcomes.put(b.operationId, 1, message);
       await this.opts.emit(message.subject, message.kind, message.payload, message.msgId);
       this.opts.log.warn({ backupId: b.backupId, status: b.status }, 'backup work lost in a restart; reported as failed');
@@ -216,7 +216,10 @@ export class AgentBackups {
         message = this.outcome(p.operationId, p, 'create.succeeded', { figures: figuresOf(m), repository: this.opts.repository });
         this.opts.log.info({ backupId: p.backupId, volumeId: p.volumeId, ms: Date.now() - started, storedBytes: m.storedBytes, dedupBytes: m.dedupBytes }, 'backup taken');
       } catch (err) {
-        if (signal.aborted) {
+        if (signal.aborted && this.stopping) {
+          this.opts.log.warn({ backupId: p.backupId }, 'backup interrupted by the agent\'s shutdown; the next start reports it lost');
+          return;
+        } else if (signal.aborted) {
           message = this.outcome(p.operationId, p, 'create.cancelled', {});
           this.opts.log.info({ backupId: p.backupId }, 'backup cancelled');
         } else {
@@ -290,6 +293,10 @@ export class AgentBackups {
         message = this.outcome(p.operationId, p, 'restore.succeeded', { targetVolumeId: p.volumeId });
         this.opts.log.info({ backupId: p.backupId, volumeId: p.volumeId }, 'backup restored');
       } catch (err) {
+        if (signal.aborted && this.stopping) {
+          this.opts.log.warn({ backupId: p.backupId }, 'restore interrupted by the agent\'s shutdown; the next start reports it lost');
+          return;
+        }
         this.opts.log.error({ err, backupId: p.backupId, volumeId: p.volumeId }, 'restore failed');
         message = fail(err, false);
       }

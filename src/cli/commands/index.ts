@@ -7,6 +7,7 @@ import { registerClusterCommands } from './cluster.js';
 import { addGlobalOptions } from './context.js';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 import { registerSnapshotCommands } from './snapshot.js';
+import { registerBackupCommands } from './backup.js';
 import { registerVolumeCommands } from './volume.js';
 
 export { EXIT, exitCodeFor } from './exit-codes.js';
@@ -16,6 +17,7 @@ export function registerApiCommands(program: Command): void {
   addGlobalOptions(program);
   registerVolumeCommands(program);
   registerSnapshotCommands(program);
+  registerBackupCommands(program);
   registerClusterCommands(program);
   program.addHelpText('after', EXIT_CODES_HELP);
 }
