@@ -47,6 +47,7 @@ import { RECOVERY_KIND, volumeMissing } from '../bus/index.js';
 import { BACKUP_KIND, backupOutcome, backupVerified } from '../bus/index.js';
 import { applyBackupOutcome, applyBackupVerified } from './backup-recorder.js';
 import type { BackupLive } from './backup-live.js';
+import { pendingRestoreFor } from './backup-recovery.js';
 
 /** Which operation an outcome belongs to, for its user message. */
 const EVENT_OF: Record<string, string> = { create: 'create_volume', delete: 'delete_volume', extend: 'extend_volume', revert: 'revert_volume' };
@@ -117,6 +118,8 @@ export async function applyOutcome(db: Db, live: LiveHub, log: Logger, e: Volume
   let message: UserMessage | null = null;
   let snapshots: Snapshot[] = [];
   await em.transactional(async (tx) => {
+    // A new volume for a restore (issue 5) goes straight to RESTORING_BACKUP (src/gateway/backup-recovery.ts).
+    if (e.outcome === 'create.succeeded' && (await pendingRestoreFor(tx, e.volumeId))) changes.status = 'restoring_backup';
     volume = await casVolume(tx, e.volumeId, { from: t.from }, changes);
     if (!volume) return; // already applied, or overtaken: nothing to do
     const failed = e.outcome.endsWith('.failed') || e.outcome.endsWith('.rejected');

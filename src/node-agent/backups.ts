@@ -115,7 +115,8 @@ export class AgentBackups {
       case 'restore_backup':
         return this.opts.mutex.run(payload.volumeId, () => this.restore(payload as AgentRestoreBackup));
       case 'delete_backup':
-        return this.once(payload.operationId, () => this.delete(payload as AgentDeleteBackup));
+        // Under the volume's lock: a create being prepared either started its job (aborted here) or sees the tombstone.
+        return this.opts.mutex.run(payload.volumeId, () => this.once(payload.operationId, () => this.delete(payload as AgentDeleteBackup)));
       case 'verify_backup':
         return this.once(payload.operationId, () => this.verify(payload as AgentVerifyBackup));
       case 'import_backup':
@@ -176,6 +177,8 @@ export class AgentBackups {
     if (this.jobs.has(p.backupId)) return; // a redelivery while the job runs: it will answer
     const lost = await this.opts.outcomes.get(p.operationId, STARTED);
     if (lost) return this.finish(p.operationId, lost); // started by an earlier process, which died
+    // Deleted before it started (its delete overtook it): cancelled, nothing to do.
+    if (await this.opts.outcomes.get(tombstone(p.backupId), STARTED)) return this.finish(p.operationId, this.outcome(p.operationId, p, 'create.cancelled', {}));
     const where = poolId(this.opts.host, p.pool);
     const fail = (err: unknown, refused: boolean) =>
       this.outcome(p.operationId, p, 'create.failed', {
@@ -307,6 +310,8 @@ export class AgentBackups {
   // ---- delete, verify, import ---------------------------------------------------------
 
   private async delete(p: AgentDeleteBackup): Promise<RecordedMessage> {
+    // A create of this backup that comes later must not start it.
+    await this.opts.outcomes.put(tombstone(p.backupId), STARTED, { subject: '', kind: 'backup.deleted', payload: { backupId: p.backupId }, msgId: '' });
     const job = this.jobs.get(p.backupId);
     if (job) {
       // Deleting a backup being taken cancels it; its job reports `create.cancelled`.
@@ -440,6 +445,11 @@ export class AgentBackups {
   private noEngine(): string {
     return `host ${this.opts.host} has no usable backup repository (${this.opts.engineProblem ?? this.opts.repository})`;
   }
+}
+
+/** The OutcomeStore key that says a backup was deleted on this agent. */
+function tombstone(backupId: string): string {
+  return `deleted-backup-${backupId}`;
 }
 
 /** Name of the temporary snapshot a forced backup of an IN_USE volume reads. */
