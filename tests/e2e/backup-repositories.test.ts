@@ -5,6 +5,7 @@
  */
 import anyTest, { type TestFn } from 'ava';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { json, runFlint } from '../helpers/flint-cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import {
   call,
@@ -59,6 +60,27 @@ test.serial('the NATS object store repository: backup, verify and restore round 
   await untilVolume(c, member, r.restoreBackup.volume.id, 'AVAILABLE');
   await untilBackup(c, member, b.id, (x) => x?.status === 'AVAILABLE', 'back to AVAILABLE');
   t.true(await sameBytes(img(id), img(r.restoreBackup.volume.id)));
+
+  // The same through `flint backup …`, as a user runs it.
+  const cli = { cwd: c.dataDir, url: c.url, token: member };
+  const made = await runFlint(cli, ['backup', 'create', id, '--name', 'from-cli', '--incremental', '--wait', '-o', 'json']);
+  t.is(made.status, 0, made.stderr);
+  const cliBackup = json<{ backup: { id: string; status: string; isIncremental: boolean; parentId: string } }>(made).backup;
+  t.is(cliBackup.status, 'AVAILABLE');
+  t.true(cliBackup.isIncremental);
+  t.is(cliBackup.parentId, b.id);
+  const list = await runFlint(cli, ['backup', 'list', '--volume', id]);
+  t.is(list.status, 0, list.stderr);
+  t.true(list.stdout.includes(cliBackup.id) && list.stdout.includes(b.id), list.stdout);
+  const show = await runFlint(cli, ['backup', 'show', cliBackup.id]);
+  t.regex(show.stdout, /repository\s+nats:flint-backups/);
+  t.is((await runFlint(cli, ['backup', 'verify', cliBackup.id, '--wait'])).status, 0);
+  const restored = await runFlint(cli, ['backup', 'restore', cliBackup.id, '--wait']);
+  t.is(restored.status, 0, restored.stderr);
+  t.is((await runFlint(cli, ['backup', 'delete', cliBackup.id, '--wait'])).status, 0);
+  const gone = await runFlint(cli, ['backup', 'show', cliBackup.id]);
+  t.is(gone.status, 4, 'NOT_FOUND exits 4');
+  t.is((await runFlint({ ...cli, token: await c.token('alpha', 'reader') }, ['backup', 'create', id])).status, 3, 'a reader is FORBIDDEN (exit 3)');
 });
 
 test.serial('a backup record exported from one Flint is imported by another sharing the repository, and restores there', async (t) => {
