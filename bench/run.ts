@@ -4,7 +4,9 @@
  * sustained creates per second, and the floors it is built on (NATS round trip,
  * JetStream publish, one DB commit) measured in the same run.
  *
- *   node dist/bench/run.js [--quick] [--database sqlite|postgresql]
+ *   node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup]
+ *
+ * `--only backup` runs only the backup engine benchmark (bench/backup.ts).
  */
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
@@ -12,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { startCluster, type Cluster } from '../tests/helpers/cluster.js';
 import { attachIo, formatAttachIo } from './attach-io.js';
 import { attachLatency, formatAttachLatency } from './attach-latency.js';
+import { backupBench, printBackupBench } from './backup.js';
 import { natsBaselines, postgresCommit, sqliteCommit } from './baselines.js';
 import { Cleanup } from './cleanup.js';
 import { cpuShare, cpuSnapshot } from './cpu.js';
@@ -25,6 +28,7 @@ const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 interface Options {
   quick: boolean;
   database: 'sqlite' | 'postgresql';
+  only?: 'backup';
 }
 
 function parseArgs(argv: string[]): Options {
@@ -36,8 +40,12 @@ function parseArgs(argv: string[]): Options {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
       if (v !== 'sqlite' && v !== 'postgresql') throw new Error(`--database must be sqlite or postgresql, not ${String(v)}`);
       opts.database = v;
+    } else if (a === '--only' || a.startsWith('--only=')) {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (v !== 'backup') throw new Error(`--only must be backup, not ${String(v)}`);
+      opts.only = v;
     } else if (a === '--help' || a === '-h') {
-      console.log('usage: node dist/bench/run.js [--quick] [--database sqlite|postgresql]');
+      console.log('usage: node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -56,6 +64,12 @@ async function closeAll(clients: BenchClient[]): Promise<void> {
 
 async function main(opts: Options, cleanup: Cleanup): Promise<void> {
   const startedAt = new Date();
+  if (opts.only === 'backup') {
+    const r = await backupBench({ log });
+    printBackupBench(r);
+    console.log(`\nwritten ${writeResult(ROOT, 'backup', startedAt, { startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), machine: machineInfo(ROOT), results: r })}`);
+    return;
+  }
   const loadAvgAtStart = loadavg().map((v) => round(v, 2));
   const p = opts.quick
     ? { baselineN: 300, c1: 20, c1Warmup: 3, c32PerClient: 3, sustainedS: 3 }

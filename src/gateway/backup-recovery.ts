@@ -11,6 +11,7 @@
  *   released and the restore operation fails.
  * Agents that restart report their lost work themselves (src/node-agent/backups.ts).
  */
+import type { EntityManager } from '@mikro-orm/knex';
 import type { Logger } from '../config/logger.js';
 import { BACKUP_COMMAND, BACKUP_KIND, subjects, type AgentRestoreBackup, type Bus } from '../bus/index.js';
 import { Backup, casBackup, casVolume, findOperation, finishOperation, findVolume, Operation, type Db, type UserMessage, type Volume } from '../db/index.js';
@@ -86,7 +87,7 @@ async function continueRestore(bus: Bus, db: Db, live: LiveHub, backupLive: Back
   const em = db.fork();
   const v = await findVolume(em, b.restoreVolumeId!);
   if (v && v.status === 'creating') return;
-  if (v && v.status === 'available' && v.host && v.pool) {
+  if (v && (v.status === 'available' || v.status === 'restoring_backup') && v.host && v.pool) {
     const payload: AgentRestoreBackup = { operationId: op.id, backupId: b.id, volumeId: v.id, pool: v.pool };
     let volume: Volume | null = null;
     await em.transactional(async (tx) => {
@@ -94,7 +95,8 @@ async function continueRestore(bus: Bus, db: Db, live: LiveHub, backupLive: Back
         command: { subject: subjects.agent(v.host!, BACKUP_COMMAND.restoreBackup), kind: BACKUP_KIND.agentRestoreBackup, payload, msgId: `${op.id}:${BACKUP_KIND.agentRestoreBackup}` },
       });
       if (n !== 1) return;
-      volume = await casVolume(tx, v.id, { from: ['available'], expectedVersion: v.version }, { status: 'restoring_backup' });
+      // The recorder made it RESTORING_BACKUP when it was created (pendingRestoreFor), or it is AVAILABLE still.
+      volume = v.status === 'restoring_backup' ? v : await casVolume(tx, v.id, { from: ['available'], expectedVersion: v.version }, { status: 'restoring_backup' });
       if (!volume) throw new Moved();
     }).catch((err: unknown) => {
       if (!(err instanceof Moved)) throw err;
@@ -120,3 +122,12 @@ async function continueRestore(bus: Bus, db: Db, live: LiveHub, backupLive: Back
 }
 
 class Moved extends Error {}
+
+/**
+ * Whether a volume being created is the target of a restore (restoreBackup without
+ * volumeId): the recorder then makes it RESTORING_BACKUP rather than AVAILABLE, so it is
+ * never shown usable before the backup is in it.
+ */
+export async function pendingRestoreFor(em: EntityManager, volumeId: string): Promise<boolean> {
+  return (await em.count(Backup, { restoreVolumeId: volumeId, status: 'restoring' })) > 0;
+}

@@ -32,6 +32,7 @@ import {
   findVolume,
   latestAvailableBackup,
   Operation,
+  Project,
   type OutboxCommand,
   type Principal,
   type Volume,
@@ -76,6 +77,8 @@ const INCREMENTAL_FALLBACK = 'No AVAILABLE backup of this volume to compare with
 const exportedRecord = z.object({
   format: z.literal('flint-backup-record/1'),
   backup: backupView,
+  /** The project's name, to find the same project in the importing Flint (ids differ between Flints). */
+  projectName: z.string().nullable(),
   manifest: z.object({ sha256: z.string().nullable(), sizeBytes: z.number().nullable(), chunkSize: z.number().nullable(), chunkCount: z.number().nullable(), codec: z.string().nullable(), parentId: z.string().nullable() }),
 });
 type ExportedRecord = z.infer<typeof exportedRecord>;
@@ -326,9 +329,11 @@ export class BackupService implements BackupServiceApi {
     const p = requireAdmin(principal, 'Exporting a backup record');
     const backup = await this.mustSee(p, id, this.deps.db.fork());
     assertBackupCanStart('export', backup.status, backup.id);
+    const project = await this.deps.db.fork().findOne(Project, { id: backup.projectId }, { disableIdentityMap: true });
     const record: ExportedRecord = {
       format: 'flint-backup-record/1',
       backup: toBackupView(backup),
+      projectName: project?.name ?? null,
       manifest: {
         sha256: backup.sha256,
         sizeBytes: backup.sizeBytes,
@@ -356,13 +361,21 @@ export class BackupService implements BackupServiceApi {
       throw new ConflictError(`Backup ${r.id} is already known to this Flint (status ${existing.status.toUpperCase()}); nothing to import.`, { backupId: r.id });
     }
     if (existing) throw new ConflictError(`Backup ${r.id} was deleted in this Flint; its id cannot be reused.`, { backupId: r.id });
+    // The same project here: by id, else by name (each Flint gives its projects their own ids).
+    const project =
+      (await em.findOne(Project, { id: r.projectId }, { disableIdentityMap: true })) ??
+      (record.projectName ? await em.findOne(Project, { name: record.projectName }, { disableIdentityMap: true }) : null);
+    if (!project) {
+      throw new BadInputError([`the backup's project ${record.projectName ?? r.projectId} does not exist in this Flint; create it first (flint token create --project ${record.projectName ?? '<name>'}) and import again`]);
+    }
+    const projectId = project.id;
     const host = this.agentHostFor(r.host);
     const operationId = randomUUID();
     const payload: AgentImportBackup = { operationId, backupId: r.id, volumeId: r.volumeId };
     const result = await em.transactional(async (tx) => {
       const backup = tx.create(Backup, {
         id: r.id,
-        projectId: r.projectId,
+        projectId,
         volumeId: r.volumeId,
         snapshotId: r.snapshotId,
         name: r.name,
@@ -377,7 +390,7 @@ export class BackupService implements BackupServiceApi {
         pool: null,
         operationId,
       });
-      const operation = this.operation(tx, r.projectId, 'import_backup', r.id, operationId, {
+      const operation = this.operation(tx, projectId, 'import_backup', r.id, operationId, {
         subject: subjects.agent(host, BACKUP_COMMAND.importBackup),
         kind: BACKUP_KIND.agentImportBackup,
         payload,

@@ -49,6 +49,7 @@ import { applyBackupOutcome, applyBackupVerified } from './backup-recorder.js';
 import type { BackupLive } from './backup-live.js';
 import { RECOVERY_KIND, volumeMissing, ATTACHMENT_KIND, attachmentOutcome } from '../bus/index.js';
 import { afterVolumeOutcome, applyAttachmentOutcome } from './attachment-recorder.js';
+import { pendingRestoreFor } from './backup-recovery.js';
 
 /** Which operation an outcome belongs to, for its user message. */
 const EVENT_OF: Record<string, string> = { create: 'create_volume', delete: 'delete_volume', extend: 'extend_volume', revert: 'revert_volume', migrate: 'migrate_volume', retype: 'retype_volume' };
@@ -127,6 +128,8 @@ export async function applyOutcome(db: Db, live: LiveHub, log: Logger, e: Volume
   let message: UserMessage | null = null;
   let snapshots: Snapshot[] = [];
   await em.transactional(async (tx) => {
+    // A new volume for a restore (issue 5) goes straight to RESTORING_BACKUP (src/gateway/backup-recovery.ts).
+    if (e.outcome === 'create.succeeded' && (await pendingRestoreFor(tx, e.volumeId))) changes.status = 'restoring_backup';
     volume = await casVolume(tx, e.volumeId, { from: t.from }, changes);
     if (!volume) return; // already applied, or overtaken: nothing to do
     const failed = e.outcome.endsWith('.failed') || e.outcome.endsWith('.rejected');

@@ -77,6 +77,11 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const format = (f: GraphQLFormattedError, e: unknown) => obs.countError(formatError(f, e, log));
 
   const httpServer: Server = createServer();
+  // Idle keep-alive sockets stay open longer than clients keep them (undici: 4 s, browsers and
+  // load balancers: up to 60 s), so the client always closes first: a server closing an idle
+  // socket while a request is on its way makes that request fail with ECONNRESET.
+  httpServer.keepAliveTimeout = 75_000;
+  httpServer.headersTimeout = 76_000;
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
   const wsCleanup = useServer<{ authorization?: string }, { principal?: Principal }>(
     {

@@ -97,6 +97,8 @@ interface Job {
 
 export class AgentBackups {
   private readonly jobs = new Map<string, Job>();
+  /** Set by `stop()`: jobs aborted for the shutdown report nothing; the next start's reconciliation reports them lost. */
+  private stopping = false;
 
   constructor(private readonly opts: AgentBackupsOptions) {}
 
@@ -113,7 +115,8 @@ export class AgentBackups {
       case 'restore_backup':
         return this.opts.mutex.run(payload.volumeId, () => this.restore(payload as AgentRestoreBackup));
       case 'delete_backup':
-        return this.once(payload.operationId, () => this.delete(payload as AgentDeleteBackup));
+        // Under the volume's lock: a create being prepared either started its job (aborted here) or sees the tombstone.
+        return this.opts.mutex.run(payload.volumeId, () => this.once(payload.operationId, () => this.delete(payload as AgentDeleteBackup)));
       case 'verify_backup':
         return this.once(payload.operationId, () => this.verify(payload as AgentVerifyBackup));
       case 'import_backup':
@@ -122,8 +125,12 @@ export class AgentBackups {
     throw new Error(`unknown backup command ${String(command)}`);
   }
 
-  /** Aborts every running job and waits for them (agent shutdown: they end as failed or cancelled). */
+  /**
+   * Aborts every running job and waits for them (agent shutdown). They report nothing: their
+   * "started" markers stay, and the next start reports them lost (as a crash would).
+   */
   async stop(): Promise<void> {
+    this.stopping = true;
     for (const j of this.jobs.values()) j.controller.abort();
     await Promise.all([...this.jobs.values()].map((j) => j.done));
   }
@@ -139,16 +146,10 @@ export class AgentBackups {
       if (!b.operationId || this.jobs.has(b.backupId)) continue;
       if (b.status !== 'creating' && b.status !== 'restoring') continue;
       const done = await this.opts.outcomes.get(b.operationId, 1);
-      const message =
-        done ??
-        (b.status === 'creating'
-          ? this.outcome(b.operationId, { backupId: b.backupId, volumeId: b.volumeId }, 'create.failed', {
-              error: { code: 'INTERNAL', message: lostMessage('backup', this.opts.host) },
-            })
-          : this.outcome(b.operationId, { backupId: b.backupId, volumeId: b.volumeId }, 'restore.failed', {
-              targetVolumeId: b.restoreVolumeId ?? b.volumeId,
-              error: { code: 'INTERNAL', message: lostMessage('restore', this.opts.host) },
-            }));
+      // Without a "started" marker the command was never taken here: it is still queued, not lost.
+      const started = done ? undefined : await this.opts.outcomes.get(b.operationId, STARTED);
+      if (!done && !started) continue;
+      const message = (done ?? started)!;
       if (!done) await this.opts.outcomes.put(b.operationId, 1, message);
       await this.opts.emit(message.subject, message.kind, message.payload, message.msgId);
       this.opts.log.warn({ backupId: b.backupId, status: b.status }, 'backup work lost in a restart; reported as failed');
@@ -176,6 +177,8 @@ export class AgentBackups {
     if (this.jobs.has(p.backupId)) return; // a redelivery while the job runs: it will answer
     const lost = await this.opts.outcomes.get(p.operationId, STARTED);
     if (lost) return this.finish(p.operationId, lost); // started by an earlier process, which died
+    // Deleted before it started (its delete overtook it): cancelled, nothing to do.
+    if (await this.opts.outcomes.get(tombstone(p.backupId), STARTED)) return this.finish(p.operationId, this.outcome(p.operationId, p, 'create.cancelled', {}));
     const where = poolId(this.opts.host, p.pool);
     const fail = (err: unknown, refused: boolean) =>
       this.outcome(p.operationId, p, 'create.failed', {
@@ -216,7 +219,10 @@ export class AgentBackups {
         message = this.outcome(p.operationId, p, 'create.succeeded', { figures: figuresOf(m), repository: this.opts.repository });
         this.opts.log.info({ backupId: p.backupId, volumeId: p.volumeId, ms: Date.now() - started, storedBytes: m.storedBytes, dedupBytes: m.dedupBytes }, 'backup taken');
       } catch (err) {
-        if (signal.aborted) {
+        if (signal.aborted && this.stopping) {
+          this.opts.log.warn({ backupId: p.backupId }, 'backup interrupted by the agent\'s shutdown; the next start reports it lost');
+          return;
+        } else if (signal.aborted) {
           message = this.outcome(p.operationId, p, 'create.cancelled', {});
           this.opts.log.info({ backupId: p.backupId }, 'backup cancelled');
         } else {
@@ -290,6 +296,10 @@ export class AgentBackups {
         message = this.outcome(p.operationId, p, 'restore.succeeded', { targetVolumeId: p.volumeId });
         this.opts.log.info({ backupId: p.backupId, volumeId: p.volumeId }, 'backup restored');
       } catch (err) {
+        if (signal.aborted && this.stopping) {
+          this.opts.log.warn({ backupId: p.backupId }, 'restore interrupted by the agent\'s shutdown; the next start reports it lost');
+          return;
+        }
         this.opts.log.error({ err, backupId: p.backupId, volumeId: p.volumeId }, 'restore failed');
         message = fail(err, false);
       }
@@ -300,6 +310,8 @@ export class AgentBackups {
   // ---- delete, verify, import ---------------------------------------------------------
 
   private async delete(p: AgentDeleteBackup): Promise<RecordedMessage> {
+    // A create of this backup that comes later must not start it.
+    await this.opts.outcomes.put(tombstone(p.backupId), STARTED, { subject: '', kind: 'backup.deleted', payload: { backupId: p.backupId }, msgId: '' });
     const job = this.jobs.get(p.backupId);
     if (job) {
       // Deleting a backup being taken cancels it; its job reports `create.cancelled`.
@@ -433,6 +445,11 @@ export class AgentBackups {
   private noEngine(): string {
     return `host ${this.opts.host} has no usable backup repository (${this.opts.engineProblem ?? this.opts.repository})`;
   }
+}
+
+/** The OutcomeStore key that says a backup was deleted on this agent. */
+function tombstone(backupId: string): string {
+  return `deleted-backup-${backupId}`;
 }
 
 /** Name of the temporary snapshot a forced backup of an IN_USE volume reads. */

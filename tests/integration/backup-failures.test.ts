@@ -15,6 +15,7 @@ import { blankImage, engine, imageSha256, MiB, rawImage, repository, workDir } f
 
 for (const kind of ['dir', 'nats'] as const) {
   test(`${kind}: a corrupted chunk and a missing chunk are named by verify (hash and offset) and make restore fail naming them`, async (t) => {
+  t.timeout(240_000); // real qemu-nbd and repositories on a shared 2-core machine
     const dir = await workDir(t);
     const { repo } = await repository(t, kind, dir);
     const store = asStore(repo);
@@ -49,6 +50,7 @@ for (const kind of ['dir', 'nats'] as const) {
   });
 
   test(`${kind}: a cancelled backup leaves no manifest, no lease and only whole, valid chunks; the next backup works`, async (t) => {
+  t.timeout(240_000); // real qemu-nbd and repositories on a shared 2-core machine
     const dir = await workDir(t);
     const { repo } = await repository(t, kind, dir);
     const store = asStore(repo);
@@ -90,6 +92,7 @@ for (const kind of ['dir', 'nats'] as const) {
   });
 
   test(`${kind}: garbage collection during a backup that reuses unreferenced chunks never deletes them`, async (t) => {
+  t.timeout(240_000); // real qemu-nbd and repositories on a shared 2-core machine
     const dir = await workDir(t);
     const { repo } = await repository(t, kind, dir);
     const eng = engine(repo, MiB);
@@ -115,7 +118,8 @@ for (const kind of ['dir', 'nats'] as const) {
   });
 }
 
-test('an exported manifest imports back (idempotently), a damaged or conflicting one is refused', async (t) => {
+test('an exported manifest imports back (idempotently), a damaged or conflicting one is refused; a repeated backup returns the finished one', async (t) => {
+  t.timeout(240_000); // real qemu-nbd and repositories on a shared 2-core machine
   const dir = await workDir(t);
   const { repo } = await repository(t, 'dir', dir);
   const eng = engine(repo, MiB);
@@ -136,6 +140,22 @@ test('an exported manifest imports back (idempotently), a damaged or conflicting
   t.regex(badPath!.message, /backupId/);
   t.is(await eng.manifest('b2'), null);
 
-  const again = await t.throwsAsync(eng.backup({ backupId: 'b1', volumeId: 'v1', source, parent: null }), { instanceOf: DriverError });
-  t.regex(again!.message, /already has a backup b1/);
+  t.deepEqual(await eng.backup({ backupId: 'b1', volumeId: 'v1', source, parent: null }), m, 'a repeated backup command returns the finished backup');
+  const other = await t.throwsAsync(eng.backup({ backupId: 'b1', volumeId: 'v2', source, parent: null }), { instanceOf: DriverError });
+  t.regex(other!.message, /already has a backup b1 of volume v1/);
+});
+
+test('a cancelled restore or verify ends with BackupAbortedError', async (t) => {
+  t.timeout(240_000); // real qemu-nbd and repositories on a shared 2-core machine
+  const dir = await workDir(t);
+  const { repo } = await repository(t, 'dir', dir);
+  const eng = engine(repo, MiB);
+  const source = await rawImage(join(dir, 'vol.raw'), 32 * MiB, [{ offset: 0, data: randomBytes(32 * MiB) }]);
+  const m = await eng.backup({ backupId: 'b1', volumeId: 'v1', source, parent: null });
+  const ac = new AbortController();
+  const target = await blankImage(join(dir, 'r.raw'), 'raw', 32 * MiB);
+  const restoring = eng.restore({ manifest: m, target, signal: ac.signal, onProgress: (p) => p.doneBytes >= 2 * MiB && ac.abort() });
+  await t.throwsAsync(restoring, { instanceOf: BackupAbortedError });
+  await t.throwsAsync(eng.verify('b1', AbortSignal.abort()), { instanceOf: BackupAbortedError });
+  t.deepEqual(await eng.verify('b1'), { ok: true, chunks: 32 });
 });

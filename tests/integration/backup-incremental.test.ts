@@ -40,6 +40,7 @@ test('an incremental backup after changing 1% of a 1 GiB volume stores about 1% 
 });
 
 test('deleting the middle backup of a chain keeps the others restorable, and GC frees exactly its own chunks', async (t) => {
+  t.timeout(240_000); // real qemu-nbd and repositories on a shared 2-core machine
   const dir = await workDir(t);
   const { repo } = await repository(t, 'dir', dir);
   const store = asStore(repo);
@@ -96,6 +97,7 @@ test('deleting the middle backup of a chain keeps the others restorable, and GC 
 });
 
 test('a chunk written less than graceMs ago is kept by GC even when no manifest references it', async (t) => {
+  t.timeout(240_000); // real qemu-nbd and repositories on a shared 2-core machine
   const dir = await workDir(t);
   const { repo } = await repository(t, 'dir', dir);
   const eng = engine(repo, MiB);
@@ -109,6 +111,7 @@ test('a chunk written less than graceMs ago is kept by GC even when no manifest 
 });
 
 test('a sparse 64 GiB qcow2 volume holding 100 MiB is backed up reading only its 100 MiB', async (t) => {
+  t.timeout(240_000); // real qemu-nbd and repositories on a shared 2-core machine
   const dir = await workDir(t);
   const { repo } = await repository(t, 'dir', dir);
   const eng = engine(repo);

@@ -12,6 +12,7 @@ const SIZE = 40 * MiB + 512 * 1024; // not a multiple of the chunk size: the las
 
 for (const kind of ['dir', 'nats'] as const) {
   test(`a raw volume with several patterns and holes round-trips through a ${kind} repository into a new qcow2 image`, async (t) => {
+  t.timeout(240_000); // real qemu-nbd and repositories on a shared 2-core machine
     const dir = await workDir(t);
     const { repo } = await repository(t, kind, dir);
     const eng = engine(repo);
@@ -43,6 +44,7 @@ for (const kind of ['dir', 'nats'] as const) {
 }
 
 test('restore writes zeros over whatever the target held where the backup has none', async (t) => {
+  t.timeout(240_000); // real qemu-nbd and repositories on a shared 2-core machine
   const dir = await workDir(t);
   const { repo } = await repository(t, 'dir', dir);
   const eng = engine(repo);
@@ -54,6 +56,7 @@ test('restore writes zeros over whatever the target held where the backup has no
 });
 
 test('a qcow2 internal snapshot is backed up with the bytes it had, not the image’s current bytes', async (t) => {
+  t.timeout(240_000); // real qemu-nbd and repositories on a shared 2-core machine
   const dir = await workDir(t);
   const { repo } = await repository(t, 'dir', dir);
   const eng = engine(repo, 1 * MiB);
@@ -74,6 +77,7 @@ test('a qcow2 internal snapshot is backed up with the bytes it had, not the imag
 });
 
 test('a target smaller than the backup is refused before anything is written', async (t) => {
+  t.timeout(240_000); // real qemu-nbd and repositories on a shared 2-core machine
   const dir = await workDir(t);
   const { repo } = await repository(t, 'dir', dir);
   const eng = engine(repo);

@@ -8,6 +8,7 @@ import { addGlobalOptions } from './context.js';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 import { registerSnapshotCommands } from './snapshot.js';
 import { registerAttachmentCommands } from './attachment.js';
+import { registerBackupCommands } from './backup.js';
 import { registerVolumeCommands } from './volume.js';
 
 export { EXIT, exitCodeFor } from './exit-codes.js';
@@ -18,6 +19,7 @@ export function registerApiCommands(program: Command): void {
   registerVolumeCommands(program);
   registerSnapshotCommands(program);
   registerAttachmentCommands(program);
+  registerBackupCommands(program);
   registerClusterCommands(program);
   program.addHelpText('after', EXIT_CODES_HELP);
 }

@@ -47,13 +47,13 @@ export class DirRepository implements RepoStore {
     return join(this.root, DIRS[kind], `${name}.json`);
   }
 
-  /** Writes `data` to `final` through a fsynced temp file and a rename. */
-  private async atomicWrite(final: string, data: Uint8Array | string): Promise<void> {
+  /** Writes `data` to `final` through a temp file (fsynced when `durable`) and a rename. */
+  private async atomicWrite(final: string, data: Uint8Array | string, durable = true): Promise<void> {
     const tmp = join(this.root, 'tmp', `${randomBytes(8).toString('hex')}.tmp`);
     const fh = await fs.open(tmp, 'w');
     try {
       await fh.writeFile(data);
-      await fh.sync();
+      if (durable) await fh.sync();
     } catch (err) {
       await fh.close().catch(() => undefined);
       await fs.rm(tmp, { force: true });
@@ -127,8 +127,9 @@ export class DirRepository implements RepoStore {
   async putRecord(kind: RecordKind, name: string, text: string): Promise<void> {
     const final = this.recordPath(kind, name);
     try {
-      await this.atomicWrite(final, text);
-      await fsyncDir(join(this.root, DIRS[kind]));
+      const durable = kind === 'manifest';
+      await this.atomicWrite(final, text, durable);
+      if (durable) await fsyncDir(join(this.root, DIRS[kind]));
     } catch (err) {
       throw new DriverError(`backup repository ${this.spec}: cannot write ${kind} ${name} (${(err as Error).message}); check free space and permissions`, { cause: err });
     }

@@ -24,6 +24,12 @@ function checkAbort(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new BackupAbortedError(`${what} was cancelled`, { cause: signal.reason });
 }
 
+/** A failure that happened because the operation was cancelled is reported as the cancellation. */
+function asAbort(err: unknown, signal: AbortSignal | undefined, what: string): unknown {
+  if (signal?.aborted && !(err instanceof BackupAbortedError)) return new BackupAbortedError(`${what} was cancelled`, { cause: err });
+  return err;
+}
+
 /** Runs `work` over items with at most `limit` in flight; stops starting new ones after the first failure and rethrows it once all settled. */
 class Pipeline {
   private readonly running = new Set<Promise<void>>();
@@ -41,6 +47,16 @@ class Pipeline {
   async drain(): Promise<void> {
     while (this.running.size > 0) await Promise.all([...this.running]);
     if (this.error !== null) throw this.error;
+  }
+  /** Runs `produce` (which adds work), then waits for all of it; on a failure of `produce`, waits for what it started before rethrowing. */
+  async runAll(produce: () => Promise<void>): Promise<void> {
+    try {
+      await produce();
+    } catch (err) {
+      await this.drain().catch(() => undefined);
+      throw err;
+    }
+    await this.drain();
   }
 }
 
@@ -74,12 +90,15 @@ export class BackupEngineImpl implements BackupEngine {
     checkName(req.backupId);
     const what = `backup ${req.backupId} of volume ${req.volumeId}`;
     checkAbort(req.signal, what);
-    if (await this.store.getRecord('manifest', req.backupId)) {
-      throw new DriverError(`${what}: the repository ${this.store.spec} already has a backup ${req.backupId}; use a new backup id`, { retryable: false });
+    // A repeated command (NATS redelivery, agent restart) finds the finished backup: idempotent.
+    const existing = await this.manifest(req.backupId);
+    if (existing) {
+      if (existing.volumeId === req.volumeId) return existing;
+      throw new DriverError(`${what}: the repository ${this.store.spec} already has a backup ${req.backupId} of volume ${existing.volumeId}; use a new backup id`, { retryable: false });
     }
     const image = await openImage(req.source, false);
     const pool = this.pool();
-    const lease = new Lease(this.store, req.backupId);
+    const lease = new Lease(this.store, req.backupId, req.signal);
     try {
       const { client } = image;
       const sizeBytes = client.size;
@@ -94,59 +113,55 @@ export class BackupEngineImpl implements BackupEngine {
       const pipeline = new Pipeline();
       const chunkHashes = new Map<number, string>();
 
-      try {
-      for (const [i, chunk] of plan.entries()) {
-        checkAbort(req.signal, what);
-        if (pipeline.failed) break;
-        const slot = await pool.acquire();
-        const view = pool.view(slot, chunk.length);
-        try {
-          view.fill(0);
-          await Promise.all(chunk.reads.map((r) => client.read(r.offset, view.subarray(r.offset - chunk.offset, r.offset - chunk.offset + r.length))));
-        } catch (err) {
-          pool.release(slot);
-          throw new DriverError(`${what}: cannot read ${req.source.path} at offset ${chunk.offset} (${(err as Error).message})`, { cause: err });
-        }
-        const readBytes = totalLength(chunk.reads);
-        pipeline.add(
-          (async () => {
-            try {
-              const { hash, zero } = await pool.hash(slot, chunk.length);
-              chunkHashes.set(chunk.offset, hash);
-              if (!zero) {
-                // Protect first (lease), then look: see repository.ts.
-                await lease.protect(hash);
-                let write = writes.get(hash);
-                if (write) {
-                  dedupBytes += chunk.length;
-                } else if (await this.store.hasChunk(hash)) {
-                  dedupBytes += chunk.length;
-                  writes.set(hash, Promise.resolve());
-                } else {
-                  write = (async () => {
-                    const enc = await pool.encode(slot, chunk.length, DEFAULT_CODEC);
-                    checkAbort(req.signal, what);
-                    await this.store.putChunk(hash, enc.data);
-                    storedBytes += enc.data.length;
-                  })();
-                  writes.set(hash, write);
+      await pipeline.runAll(async () => {
+        for (const [i, chunk] of plan.entries()) {
+          checkAbort(req.signal, what);
+          if (pipeline.failed) break;
+          const slot = await pool.acquire();
+          const view = pool.view(slot, chunk.length);
+          try {
+            view.fill(0);
+            await Promise.all(chunk.reads.map((r) => client.read(r.offset, view.subarray(r.offset - chunk.offset, r.offset - chunk.offset + r.length))));
+          } catch (err) {
+            pool.release(slot);
+            throw new DriverError(`${what}: cannot read ${req.source.path} at offset ${chunk.offset} (${(err as Error).message})`, { cause: err });
+          }
+          const readBytes = totalLength(chunk.reads);
+          pipeline.add(
+            (async () => {
+              try {
+                const { hash, zero } = await pool.hash(slot, chunk.length);
+                chunkHashes.set(chunk.offset, hash);
+                if (!zero) {
+                  // Protect first (lease), then look: see repository.ts.
+                  await lease.protect(hash);
+                  let write = writes.get(hash);
+                  if (write) {
+                    dedupBytes += chunk.length;
+                  } else if (await this.store.hasChunk(hash)) {
+                    dedupBytes += chunk.length;
+                    writes.set(hash, Promise.resolve());
+                  } else {
+                    write = (async () => {
+                      const enc = await pool.encode(slot, chunk.length, DEFAULT_CODEC);
+                      checkAbort(req.signal, what);
+                      await this.store.putChunk(hash, enc.data);
+                      storedBytes += enc.data.length;
+                    })();
+                    writes.set(hash, write);
+                  }
+                  await write;
+                  entries[i] = { offset: chunk.offset, length: chunk.length, hash };
                 }
-                await write;
-                entries[i] = { offset: chunk.offset, length: chunk.length, hash };
+              } finally {
+                pool.release(slot);
               }
-            } finally {
-              pool.release(slot);
-            }
-            doneBytes += readBytes;
-            req.onProgress?.({ doneBytes, totalBytes });
-          })(),
-        );
-      }
-      } catch (err) {
-        await pipeline.drain().catch(() => undefined);
-        throw err;
-      }
-      await pipeline.drain();
+              doneBytes += readBytes;
+              req.onProgress?.({ doneBytes, totalBytes });
+            })(),
+          );
+        }
+      });
       checkAbort(req.signal, what);
       const sha256 = volumeChecksum(sizeBytes, this.chunkSize, chunkHashes);
       const list = entries.filter((e): e is ManifestEntry => e !== null);
@@ -171,6 +186,8 @@ export class BackupEngineImpl implements BackupEngine {
       checkAbort(req.signal, what);
       await this.store.putRecord('manifest', req.backupId, JSON.stringify(manifest));
       return manifest;
+    } catch (err) {
+      throw asAbort(err, req.signal, what);
     } finally {
       await lease.release();
       await pool.close();
@@ -198,37 +215,35 @@ export class BackupEngineImpl implements BackupEngine {
         await client.writeZeroes(z.offset, z.length);
       }
       const pipeline = new Pipeline();
-      try {
-      for (const e of m.entries) {
-        checkAbort(req.signal, what);
-        if (pipeline.failed) break;
-        const slot = await pool.acquire();
-        pipeline.add(
-          (async () => {
-            try {
-              const data = await this.store.getChunk(e.hash);
-              if (data === null) {
-                throw new DriverError(`${what}: chunk ${e.hash} (offset ${e.offset}) is missing from repository ${this.store.spec}; the backup cannot be restored: verify it and restore another backup`, { retryable: false });
+      await pipeline.runAll(async () => {
+        for (const e of m.entries) {
+          checkAbort(req.signal, what);
+          if (pipeline.failed) break;
+          const slot = await pool.acquire();
+          pipeline.add(
+            (async () => {
+              try {
+                const data = await this.store.getChunk(e.hash);
+                if (data === null) {
+                  throw new DriverError(`${what}: chunk ${e.hash} (offset ${e.offset}) is missing from repository ${this.store.spec}; the backup cannot be restored: verify it and restore another backup`, { retryable: false });
+                }
+                const r = await pool.decode(slot, data, e.hash);
+                if (!r.ok) throw new DriverError(`${what}: chunk ${e.hash} (offset ${e.offset}) in repository ${this.store.spec} is corrupt (${r.reason}); the backup cannot be restored: restore another backup`, { retryable: false });
+                if (r.length !== e.length) throw new DriverError(`${what}: chunk ${e.hash} (offset ${e.offset}) holds ${r.length} bytes, the manifest says ${e.length}; restore another backup`, { retryable: false });
+                await client.write(e.offset, pool.view(slot, e.length));
+              } finally {
+                pool.release(slot);
               }
-              const r = await pool.decode(slot, data, e.hash);
-              if (!r.ok) throw new DriverError(`${what}: chunk ${e.hash} (offset ${e.offset}) in repository ${this.store.spec} is corrupt (${r.reason}); the backup cannot be restored: restore another backup`, { retryable: false });
-              if (r.length !== e.length) throw new DriverError(`${what}: chunk ${e.hash} (offset ${e.offset}) holds ${r.length} bytes, the manifest says ${e.length}; restore another backup`, { retryable: false });
-              await client.write(e.offset, pool.view(slot, e.length));
-            } finally {
-              pool.release(slot);
-            }
-            doneBytes += e.length;
-            req.onProgress?.({ doneBytes, totalBytes });
-          })(),
-        );
-      }
-      } catch (err) {
-        await pipeline.drain().catch(() => undefined);
-        throw err;
-      }
-      await pipeline.drain();
+              doneBytes += e.length;
+              req.onProgress?.({ doneBytes, totalBytes });
+            })(),
+          );
+        }
+      });
       checkAbort(req.signal, what);
       await client.flush();
+    } catch (err) {
+      throw asAbort(err, req.signal, what);
     } finally {
       await pool.close();
       await image.close();
@@ -243,34 +258,30 @@ export class BackupEngineImpl implements BackupEngine {
     let chunks = 0;
     try {
       const pipeline = new Pipeline();
-      try {
-      for (const [index, e] of m.entries.entries()) {
-        checkAbort(signal, `verify of backup ${backupId}`);
-        if (problems.length > 0) break;
-        const slot = await pool.acquire();
-        pipeline.add(
-          (async () => {
-            try {
-              const data = await this.store.getChunk(e.hash);
-              if (data === null) {
-                problems.push({ index, hash: e.hash, offset: e.offset, reason: 'missing from the repository' });
-                return;
+      await pipeline.runAll(async () => {
+        for (const [index, e] of m.entries.entries()) {
+          checkAbort(signal, `verify of backup ${backupId}`);
+          if (problems.length > 0) break;
+          const slot = await pool.acquire();
+          pipeline.add(
+            (async () => {
+              try {
+                const data = await this.store.getChunk(e.hash);
+                if (data === null) {
+                  problems.push({ index, hash: e.hash, offset: e.offset, reason: 'missing from the repository' });
+                  return;
+                }
+                const r = await pool.decode(slot, data, e.hash);
+                if (!r.ok) problems.push({ index, hash: e.hash, offset: e.offset, reason: `corrupt: ${r.reason}` });
+                else if (r.length !== e.length) problems.push({ index, hash: e.hash, offset: e.offset, reason: `holds ${r.length} bytes, the manifest says ${e.length}` });
+                else chunks++;
+              } finally {
+                pool.release(slot);
               }
-              const r = await pool.decode(slot, data, e.hash);
-              if (!r.ok) problems.push({ index, hash: e.hash, offset: e.offset, reason: `corrupt: ${r.reason}` });
-              else if (r.length !== e.length) problems.push({ index, hash: e.hash, offset: e.offset, reason: `holds ${r.length} bytes, the manifest says ${e.length}` });
-              else chunks++;
-            } finally {
-              pool.release(slot);
-            }
-          })(),
-        );
-      }
-      } catch (err) {
-        await pipeline.drain().catch(() => undefined);
-        throw err;
-      }
-      await pipeline.drain();
+            })(),
+          );
+        }
+      });
     } finally {
       await pool.close();
     }

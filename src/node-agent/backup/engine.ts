@@ -69,6 +69,8 @@ export interface BackupEngine {
   /**
    * Reads the allocated extents of `source`, stores the chunks the repository lacks and
    * writes the manifest last. With `parent`, chunks the parent has are not rewritten.
+   * Idempotent: when the repository already has this backupId for this volume, returns
+   * that manifest (a DriverError when it belongs to another volume).
    * @throws BackupAbortedError when `signal` aborts (nothing is left under a final name but whole chunks; no manifest)
    * @throws DriverError on any other failure
    */

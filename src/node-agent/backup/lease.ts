@@ -18,6 +18,7 @@ export class Lease {
   constructor(
     private readonly store: RepoStore,
     readonly backupId: string,
+    private readonly signal?: AbortSignal,
   ) {
     this.timer = setInterval(() => void this.segment([]).catch(() => undefined), HEARTBEAT_MS);
     this.timer.unref();
@@ -62,7 +63,7 @@ export class Lease {
       const live = markers.filter((m) => Date.now() - m.mtimeMs < GC_MARKER_STALE_MS);
       for (const m of markers) if (!live.includes(m)) await this.store.deleteRecord('gc', m.name);
       if (live.length === 0) return;
-      await sleep(100);
+      await sleep(100, undefined, { signal: this.signal });
     }
   }
 

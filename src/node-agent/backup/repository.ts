@@ -43,6 +43,10 @@ export interface RepoStore extends BackupRepository {
   listChunks(): Promise<ChunkInfo[]>;
   /** Makes every chunk written so far durable (before a manifest refers to them). */
   sync(): Promise<void>;
+  /**
+   * Atomic (whole or absent). Manifests are also durable when this resolves; leases and GC
+   * markers only need to be visible to other processes (a crash ends their owner anyway).
+   */
   putRecord(kind: RecordKind, name: string, text: string): Promise<void>;
   getRecord(kind: RecordKind, name: string): Promise<string | null>;
   deleteRecord(kind: RecordKind, name: string): Promise<void>;
@@ -55,8 +59,8 @@ export const LEASE_STALE_MS = 6 * 3600_000;
 export const GC_MARKER_STALE_MS = 15 * 60_000;
 
 const HASH_RE = /^[0-9a-f]{64}$/;
-/** Names of records: ids as the API makes them (uuids, slugs), never paths. */
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+/** Names of records: ids as the API makes them (uuids, slugs; up to 200), plus a lease segment suffix; never paths. */
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,239}$/;
 
 export function checkHash(hash: string): void {
   if (!HASH_RE.test(hash)) throw new DriverError(`"${hash}" is not a sha256 hex chunk name`, { retryable: false });
@@ -64,7 +68,7 @@ export function checkHash(hash: string): void {
 
 export function checkName(name: string): void {
   if (!NAME_RE.test(name) || name.includes('..')) {
-    throw new DriverError(`"${name}" is not a valid backup record name: use letters, digits, '.', '_' or '-' (up to 200)`, { retryable: false });
+    throw new DriverError(`"${name}" is not a valid backup record name: use letters, digits, '.', '_' or '-' (up to 200), not ".."`, { retryable: false });
   }
 }
 
