@@ -6,3 +6,4 @@ export * from './connection.js';
 export * from './pool-view.js';
 export * from './nats-server-process.js';
 export * from './heartbeat.js';
+export * from './manage-messages.js';

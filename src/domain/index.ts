@@ -5,3 +5,4 @@ export * from './volume-input.js';
 export * from './access.js';
 export * from './snapshot-states.js';
 export * from './extra-specs-rules.js';
+export * from './manage-rules.js';

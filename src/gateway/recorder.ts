@@ -44,6 +44,8 @@ import type { LiveHub } from './live.js';
 import { countOperation } from '../metrics/index.js';
 import { applyLateSnapshotOutcome, applyLateVolumeOutcome, applyVolumeMissing } from './late-outcomes.js';
 import { RECOVERY_KIND, volumeMissing } from '../bus/index.js';
+import { MANAGE_KIND, manageOutcome } from '../bus/index.js';
+import { applyManageOutcome } from './manage-recorder.js';
 
 /** Which operation an outcome belongs to, for its user message. */
 const EVENT_OF: Record<string, string> = { create: 'create_volume', delete: 'delete_volume', extend: 'extend_volume', revert: 'revert_volume' };
@@ -78,6 +80,10 @@ export async function startRecorder(bus: Bus, db: Db, live: LiveHub, log: Logger
       }
       if (env.kind === RECOVERY_KIND.volumeMissing) {
         await applyVolumeMissing(db, live, log, decodePayload(env, volumeMissing));
+        return 'ack';
+      }
+      if (env.kind === MANAGE_KIND.manageOutcome) {
+        await applyManageOutcome(db, live, log, decodePayload(env, manageOutcome));
         return 'ack';
       }
       if (env.kind === KIND.snapshotOutcome) {

@@ -34,6 +34,7 @@ import { startReconcileResponder } from './reconcile-responder.js';
 import { startRecorder } from './recorder.js';
 import { SnapshotService } from './snapshot-service.js';
 import { AdminService } from './admin-service.js';
+import { ManageService } from './manage-service.js';
 import { VolumeService } from './volume-service.js';
 
 export interface RunningGateway {
@@ -53,6 +54,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const volumes = new VolumeService({ config, db, bus, live, log });
   const snapshots = new SnapshotService({ config, db, bus, live, log });
   const admin = new AdminService({ config, db, bus, live, log });
+  const manage = new ManageService({ config, db, bus, live, log, pools, heartbeatSeconds: config.heartbeatSeconds });
   const auth = new Authenticator(db);
   const cluster = await ClusterFeed.start({
     bus,
@@ -61,7 +63,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     heartbeatSeconds: config.heartbeatSeconds,
     onError: (err) => log.warn({ err }, 'dashboard feed error'),
   });
-  const services = { volumes, snapshots, admin, db, bus, live, pools, heartbeatSeconds: config.heartbeatSeconds, cluster };
+  const services = { volumes, snapshots, admin, manage, db, bus, live, pools, heartbeatSeconds: config.heartbeatSeconds, cluster };
   const obs = graphqlObservability<Context>(log);
   const stopPoolGauge = setPoolSource(poolSourceFrom(() => pools.list(), () => capacity.allocations(db.fork())));
   const format = (f: GraphQLFormattedError, e: unknown) => obs.countError(formatError(f, e, log));

@@ -21,6 +21,9 @@ import {
   type AgentDeleteSnapshot,
   type AgentExtend,
   type AgentRevert,
+  type AgentManage,
+  type AgentUnmanage,
+  MANAGE_COMMAND,
   type ScheduleCreate,
   type SnapshotOutcomeEvent,
   type VolumeOutcomeEvent,
@@ -28,6 +31,7 @@ import {
 import { DriverError, type VolumeDriver } from './drivers/index.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { OutcomeStore, RecordedMessage } from './outcome-store.js';
+import { manageVolume, unmanageVolume } from './manage-commands.js';
 
 /** Commands an agent understands: the last token of `flint.cmd.agent.<host>.<command>`. */
 export const AGENT_COMMANDS = [
@@ -37,6 +41,8 @@ export const AGENT_COMMANDS = [
   COMMAND.createSnapshot,
   COMMAND.deleteSnapshot,
   COMMAND.revertVolume,
+  MANAGE_COMMAND.manageVolume,
+  MANAGE_COMMAND.unmanageVolume,
 ] as const;
 export type AgentCommand = (typeof AGENT_COMMANDS)[number];
 
@@ -48,6 +54,8 @@ export interface AgentCommandPayloads {
   create_snapshot: AgentCreateSnapshot;
   delete_snapshot: AgentDeleteSnapshot;
   revert_volume: AgentRevert;
+  manage_volume: AgentManage;
+  unmanage_volume: AgentUnmanage;
 }
 
 /** Publishes one message (to JetStream, in the adapter); must reject when the publish failed. */
@@ -112,6 +120,10 @@ export class AgentCore {
         return this.deleteSnapshot(payload as AgentDeleteSnapshot);
       case COMMAND.revertVolume:
         return this.revert(payload as AgentRevert);
+      case MANAGE_COMMAND.manageVolume:
+        return manageVolume(this.opts, payload as AgentManage);
+      case MANAGE_COMMAND.unmanageVolume:
+        return unmanageVolume(this.opts, payload as AgentUnmanage);
     }
   }
 

@@ -13,6 +13,9 @@ import {
   agentDelete,
   agentDeleteSnapshot,
   agentRevert,
+  agentManage,
+  agentUnmanage,
+  MANAGE_KIND,
   agentDurable,
   agentExtend,
   ContractError,
@@ -33,6 +36,7 @@ import { createDriver, DriverError } from './drivers/index.js';
 import { startAgentHeartbeat, type AgentPool } from './heartbeat.js';
 import { FileOutcomeStore } from './outcome-store.js';
 import { startReconciliation } from './reconcile.js';
+import { startManageableResponder } from './manage-commands.js';
 
 /** Commands handled at once (different volumes; one volume's commands are serialised). @default 8 */
 export const DEFAULT_AGENT_CONCURRENCY = 8;
@@ -57,6 +61,8 @@ const COMMANDS: { [C in AgentCommand]: { kind: string; schema: z.ZodType } } = {
   create_snapshot: { kind: KIND.agentCreateSnapshot, schema: agentCreateSnapshot },
   delete_snapshot: { kind: KIND.agentDeleteSnapshot, schema: agentDeleteSnapshot },
   revert_volume: { kind: KIND.agentRevert, schema: agentRevert },
+  manage_volume: { kind: MANAGE_KIND.agentManage, schema: agentManage },
+  unmanage_volume: { kind: MANAGE_KIND.agentUnmanage, schema: agentUnmanage },
 };
 
 /**
@@ -105,6 +111,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
 
   // Before consuming commands: compare the DB's view of this host with the disk (src/node-agent/reconcile.ts).
   const reconciliation = await startReconciliation(bus, host, pools, log);
+  const manageable = startManageableResponder(bus, { host, drivers: new Map(pools.map((p) => [p.config.name, p.driver])), log });
   let runner: ConsumerRunner;
   try {
     runner = await runConsumer(
@@ -124,6 +131,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
       (msg) => handleMessage(core, msg, log),
     );
   } catch (err) {
+    manageable.stop();
     await heartbeat.stop();
     throw err;
   }
@@ -135,6 +143,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
     stop: () =>
       (stopping ??= (async () => {
         reconciliation.stop();
+        manageable.stop();
         await runner.stop();
         await heartbeat.stop();
         log.info({ host }, 'agent stopped');

@@ -3,6 +3,7 @@ import type { Bus, LiveMessage, LiveOperation, LiveSnapshot, LiveVolume, PoolSta
 import type { Db, Principal } from '../db/index.js';
 import type { SnapshotServiceApi, VolumeServiceApi } from './services.js';
 import type { AdminServiceApi } from './admin-services.js';
+import type { ManageServiceApi } from './manage-services.js';
 
 export interface LiveApi {
   listen(accept: (ev: LiveVolume) => boolean, opts?: { first?: LiveVolume; until?: (ev: LiveVolume) => boolean }): AsyncIterableIterator<LiveVolume>;
@@ -33,6 +34,8 @@ export interface Services {
   snapshots: SnapshotServiceApi;
   /** Admin actions: reset-state and force delete, audited (src/gateway/admin-service.ts). */
   admin: AdminServiceApi;
+  /** Manage / unmanage of existing images (src/gateway/manage-service.ts). */
+  manage: ManageServiceApi;
   db: Db;
   bus: Bus;
   /** Live volume events (src/gateway/live.ts). */

@@ -9,6 +9,7 @@ import { VolumeResolver } from './volume.resolver.js';
 import { SnapshotResolver } from './snapshot.resolver.js';
 import { AdminResolver } from './admin.resolver.js';
 import { VolumeTypeResolver } from './volume-type.resolver.js';
+import { ManageResolver } from './manage.resolver.js';
 import { SnapshotType } from './types/snapshot.js';
 import { OperationType } from './types/operation.js';
 import { VolumeType } from './types/volume.js';
@@ -16,7 +17,7 @@ import { VolumeTypeType } from './types/system.js';
 
 export async function buildFlintSchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [VolumeResolver, SnapshotResolver, SubscriptionResolver, SystemResolver, DashboardResolver, AdminResolver, VolumeTypeResolver],
+    resolvers: [VolumeResolver, SnapshotResolver, SubscriptionResolver, SystemResolver, DashboardResolver, AdminResolver, VolumeTypeResolver, ManageResolver],
     orphanedTypes: [VolumeType, SnapshotType, OperationType, VolumeTypeType],
     validate: false,
     // Every subscription brings its own `subscribe` (src/gateway/live.ts); type-graphql
