@@ -89,8 +89,21 @@ export class BenchClient {
     }
   }
 
-  /** A GraphQL POST on this client's own connection. */
-  gql<T>(query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>> {
+  /**
+   * A GraphQL POST on this client's own connection. A kept-alive socket the gateway closed
+   * while it was idle (between phases) resets the next request before the server reads
+   * it: that request is sent once more on a new socket (Node's documented remedy).
+   */
+  async gql<T>(query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>> {
+    try {
+      return await this.post<T>(query, variables);
+    } catch (err) {
+      if ((err as { staleSocket?: boolean }).staleSocket) return this.post<T>(query, variables);
+      throw err;
+    }
+  }
+
+  private post<T>(query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>> {
     const body = JSON.stringify({ query, variables });
     return new Promise((resolve, reject) => {
       const req = request(
@@ -113,7 +126,10 @@ export class BenchClient {
           res.on('error', reject);
         },
       );
-      req.on('error', reject);
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (req.reusedSocket && err.code === 'ECONNRESET') Object.assign(err, { staleSocket: true });
+        reject(err);
+      });
       req.end(body);
     });
   }

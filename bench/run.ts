@@ -21,6 +21,7 @@ import { cpuShare, cpuSnapshot } from './cpu.js';
 import type { BenchClient } from './client.js';
 import { deleteAllVolumes, latencyPhase, openClients, sustainedPhase, type LatencyRun } from './create-latency.js';
 import { jsonRows, machineInfo, row, table, writeResult, type Row } from './report.js';
+import { snapshotBench } from './snapshot-latency.js';
 import { round } from './stats.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
@@ -72,8 +73,8 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
   }
   const loadAvgAtStart = loadavg().map((v) => round(v, 2));
   const p = opts.quick
-    ? { baselineN: 300, c1: 20, c1Warmup: 3, c32PerClient: 3, sustainedS: 3 }
-    : { baselineN: 2000, c1: 200, c1Warmup: 10, c32PerClient: 20, sustainedS: 15 };
+    ? { baselineN: 300, c1: 20, c1Warmup: 3, c32PerClient: 3, sustainedS: 3, snap: { snapC1: 10, snapPerClient: 2, clonePerClient: 1 } }
+    : { baselineN: 2000, c1: 200, c1Warmup: 10, c32PerClient: 20, sustainedS: 15, snap: { snapC1: 100, snapPerClient: 10, clonePerClient: 3 } };
   const CONC = 32;
 
   log(`baselines: ${p.baselineN} samples each`);
@@ -128,6 +129,11 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
   const cpuSustained = cpuShare(cpu0, cpuSnapshot(), sustained.wallMs);
   checkRun('sustained', sustained);
   await deleteAllVolumes(many);
+  many.forEach((c) => c.forget());
+
+  log(`snapshots: c=1 ${p.snap.snapC1}, c=${CONC} ${CONC}×${p.snap.snapPerClient}, clones c=${CONC} ${CONC}×${p.snap.clonePerClient}`);
+  const snaps = await snapshotBench(cluster.url, cluster.adminToken, many, p.snap);
+  await deleteAllVolumes(many);
   await closeAll(many);
   log('attach latency: createAttachment until connectionInfo and a live iSCSI target');
   const attach = await attachLatency(cluster.url, cluster.adminToken, opts.quick ? 5 : 30);
@@ -145,6 +151,7 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
     row('JetStream publish + ack (file)', nats.jsPublish),
     row('SQLite insert+commit (WAL, sync=NORMAL)', sqlite),
     ...(pg ? [row('PostgreSQL insert+commit', pg)] : []),
+    ...snaps.rows.map(([metric, samples]) => row(metric, samples)),
   ];
   const machine = machineInfo(ROOT) as { cpus: number };
   const p50 = (i: number) => rows[i]!.summary.p50;

@@ -9,3 +9,4 @@ export * from './pool-view.js';
 export * from './nats-server-process.js';
 export * from './heartbeat.js';
 export * from './migration-messages.js';
+export * from './manage-messages.js';

@@ -9,6 +9,8 @@ export const RECORDER_DURABLE = 'recorder';
 /** Core-NATS request-reply (not JetStream): agents ask, one gateway of the queue group answers from the DB. */
 export const RECONCILE_SUBJECT = 'flint.rpc.reconcile';
 export const GATEWAY_QUEUE = 'flint-gateways';
+/** Core-NATS request-reply to one agent: the manageable images of one of its pools (`Query.manageableVolumes`). */
+export const manageableSubject = (host: string): string => `flint.rpc.agent.${token(host)}.manageable`;
 
 export const subjects = {
   cmdAll: 'flint.cmd.>',

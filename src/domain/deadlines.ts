@@ -61,6 +61,20 @@ export const DEADLINE_RULES: Readonly<Record<string, DeadlineRule>> = {
     capacity: null,
     hint: 'The volume is ERROR_DELETING; delete it again once the agent is UP.',
   },
+  manage_volume: {
+    resourceType: 'volume',
+    from: ['creating'],
+    to: 'error',
+    capacity: 'release',
+    hint: 'The volume is ERROR; unmanage it (the file stays where it is if it was not adopted) and manage the file again once the agent is UP.',
+  },
+  unmanage_volume: {
+    resourceType: 'volume',
+    from: ['deleting'],
+    to: 'error_deleting',
+    capacity: null,
+    hint: 'The volume is ERROR_DELETING; unmanage it again once the agent is UP.',
+  },
   create_snapshot: {
     resourceType: 'snapshot',
     from: ['creating'],

@@ -6,3 +6,4 @@ export * from './access.js';
 export * from './snapshot-states.js';
 export * from './backup-states.js';
 export * from './extra-specs-rules.js';
+export * from './manage-rules.js';

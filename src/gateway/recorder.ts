@@ -50,6 +50,8 @@ import type { BackupLive } from './backup-live.js';
 import { RECOVERY_KIND, volumeMissing, ATTACHMENT_KIND, attachmentOutcome } from '../bus/index.js';
 import { afterVolumeOutcome, applyAttachmentOutcome } from './attachment-recorder.js';
 import { pendingRestoreFor } from './backup-recovery.js';
+import { MANAGE_KIND, manageOutcome } from '../bus/index.js';
+import { applyManageOutcome } from './manage-recorder.js';
 
 /** Which operation an outcome belongs to, for its user message. */
 const EVENT_OF: Record<string, string> = { create: 'create_volume', delete: 'delete_volume', extend: 'extend_volume', revert: 'revert_volume', migrate: 'migrate_volume', retype: 'retype_volume' };
@@ -94,6 +96,10 @@ export async function startRecorder(bus: Bus, db: Db, live: LiveHub, log: Logger
         return 'ack';
       }
       if (await applyMigrationEvent({ db, bus, live, log: env.requestId ? log.child({ requestId: env.requestId }) : log }, env)) return 'ack';
+      if (env.kind === MANAGE_KIND.manageOutcome) {
+        await applyManageOutcome(db, live, log, decodePayload(env, manageOutcome));
+        return 'ack';
+      }
       if (env.kind === KIND.snapshotOutcome) {
         await applySnapshotOutcome(db, live, env.requestId ? log.child({ requestId: env.requestId }) : log, decodePayload(env, snapshotOutcome));
         return 'ack';

@@ -34,6 +34,7 @@ import { startReconcileResponder } from './reconcile-responder.js';
 import { startRecorder } from './recorder.js';
 import { SnapshotService } from './snapshot-service.js';
 import { AdminService } from './admin-service.js';
+import { ManageService } from './manage-service.js';
 import { VolumeService } from './volume-service.js';
 import { MigrationService } from './volume-migration.js';
 import { AttachmentService } from './attachment-service.js';
@@ -63,6 +64,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const backupLive = new BackupLive(bus);
   backupLive.start((err) => log.warn({ err }, 'ignored an unreadable backup event'));
   const backups = new BackupService({ config, db, bus, live, log, backupLive, volumes, pools });
+  const manage = new ManageService({ config, db, bus, live, log, pools, heartbeatSeconds: config.heartbeatSeconds });
   const auth = new Authenticator(db);
   const cluster = await ClusterFeed.start({
     bus,
@@ -71,7 +73,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     heartbeatSeconds: config.heartbeatSeconds,
     onError: (err) => log.warn({ err }, 'dashboard feed error'),
   });
-  const services = { volumes, snapshots, attachments, admin, migration, backups, db, bus, live, pools, heartbeatSeconds: config.heartbeatSeconds, cluster };
+  const services = { volumes, snapshots, attachments, admin, migration, backups, manage, db, bus, live, pools, heartbeatSeconds: config.heartbeatSeconds, cluster };
   const obs = graphqlObservability<Context>(log);
   const stopPoolGauge = setPoolSource(poolSourceFrom(() => pools.list(), () => capacity.allocations(db.fork())));
   const format = (f: GraphQLFormattedError, e: unknown) => obs.countError(formatError(f, e, log));

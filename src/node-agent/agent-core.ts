@@ -25,6 +25,9 @@ import {
   type MigrationCleanup,
   type MigrationExport,
   type MigrationImport,
+  type AgentManage,
+  type AgentUnmanage,
+  MANAGE_COMMAND,
   type ScheduleCreate,
   type SnapshotOutcomeEvent,
   type VolumeOutcomeEvent,
@@ -35,6 +38,7 @@ import { ATTACHMENT_COMMANDS, type AttachmentCommand, type AttachmentCommandPayl
 import type { OutcomeStore, RecordedMessage } from './outcome-store.js';
 import type { MigrationAgent } from './migration.js';
 import { AgentBackups, BACKUP_COMMANDS, isBackupCommand, type AgentBackupsOptions, type BackupCommandPayloads } from './backups.js';
+import { manageVolume, unmanageVolume } from './manage-commands.js';
 
 /** Commands an agent understands: the last token of `flint.cmd.agent.<host>.<command>`. */
 export const AGENT_COMMANDS = [
@@ -49,6 +53,8 @@ export const AGENT_COMMANDS = [
   MIGRATION_COMMAND.cleanup,
   ...ATTACHMENT_COMMANDS,
   ...BACKUP_COMMANDS,
+  MANAGE_COMMAND.manageVolume,
+  MANAGE_COMMAND.unmanageVolume,
 ] as const;
 export type AgentCommand = (typeof AGENT_COMMANDS)[number];
 
@@ -63,6 +69,8 @@ export interface AgentCommandPayloads extends AttachmentCommandPayloads, BackupC
   migration_export: MigrationExport;
   migration_import: MigrationImport;
   migration_cleanup: MigrationCleanup;
+  manage_volume: AgentManage;
+  unmanage_volume: AgentUnmanage;
 }
 
 /** Publishes one message (to JetStream, in the adapter); must reject when the publish failed. */
@@ -156,6 +164,10 @@ export class AgentCore {
         return this.migration().import(payload as MigrationImport);
       case MIGRATION_COMMAND.cleanup:
         return this.migration().cleanup(payload as MigrationCleanup);
+      case MANAGE_COMMAND.manageVolume:
+        return manageVolume(this.opts, payload as AgentManage);
+      case MANAGE_COMMAND.unmanageVolume:
+        return unmanageVolume(this.opts, payload as AgentUnmanage);
       default:
         if (!this.opts.attachments) return Promise.reject(new Error(`this agent does not handle ${command}`));
         return this.opts.attachments.decide(command as AttachmentCommand, payload as AttachmentCommandPayloads[AttachmentCommand]);

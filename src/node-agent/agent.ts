@@ -13,6 +13,9 @@ import {
   agentDelete,
   agentDeleteSnapshot,
   agentRevert,
+  agentManage,
+  agentUnmanage,
+  MANAGE_KIND,
   agentDurable,
   agentExportAttachment,
   agentRefreshAttachment,
@@ -51,6 +54,7 @@ import { startReconciliation } from './reconcile.js';
 import { MigrationAgent } from './migration.js';
 import { startTargets } from './attachment-targets.js';
 import { openBackupEngine } from './backup-setup.js';
+import { startManageableResponder } from './manage-commands.js';
 
 /** Commands handled at once (different volumes; one volume's commands are serialised). @default 8 */
 export const DEFAULT_AGENT_CONCURRENCY = 8;
@@ -86,6 +90,8 @@ const COMMANDS: { [C in AgentCommand]: { kind: string; schema: z.ZodType } } = {
   delete_backup: { kind: BACKUP_KIND.agentDeleteBackup, schema: agentDeleteBackup },
   verify_backup: { kind: BACKUP_KIND.agentVerifyBackup, schema: agentVerifyBackup },
   import_backup: { kind: BACKUP_KIND.agentImportBackup, schema: agentImportBackup },
+  manage_volume: { kind: MANAGE_KIND.agentManage, schema: agentManage },
+  unmanage_volume: { kind: MANAGE_KIND.agentUnmanage, schema: agentUnmanage },
 };
 
 /**
@@ -156,6 +162,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
     onAttachments: (wanted) => targets.handler.reconcileExports(wanted),
     onBackups: (b) => core.backups.recoverLost(b),
   });
+  const manageable = startManageableResponder(bus, { host, drivers: new Map(pools.map((p) => [p.config.name, p.driver])), log });
   let runner: ConsumerRunner;
   try {
     runner = await runConsumer(
@@ -175,6 +182,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
       (msg) => handleMessage(core, msg, log),
     );
   } catch (err) {
+    manageable.stop();
     await heartbeat.stop();
     await targets.shutdown();
     throw err;
@@ -187,6 +195,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
     stop: () =>
       (stopping ??= (async () => {
         reconciliation.stop();
+        manageable.stop();
         await runner.stop();
         await migration.stopAll();
         await core.backups.stop();

@@ -6,6 +6,7 @@ import type { AdminServiceApi } from './admin-services.js';
 import type { MigrationServiceApi } from './migration-services.js';
 import type { AttachmentServiceApi } from './attachment-services.js';
 import type { BackupServiceApi } from './backup-services.js';
+import type { ManageServiceApi } from './manage-services.js';
 
 export interface LiveApi {
   listen(accept: (ev: LiveVolume) => boolean, opts?: { first?: LiveVolume; until?: (ev: LiveVolume) => boolean }): AsyncIterableIterator<LiveVolume>;
@@ -44,6 +45,8 @@ export interface Services {
   migration: MigrationServiceApi;
   /** Backups (issue 5, src/gateway/backup-service.ts). */
   backups: BackupServiceApi;
+  /** Manage / unmanage of existing images (src/gateway/manage-service.ts). */
+  manage: ManageServiceApi;
   db: Db;
   bus: Bus;
   /** Live volume events (src/gateway/live.ts). */

@@ -13,6 +13,7 @@ import { BackupResolver, BackupSubscriptionResolver, VolumeBackupsResolver } fro
 import { BackupType } from './types/backup.js';
 import { VolumeTypeResolver } from './volume-type.resolver.js';
 import { AttachmentResolver, VolumeAttachmentsResolver } from './attachment.resolver.js';
+import { ManageResolver } from './manage.resolver.js';
 import { SnapshotType } from './types/snapshot.js';
 import { OperationType } from './types/operation.js';
 import { VolumeType } from './types/volume.js';
@@ -35,6 +36,7 @@ export async function buildFlintSchema(): Promise<GraphQLSchema> {
       BackupSubscriptionResolver,
       AttachmentResolver,
       VolumeAttachmentsResolver,
+      ManageResolver,
     ],
     orphanedTypes: [VolumeType, SnapshotType, OperationType, VolumeTypeType, BackupType, AttachmentType],
     validate: false,

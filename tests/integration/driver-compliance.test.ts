@@ -409,3 +409,99 @@ for (const variant of Object.values(VARIANTS).flat()) {
     t.is((await driver.getVolume('vol1'))?.sizeBytes, 2 * GiB, 'untouched');
   });
 }
+
+/**
+ * How to put a foreign image (one Flint did not make) where a driver's `manageExisting`
+ * looks, and what its reference is; keyed by driver name like VARIANTS.
+ */
+const FOREIGN: Record<(typeof DRIVERS)[number], (pool: PoolConfig, name: string, format: 'raw' | 'qcow2', sizeBytes: number) => Promise<string>> = {
+  file: async (pool, name, format, sizeBytes) => {
+    await run('qemu-img', ['create', '-q', '-f', format, join(pool.directory, name), String(sizeBytes)]);
+    return name;
+  },
+};
+
+for (const variant of Object.values(VARIANTS).flat()) {
+  const name = variant.label;
+  const driverName = variant.pool('/x').driver;
+  const place = FOREIGN[driverName];
+
+  for (const format of ['raw', 'qcow2'] as const) {
+    test(`${name}: manageExisting adopts a ${format} image with its bytes, grown to whole GiB, and unmanage gives it back`, async (t) => {
+      const { driver, pool } = await ready(t, variant);
+      const reference = await place(pool, `legacy-disk.${format}`, format, 1.5 * GiB);
+      await run('qemu-io', ['-f', format, '-c', 'write -q -P 0x5a 0 1M', join(pool.directory, reference)]);
+      const offered = await driver.listManageable();
+      t.deepEqual(offered.map((m) => [m.reference, m.format, m.sizeBytes, m.safeToManage, m.reasonNotSafe]), [[reference, format, 1.5 * GiB, true, null]]);
+
+      const info = await driver.manageExisting('adopted', reference);
+      t.is(info.sizeBytes, 2 * GiB, 'rounded up to whole GiB');
+      t.is(info.format, format);
+      t.deepEqual(await driver.listVolumes(), ['adopted']);
+      t.is((await driver.stats()).volumeCount, 1);
+      t.deepEqual(await volumeHead(t, info), filled(0x5a));
+      t.deepEqual(await driver.listManageable(), [], 'no longer offered');
+      // A redelivered command finds the volume adopted.
+      t.deepEqual(await driver.manageExisting('adopted', reference), info);
+
+      await driver.unmanage('adopted');
+      t.deepEqual(await driver.listVolumes(), []);
+      t.is(await driver.getVolume('adopted'), null);
+      t.is((await driver.stats()).volumeCount, 0);
+      const back = await driver.listManageable();
+      t.is(back.length, 1);
+      t.is(back[0]!.format, format);
+      t.is(back[0]!.sizeBytes, 2 * GiB);
+      t.true(back[0]!.safeToManage);
+      t.deepEqual(await volumeHead(t, { ...info, location: join(pool.directory, back[0]!.reference) }), filled(0x5a), 'the bytes are kept');
+      await driver.unmanage('adopted');
+      t.is((await driver.listManageable()).length, 1, 'a second unmanage is a no-op');
+      // And it can be managed again.
+      const again = await driver.manageExisting('adopted-again', back[0]!.reference);
+      t.is(again.sizeBytes, 2 * GiB);
+      t.deepEqual(await volumeHead(t, again), filled(0x5a));
+    });
+  }
+
+  test(`${name}: manageExisting refuses missing, foreign-format, backed, in-use and volume images and leaves them untouched`, async (t) => {
+    const { driver, pool } = await ready(t, variant);
+    await t.throwsAsync(driver.manageExisting('v1', 'no-such-file.raw')).then((err) => isRefusal(t, err));
+
+    await driver.createVolume('existing', 1);
+    await t.throwsAsync(driver.manageExisting('v2', `volume-existing.${pool.imageFormat}`)).then((err) => isRefusal(t, err));
+    t.is((await driver.getVolume('existing'))?.sizeBytes, GiB);
+
+    const base = await place(pool, 'base.qcow2', 'qcow2', GiB);
+    await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'qcow2', join(pool.directory, 'overlay.qcow2')]);
+    const backedErr = await t.throwsAsync(driver.manageExisting('v3', 'overlay.qcow2'));
+    isRefusal(t, backedErr);
+    t.regex(backedErr!.message, /backing file/);
+    t.truthy(await fs.stat(join(pool.directory, 'overlay.qcow2')));
+
+    await run('qemu-img', ['create', '-q', '-f', 'vmdk', join(pool.directory, 'other.vmdk'), '1M']);
+    const vmdkErr = await t.throwsAsync(driver.manageExisting('v4', 'other.vmdk'));
+    isRefusal(t, vmdkErr);
+    t.regex(vmdkErr!.message, /vmdk/);
+
+    // A qemu-nbd serving the image writable holds its write lock.
+    const busy = await place(pool, 'busy.qcow2', 'qcow2', GiB);
+    const sock = join(pool.directory, '..', 'nbd.sock');
+    const { spawn } = await import('node:child_process');
+    const nbd = spawn('qemu-nbd', ['-k', sock, '-f', 'qcow2', join(pool.directory, busy)], { stdio: 'ignore' });
+    t.teardown(() => void nbd.kill());
+    const until = Date.now() + 10_000;
+    while (Date.now() < until && !(await fs.stat(sock).catch(() => null))) await new Promise((r) => setTimeout(r, 50));
+    const busyErr = await t.throwsAsync(driver.manageExisting('v5', busy));
+    isRefusal(t, busyErr);
+    t.regex(busyErr!.message, /another process/);
+
+    const listed = new Map((await driver.listManageable()).map((m) => [m.reference, m]));
+    t.true(listed.get('base.qcow2')?.safeToManage);
+    t.false(listed.get('overlay.qcow2')?.safeToManage);
+    t.false(listed.get('other.vmdk')?.safeToManage);
+    t.is(listed.get('other.vmdk')?.format, 'vmdk');
+    t.false(listed.get('busy.qcow2')?.safeToManage);
+    t.false(listed.has(`volume-existing.${pool.imageFormat}`), 'volumes are not offered');
+    t.deepEqual(await driver.listVolumes(), ['existing'], 'no refused file became a volume');
+  });
+}

@@ -98,6 +98,38 @@ export interface VolumeDriver {
    * that differs is a not retryable DriverError.
    */
   importVolume(volumeId: string, sizeGiB: number, source: RemoteImage): Promise<VolumeInfo>;
+  /**
+   * Adopts an image already in the pool, named by `reference` (Cinder's `manage_existing`):
+   * checks it (a format the driver serves, no backing file, not in use by another process,
+   * not already a volume), moves it crash-safely under `volumeId`'s name and grows it to
+   * a whole number of GiB (Cinder's drivers round a managed volume's size up the same
+   * way). Idempotent: when `volumeId` exists already and `reference` is gone, the adopted
+   * volume is returned. Not retryable DriverError when the reference is missing or
+   * unsuitable; the reference is then left untouched.
+   */
+  manageExisting(volumeId: string, reference: string): Promise<VolumeInfo>;
+  /**
+   * Stops managing a volume while keeping its bytes (Cinder's `unmanage`): the image is
+   * moved out of the driver's naming (the file driver: `unmanaged-volume-<id>.<fmt>`), so
+   * `listVolumes` no longer reports it. Idempotent: a volume already unmanaged, or
+   * missing, is success. The volume must have no snapshots (the gateway refuses that).
+   */
+  unmanage(volumeId: string): Promise<void>;
+  /** Images in the pool that are not volumes, each with whether `manageExisting` would take it (Cinder's `get_manageable_volumes`). */
+  listManageable(): Promise<ManageableImage[]>;
+}
+
+/** An image a driver could adopt with `manageExisting`. */
+export interface ManageableImage {
+  /** What to pass as `reference` (the file driver: the file name inside the pool's directory). */
+  reference: string;
+  /** Virtual size, bytes (0 when it could not be read). */
+  sizeBytes: number;
+  /** `raw`, `qcow2`, or what qemu-img detected (e.g. `vmdk`); null when unreadable. */
+  format: string | null;
+  safeToManage: boolean;
+  /** Why it is not safe to manage; null when it is. */
+  reasonNotSafe: string | null;
 }
 
 /** An image another host serves, as qemu tools open it (`nbd://host:port/name`). */

@@ -45,8 +45,13 @@
  * volume's raw snapshot directory (first, so a crash half-way leaves no orphaned copies
  * behind once the delete is redone).
  *
+ * Manage / unmanage (`file-manage.ts`): a file of the pool's directory is adopted by
+ * renaming it to `volume-<id>.<fmt>` and growing it to whole GiB; unmanaging renames it to
+ * `unmanaged-volume-<id>.<fmt>`, which no volume listing counts.
+ *
  * Layout: this file holds the class and the volume operations; `file-snapshots.ts` the
- * snapshots, `file-copies.ts` the copies, clones and reverts, and `file-util.ts` naming,
+ * snapshots, `file-copies.ts` the copies, clones and reverts, `file-manage.ts` manage and
+ * unmanage, and `file-util.ts` naming,
  * checks and the filesystem steps of a crash-safe copy.
  */
 import { constants as fsConstants, promises as fs } from 'node:fs';
@@ -54,6 +59,7 @@ import { join } from 'node:path';
 import type { PoolConfig } from '../../config/index.js';
 import { cloneVolume, createVolumeFromSnapshot, revertToSnapshot } from './file-copies.js';
 import { importVolume } from './file-import.js';
+import { listManageable, manageExisting, unmanage } from './file-manage.js';
 import { createSnapshot, deleteSnapshot, forgetSnapshots, indexRawSnapshots, listSnapshots, snapshotSource } from './file-snapshots.js';
 import {
   asDriverError,
@@ -81,6 +87,7 @@ import {
   GiB,
   type DriverCapabilities,
   type ImageSource,
+  type ManageableImage,
   type PoolCapacity,
   type RemoteImage,
   type SnapshotInfo,
@@ -324,6 +331,20 @@ export class FileDriver implements VolumeDriver {
   /** See `VolumeDriver.importVolume` and file-import.ts. */
   importVolume(volumeId: string, sizeGiB: number, source: RemoteImage): Promise<VolumeInfo> {
     return importVolume(this.ctx, volumeId, sizeGiB, source);
+  }
+
+  /** Adopts a file of the pool as a volume (see file-manage.ts). */
+  manageExisting(volumeId: string, reference: string): Promise<VolumeInfo> {
+    return manageExisting(this.ctx, volumeId, reference);
+  }
+
+  /** Renames the volume's image to `unmanaged-volume-<id>.<fmt>`, keeping its bytes (see file-manage.ts). */
+  unmanage(volumeId: string): Promise<void> {
+    return unmanage(this.ctx, volumeId);
+  }
+
+  listManageable(): Promise<ManageableImage[]> {
+    return listManageable(this.ctx);
   }
 
   /** Directory of a volume's raw snapshot copies. */

@@ -1,6 +1,7 @@
 import test from 'ava';
 import {
   KIND,
+  MANAGE_KIND,
   subjects,
   type AgentCreate,
   type AgentCreateSnapshot,
@@ -19,6 +20,7 @@ import {
   type PoolCapacity,
   type SnapshotInfo,
   type VolumeDriver,
+  type ManageableImage,
   type ImageSource,
   type VolumeInfo,
 } from '../../../src/node-agent/index.js';
@@ -117,6 +119,27 @@ class FakeDriver implements VolumeDriver {
   async imageSource(volumeId: string): Promise<ImageSource> {
     if (!this.volumes.has(volumeId)) throw new DriverError(`no volume ${volumeId}`, { retryable: false });
     return { path: `mem:${volumeId}`, format: 'raw', sizeBytes: this.volumes.get(volumeId)! * GiB };
+  }
+  /** Images a manage may adopt: reference → GiB. */
+  readonly manageable = new Map<string, number>();
+  async manageExisting(volumeId: string, reference: string): Promise<VolumeInfo> {
+    this.calls.push(`manage ${volumeId} ${reference}`);
+    if (this.volumes.has(volumeId) && !this.manageable.has(reference)) return this.info(volumeId);
+    const size = this.manageable.get(reference);
+    if (size === undefined) throw new DriverError(`${reference} does not exist`, { retryable: false });
+    this.manageable.delete(reference);
+    this.volumes.set(volumeId, size);
+    return this.info(volumeId);
+  }
+  async unmanage(volumeId: string): Promise<void> {
+    this.calls.push(`unmanage ${volumeId}`);
+    const size = this.volumes.get(volumeId);
+    if (size === undefined) return;
+    this.volumes.delete(volumeId);
+    this.manageable.set(`unmanaged-volume-${volumeId}`, size);
+  }
+  async listManageable(): Promise<ManageableImage[]> {
+    return [...this.manageable].map(([reference, size]) => ({ reference, sizeBytes: size * GiB, format: 'raw', safeToManage: true, reasonNotSafe: null }));
   }
   private info(volumeId: string): VolumeInfo {
     const size = this.volumes.get(volumeId)! * GiB;
@@ -485,4 +508,51 @@ test('revert_volume reverts through the driver and reports revert.succeeded, or 
   const failed = emitted[1]!.payload as VolumeOutcomeEvent;
   t.is(failed.outcome, 'revert.failed');
   t.regex(failed.error!.message, /Reverting volume v1 to snapshot gone on node1@gold failed/);
+});
+
+test('manage_volume adopts the reference and reports its size; a redelivery replays the recorded outcome', async (t) => {
+  const { core, gold, emitted } = setup();
+  gold.manageable.set('legacy.raw', 3);
+  const cmd = { operationId: 'opm', volumeId: 'vm', pool: 'gold', reference: 'legacy.raw' };
+  await core.handle('manage_volume', cmd);
+  await core.handle('manage_volume', cmd);
+  t.is(gold.volumes.get('vm'), 3);
+  t.is(gold.calls.filter((c) => c.startsWith('manage')).length, 1, 'the driver is called once');
+  const expected = {
+    subject: subjects.volumeEvent('vm'),
+    kind: MANAGE_KIND.manageOutcome,
+    payload: { operationId: 'opm', volumeId: 'vm', host: 'node1', pool: 'gold', outcome: 'manage.succeeded', sizeGiB: 3, format: 'raw' },
+    msgId: 'opm:manage.succeeded',
+  };
+  t.deepEqual(emitted, [expected, expected]);
+});
+
+test('manage_volume of a missing reference or on an unknown pool is manage.failed with BAD_USER_INPUT and what to do', async (t) => {
+  const { core, emitted } = setup();
+  await core.handle('manage_volume', { operationId: 'op1', volumeId: 'v1', pool: 'gold', reference: 'gone.raw' });
+  await core.handle('manage_volume', { operationId: 'op2', volumeId: 'v2', pool: 'bronze', reference: 'x.raw' });
+  const [a, b] = emitted.map((e) => e.payload as { outcome: string; error: { code: string; message: string } });
+  t.is(a!.outcome, 'manage.failed');
+  t.is(a!.error.code, 'BAD_USER_INPUT');
+  t.regex(a!.error.message, /gone\.raw does not exist.*left as it was/);
+  t.is(b!.outcome, 'manage.failed');
+  t.regex(b!.error.message, /pool bronze is not configured on host node1/);
+});
+
+test('unmanage_volume keeps the bytes and reports delete.succeeded; a driver failure is delete.failed', async (t) => {
+  const { core, gold, emitted } = setup();
+  await core.handle('create_volume', createCmd({ volumeId: 'vu', operationId: 'opc' }));
+  await core.handle('unmanage_volume', { operationId: 'opu', volumeId: 'vu', pool: 'gold' });
+  t.false(gold.volumes.has('vu'));
+  t.is(gold.manageable.get('unmanaged-volume-vu'), 10);
+  t.deepEqual(emitted.at(-1), {
+    subject: subjects.volumeEvent('vu'),
+    kind: KIND.volumeOutcome,
+    payload: { operationId: 'opu', volumeId: 'vu', host: 'node1', pool: 'gold', outcome: 'delete.succeeded' },
+    msgId: 'opu:unmanage:delete.succeeded',
+  });
+  await core.handle('unmanage_volume', { operationId: 'opx', volumeId: 'vu', pool: 'nowhere' });
+  const failed = emitted.at(-1)!.payload as { outcome: string; error: { code: string } };
+  t.is(failed.outcome, 'delete.failed');
+  t.is(failed.error.code, 'INTERNAL');
 });

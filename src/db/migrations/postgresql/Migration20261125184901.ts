@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261125183538 extends Migration {
+export class Migration20261125184901 extends Migration {
 
   override async up(): Promise<void> {
     this.addSql(`create table "attachment" ("id" varchar(36) not null, "project_id" varchar(36) not null, "volume_id" varchar(36) not null, "instance_id" varchar(255) not null, "status" varchar(32) not null, "mode" varchar(8) not null, "target_kind" varchar(16) not null, "connector" jsonb null, "connection" jsonb null, "chap_username" varchar(64) null, "chap_secret" varchar(64) null, "host" varchar(255) null, "pool" varchar(255) null, "export_requested" boolean not null default false, "idempotency_key" varchar(255) null, "request_hash" varchar(64) null, "version" int not null default 1, "attached_at" timestamptz null, "detached_at" timestamptz null, "created_at" timestamptz not null, "updated_at" timestamptz not null, constraint "attachment_pkey" primary key ("id"));`);

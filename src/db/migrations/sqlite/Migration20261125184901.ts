@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261125183538 extends Migration {
+export class Migration20261125184901 extends Migration {
 
   override async up(): Promise<void> {
     this.addSql(`create table \`attachment\` (\`id\` text not null, \`project_id\` text not null, \`volume_id\` text not null, \`instance_id\` text not null, \`status\` text not null, \`mode\` text not null, \`target_kind\` text not null, \`connector\` json null, \`connection\` json null, \`chap_username\` text null, \`chap_secret\` text null, \`host\` text null, \`pool\` text null, \`export_requested\` integer not null default false, \`idempotency_key\` text null, \`request_hash\` text null, \`version\` integer not null default 1, \`attached_at\` datetime null, \`detached_at\` datetime null, \`created_at\` datetime not null, \`updated_at\` datetime not null, primary key (\`id\`));`);

@@ -1,0 +1,3 @@
+import { registerLifecycleRaceSuite } from './lifecycle-race-suite.js';
+
+registerLifecycleRaceSuite('postgresql');
