@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { PoolConfig } from '../../src/config/index.js';
 import { DriverError, FileDriver, GiB } from '../../src/node-agent/index.js';
+import { filePoolConfig } from '../helpers/file-pool.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
@@ -13,18 +14,7 @@ const run = promisify(execFile);
 async function pool(t: ExecutionContext, over: Partial<PoolConfig> = {}): Promise<PoolConfig> {
   const dir = await tempDir('flint-file-driver-');
   t.teardown(dir.cleanup);
-  return {
-    name: 'p1',
-    driver: 'file',
-    directory: join(dir.path, 'pool'),
-    imageFormat: 'qcow2',
-    capabilities: {},
-    maxOverSubscriptionRatio: 20,
-    reservedPercentage: 0,
-    thinProvisioning: true,
-    capacityGiB: undefined,
-    ...over,
-  };
+  return filePoolConfig(join(dir.path, 'pool'), over);
 }
 
 test('a thick create that does not fit fails as retryable and leaves no file behind', async (t) => {

@@ -12,6 +12,7 @@ import type { PoolConfig } from '../../src/config/index.js';
 import { MIGRATION_KIND, type MigrationCleaned, type MigrationCopied, type MigrationExporting, type MigrationFailed } from '../../src/bus/index.js';
 import { createLogger } from '../../src/config/index.js';
 import { FileDriver, MigrationAgent } from '../../src/node-agent/index.js';
+import { setUpFileDriver } from '../helpers/file-pool.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
@@ -28,23 +29,11 @@ interface Host {
 async function host(t: ExecutionContext, name: string, imageFormat: 'raw' | 'qcow2'): Promise<Host> {
   const dir = await tempDir(`flint-migration-${name}-`);
   t.teardown(dir.cleanup);
-  const pool: PoolConfig = {
-    name: 'p',
-    driver: 'file',
-    directory: join(dir.path, 'pool'),
-    imageFormat,
-    capabilities: {},
-    maxOverSubscriptionRatio: 20,
-    reservedPercentage: 0,
-    thinProvisioning: true,
-    capacityGiB: undefined,
-  };
-  const driver = new FileDriver(pool);
-  await driver.setup();
+  const driver = await setUpFileDriver(dir.path, { name: 'p', imageFormat });
   const stateDir = join(dir.path, 'migrations');
   const agent = new MigrationAgent({ host: name, address: '127.0.0.1', drivers: new Map([['p', driver]]), stateDir, log });
   t.teardown(() => agent.stopAll());
-  return { agent, driver, pool, stateDir };
+  return { agent, driver, pool: driver.pool, stateDir };
 }
 
 const alive = async (pid: number) => (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).startsWith('qemu-nbd');

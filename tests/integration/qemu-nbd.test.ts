@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { freePort } from '../../src/bus/nats-server-process.js';
 import { DriverError, FileDriver } from '../../src/node-agent/index.js';
 import { nbdUri, qemuNbdArgs, serveNbd } from '../../src/node-agent/qemu-nbd.js';
+import { setUpFileDriver } from '../helpers/file-pool.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
@@ -13,18 +14,7 @@ const run = promisify(execFile);
 async function driver(t: ExecutionContext, imageFormat: 'qcow2' | 'raw'): Promise<FileDriver> {
   const dir = await tempDir('flint-nbd-');
   t.teardown(dir.cleanup);
-  const d = new FileDriver({
-    name: 'p1',
-    driver: 'file',
-    directory: join(dir.path, 'pool'),
-    imageFormat,
-    capabilities: {},
-    maxOverSubscriptionRatio: 20,
-    reservedPercentage: 0,
-    thinProvisioning: true,
-    capacityGiB: undefined,
-  });
-  await d.setup();
+  const d = await setUpFileDriver(dir.path, { imageFormat });
   return d;
 }
 

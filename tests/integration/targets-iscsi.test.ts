@@ -14,6 +14,7 @@ import { DriverError, FileDriver } from '../../src/node-agent/index.js';
 import { createTargets, IscsiTarget, type ExportRequest, type IscsiConnection } from '../../src/node-agent/targets/index.js';
 import { fuseMountsUnder } from '../../src/node-agent/targets/fuse-export.js';
 import { commandOf } from '../../src/node-agent/targets/proc-util.js';
+import { setUpFileDriver } from '../helpers/file-pool.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const execFileAsync = promisify(execFile);
@@ -29,18 +30,7 @@ interface Rig {
 
 async function rig(t: ExecutionContext, imageFormat: 'raw' | 'qcow2'): Promise<Rig> {
   const tmp = await tempDir('flint-iscsi-');
-  const d = new FileDriver({
-    name: 'p1',
-    driver: 'file',
-    directory: join(tmp.path, 'pool'),
-    imageFormat,
-    capabilities: {},
-    maxOverSubscriptionRatio: 20,
-    reservedPercentage: 0,
-    thinProvisioning: true,
-    capacityGiB: undefined,
-  });
-  await d.setup();
+  const d = await setUpFileDriver(tmp.path, { imageFormat });
   const targets = createTargets({ host: 'Node-1.test', address: '127.0.0.1', stateDir: join(tmp.path, 'state'), iscsiPort: await freePort(), nbdPortRange: [20000, 20010] });
   const target = targets.get('iscsi') as IscsiTarget;
   t.teardown(async () => {
@@ -254,8 +244,7 @@ test('a killed tgtd is restarted by the target itself with every export it had',
 test('a new target on the state dir of a killed agent stops the tgtd and daemons it left, and reconcile re-creates the exports', async (t) => {
   const tmp = await tempDir('flint-iscsi-restart-');
   t.teardown(tmp.cleanup);
-  const d = new FileDriver({ name: 'p1', driver: 'file', directory: join(tmp.path, 'pool'), imageFormat: 'qcow2', capabilities: {}, maxOverSubscriptionRatio: 20, reservedPercentage: 0, thinProvisioning: true, capacityGiB: undefined });
-  await d.setup();
+  const d = await setUpFileDriver(tmp.path);
   await d.createVolume('v11', 1);
   const opts = { host: 'node-1', address: '127.0.0.1', stateDir: join(tmp.path, 'state'), iscsiPort: await freePort(), nbdPortRange: [1, 1] as [number, number] };
   const req: ExportRequest = { attachmentId: 'att-v11', volumeId: 'v11', image: await d.imageSource('v11'), mode: 'rw', initiator: INITIATOR, chap: CHAP };

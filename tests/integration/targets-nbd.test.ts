@@ -7,6 +7,7 @@ import { freePort } from '../../src/bus/nats-server-process.js';
 import { DriverError, FileDriver } from '../../src/node-agent/index.js';
 import { createTargets, type ExportRequest, type NbdConnection, type Target } from '../../src/node-agent/targets/index.js';
 import { commandOf } from '../../src/node-agent/targets/proc-util.js';
+import { setUpFileDriver } from '../helpers/file-pool.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const execFileAsync = promisify(execFile);
@@ -19,18 +20,7 @@ interface Rig {
 
 async function rig(t: ExecutionContext, imageFormat: 'raw' | 'qcow2', width = 3): Promise<Rig> {
   const tmp = await tempDir('flint-nbdt-');
-  const d = new FileDriver({
-    name: 'p1',
-    driver: 'file',
-    directory: join(tmp.path, 'pool'),
-    imageFormat,
-    capabilities: {},
-    maxOverSubscriptionRatio: 20,
-    reservedPercentage: 0,
-    thinProvisioning: true,
-    capacityGiB: undefined,
-  });
-  await d.setup();
+  const d = await setUpFileDriver(tmp.path, { imageFormat });
   const first = await freePort();
   const range: [number, number] = [first, Math.min(65535, first + width - 1)];
   const target = createTargets({ host: 'node-1', address: '127.0.0.1', stateDir: join(tmp.path, 'state'), iscsiPort: 1, nbdPortRange: range }).get('nbd')!;
