@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { decodeEnvelope, decodePayload, serviceHeartbeat, type ServiceHeartbeat } from '../bus/index.js';
-import { capacity, findOperation, findSnapshot, findVolume, mayUseVolumeType, visibleVolumeTypes, VolumeTypeAccess, VolumeType as VolumeTypeRow } from '../db/index.js';
+import { capacity, findBackup, findOperation, findSnapshot, findVolume, mayUseVolumeType, toBackupView, visibleVolumeTypes, VolumeTypeAccess, VolumeType as VolumeTypeRow } from '../db/index.js';
+import { BackupType } from './types/backup.js';
 import {
   BadInputError,
   canSee,
@@ -74,15 +75,17 @@ export class SystemResolver {
 
   @Query(() => Node, {
     nullable: true,
-    description: 'Any object by its id (Relay): a volume, a snapshot, an operation or a volume type; null when nothing with that id is visible to you. Use `... on Volume { … }` to read its fields.',
+    description: 'Any object by its id (Relay): a volume, a snapshot, a backup, an operation or a volume type; null when nothing with that id is visible to you. Use `... on Volume { … }` to read its fields.',
   })
-  async node(@Arg('id', () => ID, { description: 'Id of a volume, snapshot, operation or volume type.' }) id: string, @Ctx() ctx: Context): Promise<Node | null> {
+  async node(@Arg('id', () => ID, { description: 'Id of a volume, snapshot, backup, operation or volume type.' }) id: string, @Ctx() ctx: Context): Promise<Node | null> {
     const p = requirePrincipal(ctx.principal);
     const em = ctx.services.db.fork();
     const v = await findVolume(em, id);
     if (v) return v.status !== 'deleted' && canSee(p, v.projectId) ? VolumeType.from(v) : null;
     const s = await findSnapshot(em, id);
     if (s) return s.status !== 'deleted' && canSee(p, s.projectId) ? SnapshotType.from(s) : null;
+    const b = await findBackup(em, id);
+    if (b) return b.status !== 'deleted' && canSee(p, b.projectId) ? BackupType.from(b, toBackupView) : null;
     const op = await findOperation(em, id);
     if (op) return canSee(p, op.projectId) ? OperationType.from(op) : null;
     const t = await em.findOne(VolumeTypeRow, { id }, { disableIdentityMap: true });

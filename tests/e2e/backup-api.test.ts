@@ -131,6 +131,9 @@ test.serial('round trip: a volume with patterns and holes is backed up with prog
   t.deepEqual(listed.volume.backups.map((x) => x.id), [b.id]);
   const page = ok(await call<{ backups: { totalCount: number; edges: Array<{ node: { id: string } }> } }>(c, member, 'query($v: ID) { backups(first: 10, filter: { volumeId: $v }) { totalCount edges { node { id } } } }', { v: id }));
   t.is(page.backups.totalCount, 1);
+  const NODE = 'query($id: ID!) { node(id: $id) { id ... on Backup { status isIncremental } } }';
+  t.deepEqual(ok(await call<{ node: unknown }>(c, member, NODE, { id: b.id })).node, { id: b.id, status: 'AVAILABLE', isIncremental: false });
+  t.is(ok(await call<{ node: unknown }>(c, t.context.other, NODE, { id: b.id })).node, null, 'not visible to another project');
 });
 
 test.serial('incremental backups store only what changed; deleting the middle one keeps the others restorable', async (t) => {
