@@ -113,11 +113,12 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
     log.info({ pool: pool.name, driver: driver.name, directory: pool.directory }, 'pool ready');
   }
 
+  const drivers = new Map(pools.map((p) => [p.config.name, p.driver]));
   const outcomes = new FileOutcomeStore(join(config.dataDir, 'agent', token(host), 'operations'));
   const migration = new MigrationAgent({
     host,
     address: config.agentAddress,
-    drivers: new Map(pools.map((p) => [p.config.name, p.driver])),
+    drivers,
     stateDir: join(config.dataDir, 'agent', token(host), 'migrations'),
     log: scopedLogger(log),
   });
@@ -131,7 +132,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
     attachments: targets.handler,
     host,
     availabilityZone: config.availabilityZone,
-    drivers: new Map(pools.map((p) => [p.config.name, p.driver])),
+    drivers,
     maxAttempts: config.schedulerMaxAttempts,
     outcomes,
     emit: (subject, kind, payload, msgId) => {
@@ -162,7 +163,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
     onAttachments: (wanted) => targets.handler.reconcileExports(wanted),
     onBackups: (b) => core.backups.recoverLost(b),
   });
-  const manageable = startManageableResponder(bus, { host, drivers: new Map(pools.map((p) => [p.config.name, p.driver])), log });
+  const manageable = startManageableResponder(bus, { host, drivers, log });
   let runner: ConsumerRunner;
   try {
     runner = await runConsumer(
