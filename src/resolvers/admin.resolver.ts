@@ -19,6 +19,7 @@ import { OperationType } from './types/operation.js';
 import { SnapshotType } from './types/snapshot.js';
 import { VolumeType } from './types/volume.js';
 import { decodeCursor, encodeCursor } from './volume.resolver.js';
+import { connectionOf } from './types/relay.js';
 
 const RESOURCE_TYPES = ['volume', 'snapshot'];
 
@@ -94,7 +95,7 @@ export class AdminResolver {
       after: after ? decodeCursor(after) : undefined,
     });
     const edges = page.rows.map((a) => ({ node: StatusAuditType.from(a), cursor: encodeCursor(new Date(a.createdAt), a.id) }));
-    return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, totalCount: page.totalCount };
+    return connectionOf(edges, page.hasNextPage, page.totalCount);
   }
 
   @FieldResolver(() => [StatusAuditType], {

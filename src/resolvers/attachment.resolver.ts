@@ -26,6 +26,7 @@ import {
 } from './types/attachment.js';
 import { VolumeType } from './types/volume.js';
 import { decodeCursor, encodeCursor } from './volume.resolver.js';
+import { connectionOf } from './types/relay.js';
 
 const payload = (r: AttachmentResult) => ({ attachment: AttachmentType.from(r.attachment), operation: OperationType.from(r.operation) });
 
@@ -59,7 +60,7 @@ export class AttachmentResolver {
       after: after ? decodeCursor(after) : undefined,
     });
     const edges = page.rows.map((a) => ({ node: AttachmentType.from(a), cursor: encodeCursor(a.createdAt, a.id) }));
-    return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, totalCount: page.totalCount };
+    return connectionOf(edges, page.hasNextPage, page.totalCount);
   }
 
   @Mutation(() => CreateAttachmentPayload, {

@@ -23,6 +23,7 @@ import {
 import { OperationType, UserMessageType } from './types/operation.js';
 import { VolumeType } from './types/volume.js';
 import { decodeCursor, encodeCursor } from './volume.resolver.js';
+import { connectionOf } from './types/relay.js';
 
 const view = (b: Backup) => BackupType.from(b, toBackupView);
 const payload = (r: BackupResult) => ({ backup: view(r.backup), operation: OperationType.from(r.operation) });
@@ -67,7 +68,7 @@ export class BackupResolver {
       after: after ? decodeCursor(after) : undefined,
     });
     const edges = page.rows.map((b) => ({ node: view(b), cursor: encodeCursor(new Date(b.createdAt), b.id) }));
-    return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, totalCount: page.totalCount };
+    return connectionOf(edges, page.hasNextPage, page.totalCount);
   }
 
   @Query(() => String, {

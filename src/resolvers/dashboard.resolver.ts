@@ -20,6 +20,7 @@ import {
 import { OperationType, UserMessageType } from './types/operation.js';
 import { Pool, Service } from './types/system.js';
 import { decodeCursor, encodeCursor } from './volume.resolver.js';
+import { connectionOf } from './types/relay.js';
 
 interface SubscribeData<A> {
   args: A;
@@ -77,7 +78,7 @@ export class DashboardResolver {
       disableIdentityMap: true,
     });
     const edges = rows.slice(0, size).map((o) => ({ node: OperationType.from(o), cursor: encodeCursor(o.createdAt, o.id) }));
-    return { edges, pageInfo: { hasNextPage: rows.length > size, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
+    return connectionOf(edges, rows.length > size, totalCount);
   }
 
   @Query(() => UserMessageConnection, {
@@ -104,7 +105,7 @@ export class DashboardResolver {
       disableIdentityMap: true,
     });
     const edges = rows.slice(0, size).map((m) => ({ node: UserMessageType.from(m), cursor: encodeCursor(m.createdAt, m.id) }));
-    return { edges, pageInfo: { hasNextPage: rows.length > size, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
+    return connectionOf(edges, rows.length > size, totalCount);
   }
 
   @Subscription(() => [Pool], {

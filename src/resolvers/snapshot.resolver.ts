@@ -16,6 +16,7 @@ import {
 import { SnapshotConnection, SnapshotFilter, SnapshotType } from './types/snapshot.js';
 import { VolumeType } from './types/volume.js';
 import { decodeCursor, encodeCursor } from './volume.resolver.js';
+import { connectionOf } from './types/relay.js';
 
 const payload = (r: SnapshotResult) => ({ snapshot: SnapshotType.from(r.snapshot), operation: OperationType.from(r.operation) });
 
@@ -52,7 +53,7 @@ export class SnapshotResolver {
       after: after ? decodeCursor(after) : undefined,
     });
     const edges = page.rows.map((s) => ({ node: SnapshotType.from(s), cursor: encodeCursor(s.createdAt, s.id) }));
-    return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, totalCount: page.totalCount };
+    return connectionOf(edges, page.hasNextPage, page.totalCount);
   }
 
   @Mutation(() => CreateSnapshotPayload, {

@@ -19,6 +19,7 @@ import {
 import { VolumeConnection, VolumeFilter, VolumeType } from './types/volume.js';
 import { SnapshotType } from './types/snapshot.js';
 import type { VolumeResult } from './services.js';
+import { connectionOf } from './types/relay.js';
 
 export function encodeCursor(createdAt: Date, id: string): string {
   return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString('base64url');
@@ -70,7 +71,7 @@ export class VolumeResolver {
       after: after ? decodeCursor(after) : undefined,
     });
     const edges = page.rows.map((v) => ({ node: VolumeType.from(v), cursor: encodeCursor(v.createdAt, v.id) }));
-    return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, totalCount: page.totalCount };
+    return connectionOf(edges, page.hasNextPage, page.totalCount);
   }
 
   @Mutation(() => CreateVolumePayload, {

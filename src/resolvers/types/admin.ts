@@ -1,9 +1,10 @@
-import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { Field, ID, InputType, ObjectType } from 'type-graphql';
 import type { StatusAudit } from '../../db/index.js';
 import { SnapshotStatusEnum, VolumeStatusEnum } from './enums.js';
 import { OperationType } from './operation.js';
 import { SnapshotType } from './snapshot.js';
-import { PageInfo, VolumeType } from './volume.js';
+import { relayConnection } from './relay.js';
+import { VolumeType } from './volume.js';
 
 const REASON = 'Why, for the audit trail: 1 to 1024 characters, e.g. the ticket and what was checked on the host. Kept in `StatusAudit.reason`.';
 
@@ -59,26 +60,9 @@ export class StatusAuditType {
   }
 }
 
-@ObjectType({ description: 'One audit record of a page, with its position (Relay edge).' })
-export class StatusAuditEdge {
-  @Field(() => StatusAuditType, { description: 'The audit record.' })
-  node!: StatusAuditType;
-
-  @Field({ description: 'Opaque position of this record in the list; pass it as `after` to continue after it.' })
-  cursor!: string;
-}
-
-@ObjectType({ description: 'A page of status audit records, newest first (Relay connection).' })
-export class StatusAuditConnection {
-  @Field(() => [StatusAuditEdge], { description: 'The records of this page with their cursors; empty past the end.' })
-  edges!: StatusAuditEdge[];
-
-  @Field(() => PageInfo, { description: 'Whether more pages follow, and the cursor to fetch the next one.' })
-  pageInfo!: PageInfo;
-
-  @Field(() => Int, { description: 'Records matching the filter, over all pages.' })
-  totalCount!: number;
-}
+const statusAuditPage = relayConnection(StatusAuditType, { name: 'StatusAudit', one: 'status audit record', many: 'status audit records', order: 'newest first' });
+export const StatusAuditConnection = statusAuditPage.Connection;
+export type StatusAuditConnection = InstanceType<typeof StatusAuditConnection>;
 
 @InputType({ description: 'Conditions an audit record must meet; all given ones apply.' })
 export class StatusAuditFilter {

@@ -4,7 +4,7 @@ import { toAttachmentView, type Attachment } from '../../db/index.js';
 import { Node } from './node.js';
 import { OperationType } from './operation.js';
 import { StatusAuditType } from './admin.js';
-import { PageInfo } from './volume.js';
+import { relayConnection } from './relay.js';
 
 /** GraphQL names in upper case; values are the stored (Cinder) names. */
 export enum AttachmentStatusEnum {
@@ -262,26 +262,9 @@ export function connectionInfoOf(a: AttachmentType, password: string | null): Co
   return { driverVolumeType: c.driverVolumeType, data };
 }
 
-@ObjectType({ description: 'One attachment of a page, with its position (Relay edge).' })
-export class AttachmentEdge {
-  @Field(() => AttachmentType, { description: 'The attachment.' })
-  node!: AttachmentType;
-
-  @Field({ description: 'Opaque position of this attachment in the list; pass it as `after` to continue after it.' })
-  cursor!: string;
-}
-
-@ObjectType({ description: 'A page of attachments, oldest first (Relay connection).' })
-export class AttachmentConnection {
-  @Field(() => [AttachmentEdge], { description: 'The attachments of this page with their cursors; empty past the end.' })
-  edges!: AttachmentEdge[];
-
-  @Field(() => PageInfo, { description: 'Whether more pages follow, and the cursor to fetch the next one.' })
-  pageInfo!: PageInfo;
-
-  @Field(() => Int, { description: 'Attachments matching the filter, over all pages.' })
-  totalCount!: number;
-}
+const attachmentPage = relayConnection(AttachmentType, { name: 'Attachment', one: 'attachment', many: 'attachments', order: 'oldest first' });
+export const AttachmentConnection = attachmentPage.Connection;
+export type AttachmentConnection = InstanceType<typeof AttachmentConnection>;
 
 @InputType({ description: 'Conditions an attachment must meet; all given ones apply.' })
 export class AttachmentFilter {

@@ -3,7 +3,8 @@ import type { BackupView } from '../../bus/index.js';
 import type { Backup } from '../../db/index.js';
 import { Node } from './node.js';
 import { OperationType } from './operation.js';
-import { PageInfo, VolumeType } from './volume.js';
+import { relayConnection } from './relay.js';
+import { VolumeType } from './volume.js';
 
 /** GraphQL names in upper case; values are the stored names. */
 export enum BackupStatusEnum {
@@ -200,26 +201,9 @@ export class BackupProgressType {
   at!: Date;
 }
 
-@ObjectType({ description: 'One backup of a page, with its position (Relay edge).' })
-export class BackupEdge {
-  @Field(() => BackupType, { description: 'The backup.' })
-  node!: BackupType;
-
-  @Field({ description: 'Opaque position of this backup in the list; pass it as `after` to continue after it.' })
-  cursor!: string;
-}
-
-@ObjectType({ description: 'A page of backups, oldest first (Relay connection).' })
-export class BackupConnection {
-  @Field(() => [BackupEdge], { description: 'The backups of this page with their cursors; empty past the end.' })
-  edges!: BackupEdge[];
-
-  @Field(() => PageInfo, { description: 'Whether more pages follow, and the cursor to fetch the next one.' })
-  pageInfo!: PageInfo;
-
-  @Field(() => Int, { description: 'Backups matching the filter, over all pages.' })
-  totalCount!: number;
-}
+const backupPage = relayConnection(BackupType, { name: 'Backup', one: 'backup', many: 'backups', order: 'oldest first' });
+export const BackupConnection = backupPage.Connection;
+export type BackupConnection = InstanceType<typeof BackupConnection>;
 
 @InputType({ description: 'Conditions a backup must meet; all given ones apply.' })
 export class BackupFilter {

@@ -1,9 +1,9 @@
 /** GraphQL types of the operation and message lists and of the dashboard subscriptions. */
-import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { Field, ID, InputType } from 'type-graphql';
 import type { OperationView, UserMessageView } from '../../bus/index.js';
 import { OperationStatusEnum } from './enums.js';
 import { OperationType, UserMessageType } from './operation.js';
-import { PageInfo } from './volume.js';
+import { relayConnection } from './relay.js';
 
 @InputType({ description: 'Conditions an operation must meet; all given ones apply.' })
 export class OperationFilter {
@@ -14,26 +14,9 @@ export class OperationFilter {
   kind?: string | null;
 }
 
-@ObjectType({ description: 'An operation in a page of operations.' })
-export class OperationEdge {
-  @Field(() => OperationType, { description: 'The operation.' })
-  node!: OperationType;
-
-  @Field({ description: 'Where this operation is in the list; pass it as `after` to continue after it.' })
-  cursor!: string;
-}
-
-@ObjectType({ description: 'A page of operations, newest first.' })
-export class OperationConnection {
-  @Field(() => [OperationEdge], { description: 'The operations of this page.' })
-  edges!: OperationEdge[];
-
-  @Field(() => PageInfo, { description: 'Whether more operations follow, and the cursor to get them.' })
-  pageInfo!: PageInfo;
-
-  @Field(() => Int, { description: 'Operations matching the filter, over all pages.' })
-  totalCount!: number;
-}
+const operationPage = relayConnection(OperationType, { name: 'Operation', one: 'operation', many: 'operations', order: 'newest first' });
+export const OperationConnection = operationPage.Connection;
+export type OperationConnection = InstanceType<typeof OperationConnection>;
 
 @InputType({ description: 'Which resource the messages are about; all given conditions apply.' })
 export class UserMessageFilter {
@@ -44,26 +27,9 @@ export class UserMessageFilter {
   resourceId?: string | null;
 }
 
-@ObjectType({ description: 'A user message in a page of messages.' })
-export class UserMessageEdge {
-  @Field(() => UserMessageType, { description: 'The message.' })
-  node!: UserMessageType;
-
-  @Field({ description: 'Where this message is in the list; pass it as `after` to continue after it.' })
-  cursor!: string;
-}
-
-@ObjectType({ description: 'A page of user messages, newest first.' })
-export class UserMessageConnection {
-  @Field(() => [UserMessageEdge], { description: 'The messages of this page.' })
-  edges!: UserMessageEdge[];
-
-  @Field(() => PageInfo, { description: 'Whether more messages follow, and the cursor to get them.' })
-  pageInfo!: PageInfo;
-
-  @Field(() => Int, { description: 'Messages matching the filter, over all pages.' })
-  totalCount!: number;
-}
+const userMessagePage = relayConnection(UserMessageType, { name: 'UserMessage', one: 'user message', many: 'user messages', order: 'newest first' });
+export const UserMessageConnection = userMessagePage.Connection;
+export type UserMessageConnection = InstanceType<typeof UserMessageConnection>;
 
 /** The GraphQL operation of a live event (reuses the row mapping of `OperationType.from`). */
 export function operationFromView(v: OperationView): OperationType {

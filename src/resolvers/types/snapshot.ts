@@ -4,7 +4,7 @@ import type { Snapshot } from '../../db/index.js';
 import { toSnapshotView } from '../../db/index.js';
 import { Node } from './node.js';
 import { SnapshotStatusEnum } from './enums.js';
-import { PageInfo } from './volume.js';
+import { relayConnection } from './relay.js';
 
 @ObjectType('Snapshot', {
   implements: Node,
@@ -60,26 +60,9 @@ export class SnapshotType extends Node {
   }
 }
 
-@ObjectType({ description: 'One snapshot of a page, with its position (Relay edge).' })
-export class SnapshotEdge {
-  @Field(() => SnapshotType, { description: 'The snapshot.' })
-  node!: SnapshotType;
-
-  @Field({ description: 'Opaque position of this snapshot in the list; pass it as `after` to continue after it.' })
-  cursor!: string;
-}
-
-@ObjectType({ description: 'A page of snapshots, oldest first (Relay connection).' })
-export class SnapshotConnection {
-  @Field(() => [SnapshotEdge], { description: 'The snapshots of this page with their cursors; empty past the end.' })
-  edges!: SnapshotEdge[];
-
-  @Field(() => PageInfo, { description: 'Whether more pages follow, and the cursor to fetch the next one.' })
-  pageInfo!: PageInfo;
-
-  @Field(() => Int, { description: 'Snapshots matching the filter, over all pages.' })
-  totalCount!: number;
-}
+const snapshotPage = relayConnection(SnapshotType, { name: 'Snapshot', one: 'snapshot', many: 'snapshots', order: 'oldest first' });
+export const SnapshotConnection = snapshotPage.Connection;
+export type SnapshotConnection = InstanceType<typeof SnapshotConnection>;
 
 @InputType({ description: 'Conditions a snapshot must meet; all given ones apply.' })
 export class SnapshotFilter {

@@ -6,6 +6,9 @@ import { toVolumeView } from '../../db/index.js';
 import { Node } from './node.js';
 import { VolumeEventTypeEnum, VolumeStatusEnum } from './enums.js';
 import { MigrationStatusEnum } from './migration-enums.js';
+import { relayConnection } from './relay.js';
+
+export { PageInfo } from './relay.js';
 
 @ObjectType('Volume', {
   implements: Node,
@@ -95,35 +98,9 @@ export class VolumeType extends Node {
   }
 }
 
-@ObjectType({ description: 'Where a page ends and whether another follows (Relay\'s PageInfo).' })
-export class PageInfo {
-  @Field({ description: 'Whether more items follow `endCursor`.' })
-  hasNextPage!: boolean;
-
-  @Field(() => String, { nullable: true, description: 'Cursor of the last item; pass it as `after` for the next page.' })
-  endCursor!: string | null;
-}
-
-@ObjectType({ description: 'One volume of a page, with its position (Relay edge).' })
-export class VolumeEdge {
-  @Field(() => VolumeType, { description: 'The volume.' })
-  node!: VolumeType;
-
-  @Field({ description: 'Opaque position of this volume in the list; pass it as `after` to continue after it.' })
-  cursor!: string;
-}
-
-@ObjectType({ description: 'A page of volumes, oldest first (Relay connection).' })
-export class VolumeConnection {
-  @Field(() => [VolumeEdge], { description: 'The volumes of this page with their cursors; empty past the end.' })
-  edges!: VolumeEdge[];
-
-  @Field(() => PageInfo, { description: 'Whether more pages follow, and the cursor to fetch the next one.' })
-  pageInfo!: PageInfo;
-
-  @Field(() => Int, { description: 'Volumes matching the filter, over all pages.' })
-  totalCount!: number;
-}
+const volumePage = relayConnection(VolumeType, { name: 'Volume', one: 'volume', many: 'volumes', order: 'oldest first' });
+export const VolumeConnection = volumePage.Connection;
+export type VolumeConnection = InstanceType<typeof VolumeConnection>;
 
 @InputType({ description: 'Conditions a volume must meet; all given ones apply.' })
 export class VolumeFilter {
