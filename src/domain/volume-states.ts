@@ -60,6 +60,8 @@ export const VOLUME_ACTIONS = {
   extend: { from: ['available', 'in_use'], to: 'extending', verb: 'extended' },
   /** Taking a snapshot leaves the volume's status as it is (Cinder's way); it must be AVAILABLE. */
   snapshot: { from: ['available'], to: null, verb: 'snapshotted' },
+  /** With `force`, an attached (IN_USE) volume too, as Cinder allows: the snapshot is crash-consistent, like pulling the plug. */
+  snapshotInUse: { from: ['in_use'], to: null, verb: 'snapshotted while attached' },
   /** Reverting to its latest snapshot (Cinder's revert-to-snapshot): only an AVAILABLE volume. */
   revert: { from: ['available'], to: 'reverting', verb: 'reverted to a snapshot' },
   /**

@@ -46,8 +46,7 @@ import { announceAndDispatch, casGuard, casRefusal, newOperation, replayCreate, 
 import type { GatewayDeps } from './volume-service.js';
 
 /** Added to INVALID_STATE when a volume cannot be snapshotted now. */
-const FORCE_HINT =
-  ' A snapshot needs an AVAILABLE volume; `force: true` will also allow IN_USE (attached) volumes once attachments exist, and changes nothing today.';
+const FORCE_HINT = ' A snapshot needs an AVAILABLE volume, or an IN_USE (attached) one with `force: true` (crash-consistent: writes the consumer has not flushed are not in it).';
 
 /** Tries of the create transaction when other snapshots of the same volume keep bumping its version. */
 const CAS_ATTEMPTS = 5;
@@ -88,7 +87,7 @@ export class SnapshotService implements SnapshotServiceApi {
       const replay = await this.replay(em, projectId, input.idempotencyKey, requestHash);
       if (replay) return replay;
     }
-    snapshotAllowed(volume);
+    const action = snapshotAllowed(volume, input.force === true);
 
     const snapshotId = randomUUID();
     const operationId = randomUUID();
@@ -96,7 +95,7 @@ export class SnapshotService implements SnapshotServiceApi {
     let read = volume;
     for (let attempt = 1; !created; attempt++) {
       try {
-        created = await this.insert(em, read, projectId, snapshotId, operationId, input, requestHash);
+        created = await this.insert(em, read, action, projectId, snapshotId, operationId, input, requestHash);
       } catch (err) {
         // Two requests with one idempotency key raced: the loser answers with the winner's snapshot.
         if ((err instanceof UniqueConstraintViolationException || err instanceof VolumeMoved) && input.idempotencyKey) {
@@ -107,7 +106,7 @@ export class SnapshotService implements SnapshotServiceApi {
         // Another snapshot of the volume (or an update) bumped its version meanwhile: read it again and retry.
         const now = await findVolume(this.deps.db.fork(), volume.id);
         if (!now || now.status === 'deleted') throw new NotFoundError('Volume', volume.id);
-        snapshotAllowed(now);
+        snapshotAllowed(now, input.force === true);
         if (attempt >= CAS_ATTEMPTS) {
           throw new ConflictError(`Volume ${volume.id} kept changing while this request ran; retry.`, { currentVersion: now.version });
         }
@@ -124,6 +123,7 @@ export class SnapshotService implements SnapshotServiceApi {
   private async insert(
     em: EntityManager,
     volume: Volume,
+    action: 'snapshot' | 'snapshotInUse',
     projectId: string,
     snapshotId: string,
     operationId: string,
@@ -133,7 +133,7 @@ export class SnapshotService implements SnapshotServiceApi {
     const payload: AgentCreateSnapshot = { operationId, snapshotId, volumeId: volume.id, pool: volume.pool! };
     return em.transactional(async (tx) => {
       // Bump the volume's version, keeping its status: a delete that read the old version now fails with CONFLICT.
-      const bumped = await casVolume(tx, volume.id, { from: actionTransition('snapshot').from, expectedVersion: volume.version }, {});
+      const bumped = await casVolume(tx, volume.id, { from: actionTransition(action).from, expectedVersion: volume.version }, {});
       if (!bumped) throw new VolumeMoved();
       const snapshot = tx.create(Snapshot, {
         id: snapshotId,
@@ -230,15 +230,23 @@ export class SnapshotService implements SnapshotServiceApi {
   }
 }
 
-/** Whether a snapshot of `volume` may start now (the volume action `snapshot`), with what `force` will change. */
-export function snapshotAllowed(volume: Pick<Volume, 'id' | 'status' | 'host' | 'pool'>): void {
+/**
+ * Which volume action a snapshot of `volume` is now: `snapshot` (AVAILABLE), or with
+ * `force` `snapshotInUse` (attached); INVALID_STATE otherwise, with the force hint.
+ */
+export function snapshotAllowed(volume: Pick<Volume, 'id' | 'status' | 'host' | 'pool'>, force = false): 'snapshot' | 'snapshotInUse' {
+  const action = force && volume.status === 'in_use' ? 'snapshotInUse' : 'snapshot';
   try {
-    assertCanStart('snapshot', volume.status, volume.id);
+    assertCanStart(action, volume.status, volume.id);
   } catch (err) {
-    if (err instanceof InvalidStateError) throw new InvalidStateError(err.message + FORCE_HINT, err.details);
+    if (err instanceof InvalidStateError) {
+      const hint = volume.status === 'in_use' ? ' It is attached: snapshot it with `force: true` (crash-consistent), or detach it first.' : FORCE_HINT;
+      throw new InvalidStateError(err.message + hint, err.details);
+    }
     throw err;
   }
-  if (!volume.host || !volume.pool) throw invalidState(actionTransition('snapshot'), volume.status, volume.id);
+  if (!volume.host || !volume.pool) throw invalidState(actionTransition(action), volume.status, volume.id);
+  return action;
 }
 
 function guard(action: SnapshotAction, expectedVersion: number | null | undefined) {

@@ -109,7 +109,7 @@ export type CreateBackupInput = {
 export type CreateSnapshotInput = {
   /** Free text for people, up to 1024 characters; default none. */
   description?: string | null | undefined;
-  /** Snapshot an IN_USE (attached) volume too, as Cinder's `force` does; accepted once attachments exist. Today only AVAILABLE volumes can be snapshotted either way. */
+  /** Snapshot an IN_USE (attached) volume too, as Cinder's `force` does. The snapshot is crash-consistent: what the consumer has not flushed is not in it. */
   force?: boolean | null | undefined;
   /** Makes the create safe to retry (1 to 255 characters): the same key from the same project returns the first snapshot and its operation, never a second one. The same key with other parameters is CONFLICT. */
   idempotencyKey?: string | null | undefined;

@@ -19,7 +19,7 @@ export class CreateSnapshotInput {
   @Field(() => Boolean, {
     nullable: true,
     defaultValue: false,
-    description: 'Snapshot an IN_USE (attached) volume too, as Cinder\'s `force` does; accepted once attachments exist. Today only AVAILABLE volumes can be snapshotted either way.',
+    description: 'Snapshot an IN_USE (attached) volume too, as Cinder\'s `force` does. The snapshot is crash-consistent: what the consumer has not flushed is not in it.',
   })
   force?: boolean | null;
 

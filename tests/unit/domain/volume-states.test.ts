@@ -25,6 +25,7 @@ const EXPECTED_ACTIONS: Record<VolumeAction, { from: VolumeStatus[]; to: VolumeS
   delete: { from: DELETABLE, to: 'deleting', verb: 'deleted' },
   extend: { from: ['available', 'in_use'], to: 'extending', verb: 'extended' },
   snapshot: { from: ['available'], to: null, verb: 'snapshotted' },
+  snapshotInUse: { from: ['in_use'], to: null, verb: 'snapshotted while attached' },
   revert: { from: ['available'], to: 'reverting', verb: 'reverted to a snapshot' },
   migrate: { from: ['available'], to: 'maintenance', verb: 'migrated' },
   retype: { from: ['available'], to: 'retyping', verb: 'retyped' },
@@ -69,8 +70,8 @@ const EXPECTED_TRANSITIONAL: VolumeStatus[] = [
 
 const HINT = 'Wait until its current operation finishes, then retry.';
 
-test('the action table has exactly the actions backup, backupInUse, delete, extend, migrate, restore, retype, revert, snapshot and update', (t) => {
-  t.deepEqual(Object.keys(VOLUME_ACTIONS).sort(), ['backup', 'backupInUse', 'delete', 'extend', 'migrate', 'restore', 'retype', 'revert', 'snapshot', 'update']);
+test('the action table has exactly the actions backup, backupInUse, delete, extend, migrate, restore, retype, revert, snapshot, snapshotInUse and update', (t) => {
+  t.deepEqual(Object.keys(VOLUME_ACTIONS).sort(), ['backup', 'backupInUse', 'delete', 'extend', 'migrate', 'restore', 'retype', 'revert', 'snapshot', 'snapshotInUse', 'update']);
 });
 
 test('a volume in MAINTENANCE (migrating) refuses every action, updates included', (t) => {
