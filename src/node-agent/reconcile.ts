@@ -32,7 +32,7 @@ import type { AgentPool } from './heartbeat.js';
 
 /** How long the agent waits for a gateway's answer. @default 5_000 */
 export const RECONCILE_TIMEOUT_MS = 5_000;
-/** When no gateway answered at start, the one later try. @default 30_000 */
+/** When no gateway answers at start, the longest wait between tries. @default 30_000 */
 export const RECONCILE_RETRY_MS = 30_000;
 
 export type DbVolume = ReconcileReply['volumes'][number];
@@ -116,9 +116,20 @@ export async function reconcileOnce(
   return plan;
 }
 
+/** The wait before try `n` (1-based) after a failed one: 1 s, doubling, at most `capMs`. Pure. */
+export function reconcileRetryDelay(n: number, capMs = RECONCILE_RETRY_MS): number {
+  return Math.min(capMs, 1000 * 2 ** Math.max(0, n - 1));
+}
+
+function reason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /**
- * Runs the reconciliation now; when no gateway answers, logs it and tries once more
- * after `retryMs` (in the background). `stop()` cancels that try.
+ * Runs the reconciliation now; when no gateway answers (none started yet, or the bus is
+ * down), keeps trying in the background, 1 s after the first failure and doubling up to
+ * `retryMs`, until one answers: exports and lost backups must come back even when the
+ * gateways start after the agent. `stop()` ends the tries.
  */
 export async function startReconciliation(
   bus: Bus,
@@ -128,17 +139,25 @@ export async function startReconciliation(
   opts: { timeoutMs?: number; retryMs?: number } & ReconcileHooks = {},
 ): Promise<{ stop(): void }> {
   let timer: NodeJS.Timeout | undefined;
-  try {
-    await reconcileOnce(bus, host, pools, log, opts.timeoutMs, opts);
-  } catch (err) {
-    const retryMs = opts.retryMs ?? RECONCILE_RETRY_MS;
-    log.warn({ err, retryInMs: retryMs }, 'start-up reconciliation: no gateway answered; will try once more later');
-    timer = setTimeout(() => {
-      reconcileOnce(bus, host, pools, log, opts.timeoutMs, opts).catch((e: unknown) =>
-        log.warn({ err: e }, 'start-up reconciliation failed again; skipped until the next start'),
-      );
-    }, retryMs);
-    timer.unref();
-  }
-  return { stop: () => clearTimeout(timer) };
+  let stopped = false;
+  const attempt = async (n: number): Promise<void> => {
+    try {
+      await reconcileOnce(bus, host, pools, log, opts.timeoutMs, opts);
+    } catch (err) {
+      if (stopped) return;
+      const retryInMs = reconcileRetryDelay(n, opts.retryMs);
+      // The first miss is worth a line (a gateway starting after the agent is normal); the rest only at debug.
+      if (n === 1) log.info({ reason: reason(err), retryInMs }, 'start-up reconciliation: no gateway answered yet; retrying until one does');
+      else log.debug({ reason: reason(err), retryInMs, attempt: n }, 'start-up reconciliation: still no answer');
+      timer = setTimeout(() => void attempt(n + 1), retryInMs);
+      timer.unref();
+    }
+  };
+  await attempt(1);
+  return {
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }
