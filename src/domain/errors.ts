@@ -74,10 +74,16 @@ export class InvalidStateError extends FlintError {
  * "X is CURRENT and cannot be VERB; allowed from: …", the one wording of a refused
  * transition for every resource; `busy` adds the hint to wait for the running operation.
  */
-export function refusedTransition(subject: string, current: string, verb: string, allowedFrom: readonly string[], busy: boolean): InvalidStateError {
+export const WAIT_HINT = 'Wait until its current operation finishes, then retry.';
+
+/**
+ * INVALID_STATE for `subject` in `current`, which cannot be `verb`. `busy`: true adds the
+ * wait hint (the state ends by itself); a string is a hint of its own (what to do instead).
+ */
+export function refusedTransition(subject: string, current: string, verb: string, allowedFrom: readonly string[], busy: boolean | string): InvalidStateError {
   const now = current.toUpperCase();
   const allowed = allowedFrom.map((s) => s.toUpperCase());
-  const hint = busy ? ' Wait until its current operation finishes, then retry.' : '';
+  const hint = typeof busy === 'string' ? ` ${busy}` : busy ? ` ${WAIT_HINT}` : '';
   return new InvalidStateError(`${subject} is ${now} and cannot be ${verb}; allowed from: ${allowed.join(', ')}.${hint}`, {
     currentStatus: now,
     allowedStatuses: allowed,

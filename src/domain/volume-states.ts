@@ -141,8 +141,18 @@ export function assertCanStart(action: VolumeAction, current: VolumeStatus, volu
 }
 
 export function invalidState(t: Transition, current: VolumeStatus, volumeId?: string): InvalidStateError {
-  const busy = (TRANSITIONAL_STATUSES as readonly string[]).includes(current);
-  return refusedTransition(volumeId ? `Volume ${volumeId}` : 'The volume', current, t.verb, t.from, busy);
+  return refusedTransition(volumeId ? `Volume ${volumeId}` : 'The volume', current, t.verb, t.from, stateHint(current));
+}
+
+/**
+ * What to do about a volume in `current`: RESERVED and ATTACHING last until the consumer
+ * acts (Cinder's attachment flow), so waiting alone may not end them; other transitional
+ * states end by themselves (wait); settled states need no hint.
+ */
+export function stateHint(current: VolumeStatus): boolean | string {
+  if (current === 'reserved') return 'An attachment holds it: give it a connector (updateAttachment) and complete it (completeAttachment), or delete it (deleteAttachment); then retry.';
+  if (current === 'attaching') return 'An attachment is being made: complete it (completeAttachment) once the consumer is connected, or delete it (deleteAttachment); then retry.';
+  return (TRANSITIONAL_STATUSES as readonly string[]).includes(current);
 }
 
 /** The GraphQL enum spells states in upper case. */

@@ -52,7 +52,7 @@ import {
   refusedTransition,
   requireAdmin,
   ServiceUnavailableError,
-  TRANSITIONAL_STATUSES,
+  stateHint,
   type VolumeStatus,
 } from '../domain/index.js';
 import type { ManageableImageView, ManageServiceApi, ManageVolumeRequest, UnmanageVolumeRequest } from '../resolvers/manage-services.js';
@@ -177,7 +177,7 @@ export class ManageService implements ManageServiceApi {
     const current = await findVolume(em, input.id);
     if (!current || current.status === 'deleted') throw new NotFoundError('Volume', input.id);
     const refused = (status: VolumeStatus) =>
-      refusedTransition(`Volume ${current.id}`, status, 'unmanaged', UNMANAGE_FROM, TRANSITIONAL_STATUSES.includes(status));
+      refusedTransition(`Volume ${current.id}`, status, 'unmanaged', UNMANAGE_FROM, stateHint(status));
     if (!UNMANAGE_FROM.includes(current.status)) throw refused(current.status);
     const snapshots = await countSnapshotsOfVolume(em, current.id);
     if (snapshots > 0) {

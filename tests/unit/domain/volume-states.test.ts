@@ -187,10 +187,11 @@ for (const status of VOLUME_STATUSES) {
 
 for (const status of VOLUME_STATUSES) {
   const transitional = EXPECTED_TRANSITIONAL.includes(status);
-  test(`an INVALID_STATE error from ${status} ${transitional ? 'tells to wait and retry' : 'has no wait hint'}`, (t) => {
+  test(`an INVALID_STATE error from ${status} ${transitional ? 'tells what to do (wait, or finish the attachment)' : 'has no wait hint'}`, (t) => {
     // `extend` starts only from available, so every other state is refused by it.
     const err = invalidState(actionTransition('extend'), status);
-    if (transitional) t.true(err.message.endsWith(` ${HINT}`), err.message);
+    if (status === 'reserved' || status === 'attaching') t.regex(err.message, /An attachment .* complete it \(completeAttachment\).* or delete it \(deleteAttachment\); then retry\.$/);
+    else if (transitional) t.true(err.message.endsWith(` ${HINT}`), err.message);
     else t.false(err.message.includes('Wait until'), err.message);
   });
 }
