@@ -6,7 +6,7 @@
  *
  *   node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup]
  *
- * `--only backup` runs only the backup engine benchmark (bench/backup.ts).
+ * `--only backup` runs only the backup engine benchmark (bench/backup.ts), which the full run ends with.
  */
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
@@ -143,6 +143,9 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
   log('attach I/O: sequential read through iSCSI, NBD and the image file');
   const io = await attachIo({ sizeGiB: 1, runs: opts.quick ? 1 : 3 });
 
+  log('backup engine: full, incremental (1% changed) and restore of one 1 GiB image, with cat and restic as baselines');
+  const backup = await backupBench({ log });
+
   const rows: Row[] = [
     row('create→AVAILABLE (subscriber), c=1', c1.samples),
     row(`create→AVAILABLE (subscriber), c=${CONC}`, c32.samples),
@@ -175,6 +178,7 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
   console.log(`  sustained  ${cpuLine(cpuSustained)}`);
   console.log(`\n${formatAttachLatency(attach)}`);
   console.log(`\n${formatAttachIo(io)}`);
+  printBackupBench(backup);
 
   const file = writeResult(ROOT, opts.database, startedAt, {
     startedAt: startedAt.toISOString(),
@@ -190,6 +194,7 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
     cpuCores: { c1: cpuC1, c32: cpuC32, sustained: cpuSustained },
     attachIo: io,
     attachLatency: { n: attach.n, p50Ms: round(attach.p50Ms, 1), p99Ms: round(attach.p99Ms, 1) },
+    backup,
   });
   console.log(`\nwritten ${file}`);
 }
