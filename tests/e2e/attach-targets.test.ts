@@ -140,6 +140,12 @@ test.serial('asking for ISCSI on an nbd-only pool is BAD_USER_INPUT naming the p
   const v = await call<{ volume: { status: string; attachments: unknown[] } }>(t, VOLUME, { id: volumeId });
   t.is(v.data?.volume.status, 'AVAILABLE');
   t.deepEqual(v.data?.volume.attachments, []);
+  // What each pool offers is in the pools query, from the agents' heartbeats.
+  const pools = await gql(t.context.cluster.url, t.context.cluster.adminToken, '{ pools { id targets defaultTarget } }');
+  t.deepEqual((pools.data as { pools: unknown[] }).pools, [
+    { id: 'store-a@nbd-default', targets: ['ISCSI', 'NBD'], defaultTarget: 'NBD' },
+    { id: 'store-t@nbd-tls', targets: ['NBD'], defaultTarget: 'NBD' },
+  ]);
 });
 
 test.serial('with FLINT_NBD_TLS_DIR the agent serves NBD over TLS only, and connectionInfo says so with the CA a client needs', async (t) => {
