@@ -168,6 +168,10 @@ export class AttachmentHandler {
         log.warn({ attachmentId: a.attachmentId, volumeId: a.volumeId, pool: a.pool }, 'attachment not re-exported: its volume\'s image is not on this host');
         continue;
       }
+      if (this.opts.poolTargets?.get(a.pool)?.includes(a.targetKind) === false) {
+        // Made when the pool offered it: keep serving the consumer, but say the config changed.
+        log.warn({ attachmentId: a.attachmentId, pool: a.pool, kind: a.targetKind }, 'attachment re-exported over a target its pool no longer offers; new attachments cannot use it');
+      }
       const list = byKind.get(a.targetKind) ?? [];
       list.push(exportRequest(a, image));
       this.exported.set(a.attachmentId, { volumeId: a.volumeId, kind: a.targetKind });

@@ -11,6 +11,8 @@ import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../../src/bus/nats-server-process.js';
+import { createLogger, loadConfig } from '../../src/config/index.js';
+import { startTargets } from '../../src/node-agent/attachment-targets.js';
 import { DriverError, FileDriver } from '../../src/node-agent/index.js';
 import { qemuNbdArgs } from '../../src/node-agent/qemu-nbd.js';
 import { createTargets, loadNbdTls, type NbdConnection, type NbdTls, type Target } from '../../src/node-agent/targets/index.js';
@@ -174,4 +176,12 @@ test('loadNbdTls refuses a key of another certificate, a certificate of another 
   await refused(t, loadNbdTls({ dir, verifyClients: false }, '127.0.0.1'), /server-key\.pem is not the key of server-cert\.pem/);
   await writeFile(join(dir, 'server-key.pem'), 'not a key');
   await refused(t, loadNbdTls({ dir, verifyClients: false }, '127.0.0.1'), /server-key\.pem is not an unencrypted PEM private key/);
+});
+
+test('an agent whose FLINT_NBD_TLS_DIR cannot serve does not start its targets (no fallback to plain NBD)', async (t) => {
+  const tmp = await tempDir('flint-nbdtls-agent-');
+  t.teardown(() => tmp.cleanup());
+  const config = loadConfig({ FLINT_DATA_DIR: tmp.path, FLINT_NBD_TLS_DIR: join(tmp.path, 'missing'), FLINT_AGENT_HOST: 'node-1' }, tmp.path);
+  const err = await t.throwsAsync(startTargets(config, [], createLogger('test', 'silent')), { instanceOf: DriverError });
+  t.regex(err.message, /^FLINT_NBD_TLS_DIR .*missing: cannot be read/);
 });
