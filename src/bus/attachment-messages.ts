@@ -64,6 +64,8 @@ export const connectionData = z.discriminatedUnion('driverVolumeType', [
     exportName: z.string(),
     accessMode: z.enum(ATTACH_MODES),
     uri: z.string(),
+    /** Set when the server requires TLS: the CA certificate (PEM) clients verify it with. */
+    tls: z.object({ caCertificate: z.string(), clientCertificateRequired: z.boolean() }).optional(),
   }),
 ]);
 export type ConnectionDataMessage = z.infer<typeof connectionData>;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { VOLUME_OUTCOMES, VOLUME_STATUSES } from '../domain/volume-states.js';
 import { SNAPSHOT_STATUSES } from '../domain/snapshot-states.js';
 import { MIGRATION_STATUSES } from '../domain/migration.js';
+import { TARGET_KINDS } from '../domain/attachment-states.js';
 import { reconcileAttachment } from './attachment-messages.js';
 import { reconcileBackups } from './backup-messages.js';
 
@@ -172,6 +173,10 @@ export const poolStats = z.object({
   thinProvisioningSupport: z.boolean(),
   thickProvisioningSupport: z.boolean(),
   imageFormat: z.enum(['raw', 'qcow2']),
+  /** Export kinds the pool offers to attachments (its config's `targets`). Absent from older agents: read as both. */
+  targets: z.array(z.enum(TARGET_KINDS)).optional(),
+  /** The kind an attachment gets when it asks for none (its config's `defaultTarget`). Absent from older agents: read as iscsi. */
+  defaultTarget: z.enum(TARGET_KINDS).optional(),
   capabilities: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
   updatedAt: z.string(),
 });

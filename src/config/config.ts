@@ -25,6 +25,13 @@ export const DEFAULT_SCHEDULER_MAX_ATTEMPTS = 3;
 export const DEFAULT_OPERATION_TIMEOUT_SECONDS = 900;
 
 const capabilityValue = z.union([z.string(), z.number(), z.boolean()]);
+/** How a pool's volumes can be exported to consumers (src/node-agent/targets/). */
+export const POOL_TARGET_KINDS = ['iscsi', 'nbd'] as const;
+export type PoolTargetKind = (typeof POOL_TARGET_KINDS)[number];
+/** A pool offers both kinds unless its config says otherwise. */
+export const DEFAULT_POOL_TARGETS: readonly PoolTargetKind[] = ['iscsi', 'nbd'];
+/** The target of an attachment that asks for none, when the pool offers it (else the pool's first). */
+export const DEFAULT_POOL_TARGET: PoolTargetKind = 'iscsi';
 
 const poolSchema = z.object({
   name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "-" and "_" only, at most 64'),
@@ -38,6 +45,10 @@ const poolSchema = z.object({
   thinProvisioning: z.boolean().default(true),
   /** Caps the pool's total size (GiB) below the filesystem's, e.g. to share a disk; default: the filesystem. */
   capacityGiB: z.number().positive().optional(),
+  /** Export kinds the pool offers to attachments; default both. */
+  targets: z.array(z.enum(POOL_TARGET_KINDS)).min(1, 'name at least one of "iscsi", "nbd"').optional(),
+  /** The kind of an attachment that asks for none; must be among `targets`. */
+  defaultTarget: z.enum(POOL_TARGET_KINDS).optional(),
 });
 export type PoolConfigInput = z.input<typeof poolSchema>;
 
@@ -51,6 +62,16 @@ export interface PoolConfig {
   readonly reservedPercentage: number;
   readonly thinProvisioning: boolean;
   readonly capacityGiB: number | undefined;
+  /** Export kinds the pool offers to attachments (`loadConfig` always sets it; read it with `poolTargetsOf`). @default ['iscsi', 'nbd'] */
+  readonly targets?: readonly PoolTargetKind[];
+  /** The kind an attachment gets when it asks for none. @default 'iscsi' when offered, else the first of `targets` */
+  readonly defaultTarget?: PoolTargetKind;
+}
+
+/** A pool's export kinds and default kind, with the defaults for what it leaves out. */
+export function poolTargetsOf(pool: Pick<PoolConfig, 'targets' | 'defaultTarget'>): { targets: readonly PoolTargetKind[]; defaultTarget: PoolTargetKind } {
+  const targets = pool.targets && pool.targets.length > 0 ? pool.targets : DEFAULT_POOL_TARGETS;
+  return { targets, defaultTarget: pool.defaultTarget ?? (targets.includes(DEFAULT_POOL_TARGET) ? DEFAULT_POOL_TARGET : targets[0]!) };
 }
 
 export type DatabaseConfig =
@@ -87,6 +108,11 @@ export interface FlintConfig {
   readonly iscsiPort: number;
   /** Inclusive TCP port range of the agent's per-export NBD servers. @default [10809, 10899] */
   readonly nbdPorts: readonly [number, number];
+  /**
+   * NBD attachment exports over TLS (qemu-nbd `--tls-creds`): absent (the default) serves plain NBD.
+   * `dir` is in qemu's x509 layout (ca-cert.pem, server-cert.pem, server-key.pem); the agent checks it at start.
+   */
+  readonly nbdTls?: { readonly dir: string; readonly verifyClients: boolean };
 }
 
 export class ConfigError extends Error {
@@ -108,7 +134,7 @@ export const ENV = {
   FLINT_AGENT_HOST: 'name of this storage host (default the hostname)',
   FLINT_AGENT_ADDRESS: 'IP address or DNS name where consumers and other agents reach this agent\'s exports (iSCSI portal, NBD, migration; default 127.0.0.1)',
   FLINT_AVAILABILITY_ZONE: `availability zone of this agent (default ${DEFAULT_AVAILABILITY_ZONE})`,
-  FLINT_POOLS: 'JSON array of the agent\'s pools: [{"name","driver","directory","imageFormat","capabilities","maxOverSubscriptionRatio","reservedPercentage","thinProvisioning","capacityGiB"}]',
+  FLINT_POOLS: 'JSON array of the agent\'s pools: [{"name","driver","directory","imageFormat","capabilities","maxOverSubscriptionRatio","reservedPercentage","thinProvisioning","capacityGiB","targets","defaultTarget"}]',
   FLINT_HEARTBEAT_SECONDS: `seconds between heartbeats (default ${DEFAULT_HEARTBEAT_SECONDS})`,
   FLINT_SCHEDULER_MAX_ATTEMPTS: `pools tried per create (default ${DEFAULT_SCHEDULER_MAX_ATTEMPTS})`,
   FLINT_OPERATION_TIMEOUT_SECONDS: `seconds an operation may stay pending or running before the gateway fails it with SERVICE_UNAVAILABLE and moves its resource to an error state (default ${DEFAULT_OPERATION_TIMEOUT_SECONDS})`,
@@ -119,6 +145,8 @@ export const ENV = {
   FLINT_NBD_PORTS: 'FIRST-LAST: TCP ports of the agent\'s per-attachment NBD servers (default 10809-10899)',
   FLINT_BACKUP_REPOSITORY: 'where the agent keeps backups: dir:/path (a local directory or a mounted share) or nats:<bucket> (the NATS JetStream object store, over the agent\'s NATS connection); default dir:$FLINT_DATA_DIR/backups',
   FLINT_BACKUP_CHUNK_MIB: 'backup chunk size in MiB, a power of two from 1 to 32 (default 4)',
+  FLINT_NBD_TLS_DIR: 'directory in qemu\'s x509 layout (ca-cert.pem, server-cert.pem naming FLINT_AGENT_ADDRESS, server-key.pem): every NBD attachment export then requires TLS and refuses plain clients (default unset: plain NBD)',
+  FLINT_NBD_TLS_VERIFY_CLIENTS: 'true|false: with FLINT_NBD_TLS_DIR, NBD clients must also present a certificate signed by its ca-cert.pem (qemu verify-peer; default false)',
   FLINT_METRICS_LISTEN: 'host:port where a scheduler or agent serves /metrics, /healthz and /readyz (default unset: off; the gateway serves them on FLINT_LISTEN)',
 } as const;
 
@@ -143,6 +171,8 @@ const fileSchema = z
     nbdPorts: z.string(),
     backupRepository: z.string(),
     backupChunkMiB: z.number(),
+    nbdTlsDir: z.string(),
+    nbdTlsVerifyClients: z.boolean(),
   })
   .partial()
   .strict();
@@ -248,6 +278,12 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   if (!/^dir:.+$/.test(backupRepository) && !/^nats:[A-Za-z0-9_-]{1,64}$/.test(backupRepository)) {
     problems.push(`FLINT_BACKUP_REPOSITORY: dir:/path or nats:<bucket> (letters, digits, "-", "_"), got "${backupRepository}"`);
   }
+  const nbdTlsDirRaw = str('FLINT_NBD_TLS_DIR', raw.nbdTlsDir);
+  const nbdTlsVerifyRaw = env.FLINT_NBD_TLS_VERIFY_CLIENTS;
+  if (nbdTlsVerifyRaw && nbdTlsVerifyRaw !== 'true' && nbdTlsVerifyRaw !== 'false') problems.push(`FLINT_NBD_TLS_VERIFY_CLIENTS: true or false, got "${nbdTlsVerifyRaw}"`);
+  const nbdTlsVerifyClients = nbdTlsVerifyRaw === undefined || nbdTlsVerifyRaw === '' ? (raw.nbdTlsVerifyClients ?? false) : nbdTlsVerifyRaw === 'true';
+  if (nbdTlsVerifyClients && nbdTlsDirRaw === undefined) problems.push('FLINT_NBD_TLS_VERIFY_CLIENTS: needs FLINT_NBD_TLS_DIR (client certificates are checked only over TLS)');
+  const nbdTls = nbdTlsDirRaw === undefined ? undefined : { dir: resolve(cwd, nbdTlsDirRaw), verifyClients: nbdTlsVerifyClients };
   const backupChunkMiB = num('FLINT_BACKUP_CHUNK_MIB', raw.backupChunkMiB, 4, 1, 32);
   if ((backupChunkMiB & (backupChunkMiB - 1)) !== 0) problems.push(`FLINT_BACKUP_CHUNK_MIB: a power of two (1, 2, 4, 8, 16 or 32), got ${backupChunkMiB}`);
 
@@ -272,6 +308,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     ...(metricsListen ? { metricsListen } : {}),
     iscsiPort,
     nbdPorts,
+    ...(nbdTls ? { nbdTls } : {}),
   });
 }
 
@@ -330,10 +367,22 @@ function parsePools(input: unknown, dataDir: string, problems: string[]): PoolCo
     if (!v.thinProvisioning && v.imageFormat === 'qcow2') {
       problems.push(`FLINT_POOLS[${i}]: thick provisioning needs imageFormat "raw" (qcow2 images grow on write)`);
     }
+    const targets = poolTargets(v, i, problems);
     const dir = v.directory ?? join('pools', v.name);
-    pools.push({ ...v, directory: isAbsolute(dir) ? dir : join(dataDir, dir), capacityGiB: v.capacityGiB });
+    pools.push({ ...v, directory: isAbsolute(dir) ? dir : join(dataDir, dir), capacityGiB: v.capacityGiB, ...targets });
   });
   return pools;
+}
+
+/** A pool's `targets` and `defaultTarget` with their defaults; a repeated kind or a default the pool does not offer is a problem. */
+function poolTargets(v: { targets?: PoolTargetKind[] | undefined; defaultTarget?: PoolTargetKind | undefined }, i: number, problems: string[]): { targets: PoolTargetKind[]; defaultTarget: PoolTargetKind } {
+  const { targets, defaultTarget } = poolTargetsOf(v);
+  const repeated = targets.filter((k, at) => targets.indexOf(k) !== at);
+  if (repeated.length > 0) problems.push(`FLINT_POOLS[${i}].targets: "${repeated[0]}" is listed twice; list each of "iscsi", "nbd" at most once`);
+  if (!targets.includes(defaultTarget)) {
+    problems.push(`FLINT_POOLS[${i}].defaultTarget: "${defaultTarget}" is not among the pool's targets (${targets.map((k) => `"${k}"`).join(', ')}); add it to targets or pick one of them`);
+  }
+  return { targets: [...new Set(targets)], defaultTarget };
 }
 
 function deepFreeze<T>(o: T): T {

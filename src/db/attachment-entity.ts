@@ -20,6 +20,8 @@ export interface StoredConnection {
   exportName?: string;
   uri?: string;
   accessMode: 'rw' | 'ro';
+  /** NBD over TLS: the CA certificate (PEM) clients verify the server with. */
+  tls?: { caCertificate: string; clientCertificateRequired: boolean };
 }
 
 @Entity({ tableName: 'attachment' })

@@ -16,6 +16,7 @@ import {
   subjects,
   type AgentExportAttachment,
   type AgentUnexportAttachment,
+  type PoolStats,
 } from '../bus/index.js';
 import {
   Attachment,
@@ -47,6 +48,7 @@ import {
   type AttachTargetKind,
 } from '../domain/attachment-states.js';
 import { checkConnector, checkInstanceId, type Connector } from '../domain/connector.js';
+import { chooseAttachmentTarget, type TargetChoice } from '../domain/attachment-target-choice.js';
 import { checkReason } from '../domain/admin-rules.js';
 import { canSee, requireAdmin, requireWriter } from '../domain/access.js';
 import { checkIdempotencyKey, ConflictError, NotFoundError, Problems } from '../domain/index.js';
@@ -61,14 +63,15 @@ import type {
 import { announceAndDispatch, succeeded } from './mutation-helpers.js';
 import type { GatewayDeps } from './volume-service.js';
 
-/** The target an attachment uses when the request names none (Cinder's default iSCSI). */
-export const DEFAULT_TARGET_KIND: AttachTargetKind = 'iscsi';
 const CAS_ATTEMPTS = 5;
+
+/** The gateway's deps plus the pools' heartbeats: what each pool offers for exports. */
+export type AttachmentServiceDeps = GatewayDeps & { pools: { list(): PoolStats[] } };
 
 class VolumeMoved extends Error {}
 
 export class AttachmentService implements AttachmentServiceApi {
-  constructor(private readonly deps: GatewayDeps) {}
+  constructor(private readonly deps: AttachmentServiceDeps) {}
 
   async visible(p: Principal, id: string, em = this.deps.db.fork()): Promise<Attachment | null> {
     const a = await findAttachment(em, id);
@@ -93,11 +96,12 @@ export class AttachmentService implements AttachmentServiceApi {
     checkIdempotencyKey(problems, input.idempotencyKey);
     const mode = input.mode ?? 'rw';
     if (!ATTACH_MODES.includes(mode)) problems.add(`mode must be RW or RO, got ${String(mode)}`);
-    const kind = input.targetKind ?? DEFAULT_TARGET_KIND;
-    if (!TARGET_KINDS.includes(kind)) problems.add(`targetKind must be ISCSI or NBD, got ${String(kind)}`);
+    const requested = input.targetKind ?? null;
+    if (requested !== null && !TARGET_KINDS.includes(requested)) problems.add(`targetKind must be ISCSI or NBD, got ${String(requested)}`);
     let connector: Connector | null = null;
     try {
-      if (input.connector) connector = checkConnector(input.connector, { needsInitiator: kind === 'iscsi' });
+      // Whether the initiator is needed depends on the target, chosen once the volume's pool is known.
+      if (input.connector) connector = checkConnector(input.connector, { needsInitiator: false });
     } catch (err) {
       for (const msg of (err as { problems?: string[] }).problems ?? [(err as Error).message]) problems.add(msg);
     }
@@ -108,7 +112,7 @@ export class AttachmentService implements AttachmentServiceApi {
     if (!volume || volume.status === 'deleted' || !canSee(p, volume.projectId)) throw new NotFoundError('Volume', input.volumeId);
     const projectId = volume.projectId;
     const requestHash = createHash('sha256')
-      .update(JSON.stringify(['attachment', input.volumeId, input.instanceId, mode, kind, connector]))
+      .update(JSON.stringify(['attachment', input.volumeId, input.instanceId, mode, requested, connector]))
       .digest('hex');
     if (input.idempotencyKey) {
       const replay = await this.replay(em, projectId, input.idempotencyKey, requestHash);
@@ -122,6 +126,7 @@ export class AttachmentService implements AttachmentServiceApi {
     for (let attempt = 1; !created; attempt++) {
       const live = await liveAttachmentsOf(em, read.id);
       checkNewAttachment({ id: read.id, status: read.status, multiattach: read.multiattach, hasPool: !!read.host && !!read.pool }, live);
+      const { kind } = this.targetFor(read, requested, connector);
       try {
         created = await em.transactional((tx) =>
           this.insert(tx, read, live.map((a) => a.status), { projectId, attachmentId, operationId, mode, kind, connector, requestHash, input }),
@@ -141,8 +146,14 @@ export class AttachmentService implements AttachmentServiceApi {
     this.deps.live.publish('UPDATED', created.volume);
     this.deps.live.publishAttachment('CREATED', created.attachment);
     announceAndDispatch(this.deps, created.operation);
-    this.deps.log.info({ attachmentId, volumeId: volume.id, status: created.attachment.status, kind, mode }, 'attachment created');
+    this.deps.log.info({ attachmentId, volumeId: volume.id, status: created.attachment.status, kind: created.attachment.targetKind, mode }, 'attachment created');
     return { attachment: created.attachment, operation: created.operation };
+  }
+
+  /** The target kind for a new attachment of `volume`: the rule of src/domain/attachment-target-choice.ts over what its pool advertises. */
+  private targetFor(volume: Volume, requested: AttachTargetKind | null, connector: Connector | null): TargetChoice {
+    const stats = this.deps.pools.list().find((s) => s.host === volume.host && s.pool === volume.pool);
+    return chooseAttachmentTarget({ pool: volume.pool!, host: volume.host!, offer: stats, requested, connector });
   }
 
   private async insert(

@@ -60,7 +60,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const snapshots = new SnapshotService({ config, db, bus, live, log });
   const admin = new AdminService({ config, db, bus, live, log });
   const migration = new MigrationService({ config, db, bus, live, log, pools });
-  const attachments = new AttachmentService({ config, db, bus, live, log });
+  const attachments = new AttachmentService({ config, db, bus, live, log, pools });
   const backupLive = new BackupLive(bus);
   backupLive.start((err) => log.warn({ err }, 'ignored an unreadable backup event'));
   const backups = new BackupService({ config, db, bus, live, log, backupLive, volumes, pools });

@@ -1,16 +1,17 @@
 /**
  * The agent's export targets at start and stop: `createTargets` with this host's settings
- * (`<dataDir>/agent/<host>/targets`, FLINT_ISCSI_PORT, FLINT_NBD_PORTS, FLINT_AGENT_ADDRESS),
+ * (`<dataDir>/agent/<host>/targets`, FLINT_ISCSI_PORT, FLINT_NBD_PORTS, FLINT_AGENT_ADDRESS,
+ * FLINT_NBD_TLS_DIR: checked first, a bad one stops the agent),
  * each set up; a target whose setup fails (e.g. no tgtd on the machine) is kept as
  * unavailable with its reason, so the agent still serves volumes and an export of that
  * kind fails with the reason.
  */
 import { join } from 'node:path';
 import { token } from '../bus/index.js';
-import type { FlintConfig, Logger } from '../config/index.js';
+import { poolTargetsOf, type FlintConfig, type Logger } from '../config/index.js';
 import { AttachmentHandler } from './attachments.js';
 import type { AgentPool } from './heartbeat.js';
-import { createTargets, type Target, type TargetKind } from './targets/index.js';
+import { createTargets, loadNbdTls, type Target, type TargetKind } from './targets/index.js';
 
 export interface AgentTargets {
   handler: AttachmentHandler;
@@ -20,12 +21,17 @@ export interface AgentTargets {
 
 export async function startTargets(config: FlintConfig, pools: readonly AgentPool[], log: Logger): Promise<AgentTargets> {
   const host = config.agentHost;
+  // A TLS directory that cannot serve stops the agent here: it must not fall back to plain NBD.
+  const nbdTls = config.nbdTls ? await loadNbdTls(config.nbdTls, config.agentAddress) : undefined;
+  for (const warning of nbdTls?.warnings ?? []) log.warn({ dir: nbdTls!.dir }, warning);
+  if (nbdTls) log.info({ dir: nbdTls.dir, verifyClients: nbdTls.verifyClients }, 'NBD exports require TLS');
   const all = createTargets({
     host,
     address: config.agentAddress,
     stateDir: join(config.dataDir, 'agent', token(host), 'targets'),
     iscsiPort: config.iscsiPort,
     nbdPortRange: [config.nbdPorts[0], config.nbdPorts[1]],
+    ...(nbdTls ? { nbdTls } : {}),
   });
   const targets = new Map<TargetKind, Target | { unavailable: string }>();
   const ready: Target[] = [];
@@ -41,7 +47,13 @@ export async function startTargets(config: FlintConfig, pools: readonly AgentPoo
       log.error({ err, kind }, 'export target unavailable: attachments of this kind will fail on this host');
     }
   }
-  const handler = new AttachmentHandler({ host, drivers: new Map(pools.map((p) => [p.config.name, p.driver])), targets, log });
+  const handler = new AttachmentHandler({
+    host,
+    drivers: new Map(pools.map((p) => [p.config.name, p.driver])),
+    targets,
+    poolTargets: new Map(pools.map((p) => [p.config.name, poolTargetsOf(p.config).targets])),
+    log,
+  });
   return {
     handler,
     shutdown: async () => {

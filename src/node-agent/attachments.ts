@@ -37,6 +37,8 @@ export interface AttachmentHandlerOptions {
   drivers: ReadonlyMap<string, VolumeDriver>;
   /** The host's targets; a kind whose setup failed maps to why. */
   targets: ReadonlyMap<TargetKind, Target | { unavailable: string }>;
+  /** The export kinds each pool offers (its config's `targets`); an export of another kind is refused. A pool not in the map offers every kind. */
+  poolTargets?: ReadonlyMap<string, readonly TargetKind[]>;
   log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 }
 
@@ -81,6 +83,10 @@ export class AttachmentHandler {
       const target = this.target(p.targetKind);
       const driver = this.opts.drivers.get(p.pool);
       if (!driver) throw new DriverError(`pool ${p.pool} is not configured on host ${host}`);
+      const offered = this.opts.poolTargets?.get(p.pool);
+      if (offered && !offered.includes(p.targetKind)) {
+        throw new DriverError(`pool ${p.pool} on host ${host} does not offer ${p.targetKind} exports (it offers ${offered.join(' and ')}); attach with a targetKind the pool offers`, { retryable: false });
+      }
       const image = await driver.imageSource(p.volumeId);
       const connection = await target.export(exportRequest(p, image));
       this.exported.set(p.attachmentId, { volumeId: p.volumeId, kind: p.targetKind });
@@ -161,6 +167,10 @@ export class AttachmentHandler {
         skipped++;
         log.warn({ attachmentId: a.attachmentId, volumeId: a.volumeId, pool: a.pool }, 'attachment not re-exported: its volume\'s image is not on this host');
         continue;
+      }
+      if (this.opts.poolTargets?.get(a.pool)?.includes(a.targetKind) === false) {
+        // Made when the pool offered it: keep serving the consumer, but say the config changed.
+        log.warn({ attachmentId: a.attachmentId, pool: a.pool, kind: a.targetKind }, 'attachment re-exported over a target its pool no longer offers; new attachments cannot use it');
       }
       const list = byKind.get(a.targetKind) ?? [];
       list.push(exportRequest(a, image));

@@ -3,7 +3,7 @@
  * is the scheduler's whole view of the cluster, plus its service heartbeat
  * (src/bus/heartbeat.ts). The first beat is sent before `start…` resolves.
  */
-import type { PoolConfig } from '../config/index.js';
+import { poolTargetsOf, type PoolConfig } from '../config/index.js';
 import { encode, every, KIND, poolKey, startServiceHeartbeat, type Bus, type Heartbeat, type HeartbeatLog, type PoolStats } from '../bus/index.js';
 import type { VolumeDriver } from './drivers/index.js';
 
@@ -39,6 +39,8 @@ export async function collectPoolStats(host: string, zone: string, pool: AgentPo
     thinProvisioningSupport: caps.thinProvisioningSupport,
     thickProvisioningSupport: caps.thickProvisioningSupport,
     imageFormat: pool.config.imageFormat,
+    targets: [...poolTargetsOf(pool.config).targets],
+    defaultTarget: poolTargetsOf(pool.config).defaultTarget,
     capabilities: caps.extra,
     updatedAt: new Date().toISOString(),
   };

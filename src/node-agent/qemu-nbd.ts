@@ -38,7 +38,16 @@ export interface NbdServeOptions {
   readyTimeoutMs?: number;
   /** qemu-nbd writes its pid here once it listens: the readiness signal. @default a file next to a unix socket, else in os.tmpdir() */
   pidFile?: string;
+  /**
+   * Serve over TLS only (a plain client is refused in the handshake): `dir` holds qemu's x509
+   * files (ca-cert.pem, server-cert.pem, server-key.pem); `verifyPeer` also requires a client
+   * certificate signed by ca-cert.pem. @default undefined: plain NBD
+   */
+  tls?: { dir: string; verifyPeer?: boolean };
 }
+
+/** The id of the TLS credentials object on qemu-nbd's command line. */
+export const NBD_TLS_OBJECT_ID = 'flint-nbd-tls';
 
 export interface NbdServer {
   /** `nbd://host:port/name` or `nbd+unix:///name?socket=…`: a URI qemu-img, qemu-io and nbdinfo accept. */
@@ -58,6 +67,12 @@ export function qemuNbdArgs(opts: NbdServeOptions & { pidFile: string }): string
   args.push(`--cache=${opts.cache ?? (readOnly ? 'writeback' : 'none')}`);
   if (!readOnly) args.push('--discard=unmap');
   args.push('--pid-file', opts.pidFile);
+  if (opts.tls) {
+    // QemuOpts syntax: a comma in a value is written twice.
+    const dir = opts.tls.dir.replaceAll(',', ',,');
+    args.push('--object', `tls-creds-x509,id=${NBD_TLS_OBJECT_ID},dir=${dir},endpoint=server,verify-peer=${opts.tls.verifyPeer ? 'on' : 'off'}`);
+    args.push('--tls-creds', NBD_TLS_OBJECT_ID);
+  }
   if (readOnly) args.push('--read-only');
   if (image.snapshotName !== undefined) args.push(`--load-snapshot=snapshot.name=${image.snapshotName}`);
   if ('socket' in opts.listen) args.push('--socket', opts.listen.socket);
@@ -66,12 +81,13 @@ export function qemuNbdArgs(opts: NbdServeOptions & { pidFile: string }): string
   return args;
 }
 
-/** The URI a client uses for `opts.listen` and `opts.exportName` (pure). */
-export function nbdUri(listen: NbdServeOptions['listen'], exportName: string): string {
+/** The URI a client uses for `opts.listen` and `opts.exportName` (pure); `tls`: the `nbds` schemes of the NBD URI spec. */
+export function nbdUri(listen: NbdServeOptions['listen'], exportName: string, tls = false): string {
   const name = encodeURIComponent(exportName);
-  if ('socket' in listen) return `nbd+unix:///${name}?socket=${listen.socket}`;
+  const scheme = tls ? 'nbds' : 'nbd';
+  if ('socket' in listen) return `${scheme}+unix:///${name}?socket=${listen.socket}`;
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
-  return `nbd://${host}:${listen.port}/${name}`;
+  return `${scheme}://${host}:${listen.port}/${name}`;
 }
 
 /**
@@ -120,7 +136,7 @@ export async function serveNbd(opts: NbdServeOptions): Promise<NbdServer> {
 
   let stopping: Promise<void> | undefined;
   return {
-    uri: nbdUri(opts.listen, opts.exportName),
+    uri: nbdUri(opts.listen, opts.exportName, opts.tls !== undefined),
     pid: child.pid ?? -1,
     exited,
     stop: () => (stopping ??= stopChild(child, exited).then(() => fs.rm(pidFile, { force: true }))),

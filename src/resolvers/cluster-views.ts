@@ -4,6 +4,8 @@
  */
 import { poolId, type PoolStats, type ServiceHeartbeat } from '../bus/index.js';
 import { ServiceStateEnum } from './types/enums.js';
+import { offerOf } from '../domain/attachment-target-choice.js';
+import type { TargetKindEnum } from './types/attachment.js';
 import type { Pool, Service } from './types/system.js';
 
 /** Heartbeats missed before a pool or service is DOWN. */
@@ -19,6 +21,7 @@ export function toPools(stats: PoolStats[], allocated: Map<string, number>, hear
   return stats
     .map((s) => ({
       ...s,
+      ...(offerOf(s) as { targets: TargetKindEnum[]; defaultTarget: TargetKindEnum }),
       id: poolId(s.host, s.pool),
       name: s.pool,
       allocatedCapacityGiB: allocated.get(poolId(s.host, s.pool)) ?? 0,

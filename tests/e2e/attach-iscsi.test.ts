@@ -320,9 +320,15 @@ test.serial('a reserved attachment gets its connector later; every refused trans
   t.is(code(again), 'INVALID_STATE');
   const missing = await call(t, t.context.member, CREATE, { input: { volumeId: '00000000-0000-0000-0000-000000000000', instanceId: 'x' } });
   t.is(code(missing), 'NOT_FOUND');
-  const noIni = await call(t, t.context.member, CREATE, { input: { volumeId, instanceId: 'x', connector: { host: 'h' } } });
+  const noIni = await call(t, t.context.member, CREATE, { input: { volumeId, instanceId: 'x', targetKind: 'ISCSI', connector: { host: 'h' } } });
   t.is(code(noIni), 'BAD_USER_INPUT');
-  t.regex(noIni.errors![0]!.message, /initiator is required/);
+  t.regex(noIni.errors![0]!.message, /initiator is required for an iSCSI attachment: .*; or ask for targetKind NBD, which needs none/);
+  // Without targetKind, a connector without an initiator gets NBD (the pool offers it) instead of an error.
+  const nbd = await call<{ createAttachment: { attachment: Att } }>(t, t.context.member, CREATE, { input: { volumeId, instanceId: 'x', connector: { host: 'h' } } });
+  t.is(nbd.data?.createAttachment.attachment.targetKind, 'NBD', JSON.stringify(nbd.errors));
+  const nbdReady = await waitAttachment(t, nbd.data!.createAttachment.attachment.id, (a) => a.connectionInfo !== null);
+  t.is(nbdReady.connectionInfo!.driverVolumeType, 'nbd');
+  await detach(t, nbdReady.id);
 });
 
 test.serial('a reader sees the attachment without the CHAP secret; another project sees nothing and cannot touch it', async (t) => {

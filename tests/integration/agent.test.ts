@@ -176,6 +176,7 @@ test('pool stats and the service heartbeat appear in the KV buckets and follow t
     imageFormat: 'qcow2',
     capabilities: { tier: 'gold' },
   });
+  t.deepEqual([first.targets, first.defaultTarget], [['iscsi', 'nbd'], 'iscsi'], 'the pool advertises the export targets it offers');
   t.true(first.freeCapacityGiB > 0 && first.freeCapacityGiB <= 50);
 
   const service = decode((await bus.services.get(serviceKey('agent', HOST)))!.value, KIND.serviceHeartbeat, serviceHeartbeat).payload;

@@ -8,6 +8,7 @@ import { NbdTarget } from './nbd-target.js';
 export * from './target.js';
 export { IscsiTarget } from './iscsi-target.js';
 export { NbdTarget } from './nbd-target.js';
+export { loadNbdTls, NBD_TLS_FILES, type NbdTls } from './nbd-tls.js';
 
 /** Builds one target of each kind (not yet set up: call `setup()` on those you use). */
 export function createTargets(opts: TargetOptions): Map<TargetKind, Target> {

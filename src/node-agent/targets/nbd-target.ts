@@ -4,12 +4,15 @@
  * `ro` attachments are served read-only (a write fails at the client). Growing the image
  * needs a restart of the server on the same port (qemu-nbd reads the size when it opens
  * the image); clients connected at that moment are dropped and must reconnect.
+ *
+ * With `nbdTls` every export requires TLS (qemu-nbd `--tls-creds`): a plain client is refused
+ * in the handshake, and the connection says `nbds://` with the CA certificate clients need.
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DriverError } from '../drivers/index.js';
-import { serveNbd, type NbdServer } from '../qemu-nbd.js';
+import { nbdUri, serveNbd, type NbdServer } from '../qemu-nbd.js';
 import type { ConnectionData, ExportRequest, NbdConnection, Target, TargetOptions } from './target.js';
 import { SerialQueue } from './serial-queue.js';
 import { commandOf, portIsFree } from './proc-util.js';
@@ -113,6 +116,7 @@ export class NbdTarget implements Target {
           listen: { host: this.opts.address, port },
           readOnly: req.mode === 'ro',
           pidFile: join(this.dir, `${port}.pid`),
+          ...(this.opts.nbdTls ? { tls: { dir: this.opts.nbdTls.dir, verifyPeer: this.opts.nbdTls.verifyClients } } : {}),
         });
         const entry: NbdExport = { req, port, server, dead: false };
         void server.exited.then(() => {
@@ -151,8 +155,11 @@ export class NbdTarget implements Target {
 
   private connection(req: ExportRequest, port: number): NbdConnection {
     const host = this.opts.address;
-    const h = host.includes(':') ? `[${host}]` : host;
-    return { driverVolumeType: 'nbd', host, port, exportName: req.attachmentId, accessMode: req.mode, uri: `nbd://${h}:${port}/${encodeURIComponent(req.attachmentId)}` };
+    const tls = this.opts.nbdTls;
+    const uri = nbdUri({ host, port }, req.attachmentId, tls !== undefined);
+    const connection: NbdConnection = { driverVolumeType: 'nbd', host, port, exportName: req.attachmentId, accessMode: req.mode, uri };
+    if (tls) connection.tls = { caCertificate: tls.caCertificate, clientCertificateRequired: tls.verifyClients };
+    return connection;
   }
 }
 

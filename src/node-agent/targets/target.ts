@@ -5,6 +5,7 @@
  * (`iscsi-target.ts` over tgt, `nbd-target.ts` over qemu-nbd) depend on it too.
  */
 import type { ImageSource } from '../drivers/index.js';
+import type { NbdTls } from './nbd-tls.js';
 
 export type TargetKind = 'iscsi' | 'nbd';
 
@@ -38,8 +39,17 @@ export interface NbdConnection {
   port: number;
   exportName: string;
   accessMode: 'rw' | 'ro';
-  /** `nbd://host:port/name` */
+  /** `nbd://host:port/name`, or `nbds://host:port/name` over TLS */
   uri: string;
+  /** Set when the server requires TLS (FLINT_NBD_TLS_DIR): what a client needs to connect. */
+  tls?: NbdTlsConnection;
+}
+
+export interface NbdTlsConnection {
+  /** PEM of the CA that signed the server's certificate (its ca-cert.pem): the client verifies the server with it. */
+  caCertificate: string;
+  /** The server also requires a client certificate signed by that CA. */
+  clientCertificateRequired: boolean;
 }
 
 export type ConnectionData = IscsiConnection | NbdConnection;
@@ -82,4 +92,6 @@ export interface TargetOptions {
   iscsiPort: number;
   /** Inclusive range of TCP ports for the per-export NBD servers. */
   nbdPortRange: [number, number];
+  /** NBD exports over TLS only, with these checked credentials (see `nbd-tls.ts`); absent: plain NBD. */
+  nbdTls?: NbdTls;
 }

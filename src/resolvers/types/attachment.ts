@@ -54,8 +54,11 @@ registerEnumType(TargetKindEnum, {
   name: 'TargetKind',
   description: 'How the agent exports the volume to the consumer.',
   valuesConfig: {
-    ISCSI: { description: 'iSCSI through tgt: one target per attachment, CHAP credentials of its own, only the connector\'s initiator let in (default).' },
-    NBD: { description: 'NBD through qemu-nbd on a port of its own (FLINT_NBD_PORTS); no authentication: keep it on a trusted network.' },
+    ISCSI: { description: 'iSCSI through tgt: one target per attachment, CHAP credentials of its own, only the connector\'s initiator let in (the default of a pool that does not choose another).' },
+    NBD: {
+      description:
+        'NBD through qemu-nbd on a port of its own (FLINT_NBD_PORTS). With FLINT_NBD_TLS_DIR on the agent it requires TLS (`connectionInfo.data.tls`); without, there is no authentication: keep it on a trusted network.',
+    },
   },
 });
 
@@ -156,8 +159,28 @@ export class ConnectionDataType {
   @Field(() => String, { nullable: true, description: 'NBD: export name.' })
   exportName!: string | null;
 
-  @Field(() => String, { nullable: true, description: 'NBD: nbd://host:port/name, as qemu-io and nbdinfo take it.' })
+  @Field(() => String, { nullable: true, description: 'NBD: nbd://host:port/name, as qemu-io and nbdinfo take it; nbds://host:port/name when `tls` is true (libnbd clients such as nbdinfo).' })
   uri!: string | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'NBD: whether the server requires TLS (FLINT_NBD_TLS_DIR on its agent); a plain client is then refused. Null for iSCSI.',
+  })
+  tls!: boolean | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'NBD over TLS: the PEM certificate of the CA that signed the server\'s certificate. Save it as ca-cert.pem in a directory and give that to the client: ' +
+      'nbdinfo \'nbds://host:port/name?tls-certificates=DIR\', or qemu\'s --object tls-creds-x509,id=tls0,dir=DIR,endpoint=client with tls-creds=tls0. Null without TLS.',
+  })
+  tlsCaCertificate!: string | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'NBD over TLS: whether the server also requires a client certificate signed by that CA (client-cert.pem and client-key.pem in the same directory). Null without TLS.',
+  })
+  tlsClientCertificateRequired!: boolean | null;
 }
 
 @ObjectType('ConnectionInfo', { description: 'What a consumer needs to connect (Cinder\'s `connection_info`).' })
@@ -245,10 +268,12 @@ export function connectionInfoOf(a: AttachmentType, password: string | null): Co
   if (!c || (a.status !== 'attaching' && a.status !== 'attached')) return null;
   const base = { accessMode: c.accessMode, volumeId: a.volumeId, attachmentId: a.id, encrypted: false };
   const none = { targetIqn: null, targetPortal: null, targetLun: null, authMethod: null, authUsername: null, authPassword: null, discard: null, host: null, port: null, exportName: null, uri: null };
+  const noTls = { tls: null, tlsCaCertificate: null, tlsClientCertificateRequired: null };
   const data: ConnectionDataType =
     c.driverVolumeType === 'iscsi'
       ? {
           ...none,
+          ...noTls,
           ...base,
           targetIqn: c.targetIqn,
           targetPortal: c.targetPortal,
@@ -258,8 +283,14 @@ export function connectionInfoOf(a: AttachmentType, password: string | null): Co
           authUsername: a.chapUsernameValue,
           authPassword: a.chapUsernameValue ? password : null,
         }
-      : { ...none, ...base, host: c.host, port: c.port, exportName: c.exportName, uri: c.uri };
+      : { ...none, ...base, host: c.host, port: c.port, exportName: c.exportName, uri: c.uri, ...nbdTlsData(c.tls) };
   return { driverVolumeType: c.driverVolumeType, data };
+}
+
+/** The TLS fields of an NBD connection: `tls` false and the rest null for plain NBD. */
+function nbdTlsData(tls: { caCertificate: string; clientCertificateRequired: boolean } | undefined): Pick<ConnectionDataType, 'tls' | 'tlsCaCertificate' | 'tlsClientCertificateRequired'> {
+  if (!tls) return { tls: false, tlsCaCertificate: null, tlsClientCertificateRequired: null };
+  return { tls: true, tlsCaCertificate: tls.caCertificate, tlsClientCertificateRequired: tls.clientCertificateRequired };
 }
 
 const attachmentPage = relayConnection(AttachmentType, { name: 'Attachment', one: 'attachment', many: 'attachments', order: 'oldest first' });
@@ -292,7 +323,12 @@ export class CreateAttachmentInput {
   @Field(() => AttachModeEnum, { nullable: true, defaultValue: AttachModeEnum.RW, description: 'RW (default) or RO (the target refuses writes).' })
   mode?: AttachModeEnum | null;
 
-  @Field(() => TargetKindEnum, { nullable: true, description: 'ISCSI (default) or NBD.' })
+  @Field(() => TargetKindEnum, {
+    nullable: true,
+    description:
+      'ISCSI or NBD; BAD_USER_INPUT when the volume\'s pool does not offer it. Left out: the pool\'s default target (its `defaultTarget`, ISCSI unless configured), ' +
+      'except that a connector without an initiator gets NBD when the pool offers it. A RESERVED attachment keeps the kind chosen here when `updateAttachment` gives its connector.',
+  })
   targetKind?: TargetKindEnum | null;
 
   @Field(() => String, {

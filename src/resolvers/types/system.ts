@@ -3,6 +3,7 @@ import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
 import type { VolumeType as VolumeTypeRow } from '../../db/index.js';
 import { Node } from './node.js';
 import { RoleEnum, ServiceStateEnum } from './enums.js';
+import { TargetKindEnum } from './attachment.js';
 
 @ObjectType({
   description:
@@ -61,6 +62,12 @@ export class Pool {
     description: 'What the pool advertises (FLINT_POOLS `capabilities`, e.g. `{"tier": "gold"}`), matched by volume types\' `capabilities:*` extra specs.',
   })
   capabilities!: Record<string, unknown>;
+
+  @Field(() => [TargetKindEnum], { description: 'How its volumes can be exported to consumers (FLINT_POOLS `targets`, default both); `createAttachment` refuses another `targetKind`.' })
+  targets!: TargetKindEnum[];
+
+  @Field(() => TargetKindEnum, { description: 'The target of an attachment that asks for none (FLINT_POOLS `defaultTarget`, default ISCSI); a connector without an initiator gets NBD when the pool offers it.' })
+  defaultTarget!: TargetKindEnum;
 
   @Field(() => ServiceStateEnum, { description: 'DOWN when its agent missed three heartbeats: the scheduler skips it.' })
   state!: ServiceStateEnum;

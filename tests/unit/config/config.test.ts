@@ -42,6 +42,8 @@ test('with an empty environment every setting has its default', (t) => {
         maxOverSubscriptionRatio: 20,
         reservedPercentage: 0,
         thinProvisioning: true,
+        targets: ['iscsi', 'nbd'],
+        defaultTarget: 'iscsi',
         capacityGiB: undefined,
       },
     ],
@@ -215,6 +217,8 @@ test('FLINT_POOLS is parsed with defaults for what a pool leaves out', (t) => {
       maxOverSubscriptionRatio: 20,
       reservedPercentage: 0,
       thinProvisioning: false,
+      targets: ['iscsi', 'nbd'],
+      defaultTarget: 'iscsi',
       capacityGiB: 500,
     },
     {
@@ -226,6 +230,8 @@ test('FLINT_POOLS is parsed with defaults for what a pool leaves out', (t) => {
       maxOverSubscriptionRatio: 1.5,
       reservedPercentage: 10,
       thinProvisioning: true,
+      targets: ['iscsi', 'nbd'],
+      defaultTarget: 'iscsi',
       capacityGiB: undefined,
     },
   ]);
@@ -436,4 +442,44 @@ test('backup settings: a repository spec and a power-of-two chunk size, every pr
   const err = t.throws(() => loadConfig({ FLINT_BACKUP_REPOSITORY: 's3:bucket', FLINT_BACKUP_CHUNK_MIB: '3' }, '/srv'));
   t.regex(err!.message, /FLINT_BACKUP_REPOSITORY: dir:\/path or nats:<bucket>/);
   t.regex(err!.message, /FLINT_BACKUP_CHUNK_MIB: a power of two/);
+});
+
+// export targets of a pool, NBD over TLS
+
+test('a pool offers both export targets by default, iSCSI first; an nbd-only pool defaults to nbd', (t) => {
+  const c = loadConfig({ FLINT_POOLS: JSON.stringify([{ name: 'a' }, { name: 'b', targets: ['nbd'] }, { name: 'c', defaultTarget: 'nbd' }]) }, '/srv');
+  t.deepEqual(
+    c.pools.map((p) => [p.name, p.targets, p.defaultTarget]),
+    [
+      ['a', ['iscsi', 'nbd'], 'iscsi'],
+      ['b', ['nbd'], 'nbd'],
+      ['c', ['iscsi', 'nbd'], 'nbd'],
+    ],
+  );
+});
+
+test('pool targets: a default not offered, a repeated kind, an empty list and an unknown kind are problems named by pool', (t) => {
+  const err = configError(t, {
+    FLINT_POOLS: JSON.stringify([
+      { name: 'a', targets: ['iscsi'], defaultTarget: 'nbd' },
+      { name: 'b', targets: ['nbd', 'nbd'] },
+      { name: 'c', targets: [] },
+      { name: 'd', targets: ['fc'] },
+    ]),
+  });
+  t.is(err.problems[0], 'FLINT_POOLS[0].defaultTarget: "nbd" is not among the pool\'s targets ("iscsi"); add it to targets or pick one of them');
+  t.is(err.problems[1], 'FLINT_POOLS[1].targets: "nbd" is listed twice; list each of "iscsi", "nbd" at most once');
+  t.is(err.problems[2], 'FLINT_POOLS[2].targets: name at least one of "iscsi", "nbd"');
+  t.true(err.problems[3]!.startsWith('FLINT_POOLS[3].targets.0: '), err.problems[3]);
+  t.is(err.problems.length, 4);
+});
+
+test('FLINT_NBD_TLS_DIR turns on NBD over TLS (relative to the cwd); client verification is off unless asked', (t) => {
+  t.is(loadConfig({}, '/srv').nbdTls, undefined);
+  t.deepEqual(loadConfig({ FLINT_NBD_TLS_DIR: 'pki/nbd' }, '/srv').nbdTls, { dir: '/srv/pki/nbd', verifyClients: false });
+  t.deepEqual(loadConfig({ FLINT_NBD_TLS_DIR: '/etc/flint/nbd', FLINT_NBD_TLS_VERIFY_CLIENTS: 'true' }, '/srv').nbdTls, { dir: '/etc/flint/nbd', verifyClients: true });
+  const err = configError(t, { FLINT_NBD_TLS_VERIFY_CLIENTS: 'yes' });
+  t.deepEqual(err.problems, ['FLINT_NBD_TLS_VERIFY_CLIENTS: true or false, got "yes"']);
+  const alone = configError(t, { FLINT_NBD_TLS_VERIFY_CLIENTS: 'true' });
+  t.deepEqual(alone.problems, ['FLINT_NBD_TLS_VERIFY_CLIENTS: needs FLINT_NBD_TLS_DIR (client certificates are checked only over TLS)']);
 });

@@ -47,7 +47,7 @@ class FakeTarget implements Target {
 const image: ImageSource = { path: '/pool/v1.raw', format: 'raw', sizeBytes: 1 << 30 };
 const driver = { imageSource: async (id: string) => (id === 'v1' ? image : Promise.reject(new DriverError(`no volume ${id}`))) } as unknown as VolumeDriver;
 
-function setup(targetUnavailable?: string) {
+function setup(targetUnavailable?: string, poolTargets?: ReadonlyMap<string, ReadonlyArray<'iscsi' | 'nbd'>>) {
   const target = new FakeTarget();
   const emitted: Array<{ subject: string; kind: string; payload: AttachmentOutcomeEvent; msgId: string }> = [];
   const log = createLogger('test', 'silent');
@@ -55,6 +55,7 @@ function setup(targetUnavailable?: string) {
     host: 'h1',
     drivers: new Map([['p1', driver]]),
     targets: new Map([['iscsi', targetUnavailable ? { unavailable: targetUnavailable } : target]]),
+    ...(poolTargets ? { poolTargets } : {}),
     log,
   });
   const core = new AgentCore({
@@ -148,4 +149,17 @@ test('start-up re-export hands the target exactly the wanted exports, skipping v
   t.deepEqual(r, { exported: 1, skipped: 1 });
   t.deepEqual(target.calls, ['reconcile a1']);
   t.deepEqual(target.exports.get('a1')?.chap, { username: 'u', password: 'pppppppppppp' });
+});
+
+test('an export of a kind the pool does not offer is refused before the target is touched', async (t) => {
+  const { target, emitted, core } = setup(undefined, new Map([['p1', ['nbd'] as const]]));
+  await core.handle('export_attachment', exportCmd);
+  t.deepEqual(target.calls, []);
+  const e = emitted[0]!.payload;
+  t.is(e.outcome, 'export.failed');
+  t.is(e.error?.code, 'BAD_USER_INPUT');
+  t.regex(e.error!.message, /pool p1 on host h1 does not offer iscsi exports \(it offers nbd\); attach with a targetKind the pool offers/);
+  const ok = setup(undefined, new Map([['p1', ['iscsi', 'nbd'] as const]]));
+  await ok.core.handle('export_attachment', exportCmd);
+  t.is(ok.emitted[0]!.payload.outcome, 'export.succeeded');
 });
