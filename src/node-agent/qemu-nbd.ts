@@ -38,6 +38,12 @@ export interface NbdServeOptions {
   readyTimeoutMs?: number;
   /** qemu-nbd writes its pid here once it listens: the readiness signal. @default a file next to a unix socket, else in os.tmpdir() */
   pidFile?: string;
+  /**
+   * Also serve this persistent dirty bitmap of a qcow2 image (`-B NAME`) as the NBD meta
+   * context `qemu:dirty-bitmap:NAME`. qemu-nbd refuses to start when the bitmap is missing or
+   * inconsistent (marked in-use after a crash). @default none
+   */
+  bitmap?: string;
 }
 
 export interface NbdServer {
@@ -60,6 +66,7 @@ export function qemuNbdArgs(opts: NbdServeOptions & { pidFile: string }): string
   args.push('--pid-file', opts.pidFile);
   if (readOnly) args.push('--read-only');
   if (image.snapshotName !== undefined) args.push(`--load-snapshot=snapshot.name=${image.snapshotName}`);
+  if (opts.bitmap !== undefined) args.push(`--bitmap=${opts.bitmap}`);
   if ('socket' in opts.listen) args.push('--socket', opts.listen.socket);
   else args.push('--bind', opts.listen.host, '--port', String(opts.listen.port));
   args.push(image.path);
