@@ -225,3 +225,22 @@ test('qemu-nbd -B refuses a bitmap the image does not have', async (t) => {
   const vol = await randomQcow2(dir, 'vol', 8 * MiB);
   await t.throwsAsync(serveNbd({ image: vol, exportName: 'x', listen: { socket: join(dir, 's') }, readOnly: true, bitmap: 'nope' }), { message: /nope/ });
 });
+
+test('managing a qcow2 image drops the backup bitmaps of its past, unmanaging drops this Flint’s; other bitmaps stay', async (t) => {
+  t.timeout(120_000);
+  const dir = await workDir(t);
+  const driver = await setUpFileDriver(dir);
+  const foreign = join(driver.pool.directory, 'imported.qcow2');
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', foreign, '16M']);
+  await qcow2Bitmaps.addBitmap(foreign, 'flint-backup-elsewhere');
+  await qcow2Bitmaps.addBitmap(foreign, 'mine');
+  await driver.manageExisting('m1', 'imported.qcow2');
+  const vol = await driver.imageSource('m1');
+  t.deepEqual(await bitmapNames(vol), ['mine']);
+
+  const { repo } = await repository(t, 'dir', dir);
+  await engine(repo).backup({ backupId: 'mb', volumeId: 'm1', source: vol, parent: null, trackChanges: true });
+  t.deepEqual(await bitmapNames(vol), ['flint-backup-mb', 'mine']);
+  await driver.unmanage('m1');
+  t.deepEqual(await bitmapNames({ ...vol, path: join(driver.pool.directory, 'unmanaged-volume-m1.qcow2') }), ['mine']);
+});
