@@ -244,3 +244,29 @@ test('managing a qcow2 image drops the backup bitmaps of its past, unmanaging dr
   await driver.unmanage('m1');
   t.deepEqual(await bitmapNames({ ...vol, path: join(driver.pool.directory, 'unmanaged-volume-m1.qcow2') }), ['mine']);
 });
+
+test('after an extend the bitmap survives (qemu-img resize keeps it) but the next incremental compares, and the one after reads only changes', async (t) => {
+  t.timeout(180_000);
+  const dir = await workDir(t);
+  const { repo } = await repository(t, 'dir', dir);
+  const eng = engine(repo);
+  const driver = await setUpFileDriver(dir);
+  await driver.createVolume('v1', 1);
+  const vol1 = await driver.imageSource('v1');
+  await qemuWrite(vol1, [[0, 8 * MiB, 0x01]]);
+  const e1 = await eng.backup({ backupId: 'e1', volumeId: 'v1', source: vol1, parent: null, trackChanges: true });
+  await driver.extendVolume('v1', 2);
+  const vol2 = await driver.imageSource('v1');
+  t.deepEqual(await bitmapNames(vol2), ['flint-backup-e1']);
+  await qemuWrite(vol2, [[1536 * MiB, MiB, 0x02]]);
+  const log = memoryLog();
+  const e2 = await eng.backup({ backupId: 'e2', volumeId: 'v1', source: vol2, parent: e1, trackChanges: true, log });
+  t.is(e2.changeTracking, 'compare');
+  t.true(log.lines.some((l) => /extended/.test(l)), log.lines.join('; '));
+  t.is(e2.readBytes, 9 * MiB);
+  await qemuWrite(vol2, [[4 * MiB, 4096, 0x03]]);
+  const e3 = await eng.backup({ backupId: 'e3', volumeId: 'v1', source: vol2, parent: e2, trackChanges: true });
+  t.is(e3.changeTracking, 'dirty-bitmap');
+  t.is(e3.readBytes, CHUNK);
+  await restoresTo(t, eng, e3, vol2, dir);
+});
