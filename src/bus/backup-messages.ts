@@ -68,6 +68,9 @@ export type AgentVerifyBackup = z.infer<typeof agentVerifyBackup>;
 export const agentImportBackup = z.object({ operationId: id, backupId: id, volumeId: id });
 export type AgentImportBackup = z.infer<typeof agentImportBackup>;
 
+/** How a backup found what changed since its parent: read only a dirty bitmap's chunks, read everything and compare, or no parent. */
+export const BACKUP_CHANGE_TRACKINGS = ['dirty-bitmap', 'compare', 'full'] as const;
+
 /** What a finished backup's manifest says, as the row records it. */
 export const backupFigures = z.object({
   sizeBytes: z.number().int().nonnegative(),
@@ -80,6 +83,10 @@ export const backupFigures = z.object({
   storedBytes: z.number().nonnegative(),
   dedupBytes: z.number().nonnegative(),
   durationMs: z.number().nonnegative(),
+  /** How the backup found its changes (`dirty-bitmap`, `compare`, `full`); absent from older agents. */
+  changeTracking: z.enum(BACKUP_CHANGE_TRACKINGS).optional(),
+  /** Bytes the agent read from the image; absent from older agents. */
+  readBytes: z.number().nonnegative().optional(),
 });
 export type BackupFigures = z.infer<typeof backupFigures>;
 
@@ -156,6 +163,8 @@ export const backupView = z.object({
   storedBytes: z.number().nullable(),
   dedupBytes: z.number().nullable(),
   durationMs: z.number().nullable(),
+  changeTracking: z.enum(BACKUP_CHANGE_TRACKINGS).nullable().optional(),
+  readBytes: z.number().nullable().optional(),
   progressDoneBytes: z.number().nullable(),
   progressTotalBytes: z.number().nullable(),
   failReason: z.string().nullable(),

@@ -8,7 +8,9 @@ import { Entity, Index, OptionalProps, PrimaryKey, Property, raw, Unique, type F
 import type { EntityManager } from '@mikro-orm/knex';
 import type { BackupStatus } from '../domain/backup-states.js';
 import type { Page } from './volume-store.js';
-import type { BackupView } from '../bus/backup-messages.js';
+import type { BackupView, BackupFigures } from '../bus/backup-messages.js';
+
+export type BackupChangeTracking = NonNullable<BackupFigures['changeTracking']>;
 
 @Entity({ tableName: 'backup' })
 @Unique({ properties: ['projectId', 'idempotencyKey'] })
@@ -33,6 +35,8 @@ export class Backup {
     | 'storedBytes'
     | 'dedupBytes'
     | 'durationMs'
+    | 'changeTracking'
+    | 'readBytes'
     | 'progressDoneBytes'
     | 'progressTotalBytes'
     | 'failReason'
@@ -82,6 +86,10 @@ export class Backup {
   /** Bytes of data the repository had already (deduplicated). */
   @Property({ type: 'bigint', nullable: true }) dedupBytes: number | null = null;
   @Property({ type: 'integer', nullable: true }) durationMs: number | null = null;
+  /** How the agent found the changes: `dirty-bitmap`, `compare` or `full` (null before AVAILABLE, or from older agents). */
+  @Property({ type: 'string', length: 16, nullable: true }) changeTracking: BackupChangeTracking | null = null;
+  /** Bytes the agent read from the volume's image to take it. */
+  @Property({ type: 'bigint', nullable: true }) readBytes: number | null = null;
   /** The last progress recorded (the live figures go through `backupProgress`). */
   @Property({ type: 'bigint', nullable: true }) progressDoneBytes: number | null = null;
   @Property({ type: 'bigint', nullable: true }) progressTotalBytes: number | null = null;
@@ -121,6 +129,8 @@ export type BackupChanges = Partial<
     | 'storedBytes'
     | 'dedupBytes'
     | 'durationMs'
+    | 'changeTracking'
+    | 'readBytes'
     | 'progressDoneBytes'
     | 'progressTotalBytes'
     | 'failReason'
@@ -193,7 +203,7 @@ export async function listBackups(
   return { rows: rows.slice(0, opts.first).map(normaliseBigints), hasNextPage: rows.length > opts.first, totalCount };
 }
 
-const BIGINTS = ['sizeBytes', 'dataBytes', 'storedBytes', 'dedupBytes', 'progressDoneBytes', 'progressTotalBytes'] as const;
+const BIGINTS = ['sizeBytes', 'dataBytes', 'storedBytes', 'dedupBytes', 'readBytes', 'progressDoneBytes', 'progressTotalBytes'] as const;
 
 /** PostgreSQL returns bigint columns as strings: numbers here (byte counts stay far below 2^53). */
 function normaliseBigints(b: Backup): Backup {
@@ -231,6 +241,8 @@ export function toBackupView(b: Backup): BackupView {
     storedBytes: num(b.storedBytes),
     dedupBytes: num(b.dedupBytes),
     durationMs: b.durationMs,
+    changeTracking: b.changeTracking ?? null,
+    readBytes: num(b.readBytes ?? null),
     progressDoneBytes: num(b.progressDoneBytes),
     progressTotalBytes: num(b.progressTotalBytes),
     failReason: b.failReason,

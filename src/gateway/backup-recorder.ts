@@ -48,6 +48,8 @@ export async function applyBackupOutcome(db: Db, live: LiveHub, backupLive: Back
       storedBytes: f.storedBytes,
       dedupBytes: f.dedupBytes,
       durationMs: Math.round(f.durationMs),
+      changeTracking: f.changeTracking ?? null,
+      readBytes: f.readBytes ?? null,
       parentId: f.parentId,
       incremental: f.parentId !== null,
       progressDoneBytes: f.sizeBytes,

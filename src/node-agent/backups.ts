@@ -211,13 +211,24 @@ export class AgentBackups {
       this.outcome(p.operationId, p, 'create.failed', { error: { code: 'INTERNAL', message: lostMessage('backup', this.opts.host) } }),
     );
     const src = source;
+    // Dirty bitmaps describe the volume's current bytes, and only while no other process can
+    // write them unseen: an AVAILABLE volume (now BACKING_UP). Not a snapshot, not a forced
+    // backup of an IN_USE volume (it reads its temporary snapshot).
+    const trackChanges = p.snapshotId === undefined && !tempSnapshot;
+    if (!trackChanges && parent) {
+      const reason = tempSnapshot ? 'a forced backup of an in-use volume reads a temporary snapshot, which no bitmap describes' : `the backup reads snapshot ${p.snapshotId}, which no bitmap describes`;
+      this.opts.log.info({ backupId: p.backupId, volumeId: p.volumeId, parentId: parent.backupId, reason }, `${reason}: reading all allocated chunks`);
+    }
     this.start(p.backupId, 'backup', async (signal, onProgress) => {
       const started = Date.now();
       let message: RecordedMessage;
       try {
-        const m = await engine.backup({ backupId: p.backupId, volumeId: p.volumeId, source: src, parent, signal, onProgress });
+        const m = await engine.backup({ backupId: p.backupId, volumeId: p.volumeId, source: src, parent, trackChanges, log: this.opts.log, signal, onProgress });
         message = this.outcome(p.operationId, p, 'create.succeeded', { figures: figuresOf(m), repository: this.opts.repository });
-        this.opts.log.info({ backupId: p.backupId, volumeId: p.volumeId, ms: Date.now() - started, storedBytes: m.storedBytes, dedupBytes: m.dedupBytes }, 'backup taken');
+        this.opts.log.info(
+          { backupId: p.backupId, volumeId: p.volumeId, ms: Date.now() - started, changeTracking: m.changeTracking, readBytes: m.readBytes, storedBytes: m.storedBytes, dedupBytes: m.dedupBytes },
+          'backup taken',
+        );
       } catch (err) {
         if (signal.aborted && this.stopping) {
           this.opts.log.warn({ backupId: p.backupId }, 'backup interrupted by the agent\'s shutdown; the next start reports it lost');
@@ -469,6 +480,8 @@ function figuresOf(m: BackupManifest): BackupFigures {
     storedBytes: m.storedBytes,
     dedupBytes: m.dedupBytes,
     durationMs: m.durationMs,
+    ...(m.changeTracking === undefined ? {} : { changeTracking: m.changeTracking }),
+    ...(m.readBytes === undefined ? {} : { readBytes: m.readBytes }),
   };
 }
 

@@ -44,6 +44,12 @@ export interface NbdServeOptions {
    * certificate signed by ca-cert.pem. @default undefined: plain NBD
    */
   tls?: { dir: string; verifyPeer?: boolean };
+  /**
+   * Also serve this persistent dirty bitmap of a qcow2 image (`-B NAME`) as the NBD meta
+   * context `qemu:dirty-bitmap:NAME`. qemu-nbd refuses to start when the bitmap is missing or
+   * inconsistent (marked in-use after a crash). @default none
+   */
+  bitmap?: string;
 }
 
 /** The id of the TLS credentials object on qemu-nbd's command line. */
@@ -75,6 +81,7 @@ export function qemuNbdArgs(opts: NbdServeOptions & { pidFile: string }): string
   }
   if (readOnly) args.push('--read-only');
   if (image.snapshotName !== undefined) args.push(`--load-snapshot=snapshot.name=${image.snapshotName}`);
+  if (opts.bitmap !== undefined) args.push(`--bitmap=${opts.bitmap}`);
   if ('socket' in opts.listen) args.push('--socket', opts.listen.socket);
   else args.push('--bind', opts.listen.host, '--port', String(opts.listen.port));
   args.push(image.path);

@@ -3,22 +3,37 @@
  * client lists allocated extents (block status) and reads only those, chunk by chunk on
  * the fixed grid (chunk-plan.ts), into a bounded set of shared-memory slots; workers hash
  * each chunk, drop zero chunks, and compress the chunks the repository lacks; the
- * manifest is written last. Every allocated chunk is read and hashed, also for an
- * incremental backup (no dirty bitmap yet): what the parent gives is that unchanged
- * chunks are not rewritten.
+ * manifest is written last.
+ *
+ * Finding changes (change-tracking.ts, recorded as the manifest's `changeTracking`):
+ * a tracked backup of a qcow2 volume (`trackChanges`: its current bytes, not open
+ * elsewhere) adds a persistent dirty bitmap named for itself before the image is served
+ * (bitmap-session.ts). When the parent backup left its bitmap, consistent, the image is
+ * served with `-B <parent bitmap>`, block status is asked for that bitmap's meta context
+ * too, and only chunks with a dirty byte are read (`dirty-bitmap`); clean chunks take the
+ * parent's entry, so the manifest and checksum equal a full read's. Otherwise, and for raw
+ * images, snapshots and forced backups, every allocated chunk is read and hashed
+ * (`compare`, or `full` without a parent) and the parent only spares rewriting unchanged
+ * chunks.
  */
 import { availableParallelism } from 'node:os';
 import { DriverError } from '../drivers/index.js';
 import type { ImageSource } from '../drivers/index.js';
-import { planChunks, totalLength, volumeChecksum, zeroRanges } from './chunk-plan.js';
+import { BitmapSession } from './bitmap-session.js';
+import { planFromBitmap } from './change-tracking.js';
+import { planChunks, totalLength, volumeChecksum, zeroRanges, type PlannedChunk } from './chunk-plan.js';
 import { BackupAbortedError, type BackupEngine, type BackupManifest, type BackupRepository, type ManifestEntry, type Progress, type VerifyResult } from './engine.js';
-import { openImage } from './image-io.js';
+import { openImage, type OpenImage } from './image-io.js';
+import { dirtyBitmapContext, type NbdClient } from './nbd-client.js';
+import { Pipeline } from './pipeline.js';
 import { Lease, liveLeaseHashes } from './lease.js';
 import { validateManifest } from './manifest.js';
 import { asStore, checkName, LEASE_STALE_MS, type RepoStore } from './repository.js';
 import { WorkerPool } from './worker-pool.js';
 
 const DEFAULT_CODEC = 'lz4' as const;
+
+type BackupRequest = Parameters<BackupEngine['backup']>[0];
 
 function checkAbort(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new BackupAbortedError(`${what} was cancelled`, { cause: signal.reason });
@@ -28,36 +43,6 @@ function checkAbort(signal: AbortSignal | undefined, what: string): void {
 function asAbort(err: unknown, signal: AbortSignal | undefined, what: string): unknown {
   if (signal?.aborted && !(err instanceof BackupAbortedError)) return new BackupAbortedError(`${what} was cancelled`, { cause: err });
   return err;
-}
-
-/** Runs `work` over items with at most `limit` in flight; stops starting new ones after the first failure and rethrows it once all settled. */
-class Pipeline {
-  private readonly running = new Set<Promise<void>>();
-  private error: unknown = null;
-  get failed(): boolean {
-    return this.error !== null;
-  }
-  add(p: Promise<void>): void {
-    const tracked = p.catch((e: unknown) => {
-      this.error ??= e;
-    });
-    const done = tracked.finally(() => this.running.delete(done));
-    this.running.add(done);
-  }
-  async drain(): Promise<void> {
-    while (this.running.size > 0) await Promise.all([...this.running]);
-    if (this.error !== null) throw this.error;
-  }
-  /** Runs `produce` (which adds work), then waits for all of it; on a failure of `produce`, waits for what it started before rethrowing. */
-  async runAll(produce: () => Promise<void>): Promise<void> {
-    try {
-      await produce();
-    } catch (err) {
-      await this.drain().catch(() => undefined);
-      throw err;
-    }
-    await this.drain();
-  }
 }
 
 export class BackupEngineImpl implements BackupEngine {
@@ -78,14 +63,7 @@ export class BackupEngineImpl implements BackupEngine {
     return new WorkerPool(this.workers, this.chunkSize, this.workers * 2 + 2);
   }
 
-  async backup(req: {
-    backupId: string;
-    volumeId: string;
-    source: ImageSource;
-    parent: BackupManifest | null;
-    signal?: AbortSignal;
-    onProgress?: (p: Progress) => void;
-  }): Promise<BackupManifest> {
+  async backup(req: BackupRequest): Promise<BackupManifest> {
     const started = Date.now();
     checkName(req.backupId);
     const what = `backup ${req.backupId} of volume ${req.volumeId}`;
@@ -96,25 +74,92 @@ export class BackupEngineImpl implements BackupEngine {
       if (existing.volumeId === req.volumeId) return existing;
       throw new DriverError(`${what}: the repository ${this.store.spec} already has a backup ${req.backupId} of volume ${existing.volumeId}; use a new backup id`, { retryable: false });
     }
-    const image = await openImage(req.source, false);
+    const tracking = await BitmapSession.prepare({ ...req, chunkSize: this.chunkSize, track: req.trackChanges === true });
+    let succeeded = false;
+    try {
+      const manifest = await this.take(req, tracking, what, started);
+      succeeded = true;
+      return manifest;
+    } finally {
+      await tracking.finish(succeeded);
+    }
+  }
+
+  /** Serves the image, with the parent's bitmap when the session has one (and without it, comparing, when that fails). */
+  private async openForBackup(source: ImageSource, tracking: BitmapSession): Promise<OpenImage> {
+    const bitmap = tracking.bitmap;
+    if (bitmap === undefined) return openImage(source, false);
+    try {
+      const image = await openImage(source, false, { bitmap });
+      if (image.client.hasContext(dirtyBitmapContext(bitmap))) return image;
+      await image.close();
+      tracking.fallBack(`qemu-nbd did not offer the meta context of bitmap ${bitmap}`);
+    } catch (err) {
+      tracking.fallBack(`qemu-nbd could not serve bitmap ${bitmap} (${(err as Error).message})`);
+    }
+    return openImage(source, false);
+  }
+
+  /**
+   * Which chunks to read. With a bitmap: the dirty ones, plus the clean ones whose parent
+   * chunk the repository lost; the other clean ones take the parent's entry (protected by
+   * the lease first, then checked: repository.ts), recorded in `entries`/`chunkHashes`.
+   */
+  private async chunksToRead(
+    client: NbdClient,
+    plan: PlannedChunk[],
+    tracking: BitmapSession,
+    parent: BackupManifest | null,
+    lease: Lease,
+    found: { entries: Map<number, ManifestEntry>; chunkHashes: Map<number, string> },
+  ): Promise<{ read: PlannedChunk[]; reusedBytes: number }> {
+    const bitmap = tracking.bitmap;
+    if (bitmap === undefined || !parent) return { read: plan, reusedBytes: 0 };
+    let bitmapPlan;
+    try {
+      if (client.size !== parent.sizeBytes) throw new Error(`the export is ${client.size} bytes, the parent ${parent.sizeBytes}`);
+      bitmapPlan = planFromBitmap(plan, await client.dirtyExtents(bitmap), parent.entries, client.size, this.chunkSize);
+    } catch (err) {
+      tracking.fallBack(`the dirty extents of bitmap ${bitmap} could not be read (${(err as Error).message})`);
+      return { read: plan, reusedBytes: 0 };
+    }
+    await Promise.all(bitmapPlan.reuse.map((r) => lease.protect(r.entry.hash)));
+    const lost: PlannedChunk[] = [];
+    let reusedBytes = 0;
+    let next = 0;
+    const check = async (): Promise<void> => {
+      for (let r = bitmapPlan.reuse[next++]; r; r = bitmapPlan.reuse[next++]) {
+        if (await this.store.hasChunk(r.entry.hash)) {
+          found.entries.set(r.entry.offset, r.entry);
+          found.chunkHashes.set(r.entry.offset, r.entry.hash);
+          reusedBytes += r.entry.length;
+        } else lost.push(r.chunk);
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, check));
+    return { read: [...bitmapPlan.read, ...lost].sort((a, b) => a.offset - b.offset), reusedBytes };
+  }
+
+  private async take(req: BackupRequest, tracking: BitmapSession, what: string, started: number): Promise<BackupManifest> {
+    const image = await this.openForBackup(req.source, tracking);
     const pool = this.pool();
     const lease = new Lease(this.store, req.backupId, req.signal);
     try {
       const { client } = image;
       const sizeBytes = client.size;
-      const extents = await client.allocatedExtents();
-      const plan = planChunks(extents, sizeBytes, this.chunkSize);
+      const allocated = planChunks(await client.allocatedExtents(), sizeBytes, this.chunkSize);
+      const entries = new Map<number, ManifestEntry>();
+      const chunkHashes = new Map<number, string>();
+      const { read: plan, reusedBytes } = await this.chunksToRead(client, allocated, tracking, req.parent, lease, { entries, chunkHashes });
       const totalBytes = plan.reduce((n, c) => n + totalLength(c.reads), 0);
-      const entries: (ManifestEntry | null)[] = new Array<ManifestEntry | null>(plan.length).fill(null);
       const writes = new Map<string, Promise<void>>();
       let storedBytes = 0;
-      let dedupBytes = 0;
+      let dedupBytes = reusedBytes;
       let doneBytes = 0;
       const pipeline = new Pipeline();
-      const chunkHashes = new Map<number, string>();
 
       await pipeline.runAll(async () => {
-        for (const [i, chunk] of plan.entries()) {
+        for (const chunk of plan) {
           checkAbort(req.signal, what);
           if (pipeline.failed) break;
           const slot = await pool.acquire();
@@ -151,7 +196,7 @@ export class BackupEngineImpl implements BackupEngine {
                     writes.set(hash, write);
                   }
                   await write;
-                  entries[i] = { offset: chunk.offset, length: chunk.length, hash };
+                  entries.set(chunk.offset, { offset: chunk.offset, length: chunk.length, hash });
                 }
               } finally {
                 pool.release(slot);
@@ -164,7 +209,7 @@ export class BackupEngineImpl implements BackupEngine {
       });
       checkAbort(req.signal, what);
       const sha256 = volumeChecksum(sizeBytes, this.chunkSize, chunkHashes);
-      const list = entries.filter((e): e is ManifestEntry => e !== null);
+      const list = [...entries.values()].sort((a, b) => a.offset - b.offset);
       await this.store.sync();
       const manifest: BackupManifest = {
         format: 'flint-backup/1',
@@ -182,6 +227,7 @@ export class BackupEngineImpl implements BackupEngine {
         dedupBytes,
         durationMs: Date.now() - started,
         readBytes: client.bytesRead,
+        changeTracking: tracking.mode,
       };
       checkAbort(req.signal, what);
       await this.store.putRecord('manifest', req.backupId, JSON.stringify(manifest));

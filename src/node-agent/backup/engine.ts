@@ -7,6 +7,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ImageSource } from '../drivers/index.js';
 import { DriverError } from '../drivers/index.js';
+import type { ChangeTracking } from './change-tracking.js';
 import { BackupEngineImpl } from './engine-impl.js';
 import { openRepositoryImpl } from './repository.js';
 
@@ -45,8 +46,21 @@ export interface BackupManifest {
   /** Bytes of non-zero chunks the repository already had (not rewritten). */
   dedupBytes: number;
   durationMs: number;
-  /** Bytes read from the image (allocated extents only). Informative; absent in imported records of older writers. */
+  /** Bytes read from the image (allocated extents only; dirty chunks only with a bitmap). Informative; absent in imported records of older writers. */
   readBytes?: number;
+  /**
+   * How the backup found its changes: `dirty-bitmap` (read only the chunks written since the
+   * parent, per the image's persistent bitmap), `compare` (read every allocated chunk, stored
+   * what the repository lacked) or `full` (no parent). See change-tracking.ts. Absent in
+   * records of older writers.
+   */
+  changeTracking?: ChangeTracking;
+}
+
+/** Where the engine says how a backup finds its changes, and why it could not use a bitmap (pino-like). */
+export interface BackupLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
 }
 
 export interface Progress {
@@ -69,6 +83,9 @@ export interface BackupEngine {
   /**
    * Reads the allocated extents of `source`, stores the chunks the repository lacks and
    * writes the manifest last. With `parent`, chunks the parent has are not rewritten.
+   * With `trackChanges` and a qcow2 source, keeps a persistent dirty bitmap for the next
+   * backup and, when the parent left a usable one, reads only the chunks written since
+   * (bitmap-session.ts); the manifest is the same as a full read's.
    * Idempotent: when the repository already has this backupId for this volume, returns
    * that manifest (a DriverError when it belongs to another volume).
    * @throws BackupAbortedError when `signal` aborts (nothing is left under a final name but whole chunks; no manifest)
@@ -79,6 +96,14 @@ export interface BackupEngine {
     volumeId: string;
     source: ImageSource;
     parent: BackupManifest | null;
+    /**
+     * `source` is the volume's current bytes and nothing else opens the image until the
+     * backup ends (an AVAILABLE volume): the engine may keep dirty bitmaps in it. Never for a
+     * snapshot, nor for a volume another process may write. @default false
+     */
+    trackChanges?: boolean;
+    /** Where to say how changes were found (and why not with a bitmap). @default silent */
+    log?: BackupLog;
     signal?: AbortSignal;
     onProgress?: (p: Progress) => void;
   }): Promise<BackupManifest>;
@@ -100,6 +125,7 @@ export interface BackupEngine {
 }
 
 export { volumeChecksum } from './chunk-plan.js';
+export { CHANGE_TRACKINGS, type ChangeTracking } from './change-tracking.js';
 
 /** A cancelled backup, restore or verify. */
 export class BackupAbortedError extends Error {

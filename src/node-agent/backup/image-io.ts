@@ -4,20 +4,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ImageSource } from '../drivers/index.js';
 import { serveNbd } from '../qemu-nbd.js';
-import { NbdClient } from './nbd-client.js';
+import { dirtyBitmapContext, NbdClient } from './nbd-client.js';
 
 export interface OpenImage {
   client: NbdClient;
   close(): Promise<void>;
 }
 
-export async function openImage(image: ImageSource, writable: boolean): Promise<OpenImage> {
+/**
+ * Serves `image` with qemu-nbd on a private unix socket and connects to it.
+ * @param opts.bitmap also serve this persistent dirty bitmap (read it with `client.dirtyExtents`)
+ */
+export async function openImage(image: ImageSource, writable: boolean, opts: { bitmap?: string } = {}): Promise<OpenImage> {
   const dir = await fs.mkdtemp(join(tmpdir(), 'flint-bk-'));
   const socket = join(dir, 'nbd.sock');
   let server: Awaited<ReturnType<typeof serveNbd>> | undefined;
   try {
-    server = await serveNbd({ image, exportName: 'img', listen: { socket }, readOnly: !writable, shared: 2, cache: writable ? 'writeback' : undefined });
-    const client = await NbdClient.connect({ socket }, 'img');
+    server = await serveNbd({ image, exportName: 'img', listen: { socket }, readOnly: !writable, shared: 2, cache: writable ? 'writeback' : undefined, bitmap: opts.bitmap });
+    const client = await NbdClient.connect({ socket }, 'img', { metaContexts: opts.bitmap === undefined ? [] : [dirtyBitmapContext(opts.bitmap)] });
     let closing: Promise<void> | undefined;
     return {
       client,

@@ -1,5 +1,6 @@
 /** Validation of backup manifests (pure): what `putManifest` checks on import and `manifest()` on read. */
 import { z } from 'zod';
+import { CHANGE_TRACKINGS } from './change-tracking.js';
 import type { BackupManifest } from './engine.js';
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits (sha256)');
@@ -22,6 +23,7 @@ const ManifestSchema = z.object({
   dedupBytes: count,
   durationMs: z.number().nonnegative(),
   readBytes: count.optional(),
+  changeTracking: z.enum(CHANGE_TRACKINGS).optional(),
 });
 
 /**

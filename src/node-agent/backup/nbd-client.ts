@@ -41,6 +41,14 @@ const REPLY_TYPE_BLOCK_STATUS = 5;
 /** base:allocation status bits. */
 export const STATE_HOLE = 1;
 export const STATE_ZERO = 2;
+/** qemu:dirty-bitmap:<name> status bit: written since the bitmap was added. */
+export const STATE_DIRTY = 1;
+
+export const BASE_ALLOCATION = 'base:allocation';
+/** The meta context qemu-nbd offers for a bitmap it serves with `-B NAME`. */
+export function dirtyBitmapContext(bitmap: string): string {
+  return `qemu:dirty-bitmap:${bitmap}`;
+}
 
 export interface Extent {
   offset: number;
@@ -55,7 +63,8 @@ interface Pending {
   /** READ: destination */
   into?: Uint8Array;
   offset?: number;
-  extents?: Extent[];
+  /** BLOCK_STATUS: extents by meta context id (one reply chunk per negotiated context). */
+  extents?: Map<number, Extent[]>;
   error?: Error;
 }
 
@@ -133,14 +142,19 @@ export class NbdClient {
     private readonly reader: ByteReader,
     readonly size: number,
     readonly transmissionFlags: number,
-    private readonly metaContextId: number | null,
+    /** Meta contexts the server agreed to, name → id. */
+    private readonly contexts: ReadonlyMap<string, number>,
     private readonly where: string,
   ) {
     void this.readLoop();
   }
 
-  /** Connects to a unix socket (or host:port) and negotiates the export `exportName`. */
-  static async connect(target: { socket: string } | { host: string; port: number }, exportName: string): Promise<NbdClient> {
+  /**
+   * Connects to a unix socket (or host:port) and negotiates the export `exportName`, with
+   * the `base:allocation` meta context and `opts.metaContexts` (e.g. `qemu:dirty-bitmap:NAME`);
+   * `hasContext` tells which the server agreed to.
+   */
+  static async connect(target: { socket: string } | { host: string; port: number }, exportName: string, opts: { metaContexts?: readonly string[] } = {}): Promise<NbdClient> {
     const where = 'socket' in target ? target.socket : `${target.host}:${target.port}`;
     const sock = 'socket' in target ? connect(target.socket) : connect(target.port, target.host);
     const reader = new ByteReader();
@@ -184,16 +198,18 @@ export class NbdClient {
 
       await option(OPT_STRUCTURED_REPLY, Buffer.alloc(0));
       const name = Buffer.from(exportName, 'utf8');
-      const q = Buffer.from('base:allocation', 'utf8');
-      const meta = Buffer.alloc(4 + name.length + 4 + 4 + q.length);
+      const queries = [...new Set([BASE_ALLOCATION, ...(opts.metaContexts ?? [])])].map((c) => Buffer.from(c, 'utf8'));
+      const meta = Buffer.alloc(4 + name.length + 4 + queries.reduce((n, q) => n + 4 + q.length, 0));
       let p = meta.writeUInt32BE(name.length, 0);
       p += name.copy(meta, p);
-      p = meta.writeUInt32BE(1, p);
-      p = meta.writeUInt32BE(q.length, p);
-      q.copy(meta, p);
-      let metaContextId: number | null = null;
+      p = meta.writeUInt32BE(queries.length, p);
+      for (const q of queries) {
+        p = meta.writeUInt32BE(q.length, p);
+        p += q.copy(meta, p);
+      }
+      const contexts = new Map<string, number>();
       for (const r of await option(OPT_SET_META_CONTEXT, meta)) {
-        if (r.type === REP_META_CONTEXT && r.data.subarray(4).toString('utf8') === 'base:allocation') metaContextId = r.data.readUInt32BE(0);
+        if (r.type === REP_META_CONTEXT) contexts.set(r.data.subarray(4).toString('utf8'), r.data.readUInt32BE(0));
       }
       const go = Buffer.alloc(4 + name.length + 2);
       go.writeUInt32BE(name.length, 0);
@@ -208,7 +224,7 @@ export class NbdClient {
         }
       }
       if (size < 0) throw new DriverError(`NBD server ${where} did not report the size of export ${exportName}`);
-      return new NbdClient(sock, reader, size, tflags, metaContextId, where);
+      return new NbdClient(sock, reader, size, tflags, contexts, where);
     } catch (err) {
       sock.destroy();
       if (err instanceof DriverError) throw err;
@@ -250,29 +266,49 @@ export class NbdClient {
     await this.send(CMD_FLUSH, 0, 0, null, {});
   }
 
+  /** Whether the server agreed to meta context `name` at the handshake. */
+  hasContext(name: string): boolean {
+    return this.contexts.has(name);
+  }
+
   /**
-   * The base:allocation extents of [offset, offset+length): as many as the server
-   * returns for one request (at least one; the caller loops for the rest).
+   * The extents of [offset, offset+length) in meta context `context` (default
+   * base:allocation): as many as the server returns for one request (at least one; the
+   * caller loops for the rest). Without base:allocation, everything reads as data.
+   * @throws DriverError for another context the server did not agree to
    */
-  async blockStatus(offset: number, length: number): Promise<Extent[]> {
-    if (this.metaContextId === null) return [{ offset, length, flags: 0 }];
-    const extents: Extent[] = [];
+  async blockStatus(offset: number, length: number, context = BASE_ALLOCATION): Promise<Extent[]> {
+    const id = this.contexts.get(context);
+    if (id === undefined) {
+      if (context === BASE_ALLOCATION) return [{ offset, length, flags: 0 }];
+      throw new DriverError(`NBD server ${this.where} does not offer meta context ${context}`, { retryable: false });
+    }
+    const extents = new Map<number, Extent[]>();
     await this.send(CMD_BLOCK_STATUS, offset, length, null, { extents, offset });
-    return extents;
+    return extents.get(id) ?? [];
   }
 
   /** All allocated (neither hole nor known-zero) extents of the export, merged. */
-  async allocatedExtents(): Promise<{ offset: number; length: number }[]> {
+  allocatedExtents(): Promise<{ offset: number; length: number }[]> {
+    return this.extentsWhere(BASE_ALLOCATION, (flags) => (flags & (STATE_HOLE | STATE_ZERO)) === 0);
+  }
+
+  /** The extents bitmap `bitmap` (served with `qemu-nbd -B`) marks dirty, merged. */
+  dirtyExtents(bitmap: string): Promise<{ offset: number; length: number }[]> {
+    return this.extentsWhere(dirtyBitmapContext(bitmap), (flags) => (flags & STATE_DIRTY) !== 0);
+  }
+
+  private async extentsWhere(context: string, keep: (flags: number) => boolean): Promise<{ offset: number; length: number }[]> {
     const out: { offset: number; length: number }[] = [];
     const STEP = 1 << 30;
     let pos = 0;
     while (pos < this.size) {
-      const ext = await this.blockStatus(pos, Math.min(STEP, this.size - pos));
-      if (ext.length === 0) throw new DriverError(`NBD server ${this.where} returned no block status at offset ${pos}`);
+      const ext = await this.blockStatus(pos, Math.min(STEP, this.size - pos), context);
+      if (ext.length === 0) throw new DriverError(`NBD server ${this.where} returned no block status for ${context} at offset ${pos}`);
       for (const e of ext) {
         const len = Math.min(e.length, this.size - pos);
         if (len <= 0) break;
-        if ((e.flags & (STATE_HOLE | STATE_ZERO)) === 0) {
+        if (keep(e.flags)) {
           const last = out[out.length - 1];
           if (last && last.offset + last.length === pos) last.length += len;
           else out.push({ offset: pos, length: len });
@@ -342,10 +378,12 @@ export class NbdClient {
             p.into!.fill(0, off - p.offset!, off - p.offset! + holeLen);
           } else if (type === REPLY_TYPE_BLOCK_STATUS) {
             const b = await this.reader.read(len);
+            const list: Extent[] = [];
+            p.extents?.set(b.readUInt32BE(0), list);
             let pos = p.offset!;
             for (let i = 4; i + 8 <= b.length; i += 8) {
               const l = b.readUInt32BE(i);
-              p.extents!.push({ offset: pos, length: l, flags: b.readUInt32BE(i + 4) });
+              list.push({ offset: pos, length: l, flags: b.readUInt32BE(i + 4) });
               pos += l;
             }
           } else if (type & 0x8000) {

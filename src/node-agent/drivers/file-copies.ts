@@ -3,6 +3,7 @@
  * design): each copy is made under a temporary name, fsynced and renamed into place.
  */
 import { DriverError, type VolumeInfo } from './driver.js';
+import { removeBackupBitmaps } from './qcow2-bitmaps.js';
 import { applyInternalSnapshot, convertImage, resizeImage, type ImageFormat } from './qemu-img.js';
 import { snapshotSource, type CopySource } from './file-snapshots.js';
 import {
@@ -74,6 +75,10 @@ export async function revertToSnapshot(ctx: FilePool, volumeId: string, snapshot
   }
   try {
     if (volume.format === 'qcow2') {
+      // The revert changes the bytes without any bitmap seeing it, and qemu-img 7.2 refuses
+      // to revert while enabled bitmaps exist ("Device has active dirty bitmaps"): the next
+      // backup must read everything (removing first is crash-safe: at worst it compares).
+      await removeBackupBitmaps(volume.location, ctx.qemu);
       await applyInternalSnapshot(volume.location, source.snapshotName!, ctx.qemu);
     } else {
       const temp = tempPathOf(ctx.pool, volumeId, volume.format);

@@ -37,7 +37,7 @@
  * (`-l snapshot.name=snapshot-<id>`) or the source image; raw from raw with the same
  * sparse `cp` as raw snapshots (thick pools: `qemu-img convert` with `falloc`). A larger
  * size is then grown with `qemu-img resize`. Reverting (`revertToSnapshot`): qcow2 with
- * `qemu-img snapshot -a`; raw by copying the snapshot back to a temporary image that is
+ * `qemu-img snapshot -a`, after removing the backups' dirty bitmaps (qcow2-bitmaps.ts); raw by copying the snapshot back to a temporary image that is
  * renamed over the volume's, so a crash leaves either the old bytes or the snapshot's.
  *
  * Idempotence as in the contract: a snapshot that exists is not taken again, deleting a

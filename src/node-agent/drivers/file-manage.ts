@@ -11,9 +11,10 @@
  *   the other, never half-moved) and grown to the next whole GiB with `qemu-img resize`,
  *   as Cinder's drivers round a managed volume's size up. A crash between the rename and
  *   the resize is finished by the redelivered command (the volume is found under its new
- *   name and grown). A refused reference is left exactly as it was.
+ *   name and grown). A qcow2 image's `flint-backup-*` dirty bitmaps (another Flint's backups)
+ *   are removed at the same step. A refused reference is left exactly as it was.
  * - `unmanage(volumeId)`: renames `volume-<id>.<fmt>` to `unmanaged-volume-<id>.<fmt>`
- *   (same crash safety). The bytes stay; the name no longer matches the volume pattern,
+ *   (same crash safety), after removing Flint's backup bitmaps. The bytes stay; the name no longer matches the volume pattern,
  *   so `listVolumes`, the heartbeat's counts and the agent's start-up reconciliation
  *   ignore it, and `listManageable` offers it again.
  * - `listManageable()`: every regular, non-hidden file of the directory that is not a
@@ -23,6 +24,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { DriverError, GiB, type ManageableImage, type VolumeInfo } from './driver.js';
 import { asDriverError, checkId, exists, FORMATS, IMAGE_RE, pathOf, syncDir, type FilePool } from './file-util.js';
+import { removeBackupBitmaps } from './qcow2-bitmaps.js';
 import { imageInfo, ImageNotFoundError, resizeImage, runQemuImg, type ImageFormat } from './qemu-img.js';
 
 /** Prefix of an image given back by `unmanage`. */
@@ -76,6 +78,16 @@ async function roundUp(ctx: FilePool, path: string, format: ImageFormat): Promis
   if (whole !== virtualSize) await resizeImage(path, format, whole, ctx.qemu);
 }
 
+/**
+ * After the rename (and again when a redelivery finds it done): drops `flint-backup-*`
+ * bitmaps, which belong to another Flint's backups (or this image's past) and describe no
+ * backup of this volume, then grows the image to whole GiB.
+ */
+async function finishAdoption(ctx: FilePool, path: string, format: ImageFormat): Promise<void> {
+  if (format === 'qcow2') await removeBackupBitmaps(path, ctx.qemu);
+  await roundUp(ctx, path, format);
+}
+
 export async function manageExisting(ctx: FilePool, volumeId: string, reference: string): Promise<VolumeInfo> {
   checkId(volumeId);
   const where = `pool ${ctx.pool.name}`;
@@ -88,8 +100,8 @@ export async function manageExisting(ctx: FilePool, volumeId: string, reference:
       throw new DriverError(`${where}: volume ${volumeId} exists already, so ${reference} cannot be managed as it`, { retryable: false });
     }
     // A redelivery, or a crash after the rename: finish the job.
-    await roundUp(ctx, adopted.path, adopted.format).catch((err: unknown) => {
-      throw asDriverError(err, `${where}: could not grow volume ${volumeId} to whole GiB`);
+    await finishAdoption(ctx, adopted.path, adopted.format).catch((err: unknown) => {
+      throw asDriverError(err, `${where}: could not finish adopting volume ${volumeId}`);
     });
     return mustGet(ctx, volumeId);
   }
@@ -103,7 +115,7 @@ export async function manageExisting(ctx: FilePool, volumeId: string, reference:
   try {
     await fs.rename(source, final);
     await syncDir(ctx.pool.directory);
-    await roundUp(ctx, final, format);
+    await finishAdoption(ctx, final, format);
   } catch (err) {
     throw asDriverError(err, `${where}: could not adopt ${reference} as volume ${volumeId}`);
   }
@@ -129,6 +141,9 @@ export async function unmanage(ctx: FilePool, volumeId: string): Promise<void> {
     return;
   }
   try {
+    // Flint's bitmaps would outlive the backups they serve, and an enabled bitmap stops
+    // `qemu-img snapshot -a` in the image's next owner's hands.
+    if (image.format === 'qcow2') await removeBackupBitmaps(image.path, ctx.qemu);
     await fs.rename(image.path, join(ctx.pool.directory, unmanagedName(volumeId, image.format)));
     await syncDir(ctx.pool.directory);
   } catch (err) {

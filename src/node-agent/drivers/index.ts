@@ -28,3 +28,4 @@ export function createDriver(pool: PoolConfig): VolumeDriver {
   }
   return factory(pool);
 }
+export * as qcow2Bitmaps from './qcow2-bitmaps.js';

@@ -45,6 +45,28 @@ registerEnumType(BackupPhaseEnum, {
   },
 });
 
+/** GraphQL names in upper case; values as the agent records them. */
+export enum BackupChangeTrackingEnum {
+  DIRTY_BITMAP = 'dirty-bitmap',
+  COMPARE = 'compare',
+  FULL = 'full',
+}
+registerEnumType(BackupChangeTrackingEnum, {
+  name: 'BackupChangeTracking',
+  description: 'How the agent found what changed since the parent backup, so what it had to read.',
+  valuesConfig: {
+    DIRTY_BITMAP: {
+      description:
+        'A qcow2 volume\'s persistent dirty bitmap, added by the parent backup, told which chunks were written since: only those were read; the others are the parent\'s (same bytes).',
+    },
+    COMPARE: {
+      description:
+        'Every allocated chunk was read and hashed; only those the repository lacked were stored. For raw volumes, snapshots, forced backups, and when the parent left no usable bitmap (the agent\'s log says why).',
+    },
+    FULL: { description: 'No parent: every allocated chunk was read.' },
+  },
+});
+
 @ObjectType('Backup', {
   implements: Node,
   description:
@@ -88,6 +110,15 @@ export class BackupType extends Node {
 
   @Field(() => Float, { nullable: true, description: 'How long taking it took, seconds; null until AVAILABLE.' })
   durationSeconds!: number | null;
+
+  @Field(() => BackupChangeTrackingEnum, { nullable: true, description: 'How the agent found what changed since the parent (so what it read); null until AVAILABLE, and for backups of older agents.' })
+  changeTracking!: BackupChangeTrackingEnum | null;
+
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Bytes the agent read from the volume to take it: allocated data only, and with DIRTY_BITMAP only the chunks written since the parent. Null until AVAILABLE, and for backups of older agents.',
+  })
+  readBytes!: number | null;
 
   @Field({ description: 'Whether it is incremental: compared with `parent`, it stored only the chunks that parent did not have. It does not depend on the parent: either can be deleted.' })
   isIncremental!: boolean;
@@ -150,6 +181,8 @@ export class BackupType extends Node {
       storedBytes: v.storedBytes,
       dedupBytes: v.dedupBytes,
       durationSeconds: v.durationMs === null ? null : v.durationMs / 1000,
+      changeTracking: (v.changeTracking ?? null) as BackupChangeTrackingEnum | null,
+      readBytes: v.readBytes ?? null,
       isIncremental: v.incremental,
       incrementalNote: v.fullReason,
       parentId: v.parentId,

@@ -40,13 +40,16 @@ function manifest(backupId: string): BackupManifest {
 function fakeEngine() {
   let release: (() => void) | undefined;
   const calls: string[] = [];
+  /** trackChanges of each backup asked for, by backup id. */
+  const tracked = new Map<string, boolean | undefined>();
   const engine = {
     repository: { spec: 'dir:/x', close: async () => undefined },
-    backup: (req: { backupId: string; signal?: AbortSignal; onProgress?: (p: { doneBytes: number; totalBytes: number }) => void }) =>
+    backup: (req: { backupId: string; trackChanges?: boolean; signal?: AbortSignal; onProgress?: (p: { doneBytes: number; totalBytes: number }) => void }) =>
       new Promise<BackupManifest>((resolve, reject) => {
         calls.push(`backup ${req.backupId}`);
+        tracked.set(req.backupId, req.trackChanges);
         req.onProgress?.({ doneBytes: 10, totalBytes: 100 });
-        release = () => resolve(manifest(req.backupId));
+        release = () => resolve({ ...manifest(req.backupId), changeTracking: 'dirty-bitmap', readBytes: 4096 });
         req.signal?.addEventListener('abort', () => reject(new Error('aborted')));
       }),
     restore: async () => undefined,
@@ -59,7 +62,7 @@ function fakeEngine() {
       return { deletedChunks: 0, freedBytes: 0, keptChunks: 0 };
     },
   } as unknown as BackupEngine;
-  return { engine, calls, release: () => release?.() };
+  return { engine, calls, tracked, release: () => release?.() };
 }
 
 const driver = {
@@ -172,4 +175,23 @@ test('a delete that overtakes its create: the create is answered cancelled and n
   t.deepEqual(s.emitted.map((e) => e.payload.outcome), ['delete.succeeded', 'create.cancelled']);
   t.false(s.calls.some((c) => c.startsWith('backup')));
   t.deepEqual(s.backups.running(), []);
+});
+
+test('only a backup of an AVAILABLE volume\'s current bytes tracks changes; the figures carry how changes were found and the bytes read', async (t) => {
+  const s = setup();
+  await s.backups.handle('create_backup', { operationId: 'op1', backupId: 'b1', volumeId: 'v1', pool: 'p' });
+  s.release();
+  await until(() => s.emitted.length === 1);
+  t.like(s.emitted[0]!.payload.figures, { changeTracking: 'dirty-bitmap', readBytes: 4096 });
+  await s.backups.handle('create_backup', { operationId: 'op2', backupId: 'b2', volumeId: 'v1', pool: 'p', snapshotId: 's1' });
+  s.release();
+  await until(() => s.emitted.length === 2);
+  await s.backups.handle('create_backup', { operationId: 'op3', backupId: 'b3', volumeId: 'v1', pool: 'p', temporarySnapshot: true });
+  s.release();
+  await until(() => s.emitted.length === 3);
+  t.deepEqual([...s.tracked], [
+    ['b1', true],
+    ['b2', false],
+    ['b3', false],
+  ]);
 });

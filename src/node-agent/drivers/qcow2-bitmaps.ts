@@ -1,0 +1,101 @@
+/**
+ * Persistent dirty bitmaps of qcow2 images, the I/O half of the backup engine's change
+ * tracking (the decisions are pure, in backup/change-tracking.ts).
+ *
+ * A backup of a volume's current bytes adds an enabled persistent bitmap
+ * `flint-backup-<backupId>` right before it reads the image: from then on every qemu
+ * process that opens the image (qemu-nbd exports, qemu-storage-daemon, qemu-io, a restore)
+ * records in it which clusters it wrote, and the next backup reads only those. Facts
+ * checked with qemu-img 7.2:
+ *
+ * - `qemu-img bitmap --add --enable` needs the image's write lock (it fails while another
+ *   process writes the image), `--remove` works on any bitmap, even one marked `in-use`.
+ * - A process that had the image open for writing and died (SIGKILL, power loss) leaves its
+ *   bitmaps flagged `in-use` in `qemu-img info --output=json` (`format-specific.data.bitmaps[].flags`):
+ *   they missed writes, and `qemu-nbd -B` refuses them ("Bitmap … is inconsistent").
+ * - A bitmap without the `auto` flag is disabled: it records nothing.
+ * - `qemu-img snapshot -a` refuses to revert an image with enabled bitmaps ("Device has active
+ *   dirty bitmaps"): a revert removes Flint's bitmaps first (file-copies.ts).
+ * - `qemu-img resize` keeps the bitmaps (and grows them); a backup after a resize compares
+ *   anyway, since its parent's manifest has another size.
+ * - `qemu-img snapshot -c/-d` leave the bitmaps alone (they do not change the current bytes).
+ */
+import { DriverError } from './driver.js';
+import { runQemuImg, type QemuImgOptions } from './qemu-img.js';
+
+/** Names of the bitmaps Flint's backups add; others (an adopted image's own) are never touched. */
+export const BACKUP_BITMAP_PREFIX = 'flint-backup-';
+
+/** The bitmap a backup adds: it records every write after the bytes that backup read. */
+export function backupBitmapName(backupId: string): string {
+  return `${BACKUP_BITMAP_PREFIX}${backupId}`;
+}
+
+export function isBackupBitmap(name: string): boolean {
+  return name.startsWith(BACKUP_BITMAP_PREFIX);
+}
+
+export interface BitmapInfo {
+  name: string;
+  /** Bytes per bit. */
+  granularity: number;
+  /** qemu's flags: `auto` (enabled: it records writes), `in-use` (a writer died with it open: it missed writes). */
+  flags: string[];
+}
+
+/** The persistent bitmaps `qemu-img info --output=json` reports (pure; none for raw images). */
+export function parseBitmaps(info: unknown): BitmapInfo[] {
+  const data = (info as { 'format-specific'?: { data?: { bitmaps?: unknown } } } | null)?.['format-specific']?.data;
+  if (!Array.isArray(data?.bitmaps)) return [];
+  return (data.bitmaps as unknown[]).flatMap((b) => {
+    const r = b as { name?: unknown; granularity?: unknown; flags?: unknown } | null;
+    if (typeof r?.name !== 'string') return [];
+    return [
+      {
+        name: r.name,
+        granularity: typeof r.granularity === 'number' ? r.granularity : 0,
+        flags: Array.isArray(r.flags) ? r.flags.filter((f): f is string => typeof f === 'string') : [],
+      },
+    ];
+  });
+}
+
+/** The qcow2 image's persistent bitmaps (`-U`: readable while another process holds the image). */
+export async function listBitmaps(path: string, opts: QemuImgOptions = {}): Promise<BitmapInfo[]> {
+  const out = await runQemuImg(['info', '--output=json', '-U', '-f', 'qcow2', path], opts);
+  try {
+    return parseBitmaps(JSON.parse(out));
+  } catch (err) {
+    throw new DriverError(`qemu-img info ${path} printed something that is not JSON: ${out.slice(0, 200)}`, { cause: err });
+  }
+}
+
+/** Adds an enabled persistent bitmap; fails (DriverError with qemu's message) while another process writes the image. */
+export async function addBitmap(path: string, name: string, opts: QemuImgOptions = {}): Promise<void> {
+  await runQemuImg(['bitmap', '--add', '--enable', '-f', 'qcow2', path, name], opts);
+}
+
+/** Removes one bitmap (consistent or not); a missing one is success. */
+export async function removeBitmap(path: string, name: string, opts: QemuImgOptions = {}): Promise<void> {
+  try {
+    await runQemuImg(['bitmap', '--remove', '-f', 'qcow2', path, name], opts);
+  } catch (err) {
+    if (err instanceof DriverError && /Dirty bitmap '.*' not found/.test(err.message)) return;
+    throw err;
+  }
+}
+
+/**
+ * Removes every `flint-backup-*` bitmap of a qcow2 image but `keep`: what must happen when
+ * the image's bytes change in a way qemu does not record (a revert), or when the image comes
+ * from elsewhere (manage). Returns the names removed.
+ */
+export async function removeBackupBitmaps(path: string, opts: QemuImgOptions = {}, keep?: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const b of await listBitmaps(path, opts)) {
+    if (!isBackupBitmap(b.name) || b.name === keep) continue;
+    await removeBitmap(path, b.name, opts);
+    removed.push(b.name);
+  }
+  return removed;
+}
