@@ -53,6 +53,7 @@ export function backupFields(b: BackupFieldsFragment, op?: OperationFieldsFragme
     ['data', bytes(b.dataBytes)],
     ['stored', bytes(b.storedBytes)],
     ['deduplicated', bytes(b.dedupBytes)],
+    ['read', b.readBytes === null || b.readBytes === undefined ? '-' : `${bytes(b.readBytes)} (${changeTracking(b.changeTracking)})`],
     ['duration', b.durationSeconds === null || b.durationSeconds === undefined ? '-' : `${b.durationSeconds.toFixed(1)} s`],
     ['repository', b.repository],
     ['sha256', b.sha256 ?? '-'],
@@ -63,6 +64,14 @@ export function backupFields(b: BackupFieldsFragment, op?: OperationFieldsFragme
   if (b.messages[0]) fields.push(['message', b.messages[0].message]);
   if (op) fields.push(['operation', operationSummary(op)]);
   return renderFields(fields);
+}
+
+/** How the backup found what changed, in words. */
+function changeTracking(c: BackupFieldsFragment['changeTracking']): string {
+  if (c === 'DIRTY_BITMAP') return 'only chunks a dirty bitmap marks';
+  if (c === 'COMPARE') return 'every allocated chunk, compared with the parent';
+  if (c === 'FULL') return 'every allocated chunk';
+  return 'change tracking unknown';
 }
 
 async function getBackup(client: FlintClient, id: string): Promise<BackupFieldsFragment> {
