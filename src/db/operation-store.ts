@@ -37,3 +37,27 @@ export async function undispatched(em: EntityManager, createdBefore: Date, limit
     { orderBy: { createdAt: 'asc' }, limit, disableIdentityMap: true },
   );
 }
+
+/**
+ * Pushes the deadline of the open operations of `kinds` on one resource to `to`, only
+ * where it is before `onlyIfBefore` (the throttle every gateway shares; see
+ * `progressExtension` in src/domain/deadlines.ts). Returns the rows changed.
+ */
+export async function extendDeadline(
+  em: EntityManager,
+  where: { resourceType: string; resourceId: string; kinds: readonly string[] },
+  to: Date,
+  onlyIfBefore: Date,
+): Promise<number> {
+  return em.nativeUpdate(
+    Operation,
+    {
+      resourceType: where.resourceType,
+      resourceId: where.resourceId,
+      kind: { $in: [...where.kinds] },
+      status: { $in: ['pending', 'running'] },
+      deadlineAt: { $ne: null, $lt: onlyIfBefore },
+    },
+    { deadlineAt: to },
+  );
+}
