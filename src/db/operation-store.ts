@@ -6,16 +6,21 @@ export async function findOperation(em: EntityManager, id: string): Promise<Oper
   return em.findOne(Operation, { id }, { disableIdentityMap: true });
 }
 
-/** Ends an operation once; a second outcome for the same operation changes nothing. */
+/**
+ * Ends an operation once; a second outcome for the same operation changes nothing.
+ * `deadlineBefore` (the deadline sweeper): only while its deadline is still before that
+ * time, so a deadline pushed by progress meanwhile (deadline-extender.ts) wins.
+ */
 export async function finishOperation(
   em: EntityManager,
   id: string,
   status: Extract<OperationStatus, 'succeeded' | 'failed'>,
   error?: { code: string; message: string },
+  deadlineBefore?: Date,
 ): Promise<boolean> {
   const n = await em.nativeUpdate(
     Operation,
-    { id, status: { $in: ['pending', 'running'] } },
+    { id, status: { $in: ['pending', 'running'] }, ...(deadlineBefore ? { deadlineAt: { $lt: deadlineBefore } } : {}) },
     { status, errorCode: error?.code ?? null, errorMessage: error?.message ?? null, finishedAt: new Date() },
   );
   return n === 1;
