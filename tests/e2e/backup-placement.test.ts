@@ -5,7 +5,7 @@
  * order) would pick the host that cannot read the backup.
  */
 import anyTest, { type TestFn } from 'ava';
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';
@@ -62,6 +62,10 @@ test.serial('separate directory repositories: a restore lands on the host that r
   await qemuIo(imagePath(c, 'zz', 'p', src), 'write -P 0x3c 0 2M', 'write -P 0xc3 300M 1M');
   const b = await takeBackup(c, member, { volumeId: src, name: 'on-zz' });
   t.is(b.repository, `dir:${repo('zz')}`);
+  // The backup records the identity stored in the repository it was written to.
+  const stored = JSON.parse(await readFile(join(repo('zz'), 'repository.json'), 'utf8')) as { id: string };
+  const recorded = ok(await call<{ backup: { repositoryId: string } }>(c, member, 'query($id: ID!) { backup(id: $id) { repositoryId } }', { id: b.id })).backup.repositoryId;
+  t.is(recorded, stored.id);
 
   // Into a new volume: placed on zz, the only host that reaches repo-zz, with the same bytes.
   const r = ok(await call<Restored>(c, member, RESTORE_BACKUP, { input: { backupId: b.id } }));
