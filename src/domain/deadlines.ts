@@ -99,8 +99,12 @@ export function deadlineRule(kind: string): DeadlineRule | undefined {
 /** The operation's error message (and the user message) when it misses its deadline. */
 export function deadlineMessage(kind: string, timeoutSeconds: number): string {
   const rule = deadlineRule(kind);
+  // Work that moves its deadline with its progress (see `progressExtension`) ended because the progress stopped.
+  const what = PROGRESS_EXTENDED_KINDS.includes(kind)
+    ? `No agent answered or reported progress for ${timeoutSeconds} s`
+    : `No agent or scheduler answered within ${timeoutSeconds} s`;
   return (
-    `No agent or scheduler answered within ${timeoutSeconds} s, so the ${kind} operation was given up. ` +
+    `${what}, so the ${kind} operation was given up. ` +
     'Check `flint service list` for a scheduler or agent that is DOWN and start it; ' +
     'if it does the work later, Flint records that too.' +
     (rule ? ` ${rule.hint}` : '')

@@ -1,6 +1,6 @@
 /** Progress pushes deadlines (src/domain/deadlines.ts, `progressExtension`). */
 import test from 'ava';
-import { deadlineExtendThrottleMs, PROGRESS_EXTENDED_KINDS, progressExtension } from '../../../src/domain/deadlines.js';
+import { deadlineExtendThrottleMs, deadlineMessage, PROGRESS_EXTENDED_KINDS, progressExtension } from '../../../src/domain/deadlines.js';
 
 const now = new Date('2026-01-01T00:00:00Z');
 
@@ -30,4 +30,9 @@ test('the same bytes again are no progress: the deadline stays', (t) => {
 test('backups, restores and verifies are extended; volume operations are not', (t) => {
   for (const k of ['create_backup', 'restore_backup', 'verify_backup']) t.true(PROGRESS_EXTENDED_KINDS.includes(k));
   for (const k of ['create_volume', 'delete_backup', 'migrate_volume', 'extend_volume']) t.false(PROGRESS_EXTENDED_KINDS.includes(k));
+});
+
+test('the deadline message of work extended by progress says its progress stopped', (t) => {
+  t.regex(deadlineMessage('create_backup', 3), /^No agent answered or reported progress for 3 s, so the create_backup operation was given up/);
+  t.regex(deadlineMessage('create_volume', 3), /^No agent or scheduler answered within 3 s/);
 });
