@@ -99,6 +99,8 @@ export const backupOutcome = z.object({
   figures: backupFigures.optional(),
   /** The repository the agent used (`dir:/path` or `nats:<bucket>`). */
   repository: z.string().optional(),
+  /** That repository's identity (src/node-agent/backup/repository-id.ts), when the agent knows it. */
+  repositoryId: z.string().optional(),
   /** The volume restored into (restore outcomes). */
   targetVolumeId: id.optional(),
   /** Verify outcomes: chunks read, and the first bad one. */
@@ -153,6 +155,8 @@ export const backupView = z.object({
   fullReason: z.string().nullable(),
   forced: z.boolean(),
   repository: z.string(),
+  /** The repository's identity (optional: older records and gateways do not have it). */
+  repositoryId: z.string().nullable().optional(),
   host: z.string().nullable(),
   pool: z.string().nullable(),
   sha256: z.string().nullable(),

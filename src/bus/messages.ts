@@ -32,6 +32,15 @@ export const placementRequest = z.object({
    * source's driver, within its pool (checked by the SameBackendFilter).
    */
   sameBackendAs: z.string().optional(),
+  /**
+   * A restore into this new volume: only pools whose agent reaches the backup's repository
+   * may take it (checked by the BackupRepositoryFilter). `repositoryId` is the repository's
+   * identity as the backup recorded it; a backup recorded before identities existed has
+   * none, and then the host that took it (`host`) is the one known to reach it.
+   */
+  nearBackupRepository: z
+    .object({ backupId: id, repository: z.string(), repositoryId: z.string().nullable(), host: z.string().nullable() })
+    .optional(),
 });
 export type PlacementRequest = z.infer<typeof placementRequest>;
 
@@ -179,6 +188,9 @@ export const poolStats = z.object({
   defaultTarget: z.enum(TARGET_KINDS).optional(),
   capabilities: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
   updatedAt: z.string(),
+  /** The backup repository the pool's agent reaches (its spec) and that repository's identity (src/node-agent/backup/repository-id.ts); absent from older agents or when it could not be opened. */
+  backupRepository: z.string().optional(),
+  backupRepositoryId: z.string().optional(),
 });
 export type PoolStats = z.infer<typeof poolStats>;
 

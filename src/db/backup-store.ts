@@ -47,7 +47,8 @@ export class Backup {
     | 'version'
     | 'createdAt'
     | 'updatedAt'
-    | 'deletedAt';
+    | 'deletedAt'
+    | 'repositoryId';
   @PrimaryKey({ type: 'string', length: 36 }) id!: string;
   @Property({ type: 'string', length: 36 }) projectId!: string;
   /** The volume backed up (kept after that volume is deleted: a backup outlives its volume). */
@@ -105,6 +106,8 @@ export class Backup {
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
   @Property({ type: 'datetime' }) updatedAt: Date = new Date();
   @Property({ type: 'datetime', nullable: true }) deletedAt: Date | null = null;
+  /** Identity of the repository holding it (src/node-agent/backup/repository-id.ts); null for backups recorded before identities existed. */
+  @Property({ type: 'string', length: 64, nullable: true }) repositoryId: string | null = null;
 }
 
 export interface BackupCasGuard {
@@ -139,6 +142,7 @@ export type BackupChanges = Partial<
     | 'parentId'
     | 'incremental'
     | 'repository'
+    | 'repositoryId'
   >
 >;
 
@@ -231,6 +235,7 @@ export function toBackupView(b: Backup): BackupView {
     fullReason: b.fullReason,
     forced: !!b.forced,
     repository: b.repository,
+    repositoryId: b.repositoryId ?? null,
     host: b.host,
     pool: b.pool,
     sha256: b.sha256,

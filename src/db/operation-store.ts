@@ -6,16 +6,21 @@ export async function findOperation(em: EntityManager, id: string): Promise<Oper
   return em.findOne(Operation, { id }, { disableIdentityMap: true });
 }
 
-/** Ends an operation once; a second outcome for the same operation changes nothing. */
+/**
+ * Ends an operation once; a second outcome for the same operation changes nothing.
+ * `deadlineBefore` (the deadline sweeper): only while its deadline is still before that
+ * time, so a deadline pushed by progress meanwhile (deadline-extender.ts) wins.
+ */
 export async function finishOperation(
   em: EntityManager,
   id: string,
   status: Extract<OperationStatus, 'succeeded' | 'failed'>,
   error?: { code: string; message: string },
+  deadlineBefore?: Date,
 ): Promise<boolean> {
   const n = await em.nativeUpdate(
     Operation,
-    { id, status: { $in: ['pending', 'running'] } },
+    { id, status: { $in: ['pending', 'running'] }, ...(deadlineBefore ? { deadlineAt: { $lt: deadlineBefore } } : {}) },
     { status, errorCode: error?.code ?? null, errorMessage: error?.message ?? null, finishedAt: new Date() },
   );
   return n === 1;
@@ -35,5 +40,29 @@ export async function undispatched(em: EntityManager, createdBefore: Date, limit
     Operation,
     { dispatchedAt: null, command: { $ne: null }, createdAt: { $lt: createdBefore }, status: { $in: ['pending', 'running'] } },
     { orderBy: { createdAt: 'asc' }, limit, disableIdentityMap: true },
+  );
+}
+
+/**
+ * Pushes the deadline of the open operations of `kinds` on one resource to `to`, only
+ * where it is before `onlyIfBefore` (the throttle every gateway shares; see
+ * `progressExtension` in src/domain/deadlines.ts). Returns the rows changed.
+ */
+export async function extendDeadline(
+  em: EntityManager,
+  where: { resourceType: string; resourceId: string; kinds: readonly string[] },
+  to: Date,
+  onlyIfBefore: Date,
+): Promise<number> {
+  return em.nativeUpdate(
+    Operation,
+    {
+      resourceType: where.resourceType,
+      resourceId: where.resourceId,
+      kind: { $in: [...where.kinds] },
+      status: { $in: ['pending', 'running'] },
+      deadlineAt: { $ne: null, $lt: onlyIfBefore },
+    },
+    { deadlineAt: to },
   );
 }

@@ -99,8 +99,12 @@ export function deadlineRule(kind: string): DeadlineRule | undefined {
 /** The operation's error message (and the user message) when it misses its deadline. */
 export function deadlineMessage(kind: string, timeoutSeconds: number): string {
   const rule = deadlineRule(kind);
+  // Work that moves its deadline with its progress (see `progressExtension`) ended because the progress stopped.
+  const what = PROGRESS_EXTENDED_KINDS.includes(kind)
+    ? `No agent answered or reported progress for ${timeoutSeconds} s`
+    : `No agent or scheduler answered within ${timeoutSeconds} s`;
   return (
-    `No agent or scheduler answered within ${timeoutSeconds} s, so the ${kind} operation was given up. ` +
+    `${what}, so the ${kind} operation was given up. ` +
     'Check `flint service list` for a scheduler or agent that is DOWN and start it; ' +
     'if it does the work later, Flint records that too.' +
     (rule ? ` ${rule.hint}` : '')
@@ -172,4 +176,34 @@ export function missingImageMessage(host: string, pool: string, poolConfigured =
   return poolConfigured
     ? `The image of this volume is missing on host ${host} (pool ${pool}); restore it or delete the volume.`
     : `The image of this volume is missing on host ${host}: the host has no pool ${pool} any more; restore the pool or delete the volume.`;
+}
+
+/**
+ * Operation kinds whose deadline moves forward while their agent reports progress: a
+ * backup or restore of a large volume may run far longer than the operation timeout.
+ */
+export const PROGRESS_EXTENDED_KINDS: readonly string[] = ['create_backup', 'restore_backup', 'verify_backup'];
+
+/** How long a gateway waits between two pushes of one operation's deadline: timeout / 10, at least 250 ms. */
+export function deadlineExtendThrottleMs(timeoutSeconds: number): number {
+  return Math.max(250, Math.round((timeoutSeconds * 1000) / 10));
+}
+
+/**
+ * What a progress report does to its operation's deadline, as the compare-and-set the
+ * database applies: `deadlineAt = to WHERE deadlineAt < onlyIfBefore` (and the operation
+ * still PENDING or RUNNING). The guard is the throttle shared by every gateway: once one
+ * has pushed the deadline, the others' updates for the next `timeout / 10` change nothing.
+ * `null`: the report is no progress (its bytes did not grow since the last one this
+ * gateway saw), so the deadline stays and an agent stuck on one chunk still runs out of time.
+ */
+export function progressExtension(
+  report: { doneBytes: number },
+  previousDoneBytes: number | undefined,
+  now: Date,
+  timeoutSeconds: number,
+): { to: Date; onlyIfBefore: Date } | null {
+  if (previousDoneBytes !== undefined && report.doneBytes <= previousDoneBytes) return null;
+  const to = operationDeadline(now, timeoutSeconds);
+  return { to, onlyIfBefore: new Date(to.getTime() - deadlineExtendThrottleMs(timeoutSeconds)) };
 }

@@ -84,6 +84,12 @@ export class BackupLive {
     this.bus.nc.publish(backupSubjects.live(view.projectId, view.id), encode(BACKUP_KIND.liveBackup, { type, backup: view } satisfies LiveBackup));
   }
 
+  /** Every progress report this gateway receives, until the returned function is called (the deadline extender uses it). */
+  onProgress(listener: (report: BackupProgressReport) => void): () => void {
+    this.progress.add(listener);
+    return () => this.progress.delete(listener);
+  }
+
   /** Changes of one backup: `first`, then every newer version, until it is DELETED. */
   listen(backupId: string, accept: (ev: LiveBackup) => boolean, first: LiveBackup): AsyncIterableIterator<LiveBackup> {
     let lastVersion = -1;

@@ -59,6 +59,7 @@ export async function applyBackupOutcome(db: Db, live: LiveHub, backupLive: Back
   if (e.outcome === 'create.failed' || e.outcome === 'import.failed') changes.failReason = e.error?.message ?? 'The backup failed.';
   if (e.outcome === 'delete.succeeded') changes.deletedAt = new Date();
   if (e.repository) changes.repository = e.repository;
+  if (e.repositoryId) changes.repositoryId = e.repositoryId;
   if (e.outcome.startsWith('restore.')) changes.restoreVolumeId = null;
 
   const em = db.fork();

@@ -109,7 +109,12 @@ async function continueRestore(bus: Bus, db: Db, live: LiveHub, backupLive: Back
     return;
   }
   // The new volume failed (ERROR) or is gone: release the backup, fail the restore.
-  const message = `The new volume for this restore could not be created (${v ? `it is ${v.status.toUpperCase()}` : 'it is gone'}); see its messages. The backup is AVAILABLE again: restore it again.`;
+  // The scheduler's reason (e.g. no pool whose host reaches the backup's repository) says what to do.
+  const created = v ? await em.findOne(Operation, { resourceId: v.id, kind: 'create_volume', status: 'failed' }, { disableIdentityMap: true }) : null;
+  const message =
+    `The new volume for this restore could not be created (${v ? `it is ${v.status.toUpperCase()}` : 'it is gone'})` +
+    (created?.errorMessage ? `: ${created.errorMessage}` : '; see its messages.') +
+    ' The backup is AVAILABLE again: restore it again.';
   let backup: Backup | null = null;
   await em.transactional(async (tx) => {
     backup = await casBackup(tx, b.id, { from: ['restoring'], expectedVersion: b.version }, { status: 'available', restoreVolumeId: null });

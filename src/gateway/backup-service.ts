@@ -66,6 +66,7 @@ import type {
   VerifyBackupRequest,
   VolumeServiceApi,
 } from '../resolvers/index.js';
+import { isSilent, reachesRepository, type BackupLocation } from '../scheduler/placement/index.js';
 import { toBackupView, type BackupLive } from './backup-live.js';
 import { casRefusal } from './mutation-helpers.js';
 import { dispatchOrDefer } from './outbox.js';
@@ -218,6 +219,7 @@ export class BackupService implements BackupServiceApi {
       if (!t.from.includes(volume.status) || !volume.host || !volume.pool) throw invalidState(t, volume.status, volume.id);
       const small = restoreTargetTooSmall(volume.sizeGiB, sizeBytes, volume.id);
       if (small) throw new BadInputError([small]);
+      this.assertHostReaches(volume.host, backup);
       const payload: AgentRestoreBackup = { operationId, backupId: backup.id, volumeId: volume.id, pool: volume.pool };
       const result = await em.transactional(async (tx) => {
         const b = await casBackup(tx, backup.id, { from: BACKUP_ACTIONS.restore.from }, { status: 'restoring', restoreVolumeId: volume.id, operationId });
@@ -252,6 +254,8 @@ export class BackupService implements BackupServiceApi {
       const made = await this.deps.volumes.create(
         { ...p, projectId: backup.projectId },
         { name: input.name ?? `restore of ${backup.name}`, sizeGiB: Math.max(1, Math.ceil(sizeBytes / 2 ** 30)), description: `Restored from backup ${backup.id}.` },
+        // Only on a host that reaches the backup's repository (the scheduler's BackupRepositoryFilter).
+        { nearBackupRepository: { backupId: backup.id, ...location(backup) } },
       );
       volume = made.volume;
     } catch (err) {
@@ -286,7 +290,7 @@ export class BackupService implements BackupServiceApi {
     const current = await this.mustSee(p, input.id, em);
     assertBackupCanStart('delete', current.status, current.id);
     const operationId = randomUUID();
-    const host = current.host ?? this.anyAgentHost();
+    const host = this.hostReaching(current);
     const payload: AgentDeleteBackup = { operationId, backupId: current.id, volumeId: current.volumeId };
     const result = await em.transactional(async (tx) => {
       const guard = { from: BACKUP_ACTIONS.delete.from, ...(input.expectedVersion ? { expectedVersion: input.expectedVersion } : {}) };
@@ -315,7 +319,7 @@ export class BackupService implements BackupServiceApi {
     const payload: AgentVerifyBackup = { operationId, backupId: backup.id, volumeId: backup.volumeId };
     const operation = await em.transactional(async (tx) =>
       this.operation(tx, backup.projectId, 'verify_backup', backup.id, operationId, {
-        subject: subjects.agent(backup.host ?? this.anyAgentHost(), BACKUP_COMMAND.verifyBackup),
+        subject: subjects.agent(this.hostReaching(backup), BACKUP_COMMAND.verifyBackup),
         kind: BACKUP_KIND.agentVerifyBackup,
         payload,
         msgId: `${operationId}:${BACKUP_KIND.agentVerifyBackup}`,
@@ -369,7 +373,7 @@ export class BackupService implements BackupServiceApi {
       throw new BadInputError([`the backup's project ${record.projectName ?? r.projectId} does not exist in this Flint; create it first (flint token create --project ${record.projectName ?? '<name>'}) and import again`]);
     }
     const projectId = project.id;
-    const host = this.agentHostFor(r.host);
+    const host = this.agentHostFor(r.host, { repository: r.repository, repositoryId: r.repositoryId ?? null, host: r.host });
     const operationId = randomUUID();
     const payload: AgentImportBackup = { operationId, backupId: r.id, volumeId: r.volumeId };
     const result = await em.transactional(async (tx) => {
@@ -386,6 +390,7 @@ export class BackupService implements BackupServiceApi {
         parentId: r.parentId,
         incremental: r.incremental,
         repository: r.repository,
+        repositoryId: r.repositoryId ?? null,
         host,
         pool: null,
         operationId,
@@ -443,11 +448,50 @@ export class BackupService implements BackupServiceApi {
     return casRefusal('Volume', id, await findVolume(em, id), undefined, from, (status) => invalidState(t, status, id));
   }
 
-  /** The agent host of a record being imported: its own if this Flint has it UP, else any UP agent. */
-  private agentHostFor(host: string | null): string {
+  /** The agent host of a record being imported: one UP here that reaches its repository (its own first), else any UP agent. */
+  private agentHostFor(host: string | null, where: BackupLocation): string {
     const up = this.deps.pools.list();
-    if (host && up.some((s) => s.host === host)) return host;
+    if (host && up.some((s) => s.host === host && reachesRepository(s, where).pass)) return host;
+    const reaching = hostsReaching(up, where, this.staleBefore());
+    return reaching[0] ?? this.anyAgentHost();
+  }
+
+  /**
+   * The agent to verify or delete a backup: the one that took it when it is UP and reaches
+   * its repository, else another UP agent that reaches it (a shared repository), else the
+   * one that took it all the same (the command waits for it in its queue).
+   */
+  private hostReaching(b: Backup): string {
+    const reaching = hostsReaching(this.deps.pools.list(), location(b), this.staleBefore());
+    if (b.host && reaching.includes(b.host)) return b.host;
+    if (reaching[0]) return reaching[0];
+    if (b.host) return b.host;
+    if (b.repositoryId) {
+      throw new ServiceUnavailableError(`No agent that reaches backup repository ${b.repository} (id ${b.repositoryId}) is UP; start one (\`flint service list\`) and retry.`);
+    }
     return this.anyAgentHost();
+  }
+
+  /** Pools whose agent has not reported since then are not counted as UP (the scheduler's rule). */
+  private staleBefore(): Date {
+    return new Date(Date.now() - this.deps.config.heartbeatSeconds * 3 * 1000);
+  }
+
+  /**
+   * Refuses a restore into a volume on a host whose agent does not reach the backup's
+   * repository (known from its pools' heartbeats; a host not reporting is not judged).
+   */
+  private assertHostReaches(host: string | null, backup: Backup): void {
+    if (!host) return;
+    const pools = this.deps.pools.list().filter((s) => s.host === host);
+    if (pools.length === 0) return;
+    const checks = pools.map((s) => reachesRepository(s, location(backup)));
+    if (checks.some((c) => c.pass)) return;
+    throw new InvalidStateError(
+      `Host ${host}, which holds the volume, does not reach backup ${backup.id}'s repository ${backup.repository}: ${checks[0]!.reason}. ` +
+        `Restore into a new volume (restoreBackup without volumeId; it is placed on a host that reaches the repository), or mount the repository on ${host} (FLINT_BACKUP_REPOSITORY) and restore again.`,
+      { host, repository: backup.repository, repositoryId: backup.repositoryId },
+    );
   }
 
   private anyAgentHost(): string {
@@ -458,3 +502,13 @@ export class BackupService implements BackupServiceApi {
 }
 
 export type { BackupView };
+
+/** Where a backup's bytes are, for the placement rules (src/scheduler/placement/backup-repository.ts). */
+function location(b: Pick<Backup, 'repository' | 'repositoryId' | 'host'>): BackupLocation {
+  return { repository: b.repository, repositoryId: b.repositoryId ?? null, host: b.host };
+}
+
+/** UP agent hosts (pool heartbeats newer than `staleBefore`) that reach the repository, in name order. */
+function hostsReaching(pools: readonly PoolStats[], where: BackupLocation, staleBefore: Date): string[] {
+  return [...new Set(pools.filter((s) => !isSilent(s, staleBefore) && reachesRepository(s, where).pass).map((s) => s.host))].sort();
+}

@@ -93,9 +93,10 @@ export async function failOverdue(db: Db, live: LiveHub, log: Logger, op: Operat
     } else if (op.resourceType === 'attachment') {
       out.attachment = (await failOverdueAttachment(tx, op)) ?? undefined;
     }
-    done = await finishOperation(tx, op.id, 'failed', error);
+    // Still overdue now: progress may have pushed the deadline since the sweep read it.
+    done = await finishOperation(tx, op.id, 'failed', error, new Date());
     if (!done) {
-      // The outcome was recorded meanwhile: undo our move of the resource.
+      // The outcome was recorded meanwhile, or progress pushed the deadline: undo our move of the resource.
       if (out.volume || out.snapshot || out.attachment) throw new Overtaken();
       return;
     }

@@ -30,6 +30,7 @@ import type { Route } from './routes/route.js';
 import { LiveHub } from './live.js';
 import { startOutboxSweeper } from './outbox.js';
 import { stampOperationDeadlines, startDeadlineSweeper } from './deadline-sweeper.js';
+import { startDeadlineExtender } from './deadline-extender.js';
 import { startReconcileResponder } from './reconcile-responder.js';
 import { startRecorder } from './recorder.js';
 import { SnapshotService } from './snapshot-service.js';
@@ -186,6 +187,8 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const backupRecovery = startBackupRecovery(bus, db, live, backupLive, log);
   const outbox = startOutboxSweeper(bus, db, log);
   const deadlines = startDeadlineSweeper(db, live, log, config.operationTimeoutSeconds, bus);
+  // Backup progress pushes its operation's deadline (src/gateway/deadline-extender.ts).
+  const extender = startDeadlineExtender(db, backupLive, log, config.operationTimeoutSeconds);
   const reconcile = startReconcileResponder(bus, db, log);
   const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}/graphql`;
   log.info({ url }, 'gateway ready');
@@ -196,6 +199,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     stop: async () => {
       outbox.stop();
       deadlines.stop();
+      extender.stop();
       backupRecovery.stop();
       reconcile.stop();
       await recorder.stop();

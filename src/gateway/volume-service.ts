@@ -53,6 +53,7 @@ import type {
   UpdateVolumeRequest,
   VolumeResult,
   VolumeServiceApi,
+  VolumePlacement,
 } from '../resolvers/index.js';
 import type { LiveHub } from './live.js';
 import { announceAndDispatch, casGuard, casRefusal, newOperation, replayCreate, succeeded } from './mutation-helpers.js';
@@ -79,7 +80,7 @@ export class VolumeService implements VolumeServiceApi {
     return v && v.status !== 'deleted' && canSee(p, v.projectId) ? v : null;
   }
 
-  async create(principal: Principal | null, input: CreateVolumeRequest): Promise<VolumeResult> {
+  async create(principal: Principal | null, input: CreateVolumeRequest, placement?: VolumePlacement): Promise<VolumeResult> {
     const p = requireWriter(principal);
     const problems = new Problems();
     checkName(problems, 'name', input.name, true);
@@ -133,6 +134,7 @@ export class VolumeService implements VolumeServiceApi {
         availabilityZone: input.availabilityZone ?? null,
         volumeType: type ? { name: type.name, extraSpecs: type.extraSpecs } : null,
         ...(source ? { sameBackendAs: sourcePool(source) } : {}),
+        ...(placement?.nearBackupRepository ? { nearBackupRepository: placement.nearBackupRepository } : {}),
       },
       attempt: 1,
       excluded: [],

@@ -92,7 +92,7 @@ export interface AgentCoreOptions {
   /** Attachment commands (src/node-agent/attachments.ts); without it they fail as unsupported. */
   attachments?: AttachmentHandler;
   /** Backup commands (src/node-agent/backups.ts); without it they fail for want of a repository. */
-  backup?: Pick<AgentBackupsOptions, 'engine' | 'engineProblem' | 'repository' | 'report' | 'progressIntervalMs'>;
+  backup?: Pick<AgentBackupsOptions, 'engine' | 'engineProblem' | 'repository' | 'repositoryId' | 'report' | 'progressIntervalMs'>;
 }
 
 /** Handles agent commands; one instance per agent process. */

@@ -156,6 +156,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
     version: options.version ?? flintVersion(),
     pools,
     log,
+    backupRepository: { spec: backup.repository, id: backup.repositoryId },
   });
 
   // Before consuming commands: compare the DB's view of this host with the disk (src/node-agent/reconcile.ts).

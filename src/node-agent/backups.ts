@@ -78,6 +78,8 @@ export interface AgentBackupsOptions {
   /** Why `engine` is null, for the failure messages. */
   engineProblem?: string;
   repository: string;
+  /** The repository's identity, recorded with every backup written (null: unknown). */
+  repositoryId?: string | null;
   outcomes: OutcomeStore;
   emit: (subject: string, kind: string, payload: unknown, msgId: string) => Promise<void>;
   /** Publishes a progress report on core NATS (fire and forget). */
@@ -224,7 +226,7 @@ export class AgentBackups {
       let message: RecordedMessage;
       try {
         const m = await engine.backup({ backupId: p.backupId, volumeId: p.volumeId, source: src, parent, trackChanges, log: this.opts.log, signal, onProgress });
-        message = this.outcome(p.operationId, p, 'create.succeeded', { figures: figuresOf(m), repository: this.opts.repository });
+        message = this.outcome(p.operationId, p, 'create.succeeded', { figures: figuresOf(m), repository: this.opts.repository, ...this.repositoryIdField() });
         this.opts.log.info(
           { backupId: p.backupId, volumeId: p.volumeId, ms: Date.now() - started, changeTracking: m.changeTracking, readBytes: m.readBytes, storedBytes: m.storedBytes, dedupBytes: m.dedupBytes },
           'backup taken',
@@ -387,7 +389,7 @@ export class AgentBackups {
       if (m.volumeId !== p.volumeId) throw new DriverError(`the repository's backup ${p.backupId} is of volume ${m.volumeId}, not ${p.volumeId}`);
       const r = await engine.verify(p.backupId);
       if (!r.ok) throw new DriverError(`chunk ${r.problem.hash} (volume offset ${r.problem.offset}) ${r.problem.reason}`);
-      return this.outcome(p.operationId, p, 'import.succeeded', { figures: figuresOf(m), repository: this.opts.repository });
+      return this.outcome(p.operationId, p, 'import.succeeded', { figures: figuresOf(m), repository: this.opts.repository, ...this.repositoryIdField() });
     } catch (err) {
       return this.outcome(p.operationId, p, 'import.failed', {
         error: failure(true, `Backup ${p.backupId} cannot be imported: ${errorMessage(err)}. Import it into a Flint whose agents use the repository that holds it.`),
@@ -451,6 +453,10 @@ export class AgentBackups {
   ): RecordedMessage {
     const payload: BackupOutcomeEvent = { operationId, backupId: p.backupId, volumeId: p.volumeId, outcome, ...rest };
     return { subject: backupSubjects.event(p.backupId), kind: BACKUP_KIND.backupOutcome, payload, msgId: `${operationId}:${outcome}` };
+  }
+
+  private repositoryIdField(): { repositoryId?: string } {
+    return this.opts.repositoryId ? { repositoryId: this.opts.repositoryId } : {};
   }
 
   private noEngine(): string {

@@ -19,10 +19,12 @@ export interface PoolHeartbeatOptions {
   intervalSeconds: number;
   pools: readonly AgentPool[];
   log?: HeartbeatLog;
+  /** The backup repository this agent reaches, advertised with every pool (see `PoolStats.backupRepositoryId`). */
+  backupRepository?: { spec: string; id: string | null };
 }
 
 /** The stats record of one pool: the driver's capacity and capabilities plus the pool's configuration. */
-export async function collectPoolStats(host: string, zone: string, pool: AgentPool): Promise<PoolStats> {
+export async function collectPoolStats(host: string, zone: string, pool: AgentPool, backup?: { spec: string; id: string | null }): Promise<PoolStats> {
   const capacity = await pool.driver.stats();
   const caps = pool.driver.capabilities();
   return {
@@ -43,6 +45,8 @@ export async function collectPoolStats(host: string, zone: string, pool: AgentPo
     defaultTarget: poolTargetsOf(pool.config).defaultTarget,
     capabilities: caps.extra,
     updatedAt: new Date().toISOString(),
+    ...(backup ? { backupRepository: backup.spec } : {}),
+    ...(backup?.id ? { backupRepositoryId: backup.id } : {}),
   };
 }
 
@@ -56,7 +60,7 @@ export function startPoolHeartbeat(bus: Pick<Bus, 'pools'>, opts: PoolHeartbeatO
   return every(opts.intervalSeconds, opts.log, 'pool heartbeat', async () => {
     const results = await Promise.allSettled(
       opts.pools.map(async (pool) => {
-        const stats = await collectPoolStats(opts.host, opts.zone, pool);
+        const stats = await collectPoolStats(opts.host, opts.zone, pool, opts.backupRepository);
         await bus.pools.put(poolKey(opts.host, pool.config.name), encode(KIND.poolStats, stats));
       }),
     );

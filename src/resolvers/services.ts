@@ -53,10 +53,16 @@ export interface VolumeResult {
   operation: Operation;
 }
 
+/** Placement constraints a gateway service adds to a volume it creates (see `PlacementRequest`). */
+export interface VolumePlacement {
+  nearBackupRepository?: { backupId: string; repository: string; repositoryId: string | null; host: string | null };
+}
+
 export interface VolumeServiceApi {
   /** The volume if it exists, is not deleted, and the caller may see it. */
   visible(p: Principal, id: string): Promise<Volume | null>;
-  create(p: Principal | null, input: CreateVolumeRequest): Promise<VolumeResult>;
+  /** `placement`: internal constraints on where the volume may go (a restore's backup repository), never from the API. */
+  create(p: Principal | null, input: CreateVolumeRequest, placement?: VolumePlacement): Promise<VolumeResult>;
   update(p: Principal | null, input: UpdateVolumeRequest): Promise<VolumeResult>;
   delete(p: Principal | null, input: DeleteVolumeRequest): Promise<VolumeResult>;
   extend(p: Principal | null, input: ExtendVolumeRequest): Promise<VolumeResult>;

@@ -22,7 +22,7 @@ export interface AgentSpec {
   host: string;
   zone?: string;
   pools: Array<Omit<PoolConfigInput, 'directory'>>;
-  /** Extra environment for this agent only, e.g. `{ FLINT_NBD_TLS_DIR: dir }`. */
+  /** Extra environment for this agent only, e.g. `{ FLINT_NBD_TLS_DIR: dir }` or its own FLINT_BACKUP_REPOSITORY. */
   env?: NodeJS.ProcessEnv;
 }
 

@@ -138,6 +138,14 @@ export class BackupType extends Node {
   @Field({ description: 'The backup repository holding it: `dir:/path` or `nats:<bucket>` (FLINT_BACKUP_REPOSITORY of the agent that took it).' })
   repository!: string;
 
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'Identity of that repository (a UUID stored inside it; agents that mount the same share or use the same NATS bucket report the same one). ' +
+      'A restore into a new volume is placed on a host whose agent reaches it. Null until AVAILABLE, and for backups recorded before repository identities existed.',
+  })
+  repositoryId!: string | null;
+
   @Field(() => String, { nullable: true, description: 'sha256 of the whole volume\'s bytes (zeros included), hex: compare with `sha256sum` of a restored raw image. Null until AVAILABLE.' })
   sha256!: string | null;
 
@@ -188,6 +196,7 @@ export class BackupType extends Node {
       parentId: v.parentId,
       forced: v.forced,
       repository: v.repository,
+      repositoryId: v.repositoryId ?? null,
       sha256: v.sha256,
       chunkCount: v.chunkCount,
       chunkSize: v.chunkSize,

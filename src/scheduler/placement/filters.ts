@@ -5,6 +5,7 @@
 import type { PlacementRequest } from '../../bus/messages.js';
 import { capacityLimitGiB, formatGiB, isThin, provisionedGiB, reservedGiB } from './capacity.js';
 import { matchesSpec } from './extra-specs.js';
+import { BackupRepositoryFilter } from './backup-repository.js';
 import type { FilterResult, PoolFilter, PoolState } from './types.js';
 
 const PASS: FilterResult = { pass: true };
@@ -123,5 +124,8 @@ export const SameBackendFilter: PoolFilter = {
   },
 };
 
-/** The source's pool for copies first (the one reason that matters for them), then Cinder's default order: zone, capacity, capabilities. */
-export const DEFAULT_FILTERS: readonly PoolFilter[] = Object.freeze([SameBackendFilter, AvailabilityZoneFilter, CapacityFilter, CapabilitiesFilter]);
+/**
+ * The source's pool for copies first (the one reason that matters for them), then the
+ * backup's repository for restores, then Cinder's default order: zone, capacity, capabilities.
+ */
+export const DEFAULT_FILTERS: readonly PoolFilter[] = Object.freeze([SameBackendFilter, BackupRepositoryFilter, AvailabilityZoneFilter, CapacityFilter, CapabilitiesFilter]);

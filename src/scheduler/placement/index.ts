@@ -26,3 +26,4 @@ export {
   type PlaceOptions,
   type Rejection,
 } from './place.js';
+export { BackupRepositoryFilter, reachesRepository, repositoryAdvice, type BackupLocation } from './backup-repository.js';

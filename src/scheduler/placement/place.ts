@@ -6,6 +6,7 @@
 import type { PlacementRequest } from '../../bus/messages.js';
 import { poolId } from '../../bus/subjects.js';
 import { DEFAULT_FILTERS } from './filters.js';
+import { repositoryAdvice } from './backup-repository.js';
 import type { PoolFilter, PoolState } from './types.js';
 import { DEFAULT_WEIGHERS, type WeigherSetting, weighPools } from './weighers.js';
 
@@ -107,5 +108,7 @@ export function explainNoValidBackend(req: PlacementRequest, rejections: readonl
     return `${head}: no agent has reported a pool yet. Start \`flint agent\` on a storage host (or \`flint dev\` on one machine) and try again.`;
   }
   const why = rejections.map((r) => `${r.pool} rejected by ${r.filter} (${r.reason})`).join('; ');
-  return `${head}: ${why}. Ask for a smaller size, another zone or volume type, or add capacity.`;
+  const near = req.nearBackupRepository;
+  if (near && rejections.every((r) => r.filter === 'BackupRepositoryFilter')) return `${head}: ${why}. ${repositoryAdvice(near)}`;
+  return `${head}: ${why}. Ask for a smaller size, another zone or volume type, or add capacity.${near ? ` ${repositoryAdvice(near)}` : ''}`;
 }

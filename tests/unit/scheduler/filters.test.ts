@@ -195,9 +195,9 @@ test('place() still applies the capacity check to the source\'s pool', (t) => {
   t.like(r.rejections[0], { pool: 'host1@fast', filter: 'CapacityFilter' });
 });
 
-test('DEFAULT_FILTERS are the same-backend, zone, capacity and capabilities filters, in that order', (t) => {
+test('DEFAULT_FILTERS are the same-backend, backup-repository, zone, capacity and capabilities filters, in that order', (t) => {
   t.deepEqual(
     DEFAULT_FILTERS.map((f) => f.name),
-    ['SameBackendFilter', 'AvailabilityZoneFilter', 'CapacityFilter', 'CapabilitiesFilter'],
+    ['SameBackendFilter', 'BackupRepositoryFilter', 'AvailabilityZoneFilter', 'CapacityFilter', 'CapabilitiesFilter'],
   );
 });
