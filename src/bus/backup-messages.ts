@@ -127,7 +127,8 @@ export const backupVerified = z.object({
 });
 export type BackupVerified = z.infer<typeof backupVerified>;
 
-export const BACKUP_PHASES = ['backup', 'restore'] as const;
+/** `verify` reports only move the verify operation's deadline; `backupProgress` shows backups and restores. */
+export const BACKUP_PHASES = ['backup', 'restore', 'verify'] as const;
 export const backupProgress = z.object({
   backupId: id,
   phase: z.enum(BACKUP_PHASES),

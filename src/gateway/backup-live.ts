@@ -132,7 +132,7 @@ export class BackupLive {
         return () => undefined;
       }
       const onReport: Listener<BackupProgressReport> = (r) => {
-        if (r.backupId !== current.id) return;
+        if (r.backupId !== current.id || r.phase === 'verify') return;
         report = r;
         phase = r.phase;
         push(figures(), false);

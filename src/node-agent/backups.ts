@@ -351,7 +351,9 @@ export class AgentBackups {
     let payload: BackupVerified;
     try {
       if (!engine) throw new DriverError(this.noEngine());
-      const r = await engine.verify(p.backupId);
+      // A long verify reports progress like a backup, which keeps its operation's deadline moving.
+      const progress = this.progressReporter(p.backupId, 'verify');
+      const r = await engine.verify(p.backupId, undefined, progress.update).finally(progress.stop);
       payload = r.ok
         ? { operationId: p.operationId, backupId: p.backupId, outcome: 'verify.succeeded', chunks: r.chunks }
         : {
@@ -418,27 +420,36 @@ export class AgentBackups {
     await this.opts.emit(message.subject, message.kind, message.payload, message.msgId);
   }
 
-  /** Starts a background job with its abort controller and a progress report every interval. */
-  private start(backupId: string, kind: Job['kind'], work: (signal: AbortSignal, onProgress: (p: Progress) => void) => Promise<void>): void {
-    const controller = new AbortController();
+  /** Reports `phase` progress of `backupId` every interval, with the latest figures given to `update`, until `stop`. */
+  private progressReporter(backupId: string, phase: BackupProgressReport['phase']): { update: (p: Progress) => void; stop: () => void } {
     const startedAt = new Date().toISOString();
     let last: Progress | undefined;
     const send = () => {
       if (!last) return;
-      const report: BackupProgressReport = { backupId, phase: kind, doneBytes: last.doneBytes, totalBytes: last.totalBytes, at: new Date().toISOString(), startedAt };
+      const report: BackupProgressReport = { backupId, phase, doneBytes: last.doneBytes, totalBytes: last.totalBytes, at: new Date().toISOString(), startedAt };
       this.opts.report(backupSubjects.progress(backupId), BACKUP_KIND.backupProgress, report);
     };
     const timer = setInterval(send, this.opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS);
     timer.unref();
+    return {
+      update: (p) => {
+        last = p;
+      },
+      stop: () => clearInterval(timer),
+    };
+  }
+
+  /** Starts a background job with its abort controller and a progress report every interval. */
+  private start(backupId: string, kind: Job['kind'], work: (signal: AbortSignal, onProgress: (p: Progress) => void) => Promise<void>): void {
+    const controller = new AbortController();
+    const progress = this.progressReporter(backupId, kind);
     const done = (async () => {
       try {
-        await work(controller.signal, (p) => {
-          last = p;
-        });
+        await work(controller.signal, progress.update);
       } catch (err) {
         this.opts.log.error({ err, backupId }, 'backup job could not report its outcome; the start-up reconciliation will');
       } finally {
-        clearInterval(timer);
+        progress.stop();
         this.jobs.delete(backupId);
       }
     })();

@@ -130,7 +130,9 @@ test('an exported manifest imports back (idempotently), a damaged or conflicting
   await eng.putManifest(exported);
   await eng.putManifest(exported);
   t.deepEqual(await eng.manifest('b1'), m);
-  t.deepEqual(await eng.verify('b1'), { ok: true, chunks: 2 });
+  const progress: { doneBytes: number; totalBytes: number }[] = [];
+  t.deepEqual(await eng.verify('b1', undefined, (p) => progress.push(p)), { ok: true, chunks: 2 });
+  t.deepEqual(progress.at(-1), { doneBytes: 2 * MiB, totalBytes: 2 * MiB }, 'verify reports every byte it checked');
 
   const conflict = await t.throwsAsync(eng.putManifest({ ...exported, volumeId: 'other' }), { instanceOf: DriverError });
   t.regex(conflict!.message, /already exists/);

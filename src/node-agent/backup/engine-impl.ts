@@ -296,12 +296,14 @@ export class BackupEngineImpl implements BackupEngine {
     }
   }
 
-  async verify(backupId: string, signal?: AbortSignal): Promise<VerifyResult> {
+  async verify(backupId: string, signal?: AbortSignal, onProgress?: (p: Progress) => void): Promise<VerifyResult> {
     const m = await this.manifest(backupId);
     if (!m) throw new DriverError(`backup ${backupId} has no manifest in repository ${this.store.spec}; it was deleted or never finished`, { retryable: false });
     const pool = new WorkerPool(this.workers, m.entries.reduce((n, e) => Math.max(n, e.length), this.chunkSize), this.workers * 2 + 2);
     const problems: { index: number; hash: string; offset: number; reason: string }[] = [];
     let chunks = 0;
+    const totalBytes = m.entries.reduce((n, e) => n + e.length, 0);
+    let doneBytes = 0;
     try {
       const pipeline = new Pipeline();
       await pipeline.runAll(async () => {
@@ -320,7 +322,11 @@ export class BackupEngineImpl implements BackupEngine {
                 const r = await pool.decode(slot, data, e.hash);
                 if (!r.ok) problems.push({ index, hash: e.hash, offset: e.offset, reason: `corrupt: ${r.reason}` });
                 else if (r.length !== e.length) problems.push({ index, hash: e.hash, offset: e.offset, reason: `holds ${r.length} bytes, the manifest says ${e.length}` });
-                else chunks++;
+                else {
+                  chunks++;
+                  doneBytes += e.length;
+                  onProgress?.({ doneBytes, totalBytes });
+                }
               } finally {
                 pool.release(slot);
               }

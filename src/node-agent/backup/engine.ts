@@ -110,7 +110,7 @@ export interface BackupEngine {
   /** Writes the backup's bytes into an existing image (every byte: data, and zeros elsewhere); the image must be at least sizeBytes. */
   restore(req: { manifest: BackupManifest; target: ImageSource; signal?: AbortSignal; onProgress?: (p: Progress) => void }): Promise<void>;
   /** Re-reads every chunk of the backup and checks its hash; reports the first bad one. */
-  verify(backupId: string, signal?: AbortSignal): Promise<VerifyResult>;
+  verify(backupId: string, signal?: AbortSignal, onProgress?: (p: Progress) => void): Promise<VerifyResult>;
   manifest(backupId: string): Promise<BackupManifest | null>;
   /** Import of a backup record; validates it (DriverError, not retryable, when invalid). */
   putManifest(manifest: BackupManifest): Promise<void>;

@@ -53,7 +53,11 @@ function fakeEngine() {
         req.signal?.addEventListener('abort', () => reject(new Error('aborted')));
       }),
     restore: async () => undefined,
-    verify: async () => ({ ok: true as const, chunks: 1 }),
+    verify: async (_id: string, _signal?: AbortSignal, onProgress?: (p: { doneBytes: number; totalBytes: number }) => void) => {
+      onProgress?.({ doneBytes: 30, totalBytes: 60 });
+      await new Promise((r) => setTimeout(r, 40));
+      return { ok: true as const, chunks: 1 };
+    },
     manifest: async () => null,
     putManifest: async () => undefined,
     deleteManifest: async (id: string) => void calls.push(`deleteManifest ${id}`),
@@ -113,6 +117,16 @@ test('a backup runs in the background: the command returns at once, the outcome 
   await s.backups.handle('create_backup', { operationId: 'op1', backupId: 'b1', volumeId: 'v1', pool: 'p' });
   t.is(s.emitted.length, 2, 'a redelivery replays the recorded outcome');
   t.is(s.emitted[1]!.msgId, s.emitted[0]!.msgId);
+});
+
+test('a verify reports its progress like a backup (phase verify), which keeps its deadline moving', async (t) => {
+  const s = setup();
+  await s.backups.handle('verify_backup', { operationId: 'op9', backupId: 'b9', volumeId: 'v1' });
+  t.like(s.reports[0], { backupId: 'b9', phase: 'verify', doneBytes: 30, totalBytes: 60 });
+  t.is((s.emitted.at(-1)!.payload as unknown as { outcome: string }).outcome, 'verify.succeeded');
+  const n = s.reports.length;
+  await new Promise((r) => setTimeout(r, 30));
+  t.is(s.reports.length, n, 'no reports once the verify is over');
 });
 
 test('deleting a backup being taken cancels it: create.cancelled, then the manifest is deleted and garbage collected', async (t) => {
