@@ -87,6 +87,10 @@ export interface FlintConfig {
   readonly iscsiPort: number;
   /** Inclusive TCP port range of the agent's per-export NBD servers. @default [10809, 10899] */
   readonly nbdPorts: readonly [number, number];
+  /** File with the 32-byte key sealing CHAP secrets (src/config/secret-key.ts). @default `$FLINT_DATA_DIR/secret.key` */
+  readonly secretKeyFile: string;
+  /** True when the key file is the default one, which a first start creates; a named one must exist. */
+  readonly secretKeyFileIsDefault: boolean;
 }
 
 export class ConfigError extends Error {
@@ -119,6 +123,7 @@ export const ENV = {
   FLINT_NBD_PORTS: 'FIRST-LAST: TCP ports of the agent\'s per-attachment NBD servers (default 10809-10899)',
   FLINT_BACKUP_REPOSITORY: 'where the agent keeps backups: dir:/path (a local directory or a mounted share) or nats:<bucket> (the NATS JetStream object store, over the agent\'s NATS connection); default dir:$FLINT_DATA_DIR/backups',
   FLINT_BACKUP_CHUNK_MIB: 'backup chunk size in MiB, a power of two from 1 to 32 (default 4)',
+  FLINT_SECRET_KEY_FILE: 'file holding the 32-byte key (raw, or base64 on one line) that seals CHAP secrets in the database and on NATS; gateways and agents must all use the same key; default $FLINT_DATA_DIR/secret.key, created (mode 0600) on first start when missing, while a named file must exist',
   FLINT_METRICS_LISTEN: 'host:port where a scheduler or agent serves /metrics, /healthz and /readyz (default unset: off; the gateway serves them on FLINT_LISTEN)',
 } as const;
 
@@ -143,6 +148,7 @@ const fileSchema = z
     nbdPorts: z.string(),
     backupRepository: z.string(),
     backupChunkMiB: z.number(),
+    secretKeyFile: z.string(),
   })
   .partial()
   .strict();
@@ -251,6 +257,9 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const backupChunkMiB = num('FLINT_BACKUP_CHUNK_MIB', raw.backupChunkMiB, 4, 1, 32);
   if ((backupChunkMiB & (backupChunkMiB - 1)) !== 0) problems.push(`FLINT_BACKUP_CHUNK_MIB: a power of two (1, 2, 4, 8, 16 or 32), got ${backupChunkMiB}`);
 
+  const secretKeyRaw = str('FLINT_SECRET_KEY_FILE', raw.secretKeyFile);
+  const secretKeyFile = secretKeyRaw === undefined ? join(dataDir, 'secret.key') : resolve(cwd, secretKeyRaw);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({
     dataDir,
@@ -272,6 +281,8 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     ...(metricsListen ? { metricsListen } : {}),
     iscsiPort,
     nbdPorts,
+    secretKeyFile,
+    secretKeyFileIsDefault: secretKeyRaw === undefined,
   });
 }
 

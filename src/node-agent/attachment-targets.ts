@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import { token } from '../bus/index.js';
 import type { FlintConfig, Logger } from '../config/index.js';
+import type { SecretBox } from '../domain/secret-box.js';
 import { AttachmentHandler } from './attachments.js';
 import type { AgentPool } from './heartbeat.js';
 import { createTargets, type Target, type TargetKind } from './targets/index.js';
@@ -18,7 +19,8 @@ export interface AgentTargets {
   shutdown(): Promise<void>;
 }
 
-export async function startTargets(config: FlintConfig, pools: readonly AgentPool[], log: Logger): Promise<AgentTargets> {
+/** @param secrets Opens the sealed CHAP passwords of export commands. */
+export async function startTargets(config: FlintConfig, pools: readonly AgentPool[], log: Logger, secrets: SecretBox): Promise<AgentTargets> {
   const host = config.agentHost;
   const all = createTargets({
     host,
@@ -41,7 +43,7 @@ export async function startTargets(config: FlintConfig, pools: readonly AgentPoo
       log.error({ err, kind }, 'export target unavailable: attachments of this kind will fail on this host');
     }
   }
-  const handler = new AttachmentHandler({ host, drivers: new Map(pools.map((p) => [p.config.name, p.driver])), targets, log });
+  const handler = new AttachmentHandler({ host, drivers: new Map(pools.map((p) => [p.config.name, p.driver])), targets, log, secrets });
   return {
     handler,
     shutdown: async () => {

@@ -19,6 +19,7 @@ import {
   type ReconcileAttachment,
 } from '../bus/index.js';
 import type { Logger } from '../config/index.js';
+import { isSealed, type SecretBox } from '../domain/secret-box.js';
 import { DriverError, type VolumeDriver } from './drivers/index.js';
 import type { RecordedMessage } from './outcome-store.js';
 import type { ExportRequest, Target, TargetKind } from './targets/index.js';
@@ -38,6 +39,8 @@ export interface AttachmentHandlerOptions {
   /** The host's targets; a kind whose setup failed maps to why. */
   targets: ReadonlyMap<TargetKind, Target | { unavailable: string }>;
   log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+  /** Opens the sealed CHAP passwords of the commands (the gateway's key, src/config/secret-key.ts). */
+  secrets: SecretBox;
 }
 
 export class AttachmentHandler {
@@ -82,7 +85,7 @@ export class AttachmentHandler {
       const driver = this.opts.drivers.get(p.pool);
       if (!driver) throw new DriverError(`pool ${p.pool} is not configured on host ${host}`);
       const image = await driver.imageSource(p.volumeId);
-      const connection = await target.export(exportRequest(p, image));
+      const connection = await target.export(exportRequest(p, image, this.opts.secrets));
       this.exported.set(p.attachmentId, { volumeId: p.volumeId, kind: p.targetKind });
       log.info({ attachmentId: p.attachmentId, volumeId: p.volumeId, kind: p.targetKind, mode: p.mode }, 'volume exported');
       return outcome(p, 'export.succeeded', { connection });
@@ -162,8 +165,16 @@ export class AttachmentHandler {
         log.warn({ attachmentId: a.attachmentId, volumeId: a.volumeId, pool: a.pool }, 'attachment not re-exported: its volume\'s image is not on this host');
         continue;
       }
+      let req: ExportRequest;
+      try {
+        req = exportRequest(a, image, this.opts.secrets);
+      } catch (err) {
+        skipped++;
+        log.error({ err, attachmentId: a.attachmentId, volumeId: a.volumeId }, 'attachment not re-exported: its CHAP secret does not open');
+        continue;
+      }
       const list = byKind.get(a.targetKind) ?? [];
-      list.push(exportRequest(a, image));
+      list.push(req);
       this.exported.set(a.attachmentId, { volumeId: a.volumeId, kind: a.targetKind });
       byKind.set(a.targetKind, list);
     }
@@ -179,14 +190,24 @@ export class AttachmentHandler {
   }
 }
 
-function exportRequest(p: Pick<AgentExportAttachment, 'attachmentId' | 'volumeId' | 'mode' | 'initiator' | 'chap'>, image: ExportRequest['image']): ExportRequest {
+/**
+ * The target's request, with the CHAP password opened (a clear one, from a command queued
+ * before secrets were sealed, is used as it is).
+ * @throws SecretBoxError naming the key file when the password does not open.
+ */
+function exportRequest(
+  p: Pick<AgentExportAttachment, 'attachmentId' | 'volumeId' | 'mode' | 'initiator' | 'chap'>,
+  image: ExportRequest['image'],
+  secrets: SecretBox,
+): ExportRequest {
+  const chap = p.chap && { username: p.chap.username, password: isSealed(p.chap.password) ? secrets.open(p.chap.password, p.attachmentId) : p.chap.password };
   return {
     attachmentId: p.attachmentId,
     volumeId: p.volumeId,
     image,
     mode: p.mode,
     ...(p.initiator ? { initiator: p.initiator } : {}),
-    ...(p.chap ? { chap: p.chap } : {}),
+    ...(chap ? { chap } : {}),
   };
 }
 
