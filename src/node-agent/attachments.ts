@@ -20,7 +20,10 @@ import {
 } from '../bus/index.js';
 import type { Logger } from '../config/index.js';
 import { isSealed, type SecretBox } from '../domain/secret-box.js';
+import type { TemporarySnapshots } from './backups.js';
 import { DriverError, type VolumeDriver } from './drivers/index.js';
+// The file driver's name for a qcow2 internal snapshot: taken through an export, it must be the one the driver reads.
+import { internalSnapshotName } from './drivers/file-util.js';
 import type { RecordedMessage } from './outcome-store.js';
 import type { ExportRequest, Target, TargetKind } from './targets/index.js';
 
@@ -65,6 +68,39 @@ export class AttachmentHandler {
       run = () => t.growWhileExported(id, inner);
     }
     return run();
+  }
+
+  /**
+   * A forced backup's temporary snapshot of a volume this agent exports: a qcow2 image that
+   * qemu-storage-daemon serves (behind an iSCSI LUN) holds its write lock, so the snapshot is
+   * taken and removed through the daemon (QMP) while the export keeps running; otherwise (not
+   * exported, raw, or a target that cannot) through the driver.
+   */
+  temporarySnapshots(): TemporarySnapshots {
+    return {
+      create: async (driver, volumeId, snapshotId) => {
+        if (!(await this.snapshotThroughExport(driver, volumeId, snapshotId, 'create'))) await driver.createSnapshot(volumeId, snapshotId);
+      },
+      remove: async (driver, volumeId, snapshotId) => {
+        if (!(await this.snapshotThroughExport(driver, volumeId, snapshotId, 'delete'))) await driver.deleteSnapshot(volumeId, snapshotId);
+      },
+    };
+  }
+
+  private async snapshotThroughExport(driver: VolumeDriver, volumeId: string, snapshotId: string, action: 'create' | 'delete'): Promise<boolean> {
+    const kinds = new Set([...this.exported.values()].filter((e) => e.volumeId === volumeId).map((e) => e.kind));
+    if (kinds.size === 0) return false;
+    const image = await driver.imageSource(volumeId);
+    if (image.format !== 'qcow2') return false;
+    for (const kind of kinds) {
+      const t = this.opts.targets.get(kind);
+      if (!t || 'unavailable' in t || !t.internalSnapshot) continue;
+      if (await t.internalSnapshot(image.path, internalSnapshotName(snapshotId), action)) {
+        this.opts.log.info({ volumeId, snapshotId, kind, action }, 'temporary snapshot handled through the running export');
+        return true;
+      }
+    }
+    return false;
   }
 
   decide<C extends AttachmentCommand>(command: C, payload: AttachmentCommandPayloads[C]): Promise<RecordedMessage> {

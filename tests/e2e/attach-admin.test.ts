@@ -248,12 +248,7 @@ test.serial('forceDeleteVolume refuses a volume with attachments, naming them; a
 });
 
 for (const format of ['raw', 'qcow2'] as const) {
-  // Known gap (qcow2): qemu-img cannot take the internal snapshot while qemu-storage-daemon,
-  // serving the image to tgt over FUSE, holds its write lock ("Failed to get "write" lock"):
-  // the backup ends ERROR. Kept as a failing test until the agent snapshots through the
-  // daemon (QMP blockdev-snapshot-internal-sync) and reads the snapshot with force-share.
-  const run = format === 'qcow2' ? test.serial.failing : test.serial;
-  run(`${format}: a backup of an IN_USE volume needs force, reads a temporary snapshot while the export keeps working, and restores what the initiator wrote`, async (t) => {
+  test.serial(`${format}: a backup of an IN_USE volume needs force, reads a temporary snapshot while the export keeps working, and restores what the initiator wrote`, async (t) => {
     const volumeId = await newVolume(t, `inuse-${format}`, format);
     const a = await attach(t, volumeId);
     const d = a.connectionInfo!.data;
