@@ -76,3 +76,14 @@ function createKeyFile(file: string): Buffer {
   }
   return readFileSync(file);
 }
+
+/** The key file's problems, for a role's start-up configuration check (`flint gateway|agent` exit 2 on them). */
+export function secretKeyProblems(config: Pick<FlintConfig, 'secretKeyFile' | 'secretKeyFileIsDefault'>): string[] {
+  try {
+    loadSecretBox(config);
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+}

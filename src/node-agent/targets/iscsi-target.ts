@@ -111,7 +111,7 @@ export class IscsiTarget implements Target {
         await qmpExecute(fuse.qmpSocket, command, { device: FUSE_NODE, name: tag });
       } catch (err) {
         // Idempotent: taken already (a redelivered command), or gone already.
-        const done = err instanceof QmpError && (action === 'create' ? /already exists/i : /not found/i).test(err.desc);
+        const done = err instanceof QmpError && (action === 'create' ? /already exists/i : /does not exist|not found/i).test(err.desc);
         if (!done) throw err;
       }
       return true;
