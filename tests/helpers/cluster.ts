@@ -22,6 +22,8 @@ export interface AgentSpec {
   host: string;
   zone?: string;
   pools: Array<Omit<PoolConfigInput, 'directory'>>;
+  /** Extra environment for this agent only (after the cluster's `env`). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface ClusterOptions {
@@ -110,6 +112,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     FLINT_AVAILABILITY_ZONE: a.zone ?? 'nova',
     FLINT_POOLS: JSON.stringify(a.pools.map((p) => ({ ...p, directory: poolDir(a.host, p.name) }))),
     ...metricsEnv(`agent-${a.host}`),
+    ...a.env,
   });
 
   const stop = async (): Promise<void> => {
