@@ -23,7 +23,7 @@ export const ATTACHMENT_COMMAND = {
   refreshAttachment: 'refresh_attachment',
 } as const;
 
-export const chapCredentials = z.object({ username: z.string().min(1).max(64), password: z.string().min(12).max(64) });
+export const chapCredentials = z.object({ username: z.string().min(1).max(64), password: z.string().min(12).max(255) });
 
 /** Export `volumeId` (on `pool`) for one attachment, through the agent's target of `targetKind`. */
 export const agentExportAttachment = z.object({
@@ -35,7 +35,7 @@ export const agentExportAttachment = z.object({
   mode: z.enum(ATTACH_MODES),
   /** The connector's initiator: the only one the iSCSI target lets in. */
   initiator: z.string().optional(),
-  /** iSCSI only. Never logged. */
+  /** iSCSI only; the password sealed (src/domain/secret-box.ts, the attachment id as associated data). Never logged. */
   chap: chapCredentials.optional(),
 });
 export type AgentExportAttachment = z.infer<typeof agentExportAttachment>;

@@ -1,6 +1,6 @@
 /** `flint gateway|scheduler|agent|migrate`: one role per process, for production. */
 import { startServiceHeartbeat, type Bus } from '../bus/index.js';
-import { flintVersion, type FlintConfig, type Logger } from '../config/index.js';
+import { flintVersion, secretKeyProblems, type FlintConfig, type Logger } from '../config/index.js';
 import type { Db } from '../db/index.js';
 import { startGateway } from '../gateway/index.js';
 import { databaseCheck, natsCheck, serveRoleMetrics } from '../metrics/index.js';
@@ -16,7 +16,8 @@ interface Started {
 
 /** A role that needs the database and NATS: open both, start it, beat, stop in order on a signal. */
 async function runDbRole(role: 'gateway' | 'scheduler', start: (config: FlintConfig, bus: Bus, db: Db, log: Logger) => Promise<Started>): Promise<void> {
-  const config = configOrExit(process.env, needsNats(role));
+  // The gateway seals CHAP secrets: a missing key file is a configuration error (src/config/secret-key.ts).
+  const config = configOrExit(process.env, (c) => [...needsNats(role)(c), ...(role === 'gateway' ? secretKeyProblems(c) : [])]);
   const log = roleLogger(role, config);
   const db = await openDatabase(config, log, { migrate: false });
   const bus = await openBus(config, `flint-${role}-${config.agentHost}`);
@@ -54,7 +55,7 @@ export function runScheduler(): Promise<void> {
 }
 
 export async function runAgent(): Promise<void> {
-  const config = configOrExit(process.env, needsNats('agent'));
+  const config = configOrExit(process.env, (c) => [...needsNats('agent')(c), ...secretKeyProblems(c)]);
   const log = roleLogger('agent', config);
   const bus = await openBus(config, `flint-agent-${config.agentHost}`);
   const agent = await startAgent(config, bus, log);

@@ -113,6 +113,10 @@ export interface FlintConfig {
    * `dir` is in qemu's x509 layout (ca-cert.pem, server-cert.pem, server-key.pem); the agent checks it at start.
    */
   readonly nbdTls?: { readonly dir: string; readonly verifyClients: boolean };
+  /** File with the 32-byte key sealing CHAP secrets (src/config/secret-key.ts). @default `$FLINT_DATA_DIR/secret.key` */
+  readonly secretKeyFile: string;
+  /** True when the key file is the default one, which a first start creates; a named one must exist. */
+  readonly secretKeyFileIsDefault: boolean;
 }
 
 export class ConfigError extends Error {
@@ -147,6 +151,7 @@ export const ENV = {
   FLINT_BACKUP_CHUNK_MIB: 'backup chunk size in MiB, a power of two from 1 to 32 (default 4)',
   FLINT_NBD_TLS_DIR: 'directory in qemu\'s x509 layout (ca-cert.pem, server-cert.pem naming FLINT_AGENT_ADDRESS, server-key.pem): every NBD attachment export then requires TLS and refuses plain clients (default unset: plain NBD)',
   FLINT_NBD_TLS_VERIFY_CLIENTS: 'true|false: with FLINT_NBD_TLS_DIR, NBD clients must also present a certificate signed by its ca-cert.pem (qemu verify-peer; default false)',
+  FLINT_SECRET_KEY_FILE: 'file holding the 32-byte key (raw, or base64 on one line) that seals CHAP secrets in the database and on NATS; gateways and agents must all use the same key; default $FLINT_DATA_DIR/secret.key, created (mode 0600) on first start when missing, while a named file must exist',
   FLINT_METRICS_LISTEN: 'host:port where a scheduler or agent serves /metrics, /healthz and /readyz (default unset: off; the gateway serves them on FLINT_LISTEN)',
 } as const;
 
@@ -173,6 +178,7 @@ const fileSchema = z
     backupChunkMiB: z.number(),
     nbdTlsDir: z.string(),
     nbdTlsVerifyClients: z.boolean(),
+    secretKeyFile: z.string(),
   })
   .partial()
   .strict();
@@ -287,6 +293,9 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const backupChunkMiB = num('FLINT_BACKUP_CHUNK_MIB', raw.backupChunkMiB, 4, 1, 32);
   if ((backupChunkMiB & (backupChunkMiB - 1)) !== 0) problems.push(`FLINT_BACKUP_CHUNK_MIB: a power of two (1, 2, 4, 8, 16 or 32), got ${backupChunkMiB}`);
 
+  const secretKeyRaw = str('FLINT_SECRET_KEY_FILE', raw.secretKeyFile);
+  const secretKeyFile = secretKeyRaw === undefined ? join(dataDir, 'secret.key') : resolve(cwd, secretKeyRaw);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({
     dataDir,
@@ -309,6 +318,8 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     iscsiPort,
     nbdPorts,
     ...(nbdTls ? { nbdTls } : {}),
+    secretKeyFile,
+    secretKeyFileIsDefault: secretKeyRaw === undefined,
   });
 }
 

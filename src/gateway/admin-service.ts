@@ -113,7 +113,8 @@ export class AdminService implements AdminServiceApi {
     // Placed by the scheduler but not yet recorded so (CREATING): its reservation says where the agent may make the image.
     const target = current.host && current.pool ? current : await withReservedPool(em, current);
     const result = await em.transactional(async (tx) => {
-      const started = await startVolumeDelete(tx, target, { from: [current.status] }, { cascade: true });
+      // At the version read: an attachment made meanwhile is a CONFLICT, not an image deleted under its export.
+      const started = await startVolumeDelete(tx, target, { from: [current.status], expectedVersion: current.version }, { cascade: true });
       if (!started) throw await volumeMoved(tx, current);
       const audit = addAudit(tx, {
         resourceType: 'volume',

@@ -60,6 +60,8 @@ import type {
   ForceDetachRequest,
   UpdateAttachmentRequest,
 } from '../resolvers/attachment-services.js';
+import type { SecretBox } from '../domain/secret-box.js';
+import { chapForBus, revealChapSecret, sealChapSecret } from './attachment-secrets.js';
 import { announceAndDispatch, succeeded } from './mutation-helpers.js';
 import type { GatewayDeps } from './volume-service.js';
 
@@ -71,7 +73,11 @@ export type AttachmentServiceDeps = GatewayDeps & { pools: { list(): PoolStats[]
 class VolumeMoved extends Error {}
 
 export class AttachmentService implements AttachmentServiceApi {
-  constructor(private readonly deps: AttachmentServiceDeps) {}
+  /** @param secrets Seals the CHAP secrets stored and sent to agents (src/config/secret-key.ts). */
+  constructor(
+    private readonly deps: AttachmentServiceDeps,
+    private readonly secrets: SecretBox,
+  ) {}
 
   async visible(p: Principal, id: string, em = this.deps.db.fork()): Promise<Attachment | null> {
     const a = await findAttachment(em, id);
@@ -85,7 +91,14 @@ export class AttachmentService implements AttachmentServiceApi {
   async chapSecretFor(p: Principal, a: { id: string; projectIdValue: string }): Promise<string | null> {
     const allowed = p.role === 'admin' || (p.role === 'member' && p.projectId === a.projectIdValue);
     if (!allowed) return null;
-    return (await findAttachment(this.deps.db.fork(), a.id))?.chapSecret ?? null;
+    const stored = (await findAttachment(this.deps.db.fork(), a.id))?.chapSecret ?? null;
+    if (stored === null) return null;
+    try {
+      return revealChapSecret(this.secrets, a.id, stored);
+    } catch (err) {
+      this.deps.log.error({ err, attachmentId: a.id }, 'the CHAP secret of an attachment does not open with this gateway\'s key');
+      throw new Error(`The CHAP secret of attachment ${a.id} cannot be read: ${(err as Error).message}.`, { cause: err });
+    }
   }
 
   async create(principal: Principal | null, input: CreateAttachmentRequest): Promise<AttachmentResult> {
@@ -186,14 +199,14 @@ export class AttachmentService implements AttachmentServiceApi {
       targetKind: a.kind,
       connector: a.connector,
       chapUsername: chap?.username ?? null,
-      chapSecret: chap?.password ?? null,
+      chapSecret: chap ? sealChapSecret(this.secrets, a.attachmentId, chap.password) : null,
       host: volume.host,
       pool: volume.pool,
       exportRequested: !!a.connector,
       idempotencyKey: a.input.idempotencyKey ?? null,
       requestHash: a.requestHash,
     });
-    const command = a.connector ? exportCommand(attachment, volume, a.operationId) : null;
+    const command = a.connector ? exportCommand(attachment, volume, a.operationId, this.secrets) : null;
     const operation = newAttachmentOperation(tx, a.projectId, 'create_attachment', a.attachmentId, command, a.operationId);
     if (!command) succeeded(operation);
     return { attachment, operation, volume: moved };
@@ -230,7 +243,7 @@ export class AttachmentService implements AttachmentServiceApi {
         exportRequested: true,
       });
       if (!attachment) throw await this.whyNot(tx, 'update', current.id);
-      const operation = newAttachmentOperation(tx, current.projectId, 'update_attachment', current.id, exportCommand(attachment, volume, operationId), operationId);
+      const operation = newAttachmentOperation(tx, current.projectId, 'update_attachment', current.id, exportCommand(attachment, volume, operationId, this.secrets), operationId);
       return { attachment, operation };
     });
     await this.after(result, 'attachment given its connector; exporting');
@@ -348,7 +361,9 @@ export function newChap(attachmentId: string): { username: string; password: str
   return { username: `flint-${attachmentId.replace(/-/g, '').slice(0, 12)}`, password: randomBytes(12).toString('hex') };
 }
 
-function exportCommand(a: Attachment, volume: Volume, operationId: string): OutboxCommand {
+/** The agent's export command; the CHAP password in it is sealed (the agent opens it with the same key). */
+function exportCommand(a: Attachment, volume: Volume, operationId: string, secrets: SecretBox): OutboxCommand {
+  const chap = chapForBus(secrets, a);
   const payload: AgentExportAttachment = {
     operationId,
     attachmentId: a.id,
@@ -357,7 +372,7 @@ function exportCommand(a: Attachment, volume: Volume, operationId: string): Outb
     targetKind: a.targetKind,
     mode: a.mode,
     ...(a.connector?.initiator ? { initiator: a.connector.initiator } : {}),
-    ...(a.chapUsername && a.chapSecret ? { chap: { username: a.chapUsername, password: a.chapSecret } } : {}),
+    ...(chap ? { chap } : {}),
   };
   return {
     subject: subjects.agent(volume.host!, ATTACHMENT_COMMAND.exportAttachment),

@@ -18,6 +18,7 @@ import {
 } from '../bus/index.js';
 import type { Logger } from '../config/logger.js';
 import { busyBackupsOnHost, Volume, type Db } from '../db/index.js';
+import type { SecretBox } from '../domain/secret-box.js';
 import { attachmentsOnHost } from './attachment-reconcile.js';
 
 export async function volumesOnHost(db: Db, host: string): Promise<ReconcileReply['volumes']> {
@@ -35,7 +36,7 @@ export async function backupsOnHost(db: Db, host: string): Promise<NonNullable<R
   return rows.map((b) => ({ backupId: b.id, volumeId: b.volumeId, status: b.status, operationId: b.operationId, restoreVolumeId: b.restoreVolumeId }));
 }
 
-export function startReconcileResponder(bus: Bus, db: Db, log: Logger): { stop(): void } {
+export function startReconcileResponder(bus: Bus, db: Db, log: Logger, secrets: SecretBox): { stop(): void } {
   const sub: Subscription = bus.nc.subscribe(RECONCILE_SUBJECT, {
     queue: GATEWAY_QUEUE,
     callback: (err, msg) => {
@@ -44,7 +45,7 @@ export function startReconcileResponder(bus: Bus, db: Db, log: Logger): { stop()
         try {
           const req = decodePayload(decodeEnvelope(msg.data), reconcileRequest);
           const volumes = await volumesOnHost(db, req.host);
-          const attachments = await attachmentsOnHost(db, req.host);
+          const attachments = await attachmentsOnHost(db, req.host, secrets);
           const backups = await backupsOnHost(db, req.host);
           msg.respond(encode(RECOVERY_KIND.reconcileReply, { host: req.host, volumes, attachments, backups } satisfies ReconcileReply));
           log.info({ host: req.host, volumes: volumes.length, attachments: attachments.length }, 'answered an agent\'s reconciliation request');

@@ -15,6 +15,7 @@ import { WebSocketServer } from 'ws';
 import { PoolView, withRequestId, type Bus } from '../bus/index.js';
 import type { FlintConfig } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
+import { loadSecretBox } from '../config/secret-key.js';
 import { capacity, type Db, type Principal } from '../db/index.js';
 import { graphqlObservability, poolSourceFrom, requestIdFrom, setPoolSource } from '../metrics/index.js';
 import { buildFlintSchema, type Context } from '../resolvers/index.js';
@@ -38,6 +39,7 @@ import { AdminService } from './admin-service.js';
 import { ManageService } from './manage-service.js';
 import { VolumeService } from './volume-service.js';
 import { MigrationService } from './volume-migration.js';
+import { sealLegacyChapSecrets } from './attachment-secrets.js';
 import { AttachmentService } from './attachment-service.js';
 import { BackupLive } from './backup-live.js';
 import { startBackupRecovery } from './backup-recovery.js';
@@ -51,6 +53,9 @@ export interface RunningGateway {
 }
 
 export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: Logger): Promise<RunningGateway> {
+  // Missing or bad key: a ConfigError before anything starts (src/config/secret-key.ts).
+  const secrets = loadSecretBox(config);
+  await sealLegacyChapSecrets(db, secrets, log);
   const schema = await buildFlintSchema();
   const live = new LiveHub(bus);
   // Every operation created with a command gets its deadline (src/gateway/deadline-sweeper.ts).
@@ -61,7 +66,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const snapshots = new SnapshotService({ config, db, bus, live, log });
   const admin = new AdminService({ config, db, bus, live, log });
   const migration = new MigrationService({ config, db, bus, live, log, pools });
-  const attachments = new AttachmentService({ config, db, bus, live, log, pools });
+  const attachments = new AttachmentService({ config, db, bus, live, log, pools }, secrets);
   const backupLive = new BackupLive(bus);
   backupLive.start((err) => log.warn({ err }, 'ignored an unreadable backup event'));
   const backups = new BackupService({ config, db, bus, live, log, backupLive, volumes, pools });
@@ -189,7 +194,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const deadlines = startDeadlineSweeper(db, live, log, config.operationTimeoutSeconds, bus);
   // Backup progress pushes its operation's deadline (src/gateway/deadline-extender.ts).
   const extender = startDeadlineExtender(db, backupLive, log, config.operationTimeoutSeconds);
-  const reconcile = startReconcileResponder(bus, db, log);
+  const reconcile = startReconcileResponder(bus, db, log, secrets);
   const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}/graphql`;
   log.info({ url }, 'gateway ready');
 

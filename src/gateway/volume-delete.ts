@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/knex';
 import { COMMAND, KIND, subjects, type AgentDelete } from '../bus/index.js';
-import { capacity, casSnapshotsOfVolume, casVolume, type CasGuard, type Operation, type Snapshot, type Volume } from '../db/index.js';
+import { capacity, casSnapshotsOfVolume, casVolume, liveAttachmentsOf, type CasGuard, type Operation, type Snapshot, type Volume } from '../db/index.js';
+import { volumeHasAttachments } from '../domain/attachment-states.js';
 import { announceAndDispatch, newOperation, succeeded } from './mutation-helpers.js';
 import type { GatewayDeps } from './volume-service.js';
 
@@ -24,6 +25,11 @@ export interface DeleteStarted {
  * Otherwise it goes DELETING and the operation holds the agent's command (the agent
  * removes the image and its snapshots; the recorder marks them DELETED then).
  * Returns null, changing nothing, when the compare-and-set did not apply.
+ * @throws InvalidStateError when the volume has an attachment that is not DETACHED (the
+ * agent would delete an exported image): it names them and says to detach them first
+ * (deleteVolume checks this before its state check too; forceDeleteVolume relies on it). The
+ * guard should hold the version read, so an attachment made meanwhile (it bumps the
+ * volume's version) makes the compare-and-set fail rather than slip past this check.
  */
 export async function startVolumeDelete(
   tx: EntityManager,
@@ -32,6 +38,7 @@ export async function startVolumeDelete(
   opts: { cascade: boolean; operationId?: string },
 ): Promise<DeleteStarted | null> {
   const operationId = opts.operationId ?? randomUUID();
+  await refuseAttached(tx, current);
   if (!current.host || !current.pool) {
     const volume = await casVolume(tx, current.id, guard, { status: 'deleted', deletedAt: new Date() });
     if (!volume) return null;
@@ -51,6 +58,11 @@ export async function startVolumeDelete(
     msgId: `${operationId}:agent.delete`,
   }, operationId);
   return { volume, operation, snapshots };
+}
+
+async function refuseAttached(tx: EntityManager, v: Volume): Promise<void> {
+  const live = await liveAttachmentsOf(tx, v.id);
+  if (live.length > 0) throw volumeHasAttachments(v.id, live);
 }
 
 /** After the commit: announces the volume, its snapshots and the operation, and sends the agent's command. */

@@ -109,6 +109,8 @@ export class AgentCore {
       repository: 'none',
       report: () => undefined,
       ...opts.backup,
+      // Temporary snapshots of exported volumes go through the export (src/node-agent/attachments.ts).
+      ...(opts.attachments ? { temporarySnapshots: opts.attachments.temporarySnapshots() } : {}),
       host: opts.host,
       drivers: opts.drivers,
       outcomes: opts.outcomes,

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { z } from 'zod';
-import { flintVersion, type FlintConfig, type Logger } from '../config/index.js';
+import { flintVersion, loadSecretBox, type FlintConfig, type Logger } from '../config/index.js';
 import {
   agentCreate,
   agentCreateSnapshot,
@@ -100,6 +100,8 @@ const COMMANDS: { [C in AgentCommand]: { kind: string; schema: z.ZodType } } = {
  */
 export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, options: AgentOptions = {}): Promise<RunningAgent> {
   const host = config.agentHost;
+  // Missing or bad key: a ConfigError before anything starts (src/config/secret-key.ts).
+  const secrets = loadSecretBox(config);
   agentMetrics();
   const pools: AgentPool[] = [];
   for (const pool of config.pools) {
@@ -126,7 +128,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
   await migration.reconcile().catch((err: unknown) => log.warn({ err }, 'could not check for migration exports left by a previous run'));
   await outcomes.prune().catch((err: unknown) => log.warn({ err }, 'could not prune old operation records'));
   // Export targets (iSCSI, NBD) for attachments: src/node-agent/attachment-targets.ts.
-  const targets = await startTargets(config, pools, log);
+  const targets = await startTargets(config, pools, log, secrets);
   const backup = await openBackupEngine(config, bus, log);
   const core = new AgentCore({
     attachments: targets.handler,

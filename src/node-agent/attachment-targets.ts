@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import { token } from '../bus/index.js';
 import { poolTargetsOf, type FlintConfig, type Logger } from '../config/index.js';
+import type { SecretBox } from '../domain/secret-box.js';
 import { AttachmentHandler } from './attachments.js';
 import type { AgentPool } from './heartbeat.js';
 import { createTargets, loadNbdTls, type Target, type TargetKind } from './targets/index.js';
@@ -19,7 +20,8 @@ export interface AgentTargets {
   shutdown(): Promise<void>;
 }
 
-export async function startTargets(config: FlintConfig, pools: readonly AgentPool[], log: Logger): Promise<AgentTargets> {
+/** @param secrets Opens the sealed CHAP passwords of export commands. */
+export async function startTargets(config: FlintConfig, pools: readonly AgentPool[], log: Logger, secrets: SecretBox): Promise<AgentTargets> {
   const host = config.agentHost;
   // A TLS directory that cannot serve stops the agent here: it must not fall back to plain NBD.
   const nbdTls = config.nbdTls ? await loadNbdTls(config.nbdTls, config.agentAddress) : undefined;
@@ -53,6 +55,7 @@ export async function startTargets(config: FlintConfig, pools: readonly AgentPoo
     targets,
     poolTargets: new Map(pools.map((p) => [p.config.name, poolTargetsOf(p.config).targets])),
     log,
+    secrets,
   });
   return {
     handler,

@@ -19,7 +19,11 @@ import {
   type ReconcileAttachment,
 } from '../bus/index.js';
 import type { Logger } from '../config/index.js';
+import { isSealed, type SecretBox } from '../domain/secret-box.js';
+import type { TemporarySnapshots } from './backups.js';
 import { DriverError, type VolumeDriver } from './drivers/index.js';
+// The file driver's name for a qcow2 internal snapshot: taken through an export, it must be the one the driver reads.
+import { internalSnapshotName } from './drivers/file-util.js';
 import type { RecordedMessage } from './outcome-store.js';
 import type { ExportRequest, Target, TargetKind } from './targets/index.js';
 
@@ -40,6 +44,8 @@ export interface AttachmentHandlerOptions {
   /** The export kinds each pool offers (its config's `targets`); an export of another kind is refused. A pool not in the map offers every kind. */
   poolTargets?: ReadonlyMap<string, readonly TargetKind[]>;
   log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+  /** Opens the sealed CHAP passwords of the commands (the gateway's key, src/config/secret-key.ts). */
+  secrets: SecretBox;
 }
 
 export class AttachmentHandler {
@@ -66,6 +72,39 @@ export class AttachmentHandler {
     return run();
   }
 
+  /**
+   * A forced backup's temporary snapshot of a volume this agent exports: a qcow2 image that
+   * qemu-storage-daemon serves (behind an iSCSI LUN) holds its write lock, so the snapshot is
+   * taken and removed through the daemon (QMP) while the export keeps running; otherwise (not
+   * exported, raw, or a target that cannot) through the driver.
+   */
+  temporarySnapshots(): TemporarySnapshots {
+    return {
+      create: async (driver, volumeId, snapshotId) => {
+        if (!(await this.snapshotThroughExport(driver, volumeId, snapshotId, 'create'))) await driver.createSnapshot(volumeId, snapshotId);
+      },
+      remove: async (driver, volumeId, snapshotId) => {
+        if (!(await this.snapshotThroughExport(driver, volumeId, snapshotId, 'delete'))) await driver.deleteSnapshot(volumeId, snapshotId);
+      },
+    };
+  }
+
+  private async snapshotThroughExport(driver: VolumeDriver, volumeId: string, snapshotId: string, action: 'create' | 'delete'): Promise<boolean> {
+    const kinds = new Set([...this.exported.values()].filter((e) => e.volumeId === volumeId).map((e) => e.kind));
+    if (kinds.size === 0) return false;
+    const image = await driver.imageSource(volumeId);
+    if (image.format !== 'qcow2') return false;
+    for (const kind of kinds) {
+      const t = this.opts.targets.get(kind);
+      if (!t || 'unavailable' in t || !t.internalSnapshot) continue;
+      if (await t.internalSnapshot(image.path, internalSnapshotName(snapshotId), action)) {
+        this.opts.log.info({ volumeId, snapshotId, kind, action }, 'temporary snapshot handled through the running export');
+        return true;
+      }
+    }
+    return false;
+  }
+
   decide<C extends AttachmentCommand>(command: C, payload: AttachmentCommandPayloads[C]): Promise<RecordedMessage> {
     switch (command) {
       case ATTACHMENT_COMMAND.exportAttachment:
@@ -88,7 +127,7 @@ export class AttachmentHandler {
         throw new DriverError(`pool ${p.pool} on host ${host} does not offer ${p.targetKind} exports (it offers ${offered.join(' and ')}); attach with a targetKind the pool offers`, { retryable: false });
       }
       const image = await driver.imageSource(p.volumeId);
-      const connection = await target.export(exportRequest(p, image));
+      const connection = await target.export(exportRequest(p, image, this.opts.secrets));
       this.exported.set(p.attachmentId, { volumeId: p.volumeId, kind: p.targetKind });
       log.info({ attachmentId: p.attachmentId, volumeId: p.volumeId, kind: p.targetKind, mode: p.mode }, 'volume exported');
       return outcome(p, 'export.succeeded', { connection });
@@ -172,8 +211,16 @@ export class AttachmentHandler {
         // Made when the pool offered it: keep serving the consumer, but say the config changed.
         log.warn({ attachmentId: a.attachmentId, pool: a.pool, kind: a.targetKind }, 'attachment re-exported over a target its pool no longer offers; new attachments cannot use it');
       }
+      let req: ExportRequest;
+      try {
+        req = exportRequest(a, image, this.opts.secrets);
+      } catch (err) {
+        skipped++;
+        log.error({ err, attachmentId: a.attachmentId, volumeId: a.volumeId }, 'attachment not re-exported: its CHAP secret does not open');
+        continue;
+      }
       const list = byKind.get(a.targetKind) ?? [];
-      list.push(exportRequest(a, image));
+      list.push(req);
       this.exported.set(a.attachmentId, { volumeId: a.volumeId, kind: a.targetKind });
       byKind.set(a.targetKind, list);
     }
@@ -189,14 +236,24 @@ export class AttachmentHandler {
   }
 }
 
-function exportRequest(p: Pick<AgentExportAttachment, 'attachmentId' | 'volumeId' | 'mode' | 'initiator' | 'chap'>, image: ExportRequest['image']): ExportRequest {
+/**
+ * The target's request, with the CHAP password opened (a clear one, from a command queued
+ * before secrets were sealed, is used as it is).
+ * @throws SecretBoxError naming the key file when the password does not open.
+ */
+function exportRequest(
+  p: Pick<AgentExportAttachment, 'attachmentId' | 'volumeId' | 'mode' | 'initiator' | 'chap'>,
+  image: ExportRequest['image'],
+  secrets: SecretBox,
+): ExportRequest {
+  const chap = p.chap && { username: p.chap.username, password: isSealed(p.chap.password) ? secrets.open(p.chap.password, p.attachmentId) : p.chap.password };
   return {
     attachmentId: p.attachmentId,
     volumeId: p.volumeId,
     image,
     mode: p.mode,
     ...(p.initiator ? { initiator: p.initiator } : {}),
-    ...(p.chap ? { chap: p.chap } : {}),
+    ...(chap ? { chap } : {}),
   };
 }
 

@@ -89,7 +89,24 @@ export interface AgentBackupsOptions {
   log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
   /** @default PROGRESS_INTERVAL_MS */
   progressIntervalMs?: number;
+  /** Takes and removes a forced backup's temporary snapshot; default: the driver's. */
+  temporarySnapshots?: TemporarySnapshots;
 }
+
+/**
+ * How the temporary snapshot of a forced backup is taken and removed. The agent's attachment
+ * handler gives one that goes through the process exporting the volume when it holds the
+ * image (src/node-agent/attachments.ts), since qemu-img cannot then.
+ */
+export interface TemporarySnapshots {
+  create(driver: VolumeDriver, volumeId: string, snapshotId: string): Promise<void>;
+  remove(driver: VolumeDriver, volumeId: string, snapshotId: string): Promise<void>;
+}
+
+const DRIVER_SNAPSHOTS: TemporarySnapshots = {
+  create: async (driver, volumeId, snapshotId) => void (await driver.createSnapshot(volumeId, snapshotId)),
+  remove: (driver, volumeId, snapshotId) => driver.deleteSnapshot(volumeId, snapshotId),
+};
 
 interface Job {
   kind: 'backup' | 'restore';
@@ -199,7 +216,7 @@ export class AgentBackups {
     let source;
     let parent: BackupManifest | null = null;
     try {
-      if (tempSnapshot) await driver.createSnapshot(p.volumeId, tempSnapshot);
+      if (tempSnapshot) await (this.opts.temporarySnapshots ?? DRIVER_SNAPSHOTS).create(driver, p.volumeId, tempSnapshot);
       source = await driver.imageSource(p.volumeId, p.snapshotId ?? tempSnapshot);
       if (p.parentId) parent = await engine.manifest(p.parentId);
     } catch (err) {
@@ -251,7 +268,7 @@ export class AgentBackups {
 
   private async dropTemporary(driver: VolumeDriver, volumeId: string, snapshotId: string): Promise<void> {
     try {
-      await driver.deleteSnapshot(volumeId, snapshotId);
+      await (this.opts.temporarySnapshots ?? DRIVER_SNAPSHOTS).remove(driver, volumeId, snapshotId);
     } catch (err) {
       this.opts.log.error({ err, volumeId, snapshotId }, 'could not remove the temporary snapshot of a backup; remove it by hand');
     }

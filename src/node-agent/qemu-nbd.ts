@@ -69,7 +69,12 @@ export interface NbdServer {
 export function qemuNbdArgs(opts: NbdServeOptions & { pidFile: string }): string[] {
   const { image } = opts;
   const readOnly = opts.readOnly === true || image.snapshotName !== undefined;
-  const args = ['--format', image.format, '--export-name', opts.exportName, '--persistent', `--shared=${opts.shared ?? 8}`];
+  // An internal snapshot is read with force-share: another process (qemu-storage-daemon exporting
+  // the volume) may hold the image's write lock; the snapshot's clusters are not written while it exists.
+  const args =
+    image.snapshotName !== undefined
+      ? ['--image-opts', '--export-name', opts.exportName, '--persistent', `--shared=${opts.shared ?? 8}`]
+      : ['--format', image.format, '--export-name', opts.exportName, '--persistent', `--shared=${opts.shared ?? 8}`];
   args.push(`--cache=${opts.cache ?? (readOnly ? 'writeback' : 'none')}`);
   if (!readOnly) args.push('--discard=unmap');
   args.push('--pid-file', opts.pidFile);
@@ -84,7 +89,11 @@ export function qemuNbdArgs(opts: NbdServeOptions & { pidFile: string }): string
   if (opts.bitmap !== undefined) args.push(`--bitmap=${opts.bitmap}`);
   if ('socket' in opts.listen) args.push('--socket', opts.listen.socket);
   else args.push('--bind', opts.listen.host, '--port', String(opts.listen.port));
-  args.push(image.path);
+  args.push(
+    image.snapshotName !== undefined
+      ? `driver=${image.format},file.driver=file,file.filename=${image.path.replace(/,/g, ',,')},read-only=on,force-share=on`
+      : image.path,
+  );
   return args;
 }
 

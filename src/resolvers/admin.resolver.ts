@@ -60,7 +60,7 @@ export class AdminResolver {
       'Admins only. Deletes a volume in any status but DELETED, e.g. stuck CREATING or DELETING, or in an ERROR state, with its snapshots: it goes DELETING ' +
       '(its snapshots too) and its host removes the image and the snapshots, then DELETED; a volume that never reached a pool is DELETED at once and its capacity released. ' +
       'Writes a StatusAudit record (action force_delete) in the same transaction. A host that is down does the delete when it is back. ' +
-      'Errors: BAD_USER_INPUT (missing or too long reason), NOT_FOUND, INVALID_STATE (already DELETED), CONFLICT (its status changed while the request ran), FORBIDDEN (not an admin), UNAUTHENTICATED.',
+      'Errors: BAD_USER_INPUT (missing or too long reason), NOT_FOUND, INVALID_STATE (already DELETED, or attachments not DETACHED: names them; forceDetach them first), CONFLICT (it changed while the request ran), FORBIDDEN (not an admin), UNAUTHENTICATED.',
   })
   async forceDeleteVolume(
     @Arg('input', () => ForceDeleteVolumeInput, { description: 'The volume to delete, and why.' }) input: ForceDeleteVolumeInput,

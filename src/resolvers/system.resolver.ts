@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { decodeEnvelope, decodePayload, serviceHeartbeat, type ServiceHeartbeat } from '../bus/index.js';
-import { capacity, findBackup, findOperation, findSnapshot, findVolume, mayUseVolumeType, toBackupView, visibleVolumeTypes, VolumeTypeAccess, VolumeType as VolumeTypeRow } from '../db/index.js';
+import { capacity, findAttachment, findBackup, findOperation, findSnapshot, findVolume, mayUseVolumeType, toBackupView, visibleVolumeTypes, VolumeTypeAccess, VolumeType as VolumeTypeRow } from '../db/index.js';
 import { BackupType } from './types/backup.js';
+import { AttachmentType } from './types/attachment.js';
 import {
   BadInputError,
   canSee,
@@ -75,9 +76,9 @@ export class SystemResolver {
 
   @Query(() => Node, {
     nullable: true,
-    description: 'Any object by its id (Relay): a volume, a snapshot, a backup, an operation or a volume type; null when nothing with that id is visible to you. Use `... on Volume { … }` to read its fields.',
+    description: 'Any object by its id (Relay): a volume, a snapshot, a backup, an attachment, an operation or a volume type; null when nothing with that id is visible to you. Use `... on Volume { … }` to read its fields.',
   })
-  async node(@Arg('id', () => ID, { description: 'Id of a volume, snapshot, backup, operation or volume type.' }) id: string, @Ctx() ctx: Context): Promise<Node | null> {
+  async node(@Arg('id', () => ID, { description: 'Id of a volume, snapshot, backup, attachment, operation or volume type.' }) id: string, @Ctx() ctx: Context): Promise<Node | null> {
     const p = requirePrincipal(ctx.principal);
     const em = ctx.services.db.fork();
     const v = await findVolume(em, id);
@@ -86,6 +87,9 @@ export class SystemResolver {
     if (s) return s.status !== 'deleted' && canSee(p, s.projectId) ? SnapshotType.from(s) : null;
     const b = await findBackup(em, id);
     if (b) return b.status !== 'deleted' && canSee(p, b.projectId) ? BackupType.from(b, toBackupView) : null;
+    // As `attachment(id)`: DETACHED ones too; another project's is null.
+    const a = await findAttachment(em, id);
+    if (a) return canSee(p, a.projectId) ? AttachmentType.from(a) : null;
     const op = await findOperation(em, id);
     if (op) return canSee(p, op.projectId) ? OperationType.from(op) : null;
     const t = await em.findOne(VolumeTypeRow, { id }, { disableIdentityMap: true });

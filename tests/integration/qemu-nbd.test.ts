@@ -95,6 +95,9 @@ test('qemuNbdArgs: snapshots are always read-only; writable exports use no cache
   t.true(snap.includes('--read-only'));
   t.true(snap.includes('--load-snapshot=snapshot.name=snapshot-s'));
   t.true(snap.includes('--cache=writeback'));
+  // Read with force-share: qemu-storage-daemon may hold the image's write lock while it exports it.
+  t.is(snap.at(-1), 'driver=qcow2,file.driver=file,file.filename=/p/v.qcow2,read-only=on,force-share=on');
+  t.true(snap.includes('--image-opts'));
   const rw = qemuNbdArgs({ image: { path: '/p/v.raw', format: 'raw', sizeBytes: 1 }, exportName: 'e', listen: { socket: '/s' }, pidFile: '/s.pid' });
   t.false(rw.includes('--read-only'));
   t.deepEqual(rw.slice(-3), ['--socket', '/s', '/p/v.raw']);

@@ -16,6 +16,7 @@ import { startTargets } from '../../src/node-agent/attachment-targets.js';
 import { DriverError, FileDriver } from '../../src/node-agent/index.js';
 import { qemuNbdArgs } from '../../src/node-agent/qemu-nbd.js';
 import { createTargets, loadNbdTls, type NbdConnection, type NbdTls, type Target } from '../../src/node-agent/targets/index.js';
+import { SecretBox } from '../../src/domain/secret-box.js';
 import { setUpFileDriver } from '../helpers/file-pool.js';
 import { makeTlsFixture, type TlsFixture } from '../helpers/nbd-tls.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -182,6 +183,6 @@ test('an agent whose FLINT_NBD_TLS_DIR cannot serve does not start its targets (
   const tmp = await tempDir('flint-nbdtls-agent-');
   t.teardown(() => tmp.cleanup());
   const config = loadConfig({ FLINT_DATA_DIR: tmp.path, FLINT_NBD_TLS_DIR: join(tmp.path, 'missing'), FLINT_AGENT_HOST: 'node-1' }, tmp.path);
-  const err = await t.throwsAsync(startTargets(config, [], createLogger('test', 'silent')), { instanceOf: DriverError });
+  const err = await t.throwsAsync(startTargets(config, [], createLogger('test', 'silent'), new SecretBox(Buffer.alloc(32, 1), join(tmp.path, 'secret.key'))), { instanceOf: DriverError });
   t.regex(err.message, /^FLINT_NBD_TLS_DIR .*missing: cannot be read/);
 });

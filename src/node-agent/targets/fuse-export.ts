@@ -18,27 +18,41 @@ export interface FuseExport {
   /** The raw view of the image: give it to tgt as the backing store. */
   readonly mountpoint: string;
   readonly pid: number;
+  /** The daemon's QMP monitor (unix socket), e.g. for internal snapshots while it holds the image. */
+  readonly qmpSocket: string;
   readonly alive: boolean;
   readonly exited: Promise<string>;
   /** Stops the daemon (which unmounts and flushes the image) and removes the mountpoint file. */
   stop(): Promise<void>;
 }
 
+/** Node name of the image's format layer in the daemon (QMP commands name it). */
+export const FUSE_NODE = 'disk0';
+
 /** The qemu-storage-daemon arguments (pure; exported for unit tests). */
 export function qsdArgs(image: ImageSource, mountpoint: string, writable: boolean, pidFile: string): string[] {
   // JSON blockdev syntax: a path with a comma would break the key=value syntax.
   const file = JSON.stringify({ driver: 'file', 'node-name': 'file0', filename: image.path, 'read-only': !writable });
-  const fmt = JSON.stringify({ driver: image.format, 'node-name': 'disk0', file: 'file0', 'read-only': !writable });
+  const fmt = JSON.stringify({ driver: image.format, 'node-name': FUSE_NODE, file: 'file0', 'read-only': !writable });
   return [
     '--blockdev',
     file,
     '--blockdev',
     fmt,
     '--export',
-    `type=fuse,id=export0,node-name=disk0,mountpoint=${mountpoint},writable=${writable ? 'on' : 'off'}`,
+    `type=fuse,id=export0,node-name=${FUSE_NODE},mountpoint=${mountpoint},writable=${writable ? 'on' : 'off'}`,
     '--pidfile',
     pidFile,
+    '--chardev',
+    `socket,id=qmp0,path=${qmpSocketOf(mountpoint)},server=on,wait=off`,
+    '--monitor',
+    'chardev=qmp0',
   ];
+}
+
+/** Where the daemon serving `mountpoint` listens for QMP. */
+export function qmpSocketOf(mountpoint: string): string {
+  return `${mountpoint}.qmp`;
 }
 
 export async function startFuseExport(image: ImageSource, mountpoint: string, writable: boolean, binary = DEFAULT_QSD): Promise<FuseExport> {
@@ -50,6 +64,8 @@ export async function startFuseExport(image: ImageSource, mountpoint: string, wr
   await fs.writeFile(mountpoint, '');
   const pidFile = `${mountpoint}.pid`;
   await fs.rm(pidFile, { force: true });
+  // A socket left by a daemon that died would make the new one fail to bind.
+  await fs.rm(qmpSocketOf(mountpoint), { force: true });
   const child = spawn(binary, qsdArgs(image, mountpoint, writable, pidFile), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -83,6 +99,7 @@ export async function startFuseExport(image: ImageSource, mountpoint: string, wr
   return {
     mountpoint,
     pid: child.pid ?? -1,
+    qmpSocket: qmpSocketOf(mountpoint),
     exited,
     get alive() {
       return !gone;
@@ -93,6 +110,7 @@ export async function startFuseExport(image: ImageSource, mountpoint: string, wr
         await clearStaleMount(mountpoint);
         await fs.rm(mountpoint, { force: true });
         await fs.rm(pidFile, { force: true });
+        await fs.rm(qmpSocketOf(mountpoint), { force: true });
       })()),
   };
 }

@@ -25,7 +25,8 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DriverError } from '../drivers/index.js';
-import { clearStaleMount, fuseMountsUnder, startFuseExport, stopStaleDaemon, type FuseExport } from './fuse-export.js';
+import { clearStaleMount, FUSE_NODE, fuseMountsUnder, startFuseExport, stopStaleDaemon, type FuseExport } from './fuse-export.js';
+import { qmpExecute, QmpError } from './qmp.js';
 import { SerialQueue } from './serial-queue.js';
 import type { ConnectionData, ExportRequest, IscsiConnection, Target, TargetOptions } from './target.js';
 import { parseAccounts, parseConnections, parseTargets, TgtadmError, type TgtTarget } from './tgtadm.js';
@@ -99,6 +100,22 @@ export class IscsiTarget implements Target {
 
   growWhileExported<T>(attachmentId: string, grow: () => Promise<T>): Promise<T> {
     return this.queue.run(() => this.regrow(attachmentId, grow));
+  }
+
+  internalSnapshot(imagePath: string, tag: string, action: 'create' | 'delete'): Promise<boolean> {
+    return this.queue.run(async () => {
+      const fuse = this.fuses.get(imagePath);
+      if (!fuse?.alive) return false;
+      const command = action === 'create' ? 'blockdev-snapshot-internal-sync' : 'blockdev-snapshot-delete-internal-sync';
+      try {
+        await qmpExecute(fuse.qmpSocket, command, { device: FUSE_NODE, name: tag });
+      } catch (err) {
+        // Idempotent: taken already (a redelivered command), or gone already.
+        const done = err instanceof QmpError && (action === 'create' ? /already exists/i : /does not exist|not found/i).test(err.desc);
+        if (!done) throw err;
+      }
+      return true;
+    });
   }
 
   list(): Promise<string[]> {

@@ -73,6 +73,15 @@ export interface Target {
    * call this target (it runs inside the target's queue).
    */
   growWhileExported<T>(attachmentId: string, grow: () => Promise<T>): Promise<T>;
+  /**
+   * Takes (`create`) or removes (`delete`) the internal snapshot `tag` of the qcow2 image at
+   * `imagePath` through the process that serves it now (qemu-storage-daemon's QMP), without
+   * stopping the export: `qemu-img snapshot` cannot, the daemon holds the image's write lock.
+   * Idempotent (an existing tag on create, a missing one on delete, is success). Resolves
+   * false when this target serves no such image this way (the caller uses qemu-img).
+   * Optional: a target without it is never asked.
+   */
+  internalSnapshot?(imagePath: string, tag: string, action: 'create' | 'delete'): Promise<boolean>;
   /** Attachment ids exported now. */
   list(): Promise<string[]>;
   /** Makes the exports exactly `wanted` (re-creates missing ones, e.g. after a tgtd restart; removes unknown ones). */

@@ -57,6 +57,8 @@ test('with an empty environment every setting has its default', (t) => {
     nbdPorts: [10809, 10899],
     backupRepository: 'dir:/srv/flint/.flint/backups',
     backupChunkMiB: 4,
+    secretKeyFile: '/srv/flint/.flint/secret.key',
+    secretKeyFileIsDefault: true,
   } satisfies FlintConfig);
 });
 

@@ -8,6 +8,7 @@ import { ATTACHMENT_KIND, subjects, type AgentExportAttachment, type AttachmentO
 import { createLogger } from '../../../src/config/index.js';
 import { AgentCore, DriverError, MemoryOutcomeStore, type ImageSource, type VolumeDriver } from '../../../src/node-agent/index.js';
 import { AttachmentHandler } from '../../../src/node-agent/attachments.js';
+import { SecretBox } from '../../../src/domain/secret-box.js';
 import type { ConnectionData, ExportRequest, Target } from '../../../src/node-agent/targets/index.js';
 
 class FakeTarget implements Target {
@@ -44,10 +45,13 @@ class FakeTarget implements Target {
   async shutdown(): Promise<void> {}
 }
 
+const KEY = new SecretBox(Buffer.alloc(32, 7), '/etc/flint/secret.key');
+const OTHER_KEY = new SecretBox(Buffer.alloc(32, 9), '/other/secret.key');
+
 const image: ImageSource = { path: '/pool/v1.raw', format: 'raw', sizeBytes: 1 << 30 };
 const driver = { imageSource: async (id: string) => (id === 'v1' ? image : Promise.reject(new DriverError(`no volume ${id}`))) } as unknown as VolumeDriver;
 
-function setup(targetUnavailable?: string, poolTargets?: ReadonlyMap<string, ReadonlyArray<'iscsi' | 'nbd'>>) {
+function setup(targetUnavailable?: string, poolTargets?: ReadonlyMap<string, ReadonlyArray<'iscsi' | 'nbd'>>, secrets: SecretBox = KEY) {
   const target = new FakeTarget();
   const emitted: Array<{ subject: string; kind: string; payload: AttachmentOutcomeEvent; msgId: string }> = [];
   const log = createLogger('test', 'silent');
@@ -57,6 +61,7 @@ function setup(targetUnavailable?: string, poolTargets?: ReadonlyMap<string, Rea
     targets: new Map([['iscsi', targetUnavailable ? { unavailable: targetUnavailable } : target]]),
     ...(poolTargets ? { poolTargets } : {}),
     log,
+    secrets,
   });
   const core = new AgentCore({
     host: 'h1',
@@ -162,4 +167,33 @@ test('an export of a kind the pool does not offer is refused before the target i
   const ok = setup(undefined, new Map([['p1', ['iscsi', 'nbd'] as const]]));
   await ok.core.handle('export_attachment', exportCmd);
   t.is(ok.emitted[0]!.payload.outcome, 'export.succeeded');
+});
+
+test('a sealed CHAP password is opened before it reaches the target', async (t) => {
+  const { target, emitted, core } = setup();
+  await core.handle('export_attachment', { ...exportCmd, chap: { username: 'flint-a1', password: KEY.seal('secret-secret-1', 'a1') } });
+  t.is(emitted[0]!.payload.outcome, 'export.succeeded');
+  t.deepEqual(target.exports.get('a1')?.chap, { username: 'flint-a1', password: 'secret-secret-1' });
+});
+
+test('a CHAP password sealed with another key fails the export with a message naming the key file, and the target is not touched', async (t) => {
+  const { target, emitted, core } = setup(undefined, undefined, OTHER_KEY);
+  await core.handle('export_attachment', { ...exportCmd, chap: { username: 'flint-a1', password: KEY.seal('secret-secret-1', 'a1') } });
+  const e = emitted[0]!.payload;
+  t.is(e.outcome, 'export.failed');
+  t.regex(e.error!.message, /does not open with the key from \/other\/secret\.key/);
+  t.regex(e.error!.message, /FLINT_SECRET_KEY_FILE/);
+  t.notRegex(e.error!.message, /secret-secret-1/);
+  t.deepEqual(target.calls, []);
+});
+
+test('start-up re-export opens sealed CHAP passwords and skips an attachment whose password does not open', async (t) => {
+  const { target, handler } = setup();
+  const r = await handler.reconcileExports([
+    { attachmentId: 'a1', volumeId: 'v1', pool: 'p1', targetKind: 'iscsi', mode: 'rw', chap: { username: 'u1', password: KEY.seal('pppppppppppp', 'a1') } },
+    { attachmentId: 'a3', volumeId: 'v1', pool: 'p1', targetKind: 'iscsi', mode: 'rw', chap: { username: 'u3', password: OTHER_KEY.seal('qqqqqqqqqqqq', 'a3') } },
+  ]);
+  t.deepEqual(r, { exported: 1, skipped: 1 });
+  t.deepEqual(target.exports.get('a1')?.chap, { username: 'u1', password: 'pppppppppppp' });
+  t.false(target.exports.has('a3'));
 });

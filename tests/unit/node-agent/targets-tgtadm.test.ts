@@ -137,4 +137,5 @@ test('qsdArgs opens the image in JSON syntax and exports it writable only for rw
   t.deepEqual(JSON.parse(args[3]!), { driver: 'qcow2', 'node-name': 'disk0', file: 'file0', 'read-only': true });
   t.is(args[5], 'type=fuse,id=export0,node-name=disk0,mountpoint=/state/x.img,writable=off');
   t.true(qsdArgs({ path: '/p.qcow2', format: 'qcow2', sizeBytes: 1 }, '/m', true, '/m.pid')[5]!.endsWith('writable=on'));
+  t.deepEqual(args.slice(-4), ['--chardev', 'socket,id=qmp0,path=/state/x.img.qmp,server=on,wait=off', '--monitor', 'chardev=qmp0']);
 });
