@@ -109,8 +109,8 @@ export class AgentCore {
       repository: 'none',
       report: () => undefined,
       ...opts.backup,
-      // Temporary snapshots of exported volumes go through the export (src/node-agent/attachments.ts).
-      ...(opts.attachments ? { temporarySnapshots: opts.attachments.temporarySnapshots() } : {}),
+      // Snapshots of exported volumes go through the export (src/node-agent/attachments.ts).
+      ...(opts.attachments ? { temporarySnapshots: opts.attachments.snapshotsThroughExports() } : {}),
       host: opts.host,
       drivers: opts.drivers,
       outcomes: opts.outcomes,
@@ -361,8 +361,11 @@ export class AgentCore {
     return this.onDriver(
       p.pool,
       async (driver) => {
-        const info = await driver.createSnapshot(p.volumeId, p.snapshotId);
-        log.info({ snapshotId: p.snapshotId, volumeId: p.volumeId, pool, sizeBytes: info.sizeBytes }, 'snapshot created');
+        // An attached volume's image may be held by its export: the attachment handler takes the snapshot through it.
+        const exports = this.opts.attachments?.snapshotsThroughExports();
+        if (exports) await exports.create(driver, p.volumeId, p.snapshotId);
+        else await driver.createSnapshot(p.volumeId, p.snapshotId);
+        log.info({ snapshotId: p.snapshotId, volumeId: p.volumeId, pool }, 'snapshot created');
         return this.snapshotOutcome(p, 'create.succeeded');
       },
       (err, refused) => {
@@ -388,7 +391,9 @@ export class AgentCore {
     return this.onDriver(
       p.pool,
       async (driver) => {
-        await driver.deleteSnapshot(p.volumeId, p.snapshotId);
+        const exports = this.opts.attachments?.snapshotsThroughExports();
+        if (exports) await exports.remove(driver, p.volumeId, p.snapshotId);
+        else await driver.deleteSnapshot(p.volumeId, p.snapshotId);
         log.info({ snapshotId: p.snapshotId, volumeId: p.volumeId, pool }, 'snapshot deleted');
         return this.snapshotOutcome(p, 'delete.succeeded');
       },

@@ -73,12 +73,13 @@ export class AttachmentHandler {
   }
 
   /**
-   * A forced backup's temporary snapshot of a volume this agent exports: a qcow2 image that
-   * qemu-storage-daemon serves (behind an iSCSI LUN) holds its write lock, so the snapshot is
-   * taken and removed through the daemon (QMP) while the export keeps running; otherwise (not
-   * exported, raw, or a target that cannot) through the driver.
+   * Snapshots of a volume this agent may export (a user's `createSnapshot` with force, or a
+   * forced backup's temporary one): a qcow2 image that qemu-storage-daemon serves (behind an
+   * iSCSI LUN) holds its write lock, so the snapshot is taken and removed through the daemon
+   * (QMP) while the export keeps running; otherwise (not exported, raw, or a target that
+   * cannot) through the driver.
    */
-  temporarySnapshots(): TemporarySnapshots {
+  snapshotsThroughExports(): TemporarySnapshots {
     return {
       create: async (driver, volumeId, snapshotId) => {
         if (!(await this.snapshotThroughExport(driver, volumeId, snapshotId, 'create'))) await driver.createSnapshot(volumeId, snapshotId);

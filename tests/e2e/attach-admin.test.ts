@@ -293,3 +293,47 @@ for (const format of ['raw', 'qcow2'] as const) {
     t.is(zero.status, 0, `the write made after the backup is not in it: ${zero.out}`);
   });
 }
+
+for (const format of ['raw', 'qcow2'] as const) {
+  test.serial(`${format}: createSnapshot of an IN_USE volume needs force; with it the snapshot holds what the initiator wrote, and it is deleted while the export keeps working`, async (t) => {
+    const volumeId = await newVolume(t, `snap-inuse-${format}`, format);
+    const a = await attach(t, volumeId);
+    const d = a.connectionInfo!.data;
+    const w = iscsiIo(d, 'write -P 0x3c 2M 1M');
+    t.is(w.status, 0, w.out);
+
+    const CREATE = 'mutation($input: CreateSnapshotInput!) { createSnapshot(input: $input) { snapshot { id status } } }';
+    const refused = await call(t, t.context.member, CREATE, { input: { volumeId, name: 'no-force' } });
+    t.is(refused.errors?.[0]?.extensions?.code, 'INVALID_STATE');
+    t.regex(refused.errors![0]!.message, /is IN_USE .*attached: snapshot it with `force: true`/);
+
+    const created = ok(await call<{ createSnapshot: { snapshot: { id: string } } }>(t, t.context.member, CREATE, { input: { volumeId, name: 'forced', force: true } }));
+    const snapshotId = created.createSnapshot.snapshot.id;
+    const SNAP = 'query($id: ID!) { snapshot(id: $id) { status messages { message } } }';
+    let snap: { status: string; messages: Array<{ message: string }> } | null = null;
+    await waitFor(async () => {
+      snap = ok(await call<{ snapshot: typeof snap }>(t, t.context.member, SNAP, { id: snapshotId })).snapshot;
+      return snap?.status !== 'CREATING';
+    }, 60_000, () => 'the snapshot did not end');
+    t.is(snap!.status, 'AVAILABLE', JSON.stringify(snap!.messages));
+    t.is(await volumeStatus(t, volumeId), 'IN_USE', 'the volume stayed IN_USE');
+    t.is(snapshotsOnDisk(t, format, volumeId).length, 1, 'one snapshot on disk');
+
+    // Writes after the snapshot go through, and do not reach it: a clone of it has the old bytes.
+    const w2 = iscsiIo(d, 'write -P 0x77 2M 64k');
+    t.is(w2.status, 0, w2.out);
+    const clone = ok(await call<{ createVolume: { volume: { id: string } } }>(t, t.context.member, 'mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id } } }', {
+      input: { name: `clone-${format}`, sizeGiB: 1, snapshotId },
+    }));
+    const cloneId = clone.createVolume.volume.id;
+    await untilVolume(t, cloneId, 'AVAILABLE');
+    const back = readImage(imageOf(t, format, cloneId), format, 'read -P 0x3c 2M 1M');
+    t.is(back.status, 0, back.out);
+
+    // Deleting the snapshot while the volume is exported: gone from disk, the export still serves the new bytes.
+    ok(await call(t, t.context.member, 'mutation($id: ID!) { deleteSnapshot(input: { id: $id }) { snapshot { status } } }', { id: snapshotId }));
+    await waitFor(async () => snapshotsOnDisk(t, format, volumeId).length === 0, 60_000, () => `snapshot left: ${snapshotsOnDisk(t, format, volumeId).join(', ')}`);
+    const r = iscsiIo(d, 'read -P 0x77 2M 64k');
+    t.is(r.status, 0, r.out);
+  });
+}
