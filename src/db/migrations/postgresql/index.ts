@@ -3,10 +3,12 @@ import { Migration20261125142158 } from './Migration20261125142158.js';
 import { Migration20261125154524 } from './Migration20261125154524.js';
 import { Migration20261125155849 } from './Migration20261125155849.js';
 import { Migration20261125184901 } from './Migration20261125184901.js';
+import { Migration20261125203232 } from './Migration20261125203232.js';
 
 export const postgresqlMigrations = [
   { name: 'Migration20261125142158', class: Migration20261125142158 },
   { name: 'Migration20261125154524', class: Migration20261125154524 },
   { name: 'Migration20261125155849', class: Migration20261125155849 },
   { name: 'Migration20261125184901', class: Migration20261125184901 },
+  { name: 'Migration20261125203232', class: Migration20261125203232 },
 ];
