@@ -99,9 +99,17 @@ export class AttachmentHandler {
       const t = this.opts.targets.get(kind);
       if (!t || 'unavailable' in t || !t.internalSnapshot) continue;
       if (await t.internalSnapshot(image.path, internalSnapshotName(snapshotId), action)) {
-        this.opts.log.info({ volumeId, snapshotId, kind, action }, 'temporary snapshot handled through the running export');
+        this.opts.log.info({ volumeId, snapshotId, kind, action }, 'snapshot handled through the running export');
         return true;
       }
+    }
+    // qemu-nbd holds the image's write lock and has no monitor to take the snapshot through: say so, rather than qemu-img's lock error.
+    if (kinds.has('nbd')) {
+      throw new DriverError(
+        `volume ${volumeId} is a qcow2 image exported over NBD, and qemu-nbd holds it: its snapshot ${snapshotId} cannot be ${action === 'create' ? 'taken' : 'removed'} while it is attached that way. ` +
+          'Detach it (deleteAttachment) and retry, or attach it over iSCSI, which allows snapshots while attached.',
+        { retryable: false },
+      );
     }
     return false;
   }

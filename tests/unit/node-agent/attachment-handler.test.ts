@@ -12,7 +12,7 @@ import { SecretBox } from '../../../src/domain/secret-box.js';
 import type { ConnectionData, ExportRequest, Target } from '../../../src/node-agent/targets/index.js';
 
 class FakeTarget implements Target {
-  readonly kind = 'iscsi' as const;
+  constructor(readonly kind: 'iscsi' | 'nbd' = 'iscsi') {}
   readonly calls: string[] = [];
   readonly exports = new Map<string, ExportRequest>();
   fail: Error | undefined;
@@ -196,4 +196,38 @@ test('start-up re-export opens sealed CHAP passwords and skips an attachment who
   t.deepEqual(r, { exported: 1, skipped: 1 });
   t.deepEqual(target.exports.get('a1')?.chap, { username: 'u1', password: 'pppppppppppp' });
   t.false(target.exports.has('a3'));
+});
+
+test('a snapshot of a qcow2 volume exported over NBD is refused with what to do; one not exported goes to the driver', async (t) => {
+  const qcow2: ImageSource = { path: '/pool/v1.qcow2', format: 'qcow2', sizeBytes: 1 << 30 };
+  const calls: string[] = [];
+  const qdriver = {
+    imageSource: async () => qcow2,
+    createSnapshot: async (v: string, s: string) => void calls.push(`create ${v} ${s}`),
+    deleteSnapshot: async (v: string, s: string) => void calls.push(`delete ${v} ${s}`),
+  } as unknown as VolumeDriver;
+  const nbd = new FakeTarget('nbd');
+  const handler = new AttachmentHandler({ host: 'h1', drivers: new Map([['p1', qdriver]]), targets: new Map([['nbd', nbd]]), log: createLogger('test', 'silent'), secrets: KEY });
+  const snapshots = handler.snapshotsThroughExports();
+
+  await snapshots.create(qdriver, 'v1', 's1');
+  t.deepEqual(calls, ['create v1 s1'], 'not exported: the driver takes it');
+
+  const core = new AgentCore({
+    host: 'h1',
+    availabilityZone: 'nova',
+    drivers: new Map([['p1', qdriver]]),
+    maxAttempts: 3,
+    outcomes: new MemoryOutcomeStore(),
+    emit: async () => undefined,
+    log: createLogger('test', 'silent'),
+    attachments: handler,
+  });
+  await core.handle('export_attachment', { ...exportCmd, targetKind: 'nbd', initiator: undefined, chap: undefined } as unknown as AgentExportAttachment);
+  t.true(nbd.exports.has('a1'));
+  const err = await t.throwsAsync(snapshots.create(qdriver, 'v1', 's2'), { instanceOf: DriverError });
+  t.regex(err!.message, /exported over NBD, and qemu-nbd holds it: its snapshot s2 cannot be taken while it is attached that way\. Detach it \(deleteAttachment\) and retry, or attach it over iSCSI/);
+  t.false(err!.retryable);
+  await t.throwsAsync(snapshots.remove(qdriver, 'v1', 's1'), { message: /cannot be removed/ });
+  t.deepEqual(calls, ['create v1 s1'], 'the driver was not asked while exported');
 });
