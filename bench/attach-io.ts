@@ -22,6 +22,7 @@ import { freePort } from '../src/bus/nats-server-process.js';
 import { FileDriver } from '../src/node-agent/drivers/index.js';
 import { createTargets, type IscsiConnection, type NbdConnection } from '../src/node-agent/targets/index.js';
 import { round, summarize } from './stats.js';
+import { iscsiImageOpts } from '../tests/helpers/iscsi.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -81,17 +82,7 @@ export async function attachIo(options: AttachIoOptions = {}): Promise<AttachIoR
     const req = { volumeId: 'bench', image, mode: 'ro' as const };
     const ic = (await iscsi.export({ ...req, attachmentId: 'bench-iscsi', initiator, chap })) as IscsiConnection;
     const nc = (await nbd.export({ ...req, attachmentId: 'bench-nbd' })) as NbdConnection;
-    const iscsiOpts = [
-      'driver=raw',
-      'file.driver=iscsi',
-      'file.transport=tcp',
-      `file.portal=${ic.targetPortal}`,
-      `file.target=${ic.targetIqn}`,
-      `file.lun=${ic.targetLun}`,
-      `file.user=${chap.username}`,
-      `file.password=${chap.password}`,
-      `file.initiator-name=${initiator}`,
-    ].join(',');
+    const iscsiOpts = iscsiImageOpts({ ...ic, ...chap, initiator });
 
     const readers: Array<{ path: ReadResult['path']; tool: string; read: () => Promise<void> }> = [
       { path: 'file', tool: 'cat > /dev/null', read: () => catToNull(image.path) },

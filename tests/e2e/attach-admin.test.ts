@@ -16,6 +16,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { gql, waitFor, startCluster, type Cluster } from '../helpers/cluster.js';
+import { iscsiImageOpts } from '../helpers/iscsi.js';
 
 interface Ctx {
   cluster: Cluster;
@@ -123,17 +124,7 @@ async function attach(t: T, volumeId: string): Promise<Att> {
 }
 
 function iscsiIo(d: ConnData, cmd: string): { status: number | null; out: string } {
-  const opts = [
-    'driver=raw',
-    'file.driver=iscsi',
-    'file.transport=tcp',
-    `file.portal=${d.targetPortal}`,
-    `file.target=${d.targetIqn}`,
-    `file.lun=${d.targetLun}`,
-    `file.user=${d.authUsername}`,
-    `file.password=${d.authPassword}`,
-    `file.initiator-name=${INI}`,
-  ].join(',');
+  const opts = iscsiImageOpts({ ...d, username: d.authUsername, password: d.authPassword, initiator: INI });
   const r = spawnSync('qemu-io', ['--image-opts', opts, '-c', cmd], { encoding: 'utf8', timeout: 60_000 });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import type { Client } from 'graphql-ws';
 import { gql, startCluster, type Cluster } from '../helpers/cluster.js';
 import { collect, wsClient } from '../helpers/ws.js';
+import { iscsiImageOpts } from '../helpers/iscsi.js';
 
 interface Ctx {
   cluster: Cluster;
@@ -132,17 +133,7 @@ async function detach(t: { context: Ctx }, id: string): Promise<void> {
 }
 
 function iscsiOpts(d: ConnData, over: { initiator?: string; password?: string } = {}): string {
-  return [
-    'driver=raw',
-    'file.driver=iscsi',
-    'file.transport=tcp',
-    `file.portal=${d.targetPortal}`,
-    `file.target=${d.targetIqn}`,
-    `file.lun=${d.targetLun}`,
-    `file.user=${d.authUsername}`,
-    `file.password=${over.password ?? d.authPassword}`,
-    `file.initiator-name=${over.initiator ?? INI}`,
-  ].join(',');
+  return iscsiImageOpts({ ...d, username: d.authUsername, password: over.password ?? d.authPassword, initiator: over.initiator ?? INI });
 }
 
 function qemuIo(args: string[]): { status: number | null; out: string } {

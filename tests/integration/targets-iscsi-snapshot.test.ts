@@ -14,23 +14,14 @@ import { createTargets, type IscsiConnection, type IscsiTarget } from '../../src
 import { internalSnapshotName } from '../../src/node-agent/drivers/file-util.js';
 import { setUpFileDriver } from '../helpers/file-pool.js';
 import { tempDir } from '../helpers/tmp.js';
+import { iscsiImageOpts } from '../helpers/iscsi.js';
 
 const run = promisify(execFile);
 const INITIATOR = 'iqn.2026-11.io.flint.test:snap-initiator';
 const CHAP = { username: 'flint-snap-user', password: 'S3cret-Chap-Pass2' };
 
 function iscsiIo(c: IscsiConnection, cmd: string) {
-  const opts = [
-    'driver=raw',
-    'file.driver=iscsi',
-    'file.transport=tcp',
-    `file.portal=${c.targetPortal}`,
-    `file.target=${c.targetIqn}`,
-    `file.lun=${c.targetLun}`,
-    `file.user=${CHAP.username}`,
-    `file.password=${CHAP.password}`,
-    `file.initiator-name=${INITIATOR}`,
-  ].join(',');
+  const opts = iscsiImageOpts({ ...c, ...CHAP, initiator: INITIATOR });
   return run('qemu-io', ['--image-opts', opts, '-c', cmd]);
 }
 
