@@ -126,8 +126,6 @@ export async function backupBench(opts: { sizeBytes?: number; log?: (msg: string
     await fs.rm(join(dir, 'repo'), { recursive: true, force: true });
     await fs.rm(target, { force: true });
 
-    const qcow2 = await qcow2Tracking(dir, image, size, changes.map((c) => c.offset), log);
-
     let restic: BackupBenchResult['restic'] = null;
     if (await hasRestic()) {
       log('restic baseline');
@@ -142,6 +140,9 @@ export async function backupBench(opts: { sizeBytes?: number; log?: (msg: string
       const rincr = await timed(() => sh('restic', ['backup', '--quiet', before], env));
       restic = { fullSeconds: round(rfull, 2), fullMBps: round(size / MiB / rfull, 1), incrementalSeconds: round(rincr, 2) };
     }
+
+    // Last: it converts the raw image (which restic reads) to qcow2 and removes it.
+    const qcow2 = await qcow2Tracking(dir, image, size, changes.map((c) => c.offset), log);
 
     const fullMBps = size / MiB / fullSeconds;
     const res: BackupBenchResult = {
