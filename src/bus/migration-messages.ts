@@ -31,6 +31,27 @@ export const MIGRATION_KIND = {
   copied: 'migration.copied',
   failed: 'migration.failed',
   cleaned: 'migration.cleaned',
+  progress: 'migration.progress',
+} as const;
+
+/**
+ * How far the destination's copy is, on **core NATS** `flint.progress.migration.<volumeId>`
+ * at most once a second (like backup progress: a lost report costs nothing, the next one
+ * says more). Gateways push the migration's deadline while the bytes grow.
+ */
+export const migrationProgress = z.object({
+  operationId: id,
+  volumeId: id,
+  /** Bytes copied and then checked: `totalBytes` is twice the volume's size. */
+  doneBytes: z.number().int().nonnegative(),
+  totalBytes: z.number().int().nonnegative(),
+  at: z.string(),
+});
+export type MigrationProgress = z.infer<typeof migrationProgress>;
+
+export const migrationSubjects = {
+  progress: (volumeId: string) => `flint.progress.migration.${volumeId}`,
+  progressAll: 'flint.progress.migration.>',
 } as const;
 
 /** To the source host: serve the volume's image read-only over NBD for the destination. */

@@ -49,6 +49,8 @@ const poolSchema = z.object({
   targets: z.array(z.enum(POOL_TARGET_KINDS)).min(1, 'name at least one of "iscsi", "nbd"').optional(),
   /** The kind of an attachment that asks for none; must be among `targets`. */
   defaultTarget: z.enum(POOL_TARGET_KINDS).optional(),
+  /** Bandwidth cap of copies into the pool (a migration's import), MiB/s, like Cinder's volume_copy_bps_limit; default unlimited. */
+  copyMiBps: z.number().positive().max(1_000_000).optional(),
 });
 export type PoolConfigInput = z.input<typeof poolSchema>;
 
@@ -66,6 +68,8 @@ export interface PoolConfig {
   readonly targets?: readonly PoolTargetKind[];
   /** The kind an attachment gets when it asks for none. @default 'iscsi' when offered, else the first of `targets` */
   readonly defaultTarget?: PoolTargetKind;
+  /** Bandwidth cap of copies into the pool (migration imports), MiB/s (`qemu-img convert -r`). @default unlimited */
+  readonly copyMiBps?: number;
 }
 
 /** A pool's export kinds and default kind, with the defaults for what it leaves out. */
@@ -138,7 +142,7 @@ export const ENV = {
   FLINT_AGENT_HOST: 'name of this storage host (default the hostname)',
   FLINT_AGENT_ADDRESS: 'IP address or DNS name where consumers and other agents reach this agent\'s exports (iSCSI portal, NBD, migration; default 127.0.0.1)',
   FLINT_AVAILABILITY_ZONE: `availability zone of this agent (default ${DEFAULT_AVAILABILITY_ZONE})`,
-  FLINT_POOLS: 'JSON array of the agent\'s pools: [{"name","driver","directory","imageFormat","capabilities","maxOverSubscriptionRatio","reservedPercentage","thinProvisioning","capacityGiB","targets","defaultTarget"}]',
+  FLINT_POOLS: 'JSON array of the agent\'s pools: [{"name","driver","directory","imageFormat","capabilities","maxOverSubscriptionRatio","reservedPercentage","thinProvisioning","capacityGiB","targets","defaultTarget","copyMiBps"}]',
   FLINT_HEARTBEAT_SECONDS: `seconds between heartbeats (default ${DEFAULT_HEARTBEAT_SECONDS})`,
   FLINT_SCHEDULER_MAX_ATTEMPTS: `pools tried per create (default ${DEFAULT_SCHEDULER_MAX_ATTEMPTS})`,
   FLINT_OPERATION_TIMEOUT_SECONDS: `seconds an operation may stay pending or running before the gateway fails it with SERVICE_UNAVAILABLE and moves its resource to an error state (default ${DEFAULT_OPERATION_TIMEOUT_SECONDS})`,

@@ -180,9 +180,12 @@ export function missingImageMessage(host: string, pool: string, poolConfigured =
 
 /**
  * Operation kinds whose deadline moves forward while their agent reports progress: a
- * backup or restore of a large volume may run far longer than the operation timeout.
+ * backup, restore or verify of a large volume, or a migration's copy (also a retype's),
+ * may run far longer than the operation timeout.
  */
-export const PROGRESS_EXTENDED_KINDS: readonly string[] = ['create_backup', 'restore_backup', 'verify_backup'];
+export const BACKUP_PROGRESS_KINDS: readonly string[] = ['create_backup', 'restore_backup', 'verify_backup'];
+export const MIGRATION_PROGRESS_KINDS: readonly string[] = ['migrate_volume', 'retype_volume'];
+export const PROGRESS_EXTENDED_KINDS: readonly string[] = [...BACKUP_PROGRESS_KINDS, ...MIGRATION_PROGRESS_KINDS];
 
 /** How long a gateway waits between two pushes of one operation's deadline: timeout / 10, at least 250 ms. */
 export function deadlineExtendThrottleMs(timeoutSeconds: number): number {

@@ -1,21 +1,34 @@
 /**
- * Progress moves deadlines (issue 3's deadlines, for long backups). A backup, restore or
- * verify of a large volume may run far longer than FLINT_OPERATION_TIMEOUT_SECONDS; while
- * its agent reports progress (`flint.progress.backup.<id>`, core NATS, which every gateway
- * receives) its operation's `deadlineAt` is pushed to now + timeout. The rule is pure
+ * Progress moves deadlines (issue 3's deadlines, for long work). A backup, restore or
+ * verify of a large volume, or a migration's copy, may run far longer than
+ * FLINT_OPERATION_TIMEOUT_SECONDS; while its agent reports progress on core NATS (which
+ * every gateway receives: `flint.progress.backup.<id>`, `flint.progress.migration.<volumeId>`)
+ * its operation's `deadlineAt` is pushed to now + timeout. The rule is pure
  * (`progressExtension`, src/domain/deadlines.ts); the push is one compare-and-set that at
  * most one gateway wins per `timeout / 10`, so several gateways do not fight over the row.
  * An agent that dies sends nothing, so its operation still misses its deadline and the
- * deadline sweeper fails it (then backup-recovery.ts moves the backup on).
+ * deadline sweeper fails it (backup-recovery.ts and volume-migration.ts then move the
+ * resource on).
  */
+import type { Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../config/logger.js';
-import type { BackupProgressReport } from '../bus/index.js';
+import { decodeEnvelope, decodePayload, migrationProgress, migrationSubjects, type BackupProgressReport, type Bus, type MigrationProgress } from '../bus/index.js';
 import { extendDeadline, type Db } from '../db/index.js';
-import { deadlineExtendThrottleMs, PROGRESS_EXTENDED_KINDS, progressExtension } from '../domain/deadlines.js';
+import { BACKUP_PROGRESS_KINDS, deadlineExtendThrottleMs, MIGRATION_PROGRESS_KINDS, progressExtension } from '../domain/deadlines.js';
 import type { BackupLive } from './backup-live.js';
 
-/** Backups followed at most (the oldest is forgotten first; forgetting one costs at most one extra UPDATE). @default 10_000 */
+/** Pieces of work followed at most (the oldest is forgotten first; forgetting one costs at most one extra UPDATE). @default 10_000 */
 export const EXTENDER_MEMORY = 10_000;
+
+/** One progress report, whatever its source: which operation rows it may push, and how far the work is. */
+export interface ProgressSignal {
+  /** The work (a backup id, a migration's operation id): reports of one key are compared with each other. */
+  key: string;
+  /** A new phase (a backup's restore) starts its bytes from zero again. */
+  phase: string;
+  doneBytes: number;
+  where: { resourceType: string; resourceId: string; kinds: readonly string[] };
+}
 
 interface Seen {
   doneBytes: number;
@@ -26,35 +39,54 @@ interface Seen {
 
 export interface DeadlineExtender {
   /** Applies one report (exposed for tests); resolves with the rows changed. */
-  apply(report: BackupProgressReport, now?: Date): Promise<number>;
+  apply(signal: ProgressSignal, now?: Date): Promise<number>;
   stop(): void;
 }
 
-export function startDeadlineExtender(db: Db, backupLive: BackupLive, log: Logger, timeoutSeconds: number): DeadlineExtender {
+export function backupSignal(report: BackupProgressReport): ProgressSignal {
+  return { key: `backup:${report.backupId}`, phase: report.phase, doneBytes: report.doneBytes, where: { resourceType: 'backup', resourceId: report.backupId, kinds: BACKUP_PROGRESS_KINDS } };
+}
+
+export function migrationSignal(report: MigrationProgress): ProgressSignal {
+  return { key: `migration:${report.operationId}`, phase: 'copy', doneBytes: report.doneBytes, where: { resourceType: 'volume', resourceId: report.volumeId, kinds: MIGRATION_PROGRESS_KINDS } };
+}
+
+export function startDeadlineExtender(db: Db, bus: Bus, backupLive: BackupLive, log: Logger, timeoutSeconds: number): DeadlineExtender {
   const seen = new Map<string, Seen>();
   const throttleMs = deadlineExtendThrottleMs(timeoutSeconds);
-  const apply = async (report: BackupProgressReport, now = new Date()): Promise<number> => {
-    const last = seen.get(report.backupId);
-    // A new phase (the backup's restore) starts its bytes from zero again.
-    const previous = last && last.phase === report.phase ? last.doneBytes : undefined;
-    const step = progressExtension(report, previous, now, timeoutSeconds);
+  const apply = async (signal: ProgressSignal, now = new Date()): Promise<number> => {
+    const last = seen.get(signal.key);
+    const previous = last && last.phase === signal.phase ? last.doneBytes : undefined;
+    const step = progressExtension(signal, previous, now, timeoutSeconds);
     if (!step) return 0;
     // This gateway's own throttle, before it costs a query; the compare-and-set is the shared one.
-    if (last && last.phase === report.phase && now.getTime() - last.triedAt < throttleMs) return 0;
-    seen.delete(report.backupId);
-    seen.set(report.backupId, { doneBytes: report.doneBytes, phase: report.phase, triedAt: now.getTime() });
+    if (last && last.phase === signal.phase && now.getTime() - last.triedAt < throttleMs) return 0;
+    seen.delete(signal.key);
+    seen.set(signal.key, { doneBytes: signal.doneBytes, phase: signal.phase, triedAt: now.getTime() });
     if (seen.size > EXTENDER_MEMORY) seen.delete(seen.keys().next().value!);
-    const n = await extendDeadline(db.fork(), { resourceType: 'backup', resourceId: report.backupId, kinds: PROGRESS_EXTENDED_KINDS }, step.to, step.onlyIfBefore);
-    if (n > 0) log.debug({ backupId: report.backupId, phase: report.phase, doneBytes: report.doneBytes, deadlineAt: step.to }, 'progress pushed the deadline');
+    const n = await extendDeadline(db.fork(), signal.where, step.to, step.onlyIfBefore);
+    if (n > 0) log.debug({ work: signal.key, phase: signal.phase, doneBytes: signal.doneBytes, deadlineAt: step.to }, 'progress pushed the deadline');
     return n;
   };
-  const off = backupLive.onProgress((report) => {
-    apply(report).catch((err: unknown) => log.warn({ err, backupId: report.backupId }, 'could not push the deadline of a backup in progress; the next report retries'));
+  const applyLogged = (signal: ProgressSignal) => {
+    apply(signal).catch((err: unknown) => log.warn({ err, work: signal.key }, 'could not push the deadline of work in progress; the next report retries'));
+  };
+  const off = backupLive.onProgress((report) => applyLogged(backupSignal(report)));
+  const migrations: Subscription = bus.nc.subscribe(migrationSubjects.progressAll, {
+    callback: (err, msg) => {
+      if (err) return;
+      try {
+        applyLogged(migrationSignal(decodePayload(decodeEnvelope(msg.data), migrationProgress)));
+      } catch (e) {
+        log.warn({ err: e, subject: msg.subject }, 'ignored an unreadable migration progress report');
+      }
+    },
   });
   return {
     apply,
     stop: () => {
       off();
+      migrations.unsubscribe();
       seen.clear();
     },
   };

@@ -192,8 +192,8 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const backupRecovery = startBackupRecovery(bus, db, live, backupLive, log);
   const outbox = startOutboxSweeper(bus, db, log);
   const deadlines = startDeadlineSweeper(db, live, log, config.operationTimeoutSeconds, bus);
-  // Backup progress pushes its operation's deadline (src/gateway/deadline-extender.ts).
-  const extender = startDeadlineExtender(db, backupLive, log, config.operationTimeoutSeconds);
+  // Backup and migration progress push their operations' deadlines (src/gateway/deadline-extender.ts).
+  const extender = startDeadlineExtender(db, bus, backupLive, log, config.operationTimeoutSeconds);
   const reconcile = startReconcileResponder(bus, db, log, secrets);
   const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}/graphql`;
   log.info({ url }, 'gateway ready');

@@ -123,6 +123,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
     drivers,
     stateDir: join(config.dataDir, 'agent', token(host), 'migrations'),
     log: scopedLogger(log),
+    report: (subject, kind, payload) => bus.nc.publish(subject, encode(kind, payload)),
   });
   // qemu-nbd exports a previous run left behind (src/node-agent/migration.ts).
   await migration.reconcile().catch((err: unknown) => log.warn({ err }, 'could not check for migration exports left by a previous run'));

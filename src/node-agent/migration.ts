@@ -28,6 +28,8 @@ import {
   type MigrationExporting,
   type MigrationFailed,
   type MigrationImport,
+  type MigrationProgress,
+  migrationSubjects,
 } from '../bus/index.js';
 import { DriverError, type VolumeDriver } from './drivers/index.js';
 import type { RecordedMessage } from './outcome-store.js';
@@ -47,7 +49,14 @@ export interface MigrationAgentOptions {
   /** qemu-nbd binary (tests). */
   qemuNbd?: string;
   now?: () => Date;
+  /** Publishes a progress report on core NATS (fire and forget); none when absent. */
+  report?: (subject: string, kind: string, payload: MigrationProgress) => void;
+  /** @default PROGRESS_INTERVAL_MS */
+  progressIntervalMs?: number;
 }
+
+/** How often the copy's progress is reported at most. @default 1_000 */
+export const PROGRESS_INTERVAL_MS = 1_000;
 
 interface ExportRecord {
   operationId: string;
@@ -132,8 +141,17 @@ export class MigrationAgent {
     const driver = this.opts.drivers.get(p.pool);
     if (!driver) return this.failed(p, 'import', this.unknownPool(p.pool), true);
     const started = performance.now();
+    // Progress, at most once per interval: what keeps a long copy's deadline moving (src/gateway/deadline-extender.ts).
+    let lastSent = 0;
+    const onProgress = (c: { doneBytes: number; totalBytes: number }) => {
+      const now = performance.now();
+      if (!this.opts.report || (now - lastSent < (this.opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS) && c.doneBytes < c.totalBytes)) return;
+      lastSent = now;
+      const report: MigrationProgress = { operationId: p.operationId, volumeId: p.volumeId, doneBytes: c.doneBytes, totalBytes: c.totalBytes, at: this.now().toISOString() };
+      this.opts.report(migrationSubjects.progress(p.volumeId), MIGRATION_KIND.progress, report);
+    };
     try {
-      const info = await driver.importVolume(p.volumeId, p.sizeGiB, { uri: p.source.uri, format: 'raw' });
+      const info = await driver.importVolume(p.volumeId, p.sizeGiB, { uri: p.source.uri, format: 'raw' }, onProgress);
       log.info({ volumeId: p.volumeId, pool: poolId(host, p.pool), from: p.source.uri, ms: Math.round(performance.now() - started) }, 'migration: copy made and verified');
       const payload: MigrationCopied = { operationId: p.operationId, volumeId: p.volumeId, host, pool: p.pool, format: info.format };
       return { subject: subjects.volumeEvent(p.volumeId), kind: MIGRATION_KIND.copied, payload, msgId: `${p.operationId}:migration.copied` };

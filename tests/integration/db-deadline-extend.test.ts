@@ -6,7 +6,7 @@ import 'reflect-metadata';
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { extendDeadline, findOperation, finishOperation, Operation, type Db } from '../../src/db/index.js';
-import { PROGRESS_EXTENDED_KINDS, progressExtension } from '../../src/domain/deadlines.js';
+import { BACKUP_PROGRESS_KINDS, progressExtension } from '../../src/domain/deadlines.js';
 import { BACKENDS, openDatabases, type Backend, type Databases } from '../helpers/databases.js';
 
 let databases: Databases | undefined;
@@ -26,7 +26,7 @@ async function backupOperation(d: Db, kind: string, deadlineAt: Date): Promise<{
   return { id: op.id, backupId };
 }
 
-const where = (backupId: string) => ({ resourceType: 'backup', resourceId: backupId, kinds: PROGRESS_EXTENDED_KINDS });
+const where = (backupId: string) => ({ resourceType: 'backup', resourceId: backupId, kinds: BACKUP_PROGRESS_KINDS });
 
 for (const kind of BACKENDS) {
   test(`${kind}: progress pushes a running backup's deadline once per throttle, whoever asks`, async (t) => {

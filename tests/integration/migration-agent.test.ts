@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { PoolConfig } from '../../src/config/index.js';
-import { MIGRATION_KIND, type MigrationCleaned, type MigrationCopied, type MigrationExporting, type MigrationFailed } from '../../src/bus/index.js';
+import { MIGRATION_KIND, type MigrationCleaned, type MigrationCopied, type MigrationExporting, type MigrationFailed, type MigrationProgress } from '../../src/bus/index.js';
 import { createLogger } from '../../src/config/index.js';
 import { FileDriver, MigrationAgent } from '../../src/node-agent/index.js';
 import { setUpFileDriver } from '../helpers/file-pool.js';
@@ -18,12 +18,15 @@ import { tempDir } from '../helpers/tmp.js';
 const run = promisify(execFile);
 const log = createLogger('migration-test', 'silent');
 const FUTURE = new Date(Date.now() + 3600_000).toISOString();
+const GiB = 1024 ** 3;
 
 interface Host {
   agent: MigrationAgent;
   driver: FileDriver;
   pool: PoolConfig;
   stateDir: string;
+  /** The progress reports the agent published. */
+  reports: MigrationProgress[];
 }
 
 async function host(t: ExecutionContext, name: string, imageFormat: 'raw' | 'qcow2'): Promise<Host> {
@@ -31,9 +34,18 @@ async function host(t: ExecutionContext, name: string, imageFormat: 'raw' | 'qco
   t.teardown(dir.cleanup);
   const driver = await setUpFileDriver(dir.path, { name: 'p', imageFormat });
   const stateDir = join(dir.path, 'migrations');
-  const agent = new MigrationAgent({ host: name, address: '127.0.0.1', drivers: new Map([['p', driver]]), stateDir, log });
+  const reports: MigrationProgress[] = [];
+  const agent = new MigrationAgent({
+    host: name,
+    address: '127.0.0.1',
+    drivers: new Map([['p', driver]]),
+    stateDir,
+    log,
+    report: (subject, _kind, payload) => void reports.push({ ...payload, subject } as MigrationProgress),
+    progressIntervalMs: 0,
+  });
   t.teardown(() => agent.stopAll());
-  return { agent, driver, pool: driver.pool, stateDir };
+  return { agent, driver, pool: driver.pool, stateDir, reports };
 }
 
 const alive = async (pid: number) => (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).startsWith('qemu-nbd');
@@ -71,6 +83,11 @@ test('export on one host, import on another: a verified copy in the destination\
   const dstPath = dst.driver.pathOf('v1', 'raw');
   await run('qemu-io', ['-r', '-f', 'raw', '-c', 'read -P 0x42 4M 1M', dstPath]);
   await run('qemu-img', ['compare', '-U', '-f', 'qcow2', '-F', 'raw', srcPath, dstPath]);
+  // Progress of copy and check: growing, for this volume, ending at twice its size on its subject.
+  t.true(dst.reports.length >= 2, `progress reports: ${dst.reports.length}`);
+  const done = dst.reports.map((r) => r.doneBytes);
+  t.deepEqual(done, [...done].sort((a, b) => a - b), 'progress only grows');
+  t.like(dst.reports.at(-1), { operationId: 'op1', volumeId: 'v1', doneBytes: 2 * GiB, totalBytes: 2 * GiB, subject: 'flint.progress.migration.v1' });
   // Importing again is a no-op on a copy that equals the source.
   t.is((await dst.agent.import({ operationId: 'op1', volumeId: 'v1', pool: 'p', sizeGiB: 1, source: { host: 'src', pool: 'p', uri: exporting.uri }, notAfter: FUTURE })).kind, MIGRATION_KIND.copied);
   t.deepEqual((await fs.readdir(dst.pool.directory)).sort(), ['volume-v1.raw']);

@@ -95,9 +95,11 @@ export interface VolumeDriver {
    * bytes of a remote image (migration: the source agent's NBD export). The copy is checked
    * against the source before it takes the volume's name; a failure leaves nothing behind.
    * Idempotent: an image that exists already and equals the source is returned as is; one
-   * that differs is a not retryable DriverError.
+   * that differs is a not retryable DriverError. `onProgress` gets the bytes done of the
+   * copy and of the check (`totalBytes` counts both: twice the volume's size); a copy whose
+   * progress stops moving for long is killed, however long the whole copy takes.
    */
-  importVolume(volumeId: string, sizeGiB: number, source: RemoteImage): Promise<VolumeInfo>;
+  importVolume(volumeId: string, sizeGiB: number, source: RemoteImage, onProgress?: (p: CopyProgress) => void): Promise<VolumeInfo>;
   /**
    * Adopts an image already in the pool, named by `reference` (Cinder's `manage_existing`):
    * checks it (a format the driver serves, no backing file, not in use by another process,
@@ -133,6 +135,12 @@ export interface ManageableImage {
 }
 
 /** An image another host serves, as qemu tools open it (`nbd://host:port/name`). */
+/** How far a long copy is (migration's import). */
+export interface CopyProgress {
+  doneBytes: number;
+  totalBytes: number;
+}
+
 export interface RemoteImage {
   uri: string;
   /** Format of the bytes served: NBD exports are raw. */

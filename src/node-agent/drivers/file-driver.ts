@@ -89,6 +89,7 @@ import {
   type ImageSource,
   type ManageableImage,
   type PoolCapacity,
+  type CopyProgress,
   type RemoteImage,
   type SnapshotInfo,
   type VolumeDriver,
@@ -329,8 +330,8 @@ export class FileDriver implements VolumeDriver {
   }
 
   /** See `VolumeDriver.importVolume` and file-import.ts. */
-  importVolume(volumeId: string, sizeGiB: number, source: RemoteImage): Promise<VolumeInfo> {
-    return importVolume(this.ctx, volumeId, sizeGiB, source);
+  importVolume(volumeId: string, sizeGiB: number, source: RemoteImage, onProgress?: (p: CopyProgress) => void): Promise<VolumeInfo> {
+    return importVolume(this.ctx, volumeId, sizeGiB, source, onProgress);
   }
 
   /** Adopts a file of the pool as a volume (see file-manage.ts). */

@@ -3,7 +3,7 @@
  * sub-commands the drivers need. Failures become `DriverError`s carrying qemu's own
  * stderr, which is what an operator needs to see.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { DriverError } from './driver.js';
 
@@ -223,4 +223,63 @@ export async function qcow2SnapshotSizes(path: string): Promise<Map<string, numb
     await handle.close();
   }
   return sizes;
+}
+
+/** The last percentage in a chunk of `qemu-img -p` output (`    (42.17/100%)\r`); null when there is none. Pure. */
+export function parseQemuProgress(chunk: string): number | null {
+  let last: number | null = null;
+  for (const m of chunk.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)) last = Number(m[1]);
+  return last;
+}
+
+/** How long a long-running qemu-img may go without its progress moving before it is killed. @default 600_000 */
+export const DEFAULT_QEMU_IMG_STALL_MS = 600_000;
+
+/**
+ * Runs qemu-img with `-p` (added here) and `args`, calling `onProgress` with each new
+ * percentage (0..100). A copy of a large volume may take hours: instead of a fixed timeout
+ * it is killed only when its progress has not moved for `stallMs`.
+ */
+export function runQemuImgWithProgress(
+  args: readonly string[],
+  onProgress: (percent: number) => void,
+  opts: QemuImgOptions & { stallMs?: number } = {},
+): Promise<void> {
+  const binary = opts.binary ?? DEFAULT_QEMU_IMG;
+  const stallMs = opts.stallMs ?? DEFAULT_QEMU_IMG_STALL_MS;
+  const [sub, ...rest] = args;
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, [sub ?? '', '-p', ...rest], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let stalled = false;
+    let last = -1;
+    let watchdog = setTimeout(kill, stallMs);
+    function kill(): void {
+      stalled = true;
+      child.kill('SIGKILL');
+    }
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      const p = parseQemuProgress(chunk);
+      if (p === null || p <= last) return;
+      last = p;
+      clearTimeout(watchdog);
+      watchdog = setTimeout(kill, stallMs);
+      onProgress(p);
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk.slice(0, 64 * 1024 - stderr.length)));
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(watchdog);
+      reject(
+        err.code === 'ENOENT'
+          ? new DriverError(`${binary} is not installed or not on PATH; install the qemu-utils package`, { cause: err })
+          : new DriverError(`qemu-img ${sub ?? ''} failed: ${err.message}`, { cause: err }),
+      );
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(watchdog);
+      if (code === 0) return resolve();
+      const why = stalled ? ` (killed: no progress for ${stallMs} ms)` : signal ? ` (killed by ${signal})` : '';
+      reject(new DriverError(`qemu-img ${sub ?? ''} failed${why}: ${stderr.trim() || `exit code ${code}`}`, { cause: Object.assign(new Error('qemu-img failed'), { code }) }));
+    });
+  });
 }

@@ -239,6 +239,16 @@ test('FLINT_POOLS is parsed with defaults for what a pool leaves out', (t) => {
   ]);
 });
 
+test('a pool may cap the bandwidth of copies into it (copyMiBps); zero or a negative cap is a problem', (t) => {
+  const c = loadConfig({ FLINT_POOLS: '[{"name":"bulk","copyMiBps":50}]', FLINT_DATA_DIR: '/data' }, CWD);
+  t.is(c.pools[0]!.copyMiBps, 50);
+  t.is(loadConfig({ FLINT_POOLS: '[{"name":"bulk"}]', FLINT_DATA_DIR: '/data' }, CWD).pools[0]!.copyMiBps, undefined);
+  for (const bad of [0, -5]) {
+    const err = configError(t, { FLINT_POOLS: JSON.stringify([{ name: 'bulk', copyMiBps: bad }]) });
+    t.regex(err.problems[0]!, /^FLINT_POOLS\[0\]\.copyMiBps: /);
+  }
+});
+
 test('a pool without a directory lives under <dataDir>/pools/<name>', (t) => {
   const c = loadConfig({ FLINT_POOLS: '[{"name":"gold"}]', FLINT_DATA_DIR: '/data' }, CWD);
   t.is(c.pools[0]!.directory, '/data/pools/gold');

@@ -27,9 +27,9 @@ test('the same bytes again are no progress: the deadline stays', (t) => {
   t.is(progressExtension({ doneBytes: 9 }, 10, now, 900), null);
 });
 
-test('backups, restores and verifies are extended; volume operations are not', (t) => {
-  for (const k of ['create_backup', 'restore_backup', 'verify_backup']) t.true(PROGRESS_EXTENDED_KINDS.includes(k));
-  for (const k of ['create_volume', 'delete_backup', 'migrate_volume', 'extend_volume']) t.false(PROGRESS_EXTENDED_KINDS.includes(k));
+test('backups, restores, verifies and migrations (retypes too) are extended; other operations are not', (t) => {
+  for (const k of ['create_backup', 'restore_backup', 'verify_backup', 'migrate_volume', 'retype_volume']) t.true(PROGRESS_EXTENDED_KINDS.includes(k));
+  for (const k of ['create_volume', 'delete_backup', 'extend_volume', 'create_snapshot']) t.false(PROGRESS_EXTENDED_KINDS.includes(k));
 });
 
 test('the deadline message of work extended by progress says its progress stopped', (t) => {

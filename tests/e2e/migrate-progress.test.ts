@@ -1,0 +1,62 @@
+/**
+ * A migration longer than the operation timeout is not failed while its copy progresses
+ * (src/gateway/deadline-extender.ts): the destination pool caps copies at 8 MiB/s
+ * (`copyMiBps`, qemu-img convert -r), so 40 MiB take about 5 s against a 4 s timeout.
+ */
+import anyTest, { type TestFn } from 'ava';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+
+const run = promisify(execFile);
+const test = anyTest as TestFn<{ cluster: Cluster }>;
+const TIMEOUT_S = 4;
+
+test.before(async (t) => {
+  const cluster = await startCluster({
+    database: 'sqlite',
+    env: { FLINT_OPERATION_TIMEOUT_SECONDS: String(TIMEOUT_S) },
+    agents: [
+      { host: 'host-a', pools: [{ name: 'fast', imageFormat: 'qcow2', capacityGiB: 50 }] },
+      { host: 'host-b', pools: [{ name: 'slow', imageFormat: 'raw', capacityGiB: 50, copyMiBps: 8 }] },
+    ],
+  });
+  t.context = { cluster };
+});
+
+test.after.always(async (t) => t.context.cluster?.stop());
+test.afterEach.always((t) => {
+  if (!t.passed && t.context.cluster) t.log(t.context.cluster.logs());
+});
+
+type R<T> = { data?: T; errors?: Array<{ message: string }> };
+
+test('a migration whose copy outlasts the operation timeout succeeds while it reports progress', async (t) => {
+  t.timeout(120_000);
+  const { cluster } = t.context;
+  const q = async <T>(query: string, variables?: Record<string, unknown>) => (await gql(cluster.url, cluster.adminToken, query, variables)) as R<T>;
+  const created = await q<{ createVolume: { volume: { id: string } } }>('mutation { createVolume(input: { name: "big", sizeGiB: 1 }) { volume { id } } }');
+  const id = created.data!.createVolume.volume.id;
+  type V = { status: string; host: string; pool: string; migrationStatus: string | null; messages: Array<{ message: string }> };
+  const get = async () => (await q<{ volume: V }>('query($id: ID!) { volume(id: $id) { status host pool migrationStatus messages { message } } }', { id })).data!.volume;
+  await waitFor(async () => (await get()).status === 'AVAILABLE', 20_000, () => 'volume not AVAILABLE');
+  const image = join(cluster.poolDir('host-a', 'fast'), `volume-${id}.qcow2`);
+  await run('qemu-io', ['-f', 'qcow2', '-c', 'write -q -P 0x6e 0 40M', image]);
+
+  const started = Date.now();
+  const m = await q<{ migrateVolume: { operation: { id: string } } }>('mutation($id: ID!) { migrateVolume(input: { id: $id, host: "host-b", pool: "slow" }) { operation { id } } }', { id });
+  t.is(m.errors, undefined, JSON.stringify(m.errors));
+  const opId = m.data!.migrateVolume.operation.id;
+  type Op = { status: string; error: { code: string; message: string } | null };
+  let op: Op | undefined;
+  await waitFor(async () => {
+    op = (await q<{ operation: Op }>('query($id: ID!) { operation(id: $id) { status error { code message } } }', { id: opId })).data?.operation;
+    return op?.status === 'SUCCEEDED' || op?.status === 'FAILED';
+  }, 90_000, () => `operation did not end: ${JSON.stringify(op)}`);
+  const seconds = (Date.now() - started) / 1000;
+  t.is(op!.status, 'SUCCEEDED', JSON.stringify(op!.error));
+  t.true(seconds > TIMEOUT_S, `the migration took ${seconds} s, not longer than the ${TIMEOUT_S} s timeout: the test proves nothing`);
+  t.like(await get(), { status: 'AVAILABLE', host: 'host-b', pool: 'slow', migrationStatus: 'SUCCESS' });
+  await run('qemu-io', ['-r', '-U', '-f', 'raw', '-c', 'read -P 0x6e 0 40M', join(cluster.poolDir('host-b', 'slow'), `volume-${id}.raw`)]);
+});
