@@ -110,7 +110,7 @@ export function registerAttachmentCommands(program: Command): void {
       .option('--initiator <iqn>', 'iSCSI initiator name of the consumer (required for iSCSI)')
       .option('--ip <address>', 'IP address of the consumer')
       .option('--mode <mode>', 'rw or ro', 'rw')
-      .option('--target <kind>', 'iscsi or nbd (default iscsi)')
+      .option('--target <kind>', 'iscsi or nbd (default: the pool\'s defaultTarget; nbd for a consumer without --initiator where the pool offers it)')
       .option('--idempotency-key <key>', 'repeat the create safely: the same key returns the same attachment'),
     'attachment',
     'its connection info is ready',
