@@ -108,7 +108,7 @@ export class AttachmentHandler {
     if (kinds.has('nbd')) {
       throw new DriverError(
         `volume ${volumeId} is a qcow2 image attached over NBD, but no qemu-storage-daemon serves it on this agent now, so its snapshot ${snapshotId} cannot be ${action === 'create' ? 'taken' : 'removed'} through the export. ` +
-          'Retry once the attachment is served again (the agent restores its exports), or detach it (deleteAttachment) and retry.',
+          'Retry once the attachment is served again (the agent restores its exports), or detach it (deleteAttachment) and retry',
         { retryable: true },
       );
     }
