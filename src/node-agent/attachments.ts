@@ -75,7 +75,7 @@ export class AttachmentHandler {
   /**
    * Snapshots of a volume this agent may export (a user's `createSnapshot` with force, or a
    * forced backup's temporary one): a qcow2 image that qemu-storage-daemon serves (behind an
-   * iSCSI LUN) holds its write lock, so the snapshot is taken and removed through the daemon
+   * iSCSI LUN, or as an NBD export) holds its write lock, so the snapshot is taken and removed through the daemon
    * (QMP) while the export keeps running; otherwise (not exported, raw, or a target that
    * cannot) through the driver.
    */
@@ -103,12 +103,13 @@ export class AttachmentHandler {
         return true;
       }
     }
-    // qemu-nbd holds the image's write lock and has no monitor to take the snapshot through: say so, rather than qemu-img's lock error.
+    // Every qcow2 volume attached over NBD is served by qemu-storage-daemon, which takes the snapshot above. Not here: its
+    // daemon is down (the agent's reconcile re-creates it) or the target never started; qemu-img would meet a lock or race the restart.
     if (kinds.has('nbd')) {
       throw new DriverError(
-        `volume ${volumeId} is a qcow2 image exported over NBD, and qemu-nbd holds it: its snapshot ${snapshotId} cannot be ${action === 'create' ? 'taken' : 'removed'} while it is attached that way. ` +
-          'Detach it (deleteAttachment) and retry, or attach it over iSCSI, which allows snapshots while attached.',
-        { retryable: false },
+        `volume ${volumeId} is a qcow2 image attached over NBD, but no qemu-storage-daemon serves it on this agent now, so its snapshot ${snapshotId} cannot be ${action === 'create' ? 'taken' : 'removed'} through the export. ` +
+          'Retry once the attachment is served again (the agent restores its exports), or detach it (deleteAttachment) and retry',
+        { retryable: true },
       );
     }
     return false;

@@ -1,5 +1,6 @@
 /**
- * NBD attachment exports over TLS (FLINT_NBD_TLS_DIR) against real qemu-nbd, with
+ * NBD attachment exports over TLS (FLINT_NBD_TLS_DIR) against real qemu-nbd (raw volumes)
+ * and qemu-storage-daemon (qcow2 volumes), with
  * certificates openssl makes for the test: libnbd's nbdinfo and qemu-io read and write
  * with the CA the connection hands out; a plain client and a client trusting another CA
  * are refused; with client verification a client without a certificate is refused too.
@@ -15,6 +16,7 @@ import { createLogger, loadConfig } from '../../src/config/index.js';
 import { startTargets } from '../../src/node-agent/attachment-targets.js';
 import { DriverError, FileDriver } from '../../src/node-agent/index.js';
 import { qemuNbdArgs } from '../../src/node-agent/qemu-nbd.js';
+import { qsdNbdArgs } from '../../src/node-agent/targets/qsd-nbd.js';
 import { createTargets, loadNbdTls, type NbdConnection, type NbdTls, type Target } from '../../src/node-agent/targets/index.js';
 import { SecretBox } from '../../src/domain/secret-box.js';
 import { setUpFileDriver } from '../helpers/file-pool.js';
@@ -40,10 +42,10 @@ interface Rig {
   root: string;
 }
 
-async function rig(t: ExecutionContext, verifyClients = false): Promise<Rig> {
+async function rig(t: ExecutionContext, verifyClients = false, imageFormat: 'raw' | 'qcow2' = 'raw'): Promise<Rig> {
   const tmp = await tempDir('flint-nbdtls-');
   const tls = await makeTlsFixture(join(tmp.path, 'pki'));
-  const driver = await setUpFileDriver(tmp.path, { imageFormat: 'raw' });
+  const driver = await setUpFileDriver(tmp.path, { imageFormat });
   const first = await freePort();
   const nbdTls = await loadNbdTls({ dir: tls.serverDir, verifyClients }, '127.0.0.1');
   const target = createTargets({ host: 'node-1', address: '127.0.0.1', stateDir: join(tmp.path, 'state'), iscsiPort: 1, nbdPortRange: [first, first + 2], nbdTls }).get('nbd')!;
@@ -71,59 +73,63 @@ const qemuIoTls = (c: NbdConnection, dir: string, cmd: string) =>
     '-c', cmd,
   ]);
 
-test('a TLS export says nbds:// and hands out the CA; nbdinfo and qemu-io with that CA read and write it', async (t) => {
-  const r = await rig(t);
-  const c = await exportVolume(r, 'v1');
-  t.is(c.uri, `nbds://127.0.0.1:${c.port}/att-v1`);
-  t.deepEqual(c.tls, { caCertificate: r.tls.caPem, clientCertificateRequired: false });
+for (const format of ['raw', 'qcow2'] as const) {
+  test(`${format}: a TLS export says nbds:// and hands out the CA; nbdinfo and qemu-io with that CA read and write it`, async (t) => {
+    const r = await rig(t, false, format);
+    const c = await exportVolume(r, 'v1');
+    t.is(c.uri, `nbds://127.0.0.1:${c.port}/att-v1`);
+    t.deepEqual(c.tls, { caCertificate: r.tls.caPem, clientCertificateRequired: false });
 
-  // A client needs nothing but the CA from the connection: write it where libnbd looks.
-  const dir = join(r.root, 'from-connection');
-  await mkdir(dir);
-  await writeFile(join(dir, 'ca-cert.pem'), c.tls!.caCertificate);
-  const size = await nbdinfoSize(c.uri, dir);
-  t.is(size.code, 0, size.out);
-  t.is(size.out.trim(), String(1024 ** 3));
-  const w = await qemuIoTls(c, dir, 'write -P 0x5c 1M 64k');
-  t.is(w.code, 0, w.out);
-  const rd = await qemuIoTls(c, dir, 'read -P 0x5c 1M 64k');
-  t.is(rd.code, 0, rd.out);
-});
+    // A client needs nothing but the CA from the connection: write it where libnbd looks.
+    const dir = join(r.root, 'from-connection');
+    await mkdir(dir);
+    await writeFile(join(dir, 'ca-cert.pem'), c.tls!.caCertificate);
+    const size = await nbdinfoSize(c.uri, dir);
+    t.is(size.code, 0, size.out);
+    t.is(size.out.trim(), String(1024 ** 3));
+    const w = await qemuIoTls(c, dir, 'write -P 0x5c 1M 64k');
+    t.is(w.code, 0, w.out);
+    const rd = await qemuIoTls(c, dir, 'read -P 0x5c 1M 64k');
+    t.is(rd.code, 0, rd.out);
+  });
 
-test('a TLS export refuses a plain NBD client and a client that trusts another CA', async (t) => {
-  const r = await rig(t);
-  const c = await exportVolume(r, 'v2');
-  const plain = await run('nbdinfo', ['--size', `nbd://127.0.0.1:${c.port}/att-v2`]);
-  t.not(plain.code, 0);
-  t.regex(plain.out, /server requires TLS/i);
-  const plainQemu = await run('qemu-io', ['-f', 'raw', '-c', 'read 0 4k', `nbd://127.0.0.1:${c.port}/att-v2`]);
-  t.not(plainQemu.code, 0, plainQemu.out);
-  const stranger = await nbdinfoSize(c.uri, r.tls.strangerDir);
-  t.not(stranger.code, 0);
-  t.regex(stranger.out, /certificate verification|handshake/i);
-  const strangerQemu = await qemuIoTls(c, r.tls.strangerDir, 'read 0 4k');
-  t.not(strangerQemu.code, 0, strangerQemu.out);
-  t.is((await nbdinfoSize(c.uri, r.tls.anonymousDir)).code, 0, 'the right CA still works');
-});
+  test(`${format}: a TLS export refuses a plain NBD client and a client that trusts another CA`, async (t) => {
+    const r = await rig(t, false, format);
+    const c = await exportVolume(r, 'v2');
+    const plain = await run('nbdinfo', ['--size', `nbd://127.0.0.1:${c.port}/att-v2`]);
+    t.not(plain.code, 0);
+    t.regex(plain.out, /server requires TLS/i);
+    const plainQemu = await run('qemu-io', ['-f', 'raw', '-c', 'read 0 4k', `nbd://127.0.0.1:${c.port}/att-v2`]);
+    t.not(plainQemu.code, 0, plainQemu.out);
+    const stranger = await nbdinfoSize(c.uri, r.tls.strangerDir);
+    t.not(stranger.code, 0);
+    t.regex(stranger.out, /certificate verification|handshake/i);
+    const strangerQemu = await qemuIoTls(c, r.tls.strangerDir, 'read 0 4k');
+    t.not(strangerQemu.code, 0, strangerQemu.out);
+    t.is((await nbdinfoSize(c.uri, r.tls.anonymousDir)).code, 0, 'the right CA still works');
+  });
+}
 
-test('with client verification the export says so and lets in only clients with a certificate from the CA', async (t) => {
-  const r = await rig(t, true);
-  const c = await exportVolume(r, 'v3');
-  t.is(c.tls?.clientCertificateRequired, true);
-  const withCert = await nbdinfoSize(c.uri, r.tls.clientDir);
-  t.is(withCert.code, 0, withCert.out);
-  const rw = await qemuIoTls(c, r.tls.clientDir, 'write -P 0x21 0 4k');
-  t.is(rw.code, 0, rw.out);
-  const anonymous = await nbdinfoSize(c.uri, r.tls.anonymousDir);
-  t.not(anonymous.code, 0, 'no client certificate: refused');
-  // The stranger has a client certificate, but from another CA (and does not trust ours).
-  const strangerCert = join(r.root, 'stranger-with-our-ca');
-  await mkdir(strangerCert);
-  for (const f of ['client-cert.pem', 'client-key.pem']) await copyFile(join(r.tls.strangerDir, f), join(strangerCert, f));
-  await copyFile(join(r.tls.anonymousDir, 'ca-cert.pem'), join(strangerCert, 'ca-cert.pem'));
-  const stranger = await nbdinfoSize(c.uri, strangerCert);
-  t.not(stranger.code, 0, 'a client certificate from another CA: refused');
-});
+for (const format of ['raw', 'qcow2'] as const) {
+  test(`${format}: with client verification the export says so and lets in only clients with a certificate from the CA`, async (t) => {
+    const r = await rig(t, true, format);
+    const c = await exportVolume(r, 'v3');
+    t.is(c.tls?.clientCertificateRequired, true);
+    const withCert = await nbdinfoSize(c.uri, r.tls.clientDir);
+    t.is(withCert.code, 0, withCert.out);
+    const rw = await qemuIoTls(c, r.tls.clientDir, 'write -P 0x21 0 4k');
+    t.is(rw.code, 0, rw.out);
+    const anonymous = await nbdinfoSize(c.uri, r.tls.anonymousDir);
+    t.not(anonymous.code, 0, 'no client certificate: refused');
+    // The stranger has a client certificate, but from another CA (and does not trust ours).
+    const strangerCert = join(r.root, 'stranger-with-our-ca');
+    await mkdir(strangerCert);
+    for (const f of ['client-cert.pem', 'client-key.pem']) await copyFile(join(r.tls.strangerDir, f), join(strangerCert, f));
+    await copyFile(join(r.tls.anonymousDir, 'ca-cert.pem'), join(strangerCert, 'ca-cert.pem'));
+    const stranger = await nbdinfoSize(c.uri, strangerCert);
+    t.not(stranger.code, 0, 'a client certificate from another CA: refused');
+  });
+}
 
 test('qemuNbdArgs: TLS adds the x509 credentials object (commas doubled) and --tls-creds; none without', (t) => {
   const base = { image: { path: '/p/v.raw', format: 'raw' as const, sizeBytes: 1 }, exportName: 'e', listen: { host: '127.0.0.1', port: 10809 }, pidFile: '/run/p.pid' };
@@ -134,6 +140,26 @@ test('qemuNbdArgs: TLS adds the x509 credentials object (commas doubled) and --t
   t.is(qemuNbdArgs({ ...base, tls: { dir: '/d' } }).find((a) => a.startsWith('tls-creds-x509'))?.endsWith('verify-peer=off'), true);
   t.false(qemuNbdArgs(base).includes('--tls-creds'));
   t.is(args.at(-1), '/p/v.raw', 'the image stays last');
+});
+
+test('qsdNbdArgs: TLS adds the same x509 credentials object before the NBD server, which names it; none without', (t) => {
+  const base = { image: { path: '/p/a,b.qcow2', format: 'qcow2' as const, sizeBytes: 1 }, exportName: 'e,1', listen: { host: '127.0.0.1', port: 10809 }, readOnly: false, pidFile: '/run/p.pid', qmpSocket: '/run/p.qmp' };
+  const args = qsdNbdArgs({ ...base, tls: { dir: '/etc/flint,nbd', verifyPeer: true } });
+  const object = args.indexOf('--object');
+  const server = args.indexOf('--nbd-server');
+  t.true(object >= 0 && object < server, 'the credentials exist before the server uses them');
+  t.is(args[object + 1], 'tls-creds-x509,id=flint-nbd-tls,dir=/etc/flint,,nbd,endpoint=server,verify-peer=on');
+  t.deepEqual(JSON.parse(args[server + 1]!), { addr: { type: 'inet', host: '127.0.0.1', port: '10809' }, 'max-connections': 8, 'tls-creds': 'flint-nbd-tls' });
+  t.true(qsdNbdArgs({ ...base, tls: { dir: '/d' } })[object + 1]!.endsWith('verify-peer=off'));
+  const plain = qsdNbdArgs(base);
+  t.false(plain.includes('--object'));
+  t.false('tls-creds' in (JSON.parse(plain[plain.indexOf('--nbd-server') + 1]!) as object));
+  t.deepEqual(JSON.parse(plain[plain.indexOf('--export') + 1]!), { type: 'nbd', id: 'export0', 'node-name': 'disk0', name: 'e,1', writable: true });
+  t.is(JSON.parse(plain[1]!).filename, '/p/a,b.qcow2', 'the path in JSON, comma and all');
+  const ro = qsdNbdArgs({ ...base, readOnly: true });
+  t.false(JSON.parse(ro[ro.indexOf('--export') + 1]!).writable, 'a read-only attachment: the export refuses writes');
+  t.false(JSON.parse(ro[3]!)['read-only'], 'the node stays writable, for snapshots through QMP');
+  t.deepEqual(plain.slice(-6), ['--pidfile', '/run/p.pid', '--chardev', 'socket,id=qmp0,path=/run/p.qmp,server=on,wait=off', '--monitor', 'chardev=qmp0']);
 });
 
 // The agent's start-up check of FLINT_NBD_TLS_DIR.

@@ -7,12 +7,13 @@
  * dies leaves a stale mount ("Transport endpoint is not connected"): `clearStaleMount`
  * unmounts it.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DriverError, type ImageSource } from '../drivers/index.js';
+import { DEFAULT_QSD, qmpMonitorArgs, startQsd } from './qsd-process.js';
 
-export const DEFAULT_QSD = 'qemu-storage-daemon';
+export { DEFAULT_QSD } from './qsd-process.js';
 
 export interface FuseExport {
   /** The raw view of the image: give it to tgt as the backing store. */
@@ -43,10 +44,7 @@ export function qsdArgs(image: ImageSource, mountpoint: string, writable: boolea
     `type=fuse,id=export0,node-name=${FUSE_NODE},mountpoint=${mountpoint},writable=${writable ? 'on' : 'off'}`,
     '--pidfile',
     pidFile,
-    '--chardev',
-    `socket,id=qmp0,path=${qmpSocketOf(mountpoint)},server=on,wait=off`,
-    '--monitor',
-    'chardev=qmp0',
+    ...qmpMonitorArgs(qmpSocketOf(mountpoint)),
   ];
 }
 
@@ -63,64 +61,34 @@ export async function startFuseExport(image: ImageSource, mountpoint: string, wr
   await clearStaleMount(mountpoint);
   await fs.writeFile(mountpoint, '');
   const pidFile = `${mountpoint}.pid`;
-  await fs.rm(pidFile, { force: true });
-  // A socket left by a daemon that died would make the new one fail to bind.
-  await fs.rm(qmpSocketOf(mountpoint), { force: true });
-  const child = spawn(binary, qsdArgs(image, mountpoint, writable, pidFile), { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    if (stderr.length < 8192) stderr += chunk;
-  });
-  const exited = new Promise<string>((resolve) => {
-    // 'close', not 'exit': by then all of stderr has been read (the reason of an early exit is in it).
-    child.once('close', (code, signal) => resolve(signal ?? `exit ${code}`));
-    child.once('error', (err) => resolve(`error ${err.message}`));
-  });
-  let gone = false;
-  void exited.then(() => (gone = true));
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (gone) {
-      const how = await exited;
-      await fs.rm(mountpoint, { force: true }).catch(() => undefined);
-      if (how.includes('ENOENT')) throw new DriverError(`${binary} is not installed or not on PATH; install the qemu-system-common package`, { retryable: false });
-      throw new DriverError(`qemu-storage-daemon could not export ${image.path} (${how}): ${stderr.trim() || 'no message'}`);
-    }
-    const pid = Number((await fs.readFile(pidFile, 'utf8').catch(() => '')).trim());
-    if (pid === child.pid && (await isMounted(mountpoint))) break;
-    if (Date.now() > deadline) {
-      await stopChild(child, exited);
+  const daemon = await startQsd({
+    args: qsdArgs(image, mountpoint, writable, pidFile),
+    pidFile,
+    qmpSocket: qmpSocketOf(mountpoint),
+    what: `export ${image.path} on ${mountpoint}`,
+    ready: () => isMounted(mountpoint),
+    binary,
+    cleanUp: async () => {
       await clearStaleMount(mountpoint);
-      throw new DriverError(`qemu-storage-daemon did not mount ${mountpoint} in time: ${stderr.trim() || 'no message'}`);
-    }
-    await sleep(20);
-  }
+      await fs.rm(mountpoint, { force: true });
+    },
+  });
   let stopping: Promise<void> | undefined;
   return {
     mountpoint,
-    pid: child.pid ?? -1,
-    qmpSocket: qmpSocketOf(mountpoint),
-    exited,
+    pid: daemon.pid,
+    qmpSocket: daemon.qmpSocket,
+    exited: daemon.exited,
     get alive() {
-      return !gone;
+      return daemon.alive;
     },
     stop: () =>
       (stopping ??= (async () => {
-        await stopChild(child, exited);
+        await daemon.stop();
         await clearStaleMount(mountpoint);
         await fs.rm(mountpoint, { force: true });
-        await fs.rm(pidFile, { force: true });
-        await fs.rm(qmpSocketOf(mountpoint), { force: true });
       })()),
   };
-}
-
-async function stopChild(child: ChildProcess, exited: Promise<string>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** FUSE mounts at or under `path`, from /proc/self/mountinfo. */

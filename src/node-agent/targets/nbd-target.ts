@@ -1,12 +1,16 @@
 /**
- * The `nbd` target: one qemu-nbd process per attachment (see `../qemu-nbd.ts`), listening on
- * the agent's address and a free port of `nbdPortRange`, export name = attachment id.
- * `ro` attachments are served read-only (a write fails at the client). Growing the image
- * needs a restart of the server on the same port (qemu-nbd reads the size when it opens
- * the image); clients connected at that moment are dropped and must reconnect.
+ * The `nbd` target: one server process per attachment, listening on the agent's address and
+ * a free port of `nbdPortRange`, export name = attachment id. A qcow2 volume is served by
+ * qemu-storage-daemon (see `qsd-nbd.ts`), whose QMP monitor takes and removes the image's
+ * internal snapshots while the export keeps running; a raw image (and a qcow2 internal
+ * snapshot) by qemu-nbd (see `../qemu-nbd.ts`). `ro` attachments are served read-only (a
+ * write fails at the client). Growing the image needs a restart of the server on the same
+ * port (the server holds the image's write lock, so `qemu-img resize` cannot run beside it);
+ * clients connected at that moment are dropped and must reconnect.
  *
- * With `nbdTls` every export requires TLS (qemu-nbd `--tls-creds`): a plain client is refused
- * in the handshake, and the connection says `nbds://` with the CA certificate clients need.
+ * With `nbdTls` every export requires TLS (the x509 credentials object and `tls-creds` on
+ * both servers): a plain client is refused in the handshake, and the connection says
+ * `nbds://` with the CA certificate clients need.
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
@@ -16,11 +20,13 @@ import { nbdUri, serveNbd, type NbdServer } from '../qemu-nbd.js';
 import type { ConnectionData, ExportRequest, NbdConnection, Target, TargetOptions } from './target.js';
 import { SerialQueue } from './serial-queue.js';
 import { commandOf, portIsFree } from './proc-util.js';
+import { qmpExecute, QmpError } from './qmp.js';
+import { QSD_NBD_NODE, serveQcow2Nbd, type QsdNbdServer } from './qsd-nbd.js';
 
 interface NbdExport {
   req: ExportRequest;
   port: number;
-  server: NbdServer;
+  server: NbdServer | QsdNbdServer;
   dead: boolean;
 }
 
@@ -38,7 +44,7 @@ export class NbdTarget implements Target {
     }
   }
 
-  /** Creates its state dir and stops qemu-nbd processes a killed agent left (by their pid files). qemu-nbd itself is checked by the first export. */
+  /** Creates its state dir and stops the servers a killed agent left (by their pid files). The binaries are checked by the first export. */
   setup(): Promise<void> {
     return this.queue.run(async () => {
       await fs.mkdir(this.dir, { recursive: true });
@@ -52,6 +58,7 @@ export class NbdTarget implements Target {
           for (let i = 0; i < 100 && (await commandOf(pid)) !== ''; i++) await sleep(50);
         }
         await fs.rm(file, { force: true });
+        await fs.rm(file.replace(/\.pid$/, '.qmp'), { force: true });
       }
     });
   }
@@ -70,6 +77,23 @@ export class NbdTarget implements Target {
 
   growWhileExported<T>(attachmentId: string, grow: () => Promise<T>): Promise<T> {
     return this.queue.run(() => this.regrow(attachmentId, grow));
+  }
+
+  /** Through the QMP monitor of the qemu-storage-daemon that serves `imagePath` (a qcow2 volume); false when none does. */
+  internalSnapshot(imagePath: string, tag: string, action: 'create' | 'delete'): Promise<boolean> {
+    return this.queue.run(async () => {
+      const entry = [...this.exports.values()].find((e) => !e.dead && 'qmpSocket' in e.server && e.req.image.path === imagePath);
+      if (!entry || !('qmpSocket' in entry.server)) return false;
+      const command = action === 'create' ? 'blockdev-snapshot-internal-sync' : 'blockdev-snapshot-delete-internal-sync';
+      try {
+        await qmpExecute(entry.server.qmpSocket, command, { device: QSD_NBD_NODE, name: tag });
+      } catch (err) {
+        // Idempotent: taken already (a redelivered command), or gone already.
+        const done = err instanceof QmpError && (action === 'create' ? /already exists/i : /does not exist|not found/i).test(err.desc);
+        if (!done) throw err;
+      }
+      return true;
+    });
   }
 
   list(): Promise<string[]> {
@@ -110,14 +134,15 @@ export class NbdTarget implements Target {
     for (const port of candidates) {
       if (!(await portIsFree(this.opts.address, port))) continue;
       try {
-        const server = await serveNbd({
+        const common = {
           image: req.image,
           exportName: req.attachmentId,
           listen: { host: this.opts.address, port },
           readOnly: req.mode === 'ro',
           pidFile: join(this.dir, `${port}.pid`),
           ...(this.opts.nbdTls ? { tls: { dir: this.opts.nbdTls.dir, verifyPeer: this.opts.nbdTls.verifyClients } } : {}),
-        });
+        };
+        const server = servedByDaemon(req) ? await serveQcow2Nbd({ ...common, qmpSocket: join(this.dir, `${port}.qmp`) }) : await serveNbd(common);
         const entry: NbdExport = { req, port, server, dead: false };
         void server.exited.then(() => {
           entry.dead = true;
@@ -133,7 +158,7 @@ export class NbdTarget implements Target {
     throw new DriverError(`nbd target: no free port in ${lo}-${hi} on ${this.opts.address}; widen the NBD port range`, { cause: lastError });
   }
 
-  /** qemu-nbd holds the image's lock and reads its size once: stop it, run `grow`, serve again on the same port. */
+  /** The server holds the image's write lock and reads its size once: stop it, run `grow`, serve again on the same port. */
   private async regrow<T>(attachmentId: string, grow: () => Promise<T>): Promise<T> {
     const current = this.exports.get(attachmentId);
     if (!current) return grow();
@@ -161,6 +186,11 @@ export class NbdTarget implements Target {
     if (tls) connection.tls = { caCertificate: tls.caCertificate, clientCertificateRequired: tls.verifyClients };
     return connection;
   }
+}
+
+/** A qcow2 volume (not one of its internal snapshots) is served by qemu-storage-daemon, for its QMP monitor. */
+function servedByDaemon(req: ExportRequest): boolean {
+  return req.image.format === 'qcow2' && req.image.snapshotName === undefined;
 }
 
 function sameExport(a: ExportRequest, b: ExportRequest): boolean {

@@ -2,7 +2,7 @@
  * The contract of an export target: how the agent makes a volume's bytes reachable by a
  * consumer (an initiator or NBD client) for one attachment. The gateway's attachments code
  * and the agent's command handling depend on this module only; the implementations
- * (`iscsi-target.ts` over tgt, `nbd-target.ts` over qemu-nbd) depend on it too.
+ * (`iscsi-target.ts` over tgt, `nbd-target.ts` over qemu-nbd and qemu-storage-daemon) depend on it too.
  */
 import type { ImageSource } from '../drivers/index.js';
 import type { NbdTls } from './nbd-tls.js';

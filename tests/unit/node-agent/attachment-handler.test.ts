@@ -198,7 +198,21 @@ test('start-up re-export opens sealed CHAP passwords and skips an attachment who
   t.false(target.exports.has('a3'));
 });
 
-test('a snapshot of a qcow2 volume exported over NBD is refused with what to do; one not exported goes to the driver', async (t) => {
+/** An NBD target whose export of the image is served by a daemon with a monitor while `serving` (qemu-storage-daemon for qcow2). */
+class SnapshottingNbdTarget extends FakeTarget {
+  serving = true;
+  readonly snapshots: string[] = [];
+  constructor() {
+    super('nbd');
+  }
+  async internalSnapshot(imagePath: string, tag: string, action: 'create' | 'delete'): Promise<boolean> {
+    if (!this.serving || ![...this.exports.values()].some((e) => e.image.path === imagePath)) return false;
+    this.snapshots.push(`${action} ${imagePath} ${tag}`);
+    return true;
+  }
+}
+
+test('a snapshot of a qcow2 volume exported over NBD is taken and removed through the export; not exported, the driver takes it; no daemon serving it is a retryable error', async (t) => {
   const qcow2: ImageSource = { path: '/pool/v1.qcow2', format: 'qcow2', sizeBytes: 1 << 30 };
   const calls: string[] = [];
   const qdriver = {
@@ -206,12 +220,13 @@ test('a snapshot of a qcow2 volume exported over NBD is refused with what to do;
     createSnapshot: async (v: string, s: string) => void calls.push(`create ${v} ${s}`),
     deleteSnapshot: async (v: string, s: string) => void calls.push(`delete ${v} ${s}`),
   } as unknown as VolumeDriver;
-  const nbd = new FakeTarget('nbd');
+  const nbd = new SnapshottingNbdTarget();
   const handler = new AttachmentHandler({ host: 'h1', drivers: new Map([['p1', qdriver]]), targets: new Map([['nbd', nbd]]), log: createLogger('test', 'silent'), secrets: KEY });
   const snapshots = handler.snapshotsThroughExports();
 
   await snapshots.create(qdriver, 'v1', 's1');
   t.deepEqual(calls, ['create v1 s1'], 'not exported: the driver takes it');
+  t.deepEqual(nbd.snapshots, []);
 
   const core = new AgentCore({
     host: 'h1',
@@ -225,9 +240,17 @@ test('a snapshot of a qcow2 volume exported over NBD is refused with what to do;
   });
   await core.handle('export_attachment', { ...exportCmd, targetKind: 'nbd', initiator: undefined, chap: undefined } as unknown as AgentExportAttachment);
   t.true(nbd.exports.has('a1'));
-  const err = await t.throwsAsync(snapshots.create(qdriver, 'v1', 's2'), { instanceOf: DriverError });
-  t.regex(err!.message, /exported over NBD, and qemu-nbd holds it: its snapshot s2 cannot be taken while it is attached that way\. Detach it \(deleteAttachment\) and retry, or attach it over iSCSI/);
-  t.false(err!.retryable);
-  await t.throwsAsync(snapshots.remove(qdriver, 'v1', 's1'), { message: /cannot be removed/ });
+  await snapshots.create(qdriver, 'v1', 's2');
+  await snapshots.remove(qdriver, 'v1', 's1');
+  t.is(nbd.snapshots.length, 2);
+  t.regex(nbd.snapshots[0]!, /^create \/pool\/v1\.qcow2 \S+$/);
+  t.regex(nbd.snapshots[1]!, /^delete \/pool\/v1\.qcow2 \S+$/);
+  t.deepEqual(calls, ['create v1 s1'], 'the driver was not asked while exported');
+
+  nbd.serving = false;
+  const err = await t.throwsAsync(snapshots.create(qdriver, 'v1', 's3'), { instanceOf: DriverError });
+  t.regex(err!.message, /attached over NBD, but no qemu-storage-daemon serves it on this agent now, so its snapshot s3 cannot be taken through the export\. Retry once the attachment is served again/);
+  t.true(err!.retryable);
+  await t.throwsAsync(snapshots.remove(qdriver, 'v1', 's2'), { message: /cannot be removed/ });
   t.deepEqual(calls, ['create v1 s1'], 'the driver was not asked while exported');
 });

@@ -1,0 +1,86 @@
+/**
+ * A qcow2 image served over NBD by qemu-storage-daemon instead of qemu-nbd: the same export
+ * name, listener, read-only behaviour and TLS as `serveNbd` (`../qemu-nbd.ts`), plus a QMP
+ * monitor, through which the internal snapshots of the image are taken and removed while the
+ * export keeps running (qemu-nbd holds the image's write lock and has no monitor).
+ *
+ * The image's nodes are always opened writable (a snapshot writes the qcow2 metadata); a
+ * read-only attachment's export is `writable=off`, so a client's write is refused.
+ */
+import { DriverError, type ImageSource } from '../drivers/index.js';
+import { NBD_TLS_OBJECT_ID, nbdUri, type NbdServer } from '../qemu-nbd.js';
+import { qmpMonitorArgs, startQsd } from './qsd-process.js';
+
+/** Node name of the image's format layer in the daemon (QMP commands name it). */
+export const QSD_NBD_NODE = 'disk0';
+
+export interface QsdNbdOptions {
+  /** A qcow2 image (not one of its internal snapshots: those are served by qemu-nbd). */
+  image: ImageSource;
+  exportName: string;
+  listen: { host: string; port: number };
+  readOnly: boolean;
+  pidFile: string;
+  qmpSocket: string;
+  /** As `NbdServeOptions.tls`. */
+  tls?: { dir: string; verifyPeer?: boolean };
+  /** Clients at once. @default 8, as qemu-nbd's `--shared` */
+  maxConnections?: number;
+  /** @default DEFAULT_QSD */
+  binary?: string;
+}
+
+export interface QsdNbdServer extends NbdServer {
+  /** The daemon's QMP monitor (unix socket). */
+  readonly qmpSocket: string;
+}
+
+/** The qemu-storage-daemon arguments (pure; exported for unit tests). Options are processed in order: the TLS object before the server that names it. */
+export function qsdNbdArgs(opts: QsdNbdOptions): string[] {
+  const { image } = opts;
+  // JSON syntax: a path or name with a comma would break the key=value syntax. Writable exports
+  // bypass the host page cache and pass discards on, as qemu-nbd's `--cache=none --discard=unmap`.
+  const direct = !opts.readOnly;
+  const file = { driver: 'file', 'node-name': 'file0', filename: image.path, 'read-only': false, cache: { direct }, discard: 'unmap' };
+  const fmt = { driver: 'qcow2', 'node-name': QSD_NBD_NODE, file: 'file0', 'read-only': false, cache: { direct }, discard: 'unmap' };
+  const args: string[] = ['--blockdev', JSON.stringify(file), '--blockdev', JSON.stringify(fmt)];
+  const server: Record<string, unknown> = {
+    addr: { type: 'inet', host: opts.listen.host, port: String(opts.listen.port) },
+    'max-connections': opts.maxConnections ?? 8,
+  };
+  if (opts.tls) {
+    // QemuOpts syntax: a comma in a value is written twice.
+    const dir = opts.tls.dir.replaceAll(',', ',,');
+    args.push('--object', `tls-creds-x509,id=${NBD_TLS_OBJECT_ID},dir=${dir},endpoint=server,verify-peer=${opts.tls.verifyPeer ? 'on' : 'off'}`);
+    server['tls-creds'] = NBD_TLS_OBJECT_ID;
+  }
+  args.push('--nbd-server', JSON.stringify(server));
+  args.push('--export', JSON.stringify({ type: 'nbd', id: 'export0', 'node-name': QSD_NBD_NODE, name: opts.exportName, writable: !opts.readOnly }));
+  args.push('--pidfile', opts.pidFile, ...qmpMonitorArgs(opts.qmpSocket));
+  return args;
+}
+
+/**
+ * Starts the daemon and resolves once it serves the export (its pid file is written after the
+ * NBD server is bound). @throws DriverError when the image is not a plain qcow2 volume, or the
+ * daemon exits early (e.g. the port is taken: "Address already in use" is in the message).
+ */
+export async function serveQcow2Nbd(opts: QsdNbdOptions): Promise<QsdNbdServer> {
+  if (opts.image.format !== 'qcow2' || opts.image.snapshotName !== undefined) {
+    throw new DriverError(`qemu-storage-daemon serves a qcow2 volume over NBD, not ${opts.image.path} (${opts.image.format}${opts.image.snapshotName ? `, snapshot ${opts.image.snapshotName}` : ''}); use qemu-nbd`, { retryable: false });
+  }
+  const daemon = await startQsd({
+    args: qsdNbdArgs(opts),
+    pidFile: opts.pidFile,
+    qmpSocket: opts.qmpSocket,
+    what: `serve ${opts.image.path} over NBD on ${opts.listen.host}:${opts.listen.port}`,
+    ...(opts.binary ? { binary: opts.binary } : {}),
+  });
+  return {
+    uri: nbdUri(opts.listen, opts.exportName, opts.tls !== undefined),
+    pid: daemon.pid,
+    qmpSocket: daemon.qmpSocket,
+    exited: daemon.exited,
+    stop: () => daemon.stop(),
+  };
+}
