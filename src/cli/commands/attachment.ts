@@ -47,6 +47,9 @@ export function attachmentFields(a: AttachmentFieldsFragment, op?: OperationFiel
     );
   } else if (c) {
     fields.push(['nbd_uri', cell(c.data.uri)]);
+    // The CA's PEM is long: the table says where it is; -o json/yaml prints it.
+    if (c.data.tls) fields.push(['nbd_tls', `yes (CA certificate: connectionInfo.data.tlsCaCertificate in -o json${c.data.tlsClientCertificateRequired ? '; a client certificate signed by it is required' : ''})`]);
+    else fields.push(['nbd_tls', 'no']);
   }
   if (c) fields.push(['access_mode', c.data.accessMode]);
   fields.push(['version', String(a.version)], ['created_at', a.createdAt], ['updated_at', a.updatedAt]);
