@@ -126,6 +126,11 @@ export async function serveNbd(opts: NbdServeOptions): Promise<NbdServer> {
     child.once('error', (err) => resolve(`error ${err.message}`));
   });
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+  // 'exit' can come before the last of stderr is read; 'close' comes after it.
+  const closed = new Promise<void>((resolve) => {
+    child.once('close', () => resolve());
+    child.once('error', () => resolve());
+  });
 
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 10_000);
   for (;;) {
@@ -139,6 +144,7 @@ export async function serveNbd(opts: NbdServeOptions): Promise<NbdServer> {
     }
     if ('exited' in state || 'error' in state) {
       await exited;
+      await Promise.race([closed, sleep(1000)]);
       throw new DriverError(`qemu-nbd could not serve ${opts.image.path} (${'exited' in state ? state.exited : state.error.message}): ${stderr.trim() || 'no message'}`);
     }
     if (state.ok) break;
