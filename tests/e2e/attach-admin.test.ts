@@ -108,6 +108,28 @@ async function newVolume(t: T, name: string, format: Format): Promise<string> {
   return r.createVolume.volume.id;
 }
 
+type Ended = { status: string; messages: Array<{ message: string }> };
+
+/** Waits until the snapshot leaves CREATING; its status and messages. */
+async function snapshotEnded(t: T, id: string): Promise<Ended> {
+  let snap: Ended | null = null;
+  await waitFor(async () => {
+    snap = ok(await call<{ snapshot: Ended | null }>(t, t.context.member, 'query($id: ID!) { snapshot(id: $id) { status messages { message } } }', { id })).snapshot;
+    return snap !== null && snap.status !== 'CREATING';
+  }, 60_000, () => 'the snapshot did not end');
+  return snap!;
+}
+
+/** Waits until the backup leaves CREATING; its status and messages. */
+async function backupEnded(t: T, id: string): Promise<Ended> {
+  let b: Ended | null = null;
+  await waitFor(async () => {
+    b = ok(await call<{ backup: Ended | null }>(t, t.context.member, 'query($id: ID!) { backup(id: $id) { status messages { message } } }', { id })).backup;
+    return b !== null && b.status !== 'CREATING';
+  }, 90_000, () => `the backup did not end: ${b?.status}`);
+  return b!;
+}
+
 async function getAttachment(t: T, id: string): Promise<Att | null> {
   return ok(await call<{ attachment: Att | null }>(t, t.context.member, `query($id: ID!) { attachment(id: $id) { ${ATT} } }`, { id })).attachment;
 }
@@ -281,14 +303,8 @@ for (const format of ['raw', 'qcow2'] as const) {
 
     const created = ok(await call<{ createBackup: { backup: { id: string } } }>(t, t.context.member, CREATE, { input: { volumeId, name: 'forced', force: true } }));
     const backupId = created.createBackup.backup.id;
-    let status = '';
-    await waitFor(async () => {
-      const b = ok(await call<{ backup: { status: string } }>(t, t.context.member, 'query($id: ID!) { backup(id: $id) { status } }', { id: backupId }));
-      status = b.backup.status;
-      return status !== 'CREATING';
-    }, 90_000, () => `the backup did not end: ${status}`);
-    const b = ok(await call<{ backup: { status: string; messages: Array<{ message: string }> } }>(t, t.context.member, 'query($id: ID!) { backup(id: $id) { status messages { message } } }', { id: backupId }));
-    t.is(b.backup.status, 'AVAILABLE', JSON.stringify(b.backup.messages));
+    const b = await backupEnded(t, backupId);
+    t.is(b.status, 'AVAILABLE', JSON.stringify(b.messages));
     t.is(await volumeStatus(t, volumeId), 'IN_USE', 'the volume stayed IN_USE');
     t.is((await getAttachment(t, a.id))?.status, 'ATTACHED');
 
@@ -328,13 +344,8 @@ for (const format of ['raw', 'qcow2'] as const) {
 
     const created = ok(await call<{ createSnapshot: { snapshot: { id: string } } }>(t, t.context.member, CREATE, { input: { volumeId, name: 'forced', force: true } }));
     const snapshotId = created.createSnapshot.snapshot.id;
-    const SNAP = 'query($id: ID!) { snapshot(id: $id) { status messages { message } } }';
-    let snap: { status: string; messages: Array<{ message: string }> } | null = null;
-    await waitFor(async () => {
-      snap = ok(await call<{ snapshot: typeof snap }>(t, t.context.member, SNAP, { id: snapshotId })).snapshot;
-      return snap?.status !== 'CREATING';
-    }, 60_000, () => 'the snapshot did not end');
-    t.is(snap!.status, 'AVAILABLE', JSON.stringify(snap!.messages));
+    const snap = await snapshotEnded(t, snapshotId);
+    t.is(snap.status, 'AVAILABLE', JSON.stringify(snap.messages));
     t.is(await volumeStatus(t, volumeId), 'IN_USE', 'the volume stayed IN_USE');
     t.is(snapshotsOnDisk(t, format, volumeId).length, 1, 'one snapshot on disk');
 
@@ -366,13 +377,8 @@ test.serial('qcow2 over NBD: createSnapshot with force is AVAILABLE while attach
   const CREATE = 'mutation($input: CreateSnapshotInput!) { createSnapshot(input: $input) { snapshot { id status } } }';
   const created = ok(await call<{ createSnapshot: { snapshot: { id: string } } }>(t, t.context.member, CREATE, { input: { volumeId, name: 'forced-nbd', force: true } }));
   const snapshotId = created.createSnapshot.snapshot.id;
-  const SNAP = 'query($id: ID!) { snapshot(id: $id) { status messages { message } } }';
-  let snap: { status: string; messages: Array<{ message: string }> } | null = null;
-  await waitFor(async () => {
-    snap = ok(await call<{ snapshot: typeof snap }>(t, t.context.member, SNAP, { id: snapshotId })).snapshot;
-    return snap?.status !== 'CREATING';
-  }, 60_000, () => 'the snapshot did not end');
-  t.is(snap!.status, 'AVAILABLE', JSON.stringify(snap!.messages));
+  const snap = await snapshotEnded(t, snapshotId);
+  t.is(snap.status, 'AVAILABLE', JSON.stringify(snap.messages));
   t.is(await volumeStatus(t, volumeId), 'IN_USE', 'the volume stayed IN_USE');
   t.is((await getAttachment(t, a.id))?.status, 'ATTACHED');
   t.is(snapshotsOnDisk(t, 'qcow2', volumeId).length, 1, 'one snapshot on disk');
@@ -403,13 +409,8 @@ test.serial('qcow2 over NBD: a forced backup of the attached volume keeps the ex
   const CREATE = 'mutation($input: CreateBackupInput!) { createBackup(input: $input) { backup { id status } } }';
   const created = ok(await call<{ createBackup: { backup: { id: string } } }>(t, t.context.member, CREATE, { input: { volumeId, name: 'forced-nbd', force: true } }));
   const backupId = created.createBackup.backup.id;
-  let status = '';
-  await waitFor(async () => {
-    status = ok(await call<{ backup: { status: string } }>(t, t.context.member, 'query($id: ID!) { backup(id: $id) { status } }', { id: backupId })).backup.status;
-    return status !== 'CREATING';
-  }, 90_000, () => `the backup did not end: ${status}`);
-  const b = ok(await call<{ backup: { status: string; messages: Array<{ message: string }> } }>(t, t.context.member, 'query($id: ID!) { backup(id: $id) { status messages { message } } }', { id: backupId }));
-  t.is(b.backup.status, 'AVAILABLE', JSON.stringify(b.backup.messages));
+  const b = await backupEnded(t, backupId);
+  t.is(b.status, 'AVAILABLE', JSON.stringify(b.messages));
   t.is(await volumeStatus(t, volumeId), 'IN_USE', 'the volume stayed IN_USE');
   t.is((await getAttachment(t, a.id))?.status, 'ATTACHED');
 
