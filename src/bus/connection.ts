@@ -224,7 +224,9 @@ export async function runConsumer(bus: Bus, opts: RunConsumerOptions, handler: (
     const consumer = await bus.js.consumers.get(opts.stream, opts.durable);
     const iter = await consumer.consume({ max_messages: concurrency });
     messages = iter;
-    if (stopped) await iter.close();
+    // Not awaited: close() settles only once the iteration below has drained the iterator
+    // (nats.js 3.4), so awaiting it here would wait for ever.
+    if (stopped) void iter.close().catch(() => undefined);
     // A pull that the server lost (restart, missed heartbeats, consumer gone) can leave the
     // iterator waiting for ever: end it, and the loop below subscribes again.
     void (async () => {
@@ -271,8 +273,11 @@ export async function runConsumer(bus: Bus, opts: RunConsumerOptions, handler: (
     stop: async () => {
       stopped = true;
       wakeUp?.();
-      await messages?.close().catch(() => undefined);
+      // close() settles once the loop has drained the iterator: wait for both together, not in turn
+      // (a stop right after the start found the loop not yet iterating and waited for ever).
+      const closing = messages?.close().catch(() => undefined);
       await loop.catch(() => undefined);
+      await closing;
       await Promise.allSettled([...inFlight]);
     },
   };
