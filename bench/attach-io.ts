@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { freePort } from '../src/bus/nats-server-process.js';
+import { ProcessGroup } from '../src/lifecycle/index.js';
 import { FileDriver } from '../src/node-agent/drivers/index.js';
 import { createTargets, type IscsiConnection, type NbdConnection } from '../src/node-agent/targets/index.js';
 import { round, summarize } from './stats.js';
@@ -71,7 +72,9 @@ export async function attachIo(options: AttachIoOptions = {}): Promise<AttachIoR
     await execFileAsync('qemu-io', ['-f', 'raw', '-c', `write -P 0x5a 0 ${sizeBytes}`, image.path], { maxBuffer: 1 << 20 });
 
     const nbdFirst = await freePort();
-    const targets = createTargets({ host: 'bench', address: '127.0.0.1', stateDir: join(dir, 'state'), iscsiPort: await freePort(), nbdPortRange: [nbdFirst, nbdFirst + 20] });
+    const processes = new ProcessGroup('attach-io bench');
+    stops.push(() => processes.close());
+    const targets = createTargets({ host: 'bench', address: '127.0.0.1', stateDir: join(dir, 'state'), iscsiPort: await freePort(), nbdPortRange: [nbdFirst, nbdFirst + 20], processes });
     const iscsi = targets.get('iscsi')!;
     const nbd = targets.get('nbd')!;
     stops.push(() => iscsi.shutdown(), () => nbd.shutdown());

@@ -3,7 +3,7 @@
  * nats-server under the data dir (4222, or a free port when taken) unless
  * FLINT_NATS_URL is set, opens and migrates the SQLite database, makes an admin token,
  * and runs a gateway, a scheduler and one agent with the file driver in this process.
- * Ctrl-C stops everything, nats-server included.
+ * Ctrl-C stops everything, nats-server included, and so does a step that fails to start.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { databaseCheck, natsCheck, serveRoleMetrics } from '../metrics/index.js'
 import { startAgent } from '../node-agent/index.js';
 import { startScheduler } from '../scheduler/index.js';
 import { flintVersion, type Logger } from '../config/index.js';
-import { configOrExit, openDatabase, roleLogger, stopOnSignal } from './runtime.js';
+import { configOrExit, openDatabase, roleLogger, runRole } from './runtime.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -25,46 +25,47 @@ export async function runDev(): Promise<void> {
   const config0 = configOrExit();
   const log = roleLogger('dev', config0);
   mkdirSync(config0.dataDir, { recursive: true });
+  // Everything below is stopped, newest first, on Ctrl-C or when a later step fails: a dev
+  // session that cannot start leaves no nats-server or tgtd behind.
+  await runRole(log, async (scope) => {
+    let natsUrl = config0.natsUrl;
+    if (!natsUrl) {
+      const port = await pickPort(4222);
+      if (port !== 4222) log.info({ port }, 'port 4222 is taken; NATS gets a free port');
+      const nats = await startNatsServer({ storeDir: join(config0.dataDir, 'nats'), port, logFile: join(config0.dataDir, 'nats-server.log') });
+      scope.defer('nats-server', () => nats.stop());
+      natsUrl = nats.url;
+    }
+    const config = { ...config0, natsUrl };
 
-  const stoppers: Array<() => Promise<void>> = [];
-  let natsUrl = config0.natsUrl;
-  if (!natsUrl) {
-    const port = await pickPort(4222);
-    if (port !== 4222) log.info({ port }, 'port 4222 is taken; NATS gets a free port');
-    const nats = await startNatsServer({ storeDir: join(config0.dataDir, 'nats'), port, logFile: join(config0.dataDir, 'nats-server.log') });
-    natsUrl = nats.url;
-    stoppers.unshift(() => nats.stop());
-  }
-  const config = { ...config0, natsUrl };
+    const db = await openDatabase(config, log, { migrate: true });
+    scope.defer('database', () => db.close());
+    const token = await adminToken(db, join(config.dataDir, 'admin-token'));
 
-  const db = await openDatabase(config, log, { migrate: true });
-  stoppers.unshift(() => db.close());
-  const token = await adminToken(db, join(config.dataDir, 'admin-token'));
-
-  const bus = await connectBus(natsUrl, 'flint-dev');
-  stoppers.unshift(() => bus.close());
-  const agent = await startAgent(config, bus, log.child({ role: 'agent' }));
-  stoppers.unshift(() => agent.stop());
-  const scheduler = await startScheduler(config, bus, db, log.child({ role: 'scheduler' }));
-  stoppers.unshift(() => scheduler.stop());
-  const gateway = await startGateway(config, bus, db, log.child({ role: 'gateway' }));
-  stoppers.unshift(() => gateway.stop());
-  // One process, one registry: the gateway's /metrics shows every role; FLINT_METRICS_LISTEN serves them on a port of their own too.
-  const metrics = await serveRoleMetrics(config, log, { nats: natsCheck(bus), database: databaseCheck(db) });
-  if (metrics) stoppers.unshift(() => metrics.stop());
-  for (const role of ['gateway', 'scheduler'] as const) {
-    const hb = await startServiceHeartbeat(bus, {
-      role,
-      host: config.agentHost,
-      zone: config.availabilityZone,
-      intervalSeconds: config.heartbeatSeconds,
-      version: flintVersion(),
-      log,
-    });
-    stoppers.unshift(() => hb.stop());
-  }
-  stopOnSignal(log, stoppers);
-  printWelcome(gateway.url, token, natsUrl, config.dataDir, log);
+    const bus = await connectBus(natsUrl, 'flint-dev');
+    scope.defer('NATS connection', () => bus.close());
+    const agent = await startAgent(config, bus, log.child({ role: 'agent' }), { signal: scope.signal });
+    scope.defer('agent', () => agent.stop());
+    const scheduler = await startScheduler(config, bus, db, log.child({ role: 'scheduler' }));
+    scope.defer('scheduler', () => scheduler.stop());
+    const gateway = await startGateway(config, bus, db, log.child({ role: 'gateway' }));
+    scope.defer('gateway', () => gateway.stop());
+    // One process, one registry: the gateway's /metrics shows every role; FLINT_METRICS_LISTEN serves them on a port of their own too.
+    const metrics = await serveRoleMetrics(config, log, { nats: natsCheck(bus), database: databaseCheck(db) });
+    if (metrics) scope.defer('metrics server', () => metrics.stop());
+    for (const role of ['gateway', 'scheduler'] as const) {
+      const hb = await startServiceHeartbeat(bus, {
+        role,
+        host: config.agentHost,
+        zone: config.availabilityZone,
+        intervalSeconds: config.heartbeatSeconds,
+        version: flintVersion(),
+        log,
+      });
+      scope.defer(`${role} heartbeat`, () => hb.stop());
+    }
+    printWelcome(gateway.url, token, natsUrl, config.dataDir, log);
+  });
 }
 
 /** Reuses the admin token in the data dir while it is valid; makes a new one otherwise. */

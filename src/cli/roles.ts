@@ -6,7 +6,7 @@ import { startGateway } from '../gateway/index.js';
 import { databaseCheck, natsCheck, serveRoleMetrics } from '../metrics/index.js';
 import { startAgent } from '../node-agent/index.js';
 import { startScheduler } from '../scheduler/index.js';
-import { configOrExit, needsNats, openBus, openDatabase, roleLogger, stopOnSignal } from './runtime.js';
+import { configOrExit, needsNats, openBus, openDatabase, roleLogger, runRole } from './runtime.js';
 
 interface Started {
   /** Name of this instance in the services list. */
@@ -19,18 +19,23 @@ async function runDbRole(role: 'gateway' | 'scheduler', start: (config: FlintCon
   // The gateway seals CHAP secrets: a missing key file is a configuration error (src/config/secret-key.ts).
   const config = configOrExit(process.env, (c) => [...needsNats(role)(c), ...(role === 'gateway' ? secretKeyProblems(c) : [])]);
   const log = roleLogger(role, config);
-  const db = await openDatabase(config, log, { migrate: false });
-  const bus = await openBus(config, `flint-${role}-${config.agentHost}`);
-  const started = await start(config, bus, db, log);
-  const hb = await startServiceHeartbeat(bus, {
-    role,
-    host: started.instance,
-    zone: config.availabilityZone,
-    intervalSeconds: config.heartbeatSeconds,
-    version: flintVersion(),
-    log,
+  await runRole(log, async (scope) => {
+    const db = await openDatabase(config, log, { migrate: false });
+    scope.defer('database', () => db.close());
+    const bus = await openBus(config, `flint-${role}-${config.agentHost}`);
+    scope.defer('NATS connection', () => bus.close());
+    const started = await start(config, bus, db, log);
+    scope.defer(role, () => started.stop());
+    const hb = await startServiceHeartbeat(bus, {
+      role,
+      host: started.instance,
+      zone: config.availabilityZone,
+      intervalSeconds: config.heartbeatSeconds,
+      version: flintVersion(),
+      log,
+    });
+    scope.defer('service heartbeat', () => hb.stop());
   });
-  stopOnSignal(log, [() => hb.stop(), () => started.stop(), () => bus.close(), () => db.close()]);
 }
 
 export function runGateway(): Promise<void> {
@@ -57,11 +62,16 @@ export function runScheduler(): Promise<void> {
 export async function runAgent(): Promise<void> {
   const config = configOrExit(process.env, (c) => [...needsNats('agent')(c), ...secretKeyProblems(c)]);
   const log = roleLogger('agent', config);
-  const bus = await openBus(config, `flint-agent-${config.agentHost}`);
-  const agent = await startAgent(config, bus, log);
-  const metrics = await serveRoleMetrics(config, log, { nats: natsCheck(bus) });
-  log.info({ host: agent.host, pools: config.pools.map((p) => p.name) }, 'agent ready');
-  stopOnSignal(log, [async () => metrics?.stop(), () => agent.stop(), () => bus.close()]);
+  await runRole(log, async (scope) => {
+    const bus = await openBus(config, `flint-agent-${config.agentHost}`);
+    scope.defer('NATS connection', () => bus.close());
+    // A signal during the start stops what the agent has started so far (tgtd included).
+    const agent = await startAgent(config, bus, log, { signal: scope.signal });
+    scope.defer('agent', () => agent.stop());
+    const metrics = await serveRoleMetrics(config, log, { nats: natsCheck(bus) });
+    scope.defer('metrics server', async () => metrics?.stop());
+    log.info({ host: agent.host, pools: config.pools.map((p) => p.name) }, 'agent ready');
+  });
 }
 
 export async function runMigrate(): Promise<void> {

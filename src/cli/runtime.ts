@@ -1,10 +1,11 @@
 /**
  * What every role's entry point shares: reading the configuration (exit 2 on a bad
- * one), opening the database and NATS, and stopping in order on SIGINT/SIGTERM.
+ * one), opening the database and NATS, and starting and stopping in order (`runRole`).
  */
 import { connectBus, type Bus } from '../bus/index.js';
 import { ConfigError, createLogger, loadConfig, type FlintConfig, type Logger } from '../config/index.js';
 import { openDb, type Db } from '../db/index.js';
+import { StopStack, type Stopper } from '../lifecycle/index.js';
 
 export const EXIT_CONFIG = 2;
 
@@ -46,30 +47,53 @@ export async function openBus(config: FlintConfig, name: string): Promise<Bus> {
   return connectBus(config.natsUrl!, name);
 }
 
-type Stopper = () => Promise<void>;
+/** What a role has started, as `runRole`'s start function registers it. */
+export interface RoleScope {
+  /** Aborted on the first SIGINT/SIGTERM: a start step given it stops early, cleaning up after itself. */
+  readonly signal: AbortSignal;
+  /** Registers the stop of something that has started; stops run newest first. */
+  defer(what: string, stop: Stopper): void;
+}
 
-/** Runs `stoppers` in order on the first SIGINT/SIGTERM, then exits; a second signal exits at once. */
-export function stopOnSignal(log: Logger, stoppers: Stopper[]): void {
-  let stopping = false;
-  const onSignal = async (signal: string) => {
-    if (stopping) {
+/**
+ * Runs a role: installs the SIGINT/SIGTERM handlers first, then `start`. On the first
+ * signal, while starting or after, the scope's signal is aborted, what `start` has
+ * registered is stopped (newest first) and the process exits 0; a second signal exits at
+ * once (130). When `start` fails on its own, what it registered is stopped too and the
+ * error is thrown on: a role that cannot start leaves no child process behind.
+ */
+export async function runRole(log: Logger, start: (scope: RoleScope) => Promise<void>): Promise<void> {
+  const stack = new StopStack();
+  const controller = new AbortController();
+  let signalled: string | undefined;
+  let started = false;
+  const stopAndExit = async (code: number) => {
+    await stack.unwind((err, what) => log.warn({ err, what }, 'error while stopping'));
+    log.flush?.();
+    process.exit(code);
+  };
+  const onSignal = (signal: string) => {
+    if (signalled) {
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(130);
     }
-    stopping = true;
+    signalled = signal;
     log.info({ signal }, 'stopping');
-    for (const stop of stoppers) {
-      try {
-        await stop();
-      } catch (err) {
-        log.warn({ err }, 'error while stopping');
-      }
-    }
-    log.flush?.();
-    process.exit(0);
+    controller.abort(new Error(`stopped by ${signal}`));
+    // While starting, the start's own failure path stops what it registered (below).
+    if (started) void stopAndExit(0);
   };
-  process.on('SIGINT', () => void onSignal('SIGINT'));
-  process.on('SIGTERM', () => void onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  try {
+    await start({ signal: controller.signal, defer: (what, stop) => stack.push(what, stop) });
+  } catch (err) {
+    if (signalled) return stopAndExit(0);
+    await stack.unwind((e, what) => log.warn({ err: e, what }, 'error while stopping after a failed start'));
+    throw err;
+  }
+  started = true;
+  if (signalled) await stopAndExit(0);
 }
 
 export function roleLogger(role: string, config: FlintConfig): Logger {

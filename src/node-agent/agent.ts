@@ -43,8 +43,8 @@ import {
   subjects,
   token,
   type Bus,
-  type ConsumerRunner,
 } from '../bus/index.js';
+import { ProcessGroup, StopStack } from '../lifecycle/index.js';
 import { agentMetrics, countAgentCommand, inCommandScope, noteEmitted, operationIdOf, scopedLogger } from '../metrics/index.js';
 import { AgentCore, type AgentCommand } from './agent-core.js';
 import { createDriver, DriverError } from './drivers/index.js';
@@ -64,11 +64,20 @@ export interface AgentOptions {
   version?: string;
   /** @default DEFAULT_AGENT_CONCURRENCY */
   concurrency?: number;
+  /**
+   * Cancels the start: what has started so far is stopped (daemons whose start is in flight
+   * included) and `startAgent` rejects with the signal's reason once all of it is down.
+   */
+  signal?: AbortSignal;
 }
 
 export interface RunningAgent {
   readonly host: string;
-  /** Stops consuming, waits for the commands in flight, stops the heartbeats. Deletes nothing. */
+  /**
+   * Stops consuming, waits for the commands in flight, stops the heartbeats and the export
+   * targets; resolves once every process the agent started (tgtd, qemu-nbd,
+   * qemu-storage-daemon) has exited. Deletes nothing.
+   */
   stop(): Promise<void>;
 }
 
@@ -96,13 +105,63 @@ const COMMANDS: { [C in AgentCommand]: { kind: string; schema: z.ZodType } } = {
 
 /**
  * Starts the agent of `config.agentHost`.
+ *
+ * Every part that starts registers its stop on a stack, and every daemon goes into one
+ * process group: `stop()` (or an abort of `options.signal`, or a failing step) unwinds the
+ * stack newest first and then closes the group, which stops any daemon a step still in
+ * flight has spawned and refuses new ones. So nothing the agent started outlives it.
  * @throws DriverError when a pool cannot be set up (the agent refuses to start half-configured).
  */
 export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, options: AgentOptions = {}): Promise<RunningAgent> {
   const host = config.agentHost;
+  const { signal } = options;
+  signal?.throwIfAborted();
   // Missing or bad key: a ConfigError before anything starts (src/config/secret-key.ts).
   const secrets = loadSecretBox(config);
   agentMetrics();
+  const processes = new ProcessGroup(`agent ${host}`);
+  const stack = new StopStack();
+  let stopping: Promise<void> | undefined;
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      await stack.unwind(
+        (err, what) => log.warn({ err, part: what }, 'agent: a part did not stop cleanly'),
+        (what) => log.debug({ part: what }, 'agent: stopping'),
+      );
+      await processes.close();
+    })());
+  // An abort ends the daemons at once, so a step waiting on one (a tgtd start, an export) fails fast.
+  const onAbort = () => void processes.close();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await startParts(config, bus, log, options, { host, secrets, processes, stack });
+  } catch (err) {
+    await stopAll();
+    throw signal?.aborted ? signal.reason : err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+  log.info({ host, pools: config.pools.map((p) => p.name) }, 'agent started');
+  return {
+    host,
+    stop: () =>
+      stopAll().then(() => {
+        log.info({ host }, 'agent stopped');
+      }),
+  };
+}
+
+interface StartScope {
+  host: string;
+  secrets: ReturnType<typeof loadSecretBox>;
+  processes: ProcessGroup;
+  stack: StopStack;
+}
+
+/** The agent's parts in start order; each registers its stop on `scope.stack` once started. */
+async function startParts(config: FlintConfig, bus: Bus, log: Logger, options: AgentOptions, scope: StartScope): Promise<void> {
+  const { host, secrets, processes, stack } = scope;
+  const checkpoint = () => options.signal?.throwIfAborted();
   const pools: AgentPool[] = [];
   for (const pool of config.pools) {
     const driver = createDriver(pool);
@@ -113,6 +172,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
     }
     pools.push({ config: pool, driver });
     log.info({ pool: pool.name, driver: driver.name, directory: pool.directory }, 'pool ready');
+    checkpoint();
   }
 
   const drivers = new Map(pools.map((p) => [p.config.name, p.driver]));
@@ -124,13 +184,20 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
     stateDir: join(config.dataDir, 'agent', token(host), 'migrations'),
     log: scopedLogger(log),
     report: (subject, kind, payload) => bus.nc.publish(subject, encode(kind, payload)),
+    processes,
   });
+  stack.push('migration exports', () => migration.stopAll());
   // qemu-nbd exports a previous run left behind (src/node-agent/migration.ts).
   await migration.reconcile().catch((err: unknown) => log.warn({ err }, 'could not check for migration exports left by a previous run'));
   await outcomes.prune().catch((err: unknown) => log.warn({ err }, 'could not prune old operation records'));
+  checkpoint();
   // Export targets (iSCSI, NBD) for attachments: src/node-agent/attachment-targets.ts.
-  const targets = await startTargets(config, pools, log, secrets);
-  const backup = await openBackupEngine(config, bus, log);
+  const targets = await startTargets(config, pools, log, secrets, processes);
+  stack.push('export targets', () => targets.shutdown());
+  checkpoint();
+  const backup = await openBackupEngine(config, bus, log, processes);
+  stack.push('backup repository', () => backup.close());
+  checkpoint();
   const core = new AgentCore({
     attachments: targets.handler,
     host,
@@ -151,6 +218,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
       report: (subject, kind, payload) => bus.nc.publish(subject, encode(kind, payload)),
     },
   });
+  stack.push('backups in flight', () => core.backups.stop());
 
   const heartbeat = await startAgentHeartbeat(bus, {
     host,
@@ -161,55 +229,37 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
     log,
     backupRepository: { spec: backup.repository, id: backup.repositoryId },
   });
+  stack.push('heartbeats', () => heartbeat.stop());
+  checkpoint();
 
   // Before consuming commands: compare the DB's view of this host with the disk (src/node-agent/reconcile.ts).
   const reconciliation = await startReconciliation(bus, host, pools, log, {
     onAttachments: (wanted) => targets.handler.reconcileExports(wanted),
     onBackups: (b) => core.backups.recoverLost(b),
   });
+  stack.push('start-up reconciliation', () => reconciliation.stop());
+  checkpoint();
   const manageable = startManageableResponder(bus, { host, drivers, log });
-  let runner: ConsumerRunner;
-  try {
-    runner = await runConsumer(
-      bus,
-      {
-        stream: STREAM_CMD,
-        durable: agentDurable(host),
-        filterSubject: subjects.agentAll(host),
-        concurrency: options.concurrency ?? DEFAULT_AGENT_CONCURRENCY,
-        onError: (err, msg) => {
-          const fields = { err, subject: msg.subject, deliveries: msg.info.deliveryCount };
-          if (err instanceof ContractError) log.error(fields, 'command dropped: it does not match the message contract');
-          else log.warn(fields, 'command failed; it will be redelivered');
-        },
-        onResubscribe: (err) => log.warn({ err }, 'command subscription lost; subscribing again'),
+  stack.push('manageable responder', () => manageable.stop());
+  const runner = await runConsumer(
+    bus,
+    {
+      stream: STREAM_CMD,
+      durable: agentDurable(host),
+      filterSubject: subjects.agentAll(host),
+      concurrency: options.concurrency ?? DEFAULT_AGENT_CONCURRENCY,
+      onError: (err, msg) => {
+        const fields = { err, subject: msg.subject, deliveries: msg.info.deliveryCount };
+        if (err instanceof ContractError) log.error(fields, 'command dropped: it does not match the message contract');
+        else log.warn(fields, 'command failed; it will be redelivered');
       },
-      (msg) => handleMessage(core, msg, log),
-    );
-  } catch (err) {
-    manageable.stop();
-    await heartbeat.stop();
-    await targets.shutdown();
-    throw err;
-  }
-  log.info({ host, pools: pools.map((p) => p.config.name) }, 'agent started');
-
-  let stopping: Promise<void> | undefined;
-  return {
-    host,
-    stop: () =>
-      (stopping ??= (async () => {
-        reconciliation.stop();
-        manageable.stop();
-        await runner.stop();
-        await migration.stopAll();
-        await core.backups.stop();
-        await backup.close();
-        await heartbeat.stop();
-        await targets.shutdown();
-        log.info({ host }, 'agent stopped');
-      })()),
-  };
+      onResubscribe: (err) => log.warn({ err }, 'command subscription lost; subscribing again'),
+    },
+    (msg) => handleMessage(core, msg, log),
+  );
+  // Consuming stops first: the commands in flight finish before the parts they use stop.
+  stack.push('command consumer', () => runner.stop());
+  checkpoint();
 }
 
 async function handleMessage(core: AgentCore, msg: JsMsg, log: Logger): Promise<'ack'> {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { token } from '../bus/index.js';
 import { poolTargetsOf, type FlintConfig, type Logger } from '../config/index.js';
 import type { SecretBox } from '../domain/secret-box.js';
+import type { ProcessGroup } from '../lifecycle/index.js';
 import { AttachmentHandler } from './attachments.js';
 import type { AgentPool } from './heartbeat.js';
 import { createTargets, loadNbdTls, type Target, type TargetKind } from './targets/index.js';
@@ -20,8 +21,11 @@ export interface AgentTargets {
   shutdown(): Promise<void>;
 }
 
-/** @param secrets Opens the sealed CHAP passwords of export commands. */
-export async function startTargets(config: FlintConfig, pools: readonly AgentPool[], log: Logger, secrets: SecretBox): Promise<AgentTargets> {
+/**
+ * @param secrets Opens the sealed CHAP passwords of export commands.
+ * @param processes Owns tgtd and the export daemons (the agent's group).
+ */
+export async function startTargets(config: FlintConfig, pools: readonly AgentPool[], log: Logger, secrets: SecretBox, processes: ProcessGroup): Promise<AgentTargets> {
   const host = config.agentHost;
   // A TLS directory that cannot serve stops the agent here: it must not fall back to plain NBD.
   const nbdTls = config.nbdTls ? await loadNbdTls(config.nbdTls, config.agentAddress) : undefined;
@@ -34,6 +38,7 @@ export async function startTargets(config: FlintConfig, pools: readonly AgentPoo
     iscsiPort: config.iscsiPort,
     nbdPortRange: [config.nbdPorts[0], config.nbdPorts[1]],
     ...(nbdTls ? { nbdTls } : {}),
+    processes,
   });
   const targets = new Map<TargetKind, Target | { unavailable: string }>();
   const ready: Target[] = [];

@@ -7,6 +7,7 @@
  */
 import type { Bus } from '../bus/index.js';
 import type { FlintConfig, Logger } from '../config/index.js';
+import type { ProcessGroup } from '../lifecycle/index.js';
 import { createBackupEngine, openRepository, repositoryId, type BackupEngine } from './backup/index.js';
 
 export interface AgentBackupEngine {
@@ -18,11 +19,12 @@ export interface AgentBackupEngine {
   close(): Promise<void>;
 }
 
-export async function openBackupEngine(config: FlintConfig, bus: Bus, log: Logger): Promise<AgentBackupEngine> {
+/** @param processes owns the qemu-nbd servers the engine starts (the agent's group). */
+export async function openBackupEngine(config: FlintConfig, bus: Bus, log: Logger, processes: ProcessGroup): Promise<AgentBackupEngine> {
   const spec = config.backupRepository;
   try {
     const repository = await openRepository(spec, { nats: bus.nc, dataDir: config.dataDir });
-    const engine = createBackupEngine(repository, { chunkSize: config.backupChunkMiB * 1024 * 1024 });
+    const engine = createBackupEngine(repository, { chunkSize: config.backupChunkMiB * 1024 * 1024, processes });
     let id: string | null = null;
     try {
       id = await repositoryId(repository, { nats: bus.nc });

@@ -13,6 +13,7 @@
  * (exports of a previous run: their migrations fail and are retried by hand) and on stop
  * it stops its exports, so no stray qemu-nbd survives the agent.
  */
+import type { ProcessGroup } from '../lifecycle/index.js';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../config/index.js';
@@ -48,6 +49,8 @@ export interface MigrationAgentOptions {
   log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
   /** qemu-nbd binary (tests). */
   qemuNbd?: string;
+  /** Owns the qemu-nbd exports: the agent's stop closes it, even while an export starts. */
+  processes: ProcessGroup;
   now?: () => Date;
   /** Publishes a progress report on core NATS (fire and forget); none when absent. */
   report?: (subject: string, kind: string, payload: MigrationProgress) => void;
@@ -206,6 +209,7 @@ export class MigrationAgent {
           shared: 4,
           pidFile: join(this.opts.stateDir, `${p.operationId}.pid`),
           ...(this.opts.qemuNbd ? { binary: this.opts.qemuNbd } : {}),
+          processes: this.opts.processes,
         });
         const record: ExportRecord = { operationId: p.operationId, volumeId: p.volumeId, pool: p.pool, pid: server.pid, port };
         await writeRecord(this.recordPath(p.operationId), record);

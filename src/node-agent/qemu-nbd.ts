@@ -9,12 +9,12 @@
  * pid file, which qemu-nbd does after it has bound its socket: a port some other process
  * holds is an early exit, not a false "ready".
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ProcessGroup } from '../lifecycle/index.js';
 import { DriverError, type ImageSource } from './drivers/index.js';
 
 export const DEFAULT_QEMU_NBD = 'qemu-nbd';
@@ -50,6 +50,8 @@ export interface NbdServeOptions {
    * inconsistent (marked in-use after a crash). @default none
    */
   bitmap?: string;
+  /** Owns the qemu-nbd process: closing the group stops it, even while it is starting. */
+  processes: ProcessGroup;
 }
 
 /** The id of the TLS credentials object on qemu-nbd's command line. */
@@ -66,7 +68,7 @@ export interface NbdServer {
 }
 
 /** The qemu-nbd arguments for `opts` (pure; exported for unit tests). */
-export function qemuNbdArgs(opts: NbdServeOptions & { pidFile: string }): string[] {
+export function qemuNbdArgs(opts: Omit<NbdServeOptions, 'processes'> & { pidFile: string }): string[] {
   const { image } = opts;
   const readOnly = opts.readOnly === true || image.snapshotName !== undefined;
   // An internal snapshot is read with force-share: another process (qemu-storage-daemon exporting
@@ -116,42 +118,21 @@ export async function serveNbd(opts: NbdServeOptions): Promise<NbdServer> {
   const binary = opts.binary ?? DEFAULT_QEMU_NBD;
   const pidFile = opts.pidFile ?? join('socket' in opts.listen ? `${opts.listen.socket}.pid` : join(tmpdir(), `flint-qemu-nbd-${randomBytes(6).toString('hex')}.pid`));
   await fs.rm(pidFile, { force: true });
-  const child = spawn(binary, qemuNbdArgs({ ...opts, pidFile }), { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    if (stderr.length < 8192) stderr += chunk;
-  });
-  const exited = new Promise<string>((resolve) => {
-    child.once('exit', (code, signal) => resolve(signal ?? `exit ${code}`));
-    child.once('error', (err) => resolve(`error ${err.message}`));
-  });
-  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
-  // 'exit' can come before the last of stderr is read; 'close' comes after it.
-  const closed = new Promise<void>((resolve) => {
-    child.once('close', () => resolve());
-    child.once('error', () => resolve());
-  });
-
+  const child = opts.processes.spawn({ binary, args: qemuNbdArgs({ ...opts, pidFile }), stderrLimit: 8192 });
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 10_000);
   for (;;) {
-    const state = await Promise.race([
-      exited.then((how) => ({ exited: how })),
-      spawnError.then((err) => ({ error: err })),
-      wrotePid(pidFile, child.pid).then((ok) => ({ ok })),
-    ]);
-    if ('error' in state && (state.error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new DriverError(`${binary} is not installed or not on PATH; install the qemu-utils package`, { cause: state.error });
-    }
-    if ('exited' in state || 'error' in state) {
-      await exited;
-      await Promise.race([closed, sleep(1000)]);
-      throw new DriverError(`qemu-nbd could not serve ${opts.image.path} (${'exited' in state ? state.exited : state.error.message}): ${stderr.trim() || 'no message'}`);
+    const state = await Promise.race([child.exited.then((how) => ({ exited: how })), wrotePid(pidFile, child.pid).then((ok) => ({ ok }))]);
+    if ('exited' in state) {
+      if (state.exited.startsWith('error') && state.exited.includes('ENOENT')) {
+        throw new DriverError(`${binary} is not installed or not on PATH; install the qemu-utils package`, { retryable: false });
+      }
+      throw new DriverError(`qemu-nbd could not serve ${opts.image.path} (${state.exited}): ${child.stderr().trim() || 'no message'}`);
     }
     if (state.ok) break;
     if (Date.now() > deadline) {
-      await stopChild(child, exited);
+      await child.stop();
       await fs.rm(pidFile, { force: true });
-      throw new DriverError(`qemu-nbd did not listen on ${describe(opts.listen)} within ${opts.readyTimeoutMs ?? 10_000} ms: ${stderr.trim() || 'no message'}`);
+      throw new DriverError(`qemu-nbd did not listen on ${describe(opts.listen)} within ${opts.readyTimeoutMs ?? 10_000} ms: ${child.stderr().trim() || 'no message'}`);
     }
     await sleep(20);
   }
@@ -159,18 +140,10 @@ export async function serveNbd(opts: NbdServeOptions): Promise<NbdServer> {
   let stopping: Promise<void> | undefined;
   return {
     uri: nbdUri(opts.listen, opts.exportName, opts.tls !== undefined),
-    pid: child.pid ?? -1,
-    exited,
-    stop: () => (stopping ??= stopChild(child, exited).then(() => fs.rm(pidFile, { force: true }))),
+    pid: child.pid,
+    exited: child.exited,
+    stop: () => (stopping ??= child.stop().then(() => fs.rm(pidFile, { force: true }))),
   };
-}
-
-async function stopChild(child: ChildProcess, exited: Promise<string>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
 }
 
 function describe(listen: NbdServeOptions['listen']): string {
@@ -178,7 +151,7 @@ function describe(listen: NbdServeOptions['listen']): string {
 }
 
 /** True once `pidFile` holds `pid`. */
-async function wrotePid(pidFile: string, pid: number | undefined): Promise<boolean> {
+async function wrotePid(pidFile: string, pid: number): Promise<boolean> {
   const text = await fs.readFile(pidFile, 'utf8').catch(() => '');
-  return pid !== undefined && Number(text.trim()) === pid;
+  return pid > 0 && Number(text.trim()) === pid;
 }

@@ -16,6 +16,7 @@
  * (`compare`, or `full` without a parent) and the parent only spares rewriting unchanged
  * chunks.
  */
+import { ProcessGroup } from '../../lifecycle/index.js';
 import { availableParallelism } from 'node:os';
 import { DriverError } from '../drivers/index.js';
 import type { ImageSource } from '../drivers/index.js';
@@ -49,13 +50,17 @@ export class BackupEngineImpl implements BackupEngine {
   private readonly store: RepoStore;
   private readonly workers: number;
   private readonly chunkSize: number;
+  /** Owns the qemu-nbd processes that serve the images being read or written. */
+  private readonly processes: ProcessGroup;
 
   constructor(
     readonly repository: BackupRepository,
-    opts: { chunkSize: number; workers?: number },
+    opts: { chunkSize: number; workers?: number; processes?: ProcessGroup },
   ) {
     this.store = asStore(repository);
     this.chunkSize = opts.chunkSize;
+    // Without an owner's group (tests, benchmarks) the engine owns its servers; each is stopped when its operation ends.
+    this.processes = opts.processes ?? new ProcessGroup('backup engine');
     this.workers = opts.workers ?? Math.max(1, Math.min(4, availableParallelism()));
   }
 
@@ -88,16 +93,16 @@ export class BackupEngineImpl implements BackupEngine {
   /** Serves the image, with the parent's bitmap when the session has one (and without it, comparing, when that fails). */
   private async openForBackup(source: ImageSource, tracking: BitmapSession): Promise<OpenImage> {
     const bitmap = tracking.bitmap;
-    if (bitmap === undefined) return openImage(source, false);
+    if (bitmap === undefined) return openImage(source, false, { processes: this.processes });
     try {
-      const image = await openImage(source, false, { bitmap });
+      const image = await openImage(source, false, { bitmap, processes: this.processes });
       if (image.client.hasContext(dirtyBitmapContext(bitmap))) return image;
       await image.close();
       tracking.fallBack(`qemu-nbd did not offer the meta context of bitmap ${bitmap}`);
     } catch (err) {
       tracking.fallBack(`qemu-nbd could not serve bitmap ${bitmap} (${(err as Error).message})`);
     }
-    return openImage(source, false);
+    return openImage(source, false, { processes: this.processes });
   }
 
   /**
@@ -247,7 +252,7 @@ export class BackupEngineImpl implements BackupEngine {
     const m = checked.manifest;
     const what = `restore of backup ${m.backupId}`;
     checkAbort(req.signal, what);
-    const image = await openImage(req.target, true);
+    const image = await openImage(req.target, true, { processes: this.processes });
     const pool = new WorkerPool(this.workers, m.entries.reduce((n, e) => Math.max(n, e.length), this.chunkSize), this.workers * 2 + 2);
     try {
       const { client } = image;

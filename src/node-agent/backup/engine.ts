@@ -4,6 +4,7 @@
  * collect garbage. Implementation: `engine-impl.ts` (pipeline), `dir-repository.ts` and
  * `nats-repository.ts` (storage), `nbd-client.ts` (reading and writing images).
  */
+import type { ProcessGroup } from '../../lifecycle/index.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ImageSource } from '../drivers/index.js';
 import { DriverError } from '../drivers/index.js';
@@ -151,11 +152,12 @@ export function openRepository(spec: string, deps: { nats?: NatsConnection; data
  * The engine over `repository` (one opened by `openRepository`).
  * @param opts.chunkSize bytes per chunk, a power of two between 64 KiB and 32 MiB. @default DEFAULT_CHUNK_SIZE
  * @param opts.workers hashing/compression worker threads. @default min(4, cpus)
+ * @param opts.processes owns the qemu-nbd servers of the images (the agent's group). @default a group of the engine's own
  */
-export function createBackupEngine(repository: BackupRepository, opts?: { chunkSize?: number; workers?: number }): BackupEngine {
+export function createBackupEngine(repository: BackupRepository, opts?: { chunkSize?: number; workers?: number; processes?: ProcessGroup }): BackupEngine {
   const chunkSize = opts?.chunkSize ?? DEFAULT_CHUNK_SIZE;
   if (!Number.isInteger(chunkSize) || chunkSize < 65536 || chunkSize > 32 * 1024 * 1024 || (chunkSize & (chunkSize - 1)) !== 0) {
     throw new DriverError(`backup chunk size ${chunkSize} is not a power of two between 64 KiB and 32 MiB; pick one such as 4194304`, { retryable: false });
   }
-  return new BackupEngineImpl(repository, { chunkSize, workers: opts?.workers });
+  return new BackupEngineImpl(repository, { chunkSize, workers: opts?.workers, processes: opts?.processes });
 }

@@ -2,6 +2,7 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ProcessGroup } from '../../lifecycle/index.js';
 import type { ImageSource } from '../drivers/index.js';
 import { serveNbd } from '../qemu-nbd.js';
 import { dirtyBitmapContext, NbdClient } from './nbd-client.js';
@@ -14,13 +15,14 @@ export interface OpenImage {
 /**
  * Serves `image` with qemu-nbd on a private unix socket and connects to it.
  * @param opts.bitmap also serve this persistent dirty bitmap (read it with `client.dirtyExtents`)
+ * @param opts.processes owns the qemu-nbd process
  */
-export async function openImage(image: ImageSource, writable: boolean, opts: { bitmap?: string } = {}): Promise<OpenImage> {
+export async function openImage(image: ImageSource, writable: boolean, opts: { bitmap?: string; processes: ProcessGroup }): Promise<OpenImage> {
   const dir = await fs.mkdtemp(join(tmpdir(), 'flint-bk-'));
   const socket = join(dir, 'nbd.sock');
   let server: Awaited<ReturnType<typeof serveNbd>> | undefined;
   try {
-    server = await serveNbd({ image, exportName: 'img', listen: { socket }, readOnly: !writable, shared: 2, cache: writable ? 'writeback' : undefined, bitmap: opts.bitmap });
+    server = await serveNbd({ image, exportName: 'img', listen: { socket }, readOnly: !writable, shared: 2, cache: writable ? 'writeback' : undefined, bitmap: opts.bitmap, processes: opts.processes });
     const client = await NbdClient.connect({ socket }, 'img', { metaContexts: opts.bitmap === undefined ? [] : [dirtyBitmapContext(opts.bitmap)] });
     let closing: Promise<void> | undefined;
     return {

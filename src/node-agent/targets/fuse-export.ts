@@ -10,6 +10,7 @@
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ProcessGroup } from '../../lifecycle/index.js';
 import { DriverError, type ImageSource } from '../drivers/index.js';
 import { DEFAULT_QSD, qmpMonitorArgs, startQsd } from './qsd-process.js';
 
@@ -53,7 +54,8 @@ export function qmpSocketOf(mountpoint: string): string {
   return `${mountpoint}.qmp`;
 }
 
-export async function startFuseExport(image: ImageSource, mountpoint: string, writable: boolean, binary = DEFAULT_QSD): Promise<FuseExport> {
+/** @param processes owns the daemon (its owner's stop closes it, even while the export starts). */
+export async function startFuseExport(image: ImageSource, mountpoint: string, writable: boolean, processes: ProcessGroup, binary = DEFAULT_QSD): Promise<FuseExport> {
   if (image.snapshotName !== undefined) {
     throw new DriverError(`an iSCSI export of the internal snapshot ${image.snapshotName} is not supported; export the volume or use NBD`, { retryable: false });
   }
@@ -68,6 +70,7 @@ export async function startFuseExport(image: ImageSource, mountpoint: string, wr
     what: `export ${image.path} on ${mountpoint}`,
     ready: () => isMounted(mountpoint),
     binary,
+    processes,
     cleanUp: async () => {
       await clearStaleMount(mountpoint);
       await fs.rm(mountpoint, { force: true });

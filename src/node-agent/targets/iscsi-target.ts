@@ -72,7 +72,7 @@ export class IscsiTarget implements Target {
       this.stopping = false;
       await fs.mkdir(this.fuseDir, { recursive: true });
       if (!this.daemon) {
-        await stopStaleTgtd(join(this.dir, 'tgtd.pid'));
+        await stopStaleTgtd(join(this.dir, 'tgtd.pid'), portalText(this.opts.address, this.opts.iscsiPort));
         await this.clearStaleFuse(new Set());
       }
       await this.ensureDaemon();
@@ -162,11 +162,19 @@ export class IscsiTarget implements Target {
     return this.queue.run(async () => {
       this.stopping = true;
       const daemon = this.daemon;
-      if (daemon?.alive) for (const t of await this.show()) await this.teardown(t);
-      this.exports.clear();
-      for (const path of [...this.fuses.keys()]) await this.releaseFuse(path);
-      await daemon?.stop();
-      this.daemon = undefined;
+      // tgtd and the daemons are stopped even when the orderly teardown fails (a tgtadm error):
+      // a shutdown that gave up half-way left a tgtd nobody would stop.
+      try {
+        if (daemon?.alive) for (const t of await this.show()) await this.teardown(t);
+      } finally {
+        this.exports.clear();
+        try {
+          for (const path of [...this.fuses.keys()]) await this.releaseFuse(path).catch(() => undefined);
+        } finally {
+          await daemon?.stop();
+          this.daemon = undefined;
+        }
+      }
       await this.clearStaleFuse(new Set());
     });
   }
@@ -213,12 +221,14 @@ export class IscsiTarget implements Target {
 
   /** Starts tgtd when it is not running; after a restart re-creates every export we know. */
   private async ensureDaemon(): Promise<void> {
+    // After shutdown() a late call (a reconcile still in flight) must not bring tgtd back.
+    if (this.stopping) throw new DriverError('iscsi target: shut down; the agent is stopping');
     // `alive` flips when Node sees the exit; a killed tgtd is a zombie before that.
     if (this.daemon?.alive && (await commandOf(this.daemon.pid)) !== '') return;
     const restarted = this.daemon !== undefined;
     await this.daemon?.stop();
     await fs.mkdir(this.fuseDir, { recursive: true });
-    const daemon = await startTgtd({ address: this.opts.address, port: this.opts.iscsiPort, pidFile: join(this.dir, 'tgtd.pid') });
+    const daemon = await startTgtd({ address: this.opts.address, port: this.opts.iscsiPort, pidFile: join(this.dir, 'tgtd.pid'), processes: this.opts.processes });
     this.daemon = daemon;
     void daemon.exited.then(() => {
       if (this.stopping || this.daemon !== daemon) return;
@@ -263,7 +273,7 @@ export class IscsiTarget implements Target {
     if (current?.alive) return current;
     if (current) await this.stopFuse(req.image.path);
     const mountpoint = join(this.fuseDir, `${createHash('sha256').update(req.image.path).digest('hex').slice(0, 24)}.img`);
-    const fuse = await startFuseExport(req.image, mountpoint, true);
+    const fuse = await startFuseExport(req.image, mountpoint, true, this.opts.processes);
     this.fuses.set(req.image.path, fuse);
     const sharing = [...this.exports.values()].filter((e) => e.req.image.path === req.image.path);
     for (const e of sharing) e.fuse = fuse;

@@ -35,6 +35,8 @@ export class NbdTarget implements Target {
   private readonly exports = new Map<string, NbdExport>();
   private readonly queue = new SerialQueue();
   private readonly dir: string;
+  /** Set by shutdown(): a late export (a reconcile still in flight) must not start a server. */
+  private stopped = false;
 
   constructor(private readonly opts: TargetOptions) {
     this.dir = join(opts.stateDir, 'nbd');
@@ -47,6 +49,7 @@ export class NbdTarget implements Target {
   /** Creates its state dir and stops the servers a killed agent left (by their pid files). The binaries are checked by the first export. */
   setup(): Promise<void> {
     return this.queue.run(async () => {
+      this.stopped = false;
       await fs.mkdir(this.dir, { recursive: true });
       if (this.exports.size > 0) return;
       for (const name of await fs.readdir(this.dir)) {
@@ -112,6 +115,7 @@ export class NbdTarget implements Target {
 
   shutdown(): Promise<void> {
     return this.queue.run(async () => {
+      this.stopped = true;
       for (const id of [...this.exports.keys()]) await this.remove(id);
     });
   }
@@ -126,6 +130,7 @@ export class NbdTarget implements Target {
 
   /** Serves `req`, on `preferredPort` when given and free, else on the first free port of the range. */
   private async start(req: ExportRequest, preferredPort?: number): Promise<NbdConnection> {
+    if (this.stopped) throw new DriverError('nbd target: shut down; the agent is stopping');
     const [lo, hi] = this.opts.nbdPortRange;
     const used = new Set([...this.exports.values()].map((e) => e.port));
     const candidates = preferredPort === undefined ? [] : [preferredPort];
@@ -141,6 +146,7 @@ export class NbdTarget implements Target {
           readOnly: req.mode === 'ro',
           pidFile: join(this.dir, `${port}.pid`),
           ...(this.opts.nbdTls ? { tls: { dir: this.opts.nbdTls.dir, verifyPeer: this.opts.nbdTls.verifyClients } } : {}),
+          processes: this.opts.processes,
         };
         const server = servedByDaemon(req) ? await serveQcow2Nbd({ ...common, qmpSocket: join(this.dir, `${port}.qmp`) }) : await serveNbd(common);
         const entry: NbdExport = { req, port, server, dead: false };

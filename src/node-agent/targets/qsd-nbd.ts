@@ -7,6 +7,7 @@
  * The image's nodes are always opened writable (a snapshot writes the qcow2 metadata); a
  * read-only attachment's export is `writable=off`, so a client's write is refused.
  */
+import type { ProcessGroup } from '../../lifecycle/index.js';
 import { DriverError, type ImageSource } from '../drivers/index.js';
 import { NBD_TLS_OBJECT_ID, nbdUri, type NbdServer } from '../qemu-nbd.js';
 import { qmpMonitorArgs, startQsd } from './qsd-process.js';
@@ -28,6 +29,8 @@ export interface QsdNbdOptions {
   maxConnections?: number;
   /** @default DEFAULT_QSD */
   binary?: string;
+  /** Owns the daemon: closing the group stops it, even while it is starting. */
+  processes: ProcessGroup;
 }
 
 export interface QsdNbdServer extends NbdServer {
@@ -36,7 +39,7 @@ export interface QsdNbdServer extends NbdServer {
 }
 
 /** The qemu-storage-daemon arguments (pure; exported for unit tests). Options are processed in order: the TLS object before the server that names it. */
-export function qsdNbdArgs(opts: QsdNbdOptions): string[] {
+export function qsdNbdArgs(opts: Omit<QsdNbdOptions, 'processes'>): string[] {
   const { image } = opts;
   // JSON syntax: a path or name with a comma would break the key=value syntax. Writable exports
   // bypass the host page cache and pass discards on, as qemu-nbd's `--cache=none --discard=unmap`.
@@ -74,6 +77,7 @@ export async function serveQcow2Nbd(opts: QsdNbdOptions): Promise<QsdNbdServer> 
     pidFile: opts.pidFile,
     qmpSocket: opts.qmpSocket,
     what: `serve ${opts.image.path} over NBD on ${opts.listen.host}:${opts.listen.port}`,
+    processes: opts.processes,
     ...(opts.binary ? { binary: opts.binary } : {}),
   });
   return {

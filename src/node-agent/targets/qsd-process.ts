@@ -7,9 +7,9 @@
  * starts from that. A daemon that cannot start (an image it cannot open or lock, a port some
  * other process holds) exits with its reason on stderr, which the error carries.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ProcessGroup } from '../../lifecycle/index.js';
 import { DriverError } from '../drivers/index.js';
 
 export const DEFAULT_QSD = 'qemu-storage-daemon';
@@ -30,6 +30,8 @@ export interface QsdStart {
   readyTimeoutMs?: number;
   /** Runs when the start fails (the daemon is gone by then), e.g. to remove a mountpoint. */
   cleanUp?: () => Promise<void>;
+  /** Owns the daemon: closing the group stops it, even while it is starting. */
+  processes: ProcessGroup;
 }
 
 export interface QsdProcess {
@@ -47,62 +49,43 @@ export async function startQsd(opts: QsdStart): Promise<QsdProcess> {
   const binary = opts.binary ?? DEFAULT_QSD;
   await fs.rm(opts.pidFile, { force: true });
   await fs.rm(opts.qmpSocket, { force: true });
-  const child = spawn(binary, opts.args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    if (stderr.length < 8192) stderr += chunk;
-  });
-  const exited = new Promise<string>((resolve) => {
-    // 'close', not 'exit': by then all of stderr has been read (the reason of an early exit is in it).
-    child.once('close', (code, signal) => resolve(signal ?? `exit ${code}`));
-    child.once('error', (err) => resolve(`error ${err.message}`));
-  });
-  let gone = false;
-  void exited.then(() => (gone = true));
+  const child = opts.processes.spawn({ binary, args: opts.args, killAfterMs: 10_000, stderrLimit: 8192 });
   const timeoutMs = opts.readyTimeoutMs ?? 15_000;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (gone) {
-      const how = await exited;
+    if (!child.alive) {
+      const how = await child.exited;
       await opts.cleanUp?.().catch(() => undefined);
       await fs.rm(opts.qmpSocket, { force: true });
       if (how.includes('ENOENT')) throw new DriverError(`${binary} is not installed or not on PATH; install the qemu-system-common package`, { retryable: false });
-      throw new DriverError(`qemu-storage-daemon could not ${opts.what} (${how}): ${stderr.trim() || 'no message'}`);
+      throw new DriverError(`qemu-storage-daemon could not ${opts.what} (${how}): ${child.stderr().trim() || 'no message'}`);
     }
     const pid = Number((await fs.readFile(opts.pidFile, 'utf8').catch(() => '')).trim());
     if (pid === child.pid && (opts.ready ? await opts.ready() : true)) break;
     if (Date.now() > deadline) {
-      await stopChild(child, exited);
+      await child.stop();
       await opts.cleanUp?.().catch(() => undefined);
       await fs.rm(opts.pidFile, { force: true });
       await fs.rm(opts.qmpSocket, { force: true });
-      throw new DriverError(`qemu-storage-daemon did not ${opts.what} within ${timeoutMs} ms: ${stderr.trim() || 'no message'}`);
+      throw new DriverError(`qemu-storage-daemon did not ${opts.what} within ${timeoutMs} ms: ${child.stderr().trim() || 'no message'}`);
     }
     await sleep(20);
   }
   let stopping: Promise<void> | undefined;
   return {
-    pid: child.pid ?? -1,
+    pid: child.pid,
     qmpSocket: opts.qmpSocket,
-    exited,
+    exited: child.exited,
     get alive() {
-      return !gone;
+      return child.alive;
     },
     stop: () =>
       (stopping ??= (async () => {
-        await stopChild(child, exited);
+        await child.stop();
         await fs.rm(opts.pidFile, { force: true });
         await fs.rm(opts.qmpSocket, { force: true });
       })()),
   };
-}
-
-async function stopChild(child: ChildProcess, exited: Promise<string>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** The `--chardev`/`--monitor` arguments of a QMP monitor on the unix socket `path` (commas doubled). */

@@ -4,6 +4,7 @@
  * and the agent's command handling depend on this module only; the implementations
  * (`iscsi-target.ts` over tgt, `nbd-target.ts` over qemu-nbd and qemu-storage-daemon) depend on it too.
  */
+import type { ProcessGroup } from '../../lifecycle/index.js';
 import type { ImageSource } from '../drivers/index.js';
 import type { NbdTls } from './nbd-tls.js';
 
@@ -103,4 +104,6 @@ export interface TargetOptions {
   nbdPortRange: [number, number];
   /** NBD exports over TLS only, with these checked credentials (see `nbd-tls.ts`); absent: plain NBD. */
   nbdTls?: NbdTls;
+  /** Owns every daemon the targets start (tgtd, qemu-nbd, qemu-storage-daemon): its owner's stop closes it. */
+  processes: ProcessGroup;
 }
