@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
 import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 interface Ctx {
   cluster: Cluster;
@@ -228,3 +229,5 @@ test.serial('forceDeleteVolume of a volume stuck CREATING on a stopped agent end
     if (agentDown) t.context.cluster.startAgent('host-a');
   }
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

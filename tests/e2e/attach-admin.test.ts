@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { gql, waitFor, startCluster, type Cluster } from '../helpers/cluster.js';
 import { iscsiImageOpts } from '../helpers/iscsi.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 interface Ctx {
   cluster: Cluster;
@@ -433,3 +434,5 @@ test.serial('qcow2 over NBD: a forced backup of the attached volume keeps the ex
   t.is(zero.status, 0, zero.out);
   t.notRegex(zero.out, /Pattern verification failed/, 'the write made after the backup is not in it');
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -11,6 +11,7 @@ import type { Client } from 'graphql-ws';
 import { gql, startCluster, type Cluster } from '../helpers/cluster.js';
 import { collect, wsClient } from '../helpers/ws.js';
 import { iscsiImageOpts } from '../helpers/iscsi.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 interface Ctx {
   cluster: Cluster;
@@ -340,3 +341,5 @@ test.serial('a reader sees the attachment without the CHAP secret; another proje
   t.false(t.context.cluster.logs().includes(a.connectionInfo!.data.authPassword!), 'the secret is in no log');
   await detach(t, a.id);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import type { Client } from 'graphql-ws';
 import { gql, startCluster, type Cluster } from '../helpers/cluster.js';
 import { collect, wsClient } from '../helpers/ws.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 interface Ctx {
   cluster: Cluster;
@@ -168,3 +169,5 @@ test.serial('extending an attached volume keeps it IN_USE and the initiator sees
   await call(t, t.context.member, 'mutation($id: ID!) { deleteAttachment(input: { id: $id }) { attachment { status } } }', { id });
   await waitFor<Att>(t, CHANGED, id, 'attachmentChanged', (x) => x.status === 'DETACHED');
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -13,6 +13,7 @@ import { gql, startCluster, type Cluster } from '../helpers/cluster.js';
 import { makeTlsFixture, type TlsFixture } from '../helpers/nbd-tls.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';
 import { collect, wsClient } from '../helpers/ws.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 interface Ctx {
   cluster: Cluster;
@@ -178,3 +179,5 @@ test.serial('with FLINT_NBD_TLS_DIR the agent serves NBD over TLS only, and conn
   t.not(stranger.status, 0, 'a client trusting another CA is refused');
   await detach(t, a.id);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 let cluster: Cluster | undefined;
 let keys: TempDir | undefined;
@@ -52,3 +53,5 @@ test('an agent with another key fails the export with a message naming its key f
   t.true(message.includes(`does not open with the key from ${agentKey}`), message);
   t.regex(message, /FLINT_SECRET_KEY_FILE/);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

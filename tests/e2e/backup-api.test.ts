@@ -36,6 +36,7 @@ import {
   type BackupRow,
   type ProgressRow,
 } from './backup-helpers.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 interface Ctx {
   c: Cluster;
@@ -324,3 +325,5 @@ test.serial('bad requests: every one a GraphQL error with its code, nothing chan
   const record = ok(await call<{ exportBackupRecord: string }>(c, c.adminToken, 'query($id: ID!) { exportBackupRecord(id: $id) }', { id: b.id })).exportBackupRecord;
   t.is(code(await call(c, c.adminToken, 'mutation($r: String!) { importBackupRecord(input: { record: $r }) { backup { id } } }', { r: record })), 'CONFLICT');
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -9,6 +9,7 @@ import anyTest, { type TestFn } from 'ava';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { tempDir } from '../helpers/tmp.js';
 import { call, imagePath, newVolume, ok, RESTORE_BACKUP, takeBackup, untilBackup, untilVolume, writeRandom } from './backup-helpers.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 interface Ctx {
   c: Cluster;
@@ -74,3 +75,5 @@ test.serial('an incremental backup of a qcow2 volume reads only the chunks writt
   t.is(after.changeTracking, 'DIRTY_BITMAP');
   t.is(after.sha256, full.sha256, 'the volume holds the full backup’s bytes again, and the incremental says so');
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

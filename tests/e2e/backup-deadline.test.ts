@@ -21,6 +21,7 @@ import {
   writeRandom,
   type BackupRow,
 } from './backup-helpers.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 const TIMEOUT_S = 3;
 /** Random (incompressible, never deduplicated) data, enough for a backup of several timeouts. */
@@ -103,3 +104,5 @@ test.serial('a backup whose agent stops mid-way is failed by its deadline', asyn
     c.startAgent('h1');
   }
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

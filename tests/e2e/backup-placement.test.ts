@@ -22,6 +22,7 @@ import {
   untilVolume,
   VERIFY_BACKUP,
 } from './backup-helpers.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 const test = anyTest as TestFn<{ clusters: Cluster[]; scratch: TempDir }>;
 const POOLS = [{ name: 'p', imageFormat: 'qcow2' as const }];
@@ -143,3 +144,5 @@ test.serial('one shared directory repository: both hosts qualify, and verify goe
     c.startAgent('zz');
   }
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

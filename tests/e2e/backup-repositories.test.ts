@@ -23,6 +23,7 @@ import {
   VERIFY_BACKUP,
   type BackupRow,
 } from './backup-helpers.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 const test = anyTest as TestFn<{ clusters: Cluster[]; cleanups: Array<() => Promise<void>> }>;
 const POOL = [{ name: 'p', imageFormat: 'qcow2' as const }];
@@ -114,3 +115,5 @@ test.serial('a backup record exported from one Flint is imported by another shar
   await untilVolume(b, memberB, r.restoreBackup.volume.id, 'AVAILABLE');
   t.true(await sameBytes(imagePath(a, 'a1', 'p', id), imagePath(b, 'b1', 'p', r.restoreBackup.volume.id)));
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

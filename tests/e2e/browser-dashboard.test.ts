@@ -10,6 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, screenshot } from '../helpers/browser.js';
 import { gql, startCluster, type Cluster } from '../helpers/cluster.js';
 import { collect, wsClient } from '../helpers/ws.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 interface Opened {
   page: Page;
@@ -306,3 +307,5 @@ test('GET /dashboard serves the page and its bundles with content types and a sa
   t.is((await fetch(`${base(cluster)}/dashboard/package.json`)).status, 404);
   t.is((await fetch(`${base(cluster)}/dashboard`, { method: 'POST' })).status, 405);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

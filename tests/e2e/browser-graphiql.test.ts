@@ -7,6 +7,7 @@ import anyTest, { type TestFn } from 'ava';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, screenshot } from '../helpers/browser.js';
 import { gql, startCluster, type Cluster } from '../helpers/cluster.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 interface Ctx {
   cluster: Cluster;
@@ -157,3 +158,5 @@ test('the page and its assets are served with content types and cache headers', 
   const api = await fetch(`${cluster.url}?query=${encodeURIComponent('{ __typename }')}`, { headers: { accept: 'text/html', 'apollo-require-preflight': 'true' } });
   t.regex(api.headers.get('content-type') ?? '', /json/);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
 import { json, runFlint, type Run } from '../helpers/flint-cli.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 interface Ctx {
   cluster: Cluster;
@@ -111,3 +112,5 @@ test.serial('an attached qcow2 volume grows while exported: IN_USE again and the
   t.pass();
   t.is((await flint(t, ['attachment', 'delete', a.id, '--wait'])).status, 0);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

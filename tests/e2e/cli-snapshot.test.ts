@@ -7,6 +7,7 @@ import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { field, json, runFlint, type Run } from '../helpers/flint-cli.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 
 interface Ctx {
@@ -150,3 +151,5 @@ test('bad usage exits 2 and unknown snapshots exit 4', async (t) => {
     t.regex(r.stderr, /\(NOT_FOUND\)$/m);
   }
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -11,6 +11,7 @@ import { freePort } from '../../src/bus/nats-server-process.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { field, json, runFlint, type Run } from '../helpers/flint-cli.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 
 interface Ctx {
@@ -181,3 +182,5 @@ test('volume types: create, list and delete by name as admin', async (t) => {
   t.is(deleted.status, 0, deleted.stderr);
   t.is(deleted.stdout, `Deleted volume type ${type.id}.\n`);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -6,13 +6,15 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { freePort, isPortFree } from '../../src/bus/nats-server-process.js';
 import { gql, waitFor } from '../helpers/cluster.js';
+import { agentPortsEnv } from '../helpers/ports.js';
+import { noProcessesLeft, processMarker } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const FLINT = join(ROOT, 'bin', 'flint.js');
 
 function flint(args: string[], env: NodeJS.ProcessEnv) {
-  return spawnSync(process.execPath, [FLINT, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, encoding: 'utf8', timeout: 60_000 });
+  return spawnSync(process.execPath, [FLINT, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...processMarker(), ...env }, encoding: 'utf8', timeout: 60_000 });
 }
 
 function natsServersUsing(dir: string): string[] {
@@ -25,7 +27,15 @@ test('flint dev starts everything, prints a working curl example, and Ctrl-C sto
   t.teardown(() => dir.cleanup());
   const port = await freePort();
   const child = spawn(process.execPath, [FLINT, 'dev'], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, FLINT_DATA_DIR: dir.path, FLINT_LISTEN: `127.0.0.1:${port}`, FLINT_HEARTBEAT_SECONDS: '1' },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      FLINT_DATA_DIR: dir.path,
+      FLINT_LISTEN: `127.0.0.1:${port}`,
+      FLINT_HEARTBEAT_SECONDS: '1',
+      ...(await agentPortsEnv()),
+      ...processMarker(),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -107,3 +117,5 @@ test('flint token create prints a token for a new project, and refuses an unknow
   t.is(bad.status, 2);
   t.regex(bad.stderr, /--role: one of admin, member, reader/);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -13,6 +13,7 @@ import type { Client } from 'graphql-ws';
 import { gql, startCluster, type Cluster } from '../helpers/cluster.js';
 import { tempDir } from '../helpers/tmp.js';
 import { collect, wsClient } from '../helpers/ws.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 const run = promisify(execFile);
 const MiB = 1024 ** 2;
@@ -228,3 +229,5 @@ test.serial('bad sources and sizes are refused with the right codes', async (t) 
   const list = await call<{ volumes: { totalCount: number } }>(t, memberA, '{ volumes(filter: { name: "smaller" }) { totalCount } }');
   t.is(list.data!.volumes.totalCount, 0);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

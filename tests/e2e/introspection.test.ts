@@ -8,6 +8,7 @@ import anyTest, { type TestFn } from 'ava';
 import type { Client } from 'graphql-ws';
 import { gql, startCluster, type Cluster } from '../helpers/cluster.js';
 import { collect, wsClient } from '../helpers/ws.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 interface Ctx {
   on: Cluster;
@@ -102,3 +103,5 @@ test('FLINT_INTROSPECTION=false leaves ordinary queries alone', async (t) => {
   const viewer = await collect(client, '{ viewer { role } }', {}, (d) => d).waitFor(() => true);
   t.deepEqual(viewer, { viewer: { role: 'ADMIN' } });
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

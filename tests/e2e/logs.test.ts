@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
 import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 const test = anyTest as TestFn<{ cluster: Cluster }>;
 
@@ -95,3 +96,5 @@ test.serial('no token reaches any log, whether good, unknown or malformed', asyn
     t.notRegex(text, /Bearer /i, `${name} logged an Authorization value`);
   }
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import anyTest, { type TestFn } from 'ava';
 import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 const run = promisify(execFile);
 const GiB = 1024 ** 3;
@@ -244,3 +245,5 @@ test.serial('unmanage bad paths answer their codes', async (t) => {
   await settle(t, v.id);
   t.is((await volume(t, v.id))?.status, 'AVAILABLE', 'nothing changed by the refusals');
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

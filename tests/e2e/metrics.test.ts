@@ -6,6 +6,7 @@
 import anyTest, { type TestFn } from 'ava';
 import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
 import { collect, wsClient } from '../helpers/ws.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 const test = anyTest as TestFn<{ cluster: Cluster }>;
 
@@ -135,3 +136,5 @@ test.serial('the scheduler and the agent serve their own metrics, health and rea
   }
   t.like(await (await fetch(`${sched}/readyz`)).json(), { database: 'ok' });
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 const run = promisify(execFile);
 const test = anyTest as TestFn<{ cluster: Cluster }>;
@@ -75,3 +76,5 @@ test('a migration nobody finishes fails at its deadline and leaves the volume us
   await run('qemu-io', ['-r', '-U', '-f', 'qcow2', '-c', 'read -P 0x99 0 1M', image]);
   t.false(await fs.stat(join(cluster.poolDir('host-b', 'bulk'), `volume-${id}.raw`)).then(() => true, () => false), 'no copy on the destination');
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 const run = promisify(execFile);
 const test = anyTest as TestFn<{ cluster: Cluster }>;
@@ -60,3 +61,5 @@ test('a migration whose copy outlasts the operation timeout succeeds while it re
   t.like(await get(), { status: 'AVAILABLE', host: 'host-b', pool: 'slow', migrationStatus: 'SUCCESS' });
   await run('qemu-io', ['-r', '-U', '-f', 'raw', '-c', 'read -P 0x6e 0 40M', join(cluster.poolDir('host-b', 'slow'), `volume-${id}.raw`)]);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -7,6 +7,7 @@ import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import anyTest, { type TestFn } from 'ava';
 import type { Client } from 'graphql-ws';
 import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 const test = anyTest as TestFn<{ cluster: Cluster; ws: Client[] }>;
 
@@ -127,3 +128,5 @@ test.serial('two schedulers creating at once never allocate more than a thick po
   const again = await createAndSettle(cluster, { name: 'after-delete', sizeGiB: 1, volumeType: 'tight' });
   t.is(again.volume.status, 'AVAILABLE');
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

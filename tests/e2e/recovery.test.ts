@@ -9,6 +9,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
 import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 const test = anyTest as TestFn<{ clusters: Cluster[] }>;
 
@@ -115,3 +116,5 @@ test.serial('an agent that starts reports a volume whose image is gone and leave
   t.falsy(del.errors, JSON.stringify(del.errors));
   await waitFor(async () => (await volume(c, lost.id)) === undefined, 30_000, () => 'the volume was not deleted');
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -5,6 +5,7 @@
  */
 import anyTest, { type TestFn } from 'ava';
 import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 const test = anyTest as TestFn<{ cluster: Cluster }>;
 
@@ -55,3 +56,5 @@ test.serial('an agent restarted during a burst of creates finishes every one of 
   );
   t.pass();
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '../helpers/tmp.js';
+import { noProcessesLeft, processMarker } from '../helpers/processes.js';
 
 const FLINT = join(resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..'), 'bin', 'flint.js');
 
@@ -13,7 +14,7 @@ for (const role of ['gateway', 'agent']) {
     t.teardown(() => dir.cleanup());
     const file = join(dir.path, 'shared', 'secret.key');
     const r = spawnSync(process.execPath, [FLINT, role], {
-      env: { PATH: process.env.PATH, FLINT_DATA_DIR: dir.path, FLINT_NATS_URL: 'nats://127.0.0.1:1', FLINT_SECRET_KEY_FILE: file },
+      env: { PATH: process.env.PATH, ...processMarker(), FLINT_DATA_DIR: dir.path, FLINT_NATS_URL: 'nats://127.0.0.1:1', FLINT_SECRET_KEY_FILE: file },
       encoding: 'utf8',
       timeout: 30_000,
     });
@@ -22,3 +23,5 @@ for (const role of ['gateway', 'agent']) {
     t.regex(r.stderr, /Nothing was started/);
   });
 }
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -1,3 +1,7 @@
+import test from 'ava';
 import { registerSnapshotSuite } from './snapshot-suite.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 registerSnapshotSuite('sqlite');
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -1,3 +1,7 @@
+import test from 'ava';
 import { registerVolumeSuite } from './volume-suite.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 registerVolumeSuite('postgresql');
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -6,6 +6,7 @@
  */
 import anyTest, { type TestFn } from 'ava';
 import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 interface Ctx {
   cluster: Cluster;
@@ -208,3 +209,5 @@ test('type access bad paths answer their codes', async (t) => {
   const after = (await admin(t, 'query($id: ID!) { volumeType(id: $id) { accessProjects } }', { id: priv.id })).data as { volumeType: { accessProjects: string[] } };
   t.deepEqual(after.volumeType.accessProjects, []);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

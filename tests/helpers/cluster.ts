@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/bus/nats-server-process.js';
 import type { PoolConfigInput } from '../../src/config/config.js';
 import { withNats } from './nats.js';
+import { agentPortsEnv } from './ports.js';
+import { processMarker } from './processes.js';
 import { createTempDatabase } from './postgres.js';
 import { tempDir } from './tmp.js';
 
@@ -80,6 +82,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     FLINT_LISTEN: `127.0.0.1:${port}`,
     FLINT_HEARTBEAT_SECONDS: String(opts.heartbeatSeconds ?? 1),
     FLINT_LOG_LEVEL: process.env.FLINT_TEST_LOG_LEVEL ?? 'info',
+    // Their children (tgtd…) are found by the leftover check even if a role process is killed.
+    ...processMarker(),
     ...opts.env,
   };
   const procs: Proc[] = [];
@@ -102,12 +106,11 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const metricsEnv = (name: string): NodeJS.ProcessEnv => (metricsPorts.has(name) ? { FLINT_METRICS_LISTEN: `127.0.0.1:${metricsPorts.get(name)}` } : {});
 
   // Each agent's export ports (its own tgtd portal, a range for NBD servers), kept across restarts.
-  const exportPorts = new Map<string, { iscsi: number; nbd: number }>();
-  for (const a of opts.agents) exportPorts.set(a.host, { iscsi: await freePort(), nbd: await freePort() });
+  const exportPorts = new Map<string, NodeJS.ProcessEnv>();
+  for (const a of opts.agents) exportPorts.set(a.host, await agentPortsEnv());
   const agentEnv = (a: AgentSpec): NodeJS.ProcessEnv => ({
     ...base,
-    FLINT_ISCSI_PORT: String(exportPorts.get(a.host)!.iscsi),
-    FLINT_NBD_PORTS: `${exportPorts.get(a.host)!.nbd}-${exportPorts.get(a.host)!.nbd + 15}`,
+    ...exportPorts.get(a.host),
     FLINT_AGENT_HOST: a.host,
     FLINT_AVAILABILITY_ZONE: a.zone ?? 'nova',
     FLINT_POOLS: JSON.stringify(a.pools.map((p) => ({ ...p, directory: poolDir(a.host, p.name) }))),

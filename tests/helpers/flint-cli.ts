@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { processMarker } from './processes.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 export const FLINT_BIN = join(ROOT, 'bin', 'flint.js');
@@ -19,7 +20,7 @@ export interface Run {
 export function runFlint(opts: { cwd: string; url: string; token: string }, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const child = spawn(process.execPath, [FLINT_BIN, ...args], {
     cwd: opts.cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, FLINT_URL: opts.url, FLINT_TOKEN: opts.token, ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, FLINT_URL: opts.url, FLINT_TOKEN: opts.token, ...processMarker(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -36,6 +36,8 @@ import { startAgent, type RunningAgent } from '../../src/node-agent/index.js';
 import { flintVersion } from '../../src/config/index.js';
 import { withNats } from '../helpers/nats.js';
 import { tempDir } from '../helpers/tmp.js';
+import { agentPortsEnv } from '../helpers/ports.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 const run = promisify(execFile);
 const HOST = 'node-1.test';
@@ -56,6 +58,7 @@ async function harness(t: ExecutionContext): Promise<Harness> {
     FLINT_DATA_DIR: dir.path,
     FLINT_NATS_URL: nats.url,
     FLINT_AGENT_HOST: HOST,
+    ...(await agentPortsEnv()),
     FLINT_HEARTBEAT_SECONDS: '1',
     FLINT_LOG_LEVEL: 'silent',
     FLINT_POOLS: JSON.stringify([{ name: 'gold', imageFormat: 'qcow2', capacityGiB: 50, capabilities: { tier: 'gold' } }]),
@@ -292,3 +295,5 @@ test('a create_snapshot of a volume the pool does not have publishes create.fail
   t.is(failed.error?.code, 'BAD_USER_INPUT');
   t.regex(failed.error!.message, /volume missing does not exist/);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

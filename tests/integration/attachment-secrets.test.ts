@@ -14,6 +14,7 @@ import { isSealed, SecretBox } from '../../src/domain/secret-box.js';
 import { attachmentsOnHost } from '../../src/gateway/attachment-reconcile.js';
 import { chapForBus, revealChapSecret, sealLegacyChapSecrets } from '../../src/gateway/attachment-secrets.js';
 import { openDatabases, type Databases } from '../helpers/databases.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 let databases: Databases | undefined;
 test.before(async () => {
@@ -80,3 +81,5 @@ test.serial('the reconciliation reply carries the CHAP passwords sealed, for the
   t.false(JSON.stringify(r).includes('ffeeddccbbaa'));
   t.is(box.open(r!.chap!.password, a.id), 'ffeeddccbbaa998877665544');
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -12,6 +12,7 @@ import type { BackupEngine, BackupLog, BackupManifest } from '../../src/node-age
 import { qcow2Bitmaps, type ImageSource } from '../../src/node-agent/drivers/index.js';
 import { serveNbd } from '../../src/node-agent/qemu-nbd.js';
 import { setUpFileDriver } from '../helpers/file-pool.js';
+import { noProcessesLeft, testProcesses } from '../helpers/processes.js';
 import { blankImage, engine, MiB, rawImage, repository, run, workDir } from './backup-fixtures.js';
 
 const CHUNK = 4 * MiB;
@@ -121,7 +122,7 @@ test('a bitmap left in-use by a writer killed with SIGKILL is not trusted: the b
 
   // A writer (an NBD export) writes, flushes and dies without closing the image.
   const socket = join(dir, 'w.sock');
-  const server = await serveNbd({ image: vol, exportName: 'w', listen: { socket } });
+  const server = await serveNbd({ processes: testProcesses(t), image: vol, exportName: 'w', listen: { socket } });
   await run('qemu-io', ['-f', 'raw', '-c', `write -P 0x66 ${20 * MiB} ${MiB}`, '-c', 'flush', server.uri]);
   process.kill(server.pid, 'SIGKILL');
   await server.exited;
@@ -223,7 +224,7 @@ test('qemu-nbd -B refuses a bitmap the image does not have', async (t) => {
   t.timeout(60_000);
   const dir = await workDir(t);
   const vol = await randomQcow2(dir, 'vol', 8 * MiB);
-  await t.throwsAsync(serveNbd({ image: vol, exportName: 'x', listen: { socket: join(dir, 's') }, readOnly: true, bitmap: 'nope' }), { message: /nope/ });
+  await t.throwsAsync(serveNbd({ processes: testProcesses(t), image: vol, exportName: 'x', listen: { socket: join(dir, 's') }, readOnly: true, bitmap: 'nope' }), { message: /nope/ });
 });
 
 test('managing a qcow2 image drops the backup bitmaps of its past, unmanaging drops this Flint’s; other bitmaps stay', async (t) => {
@@ -270,3 +271,5 @@ test('after an extend the bitmap survives (qemu-img resize keeps it) but the nex
   t.is(e3.readBytes, CHUNK);
   await restoresTo(t, eng, e3, vol2, dir);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -12,6 +12,7 @@ import { parseChunk } from '../../src/node-agent/backup/chunk-codec.js';
 import { asStore } from '../../src/node-agent/backup/repository.js';
 import { DriverError } from '../../src/node-agent/drivers/index.js';
 import { blankImage, engine, imageSha256, MiB, rawImage, repository, workDir } from './backup-fixtures.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 for (const kind of ['dir', 'nats'] as const) {
   test(`${kind}: a corrupted chunk and a missing chunk are named by verify (hash and offset) and make restore fail naming them`, async (t) => {
@@ -161,3 +162,5 @@ test('a cancelled restore or verify ends with BackupAbortedError', async (t) => 
   await t.throwsAsync(eng.verify('b1', AbortSignal.abort()), { instanceOf: BackupAbortedError });
   t.deepEqual(await eng.verify('b1'), { ok: true, chunks: 32 });
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { asStore } from '../../src/node-agent/backup/repository.js';
 import { blankImage, engine, imageSha256, MiB, patchRaw, rawImage, repository, run, workDir } from './backup-fixtures.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 const GiB = 1024 * MiB;
 
@@ -127,3 +128,5 @@ test('a sparse 64 GiB qcow2 volume holding 100 MiB is backed up reading only its
   t.true(m.storedBytes < 2 * MiB, `patterns compress: stored ${m.storedBytes}`);
   t.is(m.entries.length, 26);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

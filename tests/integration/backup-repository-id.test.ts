@@ -10,6 +10,7 @@ import { connect } from '@nats-io/transport-node';
 import { openRepository, repositoryId, REPOSITORY_ID_FILE } from '../../src/node-agent/backup/index.js';
 import { withNats } from '../helpers/nats.js';
 import { tempDir } from '../helpers/tmp.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 test('a directory repository gets one id, kept in repository.json, the same for every opener', async (t) => {
   const dir = await tempDir('flint-repoid-');
@@ -60,3 +61,5 @@ test('a NATS bucket repository has one id for every agent on that bucket, anothe
   const other = await repositoryId(await openRepository('nats:other-bkp', { nats: ncs[0], dataDir: '/nonexistent' }), { nats: ncs[0] });
   t.not(other, ids[0]);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

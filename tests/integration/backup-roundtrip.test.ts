@@ -7,6 +7,7 @@ import test from 'ava';
 import { join } from 'node:path';
 import { blankImage, chunkListChecksum, engine, imageSha256, MiB, patterns, rawImage, repository, run, toRaw, workDir } from './backup-fixtures.js';
 import { randomBytes } from 'node:crypto';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 const SIZE = 40 * MiB + 512 * 1024; // not a multiple of the chunk size: the last chunk is short
 
@@ -88,3 +89,5 @@ test('a target smaller than the backup is refused before anything is written', a
   t.is(err?.name, 'DriverError');
   t.regex(err!.message, /extend the target first/);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

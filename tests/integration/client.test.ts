@@ -26,6 +26,8 @@ import { startAgent } from '../../src/node-agent/index.js';
 import { startScheduler } from '../../src/scheduler/index.js';
 import { withNats } from '../helpers/nats.js';
 import { tempDir } from '../helpers/tmp.js';
+import { agentPortsEnv } from '../helpers/ports.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 const log = createLogger('client-test', 'silent');
 const stoppers: Array<[string, () => Promise<unknown>]> = [];
@@ -50,6 +52,7 @@ test.before(async () => {
     FLINT_NATS_URL: nats.url,
     FLINT_LISTEN: '127.0.0.1:0',
     FLINT_AGENT_HOST: 'client-test',
+    ...(await agentPortsEnv()),
     FLINT_HEARTBEAT_SECONDS: '1',
     FLINT_LOG_LEVEL: 'silent',
     FLINT_POOLS: JSON.stringify([{ name: 'p1', imageFormat: 'raw', capacityGiB: 20 }]),
@@ -214,3 +217,5 @@ test('a gateway that is not there is a NETWORK error after the retries', async (
   t.is(err.code, 'NETWORK');
   t.regex(err.message, /Could not reach the Flint gateway at http:\/\/127\.0\.0\.1:1\/graphql/);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

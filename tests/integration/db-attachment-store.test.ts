@@ -23,6 +23,7 @@ import {
 import type { AttachmentStatus } from '../../src/domain/attachment-states.js';
 import type { VolumeStatus } from '../../src/domain/volume-states.js';
 import { BACKENDS, openDatabases, type Backend, type Databases } from '../helpers/databases.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 let databases: Databases | undefined;
 test.before(async () => {
@@ -120,3 +121,5 @@ for (const kind of BACKENDS) {
     t.false(JSON.stringify(view).includes('secret-123456789'));
   });
 }
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -8,6 +8,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { capacity, openDb, type Db } from '../../src/db/index.js';
 import { BACKENDS, openDatabases, type Backend, type Databases } from '../helpers/databases.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 let databases: Databases | undefined;
 
@@ -245,3 +246,5 @@ test('postgresql: 50 concurrent reserves from two separate connection pools (two
   t.is(await allocated(first, pool), 200);
   t.is(await holders(first, pool), 20);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

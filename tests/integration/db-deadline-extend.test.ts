@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { extendDeadline, findOperation, finishOperation, Operation, type Db } from '../../src/db/index.js';
 import { BACKUP_PROGRESS_KINDS, progressExtension } from '../../src/domain/deadlines.js';
 import { BACKENDS, openDatabases, type Backend, type Databases } from '../helpers/databases.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 let databases: Databases | undefined;
 test.before(async () => {
@@ -68,3 +69,5 @@ for (const kind of BACKENDS) {
     t.is((await findOperation(d.fork(), op.id))!.status, 'pending');
   });
 }
+
+test.after.always('no process is left behind', noProcessesLeft);

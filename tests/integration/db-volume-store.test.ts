@@ -13,6 +13,7 @@ import { volumeView } from '../../src/bus/messages.js';
 import { Volume, casVolume, findVolume, listVolumes, toVolumeView, type Db } from '../../src/db/index.js';
 import type { VolumeStatus } from '../../src/domain/volume-states.js';
 import { BACKENDS, openDatabases, type Backend, type Databases } from '../helpers/databases.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 let databases: Databases | undefined;
 
@@ -362,3 +363,5 @@ for (const kind of BACKENDS) {
     t.is((await listVolumes(d.fork(), { projectId, filter: {}, first: 10 })).totalCount, 3);
   });
 }
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import type { PoolConfig } from '../../src/config/index.js';
 import { createDriver, DRIVERS, DriverError, GiB, type VolumeDriver, type VolumeInfo } from '../../src/node-agent/index.js';
 import { tempDir } from '../helpers/tmp.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 const run = promisify(execFile);
 
@@ -505,3 +506,5 @@ for (const variant of Object.values(VARIANTS).flat()) {
     t.deepEqual(await driver.listVolumes(), ['existing'], 'no refused file became a volume');
   });
 }
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -8,6 +8,7 @@ import type { PoolConfig } from '../../src/config/index.js';
 import { DriverError, FileDriver, GiB } from '../../src/node-agent/index.js';
 import { filePoolConfig } from '../helpers/file-pool.js';
 import { tempDir } from '../helpers/tmp.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 const run = promisify(execFile);
 
@@ -113,3 +114,5 @@ test('a qcow2 snapshot is taken with the image format pinned and its size read f
   t.is((await driver.createSnapshot('v1', 's1')).sizeBytes, GiB);
   t.is((await driver.createSnapshot('v1', 's2')).sizeBytes, 3 * GiB);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

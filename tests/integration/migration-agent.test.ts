@@ -14,6 +14,7 @@ import { createLogger } from '../../src/config/index.js';
 import { FileDriver, MigrationAgent } from '../../src/node-agent/index.js';
 import { setUpFileDriver } from '../helpers/file-pool.js';
 import { tempDir } from '../helpers/tmp.js';
+import { noProcessesLeft, testProcesses } from '../helpers/processes.js';
 
 const run = promisify(execFile);
 const log = createLogger('migration-test', 'silent');
@@ -43,6 +44,7 @@ async function host(t: ExecutionContext, name: string, imageFormat: 'raw' | 'qco
     log,
     report: (subject, _kind, payload) => void reports.push({ ...payload, subject } as MigrationProgress),
     progressIntervalMs: 0,
+    processes: testProcesses(t),
   });
   t.teardown(() => agent.stopAll());
   return { agent, driver, pool: driver.pool, stateDir, reports };
@@ -143,9 +145,11 @@ test('a restarted agent stops the qemu-nbd its previous run left serving', async
   const pid = await pidOf(src, 'op7');
   t.true(await alive(pid));
   // A new process on the same state directory (the old one died without stopping its exports).
-  const again = new MigrationAgent({ host: 'src', address: '127.0.0.1', drivers: new Map([['p', src.driver]]), stateDir: src.stateDir, log });
+  const again = new MigrationAgent({ host: 'src', address: '127.0.0.1', drivers: new Map([['p', src.driver]]), stateDir: src.stateDir, log, processes: testProcesses(t) });
   t.is(await again.reconcile(), 1);
   t.true(await gone(pid), 'the stray qemu-nbd is gone');
   t.deepEqual(await fs.readdir(src.stateDir), []);
   t.is(await again.reconcile(), 0, 'nothing left the second time');
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

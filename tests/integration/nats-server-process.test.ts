@@ -7,6 +7,7 @@ import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { freePort, isPortFree, pickPort, startNatsServer } from '../../src/bus/nats-server-process.js';
 import { withNats } from '../helpers/nats.js';
 import { tempDir } from '../helpers/tmp.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 /**
  * Whether a process with this pid is still running. A zombie counts as gone:
@@ -177,3 +178,5 @@ test('a server is killed when the process that started it exits', async (t) => {
   }
   t.true(free);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

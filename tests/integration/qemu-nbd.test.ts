@@ -8,6 +8,7 @@ import { DriverError, FileDriver } from '../../src/node-agent/index.js';
 import { nbdUri, qemuNbdArgs, serveNbd } from '../../src/node-agent/qemu-nbd.js';
 import { setUpFileDriver } from '../helpers/file-pool.js';
 import { tempDir } from '../helpers/tmp.js';
+import { noProcessesLeft, testProcesses } from '../helpers/processes.js';
 
 const run = promisify(execFile);
 
@@ -35,7 +36,7 @@ for (const format of ['qcow2', 'raw'] as const) {
     const d = await driver(t, format);
     await d.createVolume('v1', 1);
     const port = await freePort();
-    const rw = await serveNbd({ image: await d.imageSource('v1'), exportName: 'v1', listen: { host: '127.0.0.1', port } });
+    const rw = await serveNbd({ processes: testProcesses(t), image: await d.imageSource('v1'), exportName: 'v1', listen: { host: '127.0.0.1', port } });
     t.teardown(() => rw.stop());
     t.is(rw.uri, `nbd://127.0.0.1:${port}/v1`);
     t.is((await qemuIo(rw.uri, 'write -P 0xab 0 1M')).code, 0);
@@ -45,13 +46,13 @@ for (const format of ['qcow2', 'raw'] as const) {
     await rw.stop();
 
     await d.createSnapshot('v1', 's1');
-    const after = await serveNbd({ image: await d.imageSource('v1'), exportName: 'v1', listen: { host: '127.0.0.1', port } });
+    const after = await serveNbd({ processes: testProcesses(t), image: await d.imageSource('v1'), exportName: 'v1', listen: { host: '127.0.0.1', port } });
     t.teardown(() => after.stop());
     t.is((await qemuIo(after.uri, 'write -P 0xcd 0 1M')).code, 0);
     await after.stop();
 
     const snapPort = await freePort();
-    const snap = await serveNbd({ image: await d.imageSource('v1', 's1'), exportName: 's1', listen: { host: '127.0.0.1', port: snapPort }, readOnly: true });
+    const snap = await serveNbd({ processes: testProcesses(t), image: await d.imageSource('v1', 's1'), exportName: 's1', listen: { host: '127.0.0.1', port: snapPort }, readOnly: true });
     t.teardown(() => snap.stop());
     t.is((await qemuIo(snap.uri, 'read -P 0xab 0 1M')).code, 0, 'the snapshot keeps the bytes it had when taken');
     const write = await qemuIo(snap.uri, 'write -P 0x11 0 4k');
@@ -66,7 +67,7 @@ test('a unix-socket export works, and stop() ends the process', async (t) => {
   const dir = await tempDir('flint-nbd-sock-');
   t.teardown(dir.cleanup);
   const socket = join(dir.path, 'v2.sock');
-  const server = await serveNbd({ image: await d.imageSource('v2'), exportName: 'v2', listen: { socket } });
+  const server = await serveNbd({ processes: testProcesses(t), image: await d.imageSource('v2'), exportName: 'v2', listen: { socket } });
   t.is(server.uri, `nbd+unix:///v2?socket=${socket}`);
   t.is((await qemuIo(server.uri, 'write -P 0x5a 4096 4096')).code, 0);
   t.is((await qemuIo(server.uri, 'read -P 0x5a 4096 4096')).code, 0);
@@ -79,12 +80,12 @@ test('a port already taken and a missing image are DriverErrors carrying qemu-nb
   const d = await driver(t, 'qcow2');
   await d.createVolume('v3', 1);
   const port = await freePort();
-  const first = await serveNbd({ image: await d.imageSource('v3'), exportName: 'v3', listen: { host: '127.0.0.1', port } });
+  const first = await serveNbd({ processes: testProcesses(t), image: await d.imageSource('v3'), exportName: 'v3', listen: { host: '127.0.0.1', port } });
   t.teardown(() => first.stop());
-  const taken = await t.throwsAsync(serveNbd({ image: await d.imageSource('v3'), exportName: 'v3', listen: { host: '127.0.0.1', port }, readOnly: true }));
+  const taken = await t.throwsAsync(serveNbd({ processes: testProcesses(t), image: await d.imageSource('v3'), exportName: 'v3', listen: { host: '127.0.0.1', port }, readOnly: true }));
   t.true(taken instanceof DriverError);
   t.regex(taken.message, /qemu-nbd could not serve/);
-  const missing = await t.throwsAsync(serveNbd({ image: { path: '/nonexistent/x.qcow2', format: 'qcow2', sizeBytes: 0 }, exportName: 'x', listen: { host: '127.0.0.1', port: await freePort() } }));
+  const missing = await t.throwsAsync(serveNbd({ processes: testProcesses(t), image: { path: '/nonexistent/x.qcow2', format: 'qcow2', sizeBytes: 0 }, exportName: 'x', listen: { host: '127.0.0.1', port: await freePort() } }));
   t.regex(missing.message, /nonexistent/);
   await t.throwsAsync(d.imageSource('nope'), { instanceOf: DriverError, message: /does not exist/ });
   await t.throwsAsync(d.imageSource('v3', 'nosnap'), { instanceOf: DriverError, message: /no snapshot/ });
@@ -104,3 +105,5 @@ test('qemuNbdArgs: snapshots are always read-only; writable exports use no cache
   t.true(rw.includes('--cache=none'));
   t.is(nbdUri({ host: '::1', port: 1 }, 'a b'), 'nbd://[::1]:1/a%20b');
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -8,6 +8,7 @@ import { connectBus, decodeEnvelope, encode, RECONCILE_SUBJECT, RECOVERY_KIND, t
 import { createLogger } from '../../src/config/index.js';
 import { reconcileRetryDelay, startReconciliation } from '../../src/node-agent/reconcile.js';
 import { withNats } from '../helpers/nats.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 const log = createLogger('reconcile-test', 'silent');
 
@@ -73,3 +74,5 @@ test('stop() ends the tries', async (t) => {
   await new Promise((r) => setTimeout(r, 1500));
   t.is(asked, 0);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

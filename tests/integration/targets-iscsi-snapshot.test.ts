@@ -15,6 +15,7 @@ import { internalSnapshotName } from '../../src/node-agent/drivers/file-util.js'
 import { setUpFileDriver } from '../helpers/file-pool.js';
 import { tempDir } from '../helpers/tmp.js';
 import { iscsiImageOpts } from '../helpers/iscsi.js';
+import { noProcessesLeft, testProcesses } from '../helpers/processes.js';
 
 const run = promisify(execFile);
 const INITIATOR = 'iqn.2026-11.io.flint.test:snap-initiator';
@@ -33,7 +34,7 @@ async function snapshotTags(path: string): Promise<string[]> {
 test('a qcow2 volume exported over iSCSI gets an internal snapshot through the daemon, readable while the export keeps writing, then removed', async (t) => {
   const tmp = await tempDir('flint-iscsi-snap-');
   const driver = await setUpFileDriver(tmp.path, { imageFormat: 'qcow2' });
-  const target = createTargets({ host: 'snap-1', address: '127.0.0.1', stateDir: join(tmp.path, 'state'), iscsiPort: await freePort(), nbdPortRange: [20100, 20110] }).get('iscsi') as IscsiTarget;
+  const target = createTargets({ host: 'snap-1', address: '127.0.0.1', stateDir: join(tmp.path, 'state'), iscsiPort: await freePort(), nbdPortRange: [20100, 20110], processes: testProcesses(t) }).get('iscsi') as IscsiTarget;
   t.teardown(async () => {
     await target.shutdown();
     await tmp.cleanup();
@@ -52,7 +53,7 @@ test('a qcow2 volume exported over iSCSI gets an internal snapshot through the d
 
   await iscsiIo(c, 'write -P 0x77 0 1M');
   const source = await driver.imageSource('v-snap', 's-1');
-  const nbd = await serveNbd({ image: source, exportName: 'snap', listen: { socket: join(tmp.path, 'snap.sock') } });
+  const nbd = await serveNbd({ processes: testProcesses(t), image: source, exportName: 'snap', listen: { socket: join(tmp.path, 'snap.sock') } });
   try {
     await run('qemu-io', ['-r', '-f', 'raw', '-c', 'read -P 0x5e 0 1M', nbd.uri]);
   } finally {
@@ -65,3 +66,5 @@ test('a qcow2 volume exported over iSCSI gets an internal snapshot through the d
   t.deepEqual(await snapshotTags(image.path), []);
   t.false(await target.internalSnapshot('/not/exported.qcow2', tag, 'create'), 'an image it does not serve is left to the caller');
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

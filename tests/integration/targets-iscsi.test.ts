@@ -16,6 +16,7 @@ import { fuseMountsUnder } from '../../src/node-agent/targets/fuse-export.js';
 import { commandOf } from '../../src/node-agent/targets/proc-util.js';
 import { setUpFileDriver } from '../helpers/file-pool.js';
 import { tempDir } from '../helpers/tmp.js';
+import { noProcessesLeft, testProcesses } from '../helpers/processes.js';
 
 const execFileAsync = promisify(execFile);
 const INITIATOR = 'iqn.2026-11.io.flint.test:initiator-1';
@@ -31,7 +32,7 @@ interface Rig {
 async function rig(t: ExecutionContext, imageFormat: 'raw' | 'qcow2'): Promise<Rig> {
   const tmp = await tempDir('flint-iscsi-');
   const d = await setUpFileDriver(tmp.path, { imageFormat });
-  const targets = createTargets({ host: 'Node-1.test', address: '127.0.0.1', stateDir: join(tmp.path, 'state'), iscsiPort: await freePort(), nbdPortRange: [20000, 20010] });
+  const targets = createTargets({ host: 'Node-1.test', address: '127.0.0.1', stateDir: join(tmp.path, 'state'), iscsiPort: await freePort(), nbdPortRange: [20000, 20010], processes: testProcesses(t) });
   const target = targets.get('iscsi') as IscsiTarget;
   t.teardown(async () => {
     await target.shutdown();
@@ -251,8 +252,10 @@ test('a new target on the state dir of a killed agent stops the tgtd and daemons
   // The "old agent" is another Node process that exports and is then SIGKILLed: its tgtd and
   // qemu-storage-daemon outlive it, as they would outlive a crashed agent.
   const module = new URL('../../src/node-agent/targets/index.js', import.meta.url).href;
+  const lifecycle = new URL('../../src/lifecycle/index.js', import.meta.url).href;
   const script = `const { IscsiTarget } = await import(${JSON.stringify(module)});
-    const t = new IscsiTarget(${JSON.stringify(opts)}); await t.setup();
+    const { ProcessGroup } = await import(${JSON.stringify(lifecycle)});
+    const t = new IscsiTarget({ ...${JSON.stringify(opts)}, processes: new ProcessGroup('old agent') }); await t.setup();
     const c = await t.export(${JSON.stringify(req)});
     process.stdout.write(JSON.stringify({ c, tgtd: t.tgtdPid }) + '\\n');
     setInterval(() => {}, 1000);`;
@@ -274,7 +277,7 @@ test('a new target on the state dir of a killed agent stops the tgtd and daemons
   t.not(await commandOf(oldTgtd), '', 'the old tgtd outlived its agent');
   t.is((await processesMentioning(opts.stateDir)).length, 1, 'and so did its qemu-storage-daemon');
 
-  const fresh = new IscsiTarget(opts);
+  const fresh = new IscsiTarget({ ...opts, processes: testProcesses(t) });
   t.teardown(() => fresh.shutdown());
   await fresh.setup();
   t.is(await commandOf(oldTgtd), '', 'the old tgtd is stopped');
@@ -345,3 +348,5 @@ async function processesMentioning(text: string): Promise<string[]> {
   }
   return found;
 }
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -22,6 +22,7 @@ import { SecretBox } from '../../src/domain/secret-box.js';
 import { setUpFileDriver } from '../helpers/file-pool.js';
 import { makeTlsFixture, type TlsFixture } from '../helpers/nbd-tls.js';
 import { tempDir } from '../helpers/tmp.js';
+import { noProcessesLeft, testProcesses } from '../helpers/processes.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -48,7 +49,7 @@ async function rig(t: ExecutionContext, verifyClients = false, imageFormat: 'raw
   const driver = await setUpFileDriver(tmp.path, { imageFormat });
   const first = await freePort();
   const nbdTls = await loadNbdTls({ dir: tls.serverDir, verifyClients }, '127.0.0.1');
-  const target = createTargets({ host: 'node-1', address: '127.0.0.1', stateDir: join(tmp.path, 'state'), iscsiPort: 1, nbdPortRange: [first, first + 2], nbdTls }).get('nbd')!;
+  const target = createTargets({ host: 'node-1', address: '127.0.0.1', stateDir: join(tmp.path, 'state'), iscsiPort: 1, nbdPortRange: [first, first + 2], nbdTls, processes: testProcesses(t) }).get('nbd')!;
   t.teardown(async () => {
     await target.shutdown();
     await tmp.cleanup();
@@ -209,6 +210,8 @@ test('an agent whose FLINT_NBD_TLS_DIR cannot serve does not start its targets (
   const tmp = await tempDir('flint-nbdtls-agent-');
   t.teardown(() => tmp.cleanup());
   const config = loadConfig({ FLINT_DATA_DIR: tmp.path, FLINT_NBD_TLS_DIR: join(tmp.path, 'missing'), FLINT_AGENT_HOST: 'node-1' }, tmp.path);
-  const err = await t.throwsAsync(startTargets(config, [], createLogger('test', 'silent'), new SecretBox(Buffer.alloc(32, 1), join(tmp.path, 'secret.key'))), { instanceOf: DriverError });
+  const err = await t.throwsAsync(startTargets(config, [], createLogger('test', 'silent'), new SecretBox(Buffer.alloc(32, 1), join(tmp.path, 'secret.key')), testProcesses(t)), { instanceOf: DriverError });
   t.regex(err.message, /^FLINT_NBD_TLS_DIR .*missing: cannot be read/);
 });
+
+test.after.always('no process is left behind', noProcessesLeft);

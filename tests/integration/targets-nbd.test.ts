@@ -14,6 +14,7 @@ import { createTargets, type ExportRequest, type NbdConnection, type Target } fr
 import { commandOf } from '../../src/node-agent/targets/proc-util.js';
 import { setUpFileDriver } from '../helpers/file-pool.js';
 import { tempDir } from '../helpers/tmp.js';
+import { noProcessesLeft, testProcesses } from '../helpers/processes.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -29,7 +30,7 @@ async function rig(t: ExecutionContext, imageFormat: 'raw' | 'qcow2', width = 3)
   const d = await setUpFileDriver(tmp.path, { imageFormat });
   const first = await freePort();
   const range: [number, number] = [first, Math.min(65535, first + width - 1)];
-  const target = createTargets({ host: 'node-1', address: '127.0.0.1', stateDir: join(tmp.path, 'state'), iscsiPort: 1, nbdPortRange: range }).get('nbd')!;
+  const target = createTargets({ host: 'node-1', address: '127.0.0.1', stateDir: join(tmp.path, 'state'), iscsiPort: 1, nbdPortRange: range, processes: testProcesses(t) }).get('nbd')!;
   t.teardown(async () => {
     await target.shutdown();
     await tmp.cleanup();
@@ -157,7 +158,7 @@ test('a qcow2 export is served by qemu-storage-daemon; reconcile restarts it whe
   const left = await daemonServing(c.port);
 
   // An agent killed with its daemon still up: the next one's setup stops it (the image's lock is free again) and re-exports.
-  const next = createTargets({ host: 'node-1', address: '127.0.0.1', stateDir: r.stateDir, iscsiPort: 1, nbdPortRange: r.range }).get('nbd')!;
+  const next = createTargets({ host: 'node-1', address: '127.0.0.1', stateDir: r.stateDir, iscsiPort: 1, nbdPortRange: r.range, processes: testProcesses(t) }).get('nbd')!;
   t.teardown(() => next.shutdown());
   await next.setup();
   t.is(await commandOf(left), '', 'the left daemon is stopped');
@@ -265,3 +266,5 @@ function connectedQemuIo(uri: string): { command(cmd: string, expect: RegExp): P
     },
   };
 }
+
+test.after.always('no process is left behind', noProcessesLeft);
