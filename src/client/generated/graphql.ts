@@ -179,7 +179,7 @@ export type CreateVolumeInput = {
   snapshotId?: string | number | null | undefined;
   /** Create the volume as a copy of this AVAILABLE volume (Cinder's clone), on its pool; its data is copied as it is when the copy is made. At most one of `snapshotId` and `sourceVolumeId`. NOT_FOUND when you cannot see it, INVALID_STATE when it is not AVAILABLE. */
   sourceVolumeId?: string | number | null | undefined;
-  /** Name of a volume type (see `volumeTypes`); its extra specs choose the pool. Default none: any pool. An unknown type is BAD_USER_INPUT; a private type your project was not granted is NOT_FOUND. */
+  /** Name of a volume type (see `volumeTypes`); its extra specs choose the pool. Default none: any pool. An unknown type, and a private type your project was not granted, are both NOT_FOUND (one answer, so private names cannot be probed). */
   volumeType?: string | null | undefined;
 };
 
@@ -296,7 +296,7 @@ export type RetypeVolumeInput = {
   id: string | number;
   /** Whether the volume may move to another pool when its own does not satisfy the new type. Default NEVER. */
   migrationPolicy?: MigrationPolicy | null | undefined;
-  /** Name of the new volume type (see `volumeTypes`); NOT_FOUND when it does not exist or is private, BAD_USER_INPUT when it is the current one. */
+  /** Name of the new volume type (see `volumeTypes`); NOT_FOUND when it does not exist or is private and your project was not granted it (one answer for both), BAD_USER_INPUT when it is the current one. */
   volumeType: string;
 };
 
