@@ -30,16 +30,15 @@ token
   .option('--role <role>', 'admin, member or reader', 'member')
   .option('--name <name>', 'a label for the token')
   .option('--expires-in <lifetime>', 'make it stop working after this long: 90m, 12h, 30d (default never)')
-  .option('-o, --output <format>', 'table (the secret alone), json or yaml ({id, token, projectId, project, role, name, createdAt, expiresAt})', 'table')
-  .option('--json', 'the same as -o json')
-  .action(async (opts: import('./token.js').TokenCreateOptions) => (await tokenCli()).runTokenCreate(opts));
+  .option('--json', 'the same as -o json: {id, token, projectId, project, role, name, createdAt, expiresAt} (-o table prints the secret alone)')
+  // -o/--output is the program's global option (src/cli/commands/context.ts).
+  .action(async (_opts: unknown, cmd: Command) => (await tokenCli()).runTokenCreate(cmd.optsWithGlobals<import('./token.js').TokenCreateOptions>()));
 token
   .command('list')
   .description('list tokens (never their secrets): id, project, role, name, status, created, expires, last used')
   .option('--project <name>', 'only the tokens of this project')
   .option('--include-revoked', 'also list revoked tokens')
-  .option('-o, --output <format>', 'table, json or yaml', 'table')
-  .action(async (opts: { project?: string; includeRevoked?: boolean; output?: string }) => (await tokenCli()).runTokenList(opts));
+  .action(async (_opts: unknown, cmd: Command) => (await tokenCli()).runTokenList(cmd.optsWithGlobals<{ project?: string; includeRevoked?: boolean; output?: string }>()));
 token
   .command('revoke')
   .description('revoke a token by id; with FLINT_NATS_URL the running gateways are told at once and close its WebSockets')
