@@ -29,12 +29,16 @@ export interface AuthenticatorOptions {
 /** Seconds a client is told to wait (`retry-after`) when authentication is unavailable. @default 5 */
 export const AUTH_RETRY_AFTER_SECONDS = 5;
 
+/** The database outage is logged at most once per this. @default 10_000 */
+export const AUTH_WARN_INTERVAL_MS = 10_000;
+
 export const REFUSED_TOKEN_MESSAGE = 'This token is unknown, revoked or expired; ask an admin for a new one (`flint token create`).';
 
 export class Authenticator {
   private readonly cache: TokenCache;
   private readonly lookup: TokenLookup;
   private readonly now: () => number;
+  private lastWarnAt = -Infinity;
 
   constructor(db: Pick<Db, 'fork'> | null, private readonly opts: AuthenticatorOptions = {}) {
     this.cache = opts.cache ?? new TokenCache();
@@ -65,7 +69,11 @@ export class Authenticator {
       try {
         found = await this.lookup(token, new Date(now));
       } catch (err) {
-        this.opts.log?.warn({ err }, 'authentication could not reach the database');
+        // Once per interval: during an outage every request would say it again.
+        if (now - this.lastWarnAt >= AUTH_WARN_INTERVAL_MS) {
+          this.lastWarnAt = now;
+          this.opts.log?.warn({ err }, 'authentication could not reach the database');
+        }
         throw new ServiceUnavailableError('Authentication is unavailable for a moment (the database cannot be reached); your token was not refused: retry shortly.', err);
       }
       if (!found) throw new UnauthenticatedError(REFUSED_TOKEN_MESSAGE);
