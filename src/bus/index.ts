@@ -10,3 +10,4 @@ export * from './nats-server-process.js';
 export * from './heartbeat.js';
 export * from './migration-messages.js';
 export * from './manage-messages.js';
+export * from './token-revocation.js';

@@ -30,6 +30,8 @@ export const subjects = {
   liveMessage: (projectId: string, messageId: string) => `flint.live.${projectId}.message.${messageId}`,
   backupEvent: (backupId: string) => `flint.evt.backup.${backupId}`,
   liveBackup: (projectId: string, backupId: string) => `flint.live.${projectId}.backup.${backupId}`,
+  /** Core NATS, every gateway listens: an API token was revoked (src/bus/token-revocation.ts). */
+  tokenRevoked: 'flint.gw.token.revoked',
 } as const;
 
 /** Durable consumer name of an agent: one per storage host. */

@@ -6,25 +6,25 @@
  * Ctrl-C stops everything, nats-server included, and so does a step that fails to start.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectBus, pickPort, startNatsServer, startServiceHeartbeat } from '../bus/index.js';
 import { createToken, resolveToken, type Db } from '../db/index.js';
 import { startGateway } from '../gateway/index.js';
-import { databaseCheck, natsCheck, serveRoleMetrics } from '../metrics/index.js';
+import { databaseCheck, metricsTokenProblems, natsCheck, serveRoleMetrics } from '../metrics/index.js';
 import { startAgent } from '../node-agent/index.js';
 import { startScheduler } from '../scheduler/index.js';
 import { flintVersion, type Logger } from '../config/index.js';
-import { configOrExit, openDatabase, roleLogger, runRole } from './runtime.js';
+import { configOrExit, openDatabase, roleLogger, runRole, secureDataDir } from './runtime.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 export async function runDev(): Promise<void> {
   ensureSystemTools();
-  const config0 = configOrExit();
+  const config0 = configOrExit(process.env, metricsTokenProblems);
   const log = roleLogger('dev', config0);
-  mkdirSync(config0.dataDir, { recursive: true });
+  secureDataDir(config0, log, { create: true });
   // Everything below is stopped, newest first, on Ctrl-C or when a later step fails: a dev
   // session that cannot start leaves no nats-server or tgtd behind.
   await runRole(log, async (scope) => {

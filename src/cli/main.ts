@@ -21,15 +21,29 @@ program.command('scheduler').description('run a scheduler (needs FLINT_NATS_URL 
 program.command('agent').description('run the storage agent of this host (needs FLINT_NATS_URL; pools from FLINT_POOLS)').action(async () => (await roles()).runAgent());
 program.command('migrate').description('bring the database schema up to date').action(async () => (await roles()).runMigrate());
 
-const token = program.command('token').description('API tokens');
+const token = program.command('token').description('API tokens, in the configured database (FLINT_DATABASE_URL); they work while Flint runs');
+const tokenCli = () => import('./token.js');
 token
   .command('create')
-  .description('create a token (and its project when new) and print it')
+  .description('create a token (and its project when new) and print it: the secret is shown this once')
   .requiredOption('--project <name>', 'project the token belongs to')
   .option('--role <role>', 'admin, member or reader', 'member')
   .option('--name <name>', 'a label for the token')
-  .option('--json', 'print JSON with the project id too')
-  .action(async (opts: Parameters<typeof import('./token.js').runTokenCreate>[0]) => (await import('./token.js')).runTokenCreate(opts));
+  .option('--expires-in <lifetime>', 'make it stop working after this long: 90m, 12h, 30d (default never)')
+  .option('--json', 'the same as -o json: {id, token, projectId, project, role, name, createdAt, expiresAt} (-o table prints the secret alone)')
+  // -o/--output is the program's global option (src/cli/commands/context.ts).
+  .action(async (_opts: unknown, cmd: Command) => (await tokenCli()).runTokenCreate(cmd.optsWithGlobals<import('./token.js').TokenCreateOptions>()));
+token
+  .command('list')
+  .description('list tokens (never their secrets): id, project, role, name, status, created, expires, last used')
+  .option('--project <name>', 'only the tokens of this project')
+  .option('--include-revoked', 'also list revoked tokens')
+  .action(async (_opts: unknown, cmd: Command) => (await tokenCli()).runTokenList(cmd.optsWithGlobals<{ project?: string; includeRevoked?: boolean; output?: string }>()));
+token
+  .command('revoke')
+  .description('revoke a token by id; with FLINT_NATS_URL the running gateways are told at once and close its WebSockets')
+  .argument('<id>', 'id of the token (flint token list)')
+  .action(async (id: string) => (await tokenCli()).runTokenRevoke(id));
 
 program
   .command('schema')

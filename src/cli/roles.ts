@@ -3,10 +3,10 @@ import { startServiceHeartbeat, type Bus } from '../bus/index.js';
 import { flintVersion, secretKeyProblems, type FlintConfig, type Logger } from '../config/index.js';
 import type { Db } from '../db/index.js';
 import { startGateway } from '../gateway/index.js';
-import { databaseCheck, natsCheck, serveRoleMetrics } from '../metrics/index.js';
+import { databaseCheck, metricsTokenProblems, natsCheck, serveRoleMetrics } from '../metrics/index.js';
 import { startAgent } from '../node-agent/index.js';
 import { startScheduler } from '../scheduler/index.js';
-import { configOrExit, needsNats, openBus, openDatabase, roleLogger, runRole } from './runtime.js';
+import { configOrExit, needsNats, openBus, openDatabase, roleLogger, runRole, secureDataDir } from './runtime.js';
 
 interface Started {
   /** Name of this instance in the services list. */
@@ -17,8 +17,10 @@ interface Started {
 /** A role that needs the database and NATS: open both, start it, beat, stop in order on a signal. */
 async function runDbRole(role: 'gateway' | 'scheduler', start: (config: FlintConfig, bus: Bus, db: Db, log: Logger) => Promise<Started>): Promise<void> {
   // The gateway seals CHAP secrets: a missing key file is a configuration error (src/config/secret-key.ts).
-  const config = configOrExit(process.env, (c) => [...needsNats(role)(c), ...(role === 'gateway' ? secretKeyProblems(c) : [])]);
+  const config = configOrExit(process.env, (c) => [...needsNats(role)(c), ...(role === 'gateway' ? secretKeyProblems(c) : []), ...metricsTokenProblems(c)]);
   const log = roleLogger(role, config);
+  // The gateway keeps its default secret key there; a scheduler only tightens one that exists.
+  secureDataDir(config, log, { create: role === 'gateway' && config.secretKeyFileIsDefault });
   await runRole(log, async (scope) => {
     const db = await openDatabase(config, log, { migrate: false });
     scope.defer('database', () => db.close());
@@ -60,8 +62,9 @@ export function runScheduler(): Promise<void> {
 }
 
 export async function runAgent(): Promise<void> {
-  const config = configOrExit(process.env, (c) => [...needsNats('agent')(c), ...secretKeyProblems(c)]);
+  const config = configOrExit(process.env, (c) => [...needsNats('agent')(c), ...secretKeyProblems(c), ...metricsTokenProblems(c)]);
   const log = roleLogger('agent', config);
+  secureDataDir(config, log, { create: true });
   await runRole(log, async (scope) => {
     const bus = await openBus(config, `flint-agent-${config.agentHost}`);
     scope.defer('NATS connection', () => bus.close());

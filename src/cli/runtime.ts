@@ -3,8 +3,9 @@
  * one), opening the database and NATS, and starting and stopping in order (`runRole`).
  */
 import { connectBus, type Bus } from '../bus/index.js';
-import { ConfigError, createLogger, loadConfig, type FlintConfig, type Logger } from '../config/index.js';
-import { openDb, type Db } from '../db/index.js';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { ConfigError, createLogger, ensurePrivateDir, loadConfig, type FlintConfig, type Logger } from '../config/index.js';
+import { logPermissionNote, openDb, type Db } from '../db/index.js';
 import { StopStack, type Stopper } from '../lifecycle/index.js';
 
 export const EXIT_CONFIG = 2;
@@ -27,9 +28,22 @@ export function configOrExit(env: NodeJS.ProcessEnv = process.env, extraChecks?:
 export const needsNats = (role: string) => (c: FlintConfig): string[] =>
   c.natsUrl ? [] : [`FLINT_NATS_URL: required for \`flint ${role}\` (e.g. nats://127.0.0.1:4222); only \`flint dev\` starts its own nats-server`];
 
+/**
+ * Makes the data dir private (0700): created so when `create`, tightened (and logged) when
+ * it exists with a wider mode (src/config/private-files.ts).
+ */
+export function secureDataDir(config: FlintConfig, log: Logger, opts: { create: boolean }): void {
+  ensurePrivateDir(config.dataDir, opts, logPermissionNote(log));
+}
+
 /** Opens the database; roles other than dev and migrate refuse to run on an old schema. */
 export async function openDatabase(config: FlintConfig, log: Logger, opts: { migrate: boolean }): Promise<Db> {
-  const db = await openDb(config.database);
+  // A SQLite file in the data dir makes the data dir the database's directory: private.
+  if (config.database.kind === 'sqlite') {
+    const rel = relative(resolve(config.dataDir), dirname(resolve(config.database.path)));
+    if (!rel.startsWith('..') && !isAbsolute(rel)) secureDataDir(config, log, { create: true });
+  }
+  const db = await openDb(config.database, { log });
   if (opts.migrate) {
     const applied = await db.migrate();
     if (applied.length) log.info({ applied }, 'database migrated');

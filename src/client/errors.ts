@@ -7,8 +7,10 @@ import type { GraphQLFormattedError } from 'graphql';
 /** Code of failures where no GraphQL answer arrived: connection refused, reset, timeout, not JSON. */
 export const NETWORK = 'NETWORK';
 
-/** graphql-ws close code the gateway uses when it refuses a connection's token. */
+/** graphql-ws close code the gateway uses when it refuses a connection's token, or when that token is revoked or expires later. */
 export const CLOSE_FORBIDDEN = 4403;
+/** WebSocket "Try Again Later": the gateway could not check the token (its database is unavailable); graphql-ws reconnects. */
+export const CLOSE_TRY_AGAIN_LATER = 1013;
 
 /**
  * A request that the API answered with errors, or that got no usable answer at all.
@@ -120,9 +122,14 @@ export function fromSocketError(x: unknown): FlintApiError {
   if (isFormattedErrors(x)) return new FlintApiError(x);
   if (isCloseLike(x)) {
     if (x.code === CLOSE_FORBIDDEN) {
-      return FlintApiError.network('The gateway refused the WebSocket connection (4403): pass a valid token; create one with `flint token create`.', {
+      // The gateway says why when a token it had accepted stops working (revoked, expired).
+      const why = /token (was revoked|expired)/.exec(x.reason)?.[0];
+      return FlintApiError.network(`The gateway refused the WebSocket connection (4403${why ? `: ${why}` : ''}): pass a valid token; ask an admin for one (\`flint token create\`).`, {
         code: 'UNAUTHENTICATED',
       });
+    }
+    if (x.code === CLOSE_TRY_AGAIN_LATER) {
+      return FlintApiError.network('The gateway could not check the token just now (1013, try again later); retry shortly: the token was not refused.', { code: 'SERVICE_UNAVAILABLE', cause: x });
     }
     return FlintApiError.network(`The WebSocket closed (${x.code}${x.reason ? ` ${x.reason}` : ''}).`, { cause: x });
   }

@@ -121,6 +121,11 @@ export interface FlintConfig {
   readonly secretKeyFile: string;
   /** True when the key file is the default one, which a first start creates; a named one must exist. */
   readonly secretKeyFileIsDefault: boolean;
+  /**
+   * File holding the bearer token `/metrics` then requires (src/metrics/metrics-token.ts), on the
+   * gateway and on FLINT_METRICS_LISTEN. @default absent: `/metrics` needs no token
+   */
+  readonly metricsTokenFile?: string;
 }
 
 export class ConfigError extends Error {
@@ -156,6 +161,7 @@ export const ENV = {
   FLINT_NBD_TLS_DIR: 'directory in qemu\'s x509 layout (ca-cert.pem, server-cert.pem naming FLINT_AGENT_ADDRESS, server-key.pem): every NBD attachment export then requires TLS and refuses plain clients (default unset: plain NBD)',
   FLINT_NBD_TLS_VERIFY_CLIENTS: 'true|false: with FLINT_NBD_TLS_DIR, NBD clients must also present a certificate signed by its ca-cert.pem (qemu verify-peer; default false)',
   FLINT_SECRET_KEY_FILE: 'file holding the 32-byte key (raw, or base64 on one line) that seals CHAP secrets in the database and on NATS; gateways and agents must all use the same key; default $FLINT_DATA_DIR/secret.key, created (mode 0600) on first start when missing, while a named file must exist',
+  FLINT_METRICS_TOKEN_FILE: 'file holding a token (at least 16 characters) that GET /metrics then requires as "Authorization: Bearer <token>", on the gateway and on FLINT_METRICS_LISTEN (default unset: /metrics needs no token)',
   FLINT_METRICS_LISTEN: 'host:port where a scheduler or agent serves /metrics, /healthz and /readyz (default unset: off; the gateway serves them on FLINT_LISTEN)',
 } as const;
 
@@ -183,6 +189,7 @@ const fileSchema = z
     nbdTlsDir: z.string(),
     nbdTlsVerifyClients: z.boolean(),
     secretKeyFile: z.string(),
+    metricsTokenFile: z.string(),
   })
   .partial()
   .strict();
@@ -300,6 +307,9 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const secretKeyRaw = str('FLINT_SECRET_KEY_FILE', raw.secretKeyFile);
   const secretKeyFile = secretKeyRaw === undefined ? join(dataDir, 'secret.key') : resolve(cwd, secretKeyRaw);
 
+  const metricsTokenRaw = str('FLINT_METRICS_TOKEN_FILE', raw.metricsTokenFile);
+  const metricsTokenFile = metricsTokenRaw === undefined ? undefined : resolve(cwd, metricsTokenRaw);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({
     dataDir,
@@ -324,6 +334,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     ...(nbdTls ? { nbdTls } : {}),
     secretKeyFile,
     secretKeyFileIsDefault: secretKeyRaw === undefined,
+    ...(metricsTokenFile ? { metricsTokenFile } : {}),
   });
 }
 

@@ -58,7 +58,7 @@ export function loadSecretBox(config: Pick<FlintConfig, 'secretKeyFile' | 'secre
  * so two roles starting together end up with the same key and never read a half-written one.
  */
 function createKeyFile(file: string): Buffer {
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const fd = openSync(tmp, 'wx', 0o600);
   try {

@@ -24,7 +24,7 @@ export class Project {
 
 @Entity({ tableName: 'api_token' })
 export class ApiToken {
-  [OptionalProps]?: 'createdAt' | 'name' | 'revokedAt';
+  [OptionalProps]?: 'createdAt' | 'name' | 'revokedAt' | 'expiresAt' | 'lastUsedAt';
   @PrimaryKey({ type: 'string', length: 36 }) id!: string;
   @Index() @Property({ type: 'string', length: 36 }) projectId!: string;
   @Property({ type: 'string', length: 16 }) role!: Role;
@@ -33,6 +33,10 @@ export class ApiToken {
   @Property({ type: 'string', length: 128, nullable: true }) name: string | null = null;
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
   @Property({ type: 'datetime', nullable: true }) revokedAt: Date | null = null;
+  /** From this instant on the token is refused; null: it never expires. */
+  @Property({ type: 'datetime', nullable: true }) expiresAt: Date | null = null;
+  /** When it last authenticated a request; written at most about once a minute (src/gateway/token-usage.ts). */
+  @Property({ type: 'datetime', nullable: true }) lastUsedAt: Date | null = null;
 }
 
 @Entity({ tableName: 'volume' })

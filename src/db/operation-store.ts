@@ -34,11 +34,20 @@ export async function markDispatched(em: EntityManager, id: string): Promise<voi
   await em.nativeUpdate(Operation, { id, dispatchedAt: null }, { dispatchedAt: new Date() });
 }
 
-/** Commands committed but not yet handed to NATS, oldest first; not those of operations already ended (e.g. by their deadline). */
-export async function undispatched(em: EntityManager, createdBefore: Date, limit = 100): Promise<Operation[]> {
+/**
+ * Commands committed but not yet handed to NATS, oldest first; not those of operations
+ * already ended (e.g. by their deadline), nor those in `skip` (waiting to be retried).
+ */
+export async function undispatched(em: EntityManager, createdBefore: Date, limit = 100, skip: readonly string[] = []): Promise<Operation[]> {
   return em.find(
     Operation,
-    { dispatchedAt: null, command: { $ne: null }, createdAt: { $lt: createdBefore }, status: { $in: ['pending', 'running'] } },
+    {
+      dispatchedAt: null,
+      command: { $ne: null },
+      createdAt: { $lt: createdBefore },
+      status: { $in: ['pending', 'running'] },
+      ...(skip.length ? { id: { $nin: [...skip] } } : {}),
+    },
     { orderBy: { createdAt: 'asc' }, limit, disableIdentityMap: true },
   );
 }

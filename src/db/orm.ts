@@ -3,13 +3,13 @@
  * embedded default; PostgreSQL is for production and several gateways. Schema
  * changes are migrations, one list per dialect (src/db/migrations/<dialect>/).
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { MikroORM as SqliteORM, type Options as SqliteOptions } from '@mikro-orm/better-sqlite';
 import { MikroORM as PgORM, type Options as PgOptions } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import type { EntityManager } from '@mikro-orm/knex';
 import type { DatabaseConfig } from '../config/config.js';
+import type { Logger } from '../config/logger.js';
+import { ensurePrivateFile, prepareSqliteFile, sqliteFiles, type PermissionNote } from '../config/private-files.js';
 import { ENTITIES } from './entities.js';
 import { sqliteMigrations } from './migrations/sqlite/index.js';
 import { postgresqlMigrations } from './migrations/postgresql/index.js';
@@ -26,7 +26,15 @@ export interface Db {
 
 type AnyOrm = SqliteORM | PgORM;
 
-export async function openDb(cfg: DatabaseConfig, opts: { debug?: boolean } = {}): Promise<Db> {
+/** Logs what `prepareSqliteFile` did to the database's files. */
+export function logPermissionNote(log: Pick<Logger, 'info' | 'warn'> | undefined): (n: PermissionNote) => void {
+  return (n) => {
+    if (n.action === 'tightened') log?.warn(n, 'file permissions were too wide for a Flint file; tightened them');
+    else if (n.action === 'left') log?.warn(n, 'file permissions are too wide for a Flint file and were left as they are');
+  };
+}
+
+export async function openDb(cfg: DatabaseConfig, opts: { debug?: boolean; log?: Pick<Logger, 'info' | 'warn'> } = {}): Promise<Db> {
   const common = {
     entities: ENTITIES,
     extensions: [Migrator],
@@ -37,7 +45,8 @@ export async function openDb(cfg: DatabaseConfig, opts: { debug?: boolean } = {}
   };
   let orm: AnyOrm;
   if (cfg.kind === 'sqlite') {
-    mkdirSync(dirname(cfg.path), { recursive: true });
+    // 0600 for the database and its -wal/-shm, 0700 for a directory made for it (src/config/private-files.ts).
+    prepareSqliteFile(cfg.path, logPermissionNote(opts.log));
     orm = await SqliteORM.init({
       ...common,
       dbName: cfg.path,
@@ -59,6 +68,7 @@ export async function openDb(cfg: DatabaseConfig, opts: { debug?: boolean } = {}
       pool: { min: 0, max: 10 },
     } as PgOptions);
   }
+  if (cfg.kind === 'sqlite') for (const f of sqliteFiles(cfg.path)) ensurePrivateFile(f, logPermissionNote(opts.log));
   return {
     kind: cfg.kind,
     fork: () => orm.em.fork() as unknown as EntityManager,

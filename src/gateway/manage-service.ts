@@ -58,6 +58,7 @@ import {
 import type { ManageableImageView, ManageServiceApi, ManageVolumeRequest, UnmanageVolumeRequest } from '../resolvers/manage-services.js';
 import type { VolumeResult } from '../resolvers/index.js';
 import { announceAndDispatch, casGuard, casRefusal, newOperation, succeeded } from './mutation-helpers.js';
+import { usableVolumeType } from './volume-type-lookup.js';
 import type { GatewayDeps } from './volume-service.js';
 
 /** States an unmanage starts from: settled ones (ERROR_DELETING: a previous unmanage gave up). */
@@ -108,8 +109,7 @@ export class ManageService implements ManageServiceApi {
     if (!(await em.findOne(Project, { id: projectId }, { disableIdentityMap: true }))) throw new NotFoundError('Project', projectId);
     let type: VolumeType | null = null;
     if (input.volumeType) {
-      type = await em.findOne(VolumeType, { name: input.volumeType }, { disableIdentityMap: true });
-      if (!type) throw new BadInputError([`volume type "${input.volumeType}" does not exist; list the available ones with the volumeTypes query`]);
+      type = await usableVolumeType(em, p, input.volumeType);
     }
     const requestHash = createHash('sha256')
       .update(JSON.stringify(['manage', input.host, input.pool, input.reference, input.name, input.description ?? null, type?.name ?? null, metadata]))

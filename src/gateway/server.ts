@@ -17,9 +17,10 @@ import type { FlintConfig } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import { loadSecretBox } from '../config/secret-key.js';
 import { capacity, type Db, type Principal } from '../db/index.js';
-import { graphqlObservability, poolSourceFrom, requestIdFrom, setPoolSource } from '../metrics/index.js';
+import { graphqlObservability, loadMetricsToken, poolSourceFrom, requestIdFrom, setPoolSource } from '../metrics/index.js';
 import { buildFlintSchema, type Context } from '../resolvers/index.js';
-import { Authenticator } from './auth.js';
+import { authRefusal } from './auth.js';
+import { startTokenSecurity } from './token-security.js';
 import { formatError } from './errors.js';
 import { BodyTooLargeError, headerMap, readBody, sendJson, writeResponse } from './http.js';
 import { ClusterFeed } from './cluster-feed.js';
@@ -71,7 +72,8 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   backupLive.start((err) => log.warn({ err }, 'ignored an unreadable backup event'));
   const backups = new BackupService({ config, db, bus, live, log, backupLive, volumes, pools });
   const manage = new ManageService({ config, db, bus, live, log, pools, heartbeatSeconds: config.heartbeatSeconds });
-  const auth = new Authenticator(db);
+  const tokens = startTokenSecurity(bus, db, log);
+  const auth = tokens.auth;
   const cluster = await ClusterFeed.start({
     bus,
     db,
@@ -79,7 +81,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     heartbeatSeconds: config.heartbeatSeconds,
     onError: (err) => log.warn({ err }, 'dashboard feed error'),
   });
-  const services = { volumes, snapshots, attachments, admin, migration, backups, manage, db, bus, live, pools, heartbeatSeconds: config.heartbeatSeconds, cluster };
+  const services = { volumes, snapshots, attachments, admin, migration, backups, manage, tokens: tokens.service, db, bus, live, pools, heartbeatSeconds: config.heartbeatSeconds, cluster };
   const obs = graphqlObservability<Context>(log);
   const stopPoolGauge = setPoolSource(poolSourceFrom(() => pools.list(), () => capacity.allocations(db.fork())));
   const format = (f: GraphQLFormattedError, e: unknown) => obs.countError(formatError(f, e, log));
@@ -95,17 +97,8 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     {
       schema,
       validate: wsValidate(config.introspection),
-      onConnect: async (ctx) => {
-        const header = ctx.connectionParams?.authorization;
-        try {
-          const principal = await auth.fromHeader(typeof header === 'string' ? header : undefined);
-          if (!principal) return false;
-          ctx.extra.principal = principal;
-          return true;
-        } catch {
-          return false;
-        }
-      },
+      // Also tracks the socket, to close it when its token is revoked or expires (src/gateway/token-guard.ts).
+      onConnect: (ctx) => tokens.guard.onConnect(ctx),
       context: (ctx): Context => ({ principal: ctx.extra.principal ?? null, requestId: randomUUID(), services }),
       // What a WebSocket mutation publishes carries its request id, as over HTTP.
       execute: (args) => withRequestId((args.contextValue as Context).requestId, () => execute(args)),
@@ -136,7 +129,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   });
   await apollo.start();
 
-  const routes: Route[] = [...healthRoutes(bus, db), ...dashboardRoutes(), ...metricsRoutes(), ...ideRoutes()];
+  const routes: Route[] = [...healthRoutes(bus, db, log), ...dashboardRoutes(), ...metricsRoutes(loadMetricsToken(config)), ...ideRoutes()];
 
   httpServer.on('request', async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://gateway');
@@ -161,9 +154,11 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
       try {
         principal = await auth.fromHeader(req.headers.authorization);
       } catch (err) {
-        // A token that was sent but is bad must not read as anonymous.
-        obs.rejected(requestId, 'UNAUTHENTICATED', 401);
-        return sendJson(res, 401, { errors: [{ message: (err as Error).message, extensions: { code: 'UNAUTHENTICATED' } }] });
+        // 401 for a refused token; 503 when it cannot be checked, so clients keep a good token.
+        const refusal = authRefusal(err);
+        obs.rejected(requestId, refusal.code, refusal.status);
+        for (const [k, v] of Object.entries(refusal.headers)) res.setHeader(k, v);
+        return sendJson(res, refusal.status, { errors: [{ message: refusal.message, extensions: { code: refusal.code } }] });
       }
       // Commands a mutation publishes (however deep) carry the request id on.
       const response = await withRequestId(requestId, () =>
@@ -203,6 +198,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     port,
     stop: async () => {
       outbox.stop();
+      await tokens.stop();
       deadlines.stop();
       extender.stop();
       backupRecovery.stop();

@@ -18,13 +18,14 @@ import {
   type ScheduleRetype,
 } from '../bus/index.js';
 import { raw } from '@mikro-orm/core';
-import { casVolume, countSnapshotsOfVolume, findOperation, findVolume, finishOperation, markRunning, migrationCapacity, Volume, VolumeType, type Principal } from '../db/index.js';
+import { casVolume, countSnapshotsOfVolume, findOperation, findVolume, finishOperation, markRunning, migrationCapacity, Volume, type Principal } from '../db/index.js';
 import { canSee, requireWriter } from '../domain/access.js';
 import { actionTransition, assertCanStart, BadInputError, invalidState, NotFoundError, Problems } from '../domain/index.js';
 import type { RetypeVolumeRequest } from '../resolvers/migration-services.js';
 import type { VolumeResult } from '../resolvers/index.js';
 import { countOperation } from '../metrics/index.js';
 import { casRefusal, newOperation } from './mutation-helpers.js';
+import { usableVolumeType } from './volume-type-lookup.js';
 import { dispatchOrDefer } from './outbox.js';
 import { exportCommand, failMigration, RETYPE_KIND, type MigrationRecorderDeps } from './volume-migration.js';
 import type { GatewayDeps } from './volume-service.js';
@@ -39,8 +40,8 @@ export async function retypeVolume(deps: GatewayDeps, principal: Principal | nul
   const em = deps.db.fork();
   const volume = await findVolume(em, input.id);
   if (!volume || volume.status === 'deleted' || !canSee(p, volume.projectId)) throw new NotFoundError('Volume', input.id);
-  const type = await em.findOne(VolumeType, { name: input.volumeType }, { disableIdentityMap: true });
-  if (!type || (!type.isPublic && p.role !== 'admin')) throw new NotFoundError('Volume type', input.volumeType);
+  // Honours the access granted to the project; a private type without it is NOT_FOUND, as a missing one.
+  const type = await usableVolumeType(em, p, input.volumeType);
   if (type.name === volume.volumeType) throw new BadInputError([`volume ${volume.id} is already of type ${type.name}; give another type`]);
   assertCanStart('retype', volume.status, volume.id);
   const t = actionTransition('retype');

@@ -21,7 +21,6 @@ import {
   countSnapshotsOfVolume,
   findOperation,
   findVolume,
-  mayUseVolumeType,
   Volume,
   VolumeType,
   type Db,
@@ -57,6 +56,7 @@ import type {
 } from '../resolvers/index.js';
 import type { LiveHub } from './live.js';
 import { announceAndDispatch, casGuard, casRefusal, newOperation, replayCreate, succeeded } from './mutation-helpers.js';
+import { usableVolumeType } from './volume-type-lookup.js';
 import { checkCopyInput, copySize, copySource, revertVolume, sourcePool } from './volume-copy.js';
 import { announceVolumeDelete, startVolumeDelete } from './volume-delete.js';
 import { multiattachFromExtraSpecs, volumeHasAttachments } from '../domain/attachment-states.js';
@@ -97,10 +97,8 @@ export class VolumeService implements VolumeServiceApi {
     const sizeGiB = copySize(input.sizeGiB, source);
     let type: VolumeType | null = null;
     if (input.volumeType) {
-      type = await em.findOne(VolumeType, { name: input.volumeType }, { disableIdentityMap: true });
-      if (!type) throw new BadInputError([`volume type "${input.volumeType}" does not exist; list the available ones with the volumeTypes query`]);
-      // A private type the project was not granted is, to it, a type that does not exist (Cinder's type access).
-      if (!(await mayUseVolumeType(em, p, type))) throw new NotFoundError('VolumeType', input.volumeType);
+      // Missing, or private and not granted: one NOT_FOUND (src/gateway/volume-type-lookup.ts).
+      type = await usableVolumeType(em, p, input.volumeType);
     }
     const requestHash = createHash('sha256')
       .update(

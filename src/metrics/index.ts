@@ -9,6 +9,7 @@ export { gatewayMetrics, setPoolSource, poolSourceFrom, countOperation, type Poo
 export { graphqlObservability, describeOperation, type GraphqlObservability, type ObservedContext } from './graphql.js';
 export { schedulerMetrics, agentMetrics, countPlacement, countAgentCommand, AGENT_COMMAND_BUCKETS } from './roles.js';
 export { inCommandScope, noteEmitted, scopedLogger, type CommandScope } from './command-scope.js';
-export { natsCheck, databaseCheck, runChecks, type Check } from './readiness.js';
+export { natsCheck, databaseCheck, readinessProbe, type Check, type Readiness } from './readiness.js';
 export { startMetricsServer, serveRoleMetrics, sendMetrics, type MetricsServerOptions, type RunningMetricsServer } from './server.js';
 export * from './labels.js';
+export { loadMetricsToken, metricsTokenProblems, metricsAuthorized, METRICS_TOKEN_MIN_LENGTH, METRICS_UNAUTHORIZED } from './metrics-token.js';

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../config/logger.js';
 import { metricsRegistry } from './registry.js';
-import { runChecks, type Check } from './readiness.js';
+import { readinessProbe, type Check } from './readiness.js';
+import { loadMetricsToken, metricsAuthorized, METRICS_UNAUTHORIZED } from './metrics-token.js';
 
 export interface MetricsServerOptions {
   listen: { readonly host: string; readonly port: number };
@@ -17,6 +18,8 @@ export interface MetricsServerOptions {
   log: Logger;
   /** @default the process registry */
   registry?: Registry;
+  /** When set, `/metrics` needs `Authorization: Bearer <this>` (FLINT_METRICS_TOKEN); `/healthz` and `/readyz` never do. */
+  metricsToken?: string | undefined;
 }
 
 export interface RunningMetricsServer {
@@ -39,14 +42,21 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Ru
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   };
+  const ready = readinessProbe(opts.checks, opts.log);
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://metrics').pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'GET only' });
-    if (path === '/metrics') return sendMetrics(res, registry);
+    if (path === '/metrics') {
+      if (!metricsAuthorized(req, opts.metricsToken)) {
+        res.setHeader('www-authenticate', 'Bearer realm="flint-metrics"');
+        return json(res, 401, METRICS_UNAUTHORIZED);
+      }
+      return sendMetrics(res, registry);
+    }
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
     if (path === '/readyz') {
-      const checks = await runChecks(opts.checks);
-      return json(res, checks.ok ? 200 : 503, checks);
+      const r = await ready();
+      return json(res, r.status === 'ok' ? 200 : 503, r);
     }
     json(res, 404, { error: 'not found; try /metrics, /healthz or /readyz' });
   };
@@ -78,9 +88,10 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Ru
 
 /** Starts the metrics server when `config.metricsListen` is set; `undefined` otherwise. */
 export async function serveRoleMetrics(
-  config: { readonly metricsListen?: { readonly host: string; readonly port: number } | undefined },
+  config: { readonly metricsListen?: { readonly host: string; readonly port: number } | undefined; readonly metricsTokenFile?: string | undefined },
   log: Logger,
   checks: Record<string, Check>,
 ): Promise<RunningMetricsServer | undefined> {
-  return config.metricsListen ? startMetricsServer({ listen: config.metricsListen, checks, log }) : undefined;
+  if (!config.metricsListen) return undefined;
+  return startMetricsServer({ listen: config.metricsListen, checks, log, metricsToken: loadMetricsToken(config) });
 }

@@ -7,6 +7,7 @@ import type { MigrationServiceApi } from './migration-services.js';
 import type { AttachmentServiceApi } from './attachment-services.js';
 import type { BackupServiceApi } from './backup-services.js';
 import type { ManageServiceApi } from './manage-services.js';
+import type { TokenServiceApi } from './token-services.js';
 
 export interface LiveApi {
   listen(accept: (ev: LiveVolume) => boolean, opts?: { first?: LiveVolume; until?: (ev: LiveVolume) => boolean }): AsyncIterableIterator<LiveVolume>;
@@ -47,6 +48,8 @@ export interface Services {
   backups: BackupServiceApi;
   /** Manage / unmanage of existing images (src/gateway/manage-service.ts). */
   manage: ManageServiceApi;
+  /** API tokens for admins (src/gateway/token-service.ts). */
+  tokens: TokenServiceApi;
   db: Db;
   bus: Bus;
   /** Live volume events (src/gateway/live.ts). */

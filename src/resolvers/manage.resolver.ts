@@ -14,7 +14,7 @@ export class ManageResolver {
       'Adopts an existing image on an agent\'s pool as a volume (admins only). Returns at once with the volume CREATING; the agent checks the file ' +
       '(raw or qcow2, no backing file, not in use), renames it into the driver\'s naming, grows it to whole GiB and reports its size: the volume becomes ' +
       'AVAILABLE with its capacity counted on the pool, or ERROR with a message in `Volume.messages` (the file left untouched). ' +
-      'Errors: BAD_USER_INPUT, NOT_FOUND (project), NO_VALID_BACKEND (unknown host or pool, agent DOWN), CONFLICT (idempotency key reused), FORBIDDEN, UNAUTHENTICATED.',
+      'Errors: BAD_USER_INPUT, NOT_FOUND (project, or volume type), NO_VALID_BACKEND (unknown host or pool, agent DOWN), CONFLICT (idempotency key reused), FORBIDDEN, UNAUTHENTICATED.',
   })
   async manageVolume(@Arg('input', () => ManageVolumeInput, { description: 'The image and the volume to make of it.' }) input: ManageVolumeInput, @Ctx() ctx: Context): Promise<ManageVolumePayload> {
     const r = await ctx.services.manage.manage(ctx.principal, input);

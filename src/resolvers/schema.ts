@@ -14,6 +14,7 @@ import { BackupType } from './types/backup.js';
 import { VolumeTypeResolver } from './volume-type.resolver.js';
 import { AttachmentResolver, VolumeAttachmentsResolver } from './attachment.resolver.js';
 import { ManageResolver } from './manage.resolver.js';
+import { TokenResolver } from './token.resolver.js';
 import { SnapshotType } from './types/snapshot.js';
 import { OperationType } from './types/operation.js';
 import { VolumeType } from './types/volume.js';
@@ -37,6 +38,7 @@ export async function buildFlintSchema(): Promise<GraphQLSchema> {
       AttachmentResolver,
       VolumeAttachmentsResolver,
       ManageResolver,
+      TokenResolver,
     ],
     orphanedTypes: [VolumeType, SnapshotType, OperationType, VolumeTypeType, BackupType, AttachmentType],
     validate: false,

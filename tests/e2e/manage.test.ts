@@ -194,7 +194,7 @@ test.serial('manage bad paths answer their codes and make no volume', async (t) 
   t.is(code(await admin(t, MANAGE, { input: { ...input, reference: '.hidden' } })), 'BAD_USER_INPUT');
   t.is(code(await admin(t, MANAGE, { input: { ...input, name: '' } })), 'BAD_USER_INPUT');
   t.is(code(await admin(t, MANAGE, { input: { ...input, availabilityZone: 'elsewhere' } })), 'BAD_USER_INPUT');
-  t.is(code(await admin(t, MANAGE, { input: { ...input, volumeType: 'no-such-type' } })), 'BAD_USER_INPUT');
+  t.is(code(await admin(t, MANAGE, { input: { ...input, volumeType: 'no-such-type' } })), 'NOT_FOUND');
   t.is(code(await admin(t, MANAGE, { input: { ...input, projectId: '00000000-0000-0000-0000-000000000000' } })), 'NOT_FOUND');
   t.is(code(await gql(t.context.cluster.url, t.context.member, MANAGE, { input })), 'FORBIDDEN');
   t.is(code(await gql(t.context.cluster.url, undefined, MANAGE, { input })), 'UNAUTHENTICATED');

@@ -132,9 +132,8 @@ test.serial('the scheduler and the agent serve their own metrics, health and rea
     t.is((await fetch(`${base}/healthz`)).status, 200);
     const ready = await fetch(`${base}/readyz`);
     t.is(ready.status, 200);
-    t.like(await ready.json(), { ok: true, nats: 'ok' });
+    t.deepEqual(await ready.json(), { status: 'ok', down: [] });
   }
-  t.like(await (await fetch(`${sched}/readyz`)).json(), { database: 'ok' });
 });
 
 test.after.always('no process is left behind', noProcessesLeft);

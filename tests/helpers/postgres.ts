@@ -20,6 +20,11 @@ export interface TempDatabase {
   url: string;
   /** Drops the database, closing any connections still open to it; safe to call twice. */
   drop(): Promise<void>;
+  /**
+   * Makes the database unavailable (`false`: new connections are refused and open ones
+   * terminated, as in an outage) or available again (`true`).
+   */
+  setAvailable(available: boolean): Promise<void>;
 }
 
 // The part of `pg` used here. `pg` is installed as a dependency of
@@ -134,5 +139,10 @@ export async function createTempDatabase(): Promise<TempDatabase> {
   return {
     url: url.toString(),
     drop: () => withAdminClient(async (client) => void (await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))),
+    setAvailable: (available) =>
+      withAdminClient(async (client) => {
+        await client.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS ${available ? 'true' : 'false'}`);
+        if (!available) await client.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}' AND pid <> pg_backend_pid()`);
+      }),
   };
 }

@@ -24,7 +24,7 @@ export class ManageVolumeInput {
   @Field(() => String, { nullable: true, description: 'Free text for people, up to 1024 characters.' })
   description?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'Name of a volume type to record on the volume (its extra specs are not checked against the pool); default none.' })
+  @Field(() => String, { nullable: true, description: 'Name of a volume type to record on the volume (its extra specs are not checked against the pool); default none. An unknown type is NOT_FOUND.' })
   volumeType?: string | null;
 
   @Field(() => String, { nullable: true, description: 'Availability zone; default (and the only one allowed) the pool\'s.' })

@@ -30,7 +30,7 @@ export class RetypeVolumeInput {
   @Field(() => ID, { description: 'Id of the volume; it must be AVAILABLE (IN_USE volumes will follow with attachments).' })
   id!: string;
 
-  @Field({ description: 'Name of the new volume type (see `volumeTypes`); NOT_FOUND when it does not exist or is private, BAD_USER_INPUT when it is the current one.' })
+  @Field({ description: 'Name of the new volume type (see `volumeTypes`); NOT_FOUND when it does not exist or is private and your project was not granted it (one answer for both), BAD_USER_INPUT when it is the current one.' })
   volumeType!: string;
 
   @Field(() => MigrationPolicyEnum, {

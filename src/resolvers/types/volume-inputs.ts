@@ -47,7 +47,7 @@ export class CreateVolumeInput {
 
   @Field(() => String, {
     nullable: true,
-    description: 'Name of a volume type (see `volumeTypes`); its extra specs choose the pool. Default none: any pool. An unknown type is BAD_USER_INPUT; a private type your project was not granted is NOT_FOUND.',
+    description: 'Name of a volume type (see `volumeTypes`); its extra specs choose the pool. Default none: any pool. An unknown type, and a private type your project was not granted, are both NOT_FOUND (one answer, so private names cannot be probed).',
   })
   volumeType?: string | null;
 

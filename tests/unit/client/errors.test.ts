@@ -61,6 +61,19 @@ test('close code 4403 reads as UNAUTHENTICATED', (t) => {
   t.regex(err.message, /token/);
 });
 
+test('a 4403 close for a revoked or expired token says which', (t) => {
+  t.regex(fromSocketError({ code: 4403, reason: 'Forbidden: the token was revoked' }).message, /token was revoked/);
+  const expired = fromSocketError({ code: 4403, reason: 'Forbidden: the token expired' });
+  t.is(expired.code, 'UNAUTHENTICATED');
+  t.regex(expired.message, /token expired/);
+});
+
+test('close code 1013 (the gateway could not check the token) reads as SERVICE_UNAVAILABLE', (t) => {
+  const err = fromSocketError({ code: 1013, reason: 'Service unavailable: the token cannot be checked now; retry' });
+  t.is(err.code, 'SERVICE_UNAVAILABLE');
+  t.regex(err.message, /not refused/);
+});
+
 test('other close events and socket errors read as NETWORK', (t) => {
   t.is(fromSocketError({ code: 1006, reason: '' }).code, 'NETWORK');
   const err = fromSocketError(new Error('connect ECONNREFUSED 127.0.0.1:1'));

@@ -1,0 +1,41 @@
+/**
+ * "This API token was revoked", from whoever revoked it (a gateway's `revokeApiToken`,
+ * `flint token revoke`) to every gateway, on core NATS (`subjects.tokenRevoked`): each
+ * gateway drops the token from its cache and closes the WebSockets it authenticated.
+ * Core NATS, not JetStream: a gateway that misses it still finds the revocation in the
+ * database (its periodic check of open sockets, the cache's short TTL).
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { z } from 'zod';
+import { encode } from './envelope.js';
+import { subjects } from './subjects.js';
+
+export const TOKEN_REVOKED_KIND = 'gw.token.revoked';
+
+export const tokenRevoked = z.object({
+  /** Id of the token (never the secret or its hash). */
+  tokenId: z.string().min(1).max(128),
+  /** When it was revoked (ISO 8601), as the database has it. */
+  revokedAt: z.string().min(1).max(64),
+});
+export type TokenRevoked = z.infer<typeof tokenRevoked>;
+
+/** Publishes the revocation and waits until the server has it (a flush). */
+export async function publishTokenRevoked(nc: Pick<NatsConnection, 'publish' | 'flush'>, payload: TokenRevoked): Promise<void> {
+  nc.publish(subjects.tokenRevoked, encode(TOKEN_REVOKED_KIND, payload));
+  await nc.flush();
+}
+
+/**
+ * For a process without a bus of its own (`flint token revoke`): connects to `url`
+ * (comma-separated servers), publishes, and closes. Throws when NATS cannot be reached
+ * within `timeoutMs`.
+ */
+export async function broadcastTokenRevoked(url: string, payload: TokenRevoked, name: string, timeoutMs = 3000): Promise<void> {
+  const nc = await connect({ servers: url.split(','), name, timeout: timeoutMs, maxReconnectAttempts: 0 });
+  try {
+    await publishTokenRevoked(nc, payload);
+  } finally {
+    await nc.close();
+  }
+}
