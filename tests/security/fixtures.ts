@@ -1,6 +1,6 @@
 /**
  * One of every kind of resource a project owns, made through the API: a private volume
- * type granted to the project, a volume of that type, a snapshot, a backup, an attachment,
+ * type granted to the project, a spare volume, a volume of that type, a snapshot, a backup, an attachment,
  * a volume that failed (with its user message), a status audit of it, and the operations
  * of all these. `ownedKinds` reads from the schema which kinds there are, so a new kind
  * without a recipe here fails the suite instead of going untested.
@@ -40,12 +40,14 @@ function need(res: GraphQLResponse, what: string): Record<string, unknown> {
   return res.data;
 }
 
-async function until<T>(what: string, get: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+/** Polls `get` until it returns a value; `get` may record what it saw in `last` for the timeout's message. */
+async function until<T>(what: string, get: (last: { seen?: unknown }) => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const end = Date.now() + timeoutMs;
+  const last: { seen?: unknown } = {};
   for (;;) {
-    const v = await get();
+    const v = await get(last);
     if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last seen: ${JSON.stringify(last.seen)}`);
     await sleep(100);
   }
 }
@@ -67,8 +69,8 @@ export async function createProjectResources(flint: Flint, admin: string, member
   };
   const call = async (token: string, what: string, query: string, variables?: Record<string, unknown>) => need(await flint.request(token, query, variables), what);
   const volumeStatus = async (id: string) => ((await call(member, 'volume', 'query($id: ID!) { volume(id: $id) { status } }', { id })).volume as { status: string }).status;
-  const available = (id: string) => async () => {
-    const status = await volumeStatus(id);
+  const available = (id: string) => async (last: { seen?: unknown }) => {
+    const status = (last.seen = await volumeStatus(id));
     if (status.startsWith('ERROR')) throw new Error(`volume ${id} is ${status}`);
     return status === 'AVAILABLE' ? true : undefined;
   };
@@ -81,6 +83,13 @@ export async function createProjectResources(flint: Flint, admin: string, member
   names.push(`${prefix}-spec`);
   add('VolumeType', type.id);
   await call(admin, 'addVolumeTypeAccess', 'mutation($i: VolumeTypeAccessInput!) { addVolumeTypeAccess(input: $i) { id } }', { i: { volumeTypeId: type.id, projectId } });
+
+  // First in the list, so fillers use it: AVAILABLE with nothing attached, it can be retyped, extended, deleted.
+  const spare = (await call(member, 'createVolume', 'mutation($i: CreateVolumeInput!) { createVolume(input: $i) { volume { id } operation { id } } }', {
+    i: { name: named(`${prefix}-spare`), sizeGiB: 1 },
+  })).createVolume as { volume: { id: string }; operation: { id: string } };
+  add('Volume', spare.volume.id);
+  add('Operation', spare.operation.id);
 
   const created = (await call(member, 'createVolume', 'mutation($i: CreateVolumeInput!) { createVolume(input: $i) { volume { id } operation { id } } }', {
     i: {
@@ -96,6 +105,7 @@ export async function createProjectResources(flint: Flint, admin: string, member
   add('Volume', volumeId);
   add('Operation', created.operation.id);
   await until('the volume to be AVAILABLE', available(volumeId));
+  await until('the spare volume to be AVAILABLE', available(spare.volume.id));
 
   const snap = (await call(member, 'createSnapshot', 'mutation($i: CreateSnapshotInput!) { createSnapshot(input: $i) { snapshot { id } operation { id } } }', {
     i: { volumeId, name: named(`${prefix}-snapshot`), description: named(`${prefix}-snapshot-description`) },
@@ -112,8 +122,11 @@ export async function createProjectResources(flint: Flint, admin: string, member
   })).createBackup as { backup: { id: string }; operation: { id: string } };
   add('Backup', backup.backup.id);
   add('Operation', backup.operation.id);
-  await until('the backup to be AVAILABLE', async () => {
-    const b = (await call(member, 'backup', 'query($id: ID!) { backup(id: $id) { status } }', { id: backup.backup.id })).backup as { status: string };
+  await until('the backup to be AVAILABLE', async (last) => {
+    const data = await call(member, 'backup', 'query($id: ID!, $op: ID!) { backup(id: $id) { status } operation(id: $op) { status error { code message } } }', { id: backup.backup.id, op: backup.operation.id });
+    last.seen = data;
+    const b = data.backup as { status: string };
+    if (b.status === 'ERROR') throw new Error(`the backup failed: ${JSON.stringify(data)}`);
     return b.status === 'AVAILABLE' ? true : undefined;
   });
   await until('the volume to be AVAILABLE after its backup', available(volumeId));

@@ -15,7 +15,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { wsClient } from '../helpers/ws.js';
 
 /** What the suite's Flint is for; the fuzzer may need limits raised that the isolation matrix keeps. */
-export type HarnessPurpose = 'isolation' | 'fuzz';
+export type HarnessPurpose = 'isolation' | 'fuzz' | 'hygiene';
 
 /**
  * The one place the suite's Flint is configured (environment as an entry point reads it).

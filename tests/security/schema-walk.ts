@@ -96,16 +96,19 @@ export function reachable(field: GraphQLField<unknown, unknown>, path: string[])
  */
 export function selectionFor(schema: GraphQLSchema, type: GraphQLNamedType, depth: number): string {
   if (isLeafType(type)) return '';
-  const objectFields = (t: GraphQLNamedType, d: number): string[] => {
+  // Fields of each implementation are aliased `Type_field`: same-named fields of two
+  // implementations may have different types, which GraphQL refuses in one selection.
+  const objectFields = (t: GraphQLNamedType, d: number, alias = ''): string[] => {
     if (!isObjectType(t) && !isInterfaceType(t)) return [];
     const parts: string[] = [];
     for (const f of Object.values(t.getFields())) {
       if (f.args.some((a) => isNonNullType(a.type))) continue;
       const inner = getNamedType(f.type);
-      if (isLeafType(inner)) parts.push(f.name);
+      const name = alias ? `${alias}_${f.name}: ${f.name}` : f.name;
+      if (isLeafType(inner)) parts.push(name);
       else if (d > 0) {
         const sub = selectionFor(schema, inner, d - 1);
-        if (sub) parts.push(`${f.name} ${sub}`);
+        if (sub) parts.push(`${name} ${sub}`);
       }
     }
     return parts;
@@ -113,7 +116,7 @@ export function selectionFor(schema: GraphQLSchema, type: GraphQLNamedType, dept
   const parts = ['__typename', ...objectFields(type, depth)];
   if (isInterfaceType(type) || isUnionType(type)) {
     for (const impl of schema.getPossibleTypes(type)) {
-      const sub = objectFields(impl, depth);
+      const sub = objectFields(impl, depth, impl.name);
       if (sub.length) parts.push(`... on ${impl.name} { ${sub.join(' ')} }`);
     }
   }
