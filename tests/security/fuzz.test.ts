@@ -101,7 +101,10 @@ function problemOf(status: number, errors: ReadonlyArray<{ message?: string; ext
   if (status >= 500) return `HTTP status ${status}`;
   for (const e of errors ?? []) {
     const code = e.extensions?.code;
-    if (typeof code !== 'string' || !ACCEPTABLE.has(code)) return `error code ${String(code)}: ${e.message}`;
+    if (typeof code !== 'string' || !ACCEPTABLE.has(code)) {
+      const logged = typeof e.extensions?.correlationId === 'string' ? flint.logged(e.extensions.correlationId).join('\n').slice(0, 3000) : '';
+      return `error code ${String(code)}: ${e.message}${logged ? `\nthe gateway logged: ${logged}` : ''}`;
+    }
   }
   return undefined;
 }

@@ -51,6 +51,8 @@ export interface Flint {
   request(token: string | null, query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse>;
   /** POSTs a raw body (for bodies that are not what a client would send). */
   post(token: string | null, body: string): Promise<GraphQLResponse>;
+  /** What the roles logged at error level mentioning `text` (a correlation id), for a failure's message. */
+  logged(text: string): string[];
   /** `GET /healthz` answered 200. */
   healthy(): Promise<boolean>;
   /** A graphql-ws client for `token`, closed by `stop()`. */
@@ -62,6 +64,7 @@ export interface Flint {
 export async function startFlint(purpose: HarnessPurpose): Promise<Flint> {
   const stoppers: Array<[string, () => Promise<unknown>]> = [];
   const clients: Array<ReturnType<typeof wsClient>> = [];
+  const errorLines: string[] = [];
   const stop = async () => {
     const failures: unknown[] = [];
     for (const c of clients.splice(0)) await Promise.resolve(c.dispose()).catch((e: unknown) => failures.push(e));
@@ -71,7 +74,13 @@ export async function startFlint(purpose: HarnessPurpose): Promise<Flint> {
     if (failures.length) throw new AggregateError(failures, 'the security harness did not stop cleanly');
   };
   try {
-    const log = createLogger(`security-${purpose}`, 'silent');
+    // Errors the roles log (an INTERNAL's cause, by correlation id) are kept to explain a failure.
+    const log = createLogger(`security-${purpose}`, 'error', {
+      write: (line: string) => {
+        errorLines.push(line);
+        if (errorLines.length > 200) errorLines.shift();
+      },
+    });
     const nats = await withNats();
     stoppers.unshift(['nats', () => nats.stop()]);
     const dir = await tempDir(`flint-security-${purpose}-`);
@@ -109,6 +118,7 @@ export async function startFlint(purpose: HarnessPurpose): Promise<Flint> {
       token: async (project, role) => (await createToken(db.fork(), project, role, `security ${purpose}`)).token,
       post,
       request: (token, query, variables) => post(token, JSON.stringify({ query, variables })),
+      logged: (text) => errorLines.filter((l) => l.includes(text)),
       healthy: async () => (await fetch(new URL('/healthz', url))).status === 200,
       ws: (token) => {
         const c = wsClient(url, token ?? undefined);

@@ -160,3 +160,11 @@ test('regression: a gateway that refused a body over 1 MiB stops cleanly (it thr
   }
   t.pass();
 });
+
+test('regression: createVolumeType with isPublic: null answered INTERNAL (null for a non-null field); null now means the default, public', async (t) => {
+  const admin = await flint.token('admin', 'admin');
+  const res = await flint.request(admin, 'mutation { createVolumeType(input: { name: "null-public", isPublic: null }) { name isPublic } }');
+  t.deepEqual(res.data, { createVolumeType: { name: 'null-public', isPublic: true } });
+  const listed = await flint.request(member, '{ volumeTypes { name isPublic } }');
+  t.deepEqual((listed.data!.volumeTypes as Array<{ name: string; isPublic: boolean }>).filter((v) => v.name === 'null-public'), [{ name: 'null-public', isPublic: true }]);
+});
