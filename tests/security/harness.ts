@@ -5,6 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectBus } from '../../src/bus/index.js';
+import { freePort } from '../../src/bus/nats-server-process.js';
 import { createLogger, loadConfig } from '../../src/config/index.js';
 import { createToken, openDb, type Db } from '../../src/db/index.js';
 import { startGateway } from '../../src/gateway/index.js';
@@ -22,12 +23,14 @@ export type HarnessPurpose = 'isolation' | 'fuzz' | 'hygiene';
  * Rate and query-cost limits (RATE_LIMITED, QUERY_TOO_COMPLEX) are raised here for the
  * fuzzer when they exist, so it exercises the resolvers rather than the limiter.
  */
-export function securityEnv(purpose: HarnessPurpose, dataDir: string, natsUrl: string): Record<string, string> {
+export function securityEnv(purpose: HarnessPurpose, dataDir: string, natsUrl: string, nbdPort: number): Record<string, string> {
   return {
     FLINT_DATA_DIR: dataDir,
     FLINT_NATS_URL: natsUrl,
     FLINT_LISTEN: '127.0.0.1:0',
     FLINT_AGENT_HOST: `security-${purpose}`,
+    // NBD exports (the pool offers no iSCSI, so no tgtd) on ports of this Flint's own.
+    FLINT_NBD_PORTS: `${nbdPort}-${nbdPort + 7}`,
     FLINT_HEARTBEAT_SECONDS: '1',
     FLINT_LOG_LEVEL: 'silent',
     // Raw images are the cheapest to make; a small capacity keeps fuzzed creates from
@@ -85,7 +88,7 @@ export async function startFlint(purpose: HarnessPurpose): Promise<Flint> {
     stoppers.unshift(['nats', () => nats.stop()]);
     const dir = await tempDir(`flint-security-${purpose}-`);
     stoppers.unshift(['dir', () => dir.cleanup()]);
-    const config = loadConfig(securityEnv(purpose, dir.path, nats.url));
+    const config = loadConfig(securityEnv(purpose, dir.path, nats.url, await freePort()));
     const db = await openDb(config.database);
     stoppers.unshift(['db', () => db.close()]);
     await db.migrate();
