@@ -7,3 +7,4 @@ export * from './snapshot-states.js';
 export * from './backup-states.js';
 export * from './extra-specs-rules.js';
 export * from './manage-rules.js';
+export * from './text-hygiene.js';

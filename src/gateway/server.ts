@@ -45,6 +45,7 @@ import { BackupLive } from './backup-live.js';
 import { startBackupRecovery } from './backup-recovery.js';
 import { BackupService } from './backup-service.js';
 import { refuseUnparsableDocuments } from './ws-parse.js';
+import { refuseHttpSubscriptions } from './http-subscriptions.js';
 
 export interface RunningGateway {
   /** `http://host:port/graphql` */
@@ -132,6 +133,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       introspectionPlugin(),
+      refuseHttpSubscriptions(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       obs.plugin,
       { serverWillStart: async () => ({ drainServer: async () => wsCleanup.dispose() }) },

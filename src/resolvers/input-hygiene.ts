@@ -13,8 +13,7 @@
  * `input.metadata.key "a\u0000"`.
  */
 import { defaultFieldResolver, isInputObjectType, isListType, isNonNullType, isObjectType, isScalarType, type GraphQLArgument, type GraphQLInputType, type GraphQLSchema } from 'graphql';
-import { BadInputError } from '../domain/errors.js';
-import { findUnsafeChar, isIdShaped, malformedIdMessage, MULTILINE_FIELDS, quoteForMessage, unsafeTextMessage, type TextPolicy } from '../domain/text-hygiene.js';
+import { BadInputError, findUnsafeChar, isIdShaped, malformedIdMessage, MULTILINE_FIELDS, quoteForMessage, unsafeTextMessage, type TextPolicy } from '../domain/index.js';
 
 /** Problems reported per request at most; past them the caller has enough to fix first. */
 export const MAX_INPUT_PROBLEMS = 20;

@@ -54,9 +54,36 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
 
 const simpleName = fc.stringMatching(/^[a-z][a-z0-9-]{0,11}$/);
 
+/** What databases refuse or mangle: NUL (SQLite and PostgreSQL), unpaired surrogates (not UTF-8), long values. */
+const STORAGE_BREAKERS = ['\u0000', 'a\u0000b', '\ud800', 'x\udfff', 'y'.repeat(300), '', "'", '%_\\'];
+
+/**
+ * Opaque strings (cursors, records) are often base64 of JSON: the same encoding around
+ * hostile content, so what decodes them meets it too.
+ */
+const cursorLike = fc.tuple(
+  fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.constant('x')),
+  fc.oneof(
+    { weight: 2, arbitrary: fc.constantFrom(...STORAGE_BREAKERS) },
+    { weight: 1, arbitrary: hostileString },
+    { weight: 1, arbitrary: fc.uuid() },
+    { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 1 }) },
+  ),
+);
+
+const encoded: fc.Arbitrary<string> = fc
+  .oneof(
+    // [createdAt, id]: the shape of Flint's cursors, the most common opaque input.
+    { weight: 3, arbitrary: cursorLike },
+    { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+    { weight: 1, arbitrary: fc.dictionary(fc.string({ maxLength: 10 }), fc.oneof(hostileString, fc.jsonValue({ maxDepth: 1 })), { maxKeys: 6 }) },
+  )
+  .map((v) => Buffer.from(JSON.stringify(v) ?? 'null').toString('base64url'));
+
 const plausibleString: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 3, arbitrary: fc.nat().map((i) => new KnownString(i)) },
   { weight: 2, arbitrary: simpleName },
+  { weight: 3, arbitrary: encoded },
 );
 
 const anyJson: fc.Arbitrary<unknown> = fc.jsonValue({ maxDepth: 3 });
@@ -121,7 +148,7 @@ export function valueFor(type: GraphQLInputType, depth = 0): fc.Arbitrary<unknow
         { weight: 6, arbitrary: fc.array(item, { maxLength: 4 }) },
         { weight: 2, arbitrary: item },
         // Long lists of small items (a long list of 1 MB strings would not fit in memory).
-        { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 1000, max: 20000 }), item.filter((v) => typeof v !== 'string' || v.length < 100)).map(([n, v]) => Array.from({ length: n }, () => v)) },
+        { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 1000, max: 20000 }), item.filter((v) => (JSON.stringify(v) ?? '').length < 200)).map(([n, v]) => Array.from({ length: n }, () => v)) },
       );
     }
     if (isInputObjectType(type)) {

@@ -6,6 +6,7 @@ import test from 'ava';
 import { request as httpRequest } from 'node:http';
 import WebSocket from 'ws';
 import { collect } from '../helpers/ws.js';
+import { SUBSCRIPTIONS_OVER_WS } from '../../src/gateway/http-subscriptions.js';
 import { startFlint, type Flint, type GraphQLResponse } from './harness.js';
 
 let flint: Flint;
@@ -167,4 +168,24 @@ test('regression: createVolumeType with isPublic: null answered INTERNAL (null f
   t.deepEqual(res.data, { createVolumeType: { name: 'null-public', isPublic: true } });
   const listed = await flint.request(member, '{ volumeTypes { name isPublic } }');
   t.deepEqual((listed.data!.volumeTypes as Array<{ name: string; isPublic: boolean }>).filter((v) => v.name === 'null-public'), [{ name: 'null-public', isPublic: true }]);
+});
+
+test('regression: a forged cursor whose id has a NUL answered INTERNAL in every list; now BAD_USER_INPUT', async (t) => {
+  const forged = Buffer.from(JSON.stringify(['2026-01-01T00:00:00.000Z', 'a\u0000b'])).toString('base64url');
+  for (const list of ['volumes', 'snapshots', 'backups', 'attachments', 'operations', 'messages']) {
+    const res = await flint.request(member, `query($c: String) { ${list}(after: $c) { totalCount } }`, { c: forged });
+    t.deepEqual(refusal(res), { code: 'BAD_USER_INPUT', message: 'after is not a cursor this API gave out; pass pageInfo.endCursor of the previous page' }, list);
+  }
+});
+
+test('regression: a subscription sent over HTTP answered INTERNAL (its resolver got no event); now BAD_USER_INPUT saying to use graphql-ws', async (t) => {
+  const admin = await flint.token('admin', 'admin');
+  for (const [token, query] of [
+    [admin, 'subscription { poolsChanged { id } }'],
+    [member, `subscription { volumeChanged(id: "${volumeId}") { id } }`],
+  ] as const) {
+    const res = await flint.request(token, query);
+    t.is(res.status, 400);
+    t.deepEqual(refusal(res), { code: 'BAD_USER_INPUT', message: SUBSCRIPTIONS_OVER_WS });
+  }
 });
