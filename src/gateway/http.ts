@@ -23,7 +23,7 @@ export function readBody(req: IncomingMessage): Promise<string> {
       if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
       req.off('data', onData).off('end', onEnd);
       // Still flowing, without a listener: what else arrives is dropped.
-      reject(new BodyTooLargeError(`request body over ${MAX_BODY_BYTES} bytes`));
+      reject(new BodyTooLargeError(`The request body is over ${MAX_BODY_BYTES} bytes (1 MiB); send a smaller request (fewer or shorter values).`));
     };
     const onEnd = () => resolve(Buffer.concat(chunks).toString('utf8'));
     req.on('data', onData).once('end', onEnd).once('error', reject);
