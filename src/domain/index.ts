@@ -8,3 +8,4 @@ export * from './backup-states.js';
 export * from './extra-specs-rules.js';
 export * from './manage-rules.js';
 export * from './token-rules.js';
+export * from './text-hygiene.js';

@@ -7,15 +7,27 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 export class BodyTooLargeError extends Error {}
 
-export async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new BodyTooLargeError(`request body over ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/**
+ * The body of `req`, or BodyTooLargeError past {@link MAX_BODY_BYTES}. The request is not
+ * destroyed then (leaving a `for await` over it would): a destroyed request loses its
+ * socket before the 413 goes out, and a response that finishes without its socket leaves
+ * the drain on shutdown waiting for it, then failing (Apollo's drainHttpServer). The rest of
+ * the body is discarded, and the 413 closes the connection (see {@link sendJson}).
+ */
+export function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
+      req.off('data', onData).off('end', onEnd);
+      // Still flowing, without a listener: what else arrives is dropped.
+      reject(new BodyTooLargeError(`The request body is over ${MAX_BODY_BYTES} bytes (1 MiB); send a smaller request (fewer or shorter values).`));
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks).toString('utf8'));
+    req.on('data', onData).once('end', onEnd).once('error', reject);
+  });
 }
 
 export function headerMap(req: IncomingMessage): HeaderMap {
@@ -37,7 +49,8 @@ export async function writeResponse(res: ServerResponse, r: HTTPGraphQLResponse)
   res.end();
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
+/** `close`: end the connection after this response (the request was not read to its end). */
+export function sendJson(res: ServerResponse, status: number, body: unknown, close = false): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...(close ? { connection: 'close' } : {}) });
   res.end(JSON.stringify(body));
 }

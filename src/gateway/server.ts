@@ -22,7 +22,7 @@ import { buildFlintSchema, type Context } from '../resolvers/index.js';
 import { authRefusal } from './auth.js';
 import { startTokenSecurity } from './token-security.js';
 import { formatError } from './errors.js';
-import { BodyTooLargeError, headerMap, readBody, sendJson, writeResponse } from './http.js';
+import { BodyTooLargeError, headerMap, MAX_BODY_BYTES, readBody, sendJson, writeResponse } from './http.js';
 import { ClusterFeed } from './cluster-feed.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes } from './routes/health.js';
@@ -45,6 +45,8 @@ import { AttachmentService } from './attachment-service.js';
 import { BackupLive } from './backup-live.js';
 import { startBackupRecovery } from './backup-recovery.js';
 import { BackupService } from './backup-service.js';
+import { refuseUnparsableDocuments } from './ws-parse.js';
+import { refuseHttpSubscriptions } from './http-subscriptions.js';
 
 export interface RunningGateway {
   /** `http://host:port/graphql` */
@@ -92,11 +94,13 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   // socket while a request is on its way makes that request fail with ECONNRESET.
   httpServer.keepAliveTimeout = 75_000;
   httpServer.headersTimeout = 76_000;
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  // A message may be as large as an HTTP body, not ws's default of 100 MiB (larger: close 1009).
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: MAX_BODY_BYTES });
   const wsCleanup = useServer<{ authorization?: string }, { principal?: Principal }>(
     {
       schema,
       validate: wsValidate(config.introspection),
+      onSubscribe: refuseUnparsableDocuments,
       // Also tracks the socket, to close it when its token is revoked or expires (src/gateway/token-guard.ts).
       onConnect: (ctx) => tokens.guard.onConnect(ctx),
       context: (ctx): Context => ({ principal: ctx.extra.principal ?? null, requestId: randomUUID(), services }),
@@ -122,6 +126,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       introspectionPlugin(),
+      refuseHttpSubscriptions(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       obs.plugin,
       { serverWillStart: async () => ({ drainServer: async () => wsCleanup.dispose() }) },
@@ -171,7 +176,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
         obs.rejected(requestId, 'BAD_USER_INPUT', 413);
-        return sendJson(res, 413, { errors: [{ message: err.message, extensions: { code: 'BAD_USER_INPUT' } }] });
+        return sendJson(res, 413, { errors: [{ message: err.message, extensions: { code: 'BAD_USER_INPUT' } }] }, true);
       }
       log.error({ err }, 'request failed');
       if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal error.', extensions: { code: 'INTERNAL' } }] });

@@ -20,9 +20,11 @@ import { OperationType } from './types/operation.js';
 import { VolumeType } from './types/volume.js';
 import { VolumeTypeType } from './types/system.js';
 import { AttachmentType } from './types/attachment.js';
+import { guardInputs } from './input-hygiene.js';
 
 export async function buildFlintSchema(): Promise<GraphQLSchema> {
-  return buildSchema({
+  // Every argument is checked at the edge, for every transport (src/resolvers/input-hygiene.ts).
+  const schema = await buildSchema({
     resolvers: [
       VolumeResolver,
       SnapshotResolver,
@@ -52,6 +54,7 @@ export async function buildFlintSchema(): Promise<GraphQLSchema> {
     },
     emitSchemaFile: false,
   });
+  return guardInputs(schema);
 }
 
 export async function printFlintSchema(): Promise<string> {

@@ -116,7 +116,7 @@ export class SystemResolver {
     problems.throwIfAny();
     const em = ctx.services.db.fork();
     try {
-      const row = em.create(VolumeTypeRow, { id: randomUUID(), name: input.name, description: input.description ?? null, extraSpecs, isPublic: input.isPublic });
+      const row = em.create(VolumeTypeRow, { id: randomUUID(), name: input.name, description: input.description ?? null, extraSpecs, isPublic: input.isPublic ?? true });
       await em.flush();
       return VolumeTypeType.from(row);
     } catch (err) {

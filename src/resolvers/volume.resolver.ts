@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { listVolumes, messagesFor } from '../db/index.js';
-import { BadInputError, checkPageSize, Problems } from '../domain/index.js';
+import { BadInputError, checkPageSize, findUnsafeChar, Problems } from '../domain/index.js';
 import { projectScope, requirePrincipal } from '../domain/access.js';
 import type { Context } from './context.js';
 import { OperationType, UserMessageType } from './types/operation.js';
@@ -29,7 +29,8 @@ export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   try {
     const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string];
     const createdAt = new Date(at);
-    if (typeof id !== 'string' || Number.isNaN(createdAt.getTime())) throw new Error('bad cursor');
+    // The id goes into a query: a forged one with a NUL made SQLite fail (INTERNAL).
+    if (typeof id !== 'string' || findUnsafeChar(id) || Number.isNaN(createdAt.getTime())) throw new Error('bad cursor');
     return { createdAt, id };
   } catch {
     throw new BadInputError(['after is not a cursor this API gave out; pass pageInfo.endCursor of the previous page']);

@@ -189,7 +189,7 @@ export type CreateVolumeTypeInput = {
   description?: string | null | undefined;
   /** Object of string values (at most 64 keys of up to 255 characters), e.g. `{"capabilities:tier": "gold", "provisioning:type": "thin"}`; default none (any pool). Capability specs must use a known operator with its operand (`<is> True`, `>= 10`, `<in> ssd`, `<or> a <or> b`, …) and `provisioning:type` must be thin or thick: BAD_USER_INPUT otherwise. */
   extraSpecs?: Record<string, unknown> | null | undefined;
-  /** Whether every project may use it (default true); false keeps it to admins. */
+  /** Whether every project may use it (default true; null means the default); false keeps it to admins. */
   isPublic?: boolean | null | undefined;
   /** Unique name, 1 to 255 characters without control characters. A name in use is CONFLICT. */
   name: string;

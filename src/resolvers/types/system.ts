@@ -163,8 +163,8 @@ export class CreateVolumeTypeInput {
   })
   extraSpecs?: Record<string, unknown> | null;
 
-  @Field({ nullable: true, defaultValue: true, description: 'Whether every project may use it (default true); false keeps it to admins.' })
-  isPublic!: boolean;
+  @Field(() => Boolean, { nullable: true, defaultValue: true, description: 'Whether every project may use it (default true; null means the default); false keeps it to admins.' })
+  isPublic?: boolean | null;
 }
 
 @InputType({ description: 'Which volume type to delete (`deleteVolumeType`).' })

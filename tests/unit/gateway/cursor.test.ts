@@ -45,6 +45,9 @@ const garbage: Array<[string, string]> = [
   ['an array with a date that is not a date', b64('["yesterday", "x"]')],
   ['an array with the fields swapped', b64('["x", "2026-01-01T00:00:00.000Z"]')],
   ['a truncated cursor', encodeCursor(new Date(), 'abc').slice(0, 10)],
+  // Forged: the id goes into a query, and SQLite refused the NUL (INTERNAL).
+  ['an array whose id has a NUL', b64('["2026-01-01T00:00:00.000Z", "a\\u0000b"]')],
+  ['an array whose id has an unpaired surrogate', b64('["2026-01-01T00:00:00.000Z", "a\\ud800"]')],
 ];
 
 for (const [what, cursor] of garbage) {
