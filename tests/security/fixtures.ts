@@ -155,5 +155,12 @@ export async function createProjectResources(flint: Flint, admin: string, member
   })).resetVolumeStatus as { audit: { id: string } };
   add('StatusAudit', reset.audit.id);
 
+  // A token of this project (admins make them); its id must not be usable by another project.
+  const projectName = ((await call(member, 'viewer', '{ viewer { projectName } }')).viewer as { projectName: string }).projectName;
+  const token = (await call(admin, 'createApiToken', 'mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { apiToken { id } } }', {
+    i: { project: projectName, role: 'READER', name: named(`${prefix}-token`) },
+  })).createApiToken as { apiToken: { id: string } };
+  add('ApiToken', token.apiToken.id);
+
   return { projectId, ids, names };
 }

@@ -23,14 +23,15 @@ export type HarnessPurpose = 'isolation' | 'fuzz' | 'hygiene';
  * Rate and query-cost limits (RATE_LIMITED, QUERY_TOO_COMPLEX) are raised here for the
  * fuzzer when they exist, so it exercises the resolvers rather than the limiter.
  */
-export function securityEnv(purpose: HarnessPurpose, dataDir: string, natsUrl: string, nbdPort: number): Record<string, string> {
+export function securityEnv(purpose: HarnessPurpose, dataDir: string, natsUrl: string, nbdPort: number, iscsiPort: number): Record<string, string> {
   return {
     FLINT_DATA_DIR: dataDir,
     FLINT_NATS_URL: natsUrl,
     FLINT_LISTEN: '127.0.0.1:0',
     FLINT_AGENT_HOST: `security-${purpose}`,
-    // NBD exports (the pool offers no iSCSI, so no tgtd) on ports of this Flint's own.
+    // Export ports of this Flint's own (the pool offers NBD only, but the agent's tgtd still starts).
     FLINT_NBD_PORTS: `${nbdPort}-${nbdPort + 7}`,
+    FLINT_ISCSI_PORT: String(iscsiPort),
     FLINT_HEARTBEAT_SECONDS: '1',
     FLINT_LOG_LEVEL: 'silent',
     // Raw images are the cheapest to make; a small capacity keeps fuzzed creates from
@@ -88,7 +89,7 @@ export async function startFlint(purpose: HarnessPurpose): Promise<Flint> {
     stoppers.unshift(['nats', () => nats.stop()]);
     const dir = await tempDir(`flint-security-${purpose}-`);
     stoppers.unshift(['dir', () => dir.cleanup()]);
-    const config = loadConfig(securityEnv(purpose, dir.path, nats.url, await freePort()));
+    const config = loadConfig(securityEnv(purpose, dir.path, nats.url, await freePort(), await freePort()));
     const db = await openDb(config.database);
     stoppers.unshift(['db', () => db.close()]);
     await db.migrate();
