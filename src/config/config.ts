@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { API_LIMITS_ENV, apiLimitsFileFields, parseApiLimits, type ApiLimitsConfig } from './api-limits.js';
 
 /** @default './.flint' */
 export const DEFAULT_DATA_DIR = './.flint';
@@ -121,6 +122,8 @@ export interface FlintConfig {
   readonly secretKeyFile: string;
   /** True when the key file is the default one, which a first start creates; a named one must exist. */
   readonly secretKeyFileIsDefault: boolean;
+  /** What one operation, token, address and WebSocket may ask of a gateway (src/config/api-limits.ts). */
+  readonly apiLimits: ApiLimitsConfig;
 }
 
 export class ConfigError extends Error {
@@ -157,6 +160,7 @@ export const ENV = {
   FLINT_NBD_TLS_VERIFY_CLIENTS: 'true|false: with FLINT_NBD_TLS_DIR, NBD clients must also present a certificate signed by its ca-cert.pem (qemu verify-peer; default false)',
   FLINT_SECRET_KEY_FILE: 'file holding the 32-byte key (raw, or base64 on one line) that seals CHAP secrets in the database and on NATS; gateways and agents must all use the same key; default $FLINT_DATA_DIR/secret.key, created (mode 0600) on first start when missing, while a named file must exist',
   FLINT_METRICS_LISTEN: 'host:port where a scheduler or agent serves /metrics, /healthz and /readyz (default unset: off; the gateway serves them on FLINT_LISTEN)',
+  ...API_LIMITS_ENV,
 } as const;
 
 const fileSchema = z
@@ -183,6 +187,7 @@ const fileSchema = z
     nbdTlsDir: z.string(),
     nbdTlsVerifyClients: z.boolean(),
     secretKeyFile: z.string(),
+    ...apiLimitsFileFields,
   })
   .partial()
   .strict();
@@ -300,6 +305,8 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const secretKeyRaw = str('FLINT_SECRET_KEY_FILE', raw.secretKeyFile);
   const secretKeyFile = secretKeyRaw === undefined ? join(dataDir, 'secret.key') : resolve(cwd, secretKeyRaw);
 
+  const apiLimits = parseApiLimits(env, raw, problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({
     dataDir,
@@ -324,6 +331,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     ...(nbdTls ? { nbdTls } : {}),
     secretKeyFile,
     secretKeyFileIsDefault: secretKeyRaw === undefined,
+    apiLimits,
   });
 }
 

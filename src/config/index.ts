@@ -2,3 +2,4 @@ export * from './config.js';
 export * from './logger.js';
 export * from './version.js';
 export * from './secret-key.js';
+export * from './api-limits.js';
