@@ -13,3 +13,4 @@ export * from './auth-store.js';
 export * as migrationCapacity from './migration-capacity.js';
 export * from './volume-type-access.js';
 export * from './volume-type-store.js';
+export * from './batch-reads.js';

@@ -7,6 +7,7 @@ import type { MigrationServiceApi } from './migration-services.js';
 import type { AttachmentServiceApi } from './attachment-services.js';
 import type { BackupServiceApi } from './backup-services.js';
 import type { ManageServiceApi } from './manage-services.js';
+import type { Loaders } from './loaders.js';
 
 export interface LiveApi {
   listen(accept: (ev: LiveVolume) => boolean, opts?: { first?: LiveVolume; until?: (ev: LiveVolume) => boolean }): AsyncIterableIterator<LiveVolume>;
@@ -63,4 +64,11 @@ export interface Context {
   principal: Principal | null;
   requestId: string;
   services: Services;
+  /** Batched reads of nested fields, made for this operation (src/resolvers/loaders.ts). */
+  loaders: Loaders;
+  /**
+   * `performance.now()` after which no resolver starts (the execution timeout,
+   * src/gateway/limits/deadline.ts); absent for subscriptions and with the limits off.
+   */
+  deadline?: number;
 }
