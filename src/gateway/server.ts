@@ -16,12 +16,13 @@ import { PoolView, withRequestId, type Bus } from '../bus/index.js';
 import type { FlintConfig } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import { loadSecretBox } from '../config/secret-key.js';
-import { capacity, type Db, type Principal } from '../db/index.js';
+import { capacity, type Db } from '../db/index.js';
 import { graphqlObservability, poolSourceFrom, requestIdFrom, setPoolSource } from '../metrics/index.js';
-import { buildFlintSchema, type Context } from '../resolvers/index.js';
+import { buildFlintSchema, createLoaders, type Context } from '../resolvers/index.js';
 import { Authenticator } from './auth.js';
 import { formatError } from './errors.js';
 import { BodyTooLargeError, headerMap, readBody, sendJson, writeResponse } from './http.js';
+import { admitHttp, createApiLimits, isSubscription, raceDeadline, TIMED_OUT, type SocketState } from './limits/index.js';
 import { ClusterFeed } from './cluster-feed.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes } from './routes/health.js';
@@ -72,6 +73,9 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const backups = new BackupService({ config, db, bus, live, log, backupLive, volumes, pools });
   const manage = new ManageService({ config, db, bus, live, log, pools, heartbeatSeconds: config.heartbeatSeconds });
   const auth = new Authenticator(db);
+  // Depth, cost, timeout, rates and WebSocket limits (src/gateway/limits/, FLINT_API_*).
+  const limits = createApiLimits(config.apiLimits, auth);
+  limits.prepareSchema(schema);
   const cluster = await ClusterFeed.start({
     bus,
     db,
@@ -90,25 +94,23 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   // socket while a request is on its way makes that request fail with ECONNRESET.
   httpServer.keepAliveTimeout = 75_000;
   httpServer.headersTimeout = 76_000;
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
-  const wsCleanup = useServer<{ authorization?: string }, { principal?: Principal }>(
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: limits.wsMaxPayload, verifyClient: limits.ws.verifyClient });
+  const wsCleanup = useServer<{ authorization?: string }, SocketState>(
     {
       schema,
       validate: wsValidate(config.introspection),
-      onConnect: async (ctx) => {
-        const header = ctx.connectionParams?.authorization;
-        try {
-          const principal = await auth.fromHeader(typeof header === 'string' ? header : undefined);
-          if (!principal) return false;
-          ctx.extra.principal = principal;
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      context: (ctx): Context => ({ principal: ctx.extra.principal ?? null, requestId: randomUUID(), services }),
+      onConnect: limits.ws.onConnect,
+      onClose: limits.ws.onClose,
+      onSubscribe: limits.ws.onSubscribe(schema, wsValidate(config.introspection)),
+      context: (ctx, _id, _payload, args): Context => ({
+        principal: ctx.extra.principal ?? null,
+        requestId: randomUUID(),
+        services,
+        loaders: createLoaders(db),
+        deadline: isSubscription(args) ? undefined : limits.deadline(),
+      }),
       // What a WebSocket mutation publishes carries its request id, as over HTTP.
-      execute: (args) => withRequestId((args.contextValue as Context).requestId, () => execute(args)),
+      execute: (args) => limits.withinDeadline(args.contextValue as Context, () => withRequestId((args.contextValue as Context).requestId, () => execute(args))),
       onOperation: (ctx, id, _payload, args, result) => obs.wsOperation(ctx, id, args, result),
       onComplete: (ctx, id) => obs.wsComplete(ctx, id),
       onNext: (_ctx, _id, _payload, _args, result) =>
@@ -124,6 +126,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     includeStacktraceInErrorResponses: false,
     // FLINT_INTROSPECTION=false: nobody; otherwise callers with a token (introspectionPlugin).
     introspection: config.introspection,
+    parseOptions: limits.parseOptions,
     // The role's entry point owns SIGINT/SIGTERM; Apollo would re-raise the signal and cut the shutdown short.
     stopOnTerminationSignals: false,
     plugins: [
@@ -131,6 +134,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
       introspectionPlugin(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       obs.plugin,
+      ...limits.plugins,
       { serverWillStart: async () => ({ drainServer: async () => wsCleanup.dispose() }) },
     ],
   });
@@ -147,6 +151,15 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
       const route = routes.find((r) => r.match(req, url));
       if (route) return await route.handle(req, res, url);
       if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found; the API is at /graphql' });
+      // Authentication and the caller's rate limit come before the body is read.
+      const admission = await admitHttp(limits.gate, req);
+      if ('refusal' in admission) {
+        const r = admission.refusal;
+        obs.rejected(requestId, r.code, r.status);
+        for (const [name, value] of Object.entries(r.headers)) res.setHeader(name, value);
+        return sendJson(res, r.status, r.body);
+      }
+      const principal = admission.principal;
       const body = req.method === 'POST' ? await readBody(req) : '';
       let parsed: unknown = body;
       if (body && (req.headers['content-type'] ?? '').includes('application/json')) {
@@ -157,21 +170,20 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
           return sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_USER_INPUT' } }] });
         }
       }
-      let principal: Principal | null;
-      try {
-        principal = await auth.fromHeader(req.headers.authorization);
-      } catch (err) {
-        // A token that was sent but is bad must not read as anonymous.
-        obs.rejected(requestId, 'UNAUTHENTICATED', 401);
-        return sendJson(res, 401, { errors: [{ message: (err as Error).message, extensions: { code: 'UNAUTHENTICATED' } }] });
-      }
+      const deadline = limits.deadline();
       // Commands a mutation publishes (however deep) carry the request id on.
-      const response = await withRequestId(requestId, () =>
+      const work = withRequestId(requestId, () =>
         apollo.executeHTTPGraphQLRequest({
           httpGraphQLRequest: { method: req.method ?? 'GET', headers: headerMap(req), search: url.search, body: parsed },
-          context: async () => ({ principal, requestId, services }),
+          context: async () => ({ principal, requestId, services, loaders: createLoaders(db), deadline }),
         }),
       );
+      const response = deadline === undefined ? await work : await raceDeadline(work, deadline);
+      if (response === TIMED_OUT) {
+        // The resolvers still running stop at the deadline too (src/gateway/limits/deadline.ts).
+        log.warn({ requestId, timeoutMs: config.apiLimits.timeoutMs }, 'operation cut off at the execution timeout');
+        return sendJson(res, 200, limits.timeoutBody());
+      }
       await writeResponse(res, response);
     } catch (err) {
       if (err instanceof BodyTooLargeError) {

@@ -1,0 +1,43 @@
+/**
+ * The limits on the HTTP path, as an Apollo plugin: after validation and before anything
+ * runs, an operation over a limit is refused (HTTP 400, QUERY_TOO_COMPLEX) and a costly
+ * one is charged to its token's bucket (HTTP 429, RATE_LIMITED, when it is empty); a
+ * response cut short by the execution timeout carries that error once, not once per field.
+ */
+import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { Context } from '../../resolvers/index.js';
+import { assessOperation, type OperationLimits } from './operation-check.js';
+import type { RequestGate } from './request-gate.js';
+
+const isTimeout = (e: GraphQLFormattedError): boolean => e.extensions?.code === 'QUERY_TOO_COMPLEX' && e.extensions.limit === 'timeout';
+
+/** The first timeout error stands for all of them; other errors stay. */
+export function keepOneTimeoutError(errors: readonly GraphQLFormattedError[]): GraphQLFormattedError[] {
+  const first = errors.find(isTimeout);
+  if (!first) return [...errors];
+  return [first, ...errors.filter((e) => !isTimeout(e))];
+}
+
+export function limitsPlugin(limits: OperationLimits, gate: RequestGate): ApolloServerPlugin<Context> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ schema, document, request, contextValue }) {
+          const { refused, cost } = assessOperation(schema, document, request.operationName, request.variables, limits);
+          if (refused) throw new GraphQLError(refused.message, { originalError: refused, extensions: { code: refused.code, http: { status: 400 } } });
+          const limited = gate.charge(contextValue.principal, cost);
+          if (limited) {
+            const http = { status: 429, headers: new HeaderMap([['retry-after', String(limited.retryAfterSeconds)]]) };
+            throw new GraphQLError(limited.message, { originalError: limited, extensions: { code: limited.code, http } });
+          }
+        },
+        async willSendResponse({ response }) {
+          const body = response.body;
+          if (body.kind !== 'single' || !body.singleResult.errors) return;
+          body.singleResult.errors = keepOneTimeoutError(body.singleResult.errors);
+        },
+      };
+    },
+  };
+}

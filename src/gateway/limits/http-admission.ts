@@ -1,0 +1,32 @@
+/**
+ * The limits on the HTTP path before GraphQL runs: a `/graphql` request is authenticated
+ * and counted against its token's (or address's) bucket, or refused with the status,
+ * headers and body to send: 401 UNAUTHENTICATED, or 429 RATE_LIMITED with `Retry-After`.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Principal } from '../../db/index.js';
+import { RateLimitedError, type ErrorCode, type FlintError } from '../../domain/errors.js';
+import { errorBody, type RequestGate } from './request-gate.js';
+
+export interface HttpRefusal {
+  status: number;
+  code: ErrorCode;
+  headers: Record<string, string>;
+  body: ReturnType<typeof errorBody>;
+}
+
+export type HttpAdmission = { principal: Principal | null } | { refusal: HttpRefusal };
+
+function refusal(e: FlintError): HttpRefusal {
+  if (e instanceof RateLimitedError) return { status: 429, code: e.code, headers: { 'retry-after': String(e.retryAfterSeconds) }, body: errorBody(e) };
+  return { status: 401, code: e.code, headers: {}, body: errorBody(e) };
+}
+
+export async function admitHttp(gate: RequestGate, req: IncomingMessage): Promise<HttpAdmission> {
+  const address = gate.address(req);
+  const auth = await gate.authenticate(req.headers.authorization, address);
+  if ('refused' in auth) return { refusal: refusal(auth.refused) };
+  const limited = gate.take(auth.principal, address);
+  if (limited) return { refusal: refusal(limited) };
+  return { principal: auth.principal };
+}
