@@ -120,7 +120,7 @@ export type OperationLimit = 'tokens' | 'depth' | 'aliases' | 'fields' | 'intros
  */
 export class QueryTooComplexError extends FlintError {
   readonly limit: OperationLimit;
-  constructor(message: string, details: { limit: OperationLimit; max: number; actual?: number }) {
+  constructor(message: string, details: { limit: OperationLimit; max?: number; actual?: number }) {
     super('QUERY_TOO_COMPLEX', message, { details: { ...details } });
     this.limit = details.limit;
   }

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { ERROR_CODES, FlintError, type ErrorCode } from '../domain/errors.js';
 import type { Logger } from '../config/logger.js';
-import { tokenLimitError } from './limits/index.js';
+import { limitErrorOf } from './limits/index.js';
 
 const REQUEST_ERRORS = new Set([
   'GRAPHQL_PARSE_FAILED',
@@ -30,8 +30,8 @@ function original(err: unknown): unknown {
 export function formatError(formatted: GraphQLFormattedError, error: unknown, log: Logger): GraphQLFormattedError {
   const base = { locations: formatted.locations, path: formatted.path };
   const found = original(error);
-  // The parser's token limit reads as a syntax error; it is one of the API limits.
-  const e = (!(found instanceof FlintError) && tokenLimitError(formatted.message)) || found;
+  // GraphQL's own limits (the parser's token count, validation's budget) read as request errors; they are API limits.
+  const e = (!(found instanceof FlintError) && limitErrorOf(formatted.message)) || found;
   if (e instanceof FlintError) {
     return { ...base, message: e.message, extensions: { ...e.details, code: e.code } };
   }

@@ -79,6 +79,7 @@ export function operationCost(
   /** Cost of a selection set on `type` once, with `page` items in the lists right inside it. */
   function selectionSet(set: SelectionSetNode, type: GraphQLCompositeType, page: number | undefined): number {
     let total = 0;
+    const spread = new Set<string>();
     for (const sel of set.selections) {
       if (sel.kind === Kind.FIELD) {
         if (sel.name.value.startsWith('__') || !sel.selectionSet) continue;
@@ -96,8 +97,9 @@ export function operationCost(
       } else if (sel.kind === Kind.INLINE_FRAGMENT) {
         const cond = sel.typeCondition ? schema.getType(sel.typeCondition.name.value) : type;
         if (cond && isCompositeType(cond)) total += selectionSet(sel.selectionSet, cond, page);
-      } else {
+      } else if (!spread.has(sel.name.value)) {
         const name = sel.name.value;
+        spread.add(name);
         const key = `${name}\u0000${page ?? ''}`;
         let cost = memo.get(key);
         if (cost === undefined) {

@@ -12,7 +12,7 @@ export interface OperationShape {
   depth: number;
   /** Aliased fields, every expansion of a fragment counted. */
   aliases: number;
-  /** Fields of any kind, every expansion of a fragment counted. */
+  /** Fields of any kind, every expansion of a fragment counted (a fragment spread twice in one selection set runs once, and counts once). */
   fields: number;
   /** `__schema` fields: the whole schema, however many times it is asked for. */
   schemaFields: number;
@@ -65,6 +65,8 @@ export function measureOperation(document: DocumentNode, operation: OperationDef
       fields += s.fields;
       schemaFields += s.schemaFields;
     };
+    // GraphQL runs a fragment spread once per selection set, however often it is spread there.
+    const spread = new Set<string>();
     for (const sel of set.selections) {
       if (sel.kind === Kind.FIELD) {
         const introspection = inIntrospection || INTROSPECTION.has(sel.name.value);
@@ -76,7 +78,8 @@ export function measureOperation(document: DocumentNode, operation: OperationDef
       } else if (sel.kind === Kind.INLINE_FRAGMENT) {
         const inner = selectionSet(sel.selectionSet, inIntrospection);
         add(inner, inner.depth);
-      } else {
+      } else if (!spread.has(sel.name.value)) {
+        spread.add(sel.name.value);
         const inner = fragment(sel.name.value);
         // A fragment spread inside introspection adds no depth either.
         add(inner, inIntrospection ? 0 : inner.depth);

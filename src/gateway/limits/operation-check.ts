@@ -104,17 +104,28 @@ function costRefusal(cost: number, limits: OperationLimits): QueryTooComplexErro
 
 // graphql-js 16 writes "more that N tokens"; the fixed spelling matches too.
 const TOKEN_LIMIT = /^Syntax Error: Document contains more tha[nt] (\d+) tokens\. Parsing aborted\.$/;
+/** What graphql-js answers when its own budget for comparing repeated fields runs out. */
+const VALIDATION_ABORTED = 'Validation aborted.';
 
 /**
- * GraphQL's parser refuses a document over its `maxTokens` with a syntax error; that is
- * a limit of ours, so it becomes QUERY_TOO_COMPLEX (src/gateway/errors.ts asks here).
+ * GraphQL's own limits read as a syntax error (the parser's `maxTokens`) or a validation
+ * error (graphql-js's budget for comparing fields of one name); they are limits of the
+ * API like ours, so they become QUERY_TOO_COMPLEX (src/gateway/errors.ts asks here).
  */
-export function tokenLimitError(message: string): QueryTooComplexError | undefined {
+export function limitErrorOf(message: string): QueryTooComplexError | undefined {
   const m = TOKEN_LIMIT.exec(message);
-  if (!m) return undefined;
-  const max = Number(m[1]);
-  return new QueryTooComplexError(
-    `This document has more than ${max} lexical tokens (FLINT_API_MAX_TOKENS); send a shorter one: fewer fields, or several operations.`,
-    { limit: 'tokens', max },
-  );
+  if (m) {
+    const max = Number(m[1]);
+    return new QueryTooComplexError(
+      `This document has more than ${max} lexical tokens (FLINT_API_MAX_TOKENS); send a shorter one: fewer fields, or several operations.`,
+      { limit: 'tokens', max },
+    );
+  }
+  if (message === VALIDATION_ABORTED) {
+    return new QueryTooComplexError(
+      'GraphQL gave up checking this operation: it repeats fields of the same name too often. Ask for each field once.',
+      { limit: 'fields' },
+    );
+  }
+  return undefined;
 }

@@ -20,7 +20,7 @@ import type { ApiLimitsConfig } from '../../config/api-limits.js';
 import type { Principal } from '../../db/index.js';
 import { FlintError, RateLimitedError } from '../../domain/errors.js';
 import { ConnectionCounter } from './connection-counter.js';
-import { assessOperation, tokenLimitError, type OperationLimits } from './operation-check.js';
+import { assessOperation, limitErrorOf, type OperationLimits } from './operation-check.js';
 import type { RequestGate } from './request-gate.js';
 
 /** Close code of a socket refused by a limit (graphql-ws's "too many" code); the reason starts with `RATE_LIMITED:`. */
@@ -136,7 +136,7 @@ export class WsGuard {
       try {
         document = parse(payload.query, { maxTokens: this.config.maxTokens });
       } catch (err) {
-        const tooLong = err instanceof GraphQLError ? tokenLimitError(err.message) : undefined;
+        const tooLong = err instanceof GraphQLError ? limitErrorOf(err.message) : undefined;
         return [tooLong ? asGraphQLError(tooLong) : err instanceof GraphQLError ? err : new GraphQLError('The query could not be parsed.')];
       }
       const errors = validate(schema, document);
