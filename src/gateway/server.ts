@@ -22,7 +22,7 @@ import { buildFlintSchema, createLoaders, type Context } from '../resolvers/inde
 import { Authenticator } from './auth.js';
 import { formatError } from './errors.js';
 import { BodyTooLargeError, headerMap, readBody, sendJson, writeResponse } from './http.js';
-import { admitHttp, createApiLimits, isSubscription, raceDeadline, TIMED_OUT, type SocketState } from './limits/index.js';
+import { admitHttp, createApiLimits, isSubscription, logClientFrameErrors, raceDeadline, TIMED_OUT, type SocketState } from './limits/index.js';
 import { ClusterFeed } from './cluster-feed.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes } from './routes/health.js';
@@ -119,6 +119,8 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     },
     wsServer,
   );
+  // After graphql-ws's own 'connection' listener: frames a client may not send are its fault, not ours.
+  wsServer.on('connection', (socket) => logClientFrameErrors(socket, log));
 
   const apollo = new ApolloServer<Context>({
     schema,

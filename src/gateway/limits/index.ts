@@ -2,7 +2,7 @@
 export { createApiLimits, DEFAULT_LIST_SIZE, type ApiLimits } from './api-limits.js';
 export { admitHttp, type HttpAdmission, type HttpRefusal } from './http-admission.js';
 export { raceDeadline, TIMED_OUT, timeoutGraphQLError } from './deadline.js';
-export { isSubscription, CLOSE_RATE_LIMITED, type SocketState } from './ws-guard.js';
+export { isSubscription, logClientFrameErrors, CLOSE_RATE_LIMITED, type SocketState } from './ws-guard.js';
 export { assessOperation, limitErrorOf, MAX_SCHEMA_FIELDS, type Assessment, type OperationLimits } from './operation-check.js';
 export { RequestGate, COST_PER_UNIT, errorBody } from './request-gate.js';
 export { operationCost, type CostModel } from './cost.js';

@@ -16,7 +16,9 @@ import type { IncomingMessage } from 'node:http';
 import { getOperationAST, GraphQLError, parse, validate as graphqlValidate, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import type { Context as WsContext, SubscribePayload } from 'graphql-ws';
 import type { Extra } from 'graphql-ws/use/ws';
+import type { WebSocket } from 'ws';
 import type { ApiLimitsConfig } from '../../config/api-limits.js';
+import type { Logger } from '../../config/logger.js';
 import type { Principal } from '../../db/index.js';
 import { FlintError, RateLimitedError } from '../../domain/errors.js';
 import { ConnectionCounter } from './connection-counter.js';
@@ -148,6 +150,25 @@ export class WsGuard {
       return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
     };
   }
+}
+
+/**
+ * A frame ws refuses (over `maxPayload`, bad UTF-8, a bad opcode…) closes its socket with
+ * the matching code (1009 for size) and is then emitted as the socket's 'error', which
+ * graphql-ws prints to stderr: any client could fill the gateway's stderr. Call after
+ * graphql-ws saw the socket: the client's faults go to the debug log instead; other errors
+ * still reach graphql-ws.
+ */
+export function logClientFrameErrors(socket: WebSocket, log: Pick<Logger, 'debug'>): void {
+  const theirs = socket.listeners('error') as Array<(err: Error) => void>;
+  socket.removeAllListeners('error');
+  socket.on('error', (err: Error & { code?: unknown }) => {
+    if (typeof err.code === 'string' && err.code.startsWith('WS_ERR_')) {
+      log.debug({ code: err.code }, 'closed a WebSocket after a frame it may not send');
+      return;
+    }
+    for (const listener of theirs) listener.call(socket, err);
+  });
 }
 
 /** Whether graphql-ws is about to run a subscription (no execution timeout) or a query or mutation. */
