@@ -42,8 +42,9 @@ export interface ApiLimits {
   withinDeadline<T>(context: { deadline?: number }, run: () => T | Promise<T>): T | Promise<T | ExecutionResult>;
 }
 
-export function createApiLimits(config: ApiLimitsConfig, auth: Authenticator): ApiLimits {
-  const operations: OperationLimits = {
+/** The limits on one operation's size, from the configuration and the API's page sizes. */
+export function operationLimitsOf(config: ApiLimitsConfig): OperationLimits {
+  return {
     maxDepth: config.maxDepth,
     maxAliases: config.maxAliases,
     maxFields: config.maxFields,
@@ -52,6 +53,10 @@ export function createApiLimits(config: ApiLimitsConfig, auth: Authenticator): A
     pageDefault: LIMITS.pageDefault,
     pageMax: LIMITS.pageMax,
   };
+}
+
+export function createApiLimits(config: ApiLimitsConfig, auth: Authenticator): ApiLimits {
+  const operations = operationLimitsOf(config);
   const gate = new RequestGate(config, auth);
   return {
     config,
