@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type HTTPGraphQLResponse } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { execute, type GraphQLFormattedError } from 'graphql';
@@ -22,7 +22,7 @@ import { buildFlintSchema, createLoaders, type Context } from '../resolvers/inde
 import { Authenticator } from './auth.js';
 import { formatError } from './errors.js';
 import { BodyTooLargeError, headerMap, readBody, sendJson, writeResponse } from './http.js';
-import { admitHttp, createApiLimits, isSubscription, logClientFrameErrors, raceDeadline, TIMED_OUT, type SocketState } from './limits/index.js';
+import { admitHttp, createApiLimits, isSubscription, logClientFrameErrors, type SocketState } from './limits/index.js';
 import { ClusterFeed } from './cluster-feed.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes } from './routes/health.js';
@@ -180,12 +180,19 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
           context: async () => ({ principal, requestId, services, loaders: createLoaders(db), deadline }),
         }),
       );
-      const response = deadline === undefined ? await work : await raceDeadline(work, deadline);
-      if (response === TIMED_OUT) {
-        // The resolvers still running stop at the deadline too (src/gateway/limits/deadline.ts).
+      // Answered at the deadline; the resolvers still running stop there too (src/gateway/limits/deadline.ts).
+      const cutOff = limits.watchDeadline(deadline, () => {
+        if (res.headersSent) return;
         log.warn({ requestId, timeoutMs: config.apiLimits.timeoutMs }, 'operation cut off at the execution timeout');
-        return sendJson(res, 200, limits.timeoutBody());
+        sendJson(res, 200, limits.timeoutBody());
+      });
+      let response: HTTPGraphQLResponse;
+      try {
+        response = await work;
+      } finally {
+        cutOff.done();
       }
+      if (cutOff.fired) return;
       await writeResponse(res, response);
     } catch (err) {
       if (err instanceof BodyTooLargeError) {

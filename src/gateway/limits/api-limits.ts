@@ -11,7 +11,7 @@ import { LIMITS } from '../../domain/volume-input.js';
 import type { Context } from '../../resolvers/index.js';
 import type { Authenticator } from '../auth.js';
 import { limitsPlugin } from './apollo-plugin.js';
-import { enforceDeadline, raceDeadline, TIMED_OUT, timeoutError, timeoutGraphQLError } from './deadline.js';
+import { DeadlineWatch, enforceDeadline, raceDeadline, TIMED_OUT, timeoutError, timeoutGraphQLError, type DeadlineHandle } from './deadline.js';
 import { errorBody, RequestGate } from './request-gate.js';
 import type { OperationLimits } from './operation-check.js';
 import { WsGuard } from './ws-guard.js';
@@ -36,6 +36,11 @@ export interface ApiLimits {
   /** The body answered when the execution timeout cut a request off. */
   timeoutBody(): ReturnType<typeof errorBody>;
   /**
+   * Calls `onTimeout` at `deadline` (an HTTP request's) unless the handle is `done()` first;
+   * with no deadline (limits off) never.
+   */
+  watchDeadline(deadline: number | undefined, onTimeout: () => void): DeadlineHandle;
+  /**
    * Runs a WebSocket query or mutation (`run`), answering the timeout error instead when
    * its context's deadline comes first.
    */
@@ -58,6 +63,7 @@ export function operationLimitsOf(config: ApiLimitsConfig): OperationLimits {
 export function createApiLimits(config: ApiLimitsConfig, auth: Authenticator): ApiLimits {
   const operations = operationLimitsOf(config);
   const gate = new RequestGate(config, auth);
+  const watch = new DeadlineWatch();
   return {
     config,
     gate,
@@ -70,6 +76,7 @@ export function createApiLimits(config: ApiLimitsConfig, auth: Authenticator): A
     },
     deadline: () => (config.enabled ? performance.now() + config.timeoutMs : undefined),
     timeoutBody: () => errorBody(timeoutError(config.timeoutMs)),
+    watchDeadline: (deadline, onTimeout) => watch.watch(deadline, onTimeout),
     withinDeadline: (context, run) => {
       const result = run();
       if (context.deadline === undefined) return result;

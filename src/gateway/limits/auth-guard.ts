@@ -11,7 +11,7 @@
  * them out. Only a token never used at this gateway waits until the address has a
  * failure left.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { TokenBuckets } from './token-bucket.js';
 
 /** How long a token that authenticated counts as known. @default 86_400_000 (a day) */
@@ -19,8 +19,11 @@ export const KNOWN_TOKEN_MS = 24 * 3600_000;
 /** Known tokens kept at most (the oldest are forgotten first). @default 100_000 */
 export const MAX_KNOWN_TOKENS = 100_000;
 
+/** A known token is re-dated at most this often (it is asked on every request). @default 60_000 */
+const REFRESH_MS = 60_000;
+
 /** Never kept in clear: a hash is enough to recognise a token again. */
-const digest = (token: string): string => createHash('sha256').update(token).digest('base64');
+const digest = (token: string): string => hash('sha256', token, 'base64');
 
 export class AuthFailureGuard {
   private readonly failures: TokenBuckets;
@@ -51,8 +54,10 @@ export class AuthFailureGuard {
   /** `token` authenticated. */
   succeeded(token: string): void {
     const key = digest(token);
+    const until = this.now() + KNOWN_TOKEN_MS;
+    if ((this.known.get(key) ?? 0) > until - REFRESH_MS) return;
     this.known.delete(key);
-    this.known.set(key, this.now() + KNOWN_TOKEN_MS);
+    this.known.set(key, until);
     if (this.known.size > MAX_KNOWN_TOKENS) this.known.delete(this.known.keys().next().value!);
   }
 

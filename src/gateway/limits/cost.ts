@@ -47,11 +47,18 @@ function rootType(schema: GraphQLSchema, op: OperationDefinitionNode): GraphQLCo
 }
 
 /** The page size a field's `first` argument asks for, from a literal, a variable or its default. */
-function pageSize(field: FieldNode, op: OperationDefinitionNode, variables: Readonly<Record<string, unknown>> | null | undefined, model: CostModel): number {
+function pageSize(
+  field: FieldNode,
+  op: OperationDefinitionNode,
+  variables: Readonly<Record<string, unknown>> | null | undefined,
+  model: CostModel,
+  usedVariable: () => void,
+): number {
   const arg = field.arguments?.find((a) => a.name.value === 'first');
   let value: unknown;
   const read = (node: ValueNode): unknown => (node.kind === Kind.INT ? Number(node.value) : node.kind === Kind.NULL ? null : undefined);
   if (arg?.value.kind === Kind.VARIABLE) {
+    usedVariable();
     const name = arg.value.name.value;
     if (variables && name in variables) value = variables[name];
     else {
@@ -63,13 +70,17 @@ function pageSize(field: FieldNode, op: OperationDefinitionNode, variables: Read
   return Math.min(Math.max(value, 0), model.pageMax);
 }
 
-/** The estimated cost of `operation` (see the file's comment). */
+/**
+ * The estimated cost of `operation` (see the file's comment). `usedVariable` is called
+ * when the cost depends on the request's variables (a `first: $n`).
+ */
 export function operationCost(
   schema: GraphQLSchema,
   document: DocumentNode,
   operation: OperationDefinitionNode,
   variables: Readonly<Record<string, unknown>> | null | undefined,
   model: CostModel,
+  usedVariable: () => void = () => undefined,
 ): number {
   const fragments = fragmentsOf(document);
   // A fragment's cost depends only on the page size it inherits; measure each pair once.
@@ -90,7 +101,7 @@ export function operationCost(
         if (!isCompositeType(named)) continue;
         const isList = isListType(getNullableType(def.type));
         const paged = def.args.some((a) => a.name === 'first');
-        const size = paged ? pageSize(sel, operation, variables, model) : undefined;
+        const size = paged ? pageSize(sel, operation, variables, model, usedVariable) : undefined;
         // A paged list holds its own page; a list right inside a page holds that page.
         const items = !isList ? 1 : paged ? size! : (page ?? model.defaultListSize);
         total += items * (1 + selectionSet(sel.selectionSet, named, paged && !isList ? size : undefined));

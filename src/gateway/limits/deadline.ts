@@ -6,7 +6,8 @@
  *   every root field): past the context's `deadline`, they throw instead of starting, so
  *   a cut-off operation issues no more reads. What is already running (one SQL
  *   statement, one NATS request) finishes on its own.
- * - `raceDeadline` answers the client at the deadline, whatever is still running.
+ * - `DeadlineWatch` (HTTP) and `raceDeadline` (WebSocket) answer the client at the
+ *   deadline, whatever is still running.
  */
 import { getNamedType, isCompositeType, isListType, isObjectType, getNullableType, GraphQLError, type GraphQLSchema } from 'graphql';
 import { QueryTooComplexError } from '../../domain/errors.js';
@@ -49,6 +50,70 @@ export function enforceDeadline(schema: GraphQLSchema, timeoutMs: number): void 
         if (deadline !== undefined && performance.now() > deadline) throw timeoutError(timeoutMs);
         return resolve(source, args, context, info);
       };
+    }
+  }
+}
+
+/** What `DeadlineWatch.watch` hands back: end it when the work is done. */
+export interface DeadlineHandle {
+  /** The work is done: the timeout will not fire any more. */
+  done(): void;
+  /** Whether the timeout fired (the client has been answered). */
+  readonly fired: boolean;
+}
+
+interface Watched extends DeadlineHandle {
+  deadline: number;
+  onTimeout: () => void;
+  fired: boolean;
+}
+
+const NOT_WATCHED: DeadlineHandle = { done: () => undefined, fired: false };
+
+/**
+ * Calls back what is still running at its deadline, from one timer ticking every
+ * `tickMs` while anything is watched: no timer and no promise per request (this runs on
+ * every one). Deadlines are added in order (now + one timeout), so a tick stops at the
+ * first that has not come.
+ */
+export class DeadlineWatch {
+  private readonly watched = new Set<Watched>();
+  private timer: NodeJS.Timeout | undefined;
+
+  /** @param tickMs how late a timeout may fire. */
+  constructor(private readonly tickMs = 50) {}
+
+  /** Calls `onTimeout` once `deadline` (a `performance.now()` reading) has passed, unless `done()` came first. */
+  watch(deadline: number | undefined, onTimeout: () => void): DeadlineHandle {
+    if (deadline === undefined) return NOT_WATCHED;
+    const watched = this.watched;
+    const w: Watched = {
+      deadline,
+      onTimeout,
+      fired: false,
+      done() {
+        watched.delete(w);
+      },
+    };
+    watched.add(w);
+    if (!this.timer) {
+      this.timer = setInterval(() => this.tick(), this.tickMs);
+      this.timer.unref();
+    }
+    return w;
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    for (const w of this.watched) {
+      if (w.deadline > now) break;
+      this.watched.delete(w);
+      w.fired = true;
+      w.onTimeout();
+    }
+    if (this.watched.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
     }
   }
 }

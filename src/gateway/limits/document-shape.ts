@@ -29,9 +29,16 @@ export function operationOf(document: DocumentNode, operationName?: string | nul
   return ops.length === 1 ? ops[0] : undefined;
 }
 
-export function fragmentsOf(document: DocumentNode): Map<string, FragmentDefinitionNode> {
-  const out = new Map<string, FragmentDefinitionNode>();
-  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) out.set(d.name.value, d);
+const fragmentMaps = new WeakMap<DocumentNode, ReadonlyMap<string, FragmentDefinitionNode>>();
+
+/** The fragments of a document by name (kept per parsed document: Apollo reuses them). */
+export function fragmentsOf(document: DocumentNode): ReadonlyMap<string, FragmentDefinitionNode> {
+  let out = fragmentMaps.get(document);
+  if (!out) {
+    const map = new Map<string, FragmentDefinitionNode>();
+    for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) map.set(d.name.value, d);
+    fragmentMaps.set(document, (out = map));
+  }
   return out;
 }
 

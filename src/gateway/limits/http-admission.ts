@@ -23,7 +23,8 @@ function refusal(e: FlintError): HttpRefusal {
 }
 
 export async function admitHttp(gate: RequestGate, req: IncomingMessage): Promise<HttpAdmission> {
-  const address = gate.address(req);
+  // With the limits off nothing is counted by address.
+  const address = gate.enabled ? gate.address(req) : '';
   const auth = await gate.authenticate(req.headers.authorization, address);
   if ('refused' in auth) return { refusal: refusal(auth.refused) };
   const limited = gate.take(auth.principal, address);

@@ -1,10 +1,10 @@
 /**
  * The one decision on an operation's size: depth, aliases, fields, `__schema` fields and
  * cost against the configured limits, after GraphQL validation and before anything runs.
- * Pure but for a cache of shapes per parsed document (Apollo keeps parsed documents, so
- * a repeated query is measured once; the cost depends on variables and is computed each time).
+ * Pure but for a cache per parsed document (Apollo keeps parsed documents, so a repeated
+ * query is measured once; a cost that depends on variables is computed each time).
  */
-import type { DocumentNode, GraphQLSchema } from 'graphql';
+import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
 import { QueryTooComplexError } from '../../domain/errors.js';
 import { operationCost, type CostModel } from './cost.js';
 import { measureOperation, operationOf, type OperationShape } from './document-shape.js';
@@ -19,19 +19,26 @@ export interface OperationLimits extends CostModel {
 /** `__schema` fields one operation may have: GraphiQL asks once; more is only work. */
 export const MAX_SCHEMA_FIELDS = 1;
 
-const shapes = new WeakMap<DocumentNode, Map<string, OperationShape>>();
+interface Measured {
+  op: OperationDefinitionNode;
+  shape: OperationShape;
+  /** The cost under `model`, when it does not depend on the request's variables. */
+  cost?: { value: number; model: OperationLimits };
+}
 
-function shapeOf(document: DocumentNode, operationName: string | null | undefined): OperationShape | undefined {
+const measured = new WeakMap<DocumentNode, Map<string, Measured>>();
+
+function measuredOf(document: DocumentNode, operationName: string | null | undefined): Measured | undefined {
   const key = operationName ?? '';
-  let perDoc = shapes.get(document);
+  let perDoc = measured.get(document);
   const hit = perDoc?.get(key);
   if (hit) return hit;
   const op = operationOf(document, operationName);
   if (!op) return undefined;
-  const shape = measureOperation(document, op);
-  if (!perDoc) shapes.set(document, (perDoc = new Map()));
-  perDoc.set(key, shape);
-  return shape;
+  const m: Measured = { op, shape: measureOperation(document, op) };
+  if (!perDoc) measured.set(document, (perDoc = new Map()));
+  perDoc.set(key, m);
+  return m;
 }
 
 export interface Assessment {
@@ -52,11 +59,16 @@ export function assessOperation(
   variables: Readonly<Record<string, unknown>> | null | undefined,
   limits: OperationLimits,
 ): Assessment {
-  const shape = shapeOf(document, operationName);
-  if (!shape) return { cost: 0 };
-  const refused = shapeRefusal(shape, limits);
+  const m = measuredOf(document, operationName);
+  if (!m) return { cost: 0 };
+  const refused = shapeRefusal(m.shape, limits);
   if (refused) return { refused, cost: 0 };
-  const cost = operationCost(schema, document, operationOf(document, operationName)!, variables, limits);
+  let cost = m.cost?.model === limits ? m.cost.value : undefined;
+  if (cost === undefined) {
+    let variable = false;
+    cost = operationCost(schema, document, m.op, variables, limits, () => (variable = true));
+    if (!variable) m.cost = { value: cost, model: limits };
+  }
   if (cost > limits.maxCost) return { refused: costRefusal(cost, limits), cost };
   return { cost };
 }

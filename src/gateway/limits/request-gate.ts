@@ -22,6 +22,8 @@ export class RequestGate {
   private readonly guard: AuthFailureGuard;
   private readonly tokens: TokenBuckets;
   private readonly anonymous: TokenBuckets;
+  /** Addresses of keep-alive connections, computed once per connection. */
+  private readonly bySocket = new WeakMap<object, string>();
 
   constructor(
     private readonly config: ApiLimitsConfig,
@@ -40,7 +42,13 @@ export class RequestGate {
 
   /** The key of the request's client for per-address limits (IPv6: its /64). */
   address(req: IncomingMessage): string {
-    return addressKey(clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], this.trusted));
+    const socket = req.socket;
+    const known = this.bySocket.get(socket);
+    if (known !== undefined) return known;
+    const key = addressKey(clientAddress(socket.remoteAddress, req.headers['x-forwarded-for'], this.trusted));
+    // A keep-alive connection is one client, unless it may come from a proxy that names a client per request.
+    if (this.trusted.size === 0) this.bySocket.set(socket, key);
+    return key;
   }
 
   /**

@@ -3,7 +3,7 @@ import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execute, GraphQLList, GraphQLObjectType, GraphQLSchema, GraphQLString, parse } from 'graphql';
 import { QueryTooComplexError } from '../../../src/domain/errors.js';
-import { enforceDeadline, raceDeadline, TIMED_OUT } from '../../../src/gateway/limits/index.js';
+import { DeadlineWatch, enforceDeadline, raceDeadline, TIMED_OUT } from '../../../src/gateway/limits/index.js';
 
 /** A schema whose resolvers record their calls: `items` (a list of objects) and their `child` (an object). */
 function recordingSchema(calls: string[]): GraphQLSchema {
@@ -92,4 +92,47 @@ test('a failure of the work after the deadline is dropped, not left unhandled', 
   t.is(await raceDeadline(work, performance.now() + 1), TIMED_OUT);
   await sleep(60);
   t.pass();
+});
+
+test('the watch calls back what is still running at its deadline, once', async (t) => {
+  const watch = new DeadlineWatch(5);
+  let calls = 0;
+  const h = watch.watch(performance.now() + 10, () => (calls += 1));
+  await sleep(60);
+  t.is(calls, 1);
+  t.true(h.fired);
+  h.done();
+  t.is(calls, 1);
+});
+
+test('work done before its deadline is not called back', async (t) => {
+  const watch = new DeadlineWatch(5);
+  let calls = 0;
+  const h = watch.watch(performance.now() + 20, () => (calls += 1));
+  h.done();
+  await sleep(60);
+  t.is(calls, 0);
+  t.false(h.fired);
+});
+
+test('without a deadline nothing is watched', async (t) => {
+  const watch = new DeadlineWatch(5);
+  let calls = 0;
+  const h = watch.watch(undefined, () => (calls += 1));
+  await sleep(30);
+  t.is(calls, 0);
+  t.false(h.fired);
+});
+
+test('of many watched, those past their deadline are called back and the others wait', async (t) => {
+  const watch = new DeadlineWatch(5);
+  const fired: string[] = [];
+  const now = performance.now();
+  watch.watch(now + 5, () => fired.push('a'));
+  const b = watch.watch(now + 10, () => fired.push('b'));
+  watch.watch(now + 15, () => fired.push('c'));
+  watch.watch(now + 10_000, () => fired.push('late'));
+  b.done();
+  await sleep(80);
+  t.deepEqual(fired, ['a', 'c']);
 });
