@@ -9,6 +9,8 @@ export const NETWORK = 'NETWORK';
 
 /** graphql-ws close code the gateway uses when it refuses a connection's token. */
 export const CLOSE_FORBIDDEN = 4403;
+/** Close code of a connection refused by an API limit; the reason starts with `RATE_LIMITED:`. */
+export const CLOSE_RATE_LIMITED = 4429;
 
 /**
  * A request that the API answered with errors, or that got no usable answer at all.
@@ -123,6 +125,9 @@ export function fromSocketError(x: unknown): FlintApiError {
       return FlintApiError.network('The gateway refused the WebSocket connection (4403): pass a valid token; create one with `flint token create`.', {
         code: 'UNAUTHENTICATED',
       });
+    }
+    if (x.code === CLOSE_RATE_LIMITED && x.reason.startsWith('RATE_LIMITED: ')) {
+      return FlintApiError.network(x.reason.slice('RATE_LIMITED: '.length), { code: 'RATE_LIMITED' });
     }
     return FlintApiError.network(`The WebSocket closed (${x.code}${x.reason ? ` ${x.reason}` : ''}).`, { cause: x });
   }
