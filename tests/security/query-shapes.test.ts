@@ -112,6 +112,13 @@ test('asking for __schema twice in one operation is refused with QUERY_TOO_COMPL
   t.is(limitOf(a), 'introspection');
 });
 
+test('an anonymous request over a limit and refused introspection at once is answered, and the gateway lives on', async (t) => {
+  // Two refusals from two plugins for one request: the one the client gets is either, and neither may go unhandled.
+  const a = await post(url, undefined, '{ a: __schema { queryType { name } } b: __schema { queryType { name } } }');
+  t.true(['UNAUTHENTICATED', 'QUERY_TOO_COMPLEX'].includes(codeOf(a) as string), JSON.stringify(a.body));
+  t.falsy((await post(url, teamB, `{ volume(id: "${volumeB}") { id } }`)).body.errors);
+});
+
 test("GraphiQL's full introspection query is answered with the default limits", async (t) => {
   const query = getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true });
   const a = await post(url, teamA, query);

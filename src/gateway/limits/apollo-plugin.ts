@@ -26,17 +26,27 @@ export function keepOneTimeoutError(errors: readonly GraphQLFormattedError[]): G
 }
 
 export function limitsPlugin(limits: OperationLimits, gate: RequestGate): ApolloServerPlugin<Context> {
+  /** Why the operation may not run: over a limit (400), or too costly for its token's bucket now (429). */
+  const refusalOf = ({ schema, document, request, contextValue }: GraphQLRequestContextDidResolveOperation<Context>): GraphQLError | undefined => {
+    const { refused, cost } = assessOperation(schema, document, request.operationName, request.variables, limits);
+    if (refused) return new GraphQLError(refused.message, { originalError: refused, extensions: { code: refused.code, http: { status: 400 } } });
+    const limited = gate.charge(contextValue.principal, cost);
+    if (!limited) return undefined;
+    const http = { status: 429, headers: new HeaderMap([['retry-after', String(limited.retryAfterSeconds)]]) };
+    return new GraphQLError(limited.message, { originalError: limited, extensions: { code: limited.code, http } });
+  };
   // One listener serves every request (the hooks keep no state), and its hooks are not
   // async: Apollo awaits whatever they return, and a promise per hook per request is
-  // measurable on a fast query (bench/api-limits.ts). A throw is caught as a rejection.
+  // measurable on a fast query (bench/api-limits.ts). A refusal is a rejected promise,
+  // never a throw: Apollo calls every plugin's hook before it awaits them together, and a
+  // throw there would leave another plugin's rejection (the introspection refusal) unhandled.
   const listener = {
-    didResolveOperation({ schema, document, request, contextValue }: GraphQLRequestContextDidResolveOperation<Context>): void {
-      const { refused, cost } = assessOperation(schema, document, request.operationName, request.variables, limits);
-      if (refused) throw new GraphQLError(refused.message, { originalError: refused, extensions: { code: refused.code, http: { status: 400 } } });
-      const limited = gate.charge(contextValue.principal, cost);
-      if (limited) {
-        const http = { status: 429, headers: new HeaderMap([['retry-after', String(limited.retryAfterSeconds)]]) };
-        throw new GraphQLError(limited.message, { originalError: limited, extensions: { code: limited.code, http } });
+    didResolveOperation(rc: GraphQLRequestContextDidResolveOperation<Context>): Promise<never> | undefined {
+      try {
+        const refusal = refusalOf(rc);
+        return refusal ? Promise.reject(refusal) : undefined;
+      } catch (err) {
+        return Promise.reject(err);
       }
     },
     willSendResponse({ response }: GraphQLRequestContextWillSendResponse<Context>): void {
