@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApolloServer, type HTTPGraphQLResponse } from '@apollo/server';
+import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { execute, type GraphQLFormattedError } from 'graphql';
@@ -180,20 +180,12 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
           context: async () => ({ principal, requestId, services, loaders: createLoaders(db), deadline }),
         }),
       );
-      // Answered at the deadline; the resolvers still running stop there too (src/gateway/limits/deadline.ts).
-      const cutOff = limits.watchDeadline(deadline, () => {
-        if (res.headersSent) return;
+      // Past the deadline the client is answered at once, and the resolvers still running stop.
+      const response = await limits.untilDeadline(deadline, work, () => {
         log.warn({ requestId, timeoutMs: config.apiLimits.timeoutMs }, 'operation cut off at the execution timeout');
-        sendJson(res, 200, limits.timeoutBody());
+        if (!res.headersSent) sendJson(res, 200, limits.timeoutBody());
       });
-      let response: HTTPGraphQLResponse;
-      try {
-        response = await work;
-      } finally {
-        cutOff.done();
-      }
-      if (cutOff.fired) return;
-      await writeResponse(res, response);
+      if (response) await writeResponse(res, response);
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
         obs.rejected(requestId, 'BAD_USER_INPUT', 413);

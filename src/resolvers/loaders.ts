@@ -28,7 +28,7 @@ import {
   type UserMessage,
   type Volume,
 } from '../db/index.js';
-import { canSee } from '../domain/access.js';
+import { canSee } from '../domain/index.js';
 
 /** Keys per statement: far below SQLite's and PostgreSQL's limits on bound parameters. */
 export const MAX_BATCH_KEYS = 1000;

@@ -6,12 +6,12 @@
  */
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { ExecutionResult, GraphQLSchema, ParseOptions } from 'graphql';
-import { API_WS_MAX_PAYLOAD_BYTES, type ApiLimitsConfig } from '../../config/api-limits.js';
-import { LIMITS } from '../../domain/volume-input.js';
+import { API_WS_MAX_PAYLOAD_BYTES, type ApiLimitsConfig } from '../../config/index.js';
+import { LIMITS } from '../../domain/index.js';
 import type { Context } from '../../resolvers/index.js';
 import type { Authenticator } from '../auth.js';
 import { limitsPlugin } from './apollo-plugin.js';
-import { DeadlineWatch, enforceDeadline, raceDeadline, TIMED_OUT, timeoutError, timeoutGraphQLError, type DeadlineHandle } from './deadline.js';
+import { DeadlineWatch, enforceDeadline, raceDeadline, TIMED_OUT, timeoutError, timeoutGraphQLError } from './deadline.js';
 import { errorBody, RequestGate } from './request-gate.js';
 import type { OperationLimits } from './operation-check.js';
 import { WsGuard } from './ws-guard.js';
@@ -36,10 +36,10 @@ export interface ApiLimits {
   /** The body answered when the execution timeout cut a request off. */
   timeoutBody(): ReturnType<typeof errorBody>;
   /**
-   * Calls `onTimeout` at `deadline` (an HTTP request's) unless the handle is `done()` first;
-   * with no deadline (limits off) never.
+   * What `work` (an HTTP request's) gives, or undefined when `deadline` passed first: then
+   * `onTimeout` was called to answer the client. With no deadline (limits off), `work` itself.
    */
-  watchDeadline(deadline: number | undefined, onTimeout: () => void): DeadlineHandle;
+  untilDeadline<T>(deadline: number | undefined, work: Promise<T>, onTimeout: () => void): Promise<T | undefined>;
   /**
    * Runs a WebSocket query or mutation (`run`), answering the timeout error instead when
    * its context's deadline comes first.
@@ -76,7 +76,21 @@ export function createApiLimits(config: ApiLimitsConfig, auth: Authenticator): A
     },
     deadline: () => (config.enabled ? performance.now() + config.timeoutMs : undefined),
     timeoutBody: () => errorBody(timeoutError(config.timeoutMs)),
-    watchDeadline: (deadline, onTimeout) => watch.watch(deadline, onTimeout),
+    untilDeadline: (deadline, work, onTimeout) => {
+      if (deadline === undefined) return work;
+      // No timer and one promise per request: the shared watch calls back at the deadline.
+      const handle = watch.watch(deadline, onTimeout);
+      return work.then(
+        (r) => {
+          handle.done();
+          return handle.fired ? undefined : r;
+        },
+        (err: unknown) => {
+          handle.done();
+          throw err;
+        },
+      );
+    },
     withinDeadline: (context, run) => {
       const result = run();
       if (context.deadline === undefined) return result;

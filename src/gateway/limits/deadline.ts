@@ -10,7 +10,7 @@
  *   deadline, whatever is still running.
  */
 import { getNamedType, isCompositeType, isListType, isObjectType, getNullableType, GraphQLError, type GraphQLSchema } from 'graphql';
-import { QueryTooComplexError } from '../../domain/errors.js';
+import { QueryTooComplexError } from '../../domain/index.js';
 
 /** What `raceDeadline` resolves to when the deadline came first. */
 export const TIMED_OUT: unique symbol = Symbol('timed out');

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Principal } from '../../db/index.js';
-import { RateLimitedError, type ErrorCode, type FlintError } from '../../domain/errors.js';
+import { RateLimitedError, type ErrorCode, type FlintError } from '../../domain/index.js';
 import { errorBody, type RequestGate } from './request-gate.js';
 
 export interface HttpRefusal {

@@ -5,7 +5,7 @@
  * query is measured once; a cost that depends on variables is computed each time).
  */
 import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
-import { QueryTooComplexError } from '../../domain/errors.js';
+import { QueryTooComplexError } from '../../domain/index.js';
 import { operationCost, type CostModel } from './cost.js';
 import { measureOperation, operationOf, type OperationShape } from './document-shape.js';
 

@@ -4,9 +4,9 @@
  * per-token (or, without a token, per-address) token bucket.
  */
 import type { IncomingMessage } from 'node:http';
-import type { ApiLimitsConfig } from '../../config/api-limits.js';
+import type { ApiLimitsConfig } from '../../config/index.js';
 import type { Principal } from '../../db/index.js';
-import { FlintError, RateLimitedError, UnauthenticatedError } from '../../domain/errors.js';
+import { FlintError, RateLimitedError, UnauthenticatedError } from '../../domain/index.js';
 import type { Authenticator } from '../auth.js';
 import { AuthFailureGuard } from './auth-guard.js';
 import { addressKey, clientAddress } from './client-address.js';

@@ -17,10 +17,9 @@ import { getOperationAST, GraphQLError, parse, validate as graphqlValidate, type
 import type { Context as WsContext, SubscribePayload } from 'graphql-ws';
 import type { Extra } from 'graphql-ws/use/ws';
 import type { WebSocket } from 'ws';
-import type { ApiLimitsConfig } from '../../config/api-limits.js';
-import type { Logger } from '../../config/logger.js';
+import type { ApiLimitsConfig, Logger } from '../../config/index.js';
 import type { Principal } from '../../db/index.js';
-import { FlintError, RateLimitedError } from '../../domain/errors.js';
+import { FlintError, RateLimitedError } from '../../domain/index.js';
 import { ConnectionCounter } from './connection-counter.js';
 import { assessOperation, limitErrorOf, type OperationLimits } from './operation-check.js';
 import type { RequestGate } from './request-gate.js';
