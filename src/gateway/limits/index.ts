@@ -3,7 +3,7 @@ export { createApiLimits, operationLimitsOf, DEFAULT_LIST_SIZE, type ApiLimits }
 export { limitsPlugin, keepOneTimeoutError } from './apollo-plugin.js';
 export { admitHttp, type HttpAdmission, type HttpRefusal } from './http-admission.js';
 export { DeadlineWatch, enforceDeadline, raceDeadline, TIMED_OUT, timeoutError, timeoutGraphQLError, type DeadlineHandle } from './deadline.js';
-export { isSubscription, logClientFrameErrors, CLOSE_RATE_LIMITED, type SocketState } from './ws-guard.js';
+export { WsGuard, isSubscription, logClientFrameErrors, CLOSE_RATE_LIMITED, type SocketState } from './ws-guard.js';
 export { assessOperation, limitErrorOf, MAX_SCHEMA_FIELDS, type Assessment, type OperationLimits } from './operation-check.js';
 export { RequestGate, COST_PER_UNIT, errorBody } from './request-gate.js';
 export { operationCost, type CostModel } from './cost.js';

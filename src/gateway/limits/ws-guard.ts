@@ -92,6 +92,8 @@ export class WsGuard {
       return false;
     }
     if (!auth.principal) return false;
+    // Gone while its token was looked up: onClose has run already and would never release a count taken now.
+    if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
     if (this.config.enabled) {
       if (!this.perToken.tryOpen(auth.principal.tokenId)) {
         const refused = new RateLimitedError(`Too many WebSockets for this token (at most ${this.config.wsMaxConnectionsPerToken}); close some.`, CONNECTIONS_RETRY_AFTER_S);
