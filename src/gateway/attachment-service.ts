@@ -84,10 +84,6 @@ export class AttachmentService implements AttachmentServiceApi {
     return a && canSee(p, a.projectId) ? a : null;
   }
 
-  async ofVolume(volumeId: string): Promise<Attachment[]> {
-    return liveAttachmentsOf(this.deps.db.fork(), volumeId);
-  }
-
   /** `load` reads the attachment row (a request's batched loader); default one query. */
   async chapSecretFor(p: Principal, a: { id: string; projectIdValue: string }, load = (id: string) => findAttachment(this.deps.db.fork(), id)): Promise<string | null> {
     const allowed = p.role === 'admin' || (p.role === 'member' && p.projectId === a.projectIdValue);
