@@ -43,11 +43,18 @@ async function settled(op: Collected<unknown>): Promise<void> {
 
 const codeOfWsError = (op: Collected<unknown>): unknown => (op.errors[0] as Array<{ extensions?: { code?: string } }> | undefined)?.[0]?.extensions?.code;
 
+/** `n` requests at once (one after another, a loaded machine could refill the bucket meanwhile). */
+const burst = (n: number, send: () => Promise<Answer>): Promise<Answer[]> => Promise.all(Array.from({ length: n }, send));
+
 test('a token over its rate is refused with RATE_LIMITED and Retry-After, then answered after the wait', async (t) => {
-  const gw = await flint.gateway({ FLINT_API_RATE_PER_SECOND: '2', FLINT_API_RATE_BURST: '3' });
-  for (let i = 0; i < 3; i++) t.falsy((await post(gw.url, member, VOLUME(volumeId))).body.errors);
-  const refused = await post(gw.url, member, VOLUME(volumeId));
-  t.is(refused.status, 429);
+  const gw = await flint.gateway({ FLINT_API_RATE_PER_SECOND: '1', FLINT_API_RATE_BURST: '3' });
+  const answers = await burst(6, () => post(gw.url, member, VOLUME(volumeId)));
+  const answered = answers.filter((a) => a.status === 200);
+  const refusals = answers.filter((a) => a.status === 429);
+  t.is(answered.length + refusals.length, 6);
+  t.true(answered.length >= 3 && refusals.length >= 1, answers.map((a) => a.status).join(' '));
+  for (const a of answered) t.falsy(a.body.errors);
+  const refused = refusals[0]!;
   t.is(codeOf(refused), 'RATE_LIMITED');
   t.is(refused.body.errors![0]!.extensions!.retryAfterSeconds, retryAfter(refused));
   await sleep(retryAfter(refused) * 1000);
@@ -57,8 +64,8 @@ test('a token over its rate is refused with RATE_LIMITED and Retry-After, then a
 
 test("one token's rate does not slow another token down", async (t) => {
   const gw = await flint.gateway({ FLINT_API_RATE_PER_SECOND: '1', FLINT_API_RATE_BURST: '2' });
-  for (let i = 0; i < 2; i++) await post(gw.url, member, VOLUME(volumeId));
-  t.is(codeOf(await post(gw.url, member, VOLUME(volumeId))), 'RATE_LIMITED');
+  const answers = await burst(5, () => post(gw.url, member, VOLUME(volumeId)));
+  t.true(answers.some((a) => codeOf(a) === 'RATE_LIMITED'));
   t.falsy((await post(gw.url, other, '{ viewer { projectName } }')).body.errors);
 });
 
@@ -75,10 +82,10 @@ test('a costly operation weighs more in the bucket than a small one', async (t) 
 
 test('callers without a token are limited per address', async (t) => {
   const gw = await flint.gateway({ FLINT_API_ANONYMOUS_RATE_PER_SECOND: '1', FLINT_API_ANONYMOUS_BURST: '2' });
-  for (let i = 0; i < 2; i++) t.is(codeOf(await post(gw.url, undefined, '{ viewer { projectName } }')), 'UNAUTHENTICATED');
-  const refused = await post(gw.url, undefined, '{ viewer { projectName } }');
-  t.is(refused.status, 429);
-  t.is(codeOf(refused), 'RATE_LIMITED');
+  const answers = await burst(5, () => post(gw.url, undefined, '{ viewer { projectName } }'));
+  t.true(answers.filter((a) => codeOf(a) === 'UNAUTHENTICATED').length >= 2);
+  const refused = answers.find((a) => a.status === 429);
+  t.is(refused && codeOf(refused), 'RATE_LIMITED');
   // A token is its own bucket, whatever the address did without one.
   t.falsy((await post(gw.url, member, '{ viewer { projectName } }')).body.errors);
 });
@@ -86,7 +93,10 @@ test('callers without a token are limited per address', async (t) => {
 test('repeated failed authentication from one address is refused with RATE_LIMITED, and the refusal ends', async (t) => {
   // 60 a minute: one more try a second once they are used up.
   const gw = await flint.gateway({ FLINT_API_AUTH_FAILURES_PER_MINUTE: '60' });
-  for (let i = 0; i < 60; i++) t.is(codeOf(await post(gw.url, `flint_guess${i}`, '{ viewer { role } }')), 'UNAUTHENTICATED');
+  let guess = 0;
+  const guesses = await burst(64, () => post(gw.url, `flint_guess${guess++}`, '{ viewer { role } }'));
+  t.true(guesses.every((a) => ['UNAUTHENTICATED', 'RATE_LIMITED'].includes(codeOf(a) as string)));
+  t.true(guesses.filter((a) => codeOf(a) === 'UNAUTHENTICATED').length >= 60);
   const refused = await post(gw.url, 'flint_guess-next', '{ viewer { role } }');
   t.is(refused.status, 429);
   t.is(codeOf(refused), 'RATE_LIMITED');
@@ -112,13 +122,14 @@ test('an attacker failing authentication from the same address does not lock out
 
 test('WebSocket operations count against the same bucket as HTTP requests', async (t) => {
   const gw = await flint.gateway({ FLINT_API_RATE_PER_SECOND: '1', FLINT_API_RATE_BURST: '3' });
-  t.falsy((await post(gw.url, member, VOLUME(volumeId))).body.errors);
   const ws = wsClient(gw.url, member);
   t.teardown(() => ws.dispose());
-  const ops = [0, 1, 2].map(() => collect(ws, VOLUME(volumeId), {}, (d) => d));
+  const ops = Array.from({ length: 6 }, () => collect(ws, VOLUME(volumeId), {}, (d) => d));
   for (const op of ops) await settled(op);
-  t.is(ops.filter((op) => op.completed).length, 2);
   const refused = ops.filter((op) => op.errors.length > 0);
-  t.is(refused.length, 1);
-  t.is(codeOfWsError(refused[0]!), 'RATE_LIMITED');
+  t.true(ops.filter((op) => op.completed && op.errors.length === 0).length >= 3);
+  t.true(refused.length >= 1);
+  for (const op of refused) t.is(codeOfWsError(op), 'RATE_LIMITED');
+  // The same bucket: the token's HTTP requests are refused too, for now.
+  t.is(codeOf(await post(gw.url, member, VOLUME(volumeId))), 'RATE_LIMITED');
 });
