@@ -86,7 +86,9 @@ for (const backend of BACKENDS) {
     const fifty = await page(s, 50);
     t.is(fifty.nodes.length, 50);
     t.log(`${backend}: ${one.sql.length} statements for 1 volume, ${fifty.sql.length} for 50`);
-    t.true(fifty.sql.length <= one.sql.length, fifty.sql.join('\n'));
+    // The same statements, but that the volume loader's reads for snapshots, attachments and
+    // backups may fall in one batch or in up to three, as the database's answers arrive.
+    t.true(Math.abs(fifty.sql.length - one.sql.length) <= 2, `${one.sql.join('\n')}\n---\n${fifty.sql.join('\n')}`);
   });
 
   test.serial(`${backend}: the page's nested lists are read with IN (…), a few statements in all`, async (t) => {
