@@ -11,6 +11,8 @@ export const NETWORK = 'NETWORK';
 export const CLOSE_FORBIDDEN = 4403;
 /** WebSocket "Try Again Later": the gateway could not check the token (its database is unavailable); graphql-ws reconnects. */
 export const CLOSE_TRY_AGAIN_LATER = 1013;
+/** Close code of a connection refused by an API limit; the reason starts with `RATE_LIMITED:`. */
+export const CLOSE_RATE_LIMITED = 4429;
 
 /**
  * A request that the API answered with errors, or that got no usable answer at all.
@@ -130,6 +132,9 @@ export function fromSocketError(x: unknown): FlintApiError {
     }
     if (x.code === CLOSE_TRY_AGAIN_LATER) {
       return FlintApiError.network('The gateway could not check the token just now (1013, try again later); retry shortly: the token was not refused.', { code: 'SERVICE_UNAVAILABLE', cause: x });
+    }
+    if (x.code === CLOSE_RATE_LIMITED && x.reason.startsWith('RATE_LIMITED: ')) {
+      return FlintApiError.network(x.reason.slice('RATE_LIMITED: '.length), { code: 'RATE_LIMITED' });
     }
     return FlintApiError.network(`The WebSocket closed (${x.code}${x.reason ? ` ${x.reason}` : ''}).`, { cause: x });
   }

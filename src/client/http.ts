@@ -1,7 +1,7 @@
 /** GraphQL over HTTP with global `fetch`, the bearer token and the retry policy. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FlintApiError, parseHttpResult, type HttpResult } from './errors.js';
-import { backoffMs, isNotSent, shouldRetry, type AttemptFailure } from './retry.js';
+import { isNotSent, shouldRetry, waitMs, type AttemptFailure } from './retry.js';
 
 /** One GraphQL request as sent. */
 export interface GraphQLBody {
@@ -38,7 +38,9 @@ export async function postGraphQL<TData>(body: GraphQLBody, opts: HttpOptions): 
       const res = await fetch(opts.url, { method: 'POST', headers, body: payload, signal: AbortSignal.timeout(opts.timeoutMs) });
       result = parseHttpResult<TData>(res.status, await res.text());
       const code = result.errors?.[0]?.extensions?.code;
+      const retryAfter = result.errors?.[0]?.extensions?.retryAfterSeconds;
       failure = { code: typeof code === 'string' ? code : 'NONE', status: res.status, notSent: false };
+      if (typeof retryAfter === 'number') failure.retryAfterMs = retryAfter * 1000;
     } catch (err) {
       const notSent = isNotSent(err);
       const reason = err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${opts.timeoutMs} ms` : describe(err);
@@ -50,7 +52,7 @@ export async function postGraphQL<TData>(body: GraphQLBody, opts: HttpOptions): 
       if (result) return result;
       throw error!;
     }
-    await sleep(backoffMs(attempt));
+    await sleep(waitMs(failure, attempt));
   }
 }
 

@@ -12,5 +12,5 @@
 export * from './generated/graphql.js';
 export { FlintClient, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_WAIT_TIMEOUT_MS, DEFAULT_WS_RETRIES, type FlintDocument, type FlintClientOptions, type SnapshotFields, type VolumeFields } from './client.js';
 export { FlintApiError, FlintWaitError, NETWORK, type WaitFailure } from './errors.js';
-export { shouldRetry, backoffMs, DEFAULT_RETRIES, DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS, type AttemptFailure, type RetryContext } from './retry.js';
+export { shouldRetry, backoffMs, waitMs, DEFAULT_RETRIES, DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS, type AttemptFailure, type RetryContext } from './retry.js';
 export type { Subscription } from './subscription.js';

@@ -21,6 +21,8 @@ export interface AttemptFailure {
   status: number;
   /** True when the request cannot have reached the server (e.g. connection refused). */
   notSent: boolean;
+  /** How long the gateway asked to wait (`RATE_LIMITED`'s `retryAfterSeconds`), in ms. */
+  retryAfterMs?: number;
 }
 
 /** What is being retried. */
@@ -43,9 +45,16 @@ export interface RetryContext {
 export function shouldRetry(failure: AttemptFailure, ctx: RetryContext): boolean {
   if (ctx.attempt > ctx.retries) return false;
   if (failure.code === 'SERVICE_UNAVAILABLE') return true;
+  // Refused before anything ran: safe to repeat, when the wait asked for is short.
+  if (failure.code === 'RATE_LIMITED') return (failure.retryAfterMs ?? 0) <= DEFAULT_BACKOFF_CAP_MS;
   if (failure.code !== 'NETWORK') return false;
   if (failure.status !== 0 && failure.status < 502) return false;
   return !ctx.mutation || failure.notSent;
+}
+
+/** Wait before trying again after `failure`: the backoff, or longer when the gateway asked for it. */
+export function waitMs(failure: AttemptFailure, attempt: number): number {
+  return Math.max(backoffMs(attempt), failure.retryAfterMs ?? 0);
 }
 
 /**

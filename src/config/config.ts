@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { API_LIMITS_ENV, apiLimitsFileFields, parseApiLimits, type ApiLimitsConfig } from './api-limits.js';
 
 /** @default './.flint' */
 export const DEFAULT_DATA_DIR = './.flint';
@@ -126,6 +127,8 @@ export interface FlintConfig {
    * gateway and on FLINT_METRICS_LISTEN. @default absent: `/metrics` needs no token
    */
   readonly metricsTokenFile?: string;
+  /** What one operation, token, address and WebSocket may ask of a gateway (src/config/api-limits.ts). */
+  readonly apiLimits: ApiLimitsConfig;
 }
 
 export class ConfigError extends Error {
@@ -163,6 +166,7 @@ export const ENV = {
   FLINT_SECRET_KEY_FILE: 'file holding the 32-byte key (raw, or base64 on one line) that seals CHAP secrets in the database and on NATS; gateways and agents must all use the same key; default $FLINT_DATA_DIR/secret.key, created (mode 0600) on first start when missing, while a named file must exist',
   FLINT_METRICS_TOKEN_FILE: 'file holding a token (at least 16 characters) that GET /metrics then requires as "Authorization: Bearer <token>", on the gateway and on FLINT_METRICS_LISTEN (default unset: /metrics needs no token)',
   FLINT_METRICS_LISTEN: 'host:port where a scheduler or agent serves /metrics, /healthz and /readyz (default unset: off; the gateway serves them on FLINT_LISTEN)',
+  ...API_LIMITS_ENV,
 } as const;
 
 const fileSchema = z
@@ -190,6 +194,7 @@ const fileSchema = z
     nbdTlsVerifyClients: z.boolean(),
     secretKeyFile: z.string(),
     metricsTokenFile: z.string(),
+    ...apiLimitsFileFields,
   })
   .partial()
   .strict();
@@ -309,6 +314,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
 
   const metricsTokenRaw = str('FLINT_METRICS_TOKEN_FILE', raw.metricsTokenFile);
   const metricsTokenFile = metricsTokenRaw === undefined ? undefined : resolve(cwd, metricsTokenRaw);
+  const apiLimits = parseApiLimits(env, raw, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({
@@ -335,6 +341,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     secretKeyFile,
     secretKeyFileIsDefault: secretKeyRaw === undefined,
     ...(metricsTokenFile ? { metricsTokenFile } : {}),
+    apiLimits,
   });
 }
 

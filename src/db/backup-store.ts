@@ -210,7 +210,7 @@ export async function listBackups(
 const BIGINTS = ['sizeBytes', 'dataBytes', 'storedBytes', 'dedupBytes', 'readBytes', 'progressDoneBytes', 'progressTotalBytes'] as const;
 
 /** PostgreSQL returns bigint columns as strings: numbers here (byte counts stay far below 2^53). */
-function normaliseBigints(b: Backup): Backup {
+export function normaliseBigints(b: Backup): Backup {
   for (const k of BIGINTS) {
     const v = b[k] as unknown;
     if (typeof v === 'string' || typeof v === 'bigint') (b as unknown as Record<string, number>)[k] = Number(v);

@@ -14,3 +14,4 @@ export * as migrationCapacity from './migration-capacity.js';
 export * from './volume-type-access.js';
 export * from './volume-type-store.js';
 export * from './token-store.js';
+export * from './batch-reads.js';

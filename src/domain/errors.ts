@@ -14,6 +14,8 @@ export const ERROR_CODES = [
   'NO_VALID_BACKEND',
   'CONFLICT',
   'SERVICE_UNAVAILABLE',
+  'QUERY_TOO_COMPLEX',
+  'RATE_LIMITED',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -105,5 +107,34 @@ export class NoValidBackendError extends FlintError {
 export class ServiceUnavailableError extends FlintError {
   constructor(message: string, cause?: unknown) {
     super('SERVICE_UNAVAILABLE', message, { cause });
+  }
+}
+
+/** Which of the gateway's limits an operation went over (src/gateway/limits/). */
+export type OperationLimit = 'tokens' | 'depth' | 'aliases' | 'fields' | 'introspection' | 'cost' | 'timeout';
+
+/**
+ * An operation over one of the gateway's limits: too deep, too many aliases or fields,
+ * too costly (nested lists multiply), or it ran longer than the execution timeout.
+ * Nothing was done (a cut-off mutation says otherwise in its message).
+ */
+export class QueryTooComplexError extends FlintError {
+  readonly limit: OperationLimit;
+  constructor(message: string, details: { limit: OperationLimit; max?: number; actual?: number }) {
+    super('QUERY_TOO_COMPLEX', message, { details: { ...details } });
+    this.limit = details.limit;
+  }
+}
+
+/**
+ * Too many requests, connections or subscriptions for a token or an address, or too many
+ * failed authentications from one address. Nothing was done; try again after
+ * `retryAfterSeconds`.
+ */
+export class RateLimitedError extends FlintError {
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super('RATE_LIMITED', message, { details: { retryAfterSeconds } });
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }

@@ -84,14 +84,11 @@ export class AttachmentService implements AttachmentServiceApi {
     return a && canSee(p, a.projectId) ? a : null;
   }
 
-  async ofVolume(volumeId: string): Promise<Attachment[]> {
-    return liveAttachmentsOf(this.deps.db.fork(), volumeId);
-  }
-
-  async chapSecretFor(p: Principal, a: { id: string; projectIdValue: string }): Promise<string | null> {
+  /** `load` reads the attachment row (a request's batched loader); default one query. */
+  async chapSecretFor(p: Principal, a: { id: string; projectIdValue: string }, load = (id: string) => findAttachment(this.deps.db.fork(), id)): Promise<string | null> {
     const allowed = p.role === 'admin' || (p.role === 'member' && p.projectId === a.projectIdValue);
     if (!allowed) return null;
-    const stored = (await findAttachment(this.deps.db.fork(), a.id))?.chapSecret ?? null;
+    const stored = (await load(a.id))?.chapSecret ?? null;
     if (stored === null) return null;
     try {
       return revealChapSecret(this.secrets, a.id, stored);

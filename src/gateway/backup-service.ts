@@ -24,7 +24,6 @@ import {
 } from '../bus/index.js';
 import {
   Backup,
-  backupsOfVolume,
   casBackup,
   casVolume,
   findBackup,
@@ -100,10 +99,6 @@ export class BackupService implements BackupServiceApi {
   async visible(p: Principal, id: string, em = this.deps.db.fork()): Promise<Backup | null> {
     const b = await findBackup(em, id);
     return b && b.status !== 'deleted' && canSee(p, b.projectId) ? b : null;
-  }
-
-  async ofVolume(volumeId: string): Promise<Backup[]> {
-    return backupsOfVolume(this.deps.db.fork(), volumeId);
   }
 
   async create(principal: Principal | null, input: CreateBackupRequest): Promise<BackupResult> {

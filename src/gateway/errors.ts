@@ -1,13 +1,15 @@
 /**
  * The one place domain errors become GraphQL errors (STYLE.md, "One converter at the
- * edge"). Known failures keep their code and message; GraphQL's own request errors
- * become BAD_USER_INPUT; anything else is INTERNAL with a correlation id, and its
+ * edge"). Known failures keep their code and message (the API limits' QUERY_TOO_COMPLEX
+ * and RATE_LIMITED too, src/gateway/limits/); GraphQL's own request errors become
+ * BAD_USER_INPUT; anything else is INTERNAL with a correlation id, and its
  * details go only to the log.
  */
 import { randomUUID } from 'node:crypto';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { ERROR_CODES, FlintError, type ErrorCode } from '../domain/errors.js';
 import type { Logger } from '../config/logger.js';
+import { limitErrorOf } from './limits/index.js';
 
 const REQUEST_ERRORS = new Set([
   'GRAPHQL_PARSE_FAILED',
@@ -27,7 +29,9 @@ function original(err: unknown): unknown {
 
 export function formatError(formatted: GraphQLFormattedError, error: unknown, log: Logger): GraphQLFormattedError {
   const base = { locations: formatted.locations, path: formatted.path };
-  const e = original(error);
+  const found = original(error);
+  // GraphQL's own limits (the parser's token count, validation's budget) read as request errors; they are API limits.
+  const e = (!(found instanceof FlintError) && limitErrorOf(formatted.message)) || found;
   if (e instanceof FlintError) {
     return { ...base, message: e.message, extensions: { ...e.details, code: e.code } };
   }

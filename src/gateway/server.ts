@@ -16,13 +16,13 @@ import { PoolView, withRequestId, type Bus } from '../bus/index.js';
 import type { FlintConfig } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import { loadSecretBox } from '../config/secret-key.js';
-import { capacity, type Db, type Principal } from '../db/index.js';
+import { capacity, type Db } from '../db/index.js';
 import { graphqlObservability, loadMetricsToken, poolSourceFrom, requestIdFrom, setPoolSource } from '../metrics/index.js';
-import { buildFlintSchema, type Context } from '../resolvers/index.js';
-import { authRefusal } from './auth.js';
+import { buildFlintSchema, createLoaders, type Context } from '../resolvers/index.js';
 import { startTokenSecurity } from './token-security.js';
 import { formatError } from './errors.js';
-import { BodyTooLargeError, headerMap, MAX_BODY_BYTES, readBody, sendJson, writeResponse } from './http.js';
+import { BodyTooLargeError, headerMap, readBody, sendJson, writeResponse } from './http.js';
+import { admitHttp, createApiLimits, isSubscription, logClientFrameErrors, type SocketState } from './limits/index.js';
 import { ClusterFeed } from './cluster-feed.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes } from './routes/health.js';
@@ -74,8 +74,11 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   backupLive.start((err) => log.warn({ err }, 'ignored an unreadable backup event'));
   const backups = new BackupService({ config, db, bus, live, log, backupLive, volumes, pools });
   const manage = new ManageService({ config, db, bus, live, log, pools, heartbeatSeconds: config.heartbeatSeconds });
+  // Tokens: the cache, revocation across gateways, sockets closed at revocation or expiry (src/gateway/token-security.ts).
   const tokens = startTokenSecurity(bus, db, log);
-  const auth = tokens.auth;
+  // Depth, cost, timeout, rates and WebSocket limits (src/gateway/limits/, FLINT_API_*).
+  const limits = createApiLimits(config.apiLimits, tokens.auth);
+  limits.prepareSchema(schema);
   const cluster = await ClusterFeed.start({
     bus,
     db,
@@ -94,18 +97,30 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   // socket while a request is on its way makes that request fail with ECONNRESET.
   httpServer.keepAliveTimeout = 75_000;
   httpServer.headersTimeout = 76_000;
-  // A message may be as large as an HTTP body, not ws's default of 100 MiB (larger: close 1009).
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: MAX_BODY_BYTES });
-  const wsCleanup = useServer<{ authorization?: string }, { principal?: Principal }>(
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: limits.wsMaxPayload, verifyClient: limits.ws.verifyClient });
+  const checkSubscribe = limits.ws.onSubscribe(schema, wsValidate(config.introspection));
+  const wsCleanup = useServer<{ authorization?: string }, SocketState>(
     {
       schema,
       validate: wsValidate(config.introspection),
-      onSubscribe: refuseUnparsableDocuments,
-      // Also tracks the socket, to close it when its token is revoked or expires (src/gateway/token-guard.ts).
-      onConnect: (ctx) => tokens.guard.onConnect(ctx),
-      context: (ctx): Context => ({ principal: ctx.extra.principal ?? null, requestId: randomUUID(), services }),
+      // Authenticated and counted by the limits; then tracked, to be closed when its token is revoked or expires.
+      onConnect: async (ctx) => {
+        const ok = await limits.ws.onConnect(ctx);
+        if (ok && ctx.extra.principal) tokens.guard.track(ctx.extra.socket, ctx.extra.principal);
+        return ok;
+      },
+      onClose: limits.ws.onClose,
+      // With the limits off graphql-ws parses by itself: a document that does not parse is then one error, not a closed socket.
+      onSubscribe: (ctx, id, payload) => checkSubscribe(ctx, id, payload) ?? refuseUnparsableDocuments(ctx, id, payload),
+      context: (ctx, _id, _payload, args): Context => ({
+        principal: ctx.extra.principal ?? null,
+        requestId: randomUUID(),
+        services,
+        loaders: createLoaders(db),
+        deadline: isSubscription(args) ? undefined : limits.deadline(),
+      }),
       // What a WebSocket mutation publishes carries its request id, as over HTTP.
-      execute: (args) => withRequestId((args.contextValue as Context).requestId, () => execute(args)),
+      execute: (args) => limits.withinDeadline(args.contextValue as Context, () => withRequestId((args.contextValue as Context).requestId, () => execute(args))),
       onOperation: (ctx, id, _payload, args, result) => obs.wsOperation(ctx, id, args, result),
       onComplete: (ctx, id) => obs.wsComplete(ctx, id),
       onNext: (_ctx, _id, _payload, _args, result) =>
@@ -114,6 +129,8 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     },
     wsServer,
   );
+  // After graphql-ws's own 'connection' listener: frames a client may not send are its fault, not ours.
+  wsServer.on('connection', (socket) => logClientFrameErrors(socket, log));
 
   const apollo = new ApolloServer<Context>({
     schema,
@@ -121,6 +138,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     includeStacktraceInErrorResponses: false,
     // FLINT_INTROSPECTION=false: nobody; otherwise callers with a token (introspectionPlugin).
     introspection: config.introspection,
+    parseOptions: limits.parseOptions,
     // The role's entry point owns SIGINT/SIGTERM; Apollo would re-raise the signal and cut the shutdown short.
     stopOnTerminationSignals: false,
     plugins: [
@@ -129,6 +147,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
       refuseHttpSubscriptions(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
       obs.plugin,
+      ...limits.plugins,
       { serverWillStart: async () => ({ drainServer: async () => wsCleanup.dispose() }) },
     ],
   });
@@ -145,6 +164,15 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
       const route = routes.find((r) => r.match(req, url));
       if (route) return await route.handle(req, res, url);
       if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found; the API is at /graphql' });
+      // Authentication and the caller's rate limit come before the body is read.
+      const admission = await admitHttp(limits.gate, req);
+      if ('refusal' in admission) {
+        const r = admission.refusal;
+        obs.rejected(requestId, r.code, r.status);
+        for (const [name, value] of Object.entries(r.headers)) res.setHeader(name, value);
+        return sendJson(res, r.status, r.body);
+      }
+      const principal = admission.principal;
       const body = req.method === 'POST' ? await readBody(req) : '';
       let parsed: unknown = body;
       if (body && (req.headers['content-type'] ?? '').includes('application/json')) {
@@ -155,24 +183,20 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
           return sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_USER_INPUT' } }] });
         }
       }
-      let principal: Principal | null;
-      try {
-        principal = await auth.fromHeader(req.headers.authorization);
-      } catch (err) {
-        // 401 for a refused token; 503 when it cannot be checked, so clients keep a good token.
-        const refusal = authRefusal(err);
-        obs.rejected(requestId, refusal.code, refusal.status);
-        for (const [k, v] of Object.entries(refusal.headers)) res.setHeader(k, v);
-        return sendJson(res, refusal.status, { errors: [{ message: refusal.message, extensions: { code: refusal.code } }] });
-      }
+      const deadline = limits.deadline();
       // Commands a mutation publishes (however deep) carry the request id on.
-      const response = await withRequestId(requestId, () =>
+      const work = withRequestId(requestId, () =>
         apollo.executeHTTPGraphQLRequest({
           httpGraphQLRequest: { method: req.method ?? 'GET', headers: headerMap(req), search: url.search, body: parsed },
-          context: async () => ({ principal, requestId, services }),
+          context: async () => ({ principal, requestId, services, loaders: createLoaders(db), deadline }),
         }),
       );
-      await writeResponse(res, response);
+      // Past the deadline the client is answered at once, and the resolvers still running stop.
+      const response = await limits.untilDeadline(deadline, work, () => {
+        log.warn({ requestId, timeoutMs: config.apiLimits.timeoutMs }, 'operation cut off at the execution timeout');
+        if (!res.headersSent) sendJson(res, 200, limits.timeoutBody());
+      });
+      if (response) await writeResponse(res, response);
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
         obs.rejected(requestId, 'BAD_USER_INPUT', 413);

@@ -14,7 +14,6 @@ import {
   findSnapshot,
   findVolume,
   Snapshot,
-  snapshotsOfVolume,
   type Principal,
   type Volume,
 } from '../db/index.js';
@@ -60,10 +59,6 @@ export class SnapshotService implements SnapshotServiceApi {
   async visible(p: Principal, id: string, em = this.deps.db.fork()): Promise<Snapshot | null> {
     const s = await findSnapshot(em, id);
     return s && s.status !== 'deleted' && canSee(p, s.projectId) ? s : null;
-  }
-
-  async ofVolume(volumeId: string): Promise<Snapshot[]> {
-    return snapshotsOfVolume(this.deps.db.fork(), volumeId);
   }
 
   async create(principal: Principal | null, input: CreateSnapshotRequest): Promise<SnapshotResult> {

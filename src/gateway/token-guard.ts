@@ -3,15 +3,15 @@
  * broadcast (`flint.gw.token.revoked`) drops the token from the cache and closes its
  * sockets within moments; because a broadcast can be missed (NATS down, a gateway
  * reconnecting), the tokens of open sockets are also checked against the database every
- * few seconds. It also authenticates graphql-ws `connection_init`.
+ * few seconds. Sockets are authenticated by the API limits' WebSocket guard and then
+ * handed to `track`.
  */
 import type { Subscription as NatsSubscription } from '@nats-io/transport-node';
 import { decode, publishTokenRevoked, subjects, TOKEN_REVOKED_KIND, tokenRevoked, type Bus, type TokenRevoked } from '../bus/index.js';
 import type { Logger } from '../config/logger.js';
 import { deadTokens, type Db, type Principal } from '../db/index.js';
-import { FlintError } from '../domain/errors.js';
 import type { Authenticator } from './auth.js';
-import { CLOSE_TRY_AGAIN_LATER, type EndReason, type SessionSocket, type TokenSessions } from './token-sessions.js';
+import type { EndReason, SessionSocket, TokenSessions } from './token-sessions.js';
 
 /** How often the tokens of open sockets are checked against the database. @default 3_000 */
 export const TOKEN_RECHECK_MS = 3_000;
@@ -29,8 +29,8 @@ export interface TokenGuardDeps {
 export interface TokenGuard {
   /** Applies a revocation made here (forget, close), then tells the other gateways. */
   revoked(tokenId: string, revokedAt: Date): Promise<void>;
-  /** graphql-ws `onConnect`: true lets the connection in (with `extra.principal` set). */
-  onConnect(ctx: { connectionParams?: Readonly<Record<string, unknown>>; extra: { socket: SessionSocket; principal?: Principal } }): Promise<boolean>;
+  /** Follows an authenticated socket, to close it when its token is revoked or expires. */
+  track(socket: SessionSocket, principal: Principal): void;
   stop(): void;
 }
 
@@ -101,20 +101,7 @@ export function startTokenGuard(deps: TokenGuardDeps): TokenGuard {
         log.warn({ err, tokenId }, 'could not broadcast a token revocation; other gateways find it at their next check');
       }
     },
-    onConnect: async (ctx) => {
-      const header = ctx.connectionParams?.authorization;
-      try {
-        const principal = await auth.fromHeader(typeof header === 'string' ? header : undefined);
-        if (!principal) return false;
-        ctx.extra.principal = principal;
-        sessions.add(ctx.extra.socket, principal);
-        return true;
-      } catch (err) {
-        // Not "unauthenticated": a retryable close, so clients keep their token and come back.
-        if (err instanceof FlintError && err.code === 'SERVICE_UNAVAILABLE') ctx.extra.socket.close(CLOSE_TRY_AGAIN_LATER, 'Service unavailable: the token cannot be checked now; retry');
-        return false;
-      }
-    },
+    track: (socket, principal) => sessions.add(socket, principal),
     stop: () => {
       clearInterval(timer);
       sub.unsubscribe();

@@ -1,6 +1,6 @@
 /** Admin actions (reset-state, force delete) and their audit trail. Admins only. */
 import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { auditsOf, listAudits } from '../db/audit-store.js';
+import { listAudits } from '../db/audit-store.js';
 import { requireAdmin } from '../domain/access.js';
 import { checkPageSize, Problems } from '../domain/index.js';
 import type { Context } from './context.js';
@@ -106,6 +106,6 @@ export class AdminResolver {
   })
   async volumeStatusAudits(@Root() v: VolumeType, @Ctx() ctx: Context): Promise<StatusAuditType[]> {
     if (ctx.principal?.role !== 'admin') return [];
-    return (await auditsOf(ctx.services.db.fork(), 'volume', v.id)).map(StatusAuditType.from);
+    return (await ctx.loaders.volumeAuditsOf(v.id)).map(StatusAuditType.from);
   }
 }

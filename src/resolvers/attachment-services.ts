@@ -37,10 +37,8 @@ export interface AttachmentResult {
 export interface AttachmentServiceApi {
   /** The attachment if it exists and the caller may see it (DETACHED ones too). */
   visible(p: Principal, id: string): Promise<Attachment | null>;
-  /** The volume's attachments that are not DETACHED, oldest first. */
-  ofVolume(volumeId: string): Promise<Attachment[]>;
   /** The CHAP secret, for the attachment's project members and admins; null for anyone else. */
-  chapSecretFor(p: Principal, a: { id: string; projectIdValue: string }): Promise<string | null>;
+  chapSecretFor(p: Principal, a: { id: string; projectIdValue: string }, load?: (id: string) => Promise<Attachment | null>): Promise<string | null>;
   create(p: Principal | null, input: CreateAttachmentRequest): Promise<AttachmentResult>;
   update(p: Principal | null, input: UpdateAttachmentRequest): Promise<AttachmentResult>;
   complete(p: Principal | null, input: AttachmentIdRequest): Promise<AttachmentResult>;

@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { LiveAttachment } from '../bus/index.js';
-import { listAttachments, messagesFor, toAttachmentView } from '../db/index.js';
+import { listAttachments, toAttachmentView } from '../db/index.js';
 import { canSee, checkPageSize, NotFoundError, Problems } from '../domain/index.js';
 import { projectScope, requirePrincipal } from '../domain/access.js';
 import type { AttachmentStatus } from '../domain/attachment-states.js';
@@ -136,19 +136,19 @@ export class AttachmentResolver {
   async connectionInfo(@Root() a: AttachmentType, @Ctx() ctx: Context): Promise<ConnectionInfoType | null> {
     if (!a.connectionValue) return null;
     const p = requirePrincipal(ctx.principal);
-    const password = a.chapUsernameValue ? await ctx.services.attachments.chapSecretFor(p, a) : null;
+    const password = a.chapUsernameValue ? await ctx.services.attachments.chapSecretFor(p, a, (id) => ctx.loaders.attachment(id)) : null;
     return connectionInfoOf(a, password);
   }
 
   @FieldResolver(() => VolumeType, { nullable: true, description: 'The volume attached; null when it is DELETED or not visible to you.' })
   async volume(@Root() a: AttachmentType, @Ctx() ctx: Context): Promise<VolumeType | null> {
-    const v = await ctx.services.volumes.visible(requirePrincipal(ctx.principal), a.volumeId);
+    const v = await ctx.loaders.visibleVolume(requirePrincipal(ctx.principal), a.volumeId);
     return v ? VolumeType.from(v) : null;
   }
 
   @FieldResolver(() => [UserMessageType], { description: 'Messages about failures of work on this attachment (what failed, why, what to do), newest first; kept 30 days.' })
   async messages(@Root() a: AttachmentType, @Ctx() ctx: Context): Promise<UserMessageType[]> {
-    return (await messagesFor(ctx.services.db.fork(), 'attachment', a.id)).map(UserMessageType.from);
+    return (await ctx.loaders.messagesOf('attachment', a.id)).map(UserMessageType.from);
   }
 }
 
@@ -156,6 +156,6 @@ export class AttachmentResolver {
 export class VolumeAttachmentsResolver {
   @FieldResolver(() => [AttachmentType], { description: 'Its attachments that are not DETACHED, oldest first.' })
   async attachments(@Root() v: VolumeType, @Ctx() ctx: Context): Promise<AttachmentType[]> {
-    return (await ctx.services.attachments.ofVolume(v.id)).map(AttachmentType.from);
+    return (await ctx.loaders.attachmentsOf(v.id)).map(AttachmentType.from);
   }
 }

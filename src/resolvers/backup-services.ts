@@ -65,8 +65,6 @@ export interface BackupLiveApi {
 export interface BackupServiceApi {
   /** The backup if it exists, is not DELETED, and the caller may see it. */
   visible(p: Principal, id: string): Promise<Backup | null>;
-  /** The volume's backups that are not DELETED, oldest first. */
-  ofVolume(volumeId: string): Promise<Backup[]>;
   create(p: Principal | null, input: CreateBackupRequest): Promise<BackupResult>;
   restore(p: Principal | null, input: RestoreBackupRequest): Promise<RestoreBackupResult>;
   delete(p: Principal | null, input: DeleteBackupRequest): Promise<BackupResult>;

@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { BackupView, LiveBackup } from '../bus/index.js';
-import { listBackups, messagesFor, toBackupView, type Backup } from '../db/index.js';
+import { listBackups, toBackupView, type Backup } from '../db/index.js';
 import { canSee, checkPageSize, NotFoundError, Problems } from '../domain/index.js';
 import { projectScope, requirePrincipal } from '../domain/access.js';
 import type { BackupProgressValue, BackupResult } from './backup-services.js';
@@ -133,13 +133,13 @@ export class BackupResolver {
   @FieldResolver(() => BackupType, { nullable: true, description: 'The backup it was compared with (incremental); null for a full backup, or when that backup is DELETED.' })
   async parent(@Root() b: BackupType, @Ctx() ctx: Context): Promise<BackupType | null> {
     if (!b.parentId) return null;
-    const p = await ctx.services.backups.visible(requirePrincipal(ctx.principal), b.parentId);
+    const p = await ctx.loaders.visibleBackup(requirePrincipal(ctx.principal), b.parentId);
     return p ? view(p) : null;
   }
 
   @FieldResolver(() => VolumeType, { nullable: true, description: 'The volume it is a backup of; null when that volume is DELETED or not visible to you.' })
   async volume(@Root() b: BackupType, @Ctx() ctx: Context): Promise<VolumeType | null> {
-    const v = await ctx.services.volumes.visible(requirePrincipal(ctx.principal), b.volumeId);
+    const v = await ctx.loaders.visibleVolume(requirePrincipal(ctx.principal), b.volumeId);
     return v ? VolumeType.from(v) : null;
   }
 
@@ -155,7 +155,7 @@ export class BackupResolver {
 
   @FieldResolver(() => [UserMessageType], { description: 'Messages about failures of work on this backup (what failed, why, what to do), newest first; kept 30 days.' })
   async messages(@Root() b: BackupType, @Ctx() ctx: Context): Promise<UserMessageType[]> {
-    return (await messagesFor(ctx.services.db.fork(), 'backup', b.id)).map(UserMessageType.from);
+    return (await ctx.loaders.messagesOf('backup', b.id)).map(UserMessageType.from);
   }
 }
 
@@ -163,7 +163,7 @@ export class BackupResolver {
 export class VolumeBackupsResolver {
   @FieldResolver(() => [BackupType], { description: 'Its backups that are not DELETED, oldest first (they outlive the volume: list them with `backups(filter: {volumeId})` after it is deleted).' })
   async backups(@Root() v: VolumeType, @Ctx() ctx: Context): Promise<BackupType[]> {
-    return (await ctx.services.backups.ofVolume(v.id)).map(view);
+    return (await ctx.loaders.backupsOf(v.id)).map(view);
   }
 }
 

@@ -8,6 +8,7 @@ import type { AttachmentServiceApi } from './attachment-services.js';
 import type { BackupServiceApi } from './backup-services.js';
 import type { ManageServiceApi } from './manage-services.js';
 import type { TokenServiceApi } from './token-services.js';
+import type { Loaders } from './loaders.js';
 
 export interface LiveApi {
   listen(accept: (ev: LiveVolume) => boolean, opts?: { first?: LiveVolume; until?: (ev: LiveVolume) => boolean }): AsyncIterableIterator<LiveVolume>;
@@ -66,4 +67,11 @@ export interface Context {
   principal: Principal | null;
   requestId: string;
   services: Services;
+  /** Batched reads of nested fields, made for this operation (src/resolvers/loaders.ts). */
+  loaders: Loaders;
+  /**
+   * `performance.now()` after which no resolver starts (the execution timeout,
+   * src/gateway/limits/deadline.ts); absent for subscriptions and with the limits off.
+   */
+  deadline?: number;
 }

@@ -3,3 +3,4 @@ export { buildFlintSchema, printFlintSchema } from './schema.js';
 export type { Context, Services, LiveApi } from './context.js';
 export type * from './services.js';
 export type * from './backup-services.js';
+export { createLoaders, MAX_BATCH_KEYS, type Loaders, type MessageResource } from './loaders.js';

@@ -99,8 +99,6 @@ export interface SnapshotResult {
 export interface SnapshotServiceApi {
   /** The snapshot if it exists, is not DELETED, and the caller may see it. */
   visible(p: Principal, id: string): Promise<Snapshot | null>;
-  /** The volume's snapshots that are not DELETED, oldest first (the caller has checked the volume is visible). */
-  ofVolume(volumeId: string): Promise<Snapshot[]>;
   create(p: Principal | null, input: CreateSnapshotRequest): Promise<SnapshotResult>;
   update(p: Principal | null, input: UpdateSnapshotRequest): Promise<SnapshotResult>;
   delete(p: Principal | null, input: DeleteSnapshotRequest): Promise<SnapshotResult>;

@@ -1,5 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { listSnapshots, messagesFor } from '../db/index.js';
+import { listSnapshots } from '../db/index.js';
 import { checkPageSize, Problems } from '../domain/index.js';
 import { projectScope, requirePrincipal } from '../domain/access.js';
 import type { Context } from './context.js';
@@ -86,12 +86,12 @@ export class SnapshotResolver {
 
   @FieldResolver(() => VolumeType, { nullable: true, description: 'The volume it was taken of; null when that volume is DELETED or not visible to you.' })
   async volume(@Root() s: SnapshotType, @Ctx() ctx: Context): Promise<VolumeType | null> {
-    const v = await ctx.services.volumes.visible(requirePrincipal(ctx.principal), s.volumeId);
+    const v = await ctx.loaders.visibleVolume(requirePrincipal(ctx.principal), s.volumeId);
     return v ? VolumeType.from(v) : null;
   }
 
   @FieldResolver(() => [UserMessageType], { description: 'Messages about failures of work on this snapshot (what failed, why, what to do), newest first; kept 30 days.' })
   async messages(@Root() s: SnapshotType, @Ctx() ctx: Context): Promise<UserMessageType[]> {
-    return (await messagesFor(ctx.services.db.fork(), 'snapshot', s.id)).map(UserMessageType.from);
+    return (await ctx.loaders.messagesOf('snapshot', s.id)).map(UserMessageType.from);
   }
 }

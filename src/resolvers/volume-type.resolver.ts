@@ -6,7 +6,6 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import {
-  accessProjects,
   addAccess,
   casVolumeType,
   countVolumesOfType,
@@ -64,7 +63,7 @@ export class VolumeTypeResolver {
   })
   async accessProjects(@Root() type: VolumeTypeType, @Ctx() ctx: Context): Promise<string[]> {
     requireAdmin(ctx.principal, 'Reading the projects of a volume type');
-    return accessProjects(ctx.services.db.fork(), type.id);
+    return ctx.loaders.accessProjectsOf(type.id);
   }
 
   @Mutation(() => VolumeTypeType, {

@@ -1,5 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { listVolumes, messagesFor } from '../db/index.js';
+import { listVolumes } from '../db/index.js';
 import { BadInputError, checkPageSize, findUnsafeChar, Problems } from '../domain/index.js';
 import { projectScope, requirePrincipal } from '../domain/access.js';
 import type { Context } from './context.js';
@@ -141,11 +141,11 @@ export class VolumeResolver {
 
   @FieldResolver(() => [SnapshotType], { description: 'Its snapshots that are not DELETED, oldest first.' })
   async snapshots(@Root() v: VolumeType, @Ctx() ctx: Context): Promise<SnapshotType[]> {
-    return (await ctx.services.snapshots.ofVolume(v.id)).map(SnapshotType.from);
+    return (await ctx.loaders.snapshotsOf(v.id)).map(SnapshotType.from);
   }
 
   @FieldResolver(() => [UserMessageType], { description: 'Messages about failures of work on this volume (what failed, why, what to do), newest first; kept 30 days.' })
   async messages(@Root() v: VolumeType, @Ctx() ctx: Context): Promise<UserMessageType[]> {
-    return (await messagesFor(ctx.services.db.fork(), 'volume', v.id)).map(UserMessageType.from);
+    return (await ctx.loaders.messagesOf('volume', v.id)).map(UserMessageType.from);
   }
 }

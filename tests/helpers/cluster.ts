@@ -52,8 +52,11 @@ export interface Cluster {
   /** Stops an agent process (SIGTERM); `startAgent` brings it back with the same settings. */
   stopAgent(host: string): Promise<void>;
   startAgent(host: string): void;
-  /** Stops the gateway process (SIGTERM) and starts it again on the same port; resolves when `/healthz` answers. */
-  restartGateway(): Promise<void>;
+  /**
+   * Stops the gateway process (SIGTERM) and starts it again on the same port, with `env`
+   * added to its environment (kept for later restarts); resolves when `/healthz` answers.
+   */
+  restartGateway(env?: NodeJS.ProcessEnv): Promise<void>;
   /** The cluster's own nats-server: `kill()` it (the store stays) and `restart()` it on the same port. */
   nats: { url: string; kill(): Promise<void>; restart(): Promise<void> };
   logs(): string;
@@ -169,10 +172,10 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         const spec = opts.agents.find((a) => a.host === host)!;
         start(`agent-${host}`, 'agent', agentEnv(spec));
       },
-      restartGateway: async () => {
+      restartGateway: async (env = {}) => {
         const p = procs.filter((x) => x.name === 'gateway').at(-1)!;
         await stopProc(p.child);
-        start('gateway', 'gateway', p.env);
+        start('gateway', 'gateway', { ...p.env, ...env });
         const healthz = url.replace(/\/graphql$/, '/healthz');
         await waitFor(async () => (await fetch(healthz).catch(() => undefined))?.ok === true, 30_000, () => `the gateway did not come back:\n${readLogs(logFiles)}`);
       },

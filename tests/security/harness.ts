@@ -37,6 +37,13 @@ export function securityEnv(purpose: HarnessPurpose, dataDir: string, natsUrl: s
     // Raw images are the cheapest to make; a small capacity keeps fuzzed creates from
     // filling the disk (past it the scheduler answers NO_VALID_BACKEND, which is cheap).
     FLINT_POOLS: JSON.stringify([{ name: 'p1', imageFormat: 'raw', capacityGiB: purpose === 'fuzz' ? 8 : 40, targets: ['nbd'] }]),
+    // The shape and cost limits stay on; the rates are raised, so that the thousands of calls
+    // reach the resolvers instead of being RATE_LIMITED (tests/security/rate-limits.test.ts tests the rates).
+    FLINT_API_RATE_PER_SECOND: '100000',
+    FLINT_API_RATE_BURST: '100000',
+    FLINT_API_ANONYMOUS_RATE_PER_SECOND: '100000',
+    FLINT_API_ANONYMOUS_BURST: '100000',
+    FLINT_API_AUTH_FAILURES_PER_MINUTE: '100000',
   };
 }
 

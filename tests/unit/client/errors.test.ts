@@ -55,6 +55,13 @@ test('graphql-ws error payloads keep their codes', (t) => {
   t.is(err.code, 'NOT_FOUND');
 });
 
+test('close code 4429 with a RATE_LIMITED reason reads as RATE_LIMITED, with the reason as message', (t) => {
+  const err = fromSocketError({ code: 4429, reason: 'RATE_LIMITED: Too many WebSockets for this token (at most 64); close some.' });
+  t.is(err.code, 'RATE_LIMITED');
+  t.is(err.message, 'Too many WebSockets for this token (at most 64); close some.');
+  t.is(fromSocketError({ code: 4429, reason: 'Too many initialisation requests' }).code, 'NETWORK');
+});
+
 test('close code 4403 reads as UNAUTHENTICATED', (t) => {
   const err = fromSocketError({ code: 4403, reason: 'Forbidden' });
   t.is(err.code, 'UNAUTHENTICATED');

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { backoffMs, isNotSent, shouldRetry, type AttemptFailure } from '../../../src/client/retry.js';
+import { backoffMs, isNotSent, shouldRetry, waitMs, type AttemptFailure } from '../../../src/client/retry.js';
 
 const unavailable: AttemptFailure = { code: 'SERVICE_UNAVAILABLE', status: 200, notSent: false };
 const refused: AttemptFailure = { code: 'NETWORK', status: 0, notSent: true };
@@ -17,6 +17,9 @@ const cases: Array<[string, AttemptFailure, { attempt: number; mutation: boolean
   ['BAD_USER_INPUT is never retried', { code: 'BAD_USER_INPUT', status: 200, notSent: false }, { attempt: 1, mutation: false }, false],
   ['UNAUTHENTICATED is never retried', { code: 'UNAUTHENTICATED', status: 401, notSent: false }, { attempt: 1, mutation: false }, false],
   ['a non-GraphQL 404 is not retried', { code: 'NETWORK', status: 404, notSent: false }, { attempt: 1, mutation: false }, false],
+  ['RATE_LIMITED with a short wait is retried, for a mutation too (nothing ran)', { code: 'RATE_LIMITED', status: 429, notSent: false, retryAfterMs: 1000 }, { attempt: 1, mutation: true }, true],
+  ['RATE_LIMITED asking for a long wait is left to the caller', { code: 'RATE_LIMITED', status: 429, notSent: false, retryAfterMs: 60_000 }, { attempt: 1, mutation: false }, false],
+  ['QUERY_TOO_COMPLEX is never retried', { code: 'QUERY_TOO_COMPLEX', status: 400, notSent: false }, { attempt: 1, mutation: false }, false],
 ];
 for (const [name, failure, ctx, expected] of cases) {
   test(`shouldRetry: ${name}`, (t) => {
@@ -44,4 +47,9 @@ test('isNotSent recognises a refused connection inside fetch errors', (t) => {
 test('isNotSent is false for a reset or an unknown error', (t) => {
   t.false(isNotSent(new TypeError('fetch failed', { cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) })));
   t.false(isNotSent(new Error('no code at all')));
+});
+
+test('the wait after RATE_LIMITED is at least what the gateway asked for', (t) => {
+  t.true(waitMs({ code: 'RATE_LIMITED', status: 429, notSent: false, retryAfterMs: 3000 }, 1) >= 3000);
+  t.true(waitMs(unavailable, 1) <= 200);
 });

@@ -59,6 +59,24 @@ test('with an empty environment every setting has its default', (t) => {
     backupChunkMiB: 4,
     secretKeyFile: '/srv/flint/.flint/secret.key',
     secretKeyFileIsDefault: true,
+    apiLimits: {
+      enabled: true,
+      maxTokens: 5_000,
+      maxDepth: 10,
+      maxAliases: 30,
+      maxFields: 1_000,
+      maxCost: 10_000,
+      timeoutMs: 15_000,
+      ratePerSecond: 50,
+      rateBurst: 200,
+      anonymousRatePerSecond: 5,
+      anonymousBurst: 20,
+      authFailuresPerMinute: 10,
+      wsMaxSubscriptions: 100,
+      wsMaxConnectionsPerToken: 64,
+      wsMaxConnectionsPerAddress: 256,
+      trustedProxies: [],
+    },
   } satisfies FlintConfig);
 });
 
