@@ -49,6 +49,15 @@ export function startServiceHeartbeat(bus: Pick<Bus, 'services'>, opts: ServiceH
   });
 }
 
+/**
+ * Whether a service heartbeat read under `key` is the one that key may hold: NATS lets only
+ * the agent of host H write `agent.H` (src/bus/permissions.ts), so a beat whose payload names
+ * another role or host is forged and must be ignored.
+ */
+export function serviceBeatMatchesKey(key: string, beat: Pick<ServiceHeartbeat, 'role' | 'host'>): boolean {
+  return serviceKey(beat.role, beat.host) === key;
+}
+
 /** Runs `beat` now (awaited) and then every `intervalSeconds`, never overlapping itself. */
 export async function every(intervalSeconds: number, log: HeartbeatLog | undefined, what: string, beat: () => Promise<void>): Promise<Heartbeat> {
   await beat();

@@ -24,7 +24,7 @@ async function runDbRole(role: 'gateway' | 'scheduler', start: (config: FlintCon
   await runRole(log, async (scope) => {
     const db = await openDatabase(config, log, { migrate: false });
     scope.defer('database', () => db.close());
-    const bus = await openBus(config, `flint-${role}-${config.agentHost}`);
+    const bus = await openBus(config, role, `flint-${role}-${config.agentHost}`, log, scope.signal);
     scope.defer('NATS connection', () => bus.close());
     const started = await start(config, bus, db, log);
     scope.defer(role, () => started.stop());
@@ -66,7 +66,7 @@ export async function runAgent(): Promise<void> {
   const log = roleLogger('agent', config);
   secureDataDir(config, log, { create: true });
   await runRole(log, async (scope) => {
-    const bus = await openBus(config, `flint-agent-${config.agentHost}`);
+    const bus = await openBus(config, 'agent', `flint-agent-${config.agentHost}`, log, scope.signal);
     scope.defer('NATS connection', () => bus.close());
     // A signal during the start stops what the agent has started so far (tgtd included).
     const agent = await startAgent(config, bus, log, { signal: scope.signal });

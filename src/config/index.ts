@@ -3,3 +3,4 @@ export * from './logger.js';
 export * from './version.js';
 export * from './secret-key.js';
 export * from './private-files.js';
+export * from './nats-auth.js';
