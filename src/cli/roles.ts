@@ -1,5 +1,5 @@
 /** `flint gateway|scheduler|agent|migrate`: one role per process, for production. */
-import { startServiceHeartbeat, type Bus } from '../bus/index.js';
+import { ENVELOPE_VERSION, peersOfOlderContracts, startServiceHeartbeat, type Bus } from '../bus/index.js';
 import { flintVersion, secretKeyProblems, type FlintConfig, type Logger } from '../config/index.js';
 import type { Db } from '../db/index.js';
 import { startGateway } from '../gateway/index.js';
@@ -37,7 +37,20 @@ async function runDbRole(role: 'gateway' | 'scheduler', start: (config: FlintCon
       log,
     });
     scope.defer('service heartbeat', () => hb.stop());
+    // Only gateways may read every heartbeat: they say which peers still speak an older contract.
+    if (role === 'gateway') await warnOlderPeers(bus, config, log);
   });
+}
+
+async function warnOlderPeers(bus: Bus, config: FlintConfig, log: Logger): Promise<void> {
+  try {
+    const older = await peersOfOlderContracts(bus.services, config.heartbeatSeconds * 3 * 1000);
+    for (const p of older) {
+      log.warn({ service: p.service, contract: p.version, heartbeatAt: p.heartbeatAt }, `service ${p.service} speaks bus contract v${p.version} and this gateway v${ENVELOPE_VERSION}: they cannot understand each other's messages; upgrade it`);
+    }
+  } catch (err) {
+    log.debug({ err }, 'could not read the services to compare their contract versions');
+  }
 }
 
 export function runGateway(): Promise<void> {

@@ -88,7 +88,7 @@ function sendCreate(bus: Bus, cmd: AgentCreate, msgId = `${cmd.operationId}:agen
 
 /** Every outcome event of a volume so far, read from the start of FLINT_EVT by an ordered consumer. */
 async function events(bus: Bus, volumeId: string): Promise<VolumeOutcomeEvent[]> {
-  const consumer = await bus.js.consumers.get(STREAM_EVT, { filter_subjects: subjects.volumeEvent(volumeId), deliver_policy: DeliverPolicy.All });
+  const consumer = await bus.js.consumers.get(STREAM_EVT, { filter_subjects: subjects.agentEvent(HOST, 'volume', volumeId), deliver_policy: DeliverPolicy.All });
   const pending = (await consumer.info(true)).num_pending;
   const out: VolumeOutcomeEvent[] = [];
   if (pending > 0) {
@@ -104,7 +104,7 @@ async function events(bus: Bus, volumeId: string): Promise<VolumeOutcomeEvent[]>
 
 /** Every outcome event of a snapshot so far (same reading as `events`). */
 async function snapshotEvents(bus: Bus, snapshotId: string): Promise<SnapshotOutcomeEvent[]> {
-  const consumer = await bus.js.consumers.get(STREAM_EVT, { filter_subjects: subjects.snapshotEvent(snapshotId), deliver_policy: DeliverPolicy.All });
+  const consumer = await bus.js.consumers.get(STREAM_EVT, { filter_subjects: subjects.agentEvent(HOST, 'snapshot', snapshotId), deliver_policy: DeliverPolicy.All });
   const pending = (await consumer.info(true)).num_pending;
   const out: SnapshotOutcomeEvent[] = [];
   if (pending > 0) {

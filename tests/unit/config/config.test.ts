@@ -59,6 +59,7 @@ test('with an empty environment every setting has its default', (t) => {
     backupChunkMiB: 4,
     secretKeyFile: '/srv/flint/.flint/secret.key',
     secretKeyFileIsDefault: true,
+    natsAuth: { insecure: false },
   } satisfies FlintConfig);
 });
 
