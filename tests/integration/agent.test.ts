@@ -215,14 +215,14 @@ test('a create re-published with the same operation id gets the same outcome and
   t.is(after.mtimeMs, before.mtimeMs);
 });
 
-test('a create for a pool the host does not have goes back to the scheduler with the pool excluded', async (t) => {
+test('a create for a pool the host does not have goes back to the scheduler (through the gateways) with the pool excluded', async (t) => {
   const { bus, poolDir } = await harness(t);
   await sendCreate(bus, createCmd('v1', 1, 'platinum'));
   const stored = await eventually(
-    async () => (await bus.jsm.streams.getMessage(STREAM_CMD, { last_by_subj: subjects.scheduler('create_volume') }).catch(() => null)) ?? undefined,
+    async () => (await bus.jsm.streams.getMessage(STREAM_EVT, { last_by_subj: subjects.agentEvent(HOST, 'volume', 'v1') }).catch(() => null)) ?? undefined,
     'the reschedule',
   );
-  const back = decode(stored.data, KIND.scheduleCreate, scheduleCreate).payload;
+  const back = decode(stored.data, KIND.volumeReschedule, scheduleCreate).payload;
   t.is(back.operationId, 'op-v1');
   t.is(back.attempt, 2);
   t.is(back.excluded.length, 1);

@@ -206,8 +206,8 @@ test('a failed create removes the partial image and goes back to the scheduler w
   t.false(gold.volumes.has('v1'), 'the partial image is removed');
   t.is(emitted.length, 1);
   const [m] = emitted;
-  t.is(m!.subject, subjects.scheduler('create_volume'));
-  t.is(m!.kind, KIND.scheduleCreate);
+  t.is(m!.subject, subjects.agentEvent('node1', 'volume', 'v1'));
+  t.is(m!.kind, KIND.volumeReschedule);
   t.is(m!.msgId, 'op1:schedule:3');
   const expected: ScheduleCreate = {
     operationId: 'op1',
@@ -243,7 +243,7 @@ test('a create on a pool this host does not have counts as a failed attempt', as
   const { core, emitted } = setup();
   await core.handle('create_volume', createCmd({ pool: 'bronze' }));
   const p = emitted[0]!.payload as ScheduleCreate;
-  t.is(emitted[0]!.kind, KIND.scheduleCreate);
+  t.is(emitted[0]!.kind, KIND.volumeReschedule);
   t.is(p.attempt, 2);
   t.is(p.excluded[0]!.pool, 'node1@bronze');
   t.regex(p.excluded[0]!.reason, /not configured on host node1 \(its pools: gold, silver\)/);
@@ -276,7 +276,7 @@ test('a redelivered failed create re-sends the same reschedule rather than tryin
   await core.handle('create_volume', createCmd());
   t.deepEqual(gold.calls, ['create v1', 'delete v1']);
   t.deepEqual(emitted[1], emitted[0]);
-  t.is(emitted[1]!.kind, KIND.scheduleCreate);
+  t.is(emitted[1]!.kind, KIND.volumeReschedule);
 });
 
 test('a new attempt of the same operation is new work, not a replay', async (t) => {
