@@ -1,7 +1,7 @@
 /**
  * Attachment contracts (issue 4): the agent commands that export a volume for one
  * attachment, remove the export, and make the consumer see a new size; their outcome
- * event on `flint.evt.attachment.<id>`; the live view fanned out to subscribers; what
+ * event on `flint.evt.agent.<host>.attachment.<id>`; the live view fanned out to subscribers; what
  * the start-up reconciliation tells an agent to export. Imports nothing of the roles.
  */
 import { z } from 'zod';

@@ -2,10 +2,10 @@
  * Backup contracts (issue 5): the agent commands, their outcome events, the progress
  * reports and the live view, declared once with their validators.
  *
- * Subjects:
+ * Subjects (named in subjects.ts):
  * - commands `flint.cmd.agent.<host>.{create,restore,delete,verify,import}_backup` (FLINT_CMD);
- * - outcomes `flint.evt.backup.<id>` (FLINT_EVT, recorded by the gateways' recorder);
- * - progress `flint.progress.backup.<id>` on **core NATS**, not JetStream: a report is
+ * - outcomes `flint.evt.agent.<host>.backup.<id>` (FLINT_EVT, recorded by the gateways' recorder);
+ * - progress `flint.progress.agent.<host>.backup.<id>` on **core NATS**, not JetStream: a report is
  *   worth nothing a second later, so none is stored or redelivered; the agent sends at
  *   most one a second while a backup or restore runs and every gateway relays them to
  *   `backupProgress` subscribers (a lost report is a missed tick, never a wrong state);
@@ -188,9 +188,3 @@ export const reconcileBackups = z.array(
 );
 export type ReconcileBackups = z.infer<typeof reconcileBackups>;
 
-export const backupSubjects = {
-  event: (backupId: string) => `flint.evt.backup.${backupId}`,
-  progress: (backupId: string) => `flint.progress.backup.${backupId}`,
-  progressAll: 'flint.progress.backup.>',
-  live: (projectId: string, backupId: string) => `flint.live.${projectId}.backup.${backupId}`,
-} as const;

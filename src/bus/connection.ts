@@ -1,9 +1,15 @@
 /**
- * The NATS side of every role: connect, make sure the streams and buckets exist
- * (idempotent, any role may start first), publish commands and events, and run a
- * durable pull consumer with bounded concurrency.
+ * The NATS side of every role: connect (with the role's own credentials and private inbox,
+ * src/bus/credentials.ts), make sure the streams and buckets exist, publish commands and
+ * events, and run a durable pull consumer with bounded concurrency.
+ *
+ * Who makes the topology: gateways create the streams and buckets (idempotently: any number
+ * may start at once); schedulers and agents are not allowed to (src/bus/permissions.ts), so
+ * they only bind to them, and one that starts first says it waits and retries until a
+ * gateway has made them. Each consumer creates its own durable, through the JetStream API
+ * subject that names its filter, so NATS can hold an agent to its host's commands.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -16,7 +22,7 @@ import {
   type JsMsg,
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { KV_POOLS, KV_SERVICES, STREAM_CMD, STREAM_EVT, subjects } from './subjects.js';
+import { inboxPrefix, KV_POOLS, KV_SERVICES, STREAM_CMD, STREAM_EVT, subjects, type BusRole } from './subjects.js';
 import { ContractError, currentRequestId, encode, type EnvelopeMeta } from './envelope.js';
 
 /** How long JetStream remembers a message id to drop a duplicate publish. @default 120_000 */
@@ -32,6 +38,8 @@ const NS = 1_000_000;
 
 export interface Bus {
   readonly nc: NatsConnection;
+  /** This connection's reply-inbox prefix (nats.js `inboxPrefix`). */
+  readonly inboxPrefix: string;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
   readonly pools: KV;
@@ -39,24 +47,62 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-/** Connects (retrying for ever on later disconnects) and ensures the topology. */
-export async function connectBus(url: string, name: string): Promise<Bus> {
+/** Between two looks for the topology while a gateway has not made it yet. @default 1_000 */
+export const TOPOLOGY_RETRY_MS = 1_000;
+
+export interface ConnectBusOptions {
+  /**
+   * The role this connection serves: a `gateway` creates the streams and buckets; a
+   * `scheduler` or an `agent` waits for them. `all` (one connection for every role, as tests
+   * that run the roles in one process use) creates them. @default 'all'
+   */
+  role?: BusRole | 'all';
+  /** The agent's host (its private inbox prefix). */
+  host?: string;
+  /** Authentication and TLS (src/bus/credentials.ts); absent: none (an unauthenticated server). */
+  auth?: Pick<ConnectionOptions, 'authenticator' | 'tls'>;
+  /** Told once when the topology is not there yet (and the connection waits for a gateway to make it). */
+  onWaiting?: (what: string) => void;
+  /** Ends the wait for the topology (the role is stopping). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Connects (retrying for ever on later disconnects) and ensures the topology (`role`
+ * gateway or all) or waits for it (scheduler, agent). The first connection attempt is not
+ * retried: a server that refuses the credentials fails the start (`NatsAuthError`).
+ */
+export async function connectBus(url: string, name: string, opts: ConnectBusOptions = {}): Promise<Bus> {
+  const role = opts.role ?? 'all';
+  const prefix = role === 'all' ? '_INBOX' : inboxPrefix(role, opts.host);
   const nc = await connect({
     servers: url.split(','),
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     waitOnFirstConnect: false,
+    inboxPrefix: prefix,
+    ...opts.auth,
   });
   try {
-    const jsm = await jetstreamManager(nc);
-    const js = jetstream(nc);
-    await ensureStreams(jsm);
+    // checkAPI off: `$JS.API.INFO` is a round trip that tells nothing the first real request would not.
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
+    const js = jetstream(nc, { checkAPI: false });
     const kvm = new Kvm(js);
-    const pools = await kvm.create(KV_POOLS, { history: 1, ttl: POOLS_TTL_MS });
-    const services = await kvm.create(KV_SERVICES, { history: 1, ttl: SERVICES_TTL_MS });
+    let pools: KV;
+    let services: KV;
+    if (role === 'gateway' || role === 'all') {
+      await ensureStreams(jsm);
+      pools = await kvm.create(KV_POOLS, { history: 1, ttl: POOLS_TTL_MS });
+      services = await kvm.create(KV_SERVICES, { history: 1, ttl: SERVICES_TTL_MS });
+    } else {
+      await waitForTopology(jsm, opts);
+      pools = await kvm.open(KV_POOLS, { allow_direct: true });
+      services = await kvm.open(KV_SERVICES, { allow_direct: true });
+    }
     return {
       nc,
+      inboxPrefix: prefix,
       js,
       jsm,
       pools,
@@ -69,6 +115,40 @@ export async function connectBus(url: string, name: string): Promise<Bus> {
     await nc.close();
     throw err;
   }
+}
+
+/**
+ * Waits until the buckets exist (a gateway makes the streams before them), looking every
+ * `TOPOLOGY_RETRY_MS`. Any failure but "not found" (a refused permission, a closed
+ * connection) ends the wait at once.
+ */
+async function waitForTopology(jsm: JetStreamManager, opts: ConnectBusOptions): Promise<void> {
+  let told = false;
+  for (;;) {
+    opts.signal?.throwIfAborted();
+    try {
+      for (const bucket of [KV_POOLS, KV_SERVICES]) await jsm.streams.info(`KV_${bucket}`);
+      return;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      if (!told) {
+        told = true;
+        opts.onWaiting?.(`the NATS streams and buckets (${STREAM_CMD}, ${STREAM_EVT}, ${KV_POOLS}, ${KV_SERVICES}) do not exist yet: a gateway makes them; waiting for one`);
+      }
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, TOPOLOGY_RETRY_MS);
+      opts.signal?.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { code?: unknown; api_error?: { err_code?: number } } | null;
+  return e?.api_error?.err_code === 10059 || /not found/i.test(err instanceof Error ? err.message : String(err));
 }
 
 async function ensureStreams(jsm: JetStreamManager): Promise<void> {

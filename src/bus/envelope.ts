@@ -9,7 +9,16 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 
-export const ENVELOPE_VERSION = 1;
+/**
+ * The contract version, carried as `v` by every message (heartbeats included, so a role can
+ * tell which peers speak an older one). Bumped whenever the wire changes:
+ * - 1: the first contract;
+ * - 2: the bus became a trust boundary: senders in subjects (`flint.evt.agent.<host>.…`,
+ *   `flint.evt.scheduler.…`, `flint.progress.agent.<host>.…`, `flint.rpc.reconcile.<host>`),
+ *   live messages that name what changed (each gateway reads it from the database), and an
+ *   agent's failed create goes back through the gateways (`volume.reschedule`).
+ */
+export const ENVELOPE_VERSION = 2;
 
 export interface Envelope<P> {
   v: number;
@@ -77,7 +86,11 @@ export function decodeEnvelope(data: Uint8Array): Envelope<unknown> {
   const env = envelopeSchema.safeParse(raw);
   if (!env.success) throw new ContractError(`message is not a Flint envelope: ${z.prettifyError(env.error)}`);
   if (env.data.v !== ENVELOPE_VERSION) {
-    throw new ContractError(`envelope version ${env.data.v} is not supported (this build speaks ${ENVELOPE_VERSION})`);
+    throw new ContractError(
+      env.data.v < ENVELOPE_VERSION
+        ? `message of contract v${env.data.v} from an older Flint: this build speaks v${ENVELOPE_VERSION}; upgrade every gateway, scheduler and agent`
+        : `message of contract v${env.data.v} from a newer Flint: this build speaks v${ENVELOPE_VERSION}; upgrade this process`,
+    );
   }
   return env.data as Envelope<unknown>;
 }

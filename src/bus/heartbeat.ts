@@ -3,7 +3,8 @@
  * first beat is sent before `start…` resolves, so a started service is visible at once.
  */
 import type { Logger } from '../config/logger.js';
-import { encode } from './envelope.js';
+import type { KV } from '@nats-io/kv';
+import { encode, ENVELOPE_VERSION } from './envelope.js';
 import { KIND, type ServiceHeartbeat } from './messages.js';
 import { serviceKey } from './subjects.js';
 import type { Bus } from './connection.js';
@@ -49,6 +50,15 @@ export function startServiceHeartbeat(bus: Pick<Bus, 'services'>, opts: ServiceH
   });
 }
 
+/**
+ * Whether a service heartbeat read under `key` is the one that key may hold: NATS lets only
+ * the agent of host H write `agent.H` (src/bus/permissions.ts), so a beat whose payload names
+ * another role or host is forged and must be ignored.
+ */
+export function serviceBeatMatchesKey(key: string, beat: Pick<ServiceHeartbeat, 'role' | 'host'>): boolean {
+  return serviceKey(beat.role, beat.host) === key;
+}
+
 /** Runs `beat` now (awaited) and then every `intervalSeconds`, never overlapping itself. */
 export async function every(intervalSeconds: number, log: HeartbeatLog | undefined, what: string, beat: () => Promise<void>): Promise<Heartbeat> {
   await beat();
@@ -75,3 +85,35 @@ export async function every(intervalSeconds: number, log: HeartbeatLog | undefin
   };
 }
 
+
+/** A service whose last heartbeat speaks another contract than this build. */
+export interface PeerContract {
+  /** Its KV key, `<role>.<host>`. */
+  service: string;
+  /** The contract version its heartbeat carries (`v`). */
+  version: number;
+  heartbeatAt: string;
+}
+
+/**
+ * Services heard from within `withinMs` whose heartbeats carry an older contract version
+ * than this build (they and this build cannot understand each other: upgrade them). Reads
+ * every heartbeat once; for a role's start-up message.
+ */
+export async function peersOfOlderContracts(services: KV, withinMs: number, now = Date.now()): Promise<PeerContract[]> {
+  const keys = new Set<string>();
+  for await (const k of await services.keys()) keys.add(k);
+  const older: PeerContract[] = [];
+  for (const key of keys) {
+    const e = await services.get(key);
+    if (!e || e.operation !== 'PUT') continue;
+    try {
+      const raw = JSON.parse(new TextDecoder().decode(e.value)) as { v?: unknown; payload?: { heartbeatAt?: unknown } };
+      const at = typeof raw.payload?.heartbeatAt === 'string' ? raw.payload.heartbeatAt : '';
+      if (typeof raw.v === 'number' && raw.v < ENVELOPE_VERSION && now - Date.parse(at) < withinMs) older.push({ service: key, version: raw.v, heartbeatAt: at });
+    } catch {
+      // Not a Flint heartbeat: nothing to say about it.
+    }
+  }
+  return older;
+}

@@ -11,3 +11,6 @@ export * from './heartbeat.js';
 export * from './migration-messages.js';
 export * from './manage-messages.js';
 export * from './token-revocation.js';
+export * from './credentials.js';
+export * from './permissions.js';
+export * from './nats-provision.js';

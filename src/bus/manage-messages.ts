@@ -32,7 +32,7 @@ export type AgentUnmanage = z.infer<typeof agentUnmanage>;
 
 export const MANAGE_OUTCOMES = ['manage.succeeded', 'manage.failed'] as const;
 
-/** What the agent found and did, on `flint.evt.volume.<id>`. */
+/** What the agent found and did, on `flint.evt.agent.<host>.volume.<id>`. */
 export const manageOutcome = z.object({
   operationId: id,
   volumeId: id,
@@ -47,7 +47,7 @@ export const manageOutcome = z.object({
 });
 export type ManageOutcomeEvent = z.infer<typeof manageOutcome>;
 
-/** Core-NATS request on `manageableSubject(host)`: which files of `pool` could be managed? */
+/** Core-NATS request on `subjects.manageable(host)`: which files of `pool` could be managed? */
 export const manageableRequest = z.object({ pool: z.string() });
 export type ManageableRequest = z.infer<typeof manageableRequest>;
 

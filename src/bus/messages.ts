@@ -56,6 +56,12 @@ export const KIND = {
   snapshotOutcome: 'snapshot.outcome',
   volumeScheduled: 'volume.scheduled',
   volumeOutcome: 'volume.outcome',
+  /**
+   * An agent failed a create that another pool may take (payload: `ScheduleCreate`). Agents may
+   * not send scheduler commands: the gateways' recorder checks the sender against the database
+   * and sends the request (as the database has it) back to the scheduler.
+   */
+  volumeReschedule: 'volume.reschedule',
   poolStats: 'pool.stats',
   serviceHeartbeat: 'service.heartbeat',
   liveVolume: 'live.volume',
@@ -235,6 +241,15 @@ export const volumeView = z.object({
 export type VolumeView = z.infer<typeof volumeView>;
 
 export const LIVE_EVENT_TYPES = ['CREATED', 'UPDATED', 'DELETED'] as const;
+/**
+ * What travels on `flint.live.<project>.<resource>.<id>` (contract v2): only which row changed
+ * (and whether it was made). Each gateway reads the row from the database and hands that to
+ * its subscribers, so a forged live message can at most make a gateway read the truth again.
+ * `LiveVolume` and its siblings below are the in-process events built from that row.
+ */
+export const liveNotice = z.object({ id: z.string().min(1).max(64), type: z.enum(LIVE_EVENT_TYPES).optional() });
+export type LiveNotice = z.infer<typeof liveNotice>;
+
 export const liveVolume = z.object({ type: z.enum(LIVE_EVENT_TYPES), volume: volumeView });
 export type LiveVolume = z.infer<typeof liveVolume>;
 
@@ -297,7 +312,11 @@ export const RECOVERY_KIND = {
   volumeMissing: 'volume.missing',
 } as const;
 
-/** Request on `flint.rpc.reconcile`: which volumes does the DB place on this host? */
+/**
+ * Request on `flint.rpc.reconcile.<host>`: which volumes does the DB place on this host? The
+ * gateway answers for the host of the subject (which NATS lets only that agent use), and
+ * only when `host` names the same host.
+ */
 export const reconcileRequest = z.object({ host: z.string().min(1) });
 export type ReconcileRequest = z.infer<typeof reconcileRequest>;
 
@@ -312,7 +331,7 @@ export const reconcileReply = z.object({
 });
 export type ReconcileReply = z.infer<typeof reconcileReply>;
 
-/** An agent did not find a volume's image on its pool (on `flint.evt.volume.<id>`). */
+/** An agent did not find a volume's image on its pool (on `flint.evt.agent.<host>.volume.<id>`). */
 export const volumeMissing = z.object({
   volumeId: id,
   host: z.string(),

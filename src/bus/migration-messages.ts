@@ -7,7 +7,7 @@
  * or a failure (`migration.failed`), the gateway switches the volume over in one
  * compare-and-set and asks the source to stop its export and delete the old image
  * (`migration_cleanup`, answered by `migration.cleaned`). Events go to the volume's
- * subject `flint.evt.volume.<id>`.
+ * subject `flint.evt.agent.<host>.volume.<id>`.
  */
 import { z } from 'zod';
 import { MIGRATION_STAGES } from '../domain/migration.js';
@@ -35,7 +35,7 @@ export const MIGRATION_KIND = {
 } as const;
 
 /**
- * How far the destination's copy is, on **core NATS** `flint.progress.migration.<volumeId>`
+ * How far the destination's copy is, on **core NATS** `flint.progress.agent.<host>.migration.<volumeId>`
  * at most once a second (like backup progress: a lost report costs nothing, the next one
  * says more). Gateways push the migration's deadline while the bytes grow.
  */
@@ -48,11 +48,6 @@ export const migrationProgress = z.object({
   at: z.string(),
 });
 export type MigrationProgress = z.infer<typeof migrationProgress>;
-
-export const migrationSubjects = {
-  progress: (volumeId: string) => `flint.progress.migration.${volumeId}`,
-  progressAll: 'flint.progress.migration.>',
-} as const;
 
 /** To the source host: serve the volume's image read-only over NBD for the destination. */
 export const migrationExport = z.object({

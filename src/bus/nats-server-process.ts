@@ -25,6 +25,11 @@ export interface StartNatsServerOptions {
   logFile?: string;
   /** How long to wait for the server to accept clients. Default 15000 ms. */
   startTimeoutMs?: number;
+  /**
+   * A configuration file (`-c`), e.g. users and permissions from `renderServerConfig`; the
+   * address, port, JetStream and store dir given here still win over it.
+   */
+  configFile?: string;
 }
 
 /** A running `nats-server` child process. */
@@ -253,6 +258,7 @@ interface LaunchSpec {
   port: number;
   storeDir: string;
   logFile?: string;
+  configFile?: string;
   timeoutMs: number;
 }
 
@@ -264,7 +270,7 @@ interface LaunchSpec {
  */
 async function launch(spec: LaunchSpec): Promise<Launched> {
   const name = `flint-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const args = ['-a', spec.host, '-p', String(spec.port), '-js', '-sd', spec.storeDir, '-n', name];
+  const args = [...(spec.configFile ? ['-c', spec.configFile] : []), '-a', spec.host, '-p', String(spec.port), '-js', '-sd', spec.storeDir, '-n', name];
   let logOffset = 0;
   if (spec.logFile !== undefined) {
     await mkdir(dirname(spec.logFile), { recursive: true });
@@ -351,6 +357,7 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
   await mkdir(storeDir, { recursive: true });
   const logFile = opts.logFile === undefined ? undefined : resolve(opts.logFile);
   const timeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+  const configFile = opts.configFile === undefined ? undefined : resolve(opts.configFile);
 
   if (requested > 0 && !(await isPortFree(requested, host))) {
     throw new Error(`cannot start nats-server: port ${requested} on ${host} is already in use`);
@@ -361,7 +368,7 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
   for (let attempt = 1; launched === undefined; attempt++) {
     if (requested === 0) port = await freePort(host);
     try {
-      launched = await launch({ binary, host, port, storeDir, logFile, timeoutMs });
+      launched = await launch({ binary, host, port, storeDir, logFile, configFile, timeoutMs });
     } catch (err) {
       // Between freePort() and the server's bind another process (often a
       // parallel test) can grab the port; pick another one a few times.
@@ -398,7 +405,7 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
         // (SO_REUSEADDR), but give a briefly lingering socket a moment.
         for (let attempt = 1; ; attempt++) {
           try {
-            child = (await launch({ binary, host, port, storeDir, logFile, timeoutMs })).child;
+            child = (await launch({ binary, host, port, storeDir, logFile, configFile, timeoutMs })).child;
             return;
           } catch (err) {
             if (!(err instanceof PortInUseError) || attempt >= 10) throw err;

@@ -5,7 +5,7 @@
 import type { KV } from '@nats-io/kv';
 import { decodeEnvelope, decodePayload } from './envelope.js';
 import { poolStats, type PoolStats } from './messages.js';
-import { poolId } from './subjects.js';
+import { poolId, poolKey } from './subjects.js';
 
 export class PoolView {
   /** By KV key (`<host>.<pool>`). */
@@ -32,6 +32,8 @@ export class PoolView {
         if (e.operation === 'PUT') {
           try {
             const s = decodePayload(decodeEnvelope(e.value), poolStats);
+            // The key is what NATS lets only that host write; a payload naming another host or pool is forged.
+            if (poolKey(s.host, s.pool) !== e.key) throw new Error(`pool heartbeat under key ${e.key} claims to be ${poolId(s.host, s.pool)}; ignored`);
             this.stats.set(e.key, s);
           } catch (err) {
             onError?.(err);

@@ -5,10 +5,10 @@
  * Core NATS, not JetStream: a gateway that misses it still finds the revocation in the
  * database (its periodic check of open sockets, the cache's short TTL).
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { encode } from './envelope.js';
-import { subjects } from './subjects.js';
+import { inboxPrefix, subjects } from './subjects.js';
 
 export const TOKEN_REVOKED_KIND = 'gw.token.revoked';
 
@@ -28,11 +28,18 @@ export async function publishTokenRevoked(nc: Pick<NatsConnection, 'publish' | '
 
 /**
  * For a process without a bus of its own (`flint token revoke`): connects to `url`
- * (comma-separated servers), publishes, and closes. Throws when NATS cannot be reached
- * within `timeoutMs`.
+ * (comma-separated servers) as a gateway (only gateways may publish `flint.gw.>`: `auth`
+ * holds the gateways' credentials), publishes, and closes. Throws when NATS cannot be
+ * reached within `timeoutMs`.
  */
-export async function broadcastTokenRevoked(url: string, payload: TokenRevoked, name: string, timeoutMs = 3000): Promise<void> {
-  const nc = await connect({ servers: url.split(','), name, timeout: timeoutMs, maxReconnectAttempts: 0 });
+export async function broadcastTokenRevoked(
+  url: string,
+  payload: TokenRevoked,
+  name: string,
+  timeoutMs = 3000,
+  auth: Pick<ConnectionOptions, 'authenticator' | 'tls'> = {},
+): Promise<void> {
+  const nc = await connect({ servers: url.split(','), name, timeout: timeoutMs, maxReconnectAttempts: 0, inboxPrefix: inboxPrefix('gateway'), ...auth });
   try {
     await publishTokenRevoked(nc, payload);
   } finally {

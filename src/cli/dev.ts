@@ -3,57 +3,75 @@
  * nats-server under the data dir (4222, or a free port when taken) unless
  * FLINT_NATS_URL is set, opens and migrates the SQLite database, makes an admin token,
  * and runs a gateway, a scheduler and one agent with the file driver in this process.
+ * Its nats-server is as locked as a production one: `nats-auth/` in the data dir (0700)
+ * holds one nkey seed per role and the server configuration (0600 each, made on the first
+ * start and kept), the server refuses anonymous clients, and each role connects with its
+ * own credentials and permissions (src/bus/permissions.ts).
  * Ctrl-C stops everything, nats-server included, and so does a step that fails to start.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connectBus, pickPort, startNatsServer, startServiceHeartbeat } from '../bus/index.js';
+import { pickPort, provisionNats, startNatsServer, startServiceHeartbeat, type Bus, type BusRole } from '../bus/index.js';
 import { createToken, resolveToken, type Db } from '../db/index.js';
 import { startGateway } from '../gateway/index.js';
 import { databaseCheck, metricsTokenProblems, natsCheck, serveRoleMetrics } from '../metrics/index.js';
 import { startAgent } from '../node-agent/index.js';
 import { startScheduler } from '../scheduler/index.js';
-import { flintVersion, type Logger } from '../config/index.js';
-import { configOrExit, openDatabase, roleLogger, runRole, secureDataDir } from './runtime.js';
+import { flintVersion, natsAuthProblems, type FlintConfig, type Logger } from '../config/index.js';
+import { configOrExit, natsCredentialProblems, openBus, openDatabase, roleLogger, runRole, secureDataDir, type RoleScope } from './runtime.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 export async function runDev(): Promise<void> {
   ensureSystemTools();
-  const config0 = configOrExit(process.env, metricsTokenProblems);
+  // With FLINT_NATS_URL (someone else's NATS), every role uses the configured credentials.
+  const config0 = configOrExit(process.env, (c) => [...metricsTokenProblems(c), ...(c.natsUrl ? [...natsAuthProblems(c, 'dev'), ...natsCredentialProblems(c)] : [])]);
   const log = roleLogger('dev', config0);
   secureDataDir(config0, log, { create: true });
   // Everything below is stopped, newest first, on Ctrl-C or when a later step fails: a dev
   // session that cannot start leaves no nats-server or tgtd behind.
   await runRole(log, async (scope) => {
     let natsUrl = config0.natsUrl;
+    let seeds: Record<BusRole, string> | undefined;
     if (!natsUrl) {
       const port = await pickPort(4222);
       if (port !== 4222) log.info({ port }, 'port 4222 is taken; NATS gets a free port');
-      const nats = await startNatsServer({ storeDir: join(config0.dataDir, 'nats'), port, logFile: join(config0.dataDir, 'nats-server.log') });
+      const buckets = config0.backupRepository.startsWith('nats:') ? [config0.backupRepository.slice('nats:'.length)] : [];
+      const auth = provisionNats({ dir: join(config0.dataDir, 'nats-auth'), agents: [config0.agentHost], backupBuckets: buckets });
+      seeds = { gateway: auth.gatewaySeedFile, scheduler: auth.schedulerSeedFile, agent: auth.agentSeedFiles.get(config0.agentHost)! };
+      const nats = await startNatsServer({ storeDir: join(config0.dataDir, 'nats'), port, logFile: join(config0.dataDir, 'nats-server.log'), configFile: auth.configFile });
       scope.defer('nats-server', () => nats.stop());
       natsUrl = nats.url;
     }
     const config = { ...config0, natsUrl };
+    // Each role on a connection of its own, with its own credentials (the dev server's, or the configured ones).
+    const busFor = (role: BusRole): FlintConfig => (seeds ? { ...config, natsAuth: { nkeySeedFile: seeds[role], insecure: false } } : config);
+    const connect = async (role: BusRole, s: RoleScope): Promise<Bus> => {
+      const bus = await openBus(busFor(role), role, `flint-dev-${role}`, log, s.signal);
+      s.defer(`NATS connection (${role})`, () => bus.close());
+      return bus;
+    };
 
     const db = await openDatabase(config, log, { migrate: true });
     scope.defer('database', () => db.close());
     const token = await adminToken(db, join(config.dataDir, 'admin-token'));
 
-    const bus = await connectBus(natsUrl, 'flint-dev');
-    scope.defer('NATS connection', () => bus.close());
-    const agent = await startAgent(config, bus, log.child({ role: 'agent' }), { signal: scope.signal });
+    // The gateway's connection first: it makes the streams and buckets the others bind to.
+    const gatewayBus = await connect('gateway', scope);
+    const schedulerBus = await connect('scheduler', scope);
+    const agentBus = await connect('agent', scope);
+    const agent = await startAgent(config, agentBus, log.child({ role: 'agent' }), { signal: scope.signal });
     scope.defer('agent', () => agent.stop());
-    const scheduler = await startScheduler(config, bus, db, log.child({ role: 'scheduler' }));
+    const scheduler = await startScheduler(config, schedulerBus, db, log.child({ role: 'scheduler' }));
     scope.defer('scheduler', () => scheduler.stop());
-    const gateway = await startGateway(config, bus, db, log.child({ role: 'gateway' }));
+    const gateway = await startGateway(config, gatewayBus, db, log.child({ role: 'gateway' }));
     scope.defer('gateway', () => gateway.stop());
     // One process, one registry: the gateway's /metrics shows every role; FLINT_METRICS_LISTEN serves them on a port of their own too.
-    const metrics = await serveRoleMetrics(config, log, { nats: natsCheck(bus), database: databaseCheck(db) });
+    const metrics = await serveRoleMetrics(config, log, { nats: natsCheck(gatewayBus), database: databaseCheck(db) });
     if (metrics) scope.defer('metrics server', () => metrics.stop());
-    for (const role of ['gateway', 'scheduler'] as const) {
+    for (const [role, bus] of [['gateway', gatewayBus], ['scheduler', schedulerBus]] as const) {
       const hb = await startServiceHeartbeat(bus, {
         role,
         host: config.agentHost,

@@ -19,6 +19,19 @@ program.command('dev').description('run everything on this machine: nats-server,
 program.command('gateway').description('run the GraphQL gateway (needs FLINT_NATS_URL and FLINT_DATABASE_URL)').action(async () => (await roles()).runGateway());
 program.command('scheduler').description('run a scheduler (needs FLINT_NATS_URL and FLINT_DATABASE_URL)').action(async () => (await roles()).runScheduler());
 program.command('agent').description('run the storage agent of this host (needs FLINT_NATS_URL; pools from FLINT_POOLS)').action(async () => (await roles()).runAgent());
+program
+  .command('nats-config')
+  .description('write the NATS credentials (one nkey seed per role, mode 0600) and the nats-server configuration with each role\'s permissions, and print it')
+  .requiredOption('--agents <hosts>', 'every agent host, comma-separated (FLINT_AGENT_HOST of each), e.g. storage-1,storage-2')
+  .requiredOption('--out <dir>', 'directory for nats-server.conf and the seeds (made 0700; seeds already there are kept)')
+  .option('--backup-bucket <bucket...>', 'NATS backup repositories the agents use (FLINT_BACKUP_REPOSITORY=nats:<bucket>)')
+  .option('--store-dir <dir>', 'JetStream store directory of the server')
+  .option('--listen <host:port>', 'address the server listens on')
+  .option('--tls-cert <file>', 'server certificate (PEM): clients must use TLS')
+  .option('--tls-key <file>', 'key of --tls-cert')
+  .option('--tls-ca <file>', 'CA (PEM) that signed the clients\' certificates: clients must present one (mutual TLS)')
+  .option('--quiet', 'do not print the configuration')
+  .action(async (opts: import('./nats-config.js').NatsConfigOptions) => (await import('./nats-config.js')).runNatsConfig(opts));
 program.command('migrate').description('bring the database schema up to date').action(async () => (await roles()).runMigrate());
 
 const token = program.command('token').description('API tokens, in the configured database (FLINT_DATABASE_URL); they work while Flint runs');
@@ -61,5 +74,7 @@ exitUsageErrorsWith2(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`flint: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
+  // A configuration problem found while starting (e.g. NATS refused the role's credentials) exits 2.
+  const code = (err as { exitCode?: unknown } | null)?.exitCode;
+  process.exit(code === 2 ? 2 : 1);
 });

@@ -1,5 +1,5 @@
 /** `flint gateway|scheduler|agent|migrate`: one role per process, for production. */
-import { startServiceHeartbeat, type Bus } from '../bus/index.js';
+import { ENVELOPE_VERSION, peersOfOlderContracts, startServiceHeartbeat, type Bus } from '../bus/index.js';
 import { flintVersion, secretKeyProblems, type FlintConfig, type Logger } from '../config/index.js';
 import type { Db } from '../db/index.js';
 import { startGateway } from '../gateway/index.js';
@@ -24,7 +24,7 @@ async function runDbRole(role: 'gateway' | 'scheduler', start: (config: FlintCon
   await runRole(log, async (scope) => {
     const db = await openDatabase(config, log, { migrate: false });
     scope.defer('database', () => db.close());
-    const bus = await openBus(config, `flint-${role}-${config.agentHost}`);
+    const bus = await openBus(config, role, `flint-${role}-${config.agentHost}`, log, scope.signal);
     scope.defer('NATS connection', () => bus.close());
     const started = await start(config, bus, db, log);
     scope.defer(role, () => started.stop());
@@ -37,7 +37,20 @@ async function runDbRole(role: 'gateway' | 'scheduler', start: (config: FlintCon
       log,
     });
     scope.defer('service heartbeat', () => hb.stop());
+    // Only gateways may read every heartbeat: they say which peers still speak an older contract.
+    if (role === 'gateway') await warnOlderPeers(bus, config, log);
   });
+}
+
+async function warnOlderPeers(bus: Bus, config: FlintConfig, log: Logger): Promise<void> {
+  try {
+    const older = await peersOfOlderContracts(bus.services, config.heartbeatSeconds * 3 * 1000);
+    for (const p of older) {
+      log.warn({ service: p.service, contract: p.version, heartbeatAt: p.heartbeatAt }, `service ${p.service} speaks bus contract v${p.version} and this gateway v${ENVELOPE_VERSION}: they cannot understand each other's messages; upgrade it`);
+    }
+  } catch (err) {
+    log.debug({ err }, 'could not read the services to compare their contract versions');
+  }
 }
 
 export function runGateway(): Promise<void> {
@@ -66,7 +79,7 @@ export async function runAgent(): Promise<void> {
   const log = roleLogger('agent', config);
   secureDataDir(config, log, { create: true });
   await runRole(log, async (scope) => {
-    const bus = await openBus(config, `flint-agent-${config.agentHost}`);
+    const bus = await openBus(config, 'agent', `flint-agent-${config.agentHost}`, log, scope.signal);
     scope.defer('NATS connection', () => bus.close());
     // A signal during the start stops what the agent has started so far (tgtd included).
     const agent = await startAgent(config, bus, log, { signal: scope.signal });

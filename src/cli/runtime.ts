@@ -2,9 +2,9 @@
  * What every role's entry point shares: reading the configuration (exit 2 on a bad
  * one), opening the database and NATS, and starting and stopping in order (`runRole`).
  */
-import { connectBus, type Bus } from '../bus/index.js';
+import { connectBus, isAuthRefusal, isTlsFailure, natsAuthOptions, NatsCredentialsError, type Bus, type BusRole } from '../bus/index.js';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
-import { ConfigError, createLogger, ensurePrivateDir, loadConfig, type FlintConfig, type Logger } from '../config/index.js';
+import { ConfigError, createLogger, ensurePrivateDir, loadConfig, natsAuthProblems, type FlintConfig, type Logger } from '../config/index.js';
 import { logPermissionNote, openDb, type Db } from '../db/index.js';
 import { StopStack, type Stopper } from '../lifecycle/index.js';
 
@@ -26,7 +26,21 @@ export function configOrExit(env: NodeJS.ProcessEnv = process.env, extraChecks?:
 }
 
 export const needsNats = (role: string) => (c: FlintConfig): string[] =>
-  c.natsUrl ? [] : [`FLINT_NATS_URL: required for \`flint ${role}\` (e.g. nats://127.0.0.1:4222); only \`flint dev\` starts its own nats-server`];
+  c.natsUrl
+    ? [...natsAuthProblems(c, role), ...natsCredentialProblems(c)]
+    : [`FLINT_NATS_URL: required for \`flint ${role}\` (e.g. nats://127.0.0.1:4222); only \`flint dev\` starts its own nats-server`];
+
+/** The NATS credential files that cannot be used (missing, unreadable, not a seed), each named. */
+export function natsCredentialProblems(c: FlintConfig): string[] {
+  try {
+    natsAuthOptions(c.natsAuth);
+    return [];
+  } catch (err) {
+    if (!(err instanceof NatsCredentialsError)) throw err;
+    const variable = err.file === c.natsAuth.nkeySeedFile ? 'FLINT_NATS_NKEY_SEED_FILE' : err.file === c.natsAuth.tls?.caFile ? 'FLINT_NATS_TLS_CA' : err.file === c.natsAuth.tls?.certFile ? 'FLINT_NATS_TLS_CERT' : 'FLINT_NATS_TLS_KEY';
+    return [`${variable}: ${err.message}`];
+  }
+}
 
 /**
  * Makes the data dir private (0700): created so when `create`, tightened (and logged) when
@@ -57,8 +71,35 @@ export async function openDatabase(config: FlintConfig, log: Logger, opts: { mig
   return db;
 }
 
-export async function openBus(config: FlintConfig, name: string): Promise<Bus> {
-  return connectBus(config.natsUrl!, name);
+/**
+ * Connects `role` to NATS with the configured credentials. A server that refuses them (or a
+ * TLS handshake that fails) is a `NatsCredentialsError` naming the file: the CLI exits 2.
+ * A scheduler or agent started before any gateway waits here for the topology (logged once).
+ */
+export async function openBus(config: FlintConfig, role: BusRole, name: string, log: Logger, signal?: AbortSignal): Promise<Bus> {
+  const files = config.natsAuth;
+  const auth = natsAuthOptions(files, (message) => log.warn(message));
+  if (files.insecure) log.warn('FLINT_NATS_INSECURE=true: connecting to NATS without credentials. Whoever reaches this NATS can command the agents; use it for development only (README, "The bus")');
+  try {
+    return await connectBus(config.natsUrl!, name, { role, host: config.agentHost, auth, onWaiting: (what) => log.info(what), signal });
+  } catch (err) {
+    const url = config.natsUrl!.replace(/\/\/[^@/]*@/, '//***@');
+    if (isAuthRefusal(err)) {
+      const file = files.nkeySeedFile;
+      throw new NatsCredentialsError(
+        file ?? '(none)',
+        file
+          ? `NATS at ${url} refused the credentials in ${file} (FLINT_NATS_NKEY_SEED_FILE): ${(err as Error).message}. Check that the server's configuration lists this seed's public key (\`flint nats-config\`)`
+          : `NATS at ${url} requires authentication (${(err as Error).message}): set FLINT_NATS_NKEY_SEED_FILE to this role's seed file`,
+        { cause: err },
+      );
+    }
+    if (files.tls && isTlsFailure(err)) {
+      const named = [files.tls.caFile, files.tls.certFile, files.tls.keyFile].filter(Boolean).join(', ');
+      throw new NatsCredentialsError(named, `TLS to NATS at ${url} failed with ${named} (FLINT_NATS_TLS_*): ${(err as Error).message}`, { cause: err });
+    }
+    throw err;
+  }
 }
 
 /** What a role has started, as `runRole`'s start function registers it. */

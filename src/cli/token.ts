@@ -3,8 +3,8 @@
  * work while Flint runs, and without a gateway). `revoke` also tells the running gateways
  * over NATS when FLINT_NATS_URL is set, so they close the token's WebSockets at once.
  */
-import { broadcastTokenRevoked } from '../bus/index.js';
-import type { FlintConfig } from '../config/index.js';
+import { broadcastTokenRevoked, natsAuthOptions } from '../bus/index.js';
+import { natsAuthProblems, type FlintConfig } from '../config/index.js';
 import { createToken, listTokens, revokeToken, ROLES, type Db, type Role, type TokenView } from '../db/index.js';
 import { BadInputError, checkProjectName, checkTokenName, parseLifetime, Problems, tokenStatus } from '../domain/index.js';
 import { formatAge, NONE, OUTPUT_FORMATS, renderTable, type OutputFormat } from './output.js';
@@ -170,8 +170,14 @@ export async function runTokenRevoke(id: string): Promise<void> {
       process.stdout.write(`FLINT_NATS_URL is not set, so no gateway was told; ${fallback}.\n`);
       return;
     }
+    // Only gateways may publish on flint.gw.>: the CLI uses the gateways' credentials.
+    if (natsAuthProblems(config, 'token revoke').length > 0) {
+      process.stdout.write(`FLINT_NATS_NKEY_SEED_FILE (the gateways' NATS credentials) is not set, so no gateway was told; ${fallback}.\n`);
+      return;
+    }
     try {
-      await broadcastTokenRevoked(config.natsUrl, { tokenId: id, revokedAt: revokedAt.toISOString() }, 'flint-token-revoke');
+      const auth = natsAuthOptions(config.natsAuth);
+      await broadcastTokenRevoked(config.natsUrl, { tokenId: id, revokedAt: revokedAt.toISOString() }, 'flint-token-revoke', 3000, auth);
       process.stdout.write(`Told the gateways over NATS (${config.natsUrl.replace(/\/\/[^@/]*@/, '//***@')}): they refuse it and close its WebSockets now.\n`);
     } catch (err) {
       process.stderr.write(`flint token revoke: could not reach NATS at ${config.natsUrl.replace(/\/\/[^@/]*@/, '//***@')} (${(err as Error).message}); ${fallback}.\n`);

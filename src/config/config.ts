@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { API_LIMITS_ENV, apiLimitsFileFields, parseApiLimits, type ApiLimitsConfig } from './api-limits.js';
+import { NATS_AUTH_ENV, parseNatsAuth, type NatsAuthConfig } from './nats-auth.js';
 
 /** @default './.flint' */
 export const DEFAULT_DATA_DIR = './.flint';
@@ -88,6 +89,8 @@ export interface FlintConfig {
   readonly listen: { readonly host: string; readonly port: number };
   /** `null` in dev mode until it starts its own nats-server. */
   readonly natsUrl: string | null;
+  /** How this role authenticates to NATS (src/config/nats-auth.ts). */
+  readonly natsAuth: NatsAuthConfig;
   readonly database: DatabaseConfig;
   readonly agentHost: string;
   /** Address consumers and other agents use to reach this agent's exports (iSCSI portal, NBD, migration). @default 127.0.0.1 */
@@ -146,6 +149,7 @@ export const ENV = {
   FLINT_DATA_DIR: `data directory (default ${DEFAULT_DATA_DIR})`,
   FLINT_LISTEN: `gateway address host:port (default ${DEFAULT_LISTEN})`,
   FLINT_NATS_URL: 'NATS server URL; dev mode starts its own nats-server when unset',
+  ...NATS_AUTH_ENV,
   FLINT_DATABASE_URL: 'sqlite:PATH or postgres://USER@HOST:PORT/DB (default sqlite in the data dir)',
   FLINT_AGENT_HOST: 'name of this storage host (default the hostname)',
   FLINT_AGENT_ADDRESS: 'IP address or DNS name where consumers and other agents reach this agent\'s exports (iSCSI portal, NBD, migration; default 127.0.0.1)',
@@ -174,6 +178,11 @@ const fileSchema = z
     dataDir: z.string(),
     listen: z.string(),
     natsUrl: z.string(),
+    natsNkeySeedFile: z.string(),
+    natsTlsCa: z.string(),
+    natsTlsCert: z.string(),
+    natsTlsKey: z.string(),
+    natsInsecure: z.boolean(),
     databaseUrl: z.string(),
     agentHost: z.string(),
     agentAddress: z.string(),
@@ -244,6 +253,8 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   if (natsUrl !== null && !/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(natsUrl)) {
     problems.push(`FLINT_NATS_URL: expected nats://host:port (comma-separated for a cluster), got "${natsUrl}"`);
   }
+
+  const natsAuth = parseNatsAuth(env, raw, cwd, problems);
 
   const dbRaw = str('FLINT_DATABASE_URL', raw.databaseUrl);
   const database = parseDatabase(dbRaw, dataDir, cwd);
@@ -321,6 +332,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     dataDir,
     listen: listen!,
     natsUrl,
+    natsAuth,
     database: database as DatabaseConfig,
     agentHost,
     agentAddress,

@@ -4,3 +4,4 @@ export * from './version.js';
 export * from './secret-key.js';
 export * from './private-files.js';
 export * from './api-limits.js';
+export * from './nats-auth.js';

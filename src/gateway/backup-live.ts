@@ -1,25 +1,29 @@
 /**
  * Live backup events for GraphQL subscriptions, beside LiveHub (live.ts) and in its manner:
- * whoever commits a change of a backup publishes it on `flint.live.<project>.backup.<id>`,
- * and agents publish progress on `flint.progress.backup.<id>` (core NATS, at most one a
- * second, src/bus/backup-messages.ts). Every gateway follows both and hands them to its
- * `backupChanged` and `backupProgress` subscribers. The database stays the truth.
+ * whoever commits a change of a backup publishes which one on `flint.live.<project>.backup.<id>`
+ * (each gateway reads the row from the database, as live.ts does), and agents publish
+ * progress on `flint.progress.agent.<host>.backup.<id>` (core NATS, at most one a second,
+ * src/bus/backup-messages.ts). Every gateway follows both and hands them to its
+ * `backupChanged` and `backupProgress` subscribers. The database stays the truth: a progress
+ * report counts only from a host the database has working on that backup (event-senders.ts).
  */
 import type { Subscription as NatsSubscription } from '@nats-io/transport-node';
 import {
   BACKUP_KIND,
   backupProgress,
-  backupSubjects,
   decodeEnvelope,
   decodePayload,
   encode,
-  liveBackup,
+  liveNotice,
+  senderOf,
+  subjects,
   type BackupProgressReport,
   type BackupView,
   type Bus,
   type LiveBackup,
 } from '../bus/index.js';
-import { toBackupView, type Backup } from '../db/index.js';
+import { findBackup, toBackupView, type Backup, type Db } from '../db/index.js';
+import { SenderCheck } from './event-senders.js';
 
 export { toBackupView };
 import { progressEnded, progressFigures } from '../domain/backup-states.js';
@@ -46,28 +50,46 @@ export class BackupLive {
   private readonly progress = new Set<Listener<BackupProgressReport>>();
   private subs: NatsSubscription[] = [];
 
-  constructor(private readonly bus: Bus) {}
+  private readonly senders: SenderCheck;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly db: Db,
+  ) {
+    this.senders = new SenderCheck(db);
+  }
 
   start(onError: (err: unknown) => void): void {
-    const follow = (subject: string, handle: (data: Uint8Array) => void) =>
+    const follow = (subject: string, handle: (data: Uint8Array, subject: string) => Promise<void>) =>
       this.bus.nc.subscribe(subject, {
         callback: (err, msg) => {
           if (err) return onError(err);
           try {
-            handle(msg.data);
+            handle(msg.data, msg.subject).catch(onError);
           } catch (e) {
             onError(e);
           }
         },
       });
     this.subs = [
-      follow('flint.live.*.backup.*', (data) => {
+      follow(subjects.liveBackupsAll, async (data) => {
         const env = decodeEnvelope(data);
-        if (env.kind === BACKUP_KIND.liveBackup) for (const l of this.changes) l(decodePayload(env, liveBackup));
+        if (env.kind !== BACKUP_KIND.liveBackup || this.changes.size === 0) return;
+        const notice = decodePayload(env, liveNotice);
+        const b = await findBackup(this.db.fork(), notice.id);
+        if (!b) return;
+        const ev: LiveBackup = { type: b.status === 'deleted' ? 'DELETED' : notice.type === 'CREATED' ? 'CREATED' : 'UPDATED', backup: toBackupView(b) };
+        for (const l of this.changes) l(ev);
       }),
-      follow(backupSubjects.progressAll, (data) => {
+      follow(subjects.progressOf('backup'), async (data, subject) => {
         const env = decodeEnvelope(data);
-        if (env.kind === BACKUP_KIND.backupProgress) for (const l of this.progress) l(decodePayload(env, backupProgress));
+        if (env.kind !== BACKUP_KIND.backupProgress || this.progress.size === 0) return;
+        const report = decodePayload(env, backupProgress);
+        const sender = senderOf(subject);
+        if (sender?.role !== 'agent' || !(await this.senders.mayReportBackup(sender.host, report.backupId))) {
+          throw new Error(`backup progress for ${report.backupId} on ${subject} ignored: the database has no such backup on that host`);
+        }
+        for (const l of this.progress) l(report);
       }),
     ];
   }
@@ -80,8 +102,7 @@ export class BackupLive {
 
   /** Announces a backup that was created or changed (call it after the commit). */
   publish(type: LiveBackup['type'], backup: Backup): void {
-    const view = toBackupView(backup);
-    this.bus.nc.publish(backupSubjects.live(view.projectId, view.id), encode(BACKUP_KIND.liveBackup, { type, backup: view } satisfies LiveBackup));
+    this.bus.nc.publish(subjects.liveBackup(backup.projectId, backup.id), encode(BACKUP_KIND.liveBackup, { id: backup.id, type }));
   }
 
   /** Every progress report this gateway receives, until the returned function is called (the deadline extender uses it). */

@@ -11,6 +11,7 @@ import {
   decodeEnvelope,
   decodePayload,
   SERVICES_TTL_MS,
+  serviceBeatMatchesKey,
   serviceHeartbeat,
   type Bus,
   type PoolView,
@@ -98,7 +99,8 @@ export class ClusterFeed implements ClusterFeedApi {
       for await (const e of iter) {
         if (e.operation === 'PUT') {
           try {
-            this.beats.set(e.key, decodePayload(decodeEnvelope(e.value), serviceHeartbeat));
+            const beat = decodePayload(decodeEnvelope(e.value), serviceHeartbeat);
+            if (serviceBeatMatchesKey(e.key, beat)) this.beats.set(e.key, beat);
           } catch {
             // A heartbeat from an incompatible build: not a service this gateway can describe.
           }

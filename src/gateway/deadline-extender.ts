@@ -2,20 +2,22 @@
  * Progress moves deadlines (issue 3's deadlines, for long work). A backup, restore or
  * verify of a large volume, or a migration's copy, may run far longer than
  * FLINT_OPERATION_TIMEOUT_SECONDS; while its agent reports progress on core NATS (which
- * every gateway receives: `flint.progress.backup.<id>`, `flint.progress.migration.<volumeId>`)
+ * every gateway receives: `flint.progress.agent.<host>.backup.<id>`, `….migration.<volumeId>`)
  * its operation's `deadlineAt` is pushed to now + timeout. The rule is pure
  * (`progressExtension`, src/domain/deadlines.ts); the push is one compare-and-set that at
  * most one gateway wins per `timeout / 10`, so several gateways do not fight over the row.
  * An agent that dies sends nothing, so its operation still misses its deadline and the
  * deadline sweeper fails it (backup-recovery.ts and volume-migration.ts then move the
- * resource on).
+ * resource on). A report counts only from a host the database has doing that work
+ * (event-senders.ts): a forged one cannot keep someone else's operation alive.
  */
 import type { Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../config/logger.js';
-import { decodeEnvelope, decodePayload, migrationProgress, migrationSubjects, type BackupProgressReport, type Bus, type MigrationProgress } from '../bus/index.js';
+import { decodeEnvelope, decodePayload, migrationProgress, senderOf, subjects, type BackupProgressReport, type Bus, type MigrationProgress } from '../bus/index.js';
 import { extendDeadline, type Db } from '../db/index.js';
 import { BACKUP_PROGRESS_KINDS, deadlineExtendThrottleMs, MIGRATION_PROGRESS_KINDS, progressExtension } from '../domain/deadlines.js';
 import type { BackupLive } from './backup-live.js';
+import { SenderCheck } from './event-senders.js';
 
 /** Pieces of work followed at most (the oldest is forgotten first; forgetting one costs at most one extra UPDATE). @default 10_000 */
 export const EXTENDER_MEMORY = 10_000;
@@ -71,12 +73,18 @@ export function startDeadlineExtender(db: Db, bus: Bus, backupLive: BackupLive, 
   const applyLogged = (signal: ProgressSignal) => {
     apply(signal).catch((err: unknown) => log.warn({ err, work: signal.key }, 'could not push the deadline of work in progress; the next report retries'));
   };
+  // Backup reports reach us through BackupLive, which checked their sender.
   const off = backupLive.onProgress((report) => applyLogged(backupSignal(report)));
-  const migrations: Subscription = bus.nc.subscribe(migrationSubjects.progressAll, {
+  const senders = new SenderCheck(db);
+  const migrations: Subscription = bus.nc.subscribe(subjects.progressOf('migration'), {
     callback: (err, msg) => {
       if (err) return;
       try {
-        applyLogged(migrationSignal(decodePayload(decodeEnvelope(msg.data), migrationProgress)));
+        const report = decodePayload(decodeEnvelope(msg.data), migrationProgress);
+        const sender = senderOf(msg.subject);
+        void (sender?.role === 'agent' ? senders.mayReportMigration(sender.host, report.operationId, report.volumeId) : Promise.resolve(false))
+          .then((ok) => (ok ? applyLogged(migrationSignal(report)) : log.warn({ subject: msg.subject, operationId: report.operationId }, 'migration progress ignored: the database has that migration on another host')))
+          .catch((e: unknown) => log.warn({ err: e }, 'could not check the sender of a migration progress report'));
       } catch (e) {
         log.warn({ err: e, subject: msg.subject }, 'ignored an unreadable migration progress report');
       }

@@ -1,10 +1,12 @@
 /**
- * Live fan-out. Whoever commits a change publishes it on core NATS
+ * Live fan-out. Whoever commits a change publishes on core NATS which row changed
  * (`flint.live.<project>.volume.<id>`, `….snapshot.<id>`, `….operation.<id>`,
- * `….message.<id>`); every
- * gateway follows `flint.live.>` once and hands each event to its in-process GraphQL
- * subscriptions. The database stays the truth: a missed live event is only a missed
- * notification.
+ * `….message.<id>`, `….attachment.<id>`); every gateway follows `flint.live.>` once, reads
+ * that row from the database and hands it to its in-process GraphQL subscriptions. The
+ * database stays the truth: a missed live event is only a missed notification, and a forged
+ * one (only gateways may publish there, src/bus/permissions.ts) can at most make a gateway
+ * read the truth again: what a subscriber sees always comes from the database. A gateway
+ * with no subscriber of a kind reads nothing.
  */
 import type { Subscription as NatsSubscription } from '@nats-io/transport-node';
 import {
@@ -12,11 +14,9 @@ import {
   decodePayload,
   encode,
   KIND,
-  liveMessage,
-  liveOperation,
-  liveSnapshot,
-  liveVolume,
+  liveNotice,
   subjects,
+  type LiveNotice,
   type Bus,
   type LiveMessage,
   type LiveOperation,
@@ -25,8 +25,31 @@ import {
   type OperationView,
   type UserMessageView,
 } from '../bus/index.js';
-import { toAttachmentView, toSnapshotView, toVolumeView, type Attachment, type Operation, type Snapshot, type UserMessage, type Volume } from '../db/index.js';
-import { ATTACHMENT_KIND, liveAttachment, type LiveAttachment } from '../bus/index.js';
+import {
+  findAttachment,
+  findOperation,
+  findSnapshot,
+  findVolume,
+  toAttachmentView,
+  toSnapshotView,
+  toVolumeView,
+  UserMessage,
+  type Attachment,
+  type Db,
+  type Operation,
+  type Snapshot,
+  type Volume,
+} from '../db/index.js';
+import { ATTACHMENT_KIND, type LiveAttachment } from '../bus/index.js';
+
+/** Message ids a gateway remembers, so that a notice repeated does not show a message twice. @default 1_000 */
+export const SEEN_MESSAGES = 1_000;
+
+/** The event type a subscriber gets: the row decides DELETED; a notice may only say CREATED or UPDATED. */
+function eventType(notice: LiveNotice, deleted: boolean): LiveVolume['type'] {
+  if (deleted) return 'DELETED';
+  return notice.type === 'CREATED' ? 'CREATED' : 'UPDATED';
+}
 
 /** Events buffered per slow subscriber before the oldest are dropped. @default 1000 */
 export const SUBSCRIBER_BUFFER = 1000;
@@ -42,9 +65,13 @@ export class LiveHub {
   private readonly operations: Listeners<LiveOperation> = new Set();
   private readonly messages: Listeners<LiveMessage> = new Set();
   private readonly attachments: Listeners<LiveAttachment> = new Set();
+  private readonly seenMessages = new Set<string>();
   private sub: NatsSubscription | undefined;
 
-  constructor(private readonly bus: Bus) {}
+  constructor(
+    private readonly bus: Bus,
+    private readonly db: Db,
+  ) {}
 
   start(onError: (err: unknown) => void): void {
     this.sub = this.bus.nc.subscribe(subjects.liveAll, {
@@ -52,12 +79,8 @@ export class LiveHub {
         if (err) return onError(err);
         try {
           const env = decodeEnvelope(msg.data);
-          // Kinds this build does not know come from newer gateways: not for our subscribers.
-          if (env.kind === KIND.liveVolume) emit(this.volumes, decodePayload(env, liveVolume));
-          else if (env.kind === KIND.liveSnapshot) emit(this.snapshots, decodePayload(env, liveSnapshot));
-          else if (env.kind === KIND.liveOperation) emit(this.operations, decodePayload(env, liveOperation));
-          else if (env.kind === KIND.liveMessage) emit(this.messages, decodePayload(env, liveMessage));
-          else if (env.kind === ATTACHMENT_KIND.liveAttachment) emit(this.attachments, decodePayload(env, liveAttachment));
+          const notice = decodePayload(env, liveNotice);
+          this.deliver(env.kind, notice).catch(onError);
         } catch (e) {
           onError(e);
         }
@@ -65,27 +88,53 @@ export class LiveHub {
     });
   }
 
+  /** Reads the row a notice names and hands it to the subscribers of its kind (none: nothing is read). */
+  private async deliver(kind: string, notice: LiveNotice): Promise<void> {
+    const em = () => this.db.fork();
+    // Kinds this build does not know come from newer gateways: not for our subscribers.
+    if (kind === KIND.liveVolume && this.volumes.size > 0) {
+      const v = await findVolume(em(), notice.id);
+      if (v) emit(this.volumes, { type: eventType(notice, v.status === 'deleted'), volume: toVolumeView(v) });
+    } else if (kind === KIND.liveSnapshot && this.snapshots.size > 0) {
+      const s = await findSnapshot(em(), notice.id);
+      if (s) emit(this.snapshots, { type: eventType(notice, s.status === 'deleted'), snapshot: toSnapshotView(s) });
+    } else if (kind === KIND.liveOperation && this.operations.size > 0) {
+      const o = await findOperation(em(), notice.id);
+      if (o) emit(this.operations, { operation: toOperationView(o) });
+    } else if (kind === KIND.liveMessage && this.messages.size > 0 && !this.seenMessages.has(notice.id)) {
+      const m = await em().findOne(UserMessage, { id: notice.id }, { disableIdentityMap: true });
+      if (!m || this.seenMessages.has(m.id)) return;
+      this.seenMessages.add(m.id);
+      if (this.seenMessages.size > SEEN_MESSAGES) this.seenMessages.delete(this.seenMessages.values().next().value!);
+      emit(this.messages, { message: toMessageView(m) });
+    } else if (kind === ATTACHMENT_KIND.liveAttachment && this.attachments.size > 0) {
+      const a = await findAttachment(em(), notice.id);
+      if (a) emit(this.attachments, { type: eventType(notice, false), attachment: toAttachmentView(a) });
+    }
+  }
+
+  private notify(subject: string, kind: string, notice: LiveNotice): void {
+    this.bus.nc.publish(subject, encode(kind, notice));
+  }
+
+  /** Announces a volume that was created or changed (call it after the commit). */
   publish(type: LiveVolume['type'], volume: Volume): void {
-    const view = toVolumeView(volume);
-    this.bus.nc.publish(subjects.liveVolume(view.projectId, view.id), encode(KIND.liveVolume, { type, volume: view } satisfies LiveVolume));
+    this.notify(subjects.liveVolume(volume.projectId, volume.id), KIND.liveVolume, { id: volume.id, type });
   }
 
   /** Announces a snapshot that was created or changed (call it after the commit). */
   publishSnapshot(type: LiveSnapshot['type'], snapshot: Snapshot): void {
-    const view = toSnapshotView(snapshot);
-    this.bus.nc.publish(subjects.liveSnapshot(view.projectId, view.id), encode(KIND.liveSnapshot, { type, snapshot: view } satisfies LiveSnapshot));
+    this.notify(subjects.liveSnapshot(snapshot.projectId, snapshot.id), KIND.liveSnapshot, { id: snapshot.id, type });
   }
 
   /** Announces an operation that was created or changed (call it after the commit). */
   publishOperation(operation: Operation): void {
-    const view = toOperationView(operation);
-    this.bus.nc.publish(subjects.liveOperation(view.projectId, view.id), encode(KIND.liveOperation, { operation: view } satisfies LiveOperation));
+    this.notify(subjects.liveOperation(operation.projectId, operation.id), KIND.liveOperation, { id: operation.id });
   }
 
-  /** Announces an attachment that was created or changed (call it after the commit); the view carries no CHAP secret. */
+  /** Announces an attachment that was created or changed (call it after the commit). */
   publishAttachment(type: LiveAttachment['type'], attachment: Attachment): void {
-    const view = toAttachmentView(attachment);
-    this.bus.nc.publish(subjects.liveAttachment(view.projectId, view.id), encode(ATTACHMENT_KIND.liveAttachment, { type, attachment: view } satisfies LiveAttachment));
+    this.notify(subjects.liveAttachment(attachment.projectId, attachment.id), ATTACHMENT_KIND.liveAttachment, { id: attachment.id, type });
   }
 
   /** Attachment events that pass `accept`, like `listen` for volumes (stale versions skipped). */
@@ -102,8 +151,7 @@ export class LiveHub {
 
   /** Announces a user message that was added (call it after the commit). */
   publishMessage(message: UserMessage): void {
-    const view = toMessageView(message);
-    this.bus.nc.publish(subjects.liveMessage(view.projectId, view.id), encode(KIND.liveMessage, { message: view } satisfies LiveMessage));
+    this.notify(subjects.liveMessage(message.projectId, message.id), KIND.liveMessage, { id: message.id });
   }
 
   /**
@@ -151,6 +199,7 @@ export class LiveHub {
     this.operations.clear();
     this.messages.clear();
     this.attachments.clear();
+    this.seenMessages.clear();
   }
 }
 

@@ -18,7 +18,6 @@ import {
   MANAGE_COMMAND,
   MANAGE_KIND,
   manageableReply,
-  manageableSubject,
   poolId,
   subjects,
   type AgentManage,
@@ -217,7 +216,7 @@ export class ManageService implements ManageServiceApi {
     this.livePool(host, pool);
     let reply;
     try {
-      const msg = await this.deps.bus.nc.request(manageableSubject(host), encode(MANAGE_KIND.manageableRequest, { pool }), { timeout: MANAGEABLE_TIMEOUT_MS });
+      const msg = await this.deps.bus.nc.request(subjects.manageable(host), encode(MANAGE_KIND.manageableRequest, { pool }), { timeout: MANAGEABLE_TIMEOUT_MS });
       reply = decodePayload(decodeEnvelope(msg.data), manageableReply);
     } catch (err) {
       throw new ServiceUnavailableError(`The agent of host ${host} did not answer within ${MANAGEABLE_TIMEOUT_MS / 1000} s; check that it is UP and retry.`, err);

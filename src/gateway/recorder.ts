@@ -3,13 +3,19 @@
  * applies agents' and the scheduler's outcomes to the database as guarded transitions
  * (a duplicate or late event matches no row and changes nothing), ends the operation,
  * leaves a user message on failure, and announces the change on the live subjects.
+ * An event counts only from a sender the database agrees with (event-senders.ts): the
+ * sender is the one in the subject, which NATS enforces; anything else is logged and dropped.
  */
 import {
+  COMMAND,
   decodeEnvelope,
   decodePayload,
   KIND,
+  publish,
   RECORDER_DURABLE,
   runConsumer,
+  scheduleCreate,
+  senderOf,
   snapshotOutcome,
   STREAM_EVT,
   subjects,
@@ -17,9 +23,11 @@ import {
   volumeScheduled,
   type Bus,
   type ConsumerRunner,
+  type ScheduleCreate,
   type SnapshotOutcomeEvent,
   type VolumeOutcomeEvent,
 } from '../bus/index.js';
+import { SenderCheck } from './event-senders.js';
 import type { Logger } from '../config/logger.js';
 import type { EntityManager } from '@mikro-orm/knex';
 import {
@@ -29,6 +37,7 @@ import {
   casSnapshotsOfVolume,
   casVolume,
   findOperation,
+  findVolume,
   finishOperation,
   markRunning,
   UserMessage,
@@ -58,6 +67,7 @@ const EVENT_OF: Record<string, string> = { create: 'create_volume', delete: 'del
 const SNAPSHOT_EVENT_OF: Record<string, string> = { create: 'create_snapshot', delete: 'delete_snapshot' };
 
 export async function startRecorder(bus: Bus, db: Db, live: LiveHub, log: Logger, backupLive?: BackupLive): Promise<ConsumerRunner> {
+  const senders = new SenderCheck(db);
   return runConsumer(
     bus,
     {
@@ -70,6 +80,16 @@ export async function startRecorder(bus: Bus, db: Db, live: LiveHub, log: Logger
     },
     async (msg) => {
       const env = decodeEnvelope(msg.data);
+      const sender = senderOf(msg.subject);
+      const refused = await senders.refusal(sender, env);
+      if (refused) {
+        log.warn({ subject: msg.subject, kind: env.kind }, `event ignored: ${refused}`);
+        return 'drop';
+      }
+      if (env.kind === KIND.volumeReschedule) {
+        await reschedule(bus, db, log, decodePayload(env, scheduleCreate));
+        return 'ack';
+      }
       if (env.kind === KIND.volumeScheduled) {
         const e = decodePayload(env, volumeScheduled);
         const em = db.fork();
@@ -117,6 +137,24 @@ export async function startRecorder(bus: Bus, db: Db, live: LiveHub, log: Logger
       return 'ack';
     },
   );
+}
+
+/**
+ * An agent failed a create another pool may take: send it back to the scheduler, with the
+ * placement request as the database has it (the agent adds only its attempt and the pools
+ * that failed). A volume no longer CREATING, or an operation that is not its create, is left.
+ */
+async function reschedule(bus: Bus, db: Db, log: Logger, e: ScheduleCreate): Promise<void> {
+  const em = db.fork();
+  const op = await findOperation(em, e.operationId);
+  const original = op?.command?.kind === KIND.scheduleCreate ? scheduleCreate.safeParse(op.command.payload) : undefined;
+  const volume = op ? await findVolume(em, op.resourceId) : null;
+  if (!op || !original?.success || volume?.status !== 'creating' || (op.status !== 'pending' && op.status !== 'running')) {
+    log.warn({ operationId: e.operationId }, 'reschedule ignored: no create under way for it');
+    return;
+  }
+  const command: ScheduleCreate = { ...original.data, attempt: e.attempt, excluded: e.excluded };
+  await publish(bus, subjects.scheduler(COMMAND.createVolume), KIND.scheduleCreate, command, `${e.operationId}:schedule:${e.attempt}`);
 }
 
 export async function applyOutcome(db: Db, live: LiveHub, log: Logger, e: VolumeOutcomeEvent): Promise<void> {

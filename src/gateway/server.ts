@@ -60,7 +60,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const secrets = loadSecretBox(config);
   await sealLegacyChapSecrets(db, secrets, log);
   const schema = await buildFlintSchema();
-  const live = new LiveHub(bus);
+  const live = new LiveHub(bus, db);
   // Every operation created with a command gets its deadline (src/gateway/deadline-sweeper.ts).
   stampOperationDeadlines(db, config.operationTimeoutSeconds);
   live.start((err) => log.warn({ err }, 'ignored an unreadable live event'));
@@ -70,7 +70,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const admin = new AdminService({ config, db, bus, live, log });
   const migration = new MigrationService({ config, db, bus, live, log, pools });
   const attachments = new AttachmentService({ config, db, bus, live, log, pools }, secrets);
-  const backupLive = new BackupLive(bus);
+  const backupLive = new BackupLive(bus, db);
   backupLive.start((err) => log.warn({ err }, 'ignored an unreadable backup event'));
   const backups = new BackupService({ config, db, bus, live, log, backupLive, volumes, pools });
   const manage = new ManageService({ config, db, bus, live, log, pools, heartbeatSeconds: config.heartbeatSeconds });

@@ -26,6 +26,7 @@ import type { EntityManager } from '@mikro-orm/knex';
 import {
   MIGRATION_COMMAND,
   MIGRATION_KIND,
+  hostOfPoolId,
   poolId,
   publish,
   subjects,
@@ -50,6 +51,7 @@ import {
   finishOperation,
   markRunning,
   migrationCapacity,
+  Reservation,
   VolumeType,
   type Db,
   type Operation,
@@ -226,18 +228,31 @@ export async function applyExporting(d: MigrationRecorderDeps, e: MigrationExpor
     if (now?.migrationStatus !== 'copying') return lateCleanup(d, e.volumeId, e.operationId, e.host, e.pool, false, 'export for a volume no longer migrating');
   }
   const v = (volume ?? (await findVolume(em, e.volumeId)))!;
+  // The destination is the one the database reserved for this migration, whatever the event says.
+  const destination = (await reservedDestination(em, e.operationId)) ?? e.destination;
+  if (destination.host !== e.destination.host || destination.pool !== e.destination.pool) {
+    d.log.warn({ volumeId: e.volumeId, said: poolId(e.destination.host, e.destination.pool), reserved: poolId(destination.host, destination.pool) }, 'migration: the export named another destination than the one reserved; using the reserved one');
+  }
   const command: MigrationImport = {
     operationId: e.operationId,
     volumeId: e.volumeId,
-    pool: e.destination.pool,
+    pool: destination.pool,
     sizeGiB: v.sizeGiB,
     source: { host: e.host, pool: e.pool, uri: e.uri },
     notAfter: (op.deadlineAt ?? new Date(Date.now() + 3600_000)).toISOString(),
   };
-  await publish(d.bus, subjects.agent(e.destination.host, MIGRATION_COMMAND.import), MIGRATION_KIND.agentImport, command, `${e.operationId}:${MIGRATION_KIND.agentImport}`);
-  d.log.info({ volumeId: e.volumeId, uri: e.uri, to: poolId(e.destination.host, e.destination.pool) }, 'migration: copying');
+  await publish(d.bus, subjects.agent(destination.host, MIGRATION_COMMAND.import), MIGRATION_KIND.agentImport, command, `${e.operationId}:${MIGRATION_KIND.agentImport}`);
+  d.log.info({ volumeId: e.volumeId, uri: e.uri, to: poolId(destination.host, destination.pool) }, 'migration: copying');
   if (volume) d.live.publish('UPDATED', volume);
   await announceOperation(d, e.operationId);
+}
+
+/** Host and pool of the capacity reserved for migration `operationId` (its destination), if any. */
+async function reservedDestination(em: EntityManager, operationId: string): Promise<{ host: string; pool: string } | undefined> {
+  const r = await em.findOne(Reservation, { volumeId: operationId }, { disableIdentityMap: true });
+  if (!r) return undefined;
+  const host = hostOfPoolId(r.poolId);
+  return { host, pool: r.poolId.slice(host.length + 1) };
 }
 
 /** The destination holds a verified copy: switch the volume over in one transaction. */
@@ -247,6 +262,11 @@ export async function applyCopied(d: MigrationRecorderDeps, e: MigrationCopied):
   const before = await findVolume(em, e.volumeId);
   let volume: Volume | null = null;
   let cleanup: Operation | null = null;
+  const reserved = await reservedDestination(em, e.operationId);
+  if (reserved && (reserved.host !== e.host || reserved.pool !== e.pool)) {
+    d.log.warn({ volumeId: e.volumeId, said: poolId(e.host, e.pool), reserved: poolId(reserved.host, reserved.pool) }, 'migration: a copy reported on another pool than the one reserved; ignored');
+    return;
+  }
   if (isOpen(op) && before?.host && before.pool) {
     const from = { host: before.host, pool: before.pool };
     const retype = retypeTarget(op);

@@ -215,8 +215,8 @@ export class AgentCore {
       const request: ScheduleCreate = { operationId: p.operationId, request: p.request, attempt: p.attempt + 1, excluded };
       log.info({ volumeId: p.volumeId, nextAttempt: p.attempt + 1, excluded: excluded.map((e) => e.pool) }, 'sending the volume back to the scheduler');
       return {
-        subject: subjects.scheduler(COMMAND.createVolume),
-        kind: KIND.scheduleCreate,
+        subject: subjects.agentEvent(this.opts.host, 'volume', p.volumeId),
+        kind: KIND.volumeReschedule,
         payload: request,
         msgId: `${p.operationId}:schedule:${p.attempt + 1}`,
       };
@@ -447,7 +447,7 @@ export class AgentCore {
       outcome,
       ...(error ? { error } : {}),
     };
-    return { subject: subjects.snapshotEvent(p.snapshotId), kind: KIND.snapshotOutcome, payload, msgId: `${p.operationId}:${outcome}` };
+    return { subject: subjects.agentEvent(this.opts.host, 'snapshot', p.snapshotId), kind: KIND.snapshotOutcome, payload, msgId: `${p.operationId}:${outcome}` };
   }
 
   private outcome(
@@ -458,7 +458,7 @@ export class AgentCore {
   ): RecordedMessage {
     const payload: VolumeOutcomeEvent = { operationId, outcome, ...rest };
     return {
-      subject: subjects.volumeEvent(rest.volumeId),
+      subject: subjects.agentEvent(this.opts.host, 'volume', rest.volumeId),
       kind: KIND.volumeOutcome,
       payload,
       msgId: `${operationId}:${outcome}:${attempt}`,

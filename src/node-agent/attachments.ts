@@ -140,11 +140,11 @@ export class AttachmentHandler {
       const connection = await target.export(exportRequest(p, image, this.opts.secrets));
       this.exported.set(p.attachmentId, { volumeId: p.volumeId, kind: p.targetKind });
       log.info({ attachmentId: p.attachmentId, volumeId: p.volumeId, kind: p.targetKind, mode: p.mode }, 'volume exported');
-      return outcome(p, 'export.succeeded', { connection });
+      return outcome(this.opts.host, p, 'export.succeeded', { connection });
     } catch (err) {
       const refused = err instanceof DriverError && !err.retryable;
       log.error({ err, attachmentId: p.attachmentId, volumeId: p.volumeId, kind: p.targetKind }, 'export failed');
-      return outcome(p, 'export.failed', {
+      return outcome(this.opts.host, p, 'export.failed', {
         error: {
           code: refused ? 'BAD_USER_INPUT' : 'INTERNAL',
           message:
@@ -161,10 +161,10 @@ export class AttachmentHandler {
       await this.target(p.targetKind).unexport(p.attachmentId);
       this.exported.delete(p.attachmentId);
       log.info({ attachmentId: p.attachmentId, volumeId: p.volumeId, kind: p.targetKind }, 'export removed');
-      return outcome(p, 'unexport.succeeded', {});
+      return outcome(this.opts.host, p, 'unexport.succeeded', {});
     } catch (err) {
       log.error({ err, attachmentId: p.attachmentId, volumeId: p.volumeId }, 'removing an export failed');
-      return outcome(p, 'unexport.failed', {
+      return outcome(this.opts.host, p, 'unexport.failed', {
         error: {
           code: 'INTERNAL',
           message:
@@ -180,10 +180,10 @@ export class AttachmentHandler {
     try {
       await this.target(p.targetKind).refreshSize(p.attachmentId);
       log.info({ attachmentId: p.attachmentId, volumeId: p.volumeId }, 'export shows the new size');
-      return outcome(p, 'refresh.succeeded', {});
+      return outcome(this.opts.host, p, 'refresh.succeeded', {});
     } catch (err) {
       log.error({ err, attachmentId: p.attachmentId, volumeId: p.volumeId }, 'refreshing an export\'s size failed');
-      return outcome(p, 'refresh.failed', {
+      return outcome(this.opts.host, p, 'refresh.failed', {
         error: {
           code: 'INTERNAL',
           message: `The consumer of attachment ${p.attachmentId} may still see the old size: refreshing the export on host ${host} failed: ${message(err)}. Detach and attach again to see the new size.`,
@@ -268,12 +268,13 @@ function exportRequest(
 }
 
 function outcome(
+  host: string,
   p: { operationId: string; attachmentId: string; volumeId: string },
   name: AttachmentOutcomeEvent['outcome'],
   rest: Pick<AttachmentOutcomeEvent, 'connection' | 'error'>,
 ): RecordedMessage {
   const payload: AttachmentOutcomeEvent = { operationId: p.operationId, attachmentId: p.attachmentId, volumeId: p.volumeId, outcome: name, ...rest };
-  return { subject: subjects.attachmentEvent(p.attachmentId), kind: ATTACHMENT_KIND.attachmentOutcome, payload, msgId: `${p.operationId}:${name}` };
+  return { subject: subjects.agentEvent(host, 'attachment', p.attachmentId), kind: ATTACHMENT_KIND.attachmentOutcome, payload, msgId: `${p.operationId}:${name}` };
 }
 
 function message(err: unknown): string {

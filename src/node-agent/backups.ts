@@ -25,7 +25,7 @@ import type { Logger } from '../config/index.js';
 import {
   BACKUP_COMMAND,
   BACKUP_KIND,
-  backupSubjects,
+  subjects,
   poolId,
   type AgentCreateBackup,
   type AgentDeleteBackup,
@@ -396,7 +396,7 @@ export class AgentBackups {
       };
     }
     this.opts.log.info({ backupId: p.backupId, outcome: payload.outcome, problem: payload.problem }, 'backup verified');
-    return { subject: backupSubjects.event(p.backupId), kind: BACKUP_KIND.backupVerified, payload, msgId: `${p.operationId}:${payload.outcome}` };
+    return { subject: subjects.agentEvent(this.opts.host, 'backup', p.backupId), kind: BACKUP_KIND.backupVerified, payload, msgId: `${p.operationId}:${payload.outcome}` };
   }
 
   private async importBackup(p: AgentImportBackup): Promise<RecordedMessage> {
@@ -444,7 +444,7 @@ export class AgentBackups {
     const send = () => {
       if (!last) return;
       const report: BackupProgressReport = { backupId, phase, doneBytes: last.doneBytes, totalBytes: last.totalBytes, at: new Date().toISOString(), startedAt };
-      this.opts.report(backupSubjects.progress(backupId), BACKUP_KIND.backupProgress, report);
+      this.opts.report(subjects.agentProgress(this.opts.host, 'backup', backupId), BACKUP_KIND.backupProgress, report);
     };
     const timer = setInterval(send, this.opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS);
     timer.unref();
@@ -480,7 +480,7 @@ export class AgentBackups {
     rest: Omit<BackupOutcomeEvent, 'operationId' | 'backupId' | 'volumeId' | 'outcome'>,
   ): RecordedMessage {
     const payload: BackupOutcomeEvent = { operationId, backupId: p.backupId, volumeId: p.volumeId, outcome, ...rest };
-    return { subject: backupSubjects.event(p.backupId), kind: BACKUP_KIND.backupOutcome, payload, msgId: `${operationId}:${outcome}` };
+    return { subject: subjects.agentEvent(this.opts.host, 'backup', p.backupId), kind: BACKUP_KIND.backupOutcome, payload, msgId: `${operationId}:${outcome}` };
   }
 
   private repositoryIdField(): { repositoryId?: string } {

@@ -13,7 +13,6 @@ import {
   KIND,
   MANAGE_KIND,
   manageableRequest,
-  manageableSubject,
   poolId,
   subjects,
   type AgentManage,
@@ -71,7 +70,7 @@ export async function manageVolume(ctx: ManageContext, p: AgentManage): Promise<
       },
     };
   }
-  return { subject: subjects.volumeEvent(p.volumeId), kind: MANAGE_KIND.manageOutcome, payload, msgId: `${p.operationId}:${payload.outcome}` };
+  return { subject: subjects.agentEvent(ctx.host, 'volume', p.volumeId), kind: MANAGE_KIND.manageOutcome, payload, msgId: `${p.operationId}:${payload.outcome}` };
 }
 
 /** Gives the volume's image back to the pool under `unmanaged-…` and reports it as a delete outcome. */
@@ -96,7 +95,7 @@ export async function unmanageVolume(ctx: ManageContext, p: AgentUnmanage): Prom
       },
     };
   }
-  return { subject: subjects.volumeEvent(p.volumeId), kind: KIND.volumeOutcome, payload, msgId: `${p.operationId}:unmanage:${payload.outcome}` };
+  return { subject: subjects.agentEvent(ctx.host, 'volume', p.volumeId), kind: KIND.volumeOutcome, payload, msgId: `${p.operationId}:unmanage:${payload.outcome}` };
 }
 
 /** The answer to a manageable-images request. */
@@ -112,7 +111,7 @@ export async function manageableImages(drivers: ReadonlyMap<string, VolumeDriver
 
 /** Answers `flint.rpc.agent.<host>.manageable` requests from gateways. */
 export function startManageableResponder(bus: Bus, ctx: ManageContext): { stop(): void } {
-  const sub: Subscription = bus.nc.subscribe(manageableSubject(ctx.host), {
+  const sub: Subscription = bus.nc.subscribe(subjects.manageable(ctx.host), {
     callback: (err, msg) => {
       if (err) return ctx.log.warn({ err }, 'manageable subscription error');
       void (async () => {

@@ -30,7 +30,6 @@ import {
   type MigrationFailed,
   type MigrationImport,
   type MigrationProgress,
-  migrationSubjects,
 } from '../bus/index.js';
 import { DriverError, type VolumeDriver } from './drivers/index.js';
 import type { RecordedMessage } from './outcome-store.js';
@@ -130,7 +129,7 @@ export class MigrationAgent {
       const server = existing?.server ?? (await this.serve(p, driver));
       log.info({ volumeId: p.volumeId, pool: poolId(host, p.pool), uri: server.uri, to: poolId(p.destination.host, p.destination.pool) }, 'migration: exporting the volume');
       const payload: MigrationExporting = { operationId: p.operationId, volumeId: p.volumeId, host, pool: p.pool, uri: server.uri, destination: p.destination };
-      return { subject: subjects.volumeEvent(p.volumeId), kind: MIGRATION_KIND.exporting, payload, msgId: `${p.operationId}:migration.exporting` };
+      return { subject: subjects.agentEvent(this.opts.host, 'volume', p.volumeId), kind: MIGRATION_KIND.exporting, payload, msgId: `${p.operationId}:migration.exporting` };
     } catch (err) {
       log.error({ err, volumeId: p.volumeId, pool: p.pool }, 'migration: could not export the volume');
       await this.stopExport(p.operationId);
@@ -151,13 +150,13 @@ export class MigrationAgent {
       if (!this.opts.report || (now - lastSent < (this.opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS) && c.doneBytes < c.totalBytes)) return;
       lastSent = now;
       const report: MigrationProgress = { operationId: p.operationId, volumeId: p.volumeId, doneBytes: c.doneBytes, totalBytes: c.totalBytes, at: this.now().toISOString() };
-      this.opts.report(migrationSubjects.progress(p.volumeId), MIGRATION_KIND.progress, report);
+      this.opts.report(subjects.agentProgress(this.opts.host, 'migration', p.volumeId), MIGRATION_KIND.progress, report);
     };
     try {
       const info = await driver.importVolume(p.volumeId, p.sizeGiB, { uri: p.source.uri, format: 'raw' }, onProgress);
       log.info({ volumeId: p.volumeId, pool: poolId(host, p.pool), from: p.source.uri, ms: Math.round(performance.now() - started) }, 'migration: copy made and verified');
       const payload: MigrationCopied = { operationId: p.operationId, volumeId: p.volumeId, host, pool: p.pool, format: info.format };
-      return { subject: subjects.volumeEvent(p.volumeId), kind: MIGRATION_KIND.copied, payload, msgId: `${p.operationId}:migration.copied` };
+      return { subject: subjects.agentEvent(this.opts.host, 'volume', p.volumeId), kind: MIGRATION_KIND.copied, payload, msgId: `${p.operationId}:migration.copied` };
     } catch (err) {
       log.error({ err, volumeId: p.volumeId, pool: p.pool, from: p.source.uri }, 'migration: the copy failed');
       return this.failed(p, 'import', errorMessage(err), err instanceof DriverError && !err.retryable);
@@ -190,7 +189,7 @@ export class MigrationAgent {
         };
       }
     }
-    return { subject: subjects.volumeEvent(p.volumeId), kind: MIGRATION_KIND.cleaned, payload, msgId: `${p.operationId}:migration.cleaned` };
+    return { subject: subjects.agentEvent(this.opts.host, 'volume', p.volumeId), kind: MIGRATION_KIND.cleaned, payload, msgId: `${p.operationId}:migration.cleaned` };
   }
 
   /** Starts qemu-nbd on a free port (a few tries) and records it. */
@@ -260,7 +259,7 @@ export class MigrationAgent {
       destination: 'destination' in p ? p.destination : { host: this.opts.host, pool: p.pool },
       error: { code: refused ? 'BAD_USER_INPUT' : 'INTERNAL', message: reason },
     };
-    return { subject: subjects.volumeEvent(p.volumeId), kind: MIGRATION_KIND.failed, payload, msgId: `${p.operationId}:migration.failed:${stage}` };
+    return { subject: subjects.agentEvent(this.opts.host, 'volume', p.volumeId), kind: MIGRATION_KIND.failed, payload, msgId: `${p.operationId}:migration.failed:${stage}` };
   }
 
   private recordPath(operationId: string): string {

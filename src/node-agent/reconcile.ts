@@ -15,7 +15,6 @@ import {
   decodePayload,
   encode,
   publish,
-  RECONCILE_SUBJECT,
   reconcileReply,
   RECOVERY_KIND,
   subjects,
@@ -90,7 +89,7 @@ export async function reconcileOnce(
   timeoutMs = RECONCILE_TIMEOUT_MS,
   hooks: ReconcileHooks = {},
 ): Promise<ReconcilePlan> {
-  const reply = await bus.nc.request(RECONCILE_SUBJECT, encode(RECOVERY_KIND.reconcileRequest, { host } satisfies ReconcileRequest), { timeout: timeoutMs });
+  const reply = await bus.nc.request(subjects.reconcile(host), encode(RECOVERY_KIND.reconcileRequest, { host } satisfies ReconcileRequest), { timeout: timeoutMs });
   const answer = decodePayload(decodeEnvelope(reply.data), reconcileReply);
   // The exports the DB says this host should have (issue 4): re-created, unknown ones removed.
   if (answer.attachments && hooks.onAttachments) {
@@ -102,7 +101,7 @@ export async function reconcileOnce(
   const plan = compareWithDisk(answer.volumes, disk);
   for (const m of plan.missing) {
     const payload: VolumeMissing = { ...m, host };
-    await publish(bus, subjects.volumeEvent(m.volumeId), RECOVERY_KIND.volumeMissing, payload, `reconcile:${m.volumeId}:${m.version}`);
+    await publish(bus, subjects.agentEvent(host, 'volume', m.volumeId), RECOVERY_KIND.volumeMissing, payload, `reconcile:${m.volumeId}:${m.version}`);
     log.error({ volumeId: m.volumeId, pool: m.pool, status: m.status }, 'volume image missing on this host; reported (the volume goes to ERROR)');
   }
   for (const o of plan.orphans) {

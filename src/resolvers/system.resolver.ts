@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import { decodeEnvelope, decodePayload, serviceHeartbeat, type ServiceHeartbeat } from '../bus/index.js';
+import { decodeEnvelope, decodePayload, serviceBeatMatchesKey, serviceHeartbeat, type ServiceHeartbeat } from '../bus/index.js';
 import { capacity, findAttachment, findBackup, findOperation, findSnapshot, findVolume, mayUseVolumeType, toBackupView, visibleVolumeTypes, VolumeTypeAccess, VolumeType as VolumeTypeRow } from '../db/index.js';
 import { BackupType } from './types/backup.js';
 import { AttachmentType } from './types/attachment.js';
@@ -57,7 +57,8 @@ export class SystemResolver {
       const e = await kv.get(key);
       if (!e || e.operation !== 'PUT') continue;
       try {
-        beats.push(decodePayload(decodeEnvelope(e.value), serviceHeartbeat));
+        const beat = decodePayload(decodeEnvelope(e.value), serviceHeartbeat);
+        if (serviceBeatMatchesKey(key, beat)) beats.push(beat);
       } catch {
         // A heartbeat from an incompatible build: not a service this gateway can describe.
       }

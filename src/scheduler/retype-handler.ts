@@ -47,6 +47,6 @@ export async function scheduleRetype(deps: SchedulerDeps, cmd: ScheduleRetype, n
       }
     }
   }
-  await deps.emit(subjects.volumeEvent(cmd.volumeId), RETYPE_KIND.decided, out, `${cmd.operationId}:${RETYPE_KIND.decided}`);
+  await deps.emit(subjects.schedulerEvent('volume', cmd.volumeId), RETYPE_KIND.decided, out, `${cmd.operationId}:${RETYPE_KIND.decided}`);
   return out;
 }

@@ -89,7 +89,7 @@ export class SchedulerCore {
         availabilityZone: pool.availabilityZone,
         attempt,
       };
-      await this.deps.emit(subjects.volumeEvent(req.volumeId), KIND.volumeScheduled, scheduled, `${operationId}:scheduled:${attempt}`);
+      await this.deps.emit(subjects.schedulerEvent('volume', req.volumeId), KIND.volumeScheduled, scheduled, `${operationId}:scheduled:${attempt}`);
       const command: AgentCreate = {
         operationId,
         volumeId: req.volumeId,
@@ -115,7 +115,7 @@ export class SchedulerCore {
       outcome: 'create.failed',
       error: { code: 'NO_VALID_BACKEND', message: explainNoValidBackend(req, rejections) },
     };
-    await this.deps.emit(subjects.volumeEvent(req.volumeId), KIND.volumeOutcome, failed, `${operationId}:create.failed`);
+    await this.deps.emit(subjects.schedulerEvent('volume', req.volumeId), KIND.volumeOutcome, failed, `${operationId}:create.failed`);
     return 'done';
   }
 
@@ -125,7 +125,7 @@ export class SchedulerCore {
     const pool = (await this.deps.pools()).find((p) => poolId(p.host, p.pool) === id);
     const reject = (code: string, message: string): Promise<void> =>
       this.deps.emit(
-        subjects.volumeEvent(cmd.volumeId),
+        subjects.schedulerEvent('volume', cmd.volumeId),
         KIND.volumeOutcome,
         { operationId: cmd.operationId, volumeId: cmd.volumeId, outcome: 'extend.rejected', error: { code, message } } satisfies VolumeOutcomeEvent,
         `${cmd.operationId}:extend.rejected`,

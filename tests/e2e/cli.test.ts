@@ -98,7 +98,7 @@ test('a role other than dev without FLINT_NATS_URL says so and exits 2', (t) => 
 test('the gateway refuses an unmigrated database and says to run flint migrate', async (t) => {
   const dir = await tempDir();
   t.teardown(() => dir.cleanup());
-  const r = flint(['gateway'], { FLINT_DATABASE_URL: `sqlite:${join(dir.path, 'db.sqlite')}`, FLINT_NATS_URL: 'nats://127.0.0.1:1' });
+  const r = flint(['gateway'], { FLINT_DATABASE_URL: `sqlite:${join(dir.path, 'db.sqlite')}`, FLINT_NATS_URL: 'nats://127.0.0.1:1', FLINT_NATS_INSECURE: 'true' });
   t.is(r.status, 1);
   t.regex(r.stderr, /run `flint migrate` first/);
 });

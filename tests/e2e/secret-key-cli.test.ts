@@ -14,7 +14,7 @@ for (const role of ['gateway', 'agent']) {
     t.teardown(() => dir.cleanup());
     const file = join(dir.path, 'shared', 'secret.key');
     const r = spawnSync(process.execPath, [FLINT, role], {
-      env: { PATH: process.env.PATH, ...processMarker(), FLINT_DATA_DIR: dir.path, FLINT_NATS_URL: 'nats://127.0.0.1:1', FLINT_SECRET_KEY_FILE: file },
+      env: { PATH: process.env.PATH, ...processMarker(), FLINT_DATA_DIR: dir.path, FLINT_NATS_URL: 'nats://127.0.0.1:1', FLINT_NATS_INSECURE: 'true', FLINT_SECRET_KEY_FILE: file },
       encoding: 'utf8',
       timeout: 30_000,
     });

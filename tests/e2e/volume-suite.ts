@@ -201,8 +201,9 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
     const v = await waitStatus(t, admin, volume.id, 'AVAILABLE');
     t.is(v.host, 'host-b');
     t.is(v.pool, 'bulk');
+    // An unknown type answers as a private one would (NOT_FOUND): nobody can probe which types exist.
     const bad = await create(t, admin, { name: 'typed', sizeGiB: 1, volumeType: 'platinum' });
-    t.is(bad.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    t.is(bad.errors?.[0]?.extensions?.code, 'NOT_FOUND');
   });
 
   test.serial('a command waits for a stopped agent, delete of a CREATING volume is INVALID_STATE, and the volume is created when the agent returns', async (t) => {

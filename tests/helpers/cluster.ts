@@ -3,7 +3,8 @@
  * its own nats-server, a database (SQLite file or a temporary PostgreSQL database),
  * `flint migrate`, one gateway, one scheduler and one agent per declared host, started
  * through the real CLI (`bin/flint.js`). Each process's stderr goes to a log file that
- * is printed when a test fails.
+ * is printed when a test fails. The nats-server refuses anonymous clients, and every role
+ * connects with its own credentials and permissions, as `flint nats-config` makes them.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/bus/nats-server-process.js';
 import type { PoolConfigInput } from '../../src/config/config.js';
-import { withNats } from './nats.js';
+import { withSecureNats } from './nats.js';
 import { agentPortsEnv } from './ports.js';
 import { processMarker } from './processes.js';
 import { createTempDatabase } from './postgres.js';
@@ -60,6 +61,8 @@ export interface Cluster {
   /** The cluster's own nats-server: `kill()` it (the store stays) and `restart()` it on the same port. */
   nats: { url: string; kill(): Promise<void>; restart(): Promise<void> };
   logs(): string;
+  /** The NATS seed file of a role (an agent: of its host), to connect as it in a test. */
+  natsSeed(role: 'gateway' | 'scheduler' | 'agent', host?: string): string;
   /** `http://127.0.0.1:PORT` of a process's metrics server (`scheduler-0`, `agent-<host>`); needs `metrics: true`. */
   metricsUrl(name: string): string;
   stop(): Promise<void>;
@@ -73,7 +76,13 @@ interface Proc {
 
 export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const dir = await tempDir('flint-e2e-');
-  const nats = await withNats();
+  // Agents that keep backups in NATS need that bucket in their permissions.
+  const buckets = [opts.env, ...opts.agents.map((a) => a.env)]
+    .map((e) => e?.FLINT_BACKUP_REPOSITORY)
+    .filter((r): r is string => typeof r === 'string' && r.startsWith('nats:'))
+    .map((r) => r.slice('nats:'.length));
+  const secure = await withSecureNats({ agents: opts.agents.map((a) => a.host), backupBuckets: [...new Set(buckets)] });
+  const nats = secure.server;
   const pg = opts.database === 'postgresql' ? await createTempDatabase() : undefined;
   const port = await freePort();
   const base: NodeJS.ProcessEnv = {
@@ -81,6 +90,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     HOME: process.env.HOME,
     FLINT_DATA_DIR: dir.path,
     FLINT_NATS_URL: nats.url,
+    // The gateways' credentials (also what `flint token revoke` uses); schedulers and agents get their own below.
+    FLINT_NATS_NKEY_SEED_FILE: secure.seedFile('gateway'),
     FLINT_DATABASE_URL: pg ? pg.url : `sqlite:${join(dir.path, 'flint.sqlite')}`,
     FLINT_LISTEN: `127.0.0.1:${port}`,
     FLINT_HEARTBEAT_SECONDS: String(opts.heartbeatSeconds ?? 1),
@@ -115,6 +126,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     ...base,
     ...exportPorts.get(a.host),
     FLINT_AGENT_HOST: a.host,
+    FLINT_NATS_NKEY_SEED_FILE: secure.seedFile('agent', a.host),
     FLINT_AVAILABILITY_ZONE: a.zone ?? 'nova',
     FLINT_POOLS: JSON.stringify(a.pools.map((p) => ({ ...p, directory: poolDir(a.host, p.name) }))),
     ...metricsEnv(`agent-${a.host}`),
@@ -123,7 +135,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
 
   const stop = async (): Promise<void> => {
     await Promise.all(procs.map((p) => stopProc(p.child)));
-    await nats.stop();
+    await secure.stop();
     await pg?.drop();
     await dir.cleanup();
   };
@@ -137,7 +149,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       const names = [...Array.from({ length: opts.schedulers ?? 1 }, (_, i) => `scheduler-${i}`), ...opts.agents.map((a) => `agent-${a.host}`)];
       for (const name of names) metricsPorts.set(name, await freePort());
     }
-    for (let i = 0; i < (opts.schedulers ?? 1); i++) start(`scheduler-${i}`, 'scheduler', { ...base, FLINT_AGENT_HOST: `sched-${i}`, ...metricsEnv(`scheduler-${i}`) });
+    for (let i = 0; i < (opts.schedulers ?? 1); i++) start(`scheduler-${i}`, 'scheduler', { ...base, FLINT_AGENT_HOST: `sched-${i}`, FLINT_NATS_NKEY_SEED_FILE: secure.seedFile('scheduler'), ...metricsEnv(`scheduler-${i}`) });
     start('gateway', 'gateway', { ...base, FLINT_AGENT_HOST: 'gw' });
     for (const a of opts.agents) start(`agent-${a.host}`, 'agent', agentEnv(a));
     const url = `http://127.0.0.1:${port}/graphql`;
@@ -181,6 +193,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       },
       nats: { url: nats.url, kill: () => nats.kill(), restart: () => nats.restart() },
       logs: () => readLogs(logFiles),
+      natsSeed: (role, host) => secure.seedFile(role, host),
       metricsUrl: (name) => {
         const p = metricsPorts.get(name);
         if (p === undefined) throw new Error(`no metrics port for ${name} (start the cluster with metrics: true)`);

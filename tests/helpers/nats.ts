@@ -1,6 +1,7 @@
 /** Gives a test its own nats-server: a NATS that someone else runs (e.g. on 4222) must never be touched. */
 import type { ExecutionContext } from 'ava';
 import { startNatsServer, type NatsServerProcess, type StartNatsServerOptions } from '../../src/bus/nats-server-process.js';
+import { provisionNats } from '../../src/bus/nats-provision.js';
 import { tempDir } from './tmp.js';
 
 /** Options for {@link withNats}; everything of {@link StartNatsServerOptions} except the store dir. */
@@ -48,4 +49,63 @@ export async function withNats(options: WithNatsOptions = {}): Promise<NatsServe
   };
   t?.teardown(stop);
   return wrapped;
+}
+
+/** A nats-server that refuses anonymous clients, with one nkey seed per Flint role (src/bus/nats-provision.ts). */
+export interface SecureNats {
+  server: NatsServerProcess;
+  /** Where the seeds and the server configuration are. */
+  authDir: string;
+  /** `FLINT_NATS_URL` and `FLINT_NATS_NKEY_SEED_FILE` of a role (an agent: of its host). */
+  env(role: 'gateway' | 'scheduler' | 'agent', host?: string): NodeJS.ProcessEnv;
+  /** The seed file of a role. */
+  seedFile(role: 'gateway' | 'scheduler' | 'agent', host?: string): string;
+  stop(): Promise<void>;
+}
+
+export interface WithSecureNatsOptions extends WithNatsOptions {
+  /** Agent hosts to make credentials for. */
+  agents: readonly string[];
+  /** NATS backup repositories the agents may use. */
+  backupBuckets?: readonly string[];
+}
+
+/**
+ * Starts a nats-server like `withNats`, but with the users and permissions `flint nats-config`
+ * writes for `agents`: every client must log in with one of the seeds.
+ */
+export async function withSecureNats(options: WithSecureNatsOptions): Promise<SecureNats> {
+  const { t, agents, backupBuckets, ...rest } = options;
+  const auth = await tempDir('flint-nats-auth-');
+  let server: NatsServerProcess;
+  let p: ReturnType<typeof provisionNats>;
+  try {
+    p = provisionNats({ dir: auth.path, agents, backupBuckets: backupBuckets ?? [] });
+    server = await withNats({ ...rest, configFile: p.configFile });
+  } catch (err) {
+    await auth.cleanup();
+    throw err;
+  }
+  const seedFile = (role: 'gateway' | 'scheduler' | 'agent', host?: string): string => {
+    if (role === 'gateway') return p.gatewaySeedFile;
+    if (role === 'scheduler') return p.schedulerSeedFile;
+    const f = p.agentSeedFiles.get(host ?? '');
+    if (!f) throw new Error(`no credentials for agent ${host}: name it in withSecureNats({ agents })`);
+    return f;
+  };
+  const stop = async (): Promise<void> => {
+    try {
+      await server.stop();
+    } finally {
+      await auth.cleanup();
+    }
+  };
+  t?.teardown(stop);
+  return {
+    server,
+    authDir: auth.path,
+    seedFile,
+    env: (role, host) => ({ FLINT_NATS_URL: server.url, FLINT_NATS_NKEY_SEED_FILE: seedFile(role, host) }),
+    stop,
+  };
 }

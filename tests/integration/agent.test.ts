@@ -88,7 +88,7 @@ function sendCreate(bus: Bus, cmd: AgentCreate, msgId = `${cmd.operationId}:agen
 
 /** Every outcome event of a volume so far, read from the start of FLINT_EVT by an ordered consumer. */
 async function events(bus: Bus, volumeId: string): Promise<VolumeOutcomeEvent[]> {
-  const consumer = await bus.js.consumers.get(STREAM_EVT, { filter_subjects: subjects.volumeEvent(volumeId), deliver_policy: DeliverPolicy.All });
+  const consumer = await bus.js.consumers.get(STREAM_EVT, { filter_subjects: subjects.agentEvent(HOST, 'volume', volumeId), deliver_policy: DeliverPolicy.All });
   const pending = (await consumer.info(true)).num_pending;
   const out: VolumeOutcomeEvent[] = [];
   if (pending > 0) {
@@ -104,7 +104,7 @@ async function events(bus: Bus, volumeId: string): Promise<VolumeOutcomeEvent[]>
 
 /** Every outcome event of a snapshot so far (same reading as `events`). */
 async function snapshotEvents(bus: Bus, snapshotId: string): Promise<SnapshotOutcomeEvent[]> {
-  const consumer = await bus.js.consumers.get(STREAM_EVT, { filter_subjects: subjects.snapshotEvent(snapshotId), deliver_policy: DeliverPolicy.All });
+  const consumer = await bus.js.consumers.get(STREAM_EVT, { filter_subjects: subjects.agentEvent(HOST, 'snapshot', snapshotId), deliver_policy: DeliverPolicy.All });
   const pending = (await consumer.info(true)).num_pending;
   const out: SnapshotOutcomeEvent[] = [];
   if (pending > 0) {
@@ -215,14 +215,14 @@ test('a create re-published with the same operation id gets the same outcome and
   t.is(after.mtimeMs, before.mtimeMs);
 });
 
-test('a create for a pool the host does not have goes back to the scheduler with the pool excluded', async (t) => {
+test('a create for a pool the host does not have goes back to the scheduler (through the gateways) with the pool excluded', async (t) => {
   const { bus, poolDir } = await harness(t);
   await sendCreate(bus, createCmd('v1', 1, 'platinum'));
   const stored = await eventually(
-    async () => (await bus.jsm.streams.getMessage(STREAM_CMD, { last_by_subj: subjects.scheduler('create_volume') }).catch(() => null)) ?? undefined,
+    async () => (await bus.jsm.streams.getMessage(STREAM_EVT, { last_by_subj: subjects.agentEvent(HOST, 'volume', 'v1') }).catch(() => null)) ?? undefined,
     'the reschedule',
   );
-  const back = decode(stored.data, KIND.scheduleCreate, scheduleCreate).payload;
+  const back = decode(stored.data, KIND.volumeReschedule, scheduleCreate).payload;
   t.is(back.operationId, 'op-v1');
   t.is(back.attempt, 2);
   t.is(back.excluded.length, 1);

@@ -4,7 +4,7 @@
  * and lost backups come back even when the gateways start after the agent.
  */
 import test from 'ava';
-import { connectBus, decodeEnvelope, encode, RECONCILE_SUBJECT, RECOVERY_KIND, type ReconcileReply } from '../../src/bus/index.js';
+import { connectBus, decodeEnvelope, encode, RECOVERY_KIND, subjects, type ReconcileReply } from '../../src/bus/index.js';
 import { createLogger } from '../../src/config/index.js';
 import { reconcileRetryDelay, startReconciliation } from '../../src/node-agent/reconcile.js';
 import { withNats } from '../helpers/nats.js';
@@ -39,7 +39,7 @@ test('a gateway that starts after the agent still gets asked, and its answer is 
 
   // Now a "gateway" answers, with one export for this host.
   const asked: string[] = [];
-  const sub = gatewayBus.nc.subscribe(RECONCILE_SUBJECT, {
+  const sub = gatewayBus.nc.subscribe(subjects.reconcileAll, {
     callback: (_err, msg) => {
       const req = decodeEnvelope(msg.data).payload as { host: string };
       asked.push(req.host);
@@ -69,7 +69,7 @@ test('stop() ends the tries', async (t) => {
   const reconciliation = await startReconciliation(agentBus, 'host-b', [], log, { timeoutMs: 300, retryMs: 300 });
   reconciliation.stop();
   let asked = 0;
-  const sub = gatewayBus.nc.subscribe(RECONCILE_SUBJECT, { callback: () => void asked++ });
+  const sub = gatewayBus.nc.subscribe(subjects.reconcileAll, { callback: () => void asked++ });
   t.teardown(() => sub.unsubscribe());
   await new Promise((r) => setTimeout(r, 1500));
   t.is(asked, 0);

@@ -9,7 +9,9 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FLINT_BIN } from '../helpers/flint-cli.js';
-import { withNats } from '../helpers/nats.js';
+import { connectBus } from '../../src/bus/index.js';
+import { natsAuthOptions } from '../../src/bus/credentials.js';
+import { withSecureNats } from '../helpers/nats.js';
 import { agentPortsEnv } from '../helpers/ports.js';
 import { leftoverProcesses, noProcessesLeft, processMarker } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -18,14 +20,17 @@ const DAEMONS = /\b(tgtd|qemu-nbd|qemu-storage-daemon)\b/;
 
 test('flint agent stopped by SIGTERM at any point of its start exits 0 and leaves no tgtd', async (t) => {
   t.timeout(300_000);
-  const nats = await withNats({ t });
+  const nats = await withSecureNats({ t, agents: ['sigterm-1'] });
+  // The streams and buckets a gateway makes (an agent only binds to them).
+  const gateway = await connectBus(nats.server.url, 'sigterm-gateway', { role: 'gateway', auth: natsAuthOptions({ nkeySeedFile: nats.seedFile('gateway') }) });
+  await gateway.close();
   const dir = await tempDir('flint-agent-sigterm-');
   t.teardown(dir.cleanup);
   const env = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     FLINT_DATA_DIR: dir.path,
-    FLINT_NATS_URL: nats.url,
+    ...nats.env('agent', 'sigterm-1'),
     FLINT_AGENT_HOST: 'sigterm-1',
     FLINT_LOG_LEVEL: 'info',
     FLINT_POOLS: JSON.stringify([{ name: 'p', imageFormat: 'raw', capacityGiB: 10, directory: join(dir.path, 'pool') }]),

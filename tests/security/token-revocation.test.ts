@@ -119,6 +119,8 @@ test('flint token revoke with FLINT_NATS_URL closes the token\'s sockets on the 
   const r = await runFlint({ cwd: cwd.path, url: a.url, token: admin }, ['token', 'revoke', victim.id], {
     FLINT_DATABASE_URL: a.databaseUrl,
     FLINT_NATS_URL: a.nats.url,
+    // The in-process test gateways run on an unauthenticated NATS (src/config/nats-auth.ts).
+    FLINT_NATS_INSECURE: 'true',
     FLINT_DATA_DIR: cwd.path,
     FLINT_LOG_LEVEL: 'warn',
   });
@@ -141,6 +143,7 @@ test('flint token revoke while NATS is unreachable still revokes, says the gatew
   const r = await runFlint({ cwd: cwd.path, url: a.url, token: admin }, ['token', 'revoke', victim.id], {
     FLINT_DATABASE_URL: a.databaseUrl,
     FLINT_NATS_URL: 'nats://127.0.0.1:1',
+    FLINT_NATS_INSECURE: 'true',
     FLINT_DATA_DIR: cwd.path,
     FLINT_LOG_LEVEL: 'warn',
   });

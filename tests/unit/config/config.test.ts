@@ -77,6 +77,7 @@ test('with an empty environment every setting has its default', (t) => {
       wsMaxConnectionsPerAddress: 256,
       trustedProxies: [],
     },
+    natsAuth: { insecure: false },
   } satisfies FlintConfig);
 });
 

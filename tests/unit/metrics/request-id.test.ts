@@ -2,14 +2,14 @@ import test from 'ava';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Logger } from '../../../src/config/logger.js';
-import { currentRequestId, decodeEnvelope, encode, publish, withRequestId } from '../../../src/bus/index.js';
+import { currentRequestId, decodeEnvelope, encode, ENVELOPE_VERSION, publish, withRequestId } from '../../../src/bus/index.js';
 import { inCommandScope, noteEmitted, scopedLogger } from '../../../src/metrics/command-scope.js';
 
 const decoder = new TextDecoder();
 
 test('an envelope carries the request id it is given', (t) => {
   const env = decodeEnvelope(encode('k', { a: 1 }, 'id-1', { requestId: 'req-1' }));
-  t.like(env, { v: 1, id: 'id-1', kind: 'k', requestId: 'req-1', payload: { a: 1 } });
+  t.like(env, { v: ENVELOPE_VERSION, id: 'id-1', kind: 'k', requestId: 'req-1', payload: { a: 1 } });
 });
 
 test('an envelope without a request id has no requestId field, and still decodes', (t) => {
@@ -19,7 +19,7 @@ test('an envelope without a request id has no requestId field, and still decodes
 });
 
 test('a malformed request id is dropped, not a reason to reject the message', (t) => {
-  const data = new TextEncoder().encode(JSON.stringify({ v: 1, id: 'x', kind: 'k', at: '2026-01-01T00:00:00Z', requestId: 42, payload: {} }));
+  const data = new TextEncoder().encode(JSON.stringify({ v: ENVELOPE_VERSION, id: 'x', kind: 'k', at: '2026-01-01T00:00:00Z', requestId: 42, payload: {} }));
   const env = decodeEnvelope(data);
   t.is(env.requestId, undefined);
   t.deepEqual(env.payload, {});

@@ -112,7 +112,7 @@ test('a backup runs in the background: the command returns at once, the outcome 
   await until(() => s.emitted.length > 0);
   t.is(s.emitted[0]!.payload.outcome, 'create.succeeded');
   t.like(s.emitted[0]!.payload.figures, { sizeBytes: 1 << 20, chunkCount: 1, storedBytes: 100 });
-  t.is(s.emitted[0]!.subject, 'flint.evt.backup.b1');
+  t.is(s.emitted[0]!.subject, 'flint.evt.agent.h1.backup.b1');
   t.deepEqual((await s.outcomes.get('op1', 1))?.payload, s.emitted[0]!.payload);
   await s.backups.handle('create_backup', { operationId: 'op1', backupId: 'b1', volumeId: 'v1', pool: 'p' });
   t.is(s.emitted.length, 2, 'a redelivery replays the recorded outcome');

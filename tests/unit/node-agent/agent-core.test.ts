@@ -190,7 +190,7 @@ test('a created volume is reported as create.succeeded with host, pool and size'
   t.is(gold.volumes.get('v1'), 10);
   t.deepEqual(emitted, [
     {
-      subject: subjects.volumeEvent('v1'),
+      subject: subjects.agentEvent('node1', 'volume', 'v1'),
       kind: KIND.volumeOutcome,
       payload: { operationId: 'op1', volumeId: 'v1', outcome: 'create.succeeded', host: 'node1', pool: 'gold', sizeGiB: 10 },
       msgId: 'op1:create.succeeded:1',
@@ -206,8 +206,8 @@ test('a failed create removes the partial image and goes back to the scheduler w
   t.false(gold.volumes.has('v1'), 'the partial image is removed');
   t.is(emitted.length, 1);
   const [m] = emitted;
-  t.is(m!.subject, subjects.scheduler('create_volume'));
-  t.is(m!.kind, KIND.scheduleCreate);
+  t.is(m!.subject, subjects.agentEvent('node1', 'volume', 'v1'));
+  t.is(m!.kind, KIND.volumeReschedule);
   t.is(m!.msgId, 'op1:schedule:3');
   const expected: ScheduleCreate = {
     operationId: 'op1',
@@ -227,7 +227,7 @@ test('a create failing on the last allowed attempt reports NO_VALID_BACKEND nami
   ];
   await core.handle('create_volume', createCmd({ attempt: 3, excluded }));
   t.is(emitted.length, 1);
-  t.is(emitted[0]!.subject, subjects.volumeEvent('v1'));
+  t.is(emitted[0]!.subject, subjects.agentEvent('node1', 'volume', 'v1'));
   t.is(emitted[0]!.msgId, 'op1:create.failed:3');
   const p = emitted[0]!.payload as VolumeOutcomeEvent;
   t.is(p.outcome, 'create.failed');
@@ -243,7 +243,7 @@ test('a create on a pool this host does not have counts as a failed attempt', as
   const { core, emitted } = setup();
   await core.handle('create_volume', createCmd({ pool: 'bronze' }));
   const p = emitted[0]!.payload as ScheduleCreate;
-  t.is(emitted[0]!.kind, KIND.scheduleCreate);
+  t.is(emitted[0]!.kind, KIND.volumeReschedule);
   t.is(p.attempt, 2);
   t.is(p.excluded[0]!.pool, 'node1@bronze');
   t.regex(p.excluded[0]!.reason, /not configured on host node1 \(its pools: gold, silver\)/);
@@ -276,7 +276,7 @@ test('a redelivered failed create re-sends the same reschedule rather than tryin
   await core.handle('create_volume', createCmd());
   t.deepEqual(gold.calls, ['create v1', 'delete v1']);
   t.deepEqual(emitted[1], emitted[0]);
-  t.is(emitted[1]!.kind, KIND.scheduleCreate);
+  t.is(emitted[1]!.kind, KIND.volumeReschedule);
 });
 
 test('a new attempt of the same operation is new work, not a replay', async (t) => {
@@ -310,8 +310,8 @@ test('deleting a volume, even a missing one, is reported as delete.succeeded', a
   t.deepEqual(
     emitted.map((e) => [e.subject, e.msgId, (e.payload as VolumeOutcomeEvent).outcome]),
     [
-      [subjects.volumeEvent('v1'), 'op2:delete.succeeded:1', 'delete.succeeded'],
-      [subjects.volumeEvent('v1'), 'op3:delete.succeeded:1', 'delete.succeeded'],
+      [subjects.agentEvent('node1', 'volume', 'v1'), 'op2:delete.succeeded:1', 'delete.succeeded'],
+      [subjects.agentEvent('node1', 'volume', 'v1'), 'op3:delete.succeeded:1', 'delete.succeeded'],
     ],
   );
 });
@@ -364,7 +364,7 @@ test('a snapshot is taken and reported as create.succeeded on the snapshot subje
   t.deepEqual(await gold.listSnapshots('v1'), ['s1']);
   t.deepEqual(emitted, [
     {
-      subject: subjects.snapshotEvent('s1'),
+      subject: subjects.agentEvent('node1', 'snapshot', 's1'),
       kind: KIND.snapshotOutcome,
       payload: { operationId: 'op-s1', snapshotId: 's1', volumeId: 'v1', outcome: 'create.succeeded' },
       msgId: 'op-s1:create.succeeded',
@@ -375,7 +375,7 @@ test('a snapshot is taken and reported as create.succeeded on the snapshot subje
 test('a snapshot of a missing volume is create.failed with BAD_USER_INPUT and what to do', async (t) => {
   const { core, emitted } = setup();
   await core.handle('create_snapshot', snapCmd());
-  t.is(emitted[0]!.subject, subjects.snapshotEvent('s1'));
+  t.is(emitted[0]!.subject, subjects.agentEvent('node1', 'snapshot', 's1'));
   t.is(emitted[0]!.msgId, 'op-s1:create.failed');
   const p = emitted[0]!.payload as SnapshotOutcomeEvent;
   t.is(p.outcome, 'create.failed');
@@ -428,9 +428,9 @@ test('deleting a snapshot, even a missing one, is delete.succeeded; a failing de
   t.deepEqual(
     emitted.map((e) => [e.subject, e.kind, e.msgId, (e.payload as SnapshotOutcomeEvent).outcome]),
     [
-      [subjects.snapshotEvent('s1'), KIND.snapshotOutcome, 'op-d1:delete.succeeded', 'delete.succeeded'],
-      [subjects.snapshotEvent('s1'), KIND.snapshotOutcome, 'op-d2:delete.succeeded', 'delete.succeeded'],
-      [subjects.snapshotEvent('s1'), KIND.snapshotOutcome, 'op-d3:delete.failed', 'delete.failed'],
+      [subjects.agentEvent('node1', 'snapshot', 's1'), KIND.snapshotOutcome, 'op-d1:delete.succeeded', 'delete.succeeded'],
+      [subjects.agentEvent('node1', 'snapshot', 's1'), KIND.snapshotOutcome, 'op-d2:delete.succeeded', 'delete.succeeded'],
+      [subjects.agentEvent('node1', 'snapshot', 's1'), KIND.snapshotOutcome, 'op-d3:delete.failed', 'delete.failed'],
     ],
   );
   const failed = emitted[2]!.payload as SnapshotOutcomeEvent;
@@ -476,7 +476,7 @@ test('a failed copy fails the volume at once: another pool cannot hold the sourc
   gold.failCopy = new DriverError('qemu-img convert failed: disk full');
   await core.handle('create_volume', createCmd({ source: { volumeId: 'src' } }));
   t.is(emitted.length, 1);
-  t.is(emitted[0]!.subject, subjects.volumeEvent('v1'));
+  t.is(emitted[0]!.subject, subjects.agentEvent('node1', 'volume', 'v1'));
   const payload = emitted[0]!.payload as VolumeOutcomeEvent;
   t.is(payload.outcome, 'create.failed');
   t.is(payload.error?.code, 'INTERNAL');
@@ -499,7 +499,7 @@ test('revert_volume reverts through the driver and reports revert.succeeded, or 
   await core.handle('revert_volume', { operationId: 'op-r', volumeId: 'v1', snapshotId: 's1', pool: 'gold' });
   t.true(gold.calls.includes('revert v1 to s1'));
   t.deepEqual(emitted[0], {
-    subject: subjects.volumeEvent('v1'),
+    subject: subjects.agentEvent('node1', 'volume', 'v1'),
     kind: KIND.volumeOutcome,
     payload: { operationId: 'op-r', volumeId: 'v1', outcome: 'revert.succeeded', host: 'node1', pool: 'gold' },
     msgId: 'op-r:revert.succeeded:1',
@@ -519,7 +519,7 @@ test('manage_volume adopts the reference and reports its size; a redelivery repl
   t.is(gold.volumes.get('vm'), 3);
   t.is(gold.calls.filter((c) => c.startsWith('manage')).length, 1, 'the driver is called once');
   const expected = {
-    subject: subjects.volumeEvent('vm'),
+    subject: subjects.agentEvent('node1', 'volume', 'vm'),
     kind: MANAGE_KIND.manageOutcome,
     payload: { operationId: 'opm', volumeId: 'vm', host: 'node1', pool: 'gold', outcome: 'manage.succeeded', sizeGiB: 3, format: 'raw' },
     msgId: 'opm:manage.succeeded',
@@ -546,7 +546,7 @@ test('unmanage_volume keeps the bytes and reports delete.succeeded; a driver fai
   t.false(gold.volumes.has('vu'));
   t.is(gold.manageable.get('unmanaged-volume-vu'), 10);
   t.deepEqual(emitted.at(-1), {
-    subject: subjects.volumeEvent('vu'),
+    subject: subjects.agentEvent('node1', 'volume', 'vu'),
     kind: KIND.volumeOutcome,
     payload: { operationId: 'opu', volumeId: 'vu', host: 'node1', pool: 'gold', outcome: 'delete.succeeded' },
     msgId: 'opu:unmanage:delete.succeeded',

@@ -93,7 +93,7 @@ test('export_attachment exports the image with the initiator, CHAP and mode, and
   const req = target.exports.get('a1')!;
   t.deepEqual(req, { attachmentId: 'a1', volumeId: 'v1', image, mode: 'ro', initiator: 'iqn.2026-11.test:c1', chap: { username: 'flint-a1', password: 'secret-secret-1' } });
   t.is(emitted.length, 1);
-  t.is(emitted[0]!.subject, subjects.attachmentEvent('a1'));
+  t.is(emitted[0]!.subject, subjects.agentEvent('h1', 'attachment', 'a1'));
   t.is(emitted[0]!.kind, ATTACHMENT_KIND.attachmentOutcome);
   t.is(emitted[0]!.msgId, 'op1:export.succeeded');
   t.is(emitted[0]!.payload.outcome, 'export.succeeded');

@@ -95,7 +95,7 @@ function extendCmd(overrides: Partial<ScheduleExtend> = {}): ScheduleExtend {
 function onlyOutcome(t: ExecutionContext, emitted: Emitted[], msgId: string): VolumeOutcomeEvent {
   t.is(emitted.length, 1, `expected one emission, got ${emitted.map((e) => e.kind).join(', ')}`);
   const [e] = emitted;
-  t.is(e?.subject, 'flint.evt.volume.vol-1');
+  t.is(e?.subject, 'flint.evt.scheduler.volume.vol-1');
   t.is(e?.kind, 'volume.outcome');
   t.is(e?.msgId, msgId);
   return e?.payload as VolumeOutcomeEvent;
@@ -122,7 +122,7 @@ test('createVolume emits volume.scheduled and then agent.create_volume to the ch
   t.is(await h.core.createVolume(createCmd({ operationId: 'op-7', request: req, attempt: 2, excluded })), 'done');
   t.deepEqual(h.emitted, [
     {
-      subject: 'flint.evt.volume.vol-1',
+      subject: 'flint.evt.scheduler.volume.vol-1',
       kind: 'volume.scheduled',
       payload: { operationId: 'op-7', volumeId: 'vol-1', host: 'host2', pool: 'b', availabilityZone: 'az2', attempt: 2 },
       msgId: 'op-7:scheduled:2',
@@ -141,7 +141,7 @@ test('createVolume addresses the agent command to the host as a subject token', 
   await h.core.createVolume(createCmd());
   t.deepEqual(
     h.emitted.map((e) => e.subject),
-    ['flint.evt.volume.vol-1', 'flint.cmd.agent.node1_example_com.create_volume'],
+    ['flint.evt.scheduler.volume.vol-1', 'flint.cmd.agent.node1_example_com.create_volume'],
   );
   t.like(h.emitted[0]?.payload, { host: 'node1.example.com', pool: 'fast' });
 });
@@ -176,7 +176,7 @@ test('createVolume places on the next candidate when the reservation on the best
   t.deepEqual(
     h.emitted.map((e) => [e.kind, e.subject]),
     [
-      ['volume.scheduled', 'flint.evt.volume.vol-1'],
+      ['volume.scheduled', 'flint.evt.scheduler.volume.vol-1'],
       ['agent.create_volume', 'flint.cmd.agent.host1.create_volume'],
     ],
   );
