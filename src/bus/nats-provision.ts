@@ -21,6 +21,8 @@ export interface ProvisionOptions {
   storeDir?: string;
   listen?: string;
   tls?: ServerConfigOptions['tls'];
+  /** More users with permissions of their own (e.g. a read-only monitoring identity); added as given. */
+  extraUsers?: readonly NatsUser[];
 }
 
 export interface Provisioned {
@@ -64,6 +66,7 @@ export function provisionNats(opts: ProvisionOptions): Provisioned {
     agentSeedFiles.set(host, file);
     users.push({ label: `agent of host ${host}`, nkey: ensureUserSeed(file), permissions: rolePermissions('agent', { host, backupBuckets: opts.backupBuckets ?? [] }) });
   }
+  users.push(...(opts.extraUsers ?? []));
   const config = renderServerConfig({ users, storeDir: opts.storeDir, listen: opts.listen, tls: opts.tls });
   const configFile = join(dir, 'nats-server.conf');
   writeFileSync(configFile, config, { mode: 0o600 });

@@ -33,8 +33,8 @@ import { findAttachment, findBackup, findOperation, findSnapshot, findVolume, Re
 /** What an event kind is about, and who may send it. */
 interface EventSpec {
   resource: EventResource;
-  /** The payload field holding the resource's id. */
-  idField: 'volumeId' | 'snapshotId' | 'attachmentId' | 'backupId';
+  /** The payload field holding the resource's id; `request.volumeId` for a reschedule, which carries the scheduler's request. */
+  idField: 'volumeId' | 'snapshotId' | 'attachmentId' | 'backupId' | 'request.volumeId';
   from: ReadonlyArray<Sender['role']>;
 }
 
@@ -46,7 +46,7 @@ export const EVENT_SPECS: Readonly<Record<string, EventSpec>> = {
   [RETYPE_KIND.decided]: { resource: 'volume', idField: 'volumeId', from: ['scheduler'] },
   // The scheduler fails creates and refuses extends it cannot place; agents report the rest.
   [KIND.volumeOutcome]: { resource: 'volume', idField: 'volumeId', from: ['scheduler', 'agent'] },
-  [KIND.volumeReschedule]: VOLUME_FROM_AGENT,
+  [KIND.volumeReschedule]: { resource: 'volume', idField: 'request.volumeId', from: ['agent'] },
   [RECOVERY_KIND.volumeMissing]: VOLUME_FROM_AGENT,
   [MANAGE_KIND.manageOutcome]: VOLUME_FROM_AGENT,
   [MIGRATION_KIND.exporting]: VOLUME_FROM_AGENT,
@@ -93,6 +93,13 @@ export function senderRefusal(sender: Sender, kind: string, payloadHost: string 
   return undefined;
 }
 
+/** The value at a dotted path of a payload (pure). */
+export function idIn(payload: Record<string, unknown>, path: string): unknown {
+  let at: unknown = payload;
+  for (const key of path.split('.')) at = typeof at === 'object' && at !== null ? (at as Record<string, unknown>)[key] : undefined;
+  return at;
+}
+
 function describe(hosts: ReadonlySet<string>): string {
   return hosts.size === 0 ? 'no host' : [...hosts].join(' and ');
 }
@@ -114,7 +121,7 @@ export class SenderCheck {
     const p = (env.payload ?? {}) as Record<string, unknown>;
     const payloadHost = typeof p.host === 'string' ? p.host : undefined;
     if (!spec || sender.role === 'scheduler') return senderRefusal(sender, env.kind, payloadHost, undefined);
-    const id = p[spec.idField];
+    const id = idIn(p, spec.idField);
     if (typeof id !== 'string') return `its payload has no ${spec.idField}`;
     const em = this.db.fork();
     const resourceHosts = await this.hostsOf(em, spec.resource, id);

@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsAuthOptions } from '../../src/bus/index.js';
 import { gql, waitFor, startCluster, type Cluster } from '../helpers/cluster.js';
 import { iscsiImageOpts } from '../helpers/iscsi.js';
 import { noProcessesLeft } from '../helpers/processes.js';
@@ -71,7 +72,8 @@ test.before(async (t) => {
     });
     if (r.errors) throw new Error(JSON.stringify(r.errors));
   }
-  const nc = await connect({ servers: cluster.nats.url });
+  // The tests' read-only observer: it may watch what crosses the bus (the bus refuses anonymous clients).
+  const nc = await connect({ servers: cluster.nats.url, ...natsAuthOptions({ nkeySeedFile: cluster.natsSeed('observer') }) });
   t.context = { cluster, nc, member: await cluster.token('alpha', 'member'), other: await cluster.token('beta', 'member') };
 });
 

@@ -80,6 +80,7 @@ export function registerLifecycleRaceSuite(database: 'sqlite' | 'postgresql'): v
 
   async function volumeStatus(t: { context: Ctx }, id: string): Promise<Vol | null> {
     const r = await gql(t.context.cluster.url, t.context.cluster.adminToken, `query { volumes(first: 500, filter: { status: [DELETED, AVAILABLE, ERROR, DELETING, EXTENDING, CREATING, REVERTING] }) { edges { node { ${VOL} } } } }`);
+    if (!r.data) throw new Error(`volumes query failed: ${JSON.stringify(r.errors)}`);
     return (r.data as { volumes: { edges: Array<{ node: Vol }> } }).volumes.edges.find((e) => e.node.id === id)?.node ?? null;
   }
 

@@ -62,7 +62,7 @@ export interface Cluster {
   nats: { url: string; kill(): Promise<void>; restart(): Promise<void> };
   logs(): string;
   /** The NATS seed file of a role (an agent: of its host), to connect as it in a test. */
-  natsSeed(role: 'gateway' | 'scheduler' | 'agent', host?: string): string;
+  natsSeed(role: 'gateway' | 'scheduler' | 'agent' | 'observer', host?: string): string;
   /** `http://127.0.0.1:PORT` of a process's metrics server (`scheduler-0`, `agent-<host>`); needs `metrics: true`. */
   metricsUrl(name: string): string;
   stop(): Promise<void>;
@@ -234,14 +234,24 @@ function readLogs(files: string[]): string {
     .join('\n');
 }
 
-/** A bare GraphQL POST, for harness checks that must not depend on the SDK under test. */
+/**
+ * A bare GraphQL POST, for harness checks that must not depend on the SDK under test. Like
+ * a well-behaved client (and the SDK), it waits and retries a request the gateway refused
+ * with RATE_LIMITED (nothing ran), a few times: tests that share one token across many
+ * concurrent calls are not about the rate limits, which tests/security/ checks.
+ */
 export async function gql(url: string, token: string | undefined, query: string, variables?: unknown): Promise<{ data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string } }> }> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await res.json()) as { data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string } }> };
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await res.json()) as { data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string; retryAfterSeconds?: number } }> };
+    const limited = body.errors?.find((e) => e.extensions?.code === 'RATE_LIMITED');
+    if (!limited || attempt > 5) return body;
+    await new Promise((r) => setTimeout(r, 1000 * Math.min(5, limited.extensions?.retryAfterSeconds ?? 1)));
+  }
 }
 
 export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, message: () => string): Promise<void> {

@@ -1,5 +1,8 @@
 /** Gives a test its own nats-server: a NATS that someone else runs (e.g. on 4222) must never be touched. */
 import type { ExecutionContext } from 'ava';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createUser } from '@nats-io/nkeys';
 import { startNatsServer, type NatsServerProcess, type StartNatsServerOptions } from '../../src/bus/nats-server-process.js';
 import { provisionNats } from '../../src/bus/nats-provision.js';
 import { tempDir } from './tmp.js';
@@ -58,8 +61,11 @@ export interface SecureNats {
   authDir: string;
   /** `FLINT_NATS_URL` and `FLINT_NATS_NKEY_SEED_FILE` of a role (an agent: of its host). */
   env(role: 'gateway' | 'scheduler' | 'agent', host?: string): NodeJS.ProcessEnv;
-  /** The seed file of a role. */
-  seedFile(role: 'gateway' | 'scheduler' | 'agent', host?: string): string;
+  /**
+   * The seed file of a role; `observer` is the tests' own identity, which may only read
+   * `flint.>` (to watch what crosses the bus) and publish nothing but its requests' replies.
+   */
+  seedFile(role: 'gateway' | 'scheduler' | 'agent' | 'observer', host?: string): string;
   stop(): Promise<void>;
 }
 
@@ -80,15 +86,23 @@ export async function withSecureNats(options: WithSecureNatsOptions): Promise<Se
   let server: NatsServerProcess;
   let p: ReturnType<typeof provisionNats>;
   try {
-    p = provisionNats({ dir: auth.path, agents, backupBuckets: backupBuckets ?? [] });
+    const observer = createUser();
+    writeFileSync(join(auth.path, 'observer.nk'), `${new TextDecoder().decode(observer.getSeed())}\n`, { mode: 0o600 });
+    p = provisionNats({
+      dir: auth.path,
+      agents,
+      backupBuckets: backupBuckets ?? [],
+      extraUsers: [{ label: 'tests: a read-only observer', nkey: observer.getPublicKey(), permissions: { publish: [], subscribe: ['flint.>', '_INBOX.>'], allowResponses: false } }],
+    });
     server = await withNats({ ...rest, configFile: p.configFile });
   } catch (err) {
     await auth.cleanup();
     throw err;
   }
-  const seedFile = (role: 'gateway' | 'scheduler' | 'agent', host?: string): string => {
+  const seedFile = (role: 'gateway' | 'scheduler' | 'agent' | 'observer', host?: string): string => {
     if (role === 'gateway') return p.gatewaySeedFile;
     if (role === 'scheduler') return p.schedulerSeedFile;
+    if (role === 'observer') return join(auth.path, 'observer.nk');
     const f = p.agentSeedFiles.get(host ?? '');
     if (!f) throw new Error(`no credentials for agent ${host}: name it in withSecureNats({ agents })`);
     return f;

@@ -89,7 +89,7 @@ test('export on one host, import on another: a verified copy in the destination\
   t.true(dst.reports.length >= 2, `progress reports: ${dst.reports.length}`);
   const done = dst.reports.map((r) => r.doneBytes);
   t.deepEqual(done, [...done].sort((a, b) => a - b), 'progress only grows');
-  t.like(dst.reports.at(-1), { operationId: 'op1', volumeId: 'v1', doneBytes: 2 * GiB, totalBytes: 2 * GiB, subject: 'flint.progress.migration.v1' });
+  t.like(dst.reports.at(-1), { operationId: 'op1', volumeId: 'v1', doneBytes: 2 * GiB, totalBytes: 2 * GiB, subject: 'flint.progress.agent.dst.migration.v1' });
   // Importing again is a no-op on a copy that equals the source.
   t.is((await dst.agent.import({ operationId: 'op1', volumeId: 'v1', pool: 'p', sizeGiB: 1, source: { host: 'src', pool: 'p', uri: exporting.uri }, notAfter: FUTURE })).kind, MIGRATION_KIND.copied);
   t.deepEqual((await fs.readdir(dst.pool.directory)).sort(), ['volume-v1.raw']);

@@ -44,6 +44,8 @@ export function securityEnv(purpose: HarnessPurpose, dataDir: string, natsUrl: s
     FLINT_API_ANONYMOUS_RATE_PER_SECOND: '100000',
     FLINT_API_ANONYMOUS_BURST: '100000',
     FLINT_API_AUTH_FAILURES_PER_MINUTE: '100000',
+    // The isolation matrix holds every probe's subscription open on one socket.
+    FLINT_API_WS_MAX_SUBSCRIPTIONS: '100000',
   };
 }
 

@@ -1,8 +1,8 @@
 /** The pure rules of the bus's trust boundary: senders from subjects, who may report what, permissions. */
 import test from 'ava';
-import { inboxPrefix, renderServerConfig, rolePermissions, senderOf, subjects, collidingHosts } from '../../../src/bus/index.js';
+import { collidingHosts, inboxPrefix, KIND, renderServerConfig, rolePermissions, senderOf, subjects } from '../../../src/bus/index.js';
 import { parseNatsAuth } from '../../../src/config/nats-auth.js';
-import { senderRefusal, type SenderFacts } from '../../../src/gateway/event-senders.js';
+import { EVENT_SPECS, idIn, senderRefusal, type SenderFacts } from '../../../src/gateway/event-senders.js';
 import { reconcileRefusal } from '../../../src/gateway/reconcile-responder.js';
 
 const facts = (resource: string[], op?: Partial<NonNullable<SenderFacts['operation']>>): SenderFacts => ({
@@ -92,4 +92,11 @@ test('NATS credentials: a seed file, TLS files in pairs, and the insecure opt-ou
   t.regex(problems[0]!, /FLINT_NATS_TLS_CERT and FLINT_NATS_TLS_KEY/);
   t.regex(problems[1]!, /contradicts/);
   t.regex(problems[2]!, /true or false/);
+});
+
+test('the resource of a reschedule is read from its request: the volume an agent sends back to the scheduler', (t) => {
+  t.is(idIn({ operationId: 'op', request: { volumeId: 'v-1' } }, 'request.volumeId'), 'v-1');
+  t.is(idIn({ volumeId: 'v-2' }, 'volumeId'), 'v-2');
+  t.is(idIn({ request: null }, 'request.volumeId'), undefined);
+  t.is(EVENT_SPECS[KIND.volumeReschedule]?.idField, 'request.volumeId');
 });
