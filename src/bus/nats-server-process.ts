@@ -12,6 +12,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { delimiter, dirname, join, resolve } from 'node:path';
+import { killOnExit } from '../lifecycle/index.js';
 
 /** Options for {@link startNatsServer}. */
 export interface StartNatsServerOptions {
@@ -119,31 +120,6 @@ export function freePort(host: string = DEFAULT_HOST): Promise<number> {
 export async function pickPort(preferred: number, host: string = DEFAULT_HOST): Promise<number> {
   if (preferred > 0 && (await isPortFree(preferred, host))) return preferred;
   return freePort(host);
-}
-
-// Children still running, killed when this process exits so that a crashed
-// test worker or a dev session that returns from main does not leave servers
-// (and their locked store dirs) behind. Signals that kill the parent without
-// running 'exit' handlers (SIGTERM, SIGKILL) are out of reach: whoever handles
-// those signals should call stop().
-const liveChildren = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function trackChild(child: ChildProcess): void {
-  liveChildren.add(child);
-  child.once('exit', () => liveChildren.delete(child));
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const c of liveChildren) {
-        try {
-          c.kill('SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }
-    });
-  }
 }
 
 function hasExited(child: ChildProcess): boolean {
@@ -292,7 +268,8 @@ async function launch(spec: LaunchSpec): Promise<Launched> {
   child.once('error', (err) => {
     spawnError = err;
   });
-  trackChild(child);
+  // Killed if this process exits without stopping it (a crashed test worker, a dev session returning from main).
+  killOnExit(child);
 
   const output = async (): Promise<string> => {
     const fromLog = spec.logFile !== undefined ? await readFrom(spec.logFile, logOffset, STDERR_TAIL_BYTES) : '';

@@ -63,7 +63,11 @@ export function observeDaemonSpawns(observer: SpawnObserver): () => void {
 const live = new Set<ChildProcess>();
 let exitHook = false;
 
-function track(child: ChildProcess): void {
+/**
+ * SIGKILLs `child` if this process exits while it still runs. Signals that end this process
+ * without running 'exit' handlers (SIGKILL) are out of reach: the owner's pid files are.
+ */
+export function killOnExit(child: ChildProcess): void {
   live.add(child);
   child.once('exit', () => live.delete(child));
   child.once('error', () => live.delete(child));
@@ -84,7 +88,7 @@ function track(child: ChildProcess): void {
 export function spawnDaemon(spec: DaemonSpec): Daemon {
   const limit = spec.stderrLimit ?? DEFAULT_STDERR_LIMIT;
   const child = spawn(spec.binary, [...spec.args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  track(child);
+  killOnExit(child);
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     if (stderr.length < limit) stderr += chunk.slice(0, limit - stderr.length);

@@ -34,4 +34,11 @@ export class StopStack {
       }
     })());
   }
+
+  /** `unwind`, then throws the first failure (after every stop has run). */
+  async unwindOrThrow(): Promise<void> {
+    const errors: unknown[] = [];
+    await this.unwind((err) => errors.push(err));
+    if (errors.length) throw errors[0];
+  }
 }

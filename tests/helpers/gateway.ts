@@ -15,6 +15,7 @@ import type { Backend } from './databases.js';
 import { withNats } from './nats.js';
 import { createTempDatabase, type TempDatabase } from './postgres.js';
 import { tempDir } from './tmp.js';
+import { StopStack } from '../../src/lifecycle/index.js';
 
 export interface TestGateway {
   /** `http://127.0.0.1:PORT/graphql` */
@@ -49,16 +50,11 @@ export interface StartTestGatewayOptions {
 }
 
 export async function startTestGateway(opts: StartTestGatewayOptions): Promise<TestGateway> {
-  const cleanups: Array<() => Promise<unknown>> = [];
-  const stop = async (): Promise<void> => {
-    const errors: unknown[] = [];
-    for (const c of cleanups.reverse()) await c().catch((err: unknown) => errors.push(err));
-    cleanups.length = 0;
-    if (errors.length) throw errors[0];
-  };
+  const cleanups = new StopStack();
+  const stop = (): Promise<void> => cleanups.unwindOrThrow();
   try {
     const dir = await tempDir('flint-gw-');
-    cleanups.push(() => dir.cleanup());
+    cleanups.push('temporary directory', () => dir.cleanup());
     let natsUrl: string;
     let databaseUrl: string;
     let pg: TempDatabase | undefined;
@@ -67,11 +63,11 @@ export async function startTestGateway(opts: StartTestGatewayOptions): Promise<T
       databaseUrl = opts.alongside.databaseUrl;
     } else {
       const nats = await withNats();
-      cleanups.push(() => nats.stop());
+      cleanups.push('nats-server', () => nats.stop());
       natsUrl = nats.url;
       if (opts.backend === 'postgresql') {
         const made = await createTempDatabase();
-        cleanups.push(() => made.drop());
+        cleanups.push('database', () => made.drop());
         databaseUrl = made.url;
         pg = made;
       } else {
@@ -90,12 +86,12 @@ export async function startTestGateway(opts: StartTestGatewayOptions): Promise<T
     const logs: string[] = [];
     const log = createLogger('gateway-test', 'info', { write: (s: string) => void logs.push(s) });
     const db = await openDb(config.database);
-    cleanups.push(() => db.close());
+    cleanups.push('database connection', () => db.close());
     if (!opts.alongside) await db.migrate();
     const bus = await connectBus(natsUrl, 'gateway-test');
-    cleanups.push(() => bus.close());
+    cleanups.push('NATS connection', () => bus.close());
     const gw = await startGateway(config, bus, db, log);
-    cleanups.push(() => gw.stop());
+    cleanups.push('gateway', () => gw.stop());
     return {
       url: gw.url,
       base: gw.url.replace(/\/graphql$/, ''),

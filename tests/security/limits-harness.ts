@@ -14,6 +14,7 @@ import { startGateway, type RunningGateway } from '../../src/gateway/index.js';
 import { withNats } from '../helpers/nats.js';
 import { createTempDatabase } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/tmp.js';
+import { StopStack } from '../../src/lifecycle/index.js';
 
 const log = createLogger('security-test', 'silent');
 
@@ -28,20 +29,15 @@ export interface Flint {
 }
 
 export async function startFlint(database: 'sqlite' | 'postgresql' = 'sqlite'): Promise<Flint> {
-  const cleanups: Array<() => Promise<unknown>> = [];
-  const stop = async (): Promise<void> => {
-    const errors: unknown[] = [];
-    for (const c of cleanups.reverse()) await c().catch((err: unknown) => errors.push(err));
-    cleanups.length = 0;
-    if (errors.length) throw errors[0];
-  };
+  const cleanups = new StopStack();
+  const stop = (): Promise<void> => cleanups.unwindOrThrow();
   try {
     const nats = await withNats();
-    cleanups.push(() => nats.stop());
+    cleanups.push('nats-server', () => nats.stop());
     const dir = await tempDir('flint-security-');
-    cleanups.push(() => dir.cleanup());
+    cleanups.push('temporary directory', () => dir.cleanup());
     const pg = database === 'postgresql' ? await createTempDatabase() : undefined;
-    if (pg) cleanups.push(() => pg.drop());
+    if (pg) cleanups.push('database', () => pg.drop());
     const base = {
       FLINT_DATA_DIR: dir.path,
       FLINT_NATS_URL: nats.url,
@@ -51,13 +47,13 @@ export async function startFlint(database: 'sqlite' | 'postgresql' = 'sqlite'): 
       FLINT_LOG_LEVEL: 'silent',
     };
     const db = await openDb(loadConfig(base).database);
-    cleanups.push(() => db.close());
+    cleanups.push('database connection', () => db.close());
     await db.migrate();
     const bus = await connectBus(nats.url, 'security-test');
-    cleanups.push(() => bus.close());
+    cleanups.push('NATS connection', () => bus.close());
     // Gateways stop before the bus and the database they use.
     const gateways: RunningGateway[] = [];
-    cleanups.push(async () => {
+    cleanups.push('gateways', async () => {
       for (const g of gateways.splice(0)) await g.stop();
     });
     return {
