@@ -4,7 +4,6 @@
  */
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectBus } from '../../src/bus/index.js';
 import {
   CreateVolumeDocument,
   DeleteVolumeDocument,
@@ -19,14 +18,9 @@ import {
   ViewerDocument,
   type VolumeFields,
 } from '../../src/client/index.js';
-import { createLogger, loadConfig } from '../../src/config/index.js';
-import { createToken, openDb } from '../../src/db/index.js';
-import { startGateway } from '../../src/gateway/index.js';
-import { startAgent } from '../../src/node-agent/index.js';
-import { startScheduler } from '../../src/scheduler/index.js';
-import { withNats } from '../helpers/nats.js';
-import { tempDir } from '../helpers/tmp.js';
-import { agentPortsEnv } from '../helpers/ports.js';
+import { createLogger } from '../../src/config/index.js';
+import { createToken } from '../../src/db/index.js';
+import { startInProcessFlint } from '../helpers/in-process.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 
 const log = createLogger('client-test', 'silent');
@@ -43,32 +37,10 @@ function client(token?: string, retries?: number): FlintClient {
 }
 
 test.before(async () => {
-  const nats = await withNats();
-  stoppers.unshift(['nats', () => nats.stop()]);
-  const dir = await tempDir('flint-client-');
-  stoppers.unshift(['dir', () => dir.cleanup()]);
-  const config = loadConfig({
-    FLINT_DATA_DIR: dir.path,
-    FLINT_NATS_URL: nats.url,
-    FLINT_LISTEN: '127.0.0.1:0',
-    FLINT_AGENT_HOST: 'client-test',
-    ...(await agentPortsEnv()),
-    FLINT_HEARTBEAT_SECONDS: '1',
-    FLINT_LOG_LEVEL: 'silent',
-    FLINT_POOLS: JSON.stringify([{ name: 'p1', imageFormat: 'raw', capacityGiB: 20 }]),
-  });
-  const db = await openDb(config.database);
-  stoppers.unshift(['db', () => db.close()]);
-  await db.migrate();
-  const bus = await connectBus(nats.url, 'client-test');
-  stoppers.unshift(['bus', () => bus.close()]);
-  const agent = await startAgent(config, bus, log);
-  stoppers.unshift(['agent', () => agent.stop()]);
-  const scheduler = await startScheduler(config, bus, db, log);
-  stoppers.unshift(['scheduler', () => scheduler.stop()]);
-  const gateway = await startGateway(config, bus, db, log);
-  stoppers.unshift(['gateway', () => gateway.stop()]);
-  url = gateway.url;
+  const flint = await startInProcessFlint('client-test', { FLINT_POOLS: JSON.stringify([{ name: 'p1', imageFormat: 'raw', capacityGiB: 20 }]) }, log);
+  stoppers.unshift(['flint', () => flint.stop()]);
+  const { db } = flint;
+  url = flint.gateway.url;
 
   admin = client((await createToken(db.fork(), 'admin', 'admin', 'client test admin')).token);
   member = client((await createToken(db.fork(), 'team-a', 'member', 'client test member')).token);

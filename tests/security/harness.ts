@@ -4,36 +4,22 @@
  * on a free port. Requests go over real sockets (HTTP with fetch, graphql-ws over `ws`).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectBus } from '../../src/bus/index.js';
-import { freePort } from '../../src/bus/nats-server-process.js';
-import { createLogger, loadConfig } from '../../src/config/index.js';
-import { createToken, openDb, type Db } from '../../src/db/index.js';
-import { startGateway } from '../../src/gateway/index.js';
-import { startAgent } from '../../src/node-agent/index.js';
-import { startScheduler } from '../../src/scheduler/index.js';
-import { withNats } from '../helpers/nats.js';
-import { tempDir } from '../helpers/tmp.js';
+import { createLogger } from '../../src/config/index.js';
+import { createToken, type Db } from '../../src/db/index.js';
+import { startInProcessFlint } from '../helpers/in-process.js';
 import { wsClient } from '../helpers/ws.js';
 
 /** What the suite's Flint is for; the fuzzer may need limits raised that the isolation matrix keeps. */
 export type HarnessPurpose = 'isolation' | 'fuzz' | 'hygiene';
 
 /**
- * The one place the suite's Flint is configured (environment as an entry point reads it).
+ * The one place the suite's Flint is configured (environment as an entry point reads it),
+ * on top of the in-process stack's own (tests/helpers/in-process.ts: data dir, NATS, free ports).
  * Rate and query-cost limits (RATE_LIMITED, QUERY_TOO_COMPLEX) are raised here for the
  * fuzzer when they exist, so it exercises the resolvers rather than the limiter.
  */
-export function securityEnv(purpose: HarnessPurpose, dataDir: string, natsUrl: string, nbdPort: number, iscsiPort: number): Record<string, string> {
+export function securityEnv(purpose: HarnessPurpose): Record<string, string> {
   return {
-    FLINT_DATA_DIR: dataDir,
-    FLINT_NATS_URL: natsUrl,
-    FLINT_LISTEN: '127.0.0.1:0',
-    FLINT_AGENT_HOST: `security-${purpose}`,
-    // Export ports of this Flint's own (the pool offers NBD only, but the agent's tgtd still starts).
-    FLINT_NBD_PORTS: `${nbdPort}-${nbdPort + 7}`,
-    FLINT_ISCSI_PORT: String(iscsiPort),
-    FLINT_HEARTBEAT_SECONDS: '1',
-    FLINT_LOG_LEVEL: 'silent',
     // Raw images are the cheapest to make; a small capacity keeps fuzzed creates from
     // filling the disk (past it the scheduler answers NO_VALID_BACKEND, which is cheap).
     FLINT_POOLS: JSON.stringify([{ name: 'p1', imageFormat: 'raw', capacityGiB: purpose === 'fuzz' ? 8 : 40, targets: ['nbd'] }]),
@@ -94,22 +80,9 @@ export async function startFlint(purpose: HarnessPurpose): Promise<Flint> {
         if (errorLines.length > 200) errorLines.shift();
       },
     });
-    const nats = await withNats();
-    stoppers.unshift(['nats', () => nats.stop()]);
-    const dir = await tempDir(`flint-security-${purpose}-`);
-    stoppers.unshift(['dir', () => dir.cleanup()]);
-    const config = loadConfig(securityEnv(purpose, dir.path, nats.url, await freePort(), await freePort()));
-    const db = await openDb(config.database);
-    stoppers.unshift(['db', () => db.close()]);
-    await db.migrate();
-    const bus = await connectBus(nats.url, `security-${purpose}`);
-    stoppers.unshift(['bus', () => bus.close()]);
-    const agent = await startAgent(config, bus, log);
-    stoppers.unshift(['agent', () => agent.stop()]);
-    const scheduler = await startScheduler(config, bus, db, log);
-    stoppers.unshift(['scheduler', () => scheduler.stop()]);
-    const gateway = await startGateway(config, bus, db, log);
-    stoppers.unshift(['gateway', () => gateway.stop()]);
+    const inProcess = await startInProcessFlint(`security-${purpose}`, securityEnv(purpose), log);
+    stoppers.unshift(['flint', () => inProcess.stop()]);
+    const { db, gateway } = inProcess;
     const url = gateway.url;
 
     const post = async (token: string | null, body: string): Promise<GraphQLResponse> => {
