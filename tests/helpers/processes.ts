@@ -24,8 +24,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { observeDaemonSpawns, ProcessGroup } from '../../src/lifecycle/index.js';
 
 export const MARKER = 'FLINT_TEST_WORKER';
-/** Ports only a test of the defaults may use: iSCSI 3260 (and tgtd's derived control port 4260), NBD 10809–10899, NATS 4222. */
-export const DEFAULT_PORTS: ReadonlySet<number> = new Set([3260, 4260, 4222, ...Array.from({ length: 91 }, (_, i) => 10809 + i)]);
+/** Ports only a test of the defaults may use: iSCSI 3260, NBD 10809–10899, NATS 4222. */
+export const DEFAULT_PORTS: ReadonlySet<number> = new Set([3260, 4222, ...Array.from({ length: 91 }, (_, i) => 10809 + i)]);
 /** How long `noProcessesLeft` waits for the file's own cleanup before it kills (FLINT_TEST_LEFTOVER_WAIT_MS). @default 30_000 */
 const WAIT_MS = Number(process.env.FLINT_TEST_LEFTOVER_WAIT_MS ?? 30_000);
 
@@ -45,12 +45,16 @@ export function watchDaemonPorts(): void {
   });
 }
 
-/** TCP ports named in a daemon's arguments: `--port N`, `-p N`, `-C N`, `portal=H:N`, `"port":"N"` (pure). */
+/**
+ * TCP ports named in a daemon's arguments: `--port N`, `-p N`, `portal=H:N`, `"port":"N"` (pure).
+ * Not tgtd's `-C N`: that names a unix socket (/var/run/tgtd/socket.N), derived from the iSCSI
+ * port, so a free iSCSI port may well give a number in the NBD range.
+ */
 export function portsIn(args: readonly string[]): number[] {
   const out: number[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    if ((a === '--port' || a === '-p' || a === '-C') && /^\d+$/.test(args[i + 1] ?? '')) out.push(Number(args[i + 1]));
+    if ((a === '--port' || a === '-p') && /^\d+$/.test(args[i + 1] ?? '')) out.push(Number(args[i + 1]));
     for (const m of a.matchAll(/portal=(?:\[[^\]]*\]|[^:,]*):(\d+)/g)) out.push(Number(m[1]));
     for (const m of a.matchAll(/"port":\s*"?(\d+)"?/g)) out.push(Number(m[1]));
   }
