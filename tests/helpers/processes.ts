@@ -26,6 +26,8 @@ import { observeDaemonSpawns, ProcessGroup } from '../../src/lifecycle/index.js'
 export const MARKER = 'FLINT_TEST_WORKER';
 /** Ports only a test of the defaults may use: iSCSI 3260, NBD 10809–10899, NATS 4222. */
 export const DEFAULT_PORTS: ReadonlySet<number> = new Set([3260, 4222, ...Array.from({ length: 91 }, (_, i) => 10809 + i)]);
+/** The control socket (/var/run/tgtd/socket.4260) of a tgtd on the default iSCSI port: a test must not talk to a real agent's tgtd. */
+export const DEFAULT_TGTD_CONTROL = 4260;
 /** How long `noProcessesLeft` waits for the file's own cleanup before it kills (FLINT_TEST_LEFTOVER_WAIT_MS). @default 30_000 */
 const WAIT_MS = Number(process.env.FLINT_TEST_LEFTOVER_WAIT_MS ?? 30_000);
 
@@ -39,10 +41,19 @@ const defaultPortSpawns: string[] = [];
 /** Called once per worker by worker-setup.ts: records every daemon started on a default port. */
 export function watchDaemonPorts(): void {
   observeDaemonSpawns((d) => {
-    const ports = portsIn(d.args);
-    const bad = ports.filter((p) => DEFAULT_PORTS.has(p));
-    if (bad.length) defaultPortSpawns.push(`${d.binary} ${d.args.join(' ')} (default port ${bad.join(', ')})`);
+    const bad = defaultsIn(d.args);
+    if (bad.length) defaultPortSpawns.push(`${d.binary} ${d.args.join(' ')} (default ${bad.join(', ')})`);
   });
+}
+
+/** The defaults a daemon's arguments name: default TCP ports, and tgtd's default control socket (pure). */
+export function defaultsIn(args: readonly string[]): string[] {
+  const found = portsIn(args)
+    .filter((p) => DEFAULT_PORTS.has(p))
+    .map((p) => `port ${p}`);
+  const c = args.indexOf('-C');
+  if (c >= 0 && args[c + 1] === String(DEFAULT_TGTD_CONTROL)) found.push(`tgtd control socket ${DEFAULT_TGTD_CONTROL}`);
+  return found;
 }
 
 /**

@@ -8,7 +8,7 @@ import test from 'ava';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { portsIn } from '../helpers/processes.js';
+import { defaultsIn, portsIn } from '../helpers/processes.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const TESTS = join(ROOT, 'tests');
@@ -65,4 +65,11 @@ test('the ports a daemon was given are read from its arguments, so one on a defa
   t.deepEqual(portsIn(['--bind', '127.0.0.1', '--port', '10809', '/img']), [10809]);
   t.deepEqual(portsIn(['--nbd-server', '{"addr":{"type":"inet","host":"127.0.0.1","port":"41234"}}']), [41234]);
   t.deepEqual(portsIn(['-a', '127.0.0.1', '-p', '4222']), [4222]);
+});
+
+test('a daemon on a default port or on the default tgtd control socket is caught, one on free ports is not', (t) => {
+  t.deepEqual(defaultsIn(['-f', '-C', '4260', '--iscsi', 'portal=127.0.0.1:3260']), ['port 3260', 'tgtd control socket 4260']);
+  t.deepEqual(defaultsIn(['-f', '-C', '4260', '--iscsi', 'portal=127.0.0.1:40001']), ['tgtd control socket 4260']);
+  t.deepEqual(defaultsIn(['-f', '-C', '10859', '--iscsi', 'portal=127.0.0.1:39859']), []);
+  t.deepEqual(defaultsIn(['--bind', '127.0.0.1', '--port', '10809', '/img']), ['port 10809']);
 });
