@@ -1,6 +1,6 @@
 /**
  * Contracts of volume migration (Cinder's migrate; also a retype that must move the
- * volume). The gateway orchestrates (src/gateway/volume-migration.ts): it asks the
+ * volume). The gateway orchestrates (src/gateway/mutations/volume-migration.ts): it asks the
  * source agent to export the image over NBD (`migration_export`), and when the source
  * says where (`migration.exporting`), asks the destination agent to copy it
  * (`migration_import`); the destination reports the verified copy (`migration.copied`)

@@ -164,7 +164,7 @@ export async function runTokenRevoke(id: string): Promise<void> {
     }
     const revokedAt = r.token.revokedAt!;
     process.stdout.write(r.revokedNow ? `Revoked token ${id} (project ${r.token.projectName}, ${r.token.role}).\n` : `Token ${id} was already revoked at ${revokedAt.toISOString()}.\n`);
-    // The gateways' token cache TTL and WebSocket re-check (src/gateway/token-cache.ts, token-guard.ts) bound this.
+    // The gateways' token cache TTL and WebSocket re-check (src/gateway/http/token-cache.ts, token-guard.ts) bound this.
     const fallback = 'running gateways refuse it within a few seconds (their cache expires and they re-check open WebSockets)';
     if (!config.natsUrl) {
       process.stdout.write(`FLINT_NATS_URL is not set, so no gateway was told; ${fallback}.\n`);

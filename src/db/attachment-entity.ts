@@ -56,7 +56,7 @@ export class Attachment {
   /** Set when the agent exported the volume. */
   @Property({ type: 'json', nullable: true }) connection: StoredConnection | null = null;
   @Property({ type: 'string', length: 64, nullable: true }) chapUsername: string | null = null;
-  /** The CHAP secret of the iSCSI export, sealed (`v1:…`, src/gateway/attachment-secrets.ts); shown only to the attachment's project members and admins, never logged. */
+  /** The CHAP secret of the iSCSI export, sealed (`v1:…`, src/gateway/mutations/attachment-secrets.ts); shown only to the attachment's project members and admins, never logged. */
   @Property({ type: 'string', length: 255, nullable: true }) chapSecret: string | null = null;
   /** The volume's host and pool when the export was asked for (the agent that holds it). */
   @Index() @Property({ type: 'string', length: 255, nullable: true }) host: string | null = null;

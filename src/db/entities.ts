@@ -3,6 +3,7 @@
  * matters is a compare-and-set in `src/db/*-store.ts`, and a flat row is what both
  * the GraphQL layer and the live fan-out serialise.
  */
+import type { OperationKind, OperationResourceType } from '../domain/operations.js';
 import 'reflect-metadata';
 import { Entity, Index, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 import type { VolumeStatus } from '../domain/volume-states.js';
@@ -35,7 +36,7 @@ export class ApiToken {
   @Property({ type: 'datetime', nullable: true }) revokedAt: Date | null = null;
   /** From this instant on the token is refused; null: it never expires. */
   @Property({ type: 'datetime', nullable: true }) expiresAt: Date | null = null;
-  /** When it last authenticated a request; written at most about once a minute (src/gateway/token-usage.ts). */
+  /** When it last authenticated a request; written at most about once a minute (src/gateway/http/token-usage.ts). */
   @Property({ type: 'datetime', nullable: true }) lastUsedAt: Date | null = null;
 }
 
@@ -144,8 +145,8 @@ export class Operation {
   [OptionalProps]?: 'status' | 'errorCode' | 'errorMessage' | 'command' | 'dispatchedAt' | 'deadlineAt' | 'createdAt' | 'finishedAt';
   @PrimaryKey({ type: 'string', length: 36 }) id!: string;
   @Index() @Property({ type: 'string', length: 36 }) projectId!: string;
-  @Property({ type: 'string', length: 64 }) kind!: string;
-  @Property({ type: 'string', length: 32 }) resourceType!: string;
+  @Property({ type: 'string', length: 64 }) kind!: OperationKind;
+  @Property({ type: 'string', length: 32 }) resourceType!: OperationResourceType;
   @Index() @Property({ type: 'string', length: 36 }) resourceId!: string;
   @Property({ type: 'string', length: 16 }) status: OperationStatus = 'pending';
   @Property({ type: 'string', length: 32, nullable: true }) errorCode: string | null = null;

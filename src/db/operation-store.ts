@@ -1,4 +1,5 @@
 /** Operations: their outcome (compare-and-set from pending/running) and the outbox of commands. */
+import type { OperationKind, OperationResourceType } from '../domain/operations.js';
 import type { EntityManager } from '@mikro-orm/knex';
 import { Operation, type OperationStatus } from './entities.js';
 
@@ -59,7 +60,7 @@ export async function undispatched(em: EntityManager, createdBefore: Date, limit
  */
 export async function extendDeadline(
   em: EntityManager,
-  where: { resourceType: string; resourceId: string; kinds: readonly string[] },
+  where: { resourceType: OperationResourceType; resourceId: string; kinds: readonly OperationKind[] },
   to: Date,
   onlyIfBefore: Date,
 ): Promise<number> {

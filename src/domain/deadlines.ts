@@ -4,6 +4,7 @@
  * that arrives after that, and which volumes an agent's start-up reconciliation expects
  * to find on disk. The database applies every rule as a compare-and-set.
  */
+import type { OperationKind } from './operations.js';
 import type { SnapshotStatus } from './snapshot-states.js';
 import type { VolumeStatus } from './volume-states.js';
 
@@ -39,7 +40,7 @@ export type DeadlineRule =
     };
 
 /** Operation kind → the resource's move when the operation misses its deadline. */
-export const DEADLINE_RULES: Readonly<Record<string, DeadlineRule>> = {
+export const DEADLINE_RULES: Readonly<Partial<Record<OperationKind, DeadlineRule>>> = {
   create_volume: {
     resourceType: 'volume',
     from: ['creating'],
@@ -93,14 +94,15 @@ export const DEADLINE_RULES: Readonly<Record<string, DeadlineRule>> = {
 
 /** The rule for an operation kind; `undefined`: only the operation is failed, the resource is left as it is. */
 export function deadlineRule(kind: string): DeadlineRule | undefined {
-  return Object.hasOwn(DEADLINE_RULES, kind) ? DEADLINE_RULES[kind] : undefined;
+  // A row's kind is read from the database: any string, checked before it indexes the table.
+  return Object.hasOwn(DEADLINE_RULES, kind) ? DEADLINE_RULES[kind as OperationKind] : undefined;
 }
 
 /** The operation's error message (and the user message) when it misses its deadline. */
 export function deadlineMessage(kind: string, timeoutSeconds: number): string {
   const rule = deadlineRule(kind);
   // Work that moves its deadline with its progress (see `progressExtension`) ended because the progress stopped.
-  const what = PROGRESS_EXTENDED_KINDS.includes(kind)
+  const what = (PROGRESS_EXTENDED_KINDS as readonly string[]).includes(kind)
     ? `No agent answered or reported progress for ${timeoutSeconds} s`
     : `No agent or scheduler answered within ${timeoutSeconds} s`;
   return (
@@ -183,9 +185,9 @@ export function missingImageMessage(host: string, pool: string, poolConfigured =
  * backup, restore or verify of a large volume, or a migration's copy (also a retype's),
  * may run far longer than the operation timeout.
  */
-export const BACKUP_PROGRESS_KINDS: readonly string[] = ['create_backup', 'restore_backup', 'verify_backup'];
-export const MIGRATION_PROGRESS_KINDS: readonly string[] = ['migrate_volume', 'retype_volume'];
-export const PROGRESS_EXTENDED_KINDS: readonly string[] = [...BACKUP_PROGRESS_KINDS, ...MIGRATION_PROGRESS_KINDS];
+export const BACKUP_PROGRESS_KINDS: readonly OperationKind[] = ['create_backup', 'restore_backup', 'verify_backup'];
+export const MIGRATION_PROGRESS_KINDS: readonly OperationKind[] = ['migrate_volume', 'retype_volume'];
+export const PROGRESS_EXTENDED_KINDS: readonly OperationKind[] = [...BACKUP_PROGRESS_KINDS, ...MIGRATION_PROGRESS_KINDS];
 
 /** How long a gateway waits between two pushes of one operation's deadline: timeout / 10, at least 250 ms. */
 export function deadlineExtendThrottleMs(timeoutSeconds: number): number {

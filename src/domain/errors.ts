@@ -1,7 +1,7 @@
 /**
  * Domain errors. Every failure a user can see is one of these classes, each with a
  * fixed code from the public list (ARCHITECTURE.md, "GraphQL conventions"). The
- * gateway maps them to GraphQL errors in one place (`src/gateway/errors.ts`);
+ * gateway maps them to GraphQL errors in one place (`src/gateway/http/errors.ts`);
  * anything else becomes INTERNAL with a correlation id.
  */
 export const ERROR_CODES = [

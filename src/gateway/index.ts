@@ -1,3 +1,3 @@
 /** The gateway role's public face. */
-export { startGateway, type RunningGateway } from './server.js';
-export { LiveHub } from './live.js';
+export { startGateway, type RunningGateway } from './gateway.js';
+export { LiveHub } from './live/hub.js';

@@ -143,7 +143,7 @@ export class MigrationAgent {
     const driver = this.opts.drivers.get(p.pool);
     if (!driver) return this.failed(p, 'import', this.unknownPool(p.pool), true);
     const started = performance.now();
-    // Progress, at most once per interval: what keeps a long copy's deadline moving (src/gateway/deadline-extender.ts).
+    // Progress, at most once per interval: what keeps a long copy's deadline moving (src/gateway/sweepers/deadline-extender.ts).
     let lastSent = 0;
     const onProgress = (c: { doneBytes: number; totalBytes: number }) => {
       const now = performance.now();

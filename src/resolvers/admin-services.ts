@@ -1,5 +1,5 @@
 /**
- * What the admin resolvers need from the gateway (src/gateway/admin-service.ts), as
+ * What the admin resolvers need from the gateway (src/gateway/mutations/admin.ts), as
  * types only, in the manner of `services.ts`.
  */
 import type { Operation, Principal, Snapshot, StatusAudit, Volume } from '../db/index.js';

@@ -1,5 +1,5 @@
 /**
- * What the attachment resolvers need from the gateway (src/gateway/attachment-service.ts),
+ * What the attachment resolvers need from the gateway (src/gateway/mutations/attachment.ts),
  * as types only, in the manner of `services.ts`.
  */
 import type { Attachment, Operation, Principal, StatusAudit } from '../db/index.js';

@@ -1,5 +1,5 @@
 /**
- * What the backup resolvers need from the gateway (src/gateway/backup-service.ts), as
+ * What the backup resolvers need from the gateway (src/gateway/mutations/backup.ts), as
  * types only, like services.ts.
  */
 import type { BackupView, LiveBackup } from '../bus/index.js';

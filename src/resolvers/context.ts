@@ -28,7 +28,7 @@ export interface PoolSnapshot {
   allocated: Map<string, number>;
 }
 
-/** Shared streams of the cluster's state for dashboards (src/gateway/cluster-feed.ts). */
+/** Shared streams of the cluster's state for dashboards (src/gateway/live/cluster-feed.ts). */
 export interface ClusterFeedApi {
   /** The pools now, then again after every heartbeat (a few times a second at most) and when one goes DOWN. */
   pools(): AsyncIterableIterator<PoolSnapshot>;
@@ -39,21 +39,21 @@ export interface ClusterFeedApi {
 export interface Services {
   volumes: VolumeServiceApi;
   snapshots: SnapshotServiceApi;
-  /** Attachments (src/gateway/attachment-service.ts). */
+  /** Attachments (src/gateway/mutations/attachment.ts). */
   attachments: AttachmentServiceApi;
-  /** Admin actions: reset-state and force delete, audited (src/gateway/admin-service.ts). */
+  /** Admin actions: reset-state and force delete, audited (src/gateway/mutations/admin.ts). */
   admin: AdminServiceApi;
-  /** migrateVolume and retypeVolume (src/gateway/volume-migration.ts). */
+  /** migrateVolume and retypeVolume (src/gateway/mutations/volume-migration.ts). */
   migration: MigrationServiceApi;
-  /** Backups (issue 5, src/gateway/backup-service.ts). */
+  /** Backups (issue 5, src/gateway/mutations/backup.ts). */
   backups: BackupServiceApi;
-  /** Manage / unmanage of existing images (src/gateway/manage-service.ts). */
+  /** Manage / unmanage of existing images (src/gateway/mutations/manage.ts). */
   manage: ManageServiceApi;
-  /** API tokens for admins (src/gateway/token-service.ts). */
+  /** API tokens for admins (src/gateway/mutations/token.ts). */
   tokens: TokenServiceApi;
   db: Db;
   bus: Bus;
-  /** Live volume events (src/gateway/live.ts). */
+  /** Live volume events (src/gateway/live/hub.ts). */
   live: LiveApi;
   /** Latest heartbeat of every pool. */
   pools: { list(): PoolStats[] };

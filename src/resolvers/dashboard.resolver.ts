@@ -2,6 +2,7 @@
  * What live dashboards read: operations and user messages (lists and live events), and
  * the pools and services as they change (admins). Authorised like every other field.
  */
+import type { OperationKind } from '../domain/operations.js';
 import type { FilterQuery } from '@mikro-orm/core';
 import { Arg, Ctx, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { LiveMessage, LiveOperation, OperationView, ServiceHeartbeat, UserMessageView } from '../bus/index.js';
@@ -69,7 +70,7 @@ export class DashboardResolver {
     const scope = projectScope(p);
     if (scope) where.projectId = scope;
     if (filter?.status?.length) where.status = { $in: filter.status as string[] as Operation['status'][] };
-    if (filter?.kind !== undefined && filter.kind !== null) where.kind = filter.kind;
+    if (filter?.kind !== undefined && filter.kind !== null) where.kind = filter.kind as OperationKind; // an unknown kind matches nothing
     const em = ctx.services.db.fork();
     const totalCount = await em.count(Operation, where);
     const rows = await em.find(Operation, after ? { $and: [where, olderThan(after) as FilterQuery<Operation>] } : where, {

@@ -1,5 +1,5 @@
 /**
- * What the manage resolvers need from the gateway (src/gateway/manage-service.ts), as
+ * What the manage resolvers need from the gateway (src/gateway/mutations/manage.ts), as
  * types only, in the manner of `services.ts`.
  */
 import type { Principal } from '../db/index.js';

@@ -1,4 +1,4 @@
-/** Manage / unmanage (admins; Cinder's manage_existing, unmanage, get_manageable_volumes). Thin wrappers over src/gateway/manage-service.ts. */
+/** Manage / unmanage (admins; Cinder's manage_existing, unmanage, get_manageable_volumes). Thin wrappers over src/gateway/mutations/manage.ts. */
 import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from './context.js';
 import { ManageableVolume, ManageVolumeInput, ManageVolumePayload, UnmanageVolumeInput, UnmanageVolumePayload } from './types/manage.js';

@@ -1,6 +1,6 @@
 /**
- * What the migrate and retype resolvers need from the gateway (src/gateway/volume-migration.ts,
- * src/gateway/volume-retype.ts), as types only, in the manner of `services.ts`.
+ * What the migrate and retype resolvers need from the gateway (src/gateway/mutations/volume-migration.ts,
+ * src/gateway/mutations/volume-retype.ts), as types only, in the manner of `services.ts`.
  */
 import type { Principal } from '../db/index.js';
 import type { VolumeResult } from './services.js';

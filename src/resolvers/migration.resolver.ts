@@ -1,4 +1,4 @@
-/** migrateVolume (admins) and retypeVolume (members), see src/gateway/volume-migration.ts. */
+/** migrateVolume (admins) and retypeVolume (members), see src/gateway/mutations/volume-migration.ts. */
 import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
 import type { Context } from './context.js';
 import { MigrateVolumeInput, MigrateVolumePayload, MigrationPolicyEnum, RetypeVolumeInput, RetypeVolumePayload } from './types/migration.js';

@@ -44,7 +44,7 @@ export async function buildFlintSchema(): Promise<GraphQLSchema> {
     ],
     orphanedTypes: [VolumeType, SnapshotType, OperationType, VolumeTypeType, BackupType, AttachmentType],
     validate: false,
-    // Every subscription brings its own `subscribe` (src/gateway/live.ts); type-graphql
+    // Every subscription brings its own `subscribe` (src/gateway/live/hub.ts); type-graphql
     // insists on a PubSub all the same, so give it one that is never used.
     pubSub: {
       publish: () => undefined,

@@ -1,6 +1,6 @@
 /**
  * What the resolvers need from the gateway, as types only: the gateway implements it
- * (src/gateway/volume-service.ts) and hands it over in the context, so this folder never
+ * (src/gateway/mutations/volume.ts) and hands it over in the context, so this folder never
  * imports the gateway.
  */
 import type { Operation, Principal, Snapshot, Volume } from '../db/index.js';

@@ -1,5 +1,5 @@
 /**
- * What the API-token resolvers need from the gateway (src/gateway/token-service.ts), as
+ * What the API-token resolvers need from the gateway (src/gateway/mutations/token.ts), as
  * types only, in the manner of `services.ts`.
  */
 import type { Page, Principal, Role, TokenView } from '../db/index.js';

@@ -2,7 +2,7 @@
  * The scheduler's `retype_volume` command: decide (`decideRetype`, pure), reserve the
  * destination's capacity under the operation id when the volume must move (trying the
  * candidates best first, as creates do), and publish the decision on the volume's subject
- * for the recorder (src/gateway/volume-retype.ts).
+ * for the recorder (src/gateway/mutations/volume-retype.ts).
  */
 import { poolId, RETYPE_KIND, subjects, type PlacementRequest, type RetypeDecided, type ScheduleRetype } from '../bus/index.js';
 import { capacityLimitGiB, isThin } from './placement/index.js';

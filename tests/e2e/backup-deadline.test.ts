@@ -1,5 +1,5 @@
 /**
- * Progress moves deadlines (src/gateway/deadline-extender.ts): with a 3 s operation timeout,
+ * Progress moves deadlines (src/gateway/sweepers/deadline-extender.ts): with a 3 s operation timeout,
  * a backup and a restore that run several times longer end well because their agent keeps
  * reporting progress; a backup whose agent stops mid-way is still failed by its deadline.
  */

@@ -1,6 +1,6 @@
 /**
  * A migration longer than the operation timeout is not failed while its copy progresses
- * (src/gateway/deadline-extender.ts): the destination pool caps copies at 8 MiB/s
+ * (src/gateway/sweepers/deadline-extender.ts): the destination pool caps copies at 8 MiB/s
  * (`copyMiBps`, qemu-img convert -r), so 40 MiB take about 5 s against a 4 s timeout.
  */
 import anyTest, { type TestFn } from 'ava';

@@ -1,5 +1,5 @@
 /**
- * CHAP secrets sealed at rest (src/gateway/attachment-secrets.ts) against a real SQLite
+ * CHAP secrets sealed at rest (src/gateway/mutations/attachment-secrets.ts) against a real SQLite
  * database: rows stored in clear text by an earlier version are sealed at a gateway's start,
  * sealed rows are left alone, and the reconciliation reply sends sealed passwords only.
  * (SQLite only: PostgreSQL's `chap_secret` column is varchar(64) until the integrator
@@ -11,8 +11,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createLogger } from '../../src/config/index.js';
 import { Attachment, findAttachment, Volume, type Db } from '../../src/db/index.js';
 import { isSealed, SecretBox } from '../../src/domain/secret-box.js';
-import { attachmentsOnHost } from '../../src/gateway/attachment-reconcile.js';
-import { chapForBus, revealChapSecret, sealLegacyChapSecrets } from '../../src/gateway/attachment-secrets.js';
+import { attachmentsOnHost } from '../../src/gateway/outcomes/attachment-reconcile.js';
+import { chapForBus, revealChapSecret, sealLegacyChapSecrets } from '../../src/gateway/mutations/attachment-secrets.js';
 import { openDatabases, type Databases } from '../helpers/databases.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 

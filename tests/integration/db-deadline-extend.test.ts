@@ -2,6 +2,7 @@
  * Progress pushes deadlines (src/db/operation-store.ts `extendDeadline`, and the sweeper's
  * guarded `finishOperation`) against a real SQLite file and a real PostgreSQL database.
  */
+import type { OperationKind } from '../../src/domain/operations.js';
 import 'reflect-metadata';
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
@@ -19,7 +20,7 @@ test.after.always(async () => {
 });
 const db = (kind: Backend): Db => databases!.get(kind);
 
-async function backupOperation(d: Db, kind: string, deadlineAt: Date): Promise<{ id: string; backupId: string }> {
+async function backupOperation(d: Db, kind: OperationKind, deadlineAt: Date): Promise<{ id: string; backupId: string }> {
   const em = d.fork();
   const backupId = randomUUID();
   const op = em.create(Operation, { id: randomUUID(), projectId: 'p', kind, resourceType: 'backup', resourceId: backupId, deadlineAt });
@@ -27,7 +28,7 @@ async function backupOperation(d: Db, kind: string, deadlineAt: Date): Promise<{
   return { id: op.id, backupId };
 }
 
-const where = (backupId: string) => ({ resourceType: 'backup', resourceId: backupId, kinds: BACKUP_PROGRESS_KINDS });
+const where = (backupId: string) => ({ resourceType: 'backup' as const, resourceId: backupId, kinds: BACKUP_PROGRESS_KINDS });
 
 for (const kind of BACKENDS) {
   test(`${kind}: progress pushes a running backup's deadline once per throttle, whoever asks`, async (t) => {

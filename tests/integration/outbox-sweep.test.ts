@@ -9,7 +9,7 @@ import { RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { connectBus, type Bus } from '../../src/bus/index.js';
 import { createLogger } from '../../src/config/index.js';
 import { Operation, type Db } from '../../src/db/index.js';
-import { OutboxRetries, sweepOutbox } from '../../src/gateway/outbox.js';
+import { OutboxRetries, sweepOutbox } from '../../src/gateway/sweepers/outbox.js';
 import { BACKENDS, openDatabases, type Databases } from '../helpers/databases.js';
 import { withNats } from '../helpers/nats.js';
 import { noProcessesLeft } from '../helpers/processes.js';
@@ -38,7 +38,7 @@ async function addOperation(db: Db, subject: string, ageMs: number): Promise<str
   em.create(Operation, {
     id,
     projectId: 'p1',
-    kind: 'test_outbox',
+    kind: 'create_volume',
     resourceType: 'volume',
     resourceId: randomUUID(),
     command: { subject, kind: 'test.outbox', payload: { id }, msgId: `${id}:test` },

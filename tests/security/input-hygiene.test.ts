@@ -6,7 +6,7 @@ import test from 'ava';
 import { request as httpRequest } from 'node:http';
 import WebSocket from 'ws';
 import { collect } from '../helpers/ws.js';
-import { SUBSCRIPTIONS_OVER_WS } from '../../src/gateway/http-subscriptions.js';
+import { SUBSCRIPTIONS_OVER_WS } from '../../src/gateway/http/http-subscriptions.js';
 import { startFlint, type Flint, type GraphQLResponse } from './harness.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 

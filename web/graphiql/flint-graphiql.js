@@ -1,5 +1,5 @@
 /**
- * Flint's GraphiQL page (served at GET /graphql to browsers by src/gateway/routes/ide.ts).
+ * Flint's GraphiQL page (served at GET /graphql to browsers by src/gateway/http/routes/ide.ts).
  *
  * - Queries and mutations: HTTP POST to this page's own URL, the GraphQL endpoint.
  * - Subscriptions: graphql-ws on the same URL (ws:// or wss:// as the page), with the

@@ -1,5 +1,5 @@
 /**
- * The API limits of one gateway, built from its configuration: what src/gateway/server.ts
+ * The API limits of one gateway, built from its configuration: what src/gateway/http/server.ts
  * wires into Apollo (HTTP), graphql-ws and the WebSocketServer. With the limits off
  * (FLINT_API_LIMITS=false) every piece lets everything through, but the WebSocket
  * message size.
@@ -9,7 +9,7 @@ import type { ExecutionResult, GraphQLSchema, ParseOptions } from 'graphql';
 import { API_WS_MAX_PAYLOAD_BYTES, type ApiLimitsConfig } from '../../config/index.js';
 import { LIMITS } from '../../domain/index.js';
 import type { Context } from '../../resolvers/index.js';
-import type { Authenticator } from '../auth.js';
+import type { Authenticator } from '../http/auth.js';
 import { limitsPlugin } from './apollo-plugin.js';
 import { DeadlineWatch, enforceDeadline, raceDeadline, TIMED_OUT, timeoutError, timeoutGraphQLError } from './deadline.js';
 import { errorBody, RequestGate } from './request-gate.js';

@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Principal } from '../../db/index.js';
 import { FlintError, RateLimitedError, type ErrorCode } from '../../domain/index.js';
-import { AUTH_RETRY_AFTER_SECONDS } from '../auth.js';
+import { AUTH_RETRY_AFTER_SECONDS } from '../http/auth.js';
 import { errorBody, type RequestGate } from './request-gate.js';
 
 export interface HttpRefusal {

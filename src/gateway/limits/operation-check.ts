@@ -122,7 +122,7 @@ const VALIDATION_ABORTED = 'Validation aborted.';
 /**
  * GraphQL's own limits read as a syntax error (the parser's `maxTokens`) or a validation
  * error (graphql-js's budget for comparing fields of one name); they are limits of the
- * API like ours, so they become QUERY_TOO_COMPLEX (src/gateway/errors.ts asks here).
+ * API like ours, so they become QUERY_TOO_COMPLEX (src/gateway/http/errors.ts asks here).
  */
 export function limitErrorOf(message: string): QueryTooComplexError | undefined {
   const m = TOKEN_LIMIT.exec(message);

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { ApiLimitsConfig } from '../../config/index.js';
 import type { Principal } from '../../db/index.js';
 import { FlintError, RateLimitedError, UnauthenticatedError } from '../../domain/index.js';
-import type { Authenticator } from '../auth.js';
+import type { Authenticator } from '../http/auth.js';
 import { AuthFailureGuard } from './auth-guard.js';
 import { addressKey, clientAddress } from './client-address.js';
 import { retryAfterSeconds, TokenBuckets } from './token-bucket.js';

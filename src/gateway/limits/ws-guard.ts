@@ -20,7 +20,7 @@ import type { WebSocket } from 'ws';
 import type { ApiLimitsConfig, Logger } from '../../config/index.js';
 import type { Principal } from '../../db/index.js';
 import { FlintError, RateLimitedError } from '../../domain/index.js';
-import { CLOSE_TRY_AGAIN_LATER } from '../token-sessions.js';
+import { CLOSE_TRY_AGAIN_LATER } from '../http/token-sessions.js';
 import { ConnectionCounter } from './connection-counter.js';
 import { assessOperation, limitErrorOf, type OperationLimits } from './operation-check.js';
 import type { RequestGate } from './request-gate.js';

@@ -1,4 +1,5 @@
 /** GraphQL types of the operation and message lists and of the dashboard subscriptions. */
+import type { OperationKind, OperationResourceType } from '../../domain/operations.js';
 import { Field, ID, InputType } from 'type-graphql';
 import type { OperationView, UserMessageView } from '../../bus/index.js';
 import { OperationStatusEnum } from './enums.js';
@@ -35,6 +36,8 @@ export type UserMessageConnection = InstanceType<typeof UserMessageConnection>;
 export function operationFromView(v: OperationView): OperationType {
   return OperationType.from({
     ...v,
+    kind: v.kind as OperationKind,
+    resourceType: v.resourceType as OperationResourceType,
     command: null,
     dispatchedAt: null,
     deadlineAt: null,

@@ -2,8 +2,8 @@
 import test from 'ava';
 import { collidingHosts, inboxPrefix, KIND, renderServerConfig, rolePermissions, senderOf, subjects } from '../../../src/bus/index.js';
 import { parseNatsAuth } from '../../../src/config/nats-auth.js';
-import { EVENT_SPECS, idIn, senderRefusal, type SenderFacts } from '../../../src/gateway/event-senders.js';
-import { reconcileRefusal } from '../../../src/gateway/reconcile-responder.js';
+import { EVENT_SPECS, idIn, senderRefusal, type SenderFacts } from '../../../src/gateway/outcomes/senders.js';
+import { reconcileRefusal } from '../../../src/gateway/outcomes/reconcile-responder.js';
 
 const facts = (resource: string[], op?: Partial<NonNullable<SenderFacts['operation']>>): SenderFacts => ({
   resourceHosts: new Set(resource),

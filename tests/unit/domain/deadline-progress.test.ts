@@ -28,8 +28,8 @@ test('the same bytes again are no progress: the deadline stays', (t) => {
 });
 
 test('backups, restores, verifies and migrations (retypes too) are extended; other operations are not', (t) => {
-  for (const k of ['create_backup', 'restore_backup', 'verify_backup', 'migrate_volume', 'retype_volume']) t.true(PROGRESS_EXTENDED_KINDS.includes(k));
-  for (const k of ['create_volume', 'delete_backup', 'extend_volume', 'create_snapshot']) t.false(PROGRESS_EXTENDED_KINDS.includes(k));
+  for (const k of ['create_backup', 'restore_backup', 'verify_backup', 'migrate_volume', 'retype_volume'] as const) t.true(PROGRESS_EXTENDED_KINDS.includes(k));
+  for (const k of ['create_volume', 'delete_backup', 'extend_volume', 'create_snapshot'] as const) t.false(PROGRESS_EXTENDED_KINDS.includes(k));
 });
 
 test('the deadline message of work extended by progress says its progress stopped', (t) => {

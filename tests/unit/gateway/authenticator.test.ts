@@ -3,9 +3,9 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import type { Principal } from '../../../src/db/index.js';
 import { FlintError } from '../../../src/domain/errors.js';
-import { Authenticator, authRefusal } from '../../../src/gateway/auth.js';
-import { TokenCache } from '../../../src/gateway/token-cache.js';
-import { TokenUsage } from '../../../src/gateway/token-usage.js';
+import { Authenticator, authRefusal } from '../../../src/gateway/http/auth.js';
+import { TokenCache } from '../../../src/gateway/http/token-cache.js';
+import { TokenUsage } from '../../../src/gateway/http/token-usage.js';
 
 const GOOD = 'flint_good-token';
 

@@ -1,4 +1,4 @@
-/** `formatError` of src/gateway/errors.ts: the one place errors become what GraphQL clients see. */
+/** `formatError` of src/gateway/http/errors.ts: the one place errors become what GraphQL clients see. */
 import test from 'ava';
 import { GraphQLError, buildSchema, graphql, parse, validate, type GraphQLFormattedError } from 'graphql';
 import { pino } from 'pino';
@@ -14,7 +14,7 @@ import {
   ServiceUnavailableError,
   UnauthenticatedError,
 } from '../../../src/domain/errors.js';
-import { formatError } from '../../../src/gateway/errors.js';
+import { formatError } from '../../../src/gateway/http/errors.js';
 
 const silent: Logger = pino({ level: 'silent' });
 

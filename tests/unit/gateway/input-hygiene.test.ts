@@ -1,7 +1,7 @@
 import test from 'ava';
 import { buildSchema, graphql, GraphQLError, parse, subscribe, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { BadInputError } from '../../../src/domain/errors.js';
-import { refuseUnparsableDocuments } from '../../../src/gateway/ws-parse.js';
+import { refuseUnparsableDocuments } from '../../../src/gateway/http/ws-parse.js';
 import { guardInputs, inputProblems, MAX_INPUT_PROBLEMS } from '../../../src/resolvers/input-hygiene.js';
 
 const SDL = `

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { OutboxRetries } from '../../../src/gateway/outbox.js';
+import { OutboxRetries } from '../../../src/gateway/sweepers/outbox.js';
 
 test('a failed command waits twice as long after each failure, up to the cap', (t) => {
   const r = new OutboxRetries(1000, 8000);

@@ -1,9 +1,9 @@
-/** Which volumes can be snapshotted (src/gateway/snapshot-service.ts): the volume action `snapshot`, with the `force` hint. */
+/** Which volumes can be snapshotted (src/gateway/mutations/snapshot.ts): the volume action `snapshot`, with the `force` hint. */
 import 'reflect-metadata';
 import test from 'ava';
 import { InvalidStateError } from '../../../src/domain/errors.js';
 import { VOLUME_STATUSES } from '../../../src/domain/volume-states.js';
-import { snapshotAllowed } from '../../../src/gateway/snapshot-service.js';
+import { snapshotAllowed } from '../../../src/gateway/mutations/snapshot.js';
 
 const volume = (status: (typeof VOLUME_STATUSES)[number], host: string | null = 'h', pool: string | null = 'p') => ({ id: 'v1', status, host, pool });
 

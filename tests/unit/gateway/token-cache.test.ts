@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { Principal } from '../../../src/db/index.js';
-import { TokenCache } from '../../../src/gateway/token-cache.js';
+import { TokenCache } from '../../../src/gateway/http/token-cache.js';
 
 const principal = (tokenId: string, expiresAt: Date | null = null): Principal => ({ tokenId, projectId: 'p', projectName: 'p', role: 'member', expiresAt });
 

@@ -2,7 +2,7 @@ import test from 'ava';
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Principal } from '../../../src/db/index.js';
-import { CLOSE_TOKEN_REFUSED, TokenSessions } from '../../../src/gateway/token-sessions.js';
+import { CLOSE_TOKEN_REFUSED, TokenSessions } from '../../../src/gateway/http/token-sessions.js';
 
 class FakeSocket extends EventEmitter {
   readyState = 1;

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { TokenUsage } from '../../../src/gateway/token-usage.js';
+import { TokenUsage } from '../../../src/gateway/http/token-usage.js';
 
 test('a token is queued for a write once per interval, with its latest use', (t) => {
   const u = new TokenUsage(60_000);

@@ -1,0 +1,106 @@
+/**
+ * The gateway role put together: the live fan-out, the mutations, the token security and
+ * API limits, the HTTP face (http/server.ts), and the background work every gateway replica
+ * runs: the event recorder (outcomes/), the outbox, deadline and backup sweepers (sweepers/)
+ * and the agents' reconcile responder.
+ */
+import { PoolView, type Bus } from '../bus/index.js';
+import type { FlintConfig } from '../config/config.js';
+import type { Logger } from '../config/logger.js';
+import { loadSecretBox } from '../config/secret-key.js';
+import { capacity, type Db } from '../db/index.js';
+import { poolSourceFrom, setPoolSource } from '../metrics/index.js';
+import { buildFlintSchema } from '../resolvers/index.js';
+import { createApiLimits } from './limits/index.js';
+import { serveHttp } from './http/server.js';
+import { startTokenSecurity } from './http/token-security.js';
+import { BackupLive } from './live/backup.js';
+import { ClusterFeed } from './live/cluster-feed.js';
+import { LiveHub } from './live/hub.js';
+import { AdminService } from './mutations/admin.js';
+import { sealLegacyChapSecrets } from './mutations/attachment-secrets.js';
+import { AttachmentService } from './mutations/attachment.js';
+import { BackupService } from './mutations/backup.js';
+import { ManageService } from './mutations/manage.js';
+import { SnapshotService } from './mutations/snapshot.js';
+import { MigrationService } from './mutations/volume-migration.js';
+import { VolumeService } from './mutations/volume.js';
+import { startReconcileResponder } from './outcomes/reconcile-responder.js';
+import { startRecorder } from './outcomes/recorder.js';
+import { startBackupRecovery } from './sweepers/backup-recovery.js';
+import { startDeadlineExtender } from './sweepers/deadline-extender.js';
+import { stampOperationDeadlines, startDeadlineSweeper } from './sweepers/deadlines.js';
+import { startOutboxSweeper } from './sweepers/outbox.js';
+
+export interface RunningGateway {
+  /** `http://host:port/graphql` */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: Logger): Promise<RunningGateway> {
+  // Missing or bad key: a ConfigError before anything starts (src/config/secret-key.ts).
+  const secrets = loadSecretBox(config);
+  await sealLegacyChapSecrets(db, secrets, log);
+  const schema = await buildFlintSchema();
+  const live = new LiveHub(bus, db);
+  // Every operation created with a command gets its deadline (src/gateway/sweepers/deadlines.ts).
+  stampOperationDeadlines(db, config.operationTimeoutSeconds);
+  live.start((err) => log.warn({ err }, 'ignored an unreadable live event'));
+  const pools = await PoolView.start(bus.pools, (err) => log.warn({ err }, 'ignored an unreadable pool heartbeat'));
+  const volumes = new VolumeService({ config, db, bus, live, log });
+  const snapshots = new SnapshotService({ config, db, bus, live, log });
+  const admin = new AdminService({ config, db, bus, live, log });
+  const migration = new MigrationService({ config, db, bus, live, log, pools });
+  const attachments = new AttachmentService({ config, db, bus, live, log, pools }, secrets);
+  const backupLive = new BackupLive(bus, db);
+  backupLive.start((err) => log.warn({ err }, 'ignored an unreadable backup event'));
+  const backups = new BackupService({ config, db, bus, live, log, backupLive, volumes, pools });
+  const manage = new ManageService({ config, db, bus, live, log, pools, heartbeatSeconds: config.heartbeatSeconds });
+  // Tokens: the cache, revocation across gateways, sockets closed at revocation or expiry (src/gateway/http/token-security.ts).
+  const tokens = startTokenSecurity(bus, db, log);
+  // Depth, cost, timeout, rates and WebSocket limits (src/gateway/limits/, FLINT_API_*).
+  const limits = createApiLimits(config.apiLimits, tokens.auth);
+  limits.prepareSchema(schema);
+  const cluster = await ClusterFeed.start({
+    bus,
+    db,
+    pools,
+    heartbeatSeconds: config.heartbeatSeconds,
+    onError: (err) => log.warn({ err }, 'dashboard feed error'),
+  });
+  const stopPoolGauge = setPoolSource(poolSourceFrom(() => pools.list(), () => capacity.allocations(db.fork())));
+  const services = { volumes, snapshots, attachments, admin, migration, backups, manage, tokens: tokens.service, db, bus, live, pools, heartbeatSeconds: config.heartbeatSeconds, cluster };
+  const http = await serveHttp({ config, db, bus, log, schema, services, limits, tokens });
+  const port = http.port;
+  const recorder = await startRecorder(bus, db, live, log, backupLive);
+  const backupRecovery = startBackupRecovery(bus, db, live, backupLive, log);
+  const outbox = startOutboxSweeper(bus, db, log);
+  const deadlines = startDeadlineSweeper(db, live, log, config.operationTimeoutSeconds, bus);
+  // Backup and migration progress push their operations' deadlines (src/gateway/sweepers/deadline-extender.ts).
+  const extender = startDeadlineExtender(db, bus, backupLive, log, config.operationTimeoutSeconds);
+  const reconcile = startReconcileResponder(bus, db, log, secrets);
+  const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}/graphql`;
+  log.info({ url }, 'gateway ready');
+
+  return {
+    url,
+    port,
+    stop: async () => {
+      outbox.stop();
+      await tokens.stop();
+      deadlines.stop();
+      extender.stop();
+      backupRecovery.stop();
+      reconcile.stop();
+      await recorder.stop();
+      await http.stop();
+      live.stop();
+      backupLive.stop();
+      pools.stop();
+      stopPoolGauge();
+      cluster.stop();
+    },
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * The one place domain errors become GraphQL errors (STYLE.md, "One converter at the
+ * edge"). Known failures keep their code and message (the API limits' QUERY_TOO_COMPLEX
+ * and RATE_LIMITED too, src/gateway/limits/); GraphQL's own request errors become
+ * BAD_USER_INPUT; anything else is INTERNAL with a correlation id, and its
+ * details go only to the log.
+ */
+import { randomUUID } from 'node:crypto';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { ERROR_CODES, FlintError, type ErrorCode } from '../../domain/errors.js';
+import type { Logger } from '../../config/logger.js';
+import { limitErrorOf } from '../limits/index.js';
+
+const REQUEST_ERRORS = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+]);
+
+function original(err: unknown): unknown {
+  let e = err;
+  while (e instanceof GraphQLError && e.originalError && e.originalError !== e) e = e.originalError;
+  return e;
+}
+
+export function formatError(formatted: GraphQLFormattedError, error: unknown, log: Logger): GraphQLFormattedError {
+  const base = { locations: formatted.locations, path: formatted.path };
+  const found = original(error);
+  // GraphQL's own limits (the parser's token count, validation's budget) read as request errors; they are API limits.
+  const e = (!(found instanceof FlintError) && limitErrorOf(formatted.message)) || found;
+  if (e instanceof FlintError) {
+    return { ...base, message: e.message, extensions: { ...e.details, code: e.code } };
+  }
+  const code = formatted.extensions?.code;
+  if (typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code) && code !== 'INTERNAL') {
+    return { ...base, message: formatted.message, extensions: { code: code as ErrorCode } };
+  }
+  if ((typeof code === 'string' && REQUEST_ERRORS.has(code)) || (e instanceof GraphQLError && !e.originalError && !formatted.path)) {
+    return { ...base, message: formatted.message, extensions: { code: 'BAD_USER_INPUT' } };
+  }
+  // GraphQL's coercion of variables and arguments reports bad input without a code.
+  // With a path, "Int cannot represent …" is the server failing to serialise its own
+  // value: INTERNAL, and the value must not be shown.
+  if (e instanceof GraphQLError && (/^(Variable|Argument) /.test(e.message) || (!formatted.path && /^(Expected|Int cannot|Float cannot|String cannot)/.test(e.message)))) {
+    return { ...base, message: formatted.message, extensions: { code: 'BAD_USER_INPUT' } };
+  }
+  const correlationId = randomUUID();
+  log.error({ err: e, correlationId, path: formatted.path }, 'internal error');
+  return {
+    ...base,
+    message: `Internal error; nothing was changed unless the operation says otherwise. Report correlation id ${correlationId} to the operator.`,
+    extensions: { code: 'INTERNAL', correlationId },
+  };
+}

@@ -1,0 +1,293 @@
+/**
+ * Live fan-out. Whoever commits a change publishes on core NATS which row changed
+ * (`flint.live.<project>.volume.<id>`, `….snapshot.<id>`, `….operation.<id>`,
+ * `….message.<id>`, `….attachment.<id>`); every gateway follows `flint.live.>` once, reads
+ * that row from the database and hands it to its in-process GraphQL subscriptions. The
+ * database stays the truth: a missed live event is only a missed notification, and a forged
+ * one (only gateways may publish there, src/bus/permissions.ts) can at most make a gateway
+ * read the truth again: what a subscriber sees always comes from the database. A gateway
+ * with no subscriber of a kind reads nothing.
+ */
+import type { Subscription as NatsSubscription } from '@nats-io/transport-node';
+import {
+  decodeEnvelope,
+  decodePayload,
+  encode,
+  KIND,
+  liveNotice,
+  subjects,
+  type LiveNotice,
+  type Bus,
+  type LiveMessage,
+  type LiveOperation,
+  type LiveSnapshot,
+  type LiveVolume,
+  type OperationView,
+  type UserMessageView,
+} from '../../bus/index.js';
+import {
+  findAttachment,
+  findOperation,
+  findSnapshot,
+  findVolume,
+  toAttachmentView,
+  toSnapshotView,
+  toVolumeView,
+  UserMessage,
+  type Attachment,
+  type Db,
+  type Operation,
+  type Snapshot,
+  type Volume,
+} from '../../db/index.js';
+import { ATTACHMENT_KIND, type LiveAttachment } from '../../bus/index.js';
+
+/** Message ids a gateway remembers, so that a notice repeated does not show a message twice. @default 1_000 */
+export const SEEN_MESSAGES = 1_000;
+
+/** The event type a subscriber gets: the row decides DELETED; a notice may only say CREATED or UPDATED. */
+function eventType(notice: LiveNotice, deleted: boolean): LiveVolume['type'] {
+  if (deleted) return 'DELETED';
+  return notice.type === 'CREATED' ? 'CREATED' : 'UPDATED';
+}
+
+/** Events buffered per slow subscriber before the oldest are dropped. @default 1000 */
+export const SUBSCRIBER_BUFFER = 1000;
+
+/** How far an operation has come: a late event of an earlier stage is never shown after a later one. */
+const OPERATION_STAGE: Record<OperationView['status'], number> = { pending: 0, running: 1, succeeded: 2, failed: 2 };
+
+type Listeners<T> = Set<(ev: T) => void>;
+
+export class LiveHub {
+  private readonly volumes: Listeners<LiveVolume> = new Set();
+  private readonly snapshots: Listeners<LiveSnapshot> = new Set();
+  private readonly operations: Listeners<LiveOperation> = new Set();
+  private readonly messages: Listeners<LiveMessage> = new Set();
+  private readonly attachments: Listeners<LiveAttachment> = new Set();
+  private readonly seenMessages = new Set<string>();
+  private sub: NatsSubscription | undefined;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly db: Db,
+  ) {}
+
+  start(onError: (err: unknown) => void): void {
+    this.sub = this.bus.nc.subscribe(subjects.liveAll, {
+      callback: (err, msg) => {
+        if (err) return onError(err);
+        try {
+          const env = decodeEnvelope(msg.data);
+          const notice = decodePayload(env, liveNotice);
+          this.deliver(env.kind, notice).catch(onError);
+        } catch (e) {
+          onError(e);
+        }
+      },
+    });
+  }
+
+  /** Reads the row a notice names and hands it to the subscribers of its kind (none: nothing is read). */
+  private async deliver(kind: string, notice: LiveNotice): Promise<void> {
+    const em = () => this.db.fork();
+    // Kinds this build does not know come from newer gateways: not for our subscribers.
+    if (kind === KIND.liveVolume && this.volumes.size > 0) {
+      const v = await findVolume(em(), notice.id);
+      if (v) emit(this.volumes, { type: eventType(notice, v.status === 'deleted'), volume: toVolumeView(v) });
+    } else if (kind === KIND.liveSnapshot && this.snapshots.size > 0) {
+      const s = await findSnapshot(em(), notice.id);
+      if (s) emit(this.snapshots, { type: eventType(notice, s.status === 'deleted'), snapshot: toSnapshotView(s) });
+    } else if (kind === KIND.liveOperation && this.operations.size > 0) {
+      const o = await findOperation(em(), notice.id);
+      if (o) emit(this.operations, { operation: toOperationView(o) });
+    } else if (kind === KIND.liveMessage && this.messages.size > 0 && !this.seenMessages.has(notice.id)) {
+      const m = await em().findOne(UserMessage, { id: notice.id }, { disableIdentityMap: true });
+      if (!m || this.seenMessages.has(m.id)) return;
+      this.seenMessages.add(m.id);
+      if (this.seenMessages.size > SEEN_MESSAGES) this.seenMessages.delete(this.seenMessages.values().next().value!);
+      emit(this.messages, { message: toMessageView(m) });
+    } else if (kind === ATTACHMENT_KIND.liveAttachment && this.attachments.size > 0) {
+      const a = await findAttachment(em(), notice.id);
+      if (a) emit(this.attachments, { type: eventType(notice, false), attachment: toAttachmentView(a) });
+    }
+  }
+
+  private notify(subject: string, kind: string, notice: LiveNotice): void {
+    this.bus.nc.publish(subject, encode(kind, notice));
+  }
+
+  /** Announces a volume that was created or changed (call it after the commit). */
+  publish(type: LiveVolume['type'], volume: Volume): void {
+    this.notify(subjects.liveVolume(volume.projectId, volume.id), KIND.liveVolume, { id: volume.id, type });
+  }
+
+  /** Announces a snapshot that was created or changed (call it after the commit). */
+  publishSnapshot(type: LiveSnapshot['type'], snapshot: Snapshot): void {
+    this.notify(subjects.liveSnapshot(snapshot.projectId, snapshot.id), KIND.liveSnapshot, { id: snapshot.id, type });
+  }
+
+  /** Announces an operation that was created or changed (call it after the commit). */
+  publishOperation(operation: Operation): void {
+    this.notify(subjects.liveOperation(operation.projectId, operation.id), KIND.liveOperation, { id: operation.id });
+  }
+
+  /** Announces an attachment that was created or changed (call it after the commit). */
+  publishAttachment(type: LiveAttachment['type'], attachment: Attachment): void {
+    this.notify(subjects.liveAttachment(attachment.projectId, attachment.id), ATTACHMENT_KIND.liveAttachment, { id: attachment.id, type });
+  }
+
+  /** Attachment events that pass `accept`, like `listen` for volumes (stale versions skipped). */
+  listenAttachments(
+    accept: (ev: LiveAttachment) => boolean,
+    opts: { first?: LiveAttachment; until?: (ev: LiveAttachment) => boolean } = {},
+  ): AsyncIterableIterator<LiveAttachment> {
+    return iterate(this.attachments, accept, {
+      ...opts,
+      key: (ev) => ev.attachment.id,
+      isStale: (ev, last) => ev.attachment.version <= last.attachment.version,
+    });
+  }
+
+  /** Announces a user message that was added (call it after the commit). */
+  publishMessage(message: UserMessage): void {
+    this.notify(subjects.liveMessage(message.projectId, message.id), KIND.liveMessage, { id: message.id });
+  }
+
+  /**
+   * Volume events that pass `accept`, as an async iterable; `first` is yielded before them.
+   * Breaking out of the loop (or the client leaving) unsubscribes. Stale versions of a
+   * volume (arriving after a newer one) are skipped so a subscriber never goes back in time.
+   */
+  listen(accept: (ev: LiveVolume) => boolean, opts: { first?: LiveVolume; until?: (ev: LiveVolume) => boolean } = {}): AsyncIterableIterator<LiveVolume> {
+    return iterate(this.volumes, accept, {
+      ...opts,
+      key: (ev) => ev.volume.id,
+      isStale: (ev, last) => ev.volume.version <= last.volume.version,
+    });
+  }
+
+  /** Snapshot events that pass `accept`, like `listen` for volumes (stale versions skipped). */
+  listenSnapshots(
+    accept: (ev: LiveSnapshot) => boolean,
+    opts: { first?: LiveSnapshot; until?: (ev: LiveSnapshot) => boolean } = {},
+  ): AsyncIterableIterator<LiveSnapshot> {
+    return iterate(this.snapshots, accept, {
+      ...opts,
+      key: (ev) => ev.snapshot.id,
+      isStale: (ev, last) => ev.snapshot.version <= last.snapshot.version,
+    });
+  }
+
+  /** Operation events that pass `accept`; an operation never goes back to an earlier stage. */
+  listenOperations(accept: (ev: LiveOperation) => boolean): AsyncIterableIterator<LiveOperation> {
+    return iterate(this.operations, accept, {
+      key: (ev) => ev.operation.id,
+      isStale: (ev, last) => OPERATION_STAGE[ev.operation.status] < OPERATION_STAGE[last.operation.status],
+    });
+  }
+
+  /** User messages, as they are added, that pass `accept`. */
+  listenMessages(accept: (ev: LiveMessage) => boolean): AsyncIterableIterator<LiveMessage> {
+    return iterate(this.messages, accept, {});
+  }
+
+  stop(): void {
+    this.sub?.unsubscribe();
+    this.volumes.clear();
+    this.snapshots.clear();
+    this.operations.clear();
+    this.messages.clear();
+    this.attachments.clear();
+    this.seenMessages.clear();
+  }
+}
+
+export function toOperationView(o: Operation): OperationView {
+  return {
+    id: o.id,
+    projectId: o.projectId,
+    kind: o.kind,
+    resourceType: o.resourceType,
+    resourceId: o.resourceId,
+    status: o.status,
+    errorCode: o.errorCode,
+    errorMessage: o.errorMessage,
+    createdAt: new Date(o.createdAt).toISOString(),
+    finishedAt: o.finishedAt ? new Date(o.finishedAt).toISOString() : null,
+  };
+}
+
+export function toMessageView(m: UserMessage): UserMessageView {
+  return {
+    id: m.id,
+    projectId: m.projectId,
+    resourceType: m.resourceType,
+    resourceId: m.resourceId,
+    event: m.event,
+    message: m.message,
+    level: m.level,
+    createdAt: new Date(m.createdAt).toISOString(),
+    expiresAt: new Date(m.expiresAt).toISOString(),
+  };
+}
+
+function emit<T>(listeners: Listeners<T>, ev: T): void {
+  for (const l of listeners) l(ev);
+}
+
+interface IterateOptions<T> {
+  first?: T;
+  until?: (ev: T) => boolean;
+  /** Which object an event is about, to drop stale ones with `isStale`. */
+  key?: (ev: T) => string;
+  isStale?: (ev: T, last: T) => boolean;
+}
+
+/** One subscriber's queue over a listener set: bounded, ends on `return()` or `until`. */
+function iterate<T>(listeners: Listeners<T>, accept: (ev: T) => boolean, opts: IterateOptions<T>): AsyncIterableIterator<T> {
+  const queue: T[] = [];
+  const seen = new Map<string, T>();
+  let wake: (() => void) | undefined;
+  let done = false;
+  const push = (ev: T): void => {
+    if (done) return;
+    if (opts.key) {
+      const k = opts.key(ev);
+      const last = seen.get(k);
+      if (last !== undefined && opts.isStale?.(ev, last)) return;
+      seen.set(k, ev);
+    }
+    queue.push(ev);
+    if (queue.length > SUBSCRIBER_BUFFER) queue.shift();
+    wake?.();
+  };
+  const listener = (ev: T): void => {
+    if (accept(ev)) push(ev);
+  };
+  listeners.add(listener);
+  if (opts.first) push(opts.first);
+  const finish = (): void => {
+    done = true;
+    listeners.delete(listener);
+    wake?.();
+  };
+  const iterator: AsyncIterableIterator<T> = {
+    next: async () => {
+      while (queue.length === 0 && !done) await new Promise<void>((r) => (wake = r));
+      const ev = queue.shift();
+      if (ev === undefined) return { done: true, value: undefined };
+      if (opts.until?.(ev)) finish();
+      return { done: false, value: ev };
+    },
+    return: async () => {
+      finish();
+      queue.length = 0;
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
+}

@@ -1,0 +1,179 @@
+/**
+ * Admin actions (issue 3): Cinder's reset-state and force-delete, audited. Each one is
+ * a compare-and-set from the status read plus a `StatusAudit` row (who, from, to, why)
+ * in one transaction, then the live announcement. Admins only: FORBIDDEN otherwise.
+ */
+import type { EntityManager } from '@mikro-orm/knex';
+import {
+  casSnapshot,
+  casVolume,
+  findSnapshot,
+  findVolume,
+  Reservation,
+  type Principal,
+  type Snapshot,
+  type StatusAudit,
+  type Volume,
+} from '../../db/index.js';
+import { addAudit } from '../../db/audit-store.js';
+import { requireAdmin } from '../../domain/access.js';
+import { checkReason, snapshotResetRefusal, volumeResetRefusal } from '../../domain/admin-rules.js';
+import {
+  BadInputError,
+  ConflictError,
+  fromApiStatus,
+  InvalidStateError,
+  NotFoundError,
+  Problems,
+  SNAPSHOT_STATUSES,
+  type SnapshotStatus,
+  type VolumeStatus,
+} from '../../domain/index.js';
+import type {
+  AdminServiceApi,
+  ForceDeleteVolumeRequest,
+  ResetSnapshotStatusRequest,
+  ResetVolumeStatusRequest,
+} from '../../resolvers/admin-services.js';
+import { announceVolumeDelete, startVolumeDelete, type DeleteStarted } from './volume-delete.js';
+import type { GatewayDeps } from '../deps.js';
+
+export class AdminService implements AdminServiceApi {
+  constructor(private readonly deps: GatewayDeps) {}
+
+  async resetVolumeStatus(principal: Principal | null, input: ResetVolumeStatusRequest): Promise<{ volume: Volume; audit: StatusAudit }> {
+    const p = requireAdmin(principal, 'Resetting a volume\'s status');
+    const target = volumeStatus(input.status);
+    const problems = new Problems();
+    checkReason(problems, input.reason);
+    problems.throwIfAny();
+    const em = this.deps.db.fork();
+    const current = await mustFindVolume(em, input.id, 'reset');
+    const refusal = volumeResetRefusal(target, current);
+    if (refusal) throw new BadInputError([refusal]);
+    const result = await em.transactional(async (tx) => {
+      const volume = await casVolume(tx, current.id, { from: [current.status] }, { status: target });
+      if (!volume) throw await volumeMoved(tx, current);
+      const audit = addAudit(tx, {
+        resourceType: 'volume',
+        resourceId: volume.id,
+        projectId: volume.projectId,
+        action: 'reset_status',
+        fromStatus: current.status,
+        toStatus: target,
+        reason: input.reason,
+        actor: p,
+      });
+      return { volume, audit };
+    });
+    this.deps.log.info({ volumeId: current.id, from: current.status, to: target, actorTokenId: p.tokenId }, 'volume status reset by an admin');
+    this.deps.live.publish('UPDATED', result.volume);
+    return result;
+  }
+
+  async resetSnapshotStatus(principal: Principal | null, input: ResetSnapshotStatusRequest): Promise<{ snapshot: Snapshot; audit: StatusAudit }> {
+    const p = requireAdmin(principal, 'Resetting a snapshot\'s status');
+    const target = snapshotStatus(input.status);
+    const problems = new Problems();
+    checkReason(problems, input.reason);
+    problems.throwIfAny();
+    const refusal = snapshotResetRefusal(target);
+    if (refusal) throw new BadInputError([refusal]);
+    const em = this.deps.db.fork();
+    const current = await findSnapshot(em, input.id);
+    if (!current) throw new NotFoundError('Snapshot', input.id);
+    if (current.status === 'deleted') throw new InvalidStateError(`Snapshot ${current.id} is DELETED: there is nothing left to reset.`, { currentStatus: 'DELETED' });
+    const result = await em.transactional(async (tx) => {
+      const snapshot = await casSnapshot(tx, current.id, { from: [current.status] }, { status: target });
+      if (!snapshot) throw movedSince('Snapshot', current, await findSnapshot(tx, current.id));
+      const audit = addAudit(tx, {
+        resourceType: 'snapshot',
+        resourceId: snapshot.id,
+        projectId: snapshot.projectId,
+        action: 'reset_status',
+        fromStatus: current.status,
+        toStatus: target,
+        reason: input.reason,
+        actor: p,
+      });
+      return { snapshot, audit };
+    });
+    this.deps.log.info({ snapshotId: current.id, from: current.status, to: target, actorTokenId: p.tokenId }, 'snapshot status reset by an admin');
+    this.deps.live.publishSnapshot('UPDATED', result.snapshot);
+    return result;
+  }
+
+  async forceDeleteVolume(principal: Principal | null, input: ForceDeleteVolumeRequest): Promise<DeleteStarted & { audit: StatusAudit }> {
+    const p = requireAdmin(principal, 'Force-deleting a volume');
+    const problems = new Problems();
+    checkReason(problems, input.reason);
+    problems.throwIfAny();
+    const em = this.deps.db.fork();
+    const current = await mustFindVolume(em, input.id, 'force-deleted');
+    // Placed by the scheduler but not yet recorded so (CREATING): its reservation says where the agent may make the image.
+    const target = current.host && current.pool ? current : await withReservedPool(em, current);
+    const result = await em.transactional(async (tx) => {
+      // At the version read: an attachment made meanwhile is a CONFLICT, not an image deleted under its export.
+      const started = await startVolumeDelete(tx, target, { from: [current.status], expectedVersion: current.version }, { cascade: true });
+      if (!started) throw await volumeMoved(tx, current);
+      const audit = addAudit(tx, {
+        resourceType: 'volume',
+        resourceId: current.id,
+        projectId: current.projectId,
+        action: 'force_delete',
+        fromStatus: current.status,
+        toStatus: started.volume.status,
+        reason: input.reason,
+        actor: p,
+      });
+      return { ...started, audit };
+    });
+    this.deps.log.info({ volumeId: current.id, from: current.status, operationId: result.operation.id, actorTokenId: p.tokenId }, 'volume force-deleted by an admin');
+    announceVolumeDelete(this.deps, result);
+    return result;
+  }
+}
+
+/** The volume (any project), or NOT_FOUND; a DELETED one is INVALID_STATE: nothing is left to act on. */
+async function mustFindVolume(em: EntityManager, id: string, verb: string): Promise<Volume> {
+  const v = await findVolume(em, id);
+  if (!v) throw new NotFoundError('Volume', id);
+  if (v.status === 'deleted') {
+    throw new InvalidStateError(`Volume ${id} is DELETED and cannot be ${verb}: there is nothing left of it.`, { currentStatus: 'DELETED' });
+  }
+  return v;
+}
+
+/** The error for a volume compare-and-set that did not apply: it changed since it was read. */
+async function volumeMoved(em: EntityManager, read: Volume): Promise<Error> {
+  return movedSince('Volume', read, await findVolume(em, read.id));
+}
+
+/** The error for a compare-and-set from the status read that did not apply: the row (`now`, null when gone) changed since. */
+function movedSince(resource: 'Volume' | 'Snapshot', read: { id: string; status: string }, now: { status: string } | null): Error {
+  const status = (now?.status ?? 'deleted').toUpperCase();
+  return new ConflictError(
+    `${resource} ${read.id} changed from ${read.status.toUpperCase()} to ${status} while this request ran; read it again and retry.`,
+    { currentStatus: status },
+  );
+}
+
+/** The volume with the host and pool of its capacity reservation, if it holds one. */
+async function withReservedPool(em: EntityManager, v: Volume): Promise<Volume> {
+  const r = await em.findOne(Reservation, { volumeId: v.id }, { disableIdentityMap: true });
+  const at = r ? r.poolId.indexOf('@') : -1;
+  if (!r || at <= 0) return v;
+  return Object.assign(Object.create(Object.getPrototypeOf(v) as object) as Volume, v, { host: r.poolId.slice(0, at), pool: r.poolId.slice(at + 1) });
+}
+
+function volumeStatus(s: string): VolumeStatus {
+  const v = fromApiStatus(s);
+  if (!v) throw new BadInputError([`status ${s} is not a volume status`]);
+  return v;
+}
+
+function snapshotStatus(s: string): SnapshotStatus {
+  const lower = s.toLowerCase();
+  if (!(SNAPSHOT_STATUSES as readonly string[]).includes(lower)) throw new BadInputError([`status ${s} is not a snapshot status`]);
+  return lower as SnapshotStatus;
+}

@@ -1,0 +1,73 @@
+/**
+ * Starting a volume's deletion, shared by `deleteVolume` (volume-service.ts) and the
+ * admin's `forceDeleteVolume` (admin-service.ts): they differ only in which states they
+ * start from and in what they check first.
+ */
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/knex';
+import { COMMAND, KIND, subjects, type AgentDelete } from '../../bus/index.js';
+import { capacity, casSnapshotsOfVolume, casVolume, liveAttachmentsOf, type CasGuard, type Operation, type Snapshot, type Volume } from '../../db/index.js';
+import { volumeHasAttachments } from '../../domain/attachment-states.js';
+import { announceAndDispatch, newOperation, succeeded } from './kernel.js';
+import type { GatewayDeps } from '../deps.js';
+
+export interface DeleteStarted {
+  volume: Volume;
+  operation: Operation;
+  /** Snapshots moved with the volume (cascade), as they are now. */
+  snapshots: Snapshot[];
+}
+
+/**
+ * In the caller's transaction: compare-and-sets the volume from `guard` and records the
+ * `delete_volume` operation. A volume never placed on a pool (it failed in the scheduler)
+ * has nothing to remove on an agent: it is DELETED at once and its capacity released.
+ * Otherwise it goes DELETING and the operation holds the agent's command (the agent
+ * removes the image and its snapshots; the recorder marks them DELETED then).
+ * Returns null, changing nothing, when the compare-and-set did not apply.
+ * @throws InvalidStateError when the volume has an attachment that is not DETACHED (the
+ * agent would delete an exported image): it names them and says to detach them first
+ * (deleteVolume checks this before its state check too; forceDeleteVolume relies on it). The
+ * guard should hold the version read, so an attachment made meanwhile (it bumps the
+ * volume's version) makes the compare-and-set fail rather than slip past this check.
+ */
+export async function startVolumeDelete(
+  tx: EntityManager,
+  current: Volume,
+  guard: CasGuard,
+  opts: { cascade: boolean; operationId?: string },
+): Promise<DeleteStarted | null> {
+  const operationId = opts.operationId ?? randomUUID();
+  await refuseAttached(tx, current);
+  if (!current.host || !current.pool) {
+    const volume = await casVolume(tx, current.id, guard, { status: 'deleted', deletedAt: new Date() });
+    if (!volume) return null;
+    const snapshots = opts.cascade ? await casSnapshotsOfVolume(tx, current.id, { $ne: 'deleted' }, { status: 'deleted', deletedAt: new Date() }) : [];
+    await capacity.release(tx, current.id);
+    const operation = succeeded(newOperation(tx, 'volume', current.projectId, 'delete_volume', current.id, null, operationId));
+    return { volume, operation, snapshots };
+  }
+  const volume = await casVolume(tx, current.id, guard, { status: 'deleting' });
+  if (!volume) return null;
+  const snapshots = opts.cascade ? await casSnapshotsOfVolume(tx, current.id, { $ne: 'deleted' }, { status: 'deleting' }) : [];
+  const payload: AgentDelete = { operationId, volumeId: current.id, pool: current.pool };
+  const operation = newOperation(tx, 'volume', current.projectId, 'delete_volume', current.id, {
+    subject: subjects.agent(current.host, COMMAND.deleteVolume),
+    kind: KIND.agentDelete,
+    payload,
+    msgId: `${operationId}:agent.delete`,
+  }, operationId);
+  return { volume, operation, snapshots };
+}
+
+async function refuseAttached(tx: EntityManager, v: Volume): Promise<void> {
+  const live = await liveAttachmentsOf(tx, v.id);
+  if (live.length > 0) throw volumeHasAttachments(v.id, live);
+}
+
+/** After the commit: announces the volume, its snapshots and the operation, and sends the agent's command. */
+export function announceVolumeDelete(deps: GatewayDeps, r: DeleteStarted): void {
+  deps.live.publish(r.volume.status === 'deleted' ? 'DELETED' : 'UPDATED', r.volume);
+  for (const s of r.snapshots) deps.live.publishSnapshot(s.status === 'deleted' ? 'DELETED' : 'UPDATED', s);
+  announceAndDispatch(deps, r.operation);
+}

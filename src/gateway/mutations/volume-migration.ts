@@ -1,0 +1,135 @@
+/**
+ * Volume migration, the gateway's part (contracts: src/bus/migration-messages.ts; agent:
+ * src/node-agent/migration.ts; pure rules: src/domain/migration.ts and
+ * src/scheduler/migration-decision.ts).
+ *
+ * `migrateVolume` (admins) checks the volume (AVAILABLE, no snapshots) and the destination
+ * (exists, UP, passes the filters unless `force`), then in one transaction moves the volume
+ * to MAINTENANCE / migrationStatus STARTING, reserves the destination's capacity under the
+ * operation's id and records the export command for the source (the outbox sends it).
+ * The recorder then drives the steps, each a compare-and-set on (status, migrationStatus)
+ * guarded by the operation still being open:
+ * - `migration.exporting` → COPYING, and the import command goes to the destination;
+ * - `migration.copied` → the switch: host and pool change, AVAILABLE, SUCCESS, the source's
+ *   reservation is freed and the destination's becomes the volume's, the operation
+ *   succeeds, and a `migration_cleanup` operation asks the source to stop its export and
+ *   delete the old image;
+ * - `migration.failed` (or the deadline) → AVAILABLE on the old pool, ERROR, the
+ *   destination's reservation freed, a user message, and the source told to stop exporting.
+ * An answer that comes after the migration ended (the deadline won) only cleans up: a late
+ * export is stopped, a late copy on a pool that does not hold the volume is deleted.
+ * A retype that needs a migration (src/gateway/mutations/volume-retype.ts) runs the same steps in
+ * RETYPING and sets the new type at the switch.
+ */
+import { randomUUID } from 'node:crypto';
+import { MIGRATION_COMMAND, MIGRATION_KIND, poolId, subjects, type Bus, type MigrationExport, type PoolStats } from '../../bus/index.js';
+import type { Logger } from '../../config/logger.js';
+import { capacity, casVolume, countSnapshotsOfVolume, findVolume, migrationCapacity, VolumeType, type Db, type Operation, type Principal } from '../../db/index.js';
+import { operationDeadline } from '../../domain/deadlines.js';
+import { requireAdmin } from '../../domain/access.js';
+import { actionTransition, assertCanStart, FlintError, invalidState, InvalidStateError, NotFoundError, Problems } from '../../domain/index.js';
+import { checkMigrationTarget } from '../../scheduler/index.js';
+import type { MigrateVolumeRequest, MigrationServiceApi, RetypeVolumeRequest } from '../../resolvers/migration-services.js';
+import { retypeVolume } from './volume-retype.js';
+import type { VolumeResult } from '../../resolvers/index.js';
+import type { LiveHub } from '../live/hub.js';
+import { casRefusal, newOperation } from './kernel.js';
+import { dispatchOrDefer } from '../sweepers/outbox.js';
+import type { GatewayDeps } from '../deps.js';
+
+
+/** What the recorder's side needs. */
+export interface MigrationRecorderDeps {
+  db: Db;
+  bus: Bus;
+  live: LiveHub;
+  log: Logger;
+}
+
+export interface MigrationServiceDeps extends GatewayDeps {
+  /** The gateway's live view of the pools (heartbeats). */
+  pools: { list(): PoolStats[] };
+}
+
+/** `migrateVolume`, see the module's documentation. */
+export class MigrationService implements MigrationServiceApi {
+  constructor(private readonly deps: MigrationServiceDeps) {}
+
+  async migrate(principal: Principal | null, input: MigrateVolumeRequest): Promise<VolumeResult> {
+    requireAdmin(principal, 'Migrating a volume');
+    const problems = new Problems();
+    if (!input.id) problems.add('id is required');
+    if (!input.host) problems.add('host is required: the storage host to move the volume to (see `flint pool list`)');
+    if (!input.pool) problems.add('pool is required: the pool on that host');
+    problems.throwIfAny();
+    const { db, config } = this.deps;
+    const em = db.fork();
+    const volume = await findVolume(em, input.id);
+    if (!volume || volume.status === 'deleted') throw new NotFoundError('Volume', input.id);
+    assertCanStart('migrate', volume.status, volume.id);
+    if (!volume.host || !volume.pool) throw new InvalidStateError(`Volume ${volume.id} is on no pool, so there is nothing to migrate.`, {});
+    const snapshots = await countSnapshotsOfVolume(em, volume.id);
+    if (snapshots > 0) {
+      throw new InvalidStateError(
+        `Volume ${volume.id} has ${snapshots} snapshot${snapshots === 1 ? '' : 's'}, and a volume with snapshots cannot be migrated (as in Cinder): ` +
+          'delete its snapshots first, or copy the volume instead (create a volume from a snapshot or a clone, which stays on this pool).',
+        { snapshotCount: snapshots },
+      );
+    }
+    const type = volume.volumeType ? await em.findOne(VolumeType, { name: volume.volumeType }, { disableIdentityMap: true }) : null;
+    const allocated = await capacity.allocations(em);
+    const pools = this.deps.pools.list().map((s) => ({ ...s, allocatedCapacityGiB: allocated.get(poolId(s.host, s.pool)) ?? 0 }));
+    const check = checkMigrationTarget(
+      {
+        volumeId: volume.id,
+        projectId: volume.projectId,
+        sizeGiB: volume.sizeGiB,
+        availabilityZone: volume.availabilityZone,
+        volumeType: type ? { name: type.name, extraSpecs: type.extraSpecs } : null,
+      },
+      { host: volume.host, pool: volume.pool },
+      { host: input.host, pool: input.pool },
+      pools,
+      { staleBefore: new Date(Date.now() - config.heartbeatSeconds * 3 * 1000), force: input.force === true },
+    );
+    if (!check.ok) throw new FlintError(check.code, check.message);
+
+    const operationId = randomUUID();
+    const source = { host: volume.host, pool: volume.pool };
+    const payload: MigrationExport = {
+      operationId,
+      volumeId: volume.id,
+      pool: source.pool,
+      sizeGiB: volume.sizeGiB,
+      destination: { host: input.host, pool: input.pool },
+      notAfter: operationDeadline(new Date(), config.operationTimeoutSeconds).toISOString(),
+    };
+    const result = await em.transactional(async (tx) => {
+      const moved = await casVolume(tx, volume.id, { from: ['available'], expectedVersion: volume.version }, { status: 'maintenance', migrationStatus: 'starting' });
+      if (!moved) {
+        const t = actionTransition('migrate');
+        throw casRefusal('Volume', volume.id, await findVolume(tx, volume.id), undefined, t.from, (s) => invalidState(t, s, volume.id));
+      }
+      const target = poolId(input.host, input.pool);
+      if (!(await migrationCapacity.reserveForMigration(tx, operationId, target, volume.sizeGiB, check.limitGiB))) {
+        throw new FlintError('NO_VALID_BACKEND', `Pool ${target} has no room for the ${volume.sizeGiB} GiB of volume ${volume.id}: its capacity is already promised to other volumes. Choose another pool.`);
+      }
+      const operation = newOperation(tx, 'volume', volume.projectId, 'migrate_volume', volume.id, exportCommand(source.host, payload), operationId);
+      return { volume: moved, operation };
+    });
+    this.deps.log.info({ volumeId: volume.id, from: poolId(source.host, source.pool), to: poolId(input.host, input.pool), force: input.force === true, operationId }, 'volume migration started');
+    this.deps.live.publish('UPDATED', result.volume);
+    this.deps.live.publishOperation(result.operation);
+    void dispatchOrDefer(this.deps.bus, this.deps.db, result.operation, this.deps.log);
+    return result;
+  }
+
+  /** See src/gateway/mutations/volume-retype.ts. */
+  retype(principal: Principal | null, input: RetypeVolumeRequest): Promise<VolumeResult> {
+    return retypeVolume(this.deps, principal, input);
+  }
+}
+
+export function exportCommand(sourceHost: string, payload: MigrationExport): NonNullable<Operation['command']> {
+  return { subject: subjects.agent(sourceHost, MIGRATION_COMMAND.export), kind: MIGRATION_KIND.agentExport, payload, msgId: `${payload.operationId}:${MIGRATION_KIND.agentExport}` };
+}

@@ -1,0 +1,184 @@
+/**
+ * The recorder's part for attachments (the recorder delegates `attachment.outcome` events
+ * here): applies an agent's export/unexport/refresh outcome as a guarded transition
+ * (src/domain/attachment-states.ts), ends the operation, leaves a user message on
+ * failure, recomputes the volume's status from its attachments, and announces it all.
+ * Also: an attachment operation that missed its deadline (`failOverdueAttachment`), and
+ * the exports to refresh after an attached volume grew (`refreshAfterExtend`).
+ */
+import { createHash } from 'node:crypto';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/knex';
+import {
+  ATTACHMENT_COMMAND,
+  ATTACHMENT_KIND,
+  subjects,
+  type AgentRefreshAttachment,
+  type AttachmentOutcomeEvent,
+  type VolumeOutcomeEvent,
+} from '../../bus/index.js';
+import type { Logger } from '../../config/logger.js';
+import {
+  casAttachment,
+  findOperation,
+  findVolume,
+  finishOperation,
+  Operation,
+  syncVolumeStatus,
+  type Attachment,
+  type AttachmentChanges,
+  type Db,
+  type UserMessage,
+} from '../../db/index.js';
+import { exportsOnHost } from '../../db/attachment-store.js';
+import { ATTACHMENT_OUTCOMES, type AttachmentOutcome } from '../../domain/attachment-states.js';
+import { countOperation } from '../../metrics/index.js';
+import { leaveMessage } from './messages.js';
+import type { LiveHub } from '../live/hub.js';
+import { announceAndDispatch } from '../mutations/kernel.js';
+import type { GatewayDeps } from '../deps.js';
+
+export async function applyAttachmentOutcome(db: Db, live: LiveHub, log: Logger, e: AttachmentOutcomeEvent): Promise<void> {
+  const em = db.fork();
+  const op = await findOperation(em, e.operationId);
+  const kind = op?.kind ?? 'attachment';
+  const failed = e.outcome.endsWith('.failed');
+  if (e.outcome === 'refresh.succeeded' || e.outcome === 'refresh.failed') {
+    // The attachment's status does not change; a failure leaves a warning.
+    let message: UserMessage | null = null;
+    await em.transactional(async (tx) => {
+      if (!(await finishOperation(tx, e.operationId, failed ? 'failed' : 'succeeded', failed ? e.error : undefined))) return;
+      if (failed && op) {
+        message = await leaveMessage(tx, {
+          projectId: op.projectId,
+          resourceType: 'attachment',
+          resourceId: e.attachmentId,
+          event: 'refresh_attachment',
+          message: e.error?.message ?? 'The consumer may still see the old size.',
+          level: 'WARNING',
+        });
+      }
+    });
+    await announceOperation(db, live, e.operationId);
+    if (message) live.publishMessage(message);
+    return;
+  }
+  const t = ATTACHMENT_OUTCOMES[e.outcome as AttachmentOutcome];
+  const changes: AttachmentChanges = {};
+  if (t.to) changes.status = t.to;
+  if (e.outcome === 'export.succeeded' && e.connection) changes.connection = e.connection;
+  if (e.outcome === 'unexport.succeeded') Object.assign(changes, { detachedAt: new Date(), connection: null });
+  let attachment: Attachment | null = null;
+  let message: UserMessage | null = null;
+  await em.transactional(async (tx) => {
+    attachment = await casAttachment(tx, e.attachmentId, { from: t.from }, changes);
+    if (!attachment) return; // already applied, or overtaken (deleted meanwhile, deadline passed)
+    await finishOperation(tx, e.operationId, failed ? 'failed' : 'succeeded', failed ? e.error : undefined);
+    if (failed) {
+      message = await leaveMessage(tx, {
+        projectId: (attachment as Attachment).projectId,
+        resourceType: 'attachment',
+        resourceId: e.attachmentId,
+        event: kind,
+        message: e.error?.message ?? `The attachment could not be ${t.verb}.`,
+      });
+    }
+  });
+  if (!attachment) {
+    // Only the operation is ended, if still open: the attachment moved on.
+    if (await finishOperation(db.fork(), e.operationId, failed ? 'failed' : 'succeeded', e.error)) {
+      countOperation(kind, failed ? 'failed' : 'succeeded');
+      await announceOperation(db, live, e.operationId);
+    }
+    log.info({ attachmentId: e.attachmentId, outcome: e.outcome }, 'attachment outcome matched no state; only its operation was ended');
+    return;
+  }
+  const a: Attachment = attachment;
+  countOperation(kind, failed ? 'failed' : 'succeeded');
+  log.info({ attachmentId: a.id, volumeId: a.volumeId, outcome: e.outcome, status: a.status }, 'attachment changed');
+  const volume = await syncVolumeStatus(db.fork(), a.volumeId);
+  if (volume) live.publish('UPDATED', volume);
+  live.publishAttachment('UPDATED', a);
+  await announceOperation(db, live, e.operationId);
+  if (message) live.publishMessage(message);
+}
+
+/**
+ * An attachment operation past its deadline (called by the deadline sweeper inside its
+ * transaction, before it fails the operation): ATTACHING → ERROR_ATTACHING for an export,
+ * DETACHING → ERROR_DETACHING for a removal. Returns the attachment when it moved.
+ */
+export async function failOverdueAttachment(tx: EntityManager, op: Operation): Promise<Attachment | null> {
+  if (op.resourceType !== 'attachment') return null;
+  const outcome: AttachmentOutcome | null =
+    op.kind === 'create_attachment' || op.kind === 'update_attachment' ? 'export.timeout' : op.kind === 'delete_attachment' || op.kind === 'force_detach' ? 'unexport.timeout' : null;
+  if (!outcome) return null;
+  const t = ATTACHMENT_OUTCOMES[outcome];
+  return casAttachment(tx, op.resourceId, { from: t.from }, { status: t.to });
+}
+
+/** After the deadline sweeper committed: the volume's status and the announcement. */
+export async function announceOverdueAttachment(db: Db, live: LiveHub, a: Attachment): Promise<void> {
+  const volume = await syncVolumeStatus(db.fork(), a.volumeId);
+  if (volume) live.publish('UPDATED', volume);
+  live.publishAttachment('UPDATED', a);
+}
+
+/**
+ * After a volume outcome: an extend of an attached volume ends with the volume's status
+ * recomputed from its attachments (IN_USE again), and on success every export of the
+ * volume is told to show the new size (`refresh_attachment`).
+ */
+export async function afterVolumeOutcome(deps: Pick<GatewayDeps, 'db' | 'bus' | 'live' | 'log'>, e: VolumeOutcomeEvent): Promise<void> {
+  if (!e.outcome.startsWith('extend.')) return;
+  const volume = await syncVolumeStatus(deps.db.fork(), e.volumeId);
+  if (volume) deps.live.publish('UPDATED', volume);
+  if (e.outcome === 'extend.succeeded') await refreshAfterExtend(deps, e.volumeId, e.operationId);
+}
+
+async function refreshAfterExtend(deps: Pick<GatewayDeps, 'db' | 'bus' | 'live' | 'log'>, volumeId: string, extendOperationId: string): Promise<void> {
+  const em = deps.db.fork();
+  const extend = await findOperation(em, extendOperationId);
+  const host = (await findVolume(em, volumeId))?.host;
+  if (!host) return;
+  const exported = (await exportsOnHost(em, host)).filter((a) => a.volumeId === volumeId);
+  for (const a of exported) {
+    // One refresh per attachment and extend, with an id derived from both: a redelivered extend outcome inserts nothing.
+    const operationId = derivedId(`${extendOperationId}:${a.id}:refresh`);
+    const payload: AgentRefreshAttachment = { operationId, attachmentId: a.id, volumeId, targetKind: a.targetKind };
+    let operation: Operation;
+    try {
+      operation = await em.fork().transactional(async (tx) =>
+        tx.create(Operation, {
+          id: operationId,
+          projectId: extend?.projectId ?? a.projectId,
+          kind: 'refresh_attachment',
+          resourceType: 'attachment',
+          resourceId: a.id,
+          command: {
+            subject: subjects.agent(host, ATTACHMENT_COMMAND.refreshAttachment),
+            kind: ATTACHMENT_KIND.agentRefresh,
+            payload,
+            msgId: `${operationId}:${ATTACHMENT_KIND.agentRefresh}`,
+          },
+        }),
+      );
+    } catch (err) {
+      if (err instanceof UniqueConstraintViolationException) continue;
+      throw err;
+    }
+    announceAndDispatch(deps as GatewayDeps, operation);
+    deps.log.info({ attachmentId: a.id, volumeId, operationId }, 'attached volume grew: export refresh sent');
+  }
+}
+
+/** A UUID-shaped id derived from `seed` (sha256), the same for the same seed. */
+function derivedId(seed: string): string {
+  const h = createHash('sha256').update(seed).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+async function announceOperation(db: Db, live: LiveHub, operationId: string): Promise<void> {
+  const op = await findOperation(db.fork(), operationId);
+  if (op) live.publishOperation(op);
+}

@@ -1,0 +1,124 @@
+/**
+ * The recorder's part for backups (recorder.ts delegates `backup.outcome` and
+ * `backup.verified` events here): applies an agent's outcome to the backup and to the
+ * volume it read or wrote, as compare-and-set transitions in one transaction, ends the
+ * operation, leaves a user message on failure, then announces the changes.
+ */
+import type { EntityManager } from '@mikro-orm/knex';
+import type { BackupOutcomeEvent, BackupVerified } from '../../bus/index.js';
+import type { Logger } from '../../config/logger.js';
+import {
+  casBackup,
+  casVolume,
+  findBackup,
+  findOperation,
+  finishOperation,
+  type Backup,
+  type BackupChanges,
+  type Db,
+  type UserMessage,
+  type Volume,
+} from '../../db/index.js';
+import { BACKUP_OUTCOMES } from '../../domain/backup-states.js';
+import { outcomeTransition } from '../../domain/volume-states.js';
+import { countOperation } from '../../metrics/index.js';
+import type { BackupLive } from '../live/backup.js';
+import { leaveMessage } from './messages.js';
+import type { LiveHub } from '../live/hub.js';
+
+const KIND_OF: Record<string, string> = { create: 'create_backup', delete: 'delete_backup', restore: 'restore_backup', import: 'import_backup' };
+
+const CANCELLED = { code: 'INVALID_STATE', message: 'The backup was cancelled by deleteBackup before it was complete; nothing of it is kept.' };
+
+export async function applyBackupOutcome(db: Db, live: LiveHub, backupLive: BackupLive, log: Logger, e: BackupOutcomeEvent): Promise<void> {
+  const t = BACKUP_OUTCOMES[e.outcome];
+  const [verb] = e.outcome.split('.') as [string];
+  const kind = KIND_OF[verb] ?? e.outcome;
+  const failed = e.outcome.endsWith('.failed') || e.outcome === 'create.cancelled';
+  const changes: BackupChanges = { status: t.to };
+  if ((e.outcome === 'create.succeeded' || e.outcome === 'import.succeeded') && e.figures) {
+    const f = e.figures;
+    Object.assign(changes, {
+      sizeBytes: f.sizeBytes,
+      sha256: f.sha256,
+      chunkSize: f.chunkSize,
+      chunkCount: f.chunkCount,
+      codec: f.codec,
+      dataBytes: f.dataBytes,
+      storedBytes: f.storedBytes,
+      dedupBytes: f.dedupBytes,
+      durationMs: Math.round(f.durationMs),
+      changeTracking: f.changeTracking ?? null,
+      readBytes: f.readBytes ?? null,
+      parentId: f.parentId,
+      incremental: f.parentId !== null,
+      progressDoneBytes: f.sizeBytes,
+      progressTotalBytes: f.sizeBytes,
+    } satisfies BackupChanges);
+  }
+  if (e.outcome === 'create.failed' || e.outcome === 'import.failed') changes.failReason = e.error?.message ?? 'The backup failed.';
+  if (e.outcome === 'delete.succeeded') changes.deletedAt = new Date();
+  if (e.repository) changes.repository = e.repository;
+  if (e.repositoryId) changes.repositoryId = e.repositoryId;
+  if (e.outcome.startsWith('restore.')) changes.restoreVolumeId = null;
+
+  const em = db.fork();
+  let backup: Backup | null = null;
+  let volume: Volume | null = null;
+  const messages: UserMessage[] = [];
+  await em.transactional(async (tx) => {
+    backup = await casBackup(tx, e.backupId, { from: t.from }, changes);
+    if (!backup) return; // already applied, or overtaken (a deadline, a cancel)
+    // Reading the volume is over, whatever became of the backup (an IN_USE volume never left IN_USE).
+    if (verb === 'create') volume = await casVolume(tx, e.volumeId, { from: ['backing_up'] }, { status: outcomeTransition('backup.finished').to });
+    if (verb === 'restore') {
+      const target = e.targetVolumeId ?? e.volumeId;
+      const vt = outcomeTransition(e.outcome === 'restore.succeeded' ? 'restore.succeeded' : 'restore.failed');
+      volume = await casVolume(tx, target, { from: vt.from }, { status: vt.to });
+      if (volume && e.outcome === 'restore.failed') messages.push(await message(tx, 'volume', volume, kind, e.error?.message));
+    }
+    await finishOperation(tx, e.operationId, failed ? 'failed' : 'succeeded', e.outcome === 'create.cancelled' ? CANCELLED : failed ? e.error : undefined);
+    const b: Backup = backup;
+    if (e.outcome === 'create.failed' || e.outcome === 'delete.failed' || e.outcome === 'import.failed') messages.push(await message(tx, 'backup', b, kind, e.error?.message));
+  });
+  if (!backup) {
+    // The backup moved on (e.g. the deadline gave the work up): only end the operation if still open.
+    const fork = db.fork();
+    if (await finishOperation(fork, e.operationId, failed ? 'failed' : 'succeeded', failed ? (e.error ?? CANCELLED) : undefined)) countOperation(kind, failed ? 'failed' : 'succeeded');
+    await publishOperation(fork, live, e.operationId);
+    log.info({ backupId: e.backupId, outcome: e.outcome }, 'backup outcome matched no transition; operation ended only');
+    return;
+  }
+  const b: Backup = backup;
+  countOperation(kind, failed ? 'failed' : 'succeeded');
+  log.info({ backupId: b.id, volumeId: e.volumeId, operationId: e.operationId, outcome: e.outcome, status: b.status }, 'backup changed');
+  backupLive.publish(b.status === 'deleted' ? 'DELETED' : 'UPDATED', b);
+  if (volume) live.publish('UPDATED', volume);
+  await publishOperation(db.fork(), live, e.operationId);
+  for (const m of messages) live.publishMessage(m);
+}
+
+/** A verification changes no state: it ends its operation, with a message on the backup when it failed. */
+export async function applyBackupVerified(db: Db, live: LiveHub, log: Logger, e: BackupVerified): Promise<void> {
+  const em = db.fork();
+  const failed = e.outcome === 'verify.failed';
+  let msg: UserMessage | null = null;
+  await em.transactional(async (tx) => {
+    if (!(await finishOperation(tx, e.operationId, failed ? 'failed' : 'succeeded', failed ? e.error : undefined))) return;
+    const b = await findBackup(tx, e.backupId);
+    if (failed && b) msg = await message(tx, 'backup', b, 'verify_backup', e.error?.message);
+  });
+  countOperation('verify_backup', failed ? 'failed' : 'succeeded');
+  log.info({ backupId: e.backupId, outcome: e.outcome, chunks: e.chunks, problem: e.problem }, 'backup verified');
+  await publishOperation(db.fork(), live, e.operationId);
+  if (msg) live.publishMessage(msg);
+}
+
+async function message(tx: EntityManager, resourceType: 'backup' | 'volume', r: { id: string; projectId: string }, event: string, text: string | undefined): Promise<UserMessage> {
+  return leaveMessage(tx, { projectId: r.projectId, resourceType, resourceId: r.id, event, message: text ?? `The ${event.replace('_', ' ')} failed.` });
+}
+
+async function publishOperation(em: EntityManager, live: LiveHub, operationId: string): Promise<void> {
+  const op = await findOperation(em, operationId);
+  if (op) live.publishOperation(op);
+}

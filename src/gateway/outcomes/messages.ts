@@ -1,0 +1,26 @@
+/**
+ * User messages (Cinder's "user messages"): what went wrong, left for the project to read,
+ * in the transaction of the change they explain and announced after its commit.
+ */
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/knex';
+import { MESSAGE_TTL_MS, UserMessage } from '../../db/index.js';
+
+/** Adds a user message in the caller's transaction and returns it (to publish after the commit). */
+export async function leaveMessage(
+  tx: EntityManager,
+  m: Pick<UserMessage, 'projectId' | 'resourceType' | 'resourceId' | 'event' | 'message'> & { level?: UserMessage['level'] },
+): Promise<UserMessage> {
+  const now = new Date();
+  const msg = tx.create(UserMessage, { id: randomUUID(), level: 'ERROR', ...m, createdAt: now, expiresAt: new Date(now.getTime() + MESSAGE_TTL_MS) });
+  await tx.flush();
+  return msg;
+}
+
+/**
+ * The message just added about a volume or snapshot, read back inside its transaction: the
+ * resource's compare-and-set holds the row, so no other outcome for it can add one meanwhile.
+ */
+export async function newestMessage(em: EntityManager, resourceId: string, resourceType: 'volume' | 'snapshot'): Promise<UserMessage | null> {
+  return em.findOne(UserMessage, { resourceType, resourceId }, { orderBy: { createdAt: 'desc', id: 'desc' } });
+}

@@ -1,0 +1,146 @@
+/**
+ * Operation deadlines (issue 3, "no stuck states"). Every operation created with a command
+ * gets `deadlineAt = createdAt + FLINT_OPERATION_TIMEOUT_SECONDS`; every gateway runs a
+ * sweeper that fails the operations still PENDING or RUNNING past it (SERVICE_UNAVAILABLE)
+ * and moves their resource to the error state of `DEADLINE_RULES` (src/domain/deadlines.ts).
+ * Safe with several gateways: the resource and the operation change by compare-and-set,
+ * in one transaction, so only one gateway wins and a late outcome meets a resource that
+ * is no longer transitional (see ../outcomes/late.ts).
+ */
+import type { EntityManager } from '@mikro-orm/knex';
+import type { EventArgs, EventSubscriber } from '@mikro-orm/core';
+import type { Logger } from '../../config/logger.js';
+import { capacity, casSnapshot, casVolume, findOperation, finishOperation, Operation, UserMessage, type Db, type Snapshot, type Volume } from '../../db/index.js';
+import { DEADLINE_ERROR_CODE, deadlineMessage, deadlineRule, operationDeadline, sweepIntervalMs } from '../../domain/deadlines.js';
+import { countOperation } from '../../metrics/index.js';
+import { leaveMessage } from '../outcomes/messages.js';
+import type { LiveHub } from '../live/hub.js';
+import type { Bus } from '../../bus/index.js';
+import { failMigrationOverdue } from '../outcomes/migration-steps.js';
+import { isMigrationKind } from '../../domain/operations.js';
+import { announceOverdueAttachment, failOverdueAttachment } from '../outcomes/attachment.js';
+import type { Attachment } from '../../db/index.js';
+
+/** Operations failed per sweep at most (the next sweep takes the rest). @default 100 */
+export const DEADLINE_SWEEP_BATCH = 100;
+
+/**
+ * Stamps `deadlineAt` on every operation inserted with a command and without a deadline,
+ * whatever code path creates it (volume and snapshot services, deletes, admin actions).
+ * Registered once on the ORM's shared event manager; forks and transactions inherit it.
+ */
+export function stampOperationDeadlines(db: Db, timeoutSeconds: number): void {
+  const em = db.fork();
+  const subscriber: EventSubscriber<Operation> & { flintDeadlines?: true } = {
+    flintDeadlines: true,
+    getSubscribedEntities: () => [Operation],
+    // Runs before the INSERT; what it changes is part of the row written.
+    beforeCreate: ({ entity: op }: EventArgs<Operation>) => {
+      if (op.command && !op.deadlineAt) op.deadlineAt = operationDeadline(op.createdAt ?? new Date(), timeoutSeconds);
+    },
+  };
+  const events = em.getEventManager();
+  if ([...events.getSubscribers()].some((s) => (s as { flintDeadlines?: true }).flintDeadlines)) return;
+  events.registerSubscriber(subscriber);
+}
+
+/** Operations still open past their deadline, oldest deadline first. */
+export async function overdueOperations(em: EntityManager, now: Date, limit = DEADLINE_SWEEP_BATCH): Promise<Operation[]> {
+  return em.find(
+    Operation,
+    { status: { $in: ['pending', 'running'] }, deadlineAt: { $ne: null, $lt: now } },
+    { orderBy: { deadlineAt: 'asc' }, limit, disableIdentityMap: true },
+  );
+}
+
+interface Failed {
+  attachment?: Attachment;
+  volume?: Volume;
+  snapshot?: Snapshot;
+  message?: UserMessage;
+}
+
+/**
+ * Fails one overdue operation and moves its resource by the rule of its kind; returns
+ * whether this gateway did it (false: someone else finished it first).
+ */
+export async function failOverdue(db: Db, live: LiveHub, log: Logger, op: Operation, timeoutSeconds: number, bus?: Bus): Promise<boolean> {
+  // Migrations and retypes go back to the old pool and stop the source's export (volume-migration.ts).
+  if (bus && isMigrationKind(op.kind)) return failMigrationOverdue({ db, bus, live, log }, op, timeoutSeconds);
+  const rule = deadlineRule(op.kind);
+  const error = { code: DEADLINE_ERROR_CODE, message: deadlineMessage(op.kind, timeoutSeconds) };
+  const em = db.fork();
+  let done = false;
+  let out: Failed = {};
+  await em.transactional(async (tx) => {
+    out = {};
+    // The resource first, then the operation: the recorder's order, so the two never deadlock.
+    if (rule?.resourceType === 'volume' && op.resourceType === 'volume') {
+      out.volume = (await casVolume(tx, op.resourceId, { from: rule.from }, { status: rule.to })) ?? undefined;
+    } else if (rule?.resourceType === 'snapshot' && op.resourceType === 'snapshot') {
+      out.snapshot = (await casSnapshot(tx, op.resourceId, { from: rule.from }, { status: rule.to })) ?? undefined;
+    } else if (op.resourceType === 'attachment') {
+      out.attachment = (await failOverdueAttachment(tx, op)) ?? undefined;
+    }
+    // Still overdue now: progress may have pushed the deadline since the sweep read it.
+    done = await finishOperation(tx, op.id, 'failed', error, new Date());
+    if (!done) {
+      // The outcome was recorded meanwhile, or progress pushed the deadline: undo our move of the resource.
+      if (out.volume || out.snapshot || out.attachment) throw new Overtaken();
+      return;
+    }
+    if (out.volume && rule?.capacity === 'release') await capacity.release(tx, out.volume.id);
+    if (out.volume && rule?.capacity === 'shrink') await capacity.shrink(tx, out.volume.id, out.volume.sizeGiB);
+    const resource = out.volume ?? out.snapshot ?? out.attachment;
+    if (resource) {
+      out.message = await leaveMessage(tx, {
+        projectId: resource.projectId,
+        resourceType: op.resourceType,
+        resourceId: resource.id,
+        event: op.kind,
+        message: error.message,
+      });
+    }
+  }).catch((err: unknown) => {
+    if (!(err instanceof Overtaken)) throw err;
+    done = false;
+  });
+  if (!done) return false;
+  countOperation(op.kind, 'failed');
+  log.warn(
+    { operationId: op.id, kind: op.kind, resourceType: op.resourceType, resourceId: op.resourceId, deadlineAt: op.deadlineAt, status: out.volume?.status ?? out.snapshot?.status },
+    'operation missed its deadline; failed it',
+  );
+  if (out.volume) live.publish('UPDATED', out.volume);
+  if (out.snapshot) live.publishSnapshot('UPDATED', out.snapshot);
+  if (out.attachment) await announceOverdueAttachment(db, live, out.attachment);
+  const now = await findOperation(db.fork(), op.id);
+  if (now) live.publishOperation(now);
+  if (out.message) live.publishMessage(out.message);
+  return true;
+}
+
+class Overtaken extends Error {}
+
+/** Sweeps every `sweepIntervalMs(timeout)`; one sweep at a time per gateway. */
+export function startDeadlineSweeper(db: Db, live: LiveHub, log: Logger, timeoutSeconds: number, bus?: Bus): { stop(): void; sweep(): Promise<number> } {
+  let running = false;
+  const sweep = async (): Promise<number> => {
+    if (running) return 0;
+    running = true;
+    let n = 0;
+    try {
+      for (const op of await overdueOperations(db.fork(), new Date())) {
+        if (await failOverdue(db, live, log, op, timeoutSeconds, bus)) n++;
+      }
+    } catch (err) {
+      log.warn({ err }, 'deadline sweep failed; will retry');
+    } finally {
+      running = false;
+    }
+    return n;
+  };
+  const timer = setInterval(() => void sweep(), sweepIntervalMs(timeoutSeconds));
+  timer.unref();
+  return { stop: () => clearInterval(timer), sweep };
+}
