@@ -42,8 +42,9 @@ test('a member started while close() is under way is stopped by it too', async (
 
 test('a daemon that ignores its stop signal is killed after the grace', async (t) => {
   // A process ignoring SIGTERM, as tgtd does.
-  const d = spawnDaemon({ binary: process.execPath, args: ['-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"], killAfterMs: 300 });
-  await new Promise((r) => setTimeout(r, 200));
+  const d = spawnDaemon({ binary: process.execPath, args: ['-e', "process.on('SIGTERM', () => {}); process.stderr.write('ready'); setInterval(() => {}, 1000)"], killAfterMs: 300 });
+  // Only once it ignores SIGTERM: a slow start (a loaded machine) would otherwise die of the SIGTERM itself.
+  while (!d.stderr().includes('ready')) await new Promise((r) => setTimeout(r, 20));
   const started = Date.now();
   await d.stop();
   t.is(await d.exited, 'SIGKILL');
