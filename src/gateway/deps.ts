@@ -13,9 +13,12 @@ export interface GatewayDeps {
   config: FlintConfig;
   db: Db;
   bus: Bus;
-  live: LiveHub;
+  live: LivePublisher;
   log: Logger;
 }
+
+/** What the gateway's parts announce on (LiveHub, live/hub.ts): the rows changed, after their commit. */
+export type LivePublisher = Pick<LiveHub, 'publish' | 'publishSnapshot' | 'publishOperation' | 'publishAttachment' | 'publishMessage'>;
 
 /** The pools' latest heartbeats, as this gateway sees them (src/bus PoolView). */
 export interface PoolList {

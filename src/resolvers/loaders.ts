@@ -37,9 +37,9 @@ export const MAX_BATCH_KEYS = 1000;
 export type MessageResource = 'volume' | 'snapshot' | 'attachment' | 'backup';
 
 export interface Loaders {
-  /** The volume if it exists, is not DELETED, and `p` may see it (as `VolumeService.visible`). */
+  /** The volume if it exists, is not DELETED, and `p` may see it (as `VolumeMutations.visible`). */
   visibleVolume(p: Principal, id: string): Promise<Volume | null>;
-  /** The backup if it exists, is not DELETED, and `p` may see it (as `BackupService.visible`). */
+  /** The backup if it exists, is not DELETED, and `p` may see it (as `BackupMutations.visible`). */
   visibleBackup(p: Principal, id: string): Promise<Backup | null>;
   /** The attachment row, whatever its status (for its sealed CHAP secret). */
   attachment(id: string): Promise<Attachment | null>;

@@ -1,7 +1,7 @@
 /**
  * Admin actions (issue 3): Cinder's reset-state and force-delete, audited. Each one is
  * a compare-and-set from the status read plus a `StatusAudit` row (who, from, to, why)
- * in one transaction, then the live announcement. Admins only: FORBIDDEN otherwise.
+ * in one transaction (the kernel's `alsoRecord`), then the live announcement. Admins only: FORBIDDEN otherwise.
  */
 import type { EntityManager } from '@mikro-orm/knex';
 import {
@@ -18,119 +18,102 @@ import {
 import { addAudit } from '../../db/audit-store.js';
 import { requireAdmin } from '../../domain/access.js';
 import { checkReason, snapshotResetRefusal, volumeResetRefusal } from '../../domain/admin-rules.js';
-import {
-  BadInputError,
-  ConflictError,
-  fromApiStatus,
-  InvalidStateError,
-  NotFoundError,
-  Problems,
-  SNAPSHOT_STATUSES,
-  type SnapshotStatus,
-  type VolumeStatus,
-} from '../../domain/index.js';
+import { BadInputError, ConflictError, fromApiStatus, InvalidStateError, NotFoundError, SNAPSHOT_STATUSES, type SnapshotStatus, type VolumeStatus } from '../../domain/index.js';
 import type {
   AdminServiceApi,
   ForceDeleteVolumeRequest,
   ResetSnapshotStatusRequest,
   ResetVolumeStatusRequest,
 } from '../../resolvers/admin-services.js';
+import { runMutation } from './kernel.js';
 import { announceVolumeDelete, startVolumeDelete, type DeleteStarted } from './volume-delete.js';
 import type { GatewayDeps } from '../deps.js';
 
-export class AdminService implements AdminServiceApi {
+export class AdminMutations implements AdminServiceApi {
   constructor(private readonly deps: GatewayDeps) {}
 
-  async resetVolumeStatus(principal: Principal | null, input: ResetVolumeStatusRequest): Promise<{ volume: Volume; audit: StatusAudit }> {
-    const p = requireAdmin(principal, 'Resetting a volume\'s status');
-    const target = volumeStatus(input.status);
-    const problems = new Problems();
-    checkReason(problems, input.reason);
-    problems.throwIfAny();
-    const em = this.deps.db.fork();
-    const current = await mustFindVolume(em, input.id, 'reset');
-    const refusal = volumeResetRefusal(target, current);
-    if (refusal) throw new BadInputError([refusal]);
-    const result = await em.transactional(async (tx) => {
-      const volume = await casVolume(tx, current.id, { from: [current.status] }, { status: target });
-      if (!volume) throw await volumeMoved(tx, current);
-      const audit = addAudit(tx, {
-        resourceType: 'volume',
-        resourceId: volume.id,
-        projectId: volume.projectId,
-        action: 'reset_status',
-        fromStatus: current.status,
-        toStatus: target,
-        reason: input.reason,
-        actor: p,
-      });
-      return { volume, audit };
+  resetVolumeStatus(principal: Principal | null, input: ResetVolumeStatusRequest): Promise<{ volume: Volume; audit: StatusAudit }> {
+    let audit: StatusAudit | undefined;
+    return runMutation<{ current: Volume; target: VolumeStatus }, Volume, { volume: Volume; audit: StatusAudit }>(this.deps, principal, {
+      resourceType: 'volume',
+      authorize: (p) => requireAdmin(p, 'Resetting a volume\'s status'),
+      validate: (problems) => checkReason(problems, input.reason),
+      load: async (em) => {
+        const target = volumeStatus(input.status);
+        const current = await mustFindVolume(em, input.id, 'reset');
+        const refusal = volumeResetRefusal(target, current);
+        if (refusal) throw new BadInputError([refusal]);
+        return { current, target };
+      },
+      transition: (tx, { current, target }) => casVolume(tx, current.id, { from: [current.status] }, { status: target }),
+      whyNot: (tx, { current }) => volumeMoved(tx, current),
+      alsoRecord: (tx, volume, { current, target }, p) => {
+        audit = addAudit(tx, { resourceType: 'volume', resourceId: volume.id, projectId: volume.projectId, action: 'reset_status', fromStatus: current.status, toStatus: target, reason: input.reason, actor: p });
+        return volume;
+      },
+      announce: (deps, volume, { current, target }) => {
+        deps.log.info({ volumeId: current.id, from: current.status, to: target, actorTokenId: principal?.tokenId }, 'volume status reset by an admin');
+        deps.live.publish('UPDATED', volume);
+      },
+      result: (volume) => ({ volume, audit: audit! }),
     });
-    this.deps.log.info({ volumeId: current.id, from: current.status, to: target, actorTokenId: p.tokenId }, 'volume status reset by an admin');
-    this.deps.live.publish('UPDATED', result.volume);
-    return result;
   }
 
-  async resetSnapshotStatus(principal: Principal | null, input: ResetSnapshotStatusRequest): Promise<{ snapshot: Snapshot; audit: StatusAudit }> {
-    const p = requireAdmin(principal, 'Resetting a snapshot\'s status');
-    const target = snapshotStatus(input.status);
-    const problems = new Problems();
-    checkReason(problems, input.reason);
-    problems.throwIfAny();
-    const refusal = snapshotResetRefusal(target);
-    if (refusal) throw new BadInputError([refusal]);
-    const em = this.deps.db.fork();
-    const current = await findSnapshot(em, input.id);
-    if (!current) throw new NotFoundError('Snapshot', input.id);
-    if (current.status === 'deleted') throw new InvalidStateError(`Snapshot ${current.id} is DELETED: there is nothing left to reset.`, { currentStatus: 'DELETED' });
-    const result = await em.transactional(async (tx) => {
-      const snapshot = await casSnapshot(tx, current.id, { from: [current.status] }, { status: target });
-      if (!snapshot) throw movedSince('Snapshot', current, await findSnapshot(tx, current.id));
-      const audit = addAudit(tx, {
-        resourceType: 'snapshot',
-        resourceId: snapshot.id,
-        projectId: snapshot.projectId,
-        action: 'reset_status',
-        fromStatus: current.status,
-        toStatus: target,
-        reason: input.reason,
-        actor: p,
-      });
-      return { snapshot, audit };
+  resetSnapshotStatus(principal: Principal | null, input: ResetSnapshotStatusRequest): Promise<{ snapshot: Snapshot; audit: StatusAudit }> {
+    let audit: StatusAudit | undefined;
+    return runMutation<{ current: Snapshot; target: SnapshotStatus }, Snapshot, { snapshot: Snapshot; audit: StatusAudit }>(this.deps, principal, {
+      resourceType: 'snapshot',
+      authorize: (p) => requireAdmin(p, 'Resetting a snapshot\'s status'),
+      validate: (problems) => checkReason(problems, input.reason),
+      load: async (em) => {
+        const target = snapshotStatus(input.status);
+        const refusal = snapshotResetRefusal(target);
+        if (refusal) throw new BadInputError([refusal]);
+        const current = await findSnapshot(em, input.id);
+        if (!current) throw new NotFoundError('Snapshot', input.id);
+        if (current.status === 'deleted') throw new InvalidStateError(`Snapshot ${current.id} is DELETED: there is nothing left to reset.`, { currentStatus: 'DELETED' });
+        return { current, target };
+      },
+      transition: (tx, { current, target }) => casSnapshot(tx, current.id, { from: [current.status] }, { status: target }),
+      whyNot: async (tx, { current }) => movedSince('Snapshot', current, await findSnapshot(tx, current.id)),
+      alsoRecord: (tx, snapshot, { current, target }, p) => {
+        audit = addAudit(tx, { resourceType: 'snapshot', resourceId: snapshot.id, projectId: snapshot.projectId, action: 'reset_status', fromStatus: current.status, toStatus: target, reason: input.reason, actor: p });
+        return snapshot;
+      },
+      announce: (deps, snapshot, { current, target }) => {
+        deps.log.info({ snapshotId: current.id, from: current.status, to: target, actorTokenId: principal?.tokenId }, 'snapshot status reset by an admin');
+        deps.live.publishSnapshot('UPDATED', snapshot);
+      },
+      result: (snapshot) => ({ snapshot, audit: audit! }),
     });
-    this.deps.log.info({ snapshotId: current.id, from: current.status, to: target, actorTokenId: p.tokenId }, 'snapshot status reset by an admin');
-    this.deps.live.publishSnapshot('UPDATED', result.snapshot);
-    return result;
   }
 
-  async forceDeleteVolume(principal: Principal | null, input: ForceDeleteVolumeRequest): Promise<DeleteStarted & { audit: StatusAudit }> {
-    const p = requireAdmin(principal, 'Force-deleting a volume');
-    const problems = new Problems();
-    checkReason(problems, input.reason);
-    problems.throwIfAny();
-    const em = this.deps.db.fork();
-    const current = await mustFindVolume(em, input.id, 'force-deleted');
-    // Placed by the scheduler but not yet recorded so (CREATING): its reservation says where the agent may make the image.
-    const target = current.host && current.pool ? current : await withReservedPool(em, current);
-    const result = await em.transactional(async (tx) => {
+  forceDeleteVolume(principal: Principal | null, input: ForceDeleteVolumeRequest): Promise<DeleteStarted & { audit: StatusAudit }> {
+    let audit: StatusAudit | undefined;
+    return runMutation<{ current: Volume; target: Volume }, DeleteStarted, DeleteStarted & { audit: StatusAudit }>(this.deps, principal, {
+      kind: 'delete_volume',
+      resourceType: 'volume',
+      authorize: (p) => requireAdmin(p, 'Force-deleting a volume'),
+      validate: (problems) => checkReason(problems, input.reason),
+      load: async (em) => {
+        const current = await mustFindVolume(em, input.id, 'force-deleted');
+        // Placed by the scheduler but not yet recorded so (CREATING): its reservation says where the agent may make the image.
+        return { current, target: current.host && current.pool ? current : await withReservedPool(em, current) };
+      },
       // At the version read: an attachment made meanwhile is a CONFLICT, not an image deleted under its export.
-      const started = await startVolumeDelete(tx, target, { from: [current.status], expectedVersion: current.version }, { cascade: true });
-      if (!started) throw await volumeMoved(tx, current);
-      const audit = addAudit(tx, {
-        resourceType: 'volume',
-        resourceId: current.id,
-        projectId: current.projectId,
-        action: 'force_delete',
-        fromStatus: current.status,
-        toStatus: started.volume.status,
-        reason: input.reason,
-        actor: p,
-      });
-      return { ...started, audit };
+      transition: (tx, { current, target }, operationId) =>
+        startVolumeDelete(tx, target, { from: [current.status], expectedVersion: current.version }, { cascade: true, operationId }),
+      whyNot: (tx, { current }) => volumeMoved(tx, current),
+      alsoRecord: (tx, started, { current }, p) => {
+        audit = addAudit(tx, { resourceType: 'volume', resourceId: current.id, projectId: current.projectId, action: 'force_delete', fromStatus: current.status, toStatus: started.volume.status, reason: input.reason, actor: p });
+        return started;
+      },
+      announce: (deps, started, { current }) => {
+        deps.log.info({ volumeId: current.id, from: current.status, operationId: started.operation.id, actorTokenId: principal?.tokenId }, 'volume force-deleted by an admin');
+        announceVolumeDelete(deps, started);
+      },
+      result: (started) => ({ ...started, audit: audit! }),
     });
-    this.deps.log.info({ volumeId: current.id, from: current.status, operationId: result.operation.id, actorTokenId: p.tokenId }, 'volume force-deleted by an admin');
-    announceVolumeDelete(this.deps, result);
-    return result;
   }
 }
 

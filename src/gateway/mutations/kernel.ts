@@ -1,108 +1,179 @@
 /**
- * What the volume and snapshot mutations share: the idempotency replay of a create,
- * the error for a compare-and-set that did not apply, the operation row (with the
- * command to send) and its announcement and dispatch after the commit.
+ * The mutation kernel: the one shape every mutation of every resource has.
+ *
+ *     authorize → validate → load → (replay) → check → transaction { transition, Operation row } → announce, dispatch
+ *
+ * A mutation declares its rules (`MutationRules`) and `runMutation` does the rest: it reads
+ * outside the transaction, replays an idempotent create, runs the compare-and-set and the
+ * operation row (with the command for the outbox) in one transaction, turns a refused
+ * compare-and-set into the caller's error (`whyNot`), retries when the rules ask for it,
+ * and announces the change and sends the command only after the commit. Nothing is
+ * published for a change that did not commit; a command that cannot be sent now is left
+ * to the outbox sweeper (../sweepers/outbox.ts).
  */
-import type { OperationKind } from '../../domain/operations.js';
 import { randomUUID } from 'node:crypto';
-import type { EntityName, FilterQuery } from '@mikro-orm/core';
+import { UniqueConstraintViolationException, type EntityName, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
-import { Operation, type OutboxCommand } from '../../db/index.js';
-import { ConflictError, NotFoundError } from '../../domain/index.js';
-import { dispatchOrDefer } from '../sweepers/outbox.js';
+import { Operation, type OutboxCommand, type Principal } from '../../db/index.js';
+import { ConflictError, Problems } from '../../domain/index.js';
+import type { OperationKind, OperationResourceType } from '../../domain/operations.js';
 import type { GatewayDeps } from '../deps.js';
+import { dispatchOrDefer } from '../sweepers/outbox.js';
 
-type ResourceType = 'volume' | 'snapshot';
+/** `whyNot`'s answer when the row only moved under the request: load again and retry. */
+export const RETRY = Symbol('retry');
 
-/** A row created with an idempotency key: its project, key and the hash of the request that created it. */
-interface Idempotent {
+/** What an idempotent create is keyed by: the project, the caller's key, the hash of the request. */
+export interface Idempotency<R> {
+  /** The created row's entity; it has `projectId`, `idempotencyKey` and `requestHash`. */
+  entity: EntityName<IdempotentRow>;
+  projectId: string;
+  key: string;
+  requestHash: string;
+  /** The answer to a replay, from the row created earlier and its create operation. */
+  replayed(row: IdempotentRow, operation: Operation): R;
+}
+
+/** A row created with an idempotency key. */
+export interface IdempotentRow {
   id: string;
   projectId: string;
   idempotencyKey: string | null;
   requestHash: string | null;
 }
 
+/** The operation a mutation records, in its transaction. */
+export interface OperationSpec {
+  projectId: string;
+  resourceId: string;
+  /** The command the outbox sends. Without one, the operation is done when the transaction commits… */
+  command?: OutboxCommand | null;
+  /** …unless it waits for something else (a restore into a volume still being created): it stays PENDING. */
+  pending?: boolean;
+  /** A deadline of its own (those with a command get the default one when they are inserted). */
+  deadlineAt?: Date;
+}
+
 /**
- * The resource created earlier with `key` in the project, and its `create_<type>`
- * operation; null when there is none.
+ * A mutation's rules. `L` is what `load` read, `C` what the transition changed, `R` the
+ * result the caller gets.
+ */
+export interface MutationRules<L, C, R> {
+  /** Recorded on the operation row; without one the mutation records no operation (an admin's status reset). */
+  kind?: OperationKind;
+  resourceType: OperationResourceType;
+  /** Who may: `requireWriter`, or an admin check; throws FORBIDDEN or UNAUTHENTICATED. */
+  authorize(principal: Principal | null): Principal;
+  /** Adds every input problem at once; they become one BAD_USER_INPUT. */
+  validate?(problems: Problems): void;
+  /** Reads what the change needs, outside the transaction (NOT_FOUND…). Called again on a retry. */
+  load(em: EntityManager, principal: Principal): Promise<L>;
+  /**
+   * Checks the state the change starts from (INVALID_STATE…), after an idempotent replay had
+   * its chance (a create retried after it succeeded is answered, whatever its resource's state
+   * now); may add what it reads. Called again on a retry.
+   */
+  check?(em: EntityManager, loaded: L, principal: Principal): L | Promise<L>;
+  /** A create with an idempotency key: null when the caller gave none. */
+  idempotency?(loaded: L, principal: Principal): Idempotency<R> | null;
+  /** In the transaction: the compare-and-set or insert. null when the compare-and-set did not apply. */
+  transition(tx: EntityManager, loaded: L, operationId: string): Promise<C | null>;
+  /** Why the compare-and-set did not apply, read in the transaction: the caller's error, or RETRY (up to `attempts`). */
+  whyNot?(tx: EntityManager, loaded: L, attempt: number): Promise<Error | typeof RETRY>;
+  /** Tries of load + transaction while `whyNot` answers RETRY. @default 1 */
+  attempts?: number;
+  /** The operation row, when `kind` is set. */
+  operation?(changed: C, loaded: L, operationId: string): OperationSpec;
+  /** More rows in the same transaction, after the operation (an audit record). */
+  alsoRecord?(tx: EntityManager, changed: C, loaded: L, principal: Principal): C | Promise<C>;
+  /** After the commit: announce the resources that changed (the operation is announced by the kernel). */
+  announce(deps: GatewayDeps, changed: C, loaded: L, operation: Operation | null): void | Promise<void>;
+  /** The caller's answer. */
+  result(changed: C, operation: Operation | null, loaded: L): R;
+}
+
+/** A compare-and-set that did not apply, with the reason `whyNot` gave (carried out of the transaction to roll it back). */
+class Refused extends Error {
+  constructor(readonly reason: Error | typeof RETRY) {
+    super('compare-and-set refused');
+  }
+}
+
+/** Runs one mutation by its rules; see the module's documentation. */
+export async function runMutation<L, C, R>(deps: GatewayDeps, principal: Principal | null, rules: MutationRules<L, C, R>): Promise<R> {
+  const p = rules.authorize(principal);
+  if (rules.validate) {
+    const problems = new Problems();
+    rules.validate(problems);
+    problems.throwIfAny();
+  }
+  const em = deps.db.fork();
+  let loaded = await rules.load(em, p);
+  const idem = rules.idempotency?.(loaded, p) ?? null;
+  if (idem) {
+    const earlier = await replay(em, idem, rules.kind, rules.resourceType);
+    if (earlier) return earlier;
+  }
+  const operationId = randomUUID();
+  const attempts = rules.attempts ?? 1;
+  for (let attempt = 1; ; attempt++) {
+    if (rules.check) loaded = await rules.check(em, loaded, p);
+    try {
+      const { changed, operation } = await em.transactional(async (tx) => {
+        let changed = await rules.transition(tx, loaded, operationId);
+        if (changed === null) throw new Refused(rules.whyNot ? await rules.whyNot(tx, loaded, attempt) : new ConflictError('The resource changed while this request ran; retry.'));
+        const operation = rules.kind && rules.operation ? newOperation(tx, rules.kind, rules.resourceType, rules.operation(changed, loaded, operationId), operationId) : null;
+        if (rules.alsoRecord) changed = await rules.alsoRecord(tx, changed, loaded, p);
+        return { changed, operation };
+      });
+      await rules.announce(deps, changed, loaded, operation);
+      if (operation) announceOperation(deps, operation);
+      return rules.result(changed, operation, loaded);
+    } catch (err) {
+      // Two creates with one key raced: the loser answers with the winner's resource.
+      if (idem && (err instanceof UniqueConstraintViolationException || err instanceof Refused)) {
+        const earlier = await replay(deps.db.fork(), idem, rules.kind, rules.resourceType);
+        if (earlier) return earlier;
+      }
+      if (!(err instanceof Refused)) throw err;
+      if (err.reason !== RETRY) throw err.reason;
+      if (attempt >= attempts) throw new ConflictError(`The ${rules.resourceType} kept changing while this request ran; retry.`);
+      loaded = await rules.load(em, p);
+    }
+  }
+}
+
+/**
+ * The resource created earlier with the key, answered again; null when there is none.
  * @throws ConflictError when the key was used for a request with other parameters.
  */
-export async function replayCreate<T extends Idempotent>(
-  em: EntityManager,
-  entity: EntityName<T>,
-  resourceType: ResourceType,
-  projectId: string,
-  key: string,
-  requestHash: string,
-): Promise<{ existing: T; operation: Operation } | null> {
-  const existing = await em.findOne(entity, { projectId, idempotencyKey: key } as FilterQuery<T>, { disableIdentityMap: true });
-  if (!existing) return null;
-  if (existing.requestHash !== requestHash) {
+async function replay<R>(em: EntityManager, idem: Idempotency<R>, kind: OperationKind | undefined, resourceType: OperationResourceType): Promise<R | null> {
+  const row = await em.findOne(idem.entity, { projectId: idem.projectId, idempotencyKey: idem.key } as FilterQuery<IdempotentRow>, { disableIdentityMap: true });
+  if (!row) return null;
+  const operation = await em.findOne(Operation, { resourceId: row.id, ...(kind ? { kind } : {}) }, { disableIdentityMap: true, orderBy: { createdAt: 'asc' } });
+  // Another hash, or the key was used by another mutation (a manageVolume's key given to createVolume).
+  if (row.requestHash !== idem.requestHash || !operation) {
     throw new ConflictError(
-      `idempotencyKey "${key}" was already used for ${resourceType} ${existing.id} with other parameters; use a new key for a different ${resourceType}.`,
-      { [`${resourceType}Id`]: existing.id },
+      `idempotencyKey "${idem.key}" was already used for ${resourceType} ${row.id} with other parameters; use a new key for a different ${resourceType}.`,
+      { [`${resourceType}Id`]: row.id },
     );
   }
-  const operation = await em.findOneOrFail(Operation, { resourceId: existing.id, kind: `create_${resourceType}` }, { disableIdentityMap: true });
-  return { existing, operation };
+  return idem.replayed(row, operation);
 }
 
-/** The guard of a compare-and-set from `from`, at `expectedVersion` when one is given. */
-export function casGuard<S>(from: readonly S[], expectedVersion: number | null | undefined): { from: readonly S[]; expectedVersion?: number } {
-  return expectedVersion === undefined || expectedVersion === null ? { from } : { from, expectedVersion };
-}
-
-/**
- * Why a compare-and-set did not apply, as the error the caller should see, from the row
- * as it is now: NOT_FOUND when it is gone, CONFLICT when it is not at `expectedVersion`,
- * INVALID_STATE (from `invalid`) when its status is not one of `from`, CONFLICT otherwise
- * (it changed under the request). With `versionPinsState`, a matching `expectedVersion`
- * means the status was the reason: INVALID_STATE whatever the status.
- */
-export function casRefusal<S extends string>(
-  resource: 'Volume' | 'Snapshot' | 'Backup',
-  id: string,
-  now: { status: S; version: number } | null,
-  expectedVersion: number | null | undefined,
-  from: readonly S[],
-  invalid: (status: S) => Error,
-  opts: { versionPinsState?: boolean } = {},
-): Error {
-  if (!now || now.status === 'deleted') return new NotFoundError(resource, id);
-  const versionGiven = expectedVersion !== undefined && expectedVersion !== null;
-  if (versionGiven && now.version !== expectedVersion) {
-    return new ConflictError(
-      `${resource} ${id} is at version ${now.version}, not the expected ${expectedVersion}: someone changed it. Read it again and retry with the new version.`,
-      { currentVersion: now.version },
-    );
+/** A new operation row in the caller's transaction: PENDING with its command, or done at once without one. */
+export function newOperation(tx: EntityManager, kind: OperationKind, resourceType: OperationResourceType, spec: OperationSpec, id: string = randomUUID()): Operation {
+  const operation = tx.create(Operation, { id, projectId: spec.projectId, kind, resourceType, resourceId: spec.resourceId, command: spec.command ?? null });
+  if (spec.deadlineAt) operation.deadlineAt = spec.deadlineAt;
+  if (!spec.command && !spec.pending) {
+    operation.status = 'succeeded';
+    operation.finishedAt = new Date();
   }
-  if (versionGiven && opts.versionPinsState) return invalid(now.status);
-  if (!from.includes(now.status)) return invalid(now.status);
-  return new ConflictError(`${resource} ${id} changed while this request ran; retry.`, { currentVersion: now.version });
-}
-
-/** A new operation row on a volume or snapshot, holding the command to send (if any). */
-export function newOperation(
-  tx: EntityManager,
-  resourceType: ResourceType,
-  projectId: string,
-  kind: OperationKind,
-  resourceId: string,
-  command: OutboxCommand | null,
-  id: string = randomUUID(),
-): Operation {
-  return tx.create(Operation, { id, projectId, kind, resourceType, resourceId, command });
-}
-
-/** Marks an operation that needs no agent (done in its own transaction) as succeeded now. */
-export function succeeded(operation: Operation): Operation {
-  operation.status = 'succeeded';
-  operation.finishedAt = new Date();
   return operation;
 }
 
-/** After the commit: announces the operation and sends its command (failures are left to the outbox sweeper). */
-export function announceAndDispatch(deps: GatewayDeps, operation: Operation): void {
+/** After the commit: announces the operation and sends its command (a failure is left to the outbox sweeper). */
+export function announceOperation(deps: GatewayDeps, operation: Operation): void {
   deps.live.publishOperation(operation);
-  void dispatchOrDefer(deps.bus, deps.db, operation, deps.log);
+  if (operation.command) void dispatchOrDefer(deps.bus, deps.db, operation, deps.log);
 }

@@ -9,8 +9,6 @@
  * driver's naming and reports a delete outcome (DELETED, capacity released).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
-import type { EntityManager } from '@mikro-orm/knex';
 import {
   decodeEnvelope,
   decodePayload,
@@ -35,28 +33,11 @@ import {
   VolumeType,
   type Principal,
 } from '../../db/index.js';
-import {
-  BadInputError,
-  checkDescription,
-  checkIdempotencyKey,
-  checkManageReference,
-  checkMetadata,
-  checkName,
-  checkZone,
-  ConflictError,
-  InvalidStateError,
-  NotFoundError,
-  NoValidBackendError,
-  Problems,
-  refusedTransition,
-  requireAdmin,
-  ServiceUnavailableError,
-  stateHint,
-  type VolumeStatus,
-} from '../../domain/index.js';
+import { BadInputError, checkDescription, checkIdempotencyKey, checkManageReference, checkMetadata, checkName, checkZone, InvalidStateError, NotFoundError, NoValidBackendError, refusedTransition, requireAdmin, ServiceUnavailableError, stateHint, type VolumeStatus } from '../../domain/index.js';
 import type { ManageableImageView, ManageServiceApi, ManageVolumeRequest, UnmanageVolumeRequest } from '../../resolvers/manage-services.js';
 import type { VolumeResult } from '../../resolvers/index.js';
-import { announceAndDispatch, casGuard, casRefusal, newOperation, succeeded } from './kernel.js';
+import { casGuard, casRefusal } from './cas.js';
+import { runMutation } from './kernel.js';
 import { usableVolumeType } from './volume-type-lookup.js';
 import type { GatewayDeps } from '../deps.js';
 
@@ -70,7 +51,7 @@ export interface ManageDeps extends GatewayDeps {
   heartbeatSeconds: number;
 }
 
-export class ManageService implements ManageServiceApi {
+export class ManageMutations implements ManageServiceApi {
   constructor(private readonly deps: ManageDeps) {}
 
   /** The pool's latest heartbeat, when its agent is UP. */
@@ -86,45 +67,41 @@ export class ManageService implements ManageServiceApi {
     return found;
   }
 
-  async manage(principal: Principal | null, input: ManageVolumeRequest): Promise<VolumeResult> {
-    const p = requireAdmin(principal, 'Managing existing images');
-    const problems = new Problems();
-    checkName(problems, 'name', input.name, true);
-    checkDescription(problems, input.description);
-    checkManageReference(problems, input.reference);
-    checkZone(problems, input.availabilityZone);
-    checkIdempotencyKey(problems, input.idempotencyKey);
-    const metadata = checkMetadata(problems, input.metadata) ?? {};
-    if (!input.host?.trim()) problems.add('host is required: the storage host of the pool (see the pools query)');
-    if (!input.pool?.trim()) problems.add('pool is required: the name of the pool on that host (see the pools query)');
-    problems.throwIfAny();
-
-    const pool = this.livePool(input.host, input.pool);
-    if (input.availabilityZone && input.availabilityZone !== pool.availabilityZone) {
-      throw new BadInputError([`availabilityZone ${input.availabilityZone} does not match the pool's zone ${pool.availabilityZone}; omit it or give that zone`]);
-    }
-    const em = this.deps.db.fork();
-    const projectId = input.projectId ?? p.projectId;
-    if (!(await em.findOne(Project, { id: projectId }, { disableIdentityMap: true }))) throw new NotFoundError('Project', projectId);
-    let type: VolumeType | null = null;
-    if (input.volumeType) {
-      type = await usableVolumeType(em, p, input.volumeType);
-    }
-    const requestHash = createHash('sha256')
-      .update(JSON.stringify(['manage', input.host, input.pool, input.reference, input.name, input.description ?? null, type?.name ?? null, metadata]))
-      .digest('hex');
-    if (input.idempotencyKey) {
-      const replay = await this.replay(em, projectId, input.idempotencyKey, requestHash);
-      if (replay) return replay;
-    }
-
+  manage(principal: Principal | null, input: ManageVolumeRequest): Promise<VolumeResult> {
     const volumeId = randomUUID();
-    const operationId = randomUUID();
-    const command: AgentManage = { operationId, volumeId, pool: input.pool, reference: input.reference };
-    let result: VolumeResult;
-    try {
-      result = await em.transactional(async (tx) => {
-        const volume = tx.create(Volume, {
+    let metadata: Record<string, string> = {};
+    type Loaded = { projectId: string; zone: string; type: VolumeType | null; requestHash: string };
+    return runMutation<Loaded, Volume, VolumeResult>(this.deps, principal, {
+      kind: 'manage_volume',
+      resourceType: 'volume',
+      authorize: (p) => requireAdmin(p, 'Managing existing images'),
+      validate: (problems) => {
+        checkName(problems, 'name', input.name, true);
+        checkDescription(problems, input.description);
+        checkManageReference(problems, input.reference);
+        checkZone(problems, input.availabilityZone);
+        checkIdempotencyKey(problems, input.idempotencyKey);
+        metadata = checkMetadata(problems, input.metadata) ?? {};
+        if (!input.host?.trim()) problems.add('host is required: the storage host of the pool (see the pools query)');
+        if (!input.pool?.trim()) problems.add('pool is required: the name of the pool on that host (see the pools query)');
+      },
+      load: async (em, p) => {
+        const pool = this.livePool(input.host, input.pool);
+        if (input.availabilityZone && input.availabilityZone !== pool.availabilityZone) {
+          throw new BadInputError([`availabilityZone ${input.availabilityZone} does not match the pool's zone ${pool.availabilityZone}; omit it or give that zone`]);
+        }
+        const projectId = input.projectId ?? p.projectId;
+        if (!(await em.findOne(Project, { id: projectId }, { disableIdentityMap: true }))) throw new NotFoundError('Project', projectId);
+        const type = input.volumeType ? await usableVolumeType(em, p, input.volumeType) : null;
+        const requestHash = createHash('sha256')
+          .update(JSON.stringify(['manage', input.host, input.pool, input.reference, input.name, input.description ?? null, type?.name ?? null, metadata]))
+          .digest('hex');
+        return { projectId, zone: pool.availabilityZone, type, requestHash };
+      },
+      idempotency: ({ projectId, requestHash }) =>
+        input.idempotencyKey ? { entity: Volume, projectId, key: input.idempotencyKey, requestHash, replayed: (row, operation) => ({ volume: row as Volume, operation }) } : null,
+      transition: async (tx, { projectId, zone, type, requestHash }) =>
+        tx.create(Volume, {
           id: volumeId,
           projectId,
           name: input.name,
@@ -133,82 +110,67 @@ export class ManageService implements ManageServiceApi {
           sizeGiB: 1,
           status: 'creating',
           volumeType: type?.name ?? null,
-          availabilityZone: pool.availabilityZone,
+          availabilityZone: zone,
           host: input.host,
           pool: input.pool,
           metadata,
           idempotencyKey: input.idempotencyKey ?? null,
           requestHash,
-        });
-        const operation = newOperation(tx, 'volume', projectId, 'manage_volume', volumeId, {
-          subject: subjects.agent(input.host, MANAGE_COMMAND.manageVolume),
-          kind: MANAGE_KIND.agentManage,
-          payload: command,
-          msgId: `${operationId}:agent.manage`,
-        }, operationId);
-        return { volume, operation };
-      });
-    } catch (err) {
-      if (err instanceof UniqueConstraintViolationException && input.idempotencyKey) {
-        const replay = await this.replay(this.deps.db.fork(), projectId, input.idempotencyKey, requestHash);
-        if (replay) return replay;
-      }
-      throw err;
-    }
-    this.deps.live.publish('CREATED', result.volume);
-    announceAndDispatch(this.deps, result.operation);
-    return result;
-  }
-
-  private async replay(em: EntityManager, projectId: string, key: string, requestHash: string): Promise<VolumeResult | null> {
-    const existing = await em.findOne(Volume, { projectId, idempotencyKey: key }, { disableIdentityMap: true });
-    if (!existing) return null;
-    const operation = await em.findOne(Operation, { resourceId: existing.id, kind: 'manage_volume' }, { disableIdentityMap: true });
-    if (existing.requestHash !== requestHash || !operation) {
-      throw new ConflictError(`idempotencyKey "${key}" was already used for volume ${existing.id} with other parameters; use a new key.`, { volumeId: existing.id });
-    }
-    return { volume: existing, operation };
-  }
-
-  async unmanage(principal: Principal | null, input: UnmanageVolumeRequest): Promise<VolumeResult> {
-    requireAdmin(principal, 'Unmanaging volumes');
-    const em = this.deps.db.fork();
-    const current = await findVolume(em, input.id);
-    if (!current || current.status === 'deleted') throw new NotFoundError('Volume', input.id);
-    const refused = (status: VolumeStatus) =>
-      refusedTransition(`Volume ${current.id}`, status, 'unmanaged', UNMANAGE_FROM, stateHint(status));
-    if (!UNMANAGE_FROM.includes(current.status)) throw refused(current.status);
-    const snapshots = await countSnapshotsOfVolume(em, current.id);
-    if (snapshots > 0) {
-      throw new InvalidStateError(
-        `Volume ${current.id} has ${snapshots} snapshot${snapshots === 1 ? '' : 's'}; an unmanaged image keeps no snapshots, so delete them first.`,
-        { snapshotCount: snapshots },
-      );
-    }
-    const guard = casGuard(UNMANAGE_FROM, input.expectedVersion ?? current.version);
-    const operationId = randomUUID();
-    const result = await em.transactional(async (tx) => {
-      if (!current.host || !current.pool) {
-        // Never placed: there is no image to give back.
-        const volume = await casVolume(tx, current.id, guard, { status: 'deleted', deletedAt: new Date() });
-        if (!volume) throw casRefusal('Volume', current.id, await findVolume(tx, current.id), input.expectedVersion, UNMANAGE_FROM, refused, { versionPinsState: true });
-        await capacity.release(tx, current.id);
-        return { volume, operation: succeeded(newOperation(tx, 'volume', current.projectId, 'unmanage_volume', current.id, null, operationId)) };
-      }
-      const volume = await casVolume(tx, current.id, guard, { status: 'deleting' });
-      if (!volume) throw casRefusal('Volume', current.id, await findVolume(tx, current.id), input.expectedVersion, UNMANAGE_FROM, refused, { versionPinsState: true });
-      const payload: AgentUnmanage = { operationId, volumeId: current.id, pool: current.pool };
-      const operation = newOperation(tx, 'volume', current.projectId, 'unmanage_volume', current.id, {
-        subject: subjects.agent(current.host, MANAGE_COMMAND.unmanageVolume),
-        kind: MANAGE_KIND.agentUnmanage,
-        payload,
-        msgId: `${operationId}:agent.unmanage`,
-      }, operationId);
-      return { volume, operation };
+        }),
+      operation: (volume, _loaded, operationId) => {
+        const payload: AgentManage = { operationId, volumeId, pool: input.pool, reference: input.reference };
+        return {
+          projectId: volume.projectId,
+          resourceId: volume.id,
+          command: { subject: subjects.agent(input.host, MANAGE_COMMAND.manageVolume), kind: MANAGE_KIND.agentManage, payload, msgId: `${operationId}:agent.manage` },
+        };
+      },
+      announce: (deps, volume) => deps.live.publish('CREATED', volume),
+      result: (volume, operation) => ({ volume, operation: operation! }),
     });
-    this.deps.live.publish(result.volume.status === 'deleted' ? 'DELETED' : 'UPDATED', result.volume);
-    announceAndDispatch(this.deps, result.operation);
-    return result;
+  }
+
+  unmanage(principal: Principal | null, input: UnmanageVolumeRequest): Promise<VolumeResult> {
+    const refused = (id: string) => (status: VolumeStatus) => refusedTransition(`Volume ${id}`, status, 'unmanaged', UNMANAGE_FROM, stateHint(status));
+    return runMutation<Volume, Volume, VolumeResult>(this.deps, principal, {
+      kind: 'unmanage_volume',
+      resourceType: 'volume',
+      authorize: (p) => requireAdmin(p, 'Unmanaging volumes'),
+      load: async (em) => {
+        const current = await findVolume(em, input.id);
+        if (!current || current.status === 'deleted') throw new NotFoundError('Volume', input.id);
+        if (!UNMANAGE_FROM.includes(current.status)) throw refused(current.id)(current.status);
+        const snapshots = await countSnapshotsOfVolume(em, current.id);
+        if (snapshots > 0) {
+          throw new InvalidStateError(
+            `Volume ${current.id} has ${snapshots} snapshot${snapshots === 1 ? '' : 's'}; an unmanaged image keeps no snapshots, so delete them first.`,
+            { snapshotCount: snapshots },
+          );
+        }
+        return current;
+      },
+      transition: async (tx, current) => {
+        const guard = casGuard(UNMANAGE_FROM, input.expectedVersion ?? current.version);
+        // Never placed: there is no image to give back.
+        if (current.host && current.pool) return casVolume(tx, current.id, guard, { status: 'deleting' });
+        const volume = await casVolume(tx, current.id, guard, { status: 'deleted', deletedAt: new Date() });
+        if (volume) await capacity.release(tx, current.id);
+        return volume;
+      },
+      whyNot: async (tx, current) =>
+        casRefusal('Volume', current.id, await findVolume(tx, current.id), input.expectedVersion, UNMANAGE_FROM, refused(current.id), { versionPinsState: true }),
+      operation: (volume, current, operationId) => {
+        if (!current.host || !current.pool) return { projectId: current.projectId, resourceId: current.id };
+        const payload: AgentUnmanage = { operationId, volumeId: current.id, pool: current.pool };
+        return {
+          projectId: current.projectId,
+          resourceId: volume.id,
+          command: { subject: subjects.agent(current.host, MANAGE_COMMAND.unmanageVolume), kind: MANAGE_KIND.agentUnmanage, payload, msgId: `${operationId}:agent.unmanage` },
+        };
+      },
+      announce: (deps, volume) => deps.live.publish(volume.status === 'deleted' ? 'DELETED' : 'UPDATED', volume),
+      result: (volume, operation) => ({ volume, operation: operation! }),
+    });
   }
 
   async manageable(principal: Principal | null, host: string, pool: string): Promise<ManageableImageView[]> {

@@ -4,15 +4,13 @@
  * driver copies within the source's pool, so a copy carries the source's `host@pool` as
  * `sameBackendAs` (the scheduler's SameBackendFilter) and the source in the agent command.
  */
-import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/knex';
 import { COMMAND, KIND, poolId, subjects, type AgentRevert } from '../../bus/index.js';
 import { casVolume, findSnapshot, findVolume, snapshotsOfVolume, type Principal, type Snapshot, type Volume } from '../../db/index.js';
 import { assertCanStart, BadInputError, InvalidStateError, NotFoundError, Problems } from '../../domain/index.js';
 import { canSee, requireWriter } from '../../domain/access.js';
 import type { CreateVolumeRequest, RevertVolumeRequest, VolumeResult } from '../../resolvers/index.js';
-import { announceAndDispatch, newOperation } from './kernel.js';
-import type { GatewayDeps } from '../deps.js';
+import type { MutationRules } from './kernel.js';
 
 /** What a new volume is copied from, as checked: visible, AVAILABLE, placed on a pool. */
 export interface CopySource {
@@ -102,63 +100,62 @@ function latest(snapshots: Snapshot[]): Snapshot | undefined {
  * volume's size (Cinder refuses the same). The volume goes REVERTING and the agent
  * holding it reverts it; the outcome comes back on the volume's event subject.
  */
-export async function revertVolume(
-  deps: GatewayDeps,
-  principal: Principal | null,
+export function revertRules(
   input: RevertVolumeRequest,
   whyNot: (tx: EntityManager, id: string, expectedVersion: number) => Promise<Error>,
-): Promise<VolumeResult> {
-  const p = requireWriter(principal);
-  const problems = new Problems();
-  if (!input.volumeId) problems.add('volumeId is required');
-  if (!input.snapshotId) problems.add('snapshotId is required');
-  problems.throwIfAny();
-  const em = deps.db.fork();
-  const volume: Volume | null = await findVolume(em, input.volumeId);
-  if (!volume || volume.status === 'deleted' || !canSee(p, volume.projectId)) throw new NotFoundError('Volume', input.volumeId);
-  const snapshot = await findSnapshot(em, input.snapshotId);
-  if (!snapshot || snapshot.status === 'deleted' || !canSee(p, snapshot.projectId)) throw new NotFoundError('Snapshot', input.snapshotId);
-  if (snapshot.volumeId !== volume.id) {
-    throw new BadInputError([`snapshot ${snapshot.id} is a snapshot of volume ${snapshot.volumeId}, not of volume ${volume.id}`]);
-  }
-  assertCanStart('revert', volume.status, volume.id);
-  if (snapshot.status !== 'available') {
-    throw new InvalidStateError(`Snapshot ${snapshot.id} is ${snapshot.status.toUpperCase()}; a volume can only be reverted to an AVAILABLE snapshot.`, {
-      currentStatus: snapshot.status.toUpperCase(),
-      allowedStatuses: ['AVAILABLE'],
-    });
-  }
-  const newest = latest(await snapshotsOfVolume(em, volume.id));
-  if (newest && newest.id !== snapshot.id) {
-    throw new InvalidStateError(
-      `Snapshot ${snapshot.id} is not the latest snapshot of volume ${volume.id}; the latest is ${newest.id} ("${newest.name}", ${newest.status.toUpperCase()}). ` +
-        'A volume can only be reverted to its latest snapshot (as in Cinder): delete the newer snapshots first, or create a new volume from this one.',
-      { latestSnapshotId: newest.id },
-    );
-  }
-  if (snapshot.sizeGiB !== volume.sizeGiB) {
-    throw new InvalidStateError(
-      `Volume ${volume.id} is ${volume.sizeGiB} GiB and snapshot ${snapshot.id} was taken at ${snapshot.sizeGiB} GiB; a volume extended since its snapshot cannot be reverted to it (as in Cinder). Create a new volume from the snapshot instead.`,
-      { volumeSizeGiB: volume.sizeGiB, snapshotSizeGiB: snapshot.sizeGiB },
-    );
-  }
-  if (!volume.host || !volume.pool) throw new InvalidStateError(`Volume ${volume.id} is on no pool, so it cannot be reverted.`, {});
-  const operationId = randomUUID();
-  const payload: AgentRevert = { operationId, volumeId: volume.id, snapshotId: snapshot.id, pool: volume.pool };
-  const host = volume.host;
-  const result = await em.transactional(async (tx) => {
+): MutationRules<Volume, Volume, VolumeResult> {
+  return {
+    kind: 'revert_volume',
+    resourceType: 'volume',
+    authorize: requireWriter,
+    validate: (problems) => {
+      if (!input.volumeId) problems.add('volumeId is required');
+      if (!input.snapshotId) problems.add('snapshotId is required');
+    },
+    load: async (em, p) => {
+      const volume = await findVolume(em, input.volumeId);
+      if (!volume || volume.status === 'deleted' || !canSee(p, volume.projectId)) throw new NotFoundError('Volume', input.volumeId);
+      const snapshot = await findSnapshot(em, input.snapshotId);
+      if (!snapshot || snapshot.status === 'deleted' || !canSee(p, snapshot.projectId)) throw new NotFoundError('Snapshot', input.snapshotId);
+      if (snapshot.volumeId !== volume.id) {
+        throw new BadInputError([`snapshot ${snapshot.id} is a snapshot of volume ${snapshot.volumeId}, not of volume ${volume.id}`]);
+      }
+      assertCanStart('revert', volume.status, volume.id);
+      if (snapshot.status !== 'available') {
+        throw new InvalidStateError(`Snapshot ${snapshot.id} is ${snapshot.status.toUpperCase()}; a volume can only be reverted to an AVAILABLE snapshot.`, {
+          currentStatus: snapshot.status.toUpperCase(),
+          allowedStatuses: ['AVAILABLE'],
+        });
+      }
+      const newest = latest(await snapshotsOfVolume(em, volume.id));
+      if (newest && newest.id !== snapshot.id) {
+        throw new InvalidStateError(
+          `Snapshot ${snapshot.id} is not the latest snapshot of volume ${volume.id}; the latest is ${newest.id} ("${newest.name}", ${newest.status.toUpperCase()}). ` +
+            'A volume can only be reverted to its latest snapshot (as in Cinder): delete the newer snapshots first, or create a new volume from this one.',
+          { latestSnapshotId: newest.id },
+        );
+      }
+      if (snapshot.sizeGiB !== volume.sizeGiB) {
+        throw new InvalidStateError(
+          `Volume ${volume.id} is ${volume.sizeGiB} GiB and snapshot ${snapshot.id} was taken at ${snapshot.sizeGiB} GiB; a volume extended since its snapshot cannot be reverted to it (as in Cinder). Create a new volume from the snapshot instead.`,
+          { volumeSizeGiB: volume.sizeGiB, snapshotSizeGiB: snapshot.sizeGiB },
+        );
+      }
+      if (!volume.host || !volume.pool) throw new InvalidStateError(`Volume ${volume.id} is on no pool, so it cannot be reverted.`, {});
+      return volume;
+    },
     // At the version read: a snapshot taken meanwhile bumps it, and this revert is then refused.
-    const reverting = await casVolume(tx, volume.id, { from: ['available'], expectedVersion: volume.version }, { status: 'reverting' });
-    if (!reverting) throw await whyNot(tx, volume.id, volume.version);
-    const operation = newOperation(tx, 'volume', volume.projectId, 'revert_volume', volume.id, {
-      subject: subjects.agent(host, COMMAND.revertVolume),
-      kind: KIND.agentRevert,
-      payload,
-      msgId: `${operationId}:${KIND.agentRevert}`,
-    }, operationId);
-    return { volume: reverting, operation };
-  });
-  deps.live.publish('UPDATED', result.volume);
-  announceAndDispatch(deps, result.operation);
-  return result;
+    transition: (tx, volume) => casVolume(tx, volume.id, { from: ['available'], expectedVersion: volume.version }, { status: 'reverting' }),
+    whyNot: (tx, volume) => whyNot(tx, volume.id, volume.version),
+    operation: (_reverting, volume, operationId) => {
+      const payload: AgentRevert = { operationId, volumeId: volume.id, snapshotId: input.snapshotId, pool: volume.pool! };
+      return {
+        projectId: volume.projectId,
+        resourceId: volume.id,
+        command: { subject: subjects.agent(volume.host!, COMMAND.revertVolume), kind: KIND.agentRevert, payload, msgId: `${operationId}:${KIND.agentRevert}` },
+      };
+    },
+    announce: (deps, reverting) => deps.live.publish('UPDATED', reverting),
+    result: (volume, operation) => ({ volume, operation: operation! }),
+  };
 }

@@ -1,6 +1,6 @@
 /**
- * Starting a volume's deletion, shared by `deleteVolume` (volume-service.ts) and the
- * admin's `forceDeleteVolume` (admin-service.ts): they differ only in which states they
+ * Starting a volume's deletion, shared by `deleteVolume` (volume.ts) and the
+ * admin's `forceDeleteVolume` (admin.ts): they differ only in which states they
  * start from and in what they check first.
  */
 import { randomUUID } from 'node:crypto';
@@ -8,7 +8,7 @@ import type { EntityManager } from '@mikro-orm/knex';
 import { COMMAND, KIND, subjects, type AgentDelete } from '../../bus/index.js';
 import { capacity, casSnapshotsOfVolume, casVolume, liveAttachmentsOf, type CasGuard, type Operation, type Snapshot, type Volume } from '../../db/index.js';
 import { volumeHasAttachments } from '../../domain/attachment-states.js';
-import { announceAndDispatch, newOperation, succeeded } from './kernel.js';
+import { newOperation } from './kernel.js';
 import type { GatewayDeps } from '../deps.js';
 
 export interface DeleteStarted {
@@ -44,18 +44,17 @@ export async function startVolumeDelete(
     if (!volume) return null;
     const snapshots = opts.cascade ? await casSnapshotsOfVolume(tx, current.id, { $ne: 'deleted' }, { status: 'deleted', deletedAt: new Date() }) : [];
     await capacity.release(tx, current.id);
-    const operation = succeeded(newOperation(tx, 'volume', current.projectId, 'delete_volume', current.id, null, operationId));
+    const operation = newOperation(tx, 'delete_volume', 'volume', { projectId: current.projectId, resourceId: current.id }, operationId);
     return { volume, operation, snapshots };
   }
   const volume = await casVolume(tx, current.id, guard, { status: 'deleting' });
   if (!volume) return null;
   const snapshots = opts.cascade ? await casSnapshotsOfVolume(tx, current.id, { $ne: 'deleted' }, { status: 'deleting' }) : [];
   const payload: AgentDelete = { operationId, volumeId: current.id, pool: current.pool };
-  const operation = newOperation(tx, 'volume', current.projectId, 'delete_volume', current.id, {
-    subject: subjects.agent(current.host, COMMAND.deleteVolume),
-    kind: KIND.agentDelete,
-    payload,
-    msgId: `${operationId}:agent.delete`,
+  const operation = newOperation(tx, 'delete_volume', 'volume', {
+    projectId: current.projectId,
+    resourceId: current.id,
+    command: { subject: subjects.agent(current.host, COMMAND.deleteVolume), kind: KIND.agentDelete, payload, msgId: `${operationId}:agent.delete` },
   }, operationId);
   return { volume, operation, snapshots };
 }
@@ -65,9 +64,8 @@ async function refuseAttached(tx: EntityManager, v: Volume): Promise<void> {
   if (live.length > 0) throw volumeHasAttachments(v.id, live);
 }
 
-/** After the commit: announces the volume, its snapshots and the operation, and sends the agent's command. */
-export function announceVolumeDelete(deps: GatewayDeps, r: DeleteStarted): void {
+/** After the commit: announces the volume and its snapshots (the kernel announces the operation and sends its command). */
+export function announceVolumeDelete(deps: Pick<GatewayDeps, 'live'>, r: DeleteStarted): void {
   deps.live.publish(r.volume.status === 'deleted' ? 'DELETED' : 'UPDATED', r.volume);
   for (const s of r.snapshots) deps.live.publishSnapshot(s.status === 'deleted' ? 'DELETED' : 'UPDATED', s);
-  announceAndDispatch(deps, r.operation);
 }

@@ -21,20 +21,19 @@
  * A retype that needs a migration (src/gateway/mutations/volume-retype.ts) runs the same steps in
  * RETYPING and sets the new type at the switch.
  */
-import { randomUUID } from 'node:crypto';
 import { MIGRATION_COMMAND, MIGRATION_KIND, poolId, subjects, type Bus, type MigrationExport, type PoolStats } from '../../bus/index.js';
 import type { Logger } from '../../config/logger.js';
-import { capacity, casVolume, countSnapshotsOfVolume, findVolume, migrationCapacity, VolumeType, type Db, type Operation, type Principal } from '../../db/index.js';
+import { capacity, casVolume, countSnapshotsOfVolume, findVolume, migrationCapacity, VolumeType, type Db, type Operation, type Principal, type Volume } from '../../db/index.js';
 import { operationDeadline } from '../../domain/deadlines.js';
 import { requireAdmin } from '../../domain/access.js';
-import { actionTransition, assertCanStart, FlintError, invalidState, InvalidStateError, NotFoundError, Problems } from '../../domain/index.js';
+import { actionTransition, assertCanStart, FlintError, invalidState, InvalidStateError, NotFoundError } from '../../domain/index.js';
 import { checkMigrationTarget } from '../../scheduler/index.js';
 import type { MigrateVolumeRequest, MigrationServiceApi, RetypeVolumeRequest } from '../../resolvers/migration-services.js';
 import { retypeVolume } from './volume-retype.js';
 import type { VolumeResult } from '../../resolvers/index.js';
 import type { LiveHub } from '../live/hub.js';
-import { casRefusal, newOperation } from './kernel.js';
-import { dispatchOrDefer } from '../sweepers/outbox.js';
+import { casRefusal } from './cas.js';
+import { runMutation } from './kernel.js';
 import type { GatewayDeps } from '../deps.js';
 
 
@@ -46,82 +45,89 @@ export interface MigrationRecorderDeps {
   log: Logger;
 }
 
-export interface MigrationServiceDeps extends GatewayDeps {
+export interface MigrationDeps extends GatewayDeps {
   /** The gateway's live view of the pools (heartbeats). */
   pools: { list(): PoolStats[] };
 }
 
 /** `migrateVolume`, see the module's documentation. */
-export class MigrationService implements MigrationServiceApi {
-  constructor(private readonly deps: MigrationServiceDeps) {}
+export class MigrationMutations implements MigrationServiceApi {
+  constructor(private readonly deps: MigrationDeps) {}
 
-  async migrate(principal: Principal | null, input: MigrateVolumeRequest): Promise<VolumeResult> {
-    requireAdmin(principal, 'Migrating a volume');
-    const problems = new Problems();
-    if (!input.id) problems.add('id is required');
-    if (!input.host) problems.add('host is required: the storage host to move the volume to (see `flint pool list`)');
-    if (!input.pool) problems.add('pool is required: the pool on that host');
-    problems.throwIfAny();
-    const { db, config } = this.deps;
-    const em = db.fork();
-    const volume = await findVolume(em, input.id);
-    if (!volume || volume.status === 'deleted') throw new NotFoundError('Volume', input.id);
-    assertCanStart('migrate', volume.status, volume.id);
-    if (!volume.host || !volume.pool) throw new InvalidStateError(`Volume ${volume.id} is on no pool, so there is nothing to migrate.`, {});
-    const snapshots = await countSnapshotsOfVolume(em, volume.id);
-    if (snapshots > 0) {
-      throw new InvalidStateError(
-        `Volume ${volume.id} has ${snapshots} snapshot${snapshots === 1 ? '' : 's'}, and a volume with snapshots cannot be migrated (as in Cinder): ` +
-          'delete its snapshots first, or copy the volume instead (create a volume from a snapshot or a clone, which stays on this pool).',
-        { snapshotCount: snapshots },
-      );
-    }
-    const type = volume.volumeType ? await em.findOne(VolumeType, { name: volume.volumeType }, { disableIdentityMap: true }) : null;
-    const allocated = await capacity.allocations(em);
-    const pools = this.deps.pools.list().map((s) => ({ ...s, allocatedCapacityGiB: allocated.get(poolId(s.host, s.pool)) ?? 0 }));
-    const check = checkMigrationTarget(
-      {
-        volumeId: volume.id,
-        projectId: volume.projectId,
-        sizeGiB: volume.sizeGiB,
-        availabilityZone: volume.availabilityZone,
-        volumeType: type ? { name: type.name, extraSpecs: type.extraSpecs } : null,
+  migrate(principal: Principal | null, input: MigrateVolumeRequest): Promise<VolumeResult> {
+    const { config } = this.deps;
+    return runMutation<{ volume: Volume & { host: string; pool: string }; limitGiB: number }, Volume, VolumeResult>(this.deps, principal, {
+      kind: 'migrate_volume',
+      resourceType: 'volume',
+      authorize: (p) => requireAdmin(p, 'Migrating a volume'),
+      validate: (problems) => {
+        if (!input.id) problems.add('id is required');
+        if (!input.host) problems.add('host is required: the storage host to move the volume to (see `flint pool list`)');
+        if (!input.pool) problems.add('pool is required: the pool on that host');
       },
-      { host: volume.host, pool: volume.pool },
-      { host: input.host, pool: input.pool },
-      pools,
-      { staleBefore: new Date(Date.now() - config.heartbeatSeconds * 3 * 1000), force: input.force === true },
-    );
-    if (!check.ok) throw new FlintError(check.code, check.message);
-
-    const operationId = randomUUID();
-    const source = { host: volume.host, pool: volume.pool };
-    const payload: MigrationExport = {
-      operationId,
-      volumeId: volume.id,
-      pool: source.pool,
-      sizeGiB: volume.sizeGiB,
-      destination: { host: input.host, pool: input.pool },
-      notAfter: operationDeadline(new Date(), config.operationTimeoutSeconds).toISOString(),
-    };
-    const result = await em.transactional(async (tx) => {
-      const moved = await casVolume(tx, volume.id, { from: ['available'], expectedVersion: volume.version }, { status: 'maintenance', migrationStatus: 'starting' });
-      if (!moved) {
+      load: async (em) => {
+        const volume = await findVolume(em, input.id);
+        if (!volume || volume.status === 'deleted') throw new NotFoundError('Volume', input.id);
+        assertCanStart('migrate', volume.status, volume.id);
+        if (!volume.host || !volume.pool) throw new InvalidStateError(`Volume ${volume.id} is on no pool, so there is nothing to migrate.`, {});
+        const snapshots = await countSnapshotsOfVolume(em, volume.id);
+        if (snapshots > 0) {
+          throw new InvalidStateError(
+            `Volume ${volume.id} has ${snapshots} snapshot${snapshots === 1 ? '' : 's'}, and a volume with snapshots cannot be migrated (as in Cinder): ` +
+              'delete its snapshots first, or copy the volume instead (create a volume from a snapshot or a clone, which stays on this pool).',
+            { snapshotCount: snapshots },
+          );
+        }
+        const type = volume.volumeType ? await em.findOne(VolumeType, { name: volume.volumeType }, { disableIdentityMap: true }) : null;
+        const allocated = await capacity.allocations(em);
+        const pools = this.deps.pools.list().map((s) => ({ ...s, allocatedCapacityGiB: allocated.get(poolId(s.host, s.pool)) ?? 0 }));
+        const check = checkMigrationTarget(
+          {
+            volumeId: volume.id,
+            projectId: volume.projectId,
+            sizeGiB: volume.sizeGiB,
+            availabilityZone: volume.availabilityZone,
+            volumeType: type ? { name: type.name, extraSpecs: type.extraSpecs } : null,
+          },
+          { host: volume.host, pool: volume.pool },
+          { host: input.host, pool: input.pool },
+          pools,
+          { staleBefore: new Date(Date.now() - config.heartbeatSeconds * 3 * 1000), force: input.force === true },
+        );
+        if (!check.ok) throw new FlintError(check.code, check.message);
+        return { volume: volume as Volume & { host: string; pool: string }, limitGiB: check.limitGiB };
+      },
+      transition: async (tx, { volume, limitGiB }, operationId) => {
+        const moved = await casVolume(tx, volume.id, { from: ['available'], expectedVersion: volume.version }, { status: 'maintenance', migrationStatus: 'starting' });
+        if (!moved) return null;
+        const target = poolId(input.host, input.pool);
+        if (!(await migrationCapacity.reserveForMigration(tx, operationId, target, volume.sizeGiB, limitGiB))) {
+          throw new FlintError('NO_VALID_BACKEND', `Pool ${target} has no room for the ${volume.sizeGiB} GiB of volume ${volume.id}: its capacity is already promised to other volumes. Choose another pool.`);
+        }
+        return moved;
+      },
+      whyNot: async (tx, { volume }) => {
         const t = actionTransition('migrate');
-        throw casRefusal('Volume', volume.id, await findVolume(tx, volume.id), undefined, t.from, (s) => invalidState(t, s, volume.id));
-      }
-      const target = poolId(input.host, input.pool);
-      if (!(await migrationCapacity.reserveForMigration(tx, operationId, target, volume.sizeGiB, check.limitGiB))) {
-        throw new FlintError('NO_VALID_BACKEND', `Pool ${target} has no room for the ${volume.sizeGiB} GiB of volume ${volume.id}: its capacity is already promised to other volumes. Choose another pool.`);
-      }
-      const operation = newOperation(tx, 'volume', volume.projectId, 'migrate_volume', volume.id, exportCommand(source.host, payload), operationId);
-      return { volume: moved, operation };
+        return casRefusal('Volume', volume.id, await findVolume(tx, volume.id), undefined, t.from, (s) => invalidState(t, s, volume.id));
+      },
+      operation: (_moved, { volume }, operationId) => {
+        const payload: MigrationExport = {
+          operationId,
+          volumeId: volume.id,
+          pool: volume.pool,
+          sizeGiB: volume.sizeGiB,
+          destination: { host: input.host, pool: input.pool },
+          notAfter: operationDeadline(new Date(), config.operationTimeoutSeconds).toISOString(),
+        };
+        return { projectId: volume.projectId, resourceId: volume.id, command: exportCommand(volume.host, payload) };
+      },
+      announce: (deps, moved, { volume }, operation) => {
+        const move = { from: poolId(volume.host, volume.pool), to: poolId(input.host, input.pool), force: input.force === true };
+        deps.log.info({ volumeId: volume.id, ...move, operationId: operation?.id }, 'volume migration started');
+        deps.live.publish('UPDATED', moved);
+      },
+      result: (volume, operation) => ({ volume, operation: operation! }),
     });
-    this.deps.log.info({ volumeId: volume.id, from: poolId(source.host, source.pool), to: poolId(input.host, input.pool), force: input.force === true, operationId }, 'volume migration started');
-    this.deps.live.publish('UPDATED', result.volume);
-    this.deps.live.publishOperation(result.operation);
-    void dispatchOrDefer(this.deps.bus, this.deps.db, result.operation, this.deps.log);
-    return result;
   }
 
   /** See src/gateway/mutations/volume-retype.ts. */

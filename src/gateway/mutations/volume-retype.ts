@@ -6,64 +6,64 @@
  * a refusal (AVAILABLE, unchanged, the operation FAILED with the reason and a user message).
  * AVAILABLE volumes only for now; IN_USE volumes will be retyped once attachments exist.
  */
-import { randomUUID } from 'node:crypto';
 import { RETYPE_COMMAND, RETYPE_KIND as RETYPE_MESSAGE_KIND, subjects, type ScheduleRetype } from '../../bus/index.js';
-import { casVolume, countSnapshotsOfVolume, findVolume, type Principal } from '../../db/index.js';
+import { casVolume, countSnapshotsOfVolume, findVolume, type Principal, type Volume, type VolumeType } from '../../db/index.js';
 import { canSee, requireWriter } from '../../domain/access.js';
-import { actionTransition, assertCanStart, BadInputError, invalidState, NotFoundError, Problems } from '../../domain/index.js';
+import { actionTransition, assertCanStart, BadInputError, invalidState, NotFoundError } from '../../domain/index.js';
 import type { RetypeVolumeRequest } from '../../resolvers/migration-services.js';
 import type { VolumeResult } from '../../resolvers/index.js';
-import { casRefusal, newOperation } from './kernel.js';
+import { casRefusal } from './cas.js';
+import { runMutation } from './kernel.js';
 import { usableVolumeType } from './volume-type-lookup.js';
-import { dispatchOrDefer } from '../sweepers/outbox.js';
 import type { GatewayDeps } from '../deps.js';
 
-export async function retypeVolume(deps: GatewayDeps, principal: Principal | null, input: RetypeVolumeRequest): Promise<VolumeResult> {
-  const p = requireWriter(principal);
-  const problems = new Problems();
-  if (!input.id) problems.add('id is required');
-  if (!input.volumeType) problems.add('volumeType is required: the name of the new volume type');
-  if (input.migrationPolicy !== 'never' && input.migrationPolicy !== 'on_demand') problems.add('migrationPolicy must be NEVER or ON_DEMAND');
-  problems.throwIfAny();
-  const em = deps.db.fork();
-  const volume = await findVolume(em, input.id);
-  if (!volume || volume.status === 'deleted' || !canSee(p, volume.projectId)) throw new NotFoundError('Volume', input.id);
-  // Honours the access granted to the project; a private type without it is NOT_FOUND, as a missing one.
-  const type = await usableVolumeType(em, p, input.volumeType);
-  if (type.name === volume.volumeType) throw new BadInputError([`volume ${volume.id} is already of type ${type.name}; give another type`]);
-  assertCanStart('retype', volume.status, volume.id);
+export function retypeVolume(deps: GatewayDeps, principal: Principal | null, input: RetypeVolumeRequest): Promise<VolumeResult> {
   const t = actionTransition('retype');
-  if (!volume.host || !volume.pool) throw invalidState(t, volume.status, volume.id);
-  const snapshotCount = await countSnapshotsOfVolume(em, volume.id);
-  const operationId = randomUUID();
-  const command: ScheduleRetype = {
-    operationId,
-    volumeId: volume.id,
-    projectId: volume.projectId,
-    host: volume.host,
-    pool: volume.pool,
-    sizeGiB: volume.sizeGiB,
-    availabilityZone: volume.availabilityZone,
-    volumeType: { name: type.name, extraSpecs: type.extraSpecs },
-    policy: input.migrationPolicy,
-    snapshotCount,
-  };
-  const result = await em.transactional(async (tx) => {
-    const retyping = await casVolume(tx, volume.id, { from: t.from, expectedVersion: input.expectedVersion ?? volume.version }, { status: 'retyping' });
-    if (!retyping) {
-      throw casRefusal('Volume', volume.id, await findVolume(tx, volume.id), input.expectedVersion, t.from, (s) => invalidState(t, s, volume.id), { versionPinsState: true });
-    }
-    const operation = newOperation(tx, 'volume', volume.projectId, 'retype_volume', volume.id, {
-      subject: subjects.scheduler(RETYPE_COMMAND),
-      kind: RETYPE_MESSAGE_KIND.schedule,
-      payload: command,
-      msgId: `${operationId}:${RETYPE_MESSAGE_KIND.schedule}`,
-    }, operationId);
-    return { volume: retyping, operation };
+  return runMutation<{ volume: Volume & { host: string; pool: string }; type: VolumeType; snapshotCount: number }, Volume, VolumeResult>(deps, principal, {
+    kind: 'retype_volume',
+    resourceType: 'volume',
+    authorize: requireWriter,
+    validate: (problems) => {
+      if (!input.id) problems.add('id is required');
+      if (!input.volumeType) problems.add('volumeType is required: the name of the new volume type');
+      if (input.migrationPolicy !== 'never' && input.migrationPolicy !== 'on_demand') problems.add('migrationPolicy must be NEVER or ON_DEMAND');
+    },
+    load: async (em, p) => {
+      const volume = await findVolume(em, input.id);
+      if (!volume || volume.status === 'deleted' || !canSee(p, volume.projectId)) throw new NotFoundError('Volume', input.id);
+      // Honours the access granted to the project; a private type without it is NOT_FOUND, as a missing one.
+      const type = await usableVolumeType(em, p, input.volumeType);
+      if (type.name === volume.volumeType) throw new BadInputError([`volume ${volume.id} is already of type ${type.name}; give another type`]);
+      assertCanStart('retype', volume.status, volume.id);
+      if (!volume.host || !volume.pool) throw invalidState(t, volume.status, volume.id);
+      return { volume: volume as Volume & { host: string; pool: string }, type, snapshotCount: await countSnapshotsOfVolume(em, volume.id) };
+    },
+    transition: (tx, { volume }) => casVolume(tx, volume.id, { from: t.from, expectedVersion: input.expectedVersion ?? volume.version }, { status: 'retyping' }),
+    whyNot: async (tx, { volume }) =>
+      casRefusal('Volume', volume.id, await findVolume(tx, volume.id), input.expectedVersion, t.from, (s) => invalidState(t, s, volume.id), { versionPinsState: true }),
+    operation: (_retyping, { volume, type, snapshotCount }, operationId) => {
+      const command: ScheduleRetype = {
+        operationId,
+        volumeId: volume.id,
+        projectId: volume.projectId,
+        host: volume.host,
+        pool: volume.pool,
+        sizeGiB: volume.sizeGiB,
+        availabilityZone: volume.availabilityZone,
+        volumeType: { name: type.name, extraSpecs: type.extraSpecs },
+        policy: input.migrationPolicy,
+        snapshotCount,
+      };
+      return {
+        projectId: volume.projectId,
+        resourceId: volume.id,
+        command: { subject: subjects.scheduler(RETYPE_COMMAND), kind: RETYPE_MESSAGE_KIND.schedule, payload: command, msgId: `${operationId}:${RETYPE_MESSAGE_KIND.schedule}` },
+      };
+    },
+    announce: (d, retyping, { volume, type }, operation) => {
+      d.log.info({ volumeId: volume.id, from: volume.volumeType, to: type.name, policy: input.migrationPolicy, operationId: operation?.id }, 'volume retype started');
+      d.live.publish('UPDATED', retyping);
+    },
+    result: (volume, operation) => ({ volume, operation: operation! }),
   });
-  deps.log.info({ volumeId: volume.id, from: volume.volumeType, to: type.name, policy: input.migrationPolicy, operationId }, 'volume retype started');
-  deps.live.publish('UPDATED', result.volume);
-  deps.live.publishOperation(result.operation);
-  void dispatchOrDefer(deps.bus, deps.db, result.operation, deps.log);
-  return result;
 }

@@ -1,45 +1,17 @@
 /**
- * What the volume mutations do, independent of GraphQL: validate, check the state
- * machine, commit the change and its operation (with the command to send) in one
- * transaction, then publish. Resolvers are thin wrappers around this.
+ * The volume mutations, each a declaration of its rules for the kernel (kernel.ts): who may,
+ * what input is valid, what is read, the compare-and-set, the operation and its command,
+ * and what is announced. Copies and reverts are in volume-copy.ts, the delete's start in
+ * volume-delete.ts.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
-import {
-  COMMAND,
-  KIND,
-  subjects,
-  type ScheduleCreate,
-  type ScheduleExtend,
-} from '../../bus/index.js';
-import {
-  casVolume,
-  countSnapshotsOfVolume,
-  findOperation,
-  findVolume,
-  Volume,
-  VolumeType,
-  type Operation,
-  type Principal,
-} from '../../db/index.js';
-import {
-  actionTransition,
-  assertCanStart,
-  BadInputError,
-  checkDescription,
-  checkIdempotencyKey,
-  checkMetadata,
-  checkName,
-  checkSize,
-  checkZone,
-  invalidState,
-  InvalidStateError,
-  NotFoundError,
-  Problems,
-  type VolumeAction,
-} from '../../domain/index.js';
+import { COMMAND, KIND, subjects, type ScheduleCreate, type ScheduleExtend } from '../../bus/index.js';
+import { casVolume, countSnapshotsOfVolume, findOperation, findVolume, Volume, VolumeType, type Operation, type Principal } from '../../db/index.js';
+import { actionTransition, assertCanStart, BadInputError, checkDescription, checkIdempotencyKey, checkMetadata, checkName, checkSize, checkZone, invalidState, InvalidStateError, NotFoundError, type VolumeAction } from '../../domain/index.js';
 import { canSee, requireWriter } from '../../domain/access.js';
+import { multiattachFromExtraSpecs, volumeHasAttachments } from '../../domain/attachment-states.js';
+import { liveAttachmentsOf } from '../../db/attachment-store.js';
 import type {
   CreateVolumeRequest,
   DeleteVolumeRequest,
@@ -51,87 +23,52 @@ import type {
   VolumePlacement,
 } from '../../resolvers/index.js';
 import type { GatewayDeps } from '../deps.js';
-import { announceAndDispatch, casGuard, casRefusal, newOperation, replayCreate, succeeded } from './kernel.js';
-import { usableVolumeType } from './volume-type-lookup.js';
-import { checkCopyInput, copySize, copySource, revertVolume, sourcePool } from './volume-copy.js';
+import { casGuard, casRefusal } from './cas.js';
+import { runMutation } from './kernel.js';
+import { checkCopyInput, copySize, copySource, revertRules, sourcePool, type CopySource } from './volume-copy.js';
 import { announceVolumeDelete, startVolumeDelete } from './volume-delete.js';
-import { multiattachFromExtraSpecs, volumeHasAttachments } from '../../domain/attachment-states.js';
-import { liveAttachmentsOf } from '../../db/attachment-store.js';
+import { usableVolumeType } from './volume-type-lookup.js';
 
 /** Implements what the resolvers call (`VolumeServiceApi`). */
-export class VolumeService implements VolumeServiceApi {
+export class VolumeMutations implements VolumeServiceApi {
   constructor(private readonly deps: GatewayDeps) {}
 
   /** The volume if it exists, is not deleted, and the caller may see it. */
   async visible(p: Principal, id: string, em = this.deps.db.fork()): Promise<Volume | null> {
-    const v = await findVolume(em, id);
-    return v && v.status !== 'deleted' && canSee(p, v.projectId) ? v : null;
+    return visibleVolume(em, p, id);
   }
 
-  async create(principal: Principal | null, input: CreateVolumeRequest, placement?: VolumePlacement): Promise<VolumeResult> {
-    const p = requireWriter(principal);
-    const problems = new Problems();
-    checkName(problems, 'name', input.name, true);
-    checkSize(problems, 'sizeGiB', input.sizeGiB);
-    checkCopyInput(problems, input);
-    checkDescription(problems, input.description);
-    const metadata = checkMetadata(problems, input.metadata) ?? {};
-    checkZone(problems, input.availabilityZone);
-    checkIdempotencyKey(problems, input.idempotencyKey);
-    problems.throwIfAny();
-
-    const em = this.deps.db.fork();
-    const source = await copySource(em, p, input);
-    const sizeGiB = copySize(input.sizeGiB, source);
-    let type: VolumeType | null = null;
-    if (input.volumeType) {
-      // Missing, or private and not granted: one NOT_FOUND (src/gateway/mutations/volume-type-lookup.ts).
-      type = await usableVolumeType(em, p, input.volumeType);
-    }
-    const requestHash = createHash('sha256')
-      .update(
-        JSON.stringify([
-          input.name,
-          input.sizeGiB ?? null,
-          input.description ?? null,
-          type?.name ?? null,
-          input.availabilityZone ?? null,
-          metadata,
-          // Only for copies, so the hashes of blank volumes stay as they were.
-          ...(source ? [{ snapshotId: input.snapshotId ?? null, sourceVolumeId: input.sourceVolumeId ?? null }] : []),
-          // Only when asked for, so the hashes of other volumes stay as they were.
-          ...(input.multiattach ? [{ multiattach: true }] : []),
-        ]),
-      )
-      .digest('hex');
-    if (input.idempotencyKey) {
-      const replay = await this.replay(em, p, input.idempotencyKey, requestHash);
-      if (replay) return replay;
-    }
-
+  create(principal: Principal | null, input: CreateVolumeRequest, placement?: VolumePlacement): Promise<VolumeResult> {
     const volumeId = randomUUID();
-    const operationId = randomUUID();
-    const command: ScheduleCreate = {
-      operationId,
-      request: {
-        volumeId,
-        projectId: p.projectId,
-        sizeGiB,
-        availabilityZone: input.availabilityZone ?? null,
-        volumeType: type ? { name: type.name, extraSpecs: type.extraSpecs } : null,
-        ...(source ? { sameBackendAs: sourcePool(source) } : {}),
-        ...(placement?.nearBackupRepository ? { nearBackupRepository: placement.nearBackupRepository } : {}),
+    let metadata: Record<string, string> = {};
+    return runMutation<{ projectId: string; source: CopySource | null; type: VolumeType | null; requestHash: string }, { volume: Volume }, VolumeResult>(this.deps, principal, {
+      kind: 'create_volume',
+      resourceType: 'volume',
+      authorize: requireWriter,
+      validate: (problems) => {
+        checkName(problems, 'name', input.name, true);
+        checkSize(problems, 'sizeGiB', input.sizeGiB);
+        checkCopyInput(problems, input);
+        checkDescription(problems, input.description);
+        metadata = checkMetadata(problems, input.metadata) ?? {};
+        checkZone(problems, input.availabilityZone);
+        checkIdempotencyKey(problems, input.idempotencyKey);
       },
-      attempt: 1,
-      excluded: [],
-      ...(source ? { source: source.snapshotId ? { volumeId: source.volumeId, snapshotId: source.snapshotId } : { volumeId: source.volumeId } } : {}),
-    };
-    let created: VolumeResult;
-    try {
-      created = await em.transactional(async (tx) => {
+      load: async (em, p) => {
+        const source = await copySource(em, p, input);
+        // Missing, or private and not granted: one NOT_FOUND (volume-type-lookup.ts).
+        const type = input.volumeType ? await usableVolumeType(em, p, input.volumeType) : null;
+        return { projectId: p.projectId, source, type, requestHash: createRequestHash(input, metadata, source, type) };
+      },
+      idempotency: ({ requestHash }, p) =>
+        input.idempotencyKey
+          ? { entity: Volume, projectId: p.projectId, key: input.idempotencyKey, requestHash, replayed: (row, operation) => ({ volume: row as Volume, operation }) }
+          : null,
+      transition: async (tx, { projectId, source, type, requestHash }) => {
+        const sizeGiB = copySize(input.sizeGiB, source);
         const volume = tx.create(Volume, {
           id: volumeId,
-          projectId: p.projectId,
+          projectId,
           name: input.name,
           description: input.description ?? null,
           sizeGiB,
@@ -145,144 +82,172 @@ export class VolumeService implements VolumeServiceApi {
           requestHash,
           multiattach: !!input.multiattach || multiattachFromExtraSpecs(type?.extraSpecs),
         });
-        const operation = newOperation(tx, 'volume', p.projectId, 'create_volume', volumeId, {
-          subject: subjects.scheduler(COMMAND.createVolume),
-          kind: KIND.scheduleCreate,
-          payload: command,
-          msgId: `${operationId}:schedule:1`,
-        }, operationId);
-        return { volume, operation };
-      });
-    } catch (err) {
-      // Two requests with one idempotency key raced: the loser answers with the winner's volume.
-      if (err instanceof UniqueConstraintViolationException && input.idempotencyKey) {
-        const replay = await this.replay(this.deps.db.fork(), p, input.idempotencyKey, requestHash);
-        if (replay) return replay;
-      }
-      throw err;
-    }
-    this.deps.live.publish('CREATED', created.volume);
-    announceAndDispatch(this.deps, created.operation);
-    return created;
+        return { volume };
+      },
+      operation: ({ volume }, { source, type }, operationId) => {
+        const command: ScheduleCreate = {
+          operationId,
+          request: {
+            volumeId: volume.id,
+            projectId: volume.projectId,
+            sizeGiB: volume.sizeGiB,
+            availabilityZone: input.availabilityZone ?? null,
+            volumeType: type ? { name: type.name, extraSpecs: type.extraSpecs } : null,
+            ...(source ? { sameBackendAs: sourcePool(source) } : {}),
+            ...(placement?.nearBackupRepository ? { nearBackupRepository: placement.nearBackupRepository } : {}),
+          },
+          attempt: 1,
+          excluded: [],
+          ...(source ? { source: source.snapshotId ? { volumeId: source.volumeId, snapshotId: source.snapshotId } : { volumeId: source.volumeId } } : {}),
+        };
+        return {
+          projectId: volume.projectId,
+          resourceId: volume.id,
+          command: { subject: subjects.scheduler(COMMAND.createVolume), kind: KIND.scheduleCreate, payload: command, msgId: `${operationId}:schedule:1` },
+        };
+      },
+      announce: (deps, { volume }) => deps.live.publish('CREATED', volume),
+      result: ({ volume }, operation) => ({ volume, operation: operation! }),
+    });
   }
 
-  private async replay(em: EntityManager, p: Principal, key: string, requestHash: string): Promise<VolumeResult | null> {
-    const found = await replayCreate(em, Volume, 'volume', p.projectId, key, requestHash);
-    return found && { volume: found.existing, operation: found.operation };
-  }
-
-  async update(principal: Principal | null, input: UpdateVolumeRequest): Promise<VolumeResult> {
-    const p = requireWriter(principal);
-    const problems = new Problems();
-    checkName(problems, 'name', input.name, false);
-    checkDescription(problems, input.description);
-    const metadata = checkMetadata(problems, input.metadata);
-    problems.throwIfAny();
+  update(principal: Principal | null, input: UpdateVolumeRequest): Promise<VolumeResult> {
     const changes: Partial<Pick<Volume, 'name' | 'description' | 'metadata'>> = {};
-    if (input.name !== undefined && input.name !== null) changes.name = input.name;
-    if (input.description !== undefined) changes.description = input.description;
-    if (metadata !== undefined) changes.metadata = metadata;
-    if (Object.keys(changes).length === 0) throw new BadInputError(['give at least one of name, description, metadata to change']);
-
-    const em = this.deps.db.fork();
-    const current = await this.mustSee(p, input.id, em);
-    const { volume, operation } = await em.transactional(async (tx) => {
-      const volume = await casVolume(tx, current.id, guard('update', input.expectedVersion), changes);
-      if (!volume) throw await this.whyNot(tx, 'update', current.id, input.expectedVersion);
-      const operation = succeeded(newOperation(tx, 'volume', current.projectId, 'update_volume', current.id, null));
-      return { volume, operation };
+    return runMutation<Volume, Volume, VolumeResult>(this.deps, principal, {
+      kind: 'update_volume',
+      resourceType: 'volume',
+      authorize: requireWriter,
+      validate: (problems) => {
+        checkName(problems, 'name', input.name, false);
+        checkDescription(problems, input.description);
+        const metadata = checkMetadata(problems, input.metadata);
+        if (input.name !== undefined && input.name !== null) changes.name = input.name;
+        if (input.description !== undefined) changes.description = input.description;
+        if (metadata !== undefined) changes.metadata = metadata;
+      },
+      load: (em, p) => {
+        if (Object.keys(changes).length === 0) throw new BadInputError(['give at least one of name, description, metadata to change']);
+        return mustSeeVolume(em, p, input.id);
+      },
+      transition: (tx, current) => casVolume(tx, current.id, casGuard(actionTransition('update').from, input.expectedVersion), changes),
+      whyNot: (tx, current) => volumeWhyNot(tx, 'update', current.id, input.expectedVersion),
+      operation: (volume) => ({ projectId: volume.projectId, resourceId: volume.id }),
+      announce: (deps, volume) => deps.live.publish('UPDATED', volume),
+      result: (volume, operation) => ({ volume, operation: operation! }),
     });
-    this.deps.live.publish('UPDATED', volume);
-    this.deps.live.publishOperation(operation);
-    return { volume, operation };
   }
 
-  async delete(principal: Principal | null, input: DeleteVolumeRequest): Promise<VolumeResult> {
-    const p = requireWriter(principal);
-    const em = this.deps.db.fork();
-    const current = await this.mustSee(p, input.id, em);
-    const attachments = await liveAttachmentsOf(em, current.id);
-    if (attachments.length > 0) throw volumeHasAttachments(current.id, attachments);
-    assertCanStart('delete', current.status, current.id);
-    const snapshotCount = await countSnapshotsOfVolume(em, current.id);
-    if (snapshotCount > 0 && !input.cascade) {
-      throw new InvalidStateError(
-        `Volume ${current.id} has ${snapshotCount} snapshot${snapshotCount === 1 ? '' : 's'}; delete them first or pass cascade: true.`,
-        { snapshotCount },
-      );
-    }
-    // The version read: a snapshot taken meanwhile bumps it, and this delete is then a CONFLICT.
-    const casGuard = { from: actionTransition('delete').from, expectedVersion: input.expectedVersion ?? current.version };
-    const result = await em.transactional(async (tx) => {
-      const started = await startVolumeDelete(tx, current, casGuard, { cascade: !!input.cascade });
-      if (!started) throw await this.whyNot(tx, 'delete', current.id, input.expectedVersion);
-      return started;
+  delete(principal: Principal | null, input: DeleteVolumeRequest): Promise<VolumeResult> {
+    return runMutation(this.deps, principal, {
+      kind: 'delete_volume',
+      resourceType: 'volume',
+      authorize: requireWriter,
+      load: (em, p) => mustSeeVolume(em, p, input.id),
+      check: async (em, current) => {
+        const attachments = await liveAttachmentsOf(em, current.id);
+        if (attachments.length > 0) throw volumeHasAttachments(current.id, attachments);
+        assertCanStart('delete', current.status, current.id);
+        const snapshotCount = await countSnapshotsOfVolume(em, current.id);
+        if (snapshotCount > 0 && !input.cascade) {
+          throw new InvalidStateError(
+            `Volume ${current.id} has ${snapshotCount} snapshot${snapshotCount === 1 ? '' : 's'}; delete them first or pass cascade: true.`,
+            { snapshotCount },
+          );
+        }
+        return current;
+      },
+      // At the version read: a snapshot taken meanwhile bumps it, and this delete is then a CONFLICT.
+      transition: (tx, current, operationId) =>
+        startVolumeDelete(tx, current, { from: actionTransition('delete').from, expectedVersion: input.expectedVersion ?? current.version }, { cascade: !!input.cascade, operationId }),
+      whyNot: (tx, current) => volumeWhyNot(tx, 'delete', current.id, input.expectedVersion),
+      announce: (deps, started) => announceVolumeDelete(deps, started),
+      result: (started) => ({ volume: started.volume, operation: started.operation }),
     });
-    announceVolumeDelete(this.deps, result);
-    return { volume: result.volume, operation: result.operation };
   }
 
-  async extend(principal: Principal | null, input: ExtendVolumeRequest): Promise<VolumeResult> {
-    const p = requireWriter(principal);
-    const problems = new Problems();
-    checkSize(problems, 'newSizeGiB', input.newSizeGiB);
-    problems.throwIfAny();
-    const em = this.deps.db.fork();
-    const current = await this.mustSee(p, input.id, em);
-    assertCanStart('extend', current.status, current.id);
-    if (input.newSizeGiB <= current.sizeGiB) {
-      throw new BadInputError([`newSizeGiB must be larger than the current ${current.sizeGiB} GiB; volumes only grow`]);
-    }
-    const type = current.volumeType ? await em.findOne(VolumeType, { name: current.volumeType }, { disableIdentityMap: true }) : null;
-    const operationId = randomUUID();
-    const result = await em.transactional(async (tx) => {
-      const volume = await casVolume(tx, current.id, { from: actionTransition('extend').from, expectedVersion: input.expectedVersion ?? current.version }, { status: 'extending' });
-      if (!volume) throw await this.whyNot(tx, 'extend', current.id, input.expectedVersion);
-      const payload: ScheduleExtend = {
-        operationId,
-        volumeId: current.id,
-        host: current.host!,
-        pool: current.pool!,
-        oldSizeGiB: current.sizeGiB,
-        newSizeGiB: input.newSizeGiB,
-        volumeType: type ? { name: type.name, extraSpecs: type.extraSpecs } : null,
-      };
-      const operation = newOperation(tx, 'volume', current.projectId, 'extend_volume', current.id, {
-        subject: subjects.scheduler(COMMAND.extendVolume),
-        kind: KIND.scheduleExtend,
-        payload,
-        msgId: `${operationId}:schedule.extend`,
-      }, operationId);
-      return { volume, operation };
+  extend(principal: Principal | null, input: ExtendVolumeRequest): Promise<VolumeResult> {
+    return runMutation<{ current: Volume; type: VolumeType | null }, Volume, VolumeResult>(this.deps, principal, {
+      kind: 'extend_volume',
+      resourceType: 'volume',
+      authorize: requireWriter,
+      validate: (problems) => checkSize(problems, 'newSizeGiB', input.newSizeGiB),
+      load: async (em, p) => {
+        const current = await mustSeeVolume(em, p, input.id);
+        assertCanStart('extend', current.status, current.id);
+        if (input.newSizeGiB <= current.sizeGiB) throw new BadInputError([`newSizeGiB must be larger than the current ${current.sizeGiB} GiB; volumes only grow`]);
+        const type = current.volumeType ? await em.findOne(VolumeType, { name: current.volumeType }, { disableIdentityMap: true }) : null;
+        return { current, type };
+      },
+      transition: (tx, { current }) =>
+        casVolume(tx, current.id, { from: actionTransition('extend').from, expectedVersion: input.expectedVersion ?? current.version }, { status: 'extending' }),
+      whyNot: (tx, { current }) => volumeWhyNot(tx, 'extend', current.id, input.expectedVersion),
+      operation: (_volume, { current, type }, operationId) => {
+        const payload: ScheduleExtend = {
+          operationId,
+          volumeId: current.id,
+          host: current.host!,
+          pool: current.pool!,
+          oldSizeGiB: current.sizeGiB,
+          newSizeGiB: input.newSizeGiB,
+          volumeType: type ? { name: type.name, extraSpecs: type.extraSpecs } : null,
+        };
+        return {
+          projectId: current.projectId,
+          resourceId: current.id,
+          command: { subject: subjects.scheduler(COMMAND.extendVolume), kind: KIND.scheduleExtend, payload, msgId: `${operationId}:schedule.extend` },
+        };
+      },
+      announce: (deps, volume) => deps.live.publish('UPDATED', volume),
+      result: (volume, operation) => ({ volume, operation: operation! }),
     });
-    this.deps.live.publish('UPDATED', result.volume);
-    announceAndDispatch(this.deps, result.operation);
-    return result;
   }
 
-  /** See `revertVolume` (src/gateway/mutations/volume-copy.ts). */
-  async revertToSnapshot(principal: Principal | null, input: RevertVolumeRequest): Promise<VolumeResult> {
-    return revertVolume(this.deps, principal, input, (tx, id, expectedVersion) => this.whyNot(tx, 'revert', id, expectedVersion));
+  /** See `revertRules` (volume-copy.ts). */
+  revertToSnapshot(principal: Principal | null, input: RevertVolumeRequest): Promise<VolumeResult> {
+    return runMutation(this.deps, principal, revertRules(input, (tx, id, expectedVersion) => volumeWhyNot(tx, 'revert', id, expectedVersion)));
   }
 
   async operation(principal: Principal, id: string): Promise<Operation | null> {
     const op = await findOperation(this.deps.db.fork(), id);
     return op && canSee(principal, op.projectId) ? op : null;
   }
-
-  private async mustSee(p: Principal, id: string, em: EntityManager): Promise<Volume> {
-    const v = await this.visible(p, id, em);
-    if (!v) throw new NotFoundError('Volume', id);
-    return v;
-  }
-
-  /** Why a compare-and-set did not apply, as the error the caller should see (a matching version means the state was why). */
-  private async whyNot(em: EntityManager, action: VolumeAction, id: string, expectedVersion: number | null | undefined): Promise<Error> {
-    const t = actionTransition(action);
-    return casRefusal('Volume', id, await findVolume(em, id), expectedVersion, t.from, (status) => invalidState(t, status, id), { versionPinsState: true });
-  }
 }
 
-function guard(action: VolumeAction, expectedVersion: number | null | undefined) {
-  return casGuard(actionTransition(action).from, expectedVersion);
+/** The volume if it exists, is not deleted, and the caller may see it. */
+export async function visibleVolume(em: EntityManager, p: Principal, id: string): Promise<Volume | null> {
+  const v = await findVolume(em, id);
+  return v && v.status !== 'deleted' && canSee(p, v.projectId) ? v : null;
+}
+
+/** The volume the caller may see, or NOT_FOUND. */
+export async function mustSeeVolume(em: EntityManager, p: Principal, id: string): Promise<Volume> {
+  const v = await visibleVolume(em, p, id);
+  if (!v) throw new NotFoundError('Volume', id);
+  return v;
+}
+
+/** Why a volume's compare-and-set did not apply, as the error the caller should see (a matching version means the state was why). */
+export async function volumeWhyNot(em: EntityManager, action: VolumeAction, id: string, expectedVersion: number | null | undefined): Promise<Error> {
+  const t = actionTransition(action);
+  return casRefusal('Volume', id, await findVolume(em, id), expectedVersion, t.from, (status) => invalidState(t, status, id), { versionPinsState: true });
+}
+
+/** The hash an idempotent create compares: the request's parameters, as resolved (the type's name). */
+function createRequestHash(input: CreateVolumeRequest, metadata: Record<string, string>, source: CopySource | null, type: VolumeType | null): string {
+  return createHash('sha256')
+    .update(
+      JSON.stringify([
+        input.name,
+        input.sizeGiB ?? null,
+        input.description ?? null,
+        type?.name ?? null,
+        input.availabilityZone ?? null,
+        metadata,
+        // Only for copies, so the hashes of blank volumes stay as they were.
+        ...(source ? [{ snapshotId: input.snapshotId ?? null, sourceVolumeId: input.sourceVolumeId ?? null }] : []),
+        // Only when asked for, so the hashes of other volumes stay as they were.
+        ...(input.multiattach ? [{ multiattach: true }] : []),
+      ]),
+    )
+    .digest('hex');
 }

@@ -35,7 +35,7 @@ import { ATTACHMENT_OUTCOMES, type AttachmentOutcome } from '../../domain/attach
 import { countOperation } from '../../metrics/index.js';
 import { leaveMessage } from './messages.js';
 import type { LiveHub } from '../live/hub.js';
-import { announceAndDispatch } from '../mutations/kernel.js';
+import { announceOperation as announceAndSend } from '../mutations/kernel.js';
 import type { GatewayDeps } from '../deps.js';
 
 export async function applyAttachmentOutcome(db: Db, live: LiveHub, log: Logger, e: AttachmentOutcomeEvent): Promise<void> {
@@ -167,7 +167,7 @@ async function refreshAfterExtend(deps: Pick<GatewayDeps, 'db' | 'bus' | 'live' 
       if (err instanceof UniqueConstraintViolationException) continue;
       throw err;
     }
-    announceAndDispatch(deps as GatewayDeps, operation);
+    announceAndSend(deps as GatewayDeps, operation);
     deps.log.info({ attachmentId: a.id, volumeId, operationId }, 'attached volume grew: export refresh sent');
   }
 }

@@ -18,11 +18,10 @@ import type { MigrationRecorderDeps } from '../mutations/volume-migration.js';
 function cleanupOperation(tx: EntityManager, volume: Pick<Volume, 'id' | 'projectId'>, migrationOperationId: string, host: string, pool: string, deleteImage: boolean): Operation {
   const id = randomUUID();
   const payload: MigrationCleanup = { operationId: id, migrationOperationId, volumeId: volume.id, pool, deleteImage };
-  return newOperation(tx, 'volume', volume.projectId, 'migration_cleanup', volume.id, {
-    subject: subjects.agent(host, MIGRATION_COMMAND.cleanup),
-    kind: MIGRATION_KIND.agentCleanup,
-    payload,
-    msgId: `${id}:${MIGRATION_KIND.agentCleanup}`,
+  return newOperation(tx, 'migration_cleanup', 'volume', {
+    projectId: volume.projectId,
+    resourceId: volume.id,
+    command: { subject: subjects.agent(host, MIGRATION_COMMAND.cleanup), kind: MIGRATION_KIND.agentCleanup, payload, msgId: `${id}:${MIGRATION_KIND.agentCleanup}` },
   }, id);
 }
 
