@@ -33,7 +33,7 @@ import {
 import { exportsOnHost } from '../../db/attachment-store.js';
 import { ATTACHMENT_OUTCOMES, type AttachmentOutcome } from '../../domain/attachment-states.js';
 import { countOperation } from '../../metrics/index.js';
-import { leaveMessage } from './messages.js';
+import { announceOperationNow, leaveMessage } from './messages.js';
 import type { LiveHub } from '../live/hub.js';
 import { announceOperation as announceAndSend } from '../mutations/kernel.js';
 import type { GatewayDeps } from '../deps.js';
@@ -59,7 +59,7 @@ export async function applyAttachmentOutcome(db: Db, live: LiveHub, log: Logger,
         });
       }
     });
-    await announceOperation(db, live, e.operationId);
+    await announceOperationNow(db.fork(), live, e.operationId);
     if (message) live.publishMessage(message);
     return;
   }
@@ -88,7 +88,7 @@ export async function applyAttachmentOutcome(db: Db, live: LiveHub, log: Logger,
     // Only the operation is ended, if still open: the attachment moved on.
     if (await finishOperation(db.fork(), e.operationId, failed ? 'failed' : 'succeeded', e.error)) {
       countOperation(kind, failed ? 'failed' : 'succeeded');
-      await announceOperation(db, live, e.operationId);
+      await announceOperationNow(db.fork(), live, e.operationId);
     }
     log.info({ attachmentId: e.attachmentId, outcome: e.outcome }, 'attachment outcome matched no state; only its operation was ended');
     return;
@@ -99,7 +99,7 @@ export async function applyAttachmentOutcome(db: Db, live: LiveHub, log: Logger,
   const volume = await syncVolumeStatus(db.fork(), a.volumeId);
   if (volume) live.publish('UPDATED', volume);
   live.publishAttachment('UPDATED', a);
-  await announceOperation(db, live, e.operationId);
+  await announceOperationNow(db.fork(), live, e.operationId);
   if (message) live.publishMessage(message);
 }
 
@@ -178,7 +178,3 @@ function derivedId(seed: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-async function announceOperation(db: Db, live: LiveHub, operationId: string): Promise<void> {
-  const op = await findOperation(db.fork(), operationId);
-  if (op) live.publishOperation(op);
-}

@@ -7,23 +7,12 @@
 import type { EntityManager } from '@mikro-orm/knex';
 import type { BackupOutcomeEvent, BackupVerified } from '../../bus/index.js';
 import type { Logger } from '../../config/logger.js';
-import {
-  casBackup,
-  casVolume,
-  findBackup,
-  findOperation,
-  finishOperation,
-  type Backup,
-  type BackupChanges,
-  type Db,
-  type UserMessage,
-  type Volume,
-} from '../../db/index.js';
+import { casBackup, casVolume, findBackup, finishOperation, type Backup, type BackupChanges, type Db, type UserMessage, type Volume } from '../../db/index.js';
 import { BACKUP_OUTCOMES } from '../../domain/backup-states.js';
 import { outcomeTransition } from '../../domain/volume-states.js';
 import { countOperation } from '../../metrics/index.js';
 import type { BackupLive } from '../live/backup.js';
-import { leaveMessage } from './messages.js';
+import { announceOperationNow, leaveMessage } from './messages.js';
 import type { LiveHub } from '../live/hub.js';
 
 const KIND_OF: Record<string, string> = { create: 'create_backup', delete: 'delete_backup', restore: 'restore_backup', import: 'import_backup' };
@@ -85,7 +74,7 @@ export async function applyBackupOutcome(db: Db, live: LiveHub, backupLive: Back
     // The backup moved on (e.g. the deadline gave the work up): only end the operation if still open.
     const fork = db.fork();
     if (await finishOperation(fork, e.operationId, failed ? 'failed' : 'succeeded', failed ? (e.error ?? CANCELLED) : undefined)) countOperation(kind, failed ? 'failed' : 'succeeded');
-    await publishOperation(fork, live, e.operationId);
+    await announceOperationNow(fork, live, e.operationId);
     log.info({ backupId: e.backupId, outcome: e.outcome }, 'backup outcome matched no transition; operation ended only');
     return;
   }
@@ -94,7 +83,7 @@ export async function applyBackupOutcome(db: Db, live: LiveHub, backupLive: Back
   log.info({ backupId: b.id, volumeId: e.volumeId, operationId: e.operationId, outcome: e.outcome, status: b.status }, 'backup changed');
   backupLive.publish(b.status === 'deleted' ? 'DELETED' : 'UPDATED', b);
   if (volume) live.publish('UPDATED', volume);
-  await publishOperation(db.fork(), live, e.operationId);
+  await announceOperationNow(db.fork(), live, e.operationId);
   for (const m of messages) live.publishMessage(m);
 }
 
@@ -110,7 +99,7 @@ export async function applyBackupVerified(db: Db, live: LiveHub, log: Logger, e:
   });
   countOperation('verify_backup', failed ? 'failed' : 'succeeded');
   log.info({ backupId: e.backupId, outcome: e.outcome, chunks: e.chunks, problem: e.problem }, 'backup verified');
-  await publishOperation(db.fork(), live, e.operationId);
+  await announceOperationNow(db.fork(), live, e.operationId);
   if (msg) live.publishMessage(msg);
 }
 
@@ -118,7 +107,3 @@ async function message(tx: EntityManager, resourceType: 'backup' | 'volume', r: 
   return leaveMessage(tx, { projectId: r.projectId, resourceType, resourceId: r.id, event, message: text ?? `The ${event.replace('_', ' ')} failed.` });
 }
 
-async function publishOperation(em: EntityManager, live: LiveHub, operationId: string): Promise<void> {
-  const op = await findOperation(em, operationId);
-  if (op) live.publishOperation(op);
-}

@@ -1,10 +1,12 @@
 /**
- * User messages (Cinder's "user messages"): what went wrong, left for the project to read,
- * in the transaction of the change they explain and announced after its commit.
+ * What outcomes leave and announce: user messages (Cinder's "user messages": what went wrong,
+ * left for the project to read, in the transaction of the change they explain), and the
+ * operation as it is after the commit.
  */
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/knex';
-import { MESSAGE_TTL_MS, UserMessage } from '../../db/index.js';
+import { findOperation, MESSAGE_TTL_MS, UserMessage } from '../../db/index.js';
+import type { LivePublisher } from '../deps.js';
 
 /** Adds a user message in the caller's transaction and returns it (to publish after the commit). */
 export async function leaveMessage(
@@ -23,4 +25,10 @@ export async function leaveMessage(
  */
 export async function newestMessage(em: EntityManager, resourceId: string, resourceType: 'volume' | 'snapshot'): Promise<UserMessage | null> {
   return em.findOne(UserMessage, { resourceType, resourceId }, { orderBy: { createdAt: 'desc', id: 'desc' } });
+}
+
+/** Announces the operation as it is now (after the commit). */
+export async function announceOperationNow(em: EntityManager, live: Pick<LivePublisher, 'publishOperation'>, operationId: string): Promise<void> {
+  const op = await findOperation(em, operationId);
+  if (op) live.publishOperation(op);
 }

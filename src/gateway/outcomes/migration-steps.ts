@@ -9,7 +9,7 @@ import { casVolume, findOperation, findVolume, finishOperation, markRunning, mig
 import { DEADLINE_ERROR_CODE, deadlineMessage } from '../../domain/deadlines.js';
 import { MIGRATING_VOLUME_STATUSES, MIGRATION_RUNNING, migrationFailureMessage, type MigrationStage } from '../../domain/migration.js';
 import { countOperation } from '../../metrics/index.js';
-import { leaveMessage } from './messages.js';
+import { announceOperationNow, leaveMessage } from './messages.js';
 import { newOperation } from '../mutations/kernel.js';
 import { dispatchOrDefer } from '../sweepers/outbox.js';
 import type { MigrationRecorderDeps } from '../mutations/volume-migration.js';
@@ -45,11 +45,6 @@ function sendCleanups(d: MigrationRecorderDeps, ops: readonly Operation[]): void
   }
 }
 
-async function announceOperation(d: MigrationRecorderDeps, id: string): Promise<void> {
-  const op = await findOperation(d.db.fork(), id);
-  if (op) d.live.publishOperation(op);
-}
-
 /** The source serves the image: COPYING, and the destination is asked to copy it. */
 export async function applyExporting(d: MigrationRecorderDeps, e: MigrationExporting): Promise<void> {
   const em = d.db.fork();
@@ -82,7 +77,7 @@ export async function applyExporting(d: MigrationRecorderDeps, e: MigrationExpor
   await publish(d.bus, subjects.agent(destination.host, MIGRATION_COMMAND.import), MIGRATION_KIND.agentImport, command, `${e.operationId}:${MIGRATION_KIND.agentImport}`);
   d.log.info({ volumeId: e.volumeId, uri: e.uri, to: poolId(destination.host, destination.pool) }, 'migration: copying');
   if (volume) d.live.publish('UPDATED', volume);
-  await announceOperation(d, e.operationId);
+  await announceOperationNow(d.db.fork(), d.live, e.operationId);
 }
 
 /** Host and pool of the capacity reserved for migration `operationId` (its destination), if any. */
@@ -128,7 +123,7 @@ export async function applyCopied(d: MigrationRecorderDeps, e: MigrationCopied):
       countOperation(op.kind, 'succeeded');
       d.log.info({ volumeId: v.id, from: poolId(from.host, from.pool), to: poolId(e.host, e.pool), volumeType: v.volumeType }, 'migration: volume switched to its new pool');
       d.live.publish('UPDATED', v);
-      await announceOperation(d, e.operationId);
+      await announceOperationNow(d.db.fork(), d.live, e.operationId);
       if (cleanup) sendCleanups(d, [cleanup]);
       return;
     }
@@ -192,7 +187,7 @@ export async function failMigration(d: MigrationRecorderDeps, op: Operation, bef
   if (!finished) return false;
   countOperation(op.kind, 'failed');
   sendCleanups(d, cleanups);
-  await announceOperation(d, op.id);
+  await announceOperationNow(d.db.fork(), d.live, op.id);
   if (!volume) return true;
   d.live.publish('UPDATED', volume);
   if (message) d.live.publishMessage(message);
@@ -212,7 +207,7 @@ export async function applyCleaned(d: MigrationRecorderDeps, e: MigrationCleaned
   if (!done) return;
   countOperation('migration_cleanup', e.error ? 'failed' : 'succeeded');
   d.log.info({ volumeId: e.volumeId, host: e.host, pool: e.pool, deletedImage: e.deletedImage, error: e.error?.message }, 'migration cleanup done');
-  await announceOperation(d, e.operationId);
+  await announceOperationNow(d.db.fork(), d.live, e.operationId);
   if (message) d.live.publishMessage(message);
 }
 
