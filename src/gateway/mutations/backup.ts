@@ -188,8 +188,7 @@ export class BackupMutations implements BackupServiceApi {
       resourceType: 'backup',
       authorize: requireWriter,
       load: async (em, p) => {
-        const backup = await this.mustSee(p, input.backupId, em);
-        assertBackupCanStart('restore', backup.status, backup.id);
+        const backup = await this.startable(p, input.backupId, em, 'restore');
         const volume = await findVolume(em, volumeId);
         if (!volume || volume.status === 'deleted' || !canSee(p, volume.projectId)) throw new NotFoundError('Volume', volumeId);
         if (volume.projectId !== backup.projectId) {
@@ -230,8 +229,7 @@ export class BackupMutations implements BackupServiceApi {
       resourceType: 'backup',
       authorize: requireWriter,
       load: async (em, p) => {
-        const backup = await this.mustSee(p, input.backupId, em);
-        assertBackupCanStart('restore', backup.status, backup.id);
+        const backup = await this.startable(p, input.backupId, em, 'restore');
         return backup;
       },
       transition: (tx, backup, operationId) => casBackup(tx, backup.id, { from: BACKUP_ACTIONS.restore.from }, { status: 'restoring', operationId, restoreVolumeId: null }),
@@ -282,8 +280,7 @@ export class BackupMutations implements BackupServiceApi {
       resourceType: 'backup',
       authorize: requireWriter,
       load: async (em, p) => {
-        const current = await this.mustSee(p, input.id, em);
-        assertBackupCanStart('delete', current.status, current.id);
+        const current = await this.startable(p, input.id, em, 'delete');
         return { current, host: this.hosts.reaching(current) };
       },
       // A cancelled CREATING backup keeps its create operation id: its cancellation outcome ends that operation.
@@ -306,8 +303,7 @@ export class BackupMutations implements BackupServiceApi {
       resourceType: 'backup',
       authorize: requireWriter,
       load: async (em, p) => {
-        const backup = await this.mustSee(p, input.id, em);
-        assertBackupCanStart('verify', backup.status, backup.id);
+        const backup = await this.startable(p, input.id, em, 'verify');
         return backup;
       },
       transition: async (_tx, backup) => backup,
@@ -326,6 +322,13 @@ export class BackupMutations implements BackupServiceApi {
 
   importRecord(principal: Principal | null, input: ImportBackupRecordRequest): Promise<BackupResult> {
     return importRecord(this.deps, this.hosts, principal, input);
+  }
+
+  /** The backup the caller may see, if `action` may start from its status (INVALID_STATE otherwise). */
+  private async startable(p: Principal, id: string, em: EntityManager, action: BackupAction): Promise<Backup> {
+    const backup = await this.mustSee(p, id, em);
+    assertBackupCanStart(action, backup.status, backup.id);
+    return backup;
   }
 
   private async mustSee(p: Principal, id: string, em: EntityManager): Promise<Backup> {
