@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Route } from './route.js';
 
 /** The bundles: `dist/web/`, beside the compiled `dist/src/`. */
-export const WEB_DIR = fileURLToPath(new URL('../../../web/', import.meta.url));
+export const WEB_DIR = fileURLToPath(new URL('../../../../web/', import.meta.url));
 
 const ASSETS: Record<string, { file: string; type: string }> = {
   '/dashboard': { file: 'dashboard.html', type: 'text/html; charset=utf-8' },
