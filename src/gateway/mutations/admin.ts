@@ -26,7 +26,7 @@ import type {
   ResetVolumeStatusRequest,
 } from '../../resolvers/admin-services.js';
 import { runMutation } from './kernel.js';
-import { announceVolumeDelete, startVolumeDelete, type DeleteStarted } from './volume-delete.js';
+import { announceVolumeDelete, deleteOperation, startVolumeDelete, type DeleteChange, type DeleteStarted } from './volume-delete.js';
 import type { GatewayDeps } from '../deps.js';
 
 export class AdminMutations implements AdminServiceApi {
@@ -90,7 +90,7 @@ export class AdminMutations implements AdminServiceApi {
 
   forceDeleteVolume(principal: Principal | null, input: ForceDeleteVolumeRequest): Promise<DeleteStarted & { audit: StatusAudit }> {
     let audit: StatusAudit | undefined;
-    return runMutation<{ current: Volume; target: Volume }, DeleteStarted, DeleteStarted & { audit: StatusAudit }>(this.deps, principal, {
+    return runMutation<{ current: Volume; target: Volume }, DeleteChange, DeleteStarted & { audit: StatusAudit }>(this.deps, principal, {
       kind: 'delete_volume',
       resourceType: 'volume',
       authorize: (p) => requireAdmin(p, 'Force-deleting a volume'),
@@ -104,15 +104,16 @@ export class AdminMutations implements AdminServiceApi {
       transition: (tx, { current, target }, operationId) =>
         startVolumeDelete(tx, target, { from: [current.status], expectedVersion: current.version }, { cascade: true, operationId }),
       whyNot: (tx, { current }) => volumeMoved(tx, current),
+      operation: deleteOperation,
       alsoRecord: (tx, started, { current }, p) => {
         audit = addAudit(tx, { resourceType: 'volume', resourceId: current.id, projectId: current.projectId, action: 'force_delete', fromStatus: current.status, toStatus: started.volume.status, reason: input.reason, actor: p });
         return started;
       },
-      announce: (deps, started, { current }) => {
-        deps.log.info({ volumeId: current.id, from: current.status, operationId: started.operation.id, actorTokenId: principal?.tokenId }, 'volume force-deleted by an admin');
+      announce: (deps, started, { current }, operation) => {
+        deps.log.info({ volumeId: current.id, from: current.status, operationId: operation?.id, actorTokenId: principal?.tokenId }, 'volume force-deleted by an admin');
         announceVolumeDelete(deps, started);
       },
-      result: (started) => ({ ...started, audit: audit! }),
+      result: ({ volume, snapshots }, operation) => ({ volume, snapshots, operation: operation!, audit: audit! }),
     });
   }
 }

@@ -58,9 +58,22 @@ export interface OperationSpec {
  * A mutation's rules. `L` is what `load` read, `C` what the transition changed, `R` the
  * result the caller gets.
  */
-export interface MutationRules<L, C, R> {
-  /** Recorded on the operation row; without one the mutation records no operation (an admin's status reset). */
-  kind?: OperationKind;
+export type MutationRules<L, C, R> = MutationSteps<L, C, R> & (RecordsOperation<L, C> | RecordsNoOperation);
+
+/** A mutation that records an operation: its kind, and the row (with the command for the outbox). */
+interface RecordsOperation<L, C> {
+  kind: OperationKind;
+  operation(changed: C, loaded: L, operationId: string): OperationSpec;
+}
+
+/** A mutation that records no operation (an admin's status reset: its audit row is the record). */
+interface RecordsNoOperation {
+  kind?: undefined;
+  operation?: undefined;
+}
+
+/** The steps every mutation declares. */
+interface MutationSteps<L, C, R> {
   resourceType: OperationResourceType;
   /** Who may: `requireWriter`, or an admin check; throws FORBIDDEN or UNAUTHENTICATED. */
   authorize(principal: Principal | null): Principal;
@@ -82,8 +95,6 @@ export interface MutationRules<L, C, R> {
   whyNot?(tx: EntityManager, loaded: L, attempt: number): Promise<Error | typeof RETRY>;
   /** Tries of load + transaction while `whyNot` answers RETRY. @default 1 */
   attempts?: number;
-  /** The operation row, when `kind` is set. */
-  operation?(changed: C, loaded: L, operationId: string): OperationSpec;
   /** More rows in the same transaction, after the operation (an audit record). */
   alsoRecord?(tx: EntityManager, changed: C, loaded: L, principal: Principal): C | Promise<C>;
   /** After the commit: announce the resources that changed (the operation is announced by the kernel). */

@@ -26,7 +26,7 @@ import type { GatewayDeps } from '../deps.js';
 import { casGuard, casRefusal } from './cas.js';
 import { runMutation } from './kernel.js';
 import { checkCopyInput, copySize, copySource, revertRules, sourcePool, type CopySource } from './volume-copy.js';
-import { announceVolumeDelete, startVolumeDelete } from './volume-delete.js';
+import { announceVolumeDelete, deleteOperation, startVolumeDelete } from './volume-delete.js';
 import { usableVolumeType } from './volume-type-lookup.js';
 
 /** Implements what the resolvers call (`VolumeServiceApi`). */
@@ -160,8 +160,9 @@ export class VolumeMutations implements VolumeServiceApi {
       transition: (tx, current, operationId) =>
         startVolumeDelete(tx, current, { from: actionTransition('delete').from, expectedVersion: input.expectedVersion ?? current.version }, { cascade: !!input.cascade, operationId }),
       whyNot: (tx, current) => volumeWhyNot(tx, 'delete', current.id, input.expectedVersion),
+      operation: deleteOperation,
       announce: (deps, started) => announceVolumeDelete(deps, started),
-      result: (started) => ({ volume: started.volume, operation: started.operation }),
+      result: (started, operation) => ({ volume: started.volume, operation: operation! }),
     });
   }
 
