@@ -6,7 +6,6 @@ export * from './attachment-messages.js';
 export * from './backup-messages.js';
 export * from './connection.js';
 export * from './pool-view.js';
-export * from './nats-server-process.js';
 export * from './heartbeat.js';
 export * from './migration-messages.js';
 export * from './manage-messages.js';

@@ -13,13 +13,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pickPort, provisionNats, startNatsServer, startServiceHeartbeat, type Bus, type BusRole } from '../bus/index.js';
+import { provisionNats, startServiceHeartbeat, type Bus, type BusRole } from '../bus/index.js';
 import { createToken, resolveToken, type Db } from '../db/index.js';
 import { startGateway } from '../gateway/index.js';
 import { databaseCheck, metricsTokenProblems, natsCheck, serveRoleMetrics } from '../metrics/index.js';
 import { startAgent } from '../node-agent/index.js';
 import { startScheduler } from '../scheduler/index.js';
 import { flintVersion, natsAuthProblems, type FlintConfig, type Logger } from '../config/index.js';
+import { pickPort } from '../net/free-port.js';
+import { startNatsServer } from './dev/nats-server.js';
 import { configOrExit, natsCredentialProblems, openBus, openDatabase, roleLogger, runRole, secureDataDir, type RoleScope } from './runtime.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -17,8 +17,8 @@ import type { ProcessGroup } from '../lifecycle/index.js';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../config/index.js';
+import { freePort } from '../net/free-port.js';
 import {
-  freePort,
   MIGRATION_KIND,
   poolId,
   subjects,

@@ -3,7 +3,7 @@ import type { ExecutionContext } from 'ava';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createUser } from '@nats-io/nkeys';
-import { startNatsServer, type NatsServerProcess, type StartNatsServerOptions } from '../../src/bus/nats-server-process.js';
+import { startNatsServer, type NatsServerProcess, type StartNatsServerOptions } from '../../src/cli/dev/nats-server.js';
 import { provisionNats } from '../../src/bus/nats-provision.js';
 import { tempDir } from './tmp.js';
 
