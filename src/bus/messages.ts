@@ -208,7 +208,7 @@ export const serviceHeartbeat = z.object({
   version: z.string(),
   startedAt: z.string(),
   heartbeatAt: z.string(),
-  /** Seconds between heartbeats: a service silent for three of them is DOWN. */
+  /** Seconds between heartbeats: a service silent for `MISSED_BEATS_DOWN` of them is DOWN (src/domain/liveness.ts). */
   intervalSeconds: z.number().positive(),
 });
 export type ServiceHeartbeat = z.infer<typeof serviceHeartbeat>;

@@ -9,3 +9,4 @@ export * from './extra-specs-rules.js';
 export * from './manage-rules.js';
 export * from './token-rules.js';
 export * from './text-hygiene.js';
+export * from './liveness.js';
