@@ -6,7 +6,7 @@
  * Its nats-server is as locked as a production one: `nats-auth/` in the data dir (0700)
  * holds one nkey seed per role and the server configuration (0600 each, made on the first
  * start and kept), the server refuses anonymous clients, and each role connects with its
- * own credentials and permissions (src/bus/permissions.ts).
+ * own credentials and permissions (src/bus/nats/permissions.ts).
  * Ctrl-C stops everything, nats-server included, and so does a step that fails to start.
  */
 import { spawnSync } from 'node:child_process';

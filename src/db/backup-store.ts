@@ -8,7 +8,7 @@ import { Entity, Index, OptionalProps, PrimaryKey, Property, raw, Unique, type F
 import type { EntityManager } from '@mikro-orm/knex';
 import type { BackupStatus } from '../domain/backup-states.js';
 import type { Page } from './page.js';
-import type { BackupView, BackupFigures } from '../bus/backup-messages.js';
+import type { BackupView, BackupFigures } from '../bus/contract/index.js';
 
 export type BackupChangeTracking = NonNullable<BackupFigures['changeTracking']>;
 

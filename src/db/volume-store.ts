@@ -9,7 +9,7 @@ import type { VolumeStatus } from '../domain/volume-states.js';
 import type { MigrationStatus } from '../domain/migration.js';
 import { Volume } from './entities.js';
 import type { Page } from './page.js';
-import type { VolumeView } from '../bus/messages.js';
+import type { VolumeView } from '../bus/contract/index.js';
 
 export interface CasGuard {
   from: readonly VolumeStatus[];
