@@ -1,7 +1,8 @@
 /**
- * Payloads of every command, event, heartbeat and live update, declared once with
- * their validators. The scheduler, the agents and the gateway import these; this
- * module imports nothing of theirs.
+ * Payloads of the volume and snapshot commands and events, the heartbeats, the live views
+ * and the start-up reconciliation, declared once with their validators (the other areas
+ * have files of their own; registry.ts says which kind carries which). The scheduler, the
+ * agents and the gateway import these; this module imports nothing of theirs.
  */
 import { z } from 'zod';
 import { VOLUME_OUTCOMES, VOLUME_STATUSES } from '../../domain/volume-states.js';
