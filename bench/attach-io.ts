@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freePort } from '../src/bus/nats-server-process.js';
+import { freePort } from '../src/net/free-port.js';
 import { ProcessGroup } from '../src/lifecycle/index.js';
 import { FileDriver } from '../src/node-agent/drivers/index.js';
 import { createTargets, type IscsiConnection, type NbdConnection } from '../src/node-agent/targets/index.js';

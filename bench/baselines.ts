@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { createRequire } from 'node:module';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
-import { startNatsServer } from '../src/bus/nats-server-process.js';
+import { startNatsServer } from '../src/cli/dev/nats-server.js';
 import { tempDir } from '../tests/helpers/tmp.js';
 import type { Cleanup } from './cleanup.js';
 

@@ -1,16 +1,6 @@
-/** The bus: the one contract module every role imports (STYLE.md, "One contract module"). */
-export * from './subjects.js';
-export * from './envelope.js';
-export * from './messages.js';
-export * from './attachment-messages.js';
-export * from './backup-messages.js';
-export * from './connection.js';
-export * from './pool-view.js';
-export * from './nats-server-process.js';
-export * from './heartbeat.js';
-export * from './migration-messages.js';
-export * from './manage-messages.js';
-export * from './token-revocation.js';
-export * from './credentials.js';
-export * from './permissions.js';
-export * from './nats-provision.js';
+/**
+ * The bus: its contract (contract/: subjects, envelope, payload schemas, the registry of
+ * message kinds; imports no runtime) and its NATS runtime (nats/). Every role imports it here.
+ */
+export * from './contract/index.js';
+export * from './nats/index.js';

@@ -6,20 +6,22 @@
  * Its nats-server is as locked as a production one: `nats-auth/` in the data dir (0700)
  * holds one nkey seed per role and the server configuration (0600 each, made on the first
  * start and kept), the server refuses anonymous clients, and each role connects with its
- * own credentials and permissions (src/bus/permissions.ts).
+ * own credentials and permissions (src/bus/nats/permissions.ts).
  * Ctrl-C stops everything, nats-server included, and so does a step that fails to start.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pickPort, provisionNats, startNatsServer, startServiceHeartbeat, type Bus, type BusRole } from '../bus/index.js';
+import { provisionNats, startServiceHeartbeat, type Bus, type BusRole } from '../bus/index.js';
 import { createToken, resolveToken, type Db } from '../db/index.js';
 import { startGateway } from '../gateway/index.js';
 import { databaseCheck, metricsTokenProblems, natsCheck, serveRoleMetrics } from '../metrics/index.js';
 import { startAgent } from '../node-agent/index.js';
 import { startScheduler } from '../scheduler/index.js';
 import { flintVersion, natsAuthProblems, type FlintConfig, type Logger } from '../config/index.js';
+import { pickPort } from '../net/free-port.js';
+import { startNatsServer } from './dev/nats-server.js';
 import { configOrExit, natsCredentialProblems, openBus, openDatabase, roleLogger, runRole, secureDataDir, type RoleScope } from './runtime.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

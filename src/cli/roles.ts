@@ -2,6 +2,7 @@
 import { ENVELOPE_VERSION, peersOfOlderContracts, startServiceHeartbeat, type Bus } from '../bus/index.js';
 import { flintVersion, secretKeyProblems, type FlintConfig, type Logger } from '../config/index.js';
 import type { Db } from '../db/index.js';
+import { silenceLimitMs } from '../domain/index.js';
 import { startGateway } from '../gateway/index.js';
 import { databaseCheck, metricsTokenProblems, natsCheck, serveRoleMetrics } from '../metrics/index.js';
 import { startAgent } from '../node-agent/index.js';
@@ -44,7 +45,7 @@ async function runDbRole(role: 'gateway' | 'scheduler', start: (config: FlintCon
 
 async function warnOlderPeers(bus: Bus, config: FlintConfig, log: Logger): Promise<void> {
   try {
-    const older = await peersOfOlderContracts(bus.services, config.heartbeatSeconds * 3 * 1000);
+    const older = await peersOfOlderContracts(bus.services, silenceLimitMs(config.heartbeatSeconds));
     for (const p of older) {
       log.warn({ service: p.service, contract: p.version, heartbeatAt: p.heartbeatAt }, `service ${p.service} speaks bus contract v${p.version} and this gateway v${ENVELOPE_VERSION}: they cannot understand each other's messages; upgrade it`);
     }

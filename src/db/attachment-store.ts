@@ -12,9 +12,10 @@ import {
   type AttachmentStatus,
 } from '../domain/attachment-states.js';
 import { Attachment } from './attachment-entity.js';
-import { casVolume, findVolume, type Page } from './volume-store.js';
+import type { Page } from './page.js';
+import { casVolume, findVolume } from './volume-store.js';
 import type { Volume } from './entities.js';
-import type { AttachmentView } from '../bus/attachment-messages.js';
+import type { AttachmentView } from '../bus/contract/index.js';
 
 export interface AttachmentCasGuard {
   from: readonly AttachmentStatus[];

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import { StatusAudit } from './entities.js';
-import type { Page } from './volume-store.js';
+import type { Page } from './page.js';
 
 export interface AuditActor {
   tokenId: string;

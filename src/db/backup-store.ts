@@ -7,8 +7,8 @@ import 'reflect-metadata';
 import { Entity, Index, OptionalProps, PrimaryKey, Property, raw, Unique, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import type { BackupStatus } from '../domain/backup-states.js';
-import type { Page } from './volume-store.js';
-import type { BackupView, BackupFigures } from '../bus/backup-messages.js';
+import type { Page } from './page.js';
+import type { BackupView, BackupFigures } from '../bus/contract/index.js';
 
 export type BackupChangeTracking = NonNullable<BackupFigures['changeTracking']>;
 

@@ -1,6 +1,7 @@
 /** The database: entities, ORM setup, and the stores every status change goes through. */
 export * from './entities.js';
 export * from './orm.js';
+export type { Page } from './page.js';
 export * from './volume-store.js';
 export * from './snapshot-store.js';
 export * from './attachment-entity.js';

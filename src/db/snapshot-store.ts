@@ -6,9 +6,9 @@
 import { raw, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import type { SnapshotStatus } from '../domain/snapshot-states.js';
-import type { SnapshotView } from '../bus/messages.js';
+import type { SnapshotView } from '../bus/contract/index.js';
 import { Snapshot } from './entities.js';
-import type { Page } from './volume-store.js';
+import type { Page } from './page.js';
 
 export interface SnapshotCasGuard {
   from: readonly SnapshotStatus[];

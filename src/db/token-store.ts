@@ -5,7 +5,7 @@
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import { ApiToken, Project, type Role } from './entities.js';
-import type { Page } from './volume-store.js';
+import type { Page } from './page.js';
 
 /** A token as admins see it: who it is for and its dates, without secret or hash. */
 export interface TokenView {

@@ -8,7 +8,8 @@ import type { EntityManager } from '@mikro-orm/knex';
 import type { VolumeStatus } from '../domain/volume-states.js';
 import type { MigrationStatus } from '../domain/migration.js';
 import { Volume } from './entities.js';
-import type { VolumeView } from '../bus/messages.js';
+import type { Page } from './page.js';
+import type { VolumeView } from '../bus/contract/index.js';
 
 export interface CasGuard {
   from: readonly VolumeStatus[];
@@ -39,12 +40,6 @@ export interface VolumeListFilter {
   status?: VolumeStatus[];
   name?: string;
   availabilityZone?: string;
-}
-
-export interface Page<T> {
-  rows: T[];
-  hasNextPage: boolean;
-  totalCount: number;
 }
 
 /** Keyset pagination in creation order; `after` is the last row's (createdAt, id). */

@@ -10,3 +10,4 @@ export * from './manage-rules.js';
 export * from './token-rules.js';
 export * from './text-hygiene.js';
 export * from './operations.js';
+export * from './liveness.js';

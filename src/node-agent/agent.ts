@@ -8,45 +8,23 @@ import type { JsMsg } from '@nats-io/jetstream';
 import type { z } from 'zod';
 import { flintVersion, loadSecretBox, type FlintConfig, type Logger } from '../config/index.js';
 import {
-  agentCreate,
-  agentCreateSnapshot,
-  agentDelete,
-  agentDeleteSnapshot,
-  agentRevert,
-  agentManage,
-  agentUnmanage,
-  MANAGE_KIND,
   agentDurable,
-  agentExportAttachment,
-  agentRefreshAttachment,
-  agentUnexportAttachment,
-  ATTACHMENT_KIND,
-  agentCreateBackup,
-  agentDeleteBackup,
-  agentImportBackup,
-  agentRestoreBackup,
-  agentVerifyBackup,
-  BACKUP_KIND,
   encode,
-  agentExtend,
   ContractError,
   decodeEnvelope,
   decodePayload,
-  KIND,
-  MIGRATION_KIND,
-  migrationCleanup,
-  migrationExport,
-  migrationImport,
+  MESSAGES,
   publish,
   runConsumer,
   STREAM_CMD,
   subjects,
   token,
   type Bus,
+  type MessageKind,
 } from '../bus/index.js';
 import { ProcessGroup, StopStack } from '../lifecycle/index.js';
 import { agentMetrics, countAgentCommand, inCommandScope, noteEmitted, operationIdOf, scopedLogger } from '../metrics/index.js';
-import { AgentCore, type AgentCommand } from './agent-core.js';
+import { AGENT_COMMANDS, AgentCore, type AgentCommand } from './agent-core.js';
 import { createDriver, DriverError } from './drivers/index.js';
 import { startAgentHeartbeat, type AgentPool } from './heartbeat.js';
 import { FileOutcomeStore } from './outcome-store.js';
@@ -81,27 +59,16 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-const COMMANDS: { [C in AgentCommand]: { kind: string; schema: z.ZodType } } = {
-  create_volume: { kind: KIND.agentCreate, schema: agentCreate },
-  delete_volume: { kind: KIND.agentDelete, schema: agentDelete },
-  extend_volume: { kind: KIND.agentExtend, schema: agentExtend },
-  create_snapshot: { kind: KIND.agentCreateSnapshot, schema: agentCreateSnapshot },
-  delete_snapshot: { kind: KIND.agentDeleteSnapshot, schema: agentDeleteSnapshot },
-  revert_volume: { kind: KIND.agentRevert, schema: agentRevert },
-  migration_export: { kind: MIGRATION_KIND.agentExport, schema: migrationExport },
-  migration_import: { kind: MIGRATION_KIND.agentImport, schema: migrationImport },
-  migration_cleanup: { kind: MIGRATION_KIND.agentCleanup, schema: migrationCleanup },
-  export_attachment: { kind: ATTACHMENT_KIND.agentExport, schema: agentExportAttachment },
-  unexport_attachment: { kind: ATTACHMENT_KIND.agentUnexport, schema: agentUnexportAttachment },
-  refresh_attachment: { kind: ATTACHMENT_KIND.agentRefresh, schema: agentRefreshAttachment },
-  create_backup: { kind: BACKUP_KIND.agentCreateBackup, schema: agentCreateBackup },
-  restore_backup: { kind: BACKUP_KIND.agentRestoreBackup, schema: agentRestoreBackup },
-  delete_backup: { kind: BACKUP_KIND.agentDeleteBackup, schema: agentDeleteBackup },
-  verify_backup: { kind: BACKUP_KIND.agentVerifyBackup, schema: agentVerifyBackup },
-  import_backup: { kind: BACKUP_KIND.agentImportBackup, schema: agentImportBackup },
-  manage_volume: { kind: MANAGE_KIND.agentManage, schema: agentManage },
-  unmanage_volume: { kind: MANAGE_KIND.agentUnmanage, schema: agentUnmanage },
-};
+/** Whether `command` (the last token of a command's subject) is one this agent handles. */
+function isAgentCommand(command: string): command is AgentCommand {
+  return (AGENT_COMMANDS as readonly string[]).includes(command);
+}
+
+/** The registry's entry of agent command `command` (the kind `agent.<command>`); every `AgentCommand` has one. */
+function commandSpec(command: AgentCommand): { kind: MessageKind; schema: z.ZodType } {
+  const kind = `agent.${command}` as const;
+  return { kind, schema: MESSAGES[kind].schema };
+}
 
 /**
  * Starts the agent of `config.agentHost`.
@@ -214,7 +181,7 @@ async function startParts(config: FlintConfig, bus: Bus, log: Logger, options: A
     migration,
     backup: {
       ...backup,
-      // Progress goes on core NATS: lossy by design, never stored (src/bus/backup-messages.ts).
+      // Progress goes on core NATS: lossy by design, never stored (src/bus/contract/backup-messages.ts).
       report: (subject, kind, payload) => bus.nc.publish(subject, encode(kind, payload)),
     },
   });
@@ -267,14 +234,14 @@ async function handleMessage(core: AgentCore, msg: JsMsg, log: Logger): Promise<
   // How long the command waited in the stream before this agent took it.
   const queuedMs = Math.max(0, Date.now() - Math.round(msg.info.timestampNanos / 1e6));
   const command = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
-  const spec = (COMMANDS as Record<string, (typeof COMMANDS)[AgentCommand] | undefined>)[command];
-  if (!spec) throw new ContractError(`${msg.subject}: "${command}" is not an agent command (known: ${Object.keys(COMMANDS).join(', ')})`);
+  if (!isAgentCommand(command)) throw new ContractError(`${msg.subject}: "${command}" is not an agent command (known: ${AGENT_COMMANDS.join(', ')})`);
+  const spec = commandSpec(command);
   const env = decodeEnvelope(msg.data);
   return inCommandScope(log, { requestId: env.requestId, operationId: operationIdOf(env.payload) }, async ({ log, emitted }) => {
     try {
       if (env.kind !== spec.kind) throw new ContractError(`${msg.subject}: expected a ${spec.kind} message, got ${env.kind}`);
       const payload = decodePayload(env, spec.schema);
-      await core.handle(command as AgentCommand, payload as never);
+      await core.handle(command, payload as never);
       log.debug({ command, queuedMs, ms: Math.round(performance.now() - started) }, 'command handled');
       return 'ack' as const;
     } finally {

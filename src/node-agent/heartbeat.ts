@@ -1,7 +1,7 @@
 /**
  * The agent's heartbeats: each pool's capacity and capabilities (`flint-pools`), which
  * is the scheduler's whole view of the cluster, plus its service heartbeat
- * (src/bus/heartbeat.ts). The first beat is sent before `start…` resolves.
+ * (src/bus/nats/heartbeat.ts). The first beat is sent before `start…` resolves.
  */
 import { poolTargetsOf, type PoolConfig } from '../config/index.js';
 import { encode, every, KIND, poolKey, startServiceHeartbeat, type Bus, type Heartbeat, type HeartbeatLog, type PoolStats } from '../bus/index.js';

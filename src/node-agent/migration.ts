@@ -1,5 +1,5 @@
 /**
- * The agent's side of a volume migration (contracts in src/bus/migration-messages.ts):
+ * The agent's side of a volume migration (contracts in src/bus/contract/migration-messages.ts):
  * - `migration_export` (source): serves the volume's image read-only over NBD with one
  *   qemu-nbd (`serveNbd`) on `FLINT_AGENT_ADDRESS` and a port the OS picks, records the
  *   export (pid, port) under the agent's state directory, and reports the URI;
@@ -17,8 +17,8 @@ import type { ProcessGroup } from '../lifecycle/index.js';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../config/index.js';
+import { freePort } from '../net/free-port.js';
 import {
-  freePort,
   MIGRATION_KIND,
   poolId,
   subjects,

@@ -4,8 +4,7 @@
  * current pool satisfies the new type, else a migration to the best pool that does (when
  * the policy allows), else a refusal that says which filter refused.
  */
-import type { PlacementRequest } from '../bus/messages.js';
-import { poolId } from '../bus/subjects.js';
+import { poolId, type PlacementRequest } from '../bus/contract/index.js';
 import { capacityLimitGiB, isThin } from './placement/capacity.js';
 import { AvailabilityZoneFilter, CapabilitiesFilter, CapacityFilter } from './placement/filters.js';
 import { explainNoValidBackend, HEARTBEAT_FILTER, isSilent, place, type Rejection } from './placement/place.js';

@@ -37,7 +37,7 @@ export interface SchedulerDeps {
   reserve(volumeId: string, poolId: string, sizeGiB: number, limitGiB: number): Promise<boolean>;
   grow(volumeId: string, poolId: string, newSizeGiB: number, limitGiB: number): Promise<boolean>;
   emit: Emit;
-  /** Pools silent for longer than this are skipped. */
+  /** Pools silent for longer than this are skipped (`silenceLimitMs` of src/domain/liveness.ts). */
   staleAfterMs: number;
   /**
    * When the only pools that could take a volume are silent, wait this long (from the

@@ -22,6 +22,7 @@ import {
   type Bus,
 } from '../bus/index.js';
 import { capacity, findVolume, type Db } from '../db/index.js';
+import { silenceLimitMs } from '../domain/index.js';
 import { countPlacement, inCommandScope, noteEmitted, operationIdOf, schedulerMetrics } from '../metrics/index.js';
 
 import { SchedulerCore, type SchedulerDeps } from './scheduler-core.js';
@@ -52,7 +53,7 @@ export async function startScheduler(config: FlintConfig, bus: Bus, db: Db, log:
       noteEmitted(kind, payload);
       return publish(bus, subject, kind, payload, msgId);
     },
-    staleAfterMs: config.heartbeatSeconds * 3 * 1000,
+    staleAfterMs: silenceLimitMs(config.heartbeatSeconds),
     staleGraceMs: Math.max(30_000, config.heartbeatSeconds * 6 * 1000),
     weighers: configuredWeighers(config),
   };

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
 import { parse as parseYaml } from 'yaml';
-import { freePort } from '../../src/bus/nats-server-process.js';
+import { freePort } from '../../src/net/free-port.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { field, json, runFlint, type Run } from '../helpers/flint-cli.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import { freePort, isPortFree } from '../../src/bus/nats-server-process.js';
+import { freePort, isPortFree } from '../../src/net/free-port.js';
 import { gql, waitFor } from '../helpers/cluster.js';
 import { agentPortsEnv } from '../helpers/ports.js';
 import { noProcessesLeft, processMarker } from '../helpers/processes.js';

@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { connectBus, type Bus } from '../../src/bus/index.js';
-import type { NatsServerProcess } from '../../src/bus/nats-server-process.js';
+import type { NatsServerProcess } from '../../src/cli/dev/nats-server.js';
 import { createLogger, loadConfig, type FlintConfig } from '../../src/config/index.js';
 import { createToken, openDb, type Db, type Role } from '../../src/db/index.js';
 import { startGateway } from '../../src/gateway/index.js';

@@ -3,8 +3,8 @@ import type { ExecutionContext } from 'ava';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createUser } from '@nats-io/nkeys';
-import { startNatsServer, type NatsServerProcess, type StartNatsServerOptions } from '../../src/bus/nats-server-process.js';
-import { provisionNats } from '../../src/bus/nats-provision.js';
+import { startNatsServer, type NatsServerProcess, type StartNatsServerOptions } from '../../src/cli/dev/nats-server.js';
+import { provisionNats } from '../../src/bus/nats/provision.js';
 import { tempDir } from './tmp.js';
 
 /** Options for {@link withNats}; everything of {@link StartNatsServerOptions} except the store dir. */
@@ -54,7 +54,7 @@ export async function withNats(options: WithNatsOptions = {}): Promise<NatsServe
   return wrapped;
 }
 
-/** A nats-server that refuses anonymous clients, with one nkey seed per Flint role (src/bus/nats-provision.ts). */
+/** A nats-server that refuses anonymous clients, with one nkey seed per Flint role (src/bus/nats/provision.ts). */
 export interface SecureNats {
   server: NatsServerProcess;
   /** Where the seeds and the server configuration are. */

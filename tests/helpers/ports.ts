@@ -1,5 +1,5 @@
 /** Ports for test agents: never the defaults (3260, 10809…), which a real agent or a parallel test may hold. */
-import { freePort } from '../../src/bus/nats-server-process.js';
+import { freePort } from '../../src/net/free-port.js';
 
 /** NBD ports per test agent. @default 16 */
 const NBD_RANGE = 16;

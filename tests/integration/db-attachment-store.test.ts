@@ -8,7 +8,7 @@ import 'reflect-metadata';
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/knex';
-import { attachmentView } from '../../src/bus/attachment-messages.js';
+import { attachmentView } from '../../src/bus/contract/index.js';
 import {
   Attachment,
   casAttachment,

@@ -9,7 +9,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
-import { volumeView } from '../../src/bus/messages.js';
+import { volumeView } from '../../src/bus/contract/index.js';
 import { Volume, casVolume, findVolume, listVolumes, toVolumeView, type Db } from '../../src/db/index.js';
 import type { VolumeStatus } from '../../src/domain/volume-states.js';
 import { BACKENDS, openDatabases, type Backend, type Databases } from '../helpers/databases.js';

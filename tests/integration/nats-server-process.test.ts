@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
-import { freePort, isPortFree, pickPort, startNatsServer } from '../../src/bus/nats-server-process.js';
+import { freePort, isPortFree, pickPort } from '../../src/net/free-port.js';
+import { startNatsServer } from '../../src/cli/dev/nats-server.js';
 import { withNats } from '../helpers/nats.js';
 import { tempDir } from '../helpers/tmp.js';
 import { noProcessesLeft } from '../helpers/processes.js';
@@ -153,7 +154,7 @@ test('a server is killed when the process that started it exits', async (t) => {
   // must not keep it alive, and the exit hook must take the server down.
   const store = await tempDir('flint-nats-orphan-');
   t.teardown(store.cleanup);
-  const moduleUrl = new URL('../../src/bus/nats-server-process.js', import.meta.url).href;
+  const moduleUrl = new URL('../../src/cli/dev/nats-server.js', import.meta.url).href;
   const script = `
     const { startNatsServer } = await import(${JSON.stringify(moduleUrl)});
     const nats = await startNatsServer({ storeDir: ${JSON.stringify(store.path)} });

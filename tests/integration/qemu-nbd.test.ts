@@ -3,7 +3,7 @@ import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../src/bus/nats-server-process.js';
+import { freePort } from '../../src/net/free-port.js';
 import { DriverError, FileDriver } from '../../src/node-agent/index.js';
 import { nbdUri, qemuNbdArgs, serveNbd } from '../../src/node-agent/qemu-nbd.js';
 import { setUpFileDriver } from '../helpers/file-pool.js';

@@ -8,7 +8,7 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../src/bus/nats-server-process.js';
+import { freePort } from '../../src/net/free-port.js';
 import { serveNbd } from '../../src/node-agent/qemu-nbd.js';
 import { createTargets, type IscsiConnection, type IscsiTarget } from '../../src/node-agent/targets/index.js';
 import { internalSnapshotName } from '../../src/node-agent/drivers/file-util.js';

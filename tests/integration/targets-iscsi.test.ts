@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { freePort } from '../../src/bus/nats-server-process.js';
+import { freePort } from '../../src/net/free-port.js';
 import { DriverError, FileDriver } from '../../src/node-agent/index.js';
 import { createTargets, IscsiTarget, type ExportRequest, type IscsiConnection } from '../../src/node-agent/targets/index.js';
 import { fuseMountsUnder } from '../../src/node-agent/targets/fuse-export.js';

@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../src/bus/nats-server-process.js';
+import { freePort } from '../../src/net/free-port.js';
 import { createLogger, loadConfig } from '../../src/config/index.js';
 import { startTargets } from '../../src/node-agent/attachment-targets.js';
 import { DriverError, FileDriver } from '../../src/node-agent/index.js';

@@ -8,7 +8,7 @@ import test, { type ExecutionContext } from 'ava';
 import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../src/bus/nats-server-process.js';
+import { freePort } from '../../src/net/free-port.js';
 import { DriverError, FileDriver } from '../../src/node-agent/index.js';
 import { createTargets, type ExportRequest, type NbdConnection, type Target } from '../../src/node-agent/targets/index.js';
 import { commandOf } from '../../src/node-agent/targets/proc-util.js';

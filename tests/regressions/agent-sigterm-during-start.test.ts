@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FLINT_BIN } from '../helpers/flint-cli.js';
 import { connectBus } from '../../src/bus/index.js';
-import { natsAuthOptions } from '../../src/bus/credentials.js';
+import { natsAuthOptions } from '../../src/bus/nats/credentials.js';
 import { withSecureNats } from '../helpers/nats.js';
 import { agentPortsEnv } from '../helpers/ports.js';
 import { leftoverProcesses, noProcessesLeft, processMarker } from '../helpers/processes.js';

@@ -7,7 +7,7 @@
 import test from 'ava';
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort } from '../../src/bus/index.js';
+import { freePort } from '../../src/net/free-port.js';
 import { ProcessGroup } from '../../src/lifecycle/index.js';
 import { holderIn, lockHolder, startTgtd, TGTD_RUN_DIR, type Tgtd } from '../../src/node-agent/targets/tgtd-process.js';
 import { parsePortals } from '../../src/node-agent/targets/tgtadm.js';

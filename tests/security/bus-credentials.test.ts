@@ -11,7 +11,7 @@ import { connect, nkeys } from '@nats-io/transport-node';
 import { FLINT_BIN } from '../helpers/flint-cli.js';
 import { waitFor } from '../helpers/cluster.js';
 import { withSecureNats } from '../helpers/nats.js';
-import { freePort } from '../../src/bus/nats-server-process.js';
+import { freePort } from '../../src/net/free-port.js';
 import { agentPortsEnv } from '../helpers/ports.js';
 import { noProcessesLeft, processMarker } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -16,8 +16,8 @@
  *    next try). A failure to remove is logged, and the next tracked backup's step 1 removes it.
  */
 import { qcow2Bitmaps, type ImageSource } from '../drivers/index.js';
-import { chooseParentBitmap, staleBitmaps, type ChangeTracking } from './change-tracking.js';
-import type { BackupLog, BackupManifest } from './engine.js';
+import { chooseParentBitmap, staleBitmaps } from './change-tracking.js';
+import type { BackupLog, BackupManifest, ChangeTracking } from './types.js';
 
 const quiet: BackupLog = { info: () => undefined, warn: () => undefined };
 

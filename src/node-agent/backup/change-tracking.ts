@@ -13,10 +13,8 @@
  */
 import { qcow2Bitmaps } from '../drivers/index.js';
 import { mergeRanges, type PlannedChunk, type Range } from './chunk-plan.js';
-import type { ManifestEntry } from './engine.js';
+import type { ManifestEntry } from './types.js';
 
-export const CHANGE_TRACKINGS = ['dirty-bitmap', 'compare', 'full'] as const;
-export type ChangeTracking = (typeof CHANGE_TRACKINGS)[number];
 
 /** What a parent manifest must say for its bitmap to be usable. */
 export interface ParentFacts {

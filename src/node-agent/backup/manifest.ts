@@ -1,7 +1,6 @@
 /** Validation of backup manifests (pure): what `putManifest` checks on import and `manifest()` on read. */
 import { z } from 'zod';
-import { CHANGE_TRACKINGS } from './change-tracking.js';
-import type { BackupManifest } from './engine.js';
+import { CHANGE_TRACKINGS, type BackupManifest } from './types.js';
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits (sha256)');
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/, "must be letters, digits, '.', '_' or '-'").refine((s) => !s.includes('..'), 'must not contain ".."');

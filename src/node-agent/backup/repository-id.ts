@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { DriverError } from '../drivers/index.js';
-import type { BackupRepository } from './engine.js';
+import type { BackupRepository } from './types.js';
 
 /** The identity file of a directory repository. */
 export const REPOSITORY_ID_FILE = 'repository.json';

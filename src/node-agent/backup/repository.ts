@@ -1,6 +1,6 @@
 /**
- * The storage primitives every backup repository offers, and `openRepositoryImpl`, which
- * picks one from a spec. Two kinds of object: chunks (content-addressed by the sha256 of
+ * The storage primitives every backup repository offers (open-repository.ts picks one from
+ * a spec). Two kinds of object: chunks (content-addressed by the sha256 of
  * their uncompressed bytes, immutable, written atomically) and small named records
  * (manifests, leases of running backups, markers of running garbage collections).
  *
@@ -17,10 +17,8 @@
  * failed); a crashed backup's lease is ignored and removed once older than LEASE_STALE_MS,
  * a crashed collection's marker once older than GC_MARKER_STALE_MS.
  */
-import type { NatsConnection } from '@nats-io/transport-node';
-import { isAbsolute, join } from 'node:path';
 import { DriverError } from '../drivers/index.js';
-import type { BackupRepository } from './engine.js';
+import type { BackupRepository } from './types.js';
 
 export type RecordKind = 'manifest' | 'lease' | 'gc';
 
@@ -78,27 +76,4 @@ export function asStore(repository: BackupRepository): RepoStore {
     throw new DriverError(`repository ${repository.spec} was not opened by openRepository`, { retryable: false });
   }
   return repository as RepoStore;
-}
-
-/** A NATS object store bucket name: letters, digits, '-' and '_'. */
-const BUCKET_RE = /^[A-Za-z0-9_-]{1,64}$/;
-
-export async function openRepositoryImpl(spec: string, deps: { nats?: NatsConnection; dataDir: string }): Promise<RepoStore> {
-  if (spec.startsWith('dir:')) {
-    const raw = spec.slice(4);
-    if (raw === '') throw new DriverError(`backup repository "${spec}" names no directory; use dir:/absolute/path`, { retryable: false });
-    const path = isAbsolute(raw) ? raw : join(deps.dataDir, raw);
-    const { DirRepository } = await import('./dir-repository.js');
-    return DirRepository.open(spec, path);
-  }
-  if (spec.startsWith('nats:')) {
-    const bucket = spec.slice(5);
-    if (!BUCKET_RE.test(bucket)) {
-      throw new DriverError(`backup repository "${spec}": "${bucket}" is not a NATS object store bucket name (letters, digits, '-', '_')`, { retryable: false });
-    }
-    if (!deps.nats) throw new DriverError(`backup repository "${spec}" needs a NATS connection; pass deps.nats`, { retryable: false });
-    const { NatsRepository } = await import('./nats-repository.js');
-    return NatsRepository.open(spec, deps.nats, bucket);
-  }
-  throw new DriverError(`backup repository "${spec}" has an unknown kind; use dir:/path or nats:<bucket>`, { retryable: false });
 }

@@ -4,7 +4,7 @@
  * disk; a shared mount or a NATS bucket is reached by several. Agents advertise the
  * identity of the repository they reach with every pool (`PoolStats.backupRepositoryId`).
  */
-import type { PlacementRequest, PoolStats } from '../../bus/messages.js';
+import type { PlacementRequest, PoolStats } from '../../bus/contract/index.js';
 import type { FilterResult, PoolFilter } from './types.js';
 
 /** The backup's side: what the backup row recorded. */

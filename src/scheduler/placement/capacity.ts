@@ -2,7 +2,7 @@
  * Capacity arithmetic shared by the CapacityFilter, the CapacityWeigher and the
  * reservation the dispatcher makes in the DB. All amounts in GiB.
  */
-import type { PlacementRequest } from '../../bus/messages.js';
+import type { PlacementRequest } from '../../bus/contract/index.js';
 import type { PoolState } from './types.js';
 
 /**

@@ -2,7 +2,7 @@
  * Cinder's default filters, each one decision about one pool
  * (`cinder/scheduler/filters/{availability_zone,capacity,capabilities}_filter.py`).
  */
-import type { PlacementRequest } from '../../bus/messages.js';
+import type { PlacementRequest } from '../../bus/contract/index.js';
 import { capacityLimitGiB, formatGiB, isThin, provisionedGiB, reservedGiB } from './capacity.js';
 import { matchesSpec } from './extra-specs.js';
 import { BackupRepositoryFilter } from './backup-repository.js';

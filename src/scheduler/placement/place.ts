@@ -3,8 +3,7 @@
  * volume (saying why), rank the rest. Pure: the caller brings the pools and
  * reserves capacity on the winner.
  */
-import type { PlacementRequest } from '../../bus/messages.js';
-import { poolId } from '../../bus/subjects.js';
+import { poolId, type PlacementRequest } from '../../bus/contract/index.js';
 import { DEFAULT_FILTERS } from './filters.js';
 import { repositoryAdvice } from './backup-repository.js';
 import type { PoolFilter, PoolState } from './types.js';

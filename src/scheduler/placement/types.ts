@@ -3,7 +3,7 @@
  * plug-in contracts of filters and weighers (Cinder's `BaseBackendFilter` and
  * `BaseHostWeigher`, as plain objects).
  */
-import type { PlacementRequest, PoolStats } from '../../bus/messages.js';
+import type { PlacementRequest, PoolStats } from '../../bus/contract/index.js';
 
 /** A pool as the scheduler sees it: the agent's last heartbeat plus Flint's own bookkeeping. */
 export interface PoolState extends PoolStats {

@@ -3,7 +3,7 @@
  * weighing: each weigher's raw scores are min-max normalised to 0..1 across the
  * candidates (all equal → 0), multiplied, and summed per pool.
  */
-import type { PlacementRequest } from '../../bus/messages.js';
+import type { PlacementRequest } from '../../bus/contract/index.js';
 import { isThin, virtualFreeGiB } from './capacity.js';
 import type { PoolState, PoolWeigher } from './types.js';
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { PlacementRequest } from '../../../src/bus/messages.js';
+import type { PlacementRequest } from '../../../src/bus/contract/index.js';
 import {
   AvailabilityZoneFilter,
   CapabilitiesFilter,

@@ -1,5 +1,5 @@
 /** Plain pools and requests for the placement tests; each test overrides what it is about. */
-import type { PlacementRequest } from '../../../src/bus/messages.js';
+import type { PlacementRequest } from '../../../src/bus/contract/index.js';
 import type { PoolState } from '../../../src/scheduler/placement/index.js';
 
 export const NOW = new Date('2025-01-01T12:00:00.000Z');

@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
-import type { ScheduleCreate, ScheduleExtend, VolumeOutcomeEvent } from '../../../src/bus/messages.js';
+import type { ScheduleCreate, ScheduleExtend, VolumeOutcomeEvent } from '../../../src/bus/contract/index.js';
 import { VolumeNumberWeigher, type PoolState, type WeigherSetting } from '../../../src/scheduler/placement/index.js';
 import { SchedulerCore } from '../../../src/scheduler/scheduler-core.js';
 import { NOW, pool, request, thinPool } from './fixtures.js';

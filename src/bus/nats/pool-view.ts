@@ -3,9 +3,7 @@
  * memory (no KV round trip per decision), joined with the allocations in the database.
  */
 import type { KV } from '@nats-io/kv';
-import { decodeEnvelope, decodePayload } from './envelope.js';
-import { poolStats, type PoolStats } from './messages.js';
-import { poolId, poolKey } from './subjects.js';
+import { decodeEnvelope, decodePayload, poolId, poolKey, poolStats, type PoolStats } from '../contract/index.js';
 
 export class PoolView {
   /** By KV key (`<host>.<pool>`). */

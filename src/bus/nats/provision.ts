@@ -1,7 +1,7 @@
 /**
  * Makes the credentials of a Flint deployment's NATS: one nkey seed per role (the gateways
  * share one, the schedulers one, every agent host has its own) and the nats-server
- * configuration that lets each do only its part (src/bus/permissions.ts). Seeds already in
+ * configuration that lets each do only its part (src/bus/nats/permissions.ts). Seeds already in
  * the directory are kept, so running it again with one more agent adds that agent and
  * changes nobody else's key. The directory is 0700 and every file in it 0600.
  */
@@ -9,7 +9,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ensureUserSeed } from './credentials.js';
 import { collidingHosts, renderServerConfig, rolePermissions, type NatsUser, type ServerConfigOptions } from './permissions.js';
-import { token } from './subjects.js';
+import { token } from '../contract/index.js';
 
 export interface ProvisionOptions {
   /** Where the seeds and the server configuration go. */

@@ -1,13 +1,14 @@
 /**
- * Payloads of every command, event, heartbeat and live update, declared once with
- * their validators. The scheduler, the agents and the gateway import these; this
- * module imports nothing of theirs.
+ * Payloads of the volume and snapshot commands and events, the heartbeats, the live views
+ * and the start-up reconciliation, declared once with their validators (the other areas
+ * have files of their own; registry.ts says which kind carries which). The scheduler, the
+ * agents and the gateway import these; this module imports nothing of theirs.
  */
 import { z } from 'zod';
-import { VOLUME_OUTCOMES, VOLUME_STATUSES } from '../domain/volume-states.js';
-import { SNAPSHOT_STATUSES } from '../domain/snapshot-states.js';
-import { MIGRATION_STATUSES } from '../domain/migration.js';
-import { TARGET_KINDS } from '../domain/attachment-states.js';
+import { VOLUME_OUTCOMES, VOLUME_STATUSES } from '../../domain/volume-states.js';
+import { SNAPSHOT_STATUSES } from '../../domain/snapshot-states.js';
+import { MIGRATION_STATUSES } from '../../domain/migration.js';
+import { TARGET_KINDS } from '../../domain/attachment-states.js';
 import { reconcileAttachment } from './attachment-messages.js';
 import { reconcileBackups } from './backup-messages.js';
 
@@ -43,42 +44,6 @@ export const placementRequest = z.object({
     .optional(),
 });
 export type PlacementRequest = z.infer<typeof placementRequest>;
-
-export const KIND = {
-  scheduleCreate: 'scheduler.create_volume',
-  scheduleExtend: 'scheduler.extend_volume',
-  agentCreate: 'agent.create_volume',
-  agentDelete: 'agent.delete_volume',
-  agentExtend: 'agent.extend_volume',
-  agentCreateSnapshot: 'agent.create_snapshot',
-  agentDeleteSnapshot: 'agent.delete_snapshot',
-  agentRevert: 'agent.revert_volume',
-  snapshotOutcome: 'snapshot.outcome',
-  volumeScheduled: 'volume.scheduled',
-  volumeOutcome: 'volume.outcome',
-  /**
-   * An agent failed a create that another pool may take (payload: `ScheduleCreate`). Agents may
-   * not send scheduler commands: the gateways' recorder checks the sender against the database
-   * and sends the request (as the database has it) back to the scheduler.
-   */
-  volumeReschedule: 'volume.reschedule',
-  poolStats: 'pool.stats',
-  serviceHeartbeat: 'service.heartbeat',
-  liveVolume: 'live.volume',
-  liveSnapshot: 'live.snapshot',
-  liveOperation: 'live.operation',
-  liveMessage: 'live.message',
-} as const;
-
-/** Command names: the last token of `flint.cmd.scheduler.<name>` / `flint.cmd.agent.<host>.<name>`. */
-export const COMMAND = {
-  createVolume: 'create_volume',
-  extendVolume: 'extend_volume',
-  deleteVolume: 'delete_volume',
-  createSnapshot: 'create_snapshot',
-  deleteSnapshot: 'delete_snapshot',
-  revertVolume: 'revert_volume',
-} as const;
 
 export const scheduleCreate = z.object({
   operationId: id,
@@ -208,7 +173,7 @@ export const serviceHeartbeat = z.object({
   version: z.string(),
   startedAt: z.string(),
   heartbeatAt: z.string(),
-  /** Seconds between heartbeats: a service silent for three of them is DOWN. */
+  /** Seconds between heartbeats: a service silent for `MISSED_BEATS_DOWN` of them is DOWN (src/domain/liveness.ts). */
   intervalSeconds: z.number().positive(),
 });
 export type ServiceHeartbeat = z.infer<typeof serviceHeartbeat>;
@@ -304,13 +269,6 @@ export const userMessageView = z.object({
 export type UserMessageView = z.infer<typeof userMessageView>;
 export const liveMessage = z.object({ message: userMessageView });
 export type LiveMessage = z.infer<typeof liveMessage>;
-
-/** Recovery (issue 3): the agent's start-up reconciliation and what it reports. */
-export const RECOVERY_KIND = {
-  reconcileRequest: 'rpc.reconcile.request',
-  reconcileReply: 'rpc.reconcile.reply',
-  volumeMissing: 'volume.missing',
-} as const;
 
 /**
  * Request on `flint.rpc.reconcile.<host>`: which volumes does the DB place on this host? The

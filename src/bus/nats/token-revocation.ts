@@ -6,19 +6,7 @@
  * database (its periodic check of open sockets, the cache's short TTL).
  */
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
-import { z } from 'zod';
-import { encode } from './envelope.js';
-import { inboxPrefix, subjects } from './subjects.js';
-
-export const TOKEN_REVOKED_KIND = 'gw.token.revoked';
-
-export const tokenRevoked = z.object({
-  /** Id of the token (never the secret or its hash). */
-  tokenId: z.string().min(1).max(128),
-  /** When it was revoked (ISO 8601), as the database has it. */
-  revokedAt: z.string().min(1).max(64),
-});
-export type TokenRevoked = z.infer<typeof tokenRevoked>;
+import { encode, inboxPrefix, subjects, TOKEN_REVOKED_KIND, type TokenRevoked } from '../contract/index.js';
 
 /** Publishes the revocation and waits until the server has it (a flush). */
 export async function publishTokenRevoked(nc: Pick<NatsConnection, 'publish' | 'flush'>, payload: TokenRevoked): Promise<void> {

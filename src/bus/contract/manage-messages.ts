@@ -9,19 +9,6 @@ import { z } from 'zod';
 
 const id = z.string().min(1).max(128);
 
-export const MANAGE_KIND = {
-  agentManage: 'agent.manage_volume',
-  agentUnmanage: 'agent.unmanage_volume',
-  manageOutcome: 'volume.manage_outcome',
-  manageableRequest: 'rpc.manageable.request',
-  manageableReply: 'rpc.manageable.reply',
-} as const;
-
-export const MANAGE_COMMAND = {
-  manageVolume: 'manage_volume',
-  unmanageVolume: 'unmanage_volume',
-} as const;
-
 /** Adopt the file `reference` of pool `pool` as volume `volumeId`. */
 export const agentManage = z.object({ operationId: id, volumeId: id, pool: z.string(), reference: z.string().min(1).max(255) });
 export type AgentManage = z.infer<typeof agentManage>;

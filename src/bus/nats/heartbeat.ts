@@ -2,11 +2,9 @@
  * Service heartbeats into the `flint-services` bucket: every role says it is alive. The
  * first beat is sent before `start…` resolves, so a started service is visible at once.
  */
-import type { Logger } from '../config/logger.js';
+import type { Logger } from '../../config/logger.js';
 import type { KV } from '@nats-io/kv';
-import { encode, ENVELOPE_VERSION } from './envelope.js';
-import { KIND, type ServiceHeartbeat } from './messages.js';
-import { serviceKey } from './subjects.js';
+import { encode, ENVELOPE_VERSION, KIND, serviceKey, type ServiceHeartbeat } from '../contract/index.js';
 import type { Bus } from './connection.js';
 
 export interface Heartbeat {
@@ -52,7 +50,7 @@ export function startServiceHeartbeat(bus: Pick<Bus, 'services'>, opts: ServiceH
 
 /**
  * Whether a service heartbeat read under `key` is the one that key may hold: NATS lets only
- * the agent of host H write `agent.H` (src/bus/permissions.ts), so a beat whose payload names
+ * the agent of host H write `agent.H` (src/bus/nats/permissions.ts), so a beat whose payload names
  * another role or host is forged and must be ignored.
  */
 export function serviceBeatMatchesKey(key: string, beat: Pick<ServiceHeartbeat, 'role' | 'host'>): boolean {

@@ -19,7 +19,7 @@
  * No identity may subscribe to what it does not need, and none but gateways may publish
  * `flint.live.>`. Nothing here is per-server: the same file serves every node of a cluster.
  */
-import { agentDurable, inboxPrefix, KV_POOLS, KV_SERVICES, RECORDER_DURABLE, SCHEDULER_DURABLE, STREAM_CMD, STREAM_EVT, subjects, token, type BusRole } from './subjects.js';
+import { agentDurable, inboxPrefix, KV_POOLS, KV_SERVICES, RECORDER_DURABLE, SCHEDULER_DURABLE, STREAM_CMD, STREAM_EVT, subjects, token, type BusRole } from '../contract/index.js';
 
 export interface SubjectPermissions {
   publish: string[];

@@ -1,10 +1,10 @@
 /**
  * The NATS side of every role: connect (with the role's own credentials and private inbox,
- * src/bus/credentials.ts), make sure the streams and buckets exist, publish commands and
+ * src/bus/nats/credentials.ts), make sure the streams and buckets exist, publish commands and
  * events, and run a durable pull consumer with bounded concurrency.
  *
  * Who makes the topology: gateways create the streams and buckets (idempotently: any number
- * may start at once); schedulers and agents are not allowed to (src/bus/permissions.ts), so
+ * may start at once); schedulers and agents are not allowed to (src/bus/nats/permissions.ts), so
  * they only bind to them, and one that starts first says it waits and retries until a
  * gateway has made them. Each consumer creates its own durable, through the JetStream API
  * subject that names its filter, so NATS can hold an agent to its host's commands.
@@ -22,8 +22,8 @@ import {
   type JsMsg,
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { inboxPrefix, KV_POOLS, KV_SERVICES, STREAM_CMD, STREAM_EVT, subjects, type BusRole } from './subjects.js';
-import { ContractError, currentRequestId, encode, type EnvelopeMeta } from './envelope.js';
+import { ContractError, encode, inboxPrefix, KV_POOLS, KV_SERVICES, STREAM_CMD, STREAM_EVT, subjects, type BusRole, type EnvelopeMeta } from '../contract/index.js';
+import { currentRequestId } from './request-scope.js';
 
 /** How long JetStream remembers a message id to drop a duplicate publish. @default 120_000 */
 export const DUPLICATE_WINDOW_MS = 120_000;
@@ -59,7 +59,7 @@ export interface ConnectBusOptions {
   role?: BusRole | 'all';
   /** The agent's host (its private inbox prefix). */
   host?: string;
-  /** Authentication and TLS (src/bus/credentials.ts); absent: none (an unauthenticated server). */
+  /** Authentication and TLS (src/bus/nats/credentials.ts); absent: none (an unauthenticated server). */
   auth?: Pick<ConnectionOptions, 'authenticator' | 'tls'>;
   /** Told once when the topology is not there yet (and the connection waits for a gateway to make it). */
   onWaiting?: (what: string) => void;

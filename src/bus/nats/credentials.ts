@@ -1,6 +1,6 @@
 /**
  * NATS credentials: every role connects with an nkey of its own (the nats-server user it
- * is, with the permissions of src/bus/permissions.ts). The seed file holds the nkey's seed
+ * is, with the permissions of src/bus/nats/permissions.ts). The seed file holds the nkey's seed
  * (`SU…`, one line, as `nk -gen user` writes it); the server's configuration holds only the
  * public key (`U…`), so the server config is not a secret and a stolen config logs nobody in.
  *

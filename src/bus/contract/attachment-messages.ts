@@ -5,23 +5,9 @@
  * the start-up reconciliation tells an agent to export. Imports nothing of the roles.
  */
 import { z } from 'zod';
-import { ATTACHMENT_STATUSES, ATTACH_MODES, TARGET_KINDS } from '../domain/attachment-states.js';
+import { ATTACHMENT_STATUSES, ATTACH_MODES, TARGET_KINDS } from '../../domain/attachment-states.js';
 
 const id = z.string().min(1).max(128);
-
-export const ATTACHMENT_KIND = {
-  agentExport: 'agent.export_attachment',
-  agentUnexport: 'agent.unexport_attachment',
-  agentRefresh: 'agent.refresh_attachment',
-  attachmentOutcome: 'attachment.outcome',
-  liveAttachment: 'live.attachment',
-} as const;
-
-export const ATTACHMENT_COMMAND = {
-  exportAttachment: 'export_attachment',
-  unexportAttachment: 'unexport_attachment',
-  refreshAttachment: 'refresh_attachment',
-} as const;
 
 export const chapCredentials = z.object({ username: z.string().min(1).max(64), password: z.string().min(12).max(255) });
 

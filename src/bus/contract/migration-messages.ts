@@ -10,29 +10,11 @@
  * subject `flint.evt.agent.<host>.volume.<id>`.
  */
 import { z } from 'zod';
-import { MIGRATION_STAGES } from '../domain/migration.js';
+import { MIGRATION_STAGES } from '../../domain/migration.js';
 
 const id = z.string().min(1).max(128);
 const gib = z.number().int().positive();
 const place = z.object({ host: z.string().min(1), pool: z.string().min(1) });
-
-/** Command names: the last token of `flint.cmd.agent.<host>.<name>`. */
-export const MIGRATION_COMMAND = {
-  export: 'migration_export',
-  import: 'migration_import',
-  cleanup: 'migration_cleanup',
-} as const;
-
-export const MIGRATION_KIND = {
-  agentExport: 'agent.migration_export',
-  agentImport: 'agent.migration_import',
-  agentCleanup: 'agent.migration_cleanup',
-  exporting: 'migration.exporting',
-  copied: 'migration.copied',
-  failed: 'migration.failed',
-  cleaned: 'migration.cleaned',
-  progress: 'migration.progress',
-} as const;
 
 /**
  * How far the destination's copy is, on **core NATS** `flint.progress.agent.<host>.migration.<volumeId>`
@@ -135,8 +117,6 @@ export const migrationCleaned = z.object({
 export type MigrationCleaned = z.infer<typeof migrationCleaned>;
 
 /** Retype (`retypeVolume`): the scheduler decides in place, migrate, or refuse. */
-export const RETYPE_COMMAND = 'retype_volume';
-export const RETYPE_KIND = { schedule: 'scheduler.retype_volume', decided: 'retype.decided' } as const;
 export const MIGRATION_POLICIES = ['never', 'on_demand'] as const;
 
 export const scheduleRetype = z.object({

@@ -5,8 +5,6 @@
  * `requestId` (optional, added within v1) names the API request a command came from, so
  * one request can be followed through the logs of every role.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -55,24 +53,9 @@ export class ContractError extends Error {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export function encode<P>(kind: string, payload: P, id: string = randomUUID(), meta: EnvelopeMeta = {}): Uint8Array {
+export function encode<P>(kind: string, payload: P, id: string = crypto.randomUUID(), meta: EnvelopeMeta = {}): Uint8Array {
   const env: Envelope<P> = { v: ENVELOPE_VERSION, id, kind, at: new Date().toISOString(), ...(meta.requestId ? { requestId: meta.requestId } : {}), payload };
   return encoder.encode(JSON.stringify(env));
-}
-
-const requestScope = new AsyncLocalStorage<string>();
-
-/**
- * Runs `fn` so that what `publish()` sends from inside it (however deep, e.g. the outbox
- * dispatch of a mutation) carries `requestId`. With `undefined`, `fn` runs as it is.
- */
-export function withRequestId<T>(requestId: string | undefined, fn: () => T): T {
-  return requestId ? requestScope.run(requestId, fn) : fn();
-}
-
-/** The request id of the `withRequestId` scope the caller runs in, if any. */
-export function currentRequestId(): string | undefined {
-  return requestScope.getStore();
 }
 
 /** Parses the envelope only; `decodePayload` then checks the payload against its kind. */

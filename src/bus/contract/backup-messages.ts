@@ -12,29 +12,9 @@
  * - live `flint.live.<project>.backup.<id>` (core NATS) when a backup row changes.
  */
 import { z } from 'zod';
-import { BACKUP_OUTCOME_NAMES, BACKUP_STATUSES } from '../domain/backup-states.js';
+import { BACKUP_OUTCOME_NAMES, BACKUP_STATUSES } from '../../domain/backup-states.js';
 
 const id = z.string().min(1).max(128);
-
-export const BACKUP_KIND = {
-  agentCreateBackup: 'agent.create_backup',
-  agentRestoreBackup: 'agent.restore_backup',
-  agentDeleteBackup: 'agent.delete_backup',
-  agentVerifyBackup: 'agent.verify_backup',
-  agentImportBackup: 'agent.import_backup',
-  backupOutcome: 'backup.outcome',
-  backupVerified: 'backup.verified',
-  backupProgress: 'backup.progress',
-  liveBackup: 'live.backup',
-} as const;
-
-export const BACKUP_COMMAND = {
-  createBackup: 'create_backup',
-  restoreBackup: 'restore_backup',
-  deleteBackup: 'delete_backup',
-  verifyBackup: 'verify_backup',
-  importBackup: 'import_backup',
-} as const;
 
 /**
  * Back up volume `volumeId` on `pool`: its current bytes, or those of snapshot `snapshotId`;

@@ -1,6 +1,6 @@
 /**
  * Every NATS name Flint uses, in one place (ARCHITECTURE.md, "NATS"). The names are laid
- * out so that NATS itself can enforce who may send what (src/bus/permissions.ts): whatever
+ * out so that NATS itself can enforce who may send what (src/bus/nats/permissions.ts): whatever
  * an agent sends carries its host in a fixed position (`flint.evt.agent.<host>.…`,
  * `flint.progress.agent.<host>.…`, `flint.rpc.reconcile.<host>`, KV keys
  * `<host>.<pool>` and `agent.<host>`), and what a scheduler sends is under
@@ -59,7 +59,7 @@ export const subjects = {
   /** Core-NATS request-reply to one agent: the manageable images of one of its pools (`Query.manageableVolumes`). */
   manageable: (host: string) => `flint.rpc.agent.${token(host)}.manageable`,
   manageableAll: 'flint.rpc.agent.*.manageable',
-  /** Core NATS, every gateway listens: an API token was revoked (src/bus/token-revocation.ts). */
+  /** Core NATS, every gateway listens: an API token was revoked (src/bus/nats/token-revocation.ts). */
   tokenRevoked: 'flint.gw.token.revoked',
 } as const;
 
