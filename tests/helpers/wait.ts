@@ -110,10 +110,11 @@ const pollOperation = statusWait<OperationState>('operation', async (c, id) => (
 /** Whether an operation is over, SUCCEEDED or FAILED. */
 export const operationEnded = (o: { status: string } | null): boolean => o?.status === 'SUCCEEDED' || o?.status === 'FAILED';
 
-/** Waits until an operation ends (SUCCEEDED or FAILED), or has the status given. */
-export async function waitForOperation(client: FlintClient, id: string, status?: string, opts: WaitOptions = {}): Promise<OperationState> {
-  if (status !== undefined) return pollOperation(client, id, status, opts);
-  return (await pollOperation(client, id, operationEnded, { what: `operation ${id} to end`, ...opts }))!;
+/** Waits until an operation ends (SUCCEEDED or FAILED), or until it has `opts.status`. */
+export async function waitForOperation(client: FlintClient, id: string, opts: WaitOptions & { status?: string } = {}): Promise<OperationState> {
+  const { status, ...rest } = opts;
+  if (status !== undefined) return pollOperation(client, id, status, rest);
+  return (await pollOperation(client, id, operationEnded, { what: `operation ${id} to end`, ...rest }))!;
 }
 
 /**
