@@ -73,14 +73,14 @@ test.serial('round trip: a volume with patterns and holes is backed up with prog
   t.is(created.createBackup.operation.kind, 'create_backup');
   t.regex(b.incrementalNote ?? '', /No AVAILABLE backup of this volume/, 'an incremental without a parent says it is full');
   t.false(b.isIncremental);
-  const progress = new EventLog(c.client(member).subscribe(BackupProgressDocument, { id: b.id }), `backupProgress of ${b.id}`);
+  const progress = EventLog.of(c.client(member).subscribe(BackupProgressDocument, { id: b.id }), `backupProgress of ${b.id}`, (e) => e.backupProgress);
   await progress.waitEnd(60_000);
-  const last = progress.values.at(-1)!.backupProgress;
+  const last = progress.values.at(-1)!;
   t.is(last.status, 'AVAILABLE');
   t.is(last.totalBytes, 2 ** 30);
   t.is(last.doneBytes, 2 ** 30);
   t.is(last.percent, 100);
-  t.true(progress.values.map((e) => e.backupProgress).every((p) => p.backupId === b.id && p.phase === 'BACKUP' && p.doneBytes <= p.totalBytes));
+  t.true(progress.values.every((p) => p.backupId === b.id && p.phase === 'BACKUP' && p.doneBytes <= p.totalBytes));
 
   const done = await waitForBackup(c.client(member), b.id, 'AVAILABLE');
   t.is(done.sizeBytes, 2 ** 30);
@@ -236,15 +236,15 @@ test.serial('an agent restarted during a backup: the backup ends ERROR with a me
   const id = await bigVolume(t);
   const created = ok(await call(c, member, CreateBackupDocument, { input: { volumeId: id } }));
   const b = created.createBackup.backup;
-  const progress = new EventLog(c.client(member).subscribe(BackupProgressDocument, { id: b.id }), `backupProgress of ${b.id}`);
-  await progress.waitFor((e) => e.backupProgress.doneBytes > 0, 60_000);
+  const progress = EventLog.of(c.client(member).subscribe(BackupProgressDocument, { id: b.id }), `backupProgress of ${b.id}`, (e) => e.backupProgress);
+  await progress.waitFor((p) => p.doneBytes > 0, 60_000);
   await c.restartAgent(HOST);
   const failed = (await waitForBackup(c.client(member), b.id, (x) => x?.status !== 'CREATING', { what: 'the interrupted backup to end' }))!;
   t.is(failed.status, 'ERROR');
   t.true(failed.messages.some((m) => /stopped while it took this backup/.test(m.message)), JSON.stringify(failed.messages));
   await waitForVolume(c.client(member), id, 'AVAILABLE');
   await progress.waitEnd(30_000);
-  t.is(progress.values.at(-1)!.backupProgress.status, 'ERROR');
+  t.is(progress.values.at(-1)!.status, 'ERROR');
   t.false(existsSync(join(repo(t), 'manifests', `${b.id}.json`)));
   // The repository still works, and the ERROR backup deletes.
   const small = await newVolume(c, member, 'after-restart');

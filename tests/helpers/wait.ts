@@ -127,10 +127,19 @@ export class EventLog<T> {
   ended = false;
   private readonly wakers = new Set<() => void>();
 
-  /** @param what names the stream in failure messages, e.g. `'volumeChanged of vol-1'`. */
-  constructor(
-    private readonly sub: Subscription<T>,
+  /**
+   * Follows `sub` from now on.
+   * @param what names the stream in failure messages, e.g. `volumeChanged of <id>`.
+   * @param pick what of each event to keep, e.g. `(e) => e.volumeChanged`.
+   */
+  static of<E, T = E>(sub: Subscription<E>, what: string, pick: (event: E) => T = (e) => e as unknown as T): EventLog<T> {
+    return new EventLog<T>(sub, what, pick as (event: unknown) => T);
+  }
+
+  private constructor(
+    private readonly sub: Subscription<unknown>,
     readonly what: string,
+    private readonly pick: (event: unknown) => T,
   ) {
     void this.pump();
   }
@@ -157,7 +166,7 @@ export class EventLog<T> {
   private async pump(): Promise<void> {
     try {
       for await (const v of this.sub) {
-        this.values.push(v);
+        this.values.push(this.pick(v));
         this.wake();
       }
     } catch (err) {
