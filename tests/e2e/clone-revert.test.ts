@@ -61,14 +61,12 @@ test.afterEach.always((t) => {
 
 const code = errorCode;
 
-const waitVolume = (t: ExecutionContext<Ctx>, id: string, status: string) => waitForVolume(t.context.cluster.client(), id, status);
-
 const createVolume = async (t: ExecutionContext<Ctx>, input: CreateVolumeInput, token = t.context.memberA) => t.context.cluster.client(token).raw(CreateVolumeFromDocument, { input });
 
 const availableVolume = async (t: ExecutionContext<Ctx>, input: CreateVolumeInput): Promise<Vol> => {
   const r = await createVolume(t, input);
   if (r.errors) throw new Error(JSON.stringify(r.errors));
-  return waitVolume(t, r.data!.createVolume.volume.id, 'AVAILABLE');
+  return waitForVolume(t.context.cluster.client(), r.data!.createVolume.volume.id, 'AVAILABLE');
 };
 
 const availableSnapshot = async (t: ExecutionContext<Ctx>, volumeId: string, name: string): Promise<string> => {
@@ -127,7 +125,7 @@ for (const [volumeType, format, host, pool] of [['gold', 'qcow2', 'host-a', 'fas
     t.is(fromSnap.errors, undefined, JSON.stringify(fromSnap.errors));
     t.like(fromSnap.data!.createVolume.volume, { status: 'CREATING', sizeGiB: 1, snapshotId: snap1, sourceVolumeId: null });
     t.is(fromSnap.data!.createVolume.operation.kind, 'create_volume');
-    await waitVolume(t, fromSnap.data!.createVolume.volume.id, 'AVAILABLE');
+    await waitForVolume(t.context.cluster.client(), fromSnap.data!.createVolume.volume.id, 'AVAILABLE');
     const copy = await asAdmin(t, fromSnap.data!.createVolume.volume.id);
     t.like(copy, { host, pool, sizeGiB: 1, snapshotId: snap1 });
     t.true((await head(t, image(t, copy, format), format)).equals(Buffer.alloc(MiB, 0x11)), 'the snapshot\'s bytes');
@@ -135,7 +133,7 @@ for (const [volumeType, format, host, pool] of [['gold', 'qcow2', 'host-a', 'fas
     // A clone, larger than its source: equal to the source now (zeros past its end).
     const cloned = await createVolume(t, { name: `clone-${format}`, sourceVolumeId: source.id, sizeGiB: 2 });
     t.is(cloned.errors, undefined, JSON.stringify(cloned.errors));
-    await waitVolume(t, cloned.data!.createVolume.volume.id, 'AVAILABLE');
+    await waitForVolume(t.context.cluster.client(), cloned.data!.createVolume.volume.id, 'AVAILABLE');
     const clone = await asAdmin(t, cloned.data!.createVolume.volume.id);
     t.like(clone, { host, pool, sizeGiB: 2, sourceVolumeId: source.id, snapshotId: null });
     t.true(await compareEqual(srcPath, format, image(t, clone, format), format), 'qemu-img compare: the clone equals its source');
@@ -150,7 +148,7 @@ for (const [volumeType, format, host, pool] of [['gold', 'qcow2', 'host-a', 'fas
     t.is(r.errors, undefined, JSON.stringify(r.errors));
     t.is(r.data!.revertVolumeToSnapshot.volume.status, 'REVERTING');
     t.is(r.data!.revertVolumeToSnapshot.operation.kind, 'revert_volume');
-    await waitVolume(t, source.id, 'AVAILABLE');
+    await waitForVolume(t.context.cluster.client(), source.id, 'AVAILABLE');
     t.true((await head(t, srcPath, format)).equals(Buffer.alloc(MiB, 0xab)), 'the volume has snapshot 2\'s bytes again');
     t.true((await head(t, image(t, copy, format), format)).equals(Buffer.alloc(MiB, 0x11)), 'the copy is independent');
   });
@@ -183,7 +181,7 @@ test.serial('bad sources and sizes are refused with the right codes', async (t) 
 
   // A volume no pool can hold ends in ERROR, and cannot be cloned.
   const broken = await createVolume(t, { name: 'broken', sizeGiB: 1, volumeType: 'platinum' });
-  await waitVolume(t, broken.data!.createVolume.volume.id, 'ERROR');
+  await waitForVolume(t.context.cluster.client(), broken.data!.createVolume.volume.id, 'ERROR');
   const fromError = await createVolume(t, { name: 'from-error', sourceVolumeId: broken.data!.createVolume.volume.id });
   t.is(code(fromError), 'INVALID_STATE');
   t.regex(fromError.errors![0]!.message, /is ERROR; only an AVAILABLE volume can be cloned/);

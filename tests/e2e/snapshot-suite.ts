@@ -73,19 +73,17 @@ export function registerSnapshotSuite(database: 'sqlite' | 'postgresql'): void {
   /** A volume of the given type (gold: qcow2 on host-a, bronze: raw on host-b), AVAILABLE. */
   const availableVolume = async (t: { context: Ctx }, token: string, name: string, volumeType = 'gold', sizeGiB = 1): Promise<Vol> => {
     const r = await flint(t, token).request(CreateVolumeDocument, { input: { name, sizeGiB, volumeType } });
-    return waitVolume(t, token, r.createVolume.volume.id, 'AVAILABLE');
+    return waitForVolume(flint(t, token), r.createVolume.volume.id, 'AVAILABLE');
   };
-  const waitVolume = (t: { context: Ctx }, token: string, id: string, status: string): Promise<Vol> => waitForVolume(flint(t, token), id, status);
   const create = (t: { context: Ctx }, token: string, input: CreateSnapshotInput) => flint(t, token).raw(CreateSnapshotDocument, { input });
   const get = async (t: { context: Ctx }, token: string, id: string) => (await flint(t, token).request(SnapshotDocument, { id })).snapshot;
-  const waitSnapshot = (t: { context: Ctx }, token: string, id: string, status: string): Promise<Snap> => waitForSnapshot(flint(t, token), id, status);
   const snapshotChanges = (t: { context: Ctx }, token: string, id: string) => EventLog.of(flint(t, token).subscribe(SnapshotChangedDocument, { id }), `snapshotChanged of ${id}`, (e) => e.snapshotChanged);
   const volumeChanges = (t: { context: Ctx }, token: string, id: string) => EventLog.of(flint(t, token).subscribe(VolumeChangedDocument, { id }), `volumeChanged of ${id}`, (e) => e.volumeChanged);
   /** An AVAILABLE snapshot of `volume`. */
   const availableSnapshot = async (t: { context: Ctx }, token: string, volume: Vol, name: string): Promise<Snap> => {
     const r = await create(t, token, { volumeId: volume.id, name });
     if (r.errors) throw new Error(JSON.stringify(r.errors));
-    return waitSnapshot(t, token, r.data!.createSnapshot.snapshot.id, 'AVAILABLE');
+    return waitForSnapshot(flint(t, token), r.data!.createSnapshot.snapshot.id, 'AVAILABLE');
   };
 
   for (const [volumeType, format] of [['gold', 'qcow2'], ['bronze', 'raw']] as const) {
@@ -131,14 +129,14 @@ export function registerSnapshotSuite(database: 'sqlite' | 'postgresql'): void {
     t.is(a.data!.createSnapshot.snapshot.id, b.data!.createSnapshot.snapshot.id);
     t.is(a.data!.createSnapshot.snapshot.id, c.data!.createSnapshot.snapshot.id);
     t.is(a.data!.createSnapshot.operation.id, c.data!.createSnapshot.operation.id);
-    await waitSnapshot(t, token, a.data!.createSnapshot.snapshot.id, 'AVAILABLE');
+    await waitForSnapshot(flint(t, token), a.data!.createSnapshot.snapshot.id, 'AVAILABLE');
     const list = (await flint(t, token).request(SnapshotsDocument, { filter: { name: 'idem' } })).snapshots;
     t.is(list.totalCount, 1);
     t.is(code(await create(t, token, { ...input, name: 'other' })), 'CONFLICT');
     // Snapshots of one volume taken at the same time both succeed (the volume's version only fences deletes).
     const both = await Promise.all([create(t, token, { volumeId: volume.id, name: 'par-1' }), create(t, token, { volumeId: volume.id, name: 'par-2' })]);
     t.deepEqual(both.map((r) => r.errors), [undefined, undefined]);
-    await Promise.all(both.map((r) => waitSnapshot(t, token, r.data!.createSnapshot.snapshot.id, 'AVAILABLE')));
+    await Promise.all(both.map((r) => waitForSnapshot(flint(t, token), r.data!.createSnapshot.snapshot.id, 'AVAILABLE')));
   });
 
   test.serial('a snapshot of a CREATING or ERROR volume is INVALID_STATE, naming the state', async (t) => {
@@ -157,7 +155,7 @@ export function registerSnapshotSuite(database: 'sqlite' | 'postgresql'): void {
       t.context.cluster.startAgent('host-b');
     }
     const failed = await flint(t, token).raw(CreateVolumeDocument, { input: { name: 'too-big', sizeGiB: 60_000 } });
-    const error = await waitVolume(t, token, failed.data!.createVolume.volume.id, 'ERROR');
+    const error = await waitForVolume(flint(t, token), failed.data!.createVolume.volume.id, 'ERROR');
     const s = await create(t, token, { volumeId: error.id, name: 'of-error' });
     t.is(code(s), 'INVALID_STATE');
     t.regex(s.errors![0]!.message, /is ERROR and cannot be snapshotted/);
@@ -201,7 +199,7 @@ export function registerSnapshotSuite(database: 'sqlite' | 'postgresql'): void {
     t.falsy(s.errors);
     const r = await flint(t, token).raw(DeleteVolumeDocument, { input: { id: volume.id, expectedVersion: volume.version, cascade: true } });
     t.is(code(r), 'CONFLICT');
-    await waitSnapshot(t, token, s.data!.createSnapshot.snapshot.id, 'AVAILABLE');
+    await waitForSnapshot(flint(t, token), s.data!.createSnapshot.snapshot.id, 'AVAILABLE');
   });
 
   test.serial('deleting a snapshot ends DELETED on the subscription, which completes; the volume can then be deleted', async (t) => {
