@@ -82,7 +82,7 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
     t.context.ws.push(c);
     return c;
   };
-  const flint = (t: { context: Ctx }, token: string | undefined) => t.context.cluster.client(token);
+  const flint = (t: { context: Ctx }, token: string | null) => t.context.cluster.client(token);
   const create = (t: { context: Ctx }, token: string, input: CreateVolumeInput) => flint(t, token).raw(CreateVolumeDocument, { input });
   const get = async (t: { context: Ctx }, token: string, id: string): Promise<Vol | null> => (await flint(t, token).request(VolumeDocument, { id })).volume;
   const changes = (t: { context: Ctx }, token: string, id: string) => EventLog.of(flint(t, token).subscribe(VolumeChangedDocument, { id }), `volumeChanged of ${id}`, (e) => e.volumeChanged);
@@ -271,7 +271,7 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
   });
 
   test.serial('requests without a valid token are UNAUTHENTICATED, on HTTP and on WebSocket', async (t) => {
-    t.is(errorCode(await flint(t, undefined).raw(VolumesDocument, {})), 'UNAUTHENTICATED');
+    t.is(errorCode(await flint(t, null).raw(VolumesDocument, {})), 'UNAUTHENTICATED');
     t.is(errorCode(await flint(t, 'flint_not-a-token').raw(VolumesDocument, {})), 'UNAUTHENTICATED');
     // The close code itself (4403) is what is checked: a bare graphql-ws client, not the SDK (which turns it into UNAUTHENTICATED).
     const sub = collect(ws(t, 'flint_not-a-token'), 'subscription { volumeEvents { type } }', {}, (d) => d);

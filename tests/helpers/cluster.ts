@@ -51,8 +51,11 @@ export interface Cluster {
   /** Directory of a pool's images on its agent. */
   poolDir(host: string, pool: string): string;
   token(project: string, role: 'admin' | 'member' | 'reader'): Promise<string>;
-  /** The typed SDK with a token (the admin's when none is given), one client per token; `stop` closes them. */
-  client(token?: string): FlintClient;
+  /**
+   * The typed SDK with a token, one client per token; `stop` closes them. No token: the
+   * admin's; `null`: a client that sends none.
+   */
+  client(token?: string | null): FlintClient;
   /** Stops an agent process (SIGTERM) and starts it again with the same settings. */
   restartAgent(host: string): Promise<void>;
   /** Stops an agent process (SIGTERM); `startAgent` brings it back with the same settings. */
@@ -175,7 +178,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       dataDir: dir.path,
       poolDir,
       token: async (project, role) => createTokenSync(base, project, role),
-      client: (token) => clients.as(token ?? adminToken),
+      client: (token) => clients.as(token === undefined ? adminToken : (token ?? undefined)),
       stopAgent: async (host) => {
         const p = procs.findLast((x) => x.name === `agent-${host}`);
         if (!p) throw new Error(`no agent ${host}`);
