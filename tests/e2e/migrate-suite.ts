@@ -54,8 +54,6 @@ const availableVolume = async (t: ExecutionContext<Ctx>, input: Omit<CreateVolum
   return (await waitForVolume(asAdmin(t), id, (v) => v?.status === 'AVAILABLE' || v?.status === 'ERROR', { what: `volume ${id} to be AVAILABLE or ERROR`, timeoutMs: 30_000 }))!;
 };
 
-const waitOperation = (t: ExecutionContext<Ctx>, id: string) => waitForOperation(asAdmin(t), id);
-
 const imagePath = (t: ExecutionContext<Ctx>, v: { id: string; host: string | null; pool: string | null }, format: string) =>
   join(t.context.cluster.poolDir(v.host!, v.pool!), `volume-${v.id}.${format}`);
 
@@ -146,7 +144,7 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
     t.like(done, { id: v.id, status: 'AVAILABLE', migrationStatus: 'SUCCESS', host: 'host-b', pool: 'bulk' });
     const seen = sub.values.map((x) => `${x.status}/${x.migrationStatus}`);
     t.true(seen.includes('MAINTENANCE/STARTING') && seen.includes('MAINTENANCE/COPYING'), seen.join(' → '));
-    t.is((await waitOperation(t, r.data!.migrateVolume.operation.id)).status, 'SUCCEEDED');
+    t.is((await waitForOperation(asAdmin(t), r.data!.migrateVolume.operation.id)).status, 'SUCCEEDED');
 
     const b = imagePath(t, done, 'raw');
     t.true(await hasPattern(b, 'raw', 0x5a, '0'), 'first MiB copied');
@@ -160,7 +158,7 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
     // Back from the raw pool to a qcow2 pool.
     const back = await migrate(t, { id: v.id, host: 'host-a', pool: 'fast' });
     t.is(back.errors, undefined, JSON.stringify(back.errors));
-    t.is((await waitOperation(t, back.data!.migrateVolume.operation.id)).status, 'SUCCEEDED');
+    t.is((await waitForOperation(asAdmin(t), back.data!.migrateVolume.operation.id)).status, 'SUCCEEDED');
     const home = await getVolume(t, v.id);
     t.like(home, { id: v.id, status: 'AVAILABLE', migrationStatus: 'SUCCESS', host: 'host-a', pool: 'fast' });
     t.true(await hasPattern(a, 'qcow2', 0x5a, '0') && (await hasPattern(a, 'qcow2', 0xc3, '512M')), 'the bytes came back');
@@ -210,7 +208,7 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
     const plain = await availableVolume(t, { name: 'gold-forced', volumeType: 'gold' });
     const forced = await migrate(t, { id: plain.id, host: 'host-b', pool: 'bulk', force: true });
     t.is(forced.errors, undefined, JSON.stringify(forced.errors));
-    t.is((await waitOperation(t, forced.data!.migrateVolume.operation.id)).status, 'SUCCEEDED');
+    t.is((await waitForOperation(asAdmin(t), forced.data!.migrateVolume.operation.id)).status, 'SUCCEEDED');
     t.like(await getVolume(t, plain.id), { host: 'host-b', pool: 'bulk', migrationStatus: 'SUCCESS', volumeType: 'gold' });
 
     // While one migration runs, everything else waits (MAINTENANCE). The source agent is stopped,
@@ -234,7 +232,7 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
       t.context.cluster.startAgent('host-a');
     }
     // The agent back, the queued export runs and the migration completes.
-    t.is((await waitOperation(t, first.data!.migrateVolume.operation.id)).status, 'SUCCEEDED');
+    t.is((await waitForOperation(asAdmin(t), first.data!.migrateVolume.operation.id)).status, 'SUCCEEDED');
     t.like(await getVolume(t, busy.id), { status: 'AVAILABLE', host: 'host-b', pool: 'spare', migrationStatus: 'SUCCESS' });
   });
 
@@ -252,7 +250,7 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
     try {
       const r = await migrate(t, { id: v.id, host: 'host-b', pool: 'bulk' });
       t.is(r.errors, undefined, JSON.stringify(r.errors));
-      const op = await waitOperation(t, r.data!.migrateVolume.operation.id);
+      const op = await waitForOperation(asAdmin(t), r.data!.migrateVolume.operation.id);
       t.is(op.status, 'FAILED');
       t.is(op.error!.code, 'INTERNAL');
       const now = await getVolume(t, v.id);
@@ -270,7 +268,7 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
     // Once the pool is back, the same migration works.
     const retry = await migrate(t, { id: v.id, host: 'host-b', pool: 'bulk' });
     t.is(retry.errors, undefined, JSON.stringify(retry.errors));
-    t.is((await waitOperation(t, retry.data!.migrateVolume.operation.id)).status, 'SUCCEEDED');
+    t.is((await waitForOperation(asAdmin(t), retry.data!.migrateVolume.operation.id)).status, 'SUCCEEDED');
     t.true(await hasPattern(imagePath(t, { id: v.id, host: 'host-b', pool: 'bulk' }, 'raw'), 'raw', 0x77, '0'));
   });
 
@@ -284,7 +282,7 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
     const inPlace = await retype(t, { id: v.id, volumeType: 'gold' });
     t.is(inPlace.errors, undefined, JSON.stringify(inPlace.errors));
     t.is(inPlace.data!.retypeVolume.volume.status, 'RETYPING');
-    t.is((await waitOperation(t, inPlace.data!.retypeVolume.operation.id)).status, 'SUCCEEDED');
+    t.is((await waitForOperation(asAdmin(t), inPlace.data!.retypeVolume.operation.id)).status, 'SUCCEEDED');
     t.like(await getVolume(t, v.id), { status: 'AVAILABLE', volumeType: 'gold', host: 'host-a', pool: 'fast', migrationStatus: null });
 
     t.is(code(await retype(t, { id: v.id, volumeType: 'gold' })), 'BAD_USER_INPUT');
@@ -292,7 +290,7 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
     // bronze is only on host-b@bulk: NEVER refuses and says ON_DEMAND would move it.
     const never = await retype(t, { id: v.id, volumeType: 'bronze', migrationPolicy: 'NEVER' });
     t.is(never.errors, undefined, JSON.stringify(never.errors));
-    const refused = await waitOperation(t, never.data!.retypeVolume.operation.id);
+    const refused = await waitForOperation(asAdmin(t), never.data!.retypeVolume.operation.id);
     t.is(refused.status, 'FAILED');
     t.is(refused.error!.code, 'NO_VALID_BACKEND');
     t.regex(refused.error!.message, /rejected by CapabilitiesFilter/);
@@ -307,7 +305,7 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
     const sub = follow(t, v.id);
     const onDemand = await retype(t, { id: v.id, volumeType: 'bronze', migrationPolicy: 'ON_DEMAND' });
     t.is(onDemand.errors, undefined, JSON.stringify(onDemand.errors));
-    t.is((await waitOperation(t, onDemand.data!.retypeVolume.operation.id)).status, 'SUCCEEDED');
+    t.is((await waitForOperation(asAdmin(t), onDemand.data!.retypeVolume.operation.id)).status, 'SUCCEEDED');
     const moved = await getVolume(t, v.id);
     t.like(moved, { status: 'AVAILABLE', volumeType: 'bronze', host: 'host-b', pool: 'bulk', migrationStatus: 'SUCCESS' });
     await sub.waitFor((x) => x.volumeType === 'bronze');
