@@ -6,7 +6,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
+import { CreateVolumeDocument } from '../../src/client/index.js';
 import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { waitForSnapshot, waitUntil } from '../helpers/wait.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 
 interface Ctx {
@@ -64,9 +66,7 @@ const admin = (t: { context: Ctx }, query: string, variables?: unknown): Promise
 const code = (r: Res): string | undefined => r.errors?.[0]?.extensions?.code;
 
 async function createVolume(t: { context: Ctx }, sizeGiB: number, name: string): Promise<Vol> {
-  const r = await admin(t, 'mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id status host pool } } }', { input: { name, sizeGiB } });
-  if (r.errors) throw new Error(JSON.stringify(r.errors));
-  return (r.data as { createVolume: { volume: Vol } }).createVolume.volume;
+  return (await t.context.cluster.client().request(CreateVolumeDocument, { input: { name, sizeGiB } })).createVolume.volume;
 }
 
 async function getVolume(t: { context: Ctx }, id: string): Promise<(Vol & { statusAudits: Audit[] }) | null> {
@@ -75,14 +75,9 @@ async function getVolume(t: { context: Ctx }, id: string): Promise<(Vol & { stat
   return (r.data as { volume: (Vol & { statusAudits: Audit[] }) | null }).volume;
 }
 
-async function waitStatus(t: { context: Ctx }, id: string, status: string, timeoutMs = 30_000): Promise<Vol> {
-  let last: Vol | null = null;
-  await waitFor(async () => {
-    last = await getVolume(t, id);
-    return last?.status === status;
-  }, timeoutMs, () => `volume ${id} did not become ${status}; it is ${JSON.stringify(last)}`);
-  return last!;
-}
+/** Waits through `getVolume`, as an admin (host, pool and the audit trail visible). */
+const waitStatus = async (t: { context: Ctx }, id: string, status: string, timeoutMs = 30_000): Promise<Vol> =>
+  (await waitUntil(`volume ${id} to be ${status}`, () => getVolume(t, id), (v) => v?.status === status, timeoutMs))!;
 
 /** Whether the volume is DELETED (the `volume` query no longer shows it; the list does when asked). */
 async function isDeleted(t: { context: Ctx }, id: string): Promise<boolean> {
@@ -106,8 +101,7 @@ test.serial('a member is FORBIDDEN every admin action and sees no audit records'
   t.is(code(await m(`mutation { resetSnapshotStatus(input: { id: "${v.id}", status: ERROR, reason: "x" }) { audit { id } } }`)), 'FORBIDDEN');
   t.is(code(await m('{ statusAudits { totalCount } }')), 'FORBIDDEN');
   // The field is empty for non-admins, though the admin's audit record exists.
-  const mine = await gql(t.context.cluster.url, t.context.member, `mutation { createVolume(input: { name: "mine", sizeGiB: 1 }) { volume { id } } }`);
-  const mineId = (mine.data as { createVolume: { volume: { id: string } } }).createVolume.volume.id;
+  const mineId = (await t.context.cluster.client(t.context.member).request(CreateVolumeDocument, { input: { name: 'mine', sizeGiB: 1 } })).createVolume.volume.id;
   await waitStatus(t, mineId, 'AVAILABLE');
   t.falsy((await admin(t, RESET, { input: { id: mineId, status: 'ERROR', reason: 'audit hidden from members' } })).errors);
   const seen = await m(`query($id: ID!) { volume(id: $id) { status statusAudits { id } } }`, { id: mineId });
@@ -188,7 +182,7 @@ test.serial('an AVAILABLE volume is reset to ERROR and back, both audited with a
   t.falsy(s.errors, JSON.stringify(s.errors));
   const snapId = (s.data as { createSnapshot: { snapshot: { id: string } } }).createSnapshot.snapshot.id;
   const SNAP_RESET = `mutation($input: ResetSnapshotStatusInput!) { resetSnapshotStatus(input: $input) { snapshot { id status } audit { ${AUDIT} } } }`;
-  await waitFor(async () => ((await admin(t, `query($id: ID!) { snapshot(id: $id) { status } }`, { id: snapId })).data as { snapshot: { status: string } }).snapshot.status === 'AVAILABLE', 30_000, () => 'snapshot not AVAILABLE');
+  await waitForSnapshot(t.context.cluster.client(), snapId, 'AVAILABLE', { timeoutMs: 30_000 });
   const bad = await admin(t, SNAP_RESET, { input: { id: snapId, status: 'DELETING', reason: 'no' } });
   t.is(code(bad), 'BAD_USER_INPUT');
   const ok = await admin(t, SNAP_RESET, { input: { id: snapId, status: 'ERROR', reason: 'checksum mismatch' } });
@@ -206,11 +200,7 @@ test.serial('forceDeleteVolume of a volume stuck CREATING on a stopped agent end
   try {
     const v = await createVolume(t, 3, 'stuck');
     // The scheduler places it on the (still fresh) pool; the agent is not there to make it.
-    let placed: Vol | null = null;
-    await waitFor(async () => {
-      placed = await getVolume(t, v.id);
-      return placed?.host === 'host-a';
-    }, 10_000, () => `volume was not placed: ${JSON.stringify(placed)}`);
+    const placed = await waitUntil(`volume ${v.id} to be placed on host-a`, () => getVolume(t, v.id), (x) => x?.host === 'host-a', 10_000);
     t.is(placed!.status, 'CREATING');
     const f = await admin(t, FORCE, { input: { id: v.id, reason: 'host-a was down, volume stuck' } });
     t.falsy(f.errors, JSON.stringify(f.errors));

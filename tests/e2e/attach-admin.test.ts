@@ -18,7 +18,9 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { natsAuthOptions } from '../../src/bus/index.js';
+import { CreateVolumeDocument, VolumeDocument } from '../../src/client/index.js';
 import { gql, waitFor, startCluster, type Cluster } from '../helpers/cluster.js';
+import { waitForBackup, waitForSnapshot, waitForVolume } from '../helpers/wait.js';
 import { iscsiImageOpts } from '../helpers/iscsi.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 
@@ -94,20 +96,13 @@ const ok = <D>(r: Result<D>): D => {
 };
 
 async function volumeStatus(t: T, id: string): Promise<string | undefined> {
-  const r = await call<{ volume: { status: string } | null }>(t, t.context.cluster.adminToken, 'query($id: ID!) { volume(id: $id) { status } }', { id });
+  const r = await t.context.cluster.client().raw(VolumeDocument, { id });
   return r.data?.volume?.status;
 }
 
-async function untilVolume(t: T, id: string, status: string): Promise<void> {
-  let last: string | undefined;
-  await waitFor(async () => (last = await volumeStatus(t, id)) === status, 60_000, () => `volume ${id} did not become ${status}: ${last}`);
-}
-
 async function newVolume(t: T, name: string, format: Format): Promise<string> {
-  const r = ok(await call<{ createVolume: { volume: { id: string } } }>(t, t.context.member, 'mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id } } }', {
-    input: { name, sizeGiB: 1, volumeType: `fmt-${format}` },
-  }));
-  await untilVolume(t, r.createVolume.volume.id, 'AVAILABLE');
+  const r = await t.context.cluster.client(t.context.member).request(CreateVolumeDocument, { input: { name, sizeGiB: 1, volumeType: `fmt-${format}` } });
+  await waitForVolume(t.context.cluster.client(), r.createVolume.volume.id, 'AVAILABLE');
   return r.createVolume.volume.id;
 }
 
@@ -115,22 +110,12 @@ type Ended = { status: string; messages: Array<{ message: string }> };
 
 /** Waits until the snapshot leaves CREATING; its status and messages. */
 async function snapshotEnded(t: T, id: string): Promise<Ended> {
-  let snap: Ended | null = null;
-  await waitFor(async () => {
-    snap = ok(await call<{ snapshot: Ended | null }>(t, t.context.member, 'query($id: ID!) { snapshot(id: $id) { status messages { message } } }', { id })).snapshot;
-    return snap !== null && snap.status !== 'CREATING';
-  }, 60_000, () => 'the snapshot did not end');
-  return snap!;
+  return (await waitForSnapshot(t.context.cluster.client(t.context.member), id, (s) => s !== null && s.status !== 'CREATING', { what: `snapshot ${id} to end` }))!;
 }
 
 /** Waits until the backup leaves CREATING; its status and messages. */
 async function backupEnded(t: T, id: string): Promise<Ended> {
-  let b: Ended | null = null;
-  await waitFor(async () => {
-    b = ok(await call<{ backup: Ended | null }>(t, t.context.member, 'query($id: ID!) { backup(id: $id) { status messages { message } } }', { id })).backup;
-    return b !== null && b.status !== 'CREATING';
-  }, 90_000, () => `the backup did not end: ${b?.status}`);
-  return b!;
+  return (await waitForBackup(t.context.cluster.client(t.context.member), id, (b) => b !== null && b.status !== 'CREATING', { what: `backup ${id} to end`, timeoutMs: 90_000 }))!;
 }
 
 async function getAttachment(t: T, id: string): Promise<Att | null> {
@@ -146,7 +131,7 @@ async function attach(t: T, volumeId: string): Promise<Att> {
   let a: Att | null = null;
   await waitFor(async () => (a = await getAttachment(t, id))?.connectionInfo != null, 60_000, () => `attachment ${id} was not exported: ${JSON.stringify(a)}`);
   ok(await call(t, t.context.member, 'mutation($id: ID!) { completeAttachment(input: { id: $id }) { attachment { status } } }', { id }));
-  await untilVolume(t, volumeId, 'IN_USE');
+  await waitForVolume(t.context.cluster.client(), volumeId, 'IN_USE');
   return a!;
 }
 
@@ -164,7 +149,7 @@ async function attachNbd(t: T, volumeId: string): Promise<{ id: string; uri: str
     return a?.connectionInfo != null;
   }, 60_000, () => `attachment ${id} was not exported: ${JSON.stringify(a)}`);
   ok(await call(t, t.context.member, 'mutation($id: ID!) { completeAttachment(input: { id: $id }) { attachment { status } } }', { id }));
-  await untilVolume(t, volumeId, 'IN_USE');
+  await waitForVolume(t.context.cluster.client(), volumeId, 'IN_USE');
   const info = (a as NbdAtt | null)!.connectionInfo!;
   if (info.driverVolumeType !== 'nbd') throw new Error(`attached over ${info.driverVolumeType}, not nbd`);
   return { id, uri: info.data.uri };
@@ -284,7 +269,7 @@ test.serial('forceDeleteVolume refuses a volume with attachments, naming them; a
 
   ok(await call(t, t.context.cluster.adminToken, 'mutation($id: ID!) { forceDetach(input: { id: $id, reason: "cleanup" }) { attachment { status } } }', { id: a.id }));
   await waitFor(async () => (await getAttachment(t, a.id))?.status === 'DETACHED', 60_000, () => 'the attachment was not detached');
-  await untilVolume(t, volumeId, 'AVAILABLE');
+  await waitForVolume(t.context.cluster.client(), volumeId, 'AVAILABLE');
   ok(await call(t, t.context.cluster.adminToken, FORCE, { input: { id: volumeId, reason: 'cleanup' } }));
   await waitFor(async () => (await volumeStatus(t, volumeId)) === undefined, 60_000, () => 'the volume was not deleted');
   await waitFor(async () => !existsSync(imageOf(t, 'qcow2', volumeId)), 30_000, () => 'the image is still there');
@@ -321,7 +306,7 @@ for (const format of ['raw', 'qcow2'] as const) {
     // Restore into a new volume: it holds what the initiator wrote before the backup.
     const restored = ok(await call<{ restoreBackup: { volume: { id: string } } }>(t, t.context.member, 'mutation($input: RestoreBackupInput!) { restoreBackup(input: $input) { volume { id } } }', { input: { backupId } }));
     const newId = restored.restoreBackup.volume.id;
-    await untilVolume(t, newId, 'AVAILABLE');
+    await waitForVolume(t.context.cluster.client(), newId, 'AVAILABLE');
     const pool = [POOLS.raw, POOLS.qcow2].find((p) => existsSync(join(t.context.cluster.poolDir(HOST, p.pool), `volume-${newId}.${p.format}`)))!;
     t.truthy(pool, 'the restored image is in a pool');
     const path = join(t.context.cluster.poolDir(HOST, pool.pool), `volume-${newId}.${pool.format}`);
@@ -355,11 +340,9 @@ for (const format of ['raw', 'qcow2'] as const) {
     // Writes after the snapshot go through, and do not reach it: a clone of it has the old bytes.
     const w2 = iscsiIo(d, 'write -P 0x77 2M 64k');
     t.is(w2.status, 0, w2.out);
-    const clone = ok(await call<{ createVolume: { volume: { id: string } } }>(t, t.context.member, 'mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id } } }', {
-      input: { name: `clone-${format}`, sizeGiB: 1, snapshotId },
-    }));
+    const clone = await t.context.cluster.client(t.context.member).request(CreateVolumeDocument, { input: { name: `clone-${format}`, sizeGiB: 1, snapshotId } });
     const cloneId = clone.createVolume.volume.id;
-    await untilVolume(t, cloneId, 'AVAILABLE');
+    await waitForVolume(t.context.cluster.client(), cloneId, 'AVAILABLE');
     const back = readImage(imageOf(t, format, cloneId), format, 'read -P 0x3c 2M 1M');
     t.is(back.status, 0, back.out);
 
@@ -425,7 +408,7 @@ test.serial('qcow2 over NBD: a forced backup of the attached volume keeps the ex
 
   const restored = ok(await call<{ restoreBackup: { volume: { id: string } } }>(t, t.context.member, 'mutation($input: RestoreBackupInput!) { restoreBackup(input: $input) { volume { id } } }', { input: { backupId } }));
   const newId = restored.restoreBackup.volume.id;
-  await untilVolume(t, newId, 'AVAILABLE');
+  await waitForVolume(t.context.cluster.client(), newId, 'AVAILABLE');
   const pool = [POOLS.raw, POOLS.qcow2].find((p) => existsSync(join(t.context.cluster.poolDir(HOST, p.pool), `volume-${newId}.${p.format}`)))!;
   t.truthy(pool, 'the restored image is in a pool');
   const path = join(t.context.cluster.poolDir(HOST, pool.pool), `volume-${newId}.${pool.format}`);

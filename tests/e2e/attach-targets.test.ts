@@ -8,11 +8,19 @@ import anyTest, { type TestFn } from 'ava';
 import { spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Client } from 'graphql-ws';
-import { gql, startCluster, type Cluster } from '../helpers/cluster.js';
+import {
+  CreateAttachmentDocument,
+  CreateVolumeDocument,
+  DeleteAttachmentDocument,
+  PoolTargetsDocument,
+  VolumeAttachmentsDocument,
+  type AttachmentFieldsFragment,
+  type CreateAttachmentInput,
+} from '../../src/client/index.js';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { makeTlsFixture, type TlsFixture } from '../helpers/nbd-tls.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';
-import { collect, wsClient } from '../helpers/ws.js';
+import { waitForAttachment, waitForVolume } from '../helpers/wait.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 
 interface Ctx {
@@ -20,30 +28,12 @@ interface Ctx {
   tmp: TempDir;
   tls: TlsFixture;
   member: string;
-  ws: Client[];
 }
 const test = anyTest as TestFn<Ctx>;
 
-type Result<T> = { data?: T; errors?: Array<{ message: string; extensions?: { code?: string } }> };
-interface Att {
-  id: string;
-  status: string;
-  targetKind: string;
-  connectionInfo: {
-    driverVolumeType: string;
-    data: { host: string | null; port: number | null; exportName: string | null; uri: string | null; targetIqn: string | null; tls: boolean | null; tlsCaCertificate: string | null; tlsClientCertificateRequired: boolean | null };
-  } | null;
-}
+type Att = AttachmentFieldsFragment;
 
 const INI = 'iqn.2026-11.test.flint:targets-1';
-const ATT = 'id status targetKind connectionInfo { driverVolumeType data { host port exportName uri targetIqn tls tlsCaCertificate tlsClientCertificateRequired } }';
-const CREATE_VOLUME = 'mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id status } } }';
-const CREATE = `mutation($input: CreateAttachmentInput!) { createAttachment(input: $input) { attachment { ${ATT} } } }`;
-const DELETE = `mutation($id: ID!) { deleteAttachment(input: { id: $id }) { attachment { ${ATT} } } }`;
-const CHANGED = `subscription($id: ID!) { attachmentChanged(id: $id) { ${ATT} } }`;
-const VOLUME_CHANGED = 'subscription($id: ID!) { volumeChanged(id: $id) { id status } }';
-const VOLUME = 'query($id: ID!) { volume(id: $id) { status attachments { id } } }';
-
 test.before(async (t) => {
   const tmp = await tempDir('flint-e2e-tls-');
   const tls = await makeTlsFixture(tmp.path);
@@ -54,11 +44,10 @@ test.before(async (t) => {
       { host: 'store-t', zone: 'zt', pools: [{ name: 'nbd-tls', imageFormat: 'raw', capacityGiB: 20, targets: ['nbd'] }], env: { FLINT_NBD_TLS_DIR: tls.serverDir } },
     ],
   });
-  t.context = { cluster, tmp, tls, member: await cluster.token('alpha', 'member'), ws: [] };
+  t.context = { cluster, tmp, tls, member: await cluster.token('alpha', 'member') };
 });
 
 test.after.always(async (t) => {
-  for (const c of t.context.ws ?? []) await c.dispose();
   await t.context.cluster?.stop();
   await t.context.tmp?.cleanup();
 });
@@ -67,36 +56,24 @@ test.afterEach.always((t) => {
   if (!t.passed && t.context.cluster) t.log(t.context.cluster.logs());
 });
 
-const call = async <T>(t: { context: Ctx }, query: string, variables?: Record<string, unknown>): Promise<Result<T>> =>
-  (await gql(t.context.cluster.url, t.context.member, query, variables)) as Result<T>;
-
-function watch<T>(t: { context: Ctx }, query: string, id: string, field: string, pred: (v: T) => boolean): Promise<T> {
-  const client = wsClient(t.context.cluster.url, t.context.member);
-  t.context.ws.push(client);
-  const sub = collect(client, query, { id }, (d) => d[field] as T);
-  return sub.waitFor(pred, 30_000).finally(() => sub.close());
-}
+const member = (t: { context: Ctx }) => t.context.cluster.client(t.context.member);
 
 async function volumeIn(t: { context: Ctx }, zone: string, name: string): Promise<string> {
-  const r = await call<{ createVolume: { volume: { id: string } } }>(t, CREATE_VOLUME, { input: { name, sizeGiB: 1, availabilityZone: zone } });
-  if (r.errors) throw new Error(JSON.stringify(r.errors));
-  const id = r.data!.createVolume.volume.id;
-  await watch<{ status: string }>(t, VOLUME_CHANGED, id, 'volumeChanged', (v) => v.status === 'AVAILABLE');
+  const id = (await member(t).request(CreateVolumeDocument, { input: { name, sizeGiB: 1, availabilityZone: zone } })).createVolume.volume.id;
+  await waitForVolume(member(t), id, 'AVAILABLE', { timeoutMs: 30_000 });
   return id;
 }
 
-async function attach(t: { context: Ctx }, volumeId: string, extra: Record<string, unknown> = {}): Promise<Att> {
-  const r = await call<{ createAttachment: { attachment: Att } }>(t, CREATE, {
-    input: { volumeId, instanceId: 'vm-t', connector: { initiator: INI, host: 'consumer-t' }, ...extra },
-  });
-  if (r.errors) throw new Error(JSON.stringify(r.errors));
-  return watch<Att>(t, CHANGED, r.data!.createAttachment.attachment.id, 'attachmentChanged', (a) => a.connectionInfo !== null || a.status === 'ERROR_ATTACHING');
+async function attach(t: { context: Ctx }, volumeId: string, extra: Partial<CreateAttachmentInput> = {}): Promise<Att> {
+  const r = await member(t).request(CreateAttachmentDocument, { input: { volumeId, instanceId: 'vm-t', connector: { initiator: INI, host: 'consumer-t' }, ...extra } });
+  const id = r.createAttachment.attachment.id;
+  const ready = (a: Att | null) => a !== null && (a.connectionInfo !== null || a.status === 'ERROR_ATTACHING');
+  return (await waitForAttachment(member(t), id, ready, { what: `attachment ${id} to have its connectionInfo (or fail)`, timeoutMs: 30_000 }))!;
 }
 
 async function detach(t: { context: Ctx }, id: string): Promise<void> {
-  const r = await call(t, DELETE, { id });
-  if (r.errors) throw new Error(JSON.stringify(r.errors));
-  await watch<Att>(t, CHANGED, id, 'attachmentChanged', (a) => a.status === 'DETACHED');
+  await member(t).request(DeleteAttachmentDocument, { id });
+  await waitForAttachment(member(t), id, 'DETACHED', { timeoutMs: 30_000 });
 }
 
 function run(cmd: string, args: string[]): { status: number | null; out: string } {
@@ -132,18 +109,18 @@ test.serial('a pool whose defaultTarget is nbd attaches over NBD without targetK
 
 test.serial('asking for ISCSI on an nbd-only pool is BAD_USER_INPUT naming the pool and what it offers; nothing is reserved', async (t) => {
   const volumeId = await volumeIn(t, 'zt', 'nbd-only');
-  const r = await call(t, CREATE, { input: { volumeId, instanceId: 'vm-x', targetKind: 'ISCSI', connector: { initiator: INI, host: 'consumer-x' } } });
+  const r = await member(t).raw(CreateAttachmentDocument, { input: { volumeId, instanceId: 'vm-x', targetKind: 'ISCSI', connector: { initiator: INI, host: 'consumer-x' } } });
   t.is(r.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
   t.is(
     r.errors?.[0]?.message,
     'Pool nbd-tls on host store-t does not offer ISCSI exports; it offers NBD. Ask for targetKind NBD, or leave targetKind out to get the pool\'s default (NBD).',
   );
-  const v = await call<{ volume: { status: string; attachments: unknown[] } }>(t, VOLUME, { id: volumeId });
-  t.is(v.data?.volume.status, 'AVAILABLE');
-  t.deepEqual(v.data?.volume.attachments, []);
+  const v = await member(t).raw(VolumeAttachmentsDocument, { id: volumeId });
+  t.is(v.data?.volume?.status, 'AVAILABLE');
+  t.deepEqual(v.data?.volume?.attachments, []);
   // What each pool offers is in the pools query, from the agents' heartbeats.
-  const pools = await gql(t.context.cluster.url, t.context.cluster.adminToken, '{ pools { id targets defaultTarget } }');
-  t.deepEqual((pools.data as { pools: unknown[] }).pools, [
+  const pools = await t.context.cluster.client().raw(PoolTargetsDocument);
+  t.deepEqual(pools.data?.pools, [
     { id: 'store-a@nbd-default', targets: ['ISCSI', 'NBD'], defaultTarget: 'NBD' },
     { id: 'store-t@nbd-tls', targets: ['NBD'], defaultTarget: 'NBD' },
   ]);

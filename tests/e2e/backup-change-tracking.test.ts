@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { tempDir } from '../helpers/tmp.js';
-import { call, imagePath, newVolume, ok, RESTORE_BACKUP, takeBackup, untilBackup, untilVolume, writeRandom } from './backup-helpers.js';
+import { call, imagePath, newVolume, ok, takeBackup, writeRandom } from './backup-helpers.js';
 import { noProcessesLeft } from '../helpers/processes.js';
+import { BackupDocument, RestoreBackupDocument } from '../../src/client/index.js';
+import { waitForBackup, waitForVolume, type BackupState } from '../helpers/wait.js';
 
 interface Ctx {
   c: Cluster;
@@ -21,17 +23,7 @@ const test = anyTest as TestFn<Ctx>;
 const HOST = 'ct';
 const POOL = 'p';
 const MiB = 2 ** 20;
-const FIELDS = 'id status sha256 parentId changeTracking readBytes storedBytes';
-
-interface Row {
-  id: string;
-  status: string;
-  sha256: string;
-  parentId: string | null;
-  changeTracking: 'DIRTY_BITMAP' | 'COMPARE' | 'FULL' | null;
-  readBytes: number | null;
-  storedBytes: number;
-}
+type Row = BackupState;
 
 test.before(async (t) => {
   const c = await startCluster({ database: 'sqlite', agents: [{ host: HOST, pools: [{ name: POOL, imageFormat: 'qcow2' }] }] });
@@ -48,8 +40,8 @@ test.afterEach.always((t) => {
 });
 
 async function row(t: { context: Ctx }, id: string): Promise<Row> {
-  const r = ok(await call<{ backup: Row }>(t.context.c, t.context.member, `query($id: ID!) { backup(id: $id) { ${FIELDS} } }`, { id }));
-  return r.backup;
+  const r = ok(await call(t.context.c, t.context.member, BackupDocument, { id }));
+  return r.backup!;
 }
 
 test.serial('an incremental backup of a qcow2 volume reads only the chunks written since its parent, also after a restore into the volume', async (t) => {
@@ -68,9 +60,9 @@ test.serial('an incremental backup of a qcow2 volume reads only the chunks writt
   t.true(inc.readBytes! >= MiB && inc.readBytes! <= 4 * MiB, `read ${inc.readBytes} bytes for 1 MiB written in one 4 MiB chunk`);
 
   // Restoring the full backup into the volume goes through qemu: the bitmap sees it.
-  ok(await call(c, member, RESTORE_BACKUP, { input: { backupId: full.id, volumeId: id } }));
-  await untilVolume(c, member, id, 'AVAILABLE');
-  await untilBackup(c, member, full.id, (x) => x?.status === 'AVAILABLE', 'the restore did not end');
+  ok(await call(c, member, RestoreBackupDocument, { input: { backupId: full.id, volumeId: id } }));
+  await waitForVolume(c.client(member), id, 'AVAILABLE');
+  await waitForBackup(c.client(member), full.id, 'AVAILABLE');
   const after = await row(t, (await takeBackup(c, member, { volumeId: id, name: 'after-restore', incremental: true })).id);
   t.is(after.changeTracking, 'DIRTY_BITMAP');
   t.is(after.sha256, full.sha256, 'the volume holds the full backup’s bytes again, and the incremental says so');

@@ -6,22 +6,10 @@
 import anyTest, { type TestFn } from 'ava';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { tempDir } from '../helpers/tmp.js';
-import {
-  call,
-  CREATE_BACKUP,
-  imagePath,
-  newVolume,
-  ok,
-  operation,
-  RESTORE_BACKUP,
-  sameBytes,
-  untilBackup,
-  untilOperation,
-  untilVolume,
-  writeRandom,
-  type BackupRow,
-} from './backup-helpers.js';
+import { call, imagePath, newVolume, ok, operation, sameBytes, writeRandom } from './backup-helpers.js';
 import { noProcessesLeft } from '../helpers/processes.js';
+import { CreateBackupDocument, RestoreBackupDocument } from '../../src/client/index.js';
+import { waitForBackup, waitForOperation, waitForVolume } from '../helpers/wait.js';
 
 const TIMEOUT_S = 3;
 /** Random (incompressible, never deduplicated) data, enough for a backup of several timeouts. */
@@ -57,8 +45,8 @@ test.serial('a backup and a restore longer than the operation timeout end well w
   });
   const id = await filledVolume(t, 'long');
   const started = Date.now();
-  const made = ok(await call<{ createBackup: { backup: BackupRow; operation: { id: string } } }>(c, member, CREATE_BACKUP, { input: { volumeId: id, name: 'long' } }));
-  const b = await untilBackup(c, member, made.createBackup.backup.id, (x) => x?.status !== 'CREATING', 'the backup did not end', 180_000);
+  const made = ok(await call(c, member, CreateBackupDocument, { input: { volumeId: id, name: 'long' } }));
+  const b = await waitForBackup(c.client(member), made.createBackup.backup.id, (x) => x?.status !== 'CREATING', { what: 'the backup to end', timeoutMs: 180_000 });
   const took = (Date.now() - started) / 1000;
   t.log(`backup of ${DATA_MIB} MiB took ${took.toFixed(1)} s with a ${TIMEOUT_S} s timeout`);
   t.is(b?.status, 'AVAILABLE', JSON.stringify(b));
@@ -66,15 +54,15 @@ test.serial('a backup and a restore longer than the operation timeout end well w
   // Twice the timeout was asked before, which an idle machine (5.4 s for 768 MiB) did not reach.
   t.true((b?.durationSeconds ?? 0) > TIMEOUT_S + 1, `the backup must outlast the timeout for this test to mean anything (it took ${b?.durationSeconds} s)`);
   t.is((await operation(c, member, made.createBackup.operation.id)).status, 'SUCCEEDED');
-  await untilVolume(c, member, id, 'AVAILABLE');
+  await waitForVolume(c.client(member), id, 'AVAILABLE');
 
   // Its restore into a new volume runs as long, and ends AVAILABLE with the same bytes.
-  const r = ok(await call<{ restoreBackup: { volume: { id: string }; operation: { id: string } } }>(c, member, RESTORE_BACKUP, { input: { backupId: b!.id } }));
+  const r = ok(await call(c, member, RestoreBackupDocument, { input: { backupId: b!.id } }));
   const restoreStarted = Date.now();
-  const op = await untilOperation(c, member, r.restoreBackup.operation.id, 180_000);
+  const op = await waitForOperation(c.client(member), r.restoreBackup.operation.id, { timeoutMs: 180_000 });
   t.log(`restore took ${((Date.now() - restoreStarted) / 1000).toFixed(1)} s`);
   t.is(op.status, 'SUCCEEDED', JSON.stringify(op));
-  await untilVolume(c, member, r.restoreBackup.volume.id, 'AVAILABLE');
+  await waitForVolume(c.client(member), r.restoreBackup.volume.id, 'AVAILABLE');
   t.true(await sameBytes(imagePath(c, 'h1', 'p', id), imagePath(c, 'h1', 'p', r.restoreBackup.volume.id)));
 });
 
@@ -84,22 +72,22 @@ test.serial('a backup whose agent stops mid-way is failed by its deadline', asyn
     if (!t.passed) t.log(c.logs());
   });
   const id = await filledVolume(t, 'cut');
-  const made = ok(await call<{ createBackup: { backup: BackupRow; operation: { id: string } } }>(c, member, CREATE_BACKUP, { input: { volumeId: id, name: 'cut' } }));
+  const made = ok(await call(c, member, CreateBackupDocument, { input: { volumeId: id, name: 'cut' } }));
   // Let it run past one timeout on progress alone, then take its agent away.
   await new Promise((r) => setTimeout(r, (TIMEOUT_S + 1) * 1000));
   t.true(['PENDING', 'RUNNING'].includes((await operation(c, member, made.createBackup.operation.id)).status), 'still running on progress');
   const stoppedAt = Date.now();
   await c.stopAgent('h1');
   try {
-    const op = await untilOperation(c, member, made.createBackup.operation.id, 60_000);
+    const op = await waitForOperation(c.client(member), made.createBackup.operation.id, { timeoutMs: 60_000 });
     const after = (Date.now() - stoppedAt) / 1000;
     t.log(`failed ${after.toFixed(1)} s after the agent stopped`);
     t.is(op.status, 'FAILED');
     t.is(op.error?.code, 'SERVICE_UNAVAILABLE');
     t.true(after < TIMEOUT_S + 10, `failed by the deadline, not later (${after} s)`);
-    const b = await untilBackup(c, member, made.createBackup.backup.id, (x) => x?.status === 'ERROR', 'the backup did not become ERROR');
+    const b = await waitForBackup(c.client(member), made.createBackup.backup.id, 'ERROR');
     t.truthy(b);
-    await untilVolume(c, member, id, 'AVAILABLE');
+    await waitForVolume(c.client(member), id, 'AVAILABLE');
   } finally {
     c.startAgent('h1');
   }

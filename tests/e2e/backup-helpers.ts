@@ -1,6 +1,6 @@
 /**
- * What the backup end-to-end suites share: GraphQL documents, waiting for states through
- * the API, writing data into a volume's image with qemu-io and comparing images with
+ * What the backup end-to-end suites share: typed calls through the SDK, reading states
+ * through the API (waits: tests/helpers/wait.ts), writing data into a volume's image with qemu-io and comparing images with
  * qemu-img compare.
  */
 import { execFile } from 'node:child_process';
@@ -8,123 +8,54 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { gql, waitFor, type Cluster } from '../helpers/cluster.js';
+import type { GraphQLFormattedError } from 'graphql';
+import { CreateBackupDocument, CreateVolumeDocument, OperationDocument, VolumeDocument, type CreateBackupInput, type FlintDocument } from '../../src/client/index.js';
+import type { Cluster } from '../helpers/cluster.js';
+import { errorCode } from '../helpers/sdk.js';
+import { waitForBackup, waitForVolume, type BackupState, type OperationState, type VolumeState } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 
-export type Err = { message: string; extensions?: { code?: string } };
-export type Result<T> = { data?: T; errors?: Err[] };
+export type BackupRow = BackupState;
+export type VolumeRow = VolumeState;
+export type OperationRow = OperationState;
+export type Result<T> = { data?: T | null; errors?: GraphQLFormattedError[] };
 
-export interface BackupRow {
-  id: string;
-  name: string;
-  status: string;
-  volumeId: string;
-  snapshotId: string | null;
-  sizeGiB: number;
-  sizeBytes: number | null;
-  dataBytes: number | null;
-  storedBytes: number | null;
-  dedupBytes: number | null;
-  durationSeconds: number | null;
-  isIncremental: boolean;
-  incrementalNote: string | null;
-  parentId: string | null;
-  repository: string;
-  sha256: string | null;
-  chunkCount: number | null;
-  version: number;
-  parent: { id: string } | null;
-  messages: Array<{ event: string; message: string }>;
+/** A typed document sent with `token`: the whole answer, its errors returned, not thrown. */
+export function call<D, V>(c: Cluster, token: string, doc: FlintDocument<D, V>, variables?: V): Promise<Result<D>> {
+  return c.client(token).raw(doc, variables);
 }
 
-export interface VolumeRow {
-  id: string;
-  status: string;
-  sizeGiB: number;
-  messages: Array<{ event: string; message: string }>;
-}
-
-export interface OperationRow {
-  id: string;
-  kind: string;
-  status: string;
-  error: { code: string; message: string } | null;
-}
-
-export const BACKUP = 'id name status volumeId snapshotId sizeGiB sizeBytes dataBytes storedBytes dedupBytes durationSeconds isIncremental incrementalNote parentId repository sha256 chunkCount version parent { id } messages { event message }';
-export const CREATE_BACKUP = `mutation($input: CreateBackupInput!) { createBackup(input: $input) { backup { ${BACKUP} } operation { id kind status } } }`;
-export const RESTORE_BACKUP = `mutation($input: RestoreBackupInput!) { restoreBackup(input: $input) { backup { id status } volume { id status sizeGiB } operation { id kind status } } }`;
-export const DELETE_BACKUP = `mutation($input: DeleteBackupInput!) { deleteBackup(input: $input) { backup { id status } operation { id kind status } } }`;
-export const VERIFY_BACKUP = `mutation($input: VerifyBackupInput!) { verifyBackup(input: $input) { backup { id status } operation { id kind status } } }`;
-export const PROGRESS = `subscription($id: ID!) { backupProgress(id: $id) { backupId status phase doneBytes totalBytes percent bytesPerSecond at } }`;
-
-export interface ProgressRow {
-  backupId: string;
-  status: string;
-  phase: string;
-  doneBytes: number;
-  totalBytes: number;
-  percent: number;
-  bytesPerSecond: number;
-  at: string;
-}
-
-export async function call<T>(c: Cluster, token: string, query: string, variables?: Record<string, unknown>): Promise<Result<T>> {
-  return (await gql(c.url, token, query, variables)) as Result<T>;
-}
-
-export function code(r: Result<unknown>): string | undefined {
-  return r.errors?.[0]?.extensions?.code;
-}
+export const code = errorCode;
 
 export function ok<T>(r: Result<T>): T {
   if (r.errors) throw new Error(JSON.stringify(r.errors));
   return r.data!;
 }
 
-export async function backup(c: Cluster, token: string, id: string): Promise<BackupRow | null> {
-  return ok(await call<{ backup: BackupRow | null }>(c, token, `query($id: ID!) { backup(id: $id) { ${BACKUP} } }`, { id })).backup;
-}
-
 export async function volume(c: Cluster, token: string, id: string): Promise<VolumeRow | null> {
-  return ok(await call<{ volume: VolumeRow | null }>(c, token, 'query($id: ID!) { volume(id: $id) { id status sizeGiB messages { event message } } }', { id })).volume;
+  return (await c.client(token).request(VolumeDocument, { id })).volume;
 }
 
 export async function operation(c: Cluster, token: string, id: string): Promise<OperationRow> {
-  return ok(await call<{ operation: OperationRow }>(c, token, 'query($id: ID!) { operation(id: $id) { id kind status error { code message } } }', { id })).operation;
-}
-
-export async function untilBackup(c: Cluster, token: string, id: string, ok: (b: BackupRow | null) => boolean, what: string, ms = 60_000): Promise<BackupRow | null> {
-  let last: BackupRow | null = null;
-  await waitFor(async () => ok((last = await backup(c, token, id))), ms, () => `${what}; backup is ${JSON.stringify(last)}`);
-  return last;
-}
-
-export async function untilVolume(c: Cluster, token: string, id: string, status: string, ms = 60_000): Promise<VolumeRow> {
-  let last: VolumeRow | null = null;
-  await waitFor(async () => (last = await volume(c, token, id))?.status === status, ms, () => `volume ${id} did not become ${status}; it is ${JSON.stringify(last)}`);
-  return last!;
-}
-
-export async function untilOperation(c: Cluster, token: string, id: string, ms = 60_000): Promise<OperationRow> {
-  let last: OperationRow | undefined;
-  await waitFor(async () => ['SUCCEEDED', 'FAILED'].includes((last = await operation(c, token, id)).status), ms, () => `operation ${id} did not end: ${JSON.stringify(last)}`);
-  return last!;
+  const { operation: op } = await c.client(token).request(OperationDocument, { id });
+  if (!op) throw new Error(`operation ${id} not found`);
+  return op;
 }
 
 export async function newVolume(c: Cluster, token: string, name: string, sizeGiB = 1): Promise<string> {
-  const r = ok(await call<{ createVolume: { volume: { id: string } } }>(c, token, 'mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id } } }', { input: { name, sizeGiB } }));
-  await untilVolume(c, token, r.createVolume.volume.id, 'AVAILABLE');
+  const r = await c.client(token).request(CreateVolumeDocument, { input: { name, sizeGiB } });
+  await waitForVolume(c.client(token), r.createVolume.volume.id, 'AVAILABLE');
   return r.createVolume.volume.id;
 }
 
 /** Takes a backup and waits until it is AVAILABLE. */
-export async function takeBackup(c: Cluster, token: string, input: Record<string, unknown>): Promise<BackupRow> {
-  const r = ok(await call<{ createBackup: { backup: BackupRow } }>(c, token, CREATE_BACKUP, { input }));
-  const b = await untilBackup(c, token, r.createBackup.backup.id, (x) => x?.status !== 'CREATING', 'the backup did not end');
+export async function takeBackup(c: Cluster, token: string, input: CreateBackupInput): Promise<BackupRow> {
+  const flint = c.client(token);
+  const r = await flint.request(CreateBackupDocument, { input });
+  const b = await waitForBackup(flint, r.createBackup.backup.id, (x) => x?.status !== 'CREATING', { what: `backup ${r.createBackup.backup.id} to end` });
   if (b?.status !== 'AVAILABLE') throw new Error(`backup ended ${JSON.stringify(b)}`);
-  await untilVolume(c, token, String(input.volumeId), 'AVAILABLE');
+  await waitForVolume(flint, String(input.volumeId), 'AVAILABLE');
   return b;
 }
 

@@ -9,24 +9,13 @@ import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';
-import {
-  call,
-  code,
-  imagePath,
-  ok,
-  qemuIo,
-  RESTORE_BACKUP,
-  sameBytes,
-  takeBackup,
-  untilOperation,
-  untilVolume,
-  VERIFY_BACKUP,
-} from './backup-helpers.js';
+import { call, code, imagePath, ok, qemuIo, sameBytes, takeBackup } from './backup-helpers.js';
 import { noProcessesLeft } from '../helpers/processes.js';
+import { BackupDocument, CreateVolumeDocument, RestoreBackupDocument, VerifyBackupDocument } from '../../src/client/index.js';
+import { waitForOperation, waitForVolume } from '../helpers/wait.js';
 
 const test = anyTest as TestFn<{ clusters: Cluster[]; scratch: TempDir }>;
 const POOLS = [{ name: 'p', imageFormat: 'qcow2' as const }];
-type Restored = { restoreBackup: { volume: { id: string }; operation: { id: string } } };
 
 test.before(async (t) => {
   t.context = { clusters: [], scratch: await tempDir('flint-placement-') };
@@ -38,8 +27,8 @@ test.after.always(async (t) => {
 });
 
 async function volumeIn(c: Cluster, token: string, name: string, zone: string): Promise<string> {
-  const r = ok(await call<{ createVolume: { volume: { id: string } } }>(c, token, 'mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id } } }', { input: { name, sizeGiB: 1, availabilityZone: zone } }));
-  await untilVolume(c, token, r.createVolume.volume.id, 'AVAILABLE');
+  const r = ok(await call(c, token, CreateVolumeDocument, { input: { name, sizeGiB: 1, availabilityZone: zone } }));
+  await waitForVolume(c.client(token), r.createVolume.volume.id, 'AVAILABLE');
   return r.createVolume.volume.id;
 }
 
@@ -65,36 +54,36 @@ test.serial('separate directory repositories: a restore lands on the host that r
   t.is(b.repository, `dir:${repo('zz')}`);
   // The backup records the identity stored in the repository it was written to.
   const stored = JSON.parse(await readFile(join(repo('zz'), 'repository.json'), 'utf8')) as { id: string };
-  const recorded = ok(await call<{ backup: { repositoryId: string } }>(c, member, 'query($id: ID!) { backup(id: $id) { repositoryId } }', { id: b.id })).backup.repositoryId;
+  const recorded = ok(await call(c, member, BackupDocument, { id: b.id })).backup!.repositoryId;
   t.is(recorded, stored.id);
 
   // Into a new volume: placed on zz, the only host that reaches repo-zz, with the same bytes.
-  const r = ok(await call<Restored>(c, member, RESTORE_BACKUP, { input: { backupId: b.id } }));
-  t.is((await untilOperation(c, member, r.restoreBackup.operation.id)).status, 'SUCCEEDED');
+  const r = ok(await call(c, member, RestoreBackupDocument, { input: { backupId: b.id } }));
+  t.is((await waitForOperation(c.client(member), r.restoreBackup.operation.id)).status, 'SUCCEEDED');
   const restored = r.restoreBackup.volume.id;
-  await untilVolume(c, member, restored, 'AVAILABLE');
+  await waitForVolume(c.client(member), restored, 'AVAILABLE');
   t.true(await exists(imagePath(c, 'zz', 'p', restored)), 'the new volume is on zz');
   t.false(await exists(imagePath(c, 'aa', 'p', restored)));
   t.true(await sameBytes(imagePath(c, 'zz', 'p', src), imagePath(c, 'zz', 'p', restored)));
 
   // Into an existing volume on aa, which cannot read repo-zz: refused up front.
   const onAa = await volumeIn(c, member, 'on-aa', 'z1');
-  const refused = await call(c, member, RESTORE_BACKUP, { input: { backupId: b.id, volumeId: onAa } });
+  const refused = await call(c, member, RestoreBackupDocument, { input: { backupId: b.id, volumeId: onAa } });
   t.is(code(refused), 'INVALID_STATE', JSON.stringify(refused.errors));
   t.regex(refused.errors![0]!.message, /Host aa, which holds the volume, does not reach backup .* repository dir:.*repo-zz.*Restore into a new volume/);
-  t.is((await untilVolume(c, member, onAa, 'AVAILABLE')).status, 'AVAILABLE', 'nothing changed');
+  t.is((await waitForVolume(c.client(member), onAa, 'AVAILABLE')).status, 'AVAILABLE', 'nothing changed');
 
   // Verify goes to an agent that reaches the repository.
-  const v = ok(await call<{ verifyBackup: { operation: { id: string } } }>(c, member, VERIFY_BACKUP, { input: { id: b.id } }));
-  t.is((await untilOperation(c, member, v.verifyBackup.operation.id)).status, 'SUCCEEDED');
+  const v = ok(await call(c, member, VerifyBackupDocument, { input: { id: b.id } }));
+  t.is((await waitForOperation(c.client(member), v.verifyBackup.operation.id)).status, 'SUCCEEDED');
 
   // With zz gone, no host reaches repo-zz: the restore fails with NO_VALID_BACKEND saying what to do.
   await c.stopAgent('zz');
   try {
     await new Promise((res) => setTimeout(res, 4_000)); // zz's heartbeat goes stale (3 beats); until then it still looks UP
-    const none = ok(await call<Restored>(c, member, RESTORE_BACKUP, { input: { backupId: b.id } }));
-    await untilVolume(c, member, none.restoreBackup.volume.id, 'ERROR', 90_000);
-    const op = await untilOperation(c, member, none.restoreBackup.operation.id, 120_000);
+    const none = ok(await call(c, member, RestoreBackupDocument, { input: { backupId: b.id } }));
+    await waitForVolume(c.client(member), none.restoreBackup.volume.id, 'ERROR', { timeoutMs: 90_000 });
+    const op = await waitForOperation(c.client(member), none.restoreBackup.operation.id, { timeoutMs: 120_000 });
     t.is(op.status, 'FAILED');
     t.is(op.error?.code, 'NO_VALID_BACKEND');
     t.regex(op.error!.message, /aa@p rejected by BackupRepositoryFilter/);
@@ -125,19 +114,19 @@ test.serial('one shared directory repository: both hosts qualify, and verify goe
 
   // Into an existing volume on aa: allowed, aa reads the shared repository.
   const onAa = await volumeIn(c, member, 'on-aa', 'z1');
-  const r = ok(await call<Restored>(c, member, RESTORE_BACKUP, { input: { backupId: b.id, volumeId: onAa } }));
-  t.is((await untilOperation(c, member, r.restoreBackup.operation.id)).status, 'SUCCEEDED');
+  const r = ok(await call(c, member, RestoreBackupDocument, { input: { backupId: b.id, volumeId: onAa } }));
+  t.is((await waitForOperation(c.client(member), r.restoreBackup.operation.id)).status, 'SUCCEEDED');
   t.true(await sameBytes(imagePath(c, 'zz', 'p', src), imagePath(c, 'aa', 'p', onAa)));
 
   // The host that took it is down: verify runs on aa instead of waiting for zz.
   await c.stopAgent('zz');
   try {
     await new Promise((res) => setTimeout(res, 4_000)); // zz's heartbeat goes stale (3 beats)
-    const v = ok(await call<{ verifyBackup: { operation: { id: string } } }>(c, member, VERIFY_BACKUP, { input: { id: b.id } }));
-    t.is((await untilOperation(c, member, v.verifyBackup.operation.id, 30_000)).status, 'SUCCEEDED');
+    const v = ok(await call(c, member, VerifyBackupDocument, { input: { id: b.id } }));
+    t.is((await waitForOperation(c.client(member), v.verifyBackup.operation.id, { timeoutMs: 30_000 })).status, 'SUCCEEDED');
     // And a restore into a new volume lands on aa.
-    const n = ok(await call<Restored>(c, member, RESTORE_BACKUP, { input: { backupId: b.id } }));
-    t.is((await untilOperation(c, member, n.restoreBackup.operation.id, 90_000)).status, 'SUCCEEDED');
+    const n = ok(await call(c, member, RestoreBackupDocument, { input: { backupId: b.id } }));
+    t.is((await waitForOperation(c.client(member), n.restoreBackup.operation.id, { timeoutMs: 90_000 })).status, 'SUCCEEDED');
     await waitFor(async () => exists(imagePath(c, 'aa', 'p', n.restoreBackup.volume.id)), 10_000, () => 'the new volume is not on aa');
     t.pass();
   } finally {

@@ -7,23 +7,10 @@ import anyTest, { type TestFn } from 'ava';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { json, runFlint } from '../helpers/flint-cli.js';
 import { tempDir } from '../helpers/tmp.js';
-import {
-  call,
-  code,
-  imagePath,
-  newVolume,
-  ok,
-  qemuIo,
-  RESTORE_BACKUP,
-  sameBytes,
-  takeBackup,
-  untilBackup,
-  untilOperation,
-  untilVolume,
-  VERIFY_BACKUP,
-  type BackupRow,
-} from './backup-helpers.js';
+import { call, code, imagePath, newVolume, ok, qemuIo, sameBytes, takeBackup, type BackupRow } from './backup-helpers.js';
 import { noProcessesLeft } from '../helpers/processes.js';
+import { ExportBackupRecordDocument, ImportBackupRecordDocument, RestoreBackupDocument, VerifyBackupDocument } from '../../src/client/index.js';
+import { waitForBackup, waitForOperation, waitForVolume } from '../helpers/wait.js';
 
 const test = anyTest as TestFn<{ clusters: Cluster[]; cleanups: Array<() => Promise<void>> }>;
 const POOL = [{ name: 'p', imageFormat: 'qcow2' as const }];
@@ -55,11 +42,11 @@ test.serial('the NATS object store repository: backup, verify and restore round 
   const b = await takeBackup(c, member, { volumeId: id, name: 'nats' });
   t.is(b.repository, 'nats:flint-backups');
   t.is(b.chunkCount, 5, '1 MiB chunks');
-  const v = ok(await call<{ verifyBackup: { operation: { id: string } } }>(c, member, VERIFY_BACKUP, { input: { id: b.id } }));
-  t.is((await untilOperation(c, member, v.verifyBackup.operation.id)).status, 'SUCCEEDED');
-  const r = ok(await call<{ restoreBackup: { volume: { id: string } } }>(c, member, RESTORE_BACKUP, { input: { backupId: b.id } }));
-  await untilVolume(c, member, r.restoreBackup.volume.id, 'AVAILABLE');
-  await untilBackup(c, member, b.id, (x) => x?.status === 'AVAILABLE', 'back to AVAILABLE');
+  const v = ok(await call(c, member, VerifyBackupDocument, { input: { id: b.id } }));
+  t.is((await waitForOperation(c.client(member), v.verifyBackup.operation.id)).status, 'SUCCEEDED');
+  const r = ok(await call(c, member, RestoreBackupDocument, { input: { backupId: b.id } }));
+  await waitForVolume(c.client(member), r.restoreBackup.volume.id, 'AVAILABLE');
+  await waitForBackup(c.client(member), b.id, 'AVAILABLE');
   t.true(await sameBytes(img(id), img(r.restoreBackup.volume.id)));
 
   // The same through `flint backup …`, as a user runs it.
@@ -97,22 +84,21 @@ test.serial('a backup record exported from one Flint is imported by another shar
   const id = await newVolume(a, memberA, 'exported');
   await qemuIo(imagePath(a, 'a1', 'p', id), 'write -P 0x61 8M 4M');
   const backup = await takeBackup(a, memberA, { volumeId: id, name: 'moving' });
-  const record = ok(await call<{ exportBackupRecord: string }>(a, a.adminToken, 'query($id: ID!) { exportBackupRecord(id: $id) }', { id: backup.id })).exportBackupRecord;
+  const record = ok(await call(a, a.adminToken, ExportBackupRecordDocument, { id: backup.id })).exportBackupRecord;
 
-  const IMPORT = 'mutation($r: String!) { importBackupRecord(input: { record: $r }) { backup { id status } operation { id kind } } }';
   const memberB = await b.token('alpha', 'member');
-  t.is(code(await call(b, memberB, IMPORT, { r: record })), 'FORBIDDEN', 'admins only');
-  const imported = ok(await call<{ importBackupRecord: { backup: { id: string; status: string }; operation: { id: string; kind: string } } }>(b, b.adminToken, IMPORT, { r: record }));
+  t.is(code(await call(b, memberB, ImportBackupRecordDocument, { input: { record } })), 'FORBIDDEN', 'admins only');
+  const imported = ok(await call(b, b.adminToken, ImportBackupRecordDocument, { input: { record } }));
   t.is(imported.importBackupRecord.backup.id, backup.id);
   t.is(imported.importBackupRecord.operation.kind, 'import_backup');
-  const there = (await untilBackup(b, b.adminToken, backup.id, (x) => x?.status !== 'CREATING', 'the import did not end')) as BackupRow;
+  const there = (await waitForBackup(b.client(b.adminToken), backup.id, (x) => x?.status !== 'CREATING', { what: 'the import to end' })) as BackupRow;
   t.is(there.status, 'AVAILABLE');
   t.is(there.sha256, backup.sha256);
-  t.is(code(await call(b, b.adminToken, IMPORT, { r: record })), 'CONFLICT', 'a second import of the same record');
+  t.is(code(await call(b, b.adminToken, ImportBackupRecordDocument, { input: { record } })), 'CONFLICT', 'a second import of the same record');
 
   // Restored in the second Flint (the backup is in project alpha there too), into a new volume.
-  const r = ok(await call<{ restoreBackup: { volume: { id: string } } }>(b, memberB, RESTORE_BACKUP, { input: { backupId: backup.id } }));
-  await untilVolume(b, memberB, r.restoreBackup.volume.id, 'AVAILABLE');
+  const r = ok(await call(b, memberB, RestoreBackupDocument, { input: { backupId: backup.id } }));
+  await waitForVolume(b.client(memberB), r.restoreBackup.volume.id, 'AVAILABLE');
   t.true(await sameBytes(imagePath(a, 'a1', 'p', id), imagePath(b, 'b1', 'p', r.restoreBackup.volume.id)));
 });
 

@@ -9,10 +9,19 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Client } from 'graphql-ws';
-import { gql, startCluster, type Cluster } from '../helpers/cluster.js';
+import {
+  CreateSnapshotDocument,
+  CreateVolumeFromDocument,
+  CreateVolumeTypeDocument,
+  RevertVolumeToSnapshotDocument,
+  VolumeDocument,
+  VolumesDocument,
+  type CreateVolumeInput,
+} from '../../src/client/index.js';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { errorCode } from '../helpers/sdk.js';
 import { tempDir } from '../helpers/tmp.js';
-import { collect, wsClient } from '../helpers/ws.js';
+import { waitForSnapshot, waitForVolume, type VolumeState } from '../helpers/wait.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 
 const run = promisify(execFile);
@@ -20,31 +29,11 @@ const MiB = 1024 ** 2;
 
 interface Ctx {
   cluster: Cluster;
-  ws: Client[];
   memberA: string;
   memberB: string;
 }
 
-interface Vol {
-  id: string;
-  status: string;
-  sizeGiB: number;
-  pool: string | null;
-  host: string | null;
-  snapshotId: string | null;
-  sourceVolumeId: string | null;
-}
-
-type Err = { message: string; extensions?: { code?: string } };
-type Result<T> = { data?: T; errors?: Err[] };
-
-const VOL = 'id status sizeGiB pool host snapshotId sourceVolumeId';
-const CREATE_VOLUME = `mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { ${VOL} } operation { id kind } } }`;
-const VOLUME_CHANGED = `subscription($id: ID!) { volumeChanged(id: $id) { ${VOL} } }`;
-const GET_VOLUME = `query($id: ID!) { volume(id: $id) { ${VOL} messages { event message } } }`;
-const CREATE_SNAPSHOT = `mutation($input: CreateSnapshotInput!) { createSnapshot(input: $input) { snapshot { id status } } }`;
-const SNAPSHOT_CHANGED = `subscription($id: ID!) { snapshotChanged(id: $id) { id status } }`;
-const REVERT = `mutation($input: RevertVolumeToSnapshotInput!) { revertVolumeToSnapshot(input: $input) { volume { ${VOL} } operation { id kind status } } }`;
+type Vol = VolumeState;
 
 const test = anyTest as TestFn<Ctx>;
 
@@ -56,17 +45,13 @@ test.before(async (t) => {
       { host: 'host-b', pools: [{ name: 'bulk', imageFormat: 'raw', capacityGiB: 200, capabilities: { tier: 'bronze' } }] },
     ],
   });
-  t.context = { cluster, ws: [], memberA: await cluster.token('alpha', 'member'), memberB: await cluster.token('beta', 'member') };
+  t.context = { cluster, memberA: await cluster.token('alpha', 'member'), memberB: await cluster.token('beta', 'member') };
   for (const tier of ['gold', 'bronze', 'platinum']) {
-    const r = await gql(cluster.url, cluster.adminToken, 'mutation($input: CreateVolumeTypeInput!) { createVolumeType(input: $input) { id } }', {
-      input: { name: tier, extraSpecs: { 'capabilities:tier': tier } },
-    });
-    if (r.errors) throw new Error(JSON.stringify(r.errors));
+    await cluster.client().request(CreateVolumeTypeDocument, { input: { name: tier, extraSpecs: { 'capabilities:tier': tier } } });
   }
 });
 
 test.after.always(async (t) => {
-  for (const c of t.context.ws ?? []) await c.dispose();
   await t.context.cluster?.stop();
 });
 
@@ -74,47 +59,26 @@ test.afterEach.always((t) => {
   if (!t.passed && t.context.cluster) t.log(t.context.cluster.logs());
 });
 
-const call = async <T>(t: ExecutionContext<Ctx>, token: string, query: string, variables?: Record<string, unknown>): Promise<Result<T>> =>
-  (await gql(t.context.cluster.url, token, query, variables)) as Result<T>;
-const code = (r: Result<unknown>) => r.errors?.[0]?.extensions?.code;
+const code = errorCode;
 
-const waitVolume = async (t: ExecutionContext<Ctx>, id: string, status: string): Promise<Vol> => {
-  const c = wsClient(t.context.cluster.url, t.context.cluster.adminToken);
-  t.context.ws.push(c);
-  const sub = collect(c, VOLUME_CHANGED, { id }, (d) => d.volumeChanged as Vol);
-  try {
-    return await sub.waitFor((v) => v.status === status);
-  } finally {
-    sub.close();
-  }
-};
+const createVolume = async (t: ExecutionContext<Ctx>, input: CreateVolumeInput, token = t.context.memberA) => t.context.cluster.client(token).raw(CreateVolumeFromDocument, { input });
 
-const createVolume = async (t: ExecutionContext<Ctx>, input: Record<string, unknown>, token = t.context.memberA) =>
-  call<{ createVolume: { volume: Vol; operation: { id: string; kind: string } } }>(t, token, CREATE_VOLUME, { input });
-
-const availableVolume = async (t: ExecutionContext<Ctx>, input: Record<string, unknown>): Promise<Vol> => {
+const availableVolume = async (t: ExecutionContext<Ctx>, input: CreateVolumeInput): Promise<Vol> => {
   const r = await createVolume(t, input);
   if (r.errors) throw new Error(JSON.stringify(r.errors));
-  return waitVolume(t, r.data!.createVolume.volume.id, 'AVAILABLE');
+  return waitForVolume(t.context.cluster.client(), r.data!.createVolume.volume.id, 'AVAILABLE');
 };
 
 const availableSnapshot = async (t: ExecutionContext<Ctx>, volumeId: string, name: string): Promise<string> => {
-  const r = await call<{ createSnapshot: { snapshot: { id: string } } }>(t, t.context.memberA, CREATE_SNAPSHOT, { input: { volumeId, name } });
-  if (r.errors) throw new Error(JSON.stringify(r.errors));
-  const id = r.data!.createSnapshot.snapshot.id;
-  const c = wsClient(t.context.cluster.url, t.context.memberA);
-  t.context.ws.push(c);
-  const sub = collect(c, SNAPSHOT_CHANGED, { id }, (d) => d.snapshotChanged as { status: string });
-  try {
-    await sub.waitFor((s) => s.status === 'AVAILABLE');
-  } finally {
-    sub.close();
-  }
+  const flint = t.context.cluster.client(t.context.memberA);
+  const r = await flint.request(CreateSnapshotDocument, { input: { volumeId, name } });
+  const id = r.createSnapshot.snapshot.id;
+  await waitForSnapshot(flint, id, 'AVAILABLE');
   return id;
 };
 
 /** Where a volume's image is on its agent (admins see host and pool). */
-const image = (t: ExecutionContext<Ctx>, v: Vol, format: 'qcow2' | 'raw') => join(t.context.cluster.poolDir(v.host!, v.pool!), `volume-${v.id}.${format}`);
+const image = (t: ExecutionContext<Ctx>, v: Pick<Vol, 'id' | 'host' | 'pool'>, format: 'qcow2' | 'raw') => join(t.context.cluster.poolDir(v.host!, v.pool!), `volume-${v.id}.${format}`);
 
 const writePattern = async (path: string, format: string, byte: number) => {
   await run('qemu-io', ['-f', format, '-c', `write -q -P 0x${byte.toString(16)} 0 1M`, path]);
@@ -145,8 +109,7 @@ const compareEqual = async (a: string, fa: string, b: string, fb: string): Promi
   }
 };
 
-const asAdmin = async (t: ExecutionContext<Ctx>, id: string): Promise<Vol> =>
-  (await call<{ volume: Vol }>(t, t.context.cluster.adminToken, GET_VOLUME, { id })).data!.volume;
+const asAdmin = async (t: ExecutionContext<Ctx>, id: string): Promise<Vol> => (await t.context.cluster.client().request(VolumeDocument, { id })).volume!;
 
 for (const [volumeType, format, host, pool] of [['gold', 'qcow2', 'host-a', 'fast'], ['bronze', 'raw', 'host-b', 'bulk']] as const) {
   test.serial(`${format}: create from snapshot and clone land on the source's pool with its bytes; revert works only to the latest snapshot`, async (t) => {
@@ -162,7 +125,7 @@ for (const [volumeType, format, host, pool] of [['gold', 'qcow2', 'host-a', 'fas
     t.is(fromSnap.errors, undefined, JSON.stringify(fromSnap.errors));
     t.like(fromSnap.data!.createVolume.volume, { status: 'CREATING', sizeGiB: 1, snapshotId: snap1, sourceVolumeId: null });
     t.is(fromSnap.data!.createVolume.operation.kind, 'create_volume');
-    await waitVolume(t, fromSnap.data!.createVolume.volume.id, 'AVAILABLE');
+    await waitForVolume(t.context.cluster.client(), fromSnap.data!.createVolume.volume.id, 'AVAILABLE');
     const copy = await asAdmin(t, fromSnap.data!.createVolume.volume.id);
     t.like(copy, { host, pool, sizeGiB: 1, snapshotId: snap1 });
     t.true((await head(t, image(t, copy, format), format)).equals(Buffer.alloc(MiB, 0x11)), 'the snapshot\'s bytes');
@@ -170,7 +133,7 @@ for (const [volumeType, format, host, pool] of [['gold', 'qcow2', 'host-a', 'fas
     // A clone, larger than its source: equal to the source now (zeros past its end).
     const cloned = await createVolume(t, { name: `clone-${format}`, sourceVolumeId: source.id, sizeGiB: 2 });
     t.is(cloned.errors, undefined, JSON.stringify(cloned.errors));
-    await waitVolume(t, cloned.data!.createVolume.volume.id, 'AVAILABLE');
+    await waitForVolume(t.context.cluster.client(), cloned.data!.createVolume.volume.id, 'AVAILABLE');
     const clone = await asAdmin(t, cloned.data!.createVolume.volume.id);
     t.like(clone, { host, pool, sizeGiB: 2, sourceVolumeId: source.id, snapshotId: null });
     t.true(await compareEqual(srcPath, format, image(t, clone, format), format), 'qemu-img compare: the clone equals its source');
@@ -178,16 +141,14 @@ for (const [volumeType, format, host, pool] of [['gold', 'qcow2', 'host-a', 'fas
     // Revert: only to the latest snapshot.
     const snap2 = await availableSnapshot(t, source.id, `s2-${format}`);
     await writePattern(srcPath, format, 0xcd);
-    const older = await call(t, t.context.memberA, REVERT, { input: { volumeId: source.id, snapshotId: snap1 } });
+    const older = await t.context.cluster.client(t.context.memberA).raw(RevertVolumeToSnapshotDocument, { input: { volumeId: source.id, snapshotId: snap1 } });
     t.is(code(older), 'INVALID_STATE');
     t.true(older.errors![0]!.message.includes(`the latest is ${snap2}`), older.errors![0]!.message);
-    const r = await call<{ revertVolumeToSnapshot: { volume: Vol; operation: { kind: string } } }>(t, t.context.memberA, REVERT, {
-      input: { volumeId: source.id, snapshotId: snap2 },
-    });
+    const r = await t.context.cluster.client(t.context.memberA).raw(RevertVolumeToSnapshotDocument, { input: { volumeId: source.id, snapshotId: snap2 } });
     t.is(r.errors, undefined, JSON.stringify(r.errors));
     t.is(r.data!.revertVolumeToSnapshot.volume.status, 'REVERTING');
     t.is(r.data!.revertVolumeToSnapshot.operation.kind, 'revert_volume');
-    await waitVolume(t, source.id, 'AVAILABLE');
+    await waitForVolume(t.context.cluster.client(), source.id, 'AVAILABLE');
     t.true((await head(t, srcPath, format)).equals(Buffer.alloc(MiB, 0xab)), 'the volume has snapshot 2\'s bytes again');
     t.true((await head(t, image(t, copy, format), format)).equals(Buffer.alloc(MiB, 0x11)), 'the copy is independent');
   });
@@ -216,17 +177,17 @@ test.serial('bad sources and sizes are refused with the right codes', async (t) 
   t.is(code(await createVolume(t, { name: 'theirs', sourceVolumeId: source.id }, memberB)), 'NOT_FOUND');
   t.is(code(await createVolume(t, { name: 'theirs', snapshotId: snap }, memberB)), 'NOT_FOUND');
   t.is(code(await createVolume(t, { name: 'missing', snapshotId: '00000000-0000-0000-0000-000000000000' }, memberA)), 'NOT_FOUND');
-  t.is(code(await call(t, memberB, REVERT, { input: { volumeId: source.id, snapshotId: snap } })), 'NOT_FOUND');
+  t.is(code(await t.context.cluster.client(memberB).raw(RevertVolumeToSnapshotDocument, { input: { volumeId: source.id, snapshotId: snap } })), 'NOT_FOUND');
 
   // A volume no pool can hold ends in ERROR, and cannot be cloned.
   const broken = await createVolume(t, { name: 'broken', sizeGiB: 1, volumeType: 'platinum' });
-  await waitVolume(t, broken.data!.createVolume.volume.id, 'ERROR');
+  await waitForVolume(t.context.cluster.client(), broken.data!.createVolume.volume.id, 'ERROR');
   const fromError = await createVolume(t, { name: 'from-error', sourceVolumeId: broken.data!.createVolume.volume.id });
   t.is(code(fromError), 'INVALID_STATE');
   t.regex(fromError.errors![0]!.message, /is ERROR; only an AVAILABLE volume can be cloned/);
 
   // Nothing was created by the refused requests.
-  const list = await call<{ volumes: { totalCount: number } }>(t, memberA, '{ volumes(filter: { name: "smaller" }) { totalCount } }');
+  const list = await t.context.cluster.client(memberA).raw(VolumesDocument, { filter: { name: 'smaller' } });
   t.is(list.data!.volumes.totalCount, 0);
 });
 

@@ -10,7 +10,24 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import anyTest, { type TestFn } from 'ava';
-import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import {
+  CreateSnapshotDocument,
+  CreateVolumeFromDocument,
+  CreateVolumeTypeDocument,
+  DeleteSnapshotDocument,
+  DeleteVolumeDocument,
+  ExtendVolumeDocument,
+  OperationsDocument,
+  RevertVolumeToSnapshotDocument,
+  SnapshotDocument,
+  SnapshotsDocument,
+  ViewerDocument,
+  VolumesDocument,
+  type FlintDocument,
+} from '../../src/client/index.js';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { errorCode } from '../helpers/sdk.js';
+import { waitUntil, type VolumeState } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const GiB = 1024 ** 3;
@@ -21,24 +38,7 @@ interface Ctx {
   other: string;
 }
 
-interface Vol {
-  id: string;
-  status: string;
-  version: number;
-  sizeGiB: number;
-  host: string | null;
-  pool: string | null;
-}
-
-type Res = Awaited<ReturnType<typeof gql>>;
-const VOL = 'id status version sizeGiB host pool';
-const CREATE_VOLUME = `mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { ${VOL} } } }`;
-const DELETE_VOLUME = `mutation($input: DeleteVolumeInput!) { deleteVolume(input: $input) { volume { ${VOL} } operation { id kind } } }`;
-const EXTEND = `mutation($input: ExtendVolumeInput!) { extendVolume(input: $input) { volume { ${VOL} } } }`;
-const REVERT = 'mutation($input: RevertVolumeToSnapshotInput!) { revertVolumeToSnapshot(input: $input) { volume { id status } } }';
-const CREATE_SNAPSHOT = 'mutation($input: CreateSnapshotInput!) { createSnapshot(input: $input) { snapshot { id status version } } }';
-const DELETE_SNAPSHOT = 'mutation($input: DeleteSnapshotInput!) { deleteSnapshot(input: $input) { snapshot { id status } operation { id kind } } }';
-const OPS = 'query($kind: String!) { operations(first: 500, filter: { kind: $kind }) { edges { node { resourceId status } } } }';
+type Vol = Pick<VolumeState, 'id' | 'status' | 'version' | 'sizeGiB' | 'host' | 'pool'>;
 
 export function registerLifecycleRaceSuite(database: 'sqlite' | 'postgresql'): void {
   const test = anyTest as TestFn<Ctx>;
@@ -57,14 +57,11 @@ export function registerLifecycleRaceSuite(database: 'sqlite' | 'postgresql'): v
       ],
     });
     for (const tier of ['gold', 'bronze']) {
-      const r = await gql(cluster.url, cluster.adminToken, 'mutation($input: CreateVolumeTypeInput!) { createVolumeType(input: $input) { id } }', {
-        input: { name: tier, extraSpecs: { 'capabilities:tier': tier } },
-      });
-      if (r.errors) throw new Error(JSON.stringify(r.errors));
+      await cluster.client().request(CreateVolumeTypeDocument, { input: { name: tier, extraSpecs: { 'capabilities:tier': tier } } });
     }
     t.context = { cluster, member: await cluster.token('alpha', 'member'), other: await cluster.token('beta', 'member') };
     // Making tokens blocks this process for a while: a keep-alive connection the gateway closed meanwhile fails once.
-    for (let i = 0; i < 3; i++) await gql(cluster.url, t.context.member, '{ viewer { projectId } }').catch(() => undefined);
+    for (let i = 0; i < 3; i++) await cluster.client(t.context.member).raw(ViewerDocument).catch(() => undefined);
   });
 
   test.after.always(async (t) => {
@@ -75,44 +72,37 @@ export function registerLifecycleRaceSuite(database: 'sqlite' | 'postgresql'): v
     if (!t.passed && t.context.cluster) t.log(t.context.cluster.logs());
   });
 
-  const call = (t: { context: Ctx }, query: string, variables?: unknown): Promise<Res> => gql(t.context.cluster.url, t.context.member, query, variables);
-  const code = (r: Res): string | undefined => r.errors?.[0]?.extensions?.code;
+  const call = <D, V>(t: { context: Ctx }, doc: FlintDocument<D, V>, variables?: V) => t.context.cluster.client(t.context.member).raw(doc, variables);
+  const code = errorCode;
 
   async function volumeStatus(t: { context: Ctx }, id: string): Promise<Vol | null> {
-    const r = await gql(t.context.cluster.url, t.context.cluster.adminToken, `query { volumes(first: 500, filter: { status: [DELETED, AVAILABLE, ERROR, DELETING, EXTENDING, CREATING, REVERTING] }) { edges { node { ${VOL} } } } }`);
-    if (!r.data) throw new Error(`volumes query failed: ${JSON.stringify(r.errors)}`);
-    return (r.data as { volumes: { edges: Array<{ node: Vol }> } }).volumes.edges.find((e) => e.node.id === id)?.node ?? null;
+    const r = await t.context.cluster.client().request(VolumesDocument, { first: 500, filter: { status: ['DELETED', 'AVAILABLE', 'ERROR', 'DELETING', 'EXTENDING', 'CREATING', 'REVERTING'] } });
+    return r.volumes.edges.find((e) => e.node.id === id)?.node ?? null;
   }
 
-  async function waitVolume(t: { context: Ctx }, id: string, status: string): Promise<Vol> {
-    let last: Vol | null = null;
-    await waitFor(async () => (last = await volumeStatus(t, id))?.status === status, 30_000, () => `volume ${id} is ${last?.status}, not ${status}`);
-    return last!;
-  }
+  /** Through the admin's list, which shows DELETED volumes too. */
+  const waitVolume = async (t: { context: Ctx }, id: string, status: string): Promise<Vol> => (await waitUntil(`volume ${id} to be ${status}`, () => volumeStatus(t, id), (v) => v?.status === status, 30_000))!;
 
   async function availableVolume(t: { context: Ctx }, name: string, volumeType = 'gold', sizeGiB = 1): Promise<Vol> {
-    const r = await call(t, CREATE_VOLUME, { input: { name, sizeGiB, volumeType } });
-    if (r.errors) throw new Error(JSON.stringify(r.errors));
-    return waitVolume(t, (r.data as { createVolume: { volume: Vol } }).createVolume.volume.id, 'AVAILABLE');
+    const r = await t.context.cluster.client(t.context.member).request(CreateVolumeFromDocument, { input: { name, sizeGiB, volumeType } });
+    return waitVolume(t, r.createVolume.volume.id, 'AVAILABLE');
   }
 
   async function snapshotStatus(t: { context: Ctx }, id: string): Promise<string> {
-    const r = await gql(t.context.cluster.url, t.context.cluster.adminToken, 'query { snapshots(first: 500, filter: { status: [DELETED, AVAILABLE, DELETING, ERROR, CREATING] }) { edges { node { id status } } } }');
-    return (r.data as { snapshots: { edges: Array<{ node: { id: string; status: string } }> } }).snapshots.edges.find((e) => e.node.id === id)?.node.status ?? 'missing';
+    const r = await t.context.cluster.client().request(SnapshotsDocument, { first: 500, filter: { status: ['DELETED', 'AVAILABLE', 'DELETING', 'ERROR', 'CREATING'] } });
+    return r.snapshots.edges.find((e) => e.node.id === id)?.node.status ?? 'missing';
   }
 
   async function availableSnapshot(t: { context: Ctx }, volumeId: string, name: string): Promise<{ id: string; version: number }> {
-    const r = await call(t, CREATE_SNAPSHOT, { input: { volumeId, name } });
-    if (r.errors) throw new Error(JSON.stringify(r.errors));
-    const s = (r.data as { createSnapshot: { snapshot: { id: string } } }).createSnapshot.snapshot;
-    await waitFor(async () => (await snapshotStatus(t, s.id)) === 'AVAILABLE', 30_000, () => `snapshot ${s.id} not AVAILABLE`);
-    const got = await call(t, 'query($id: ID!) { snapshot(id: $id) { id version } }', { id: s.id });
-    return (got.data as { snapshot: { id: string; version: number } }).snapshot;
+    const flint = t.context.cluster.client(t.context.member);
+    const s = (await flint.request(CreateSnapshotDocument, { input: { volumeId, name } })).createSnapshot.snapshot;
+    await waitUntil(`snapshot ${s.id} to be AVAILABLE`, () => snapshotStatus(t, s.id), (st) => st === 'AVAILABLE', 30_000);
+    return (await flint.request(SnapshotDocument, { id: s.id })).snapshot!;
   }
 
   async function operationsOf(t: { context: Ctx }, kind: string, resourceId: string): Promise<string[]> {
-    const r = await gql(t.context.cluster.url, t.context.cluster.adminToken, OPS, { kind });
-    return (r.data as { operations: { edges: Array<{ node: { resourceId: string; status: string } }> } }).operations.edges
+    const r = await t.context.cluster.client().request(OperationsDocument, { first: 500, filter: { kind } });
+    return r.operations.edges
       .filter((e) => e.node.resourceId === resourceId)
       .map((e) => e.node.status);
   }
@@ -123,7 +113,7 @@ export function registerLifecycleRaceSuite(database: 'sqlite' | 'postgresql'): v
     test.serial(`two concurrent deleteVolume${withVersion ? ' with expectedVersion' : ''}: one starts the delete, the other is ${loser}, one delete operation`, async (t) => {
       const v = await availableVolume(t, `race-${withVersion}`);
       const input = withVersion ? { id: v.id, expectedVersion: v.version } : { id: v.id };
-      const results = await Promise.all([call(t, DELETE_VOLUME, { input }), call(t, DELETE_VOLUME, { input })]);
+      const results = await Promise.all([call(t, DeleteVolumeDocument, { input }), call(t, DeleteVolumeDocument, { input })]);
       const won = results.filter((r) => !r.errors);
       const lost = results.filter((r) => r.errors);
       t.is(won.length, 1, JSON.stringify(results));
@@ -131,22 +121,22 @@ export function registerLifecycleRaceSuite(database: 'sqlite' | 'postgresql'): v
       // Without a version the loser is refused by the state; with one, by the version when it read the volume
       // before the winner's commit, else by the state it then saw (DELETING).
       t.true(losers.includes(code(lost[0]!) ?? ''), JSON.stringify(lost[0]!.errors));
-      t.is((won[0]!.data as { deleteVolume: { volume: Vol } }).deleteVolume.volume.status, 'DELETING');
+      t.is(won[0]!.data!.deleteVolume.volume.status, 'DELETING');
       await waitVolume(t, v.id, 'DELETED');
       t.deepEqual(await operationsOf(t, 'delete_volume', v.id), ['SUCCEEDED'], 'exactly one delete operation');
       // A third delete finds nothing to delete.
-      t.is(code(await call(t, DELETE_VOLUME, { input: { id: v.id } })), 'NOT_FOUND');
+      t.is(code(await call(t, DeleteVolumeDocument, { input: { id: v.id } })), 'NOT_FOUND');
     });
 
     test.serial(`two concurrent deleteSnapshot${withVersion ? ' with expectedVersion' : ''}: one starts the delete, the other is ${loser}`, async (t) => {
       const v = await availableVolume(t, `snap-race-${withVersion}`);
       const s = await availableSnapshot(t, v.id, 'racy');
       const input = withVersion ? { id: s.id, expectedVersion: s.version } : { id: s.id };
-      const results = await Promise.all([call(t, DELETE_SNAPSHOT, { input }), call(t, DELETE_SNAPSHOT, { input })]);
+      const results = await Promise.all([call(t, DeleteSnapshotDocument, { input }), call(t, DeleteSnapshotDocument, { input })]);
       const lost = results.filter((r) => r.errors);
       t.is(results.filter((r) => !r.errors).length, 1, JSON.stringify(results));
       t.true(losers.includes(code(lost[0]!) ?? ''), JSON.stringify(lost[0]?.errors));
-      await waitFor(async () => (await snapshotStatus(t, s.id)) === 'DELETED', 30_000, () => 'snapshot not DELETED');
+      await waitUntil(`snapshot ${s.id} to be DELETED`, () => snapshotStatus(t, s.id), (st) => st === 'DELETED', 30_000);
       t.deepEqual(await operationsOf(t, 'delete_snapshot', s.id), ['SUCCEEDED'], 'exactly one delete operation');
       t.is((await volumeStatus(t, v.id))?.status, 'AVAILABLE', 'the volume is untouched');
     });
@@ -160,7 +150,7 @@ export function registerLifecycleRaceSuite(database: 'sqlite' | 'postgresql'): v
       const s = await availableSnapshot(t, v.id, 'before-grow');
       await run('qemu-io', ['-f', format, '-c', 'write -q -P 0x22 0 1M', image]);
 
-      const r = await call(t, EXTEND, { input: { id: v.id, newSizeGiB: 2 } });
+      const r = await call(t, ExtendVolumeDocument, { input: { id: v.id, newSizeGiB: 2 } });
       t.falsy(r.errors, JSON.stringify(r.errors));
       const grown = await waitVolume(t, v.id, 'AVAILABLE');
       t.is(grown.sizeGiB, 2);
@@ -169,14 +159,14 @@ export function registerLifecycleRaceSuite(database: 'sqlite' | 'postgresql'): v
       // The data written after the snapshot is there, the new GiB reads as zeros (qemu-io fails on a mismatch).
       await run('qemu-io', ['-f', format, '-c', 'read -q -P 0x22 0 1M', '-c', `read -q -P 0 ${GiB} 1M`, image]);
       // The snapshot still holds its bytes: a volume made from it reads the first pattern.
-      const c = await call(t, CREATE_VOLUME, { input: { name: `from-${format}`, snapshotId: s.id } });
+      const c = await call(t, CreateVolumeFromDocument, { input: { name: `from-${format}`, snapshotId: s.id } });
       t.falsy(c.errors, JSON.stringify(c.errors));
-      const copy = await waitVolume(t, (c.data as { createVolume: { volume: Vol } }).createVolume.volume.id, 'AVAILABLE');
+      const copy = await waitVolume(t, c.data!.createVolume.volume.id, 'AVAILABLE');
       t.is(copy.sizeGiB, 1);
       const copyImage = join(t.context.cluster.poolDir('host-a', pool), `volume-${copy.id}.${format}`);
       await run('qemu-io', ['-f', format, '-c', 'read -q -P 0x11 0 1M', copyImage]);
       // A snapshot taken before an extend cannot be reverted to (Cinder refuses too).
-      const revert = await call(t, REVERT, { input: { volumeId: v.id, snapshotId: s.id } });
+      const revert = await call(t, RevertVolumeToSnapshotDocument, { input: { volumeId: v.id, snapshotId: s.id } });
       t.is(code(revert), 'INVALID_STATE');
       t.regex(revert.errors![0]!.message, /extended since its snapshot/);
       await run('qemu-io', ['-f', format, '-c', 'read -q -P 0x22 0 1M', image]);
@@ -185,12 +175,12 @@ export function registerLifecycleRaceSuite(database: 'sqlite' | 'postgresql'): v
 
   test.serial('extend from a wrong state, to a smaller size or of another project\'s volume is refused', async (t) => {
     const v = await availableVolume(t, 'shrinky', 'gold', 2);
-    t.is(code(await call(t, EXTEND, { input: { id: v.id, newSizeGiB: 1 } })), 'BAD_USER_INPUT');
-    t.is(code(await call(t, EXTEND, { input: { id: v.id, newSizeGiB: 2 } })), 'BAD_USER_INPUT');
-    t.is(code(await gql(t.context.cluster.url, t.context.other, EXTEND, { input: { id: v.id, newSizeGiB: 3 } })), 'NOT_FOUND');
-    const broken = await call(t, CREATE_VOLUME, { input: { name: 'nowhere', sizeGiB: 1, volumeType: 'gold', availabilityZone: 'no-such-zone' } });
-    const errored = await waitVolume(t, (broken.data as { createVolume: { volume: Vol } }).createVolume.volume.id, 'ERROR');
-    const wrong = await call(t, EXTEND, { input: { id: errored.id, newSizeGiB: 2 } });
+    t.is(code(await call(t, ExtendVolumeDocument, { input: { id: v.id, newSizeGiB: 1 } })), 'BAD_USER_INPUT');
+    t.is(code(await call(t, ExtendVolumeDocument, { input: { id: v.id, newSizeGiB: 2 } })), 'BAD_USER_INPUT');
+    t.is(code(await t.context.cluster.client(t.context.other).raw(ExtendVolumeDocument, { input: { id: v.id, newSizeGiB: 3 } })), 'NOT_FOUND');
+    const broken = await call(t, CreateVolumeFromDocument, { input: { name: 'nowhere', sizeGiB: 1, volumeType: 'gold', availabilityZone: 'no-such-zone' } });
+    const errored = await waitVolume(t, broken.data!.createVolume.volume.id, 'ERROR');
+    const wrong = await call(t, ExtendVolumeDocument, { input: { id: errored.id, newSizeGiB: 2 } });
     t.is(code(wrong), 'INVALID_STATE');
     t.regex(wrong.errors![0]!.message, /is ERROR and cannot be extended; allowed from: AVAILABLE/);
     t.is((await volumeStatus(t, v.id))?.sizeGiB, 2, 'unchanged');

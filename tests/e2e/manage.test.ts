@@ -10,7 +10,22 @@ import { createReadStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import anyTest, { type TestFn } from 'ava';
-import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import {
+  CreateSnapshotDocument,
+  CreateVolumeDocument,
+  ExtendVolumeDocument,
+  ManageableVolumesDocument,
+  ManageVolumeDocument,
+  OperationDocument,
+  PoolsDocument,
+  UnmanageVolumeDocument,
+  VolumeDocument,
+  VolumesDocument,
+  type FlintDocument,
+} from '../../src/client/index.js';
+import { startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { errorCode } from '../helpers/sdk.js';
+import { waitForSnapshot, waitForVolume, type VolumeState } from '../helpers/wait.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 
 const run = promisify(execFile);
@@ -22,23 +37,9 @@ interface Ctx {
   dir: string;
 }
 
-interface Vol {
-  id: string;
-  status: string;
-  sizeGiB: number;
-  host: string | null;
-  pool: string | null;
-  version: number;
-  messages: Array<{ event: string; message: string }>;
-}
+type Vol = VolumeState;
 
-type Res = Awaited<ReturnType<typeof gql>>;
 const test = anyTest as TestFn<Ctx>;
-const VOL = 'id status sizeGiB host pool version messages { event message }';
-const MANAGE = `mutation($input: ManageVolumeInput!) { manageVolume(input: $input) { volume { ${VOL} } operation { id kind status } } }`;
-const UNMANAGE = `mutation($input: UnmanageVolumeInput!) { unmanageVolume(input: $input) { volume { ${VOL} } operation { id kind status } } }`;
-const MANAGEABLE = 'query($host: String!, $pool: String!) { manageableVolumes(host: $host, pool: $pool) { reference sizeBytes sizeGiB format safeToManage reasonNotSafe } }';
-const GET = `query($id: ID!) { volume(id: $id) { ${VOL} } }`;
 
 test.before(async (t) => {
   const cluster = await startCluster({
@@ -56,35 +57,29 @@ test.afterEach.always((t) => {
   if (!t.passed && t.context.cluster) t.log(t.context.cluster.logs());
 });
 
-const admin = (t: { context: Ctx }, query: string, variables?: unknown): Promise<Res> => gql(t.context.cluster.url, t.context.cluster.adminToken, query, variables);
-const code = (r: Res): string | undefined => r.errors?.[0]?.extensions?.code;
+/** A typed document sent as the admin: the whole answer, errors returned. */
+const admin = <D, V>(t: { context: Ctx }, doc: FlintDocument<D, V>, variables?: V) => t.context.cluster.client().raw(doc, variables);
+/** The same as another token (`null`: none). */
+const as = <D, V>(t: { context: Ctx }, token: string | null, doc: FlintDocument<D, V>, variables?: V) => t.context.cluster.client(token).raw(doc, variables);
+const code = errorCode;
 
-function data<T>(r: Res): T {
+function data<T>(r: { data?: T | null; errors?: unknown[] }): T {
   if (r.errors) throw new Error(JSON.stringify(r.errors));
-  return r.data as T;
+  return r.data!;
 }
 
 async function volume(t: { context: Ctx }, id: string): Promise<Vol | null> {
-  return data<{ volume: Vol | null }>(await admin(t, GET, { id })).volume;
+  return data(await admin(t, VolumeDocument, { id })).volume;
 }
 
-async function settle(t: { context: Ctx }, id: string): Promise<Vol> {
-  let last: Vol | null = null;
-  await waitFor(
-    async () => {
-      last = await volume(t, id);
-      return last !== null && !['CREATING', 'DELETING', 'EXTENDING'].includes(last.status);
-    },
-    30_000,
-    () => `volume ${id} stayed ${last?.status}`,
-  );
-  return last!;
-}
+/** Waits until the volume is neither CREATING, DELETING nor EXTENDING. */
+const settle = async (t: { context: Ctx }, id: string): Promise<Vol> =>
+  (await waitForVolume(t.context.cluster.client(), id, (v) => v !== null && !['CREATING', 'DELETING', 'EXTENDING'].includes(v.status), { what: `volume ${id} to settle`, timeoutMs: 30_000 }))!;
 
 /** Status as the database has it, DELETED included (the volume query hides DELETED ones). */
 async function statusOf(t: { context: Ctx }, id: string): Promise<string> {
-  const r = data<{ volumes: { edges: Array<{ node: { id: string; status: string } }> } }>(
-    await admin(t, 'query { volumes(first: 500, filter: { status: [DELETED] }) { edges { node { id status } } } }'),
+  const r = data(
+    await admin(t, VolumesDocument, { first: 500, filter: { status: ['DELETED'] } }),
   );
   return r.volumes.edges.find((e) => e.node.id === id)?.node.status ?? (await volume(t, id))?.status ?? 'gone';
 }
@@ -96,7 +91,7 @@ async function sha(path: string): Promise<string> {
 }
 
 async function allocated(t: { context: Ctx }): Promise<number> {
-  const pools = data<{ pools: Array<{ id: string; allocatedCapacityGiB: number }> }>(await admin(t, '{ pools { id allocatedCapacityGiB } }')).pools;
+  const pools = data(await admin(t, PoolsDocument)).pools;
   return pools.find((p) => p.id === 'host-a@fast')!.allocatedCapacityGiB;
 }
 
@@ -106,14 +101,14 @@ test.serial('an image made with qemu-img is managed with its bytes, then unmanag
   await run('qemu-img', ['create', '-q', '-f', 'raw', file, String(GiB + 512 * 1024)]);
   await run('qemu-io', ['-f', 'raw', '-c', 'write -q -P 0xa5 0 1M', '-c', `write -q -P 0x3c ${GiB} 512k`, file]);
 
-  const offered = data<{ manageableVolumes: Array<{ reference: string; sizeBytes: number; sizeGiB: number; format: string; safeToManage: boolean; reasonNotSafe: string | null }> }>(
-    await admin(t, MANAGEABLE, { host: 'host-a', pool: 'fast' }),
+  const offered = data(
+    await admin(t, ManageableVolumesDocument, { host: 'host-a', pool: 'fast' }),
   ).manageableVolumes;
   t.deepEqual(offered, [{ reference: 'legacy.raw', sizeBytes: GiB + 512 * 1024, sizeGiB: 2, format: 'raw', safeToManage: true, reasonNotSafe: null }]);
 
   const before = await allocated(t);
-  const r = data<{ manageVolume: { volume: Vol; operation: { id: string; kind: string; status: string } } }>(
-    await admin(t, MANAGE, { input: { host: 'host-a', pool: 'fast', reference: 'legacy.raw', name: 'legacy', projectId: null } }),
+  const r = data(
+    await admin(t, ManageVolumeDocument, { input: { host: 'host-a', pool: 'fast', reference: 'legacy.raw', name: 'legacy', projectId: null } }),
   ).manageVolume;
   t.is(r.volume.status, 'CREATING');
   t.is(r.operation.kind, 'manage_volume');
@@ -123,7 +118,7 @@ test.serial('an image made with qemu-img is managed with its bytes, then unmanag
   t.is(managed.host, 'host-a');
   t.is(managed.pool, 'fast');
   t.is(await allocated(t), before + 2, 'its capacity is reserved on the pool');
-  const op = data<{ operation: { status: string } }>(await admin(t, 'query($id: ID!) { operation(id: $id) { status } }', { id: r.operation.id })).operation;
+  const op = data(await admin(t, OperationDocument, { id: r.operation.id })).operation!;
   t.is(op.status, 'SUCCEEDED');
 
   // The pattern reads back from the managed image (qemu-io exits non-zero on a mismatch).
@@ -132,9 +127,9 @@ test.serial('an image made with qemu-img is managed with its bytes, then unmanag
   await run('qemu-io', ['-f', 'raw', '-c', 'read -q -P 0xa5 0 1M', '-c', `read -q -P 0x3c ${GiB} 512k`, '-c', `read -q -P 0 ${GiB + 512 * 1024} 512k`, image]);
   t.is((await fs.stat(image)).size, 2 * GiB);
   const bytes = await sha(image);
-  t.deepEqual(data<{ manageableVolumes: unknown[] }>(await admin(t, MANAGEABLE, { host: 'host-a', pool: 'fast' })).manageableVolumes, []);
+  t.deepEqual(data(await admin(t, ManageableVolumesDocument, { host: 'host-a', pool: 'fast' })).manageableVolumes, []);
 
-  const u = data<{ unmanageVolume: { volume: Vol; operation: { kind: string } } }>(await admin(t, UNMANAGE, { input: { id: managed.id, expectedVersion: managed.version } })).unmanageVolume;
+  const u = data(await admin(t, UnmanageVolumeDocument, { input: { id: managed.id, expectedVersion: managed.version } })).unmanageVolume;
   t.is(u.volume.status, 'DELETING');
   t.is(u.operation.kind, 'unmanage_volume');
   await waitFor(async () => (await statusOf(t, managed.id)) === 'DELETED', 30_000, () => 'the volume did not become DELETED');
@@ -142,9 +137,9 @@ test.serial('an image made with qemu-img is managed with its bytes, then unmanag
   t.is(await sha(kept), bytes, 'same bytes');
   await t.throwsAsync(fs.stat(image));
   t.is(await allocated(t), before, 'its capacity is released');
-  const listed = data<{ volumes: { edges: Array<{ node: { id: string } }> } }>(await admin(t, 'query { volumes(first: 500) { edges { node { id } } } }'));
+  const listed = data(await admin(t, VolumesDocument, { first: 500 }));
   t.false(listed.volumes.edges.some((e) => e.node.id === managed.id));
-  const again = data<{ manageableVolumes: Array<{ reference: string; safeToManage: boolean }> }>(await admin(t, MANAGEABLE, { host: 'host-a', pool: 'fast' })).manageableVolumes;
+  const again = data(await admin(t, ManageableVolumesDocument, { host: 'host-a', pool: 'fast' })).manageableVolumes;
   t.deepEqual(again.map((m) => [m.reference, m.safeToManage]), [[`unmanaged-volume-${managed.id}.raw`, true]]);
 
   // The agent's start-up reconciliation does not take the unmanaged file for an orphan volume.
@@ -158,7 +153,7 @@ test.serial('an image made with qemu-img is managed with its bytes, then unmanag
 
 test.serial('a reference that is missing or unsuitable leaves the volume ERROR with a message and the file untouched', async (t) => {
   const { dir } = t.context;
-  const missing = data<{ manageVolume: { volume: Vol } }>(await admin(t, MANAGE, { input: { host: 'host-a', pool: 'fast', reference: 'nothing-here.qcow2', name: 'ghost' } })).manageVolume;
+  const missing = data(await admin(t, ManageVolumeDocument, { input: { host: 'host-a', pool: 'fast', reference: 'nothing-here.qcow2', name: 'ghost' } })).manageVolume;
   const ghost = await settle(t, missing.volume.id);
   t.is(ghost.status, 'ERROR');
   t.is(ghost.messages[0]?.event, 'manage_volume');
@@ -167,44 +162,44 @@ test.serial('a reference that is missing or unsuitable leaves the volume ERROR w
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', join(dir, 'base.qcow2'), '1G']);
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', 'base.qcow2', '-F', 'qcow2', join(dir, 'overlay.qcow2')]);
   const before = await sha(join(dir, 'overlay.qcow2'));
-  const backed = data<{ manageVolume: { volume: Vol } }>(await admin(t, MANAGE, { input: { host: 'host-a', pool: 'fast', reference: 'overlay.qcow2', name: 'backed' } })).manageVolume;
+  const backed = data(await admin(t, ManageVolumeDocument, { input: { host: 'host-a', pool: 'fast', reference: 'overlay.qcow2', name: 'backed' } })).manageVolume;
   const failed = await settle(t, backed.volume.id);
   t.is(failed.status, 'ERROR');
   t.regex(failed.messages[0]!.message, /backing file/);
   t.is(await sha(join(dir, 'overlay.qcow2')), before, 'untouched');
-  const flagged = data<{ manageableVolumes: Array<{ reference: string; safeToManage: boolean; reasonNotSafe: string | null }> }>(
-    await admin(t, MANAGEABLE, { host: 'host-a', pool: 'fast' }),
+  const flagged = data(
+    await admin(t, ManageableVolumesDocument, { host: 'host-a', pool: 'fast' }),
   ).manageableVolumes.find((m) => m.reference === 'overlay.qcow2');
   t.false(flagged?.safeToManage);
   t.regex(flagged?.reasonNotSafe ?? '', /backing file/);
 
   // An ERROR volume of a failed manage is unmanaged without touching anything.
-  await admin(t, UNMANAGE, { input: { id: failed.id } });
+  await admin(t, UnmanageVolumeDocument, { input: { id: failed.id } });
   await waitFor(async () => (await statusOf(t, failed.id)) === 'DELETED', 30_000, () => 'not DELETED');
   t.is(await sha(join(dir, 'overlay.qcow2')), before);
 });
 
 test.serial('manage bad paths answer their codes and make no volume', async (t) => {
-  const count = async () => data<{ volumes: { totalCount: number } }>(await admin(t, 'query { volumes { totalCount } }')).volumes.totalCount;
+  const count = async () => data(await admin(t, VolumesDocument, {})).volumes.totalCount;
   const n = await count();
   const input = { host: 'host-a', pool: 'fast', reference: 'x.raw', name: 'bad' };
-  t.is(code(await admin(t, MANAGE, { input: { ...input, host: 'host-zz' } })), 'NO_VALID_BACKEND');
-  t.is(code(await admin(t, MANAGE, { input: { ...input, pool: 'slow' } })), 'NO_VALID_BACKEND');
-  t.is(code(await admin(t, MANAGE, { input: { ...input, reference: '../etc/passwd' } })), 'BAD_USER_INPUT');
-  t.is(code(await admin(t, MANAGE, { input: { ...input, reference: '.hidden' } })), 'BAD_USER_INPUT');
-  t.is(code(await admin(t, MANAGE, { input: { ...input, name: '' } })), 'BAD_USER_INPUT');
-  t.is(code(await admin(t, MANAGE, { input: { ...input, availabilityZone: 'elsewhere' } })), 'BAD_USER_INPUT');
-  t.is(code(await admin(t, MANAGE, { input: { ...input, volumeType: 'no-such-type' } })), 'NOT_FOUND');
-  t.is(code(await admin(t, MANAGE, { input: { ...input, projectId: '00000000-0000-0000-0000-000000000000' } })), 'NOT_FOUND');
-  t.is(code(await gql(t.context.cluster.url, t.context.member, MANAGE, { input })), 'FORBIDDEN');
-  t.is(code(await gql(t.context.cluster.url, undefined, MANAGE, { input })), 'UNAUTHENTICATED');
-  t.is(code(await gql(t.context.cluster.url, t.context.member, MANAGEABLE, { host: 'host-a', pool: 'fast' })), 'FORBIDDEN');
-  t.is(code(await admin(t, MANAGEABLE, { host: 'host-a', pool: 'slow' })), 'NO_VALID_BACKEND');
+  t.is(code(await admin(t, ManageVolumeDocument, { input: { ...input, host: 'host-zz' } })), 'NO_VALID_BACKEND');
+  t.is(code(await admin(t, ManageVolumeDocument, { input: { ...input, pool: 'slow' } })), 'NO_VALID_BACKEND');
+  t.is(code(await admin(t, ManageVolumeDocument, { input: { ...input, reference: '../etc/passwd' } })), 'BAD_USER_INPUT');
+  t.is(code(await admin(t, ManageVolumeDocument, { input: { ...input, reference: '.hidden' } })), 'BAD_USER_INPUT');
+  t.is(code(await admin(t, ManageVolumeDocument, { input: { ...input, name: '' } })), 'BAD_USER_INPUT');
+  t.is(code(await admin(t, ManageVolumeDocument, { input: { ...input, availabilityZone: 'elsewhere' } })), 'BAD_USER_INPUT');
+  t.is(code(await admin(t, ManageVolumeDocument, { input: { ...input, volumeType: 'no-such-type' } })), 'NOT_FOUND');
+  t.is(code(await admin(t, ManageVolumeDocument, { input: { ...input, projectId: '00000000-0000-0000-0000-000000000000' } })), 'NOT_FOUND');
+  t.is(code(await as(t, t.context.member, ManageVolumeDocument, { input })), 'FORBIDDEN');
+  t.is(code(await as(t, null, ManageVolumeDocument, { input })), 'UNAUTHENTICATED');
+  t.is(code(await as(t, t.context.member, ManageableVolumesDocument, { host: 'host-a', pool: 'fast' })), 'FORBIDDEN');
+  t.is(code(await admin(t, ManageableVolumesDocument, { host: 'host-a', pool: 'slow' })), 'NO_VALID_BACKEND');
 
   // A file that is a volume already.
-  const created = data<{ createVolume: { volume: { id: string } } }>(await admin(t, 'mutation { createVolume(input: { name: "real", sizeGiB: 1 }) { volume { id } } }')).createVolume.volume;
+  const created = data(await admin(t, CreateVolumeDocument, { input: { name: 'real', sizeGiB: 1 } })).createVolume.volume;
   const real = await settle(t, created.id);
-  const own = await admin(t, MANAGE, { input: { ...input, reference: `volume-${real.id}.qcow2` } });
+  const own = await admin(t, ManageVolumeDocument, { input: { ...input, reference: `volume-${real.id}.qcow2` } });
   t.is(code(own), 'BAD_USER_INPUT');
   t.regex(own.errors![0]!.message, /image of a Flint volume/);
   t.is(await count(), n + 1, 'only the volume created on purpose');
@@ -212,35 +207,31 @@ test.serial('manage bad paths answer their codes and make no volume', async (t) 
   // Idempotency: the same key and request give the same volume; other parameters are CONFLICT.
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', join(t.context.dir, 'keyed.qcow2'), '1G']);
   const keyed = { host: 'host-a', pool: 'fast', reference: 'keyed.qcow2', name: 'keyed', idempotencyKey: 'k-1' };
-  const first = data<{ manageVolume: { volume: Vol } }>(await admin(t, MANAGE, { input: keyed })).manageVolume.volume;
-  const second = data<{ manageVolume: { volume: Vol } }>(await admin(t, MANAGE, { input: keyed })).manageVolume.volume;
+  const first = data(await admin(t, ManageVolumeDocument, { input: keyed })).manageVolume.volume;
+  const second = data(await admin(t, ManageVolumeDocument, { input: keyed })).manageVolume.volume;
   t.is(second.id, first.id);
-  t.is(code(await admin(t, MANAGE, { input: { ...keyed, name: 'other' } })), 'CONFLICT');
+  t.is(code(await admin(t, ManageVolumeDocument, { input: { ...keyed, name: 'other' } })), 'CONFLICT');
   t.is((await settle(t, first.id)).status, 'AVAILABLE');
 });
 
 test.serial('unmanage bad paths answer their codes', async (t) => {
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', join(t.context.dir, 'snappy.qcow2'), '1G']);
-  const m = data<{ manageVolume: { volume: Vol } }>(await admin(t, MANAGE, { input: { host: 'host-a', pool: 'fast', reference: 'snappy.qcow2', name: 'snappy' } })).manageVolume.volume;
+  const m = data(await admin(t, ManageVolumeDocument, { input: { host: 'host-a', pool: 'fast', reference: 'snappy.qcow2', name: 'snappy' } })).manageVolume.volume;
   const v = await settle(t, m.id);
-  t.is(code(await gql(t.context.cluster.url, t.context.member, UNMANAGE, { input: { id: v.id } })), 'FORBIDDEN');
-  t.is(code(await admin(t, UNMANAGE, { input: { id: '00000000-0000-0000-0000-000000000000' } })), 'NOT_FOUND');
-  t.is(code(await admin(t, UNMANAGE, { input: { id: v.id, expectedVersion: v.version + 5 } })), 'CONFLICT');
-  const snap = data<{ createSnapshot: { snapshot: { id: string } } }>(
-    await admin(t, 'mutation($input: CreateSnapshotInput!) { createSnapshot(input: $input) { snapshot { id } } }', { input: { volumeId: v.id, name: 's' } }),
+  t.is(code(await as(t, t.context.member, UnmanageVolumeDocument, { input: { id: v.id } })), 'FORBIDDEN');
+  t.is(code(await admin(t, UnmanageVolumeDocument, { input: { id: '00000000-0000-0000-0000-000000000000' } })), 'NOT_FOUND');
+  t.is(code(await admin(t, UnmanageVolumeDocument, { input: { id: v.id, expectedVersion: v.version + 5 } })), 'CONFLICT');
+  const snap = data(
+    await admin(t, CreateSnapshotDocument, { input: { volumeId: v.id, name: 's' } }),
   ).createSnapshot.snapshot;
-  await waitFor(
-    async () => data<{ snapshot: { status: string } }>(await admin(t, 'query($id: ID!) { snapshot(id: $id) { status } }', { id: snap.id })).snapshot.status === 'AVAILABLE',
-    30_000,
-    () => 'snapshot not AVAILABLE',
-  );
-  const withSnap = await admin(t, UNMANAGE, { input: { id: v.id } });
+  await waitForSnapshot(t.context.cluster.client(), snap.id, 'AVAILABLE', { timeoutMs: 30_000 });
+  const withSnap = await admin(t, UnmanageVolumeDocument, { input: { id: v.id } });
   t.is(code(withSnap), 'INVALID_STATE');
   t.regex(withSnap.errors![0]!.message, /1 snapshot/);
   // While the volume is busy (EXTENDING), an unmanage is refused by its state.
-  const ext = await admin(t, 'mutation($input: ExtendVolumeInput!) { extendVolume(input: $input) { volume { status } } }', { input: { id: v.id, newSizeGiB: 2 } });
+  const ext = await admin(t, ExtendVolumeDocument, { input: { id: v.id, newSizeGiB: 2 } });
   t.falsy(ext.errors);
-  const busy = await admin(t, UNMANAGE, { input: { id: v.id } });
+  const busy = await admin(t, UnmanageVolumeDocument, { input: { id: v.id } });
   t.true(['INVALID_STATE'].includes(code(busy) ?? ''), JSON.stringify(busy.errors));
   await settle(t, v.id);
   t.is((await volume(t, v.id))?.status, 'AVAILABLE', 'nothing changed by the refusals');

@@ -9,79 +9,49 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Client } from 'graphql-ws';
-import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
-import { collect, wsClient } from '../helpers/ws.js';
+import {
+  CreateSnapshotDocument,
+  CreateVolumeDocument,
+  CreateVolumeTypeDocument,
+  DeleteVolumeDocument,
+  MigrateVolumeDocument,
+  PoolsDocument,
+  RetypeVolumeDocument,
+  UpdateVolumeDocument,
+  VolumeChangedDocument,
+  VolumeDocument,
+  type CreateVolumeInput,
+  type MigrateVolumeInput,
+  type RetypeVolumeInput,
+} from '../../src/client/index.js';
+import { startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { errorCode } from '../helpers/sdk.js';
+import { EventLog, waitForOperation, waitForSnapshot, waitForVolume, waitUntil, type VolumeState } from '../helpers/wait.js';
 import { json, runFlint } from '../helpers/flint-cli.js';
 
 const run = promisify(execFile);
 
 interface Ctx {
   cluster: Cluster;
-  ws: Client[];
   member: string;
 }
 
-interface Vol {
-  id: string;
-  status: string;
-  sizeGiB: number;
-  pool: string | null;
-  host: string | null;
-  volumeType: string | null;
-  migrationStatus: string | null;
-  version: number;
-}
+type Vol = VolumeState;
 
-type Err = { message: string; extensions?: { code?: string } };
-type Result<T> = { data?: T; errors?: Err[] };
-
-const VOL = 'id status sizeGiB pool host volumeType migrationStatus version';
-const CREATE_VOLUME = `mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { ${VOL} } } }`;
-const VOLUME_CHANGED = `subscription($id: ID!) { volumeChanged(id: $id) { ${VOL} } }`;
-const GET_VOLUME = `query($id: ID!) { volume(id: $id) { ${VOL} messages { event message } } }`;
-const MIGRATE = `mutation($input: MigrateVolumeInput!) { migrateVolume(input: $input) { volume { ${VOL} } operation { id kind status } } }`;
-const RETYPE = `mutation($input: RetypeVolumeInput!) { retypeVolume(input: $input) { volume { ${VOL} } operation { id kind status } } }`;
-const OPERATION = `query($id: ID!) { operation(id: $id) { id status error { code message } } }`;
-const POOLS = '{ pools { id allocatedCapacityGiB state } }';
-
-const call = async <T>(t: ExecutionContext<Ctx>, token: string, query: string, variables?: Record<string, unknown>): Promise<Result<T>> =>
-  (await gql(t.context.cluster.url, token, query, variables)) as Result<T>;
-const code = (r: Result<unknown>) => r.errors?.[0]?.extensions?.code;
+const code = errorCode;
 const admin = (t: ExecutionContext<Ctx>) => t.context.cluster.adminToken;
+/** The SDK as an admin, who sees host and pool. */
+const asAdmin = (t: ExecutionContext<Ctx>) => t.context.cluster.client();
 
 /** Follows a volume over graphql-ws (as an admin, so host and pool are visible). */
-const follow = (t: ExecutionContext<Ctx>, id: string) => {
-  const c = wsClient(t.context.cluster.url, admin(t));
-  t.context.ws.push(c);
-  return collect(c, VOLUME_CHANGED, { id }, (d) => d.volumeChanged as Vol);
-};
+const follow = (t: ExecutionContext<Ctx>, id: string) => EventLog.of(asAdmin(t).subscribe(VolumeChangedDocument, { id }), `volumeChanged of ${id}`, (e) => e.volumeChanged);
 
-const getVolume = async (t: ExecutionContext<Ctx>, id: string) =>
-  (await call<{ volume: Vol & { messages: Array<{ event: string; message: string }> } }>(t, admin(t), GET_VOLUME, { id })).data!.volume;
+const getVolume = async (t: ExecutionContext<Ctx>, id: string) => (await asAdmin(t).request(VolumeDocument, { id })).volume!;
 
-const availableVolume = async (t: ExecutionContext<Ctx>, input: Record<string, unknown>): Promise<Vol> => {
-  const r = await call<{ createVolume: { volume: Vol } }>(t, t.context.member, CREATE_VOLUME, { input: { sizeGiB: 1, ...input } });
-  if (r.errors) throw new Error(JSON.stringify(r.errors));
-  const sub = follow(t, r.data!.createVolume.volume.id);
-  try {
-    return await sub.waitFor((v) => v.status === 'AVAILABLE' || v.status === 'ERROR', 30_000);
-  } finally {
-    sub.close();
-  }
-};
-
-const waitOperation = async (t: ExecutionContext<Ctx>, id: string) => {
-  let op: { status: string; error: { code: string; message: string } | null } | undefined;
-  await waitFor(
-    async () => {
-      op = (await call<{ operation: NonNullable<typeof op> }>(t, admin(t), OPERATION, { id })).data?.operation;
-      return op?.status === 'SUCCEEDED' || op?.status === 'FAILED';
-    },
-    60_000,
-    () => `operation ${id} did not end: ${JSON.stringify(op)}`,
-  );
-  return op!;
+const availableVolume = async (t: ExecutionContext<Ctx>, input: Omit<CreateVolumeInput, 'sizeGiB'> & { sizeGiB?: number }): Promise<Vol> => {
+  const r = await t.context.cluster.client(t.context.member).request(CreateVolumeDocument, { input: { sizeGiB: 1, ...input } });
+  const id = r.createVolume.volume.id;
+  return (await waitForVolume(asAdmin(t), id, (v) => v?.status === 'AVAILABLE' || v?.status === 'ERROR', { what: `volume ${id} to be AVAILABLE or ERROR`, timeoutMs: 30_000 }))!;
 };
 
 const imagePath = (t: ExecutionContext<Ctx>, v: { id: string; host: string | null; pool: string | null }, format: string) =>
@@ -103,8 +73,8 @@ const hasPattern = async (path: string, format: string, byte: number, offset: st
 };
 
 const allocated = async (t: ExecutionContext<Ctx>): Promise<Record<string, number>> => {
-  const r = await call<{ pools: Array<{ id: string; allocatedCapacityGiB: number }> }>(t, admin(t), POOLS);
-  return Object.fromEntries(r.data!.pools.map((p) => [p.id, p.allocatedCapacityGiB]));
+  const r = await asAdmin(t).request(PoolsDocument);
+  return Object.fromEntries(r.pools.map((p) => [p.id, p.allocatedCapacityGiB]));
 };
 
 /** Whether some qemu-nbd still exports the volume for a migration. */
@@ -117,11 +87,9 @@ const exportRunning = async (volumeId: string): Promise<boolean> => {
   return false;
 };
 
-const migrate = (t: ExecutionContext<Ctx>, input: Record<string, unknown>, token = admin(t)) =>
-  call<{ migrateVolume: { volume: Vol; operation: { id: string; kind: string; status: string } } }>(t, token, MIGRATE, { input });
+const migrate = (t: ExecutionContext<Ctx>, input: MigrateVolumeInput, token = admin(t)) => t.context.cluster.client(token).raw(MigrateVolumeDocument, { input });
 
-const retype = (t: ExecutionContext<Ctx>, input: Record<string, unknown>, token = t.context.member) =>
-  call<{ retypeVolume: { volume: Vol; operation: { id: string; kind: string; status: string } } }>(t, token, RETYPE, { input });
+const retype = (t: ExecutionContext<Ctx>, input: RetypeVolumeInput, token = t.context.member) => t.context.cluster.client(token).raw(RetypeVolumeDocument, { input });
 
 /** Registers the migrate and retype tests on a cluster with `database`. */
 export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
@@ -142,17 +110,13 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
         },
       ],
     });
-    t.context = { cluster, ws: [], member: await cluster.token('alpha', 'member') };
+    t.context = { cluster, member: await cluster.token('alpha', 'member') };
     for (const tier of ['gold', 'bronze', 'platinum']) {
-      const r = await gql(cluster.url, cluster.adminToken, 'mutation($input: CreateVolumeTypeInput!) { createVolumeType(input: $input) { id } }', {
-        input: { name: tier, extraSpecs: { 'capabilities:tier': tier } },
-      });
-      if (r.errors) throw new Error(JSON.stringify(r.errors));
+      await cluster.client().request(CreateVolumeTypeDocument, { input: { name: tier, extraSpecs: { 'capabilities:tier': tier } } });
     }
   });
 
   test.after.always(async (t) => {
-    for (const c of t.context.ws ?? []) await c.dispose();
     await t.context.cluster?.stop();
   });
 
@@ -180,7 +144,7 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
     t.like(done, { id: v.id, status: 'AVAILABLE', migrationStatus: 'SUCCESS', host: 'host-b', pool: 'bulk' });
     const seen = sub.values.map((x) => `${x.status}/${x.migrationStatus}`);
     t.true(seen.includes('MAINTENANCE/STARTING') && seen.includes('MAINTENANCE/COPYING'), seen.join(' → '));
-    t.is((await waitOperation(t, r.data!.migrateVolume.operation.id)).status, 'SUCCEEDED');
+    t.is((await waitForOperation(asAdmin(t), r.data!.migrateVolume.operation.id)).status, 'SUCCEEDED');
 
     const b = imagePath(t, done, 'raw');
     t.true(await hasPattern(b, 'raw', 0x5a, '0'), 'first MiB copied');
@@ -194,7 +158,7 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
     // Back from the raw pool to a qcow2 pool.
     const back = await migrate(t, { id: v.id, host: 'host-a', pool: 'fast' });
     t.is(back.errors, undefined, JSON.stringify(back.errors));
-    t.is((await waitOperation(t, back.data!.migrateVolume.operation.id)).status, 'SUCCEEDED');
+    t.is((await waitForOperation(asAdmin(t), back.data!.migrateVolume.operation.id)).status, 'SUCCEEDED');
     const home = await getVolume(t, v.id);
     t.like(home, { id: v.id, status: 'AVAILABLE', migrationStatus: 'SUCCESS', host: 'host-a', pool: 'fast' });
     t.true(await hasPattern(a, 'qcow2', 0x5a, '0') && (await hasPattern(a, 'qcow2', 0xc3, '512M')), 'the bytes came back');
@@ -224,14 +188,9 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
     t.regex(refused.errors![0]!.message, /rejected by CapabilitiesFilter/);
     t.regex(refused.errors![0]!.message, /force: true/);
 
-    const snap = await call<{ createSnapshot: { snapshot: { id: string } } }>(t, t.context.member, 'mutation($input: CreateSnapshotInput!) { createSnapshot(input: $input) { snapshot { id } } }', {
-      input: { volumeId: gold.id, name: 's' },
-    });
+    const snap = await t.context.cluster.client(t.context.member).raw(CreateSnapshotDocument, { input: { volumeId: gold.id, name: 's' } });
     t.is(snap.errors, undefined);
-    await waitFor(async () => {
-      const s = await call<{ snapshot: { status: string } }>(t, t.context.member, 'query($id: ID!) { snapshot(id: $id) { status } }', { id: snap.data!.createSnapshot.snapshot.id });
-      return s.data?.snapshot.status === 'AVAILABLE';
-    }, 20_000, () => 'snapshot did not become AVAILABLE');
+    await waitForSnapshot(t.context.cluster.client(t.context.member), snap.data!.createSnapshot.snapshot.id, 'AVAILABLE', { timeoutMs: 20_000 });
     const withSnapshots = await migrate(t, { id: gold.id, host: 'host-b', pool: 'spare' });
     t.is(code(withSnapshots), 'INVALID_STATE');
     t.regex(withSnapshots.errors![0]!.message, /has 1 snapshot.*delete its snapshots first, or copy the volume instead/);
@@ -249,7 +208,7 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
     const plain = await availableVolume(t, { name: 'gold-forced', volumeType: 'gold' });
     const forced = await migrate(t, { id: plain.id, host: 'host-b', pool: 'bulk', force: true });
     t.is(forced.errors, undefined, JSON.stringify(forced.errors));
-    t.is((await waitOperation(t, forced.data!.migrateVolume.operation.id)).status, 'SUCCEEDED');
+    t.is((await waitForOperation(asAdmin(t), forced.data!.migrateVolume.operation.id)).status, 'SUCCEEDED');
     t.like(await getVolume(t, plain.id), { host: 'host-b', pool: 'bulk', migrationStatus: 'SUCCESS', volumeType: 'gold' });
 
     // While one migration runs, everything else waits (MAINTENANCE). The source agent is stopped,
@@ -265,15 +224,15 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
       const again = await migrate(t, { id: busy.id, host: 'host-b', pool: 'bulk' });
       t.is(code(again), 'INVALID_STATE');
       t.regex(again.errors![0]!.message, /is MAINTENANCE and cannot be migrated/);
-      const renamed = await call(t, t.context.member, `mutation { updateVolume(input: { id: "${busy.id}", name: "x" }) { volume { id } } }`);
+      const renamed = await t.context.cluster.client(t.context.member).raw(UpdateVolumeDocument, { input: { id: busy.id, name: 'x' } });
       t.is(code(renamed), 'INVALID_STATE');
-      const deleted = await call(t, t.context.member, `mutation { deleteVolume(input: { id: "${busy.id}" }) { volume { id } } }`);
+      const deleted = await t.context.cluster.client(t.context.member).raw(DeleteVolumeDocument, { input: { id: busy.id } });
       t.is(code(deleted), 'INVALID_STATE');
     } finally {
       t.context.cluster.startAgent('host-a');
     }
     // The agent back, the queued export runs and the migration completes.
-    t.is((await waitOperation(t, first.data!.migrateVolume.operation.id)).status, 'SUCCEEDED');
+    t.is((await waitForOperation(asAdmin(t), first.data!.migrateVolume.operation.id)).status, 'SUCCEEDED');
     t.like(await getVolume(t, busy.id), { status: 'AVAILABLE', host: 'host-b', pool: 'spare', migrationStatus: 'SUCCESS' });
   });
 
@@ -291,7 +250,7 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
     try {
       const r = await migrate(t, { id: v.id, host: 'host-b', pool: 'bulk' });
       t.is(r.errors, undefined, JSON.stringify(r.errors));
-      const op = await waitOperation(t, r.data!.migrateVolume.operation.id);
+      const op = await waitForOperation(asAdmin(t), r.data!.migrateVolume.operation.id);
       t.is(op.status, 'FAILED');
       t.is(op.error!.code, 'INTERNAL');
       const now = await getVolume(t, v.id);
@@ -309,7 +268,7 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
     // Once the pool is back, the same migration works.
     const retry = await migrate(t, { id: v.id, host: 'host-b', pool: 'bulk' });
     t.is(retry.errors, undefined, JSON.stringify(retry.errors));
-    t.is((await waitOperation(t, retry.data!.migrateVolume.operation.id)).status, 'SUCCEEDED');
+    t.is((await waitForOperation(asAdmin(t), retry.data!.migrateVolume.operation.id)).status, 'SUCCEEDED');
     t.true(await hasPattern(imagePath(t, { id: v.id, host: 'host-b', pool: 'bulk' }, 'raw'), 'raw', 0x77, '0'));
   });
 
@@ -323,7 +282,7 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
     const inPlace = await retype(t, { id: v.id, volumeType: 'gold' });
     t.is(inPlace.errors, undefined, JSON.stringify(inPlace.errors));
     t.is(inPlace.data!.retypeVolume.volume.status, 'RETYPING');
-    t.is((await waitOperation(t, inPlace.data!.retypeVolume.operation.id)).status, 'SUCCEEDED');
+    t.is((await waitForOperation(asAdmin(t), inPlace.data!.retypeVolume.operation.id)).status, 'SUCCEEDED');
     t.like(await getVolume(t, v.id), { status: 'AVAILABLE', volumeType: 'gold', host: 'host-a', pool: 'fast', migrationStatus: null });
 
     t.is(code(await retype(t, { id: v.id, volumeType: 'gold' })), 'BAD_USER_INPUT');
@@ -331,7 +290,7 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
     // bronze is only on host-b@bulk: NEVER refuses and says ON_DEMAND would move it.
     const never = await retype(t, { id: v.id, volumeType: 'bronze', migrationPolicy: 'NEVER' });
     t.is(never.errors, undefined, JSON.stringify(never.errors));
-    const refused = await waitOperation(t, never.data!.retypeVolume.operation.id);
+    const refused = await waitForOperation(asAdmin(t), never.data!.retypeVolume.operation.id);
     t.is(refused.status, 'FAILED');
     t.is(refused.error!.code, 'NO_VALID_BACKEND');
     t.regex(refused.error!.message, /rejected by CapabilitiesFilter/);
@@ -346,7 +305,7 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
     const sub = follow(t, v.id);
     const onDemand = await retype(t, { id: v.id, volumeType: 'bronze', migrationPolicy: 'ON_DEMAND' });
     t.is(onDemand.errors, undefined, JSON.stringify(onDemand.errors));
-    t.is((await waitOperation(t, onDemand.data!.retypeVolume.operation.id)).status, 'SUCCEEDED');
+    t.is((await waitForOperation(asAdmin(t), onDemand.data!.retypeVolume.operation.id)).status, 'SUCCEEDED');
     const moved = await getVolume(t, v.id);
     t.like(moved, { status: 'AVAILABLE', volumeType: 'bronze', host: 'host-b', pool: 'bulk', migrationStatus: 'SUCCESS' });
     await sub.waitFor((x) => x.volumeType === 'bronze');
@@ -381,10 +340,7 @@ export function registerMigrateSuite(database: 'sqlite' | 'postgresql'): void {
     t.like(v, { host: 'host-a', pool: 'fast' });
     await t.context.cluster.stopAgent('host-b');
     try {
-      await waitFor(async () => {
-        const r = await call<{ pools: Array<{ id: string; state: string }> }>(t, admin(t), POOLS);
-        return r.data?.pools.find((p) => p.id === 'host-b@spare')?.state === 'DOWN';
-      }, 30_000, () => 'host-b@spare did not go DOWN');
+      await waitUntil('host-b@spare to be DOWN', () => asAdmin(t).request(PoolsDocument), (r) => r.pools.find((p) => p.id === 'host-b@spare')?.state === 'DOWN', 30_000);
       const r = await migrate(t, { id: v.id, host: 'host-b', pool: 'spare' });
       t.is(code(r), 'NO_VALID_BACKEND');
       t.regex(r.errors![0]!.message, /is DOWN/);

@@ -5,11 +5,12 @@
  */
 import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import anyTest, { type TestFn } from 'ava';
-import type { Client } from 'graphql-ws';
-import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { CreateVolumeDocument, CreateVolumeTypeDocument, DeleteVolumeDocument, OperationDocument, PoolsDocument, type CreateVolumeInput } from '../../src/client/index.js';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { waitForVolume, waitUntil, type VolumeState } from '../helpers/wait.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 
-const test = anyTest as TestFn<{ cluster: Cluster; ws: Client[] }>;
+const test = anyTest as TestFn<{ cluster: Cluster }>;
 
 test.before(async (t) => {
   const cluster = await startCluster({
@@ -23,12 +24,9 @@ test.before(async (t) => {
       { host: 'tight', pools: [{ name: 'thick', imageFormat: 'raw', thinProvisioning: false, capacityGiB: 8.5, capabilities: { role: 'tight' } }] },
     ],
   });
-  t.context = { cluster, ws: [] };
+  t.context = { cluster };
   for (const [name, role] of [['spread', 'spread'], ['tight', 'tight']]) {
-    const r = await gql(cluster.url, cluster.adminToken, 'mutation($input: CreateVolumeTypeInput!) { createVolumeType(input: $input) { id } }', {
-      input: { name, extraSpecs: { 'capabilities:role': role } },
-    });
-    if (r.errors) throw new Error(JSON.stringify(r.errors));
+    await cluster.client().request(CreateVolumeTypeDocument, { input: { name, extraSpecs: { 'capabilities:role': role } } });
   }
 });
 
@@ -40,26 +38,11 @@ test.afterEach.always((t) => {
   if (!t.passed && t.context.cluster) t.log(t.context.cluster.logs());
 });
 
-interface V {
-  id: string;
-  status: string;
-  host: string | null;
-}
-
-async function createAndSettle(cluster: Cluster, input: Record<string, unknown>): Promise<{ volume: V; operationId: string }> {
-  const r = await gql(cluster.url, cluster.adminToken, 'mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id } operation { id } } }', { input });
-  if (r.errors) throw new Error(JSON.stringify(r.errors));
-  const { volume, operation } = (r.data as { createVolume: { volume: { id: string }; operation: { id: string } } }).createVolume;
-  let last: V | undefined;
-  await waitFor(
-    async () => {
-      last = ((await gql(cluster.url, cluster.adminToken, 'query($id: ID!) { volume(id: $id) { id status host } }', { id: volume.id })).data as { volume: V }).volume;
-      return last.status !== 'CREATING';
-    },
-    20_000,
-    () => `volume ${volume.id} stayed CREATING`,
-  );
-  return { volume: last!, operationId: operation.id };
+/** Creates a volume as the admin and waits until it is no longer CREATING. */
+async function createAndSettle(cluster: Cluster, input: CreateVolumeInput): Promise<{ volume: VolumeState; operationId: string }> {
+  const { volume, operation } = (await cluster.client().request(CreateVolumeDocument, { input })).createVolume;
+  const settled = await waitForVolume(cluster.client(), volume.id, (v) => v !== null && v.status !== 'CREATING', { what: `volume ${volume.id} to leave CREATING`, timeoutMs: 20_000 });
+  return { volume: settled!, operationId: operation.id };
 }
 
 test.serial('a create that fails on an agent is retried on another pool', async (t) => {
@@ -88,13 +71,11 @@ test.serial('when every pool tried fails, the volume is ERROR and the message na
   try {
     const { volume, operationId } = await createAndSettle(cluster, { name: 'doomed', sizeGiB: 1, volumeType: 'spread' });
     t.is(volume.status, 'ERROR');
-    const op = (await gql(cluster.url, cluster.adminToken, 'query($id: ID!) { operation(id: $id) { status error { code message } } }', { id: operationId })).data as {
-      operation: { status: string; error: { code: string; message: string } };
-    };
+    const op = { operation: (await cluster.client().request(OperationDocument, { id: operationId })).operation! };
     t.is(op.operation.status, 'FAILED');
-    t.is(op.operation.error.code, 'NO_VALID_BACKEND');
-    t.regex(op.operation.error.message, /big@p/);
-    t.regex(op.operation.error.message, /small@p/);
+    t.is(op.operation.error!.code, 'NO_VALID_BACKEND');
+    t.regex(op.operation.error!.message, /big@p/);
+    t.regex(op.operation.error!.message, /small@p/);
   } finally {
     for (const d of dirs) {
       rmSync(d, { force: true });
@@ -110,20 +91,15 @@ test.serial('two schedulers creating at once never allocate more than a thick po
   const failed = results.filter((r) => r.volume.status === 'ERROR');
   t.is(available.length, 8);
   t.is(failed.length, 6);
-  const pools = (await gql(cluster.url, cluster.adminToken, '{ pools { id allocatedCapacityGiB } }')).data as { pools: Array<{ id: string; allocatedCapacityGiB: number }> };
+  const pools = await cluster.client().request(PoolsDocument);
   t.is(pools.pools.find((p) => p.id === 'tight@thick')!.allocatedCapacityGiB, 8);
   // Deleting frees the capacity for the next volume, once the agent's next heartbeat reports the space.
-  await gql(cluster.url, cluster.adminToken, `mutation { deleteVolume(input: {id: "${available[0]!.volume.id}"}) { volume { id } } }`);
-  await waitFor(
-    async () => {
-      const p = (await gql(cluster.url, cluster.adminToken, '{ pools { id allocatedCapacityGiB freeCapacityGiB } }')).data as {
-        pools: Array<{ id: string; allocatedCapacityGiB: number; freeCapacityGiB: number }>;
-      };
-      const tight = p.pools.find((x) => x.id === 'tight@thick')!;
-      return tight.allocatedCapacityGiB === 7 && tight.freeCapacityGiB >= 1;
-    },
+  await cluster.client().raw(DeleteVolumeDocument, { input: { id: available[0]!.volume.id } });
+  await waitUntil(
+    'the delete to release capacity on tight@thick (7 GiB allocated, 1 free)',
+    async () => (await cluster.client().request(PoolsDocument)).pools.find((x) => x.id === 'tight@thick')!,
+    (tight) => tight.allocatedCapacityGiB === 7 && tight.freeCapacityGiB >= 1,
     20_000,
-    () => 'capacity was not released by the delete',
   );
   const again = await createAndSettle(cluster, { name: 'after-delete', sizeGiB: 1, volumeType: 'tight' });
   t.is(again.volume.status, 'AVAILABLE');

@@ -8,7 +8,9 @@ import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
-import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { CreateVolumeDocument, DeleteVolumeDocument, OperationDocument, VolumeDocument } from '../../src/client/index.js';
+import { startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { waitForVolume, type VolumeState } from '../helpers/wait.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 
 const test = anyTest as TestFn<{ clusters: Cluster[] }>;
@@ -27,29 +29,14 @@ async function cluster(t: { context: { clusters: Cluster[] } }, env: NodeJS.Proc
   return c;
 }
 
-interface VolumeRow {
-  id: string;
-  status: string;
-  host: string | null;
-  pool: string | null;
-  messages: Array<{ event: string; message: string; level: string }>;
-}
+type VolumeRow = VolumeState;
 
 async function volume(c: Cluster, id: string): Promise<VolumeRow | undefined> {
-  const r = await gql(c.url, c.adminToken, 'query($id: ID!) { volume(id: $id) { id status host pool messages { event message level } } }', { id }).catch(() => undefined);
-  return (r?.data as { volume?: VolumeRow } | undefined)?.volume ?? undefined;
-}
-
-async function until(c: Cluster, id: string, ok: (v: VolumeRow | undefined) => boolean, what: string, ms = 30_000): Promise<VolumeRow | undefined> {
-  let last: VolumeRow | undefined;
-  await waitFor(async () => ok((last = await volume(c, id))), ms, () => `${what}; volume is ${JSON.stringify(last)}`);
-  return last;
+  return (await c.client().request(VolumeDocument, { id }).catch(() => undefined))?.volume ?? undefined;
 }
 
 async function create(c: Cluster, name: string): Promise<{ id: string; operationId: string }> {
-  const r = await gql(c.url, c.adminToken, `mutation { createVolume(input: {name: "${name}", sizeGiB: 1}) { volume { id status } operation { id } } }`);
-  if (r.errors) throw new Error(JSON.stringify(r.errors));
-  const p = (r.data as { createVolume: { volume: { id: string }; operation: { id: string } } }).createVolume;
+  const p = (await c.client().request(CreateVolumeDocument, { input: { name, sizeGiB: 1 } })).createVolume;
   return { id: p.volume.id, operationId: p.operation.id };
 }
 
@@ -61,9 +48,8 @@ test.serial('a create nobody answers fails at its deadline; the late create leav
   await c.stopAgent('solo');
   const { id, operationId } = await create(c, 'nobody-home');
 
-  const failed = await until(c, id, (v) => v?.status === 'ERROR', 'the volume did not turn ERROR at its deadline', 20_000);
-  const op = await gql(c.url, c.adminToken, 'query($id: ID!) { operation(id: $id) { status error { code message } } }', { id: operationId });
-  const operation = (op.data as { operation: { status: string; error: { code: string; message: string } | null } }).operation;
+  const failed = await waitForVolume(c.client(), id, 'ERROR', { timeoutMs: 20_000 });
+  const operation = (await c.client().request(OperationDocument, { id: operationId })).operation!;
   t.is(operation.status, 'FAILED');
   t.is(operation.error?.code, 'SERVICE_UNAVAILABLE');
   t.regex(operation.error!.message, /within 3 s/);
@@ -72,13 +58,13 @@ test.serial('a create nobody answers fails at its deadline; the late create leav
 
   // The agent comes back and does the queued create: too late to make the volume AVAILABLE.
   c.startAgent('solo');
-  const late = await until(c, id, (v) => !!v?.messages.some((m) => /image now exists/.test(m.message)), 'no message about the late image');
+  const late = await waitForVolume(c.client(), id, (v) => !!v?.messages.some((m) => /image now exists/.test(m.message)), { what: 'a message about the late image', timeoutMs: 30_000 });
   t.is(late!.status, 'ERROR');
   t.true(existsSync(join(c.poolDir('solo', 'p'), `volume-${id}.qcow2`)));
   await new Promise((r) => setTimeout(r, 1_000));
   t.is((await volume(c, id))!.status, 'ERROR', 'still ERROR a moment later');
 
-  const del = await gql(c.url, c.adminToken, 'mutation($id: ID!) { deleteVolume(input: {id: $id}) { volume { status } } }', { id });
+  const del = await c.client().raw(DeleteVolumeDocument, { input: { id } });
   t.falsy(del.errors, JSON.stringify(del.errors));
   await waitFor(async () => (await volume(c, id)) === undefined, 30_000, () => 'the volume was not deleted');
   t.false(existsSync(join(c.poolDir('solo', 'p'), `volume-${id}.qcow2`)), 'the image is gone');
@@ -91,8 +77,8 @@ test.serial('an agent that starts reports a volume whose image is gone and leave
   });
   const kept = await create(c, 'kept');
   const lost = await create(c, 'lost');
-  await until(c, kept.id, (v) => v?.status === 'AVAILABLE', 'kept did not become AVAILABLE');
-  await until(c, lost.id, (v) => v?.status === 'AVAILABLE', 'lost did not become AVAILABLE');
+  await waitForVolume(c.client(), kept.id, 'AVAILABLE', { timeoutMs: 30_000 });
+  await waitForVolume(c.client(), lost.id, 'AVAILABLE', { timeoutMs: 30_000 });
 
   await c.stopAgent('solo');
   const dir = c.poolDir('solo', 'p');
@@ -101,7 +87,7 @@ test.serial('an agent that starts reports a volume whose image is gone and leave
   await writeFile(stray, 'not an image Flint knows');
   c.startAgent('solo');
 
-  const v = await until(c, lost.id, (x) => x?.status === 'ERROR', 'the volume without its image did not turn ERROR');
+  const v = await waitForVolume(c.client(), lost.id, 'ERROR', { timeoutMs: 30_000 });
   t.true(
     v!.messages.some((m) => m.message === 'The image of this volume is missing on host solo (pool p); restore it or delete the volume.'),
     JSON.stringify(v!.messages),
@@ -112,7 +98,7 @@ test.serial('an agent that starts reports a volume whose image is gone and leave
   t.true(existsSync(stray));
 
   // An ERROR volume whose image is gone still deletes.
-  const del = await gql(c.url, c.adminToken, 'mutation($id: ID!) { deleteVolume(input: {id: $id}) { volume { status } } }', { id: lost.id });
+  const del = await c.client().raw(DeleteVolumeDocument, { input: { id: lost.id } });
   t.falsy(del.errors, JSON.stringify(del.errors));
   await waitFor(async () => (await volume(c, lost.id)) === undefined, 30_000, () => 'the volume was not deleted');
 });

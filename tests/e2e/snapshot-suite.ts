@@ -5,56 +5,37 @@
  * (snapshot-*.test.ts).
  */
 import anyTest, { type TestFn } from 'ava';
-import type { Client } from 'graphql-ws';
-import { gql, startCluster, type Cluster } from '../helpers/cluster.js';
-import { collect, wsClient } from '../helpers/ws.js';
+import {
+  CreateSnapshotDocument,
+  CreateVolumeDocument,
+  CreateVolumeTypeDocument,
+  DeleteSnapshotDocument,
+  DeleteVolumeDocument,
+  NodeDocument,
+  OperationDocument,
+  SnapshotChangedDocument,
+  SnapshotDocument,
+  SnapshotNodeDocument,
+  SnapshotsDocument,
+  UpdateSnapshotDocument,
+  VolumeChangedDocument,
+  VolumeSnapshotsDocument,
+  type CreateSnapshotInput,
+  type FlintApiError,
+} from '../../src/client/index.js';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { errorCode } from '../helpers/sdk.js';
+import { EventLog, waitForSnapshot, waitForVolume, type SnapshotState, type VolumeState } from '../helpers/wait.js';
 
 interface Ctx {
   cluster: Cluster;
-  ws: Client[];
   memberA: string;
   memberB: string;
   readerA: string;
 }
 
-interface Vol {
-  id: string;
-  status: string;
-  version: number;
-  sizeGiB: number;
-  pool: string | null;
-}
-
-interface Snap {
-  id: string;
-  name: string;
-  description: string | null;
-  status: string;
-  sizeGiB: number;
-  volumeId: string;
-  version: number;
-}
-
-interface Op {
-  id: string;
-  kind: string;
-  status: string;
-  resourceType: string;
-  resourceId: string;
-}
-
-type Err = { message: string; extensions?: { code?: string } };
-type Result<T> = { data?: T; errors?: Err[] };
-
-const SNAP = 'id name description status sizeGiB volumeId version';
-const CREATE_VOLUME = `mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id status version sizeGiB pool } } }`;
-const VOLUME_CHANGED = `subscription($id: ID!) { volumeChanged(id: $id) { id status version sizeGiB pool } }`;
-const CREATE = `mutation($input: CreateSnapshotInput!) { createSnapshot(input: $input) { snapshot { ${SNAP} } operation { id kind status resourceType resourceId } } }`;
-const UPDATE = `mutation($input: UpdateSnapshotInput!) { updateSnapshot(input: $input) { snapshot { ${SNAP} } operation { id kind status } } }`;
-const DELETE = `mutation($input: DeleteSnapshotInput!) { deleteSnapshot(input: $input) { snapshot { ${SNAP} } operation { id kind status } } }`;
-const DELETE_VOLUME = `mutation($input: DeleteVolumeInput!) { deleteVolume(input: $input) { volume { id status version } operation { id kind } } }`;
-const GET = `query($id: ID!) { snapshot(id: $id) { ${SNAP} volume { id } messages { event message } } }`;
-const CHANGED = `subscription($id: ID!) { snapshotChanged(id: $id) { ${SNAP} } }`;
+type Vol = VolumeState;
+type Snap = SnapshotState;
 
 export function registerSnapshotSuite(database: 'sqlite' | 'postgresql'): void {
   const test = anyTest as TestFn<Ctx>;
@@ -69,21 +50,16 @@ export function registerSnapshotSuite(database: 'sqlite' | 'postgresql'): void {
     });
     t.context = {
       cluster,
-      ws: [],
       memberA: await cluster.token('alpha', 'member'),
       memberB: await cluster.token('beta', 'member'),
       readerA: await cluster.token('alpha', 'reader'),
     };
     for (const tier of ['gold', 'bronze']) {
-      const r = await gql(cluster.url, cluster.adminToken, 'mutation($input: CreateVolumeTypeInput!) { createVolumeType(input: $input) { id } }', {
-        input: { name: tier, extraSpecs: { 'capabilities:tier': tier } },
-      });
-      if (r.errors) throw new Error(JSON.stringify(r.errors));
+      await cluster.client().request(CreateVolumeTypeDocument, { input: { name: tier, extraSpecs: { 'capabilities:tier': tier } } });
     }
   });
 
   test.after.always(async (t) => {
-    for (const c of t.context.ws ?? []) await c.dispose();
     await t.context.cluster?.stop();
   });
 
@@ -91,46 +67,23 @@ export function registerSnapshotSuite(database: 'sqlite' | 'postgresql'): void {
     if (!t.passed && t.context.cluster) t.log(t.context.cluster.logs());
   });
 
-  const ws = (t: { context: Ctx }, token: string): Client => {
-    const c = wsClient(t.context.cluster.url, token);
-    t.context.ws.push(c);
-    return c;
-  };
-  const call = async <T>(t: { context: Ctx }, token: string, query: string, variables?: Record<string, unknown>): Promise<Result<T>> =>
-    (await gql(t.context.cluster.url, token, query, variables)) as Result<T>;
-  const code = (r: Result<unknown>) => r.errors?.[0]?.extensions?.code;
+  const flint = (t: { context: Ctx }, token: string) => t.context.cluster.client(token);
+  const code = errorCode;
 
   /** A volume of the given type (gold: qcow2 on host-a, bronze: raw on host-b), AVAILABLE. */
   const availableVolume = async (t: { context: Ctx }, token: string, name: string, volumeType = 'gold', sizeGiB = 1): Promise<Vol> => {
-    const r = await call<{ createVolume: { volume: Vol } }>(t, token, CREATE_VOLUME, { input: { name, sizeGiB, volumeType } });
-    if (r.errors) throw new Error(JSON.stringify(r.errors));
-    return waitVolume(t, token, r.data!.createVolume.volume.id, 'AVAILABLE');
+    const r = await flint(t, token).request(CreateVolumeDocument, { input: { name, sizeGiB, volumeType } });
+    return waitForVolume(flint(t, token), r.createVolume.volume.id, 'AVAILABLE');
   };
-  const waitVolume = async (t: { context: Ctx }, token: string, id: string, status: string): Promise<Vol> => {
-    const sub = collect(ws(t, token), VOLUME_CHANGED, { id }, (d) => d.volumeChanged as Vol);
-    try {
-      return await sub.waitFor((v) => v.status === status);
-    } finally {
-      sub.close();
-    }
-  };
-  const create = (t: { context: Ctx }, token: string, input: Record<string, unknown>) =>
-    call<{ createSnapshot: { snapshot: Snap; operation: Op } }>(t, token, CREATE, { input });
-  const get = async (t: { context: Ctx }, token: string, id: string) =>
-    (await call<{ snapshot: (Snap & { volume: { id: string } | null; messages: unknown[] }) | null }>(t, token, GET, { id })).data!.snapshot;
-  const waitSnapshot = async (t: { context: Ctx }, token: string, id: string, status: string): Promise<Snap> => {
-    const sub = collect(ws(t, token), CHANGED, { id }, (d) => d.snapshotChanged as Snap);
-    try {
-      return await sub.waitFor((s) => s.status === status);
-    } finally {
-      sub.close();
-    }
-  };
+  const create = (t: { context: Ctx }, token: string, input: CreateSnapshotInput) => flint(t, token).raw(CreateSnapshotDocument, { input });
+  const get = async (t: { context: Ctx }, token: string, id: string) => (await flint(t, token).request(SnapshotDocument, { id })).snapshot;
+  const snapshotChanges = (t: { context: Ctx }, token: string, id: string) => EventLog.of(flint(t, token).subscribe(SnapshotChangedDocument, { id }), `snapshotChanged of ${id}`, (e) => e.snapshotChanged);
+  const volumeChanges = (t: { context: Ctx }, token: string, id: string) => EventLog.of(flint(t, token).subscribe(VolumeChangedDocument, { id }), `volumeChanged of ${id}`, (e) => e.volumeChanged);
   /** An AVAILABLE snapshot of `volume`. */
   const availableSnapshot = async (t: { context: Ctx }, token: string, volume: Vol, name: string): Promise<Snap> => {
     const r = await create(t, token, { volumeId: volume.id, name });
     if (r.errors) throw new Error(JSON.stringify(r.errors));
-    return waitSnapshot(t, token, r.data!.createSnapshot.snapshot.id, 'AVAILABLE');
+    return waitForSnapshot(flint(t, token), r.data!.createSnapshot.snapshot.id, 'AVAILABLE');
   };
 
   for (const [volumeType, format] of [['gold', 'qcow2'], ['bronze', 'raw']] as const) {
@@ -144,23 +97,23 @@ export function registerSnapshotSuite(database: 'sqlite' | 'postgresql'): void {
       t.is(snapshot.sizeGiB, 2);
       t.is(snapshot.volumeId, volume.id);
       t.like(operation, { kind: 'create_snapshot', resourceType: 'snapshot', resourceId: snapshot.id });
-      const sub = collect(ws(t, token), CHANGED, { id: snapshot.id }, (d) => d.snapshotChanged as Snap);
+      const sub = snapshotChanges(t, token, snapshot.id);
       const available = await sub.waitFor((s) => s.status === 'AVAILABLE');
       sub.close();
       t.true(available.version > snapshot.version);
 
-      const v = (await call<{ volume: Vol & { snapshots: Snap[] } }>(t, token, `query($id: ID!) { volume(id: $id) { id status version sizeGiB pool snapshots { ${SNAP} } } }`, { id: volume.id })).data!.volume;
+      const v = (await flint(t, token).request(VolumeSnapshotsDocument, { id: volume.id })).volume!;
       t.is(v.status, 'AVAILABLE', 'taking a snapshot leaves the volume AVAILABLE');
       t.true(v.version > volume.version, 'the volume\'s version grew');
       t.deepEqual(v.snapshots.map((s) => s.id), [snapshot.id]);
       const got = await get(t, token, snapshot.id);
       t.is(got?.volume?.id, volume.id);
       t.is(got?.description, 'before the upgrade');
-      const list = (await call<{ snapshots: { totalCount: number; edges: Array<{ node: { id: string } }> } }>(t, token, `query($v: ID!) { snapshots(filter: {volumeId: $v}) { totalCount edges { node { id } } } }`, { v: volume.id })).data!.snapshots;
+      const list = (await flint(t, token).request(SnapshotsDocument, { filter: { volumeId: volume.id } })).snapshots;
       t.is(list.totalCount, 1);
-      const node = (await call<{ node: { id: string; status: string } | null }>(t, token, `query($id: ID!) { node(id: $id) { id ... on Snapshot { status } } }`, { id: snapshot.id })).data!.node;
+      const node = (await flint(t, token).request(SnapshotNodeDocument, { id: snapshot.id })).node;
       t.deepEqual(node, { id: snapshot.id, status: 'AVAILABLE' });
-      const op = (await call<{ operation: { status: string } }>(t, token, `query($id: ID!) { operation(id: $id) { status } }`, { id: operation.id })).data!.operation;
+      const op = (await flint(t, token).request(OperationDocument, { id: operation.id })).operation!;
       t.is(op.status, 'SUCCEEDED');
     });
   }
@@ -176,21 +129,21 @@ export function registerSnapshotSuite(database: 'sqlite' | 'postgresql'): void {
     t.is(a.data!.createSnapshot.snapshot.id, b.data!.createSnapshot.snapshot.id);
     t.is(a.data!.createSnapshot.snapshot.id, c.data!.createSnapshot.snapshot.id);
     t.is(a.data!.createSnapshot.operation.id, c.data!.createSnapshot.operation.id);
-    await waitSnapshot(t, token, a.data!.createSnapshot.snapshot.id, 'AVAILABLE');
-    const list = (await call<{ snapshots: { totalCount: number } }>(t, token, `{ snapshots(filter: {name: "idem"}) { totalCount } }`)).data!.snapshots;
+    await waitForSnapshot(flint(t, token), a.data!.createSnapshot.snapshot.id, 'AVAILABLE');
+    const list = (await flint(t, token).request(SnapshotsDocument, { filter: { name: 'idem' } })).snapshots;
     t.is(list.totalCount, 1);
     t.is(code(await create(t, token, { ...input, name: 'other' })), 'CONFLICT');
     // Snapshots of one volume taken at the same time both succeed (the volume's version only fences deletes).
     const both = await Promise.all([create(t, token, { volumeId: volume.id, name: 'par-1' }), create(t, token, { volumeId: volume.id, name: 'par-2' })]);
     t.deepEqual(both.map((r) => r.errors), [undefined, undefined]);
-    await Promise.all(both.map((r) => waitSnapshot(t, token, r.data!.createSnapshot.snapshot.id, 'AVAILABLE')));
+    await Promise.all(both.map((r) => waitForSnapshot(flint(t, token), r.data!.createSnapshot.snapshot.id, 'AVAILABLE')));
   });
 
   test.serial('a snapshot of a CREATING or ERROR volume is INVALID_STATE, naming the state', async (t) => {
     const token = t.context.memberA;
     await t.context.cluster.stopAgent('host-b');
     try {
-      const r = await call<{ createVolume: { volume: Vol } }>(t, token, CREATE_VOLUME, { input: { name: 'waiting', sizeGiB: 1, volumeType: 'bronze' } });
+      const r = await flint(t, token).raw(CreateVolumeDocument, { input: { name: 'waiting', sizeGiB: 1, volumeType: 'bronze' } });
       const creating = r.data!.createVolume.volume;
       const s = await create(t, token, { volumeId: creating.id, name: 'too-early' });
       t.is(code(s), 'INVALID_STATE');
@@ -201,8 +154,8 @@ export function registerSnapshotSuite(database: 'sqlite' | 'postgresql'): void {
     } finally {
       t.context.cluster.startAgent('host-b');
     }
-    const failed = await call<{ createVolume: { volume: Vol } }>(t, token, CREATE_VOLUME, { input: { name: 'too-big', sizeGiB: 60_000 } });
-    const error = await waitVolume(t, token, failed.data!.createVolume.volume.id, 'ERROR');
+    const failed = await flint(t, token).raw(CreateVolumeDocument, { input: { name: 'too-big', sizeGiB: 60_000 } });
+    const error = await waitForVolume(flint(t, token), failed.data!.createVolume.volume.id, 'ERROR');
     const s = await create(t, token, { volumeId: error.id, name: 'of-error' });
     t.is(code(s), 'INVALID_STATE');
     t.regex(s.errors![0]!.message, /is ERROR and cannot be snapshotted/);
@@ -216,25 +169,25 @@ export function registerSnapshotSuite(database: 'sqlite' | 'postgresql'): void {
       const volume = await availableVolume(t, token, `cascade-${volumeType}`, volumeType);
       const s1 = await availableSnapshot(t, token, volume, 'one');
       const s2 = await availableSnapshot(t, token, volume, 'two');
-      const refused = await call(t, token, DELETE_VOLUME, { input: { id: volume.id } });
+      const refused = await flint(t, token).raw(DeleteVolumeDocument, { input: { id: volume.id } });
       t.is(code(refused), 'INVALID_STATE');
       t.regex(refused.errors![0]!.message, /has 2 snapshots; delete them first or pass cascade: true/);
-      const subs = [s1, s2].map((s) => collect(ws(t, token), CHANGED, { id: s.id }, (d) => d.snapshotChanged as Snap));
+      const subs = [s1, s2].map((s) => snapshotChanges(t, token, s.id));
       await Promise.all(subs.map((sub) => sub.waitFor((s) => s.status === 'AVAILABLE')));
-      const volumeSub = collect(ws(t, token), VOLUME_CHANGED, { id: volume.id }, (d) => d.volumeChanged as Vol);
+      const volumeSub = volumeChanges(t, token, volume.id);
       await volumeSub.waitFor((v) => v.status === 'AVAILABLE');
-      const r = await call<{ deleteVolume: { volume: Vol; operation: Op } }>(t, token, DELETE_VOLUME, { input: { id: volume.id, cascade: true } });
+      const r = await flint(t, token).raw(DeleteVolumeDocument, { input: { id: volume.id, cascade: true } });
       t.falsy(r.errors, JSON.stringify(r.errors));
       t.is(r.data!.deleteVolume.volume.status, 'DELETING');
       for (const sub of subs) {
         await sub.waitFor((s) => s.status === 'DELETED');
-        await sub.waitComplete();
+        await sub.waitEnd();
         t.truthy(sub.values.find((s) => s.status === 'DELETING'));
       }
       await volumeSub.waitFor((v) => v.status === 'DELETED');
       volumeSub.close();
       t.is(await get(t, token, s1.id), null);
-      const deleted = (await call<{ snapshots: { edges: Array<{ node: { id: string } }> } }>(t, token, `query($v: ID!) { snapshots(filter: {volumeId: $v, status: [DELETED]}) { edges { node { id } } } }`, { v: volume.id })).data!.snapshots;
+      const deleted = (await flint(t, token).request(SnapshotsDocument, { filter: { volumeId: volume.id, status: ['DELETED'] } })).snapshots;
       t.deepEqual(deleted.edges.map((e) => e.node.id).sort(), [s1.id, s2.id].sort());
     }
   });
@@ -244,9 +197,9 @@ export function registerSnapshotSuite(database: 'sqlite' | 'postgresql'): void {
     const volume = await availableVolume(t, token, 'raced');
     const s = await create(t, token, { volumeId: volume.id, name: 'meanwhile' });
     t.falsy(s.errors);
-    const r = await call(t, token, DELETE_VOLUME, { input: { id: volume.id, expectedVersion: volume.version, cascade: true } });
+    const r = await flint(t, token).raw(DeleteVolumeDocument, { input: { id: volume.id, expectedVersion: volume.version, cascade: true } });
     t.is(code(r), 'CONFLICT');
-    await waitSnapshot(t, token, s.data!.createSnapshot.snapshot.id, 'AVAILABLE');
+    await waitForSnapshot(flint(t, token), s.data!.createSnapshot.snapshot.id, 'AVAILABLE');
   });
 
   test.serial('deleting a snapshot ends DELETED on the subscription, which completes; the volume can then be deleted', async (t) => {
@@ -254,20 +207,20 @@ export function registerSnapshotSuite(database: 'sqlite' | 'postgresql'): void {
     for (const volumeType of ['gold', 'bronze']) {
       const volume = await availableVolume(t, token, `del-${volumeType}`, volumeType);
       const snap = await availableSnapshot(t, token, volume, 'short-lived');
-      const sub = collect(ws(t, token), CHANGED, { id: snap.id }, (d) => d.snapshotChanged as Snap);
+      const sub = snapshotChanges(t, token, snap.id);
       await sub.waitFor((s) => s.status === 'AVAILABLE');
-      const r = await call<{ deleteSnapshot: { snapshot: Snap; operation: Op } }>(t, token, DELETE, { input: { id: snap.id, expectedVersion: snap.version } });
+      const r = await flint(t, token).raw(DeleteSnapshotDocument, { input: { id: snap.id, expectedVersion: snap.version } });
       t.falsy(r.errors, JSON.stringify(r.errors));
       t.is(r.data!.deleteSnapshot.snapshot.status, 'DELETING');
       t.is(r.data!.deleteSnapshot.operation.kind, 'delete_snapshot');
       await sub.waitFor((s) => s.status === 'DELETED');
-      await sub.waitComplete();
+      await sub.waitEnd();
       t.is(await get(t, token, snap.id), null);
-      const again = await call(t, token, DELETE, { input: { id: snap.id } });
+      const again = await flint(t, token).raw(DeleteSnapshotDocument, { input: { id: snap.id } });
       t.is(code(again), 'NOT_FOUND');
-      const volumeSub = collect(ws(t, token), VOLUME_CHANGED, { id: volume.id }, (d) => d.volumeChanged as Vol);
+      const volumeSub = volumeChanges(t, token, volume.id);
       await volumeSub.waitFor((v) => v.status === 'AVAILABLE');
-      const del = await call<{ deleteVolume: { volume: Vol } }>(t, token, DELETE_VOLUME, { input: { id: volume.id } });
+      const del = await flint(t, token).raw(DeleteVolumeDocument, { input: { id: volume.id } });
       t.falsy(del.errors, JSON.stringify(del.errors));
       await volumeSub.waitFor((v) => v.status === 'DELETED');
       volumeSub.close();
@@ -278,16 +231,16 @@ export function registerSnapshotSuite(database: 'sqlite' | 'postgresql'): void {
     const token = t.context.memberA;
     const volume = await availableVolume(t, token, 'rename-src');
     const snap = await availableSnapshot(t, token, volume, 'old-name');
-    const ok = await call<{ updateSnapshot: { snapshot: Snap; operation: Op } }>(t, token, UPDATE, { input: { id: snap.id, name: 'new-name', expectedVersion: snap.version } });
+    const ok = await flint(t, token).raw(UpdateSnapshotDocument, { input: { id: snap.id, name: 'new-name', expectedVersion: snap.version } });
     t.falsy(ok.errors, JSON.stringify(ok.errors));
     t.is(ok.data!.updateSnapshot.snapshot.name, 'new-name');
     t.is(ok.data!.updateSnapshot.snapshot.version, snap.version + 1);
     t.like(ok.data!.updateSnapshot.operation, { kind: 'update_snapshot', status: 'SUCCEEDED' });
-    const stale = await call(t, token, UPDATE, { input: { id: snap.id, description: 'late', expectedVersion: snap.version } });
+    const stale = await flint(t, token).raw(UpdateSnapshotDocument, { input: { id: snap.id, description: 'late', expectedVersion: snap.version } });
     t.is(code(stale), 'CONFLICT');
     t.regex(stale.errors![0]!.message, /not the expected/);
-    t.is(code(await call(t, token, UPDATE, { input: { id: snap.id } })), 'BAD_USER_INPUT');
-    t.is(code(await call(t, token, DELETE, { input: { id: snap.id, expectedVersion: snap.version } })), 'CONFLICT');
+    t.is(code(await flint(t, token).raw(UpdateSnapshotDocument, { input: { id: snap.id } })), 'BAD_USER_INPUT');
+    t.is(code(await flint(t, token).raw(DeleteSnapshotDocument, { input: { id: snap.id, expectedVersion: snap.version } })), 'CONFLICT');
   });
 
   test.serial('another project can neither see, change, delete nor follow a snapshot; readers cannot create one', async (t) => {
@@ -295,21 +248,21 @@ export function registerSnapshotSuite(database: 'sqlite' | 'postgresql'): void {
     const volume = await availableVolume(t, memberA, 'private-src');
     const snap = await availableSnapshot(t, memberA, volume, 'private');
     t.is(await get(t, memberB, snap.id), null);
-    const node = (await call<{ node: unknown }>(t, memberB, `query($id: ID!) { node(id: $id) { id } }`, { id: snap.id })).data!.node;
+    const node = (await flint(t, memberB).request(NodeDocument, { id: snap.id })).node;
     t.is(node, null);
-    const listB = (await call<{ snapshots: { edges: Array<{ node: { id: string } }> } }>(t, memberB, `{ snapshots { edges { node { id } } } }`)).data!.snapshots;
+    const listB = (await flint(t, memberB).request(SnapshotsDocument, {})).snapshots;
     t.false(listB.edges.some((e) => e.node.id === snap.id));
-    t.is(code(await call(t, memberB, UPDATE, { input: { id: snap.id, name: 'mine' } })), 'NOT_FOUND');
-    t.is(code(await call(t, memberB, DELETE, { input: { id: snap.id } })), 'NOT_FOUND');
+    t.is(code(await flint(t, memberB).raw(UpdateSnapshotDocument, { input: { id: snap.id, name: 'mine' } })), 'NOT_FOUND');
+    t.is(code(await flint(t, memberB).raw(DeleteSnapshotDocument, { input: { id: snap.id } })), 'NOT_FOUND');
     t.is(code(await create(t, memberB, { volumeId: volume.id, name: 'steal' })), 'NOT_FOUND');
-    const subB = collect(ws(t, memberB), CHANGED, { id: snap.id }, (d) => d.snapshotChanged as Snap);
-    const err = (await subB.waitError()) as Err[];
+    const subB = snapshotChanges(t, memberB, snap.id);
+    const err = ((await subB.waitError()) as FlintApiError).errors;
     t.is(err[0]?.extensions?.code, 'NOT_FOUND');
     t.is(subB.values.length, 0);
     const readerSees = await get(t, readerA, snap.id);
     t.is(readerSees?.id, snap.id);
     t.is(code(await create(t, readerA, { volumeId: volume.id, name: 'nope' })), 'FORBIDDEN');
-    t.is(code(await call(t, readerA, DELETE, { input: { id: snap.id } })), 'FORBIDDEN');
+    t.is(code(await flint(t, readerA).raw(DeleteSnapshotDocument, { input: { id: snap.id } })), 'FORBIDDEN');
     const admin = await get(t, t.context.cluster.adminToken, snap.id);
     t.is(admin?.id, snap.id, 'admins see every project');
   });

@@ -8,7 +8,27 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
 import type { Client } from 'graphql-ws';
-import { gql, startCluster, type Cluster } from '../helpers/cluster.js';
+import {
+  CreateVolumeDocument,
+  CreateVolumeTypeDocument,
+  DeleteVolumeDocument,
+  ExtendVolumeDocument,
+  NodeDocument,
+  OperationDocument,
+  PoolsDocument,
+  ServicesDocument,
+  UpdateVolumeDocument,
+  VolumeChangedDocument,
+  VolumeDocument,
+  VolumeEventsDocument,
+  VolumesDocument,
+  type CreateVolumeInput,
+  type FlintApiError,
+  type VolumesQuery,
+} from '../../src/client/index.js';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { errorCode } from '../helpers/sdk.js';
+import { EventLog, waitForVolume, type VolumeState } from '../helpers/wait.js';
 import { collect, wsClient } from '../helpers/ws.js';
 
 interface Ctx {
@@ -19,25 +39,7 @@ interface Ctx {
   readerA: string;
 }
 
-interface Vol {
-  id: string;
-  name: string;
-  status: string;
-  sizeGiB: number;
-  version: number;
-  host: string | null;
-  pool: string | null;
-  metadata: Record<string, string>;
-  messages?: Array<{ event: string; message: string }>;
-}
-
-type Err = { message: string; extensions?: { code?: string } };
-
-const VOL = 'id name status sizeGiB version host pool metadata';
-const CREATE = `mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { ${VOL} } operation { id kind status } } }`;
-const GET = `query($id: ID!) { volume(id: $id) { ${VOL} messages { event message } } }`;
-const CHANGED = `subscription($id: ID!) { volumeChanged(id: $id) { ${VOL} } }`;
-const EVENTS = `subscription($filter: VolumeFilter) { volumeEvents(filter: $filter) { type volume { ${VOL} } } }`;
+type Vol = VolumeState;
 
 function virtualSize(file: string): number {
   return (JSON.parse(execFileSync('qemu-img', ['info', '--output=json', file], { encoding: 'utf8' })) as { 'virtual-size': number })['virtual-size'];
@@ -63,10 +65,7 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
       memberB: await cluster.token('beta', 'member'),
       readerA: await cluster.token('alpha', 'reader'),
     };
-    const r = await gql(cluster.url, cluster.adminToken, 'mutation($input: CreateVolumeTypeInput!) { createVolumeType(input: $input) { id } }', {
-      input: { name: 'bronze', extraSpecs: { 'capabilities:tier': 'bronze' } },
-    });
-    if (r.errors) throw new Error(JSON.stringify(r.errors));
+    await cluster.client().request(CreateVolumeTypeDocument, { input: { name: 'bronze', extraSpecs: { 'capabilities:tier': 'bronze' } } });
   });
 
   test.after.always(async (t) => {
@@ -83,21 +82,11 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
     t.context.ws.push(c);
     return c;
   };
-  const create = async (t: { context: Ctx }, token: string, input: Record<string, unknown>) => {
-    const r = await gql(t.context.cluster.url, token, CREATE, { input });
-    return r as { data?: { createVolume: { volume: Vol; operation: { id: string; kind: string; status: string } } }; errors?: Err[] };
-  };
-  const get = async (t: { context: Ctx }, token: string, id: string): Promise<Vol | null> =>
-    ((await gql(t.context.cluster.url, token, GET, { id })).data as { volume: Vol | null }).volume;
-  const waitStatus = async (t: { context: Ctx }, token: string, id: string, status: string): Promise<Vol> => {
-    const sub = collect(ws(t, token), CHANGED, { id }, (d) => d.volumeChanged as Vol);
-    try {
-      return await sub.waitFor((v) => v.status === status);
-    } finally {
-      sub.close();
-    }
-  };
-  const imagePath = (t: { context: Ctx }, v: Vol): string => {
+  const flint = (t: { context: Ctx }, token: string | null) => t.context.cluster.client(token);
+  const create = (t: { context: Ctx }, token: string, input: CreateVolumeInput) => flint(t, token).raw(CreateVolumeDocument, { input });
+  const get = async (t: { context: Ctx }, token: string, id: string): Promise<Vol | null> => (await flint(t, token).request(VolumeDocument, { id })).volume;
+  const changes = (t: { context: Ctx }, token: string, id: string) => EventLog.of(flint(t, token).subscribe(VolumeChangedDocument, { id }), `volumeChanged of ${id}`, (e) => e.volumeChanged);
+  const imagePath = (t: { context: Ctx }, v: Pick<Vol, 'id' | 'host' | 'pool'>): string => {
     const fmt = v.pool === 'fast' ? 'qcow2' : 'raw';
     return join(t.context.cluster.poolDir(v.host!, v.pool!), `volume-${v.id}.${fmt}`);
   };
@@ -108,7 +97,7 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
     const { volume, operation } = r.data!.createVolume;
     t.is(volume.status, 'CREATING');
     t.is(operation.kind, 'create_volume');
-    const sub = collect(ws(t, t.context.cluster.adminToken), CHANGED, { id: volume.id }, (d) => d.volumeChanged as Vol);
+    const sub = changes(t, t.context.cluster.adminToken, volume.id);
     const available = await sub.waitFor((v) => v.status === 'AVAILABLE');
     sub.close();
     t.truthy(available.host);
@@ -116,9 +105,7 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
     t.true(available.version > volume.version);
     t.deepEqual(available.metadata, { purpose: 'e2e' });
     t.is(virtualSize(imagePath(t, available)), 3 * GiB);
-    const op = (await gql(t.context.cluster.url, t.context.cluster.adminToken, `query($id: ID!) { operation(id: $id) { status finishedAt } }`, { id: operation.id })).data as {
-      operation: { status: string; finishedAt: string };
-    };
+    const op = { operation: (await flint(t, t.context.cluster.adminToken).request(OperationDocument, { id: operation.id })).operation! };
     t.is(op.operation.status, 'SUCCEEDED');
     t.truthy(op.operation.finishedAt);
   });
@@ -126,19 +113,18 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
   test.serial('extend grows the image and the volume comes back AVAILABLE at the new size', async (t) => {
     const token = t.context.memberA;
     const { volume } = (await create(t, token, { name: 'grow-me', sizeGiB: 1 })).data!.createVolume;
-    await waitStatus(t, token, volume.id, 'AVAILABLE');
-    const sub = collect(ws(t, token), CHANGED, { id: volume.id }, (d) => d.volumeChanged as Vol);
-    const r = await gql(t.context.cluster.url, token, `mutation($input: ExtendVolumeInput!) { extendVolume(input: $input) { volume { status sizeGiB } operation { kind } } }`, {
-      input: { id: volume.id, newSizeGiB: 4 },
-    });
+    await waitForVolume(flint(t, token), volume.id, 'AVAILABLE');
+    const sub = changes(t, token, volume.id);
+    const r = await flint(t, token).raw(ExtendVolumeDocument, { input: { id: volume.id, newSizeGiB: 4 } });
     t.falsy(r.errors);
-    t.deepEqual((r.data as { extendVolume: { volume: unknown } }).extendVolume.volume, { status: 'EXTENDING', sizeGiB: 1 });
+    const extending = r.data!.extendVolume.volume;
+    t.deepEqual({ status: extending.status, sizeGiB: extending.sizeGiB }, { status: 'EXTENDING', sizeGiB: 1 });
     const done = await sub.waitFor((v) => v.status === 'AVAILABLE' && v.sizeGiB === 4);
     sub.close();
     t.truthy(sub.values.find((v) => v.status === 'EXTENDING'));
     const admin = await get(t, t.context.cluster.adminToken, done.id);
     t.is(virtualSize(imagePath(t, admin!)), 4 * GiB);
-    const shrink = await gql(t.context.cluster.url, token, `mutation { extendVolume(input: {id: "${volume.id}", newSizeGiB: 2}) { volume { id } } }`);
+    const shrink = await flint(t, token).raw(ExtendVolumeDocument, { input: { id: volume.id, newSizeGiB: 2 } });
     t.is(shrink.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
     t.regex(shrink.errors![0]!.message, /only grow/);
   });
@@ -146,16 +132,16 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
   test.serial('delete ends with DELETED on the subscription, which then completes, and the image is gone', async (t) => {
     const admin = t.context.cluster.adminToken;
     const { volume } = (await create(t, admin, { name: 'short-lived', sizeGiB: 1 })).data!.createVolume;
-    const available = await waitStatus(t, admin, volume.id, 'AVAILABLE');
+    const available = await waitForVolume(flint(t, admin), volume.id, 'AVAILABLE');
     const file = imagePath(t, available);
     t.true(existsSync(file));
-    const sub = collect(ws(t, admin), CHANGED, { id: volume.id }, (d) => d.volumeChanged as Vol);
+    const sub = changes(t, admin, volume.id);
     await sub.waitFor((v) => v.status === 'AVAILABLE');
-    const r = await gql(t.context.cluster.url, admin, `mutation { deleteVolume(input: {id: "${volume.id}"}) { volume { status } operation { kind status } } }`);
+    const r = await flint(t, admin).raw(DeleteVolumeDocument, { input: { id: volume.id } });
     t.falsy(r.errors);
-    t.is((r.data as { deleteVolume: { volume: { status: string } } }).deleteVolume.volume.status, 'DELETING');
+    t.is(r.data!.deleteVolume.volume.status, 'DELETING');
     await sub.waitFor((v) => v.status === 'DELETED');
-    await sub.waitComplete();
+    await sub.waitEnd();
     t.false(existsSync(file));
     t.is(await get(t, admin, volume.id), null);
   });
@@ -170,7 +156,7 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
     t.is(a.data!.createVolume.volume.id, b.data!.createVolume.volume.id);
     t.is(a.data!.createVolume.volume.id, c.data!.createVolume.volume.id);
     t.is(a.data!.createVolume.operation.id, c.data!.createVolume.operation.id);
-    const list = (await gql(t.context.cluster.url, token, `{ volumes(filter: {name: "idem"}) { totalCount } }`)).data as { volumes: { totalCount: number } };
+    const list = await flint(t, token).request(VolumesDocument, { filter: { name: 'idem' } });
     t.is(list.volumes.totalCount, 1);
     const other = await create(t, token, { ...input, sizeGiB: 2 });
     t.is(other.errors?.[0]?.extensions?.code, 'CONFLICT');
@@ -179,26 +165,24 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
   test.serial('a volume no pool can hold ends in ERROR with NO_VALID_BACKEND naming each pool and filter', async (t) => {
     const token = t.context.memberA;
     const { volume, operation } = (await create(t, token, { name: 'too-big', sizeGiB: 60_000 })).data!.createVolume;
-    await waitStatus(t, token, volume.id, 'ERROR');
-    const op = (await gql(t.context.cluster.url, token, `query($id: ID!) { operation(id: $id) { status error { code message } } }`, { id: operation.id })).data as {
-      operation: { status: string; error: { code: string; message: string } };
-    };
+    await waitForVolume(flint(t, token), volume.id, 'ERROR');
+    const op = { operation: (await flint(t, token).request(OperationDocument, { id: operation.id })).operation! };
     t.is(op.operation.status, 'FAILED');
-    t.is(op.operation.error.code, 'NO_VALID_BACKEND');
-    t.regex(op.operation.error.message, /host-a@fast.*CapacityFilter/s);
-    t.regex(op.operation.error.message, /host-b@bulk.*CapacityFilter/s);
+    t.is(op.operation.error!.code, 'NO_VALID_BACKEND');
+    t.regex(op.operation.error!.message, /host-a@fast.*CapacityFilter/s);
+    t.regex(op.operation.error!.message, /host-b@bulk.*CapacityFilter/s);
     const v = await get(t, token, volume.id);
     t.is(v!.messages![0]!.event, 'create_volume');
-    t.is(v!.messages![0]!.message, op.operation.error.message);
-    const del = await gql(t.context.cluster.url, token, `mutation { deleteVolume(input: {id: "${volume.id}"}) { volume { status } } }`);
+    t.is(v!.messages![0]!.message, op.operation.error!.message);
+    const del = await flint(t, token).raw(DeleteVolumeDocument, { input: { id: volume.id } });
     t.falsy(del.errors);
-    t.is((del.data as { deleteVolume: { volume: { status: string } } }).deleteVolume.volume.status, 'DELETED');
+    t.is(del.data!.deleteVolume.volume.status, 'DELETED');
   });
 
   test.serial('a volume type places the volume on the matching pool', async (t) => {
     const admin = t.context.cluster.adminToken;
     const { volume } = (await create(t, admin, { name: 'typed', sizeGiB: 1, volumeType: 'bronze' })).data!.createVolume;
-    const v = await waitStatus(t, admin, volume.id, 'AVAILABLE');
+    const v = await waitForVolume(flint(t, admin), volume.id, 'AVAILABLE');
     t.is(v.host, 'host-b');
     t.is(v.pool, 'bulk');
     // An unknown type answers as a private one would (NOT_FOUND): nobody can probe which types exist.
@@ -210,17 +194,17 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
     const token = t.context.memberA;
     await t.context.cluster.stopAgent('host-b');
     const { volume } = (await create(t, token, { name: 'patient', sizeGiB: 1, volumeType: 'bronze' })).data!.createVolume;
-    const del = await gql(t.context.cluster.url, token, `mutation { deleteVolume(input: {id: "${volume.id}"}) { volume { status } } }`);
+    const del = await flint(t, token).raw(DeleteVolumeDocument, { input: { id: volume.id } });
     t.is(del.errors?.[0]?.extensions?.code, 'INVALID_STATE');
     t.regex(del.errors![0]!.message, /is CREATING and cannot be deleted/);
     t.is((await get(t, token, volume.id))!.status, 'CREATING');
     t.context.cluster.startAgent('host-b');
-    await waitStatus(t, token, volume.id, 'AVAILABLE');
+    await waitForVolume(flint(t, token), volume.id, 'AVAILABLE');
   });
 
   test.serial('bad input is refused with BAD_USER_INPUT listing every problem, and nothing is written', async (t) => {
     const token = t.context.memberA;
-    const count = async () => ((await gql(t.context.cluster.url, token, `{ volumes { totalCount } }`)).data as { volumes: { totalCount: number } }).volumes.totalCount;
+    const count = async () => (await flint(t, token).request(VolumesDocument, {})).volumes.totalCount;
     const before = await count();
     const metadata = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v']));
     const r = await create(t, token, { name: '', sizeGiB: 0, metadata });
@@ -230,7 +214,8 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
     t.regex(r.errors![0]!.message, /at most 64 keys/);
     const long = await create(t, token, { name: 'x'.repeat(256), sizeGiB: 1 });
     t.is(long.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
-    const typeErr = await gql(t.context.cluster.url, token, `mutation { createVolume(input: {name: "x", sizeGiB: "big"}) { volume { id } } }`);
+    // Invalid on purpose (a string for an Int): raw text, which no typed document can send.
+    const typeErr = await flint(t, token).raw(`mutation { createVolume(input: {name: "x", sizeGiB: "big"}) { volume { id } } }`);
     t.is(typeErr.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
     t.is(await count(), before);
   });
@@ -238,66 +223,65 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
   test.serial('update with a stale expectedVersion is a CONFLICT; with the current one it applies and bumps the version', async (t) => {
     const token = t.context.memberA;
     const { volume } = (await create(t, token, { name: 'to-rename', sizeGiB: 1 })).data!.createVolume;
-    const v = await waitStatus(t, token, volume.id, 'AVAILABLE');
-    const UPDATE = `mutation($input: UpdateVolumeInput!) { updateVolume(input: $input) { volume { name version metadata } operation { status } } }`;
-    const stale = await gql(t.context.cluster.url, token, UPDATE, { input: { id: v.id, name: 'renamed', expectedVersion: v.version - 1 } });
+    const v = await waitForVolume(flint(t, token), volume.id, 'AVAILABLE');
+    const stale = await flint(t, token).raw(UpdateVolumeDocument, { input: { id: v.id, name: 'renamed', expectedVersion: v.version - 1 } });
     t.is(stale.errors?.[0]?.extensions?.code, 'CONFLICT');
-    const ok = await gql(t.context.cluster.url, token, UPDATE, { input: { id: v.id, name: 'renamed', metadata: { a: 'b' }, expectedVersion: v.version } });
+    const ok = await flint(t, token).raw(UpdateVolumeDocument, { input: { id: v.id, name: 'renamed', metadata: { a: 'b' }, expectedVersion: v.version } });
     t.falsy(ok.errors);
-    t.deepEqual((ok.data as { updateVolume: { volume: unknown } }).updateVolume.volume, { name: 'renamed', version: v.version + 1, metadata: { a: 'b' } });
-    const del = await gql(t.context.cluster.url, token, `mutation { deleteVolume(input: {id: "${v.id}", expectedVersion: ${v.version}}) { volume { status } } }`);
+    const updated = ok.data!.updateVolume.volume;
+    t.deepEqual({ name: updated.name, version: updated.version, metadata: updated.metadata }, { name: 'renamed', version: v.version + 1, metadata: { a: 'b' } });
+    const del = await flint(t, token).raw(DeleteVolumeDocument, { input: { id: v.id, expectedVersion: v.version } });
     t.is(del.errors?.[0]?.extensions?.code, 'CONFLICT');
   });
 
   test.serial('another project can neither see, change nor subscribe to a volume, and readers cannot mutate', async (t) => {
     const { memberA, memberB, readerA } = t.context;
-    const url = t.context.cluster.url;
-    const eventsB = collect(ws(t, memberB), EVENTS, {}, (d) => d.volumeEvents as { type: string; volume: Vol });
-    const eventsA = collect(ws(t, memberA), EVENTS, {}, (d) => d.volumeEvents as { type: string; volume: Vol });
+    const events = (token: string) => EventLog.of(flint(t, token).subscribe(VolumeEventsDocument, {}), 'volumeEvents', (e) => e.volumeEvents);
+    const eventsB = events(memberB);
+    const eventsA = events(memberA);
     await new Promise((r) => setTimeout(r, 300));
     const { volume } = (await create(t, memberA, { name: 'private', sizeGiB: 1 })).data!.createVolume;
-    await waitStatus(t, memberA, volume.id, 'AVAILABLE');
+    await waitForVolume(flint(t, memberA), volume.id, 'AVAILABLE');
     await eventsA.waitFor((e) => e.volume.id === volume.id && e.volume.status === 'AVAILABLE');
     t.is(eventsB.values.length, 0);
     t.is(await get(t, memberB, volume.id), null);
-    const listB = (await gql(url, memberB, `{ volumes { edges { node { id } } } }`)).data as { volumes: { edges: Array<{ node: { id: string } }> } };
+    const listB = await flint(t, memberB).request(VolumesDocument, {});
     t.false(listB.volumes.edges.some((e) => e.node.id === volume.id));
-    const node = (await gql(url, memberB, `query($id: ID!) { node(id: $id) { id } }`, { id: volume.id })).data as { node: unknown };
+    const node = await flint(t, memberB).request(NodeDocument, { id: volume.id });
     t.is(node.node, null);
+    const asB = flint(t, memberB);
     for (const m of [
-      `mutation { updateVolume(input: {id: "${volume.id}", name: "mine"}) { volume { id } } }`,
-      `mutation { deleteVolume(input: {id: "${volume.id}"}) { volume { id } } }`,
-      `mutation { extendVolume(input: {id: "${volume.id}", newSizeGiB: 9}) { volume { id } } }`,
+      () => asB.raw(UpdateVolumeDocument, { input: { id: volume.id, name: 'mine' } }),
+      () => asB.raw(DeleteVolumeDocument, { input: { id: volume.id } }),
+      () => asB.raw(ExtendVolumeDocument, { input: { id: volume.id, newSizeGiB: 9 } }),
     ]) {
-      t.is((await gql(url, memberB, m)).errors?.[0]?.extensions?.code, 'NOT_FOUND');
+      t.is((await m()).errors?.[0]?.extensions?.code, 'NOT_FOUND');
     }
-    const subB = collect(ws(t, memberB), CHANGED, { id: volume.id }, (d) => d.volumeChanged as Vol);
-    const err = (await subB.waitError()) as Err[];
+    const subB = changes(t, memberB, volume.id);
+    const err = ((await subB.waitError()) as FlintApiError).errors;
     t.is(err[0]?.extensions?.code, 'NOT_FOUND');
     t.is(subB.values.length, 0);
     const readerSees = await get(t, readerA, volume.id);
     t.is(readerSees?.id, volume.id);
     t.is(readerSees?.host, null, 'host is for admins only');
     t.is((await create(t, readerA, { name: 'nope', sizeGiB: 1 })).errors?.[0]?.extensions?.code, 'FORBIDDEN');
-    t.is((await gql(url, memberA, `{ pools { id } }`)).errors?.[0]?.extensions?.code, 'FORBIDDEN');
+    t.is(errorCode(await flint(t, memberA).raw(PoolsDocument)), 'FORBIDDEN');
     eventsA.close();
     eventsB.close();
   });
 
   test.serial('requests without a valid token are UNAUTHENTICATED, on HTTP and on WebSocket', async (t) => {
-    const url = t.context.cluster.url;
-    t.is((await gql(url, undefined, `{ volumes { totalCount } }`)).errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
-    t.is((await gql(url, 'flint_not-a-token', `{ volumes { totalCount } }`)).errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
-    const sub = collect(ws(t, 'flint_not-a-token'), EVENTS, {}, (d) => d);
+    t.is(errorCode(await flint(t, null).raw(VolumesDocument, {})), 'UNAUTHENTICATED');
+    t.is(errorCode(await flint(t, 'flint_not-a-token').raw(VolumesDocument, {})), 'UNAUTHENTICATED');
+    // The close code itself (4403) is what is checked: a bare graphql-ws client, not the SDK (which turns it into UNAUTHENTICATED).
+    const sub = collect(ws(t, 'flint_not-a-token'), 'subscription { volumeEvents { type } }', {}, (d) => d);
     const err = (await sub.waitError()) as { code?: number };
     t.is(err.code, 4403);
   });
 
   test.serial('pools and services report both agents, the gateway and the scheduler as UP', async (t) => {
-    const r = (await gql(t.context.cluster.url, t.context.cluster.adminToken, `{ pools { id host name driver totalCapacityGiB freeCapacityGiB allocatedCapacityGiB capabilities state } services { role host state } }`)).data as {
-      pools: Array<{ id: string; totalCapacityGiB: number; allocatedCapacityGiB: number; capabilities: Record<string, unknown>; state: string }>;
-      services: Array<{ role: string; host: string; state: string }>;
-    };
+    const admin = flint(t, t.context.cluster.adminToken);
+    const r = { ...(await admin.request(PoolsDocument)), ...(await admin.request(ServicesDocument)) };
     t.deepEqual(r.pools.map((p) => p.id), ['host-a@fast', 'host-b@bulk']);
     t.is(r.pools[0]!.totalCapacityGiB, 100);
     t.is(r.pools[1]!.totalCapacityGiB, 200);
@@ -317,9 +301,7 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
     const seen: string[] = [];
     let after: string | null = null;
     for (let page = 0; page < 5; page++) {
-      const r = (await gql(t.context.cluster.url, token, `query($after: String) { volumes(first: 2, after: $after) { totalCount edges { node { id } cursor } pageInfo { hasNextPage endCursor } } }`, { after })).data as {
-        volumes: { totalCount: number; edges: Array<{ node: { id: string } }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
-      };
+      const r: VolumesQuery = await flint(t, token).request(VolumesDocument, { first: 2, after });
       t.is(r.volumes.totalCount, 5);
       seen.push(...r.volumes.edges.map((e) => e.node.id));
       if (!r.volumes.pageInfo.hasNextPage) break;

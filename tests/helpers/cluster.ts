@@ -11,12 +11,15 @@ import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/net/free-port.js';
+import type { FlintClient } from '../../src/client/index.js';
 import type { PoolConfigInput } from '../../src/config/config.js';
 import { withSecureNats } from './nats.js';
 import { agentPortsEnv } from './ports.js';
 import { processMarker } from './processes.js';
 import { createTempDatabase } from './postgres.js';
+import { ClientPool } from './sdk.js';
 import { tempDir } from './tmp.js';
+import { pollUntil } from './wait.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const FLINT = join(ROOT, 'bin', 'flint.js');
@@ -48,6 +51,11 @@ export interface Cluster {
   /** Directory of a pool's images on its agent. */
   poolDir(host: string, pool: string): string;
   token(project: string, role: 'admin' | 'member' | 'reader'): Promise<string>;
+  /**
+   * The typed SDK with a token, one client per token; `stop` closes them. No token: the
+   * admin's; `null`: a client that sends none.
+   */
+  client(token?: string | null): FlintClient;
   /** Stops an agent process (SIGTERM) and starts it again with the same settings. */
   restartAgent(host: string): Promise<void>;
   /** Stops an agent process (SIGTERM); `startAgent` brings it back with the same settings. */
@@ -133,7 +141,10 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     ...a.env,
   });
 
+  const url = `http://127.0.0.1:${port}/graphql`;
+  const clients = new ClientPool(url);
   const stop = async (): Promise<void> => {
+    await clients.close();
     await Promise.all(procs.map((p) => stopProc(p.child)));
     await secure.stop();
     await pg?.drop();
@@ -152,7 +163,6 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     for (let i = 0; i < (opts.schedulers ?? 1); i++) start(`scheduler-${i}`, 'scheduler', { ...base, FLINT_AGENT_HOST: `sched-${i}`, FLINT_NATS_NKEY_SEED_FILE: secure.seedFile('scheduler'), ...metricsEnv(`scheduler-${i}`) });
     start('gateway', 'gateway', { ...base, FLINT_AGENT_HOST: 'gw' });
     for (const a of opts.agents) start(`agent-${a.host}`, 'agent', agentEnv(a));
-    const url = `http://127.0.0.1:${port}/graphql`;
     const expectedPools = opts.agents.reduce((n, a) => n + a.pools.length, 0);
     await waitFor(async () => {
       const dead = procs.find((p) => p.child.exitCode !== null || p.child.signalCode !== null);
@@ -168,6 +178,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       dataDir: dir.path,
       poolDir,
       token: async (project, role) => createTokenSync(base, project, role),
+      client: (token) => clients.as(token === undefined ? adminToken : (token ?? undefined)),
       stopAgent: async (host) => {
         const p = procs.findLast((x) => x.name === `agent-${host}`);
         if (!p) throw new Error(`no agent ${host}`);
@@ -254,11 +265,7 @@ export async function gql(url: string, token: string | undefined, query: string,
   }
 }
 
+/** Polls `check` until it holds (see wait.ts for the waits on resources and events). */
 export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, message: () => string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(message());
+  await pollUntil(async () => ((await check()) ? true : undefined), timeoutMs, message);
 }

@@ -1,6 +1,7 @@
 /** A real graphql-ws client for tests: collects what a subscription yields, and its end. */
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { pollUntil } from './wait.js';
 
 export interface Collected<T> {
   values: T[];
@@ -30,9 +31,9 @@ export function collect<T>(client: Client, query: string, variables: Record<stri
     values: [],
     errors: [],
     completed: false,
-    waitFor: (pred, timeoutMs = 20_000) => poll(() => state.values.find(pred), timeoutMs, () => `no matching value; got ${JSON.stringify(state.values)} errors ${JSON.stringify(state.errors)}`),
-    waitComplete: (timeoutMs = 20_000) => poll(() => (state.completed ? true : undefined), timeoutMs, () => 'subscription did not complete').then(() => undefined),
-    waitError: (timeoutMs = 20_000) => poll(() => state.errors[0], timeoutMs, () => `no error; values ${JSON.stringify(state.values)}`),
+    waitFor: (pred, timeoutMs = 20_000) => pollUntil(() => state.values.find(pred), timeoutMs, () => `no matching value; got ${JSON.stringify(state.values)} errors ${JSON.stringify(state.errors)}`, 50),
+    waitComplete: (timeoutMs = 20_000) => pollUntil(() => (state.completed ? true : undefined), timeoutMs, () => 'subscription did not complete', 50).then(() => undefined),
+    waitError: (timeoutMs = 20_000) => pollUntil(() => state.errors[0], timeoutMs, () => `no error; values ${JSON.stringify(state.values)}`, 50),
     close: () => dispose(),
   };
   const dispose = client.subscribe(
@@ -49,14 +50,4 @@ export function collect<T>(client: Client, query: string, variables: Record<stri
     },
   );
   return state;
-}
-
-async function poll<R>(get: () => R | undefined, timeoutMs: number, message: () => string): Promise<R> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = get();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(message());
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
