@@ -2,18 +2,16 @@
  * Pool and service heartbeats as the API shows them, shared by the `pools`/`services`
  * queries and the `poolsChanged`/`servicesChanged` subscriptions.
  */
+import { isUp } from '../domain/liveness.js';
 import { poolId, type PoolStats, type ServiceHeartbeat } from '../bus/index.js';
 import { ServiceStateEnum } from './types/enums.js';
 import { offerOf } from '../domain/attachment-target-choice.js';
 import type { TargetKindEnum } from './types/attachment.js';
 import type { Pool, Service } from './types/system.js';
 
-/** Heartbeats missed before a pool or service is DOWN. */
-export const MISSED_BEATS_DOWN = 3;
-
-/** UP while the last heartbeat is at most three intervals old. */
-export function heartbeatState(at: string | Date, intervalSeconds: number, now = Date.now()): ServiceStateEnum {
-  return now - new Date(at).getTime() <= intervalSeconds * MISSED_BEATS_DOWN * 1000 ? ServiceStateEnum.UP : ServiceStateEnum.DOWN;
+/** UP or DOWN by the liveness rule (src/domain/liveness.ts). */
+function heartbeatState(at: string | Date, intervalSeconds: number, now = Date.now()): ServiceStateEnum {
+  return isUp(at, intervalSeconds, now) ? ServiceStateEnum.UP : ServiceStateEnum.DOWN;
 }
 
 /** Pools from their heartbeats and Flint's allocations (`host@pool` → GiB), sorted by id. */

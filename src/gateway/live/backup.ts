@@ -3,7 +3,7 @@
  * whoever commits a change of a backup publishes which one on `flint.live.<project>.backup.<id>`
  * (each gateway reads the row from the database, as hub.ts does), and agents publish
  * progress on `flint.progress.agent.<host>.backup.<id>` (core NATS, at most one a second,
- * src/bus/backup-messages.ts). Every gateway follows both and hands them to its
+ * src/bus/contract/backup-messages.ts). Every gateway follows both and hands them to its
  * `backupChanged` and `backupProgress` subscribers. The database stays the truth: a progress
  * report counts only from a host the database has working on that backup (../outcomes/senders.ts).
  */

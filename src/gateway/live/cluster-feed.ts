@@ -18,7 +18,7 @@ import {
   type ServiceHeartbeat,
 } from '../../bus/index.js';
 import { capacity, type Db } from '../../db/index.js';
-import { MISSED_BEATS_DOWN } from '../../resolvers/cluster-views.js';
+import { downAt } from '../../domain/liveness.js';
 import type { ClusterFeedApi, PoolSnapshot } from '../../resolvers/context.js';
 
 /** Shortest time between two snapshots of one stream (so at most 4 a second). @default 250 */
@@ -128,7 +128,7 @@ export class ClusterFeed implements ClusterFeedApi {
 function nextDown(beats: Array<{ at: string; intervalSeconds: number }>, now = Date.now()): number | undefined {
   let next: number | undefined;
   for (const b of beats) {
-    const down = new Date(b.at).getTime() + b.intervalSeconds * MISSED_BEATS_DOWN * 1000;
+    const down = downAt(b.at, b.intervalSeconds);
     if (down >= now && (next === undefined || down < next)) next = down;
   }
   return next;

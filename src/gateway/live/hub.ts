@@ -4,7 +4,7 @@
  * `….message.<id>`, `….attachment.<id>`); every gateway follows `flint.live.>` once, reads
  * that row from the database and hands it to its in-process GraphQL subscriptions. The
  * database stays the truth: a missed live event is only a missed notification, and a forged
- * one (only gateways may publish there, src/bus/permissions.ts) can at most make a gateway
+ * one (only gateways may publish there, src/bus/nats/permissions.ts) can at most make a gateway
  * read the truth again: what a subscriber sees always comes from the database. A gateway
  * with no subscriber of a kind reads nothing.
  */

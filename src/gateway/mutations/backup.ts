@@ -4,6 +4,7 @@
  * restored by the agent holding the volume; deleting, verifying and importing go to the
  * agent that made it (its repository).
  */
+import { staleBefore } from '../../domain/liveness.js';
 import { createHash, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/knex';
 import {
@@ -70,7 +71,7 @@ export class BackupMutations implements BackupServiceApi {
   constructor(private readonly deps: BackupDeps) {
     this.hosts = new BackupHosts(
       () => deps.pools.list(),
-      () => new Date(Date.now() - deps.config.heartbeatSeconds * 3 * 1000),
+      () => staleBefore(deps.config.heartbeatSeconds),
     );
   }
 

@@ -8,6 +8,7 @@
  * DELETING with an `unmanage_volume` operation; the agent renames the image out of the
  * driver's naming and reports a delete outcome (DELETED, capacity released).
  */
+import { isUp } from '../../domain/liveness.js';
 import { createHash, randomUUID } from 'node:crypto';
 import {
   decodeEnvelope,
@@ -60,8 +61,8 @@ export class ManageMutations implements ManageServiceApi {
     if (!found) {
       throw new NoValidBackendError(`No pool ${pool} on host ${host} reports to Flint; list the pools with the pools query and name one of them.`, { host, pool });
     }
-    const ageMs = Date.now() - new Date(found.updatedAt).getTime();
-    if (ageMs > 3 * this.deps.heartbeatSeconds * 1000) {
+    if (!isUp(found.updatedAt, this.deps.heartbeatSeconds)) {
+      const ageMs = Date.now() - new Date(found.updatedAt).getTime();
       throw new NoValidBackendError(`The agent of ${poolId(host, pool)} is DOWN (no heartbeat for ${Math.round(ageMs / 1000)} s); start it and retry.`, { host, pool });
     }
     return found;

@@ -1,5 +1,5 @@
 /**
- * Volume migration, the gateway's part (contracts: src/bus/migration-messages.ts; agent:
+ * Volume migration, the gateway's part (contracts: src/bus/contract/migration-messages.ts; agent:
  * src/node-agent/migration.ts; pure rules: src/domain/migration.ts and
  * src/scheduler/migration-decision.ts).
  *
@@ -21,6 +21,7 @@
  * A retype that needs a migration (src/gateway/mutations/volume-retype.ts) runs the same steps in
  * RETYPING and sets the new type at the switch.
  */
+import { staleBefore } from '../../domain/liveness.js';
 import { MIGRATION_COMMAND, MIGRATION_KIND, poolId, subjects, type Bus, type MigrationExport, type PoolStats } from '../../bus/index.js';
 import type { Logger } from '../../config/logger.js';
 import { capacity, casVolume, countSnapshotsOfVolume, findVolume, migrationCapacity, VolumeType, type Db, type Operation, type Principal, type Volume } from '../../db/index.js';
@@ -92,7 +93,7 @@ export class MigrationMutations implements MigrationServiceApi {
           { host: volume.host, pool: volume.pool },
           { host: input.host, pool: input.pool },
           pools,
-          { staleBefore: new Date(Date.now() - config.heartbeatSeconds * 3 * 1000), force: input.force === true },
+          { staleBefore: staleBefore(config.heartbeatSeconds), force: input.force === true },
         );
         if (!check.ok) throw new FlintError(check.code, check.message);
         return { volume: volume as Volume & { host: string; pool: string }, limitGiB: check.limitGiB };

@@ -1,5 +1,5 @@
 /**
- * Applies an agent's manage outcome (src/bus/manage-messages.ts), delegated from the event
+ * Applies an agent's manage outcome (src/bus/contract/manage-messages.ts), delegated from the event
  * recorder: CREATING → AVAILABLE with the size the agent measured and the capacity
  * reserved on the pool, or CREATING → ERROR with a user message. A duplicate matches no
  * row and changes nothing. An adoption reported after the deadline sweeper failed the

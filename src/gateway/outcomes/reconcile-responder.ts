@@ -6,7 +6,7 @@
  * group, so exactly one of them answers each request.
  *
  * The host comes from the subject, which NATS lets only that host's agent publish on
- * (src/bus/permissions.ts): an agent learns about itself and nothing else. A request whose
+ * (src/bus/nats/permissions.ts): an agent learns about itself and nothing else. A request whose
  * payload names another host, or whose reply inbox is not the asking agent's, is not answered.
  */
 import type { Subscription } from '@nats-io/transport-node';

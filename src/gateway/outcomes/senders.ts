@@ -2,7 +2,7 @@
  * Trust the database, not the payload: an event (or a progress report) counts only when the
  * host that sent it is one the database associates with what it is about. The sender comes
  * from the subject (`flint.evt.agent.<host>.…`, which NATS lets only that host's agent use,
- * src/bus/permissions.ts), never from the payload.
+ * src/bus/nats/permissions.ts), never from the payload.
  *
  * An agent may report on a resource the database places on its host: a volume whose `host`
  * it is, or whose capacity the scheduler reserved on one of its pools (a create under way);
