@@ -1,6 +1,6 @@
 /**
  * `flint nats-config --agents storage-1,storage-2 --out DIR`: the NATS credentials of a
- * deployment (README, "The bus"). Writes one nkey seed per role into DIR (gateway.nk,
+ * deployment (docs/operations.md, "The bus"). Writes one nkey seed per role into DIR (gateway.nk,
  * scheduler.nk, agent-<host>.nk; kept when they exist, so adding an agent changes no other
  * key) and the nats-server configuration with each role's permissions (nats-server.conf),
  * and prints the configuration and which seed goes to which role.

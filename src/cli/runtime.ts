@@ -79,7 +79,7 @@ export async function openDatabase(config: FlintConfig, log: Logger, opts: { mig
 export async function openBus(config: FlintConfig, role: BusRole, name: string, log: Logger, signal?: AbortSignal): Promise<Bus> {
   const files = config.natsAuth;
   const auth = natsAuthOptions(files, (message) => log.warn(message));
-  if (files.insecure) log.warn('FLINT_NATS_INSECURE=true: connecting to NATS without credentials. Whoever reaches this NATS can command the agents; use it for development only (README, "The bus")');
+  if (files.insecure) log.warn('FLINT_NATS_INSECURE=true: connecting to NATS without credentials. Whoever reaches this NATS can command the agents; use it for development only (docs/operations.md, "The bus")');
   try {
     return await connectBus(config.natsUrl!, name, { role, host: config.agentHost, auth, onWaiting: (what) => log.info(what), signal });
   } catch (err) {

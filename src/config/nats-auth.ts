@@ -1,5 +1,5 @@
 /**
- * How a role authenticates to NATS (README, "The bus"): an nkey seed file of its own
+ * How a role authenticates to NATS (docs/operations.md, "The bus"): an nkey seed file of its own
  * (FLINT_NATS_NKEY_SEED_FILE), optionally over TLS with a CA and a client certificate. With
  * none configured a role refuses to start, unless FLINT_NATS_INSECURE=true says that this
  * NATS is a development one without authentication (the role then logs a warning).
@@ -64,7 +64,7 @@ export function parseNatsAuth(env: Record<string, string | undefined>, raw: Nats
 export function natsAuthProblems(c: { natsAuth: NatsAuthConfig }, role: string): string[] {
   if (c.natsAuth.nkeySeedFile || c.natsAuth.insecure) return [];
   return [
-    `FLINT_NATS_NKEY_SEED_FILE: required for \`flint ${role}\`: the file with this role's NATS nkey seed (\`flint nats-config\` makes them; README, "The bus"). ` +
+    `FLINT_NATS_NKEY_SEED_FILE: required for \`flint ${role}\`: the file with this role's NATS nkey seed (\`flint nats-config\` makes them; docs/operations.md, "The bus"). ` +
       'Only for a development NATS without authentication, set FLINT_NATS_INSECURE=true instead',
   ];
 }

@@ -15,6 +15,7 @@ import { RETRY, runMutation, type MutationRules } from '../../src/gateway/mutati
 import { VolumeMutations } from '../../src/gateway/mutations/volume.js';
 import { OutboxRetries, sweepOutbox } from '../../src/gateway/sweepers/outbox.js';
 import { BACKENDS, openDatabases, type Backend, type Databases } from '../helpers/databases.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 
 let dbs: Databases;
 test.before(async () => {
@@ -186,3 +187,5 @@ for (const backend of BACKENDS as readonly Backend[]) {
     t.not((await operationsOf(db(), volume.id))[0]!.dispatchedAt, null);
   });
 }
+
+test.after.always('no process is left behind', noProcessesLeft);
