@@ -258,9 +258,11 @@ export class AttachmentMutations implements AttachmentServiceApi {
           reason: input.reason,
           actor: p,
         });
-        this.deps.log.info({ attachmentId: current.id, from: current.status, actorTokenId: p.tokenId }, 'attachment force-detached by an admin');
       },
-    }).then((r) => ({ ...r, audit: audit! }));
+    }).then((r) => {
+      this.deps.log.info({ attachmentId: r.attachment.id, from: audit!.fromStatus, actorTokenId: audit!.actorTokenId }, 'attachment force-detached by an admin');
+      return { ...r, audit: audit! };
+    });
   }
 
   /**

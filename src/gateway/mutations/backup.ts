@@ -229,10 +229,7 @@ export class BackupMutations implements BackupServiceApi {
       kind: 'restore_backup',
       resourceType: 'backup',
       authorize: requireWriter,
-      load: async (em, p) => {
-        const backup = await this.startable(p, input.backupId, em, 'restore');
-        return backup;
-      },
+      load: (em, p) => this.startable(p, input.backupId, em, 'restore'),
       transition: (tx, backup, operationId) => casBackup(tx, backup.id, { from: BACKUP_ACTIONS.restore.from }, { status: 'restoring', operationId, restoreVolumeId: null }),
       whyNot: (tx, backup) => backupWhyNot(tx, 'restore', backup.id, undefined),
       // Waits for the new volume, with a deadline of its own: it has no command yet.
