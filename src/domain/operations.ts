@@ -36,10 +36,6 @@ export type OperationKind = (typeof OPERATION_KINDS)[number];
 /** The resources operations act on. */
 export type OperationResourceType = 'volume' | 'snapshot' | 'backup' | 'attachment';
 
-export function isOperationKind(kind: string): kind is OperationKind {
-  return (OPERATION_KINDS as readonly string[]).includes(kind);
-}
-
 /** A migration, or a retype that may migrate: the kinds whose failure puts the volume back on its old pool. */
 export function isMigrationKind(kind: OperationKind): boolean {
   return kind === 'migrate_volume' || kind === 'retype_volume';

@@ -68,6 +68,8 @@ export type AttachmentDeps = GatewayDeps & { pools: PoolList };
 /** What a new attachment starts from: its volume as read, the live attachments of it, and the target chosen. */
 interface NewAttachment {
   volume: Volume;
+  /** The hash an idempotent create compares. */
+  requestHash: string;
   live: AttachmentStatus[];
   kind: AttachTargetKind;
 }
@@ -103,7 +105,6 @@ export class AttachmentMutations implements AttachmentServiceApi {
     const mode = input.mode ?? 'rw';
     const requested = input.targetKind ?? null;
     let connector: Connector | null = null;
-    const requestHash = () => createHash('sha256').update(JSON.stringify(['attachment', input.volumeId, input.instanceId, mode, requested, connector])).digest('hex');
     return runMutation<NewAttachment, { attachment: Attachment; volume: Volume }, AttachmentResult>(this.deps, principal, {
       kind: 'create_attachment',
       resourceType: 'attachment',
@@ -124,18 +125,19 @@ export class AttachmentMutations implements AttachmentServiceApi {
       load: async (em, p) => {
         const volume = await findVolume(em, input.volumeId);
         if (!volume || volume.status === 'deleted' || !canSee(p, volume.projectId)) throw new NotFoundError('Volume', input.volumeId);
-        return { volume, live: [], kind: 'iscsi' };
+        const requestHash = createHash('sha256').update(JSON.stringify(['attachment', input.volumeId, input.instanceId, mode, requested, connector])).digest('hex');
+        return { volume, requestHash, live: [], kind: 'iscsi' };
       },
-      idempotency: ({ volume }) =>
+      idempotency: ({ volume, requestHash }) =>
         input.idempotencyKey
-          ? { entity: Attachment, projectId: volume.projectId, key: input.idempotencyKey, requestHash: requestHash(), replayed: (row, operation) => ({ attachment: row as Attachment, operation }) }
+          ? { entity: Attachment, projectId: volume.projectId, key: input.idempotencyKey, requestHash, replayed: (row, operation) => ({ attachment: row as Attachment, operation }) }
           : null,
-      check: async (em, { volume }) => {
+      check: async (em, { volume, requestHash }) => {
         const live = await liveAttachmentsOf(em, volume.id);
         checkNewAttachment({ id: volume.id, status: volume.status, multiattach: volume.multiattach, hasPool: !!volume.host && !!volume.pool }, live);
-        return { volume, live: live.map((a) => a.status), kind: this.targetFor(volume, requested, connector).kind };
+        return { volume, requestHash, live: live.map((a) => a.status), kind: this.targetFor(volume, requested, connector).kind };
       },
-      transition: async (tx, { volume, live, kind }) => {
+      transition: async (tx, { volume, requestHash, live, kind }) => {
         const status: AttachmentStatus = connector ? 'attaching' : 'reserved';
         const to = volumeStatusFromAttachments(volume.status, [...live, status]);
         // At the version read: two attachments of a volume without multiattach cannot both win.
@@ -157,7 +159,7 @@ export class AttachmentMutations implements AttachmentServiceApi {
           pool: volume.pool,
           exportRequested: !!connector,
           idempotencyKey: input.idempotencyKey ?? null,
-          requestHash: requestHash(),
+          requestHash,
         });
         return { attachment, volume: moved };
       },

@@ -15,7 +15,6 @@ import {
   type AgentDeleteBackup,
   type AgentRestoreBackup,
   type AgentVerifyBackup,
-  type BackupView,
 } from '../../bus/index.js';
 import { Backup, casBackup, casVolume, findBackup, findSnapshot, findVolume, latestAvailableBackup, Operation, type OutboxCommand, type Principal, type Volume } from '../../db/index.js';
 import {
@@ -336,7 +335,6 @@ export class BackupMutations implements BackupServiceApi {
   }
 }
 
-export type { BackupView };
 
 async function backupWhyNot(em: EntityManager, action: BackupAction, id: string, expectedVersion: number | null | undefined): Promise<Error> {
   const t = BACKUP_ACTIONS[action];

@@ -22,9 +22,8 @@
  * RETYPING and sets the new type at the switch.
  */
 import { staleBefore } from '../../domain/liveness.js';
-import { MIGRATION_COMMAND, MIGRATION_KIND, poolId, subjects, type Bus, type MigrationExport, type PoolStats } from '../../bus/index.js';
-import type { Logger } from '../../config/logger.js';
-import { capacity, casVolume, countSnapshotsOfVolume, findVolume, migrationCapacity, VolumeType, type Db, type Operation, type Principal, type Volume } from '../../db/index.js';
+import { MIGRATION_COMMAND, MIGRATION_KIND, poolId, subjects, type MigrationExport, type PoolStats } from '../../bus/index.js';
+import { capacity, casVolume, countSnapshotsOfVolume, findVolume, migrationCapacity, VolumeType, type Operation, type Principal, type Volume } from '../../db/index.js';
 import { operationDeadline } from '../../domain/deadlines.js';
 import { requireAdmin } from '../../domain/access.js';
 import { actionTransition, assertCanStart, FlintError, invalidState, InvalidStateError, NotFoundError } from '../../domain/index.js';
@@ -32,19 +31,10 @@ import { checkMigrationTarget } from '../../scheduler/index.js';
 import type { MigrateVolumeRequest, MigrationServiceApi, RetypeVolumeRequest } from '../../resolvers/migration-services.js';
 import { retypeVolume } from './volume-retype.js';
 import type { VolumeResult } from '../../resolvers/index.js';
-import type { LiveHub } from '../live/hub.js';
 import { casRefusal } from './cas.js';
 import { runMutation } from './kernel.js';
 import type { GatewayDeps } from '../deps.js';
 
-
-/** What the recorder's side needs. */
-export interface MigrationRecorderDeps {
-  db: Db;
-  bus: Bus;
-  live: LiveHub;
-  log: Logger;
-}
 
 export interface MigrationDeps extends GatewayDeps {
   /** The gateway's live view of the pools (heartbeats). */

@@ -12,7 +12,10 @@ import { countOperation } from '../../metrics/index.js';
 import { announceOperationNow, leaveMessage } from './messages.js';
 import { newOperation } from '../mutations/kernel.js';
 import { dispatchOrDefer } from '../sweepers/outbox.js';
-import type { MigrationRecorderDeps } from '../mutations/volume-migration.js';
+import type { GatewayDeps } from '../deps.js';
+
+/** What the recorder's side of a migration needs. */
+export type MigrationRecorderDeps = Pick<GatewayDeps, 'db' | 'bus' | 'live' | 'log'>;
 
 /** A `migration_cleanup` operation for `host`/`pool` (its command goes out through the outbox). */
 function cleanupOperation(tx: EntityManager, volume: Pick<Volume, 'id' | 'projectId'>, migrationOperationId: string, host: string, pool: string, deleteImage: boolean): Operation {

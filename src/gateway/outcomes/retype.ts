@@ -7,8 +7,8 @@ import { poolId, publish, type MigrationExport, type RetypeDecided, type Schedul
 import { raw } from '@mikro-orm/core';
 import { casVolume, findOperation, findVolume, finishOperation, markRunning, migrationCapacity, Volume } from '../../db/index.js';
 import { countOperation } from '../../metrics/index.js';
-import { exportCommand, type MigrationRecorderDeps } from '../mutations/volume-migration.js';
-import { failMigration } from './migration-steps.js';
+import { exportCommand } from '../mutations/volume-migration.js';
+import { failMigration, type MigrationRecorderDeps } from './migration-steps.js';
 class Overtaken extends Error {}
 
 /** Applies the scheduler's retype decision (recorder). */
