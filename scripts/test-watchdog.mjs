@@ -10,6 +10,8 @@
  * workers are still running (each worker leaves `<pid>.json` in FLINT_TEST_PROGRESS_DIR,
  * see tests/helpers/worker-setup.ts), kills the tree and exits 124 with a message that says
  * so. Otherwise it exits with the command's own code. SIGINT and SIGTERM are passed on.
+ * At the end it prints the slowest test files (each worker appends its wall time to
+ * `timings.jsonl` in the same folder), so a suite that grows slower says where.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -96,6 +98,7 @@ function alive(pid) {
 function runningFiles() {
   const out = [];
   for (const name of readdirSync(progressDir)) {
+    if (!name.endsWith('.json')) continue;
     try {
       const m = JSON.parse(readFileSync(join(progressDir, name), 'utf8'));
       if (alive(m.pid)) out.push(`  ${m.file} (worker pid ${m.pid}, started ${m.started})`);
@@ -153,8 +156,31 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
+const SLOWEST_SHOWN = 12;
+
+/** The slowest test files of this run, from the workers' `timings.jsonl`. */
+function slowestFiles() {
+  let entries;
+  try {
+    entries = readFileSync(join(progressDir, 'timings.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  } catch {
+    return [];
+  }
+  const cwd = `${process.cwd()}/`;
+  const total = entries.reduce((sum, e) => sum + e.ms, 0);
+  return [
+    `test-watchdog: ${entries.length} test files, ${(total / 1000).toFixed(0)} s of worker time; the slowest:`,
+    ...entries
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, SLOWEST_SHOWN)
+      .map((e) => `  ${(e.ms / 1000).toFixed(1).padStart(7)} s  ${e.file.startsWith(cwd) ? e.file.slice(cwd.length) : e.file}`),
+  ];
+}
+
 child.once('close', (code, signal) => {
   clearInterval(timer);
+  const slowest = slowestFiles();
+  if (slowest.length) process.stderr.write(`${slowest.join('\n')}\n`);
   rmSync(progressDir, { recursive: true, force: true });
   if (stalled) {
     const limit = stallMs % 60_000 === 0 ? `${stallMs / 60_000} minutes` : `${stallMs / 1000} s`;

@@ -7,10 +7,11 @@
  * - records daemons started on a default port;
  * - with FLINT_TEST_PROGRESS_DIR set (by scripts/test-watchdog.mjs), leaves `<pid>.json`
  *   naming the test file while the worker lives, so a stalled run can say which files are
- *   still running.
+ *   still running, and on exit appends the file's wall time to `timings.jsonl`, from which
+ *   the watchdog prints the slowest files at the end of the run.
  */
 import test from 'ava';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MARKER, watchDaemonPorts } from './processes.js';
@@ -22,6 +23,11 @@ const progressDir = process.env.FLINT_TEST_PROGRESS_DIR;
 if (progressDir) {
   const marker = join(progressDir, `${process.pid}.json`);
   mkdirSync(progressDir, { recursive: true });
-  writeFileSync(marker, JSON.stringify({ pid: process.pid, file: fileURLToPath(test.meta.file), started: new Date().toISOString() }));
-  process.once('exit', () => rmSync(marker, { force: true }));
+  const file = fileURLToPath(test.meta.file);
+  const started = Date.now();
+  writeFileSync(marker, JSON.stringify({ pid: process.pid, file, started: new Date(started).toISOString() }));
+  process.once('exit', () => {
+    rmSync(marker, { force: true });
+    appendFileSync(join(progressDir, 'timings.jsonl'), `${JSON.stringify({ file, ms: Date.now() - started })}\n`);
+  });
 }

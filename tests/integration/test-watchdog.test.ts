@@ -44,6 +44,18 @@ test('a run that ends on its own keeps its exit code and output', async (t) => {
   t.is(r.out, '3 passed, 1 failed\n');
 });
 
+test('at the end it lists the slowest test files from the workers\' timings, slowest first', async (t) => {
+  // Two "workers" record their wall time the way tests/helpers/worker-setup.ts does on exit.
+  const script = [
+    'echo \'{"file":"/suite/quick.test.js","ms":1200}\' >> "$FLINT_TEST_PROGRESS_DIR/timings.jsonl"',
+    'echo \'{"file":"/suite/slow.test.js","ms":95400}\' >> "$FLINT_TEST_PROGRESS_DIR/timings.jsonl"',
+    'echo "2 passed"',
+  ].join('; ');
+  const r = await watch(['--stall-seconds', '30', '--', 'bash', '-c', script]);
+  t.is(r.code, 0, r.out);
+  t.regex(r.out, /2 test files, 97 s of worker time; the slowest:\n\s+95\.4 s {2}\/suite\/slow\.test\.js\n\s+1\.2 s {2}\/suite\/quick\.test\.js\n/);
+});
+
 test('a call without a command is a usage error', async (t) => {
   const r = await watch(['--stall-minutes', '5']);
   t.is(r.code, 2);
