@@ -12,7 +12,7 @@ import {
   type AttachmentStatus,
 } from '../domain/attachment-states.js';
 import { Attachment } from './attachment-entity.js';
-import type { Page } from './page.js';
+import { keysetPage, type Page, type PageRequest } from './page.js';
 import { casVolume, findVolume } from './volume-store.js';
 import type { Volume } from './entities.js';
 import type { AttachmentView } from '../bus/contract/index.js';
@@ -87,24 +87,14 @@ export interface AttachmentListFilter {
 /** Keyset pagination in creation order; DETACHED ones only when the filter asks. */
 export async function listAttachments(
   em: EntityManager,
-  opts: { projectId: string | null; filter: AttachmentListFilter; first: number; after?: { createdAt: Date; id: string } },
+  opts: PageRequest & { projectId: string | null; filter: AttachmentListFilter },
 ): Promise<Page<Attachment>> {
   const where: FilterQuery<Attachment> = {};
   if (opts.projectId) where.projectId = opts.projectId;
   where.status = opts.filter.status?.length ? { $in: opts.filter.status } : { $ne: 'detached' };
   if (opts.filter.volumeId !== undefined) where.volumeId = opts.filter.volumeId;
   if (opts.filter.instanceId !== undefined) where.instanceId = opts.filter.instanceId;
-  const totalCount = await em.count(Attachment, where);
-  const page: FilterQuery<Attachment> = opts.after
-    ? {
-        $and: [
-          where,
-          { $or: [{ createdAt: { $gt: opts.after.createdAt } }, { createdAt: opts.after.createdAt, id: { $gt: opts.after.id } }] },
-        ],
-      }
-    : where;
-  const rows = await em.find(Attachment, page, { orderBy: { createdAt: 'asc', id: 'asc' }, limit: opts.first + 1, disableIdentityMap: true });
-  return { rows: rows.slice(0, opts.first), hasNextPage: rows.length > opts.first, totalCount };
+  return keysetPage(em, Attachment, where, { ...opts, order: 'asc' });
 }
 
 /** An attachment as the live fan-out and the GraphQL types see it: everything but the CHAP secret. */

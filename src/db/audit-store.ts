@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import { StatusAudit } from './entities.js';
-import type { Page } from './page.js';
+import { keysetPage, type Page, type PageRequest } from './page.js';
 
 export interface AuditActor {
   tokenId: string;
@@ -56,20 +56,10 @@ export interface AuditListFilter {
 /** Keyset pagination, newest first; `after` is the last row's (createdAt, id). */
 export async function listAudits(
   em: EntityManager,
-  opts: { filter: AuditListFilter; first: number; after?: { createdAt: Date; id: string } },
+  opts: PageRequest & { filter: AuditListFilter },
 ): Promise<Page<StatusAudit>> {
   const where: FilterQuery<StatusAudit> = {};
   if (opts.filter.resourceType !== undefined) where.resourceType = opts.filter.resourceType;
   if (opts.filter.resourceId !== undefined) where.resourceId = opts.filter.resourceId;
-  const totalCount = await em.count(StatusAudit, where);
-  const page: FilterQuery<StatusAudit> = opts.after
-    ? {
-        $and: [
-          where,
-          { $or: [{ createdAt: { $lt: opts.after.createdAt } }, { createdAt: opts.after.createdAt, id: { $lt: opts.after.id } }] },
-        ],
-      }
-    : where;
-  const rows = await em.find(StatusAudit, page, { orderBy: { createdAt: 'desc', id: 'desc' }, limit: opts.first + 1, disableIdentityMap: true });
-  return { rows: rows.slice(0, opts.first), hasNextPage: rows.length > opts.first, totalCount };
+  return keysetPage(em, StatusAudit, where, { ...opts, order: 'desc' });
 }

@@ -7,7 +7,7 @@ import 'reflect-metadata';
 import { Entity, Index, OptionalProps, PrimaryKey, Property, raw, Unique, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import type { BackupStatus } from '../domain/backup-states.js';
-import type { Page } from './page.js';
+import { keysetPage, type Page, type PageRequest } from './page.js';
 import type { BackupView, BackupFigures } from '../bus/contract/index.js';
 
 export type BackupChangeTracking = NonNullable<BackupFigures['changeTracking']>;
@@ -187,24 +187,15 @@ export interface BackupListFilter {
 /** Keyset pagination in creation order; `after` is the last row's (createdAt, id). */
 export async function listBackups(
   em: EntityManager,
-  opts: { projectId: string | null; filter: BackupListFilter; first: number; after?: { createdAt: Date; id: string } },
+  opts: PageRequest & { projectId: string | null; filter: BackupListFilter },
 ): Promise<Page<Backup>> {
   const where: FilterQuery<Backup> = {};
   if (opts.projectId) where.projectId = opts.projectId;
   where.status = opts.filter.status?.length ? { $in: opts.filter.status } : { $ne: 'deleted' };
   if (opts.filter.name !== undefined) where.name = opts.filter.name;
   if (opts.filter.volumeId !== undefined) where.volumeId = opts.filter.volumeId;
-  const totalCount = await em.count(Backup, where);
-  const page: FilterQuery<Backup> = opts.after
-    ? {
-        $and: [
-          where,
-          { $or: [{ createdAt: { $gt: opts.after.createdAt } }, { createdAt: opts.after.createdAt, id: { $gt: opts.after.id } }] },
-        ],
-      }
-    : where;
-  const rows = await em.find(Backup, page, { orderBy: { createdAt: 'asc', id: 'asc' }, limit: opts.first + 1, disableIdentityMap: true });
-  return { rows: rows.slice(0, opts.first).map(normaliseBigints), hasNextPage: rows.length > opts.first, totalCount };
+  const page = await keysetPage(em, Backup, where, { ...opts, order: 'asc' });
+  return { ...page, rows: page.rows.map(normaliseBigints) };
 }
 
 const BIGINTS = ['sizeBytes', 'dataBytes', 'storedBytes', 'dedupBytes', 'readBytes', 'progressDoneBytes', 'progressTotalBytes'] as const;

@@ -1,7 +1,7 @@
 /** The database: entities, ORM setup, and the stores every status change goes through. */
 export * from './entities.js';
 export * from './orm.js';
-export type { Page } from './page.js';
+export type { Keyset, Page, PageRequest } from './page.js';
 export * from './volume-store.js';
 export * from './snapshot-store.js';
 export * from './attachment-entity.js';
@@ -15,4 +15,5 @@ export * as migrationCapacity from './migration-capacity.js';
 export * from './volume-type-access.js';
 export * from './volume-type-store.js';
 export * from './token-store.js';
+export * from './audit-store.js';
 export * from './batch-reads.js';

@@ -1,10 +1,27 @@
 /** Operations: their outcome (compare-and-set from pending/running) and the outbox of commands. */
 import type { OperationKind, OperationResourceType } from '../domain/operations.js';
+import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import { Operation, type OperationStatus } from './entities.js';
+import { keysetPage, type Page, type PageRequest } from './page.js';
 
 export async function findOperation(em: EntityManager, id: string): Promise<Operation | null> {
   return em.findOne(Operation, { id }, { disableIdentityMap: true });
+}
+
+export interface OperationListFilter {
+  status?: OperationStatus[];
+  /** A kind that does not exist matches nothing. */
+  kind?: string;
+}
+
+/** Operations of one project (every project with `projectId` null), newest first. */
+export async function listOperations(em: EntityManager, opts: PageRequest & { projectId: string | null; filter: OperationListFilter }): Promise<Page<Operation>> {
+  const where: FilterQuery<Operation> = {};
+  if (opts.projectId) where.projectId = opts.projectId;
+  if (opts.filter.status?.length) where.status = { $in: opts.filter.status };
+  if (opts.filter.kind !== undefined) where.kind = opts.filter.kind as OperationKind;
+  return keysetPage(em, Operation, where, { ...opts, order: 'desc' });
 }
 
 /**

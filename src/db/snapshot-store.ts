@@ -8,7 +8,7 @@ import type { EntityManager } from '@mikro-orm/knex';
 import type { SnapshotStatus } from '../domain/snapshot-states.js';
 import type { SnapshotView } from '../bus/contract/index.js';
 import { Snapshot } from './entities.js';
-import type { Page } from './page.js';
+import { keysetPage, type Page, type PageRequest } from './page.js';
 
 export interface SnapshotCasGuard {
   from: readonly SnapshotStatus[];
@@ -67,24 +67,14 @@ export interface SnapshotListFilter {
 /** Keyset pagination in creation order; `after` is the last row's (createdAt, id). */
 export async function listSnapshots(
   em: EntityManager,
-  opts: { projectId: string | null; filter: SnapshotListFilter; first: number; after?: { createdAt: Date; id: string } },
+  opts: PageRequest & { projectId: string | null; filter: SnapshotListFilter },
 ): Promise<Page<Snapshot>> {
   const where: FilterQuery<Snapshot> = {};
   if (opts.projectId) where.projectId = opts.projectId;
   where.status = opts.filter.status?.length ? { $in: opts.filter.status } : { $ne: 'deleted' };
   if (opts.filter.name !== undefined) where.name = opts.filter.name;
   if (opts.filter.volumeId !== undefined) where.volumeId = opts.filter.volumeId;
-  const totalCount = await em.count(Snapshot, where);
-  const page: FilterQuery<Snapshot> = opts.after
-    ? {
-        $and: [
-          where,
-          { $or: [{ createdAt: { $gt: opts.after.createdAt } }, { createdAt: opts.after.createdAt, id: { $gt: opts.after.id } }] },
-        ],
-      }
-    : where;
-  const rows = await em.find(Snapshot, page, { orderBy: { createdAt: 'asc', id: 'asc' }, limit: opts.first + 1, disableIdentityMap: true });
-  return { rows: rows.slice(0, opts.first), hasNextPage: rows.length > opts.first, totalCount };
+  return keysetPage(em, Snapshot, where, { ...opts, order: 'asc' });
 }
 
 export function toSnapshotView(s: Snapshot): SnapshotView {

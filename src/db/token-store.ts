@@ -5,7 +5,7 @@
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import { ApiToken, Project, type Role } from './entities.js';
-import type { Page } from './page.js';
+import { keysetPage, type Page, type PageRequest } from './page.js';
 
 /** A token as admins see it: who it is for and its dates, without secret or hash. */
 export interface TokenView {
@@ -59,7 +59,7 @@ export async function findTokenView(em: EntityManager, id: string): Promise<Toke
  * Keyset pagination, newest first; `after` is the last row's (createdAt, id). A project
  * name that does not exist gives an empty page.
  */
-export async function listTokens(em: EntityManager, opts: { filter: TokenListFilter; first: number; after?: { createdAt: Date; id: string } }): Promise<Page<TokenView>> {
+export async function listTokens(em: EntityManager, opts: PageRequest & { filter: TokenListFilter }): Promise<Page<TokenView>> {
   const where: FilterQuery<ApiToken> = {};
   if (!opts.filter.includeRevoked) where.revokedAt = null;
   let projectId = opts.filter.projectId;
@@ -70,12 +70,8 @@ export async function listTokens(em: EntityManager, opts: { filter: TokenListFil
     projectId = p.id;
   }
   if (projectId !== undefined) where.projectId = projectId;
-  const totalCount = await em.count(ApiToken, where);
-  const page: FilterQuery<ApiToken> = opts.after
-    ? { $and: [where, { $or: [{ createdAt: { $lt: opts.after.createdAt } }, { createdAt: opts.after.createdAt, id: { $lt: opts.after.id } }] }] }
-    : where;
-  const rows = await em.find(ApiToken, page, { orderBy: { createdAt: 'desc', id: 'desc' }, limit: opts.first + 1, disableIdentityMap: true });
-  return { rows: await withProjects(em, rows.slice(0, opts.first)), hasNextPage: rows.length > opts.first, totalCount };
+  const page = await keysetPage(em, ApiToken, where, { ...opts, order: 'desc' });
+  return { ...page, rows: await withProjects(em, page.rows) };
 }
 
 /**

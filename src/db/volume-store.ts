@@ -8,7 +8,7 @@ import type { EntityManager } from '@mikro-orm/knex';
 import type { VolumeStatus } from '../domain/volume-states.js';
 import type { MigrationStatus } from '../domain/migration.js';
 import { Volume } from './entities.js';
-import type { Page } from './page.js';
+import { keysetPage, type Page, type PageRequest } from './page.js';
 import type { VolumeView } from '../bus/contract/index.js';
 
 export interface CasGuard {
@@ -45,24 +45,14 @@ export interface VolumeListFilter {
 /** Keyset pagination in creation order; `after` is the last row's (createdAt, id). */
 export async function listVolumes(
   em: EntityManager,
-  opts: { projectId: string | null; filter: VolumeListFilter; first: number; after?: { createdAt: Date; id: string } },
+  opts: PageRequest & { projectId: string | null; filter: VolumeListFilter },
 ): Promise<Page<Volume>> {
   const where: FilterQuery<Volume> = {};
   if (opts.projectId) where.projectId = opts.projectId;
   where.status = opts.filter.status?.length ? { $in: opts.filter.status } : { $ne: 'deleted' };
   if (opts.filter.name !== undefined) where.name = opts.filter.name;
   if (opts.filter.availabilityZone !== undefined) where.availabilityZone = opts.filter.availabilityZone;
-  const totalCount = await em.count(Volume, where);
-  const page: FilterQuery<Volume> = opts.after
-    ? {
-        $and: [
-          where,
-          { $or: [{ createdAt: { $gt: opts.after.createdAt } }, { createdAt: opts.after.createdAt, id: { $gt: opts.after.id } }] },
-        ],
-      }
-    : where;
-  const rows = await em.find(Volume, page, { orderBy: { createdAt: 'asc', id: 'asc' }, limit: opts.first + 1, disableIdentityMap: true });
-  return { rows: rows.slice(0, opts.first), hasNextPage: rows.length > opts.first, totalCount };
+  return keysetPage(em, Volume, where, { ...opts, order: 'asc' });
 }
 
 export function toVolumeView(v: Volume): VolumeView {

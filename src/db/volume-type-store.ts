@@ -2,7 +2,7 @@
  * Volume type rows: who may see and use them (public, or private with an access row for
  * the project), changes as compare-and-set on `version`, and the access list.
  */
-import { raw, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { raw } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import { VolumeType } from './entities.js';
 import { VolumeTypeAccess } from './volume-type-access.js';
@@ -59,15 +59,18 @@ export async function accessProjects(em: EntityManager, volumeTypeId: string): P
   return rows.map((r) => r.projectId);
 }
 
-/** Grants a project; returns false when it had access already. */
+/**
+ * Grants a project; returns false when it had access already. The duplicate is skipped by the
+ * database, not caught: a failed insert would end a PostgreSQL transaction.
+ */
 export async function addAccess(em: EntityManager, volumeTypeId: string, projectId: string): Promise<boolean> {
-  try {
-    await em.insert(VolumeTypeAccess, { volumeTypeId, projectId, createdAt: new Date() });
-    return true;
-  } catch (err) {
-    if (err instanceof UniqueConstraintViolationException) return false;
-    throw err;
-  }
+  const r = await em
+    .createQueryBuilder(VolumeTypeAccess)
+    .insert({ volumeTypeId, projectId, createdAt: new Date() })
+    .onConflict(['volumeTypeId', 'projectId'])
+    .ignore()
+    .execute('run');
+  return r.affectedRows === 1;
 }
 
 /** Revokes a project; returns false when it had no access. */

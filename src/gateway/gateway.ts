@@ -10,7 +10,7 @@ import type { Logger } from '../config/logger.js';
 import { loadSecretBox } from '../config/secret-key.js';
 import { capacity, type Db } from '../db/index.js';
 import { poolSourceFrom, setPoolSource } from '../metrics/index.js';
-import { buildFlintSchema } from '../resolvers/index.js';
+import { buildFlintSchema, type Ports } from '../resolvers/index.js';
 import { createApiLimits } from './limits/index.js';
 import { serveHttp } from './http/server.js';
 import { startTokenSecurity } from './http/token-security.js';
@@ -24,7 +24,10 @@ import { BackupMutations } from './mutations/backup.js';
 import { ManageMutations } from './mutations/manage.js';
 import { SnapshotMutations } from './mutations/snapshot.js';
 import { MigrationMutations } from './mutations/volume-migration.js';
+import { VolumeTypeMutations } from './mutations/volume-type.js';
 import { VolumeMutations } from './mutations/volume.js';
+import { ClusterQueries } from './queries/cluster.js';
+import { Reads } from './queries/reads.js';
 import { startReconcileResponder } from './outcomes/reconcile-responder.js';
 import { startRecorder } from './outcomes/recorder.js';
 import { startBackupRecovery } from './sweepers/backup-recovery.js';
@@ -63,7 +66,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   // Depth, cost, timeout, rates and WebSocket limits (src/gateway/limits/, FLINT_API_*).
   const limits = createApiLimits(config.apiLimits, tokens.auth);
   limits.prepareSchema(schema);
-  const cluster = await ClusterFeed.start({
+  const feed = await ClusterFeed.start({
     bus,
     db,
     pools,
@@ -71,8 +74,21 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     onError: (err) => log.warn({ err }, 'dashboard feed error'),
   });
   const stopPoolGauge = setPoolSource(poolSourceFrom(() => pools.list(), () => capacity.allocations(db.fork())));
-  const services = { volumes, snapshots, attachments, admin, migration, backups, manage, tokens: tokens.service, db, bus, live, pools, heartbeatSeconds: config.heartbeatSeconds, cluster };
-  const http = await serveHttp({ config, db, bus, log, schema, services, limits, tokens });
+  const ports: Ports = {
+    volumes,
+    snapshots,
+    attachments,
+    admin,
+    migration,
+    backups,
+    manage,
+    tokens: tokens.mutations,
+    volumeTypes: new VolumeTypeMutations({ config, db, bus, live, log }),
+    reads: new Reads(db),
+    cluster: new ClusterQueries({ db, bus, pools, feed, heartbeatSeconds: config.heartbeatSeconds }),
+    live,
+  };
+  const http = await serveHttp({ config, db, bus, log, schema, ports, limits, tokens });
   const port = http.port;
   const recorder = await startRecorder(bus, db, live, log, backupLive);
   const backupRecovery = startBackupRecovery(bus, db, live, backupLive, log);
@@ -100,7 +116,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
       backupLive.stop();
       pools.stop();
       stopPoolGauge();
-      cluster.stop();
+      feed.stop();
     },
   };
 }

@@ -1,8 +1,5 @@
 /** Admin actions (reset-state, force delete) and their audit trail. Admins only. */
 import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { listAudits } from '../db/audit-store.js';
-import { requireAdmin } from '../domain/access.js';
-import { checkPageSize, Problems } from '../domain/index.js';
 import type { Context } from './context.js';
 import {
   ForceDeleteVolumeInput,
@@ -18,10 +15,8 @@ import {
 import { OperationType } from './types/operation.js';
 import { SnapshotType } from './types/snapshot.js';
 import { VolumeType } from './types/volume.js';
-import { decodeCursor, encodeCursor } from './volume.resolver.js';
 import { connectionOf } from './types/relay.js';
 
-const RESOURCE_TYPES = ['volume', 'snapshot'];
 
 @Resolver(() => VolumeType)
 export class AdminResolver {
@@ -37,7 +32,7 @@ export class AdminResolver {
     @Arg('input', () => ResetVolumeStatusInput, { description: 'The volume, its new status and why.' }) input: ResetVolumeStatusInput,
     @Ctx() ctx: Context,
   ): Promise<ResetVolumeStatusPayload> {
-    const r = await ctx.services.admin.resetVolumeStatus(ctx.principal, input);
+    const r = await ctx.ports.admin.resetVolumeStatus(ctx.principal, input);
     return { volume: VolumeType.from(r.volume), audit: StatusAuditType.from(r.audit) };
   }
 
@@ -51,7 +46,7 @@ export class AdminResolver {
     @Arg('input', () => ResetSnapshotStatusInput, { description: 'The snapshot, its new status and why.' }) input: ResetSnapshotStatusInput,
     @Ctx() ctx: Context,
   ): Promise<ResetSnapshotStatusPayload> {
-    const r = await ctx.services.admin.resetSnapshotStatus(ctx.principal, input);
+    const r = await ctx.ports.admin.resetSnapshotStatus(ctx.principal, input);
     return { snapshot: SnapshotType.from(r.snapshot), audit: StatusAuditType.from(r.audit) };
   }
 
@@ -66,7 +61,7 @@ export class AdminResolver {
     @Arg('input', () => ForceDeleteVolumeInput, { description: 'The volume to delete, and why.' }) input: ForceDeleteVolumeInput,
     @Ctx() ctx: Context,
   ): Promise<ForceDeleteVolumePayload> {
-    const r = await ctx.services.admin.forceDeleteVolume(ctx.principal, input);
+    const r = await ctx.ports.admin.forceDeleteVolume(ctx.principal, input);
     return { volume: VolumeType.from(r.volume), operation: OperationType.from(r.operation), audit: StatusAuditType.from(r.audit) };
   }
 
@@ -81,21 +76,12 @@ export class AdminResolver {
     @Arg('after', () => String, { nullable: true, description: '`pageInfo.endCursor` of the previous page; omit for the first page.' }) after?: string,
     @Arg('filter', () => StatusAuditFilter, { nullable: true, description: 'Only records matching all its conditions; default every record.' }) filter?: StatusAuditFilter,
   ): Promise<StatusAuditConnection> {
-    requireAdmin(ctx.principal, 'Reading the status audit');
-    const problems = new Problems();
-    const size = checkPageSize(problems, first);
-    const resourceType = filter?.resourceType ?? undefined;
-    if (resourceType !== undefined && !RESOURCE_TYPES.includes(resourceType)) {
-      problems.add(`filter.resourceType must be volume or snapshot (got ${JSON.stringify(resourceType)})`);
-    }
-    problems.throwIfAny();
-    const page = await listAudits(ctx.services.db.fork(), {
-      filter: { resourceType, resourceId: filter?.resourceId ?? undefined },
-      first: size,
-      after: after ? decodeCursor(after) : undefined,
+    const page = await ctx.ports.reads.audits(ctx.principal, {
+      first,
+      after,
+      filter: { resourceType: filter?.resourceType ?? undefined, resourceId: filter?.resourceId ?? undefined },
     });
-    const edges = page.rows.map((a) => ({ node: StatusAuditType.from(a), cursor: encodeCursor(new Date(a.createdAt), a.id) }));
-    return connectionOf(edges, page.hasNextPage, page.totalCount);
+    return connectionOf(page, StatusAuditType.from);
   }
 
   @FieldResolver(() => [StatusAuditType], {

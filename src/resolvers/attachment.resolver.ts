@@ -1,10 +1,10 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { LiveAttachment } from '../bus/index.js';
-import { listAttachments, toAttachmentView } from '../db/index.js';
-import { canSee, checkPageSize, NotFoundError, Problems } from '../domain/index.js';
-import { projectScope, requirePrincipal } from '../domain/access.js';
+import { toAttachmentView } from '../db/index.js';
+import { canSee, NotFoundError } from '../domain/index.js';
+import { requirePrincipal } from '../domain/access.js';
 import type { AttachmentStatus } from '../domain/attachment-states.js';
-import type { AttachmentResult } from './attachment-services.js';
+import type { AttachmentResult } from './ports/attachments.js';
 import type { Context } from './context.js';
 import { OperationType, UserMessageType } from './types/operation.js';
 import { StatusAuditType } from './types/admin.js';
@@ -25,7 +25,6 @@ import {
   UpdateAttachmentPayload,
 } from './types/attachment.js';
 import { VolumeType } from './types/volume.js';
-import { decodeCursor, encodeCursor } from './volume.resolver.js';
 import { connectionOf } from './types/relay.js';
 
 const payload = (r: AttachmentResult) => ({ attachment: AttachmentType.from(r.attachment), operation: OperationType.from(r.operation) });
@@ -36,7 +35,7 @@ const ERRORS = 'Errors: NOT_FOUND, INVALID_STATE (says the current state and the
 export class AttachmentResolver {
   @Query(() => AttachmentType, { nullable: true, description: 'An attachment by id (DETACHED ones too), or null when it does not exist or belongs to another project (unless you are an admin).' })
   async attachment(@Arg('id', () => ID, { description: 'Id of the attachment.' }) id: string, @Ctx() ctx: Context): Promise<AttachmentType | null> {
-    const a = await ctx.services.attachments.visible(requirePrincipal(ctx.principal), id);
+    const a = await ctx.ports.attachments.visible(requirePrincipal(ctx.principal), id);
     return a ? AttachmentType.from(a) : null;
   }
 
@@ -49,18 +48,12 @@ export class AttachmentResolver {
     @Arg('after', () => String, { nullable: true, description: '`pageInfo.endCursor` of the previous page; omit for the first page.' }) after?: string,
     @Arg('filter', () => AttachmentFilter, { nullable: true, description: 'Only attachments matching all its conditions; default every one but DETACHED.' }) filter?: AttachmentFilter,
   ): Promise<AttachmentConnection> {
-    const p = requirePrincipal(ctx.principal);
-    const problems = new Problems();
-    const size = checkPageSize(problems, first);
-    problems.throwIfAny();
-    const page = await listAttachments(ctx.services.db.fork(), {
-      projectId: projectScope(p),
+    const page = await ctx.ports.reads.attachments(ctx.principal, {
+      first,
+      after,
       filter: { status: filter?.status as AttachmentStatus[] | undefined, volumeId: filter?.volumeId, instanceId: filter?.instanceId },
-      first: size,
-      after: after ? decodeCursor(after) : undefined,
     });
-    const edges = page.rows.map((a) => ({ node: AttachmentType.from(a), cursor: encodeCursor(a.createdAt, a.id) }));
-    return connectionOf(edges, page.hasNextPage, page.totalCount);
+    return connectionOf(page, AttachmentType.from);
   }
 
   @Mutation(() => CreateAttachmentPayload, {
@@ -72,14 +65,14 @@ export class AttachmentResolver {
       'CONFLICT (idempotencyKey reused with other parameters), FORBIDDEN (reader token), UNAUTHENTICATED.',
   })
   async createAttachment(@Arg('input', () => CreateAttachmentInput, { description: 'The attachment to make.' }) input: CreateAttachmentInput, @Ctx() ctx: Context) {
-    return payload(await ctx.services.attachments.create(ctx.principal, input));
+    return payload(await ctx.ports.attachments.create(ctx.principal, input));
   }
 
   @Mutation(() => UpdateAttachmentPayload, {
     description: 'Gives a RESERVED attachment its connector: it goes ATTACHING and the agent exports the volume, as `createAttachment` with a connector does. ' + ERRORS,
   })
   async updateAttachment(@Arg('input', () => UpdateAttachmentInput, { description: 'The attachment and its connector.' }) input: UpdateAttachmentInput, @Ctx() ctx: Context) {
-    return payload(await ctx.services.attachments.update(ctx.principal, input));
+    return payload(await ctx.ports.attachments.update(ctx.principal, input));
   }
 
   @Mutation(() => CompleteAttachmentPayload, {
@@ -88,7 +81,7 @@ export class AttachmentResolver {
       ERRORS,
   })
   async completeAttachment(@Arg('input', () => AttachmentIdInput, { description: 'The attachment.' }) input: AttachmentIdInput, @Ctx() ctx: Context) {
-    return payload(await ctx.services.attachments.complete(ctx.principal, input));
+    return payload(await ctx.ports.attachments.complete(ctx.principal, input));
   }
 
   @Mutation(() => DeleteAttachmentPayload, {
@@ -98,7 +91,7 @@ export class AttachmentResolver {
       ERRORS,
   })
   async deleteAttachment(@Arg('input', () => AttachmentIdInput, { description: 'The attachment.' }) input: AttachmentIdInput, @Ctx() ctx: Context) {
-    return payload(await ctx.services.attachments.delete(ctx.principal, input));
+    return payload(await ctx.ports.attachments.delete(ctx.principal, input));
   }
 
   @Mutation(() => ForceDetachPayload, {
@@ -107,7 +100,7 @@ export class AttachmentResolver {
       'Errors: NOT_FOUND, INVALID_STATE (DETACHED), BAD_USER_INPUT (reason), CONFLICT, FORBIDDEN (not an admin), UNAUTHENTICATED.',
   })
   async forceDetach(@Arg('input', () => ForceDetachInput, { description: 'The attachment and why.' }) input: ForceDetachInput, @Ctx() ctx: Context): Promise<ForceDetachPayload> {
-    const r = await ctx.services.attachments.forceDetach(ctx.principal, input);
+    const r = await ctx.ports.attachments.forceDetach(ctx.principal, input);
     return { ...payload(r), audit: StatusAuditType.from(r.audit) };
   }
 
@@ -116,9 +109,9 @@ export class AttachmentResolver {
       'The attachment as it is now, then again after every change, until it is DETACHED (the last event). Over graphql-ws, like `volumeChanged`; NOT_FOUND when it is not visible to you.',
     subscribe: async ({ args, context }: { args: { id: string }; context: Context }) => {
       const p = requirePrincipal(context.principal);
-      const a = await context.services.attachments.visible(p, args.id);
+      const a = await context.ports.attachments.visible(p, args.id);
       if (!a) throw new NotFoundError('Attachment', args.id);
-      return context.services.live.listenAttachments((ev) => ev.attachment.id === args.id && canSee(p, ev.attachment.projectId), {
+      return context.ports.live.listenAttachments((ev) => ev.attachment.id === args.id && canSee(p, ev.attachment.projectId), {
         first: { type: 'UPDATED', attachment: toAttachmentView(a) },
         until: (ev) => ev.attachment.status === 'detached',
       });
@@ -136,7 +129,7 @@ export class AttachmentResolver {
   async connectionInfo(@Root() a: AttachmentType, @Ctx() ctx: Context): Promise<ConnectionInfoType | null> {
     if (!a.connectionValue) return null;
     const p = requirePrincipal(ctx.principal);
-    const password = a.chapUsernameValue ? await ctx.services.attachments.chapSecretFor(p, a, (id) => ctx.loaders.attachment(id)) : null;
+    const password = a.chapUsernameValue ? await ctx.ports.attachments.chapSecretFor(p, a, (id) => ctx.loaders.attachment(id)) : null;
     return connectionInfoOf(a, password);
   }
 

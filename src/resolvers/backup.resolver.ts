@@ -1,9 +1,9 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { BackupView, LiveBackup } from '../bus/index.js';
-import { listBackups, toBackupView, type Backup } from '../db/index.js';
-import { canSee, checkPageSize, NotFoundError, Problems } from '../domain/index.js';
-import { projectScope, requirePrincipal } from '../domain/access.js';
-import type { BackupProgressValue, BackupResult } from './backup-services.js';
+import { toBackupView, type Backup } from '../db/index.js';
+import { canSee, NotFoundError } from '../domain/index.js';
+import { requirePrincipal } from '../domain/access.js';
+import type { BackupProgressValue, BackupResult } from './ports/backups.js';
 import type { Context } from './context.js';
 import {
   BackupConnection,
@@ -22,7 +22,6 @@ import {
 } from './types/backup.js';
 import { OperationType, UserMessageType } from './types/operation.js';
 import { VolumeType } from './types/volume.js';
-import { decodeCursor, encodeCursor } from './volume.resolver.js';
 import { connectionOf } from './types/relay.js';
 
 const view = (b: Backup) => BackupType.from(b, toBackupView);
@@ -42,7 +41,7 @@ export class BackupResolver {
     description: 'A backup by id, or null when it does not exist, is DELETED, or belongs to another project (unless you are an admin). Needs a token (UNAUTHENTICATED otherwise).',
   })
   async backup(@Arg('id', () => ID, { description: 'Id of the backup.' }) id: string, @Ctx() ctx: Context): Promise<BackupType | null> {
-    const b = await ctx.services.backups.visible(requirePrincipal(ctx.principal), id);
+    const b = await ctx.ports.backups.visible(requirePrincipal(ctx.principal), id);
     return b ? view(b) : null;
   }
 
@@ -57,18 +56,12 @@ export class BackupResolver {
     @Arg('after', () => String, { nullable: true, description: '`pageInfo.endCursor` of the previous page; omit for the first page.' }) after?: string,
     @Arg('filter', () => BackupFilter, { nullable: true, description: 'Only backups matching all its conditions; default every backup but DELETED ones.' }) filter?: BackupFilter,
   ): Promise<BackupConnection> {
-    const p = requirePrincipal(ctx.principal);
-    const problems = new Problems();
-    const size = checkPageSize(problems, first);
-    problems.throwIfAny();
-    const page = await listBackups(ctx.services.db.fork(), {
-      projectId: projectScope(p),
+    const page = await ctx.ports.reads.backups(ctx.principal, {
+      first,
+      after,
       filter: { status: filter?.status as Backup['status'][] | undefined, volumeId: filter?.volumeId, name: filter?.name },
-      first: size,
-      after: after ? decodeCursor(after) : undefined,
     });
-    const edges = page.rows.map((b) => ({ node: view(b), cursor: encodeCursor(new Date(b.createdAt), b.id) }));
-    return connectionOf(edges, page.hasNextPage, page.totalCount);
+    return connectionOf(page, view);
   }
 
   @Query(() => String, {
@@ -77,7 +70,7 @@ export class BackupResolver {
       `Admins only. Errors: NOT_FOUND, INVALID_STATE (not AVAILABLE), FORBIDDEN (not an admin), UNAUTHENTICATED.`,
   })
   async exportBackupRecord(@Arg('id', () => ID, { description: 'Id of the backup.' }) id: string, @Ctx() ctx: Context): Promise<string> {
-    return ctx.services.backups.exportRecord(ctx.principal, id);
+    return ctx.ports.backups.exportRecord(ctx.principal, id);
   }
 
   @Mutation(() => BackupPayload, {
@@ -88,7 +81,7 @@ export class BackupResolver {
       `Errors: NOT_FOUND (volume, snapshot), INVALID_STATE (the volume is not AVAILABLE, or IN_USE without force; the snapshot is not AVAILABLE), BAD_USER_INPUT, CONFLICT (idempotencyKey reused with other parameters, or the volume changed meanwhile), ${ERRORS}.`,
   })
   async createBackup(@Arg('input', () => CreateBackupInput, { description: 'The backup to take.' }) input: CreateBackupInput, @Ctx() ctx: Context) {
-    return payload(await ctx.services.backups.create(ctx.principal, input));
+    return payload(await ctx.ports.backups.create(ctx.principal, input));
   }
 
   @Mutation(() => RestoreBackupPayload, {
@@ -98,7 +91,7 @@ export class BackupResolver {
       `Errors: NOT_FOUND (backup, volume), INVALID_STATE (backup or volume state), BAD_USER_INPUT (volume too small, other project, name with volumeId), CONFLICT, ${ERRORS}.`,
   })
   async restoreBackup(@Arg('input', () => RestoreBackupInput, { description: 'The backup and where to restore it.' }) input: RestoreBackupInput, @Ctx() ctx: Context) {
-    const r = await ctx.services.backups.restore(ctx.principal, input);
+    const r = await ctx.ports.backups.restore(ctx.principal, input);
     return { backup: view(r.backup), volume: VolumeType.from(r.volume), operation: OperationType.from(r.operation) };
   }
 
@@ -109,7 +102,7 @@ export class BackupResolver {
       `Errors: NOT_FOUND, INVALID_STATE (says the current state), CONFLICT (expectedVersion is stale), SERVICE_UNAVAILABLE (no agent can reach the repository), ${ERRORS}.`,
   })
   async deleteBackup(@Arg('input', () => DeleteBackupInput, { description: 'The backup to delete.' }) input: DeleteBackupInput, @Ctx() ctx: Context) {
-    return payload(await ctx.services.backups.delete(ctx.principal, input));
+    return payload(await ctx.ports.backups.delete(ctx.principal, input));
   }
 
   @Mutation(() => BackupPayload, {
@@ -118,7 +111,7 @@ export class BackupResolver {
       `and a message in \`Backup.messages\`. Errors: NOT_FOUND, INVALID_STATE (not AVAILABLE), ${ERRORS}.`,
   })
   async verifyBackup(@Arg('input', () => VerifyBackupInput, { description: 'The backup to verify.' }) input: VerifyBackupInput, @Ctx() ctx: Context) {
-    return payload(await ctx.services.backups.verify(ctx.principal, input));
+    return payload(await ctx.ports.backups.verify(ctx.principal, input));
   }
 
   @Mutation(() => BackupPayload, {
@@ -127,7 +120,7 @@ export class BackupResolver {
       'then AVAILABLE, or ERROR with the reason. Admins only. Errors: BAD_USER_INPUT (not a record), CONFLICT (already known here), SERVICE_UNAVAILABLE (no agent UP), FORBIDDEN, UNAUTHENTICATED.',
   })
   async importBackupRecord(@Arg('input', () => ImportBackupRecordInput, { description: 'The exported record.' }) input: ImportBackupRecordInput, @Ctx() ctx: Context) {
-    return payload(await ctx.services.backups.importRecord(ctx.principal, input));
+    return payload(await ctx.ports.backups.importRecord(ctx.principal, input));
   }
 
   @FieldResolver(() => BackupType, { nullable: true, description: 'The backup it was compared with (incremental); null for a full backup, or when that backup is DELETED.' })
@@ -175,9 +168,9 @@ export class BackupSubscriptionResolver {
       'Over graphql-ws, like `volumeChanged`. Authorised like `backup`: NOT_FOUND when it is not visible to you.',
     subscribe: async ({ args, context }: SubscribeData<{ id: string }>) => {
       const p = requirePrincipal(context.principal);
-      const b = await context.services.backups.visible(p, args.id);
+      const b = await context.ports.backups.visible(p, args.id);
       if (!b) throw new NotFoundError('Backup', args.id);
-      return context.services.backups.live.listen(args.id, (ev) => canSee(p, ev.backup.projectId), { type: 'UPDATED', backup: toBackupView(b) });
+      return context.ports.backups.live.listen(args.id, (ev) => canSee(p, ev.backup.projectId), { type: 'UPDATED', backup: toBackupView(b) });
     },
   })
   backupChanged(@Root() ev: LiveBackup, @Arg('id', () => ID, { description: 'Id of the backup to follow.' }) _id: string): BackupType {
@@ -191,10 +184,10 @@ export class BackupSubscriptionResolver {
       'Over graphql-ws; authorised like `backup`: NOT_FOUND when it is not visible to you.',
     subscribe: async ({ args, context }: SubscribeData<{ id: string }>) => {
       const p = requirePrincipal(context.principal);
-      const b = await context.services.backups.visible(p, args.id);
+      const b = await context.ports.backups.visible(p, args.id);
       if (!b) throw new NotFoundError('Backup', args.id);
       const current: BackupView = toBackupView(b);
-      return context.services.backups.live.listenProgress(current, (ev) => canSee(p, ev.backup.projectId));
+      return context.ports.backups.live.listenProgress(current, (ev) => canSee(p, ev.backup.projectId));
     },
   })
   backupProgress(@Root() ev: BackupProgressValue, @Arg('id', () => ID, { description: 'Id of the backup to follow.' }) _id: string): BackupProgressType {

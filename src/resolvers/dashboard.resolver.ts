@@ -2,14 +2,13 @@
  * What live dashboards read: operations and user messages (lists and live events), and
  * the pools and services as they change (admins). Authorised like every other field.
  */
-import type { OperationKind } from '../domain/operations.js';
-import type { FilterQuery } from '@mikro-orm/core';
 import { Arg, Ctx, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { LiveMessage, LiveOperation, OperationView, ServiceHeartbeat, UserMessageView } from '../bus/index.js';
-import { Operation, UserMessage } from '../db/index.js';
-import { canSee, checkPageSize, projectScope, Problems, requireAdmin, requirePrincipal } from '../domain/index.js';
+import type { OperationStatus } from '../db/index.js';
+import { canSee, requirePrincipal } from '../domain/index.js';
 import { toPools, toServices } from './cluster-views.js';
-import type { Context, PoolSnapshot } from './context.js';
+import type { Context } from './context.js';
+import type { PoolSnapshot } from './ports/index.js';
 import {
   messageFromView,
   OperationConnection,
@@ -20,7 +19,6 @@ import {
 } from './types/dashboard.js';
 import { OperationType, UserMessageType } from './types/operation.js';
 import { Pool, Service } from './types/system.js';
-import { decodeCursor, encodeCursor } from './volume.resolver.js';
 import { connectionOf } from './types/relay.js';
 
 interface SubscribeData<A> {
@@ -42,19 +40,6 @@ function messageMatches(filter: UserMessageFilter | undefined, m: UserMessageVie
   return true;
 }
 
-/** Keyset condition for "after this cursor" in newest-first order. */
-function olderThan(after: string): FilterQuery<{ createdAt: Date; id: string }> {
-  const c = decodeCursor(after);
-  return { $or: [{ createdAt: { $lt: c.createdAt } }, { createdAt: c.createdAt, id: { $lt: c.id } }] };
-}
-
-function pageSize(first: number | undefined): number {
-  const problems = new Problems();
-  const size = checkPageSize(problems, first);
-  problems.throwIfAny();
-  return size;
-}
-
 @Resolver()
 export class DashboardResolver {
   @Query(() => OperationConnection, { description: 'Operations of your project (of every project for admins), newest first.' })
@@ -64,22 +49,12 @@ export class DashboardResolver {
     @Arg('after', () => String, { nullable: true, description: 'endCursor of the previous page.' }) after?: string,
     @Arg('filter', () => OperationFilter, { nullable: true, description: 'Only operations that meet these conditions.' }) filter?: OperationFilter,
   ): Promise<OperationConnection> {
-    const p = requirePrincipal(ctx.principal);
-    const size = pageSize(first);
-    const where: FilterQuery<Operation> = {};
-    const scope = projectScope(p);
-    if (scope) where.projectId = scope;
-    if (filter?.status?.length) where.status = { $in: filter.status as string[] as Operation['status'][] };
-    if (filter?.kind !== undefined && filter.kind !== null) where.kind = filter.kind as OperationKind; // an unknown kind matches nothing
-    const em = ctx.services.db.fork();
-    const totalCount = await em.count(Operation, where);
-    const rows = await em.find(Operation, after ? { $and: [where, olderThan(after) as FilterQuery<Operation>] } : where, {
-      orderBy: { createdAt: 'desc', id: 'desc' },
-      limit: size + 1,
-      disableIdentityMap: true,
+    const page = await ctx.ports.reads.operations(ctx.principal, {
+      first,
+      after,
+      filter: { status: filter?.status as string[] as OperationStatus[] | undefined, kind: filter?.kind ?? undefined },
     });
-    const edges = rows.slice(0, size).map((o) => ({ node: OperationType.from(o), cursor: encodeCursor(o.createdAt, o.id) }));
-    return connectionOf(edges, rows.length > size, totalCount);
+    return connectionOf(page, OperationType.from);
   }
 
   @Query(() => UserMessageConnection, {
@@ -91,41 +66,25 @@ export class DashboardResolver {
     @Arg('after', () => String, { nullable: true, description: 'endCursor of the previous page.' }) after?: string,
     @Arg('filter', () => UserMessageFilter, { nullable: true, description: 'Only messages about this resource.' }) filter?: UserMessageFilter,
   ): Promise<UserMessageConnection> {
-    const p = requirePrincipal(ctx.principal);
-    const size = pageSize(first);
-    const where: FilterQuery<UserMessage> = { expiresAt: { $gt: new Date() } };
-    const scope = projectScope(p);
-    if (scope) where.projectId = scope;
-    if (filter?.resourceType !== undefined && filter.resourceType !== null) where.resourceType = filter.resourceType;
-    if (filter?.resourceId !== undefined && filter.resourceId !== null) where.resourceId = filter.resourceId;
-    const em = ctx.services.db.fork();
-    const totalCount = await em.count(UserMessage, where);
-    const rows = await em.find(UserMessage, after ? { $and: [where, olderThan(after) as FilterQuery<UserMessage>] } : where, {
-      orderBy: { createdAt: 'desc', id: 'desc' },
-      limit: size + 1,
-      disableIdentityMap: true,
+    const page = await ctx.ports.reads.messages(ctx.principal, {
+      first,
+      after,
+      filter: { resourceType: filter?.resourceType ?? undefined, resourceId: filter?.resourceId ?? undefined },
     });
-    const edges = rows.slice(0, size).map((m) => ({ node: UserMessageType.from(m), cursor: encodeCursor(m.createdAt, m.id) }));
-    return connectionOf(edges, rows.length > size, totalCount);
+    return connectionOf(page, UserMessageType.from);
   }
 
   @Subscription(() => [Pool], {
     description: 'Every pool now, then the whole list again after each pool heartbeat (a few times a second at most) and when a pool turns DOWN (admins only).',
-    subscribe: ({ context }: SubscribeData<Record<string, never>>) => {
-      requireAdmin(context.principal, 'Watching pools');
-      return context.services.cluster.pools();
-    },
+    subscribe: ({ context }: SubscribeData<Record<string, never>>) => context.ports.cluster.watchPools(context.principal),
   })
   poolsChanged(@Root() snapshot: PoolSnapshot, @Ctx() ctx: Context): Pool[] {
-    return toPools(snapshot.stats, snapshot.allocated, ctx.services.heartbeatSeconds);
+    return toPools(snapshot.stats, snapshot.allocated, ctx.ports.cluster.heartbeatSeconds);
   }
 
   @Subscription(() => [Service], {
     description: 'Every service now, then the whole list again when one sends a heartbeat, appears, or turns DOWN (admins only).',
-    subscribe: ({ context }: SubscribeData<Record<string, never>>) => {
-      requireAdmin(context.principal, 'Watching services');
-      return context.services.cluster.services();
-    },
+    subscribe: ({ context }: SubscribeData<Record<string, never>>) => context.ports.cluster.watchServices(context.principal),
   })
   servicesChanged(@Root() beats: ServiceHeartbeat[]): Service[] {
     return toServices(beats);
@@ -135,7 +94,7 @@ export class DashboardResolver {
     description: 'Every operation you may see, each time it is created or changes (PENDING, RUNNING, then SUCCEEDED or FAILED), that matches the filter.',
     subscribe: ({ args, context }: SubscribeData<{ filter?: OperationFilter }>) => {
       const p = requirePrincipal(context.principal);
-      return context.services.live.listenOperations((ev) => canSee(p, ev.operation.projectId) && operationMatches(args.filter, ev.operation));
+      return context.ports.live.listenOperations((ev) => canSee(p, ev.operation.projectId) && operationMatches(args.filter, ev.operation));
     },
   })
   operationEvents(
@@ -149,7 +108,7 @@ export class DashboardResolver {
     description: 'Every user message you may see, as it is added, that matches the filter.',
     subscribe: ({ args, context }: SubscribeData<{ filter?: UserMessageFilter }>) => {
       const p = requirePrincipal(context.principal);
-      return context.services.live.listenMessages((ev) => canSee(p, ev.message.projectId) && messageMatches(args.filter, ev.message));
+      return context.ports.live.listenMessages((ev) => canSee(p, ev.message.projectId) && messageMatches(args.filter, ev.message));
     },
   })
   messageAdded(

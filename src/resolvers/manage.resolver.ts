@@ -17,7 +17,7 @@ export class ManageResolver {
       'Errors: BAD_USER_INPUT, NOT_FOUND (project, or volume type), NO_VALID_BACKEND (unknown host or pool, agent DOWN), CONFLICT (idempotency key reused), FORBIDDEN, UNAUTHENTICATED.',
   })
   async manageVolume(@Arg('input', () => ManageVolumeInput, { description: 'The image and the volume to make of it.' }) input: ManageVolumeInput, @Ctx() ctx: Context): Promise<ManageVolumePayload> {
-    const r = await ctx.services.manage.manage(ctx.principal, input);
+    const r = await ctx.ports.manage.manage(ctx.principal, input);
     return { volume: VolumeType.from(r.volume), operation: OperationType.from(r.operation) };
   }
 
@@ -28,7 +28,7 @@ export class ManageResolver {
       'Errors: NOT_FOUND, INVALID_STATE (not AVAILABLE, ERROR or ERROR_DELETING, or it has snapshots), CONFLICT (`expectedVersion`), FORBIDDEN, UNAUTHENTICATED.',
   })
   async unmanageVolume(@Arg('input', () => UnmanageVolumeInput, { description: 'The volume to forget.' }) input: UnmanageVolumeInput, @Ctx() ctx: Context): Promise<UnmanageVolumePayload> {
-    const r = await ctx.services.manage.unmanage(ctx.principal, input);
+    const r = await ctx.ports.manage.unmanage(ctx.principal, input);
     return { volume: VolumeType.from(r.volume), operation: OperationType.from(r.operation) };
   }
 
@@ -42,7 +42,7 @@ export class ManageResolver {
     @Arg('pool', { description: 'Name of the pool on that host.' }) pool: string,
     @Ctx() ctx: Context,
   ): Promise<ManageableVolume[]> {
-    const images = await ctx.services.manage.manageable(ctx.principal, host, pool);
+    const images = await ctx.ports.manage.manageable(ctx.principal, host, pool);
     return images.map((i) => Object.assign(new ManageableVolume(), { ...i, sizeGiB: Math.max(1, Math.ceil(i.sizeBytes / GiB)) }));
   }
 }

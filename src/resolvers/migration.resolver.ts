@@ -4,7 +4,7 @@ import type { Context } from './context.js';
 import { MigrateVolumeInput, MigrateVolumePayload, MigrationPolicyEnum, RetypeVolumeInput, RetypeVolumePayload } from './types/migration.js';
 import { OperationType } from './types/operation.js';
 import { VolumeType } from './types/volume.js';
-import type { VolumeResult } from './services.js';
+import type { VolumeResult } from './ports/volumes.js';
 
 const payload = (r: VolumeResult) => ({ volume: VolumeType.from(r.volume), operation: OperationType.from(r.operation) });
 
@@ -18,7 +18,7 @@ export class MigrationResolver {
       'Errors: BAD_USER_INPUT (the same pool, an unknown pool), NO_VALID_BACKEND (the pool is DOWN, refused by a filter unless `force`, or full), INVALID_STATE (not AVAILABLE, or has snapshots), NOT_FOUND, FORBIDDEN (not an admin), UNAUTHENTICATED.',
   })
   async migrateVolume(@Arg('input', () => MigrateVolumeInput, { description: 'The volume and its destination.' }) input: MigrateVolumeInput, @Ctx() ctx: Context) {
-    return payload(await ctx.services.migration.migrate(ctx.principal, input));
+    return payload(await ctx.ports.migration.migrate(ctx.principal, input));
   }
 
   @Mutation(() => RetypeVolumePayload, {
@@ -31,7 +31,7 @@ export class MigrationResolver {
   })
   async retypeVolume(@Arg('input', () => RetypeVolumeInput, { description: 'The volume, its new type and the migration policy.' }) input: RetypeVolumeInput, @Ctx() ctx: Context) {
     return payload(
-      await ctx.services.migration.retype(ctx.principal, {
+      await ctx.ports.migration.retype(ctx.principal, {
         id: input.id,
         volumeType: input.volumeType,
         migrationPolicy: input.migrationPolicy ?? MigrationPolicyEnum.NEVER,

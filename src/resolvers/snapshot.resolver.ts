@@ -1,9 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { listSnapshots } from '../db/index.js';
-import { checkPageSize, Problems } from '../domain/index.js';
-import { projectScope, requirePrincipal } from '../domain/access.js';
+import { requirePrincipal } from '../domain/access.js';
 import type { Context } from './context.js';
-import type { SnapshotResult } from './services.js';
+import type { SnapshotResult } from './ports/snapshots.js';
 import { OperationType, UserMessageType } from './types/operation.js';
 import {
   CreateSnapshotInput,
@@ -15,7 +13,6 @@ import {
 } from './types/snapshot-inputs.js';
 import { SnapshotConnection, SnapshotFilter, SnapshotType } from './types/snapshot.js';
 import { VolumeType } from './types/volume.js';
-import { decodeCursor, encodeCursor } from './volume.resolver.js';
 import { connectionOf } from './types/relay.js';
 
 const payload = (r: SnapshotResult) => ({ snapshot: SnapshotType.from(r.snapshot), operation: OperationType.from(r.operation) });
@@ -27,7 +24,7 @@ export class SnapshotResolver {
     description: 'A snapshot by id, or null when it does not exist, is DELETED, or belongs to another project (unless you are an admin). Needs a token (UNAUTHENTICATED otherwise).',
   })
   async snapshot(@Arg('id', () => ID, { description: 'Id of the snapshot.' }) id: string, @Ctx() ctx: Context): Promise<SnapshotType | null> {
-    const s = await ctx.services.snapshots.visible(requirePrincipal(ctx.principal), id);
+    const s = await ctx.ports.snapshots.visible(requirePrincipal(ctx.principal), id);
     return s ? SnapshotType.from(s) : null;
   }
 
@@ -42,18 +39,12 @@ export class SnapshotResolver {
     @Arg('after', () => String, { nullable: true, description: '`pageInfo.endCursor` of the previous page; omit for the first page.' }) after?: string,
     @Arg('filter', () => SnapshotFilter, { nullable: true, description: 'Only snapshots matching all its conditions; default every snapshot but DELETED ones.' }) filter?: SnapshotFilter,
   ): Promise<SnapshotConnection> {
-    const p = requirePrincipal(ctx.principal);
-    const problems = new Problems();
-    const size = checkPageSize(problems, first);
-    problems.throwIfAny();
-    const page = await listSnapshots(ctx.services.db.fork(), {
-      projectId: projectScope(p),
+    const page = await ctx.ports.reads.snapshots(ctx.principal, {
+      first,
+      after,
       filter: { status: filter?.status as SnapshotType['status'][] | undefined, volumeId: filter?.volumeId, name: filter?.name },
-      first: size,
-      after: after ? decodeCursor(after) : undefined,
     });
-    const edges = page.rows.map((s) => ({ node: SnapshotType.from(s), cursor: encodeCursor(s.createdAt, s.id) }));
-    return connectionOf(edges, page.hasNextPage, page.totalCount);
+    return connectionOf(page, SnapshotType.from);
   }
 
   @Mutation(() => CreateSnapshotPayload, {
@@ -63,7 +54,7 @@ export class SnapshotResolver {
       'Errors: NOT_FOUND (volume), INVALID_STATE (the volume is not AVAILABLE), BAD_USER_INPUT, CONFLICT (idempotencyKey reused with other parameters, or the volume changed meanwhile), FORBIDDEN (reader token), UNAUTHENTICATED.',
   })
   async createSnapshot(@Arg('input', () => CreateSnapshotInput, { description: 'The snapshot to take.' }) input: CreateSnapshotInput, @Ctx() ctx: Context) {
-    return payload(await ctx.services.snapshots.create(ctx.principal, input));
+    return payload(await ctx.ports.snapshots.create(ctx.principal, input));
   }
 
   @Mutation(() => UpdateSnapshotPayload, {
@@ -72,7 +63,7 @@ export class SnapshotResolver {
       'Errors: NOT_FOUND, CONFLICT (expectedVersion is stale), INVALID_STATE, BAD_USER_INPUT, FORBIDDEN (reader token), UNAUTHENTICATED.',
   })
   async updateSnapshot(@Arg('input', () => UpdateSnapshotInput, { description: 'The snapshot and what to change.' }) input: UpdateSnapshotInput, @Ctx() ctx: Context) {
-    return payload(await ctx.services.snapshots.update(ctx.principal, input));
+    return payload(await ctx.ports.snapshots.update(ctx.principal, input));
   }
 
   @Mutation(() => DeleteSnapshotPayload, {
@@ -81,7 +72,7 @@ export class SnapshotResolver {
       'Errors: NOT_FOUND, INVALID_STATE (says the current state), CONFLICT, FORBIDDEN, UNAUTHENTICATED.',
   })
   async deleteSnapshot(@Arg('input', () => DeleteSnapshotInput, { description: 'The snapshot to delete.' }) input: DeleteSnapshotInput, @Ctx() ctx: Context) {
-    return payload(await ctx.services.snapshots.delete(ctx.principal, input));
+    return payload(await ctx.ports.snapshots.delete(ctx.principal, input));
   }
 
   @FieldResolver(() => VolumeType, { nullable: true, description: 'The volume it was taken of; null when that volume is DELETED or not visible to you.' })

@@ -28,9 +28,9 @@ export class SubscriptionResolver {
       'Over graphql-ws on /graphql with `connectionParams: { authorization: "Bearer <token>" }`. Authorised like `volume`: NOT_FOUND when it is not visible to you.',
     subscribe: async ({ args, context }: SubscribeData<{ id: string }>) => {
       const p = requirePrincipal(context.principal);
-      const v = await context.services.volumes.visible(p, args.id);
+      const v = await context.ports.volumes.visible(p, args.id);
       if (!v) throw new NotFoundError('Volume', args.id);
-      return context.services.live.listen((ev) => ev.volume.id === args.id && canSee(p, ev.volume.projectId), {
+      return context.ports.live.listen((ev) => ev.volume.id === args.id && canSee(p, ev.volume.projectId), {
         first: { type: 'UPDATED', volume: toVolumeView(v) },
         until: (ev) => ev.type === 'DELETED',
       });
@@ -46,7 +46,7 @@ export class SubscriptionResolver {
       'Sends no initial state: read `volumes` first. Over graphql-ws, like `volumeChanged`.',
     subscribe: ({ args, context }: SubscribeData<{ filter?: VolumeFilter }>) => {
       const p = requirePrincipal(context.principal);
-      return context.services.live.listen((ev) => canSee(p, ev.volume.projectId) && matches(args.filter, ev));
+      return context.ports.live.listen((ev) => canSee(p, ev.volume.projectId) && matches(args.filter, ev));
     },
   })
   volumeEvents(
@@ -62,9 +62,9 @@ export class SubscriptionResolver {
       'Over graphql-ws, like `volumeChanged`. Authorised like `snapshot`: NOT_FOUND when it is not visible to you.',
     subscribe: async ({ args, context }: SubscribeData<{ id: string }>) => {
       const p = requirePrincipal(context.principal);
-      const s = await context.services.snapshots.visible(p, args.id);
+      const s = await context.ports.snapshots.visible(p, args.id);
       if (!s) throw new NotFoundError('Snapshot', args.id);
-      return context.services.live.listenSnapshots((ev) => ev.snapshot.id === args.id && canSee(p, ev.snapshot.projectId), {
+      return context.ports.live.listenSnapshots((ev) => ev.snapshot.id === args.id && canSee(p, ev.snapshot.projectId), {
         first: { type: 'UPDATED', snapshot: toSnapshotView(s) },
         until: (ev) => ev.type === 'DELETED',
       });

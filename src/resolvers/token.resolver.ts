@@ -1,6 +1,5 @@
 /** API tokens for admins: create (with an expiry), list, revoke. Members and readers get FORBIDDEN. */
 import { Arg, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
-import { checkPageSize, Problems, requireAdmin } from '../domain/index.js';
 import type { Context } from './context.js';
 import { connectionOf } from './types/relay.js';
 import {
@@ -12,7 +11,6 @@ import {
   RevokeApiTokenInput,
   RevokeApiTokenPayload,
 } from './types/token.js';
-import { decodeCursor, encodeCursor } from './volume.resolver.js';
 
 @Resolver()
 export class TokenResolver {
@@ -26,7 +24,7 @@ export class TokenResolver {
     @Arg('input', () => CreateApiTokenInput, { description: 'Project, role, label and expiry of the new token.' }) input: CreateApiTokenInput,
     @Ctx() ctx: Context,
   ): Promise<CreateApiTokenPayload> {
-    const r = await ctx.services.tokens.create(ctx.principal, { project: input.project, role: input.role, name: input.name ?? null, expiresAt: input.expiresAt ?? null });
+    const r = await ctx.ports.tokens.create(ctx.principal, { project: input.project, role: input.role, name: input.name ?? null, expiresAt: input.expiresAt ?? null });
     return { token: r.token, apiToken: ApiTokenType.from(r.apiToken) };
   }
 
@@ -42,14 +40,9 @@ export class TokenResolver {
     @Arg('after', () => String, { nullable: true, description: '`pageInfo.endCursor` of the previous page; omit for the first page.' }) after?: string,
     @Arg('filter', () => ApiTokenFilter, { nullable: true, description: 'Only tokens matching all its conditions; default every token not revoked.' }) filter?: ApiTokenFilter,
   ): Promise<ApiTokenConnection> {
-    requireAdmin(ctx.principal, 'Listing API tokens');
-    const problems = new Problems();
-    const size = checkPageSize(problems, first);
-    problems.throwIfAny();
-    const page = await ctx.services.tokens.list(ctx.principal, { first: size, after: after ? decodeCursor(after) : undefined, filter: filter ?? null });
+    const page = await ctx.ports.tokens.list(ctx.principal, { first, after, filter: filter ?? null });
     const now = new Date();
-    const edges = page.rows.map((t) => ({ node: ApiTokenType.from(t, now), cursor: encodeCursor(t.createdAt, t.id) }));
-    return connectionOf(edges, page.hasNextPage, page.totalCount);
+    return connectionOf(page, (t) => ApiTokenType.from(t, now));
   }
 
   @Mutation(() => RevokeApiTokenPayload, {
@@ -61,6 +54,6 @@ export class TokenResolver {
     @Arg('input', () => RevokeApiTokenInput, { description: 'The token to revoke.' }) input: RevokeApiTokenInput,
     @Ctx() ctx: Context,
   ): Promise<RevokeApiTokenPayload> {
-    return { apiToken: ApiTokenType.from(await ctx.services.tokens.revoke(ctx.principal, { id: input.id })) };
+    return { apiToken: ApiTokenType.from(await ctx.ports.tokens.revoke(ctx.principal, { id: input.id })) };
   }
 }

@@ -1,46 +1,23 @@
 /**
- * Volume type administration beyond create/delete (src/resolvers/system.resolver.ts):
- * `volumeType`, `updateVolumeType`, and Cinder's volume-type access for private types
- * (`addVolumeTypeAccess`, `removeVolumeTypeAccess`, `VolumeType.accessProjects`).
+ * Volume types: `volumeTypes`, `volumeType`, create, update and delete, and Cinder's
+ * volume-type access for private types (`addVolumeTypeAccess`, `removeVolumeTypeAccess`,
+ * `VolumeType.accessProjects`). The rules are in src/gateway/mutations/volume-type.ts.
  */
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
-import {
-  addAccess,
-  casVolumeType,
-  countVolumesOfType,
-  findVolumeType,
-  findVolumeTypeByName,
-  mayUseVolumeType,
-  Project,
-  removeAccess,
-  Volume,
-  type VolumeTypeChanges,
-} from '../db/index.js';
-import {
-  BadInputError,
-  checkDescription,
-  checkExtraSpecs,
-  checkName,
-  ConflictError,
-  InvalidStateError,
-  NotFoundError,
-  Problems,
-  requireAdmin,
-  requirePrincipal,
-} from '../domain/index.js';
+import { requireAdmin } from '../domain/index.js';
 import type { Context } from './context.js';
-import { VolumeTypeType } from './types/system.js';
+import { CreateVolumeTypeInput, DeleteVolumeTypeInput, VolumeTypeType } from './types/system.js';
 import { UpdateVolumeTypeInput, VolumeTypeAccessInput } from './types/volume-type-inputs.js';
-
-function sameSpecs(a: Record<string, string>, b: Record<string, string>): boolean {
-  const ka = Object.keys(a).sort();
-  const kb = Object.keys(b).sort();
-  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a[k] === b[k]);
-}
 
 @Resolver(() => VolumeTypeType)
 export class VolumeTypeResolver {
+  @Query(() => [VolumeTypeType], {
+    description: 'Volume types you may use in `createVolume`, by name: the public ones and the private ones your project was granted (admins see all).',
+  })
+  async volumeTypes(@Ctx() ctx: Context): Promise<VolumeTypeType[]> {
+    return (await ctx.ports.volumeTypes.usable(ctx.principal)).map(VolumeTypeType.from);
+  }
+
   @Query(() => VolumeTypeType, {
     nullable: true,
     description:
@@ -51,11 +28,8 @@ export class VolumeTypeResolver {
     @Arg('id', () => ID, { nullable: true, description: 'Id of the volume type.' }) id?: string | null,
     @Arg('name', () => String, { nullable: true, description: 'Name of the volume type.' }) name?: string | null,
   ): Promise<VolumeTypeType | null> {
-    const p = requirePrincipal(ctx.principal);
-    if ((id == null) === (name == null)) throw new BadInputError(['give exactly one of id and name']);
-    const em = ctx.services.db.fork();
-    const t = id != null ? await findVolumeType(em, id) : await findVolumeTypeByName(em, name!);
-    return t && (await mayUseVolumeType(em, p, t)) ? VolumeTypeType.from(t) : null;
+    const t = await ctx.ports.volumeTypes.find(ctx.principal, { id, name });
+    return t ? VolumeTypeType.from(t) : null;
   }
 
   @FieldResolver(() => [ID], {
@@ -64,6 +38,22 @@ export class VolumeTypeResolver {
   async accessProjects(@Root() type: VolumeTypeType, @Ctx() ctx: Context): Promise<string[]> {
     requireAdmin(ctx.principal, 'Reading the projects of a volume type');
     return ctx.loaders.accessProjectsOf(type.id);
+  }
+
+  @Mutation(() => VolumeTypeType, {
+    description: 'Defines a volume type (admins only). Errors: BAD_USER_INPUT, CONFLICT (the name is taken), FORBIDDEN, UNAUTHENTICATED.',
+  })
+  async createVolumeType(@Arg('input', () => CreateVolumeTypeInput, { description: 'The volume type to define.' }) input: CreateVolumeTypeInput, @Ctx() ctx: Context): Promise<VolumeTypeType> {
+    return VolumeTypeType.from(await ctx.ports.volumeTypes.create(ctx.principal, input));
+  }
+
+  @Mutation(() => ID, {
+    description:
+      'Deletes a volume type that no volume uses any more (admins only) and returns its id. ' +
+      'Errors: NOT_FOUND, INVALID_STATE (volumes still use it: says how many; delete or retype them first), FORBIDDEN, UNAUTHENTICATED.',
+  })
+  async deleteVolumeType(@Arg('input', () => DeleteVolumeTypeInput, { description: 'The volume type to delete.' }) input: DeleteVolumeTypeInput, @Ctx() ctx: Context): Promise<string> {
+    return ctx.ports.volumeTypes.delete(ctx.principal, input);
   }
 
   @Mutation(() => VolumeTypeType, {
@@ -76,54 +66,7 @@ export class VolumeTypeResolver {
     @Arg('input', () => UpdateVolumeTypeInput, { description: 'The volume type and what to change.' }) input: UpdateVolumeTypeInput,
     @Ctx() ctx: Context,
   ): Promise<VolumeTypeType> {
-    requireAdmin(ctx.principal, 'Changing volume types');
-    const problems = new Problems();
-    checkName(problems, 'name', input.name, false);
-    checkDescription(problems, input.description);
-    const extraSpecs = checkExtraSpecs(problems, input.extraSpecs);
-    problems.throwIfAny();
-    const changes: VolumeTypeChanges = {};
-    if (input.name != null) changes.name = input.name;
-    if (input.description != null) changes.description = input.description === '' ? null : input.description;
-    if (extraSpecs !== undefined) changes.extraSpecs = extraSpecs;
-    if (input.isPublic != null) changes.isPublic = input.isPublic;
-    if (Object.keys(changes).length === 0) throw new BadInputError(['give at least one of name, description, extraSpecs, isPublic to change']);
-
-    const em = ctx.services.db.fork();
-    const current = await findVolumeType(em, input.id);
-    if (!current) throw new NotFoundError('VolumeType', input.id);
-    const expected = input.expectedVersion ?? undefined;
-    if (expected !== undefined && expected !== current.version) {
-      throw new ConflictError(`Volume type ${current.id} is at version ${current.version}, not ${expected}; read it again and retry.`, {
-        currentVersion: current.version,
-      });
-    }
-    try {
-      // The write comes first: a SQLite transaction that reads first cannot upgrade while another process writes.
-      const updated = await em.transactional(async (tx) => {
-        const t = await casVolumeType(tx, current.id, current.version, changes);
-        if (!t) throw new ConflictError(`Volume type ${current.id} changed while the update ran; read it again and retry.`);
-        if (changes.extraSpecs && !sameSpecs(changes.extraSpecs, current.extraSpecs)) {
-          const n = await countVolumesOfType(tx, current.name);
-          if (n > 0) {
-            throw new InvalidStateError(
-              `Volume type "${current.name}" is used by ${n} volume${n === 1 ? '' : 's'}, so its extra specs cannot change (the volumes were placed by them). ` +
-                'Create a new volume type with these extra specs and retype the volumes to it instead.',
-              { volumeCount: n },
-            );
-          }
-        }
-        // Volumes name their type: a rename carries them along.
-        if (changes.name !== undefined && changes.name !== current.name) {
-          await tx.nativeUpdate(Volume, { volumeType: current.name }, { volumeType: changes.name });
-        }
-        return t;
-      });
-      return VolumeTypeType.from(updated);
-    } catch (err) {
-      if (err instanceof UniqueConstraintViolationException) throw new ConflictError(`A volume type named "${input.name}" exists already; pick another name.`);
-      throw err;
-    }
+    return VolumeTypeType.from(await ctx.ports.volumeTypes.update(ctx.principal, input));
   }
 
   @Mutation(() => VolumeTypeType, {
@@ -135,17 +78,7 @@ export class VolumeTypeResolver {
     @Arg('input', () => VolumeTypeAccessInput, { description: 'The private type and the project to grant.' }) input: VolumeTypeAccessInput,
     @Ctx() ctx: Context,
   ): Promise<VolumeTypeType> {
-    requireAdmin(ctx.principal, 'Granting access to volume types');
-    const em = ctx.services.db.fork();
-    const t = await findVolumeType(em, input.volumeTypeId);
-    if (!t) throw new NotFoundError('VolumeType', input.volumeTypeId);
-    if (t.isPublic) {
-      throw new InvalidStateError(`Volume type "${t.name}" is public, so every project may use it already; make it private (updateVolumeType isPublic: false) first.`);
-    }
-    const project = await em.findOne(Project, { id: input.projectId }, { disableIdentityMap: true });
-    if (!project) throw new NotFoundError('Project', input.projectId);
-    await addAccess(em, t.id, project.id);
-    return VolumeTypeType.from(t);
+    return VolumeTypeType.from(await ctx.ports.volumeTypes.grantAccess(ctx.principal, input));
   }
 
   @Mutation(() => VolumeTypeType, {
@@ -157,13 +90,6 @@ export class VolumeTypeResolver {
     @Arg('input', () => VolumeTypeAccessInput, { description: 'The private type and the project to revoke.' }) input: VolumeTypeAccessInput,
     @Ctx() ctx: Context,
   ): Promise<VolumeTypeType> {
-    requireAdmin(ctx.principal, 'Revoking access to volume types');
-    const em = ctx.services.db.fork();
-    const t = await findVolumeType(em, input.volumeTypeId);
-    if (!t) throw new NotFoundError('VolumeType', input.volumeTypeId);
-    if (!(await removeAccess(em, t.id, input.projectId))) {
-      throw new NotFoundError('Access of project to volume type', `${input.projectId} → ${t.name}`);
-    }
-    return VolumeTypeType.from(t);
+    return VolumeTypeType.from(await ctx.ports.volumeTypes.revokeAccess(ctx.principal, input));
   }
 }

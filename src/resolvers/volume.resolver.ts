@@ -1,7 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { listVolumes } from '../db/index.js';
-import { BadInputError, checkPageSize, findUnsafeChar, Problems } from '../domain/index.js';
-import { projectScope, requirePrincipal } from '../domain/access.js';
+import { requirePrincipal } from '../domain/access.js';
 import type { Context } from './context.js';
 import { OperationType, UserMessageType } from './types/operation.js';
 import {
@@ -18,24 +16,8 @@ import {
 } from './types/volume-inputs.js';
 import { VolumeConnection, VolumeFilter, VolumeType } from './types/volume.js';
 import { SnapshotType } from './types/snapshot.js';
-import type { VolumeResult } from './services.js';
+import type { VolumeResult } from './ports/volumes.js';
 import { connectionOf } from './types/relay.js';
-
-export function encodeCursor(createdAt: Date, id: string): string {
-  return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string];
-    const createdAt = new Date(at);
-    // The id goes into a query: a forged one with a NUL made SQLite fail (INTERNAL).
-    if (typeof id !== 'string' || findUnsafeChar(id) || Number.isNaN(createdAt.getTime())) throw new Error('bad cursor');
-    return { createdAt, id };
-  } catch {
-    throw new BadInputError(['after is not a cursor this API gave out; pass pageInfo.endCursor of the previous page']);
-  }
-}
 
 const payload = (r: VolumeResult) => ({ volume: VolumeType.from(r.volume), operation: OperationType.from(r.operation) });
 
@@ -46,7 +28,7 @@ export class VolumeResolver {
     description: 'A volume by id, or null when it does not exist, is DELETED, or belongs to another project (unless you are an admin). Needs a token (UNAUTHENTICATED otherwise).',
   })
   async volume(@Arg('id', () => ID, { description: 'Id of the volume.' }) id: string, @Ctx() ctx: Context): Promise<VolumeType | null> {
-    const v = await ctx.services.volumes.visible(requirePrincipal(ctx.principal), id);
+    const v = await ctx.ports.volumes.visible(requirePrincipal(ctx.principal), id);
     return v ? VolumeType.from(v) : null;
   }
 
@@ -61,18 +43,12 @@ export class VolumeResolver {
     @Arg('after', () => String, { nullable: true, description: '`pageInfo.endCursor` of the previous page; omit for the first page.' }) after?: string,
     @Arg('filter', () => VolumeFilter, { nullable: true, description: 'Only volumes matching all its conditions; default every volume but DELETED ones.' }) filter?: VolumeFilter,
   ): Promise<VolumeConnection> {
-    const p = requirePrincipal(ctx.principal);
-    const problems = new Problems();
-    const size = checkPageSize(problems, first);
-    problems.throwIfAny();
-    const page = await listVolumes(ctx.services.db.fork(), {
-      projectId: projectScope(p),
+    const page = await ctx.ports.reads.volumes(ctx.principal, {
+      first,
+      after,
       filter: { status: filter?.status, name: filter?.name, availabilityZone: filter?.availabilityZone },
-      first: size,
-      after: after ? decodeCursor(after) : undefined,
     });
-    const edges = page.rows.map((v) => ({ node: VolumeType.from(v), cursor: encodeCursor(v.createdAt, v.id) }));
-    return connectionOf(edges, page.hasNextPage, page.totalCount);
+    return connectionOf(page, VolumeType.from);
   }
 
   @Mutation(() => CreateVolumePayload, {
@@ -84,7 +60,7 @@ export class VolumeResolver {
       'CONFLICT (idempotencyKey reused with other parameters), FORBIDDEN (reader token), UNAUTHENTICATED.',
   })
   async createVolume(@Arg('input', () => CreateVolumeInput, { description: 'The volume to create.' }) input: CreateVolumeInput, @Ctx() ctx: Context) {
-    return payload(await ctx.services.volumes.create(ctx.principal, input));
+    return payload(await ctx.ports.volumes.create(ctx.principal, input));
   }
 
   @Mutation(() => UpdateVolumePayload, {
@@ -93,7 +69,7 @@ export class VolumeResolver {
       'Errors: NOT_FOUND, CONFLICT (expectedVersion is stale), INVALID_STATE, BAD_USER_INPUT, FORBIDDEN (reader token), UNAUTHENTICATED.',
   })
   async updateVolume(@Arg('input', () => UpdateVolumeInput, { description: 'The volume and what to change.' }) input: UpdateVolumeInput, @Ctx() ctx: Context) {
-    return payload(await ctx.services.volumes.update(ctx.principal, input));
+    return payload(await ctx.ports.volumes.update(ctx.principal, input));
   }
 
   @Mutation(() => DeleteVolumePayload, {
@@ -103,7 +79,7 @@ export class VolumeResolver {
       'Errors: NOT_FOUND, INVALID_STATE (says the current state, or how many snapshots it has), CONFLICT (it changed since read, e.g. a snapshot was taken), FORBIDDEN, UNAUTHENTICATED.',
   })
   async deleteVolume(@Arg('input', () => DeleteVolumeInput, { description: 'The volume to delete.' }) input: DeleteVolumeInput, @Ctx() ctx: Context) {
-    return payload(await ctx.services.volumes.delete(ctx.principal, input));
+    return payload(await ctx.ports.volumes.delete(ctx.principal, input));
   }
 
   @Mutation(() => ExtendVolumePayload, {
@@ -113,7 +89,7 @@ export class VolumeResolver {
       'Errors: BAD_USER_INPUT (not larger, over 65536), NOT_FOUND, INVALID_STATE, CONFLICT, FORBIDDEN, UNAUTHENTICATED.',
   })
   async extendVolume(@Arg('input', () => ExtendVolumeInput, { description: 'The volume and its new size.' }) input: ExtendVolumeInput, @Ctx() ctx: Context) {
-    return payload(await ctx.services.volumes.extend(ctx.principal, input));
+    return payload(await ctx.ports.volumes.extend(ctx.principal, input));
   }
 
   @Mutation(() => RevertVolumeToSnapshotPayload, {
@@ -126,7 +102,7 @@ export class VolumeResolver {
     @Arg('input', () => RevertVolumeToSnapshotInput, { description: 'The volume and the snapshot to revert it to.' }) input: RevertVolumeToSnapshotInput,
     @Ctx() ctx: Context,
   ) {
-    return payload(await ctx.services.volumes.revertToSnapshot(ctx.principal, input));
+    return payload(await ctx.ports.volumes.revertToSnapshot(ctx.principal, input));
   }
 
   @FieldResolver(() => String, { nullable: true, description: 'Storage host holding the volume (admins only; null for others).' })

@@ -5,17 +5,14 @@
  */
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import type { Bus } from '../../src/bus/index.js';
-import { loadConfig } from '../../src/config/config.js';
-import { createLogger } from '../../src/config/index.js';
 import { findVolume, Operation, Volume, type Db, type Principal } from '../../src/db/index.js';
 import { FlintError } from '../../src/domain/index.js';
-import type { GatewayDeps, LivePublisher } from '../../src/gateway/deps.js';
 import { RETRY, runMutation, type MutationRules } from '../../src/gateway/mutations/kernel.js';
 import { VolumeMutations } from '../../src/gateway/mutations/volume.js';
 import { OutboxRetries, sweepOutbox } from '../../src/gateway/sweepers/outbox.js';
 import { BACKENDS, openDatabases, type Backend, type Databases } from '../helpers/databases.js';
 import { noProcessesLeft } from '../helpers/processes.js';
+import { recordingDeps as deps, type Recorded } from '../helpers/recording-deps.js';
 
 let dbs: Databases;
 test.before(async () => {
@@ -26,46 +23,6 @@ test.after.always(async () => {
 });
 
 const member = (projectId = randomUUID()): Principal => ({ tokenId: randomUUID(), projectId, projectName: 'p', role: 'member' });
-
-/** What a mutation announced and published, in order, and whether each saw its rows committed. */
-interface Recorded {
-  live: Array<{ what: string; id: string; committed?: boolean }>;
-  published: Array<{ subject: string; msgId: string }>;
-}
-
-/** Gateway deps over a real database, with a publisher that records (or fails, while `failPublish` is set). */
-function deps(db: Db, opts: { failPublish?: boolean } = {}): { deps: GatewayDeps; rec: Recorded; setFail(v: boolean): void } {
-  const rec: Recorded = { live: [], published: [] };
-  let fail = !!opts.failPublish;
-  const committed = (id: string) => findVolume(db.fork(), id).then((v) => v !== null);
-  const pending: Promise<unknown>[] = [];
-  const live: LivePublisher = {
-    publish: (_type, v) => {
-      const entry: Recorded['live'][number] = { what: 'volume', id: v.id };
-      rec.live.push(entry);
-      pending.push(committed(v.id).then((c) => (entry.committed = c)));
-    },
-    publishSnapshot: (_type, s) => void rec.live.push({ what: 'snapshot', id: s.id }),
-    publishOperation: (o) => void rec.live.push({ what: 'operation', id: o.id }),
-    publishAttachment: (_type, a) => void rec.live.push({ what: 'attachment', id: a.id }),
-    publishMessage: (m) => void rec.live.push({ what: 'message', id: m.id }),
-  };
-  const bus = {
-    js: {
-      publish: async (subject: string, _data: Uint8Array, o: { msgID: string }) => {
-        if (fail) throw new Error('NATS is down');
-        rec.published.push({ subject, msgId: o.msgID });
-        return { seq: rec.published.length };
-      },
-    },
-  } as unknown as Bus;
-  const config = loadConfig({});
-  return {
-    deps: { config, db, bus, live, log: createLogger('kernel-test', 'silent') },
-    rec: Object.assign(rec, { settled: () => Promise.all(pending) }),
-    setFail: (v) => (fail = v),
-  };
-}
 
 const operationsOf = (db: Db, resourceId: string) => db.fork().find(Operation, { resourceId }, { disableIdentityMap: true });
 const until = async (cond: () => boolean | Promise<boolean>) => {

@@ -119,8 +119,9 @@ export async function connectBus(url: string, name: string, opts: ConnectBusOpti
 
 /**
  * Waits until the buckets exist (a gateway makes the streams before them), looking every
- * `TOPOLOGY_RETRY_MS`. Any failure but "not found" (a refused permission, a closed
- * connection) ends the wait at once.
+ * `TOPOLOGY_RETRY_MS`. "Not found" and a JetStream request that timed out or found no
+ * responder (a busy or restarting server) are asked again; any other failure (a refused
+ * permission, a closed connection) ends the wait at once.
  */
 async function waitForTopology(jsm: JetStreamManager, opts: ConnectBusOptions): Promise<void> {
   let told = false;
@@ -130,7 +131,7 @@ async function waitForTopology(jsm: JetStreamManager, opts: ConnectBusOptions): 
       for (const bucket of [KV_POOLS, KV_SERVICES]) await jsm.streams.info(`KV_${bucket}`);
       return;
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (!worthAskingAgain(err)) throw err;
       if (!told) {
         told = true;
         opts.onWaiting?.(`the NATS streams and buckets (${STREAM_CMD}, ${STREAM_EVT}, ${KV_POOLS}, ${KV_SERVICES}) do not exist yet: a gateway makes them; waiting for one`);
@@ -144,6 +145,17 @@ async function waitForTopology(jsm: JetStreamManager, opts: ConnectBusOptions): 
       }, { once: true });
     });
   }
+}
+
+/**
+ * Whether a failed look for the buckets may succeed when asked again: they do not exist yet,
+ * or the request timed out or found no responder (a busy or restarting server).
+ */
+export function worthAskingAgain(err: unknown): boolean {
+  if (isNotFound(err)) return true;
+  const e = err as { name?: unknown; code?: unknown } | null;
+  const text = `${String(e?.name ?? '')} ${String(e?.code ?? '')} ${err instanceof Error ? err.message : String(err)}`;
+  return /timeout|no responders|\b503\b/i.test(text);
 }
 
 function isNotFound(err: unknown): boolean {

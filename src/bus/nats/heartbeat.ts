@@ -4,7 +4,7 @@
  */
 import type { Logger } from '../../config/logger.js';
 import type { KV } from '@nats-io/kv';
-import { encode, ENVELOPE_VERSION, KIND, serviceKey, type ServiceHeartbeat } from '../contract/index.js';
+import { decodeEnvelope, decodePayload, encode, ENVELOPE_VERSION, KIND, serviceHeartbeat, serviceKey, type ServiceHeartbeat } from '../contract/index.js';
 import type { Bus } from './connection.js';
 
 export interface Heartbeat {
@@ -49,12 +49,34 @@ export function startServiceHeartbeat(bus: Pick<Bus, 'services'>, opts: ServiceH
 }
 
 /**
- * Whether a service heartbeat read under `key` is the one that key may hold: NATS lets only
- * the agent of host H write `agent.H` (src/bus/nats/permissions.ts), so a beat whose payload names
- * another role or host is forged and must be ignored.
+ * The service heartbeat stored under `key`, or null when it is not one this build can read or
+ * not the one that key may hold: NATS lets only the agent of host H write `agent.H`
+ * (src/bus/nats/permissions.ts), so a beat whose payload names another role or host is forged
+ * and ignored.
  */
-export function serviceBeatMatchesKey(key: string, beat: Pick<ServiceHeartbeat, 'role' | 'host'>): boolean {
-  return serviceKey(beat.role, beat.host) === key;
+export function readServiceBeat(key: string, value: Uint8Array): ServiceHeartbeat | null {
+  try {
+    const beat = decodePayload(decodeEnvelope(value), serviceHeartbeat);
+    return serviceKey(beat.role, beat.host) === key ? beat : null;
+  } catch {
+    // A heartbeat from an incompatible build: not a service this gateway can describe.
+    return null;
+  }
+}
+
+/** Every service's latest heartbeat in the bucket now (read, not watched: a beat written a moment ago is in it). */
+export async function readServiceBeats(bus: Pick<Bus, 'services'>): Promise<ServiceHeartbeat[]> {
+  const kv = bus.services;
+  // A key listing can name a key twice when it is written during the listing (a heartbeat).
+  const keys = new Set<string>();
+  for await (const key of await kv.keys()) keys.add(key);
+  const beats: ServiceHeartbeat[] = [];
+  for (const key of keys) {
+    const e = await kv.get(key);
+    const beat = e?.operation === 'PUT' ? readServiceBeat(key, e.value) : null;
+    if (beat) beats.push(beat);
+  }
+  return beats;
 }
 
 /** Runs `beat` now (awaited) and then every `intervalSeconds`, never overlapping itself. */

@@ -17,7 +17,7 @@ import type { FlintConfig } from '../../config/config.js';
 import type { Logger } from '../../config/logger.js';
 import type { Db } from '../../db/index.js';
 import { graphqlObservability, loadMetricsToken, requestIdFrom } from '../../metrics/index.js';
-import { createLoaders, type Context, type Services } from '../../resolvers/index.js';
+import { createLoaders, type Context, type Ports } from '../../resolvers/index.js';
 import type { TokenSecurity } from './token-security.js';
 import { formatError } from './errors.js';
 import { BodyTooLargeError, headerMap, readBody, sendJson, writeResponse } from './apollo-http.js';
@@ -37,7 +37,7 @@ export interface HttpOptions {
   log: Logger;
   schema: GraphQLSchema;
   /** What the resolvers call. */
-  services: Services;
+  ports: Ports;
   limits: ApiLimits;
   tokens: TokenSecurity;
 }
@@ -48,7 +48,7 @@ export interface HttpServing {
   stop(): Promise<void>;
 }
 
-export async function serveHttp({ config, db, bus, log, schema, services, limits, tokens }: HttpOptions): Promise<HttpServing> {
+export async function serveHttp({ config, db, bus, log, schema, ports, limits, tokens }: HttpOptions): Promise<HttpServing> {
   const obs = graphqlObservability<Context>(log);
   const format = (f: GraphQLFormattedError, e: unknown) => obs.countError(formatError(f, e, log));
 
@@ -76,7 +76,7 @@ export async function serveHttp({ config, db, bus, log, schema, services, limits
       context: (ctx, _id, _payload, args): Context => ({
         principal: ctx.extra.principal ?? null,
         requestId: randomUUID(),
-        services,
+        ports,
         loaders: createLoaders(db),
         deadline: isSubscription(args) ? undefined : limits.deadline(),
       }),
@@ -149,7 +149,7 @@ export async function serveHttp({ config, db, bus, log, schema, services, limits
       const work = withRequestId(requestId, () =>
         apollo.executeHTTPGraphQLRequest({
           httpGraphQLRequest: { method: req.method ?? 'GET', headers: headerMap(req), search: url.search, body: parsed },
-          context: async () => ({ principal, requestId, services, loaders: createLoaders(db), deadline }),
+          context: async () => ({ principal, requestId, ports, loaders: createLoaders(db), deadline }),
         }),
       );
       // Past the deadline the client is answered at once, and the resolvers still running stop.

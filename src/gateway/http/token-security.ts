@@ -1,21 +1,21 @@
 /**
  * Everything a gateway does about API tokens, put together once: the authenticator with
  * its cache, `lastUsedAt` bookkeeping, the registry of authenticated WebSockets, the
- * guard that closes them on revocation or expiry, and the admin service of the API.
+ * guard that closes them on revocation or expiry, and the admins' token mutations of the API.
  */
 import type { Bus } from '../../bus/index.js';
 import type { Logger } from '../../config/logger.js';
 import type { Db } from '../../db/index.js';
 import { Authenticator } from './auth.js';
 import { startTokenGuard, type TokenGuard } from './token-guard.js';
-import { TokenService } from '../mutations/token.js';
+import { TokenMutations } from '../mutations/token.js';
 import { TokenSessions } from './token-sessions.js';
 import { startTokenUsageWriter, TokenUsage } from './token-usage.js';
 
 export interface TokenSecurity {
   auth: Authenticator;
   guard: TokenGuard;
-  service: TokenService;
+  mutations: TokenMutations;
   stop(): Promise<void>;
 }
 
@@ -26,11 +26,11 @@ export function startTokenSecurity(bus: Pick<Bus, 'nc'>, db: Db, log: Logger, op
   const sessions = new TokenSessions((tokenId) => auth.forget(tokenId));
   const guard = startTokenGuard({ bus, db, auth, sessions, log, ...opts });
   const writer = startTokenUsageWriter(db, usage, log);
-  const service = new TokenService({ db, guard, log });
+  const mutations = new TokenMutations({ db, guard, log });
   return {
     auth,
     guard,
-    service,
+    mutations,
     stop: async () => {
       guard.stop();
       await writer.stop();

@@ -7,19 +7,10 @@
  * DOWN re-emits then. Clients never poll.
  */
 import { KvWatchInclude } from '@nats-io/kv';
-import {
-  decodeEnvelope,
-  decodePayload,
-  SERVICES_TTL_MS,
-  serviceBeatMatchesKey,
-  serviceHeartbeat,
-  type Bus,
-  type PoolView,
-  type ServiceHeartbeat,
-} from '../../bus/index.js';
+import { readServiceBeat, SERVICES_TTL_MS, type Bus, type PoolView, type ServiceHeartbeat } from '../../bus/index.js';
 import { capacity, type Db } from '../../db/index.js';
 import { downAt } from '../../domain/liveness.js';
-import type { ClusterFeedApi, PoolSnapshot } from '../../resolvers/context.js';
+import type { ClusterFeedPort, PoolSnapshot } from '../../resolvers/ports/index.js';
 
 /** Shortest time between two snapshots of one stream (so at most 4 a second). @default 250 */
 export const FEED_MIN_INTERVAL_MS = 250;
@@ -34,7 +25,7 @@ export interface ClusterFeedDeps {
   onError: (err: unknown) => void;
 }
 
-export class ClusterFeed implements ClusterFeedApi {
+export class ClusterFeed implements ClusterFeedPort {
   private readonly beats = new Map<string, ServiceHeartbeat>();
   private readonly watchers: Array<{ stop(): void }> = [];
   private readonly poolStream: SharedSnapshots<PoolSnapshot>;
@@ -97,16 +88,9 @@ export class ClusterFeed implements ClusterFeedApi {
     const loaded = new Promise<void>((r) => (ready = r));
     void (async () => {
       for await (const e of iter) {
-        if (e.operation === 'PUT') {
-          try {
-            const beat = decodePayload(decodeEnvelope(e.value), serviceHeartbeat);
-            if (serviceBeatMatchesKey(e.key, beat)) this.beats.set(e.key, beat);
-          } catch {
-            // A heartbeat from an incompatible build: not a service this gateway can describe.
-          }
-        } else {
-          this.beats.delete(e.key);
-        }
+        const beat = e.operation === 'PUT' ? readServiceBeat(e.key, e.value) : null;
+        if (beat) this.beats.set(e.key, beat);
+        else if (e.operation !== 'PUT') this.beats.delete(e.key);
         if (e.delta === 0) ready();
         this.serviceStream.changed();
       }

@@ -20,16 +20,16 @@ import { requireAdmin } from '../../domain/access.js';
 import { checkReason, snapshotResetRefusal, volumeResetRefusal } from '../../domain/admin-rules.js';
 import { BadInputError, ConflictError, fromApiStatus, InvalidStateError, NotFoundError, SNAPSHOT_STATUSES, type SnapshotStatus, type VolumeStatus } from '../../domain/index.js';
 import type {
-  AdminServiceApi,
+  AdminPort,
   ForceDeleteVolumeRequest,
   ResetSnapshotStatusRequest,
   ResetVolumeStatusRequest,
-} from '../../resolvers/admin-services.js';
+} from '../../resolvers/ports/admin.js';
 import { runMutation } from './kernel.js';
 import { announceVolumeDelete, deleteOperation, startVolumeDelete, type DeleteChange, type DeleteStarted } from './volume-delete.js';
 import type { GatewayDeps } from '../deps.js';
 
-export class AdminMutations implements AdminServiceApi {
+export class AdminMutations implements AdminPort {
   constructor(private readonly deps: GatewayDeps) {}
 
   resetVolumeStatus(principal: Principal | null, input: ResetVolumeStatusRequest): Promise<{ volume: Volume; audit: StatusAudit }> {

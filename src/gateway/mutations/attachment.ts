@@ -50,11 +50,11 @@ import { checkIdempotencyKey, ConflictError, NotFoundError, type OperationKind, 
 import type {
   AttachmentIdRequest,
   AttachmentResult,
-  AttachmentServiceApi,
+  AttachmentsPort,
   CreateAttachmentRequest,
   ForceDetachRequest,
   UpdateAttachmentRequest,
-} from '../../resolvers/attachment-services.js';
+} from '../../resolvers/ports/attachments.js';
 import type { SecretBox } from '../../domain/secret-box.js';
 import { chapForBus, revealChapSecret, sealChapSecret } from './attachment-secrets.js';
 import type { GatewayDeps, PoolList } from '../deps.js';
@@ -74,7 +74,7 @@ interface NewAttachment {
   kind: AttachTargetKind;
 }
 
-export class AttachmentMutations implements AttachmentServiceApi {
+export class AttachmentMutations implements AttachmentsPort {
   /** @param secrets Seals the CHAP secrets stored and sent to agents (src/config/secret-key.ts). */
   constructor(
     private readonly deps: AttachmentDeps,

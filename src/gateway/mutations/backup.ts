@@ -35,14 +35,14 @@ import { canSee, requireWriter } from '../../domain/access.js';
 import { operationDeadline } from '../../domain/deadlines.js';
 import type {
   BackupResult,
-  BackupServiceApi,
+  BackupsPort,
   CreateBackupRequest,
   DeleteBackupRequest,
   ImportBackupRecordRequest,
   RestoreBackupRequest,
   RestoreBackupResult,
   VerifyBackupRequest,
-  VolumeServiceApi,
+  VolumesPort,
 } from '../../resolvers/index.js';
 import type { BackupLive } from '../live/backup.js';
 import type { GatewayDeps, PoolList } from '../deps.js';
@@ -55,7 +55,7 @@ const INCREMENTAL_FALLBACK = 'No AVAILABLE backup of this volume to compare with
 
 export interface BackupDeps extends GatewayDeps {
   backupLive: BackupLive;
-  volumes: VolumeServiceApi;
+  volumes: VolumesPort;
   pools: PoolList;
 }
 
@@ -64,7 +64,7 @@ function agentCommand(host: string, command: string, kind: string, payload: { op
   return { subject: subjects.agent(host, command), kind, payload, msgId: `${payload.operationId}:${kind}` };
 }
 
-export class BackupMutations implements BackupServiceApi {
+export class BackupMutations implements BackupsPort {
   private readonly hosts: BackupHosts;
 
   constructor(private readonly deps: BackupDeps) {

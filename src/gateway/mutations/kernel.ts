@@ -62,19 +62,26 @@ export type MutationRules<L, C, R> = MutationSteps<L, C, R> & (RecordsOperation<
 
 /** A mutation that records an operation: its kind, and the row (with the command for the outbox). */
 interface RecordsOperation<L, C> {
+  resourceType: OperationResourceType;
   kind: OperationKind;
   operation(changed: C, loaded: L, operationId: string): OperationSpec;
 }
 
-/** A mutation that records no operation (an admin's status reset: its audit row is the record). */
+/**
+ * A mutation that records no operation: an admin's status reset (its audit row is the record),
+ * or a change to the catalog (a volume type), done when its transaction commits.
+ */
 interface RecordsNoOperation {
   kind?: undefined;
   operation?: undefined;
 }
 
+/** What a mutation changes, in the words of its errors: a resource with operations, or the catalog. */
+export type MutationResourceType = OperationResourceType | 'volume type';
+
 /** The steps every mutation declares. */
 interface MutationSteps<L, C, R> {
-  resourceType: OperationResourceType;
+  resourceType: MutationResourceType;
   /** Who may: `requireWriter`, or an admin check; throws FORBIDDEN or UNAUTHENTICATED. */
   authorize(principal: Principal | null): Principal;
   /** Adds every input problem at once; they become one BAD_USER_INPUT. */
@@ -97,8 +104,8 @@ interface MutationSteps<L, C, R> {
   attempts?: number;
   /** More rows in the same transaction, after the operation (an audit record). */
   alsoRecord?(tx: EntityManager, changed: C, loaded: L, principal: Principal): C | Promise<C>;
-  /** After the commit: announce the resources that changed (the operation is announced by the kernel). */
-  announce(deps: GatewayDeps, changed: C, loaded: L, operation: Operation | null): void | Promise<void>;
+  /** After the commit: announce the resources that changed (the operation is announced by the kernel); nothing when absent. */
+  announce?(deps: GatewayDeps, changed: C, loaded: L, operation: Operation | null): void | Promise<void>;
   /** The caller's answer. */
   result(changed: C, operation: Operation | null, loaded: L): R;
 }
@@ -133,11 +140,11 @@ export async function runMutation<L, C, R>(deps: GatewayDeps, principal: Princip
       const { changed, operation } = await em.transactional(async (tx) => {
         let changed = await rules.transition(tx, loaded, operationId);
         if (changed === null) throw new Refused(rules.whyNot ? await rules.whyNot(tx, loaded, attempt) : new ConflictError('The resource changed while this request ran; retry.'));
-        const operation = rules.kind && rules.operation ? newOperation(tx, rules.kind, rules.resourceType, rules.operation(changed, loaded, operationId), operationId) : null;
+        const operation = rules.kind ? newOperation(tx, rules.kind, rules.resourceType, rules.operation(changed, loaded, operationId), operationId) : null;
         if (rules.alsoRecord) changed = await rules.alsoRecord(tx, changed, loaded, p);
         return { changed, operation };
       });
-      await rules.announce(deps, changed, loaded, operation);
+      await rules.announce?.(deps, changed, loaded, operation);
       if (operation) announceOperation(deps, operation);
       return rules.result(changed, operation, loaded);
     } catch (err) {
@@ -158,7 +165,7 @@ export async function runMutation<L, C, R>(deps: GatewayDeps, principal: Princip
  * The resource created earlier with the key, answered again; null when there is none.
  * @throws ConflictError when the key was used for a request with other parameters.
  */
-async function replay<R>(em: EntityManager, idem: Idempotency<R>, kind: OperationKind | undefined, resourceType: OperationResourceType): Promise<R | null> {
+async function replay<R>(em: EntityManager, idem: Idempotency<R>, kind: OperationKind | undefined, resourceType: MutationResourceType): Promise<R | null> {
   const row = await em.findOne(idem.entity, { projectId: idem.projectId, idempotencyKey: idem.key } as FilterQuery<IdempotentRow>, { disableIdentityMap: true });
   if (!row) return null;
   const operation = await em.findOne(Operation, { resourceId: row.id, ...(kind ? { kind } : {}) }, { disableIdentityMap: true, orderBy: { createdAt: 'asc' } });

@@ -35,7 +35,7 @@ import {
   type Principal,
 } from '../../db/index.js';
 import { BadInputError, checkDescription, checkIdempotencyKey, checkManageReference, checkMetadata, checkName, checkZone, InvalidStateError, NotFoundError, NoValidBackendError, refusedTransition, requireAdmin, ServiceUnavailableError, stateHint, type VolumeStatus } from '../../domain/index.js';
-import type { ManageableImageView, ManageServiceApi, ManageVolumeRequest, UnmanageVolumeRequest } from '../../resolvers/manage-services.js';
+import type { ManageableImageView, ManagePort, ManageVolumeRequest, UnmanageVolumeRequest } from '../../resolvers/ports/manage.js';
 import type { VolumeResult } from '../../resolvers/index.js';
 import { casGuard, casRefusal } from './cas.js';
 import { runMutation } from './kernel.js';
@@ -52,7 +52,7 @@ export interface ManageDeps extends GatewayDeps {
   heartbeatSeconds: number;
 }
 
-export class ManageMutations implements ManageServiceApi {
+export class ManageMutations implements ManagePort {
   constructor(private readonly deps: ManageDeps) {}
 
   /** The pool's latest heartbeat, when its agent is UP. */

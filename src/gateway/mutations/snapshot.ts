@@ -24,7 +24,7 @@ import {
   type SnapshotAction,
 } from '../../domain/index.js';
 import { canSee, requireWriter } from '../../domain/access.js';
-import type { CreateSnapshotRequest, DeleteSnapshotRequest, SnapshotResult, SnapshotServiceApi, UpdateSnapshotRequest } from '../../resolvers/index.js';
+import type { CreateSnapshotRequest, DeleteSnapshotRequest, SnapshotResult, SnapshotsPort, UpdateSnapshotRequest } from '../../resolvers/index.js';
 import type { GatewayDeps } from '../deps.js';
 import { casGuard, casRefusal } from './cas.js';
 import { RETRY, runMutation } from './kernel.js';
@@ -35,7 +35,7 @@ const FORCE_HINT = ' A snapshot needs an AVAILABLE volume, or an IN_USE (attache
 /** Tries of the create transaction when other snapshots of the same volume keep bumping its version. */
 const CAS_ATTEMPTS = 5;
 
-export class SnapshotMutations implements SnapshotServiceApi {
+export class SnapshotMutations implements SnapshotsPort {
   constructor(private readonly deps: GatewayDeps) {}
 
   async visible(p: Principal, id: string, em = this.deps.db.fork()): Promise<Snapshot | null> {

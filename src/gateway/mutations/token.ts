@@ -6,17 +6,18 @@
 import type { Logger } from '../../config/logger.js';
 import { createToken, listTokens, revokeToken, ROLES, type Db, type Page, type Principal, type TokenView } from '../../db/index.js';
 import { checkExpiry, checkProjectName, checkTokenName, NotFoundError, Problems, requireAdmin } from '../../domain/index.js';
-import type { CreateApiTokenRequest, ListApiTokensRequest, TokenServiceApi } from '../../resolvers/token-services.js';
+import type { CreateApiTokenRequest, ListApiTokensRequest, TokensPort } from '../../resolvers/ports/tokens.js';
 import type { TokenGuard } from '../http/token-guard.js';
+import { pageRequest } from '../queries/page.js';
 
-export interface TokenServiceDeps {
+export interface TokenMutationsDeps {
   db: Db;
   guard: Pick<TokenGuard, 'revoked'>;
   log: Logger;
 }
 
-export class TokenService implements TokenServiceApi {
-  constructor(private readonly deps: TokenServiceDeps) {}
+export class TokenMutations implements TokensPort {
+  constructor(private readonly deps: TokenMutationsDeps) {}
 
   async create(principal: Principal | null, input: CreateApiTokenRequest): Promise<{ token: string; apiToken: TokenView }> {
     const p = requireAdmin(principal, 'Creating API tokens');
@@ -47,11 +48,11 @@ export class TokenService implements TokenServiceApi {
 
   async list(principal: Principal | null, input: ListApiTokensRequest): Promise<Page<TokenView>> {
     requireAdmin(principal, 'Listing API tokens');
+    const page = pageRequest(input.first, input.after);
     const f = input.filter ?? {};
     return listTokens(this.deps.db.fork(), {
+      ...page,
       filter: { projectId: f.projectId ?? undefined, projectName: f.project ?? undefined, includeRevoked: f.includeRevoked ?? false },
-      first: input.first,
-      ...(input.after ? { after: input.after } : {}),
     });
   }
 

@@ -28,7 +28,7 @@ import { operationDeadline } from '../../domain/deadlines.js';
 import { requireAdmin } from '../../domain/access.js';
 import { actionTransition, assertCanStart, FlintError, invalidState, InvalidStateError, NotFoundError } from '../../domain/index.js';
 import { checkMigrationTarget } from '../../scheduler/index.js';
-import type { MigrateVolumeRequest, MigrationServiceApi, RetypeVolumeRequest } from '../../resolvers/migration-services.js';
+import type { MigrateVolumeRequest, MigrationPort, RetypeVolumeRequest } from '../../resolvers/ports/migration.js';
 import { retypeVolume } from './volume-retype.js';
 import type { VolumeResult } from '../../resolvers/index.js';
 import { casRefusal } from './cas.js';
@@ -42,7 +42,7 @@ export interface MigrationDeps extends GatewayDeps {
 }
 
 /** `migrateVolume`, see the module's documentation. */
-export class MigrationMutations implements MigrationServiceApi {
+export class MigrationMutations implements MigrationPort {
   constructor(private readonly deps: MigrationDeps) {}
 
   migrate(principal: Principal | null, input: MigrateVolumeRequest): Promise<VolumeResult> {

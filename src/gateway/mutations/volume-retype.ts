@@ -10,7 +10,7 @@ import { RETYPE_COMMAND, RETYPE_KIND as RETYPE_MESSAGE_KIND, subjects, type Sche
 import { casVolume, countSnapshotsOfVolume, findVolume, type Principal, type Volume, type VolumeType } from '../../db/index.js';
 import { canSee, requireWriter } from '../../domain/access.js';
 import { actionTransition, assertCanStart, BadInputError, invalidState, NotFoundError } from '../../domain/index.js';
-import type { RetypeVolumeRequest } from '../../resolvers/migration-services.js';
+import type { RetypeVolumeRequest } from '../../resolvers/ports/migration.js';
 import type { VolumeResult } from '../../resolvers/index.js';
 import { casRefusal } from './cas.js';
 import { runMutation } from './kernel.js';

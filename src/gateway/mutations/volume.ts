@@ -19,7 +19,7 @@ import type {
   RevertVolumeRequest,
   UpdateVolumeRequest,
   VolumeResult,
-  VolumeServiceApi,
+  VolumesPort,
   VolumePlacement,
 } from '../../resolvers/index.js';
 import type { GatewayDeps } from '../deps.js';
@@ -29,8 +29,8 @@ import { checkCopyInput, copySize, copySource, revertRules, sourcePool, type Cop
 import { announceVolumeDelete, deleteOperation, startVolumeDelete } from './volume-delete.js';
 import { usableVolumeType } from './volume-type-lookup.js';
 
-/** Implements what the resolvers call (`VolumeServiceApi`). */
-export class VolumeMutations implements VolumeServiceApi {
+/** Implements what the resolvers call (`VolumesPort`). */
+export class VolumeMutations implements VolumesPort {
   constructor(private readonly deps: GatewayDeps) {}
 
   /** The volume if it exists, is not deleted, and the caller may see it. */

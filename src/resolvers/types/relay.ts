@@ -1,10 +1,15 @@
 /**
- * Relay pagination types, once: `PageInfo`, and an `<Name>Edge` / `<Name>Connection` pair
- * per listed type, made by `relayConnection`. Every list query pages the same way (an
- * opaque cursor per item, `first` and `after`), so the types and their descriptions are
- * written here once instead of per resource.
+ * Relay pagination, once: `PageInfo`, an `<Name>Edge` / `<Name>Connection` pair per listed
+ * type (made by `relayConnection`), the cursor, and the connection of a page of rows. Every
+ * list query pages the same way (an opaque cursor per item, `first` and `after`), so the
+ * types and their descriptions are written here once instead of per resource.
+ *
+ * A cursor is the (createdAt, id) of a row, the keyset the stores page by (src/db/page.ts),
+ * as base64url JSON.
  */
 import { Field, Int, ObjectType, type ClassType } from 'type-graphql';
+import type { Keyset, Page } from '../../db/index.js';
+import { findUnsafeChar } from '../../domain/index.js';
 
 @ObjectType({ description: 'Where a page ends and whether another follows (Relay\'s PageInfo).' })
 export class PageInfo {
@@ -65,7 +70,25 @@ export function relayConnection<T extends object>(Item: ClassType<T>, names: Rel
   return { Edge: ItemEdge, Connection: ItemConnection };
 }
 
-/** A connection from one page of edges: the end cursor is the last edge's. */
-export function connectionOf<T>(edges: Edge<T>[], hasNextPage: boolean, totalCount: number): Connection<T> {
-  return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
+export function encodeCursor(createdAt: Date | string, id: string): string {
+  return Buffer.from(JSON.stringify([new Date(createdAt).toISOString(), id])).toString('base64url');
+}
+
+/** The keyset a cursor of `encodeCursor` holds, or null when it is not one. */
+export function decodeCursor(cursor: string): Keyset | null {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string];
+    const createdAt = new Date(at);
+    // The id goes into a query: a forged one with a NUL made SQLite fail (INTERNAL).
+    if (typeof id !== 'string' || findUnsafeChar(id) || Number.isNaN(createdAt.getTime())) return null;
+    return { createdAt, id };
+  } catch {
+    return null;
+  }
+}
+
+/** The connection of one page of rows, each row's cursor made from its (createdAt, id). */
+export function connectionOf<Row extends { createdAt: Date | string; id: string }, T>(page: Page<Row>, node: (row: Row) => T): Connection<T> {
+  const edges = page.rows.map((row) => ({ node: node(row), cursor: encodeCursor(row.createdAt, row.id) }));
+  return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, totalCount: page.totalCount };
 }

@@ -1,22 +1,33 @@
-/** Relay cursors of the volume list (src/resolvers/volume.resolver.ts): opaque, round-tripping, and refused when forged. */
+/**
+ * Relay cursors of every list (src/resolvers/types/relay.ts): opaque, round-tripping, and
+ * refused when forged, with the page size, by the gateway's page request (src/gateway/queries/page.ts).
+ */
 import 'reflect-metadata';
 import test from 'ava';
 import { BadInputError } from '../../../src/domain/errors.js';
-import { decodeCursor, encodeCursor } from '../../../src/resolvers/volume.resolver.js';
+import { pageRequest } from '../../../src/gateway/queries/page.js';
+import { decodeCursor, encodeCursor } from '../../../src/resolvers/types/relay.js';
+
+/** The keyset of a cursor that must decode. */
+function keyset(cursor: string): { createdAt: Date; id: string } {
+  const k = decodeCursor(cursor);
+  if (!k) throw new Error(`${cursor} did not decode`);
+  return k;
+}
 
 const b64 = (s: string) => Buffer.from(s).toString('base64url');
 
 test('a cursor decodes to the creation time and id it was made from', (t) => {
   const createdAt = new Date('2026-11-25T14:21:58.123Z');
   const id = '0b8f6c1e-5d2a-4f7e-9a51-3c2d1e0f9a8b';
-  const decoded = decodeCursor(encodeCursor(createdAt, id));
+  const decoded = keyset(encodeCursor(createdAt, id));
   t.is(decoded.id, id);
   t.is(decoded.createdAt.getTime(), createdAt.getTime(), 'milliseconds survive');
 });
 
 test('a cursor round-trips ids with any characters', (t) => {
   for (const id of ['', 'a', 'v/1?x=y&z', '"quoted"', 'ünïcødé-🧱', 'a,b]']) {
-    t.is(decodeCursor(encodeCursor(new Date(0), id)).id, id);
+    t.is(keyset(encodeCursor(new Date(0), id)).id, id);
   }
 });
 
@@ -50,10 +61,28 @@ const garbage: Array<[string, string]> = [
   ['an array whose id has an unpaired surrogate', b64('["2026-01-01T00:00:00.000Z", "a\\ud800"]')],
 ];
 
+const NOT_A_CURSOR = 'after is not a cursor this API gave out; pass pageInfo.endCursor of the previous page';
+
 for (const [what, cursor] of garbage) {
-  test(`a cursor that is ${what} is BAD_USER_INPUT telling to pass endCursor`, (t) => {
-    const err = t.throws(() => decodeCursor(cursor), { instanceOf: BadInputError });
+  test(`a cursor that is ${what} does not decode, and a page request with it is BAD_USER_INPUT telling to pass endCursor`, (t) => {
+    t.is(decodeCursor(cursor), null);
+    if (cursor === '') return; // an empty `after` is no `after`: the first page
+    const err = t.throws(() => pageRequest(10, cursor), { instanceOf: BadInputError });
     t.is(err.code, 'BAD_USER_INPUT');
-    t.deepEqual(err.problems, ['after is not a cursor this API gave out; pass pageInfo.endCursor of the previous page']);
+    t.deepEqual(err.problems, [NOT_A_CURSOR]);
   });
 }
+
+test('a page request without `after` is the first page; with a cursor, the page after its row', (t) => {
+  t.deepEqual(pageRequest(undefined, undefined), { first: 50 });
+  t.deepEqual(pageRequest(0, null), { first: 0 });
+  const at = new Date('2026-03-04T05:06:07.089Z');
+  t.deepEqual(pageRequest(500, encodeCursor(at, 'v-1')), { first: 500, after: { createdAt: at, id: 'v-1' } });
+});
+
+test('a page request names every problem at once: the size, the cursor, the filter', (t) => {
+  const err = t.throws(() => pageRequest(501, 'junk', (problems) => problems.add('filter.x is wrong')), { instanceOf: BadInputError });
+  t.deepEqual(err.problems, ['first must be from 0 to 500 (got 501)', NOT_A_CURSOR, 'filter.x is wrong']);
+  t.throws(() => pageRequest(-1, undefined), { message: /first must be from 0 to 500 \(got -1\)/ });
+  t.throws(() => pageRequest(2.5, undefined), { message: /got 2\.5/ });
+});

@@ -1,10 +1,7 @@
-/**
- * What the attachment resolvers need from the gateway (src/gateway/mutations/attachment.ts),
- * as types only, in the manner of `services.ts`.
- */
-import type { Attachment, Operation, Principal, StatusAudit } from '../db/index.js';
-import type { AttachMode, AttachTargetKind } from '../domain/attachment-states.js';
-import type { ConnectorInput } from '../domain/connector.js';
+/** What the attachment resolvers need from the gateway (src/gateway/mutations/attachment.ts implements it). */
+import type { Attachment, Operation, Principal, StatusAudit } from '../../db/index.js';
+import type { AttachMode, AttachTargetKind } from '../../domain/attachment-states.js';
+import type { ConnectorInput } from '../../domain/connector.js';
 
 export interface CreateAttachmentRequest {
   volumeId: string;
@@ -34,7 +31,7 @@ export interface AttachmentResult {
   operation: Operation;
 }
 
-export interface AttachmentServiceApi {
+export interface AttachmentsPort {
   /** The attachment if it exists and the caller may see it (DETACHED ones too). */
   visible(p: Principal, id: string): Promise<Attachment | null>;
   /** The CHAP secret, for the attachment's project members and admins; null for anyone else. */

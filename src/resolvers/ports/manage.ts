@@ -1,9 +1,6 @@
-/**
- * What the manage resolvers need from the gateway (src/gateway/mutations/manage.ts), as
- * types only, in the manner of `services.ts`.
- */
-import type { Principal } from '../db/index.js';
-import type { VolumeResult } from './services.js';
+/** What the manage resolvers need from the gateway (src/gateway/mutations/manage.ts implements it). */
+import type { Principal } from '../../db/index.js';
+import type { VolumeResult } from './volumes.js';
 
 export interface ManageVolumeRequest {
   host: string;
@@ -31,7 +28,7 @@ export interface ManageableImageView {
   reasonNotSafe: string | null;
 }
 
-export interface ManageServiceApi {
+export interface ManagePort {
   manage(p: Principal | null, input: ManageVolumeRequest): Promise<VolumeResult>;
   unmanage(p: Principal | null, input: UnmanageVolumeRequest): Promise<VolumeResult>;
   manageable(p: Principal | null, host: string, pool: string): Promise<ManageableImageView[]>;

@@ -1,9 +1,5 @@
-/**
- * What the resolvers need from the gateway, as types only: the gateway implements it
- * (src/gateway/mutations/volume.ts) and hands it over in the context, so this folder never
- * imports the gateway.
- */
-import type { Operation, Principal, Snapshot, Volume } from '../db/index.js';
+/** What the volume resolvers need from the gateway (src/gateway/mutations/volume.ts implements it). */
+import type { Operation, Principal, Volume } from '../../db/index.js';
 
 export interface CreateVolumeRequest {
   name: string;
@@ -58,7 +54,7 @@ export interface VolumePlacement {
   nearBackupRepository?: { backupId: string; repository: string; repositoryId: string | null; host: string | null };
 }
 
-export interface VolumeServiceApi {
+export interface VolumesPort {
   /** The volume if it exists, is not deleted, and the caller may see it. */
   visible(p: Principal, id: string): Promise<Volume | null>;
   /** `placement`: internal constraints on where the volume may go (a restore's backup repository), never from the API. */
@@ -69,37 +65,4 @@ export interface VolumeServiceApi {
   /** Reverts the volume to its latest snapshot (`reverting`, then AVAILABLE or ERROR). */
   revertToSnapshot(p: Principal | null, input: RevertVolumeRequest): Promise<VolumeResult>;
   operation(p: Principal, id: string): Promise<Operation | null>;
-}
-
-export interface CreateSnapshotRequest {
-  volumeId: string;
-  name: string;
-  description?: string | null;
-  force?: boolean | null;
-  idempotencyKey?: string | null;
-}
-
-export interface UpdateSnapshotRequest {
-  id: string;
-  name?: string | null;
-  description?: string | null;
-  expectedVersion?: number | null;
-}
-
-export interface DeleteSnapshotRequest {
-  id: string;
-  expectedVersion?: number | null;
-}
-
-export interface SnapshotResult {
-  snapshot: Snapshot;
-  operation: Operation;
-}
-
-export interface SnapshotServiceApi {
-  /** The snapshot if it exists, is not DELETED, and the caller may see it. */
-  visible(p: Principal, id: string): Promise<Snapshot | null>;
-  create(p: Principal | null, input: CreateSnapshotRequest): Promise<SnapshotResult>;
-  update(p: Principal | null, input: UpdateSnapshotRequest): Promise<SnapshotResult>;
-  delete(p: Principal | null, input: DeleteSnapshotRequest): Promise<SnapshotResult>;
 }

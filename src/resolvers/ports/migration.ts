@@ -1,9 +1,6 @@
-/**
- * What the migrate and retype resolvers need from the gateway (src/gateway/mutations/volume-migration.ts,
- * src/gateway/mutations/volume-retype.ts), as types only, in the manner of `services.ts`.
- */
-import type { Principal } from '../db/index.js';
-import type { VolumeResult } from './services.js';
+/** What the migrate and retype resolvers need from the gateway (src/gateway/mutations/volume-migration.ts and volume-retype.ts implement it). */
+import type { Principal } from '../../db/index.js';
+import type { VolumeResult } from './volumes.js';
 
 export interface MigrateVolumeRequest {
   id: string;
@@ -21,7 +18,7 @@ export interface RetypeVolumeRequest {
   expectedVersion?: number | null;
 }
 
-export interface MigrationServiceApi {
+export interface MigrationPort {
   /** Admins: moves the volume's bytes to another pool (MAINTENANCE until it ends). */
   migrate(p: Principal | null, input: MigrateVolumeRequest): Promise<VolumeResult>;
   /** Members: changes the volume's type, in place or by a migration (RETYPING until it ends). */

@@ -1,10 +1,7 @@
-/**
- * What the admin resolvers need from the gateway (src/gateway/mutations/admin.ts), as
- * types only, in the manner of `services.ts`.
- */
-import type { Operation, Principal, Snapshot, StatusAudit, Volume } from '../db/index.js';
-import type { SnapshotStatus } from '../domain/snapshot-states.js';
-import type { VolumeStatus } from '../domain/volume-states.js';
+/** What the admin resolvers need from the gateway (src/gateway/mutations/admin.ts implements it). */
+import type { Operation, Principal, Snapshot, StatusAudit, Volume } from '../../db/index.js';
+import type { SnapshotStatus } from '../../domain/snapshot-states.js';
+import type { VolumeStatus } from '../../domain/volume-states.js';
 
 export interface ResetVolumeStatusRequest {
   id: string;
@@ -23,7 +20,7 @@ export interface ForceDeleteVolumeRequest {
   reason: string;
 }
 
-export interface AdminServiceApi {
+export interface AdminPort {
   resetVolumeStatus(p: Principal | null, input: ResetVolumeStatusRequest): Promise<{ volume: Volume; audit: StatusAudit }>;
   resetSnapshotStatus(p: Principal | null, input: ResetSnapshotStatusRequest): Promise<{ snapshot: Snapshot; audit: StatusAudit }>;
   forceDeleteVolume(p: Principal | null, input: ForceDeleteVolumeRequest): Promise<{ volume: Volume; operation: Operation; audit: StatusAudit }>;

@@ -1,8 +1,6 @@
-/**
- * What the API-token resolvers need from the gateway (src/gateway/mutations/token.ts), as
- * types only, in the manner of `services.ts`.
- */
-import type { Page, Principal, Role, TokenView } from '../db/index.js';
+/** What the API-token resolvers need from the gateway (src/gateway/mutations/token.ts implements it). */
+import type { Page, Principal, Role, TokenView } from '../../db/index.js';
+import type { ListRequest } from './reads.js';
 
 export interface CreateApiTokenRequest {
   /** Project name; the project is created when new. */
@@ -13,15 +11,9 @@ export interface CreateApiTokenRequest {
   expiresAt?: Date | null;
 }
 
-export interface ListApiTokensRequest {
-  /** Page size, checked by the resolver. */
-  first: number;
-  /** The last row of the previous page (a decoded cursor). */
-  after?: { createdAt: Date; id: string } | undefined;
-  filter?: { projectId?: string | null; project?: string | null; includeRevoked?: boolean | null } | null;
-}
+export type ListApiTokensRequest = ListRequest<{ projectId?: string | null; project?: string | null; includeRevoked?: boolean | null } | null>;
 
-export interface TokenServiceApi {
+export interface TokensPort {
   /** Admins: a new token; the secret is in the result once and never again. */
   create(p: Principal | null, input: CreateApiTokenRequest): Promise<{ token: string; apiToken: TokenView }>;
   /** Admins: tokens newest first. */

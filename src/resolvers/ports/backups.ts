@@ -1,9 +1,6 @@
-/**
- * What the backup resolvers need from the gateway (src/gateway/mutations/backup.ts), as
- * types only, like services.ts.
- */
-import type { BackupView, LiveBackup } from '../bus/index.js';
-import type { Backup, Operation, Principal, Volume } from '../db/index.js';
+/** What the backup resolvers need from the gateway (src/gateway/mutations/backup.ts implements it). */
+import type { BackupView, LiveBackup } from '../../bus/index.js';
+import type { Backup, Operation, Principal, Volume } from '../../db/index.js';
 
 export interface CreateBackupRequest {
   volumeId: string;
@@ -62,7 +59,7 @@ export interface BackupLiveApi {
   listenProgress(current: BackupView, accept: (ev: LiveBackup) => boolean): AsyncIterableIterator<BackupProgressValue>;
 }
 
-export interface BackupServiceApi {
+export interface BackupsPort {
   /** The backup if it exists, is not DELETED, and the caller may see it. */
   visible(p: Principal, id: string): Promise<Backup | null>;
   create(p: Principal | null, input: CreateBackupRequest): Promise<BackupResult>;

@@ -1,0 +1,80 @@
+/**
+ * The read side of the API: every list query and `node(id)`. Each list checks who asks (a
+ * token; the audit: an admin), scopes rows to the caller's project unless it is an admin,
+ * checks the page request, and reads one keyset page from its store.
+ */
+import {
+  findAttachment,
+  findBackup,
+  findOperation,
+  findSnapshot,
+  findVolume,
+  findVolumeType,
+  listAttachments,
+  listAudits,
+  listBackups,
+  listMessages,
+  listOperations,
+  listSnapshots,
+  listVolumes,
+  mayUseVolumeType,
+  type Db,
+  type Principal,
+} from '../../db/index.js';
+import { canSee, projectScope, requireAdmin, requirePrincipal } from '../../domain/index.js';
+import type { FoundNode, ReadsPort } from '../../resolvers/ports/index.js';
+import { pageRequest } from './page.js';
+
+/** What the status audit records changes of. */
+const AUDITED = ['volume', 'snapshot'];
+
+type List<K extends keyof ReadsPort> = ReadsPort[K];
+
+export class Reads implements ReadsPort {
+  constructor(private readonly db: Db) {}
+
+  volumes: List<'volumes'> = async (p, { first, after, filter }) =>
+    listVolumes(this.db.fork(), { projectId: projectScope(requirePrincipal(p)), ...pageRequest(first, after), filter: filter ?? {} });
+
+  snapshots: List<'snapshots'> = async (p, { first, after, filter }) =>
+    listSnapshots(this.db.fork(), { projectId: projectScope(requirePrincipal(p)), ...pageRequest(first, after), filter: filter ?? {} });
+
+  backups: List<'backups'> = async (p, { first, after, filter }) =>
+    listBackups(this.db.fork(), { projectId: projectScope(requirePrincipal(p)), ...pageRequest(first, after), filter: filter ?? {} });
+
+  attachments: List<'attachments'> = async (p, { first, after, filter }) =>
+    listAttachments(this.db.fork(), { projectId: projectScope(requirePrincipal(p)), ...pageRequest(first, after), filter: filter ?? {} });
+
+  operations: List<'operations'> = async (p, { first, after, filter }) =>
+    listOperations(this.db.fork(), { projectId: projectScope(requirePrincipal(p)), ...pageRequest(first, after), filter: filter ?? {} });
+
+  messages: List<'messages'> = async (p, { first, after, filter }) =>
+    listMessages(this.db.fork(), { projectId: projectScope(requirePrincipal(p)), ...pageRequest(first, after), filter: filter ?? {} });
+
+  audits: List<'audits'> = async (p, { first, after, filter }) => {
+    requireAdmin(p, 'Reading the status audit');
+    const page = pageRequest(first, after, (problems) => {
+      const type = filter?.resourceType;
+      if (type !== undefined && !AUDITED.includes(type)) problems.add(`filter.resourceType must be volume or snapshot (got ${JSON.stringify(type)})`);
+    });
+    return listAudits(this.db.fork(), { ...page, filter: filter ?? {} });
+  };
+
+  async node(principal: Principal | null, id: string): Promise<FoundNode | null> {
+    const p = requirePrincipal(principal);
+    const em = this.db.fork();
+    const v = await findVolume(em, id);
+    if (v) return v.status !== 'deleted' && canSee(p, v.projectId) ? { kind: 'volume', row: v } : null;
+    const s = await findSnapshot(em, id);
+    if (s) return s.status !== 'deleted' && canSee(p, s.projectId) ? { kind: 'snapshot', row: s } : null;
+    const b = await findBackup(em, id);
+    if (b) return b.status !== 'deleted' && canSee(p, b.projectId) ? { kind: 'backup', row: b } : null;
+    // As `attachment(id)`: DETACHED ones too; another project's is null.
+    const a = await findAttachment(em, id);
+    if (a) return canSee(p, a.projectId) ? { kind: 'attachment', row: a } : null;
+    const op = await findOperation(em, id);
+    if (op) return canSee(p, op.projectId) ? { kind: 'operation', row: op } : null;
+    const t = await findVolumeType(em, id);
+    return t && (await mayUseVolumeType(em, p, t)) ? { kind: 'volumeType', row: t } : null;
+  }
+}

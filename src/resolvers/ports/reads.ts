@@ -1,0 +1,59 @@
+/**
+ * What the list queries and `node(id)` need from the gateway (src/gateway/queries/reads.ts
+ * implements it): who may see what, the page size rule and the store calls live there, so a
+ * resolver only turns GraphQL arguments into a request and rows into objects.
+ */
+import type {
+  Attachment,
+  AttachmentListFilter,
+  AuditListFilter,
+  Backup,
+  BackupListFilter,
+  MessageListFilter,
+  Operation,
+  OperationListFilter,
+  Page,
+  Principal,
+  Snapshot,
+  SnapshotListFilter,
+  StatusAudit,
+  UserMessage,
+  Volume,
+  VolumeListFilter,
+  VolumeType,
+} from '../../db/index.js';
+
+/** One page of a list: its size (0 to 500, default 50), the previous page's `endCursor`, and a filter; the gateway checks them. */
+export interface ListRequest<F> {
+  first?: number | null;
+  after?: string | null;
+  filter?: F;
+}
+
+/** Whatever `node(id)` found, tagged with what it is. */
+export type FoundNode =
+  | { kind: 'volume'; row: Volume }
+  | { kind: 'snapshot'; row: Snapshot }
+  | { kind: 'backup'; row: Backup }
+  | { kind: 'attachment'; row: Attachment }
+  | { kind: 'operation'; row: Operation }
+  | { kind: 'volumeType'; row: VolumeType };
+
+export interface ReadsPort {
+  /** The caller's project's volumes (every project's for admins), oldest first; DELETED ones only when the filter asks. */
+  volumes(p: Principal | null, request: ListRequest<VolumeListFilter>): Promise<Page<Volume>>;
+  /** As `volumes`, for snapshots. */
+  snapshots(p: Principal | null, request: ListRequest<SnapshotListFilter>): Promise<Page<Snapshot>>;
+  /** As `volumes`, for backups. */
+  backups(p: Principal | null, request: ListRequest<BackupListFilter>): Promise<Page<Backup>>;
+  /** As `volumes`, for attachments; DETACHED ones only when the filter asks. */
+  attachments(p: Principal | null, request: ListRequest<AttachmentListFilter>): Promise<Page<Attachment>>;
+  /** The caller's project's operations, newest first. */
+  operations(p: Principal | null, request: ListRequest<OperationListFilter>): Promise<Page<Operation>>;
+  /** The caller's project's user messages that have not expired, newest first. */
+  messages(p: Principal | null, request: ListRequest<MessageListFilter>): Promise<Page<UserMessage>>;
+  /** Admins: the status audit, newest first. */
+  audits(p: Principal | null, request: ListRequest<AuditListFilter>): Promise<Page<StatusAudit>>;
+  /** Any object the caller may see by its id (Relay's `node`), or null. */
+  node(p: Principal | null, id: string): Promise<FoundNode | null>;
+}

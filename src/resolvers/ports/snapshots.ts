@@ -1,0 +1,35 @@
+/** What the snapshot resolvers need from the gateway (src/gateway/mutations/snapshot.ts implements it). */
+import type { Operation, Principal, Snapshot } from '../../db/index.js';
+
+export interface CreateSnapshotRequest {
+  volumeId: string;
+  name: string;
+  description?: string | null;
+  force?: boolean | null;
+  idempotencyKey?: string | null;
+}
+
+export interface UpdateSnapshotRequest {
+  id: string;
+  name?: string | null;
+  description?: string | null;
+  expectedVersion?: number | null;
+}
+
+export interface DeleteSnapshotRequest {
+  id: string;
+  expectedVersion?: number | null;
+}
+
+export interface SnapshotResult {
+  snapshot: Snapshot;
+  operation: Operation;
+}
+
+export interface SnapshotsPort {
+  /** The snapshot if it exists, is not DELETED, and the caller may see it. */
+  visible(p: Principal, id: string): Promise<Snapshot | null>;
+  create(p: Principal | null, input: CreateSnapshotRequest): Promise<SnapshotResult>;
+  update(p: Principal | null, input: UpdateSnapshotRequest): Promise<SnapshotResult>;
+  delete(p: Principal | null, input: DeleteSnapshotRequest): Promise<SnapshotResult>;
+}

@@ -1,0 +1,23 @@
+/**
+ * A role that starts before a gateway made the NATS streams waits for them
+ * (src/bus/nats/connection.ts). A busy server that lets a JetStream request time out must
+ * not end that wait: under load a scheduler died of it ("flint: timeout") and a create was
+ * never placed. A refused permission or a closed connection still ends it at once.
+ */
+import test from 'ava';
+import { ClosedConnectionError, NoRespondersError, PermissionViolationError, TimeoutError } from '@nats-io/nats-core';
+import { worthAskingAgain } from '../../../src/bus/nats/connection.js';
+
+test('a request that timed out or found no responder is asked again', (t) => {
+  t.true(worthAskingAgain(new TimeoutError()));
+  t.true(worthAskingAgain(new NoRespondersError('$JS.API.STREAM.INFO.KV_flint-pools')));
+});
+
+test('a bucket that does not exist yet is asked again', (t) => {
+  t.true(worthAskingAgain(Object.assign(new Error('stream not found'), { api_error: { err_code: 10059 } })));
+});
+
+test('a refused permission and a closed connection end the wait', (t) => {
+  t.false(worthAskingAgain(new PermissionViolationError('Permissions Violation for Publish to "$JS.API.STREAM.INFO.KV_flint-pools"', 'publish', '$JS.API.STREAM.INFO.KV_flint-pools')));
+  t.false(worthAskingAgain(new ClosedConnectionError()));
+});
