@@ -37,7 +37,8 @@ import { KeyedMutex } from './keyed-mutex.js';
 import { ATTACHMENT_COMMANDS, type AttachmentCommand, type AttachmentCommandPayloads, type AttachmentHandler } from './attachments.js';
 import type { OutcomeStore, RecordedMessage } from './outcome-store.js';
 import type { MigrationAgent } from './migration.js';
-import { AgentBackups, BACKUP_COMMANDS, isBackupCommand, type AgentBackupsOptions, type BackupCommandPayloads } from './backups.js';
+import { AgentBackups } from './backups.js';
+import { BACKUP_COMMANDS, isBackupCommand, type AgentBackupsOptions, type BackupCommandPayloads } from './backup-commands.js';
 import { manageVolume, unmanageVolume } from './manage-commands.js';
 
 /** Commands an agent understands: the last token of `flint.cmd.agent.<host>.<command>`. */
