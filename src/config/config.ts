@@ -3,14 +3,17 @@
  * environment; everything else receives a `FlintConfig`.
  *
  * Sources, later ones win: defaults < JSON file (`FLINT_CONFIG_FILE`) < environment.
- * Every problem is collected and reported at once as a `ConfigError`.
+ * Every problem is collected and reported at once as a `ConfigError`. Pools are parsed in
+ * pool-config.ts, the listen address, database URL and weigher list in setting-parsers.ts.
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { API_LIMITS_ENV, apiLimitsFileFields, parseApiLimits, type ApiLimitsConfig } from './api-limits.js';
 import { NATS_AUTH_ENV, parseNatsAuth, type NatsAuthConfig } from './nats-auth.js';
+import { parsePools, type PoolConfig } from './pool-config.js';
+import { parseDatabase, parseListen, parseWeighers, type DatabaseConfig } from './setting-parsers.js';
 
 /** @default './.flint' */
 export const DEFAULT_DATA_DIR = './.flint';
@@ -18,71 +21,11 @@ export const DEFAULT_DATA_DIR = './.flint';
 export const DEFAULT_LISTEN = '127.0.0.1:4000';
 /** Cinder's default availability zone. */
 export const DEFAULT_AVAILABILITY_ZONE = 'nova';
-/** Cinder's default `max_over_subscription_ratio`. */
-export const DEFAULT_MAX_OVER_SUBSCRIPTION_RATIO = 20;
 export const DEFAULT_HEARTBEAT_SECONDS = 5;
 /** Tries of a create on different pools before the volume goes to ERROR (Cinder's `scheduler_max_attempts`). */
 export const DEFAULT_SCHEDULER_MAX_ATTEMPTS = 3;
 /** Seconds an operation may stay PENDING/RUNNING before the gateway's deadline sweeper fails it. */
 export const DEFAULT_OPERATION_TIMEOUT_SECONDS = 900;
-
-const capabilityValue = z.union([z.string(), z.number(), z.boolean()]);
-/** How a pool's volumes can be exported to consumers (src/node-agent/targets/). */
-export const POOL_TARGET_KINDS = ['iscsi', 'nbd'] as const;
-export type PoolTargetKind = (typeof POOL_TARGET_KINDS)[number];
-/** A pool offers both kinds unless its config says otherwise. */
-export const DEFAULT_POOL_TARGETS: readonly PoolTargetKind[] = ['iscsi', 'nbd'];
-/** The target of an attachment that asks for none, when the pool offers it (else the pool's first). */
-export const DEFAULT_POOL_TARGET: PoolTargetKind = 'iscsi';
-
-const poolSchema = z.object({
-  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "-" and "_" only, at most 64'),
-  driver: z.enum(['file']).default('file'),
-  /** Relative directories are under the data dir. */
-  directory: z.string().min(1).optional(),
-  imageFormat: z.enum(['raw', 'qcow2']).default('qcow2'),
-  capabilities: z.record(z.string(), capabilityValue).default({}),
-  maxOverSubscriptionRatio: z.number().min(1).default(DEFAULT_MAX_OVER_SUBSCRIPTION_RATIO),
-  reservedPercentage: z.number().min(0).max(100).default(0),
-  thinProvisioning: z.boolean().default(true),
-  /** Caps the pool's total size (GiB) below the filesystem's, e.g. to share a disk; default: the filesystem. */
-  capacityGiB: z.number().positive().optional(),
-  /** Export kinds the pool offers to attachments; default both. */
-  targets: z.array(z.enum(POOL_TARGET_KINDS)).min(1, 'name at least one of "iscsi", "nbd"').optional(),
-  /** The kind of an attachment that asks for none; must be among `targets`. */
-  defaultTarget: z.enum(POOL_TARGET_KINDS).optional(),
-  /** Bandwidth cap of copies into the pool (a migration's import), MiB/s, like Cinder's volume_copy_bps_limit; default unlimited. */
-  copyMiBps: z.number().positive().max(1_000_000).optional(),
-});
-export type PoolConfigInput = z.input<typeof poolSchema>;
-
-export interface PoolConfig {
-  readonly name: string;
-  readonly driver: 'file';
-  readonly directory: string;
-  readonly imageFormat: 'raw' | 'qcow2';
-  readonly capabilities: Readonly<Record<string, string | number | boolean>>;
-  readonly maxOverSubscriptionRatio: number;
-  readonly reservedPercentage: number;
-  readonly thinProvisioning: boolean;
-  readonly capacityGiB: number | undefined;
-  /** Export kinds the pool offers to attachments (`loadConfig` always sets it; read it with `poolTargetsOf`). @default ['iscsi', 'nbd'] */
-  readonly targets?: readonly PoolTargetKind[];
-  /** The kind an attachment gets when it asks for none. @default 'iscsi' when offered, else the first of `targets` */
-  readonly defaultTarget?: PoolTargetKind;
-  /** Bandwidth cap of copies into the pool (migration imports), MiB/s (`qemu-img convert -r`). @default unlimited */
-  readonly copyMiBps?: number;
-}
-
-/** A pool's export kinds and default kind, with the defaults for what it leaves out. */
-export function poolTargetsOf(pool: Pick<PoolConfig, 'targets' | 'defaultTarget'>): { targets: readonly PoolTargetKind[]; defaultTarget: PoolTargetKind } {
-  const targets = pool.targets && pool.targets.length > 0 ? pool.targets : DEFAULT_POOL_TARGETS;
-  return { targets, defaultTarget: pool.defaultTarget ?? (targets.includes(DEFAULT_POOL_TARGET) ? DEFAULT_POOL_TARGET : targets[0]!) };
-}
-
-export type DatabaseConfig =
-  | { readonly kind: 'sqlite'; readonly path: string }
-  | { readonly kind: 'postgresql'; readonly url: string };
 
 export interface FlintConfig {
   readonly dataDir: string;
@@ -355,79 +298,6 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     ...(metricsTokenFile ? { metricsTokenFile } : {}),
     apiLimits,
   });
-}
-
-/** Names the scheduler knows; checked here so a typo stops the start, not a request. */
-export const WEIGHER_NAMES = ['CapacityWeigher', 'AllocatedCapacityWeigher', 'VolumeNumberWeigher'] as const;
-
-function parseWeighers(spec: string, problems: string[]): Array<{ name: string; multiplier: number | undefined }> {
-  const out: Array<{ name: string; multiplier: number | undefined }> = [];
-  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const [name, mult, ...rest] = part.split(':');
-    const multiplier = mult === undefined ? undefined : Number(mult);
-    if (!(WEIGHER_NAMES as readonly string[]).includes(name!) || rest.length || (multiplier !== undefined && !Number.isFinite(multiplier))) {
-      problems.push(`FLINT_SCHEDULER_WEIGHERS: "${part}" is not NAME or NAME:MULTIPLIER with NAME one of ${WEIGHER_NAMES.join(', ')}`);
-      continue;
-    }
-    out.push({ name: name!, multiplier });
-  }
-  return out;
-}
-
-function parseListen(s: string): { host: string; port: number } | undefined {
-  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(s);
-  if (!m) return undefined;
-  const port = Number(m[2]);
-  if (port > 65535) return undefined;
-  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
-}
-
-function parseDatabase(url: string | undefined, dataDir: string, cwd: string): DatabaseConfig | string {
-  if (url === undefined) return { kind: 'sqlite', path: join(dataDir, 'flint.sqlite') };
-  if (url.startsWith('sqlite:')) {
-    const path = url.slice('sqlite:'.length).replace(/^\/\//, '');
-    if (!path) return 'sqlite: needs a file path, e.g. sqlite:/var/lib/flint/flint.sqlite';
-    return { kind: 'sqlite', path: isAbsolute(path) ? path : resolve(cwd, path) };
-  }
-  if (/^postgres(ql)?:\/\/[^\s]+\/[^\s/]+$/.test(url)) return { kind: 'postgresql', url };
-  return `expected sqlite:PATH or postgres://USER@HOST:PORT/DATABASE, got "${url.replace(/:[^:@/]*@/, ':***@')}"`;
-}
-
-function parsePools(input: unknown, dataDir: string, problems: string[]): PoolConfig[] {
-  if (!Array.isArray(input) || input.length === 0) {
-    problems.push('FLINT_POOLS: must be a non-empty JSON array of pools');
-    return [];
-  }
-  const pools: PoolConfig[] = [];
-  const names = new Set<string>();
-  input.forEach((p, i) => {
-    const parsed = poolSchema.strict().safeParse(p);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) problems.push(`FLINT_POOLS[${i}].${issue.path.join('.') || '(pool)'}: ${issue.message}`);
-      return;
-    }
-    const v = parsed.data;
-    if (names.has(v.name)) problems.push(`FLINT_POOLS[${i}].name: "${v.name}" is declared twice`);
-    names.add(v.name);
-    if (!v.thinProvisioning && v.imageFormat === 'qcow2') {
-      problems.push(`FLINT_POOLS[${i}]: thick provisioning needs imageFormat "raw" (qcow2 images grow on write)`);
-    }
-    const targets = poolTargets(v, i, problems);
-    const dir = v.directory ?? join('pools', v.name);
-    pools.push({ ...v, directory: isAbsolute(dir) ? dir : join(dataDir, dir), capacityGiB: v.capacityGiB, ...targets });
-  });
-  return pools;
-}
-
-/** A pool's `targets` and `defaultTarget` with their defaults; a repeated kind or a default the pool does not offer is a problem. */
-function poolTargets(v: { targets?: PoolTargetKind[] | undefined; defaultTarget?: PoolTargetKind | undefined }, i: number, problems: string[]): { targets: PoolTargetKind[]; defaultTarget: PoolTargetKind } {
-  const { targets, defaultTarget } = poolTargetsOf(v);
-  const repeated = targets.filter((k, at) => targets.indexOf(k) !== at);
-  if (repeated.length > 0) problems.push(`FLINT_POOLS[${i}].targets: "${repeated[0]}" is listed twice; list each of "iscsi", "nbd" at most once`);
-  if (!targets.includes(defaultTarget)) {
-    problems.push(`FLINT_POOLS[${i}].defaultTarget: "${defaultTarget}" is not among the pool's targets (${targets.map((k) => `"${k}"`).join(', ')}); add it to targets or pick one of them`);
-  }
-  return { targets: [...new Set(targets)], defaultTarget };
 }
 
 function deepFreeze<T>(o: T): T {

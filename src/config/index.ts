@@ -1,4 +1,15 @@
 export * from './config.js';
+export {
+  DEFAULT_MAX_OVER_SUBSCRIPTION_RATIO,
+  DEFAULT_POOL_TARGET,
+  DEFAULT_POOL_TARGETS,
+  POOL_TARGET_KINDS,
+  poolTargetsOf,
+  type PoolConfig,
+  type PoolConfigInput,
+  type PoolTargetKind,
+} from './pool-config.js';
+export { WEIGHER_NAMES, type DatabaseConfig } from './setting-parsers.js';
 export * from './logger.js';
 export * from './version.js';
 export * from './secret-key.js';

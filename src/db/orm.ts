@@ -7,7 +7,7 @@ import { MikroORM as SqliteORM, type Options as SqliteOptions } from '@mikro-orm
 import { MikroORM as PgORM, type Options as PgOptions } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import type { EntityManager } from '@mikro-orm/knex';
-import type { DatabaseConfig } from '../config/config.js';
+import type { DatabaseConfig } from '../config/setting-parsers.js';
 import type { Logger } from '../config/logger.js';
 import { ensurePrivateFile, prepareSqliteFile, sqliteFiles, type PermissionNote } from '../config/private-files.js';
 import { ENTITIES } from './entities.js';

@@ -20,7 +20,7 @@ import {
 } from '../bus/index.js';
 import type { Logger } from '../config/index.js';
 import { isSealed, type SecretBox } from '../domain/secret-box.js';
-import type { TemporarySnapshots } from './backups.js';
+import type { TemporarySnapshots } from './backup-commands.js';
 import { DriverError, type VolumeDriver } from './drivers/index.js';
 // The file driver's name for a qcow2 internal snapshot: taken through an export, it must be the one the driver reads.
 import { internalSnapshotName } from './drivers/file-util.js';

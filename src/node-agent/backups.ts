@@ -1,6 +1,9 @@
 /**
- * The agent's backup commands (issue 5): create_backup, restore_backup, delete_backup,
- * verify_backup and import_backup, free of NATS like AgentCore (which delegates here).
+ * The agent's backup commands (issue 5), free of NATS like AgentCore (which delegates here):
+ * `AgentBackups` takes create_backup, restore_backup and delete_backup here, and verify_backup
+ * and import_backup in backup-verify.ts. Their names, payloads and options are in
+ * backup-commands.ts, the messages they send in backup-outcomes.ts, the job registry in
+ * backup-jobs.ts.
  *
  * Background work. A backup or restore may take minutes; it must not hold the consumer's
  * slot nor the volume's command lock that long. So the command handler (under the volume's
@@ -21,109 +24,41 @@
  * per backup id), waits for it to end (it emits `create.cancelled`), then deletes the
  * manifest if any and collects garbage, so nothing it wrote remains.
  */
-import type { Logger } from '../config/index.js';
 import {
-  BACKUP_COMMAND,
-  BACKUP_KIND,
-  subjects,
   poolId,
   type AgentCreateBackup,
   type AgentDeleteBackup,
   type AgentImportBackup,
   type AgentRestoreBackup,
   type AgentVerifyBackup,
-  type BackupFigures,
-  type BackupOutcomeEvent,
-  type BackupProgressReport,
-  type BackupVerified,
   type ReconcileBackups,
 } from '../bus/index.js';
-import type { BackupEngine, BackupManifest, Progress } from './backup/index.js';
+import type { BackupManifest } from './backup/index.js';
+import type { AgentBackupsOptions, BackupCommand, BackupCommandPayloads, TemporarySnapshots } from './backup-commands.js';
+import { BackupJobs } from './backup-jobs.js';
+import { backupOutcome, figuresOf, lostMessage, noEngineMessage, repositoryIdField, STARTED, temporarySnapshotId, tombstone } from './backup-outcomes.js';
+import { importBackup, verifyBackup } from './backup-verify.js';
 import { DriverError, type VolumeDriver } from './drivers/index.js';
-import type { KeyedMutex } from './keyed-mutex.js';
-import type { OutcomeStore, RecordedMessage } from './outcome-store.js';
-
-export const BACKUP_COMMANDS = [
-  BACKUP_COMMAND.createBackup,
-  BACKUP_COMMAND.restoreBackup,
-  BACKUP_COMMAND.deleteBackup,
-  BACKUP_COMMAND.verifyBackup,
-  BACKUP_COMMAND.importBackup,
-] as const;
-export type BackupCommand = (typeof BACKUP_COMMANDS)[number];
-
-export interface BackupCommandPayloads {
-  create_backup: AgentCreateBackup;
-  restore_backup: AgentRestoreBackup;
-  delete_backup: AgentDeleteBackup;
-  verify_backup: AgentVerifyBackup;
-  import_backup: AgentImportBackup;
-}
-
-export function isBackupCommand(command: string): command is BackupCommand {
-  return (BACKUP_COMMANDS as readonly string[]).includes(command);
-}
-
-/** How often a running job reports its progress (core NATS). @default 1_000 */
-export const PROGRESS_INTERVAL_MS = 1_000;
-
-/** Attempt number of the "started" marker in the OutcomeStore (real outcomes use 1). */
-const STARTED = 0;
-
-export interface AgentBackupsOptions {
-  host: string;
-  drivers: ReadonlyMap<string, VolumeDriver>;
-  /** null: the agent has no usable repository; every backup command fails with why. */
-  engine: BackupEngine | null;
-  /** Why `engine` is null, for the failure messages. */
-  engineProblem?: string;
-  repository: string;
-  /** The repository's identity, recorded with every backup written (null: unknown). */
-  repositoryId?: string | null;
-  outcomes: OutcomeStore;
-  emit: (subject: string, kind: string, payload: unknown, msgId: string) => Promise<void>;
-  /** Publishes a progress report on core NATS (fire and forget). */
-  report: (subject: string, kind: string, payload: unknown) => void;
-  /** The agent's per-volume command lock (shared with AgentCore). */
-  mutex: KeyedMutex;
-  log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
-  /** @default PROGRESS_INTERVAL_MS */
-  progressIntervalMs?: number;
-  /** Takes and removes a forced backup's temporary snapshot; default: the driver's. */
-  temporarySnapshots?: TemporarySnapshots;
-}
-
-/**
- * How the temporary snapshot of a forced backup is taken and removed. The agent's attachment
- * handler gives one that goes through the process exporting the volume when it holds the
- * image (src/node-agent/attachments.ts), since qemu-img cannot then.
- */
-export interface TemporarySnapshots {
-  create(driver: VolumeDriver, volumeId: string, snapshotId: string): Promise<void>;
-  remove(driver: VolumeDriver, volumeId: string, snapshotId: string): Promise<void>;
-}
+import { errorMessage, failure } from './outcome-errors.js';
+import type { RecordedMessage } from './outcome-store.js';
 
 const DRIVER_SNAPSHOTS: TemporarySnapshots = {
   create: async (driver, volumeId, snapshotId) => void (await driver.createSnapshot(volumeId, snapshotId)),
   remove: (driver, volumeId, snapshotId) => driver.deleteSnapshot(volumeId, snapshotId),
 };
 
-interface Job {
-  kind: 'backup' | 'restore';
-  controller: AbortController;
-  done: Promise<void>;
-}
-
 export class AgentBackups {
-  private readonly jobs = new Map<string, Job>();
+  private readonly jobs: BackupJobs;
   /** Set by `stop()`: jobs aborted for the shutdown report nothing; the next start's reconciliation reports them lost. */
   private stopping = false;
 
-  constructor(private readonly opts: AgentBackupsOptions) {}
+  constructor(private readonly opts: AgentBackupsOptions) {
+    this.jobs = new BackupJobs(opts);
+  }
 
   /** Backup ids with a job running in this process. */
   running(): string[] {
-    return [...this.jobs.keys()];
+    return this.jobs.ids();
   }
 
   /** Handles one command; resolves once its message is published (or its job started). */
@@ -137,9 +72,9 @@ export class AgentBackups {
         // Under the volume's lock: a create being prepared either started its job (aborted here) or sees the tombstone.
         return this.opts.mutex.run(payload.volumeId, () => this.once(payload.operationId, () => this.delete(payload as AgentDeleteBackup)));
       case 'verify_backup':
-        return this.once(payload.operationId, () => this.verify(payload as AgentVerifyBackup));
+        return this.once(payload.operationId, () => verifyBackup(this.opts, payload as AgentVerifyBackup));
       case 'import_backup':
-        return this.once(payload.operationId, () => this.importBackup(payload as AgentImportBackup));
+        return this.once(payload.operationId, () => importBackup(this.opts, payload as AgentImportBackup));
     }
     throw new Error(`unknown backup command ${String(command)}`);
   }
@@ -150,8 +85,7 @@ export class AgentBackups {
    */
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const j of this.jobs.values()) j.controller.abort();
-    await Promise.all([...this.jobs.values()].map((j) => j.done));
+    await this.jobs.abortAll();
   }
 
   /**
@@ -197,10 +131,10 @@ export class AgentBackups {
     const lost = await this.opts.outcomes.get(p.operationId, STARTED);
     if (lost) return this.finish(p.operationId, lost); // started by an earlier process, which died
     // Deleted before it started (its delete overtook it): cancelled, nothing to do.
-    if (await this.opts.outcomes.get(tombstone(p.backupId), STARTED)) return this.finish(p.operationId, this.outcome(p.operationId, p, 'create.cancelled', {}));
+    if (await this.opts.outcomes.get(tombstone(p.backupId), STARTED)) return this.finish(p.operationId, backupOutcome(this.opts.host, p.operationId, p, 'create.cancelled', {}));
     const where = poolId(this.opts.host, p.pool);
     const fail = (err: unknown, refused: boolean) =>
-      this.outcome(p.operationId, p, 'create.failed', {
+      backupOutcome(this.opts.host, p.operationId, p, 'create.failed', {
         error: failure(
           refused,
           `Backing up volume ${p.volumeId} on ${where} failed: ${errorMessage(err)}. ` +
@@ -210,7 +144,7 @@ export class AgentBackups {
     const engine = this.opts.engine;
     const driver = this.opts.drivers.get(p.pool);
     if (!engine || !driver) {
-      return this.finish(p.operationId, fail(new DriverError(!engine ? this.noEngine() : `pool ${p.pool} is not configured on host ${this.opts.host}`), true));
+      return this.finish(p.operationId, fail(new DriverError(!engine ? noEngineMessage(this.opts) : `pool ${p.pool} is not configured on host ${this.opts.host}`), true));
     }
     const tempSnapshot = p.temporarySnapshot ? temporarySnapshotId(p.backupId) : undefined;
     let source;
@@ -227,7 +161,7 @@ export class AgentBackups {
     await this.opts.outcomes.put(
       p.operationId,
       STARTED,
-      this.outcome(p.operationId, p, 'create.failed', { error: { code: 'INTERNAL', message: lostMessage('backup', this.opts.host) } }),
+      backupOutcome(this.opts.host, p.operationId, p, 'create.failed', { error: { code: 'INTERNAL', message: lostMessage('backup', this.opts.host) } }),
     );
     const src = source;
     // Dirty bitmaps describe the volume's current bytes, and only while no other process can
@@ -238,12 +172,12 @@ export class AgentBackups {
       const reason = tempSnapshot ? 'a forced backup of an in-use volume reads a temporary snapshot, which no bitmap describes' : `the backup reads snapshot ${p.snapshotId}, which no bitmap describes`;
       this.opts.log.info({ backupId: p.backupId, volumeId: p.volumeId, parentId: parent.backupId, reason }, `${reason}: reading all allocated chunks`);
     }
-    this.start(p.backupId, 'backup', async (signal, onProgress) => {
+    this.jobs.start(p.backupId, 'backup', async (signal, onProgress) => {
       const started = Date.now();
       let message: RecordedMessage;
       try {
         const m = await engine.backup({ backupId: p.backupId, volumeId: p.volumeId, source: src, parent, trackChanges, log: this.opts.log, signal, onProgress });
-        message = this.outcome(p.operationId, p, 'create.succeeded', { figures: figuresOf(m), repository: this.opts.repository, ...this.repositoryIdField() });
+        message = backupOutcome(this.opts.host, p.operationId, p, 'create.succeeded', { figures: figuresOf(m), repository: this.opts.repository, ...repositoryIdField(this.opts.repositoryId) });
         this.opts.log.info(
           { backupId: p.backupId, volumeId: p.volumeId, ms: Date.now() - started, changeTracking: m.changeTracking, readBytes: m.readBytes, storedBytes: m.storedBytes, dedupBytes: m.dedupBytes },
           'backup taken',
@@ -253,7 +187,7 @@ export class AgentBackups {
           this.opts.log.warn({ backupId: p.backupId }, 'backup interrupted by the agent\'s shutdown; the next start reports it lost');
           return;
         } else if (signal.aborted) {
-          message = this.outcome(p.operationId, p, 'create.cancelled', {});
+          message = backupOutcome(this.opts.host, p.operationId, p, 'create.cancelled', {});
           this.opts.log.info({ backupId: p.backupId }, 'backup cancelled');
         } else {
           this.opts.log.error({ err, backupId: p.backupId }, 'backup failed');
@@ -283,7 +217,7 @@ export class AgentBackups {
     if (lost) return this.finish(p.operationId, lost);
     const where = poolId(this.opts.host, p.pool);
     const fail = (err: unknown, refused: boolean) =>
-      this.outcome(p.operationId, p, 'restore.failed', {
+      backupOutcome(this.opts.host, p.operationId, p, 'restore.failed', {
         targetVolumeId: p.volumeId,
         error: failure(
           refused,
@@ -295,7 +229,7 @@ export class AgentBackups {
     const engine = this.opts.engine;
     const driver = this.opts.drivers.get(p.pool);
     if (!engine || !driver) {
-      return this.finish(p.operationId, fail(new DriverError(!engine ? this.noEngine() : `pool ${p.pool} is not configured on host ${this.opts.host}`), true));
+      return this.finish(p.operationId, fail(new DriverError(!engine ? noEngineMessage(this.opts) : `pool ${p.pool} is not configured on host ${this.opts.host}`), true));
     }
     let manifest: BackupManifest | null;
     let target;
@@ -312,18 +246,18 @@ export class AgentBackups {
     await this.opts.outcomes.put(
       p.operationId,
       STARTED,
-      this.outcome(p.operationId, p, 'restore.failed', {
+      backupOutcome(this.opts.host, p.operationId, p, 'restore.failed', {
         targetVolumeId: p.volumeId,
         error: { code: 'INTERNAL', message: lostMessage('restore', this.opts.host) },
       }),
     );
     const m = manifest;
     const t = target;
-    this.start(p.backupId, 'restore', async (signal, onProgress) => {
+    this.jobs.start(p.backupId, 'restore', async (signal, onProgress) => {
       let message: RecordedMessage;
       try {
         await engine.restore({ manifest: m, target: t, signal, onProgress });
-        message = this.outcome(p.operationId, p, 'restore.succeeded', { targetVolumeId: p.volumeId });
+        message = backupOutcome(this.opts.host, p.operationId, p, 'restore.succeeded', { targetVolumeId: p.volumeId });
         this.opts.log.info({ backupId: p.backupId, volumeId: p.volumeId }, 'backup restored');
       } catch (err) {
         if (signal.aborted && this.stopping) {
@@ -337,7 +271,7 @@ export class AgentBackups {
     });
   }
 
-  // ---- delete, verify, import ---------------------------------------------------------
+  // ---- delete ------------------------------------------------------------------------
 
   private async delete(p: AgentDeleteBackup): Promise<RecordedMessage> {
     // A create of this backup that comes later must not start it.
@@ -350,68 +284,15 @@ export class AgentBackups {
     }
     const engine = this.opts.engine;
     try {
-      if (!engine) throw new DriverError(this.noEngine());
+      if (!engine) throw new DriverError(noEngineMessage(this.opts));
       await engine.deleteManifest(p.backupId);
       const gc = await engine.collectGarbage();
       this.opts.log.info({ backupId: p.backupId, ...gc }, 'backup deleted');
-      return this.outcome(p.operationId, p, 'delete.succeeded', {});
+      return backupOutcome(this.opts.host, p.operationId, p, 'delete.succeeded', {});
     } catch (err) {
       this.opts.log.error({ err, backupId: p.backupId }, 'backup delete failed');
-      return this.outcome(p.operationId, p, 'delete.failed', {
+      return backupOutcome(this.opts.host, p.operationId, p, 'delete.failed', {
         error: failure(false, `Deleting backup ${p.backupId} from ${this.opts.repository} failed: ${errorMessage(err)}. Delete it again; if it fails again, an operator should check the repository.`),
-      });
-    }
-  }
-
-  private async verify(p: AgentVerifyBackup): Promise<RecordedMessage> {
-    const engine = this.opts.engine;
-    let payload: BackupVerified;
-    try {
-      if (!engine) throw new DriverError(this.noEngine());
-      // A long verify reports progress like a backup, which keeps its operation's deadline moving.
-      const progress = this.progressReporter(p.backupId, 'verify');
-      const r = await engine.verify(p.backupId, undefined, progress.update).finally(progress.stop);
-      payload = r.ok
-        ? { operationId: p.operationId, backupId: p.backupId, outcome: 'verify.succeeded', chunks: r.chunks }
-        : {
-            operationId: p.operationId,
-            backupId: p.backupId,
-            outcome: 'verify.failed',
-            chunks: r.chunks,
-            problem: r.problem,
-            error: {
-              code: 'INTERNAL',
-              message:
-                `Backup ${p.backupId} is damaged: chunk ${r.problem.hash} (volume offset ${r.problem.offset}) ${r.problem.reason}. ` +
-                'A restore of it would fail; take a new backup of the volume, and have an operator check the repository.',
-            },
-          };
-    } catch (err) {
-      payload = {
-        operationId: p.operationId,
-        backupId: p.backupId,
-        outcome: 'verify.failed',
-        chunks: 0,
-        error: { code: 'INTERNAL', message: `Backup ${p.backupId} could not be verified: ${errorMessage(err)}.` },
-      };
-    }
-    this.opts.log.info({ backupId: p.backupId, outcome: payload.outcome, problem: payload.problem }, 'backup verified');
-    return { subject: subjects.agentEvent(this.opts.host, 'backup', p.backupId), kind: BACKUP_KIND.backupVerified, payload, msgId: `${p.operationId}:${payload.outcome}` };
-  }
-
-  private async importBackup(p: AgentImportBackup): Promise<RecordedMessage> {
-    const engine = this.opts.engine;
-    try {
-      if (!engine) throw new DriverError(this.noEngine());
-      const m = await engine.manifest(p.backupId);
-      if (!m) throw new DriverError(`the repository ${this.opts.repository} has no manifest of backup ${p.backupId}`);
-      if (m.volumeId !== p.volumeId) throw new DriverError(`the repository's backup ${p.backupId} is of volume ${m.volumeId}, not ${p.volumeId}`);
-      const r = await engine.verify(p.backupId);
-      if (!r.ok) throw new DriverError(`chunk ${r.problem.hash} (volume offset ${r.problem.offset}) ${r.problem.reason}`);
-      return this.outcome(p.operationId, p, 'import.succeeded', { figures: figuresOf(m), repository: this.opts.repository, ...this.repositoryIdField() });
-    } catch (err) {
-      return this.outcome(p.operationId, p, 'import.failed', {
-        error: failure(true, `Backup ${p.backupId} cannot be imported: ${errorMessage(err)}. Import it into a Flint whose agents use the repository that holds it.`),
       });
     }
   }
@@ -436,99 +317,4 @@ export class AgentBackups {
     await this.opts.outcomes.put(operationId, 1, message);
     await this.opts.emit(message.subject, message.kind, message.payload, message.msgId);
   }
-
-  /** Reports `phase` progress of `backupId` every interval, with the latest figures given to `update`, until `stop`. */
-  private progressReporter(backupId: string, phase: BackupProgressReport['phase']): { update: (p: Progress) => void; stop: () => void } {
-    const startedAt = new Date().toISOString();
-    let last: Progress | undefined;
-    const send = () => {
-      if (!last) return;
-      const report: BackupProgressReport = { backupId, phase, doneBytes: last.doneBytes, totalBytes: last.totalBytes, at: new Date().toISOString(), startedAt };
-      this.opts.report(subjects.agentProgress(this.opts.host, 'backup', backupId), BACKUP_KIND.backupProgress, report);
-    };
-    const timer = setInterval(send, this.opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS);
-    timer.unref();
-    return {
-      update: (p) => {
-        last = p;
-      },
-      stop: () => clearInterval(timer),
-    };
-  }
-
-  /** Starts a background job with its abort controller and a progress report every interval. */
-  private start(backupId: string, kind: Job['kind'], work: (signal: AbortSignal, onProgress: (p: Progress) => void) => Promise<void>): void {
-    const controller = new AbortController();
-    const progress = this.progressReporter(backupId, kind);
-    const done = (async () => {
-      try {
-        await work(controller.signal, progress.update);
-      } catch (err) {
-        this.opts.log.error({ err, backupId }, 'backup job could not report its outcome; the start-up reconciliation will');
-      } finally {
-        progress.stop();
-        this.jobs.delete(backupId);
-      }
-    })();
-    this.jobs.set(backupId, { kind, controller, done });
-  }
-
-  private outcome(
-    operationId: string,
-    p: { backupId: string; volumeId: string },
-    outcome: BackupOutcomeEvent['outcome'],
-    rest: Omit<BackupOutcomeEvent, 'operationId' | 'backupId' | 'volumeId' | 'outcome'>,
-  ): RecordedMessage {
-    const payload: BackupOutcomeEvent = { operationId, backupId: p.backupId, volumeId: p.volumeId, outcome, ...rest };
-    return { subject: subjects.agentEvent(this.opts.host, 'backup', p.backupId), kind: BACKUP_KIND.backupOutcome, payload, msgId: `${operationId}:${outcome}` };
-  }
-
-  private repositoryIdField(): { repositoryId?: string } {
-    return this.opts.repositoryId ? { repositoryId: this.opts.repositoryId } : {};
-  }
-
-  private noEngine(): string {
-    return `host ${this.opts.host} has no usable backup repository (${this.opts.engineProblem ?? this.opts.repository})`;
-  }
-}
-
-/** The OutcomeStore key that says a backup was deleted on this agent. */
-function tombstone(backupId: string): string {
-  return `deleted-backup-${backupId}`;
-}
-
-/** Name of the temporary snapshot a forced backup of an IN_USE volume reads. */
-export function temporarySnapshotId(backupId: string): string {
-  return `backup-${backupId}`;
-}
-
-function figuresOf(m: BackupManifest): BackupFigures {
-  return {
-    sizeBytes: m.sizeBytes,
-    chunkSize: m.chunkSize,
-    chunkCount: m.entries.length,
-    sha256: m.sha256,
-    codec: m.codec,
-    parentId: m.parentId,
-    dataBytes: m.dataBytes,
-    storedBytes: m.storedBytes,
-    dedupBytes: m.dedupBytes,
-    durationMs: m.durationMs,
-    ...(m.changeTracking === undefined ? {} : { changeTracking: m.changeTracking }),
-    ...(m.readBytes === undefined ? {} : { readBytes: m.readBytes }),
-  };
-}
-
-function lostMessage(what: 'backup' | 'restore', host: string): string {
-  return what === 'backup'
-    ? `The agent on ${host} stopped while it took this backup, so the backup is incomplete (ERROR). Delete it and take another; the volume is usable.`
-    : `The agent on ${host} stopped while it restored this backup, so the volume holds part of it (ERROR_RESTORING). Restore into it again, or delete it.`;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function failure(refused: boolean, message: string): { code: string; message: string } {
-  return { code: refused ? 'BAD_USER_INPUT' : 'INTERNAL', message };
 }

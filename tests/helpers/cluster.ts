@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/net/free-port.js';
 import type { FlintClient } from '../../src/client/index.js';
-import type { PoolConfigInput } from '../../src/config/config.js';
+import type { PoolConfigInput } from '../../src/config/pool-config.js';
 import { withSecureNats } from './nats.js';
 import { agentPortsEnv } from './ports.js';
 import { processMarker } from './processes.js';

@@ -1,7 +1,8 @@
 /**
  * The backup engine's face: open a repository, make an engine over it. The contract (types)
- * is in types.ts; the implementation in `engine-impl.ts` (pipeline), `dir-repository.ts` and
- * `nats-repository.ts` (storage), `nbd-client.ts` (reading and writing images).
+ * is in types.ts; the implementation in `engine-impl.ts`, `take-backup.ts` and
+ * `restore-verify.ts` (pipeline), `dir-repository.ts` and `nats-repository.ts` (storage),
+ * `nbd-client.ts` (reading and writing images).
  */
 import type { ProcessGroup } from '../../lifecycle/index.js';
 import type { NatsConnection } from '@nats-io/transport-node';

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { ProcessGroup } from '../../lifecycle/index.js';
 import type { ImageSource } from '../drivers/index.js';
 import { serveNbd } from '../qemu-nbd.js';
-import { dirtyBitmapContext, NbdClient } from './nbd-client.js';
+import { NbdClient } from './nbd-client.js';
+import { dirtyBitmapContext } from './nbd-protocol.js';
 
 export interface OpenImage {
   client: NbdClient;

@@ -2,60 +2,36 @@
  * A small NBD client (fixed newstyle handshake, structured replies) for the backup engine:
  * enough to read allocated extents of an image qemu-nbd serves (raw, qcow2, qcow2
  * internal snapshots alike) and to write a restored image. Requests are pipelined: each
- * carries a cookie and replies are matched to it.
+ * carries a cookie and replies are matched to it. The handshake is in nbd-handshake.ts,
+ * the protocol's numbers in nbd-protocol.ts.
  * Protocol: https://github.com/NetworkBlockDevice/nbd/blob/master/doc/proto.md
  */
 import { connect, type Socket } from 'node:net';
 import { DriverError } from '../drivers/index.js';
-
-const NBDMAGIC = 0x4e42444d41474943n;
-const IHAVEOPT = 0x49484156454f5054n;
-const OPT_REPLY_MAGIC = 0x3e889045565a9n;
-const REQUEST_MAGIC = 0x25609513;
-const SIMPLE_REPLY_MAGIC = 0x67446698;
-const STRUCTURED_REPLY_MAGIC = 0x668e33ef;
-
-const FLAG_FIXED_NEWSTYLE = 1;
-const FLAG_NO_ZEROES = 2;
-const OPT_GO = 7;
-const OPT_STRUCTURED_REPLY = 8;
-const OPT_SET_META_CONTEXT = 10;
-const REP_ACK = 1;
-const REP_INFO = 3;
-const REP_META_CONTEXT = 4;
-const INFO_EXPORT = 0;
-
-const CMD_READ = 0;
-const CMD_WRITE = 1;
-const CMD_DISC = 2;
-const CMD_FLUSH = 3;
-const CMD_WRITE_ZEROES = 6;
-const CMD_BLOCK_STATUS = 7;
-
-const REPLY_FLAG_DONE = 1;
-const REPLY_TYPE_NONE = 0;
-const REPLY_TYPE_OFFSET_DATA = 1;
-const REPLY_TYPE_OFFSET_HOLE = 2;
-const REPLY_TYPE_BLOCK_STATUS = 5;
-
-/** base:allocation status bits. */
-export const STATE_HOLE = 1;
-export const STATE_ZERO = 2;
-/** qemu:dirty-bitmap:<name> status bit: written since the bitmap was added. */
-export const STATE_DIRTY = 1;
-
-export const BASE_ALLOCATION = 'base:allocation';
-/** The meta context qemu-nbd offers for a bitmap it serves with `-B NAME`. */
-export function dirtyBitmapContext(bitmap: string): string {
-  return `qemu:dirty-bitmap:${bitmap}`;
-}
-
-export interface Extent {
-  offset: number;
-  length: number;
-  /** base:allocation flags: STATE_HOLE | STATE_ZERO */
-  flags: number;
-}
+import { ByteReader } from './byte-reader.js';
+import { handshake } from './nbd-handshake.js';
+import {
+  BASE_ALLOCATION,
+  CMD_BLOCK_STATUS,
+  CMD_DISC,
+  CMD_FLUSH,
+  CMD_READ,
+  CMD_WRITE,
+  CMD_WRITE_ZEROES,
+  dirtyBitmapContext,
+  REPLY_FLAG_DONE,
+  REPLY_TYPE_BLOCK_STATUS,
+  REPLY_TYPE_NONE,
+  REPLY_TYPE_OFFSET_DATA,
+  REPLY_TYPE_OFFSET_HOLE,
+  REQUEST_MAGIC,
+  SIMPLE_REPLY_MAGIC,
+  STATE_DIRTY,
+  STATE_HOLE,
+  STATE_ZERO,
+  STRUCTURED_REPLY_MAGIC,
+  type Extent,
+} from './nbd-protocol.js';
 
 interface Pending {
   resolve(v: unknown): void;
@@ -66,68 +42,6 @@ interface Pending {
   /** BLOCK_STATUS: extents by meta context id (one reply chunk per negotiated context). */
   extents?: Map<number, Extent[]>;
   error?: Error;
-}
-
-/** Reads exactly n bytes from a socket in order, across packets. */
-class ByteReader {
-  private bufs: Buffer[] = [];
-  private have = 0;
-  private waiter: { n: number; resolve: (b: Buffer) => void; reject: (e: Error) => void } | null = null;
-  private failed: Error | null = null;
-
-  push(b: Buffer): void {
-    this.bufs.push(b);
-    this.have += b.length;
-    this.wake();
-  }
-
-  fail(e: Error): void {
-    this.failed = e;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      w.reject(e);
-    }
-  }
-
-  read(n: number): Promise<Buffer> {
-    if (this.failed) return Promise.reject(this.failed);
-    if (this.have >= n) return Promise.resolve(this.take(n));
-    return new Promise((resolve, reject) => {
-      this.waiter = { n, resolve, reject };
-    });
-  }
-
-  private wake(): void {
-    if (this.waiter && this.have >= this.waiter.n) {
-      const w = this.waiter;
-      this.waiter = null;
-      w.resolve(this.take(w.n));
-    }
-  }
-
-  private take(n: number): Buffer {
-    if (n === 0) return Buffer.alloc(0);
-    const first = this.bufs[0]!;
-    if (first.length >= n) {
-      this.have -= n;
-      if (first.length === n) this.bufs.shift();
-      else this.bufs[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    let pos = 0;
-    while (pos < n) {
-      const b = this.bufs[0]!;
-      const k = Math.min(b.length, n - pos);
-      b.copy(out, pos, 0, k);
-      pos += k;
-      if (k === b.length) this.bufs.shift();
-      else this.bufs[0] = b.subarray(k);
-    }
-    this.have -= n;
-    return out;
-  }
 }
 
 export class NbdClient {
@@ -167,64 +81,8 @@ export class NbdClient {
         sock.once('error', reject);
       });
       sock.setNoDelay(true);
-      const hello = await reader.read(18);
-      if (hello.readBigUInt64BE(0) !== NBDMAGIC || hello.readBigUInt64BE(8) !== IHAVEOPT) throw new DriverError(`${where} is not a newstyle NBD server`);
-      const hsFlags = hello.readUInt16BE(16);
-      if (!(hsFlags & FLAG_FIXED_NEWSTYLE)) throw new DriverError(`NBD server ${where} lacks fixed newstyle negotiation`);
-      const cf = Buffer.alloc(4);
-      cf.writeUInt32BE(FLAG_FIXED_NEWSTYLE | (hsFlags & FLAG_NO_ZEROES));
-      sock.write(cf);
-
-      const option = async (opt: number, data: Buffer): Promise<{ type: number; data: Buffer }[]> => {
-        const h = Buffer.alloc(16);
-        h.writeBigUInt64BE(IHAVEOPT, 0);
-        h.writeUInt32BE(opt, 8);
-        h.writeUInt32BE(data.length, 12);
-        sock.write(Buffer.concat([h, data]));
-        const replies: { type: number; data: Buffer }[] = [];
-        for (;;) {
-          const r = await reader.read(20);
-          if (r.readBigUInt64BE(0) !== OPT_REPLY_MAGIC) throw new DriverError(`NBD server ${where}: bad option reply`);
-          const type = r.readUInt32BE(12);
-          const len = r.readUInt32BE(16);
-          const body = await reader.read(len);
-          if (type & 0x80000000) {
-            throw new DriverError(`NBD server ${where} refused option ${opt} (error ${type & 0x7fffffff}): ${body.toString('utf8') || 'no message'}`);
-          }
-          if (type === REP_ACK) return replies;
-          replies.push({ type, data: body });
-        }
-      };
-
-      await option(OPT_STRUCTURED_REPLY, Buffer.alloc(0));
-      const name = Buffer.from(exportName, 'utf8');
-      const queries = [...new Set([BASE_ALLOCATION, ...(opts.metaContexts ?? [])])].map((c) => Buffer.from(c, 'utf8'));
-      const meta = Buffer.alloc(4 + name.length + 4 + queries.reduce((n, q) => n + 4 + q.length, 0));
-      let p = meta.writeUInt32BE(name.length, 0);
-      p += name.copy(meta, p);
-      p = meta.writeUInt32BE(queries.length, p);
-      for (const q of queries) {
-        p = meta.writeUInt32BE(q.length, p);
-        p += q.copy(meta, p);
-      }
-      const contexts = new Map<string, number>();
-      for (const r of await option(OPT_SET_META_CONTEXT, meta)) {
-        if (r.type === REP_META_CONTEXT) contexts.set(r.data.subarray(4).toString('utf8'), r.data.readUInt32BE(0));
-      }
-      const go = Buffer.alloc(4 + name.length + 2);
-      go.writeUInt32BE(name.length, 0);
-      name.copy(go, 4);
-      go.writeUInt16BE(0, 4 + name.length);
-      let size = -1;
-      let tflags = 0;
-      for (const r of await option(OPT_GO, go)) {
-        if (r.type === REP_INFO && r.data.readUInt16BE(0) === INFO_EXPORT) {
-          size = Number(r.data.readBigUInt64BE(2));
-          tflags = r.data.readUInt16BE(10);
-        }
-      }
-      if (size < 0) throw new DriverError(`NBD server ${where} did not report the size of export ${exportName}`);
-      return new NbdClient(sock, reader, size, tflags, contexts, where);
+      const h = await handshake(sock, reader, where, exportName, opts.metaContexts ?? []);
+      return new NbdClient(sock, reader, h.size, h.transmissionFlags, h.contexts, where);
     } catch (err) {
       sock.destroy();
       if (err instanceof DriverError) throw err;

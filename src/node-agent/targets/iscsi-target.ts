@@ -18,31 +18,29 @@
  *
  * Teardown while an initiator is logged in, in the order tgt requires: target state
  * offline (no new logins) → delete its connections → delete the LUN → delete the target →
- * delete its CHAP account.
+ * delete its CHAP account. The tgtadm steps are in `tgt-admin.ts`; what the target
+ * remembers of an export, and the checks that it still matches, in `iscsi-export.ts`.
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DriverError } from '../drivers/index.js';
 import { clearStaleMount, FUSE_NODE, fuseMountsUnder, startFuseExport, stopStaleDaemon, type FuseExport } from './fuse-export.js';
+import { isComplete, sameExport, type IscsiExport } from './iscsi-export.js';
 import { qmpExecute, QmpError } from './qmp.js';
 import { SerialQueue } from './serial-queue.js';
 import type { ConnectionData, ExportRequest, IscsiConnection, Target, TargetOptions } from './target.js';
-import { parseAccounts, parseConnections, parseTargets, TgtadmError, type TgtTarget } from './tgtadm.js';
+import { TgtAdmin } from './tgt-admin.js';
+import { parseAccounts, type TgtTarget } from './tgtadm.js';
 import { commandOf } from './proc-util.js';
 import { portalText, startTgtd, stopStaleTgtd, type Tgtd } from './tgtd-process.js';
 import { iqnPrefix, targetIqn, validateExportRequest } from './iscsi-names.js';
 
-interface IscsiExport {
-  req: ExportRequest;
-  iqn: string;
-  fuse: FuseExport | undefined;
-}
-
 export class IscsiTarget implements Target {
   readonly kind = 'iscsi' as const;
   private daemon: Tgtd | undefined;
+  /** tgtadm operations on `daemon`. */
+  private readonly tgt = new TgtAdmin(() => this.daemon);
   private readonly exports = new Map<string, IscsiExport>();
   /** FUSE exports of qcow2 images, by image path. */
   private readonly fuses = new Map<string, FuseExport>();
@@ -83,14 +81,14 @@ export class IscsiTarget implements Target {
     return this.queue.run(async () => {
       validateExportRequest(req);
       await this.ensureDaemon();
-      return this.ensure(req, await this.show());
+      return this.ensure(req, await this.tgt.show());
     });
   }
 
   unexport(attachmentId: string): Promise<void> {
     return this.queue.run(async () => {
       await this.ensureDaemon();
-      await this.remove(attachmentId, await this.show());
+      await this.remove(attachmentId, await this.tgt.show());
     });
   }
 
@@ -121,7 +119,7 @@ export class IscsiTarget implements Target {
   list(): Promise<string[]> {
     return this.queue.run(async () => {
       await this.ensureDaemon();
-      return (await this.show()).map((t) => this.attachmentOf(t.iqn)).filter((id): id is string => id !== undefined);
+      return (await this.tgt.show()).map((t) => this.attachmentOf(t.iqn)).filter((id): id is string => id !== undefined);
     });
   }
 
@@ -129,15 +127,15 @@ export class IscsiTarget implements Target {
     return this.queue.run(async () => {
       await this.ensureDaemon();
       const wantedIqns = new Set(wanted.map((w) => this.iqn(w.attachmentId)));
-      let targets = await this.show();
-      for (const t of targets) if (!wantedIqns.has(t.iqn)) await this.teardown(t);
+      let targets = await this.tgt.show();
+      for (const t of targets) if (!wantedIqns.has(t.iqn)) await this.tgt.teardown(t);
       for (const [id, e] of [...this.exports]) {
         if (!wantedIqns.has(e.iqn)) {
           this.exports.delete(id);
           await this.releaseFuse(e.req.image.path);
         }
       }
-      targets = await this.show();
+      targets = await this.tgt.show();
       await this.clearStaleFuse(new Set([...this.fuses.values()].filter((f) => f.alive).map((f) => f.mountpoint)));
       const errors: unknown[] = [];
       // One bad or failing request does not keep the others down.
@@ -148,9 +146,9 @@ export class IscsiTarget implements Target {
           .catch((err: unknown) => errors.push(err));
       }
       // Accounts no target uses (left by a failed export).
-      const bound = new Set((await this.show()).flatMap((t) => t.accounts));
-      for (const user of parseAccounts(await this.adm(['--op', 'show', '--mode', 'account']))) {
-        if (!bound.has(user)) await this.ignoreNotFound(['--op', 'delete', '--mode', 'account', '--user', user]);
+      const bound = new Set((await this.tgt.show()).flatMap((t) => t.accounts));
+      for (const user of parseAccounts(await this.tgt.adm(['--op', 'show', '--mode', 'account']))) {
+        if (!bound.has(user)) await this.tgt.ignoreNotFound(['--op', 'delete', '--mode', 'account', '--user', user]);
       }
       if (errors.length > 0) {
         throw new DriverError(`iscsi target: ${errors.length} of ${wanted.length} exports could not be restored: ${errors.map((e) => (e as Error).message).join('; ')}`, { cause: errors[0] });
@@ -165,7 +163,7 @@ export class IscsiTarget implements Target {
       // tgtd and the daemons are stopped even when the orderly teardown fails (a tgtadm error):
       // a shutdown that gave up half-way left a tgtd nobody would stop.
       try {
-        if (daemon?.alive) for (const t of await this.show()) await this.teardown(t);
+        if (daemon?.alive) for (const t of await this.tgt.show()) await this.tgt.teardown(t);
       } finally {
         this.exports.clear();
         try {
@@ -202,23 +200,6 @@ export class IscsiTarget implements Target {
     };
   }
 
-  private adm(args: readonly string[]): Promise<string> {
-    if (!this.daemon) throw new DriverError('iscsi target: tgtd is not running; call setup() first');
-    return this.daemon.adm(args);
-  }
-
-  private async ignoreNotFound(args: readonly string[]): Promise<void> {
-    try {
-      await this.adm(args);
-    } catch (err) {
-      if (!(err instanceof TgtadmError && err.notFound)) throw err;
-    }
-  }
-
-  private async show(): Promise<TgtTarget[]> {
-    return parseTargets(await this.adm(['--op', 'show', '--mode', 'target']));
-  }
-
   /** Starts tgtd when it is not running; after a restart re-creates every export we know. */
   private async ensureDaemon(): Promise<void> {
     // After shutdown() a late call (a reconcile still in flight) must not bring tgtd back.
@@ -236,7 +217,7 @@ export class IscsiTarget implements Target {
       this.queue.run(() => (this.stopping ? Promise.resolve() : this.ensureDaemon())).catch((err: unknown) => (this.lastRestoreError = err));
     });
     if (restarted) {
-      const targets = await this.show();
+      const targets = await this.tgt.show();
       const errors: unknown[] = [];
       for (const e of [...this.exports.values()]) await this.ensure(e.req, targets).catch((err: unknown) => errors.push(err));
       this.lastRestoreError = errors[0];
@@ -249,7 +230,7 @@ export class IscsiTarget implements Target {
     const existing = targets.find((t) => t.iqn === iqn);
     const known = this.exports.get(req.attachmentId);
     if (existing && known && sameExport(known.req, req) && isComplete(existing, known, req)) return this.connection(req);
-    if (existing) await this.teardown(existing);
+    if (existing) await this.tgt.teardown(existing);
     this.exports.delete(req.attachmentId);
     if (known && known.req.image.path !== req.image.path) await this.releaseFuse(known.req.image.path);
     if (req.image.format === 'raw' && req.image.snapshotName !== undefined) {
@@ -258,7 +239,7 @@ export class IscsiTarget implements Target {
     try {
       const fuse = req.image.format === 'qcow2' ? await this.acquireFuse(req) : undefined;
       const entry: IscsiExport = { req, iqn, fuse };
-      await this.create(entry, targets);
+      await this.tgt.createTarget(entry, targets);
       this.exports.set(req.attachmentId, entry);
       return this.connection(req);
     } catch (err) {
@@ -279,12 +260,12 @@ export class IscsiTarget implements Target {
     for (const e of sharing) e.fuse = fuse;
     if (current && sharing.length > 0) {
       // The daemon had died: LUNs of other attachments still point at the dead mount.
-      const targets = await this.show();
+      const targets = await this.tgt.show();
       for (const e of sharing) {
         const t = targets.find((x) => x.iqn === e.iqn);
         if (!t) continue;
-        await this.ignoreNotFound(['--op', 'delete', '--mode', 'logicalunit', '--tid', String(t.tid), '--lun', '1']);
-        await this.addLun(t.tid, e);
+        await this.tgt.ignoreNotFound(['--op', 'delete', '--mode', 'logicalunit', '--tid', String(t.tid), '--lun', '1']);
+        await this.tgt.addLun(t.tid, e);
       }
     }
     return fuse;
@@ -302,71 +283,10 @@ export class IscsiTarget implements Target {
     await fuse?.stop();
   }
 
-  private async create(entry: IscsiExport, targets: readonly TgtTarget[]): Promise<void> {
-    const { req, iqn } = entry;
-    const current = await this.show();
-    const tid = Math.max(0, ...targets.map((t) => t.tid), ...current.map((t) => t.tid)) + 1;
-    await this.adm(['--op', 'new', '--mode', 'target', '--tid', String(tid), '--targetname', iqn]);
-    try {
-      await this.addLun(tid, entry);
-      if (req.chap) {
-        const user = req.chap.username;
-        const owner = current.find((t) => t.accounts.includes(user));
-        if (owner) throw new DriverError(`CHAP user ${user} is already used by ${owner.iqn}; each attachment needs its own CHAP user`, { retryable: false });
-        try {
-          await this.adm(['--op', 'new', '--mode', 'account', '--user', user, '--password', req.chap.password]);
-        } catch (err) {
-          if (!(err instanceof TgtadmError && err.alreadyExists)) throw err;
-          // An account no target uses (left by a failed export): replace it, so the password is this one.
-          await this.adm(['--op', 'delete', '--mode', 'account', '--user', user]);
-          await this.adm(['--op', 'new', '--mode', 'account', '--user', user, '--password', req.chap.password]);
-        }
-        await this.adm(['--op', 'bind', '--mode', 'account', '--tid', String(tid), '--user', user]);
-      }
-      // The ACL last: no initiator can log in before the LUN, read-only flag and CHAP are in place.
-      await this.adm(['--op', 'bind', '--mode', 'target', '--tid', String(tid), '--initiator-name', req.initiator ?? 'ALL']);
-    } catch (err) {
-      const made = (await this.show()).find((t) => t.tid === tid);
-      if (made) await this.teardown(made).catch(() => undefined);
-      if (req.chap) await this.ignoreNotFound(['--op', 'delete', '--mode', 'account', '--user', req.chap.username]).catch(() => undefined);
-      throw err;
-    }
-  }
-
-  private async addLun(tid: number, entry: IscsiExport): Promise<void> {
-    const backing = entry.fuse?.mountpoint ?? entry.req.image.path;
-    await this.adm(['--op', 'new', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '--bstype', 'rdwr', '--backing-store', backing]);
-    if (entry.req.mode === 'ro') await this.adm(['--op', 'update', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '--params', 'readonly=1']);
-  }
-
-  /** Removes a target in the order tgt needs while sessions are logged in, then its CHAP accounts. */
-  private async teardown(t: TgtTarget): Promise<void> {
-    const tid = String(t.tid);
-    await this.ignoreNotFound(['--op', 'update', '--mode', 'target', '--tid', tid, '--name', 'state', '--value', 'offline']);
-    for (let round = 0; ; round++) {
-      const conns = parseConnections(await this.adm(['--op', 'show', '--mode', 'conn', '--tid', tid]).catch(() => ''));
-      for (const c of conns) await this.ignoreNotFound(['--op', 'delete', '--mode', 'conn', '--tid', tid, '--sid', String(c.sid), '--cid', String(c.cid)]);
-      for (const lun of t.luns) await this.ignoreNotFound(['--op', 'delete', '--mode', 'logicalunit', '--tid', tid, '--lun', String(lun.lun)]);
-      try {
-        await this.adm(['--op', 'delete', '--mode', 'target', '--tid', tid]);
-        break;
-      } catch (err) {
-        if (err instanceof TgtadmError && err.notFound) break;
-        if (!(err instanceof TgtadmError && err.stillActive)) throw err;
-        if (round >= 50) {
-          await this.ignoreNotFound(['--op', 'delete', '--mode', 'target', '--tid', tid, '--force']);
-          break;
-        }
-        await sleep(100);
-      }
-    }
-    for (const user of t.accounts) await this.ignoreNotFound(['--op', 'delete', '--mode', 'account', '--user', user]);
-  }
-
   private async remove(attachmentId: string, targets: readonly TgtTarget[]): Promise<void> {
     const iqn = this.iqn(attachmentId);
     const t = targets.find((x) => x.iqn === iqn);
-    if (t) await this.teardown(t);
+    if (t) await this.tgt.teardown(t);
     const known = this.exports.get(attachmentId);
     this.exports.delete(attachmentId);
     if (known) await this.releaseFuse(known.req.image.path);
@@ -383,20 +303,20 @@ export class IscsiTarget implements Target {
     const entry = this.exports.get(attachmentId);
     if (!entry) return grow();
     const path = entry.req.image.path;
-    const targets = await this.show();
+    const targets = await this.tgt.show();
     const sharing = [...this.exports.values()].filter((e) => e.req.image.path === path);
     const luns = sharing.flatMap((e) => {
       const t = targets.find((x) => x.iqn === e.iqn);
       return t ? [{ e, tid: t.tid }] : [];
     });
-    for (const { tid } of luns) await this.ignoreNotFound(['--op', 'delete', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1']);
+    for (const { tid } of luns) await this.tgt.ignoreNotFound(['--op', 'delete', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1']);
     let result: T;
     try {
       await this.stopFuse(path);
       result = await grow();
     } finally {
       if (entry.req.image.format === 'qcow2') await this.acquireFuse(entry.req);
-      for (const { e, tid } of luns) await this.addLun(tid, e);
+      for (const { e, tid } of luns) await this.tgt.addLun(tid, e);
     }
     return result;
   }
@@ -414,24 +334,3 @@ export class IscsiTarget implements Target {
   }
 }
 
-function sameImage(a: ExportRequest, b: ExportRequest): boolean {
-  return a.image.path === b.image.path && a.image.format === b.image.format && a.image.snapshotName === b.image.snapshotName && a.mode === b.mode;
-}
-
-function sameExport(a: ExportRequest, b: ExportRequest): boolean {
-  return sameImage(a, b) && a.initiator === b.initiator && a.chap?.username === b.chap?.username && a.chap?.password === b.chap?.password;
-}
-
-/** tgtd's view of a target matches what we made (a LUN on the right file, ACL and account). */
-function isComplete(t: TgtTarget, known: IscsiExport, req: ExportRequest): boolean {
-  const lun = t.luns.find((l) => l.lun === 1);
-  const backing = known.fuse?.mountpoint ?? req.image.path;
-  if (req.image.format === 'qcow2' && !known.fuse?.alive) return false;
-  return (
-    t.state === 'ready' &&
-    lun?.backingPath === backing &&
-    lun.readonly === (req.mode === 'ro') &&
-    t.acls.includes(req.initiator ?? 'ALL') &&
-    (req.chap ? t.accounts.includes(req.chap.username) : t.accounts.length === 0)
-  );
-}

@@ -1,0 +1,100 @@
+/**
+ * The agent's pools in the configuration (FLINT_POOLS): their schema, their type, the
+ * export kinds they offer, and `parsePools`, which checks and completes the list.
+ */
+import { isAbsolute, join } from 'node:path';
+import { z } from 'zod';
+
+/** Cinder's default `max_over_subscription_ratio`. */
+export const DEFAULT_MAX_OVER_SUBSCRIPTION_RATIO = 20;
+
+const capabilityValue = z.union([z.string(), z.number(), z.boolean()]);
+/** How a pool's volumes can be exported to consumers (src/node-agent/targets/). */
+export const POOL_TARGET_KINDS = ['iscsi', 'nbd'] as const;
+export type PoolTargetKind = (typeof POOL_TARGET_KINDS)[number];
+/** A pool offers both kinds unless its config says otherwise. */
+export const DEFAULT_POOL_TARGETS: readonly PoolTargetKind[] = ['iscsi', 'nbd'];
+/** The target of an attachment that asks for none, when the pool offers it (else the pool's first). */
+export const DEFAULT_POOL_TARGET: PoolTargetKind = 'iscsi';
+
+const poolSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "-" and "_" only, at most 64'),
+  driver: z.enum(['file']).default('file'),
+  /** Relative directories are under the data dir. */
+  directory: z.string().min(1).optional(),
+  imageFormat: z.enum(['raw', 'qcow2']).default('qcow2'),
+  capabilities: z.record(z.string(), capabilityValue).default({}),
+  maxOverSubscriptionRatio: z.number().min(1).default(DEFAULT_MAX_OVER_SUBSCRIPTION_RATIO),
+  reservedPercentage: z.number().min(0).max(100).default(0),
+  thinProvisioning: z.boolean().default(true),
+  /** Caps the pool's total size (GiB) below the filesystem's, e.g. to share a disk; default: the filesystem. */
+  capacityGiB: z.number().positive().optional(),
+  /** Export kinds the pool offers to attachments; default both. */
+  targets: z.array(z.enum(POOL_TARGET_KINDS)).min(1, 'name at least one of "iscsi", "nbd"').optional(),
+  /** The kind of an attachment that asks for none; must be among `targets`. */
+  defaultTarget: z.enum(POOL_TARGET_KINDS).optional(),
+  /** Bandwidth cap of copies into the pool (a migration's import), MiB/s, like Cinder's volume_copy_bps_limit; default unlimited. */
+  copyMiBps: z.number().positive().max(1_000_000).optional(),
+});
+export type PoolConfigInput = z.input<typeof poolSchema>;
+
+export interface PoolConfig {
+  readonly name: string;
+  readonly driver: 'file';
+  readonly directory: string;
+  readonly imageFormat: 'raw' | 'qcow2';
+  readonly capabilities: Readonly<Record<string, string | number | boolean>>;
+  readonly maxOverSubscriptionRatio: number;
+  readonly reservedPercentage: number;
+  readonly thinProvisioning: boolean;
+  readonly capacityGiB: number | undefined;
+  /** Export kinds the pool offers to attachments (`loadConfig` always sets it; read it with `poolTargetsOf`). @default ['iscsi', 'nbd'] */
+  readonly targets?: readonly PoolTargetKind[];
+  /** The kind an attachment gets when it asks for none. @default 'iscsi' when offered, else the first of `targets` */
+  readonly defaultTarget?: PoolTargetKind;
+  /** Bandwidth cap of copies into the pool (migration imports), MiB/s (`qemu-img convert -r`). @default unlimited */
+  readonly copyMiBps?: number;
+}
+
+/** A pool's export kinds and default kind, with the defaults for what it leaves out. */
+export function poolTargetsOf(pool: Pick<PoolConfig, 'targets' | 'defaultTarget'>): { targets: readonly PoolTargetKind[]; defaultTarget: PoolTargetKind } {
+  const targets = pool.targets && pool.targets.length > 0 ? pool.targets : DEFAULT_POOL_TARGETS;
+  return { targets, defaultTarget: pool.defaultTarget ?? (targets.includes(DEFAULT_POOL_TARGET) ? DEFAULT_POOL_TARGET : targets[0]!) };
+}
+
+export function parsePools(input: unknown, dataDir: string, problems: string[]): PoolConfig[] {
+  if (!Array.isArray(input) || input.length === 0) {
+    problems.push('FLINT_POOLS: must be a non-empty JSON array of pools');
+    return [];
+  }
+  const pools: PoolConfig[] = [];
+  const names = new Set<string>();
+  input.forEach((p, i) => {
+    const parsed = poolSchema.strict().safeParse(p);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) problems.push(`FLINT_POOLS[${i}].${issue.path.join('.') || '(pool)'}: ${issue.message}`);
+      return;
+    }
+    const v = parsed.data;
+    if (names.has(v.name)) problems.push(`FLINT_POOLS[${i}].name: "${v.name}" is declared twice`);
+    names.add(v.name);
+    if (!v.thinProvisioning && v.imageFormat === 'qcow2') {
+      problems.push(`FLINT_POOLS[${i}]: thick provisioning needs imageFormat "raw" (qcow2 images grow on write)`);
+    }
+    const targets = poolTargets(v, i, problems);
+    const dir = v.directory ?? join('pools', v.name);
+    pools.push({ ...v, directory: isAbsolute(dir) ? dir : join(dataDir, dir), capacityGiB: v.capacityGiB, ...targets });
+  });
+  return pools;
+}
+
+/** A pool's `targets` and `defaultTarget` with their defaults; a repeated kind or a default the pool does not offer is a problem. */
+function poolTargets(v: { targets?: PoolTargetKind[] | undefined; defaultTarget?: PoolTargetKind | undefined }, i: number, problems: string[]): { targets: PoolTargetKind[]; defaultTarget: PoolTargetKind } {
+  const { targets, defaultTarget } = poolTargetsOf(v);
+  const repeated = targets.filter((k, at) => targets.indexOf(k) !== at);
+  if (repeated.length > 0) problems.push(`FLINT_POOLS[${i}].targets: "${repeated[0]}" is listed twice; list each of "iscsi", "nbd" at most once`);
+  if (!targets.includes(defaultTarget)) {
+    problems.push(`FLINT_POOLS[${i}].defaultTarget: "${defaultTarget}" is not among the pool's targets (${targets.map((k) => `"${k}"`).join(', ')}); add it to targets or pick one of them`);
+  }
+  return { targets: [...new Set(targets)], defaultTarget };
+}
