@@ -75,7 +75,9 @@ test.serial('a backup whose agent stops mid-way is failed by its deadline', asyn
   const made = ok(await call(c, member, CreateBackupDocument, { input: { volumeId: id, name: 'cut' } }));
   // Let it run past one timeout on progress alone, then take its agent away.
   await new Promise((r) => setTimeout(r, (TIMEOUT_S + 1) * 1000));
-  t.true(['PENDING', 'RUNNING'].includes((await operation(c, member, made.createBackup.operation.id)).status), 'still running on progress');
+  const running = await operation(c, member, made.createBackup.operation.id);
+  // A machine too loaded to report progress within the 3 s timeout fails it here (SERVICE_UNAVAILABLE by its deadline).
+  t.true(['PENDING', 'RUNNING'].includes(running.status), `still running on progress: ${JSON.stringify(running)}`);
   const stoppedAt = Date.now();
   await c.stopAgent('h1');
   try {
