@@ -19,14 +19,6 @@ export async function leaveMessage(
   return msg;
 }
 
-/**
- * The message just added about a volume or snapshot, read back inside its transaction: the
- * resource's compare-and-set holds the row, so no other outcome for it can add one meanwhile.
- */
-export async function newestMessage(em: EntityManager, resourceId: string, resourceType: 'volume' | 'snapshot'): Promise<UserMessage | null> {
-  return em.findOne(UserMessage, { resourceType, resourceId }, { orderBy: { createdAt: 'desc', id: 'desc' } });
-}
-
 /** Announces the operation as it is now (after the commit). */
 export async function announceOperationNow(em: EntityManager, live: Pick<LivePublisher, 'publishOperation'>, operationId: string): Promise<void> {
   const op = await findOperation(em, operationId);

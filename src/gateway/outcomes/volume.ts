@@ -4,14 +4,14 @@
  * agent's outcome of a create, delete, extend or revert. A duplicate or late event matches
  * no row; late ones go through late.ts.
  */
+import { applyOutcome } from './apply-outcome.js';
+import { VOLUME_RESOURCE } from './resources.js';
 import { COMMAND, KIND, publish, scheduleCreate, subjects, type Bus, type ScheduleCreate, type VolumeOutcomeEvent, type VolumeScheduled } from '../../bus/index.js';
 import type { Logger } from '../../config/logger.js';
-import { addUserMessage, capacity, casSnapshotsOfVolume, casVolume, findOperation, findVolume, finishOperation, markRunning, UserMessage, type Db, type Snapshot, type Volume, type VolumeChanges } from '../../db/index.js';
+import { capacity, casSnapshotsOfVolume, casVolume, findOperation, findVolume, markRunning, type Db, type Snapshot, type VolumeChanges } from '../../db/index.js';
 import { outcomeTransition } from '../../domain/volume-states.js';
-import { announceOperationNow, newestMessage } from './messages.js';
 import type { LiveHub } from '../live/hub.js';
 import type { LivePublisher } from '../deps.js';
-import { countOperation } from '../../metrics/index.js';
 import { applyLateVolumeOutcome } from './late.js';
 import { pendingRestoreFor } from '../sweepers/backup-recovery.js';
 
@@ -56,55 +56,37 @@ export async function applyVolumeOutcome(db: Db, live: LiveHub, log: Logger, e: 
   }
   if (e.outcome === 'extend.succeeded' && e.sizeGiB) changes.sizeGiB = e.sizeGiB;
   if (e.outcome === 'delete.succeeded') changes.deletedAt = new Date();
-
-  const em = db.fork();
-  let volume: Volume | null = null;
-  let message: UserMessage | null = null;
-  let snapshots: Snapshot[] = [];
-  await em.transactional(async (tx) => {
-    // A new volume for a restore (issue 5) goes straight to RESTORING_BACKUP (src/gateway/sweepers/backup-recovery.ts).
-    if (e.outcome === 'create.succeeded' && (await pendingRestoreFor(tx, e.volumeId))) changes.status = 'restoring_backup';
-    volume = await casVolume(tx, e.volumeId, { from: t.from }, changes);
-    if (!volume) return; // already applied, or overtaken: nothing to do
-    const failed = e.outcome.endsWith('.failed') || e.outcome.endsWith('.rejected');
-    await finishOperation(tx, e.operationId, failed ? 'failed' : 'succeeded', failed ? e.error : undefined);
-    if (e.outcome === 'create.failed' || e.outcome === 'delete.succeeded') await capacity.release(tx, e.volumeId);
-    // The agent removed the volume's snapshots with its image (cascade delete).
-    if (e.outcome === 'delete.succeeded') {
-      snapshots = await casSnapshotsOfVolume(tx, e.volumeId, { $ne: 'deleted' }, { status: 'deleted', deletedAt: new Date() });
-    }
-    // Snapshots deleted with the volume stay as they are on the host: let the user retry.
-    if (e.outcome === 'delete.failed') {
-      snapshots = await casSnapshotsOfVolume(tx, e.volumeId, { $in: ['deleting'] }, { status: 'error_deleting' });
-    }
-    if (e.outcome === 'extend.failed' || e.outcome === 'extend.rejected') await capacity.shrink(tx, e.volumeId, volume.sizeGiB);
-    if (failed) {
-      await addUserMessage(tx, {
-        projectId: volume.projectId,
-        resourceType: 'volume',
-        resourceId: volume.id,
-        event: EVENT_OF[e.outcome.split('.')[0]!] ?? e.outcome,
-        message: e.error?.message ?? `The volume could not be ${t.verb}.`,
-      });
-      message = await newestMessage(tx, volume.id, 'volume');
-    }
-  });
-  // Make sure the operation ends even if the volume row had already moved on.
-  if (!volume) {
-    // The deadline sweeper may have given the operation up first (src/domain/deadlines.ts, late rules).
-    await applyLateVolumeOutcome(db, live, log, e);
-    const fork = db.fork();
-    if (await finishOperation(fork, e.operationId, e.outcome.endsWith('succeeded') ? 'succeeded' : 'failed', e.error)) {
-      countOperation(EVENT_OF[e.outcome.split('.')[0]!] ?? 'unknown', e.outcome.endsWith('succeeded') ? 'succeeded' : 'failed');
-      await announceOperationNow(fork, live, e.operationId);
-    }
-    return;
-  }
-  const v: Volume = volume;
-  countOperation(EVENT_OF[e.outcome.split('.')[0]!] ?? 'unknown', e.outcome.endsWith('succeeded') ? 'succeeded' : 'failed');
-  log.info({ volumeId: v.id, operationId: e.operationId, outcome: e.outcome, status: v.status }, 'volume changed');
-  live.publish(v.status === 'deleted' ? 'DELETED' : 'UPDATED', v);
-  for (const s of snapshots) live.publishSnapshot(s.status === 'deleted' ? 'DELETED' : 'UPDATED', s);
-  await announceOperationNow(db.fork(), live, e.operationId);
-  if (message) live.publishMessage(message);
+  await applyOutcome(
+    { db, live, log },
+    {
+      resource: VOLUME_RESOURCE,
+      resourceId: e.volumeId,
+      operationId: e.operationId,
+      outcome: e.outcome,
+      kind: EVENT_OF[e.outcome.split('.')[0]!] ?? e.outcome,
+      failed: e.outcome.endsWith('.failed') || e.outcome.endsWith('.rejected'),
+      ...(e.error ? { error: e.error } : {}),
+      from: t.from,
+      changes,
+      // A new volume for a restore (issue 5) goes straight to RESTORING_BACKUP (src/gateway/sweepers/backup-recovery.ts).
+      prepare: async (tx, c) => {
+        if (e.outcome === 'create.succeeded' && (await pendingRestoreFor(tx, e.volumeId))) c.status = 'restoring_backup';
+      },
+      alsoApply: async (tx, volume) => {
+        if (e.outcome === 'create.failed' || e.outcome === 'delete.succeeded') await capacity.release(tx, e.volumeId);
+        if (e.outcome === 'extend.failed' || e.outcome === 'extend.rejected') await capacity.shrink(tx, e.volumeId, volume.sizeGiB);
+        let snapshots: Snapshot[] = [];
+        // The agent removed the volume's snapshots with its image (cascade delete).
+        if (e.outcome === 'delete.succeeded') snapshots = await casSnapshotsOfVolume(tx, e.volumeId, { $ne: 'deleted' }, { status: 'deleted', deletedAt: new Date() });
+        // Snapshots deleted with the volume stay as they are on the host: let the user retry.
+        if (e.outcome === 'delete.failed') snapshots = await casSnapshotsOfVolume(tx, e.volumeId, { $in: ['deleting'] }, { status: 'error_deleting' });
+        return (l) => {
+          for (const s of snapshots) l.publishSnapshot(s.status === 'deleted' ? 'DELETED' : 'UPDATED', s);
+        };
+      },
+      failureMessage: `The volume could not be ${t.verb}.`,
+      // The deadline sweeper may have given the operation up first (src/domain/deadlines.ts, late rules).
+      late: () => applyLateVolumeOutcome(db, live, log, e),
+    },
+  );
 }

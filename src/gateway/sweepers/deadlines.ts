@@ -10,8 +10,9 @@
 import type { EntityManager } from '@mikro-orm/knex';
 import type { EventArgs, EventSubscriber } from '@mikro-orm/core';
 import type { Logger } from '../../config/logger.js';
-import { capacity, casSnapshot, casVolume, findOperation, finishOperation, Operation, UserMessage, type Db, type Snapshot, type Volume } from '../../db/index.js';
-import { DEADLINE_ERROR_CODE, deadlineMessage, deadlineRule, operationDeadline, sweepIntervalMs } from '../../domain/deadlines.js';
+import { capacity, findOperation, finishOperation, Operation, UserMessage, type Db, type Snapshot, type Volume } from '../../db/index.js';
+import { DEADLINE_ERROR_CODE, deadlineMessage, deadlineRule, operationDeadline, sweepIntervalMs, type DeadlineRule } from '../../domain/deadlines.js';
+import { SNAPSHOT_RESOURCE, VOLUME_RESOURCE } from '../outcomes/resources.js';
 import { countOperation } from '../../metrics/index.js';
 import { leaveMessage } from '../outcomes/messages.js';
 import type { LiveHub } from '../live/hub.js';
@@ -55,9 +56,23 @@ export async function overdueOperations(em: EntityManager, now: Date, limit = DE
 
 interface Failed {
   attachment?: Attachment;
-  volume?: Volume;
-  snapshot?: Snapshot;
+  /** The volume or snapshot its rule moved, and how that is announced. */
+  moved?: { row: Volume | Snapshot; announce(live: LiveHub): void };
   message?: UserMessage;
+}
+
+/**
+ * The resource an overdue operation's rule moves to its error state, by compare-and-set
+ * (outcomes/resources.ts), or null when it was not in a state the rule moves.
+ */
+async function moveByRule(tx: EntityManager, op: Operation, rule: DeadlineRule): Promise<Failed['moved'] | null> {
+  if (rule.resourceType !== op.resourceType) return null;
+  if (rule.resourceType === 'volume') {
+    const v = await VOLUME_RESOURCE.cas(tx, op.resourceId, { from: rule.from }, { status: rule.to });
+    return v && { row: v, announce: (live) => VOLUME_RESOURCE.announce(live, v) };
+  }
+  const s = await SNAPSHOT_RESOURCE.cas(tx, op.resourceId, { from: rule.from }, { status: rule.to });
+  return s && { row: s, announce: (live) => SNAPSHOT_RESOURCE.announce(live, s) };
 }
 
 /**
@@ -75,23 +90,18 @@ export async function failOverdue(db: Db, live: LiveHub, log: Logger, op: Operat
   await em.transactional(async (tx) => {
     out = {};
     // The resource first, then the operation: the recorder's order, so the two never deadlock.
-    if (rule?.resourceType === 'volume' && op.resourceType === 'volume') {
-      out.volume = (await casVolume(tx, op.resourceId, { from: rule.from }, { status: rule.to })) ?? undefined;
-    } else if (rule?.resourceType === 'snapshot' && op.resourceType === 'snapshot') {
-      out.snapshot = (await casSnapshot(tx, op.resourceId, { from: rule.from }, { status: rule.to })) ?? undefined;
-    } else if (op.resourceType === 'attachment') {
-      out.attachment = (await failOverdueAttachment(tx, op)) ?? undefined;
-    }
+    if (rule) out.moved = (await moveByRule(tx, op, rule)) ?? undefined;
+    else if (op.resourceType === 'attachment') out.attachment = (await failOverdueAttachment(tx, op)) ?? undefined;
     // Still overdue now: progress may have pushed the deadline since the sweep read it.
     done = await finishOperation(tx, op.id, 'failed', error, new Date());
     if (!done) {
       // The outcome was recorded meanwhile, or progress pushed the deadline: undo our move of the resource.
-      if (out.volume || out.snapshot || out.attachment) throw new Overtaken();
+      if (out.moved || out.attachment) throw new Overtaken();
       return;
     }
-    if (out.volume && rule?.capacity === 'release') await capacity.release(tx, out.volume.id);
-    if (out.volume && rule?.capacity === 'shrink') await capacity.shrink(tx, out.volume.id, out.volume.sizeGiB);
-    const resource = out.volume ?? out.snapshot ?? out.attachment;
+    if (out.moved && rule?.capacity === 'release') await capacity.release(tx, out.moved.row.id);
+    if (out.moved && rule?.capacity === 'shrink') await capacity.shrink(tx, out.moved.row.id, (out.moved.row as Volume).sizeGiB);
+    const resource = out.moved?.row ?? out.attachment;
     if (resource) {
       out.message = await leaveMessage(tx, {
         projectId: resource.projectId,
@@ -108,11 +118,10 @@ export async function failOverdue(db: Db, live: LiveHub, log: Logger, op: Operat
   if (!done) return false;
   countOperation(op.kind, 'failed');
   log.warn(
-    { operationId: op.id, kind: op.kind, resourceType: op.resourceType, resourceId: op.resourceId, deadlineAt: op.deadlineAt, status: out.volume?.status ?? out.snapshot?.status },
+    { operationId: op.id, kind: op.kind, resourceType: op.resourceType, resourceId: op.resourceId, deadlineAt: op.deadlineAt, status: out.moved?.row.status },
     'operation missed its deadline; failed it',
   );
-  if (out.volume) live.publish('UPDATED', out.volume);
-  if (out.snapshot) live.publishSnapshot('UPDATED', out.snapshot);
+  out.moved?.announce(live);
   if (out.attachment) await announceOverdueAttachment(db, live, out.attachment);
   const now = await findOperation(db.fork(), op.id);
   if (now) live.publishOperation(now);

@@ -1,0 +1,40 @@
+/**
+ * The resources whose status an agent's outcome, a late outcome and a missed deadline move:
+ * for each, its compare-and-set and how a change is announced. The three paths
+ * (apply-outcome.ts, late.ts, ../sweepers/deadlines.ts) look a resource up here instead of
+ * each writing its own `if volume … else if snapshot`.
+ */
+import type { EntityManager } from '@mikro-orm/knex';
+import { casSnapshot, casVolume, type Snapshot, type SnapshotChanges, type Volume, type VolumeChanges } from '../../db/index.js';
+import type { SnapshotStatus } from '../../domain/snapshot-states.js';
+import type { VolumeStatus } from '../../domain/volume-states.js';
+import type { LivePublisher } from '../deps.js';
+
+/** The compare-and-set guard: the states the change may start from, and optionally the version read. */
+export interface StatusGuard<S> {
+  from: readonly S[];
+  expectedVersion?: number;
+}
+
+export interface StatusResource<Row extends { id: string; projectId: string; status: S }, S extends string, Changes> {
+  type: 'volume' | 'snapshot';
+  cas(tx: EntityManager, id: string, guard: StatusGuard<S>, changes: Changes): Promise<Row | null>;
+  /** After the commit: UPDATED, or DELETED once it is. */
+  announce(live: LivePublisher, row: Row): void;
+  /** What its log lines name. */
+  logFields(row: Row): Record<string, unknown>;
+}
+
+export const VOLUME_RESOURCE: StatusResource<Volume, VolumeStatus, VolumeChanges> = {
+  type: 'volume',
+  cas: (tx, id, guard, changes) => casVolume(tx, id, guard, changes),
+  announce: (live, v) => live.publish(v.status === 'deleted' ? 'DELETED' : 'UPDATED', v),
+  logFields: (v) => ({ volumeId: v.id }),
+};
+
+export const SNAPSHOT_RESOURCE: StatusResource<Snapshot, SnapshotStatus, SnapshotChanges> = {
+  type: 'snapshot',
+  cas: (tx, id, guard, changes) => casSnapshot(tx, id, guard, changes),
+  announce: (live, s) => live.publishSnapshot(s.status === 'deleted' ? 'DELETED' : 'UPDATED', s),
+  logFields: (s) => ({ snapshotId: s.id, volumeId: s.volumeId }),
+};
