@@ -10,15 +10,15 @@ import {
   ResetVolumeStatusPayload,
   StatusAuditConnection,
   StatusAuditFilter,
-  StatusAuditType,
+  StatusAuditObject,
 } from './types/admin.js';
-import { OperationType } from './types/operation.js';
-import { SnapshotType } from './types/snapshot.js';
-import { VolumeType } from './types/volume.js';
+import { OperationObject } from './types/operation.js';
+import { SnapshotObject } from './types/snapshot.js';
+import { VolumeObject } from './types/volume.js';
 import { connectionOf } from './types/relay.js';
 
 
-@Resolver(() => VolumeType)
+@Resolver(() => VolumeObject)
 export class AdminResolver {
   @Mutation(() => ResetVolumeStatusPayload, {
     description:
@@ -33,7 +33,7 @@ export class AdminResolver {
     @Ctx() ctx: Context,
   ): Promise<ResetVolumeStatusPayload> {
     const r = await ctx.ports.admin.resetVolumeStatus(ctx.principal, input);
-    return { volume: VolumeType.from(r.volume), audit: StatusAuditType.from(r.audit) };
+    return { volume: VolumeObject.from(r.volume), audit: StatusAuditObject.from(r.audit) };
   }
 
   @Mutation(() => ResetSnapshotStatusPayload, {
@@ -47,7 +47,7 @@ export class AdminResolver {
     @Ctx() ctx: Context,
   ): Promise<ResetSnapshotStatusPayload> {
     const r = await ctx.ports.admin.resetSnapshotStatus(ctx.principal, input);
-    return { snapshot: SnapshotType.from(r.snapshot), audit: StatusAuditType.from(r.audit) };
+    return { snapshot: SnapshotObject.from(r.snapshot), audit: StatusAuditObject.from(r.audit) };
   }
 
   @Mutation(() => ForceDeleteVolumePayload, {
@@ -62,7 +62,7 @@ export class AdminResolver {
     @Ctx() ctx: Context,
   ): Promise<ForceDeleteVolumePayload> {
     const r = await ctx.ports.admin.forceDeleteVolume(ctx.principal, input);
-    return { volume: VolumeType.from(r.volume), operation: OperationType.from(r.operation), audit: StatusAuditType.from(r.audit) };
+    return { volume: VolumeObject.from(r.volume), operation: OperationObject.from(r.operation), audit: StatusAuditObject.from(r.audit) };
   }
 
   @Query(() => StatusAuditConnection, {
@@ -81,17 +81,17 @@ export class AdminResolver {
       after,
       filter: { resourceType: filter?.resourceType ?? undefined, resourceId: filter?.resourceId ?? undefined },
     });
-    return connectionOf(page, StatusAuditType.from);
+    return connectionOf(page, StatusAuditObject.from);
   }
 
-  @FieldResolver(() => [StatusAuditType], {
+  @FieldResolver(() => [StatusAuditObject], {
     name: 'statusAudits',
     description:
       'Status changes made to this volume by hand by admins (resets, force deletes), newest first. Admins only: always empty for other tokens, ' +
       'so a member\'s query does not fail because of it.',
   })
-  async volumeStatusAudits(@Root() v: VolumeType, @Ctx() ctx: Context): Promise<StatusAuditType[]> {
+  async volumeStatusAudits(@Root() v: VolumeObject, @Ctx() ctx: Context): Promise<StatusAuditObject[]> {
     if (ctx.principal?.role !== 'admin') return [];
-    return (await ctx.loaders.volumeAuditsOf(v.id)).map(StatusAuditType.from);
+    return (await ctx.loaders.volumeAuditsOf(v.id)).map(StatusAuditObject.from);
   }
 }

@@ -6,16 +6,16 @@ import { requirePrincipal } from '../domain/access.js';
 import type { AttachmentStatus } from '../domain/attachment-states.js';
 import type { AttachmentResult } from './ports/attachments.js';
 import type { Context } from './context.js';
-import { OperationType, UserMessageType } from './types/operation.js';
-import { StatusAuditType } from './types/admin.js';
+import { OperationObject, UserMessageObject } from './types/operation.js';
+import { StatusAuditObject } from './types/admin.js';
 import {
   AttachmentConnection,
   AttachmentFilter,
   AttachmentIdInput,
-  AttachmentType,
+  AttachmentObject,
   CompleteAttachmentPayload,
   connectionInfoOf,
-  ConnectionInfoType,
+  ConnectionInfoObject,
   CreateAttachmentInput,
   CreateAttachmentPayload,
   DeleteAttachmentPayload,
@@ -24,19 +24,19 @@ import {
   UpdateAttachmentInput,
   UpdateAttachmentPayload,
 } from './types/attachment.js';
-import { VolumeType } from './types/volume.js';
+import { VolumeObject } from './types/volume.js';
 import { connectionOf } from './types/relay.js';
 
-const payload = (r: AttachmentResult) => ({ attachment: AttachmentType.from(r.attachment), operation: OperationType.from(r.operation) });
+const payload = (r: AttachmentResult) => ({ attachment: AttachmentObject.from(r.attachment), operation: OperationObject.from(r.operation) });
 
 const ERRORS = 'Errors: NOT_FOUND, INVALID_STATE (says the current state and the allowed ones), CONFLICT (it changed meanwhile), BAD_USER_INPUT, FORBIDDEN (reader token), UNAUTHENTICATED.';
 
-@Resolver(() => AttachmentType)
+@Resolver(() => AttachmentObject)
 export class AttachmentResolver {
-  @Query(() => AttachmentType, { nullable: true, description: 'An attachment by id (DETACHED ones too), or null when it does not exist or belongs to another project (unless you are an admin).' })
-  async attachment(@Arg('id', () => ID, { description: 'Id of the attachment.' }) id: string, @Ctx() ctx: Context): Promise<AttachmentType | null> {
+  @Query(() => AttachmentObject, { nullable: true, description: 'An attachment by id (DETACHED ones too), or null when it does not exist or belongs to another project (unless you are an admin).' })
+  async attachment(@Arg('id', () => ID, { description: 'Id of the attachment.' }) id: string, @Ctx() ctx: Context): Promise<AttachmentObject | null> {
     const a = await ctx.ports.attachments.visible(requirePrincipal(ctx.principal), id);
-    return a ? AttachmentType.from(a) : null;
+    return a ? AttachmentObject.from(a) : null;
   }
 
   @Query(() => AttachmentConnection, {
@@ -53,7 +53,7 @@ export class AttachmentResolver {
       after,
       filter: { status: filter?.status as AttachmentStatus[] | undefined, volumeId: filter?.volumeId, instanceId: filter?.instanceId },
     });
-    return connectionOf(page, AttachmentType.from);
+    return connectionOf(page, AttachmentObject.from);
   }
 
   @Mutation(() => CreateAttachmentPayload, {
@@ -101,10 +101,10 @@ export class AttachmentResolver {
   })
   async forceDetach(@Arg('input', () => ForceDetachInput, { description: 'The attachment and why.' }) input: ForceDetachInput, @Ctx() ctx: Context): Promise<ForceDetachPayload> {
     const r = await ctx.ports.attachments.forceDetach(ctx.principal, input);
-    return { ...payload(r), audit: StatusAuditType.from(r.audit) };
+    return { ...payload(r), audit: StatusAuditObject.from(r.audit) };
   }
 
-  @Subscription(() => AttachmentType, {
+  @Subscription(() => AttachmentObject, {
     description:
       'The attachment as it is now, then again after every change, until it is DETACHED (the last event). Over graphql-ws, like `volumeChanged`; NOT_FOUND when it is not visible to you.',
     subscribe: async ({ args, context }: { args: { id: string }; context: Context }) => {
@@ -117,38 +117,38 @@ export class AttachmentResolver {
       });
     },
   })
-  attachmentChanged(@Root() ev: LiveAttachment, @Arg('id', () => ID, { description: 'Id of the attachment to follow.' }) _id: string): AttachmentType {
-    return AttachmentType.fromView(ev.attachment);
+  attachmentChanged(@Root() ev: LiveAttachment, @Arg('id', () => ID, { description: 'Id of the attachment to follow.' }) _id: string): AttachmentObject {
+    return AttachmentObject.fromView(ev.attachment);
   }
 
-  @FieldResolver(() => ConnectionInfoType, {
+  @FieldResolver(() => ConnectionInfoObject, {
     nullable: true,
     description:
       'How to connect (Cinder\'s connection_info), once the agent exported the volume; null before, and after detaching. `data.authPassword` is null unless you are a member of its project or an admin.',
   })
-  async connectionInfo(@Root() a: AttachmentType, @Ctx() ctx: Context): Promise<ConnectionInfoType | null> {
+  async connectionInfo(@Root() a: AttachmentObject, @Ctx() ctx: Context): Promise<ConnectionInfoObject | null> {
     if (!a.connectionValue) return null;
     const p = requirePrincipal(ctx.principal);
     const password = a.chapUsernameValue ? await ctx.ports.attachments.chapSecretFor(p, a, (id) => ctx.loaders.attachment(id)) : null;
     return connectionInfoOf(a, password);
   }
 
-  @FieldResolver(() => VolumeType, { nullable: true, description: 'The volume attached; null when it is DELETED or not visible to you.' })
-  async volume(@Root() a: AttachmentType, @Ctx() ctx: Context): Promise<VolumeType | null> {
+  @FieldResolver(() => VolumeObject, { nullable: true, description: 'The volume attached; null when it is DELETED or not visible to you.' })
+  async volume(@Root() a: AttachmentObject, @Ctx() ctx: Context): Promise<VolumeObject | null> {
     const v = await ctx.loaders.visibleVolume(requirePrincipal(ctx.principal), a.volumeId);
-    return v ? VolumeType.from(v) : null;
+    return v ? VolumeObject.from(v) : null;
   }
 
-  @FieldResolver(() => [UserMessageType], { description: 'Messages about failures of work on this attachment (what failed, why, what to do), newest first; kept 30 days.' })
-  async messages(@Root() a: AttachmentType, @Ctx() ctx: Context): Promise<UserMessageType[]> {
-    return (await ctx.loaders.messagesOf('attachment', a.id)).map(UserMessageType.from);
+  @FieldResolver(() => [UserMessageObject], { description: 'Messages about failures of work on this attachment (what failed, why, what to do), newest first; kept 30 days.' })
+  async messages(@Root() a: AttachmentObject, @Ctx() ctx: Context): Promise<UserMessageObject[]> {
+    return (await ctx.loaders.messagesOf('attachment', a.id)).map(UserMessageObject.from);
   }
 }
 
-@Resolver(() => VolumeType)
+@Resolver(() => VolumeObject)
 export class VolumeAttachmentsResolver {
-  @FieldResolver(() => [AttachmentType], { description: 'Its attachments that are not DETACHED, oldest first.' })
-  async attachments(@Root() v: VolumeType, @Ctx() ctx: Context): Promise<AttachmentType[]> {
-    return (await ctx.loaders.attachmentsOf(v.id)).map(AttachmentType.from);
+  @FieldResolver(() => [AttachmentObject], { description: 'Its attachments that are not DETACHED, oldest first.' })
+  async attachments(@Root() v: VolumeObject, @Ctx() ctx: Context): Promise<AttachmentObject[]> {
+    return (await ctx.loaders.attachmentsOf(v.id)).map(AttachmentObject.from);
   }
 }

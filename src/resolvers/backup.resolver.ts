@@ -10,9 +10,9 @@ import {
   BackupFilter,
   BackupPayload,
   BackupPhaseEnum,
-  BackupProgressType,
+  BackupProgressObject,
   BackupStatusEnum,
-  BackupType,
+  BackupObject,
   CreateBackupInput,
   DeleteBackupInput,
   ImportBackupRecordInput,
@@ -20,12 +20,12 @@ import {
   RestoreBackupPayload,
   VerifyBackupInput,
 } from './types/backup.js';
-import { OperationType, UserMessageType } from './types/operation.js';
-import { VolumeType } from './types/volume.js';
+import { OperationObject, UserMessageObject } from './types/operation.js';
+import { VolumeObject } from './types/volume.js';
 import { connectionOf } from './types/relay.js';
 
-const view = (b: Backup) => BackupType.from(b, toBackupView);
-const payload = (r: BackupResult) => ({ backup: view(r.backup), operation: OperationType.from(r.operation) });
+const view = (b: Backup) => BackupObject.from(b, toBackupView);
+const payload = (r: BackupResult) => ({ backup: view(r.backup), operation: OperationObject.from(r.operation) });
 
 interface SubscribeData<A> {
   args: A;
@@ -34,13 +34,13 @@ interface SubscribeData<A> {
 
 const ERRORS = 'FORBIDDEN (reader token), UNAUTHENTICATED';
 
-@Resolver(() => BackupType)
+@Resolver(() => BackupObject)
 export class BackupResolver {
-  @Query(() => BackupType, {
+  @Query(() => BackupObject, {
     nullable: true,
     description: 'A backup by id, or null when it does not exist, is DELETED, or belongs to another project (unless you are an admin). Needs a token (UNAUTHENTICATED otherwise).',
   })
-  async backup(@Arg('id', () => ID, { description: 'Id of the backup.' }) id: string, @Ctx() ctx: Context): Promise<BackupType | null> {
+  async backup(@Arg('id', () => ID, { description: 'Id of the backup.' }) id: string, @Ctx() ctx: Context): Promise<BackupObject | null> {
     const b = await ctx.ports.backups.visible(requirePrincipal(ctx.principal), id);
     return b ? view(b) : null;
   }
@@ -92,7 +92,7 @@ export class BackupResolver {
   })
   async restoreBackup(@Arg('input', () => RestoreBackupInput, { description: 'The backup and where to restore it.' }) input: RestoreBackupInput, @Ctx() ctx: Context) {
     const r = await ctx.ports.backups.restore(ctx.principal, input);
-    return { backup: view(r.backup), volume: VolumeType.from(r.volume), operation: OperationType.from(r.operation) };
+    return { backup: view(r.backup), volume: VolumeObject.from(r.volume), operation: OperationObject.from(r.operation) };
   }
 
   @Mutation(() => BackupPayload, {
@@ -123,46 +123,46 @@ export class BackupResolver {
     return payload(await ctx.ports.backups.importRecord(ctx.principal, input));
   }
 
-  @FieldResolver(() => BackupType, { nullable: true, description: 'The backup it was compared with (incremental); null for a full backup, or when that backup is DELETED.' })
-  async parent(@Root() b: BackupType, @Ctx() ctx: Context): Promise<BackupType | null> {
+  @FieldResolver(() => BackupObject, { nullable: true, description: 'The backup it was compared with (incremental); null for a full backup, or when that backup is DELETED.' })
+  async parent(@Root() b: BackupObject, @Ctx() ctx: Context): Promise<BackupObject | null> {
     if (!b.parentId) return null;
     const p = await ctx.loaders.visibleBackup(requirePrincipal(ctx.principal), b.parentId);
     return p ? view(p) : null;
   }
 
-  @FieldResolver(() => VolumeType, { nullable: true, description: 'The volume it is a backup of; null when that volume is DELETED or not visible to you.' })
-  async volume(@Root() b: BackupType, @Ctx() ctx: Context): Promise<VolumeType | null> {
+  @FieldResolver(() => VolumeObject, { nullable: true, description: 'The volume it is a backup of; null when that volume is DELETED or not visible to you.' })
+  async volume(@Root() b: BackupObject, @Ctx() ctx: Context): Promise<VolumeObject | null> {
     const v = await ctx.loaders.visibleVolume(requirePrincipal(ctx.principal), b.volumeId);
-    return v ? VolumeType.from(v) : null;
+    return v ? VolumeObject.from(v) : null;
   }
 
   @FieldResolver(() => String, { nullable: true, description: 'Storage host whose agent took it (admins only; null for others).' })
-  host(@Root() b: BackupType, @Ctx() ctx: Context): string | null {
+  host(@Root() b: BackupObject, @Ctx() ctx: Context): string | null {
     return ctx.principal?.role === 'admin' ? b.hostValue : null;
   }
 
   @FieldResolver(() => String, { nullable: true, description: 'Pool of the volume when it was taken (admins only; null for others).' })
-  pool(@Root() b: BackupType, @Ctx() ctx: Context): string | null {
+  pool(@Root() b: BackupObject, @Ctx() ctx: Context): string | null {
     return ctx.principal?.role === 'admin' ? b.poolValue : null;
   }
 
-  @FieldResolver(() => [UserMessageType], { description: 'Messages about failures of work on this backup (what failed, why, what to do), newest first; kept 30 days.' })
-  async messages(@Root() b: BackupType, @Ctx() ctx: Context): Promise<UserMessageType[]> {
-    return (await ctx.loaders.messagesOf('backup', b.id)).map(UserMessageType.from);
+  @FieldResolver(() => [UserMessageObject], { description: 'Messages about failures of work on this backup (what failed, why, what to do), newest first; kept 30 days.' })
+  async messages(@Root() b: BackupObject, @Ctx() ctx: Context): Promise<UserMessageObject[]> {
+    return (await ctx.loaders.messagesOf('backup', b.id)).map(UserMessageObject.from);
   }
 }
 
-@Resolver(() => VolumeType)
+@Resolver(() => VolumeObject)
 export class VolumeBackupsResolver {
-  @FieldResolver(() => [BackupType], { description: 'Its backups that are not DELETED, oldest first (they outlive the volume: list them with `backups(filter: {volumeId})` after it is deleted).' })
-  async backups(@Root() v: VolumeType, @Ctx() ctx: Context): Promise<BackupType[]> {
+  @FieldResolver(() => [BackupObject], { description: 'Its backups that are not DELETED, oldest first (they outlive the volume: list them with `backups(filter: {volumeId})` after it is deleted).' })
+  async backups(@Root() v: VolumeObject, @Ctx() ctx: Context): Promise<BackupObject[]> {
     return (await ctx.loaders.backupsOf(v.id)).map(view);
   }
 }
 
 @Resolver()
 export class BackupSubscriptionResolver {
-  @Subscription(() => BackupType, {
+  @Subscription(() => BackupObject, {
     description:
       'The backup as it is now, then again after every change, until it is DELETED (the last event; then the subscription completes). ' +
       'Over graphql-ws, like `volumeChanged`. Authorised like `backup`: NOT_FOUND when it is not visible to you.',
@@ -173,11 +173,11 @@ export class BackupSubscriptionResolver {
       return context.ports.backups.live.listen(args.id, (ev) => canSee(p, ev.backup.projectId), { type: 'UPDATED', backup: toBackupView(b) });
     },
   })
-  backupChanged(@Root() ev: LiveBackup, @Arg('id', () => ID, { description: 'Id of the backup to follow.' }) _id: string): BackupType {
-    return BackupType.fromView(ev.backup);
+  backupChanged(@Root() ev: LiveBackup, @Arg('id', () => ID, { description: 'Id of the backup to follow.' }) _id: string): BackupObject {
+    return BackupObject.fromView(ev.backup);
   }
 
-  @Subscription(() => BackupProgressType, {
+  @Subscription(() => BackupProgressObject, {
     description:
       'How far the backup\'s running work has come (taking it, or restoring it): bytes done and in all, percent and rate, at least once a second while it is CREATING or RESTORING. ' +
       'The last report is the first with another status (AVAILABLE, ERROR, DELETING, …); then the subscription completes. A backup that is not CREATING or RESTORING gets one report and completes. ' +
@@ -190,7 +190,7 @@ export class BackupSubscriptionResolver {
       return context.ports.backups.live.listenProgress(current, (ev) => canSee(p, ev.backup.projectId));
     },
   })
-  backupProgress(@Root() ev: BackupProgressValue, @Arg('id', () => ID, { description: 'Id of the backup to follow.' }) _id: string): BackupProgressType {
+  backupProgress(@Root() ev: BackupProgressValue, @Arg('id', () => ID, { description: 'Id of the backup to follow.' }) _id: string): BackupProgressObject {
     return {
       backupId: ev.backupId,
       status: ev.status as BackupStatusEnum,

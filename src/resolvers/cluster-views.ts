@@ -7,7 +7,7 @@ import { poolId, type PoolStats, type ServiceHeartbeat } from '../bus/index.js';
 import { ServiceStateEnum } from './types/enums.js';
 import { offerOf } from '../domain/attachment-target-choice.js';
 import type { TargetKindEnum } from './types/attachment.js';
-import type { Pool, Service } from './types/system.js';
+import type { PoolObject, ServiceObject } from './types/system.js';
 
 /** UP or DOWN by the liveness rule (src/domain/liveness.ts). */
 function heartbeatState(at: string | Date, intervalSeconds: number, now = Date.now()): ServiceStateEnum {
@@ -15,7 +15,7 @@ function heartbeatState(at: string | Date, intervalSeconds: number, now = Date.n
 }
 
 /** Pools from their heartbeats and Flint's allocations (`host@pool` → GiB), sorted by id. */
-export function toPools(stats: PoolStats[], allocated: Map<string, number>, heartbeatSeconds: number, now = Date.now()): Pool[] {
+export function toPools(stats: PoolStats[], allocated: Map<string, number>, heartbeatSeconds: number, now = Date.now()): PoolObject[] {
   return stats
     .map((s) => ({
       ...s,
@@ -30,7 +30,7 @@ export function toPools(stats: PoolStats[], allocated: Map<string, number>, hear
 }
 
 /** Services from their heartbeats, sorted by role and host. */
-export function toServices(beats: ServiceHeartbeat[], now = Date.now()): Service[] {
+export function toServices(beats: ServiceHeartbeat[], now = Date.now()): ServiceObject[] {
   return beats
     .map((b) => ({
       host: b.host,

@@ -17,8 +17,8 @@ import {
   UserMessageConnection,
   UserMessageFilter,
 } from './types/dashboard.js';
-import { OperationType, UserMessageType } from './types/operation.js';
-import { Pool, Service } from './types/system.js';
+import { OperationObject, UserMessageObject } from './types/operation.js';
+import { PoolObject, ServiceObject } from './types/system.js';
 import { connectionOf } from './types/relay.js';
 
 interface SubscribeData<A> {
@@ -54,7 +54,7 @@ export class DashboardResolver {
       after,
       filter: { status: filter?.status as string[] as OperationStatus[] | undefined, kind: filter?.kind ?? undefined },
     });
-    return connectionOf(page, OperationType.from);
+    return connectionOf(page, OperationObject.from);
   }
 
   @Query(() => UserMessageConnection, {
@@ -71,26 +71,26 @@ export class DashboardResolver {
       after,
       filter: { resourceType: filter?.resourceType ?? undefined, resourceId: filter?.resourceId ?? undefined },
     });
-    return connectionOf(page, UserMessageType.from);
+    return connectionOf(page, UserMessageObject.from);
   }
 
-  @Subscription(() => [Pool], {
+  @Subscription(() => [PoolObject], {
     description: 'Every pool now, then the whole list again after each pool heartbeat (a few times a second at most) and when a pool turns DOWN (admins only).',
     subscribe: ({ context }: SubscribeData<Record<string, never>>) => context.ports.cluster.watchPools(context.principal),
   })
-  poolsChanged(@Root() snapshot: PoolSnapshot, @Ctx() ctx: Context): Pool[] {
+  poolsChanged(@Root() snapshot: PoolSnapshot, @Ctx() ctx: Context): PoolObject[] {
     return toPools(snapshot.stats, snapshot.allocated, ctx.ports.cluster.heartbeatSeconds);
   }
 
-  @Subscription(() => [Service], {
+  @Subscription(() => [ServiceObject], {
     description: 'Every service now, then the whole list again when one sends a heartbeat, appears, or turns DOWN (admins only).',
     subscribe: ({ context }: SubscribeData<Record<string, never>>) => context.ports.cluster.watchServices(context.principal),
   })
-  servicesChanged(@Root() beats: ServiceHeartbeat[]): Service[] {
+  servicesChanged(@Root() beats: ServiceHeartbeat[]): ServiceObject[] {
     return toServices(beats);
   }
 
-  @Subscription(() => OperationType, {
+  @Subscription(() => OperationObject, {
     description: 'Every operation you may see, each time it is created or changes (PENDING, RUNNING, then SUCCEEDED or FAILED), that matches the filter.',
     subscribe: ({ args, context }: SubscribeData<{ filter?: OperationFilter }>) => {
       const p = requirePrincipal(context.principal);
@@ -100,11 +100,11 @@ export class DashboardResolver {
   operationEvents(
     @Root() ev: LiveOperation,
     @Arg('filter', () => OperationFilter, { nullable: true, description: 'Only operations that meet these conditions.' }) _filter?: OperationFilter,
-  ): OperationType {
+  ): OperationObject {
     return operationFromView(ev.operation);
   }
 
-  @Subscription(() => UserMessageType, {
+  @Subscription(() => UserMessageObject, {
     description: 'Every user message you may see, as it is added, that matches the filter.',
     subscribe: ({ args, context }: SubscribeData<{ filter?: UserMessageFilter }>) => {
       const p = requirePrincipal(context.principal);
@@ -114,7 +114,7 @@ export class DashboardResolver {
   messageAdded(
     @Root() ev: LiveMessage,
     @Arg('filter', () => UserMessageFilter, { nullable: true, description: 'Only messages about this resource.' }) _filter?: UserMessageFilter,
-  ): UserMessageType {
+  ): UserMessageObject {
     return messageFromView(ev.message);
   }
 }

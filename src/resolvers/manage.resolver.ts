@@ -1,9 +1,9 @@
 /** Manage / unmanage (admins; Cinder's manage_existing, unmanage, get_manageable_volumes). Thin wrappers over src/gateway/mutations/manage.ts. */
 import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from './context.js';
-import { ManageableVolume, ManageVolumeInput, ManageVolumePayload, UnmanageVolumeInput, UnmanageVolumePayload } from './types/manage.js';
-import { OperationType } from './types/operation.js';
-import { VolumeType } from './types/volume.js';
+import { ManageableVolumeObject, ManageVolumeInput, ManageVolumePayload, UnmanageVolumeInput, UnmanageVolumePayload } from './types/manage.js';
+import { OperationObject } from './types/operation.js';
+import { VolumeObject } from './types/volume.js';
 
 const GiB = 1024 ** 3;
 
@@ -18,7 +18,7 @@ export class ManageResolver {
   })
   async manageVolume(@Arg('input', () => ManageVolumeInput, { description: 'The image and the volume to make of it.' }) input: ManageVolumeInput, @Ctx() ctx: Context): Promise<ManageVolumePayload> {
     const r = await ctx.ports.manage.manage(ctx.principal, input);
-    return { volume: VolumeType.from(r.volume), operation: OperationType.from(r.operation) };
+    return { volume: VolumeObject.from(r.volume), operation: OperationObject.from(r.operation) };
   }
 
   @Mutation(() => UnmanageVolumePayload, {
@@ -29,10 +29,10 @@ export class ManageResolver {
   })
   async unmanageVolume(@Arg('input', () => UnmanageVolumeInput, { description: 'The volume to forget.' }) input: UnmanageVolumeInput, @Ctx() ctx: Context): Promise<UnmanageVolumePayload> {
     const r = await ctx.ports.manage.unmanage(ctx.principal, input);
-    return { volume: VolumeType.from(r.volume), operation: OperationType.from(r.operation) };
+    return { volume: VolumeObject.from(r.volume), operation: OperationObject.from(r.operation) };
   }
 
-  @Query(() => [ManageableVolume], {
+  @Query(() => [ManageableVolumeObject], {
     description:
       'Files of a pool that are not Flint volumes, with their format and size and whether `manageVolume` would take them (admins only; asks the pool\'s agent). ' +
       'Errors: NO_VALID_BACKEND (unknown host or pool, agent DOWN), SERVICE_UNAVAILABLE (the agent did not answer), FORBIDDEN, UNAUTHENTICATED.',
@@ -41,8 +41,8 @@ export class ManageResolver {
     @Arg('host', { description: 'Storage host of the pool.' }) host: string,
     @Arg('pool', { description: 'Name of the pool on that host.' }) pool: string,
     @Ctx() ctx: Context,
-  ): Promise<ManageableVolume[]> {
+  ): Promise<ManageableVolumeObject[]> {
     const images = await ctx.ports.manage.manageable(ctx.principal, host, pool);
-    return images.map((i) => Object.assign(new ManageableVolume(), { ...i, sizeGiB: Math.max(1, Math.ceil(i.sizeBytes / GiB)) }));
+    return images.map((i) => Object.assign(new ManageableVolumeObject(), { ...i, sizeGiB: Math.max(1, Math.ceil(i.sizeBytes / GiB)) }));
   }
 }

@@ -2,13 +2,13 @@
 import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
 import type { Context } from './context.js';
 import { MigrateVolumeInput, MigrateVolumePayload, MigrationPolicyEnum, RetypeVolumeInput, RetypeVolumePayload } from './types/migration.js';
-import { OperationType } from './types/operation.js';
-import { VolumeType } from './types/volume.js';
+import { OperationObject } from './types/operation.js';
+import { VolumeObject } from './types/volume.js';
 import type { VolumeResult } from './ports/volumes.js';
 
-const payload = (r: VolumeResult) => ({ volume: VolumeType.from(r.volume), operation: OperationType.from(r.operation) });
+const payload = (r: VolumeResult) => ({ volume: VolumeObject.from(r.volume), operation: OperationObject.from(r.operation) });
 
-@Resolver(() => VolumeType)
+@Resolver(() => VolumeObject)
 export class MigrationResolver {
   @Mutation(() => MigrateVolumePayload, {
     description:

@@ -10,16 +10,16 @@ import { SnapshotResolver } from './snapshot.resolver.js';
 import { AdminResolver } from './admin.resolver.js';
 import { MigrationResolver } from './migration.resolver.js';
 import { BackupResolver, BackupSubscriptionResolver, VolumeBackupsResolver } from './backup.resolver.js';
-import { BackupType } from './types/backup.js';
+import { BackupObject } from './types/backup.js';
 import { VolumeTypeResolver } from './volume-type.resolver.js';
 import { AttachmentResolver, VolumeAttachmentsResolver } from './attachment.resolver.js';
 import { ManageResolver } from './manage.resolver.js';
 import { TokenResolver } from './token.resolver.js';
-import { SnapshotType } from './types/snapshot.js';
-import { OperationType } from './types/operation.js';
-import { VolumeType } from './types/volume.js';
-import { VolumeTypeType } from './types/system.js';
-import { AttachmentType } from './types/attachment.js';
+import { SnapshotObject } from './types/snapshot.js';
+import { OperationObject } from './types/operation.js';
+import { VolumeObject } from './types/volume.js';
+import { VolumeTypeObject } from './types/system.js';
+import { AttachmentObject } from './types/attachment.js';
 import { guardInputs } from './input-hygiene.js';
 
 export async function buildFlintSchema(): Promise<GraphQLSchema> {
@@ -42,7 +42,7 @@ export async function buildFlintSchema(): Promise<GraphQLSchema> {
       ManageResolver,
       TokenResolver,
     ],
-    orphanedTypes: [VolumeType, SnapshotType, OperationType, VolumeTypeType, BackupType, AttachmentType],
+    orphanedTypes: [VolumeObject, SnapshotObject, OperationObject, VolumeTypeObject, BackupObject, AttachmentObject],
     validate: false,
     // Every subscription brings its own `subscribe` (src/gateway/live/hub.ts); type-graphql
     // insists on a PubSub all the same, so give it one that is never used.

@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } fro
 import { requirePrincipal } from '../domain/access.js';
 import type { Context } from './context.js';
 import type { SnapshotResult } from './ports/snapshots.js';
-import { OperationType, UserMessageType } from './types/operation.js';
+import { OperationObject, UserMessageObject } from './types/operation.js';
 import {
   CreateSnapshotInput,
   CreateSnapshotPayload,
@@ -11,21 +11,21 @@ import {
   UpdateSnapshotInput,
   UpdateSnapshotPayload,
 } from './types/snapshot-inputs.js';
-import { SnapshotConnection, SnapshotFilter, SnapshotType } from './types/snapshot.js';
-import { VolumeType } from './types/volume.js';
+import { SnapshotConnection, SnapshotFilter, SnapshotObject } from './types/snapshot.js';
+import { VolumeObject } from './types/volume.js';
 import { connectionOf } from './types/relay.js';
 
-const payload = (r: SnapshotResult) => ({ snapshot: SnapshotType.from(r.snapshot), operation: OperationType.from(r.operation) });
+const payload = (r: SnapshotResult) => ({ snapshot: SnapshotObject.from(r.snapshot), operation: OperationObject.from(r.operation) });
 
-@Resolver(() => SnapshotType)
+@Resolver(() => SnapshotObject)
 export class SnapshotResolver {
-  @Query(() => SnapshotType, {
+  @Query(() => SnapshotObject, {
     nullable: true,
     description: 'A snapshot by id, or null when it does not exist, is DELETED, or belongs to another project (unless you are an admin). Needs a token (UNAUTHENTICATED otherwise).',
   })
-  async snapshot(@Arg('id', () => ID, { description: 'Id of the snapshot.' }) id: string, @Ctx() ctx: Context): Promise<SnapshotType | null> {
+  async snapshot(@Arg('id', () => ID, { description: 'Id of the snapshot.' }) id: string, @Ctx() ctx: Context): Promise<SnapshotObject | null> {
     const s = await ctx.ports.snapshots.visible(requirePrincipal(ctx.principal), id);
-    return s ? SnapshotType.from(s) : null;
+    return s ? SnapshotObject.from(s) : null;
   }
 
   @Query(() => SnapshotConnection, {
@@ -42,9 +42,9 @@ export class SnapshotResolver {
     const page = await ctx.ports.reads.snapshots(ctx.principal, {
       first,
       after,
-      filter: { status: filter?.status as SnapshotType['status'][] | undefined, volumeId: filter?.volumeId, name: filter?.name },
+      filter: { status: filter?.status as SnapshotObject['status'][] | undefined, volumeId: filter?.volumeId, name: filter?.name },
     });
-    return connectionOf(page, SnapshotType.from);
+    return connectionOf(page, SnapshotObject.from);
   }
 
   @Mutation(() => CreateSnapshotPayload, {
@@ -75,14 +75,14 @@ export class SnapshotResolver {
     return payload(await ctx.ports.snapshots.delete(ctx.principal, input));
   }
 
-  @FieldResolver(() => VolumeType, { nullable: true, description: 'The volume it was taken of; null when that volume is DELETED or not visible to you.' })
-  async volume(@Root() s: SnapshotType, @Ctx() ctx: Context): Promise<VolumeType | null> {
+  @FieldResolver(() => VolumeObject, { nullable: true, description: 'The volume it was taken of; null when that volume is DELETED or not visible to you.' })
+  async volume(@Root() s: SnapshotObject, @Ctx() ctx: Context): Promise<VolumeObject | null> {
     const v = await ctx.loaders.visibleVolume(requirePrincipal(ctx.principal), s.volumeId);
-    return v ? VolumeType.from(v) : null;
+    return v ? VolumeObject.from(v) : null;
   }
 
-  @FieldResolver(() => [UserMessageType], { description: 'Messages about failures of work on this snapshot (what failed, why, what to do), newest first; kept 30 days.' })
-  async messages(@Root() s: SnapshotType, @Ctx() ctx: Context): Promise<UserMessageType[]> {
-    return (await ctx.loaders.messagesOf('snapshot', s.id)).map(UserMessageType.from);
+  @FieldResolver(() => [UserMessageObject], { description: 'Messages about failures of work on this snapshot (what failed, why, what to do), newest first; kept 30 days.' })
+  async messages(@Root() s: SnapshotObject, @Ctx() ctx: Context): Promise<UserMessageObject[]> {
+    return (await ctx.loaders.messagesOf('snapshot', s.id)).map(UserMessageObject.from);
   }
 }

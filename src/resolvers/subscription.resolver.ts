@@ -4,8 +4,8 @@ import { canSee, NotFoundError, requirePrincipal } from '../domain/index.js';
 import { toSnapshotView, toVolumeView } from '../db/index.js';
 import type { Context } from './context.js';
 import { VolumeEventTypeEnum } from './types/enums.js';
-import { VolumeEvent, VolumeFilter, VolumeType } from './types/volume.js';
-import { SnapshotType } from './types/snapshot.js';
+import { VolumeEventObject, VolumeFilter, VolumeObject } from './types/volume.js';
+import { SnapshotObject } from './types/snapshot.js';
 
 interface SubscribeData<A> {
   args: A;
@@ -22,7 +22,7 @@ function matches(filter: VolumeFilter | undefined, ev: LiveVolume): boolean {
 
 @Resolver()
 export class SubscriptionResolver {
-  @Subscription(() => VolumeType, {
+  @Subscription(() => VolumeObject, {
     description:
       'The volume as it is now, then again after every change, until it is DELETED (the last event; then the subscription completes). ' +
       'Over graphql-ws on /graphql with `connectionParams: { authorization: "Bearer <token>" }`. Authorised like `volume`: NOT_FOUND when it is not visible to you.',
@@ -36,11 +36,11 @@ export class SubscriptionResolver {
       });
     },
   })
-  volumeChanged(@Root() ev: LiveVolume, @Arg('id', () => ID, { description: 'Id of the volume to follow.' }) _id: string): VolumeType {
-    return VolumeType.fromView(ev.volume);
+  volumeChanged(@Root() ev: LiveVolume, @Arg('id', () => ID, { description: 'Id of the volume to follow.' }) _id: string): VolumeObject {
+    return VolumeObject.fromView(ev.volume);
   }
 
-  @Subscription(() => VolumeEvent, {
+  @Subscription(() => VolumeEventObject, {
     description:
       'Every volume created, changed or deleted from now on that you may see (your project; all for admins) and that matches the filter, for dashboards. ' +
       'Sends no initial state: read `volumes` first. Over graphql-ws, like `volumeChanged`.',
@@ -52,11 +52,11 @@ export class SubscriptionResolver {
   volumeEvents(
     @Root() ev: LiveVolume,
     @Arg('filter', () => VolumeFilter, { nullable: true, description: 'Only changes whose volume (after the change) matches all its conditions; default every change.' }) _filter?: VolumeFilter,
-  ): VolumeEvent {
-    return { type: ev.type as VolumeEventTypeEnum, volume: VolumeType.fromView(ev.volume) };
+  ): VolumeEventObject {
+    return { type: ev.type as VolumeEventTypeEnum, volume: VolumeObject.fromView(ev.volume) };
   }
 
-  @Subscription(() => SnapshotType, {
+  @Subscription(() => SnapshotObject, {
     description:
       'The snapshot as it is now, then again after every change, until it is DELETED (the last event; then the subscription completes). ' +
       'Over graphql-ws, like `volumeChanged`. Authorised like `snapshot`: NOT_FOUND when it is not visible to you.',
@@ -70,7 +70,7 @@ export class SubscriptionResolver {
       });
     },
   })
-  snapshotChanged(@Root() ev: LiveSnapshot, @Arg('id', () => ID, { description: 'Id of the snapshot to follow.' }) _id: string): SnapshotType {
-    return SnapshotType.fromView(ev.snapshot);
+  snapshotChanged(@Root() ev: LiveSnapshot, @Arg('id', () => ID, { description: 'Id of the snapshot to follow.' }) _id: string): SnapshotObject {
+    return SnapshotObject.fromView(ev.snapshot);
   }
 }

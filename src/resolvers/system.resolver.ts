@@ -8,63 +8,63 @@ import { requirePrincipal } from '../domain/index.js';
 import { toPools, toServices } from './cluster-views.js';
 import type { Context } from './context.js';
 import type { FoundNode } from './ports/index.js';
-import { AttachmentType } from './types/attachment.js';
-import { BackupType } from './types/backup.js';
+import { AttachmentObject } from './types/attachment.js';
+import { BackupObject } from './types/backup.js';
 import { RoleEnum } from './types/enums.js';
 import { Node } from './types/node.js';
-import { OperationType } from './types/operation.js';
-import { SnapshotType } from './types/snapshot.js';
-import { Pool, Service, Viewer, VolumeTypeType } from './types/system.js';
-import { VolumeType } from './types/volume.js';
+import { OperationObject } from './types/operation.js';
+import { SnapshotObject } from './types/snapshot.js';
+import { PoolObject, ServiceObject, ViewerObject, VolumeTypeObject } from './types/system.js';
+import { VolumeObject } from './types/volume.js';
 
 /** The GraphQL object of whatever `node(id)` found. */
 function nodeObject(found: FoundNode): Node {
   switch (found.kind) {
     case 'volume':
-      return VolumeType.from(found.row);
+      return VolumeObject.from(found.row);
     case 'snapshot':
-      return SnapshotType.from(found.row);
+      return SnapshotObject.from(found.row);
     case 'backup':
-      return BackupType.from(found.row, toBackupView);
+      return BackupObject.from(found.row, toBackupView);
     case 'attachment':
-      return AttachmentType.from(found.row);
+      return AttachmentObject.from(found.row);
     case 'operation':
-      return OperationType.from(found.row);
+      return OperationObject.from(found.row);
     case 'volumeType':
-      return VolumeTypeType.from(found.row);
+      return VolumeTypeObject.from(found.row);
   }
 }
 
 @Resolver()
 export class SystemResolver {
-  @Query(() => Viewer, { description: 'The project and role of your token: the first query to try. Without a valid token it is UNAUTHENTICATED.' })
-  viewer(@Ctx() ctx: Context): Viewer {
+  @Query(() => ViewerObject, { description: 'The project and role of your token: the first query to try. Without a valid token it is UNAUTHENTICATED.' })
+  viewer(@Ctx() ctx: Context): ViewerObject {
     const p = requirePrincipal(ctx.principal);
     return { projectId: p.projectId, projectName: p.projectName, role: p.role as RoleEnum };
   }
 
-  @Query(() => [Pool], {
+  @Query(() => [PoolObject], {
     description: 'Every pool the agents report in their heartbeats, with capacity and state, sorted by id (admins only: FORBIDDEN for other tokens).',
   })
-  async pools(@Ctx() ctx: Context): Promise<Pool[]> {
+  async pools(@Ctx() ctx: Context): Promise<PoolObject[]> {
     const now = await ctx.ports.cluster.pools(ctx.principal);
     return toPools(now.stats, now.allocated, ctx.ports.cluster.heartbeatSeconds);
   }
 
-  @Query(() => [Service], {
+  @Query(() => [ServiceObject], {
     description: 'Every Flint process that has sent a heartbeat in the last day, UP or DOWN, sorted by role and host (admins only: FORBIDDEN for other tokens).',
   })
-  async services(@Ctx() ctx: Context): Promise<Service[]> {
+  async services(@Ctx() ctx: Context): Promise<ServiceObject[]> {
     return toServices(await ctx.ports.cluster.services(ctx.principal));
   }
 
-  @Query(() => OperationType, {
+  @Query(() => OperationObject, {
     nullable: true,
     description: 'An operation by id (from a mutation\'s payload), or null when it does not exist or belongs to another project. Poll it until SUCCEEDED or FAILED.',
   })
-  async operation(@Arg('id', () => ID, { description: 'Id of the operation.' }) id: string, @Ctx() ctx: Context): Promise<OperationType | null> {
+  async operation(@Arg('id', () => ID, { description: 'Id of the operation.' }) id: string, @Ctx() ctx: Context): Promise<OperationObject | null> {
     const op = await ctx.ports.volumes.operation(requirePrincipal(ctx.principal), id);
-    return op ? OperationType.from(op) : null;
+    return op ? OperationObject.from(op) : null;
   }
 
   @Query(() => Node, {

@@ -5,7 +5,7 @@ import { connectionOf } from './types/relay.js';
 import {
   ApiTokenConnection,
   ApiTokenFilter,
-  ApiTokenType,
+  ApiTokenObject,
   CreateApiTokenInput,
   CreateApiTokenPayload,
   RevokeApiTokenInput,
@@ -25,7 +25,7 @@ export class TokenResolver {
     @Ctx() ctx: Context,
   ): Promise<CreateApiTokenPayload> {
     const r = await ctx.ports.tokens.create(ctx.principal, { project: input.project, role: input.role, name: input.name ?? null, expiresAt: input.expiresAt ?? null });
-    return { token: r.token, apiToken: ApiTokenType.from(r.apiToken) };
+    return { token: r.token, apiToken: ApiTokenObject.from(r.apiToken) };
   }
 
   @Query(() => ApiTokenConnection, {
@@ -42,7 +42,7 @@ export class TokenResolver {
   ): Promise<ApiTokenConnection> {
     const page = await ctx.ports.tokens.list(ctx.principal, { first, after, filter: filter ?? null });
     const now = new Date();
-    return connectionOf(page, (t) => ApiTokenType.from(t, now));
+    return connectionOf(page, (t) => ApiTokenObject.from(t, now));
   }
 
   @Mutation(() => RevokeApiTokenPayload, {
@@ -54,6 +54,6 @@ export class TokenResolver {
     @Arg('input', () => RevokeApiTokenInput, { description: 'The token to revoke.' }) input: RevokeApiTokenInput,
     @Ctx() ctx: Context,
   ): Promise<RevokeApiTokenPayload> {
-    return { apiToken: ApiTokenType.from(await ctx.ports.tokens.revoke(ctx.principal, { id: input.id })) };
+    return { apiToken: ApiTokenObject.from(await ctx.ports.tokens.revoke(ctx.principal, { id: input.id })) };
   }
 }

@@ -6,19 +6,19 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { requireAdmin } from '../domain/index.js';
 import type { Context } from './context.js';
-import { CreateVolumeTypeInput, DeleteVolumeTypeInput, VolumeTypeType } from './types/system.js';
+import { CreateVolumeTypeInput, DeleteVolumeTypeInput, VolumeTypeObject } from './types/system.js';
 import { UpdateVolumeTypeInput, VolumeTypeAccessInput } from './types/volume-type-inputs.js';
 
-@Resolver(() => VolumeTypeType)
+@Resolver(() => VolumeTypeObject)
 export class VolumeTypeResolver {
-  @Query(() => [VolumeTypeType], {
+  @Query(() => [VolumeTypeObject], {
     description: 'Volume types you may use in `createVolume`, by name: the public ones and the private ones your project was granted (admins see all).',
   })
-  async volumeTypes(@Ctx() ctx: Context): Promise<VolumeTypeType[]> {
-    return (await ctx.ports.volumeTypes.usable(ctx.principal)).map(VolumeTypeType.from);
+  async volumeTypes(@Ctx() ctx: Context): Promise<VolumeTypeObject[]> {
+    return (await ctx.ports.volumeTypes.usable(ctx.principal)).map(VolumeTypeObject.from);
   }
 
-  @Query(() => VolumeTypeType, {
+  @Query(() => VolumeTypeObject, {
     nullable: true,
     description:
       'A volume type by `id` or by `name` (give exactly one: BAD_USER_INPUT otherwise), or null when it does not exist or is private and your project has no access.',
@@ -27,24 +27,24 @@ export class VolumeTypeResolver {
     @Ctx() ctx: Context,
     @Arg('id', () => ID, { nullable: true, description: 'Id of the volume type.' }) id?: string | null,
     @Arg('name', () => String, { nullable: true, description: 'Name of the volume type.' }) name?: string | null,
-  ): Promise<VolumeTypeType | null> {
+  ): Promise<VolumeTypeObject | null> {
     const t = await ctx.ports.volumeTypes.find(ctx.principal, { id, name });
-    return t ? VolumeTypeType.from(t) : null;
+    return t ? VolumeTypeObject.from(t) : null;
   }
 
   @FieldResolver(() => [ID], {
     description: 'Projects granted this private type (`addVolumeTypeAccess`), sorted; empty for a public type that has none. Admins only: FORBIDDEN for other tokens.',
   })
-  async accessProjects(@Root() type: VolumeTypeType, @Ctx() ctx: Context): Promise<string[]> {
+  async accessProjects(@Root() type: VolumeTypeObject, @Ctx() ctx: Context): Promise<string[]> {
     requireAdmin(ctx.principal, 'Reading the projects of a volume type');
     return ctx.loaders.accessProjectsOf(type.id);
   }
 
-  @Mutation(() => VolumeTypeType, {
+  @Mutation(() => VolumeTypeObject, {
     description: 'Defines a volume type (admins only). Errors: BAD_USER_INPUT, CONFLICT (the name is taken), FORBIDDEN, UNAUTHENTICATED.',
   })
-  async createVolumeType(@Arg('input', () => CreateVolumeTypeInput, { description: 'The volume type to define.' }) input: CreateVolumeTypeInput, @Ctx() ctx: Context): Promise<VolumeTypeType> {
-    return VolumeTypeType.from(await ctx.ports.volumeTypes.create(ctx.principal, input));
+  async createVolumeType(@Arg('input', () => CreateVolumeTypeInput, { description: 'The volume type to define.' }) input: CreateVolumeTypeInput, @Ctx() ctx: Context): Promise<VolumeTypeObject> {
+    return VolumeTypeObject.from(await ctx.ports.volumeTypes.create(ctx.principal, input));
   }
 
   @Mutation(() => ID, {
@@ -56,7 +56,7 @@ export class VolumeTypeResolver {
     return ctx.ports.volumeTypes.delete(ctx.principal, input);
   }
 
-  @Mutation(() => VolumeTypeType, {
+  @Mutation(() => VolumeTypeObject, {
     description:
       'Changes a volume type (admins only): name, description, visibility, or extra specs (validated as on create). ' +
       'Errors: BAD_USER_INPUT (nothing to change, or a bad value), NOT_FOUND, CONFLICT (the name is taken, or `expectedVersion` is not the current version), ' +
@@ -65,11 +65,11 @@ export class VolumeTypeResolver {
   async updateVolumeType(
     @Arg('input', () => UpdateVolumeTypeInput, { description: 'The volume type and what to change.' }) input: UpdateVolumeTypeInput,
     @Ctx() ctx: Context,
-  ): Promise<VolumeTypeType> {
-    return VolumeTypeType.from(await ctx.ports.volumeTypes.update(ctx.principal, input));
+  ): Promise<VolumeTypeObject> {
+    return VolumeTypeObject.from(await ctx.ports.volumeTypes.update(ctx.principal, input));
   }
 
-  @Mutation(() => VolumeTypeType, {
+  @Mutation(() => VolumeTypeObject, {
     description:
       'Lets a project see and use a private volume type (admins only; Cinder\'s type access). Granting a project that has access already changes nothing. ' +
       'Errors: NOT_FOUND (type or project), INVALID_STATE (the type is public: every project has it already), FORBIDDEN, UNAUTHENTICATED.',
@@ -77,11 +77,11 @@ export class VolumeTypeResolver {
   async addVolumeTypeAccess(
     @Arg('input', () => VolumeTypeAccessInput, { description: 'The private type and the project to grant.' }) input: VolumeTypeAccessInput,
     @Ctx() ctx: Context,
-  ): Promise<VolumeTypeType> {
-    return VolumeTypeType.from(await ctx.ports.volumeTypes.grantAccess(ctx.principal, input));
+  ): Promise<VolumeTypeObject> {
+    return VolumeTypeObject.from(await ctx.ports.volumeTypes.grantAccess(ctx.principal, input));
   }
 
-  @Mutation(() => VolumeTypeType, {
+  @Mutation(() => VolumeTypeObject, {
     description:
       'Takes a private volume type away from a project (admins only); its existing volumes keep the type. ' +
       'Errors: NOT_FOUND (the type, or a project without access), FORBIDDEN, UNAUTHENTICATED.',
@@ -89,7 +89,7 @@ export class VolumeTypeResolver {
   async removeVolumeTypeAccess(
     @Arg('input', () => VolumeTypeAccessInput, { description: 'The private type and the project to revoke.' }) input: VolumeTypeAccessInput,
     @Ctx() ctx: Context,
-  ): Promise<VolumeTypeType> {
-    return VolumeTypeType.from(await ctx.ports.volumeTypes.revokeAccess(ctx.principal, input));
+  ): Promise<VolumeTypeObject> {
+    return VolumeTypeObject.from(await ctx.ports.volumeTypes.revokeAccess(ctx.principal, input));
   }
 }

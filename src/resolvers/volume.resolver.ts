@@ -1,7 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { requirePrincipal } from '../domain/access.js';
 import type { Context } from './context.js';
-import { OperationType, UserMessageType } from './types/operation.js';
+import { OperationObject, UserMessageObject } from './types/operation.js';
 import {
   CreateVolumeInput,
   CreateVolumePayload,
@@ -14,22 +14,22 @@ import {
   UpdateVolumeInput,
   UpdateVolumePayload,
 } from './types/volume-inputs.js';
-import { VolumeConnection, VolumeFilter, VolumeType } from './types/volume.js';
-import { SnapshotType } from './types/snapshot.js';
+import { VolumeConnection, VolumeFilter, VolumeObject } from './types/volume.js';
+import { SnapshotObject } from './types/snapshot.js';
 import type { VolumeResult } from './ports/volumes.js';
 import { connectionOf } from './types/relay.js';
 
-const payload = (r: VolumeResult) => ({ volume: VolumeType.from(r.volume), operation: OperationType.from(r.operation) });
+const payload = (r: VolumeResult) => ({ volume: VolumeObject.from(r.volume), operation: OperationObject.from(r.operation) });
 
-@Resolver(() => VolumeType)
+@Resolver(() => VolumeObject)
 export class VolumeResolver {
-  @Query(() => VolumeType, {
+  @Query(() => VolumeObject, {
     nullable: true,
     description: 'A volume by id, or null when it does not exist, is DELETED, or belongs to another project (unless you are an admin). Needs a token (UNAUTHENTICATED otherwise).',
   })
-  async volume(@Arg('id', () => ID, { description: 'Id of the volume.' }) id: string, @Ctx() ctx: Context): Promise<VolumeType | null> {
+  async volume(@Arg('id', () => ID, { description: 'Id of the volume.' }) id: string, @Ctx() ctx: Context): Promise<VolumeObject | null> {
     const v = await ctx.ports.volumes.visible(requirePrincipal(ctx.principal), id);
-    return v ? VolumeType.from(v) : null;
+    return v ? VolumeObject.from(v) : null;
   }
 
   @Query(() => VolumeConnection, {
@@ -48,7 +48,7 @@ export class VolumeResolver {
       after,
       filter: { status: filter?.status, name: filter?.name, availabilityZone: filter?.availabilityZone },
     });
-    return connectionOf(page, VolumeType.from);
+    return connectionOf(page, VolumeObject.from);
   }
 
   @Mutation(() => CreateVolumePayload, {
@@ -106,22 +106,22 @@ export class VolumeResolver {
   }
 
   @FieldResolver(() => String, { nullable: true, description: 'Storage host holding the volume (admins only; null for others).' })
-  host(@Root() v: VolumeType, @Ctx() ctx: Context): string | null {
+  host(@Root() v: VolumeObject, @Ctx() ctx: Context): string | null {
     return ctx.principal?.role === 'admin' ? v.hostValue : null;
   }
 
   @FieldResolver(() => String, { nullable: true, description: 'Pool holding the volume (admins only; null for others).' })
-  pool(@Root() v: VolumeType, @Ctx() ctx: Context): string | null {
+  pool(@Root() v: VolumeObject, @Ctx() ctx: Context): string | null {
     return ctx.principal?.role === 'admin' ? v.poolValue : null;
   }
 
-  @FieldResolver(() => [SnapshotType], { description: 'Its snapshots that are not DELETED, oldest first.' })
-  async snapshots(@Root() v: VolumeType, @Ctx() ctx: Context): Promise<SnapshotType[]> {
-    return (await ctx.loaders.snapshotsOf(v.id)).map(SnapshotType.from);
+  @FieldResolver(() => [SnapshotObject], { description: 'Its snapshots that are not DELETED, oldest first.' })
+  async snapshots(@Root() v: VolumeObject, @Ctx() ctx: Context): Promise<SnapshotObject[]> {
+    return (await ctx.loaders.snapshotsOf(v.id)).map(SnapshotObject.from);
   }
 
-  @FieldResolver(() => [UserMessageType], { description: 'Messages about failures of work on this volume (what failed, why, what to do), newest first; kept 30 days.' })
-  async messages(@Root() v: VolumeType, @Ctx() ctx: Context): Promise<UserMessageType[]> {
-    return (await ctx.loaders.messagesOf('volume', v.id)).map(UserMessageType.from);
+  @FieldResolver(() => [UserMessageObject], { description: 'Messages about failures of work on this volume (what failed, why, what to do), newest first; kept 30 days.' })
+  async messages(@Root() v: VolumeObject, @Ctx() ctx: Context): Promise<UserMessageObject[]> {
+    return (await ctx.loaders.messagesOf('volume', v.id)).map(UserMessageObject.from);
   }
 }

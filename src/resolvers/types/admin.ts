@@ -1,10 +1,10 @@
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
 import type { StatusAudit } from '../../db/index.js';
 import { SnapshotStatusEnum, VolumeStatusEnum } from './enums.js';
-import { OperationType } from './operation.js';
-import { SnapshotType } from './snapshot.js';
+import { OperationObject } from './operation.js';
+import { SnapshotObject } from './snapshot.js';
 import { relayConnection } from './relay.js';
-import { VolumeType } from './volume.js';
+import { VolumeObject } from './volume.js';
 
 const REASON = 'Why, for the audit trail: 1 to 1024 characters, e.g. the ticket and what was checked on the host. Kept in `StatusAudit.reason`.';
 
@@ -13,7 +13,7 @@ const REASON = 'Why, for the audit trail: 1 to 1024 characters, e.g. the ticket 
     'A status change made by hand by an admin (`resetVolumeStatus`, `resetSnapshotStatus`, `forceDeleteVolume`): what, from which status to which, why and by whom. ' +
     'Written in the same transaction as the change; never edited. Admins only.',
 })
-export class StatusAuditType {
+export class StatusAuditObject {
   @Field(() => ID, { description: 'Id of the audit record (a UUID).' })
   id!: string;
 
@@ -44,8 +44,8 @@ export class StatusAuditType {
   @Field({ description: 'When the change was made (UTC, ISO 8601).' })
   createdAt!: Date;
 
-  static from(a: StatusAudit): StatusAuditType {
-    return Object.assign(new StatusAuditType(), {
+  static from(a: StatusAudit): StatusAuditObject {
+    return Object.assign(new StatusAuditObject(), {
       id: a.id,
       resourceType: a.resourceType,
       resourceId: a.resourceId,
@@ -60,7 +60,7 @@ export class StatusAuditType {
   }
 }
 
-const statusAuditPage = relayConnection(StatusAuditType, { name: 'StatusAudit', one: 'status audit record', many: 'status audit records', order: 'newest first' });
+const statusAuditPage = relayConnection(StatusAuditObject, { name: 'StatusAudit', one: 'status audit record', many: 'status audit records', order: 'newest first' });
 export const StatusAuditConnection = statusAuditPage.Connection;
 export type StatusAuditConnection = InstanceType<typeof StatusAuditConnection>;
 
@@ -114,30 +114,30 @@ export class ForceDeleteVolumeInput {
 
 @ObjectType({ description: 'The volume with its new status, and the audit record of the reset.' })
 export class ResetVolumeStatusPayload {
-  @Field(() => VolumeType, { description: 'The volume as the reset left it (its `version` incremented).' })
-  volume!: VolumeType;
+  @Field(() => VolumeObject, { description: 'The volume as the reset left it (its `version` incremented).' })
+  volume!: VolumeObject;
 
-  @Field(() => StatusAuditType, { description: 'The audit record written with the change.' })
-  audit!: StatusAuditType;
+  @Field(() => StatusAuditObject, { description: 'The audit record written with the change.' })
+  audit!: StatusAuditObject;
 }
 
 @ObjectType({ description: 'The snapshot with its new status, and the audit record of the reset.' })
 export class ResetSnapshotStatusPayload {
-  @Field(() => SnapshotType, { description: 'The snapshot as the reset left it (its `version` incremented).' })
-  snapshot!: SnapshotType;
+  @Field(() => SnapshotObject, { description: 'The snapshot as the reset left it (its `version` incremented).' })
+  snapshot!: SnapshotObject;
 
-  @Field(() => StatusAuditType, { description: 'The audit record written with the change.' })
-  audit!: StatusAuditType;
+  @Field(() => StatusAuditObject, { description: 'The audit record written with the change.' })
+  audit!: StatusAuditObject;
 }
 
 @ObjectType({ description: 'The volume (DELETING, or DELETED when it was on no pool), the operation deleting it, and the audit record.' })
 export class ForceDeleteVolumePayload {
-  @Field(() => VolumeType, { description: 'The volume as the force delete left it.' })
-  volume!: VolumeType;
+  @Field(() => VolumeObject, { description: 'The volume as the force delete left it.' })
+  volume!: VolumeObject;
 
-  @Field(() => OperationType, { description: 'The delete_volume operation; follow it with `operation(id)` or the volume with `volumeChanged` until it ends.' })
-  operation!: OperationType;
+  @Field(() => OperationObject, { description: 'The delete_volume operation; follow it with `operation(id)` or the volume with `volumeChanged` until it ends.' })
+  operation!: OperationObject;
 
-  @Field(() => StatusAuditType, { description: 'The audit record written with the change.' })
-  audit!: StatusAuditType;
+  @Field(() => StatusAuditObject, { description: 'The audit record written with the change.' })
+  audit!: StatusAuditObject;
 }

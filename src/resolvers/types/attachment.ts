@@ -2,8 +2,8 @@ import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-gr
 import type { AttachmentView } from '../../bus/index.js';
 import { toAttachmentView, type Attachment } from '../../db/index.js';
 import { Node } from './node.js';
-import { OperationType } from './operation.js';
-import { StatusAuditType } from './admin.js';
+import { OperationObject } from './operation.js';
+import { StatusAuditObject } from './admin.js';
 import { relayConnection } from './relay.js';
 
 /** GraphQL names in upper case; values are the stored (Cinder) names. */
@@ -63,7 +63,7 @@ registerEnumType(TargetKindEnum, {
 });
 
 @ObjectType('Connector', { description: 'What the consumer told about itself (Cinder\'s connector), as checked and stored.' })
-export class ConnectorType {
+export class ConnectorObject {
   @Field(() => String, { nullable: true, description: 'iSCSI initiator name (IQN, EUI or NAA), in lower case; the only initiator the iSCSI target lets in. Null for NBD without one.' })
   initiator!: string | null;
 
@@ -113,7 +113,7 @@ export class ConnectorInput {
   description:
     'How to reach the export, in Cinder\'s `connection_info.data` shape. One object for both kinds: the iSCSI fields are null for NBD and the NBD fields null for iSCSI.',
 })
-export class ConnectionDataType {
+export class ConnectionDataObject {
   @Field(() => String, { nullable: true, description: 'iSCSI: the target\'s IQN.' })
   targetIqn!: string | null;
 
@@ -184,12 +184,12 @@ export class ConnectionDataType {
 }
 
 @ObjectType('ConnectionInfo', { description: 'What a consumer needs to connect (Cinder\'s `connection_info`).' })
-export class ConnectionInfoType {
+export class ConnectionInfoObject {
   @Field({ description: '"iscsi" or "nbd": which fields of `data` are set.' })
   driverVolumeType!: string;
 
-  @Field(() => ConnectionDataType, { description: 'The connection details.' })
-  data!: ConnectionDataType;
+  @Field(() => ConnectionDataObject, { description: 'The connection details.' })
+  data!: ConnectionDataObject;
 }
 
 @ObjectType('Attachment', {
@@ -198,7 +198,7 @@ export class ConnectionInfoType {
     'A volume attached to a consumer (Cinder\'s v3 attachment): the consumer\'s connector, and once the agent exported the volume, the `connectionInfo` to connect with. ' +
     'It belongs to the volume\'s project.',
 })
-export class AttachmentType extends Node {
+export class AttachmentObject extends Node {
   @Field(() => ID, { description: 'The volume attached.' })
   volumeId!: string;
 
@@ -214,8 +214,8 @@ export class AttachmentType extends Node {
   @Field(() => TargetKindEnum, { description: 'ISCSI or NBD.' })
   targetKind!: TargetKindEnum;
 
-  @Field(() => ConnectorType, { nullable: true, description: 'The consumer\'s connector; null while RESERVED without one.' })
-  connector!: ConnectorType | null;
+  @Field(() => ConnectorObject, { nullable: true, description: 'The consumer\'s connector; null while RESERVED without one.' })
+  connector!: ConnectorObject | null;
 
   @Field(() => Int, { description: 'Starts at 1 and grows by one on every change.' })
   version!: number;
@@ -237,8 +237,8 @@ export class AttachmentType extends Node {
   connectionValue!: AttachmentView['connection'];
   chapUsernameValue!: string | null;
 
-  static fromView(v: AttachmentView): AttachmentType {
-    return Object.assign(new AttachmentType(), {
+  static fromView(v: AttachmentView): AttachmentObject {
+    return Object.assign(new AttachmentObject(), {
       id: v.id,
       volumeId: v.volumeId,
       instanceId: v.instanceId,
@@ -257,19 +257,19 @@ export class AttachmentType extends Node {
     });
   }
 
-  static from(a: Attachment): AttachmentType {
-    return AttachmentType.fromView(toAttachmentView(a));
+  static from(a: Attachment): AttachmentObject {
+    return AttachmentObject.fromView(toAttachmentView(a));
   }
 }
 
 /** Cinder's connection_info from the stored connection; `password` only for those allowed to see it. */
-export function connectionInfoOf(a: AttachmentType, password: string | null): ConnectionInfoType | null {
+export function connectionInfoOf(a: AttachmentObject, password: string | null): ConnectionInfoObject | null {
   const c = a.connectionValue;
   if (!c || (a.status !== 'attaching' && a.status !== 'attached')) return null;
   const base = { accessMode: c.accessMode, volumeId: a.volumeId, attachmentId: a.id, encrypted: false };
   const none = { targetIqn: null, targetPortal: null, targetLun: null, authMethod: null, authUsername: null, authPassword: null, discard: null, host: null, port: null, exportName: null, uri: null };
   const noTls = { tls: null, tlsCaCertificate: null, tlsClientCertificateRequired: null };
-  const data: ConnectionDataType =
+  const data: ConnectionDataObject =
     c.driverVolumeType === 'iscsi'
       ? {
           ...none,
@@ -288,12 +288,12 @@ export function connectionInfoOf(a: AttachmentType, password: string | null): Co
 }
 
 /** The TLS fields of an NBD connection: `tls` false and the rest null for plain NBD. */
-function nbdTlsData(tls: { caCertificate: string; clientCertificateRequired: boolean } | undefined): Pick<ConnectionDataType, 'tls' | 'tlsCaCertificate' | 'tlsClientCertificateRequired'> {
+function nbdTlsData(tls: { caCertificate: string; clientCertificateRequired: boolean } | undefined): Pick<ConnectionDataObject, 'tls' | 'tlsCaCertificate' | 'tlsClientCertificateRequired'> {
   if (!tls) return { tls: false, tlsCaCertificate: null, tlsClientCertificateRequired: null };
   return { tls: true, tlsCaCertificate: tls.caCertificate, tlsClientCertificateRequired: tls.clientCertificateRequired };
 }
 
-const attachmentPage = relayConnection(AttachmentType, { name: 'Attachment', one: 'attachment', many: 'attachments', order: 'oldest first' });
+const attachmentPage = relayConnection(AttachmentObject, { name: 'Attachment', one: 'attachment', many: 'attachments', order: 'oldest first' });
 export const AttachmentConnection = attachmentPage.Connection;
 export type AttachmentConnection = InstanceType<typeof AttachmentConnection>;
 
@@ -365,11 +365,11 @@ export class ForceDetachInput {
 function payload(name: string, description: string) {
   @ObjectType(name, { description })
   class Payload {
-    @Field(() => AttachmentType, { description: 'The attachment as the mutation left it.' })
-    attachment!: AttachmentType;
+    @Field(() => AttachmentObject, { description: 'The attachment as the mutation left it.' })
+    attachment!: AttachmentObject;
 
-    @Field(() => OperationType, { description: 'The work started; follow it with `operation(id)`, or the attachment with `attachmentChanged`, until it ends.' })
-    operation!: OperationType;
+    @Field(() => OperationObject, { description: 'The work started; follow it with `operation(id)`, or the attachment with `attachmentChanged`, until it ends.' })
+    operation!: OperationObject;
   }
   return Payload;
 }
@@ -381,12 +381,12 @@ export const DeleteAttachmentPayload = payload('DeleteAttachmentPayload', 'The a
 
 @ObjectType('ForceDetachPayload', { description: 'The attachment (DETACHING or DETACHED), the operation removing the export, and the audit record.' })
 export class ForceDetachPayload {
-  @Field(() => AttachmentType, { description: 'The attachment as the mutation left it.' })
-  attachment!: AttachmentType;
+  @Field(() => AttachmentObject, { description: 'The attachment as the mutation left it.' })
+  attachment!: AttachmentObject;
 
-  @Field(() => OperationType, { description: 'The work started.' })
-  operation!: OperationType;
+  @Field(() => OperationObject, { description: 'The work started.' })
+  operation!: OperationObject;
 
-  @Field(() => StatusAuditType, { description: 'Who did it, from which status, and why.' })
-  audit!: StatusAuditType;
+  @Field(() => StatusAuditObject, { description: 'Who did it, from which status, and why.' })
+  audit!: StatusAuditObject;
 }

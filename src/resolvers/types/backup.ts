@@ -2,9 +2,9 @@ import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from '
 import type { BackupView } from '../../bus/index.js';
 import type { Backup } from '../../db/index.js';
 import { Node } from './node.js';
-import { OperationType } from './operation.js';
+import { OperationObject } from './operation.js';
 import { relayConnection } from './relay.js';
-import { VolumeType } from './volume.js';
+import { VolumeObject } from './volume.js';
 
 /** GraphQL names in upper case; values are the stored names. */
 export enum BackupStatusEnum {
@@ -74,7 +74,7 @@ registerEnumType(BackupChangeTrackingEnum, {
     'content-addressed chunks (sha256, compressed, zero chunks not stored) shared by every backup that has them, and a manifest. ' +
     'Any backup, full or incremental, can be restored or deleted on its own. It belongs to the volume\'s project.',
 })
-export class BackupType extends Node {
+export class BackupObject extends Node {
   @Field({ description: 'Name for people, 1 to 255 characters; not necessarily unique.' })
   name!: string;
 
@@ -175,8 +175,8 @@ export class BackupType extends Node {
   hostValue!: string | null;
   poolValue!: string | null;
 
-  static fromView(v: BackupView): BackupType {
-    return Object.assign(new BackupType(), {
+  static fromView(v: BackupView): BackupObject {
+    return Object.assign(new BackupObject(), {
       id: v.id,
       name: v.name,
       description: v.description,
@@ -211,13 +211,13 @@ export class BackupType extends Node {
     });
   }
 
-  static from(b: Backup, toView: (b: Backup) => BackupView): BackupType {
-    return BackupType.fromView(toView(b));
+  static from(b: Backup, toView: (b: Backup) => BackupView): BackupObject {
+    return BackupObject.fromView(toView(b));
   }
 }
 
 @ObjectType('BackupProgress', { description: 'How far a backup\'s running work (taking or restoring it) has come, as `backupProgress` reports it.' })
-export class BackupProgressType {
+export class BackupProgressObject {
   @Field(() => ID, { description: 'Id of the backup.' })
   backupId!: string;
 
@@ -243,7 +243,7 @@ export class BackupProgressType {
   at!: Date;
 }
 
-const backupPage = relayConnection(BackupType, { name: 'Backup', one: 'backup', many: 'backups', order: 'oldest first' });
+const backupPage = relayConnection(BackupObject, { name: 'Backup', one: 'backup', many: 'backups', order: 'oldest first' });
 export const BackupConnection = backupPage.Connection;
 export type BackupConnection = InstanceType<typeof BackupConnection>;
 
@@ -333,21 +333,21 @@ export class ImportBackupRecordInput {
 
 @ObjectType({ description: 'The backup and the operation a backup mutation started.' })
 export class BackupPayload {
-  @Field(() => BackupType, { description: 'The backup as the mutation left it.' })
-  backup!: BackupType;
+  @Field(() => BackupObject, { description: 'The backup as the mutation left it.' })
+  backup!: BackupObject;
 
-  @Field(() => OperationType, { description: 'The work started; follow it with `operation(id)`, or the backup with `backupChanged`/`backupProgress`, until it ends. A failed `verifyBackup` names the first bad chunk in `error.message`.' })
-  operation!: OperationType;
+  @Field(() => OperationObject, { description: 'The work started; follow it with `operation(id)`, or the backup with `backupChanged`/`backupProgress`, until it ends. A failed `verifyBackup` names the first bad chunk in `error.message`.' })
+  operation!: OperationObject;
 }
 
 @ObjectType({ description: 'What `restoreBackup` started: the backup (RESTORING), the volume restored into, and the operation.' })
 export class RestoreBackupPayload {
-  @Field(() => BackupType, { description: 'The backup, RESTORING until the restore ends.' })
-  backup!: BackupType;
+  @Field(() => BackupObject, { description: 'The backup, RESTORING until the restore ends.' })
+  backup!: BackupObject;
 
-  @Field(() => VolumeType, { description: 'The volume restored into: RESTORING_BACKUP, or CREATING when it is a new one (it goes RESTORING_BACKUP once created), then AVAILABLE or ERROR_RESTORING.' })
-  volume!: VolumeType;
+  @Field(() => VolumeObject, { description: 'The volume restored into: RESTORING_BACKUP, or CREATING when it is a new one (it goes RESTORING_BACKUP once created), then AVAILABLE or ERROR_RESTORING.' })
+  volume!: VolumeObject;
 
-  @Field(() => OperationType, { description: 'The restore; it ends SUCCEEDED or FAILED with the reason.' })
-  operation!: OperationType;
+  @Field(() => OperationObject, { description: 'The restore; it ends SUCCEEDED or FAILED with the reason.' })
+  operation!: OperationObject;
 }

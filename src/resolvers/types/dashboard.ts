@@ -3,7 +3,7 @@ import type { OperationKind, OperationResourceType } from '../../domain/operatio
 import { Field, ID, InputType } from 'type-graphql';
 import type { OperationView, UserMessageView } from '../../bus/index.js';
 import { OperationStatusEnum } from './enums.js';
-import { OperationType, UserMessageType } from './operation.js';
+import { OperationObject, UserMessageObject } from './operation.js';
 import { relayConnection } from './relay.js';
 
 @InputType({ description: 'Conditions an operation must meet; all given ones apply.' })
@@ -15,7 +15,7 @@ export class OperationFilter {
   kind?: string | null;
 }
 
-const operationPage = relayConnection(OperationType, { name: 'Operation', one: 'operation', many: 'operations', order: 'newest first' });
+const operationPage = relayConnection(OperationObject, { name: 'Operation', one: 'operation', many: 'operations', order: 'newest first' });
 export const OperationConnection = operationPage.Connection;
 export type OperationConnection = InstanceType<typeof OperationConnection>;
 
@@ -28,13 +28,13 @@ export class UserMessageFilter {
   resourceId?: string | null;
 }
 
-const userMessagePage = relayConnection(UserMessageType, { name: 'UserMessage', one: 'user message', many: 'user messages', order: 'newest first' });
+const userMessagePage = relayConnection(UserMessageObject, { name: 'UserMessage', one: 'user message', many: 'user messages', order: 'newest first' });
 export const UserMessageConnection = userMessagePage.Connection;
 export type UserMessageConnection = InstanceType<typeof UserMessageConnection>;
 
-/** The GraphQL operation of a live event (reuses the row mapping of `OperationType.from`). */
-export function operationFromView(v: OperationView): OperationType {
-  return OperationType.from({
+/** The GraphQL operation of a live event (reuses the row mapping of `OperationObject.from`). */
+export function operationFromView(v: OperationView): OperationObject {
+  return OperationObject.from({
     ...v,
     kind: v.kind as OperationKind,
     resourceType: v.resourceType as OperationResourceType,
@@ -46,7 +46,7 @@ export function operationFromView(v: OperationView): OperationType {
   });
 }
 
-/** The GraphQL message of a live event (reuses the row mapping of `UserMessageType.from`). */
-export function messageFromView(v: UserMessageView): UserMessageType {
-  return UserMessageType.from({ ...v, createdAt: new Date(v.createdAt), expiresAt: new Date(v.expiresAt) });
+/** The GraphQL message of a live event (reuses the row mapping of `UserMessageObject.from`). */
+export function messageFromView(v: UserMessageView): UserMessageObject {
+  return UserMessageObject.from({ ...v, createdAt: new Date(v.createdAt), expiresAt: new Date(v.expiresAt) });
 }

@@ -1,7 +1,7 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
-import { OperationType } from './operation.js';
-import { VolumeType } from './volume.js';
+import { OperationObject } from './operation.js';
+import { VolumeObject } from './volume.js';
 
 @InputType({ description: 'An existing image to adopt as a volume (`manageVolume`, Cinder\'s manage).' })
 export class ManageVolumeInput {
@@ -54,24 +54,24 @@ export class UnmanageVolumeInput {
 
 @ObjectType({ description: 'The volume being managed (CREATING, `sizeGiB` 1 until the agent has measured the image) and the operation.' })
 export class ManageVolumePayload {
-  @Field(() => VolumeType, { description: 'The volume as the mutation left it.' })
-  volume!: VolumeType;
+  @Field(() => VolumeObject, { description: 'The volume as the mutation left it.' })
+  volume!: VolumeObject;
 
-  @Field(() => OperationType, { description: 'The work started; follow it with `operation(id)`, or the volume with `volumeChanged`, until it ends.' })
-  operation!: OperationType;
+  @Field(() => OperationObject, { description: 'The work started; follow it with `operation(id)`, or the volume with `volumeChanged`, until it ends.' })
+  operation!: OperationObject;
 }
 
 @ObjectType({ description: 'The volume being unmanaged (DELETING) and the operation.' })
 export class UnmanageVolumePayload {
-  @Field(() => VolumeType, { description: 'The volume as the mutation left it.' })
-  volume!: VolumeType;
+  @Field(() => VolumeObject, { description: 'The volume as the mutation left it.' })
+  volume!: VolumeObject;
 
-  @Field(() => OperationType, { description: 'The work started; follow it with `operation(id)`, or the volume with `volumeChanged`, until it ends.' })
-  operation!: OperationType;
+  @Field(() => OperationObject, { description: 'The work started; follow it with `operation(id)`, or the volume with `volumeChanged`, until it ends.' })
+  operation!: OperationObject;
 }
 
-@ObjectType({ description: 'A file of a pool that is not a Flint volume (Cinder\'s manageable volumes).' })
-export class ManageableVolume {
+@ObjectType('ManageableVolume', { description: 'A file of a pool that is not a Flint volume (Cinder\'s manageable volumes).' })
+export class ManageableVolumeObject {
   @Field({ description: 'Pass it as `ManageVolumeInput.reference`.' })
   reference!: string;
 

@@ -1,6 +1,6 @@
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
-import { OperationType } from './operation.js';
-import { VolumeType } from './volume.js';
+import { OperationObject } from './operation.js';
+import { VolumeObject } from './volume.js';
 import { MigrationPolicyEnum } from './migration-enums.js';
 
 export { MigrationPolicyEnum, MigrationStatusEnum } from './migration-enums.js';
@@ -50,11 +50,11 @@ export class RetypeVolumeInput {
 function payload(name: string, description: string) {
   @ObjectType(name, { description })
   class Payload {
-    @Field(() => VolumeType, { description: 'The volume as the mutation left it.' })
-    volume!: VolumeType;
+    @Field(() => VolumeObject, { description: 'The volume as the mutation left it.' })
+    volume!: VolumeObject;
 
-    @Field(() => OperationType, { description: 'The work started; follow it with `operation(id)`, or the volume with `volumeChanged`, until it ends.' })
-    operation!: OperationType;
+    @Field(() => OperationObject, { description: 'The work started; follow it with `operation(id)`, or the volume with `volumeChanged`, until it ends.' })
+    operation!: OperationObject;
   }
   return Payload;
 }

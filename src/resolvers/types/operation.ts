@@ -3,8 +3,8 @@ import type { Operation, UserMessage } from '../../db/index.js';
 import { Node } from './node.js';
 import { OperationStatusEnum } from './enums.js';
 
-@ObjectType({ description: 'Why an operation failed: a code from the API\'s error list and a message for people.' })
-export class OperationError {
+@ObjectType('OperationError', { description: 'Why an operation failed: a code from the API\'s error list and a message for people.' })
+export class OperationErrorObject {
   @Field({ description: 'One of the API\'s error codes, e.g. NO_VALID_BACKEND (no pool passed the filters) or INTERNAL.' })
   code!: string;
 
@@ -18,7 +18,7 @@ export class OperationError {
     'An asynchronous piece of work started by a mutation (create, extend, delete; updates are recorded as operations that have already SUCCEEDED). ' +
     'Poll it with `operation(id)` or follow the volume with `volumeChanged` until it is SUCCEEDED or FAILED.',
 })
-export class OperationType extends Node {
+export class OperationObject extends Node {
   @Field({ description: 'What the operation does: create_volume, update_volume, extend_volume, delete_volume, create_snapshot, update_snapshot, delete_snapshot, or for attachments create_attachment, update_attachment, complete_attachment, delete_attachment, force_detach, refresh_attachment.' })
   kind!: string;
 
@@ -31,8 +31,8 @@ export class OperationType extends Node {
   @Field(() => ID, { description: 'Id of the resource it acts on, e.g. the volume\'s or snapshot\'s id (fetch it with `volume(id)`, `snapshot(id)` or `node(id)`).' })
   resourceId!: string;
 
-  @Field(() => OperationError, { nullable: true, description: 'Why it failed; set only when status is FAILED, null otherwise.' })
-  error!: OperationError | null;
+  @Field(() => OperationErrorObject, { nullable: true, description: 'Why it failed; set only when status is FAILED, null otherwise.' })
+  error!: OperationErrorObject | null;
 
   @Field({ description: 'When the mutation recorded it (UTC, ISO 8601).' })
   createdAt!: Date;
@@ -40,8 +40,8 @@ export class OperationType extends Node {
   @Field(() => Date, { nullable: true, description: 'When it SUCCEEDED or FAILED (UTC, ISO 8601); null while PENDING or RUNNING.' })
   finishedAt!: Date | null;
 
-  static from(o: Operation): OperationType {
-    return Object.assign(new OperationType(), {
+  static from(o: Operation): OperationObject {
+    return Object.assign(new OperationObject(), {
       id: o.id,
       kind: o.kind,
       status: o.status as OperationStatusEnum,
@@ -57,7 +57,7 @@ export class OperationType extends Node {
 @ObjectType('UserMessage', {
   description: 'A message for people about a failure of asynchronous work (Cinder\'s user messages): what failed, why, and what to do. Kept 30 days.',
 })
-export class UserMessageType {
+export class UserMessageObject {
   @Field(() => ID, { description: 'Id of the message (a UUID).' })
   id!: string;
 
@@ -82,8 +82,8 @@ export class UserMessageType {
   @Field({ description: 'When it stops being shown: 30 days after `createdAt`.' })
   expiresAt!: Date;
 
-  static from(m: UserMessage): UserMessageType {
-    return Object.assign(new UserMessageType(), {
+  static from(m: UserMessage): UserMessageObject {
+    return Object.assign(new UserMessageObject(), {
       id: m.id,
       resourceType: m.resourceType,
       resourceId: m.resourceId,

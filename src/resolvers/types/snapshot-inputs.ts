@@ -1,6 +1,6 @@
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
-import { OperationType } from './operation.js';
-import { SnapshotType } from './snapshot.js';
+import { OperationObject } from './operation.js';
+import { SnapshotObject } from './snapshot.js';
 
 /** Description of every `expectedVersion` argument of snapshots. */
 const VERSION = 'Optimistic concurrency: the snapshot\'s `version` as you last read it. When given and the snapshot has changed since, nothing happens and the error is CONFLICT (read it again and retry). Omit to apply regardless.';
@@ -59,11 +59,11 @@ export class DeleteSnapshotInput {
 function payload(name: string, description: string) {
   @ObjectType(name, { description })
   class Payload {
-    @Field(() => SnapshotType, { description: 'The snapshot as the mutation left it.' })
-    snapshot!: SnapshotType;
+    @Field(() => SnapshotObject, { description: 'The snapshot as the mutation left it.' })
+    snapshot!: SnapshotObject;
 
-    @Field(() => OperationType, { description: 'The work started; follow it with `operation(id)`, or the snapshot with `snapshotChanged`, until it ends.' })
-    operation!: OperationType;
+    @Field(() => OperationObject, { description: 'The work started; follow it with `operation(id)`, or the snapshot with `snapshotChanged`, until it ends.' })
+    operation!: OperationObject;
   }
   return Payload;
 }

@@ -12,7 +12,7 @@ import { relayConnection } from './relay.js';
     'A point-in-time copy of a volume, kept by the volume\'s driver on the volume\'s pool. ' +
     'It belongs to the volume\'s project; members and admins take, rename and delete it.',
 })
-export class SnapshotType extends Node {
+export class SnapshotObject extends Node {
   @Field({ description: 'Name for people, 1 to 255 characters; not necessarily unique.' })
   name!: string;
 
@@ -40,8 +40,8 @@ export class SnapshotType extends Node {
   /** Not a field: for authorisation checks. */
   projectIdValue!: string;
 
-  static fromView(v: SnapshotView): SnapshotType {
-    return Object.assign(new SnapshotType(), {
+  static fromView(v: SnapshotView): SnapshotObject {
+    return Object.assign(new SnapshotObject(), {
       id: v.id,
       name: v.name,
       description: v.description,
@@ -55,12 +55,12 @@ export class SnapshotType extends Node {
     });
   }
 
-  static from(s: Snapshot): SnapshotType {
-    return SnapshotType.fromView(toSnapshotView(s));
+  static from(s: Snapshot): SnapshotObject {
+    return SnapshotObject.fromView(toSnapshotView(s));
   }
 }
 
-const snapshotPage = relayConnection(SnapshotType, { name: 'Snapshot', one: 'snapshot', many: 'snapshots', order: 'oldest first' });
+const snapshotPage = relayConnection(SnapshotObject, { name: 'Snapshot', one: 'snapshot', many: 'snapshots', order: 'oldest first' });
 export const SnapshotConnection = snapshotPage.Connection;
 export type SnapshotConnection = InstanceType<typeof SnapshotConnection>;
 

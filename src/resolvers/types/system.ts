@@ -5,12 +5,12 @@ import { Node } from './node.js';
 import { RoleEnum, ServiceStateEnum } from './enums.js';
 import { TargetKindEnum } from './attachment.js';
 
-@ObjectType({
+@ObjectType('Pool', {
   description:
     'Storage an agent offers (a directory of images for the file driver), as reported by its last heartbeat. ' +
     'Capacities are in GiB (2^30 bytes) and may be fractional. The scheduler places volumes on pools with Cinder\'s filters and weighers.',
 })
-export class Pool {
+export class PoolObject {
   @Field(() => ID, { description: '`host@pool`, e.g. `storage-1@ssd`: unique in the cluster.' })
   id!: string;
 
@@ -76,8 +76,8 @@ export class Pool {
   updatedAt!: Date;
 }
 
-@ObjectType({ description: 'A Flint process (gateway, scheduler or agent) that sends heartbeats, Cinder\'s `service list`.' })
-export class Service {
+@ObjectType('Service', { description: 'A Flint process (gateway, scheduler or agent) that sends heartbeats, Cinder\'s `service list`.' })
+export class ServiceObject {
   @Field({ description: 'Host name it runs as (FLINT_AGENT_HOST, default the machine\'s hostname).' })
   host!: string;
 
@@ -104,7 +104,7 @@ export class Service {
   implements: Node,
   description: 'A class of volume, e.g. gold or bulk (Cinder\'s volume types): its extra specs choose the pools its volumes go to. Admins define them.',
 })
-export class VolumeTypeType extends Node {
+export class VolumeTypeObject extends Node {
   @Field({ description: 'Unique name; pass it as `CreateVolumeInput.volumeType`.' })
   name!: string;
 
@@ -133,8 +133,8 @@ export class VolumeTypeType extends Node {
   @Field(() => Date, { nullable: true, description: 'When it was last changed (UTC, ISO 8601); null when never.' })
   updatedAt!: Date | null;
 
-  static from(t: VolumeTypeRow): VolumeTypeType {
-    return Object.assign(new VolumeTypeType(), {
+  static from(t: VolumeTypeRow): VolumeTypeObject {
+    return Object.assign(new VolumeTypeObject(), {
       id: t.id,
       name: t.name,
       description: t.description,
@@ -173,8 +173,8 @@ export class DeleteVolumeTypeInput {
   id!: string;
 }
 
-@ObjectType({ description: 'Who your token stands for: its project and role.' })
-export class Viewer {
+@ObjectType('Viewer', { description: 'Who your token stands for: its project and role.' })
+export class ViewerObject {
   @Field(() => ID, { description: 'Id of the token\'s project; the volumes you create belong to it.' })
   projectId!: string;
 

@@ -24,7 +24,7 @@ registerEnumType(ApiTokenStatusEnum, {
   description:
     'An API token, as admins see it: who it is for, its role and its dates. Never its secret (shown once, by `createApiToken` or `flint token create`) nor its hash.',
 })
-export class ApiTokenType {
+export class ApiTokenObject {
   @Field(() => ID, { description: 'Id of the token (a UUID): what `revokeApiToken` and `flint token revoke` take.' })
   id!: string;
 
@@ -58,8 +58,8 @@ export class ApiTokenType {
   @Field(() => Date, { nullable: true, description: 'When it was revoked (UTC); null: not revoked.' })
   revokedAt!: Date | null;
 
-  static from(t: TokenView, now: Date = new Date()): ApiTokenType {
-    return Object.assign(new ApiTokenType(), {
+  static from(t: TokenView, now: Date = new Date()): ApiTokenObject {
+    return Object.assign(new ApiTokenObject(), {
       id: t.id,
       projectId: t.projectId,
       project: t.projectName,
@@ -74,7 +74,7 @@ export class ApiTokenType {
   }
 }
 
-const apiTokenPage = relayConnection(ApiTokenType, { name: 'ApiToken', one: 'API token', many: 'API tokens', order: 'newest first' });
+const apiTokenPage = relayConnection(ApiTokenObject, { name: 'ApiToken', one: 'API token', many: 'API tokens', order: 'newest first' });
 export const ApiTokenConnection = apiTokenPage.Connection;
 export type ApiTokenConnection = InstanceType<typeof ApiTokenConnection>;
 
@@ -115,8 +115,8 @@ export class CreateApiTokenPayload {
   })
   token!: string;
 
-  @Field(() => ApiTokenType, { description: 'The token as `apiTokens` lists it.' })
-  apiToken!: ApiTokenType;
+  @Field(() => ApiTokenObject, { description: 'The token as `apiTokens` lists it.' })
+  apiToken!: ApiTokenObject;
 }
 
 @InputType({ description: 'Which token to revoke (`revokeApiToken`).' })
@@ -127,6 +127,6 @@ export class RevokeApiTokenInput {
 
 @ObjectType({ description: 'The revoked token.' })
 export class RevokeApiTokenPayload {
-  @Field(() => ApiTokenType, { description: 'The token, REVOKED, with the time it was first revoked.' })
-  apiToken!: ApiTokenType;
+  @Field(() => ApiTokenObject, { description: 'The token, REVOKED, with the time it was first revoked.' })
+  apiToken!: ApiTokenObject;
 }

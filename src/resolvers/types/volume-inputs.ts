@@ -1,7 +1,7 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
-import { OperationType } from './operation.js';
-import { VolumeType } from './volume.js';
+import { OperationObject } from './operation.js';
+import { VolumeObject } from './volume.js';
 
 /** Description of every `expectedVersion` argument. */
 const VERSION = 'Optimistic concurrency: the volume\'s `version` as you last read it. When given and the volume has changed since, nothing happens and the error is CONFLICT (read it again and retry). Omit to apply regardless.';
@@ -131,11 +131,11 @@ export class RevertVolumeToSnapshotInput {
 function payload(name: string, description: string) {
   @ObjectType(name, { description })
   class Payload {
-    @Field(() => VolumeType, { description: 'The volume as the mutation left it.' })
-    volume!: VolumeType;
+    @Field(() => VolumeObject, { description: 'The volume as the mutation left it.' })
+    volume!: VolumeObject;
 
-    @Field(() => OperationType, { description: 'The work started; follow it with `operation(id)`, or the volume with `volumeChanged`, until it ends.' })
-    operation!: OperationType;
+    @Field(() => OperationObject, { description: 'The work started; follow it with `operation(id)`, or the volume with `volumeChanged`, until it ends.' })
+    operation!: OperationObject;
   }
   return Payload;
 }

@@ -16,7 +16,7 @@ export { PageInfo } from './relay.js';
     'A block device managed by Flint: an image on a storage pool (raw or qcow2 with the file driver), owned by one project. ' +
     'Members and admins create, update, extend and delete it; its `status` follows Cinder\'s states.',
 })
-export class VolumeType extends Node {
+export class VolumeObject extends Node {
   @Field({ description: 'Name for people, 1 to 255 characters; not necessarily unique.' })
   name!: string;
 
@@ -70,8 +70,8 @@ export class VolumeType extends Node {
   poolValue!: string | null;
   projectIdValue!: string;
 
-  static fromView(v: VolumeView): VolumeType {
-    return Object.assign(new VolumeType(), {
+  static fromView(v: VolumeView): VolumeObject {
+    return Object.assign(new VolumeObject(), {
       id: v.id,
       name: v.name,
       description: v.description,
@@ -93,12 +93,12 @@ export class VolumeType extends Node {
     });
   }
 
-  static from(v: Volume): VolumeType {
-    return VolumeType.fromView(toVolumeView(v));
+  static from(v: Volume): VolumeObject {
+    return VolumeObject.fromView(toVolumeView(v));
   }
 }
 
-const volumePage = relayConnection(VolumeType, { name: 'Volume', one: 'volume', many: 'volumes', order: 'oldest first' });
+const volumePage = relayConnection(VolumeObject, { name: 'Volume', one: 'volume', many: 'volumes', order: 'oldest first' });
 export const VolumeConnection = volumePage.Connection;
 export type VolumeConnection = InstanceType<typeof VolumeConnection>;
 
@@ -114,11 +114,11 @@ export class VolumeFilter {
   availabilityZone?: string;
 }
 
-@ObjectType({ description: 'A change of a volume, as `volumeEvents` sends it (for dashboards).' })
-export class VolumeEvent {
+@ObjectType('VolumeEvent', { description: 'A change of a volume, as `volumeEvents` sends it (for dashboards).' })
+export class VolumeEventObject {
   @Field(() => VolumeEventTypeEnum, { description: 'CREATED, UPDATED or DELETED.' })
   type!: VolumeEventTypeEnum;
 
-  @Field(() => VolumeType, { description: 'The volume after the change.' })
-  volume!: VolumeType;
+  @Field(() => VolumeObject, { description: 'The volume after the change.' })
+  volume!: VolumeObject;
 }
