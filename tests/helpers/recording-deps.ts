@@ -12,14 +12,16 @@ import type { GatewayDeps, LivePublisher } from '../../src/gateway/deps.js';
 export interface Recorded {
   live: Array<{ what: string; id: string; committed?: boolean }>;
   published: Array<{ subject: string; msgId: string }>;
+  /** Resolves once every announced volume's `committed` is known. */
+  settled(): Promise<unknown>;
 }
 
 /** Gateway deps over a real database, with a publisher that records (or fails, while `failPublish` is set). */
 export function recordingDeps(db: Db, opts: { failPublish?: boolean } = {}): { deps: GatewayDeps; rec: Recorded; setFail(v: boolean): void } {
-  const rec: Recorded = { live: [], published: [] };
+  const pending: Promise<unknown>[] = [];
+  const rec: Recorded = { live: [], published: [], settled: () => Promise.all(pending) };
   let fail = !!opts.failPublish;
   const committed = (id: string) => findVolume(db.fork(), id).then((v) => v !== null);
-  const pending: Promise<unknown>[] = [];
   const live: LivePublisher = {
     publish: (_type, v) => {
       const entry: Recorded['live'][number] = { what: 'volume', id: v.id };
@@ -43,7 +45,7 @@ export function recordingDeps(db: Db, opts: { failPublish?: boolean } = {}): { d
   const config = loadConfig({});
   return {
     deps: { config, db, bus, live, log: createLogger('kernel-test', 'silent') },
-    rec: Object.assign(rec, { settled: () => Promise.all(pending) }),
+    rec,
     setFail: (v) => (fail = v),
   };
 }

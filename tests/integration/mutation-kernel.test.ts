@@ -12,7 +12,7 @@ import { VolumeMutations } from '../../src/gateway/mutations/volume.js';
 import { OutboxRetries, sweepOutbox } from '../../src/gateway/sweepers/outbox.js';
 import { BACKENDS, openDatabases, type Backend, type Databases } from '../helpers/databases.js';
 import { noProcessesLeft } from '../helpers/processes.js';
-import { recordingDeps as deps, type Recorded } from '../helpers/recording-deps.js';
+import { recordingDeps as deps } from '../helpers/recording-deps.js';
 
 let dbs: Databases;
 test.before(async () => {
@@ -124,7 +124,7 @@ for (const backend of BACKENDS as readonly Backend[]) {
   test(`the change is announced after its commit, and its command goes out with its message id (${backend})`, async (t) => {
     const { deps: d, rec } = deps(db());
     const { volume, operation } = await new VolumeMutations(d).create(member(), { name: 'v', sizeGiB: 1 });
-    await (rec as Recorded & { settled(): Promise<unknown> }).settled();
+    await rec.settled();
     t.deepEqual(rec.live.map((e) => e.what), ['volume', 'operation']);
     t.true(rec.live[0]!.committed, 'the volume was readable from another connection when it was announced');
     await until(async () => (await operationsOf(db(), volume.id))[0]?.dispatchedAt !== null);

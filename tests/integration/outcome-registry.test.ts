@@ -1,0 +1,126 @@
+/**
+ * The outcome registry (src/gateway/outcomes/registry.ts) against both databases, with a
+ * recording publisher instead of NATS: an agent's outcome applied by its declared
+ * compare-and-set, the operation ended and announced after the commit, a duplicate that
+ * changes nothing, a failure's user message, and a missed deadline (the sweeper) followed by
+ * the agent's late success, which the late rules record without undoing the deadline.
+ */
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import { KIND, type Bus } from '../../src/bus/index.js';
+import { createLogger } from '../../src/config/index.js';
+import { findOperation, findSnapshot, findVolume, Operation, UserMessage, type Db, type Principal } from '../../src/db/index.js';
+import type { BackupLive } from '../../src/gateway/live/backup.js';
+import type { LiveHub } from '../../src/gateway/live/hub.js';
+import { VolumeMutations } from '../../src/gateway/mutations/volume.js';
+import { SnapshotMutations } from '../../src/gateway/mutations/snapshot.js';
+import { OUTCOMES, type OutcomeContext } from '../../src/gateway/outcomes/registry.js';
+import { failOverdue } from '../../src/gateway/sweepers/deadlines.js';
+import { BACKENDS, openDatabases, type Backend, type Databases } from '../helpers/databases.js';
+import { noProcessesLeft } from '../helpers/processes.js';
+import { recordingDeps } from '../helpers/recording-deps.js';
+
+let dbs: Databases;
+test.before(async () => {
+  dbs = await openDatabases('flint-outcomes-');
+});
+test.after.always(async () => {
+  await dbs?.close();
+});
+
+const member = (): Principal => ({ tokenId: randomUUID(), projectId: randomUUID(), projectName: 'p', role: 'member' });
+
+for (const backend of BACKENDS as readonly Backend[]) {
+  const db = (): Db => dbs.get(backend);
+
+  /** The mutations and an outcome context over one recording publisher. */
+  function setup() {
+    const r = recordingDeps(db());
+    const ctx: OutcomeContext = {
+      db: db(),
+      bus: r.deps.bus as Bus,
+      live: r.deps.live as unknown as LiveHub,
+      backupLive: {} as BackupLive,
+      log: createLogger('outcome-test', 'silent'),
+    };
+    const apply = async (kind: string, payload: unknown) => {
+      const handler = OUTCOMES.get(kind);
+      if (!handler) throw new Error(`no handler for ${kind}`);
+      await handler.apply(ctx, handler.payload.parse(payload));
+    };
+    return { ...r, ctx, apply, volumes: new VolumeMutations(r.deps), snapshots: new SnapshotMutations(r.deps) };
+  }
+
+  test(`a volume outcome moves the volume by its compare-and-set, ends the operation and announces both after the commit; a duplicate changes nothing (${backend})`, async (t) => {
+    const { volumes, apply, rec } = setup();
+    const { volume, operation } = await volumes.create(member(), { name: 'v', sizeGiB: 1 });
+    const before = rec.live.length;
+    const outcome = { operationId: operation.id, volumeId: volume.id, outcome: 'create.succeeded', host: 'h1', pool: 'p' };
+    await apply(KIND.volumeOutcome, outcome);
+    const v = await findVolume(db().fork(), volume.id);
+    t.is(v?.status, 'available');
+    t.is(v?.host, 'h1');
+    t.is((await findOperation(db().fork(), operation.id))?.status, 'succeeded');
+    t.deepEqual(rec.live.slice(before).map((e) => e.what), ['volume', 'operation'], 'the volume, then its operation');
+    await rec.settled();
+    t.true(rec.live.slice(before).filter((e) => e.what === 'volume').every((e) => e.committed), 'announced after the commit');
+
+    const version = v!.version;
+    await apply(KIND.volumeOutcome, outcome);
+    t.is((await findVolume(db().fork(), volume.id))?.version, version, 'the duplicate matched no row');
+    t.is(rec.live.length, before + 2, 'and announced nothing');
+  });
+
+  test(`a failed create leaves ERROR, a FAILED operation with the agent's error, and one user message with it (${backend})`, async (t) => {
+    const { volumes, apply, rec } = setup();
+    const { volume, operation } = await volumes.create(member(), { name: 'v', sizeGiB: 1 });
+    const error = { code: 'DRIVER_ERROR', message: 'qemu-img create failed: no space left on device; free space on the pool.' };
+    await apply(KIND.volumeOutcome, { operationId: operation.id, volumeId: volume.id, outcome: 'create.failed', error });
+    t.is((await findVolume(db().fork(), volume.id))?.status, 'error');
+    const op = await findOperation(db().fork(), operation.id);
+    t.is(op?.status, 'failed');
+    t.is(op?.errorCode, 'DRIVER_ERROR');
+    const messages = await db().fork().find(UserMessage, { resourceId: volume.id }, { disableIdentityMap: true });
+    t.deepEqual(messages.map((m) => [m.event, m.message]), [['create_volume', error.message]]);
+    t.true(rec.live.some((e) => e.what === 'message'));
+  });
+
+  test(`a snapshot outcome goes through the same declaration: a delete ends DELETED (${backend})`, async (t) => {
+    const { volumes, snapshots, apply } = setup();
+    const p = member();
+    const { volume, operation } = await volumes.create(p, { name: 'v', sizeGiB: 1 });
+    await apply(KIND.volumeOutcome, { operationId: operation.id, volumeId: volume.id, outcome: 'create.succeeded', host: 'h1', pool: 'p' });
+    const made = await snapshots.create(p, { volumeId: volume.id, name: 's' });
+    await apply(KIND.snapshotOutcome, { operationId: made.operation.id, snapshotId: made.snapshot.id, volumeId: volume.id, outcome: 'create.succeeded' });
+    t.is((await findSnapshot(db().fork(), made.snapshot.id))?.status, 'available');
+    const del = await snapshots.delete(p, { id: made.snapshot.id });
+    await apply(KIND.snapshotOutcome, { operationId: del.operation.id, snapshotId: made.snapshot.id, volumeId: volume.id, outcome: 'delete.succeeded' });
+    const s = await findSnapshot(db().fork(), made.snapshot.id);
+    t.is(s?.status, 'deleted');
+    t.truthy(s?.deletedAt);
+  });
+
+  test(`a missed deadline moves the volume to ERROR with a message; the agent's late success is recorded by the late rules and ERROR stays (${backend})`, async (t) => {
+    const { volumes, apply, ctx } = setup();
+    const { volume, operation } = await volumes.create(member(), { name: 'v', sizeGiB: 1 });
+    // Its deadline passed (the gateway stamps one on every operation with a command; this one, a second ago).
+    await db().fork().nativeUpdate(Operation, { id: operation.id }, { deadlineAt: new Date(Date.now() - 1000) });
+    const overdue = (await db().fork().findOne(Operation, { id: operation.id }, { disableIdentityMap: true }))!;
+    t.true(await failOverdue(ctx.db, ctx.live, ctx.log, overdue, 3));
+    t.false(await failOverdue(ctx.db, ctx.live, ctx.log, overdue, 3), 'only once');
+    t.is((await findVolume(db().fork(), volume.id))?.status, 'error');
+    const op = await findOperation(db().fork(), operation.id);
+    t.is(op?.status, 'failed');
+    t.is(op?.errorCode, 'SERVICE_UNAVAILABLE');
+
+    await apply(KIND.volumeOutcome, { operationId: operation.id, volumeId: volume.id, outcome: 'create.succeeded', host: 'h1', pool: 'p' });
+    const v = await findVolume(db().fork(), volume.id);
+    t.is(v?.status, 'error', 'the deadline is not undone');
+    t.is(v?.host, 'h1', 'but the image now exists on its pool');
+    t.is((await findOperation(db().fork(), operation.id))?.status, 'failed');
+    const events = (await db().fork().find(UserMessage, { resourceId: volume.id }, { orderBy: { createdAt: 'asc' }, disableIdentityMap: true })).map((m) => m.level);
+    t.deepEqual(events, ['ERROR', 'WARNING'], 'the deadline\'s message, then the late one');
+  });
+}
+
+test.after.always('no process is left behind', noProcessesLeft);
