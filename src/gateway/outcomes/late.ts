@@ -2,30 +2,19 @@
  * Outcomes the recorder's regular transitions no longer match, because the deadline
  * sweeper (../sweepers/deadlines.ts) gave the operation up first, and volumes an agent found
  * without their image at start-up (src/node-agent/reconcile.ts). The rules are the pure
- * ones of src/domain/deadlines.ts; every change is a compare-and-set.
+ * ones of src/domain/deadlines.ts; every change is a compare-and-set of the resource table
+ * (resources.ts) that the regular outcomes and the deadline sweeper use too.
  */
 import type { EntityManager } from '@mikro-orm/knex';
 import type { SnapshotOutcomeEvent, VolumeMissing, VolumeOutcomeEvent } from '../../bus/index.js';
 import type { Logger } from '../../config/logger.js';
-import {
-  capacity,
-  casSnapshot,
-  casSnapshotsOfVolume,
-  casVolume,
-  findOperation,
-  findSnapshot,
-  findVolume,
-  UserMessage,
-  type Db,
-  type Snapshot,
-  type Volume,
-  type VolumeChanges,
-} from '../../db/index.js';
+import { capacity, casSnapshotsOfVolume, casVolume, findOperation, findSnapshot, findVolume, UserMessage, type Db, type Snapshot, type Volume, type VolumeChanges } from '../../db/index.js';
 import { IMAGE_EXPECTED_STATUSES, lateOutcomeRule, missingImageMessage, type LateRule } from '../../domain/deadlines.js';
 import type { VolumeStatus } from '../../domain/volume-states.js';
 import type { SnapshotStatus } from '../../domain/snapshot-states.js';
 import { poolId } from '../../bus/index.js';
 import { leaveMessage } from './messages.js';
+import { SNAPSHOT_RESOURCE, VOLUME_RESOURCE } from './resources.js';
 import type { LiveHub } from '../live/hub.js';
 
 /** Reserved without a bound: the image exists already, whatever the pool's limit says. */
@@ -56,7 +45,7 @@ export async function applyLateVolumeOutcome(db: Db, live: LiveHub, log: Logger,
       if (e.host) changes.host = e.host;
       if (e.pool) changes.pool = e.pool;
     }
-    volume = await casVolume(tx, e.volumeId, { from: rule.from as VolumeStatus[], expectedVersion: current.version }, changes);
+    volume = await VOLUME_RESOURCE.cas(tx, e.volumeId, { from: rule.from as VolumeStatus[], expectedVersion: current.version }, changes);
     if (!volume) return;
     const v: Volume = volume;
     await applyCapacity(tx, rule, v);
@@ -69,7 +58,7 @@ export async function applyLateVolumeOutcome(db: Db, live: LiveHub, log: Logger,
   if (!volume) return false;
   const v: Volume = volume;
   log.warn({ volumeId: v.id, operationId: e.operationId, outcome: e.outcome, status: v.status }, 'late outcome after the deadline; recorded');
-  live.publish(v.status === 'deleted' ? 'DELETED' : 'UPDATED', v);
+  VOLUME_RESOURCE.announce(live, v);
   for (const s of snapshots) live.publishSnapshot('DELETED', s);
   if (message) live.publishMessage(message);
   return true;
@@ -91,7 +80,7 @@ export async function applyLateSnapshotOutcome(db: Db, live: LiveHub, log: Logge
   let message: UserMessage | null = null;
   await em.transactional(async (tx) => {
     if (rule.event && (await alreadySaid(tx, 'snapshot', e.snapshotId, rule.event))) return;
-    snapshot = await casSnapshot(
+    snapshot = await SNAPSHOT_RESOURCE.cas(
       tx,
       e.snapshotId,
       { from: rule.from as SnapshotStatus[], expectedVersion: current.version },
@@ -107,7 +96,7 @@ export async function applyLateSnapshotOutcome(db: Db, live: LiveHub, log: Logge
   if (!snapshot) return false;
   const s: Snapshot = snapshot;
   log.warn({ snapshotId: s.id, operationId: e.operationId, outcome: e.outcome, status: s.status }, 'late snapshot outcome after the deadline; recorded');
-  live.publishSnapshot(s.status === 'deleted' ? 'DELETED' : 'UPDATED', s);
+  SNAPSHOT_RESOURCE.announce(live, s);
   if (message) live.publishMessage(message);
   return true;
 }

@@ -1,8 +1,11 @@
 /**
  * The outcome registry: every event kind the recorder applies, with its payload schema and
  * its handler, in one table. The recorder (recorder.ts) looks an event's kind up here; a
- * new outcome is one entry. Handlers apply guarded transitions, so a duplicate or late
- * event changes nothing (late rules: late.ts).
+ * new outcome is one entry. Handlers apply guarded transitions, so a duplicate event changes
+ * nothing. A volume's or snapshot's outcome is a declaration (its compare-and-set from/to,
+ * what moves with it, its user message, its late rules) run by apply-outcome.ts; late
+ * outcomes (late.ts) and missed deadlines (../sweepers/deadlines.ts) move the same resources
+ * through the same table (resources.ts).
  */
 import type { ZodType } from 'zod';
 import {
