@@ -17,3 +17,4 @@ export * from './volume-type-store.js';
 export * from './token-store.js';
 export * from './audit-store.js';
 export * from './batch-reads.js';
+export * from './overtaken.js';

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/knex';
 import { MIGRATION_COMMAND, MIGRATION_KIND, hostOfPoolId, poolId, publish, subjects, type MigrationCleaned, type MigrationCleanup, type MigrationCopied, type MigrationExport, type MigrationExporting, type MigrationFailed, type MigrationImport, type ScheduleRetype } from '../../bus/index.js';
-import { casVolume, findOperation, findVolume, finishOperation, markRunning, migrationCapacity, Reservation, type Operation, type UserMessage, type Volume, type VolumeChanges } from '../../db/index.js';
+import { commitUnlessOvertaken, Overtaken, casVolume, findOperation, findVolume, finishOperation, markRunning, migrationCapacity, Reservation, type Operation, type UserMessage, type Volume, type VolumeChanges } from '../../db/index.js';
 import { DEADLINE_ERROR_CODE, deadlineMessage } from '../../domain/deadlines.js';
 import { MIGRATING_VOLUME_STATUSES, MIGRATION_RUNNING, migrationFailureMessage, type MigrationStage } from '../../domain/migration.js';
 import { countOperation } from '../../metrics/index.js';
@@ -38,7 +38,6 @@ function retypeTarget(op: Operation | null): ScheduleRetype['volumeType'] | null
   return (op.command?.payload as ScheduleRetype | undefined)?.volumeType ?? null;
 }
 
-class Overtaken extends Error {}
 
 /** After a commit: announce and send the cleanup operations. */
 function sendCleanups(d: MigrationRecorderDeps, ops: readonly Operation[]): void {
@@ -106,8 +105,7 @@ export async function applyCopied(d: MigrationRecorderDeps, e: MigrationCopied):
   if (isOpen(op) && before?.host && before.pool) {
     const from = { host: before.host, pool: before.pool };
     const retype = retypeTarget(op);
-    await em
-      .transactional(async (tx) => {
+    const committed = await commitUnlessOvertaken(em, async (tx) => {
         // The resource first, then the operation (the recorder's order everywhere, so two transactions never deadlock).
         const changes: VolumeChanges = { status: 'available', host: e.host, pool: e.pool, migrationStatus: 'success' };
         if (retype) changes.volumeType = retype.name;
@@ -116,11 +114,8 @@ export async function applyCopied(d: MigrationRecorderDeps, e: MigrationCopied):
         if (!(await finishOperation(tx, e.operationId, 'succeeded'))) throw new Overtaken();
         await migrationCapacity.switchReservation(tx, e.volumeId, e.operationId);
         cleanup = cleanupOperation(tx, volume, e.operationId, from.host, from.pool, true);
-      })
-      .catch((err: unknown) => {
-        if (!(err instanceof Overtaken)) throw err;
-        volume = null;
       });
+    if (!committed) volume = null;
     if (volume) {
       const v: Volume = volume;
       countOperation(op.kind, 'succeeded');
@@ -168,8 +163,7 @@ export async function failMigration(d: MigrationRecorderDeps, op: Operation, bef
   let message: UserMessage | null = null;
   const cleanups: Operation[] = [];
   let finished = false;
-  await em
-    .transactional(async (tx) => {
+  const committed = await commitUnlessOvertaken(em, async (tx) => {
       const changes: VolumeChanges = { status: 'available' };
       if (exporting) changes.migrationStatus = 'error';
       // The resource first, then the operation. An admin may have reset or force-deleted the
@@ -181,12 +175,11 @@ export async function failMigration(d: MigrationRecorderDeps, op: Operation, bef
       // The source stopped its own export when the export itself failed.
       if (exporting && stage !== 'export' && before.host && before.pool) cleanups.push(cleanupOperation(tx, before, op.id, before.host, before.pool, false));
       if (volume) message = await leaveMessage(tx, { projectId: volume.projectId, resourceType: 'volume', resourceId: volume.id, event: op.kind, message: error.message });
-    })
-    .catch((err: unknown) => {
-      if (!(err instanceof Overtaken)) throw err;
-      finished = false;
-      volume = null;
     });
+  if (!committed) {
+    finished = false;
+    volume = null;
+  }
   if (!finished) return false;
   countOperation(op.kind, 'failed');
   sendCleanups(d, cleanups);

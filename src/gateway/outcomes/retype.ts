@@ -5,11 +5,10 @@
  */
 import { poolId, publish, type MigrationExport, type RetypeDecided, type ScheduleRetype } from '../../bus/index.js';
 import { raw } from '@mikro-orm/core';
-import { casVolume, findOperation, findVolume, finishOperation, markRunning, migrationCapacity, Volume } from '../../db/index.js';
+import { commitUnlessOvertaken, Overtaken, casVolume, findOperation, findVolume, finishOperation, markRunning, migrationCapacity, Volume } from '../../db/index.js';
 import { countOperation } from '../../metrics/index.js';
 import { exportCommand } from '../mutations/volume-migration.js';
 import { failMigration, type MigrationRecorderDeps } from './migration-steps.js';
-class Overtaken extends Error {}
 
 /** Applies the scheduler's retype decision (recorder). */
 export async function applyRetypeDecided(d: MigrationRecorderDeps, e: RetypeDecided): Promise<void> {
@@ -32,16 +31,12 @@ export async function applyRetypeDecided(d: MigrationRecorderDeps, e: RetypeDeci
 
   if (e.decision === 'in_place') {
     let volume: Volume | null = null;
-    await em
-      .transactional(async (tx) => {
-        volume = await casVolume(tx, e.volumeId, { from: ['retyping'] }, { status: 'available', volumeType: cmd.volumeType.name });
-        // The volume and its operation change together, or neither does (the deadline won).
-        if (volume && !(await finishOperation(tx, e.operationId, 'succeeded'))) throw new Overtaken();
-      })
-      .catch((err: unknown) => {
-        if (!(err instanceof Overtaken)) throw err;
-        volume = null;
-      });
+    const committed = await commitUnlessOvertaken(em, async (tx) => {
+      volume = await casVolume(tx, e.volumeId, { from: ['retyping'] }, { status: 'available', volumeType: cmd.volumeType.name });
+      // The volume and its operation change together, or neither does (the deadline won).
+      if (volume && !(await finishOperation(tx, e.operationId, 'succeeded'))) throw new Overtaken();
+    });
+    if (!committed) volume = null;
     if (!volume) return;
     countOperation('retype_volume', 'succeeded');
     d.log.info({ volumeId: e.volumeId, to: cmd.volumeType.name }, 'volume retyped in place');

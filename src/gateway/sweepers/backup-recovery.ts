@@ -14,7 +14,7 @@
 import type { EntityManager } from '@mikro-orm/knex';
 import type { Logger } from '../../config/logger.js';
 import { BACKUP_COMMAND, BACKUP_KIND, subjects, type AgentRestoreBackup, type Bus } from '../../bus/index.js';
-import { Backup, casBackup, casVolume, findOperation, finishOperation, findVolume, Operation, type Db, type UserMessage, type Volume } from '../../db/index.js';
+import { commitUnlessOvertaken, Overtaken, Backup, casBackup, casVolume, findOperation, finishOperation, findVolume, Operation, type Db, type UserMessage, type Volume } from '../../db/index.js';
 import { LiveHub } from '../live/hub.js';
 import type { BackupLive } from '../live/backup.js';
 import { leaveMessage } from '../outcomes/messages.js';
@@ -90,16 +90,15 @@ async function continueRestore(bus: Bus, db: Db, live: LiveHub, backupLive: Back
   if (v && (v.status === 'available' || v.status === 'restoring_backup') && v.host && v.pool) {
     const payload: AgentRestoreBackup = { operationId: op.id, backupId: b.id, volumeId: v.id, pool: v.pool };
     let volume: Volume | null = null;
-    await em.transactional(async (tx) => {
+    await commitUnlessOvertaken(em, async (tx) => {
       const n = await tx.nativeUpdate(Operation, { id: op.id, command: null, status: 'pending' }, {
         command: { subject: subjects.agent(v.host!, BACKUP_COMMAND.restoreBackup), kind: BACKUP_KIND.agentRestoreBackup, payload, msgId: `${op.id}:${BACKUP_KIND.agentRestoreBackup}` },
       });
       if (n !== 1) return;
       // The recorder made it RESTORING_BACKUP when it was created (pendingRestoreFor), or it is AVAILABLE still.
       volume = v.status === 'restoring_backup' ? v : await casVolume(tx, v.id, { from: ['available'], expectedVersion: v.version }, { status: 'restoring_backup' });
-      if (!volume) throw new Moved();
-    }).catch((err: unknown) => {
-      if (!(err instanceof Moved)) throw err;
+      // Moved meanwhile: the command stays unwritten too.
+      if (!volume) throw new Overtaken();
     });
     if (!volume) return;
     log.info({ backupId: b.id, volumeId: v.id }, 'new volume ready; restoring the backup into it');
@@ -126,7 +125,6 @@ async function continueRestore(bus: Bus, db: Db, live: LiveHub, backupLive: Back
   if (now) live.publishOperation(now);
 }
 
-class Moved extends Error {}
 
 /**
  * Whether a volume being created is the target of a restore (restoreBackup without

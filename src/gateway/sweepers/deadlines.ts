@@ -10,7 +10,7 @@
 import type { EntityManager } from '@mikro-orm/knex';
 import type { EventArgs, EventSubscriber } from '@mikro-orm/core';
 import type { Logger } from '../../config/logger.js';
-import { capacity, findOperation, finishOperation, Operation, UserMessage, type Db, type Snapshot, type Volume } from '../../db/index.js';
+import { commitUnlessOvertaken, Overtaken, capacity, findOperation, finishOperation, Operation, UserMessage, type Db, type Snapshot, type Volume } from '../../db/index.js';
 import { DEADLINE_ERROR_CODE, deadlineMessage, deadlineRule, operationDeadline, sweepIntervalMs, type DeadlineRule } from '../../domain/deadlines.js';
 import { SNAPSHOT_RESOURCE, VOLUME_RESOURCE } from '../outcomes/resources.js';
 import { countOperation } from '../../metrics/index.js';
@@ -87,7 +87,7 @@ export async function failOverdue(db: Db, live: LiveHub, log: Logger, op: Operat
   const em = db.fork();
   let done = false;
   let out: Failed = {};
-  await em.transactional(async (tx) => {
+  const committed = await commitUnlessOvertaken(em, async (tx) => {
     out = {};
     // The resource first, then the operation: the recorder's order, so the two never deadlock.
     if (rule) out.moved = (await moveByRule(tx, op, rule)) ?? undefined;
@@ -111,11 +111,8 @@ export async function failOverdue(db: Db, live: LiveHub, log: Logger, op: Operat
         message: error.message,
       });
     }
-  }).catch((err: unknown) => {
-    if (!(err instanceof Overtaken)) throw err;
-    done = false;
   });
-  if (!done) return false;
+  if (!committed || !done) return false;
   countOperation(op.kind, 'failed');
   log.warn(
     { operationId: op.id, kind: op.kind, resourceType: op.resourceType, resourceId: op.resourceId, deadlineAt: op.deadlineAt, status: out.moved?.row.status },
@@ -129,7 +126,6 @@ export async function failOverdue(db: Db, live: LiveHub, log: Logger, op: Operat
   return true;
 }
 
-class Overtaken extends Error {}
 
 /** Sweeps every `sweepIntervalMs(timeout)`; one sweep at a time per gateway. */
 export function startDeadlineSweeper(db: Db, live: LiveHub, log: Logger, timeoutSeconds: number, bus?: Bus): { stop(): void; sweep(): Promise<number> } {
