@@ -28,6 +28,7 @@ import { VolumeTypeMutations } from './mutations/volume-type.js';
 import { VolumeMutations } from './mutations/volume.js';
 import { ClusterQueries } from './queries/cluster.js';
 import { Reads } from './queries/reads.js';
+import { Watches } from './queries/watches.js';
 import { startReconcileResponder } from './outcomes/reconcile-responder.js';
 import { startRecorder } from './outcomes/recorder.js';
 import { startBackupRecovery } from './sweepers/backup-recovery.js';
@@ -86,7 +87,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     volumeTypes: new VolumeTypeMutations({ config, db, bus, live, log }),
     reads: new Reads(db),
     cluster: new ClusterQueries({ db, bus, pools, feed, heartbeatSeconds: config.heartbeatSeconds }),
-    live,
+    watches: new Watches({ live, volumes, snapshots, attachments, backups }),
   };
   const http = await serveHttp({ config, db, bus, log, schema, ports, limits, tokens });
   const port = http.port;

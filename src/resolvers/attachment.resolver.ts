@@ -1,7 +1,5 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { LiveAttachment } from '../bus/index.js';
-import { toAttachmentView } from '../db/index.js';
-import { canSee, NotFoundError } from '../domain/index.js';
 import { requirePrincipal } from '../domain/access.js';
 import type { AttachmentStatus } from '../domain/attachment-states.js';
 import type { AttachmentResult } from './ports/attachments.js';
@@ -107,15 +105,7 @@ export class AttachmentResolver {
   @Subscription(() => AttachmentObject, {
     description:
       'The attachment as it is now, then again after every change, until it is DETACHED (the last event). Over graphql-ws, like `volumeChanged`; NOT_FOUND when it is not visible to you.',
-    subscribe: async ({ args, context }: { args: { id: string }; context: Context }) => {
-      const p = requirePrincipal(context.principal);
-      const a = await context.ports.attachments.visible(p, args.id);
-      if (!a) throw new NotFoundError('Attachment', args.id);
-      return context.ports.live.listenAttachments((ev) => ev.attachment.id === args.id && canSee(p, ev.attachment.projectId), {
-        first: { type: 'UPDATED', attachment: toAttachmentView(a) },
-        until: (ev) => ev.attachment.status === 'detached',
-      });
-    },
+    subscribe: ({ args, context }: { args: { id: string }; context: Context }) => context.ports.watches.attachment(context.principal, args.id),
   })
   attachmentChanged(@Root() ev: LiveAttachment, @Arg('id', () => ID, { description: 'Id of the attachment to follow.' }) _id: string): AttachmentObject {
     return AttachmentObject.fromView(ev.attachment);

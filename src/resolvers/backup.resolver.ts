@@ -1,7 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
-import type { BackupView, LiveBackup } from '../bus/index.js';
+import type { LiveBackup } from '../bus/index.js';
 import { toBackupView, type Backup } from '../db/index.js';
-import { canSee, NotFoundError } from '../domain/index.js';
 import { requirePrincipal } from '../domain/access.js';
 import type { BackupProgressValue, BackupResult } from './ports/backups.js';
 import type { Context } from './context.js';
@@ -166,12 +165,7 @@ export class BackupSubscriptionResolver {
     description:
       'The backup as it is now, then again after every change, until it is DELETED (the last event; then the subscription completes). ' +
       'Over graphql-ws, like `volumeChanged`. Authorised like `backup`: NOT_FOUND when it is not visible to you.',
-    subscribe: async ({ args, context }: SubscribeData<{ id: string }>) => {
-      const p = requirePrincipal(context.principal);
-      const b = await context.ports.backups.visible(p, args.id);
-      if (!b) throw new NotFoundError('Backup', args.id);
-      return context.ports.backups.live.listen(args.id, (ev) => canSee(p, ev.backup.projectId), { type: 'UPDATED', backup: toBackupView(b) });
-    },
+    subscribe: ({ args, context }: SubscribeData<{ id: string }>) => context.ports.watches.backup(context.principal, args.id),
   })
   backupChanged(@Root() ev: LiveBackup, @Arg('id', () => ID, { description: 'Id of the backup to follow.' }) _id: string): BackupObject {
     return BackupObject.fromView(ev.backup);
@@ -182,13 +176,7 @@ export class BackupSubscriptionResolver {
       'How far the backup\'s running work has come (taking it, or restoring it): bytes done and in all, percent and rate, at least once a second while it is CREATING or RESTORING. ' +
       'The last report is the first with another status (AVAILABLE, ERROR, DELETING, …); then the subscription completes. A backup that is not CREATING or RESTORING gets one report and completes. ' +
       'Over graphql-ws; authorised like `backup`: NOT_FOUND when it is not visible to you.',
-    subscribe: async ({ args, context }: SubscribeData<{ id: string }>) => {
-      const p = requirePrincipal(context.principal);
-      const b = await context.ports.backups.visible(p, args.id);
-      if (!b) throw new NotFoundError('Backup', args.id);
-      const current: BackupView = toBackupView(b);
-      return context.ports.backups.live.listenProgress(current, (ev) => canSee(p, ev.backup.projectId));
-    },
+    subscribe: ({ args, context }: SubscribeData<{ id: string }>) => context.ports.watches.backupProgress(context.principal, args.id),
   })
   backupProgress(@Root() ev: BackupProgressValue, @Arg('id', () => ID, { description: 'Id of the backup to follow.' }) _id: string): BackupProgressObject {
     return {

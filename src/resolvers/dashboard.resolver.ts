@@ -3,9 +3,8 @@
  * the pools and services as they change (admins). Authorised like every other field.
  */
 import { Arg, Ctx, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
-import type { LiveMessage, LiveOperation, OperationView, ServiceHeartbeat, UserMessageView } from '../bus/index.js';
+import type { LiveMessage, LiveOperation, ServiceHeartbeat } from '../bus/index.js';
 import type { OperationStatus } from '../db/index.js';
-import { canSee, requirePrincipal } from '../domain/index.js';
 import { toPools, toServices } from './cluster-views.js';
 import type { Context } from './context.js';
 import type { PoolSnapshot } from './ports/index.js';
@@ -24,20 +23,6 @@ import { connectionOf } from './types/relay.js';
 interface SubscribeData<A> {
   args: A;
   context: Context;
-}
-
-function operationMatches(filter: OperationFilter | undefined, op: OperationView): boolean {
-  if (!filter) return true;
-  if (filter.status?.length && !(filter.status as string[]).includes(op.status)) return false;
-  if (filter.kind !== undefined && filter.kind !== null && filter.kind !== op.kind) return false;
-  return true;
-}
-
-function messageMatches(filter: UserMessageFilter | undefined, m: UserMessageView): boolean {
-  if (!filter) return true;
-  if (filter.resourceType !== undefined && filter.resourceType !== null && filter.resourceType !== m.resourceType) return false;
-  if (filter.resourceId !== undefined && filter.resourceId !== null && filter.resourceId !== m.resourceId) return false;
-  return true;
 }
 
 @Resolver()
@@ -92,10 +77,7 @@ export class DashboardResolver {
 
   @Subscription(() => OperationObject, {
     description: 'Every operation you may see, each time it is created or changes (PENDING, RUNNING, then SUCCEEDED or FAILED), that matches the filter.',
-    subscribe: ({ args, context }: SubscribeData<{ filter?: OperationFilter }>) => {
-      const p = requirePrincipal(context.principal);
-      return context.ports.live.listenOperations((ev) => canSee(p, ev.operation.projectId) && operationMatches(args.filter, ev.operation));
-    },
+    subscribe: ({ args, context }: SubscribeData<{ filter?: OperationFilter }>) => context.ports.watches.operations(context.principal, args.filter),
   })
   operationEvents(
     @Root() ev: LiveOperation,
@@ -106,10 +88,7 @@ export class DashboardResolver {
 
   @Subscription(() => UserMessageObject, {
     description: 'Every user message you may see, as it is added, that matches the filter.',
-    subscribe: ({ args, context }: SubscribeData<{ filter?: UserMessageFilter }>) => {
-      const p = requirePrincipal(context.principal);
-      return context.ports.live.listenMessages((ev) => canSee(p, ev.message.projectId) && messageMatches(args.filter, ev.message));
-    },
+    subscribe: ({ args, context }: SubscribeData<{ filter?: UserMessageFilter }>) => context.ports.watches.messages(context.principal, args.filter),
   })
   messageAdded(
     @Root() ev: LiveMessage,

@@ -8,7 +8,6 @@ import type { AdminPort } from './admin.js';
 import type { AttachmentsPort } from './attachments.js';
 import type { BackupsPort } from './backups.js';
 import type { ClusterPort } from './cluster.js';
-import type { LivePort } from './live.js';
 import type { ManagePort } from './manage.js';
 import type { MigrationPort } from './migration.js';
 import type { ReadsPort } from './reads.js';
@@ -16,6 +15,7 @@ import type { SnapshotsPort } from './snapshots.js';
 import type { TokensPort } from './tokens.js';
 import type { VolumeTypesPort } from './volume-types.js';
 import type { VolumesPort } from './volumes.js';
+import type { WatchesPort } from './watches.js';
 
 export type * from './admin.js';
 export type * from './attachments.js';
@@ -29,6 +29,7 @@ export type * from './snapshots.js';
 export type * from './tokens.js';
 export type * from './volume-types.js';
 export type * from './volumes.js';
+export type * from './watches.js';
 
 export interface Ports {
   /** Volumes (src/gateway/mutations/volume.ts). */
@@ -53,6 +54,6 @@ export interface Ports {
   reads: ReadsPort;
   /** Pools and services, now and as they change (src/gateway/queries/cluster.ts). */
   cluster: ClusterPort;
-  /** Live events of volumes, snapshots, attachments, operations and messages (src/gateway/live/hub.ts). */
-  live: LivePort;
+  /** The subscriptions: who may follow what, and the events that match (src/gateway/queries/watches.ts). */
+  watches: WatchesPort;
 }

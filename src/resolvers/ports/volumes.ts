@@ -49,7 +49,7 @@ export interface VolumeResult {
   operation: Operation;
 }
 
-/** Placement constraints a gateway service adds to a volume it creates (see `PlacementRequest`). */
+/** Placement constraints the gateway adds to a volume it creates (see `PlacementRequest`). */
 export interface VolumePlacement {
   nearBackupRepository?: { backupId: string; repository: string; repositoryId: string | null; host: string | null };
 }

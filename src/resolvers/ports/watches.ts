@@ -1,0 +1,43 @@
+/**
+ * What the subscriptions need from the gateway (src/gateway/queries/watches.ts implements it):
+ * each watch checks who asks and what it may see, and yields only the events that match.
+ */
+import type { LiveAttachment, LiveBackup, LiveMessage, LiveOperation, LiveSnapshot, LiveVolume } from '../../bus/index.js';
+import type { BackupProgressValue } from './backups.js';
+import type { Principal } from '../../db/index.js';
+
+/** Conditions on a volume after its change; absent ones match anything. */
+export interface VolumeEventFilter {
+  status?: readonly string[] | null;
+  name?: string | null;
+  availabilityZone?: string | null;
+}
+
+export interface OperationEventFilter {
+  status?: readonly string[] | null;
+  kind?: string | null;
+}
+
+export interface MessageEventFilter {
+  resourceType?: string | null;
+  resourceId?: string | null;
+}
+
+export interface WatchesPort {
+  /** One volume: as it is now, then every change until it is DELETED. NOT_FOUND when the caller may not see it. */
+  volume(p: Principal | null, id: string): Promise<AsyncIterableIterator<LiveVolume>>;
+  /** Every change of a volume the caller may see that matches, from now on. */
+  volumes(p: Principal | null, filter?: VolumeEventFilter | null): AsyncIterableIterator<LiveVolume>;
+  /** One snapshot: as it is now, then every change until it is DELETED. */
+  snapshot(p: Principal | null, id: string): Promise<AsyncIterableIterator<LiveSnapshot>>;
+  /** One attachment: as it is now, then every change until it is DETACHED. */
+  attachment(p: Principal | null, id: string): Promise<AsyncIterableIterator<LiveAttachment>>;
+  /** One backup: as it is now, then every change until it is DELETED. */
+  backup(p: Principal | null, id: string): Promise<AsyncIterableIterator<LiveBackup>>;
+  /** How far one backup's running work has come, until it has another status. */
+  backupProgress(p: Principal | null, id: string): Promise<AsyncIterableIterator<BackupProgressValue>>;
+  /** Every operation the caller may see that matches, as it is created or changes. */
+  operations(p: Principal | null, filter?: OperationEventFilter | null): AsyncIterableIterator<LiveOperation>;
+  /** Every user message the caller may see that matches, as it is added. */
+  messages(p: Principal | null, filter?: MessageEventFilter | null): AsyncIterableIterator<LiveMessage>;
+}
