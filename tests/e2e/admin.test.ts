@@ -6,8 +6,23 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
-import { CreateVolumeDocument } from '../../src/client/index.js';
-import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import {
+  CreateSnapshotDocument,
+  CreateVolumeDocument,
+  ForceDeleteVolumeDocument,
+  PoolsDocument,
+  ResetSnapshotStatusDocument,
+  ResetVolumeStatusDocument,
+  StatusAuditsDocument,
+  ViewerDocument,
+  VolumesDocument,
+  VolumeStatusAuditsDocument,
+  type FlintDocument,
+  type StatusAuditFieldsFragment,
+  type VolumeFieldsFragment,
+} from '../../src/client/index.js';
+import { startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { errorCode } from '../helpers/sdk.js';
 import { waitForSnapshot, waitUntil } from '../helpers/wait.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 
@@ -16,33 +31,10 @@ interface Ctx {
   member: string;
 }
 
-interface Vol {
-  id: string;
-  status: string;
-  host: string | null;
-  pool: string | null;
-}
-
-interface Audit {
-  id: string;
-  resourceType: string;
-  resourceId: string;
-  action: string;
-  fromStatus: string;
-  toStatus: string;
-  reason: string;
-  actorTokenId: string;
-  actorProjectId: string;
-  createdAt: string;
-}
-
-type Res = Awaited<ReturnType<typeof gql>>;
+type Vol = VolumeFieldsFragment;
+type Audit = StatusAuditFieldsFragment;
 
 const test = anyTest as TestFn<Ctx>;
-const AUDIT = 'id resourceType resourceId action fromStatus toStatus reason actorTokenId actorProjectId createdAt';
-const RESET = `mutation($input: ResetVolumeStatusInput!) { resetVolumeStatus(input: $input) { volume { id status version } audit { ${AUDIT} } } }`;
-const FORCE = `mutation($input: ForceDeleteVolumeInput!) { forceDeleteVolume(input: $input) { volume { id status } operation { id kind status } audit { ${AUDIT} } } }`;
-const GET = `query($id: ID!) { volume(id: $id) { id status host pool statusAudits { ${AUDIT} } } }`;
 
 test.before(async (t) => {
   const cluster = await startCluster({
@@ -62,17 +54,16 @@ test.afterEach.always((t) => {
   if (!t.passed && t.context.cluster) t.log(t.context.cluster.logs());
 });
 
-const admin = (t: { context: Ctx }, query: string, variables?: unknown): Promise<Res> => gql(t.context.cluster.url, t.context.cluster.adminToken, query, variables);
-const code = (r: Res): string | undefined => r.errors?.[0]?.extensions?.code;
+/** A typed document sent with the admin's token: the whole answer, its errors returned, not thrown. */
+const admin = <D, V>(t: { context: Ctx }, doc: FlintDocument<D, V>, variables?: V) => t.context.cluster.client().raw(doc, variables);
+const code = errorCode;
 
 async function createVolume(t: { context: Ctx }, sizeGiB: number, name: string): Promise<Vol> {
   return (await t.context.cluster.client().request(CreateVolumeDocument, { input: { name, sizeGiB } })).createVolume.volume;
 }
 
 async function getVolume(t: { context: Ctx }, id: string): Promise<(Vol & { statusAudits: Audit[] }) | null> {
-  const r = await admin(t, GET, { id });
-  if (r.errors) throw new Error(JSON.stringify(r.errors));
-  return (r.data as { volume: (Vol & { statusAudits: Audit[] }) | null }).volume;
+  return (await t.context.cluster.client().request(VolumeStatusAuditsDocument, { id })).volume;
 }
 
 /** Waits through `getVolume`, as an admin (host, pool and the audit trail visible). */
@@ -81,13 +72,12 @@ const waitStatus = async (t: { context: Ctx }, id: string, status: string, timeo
 
 /** Whether the volume is DELETED (the `volume` query no longer shows it; the list does when asked). */
 async function isDeleted(t: { context: Ctx }, id: string): Promise<boolean> {
-  const r = await admin(t, 'query { volumes(first: 500, filter: { status: [DELETED] }) { edges { node { id } } } }');
-  return (r.data as { volumes: { edges: Array<{ node: { id: string } }> } }).volumes.edges.some((e) => e.node.id === id);
+  const r = await t.context.cluster.client().request(VolumesDocument, { first: 500, filter: { status: ['DELETED'] } });
+  return r.volumes.edges.some((e) => e.node.id === id);
 }
 
 async function allocated(t: { context: Ctx }): Promise<number> {
-  const r = await admin(t, '{ pools { id allocatedCapacityGiB } }');
-  const pools = (r.data as { pools: Array<{ id: string; allocatedCapacityGiB: number }> }).pools;
+  const { pools } = await t.context.cluster.client().request(PoolsDocument);
   const pool = pools.find((p) => p.id === 'host-a@fast');
   if (!pool) throw new Error(`pool host-a@fast not listed: ${JSON.stringify(pools)}`);
   return pool.allocatedCapacityGiB;
@@ -95,18 +85,19 @@ async function allocated(t: { context: Ctx }): Promise<number> {
 
 test.serial('a member is FORBIDDEN every admin action and sees no audit records', async (t) => {
   const v = await createVolume(t, 1, 'member-visible');
-  const m = (query: string, variables?: unknown) => gql(t.context.cluster.url, t.context.member, query, variables);
-  t.is(code(await m(RESET, { input: { id: v.id, status: 'ERROR', reason: 'test' } })), 'FORBIDDEN');
-  t.is(code(await m(FORCE, { input: { id: v.id, reason: 'test' } })), 'FORBIDDEN');
-  t.is(code(await m(`mutation { resetSnapshotStatus(input: { id: "${v.id}", status: ERROR, reason: "x" }) { audit { id } } }`)), 'FORBIDDEN');
-  t.is(code(await m('{ statusAudits { totalCount } }')), 'FORBIDDEN');
+  const m = t.context.cluster.client(t.context.member);
+  t.is(code(await m.raw(ResetVolumeStatusDocument, { input: { id: v.id, status: 'ERROR', reason: 'test' } })), 'FORBIDDEN');
+  t.is(code(await m.raw(ForceDeleteVolumeDocument, { input: { id: v.id, reason: 'test' } })), 'FORBIDDEN');
+  t.is(code(await m.raw(ResetSnapshotStatusDocument, { input: { id: v.id, status: 'ERROR', reason: 'x' } })), 'FORBIDDEN');
+  t.is(code(await m.raw(StatusAuditsDocument, {})), 'FORBIDDEN');
   // The field is empty for non-admins, though the admin's audit record exists.
   const mineId = (await t.context.cluster.client(t.context.member).request(CreateVolumeDocument, { input: { name: 'mine', sizeGiB: 1 } })).createVolume.volume.id;
   await waitStatus(t, mineId, 'AVAILABLE');
-  t.falsy((await admin(t, RESET, { input: { id: mineId, status: 'ERROR', reason: 'audit hidden from members' } })).errors);
-  const seen = await m(`query($id: ID!) { volume(id: $id) { status statusAudits { id } } }`, { id: mineId });
+  t.falsy((await admin(t, ResetVolumeStatusDocument, { input: { id: mineId, status: 'ERROR', reason: 'audit hidden from members' } })).errors);
+  const seen = await m.raw(VolumeStatusAuditsDocument, { id: mineId });
   t.falsy(seen.errors);
-  t.deepEqual((seen.data as { volume: { status: string; statusAudits: unknown[] } }).volume, { status: 'ERROR', statusAudits: [] });
+  const mine = seen.data?.volume;
+  t.deepEqual(mine && { status: mine.status, statusAudits: mine.statusAudits }, { status: 'ERROR', statusAudits: [] });
   t.is((await getVolume(t, mineId))!.statusAudits.length, 1);
 });
 
@@ -114,42 +105,42 @@ test.serial('an ERROR volume that never reached a pool cannot be reset to AVAILA
   const v = await createVolume(t, 60000, 'too-big');
   const failed = await waitStatus(t, v.id, 'ERROR');
   t.is(failed.host, null);
-  const r = await admin(t, RESET, { input: { id: v.id, status: 'AVAILABLE', reason: 'looks fine to me' } });
+  const r = await admin(t, ResetVolumeStatusDocument, { input: { id: v.id, status: 'AVAILABLE', reason: 'looks fine to me' } });
   t.is(code(r), 'BAD_USER_INPUT');
   t.regex(r.errors![0]!.message, /never reached a pool/);
 
-  const f = await admin(t, FORCE, { input: { id: v.id, reason: 'clean up a failed create' } });
+  const f = await admin(t, ForceDeleteVolumeDocument, { input: { id: v.id, reason: 'clean up a failed create' } });
   t.falsy(f.errors, JSON.stringify(f.errors));
-  const out = (f.data as { forceDeleteVolume: { volume: Vol; operation: { kind: string; status: string }; audit: Audit } }).forceDeleteVolume;
+  const out = f.data!.forceDeleteVolume;
   t.is(out.volume.status, 'DELETED');
   t.like(out.operation, { kind: 'delete_volume', status: 'SUCCEEDED' });
   t.like(out.audit, { action: 'force_delete', fromStatus: 'ERROR', toStatus: 'DELETED', reason: 'clean up a failed create', resourceId: v.id });
   t.true(await isDeleted(t, v.id));
-  t.is(code(await admin(t, FORCE, { input: { id: v.id, reason: 'again' } })), 'INVALID_STATE');
+  t.is(code(await admin(t, ForceDeleteVolumeDocument, { input: { id: v.id, reason: 'again' } })), 'INVALID_STATE');
 });
 
 test.serial('an AVAILABLE volume is reset to ERROR and back, both audited with actor and reason; lying statuses are refused', async (t) => {
-  const viewer = ((await admin(t, '{ viewer { projectId } }')).data as { viewer: { projectId: string } }).viewer;
+  const { viewer } = await t.context.cluster.client().request(ViewerDocument);
   const v = await createVolume(t, 2, 'resettable');
   await waitStatus(t, v.id, 'AVAILABLE');
 
-  const toError = await admin(t, RESET, { input: { id: v.id, status: 'ERROR', reason: 'disk on host-a reported I/O errors' } });
+  const toError = await admin(t, ResetVolumeStatusDocument, { input: { id: v.id, status: 'ERROR', reason: 'disk on host-a reported I/O errors' } });
   t.falsy(toError.errors, JSON.stringify(toError.errors));
-  const e = (toError.data as { resetVolumeStatus: { volume: Vol; audit: Audit } }).resetVolumeStatus;
+  const e = toError.data!.resetVolumeStatus;
   t.is(e.volume.status, 'ERROR');
   t.like(e.audit, { resourceType: 'volume', resourceId: v.id, action: 'reset_status', fromStatus: 'AVAILABLE', toStatus: 'ERROR', actorProjectId: viewer.projectId });
 
-  const back = await admin(t, RESET, { input: { id: v.id, status: 'AVAILABLE', reason: 'fsck clean, INC-42' } });
+  const back = await admin(t, ResetVolumeStatusDocument, { input: { id: v.id, status: 'AVAILABLE', reason: 'fsck clean, INC-42' } });
   t.falsy(back.errors, JSON.stringify(back.errors));
-  t.is((back.data as { resetVolumeStatus: { volume: Vol } }).resetVolumeStatus.volume.status, 'AVAILABLE');
+  t.is(back.data?.resetVolumeStatus.volume.status, 'AVAILABLE');
 
   for (const [status, why] of [['IN_USE', /no attachments yet/], ['CREATING', /transitional/], ['DELETED', /forceDeleteVolume/]] as const) {
-    const r = await admin(t, RESET, { input: { id: v.id, status, reason: 'should be refused' } });
+    const r = await admin(t, ResetVolumeStatusDocument, { input: { id: v.id, status, reason: 'should be refused' } });
     t.is(code(r), 'BAD_USER_INPUT', status);
     t.regex(r.errors![0]!.message, why, status);
   }
-  t.is(code(await admin(t, RESET, { input: { id: v.id, status: 'ERROR', reason: '' } })), 'BAD_USER_INPUT');
-  t.is(code(await admin(t, RESET, { input: { id: v.id, status: 'ERROR', reason: 'x'.repeat(1025) } })), 'BAD_USER_INPUT');
+  t.is(code(await admin(t, ResetVolumeStatusDocument, { input: { id: v.id, status: 'ERROR', reason: '' } })), 'BAD_USER_INPUT');
+  t.is(code(await admin(t, ResetVolumeStatusDocument, { input: { id: v.id, status: 'ERROR', reason: 'x'.repeat(1025) } })), 'BAD_USER_INPUT');
 
   const audits = (await getVolume(t, v.id))!.statusAudits;
   t.deepEqual(audits.map((a) => [a.fromStatus, a.toStatus, a.reason]), [
@@ -160,34 +151,27 @@ test.serial('an AVAILABLE volume is reset to ERROR and back, both audited with a
     t.regex(a.actorTokenId, /^[0-9a-f-]{36}$/);
     t.is(a.actorProjectId, viewer.projectId);
   }
-  const q = await admin(t, `query($f: StatusAuditFilter) { statusAudits(first: 1, filter: $f) { totalCount pageInfo { hasNextPage endCursor } edges { node { ${AUDIT} } } } }`, {
-    f: { resourceType: 'volume', resourceId: v.id },
-  });
+  const q = await admin(t, StatusAuditsDocument, { first: 1, filter: { resourceType: 'volume', resourceId: v.id } });
   t.falsy(q.errors, JSON.stringify(q.errors));
-  const page = (q.data as { statusAudits: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string }; edges: Array<{ node: Audit }> } }).statusAudits;
+  const page = q.data!.statusAudits;
   t.is(page.totalCount, 2);
   t.true(page.pageInfo.hasNextPage);
   t.deepEqual(page.edges[0]!.node, audits[0]);
-  const next = await admin(t, `query($f: StatusAuditFilter, $after: String) { statusAudits(first: 5, after: $after, filter: $f) { pageInfo { hasNextPage } edges { node { id } } } }`, {
-    f: { resourceId: v.id },
-    after: page.pageInfo.endCursor,
-  });
-  const rest = (next.data as { statusAudits: { pageInfo: { hasNextPage: boolean }; edges: Array<{ node: { id: string } }> } }).statusAudits;
+  const rest = (await t.context.cluster.client().request(StatusAuditsDocument, { first: 5, after: page.pageInfo.endCursor, filter: { resourceId: v.id } })).statusAudits;
   t.deepEqual(rest.edges.map((x) => x.node.id), [audits[1]!.id]);
   t.false(rest.pageInfo.hasNextPage);
-  t.is(code(await admin(t, '{ statusAudits(filter: { resourceType: "backup" }) { totalCount } }')), 'BAD_USER_INPUT');
+  t.is(code(await admin(t, StatusAuditsDocument, { filter: { resourceType: 'backup' } })), 'BAD_USER_INPUT');
 
   // Snapshots: AVAILABLE, ERROR and ERROR_DELETING only.
-  const s = await admin(t, `mutation($input: CreateSnapshotInput!) { createSnapshot(input: $input) { snapshot { id } } }`, { input: { volumeId: v.id, name: 'snap' } });
+  const s = await admin(t, CreateSnapshotDocument, { input: { volumeId: v.id, name: 'snap' } });
   t.falsy(s.errors, JSON.stringify(s.errors));
-  const snapId = (s.data as { createSnapshot: { snapshot: { id: string } } }).createSnapshot.snapshot.id;
-  const SNAP_RESET = `mutation($input: ResetSnapshotStatusInput!) { resetSnapshotStatus(input: $input) { snapshot { id status } audit { ${AUDIT} } } }`;
+  const snapId = s.data!.createSnapshot.snapshot.id;
   await waitForSnapshot(t.context.cluster.client(), snapId, 'AVAILABLE', { timeoutMs: 30_000 });
-  const bad = await admin(t, SNAP_RESET, { input: { id: snapId, status: 'DELETING', reason: 'no' } });
+  const bad = await admin(t, ResetSnapshotStatusDocument, { input: { id: snapId, status: 'DELETING', reason: 'no' } });
   t.is(code(bad), 'BAD_USER_INPUT');
-  const ok = await admin(t, SNAP_RESET, { input: { id: snapId, status: 'ERROR', reason: 'checksum mismatch' } });
+  const ok = await admin(t, ResetSnapshotStatusDocument, { input: { id: snapId, status: 'ERROR', reason: 'checksum mismatch' } });
   t.falsy(ok.errors, JSON.stringify(ok.errors));
-  t.like((ok.data as { resetSnapshotStatus: { snapshot: { status: string }; audit: Audit } }).resetSnapshotStatus, {
+  t.like(ok.data!.resetSnapshotStatus, {
     snapshot: { status: 'ERROR' },
     audit: { resourceType: 'snapshot', resourceId: snapId, fromStatus: 'AVAILABLE', toStatus: 'ERROR', reason: 'checksum mismatch' },
   });
@@ -202,9 +186,9 @@ test.serial('forceDeleteVolume of a volume stuck CREATING on a stopped agent end
     // The scheduler places it on the (still fresh) pool; the agent is not there to make it.
     const placed = await waitUntil(`volume ${v.id} to be placed on host-a`, () => getVolume(t, v.id), (x) => x?.host === 'host-a', 10_000);
     t.is(placed!.status, 'CREATING');
-    const f = await admin(t, FORCE, { input: { id: v.id, reason: 'host-a was down, volume stuck' } });
+    const f = await admin(t, ForceDeleteVolumeDocument, { input: { id: v.id, reason: 'host-a was down, volume stuck' } });
     t.falsy(f.errors, JSON.stringify(f.errors));
-    const out = (f.data as { forceDeleteVolume: { volume: Vol; operation: { kind: string; status: string }; audit: Audit } }).forceDeleteVolume;
+    const out = f.data!.forceDeleteVolume;
     t.is(out.volume.status, 'DELETING');
     t.is(out.operation.kind, 'delete_volume');
     t.like(out.audit, { action: 'force_delete', fromStatus: 'CREATING', toStatus: 'DELETING', reason: 'host-a was down, volume stuck' });

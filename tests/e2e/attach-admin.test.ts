@@ -18,9 +18,27 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { natsAuthOptions } from '../../src/bus/index.js';
-import { CreateVolumeDocument, VolumeDocument } from '../../src/client/index.js';
-import { gql, waitFor, startCluster, type Cluster } from '../helpers/cluster.js';
-import { waitForBackup, waitForSnapshot, waitForVolume } from '../helpers/wait.js';
+import {
+  AttachmentDocument,
+  AttachmentNodeDocument,
+  CompleteAttachmentDocument,
+  CreateAttachmentDocument,
+  CreateBackupDocument,
+  CreateSnapshotDocument,
+  CreateVolumeDocument,
+  CreateVolumeTypeDocument,
+  DeleteAttachmentDocument,
+  DeleteSnapshotDocument,
+  DeleteVolumeDocument,
+  ForceDeleteVolumeDocument,
+  ForceDetachDocument,
+  RestoreBackupDocument,
+  VolumeDocument,
+  type FlintDocument,
+} from '../../src/client/index.js';
+import { waitFor, startCluster, type Cluster } from '../helpers/cluster.js';
+import { errorCode } from '../helpers/sdk.js';
+import { waitForAttachment, waitForBackup, waitForSnapshot, waitForVolume, type AttachmentState } from '../helpers/wait.js';
 import { iscsiImageOpts } from '../helpers/iscsi.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 
@@ -33,25 +51,11 @@ interface Ctx {
 const test = anyTest as TestFn<Ctx>;
 type T = ExecutionContext<Ctx>;
 
-type Err = { message: string; extensions?: { code?: string; attachmentIds?: string[] } };
-type Result<D> = { data?: D; errors?: Err[] };
-
-interface ConnData {
-  targetIqn: string;
-  targetPortal: string;
-  targetLun: number;
-  authUsername: string;
-  authPassword: string | null;
-}
-interface Att {
-  id: string;
-  status: string;
-  connectionInfo: { data: ConnData } | null;
-}
+type Att = AttachmentState;
+type ConnData = NonNullable<Att['connectionInfo']>['data'];
 
 const HOST = 'store-adm';
 const INI = 'iqn.2026-11.test.flint:admin-consumer';
-const ATT = 'id status connectionInfo { data { targetIqn targetPortal targetLun authUsername authPassword } }';
 const POOLS = { raw: { pool: 'rawpool', format: 'raw' }, qcow2: { pool: 'qcpool', format: 'qcow2' } } as const;
 type Format = keyof typeof POOLS;
 
@@ -69,10 +73,7 @@ test.before(async (t) => {
     ],
   });
   for (const fmt of ['raw', 'qcow2']) {
-    const r = await gql(cluster.url, cluster.adminToken, 'mutation($input: CreateVolumeTypeInput!) { createVolumeType(input: $input) { id } }', {
-      input: { name: `fmt-${fmt}`, extraSpecs: { 'capabilities:fmt': fmt } },
-    });
-    if (r.errors) throw new Error(JSON.stringify(r.errors));
+    await cluster.client().request(CreateVolumeTypeDocument, { input: { name: `fmt-${fmt}`, extraSpecs: { 'capabilities:fmt': fmt } } });
   }
   // The tests' read-only observer: it may watch what crosses the bus (the bus refuses anonymous clients).
   const nc = await connect({ servers: cluster.nats.url, ...natsAuthOptions({ nkeySeedFile: cluster.natsSeed('observer') }) });
@@ -88,12 +89,10 @@ test.afterEach.always((t) => {
   if (!t.passed && t.context.cluster) t.log(t.context.cluster.logs());
 });
 
-const call = async <D>(t: T, token: string, query: string, variables?: Record<string, unknown>): Promise<Result<D>> =>
-  (await gql(t.context.cluster.url, token, query, variables)) as Result<D>;
-const ok = <D>(r: Result<D>): D => {
-  if (r.errors) throw new Error(JSON.stringify(r.errors));
-  return r.data!;
-};
+/** A typed document sent with `token`: the whole answer, its errors returned, not thrown. */
+const call = <D, V>(t: T, token: string, doc: FlintDocument<D, V>, variables?: V) => t.context.cluster.client(token).raw(doc, variables);
+const code = errorCode;
+const member = (t: T) => t.context.cluster.client(t.context.member);
 
 async function volumeStatus(t: T, id: string): Promise<string | undefined> {
   const r = await t.context.cluster.client().raw(VolumeDocument, { id });
@@ -119,39 +118,35 @@ async function backupEnded(t: T, id: string): Promise<Ended> {
 }
 
 async function getAttachment(t: T, id: string): Promise<Att | null> {
-  return ok(await call<{ attachment: Att | null }>(t, t.context.member, `query($id: ID!) { attachment(id: $id) { ${ATT} } }`, { id })).attachment;
+  return (await member(t).request(AttachmentDocument, { id })).attachment;
+}
+
+/** Waits until the attachment's export is ready (its connectionInfo set). */
+async function exported(t: T, id: string): Promise<Att> {
+  return (await waitForAttachment(member(t), id, (a) => a?.connectionInfo != null, { what: `attachment ${id} to be exported` }))!;
 }
 
 /** Attaches with a connector, waits for the export, completes: the volume is IN_USE. */
 async function attach(t: T, volumeId: string): Promise<Att> {
-  const r = ok(await call<{ createAttachment: { attachment: Att } }>(t, t.context.member, `mutation($input: CreateAttachmentInput!) { createAttachment(input: $input) { attachment { ${ATT} } } }`, {
+  const r = await member(t).request(CreateAttachmentDocument, {
     input: { volumeId, instanceId: 'vm-adm', connector: { initiator: INI, host: 'consumer', ip: '127.0.0.1' } },
-  }));
-  const id = r.createAttachment.attachment.id;
-  let a: Att | null = null;
-  await waitFor(async () => (a = await getAttachment(t, id))?.connectionInfo != null, 60_000, () => `attachment ${id} was not exported: ${JSON.stringify(a)}`);
-  ok(await call(t, t.context.member, 'mutation($id: ID!) { completeAttachment(input: { id: $id }) { attachment { status } } }', { id }));
+  });
+  const a = await exported(t, r.createAttachment.attachment.id);
+  await member(t).request(CompleteAttachmentDocument, { id: a.id });
   await waitForVolume(t.context.cluster.client(), volumeId, 'IN_USE');
-  return a!;
+  return a;
 }
 
 /** Attaches over NBD (no initiator), waits for the export, completes: the volume is IN_USE. Returns the attachment id and the export's URI. */
 async function attachNbd(t: T, volumeId: string): Promise<{ id: string; uri: string }> {
-  const FIELDS = 'id status connectionInfo { driverVolumeType data { uri } }';
-  type NbdAtt = { id: string; connectionInfo: { driverVolumeType: string; data: { uri: string } } | null };
-  const r = ok(await call<{ createAttachment: { attachment: NbdAtt } }>(t, t.context.member, `mutation($input: CreateAttachmentInput!) { createAttachment(input: $input) { attachment { ${FIELDS} } } }`, {
+  const r = await member(t).request(CreateAttachmentDocument, {
     input: { volumeId, instanceId: 'vm-adm-nbd', targetKind: 'NBD', connector: { host: 'consumer-nbd', ip: '127.0.0.1' } },
-  }));
+  });
   const id = r.createAttachment.attachment.id;
-  let a: NbdAtt | null = null;
-  await waitFor(async () => {
-    a = ok(await call<{ attachment: NbdAtt | null }>(t, t.context.member, `query($id: ID!) { attachment(id: $id) { ${FIELDS} } }`, { id })).attachment;
-    return a?.connectionInfo != null;
-  }, 60_000, () => `attachment ${id} was not exported: ${JSON.stringify(a)}`);
-  ok(await call(t, t.context.member, 'mutation($id: ID!) { completeAttachment(input: { id: $id }) { attachment { status } } }', { id }));
+  const info = (await exported(t, id)).connectionInfo!;
+  await member(t).request(CompleteAttachmentDocument, { id });
   await waitForVolume(t.context.cluster.client(), volumeId, 'IN_USE');
-  const info = (a as NbdAtt | null)!.connectionInfo!;
-  if (info.driverVolumeType !== 'nbd') throw new Error(`attached over ${info.driverVolumeType}, not nbd`);
+  if (info.driverVolumeType !== 'nbd' || !info.data.uri) throw new Error(`attached over ${info.driverVolumeType} (uri ${info.data.uri}), not nbd`);
   return { id, uri: info.data.uri };
 }
 
@@ -225,7 +220,7 @@ test.serial('the CHAP secret is sealed in the attachment row, the outbox command
   const w = iscsiIo(a.connectionInfo!.data, 'write -P 0x3c 0 64k');
   t.is(w.status, 0, w.out);
   // Another project sees no password (and no attachment).
-  const other = await call<{ attachment: Att | null }>(t, t.context.other, `query($id: ID!) { attachment(id: $id) { ${ATT} } }`, { id: a.id });
+  const other = await call(t, t.context.other, AttachmentDocument, { id: a.id });
   t.is(other.data?.attachment, null);
 
   // A restarted agent re-creates the export from the DB's sealed secret.
@@ -236,41 +231,37 @@ test.serial('the CHAP secret is sealed in the attachment row, the outbox command
 
 test.serial('node(id) resolves an attachment for its project and admins, and is null for another project', async (t) => {
   const volumeId = await newVolume(t, 'node-id', 'raw');
-  const r = ok(await call<{ createAttachment: { attachment: { id: string } } }>(t, t.context.member, 'mutation($input: CreateAttachmentInput!) { createAttachment(input: $input) { attachment { id } } }', {
-    input: { volumeId, instanceId: 'vm-node' },
-  }));
+  const r = await member(t).request(CreateAttachmentDocument, { input: { volumeId, instanceId: 'vm-node' } });
   const id = r.createAttachment.attachment.id;
-  const NODE = 'query($id: ID!) { node(id: $id) { __typename id ... on Attachment { status volumeId } } }';
-  const mine = ok(await call<{ node: { __typename: string; id: string; status: string; volumeId: string } | null }>(t, t.context.member, NODE, { id }));
+  const mine = await member(t).request(AttachmentNodeDocument, { id });
   t.deepEqual(mine.node, { __typename: 'Attachment', id, status: 'RESERVED', volumeId });
-  const admin = ok(await call<{ node: { id: string } | null }>(t, t.context.cluster.adminToken, NODE, { id }));
+  const admin = await t.context.cluster.client().request(AttachmentNodeDocument, { id });
   t.is(admin.node?.id, id);
-  const other = await call<{ node: unknown }>(t, t.context.other, NODE, { id });
+  const other = await call(t, t.context.other, AttachmentNodeDocument, { id });
   t.is(other.errors, undefined);
   t.is(other.data?.node, null);
-  ok(await call(t, t.context.member, 'mutation($id: ID!) { deleteAttachment(input: { id: $id }) { attachment { status } } }', { id }));
-  const detached = ok(await call<{ node: { status: string } | null }>(t, t.context.member, NODE, { id }));
-  t.is(detached.node?.status, 'DETACHED', 'a DETACHED attachment still resolves, as attachment(id) does');
+  await member(t).request(DeleteAttachmentDocument, { id });
+  const detached = (await member(t).request(AttachmentNodeDocument, { id })).node;
+  t.is(detached?.__typename === 'Attachment' ? detached.status : undefined, 'DETACHED', 'a DETACHED attachment still resolves, as attachment(id) does');
 });
 
 test.serial('forceDeleteVolume refuses a volume with attachments, naming them; after forceDetach it deletes the volume and its image', async (t) => {
   const volumeId = await newVolume(t, 'force-del', 'qcow2');
   const a = await attach(t, volumeId);
-  const FORCE = 'mutation($input: ForceDeleteVolumeInput!) { forceDeleteVolume(input: $input) { volume { id status } } }';
-  const refused = await call(t, t.context.cluster.adminToken, FORCE, { input: { id: volumeId, reason: 'cleanup' } });
-  t.is(refused.errors?.[0]?.extensions?.code, 'INVALID_STATE');
+  const refused = await call(t, t.context.cluster.adminToken, ForceDeleteVolumeDocument, { input: { id: volumeId, reason: 'cleanup' } });
+  t.is(code(refused), 'INVALID_STATE');
   t.true(refused.errors![0]!.message.includes(a.id), refused.errors![0]!.message);
   t.regex(refused.errors![0]!.message, /forceDetach/);
-  const plain = await call(t, t.context.member, 'mutation($input: DeleteVolumeInput!) { deleteVolume(input: $input) { volume { status } } }', { input: { id: volumeId } });
-  t.is(plain.errors?.[0]?.extensions?.code, 'INVALID_STATE');
+  const plain = await call(t, t.context.member, DeleteVolumeDocument, { input: { id: volumeId } });
+  t.is(code(plain), 'INVALID_STATE');
   t.true(plain.errors![0]!.message.includes(a.id));
   t.is(await volumeStatus(t, volumeId), 'IN_USE', 'nothing changed');
   t.true(existsSync(imageOf(t, 'qcow2', volumeId)));
 
-  ok(await call(t, t.context.cluster.adminToken, 'mutation($id: ID!) { forceDetach(input: { id: $id, reason: "cleanup" }) { attachment { status } } }', { id: a.id }));
-  await waitFor(async () => (await getAttachment(t, a.id))?.status === 'DETACHED', 60_000, () => 'the attachment was not detached');
+  await t.context.cluster.client().request(ForceDetachDocument, { input: { id: a.id, reason: 'cleanup' } });
+  await waitForAttachment(member(t), a.id, 'DETACHED');
   await waitForVolume(t.context.cluster.client(), volumeId, 'AVAILABLE');
-  ok(await call(t, t.context.cluster.adminToken, FORCE, { input: { id: volumeId, reason: 'cleanup' } }));
+  await t.context.cluster.client().request(ForceDeleteVolumeDocument, { input: { id: volumeId, reason: 'cleanup' } });
   await waitFor(async () => (await volumeStatus(t, volumeId)) === undefined, 60_000, () => 'the volume was not deleted');
   await waitFor(async () => !existsSync(imageOf(t, 'qcow2', volumeId)), 30_000, () => 'the image is still there');
   t.pass();
@@ -284,12 +275,11 @@ for (const format of ['raw', 'qcow2'] as const) {
     const w = iscsiIo(d, 'write -P 0xa7 1M 2M');
     t.is(w.status, 0, w.out);
 
-    const CREATE = 'mutation($input: CreateBackupInput!) { createBackup(input: $input) { backup { id status } } }';
-    const refused = await call(t, t.context.member, CREATE, { input: { volumeId, name: 'no-force' } });
-    t.is(refused.errors?.[0]?.extensions?.code, 'INVALID_STATE');
+    const refused = await call(t, t.context.member, CreateBackupDocument, { input: { volumeId, name: 'no-force' } });
+    t.is(code(refused), 'INVALID_STATE');
     t.regex(refused.errors![0]!.message, /force/);
 
-    const created = ok(await call<{ createBackup: { backup: { id: string } } }>(t, t.context.member, CREATE, { input: { volumeId, name: 'forced', force: true } }));
+    const created = await member(t).request(CreateBackupDocument, { input: { volumeId, name: 'forced', force: true } });
     const backupId = created.createBackup.backup.id;
     const b = await backupEnded(t, backupId);
     t.is(b.status, 'AVAILABLE', JSON.stringify(b.messages));
@@ -304,7 +294,7 @@ for (const format of ['raw', 'qcow2'] as const) {
     await waitFor(async () => snapshotsOnDisk(t, format, volumeId).length === 0, 30_000, () => `temporary snapshot left: ${snapshotsOnDisk(t, format, volumeId).join(', ')}`);
 
     // Restore into a new volume: it holds what the initiator wrote before the backup.
-    const restored = ok(await call<{ restoreBackup: { volume: { id: string } } }>(t, t.context.member, 'mutation($input: RestoreBackupInput!) { restoreBackup(input: $input) { volume { id } } }', { input: { backupId } }));
+    const restored = await member(t).request(RestoreBackupDocument, { input: { backupId } });
     const newId = restored.restoreBackup.volume.id;
     await waitForVolume(t.context.cluster.client(), newId, 'AVAILABLE');
     const pool = [POOLS.raw, POOLS.qcow2].find((p) => existsSync(join(t.context.cluster.poolDir(HOST, p.pool), `volume-${newId}.${p.format}`)))!;
@@ -325,12 +315,11 @@ for (const format of ['raw', 'qcow2'] as const) {
     const w = iscsiIo(d, 'write -P 0x3c 2M 1M');
     t.is(w.status, 0, w.out);
 
-    const CREATE = 'mutation($input: CreateSnapshotInput!) { createSnapshot(input: $input) { snapshot { id status } } }';
-    const refused = await call(t, t.context.member, CREATE, { input: { volumeId, name: 'no-force' } });
-    t.is(refused.errors?.[0]?.extensions?.code, 'INVALID_STATE');
+    const refused = await call(t, t.context.member, CreateSnapshotDocument, { input: { volumeId, name: 'no-force' } });
+    t.is(code(refused), 'INVALID_STATE');
     t.regex(refused.errors![0]!.message, /is IN_USE .*attached: snapshot it with `force: true`/);
 
-    const created = ok(await call<{ createSnapshot: { snapshot: { id: string } } }>(t, t.context.member, CREATE, { input: { volumeId, name: 'forced', force: true } }));
+    const created = await member(t).request(CreateSnapshotDocument, { input: { volumeId, name: 'forced', force: true } });
     const snapshotId = created.createSnapshot.snapshot.id;
     const snap = await snapshotEnded(t, snapshotId);
     t.is(snap.status, 'AVAILABLE', JSON.stringify(snap.messages));
@@ -347,7 +336,7 @@ for (const format of ['raw', 'qcow2'] as const) {
     t.is(back.status, 0, back.out);
 
     // Deleting the snapshot while the volume is exported: gone from disk, the export still serves the new bytes.
-    ok(await call(t, t.context.member, 'mutation($id: ID!) { deleteSnapshot(input: { id: $id }) { snapshot { status } } }', { id: snapshotId }));
+    await member(t).request(DeleteSnapshotDocument, { input: { id: snapshotId } });
     await waitFor(async () => snapshotsOnDisk(t, format, volumeId).length === 0, 60_000, () => `snapshot left: ${snapshotsOnDisk(t, format, volumeId).join(', ')}`);
     const r = iscsiIo(d, 'read -P 0x77 2M 64k');
     t.is(r.status, 0, r.out);
@@ -360,8 +349,7 @@ test.serial('qcow2 over NBD: createSnapshot with force is AVAILABLE while attach
   const w = nbdIo(a.uri, 'write -P 0x4d 2M 1M');
   t.is(w.status, 0, w.out);
 
-  const CREATE = 'mutation($input: CreateSnapshotInput!) { createSnapshot(input: $input) { snapshot { id status } } }';
-  const created = ok(await call<{ createSnapshot: { snapshot: { id: string } } }>(t, t.context.member, CREATE, { input: { volumeId, name: 'forced-nbd', force: true } }));
+  const created = await member(t).request(CreateSnapshotDocument, { input: { volumeId, name: 'forced-nbd', force: true } });
   const snapshotId = created.createSnapshot.snapshot.id;
   const snap = await snapshotEnded(t, snapshotId);
   t.is(snap.status, 'AVAILABLE', JSON.stringify(snap.messages));
@@ -380,7 +368,7 @@ test.serial('qcow2 over NBD: createSnapshot with force is AVAILABLE while attach
   t.is(old.status, 0, old.out);
   rmSync(copy, { force: true });
 
-  ok(await call(t, t.context.member, 'mutation($id: ID!) { deleteSnapshot(input: { id: $id }) { snapshot { status } } }', { id: snapshotId }));
+  await member(t).request(DeleteSnapshotDocument, { input: { id: snapshotId } });
   await waitFor(async () => snapshotsOnDisk(t, 'qcow2', volumeId).length === 0, 60_000, () => `snapshot left: ${snapshotsOnDisk(t, 'qcow2', volumeId).join(', ')}`);
   const r = nbdIo(a.uri, 'read -P 0x78 2M 64k');
   t.is(r.status, 0, r.out);
@@ -392,8 +380,7 @@ test.serial('qcow2 over NBD: a forced backup of the attached volume keeps the ex
   const w = nbdIo(a.uri, 'write -P 0xb3 1M 2M');
   t.is(w.status, 0, w.out);
 
-  const CREATE = 'mutation($input: CreateBackupInput!) { createBackup(input: $input) { backup { id status } } }';
-  const created = ok(await call<{ createBackup: { backup: { id: string } } }>(t, t.context.member, CREATE, { input: { volumeId, name: 'forced-nbd', force: true } }));
+  const created = await member(t).request(CreateBackupDocument, { input: { volumeId, name: 'forced-nbd', force: true } });
   const backupId = created.createBackup.backup.id;
   const b = await backupEnded(t, backupId);
   t.is(b.status, 'AVAILABLE', JSON.stringify(b.messages));
@@ -406,7 +393,7 @@ test.serial('qcow2 over NBD: a forced backup of the attached volume keeps the ex
   t.is(w2.status, 0, w2.out);
   await waitFor(async () => snapshotsOnDisk(t, 'qcow2', volumeId).length === 0, 30_000, () => `temporary snapshot left: ${snapshotsOnDisk(t, 'qcow2', volumeId).join(', ')}`);
 
-  const restored = ok(await call<{ restoreBackup: { volume: { id: string } } }>(t, t.context.member, 'mutation($input: RestoreBackupInput!) { restoreBackup(input: $input) { volume { id } } }', { input: { backupId } }));
+  const restored = await member(t).request(RestoreBackupDocument, { input: { backupId } });
   const newId = restored.restoreBackup.volume.id;
   await waitForVolume(t.context.cluster.client(), newId, 'AVAILABLE');
   const pool = [POOLS.raw, POOLS.qcow2].find((p) => existsSync(join(t.context.cluster.poolDir(HOST, p.pool), `volume-${newId}.${p.format}`)))!;

@@ -1,72 +1,50 @@
 /**
  * Attachments end to end (issue 4): a real cluster (nats-server, SQLite, gateway,
- * scheduler, one agent with its own tgtd and qemu-nbd servers) driven over HTTP and
- * graphql-ws, and the exports checked with independent clients: qemu-io through libiscsi
+ * scheduler, one agent with its own tgtd and qemu-nbd servers) driven through the typed SDK,
+ * and the exports checked with independent clients: qemu-io through libiscsi
  * (logging in as the connector's initiator with the returned CHAP credentials),
  * iscsi-ls, nbdinfo and qemu-io over NBD.
  */
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { spawnSync } from 'node:child_process';
-import type { Client } from 'graphql-ws';
-import { gql, startCluster, type Cluster } from '../helpers/cluster.js';
-import { collect, wsClient } from '../helpers/ws.js';
+import {
+  AttachmentConnectionIdsDocument,
+  AttachmentDocument,
+  CompleteAttachmentDocument,
+  CreateAttachmentDocument,
+  CreateVolumeDocument,
+  DeleteAttachmentDocument,
+  DeleteVolumeDocument,
+  UpdateAttachmentDocument,
+  VolumeAttachmentsDocument,
+  type CreateAttachmentInput,
+  type CreateVolumeInput,
+  type FlintDocument,
+} from '../../src/client/index.js';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { errorCode } from '../helpers/sdk.js';
+import { waitForAttachment, waitForVolume, type AttachmentState } from '../helpers/wait.js';
 import { iscsiImageOpts } from '../helpers/iscsi.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 
 interface Ctx {
   cluster: Cluster;
-  ws: Client[];
   member: string;
   reader: string;
   other: string;
 }
 const test = anyTest as TestFn<Ctx>;
 
-type Err = { message: string; extensions?: { code?: string } };
-type Result<T> = { data?: T; errors?: Err[] };
-
-interface ConnData {
-  targetIqn: string | null;
-  targetPortal: string | null;
-  targetLun: number | null;
-  authMethod: string | null;
-  authUsername: string | null;
-  authPassword: string | null;
-  accessMode: string;
-  volumeId: string;
-  attachmentId: string;
-  host: string | null;
-  port: number | null;
-  exportName: string | null;
-  uri: string | null;
-}
-interface Att {
-  id: string;
-  status: string;
-  mode: string;
-  targetKind: string;
-  version: number;
-  connectionInfo: { driverVolumeType: string; data: ConnData } | null;
-}
+type Att = AttachmentState;
+type ConnData = NonNullable<Att['connectionInfo']>['data'];
 
 const INI = 'iqn.2026-11.test.flint:consumer-1';
 const FOREIGN = 'iqn.2026-11.test.flint:intruder';
-const ATT = 'id status mode targetKind version connectionInfo { driverVolumeType data { targetIqn targetPortal targetLun authMethod authUsername authPassword accessMode volumeId attachmentId host port exportName uri } }';
-const CREATE_VOLUME = 'mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id status } } }';
-const VOLUME_CHANGED = 'subscription($id: ID!) { volumeChanged(id: $id) { id status } }';
-const CREATE = `mutation($input: CreateAttachmentInput!) { createAttachment(input: $input) { attachment { ${ATT} } operation { id kind status resourceType } } }`;
-const UPDATE = `mutation($input: UpdateAttachmentInput!) { updateAttachment(input: $input) { attachment { ${ATT} } operation { id kind } } }`;
-const COMPLETE = `mutation($id: ID!) { completeAttachment(input: { id: $id }) { attachment { ${ATT} } operation { status } } }`;
-const DELETE = `mutation($id: ID!) { deleteAttachment(input: { id: $id }) { attachment { ${ATT} } operation { id kind } } }`;
-const CHANGED = `subscription($id: ID!) { attachmentChanged(id: $id) { ${ATT} } }`;
-const GET = `query($id: ID!) { attachment(id: $id) { ${ATT} } }`;
-const VOLUME = 'query($id: ID!) { volume(id: $id) { id status multiattach attachments { id status } } }';
 
 test.before(async (t) => {
   const cluster = await startCluster({ database: 'sqlite', agents: [{ host: 'store-1', pools: [{ name: 'raw', imageFormat: 'raw', capacityGiB: 50 }] }] });
   t.context = {
     cluster,
-    ws: [],
     member: await cluster.token('alpha', 'member'),
     reader: await cluster.token('alpha', 'reader'),
     other: await cluster.token('beta', 'member'),
@@ -74,7 +52,6 @@ test.before(async (t) => {
 });
 
 test.after.always(async (t) => {
-  for (const c of t.context.ws ?? []) await c.dispose();
   await t.context.cluster?.stop();
 });
 
@@ -82,55 +59,38 @@ test.afterEach.always((t) => {
   if (!t.passed && t.context.cluster) t.log(t.context.cluster.logs());
 });
 
-const call = async <T>(t: { context: Ctx }, token: string, query: string, variables?: Record<string, unknown>): Promise<Result<T>> =>
-  (await gql(t.context.cluster.url, token, query, variables)) as Result<T>;
-const code = (r: Result<unknown>) => r.errors?.[0]?.extensions?.code;
-const ws = (t: { context: Ctx }, token: string): Client => {
-  const c = wsClient(t.context.cluster.url, token);
-  t.context.ws.push(c);
-  return c;
-};
+/** A typed document sent with `token`: the whole answer, its errors returned, not thrown. */
+const call = <D, V>(t: { context: Ctx }, token: string, doc: FlintDocument<D, V>, variables?: V) => t.context.cluster.client(token).raw(doc, variables);
+const code = errorCode;
+const member = (t: { context: Ctx }) => t.context.cluster.client(t.context.member);
 
-async function availableVolume(t: { context: Ctx }, name: string, extra: Record<string, unknown> = {}): Promise<string> {
-  const r = await call<{ createVolume: { volume: { id: string } } }>(t, t.context.member, CREATE_VOLUME, { input: { name, sizeGiB: 1, ...extra } });
-  if (r.errors) throw new Error(JSON.stringify(r.errors));
-  const id = r.data!.createVolume.volume.id;
+async function availableVolume(t: { context: Ctx }, name: string, extra: Partial<CreateVolumeInput> = {}): Promise<string> {
+  const r = await member(t).request(CreateVolumeDocument, { input: { name, sizeGiB: 1, ...extra } });
+  const id = r.createVolume.volume.id;
   await waitVolume(t, id, 'AVAILABLE');
   return id;
 }
 
 async function waitVolume(t: { context: Ctx }, id: string, status: string): Promise<void> {
-  const sub = collect(ws(t, t.context.member), VOLUME_CHANGED, { id }, (d) => d.volumeChanged as { status: string });
-  try {
-    await sub.waitFor((v) => v.status === status, 30_000);
-  } finally {
-    sub.close();
-  }
+  await waitForVolume(member(t), id, status, { timeoutMs: 30_000 });
 }
 
-async function waitAttachment(t: { context: Ctx }, id: string, pred: (a: Att) => boolean): Promise<Att> {
-  const sub = collect(ws(t, t.context.member), CHANGED, { id }, (d) => d.attachmentChanged as Att);
-  try {
-    return await sub.waitFor(pred, 30_000);
-  } finally {
-    sub.close();
-  }
+async function waitAttachment(t: { context: Ctx }, id: string, pred: (a: Att) => boolean, what: string): Promise<Att> {
+  return (await waitForAttachment(member(t), id, (a) => a !== null && pred(a), { what: `attachment ${id} ${what}`, timeoutMs: 30_000 }))!;
 }
 
 /** Creates an attachment with a connector and waits until its export is ready. */
-async function attach(t: ExecutionContext<Ctx>, volumeId: string, input: Record<string, unknown> = {}): Promise<Att> {
-  const r = await call<{ createAttachment: { attachment: Att } }>(t, t.context.member, CREATE, {
+async function attach(t: ExecutionContext<Ctx>, volumeId: string, input: Partial<CreateAttachmentInput> = {}): Promise<Att> {
+  const r = await member(t).request(CreateAttachmentDocument, {
     input: { volumeId, instanceId: 'vm-1', connector: { initiator: INI, host: 'consumer-1', ip: '127.0.0.1' }, ...input },
   });
-  if (r.errors) throw new Error(JSON.stringify(r.errors));
-  t.is(r.data!.createAttachment.attachment.status, 'ATTACHING');
-  return waitAttachment(t, r.data!.createAttachment.attachment.id, (a) => a.connectionInfo !== null);
+  t.is(r.createAttachment.attachment.status, 'ATTACHING');
+  return waitAttachment(t, r.createAttachment.attachment.id, (a) => a.connectionInfo !== null, 'to have its connectionInfo');
 }
 
 async function detach(t: { context: Ctx }, id: string): Promise<void> {
-  const r = await call<{ deleteAttachment: { attachment: Att } }>(t, t.context.member, DELETE, { id });
-  if (r.errors) throw new Error(JSON.stringify(r.errors));
-  await waitAttachment(t, id, (a) => a.status === 'DETACHED');
+  await member(t).request(DeleteAttachmentDocument, { id });
+  await waitAttachment(t, id, (a) => a.status === 'DETACHED', 'to be DETACHED');
 }
 
 function iscsiOpts(d: ConnData, over: { initiator?: string; password?: string } = {}): string {
@@ -160,15 +120,15 @@ test.serial('iSCSI: attach, write through libiscsi with CHAP, complete, detach (
   t.truthy(d.authUsername);
   t.true((d.authPassword ?? '').length >= 12);
   t.is(d.accessMode, 'rw');
-  t.is(d.volumeId, volumeId);
-  t.is(d.attachmentId, a.id);
+  const ids = (await member(t).request(AttachmentConnectionIdsDocument, { id: a.id })).attachment?.connectionInfo?.data;
+  t.deepEqual(ids, { volumeId, attachmentId: a.id });
   await waitVolume(t, volumeId, 'ATTACHING');
 
   const w = iscsiIo(d, 'write -P 0x5a 0 1M');
   t.is(w.status, 0, w.out);
   t.true(iscsiLs(d.targetPortal!).includes(d.targetIqn!), 'the target is listed while attached');
 
-  const c = await call<{ completeAttachment: { attachment: Att; operation: { status: string } } }>(t, t.context.member, COMPLETE, { id: a.id });
+  const c = await call(t, t.context.member, CompleteAttachmentDocument, { id: a.id });
   t.is(c.data?.completeAttachment.attachment.status, 'ATTACHED', JSON.stringify(c.errors));
   t.is(c.data?.completeAttachment.operation.status, 'SUCCEEDED');
   await waitVolume(t, volumeId, 'IN_USE');
@@ -176,8 +136,8 @@ test.serial('iSCSI: attach, write through libiscsi with CHAP, complete, detach (
   await detach(t, a.id);
   await waitVolume(t, volumeId, 'AVAILABLE');
   t.false(iscsiLs(d.targetPortal!).includes(d.targetIqn!), 'the target is gone after detach');
-  const after = await call<{ attachment: Att }>(t, t.context.member, GET, { id: a.id });
-  t.is(after.data?.attachment.connectionInfo, null);
+  const after = await member(t).request(AttachmentDocument, { id: a.id });
+  t.is(after.attachment?.connectionInfo, null);
 
   const again = await attach(t, volumeId, { idempotencyKey: 'again-1' });
   t.not(again.id, a.id);
@@ -243,7 +203,7 @@ test.serial('an agent restart brings the exports back', async (t) => {
   const a = await attach(t, volumeId);
   const d = a.connectionInfo!.data;
   t.is(iscsiIo(d, 'write -P 0x77 0 64k').status, 0);
-  await call(t, t.context.member, COMPLETE, { id: a.id });
+  await member(t).request(CompleteAttachmentDocument, { id: a.id });
   await t.context.cluster.restartAgent('store-1');
   // The restarted agent re-creates the export from the database before it takes commands.
   let ok = { status: 1 as number | null, out: '' };
@@ -258,67 +218,65 @@ test.serial('an agent restart brings the exports back', async (t) => {
 test.serial('multiattach: a second attachment is refused without the flag, allowed with it; IN_USE until the last detach', async (t) => {
   const single = await availableVolume(t, 'single');
   const first = await attach(t, single);
-  const second = await call(t, t.context.member, CREATE, { input: { volumeId: single, instanceId: 'vm-2', connector: { initiator: INI, host: 'c2' } } });
+  const second = await call(t, t.context.member, CreateAttachmentDocument, { input: { volumeId: single, instanceId: 'vm-2', connector: { initiator: INI, host: 'c2' } } });
   t.is(code(second), 'INVALID_STATE');
   t.regex(second.errors![0]!.message, new RegExp(`already attached \\(attachments: ${first.id}`));
-  const del = await call(t, t.context.member, 'mutation($id: ID!) { deleteVolume(input: { id: $id }) { volume { id } } }', { id: single });
+  const del = await call(t, t.context.member, DeleteVolumeDocument, { input: { id: single } });
   t.is(code(del), 'INVALID_STATE');
   t.regex(del.errors![0]!.message, new RegExp(first.id));
   await detach(t, first.id);
 
   const shared = await availableVolume(t, 'shared', { multiattach: true });
   const a1 = await attach(t, shared);
-  await call(t, t.context.member, COMPLETE, { id: a1.id });
+  await member(t).request(CompleteAttachmentDocument, { id: a1.id });
   await waitVolume(t, shared, 'IN_USE');
   const a2 = await attach(t, shared, { instanceId: 'vm-2', connector: { initiator: 'iqn.2026-11.test.flint:consumer-2', host: 'c2' } });
-  await call(t, t.context.member, COMPLETE, { id: a2.id });
-  const v = await call<{ volume: { status: string; multiattach: boolean; attachments: Array<{ id: string }> } }>(t, t.context.member, VOLUME, { id: shared });
-  t.true(v.data!.volume.multiattach);
-  t.is(v.data!.volume.attachments.length, 2);
+  await member(t).request(CompleteAttachmentDocument, { id: a2.id });
+  const v = (await member(t).request(VolumeAttachmentsDocument, { id: shared })).volume!;
+  t.true(v.multiattach);
+  t.is(v.attachments.length, 2);
   await detach(t, a1.id);
-  const mid = await call<{ volume: { status: string } }>(t, t.context.member, VOLUME, { id: shared });
-  t.is(mid.data!.volume.status, 'IN_USE');
+  const mid = (await member(t).request(VolumeAttachmentsDocument, { id: shared })).volume!;
+  t.is(mid.status, 'IN_USE');
   await detach(t, a2.id);
   await waitVolume(t, shared, 'AVAILABLE');
 });
 
 test.serial('a reserved attachment gets its connector later; every refused transition has its code', async (t) => {
   const volumeId = await availableVolume(t, 'reserved-data');
-  const r = await call<{ createAttachment: { attachment: Att; operation: { status: string; kind: string } } }>(t, t.context.member, CREATE, {
-    input: { volumeId, instanceId: 'vm-3' },
-  });
-  const id = r.data!.createAttachment.attachment.id;
-  t.is(r.data!.createAttachment.attachment.status, 'RESERVED');
-  t.is(r.data!.createAttachment.operation.status, 'SUCCEEDED');
+  const r = await member(t).request(CreateAttachmentDocument, { input: { volumeId, instanceId: 'vm-3' } });
+  const id = r.createAttachment.attachment.id;
+  t.is(r.createAttachment.attachment.status, 'RESERVED');
+  t.is(r.createAttachment.operation.status, 'SUCCEEDED');
   await waitVolume(t, volumeId, 'RESERVED');
-  const early = await call(t, t.context.member, COMPLETE, { id });
+  const early = await call(t, t.context.member, CompleteAttachmentDocument, { id });
   t.is(code(early), 'INVALID_STATE');
   t.regex(early.errors![0]!.message, /is RESERVED and cannot be completed/);
-  const bad = await call(t, t.context.member, UPDATE, { input: { id, connector: { initiator: 'iqn.bad', host: 'h', ip: '999.1.1.1' } } });
+  const bad = await call(t, t.context.member, UpdateAttachmentDocument, { input: { id, connector: { initiator: 'iqn.bad', host: 'h', ip: '999.1.1.1' } } });
   t.is(code(bad), 'BAD_USER_INPUT');
   t.regex(bad.errors![0]!.message, /not a valid IQN/);
   t.regex(bad.errors![0]!.message, /not an IPv4 or IPv6 address/);
-  const u = await call<{ updateAttachment: { attachment: Att } }>(t, t.context.member, UPDATE, { input: { id, connector: { initiator: INI, host: 'h' } } });
+  const u = await call(t, t.context.member, UpdateAttachmentDocument, { input: { id, connector: { initiator: INI, host: 'h' } } });
   t.is(u.data?.updateAttachment.attachment.status, 'ATTACHING', JSON.stringify(u.errors));
-  const twice = await call(t, t.context.member, UPDATE, { input: { id, connector: { initiator: INI, host: 'h' } } });
+  const twice = await call(t, t.context.member, UpdateAttachmentDocument, { input: { id, connector: { initiator: INI, host: 'h' } } });
   t.is(code(twice), 'INVALID_STATE');
-  const ready = await waitAttachment(t, id, (a) => a.connectionInfo !== null);
+  const ready = await waitAttachment(t, id, (a) => a.connectionInfo !== null, 'to have its connectionInfo');
   t.is(iscsiIo(ready.connectionInfo!.data, 'read 0 4k').status, 0);
   await detach(t, id);
-  const gone = await call(t, t.context.member, COMPLETE, { id });
+  const gone = await call(t, t.context.member, CompleteAttachmentDocument, { id });
   t.is(code(gone), 'INVALID_STATE');
   t.regex(gone.errors![0]!.message, /is DETACHED/);
-  const again = await call(t, t.context.member, DELETE, { id });
+  const again = await call(t, t.context.member, DeleteAttachmentDocument, { id });
   t.is(code(again), 'INVALID_STATE');
-  const missing = await call(t, t.context.member, CREATE, { input: { volumeId: '00000000-0000-0000-0000-000000000000', instanceId: 'x' } });
+  const missing = await call(t, t.context.member, CreateAttachmentDocument, { input: { volumeId: '00000000-0000-0000-0000-000000000000', instanceId: 'x' } });
   t.is(code(missing), 'NOT_FOUND');
-  const noIni = await call(t, t.context.member, CREATE, { input: { volumeId, instanceId: 'x', targetKind: 'ISCSI', connector: { host: 'h' } } });
+  const noIni = await call(t, t.context.member, CreateAttachmentDocument, { input: { volumeId, instanceId: 'x', targetKind: 'ISCSI', connector: { host: 'h' } } });
   t.is(code(noIni), 'BAD_USER_INPUT');
   t.regex(noIni.errors![0]!.message, /initiator is required for an iSCSI attachment: .*; or ask for targetKind NBD, which needs none/);
   // Without targetKind, a connector without an initiator gets NBD (the pool offers it) instead of an error.
-  const nbd = await call<{ createAttachment: { attachment: Att } }>(t, t.context.member, CREATE, { input: { volumeId, instanceId: 'x', connector: { host: 'h' } } });
+  const nbd = await call(t, t.context.member, CreateAttachmentDocument, { input: { volumeId, instanceId: 'x', connector: { host: 'h' } } });
   t.is(nbd.data?.createAttachment.attachment.targetKind, 'NBD', JSON.stringify(nbd.errors));
-  const nbdReady = await waitAttachment(t, nbd.data!.createAttachment.attachment.id, (a) => a.connectionInfo !== null);
+  const nbdReady = await waitAttachment(t, nbd.data!.createAttachment.attachment.id, (a) => a.connectionInfo !== null, 'to have its connectionInfo');
   t.is(nbdReady.connectionInfo!.driverVolumeType, 'nbd');
   await detach(t, nbdReady.id);
 });
@@ -326,18 +284,18 @@ test.serial('a reserved attachment gets its connector later; every refused trans
 test.serial('a reader sees the attachment without the CHAP secret; another project sees nothing and cannot touch it', async (t) => {
   const volumeId = await availableVolume(t, 'secret-data');
   const a = await attach(t, volumeId);
-  const asReader = await call<{ attachment: Att }>(t, t.context.reader, GET, { id: a.id });
-  t.is(asReader.data?.attachment.id, a.id);
-  t.is(asReader.data?.attachment.connectionInfo?.data.authPassword, null);
-  t.truthy(asReader.data?.attachment.connectionInfo?.data.authUsername);
-  const readerDelete = await call(t, t.context.reader, DELETE, { id: a.id });
+  const asReader = await call(t, t.context.reader, AttachmentDocument, { id: a.id });
+  t.is(asReader.data?.attachment?.id, a.id);
+  t.is(asReader.data?.attachment?.connectionInfo?.data.authPassword, null);
+  t.truthy(asReader.data?.attachment?.connectionInfo?.data.authUsername);
+  const readerDelete = await call(t, t.context.reader, DeleteAttachmentDocument, { id: a.id });
   t.is(code(readerDelete), 'FORBIDDEN');
-  const asOther = await call<{ attachment: Att | null }>(t, t.context.other, GET, { id: a.id });
+  const asOther = await call(t, t.context.other, AttachmentDocument, { id: a.id });
   t.is(asOther.data?.attachment, null);
-  const otherDelete = await call(t, t.context.other, DELETE, { id: a.id });
+  const otherDelete = await call(t, t.context.other, DeleteAttachmentDocument, { id: a.id });
   t.is(code(otherDelete), 'NOT_FOUND');
-  const asAdmin = await call<{ attachment: Att }>(t, t.context.cluster.adminToken, GET, { id: a.id });
-  t.is(asAdmin.data?.attachment.connectionInfo?.data.authPassword, a.connectionInfo!.data.authPassword);
+  const asAdmin = await call(t, t.context.cluster.adminToken, AttachmentDocument, { id: a.id });
+  t.is(asAdmin.data?.attachment?.connectionInfo?.data.authPassword, a.connectionInfo!.data.authPassword);
   t.false(t.context.cluster.logs().includes(a.connectionInfo!.data.authPassword!), 'the secret is in no log');
   await detach(t, a.id);
 });

@@ -8,7 +8,9 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { CreateAttachmentDocument, CreateVolumeDocument } from '../../src/client/index.js';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { waitForAttachment, waitForVolume } from '../helpers/wait.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 
@@ -26,6 +28,10 @@ test.before(async () => {
   });
 });
 
+test.afterEach.always((t) => {
+  if (!t.passed && cluster) t.log(cluster.logs());
+});
+
 test.after.always(async () => {
   await cluster?.stop();
   await keys?.cleanup();
@@ -33,23 +39,16 @@ test.after.always(async () => {
 
 test('an agent with another key fails the export with a message naming its key file', async (t) => {
   const c = cluster!;
-  const member = await c.token('alpha', 'member');
-  const call = async <D>(q: string, v: Record<string, unknown>) => (await gql(c.url, member, q, v)) as { data?: D; errors?: unknown[] };
-  const v = await call<{ createVolume: { volume: { id: string } } }>('mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id } } }', { input: { name: 'k', sizeGiB: 1 } });
-  const volumeId = v.data!.createVolume.volume.id;
-  await waitFor(async () => (await call<{ volume: { status: string } }>('query($id: ID!) { volume(id: $id) { status } }', { id: volumeId })).data?.volume.status === 'AVAILABLE', 60_000, () => 'volume not AVAILABLE');
-  const a = await call<{ createAttachment: { attachment: { id: string } } }>('mutation($input: CreateAttachmentInput!) { createAttachment(input: $input) { attachment { id } } }', {
+  const flint = c.client(await c.token('alpha', 'member'));
+  const v = await flint.request(CreateVolumeDocument, { input: { name: 'k', sizeGiB: 1 } });
+  const volumeId = v.createVolume.volume.id;
+  await waitForVolume(flint, volumeId, 'AVAILABLE');
+  const a = await flint.request(CreateAttachmentDocument, {
     input: { volumeId, instanceId: 'vm-k', connector: { initiator: 'iqn.2026-11.test.flint:k', host: 'k', ip: '127.0.0.1' } },
   });
-  const id = a.data!.createAttachment.attachment.id;
-  type A = { status: string; messages: Array<{ message: string }> };
-  let last: A | undefined;
-  await waitFor(
-    async () => (last = (await call<{ attachment: A }>('query($id: ID!) { attachment(id: $id) { status messages { message } } }', { id })).data?.attachment)?.status === 'ERROR_ATTACHING',
-    60_000,
-    () => `attachment did not fail: ${JSON.stringify(last)}\n${c.logs()}`,
-  );
-  const message = last!.messages.map((m) => m.message).join('\n');
+  const id = a.createAttachment.attachment.id;
+  const failed = await waitForAttachment(flint, id, 'ERROR_ATTACHING', { what: `attachment ${id} to fail (ERROR_ATTACHING)` });
+  const message = failed.messages.map((m) => m.message).join('\n');
   t.true(message.includes(`does not open with the key from ${agentKey}`), message);
   t.regex(message, /FLINT_SECRET_KEY_FILE/);
 });

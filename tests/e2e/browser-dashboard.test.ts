@@ -5,11 +5,22 @@
  * loads nothing from elsewhere, polls nothing, and comes back after a gateway restart.
  */
 import anyTest, { type TestFn } from 'ava';
-import type { Client } from 'graphql-ws';
 import type { Browser, Page } from 'playwright-core';
+import {
+  CreateVolumeDocument,
+  DeleteVolumeDocument,
+  MessageAddedDocument,
+  MessagesDocument,
+  OperationEventsDocument,
+  OperationsDocument,
+  PoolsChangedDocument,
+  ServicesChangedDocument,
+  type CreateVolumeInput,
+  type FlintApiError,
+} from '../../src/client/index.js';
 import { launchBrowser, screenshot } from '../helpers/browser.js';
-import { gql, startCluster, type Cluster } from '../helpers/cluster.js';
-import { collect, wsClient } from '../helpers/ws.js';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { EventLog } from '../helpers/wait.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 
 interface Opened {
@@ -26,37 +37,25 @@ interface Ctx {
   browser: Browser;
   memberA: string;
   memberB: string;
-  ws: Client[];
 }
 
 /** The dashboard page, shared by the serial browser tests (each test gets its own copy of `t.context`). */
 let shared: Opened | undefined;
 
-interface Op {
-  id: string;
-  kind: string;
-  status: string;
-  resourceId: string;
-}
-
 const test = anyTest as TestFn<Ctx>;
-
-const CREATE = 'mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id status } operation { id status } } }';
-const DELETE = 'mutation($id: ID!) { deleteVolume(input: { id: $id }) { volume { status } } }';
 
 test.before(async (t) => {
   const cluster = await startCluster({
     database: 'sqlite',
     agents: [{ host: 'host-a', pools: [{ name: 'fast', imageFormat: 'qcow2', capacityGiB: 100 }] }],
   });
-  t.context = { cluster, ws: [] } as unknown as Ctx;
+  t.context = { cluster } as unknown as Ctx;
   t.context.browser = await launchBrowser();
   t.context.memberA = await cluster.token('alpha', 'member');
   t.context.memberB = await cluster.token('beta', 'member');
 });
 
 test.after.always(async (t) => {
-  for (const c of t.context.ws ?? []) await c.dispose();
   await t.context.browser?.close();
   await t.context.cluster?.stop();
 });
@@ -65,16 +64,8 @@ test.afterEach.always((t) => {
   if (!t.passed && t.context.cluster) t.log(t.context.cluster.logs());
 });
 
-const ws = (t: { context: Ctx }, token: string): Client => {
-  const c = wsClient(t.context.cluster.url, token);
-  t.context.ws.push(c);
-  return c;
-};
-
-async function createVolume(cluster: Cluster, token: string, input: Record<string, unknown>): Promise<{ volumeId: string; operationId: string }> {
-  const r = await gql(cluster.url, token, CREATE, { input });
-  if (r.errors) throw new Error(JSON.stringify(r.errors));
-  const d = (r.data as { createVolume: { volume: { id: string }; operation: { id: string } } }).createVolume;
+async function createVolume(cluster: Cluster, token: string, input: CreateVolumeInput): Promise<{ volumeId: string; operationId: string }> {
+  const d = (await cluster.client(token).request(CreateVolumeDocument, { input })).createVolume;
   return { volumeId: d.volume.id, operationId: d.operation.id };
 }
 
@@ -82,9 +73,8 @@ const settle = () => new Promise((r) => setTimeout(r, 300));
 
 test.serial('operationEvents follows a create from PENDING to SUCCEEDED, only for its project, and operations lists it newest first', async (t) => {
   const { cluster, memberA, memberB } = t.context;
-  const OPS = 'subscription($filter: OperationFilter) { operationEvents(filter: $filter) { id kind status resourceId finishedAt } }';
-  const eventsA = collect(ws(t, memberA), OPS, { filter: { kind: 'create_volume' } }, (d) => d.operationEvents as Op);
-  const eventsB = collect(ws(t, memberB), OPS, {}, (d) => d.operationEvents as Op);
+  const eventsA = EventLog.of(cluster.client(memberA).subscribe(OperationEventsDocument, { filter: { kind: 'create_volume' } }), 'operationEvents of alpha', (e) => e.operationEvents);
+  const eventsB = EventLog.of(cluster.client(memberB).subscribe(OperationEventsDocument, {}), 'operationEvents of beta', (e) => e.operationEvents);
   await settle();
   const { volumeId, operationId } = await createVolume(cluster, memberA, { name: 'watched-op', sizeGiB: 1 });
   const done = await eventsA.waitFor((o) => o.id === operationId && o.status === 'SUCCEEDED');
@@ -94,13 +84,12 @@ test.serial('operationEvents follows a create from PENDING to SUCCEEDED, only fo
   t.deepEqual([...stages].sort((x, y) => rank(x) - rank(y)), stages, `stages arrive in order: ${stages.join(', ')}`);
   t.is(eventsB.values.length, 0);
 
-  const list = (await gql(cluster.url, memberA, '{ operations(first: 1) { totalCount edges { node { id status } } pageInfo { hasNextPage } } }')).data as {
-    operations: { totalCount: number; edges: Array<{ node: { id: string; status: string } }>; pageInfo: { hasNextPage: boolean } };
-  };
-  t.deepEqual(list.operations.edges[0]!.node, { id: operationId, status: 'SUCCEEDED' });
-  const running = (await gql(cluster.url, memberA, '{ operations(filter: { status: [PENDING, RUNNING] }) { totalCount } }')).data as { operations: { totalCount: number } };
+  const a = cluster.client(memberA);
+  const list = await a.request(OperationsDocument, { first: 1 });
+  t.like(list.operations.edges[0]!.node, { id: operationId, status: 'SUCCEEDED' });
+  const running = await a.request(OperationsDocument, { filter: { status: ['PENDING', 'RUNNING'] } });
   t.is(running.operations.totalCount, 0);
-  const other = (await gql(cluster.url, memberB, '{ operations { totalCount } }')).data as { operations: { totalCount: number } };
+  const other = await cluster.client(memberB).request(OperationsDocument, {});
   t.is(other.operations.totalCount, 0);
   eventsA.close();
   eventsB.close();
@@ -112,31 +101,29 @@ function rank(status: string): number {
 
 test.serial('a failed create leaves a message that messageAdded delivers to its project and messages lists', async (t) => {
   const { cluster, memberA, memberB } = t.context;
-  const MSGS = 'subscription { messageAdded { id resourceType resourceId event message level } }';
-  const addedA = collect(ws(t, memberA), MSGS, {}, (d) => d.messageAdded as { id: string; resourceId: string; event: string; message: string; level: string });
-  const addedB = collect(ws(t, memberB), MSGS, {}, (d) => d.messageAdded);
+  const addedA = EventLog.of(cluster.client(memberA).subscribe(MessageAddedDocument, {}), 'messageAdded of alpha', (e) => e.messageAdded);
+  const addedB = EventLog.of(cluster.client(memberB).subscribe(MessageAddedDocument, {}), 'messageAdded of beta', (e) => e.messageAdded);
   await settle();
   const { volumeId } = await createVolume(cluster, memberA, { name: 'too-big', sizeGiB: 60_000 });
   const m = await addedA.waitFor((x) => x.resourceId === volumeId);
   t.is(m.event, 'create_volume');
   t.is(m.level, 'ERROR');
   t.regex(m.message, /CapacityFilter/);
-  const listed = (await gql(cluster.url, memberA, 'query($id: ID!) { messages(filter: { resourceType: "volume", resourceId: $id }) { totalCount edges { node { id } } } }', { id: volumeId }))
-    .data as { messages: { totalCount: number; edges: Array<{ node: { id: string } }> } };
+  const listed = await cluster.client(memberA).request(MessagesDocument, { filter: { resourceType: 'volume', resourceId: volumeId } });
   t.is(listed.messages.totalCount, 1);
   t.is(listed.messages.edges[0]!.node.id, m.id);
-  t.is(((await gql(cluster.url, memberB, '{ messages { totalCount } }')).data as { messages: { totalCount: number } }).messages.totalCount, 0);
+  t.is((await cluster.client(memberB).request(MessagesDocument, {})).messages.totalCount, 0);
   t.is(addedB.values.length, 0);
   addedA.close();
   addedB.close();
-  await gql(cluster.url, memberA, DELETE, { id: volumeId });
+  await cluster.client(memberA).request(DeleteVolumeDocument, { input: { id: volumeId } });
 });
 
 test.serial('poolsChanged and servicesChanged send the lists at once and again on heartbeats, to admins only', async (t) => {
   const { cluster, memberA } = t.context;
-  const admin = ws(t, cluster.adminToken);
-  const pools = collect(admin, 'subscription { poolsChanged { id state totalCapacityGiB allocatedCapacityGiB updatedAt } }', {}, (d) => d.poolsChanged as Array<{ id: string; state: string; updatedAt: string }>);
-  const services = collect(admin, 'subscription { servicesChanged { role host state lastHeartbeatAt } }', {}, (d) => d.servicesChanged as Array<{ role: string; state: string }>);
+  const admin = cluster.client();
+  const pools = EventLog.of(admin.subscribe(PoolsChangedDocument), 'poolsChanged', (e) => e.poolsChanged);
+  const services = EventLog.of(admin.subscribe(ServicesChangedDocument), 'servicesChanged', (e) => e.servicesChanged);
   const first = await pools.waitFor(() => true);
   t.deepEqual(first.map((p) => [p.id, p.state]), [['host-a@fast', 'UP']]);
   // The agent beats every second: the whole list comes again, newer.
@@ -146,9 +133,9 @@ test.serial('poolsChanged and servicesChanged send the lists at once and again o
   pools.close();
   services.close();
 
-  const forbidden = collect(ws(t, memberA), 'subscription { poolsChanged { id } }', {}, (d) => d);
-  const err = (await forbidden.waitError()) as Array<{ extensions?: { code?: string } }>;
-  t.is(err[0]?.extensions?.code, 'FORBIDDEN');
+  const forbidden = EventLog.of(cluster.client(memberA).subscribe(PoolsChangedDocument), 'poolsChanged of a member');
+  const err = (await forbidden.waitError()) as FlintApiError;
+  t.is(err.code, 'FORBIDDEN');
 });
 
 /** Opens /dashboard and connects with the admin token pasted into the form. */
@@ -182,7 +169,7 @@ async function roundTrip(t: { context: Ctx; is(a: unknown, b: unknown, m?: strin
   t.is(await row.locator('td').first().innerText(), name);
   await row.locator('[data-status="AVAILABLE"]').waitFor({ timeout: 20_000 });
   if (shot) t.is(typeof (await screenshot(page, shot)), 'string');
-  const r = await gql(cluster.url, cluster.adminToken, DELETE, { id: volumeId });
+  const r = await cluster.client().raw(DeleteVolumeDocument, { input: { id: volumeId } });
   t.is(r.errors, undefined);
   await row.waitFor({ state: 'detached', timeout: 20_000 });
 }

@@ -6,7 +6,8 @@
 import anyTest, { type TestFn } from 'ava';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, screenshot } from '../helpers/browser.js';
-import { gql, startCluster, type Cluster } from '../helpers/cluster.js';
+import { CreateVolumeDocument } from '../../src/client/index.js';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 
 interface Ctx {
@@ -124,7 +125,7 @@ test('a subscription in GraphiQL runs over graphql-ws with the token from the He
   t.true(subscribed, 'GraphiQL sent the subscription over a WebSocket');
   t.deepEqual(sockets, [cluster.url.replace(/^http/, 'ws')]);
   // CREATED may race the subscription's start; UPDATED (AVAILABLE) follows when the agent is done.
-  const r = await gql(cluster.url, cluster.adminToken, 'mutation { createVolume(input: { name: "ide-watched", sizeGiB: 1 }) { volume { id } } }');
+  const r = await cluster.client().raw(CreateVolumeDocument, { input: { name: 'ide-watched', sizeGiB: 1 } });
   t.falsy(r.errors);
   const shown = await response(page, '"name": "ide-watched"');
   t.regex(shown, /"volumeEvents"/);

@@ -6,7 +6,9 @@
  */
 import anyTest, { type TestFn } from 'ava';
 import { spawnSync } from 'node:child_process';
-import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { ExtendVolumeDocument } from '../../src/client/index.js';
+import { startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { waitForVolume } from '../helpers/wait.js';
 import { json, runFlint, type Run } from '../helpers/flint-cli.js';
 import { tempDir, type TempDir } from '../helpers/tmp.js';
 import { noProcessesLeft } from '../helpers/processes.js';
@@ -99,14 +101,18 @@ test.serial('an attached qcow2 volume grows while exported: IN_USE again and the
     return `${r.stdout}${r.stderr}`;
   };
   t.regex(size(), /Total size:1073741824\b/);
-  const ext = await gql(t.context.cluster.url, t.context.member, 'mutation($id: ID!) { extendVolume(input: { id: $id, newSizeGiB: 2 }) { volume { status } } }', { id: volumeId });
+  const member = t.context.cluster.client(t.context.member);
+  const ext = await member.raw(ExtendVolumeDocument, { input: { id: volumeId, newSizeGiB: 2 } });
   t.falsy(ext.errors, JSON.stringify(ext.errors));
-  await waitFor(async () => {
-    const r = await gql(t.context.cluster.url, t.context.member, 'query($id: ID!) { volume(id: $id) { status sizeGiB } }', { id: volumeId });
-    const vol = (r.data as { volume: { status: string; sizeGiB: number } }).volume;
-    if (vol.status === 'ERROR_EXTENDING') throw new Error('the extend failed');
-    return vol.status === 'IN_USE' && vol.sizeGiB === 2;
-  }, 60_000, () => 'the volume did not come back IN_USE at 2 GiB');
+  await waitForVolume(
+    member,
+    volumeId,
+    (vol) => {
+      if (vol?.status === 'ERROR_EXTENDING') throw new Error('the extend failed');
+      return vol?.status === 'IN_USE' && vol.sizeGiB === 2;
+    },
+    { what: `volume ${volumeId} to come back IN_USE at 2 GiB`, timeoutMs: 60_000 },
+  );
   let seen = '';
   await waitFor(async () => /Total size:2147483648\b/.test((seen = size())), 30_000, () => `the initiator still sees: ${seen}`);
   t.pass();

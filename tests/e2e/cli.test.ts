@@ -5,10 +5,12 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { freePort, isPortFree } from '../../src/net/free-port.js';
-import { gql, waitFor } from '../helpers/cluster.js';
+import { FlintClient } from '../../src/client/index.js';
+import { waitFor } from '../helpers/cluster.js';
 import { agentPortsEnv } from '../helpers/ports.js';
 import { noProcessesLeft, processMarker } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
+import { waitForVolume } from '../helpers/wait.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const FLINT = join(ROOT, 'bin', 'flint.js');
@@ -61,11 +63,12 @@ test('flint dev starts everything, prints a working curl example, and Ctrl-C sto
   const created = JSON.parse(r.stdout) as { data: { createVolume: { volume: { id: string; status: string } } } };
   t.is(created.data.createVolume.volume.status, 'CREATING');
   const id = created.data.createVolume.volume.id;
-  await waitFor(
-    async () => ((await gql(url!, token, `query($id: ID!) { volume(id: $id) { status } }`, { id })).data as { volume: { status: string } }).volume.status === 'AVAILABLE',
-    20_000,
-    () => 'the example volume did not become AVAILABLE',
-  );
+  const client = new FlintClient({ url: url!, ...(token ? { token } : {}) });
+  try {
+    await waitForVolume(client, id, 'AVAILABLE', { what: `the example volume ${id} to be AVAILABLE`, timeoutMs: 20_000 });
+  } finally {
+    await client.close();
+  }
   t.true(existsSync(join(dir.path, 'pools', 'default', `volume-${id}.qcow2`)));
 
   child.kill('SIGINT');

@@ -4,8 +4,10 @@
  * fails; pool gauges show the cluster's pool.
  */
 import anyTest, { type TestFn } from 'ava';
-import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
-import { collect, wsClient } from '../helpers/ws.js';
+import { CreateVolumeDocument, VolumeEventsDocument, VolumesDocument } from '../../src/client/index.js';
+import { startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { errorCode } from '../helpers/sdk.js';
+import { EventLog, waitForVolume } from '../helpers/wait.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 
 const test = anyTest as TestFn<{ cluster: Cluster }>;
@@ -41,17 +43,11 @@ async function scrape(url: string): Promise<string> {
 }
 
 const gatewayMetrics = (c: Cluster) => scrape(c.url.replace(/\/graphql$/, '/metrics'));
-const CREATE = 'mutation CreateVolume($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id } } }';
-
+/** Creates a volume (the SDK's operation is named CreateVolume) and waits until it is AVAILABLE. */
 async function createVolume(c: Cluster, name: string): Promise<string> {
-  const r = await gql(c.url, c.adminToken, CREATE, { input: { name, sizeGiB: 1 } });
-  if (r.errors) throw new Error(JSON.stringify(r.errors));
-  const id = (r.data as { createVolume: { volume: { id: string } } }).createVolume.volume.id;
-  await waitFor(
-    async () => ((await gql(c.url, c.adminToken, 'query($id: ID!) { volume(id: $id) { status } }', { id })).data as { volume: { status: string } }).volume.status === 'AVAILABLE',
-    20_000,
-    () => `volume ${id} did not become AVAILABLE`,
-  );
+  const r = await c.client().request(CreateVolumeDocument, { input: { name, sizeGiB: 1 } });
+  const id = r.createVolume.volume.id;
+  await waitForVolume(c.client(), id, 'AVAILABLE', { timeoutMs: 20_000 });
   return id;
 }
 
@@ -59,8 +55,9 @@ test.serial('gateway counters move with a create and a failing query', async (t)
   const { cluster } = t.context;
   const before = await gatewayMetrics(cluster);
   await createVolume(cluster, 'metrics-1');
-  const bad = await gql(cluster.url, cluster.adminToken, 'query Broken { noSuchField }');
-  t.is(bad.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+  // Invalid on purpose, so raw text: the counters label it with its operation name.
+  const bad = await cluster.client().raw('query Broken { noSuchField }');
+  t.is(errorCode(bad), 'BAD_USER_INPUT');
 
   let after = '';
   await waitFor(
@@ -95,8 +92,8 @@ test.serial('pool gauges show the pool, its capacity and what Flint allocated on
 test.serial('a bad token counts as UNAUTHENTICATED', async (t) => {
   const { cluster } = t.context;
   const before = await gatewayMetrics(cluster);
-  const r = await gql(cluster.url, 'flint_not-a-real-token', '{ volumes(first: 1) { totalCount } }');
-  t.is(r.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
+  const r = await cluster.client('flint_not-a-real-token').raw(VolumesDocument, { first: 1 });
+  t.is(errorCode(r), 'UNAUTHENTICATED');
   const after = await gatewayMetrics(cluster);
   t.is(sample(after, 'flint_graphql_errors_total', { code: 'UNAUTHENTICATED' }) - sample(before, 'flint_graphql_errors_total', { code: 'UNAUTHENTICATED' }), 1);
 });
@@ -105,9 +102,8 @@ test.serial('the open-subscriptions gauge follows a WebSocket subscription', asy
   const { cluster } = t.context;
   const open = async () => sample(await gatewayMetrics(cluster), 'flint_graphql_subscriptions_open');
   const base = await open();
-  const client = wsClient(cluster.url, cluster.adminToken);
-  t.teardown(() => client.dispose());
-  const sub = collect(client, 'subscription Watch { volumeEvents { type } }', {}, (d) => d);
+  const sub = EventLog.of(cluster.client().subscribe(VolumeEventsDocument, {}), 'volumeEvents');
+  t.teardown(() => sub.close());
   await waitFor(async () => (await open()) === base + 1, 10_000, () => 'the gauge did not go up');
   sub.close();
   await waitFor(async () => (await open()) === base, 10_000, () => 'the gauge did not come back down');

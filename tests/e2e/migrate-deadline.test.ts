@@ -8,7 +8,9 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { CreateVolumeDocument, MigrateVolumeDocument, PoolsDocument, VolumeDocument } from '../../src/client/index.js';
+import { startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { waitForOperation, waitForVolume } from '../helpers/wait.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 
 const run = promisify(execFile);
@@ -31,34 +33,26 @@ test.afterEach.always((t) => {
   if (!t.passed && t.context.cluster) t.log(t.context.cluster.logs());
 });
 
-type R<T> = { data?: T; errors?: Array<{ message: string }> };
-const VOL = 'id status host pool migrationStatus messages { event message }';
-
 test('a migration nobody finishes fails at its deadline and leaves the volume usable where it was', async (t) => {
   const { cluster } = t.context;
-  const q = async <T>(query: string, variables?: Record<string, unknown>) => (await gql(cluster.url, cluster.adminToken, query, variables)) as R<T>;
-  const created = await q<{ createVolume: { volume: { id: string } } }>('mutation { createVolume(input: { name: "d", sizeGiB: 1 }) { volume { id } } }');
-  const id = created.data!.createVolume.volume.id;
-  type V = { id: string; status: string; host: string; pool: string; migrationStatus: string | null; messages: Array<{ event: string; message: string }> };
-  const get = async () => (await q<{ volume: V }>(`query($id: ID!) { volume(id: $id) { ${VOL} } }`, { id })).data!.volume;
-  await waitFor(async () => (await get()).status === 'AVAILABLE', 20_000, () => 'volume not AVAILABLE');
+  const flint = cluster.client();
+  const created = await flint.request(CreateVolumeDocument, { input: { name: 'd', sizeGiB: 1 } });
+  const id = created.createVolume.volume.id;
+  const get = async () => (await flint.request(VolumeDocument, { id })).volume!;
+  await waitForVolume(flint, id, 'AVAILABLE', { timeoutMs: 20_000 });
   t.like(await get(), { host: 'host-a', pool: 'fast' });
   const image = join(cluster.poolDir('host-a', 'fast'), `volume-${id}.qcow2`);
   await run('qemu-io', ['-f', 'qcow2', '-c', 'write -q -P 0x99 0 1M', image]);
-  const pools = async () => (await q<{ pools: Array<{ id: string; allocatedCapacityGiB: number }> }>('{ pools { id allocatedCapacityGiB } }')).data!.pools;
+  const pools = async () => (await flint.request(PoolsDocument)).pools.map((p) => ({ id: p.id, allocatedCapacityGiB: p.allocatedCapacityGiB }));
   const before = await pools();
 
   await cluster.stopAgent('host-a');
-  const m = await q<{ migrateVolume: { operation: { id: string } } }>('mutation($id: ID!) { migrateVolume(input: { id: $id, host: "host-b", pool: "bulk" }) { operation { id } } }', { id });
+  const m = await flint.raw(MigrateVolumeDocument, { input: { id, host: 'host-b', pool: 'bulk' } });
   t.is(m.errors, undefined, JSON.stringify(m.errors));
   const opId = m.data!.migrateVolume.operation.id;
-  type Op = { status: string; error: { code: string; message: string } | null };
-  let op: Op | undefined;
-  await waitFor(async () => {
-    op = (await q<{ operation: Op }>('query($id: ID!) { operation(id: $id) { status error { code message } } }', { id: opId })).data?.operation;
-    return op?.status === 'FAILED';
-  }, 30_000, () => `operation not failed: ${JSON.stringify(op)}`);
-  t.is(op!.error!.code, 'SERVICE_UNAVAILABLE');
+  const op = await waitForOperation(flint, opId, { timeoutMs: 30_000 });
+  t.is(op.status, 'FAILED', JSON.stringify(op));
+  t.is(op.error?.code, 'SERVICE_UNAVAILABLE');
   const v = await get();
   t.like(v, { status: 'AVAILABLE', host: 'host-a', pool: 'fast', migrationStatus: 'ERROR' });
   t.true(v.messages.some((x) => x.event === 'migrate_volume' && /because no agent finished it in time/.test(x.message)), JSON.stringify(v.messages));

@@ -7,7 +7,9 @@ import anyTest, { type TestFn } from 'ava';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { gql, startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
+import { CreateVolumeDocument, MigrateVolumeDocument, VolumeDocument } from '../../src/client/index.js';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { waitForOperation, waitForVolume } from '../helpers/wait.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 
 const run = promisify(execFile);
@@ -31,32 +33,24 @@ test.afterEach.always((t) => {
   if (!t.passed && t.context.cluster) t.log(t.context.cluster.logs());
 });
 
-type R<T> = { data?: T; errors?: Array<{ message: string }> };
-
 test('a migration whose copy outlasts the operation timeout succeeds while it reports progress', async (t) => {
   t.timeout(120_000);
   const { cluster } = t.context;
-  const q = async <T>(query: string, variables?: Record<string, unknown>) => (await gql(cluster.url, cluster.adminToken, query, variables)) as R<T>;
-  const created = await q<{ createVolume: { volume: { id: string } } }>('mutation { createVolume(input: { name: "big", sizeGiB: 1 }) { volume { id } } }');
-  const id = created.data!.createVolume.volume.id;
-  type V = { status: string; host: string; pool: string; migrationStatus: string | null; messages: Array<{ message: string }> };
-  const get = async () => (await q<{ volume: V }>('query($id: ID!) { volume(id: $id) { status host pool migrationStatus messages { message } } }', { id })).data!.volume;
-  await waitFor(async () => (await get()).status === 'AVAILABLE', 20_000, () => 'volume not AVAILABLE');
+  const flint = cluster.client();
+  const created = await flint.request(CreateVolumeDocument, { input: { name: 'big', sizeGiB: 1 } });
+  const id = created.createVolume.volume.id;
+  const get = async () => (await flint.request(VolumeDocument, { id })).volume!;
+  await waitForVolume(flint, id, 'AVAILABLE', { timeoutMs: 20_000 });
   const image = join(cluster.poolDir('host-a', 'fast'), `volume-${id}.qcow2`);
   await run('qemu-io', ['-f', 'qcow2', '-c', 'write -q -P 0x6e 0 40M', image]);
 
   const started = Date.now();
-  const m = await q<{ migrateVolume: { operation: { id: string } } }>('mutation($id: ID!) { migrateVolume(input: { id: $id, host: "host-b", pool: "slow" }) { operation { id } } }', { id });
+  const m = await flint.raw(MigrateVolumeDocument, { input: { id, host: 'host-b', pool: 'slow' } });
   t.is(m.errors, undefined, JSON.stringify(m.errors));
   const opId = m.data!.migrateVolume.operation.id;
-  type Op = { status: string; error: { code: string; message: string } | null };
-  let op: Op | undefined;
-  await waitFor(async () => {
-    op = (await q<{ operation: Op }>('query($id: ID!) { operation(id: $id) { status error { code message } } }', { id: opId })).data?.operation;
-    return op?.status === 'SUCCEEDED' || op?.status === 'FAILED';
-  }, 90_000, () => `operation did not end: ${JSON.stringify(op)}`);
+  const op = await waitForOperation(flint, opId, { timeoutMs: 90_000 });
   const seconds = (Date.now() - started) / 1000;
-  t.is(op!.status, 'SUCCEEDED', JSON.stringify(op!.error));
+  t.is(op.status, 'SUCCEEDED', JSON.stringify(op.error));
   t.true(seconds > TIMEOUT_S, `the migration took ${seconds} s, not longer than the ${TIMEOUT_S} s timeout: the test proves nothing`);
   t.like(await get(), { status: 'AVAILABLE', host: 'host-b', pool: 'slow', migrationStatus: 'SUCCESS' });
   await run('qemu-io', ['-r', '-U', '-f', 'raw', '-c', 'read -P 0x6e 0 40M', join(cluster.poolDir('host-b', 'slow'), `volume-${id}.raw`)]);
