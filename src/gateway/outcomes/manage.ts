@@ -8,9 +8,10 @@
 import type { ManageOutcomeEvent } from '../../bus/index.js';
 import { poolId } from '../../bus/index.js';
 import type { Logger } from '../../config/logger.js';
-import { addUserMessage, capacity, casVolume, findOperation, finishOperation, UserMessage, type Db, type Volume } from '../../db/index.js';
-import { countOperation } from '../../metrics/index.js';
+import { addUserMessage, capacity, casVolume, UserMessage, type Db, type Volume } from '../../db/index.js';
 import type { LiveHub } from '../live/hub.js';
+import { applyOutcome } from './apply-outcome.js';
+import { VOLUME_RESOURCE } from './resources.js';
 
 /** The bytes are on the pool already: a managed image is counted whatever the pool's limit. */
 const NO_LIMIT = Number.MAX_SAFE_INTEGER;
@@ -18,67 +19,47 @@ const LATE_MANAGE_EVENT = 'manage_late';
 
 export async function applyManageOutcome(db: Db, live: LiveHub, log: Logger, e: ManageOutcomeEvent): Promise<void> {
   const ok = e.outcome === 'manage.succeeded';
-  const em = db.fork();
-  let volume: Volume | null = null;
-  let message: UserMessage | null = null;
-  await em.transactional(async (tx) => {
-    volume = ok
-      ? await casVolume(tx, e.volumeId, { from: ['creating'] }, { status: 'available', sizeGiB: e.sizeGiB!, host: e.host, pool: e.pool })
-      : await casVolume(tx, e.volumeId, { from: ['creating'] }, { status: 'error' });
-    if (!volume) return;
-    await finishOperation(tx, e.operationId, ok ? 'succeeded' : 'failed', ok ? undefined : e.error);
-    if (ok) await capacity.reserve(tx, e.volumeId, poolId(e.host, e.pool), e.sizeGiB!, NO_LIMIT);
-    else {
-      await addUserMessage(tx, {
-        projectId: volume.projectId,
-        resourceType: 'volume',
-        resourceId: volume.id,
-        event: 'manage_volume',
-        message: e.error?.message ?? 'The existing image could not be managed.',
-      });
-      message = await tx.findOne(UserMessage, { resourceType: 'volume', resourceId: volume.id }, { orderBy: { createdAt: 'desc', id: 'desc' } });
-    }
-  });
-  if (!volume) {
-    await late(db, live, e);
-    return;
-  }
-  const v: Volume = volume;
-  countOperation('manage_volume', ok ? 'succeeded' : 'failed');
-  log.info({ volumeId: v.id, operationId: e.operationId, outcome: e.outcome, status: v.status, sizeGiB: v.sizeGiB }, 'volume changed');
-  live.publish('UPDATED', v);
-  const op = await findOperation(db.fork(), e.operationId);
-  if (op) live.publishOperation(op);
-  if (message) live.publishMessage(message);
+  await applyOutcome(
+    { db, live, log },
+    {
+      resource: VOLUME_RESOURCE,
+      resourceId: e.volumeId,
+      operationId: e.operationId,
+      outcome: e.outcome,
+      kind: 'manage_volume',
+      failed: !ok,
+      ...(e.error ? { error: e.error } : {}),
+      from: ['creating'],
+      changes: ok ? { status: 'available', sizeGiB: e.sizeGiB!, host: e.host, pool: e.pool } : { status: 'error' },
+      alsoApply: async (tx) => {
+        if (ok) await capacity.reserve(tx, e.volumeId, poolId(e.host, e.pool), e.sizeGiB!, NO_LIMIT);
+      },
+      failureMessage: 'The existing image could not be managed.',
+      late: () => late(db, live, e),
+    },
+  );
 }
 
-/** The volume had moved on (duplicate, or the deadline failed it): end the operation, and account for a late adoption. */
+/** The volume had moved on (a duplicate, or the deadline failed it): account for a late adoption. */
 async function late(db: Db, live: LiveHub, e: ManageOutcomeEvent): Promise<void> {
-  const em = db.fork();
+  if (e.outcome !== 'manage.succeeded') return;
   let changed: Volume | null = null;
-  if (e.outcome === 'manage.succeeded') {
-    await em.transactional(async (tx) => {
-      const already = await tx.count(UserMessage, { resourceType: 'volume', resourceId: e.volumeId, event: LATE_MANAGE_EVENT });
-      if (already > 0) return;
-      changed = await casVolume(tx, e.volumeId, { from: ['error'] }, { sizeGiB: e.sizeGiB!, host: e.host, pool: e.pool });
-      if (!changed) return;
-      await capacity.reserve(tx, e.volumeId, poolId(e.host, e.pool), e.sizeGiB!, NO_LIMIT);
-      await addUserMessage(tx, {
-        projectId: changed.projectId,
-        resourceType: 'volume',
-        resourceId: e.volumeId,
-        event: LATE_MANAGE_EVENT,
-        level: 'WARNING',
-        message:
-          `The agent adopted the file as this volume's image after the deadline had passed (host ${e.host}, pool ${e.pool}). ` +
-          'The volume stays ERROR: unmanage it to give the file back, or delete it to remove the bytes.',
-      });
+  await db.fork().transactional(async (tx) => {
+    const already = await tx.count(UserMessage, { resourceType: 'volume', resourceId: e.volumeId, event: LATE_MANAGE_EVENT });
+    if (already > 0) return;
+    changed = await casVolume(tx, e.volumeId, { from: ['error'] }, { sizeGiB: e.sizeGiB!, host: e.host, pool: e.pool });
+    if (!changed) return;
+    await capacity.reserve(tx, e.volumeId, poolId(e.host, e.pool), e.sizeGiB!, NO_LIMIT);
+    await addUserMessage(tx, {
+      projectId: changed.projectId,
+      resourceType: 'volume',
+      resourceId: e.volumeId,
+      event: LATE_MANAGE_EVENT,
+      level: 'WARNING',
+      message:
+        `The agent adopted the file as this volume's image after the deadline had passed (host ${e.host}, pool ${e.pool}). ` +
+        'The volume stays ERROR: unmanage it to give the file back, or delete it to remove the bytes.',
     });
-  }
-  if (changed) live.publish('UPDATED', changed);
-  if (await finishOperation(em, e.operationId, e.outcome === 'manage.succeeded' ? 'succeeded' : 'failed', e.error)) {
-    countOperation('manage_volume', e.outcome === 'manage.succeeded' ? 'succeeded' : 'failed');
-    const op = await findOperation(em, e.operationId);
-    if (op) live.publishOperation(op);
-  }
+  });
+  if (changed) VOLUME_RESOURCE.announce(live, changed);
 }
