@@ -23,6 +23,7 @@ export interface OutcomeDeclaration<Row extends { id: string; projectId: string;
   /** The operation's kind: the metric's label and the user message's event. */
   kind: string;
   failed: boolean;
+  /** The operation's error when it failed. */
   error?: { code: string; message: string };
   /** The compare-and-set: from these states… */
   from: readonly S[];
@@ -31,8 +32,8 @@ export interface OutcomeDeclaration<Row extends { id: string; projectId: string;
   prepare?(tx: EntityManager, changes: Changes): Promise<void>;
   /** After the compare-and-set applied, in its transaction (capacity, dependent rows); returns what to announce after the commit. */
   alsoApply?(tx: EntityManager, row: Row): Promise<((live: LivePublisher) => void) | void>;
-  /** The user message of a failure without an error message of its own. */
-  failureMessage: string;
+  /** The user message this outcome leaves on the resource, if any (a failure's: the agent's error, or what failed). */
+  message: string | null;
   /** When the compare-and-set matched nothing: the late rules (late.ts). */
   late(): Promise<unknown>;
 }
@@ -59,9 +60,7 @@ export async function applyOutcome<Row extends { id: string; projectId: string; 
     const r: Row = row;
     await finishOperation(tx, d.operationId, result, d.failed ? d.error : undefined);
     announceMore = await d.alsoApply?.(tx, r);
-    if (d.failed) {
-      message = await leaveMessage(tx, { projectId: r.projectId, resourceType: d.resource.type, resourceId: r.id, event: d.kind, message: d.error?.message ?? d.failureMessage });
-    }
+    if (d.message !== null) message = await leaveMessage(tx, { projectId: r.projectId, resourceType: d.resource.type, resourceId: r.id, event: d.kind, message: d.message });
   });
   if (!row) {
     await d.late();

@@ -1,19 +1,21 @@
 /**
  * The recorder's part for backups (recorder.ts delegates `backup.outcome` and
- * `backup.verified` events here): applies an agent's outcome to the backup and to the
- * volume it read or wrote, as compare-and-set transitions in one transaction, ends the
- * operation, leaves a user message on failure, then announces the changes.
+ * `backup.verified` events here): an agent's outcome is declared for apply-outcome.ts, the
+ * backup's compare-and-set with the volume it read or wrote moving in the same transaction,
+ * and the user message of a failure on the backup (or, for a restore, on its volume).
  */
 import type { EntityManager } from '@mikro-orm/knex';
 import type { BackupOutcomeEvent, BackupVerified } from '../../bus/index.js';
 import type { Logger } from '../../config/logger.js';
-import { casBackup, casVolume, findBackup, finishOperation, type Backup, type BackupChanges, type Db, type UserMessage, type Volume } from '../../db/index.js';
+import { casVolume, findBackup, finishOperation, type BackupChanges, type Db, type UserMessage, type Volume } from '../../db/index.js';
 import { BACKUP_OUTCOMES } from '../../domain/backup-states.js';
 import { outcomeTransition } from '../../domain/volume-states.js';
 import { countOperation } from '../../metrics/index.js';
 import type { BackupLive } from '../live/backup.js';
 import { announceOperationNow, leaveMessage } from './messages.js';
 import type { LiveHub } from '../live/hub.js';
+import { applyOutcome } from './apply-outcome.js';
+import { backupResource } from './resources.js';
 
 const KIND_OF: Record<string, string> = { create: 'create_backup', delete: 'delete_backup', restore: 'restore_backup', import: 'import_backup' };
 
@@ -51,40 +53,39 @@ export async function applyBackupOutcome(db: Db, live: LiveHub, backupLive: Back
   if (e.repositoryId) changes.repositoryId = e.repositoryId;
   if (e.outcome.startsWith('restore.')) changes.restoreVolumeId = null;
 
-  const em = db.fork();
-  let backup: Backup | null = null;
-  let volume: Volume | null = null;
-  const messages: UserMessage[] = [];
-  await em.transactional(async (tx) => {
-    backup = await casBackup(tx, e.backupId, { from: t.from }, changes);
-    if (!backup) return; // already applied, or overtaken (a deadline, a cancel)
-    // Reading the volume is over, whatever became of the backup (an IN_USE volume never left IN_USE).
-    if (verb === 'create') volume = await casVolume(tx, e.volumeId, { from: ['backing_up'] }, { status: outcomeTransition('backup.finished').to });
-    if (verb === 'restore') {
-      const target = e.targetVolumeId ?? e.volumeId;
-      const vt = outcomeTransition(e.outcome === 'restore.succeeded' ? 'restore.succeeded' : 'restore.failed');
-      volume = await casVolume(tx, target, { from: vt.from }, { status: vt.to });
-      if (volume && e.outcome === 'restore.failed') messages.push(await message(tx, 'volume', volume, kind, e.error?.message));
-    }
-    await finishOperation(tx, e.operationId, failed ? 'failed' : 'succeeded', e.outcome === 'create.cancelled' ? CANCELLED : failed ? e.error : undefined);
-    const b: Backup = backup;
-    if (e.outcome === 'create.failed' || e.outcome === 'delete.failed' || e.outcome === 'import.failed') messages.push(await message(tx, 'backup', b, kind, e.error?.message));
-  });
-  if (!backup) {
-    // The backup moved on (e.g. the deadline gave the work up): only end the operation if still open.
-    const fork = db.fork();
-    if (await finishOperation(fork, e.operationId, failed ? 'failed' : 'succeeded', failed ? (e.error ?? CANCELLED) : undefined)) countOperation(kind, failed ? 'failed' : 'succeeded');
-    await announceOperationNow(fork, live, e.operationId);
-    log.info({ backupId: e.backupId, outcome: e.outcome }, 'backup outcome matched no transition; operation ended only');
-    return;
-  }
-  const b: Backup = backup;
-  countOperation(kind, failed ? 'failed' : 'succeeded');
-  log.info({ backupId: b.id, volumeId: e.volumeId, operationId: e.operationId, outcome: e.outcome, status: b.status }, 'backup changed');
-  backupLive.publish(b.status === 'deleted' ? 'DELETED' : 'UPDATED', b);
-  if (volume) live.publish('UPDATED', volume);
-  await announceOperationNow(db.fork(), live, e.operationId);
-  for (const m of messages) live.publishMessage(m);
+  await applyOutcome(
+    { db, live, log },
+    {
+      resource: backupResource(backupLive),
+      resourceId: e.backupId,
+      operationId: e.operationId,
+      outcome: e.outcome,
+      kind,
+      failed,
+      ...(e.outcome === 'create.cancelled' ? { error: CANCELLED } : e.error ? { error: e.error } : {}),
+      from: t.from,
+      changes,
+      // Reading the volume is over, whatever became of the backup (an IN_USE volume never left IN_USE); a restore's target is AVAILABLE or ERROR.
+      alsoApply: async (tx) => {
+        let volume: Volume | null = null;
+        let volumeMessage: UserMessage | null = null;
+        if (verb === 'create') volume = await casVolume(tx, e.volumeId, { from: ['backing_up'] }, { status: outcomeTransition('backup.finished').to });
+        if (verb === 'restore') {
+          const vt = outcomeTransition(e.outcome === 'restore.succeeded' ? 'restore.succeeded' : 'restore.failed');
+          volume = await casVolume(tx, e.targetVolumeId ?? e.volumeId, { from: vt.from }, { status: vt.to });
+          if (volume && e.outcome === 'restore.failed') volumeMessage = await message(tx, 'volume', volume, kind, e.error?.message);
+        }
+        return (l) => {
+          if (volume) l.publish('UPDATED', volume);
+          if (volumeMessage) l.publishMessage(volumeMessage);
+        };
+      },
+      // A failed backup, delete or import is told on the backup; a failed restore on its volume (above); a cancel is what the user asked.
+      message: e.outcome === 'create.failed' || e.outcome === 'delete.failed' || e.outcome === 'import.failed' ? defaultText(kind, e.error?.message) : null,
+      // The backup moved on (e.g. the deadline gave the work up): only the operation ends, if still open.
+      late: async () => log.info({ backupId: e.backupId, outcome: e.outcome }, 'backup outcome matched no transition; operation ended only'),
+    },
+  );
 }
 
 /** A verification changes no state: it ends its operation, with a message on the backup when it failed. */
@@ -103,7 +104,12 @@ export async function applyBackupVerified(db: Db, live: LiveHub, log: Logger, e:
   if (msg) live.publishMessage(msg);
 }
 
+/** A failure's user message: the agent's error, or which work failed. */
+function defaultText(event: string, text: string | undefined): string {
+  return text ?? `The ${event.replace('_', ' ')} failed.`;
+}
+
 async function message(tx: EntityManager, resourceType: 'backup' | 'volume', r: { id: string; projectId: string }, event: string, text: string | undefined): Promise<UserMessage> {
-  return leaveMessage(tx, { projectId: r.projectId, resourceType, resourceId: r.id, event, message: text ?? `The ${event.replace('_', ' ')} failed.` });
+  return leaveMessage(tx, { projectId: r.projectId, resourceType, resourceId: r.id, event, message: defaultText(event, text) });
 }
 

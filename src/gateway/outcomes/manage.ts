@@ -34,7 +34,7 @@ export async function applyManageOutcome(db: Db, live: LiveHub, log: Logger, e: 
       alsoApply: async (tx) => {
         if (ok) await capacity.reserve(tx, e.volumeId, poolId(e.host, e.pool), e.sizeGiB!, NO_LIMIT);
       },
-      failureMessage: 'The existing image could not be managed.',
+      message: ok ? null : (e.error?.message ?? 'The existing image could not be managed.'),
       late: () => late(db, live, e),
     },
   );

@@ -5,10 +5,12 @@
  * each writing its own `if volume … else if snapshot`.
  */
 import type { EntityManager } from '@mikro-orm/knex';
-import { casSnapshot, casVolume, type Snapshot, type SnapshotChanges, type Volume, type VolumeChanges } from '../../db/index.js';
+import { casBackup, casSnapshot, casVolume, type Backup, type BackupChanges, type Snapshot, type SnapshotChanges, type Volume, type VolumeChanges } from '../../db/index.js';
+import type { BackupStatus } from '../../domain/backup-states.js';
 import type { SnapshotStatus } from '../../domain/snapshot-states.js';
 import type { VolumeStatus } from '../../domain/volume-states.js';
 import type { LivePublisher } from '../deps.js';
+import type { BackupLive } from '../live/backup.js';
 
 /** The compare-and-set guard: the states the change may start from, and optionally the version read. */
 export interface StatusGuard<S> {
@@ -17,7 +19,7 @@ export interface StatusGuard<S> {
 }
 
 export interface StatusResource<Row extends { id: string; projectId: string; status: S }, S extends string, Changes> {
-  type: 'volume' | 'snapshot';
+  type: 'volume' | 'snapshot' | 'backup';
   cas(tx: EntityManager, id: string, guard: StatusGuard<S>, changes: Changes): Promise<Row | null>;
   /** After the commit: UPDATED, or DELETED once it is. */
   announce(live: LivePublisher, row: Row): void;
@@ -38,3 +40,13 @@ export const SNAPSHOT_RESOURCE: StatusResource<Snapshot, SnapshotStatus, Snapsho
   announce: (live, s) => live.publishSnapshot(s.status === 'deleted' ? 'DELETED' : 'UPDATED', s),
   logFields: (s) => ({ snapshotId: s.id, volumeId: s.volumeId }),
 };
+
+/** Backups are announced on their own feed (../live/backup.ts), which the resource is made with. */
+export function backupResource(backupLive: Pick<BackupLive, 'publish'>): StatusResource<Backup, BackupStatus, BackupChanges> {
+  return {
+    type: 'backup',
+    cas: (tx, id, guard, changes) => casBackup(tx, id, guard, changes),
+    announce: (_live, b) => backupLive.publish(b.status === 'deleted' ? 'DELETED' : 'UPDATED', b),
+    logFields: (b) => ({ backupId: b.id, volumeId: b.volumeId }),
+  };
+}

@@ -16,6 +16,7 @@ export async function applySnapshotOutcome(db: Db, live: LiveHub, log: Logger, e
   const t = SNAPSHOT_OUTCOMES[e.outcome];
   const changes: SnapshotChanges = { status: t.to };
   if (e.outcome === 'delete.succeeded') changes.deletedAt = new Date();
+  const failed = e.outcome.endsWith('.failed');
   await applyOutcome(
     { db, live, log },
     {
@@ -24,11 +25,11 @@ export async function applySnapshotOutcome(db: Db, live: LiveHub, log: Logger, e
       operationId: e.operationId,
       outcome: e.outcome,
       kind: SNAPSHOT_EVENT_OF[e.outcome.split('.')[0]!] ?? e.outcome,
-      failed: e.outcome.endsWith('.failed'),
+      failed,
       ...(e.error ? { error: e.error } : {}),
       from: t.from,
       changes,
-      failureMessage: `The snapshot could not be ${t.verb}.`,
+      message: failed ? (e.error?.message ?? `The snapshot could not be ${t.verb}.`) : null,
       // Overtaken, e.g. deleted with its volume, or given up by the deadline sweeper.
       late: () => applyLateSnapshotOutcome(db, live, log, e),
     },

@@ -56,6 +56,7 @@ export async function applyVolumeOutcome(db: Db, live: LiveHub, log: Logger, e: 
   }
   if (e.outcome === 'extend.succeeded' && e.sizeGiB) changes.sizeGiB = e.sizeGiB;
   if (e.outcome === 'delete.succeeded') changes.deletedAt = new Date();
+  const failed = e.outcome.endsWith('.failed') || e.outcome.endsWith('.rejected');
   await applyOutcome(
     { db, live, log },
     {
@@ -64,7 +65,7 @@ export async function applyVolumeOutcome(db: Db, live: LiveHub, log: Logger, e: 
       operationId: e.operationId,
       outcome: e.outcome,
       kind: EVENT_OF[e.outcome.split('.')[0]!] ?? e.outcome,
-      failed: e.outcome.endsWith('.failed') || e.outcome.endsWith('.rejected'),
+      failed,
       ...(e.error ? { error: e.error } : {}),
       from: t.from,
       changes,
@@ -84,7 +85,7 @@ export async function applyVolumeOutcome(db: Db, live: LiveHub, log: Logger, e: 
           for (const s of snapshots) l.publishSnapshot(s.status === 'deleted' ? 'DELETED' : 'UPDATED', s);
         };
       },
-      failureMessage: `The volume could not be ${t.verb}.`,
+      message: failed ? (e.error?.message ?? `The volume could not be ${t.verb}.`) : null,
       // The deadline sweeper may have given the operation up first (src/domain/deadlines.ts, late rules).
       late: () => applyLateVolumeOutcome(db, live, log, e),
     },
