@@ -1,8 +1,8 @@
 /**
  * The recorder's part for attachments (the recorder delegates `attachment.outcome` events
- * here): applies an agent's export/unexport/refresh outcome as a guarded transition
- * (src/domain/attachment-states.ts), ends the operation, leaves a user message on
- * failure, recomputes the volume's status from its attachments, and announces it all.
+ * here): an agent's export/unexport outcome is declared for apply-outcome.ts (the guarded
+ * transition of src/domain/attachment-states.ts, the user message of a failure, the volume's
+ * status recomputed from its attachments after the commit); a refresh only ends its operation.
  * Also: an attachment operation that missed its deadline (`failOverdueAttachment`), and
  * the exports to refresh after an attached volume grew (`refreshAfterExtend`).
  */
@@ -32,8 +32,9 @@ import {
 } from '../../db/index.js';
 import { exportsOnHost } from '../../db/attachment-store.js';
 import { ATTACHMENT_OUTCOMES, type AttachmentOutcome } from '../../domain/attachment-states.js';
-import { countOperation } from '../../metrics/index.js';
 import { announceOperationNow, leaveMessage } from './messages.js';
+import { applyOutcome } from './apply-outcome.js';
+import { ATTACHMENT_RESOURCE } from './resources.js';
 import type { LiveHub } from '../live/hub.js';
 import { announceOperation as announceAndSend } from '../mutations/kernel.js';
 import type { GatewayDeps } from '../deps.js';
@@ -68,39 +69,28 @@ export async function applyAttachmentOutcome(db: Db, live: LiveHub, log: Logger,
   if (t.to) changes.status = t.to;
   if (e.outcome === 'export.succeeded' && e.connection) changes.connection = e.connection;
   if (e.outcome === 'unexport.succeeded') Object.assign(changes, { detachedAt: new Date(), connection: null });
-  let attachment: Attachment | null = null;
-  let message: UserMessage | null = null;
-  await em.transactional(async (tx) => {
-    attachment = await casAttachment(tx, e.attachmentId, { from: t.from }, changes);
-    if (!attachment) return; // already applied, or overtaken (deleted meanwhile, deadline passed)
-    await finishOperation(tx, e.operationId, failed ? 'failed' : 'succeeded', failed ? e.error : undefined);
-    if (failed) {
-      message = await leaveMessage(tx, {
-        projectId: (attachment as Attachment).projectId,
-        resourceType: 'attachment',
-        resourceId: e.attachmentId,
-        event: kind,
-        message: e.error?.message ?? `The attachment could not be ${t.verb}.`,
-      });
-    }
-  });
-  if (!attachment) {
-    // Only the operation is ended, if still open: the attachment moved on.
-    if (await finishOperation(db.fork(), e.operationId, failed ? 'failed' : 'succeeded', e.error)) {
-      countOperation(kind, failed ? 'failed' : 'succeeded');
-      await announceOperationNow(db.fork(), live, e.operationId);
-    }
-    log.info({ attachmentId: e.attachmentId, outcome: e.outcome }, 'attachment outcome matched no state; only its operation was ended');
-    return;
-  }
-  const a: Attachment = attachment;
-  countOperation(kind, failed ? 'failed' : 'succeeded');
-  log.info({ attachmentId: a.id, volumeId: a.volumeId, outcome: e.outcome, status: a.status }, 'attachment changed');
-  const volume = await syncVolumeStatus(db.fork(), a.volumeId);
-  if (volume) live.publish('UPDATED', volume);
-  live.publishAttachment('UPDATED', a);
-  await announceOperationNow(db.fork(), live, e.operationId);
-  if (message) live.publishMessage(message);
+  await applyOutcome(
+    { db, live, log },
+    {
+      resource: ATTACHMENT_RESOURCE,
+      resourceId: e.attachmentId,
+      operationId: e.operationId,
+      outcome: e.outcome,
+      kind,
+      failed,
+      ...(e.error ? { error: e.error } : {}),
+      from: t.from,
+      changes,
+      // The volume's status follows its attachments (IN_USE, RESERVED, AVAILABLE…).
+      afterCommit: async (a, l) => {
+        const volume = await syncVolumeStatus(db.fork(), a.volumeId);
+        if (volume) l.publish('UPDATED', volume);
+      },
+      message: failed ? (e.error?.message ?? `The attachment could not be ${t.verb}.`) : null,
+      // Overtaken (deleted meanwhile, deadline passed): only the operation ends, if still open.
+      late: async () => log.info({ attachmentId: e.attachmentId, outcome: e.outcome }, 'attachment outcome matched no state; only its operation was ended'),
+    },
+  );
 }
 
 /**

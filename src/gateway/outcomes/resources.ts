@@ -5,7 +5,8 @@
  * each writing its own `if volume … else if snapshot`.
  */
 import type { EntityManager } from '@mikro-orm/knex';
-import { casBackup, casSnapshot, casVolume, type Backup, type BackupChanges, type Snapshot, type SnapshotChanges, type Volume, type VolumeChanges } from '../../db/index.js';
+import { casAttachment, casBackup, casSnapshot, casVolume, type Attachment, type AttachmentChanges, type Backup, type BackupChanges, type Snapshot, type SnapshotChanges, type Volume, type VolumeChanges } from '../../db/index.js';
+import type { AttachmentStatus } from '../../domain/attachment-states.js';
 import type { BackupStatus } from '../../domain/backup-states.js';
 import type { SnapshotStatus } from '../../domain/snapshot-states.js';
 import type { VolumeStatus } from '../../domain/volume-states.js';
@@ -19,7 +20,7 @@ export interface StatusGuard<S> {
 }
 
 export interface StatusResource<Row extends { id: string; projectId: string; status: S }, S extends string, Changes> {
-  type: 'volume' | 'snapshot' | 'backup';
+  type: 'volume' | 'snapshot' | 'backup' | 'attachment';
   cas(tx: EntityManager, id: string, guard: StatusGuard<S>, changes: Changes): Promise<Row | null>;
   /** After the commit: UPDATED, or DELETED once it is. */
   announce(live: LivePublisher, row: Row): void;
@@ -39,6 +40,13 @@ export const SNAPSHOT_RESOURCE: StatusResource<Snapshot, SnapshotStatus, Snapsho
   cas: (tx, id, guard, changes) => casSnapshot(tx, id, guard, changes),
   announce: (live, s) => live.publishSnapshot(s.status === 'deleted' ? 'DELETED' : 'UPDATED', s),
   logFields: (s) => ({ snapshotId: s.id, volumeId: s.volumeId }),
+};
+
+export const ATTACHMENT_RESOURCE: StatusResource<Attachment, AttachmentStatus, AttachmentChanges> = {
+  type: 'attachment',
+  cas: (tx, id, guard, changes) => casAttachment(tx, id, guard, changes),
+  announce: (live, a) => live.publishAttachment('UPDATED', a),
+  logFields: (a) => ({ attachmentId: a.id, volumeId: a.volumeId }),
 };
 
 /** Backups are announced on their own feed (../live/backup.ts), which the resource is made with. */
