@@ -1,58 +1,13 @@
 /**
- * The `file` driver: volumes are image files in the pool's directory, managed with
- * qemu-img (Cinder's NFS / remotefs design). An image is `volume-<id>.raw` or
- * `volume-<id>.qcow2`; raw images are sparse in thin pools and `falloc`-preallocated
- * in thick ones, qcow2 images are always thin.
- *
- * Crash safety: an image is made under a hidden temporary name and renamed into place,
- * so a crash never leaves a half-made image under its final name; `setup()` removes
- * temporaries left by a crash.
- *
- * Snapshots depend on the image format of the volume (not of the pool, should the two differ):
- *
- * - qcow2: qcow2 *internal* snapshots tagged `snapshot-<snapshotId>`, taken and deleted
- *   with `qemu-img snapshot -c/-d` (which take the image's write lock, so they fail
- *   while another process writes the image) and listed from the `snapshots` array of
- *   `qemu-img info --output=json -U` (reads pass force-share). They live in the image
- *   file, so they share its clusters (copy-on-write), cost no extra provisioned
- *   capacity, and go with the file when the volume is deleted. Extending a qcow2
- *   volume that has internal snapshots works with a plain `qemu-img resize` (checked
- *   with qemu-img 7.2: qcow2 accepts growing an image with internal snapshots, and each
- *   snapshot keeps its own recorded disk size, so its data and size are untouched).
- *   The snapshot's size is read from the qcow2 snapshot table (`qcow2SnapshotSizes`),
- *   which qemu-img 7.2 does not print.
- * - raw: a sparse full copy `<pool>/.snapshots/volume-<volumeId>/snapshot-<snapshotId>.raw`,
- *   made with `cp --sparse=always --reflink=auto` (a reflink where the filesystem
- *   can, otherwise holes stay holes) to a hidden temporary name in the same directory,
- *   fsynced, renamed into place and the directory fsynced: a crash leaves either no
- *   snapshot or a whole one, and `setup()` removes the temporaries. The copies do use
- *   space, so their virtual sizes count in the provisioned capacity and their blocks
- *   against a `capacityGiB` cap; extending the volume leaves them as they are. The copy
- *   is point-in-time only if nothing writes the volume while it is made (a detached
- *   volume, as Cinder's remotefs drivers require without assisted snapshots).
- *
- * New volumes from old (`createVolumeFromSnapshot`, `cloneVolume`) are made in the pool's
- * own image format, under a temporary name that is fsynced and renamed into place:
- * qcow2 (or any format change) with `qemu-img convert` from the internal snapshot
- * (`-l snapshot.name=snapshot-<id>`) or the source image; raw from raw with the same
- * sparse `cp` as raw snapshots (thick pools: `qemu-img convert` with `falloc`). A larger
- * size is then grown with `qemu-img resize`. Reverting (`revertToSnapshot`): qcow2 with
- * `qemu-img snapshot -a`, after removing the backups' dirty bitmaps (qcow2-bitmaps.ts); raw by copying the snapshot back to a temporary image that is
- * renamed over the volume's, so a crash leaves either the old bytes or the snapshot's.
- *
- * Idempotence as in the contract: a snapshot that exists is not taken again, deleting a
- * missing snapshot (or one of a missing volume) succeeds, and `deleteVolume` removes the
- * volume's raw snapshot directory (first, so a crash half-way leaves no orphaned copies
- * behind once the delete is redone).
- *
- * Manage / unmanage (`file-manage.ts`): a file of the pool's directory is adopted by
- * renaming it to `volume-<id>.<fmt>` and growing it to whole GiB; unmanaging renames it to
- * `unmanaged-volume-<id>.<fmt>`, which no volume listing counts.
+ * The `file` driver: volumes are image files (`volume-<id>.raw` or `.qcow2`) in the pool's
+ * directory, managed with qemu-img (Cinder's NFS / remotefs design). Snapshots are qcow2
+ * internal snapshots or sparse raw copies; every image and copy is made under a temporary
+ * name and renamed into place, so a crash leaves no half-made one, and `setup()` removes the
+ * temporaries. The design, with its crash-safety and idempotence rules: docs/design/file-driver.md.
  *
  * Layout: this file holds the class and the volume operations; `file-snapshots.ts` the
  * snapshots, `file-copies.ts` the copies, clones and reverts, `file-manage.ts` manage and
- * unmanage, and `file-util.ts` naming,
- * checks and the filesystem steps of a crash-safe copy.
+ * unmanage, and `file-util.ts` naming, checks and the filesystem steps of a crash-safe copy.
  */
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import { join } from 'node:path';
