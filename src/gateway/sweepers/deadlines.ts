@@ -126,7 +126,6 @@ export async function failOverdue(db: Db, live: LiveHub, log: Logger, op: Operat
   return true;
 }
 
-
 /** Sweeps every `sweepIntervalMs(timeout)`; one sweep at a time per gateway. */
 export function startDeadlineSweeper(db: Db, live: LiveHub, log: Logger, timeoutSeconds: number, bus?: Bus): { stop(): void; sweep(): Promise<number> } {
   let running = false;
