@@ -27,18 +27,8 @@ import { SenderCheck } from '../outcomes/senders.js';
 
 export { toBackupView };
 import { progressEnded, progressFigures } from '../../domain/backup-states.js';
+import type { BackupProgressValue } from '../../resolvers/ports/index.js';
 
-/** What `backupProgress` yields. */
-export interface BackupProgressEvent {
-  backupId: string;
-  status: BackupView['status'];
-  phase: 'backup' | 'restore';
-  doneBytes: number;
-  totalBytes: number;
-  percent: number;
-  bytesPerSecond: number;
-  at: Date;
-}
 
 /** How often `backupProgress` repeats the latest figures when no report came. @default 1_000 */
 export const PROGRESS_TICK_MS = 1_000;
@@ -135,11 +125,11 @@ export class BackupLive {
    * report, repeated when none came), and a last one when the backup leaves CREATING or
    * RESTORING; then the iterator ends. `current` is the row as read when subscribing.
    */
-  listenProgress(current: BackupView, accept: (ev: LiveBackup) => boolean, tickMs = PROGRESS_TICK_MS): AsyncIterableIterator<BackupProgressEvent> {
+  listenProgress(current: BackupView, accept: (ev: LiveBackup) => boolean, tickMs = PROGRESS_TICK_MS): AsyncIterableIterator<BackupProgressValue> {
     let status = current.status;
     let phase: 'backup' | 'restore' = current.status === 'restoring' ? 'restore' : 'backup';
     let report: BackupProgressReport | undefined;
-    const figures = (): BackupProgressEvent => {
+    const figures = (): BackupProgressValue => {
       const total = report?.totalBytes ?? current.progressTotalBytes ?? current.sizeBytes ?? 0;
       const done = progressEnded(status) && status === 'available' && phase === 'backup' ? total : (report?.doneBytes ?? current.progressDoneBytes ?? 0);
       const now = report ? Date.parse(report.at) : Date.now();
@@ -147,7 +137,7 @@ export class BackupLive {
       const f = progressFigures({ doneBytes: 0, totalBytes: total, at: start }, { doneBytes: done, totalBytes: total, at: now });
       return { backupId: current.id, status, phase, doneBytes: done, totalBytes: total, percent: f.percent, bytesPerSecond: f.bytesPerSecond, at: new Date(now) };
     };
-    return queue<BackupProgressEvent>((push) => {
+    return queue<BackupProgressValue>((push) => {
       if (progressEnded(status)) {
         push(figures(), true);
         return () => undefined;
