@@ -78,8 +78,25 @@ export interface Cluster {
 
 interface Proc {
   name: string;
+  role: string;
   child: ChildProcess;
   env: NodeJS.ProcessEnv;
+  log: string;
+}
+
+/**
+ * Whether a role logged that it is ready (`gateway ready`, `scheduler ready`, `agent ready`):
+ * its pools may be UP well before that, while it still creates its consumers, and a test that
+ * then stops NATS would catch it half-started. Below info level the line is not written: then
+ * the pools being UP has to do.
+ */
+function loggedReady(p: Proc, level: string): boolean {
+  if (!['trace', 'debug', 'info'].includes(level)) return true;
+  try {
+    return readFileSync(p.log, 'utf8').includes(`"msg":"${p.role} ready"`);
+  } catch {
+    return false;
+  }
 }
 
 export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
@@ -119,7 +136,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     const child = spawn(process.execPath, [FLINT, role], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.pipe(out);
     child.stderr!.pipe(out);
-    const p = { name, child, env };
+    const p = { name, role, child, env, log };
     procs.push(p);
     return p;
   };
@@ -169,7 +186,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       if (dead) throw new Error(`${dead.name} exited while the cluster started:\n${readLogs(logFiles)}`);
       const r = await gql(url, adminToken, '{ pools { id state } }').catch(() => undefined);
       const pools = (r?.data as { pools?: Array<{ state: string }> } | undefined)?.pools;
-      return pools !== undefined && pools.filter((p) => p.state === 'UP').length === expectedPools;
+      return pools !== undefined && pools.filter((p) => p.state === 'UP').length === expectedPools && procs.every((p) => loggedReady(p, base.FLINT_LOG_LEVEL!));
     }, 90_000, () => `cluster did not come up:\n${readLogs(logFiles)}`);
 
     return {
