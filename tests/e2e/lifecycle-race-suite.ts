@@ -119,8 +119,9 @@ export function registerLifecycleRaceSuite(database: 'sqlite' | 'postgresql'): v
       t.is(won.length, 1, JSON.stringify(results));
       t.is(lost.length, 1);
       // Without a version the loser is refused by the state; with one, by the version when it read the volume
-      // before the winner's commit, else by the state it then saw (DELETING).
-      t.true(losers.includes(code(lost[0]!) ?? ''), JSON.stringify(lost[0]!.errors));
+      // before the winner's commit, else by the state it then saw (DELETING). A loser that read it only after
+      // the agent had deleted it (a slow request beside a fast delete) finds nothing: NOT_FOUND.
+      t.true([...losers, 'NOT_FOUND'].includes(code(lost[0]!) ?? ''), JSON.stringify(lost[0]!.errors));
       t.is(won[0]!.data!.deleteVolume.volume.status, 'DELETING');
       await waitVolume(t, v.id, 'DELETED');
       t.deepEqual(await operationsOf(t, 'delete_volume', v.id), ['SUCCEEDED'], 'exactly one delete operation');
@@ -135,7 +136,8 @@ export function registerLifecycleRaceSuite(database: 'sqlite' | 'postgresql'): v
       const results = await Promise.all([call(t, DeleteSnapshotDocument, { input }), call(t, DeleteSnapshotDocument, { input })]);
       const lost = results.filter((r) => r.errors);
       t.is(results.filter((r) => !r.errors).length, 1, JSON.stringify(results));
-      t.true(losers.includes(code(lost[0]!) ?? ''), JSON.stringify(lost[0]?.errors));
+      // As for volumes: NOT_FOUND when the loser read the snapshot after it was deleted.
+      t.true([...losers, 'NOT_FOUND'].includes(code(lost[0]!) ?? ''), JSON.stringify(lost[0]?.errors));
       await waitUntil(`snapshot ${s.id} to be DELETED`, () => snapshotStatus(t, s.id), (st) => st === 'DELETED', 30_000);
       t.deepEqual(await operationsOf(t, 'delete_snapshot', s.id), ['SUCCEEDED'], 'exactly one delete operation');
       t.is((await volumeStatus(t, v.id))?.status, 'AVAILABLE', 'the volume is untouched');

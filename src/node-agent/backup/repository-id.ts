@@ -17,6 +17,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
+import { askAgain } from '../../bus/index.js';
 import { DriverError } from '../drivers/index.js';
 import type { BackupRepository } from './types.js';
 
@@ -91,9 +92,10 @@ export function natsIdBucket(bucket: string): string {
 /** The id of the NATS object store repository `bucket`, made on first use. */
 export async function natsRepositoryId(nc: NatsConnection, bucket: string): Promise<string> {
   const where = `KV ${natsIdBucket(bucket)} key id`;
-  const kv = await new Kvm(nc).create(natsIdBucket(bucket), { history: 1, description: 'Flint backup repository identity' });
+  // Several agents open one repository at once, and a busy server may let a request time out: ask again.
+  const kv = await askAgain(() => new Kvm(nc).create(natsIdBucket(bucket), { history: 1, description: 'Flint backup repository identity' }));
   const read = async (): Promise<string | null> => {
-    const e = await kv.get('id');
+    const e = await askAgain(() => kv.get('id'));
     return e && e.operation === 'PUT' ? parse(e.string(), where) : null;
   };
   const existing = await read();
