@@ -107,13 +107,5 @@ export const liveAttachment = z.object({ type: z.enum(['CREATED', 'UPDATED', 'DE
 export type LiveAttachment = z.infer<typeof liveAttachment>;
 
 /** An export the DB says a host should have (in the reconcile reply), with its secret. */
-export const reconcileAttachment = z.object({
-  attachmentId: id,
-  volumeId: id,
-  pool: z.string(),
-  targetKind: z.enum(TARGET_KINDS),
-  mode: z.enum(ATTACH_MODES),
-  initiator: z.string().optional(),
-  chap: chapCredentials.optional(),
-});
+export const reconcileAttachment = agentExportAttachment.omit({ operationId: true });
 export type ReconcileAttachment = z.infer<typeof reconcileAttachment>;

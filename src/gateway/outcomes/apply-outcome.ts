@@ -8,7 +8,7 @@
  */
 import type { EntityManager } from '@mikro-orm/knex';
 import type { Logger } from '../../config/logger.js';
-import { finishOperation, type Db, type UserMessage } from '../../db/index.js';
+import { finishOperation, type Db } from '../../db/index.js';
 import { countOperation } from '../../metrics/index.js';
 import type { LivePublisher } from '../deps.js';
 import { announceOperationNow, leaveMessage } from './messages.js';
@@ -52,19 +52,17 @@ export async function applyOutcome<Row extends { id: string; projectId: string; 
 ): Promise<void> {
   const { db, live, log } = deps;
   const result = d.failed ? 'failed' : 'succeeded';
-  let row: Row | null = null;
-  let message: UserMessage | null = null;
-  let announceMore: ((live: LivePublisher) => void) | void = undefined;
-  await db.fork().transactional(async (tx) => {
+  // What the transaction did, or null when the compare-and-set matched nothing.
+  const done = await db.fork().transactional(async (tx) => {
     await d.prepare?.(tx, d.changes);
-    row = await d.resource.cas(tx, d.resourceId, { from: d.from }, d.changes);
-    if (!row) return; // already applied, or overtaken: the late rules below
-    const r: Row = row;
+    const row = await d.resource.cas(tx, d.resourceId, { from: d.from }, d.changes);
+    if (!row) return null; // already applied, or overtaken: the late rules below
     await finishOperation(tx, d.operationId, result, d.failed ? d.error : undefined);
-    announceMore = await d.alsoApply?.(tx, r);
-    if (d.message !== null) message = await leaveMessage(tx, { projectId: r.projectId, resourceType: d.resource.type, resourceId: r.id, event: d.kind, message: d.message });
+    const announceMore = (await d.alsoApply?.(tx, row)) ?? undefined;
+    const message = d.message === null ? null : await leaveMessage(tx, { projectId: row.projectId, resourceType: d.resource.type, resourceId: row.id, event: d.kind, message: d.message });
+    return { row, announceMore, message };
   });
-  if (!row) {
+  if (!done) {
     await d.late();
     // Make sure the operation ends even if the resource had already moved on.
     const fork = db.fork();
@@ -74,11 +72,11 @@ export async function applyOutcome<Row extends { id: string; projectId: string; 
     }
     return;
   }
-  const r: Row = row;
+  const { row: r, announceMore, message } = done;
   countOperation(d.kind, result);
   log.info({ ...d.resource.logFields(r), operationId: d.operationId, outcome: d.outcome, status: r.status }, `${d.resource.type} changed`);
   d.resource.announce(live, r);
-  (announceMore as ((live: LivePublisher) => void) | undefined)?.(live);
+  announceMore?.(live);
   await d.afterCommit?.(r, live);
   await announceOperationNow(db.fork(), live, d.operationId);
   if (message) live.publishMessage(message);

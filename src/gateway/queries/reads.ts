@@ -22,7 +22,7 @@ import {
   type Principal,
 } from '../../db/index.js';
 import { canSee, projectScope, requireAdmin, requirePrincipal } from '../../domain/index.js';
-import type { FoundNode, ReadsPort } from '../../resolvers/ports/index.js';
+import type { FoundNode, ListRequest, ReadsPort } from '../../resolvers/ports/index.js';
 import { pageRequest } from './page.js';
 
 /** What the status audit records changes of. */
@@ -30,26 +30,20 @@ const AUDITED = ['volume', 'snapshot'];
 
 type List<K extends keyof ReadsPort> = ReadsPort[K];
 
+/** What every project-scoped list takes: the caller's project (none for admins), the checked page, the filter. */
+function scoped<F>(p: Principal | null, { first, after, filter }: ListRequest<F>) {
+  return { projectId: projectScope(requirePrincipal(p)), ...pageRequest(first, after), filter: filter ?? ({} as F) };
+}
+
 export class Reads implements ReadsPort {
   constructor(private readonly db: Db) {}
 
-  volumes: List<'volumes'> = async (p, { first, after, filter }) =>
-    listVolumes(this.db.fork(), { projectId: projectScope(requirePrincipal(p)), ...pageRequest(first, after), filter: filter ?? {} });
-
-  snapshots: List<'snapshots'> = async (p, { first, after, filter }) =>
-    listSnapshots(this.db.fork(), { projectId: projectScope(requirePrincipal(p)), ...pageRequest(first, after), filter: filter ?? {} });
-
-  backups: List<'backups'> = async (p, { first, after, filter }) =>
-    listBackups(this.db.fork(), { projectId: projectScope(requirePrincipal(p)), ...pageRequest(first, after), filter: filter ?? {} });
-
-  attachments: List<'attachments'> = async (p, { first, after, filter }) =>
-    listAttachments(this.db.fork(), { projectId: projectScope(requirePrincipal(p)), ...pageRequest(first, after), filter: filter ?? {} });
-
-  operations: List<'operations'> = async (p, { first, after, filter }) =>
-    listOperations(this.db.fork(), { projectId: projectScope(requirePrincipal(p)), ...pageRequest(first, after), filter: filter ?? {} });
-
-  messages: List<'messages'> = async (p, { first, after, filter }) =>
-    listMessages(this.db.fork(), { projectId: projectScope(requirePrincipal(p)), ...pageRequest(first, after), filter: filter ?? {} });
+  volumes: List<'volumes'> = async (p, r) => listVolumes(this.db.fork(), scoped(p, r));
+  snapshots: List<'snapshots'> = async (p, r) => listSnapshots(this.db.fork(), scoped(p, r));
+  backups: List<'backups'> = async (p, r) => listBackups(this.db.fork(), scoped(p, r));
+  attachments: List<'attachments'> = async (p, r) => listAttachments(this.db.fork(), scoped(p, r));
+  operations: List<'operations'> = async (p, r) => listOperations(this.db.fork(), scoped(p, r));
+  messages: List<'messages'> = async (p, r) => listMessages(this.db.fork(), scoped(p, r));
 
   audits: List<'audits'> = async (p, { first, after, filter }) => {
     requireAdmin(p, 'Reading the status audit');
