@@ -124,6 +124,14 @@ for (const format of ['raw', 'qcow2'] as const) {
   });
 }
 
+/**
+ * Waits (up to 5 s) until a killed server is gone and its target has seen it exit: the process
+ * leaves /proc (a zombie's command line is empty) before the target's exit event arrives.
+ */
+async function untilGone(r: Rig, pid: number): Promise<void> {
+  for (let i = 0; i < 100 && ((await commandOf(pid)) !== '' || (await r.target.list()).length > 0); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
 test('reconcile restarts an export whose qemu-nbd died, and shutdown stops every qemu-nbd', async (t) => {
   const r = await rig(t, 'raw');
   await r.driver.createVolume('v4', 1);
@@ -131,7 +139,7 @@ test('reconcile restarts an export whose qemu-nbd died, and shutdown stops every
   const c = (await r.target.export(req)) as NbdConnection;
   const pid = await pidServing(c.port);
   process.kill(pid, 'SIGKILL');
-  for (let i = 0; i < 100 && (await commandOf(pid)) !== ''; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  await untilGone(r, pid);
   t.deepEqual(await r.target.list(), [], 'a dead server is not listed');
   await r.target.reconcile([req]);
   t.deepEqual(await r.target.list(), ['att-v4']);
@@ -150,7 +158,7 @@ test('a qcow2 export is served by qemu-storage-daemon; reconcile restarts it whe
   t.is((await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x55 0 64k', c.uri])).code, 0);
   const pid = await daemonServing(c.port);
   process.kill(pid, 'SIGKILL');
-  for (let i = 0; i < 100 && (await commandOf(pid)) !== ''; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  await untilGone(r, pid);
   t.deepEqual(await r.target.list(), [], 'a dead daemon is not listed');
   await r.target.reconcile([req]);
   t.deepEqual(await r.target.list(), ['att-v5']);
