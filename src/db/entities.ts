@@ -8,18 +8,22 @@ import 'reflect-metadata';
 import { Entity, Index, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 import type { VolumeStatus } from '../domain/volume-states.js';
 import type { MigrationStatus } from '../domain/migration.js';
+import type { QuotaOverrides } from '../domain/quotas.js';
 import { Attachment } from './attachment-entity.js';
 import { Backup } from './backup-store.js';
 import { VolumeTypeAccess } from './volume-type-access.js';
+import { QuotaTypeUsage, QuotaUsage } from './quota-entities.js';
 
 export type Role = 'admin' | 'member' | 'reader';
 export const ROLES: readonly Role[] = ['admin', 'member', 'reader'];
 
 @Entity({ tableName: 'project' })
 export class Project {
-  [OptionalProps]?: 'createdAt';
+  [OptionalProps]?: 'createdAt' | 'quotaLimits';
   @PrimaryKey({ type: 'string', length: 36 }) id!: string;
   @Property({ type: 'string', length: 64, unique: true }) name!: string;
+  /** An admin's overrides of the default quota limits (src/domain/quotas.ts); null: the defaults. */
+  @Property({ type: 'json', nullable: true }) quotaLimits: QuotaOverrides | null = null;
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
 }
 
@@ -57,6 +61,8 @@ export class Volume {
     | 'requestHash'
     | 'migrationStatus'
     | 'multiattach'
+    | 'pendingSizeGiB'
+    | 'pendingVolumeType'
     | 'createdAt'
     | 'updatedAt'
     | 'deletedAt';
@@ -84,6 +90,10 @@ export class Volume {
   @Property({ type: 'string', length: 16, nullable: true }) migrationStatus: MigrationStatus | null = null;
   /** May be attached more than once at a time (Cinder's `multiattach`): set at create or by the volume type's extra spec. */
   @Property({ type: 'boolean', default: false }) multiattach: boolean = false;
+  /** The size an EXTENDING volume is growing to: its quota reserves the difference (src/domain/quotas.ts). Meaningless in other states. */
+  @Property({ type: 'integer', fieldName: 'pending_size_gib', nullable: true }) pendingSizeGiB: number | null = null;
+  /** The type a RETYPING volume is becoming: its quota reserves the volume in that type. Meaningless in other states. */
+  @Property({ type: 'string', length: 255, nullable: true }) pendingVolumeType: string | null = null;
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
   @Property({ type: 'datetime' }) updatedAt: Date = new Date();
   @Property({ type: 'datetime', nullable: true }) deletedAt: Date | null = null;
@@ -214,4 +224,4 @@ export class Reservation {
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
 }
 
-export const ENTITIES = [Project, ApiToken, Volume, Snapshot, Operation, UserMessage, VolumeType, PoolAllocation, Reservation, StatusAudit, Attachment, Backup, VolumeTypeAccess];
+export const ENTITIES = [Project, ApiToken, Volume, Snapshot, Operation, UserMessage, VolumeType, PoolAllocation, Reservation, StatusAudit, Attachment, Backup, VolumeTypeAccess, QuotaUsage, QuotaTypeUsage];

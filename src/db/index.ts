@@ -18,3 +18,5 @@ export * from './token-store.js';
 export * from './audit-store.js';
 export * from './batch-reads.js';
 export * from './overtaken.js';
+export * from './quota-store.js';
+export * from './quota-entities.js';

@@ -1,0 +1,90 @@
+/**
+ * Quota counters and limits (issue 12). The counters (`quota_usage`, one row per project;
+ * `quota_type_usage`, one per project and volume type) are written only by the triggers of
+ * quota-sql.ts and by a recount; this store reads them, checks a mutation's claim inside its
+ * transaction, and keeps each project's overrides of the default limits
+ * (`project.quota_limits`).
+ */
+import type { EntityManager } from '@mikro-orm/knex';
+import { NotFoundError } from '../domain/errors.js';
+import {
+  claimIsLimited,
+  COUNTED_RESOURCES,
+  effectiveLimits,
+  exceededBy,
+  QuotaExceededError,
+  typeKey,
+  TYPE_RESOURCES,
+  type Held,
+  type QuotaClaim,
+  type QuotaLimits,
+  type QuotaOverrides,
+} from '../domain/quotas.js';
+import { Project, Volume } from './entities.js';
+import { QuotaTypeUsage, QuotaUsage } from './quota-entities.js';
+import { recountStatements } from './quota-sql.js';
+
+const NONE: Held = { inUse: 0, reserved: 0 };
+
+/** What a project holds, by counter key (`gigabytes`, `gigabytes@gold`). */
+export type Holdings = Map<string, Held>;
+
+function holdingsOf(usage: QuotaUsage | null, types: QuotaTypeUsage[]): Holdings {
+  const h: Holdings = new Map();
+  for (const r of COUNTED_RESOURCES) h.set(r, usage ? { inUse: usage[r], reserved: usage[`${r}Reserved`] } : { ...NONE });
+  for (const t of types) for (const r of TYPE_RESOURCES) h.set(typeKey(r, t.volumeType), { inUse: t[r], reserved: t[`${r}Reserved`] });
+  return h;
+}
+
+/** What a project holds now, from its counters; `types` limits the type rows read (all when absent). */
+export async function holdingsOfProject(em: EntityManager, projectId: string, types?: readonly string[]): Promise<Holdings> {
+  const usage = await em.findOne(QuotaUsage, { projectId }, { disableIdentityMap: true });
+  const typeRows = types && types.length === 0 ? [] : await em.find(QuotaTypeUsage, types ? { projectId, volumeType: { $in: [...types] } } : { projectId }, { disableIdentityMap: true });
+  return holdingsOf(usage, typeRows);
+}
+
+/** A project's stored overrides (null: the defaults apply). @throws NotFoundError for a project that does not exist. */
+export async function projectOverrides(em: EntityManager, projectId: string): Promise<QuotaOverrides | null> {
+  const p = await em.findOne(Project, { id: projectId }, { fields: ['quotaLimits'], disableIdentityMap: true });
+  if (!p) throw new NotFoundError('Project', projectId);
+  return p.quotaLimits ?? null;
+}
+
+/**
+ * Checks a claim in the caller's transaction, after the claim's rows were written (so the
+ * triggers have counted them).
+ * @throws QuotaExceededError naming the first limit it goes over; the caller's transaction then rolls back.
+ */
+export async function enforceClaim(tx: EntityManager, defaults: QuotaLimits, claim: QuotaClaim): Promise<void> {
+  const limits = effectiveLimits(defaults, await projectOverrides(tx, claim.projectId));
+  if (!claimIsLimited(claim, limits)) return;
+  const held = await holdingsOfProject(tx, claim.projectId, claim.volumeType ? [claim.volumeType] : []);
+  const excess = exceededBy(claim, limits, (key) => held.get(key) ?? NONE);
+  if (excess) throw new QuotaExceededError(claim.projectId, excess);
+}
+
+/** The size of a project's largest volume that is not deleted (what a `perVolumeGigabytes` limit must not go under). */
+export async function largestVolumeGiB(em: EntityManager, projectId: string): Promise<number> {
+  const [row] = await em.find(Volume, { projectId, status: { $ne: 'deleted' } }, { fields: ['sizeGiB'], orderBy: { sizeGiB: 'desc' }, limit: 1, disableIdentityMap: true });
+  return row?.sizeGiB ?? 0;
+}
+
+/** Stores a project's overrides (null: back to the defaults). */
+export async function storeOverrides(tx: EntityManager, projectId: string, overrides: QuotaOverrides | null): Promise<void> {
+  const n = await tx.nativeUpdate(Project, { id: projectId }, { quotaLimits: overrides });
+  if (n !== 1) throw new NotFoundError('Project', projectId);
+}
+
+/**
+ * Sets a project's counters to what its rows say (all projects' when `projectId` is null), in
+ * the caller's transaction, and returns what they were and what they are.
+ */
+export async function recountUsage(tx: EntityManager, projectId: string): Promise<{ before: Holdings; after: Holdings }> {
+  // Lock the project's counters first: every trigger takes this row before any other, so no count moves under the recount.
+  const run = (sql: string, params: string[]) => tx.getConnection().execute(sql, params, 'run', tx.getTransactionContext());
+  await run('UPDATE quota_usage SET volumes = volumes WHERE project_id = ?', [projectId]);
+  const before = await holdingsOfProject(tx, projectId);
+  for (const s of recountStatements(projectId)) await run(s.sql, s.params);
+  const after = await holdingsOfProject(tx, projectId);
+  return { before, after };
+}
