@@ -13,6 +13,8 @@ import { z } from 'zod';
 import { API_LIMITS_ENV, apiLimitsFileFields, parseApiLimits, type ApiLimitsConfig } from './api-limits.js';
 import { NATS_AUTH_ENV, parseNatsAuth, type NatsAuthConfig } from './nats-auth.js';
 import { parsePools, type PoolConfig } from './pool-config.js';
+import { parseQuotaDefaults, QUOTA_ENV } from './quota-defaults.js';
+import type { QuotaLimits } from '../domain/quotas.js';
 import { parseDatabase, parseListen, parseWeighers, type DatabaseConfig } from './setting-parsers.js';
 
 /** @default './.flint' */
@@ -75,6 +77,8 @@ export interface FlintConfig {
   readonly metricsTokenFile?: string;
   /** What one operation, token, address and WebSocket may ask of a gateway (src/config/api-limits.ts). */
   readonly apiLimits: ApiLimitsConfig;
+  /** Quota limits of projects without limits of their own (src/config/quota-defaults.ts). @default Cinder's */
+  readonly quotaDefaults: QuotaLimits;
 }
 
 export class ConfigError extends Error {
@@ -114,6 +118,7 @@ export const ENV = {
   FLINT_METRICS_TOKEN_FILE: 'file holding a token (at least 16 characters) that GET /metrics then requires as "Authorization: Bearer <token>", on the gateway and on FLINT_METRICS_LISTEN (default unset: /metrics needs no token)',
   FLINT_METRICS_LISTEN: 'host:port where a scheduler or agent serves /metrics, /healthz and /readyz (default unset: off; the gateway serves them on FLINT_LISTEN)',
   ...API_LIMITS_ENV,
+  ...QUOTA_ENV,
 } as const;
 
 const fileSchema = z
@@ -146,6 +151,7 @@ const fileSchema = z
     nbdTlsVerifyClients: z.boolean(),
     secretKeyFile: z.string(),
     metricsTokenFile: z.string(),
+    quotaDefaults: z.union([z.string(), z.object({}).passthrough()]),
     ...apiLimitsFileFields,
   })
   .partial()
@@ -269,6 +275,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const metricsTokenRaw = str('FLINT_METRICS_TOKEN_FILE', raw.metricsTokenFile);
   const metricsTokenFile = metricsTokenRaw === undefined ? undefined : resolve(cwd, metricsTokenRaw);
   const apiLimits = parseApiLimits(env, raw, problems);
+  const quotaDefaults = parseQuotaDefaults(str('FLINT_QUOTA_DEFAULTS', undefined) ?? raw.quotaDefaults, cwd, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({
@@ -297,6 +304,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     secretKeyFileIsDefault: secretKeyRaw === undefined,
     ...(metricsTokenFile ? { metricsTokenFile } : {}),
     apiLimits,
+    quotaDefaults,
   });
 }
 

@@ -15,11 +15,11 @@ export interface AuditActor {
 }
 
 export interface NewAudit {
-  resourceType: 'volume' | 'snapshot' | 'attachment';
+  resourceType: 'volume' | 'snapshot' | 'attachment' | 'quota_set';
   resourceId: string;
   /** The resource's project (not the actor's). */
   projectId: string;
-  action: 'reset_status' | 'force_delete' | 'force_detach';
+  action: 'reset_status' | 'force_delete' | 'force_detach' | 'update_quota_set' | 'sync_quota_usage';
   fromStatus: string;
   toStatus: string;
   reason: string;

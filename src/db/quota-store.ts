@@ -43,11 +43,10 @@ export async function holdingsOfProject(em: EntityManager, projectId: string, ty
   return holdingsOf(usage, typeRows);
 }
 
-/** A project's stored overrides (null: the defaults apply). @throws NotFoundError for a project that does not exist. */
+/** A project's stored overrides; null when the defaults apply (also for a project without a row, which has none). */
 export async function projectOverrides(em: EntityManager, projectId: string): Promise<QuotaOverrides | null> {
   const p = await em.findOne(Project, { id: projectId }, { fields: ['quotaLimits'], disableIdentityMap: true });
-  if (!p) throw new NotFoundError('Project', projectId);
-  return p.quotaLimits ?? null;
+  return p?.quotaLimits ?? null;
 }
 
 /**
@@ -58,7 +57,7 @@ export async function projectOverrides(em: EntityManager, projectId: string): Pr
 export async function enforceClaim(tx: EntityManager, defaults: QuotaLimits, claim: QuotaClaim): Promise<void> {
   const limits = effectiveLimits(defaults, await projectOverrides(tx, claim.projectId));
   if (!claimIsLimited(claim, limits)) return;
-  const held = await holdingsOfProject(tx, claim.projectId, claim.volumeType ? [claim.volumeType] : []);
+  const held = await holdingsOfProject(tx, claim.projectId, claim.volumeType ? [claim.volumeType.name] : []);
   const excess = exceededBy(claim, limits, (key) => held.get(key) ?? NONE);
   if (excess) throw new QuotaExceededError(claim.projectId, excess);
 }

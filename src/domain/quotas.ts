@@ -149,13 +149,13 @@ export function chargeChild(c: Charges, kind: 'snapshot' | 'backup', row: { stat
 /** What a mutation adds to a project (amounts > 0 are checked), and the size of the one volume it makes or grows. */
 export interface QuotaClaim {
   projectId: string;
-  /** The volume type whose own limits apply (a create of that type, a retype into it). */
-  volumeType?: string | null;
   volumes?: number;
   gigabytes?: number;
   snapshots?: number;
   backups?: number;
   backupGigabytes?: number;
+  /** What it adds to one volume type's own limits (a create of that type, a retype into it). */
+  volumeType?: ({ name: string } & Partial<Record<TypeResource, number>>) | null;
   /** The size one volume will have (create, extend, manage, accept): checked against `perVolumeGigabytes`. */
   volumeSizeGiB?: number;
   /** Where the claimed amounts are counted now: RESERVED (work under way, the default) or IN USE (an accepted transfer). */
@@ -191,9 +191,9 @@ export function exceededBy(claim: QuotaClaim, limits: QuotaLimits, held: (key: s
   const type = claim.volumeType;
   if (type) {
     for (const resource of TYPE_RESOURCES) {
-      const requested = claim[resource] ?? 0;
+      const requested = type[resource] ?? 0;
       if (requested > 0) {
-        const over = overLimit(claim, resource, type, requested, typeLimit(limits, type, resource), held(typeKey(resource, type)));
+        const over = overLimit(claim, resource, type.name, requested, typeLimit(limits, type.name, resource), held(typeKey(resource, type.name)));
         if (over) return over;
       }
     }
@@ -214,7 +214,8 @@ function overLimit(claim: QuotaClaim, resource: ProjectLimit, volumeType: string
 export function claimIsLimited(claim: QuotaClaim, limits: QuotaLimits): boolean {
   if (claim.volumeSizeGiB !== undefined && limits.perVolumeGigabytes !== UNLIMITED) return true;
   if (COUNTED_RESOURCES.some((r) => (claim[r] ?? 0) > 0 && limits[r] !== UNLIMITED)) return true;
-  return !!claim.volumeType && TYPE_RESOURCES.some((r) => (claim[r] ?? 0) > 0 && typeLimit(limits, claim.volumeType!, r) !== UNLIMITED);
+  const type = claim.volumeType;
+  return !!type && TYPE_RESOURCES.some((r) => (type[r] ?? 0) > 0 && typeLimit(limits, type.name, r) !== UNLIMITED);
 }
 
 /** How a resource is said in an error: `gigabytes`, or `gigabytes of volume type gold`. */
@@ -232,4 +233,74 @@ export class QuotaExceededError extends FlintError {
           `Delete what the project no longer needs, or ask an admin to raise the limit (updateQuotaSet).`;
     super('QUOTA_EXCEEDED', message, { details: { projectId, resource: e.resource, volumeType: e.volumeType, requested: e.requested, inUse: e.inUse, reserved: e.reserved, limit: e.limit } });
   }
+}
+
+// ---- An admin's changes to a project's limits ---------------------------------------------------
+
+/** A change of limits: a number sets one, null puts the default back, absent leaves it. */
+export interface LimitChangeSet {
+  limits: Partial<Record<ProjectLimit, number | null>>;
+  volumeTypes: Array<{ volumeType: string } & Partial<Record<TypeResource, number | null>>>;
+}
+
+/** The overrides after a change; null when none is left (the project uses the defaults). */
+export function applyLimitChanges(current: QuotaOverrides | null, change: LimitChangeSet): QuotaOverrides | null {
+  const next: Record<string, unknown> = { ...current };
+  const types: Record<string, Partial<Record<TypeResource, number>>> = {};
+  for (const [t, l] of Object.entries(current?.volumeTypes ?? {})) types[t] = { ...l };
+  for (const r of PROJECT_LIMITS) {
+    const v = change.limits[r];
+    if (v === null) delete next[r];
+    else if (v !== undefined) next[r] = v;
+  }
+  for (const { volumeType, ...l } of change.volumeTypes) {
+    const t = { ...types[volumeType] };
+    for (const r of TYPE_RESOURCES) {
+      const v = l[r];
+      if (v === null) delete t[r];
+      else if (v !== undefined) t[r] = v;
+    }
+    if (Object.keys(t).length === 0) delete types[volumeType];
+    else types[volumeType] = t;
+  }
+  delete next.volumeTypes;
+  if (Object.keys(types).length > 0) next.volumeTypes = types;
+  return Object.keys(next).length === 0 ? null : (next as QuotaOverrides);
+}
+
+/** Every limit as `key` → value (`gigabytes`, `gigabytes@gold`), for comparing two sets of limits. */
+function flatLimits(l: QuotaLimits): Map<string, number> {
+  const m = new Map<string, number>(PROJECT_LIMITS.map((r) => [r, l[r]]));
+  for (const [t, tl] of Object.entries(l.volumeTypes)) for (const r of TYPE_RESOURCES) m.set(typeKey(r, t), tl[r] ?? UNLIMITED);
+  return m;
+}
+
+const show = (n: number) => (n === UNLIMITED ? 'unlimited' : String(n));
+
+/** What changed, in words for the audit record: `gigabytes 1000 → 100`. */
+export function describeLimitChanges(before: QuotaLimits, after: QuotaLimits): string[] {
+  const a = flatLimits(after);
+  const b = flatLimits(before);
+  const keys = [...new Set([...a.keys(), ...b.keys()])];
+  return keys.filter((k) => (a.get(k) ?? UNLIMITED) !== (b.get(k) ?? UNLIMITED)).map((k) => `${k} ${show(b.get(k) ?? UNLIMITED)} → ${show(a.get(k) ?? UNLIMITED)}`);
+}
+
+/**
+ * Limits set below what the project holds now (in use + reserved), each in words; a
+ * `perVolumeGigabytes` below its largest volume too. Empty when every new limit fits.
+ */
+export function limitsBelowUse(before: QuotaLimits, after: QuotaLimits, held: (key: string) => Held, largestVolumeGiB: number): string[] {
+  const a = flatLimits(after);
+  const b = flatLimits(before);
+  const out: string[] = [];
+  for (const [key, limit] of a) {
+    if (limit === UNLIMITED || limit === b.get(key)) continue;
+    if (key === 'perVolumeGigabytes') {
+      if (largestVolumeGiB > limit) out.push(`perVolumeGigabytes ${limit} is below the project's largest volume (${largestVolumeGiB} GiB)`);
+      continue;
+    }
+    const h = held(key);
+    if (h.inUse + h.reserved > limit) out.push(`${key} ${limit} is below what the project holds (${h.inUse} in use, ${h.reserved} reserved)`);
+  }
+  return out;
 }

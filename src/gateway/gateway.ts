@@ -4,6 +4,7 @@
  * runs: the event recorder (outcomes/), the outbox, deadline and backup sweepers (sweepers/)
  * and the agents' reconcile responder.
  */
+import { QuotaMutations } from './mutations/quota.js';
 import { PoolView, type Bus } from '../bus/index.js';
 import type { FlintConfig } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
@@ -85,6 +86,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     manage,
     tokens: tokens.mutations,
     volumeTypes: new VolumeTypeMutations({ config, db, bus, live, log }),
+    quotas: new QuotaMutations({ config, db, bus, live, log }),
     reads: new Reads(db),
     cluster: new ClusterQueries({ db, bus, pools, feed, heartbeatSeconds: config.heartbeatSeconds }),
     watches: new Watches({ live, volumes, snapshots, attachments, backups }),

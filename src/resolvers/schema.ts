@@ -15,6 +15,7 @@ import { VolumeTypeResolver } from './volume-type.resolver.js';
 import { AttachmentResolver, VolumeAttachmentsResolver } from './attachment.resolver.js';
 import { ManageResolver } from './manage.resolver.js';
 import { TokenResolver } from './token.resolver.js';
+import { QuotaResolver, ViewerQuotaResolver } from './quota.resolver.js';
 import { SnapshotObject } from './types/snapshot.js';
 import { OperationObject } from './types/operation.js';
 import { VolumeObject } from './types/volume.js';
@@ -41,6 +42,8 @@ export async function buildFlintSchema(): Promise<GraphQLSchema> {
       VolumeAttachmentsResolver,
       ManageResolver,
       TokenResolver,
+      QuotaResolver,
+      ViewerQuotaResolver,
     ],
     orphanedTypes: [VolumeObject, SnapshotObject, OperationObject, VolumeTypeObject, BackupObject, AttachmentObject],
     validate: false,

@@ -139,7 +139,7 @@ for (const backend of BACKENDS as readonly Backend[]) {
     t.is((await refusal(t, reads.volumes(null, { first: 1, after: 'junk' }))).code, 'UNAUTHENTICATED', 'who asks is checked before what');
     t.is((await refusal(t, reads.audits(mine, {}))).code, 'FORBIDDEN');
     const audit = await refusal(t, reads.audits(admin, { filter: { resourceType: 'backup' } }));
-    t.regex(audit.message, /filter.resourceType must be volume or snapshot \(got "backup"\)/);
+    t.regex(audit.message, /filter.resourceType must be volume, snapshot or quota_set \(got "backup"\)/);
 
     const ops = await reads.operations(mine, { filter: { kind: 'create_volume' } });
     t.is(ops.totalCount, 3);

@@ -13,6 +13,7 @@ import { toBackupView, type BackupLive } from '../live/backup.js';
 import type { GatewayDeps } from '../deps.js';
 import type { BackupHosts } from './backup-hosts.js';
 import { runMutation } from './kernel.js';
+import { backupClaim } from './backup.js';
 
 /** The record `exportBackupRecord` hands out (base64 of its JSON). */
 const exportedRecord = z.object({
@@ -95,6 +96,7 @@ export function importRecord(deps: GatewayDeps & { backupLive: BackupLive }, hos
         pool: null,
         operationId,
       }),
+    quota: backupClaim,
     operation: (backup, { host }, operationId) => {
       const payload: AgentImportBackup = { operationId, backupId: backup.id, volumeId: backup.volumeId };
       return {

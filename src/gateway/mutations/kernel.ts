@@ -1,11 +1,13 @@
 /**
  * The mutation kernel: the one shape every mutation of every resource has.
  *
- *     authorize → validate → load → (replay) → check → transaction { transition, Operation row } → announce, dispatch
+ *     authorize → validate → load → (replay) → check → transaction { transition, quota, Operation row } → announce, dispatch
  *
  * A mutation declares its rules (`MutationRules`) and `runMutation` does the rest: it reads
  * outside the transaction, replays an idempotent create, runs the compare-and-set and the
- * operation row (with the command for the outbox) in one transaction, turns a refused
+ * operation row (with the command for the outbox) in one transaction, checks the quota the
+ * change claims inside that transaction (after its rows are written and counted, so
+ * concurrent creates cannot both take the last GiB), turns a refused
  * compare-and-set into the caller's error (`whyNot`), retries when the rules ask for it,
  * and announces the change and sends the command only after the commit. Nothing is
  * published for a change that did not commit; a command that cannot be sent now is left
@@ -14,7 +16,8 @@
 import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException, type EntityName, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
-import { Operation, type OutboxCommand, type Principal } from '../../db/index.js';
+import { enforceClaim, Operation, type OutboxCommand, type Principal } from '../../db/index.js';
+import type { QuotaClaim } from '../../domain/quotas.js';
 import { ConflictError, Problems } from '../../domain/index.js';
 import type { OperationKind, OperationResourceType } from '../../domain/operations.js';
 import type { GatewayDeps } from '../deps.js';
@@ -77,7 +80,7 @@ interface RecordsNoOperation {
 }
 
 /** What a mutation changes, in the words of its errors: a resource with operations, or the catalog. */
-export type MutationResourceType = OperationResourceType | 'volume type';
+export type MutationResourceType = OperationResourceType | 'volume type' | 'quota set';
 
 /** The steps every mutation declares. */
 interface MutationSteps<L, C, R> {
@@ -98,6 +101,11 @@ interface MutationSteps<L, C, R> {
   idempotency?(loaded: L, principal: Principal): Idempotency<R> | null;
   /** In the transaction: the compare-and-set or insert. null when the compare-and-set did not apply. */
   transition(tx: EntityManager, loaded: L, operationId: string): Promise<C | null>;
+  /**
+   * What the change adds to its project's quota (src/domain/quotas.ts), checked in the
+   * transaction after `transition` wrote its rows: QUOTA_EXCEEDED rolls everything back.
+   */
+  quota?(changed: C, loaded: L): QuotaClaim | null;
   /** Why the compare-and-set did not apply, read in the transaction: the caller's error, or RETRY (up to `attempts`). */
   whyNot?(tx: EntityManager, loaded: L, attempt: number): Promise<Error | typeof RETRY>;
   /** Tries of load + transaction while `whyNot` answers RETRY. @default 1 */
@@ -140,6 +148,11 @@ export async function runMutation<L, C, R>(deps: GatewayDeps, principal: Princip
       const { changed, operation } = await em.transactional(async (tx) => {
         let changed = await rules.transition(tx, loaded, operationId);
         if (changed === null) throw new Refused(rules.whyNot ? await rules.whyNot(tx, loaded, attempt) : new ConflictError('The resource changed while this request ran; retry.'));
+        const claim = rules.quota?.(changed, loaded);
+        if (claim) {
+          await tx.flush(); // the triggers count the new rows now
+          await enforceClaim(tx, deps.config.quotaDefaults, claim);
+        }
         const operation = rules.kind ? newOperation(tx, rules.kind, rules.resourceType, rules.operation(changed, loaded, operationId), operationId) : null;
         if (rules.alsoRecord) changed = await rules.alsoRecord(tx, changed, loaded, p);
         return { changed, operation };

@@ -39,6 +39,7 @@ import type { ManageableImageView, ManagePort, ManageVolumeRequest, UnmanageVolu
 import type { VolumeResult } from '../../resolvers/index.js';
 import { casGuard, casRefusal } from './cas.js';
 import { runMutation } from './kernel.js';
+import { newVolumeClaim } from './volume.js';
 import { usableVolumeType } from './volume-type-lookup.js';
 import type { GatewayDeps } from '../deps.js';
 
@@ -118,6 +119,8 @@ export class ManageMutations implements ManagePort {
           idempotencyKey: input.idempotencyKey ?? null,
           requestHash,
         }),
+      // Its size is known once the agent has looked at the file; it counts from then on.
+      quota: newVolumeClaim,
       operation: (volume, _loaded, operationId) => {
         const payload: AgentManage = { operationId, volumeId, pool: input.pool, reference: input.reference };
         return {

@@ -101,6 +101,7 @@ export class SnapshotMutations implements SnapshotsPort {
         return RETRY;
       },
       attempts: CAS_ATTEMPTS,
+      quota: ({ snapshot }) => ({ projectId: snapshot.projectId, snapshots: 1, gigabytes: snapshot.sizeGiB }),
       operation: ({ snapshot }, { volume }, operationId) => {
         const payload: AgentCreateSnapshot = { operationId, snapshotId: snapshot.id, volumeId: volume.id, pool: volume.pool! };
         return {

@@ -38,7 +38,10 @@ export function retypeVolume(deps: GatewayDeps, principal: Principal | null, inp
       if (!volume.host || !volume.pool) throw invalidState(t, volume.status, volume.id);
       return { volume: volume as Volume & { host: string; pool: string }, type, snapshotCount: await countSnapshotsOfVolume(em, volume.id) };
     },
-    transition: (tx, { volume }) => casVolume(tx, volume.id, { from: t.from, expectedVersion: input.expectedVersion ?? volume.version }, { status: 'retyping' }),
+    transition: (tx, { volume, type }) =>
+      casVolume(tx, volume.id, { from: t.from, expectedVersion: input.expectedVersion ?? volume.version }, { status: 'retyping', pendingVolumeType: type.name }),
+    // The volume counts in its new type from now (reserved) until the retype ends; the project's own totals do not move.
+    quota: (_retyping, { volume, type }) => ({ projectId: volume.projectId, volumeType: { name: type.name, volumes: 1, gigabytes: volume.sizeGiB } }),
     whyNot: async (tx, { volume }) =>
       casRefusal('Volume', volume.id, await findVolume(tx, volume.id), input.expectedVersion, t.from, (s) => invalidState(t, s, volume.id), { versionPinsState: true }),
     operation: (_retyping, { volume, type, snapshotCount }, operationId) => {

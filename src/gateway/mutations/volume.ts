@@ -10,6 +10,7 @@ import { COMMAND, KIND, subjects, type ScheduleCreate, type ScheduleExtend } fro
 import { casVolume, countSnapshotsOfVolume, findOperation, findVolume, Volume, VolumeType, type Operation, type Principal } from '../../db/index.js';
 import { actionTransition, assertCanStart, BadInputError, checkDescription, checkIdempotencyKey, checkMetadata, checkName, checkSize, checkZone, invalidState, InvalidStateError, NotFoundError, type VolumeAction } from '../../domain/index.js';
 import { canSee, requireWriter } from '../../domain/access.js';
+import type { QuotaClaim } from '../../domain/quotas.js';
 import { multiattachFromExtraSpecs, volumeHasAttachments } from '../../domain/attachment-states.js';
 import { liveAttachmentsOf } from '../../db/attachment-store.js';
 import type {
@@ -106,6 +107,7 @@ export class VolumeMutations implements VolumesPort {
           command: { subject: subjects.scheduler(COMMAND.createVolume), kind: KIND.scheduleCreate, payload: command, msgId: `${operationId}:schedule:1` },
         };
       },
+      quota: ({ volume }) => newVolumeClaim(volume),
       announce: (deps, { volume }) => deps.live.publish('CREATED', volume),
       result: ({ volume }, operation) => ({ volume, operation: operation! }),
     });
@@ -180,7 +182,11 @@ export class VolumeMutations implements VolumesPort {
         return { current, type };
       },
       transition: (tx, { current }) =>
-        casVolume(tx, current.id, { from: actionTransition('extend').from, expectedVersion: input.expectedVersion ?? current.version }, { status: 'extending' }),
+        casVolume(tx, current.id, { from: actionTransition('extend').from, expectedVersion: input.expectedVersion ?? current.version }, { status: 'extending', pendingSizeGiB: input.newSizeGiB }),
+      quota: (_volume, { current }) => {
+        const growth = input.newSizeGiB - current.sizeGiB;
+        return { projectId: current.projectId, gigabytes: growth, volumeType: current.volumeType ? { name: current.volumeType, gigabytes: growth } : null, volumeSizeGiB: input.newSizeGiB };
+      },
       whyNot: (tx, { current }) => volumeWhyNot(tx, 'extend', current.id, input.expectedVersion),
       operation: (_volume, { current, type }, operationId) => {
         const payload: ScheduleExtend = {
@@ -212,6 +218,17 @@ export class VolumeMutations implements VolumesPort {
     const op = await findOperation(this.deps.db.fork(), id);
     return op && canSee(principal, op.projectId) ? op : null;
   }
+}
+
+/** What a new volume claims: one volume and its size, in its project and in its type. */
+export function newVolumeClaim(volume: Pick<Volume, 'projectId' | 'sizeGiB' | 'volumeType'>): QuotaClaim {
+  return {
+    projectId: volume.projectId,
+    volumes: 1,
+    gigabytes: volume.sizeGiB,
+    volumeType: volume.volumeType ? { name: volume.volumeType, volumes: 1, gigabytes: volume.sizeGiB } : null,
+    volumeSizeGiB: volume.sizeGiB,
+  };
 }
 
 /** The volume if it exists, is not deleted, and the caller may see it. */

@@ -26,7 +26,7 @@ import type { FoundNode, ListRequest, ReadsPort } from '../../resolvers/ports/in
 import { pageRequest } from './page.js';
 
 /** What the status audit records changes of. */
-const AUDITED = ['volume', 'snapshot'];
+const AUDITED = ['volume', 'snapshot', 'quota_set'];
 
 type List<K extends keyof ReadsPort> = ReadsPort[K];
 
@@ -49,7 +49,7 @@ export class Reads implements ReadsPort {
     requireAdmin(p, 'Reading the status audit');
     const page = pageRequest(first, after, (problems) => {
       const type = filter?.resourceType;
-      if (type !== undefined && !AUDITED.includes(type)) problems.add(`filter.resourceType must be volume or snapshot (got ${JSON.stringify(type)})`);
+      if (type !== undefined && !AUDITED.includes(type)) problems.add(`filter.resourceType must be volume, snapshot or quota_set (got ${JSON.stringify(type)})`);
     });
     return listAudits(this.db.fork(), { ...page, filter: filter ?? {} });
   };

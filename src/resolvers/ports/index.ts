@@ -10,6 +10,7 @@ import type { BackupsPort } from './backups.js';
 import type { ClusterPort } from './cluster.js';
 import type { ManagePort } from './manage.js';
 import type { MigrationPort } from './migration.js';
+import type { QuotasPort } from './quotas.js';
 import type { ReadsPort } from './reads.js';
 import type { SnapshotsPort } from './snapshots.js';
 import type { TokensPort } from './tokens.js';
@@ -24,6 +25,7 @@ export type * from './cluster.js';
 export type * from './live.js';
 export type * from './manage.js';
 export type * from './migration.js';
+export type * from './quotas.js';
 export type * from './reads.js';
 export type * from './snapshots.js';
 export type * from './tokens.js';
@@ -50,6 +52,8 @@ export interface Ports {
   tokens: TokensPort;
   /** Volume types and their access lists (src/gateway/mutations/volume-type.ts). */
   volumeTypes: VolumeTypesPort;
+  /** Quota sets: read, set by admins, recounted (src/gateway/mutations/quota.ts). */
+  quotas: QuotasPort;
   /** Lists and `node(id)` (src/gateway/queries/reads.ts). */
   reads: ReadsPort;
   /** Pools and services, now and as they change (src/gateway/queries/cluster.ts). */

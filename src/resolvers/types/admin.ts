@@ -10,29 +10,29 @@ const REASON = 'Why, for the audit trail: 1 to 1024 characters, e.g. the ticket 
 
 @ObjectType('StatusAudit', {
   description:
-    'A status change made by hand by an admin (`resetVolumeStatus`, `resetSnapshotStatus`, `forceDeleteVolume`): what, from which status to which, why and by whom. ' +
+    'A change made by hand by an admin (`resetVolumeStatus`, `resetSnapshotStatus`, `forceDeleteVolume`, `forceDetach`, `updateQuotaSet`, `syncQuotaUsage`): what, from which status to which, why and by whom. ' +
     'Written in the same transaction as the change; never edited. Admins only.',
 })
 export class StatusAuditObject {
   @Field(() => ID, { description: 'Id of the audit record (a UUID).' })
   id!: string;
 
-  @Field({ description: 'Type of the resource changed: volume or snapshot.' })
+  @Field({ description: 'Type of the resource changed: volume, snapshot, attachment, or quota_set (its resourceId is then the project\'s id).' })
   resourceType!: string;
 
   @Field(() => ID, { description: 'Id of the volume or snapshot changed (kept after it is deleted).' })
   resourceId!: string;
 
-  @Field({ description: 'What was done: reset_status or force_delete.' })
+  @Field({ description: 'What was done: reset_status, force_delete, force_detach, update_quota_set or sync_quota_usage (the last two say what changed in `reason`).' })
   action!: string;
 
-  @Field({ description: 'Its status before, spelled as in VolumeStatus or SnapshotStatus (e.g. ERROR).' })
+  @Field({ description: 'Its status before, spelled as in VolumeStatus or SnapshotStatus (e.g. ERROR); `-` for a quota set.' })
   fromStatus!: string;
 
-  @Field({ description: 'Its status right after, e.g. AVAILABLE for a reset, DELETING (or DELETED when it was on no pool) for a force delete.' })
+  @Field({ description: 'Its status right after, e.g. AVAILABLE for a reset, DELETING (or DELETED when it was on no pool) for a force delete; `-` for a quota set.' })
   toStatus!: string;
 
-  @Field(() => String, { nullable: true, description: 'The reason the admin gave.' })
+  @Field(() => String, { nullable: true, description: 'The reason the admin gave; for a quota set, followed by what changed (`gigabytes 1000 → 100`, or the counters a recount corrected).' })
   reason!: string | null;
 
   @Field(() => ID, { description: 'Id of the API token that made the change.' })

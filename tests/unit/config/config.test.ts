@@ -78,7 +78,20 @@ test('with an empty environment every setting has its default', (t) => {
       trustedProxies: [],
     },
     natsAuth: { insecure: false },
+    quotaDefaults: { volumes: 10, gigabytes: 1000, snapshots: 10, backups: 10, backupGigabytes: 1000, perVolumeGigabytes: -1, volumeTypes: {} },
   } satisfies FlintConfig);
+});
+
+test('FLINT_QUOTA_DEFAULTS: inline JSON or a file, over Cinder\'s defaults; every wrong key or value is named', (t) => {
+  const c = loadConfig({ FLINT_QUOTA_DEFAULTS: '{"gigabytes": 2000, "perVolumeGigabytes": 500, "volumeTypes": {"gold": {"gigabytes": 100}}}' }, CWD);
+  t.deepEqual(c.quotaDefaults, { volumes: 10, gigabytes: 2000, snapshots: 10, backups: 10, backupGigabytes: 1000, perVolumeGigabytes: 500, volumeTypes: { gold: { gigabytes: 100 } } });
+  const err = t.throws(() => loadConfig({ FLINT_QUOTA_DEFAULTS: '{"gigabites": 1, "volumes": -2, "volumeTypes": {"gold": {"snapshots": 1}}}' }, CWD), { instanceOf: ConfigError });
+  t.deepEqual(err.problems, [
+    'FLINT_QUOTA_DEFAULTS: unknown limit "gigabites"; known: volumes, gigabytes, snapshots, backups, backupGigabytes, perVolumeGigabytes, volumeTypes',
+    'FLINT_QUOTA_DEFAULTS: volumes must be an integer, -1 (no limit) or more, got -2',
+    'FLINT_QUOTA_DEFAULTS: volumeTypes.gold: unknown limit "snapshots"; known: volumes, gigabytes',
+  ]);
+  t.throws(() => loadConfig({ FLINT_QUOTA_DEFAULTS: '/nonexistent/quotas.json' }, CWD), { message: /FLINT_QUOTA_DEFAULTS: inline JSON or a JSON file's path/ });
 });
 
 test('the default data dir is resolved against the cwd given, not the process cwd', (t) => {
