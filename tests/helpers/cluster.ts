@@ -20,6 +20,7 @@ import { createTempDatabase } from './postgres.js';
 import { ClientPool } from './sdk.js';
 import { tempDir } from './tmp.js';
 import { pollUntil } from './wait.js';
+import { UNLIMITED_QUOTAS } from './quota-env.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const FLINT = join(ROOT, 'bin', 'flint.js');
@@ -123,6 +124,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     FLINT_LOG_LEVEL: process.env.FLINT_TEST_LOG_LEVEL ?? 'info',
     // Their children (tgtd…) are found by the leftover check even if a role process is killed.
     ...processMarker(),
+    FLINT_QUOTA_DEFAULTS: UNLIMITED_QUOTAS,
     ...opts.env,
   };
   const procs: Proc[] = [];

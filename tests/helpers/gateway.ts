@@ -16,6 +16,7 @@ import { withNats } from './nats.js';
 import { createTempDatabase, type TempDatabase } from './postgres.js';
 import { tempDir } from './tmp.js';
 import { StopStack } from '../../src/lifecycle/index.js';
+import { UNLIMITED_QUOTAS } from './quota-env.js';
 
 export interface TestGateway {
   /** `http://127.0.0.1:PORT/graphql` */
@@ -81,6 +82,7 @@ export async function startTestGateway(opts: StartTestGatewayOptions): Promise<T
       FLINT_LISTEN: '127.0.0.1:0',
       FLINT_AGENT_HOST: 'gw-test',
       FLINT_HEARTBEAT_SECONDS: '1',
+      FLINT_QUOTA_DEFAULTS: UNLIMITED_QUOTAS,
       ...opts.env,
     });
     const logs: string[] = [];

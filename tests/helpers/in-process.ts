@@ -14,6 +14,7 @@ import { startScheduler } from '../../src/scheduler/index.js';
 import { withNats } from './nats.js';
 import { agentPortsEnv } from './ports.js';
 import { tempDir } from './tmp.js';
+import { UNLIMITED_QUOTAS } from './quota-env.js';
 
 export interface InProcessFlint {
   config: FlintConfig;
@@ -42,6 +43,7 @@ export async function startInProcessFlint(name: string, env: Record<string, stri
       FLINT_AGENT_HOST: name,
       FLINT_HEARTBEAT_SECONDS: '1',
       FLINT_LOG_LEVEL: 'silent',
+      FLINT_QUOTA_DEFAULTS: UNLIMITED_QUOTAS,
       ...(await agentPortsEnv()),
       ...env,
     });

@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/config/index.js';
 import { findVolume, type Db } from '../../src/db/index.js';
 import type { GatewayDeps, LivePublisher } from '../../src/gateway/deps.js';
+import { UNLIMITED_QUOTAS } from './quota-env.js';
 
 /** What a mutation announced and published, in order, and whether each saw its rows committed. */
 export interface Recorded {
@@ -42,7 +43,7 @@ export function recordingDeps(db: Db, opts: { failPublish?: boolean } = {}): { d
       },
     },
   } as unknown as Bus;
-  const config = loadConfig({});
+  const config = loadConfig({ FLINT_QUOTA_DEFAULTS: UNLIMITED_QUOTAS });
   return {
     deps: { config, db, bus, live, log: createLogger('kernel-test', 'silent') },
     rec,

@@ -5,6 +5,7 @@
  * type, an admin's limits refused below use unless forced, and a recount that finds drift.
  */
 import test from 'ava';
+import { loadConfig } from '../../src/config/config.js';
 import { randomUUID } from 'node:crypto';
 import { holdingsOfProject, Project, StatusAudit, Volume, type Db, type Principal } from '../../src/db/index.js';
 import { FlintError } from '../../src/domain/index.js';
@@ -44,7 +45,8 @@ async function makeAvailable(db: Db, id: string): Promise<void> {
 for (const backend of BACKENDS) {
   const setup = () => {
     const db = dbs.get(backend);
-    const { deps } = recordingDeps(db);
+    // Cinder's default limits, as a gateway without FLINT_QUOTA_DEFAULTS has them.
+    const deps = { ...recordingDeps(db).deps, config: loadConfig({}) };
     return {
       db,
       volumes: new VolumeMutations(deps),

@@ -1,5 +1,5 @@
 /**
- * The API commands of `flint` (volume, snapshot, pool, service, volume-type, operation): SDK
+ * The API commands of `flint` (volume, snapshot, pool, service, volume-type, operation, quota): SDK
  * clients of a running gateway, as opposed to the roles that run Flint itself.
  */
 import type { Command, CommanderError } from 'commander';
@@ -10,6 +10,7 @@ import { registerSnapshotCommands } from './snapshot.js';
 import { registerAttachmentCommands } from './attachment.js';
 import { registerBackupCommands } from './backup.js';
 import { registerVolumeCommands } from './volume.js';
+import { registerQuotaCommands } from './quota.js';
 
 export { EXIT, exitCodeFor } from './exit-codes.js';
 
@@ -21,6 +22,7 @@ export function registerApiCommands(program: Command): void {
   registerAttachmentCommands(program);
   registerBackupCommands(program);
   registerClusterCommands(program);
+  registerQuotaCommands(program);
   program.addHelpText('after', EXIT_CODES_HELP);
 }
 
