@@ -4,10 +4,11 @@
  * sustained creates per second, and the floors it is built on (NATS round trip,
  * JetStream publish, one DB commit) measured in the same run.
  *
- *   node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup|api-limits]
+ *   node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup|api-limits|quota]
  *
  * `--only backup` runs only the backup engine benchmark (bench/backup.ts), which the full run ends with;
- * `--only api-limits` only what the API limits cost in `volume(id)` throughput (bench/api-limits.ts).
+ * `--only api-limits` only what the API limits cost in `volume(id)` throughput (bench/api-limits.ts);
+ * `--only quota` only what the quota check costs a create, on SQLite and PostgreSQL (bench/quota.ts).
  */
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
@@ -18,6 +19,7 @@ import { attachIo, formatAttachIo } from './attach-io.js';
 import { attachLatency, formatAttachLatency } from './attach-latency.js';
 import { backupBench, printBackupBench } from './backup.js';
 import { natsBaselines, postgresCommit, sqliteCommit } from './baselines.js';
+import { quotaBench } from './quota.js';
 import { Cleanup } from './cleanup.js';
 import { cpuShare, cpuSnapshot } from './cpu.js';
 import type { BenchClient } from './client.js';
@@ -31,7 +33,7 @@ const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 interface Options {
   quick: boolean;
   database: 'sqlite' | 'postgresql';
-  only?: 'backup' | 'api-limits';
+  only?: 'backup' | 'api-limits' | 'quota';
 }
 
 function parseArgs(argv: string[]): Options {
@@ -45,10 +47,10 @@ function parseArgs(argv: string[]): Options {
       opts.database = v;
     } else if (a === '--only' || a.startsWith('--only=')) {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
-      if (v !== 'backup' && v !== 'api-limits') throw new Error(`--only must be backup or api-limits, not ${String(v)}`);
+      if (v !== 'backup' && v !== 'api-limits' && v !== 'quota') throw new Error(`--only must be backup, api-limits or quota, not ${String(v)}`);
       opts.only = v;
     } else if (a === '--help' || a === '-h') {
-      console.log('usage: node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup|api-limits]');
+      console.log('usage: node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup|api-limits|quota]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -79,6 +81,14 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
     printApiLimitsBench(r);
     const results = { startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), quick: opts.quick, machine: machineInfo(ROOT), results: r };
     console.log(`\nwritten ${writeResult(ROOT, 'api-limits', startedAt, results)}`);
+    return;
+  }
+  if (opts.only === 'quota') {
+    const rows = [...(await quotaBench('sqlite', opts.quick, cleanup)), ...(await quotaBench('postgresql', opts.quick, cleanup))];
+    await cleanup.run();
+    console.log(`\nquota check cost, ${startedAt.toISOString()}, load average ${loadavg().map((v) => round(v, 2)).join(' ')}\n`);
+    console.log(table(rows));
+    console.log(`\nwritten ${writeResult(ROOT, 'quota', startedAt, { startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), quick: opts.quick, machine: machineInfo(ROOT), rows: jsonRows(rows) })}`);
     return;
   }
   const loadAvgAtStart = loadavg().map((v) => round(v, 2));

@@ -15,6 +15,8 @@ import {
   OperationsDocument,
   PoolsChangedDocument,
   ServicesChangedDocument,
+  UpdateQuotaSetDocument,
+  ViewerDocument,
   type CreateVolumeInput,
   type FlintApiError,
 } from '../../src/client/index.js';
@@ -251,8 +253,10 @@ test.serial('a stopped agent turns DOWN on the page, its pending work shows as r
   assertSameOriginAndNoPolling(t, cluster, o);
 });
 
-test.serial('a member sees its project\'s volumes live, and no pools or services', async (t) => {
+test.serial('a member sees its project\'s volumes live with its quota, and no pools or services', async (t) => {
   const { cluster, browser, memberA, memberB } = t.context;
+  const alpha = (await cluster.client(memberA).request(ViewerDocument)).viewer.projectId;
+  await cluster.client().request(UpdateQuotaSetDocument, { input: { projectId: alpha, gigabytes: 50 } });
   const page = await browser.newPage();
   await page.goto(`${base(cluster)}/dashboard`);
   await page.locator('#token').fill(memberA);
@@ -263,6 +267,10 @@ test.serial('a member sees its project\'s volumes live, and no pools or services
   await page.locator(`#volumes [data-volume-id="${mine.volumeId}"] [data-status="AVAILABLE"]`).waitFor({ timeout: 20_000 });
   t.is(await page.locator(`[data-volume-id="${other.volumeId}"]`).count(), 0);
   t.is(await page.locator('#pools, #services').count(), 0);
+  // The quota panel follows the usage: the new volume's GiB against the project's limit.
+  const gigabytes = page.locator('#quota [data-quota="Gigabytes"]');
+  t.is(await gigabytes.locator('[data-field="limit"]').innerText(), '50 GiB');
+  await gigabytes.locator('[data-field="in-use"]', { hasText: /^1$/ }).waitFor({ timeout: 20_000 });
   await page.close();
 });
 

@@ -10,6 +10,23 @@ export type State = 'UP' | 'DOWN';
 export interface Viewer {
   projectName: string;
   role: 'ADMIN' | 'MEMBER' | 'READER';
+  quotaSet?: QuotaSet;
+}
+
+export interface QuotaUsage {
+  /** -1: no limit. */
+  limit: number;
+  inUse: number;
+  reserved: number;
+}
+
+/** The caller's project's limits and usage (`viewer.quotaSet`). */
+export interface QuotaSet {
+  volumes: QuotaUsage;
+  gigabytes: QuotaUsage;
+  snapshots: QuotaUsage;
+  backups: QuotaUsage;
+  backupGigabytes: QuotaUsage;
 }
 
 export interface Volume {
@@ -87,6 +104,8 @@ interface Page<T> {
 const VOLUME = 'id name sizeGiB status availabilityZone version createdAt host pool';
 const OPERATION = 'id kind status resourceType resourceId createdAt finishedAt error { code message }';
 const MESSAGE = 'id resourceType resourceId event message level createdAt';
+const USAGE = '{ limit inUse reserved }';
+const QUOTA = `quotaSet { volumes ${USAGE} gigabytes ${USAGE} snapshots ${USAGE} backups ${USAGE} backupGigabytes ${USAGE} }`;
 
 /** Volumes per page of the initial load (the API's largest page). */
 export const VOLUME_PAGE = 500;
@@ -94,7 +113,7 @@ export const VOLUME_PAGE = 500;
 export const MESSAGES_SHOWN = 20;
 
 export const SNAPSHOT = `query DashboardSnapshot {
-  viewer { projectName role }
+  viewer { projectName role ${QUOTA} }
   volumes(first: ${VOLUME_PAGE}) { edges { node { ${VOLUME} } } pageInfo { hasNextPage endCursor } }
   operations(first: 100, filter: { status: [PENDING, RUNNING] }) { edges { node { ${OPERATION} } } pageInfo { hasNextPage endCursor } }
   messages(first: ${MESSAGES_SHOWN}) { edges { node { ${MESSAGE} } } pageInfo { hasNextPage endCursor } }
@@ -104,6 +123,12 @@ export interface SnapshotData {
   volumes: Page<Volume>;
   operations: Page<Operation>;
   messages: Page<UserMessage>;
+}
+
+/** The quota again, after work ended (usage moves with every create, extend and delete). */
+export const QUOTA_QUERY = `query DashboardQuota { viewer { ${QUOTA} } }`;
+export interface QuotaData {
+  viewer: { quotaSet: QuotaSet };
 }
 
 /** Further volumes when a project has more than one page of them. */

@@ -1,4 +1,5 @@
 /** The page: the token form until a token is stored, then the live dashboard. */
+import { Quota } from './components/quota';
 import { useCallback, useState } from 'preact/hooks';
 import { Messages, Operations } from './components/activity';
 import { Header, TokenForm } from './components/chrome';
@@ -61,6 +62,7 @@ function Dashboard(props: { token: string; onRejected: () => void; onRetry: () =
       <main class="grid">
         {(admin || !s.viewer) && <Pools pools={s.pools} error={s.poolsError} />}
         {(admin || !s.viewer) && <Services services={s.services} error={s.servicesError} />}
+        <Quota quota={s.quota} />
         <Volumes volumes={volumeRows(s)} admin={admin} loading={!s.viewer} />
         <Operations operations={operationRows(s)} volumes={s.volumes} />
         <Messages messages={s.messages} volumes={s.volumes} />

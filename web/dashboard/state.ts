@@ -4,13 +4,15 @@
  * every merge keeps the newest: volumes by version, operations by stage, and ids that an
  * event touched while a snapshot was loading are not undone by that snapshot.
  */
-import { MESSAGES_SHOWN, type Operation, type Pool, type Service, type UserMessage, type Viewer, type Volume, type VolumeEvent } from './api';
+import { MESSAGES_SHOWN, type Operation, type Pool, type QuotaSet, type Service, type UserMessage, type Viewer, type Volume, type VolumeEvent } from './api';
 import type { Phase } from './connection';
 
 export interface DashboardState {
   phase: Phase;
   phaseDetail: string | null;
   viewer: Viewer | null;
+  /** The project's limits and usage, read with the snapshot and again after work ends. */
+  quota: QuotaSet | null;
   /** Visible volumes by id. */
   volumes: Map<string, Volume>;
   /** Deleted volumes (id → version), so a late snapshot does not bring them back. */
@@ -35,6 +37,7 @@ export type Action =
   | { type: 'snapshot-begin' }
   | { type: 'snapshot'; viewer: Viewer; volumes: Volume[]; operations: Operation[]; messages: UserMessage[] }
   | { type: 'volume'; event: VolumeEvent }
+  | { type: 'quota'; quota: QuotaSet }
   | { type: 'pools'; pools: Pool[] }
   | { type: 'services'; services: Service[] }
   | { type: 'feed-error'; feed: 'pools' | 'services'; message: string }
@@ -52,6 +55,7 @@ export function initialState(): DashboardState {
     phase: 'connecting',
     phaseDetail: null,
     viewer: null,
+    quota: null,
     volumes: new Map(),
     gone: new Map(),
     pools: null,
@@ -76,6 +80,8 @@ export function reduce(s: DashboardState, a: Action): DashboardState {
       return applySnapshot(s, a);
     case 'volume':
       return applyVolume(s, a.event);
+    case 'quota':
+      return { ...s, quota: a.quota };
     case 'pools':
       return { ...s, pools: a.pools, poolsError: null };
     case 'services':
@@ -149,7 +155,7 @@ function applySnapshot(s: DashboardState, a: Extract<Action, { type: 'snapshot' 
   }
   for (const [id, op] of s.operations) if (!operations.has(id) && touched.has(id)) operations.set(id, op);
 
-  return { ...s, viewer: a.viewer, volumes, operations, messages: mergeMessages(a.messages, s.messages), touched: null, error: null };
+  return { ...s, viewer: a.viewer, quota: a.viewer.quotaSet ?? s.quota, volumes, operations, messages: mergeMessages(a.messages, s.messages), touched: null, error: null };
 }
 
 function mergeMessages(incoming: UserMessage[], current: UserMessage[]): UserMessage[] {

@@ -1,7 +1,8 @@
 /**
  * Connects with a token and keeps the dashboard state live: five subscriptions for the
  * life of the page, and the initial query each time the socket is (re)acknowledged.
- * Nothing is fetched on a timer.
+ * The quota is read again when an operation ends (at most once a second). Nothing is
+ * fetched on a timer.
  */
 import { useEffect, useReducer } from 'preact/hooks';
 import {
@@ -10,6 +11,8 @@ import {
   nodes,
   OPERATION_EVENTS,
   POOLS_CHANGED,
+  QUOTA_QUERY,
+  type QuotaData,
   SERVICES_CHANGED,
   SNAPSHOT,
   VOLUME_EVENTS,
@@ -33,6 +36,18 @@ export function useDashboard(token: string, onRejected: () => void): DashboardSt
 
   useEffect(() => {
     let load: { cancel(): void } | undefined;
+    let quotaTimer: ReturnType<typeof setTimeout> | undefined;
+    // Usage moves when work ends: read the quota again, once for a burst of endings.
+    const refreshQuota = () => {
+      if (quotaTimer) return;
+      quotaTimer = setTimeout(() => {
+        quotaTimer = undefined;
+        conn.request<QuotaData>(QUOTA_QUERY).result.then(
+          (d) => dispatch({ type: 'quota', quota: d.viewer.quotaSet }),
+          () => undefined,
+        );
+      }, 1000);
+    };
     const conn = connect(token, {
       phase: (phase, detail) => {
         dispatch({ type: 'phase', phase, detail });
@@ -46,7 +61,14 @@ export function useDashboard(token: string, onRejected: () => void): DashboardSt
     });
     const unsubscribe = [
       conn.subscribe<{ volumeEvents: VolumeEvent }>(VOLUME_EVENTS, (d) => dispatch({ type: 'volume', event: d.volumeEvents }), report(dispatch)),
-      conn.subscribe<{ operationEvents: Operation }>(OPERATION_EVENTS, (d) => dispatch({ type: 'operation', operation: d.operationEvents }), report(dispatch)),
+      conn.subscribe<{ operationEvents: Operation }>(
+        OPERATION_EVENTS,
+        (d) => {
+          dispatch({ type: 'operation', operation: d.operationEvents });
+          if (d.operationEvents.status === 'SUCCEEDED' || d.operationEvents.status === 'FAILED') refreshQuota();
+        },
+        report(dispatch),
+      ),
       conn.subscribe<{ messageAdded: UserMessage }>(MESSAGE_ADDED, (d) => dispatch({ type: 'message', message: d.messageAdded }), report(dispatch)),
       // Admins only: others get FORBIDDEN once, shown in place of the panel.
       conn.subscribe<{ poolsChanged: Pool[] }>(
@@ -62,6 +84,7 @@ export function useDashboard(token: string, onRejected: () => void): DashboardSt
     ];
     return () => {
       load?.cancel();
+      clearTimeout(quotaTimer);
       for (const u of unsubscribe) u();
       conn.dispose();
     };
