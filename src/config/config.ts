@@ -28,6 +28,8 @@ export const DEFAULT_HEARTBEAT_SECONDS = 5;
 export const DEFAULT_SCHEDULER_MAX_ATTEMPTS = 3;
 /** Seconds an operation may stay PENDING/RUNNING before the gateway's deadline sweeper fails it. */
 export const DEFAULT_OPERATION_TIMEOUT_SECONDS = 900;
+/** Seconds a volume transfer may wait to be accepted before it expires and the volume is AVAILABLE again. */
+export const DEFAULT_TRANSFER_EXPIRY_SECONDS = 86_400;
 
 export interface FlintConfig {
   readonly dataDir: string;
@@ -77,6 +79,8 @@ export interface FlintConfig {
   readonly metricsTokenFile?: string;
   /** What one operation, token, address and WebSocket may ask of a gateway (src/config/api-limits.ts). */
   readonly apiLimits: ApiLimitsConfig;
+  /** Seconds a volume transfer waits to be accepted before it expires. @default 86400 */
+  readonly transferExpirySeconds: number;
   /** Quota limits of projects without limits of their own (src/config/quota-defaults.ts). @default Cinder's */
   readonly quotaDefaults: QuotaLimits;
 }
@@ -104,6 +108,7 @@ export const ENV = {
   FLINT_POOLS: 'JSON array of the agent\'s pools: [{"name","driver","directory","imageFormat","capabilities","maxOverSubscriptionRatio","reservedPercentage","thinProvisioning","capacityGiB","targets","defaultTarget","copyMiBps"}]',
   FLINT_HEARTBEAT_SECONDS: `seconds between heartbeats (default ${DEFAULT_HEARTBEAT_SECONDS})`,
   FLINT_SCHEDULER_MAX_ATTEMPTS: `pools tried per create (default ${DEFAULT_SCHEDULER_MAX_ATTEMPTS})`,
+  FLINT_TRANSFER_EXPIRY_SECONDS: `seconds a volume transfer waits to be accepted before it expires and the volume is AVAILABLE again in its project (default ${DEFAULT_TRANSFER_EXPIRY_SECONDS}, one day)`,
   FLINT_OPERATION_TIMEOUT_SECONDS: `seconds an operation may stay pending or running before the gateway fails it with SERVICE_UNAVAILABLE and moves its resource to an error state (default ${DEFAULT_OPERATION_TIMEOUT_SECONDS})`,
   FLINT_SCHEDULER_WEIGHERS: 'comma-separated weighers with optional multipliers, e.g. CapacityWeigher:1,VolumeNumberWeigher:-1 (default CapacityWeigher)',
   FLINT_LOG_LEVEL: 'fatal|error|warn|info|debug|trace|silent (default info)',
@@ -139,6 +144,7 @@ const fileSchema = z
     heartbeatSeconds: z.number(),
     schedulerMaxAttempts: z.number(),
     operationTimeoutSeconds: z.number(),
+    transferExpirySeconds: z.number(),
     schedulerWeighers: z.string(),
     logLevel: z.string(),
     introspection: z.boolean(),
@@ -237,6 +243,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const heartbeatSeconds = num('FLINT_HEARTBEAT_SECONDS', raw.heartbeatSeconds, DEFAULT_HEARTBEAT_SECONDS, 1, 300);
   const schedulerMaxAttempts = num('FLINT_SCHEDULER_MAX_ATTEMPTS', raw.schedulerMaxAttempts, DEFAULT_SCHEDULER_MAX_ATTEMPTS, 1, 10);
   const operationTimeoutSeconds = num('FLINT_OPERATION_TIMEOUT_SECONDS', raw.operationTimeoutSeconds, DEFAULT_OPERATION_TIMEOUT_SECONDS, 1, 7 * 24 * 3600);
+  const transferExpirySeconds = num('FLINT_TRANSFER_EXPIRY_SECONDS', raw.transferExpirySeconds, DEFAULT_TRANSFER_EXPIRY_SECONDS, 1, 365 * 24 * 3600);
   const schedulerWeighers = parseWeighers(str('FLINT_SCHEDULER_WEIGHERS', raw.schedulerWeighers) ?? '', problems);
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
   const logLevelRaw = str('FLINT_LOG_LEVEL', raw.logLevel) ?? 'info';
@@ -291,6 +298,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     heartbeatSeconds,
     schedulerMaxAttempts,
     operationTimeoutSeconds,
+    transferExpirySeconds,
     schedulerWeighers,
     logLevel: logLevel!,
     introspection,

@@ -13,6 +13,7 @@ import { Attachment } from './attachment-entity.js';
 import { Backup } from './backup-store.js';
 import { VolumeTypeAccess } from './volume-type-access.js';
 import { QuotaTypeUsage, QuotaUsage } from './quota-entities.js';
+import { VolumeTransfer } from './transfer-store.js';
 
 export type Role = 'admin' | 'member' | 'reader';
 export const ROLES: readonly Role[] = ['admin', 'member', 'reader'];
@@ -224,4 +225,4 @@ export class Reservation {
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
 }
 
-export const ENTITIES = [Project, ApiToken, Volume, Snapshot, Operation, UserMessage, VolumeType, PoolAllocation, Reservation, StatusAudit, Attachment, Backup, VolumeTypeAccess, QuotaUsage, QuotaTypeUsage];
+export const ENTITIES = [Project, ApiToken, Volume, Snapshot, Operation, UserMessage, VolumeType, PoolAllocation, Reservation, StatusAudit, Attachment, Backup, VolumeTypeAccess, QuotaUsage, QuotaTypeUsage, VolumeTransfer];

@@ -20,3 +20,4 @@ export * from './batch-reads.js';
 export * from './overtaken.js';
 export * from './quota-store.js';
 export * from './quota-entities.js';
+export * from './transfer-store.js';

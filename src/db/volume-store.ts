@@ -19,7 +19,7 @@ export interface CasGuard {
 }
 
 export type VolumeChanges = Partial<
-  Pick<Volume, 'status' | 'name' | 'description' | 'metadata' | 'sizeGiB' | 'host' | 'pool' | 'deletedAt' | 'migrationStatus' | 'volumeType' | 'pendingSizeGiB' | 'pendingVolumeType'>
+  Pick<Volume, 'status' | 'name' | 'description' | 'metadata' | 'sizeGiB' | 'host' | 'pool' | 'deletedAt' | 'migrationStatus' | 'volumeType' | 'pendingSizeGiB' | 'pendingVolumeType' | 'projectId'>
 >;
 
 /** Applies `changes` (and version + 1) when the guard holds; returns the new row, or null when it did not. */

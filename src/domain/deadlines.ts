@@ -171,7 +171,7 @@ export function lateOutcomeRule(
  * find it reports the volume missing. Transitional states (a command may be queued) and
  * ERROR states where the image may never have been made are left out.
  */
-export const IMAGE_EXPECTED_STATUSES: readonly VolumeStatus[] = ['available', 'in_use', 'error_extending', 'error_restoring'];
+export const IMAGE_EXPECTED_STATUSES: readonly VolumeStatus[] = ['available', 'in_use', 'error_extending', 'error_restoring', 'awaiting_transfer'];
 
 /** The message left on a volume whose image an agent did not find. */
 export function missingImageMessage(host: string, pool: string, poolConfigured = true): string {

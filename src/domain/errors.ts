@@ -50,10 +50,8 @@ export class ForbiddenError extends FlintError {
 }
 
 export class NotFoundError extends FlintError {
-  constructor(kind: string, id: string) {
-    super('NOT_FOUND', `${kind} ${id} does not exist or is not visible to your project; check the id with the list query.`, {
-      details: { kind, id },
-    });
+  constructor(kind: string, id: string, message = `${kind} ${id} does not exist or is not visible to your project; check the id with the list query.`) {
+    super('NOT_FOUND', message, { details: { kind, id } });
   }
 }
 

@@ -25,6 +25,7 @@ export const VOLUME_STATUSES = [
   'error_deleting',
   'error_extending',
   'error_restoring',
+  'awaiting_transfer',
 ] as const;
 export type VolumeStatus = (typeof VOLUME_STATUSES)[number];
 
@@ -81,6 +82,8 @@ export const VOLUME_ACTIONS = {
   backupInUse: { from: ['in_use'], to: null, verb: 'backed up while attached' },
   /** Restoring a backup overwrites an AVAILABLE volume: RESTORING_BACKUP until it ends. */
   restore: { from: ['available'], to: 'restoring_backup', verb: 'restored from a backup' },
+  /** Offering it to another project (`createVolumeTransfer`): AWAITING_TRANSFER until accepted, cancelled or expired. */
+  transfer: { from: ['available'], to: 'awaiting_transfer', verb: 'transferred' },
   /** Not in MAINTENANCE either (Cinder refuses updates of a volume under maintenance). */
   update: {
     from: VOLUME_STATUSES.filter((s) => s !== 'deleting' && s !== 'deleted' && s !== 'maintenance'),
@@ -151,6 +154,7 @@ export function invalidState(t: Transition, current: VolumeStatus, volumeId?: st
  */
 export function stateHint(current: VolumeStatus): boolean | string {
   if (current === 'reserved') return 'An attachment holds it: give it a connector (updateAttachment) and complete it (completeAttachment), or delete it (deleteAttachment); then retry.';
+  if (current === 'awaiting_transfer') return 'It is offered to another project: cancel the transfer (deleteVolumeTransfer) first, or wait until it is accepted or expires.';
   if (current === 'attaching') return 'An attachment is being made: complete it (completeAttachment) once the consumer is connected, or delete it (deleteAttachment); then retry.';
   return (TRANSITIONAL_STATUSES as readonly string[]).includes(current);
 }

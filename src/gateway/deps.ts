@@ -18,7 +18,7 @@ export interface GatewayDeps {
 }
 
 /** What the gateway's parts announce on (LiveHub, live/hub.ts): the rows changed, after their commit. */
-export type LivePublisher = Pick<LiveHub, 'publish' | 'publishSnapshot' | 'publishOperation' | 'publishAttachment' | 'publishMessage'>;
+export type LivePublisher = Pick<LiveHub, 'publish' | 'publishSnapshot' | 'publishMove' | 'publishOperation' | 'publishAttachment' | 'publishMessage'>;
 
 /** The pools' latest heartbeats, as this gateway sees them (src/bus PoolView). */
 export interface PoolList {

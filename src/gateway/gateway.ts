@@ -5,6 +5,8 @@
  * and the agents' reconcile responder.
  */
 import { QuotaMutations } from './mutations/quota.js';
+import { TransferMutations } from './mutations/transfer.js';
+import { startTransferExpiry } from './sweepers/transfer-expiry.js';
 import { PoolView, type Bus } from '../bus/index.js';
 import type { FlintConfig } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
@@ -87,6 +89,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     tokens: tokens.mutations,
     volumeTypes: new VolumeTypeMutations({ config, db, bus, live, log }),
     quotas: new QuotaMutations({ config, db, bus, live, log }),
+    transfers: new TransferMutations({ config, db, bus, live, log }),
     reads: new Reads(db),
     cluster: new ClusterQueries({ db, bus, pools, feed, heartbeatSeconds: config.heartbeatSeconds }),
     watches: new Watches({ live, volumes, snapshots, attachments, backups }),
@@ -97,6 +100,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const backupRecovery = startBackupRecovery(bus, db, live, backupLive, log);
   const outbox = startOutboxSweeper(bus, db, log);
   const deadlines = startDeadlineSweeper(db, live, log, config.operationTimeoutSeconds, bus);
+  const transferExpiry = startTransferExpiry(db, live, log, config.transferExpirySeconds);
   // Backup and migration progress push their operations' deadlines (src/gateway/sweepers/deadline-extender.ts).
   const extender = startDeadlineExtender(db, bus, backupLive, log, config.operationTimeoutSeconds);
   const reconcile = startReconcileResponder(bus, db, log, secrets);
@@ -110,6 +114,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
       outbox.stop();
       await tokens.stop();
       deadlines.stop();
+      transferExpiry.stop();
       extender.stop();
       backupRecovery.stop();
       reconcile.stop();

@@ -22,7 +22,7 @@ export class QuotaResolver {
       'A limit below what the project holds now is refused unless `force`. Audited (action update_quota_set). ' +
       'Errors: BAD_USER_INPUT (a limit below -1, no limit given), INVALID_STATE (below what is held, without force; names each), NOT_FOUND (no such project), FORBIDDEN, UNAUTHENTICATED.',
   })
-  async updateQuotaSet(@Arg('input', () => UpdateQuotaSetInput) input: UpdateQuotaSetInput, @Ctx() ctx: Context): Promise<UpdateQuotaSetPayload> {
+  async updateQuotaSet(@Arg('input', () => UpdateQuotaSetInput, { description: 'The project and its new limits.' }) input: UpdateQuotaSetInput, @Ctx() ctx: Context): Promise<UpdateQuotaSetPayload> {
     const r = await ctx.ports.quotas.updateQuotaSet(ctx.principal, input);
     return { quotaSet: QuotaSetObject.from(r.quotaSet), audit: StatusAuditObject.from(r.audit) };
   }
@@ -32,7 +32,7 @@ export class QuotaResolver {
       'Admins only. Recounts a project\'s usage from its volumes, snapshots and backups and corrects the counters (they are kept by the database in the same transaction as every change, ' +
       'so this is for repairs after hand edits). Audited (action sync_quota_usage). Errors: NOT_FOUND, BAD_USER_INPUT, FORBIDDEN, UNAUTHENTICATED.',
   })
-  async syncQuotaUsage(@Arg('input', () => SyncQuotaUsageInput) input: SyncQuotaUsageInput, @Ctx() ctx: Context): Promise<SyncQuotaUsagePayload> {
+  async syncQuotaUsage(@Arg('input', () => SyncQuotaUsageInput, { description: 'The project to recount, and why.' }) input: SyncQuotaUsageInput, @Ctx() ctx: Context): Promise<SyncQuotaUsagePayload> {
     const r = await ctx.ports.quotas.syncQuotaUsage(ctx.principal, input);
     return { quotaSet: QuotaSetObject.from(r.quotaSet), corrections: r.corrections.map(QuotaCorrectionObject.from), audit: StatusAuditObject.from(r.audit) };
   }

@@ -16,6 +16,7 @@ import { AttachmentResolver, VolumeAttachmentsResolver } from './attachment.reso
 import { ManageResolver } from './manage.resolver.js';
 import { TokenResolver } from './token.resolver.js';
 import { QuotaResolver, ViewerQuotaResolver } from './quota.resolver.js';
+import { TransferResolver } from './transfer.resolver.js';
 import { SnapshotObject } from './types/snapshot.js';
 import { OperationObject } from './types/operation.js';
 import { VolumeObject } from './types/volume.js';
@@ -44,6 +45,7 @@ export async function buildFlintSchema(): Promise<GraphQLSchema> {
       TokenResolver,
       QuotaResolver,
       ViewerQuotaResolver,
+      TransferResolver,
     ],
     orphanedTypes: [VolumeObject, SnapshotObject, OperationObject, VolumeTypeObject, BackupObject, AttachmentObject],
     validate: false,

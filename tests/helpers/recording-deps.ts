@@ -30,6 +30,7 @@ export function recordingDeps(db: Db, opts: { failPublish?: boolean } = {}): { d
       pending.push(committed(v.id).then((c) => (entry.committed = c)));
     },
     publishSnapshot: (_type, s) => void rec.live.push({ what: 'snapshot', id: s.id }),
+    publishMove: (v, snapshots) => void rec.live.push({ what: 'moved volume', id: v.id }, ...snapshots.map((s) => ({ what: 'moved snapshot', id: s.id }))),
     publishOperation: (o) => void rec.live.push({ what: 'operation', id: o.id }),
     publishAttachment: (_type, a) => void rec.live.push({ what: 'attachment', id: a.id }),
     publishMessage: (m) => void rec.live.push({ what: 'message', id: m.id }),

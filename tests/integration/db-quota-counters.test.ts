@@ -11,6 +11,7 @@ import type { EntityManager } from '@mikro-orm/knex';
 import { Backup, enforceClaim, holdingsOfProject, Project, recountUsage, Snapshot, storeOverrides, Volume, type Db, type Holdings } from '../../src/db/index.js';
 import { chargeChild, chargeVolume, DEFAULT_QUOTA_LIMITS, QuotaExceededError, type Charges, type QuotaLimits } from '../../src/domain/quotas.js';
 import { VOLUME_STATUSES } from '../../src/domain/volume-states.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 import { BACKENDS, openDatabases, type Backend, type Databases } from '../helpers/databases.js';
 
 let databases: Databases | undefined;
@@ -159,3 +160,5 @@ for (const kind of BACKENDS) {
     t.regex(e.message, /requested 1, in use 0, reserved 37, limit 37/);
   });
 }
+
+test.after.always('no process is left behind', noProcessesLeft);

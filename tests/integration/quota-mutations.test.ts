@@ -14,6 +14,7 @@ import { SnapshotMutations } from '../../src/gateway/mutations/snapshot.js';
 import { VolumeTypeMutations } from '../../src/gateway/mutations/volume-type.js';
 import { VolumeMutations } from '../../src/gateway/mutations/volume.js';
 import { MigrationMutations } from '../../src/gateway/mutations/volume-migration.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 import { BACKENDS, openDatabases, type Databases } from '../helpers/databases.js';
 import { recordingDeps } from '../helpers/recording-deps.js';
 
@@ -150,3 +151,5 @@ for (const backend of BACKENDS) {
     t.deepEqual(set.volumeTypes.find((x) => x.volumeType === silver.name)?.volumes, { limit: 1, inUse: 0, reserved: 1 });
   });
 }
+
+test.after.always('no process is left behind', noProcessesLeft);

@@ -212,7 +212,12 @@ export const LIVE_EVENT_TYPES = ['CREATED', 'UPDATED', 'DELETED'] as const;
  * its subscribers, so a forged live message can at most make a gateway read the truth again.
  * `LiveVolume` and its siblings below are the in-process events built from that row.
  */
-export const liveNotice = z.object({ id: z.string().min(1).max(64), type: z.enum(LIVE_EVENT_TYPES).optional() });
+export const liveNotice = z.object({
+  id: z.string().min(1).max(64),
+  type: z.enum(LIVE_EVENT_TYPES).optional(),
+  /** A volume or snapshot that moved to another project (a transfer): the project it left, told it is gone. */
+  leftProject: z.string().min(1).max(64).optional(),
+});
 export type LiveNotice = z.infer<typeof liveNotice>;
 
 export const liveVolume = z.object({ type: z.enum(LIVE_EVENT_TYPES), volume: volumeView });

@@ -16,6 +16,7 @@ import { apiAction, type CliContext } from './context.js';
 import { CliError } from './exit-codes.js';
 import { resolveVolumeId } from './volume-ref.js';
 import { registerMoveCommands } from './volume-move.js';
+import { registerTransferCommands } from './volume-transfer.js';
 import { volumeFields, volumesTable, type VolumeView } from './views.js';
 import { failureOf, waitForAction, type MutationResult, type VolumeAction } from './wait.js';
 import { finishMutation, listPages, waitable, withExpectedVersion, type WaitOptions } from './shared.js';
@@ -105,6 +106,7 @@ export function registerVolumeCommands(program: Command): void {
 
   registerUpdateCommands(volume);
   registerMoveCommands(volume);
+  registerTransferCommands(volume);
 
   waitable(
     withExpectedVersion(volume.command('delete').description('delete a volume (AVAILABLE or in an ERROR state)').argument('<volume>', 'id or name'), 'volume')

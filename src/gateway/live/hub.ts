@@ -59,6 +59,11 @@ const OPERATION_STAGE: Record<OperationView['status'], number> = { pending: 0, r
 
 type Listeners<T> = Set<(ev: T) => void>;
 
+/** A moved resource as the project it left last saw it: that project's, one version before the move's. */
+function leftView<T extends { projectId: string; version: number }>(view: T, project: string): T {
+  return { ...view, projectId: project, version: view.version - 1 };
+}
+
 export class LiveHub {
   private readonly volumes: Listeners<LiveVolume> = new Set();
   private readonly snapshots: Listeners<LiveSnapshot> = new Set();
@@ -94,10 +99,12 @@ export class LiveHub {
     // Kinds this build does not know come from newer gateways: not for our subscribers.
     if (kind === KIND.liveVolume && this.volumes.size > 0) {
       const v = await findVolume(em(), notice.id);
-      if (v) emit(this.volumes, { type: eventType(notice, v.status === 'deleted'), volume: toVolumeView(v) });
+      if (v && notice.leftProject) emit(this.volumes, { type: 'DELETED', volume: leftView(toVolumeView(v), notice.leftProject) });
+      else if (v) emit(this.volumes, { type: eventType(notice, v.status === 'deleted'), volume: toVolumeView(v) });
     } else if (kind === KIND.liveSnapshot && this.snapshots.size > 0) {
       const s = await findSnapshot(em(), notice.id);
-      if (s) emit(this.snapshots, { type: eventType(notice, s.status === 'deleted'), snapshot: toSnapshotView(s) });
+      if (s && notice.leftProject) emit(this.snapshots, { type: 'DELETED', snapshot: leftView(toSnapshotView(s), notice.leftProject) });
+      else if (s) emit(this.snapshots, { type: eventType(notice, s.status === 'deleted'), snapshot: toSnapshotView(s) });
     } else if (kind === KIND.liveOperation && this.operations.size > 0) {
       const o = await findOperation(em(), notice.id);
       if (o) emit(this.operations, { operation: toOperationView(o) });
@@ -120,6 +127,18 @@ export class LiveHub {
   /** Announces a volume that was created or changed (call it after the commit). */
   publish(type: LiveVolume['type'], volume: Volume): void {
     this.notify(subjects.liveVolume(volume.projectId, volume.id), KIND.liveVolume, { id: volume.id, type });
+  }
+
+  /**
+   * Announces a volume and its snapshots that moved to another project (an accepted
+   * transfer, which bumps their versions by two): DELETED to the project they left, at the
+   * version before last, then CREATED to the one they joined.
+   */
+  publishMove(volume: Volume, snapshots: readonly Snapshot[], from: string): void {
+    this.notify(subjects.liveVolume(from, volume.id), KIND.liveVolume, { id: volume.id, type: 'DELETED', leftProject: from });
+    for (const s of snapshots) this.notify(subjects.liveSnapshot(from, s.id), KIND.liveSnapshot, { id: s.id, type: 'DELETED', leftProject: from });
+    this.publish('CREATED', volume);
+    for (const s of snapshots) this.publishSnapshot('CREATED', s);
   }
 
   /** Announces a snapshot that was created or changed (call it after the commit). */

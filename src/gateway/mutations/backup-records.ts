@@ -13,7 +13,7 @@ import { toBackupView, type BackupLive } from '../live/backup.js';
 import type { GatewayDeps } from '../deps.js';
 import type { BackupHosts } from './backup-hosts.js';
 import { runMutation } from './kernel.js';
-import { backupClaim } from './backup.js';
+import { backupClaim } from './quota-claims.js';
 
 /** The record `exportBackupRecord` hands out (base64 of its JSON). */
 const exportedRecord = z.object({

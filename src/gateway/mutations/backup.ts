@@ -49,8 +49,8 @@ import type { GatewayDeps, PoolList } from '../deps.js';
 import { BackupHosts, location } from './backup-hosts.js';
 import { exportRecord, importRecord } from './backup-records.js';
 import { casRefusal } from './cas.js';
-import type { QuotaClaim } from '../../domain/quotas.js';
 import { runMutation } from './kernel.js';
+import { backupClaim } from './quota-claims.js';
 
 const INCREMENTAL_FALLBACK = 'No AVAILABLE backup of this volume to compare with, so this incremental backup is a full one.';
 
@@ -61,11 +61,6 @@ export interface BackupDeps extends GatewayDeps {
 }
 
 /** The agent command of a backup operation, on `host`. */
-/** What a backup claims: one backup and its volume's size, in its project. */
-export function backupClaim(backup: Pick<Backup, 'projectId' | 'sizeGiB'>): QuotaClaim {
-  return { projectId: backup.projectId, backups: 1, backupGigabytes: backup.sizeGiB };
-}
-
 function agentCommand(host: string, command: string, kind: string, payload: { operationId: string }): OutboxCommand {
   return { subject: subjects.agent(host, command), kind, payload, msgId: `${payload.operationId}:${kind}` };
 }

@@ -80,7 +80,7 @@ interface RecordsNoOperation {
 }
 
 /** What a mutation changes, in the words of its errors: a resource with operations, or the catalog. */
-export type MutationResourceType = OperationResourceType | 'volume type' | 'quota set';
+export type MutationResourceType = OperationResourceType | 'volume type' | 'quota set' | 'volume transfer';
 
 /** The steps every mutation declares. */
 interface MutationSteps<L, C, R> {

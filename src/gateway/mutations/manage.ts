@@ -39,7 +39,7 @@ import type { ManageableImageView, ManagePort, ManageVolumeRequest, UnmanageVolu
 import type { VolumeResult } from '../../resolvers/index.js';
 import { casGuard, casRefusal } from './cas.js';
 import { runMutation } from './kernel.js';
-import { newVolumeClaim } from './volume.js';
+import { newVolumeClaim } from './quota-claims.js';
 import { usableVolumeType } from './volume-type-lookup.js';
 import type { GatewayDeps } from '../deps.js';
 

@@ -10,7 +10,6 @@ import { COMMAND, KIND, subjects, type ScheduleCreate, type ScheduleExtend } fro
 import { casVolume, countSnapshotsOfVolume, findOperation, findVolume, Volume, VolumeType, type Operation, type Principal } from '../../db/index.js';
 import { actionTransition, assertCanStart, BadInputError, checkDescription, checkIdempotencyKey, checkMetadata, checkName, checkSize, checkZone, invalidState, InvalidStateError, NotFoundError, type VolumeAction } from '../../domain/index.js';
 import { canSee, requireWriter } from '../../domain/access.js';
-import type { QuotaClaim } from '../../domain/quotas.js';
 import { multiattachFromExtraSpecs, volumeHasAttachments } from '../../domain/attachment-states.js';
 import { liveAttachmentsOf } from '../../db/attachment-store.js';
 import type {
@@ -26,6 +25,7 @@ import type {
 import type { GatewayDeps } from '../deps.js';
 import { casGuard, casRefusal } from './cas.js';
 import { runMutation } from './kernel.js';
+import { newVolumeClaim } from './quota-claims.js';
 import { checkCopyInput, copySize, copySource, revertRules, sourcePool, type CopySource } from './volume-copy.js';
 import { announceVolumeDelete, deleteOperation, startVolumeDelete } from './volume-delete.js';
 import { usableVolumeType } from './volume-type-lookup.js';
@@ -218,17 +218,6 @@ export class VolumeMutations implements VolumesPort {
     const op = await findOperation(this.deps.db.fork(), id);
     return op && canSee(principal, op.projectId) ? op : null;
   }
-}
-
-/** What a new volume claims: one volume and its size, in its project and in its type. */
-export function newVolumeClaim(volume: Pick<Volume, 'projectId' | 'sizeGiB' | 'volumeType'>): QuotaClaim {
-  return {
-    projectId: volume.projectId,
-    volumes: 1,
-    gigabytes: volume.sizeGiB,
-    volumeType: volume.volumeType ? { name: volume.volumeType, volumes: 1, gigabytes: volume.sizeGiB } : null,
-    volumeSizeGiB: volume.sizeGiB,
-  };
 }
 
 /** The volume if it exists, is not deleted, and the caller may see it. */

@@ -14,6 +14,7 @@ import type { QuotasPort } from './quotas.js';
 import type { ReadsPort } from './reads.js';
 import type { SnapshotsPort } from './snapshots.js';
 import type { TokensPort } from './tokens.js';
+import type { TransfersPort } from './transfers.js';
 import type { VolumeTypesPort } from './volume-types.js';
 import type { VolumesPort } from './volumes.js';
 import type { WatchesPort } from './watches.js';
@@ -29,6 +30,7 @@ export type * from './quotas.js';
 export type * from './reads.js';
 export type * from './snapshots.js';
 export type * from './tokens.js';
+export type * from './transfers.js';
 export type * from './volume-types.js';
 export type * from './volumes.js';
 export type * from './watches.js';
@@ -54,6 +56,8 @@ export interface Ports {
   volumeTypes: VolumeTypesPort;
   /** Quota sets: read, set by admins, recounted (src/gateway/mutations/quota.ts). */
   quotas: QuotasPort;
+  /** Volume transfers between projects (src/gateway/mutations/transfer.ts). */
+  transfers: TransfersPort;
   /** Lists and `node(id)` (src/gateway/queries/reads.ts). */
   reads: ReadsPort;
   /** Pools and services, now and as they change (src/gateway/queries/cluster.ts). */

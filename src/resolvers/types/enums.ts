@@ -20,6 +20,7 @@ export enum VolumeStatusEnum {
   ERROR_DELETING = 'error_deleting',
   ERROR_EXTENDING = 'error_extending',
   ERROR_RESTORING = 'error_restoring',
+  AWAITING_TRANSFER = 'awaiting_transfer',
 }
 registerEnumType(VolumeStatusEnum, {
   name: 'VolumeStatus',
@@ -35,6 +36,9 @@ registerEnumType(VolumeStatusEnum, {
     IN_USE: { description: 'Attached to a consumer (an attachment is ATTACHED). It can be extended; delete its attachments before deleting it.' },
     DETACHING: { description: 'An attachment\'s export is being removed (`deleteAttachment`).' },
     EXTENDING: { description: 'Growing to a new size (`extendVolume`). Ends AVAILABLE (at the new size, or at the old one when no pool had room) or ERROR_EXTENDING.' },
+    AWAITING_TRANSFER: {
+      description: 'Offered to another project (`createVolumeTransfer`): nothing else may be done to it until the transfer is accepted (it moves, AVAILABLE, to that project), cancelled or expired (AVAILABLE here).',
+    },
     RETYPING: {
       description: 'Changing volume type (`retypeVolume`), in place or by a migration to another pool (`migrationStatus` shows it). Ends AVAILABLE, with the new type or unchanged when refused.',
     },

@@ -136,7 +136,7 @@ export class UpdateQuotaSetInput {
 
 @ObjectType('UpdateQuotaSetPayload', { description: 'The project\'s quota set after the change, and its audit record.' })
 export class UpdateQuotaSetPayload {
-  @Field(() => QuotaSetObject)
+  @Field(() => QuotaSetObject, { description: 'The project\'s quota set with the new limits.' })
   quotaSet!: QuotaSetObject;
 
   @Field(() => StatusAuditObject, { description: 'The audit record (action update_quota_set); `reason` says what changed.' })
@@ -160,16 +160,16 @@ export class QuotaCorrectionObject {
   @Field(() => String, { nullable: true, description: 'The volume type, for a type\'s own counter.' })
   volumeType!: string | null;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'What the counter said was in use.' })
   inUseBefore!: number;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'What the tables say is in use.' })
   inUseAfter!: number;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'What the counter said was reserved.' })
   reservedBefore!: number;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'What the tables say is reserved.' })
   reservedAfter!: number;
 
   static from(c: QuotaCorrection): QuotaCorrectionObject {
@@ -179,7 +179,7 @@ export class QuotaCorrectionObject {
 
 @ObjectType('SyncQuotaUsagePayload', { description: 'The recounted quota set, what changed, and the audit record.' })
 export class SyncQuotaUsagePayload {
-  @Field(() => QuotaSetObject)
+  @Field(() => QuotaSetObject, { description: 'The project\'s quota set as recounted.' })
   quotaSet!: QuotaSetObject;
 
   @Field(() => [QuotaCorrectionObject], { description: 'Counters that had drifted from the tables; empty when they matched.' })

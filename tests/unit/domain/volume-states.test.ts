@@ -33,6 +33,7 @@ const EXPECTED_ACTIONS: Record<VolumeAction, { from: VolumeStatus[]; to: VolumeS
   backup: { from: ['available'], to: 'backing_up', verb: 'backed up' },
   backupInUse: { from: ['in_use'], to: null, verb: 'backed up while attached' },
   restore: { from: ['available'], to: 'restoring_backup', verb: 'restored from a backup' },
+  transfer: { from: ['available'], to: 'awaiting_transfer', verb: 'transferred' },
 };
 
 const EXPECTED_OUTCOMES: Record<VolumeOutcome, { from: VolumeStatus[]; to: VolumeStatus }> = {
@@ -90,10 +91,10 @@ test('the statuses are Cinder\'s vocabulary plus deleted, without duplicates', (
   // reverting is Flint's own (Cinder reverts in `reverting` too, since Pike).
   t.is(new Set(VOLUME_STATUSES).size, VOLUME_STATUSES.length);
   for (const s of ['creating', 'available', 'reserved', 'attaching', 'in_use', 'detaching', 'extending', 'retyping', 'maintenance',
-    'backing_up', 'restoring_backup', 'reverting', 'deleting', 'deleted', 'error', 'error_deleting', 'error_extending', 'error_restoring']) {
+    'backing_up', 'restoring_backup', 'reverting', 'deleting', 'deleted', 'error', 'error_deleting', 'error_extending', 'error_restoring', 'awaiting_transfer']) {
     t.true((VOLUME_STATUSES as readonly string[]).includes(s), s);
   }
-  t.is(VOLUME_STATUSES.length, 18);
+  t.is(VOLUME_STATUSES.length, 19);
 });
 
 for (const action of Object.keys(EXPECTED_ACTIONS) as VolumeAction[]) {

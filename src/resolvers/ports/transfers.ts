@@ -1,0 +1,23 @@
+/** What the transfer resolvers need from the gateway (src/gateway/mutations/transfer.ts implements it). */
+import type { Page, Principal, Volume, VolumeTransfer } from '../../db/index.js';
+
+export interface CreateVolumeTransferRequest {
+  volumeId: string;
+  name?: string | null;
+}
+
+export interface AcceptVolumeTransferRequest {
+  transferId: string;
+  authKey: string;
+}
+
+export interface TransfersPort {
+  /** Offers an AVAILABLE volume without attachments; the key is in this answer only. */
+  create(p: Principal | null, input: CreateVolumeTransferRequest): Promise<{ transfer: VolumeTransfer; authKey: string; volume: Volume }>;
+  /** Moves the volume and its snapshots to the caller's project. */
+  accept(p: Principal | null, input: AcceptVolumeTransferRequest): Promise<{ transfer: VolumeTransfer; volume: Volume }>;
+  /** Cancels a pending transfer: the volume is AVAILABLE again in its project. */
+  delete(p: Principal | null, input: { id: string }): Promise<{ transfer: VolumeTransfer; volume: Volume | null }>;
+  /** Pending transfers of the caller's project (admins: every project's), newest first. */
+  list(p: Principal | null, page: { first?: number | null; after?: string | null }): Promise<Page<VolumeTransfer>>;
+}
