@@ -75,8 +75,8 @@ export async function storeOverrides(tx: EntityManager, projectId: string, overr
 }
 
 /**
- * Sets a project's counters to what its rows say (all projects' when `projectId` is null), in
- * the caller's transaction, and returns what they were and what they are.
+ * Sets a project's counters to what its rows say, in the caller's transaction, and returns
+ * what they were and what they are.
  */
 export async function recountUsage(tx: EntityManager, projectId: string): Promise<{ before: Holdings; after: Holdings }> {
   // Lock the project's counters first: every trigger takes this row before any other, so no count moves under the recount.
