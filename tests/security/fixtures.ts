@@ -1,6 +1,6 @@
 /**
  * One of every kind of resource a project owns, made through the API: a private volume
- * type granted to the project, a spare volume, a volume of that type, a snapshot, a backup, an attachment,
+ * type granted to the project, a spare volume, a volume of that type, a volume offered for transfer, a snapshot, a backup, an attachment,
  * a volume that failed (with its user message), a status audit of it, and the operations
  * of all these. `ownedKinds` reads from the schema which kinds there are, so a new kind
  * without a recipe here fails the suite instead of going untested.
@@ -106,6 +106,18 @@ export async function createProjectResources(flint: Flint, admin: string, member
   add('Operation', created.operation.id);
   await until('the volume to be AVAILABLE', available(volumeId));
   await until('the spare volume to be AVAILABLE', available(spare.volume.id));
+
+  // Offered for transfer (AWAITING_TRANSFER): its transfer must be invisible to other projects, and its key is never shown again.
+  const gift = (await call(member, 'createVolume', 'mutation($i: CreateVolumeInput!) { createVolume(input: $i) { volume { id } operation { id } } }', {
+    i: { name: named(`${prefix}-gift`), sizeGiB: 1 },
+  })).createVolume as { volume: { id: string }; operation: { id: string } };
+  add('Volume', gift.volume.id);
+  add('Operation', gift.operation.id);
+  await until('the volume to give to be AVAILABLE', available(gift.volume.id));
+  const transfer = (await call(member, 'createVolumeTransfer', 'mutation($i: CreateVolumeTransferInput!) { createVolumeTransfer(input: $i) { transfer { id } } }', {
+    i: { volumeId: gift.volume.id, name: named(`${prefix}-transfer`) },
+  })).createVolumeTransfer as { transfer: { id: string } };
+  add('VolumeTransfer', transfer.transfer.id);
 
   const snap = (await call(member, 'createSnapshot', 'mutation($i: CreateSnapshotInput!) { createSnapshot(input: $i) { snapshot { id } operation { id } } }', {
     i: { volumeId, name: named(`${prefix}-snapshot`), description: named(`${prefix}-snapshot-description`) },

@@ -71,8 +71,8 @@ const EXPECTED_TRANSITIONAL: VolumeStatus[] = [
 
 const HINT = 'Wait until its current operation finishes, then retry.';
 
-test('the action table has exactly the actions backup, backupInUse, delete, extend, migrate, restore, retype, revert, snapshot, snapshotInUse and update', (t) => {
-  t.deepEqual(Object.keys(VOLUME_ACTIONS).sort(), ['backup', 'backupInUse', 'delete', 'extend', 'migrate', 'restore', 'retype', 'revert', 'snapshot', 'snapshotInUse', 'update']);
+test('the action table has exactly the actions backup, backupInUse, delete, extend, migrate, restore, retype, revert, snapshot, snapshotInUse, transfer and update', (t) => {
+  t.deepEqual(Object.keys(VOLUME_ACTIONS).sort(), ['backup', 'backupInUse', 'delete', 'extend', 'migrate', 'restore', 'retype', 'revert', 'snapshot', 'snapshotInUse', 'transfer', 'update']);
 });
 
 test('a volume in MAINTENANCE (migrating) refuses every action, updates included', (t) => {
