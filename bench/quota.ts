@@ -8,7 +8,7 @@
  * - `create, no quota`: the same insert and commit in a database whose quota triggers
  *   were dropped: the floor the quota is added to.
  *
- * Each with 32 clients creating at once, first each in a project of its own (tenants), then
+ * The check alone with one client, then each with 32 clients creating at once, first each in a project of its own (tenants), then
  * all in one project: those queue on its counter row from their insert to their commit,
  * which is the lock that keeps two creates from taking the last GiB.
  */
@@ -55,9 +55,9 @@ async function newProject(db: Db): Promise<string> {
 }
 
 /** `perClient` creates from each of 32 clients at once, each in its own project or all in one, with limits never reached. */
-async function run(db: Db, perClient: number, quota: boolean, shared: boolean, samples: { tx: number[]; check: number[] }): Promise<void> {
+async function run(db: Db, perClient: number, quota: boolean, shared: boolean, samples: { tx: number[]; check: number[] }, clients = CLIENTS): Promise<void> {
   const one = await newProject(db);
-  const projects = await Promise.all(Array.from({ length: CLIENTS }, () => (shared ? one : newProject(db))));
+  const projects = await Promise.all(Array.from({ length: clients }, () => (shared ? one : newProject(db))));
   await Promise.all(
     projects.map(async (projectId) => {
       for (let i = 0; i < perClient; i++) {
@@ -84,6 +84,10 @@ export async function quotaBench(kind: 'sqlite' | 'postgresql', quick: boolean, 
   const bare = await open(kind, cleanup);
   for (const sql of dropQuotaTriggerStatements(kind)) await bare.fork().getConnection().execute(sql, [], 'run');
   const rows: Row[] = [];
+  // One client: what the check costs by itself, with nothing to wait for.
+  const alone = { tx: [] as number[], check: [] as number[] };
+  await run(withQuota, perClient, true, false, alone, 1);
+  rows.push(row(`${kind}, c=1: quota check`, alone.check));
   for (const shared of [false, true]) {
     const where = shared ? 'one project' : 'a project each';
     const q = { tx: [] as number[], check: [] as number[] };

@@ -15,6 +15,7 @@ import {
   QuotaExceededError,
   typeKey,
   TYPE_RESOURCES,
+  type CountedResource,
   type Held,
   type QuotaClaim,
   type QuotaLimits,
@@ -22,7 +23,7 @@ import {
 } from '../domain/quotas.js';
 import { Project, Volume } from './entities.js';
 import { QuotaTypeUsage, QuotaUsage } from './quota-entities.js';
-import { recountStatements } from './quota-sql.js';
+import { recountStatements, USAGE_COLUMNS } from './quota-sql.js';
 
 const NONE: Held = { inUse: 0, reserved: 0 };
 
@@ -49,16 +50,32 @@ export async function projectOverrides(em: EntityManager, projectId: string): Pr
   return p?.quotaLimits ?? null;
 }
 
+/** The counter columns of `quota_usage`, in `COUNTED_RESOURCES` order, and of `quota_type_usage`. */
+const USAGE_SELECT = COUNTED_RESOURCES.flatMap((r) => USAGE_COLUMNS[r].map((c) => `u.${c} AS ${c}`)).join(', ');
+const TYPE_SELECT = TYPE_RESOURCES.flatMap((r) => USAGE_COLUMNS[r].map((c) => `t.${c} AS type_${c}`)).join(', ');
+
 /**
  * Checks a claim in the caller's transaction, after the claim's rows were written (so the
- * triggers have counted them).
+ * triggers have counted them). One query reads the project's limits and its counters (it
+ * runs with every create, so it skips the ORM).
  * @throws QuotaExceededError naming the first limit it goes over; the caller's transaction then rolls back.
  */
 export async function enforceClaim(tx: EntityManager, defaults: QuotaLimits, claim: QuotaClaim): Promise<void> {
-  const limits = effectiveLimits(defaults, await projectOverrides(tx, claim.projectId));
+  const sql =
+    `SELECT p.quota_limits AS limits, ${USAGE_SELECT}, ${TYPE_SELECT} FROM (SELECT ? AS pid) x ` +
+    'LEFT JOIN project p ON p.id = x.pid LEFT JOIN quota_usage u ON u.project_id = x.pid ' +
+    'LEFT JOIN quota_type_usage t ON t.project_id = x.pid AND t.volume_type = ?';
+  const [row] = await tx.getConnection().execute<Array<Record<string, unknown>>>(sql, [claim.projectId, claim.volumeType?.name ?? ''], 'all', tx.getTransactionContext());
+  const stored = row?.limits;
+  const limits = effectiveLimits(defaults, (typeof stored === 'string' ? JSON.parse(stored) : (stored ?? null)) as QuotaOverrides | null);
   if (!claimIsLimited(claim, limits)) return;
-  const held = await holdingsOfProject(tx, claim.projectId, claim.volumeType ? [claim.volumeType.name] : []);
-  const excess = exceededBy(claim, limits, (key) => held.get(key) ?? NONE);
+  const num = (k: string) => Number(row?.[k] ?? 0);
+  const held = (key: string): Held => {
+    const [resource, type] = key.split('@') as [CountedResource, string | undefined];
+    const [inUse, reserved] = USAGE_COLUMNS[resource].map((c) => (type === undefined ? c : `type_${c}`));
+    return { inUse: num(inUse!), reserved: num(reserved!) };
+  };
+  const excess = exceededBy(claim, limits, held);
   if (excess) throw new QuotaExceededError(claim.projectId, excess);
 }
 
