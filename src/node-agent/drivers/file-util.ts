@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { PoolConfig } from '../../config/index.js';
+import type { SecretBox } from '../../domain/secret-box.js';
 import { DriverError, GiB, type VolumeInfo } from './driver.js';
 import type { ImageFormat, QemuImgOptions } from './qemu-img.js';
 
@@ -39,6 +40,8 @@ export interface FilePool {
   readonly snapshotIndex: Map<string, number>;
   /** Looks on disk (not in the index), in either format, and refreshes the index with what it finds. */
   getVolume(volumeId: string): Promise<VolumeInfo | null>;
+  /** Opens the sealed keys of encrypted volumes (file-keys.ts); undefined: the pool cannot hold encrypted volumes. */
+  readonly secrets: SecretBox | undefined;
 }
 
 /** Path of a volume's image in a format. */
