@@ -79,6 +79,23 @@ export function describeEncryption(s: EncryptionSpec): string {
   return `${s.provider} ${s.cipher} ${s.keySize}-bit`;
 }
 
+/**
+ * Why a copy (a clone, or a volume from a snapshot) of a source cannot have the new volume's
+ * type `typeName`, or null. A copy of an encrypted source must be encrypted (with its own
+ * key); a copy of a plain source may be encrypted (the copy is written through the cipher).
+ */
+export function copyEncryptionProblem(source: string, sourceEncrypted: boolean, typeName: string | null, encryption: EncryptionSpec | null): string | null {
+  if (!sourceEncrypted || encryption) return null;
+  const given = typeName ? `volume type "${typeName}" is not encrypted` : 'no volume type was given';
+  return `${source} is encrypted and ${given}: a copy of an encrypted volume must be encrypted too. Give a volumeType with an encryption, or leave volumeType out to use the source volume's type.`;
+}
+
+/** Why backup `backupId` (of an encrypted volume or not) cannot be restored into volume `volumeId`, or null: data of an encrypted volume goes only into an encrypted one. */
+export function restoreEncryptionProblem(backupId: string, backupEncrypted: boolean, volumeId: string, volumeEncrypted: boolean): string | null {
+  if (!backupEncrypted || volumeEncrypted) return null;
+  return `backup ${backupId} is of an encrypted volume and volume ${volumeId} is not encrypted: its data would be stored in clear. Restore it into an encrypted volume, or into a new volume (restoreBackup without volumeId makes one of the backed-up volume's type).`;
+}
+
 /** A new volume key: 32 random bytes as base64url text (a LUKS passphrase; qemu wants UTF-8). */
 export function newVolumeKey(): string {
   return randomBytes(32).toString('base64url');

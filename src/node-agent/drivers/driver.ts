@@ -113,9 +113,10 @@ export interface VolumeDriver {
    * Idempotent: an image that exists already and equals the source is returned as is; one
    * that differs is a not retryable DriverError. `onProgress` gets the bytes done of the
    * copy and of the check (`totalBytes` counts both: twice the volume's size); a copy whose
-   * progress stops moving for long is killed, however long the whole copy takes.
+   * progress stops moving for long is killed, however long the whole copy takes. With
+   * `encryption` (an encrypted volume arriving as plaintext) the copy is encrypted with that key.
    */
-  importVolume(volumeId: string, sizeGiB: number, source: RemoteImage, onProgress?: (p: CopyProgress) => void): Promise<VolumeInfo>;
+  importVolume(volumeId: string, sizeGiB: number, source: RemoteImage, onProgress?: (p: CopyProgress) => void, encryption?: VolumeEncryption): Promise<VolumeInfo>;
   /**
    * Adopts an image already in the pool, named by `reference` (Cinder's `manage_existing`):
    * checks it (a format the driver serves, no backing file, not in use by another process,

@@ -81,7 +81,7 @@ export async function revertToSnapshot(ctx: FilePool, volumeId: string, snapshot
       // The revert changes the bytes without any bitmap seeing it, and qemu-img 7.2 refuses
       // to revert while enabled bitmaps exist ("Device has active dirty bitmaps"): the next
       // backup must read everything (removing first is crash-safe: at worst it compares).
-      await removeBackupBitmaps(volume.location, ctx.qemu);
+      await removeBackupBitmaps(volume.location, { ...ctx.qemu, key: source.key });
       await applyInternalSnapshot(volume.location, source.snapshotName!, { ...ctx.qemu, ...(source.key ? { key: source.key } : {}) });
     } else {
       // An encrypted raw snapshot is a copy of the volume's LUKS container (same key): copied back as it is.

@@ -305,8 +305,8 @@ export class FileDriver implements VolumeDriver {
   }
 
   /** See `VolumeDriver.importVolume` and file-import.ts. */
-  importVolume(volumeId: string, sizeGiB: number, source: RemoteImage, onProgress?: (p: CopyProgress) => void): Promise<VolumeInfo> {
-    return importVolume(this.ctx, volumeId, sizeGiB, source, onProgress);
+  importVolume(volumeId: string, sizeGiB: number, source: RemoteImage, onProgress?: (p: CopyProgress) => void, encryption?: VolumeEncryption): Promise<VolumeInfo> {
+    return importVolume(this.ctx, volumeId, sizeGiB, source, onProgress, encryption);
   }
 
   /** Adopts a file of the pool as a volume (see file-manage.ts). */

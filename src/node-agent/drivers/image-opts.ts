@@ -15,7 +15,9 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ImageFormat } from './qemu-img.js';
+
+/** An image's format on the pool (qemu-img.ts's `ImageFormat`, repeated here: qemu-img.ts imports this module). */
+type ImageFormat = 'raw' | 'qcow2';
 
 /** The id of the secret object holding an image's key. */
 export const KEY_SECRET_ID = 'flint-key';
@@ -57,6 +59,16 @@ export function formatBlockdev(format: ImageFormat, encrypted: boolean, base: Re
   if (encrypted && format === 'qcow2') node.encrypt = { format: 'luks', 'key-secret': KEY_SECRET_ID };
   else if (encrypted) node['key-secret'] = KEY_SECRET_ID;
   return node;
+}
+
+/** A `json:` file name that opens the image decrypted with the secret `secretId` (for tools that take no `--image-opts` per image, e.g. `qemu-img compare`). */
+export function jsonImageName(path: string, format: ImageFormat, secretId = KEY_SECRET_ID): string {
+  const node = { ...formatBlockdev(format, true, { file: { driver: 'file', filename: path } }) };
+  if (secretId !== KEY_SECRET_ID) {
+    if (format === 'qcow2') node.encrypt = { format: 'luks', 'key-secret': secretId };
+    else node['key-secret'] = secretId;
+  }
+  return `json:${JSON.stringify(node)}`;
 }
 
 /**

@@ -158,7 +158,7 @@ export async function createImage(
  * "Unable to get accurate CPU usage": its PBKDF benchmark reads the thread's CPU time,
  * which with tick-based accounting (4 ms at HZ=250) is often 0 for its first short round.
  */
-async function retryLuksCreate<T>(run: () => Promise<T>): Promise<T> {
+export async function retryLuksCreate<T>(run: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await run();
