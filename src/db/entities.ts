@@ -8,6 +8,7 @@ import 'reflect-metadata';
 import { Entity, Index, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 import type { VolumeStatus } from '../domain/volume-states.js';
 import type { MigrationStatus } from '../domain/migration.js';
+import type { EncryptionSpec } from '../domain/encryption.js';
 import { Attachment } from './attachment-entity.js';
 import { Backup } from './backup-store.js';
 import { VolumeTypeAccess } from './volume-type-access.js';
@@ -57,6 +58,7 @@ export class Volume {
     | 'requestHash'
     | 'migrationStatus'
     | 'multiattach'
+    | 'encryptionKey'
     | 'createdAt'
     | 'updatedAt'
     | 'deletedAt';
@@ -84,6 +86,11 @@ export class Volume {
   @Property({ type: 'string', length: 16, nullable: true }) migrationStatus: MigrationStatus | null = null;
   /** May be attached more than once at a time (Cinder's `multiattach`): set at create or by the volume type's extra spec. */
   @Property({ type: 'boolean', default: false }) multiattach: boolean = false;
+  /**
+   * An encrypted volume's key, sealed (src/domain/secret-box.ts, the volume id as associated
+   * data); null for a volume that is not encrypted. Never returned by the API.
+   */
+  @Property({ type: 'text', nullable: true }) encryptionKey: string | null = null;
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
   @Property({ type: 'datetime' }) updatedAt: Date = new Date();
   @Property({ type: 'datetime', nullable: true }) deletedAt: Date | null = null;
@@ -183,11 +190,13 @@ export class UserMessage {
 
 @Entity({ tableName: 'volume_type' })
 export class VolumeType {
-  [OptionalProps]?: 'description' | 'extraSpecs' | 'isPublic' | 'version' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'description' | 'extraSpecs' | 'encryption' | 'isPublic' | 'version' | 'createdAt' | 'updatedAt';
   @PrimaryKey({ type: 'string', length: 36 }) id!: string;
   @Property({ type: 'string', length: 255, unique: true }) name!: string;
   @Property({ type: 'text', nullable: true }) description: string | null = null;
   @Property({ type: 'json' }) extraSpecs: Record<string, string> = {};
+  /** Volumes of this type are encrypted at rest (Cinder's encryption type); null: they are not. */
+  @Property({ type: 'json', nullable: true }) encryption: EncryptionSpec | null = null;
   @Property({ type: 'boolean' }) isPublic: boolean = true;
   /** Increments on every change: `updateVolumeType`'s `expectedVersion`. */
   @Property({ type: 'integer', default: 1 }) version: number = 1;

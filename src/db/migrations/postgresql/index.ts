@@ -5,6 +5,7 @@ import { Migration20261125155849 } from './Migration20261125155849.js';
 import { Migration20261125184901 } from './Migration20261125184901.js';
 import { Migration20261125203232 } from './Migration20261125203232.js';
 import { Migration20261206022833 } from './Migration20261206022833.js';
+import { Migration20261206120741 } from './Migration20261206120741.js';
 
 export const postgresqlMigrations = [
   { name: 'Migration20261125142158', class: Migration20261125142158 },
@@ -13,4 +14,5 @@ export const postgresqlMigrations = [
   { name: 'Migration20261125184901', class: Migration20261125184901 },
   { name: 'Migration20261125203232', class: Migration20261125203232 },
   { name: 'Migration20261206022833', class: Migration20261206022833 },
+  { name: 'Migration20261206120741', class: Migration20261206120741 },
 ];
