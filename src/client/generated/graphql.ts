@@ -236,8 +236,9 @@ export type DeleteVolumeTypeInput = {
   id: string | number;
 };
 
-/** How volumes are encrypted: LUKS (qcow2 pools: qcow2's built-in LUKS; raw pools: a LUKS container). */
+/** How volumes are encrypted at rest. */
 export type EncryptionProvider =
+  /** LUKS: qcow2's built-in LUKS on qcow2 pools, a LUKS container on raw pools. */
   | 'LUKS';
 
 /** How much to grow a volume (`extendVolume`). */

@@ -7,7 +7,10 @@ export enum EncryptionProviderEnum {
 }
 registerEnumType(EncryptionProviderEnum, {
   name: 'EncryptionProvider',
-  description: 'How volumes are encrypted: LUKS (qcow2 pools: qcow2\'s built-in LUKS; raw pools: a LUKS container).',
+  description: 'How volumes are encrypted at rest.',
+  valuesConfig: {
+    LUKS: { description: 'LUKS: qcow2\'s built-in LUKS on qcow2 pools, a LUKS container on raw pools.' },
+  },
 });
 
 const CIPHER_LIST = Object.entries(CIPHERS)
