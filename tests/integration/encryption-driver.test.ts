@@ -5,11 +5,9 @@
  * plaintext; an agent with another secret key cannot open the volume and says which key file.
  */
 import test, { type ExecutionContext } from 'ava';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { newVolumeKey } from '../../src/domain/encryption.js';
 import { SecretBox } from '../../src/domain/secret-box.js';
 import { freePort } from '../../src/net/free-port.js';
@@ -20,8 +18,8 @@ import { fileHasRun } from '../helpers/image-search.js';
 import { iscsiImageOpts } from '../helpers/iscsi.js';
 import { noProcessesLeft, testProcesses } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
+import { run } from '../helpers/command.js';
 
-const execFileAsync = promisify(execFile);
 const INITIATOR = 'iqn.2026-11.io.flint.test:initiator-1';
 const CHAP = { username: 'flint-enc-user', password: 'S3cret-Chap-Pass1' };
 const GiB = 1024 ** 3;
@@ -49,16 +47,6 @@ async function rig(t: ExecutionContext, imageFormat: 'raw' | 'qcow2'): Promise<R
 
 function encryption(box: SecretBox, volumeId: string): VolumeEncryption {
   return { sealedKey: box.seal(newVolumeKey(), volumeId), cipher: 'aes-xts-plain64', keySize: 256 };
-}
-
-async function run(cmd: string, args: readonly string[]): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout, stderr } = await execFileAsync(cmd, [...args]);
-    return { code: 0, out: stdout + stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
 }
 
 async function exportIscsi(r: Rig, volumeId: string): Promise<string> {
