@@ -21,6 +21,7 @@ import { exists, renameIntoPlace, syncFile } from './file-util.js';
 
 /** Path of a volume's key file. */
 export function keyPathOf(pool: PoolConfig, volumeId: string): string {
+  // Named so that KEY_RE (file-util.ts) matches it: manage never offers a key file as an image.
   return join(pool.directory, `volume-${volumeId}.key`);
 }
 

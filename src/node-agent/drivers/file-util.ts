@@ -15,6 +15,8 @@ import type { ImageFormat, QemuImgOptions } from './qemu-img.js';
 export const FORMATS: readonly ImageFormat[] = ['raw', 'qcow2'];
 export const IMAGE_RE = /^volume-([A-Za-z0-9_-]{1,128})\.(raw|qcow2)$/;
 export const TEMP_RE = /^\.volume-.*\.tmp-[0-9a-f]+$/;
+/** The sealed key of an encrypted volume, next to its image (file-keys.ts). */
+export const KEY_RE = /^volume-([A-Za-z0-9_-]{1,128})\.key$/;
 const VOLUME_ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
 /** Directory (inside the pool's) holding the raw snapshot copies, one sub-directory per volume. */
 export const SNAPSHOTS_DIR = '.snapshots';
