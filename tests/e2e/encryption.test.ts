@@ -18,9 +18,11 @@ import {
   CreateVolumeDocument,
   CreateVolumeTypeDocument,
   DeleteAttachmentDocument,
+  ManageVolumeDocument,
   MigrateVolumeDocument,
   RestoreBackupDocument,
   RetypeVolumeDocument,
+  UnmanageVolumeDocument,
   VolumeDocument,
   type CreateAttachmentInput,
   type CreateVolumeInput,
@@ -187,6 +189,18 @@ test.serial('a retype between encrypted and plain types, or to another encryptio
   const otherCipher = await member(t).raw(RetypeVolumeDocument, { input: { id: enc, volumeType: 'enc-q', migrationPolicy: 'ON_DEMAND' } });
   t.is(errorCode(otherCipher), 'BAD_USER_INPUT');
   t.is((await volume(t, enc)).status, 'AVAILABLE', 'nothing changed');
+});
+
+test.serial('an encrypted volume cannot be unmanaged, nor an image managed into an encrypted type', async (t) => {
+  const admin = t.context.cluster.client();
+  const id = await createVolume(t, { name: 'no-unmanage', volumeType: 'enc-r' });
+  const unmanage = await admin.raw(UnmanageVolumeDocument, { input: { id } });
+  t.is(errorCode(unmanage), 'INVALID_STATE');
+  t.regex(unmanage.errors![0]!.message, /is encrypted: unmanaged, its image would be ciphertext/);
+  t.is((await volume(t, id)).status, 'AVAILABLE');
+  const manage = await admin.raw(ManageVolumeDocument, { input: { host: 'store-a', pool: 'r', reference: 'some.img', name: 'm', volumeType: 'enc-r' } });
+  t.is(errorCode(manage), 'BAD_USER_INPUT');
+  t.regex(manage.errors![0]!.message, /cannot be adopted as encrypted/);
 });
 
 test.serial('snapshots and clones of an encrypted volume keep its data; a clone is encrypted, and a plain one is refused', async (t) => {

@@ -149,6 +149,15 @@ test('a driver holding another secret key cannot open an encrypted volume and na
   t.is(await other.getVolume('v5'), null, 'nothing is made with a key that does not open');
 });
 
+test('the key file of an encrypted volume is never offered or taken as an image to manage, and the volume cannot be unmanaged', async (t) => {
+  const r = await rig(t, 'raw');
+  await r.driver.createVolume('v6', 1, encryption(r.box, 'v6'));
+  t.deepEqual(await r.driver.listManageable(), []);
+  await t.throwsAsync(r.driver.manageExisting('v7', 'volume-v6.key'), { instanceOf: DriverError, message: /is the key of an encrypted Flint volume/ });
+  await t.throwsAsync(r.driver.unmanage('v6'), { instanceOf: DriverError, message: /is encrypted/ });
+  t.true((await r.driver.getVolume('v6'))!.encrypted);
+});
+
 function imageOpts(image: { path: string; format: 'raw' | 'qcow2' }, secret: string): string {
   return image.format === 'qcow2'
     ? `driver=qcow2,file.driver=file,file.filename=${image.path},encrypt.key-secret=${secret}`
