@@ -137,6 +137,33 @@ for (const format of ['raw', 'qcow2'] as const) {
   });
 }
 
+for (const format of ['raw', 'qcow2'] as const) {
+  test(`an encrypted ${format} volume grows while exported over iSCSI and NBD, keeping its data; a qcow2 one takes a snapshot through its export`, async (t) => {
+    const r = await rig(t, format);
+    await r.driver.createVolume('g1', 1, encryption(r.box, 'g1'));
+    const iscsi = await exportIscsi(r, 'g1');
+    t.is((await io(iscsi, ['write -P 0x77 0 1M'])).code, 0);
+    const grown = await r.targets.get('iscsi')!.growWhileExported('att-g1', () => r.driver.extendVolume('g1', 2));
+    t.is(grown.sizeBytes, 2 * GiB);
+    const after = await io(iscsi, ['read -P 0x77 0 1M', 'write -P 0x78 1536M 1M', 'read -P 0x78 1536M 1M']);
+    t.is(after.code, 0, after.out);
+    if (format === 'qcow2') {
+      const image = await r.driver.imageSource('g1');
+      t.true(await r.targets.get('iscsi')!.internalSnapshot!(image.path, 'snapshot-s9', 'create'));
+      t.deepEqual(await r.driver.listSnapshots('g1'), ['s9']);
+    }
+    await r.targets.get('iscsi')!.unexport('att-g1');
+
+    const nbd = await exportNbd(r, 'g1');
+    await r.targets.get('nbd')!.growWhileExported('nbd-g1', () => r.driver.extendVolume('g1', 3));
+    const end = await io(nbd, ['read -P 0x78 1536M 1M', 'write -P 0x79 2560M 1M', 'read -P 0x79 2560M 1M']);
+    t.is(end.code, 0, end.out);
+    await r.targets.get('nbd')!.unexport('nbd-g1');
+    t.is((await r.driver.getVolume('g1'))!.sizeBytes, 3 * GiB);
+    t.false(await fileHasRun((await r.driver.getVolume('g1'))!.location, 0x79));
+  });
+}
+
 test('a driver holding another secret key cannot open an encrypted volume and names its key file', async (t) => {
   const r = await rig(t, 'qcow2');
   await r.driver.createVolume('v4', 1, encryption(r.box, 'v4'));
