@@ -12,6 +12,7 @@ import { newVolumeKey } from '../../src/domain/encryption.js';
 import { SecretBox } from '../../src/domain/secret-box.js';
 import { freePort } from '../../src/net/free-port.js';
 import { DriverError, type FileDriver, type VolumeEncryption } from '../../src/node-agent/index.js';
+import { serveNbd } from '../../src/node-agent/qemu-nbd.js';
 import { createTargets, type IscsiConnection, type NbdConnection, type Target } from '../../src/node-agent/targets/index.js';
 import { setUpFileDriver } from '../helpers/file-pool.js';
 import { fileHasRun } from '../helpers/image-search.js';
@@ -61,7 +62,7 @@ async function exportNbd(r: Rig, volumeId: string): Promise<string> {
 
 /** qemu-io through an iSCSI export (`--image-opts`) or an NBD URI; exit code 0 when every command (and pattern check) passed. */
 function io(target: string, commands: readonly string[]): Promise<{ code: number; out: string }> {
-  const open = target.startsWith('nbd:') ? ['-f', 'raw', target] : ['--image-opts', target];
+  const open = target.startsWith('nbd') ? ['-f', 'raw', target] : ['--image-opts', target];
   return run('qemu-io', [...commands.flatMap((c) => ['-c', c]), ...open]);
 }
 
@@ -110,6 +111,17 @@ for (const format of ['raw', 'qcow2'] as const) {
     t.truthy(cloneKey);
     t.not(cloneKey, source.key, 'the clone has a key of its own');
     t.is((await io(await exportNbd(r, 'c1'), ['read -P 0x22 0 1M'])).code, 0, 'the clone holds the source data');
+
+    // A snapshot's bytes as backups of an in-use volume read them: qemu-nbd with the volume's key.
+    const snapSource = await r.driver.imageSource('v2', 's1');
+    t.is(snapSource.key, source.key, 'a snapshot is the volume\'s own ciphertext');
+    const server = await serveNbd({ image: snapSource, exportName: 's1', listen: { socket: join(r.dir, 's1.sock') }, processes: testProcesses(t) });
+    try {
+      const read = await run('qemu-io', ['-r', '-c', 'read -P 0x11 0 1M', '-f', 'raw', server.uri]);
+      t.is(read.code, 0, read.out);
+    } finally {
+      await server.stop();
+    }
 
     const fromSnap = await r.driver.createVolumeFromSnapshot('c2', 2, 'v2', 's1', encryption(r.box, 'c2'));
     t.true(fromSnap.encrypted);
