@@ -9,6 +9,7 @@ import { Entity, Index, OptionalProps, PrimaryKey, Property, Unique } from '@mik
 import type { VolumeStatus } from '../domain/volume-states.js';
 import type { MigrationStatus } from '../domain/migration.js';
 import type { QuotaOverrides } from '../domain/quotas.js';
+import type { EncryptionSpec } from '../domain/encryption.js';
 import { Attachment } from './attachment-entity.js';
 import { Backup } from './backup-store.js';
 import { VolumeTypeAccess } from './volume-type-access.js';
@@ -64,6 +65,7 @@ export class Volume {
     | 'multiattach'
     | 'pendingSizeGiB'
     | 'pendingVolumeType'
+    | 'encryptionKey'
     | 'createdAt'
     | 'updatedAt'
     | 'deletedAt';
@@ -95,6 +97,11 @@ export class Volume {
   @Property({ type: 'integer', fieldName: 'pending_size_gib', nullable: true }) pendingSizeGiB: number | null = null;
   /** The type a RETYPING volume is becoming: its quota reserves the volume in that type. Meaningless in other states. */
   @Property({ type: 'string', length: 255, nullable: true }) pendingVolumeType: string | null = null;
+  /**
+   * An encrypted volume's key, sealed (src/domain/secret-box.ts, the volume id as associated
+   * data); null for a volume that is not encrypted. Never returned by the API.
+   */
+  @Property({ type: 'text', nullable: true }) encryptionKey: string | null = null;
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
   @Property({ type: 'datetime' }) updatedAt: Date = new Date();
   @Property({ type: 'datetime', nullable: true }) deletedAt: Date | null = null;
@@ -194,11 +201,13 @@ export class UserMessage {
 
 @Entity({ tableName: 'volume_type' })
 export class VolumeType {
-  [OptionalProps]?: 'description' | 'extraSpecs' | 'isPublic' | 'version' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'description' | 'extraSpecs' | 'encryption' | 'isPublic' | 'version' | 'createdAt' | 'updatedAt';
   @PrimaryKey({ type: 'string', length: 36 }) id!: string;
   @Property({ type: 'string', length: 255, unique: true }) name!: string;
   @Property({ type: 'text', nullable: true }) description: string | null = null;
   @Property({ type: 'json' }) extraSpecs: Record<string, string> = {};
+  /** Volumes of this type are encrypted at rest (Cinder's encryption type); null: they are not. */
+  @Property({ type: 'json', nullable: true }) encryption: EncryptionSpec | null = null;
   @Property({ type: 'boolean' }) isPublic: boolean = true;
   /** Increments on every change: `updateVolumeType`'s `expectedVersion`. */
   @Property({ type: 'integer', default: 1 }) version: number = 1;

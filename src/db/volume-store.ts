@@ -73,6 +73,7 @@ export function toVolumeView(v: Volume): VolumeView {
     sourceVolumeId: v.sourceVolumeId,
     migrationStatus: v.migrationStatus,
     multiattach: v.multiattach,
+    encrypted: Boolean(v.encryptionKey),
     createdAt: v.createdAt.toISOString(),
     updatedAt: v.updatedAt.toISOString(),
   };

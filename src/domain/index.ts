@@ -11,3 +11,4 @@ export * from './token-rules.js';
 export * from './text-hygiene.js';
 export * from './operations.js';
 export * from './liveness.js';
+export * from './encryption.js';

@@ -56,7 +56,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   stampOperationDeadlines(db, config.operationTimeoutSeconds);
   live.start((err) => log.warn({ err }, 'ignored an unreadable live event'));
   const pools = await PoolView.start(bus.pools, (err) => log.warn({ err }, 'ignored an unreadable pool heartbeat'));
-  const volumes = new VolumeMutations({ config, db, bus, live, log });
+  const volumes = new VolumeMutations({ config, db, bus, live, log }, secrets);
   const snapshots = new SnapshotMutations({ config, db, bus, live, log });
   const admin = new AdminMutations({ config, db, bus, live, log });
   const migration = new MigrationMutations({ config, db, bus, live, log, pools });

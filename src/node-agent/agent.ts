@@ -131,7 +131,7 @@ async function startParts(config: FlintConfig, bus: Bus, log: Logger, options: A
   const checkpoint = () => options.signal?.throwIfAborted();
   const pools: AgentPool[] = [];
   for (const pool of config.pools) {
-    const driver = createDriver(pool);
+    const driver = createDriver(pool, { secrets });
     try {
       await driver.setup();
     } catch (err) {

@@ -140,7 +140,8 @@ export class AttachmentHandler {
       const connection = await target.export(exportRequest(p, image, this.opts.secrets));
       this.exported.set(p.attachmentId, { volumeId: p.volumeId, kind: p.targetKind });
       log.info({ attachmentId: p.attachmentId, volumeId: p.volumeId, kind: p.targetKind, mode: p.mode }, 'volume exported');
-      return outcome(this.opts.host, p, 'export.succeeded', { connection });
+      // Told by what opened the image: the export serves plaintext of an encrypted volume.
+      return outcome(this.opts.host, p, 'export.succeeded', { connection: { ...connection, encrypted: image.key !== undefined } });
     } catch (err) {
       const refused = err instanceof DriverError && !err.retryable;
       log.error({ err, attachmentId: p.attachmentId, volumeId: p.volumeId, kind: p.targetKind }, 'export failed');

@@ -153,7 +153,7 @@ export class MigrationAgent {
       this.opts.report(subjects.agentProgress(this.opts.host, 'migration', p.volumeId), MIGRATION_KIND.progress, report);
     };
     try {
-      const info = await driver.importVolume(p.volumeId, p.sizeGiB, { uri: p.source.uri, format: 'raw' }, onProgress);
+      const info = await driver.importVolume(p.volumeId, p.sizeGiB, { uri: p.source.uri, format: 'raw' }, onProgress, p.encryption);
       log.info({ volumeId: p.volumeId, pool: poolId(host, p.pool), from: p.source.uri, ms: Math.round(performance.now() - started) }, 'migration: copy made and verified');
       const payload: MigrationCopied = { operationId: p.operationId, volumeId: p.volumeId, host, pool: p.pool, format: info.format };
       return { subject: subjects.agentEvent(this.opts.host, 'volume', p.volumeId), kind: MIGRATION_KIND.copied, payload, msgId: `${p.operationId}:migration.copied` };

@@ -7,15 +7,16 @@
  * once; `-r` serves read-only (a write fails at the client); `-l snapshot.name=…` serves a
  * qcow2 internal snapshot (always read-only). The server is ready when it has written its
  * pid file, which qemu-nbd does after it has bound its socket: a port some other process
- * holds is an early exit, not a false "ready".
+ * holds is an early exit, not a false "ready". An encrypted image (`image.key`) is opened with
+ * its key in a `secret` object: clients see plaintext.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ProcessGroup } from '../lifecycle/index.js';
-import { DriverError, type ImageSource } from './drivers/index.js';
+import type { Daemon, ProcessGroup } from '../lifecycle/index.js';
+import { DriverError, imageOptsString, secretObjectArgs, withSecretFiles, type ImageSource } from './drivers/index.js';
 
 export const DEFAULT_QEMU_NBD = 'qemu-nbd';
 
@@ -67,16 +68,21 @@ export interface NbdServer {
   readonly exited: Promise<string>;
 }
 
-/** The qemu-nbd arguments for `opts` (pure; exported for unit tests). */
-export function qemuNbdArgs(opts: Omit<NbdServeOptions, 'processes'> & { pidFile: string }): string[] {
-  const { image } = opts;
+/** The qemu-nbd arguments for `opts` (pure; exported for unit tests); `secretFile` holds the key of an encrypted image. */
+export function qemuNbdArgs(opts: Omit<NbdServeOptions, 'processes'> & { pidFile: string; secretFile?: string | undefined }): string[] {
+  const { image, secretFile } = opts;
   const readOnly = opts.readOnly === true || image.snapshotName !== undefined;
+  const imageOpts = image.snapshotName !== undefined || secretFile !== undefined;
   // An internal snapshot is read with force-share: another process (qemu-storage-daemon exporting
   // the volume) may hold the image's write lock; the snapshot's clusters are not written while it exists.
-  const args =
-    image.snapshotName !== undefined
-      ? ['--image-opts', '--export-name', opts.exportName, '--persistent', `--shared=${opts.shared ?? 8}`]
-      : ['--format', image.format, '--export-name', opts.exportName, '--persistent', `--shared=${opts.shared ?? 8}`];
+  const args = [
+    ...(secretFile ? secretObjectArgs(secretFile) : []),
+    ...(imageOpts ? ['--image-opts'] : ['--format', image.format]),
+    '--export-name',
+    opts.exportName,
+    '--persistent',
+    `--shared=${opts.shared ?? 8}`,
+  ];
   args.push(`--cache=${opts.cache ?? (readOnly ? 'writeback' : 'none')}`);
   if (!readOnly) args.push('--discard=unmap');
   args.push('--pid-file', opts.pidFile);
@@ -91,11 +97,8 @@ export function qemuNbdArgs(opts: Omit<NbdServeOptions, 'processes'> & { pidFile
   if (opts.bitmap !== undefined) args.push(`--bitmap=${opts.bitmap}`);
   if ('socket' in opts.listen) args.push('--socket', opts.listen.socket);
   else args.push('--bind', opts.listen.host, '--port', String(opts.listen.port));
-  args.push(
-    image.snapshotName !== undefined
-      ? `driver=${image.format},file.driver=file,file.filename=${image.path.replace(/,/g, ',,')},read-only=on,force-share=on`
-      : image.path,
-  );
+  const snapshotOpts = image.snapshotName !== undefined ? ',read-only=on,force-share=on' : '';
+  args.push(imageOpts ? `${imageOptsString(image.path, image.format, secretFile !== undefined)}${snapshotOpts}` : image.path);
   return args;
 }
 
@@ -118,7 +121,24 @@ export async function serveNbd(opts: NbdServeOptions): Promise<NbdServer> {
   const binary = opts.binary ?? DEFAULT_QEMU_NBD;
   const pidFile = opts.pidFile ?? join('socket' in opts.listen ? `${opts.listen.socket}.pid` : join(tmpdir(), `flint-qemu-nbd-${randomBytes(6).toString('hex')}.pid`));
   await fs.rm(pidFile, { force: true });
-  const child = opts.processes.spawn({ binary, args: qemuNbdArgs({ ...opts, pidFile }), stderrLimit: 8192 });
+  // qemu-nbd reads the key file while it starts: the file is gone once it listens.
+  const child = await withSecretFiles([opts.image.key], async ([secretFile]) => {
+    const child = opts.processes.spawn({ binary, args: qemuNbdArgs({ ...opts, pidFile, secretFile }), stderrLimit: 8192 });
+    await untilListening(child, pidFile, binary, opts);
+    return child;
+  });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    uri: nbdUri(opts.listen, opts.exportName, opts.tls !== undefined),
+    pid: child.pid,
+    exited: child.exited,
+    stop: () => (stopping ??= child.stop().then(() => fs.rm(pidFile, { force: true }))),
+  };
+}
+
+/** Waits until qemu-nbd wrote its pid file. @throws DriverError when it exits first or is late (it is stopped then). */
+async function untilListening(child: Daemon, pidFile: string, binary: string, opts: NbdServeOptions): Promise<void> {
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 10_000);
   for (;;) {
     const state = await Promise.race([child.exited.then((how) => ({ exited: how })), wrotePid(pidFile, child.pid).then((ok) => ({ ok }))]);
@@ -128,7 +148,7 @@ export async function serveNbd(opts: NbdServeOptions): Promise<NbdServer> {
       }
       throw new DriverError(`qemu-nbd could not serve ${opts.image.path} (${state.exited}): ${child.stderr().trim() || 'no message'}`);
     }
-    if (state.ok) break;
+    if (state.ok) return;
     if (Date.now() > deadline) {
       await child.stop();
       await fs.rm(pidFile, { force: true });
@@ -136,14 +156,6 @@ export async function serveNbd(opts: NbdServeOptions): Promise<NbdServer> {
     }
     await sleep(20);
   }
-
-  let stopping: Promise<void> | undefined;
-  return {
-    uri: nbdUri(opts.listen, opts.exportName, opts.tls !== undefined),
-    pid: child.pid,
-    exited: child.exited,
-    stop: () => (stopping ??= child.stop().then(() => fs.rm(pidFile, { force: true }))),
-  };
 }
 
 function describe(listen: NbdServeOptions['listen']): string {

@@ -50,7 +50,7 @@ export class VolumeCommands {
       reason = this.unknownPool(p.pool);
     } else {
       try {
-        const info = await driver.createVolume(p.volumeId, p.sizeGiB);
+        const info = await driver.createVolume(p.volumeId, p.sizeGiB, p.request.encryption);
         log.info({ volumeId: p.volumeId, pool, attempt: p.attempt, location: info.location }, 'volume created');
         return volumeOutcome(host, p.operationId, 'create.succeeded', p.attempt, {
           volumeId: p.volumeId,
@@ -107,8 +107,8 @@ export class VolumeCommands {
       p.pool,
       async (driver) => {
         const info = source.snapshotId
-          ? await driver.createVolumeFromSnapshot(p.volumeId, p.sizeGiB, source.volumeId, source.snapshotId)
-          : await driver.cloneVolume(p.volumeId, p.sizeGiB, source.volumeId);
+          ? await driver.createVolumeFromSnapshot(p.volumeId, p.sizeGiB, source.volumeId, source.snapshotId, p.request.encryption)
+          : await driver.cloneVolume(p.volumeId, p.sizeGiB, source.volumeId, p.request.encryption);
         log.info({ volumeId: p.volumeId, pool, source, location: info.location }, 'volume created as a copy');
         return volumeOutcome(host, p.operationId, 'create.succeeded', p.attempt, { volumeId: p.volumeId, host, pool: p.pool, sizeGiB: p.sizeGiB });
       },

@@ -183,4 +183,20 @@ test('volume types: create, list and delete by name as admin', async (t) => {
   t.is(deleted.stdout, `Deleted volume type ${type.id}.\n`);
 });
 
+test('an encrypted volume type from the CLI, and its volume shows encrypted', async (t) => {
+  const admin = { FLINT_TOKEN: t.context.cluster.adminToken };
+  const created = await flint(t, ['volume-type', 'create', 'cli-secure', '--encryption-provider', 'luks', '--encryption-key-size', '512'], admin);
+  t.is(created.status, 0, created.stderr);
+  t.is(field(created, 'encryption'), 'LUKS aes-xts-plain64 512-bit');
+  const volume = await flint(t, ['volume', 'create', 'cli-enc', '--size', '1', '--type', 'cli-secure', '--wait']);
+  t.is(volume.status, 0, volume.stderr);
+  t.is(field(volume, 'encrypted'), 'true');
+  const alone = await flint(t, ['volume-type', 'create', 'cli-half', '--encryption-cipher', 'aes-xts-plain64'], admin);
+  t.is(alone.status, 2);
+  t.regex(alone.stderr, /need --encryption-provider LUKS/);
+  const badSize = await flint(t, ['volume-type', 'create', 'cli-bad', '--encryption-provider', 'LUKS', '--encryption-key-size', '128'], admin);
+  t.is(badSize.status, 2);
+  t.regex(badSize.stderr, /keySize for aes-xts-plain64 must be one of 256, 512 bits/);
+});
+
 test.after.always('no process is left behind', noProcessesLeft);

@@ -17,6 +17,7 @@ import { commandOf } from '../../src/node-agent/targets/proc-util.js';
 import { setUpFileDriver } from '../helpers/file-pool.js';
 import { tempDir } from '../helpers/tmp.js';
 import { noProcessesLeft, testProcesses } from '../helpers/processes.js';
+import { run } from '../helpers/command.js';
 
 const execFileAsync = promisify(execFile);
 const INITIATOR = 'iqn.2026-11.io.flint.test:initiator-1';
@@ -44,16 +45,6 @@ async function rig(t: ExecutionContext, imageFormat: 'raw' | 'qcow2'): Promise<R
 
 async function request(r: Rig, volumeId: string, extra: Partial<ExportRequest> = {}): Promise<ExportRequest> {
   return { attachmentId: `att-${volumeId}`, volumeId, image: await r.driver.imageSource(volumeId), mode: 'rw', initiator: INITIATOR, chap: CHAP, ...extra };
-}
-
-async function run(cmd: string, args: readonly string[]): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout, stderr } = await execFileAsync(cmd, [...args]);
-    return { code: 0, out: stdout + stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
 }
 
 function imageOpts(c: IscsiConnection, login: { user?: string; password?: string; initiator?: string } = {}): string {

@@ -33,7 +33,10 @@ export type AgentUnexportAttachment = z.infer<typeof agentUnexportAttachment>;
 export const agentRefreshAttachment = z.object({ operationId: id, attachmentId: id, volumeId: id, targetKind: z.enum(TARGET_KINDS) });
 export type AgentRefreshAttachment = z.infer<typeof agentRefreshAttachment>;
 
-/** The target's answer (src/node-agent/targets/target.ts `ConnectionData`). */
+/** The volume is encrypted at rest and the export decrypts it: set by the agent that opened it with its key (optional: older agents did not send it). */
+const encryptedFlag = z.boolean().optional();
+
+/** The target's answer (src/node-agent/targets/target.ts `ConnectionData`), and whether the agent decrypts the volume for it. */
 export const connectionData = z.discriminatedUnion('driverVolumeType', [
   z.object({
     driverVolumeType: z.literal('iscsi'),
@@ -42,6 +45,7 @@ export const connectionData = z.discriminatedUnion('driverVolumeType', [
     targetLun: z.number().int(),
     accessMode: z.enum(ATTACH_MODES),
     discard: z.boolean(),
+    encrypted: encryptedFlag,
   }),
   z.object({
     driverVolumeType: z.literal('nbd'),
@@ -52,6 +56,7 @@ export const connectionData = z.discriminatedUnion('driverVolumeType', [
     uri: z.string(),
     /** Set when the server requires TLS: the CA certificate (PEM) clients verify it with. */
     tls: z.object({ caCertificate: z.string(), clientCertificateRequired: z.boolean() }).optional(),
+    encrypted: encryptedFlag,
   }),
 ]);
 export type ConnectionDataMessage = z.infer<typeof connectionData>;

@@ -7,6 +7,7 @@ export * from './envelope.js';
 export * from './registry.js';
 export * from './kinds.js';
 export * from './messages.js';
+export * from './encryption-messages.js';
 export * from './attachment-messages.js';
 export * from './backup-messages.js';
 export * from './migration-messages.js';

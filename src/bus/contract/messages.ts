@@ -9,6 +9,7 @@ import { VOLUME_OUTCOMES, VOLUME_STATUSES } from '../../domain/volume-states.js'
 import { SNAPSHOT_STATUSES } from '../../domain/snapshot-states.js';
 import { MIGRATION_STATUSES } from '../../domain/migration.js';
 import { TARGET_KINDS } from '../../domain/attachment-states.js';
+import { volumeEncryption } from './encryption-messages.js';
 import { reconcileAttachment } from './attachment-messages.js';
 import { reconcileBackups } from './backup-messages.js';
 
@@ -20,6 +21,7 @@ export const volumeTypeSpec = z.object({
   extraSpecs: z.record(z.string(), z.string()),
 });
 export type VolumeTypeSpec = z.infer<typeof volumeTypeSpec>;
+
 
 /** What the scheduler needs to place a volume; carried along so an agent can reschedule. */
 export const placementRequest = z.object({
@@ -42,6 +44,8 @@ export const placementRequest = z.object({
   nearBackupRepository: z
     .object({ backupId: id, repository: z.string(), repositoryId: z.string().nullable(), host: z.string().nullable() })
     .optional(),
+  /** Set for an encrypted volume: the agent makes it encrypted with this key. */
+  encryption: volumeEncryption.optional(),
 });
 export type PlacementRequest = z.infer<typeof placementRequest>;
 
@@ -200,6 +204,8 @@ export const volumeView = z.object({
   migrationStatus: z.enum(MIGRATION_STATUSES).nullable().optional(),
   /** Whether it may be attached more than once at a time (optional: older gateways did not send it). */
   multiattach: z.boolean().optional(),
+  /** Whether its bytes are encrypted at rest (optional: older gateways did not send it). */
+  encrypted: z.boolean().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

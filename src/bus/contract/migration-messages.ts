@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { MIGRATION_STAGES } from '../../domain/migration.js';
+import { volumeEncryption } from './encryption-messages.js';
 
 const id = z.string().min(1).max(128);
 const gib = z.number().int().positive();
@@ -53,6 +54,8 @@ export const migrationImport = z.object({
   /** Where the source serves it: `nbd://address:port/name` (raw bytes, read-only). */
   source: place.extend({ uri: z.string().min(1) }),
   notAfter: z.string(),
+  /** An encrypted volume (served as plaintext): the copy is encrypted with its key, sealed. */
+  encryption: volumeEncryption.optional(),
 });
 export type MigrationImport = z.infer<typeof migrationImport>;
 

@@ -9,7 +9,7 @@ import {
   VolumeTypesDocument,
   type FlintClient,
 } from '../../client/index.js';
-import { collectProperty } from './args.js';
+import { collectProperty, parsePositiveInt } from './args.js';
 import { apiAction } from './context.js';
 import { CliError } from './exit-codes.js';
 import { operationFields, poolsTable, servicesTable, volumeTypeFields, volumeTypesTable } from './views.js';
@@ -83,13 +83,36 @@ function registerVolumeTypeCommands(program: Command): void {
     .option('--property <key=value>', 'extra spec, e.g. capabilities:tier=gold; repeat for more', collectProperty)
     .option('--description <text>', 'description')
     .option('--private', 'visible to admins only')
+    .option('--encryption-provider <provider>', 'encrypt its volumes at rest: LUKS (Cinder\'s encryption type)')
+    .option('--encryption-cipher <cipher>', 'with --encryption-provider: aes-xts-plain64 (default) or aes-cbc-essiv:sha256')
+    .option('--encryption-key-size <bits>', 'with --encryption-provider: key size in bits (default 256)', parsePositiveInt)
     .action(
-      apiAction<{ property?: Record<string, string>; description?: string; private?: boolean }>(async (ctx, [name], o) => {
+      apiAction<{
+        property?: Record<string, string>;
+        description?: string;
+        private?: boolean;
+        encryptionProvider?: string;
+        encryptionCipher?: string;
+        encryptionKeySize?: number;
+      }>(async (ctx, [name], o) => {
+        if (!o.encryptionProvider && (o.encryptionCipher !== undefined || o.encryptionKeySize !== undefined)) {
+          throw new CliError('BAD_USER_INPUT', '--encryption-cipher and --encryption-key-size need --encryption-provider LUKS');
+        }
+        if (o.encryptionProvider && o.encryptionProvider.toUpperCase() !== 'LUKS') {
+          throw new CliError('BAD_USER_INPUT', `--encryption-provider must be LUKS (got ${o.encryptionProvider})`);
+        }
         const input = {
           name: name!,
           isPublic: !o.private,
           ...(o.property && { extraSpecs: o.property }),
           ...(o.description !== undefined && { description: o.description }),
+          ...(o.encryptionProvider && {
+            encryption: {
+              provider: 'LUKS' as const,
+              ...(o.encryptionCipher !== undefined && { cipher: o.encryptionCipher }),
+              ...(o.encryptionKeySize !== undefined && { keySize: o.encryptionKeySize }),
+            },
+          }),
         };
         const { createVolumeType } = await ctx.client.request(CreateVolumeTypeDocument, { input });
         ctx.print(createVolumeType, () => volumeTypeFields(createVolumeType));

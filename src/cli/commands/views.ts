@@ -51,6 +51,7 @@ export function volumeFields(v: VolumeView, op?: OperationFieldsFragment): strin
     ['status', v.status],
     ['size', formatGiB(v.sizeGiB)],
     ['volume_type', cell(v.volumeType)],
+    ['encrypted', String(v.encrypted)],
     ['availability_zone', v.availabilityZone],
     ['properties', formatProperties(v.metadata)],
     ['version', String(v.version)],
@@ -138,6 +139,7 @@ export function volumeTypeFields(t: VolumeTypeFieldsFragment): string {
     ['description', cell(t.description)],
     ['is_public', String(t.isPublic)],
     ['properties', formatProperties(t.extraSpecs)],
+    ['encryption', t.encryption ? `${t.encryption.provider} ${t.encryption.cipher} ${t.encryption.keySize}-bit` : NONE],
     ['created_at', t.createdAt],
   ]);
 }

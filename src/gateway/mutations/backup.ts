@@ -28,6 +28,7 @@ import {
   invalidState,
   InvalidStateError,
   NotFoundError,
+  restoreEncryptionProblem,
   restoreTargetTooSmall,
   type BackupAction,
 } from '../../domain/index.js';
@@ -199,6 +200,9 @@ export class BackupMutations implements BackupsPort {
         if (!t.from.includes(volume.status) || !volume.host || !volume.pool) throw invalidState(t, volume.status, volume.id);
         const small = restoreTargetTooSmall(volume.sizeGiB, backup.sizeBytes ?? backup.sizeGiB * 2 ** 30, volume.id);
         if (small) throw new BadInputError([small]);
+        const source = await findVolume(em, backup.volumeId);
+        const clear = restoreEncryptionProblem(backup.id, Boolean(source?.encryptionKey), volume.id, Boolean(volume.encryptionKey));
+        if (clear) throw new BadInputError([clear]);
         this.hosts.assertReaches(volume.host, backup);
         return { backup, volume };
       },
@@ -241,9 +245,12 @@ export class BackupMutations implements BackupsPort {
     const sizeBytes = backup.sizeBytes ?? backup.sizeGiB * 2 ** 30;
     let volume: Volume;
     try {
+      // The backup of an encrypted volume goes into a new volume of that volume's type: encrypted too.
+      const source = await findVolume(this.deps.db.fork(), backup.volumeId);
+      const volumeType = source?.encryptionKey && source.volumeType ? { volumeType: source.volumeType } : {};
       const made = await this.deps.volumes.create(
         { ...principal, projectId: backup.projectId },
-        { name: input.name ?? `restore of ${backup.name}`, sizeGiB: Math.max(1, Math.ceil(sizeBytes / 2 ** 30)), description: `Restored from backup ${backup.id}.` },
+        { name: input.name ?? `restore of ${backup.name}`, sizeGiB: Math.max(1, Math.ceil(sizeBytes / 2 ** 30)), description: `Restored from backup ${backup.id}.`, ...volumeType },
         // Only on a host that reaches the backup's repository (the scheduler's BackupRepositoryFilter).
         { nearBackupRepository: { backupId: backup.id, ...location(backup) } },
       );

@@ -95,6 +95,11 @@ export class ManageMutations implements ManagePort {
         const projectId = input.projectId ?? p.projectId;
         if (!(await em.findOne(Project, { id: projectId }, { disableIdentityMap: true }))) throw new NotFoundError('Project', projectId);
         const type = input.volumeType ? await usableVolumeType(em, p, input.volumeType) : null;
+        if (type?.encryption) {
+          throw new BadInputError([
+            `volume type "${type.name}" is encrypted, and an existing image holds plaintext: it cannot be adopted as encrypted. Manage it with a plain type, then make an encrypted copy (createVolume with sourceVolumeId and volumeType "${type.name}").`,
+          ]);
+        }
         const requestHash = createHash('sha256')
           .update(JSON.stringify(['manage', input.host, input.pool, input.reference, input.name, input.description ?? null, type?.name ?? null, metadata]))
           .digest('hex');
@@ -149,6 +154,12 @@ export class ManageMutations implements ManagePort {
           throw new InvalidStateError(
             `Volume ${current.id} has ${snapshots} snapshot${snapshots === 1 ? '' : 's'}; an unmanaged image keeps no snapshots, so delete them first.`,
             { snapshotCount: snapshots },
+          );
+        }
+        if (current.encryptionKey && current.host && current.pool) {
+          throw new InvalidStateError(
+            `Volume ${current.id} is encrypted: unmanaged, its image would be ciphertext whose key Flint no longer keeps. Copy its data out through an attachment, then delete the volume.`,
+            { encrypted: true },
           );
         }
         return current;

@@ -22,6 +22,10 @@ export interface CopySource {
   host: string;
   pool: string;
   availabilityZone: string;
+  /** The source volume is encrypted (a copy of it must be, too). */
+  encrypted: boolean;
+  /** The source volume's type: a copy of an encrypted one without a type of its own takes it. */
+  volumeType: string | null;
 }
 
 /** Adds the input problems of a copy: at most one source; `sizeGiB` required when there is none. */
@@ -57,7 +61,7 @@ export async function copySource(em: EntityManager, p: Principal, input: Pick<Cr
         currentStatus: s.status.toUpperCase(),
       });
     }
-    return { snapshotId: s.id, volumeId: v.id, sizeGiB: s.sizeGiB, host: v.host, pool: v.pool, availabilityZone: v.availabilityZone };
+    return { snapshotId: s.id, volumeId: v.id, sizeGiB: s.sizeGiB, host: v.host, pool: v.pool, availabilityZone: v.availabilityZone, ...encryptionOf(v) };
   }
   if (input.sourceVolumeId) {
     const v = await findVolume(em, input.sourceVolumeId);
@@ -69,9 +73,13 @@ export async function copySource(em: EntityManager, p: Principal, input: Pick<Cr
         { currentStatus: v.status.toUpperCase(), allowedStatuses: ['AVAILABLE'] },
       );
     }
-    return { snapshotId: null, volumeId: v.id, sizeGiB: v.sizeGiB, host: v.host, pool: v.pool, availabilityZone: v.availabilityZone };
+    return { snapshotId: null, volumeId: v.id, sizeGiB: v.sizeGiB, host: v.host, pool: v.pool, availabilityZone: v.availabilityZone, ...encryptionOf(v) };
   }
   return null;
+}
+
+function encryptionOf(v: Volume): Pick<CopySource, 'encrypted' | 'volumeType'> {
+  return { encrypted: v.encryptionKey !== null, volumeType: v.volumeType };
 }
 
 /** The new volume's size: as asked (at least the source's), or the source's. */

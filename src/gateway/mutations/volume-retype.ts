@@ -5,11 +5,14 @@
  * (ON_DEMAND; the steps of src/gateway/mutations/volume-migration.ts, the type set at the switch), or
  * a refusal (AVAILABLE, unchanged, the operation FAILED with the reason and a user message).
  * AVAILABLE volumes only for now; IN_USE volumes will be retyped once attachments exist.
+ *
+ * A retype never changes a volume's encryption (Cinder refuses it too): between an encrypted
+ * and a plain type, or two encryptions, it is BAD_USER_INPUT saying what to do instead.
  */
 import { RETYPE_COMMAND, RETYPE_KIND as RETYPE_MESSAGE_KIND, subjects, type ScheduleRetype } from '../../bus/index.js';
-import { casVolume, countSnapshotsOfVolume, findVolume, type Principal, type Volume, type VolumeType } from '../../db/index.js';
+import { casVolume, countSnapshotsOfVolume, findVolume, VolumeType as VolumeTypeRow, type Principal, type Volume, type VolumeType } from '../../db/index.js';
 import { canSee, requireWriter } from '../../domain/access.js';
-import { actionTransition, assertCanStart, BadInputError, invalidState, NotFoundError } from '../../domain/index.js';
+import { actionTransition, assertCanStart, BadInputError, invalidState, NotFoundError, retypeEncryptionProblem } from '../../domain/index.js';
 import type { RetypeVolumeRequest } from '../../resolvers/ports/migration.js';
 import type { VolumeResult } from '../../resolvers/index.js';
 import { casRefusal } from './cas.js';
@@ -34,6 +37,11 @@ export function retypeVolume(deps: GatewayDeps, principal: Principal | null, inp
       // Honours the access granted to the project; a private type without it is NOT_FOUND, as a missing one.
       const type = await usableVolumeType(em, p, input.volumeType);
       if (type.name === volume.volumeType) throw new BadInputError([`volume ${volume.id} is already of type ${type.name}; give another type`]);
+      const current = volume.volumeType ? await em.findOne(VolumeTypeRow, { name: volume.volumeType }, { disableIdentityMap: true }) : null;
+      // An encrypted volume whose type says nothing (not expected) counts as encrypted like the target, if the target is.
+      const from = volume.encryptionKey ? (current?.encryption ?? type.encryption ?? { provider: 'LUKS', cipher: 'unknown', keySize: 0 }) : null;
+      const encryptionProblem = retypeEncryptionProblem(volume.id, from, type.encryption, type.name);
+      if (encryptionProblem) throw new BadInputError([encryptionProblem]);
       assertCanStart('retype', volume.status, volume.id);
       if (!volume.host || !volume.pool) throw invalidState(t, volume.status, volume.id);
       return { volume: volume as Volume & { host: string; pool: string }, type, snapshotCount: await countSnapshotsOfVolume(em, volume.id) };

@@ -27,6 +27,7 @@ import {
 import {
   BadInputError,
   checkDescription,
+  checkEncryption,
   checkExtraSpecs,
   checkName,
   ConflictError,
@@ -34,6 +35,7 @@ import {
   NotFoundError,
   requireAdmin,
   requirePrincipal,
+  type EncryptionSpec,
 } from '../../domain/index.js';
 import type { CreateVolumeTypeRequest, UpdateVolumeTypeRequest, VolumeTypeAccessRequest, VolumeTypesPort } from '../../resolvers/ports/index.js';
 import type { GatewayDeps } from '../deps.js';
@@ -56,6 +58,7 @@ export class VolumeTypeMutations implements VolumeTypesPort {
 
   create(principal: Principal | null, input: CreateVolumeTypeRequest): Promise<VolumeType> {
     let extraSpecs: Record<string, string> = {};
+    let encryption: EncryptionSpec | null = null;
     return runMutation<null, VolumeType, VolumeType>(this.deps, principal, {
       resourceType: 'volume type',
       authorize: (p) => requireAdmin(p, 'Creating volume types'),
@@ -63,11 +66,12 @@ export class VolumeTypeMutations implements VolumeTypesPort {
         checkName(problems, 'name', input.name, true);
         checkDescription(problems, input.description);
         extraSpecs = checkExtraSpecs(problems, input.extraSpecs) ?? {};
+        encryption = checkEncryption(problems, input.encryption) ?? null;
       },
       load: async () => null,
       transition: (tx) =>
         nameTaken(input.name, async () => {
-          const row = tx.create(VolumeType, { id: randomUUID(), name: input.name, description: input.description ?? null, extraSpecs, isPublic: input.isPublic ?? true });
+          const row = tx.create(VolumeType, { id: randomUUID(), name: input.name, description: input.description ?? null, extraSpecs, encryption, isPublic: input.isPublic ?? true });
           await tx.flush();
           return row;
         }),

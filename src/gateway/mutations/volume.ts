@@ -8,6 +8,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/knex';
 import { COMMAND, KIND, subjects, type ScheduleCreate, type ScheduleExtend } from '../../bus/index.js';
 import { casVolume, countSnapshotsOfVolume, findOperation, findVolume, Volume, VolumeType, type Operation, type Principal } from '../../db/index.js';
+import { copyEncryptionProblem, newVolumeKey, ServiceUnavailableError } from '../../domain/index.js';
+import type { SecretBox } from '../../domain/secret-box.js';
 import { actionTransition, assertCanStart, BadInputError, checkDescription, checkIdempotencyKey, checkMetadata, checkName, checkSize, checkZone, invalidState, InvalidStateError, NotFoundError, type VolumeAction } from '../../domain/index.js';
 import { canSee, requireWriter } from '../../domain/access.js';
 import { multiattachFromExtraSpecs, volumeHasAttachments } from '../../domain/attachment-states.js';
@@ -32,7 +34,11 @@ import { usableVolumeType } from './volume-type-lookup.js';
 
 /** Implements what the resolvers call (`VolumesPort`). */
 export class VolumeMutations implements VolumesPort {
-  constructor(private readonly deps: GatewayDeps) {}
+  /** @param secrets seals the keys of encrypted volumes; without it, creating one is SERVICE_UNAVAILABLE. */
+  constructor(
+    private readonly deps: GatewayDeps,
+    private readonly secrets?: SecretBox,
+  ) {}
 
   /** The volume if it exists, is not deleted, and the caller may see it. */
   async visible(p: Principal, id: string, em = this.deps.db.fork()): Promise<Volume | null> {
@@ -58,7 +64,13 @@ export class VolumeMutations implements VolumesPort {
       load: async (em, p) => {
         const source = await copySource(em, p, input);
         // Missing, or private and not granted: one NOT_FOUND (volume-type-lookup.ts).
-        const type = input.volumeType ? await usableVolumeType(em, p, input.volumeType) : null;
+        let type = input.volumeType ? await usableVolumeType(em, p, input.volumeType) : null;
+        // A copy of an encrypted volume without a type of its own takes the source's (it must be encrypted too).
+        if (source?.encrypted && !input.volumeType && source.volumeType) type = await em.findOne(VolumeType, { name: source.volumeType }, { disableIdentityMap: true });
+        const what = source ? (source.snapshotId ? `Snapshot ${source.snapshotId} (of volume ${source.volumeId})` : `Volume ${source.volumeId}`) : '';
+        const copyProblem = source ? copyEncryptionProblem(what, source.encrypted, type?.name ?? null, type?.encryption ?? null) : null;
+        if (copyProblem) throw new BadInputError([copyProblem]);
+        if (type?.encryption && !this.secrets) throw new ServiceUnavailableError('This gateway has no secret key to seal volume keys with; an operator must give it FLINT_SECRET_KEY_FILE.');
         return { projectId: p.projectId, source, type, requestHash: createRequestHash(input, metadata, source, type) };
       },
       idempotency: ({ requestHash }, p) =>
@@ -82,6 +94,8 @@ export class VolumeMutations implements VolumesPort {
           idempotencyKey: input.idempotencyKey ?? null,
           requestHash,
           multiattach: !!input.multiattach || multiattachFromExtraSpecs(type?.extraSpecs),
+          // Its own random key, sealed for this volume (the id is the associated data).
+          encryptionKey: type?.encryption ? this.secrets!.seal(newVolumeKey(), volumeId) : null,
         });
         return { volume };
       },
@@ -96,6 +110,7 @@ export class VolumeMutations implements VolumesPort {
             volumeType: type ? { name: type.name, extraSpecs: type.extraSpecs } : null,
             ...(source ? { sameBackendAs: sourcePool(source) } : {}),
             ...(placement?.nearBackupRepository ? { nearBackupRepository: placement.nearBackupRepository } : {}),
+            ...(type?.encryption && volume.encryptionKey ? { encryption: { ...type.encryption, sealedKey: volume.encryptionKey } } : {}),
           },
           attempt: 1,
           excluded: [],

@@ -12,6 +12,7 @@ import { countOperation } from '../../metrics/index.js';
 import { announceOperationNow, leaveMessage } from './messages.js';
 import { newOperation } from '../mutations/kernel.js';
 import { dispatchOrDefer } from '../sweepers/outbox.js';
+import { volumeEncryptionOf } from '../mutations/volume-encryption.js';
 import type { GatewayDeps } from '../deps.js';
 
 /** What the recorder's side of a migration needs. */
@@ -76,6 +77,8 @@ export async function applyExporting(d: MigrationRecorderDeps, e: MigrationExpor
     source: { host: e.host, pool: e.pool, uri: e.uri },
     notAfter: (op.deadlineAt ?? new Date(Date.now() + 3600_000)).toISOString(),
   };
+  const encryption = await volumeEncryptionOf(em, v);
+  if (encryption) command.encryption = encryption;
   await publish(d.bus, subjects.agent(destination.host, MIGRATION_COMMAND.import), MIGRATION_KIND.agentImport, command, `${e.operationId}:${MIGRATION_KIND.agentImport}`);
   d.log.info({ volumeId: e.volumeId, uri: e.uri, to: poolId(destination.host, destination.pool) }, 'migration: copying');
   if (volume) d.live.publish('UPDATED', volume);

@@ -35,6 +35,8 @@ export class BitmapSession {
     private readonly path: string,
     private readonly hasParent: boolean,
     state: { serving?: string; added?: string },
+    /** The image's key, when encrypted. */
+    private readonly keyed: { key: string | undefined },
   ) {
     this.serving = state.serving;
     this.parentBitmap = state.serving;
@@ -65,24 +67,26 @@ export class BitmapSession {
     log?: BackupLog;
   }): Promise<BitmapSession> {
     const log = req.log ?? quiet;
+    const keyed = { key: req.source.key };
     const fields = { backupId: req.backupId, volumeId: req.volumeId, parentId: req.parent?.backupId ?? null };
     const none = (reason: string | null): BitmapSession => {
       if (reason !== null && req.parent) log.info({ ...fields, reason }, `${reason}: reading all allocated chunks`);
-      return new BitmapSession(log, fields, req.source.path, req.parent !== null, {});
+      return new BitmapSession(log, fields, req.source.path, req.parent !== null, {}, keyed);
     };
     if (!req.track) return none(null);
     if (req.source.format !== 'qcow2') return none(`a ${req.source.format} image keeps no dirty bitmap`);
     if (req.source.snapshotName !== undefined) return none('the backup reads a snapshot, which no bitmap describes');
     const path = req.source.path;
     try {
+      // An encrypted image opens (to change its bitmaps) only with its key.
       const bitmaps = await qcow2Bitmaps.listBitmaps(path);
       const choice = chooseParentBitmap({ parent: req.parent, volumeId: req.volumeId, sizeBytes: req.source.sizeBytes, chunkSize: req.chunkSize, bitmaps });
       const stale = staleBitmaps(bitmaps, choice.use);
-      for (const name of stale) await qcow2Bitmaps.removeBitmap(path, name);
+      for (const name of stale) await qcow2Bitmaps.removeBitmap(path, name, keyed);
       if (stale.length > 0) log.info({ ...fields, removed: stale }, 'removed stale backup bitmaps from the image');
       const added = qcow2Bitmaps.backupBitmapName(req.backupId);
-      await qcow2Bitmaps.addBitmap(path, added);
-      const session = new BitmapSession(log, fields, path, req.parent !== null, { serving: choice.use ?? undefined, added });
+      await qcow2Bitmaps.addBitmap(path, added, keyed);
+      const session = new BitmapSession(log, fields, path, req.parent !== null, { serving: choice.use ?? undefined, added }, keyed);
       if (choice.use === null) {
         if (req.parent) log.info({ ...fields, reason: choice.reason }, `${choice.reason}: reading all allocated chunks`);
       } else log.info({ ...fields, bitmap: choice.use }, `reading only the chunks written since parent ${req.parent!.backupId} (dirty bitmap)`);
@@ -105,7 +109,7 @@ export class BitmapSession {
     const name = succeeded ? this.parentBitmap : this.added;
     if (name === undefined) return;
     try {
-      await qcow2Bitmaps.removeBitmap(this.path, name);
+      await qcow2Bitmaps.removeBitmap(this.path, name, this.keyed);
     } catch (err) {
       this.log.warn({ ...this.fields, bitmap: name, err }, 'could not remove a backup bitmap from the image; the next backup of the volume removes it');
     }

@@ -38,6 +38,19 @@ export interface VolumeInfo {
   format: 'raw' | 'qcow2';
   /** Where the bytes live (a file path for the file driver). */
   location: string;
+  /** The bytes on the pool are ciphertext (LUKS); the driver opens them with the volume's key. */
+  encrypted: boolean;
+}
+
+/**
+ * How a new volume is encrypted (its volume type's encryption, src/domain/encryption.ts):
+ * the key as the gateway sealed it (the volume id as associated data) and the cipher. The
+ * driver keeps the sealed key with the volume and opens it with the agent's secret key.
+ */
+export interface VolumeEncryption {
+  sealedKey: string;
+  cipher: string;
+  keySize: number;
 }
 
 export interface VolumeDriver {
@@ -46,7 +59,8 @@ export interface VolumeDriver {
   setup(): Promise<void>;
   capabilities(): DriverCapabilities;
   stats(): Promise<PoolCapacity>;
-  createVolume(volumeId: string, sizeGiB: number): Promise<VolumeInfo>;
+  /** With `encryption`, an encrypted volume: only ciphertext reaches the pool. */
+  createVolume(volumeId: string, sizeGiB: number, encryption?: VolumeEncryption): Promise<VolumeInfo>;
   deleteVolume(volumeId: string): Promise<void>;
   /** Grow only; a smaller size is a DriverError. */
   extendVolume(volumeId: string, newSizeGiB: number): Promise<VolumeInfo>;
@@ -68,14 +82,16 @@ export interface VolumeDriver {
    * Within this pool only. Idempotent: a volume that already exists with that size is
    * returned as is. Not retryable when the source volume or snapshot is missing or
    * `sizeGiB` is smaller than the snapshot; a half-made volume is never left under its name.
+   * With `encryption` the new volume is encrypted with its own key (an encrypted source is
+   * decrypted with its key while copying).
    */
-  createVolumeFromSnapshot(volumeId: string, sizeGiB: number, sourceVolumeId: string, snapshotId: string): Promise<VolumeInfo>;
+  createVolumeFromSnapshot(volumeId: string, sizeGiB: number, sourceVolumeId: string, snapshotId: string, encryption?: VolumeEncryption): Promise<VolumeInfo>;
   /**
    * Creates volume `volumeId` of `sizeGiB` as a copy of the bytes `sourceVolumeId` has now
    * (Cinder's clone), grown when `sizeGiB` is larger. Same pool, idempotence and refusals
    * as `createVolumeFromSnapshot`. The source should not be written meanwhile.
    */
-  cloneVolume(volumeId: string, sizeGiB: number, sourceVolumeId: string): Promise<VolumeInfo>;
+  cloneVolume(volumeId: string, sizeGiB: number, sourceVolumeId: string, encryption?: VolumeEncryption): Promise<VolumeInfo>;
   /**
    * Puts the bytes of snapshot `snapshotId` back into `volumeId` (Cinder's revert to
    * snapshot); the snapshot stays. The volume must have the snapshot's size. Crash-safe
@@ -97,9 +113,10 @@ export interface VolumeDriver {
    * Idempotent: an image that exists already and equals the source is returned as is; one
    * that differs is a not retryable DriverError. `onProgress` gets the bytes done of the
    * copy and of the check (`totalBytes` counts both: twice the volume's size); a copy whose
-   * progress stops moving for long is killed, however long the whole copy takes.
+   * progress stops moving for long is killed, however long the whole copy takes. With
+   * `encryption` (an encrypted volume arriving as plaintext) the copy is encrypted with that key.
    */
-  importVolume(volumeId: string, sizeGiB: number, source: RemoteImage, onProgress?: (p: CopyProgress) => void): Promise<VolumeInfo>;
+  importVolume(volumeId: string, sizeGiB: number, source: RemoteImage, onProgress?: (p: CopyProgress) => void, encryption?: VolumeEncryption): Promise<VolumeInfo>;
   /**
    * Adopts an image already in the pool, named by `reference` (Cinder's `manage_existing`):
    * checks it (a format the driver serves, no backing file, not in use by another process,
@@ -155,6 +172,11 @@ export interface ImageSource {
   snapshotName?: string;
   /** Virtual size of the bytes, bytes. */
   sizeBytes: number;
+  /**
+   * The key of an encrypted image (a LUKS passphrase, in clear: never log it): qemu tools open
+   * the image with it (image-opts.ts), so what they serve or read is plaintext.
+   */
+  key?: string;
 }
 
 export interface SnapshotInfo {

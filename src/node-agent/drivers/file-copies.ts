@@ -2,10 +2,11 @@
  * New volumes from old and reverting, for the `file` driver (see file-driver.ts for the
  * design): each copy is made under a temporary name, fsynced and renamed into place.
  */
-import { DriverError, type VolumeInfo } from './driver.js';
+import { DriverError, type VolumeEncryption, type VolumeInfo } from './driver.js';
+import { newImageKey, removeKey, storeKey } from './file-keys.js';
 import { removeBackupBitmaps } from './qcow2-bitmaps.js';
-import { applyInternalSnapshot, convertImage, resizeImage, type ImageFormat } from './qemu-img.js';
-import { snapshotSource, type CopySource } from './file-snapshots.js';
+import { applyInternalSnapshot, convertImage, resizeImage, type ImageFormat, type NewImageKey } from './qemu-img.js';
+import { keyOf, snapshotSource, type CopySource } from './file-snapshots.js';
 import {
   asDriverError,
   checkId,
@@ -28,6 +29,7 @@ export async function createVolumeFromSnapshot(
   sizeGiB: number,
   sourceVolumeId: string,
   snapshotId: string,
+  encryption?: VolumeEncryption,
 ): Promise<VolumeInfo> {
   checkId(volumeId);
   checkId(sourceVolumeId);
@@ -40,11 +42,11 @@ export async function createVolumeFromSnapshot(
   if (bytes < source.sizeBytes) {
     throw new DriverError(`${what}: the snapshot is ${fmtGiB(source.sizeBytes)} GiB, larger than ${sizeGiB} GiB`, { retryable: false });
   }
-  return copyToNewVolume(ctx, volumeId, bytes, source, what);
+  return copyToNewVolume(ctx, volumeId, bytes, source, what, encryption);
 }
 
 /** See `FileDriver.cloneVolume`. */
-export async function cloneVolume(ctx: FilePool, volumeId: string, sizeGiB: number, sourceVolumeId: string): Promise<VolumeInfo> {
+export async function cloneVolume(ctx: FilePool, volumeId: string, sizeGiB: number, sourceVolumeId: string, encryption?: VolumeEncryption): Promise<VolumeInfo> {
   checkId(volumeId);
   checkId(sourceVolumeId);
   const bytes = checkNewSize(sizeGiB);
@@ -56,7 +58,8 @@ export async function cloneVolume(ctx: FilePool, volumeId: string, sizeGiB: numb
   if (bytes < source.sizeBytes) {
     throw new DriverError(`${what}: the source is ${fmtGiB(source.sizeBytes)} GiB, larger than ${sizeGiB} GiB`, { retryable: false });
   }
-  return copyToNewVolume(ctx, volumeId, bytes, { path: source.location, format: source.format, sizeBytes: source.sizeBytes }, what);
+  const key = await keyOf(ctx, source);
+  return copyToNewVolume(ctx, volumeId, bytes, { path: source.location, format: source.format, sizeBytes: source.sizeBytes, ...key }, what, encryption);
 }
 
 /** See `FileDriver.revertToSnapshot`. */
@@ -78,11 +81,18 @@ export async function revertToSnapshot(ctx: FilePool, volumeId: string, snapshot
       // The revert changes the bytes without any bitmap seeing it, and qemu-img 7.2 refuses
       // to revert while enabled bitmaps exist ("Device has active dirty bitmaps"): the next
       // backup must read everything (removing first is crash-safe: at worst it compares).
-      await removeBackupBitmaps(volume.location, ctx.qemu);
-      await applyInternalSnapshot(volume.location, source.snapshotName!, ctx.qemu);
+      await removeBackupBitmaps(volume.location, { ...ctx.qemu, key: source.key });
+      await applyInternalSnapshot(volume.location, source.snapshotName!, { ...ctx.qemu, ...(source.key ? { key: source.key } : {}) });
     } else {
+      // An encrypted raw snapshot is a copy of the volume's LUKS container (same key): copied back as it is.
       const temp = tempPathOf(ctx.pool, volumeId, volume.format);
-      await renameIntoPlace(temp, volume.location, ctx.pool.directory, () => writeCopy(ctx, source, temp, volume.format, volume.sizeBytes));
+      const copy = source.key
+        ? async () => {
+            await copySparse(source.path, temp);
+            await syncFile(temp);
+          }
+        : () => writeCopy(ctx, source, temp, volume.format, volume.sizeBytes);
+      await renameIntoPlace(temp, volume.location, ctx.pool.directory, copy);
     }
   } catch (err) {
     throw asDriverError(err, what);
@@ -92,13 +102,23 @@ export async function revertToSnapshot(ctx: FilePool, volumeId: string, snapshot
   return info;
 }
 
-/** Makes the new volume from `source` under a temporary name, then renames it into place. */
-async function copyToNewVolume(ctx: FilePool, volumeId: string, bytes: number, source: CopySource, what: string): Promise<VolumeInfo> {
+/**
+ * Makes the new volume from `source` under a temporary name, then renames it into place. With
+ * `encryption` the copy is encrypted with the new volume's own key, its key file written first.
+ */
+async function copyToNewVolume(ctx: FilePool, volumeId: string, bytes: number, source: CopySource, what: string, encryption?: VolumeEncryption): Promise<VolumeInfo> {
   const format = ctx.pool.imageFormat;
   const final = pathOf(ctx.pool, volumeId, format);
   const temp = tempPathOf(ctx.pool, volumeId, format);
+  if (source.key && !encryption) throw new DriverError(`${what}: the source is encrypted, and a copy of it must be encrypted too`, { retryable: false });
   try {
-    await renameIntoPlace(temp, final, ctx.pool.directory, () => writeCopy(ctx, source, temp, format, bytes));
+    const newKey = encryption ? newImageKey(ctx.secrets, volumeId, encryption) : undefined;
+    if (encryption) await storeKey(ctx.pool, volumeId, encryption.sealedKey);
+    else await removeKey(ctx.pool, volumeId);
+    await renameIntoPlace(temp, final, ctx.pool.directory, () => writeCopy(ctx, source, temp, format, bytes, newKey)).catch(async (err: unknown) => {
+      await removeKey(ctx.pool, volumeId);
+      throw err;
+    });
   } catch (err) {
     throw asDriverError(err, what);
   }
@@ -108,14 +128,23 @@ async function copyToNewVolume(ctx: FilePool, volumeId: string, bytes: number, s
   return info;
 }
 
-/** Writes `source`'s bytes to a new image `dest` of `format`, grows it to `bytes` when larger, and fsyncs it. */
-async function writeCopy(ctx: FilePool, source: CopySource, dest: string, format: ImageFormat, bytes: number): Promise<void> {
+/**
+ * Writes `source`'s bytes to a new image `dest` of `format` (decrypted with the source's key,
+ * encrypted with `newKey`), grows it to `bytes` when larger, and fsyncs it.
+ */
+async function writeCopy(ctx: FilePool, source: CopySource, dest: string, format: ImageFormat, bytes: number, newKey?: NewImageKey): Promise<void> {
   const prealloc = preallocation(ctx.pool, format);
-  if (source.format === 'raw' && format === 'raw' && prealloc === 'off' && source.snapshotName === undefined) {
+  if (source.format === 'raw' && format === 'raw' && prealloc === 'off' && source.snapshotName === undefined && !source.key && !newKey) {
     await copySparse(source.path, dest);
   } else {
-    await convertImage(source.path, source.format, dest, format, { ...ctx.qemu, snapshotName: source.snapshotName, preallocation: prealloc });
+    await convertImage(source.path, source.format, dest, format, {
+      ...ctx.qemu,
+      snapshotName: source.snapshotName,
+      preallocation: prealloc,
+      ...(source.key ? { key: source.key } : {}),
+      ...(newKey ? { encryption: newKey } : {}),
+    });
   }
-  if (bytes > source.sizeBytes) await resizeImage(dest, format, bytes, { ...ctx.qemu, preallocation: prealloc });
+  if (bytes > source.sizeBytes) await resizeImage(dest, format, bytes, { ...ctx.qemu, preallocation: prealloc, ...(newKey ? { key: newKey.key } : {}) });
   await syncFile(dest);
 }

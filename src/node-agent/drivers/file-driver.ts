@@ -12,6 +12,8 @@
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { PoolConfig } from '../../config/index.js';
+import type { SecretBox } from '../../domain/secret-box.js';
+import { hasKey, newImageKey, readKey, removeKey, storeKey } from './file-keys.js';
 import { cloneVolume, createVolumeFromSnapshot, revertToSnapshot } from './file-copies.js';
 import { importVolume } from './file-import.js';
 import { listManageable, manageExisting, unmanage } from './file-manage.js';
@@ -48,12 +50,16 @@ import {
   type RemoteImage,
   type SnapshotInfo,
   type VolumeDriver,
+  type VolumeEncryption,
   type VolumeInfo,
 } from './driver.js';
 import { createImage, imageInfo, ImageNotFoundError, qemuImgVersion, resizeImage, type ImageFormat, type QemuImgOptions } from './qemu-img.js';
+import { qemuFormat } from './image-opts.js';
 
 export interface FileDriverOptions {
   qemuImg?: QemuImgOptions;
+  /** Opens the keys of encrypted volumes (the agent's FLINT_SECRET_KEY_FILE). @default none: encrypted volumes cannot be used */
+  secrets?: SecretBox;
 }
 
 /** The `file` driver for one pool. */
@@ -77,6 +83,7 @@ export class FileDriver implements VolumeDriver {
       index: this.index,
       snapshotIndex: this.snapshotIndex,
       getVolume: (volumeId) => this.getVolume(volumeId),
+      secrets: options.secrets,
     };
   }
 
@@ -103,7 +110,8 @@ export class FileDriver implements VolumeDriver {
       const format = m[2] as ImageFormat;
       const path = join(dir, name);
       try {
-        this.index.set(m[1]!, { format, virtualSize: (await imageInfo(path, format, this.qemu)).virtualSize });
+        const encrypted = await hasKey(this.pool, m[1]!);
+        this.index.set(m[1]!, { format, virtualSize: (await imageInfo(path, qemuFormat(format, encrypted), this.qemu)).virtualSize });
       } catch {
         // An unreadable image still occupies space: count its file size rather than hide it.
         const st = await fs.stat(path).catch(() => undefined);
@@ -150,7 +158,8 @@ export class FileDriver implements VolumeDriver {
     };
   }
 
-  async createVolume(volumeId: string, sizeGiB: number): Promise<VolumeInfo> {
+  /** An encrypted volume's key file is written before its image takes its name (file-keys.ts). */
+  async createVolume(volumeId: string, sizeGiB: number, encryption?: VolumeEncryption): Promise<VolumeInfo> {
     checkId(volumeId);
     const bytes = checkNewSize(sizeGiB);
     const existing = await existingOfSize(this.ctx, volumeId, sizeGiB);
@@ -158,12 +167,19 @@ export class FileDriver implements VolumeDriver {
     const format = this.pool.imageFormat;
     const final = this.pathOf(volumeId, format);
     const temp = tempPathOf(this.pool, volumeId, format);
+    const what = `pool ${this.pool.name}: could not create volume ${volumeId} (${sizeGiB} GiB)`;
     try {
+      const key = encryption ? newImageKey(this.ctx.secrets, volumeId, encryption) : undefined;
+      if (encryption) await storeKey(this.pool, volumeId, encryption.sealedKey);
+      else await removeKey(this.pool, volumeId);
       await renameIntoPlace(temp, final, this.pool.directory, () =>
-        createImage(temp, format, bytes, { ...this.qemu, preallocation: preallocation(this.pool, format) }),
-      );
+        createImage(temp, format, bytes, { ...this.qemu, preallocation: preallocation(this.pool, format), ...(key ? { encryption: key } : {}) }),
+      ).catch(async (err: unknown) => {
+        await removeKey(this.pool, volumeId);
+        throw err;
+      });
     } catch (err) {
-      throw asDriverError(err, `pool ${this.pool.name}: could not create volume ${volumeId} (${sizeGiB} GiB)`);
+      throw asDriverError(err, what);
     }
     this.index.set(volumeId, { format, virtualSize: bytes });
     const info = await this.getVolume(volumeId);
@@ -178,6 +194,7 @@ export class FileDriver implements VolumeDriver {
       await fs.rm(this.snapshotDirOf(volumeId), { recursive: true, force: true });
       forgetSnapshots(this.ctx, volumeId);
       for (const format of FORMATS) await fs.rm(this.pathOf(volumeId, format), { force: true });
+      await removeKey(this.pool, volumeId);
       const prefix = `.volume-${volumeId}.`;
       for (const name of await fs.readdir(this.pool.directory)) {
         if (name.startsWith(prefix) && TEMP_RE.test(name)) await fs.rm(join(this.pool.directory, name), { force: true });
@@ -203,7 +220,8 @@ export class FileDriver implements VolumeDriver {
       );
     }
     try {
-      await resizeImage(current.location, current.format, bytes, { ...this.qemu, preallocation: preallocation(this.pool, current.format) });
+      const key = await readKey(this.pool, this.ctx.secrets, volumeId);
+      await resizeImage(current.location, current.format, bytes, { ...this.qemu, preallocation: preallocation(this.pool, current.format), ...(key ? { key } : {}) });
     } catch (err) {
       throw asDriverError(err, `pool ${this.pool.name}: could not extend volume ${volumeId} to ${newSizeGiB} GiB`);
     }
@@ -221,7 +239,8 @@ export class FileDriver implements VolumeDriver {
     }
     const volume = await this.getVolume(volumeId);
     if (!volume) throw new DriverError(`${what}: volume ${volumeId} does not exist in this pool`, { retryable: false });
-    return { path: volume.location, format: volume.format, sizeBytes: volume.sizeBytes };
+    const key = await readKey(this.pool, this.ctx.secrets, volumeId);
+    return { path: volume.location, format: volume.format, sizeBytes: volume.sizeBytes, ...(key ? { key } : {}) };
   }
 
   /** Looks on disk (not in the index), in either format, and refreshes the index with what it finds. */
@@ -232,9 +251,10 @@ export class FileDriver implements VolumeDriver {
       // A stat is far cheaper than running qemu-img to learn that a file is missing.
       if (!(await exists(path))) continue;
       try {
-        const info = await imageInfo(path, format, this.qemu);
+        const encrypted = await hasKey(this.pool, volumeId);
+        const info = await imageInfo(path, qemuFormat(format, encrypted), this.qemu);
         this.index.set(volumeId, { format, virtualSize: info.virtualSize });
-        return { volumeId, sizeBytes: info.virtualSize, allocatedBytes: info.actualSize, format, location: path };
+        return { volumeId, sizeBytes: info.virtualSize, allocatedBytes: info.actualSize, format, location: path, encrypted };
       } catch (err) {
         if (!(err instanceof ImageNotFoundError)) throw err;
       }
@@ -272,12 +292,12 @@ export class FileDriver implements VolumeDriver {
     return listSnapshots(this.ctx, volumeId);
   }
 
-  createVolumeFromSnapshot(volumeId: string, sizeGiB: number, sourceVolumeId: string, snapshotId: string): Promise<VolumeInfo> {
-    return createVolumeFromSnapshot(this.ctx, volumeId, sizeGiB, sourceVolumeId, snapshotId);
+  createVolumeFromSnapshot(volumeId: string, sizeGiB: number, sourceVolumeId: string, snapshotId: string, encryption?: VolumeEncryption): Promise<VolumeInfo> {
+    return createVolumeFromSnapshot(this.ctx, volumeId, sizeGiB, sourceVolumeId, snapshotId, encryption);
   }
 
-  cloneVolume(volumeId: string, sizeGiB: number, sourceVolumeId: string): Promise<VolumeInfo> {
-    return cloneVolume(this.ctx, volumeId, sizeGiB, sourceVolumeId);
+  cloneVolume(volumeId: string, sizeGiB: number, sourceVolumeId: string, encryption?: VolumeEncryption): Promise<VolumeInfo> {
+    return cloneVolume(this.ctx, volumeId, sizeGiB, sourceVolumeId, encryption);
   }
 
   revertToSnapshot(volumeId: string, snapshotId: string): Promise<VolumeInfo> {
@@ -285,8 +305,8 @@ export class FileDriver implements VolumeDriver {
   }
 
   /** See `VolumeDriver.importVolume` and file-import.ts. */
-  importVolume(volumeId: string, sizeGiB: number, source: RemoteImage, onProgress?: (p: CopyProgress) => void): Promise<VolumeInfo> {
-    return importVolume(this.ctx, volumeId, sizeGiB, source, onProgress);
+  importVolume(volumeId: string, sizeGiB: number, source: RemoteImage, onProgress?: (p: CopyProgress) => void, encryption?: VolumeEncryption): Promise<VolumeInfo> {
+    return importVolume(this.ctx, volumeId, sizeGiB, source, onProgress, encryption);
   }
 
   /** Adopts a file of the pool as a volume (see file-manage.ts). */
@@ -295,7 +315,11 @@ export class FileDriver implements VolumeDriver {
   }
 
   /** Renames the volume's image to `unmanaged-volume-<id>.<fmt>`, keeping its bytes (see file-manage.ts). */
-  unmanage(volumeId: string): Promise<void> {
+  async unmanage(volumeId: string): Promise<void> {
+    checkId(volumeId);
+    if (await hasKey(this.pool, volumeId)) {
+      throw new DriverError(`volume ${volumeId} is encrypted: unmanaged, its image would be ciphertext nobody holds the key of. Copy its data out through an attachment, then delete it.`, { retryable: false });
+    }
     return unmanage(this.ctx, volumeId);
   }
 

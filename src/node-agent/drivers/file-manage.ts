@@ -23,7 +23,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { DriverError, GiB, type ManageableImage, type VolumeInfo } from './driver.js';
-import { asDriverError, checkId, exists, FORMATS, IMAGE_RE, pathOf, syncDir, type FilePool } from './file-util.js';
+import { asDriverError, checkId, exists, FORMATS, IMAGE_RE, KEY_RE, pathOf, syncDir, type FilePool } from './file-util.js';
 import { removeBackupBitmaps } from './qcow2-bitmaps.js';
 import { imageInfo, ImageNotFoundError, resizeImage, runQemuImg, type ImageFormat } from './qemu-img.js';
 
@@ -38,6 +38,7 @@ export function referenceProblem(reference: string): string | null {
   if (BAD_NAME.test(reference)) return 'must be a plain file name inside the pool directory, without "/" or control characters';
   if (reference.startsWith('.')) return 'must not be a hidden file (Flint keeps its temporary files and snapshot copies there)';
   if (IMAGE_RE.test(reference)) return 'is already a Flint volume';
+  if (KEY_RE.test(reference)) return 'is the key of an encrypted Flint volume, not an image';
   return null;
 }
 
@@ -155,7 +156,7 @@ export async function unmanage(ctx: FilePool, volumeId: string): Promise<void> {
 export async function listManageable(ctx: FilePool): Promise<ManageableImage[]> {
   const out: ManageableImage[] = [];
   for (const entry of await fs.readdir(ctx.pool.directory, { withFileTypes: true })) {
-    if (!entry.isFile() || entry.name.startsWith('.') || IMAGE_RE.test(entry.name)) continue;
+    if (!entry.isFile() || entry.name.startsWith('.') || IMAGE_RE.test(entry.name) || KEY_RE.test(entry.name)) continue;
     const checked = referenceProblem(entry.name) ?? null;
     const inspected = checked ? { format: null, sizeBytes: 0, reason: checked } : await unsafeReason(join(ctx.pool.directory, entry.name), ctx);
     out.push({

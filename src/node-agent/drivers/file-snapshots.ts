@@ -7,6 +7,8 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { DriverError, type SnapshotInfo, type VolumeInfo } from './driver.js';
 import { createInternalSnapshot, deleteInternalSnapshot, imageInfo, qcow2SnapshotSizes, type ImageFormat } from './qemu-img.js';
+import { readKey } from './file-keys.js';
+import { qemuFormat } from './image-opts.js';
 import {
   asDriverError,
   checkId,
@@ -34,6 +36,8 @@ export interface CopySource {
   snapshotName?: string;
   /** Virtual size of the bytes copied. */
   sizeBytes: number;
+  /** The key of an encrypted source (its volume's). */
+  key?: string;
 }
 
 /** See `FileDriver.createSnapshot`. */
@@ -51,7 +55,7 @@ export async function createSnapshot(ctx: FilePool, volumeId: string, snapshotId
     if (volume.format === 'qcow2') {
       const tag = internalSnapshotName(snapshotId);
       const info = await imageInfo(volume.location, 'qcow2', ctx.qemu);
-      if (!info.snapshots.includes(tag)) await createInternalSnapshot(volume.location, tag, ctx.qemu);
+      if (!info.snapshots.includes(tag)) await createInternalSnapshot(volume.location, tag, { ...ctx.qemu, ...(await keyOf(ctx, volume)) });
       const sizeBytes = (await qcow2SnapshotSizes(volume.location)).get(tag) ?? volume.sizeBytes;
       return { snapshotId, volumeId, sizeBytes };
     }
@@ -78,7 +82,7 @@ export async function deleteSnapshot(ctx: FilePool, volumeId: string, snapshotId
     if (volume?.format === 'qcow2') {
       const tag = internalSnapshotName(snapshotId);
       const info = await imageInfo(volume.location, 'qcow2', ctx.qemu);
-      if (info.snapshots.includes(tag)) await deleteInternalSnapshot(volume.location, tag, ctx.qemu);
+      if (info.snapshots.includes(tag)) await deleteInternalSnapshot(volume.location, tag, { ...ctx.qemu, ...(await keyOf(ctx, volume)) });
     }
   } catch (err) {
     throw asDriverError(err, `pool ${ctx.pool.name}: could not delete snapshot ${snapshotId} of volume ${volumeId}`);
@@ -114,12 +118,26 @@ export async function snapshotSource(ctx: FilePool, volumeId: string, snapshotId
     const info = await imageInfo(volume.location, 'qcow2', ctx.qemu);
     if (!info.snapshots.includes(tag)) throw new DriverError(`${what}: volume ${volumeId} has no snapshot ${snapshotId}`, { retryable: false });
     const sizeBytes = (await qcow2SnapshotSizes(volume.location)).get(tag) ?? volume.sizeBytes;
-    return { path: volume.location, format: 'qcow2', snapshotName: tag, sizeBytes };
+    return { path: volume.location, format: 'qcow2', snapshotName: tag, sizeBytes, ...(await keyOf(ctx, volume)) };
   }
   const path = rawSnapshotPathOf(ctx.pool, volumeId, snapshotId);
   const st = await fs.stat(path).catch(() => undefined);
   if (!st) throw new DriverError(`${what}: volume ${volumeId} has no snapshot ${snapshotId}`, { retryable: false });
-  return { path, format: 'raw', sizeBytes: st.size };
+  // The copy of an encrypted raw volume is its LUKS container, opened with the volume's key.
+  const key = await keyOf(ctx, volume);
+  return { path, format: 'raw', sizeBytes: key.key ? await rawSize(path, true, ctx) : st.size, ...key };
+}
+
+/** `{ key }` of an encrypted volume, `{}` of a plain one (to spread into qemu-img options). */
+export async function keyOf(ctx: FilePool, volume: VolumeInfo): Promise<{ key?: string }> {
+  if (!volume.encrypted) return {};
+  const key = await readKey(ctx.pool, ctx.secrets, volume.volumeId);
+  return key ? { key } : {};
+}
+
+/** Virtual size of a raw image, or of the payload of a LUKS container. */
+async function rawSize(path: string, encrypted: boolean, ctx: FilePool): Promise<number> {
+  return (await imageInfo(path, qemuFormat('raw', encrypted), ctx.qemu)).virtualSize;
 }
 
 /** Copy to a temporary name, fsync, rename, fsync the directory; an existing copy is kept. */
@@ -141,7 +159,7 @@ async function copyRawSnapshot(ctx: FilePool, volume: VolumeInfo, snapshotId: st
       await syncFile(temp);
     });
   }
-  const sizeBytes = existing?.size ?? (await fs.stat(final)).size;
+  const sizeBytes = volume.encrypted ? await rawSize(final, true, ctx) : (existing?.size ?? (await fs.stat(final)).size);
   ctx.snapshotIndex.set(`${volumeId}/${snapshotId}`, sizeBytes);
   return { snapshotId, volumeId, sizeBytes };
 }

@@ -8,12 +8,15 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { PoolConfig } from '../../config/index.js';
+import type { SecretBox } from '../../domain/secret-box.js';
 import { DriverError, GiB, type VolumeInfo } from './driver.js';
 import type { ImageFormat, QemuImgOptions } from './qemu-img.js';
 
 export const FORMATS: readonly ImageFormat[] = ['raw', 'qcow2'];
 export const IMAGE_RE = /^volume-([A-Za-z0-9_-]{1,128})\.(raw|qcow2)$/;
 export const TEMP_RE = /^\.volume-.*\.tmp-[0-9a-f]+$/;
+/** The sealed key of an encrypted volume, next to its image (file-keys.ts). */
+export const KEY_RE = /^volume-([A-Za-z0-9_-]{1,128})\.key$/;
 const VOLUME_ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
 /** Directory (inside the pool's) holding the raw snapshot copies, one sub-directory per volume. */
 export const SNAPSHOTS_DIR = '.snapshots';
@@ -39,6 +42,8 @@ export interface FilePool {
   readonly snapshotIndex: Map<string, number>;
   /** Looks on disk (not in the index), in either format, and refreshes the index with what it finds. */
   getVolume(volumeId: string): Promise<VolumeInfo | null>;
+  /** Opens the sealed keys of encrypted volumes (file-keys.ts); undefined: the pool cannot hold encrypted volumes. */
+  readonly secrets: SecretBox | undefined;
 }
 
 /** Path of a volume's image in a format. */

@@ -22,6 +22,17 @@
  */
 import { DriverError } from './driver.js';
 import { runQemuImg, type QemuImgOptions } from './qemu-img.js';
+import { imageOptsString, secretObjectArgs, withSecretFiles } from './image-opts.js';
+
+/** qemu-img options, and the key of an encrypted image (changing its bitmaps opens it). */
+export type BitmapOptions = QemuImgOptions & { key?: string | undefined };
+
+/** `qemu-img bitmap <op> … <name>` on the image, opened with its key when it has one. */
+function bitmapCommand(path: string, op: string[], name: string, opts: BitmapOptions): Promise<string> {
+  return withSecretFiles([opts.key], ([file]) =>
+    runQemuImg(['bitmap', ...op, ...(file ? [...secretObjectArgs(file), '--image-opts', imageOptsString(path, 'qcow2', true)] : ['-f', 'qcow2', path]), name], opts),
+  );
+}
 
 /** Names of the bitmaps Flint's backups add; others (an adopted image's own) are never touched. */
 export const BACKUP_BITMAP_PREFIX = 'flint-backup-';
@@ -71,14 +82,14 @@ export async function listBitmaps(path: string, opts: QemuImgOptions = {}): Prom
 }
 
 /** Adds an enabled persistent bitmap; fails (DriverError with qemu's message) while another process writes the image. */
-export async function addBitmap(path: string, name: string, opts: QemuImgOptions = {}): Promise<void> {
-  await runQemuImg(['bitmap', '--add', '--enable', '-f', 'qcow2', path, name], opts);
+export async function addBitmap(path: string, name: string, opts: BitmapOptions = {}): Promise<void> {
+  await bitmapCommand(path, ['--add', '--enable'], name, opts);
 }
 
 /** Removes one bitmap (consistent or not); a missing one is success. */
-export async function removeBitmap(path: string, name: string, opts: QemuImgOptions = {}): Promise<void> {
+export async function removeBitmap(path: string, name: string, opts: BitmapOptions = {}): Promise<void> {
   try {
-    await runQemuImg(['bitmap', '--remove', '-f', 'qcow2', path, name], opts);
+    await bitmapCommand(path, ['--remove'], name, opts);
   } catch (err) {
     if (err instanceof DriverError && /Dirty bitmap '.*' not found/.test(err.message)) return;
     throw err;
@@ -90,7 +101,7 @@ export async function removeBitmap(path: string, name: string, opts: QemuImgOpti
  * the image's bytes change in a way qemu does not record (a revert), or when the image comes
  * from elsewhere (manage). Returns the names removed.
  */
-export async function removeBackupBitmaps(path: string, opts: QemuImgOptions = {}, keep?: string): Promise<string[]> {
+export async function removeBackupBitmaps(path: string, opts: BitmapOptions = {}, keep?: string): Promise<string[]> {
   const removed: string[] = [];
   for (const b of await listBitmaps(path, opts)) {
     if (!isBackupBitmap(b.name) || b.name === keep) continue;

@@ -6,6 +6,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { DriverError } from './driver.js';
+import { encryptedCreateOptions, imageOptsString, NEW_KEY_SECRET_ID, qemuFormat, secretObjectArgs, withSecretFiles } from './image-opts.js';
 
 /** The binary run; override for tests or unusual installs. @default 'qemu-img' */
 export const DEFAULT_QEMU_IMG = 'qemu-img';
@@ -15,6 +16,15 @@ export const DEFAULT_QEMU_IMG_TIMEOUT_MS = 600_000;
 export type ImageFormat = 'raw' | 'qcow2';
 /** qemu's `preallocation` option: `off` is sparse, `falloc` reserves the blocks without writing them. */
 export type Preallocation = 'off' | 'metadata' | 'falloc' | 'full';
+
+/** A new encrypted image: its key (a passphrase, never logged) and the LUKS options of its cipher (`luksQemuOptions`). */
+export interface NewImageKey {
+  key: string;
+  luks: Record<string, string>;
+}
+
+/** How often a LUKS image's creation is tried: qemu 7.2 fails it at random on a host with coarse CPU accounting. @default 20 */
+export const LUKS_CREATE_ATTEMPTS = 20;
 
 /** What `qemu-img info --output=json` says about an image (the fields Flint uses). */
 export interface ImageInfo {
@@ -82,7 +92,7 @@ export async function qemuImgVersion(opts: QemuImgOptions = {}): Promise<string>
  * (qemu-nbd, qemu-storage-daemon) can still be inspected.
  * @throws ImageNotFoundError when the file does not exist.
  */
-export async function imageInfo(path: string, format?: ImageFormat, opts: QemuImgOptions = {}): Promise<ImageInfo> {
+export async function imageInfo(path: string, format?: ImageFormat | 'luks', opts: QemuImgOptions = {}): Promise<ImageInfo> {
   const args = ['info', '--output=json', '-U'];
   if (format) args.push('-f', format);
   args.push(path);
@@ -116,76 +126,121 @@ export async function imageInfo(path: string, format?: ImageFormat, opts: QemuIm
   };
 }
 
-/** `qemu-img create -f <format> [-o preallocation=…] <path> <bytes>`. */
+/**
+ * `qemu-img create -f <format> [-o preallocation=…] <path> <bytes>`; with `encryption`, an
+ * encrypted image (qcow2's LUKS, or a raw LUKS container: see image-opts.ts).
+ */
 export async function createImage(
   path: string,
   format: ImageFormat,
   sizeBytes: number,
-  options: { preallocation?: Preallocation } & QemuImgOptions = {},
+  options: { preallocation?: Preallocation; encryption?: NewImageKey } & QemuImgOptions = {},
 ): Promise<void> {
-  const args = ['create', '-q', '-f', format];
-  if (options.preallocation && options.preallocation !== 'off') args.push('-o', `preallocation=${options.preallocation}`);
-  args.push(path, String(sizeBytes));
-  await runQemuImg(args, options);
+  const o: string[] = [];
+  if (options.preallocation && options.preallocation !== 'off') o.push(`preallocation=${options.preallocation}`);
+  const { encryption } = options;
+  if (!encryption) {
+    await runQemuImg(['create', '-q', '-f', format, ...(o.length ? ['-o', o.join(',')] : []), path, String(sizeBytes)], options);
+    return;
+  }
+  await withSecretFiles([encryption.key], ([file]) =>
+    retryLuksCreate(() =>
+      runQemuImg(
+        ['create', '-q', ...secretObjectArgs(file!), '-f', qemuFormat(format, true), '-o', [encryptedCreateOptions(format, encryption.luks), ...o].join(','), path, String(sizeBytes)],
+        options,
+      ),
+    ),
+  );
 }
 
-/** `qemu-img resize` to `sizeBytes`; grow only (qemu refuses to shrink without `--shrink`, which Flint never passes). */
+/**
+ * Runs a qemu-img call that creates a LUKS header until it does not fail with qemu 7.2's
+ * "Unable to get accurate CPU usage": its PBKDF benchmark reads the thread's CPU time,
+ * which with tick-based accounting (4 ms at HZ=250) is often 0 for its first short round.
+ */
+export async function retryLuksCreate<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (attempt >= LUKS_CREATE_ATTEMPTS || !(err instanceof DriverError && /Unable to get accurate CPU usage/.test(err.message))) throw err;
+    }
+  }
+}
+
+/** `qemu-img resize` to `sizeBytes`; grow only (qemu refuses to shrink without `--shrink`, which Flint never passes). `key` opens an encrypted image. */
 export async function resizeImage(
   path: string,
   format: ImageFormat,
   sizeBytes: number,
-  options: { preallocation?: Preallocation } & QemuImgOptions = {},
+  options: { preallocation?: Preallocation; key?: string } & QemuImgOptions = {},
 ): Promise<void> {
-  const args = ['resize', '-q', '-f', format];
-  if (options.preallocation && options.preallocation !== 'off') args.push(`--preallocation=${options.preallocation}`);
-  args.push(path, String(sizeBytes));
-  await runQemuImg(args, options);
+  const prealloc = options.preallocation && options.preallocation !== 'off' ? [`--preallocation=${options.preallocation}`] : [];
+  await withSecretFiles([options.key], ([file]) => {
+    const image = file ? [...secretObjectArgs(file), '--image-opts', imageOptsString(path, format, true)] : ['-f', format, path];
+    return runQemuImg(['resize', '-q', ...prealloc, ...image, String(sizeBytes)], options);
+  });
 }
 
 /**
  * `qemu-img snapshot -c <name>`: takes an internal snapshot of a qcow2 image. No `-U`:
  * it writes the image, so it must (and does) fail while another process holds the write lock.
+ * `key` opens an encrypted image (qemu opens it fully, even to change its snapshot table).
  */
-export async function createInternalSnapshot(path: string, name: string, opts: QemuImgOptions = {}): Promise<void> {
-  await runQemuImg(['snapshot', '-q', '-c', name, '--image-opts', qcow2ImageOpts(path)], opts);
+export async function createInternalSnapshot(path: string, name: string, opts: QemuImgOptions & { key?: string } = {}): Promise<void> {
+  await qcow2Snapshot(path, '-c', name, opts);
 }
 
 /** `qemu-img snapshot -d <name>`: deletes an internal snapshot of a qcow2 image (an error when it is missing). */
-export async function deleteInternalSnapshot(path: string, name: string, opts: QemuImgOptions = {}): Promise<void> {
-  await runQemuImg(['snapshot', '-q', '-d', name, '--image-opts', qcow2ImageOpts(path)], opts);
+export async function deleteInternalSnapshot(path: string, name: string, opts: QemuImgOptions & { key?: string } = {}): Promise<void> {
+  await qcow2Snapshot(path, '-d', name, opts);
+}
+
+/**
+ * `qemu-img snapshot` has no `-f`: the format is pinned with `--image-opts` instead of
+ * being probed.
+ */
+function qcow2Snapshot(path: string, action: '-c' | '-d' | '-a', name: string, opts: QemuImgOptions & { key?: string }): Promise<string> {
+  return withSecretFiles([opts.key], ([file]) =>
+    runQemuImg(['snapshot', '-q', ...(file ? secretObjectArgs(file) : []), action, name, '--image-opts', imageOptsString(path, 'qcow2', file !== undefined)], opts),
+  );
 }
 
 /**
  * `qemu-img convert`: copies `src` (of `srcFormat`; its internal snapshot `snapshotName`
  * when given) into a new image `dest` of `destFormat`. `-U` lets it read an image another
  * process holds open; holes stay holes (`-S 4k` is qemu's default sparse detection).
+ * `key` opens an encrypted source; `encryption` encrypts the new image with a key of its own.
  */
 export async function convertImage(
   src: string,
   srcFormat: ImageFormat,
   dest: string,
   destFormat: ImageFormat,
-  options: { snapshotName?: string; preallocation?: Preallocation } & QemuImgOptions = {},
+  options: { snapshotName?: string; preallocation?: Preallocation; key?: string; encryption?: NewImageKey } & QemuImgOptions = {},
 ): Promise<void> {
-  const args = ['convert', '-q', '-U', '-f', srcFormat];
-  if (options.snapshotName !== undefined) args.push('-l', `snapshot.name=${options.snapshotName}`);
-  args.push('-O', destFormat);
-  if (options.preallocation && options.preallocation !== 'off') args.push('-o', `preallocation=${options.preallocation}`);
-  args.push(src, dest);
-  await runQemuImg(args, options);
+  const { encryption } = options;
+  await withSecretFiles([options.key, encryption?.key], async ([srcFile, destFile]) => {
+    const args = ['convert', '-q', '-U'];
+    if (srcFile) args.push(...secretObjectArgs(srcFile));
+    if (destFile) args.push(...secretObjectArgs(destFile, NEW_KEY_SECRET_ID));
+    if (srcFile) args.push('--image-opts');
+    else args.push('-f', srcFormat);
+    if (options.snapshotName !== undefined) args.push('-l', `snapshot.name=${options.snapshotName}`);
+    args.push(srcFile ? imageOptsString(src, srcFormat, true) : src);
+    args.push('-O', qemuFormat(destFormat, encryption !== undefined));
+    const o: string[] = [];
+    if (options.preallocation && options.preallocation !== 'off') o.push(`preallocation=${options.preallocation}`);
+    if (encryption) o.push(encryptedCreateOptions(destFormat, encryption.luks, NEW_KEY_SECRET_ID));
+    if (o.length) args.push('-o', o.join(','));
+    args.push(dest);
+    await (encryption ? retryLuksCreate(() => runQemuImg(args, options)) : runQemuImg(args, options));
+  });
 }
 
 /** `qemu-img snapshot -a <name>`: reverts a qcow2 image to one of its internal snapshots (needs the write lock). */
-export async function applyInternalSnapshot(path: string, name: string, opts: QemuImgOptions = {}): Promise<void> {
-  await runQemuImg(['snapshot', '-q', '-a', name, '--image-opts', qcow2ImageOpts(path)], opts);
-}
-
-/**
- * `qemu-img snapshot` has no `-f`: the format is pinned with `--image-opts` instead of
- * being probed (commas in the path are doubled, qemu's escape).
- */
-function qcow2ImageOpts(path: string): string {
-  return `driver=qcow2,file.driver=file,file.filename=${path.replaceAll(',', ',,')}`;
+export async function applyInternalSnapshot(path: string, name: string, opts: QemuImgOptions & { key?: string } = {}): Promise<void> {
+  await qcow2Snapshot(path, '-a', name, opts);
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
- * A qcow2 image shown as a raw file: qemu-storage-daemon's FUSE export mounted over a
- * regular file under the target's state dir. tgt cannot read qcow2, so this file is the
- * backing store of a qcow2 volume's LUN.
+ * A qcow2 or encrypted image shown as a raw file of plaintext: qemu-storage-daemon's FUSE
+ * export mounted over a regular file under the target's state dir. tgt can read neither
+ * qcow2 nor LUKS, so this file is the backing store of such a volume's LUN. An encrypted
+ * image's key reaches the daemon in a `secret` object (image-opts.ts).
  *
  * The daemon is ready once it has written its pid file (after the mount). A daemon that
  * dies leaves a stale mount ("Transport endpoint is not connected"): `clearStaleMount`
@@ -11,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProcessGroup } from '../../lifecycle/index.js';
-import { DriverError, type ImageSource } from '../drivers/index.js';
+import { DriverError, formatBlockdev, secretObjectArgs, withSecretFiles, type ImageSource } from '../drivers/index.js';
 import { DEFAULT_QSD, qmpMonitorArgs, startQsd } from './qsd-process.js';
 
 export { DEFAULT_QSD } from './qsd-process.js';
@@ -31,12 +32,13 @@ export interface FuseExport {
 /** Node name of the image's format layer in the daemon (QMP commands name it). */
 export const FUSE_NODE = 'disk0';
 
-/** The qemu-storage-daemon arguments (pure; exported for unit tests). */
-export function qsdArgs(image: ImageSource, mountpoint: string, writable: boolean, pidFile: string): string[] {
+/** The qemu-storage-daemon arguments (pure; exported for unit tests); `secretFile` holds the key of an encrypted image. */
+export function qsdArgs(image: ImageSource, mountpoint: string, writable: boolean, pidFile: string, secretFile?: string): string[] {
   // JSON blockdev syntax: a path with a comma would break the key=value syntax.
   const file = JSON.stringify({ driver: 'file', 'node-name': 'file0', filename: image.path, 'read-only': !writable });
-  const fmt = JSON.stringify({ driver: image.format, 'node-name': FUSE_NODE, file: 'file0', 'read-only': !writable });
+  const fmt = JSON.stringify(formatBlockdev(image.format, secretFile !== undefined, { 'node-name': FUSE_NODE, file: 'file0', 'read-only': !writable }));
   return [
+    ...(secretFile ? secretObjectArgs(secretFile) : []),
     '--blockdev',
     file,
     '--blockdev',
@@ -63,8 +65,9 @@ export async function startFuseExport(image: ImageSource, mountpoint: string, wr
   await clearStaleMount(mountpoint);
   await fs.writeFile(mountpoint, '');
   const pidFile = `${mountpoint}.pid`;
-  const daemon = await startQsd({
-    args: qsdArgs(image, mountpoint, writable, pidFile),
+  // The daemon reads the key file while it starts: the file is gone once it is ready.
+  const daemon = await withSecretFiles([image.key], ([secretFile]) => startQsd({
+    args: qsdArgs(image, mountpoint, writable, pidFile, secretFile),
     pidFile,
     qmpSocket: qmpSocketOf(mountpoint),
     what: `export ${image.path} on ${mountpoint}`,
@@ -75,7 +78,7 @@ export async function startFuseExport(image: ImageSource, mountpoint: string, wr
       await clearStaleMount(mountpoint);
       await fs.rm(mountpoint, { force: true });
     },
-  });
+  }));
   let stopping: Promise<void> | undefined;
   return {
     mountpoint,

@@ -3,6 +3,7 @@
  * FUSE export of a qcow2 image), and the pure checks of whether a request or tgtd's view
  * of a target still matches it.
  */
+import { needsQemuView } from '../drivers/index.js';
 import type { FuseExport } from './fuse-export.js';
 import type { ExportRequest } from './target.js';
 import type { TgtTarget } from './tgtadm.js';
@@ -14,7 +15,13 @@ export interface IscsiExport {
 }
 
 function sameImage(a: ExportRequest, b: ExportRequest): boolean {
-  return a.image.path === b.image.path && a.image.format === b.image.format && a.image.snapshotName === b.image.snapshotName && a.mode === b.mode;
+  return (
+    a.image.path === b.image.path &&
+    a.image.format === b.image.format &&
+    a.image.snapshotName === b.image.snapshotName &&
+    a.image.key === b.image.key &&
+    a.mode === b.mode
+  );
 }
 
 export function sameExport(a: ExportRequest, b: ExportRequest): boolean {
@@ -25,7 +32,7 @@ export function sameExport(a: ExportRequest, b: ExportRequest): boolean {
 export function isComplete(t: TgtTarget, known: IscsiExport, req: ExportRequest): boolean {
   const lun = t.luns.find((l) => l.lun === 1);
   const backing = known.fuse?.mountpoint ?? req.image.path;
-  if (req.image.format === 'qcow2' && !known.fuse?.alive) return false;
+  if (needsQemuView(req.image) && !known.fuse?.alive) return false;
   return (
     t.state === 'ready' &&
     lun?.backingPath === backing &&

@@ -6,7 +6,8 @@
  * libiscsi see the write-protect bit; a write is refused).
  *
  * Backing stores: a raw image is the backing file itself (bstype rdwr); tgt cannot read
- * qcow2, so a qcow2 image is shown as a raw file by a qemu-storage-daemon FUSE export under
+ * qcow2 or LUKS, so a qcow2 or encrypted image is shown as a raw file of plaintext by a
+ * qemu-storage-daemon FUSE export under
  * `<stateDir>/iscsi/fuse/` (see `fuse-export.ts`). One daemon per image, shared by all its
  * attachments (a second daemon could not take the image's lock: multiattach), always
  * writable; a read-only attachment is made read-only by its LUN.
@@ -24,7 +25,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { DriverError } from '../drivers/index.js';
+import { DriverError, needsQemuView } from '../drivers/index.js';
 import { clearStaleMount, FUSE_NODE, fuseMountsUnder, startFuseExport, stopStaleDaemon, type FuseExport } from './fuse-export.js';
 import { isComplete, sameExport, type IscsiExport } from './iscsi-export.js';
 import { qmpExecute, QmpError } from './qmp.js';
@@ -237,7 +238,7 @@ export class IscsiTarget implements Target {
       throw new DriverError('a raw image has no internal snapshots to export', { retryable: false });
     }
     try {
-      const fuse = req.image.format === 'qcow2' ? await this.acquireFuse(req) : undefined;
+      const fuse = needsQemuView(req.image) ? await this.acquireFuse(req) : undefined;
       const entry: IscsiExport = { req, iqn, fuse };
       await this.tgt.createTarget(entry, targets);
       this.exports.set(req.attachmentId, entry);
@@ -315,7 +316,7 @@ export class IscsiTarget implements Target {
       await this.stopFuse(path);
       result = await grow();
     } finally {
-      if (entry.req.image.format === 'qcow2') await this.acquireFuse(entry.req);
+      if (needsQemuView(entry.req.image)) await this.acquireFuse(entry.req);
       for (const { e, tid } of luns) await this.tgt.addLun(tid, e);
     }
     return result;

@@ -15,7 +15,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DriverError } from '../drivers/index.js';
+import { DriverError, needsQemuView } from '../drivers/index.js';
 import { nbdUri, serveNbd, type NbdServer } from '../qemu-nbd.js';
 import type { ConnectionData, ExportRequest, NbdConnection, Target, TargetOptions } from './target.js';
 import { SerialQueue } from './serial-queue.js';
@@ -194,11 +194,11 @@ export class NbdTarget implements Target {
   }
 }
 
-/** A qcow2 volume (not one of its internal snapshots) is served by qemu-storage-daemon, for its QMP monitor. */
+/** A qcow2 or encrypted volume (not one of its internal snapshots) is served by qemu-storage-daemon, for its QMP monitor and its secrets. */
 function servedByDaemon(req: ExportRequest): boolean {
-  return req.image.format === 'qcow2' && req.image.snapshotName === undefined;
+  return needsQemuView(req.image) && req.image.snapshotName === undefined;
 }
 
 function sameExport(a: ExportRequest, b: ExportRequest): boolean {
-  return a.mode === b.mode && a.image.path === b.image.path && a.image.format === b.image.format && a.image.snapshotName === b.image.snapshotName;
+  return a.mode === b.mode && a.image.path === b.image.path && a.image.format === b.image.format && a.image.snapshotName === b.image.snapshotName && a.image.key === b.image.key;
 }

@@ -4,11 +4,14 @@
  * monitor, through which the internal snapshots of the image are taken and removed while the
  * export keeps running (qemu-nbd holds the image's write lock and has no monitor).
  *
+ * An encrypted volume (qcow2 or a raw LUKS container) is served by the daemon too, its key in a
+ * `secret` object: clients read and write plaintext.
+ *
  * The image's nodes are always opened writable (a snapshot writes the qcow2 metadata); a
  * read-only attachment's export is `writable=off`, so a client's write is refused.
  */
 import type { ProcessGroup } from '../../lifecycle/index.js';
-import { DriverError, type ImageSource } from '../drivers/index.js';
+import { DriverError, formatBlockdev, secretObjectArgs, withSecretFiles, type ImageSource } from '../drivers/index.js';
 import { NBD_TLS_OBJECT_ID, nbdUri, type NbdServer } from '../qemu-nbd.js';
 import { qmpMonitorArgs, startQsd } from './qsd-process.js';
 
@@ -16,7 +19,7 @@ import { qmpMonitorArgs, startQsd } from './qsd-process.js';
 export const QSD_NBD_NODE = 'disk0';
 
 export interface QsdNbdOptions {
-  /** A qcow2 image (not one of its internal snapshots: those are served by qemu-nbd). */
+  /** A qcow2 or encrypted image (not one of its internal snapshots: those are served by qemu-nbd). */
   image: ImageSource;
   exportName: string;
   listen: { host: string; port: number };
@@ -39,14 +42,14 @@ export interface QsdNbdServer extends NbdServer {
 }
 
 /** The qemu-storage-daemon arguments (pure; exported for unit tests). Options are processed in order: the TLS object before the server that names it. */
-export function qsdNbdArgs(opts: Omit<QsdNbdOptions, 'processes'>): string[] {
+export function qsdNbdArgs(opts: Omit<QsdNbdOptions, 'processes'>, secretFile?: string): string[] {
   const { image } = opts;
   // JSON syntax: a path or name with a comma would break the key=value syntax. Writable exports
   // bypass the host page cache and pass discards on, as qemu-nbd's `--cache=none --discard=unmap`.
   const direct = !opts.readOnly;
   const file = { driver: 'file', 'node-name': 'file0', filename: image.path, 'read-only': false, cache: { direct }, discard: 'unmap' };
-  const fmt = { driver: 'qcow2', 'node-name': QSD_NBD_NODE, file: 'file0', 'read-only': false, cache: { direct }, discard: 'unmap' };
-  const args: string[] = ['--blockdev', JSON.stringify(file), '--blockdev', JSON.stringify(fmt)];
+  const fmt = formatBlockdev(image.format, secretFile !== undefined, { 'node-name': QSD_NBD_NODE, file: 'file0', 'read-only': false, cache: { direct }, discard: 'unmap' });
+  const args: string[] = [...(secretFile ? secretObjectArgs(secretFile) : []), '--blockdev', JSON.stringify(file), '--blockdev', JSON.stringify(fmt)];
   const server: Record<string, unknown> = {
     addr: { type: 'inet', host: opts.listen.host, port: String(opts.listen.port) },
     'max-connections': opts.maxConnections ?? 8,
@@ -69,17 +72,20 @@ export function qsdNbdArgs(opts: Omit<QsdNbdOptions, 'processes'>): string[] {
  * daemon exits early (e.g. the port is taken: "Address already in use" is in the message).
  */
 export async function serveQcow2Nbd(opts: QsdNbdOptions): Promise<QsdNbdServer> {
-  if (opts.image.format !== 'qcow2' || opts.image.snapshotName !== undefined) {
-    throw new DriverError(`qemu-storage-daemon serves a qcow2 volume over NBD, not ${opts.image.path} (${opts.image.format}${opts.image.snapshotName ? `, snapshot ${opts.image.snapshotName}` : ''}); use qemu-nbd`, { retryable: false });
+  if ((opts.image.format !== 'qcow2' && opts.image.key === undefined) || opts.image.snapshotName !== undefined) {
+    throw new DriverError(`qemu-storage-daemon serves a qcow2 or encrypted volume over NBD, not ${opts.image.path} (${opts.image.format}${opts.image.snapshotName ? `, snapshot ${opts.image.snapshotName}` : ''}); use qemu-nbd`, { retryable: false });
   }
-  const daemon = await startQsd({
-    args: qsdNbdArgs(opts),
-    pidFile: opts.pidFile,
-    qmpSocket: opts.qmpSocket,
-    what: `serve ${opts.image.path} over NBD on ${opts.listen.host}:${opts.listen.port}`,
-    processes: opts.processes,
-    ...(opts.binary ? { binary: opts.binary } : {}),
-  });
+  // The daemon reads the key file while it starts: the file is gone once it serves.
+  const daemon = await withSecretFiles([opts.image.key], ([secretFile]) =>
+    startQsd({
+      args: qsdNbdArgs(opts, secretFile),
+      pidFile: opts.pidFile,
+      qmpSocket: opts.qmpSocket,
+      what: `serve ${opts.image.path} over NBD on ${opts.listen.host}:${opts.listen.port}`,
+      processes: opts.processes,
+      ...(opts.binary ? { binary: opts.binary } : {}),
+    }),
+  );
   return {
     uri: nbdUri(opts.listen, opts.exportName, opts.tls !== undefined),
     pid: daemon.pid,

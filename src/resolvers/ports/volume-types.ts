@@ -1,11 +1,13 @@
 /** What the volume-type resolvers need from the gateway (src/gateway/mutations/volume-type.ts implements it). */
 import type { Principal, VolumeType } from '../../db/index.js';
+import type { EncryptionInput } from '../../domain/encryption.js';
 
 export interface CreateVolumeTypeRequest {
   name: string;
   description?: string | null;
   extraSpecs?: unknown;
   isPublic?: boolean | null;
+  encryption?: EncryptionInput | null;
 }
 
 export interface UpdateVolumeTypeRequest {

@@ -147,7 +147,10 @@ export class ConnectionDataObject {
   @Field(() => Boolean, { nullable: true, description: 'iSCSI: whether the target passes discard (UNMAP) down.' })
   discard!: boolean | null;
 
-  @Field({ description: 'Whether the volume is encrypted (Flint volumes are not: false).' })
+  @Field({
+    description:
+      'Whether the volume is encrypted at rest (its volume type has an encryption), as the agent that exports it reports. The export already decrypts it: the consumer reads and writes plaintext and needs no key.',
+  })
   encrypted!: boolean;
 
   @Field(() => String, { nullable: true, description: 'NBD: host of the server.' })
@@ -266,7 +269,7 @@ export class AttachmentObject extends Node {
 export function connectionInfoOf(a: AttachmentObject, password: string | null): ConnectionInfoObject | null {
   const c = a.connectionValue;
   if (!c || (a.status !== 'attaching' && a.status !== 'attached')) return null;
-  const base = { accessMode: c.accessMode, volumeId: a.volumeId, attachmentId: a.id, encrypted: false };
+  const base = { accessMode: c.accessMode, volumeId: a.volumeId, attachmentId: a.id, encrypted: c.encrypted ?? false };
   const none = { targetIqn: null, targetPortal: null, targetLun: null, authMethod: null, authUsername: null, authPassword: null, discard: null, host: null, port: null, exportName: null, uri: null };
   const noTls = { tls: null, tlsCaCertificate: null, tlsClientCertificateRequired: null };
   const data: ConnectionDataObject =

@@ -4,6 +4,7 @@ import type { VolumeType as VolumeTypeRow } from '../../db/index.js';
 import { Node } from './node.js';
 import { RoleEnum, ServiceStateEnum } from './enums.js';
 import { TargetKindEnum } from './attachment.js';
+import { VolumeTypeEncryptionInput, VolumeTypeEncryptionObject } from './encryption.js';
 
 @ObjectType('Pool', {
   description:
@@ -124,6 +125,12 @@ export class VolumeTypeObject extends Node {
   })
   isPublic!: boolean;
 
+  @Field(() => VolumeTypeEncryptionObject, {
+    nullable: true,
+    description: 'Encryption at rest of its volumes; null when they are not encrypted. Set when the type is created, fixed afterwards (retype between encrypted and plain types is refused).',
+  })
+  encryption!: VolumeTypeEncryptionObject | null;
+
   @Field(() => Int, { description: 'Increments on every change; pass it as `UpdateVolumeTypeInput.expectedVersion` to change it safely.' })
   version!: number;
 
@@ -140,6 +147,7 @@ export class VolumeTypeObject extends Node {
       description: t.description,
       extraSpecs: t.extraSpecs,
       isPublic: t.isPublic,
+      encryption: VolumeTypeEncryptionObject.from(t.encryption),
       version: t.version,
       createdAt: t.createdAt,
       updatedAt: t.updatedAt,
@@ -165,6 +173,12 @@ export class CreateVolumeTypeInput {
 
   @Field(() => Boolean, { nullable: true, defaultValue: true, description: 'Whether every project may use it (default true; null means the default); false keeps it to admins.' })
   isPublic?: boolean | null;
+
+  @Field(() => VolumeTypeEncryptionInput, {
+    nullable: true,
+    description: 'Encrypt its volumes at rest (Cinder\'s encryption type); default none. It cannot be changed afterwards: create another type instead.',
+  })
+  encryption?: VolumeTypeEncryptionInput | null;
 }
 
 @InputType({ description: 'Which volume type to delete (`deleteVolumeType`).' })

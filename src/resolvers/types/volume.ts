@@ -59,6 +59,12 @@ export class VolumeObject extends Node {
   })
   multiattach!: boolean;
 
+  @Field({
+    description:
+      'Whether its bytes are encrypted at rest (its volume type has an `encryption`): the pool holds only ciphertext, consumers see plaintext through their attachments. Its key is never shown.',
+  })
+  encrypted!: boolean;
+
   @Field({ description: 'When it was requested (UTC, ISO 8601).' })
   createdAt!: Date;
 
@@ -85,6 +91,7 @@ export class VolumeObject extends Node {
       sourceVolumeId: v.sourceVolumeId ?? null,
       migrationStatus: (v.migrationStatus ?? null) as MigrationStatusEnum | null,
       multiattach: v.multiattach ?? false,
+      encrypted: v.encrypted ?? false,
       createdAt: new Date(v.createdAt),
       updatedAt: new Date(v.updatedAt),
       hostValue: v.host,

@@ -19,6 +19,7 @@ const none: Data = {
   tls: false,
   tlsCaCertificate: null,
   tlsClientCertificateRequired: null,
+  encrypted: false,
 };
 
 function attachment(driverVolumeType: string, data: Partial<Data>): AttachmentFieldsFragment {

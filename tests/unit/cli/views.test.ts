@@ -17,6 +17,7 @@ const volume: VolumeView = {
   host: null,
   pool: null,
   migrationStatus: null,
+  encrypted: false,
 };
 const op: OperationFieldsFragment = { id: 'op-1', kind: 'create_volume', status: 'FAILED', error: { code: 'NO_VALID_BACKEND', message: 'no pool' }, createdAt: 'c', finishedAt: null };
 
@@ -69,7 +70,7 @@ test('services show how long ago they were heard from', (t) => {
 });
 
 test('volume types show visibility and extra specs', (t) => {
-  const text = volumeTypesTable([{ id: 't1', name: 'gold', description: null, isPublic: false, extraSpecs: { 'capabilities:tier': 'gold' }, createdAt: 'T' }]);
+  const text = volumeTypesTable([{ id: 't1', name: 'gold', description: null, isPublic: false, extraSpecs: { 'capabilities:tier': 'gold' }, encryption: null, createdAt: 'T' }]);
   t.regex(rows(text)[0]!, /^t1\s+gold\s+no\s+capabilities:tier='gold'\s+-$/);
 });
 

@@ -143,7 +143,7 @@ class FakeDriver implements VolumeDriver {
   }
   private info(volumeId: string): VolumeInfo {
     const size = this.volumes.get(volumeId)! * GiB;
-    return { volumeId, sizeBytes: size, allocatedBytes: 0, format: 'raw', location: `mem:${volumeId}` };
+    return { volumeId, sizeBytes: size, allocatedBytes: 0, format: 'raw', location: `mem:${volumeId}`, encrypted: false };
   }
 }
 

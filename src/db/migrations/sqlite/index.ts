@@ -6,6 +6,7 @@ import { Migration20261125184901 } from './Migration20261125184901.js';
 import { Migration20261125203232 } from './Migration20261125203232.js';
 import { Migration20261206022833 } from './Migration20261206022833.js';
 import { Migration20261206115736 } from './Migration20261206115736.js';
+import { Migration20261206120740 } from './Migration20261206120740.js';
 import { Migration20261206123311 } from './Migration20261206123311.js';
 
 export const sqliteMigrations = [
@@ -16,5 +17,6 @@ export const sqliteMigrations = [
   { name: 'Migration20261125203232', class: Migration20261125203232 },
   { name: 'Migration20261206022833', class: Migration20261206022833 },
   { name: 'Migration20261206115736', class: Migration20261206115736 },
+  { name: 'Migration20261206120740', class: Migration20261206120740 },
   { name: 'Migration20261206123311', class: Migration20261206123311 },
 ];
