@@ -15,7 +15,8 @@ import {
   QuotaExceededError,
   typeKey,
   TYPE_RESOURCES,
-  type CountedResource,
+  NOTHING_HELD,
+  splitKey,
   type Held,
   type QuotaClaim,
   type QuotaLimits,
@@ -25,14 +26,12 @@ import { Project, Volume } from './entities.js';
 import { QuotaTypeUsage, QuotaUsage } from './quota-entities.js';
 import { recountStatements, USAGE_COLUMNS } from './quota-sql.js';
 
-const NONE: Held = { inUse: 0, reserved: 0 };
-
 /** What a project holds, by counter key (`gigabytes`, `gigabytes@gold`). */
 export type Holdings = Map<string, Held>;
 
 function holdingsOf(usage: QuotaUsage | null, types: QuotaTypeUsage[]): Holdings {
   const h: Holdings = new Map();
-  for (const r of COUNTED_RESOURCES) h.set(r, usage ? { inUse: usage[r], reserved: usage[`${r}Reserved`] } : { ...NONE });
+  for (const r of COUNTED_RESOURCES) h.set(r, usage ? { inUse: usage[r], reserved: usage[`${r}Reserved`] } : { ...NOTHING_HELD });
   for (const t of types) for (const r of TYPE_RESOURCES) h.set(typeKey(r, t.volumeType), { inUse: t[r], reserved: t[`${r}Reserved`] });
   return h;
 }
@@ -71,8 +70,8 @@ export async function enforceClaim(tx: EntityManager, defaults: QuotaLimits, cla
   if (!claimIsLimited(claim, limits)) return;
   const num = (k: string) => Number(row?.[k] ?? 0);
   const held = (key: string): Held => {
-    const [resource, type] = key.split('@') as [CountedResource, string | undefined];
-    const [inUse, reserved] = USAGE_COLUMNS[resource].map((c) => (type === undefined ? c : `type_${c}`));
+    const { resource, volumeType } = splitKey(key);
+    const [inUse, reserved] = USAGE_COLUMNS[resource].map((c) => (volumeType === null ? c : `type_${c}`));
     return { inUse: num(inUse!), reserved: num(reserved!) };
   };
   const excess = exceededBy(claim, limits, held);

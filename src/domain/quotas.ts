@@ -111,9 +111,18 @@ function add(c: Charges, key: string, inUse: number, reserved: number): void {
   c.set(key, h);
 }
 
+/** What a project holds of a resource it has never used. */
+export const NOTHING_HELD: Readonly<Held> = { inUse: 0, reserved: 0 };
+
 /** The counter key of a type's resource. */
 export function typeKey(resource: TypeResource, type: string): string {
   return `${resource}@${type}`;
+}
+
+/** A counter key taken apart: `gigabytes` → (gigabytes, null), `gigabytes@gold` → (gigabytes, gold). */
+export function splitKey(key: string): { resource: CountedResource; volumeType: string | null } {
+  const at = key.indexOf('@');
+  return at < 0 ? { resource: key as CountedResource, volumeType: null } : { resource: key.slice(0, at) as CountedResource, volumeType: key.slice(at + 1) };
 }
 
 /** Adds what a volume holds: in the project, in its type, and in the type it is becoming. */

@@ -5,23 +5,13 @@
  * gateway refuses (a transfer example asked for `Volume.projectId`, which does not exist).
  */
 import test from 'ava';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { buildSchema, Kind, parse, validate, type DefinitionNode } from 'graphql';
-
-const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-
-function markdownFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return markdownFiles(path);
-    return name.endsWith('.md') ? [path] : [];
-  });
-}
+import { documentationFiles, REPO_ROOT as ROOT } from '../helpers/docs.js';
 
 const schema = buildSchema(readFileSync(join(ROOT, 'schema', 'schema.graphql'), 'utf8'));
-const files = [join(ROOT, 'README.md'), ...markdownFiles(join(ROOT, 'docs'))];
+const files = documentationFiles();
 
 test('every GraphQL example in the documentation is valid against the schema', (t) => {
   const problems: string[] = [];

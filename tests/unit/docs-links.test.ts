@@ -6,20 +6,9 @@
  * dead link (issue 17).
  */
 import test from 'ava';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** The repository root: this file runs as dist/tests/unit/docs-links.test.js. */
-const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-
-function markdownFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return markdownFiles(path);
-    return name.endsWith('.md') ? [path] : [];
-  });
-}
+import { documentationFiles, REPO_ROOT as ROOT } from '../helpers/docs.js';
 
 /** The text a reader sees as Markdown: fenced code blocks dropped, inline code spans kept as plain words. */
 function prose(source: string): string {
@@ -80,7 +69,7 @@ function problemOf(link: Link): string | undefined {
   return undefined;
 }
 
-const files = [join(ROOT, 'README.md'), ...markdownFiles(join(ROOT, 'docs'))];
+const files = documentationFiles();
 
 test('every relative link in README.md and docs/ names a file, folder or heading that exists', (t) => {
   const links = files.flatMap(linksOf);

@@ -1,11 +1,11 @@
 /** `flint quota show|set|sync`: a project's limits and usage; changing and recounting them (admins). */
 import { InvalidArgumentError, type Command } from 'commander';
 import { ApiTokensDocument, QuotaSetDocument, SyncQuotaUsageDocument, UpdateQuotaSetDocument, type FlintClient, type QuotaSetFieldsFragment, type QuotaUsageFieldsFragment } from '../../client/index.js';
+import { isUuid } from './args.js';
 import { apiAction } from './context.js';
 import { CliError } from './exit-codes.js';
 import { renderTable } from '../output.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LIMITS = ['volumes', 'gigabytes', 'snapshots', 'backups', 'backupGigabytes', 'perVolumeGigabytes'] as const;
 const FLAG: Record<(typeof LIMITS)[number], string> = {
   volumes: 'volumes',
@@ -36,7 +36,7 @@ function typeLimitArg(value: string, previous: Array<{ volumeType: string; volum
 
 /** The id of the project `ref` names: an id as it is, a name through the admin's token list. */
 async function projectId(client: FlintClient, ref: string | undefined): Promise<string | undefined> {
-  if (ref === undefined || UUID.test(ref)) return ref;
+  if (ref === undefined || isUuid(ref)) return ref;
   const { apiTokens } = await client.request(ApiTokensDocument, { first: 1, filter: { project: ref, includeRevoked: true } });
   const id = apiTokens.edges[0]?.node.projectId;
   if (!id) throw new CliError('NOT_FOUND', `No project named ${ref} (none of its tokens is known); give the project's id, or check the name with \`flint token list\`.`);

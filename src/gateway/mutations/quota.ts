@@ -14,7 +14,9 @@ import {
   effectiveLimits,
   limitProblems,
   limitsBelowUse,
+  NOTHING_HELD,
   PROJECT_LIMITS,
+  splitKey,
   typeKey,
   typeLimit,
   TYPE_RESOURCES,
@@ -25,8 +27,6 @@ import { checkReason } from '../../domain/admin-rules.js';
 import type { QuotaCorrection, QuotaLine, QuotaSetView, QuotasPort, UpdateQuotaSetRequest } from '../../resolvers/ports/quotas.js';
 import type { GatewayDeps } from '../deps.js';
 import { runMutation } from './kernel.js';
-
-const NONE: Held = { inUse: 0, reserved: 0 };
 
 export class QuotaMutations implements QuotasPort {
   constructor(private readonly deps: GatewayDeps) {}
@@ -64,7 +64,7 @@ export class QuotaMutations implements QuotasPort {
         const after = effectiveLimits(defaults, overrides);
         if (!input.force) {
           const held = await holdingsOfProject(tx, project.id);
-          const below = limitsBelowUse(before, after, (k) => held.get(k) ?? NONE, await largestVolumeGiB(tx, project.id));
+          const below = limitsBelowUse(before, after, (k) => held.get(k) ?? NOTHING_HELD, await largestVolumeGiB(tx, project.id));
           if (below.length > 0) {
             throw new InvalidStateError(`Limits below what project ${project.id} holds: ${below.join('; ')}. Free some first, or pass force: true to set them anyway (new creates are then refused until usage drops).`, {
               problems: below,
@@ -120,7 +120,7 @@ export async function quotaSetOf(em: EntityManager, defaults: QuotaLimits, proje
   const line = (limit: number, h: Held | undefined): QuotaLine => ({ limit, inUse: h?.inUse ?? 0, reserved: h?.reserved ?? 0 });
   const lines = Object.fromEntries(COUNTED_RESOURCES.map((r) => [r, line(limits[r], held.get(r))])) as QuotaSetView['lines'];
   lines.perVolumeGigabytes = line(limits.perVolumeGigabytes, { inUse: await largestVolumeGiB(em, projectId), reserved: 0 });
-  const typesHeld = [...held.entries()].filter(([k, h]) => k.includes('@') && (h.inUse !== 0 || h.reserved !== 0)).map(([k]) => k.slice(k.indexOf('@') + 1));
+  const typesHeld = [...held.entries()].filter(([, h]) => h.inUse !== 0 || h.reserved !== 0).flatMap(([k]) => splitKey(k).volumeType ?? []);
   const types = [...new Set([...Object.keys(limits.volumeTypes), ...typesHeld])].sort();
   return {
     projectId,
@@ -153,11 +153,11 @@ function quotaAudit(projectId: string, action: 'update_quota_set' | 'sync_quota_
 function corrections(before: Holdings, after: Holdings): QuotaCorrection[] {
   const out: QuotaCorrection[] = [];
   for (const key of new Set([...before.keys(), ...after.keys()])) {
-    const b = before.get(key) ?? NONE;
-    const a = after.get(key) ?? NONE;
+    const b = before.get(key) ?? NOTHING_HELD;
+    const a = after.get(key) ?? NOTHING_HELD;
     if (a.inUse === b.inUse && a.reserved === b.reserved) continue;
-    const [resource, volumeType] = key.split('@') as [string, string | undefined];
-    out.push({ resource, volumeType: volumeType ?? null, inUseBefore: b.inUse, inUseAfter: a.inUse, reservedBefore: b.reserved, reservedAfter: a.reserved });
+    const { resource, volumeType } = splitKey(key);
+    out.push({ resource, volumeType, inUseBefore: b.inUse, inUseAfter: a.inUse, reservedBefore: b.reserved, reservedAfter: a.reserved });
   }
   return out.sort((x, y) => `${x.resource}@${x.volumeType ?? ''}`.localeCompare(`${y.resource}@${y.volumeType ?? ''}`));
 }
