@@ -29,6 +29,12 @@ const REQUIRED = [
   { probe: 'fusermount3', pkg: 'fuse3', why: 'FUSE mounts of qemu-storage-daemon exports' },
   { probe: 'tgtd', pkg: 'tgt', why: 'the iSCSI target that exports attached volumes' },
   { probe: 'tgtadm', pkg: 'tgt', why: 'configures the iSCSI target' },
+  // Only with --ceph (or FLINT_DEV_CEPH=1), and with --test: Ceph RBD pools (dev mode boots a
+  // single-node cluster; the tests share one). Installed without recommends (~50 MB, not ~500).
+  { probe: 'ceph-mon', pkg: 'ceph-mon', why: 'the monitor of the single-node Ceph cluster of dev mode and tests', ceph: true },
+  { probe: 'ceph-osd', pkg: 'ceph-osd', why: 'the OSD of the single-node Ceph cluster of dev mode and tests', ceph: true },
+  { probe: 'rbd', pkg: 'ceph-common', why: 'the rbd driver manages RBD images with the rbd and ceph tools', ceph: true },
+  { probe: 'dpkg:tgt-rbd', pkg: 'tgt-rbd', why: 'tgt\'s rbd backing store: iSCSI exports of RBD volumes', ceph: true },
   // Only with --test: what the test suite needs beyond running Flint.
   { probe: 'chromium', pkg: 'chromium', why: 'browser tests of GraphiQL and the dashboard (headless)', testOnly: true },
   { probe: 'iscsi-inq', pkg: 'libiscsi-bin', why: 'an independent iSCSI initiator that checks the exports', testOnly: true },
@@ -39,6 +45,7 @@ const REQUIRED = [
 
 const forTests = process.argv.includes('--test');
 const forBench = process.argv.includes('--bench');
+const forCeph = forTests || process.argv.includes('--ceph') || process.env.FLINT_DEV_CEPH === '1';
 
 // Debian keeps daemons such as nats-server in /usr/sbin, which is often not
 // in a non-root user's PATH; looking there too avoids a needless install.
@@ -71,6 +78,7 @@ function present(probe) {
 }
 
 function wanted(r) {
+  if (r.ceph) return forCeph;
   if (r.testOnly) return forTests;
   if (r.benchOnly) return forBench;
   return true;
@@ -118,15 +126,20 @@ function main() {
     return 1;
   }
 
-  const pkgs = unique(missing.map((r) => r.pkg));
-  console.error(`flint: installing ${pkgs.join(' ')} with apt-get, because these are missing: ${describe(missing)}`);
+  const pkgs = unique(missing.filter((r) => !r.ceph).map((r) => r.pkg));
+  const cephPkgs = unique(missing.filter((r) => r.ceph).map((r) => r.pkg));
+  console.error(`flint: installing ${[...pkgs, ...cephPkgs].join(' ')} with apt-get, because these are missing: ${describe(missing)}`);
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
   // One update per run: package lists in fresh containers are often empty.
   if (run(aptGet, ['-q', 'update'], env) !== 0) {
     printManualInstructions(missing, '`apt-get update` failed');
     return 1;
   }
-  if (run(aptGet, ['-q', 'install', '-y', ...pkgs], env) !== 0) {
+  if (pkgs.length > 0 && run(aptGet, ['-q', 'install', '-y', ...pkgs], env) !== 0) {
+    printManualInstructions(missing, '`apt-get install` failed');
+    return 1;
+  }
+  if (cephPkgs.length > 0 && run(aptGet, ['-q', 'install', '-y', '--no-install-recommends', ...cephPkgs], env) !== 0) {
     printManualInstructions(missing, '`apt-get install` failed');
     return 1;
   }
