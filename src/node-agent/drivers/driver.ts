@@ -177,6 +177,26 @@ export interface ImageSource {
    * the image with it (image-opts.ts), so what they serve or read is plaintext.
    */
   key?: string;
+  /**
+   * Set when the bytes are an RBD image (an `rbd` pool): where it is, for tools other than
+   * qemu (`rbd diff`, `rbd snap`). `path` is then qemu's filename for it
+   * (`rbd:POOL/IMAGE[@SNAP]:conf=…:id=…[:keyring=…]`, format raw).
+   */
+  rbd?: RbdImageRef;
+}
+
+/** An RBD image (or one of its snapshots) and the cluster credentials that open it. */
+export interface RbdImageRef {
+  /** The rbd pool. */
+  pool: string;
+  image: string;
+  /** Read this snapshot instead of the image's current bytes. */
+  snapshot?: string;
+  /** The cluster's ceph.conf. */
+  conf: string;
+  /** The cephx user, without `client.`. */
+  user: string;
+  keyring?: string;
 }
 
 export interface SnapshotInfo {
