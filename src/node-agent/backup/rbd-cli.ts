@@ -4,13 +4,13 @@
  * become DriverErrors carrying rbd's own stderr.
  */
 import { execFile } from 'node:child_process';
-import { DriverError, type RbdImageRef } from '../drivers/index.js';
+import { DriverError, type RbdLocation } from '../drivers/index.js';
 import { parseRbdDiff, type RbdDiffExtent } from './rbd-tracking.js';
 
 /** One rbd call taking longer than this is killed. @default 120_000 */
 export const DEFAULT_RBD_TIMEOUT_MS = 120_000;
 
-type ImageRef = Omit<RbdImageRef, 'snapshot'>;
+type ImageRef = Omit<RbdLocation, 'snapshot'>;
 
 function rbd(ref: ImageRef, args: readonly string[]): Promise<string> {
   const auth = ['--conf', ref.conf, '--id', ref.user, ...(ref.keyring === undefined ? [] : ['--keyring', ref.keyring])];

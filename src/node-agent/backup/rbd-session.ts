@@ -15,7 +15,7 @@
  *    place for the next backup); after a failed one the new one goes. A failure to remove is
  *    logged, and the next tracked backup's step 1 removes it.
  */
-import type { ImageSource, RbdImageRef } from '../drivers/index.js';
+import type { ImageSource, RbdLocation } from '../drivers/index.js';
 import type { ChangeSession } from './change-session.js';
 import type { Range } from './chunk-plan.js';
 import { createSnapshot, diffExtents, listSnapshots, removeSnapshot } from './rbd-cli.js';
@@ -33,7 +33,7 @@ export class RbdSession implements ChangeSession {
   private constructor(
     private readonly log: BackupLog,
     private readonly fields: Record<string, unknown>,
-    private readonly ref: RbdImageRef,
+    private readonly ref: RbdLocation,
     readonly source: ImageSource,
     private readonly hasParent: boolean,
     /** The snapshot this backup created and reads, if any. */
@@ -80,7 +80,7 @@ export class RbdSession implements ChangeSession {
 
   /** Step 1, for a source with `rbd` set. */
   static async prepare(req: {
-    source: ImageSource & { rbd: RbdImageRef };
+    source: ImageSource & { rbd: RbdLocation };
     backupId: string;
     volumeId: string;
     parent: BackupManifest | null;
@@ -98,7 +98,7 @@ export class RbdSession implements ChangeSession {
     if (!req.track) return untracked(null);
     if (req.source.rbd.snapshot !== undefined) return untracked('the backup reads a snapshot, which no backup snapshot precedes');
     try {
-      const image: RbdImageRef = { ...req.source.rbd };
+      const image: RbdLocation = { ...req.source.rbd };
       const snapshots = await listSnapshots(image);
       const choice = chooseParentSnapshot({ parent: req.parent, volumeId: req.volumeId, sizeBytes: req.source.sizeBytes, chunkSize: req.chunkSize, snapshots });
       const stale = staleRbdSnapshots(snapshots, choice.use);
