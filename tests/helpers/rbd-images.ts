@@ -3,7 +3,8 @@ import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { rbdQemuPath } from '../../src/node-agent/backup/rbd-tracking.js';
-import type { ImageSource } from '../../src/node-agent/drivers/index.js';
+import type { RbdPoolConfig } from '../../src/config/index.js';
+import { RbdDriver, type ImageSource } from '../../src/node-agent/drivers/index.js';
 import type { TestRbdPool } from './ceph.js';
 
 const run = promisify(execFile);
@@ -49,4 +50,28 @@ export async function rbdSha256(pool: TestRbdPool, image: string, snapshot?: str
 /** Names of the image's snapshots, sorted. */
 export async function rbdSnapshots(pool: TestRbdPool, image: string): Promise<string[]> {
   return (JSON.parse(await rbd(pool, ['snap', 'ls', `${pool.rbdPool}/${image}`, '--format', 'json'])) as { name: string }[]).map((s) => s.name).sort();
+}
+
+/** The Flint `rbd` pool config over the test pool: thin, no reserve, no capacity cap. */
+export function rbdPoolConfig(pool: TestRbdPool, over: Partial<RbdPoolConfig> = {}): RbdPoolConfig {
+  return {
+    name: 'r1',
+    driver: 'rbd',
+    cluster: { conf: pool.conf, user: pool.user, keyring: pool.keyring },
+    rbdPool: pool.rbdPool,
+    imageFormat: 'raw',
+    capabilities: {},
+    maxOverSubscriptionRatio: 20,
+    reservedPercentage: 0,
+    thinProvisioning: true,
+    capacityGiB: undefined,
+    ...over,
+  };
+}
+
+/** An rbd driver over the test pool, already set up. */
+export async function setUpRbdDriver(pool: TestRbdPool, over: Partial<RbdPoolConfig> = {}): Promise<RbdDriver> {
+  const driver = new RbdDriver(rbdPoolConfig(pool, over));
+  await driver.setup();
+  return driver;
 }
