@@ -86,8 +86,9 @@ export class RbdDriver implements VolumeDriver {
     }
   }
 
+  /** Always thin; `encryption: false` (after the pool's own, which cannot claim it) until rbd pools encrypt. */
   capabilities(): DriverCapabilities {
-    return { thinProvisioningSupport: true, thickProvisioningSupport: false, extra: { ...this.pool.capabilities } };
+    return { thinProvisioningSupport: true, thickProvisioningSupport: false, extra: { ...this.pool.capabilities, encryption: false } };
   }
 
   /**
