@@ -73,13 +73,13 @@ export async function deleteSnapshot(ctx: RbdPool, volumeId: string, snapshotId:
     const snap = await findSnap(ctx, volumeId, snapshotId);
     if (!snap) return;
     if (snap.protected === 'true') {
-      const kids = await children(ctx.pool, image, name);
-      for (const kid of kids) {
+      const left: string[] = [];
+      for (const kid of await children(ctx.pool, image, name)) {
         const [p, n] = kid.split('/') as [string, string];
         // A copy a crash left half-made: nobody else uses it.
         if (p === ctx.pool.rbdPool && TEMP_IMAGE_RE.test(n)) await removeImage(ctx.pool, n);
+        else left.push(kid);
       }
-      const left = (await children(ctx.pool, image, name)).filter((k) => !TEMP_IMAGE_RE.test(k.split('/')[1] ?? ''));
       if (left.length > 0) {
         throw new DriverError(`${what}: images cloned from it depend on it (${left.join(', ')}); flatten them (rbd flatten) or delete them first`, { retryable: false });
       }
