@@ -4,11 +4,12 @@
  * sustained creates per second, and the floors it is built on (NATS round trip,
  * JetStream publish, one DB commit) measured in the same run.
  *
- *   node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup|api-limits|quota]
+ *   node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup|api-limits|quota|rbd]
  *
  * `--only backup` runs only the backup engine benchmark (bench/backup.ts), which the full run ends with;
  * `--only api-limits` only what the API limits cost in `volume(id)` throughput (bench/api-limits.ts);
- * `--only quota` only what the quota check costs a create, on SQLite and PostgreSQL (bench/quota.ts).
+ * `--only quota` only what the quota check costs a create, on SQLite and PostgreSQL (bench/quota.ts);
+ * `--only rbd` only the rbd driver next to the file driver and rbd backups (bench/rbd.ts; boots its own Ceph).
  */
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
@@ -20,6 +21,7 @@ import { attachLatency, formatAttachLatency } from './attach-latency.js';
 import { backupBench, printBackupBench } from './backup.js';
 import { natsBaselines, postgresCommit, sqliteCommit } from './baselines.js';
 import { quotaBench } from './quota.js';
+import { formatRbdBackup, rbdBench } from './rbd.js';
 import { Cleanup } from './cleanup.js';
 import { cpuShare, cpuSnapshot } from './cpu.js';
 import type { BenchClient } from './client.js';
@@ -33,7 +35,7 @@ const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 interface Options {
   quick: boolean;
   database: 'sqlite' | 'postgresql';
-  only?: 'backup' | 'api-limits' | 'quota';
+  only?: 'backup' | 'api-limits' | 'quota' | 'rbd';
 }
 
 function parseArgs(argv: string[]): Options {
@@ -47,10 +49,10 @@ function parseArgs(argv: string[]): Options {
       opts.database = v;
     } else if (a === '--only' || a.startsWith('--only=')) {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
-      if (v !== 'backup' && v !== 'api-limits' && v !== 'quota') throw new Error(`--only must be backup, api-limits or quota, not ${String(v)}`);
+      if (v !== 'backup' && v !== 'api-limits' && v !== 'quota' && v !== 'rbd') throw new Error(`--only must be backup, api-limits, quota or rbd, not ${String(v)}`);
       opts.only = v;
     } else if (a === '--help' || a === '-h') {
-      console.log('usage: node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup|api-limits|quota]');
+      console.log('usage: node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup|api-limits|quota|rbd]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -81,6 +83,16 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
     printApiLimitsBench(r);
     const results = { startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), quick: opts.quick, machine: machineInfo(ROOT), results: r };
     console.log(`\nwritten ${writeResult(ROOT, 'api-limits', startedAt, results)}`);
+    return;
+  }
+  if (opts.only === 'rbd') {
+    const r = await rbdBench({ n: opts.quick ? 5 : 20, imageMiB: opts.quick ? 128 : 512, log, cleanup });
+    await cleanup.run();
+    console.log(`\nrbd and file drivers, ${startedAt.toISOString()}, load average ${loadavg().map((v) => round(v, 2)).join(' ')}\n`);
+    console.log(table(r.rows));
+    console.log(`\n${formatRbdBackup(r.backup)}`);
+    const results = { startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), quick: opts.quick, machine: machineInfo(ROOT), rows: jsonRows(r.rows), backup: r.backup };
+    console.log(`\nwritten ${writeResult(ROOT, 'rbd', startedAt, results)}`);
     return;
   }
   if (opts.only === 'quota') {

@@ -7,7 +7,10 @@
  * holds one nkey seed per role and the server configuration (0600 each, made on the first
  * start and kept), the server refuses anonymous clients, and each role connects with its
  * own credentials and permissions (src/bus/nats/permissions.ts).
- * Ctrl-C stops everything, nats-server included, and so does a step that fails to start.
+ * With `--ceph` (`FLINT_DEV_CEPH=1 npm start`) it also boots a single-node Ceph cluster
+ * under `<dataDir>/ceph` and adds an rbd pool `ceph` and a volume type `ceph` (dev/ceph-dev.ts).
+ * Ctrl-C stops everything, nats-server and Ceph included (Ceph after the agent: tgtd, then
+ * the OSD, then the mon), and so does a step that fails to start.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,13 +24,20 @@ import { startAgent } from '../node-agent/index.js';
 import { startScheduler } from '../scheduler/index.js';
 import { flintVersion, natsAuthProblems, type FlintConfig, type Logger } from '../config/index.js';
 import { pickPort } from '../net/free-port.js';
+import { FlintApiError, FlintClient, CreateVolumeTypeDocument } from '../client/index.js';
+import { DEV_CEPH_EXTRA_SPECS, DEV_CEPH_VOLUME_TYPE, startDevCeph, withDevCephPool } from './dev/ceph-dev.js';
 import { startNatsServer } from './dev/nats-server.js';
 import { configOrExit, natsCredentialProblems, openBus, openDatabase, roleLogger, runRole, secureDataDir, type RoleScope } from './runtime.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-export async function runDev(): Promise<void> {
-  ensureSystemTools();
+export interface DevOptions {
+  /** Boot a single-node Ceph cluster and add an rbd pool and a volume type `ceph`. @default false */
+  ceph?: boolean;
+}
+
+export async function runDev(opts: DevOptions = {}): Promise<void> {
+  ensureSystemTools(opts.ceph === true);
   // With FLINT_NATS_URL (someone else's NATS), every role uses the configured credentials.
   const config0 = configOrExit(process.env, (c) => [...metricsTokenProblems(c), ...(c.natsUrl ? [...natsAuthProblems(c, 'dev'), ...natsCredentialProblems(c)] : [])]);
   const log = roleLogger('dev', config0);
@@ -47,7 +57,17 @@ export async function runDev(): Promise<void> {
       scope.defer('nats-server', () => nats.stop());
       natsUrl = nats.url;
     }
-    const config = { ...config0, natsUrl };
+    let pools = config0.pools;
+    let cephConf: string | undefined;
+    if (opts.ceph) {
+      log.info({ dir: join(config0.dataDir, 'ceph') }, 'starting the dev Ceph cluster');
+      const ceph = await startDevCeph(config0.dataDir);
+      // Registered before the agent, so stopped after it (its tgtd and exports of rbd volumes end first).
+      scope.defer('Ceph (OSD, then mon)', () => ceph.cluster.stop());
+      pools = withDevCephPool(pools, ceph.pool);
+      cephConf = ceph.cluster.conf;
+    }
+    const config = { ...config0, natsUrl, pools };
     // Each role on a connection of its own, with its own credentials (the dev server's, or the configured ones).
     const busFor = (role: BusRole): FlintConfig => (seeds ? { ...config, natsAuth: { nkeySeedFile: seeds[role], insecure: false } } : config);
     const connect = async (role: BusRole, s: RoleScope): Promise<Bus> => {
@@ -84,7 +104,8 @@ export async function runDev(): Promise<void> {
       });
       scope.defer(`${role} heartbeat`, () => hb.stop());
     }
-    printWelcome(gateway.url, token, natsUrl, config.dataDir, log);
+    if (cephConf !== undefined) await ensureCephVolumeType(gateway.url, token);
+    printWelcome(gateway.url, token, natsUrl, config.dataDir, log, cephConf);
   });
 }
 
@@ -99,14 +120,28 @@ async function adminToken(db: Db, file: string): Promise<string> {
   return token;
 }
 
-function ensureSystemTools(): void {
+/** Makes the volume type `ceph` (driver rbd) through the API, unless it exists. */
+async function ensureCephVolumeType(url: string, token: string): Promise<void> {
+  const client = new FlintClient({ url, token });
+  try {
+    await client.request(CreateVolumeTypeDocument, {
+      input: { name: DEV_CEPH_VOLUME_TYPE, isPublic: true, description: 'Volumes in the dev Ceph cluster (rbd pool "ceph").', extraSpecs: { ...DEV_CEPH_EXTRA_SPECS } },
+    });
+  } catch (err) {
+    if (!(err instanceof FlintApiError && err.code === 'CONFLICT')) throw err;
+  } finally {
+    await client.close();
+  }
+}
+
+function ensureSystemTools(ceph: boolean): void {
   const script = join(ROOT, 'scripts', 'ensure-system.mjs');
   if (!existsSync(script)) return;
-  const r = spawnSync(process.execPath, [script], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [script, ...(ceph ? ['--ceph'] : [])], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
-function printWelcome(url: string, token: string, natsUrl: string, dataDir: string, _log: Logger): void {
+function printWelcome(url: string, token: string, natsUrl: string, dataDir: string, _log: Logger, cephConf?: string): void {
   const query = JSON.stringify({ query: 'mutation { createVolume(input: {name: "first", sizeGiB: 1}) { volume { id status } operation { id status } } }' });
   process.stdout.write(
     [
@@ -118,6 +153,12 @@ function printWelcome(url: string, token: string, natsUrl: string, dataDir: stri
       `  Admin token:                ${token}   (also in ${join(dataDir, 'admin-token')})`,
       `  NATS:                       ${natsUrl}`,
       `  Data:                       ${dataDir}`,
+      ...(cephConf === undefined
+        ? []
+        : [
+            `  Ceph:                       ${cephConf}   (rbd -c ${cephConf} ls volumes)`,
+            `                              pool "ceph" (rbd pool volumes, user client.flint); volume type "ceph" places volumes there`,
+          ]),
       '',
       'Try it:',
       `  curl -s ${url} -H 'content-type: application/json' -H "authorization: Bearer ${token}" \\`,

@@ -15,7 +15,11 @@ const program = new Command('flint')
   .version(flintVersion())
   .showHelpAfterError();
 
-program.command('dev').description('run everything on this machine: nats-server, SQLite, gateway, scheduler and one agent').action(async () => (await import('./dev.js')).runDev());
+program
+  .command('dev')
+  .description('run everything on this machine: nats-server, SQLite, gateway, scheduler and one agent')
+  .option('--ceph', 'also boot a single-node Ceph cluster under the data dir, with an rbd pool "ceph" and a volume type "ceph" (default: FLINT_DEV_CEPH=1)')
+  .action(async (o: { ceph?: boolean }) => (await import('./dev.js')).runDev({ ceph: o.ceph === true || process.env.FLINT_DEV_CEPH === '1' }));
 program.command('gateway').description('run the GraphQL gateway (needs FLINT_NATS_URL and FLINT_DATABASE_URL)').action(async () => (await roles()).runGateway());
 program.command('scheduler').description('run a scheduler (needs FLINT_NATS_URL and FLINT_DATABASE_URL)').action(async () => (await roles()).runScheduler());
 program.command('agent').description('run the storage agent of this host (needs FLINT_NATS_URL; pools from FLINT_POOLS)').action(async () => (await roles()).runAgent());

@@ -4,8 +4,13 @@ export {
   DEFAULT_POOL_TARGET,
   DEFAULT_POOL_TARGETS,
   POOL_TARGET_KINDS,
+  poolLocation,
   poolTargetsOf,
+  type FilePoolConfig,
   type PoolConfig,
+  type PoolConfigBase,
+  type RbdCluster,
+  type RbdPoolConfig,
   type PoolConfigInput,
   type PoolTargetKind,
 } from './pool-config.js';

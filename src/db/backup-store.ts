@@ -87,7 +87,7 @@ export class Backup {
   /** Bytes of data the repository had already (deduplicated). */
   @Property({ type: 'bigint', nullable: true }) dedupBytes: number | null = null;
   @Property({ type: 'integer', nullable: true }) durationMs: number | null = null;
-  /** How the agent found the changes: `dirty-bitmap`, `compare` or `full` (null before AVAILABLE, or from older agents). */
+  /** How the agent found the changes: `dirty-bitmap`, `rbd-diff`, `compare` or `full` (null before AVAILABLE, or from older agents). */
   @Property({ type: 'string', length: 16, nullable: true }) changeTracking: BackupChangeTracking | null = null;
   /** Bytes the agent read from the volume's image to take it. */
   @Property({ type: 'bigint', nullable: true }) readBytes: number | null = null;

@@ -155,7 +155,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     FLINT_AGENT_HOST: a.host,
     FLINT_NATS_NKEY_SEED_FILE: secure.seedFile('agent', a.host),
     FLINT_AVAILABILITY_ZONE: a.zone ?? 'nova',
-    FLINT_POOLS: JSON.stringify(a.pools.map((p) => ({ ...p, directory: poolDir(a.host, p.name) }))),
+    // An rbd pool keeps its volumes in Ceph: no directory.
+    FLINT_POOLS: JSON.stringify(a.pools.map((p) => (p.driver === 'rbd' ? p : { ...p, directory: poolDir(a.host, p.name) }))),
     ...metricsEnv(`agent-${a.host}`),
     ...a.env,
   });

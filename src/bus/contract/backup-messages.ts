@@ -49,7 +49,7 @@ export const agentImportBackup = z.object({ operationId: id, backupId: id, volum
 export type AgentImportBackup = z.infer<typeof agentImportBackup>;
 
 /** How a backup found what changed since its parent: read only a dirty bitmap's chunks, read everything and compare, or no parent. */
-export const BACKUP_CHANGE_TRACKINGS = ['dirty-bitmap', 'compare', 'full'] as const;
+export const BACKUP_CHANGE_TRACKINGS = ['dirty-bitmap', 'rbd-diff', 'compare', 'full'] as const;
 
 /** What a finished backup's manifest says, as the row records it. */
 export const backupFigures = z.object({
@@ -63,7 +63,7 @@ export const backupFigures = z.object({
   storedBytes: z.number().nonnegative(),
   dedupBytes: z.number().nonnegative(),
   durationMs: z.number().nonnegative(),
-  /** How the backup found its changes (`dirty-bitmap`, `compare`, `full`); absent from older agents. */
+  /** How the backup found its changes (`dirty-bitmap`, `rbd-diff`, `compare`, `full`); absent from older agents. */
   changeTracking: z.enum(BACKUP_CHANGE_TRACKINGS).optional(),
   /** Bytes the agent read from the image; absent from older agents. */
   readBytes: z.number().nonnegative().optional(),

@@ -69,6 +69,7 @@ export function backupFields(b: BackupFieldsFragment, op?: OperationFieldsFragme
 /** How the backup found what changed, in words. */
 function changeTracking(c: BackupFieldsFragment['changeTracking']): string {
   if (c === 'DIRTY_BITMAP') return 'only chunks a dirty bitmap marks';
+  if (c === 'RBD_DIFF') return 'only chunks rbd diff lists as changed';
   if (c === 'COMPARE') return 'every allocated chunk, compared with the parent';
   if (c === 'FULL') return 'every allocated chunk';
   return 'change tracking unknown';

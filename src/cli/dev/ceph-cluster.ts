@@ -184,11 +184,16 @@ function daemonArgs(l: Layout, kind: 'mon' | 'osd'): string[] {
   return kind === 'mon' ? ['-f', '-c', l.conf, '-i', 'a'] : ['-f', '-c', l.conf, '-i', '0'];
 }
 
-/** Starts a daemon; its output goes to its log file. Returns its pid. */
+/** Starts a daemon; its output goes to its log file. Returns its pid (the starting shell's when detached; the pid files say the daemons'). */
 function startDaemon(l: Layout, kind: 'mon' | 'osd', opts: StartCephOptions): number {
   const out = openSync(join(l.dir, 'log', `${kind}.out`), 'a');
   try {
-    const child = spawn(`ceph-${kind}`, daemonArgs(l, kind), { detached: opts.detached === true, stdio: ['ignore', out, out], env: { ...(opts.env ?? process.env) } });
+    const env = { ...(opts.env ?? process.env) };
+    // Detached: started by a shell that exits at once, so the daemon is not this process's
+    // child (init adopts it) and outlives it without counting as one of its processes.
+    const child = opts.detached
+      ? spawn('sh', ['-c', '"$0" "$@" &', `ceph-${kind}`, ...daemonArgs(l, kind)], { detached: true, stdio: ['ignore', out, out], env })
+      : spawn(`ceph-${kind}`, daemonArgs(l, kind), { stdio: ['ignore', out, out], env });
     if (opts.detached) child.unref();
     if (child.pid === undefined) throw new Error(`ceph-${kind} could not be started (is ceph-${kind} installed?)`);
     return child.pid;
@@ -280,10 +285,9 @@ export async function startCephCluster(opts: StartCephOptions): Promise<CephClus
   const l = layoutOf(opts.dir);
   await mkdir(l.dir, { recursive: true });
   await stopCephDaemons(l.dir);
-  let state: State;
   const saved = await readFile(l.state, 'utf8').catch(() => undefined);
   const fresh = saved === undefined;
-  state = fresh ? await mkfs(l, opts.osdGiB ?? DEFAULT_OSD_GIB) : (JSON.parse(saved) as State);
+  const state: State = fresh ? await mkfs(l, opts.osdGiB ?? DEFAULT_OSD_GIB) : (JSON.parse(saved) as State);
   startDaemon(l, 'mon', opts);
   await until('the mon answering', l, async () => (await ceph(l, ['mon', 'stat'], 5_000)) || undefined);
   if (fresh) {

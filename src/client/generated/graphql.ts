@@ -57,12 +57,14 @@ export type AttachmentStatus =
 
 /** How the agent found what changed since the parent backup, so what it had to read. */
 export type BackupChangeTracking =
-  /** Every allocated chunk was read and hashed; only those the repository lacked were stored. For raw volumes, snapshots, forced backups, and when the parent left no usable bitmap (the agent's log says why). */
+  /** Every allocated chunk was read and hashed; only those the repository lacked were stored. For raw volumes, snapshots, forced backups, and when the parent left no usable bitmap or rbd snapshot (the agent's log says why). */
   | 'COMPARE'
   /** A qcow2 volume's persistent dirty bitmap, added by the parent backup, told which chunks were written since: only those were read; the others are the parent's (same bytes). */
   | 'DIRTY_BITMAP'
   /** No parent: every allocated chunk was read. */
-  | 'FULL';
+  | 'FULL'
+  /** An rbd volume: `rbd diff` from the rbd snapshot the parent backup kept to the one this backup read listed the extents written since: only the chunks they touch were read; the others are the parent's (same bytes). */
+  | 'RBD_DIFF';
 
 /** Conditions a backup must meet; all given ones apply. */
 export type BackupFilter = {

@@ -16,12 +16,15 @@
  *    next try). A failure to remove is logged, and the next tracked backup's step 1 removes it.
  */
 import { qcow2Bitmaps, type ImageSource } from '../drivers/index.js';
+import type { ChangeSession } from './change-session.js';
 import { chooseParentBitmap, staleBitmaps } from './change-tracking.js';
+import type { Range } from './chunk-plan.js';
+import type { NbdClient } from './nbd-client.js';
 import type { BackupLog, BackupManifest, ChangeTracking } from './types.js';
 
 const quiet: BackupLog = { info: () => undefined, warn: () => undefined };
 
-export class BitmapSession {
+export class BitmapSession implements ChangeSession {
   /** The parent's bitmap to serve and read (undefined: compare, or a full backup). */
   private serving: string | undefined;
   /** The parent's bitmap kept in the image by `prepare` (removed after a success). */
@@ -32,7 +35,7 @@ export class BitmapSession {
   private constructor(
     private readonly log: BackupLog,
     private readonly fields: Record<string, unknown>,
-    private readonly path: string,
+    readonly source: ImageSource,
     private readonly hasParent: boolean,
     state: { serving?: string; added?: string },
     /** The image's key, when encrypted. */
@@ -46,6 +49,20 @@ export class BitmapSession {
   /** The bitmap to serve with `qemu-nbd -B` and read, if any. */
   get bitmap(): string | undefined {
     return this.serving;
+  }
+
+  get tracks(): boolean {
+    return this.serving !== undefined;
+  }
+
+  /** qemu-nbd's block status answers for the allocated extents. */
+  allocatedExtents(): Promise<Range[] | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  changedExtents(client: NbdClient): Promise<Range[]> {
+    if (this.serving === undefined) return Promise.reject(new Error('the session serves no bitmap'));
+    return client.dirtyExtents(this.serving);
   }
 
   /** How the backup finds its changes, as things stand. */
@@ -71,7 +88,7 @@ export class BitmapSession {
     const fields = { backupId: req.backupId, volumeId: req.volumeId, parentId: req.parent?.backupId ?? null };
     const none = (reason: string | null): BitmapSession => {
       if (reason !== null && req.parent) log.info({ ...fields, reason }, `${reason}: reading all allocated chunks`);
-      return new BitmapSession(log, fields, req.source.path, req.parent !== null, {}, keyed);
+      return new BitmapSession(log, fields, req.source, req.parent !== null, {}, keyed);
     };
     if (!req.track) return none(null);
     if (req.source.format !== 'qcow2') return none(`a ${req.source.format} image keeps no dirty bitmap`);
@@ -86,7 +103,7 @@ export class BitmapSession {
       if (stale.length > 0) log.info({ ...fields, removed: stale }, 'removed stale backup bitmaps from the image');
       const added = qcow2Bitmaps.backupBitmapName(req.backupId);
       await qcow2Bitmaps.addBitmap(path, added, keyed);
-      const session = new BitmapSession(log, fields, path, req.parent !== null, { serving: choice.use ?? undefined, added }, keyed);
+      const session = new BitmapSession(log, fields, req.source, req.parent !== null, { serving: choice.use ?? undefined, added }, keyed);
       if (choice.use === null) {
         if (req.parent) log.info({ ...fields, reason: choice.reason }, `${choice.reason}: reading all allocated chunks`);
       } else log.info({ ...fields, bitmap: choice.use }, `reading only the chunks written since parent ${req.parent!.backupId} (dirty bitmap)`);
@@ -109,7 +126,7 @@ export class BitmapSession {
     const name = succeeded ? this.parentBitmap : this.added;
     if (name === undefined) return;
     try {
-      await qcow2Bitmaps.removeBitmap(this.path, name, this.keyed);
+      await qcow2Bitmaps.removeBitmap(this.source.path, name, this.keyed);
     } catch (err) {
       this.log.warn({ ...this.fields, bitmap: name, err }, 'could not remove a backup bitmap from the image; the next backup of the volume removes it');
     }

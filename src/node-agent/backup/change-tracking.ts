@@ -52,12 +52,16 @@ export function chooseParentBitmap(input: {
     return { use: null, reason: `the bitmap of parent ${parent.backupId} is marked in-use: a process that wrote the image stopped without closing it, so it may have missed writes` };
   }
   if (!bitmap.flags.includes('auto')) return { use: null, reason: `the bitmap of parent ${parent.backupId} is disabled, so it recorded nothing` };
-  if (parent.volumeId !== input.volumeId) return { use: null, reason: `parent ${parent.backupId} is a backup of volume ${parent.volumeId}, not ${input.volumeId}` };
-  if (parent.sizeBytes !== input.sizeBytes) {
-    return { use: null, reason: `the volume is ${input.sizeBytes} bytes and parent ${parent.backupId} was ${parent.sizeBytes} (it was extended since)` };
-  }
-  if (parent.chunkSize !== input.chunkSize) return { use: null, reason: `parent ${parent.backupId} has ${parent.chunkSize}-byte chunks, this agent makes ${input.chunkSize}-byte ones` };
-  return { use: name };
+  const mismatch = parentMismatch(parent, input);
+  return mismatch === null ? { use: name } : { use: null, reason: mismatch };
+}
+
+/** Why the parent's manifest cannot stand for the unchanged chunks of this backup (another volume, size or chunk size); null when it can. */
+export function parentMismatch(parent: ParentFacts, input: { volumeId: string; sizeBytes: number; chunkSize: number }): string | null {
+  if (parent.volumeId !== input.volumeId) return `parent ${parent.backupId} is a backup of volume ${parent.volumeId}, not ${input.volumeId}`;
+  if (parent.sizeBytes !== input.sizeBytes) return `the volume is ${input.sizeBytes} bytes and parent ${parent.backupId} was ${parent.sizeBytes} (it was extended since)`;
+  if (parent.chunkSize !== input.chunkSize) return `parent ${parent.backupId} has ${parent.chunkSize}-byte chunks, this agent makes ${input.chunkSize}-byte ones`;
+  return null;
 }
 
 /** Flint's bitmaps to remove before a tracked backup: all but the parent's one in use (crash leftovers, unusable ones). */

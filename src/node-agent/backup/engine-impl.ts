@@ -17,12 +17,19 @@
  * images, snapshots and forced backups, every allocated chunk is read and hashed
  * (`compare`, or `full` without a parent) and the parent only spares rewriting unchanged
  * chunks.
+ *
+ * An RBD image (`source.rbd`) is tracked with rbd snapshots instead (rbd-session.ts): a
+ * tracked backup creates `backup-<backupId>` and reads it; when the parent's snapshot is
+ * still there, `rbd diff --from-snap` gives the extents written since, and only the chunks
+ * they touch are read (`rbd-diff`). The allocated extents come from `rbd diff` too.
  */
 import { ProcessGroup } from '../../lifecycle/index.js';
 import { availableParallelism } from 'node:os';
 import { DriverError } from '../drivers/index.js';
 import type { ImageSource } from '../drivers/index.js';
 import { BitmapSession } from './bitmap-session.js';
+import type { ChangeSession } from './change-session.js';
+import { RbdSession } from './rbd-session.js';
 import type { EngineContext } from './engine-context.js';
 import { checkAbort } from './errors.js';
 import type { BackupEngine, BackupManifest, BackupRepository, Progress, VerifyResult } from './types.js';
@@ -62,7 +69,9 @@ export class BackupEngineImpl implements BackupEngine {
       if (existing.volumeId === req.volumeId) return existing;
       throw new DriverError(`${what}: the repository ${this.store.spec} already has a backup ${req.backupId} of volume ${existing.volumeId}; use a new backup id`, { retryable: false });
     }
-    const tracking = await BitmapSession.prepare({ ...req, chunkSize: this.ctx.chunkSize, track: req.trackChanges === true });
+    const session = { ...req, chunkSize: this.ctx.chunkSize, track: req.trackChanges === true };
+    const { rbd } = req.source;
+    const tracking: ChangeSession = rbd ? await RbdSession.prepare({ ...session, source: { ...req.source, rbd } }) : await BitmapSession.prepare(session);
     let succeeded = false;
     try {
       const manifest = await takeBackup(this.ctx, req, tracking, what, started);

@@ -3,8 +3,8 @@
  * one), decide which chunks to read, read them into the worker pool's slots, hash them,
  * write the chunks the repository lacks, and write the manifest last.
  */
-import { DriverError, type ImageSource } from '../drivers/index.js';
-import type { BitmapSession } from './bitmap-session.js';
+import { DriverError } from '../drivers/index.js';
+import type { ChangeSession } from './change-session.js';
 import { planFromBitmap } from './change-tracking.js';
 import { planChunks, totalLength, volumeChecksum, type PlannedChunk } from './chunk-plan.js';
 import type { EngineContext } from './engine-context.js';
@@ -21,8 +21,9 @@ const DEFAULT_CODEC = 'lz4' as const;
 
 export type BackupRequest = Parameters<BackupEngine['backup']>[0];
 
-/** Serves the image, with the parent's bitmap when the session has one (and without it, comparing, when that fails). */
-async function openForBackup(ctx: EngineContext, source: ImageSource, tracking: BitmapSession): Promise<OpenImage> {
+/** Serves the session's image, with the parent's bitmap when the session has one (and without it, comparing, when that fails). */
+async function openForBackup(ctx: EngineContext, tracking: ChangeSession): Promise<OpenImage> {
+  const source = tracking.source;
   const bitmap = tracking.bitmap;
   if (bitmap === undefined) return openImage(source, false, { processes: ctx.processes });
   try {
@@ -45,19 +46,18 @@ async function chunksToRead(
   ctx: EngineContext,
   client: NbdClient,
   plan: PlannedChunk[],
-  tracking: BitmapSession,
+  tracking: ChangeSession,
   parent: BackupManifest | null,
   lease: Lease,
   found: { entries: Map<number, ManifestEntry>; chunkHashes: Map<number, string> },
 ): Promise<{ read: PlannedChunk[]; reusedBytes: number }> {
-  const bitmap = tracking.bitmap;
-  if (bitmap === undefined || !parent) return { read: plan, reusedBytes: 0 };
+  if (!tracking.tracks || !parent) return { read: plan, reusedBytes: 0 };
   let bitmapPlan;
   try {
     if (client.size !== parent.sizeBytes) throw new Error(`the export is ${client.size} bytes, the parent ${parent.sizeBytes}`);
-    bitmapPlan = planFromBitmap(plan, await client.dirtyExtents(bitmap), parent.entries, client.size, ctx.chunkSize);
+    bitmapPlan = planFromBitmap(plan, await tracking.changedExtents(client), parent.entries, client.size, ctx.chunkSize);
   } catch (err) {
-    tracking.fallBack(`the dirty extents of bitmap ${bitmap} could not be read (${(err as Error).message})`);
+    tracking.fallBack(`the changed extents (${tracking.mode}) could not be read (${(err as Error).message})`);
     return { read: plan, reusedBytes: 0 };
   }
   await Promise.all(bitmapPlan.reuse.map((r) => lease.protect(r.entry.hash)));
@@ -78,14 +78,14 @@ async function chunksToRead(
 }
 
 /** Reads the image and writes the chunks the repository lacks, then the manifest (last). */
-export async function takeBackup(ctx: EngineContext, req: BackupRequest, tracking: BitmapSession, what: string, started: number): Promise<BackupManifest> {
-  const image = await openForBackup(ctx, req.source, tracking);
+export async function takeBackup(ctx: EngineContext, req: BackupRequest, tracking: ChangeSession, what: string, started: number): Promise<BackupManifest> {
+  const image = await openForBackup(ctx, tracking);
   const pool = new WorkerPool(ctx.workers, ctx.chunkSize, ctx.workers * 2 + 2);
   const lease = new Lease(ctx.store, req.backupId, req.signal);
   try {
     const { client } = image;
     const sizeBytes = client.size;
-    const allocated = planChunks(await client.allocatedExtents(), sizeBytes, ctx.chunkSize);
+    const allocated = planChunks((await tracking.allocatedExtents()) ?? (await client.allocatedExtents()), sizeBytes, ctx.chunkSize);
     const entries = new Map<number, ManifestEntry>();
     const chunkHashes = new Map<number, string>();
     const { read: plan, reusedBytes } = await chunksToRead(ctx, client, allocated, tracking, req.parent, lease, { entries, chunkHashes });

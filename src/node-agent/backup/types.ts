@@ -7,7 +7,7 @@
 import type { ImageSource } from '../drivers/index.js';
 
 /** How a backup finds what changed since its parent (see change-tracking.ts). */
-export const CHANGE_TRACKINGS = ['dirty-bitmap', 'compare', 'full'] as const;
+export const CHANGE_TRACKINGS = ['dirty-bitmap', 'rbd-diff', 'compare', 'full'] as const;
 export type ChangeTracking = (typeof CHANGE_TRACKINGS)[number];
 
 /** One stored chunk of a backup. */
@@ -49,7 +49,8 @@ export interface BackupManifest {
   readBytes?: number;
   /**
    * How the backup found its changes: `dirty-bitmap` (read only the chunks written since the
-   * parent, per the image's persistent bitmap), `compare` (read every allocated chunk, stored
+   * parent, per the image's persistent bitmap), `rbd-diff` (read only the extents `rbd diff`
+   * lists since the parent's rbd snapshot), `compare` (read every allocated chunk, stored
    * what the repository lacked) or `full` (no parent). See change-tracking.ts. Absent in
    * records of older writers.
    */
@@ -84,7 +85,8 @@ export interface BackupEngine {
    * writes the manifest last. With `parent`, chunks the parent has are not rewritten.
    * With `trackChanges` and a qcow2 source, keeps a persistent dirty bitmap for the next
    * backup and, when the parent left a usable one, reads only the chunks written since
-   * (bitmap-session.ts); the manifest is the same as a full read's.
+   * (bitmap-session.ts); with an RBD source (`source.rbd`), the same with an rbd snapshot
+   * and `rbd diff` (rbd-session.ts). The manifest is the same as a full read's.
    * Idempotent: when the repository already has this backupId for this volume, returns
    * that manifest (a DriverError when it belongs to another volume).
    * @throws BackupAbortedError when `signal` aborts (nothing is left under a final name but whole chunks; no manifest)

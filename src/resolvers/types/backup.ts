@@ -48,6 +48,7 @@ registerEnumType(BackupPhaseEnum, {
 /** GraphQL names in upper case; values as the agent records them. */
 export enum BackupChangeTrackingEnum {
   DIRTY_BITMAP = 'dirty-bitmap',
+  RBD_DIFF = 'rbd-diff',
   COMPARE = 'compare',
   FULL = 'full',
 }
@@ -59,9 +60,13 @@ registerEnumType(BackupChangeTrackingEnum, {
       description:
         'A qcow2 volume\'s persistent dirty bitmap, added by the parent backup, told which chunks were written since: only those were read; the others are the parent\'s (same bytes).',
     },
+    RBD_DIFF: {
+      description:
+        'An rbd volume: `rbd diff` from the rbd snapshot the parent backup kept to the one this backup read listed the extents written since: only the chunks they touch were read; the others are the parent\'s (same bytes).',
+    },
     COMPARE: {
       description:
-        'Every allocated chunk was read and hashed; only those the repository lacked were stored. For raw volumes, snapshots, forced backups, and when the parent left no usable bitmap (the agent\'s log says why).',
+        'Every allocated chunk was read and hashed; only those the repository lacked were stored. For raw volumes, snapshots, forced backups, and when the parent left no usable bitmap or rbd snapshot (the agent\'s log says why).',
     },
     FULL: { description: 'No parent: every allocated chunk was read.' },
   },
