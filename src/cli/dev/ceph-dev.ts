@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path';
 import { DEFAULT_MAX_OVER_SUBSCRIPTION_RATIO, poolTargetsOf, type PoolConfig, type RbdPoolConfig } from '../../config/index.js';
-import { DEFAULT_OSD_GIB, startCephCluster, type CephCluster } from './ceph-cluster.js';
+import { startCephCluster, type CephCluster } from './ceph-cluster.js';
 
 /** The agent's pool of RBD volumes in dev mode. */
 export const DEV_CEPH_POOL = 'ceph';
@@ -46,8 +46,8 @@ export async function startDevCeph(dataDir: string): Promise<DevCeph> {
       maxOverSubscriptionRatio: DEFAULT_MAX_OVER_SUBSCRIPTION_RATIO,
       reservedPercentage: 0,
       thinProvisioning: true,
-      // The cluster has no ceph-mgr, so `ceph df` reads zeros: the OSD's size is the pool's capacity.
-      capacityGiB: DEFAULT_OSD_GIB,
+      // Without a ceph-mgr the driver reads the capacity from the OSDs (rbd-driver.ts osdCapacity).
+      capacityGiB: undefined,
       ...poolTargetsOf({}),
     };
     return { cluster, pool, keyring };
