@@ -36,7 +36,7 @@ export interface VolumeInfo {
   /** Bytes really allocated on the backing store. */
   allocatedBytes: number;
   format: 'raw' | 'qcow2';
-  /** Where the bytes live (a file path for the file driver). */
+  /** Where the bytes live, as qemu tools open them: a file path (file driver) or an `rbd:` file name (rbd driver). */
   location: string;
   /** The bytes on the pool are ciphertext (LUKS); the driver opens them with the volume's key. */
   encrypted: boolean;
@@ -54,7 +54,7 @@ export interface VolumeEncryption {
 }
 
 export interface VolumeDriver {
-  /** Driver name as configured (`file`, …). */
+  /** Driver name as configured (`file`, `rbd`). */
   readonly name: string;
   setup(): Promise<void>;
   capabilities(): DriverCapabilities;
@@ -164,8 +164,30 @@ export interface RemoteImage {
   format: 'raw';
 }
 
+/**
+ * Where an RBD image (or one of its snapshots) is, as qemu's `rbd` block driver takes it
+ * (image-opts.ts's `protocolNode` turns it into `{"driver":"rbd",…}`).
+ */
+export interface RbdLocation {
+  /** The Ceph pool. */
+  pool: string;
+  image: string;
+  /** An RBD snapshot of the image to read instead of its current bytes (read-only). */
+  snapshot?: string;
+  /** Path of the ceph.conf. */
+  conf: string;
+  /** The cephx user, without `client.`. */
+  user: string;
+  /** Path of the user's keyring, when the conf does not find it. */
+  keyring?: string;
+}
+
 /** An image as qemu tools open it. */
 export interface ImageSource {
+  /**
+   * What qemu tools take as the file name: a path (file driver), or for RBD the
+   * `rbd:POOL/IMAGE[@SNAP]:conf=CONF:id=USER[:keyring=K]` file name (then `rbd` is set too).
+   */
   path: string;
   format: 'raw' | 'qcow2';
   /** A qcow2 internal snapshot to read instead of the image's current bytes (read-only). */
@@ -177,6 +199,8 @@ export interface ImageSource {
    * the image with it (image-opts.ts), so what they serve or read is plaintext.
    */
   key?: string;
+  /** Set when the image is in Ceph (the `rbd` driver): the structured form of `path`. */
+  rbd?: RbdLocation;
 }
 
 export interface SnapshotInfo {
