@@ -159,7 +159,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     FLINT_AGENT_HOST: a.host,
     FLINT_NATS_NKEY_SEED_FILE: secure.seedFile('agent', a.host),
     FLINT_AVAILABILITY_ZONE: a.zone ?? 'nova',
-    FLINT_POOLS: JSON.stringify(a.pools.map((p) => ({ ...p, directory: poolDir(p.backendHost ?? a.host, p.name) }))),
+    // A directory for file pools only: an rbd pool's volumes are in its Ceph pool.
+    FLINT_POOLS: JSON.stringify(a.pools.map((p) => ((p as { driver?: string }).driver === 'rbd' ? p : { ...p, directory: poolDir(p.backendHost ?? a.host, p.name) }))),
     ...metricsEnv(`agent-${a.host}`),
     ...a.env,
   });
