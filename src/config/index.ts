@@ -6,8 +6,13 @@ export {
   POOL_TARGET_KINDS,
   backendHostsOf,
   HOST_NAME,
+  poolLocation,
   poolTargetsOf,
+  type FilePoolConfig,
   type PoolConfig,
+  type PoolConfigBase,
+  type RbdCluster,
+  type RbdPoolConfig,
   type PoolConfigInput,
   type PoolTargetKind,
 } from './pool-config.js';

@@ -22,10 +22,22 @@ export const DEFAULT_POOL_TARGET: PoolTargetKind = 'iscsi';
 
 const poolSchema = z.object({
   name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "-" and "_" only, at most 64'),
-  driver: z.enum(['file']).default('file'),
-  /** Relative directories are under the data dir. */
+  driver: z.enum(['file', 'rbd']).default('file'),
+  /** file pools: relative directories are under the data dir. */
   directory: z.string().min(1).optional(),
-  imageFormat: z.enum(['raw', 'qcow2']).default('qcow2'),
+  /** file pools: default qcow2; rbd pools: raw only. */
+  imageFormat: z.enum(['raw', 'qcow2']).optional(),
+  /** rbd pools: the Ceph cluster and the cephx user. */
+  cluster: z
+    .object({
+      conf: z.string().min(1, 'the path of the ceph.conf'),
+      user: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a cephx user name without "client." (letters, digits, ".", "-", "_")'),
+      keyring: z.string().min(1).optional(),
+    })
+    .strict()
+    .optional(),
+  /** rbd pools: the Ceph pool holding the images. */
+  rbdPool: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'a Ceph pool name (letters, digits, ".", "-", "_")').optional(),
   capabilities: z.record(z.string(), capabilityValue).default({}),
   maxOverSubscriptionRatio: z.number().min(1).default(DEFAULT_MAX_OVER_SUBSCRIPTION_RATIO),
   reservedPercentage: z.number().min(0).max(100).default(0),
@@ -47,11 +59,9 @@ const poolSchema = z.object({
 });
 export type PoolConfigInput = z.input<typeof poolSchema>;
 
-export interface PoolConfig {
+/** What every pool has, whatever its driver. */
+export interface PoolConfigBase {
   readonly name: string;
-  readonly driver: 'file';
-  readonly directory: string;
-  readonly imageFormat: 'raw' | 'qcow2';
   readonly capabilities: Readonly<Record<string, string | number | boolean>>;
   readonly maxOverSubscriptionRatio: number;
   readonly reservedPercentage: number;
@@ -73,6 +83,42 @@ export interface PoolConfig {
 /** The distinct backend hosts `pools` name, in name order. */
 export function backendHostsOf(pools: readonly Pick<PoolConfig, 'backendHost'>[]): string[] {
   return [...new Set(pools.map((p) => p.backendHost).filter((b): b is string => b !== undefined))].sort();
+}
+
+/** A pool of image files in a directory (the `file` driver). */
+export interface FilePoolConfig extends PoolConfigBase {
+  readonly driver: 'file';
+  /** Absolute (`parsePools` resolves a relative one under the data dir). */
+  readonly directory: string;
+  readonly imageFormat: 'raw' | 'qcow2';
+}
+
+/** How to reach a Ceph cluster: what `rbd -c CONF --id USER [--keyring KEYRING]` takes. */
+export interface RbdCluster {
+  /** Path of the ceph.conf (mon addresses). */
+  readonly conf: string;
+  /** The cephx user, without `client.` (caps: `mon 'profile rbd' osd 'profile rbd pool=<rbdPool>'`). */
+  readonly user: string;
+  /** Path of the user's keyring. @default whatever the conf finds (`keyring` setting, /etc/ceph/ceph.client.USER.keyring) */
+  readonly keyring?: string;
+}
+
+/** A pool of RBD images in one Ceph pool (the `rbd` driver, docs/design/rbd-driver.md). */
+export interface RbdPoolConfig extends PoolConfigBase {
+  readonly driver: 'rbd';
+  readonly cluster: RbdCluster;
+  /** The Ceph pool (`rbd pool init` done). */
+  readonly rbdPool: string;
+  /** RBD images are raw block devices. */
+  readonly imageFormat: 'raw';
+}
+
+/** A configured pool: narrow on `driver`. */
+export type PoolConfig = FilePoolConfig | RbdPoolConfig;
+
+/** Where a pool keeps its volumes, for logs: the directory or `rbd:POOL`. */
+export function poolLocation(pool: PoolConfig): string {
+  return pool.driver === 'rbd' ? `rbd:${pool.rbdPool}` : pool.directory;
 }
 
 /** A pool's export kinds and default kind, with the defaults for what it leaves out. */
@@ -97,17 +143,39 @@ export function parsePools(input: unknown, dataDir: string, problems: string[], 
     const v = parsed.data;
     if (names.has(v.name)) problems.push(`FLINT_POOLS[${i}].name: "${v.name}" is declared twice`);
     names.add(v.name);
-    if (!v.thinProvisioning && v.imageFormat === 'qcow2') {
-      problems.push(`FLINT_POOLS[${i}]: thick provisioning needs imageFormat "raw" (qcow2 images grow on write)`);
-    }
     const targets = poolTargets(v, i, problems);
     if (v.backendHost !== undefined && agentHost !== undefined && v.backendHost.toLowerCase() === agentHost.toLowerCase()) {
       problems.push(`FLINT_POOLS[${i}].backendHost: "${v.backendHost}" is this agent's own host (FLINT_AGENT_HOST); name the shared backend, e.g. "${v.backendHost}-shared", or leave backendHost out`);
     }
-    const dir = v.directory ?? join('pools', v.name);
-    pools.push({ ...v, directory: isAbsolute(dir) ? dir : join(dataDir, dir), capacityGiB: v.capacityGiB, ...targets });
+    const { directory, imageFormat, cluster, rbdPool, ...common } = v;
+    if (v.driver === 'rbd') {
+      const rbd = rbdPoolProblems(v, i, problems);
+      if (rbd) pools.push({ ...common, driver: 'rbd', cluster: rbd.cluster, rbdPool: rbd.rbdPool, imageFormat: 'raw', capacityGiB: v.capacityGiB, ...targets });
+      return;
+    }
+    if (cluster !== undefined) problems.push(`FLINT_POOLS[${i}].cluster: only rbd pools name a Ceph cluster; remove it, or set "driver": "rbd"`);
+    if (rbdPool !== undefined) problems.push(`FLINT_POOLS[${i}].rbdPool: only rbd pools name a Ceph pool; remove it, or set "driver": "rbd"`);
+    const format = imageFormat ?? 'qcow2';
+    if (!v.thinProvisioning && format === 'qcow2') {
+      problems.push(`FLINT_POOLS[${i}]: thick provisioning needs imageFormat "raw" (qcow2 images grow on write)`);
+    }
+    const dir = directory ?? join('pools', v.name);
+    pools.push({ ...common, driver: 'file', imageFormat: format, directory: isAbsolute(dir) ? dir : join(dataDir, dir), capacityGiB: v.capacityGiB, ...targets });
   });
   return pools;
+}
+
+/** The checks only an rbd pool has; its cluster and Ceph pool when they are there. */
+function rbdPoolProblems(v: z.output<typeof poolSchema>, i: number, problems: string[]): { cluster: RbdCluster; rbdPool: string } | null {
+  const at = `FLINT_POOLS[${i}]`;
+  if (v.cluster === undefined) problems.push(`${at}.cluster: an rbd pool needs its Ceph cluster, e.g. { "conf": "/etc/ceph/ceph.conf", "user": "flint" }`);
+  if (v.rbdPool === undefined) problems.push(`${at}.rbdPool: an rbd pool needs the name of the Ceph pool holding its images, e.g. "volumes"`);
+  if (v.directory !== undefined) problems.push(`${at}.directory: an rbd pool keeps its volumes in Ceph, not in a directory; remove it`);
+  if (v.imageFormat === 'qcow2') problems.push(`${at}.imageFormat: rbd images are raw block devices; remove imageFormat or set it to "raw"`);
+  if (!v.thinProvisioning) problems.push(`${at}.thinProvisioning: rbd images are always thin; remove thinProvisioning or set it to true`);
+  if (v.cluster === undefined || v.rbdPool === undefined) return null;
+  const { keyring, ...cluster } = v.cluster;
+  return { cluster: keyring === undefined ? cluster : { ...cluster, keyring }, rbdPool: v.rbdPool };
 }
 
 /** A pool's `targets` and `defaultTarget` with their defaults; a repeated kind or a default the pool does not offer is a problem. */

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { z } from 'zod';
-import { backendHostsOf, flintVersion, loadSecretBox, type FlintConfig, type Logger } from '../config/index.js';
+import { backendHostsOf, flintVersion, loadSecretBox, poolLocation, type FlintConfig, type Logger } from '../config/index.js';
 import {
   agentDurable,
   encode,
@@ -144,7 +144,7 @@ async function startParts(config: FlintConfig, bus: Bus, log: Logger, options: A
       throw new DriverError(`agent ${host} cannot start: pool ${pool.name} failed its setup: ${(err as Error).message}`, { cause: err });
     }
     pools.push({ config: pool, driver });
-    log.info({ pool: pool.name, driver: driver.name, directory: pool.directory, ...(pool.backendHost ? { backendHost: pool.backendHost } : {}) }, 'pool ready');
+    log.info({ pool: pool.name, driver: driver.name, location: poolLocation(pool), ...(pool.backendHost ? { backendHost: pool.backendHost } : {}) }, 'pool ready');
     checkpoint();
   }
   const identities = identitiesOf(host, pools);

@@ -26,6 +26,7 @@ import {
   type VolumeMissing,
 } from '../bus/index.js';
 import type { Logger } from '../config/logger.js';
+import { poolLocation } from '../config/pool-config.js';
 import { IMAGE_EXPECTED_STATUSES } from '../domain/deadlines.js';
 import type { AgentPool } from './heartbeat.js';
 
@@ -106,7 +107,7 @@ export async function reconcileOnce(
   }
   for (const o of plan.orphans) {
     const pool = pools.find((p) => p.config.name === o.pool);
-    const path = (await pool?.driver.getVolume(o.volumeId).catch(() => null))?.location ?? pool?.config.directory;
+    const path = (await pool?.driver.getVolume(o.volumeId).catch(() => null))?.location ?? (pool ? poolLocation(pool.config) : undefined);
     log.warn({ pool: o.pool, volumeId: o.volumeId, path }, 'orphan image: no volume in the database claims it; left in place (delete it by hand if it is not needed)');
   }
   // Backups the DB has this host working on, which a restarted agent is not (src/node-agent/backups.ts).

@@ -4,17 +4,19 @@
  *
  * The first worker that asks boots the cluster (src/cli/dev/ceph-cluster.ts) under
  * `os.tmpdir()/flint-ceph-<ava's pid>`, under a lock that the others wait on; the others find
- * it running and use it. The daemons run in their own session and without this worker's
- * marker, so no test file owns them (`noProcessesLeft` does not count them): a small watcher
- * started with them stops them and removes the directory once ava's main process has exited,
- * however the run ended.
+ * it running and use it. The daemons are started by a short-lived node process of their own
+ * (so, once it exits, they are nobody's descendants), in their own session and without this
+ * worker's marker: no test file owns them (`noProcessesLeft` does not count them). A small
+ * watcher started the same way stops them and removes the directory once ava's main process
+ * has exited, however the run ended.
  */
 import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { attachCephCluster, startCephCluster, type CephCluster } from '../../src/cli/dev/ceph-cluster.js';
+import { attachCephCluster, type CephCluster } from '../../src/cli/dev/ceph-cluster.js';
 import { MARKER } from './processes.js';
 
 /** An rbd pool of one test file: what a Flint `rbd` pool config names. */
@@ -63,13 +65,30 @@ function sharedEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Stops the cluster and removes its directory once ava's main process has gone. */
-function watchRun(dir: string): void {
-  const script = `while kill -0 ${process.ppid} 2>/dev/null; do sleep 1; done
+/** The watcher's script: stops the cluster and removes its directory once ava's main process has gone. */
+function watchScript(dir: string): string {
+  return `while kill -0 ${process.ppid} 2>/dev/null; do sleep 1; done
 for f in osd.0 mon.a; do p=$(cat "${dir}/run/$f.pid" 2>/dev/null) && kill "$p" 2>/dev/null; for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done; kill -9 "$p" 2>/dev/null; done
 rm -rf "${dir}"`;
-  const child = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore', env: sharedEnv() });
-  child.unref();
+}
+
+/**
+ * Boots the cluster (and, when `watch`, the watcher) from a node process of its own that exits
+ * once the cluster answers: its detached children are then re-parented away from this worker.
+ */
+function bootApart(dir: string, watch: boolean): Promise<void> {
+  const module = fileURLToPath(new URL('../../src/cli/dev/ceph-cluster.js', import.meta.url));
+  const code = `import { spawn } from 'node:child_process';
+const { startCephCluster } = await import(${JSON.stringify(module)});
+await startCephCluster({ dir: ${JSON.stringify(dir)}, detached: true });
+if (${watch}) spawn('sh', ['-c', ${JSON.stringify(watchScript(dir))}], { detached: true, stdio: 'ignore' }).unref();`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'ignore', 'pipe'], env: sharedEnv() });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`booting the Ceph cluster in ${dir} failed (${code}): ${stderr.slice(-2000)}`))));
+  });
 }
 
 let shared: Promise<CephCluster> | undefined;
@@ -80,18 +99,20 @@ export function sharedCephCluster(): Promise<CephCluster> {
     const dir = clusterDir();
     return withLock(`${dir}.lock`, async () => {
       const booted = await readdir(dir).then(() => true).catch(() => false);
-      const cluster = await startCephClusterShared(dir);
-      if (!booted) watchRun(dir);
-      return cluster;
+      return startCephClusterShared(dir, !booted);
     });
   })());
 }
 
-async function startCephClusterShared(dir: string): Promise<CephCluster> {
+async function startCephClusterShared(dir: string, watch: boolean): Promise<CephCluster> {
   // A cluster another worker booted is running: starting it again would restart its daemons
   // under the other files' feet, so only its handle is made.
   const running = await attachCephCluster(dir);
-  return running ?? startCephCluster({ dir, detached: true, env: sharedEnv() });
+  if (running) return running;
+  await bootApart(dir, watch);
+  const booted = await attachCephCluster(dir);
+  if (!booted) throw new Error(`the Ceph cluster in ${dir} was booted but its daemons do not run`);
+  return booted;
 }
 
 let pools = 0;

@@ -67,7 +67,9 @@ async function harness(t: ExecutionContext): Promise<Harness> {
   t.teardown(() => bus.close());
   const agent = await startAgent(config, bus, log);
   t.teardown(() => agent.stop());
-  return { bus, config, poolDir: config.pools[0]!.directory, agent };
+  const pool = config.pools[0]!;
+  if (pool.driver !== 'file') throw new Error('the agent tests use a file pool');
+  return { bus, config, poolDir: pool.directory, agent };
 }
 
 function createCmd(volumeId: string, sizeGiB = 1, pool = 'gold'): AgentCreate {

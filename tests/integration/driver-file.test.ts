@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { PoolConfig } from '../../src/config/index.js';
+import type { FilePoolConfig } from '../../src/config/index.js';
 import { DriverError, FileDriver, GiB } from '../../src/node-agent/index.js';
 import { filePoolConfig } from '../helpers/file-pool.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -12,7 +12,7 @@ import { noProcessesLeft } from '../helpers/processes.js';
 
 const run = promisify(execFile);
 
-async function pool(t: ExecutionContext, over: Partial<PoolConfig> = {}): Promise<PoolConfig> {
+async function pool(t: ExecutionContext, over: Partial<FilePoolConfig> = {}): Promise<FilePoolConfig> {
   const dir = await tempDir('flint-file-driver-');
   t.teardown(dir.cleanup);
   return filePoolConfig(join(dir.path, 'pool'), over);

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { PoolConfig } from '../../src/config/index.js';
+import type { FilePoolConfig } from '../../src/config/index.js';
 import { MIGRATION_KIND, type MigrationCleaned, type MigrationCopied, type MigrationExporting, type MigrationFailed, type MigrationProgress } from '../../src/bus/index.js';
 import { createLogger } from '../../src/config/index.js';
 import { FileDriver, MigrationAgent } from '../../src/node-agent/index.js';
@@ -24,7 +24,7 @@ const GiB = 1024 ** 3;
 interface Host {
   agent: MigrationAgent;
   driver: FileDriver;
-  pool: PoolConfig;
+  pool: FilePoolConfig;
   stateDir: string;
   /** The progress reports the agent published. */
   reports: MigrationProgress[];

@@ -11,7 +11,7 @@
  */
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import type { PoolConfig } from '../../config/index.js';
+import type { FilePoolConfig } from '../../config/index.js';
 import type { SecretBox } from '../../domain/secret-box.js';
 import { hasKey, newImageKey, readKey, removeKey, storeKey } from './file-keys.js';
 import { cloneVolume, createVolumeFromSnapshot, revertToSnapshot } from './file-copies.js';
@@ -65,7 +65,7 @@ export interface FileDriverOptions {
 /** The `file` driver for one pool. */
 export class FileDriver implements VolumeDriver {
   readonly name = 'file';
-  readonly pool: PoolConfig;
+  readonly pool: FilePoolConfig;
   private readonly qemu: QemuImgOptions;
   /** Virtual sizes by volume id: stats() reads this instead of running qemu-img per heartbeat. */
   private readonly index = new Map<string, Indexed>();
@@ -74,7 +74,7 @@ export class FileDriver implements VolumeDriver {
   /** What the snapshot and copy modules see of this driver. */
   private readonly ctx: FilePool;
 
-  constructor(pool: PoolConfig, options: FileDriverOptions = {}) {
+  constructor(pool: FilePoolConfig, options: FileDriverOptions = {}) {
     this.pool = pool;
     this.qemu = options.qemuImg ?? {};
     this.ctx = {

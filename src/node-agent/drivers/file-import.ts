@@ -67,8 +67,8 @@ export async function importVolume(
   return info;
 }
 
-/** `qemu-img convert` from a URI qemu opens itself (nbd://…) into a new local image. */
-async function convertFromRemote(
+/** `qemu-img convert` from a URI qemu opens itself (nbd://…) into a new image (a path, or an `rbd:` file name). */
+export async function convertFromRemote(
   source: RemoteImage,
   dest: string,
   format: 'raw' | 'qcow2',

@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import type { PoolConfig } from '../../config/index.js';
+import type { FilePoolConfig } from '../../config/index.js';
 import { SecretBoxError, type SecretBox } from '../../domain/secret-box.js';
 import { DriverError, type VolumeEncryption } from './driver.js';
 import type { NewImageKey } from './qemu-img.js';
@@ -20,13 +20,13 @@ import { luksQemuOptions } from '../../domain/encryption.js';
 import { exists, renameIntoPlace, syncFile } from './file-util.js';
 
 /** Path of a volume's key file. */
-export function keyPathOf(pool: PoolConfig, volumeId: string): string {
+export function keyPathOf(pool: FilePoolConfig, volumeId: string): string {
   // Named so that KEY_RE (file-util.ts) matches it: manage never offers a key file as an image.
   return join(pool.directory, `volume-${volumeId}.key`);
 }
 
 /** Whether the volume is encrypted (has a key file). */
-export function hasKey(pool: PoolConfig, volumeId: string): Promise<boolean> {
+export function hasKey(pool: FilePoolConfig, volumeId: string): Promise<boolean> {
   return exists(keyPathOf(pool, volumeId));
 }
 
@@ -53,7 +53,7 @@ export function newImageKey(secrets: SecretBox | undefined, volumeId: string, en
 }
 
 /** Writes the sealed key of `volumeId` crash-safely (an existing one is replaced: the image does not exist yet). */
-export async function storeKey(pool: PoolConfig, volumeId: string, sealed: string): Promise<void> {
+export async function storeKey(pool: FilePoolConfig, volumeId: string, sealed: string): Promise<void> {
   const final = keyPathOf(pool, volumeId);
   const temp = join(pool.directory, `.volume-${volumeId}.key.tmp-${randomBytes(4).toString('hex')}`);
   await renameIntoPlace(temp, final, pool.directory, async () => {
@@ -63,7 +63,7 @@ export async function storeKey(pool: PoolConfig, volumeId: string, sealed: strin
 }
 
 /** The key of `volumeId` in clear; undefined when the volume is not encrypted. @throws DriverError when it does not open. */
-export async function readKey(pool: PoolConfig, secrets: SecretBox | undefined, volumeId: string): Promise<string | undefined> {
+export async function readKey(pool: FilePoolConfig, secrets: SecretBox | undefined, volumeId: string): Promise<string | undefined> {
   let sealed: string;
   try {
     sealed = (await fs.readFile(keyPathOf(pool, volumeId), 'utf8')).trim();
@@ -75,6 +75,6 @@ export async function readKey(pool: PoolConfig, secrets: SecretBox | undefined, 
 }
 
 /** Removes a volume's key file; a missing one is success. */
-export async function removeKey(pool: PoolConfig, volumeId: string): Promise<void> {
+export async function removeKey(pool: FilePoolConfig, volumeId: string): Promise<void> {
   await fs.rm(keyPathOf(pool, volumeId), { force: true });
 }

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import type { PoolConfig } from '../../config/index.js';
+import type { FilePoolConfig } from '../../config/index.js';
 import type { SecretBox } from '../../domain/secret-box.js';
 import { DriverError, GiB, type VolumeInfo } from './driver.js';
 import type { ImageFormat, QemuImgOptions } from './qemu-img.js';
@@ -34,7 +34,7 @@ export interface Indexed {
 
 /** What the driver's modules share of one `FileDriver`: its pool, qemu-img options and indexes. */
 export interface FilePool {
-  readonly pool: PoolConfig;
+  readonly pool: FilePoolConfig;
   readonly qemu: QemuImgOptions;
   /** Virtual sizes by volume id: stats() reads this instead of running qemu-img per heartbeat. */
   readonly index: Map<string, Indexed>;
@@ -47,22 +47,22 @@ export interface FilePool {
 }
 
 /** Path of a volume's image in a format. */
-export function pathOf(pool: PoolConfig, volumeId: string, format: ImageFormat): string {
+export function pathOf(pool: FilePoolConfig, volumeId: string, format: ImageFormat): string {
   return join(pool.directory, `volume-${volumeId}.${format}`);
 }
 
 /** A hidden temporary name for a volume's image, removed by `setup()` after a crash. */
-export function tempPathOf(pool: PoolConfig, volumeId: string, format: ImageFormat): string {
+export function tempPathOf(pool: FilePoolConfig, volumeId: string, format: ImageFormat): string {
   return join(pool.directory, `.volume-${volumeId}.${format}.tmp-${randomBytes(4).toString('hex')}`);
 }
 
 /** Directory of a volume's raw snapshot copies. */
-export function snapshotDirOf(pool: PoolConfig, volumeId: string): string {
+export function snapshotDirOf(pool: FilePoolConfig, volumeId: string): string {
   return join(pool.directory, SNAPSHOTS_DIR, `volume-${volumeId}`);
 }
 
 /** Path of a raw snapshot copy. */
-export function rawSnapshotPathOf(pool: PoolConfig, volumeId: string, snapshotId: string): string {
+export function rawSnapshotPathOf(pool: FilePoolConfig, volumeId: string, snapshotId: string): string {
   return join(snapshotDirOf(pool, volumeId), rawSnapshotName(snapshotId));
 }
 
@@ -74,7 +74,7 @@ export function rawSnapshotName(snapshotId: string): string {
   return `snapshot-${snapshotId}.raw`;
 }
 
-export function preallocation(pool: PoolConfig, format: ImageFormat): 'falloc' | 'off' {
+export function preallocation(pool: FilePoolConfig, format: ImageFormat): 'falloc' | 'off' {
   return format === 'raw' && !pool.thinProvisioning ? 'falloc' : 'off';
 }
 
@@ -95,7 +95,7 @@ export function checkNewSize(sizeGiB: number): number {
 }
 
 /** The volume when it exists with `sizeGiB` (an idempotent repeat); a refusal when it exists with another size; else null. */
-export async function existingOfSize(ctx: FilePool, volumeId: string, sizeGiB: number): Promise<VolumeInfo | null> {
+export async function existingOfSize(ctx: { readonly pool: { readonly name: string }; getVolume(volumeId: string): Promise<VolumeInfo | null> }, volumeId: string, sizeGiB: number): Promise<VolumeInfo | null> {
   const existing = await ctx.getVolume(volumeId);
   if (!existing) return null;
   if (existing.sizeBytes === sizeGiB * GiB) return existing;

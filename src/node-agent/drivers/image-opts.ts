@@ -7,6 +7,9 @@
  * - raw volumes are a LUKS container (qemu's `luks` format driver over the file): the header
  *   first, then the encrypted payload. qemu-img probes such a file as `luks`, not `raw`.
  *
+ * The protocol layer under the format layer is a local file, or an RBD image in Ceph (the `rbd`
+ * driver: `protocolNode`), whatever the format and the encryption.
+ *
  * The key (a passphrase) reaches qemu through a `secret` object reading a private file
  * (`withSecretFile`): never on a command line, which every local user can read. Pure but for
  * `withSecretFile`.
@@ -15,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RbdLocation } from './driver.js';
 
 /** An image's format on the pool (qemu-img.ts's `ImageFormat`, repeated here: qemu-img.ts imports this module). */
 type ImageFormat = 'raw' | 'qcow2';
@@ -44,12 +48,49 @@ export function keyOption(format: ImageFormat, secretId = KEY_SECRET_ID): string
   return format === 'qcow2' ? `encrypt.key-secret=${secretId}` : `key-secret=${secretId}`;
 }
 
+/** An image as the helpers below take it: `ImageSource`'s `path` and, for an RBD image, its `rbd`. */
+export interface ImageLocation {
+  path: string;
+  rbd?: RbdLocation | undefined;
+}
+
+/** Whether `path` is an `rbd:` file name (the rbd driver's `ImageSource.path`, `VolumeInfo.location`). */
+export function isRbdFilename(path: string): boolean {
+  return path.startsWith('rbd:');
+}
+
+/**
+ * The protocol node (the bottom of a `--blockdev` / `json:` tree) of an image: `{"driver":"file",
+ * "filename":…}`, or for an RBD image `{"driver":"rbd","pool":…,"image":…,"snapshot":…,"conf":…,
+ * "user":…}`. qemu's rbd node has no keyring option: a keyring the conf does not find goes in the
+ * `=keyvalue-pairs` option, which `json:` file names and `--image-opts` take but QAPI's strict
+ * `--blockdev` / `blockdev-add` (qemu-storage-daemon) refuse; such a daemon needs the keyring
+ * where the conf finds it (its `keyring` setting, or /etc/ceph/ceph.client.USER.keyring).
+ * Spread `extra` (`node-name`, `read-only`, `cache`, `discard`…) over it.
+ */
+export function protocolNode(image: ImageLocation, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const r = image.rbd;
+  if (!r) return { driver: 'file', filename: image.path, ...extra };
+  return {
+    driver: 'rbd',
+    pool: r.pool,
+    image: r.image,
+    ...(r.snapshot === undefined ? {} : { snapshot: r.snapshot }),
+    conf: r.conf,
+    user: r.user,
+    ...(r.keyring === undefined ? {} : { '=keyvalue-pairs': JSON.stringify(['keyring', r.keyring]) }),
+    ...extra,
+  };
+}
+
 /**
  * The `--image-opts` string of an image (commas in the path doubled, qemu's escape), decrypting
- * with the secret `secretId` when `encrypted`.
+ * with the secret `secretId` when `encrypted`. An `rbd:` file name is handed to the rbd protocol
+ * driver, which parses it (keyring included).
  */
 export function imageOptsString(path: string, format: ImageFormat, encrypted: boolean, secretId = KEY_SECRET_ID): string {
-  const opts = `driver=${qemuFormat(format, encrypted)},file.driver=file,file.filename=${path.replaceAll(',', ',,')}`;
+  const protocol = isRbdFilename(path) ? 'rbd' : 'file';
+  const opts = `driver=${qemuFormat(format, encrypted)},file.driver=${protocol},file.filename=${path.replaceAll(',', ',,')}`;
   return encrypted ? `${opts},${keyOption(format, secretId)}` : opts;
 }
 
@@ -61,9 +102,14 @@ export function formatBlockdev(format: ImageFormat, encrypted: boolean, base: Re
   return node;
 }
 
-/** A `json:` file name that opens the image decrypted with the secret `secretId` (for tools that take no `--image-opts` per image, e.g. `qemu-img compare`). */
-export function jsonImageName(path: string, format: ImageFormat, secretId = KEY_SECRET_ID): string {
-  const node = { ...formatBlockdev(format, true, { file: { driver: 'file', filename: path } }) };
+/**
+ * A `json:` file name that opens the image decrypted with the secret `secretId` (for tools that
+ * take no `--image-opts` per image, e.g. `qemu-img compare`); `image` a path or an `ImageLocation`.
+ */
+export function jsonImageName(image: string | ImageLocation, format: ImageFormat, secretId = KEY_SECRET_ID): string {
+  const location = typeof image === 'string' ? { path: image } : image;
+  const file = location.rbd ? protocolNode(location) : isRbdFilename(location.path) ? { driver: 'rbd', filename: location.path } : protocolNode(location);
+  const node = { ...formatBlockdev(format, true, { file }) };
   if (secretId !== KEY_SECRET_ID) {
     if (format === 'qcow2') node.encrypt = { format: 'luks', 'key-secret': secretId };
     else node['key-secret'] = secretId;

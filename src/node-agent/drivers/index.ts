@@ -6,11 +6,13 @@ import type { PoolConfig } from '../../config/index.js';
 import type { SecretBox } from '../../domain/secret-box.js';
 import { DriverError, type VolumeDriver } from './driver.js';
 import { FileDriver } from './file-driver.js';
+import { RbdDriver } from './rbd-driver.js';
 
 export * from './driver.js';
 export { FileDriver, type FileDriverOptions } from './file-driver.js';
+export { RbdDriver } from './rbd-driver.js';
 export * as qemuImg from './qemu-img.js';
-export { formatBlockdev, imageOptsString, needsQemuView, secretObjectArgs, withSecretFiles } from './image-opts.js';
+export { formatBlockdev, imageOptsString, needsQemuView, protocolNode, secretObjectArgs, withSecretFiles } from './image-opts.js';
 
 /** What every driver may be given besides its pool. */
 export interface DriverContext {
@@ -18,8 +20,9 @@ export interface DriverContext {
   secrets?: SecretBox;
 }
 
-const FACTORIES: Readonly<Record<PoolConfig['driver'], (pool: PoolConfig, ctx: DriverContext) => VolumeDriver>> = {
+const FACTORIES: { readonly [D in PoolConfig['driver']]: (pool: Extract<PoolConfig, { driver: D }>, ctx: DriverContext) => VolumeDriver } = {
   file: (pool, ctx) => new FileDriver(pool, ctx.secrets ? { secrets: ctx.secrets } : {}),
+  rbd: (pool) => new RbdDriver(pool),
 };
 
 /** Names of the registered drivers. */

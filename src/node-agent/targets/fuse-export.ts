@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProcessGroup } from '../../lifecycle/index.js';
-import { DriverError, formatBlockdev, secretObjectArgs, withSecretFiles, type ImageSource } from '../drivers/index.js';
+import { DriverError, formatBlockdev, protocolNode, secretObjectArgs, withSecretFiles, type ImageSource } from '../drivers/index.js';
 import { DEFAULT_QSD, qmpMonitorArgs, startQsd } from './qsd-process.js';
 
 export { DEFAULT_QSD } from './qsd-process.js';
@@ -35,7 +35,7 @@ export const FUSE_NODE = 'disk0';
 /** The qemu-storage-daemon arguments (pure; exported for unit tests); `secretFile` holds the key of an encrypted image. */
 export function qsdArgs(image: ImageSource, mountpoint: string, writable: boolean, pidFile: string, secretFile?: string): string[] {
   // JSON blockdev syntax: a path with a comma would break the key=value syntax.
-  const file = JSON.stringify({ driver: 'file', 'node-name': 'file0', filename: image.path, 'read-only': !writable });
+  const file = JSON.stringify(protocolNode(image, { 'node-name': 'file0', 'read-only': !writable }));
   const fmt = JSON.stringify(formatBlockdev(image.format, secretFile !== undefined, { 'node-name': FUSE_NODE, file: 'file0', 'read-only': !writable }));
   return [
     ...(secretFile ? secretObjectArgs(secretFile) : []),

@@ -11,7 +11,7 @@
  * read-only attachment's export is `writable=off`, so a client's write is refused.
  */
 import type { ProcessGroup } from '../../lifecycle/index.js';
-import { DriverError, formatBlockdev, secretObjectArgs, withSecretFiles, type ImageSource } from '../drivers/index.js';
+import { DriverError, formatBlockdev, protocolNode, secretObjectArgs, withSecretFiles, type ImageSource } from '../drivers/index.js';
 import { NBD_TLS_OBJECT_ID, nbdUri, type NbdServer } from '../qemu-nbd.js';
 import { qmpMonitorArgs, startQsd } from './qsd-process.js';
 
@@ -47,7 +47,7 @@ export function qsdNbdArgs(opts: Omit<QsdNbdOptions, 'processes'>, secretFile?: 
   // JSON syntax: a path or name with a comma would break the key=value syntax. Writable exports
   // bypass the host page cache and pass discards on, as qemu-nbd's `--cache=none --discard=unmap`.
   const direct = !opts.readOnly;
-  const file = { driver: 'file', 'node-name': 'file0', filename: image.path, 'read-only': false, cache: { direct }, discard: 'unmap' };
+  const file = protocolNode(image, { 'node-name': 'file0', 'read-only': false, cache: { direct }, discard: 'unmap' });
   const fmt = formatBlockdev(image.format, secretFile !== undefined, { 'node-name': QSD_NBD_NODE, file: 'file0', 'read-only': false, cache: { direct }, discard: 'unmap' });
   const args: string[] = [...(secretFile ? secretObjectArgs(secretFile) : []), '--blockdev', JSON.stringify(file), '--blockdev', JSON.stringify(fmt)];
   const server: Record<string, unknown> = {

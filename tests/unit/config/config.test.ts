@@ -118,7 +118,7 @@ test('a relative FLINT_DATA_DIR is resolved against the cwd and moves the sqlite
   const c = loadConfig({ FLINT_DATA_DIR: 'var/data' }, CWD);
   t.is(c.dataDir, '/srv/flint/var/data');
   t.deepEqual(c.database, { kind: 'sqlite', path: '/srv/flint/var/data/flint.sqlite' });
-  t.is(c.pools[0]!.directory, '/srv/flint/var/data/pools/default');
+  t.like(c.pools[0], { driver: 'file', directory: '/srv/flint/var/data/pools/default' });
 });
 
 test('an absolute FLINT_DATA_DIR is kept', (t) => {
@@ -285,7 +285,7 @@ test('a pool may cap the bandwidth of copies into it (copyMiBps); zero or a nega
 
 test('a pool without a directory lives under <dataDir>/pools/<name>', (t) => {
   const c = loadConfig({ FLINT_POOLS: '[{"name":"gold"}]', FLINT_DATA_DIR: '/data' }, CWD);
-  t.is(c.pools[0]!.directory, '/data/pools/gold');
+  t.like(c.pools[0], { driver: 'file', directory: '/data/pools/gold' });
 });
 
 test('FLINT_POOLS that is not JSON is a problem', (t) => {
