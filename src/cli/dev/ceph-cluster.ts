@@ -280,10 +280,9 @@ export async function startCephCluster(opts: StartCephOptions): Promise<CephClus
   const l = layoutOf(opts.dir);
   await mkdir(l.dir, { recursive: true });
   await stopCephDaemons(l.dir);
-  let state: State;
   const saved = await readFile(l.state, 'utf8').catch(() => undefined);
   const fresh = saved === undefined;
-  state = fresh ? await mkfs(l, opts.osdGiB ?? DEFAULT_OSD_GIB) : (JSON.parse(saved) as State);
+  const state: State = fresh ? await mkfs(l, opts.osdGiB ?? DEFAULT_OSD_GIB) : (JSON.parse(saved) as State);
   startDaemon(l, 'mon', opts);
   await until('the mon answering', l, async () => (await ceph(l, ['mon', 'stat'], 5_000)) || undefined);
   if (fresh) {
