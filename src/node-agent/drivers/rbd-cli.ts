@@ -157,9 +157,12 @@ export async function parentOf(pool: RbdPoolConfig, image: string): Promise<stri
   return info.parent ? `${info.parent.pool}/${info.parent.image}@${info.parent.snapshot}` : undefined;
 }
 
-/** Removes an image with every snapshot it has; a missing one is success. Refuses (EBUSY) while clones of its snapshots exist. */
-export async function removeImage(pool: RbdPoolConfig, image: string): Promise<void> {
-  const list = await orMissing(() => snaps(pool, image), null);
+/**
+ * Removes an image with every snapshot it has (`known`: its snapshots when the caller just
+ * listed them); a missing one is success. Refuses (EBUSY) while clones of its snapshots exist.
+ */
+export async function removeImage(pool: RbdPoolConfig, image: string, known?: readonly RbdSnap[]): Promise<void> {
+  const list = known ?? (await orMissing(() => snaps(pool, image), null));
   if (list === null) return;
   for (const s of list) {
     if (s.protected === 'true') await orMissing(() => rbd(pool, ['snap', 'unprotect', spec(pool, image, s.name)]), '');

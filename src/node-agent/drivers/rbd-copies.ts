@@ -18,7 +18,7 @@ import type { RbdPoolConfig } from '../../config/index.js';
 import { DriverError, type CopyProgress, type RemoteImage, type SnapshotInfo, type VolumeEncryption, type VolumeInfo } from './driver.js';
 import { convertFromRemote, imagesEqual } from './file-import.js';
 import { asDriverError, checkId, checkNewSize, existingOfSize, fmtGiB } from './file-util.js';
-import { children, EBUSY, imageOf, orMissing, qemuFilename, rbd, removeImage, snapshotOf, snaps, spec, SNAPSHOT_RE, tempImageOf, TEMP_IMAGE_RE, type RbdSnap } from './rbd-cli.js';
+import { children, EBUSY, EEXIST, imageOf, isMissing, orMissing, qemuFilename, rbd, removeImage, snapshotOf, snaps, spec, SNAPSHOT_RE, tempImageOf, TEMP_IMAGE_RE, RbdError, type RbdSnap } from './rbd-cli.js';
 
 /** What the driver's modules share of one `RbdDriver`. */
 export interface RbdPool {
@@ -39,25 +39,22 @@ async function findSnap(ctx: RbdPool, volumeId: string, snapshotId: string): Pro
 export async function createSnapshot(ctx: RbdPool, volumeId: string, snapshotId: string): Promise<SnapshotInfo> {
   checkId(volumeId);
   checkId(snapshotId, 'snapshot');
-  const list = await orMissing(() => snaps(ctx.pool, imageOf(volumeId)), null);
-  if (list === null) {
-    throw new DriverError(`volume ${volumeId} does not exist in pool ${ctx.pool.name}, so snapshot ${snapshotId} cannot be taken of it`, { retryable: false });
-  }
   const what = `pool ${ctx.pool.name}: could not take snapshot ${snapshotId} of volume ${volumeId}`;
-  let snap = list.find((s) => s.name === snapshotOf(snapshotId));
-  if (!snap) {
-    try {
-      await rbd(ctx.pool, ['snap', 'create', '--no-progress', spec(ctx.pool, imageOf(volumeId), snapshotOf(snapshotId))]).catch((err: unknown) => {
-        // A redelivery racing the first: the snapshot exists, which is what was asked.
-        if ((err as { errno?: number }).errno !== 17) throw err;
-        return '';
-      });
-      snap = (await findSnap(ctx, volumeId, snapshotId)) ?? undefined;
-    } catch (err) {
-      throw asDriverError(err, what);
+  let snap: RbdSnap | null;
+  try {
+    // Tried first (the usual path); EEXIST is a repeat: the snapshot exists, which is what was asked.
+    await rbd(ctx.pool, ['snap', 'create', '--no-progress', spec(ctx.pool, imageOf(volumeId), snapshotOf(snapshotId))]).catch((err: unknown) => {
+      if (err instanceof RbdError && err.errno === EEXIST) return '';
+      throw err;
+    });
+    snap = await findSnap(ctx, volumeId, snapshotId);
+  } catch (err) {
+    if (isMissing(err)) {
+      throw new DriverError(`volume ${volumeId} does not exist in pool ${ctx.pool.name}, so snapshot ${snapshotId} cannot be taken of it`, { cause: err, retryable: false });
     }
-    if (!snap) throw new DriverError(`${what}: the snapshot vanished right after it was taken`);
+    throw asDriverError(err, what);
   }
+  if (!snap) throw new DriverError(`${what}: the snapshot vanished right after it was taken`);
   return { snapshotId, volumeId, sizeBytes: snap.size };
 }
 
@@ -76,13 +73,13 @@ export async function deleteSnapshot(ctx: RbdPool, volumeId: string, snapshotId:
     const snap = await findSnap(ctx, volumeId, snapshotId);
     if (!snap) return;
     if (snap.protected === 'true') {
-      const kids = await children(ctx.pool, image, name);
-      for (const kid of kids) {
+      const left: string[] = [];
+      for (const kid of await children(ctx.pool, image, name)) {
         const [p, n] = kid.split('/') as [string, string];
         // A copy a crash left half-made: nobody else uses it.
         if (p === ctx.pool.rbdPool && TEMP_IMAGE_RE.test(n)) await removeImage(ctx.pool, n);
+        else left.push(kid);
       }
-      const left = (await children(ctx.pool, image, name)).filter((k) => !TEMP_IMAGE_RE.test(k.split('/')[1] ?? ''));
       if (left.length > 0) {
         throw new DriverError(`${what}: images cloned from it depend on it (${left.join(', ')}); flatten them (rbd flatten) or delete them first`, { retryable: false });
       }
@@ -101,16 +98,16 @@ export async function listSnapshots(ctx: RbdPool, volumeId: string): Promise<str
 }
 
 /**
- * Builds an image under a temporary name with `make`, grows it to `bytes`, and renames it to
- * `volume-<volumeId>`; on failure removes the temporary and rethrows.
+ * Builds an image under a temporary name with `make`, grows it to `bytes` (from `made`, its
+ * size when known, else read), and renames it to `volume-<volumeId>`; on failure removes the
+ * temporary and rethrows.
  */
-async function buildIntoPlace(ctx: RbdPool, volumeId: string, bytes: number, make: (temp: string) => Promise<void>): Promise<void> {
+async function buildIntoPlace(ctx: RbdPool, volumeId: string, bytes: number, made: number | undefined, make: (temp: string) => Promise<void>): Promise<void> {
   const temp = tempImageOf(volumeId);
   ctx.changed();
   try {
     await make(temp);
-    const made = await rbdInfoSize(ctx.pool, temp);
-    if (made < bytes) await rbd(ctx.pool, ['resize', '--no-progress', '--size', `${bytes}B`, spec(ctx.pool, temp)]);
+    if ((made ?? (await rbdInfoSize(ctx.pool, temp))) < bytes) await rbd(ctx.pool, ['resize', '--no-progress', '--size', `${bytes}B`, spec(ctx.pool, temp)]);
     await rbd(ctx.pool, ['rename', spec(ctx.pool, temp), spec(ctx.pool, imageOf(volumeId))]);
   } catch (err) {
     await removeImage(ctx.pool, temp).catch(() => undefined);
@@ -154,7 +151,7 @@ export async function createVolumeFromSnapshot(
         return '';
       });
     }
-    await buildIntoPlace(ctx, volumeId, bytes, async (temp) => {
+    await buildIntoPlace(ctx, volumeId, bytes, snap.size, async (temp) => {
       await rbd(ctx.pool, ['clone', parent, spec(ctx.pool, temp)]);
       await rbd(ctx.pool, ['flatten', '--no-progress', spec(ctx.pool, temp)]);
     });
@@ -177,7 +174,7 @@ export async function cloneVolume(ctx: RbdPool, volumeId: string, sizeGiB: numbe
   if (!source) throw new DriverError(`${what}: volume ${sourceVolumeId} does not exist in this pool`, { retryable: false });
   if (bytes < source.sizeBytes) throw new DriverError(`${what}: the source is ${fmtGiB(source.sizeBytes)} GiB, larger than ${sizeGiB} GiB`, { retryable: false });
   try {
-    await buildIntoPlace(ctx, volumeId, bytes, async (temp) => {
+    await buildIntoPlace(ctx, volumeId, bytes, source.sizeBytes, async (temp) => {
       await rbd(ctx.pool, ['cp', '--no-progress', spec(ctx.pool, imageOf(sourceVolumeId)), spec(ctx.pool, temp)]);
     });
   } catch (err) {
@@ -236,7 +233,7 @@ export async function importVolume(
   }
   const report = (phase: 0 | 1) => (percent: number) => onProgress?.({ doneBytes: Math.round(phase * bytes + (percent / 100) * bytes), totalBytes: 2 * bytes });
   try {
-    await buildIntoPlace(ctx, volumeId, bytes, async (temp) => {
+    await buildIntoPlace(ctx, volumeId, bytes, undefined, async (temp) => {
       const dest = qemuFilename(ctx.pool, temp);
       await convertFromRemote(source, dest, 'raw', 'off', ctx.pool.copyMiBps, {}, report(0));
       if (!(await imagesEqual(source.uri, source.format, dest, 'raw', {}, report(1)))) throw new DriverError('the copy differs from the source (qemu-img compare)');

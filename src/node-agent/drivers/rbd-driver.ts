@@ -26,6 +26,7 @@ import {
 import { asDriverError, checkId, checkNewSize, existingOfSize, floor2, fmtGiB, round2 } from './file-util.js';
 import {
   EACCES,
+  EEXIST,
   ENOENT,
   EPERM,
   imageOf,
@@ -37,6 +38,7 @@ import {
   removeImage,
   runCeph,
   snapshotOf,
+  SNAPSHOT_RE,
   snaps,
   spec,
   TEMP_IMAGE_RE,
@@ -160,16 +162,21 @@ export class RbdDriver implements VolumeDriver {
     const bytes = checkNewSize(sizeGiB);
     const what = `pool ${this.pool.name}: could not create volume ${volumeId} (${sizeGiB} GiB)`;
     this.refuseEncryption(encryption, what);
-    const existing = await existingOfSize(this.ctx, volumeId, sizeGiB);
-    if (existing) return existing;
     this.ctx.changed();
+    const image = imageOf(volumeId);
     try {
-      // One `rbd create` makes the image whole or not at all: no temporary needed.
-      await rbd(this.pool, ['create', '--size', `${bytes}B`, spec(this.pool, imageOf(volumeId))]);
+      // One `rbd create` makes the image whole or not at all: no temporary needed. Tried first
+      // (one call on the usual path); EEXIST is a repeat, checked for its size.
+      await rbd(this.pool, ['create', '--size', `${bytes}B`, spec(this.pool, image)]);
     } catch (err) {
+      if (err instanceof RbdError && err.errno === EEXIST) {
+        const existing = await existingOfSize(this.ctx, volumeId, sizeGiB);
+        if (existing) return existing;
+      }
       throw asDriverError(err, what);
     }
-    return this.mustGet(volumeId, what);
+    // A new image has nothing allocated yet.
+    return { volumeId, sizeBytes: bytes, allocatedBytes: 0, format: 'raw', location: qemuFilename(this.pool, image), encrypted: false };
   }
 
   /**
@@ -182,12 +189,14 @@ export class RbdDriver implements VolumeDriver {
     const what = `pool ${this.pool.name}: could not delete volume ${volumeId}`;
     this.ctx.changed();
     try {
-      for (const id of await listSnapshots(this.ctx, volumeId)) await deleteSnapshot(this.ctx, volumeId, id);
-      await removeImage(this.pool, imageOf(volumeId));
-      const names = await rbdJson<string[]>(this.pool, ['ls', this.pool.rbdPool], []);
-      for (const name of names) {
-        if (name.startsWith(`.volume-${volumeId}.`) && TEMP_IMAGE_RE.test(name)) await removeImage(this.pool, name);
+      // A copy of it left half-made is removed where it fails (rbd-copies.ts), or by setup() after a crash.
+      const list = await orMissing(() => snaps(this.pool, imageOf(volumeId)), null);
+      if (list === null) return;
+      for (const s of list) {
+        const id = SNAPSHOT_RE.exec(s.name)?.[1];
+        if (id !== undefined && s.protected === 'true') await deleteSnapshot(this.ctx, volumeId, id);
       }
+      await removeImage(this.pool, imageOf(volumeId), list.filter((s) => s.protected !== 'true' || !SNAPSHOT_RE.test(s.name)));
     } catch (err) {
       throw asDriverError(err, what);
     }

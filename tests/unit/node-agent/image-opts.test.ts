@@ -34,3 +34,24 @@ test('the key reaches qemu-storage-daemon and qemu-nbd as a secret object readin
   t.is(nbd.at(-1), 'driver=luks,file.driver=file,file.filename=/p/v.raw,key-secret=flint-key');
   for (const args of [qsd, nbd]) t.false(args.join(' ').includes('THE-PASSPHRASE'));
 });
+
+test('protocolNode: a file, or an RBD image (snapshot and keyring included) as qemu\'s rbd driver takes it', async (t) => {
+  const { protocolNode } = await import('../../../src/node-agent/drivers/image-opts.js');
+  t.deepEqual(protocolNode({ path: '/p/v.raw' }, { 'node-name': 'file0' }), { driver: 'file', filename: '/p/v.raw', 'node-name': 'file0' });
+  const rbd = { pool: 'volumes', image: 'volume-v1', snapshot: 'snapshot-s1', conf: '/etc/ceph/ceph.conf', user: 'flint' };
+  t.deepEqual(protocolNode({ path: 'rbd:volumes/volume-v1@snapshot-s1:conf=/etc/ceph/ceph.conf:id=flint', rbd }, { 'read-only': true }), {
+    driver: 'rbd',
+    pool: 'volumes',
+    image: 'volume-v1',
+    snapshot: 'snapshot-s1',
+    conf: '/etc/ceph/ceph.conf',
+    user: 'flint',
+    'read-only': true,
+  });
+  const { snapshot: _s, ...head } = rbd;
+  const withKeyring = protocolNode({ path: 'rbd:…', rbd: { ...head, keyring: '/k' } });
+  t.is(withKeyring['=keyvalue-pairs'], '["keyring","/k"]', 'the keyring as librados option, which qemu\'s rbd node has no field for');
+  t.false('snapshot' in withKeyring);
+  t.is(imageOptsString('rbd:volumes/volume-v1:conf=/c:id=flint', 'raw', true), 'driver=luks,file.driver=rbd,file.filename=rbd:volumes/volume-v1:conf=/c:id=flint,key-secret=flint-key');
+  t.deepEqual(JSON.parse(jsonImageName({ path: 'rbd:x', rbd }, 'raw').slice(5)).file, { driver: 'rbd', pool: 'volumes', image: 'volume-v1', snapshot: 'snapshot-s1', conf: '/etc/ceph/ceph.conf', user: 'flint' });
+});
