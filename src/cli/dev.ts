@@ -22,7 +22,7 @@ import { startGateway } from '../gateway/index.js';
 import { databaseCheck, metricsTokenProblems, natsCheck, serveRoleMetrics } from '../metrics/index.js';
 import { startAgent } from '../node-agent/index.js';
 import { startScheduler } from '../scheduler/index.js';
-import { flintVersion, natsAuthProblems, type FlintConfig, type Logger } from '../config/index.js';
+import { backendHostsOf, flintVersion, natsAuthProblems, type FlintConfig, type Logger } from '../config/index.js';
 import { pickPort } from '../net/free-port.js';
 import { FlintApiError, FlintClient, CreateVolumeTypeDocument } from '../client/index.js';
 import { DEV_CEPH_EXTRA_SPECS, DEV_CEPH_VOLUME_TYPE, startDevCeph, withDevCephPool } from './dev/ceph-dev.js';
@@ -51,7 +51,7 @@ export async function runDev(opts: DevOptions = {}): Promise<void> {
       const port = await pickPort(4222);
       if (port !== 4222) log.info({ port }, 'port 4222 is taken; NATS gets a free port');
       const buckets = config0.backupRepository.startsWith('nats:') ? [config0.backupRepository.slice('nats:'.length)] : [];
-      const auth = provisionNats({ dir: join(config0.dataDir, 'nats-auth'), agents: [config0.agentHost], backupBuckets: buckets });
+      const auth = provisionNats({ dir: join(config0.dataDir, 'nats-auth'), agents: [config0.agentHost], agentBackends: { [config0.agentHost]: backendHostsOf(config0.pools) }, backupBuckets: buckets });
       seeds = { gateway: auth.gatewaySeedFile, scheduler: auth.schedulerSeedFile, agent: auth.agentSeedFiles.get(config0.agentHost)! };
       const nats = await startNatsServer({ storeDir: join(config0.dataDir, 'nats'), port, logFile: join(config0.dataDir, 'nats-server.log'), configFile: auth.configFile });
       scope.defer('nats-server', () => nats.stop());
@@ -84,7 +84,9 @@ export async function runDev(opts: DevOptions = {}): Promise<void> {
     const gatewayBus = await connect('gateway', scope);
     const schedulerBus = await connect('scheduler', scope);
     const agentBus = await connect('agent', scope);
-    const agent = await startAgent(config, agentBus, log.child({ role: 'agent' }), { signal: scope.signal });
+    // A backend host's parts (pools with a backendHost) on a connection with that host's inbox.
+    const backendBus = (host: string) => openBus({ ...busFor('agent'), agentHost: host }, 'agent', `flint-dev-agent-${host}`, log, scope.signal);
+    const agent = await startAgent(config, agentBus, log.child({ role: 'agent' }), { signal: scope.signal, backendBus });
     scope.defer('agent', () => agent.stop());
     const scheduler = await startScheduler(config, schedulerBus, db, log.child({ role: 'scheduler' }));
     scope.defer('scheduler', () => scheduler.stop());

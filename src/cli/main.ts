@@ -28,6 +28,7 @@ program
   .description('write the NATS credentials (one nkey seed per role, mode 0600) and the nats-server configuration with each role\'s permissions, and print it')
   .requiredOption('--agents <hosts>', 'every agent host, comma-separated (FLINT_AGENT_HOST of each), e.g. storage-1,storage-2')
   .requiredOption('--out <dir>', 'directory for nats-server.conf and the seeds (made 0700; seeds already there are kept)')
+  .option('--backend <backend=hosts...>', 'a backend host several agents serve (the backendHost of their shared pools) and those agents, e.g. shared1=storage-1,storage-2')
   .option('--backup-bucket <bucket...>', 'NATS backup repositories the agents use (FLINT_BACKUP_REPOSITORY=nats:<bucket>)')
   .option('--store-dir <dir>', 'JetStream store directory of the server')
   .option('--listen <host:port>', 'address the server listens on')

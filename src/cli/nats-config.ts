@@ -3,15 +3,19 @@
  * deployment (docs/operations.md, "The bus"). Writes one nkey seed per role into DIR (gateway.nk,
  * scheduler.nk, agent-<host>.nk; kept when they exist, so adding an agent changes no other
  * key) and the nats-server configuration with each role's permissions (nats-server.conf),
- * and prints the configuration and which seed goes to which role.
+ * and prints the configuration and which seed goes to which role. `--backend shared1=storage-1,storage-2`
+ * gives those agents the permissions of backend host shared1 too (pools with backendHost "shared1").
  */
 import { provisionNats } from '../bus/index.js';
+import { HOST_NAME } from '../config/index.js';
 import { EXIT_CONFIG } from './runtime.js';
 
 export interface NatsConfigOptions {
   agents: string;
   out: string;
   backupBucket?: string[];
+  /** `BACKEND=HOST,HOST…`: the agents that serve a backend host. */
+  backend?: string[];
   storeDir?: string;
   listen?: string;
   tlsCert?: string;
@@ -26,6 +30,7 @@ export function runNatsConfig(opts: NatsConfigOptions): void {
   const problems: string[] = [];
   if (agents.length === 0) problems.push('--agents: name at least one agent host (FLINT_AGENT_HOST of each storage host), comma-separated');
   if (bad.length) problems.push(`--agents: ${bad.map((h) => `"${h}"`).join(', ')} is not a host name (letters, digits, ".", "-" and "_")`);
+  const agentBackends = parseBackends(opts.backend ?? [], agents, problems);
   if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) problems.push('--tls-cert and --tls-key: give both or neither');
   if (opts.tlsCa && !opts.tlsCert) problems.push('--tls-ca needs --tls-cert and --tls-key (the server\'s certificate)');
   if (problems.length === 0) {
@@ -34,6 +39,7 @@ export function runNatsConfig(opts: NatsConfigOptions): void {
         dir: opts.out,
         agents,
         backupBuckets: opts.backupBucket ?? [],
+        agentBackends,
         ...(opts.storeDir ? { storeDir: opts.storeDir } : {}),
         ...(opts.listen ? { listen: opts.listen } : {}),
         ...(opts.tlsCert && opts.tlsKey ? { tls: { certFile: opts.tlsCert, keyFile: opts.tlsKey, ...(opts.tlsCa ? { caFile: opts.tlsCa } : {}) } } : {}),
@@ -56,4 +62,25 @@ export function runNatsConfig(opts: NatsConfigOptions): void {
   }
   process.stderr.write(`flint nats-config: ${problems.join('\nflint nats-config: ')}\n`);
   process.exit(EXIT_CONFIG);
+}
+
+/**
+ * The backend hosts of each agent from `--backend BACKEND=HOST,HOST…` options: every host must
+ * be among `agents` and every name a host name. Problems go to `problems`.
+ */
+export function parseBackends(specs: readonly string[], agents: readonly string[], problems: string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const spec of specs) {
+    const [backend, list, ...rest] = spec.split('=');
+    const hosts = (list ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+    if (!backend || rest.length > 0 || hosts.length === 0 || !HOST_NAME.test(backend.trim())) {
+      problems.push(`--backend: "${spec}" is not BACKEND=HOST,HOST… (the backendHost of the shared pools, then the agents that serve them)`);
+      continue;
+    }
+    for (const h of hosts) {
+      if (!agents.includes(h)) problems.push(`--backend ${backend}: "${h}" is not among --agents`);
+      else out[h] = [...new Set([...(out[h] ?? []), backend.trim()])];
+    }
+  }
+  return out;
 }

@@ -83,7 +83,9 @@ export async function runAgent(): Promise<void> {
     const bus = await openBus(config, 'agent', `flint-agent-${config.agentHost}`, log, scope.signal);
     scope.defer('NATS connection', () => bus.close());
     // A signal during the start stops what the agent has started so far (tgtd included).
-    const agent = await startAgent(config, bus, log, { signal: scope.signal });
+    // A backend host's parts (pools with a backendHost) on a connection with that host's inbox; startAgent closes it.
+    const backendBus = (host: string) => openBus({ ...config, agentHost: host }, 'agent', `flint-agent-${config.agentHost}-${host}`, log, scope.signal);
+    const agent = await startAgent(config, bus, log, { signal: scope.signal, backendBus });
     scope.defer('agent', () => agent.stop());
     const metrics = await serveRoleMetrics(config, log, { nats: natsCheck(bus) });
     scope.defer('metrics server', async () => metrics?.stop());

@@ -238,7 +238,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
       poolsRaw = undefined;
     }
   }
-  const pools = parsePools(poolsRaw ?? [{ name: 'default' }], dataDir, problems);
+  const pools = parsePools(poolsRaw ?? [{ name: 'default' }], dataDir, problems, agentHost);
 
   const heartbeatSeconds = num('FLINT_HEARTBEAT_SECONDS', raw.heartbeatSeconds, DEFAULT_HEARTBEAT_SECONDS, 1, 300);
   const schedulerMaxAttempts = num('FLINT_SCHEDULER_MAX_ATTEMPTS', raw.schedulerMaxAttempts, DEFAULT_SCHEDULER_MAX_ATTEMPTS, 1, 10);

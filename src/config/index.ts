@@ -4,6 +4,8 @@ export {
   DEFAULT_POOL_TARGET,
   DEFAULT_POOL_TARGETS,
   POOL_TARGET_KINDS,
+  backendHostsOf,
+  HOST_NAME,
   poolLocation,
   poolTargetsOf,
   type FilePoolConfig,

@@ -8,6 +8,9 @@ import { z } from 'zod';
 /** Cinder's default `max_over_subscription_ratio`. */
 export const DEFAULT_MAX_OVER_SUBSCRIPTION_RATIO = 20;
 
+/** What a host name (FLINT_AGENT_HOST, a pool's backendHost) may be. */
+export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
 const capabilityValue = z.union([z.string(), z.number(), z.boolean()]);
 /** How a pool's volumes can be exported to consumers (src/node-agent/targets/). */
 export const POOL_TARGET_KINDS = ['iscsi', 'nbd'] as const;
@@ -47,6 +50,12 @@ const poolSchema = z.object({
   defaultTarget: z.enum(POOL_TARGET_KINDS).optional(),
   /** Bandwidth cap of copies into the pool (a migration's import), MiB/s, like Cinder's volume_copy_bps_limit; default unlimited. */
   copyMiBps: z.number().positive().max(1_000_000).optional(),
+  /**
+   * The backend host this pool belongs to (Cinder's active-active `cluster@backend`): pools of
+   * the same name and backendHost on several agents are one pool on shared storage, served
+   * under host identity `backendHost` by whichever of those agents takes each command.
+   */
+  backendHost: z.string().regex(HOST_NAME, 'a host name: letters, digits, ".", "-" and "_" (at most 128), starting with a letter or digit').optional(),
 });
 export type PoolConfigInput = z.input<typeof poolSchema>;
 
@@ -64,6 +73,16 @@ export interface PoolConfigBase {
   readonly defaultTarget?: PoolTargetKind;
   /** Bandwidth cap of copies into the pool (migration imports), MiB/s (`qemu-img convert -r`). @default unlimited */
   readonly copyMiBps?: number;
+  /**
+   * The backend host (a virtual host several agents share) whose pool this is; absent: the
+   * pool is the agent's own, `agentHost@name`. With it the pool is `backendHost@name`.
+   */
+  readonly backendHost?: string;
+}
+
+/** The distinct backend hosts `pools` name, in name order. */
+export function backendHostsOf(pools: readonly Pick<PoolConfig, 'backendHost'>[]): string[] {
+  return [...new Set(pools.map((p) => p.backendHost).filter((b): b is string => b !== undefined))].sort();
 }
 
 /** A pool of image files in a directory (the `file` driver). */
@@ -108,7 +127,7 @@ export function poolTargetsOf(pool: Pick<PoolConfig, 'targets' | 'defaultTarget'
   return { targets, defaultTarget: pool.defaultTarget ?? (targets.includes(DEFAULT_POOL_TARGET) ? DEFAULT_POOL_TARGET : targets[0]!) };
 }
 
-export function parsePools(input: unknown, dataDir: string, problems: string[]): PoolConfig[] {
+export function parsePools(input: unknown, dataDir: string, problems: string[], agentHost?: string): PoolConfig[] {
   if (!Array.isArray(input) || input.length === 0) {
     problems.push('FLINT_POOLS: must be a non-empty JSON array of pools');
     return [];
@@ -125,6 +144,9 @@ export function parsePools(input: unknown, dataDir: string, problems: string[]):
     if (names.has(v.name)) problems.push(`FLINT_POOLS[${i}].name: "${v.name}" is declared twice`);
     names.add(v.name);
     const targets = poolTargets(v, i, problems);
+    if (v.backendHost !== undefined && agentHost !== undefined && v.backendHost.toLowerCase() === agentHost.toLowerCase()) {
+      problems.push(`FLINT_POOLS[${i}].backendHost: "${v.backendHost}" is this agent's own host (FLINT_AGENT_HOST); name the shared backend, e.g. "${v.backendHost}-shared", or leave backendHost out`);
+    }
     const { directory, imageFormat, cluster, rbdPool, ...common } = v;
     if (v.driver === 'rbd') {
       const rbd = rbdPoolProblems(v, i, problems);

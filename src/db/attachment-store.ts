@@ -57,6 +57,15 @@ export async function exportsOnHost(em: EntityManager, host: string): Promise<At
   );
 }
 
+/** The exports of one volume, on whatever hosts they are (a backend host's volume is exported by its member agents). */
+export async function exportsOfVolume(em: EntityManager, volumeId: string): Promise<Attachment[]> {
+  return em.find(
+    Attachment,
+    { volumeId, host: { $ne: null }, exportRequested: true, status: { $in: ['attaching', 'attached', 'error_detaching'] } },
+    { orderBy: { createdAt: 'asc', id: 'asc' }, disableIdentityMap: true },
+  );
+}
+
 /** Tries of the volume's compare-and-set when other attachments keep bumping its version. */
 const SYNC_ATTEMPTS = 10;
 

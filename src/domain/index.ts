@@ -12,3 +12,4 @@ export * from './text-hygiene.js';
 export * from './operations.js';
 export * from './liveness.js';
 export * from './encryption.js';
+export * from './export-host.js';

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { z } from 'zod';
-import { flintVersion, loadSecretBox, poolLocation, type FlintConfig, type Logger } from '../config/index.js';
+import { backendHostsOf, flintVersion, loadSecretBox, poolLocation, type FlintConfig, type Logger } from '../config/index.js';
 import {
   agentDurable,
   encode,
@@ -30,7 +30,7 @@ import { startAgentHeartbeat, type AgentPool } from './heartbeat.js';
 import { FileOutcomeStore } from './outcome-store.js';
 import { startReconciliation } from './reconcile.js';
 import { MigrationAgent } from './migration.js';
-import { startTargets } from './attachment-targets.js';
+import { startTargets, type AgentTargets } from './attachment-targets.js';
 import { openBackupEngine } from './backup-setup.js';
 import { startManageableResponder } from './manage-commands.js';
 
@@ -47,6 +47,12 @@ export interface AgentOptions {
    * included) and `startAgent` rejects with the signal's reason once all of it is down.
    */
   signal?: AbortSignal;
+  /**
+   * Opens the NATS connection of backend host `host` (a pool's backendHost): the same
+   * credentials, with that host's reply inbox, so the backend's RPCs (start-up reconciliation)
+   * are answered to it. Absent: the backend's parts share the agent's connection.
+   */
+  backendBus?: (host: string) => Promise<Bus>;
 }
 
 export interface RunningAgent {
@@ -108,7 +114,7 @@ export async function startAgent(config: FlintConfig, bus: Bus, log: Logger, opt
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
-  log.info({ host, pools: config.pools.map((p) => p.name) }, 'agent started');
+  log.info({ host, pools: config.pools.map((p) => p.name), backends: backendHostsOf(config.pools) }, 'agent started');
   return {
     host,
     stop: () =>
@@ -138,12 +144,104 @@ async function startParts(config: FlintConfig, bus: Bus, log: Logger, options: A
       throw new DriverError(`agent ${host} cannot start: pool ${pool.name} failed its setup: ${(err as Error).message}`, { cause: err });
     }
     pools.push({ config: pool, driver });
-    log.info({ pool: pool.name, driver: driver.name, location: poolLocation(pool) }, 'pool ready');
+    log.info({ pool: pool.name, driver: driver.name, location: poolLocation(pool), ...(pool.backendHost ? { backendHost: pool.backendHost } : {}) }, 'pool ready');
     checkpoint();
   }
+  const identities = identitiesOf(host, pools);
+  const backends = identities.filter((i) => i.host !== host).map((i) => i.host);
 
+  await outcomesPrune(config, identities, log);
+  checkpoint();
+  // Export targets (iSCSI, NBD) for attachments: src/node-agent/attachment-targets.ts. An export
+  // lives on this host, so they serve every pool, a backend's shared pools included.
+  const targets = await startTargets(config, pools, log, secrets, processes);
+  stack.push('export targets', () => targets.shutdown());
+  checkpoint();
+  const backup = await openBackupEngine(config, bus, log, processes);
+  stack.push('backup repository', () => backup.close());
+  checkpoint();
+
+  const consumers: Array<() => Promise<void>> = [];
+  for (const identity of identities) {
+    const own = identity.host === host;
+    let idBus = bus;
+    if (!own && options.backendBus) {
+      idBus = await options.backendBus(identity.host);
+      stack.push(`NATS connection (backend ${identity.host})`, () => idBus.close());
+    }
+    const start = await startIdentity(config, idBus, log, options, scope, {
+      host: identity.host,
+      pools: identity.pools,
+      targets,
+      backup,
+      // Attachments live on concrete hosts: only this host's own identity has exports to re-create.
+      exports: own,
+      backends: own ? backends : [],
+    });
+    consumers.push(start);
+    if (!own) log.info({ backendHost: identity.host, pools: identity.pools.map((p) => p.config.name) }, 'serving a backend host');
+    checkpoint();
+  }
+  // Consuming starts last, once every identity is ready.
+  for (const start of consumers) {
+    await start();
+    checkpoint();
+  }
+}
+
+/** One host identity the agent runs: its own host, or a backend host it shares with other agents. */
+export interface AgentIdentity {
+  host: string;
+  /** The pools whose volume commands come to this identity. */
+  pools: AgentPool[];
+}
+
+/**
+ * The identities of agent `host` over `pools`: its own (the pools without a backendHost; present
+ * even with none, for exports and backups) and one per distinct backendHost. Pure.
+ */
+export function identitiesOf(host: string, pools: readonly AgentPool[]): AgentIdentity[] {
+  const own: AgentIdentity = { host, pools: pools.filter((p) => p.config.backendHost === undefined) };
+  const byBackend = new Map<string, AgentPool[]>();
+  for (const p of pools) {
+    const b = p.config.backendHost;
+    if (b !== undefined) byBackend.set(b, [...(byBackend.get(b) ?? []), p]);
+  }
+  return [own, ...[...byBackend.keys()].sort().map((b) => ({ host: b, pools: byBackend.get(b)! }))];
+}
+
+async function outcomesPrune(config: FlintConfig, identities: readonly AgentIdentity[], log: Logger): Promise<void> {
+  for (const i of identities) {
+    await new FileOutcomeStore(outcomeDir(config, i.host)).prune().catch((err: unknown) => log.warn({ err, host: i.host }, 'could not prune old operation records'));
+  }
+}
+
+function outcomeDir(config: FlintConfig, host: string): string {
+  return join(config.dataDir, 'agent', token(host), 'operations');
+}
+
+interface IdentityParts {
+  host: string;
+  pools: AgentPool[];
+  targets: AgentTargets;
+  backup: Awaited<ReturnType<typeof openBackupEngine>>;
+  /** Whether this identity re-creates its attachments' exports at start (the agent's own host). */
+  exports: boolean;
+  /** Backend hosts named in the service heartbeat (the agent's own identity). */
+  backends: readonly string[];
+}
+
+/**
+ * Starts the parts of one host identity but its command consumer: migration exports, the core,
+ * heartbeats, start-up reconciliation and the manageable responder. Returns the start of the
+ * command consumer (on `agentDurable(host)`, shared with the other agents of a backend host).
+ */
+async function startIdentity(config: FlintConfig, bus: Bus, log: Logger, options: AgentOptions, scope: StartScope, parts: IdentityParts): Promise<() => Promise<void>> {
+  const { processes, stack } = scope;
+  const { host, pools, targets, backup } = parts;
+  const label = host === scope.host ? '' : ` (backend ${host})`;
   const drivers = new Map(pools.map((p) => [p.config.name, p.driver]));
-  const outcomes = new FileOutcomeStore(join(config.dataDir, 'agent', token(host), 'operations'));
+  const outcomes = new FileOutcomeStore(outcomeDir(config, host));
   const migration = new MigrationAgent({
     host,
     address: config.agentAddress,
@@ -153,18 +251,9 @@ async function startParts(config: FlintConfig, bus: Bus, log: Logger, options: A
     report: (subject, kind, payload) => bus.nc.publish(subject, encode(kind, payload)),
     processes,
   });
-  stack.push('migration exports', () => migration.stopAll());
+  stack.push(`migration exports${label}`, () => migration.stopAll());
   // qemu-nbd exports a previous run left behind (src/node-agent/migration.ts).
-  await migration.reconcile().catch((err: unknown) => log.warn({ err }, 'could not check for migration exports left by a previous run'));
-  await outcomes.prune().catch((err: unknown) => log.warn({ err }, 'could not prune old operation records'));
-  checkpoint();
-  // Export targets (iSCSI, NBD) for attachments: src/node-agent/attachment-targets.ts.
-  const targets = await startTargets(config, pools, log, secrets, processes);
-  stack.push('export targets', () => targets.shutdown());
-  checkpoint();
-  const backup = await openBackupEngine(config, bus, log, processes);
-  stack.push('backup repository', () => backup.close());
-  checkpoint();
+  await migration.reconcile().catch((err: unknown) => log.warn({ err, host }, 'could not check for migration exports left by a previous run'));
   const core = new AgentCore({
     attachments: targets.handler,
     host,
@@ -185,7 +274,7 @@ async function startParts(config: FlintConfig, bus: Bus, log: Logger, options: A
       report: (subject, kind, payload) => bus.nc.publish(subject, encode(kind, payload)),
     },
   });
-  stack.push('backups in flight', () => core.backups.stop());
+  stack.push(`backups in flight${label}`, () => core.backups.stop());
 
   const heartbeat = await startAgentHeartbeat(bus, {
     host,
@@ -195,38 +284,38 @@ async function startParts(config: FlintConfig, bus: Bus, log: Logger, options: A
     pools,
     log,
     backupRepository: { spec: backup.repository, id: backup.repositoryId },
+    backends: parts.backends,
   });
-  stack.push('heartbeats', () => heartbeat.stop());
-  checkpoint();
+  stack.push(`heartbeats${label}`, () => heartbeat.stop());
 
   // Before consuming commands: compare the DB's view of this host with the disk (src/node-agent/reconcile.ts).
   const reconciliation = await startReconciliation(bus, host, pools, log, {
-    onAttachments: (wanted) => targets.handler.reconcileExports(wanted),
+    ...(parts.exports ? { onAttachments: (wanted: Parameters<typeof targets.handler.reconcileExports>[0]) => targets.handler.reconcileExports(wanted) } : {}),
     onBackups: (b) => core.backups.recoverLost(b),
   });
-  stack.push('start-up reconciliation', () => reconciliation.stop());
-  checkpoint();
+  stack.push(`start-up reconciliation${label}`, () => reconciliation.stop());
   const manageable = startManageableResponder(bus, { host, drivers, log });
-  stack.push('manageable responder', () => manageable.stop());
-  const runner = await runConsumer(
-    bus,
-    {
-      stream: STREAM_CMD,
-      durable: agentDurable(host),
-      filterSubject: subjects.agentAll(host),
-      concurrency: options.concurrency ?? DEFAULT_AGENT_CONCURRENCY,
-      onError: (err, msg) => {
-        const fields = { err, subject: msg.subject, deliveries: msg.info.deliveryCount };
-        if (err instanceof ContractError) log.error(fields, 'command dropped: it does not match the message contract');
-        else log.warn(fields, 'command failed; it will be redelivered');
+  stack.push(`manageable responder${label}`, () => manageable.stop());
+  return async () => {
+    const runner = await runConsumer(
+      bus,
+      {
+        stream: STREAM_CMD,
+        durable: agentDurable(host),
+        filterSubject: subjects.agentAll(host),
+        concurrency: options.concurrency ?? DEFAULT_AGENT_CONCURRENCY,
+        onError: (err, msg) => {
+          const fields = { err, subject: msg.subject, deliveries: msg.info.deliveryCount };
+          if (err instanceof ContractError) log.error(fields, 'command dropped: it does not match the message contract');
+          else log.warn(fields, 'command failed; it will be redelivered');
+        },
+        onResubscribe: (err) => log.warn({ err, host }, 'command subscription lost; subscribing again'),
       },
-      onResubscribe: (err) => log.warn({ err }, 'command subscription lost; subscribing again'),
-    },
-    (msg) => handleMessage(core, msg, log),
-  );
-  // Consuming stops first: the commands in flight finish before the parts they use stop.
-  stack.push('command consumer', () => runner.stop());
-  checkpoint();
+      (msg) => handleMessage(core, msg, log),
+    );
+    // Consuming stops first: the commands in flight finish before the parts they use stop.
+    stack.push(`command consumer${label}`, () => runner.stop());
+  };
 }
 
 async function handleMessage(core: AgentCore, msg: JsMsg, log: Logger): Promise<'ack'> {

@@ -75,6 +75,8 @@ export function startPoolHeartbeat(bus: Pick<Bus, 'pools'>, opts: PoolHeartbeatO
 
 export interface AgentHeartbeatOptions extends PoolHeartbeatOptions {
   version: string;
+  /** Backend hosts this agent serves besides its own (`ServiceHeartbeat.backends`). */
+  backends?: readonly string[];
 }
 
 /** An agent's heartbeats: its pools' stats and its own `agent` service heartbeat, on one interval. */
@@ -82,7 +84,7 @@ export async function startAgentHeartbeat(bus: Pick<Bus, 'pools' | 'services'>, 
   const pools = await startPoolHeartbeat(bus, opts);
   let service: Heartbeat;
   try {
-    service = await startServiceHeartbeat(bus, { role: 'agent', host: opts.host, zone: opts.zone, intervalSeconds: opts.intervalSeconds, version: opts.version, log: opts.log });
+    service = await startServiceHeartbeat(bus, { role: 'agent', host: opts.host, zone: opts.zone, intervalSeconds: opts.intervalSeconds, version: opts.version, log: opts.log, ...(opts.backends ? { backends: opts.backends } : {}) });
   } catch (err) {
     await pools.stop();
     throw err;

@@ -71,7 +71,8 @@ export interface NbdServer {
 /** The qemu-nbd arguments for `opts` (pure; exported for unit tests); `secretFile` holds the key of an encrypted image. */
 export function qemuNbdArgs(opts: Omit<NbdServeOptions, 'processes'> & { pidFile: string; secretFile?: string | undefined }): string[] {
   const { image, secretFile } = opts;
-  const readOnly = opts.readOnly === true || image.snapshotName !== undefined;
+  // A snapshot (qcow2 internal, or an RBD snapshot in an `rbd:…@SNAP` file name) is served read-only.
+  const readOnly = opts.readOnly === true || image.snapshotName !== undefined || image.rbd?.snapshot !== undefined;
   const imageOpts = image.snapshotName !== undefined || secretFile !== undefined;
   // An internal snapshot is read with force-share: another process (qemu-storage-daemon exporting
   // the volume) may hold the image's write lock; the snapshot's clusters are not written while it exists.

@@ -49,7 +49,7 @@ export interface Cluster {
   url: string;
   adminToken: string;
   dataDir: string;
-  /** Directory of a pool's images on its agent. */
+  /** Directory of a pool's images on its agent (`host`: a backend host for a shared pool). */
   poolDir(host: string, pool: string): string;
   token(project: string, role: 'admin' | 'member' | 'reader'): Promise<string>;
   /**
@@ -107,7 +107,9 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     .map((e) => e?.FLINT_BACKUP_REPOSITORY)
     .filter((r): r is string => typeof r === 'string' && r.startsWith('nats:'))
     .map((r) => r.slice('nats:'.length));
-  const secure = await withSecureNats({ agents: opts.agents.map((a) => a.host), backupBuckets: [...new Set(buckets)] });
+  // Agents with shared pools (a backendHost) get that backend host's permissions too.
+  const agentBackends = Object.fromEntries(opts.agents.map((a) => [a.host, [...new Set(a.pools.flatMap((p) => (p.backendHost ? [p.backendHost] : [])))]]));
+  const secure = await withSecureNats({ agents: opts.agents.map((a) => a.host), backupBuckets: [...new Set(buckets)], agentBackends });
   const nats = secure.server;
   const pg = opts.database === 'postgresql' ? await createTempDatabase() : undefined;
   const port = await freePort();
@@ -129,7 +131,9 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   };
   const procs: Proc[] = [];
   const logFiles: string[] = [];
-  const poolDir = (host: string, pool: string) => join(dir.path, 'agents', host, pool);
+  // A backend host's pool is one directory every agent that serves it shares (as NFS would be).
+  const backendHosts = new Set(opts.agents.flatMap((a) => a.pools.flatMap((p) => (p.backendHost ? [p.backendHost] : []))));
+  const poolDir = (host: string, pool: string) => (backendHosts.has(host) ? join(dir.path, 'backends', host, pool) : join(dir.path, 'agents', host, pool));
 
   const start = (name: string, role: string, env: NodeJS.ProcessEnv): Proc => {
     const log = join(dir.path, `${name}.log`);
@@ -155,8 +159,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     FLINT_AGENT_HOST: a.host,
     FLINT_NATS_NKEY_SEED_FILE: secure.seedFile('agent', a.host),
     FLINT_AVAILABILITY_ZONE: a.zone ?? 'nova',
-    // An rbd pool keeps its volumes in Ceph: no directory.
-    FLINT_POOLS: JSON.stringify(a.pools.map((p) => (p.driver === 'rbd' ? p : { ...p, directory: poolDir(a.host, p.name) }))),
+    // A directory for file pools only: an rbd pool's volumes are in its Ceph pool.
+    FLINT_POOLS: JSON.stringify(a.pools.map((p) => (p.driver === 'rbd' ? p : { ...p, directory: poolDir(p.backendHost ?? a.host, p.name) }))),
     ...metricsEnv(`agent-${a.host}`),
     ...a.env,
   });
@@ -183,7 +187,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     for (let i = 0; i < (opts.schedulers ?? 1); i++) start(`scheduler-${i}`, 'scheduler', { ...base, FLINT_AGENT_HOST: `sched-${i}`, FLINT_NATS_NKEY_SEED_FILE: secure.seedFile('scheduler'), ...metricsEnv(`scheduler-${i}`) });
     start('gateway', 'gateway', { ...base, FLINT_AGENT_HOST: 'gw' });
     for (const a of opts.agents) start(`agent-${a.host}`, 'agent', agentEnv(a));
-    const expectedPools = opts.agents.reduce((n, a) => n + a.pools.length, 0);
+    // A backend host's pool is one pool, however many agents serve it.
+    const expectedPools = new Set(opts.agents.flatMap((a) => a.pools.map((p) => `${p.backendHost ?? a.host}@${p.name}`))).size;
     await waitFor(async () => {
       const dead = procs.find((p) => p.child.exitCode !== null || p.child.signalCode !== null);
       if (dead) throw new Error(`${dead.name} exited while the cluster started:\n${readLogs(logFiles)}`);

@@ -74,6 +74,8 @@ export interface WithSecureNatsOptions extends WithNatsOptions {
   agents: readonly string[];
   /** NATS backup repositories the agents may use. */
   backupBuckets?: readonly string[];
+  /** Backend hosts each agent host serves (its shared pools' backendHost). */
+  agentBackends?: Readonly<Record<string, readonly string[]>>;
 }
 
 /**
@@ -81,7 +83,7 @@ export interface WithSecureNatsOptions extends WithNatsOptions {
  * writes for `agents`: every client must log in with one of the seeds.
  */
 export async function withSecureNats(options: WithSecureNatsOptions): Promise<SecureNats> {
-  const { t, agents, backupBuckets, ...rest } = options;
+  const { t, agents, backupBuckets, agentBackends, ...rest } = options;
   const auth = await tempDir('flint-nats-auth-');
   let server: NatsServerProcess;
   let p: ReturnType<typeof provisionNats>;
@@ -92,6 +94,7 @@ export async function withSecureNats(options: WithSecureNatsOptions): Promise<Se
       dir: auth.path,
       agents,
       backupBuckets: backupBuckets ?? [],
+      ...(agentBackends ? { agentBackends } : {}),
       extraUsers: [{ label: 'tests: a read-only observer', nkey: observer.getPublicKey(), permissions: { publish: [], subscribe: ['flint.>', '_INBOX.>'], allowResponses: false } }],
     });
     server = await withNats({ ...rest, configFile: p.configFile });

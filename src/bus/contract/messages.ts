@@ -179,6 +179,12 @@ export const serviceHeartbeat = z.object({
   heartbeatAt: z.string(),
   /** Seconds between heartbeats: a service silent for `MISSED_BEATS_DOWN` of them is DOWN (src/domain/liveness.ts). */
   intervalSeconds: z.number().positive(),
+  /**
+   * An agent's backend hosts: the virtual hosts of shared pools (a pool's `backendHost`) it
+   * serves besides its own, whose attachments the gateway may send it. Absent from older
+   * agents and from other roles: none.
+   */
+  backends: z.array(z.string()).optional(),
 });
 export type ServiceHeartbeat = z.infer<typeof serviceHeartbeat>;
 

@@ -24,6 +24,8 @@ export interface ServiceHeartbeatOptions {
   version: string;
   /** Where failed beats are reported (they are retried at the next tick). */
   log?: HeartbeatLog;
+  /** An agent's backend hosts (`ServiceHeartbeat.backends`); absent or empty: not sent. */
+  backends?: readonly string[];
 }
 
 /**
@@ -43,6 +45,7 @@ export function startServiceHeartbeat(bus: Pick<Bus, 'services'>, opts: ServiceH
       startedAt,
       heartbeatAt: new Date().toISOString(),
       intervalSeconds: opts.intervalSeconds,
+      ...(opts.backends && opts.backends.length > 0 ? { backends: [...opts.backends] } : {}),
     };
     await bus.services.put(key, encode(KIND.serviceHeartbeat, beat));
   });

@@ -13,7 +13,8 @@
  *   subject that names its filter `flint.cmd.agent.H.>`, so it cannot filter on another
  *   host's commands), publishes only what carries H (`flint.evt.agent.H.>`,
  *   `flint.progress.agent.H.>`, `flint.rpc.reconcile.H`, KV keys `H.*` and `agent.H`), and
- *   answers only `flint.rpc.agent.H.manageable`;
+ *   answers only `flint.rpc.agent.H.manageable`; an agent whose pools name a backend host B
+ *   (a pool shared by several agents) gets B's agent permissions too, and only those B;
  * - every identity subscribes to its own reply inbox only (`_INBOX_<role>…`), so it cannot
  *   read another's replies, JetStream acks or pulled messages.
  * No identity may subscribe to what it does not need, and none but gateways may publish
@@ -34,6 +35,11 @@ export interface PermissionOptions {
   host?: string;
   /** NATS object-store buckets agents keep backups in (`FLINT_BACKUP_REPOSITORY=nats:<bucket>`). */
   backupBuckets?: readonly string[];
+  /**
+   * Backend hosts the agent serves (its pools' `backendHost`): it also gets each one's agent
+   * permissions (its shared durable consumer, its events, progress, KV keys, RPCs and inbox).
+   */
+  backends?: readonly string[];
 }
 
 const KV_STREAMS = [`KV_${KV_POOLS}`, `KV_${KV_SERVICES}`];
@@ -125,7 +131,17 @@ export function rolePermissions(role: BusRole, opts: PermissionOptions = {}): Su
     };
   }
   if (!opts.host) throw new Error('an agent\'s permissions need its host');
-  const host = opts.host;
+  const hosts = [opts.host, ...new Set((opts.backends ?? []).filter((b) => token(b) !== token(opts.host!)))];
+  const each = hosts.map(agentHostPermissions);
+  return {
+    publish: [...each.flatMap((p) => p.publish), '$JS.API.INFO', ...KV_STREAMS.map((s) => `$JS.API.STREAM.INFO.${s}`), ...(opts.backupBuckets ?? []).flatMap(backupRepository)],
+    subscribe: each.flatMap((p) => p.subscribe),
+    allowResponses: true,
+  };
+}
+
+/** What carries one host (an agent's own, or a backend host it serves): see the module's documentation. */
+function agentHostPermissions(host: string): Pick<SubjectPermissions, 'publish' | 'subscribe'> {
   const t = token(host);
   return {
     publish: [
@@ -134,13 +150,9 @@ export function rolePermissions(role: BusRole, opts: PermissionOptions = {}): Su
       subjects.reconcile(host),
       `$KV.${KV_POOLS}.${t}.*`,
       `$KV.${KV_SERVICES}.agent.${t}`,
-      '$JS.API.INFO',
-      ...KV_STREAMS.map((s) => `$JS.API.STREAM.INFO.${s}`),
       ...durablePuller(STREAM_CMD, agentDurable(host), subjects.agentAll(host)),
-      ...(opts.backupBuckets ?? []).flatMap(backupRepository),
     ],
     subscribe: [`${inboxPrefix('agent', host)}.>`, subjects.manageable(host)],
-    allowResponses: true,
   };
 }
 

@@ -16,6 +16,11 @@ export interface ProvisionOptions {
   dir: string;
   /** Every agent host the deployment runs (FLINT_AGENT_HOST of each). */
   agents: readonly string[];
+  /**
+   * The backend hosts each agent host serves (the backendHost of its pools), by agent host: that
+   * agent also gets their permissions. Agents not named serve none.
+   */
+  agentBackends?: Readonly<Record<string, readonly string[]>>;
   /** NATS backup repositories (`nats:<bucket>`) agents use. */
   backupBuckets?: readonly string[];
   storeDir?: string;
@@ -48,6 +53,12 @@ export function provisionNats(opts: ProvisionOptions): Provisioned {
   if (clashes.length > 0) {
     throw new Error(`agent hosts ${clashes.map((g) => g.join(' and ')).join(', ')} have the same subject token, so they would share permissions: rename one`);
   }
+  const backends = opts.agentBackends ?? {};
+  const hostTokens = new Set(hosts.map(token));
+  for (const [host, list] of Object.entries(backends)) {
+    const own = list.filter((b) => hostTokens.has(token(b)));
+    if (own.length > 0) throw new Error(`agent ${host}: backend host ${own.map((b) => `"${b}"`).join(', ')} is also an agent host; a backend host needs a name of its own, or it would get that agent's permissions`);
+  }
   for (const b of opts.backupBuckets ?? []) {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(b)) throw new Error(`backup bucket "${b}": letters, digits, "-" and "_" only`);
   }
@@ -64,7 +75,9 @@ export function provisionNats(opts: ProvisionOptions): Provisioned {
   for (const host of hosts) {
     const file = join(dir, agentSeedFileName(host));
     agentSeedFiles.set(host, file);
-    users.push({ label: `agent of host ${host}`, nkey: ensureUserSeed(file), permissions: rolePermissions('agent', { host, backupBuckets: opts.backupBuckets ?? [] }) });
+    const served = backends[host] ?? [];
+    const label = `agent of host ${host}${served.length > 0 ? `, serving backend ${served.join(', ')}` : ''}`;
+    users.push({ label, nkey: ensureUserSeed(file), permissions: rolePermissions('agent', { host, backupBuckets: opts.backupBuckets ?? [], backends: served }) });
   }
   users.push(...(opts.extraUsers ?? []));
   const config = renderServerConfig({ users, storeDir: opts.storeDir, listen: opts.listen, tls: opts.tls });

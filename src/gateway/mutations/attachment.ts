@@ -10,6 +10,7 @@ import type { EntityManager } from '@mikro-orm/knex';
 import {
   ATTACHMENT_COMMAND,
   ATTACHMENT_KIND,
+  readServiceBeats,
   subjects,
   type AgentExportAttachment,
   type AgentUnexportAttachment,
@@ -45,6 +46,7 @@ import {
 import { checkConnector, checkInstanceId, type Connector } from '../../domain/connector.js';
 import { chooseAttachmentTarget, type TargetChoice } from '../../domain/attachment-target-choice.js';
 import { checkReason } from '../../domain/admin-rules.js';
+import { chooseExportHost } from '../../domain/export-host.js';
 import { canSee, requireAdmin, requireWriter } from '../../domain/access.js';
 import { checkIdempotencyKey, ConflictError, NotFoundError, type OperationKind, type Problems } from '../../domain/index.js';
 import type {
@@ -72,6 +74,8 @@ interface NewAttachment {
   requestHash: string;
   live: AttachmentStatus[];
   kind: AttachTargetKind;
+  /** The host that exports it (src/domain/export-host.ts). */
+  host: string | null;
 }
 
 export class AttachmentMutations implements AttachmentsPort {
@@ -126,7 +130,7 @@ export class AttachmentMutations implements AttachmentsPort {
         const volume = await findVolume(em, input.volumeId);
         if (!volume || volume.status === 'deleted' || !canSee(p, volume.projectId)) throw new NotFoundError('Volume', input.volumeId);
         const requestHash = createHash('sha256').update(JSON.stringify(['attachment', input.volumeId, input.instanceId, mode, requested, connector])).digest('hex');
-        return { volume, requestHash, live: [], kind: 'iscsi' };
+        return { volume, requestHash, live: [], kind: 'iscsi', host: null };
       },
       idempotency: ({ volume, requestHash }) =>
         input.idempotencyKey
@@ -135,9 +139,10 @@ export class AttachmentMutations implements AttachmentsPort {
       check: async (em, { volume, requestHash }) => {
         const live = await liveAttachmentsOf(em, volume.id);
         checkNewAttachment({ id: volume.id, status: volume.status, multiattach: volume.multiattach, hasPool: !!volume.host && !!volume.pool }, live);
-        return { volume, requestHash, live: live.map((a) => a.status), kind: this.targetFor(volume, requested, connector).kind };
+        const host = connector ? await this.exportHost(volume, attachmentId) : volume.host;
+        return { volume, requestHash, live: live.map((a) => a.status), kind: this.targetFor(volume, requested, connector).kind, host };
       },
-      transition: async (tx, { volume, requestHash, live, kind }) => {
+      transition: async (tx, { volume, requestHash, live, kind, host }) => {
         const status: AttachmentStatus = connector ? 'attaching' : 'reserved';
         const to = volumeStatusFromAttachments(volume.status, [...live, status]);
         // At the version read: two attachments of a volume without multiattach cannot both win.
@@ -155,7 +160,7 @@ export class AttachmentMutations implements AttachmentsPort {
           connector,
           chapUsername: chap?.username ?? null,
           chapSecret: chap ? sealChapSecret(this.secrets, attachmentId, chap.password) : null,
-          host: volume.host,
+          host,
           pool: volume.pool,
           exportRequested: !!connector,
           idempotencyKey: input.idempotencyKey ?? null,
@@ -190,6 +195,22 @@ export class AttachmentMutations implements AttachmentsPort {
     return chooseAttachmentTarget({ pool: volume.pool!, host: volume.host!, offer: stats, requested, connector });
   }
 
+  /**
+   * The host that exports a new export of `volume`: its own host, or for a backend host's
+   * volume an UP member agent of that backend (src/domain/export-host.ts, from the services'
+   * heartbeats). With no member UP, a member all the same: the command waits in its queue,
+   * as for a volume on a DOWN host.
+   */
+  private async exportHost(volume: Volume, attachmentId: string): Promise<string> {
+    const beats = await readServiceBeats(this.deps.bus).catch((err: unknown) => {
+      this.deps.log.warn({ err }, 'could not read the services\' heartbeats; exporting on the volume\'s host');
+      return [];
+    });
+    const choice = chooseExportHost(volume.host!, attachmentId, beats);
+    if (!choice.up) this.deps.log.warn({ attachmentId, backendHost: volume.host, members: choice.members, host: choice.host }, 'no agent of the volume\'s backend host is UP; the export waits for one');
+    return choice.host;
+  }
+
   update(principal: Principal | null, input: UpdateAttachmentRequest): Promise<AttachmentResult> {
     return this.change(principal, {
       kind: 'update_attachment',
@@ -201,10 +222,10 @@ export class AttachmentMutations implements AttachmentsPort {
         assertAttachmentCanStart('update', current.status, current.id);
         const volume = await findVolume(em, current.volumeId);
         if (!volume || !volume.host || !volume.pool) throw new NotFoundError('Volume', current.volumeId);
-        return { current, volume, connector };
+        return { current, volume, connector, host: await this.exportHost(volume, current.id) };
       },
-      transition: (tx, { current, volume, connector }) =>
-        casAttachment(tx, current.id, { from: ['reserved'], expectedVersion: current.version }, { status: 'attaching', connector, host: volume!.host, pool: volume!.pool, exportRequested: true }),
+      transition: (tx, { current, volume, connector, host }) =>
+        casAttachment(tx, current.id, { from: ['reserved'], expectedVersion: current.version }, { status: 'attaching', connector, host, pool: volume!.pool, exportRequested: true }),
       command: (attachment, { volume }, operationId) => exportCommand(attachment, volume!, operationId, this.secrets),
     });
   }
@@ -362,7 +383,8 @@ function exportCommand(a: Attachment, volume: Volume, operationId: string, secre
     ...(chap ? { chap } : {}),
   };
   return {
-    subject: subjects.agent(volume.host!, ATTACHMENT_COMMAND.exportAttachment),
+    // The attachment's host: the volume's, or the backend member chosen to export it.
+    subject: subjects.agent(a.host ?? volume.host!, ATTACHMENT_COMMAND.exportAttachment),
     kind: ATTACHMENT_KIND.agentExport,
     payload,
     msgId: `${operationId}:${ATTACHMENT_KIND.agentExport}`,

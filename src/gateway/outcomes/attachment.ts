@@ -21,7 +21,6 @@ import type { Logger } from '../../config/logger.js';
 import {
   casAttachment,
   findOperation,
-  findVolume,
   finishOperation,
   Operation,
   syncVolumeStatus,
@@ -30,7 +29,7 @@ import {
   type Db,
   type UserMessage,
 } from '../../db/index.js';
-import { exportsOnHost } from '../../db/attachment-store.js';
+import { exportsOfVolume } from '../../db/attachment-store.js';
 import { ATTACHMENT_OUTCOMES, type AttachmentOutcome } from '../../domain/attachment-states.js';
 import { announceOperationNow, leaveMessage } from './messages.js';
 import { applyOutcome } from './apply-outcome.js';
@@ -129,10 +128,10 @@ export async function afterVolumeOutcome(deps: Pick<GatewayDeps, 'db' | 'bus' | 
 async function refreshAfterExtend(deps: Pick<GatewayDeps, 'db' | 'bus' | 'live' | 'log'>, volumeId: string, extendOperationId: string): Promise<void> {
   const em = deps.db.fork();
   const extend = await findOperation(em, extendOperationId);
-  const host = (await findVolume(em, volumeId))?.host;
-  if (!host) return;
-  const exported = (await exportsOnHost(em, host)).filter((a) => a.volumeId === volumeId);
+  // Each export is refreshed where it is: its attachment's host (for a backend host's volume, the member agent that exports it).
+  const exported = await exportsOfVolume(em, volumeId);
   for (const a of exported) {
+    const host = a.host!;
     // One refresh per attachment and extend, with an id derived from both: a redelivered extend outcome inserts nothing.
     const operationId = derivedId(`${extendOperationId}:${a.id}:refresh`);
     const payload: AgentRefreshAttachment = { operationId, attachmentId: a.id, volumeId, targetKind: a.targetKind };

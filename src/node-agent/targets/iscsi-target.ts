@@ -5,7 +5,8 @@
  * (every initiator when the request names none). `ro` makes the LUN read-only (qemu and
  * libiscsi see the write-protect bit; a write is refused).
  *
- * Backing stores: a raw image is the backing file itself (bstype rdwr); tgt cannot read
+ * Backing stores: a raw image is the backing file itself (bstype rdwr); an RBD image is served
+ * by tgt's rbd backing store straight from Ceph (bstype rbd, `tgt-backing.ts`); tgt cannot read
  * qcow2 or LUKS, so a qcow2 or encrypted image is shown as a raw file of plaintext by a
  * qemu-storage-daemon FUSE export under
  * `<stateDir>/iscsi/fuse/` (see `fuse-export.ts`). One daemon per image, shared by all its
@@ -36,6 +37,7 @@ import { parseAccounts, type TgtTarget } from './tgtadm.js';
 import { commandOf } from './proc-util.js';
 import { portalText, startTgtd, stopStaleTgtd, type Tgtd } from './tgtd-process.js';
 import { iqnPrefix, targetIqn, validateExportRequest } from './iscsi-names.js';
+import { confWithKeyring } from './tgt-backing.js';
 
 export class IscsiTarget implements Target {
   readonly kind = 'iscsi' as const;
@@ -239,7 +241,7 @@ export class IscsiTarget implements Target {
     }
     try {
       const fuse = needsQemuView(req.image) ? await this.acquireFuse(req) : undefined;
-      const entry: IscsiExport = { req, iqn, fuse };
+      const entry: IscsiExport = { req, iqn, fuse, rbdConf: fuse ? undefined : await this.rbdConf(req) };
       await this.tgt.createTarget(entry, targets);
       this.exports.set(req.attachmentId, entry);
       return this.connection(req);
@@ -247,6 +249,25 @@ export class IscsiTarget implements Target {
       await this.releaseFuse(req.image.path);
       throw err;
     }
+  }
+
+  /**
+   * The ceph.conf tgt reads for an RBD image whose pool names a keyring: tgt's rbd backing store
+   * takes no keyring option, so the target keeps a copy of the pool's conf that adds it
+   * (`<stateDir>/iscsi/ceph/`, rewritten for every export: the pool's conf may have changed).
+   */
+  private async rbdConf(req: ExportRequest): Promise<string | undefined> {
+    const rbd = req.image.rbd;
+    if (!rbd?.keyring) return undefined;
+    const dir = join(this.dir, 'ceph');
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    const file = join(dir, `${createHash('sha256').update(`${rbd.conf}\0${rbd.user}\0${rbd.keyring}`).digest('hex').slice(0, 24)}.conf`);
+    const conf = await fs.readFile(rbd.conf, 'utf8').catch((err: unknown) => {
+      throw new DriverError(`iscsi target: cannot read the ceph.conf ${rbd.conf} of the rbd pool: ${(err as Error).message}`, { cause: err });
+    });
+    await fs.writeFile(`${file}.tmp`, confWithKeyring(conf, rbd.user, rbd.keyring), { mode: 0o600 });
+    await fs.rename(`${file}.tmp`, file);
+    return file;
   }
 
   /** The live FUSE export of a qcow2 image, started when there is none. */

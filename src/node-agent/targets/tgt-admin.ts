@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DriverError } from '../drivers/index.js';
-import type { IscsiExport } from './iscsi-export.js';
+import { backingOf, type IscsiExport } from './iscsi-export.js';
 import { parseConnections, parseTargets, TgtadmError, type TgtTarget } from './tgtadm.js';
 import type { Tgtd } from './tgtd-process.js';
 
@@ -64,8 +64,8 @@ export class TgtAdmin {
   }
 
   async addLun(tid: number, entry: IscsiExport): Promise<void> {
-    const backing = entry.fuse?.mountpoint ?? entry.req.image.path;
-    await this.adm(['--op', 'new', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '--bstype', 'rdwr', '--backing-store', backing]);
+    const backing = backingOf(entry);
+    await this.adm(['--op', 'new', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '--bstype', backing.bstype, '--backing-store', backing.store, ...(backing.bsopts ? ['--bsopts', backing.bsopts] : [])]);
     if (entry.req.mode === 'ro') await this.adm(['--op', 'update', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '--params', 'readonly=1']);
   }
 

@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, type FlintConfig } from '../../../src/config/config.js';
 import { tempDir } from '../../helpers/tmp.js';
+import { backendHostsOf } from '../../../src/config/pool-config.js';
 
 const CWD = '/srv/flint';
 
@@ -527,4 +528,13 @@ test('FLINT_NBD_TLS_DIR turns on NBD over TLS (relative to the cwd); client veri
   t.deepEqual(err.problems, ['FLINT_NBD_TLS_VERIFY_CLIENTS: true or false, got "yes"']);
   const alone = configError(t, { FLINT_NBD_TLS_VERIFY_CLIENTS: 'true' });
   t.deepEqual(alone.problems, ['FLINT_NBD_TLS_VERIFY_CLIENTS: needs FLINT_NBD_TLS_DIR (client certificates are checked only over TLS)']);
+});
+
+test('a pool may name the backend host several agents share it under, not the agent\'s own host', (t) => {
+  const c = loadConfig({ FLINT_POOLS: '[{"name":"ceph","backendHost":"shared1"},{"name":"local"}]', FLINT_AGENT_HOST: 'store-1', FLINT_DATA_DIR: '/data' }, CWD);
+  t.is(c.pools[0]!.backendHost, 'shared1');
+  t.is(c.pools[1]!.backendHost, undefined);
+  t.deepEqual(backendHostsOf(c.pools), ['shared1']);
+  t.regex(configError(t, { FLINT_POOLS: '[{"name":"ceph","backendHost":"store-1"}]', FLINT_AGENT_HOST: 'store-1' }).problems[0]!, /backendHost: "store-1" is this agent's own host/);
+  t.regex(configError(t, { FLINT_POOLS: '[{"name":"ceph","backendHost":"a b"}]' }).problems[0]!, /^FLINT_POOLS\[0\]\.backendHost: a host name/);
 });
