@@ -23,7 +23,7 @@ import {
   type VolumeEncryption,
   type VolumeInfo,
 } from './driver.js';
-import { asDriverError, checkId, checkNewSize, existingOfSize, floor2, fmtGiB, round2 } from './file-util.js';
+import { asDriverError, checkId, checkNewSize, existingOfSize, fmtGiB } from './file-util.js';
 import {
   EACCES,
   EEXIST,
@@ -36,7 +36,6 @@ import {
   rbdJson,
   RbdError,
   removeImage,
-  runCeph,
   snapshotOf,
   SNAPSHOT_RE,
   snaps,
@@ -47,11 +46,10 @@ import {
 } from './rbd-cli.js';
 import { cloneVolume, createSnapshot, createVolumeFromSnapshot, deleteSnapshot, importVolume, listSnapshots, revertToSnapshot, type RbdPool } from './rbd-copies.js';
 import { listManageable, manageExisting, unmanage } from './rbd-manage.js';
+import { readStats } from './rbd-stats.js';
 
 /** `setup()`'s check that the cluster answers gives up after this. @default 30_000 */
 export const RBD_SETUP_TIMEOUT_MS = 30_000;
-/** `ceph df` (capacity) gives up after this: stats run on every heartbeat. @default 5_000 */
-export const CEPH_DF_TIMEOUT_MS = 5_000;
 /** How long `stats()` reuses what it read (a volume operation of this driver forgets it). @default 10_000 */
 export const RBD_STATS_TTL_MS = 10_000;
 
@@ -102,52 +100,10 @@ export class RbdDriver implements VolumeDriver {
   stats(): Promise<PoolCapacity> {
     const now = Date.now();
     if (this.cached && now - this.cached.at < RBD_STATS_TTL_MS) return this.cached.stats;
-    const stats = this.readStats();
+    const stats = readStats(this.pool);
     this.cached = { at: now, stats };
     stats.catch(() => (this.cached = undefined));
     return stats;
-  }
-
-  private async readStats(): Promise<PoolCapacity> {
-    const [du, df] = await Promise.all([
-      rbdJson<{ images: RbdDuEntry[]; total_used_size?: number }>(this.pool, ['du', '-p', this.pool.rbdPool], { images: [] }).catch((err: unknown) => {
-        throw asDriverError(err, `pool ${this.pool.name}: cannot read the usage of Ceph pool ${this.pool.rbdPool}`);
-      }),
-      this.cephDf(),
-    ]);
-    let provisioned = 0;
-    let volumeCount = 0;
-    let used = 0;
-    for (const e of du.images) {
-      used += e.used_size;
-      if (e.snapshot === undefined && VOLUME_IMAGE_RE.test(e.name)) {
-        provisioned += e.provisioned_size;
-        volumeCount++;
-      }
-    }
-    let total = df ? df.total : 0;
-    let free = df ? df.free : 0;
-    if (this.pool.capacityGiB !== undefined) {
-      const cap = this.pool.capacityGiB * GiB;
-      total = df ? Math.min(total, cap) : cap;
-      free = Math.max(0, Math.min(df ? free : cap, cap - used));
-    }
-    return { totalCapacityGiB: floor2(total / GiB), freeCapacityGiB: floor2(free / GiB), provisionedCapacityGiB: round2(provisioned / GiB), volumeCount };
-  }
-
-  /** The pool's total and free bytes by `ceph df`; undefined when it cannot tell (no mgr: zeros; or no answer in time). */
-  private async cephDf(): Promise<{ total: number; free: number } | undefined> {
-    try {
-      const out = JSON.parse(await runCeph(this.pool, 'ceph', ['df', '--format', 'json'], CEPH_DF_TIMEOUT_MS)) as {
-        pools?: { name: string; stats: { stored?: number; bytes_used?: number; max_avail?: number } }[];
-      };
-      const p = out.pools?.find((x) => x.name === this.pool.rbdPool);
-      const free = p?.stats.max_avail ?? 0;
-      if (!p || free <= 0) return undefined;
-      return { total: (p.stats.stored ?? p.stats.bytes_used ?? 0) + free, free };
-    } catch {
-      return undefined;
-    }
   }
 
   /** Encryption is not offered on rbd pools yet (docs/design/rbd-driver.md). */
