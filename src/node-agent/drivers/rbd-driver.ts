@@ -23,7 +23,7 @@ import {
   type VolumeEncryption,
   type VolumeInfo,
 } from './driver.js';
-import { asDriverError, checkId, checkNewSize, existingOfSize, floor2, fmtGiB, round2 } from './file-util.js';
+import { asDriverError, checkId, checkNewSize, existingOfSize, fmtGiB } from './file-util.js';
 import {
   EACCES,
   EEXIST,
@@ -36,7 +36,6 @@ import {
   rbdJson,
   RbdError,
   removeImage,
-  runCeph,
   snapshotOf,
   SNAPSHOT_RE,
   snaps,
@@ -47,13 +46,10 @@ import {
 } from './rbd-cli.js';
 import { cloneVolume, createSnapshot, createVolumeFromSnapshot, deleteSnapshot, importVolume, listSnapshots, revertToSnapshot, type RbdPool } from './rbd-copies.js';
 import { listManageable, manageExisting, unmanage } from './rbd-manage.js';
+import { CapacitySource, readStats } from './rbd-stats.js';
 
 /** `setup()`'s check that the cluster answers gives up after this. @default 30_000 */
 export const RBD_SETUP_TIMEOUT_MS = 30_000;
-/** `ceph df` (capacity) gives up after this: stats run on every heartbeat. @default 5_000 */
-export const CEPH_DF_TIMEOUT_MS = 5_000;
-/** How long after `ceph df` gave nothing it is tried again. @default 300_000 */
-const CEPH_DF_RETRY_MS = 300_000;
 /** How long `stats()` reuses what it read (a volume operation of this driver forgets it). @default 10_000 */
 export const RBD_STATS_TTL_MS = 10_000;
 
@@ -62,8 +58,8 @@ export class RbdDriver implements VolumeDriver {
   readonly name = 'rbd';
   readonly pool: RbdPoolConfig;
   private cached: { at: number; stats: Promise<PoolCapacity> } | undefined;
-  /** Until when `ceph df` is not asked (it gave nothing the last time). */
-  private noCephDfUntil = 0;
+  /** Whether `ceph df` answers (it does not without a ceph-mgr): see rbd-stats.ts. */
+  private readonly capacitySource = new CapacitySource();
   private readonly ctx: RbdPool;
 
   constructor(pool: RbdPoolConfig) {
@@ -106,85 +102,10 @@ export class RbdDriver implements VolumeDriver {
   stats(): Promise<PoolCapacity> {
     const now = Date.now();
     if (this.cached && now - this.cached.at < RBD_STATS_TTL_MS) return this.cached.stats;
-    const stats = this.readStats();
+    const stats = readStats(this.pool, this.capacitySource);
     this.cached = { at: now, stats };
     stats.catch(() => (this.cached = undefined));
     return stats;
-  }
-
-  private async readStats(): Promise<PoolCapacity> {
-    const [du, df] = await Promise.all([
-      rbdJson<{ images: RbdDuEntry[]; total_used_size?: number }>(this.pool, ['du', '-p', this.pool.rbdPool], { images: [] }).catch((err: unknown) => {
-        throw asDriverError(err, `pool ${this.pool.name}: cannot read the usage of Ceph pool ${this.pool.rbdPool}`);
-      }),
-      this.cephDf(),
-    ]);
-    let provisioned = 0;
-    let volumeCount = 0;
-    let used = 0;
-    for (const e of du.images) {
-      used += e.used_size;
-      if (e.snapshot === undefined && VOLUME_IMAGE_RE.test(e.name)) {
-        provisioned += e.provisioned_size;
-        volumeCount++;
-      }
-    }
-    const cluster = df ?? (await this.osdCapacity(used));
-    let total = cluster ? cluster.total : 0;
-    let free = cluster ? cluster.free : 0;
-    if (this.pool.capacityGiB !== undefined) {
-      const cap = this.pool.capacityGiB * GiB;
-      total = cluster ? Math.min(total, cap) : cap;
-      free = Math.max(0, Math.min(cluster ? free : cap, cap - used));
-    }
-    return { totalCapacityGiB: floor2(total / GiB), freeCapacityGiB: floor2(free / GiB), provisionedCapacityGiB: round2(provisioned / GiB), volumeCount };
-  }
-
-  /**
-   * The pool's share of the OSDs' raw space when `ceph df` cannot tell (no ceph-mgr): the block
-   * sizes of the OSDs up and in (`ceph osd metadata`) over the pool's replica count (`ceph osd
-   * dump`), and free is that less what this pool's images use (other pools' use is not seen).
-   * Both commands are answered by the monitors, with the caps of `profile rbd`.
-   */
-  private async osdCapacity(usedByPool: number): Promise<{ total: number; free: number } | undefined> {
-    try {
-      const [dump, meta] = await Promise.all([
-        runCeph(this.pool, 'ceph', ['osd', 'dump', '--format', 'json'], CEPH_DF_TIMEOUT_MS),
-        runCeph(this.pool, 'ceph', ['osd', 'metadata', '--format', 'json'], CEPH_DF_TIMEOUT_MS),
-      ]);
-      const osdMap = JSON.parse(dump) as { osds: { osd: number; up: number; in: number }[]; pools: { pool_name: string; size: number }[] };
-      const live = new Set(osdMap.osds.filter((o) => o.up === 1 && o.in === 1).map((o) => o.osd));
-      const raw = (JSON.parse(meta) as { id: number; bluestore_bdev_size?: string }[]).filter((m) => live.has(m.id)).reduce((n, m) => n + Number(m.bluestore_bdev_size ?? 0), 0);
-      const replicas = osdMap.pools.find((x) => x.pool_name === this.pool.rbdPool)?.size ?? 1;
-      if (raw <= 0) return undefined;
-      const total = raw / Math.max(1, replicas);
-      return { total, free: Math.max(0, total - usedByPool) };
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** The pool's total and free bytes by `ceph df`; undefined when it cannot tell (no mgr: zeros; or no answer in time). */
-  private async cephDf(): Promise<{ total: number; free: number } | undefined> {
-    if (Date.now() < this.noCephDfUntil) return undefined;
-    const found = await this.readCephDf();
-    // Without a mgr `ceph df` hangs until its timeout: ask again only now and then.
-    if (found === undefined) this.noCephDfUntil = Date.now() + CEPH_DF_RETRY_MS;
-    return found;
-  }
-
-  private async readCephDf(): Promise<{ total: number; free: number } | undefined> {
-    try {
-      const out = JSON.parse(await runCeph(this.pool, 'ceph', ['df', '--format', 'json'], CEPH_DF_TIMEOUT_MS)) as {
-        pools?: { name: string; stats: { stored?: number; bytes_used?: number; max_avail?: number } }[];
-      };
-      const p = out.pools?.find((x) => x.name === this.pool.rbdPool);
-      const free = p?.stats.max_avail ?? 0;
-      if (!p || free <= 0) return undefined;
-      return { total: (p.stats.stored ?? p.stats.bytes_used ?? 0) + free, free };
-    } catch {
-      return undefined;
-    }
   }
 
   /** Encryption is not offered on rbd pools yet (docs/design/rbd-driver.md). */
