@@ -159,6 +159,11 @@ export function parsePools(input: unknown, dataDir: string, problems: string[], 
     if (!v.thinProvisioning && format === 'qcow2') {
       problems.push(`FLINT_POOLS[${i}]: thick provisioning needs imageFormat "raw" (qcow2 images grow on write)`);
     }
+    if (v.backendHost !== undefined && format === 'qcow2') {
+      // A snapshot or grow of an in-use qcow2 image goes through the qemu-storage-daemon that holds
+      // it, on the one agent exporting it; another member would find the image locked.
+      problems.push(`FLINT_POOLS[${i}]: a file pool several agents serve (backendHost) needs imageFormat "raw"; qcow2 images in use are held by one agent's qemu`);
+    }
     const dir = directory ?? join('pools', v.name);
     pools.push({ ...common, driver: 'file', imageFormat: format, directory: isAbsolute(dir) ? dir : join(dataDir, dir), capacityGiB: v.capacityGiB, ...targets });
   });

@@ -83,6 +83,9 @@ export class RbdDriver implements VolumeDriver {
             : 'the cluster did not answer: check mon_host in the conf, that the monitors run, and the keyring';
       throw new DriverError(`${where} cannot be used: ${fix} (${(err as Error).message})`, { cause: err });
     }
+    // Copies a crash left half-made. Not on a pool several agents serve: another member may be
+    // making one now (deleteVolume removes what its own volume left).
+    if (this.pool.backendHost !== undefined) return;
     for (const name of names) {
       if (TEMP_IMAGE_RE.test(name)) await removeImage(this.pool, name).catch(() => undefined);
     }
@@ -147,7 +150,9 @@ export class RbdDriver implements VolumeDriver {
     const what = `pool ${this.pool.name}: could not delete volume ${volumeId}`;
     this.ctx.changed();
     try {
-      // A copy of it left half-made is removed where it fails (rbd-copies.ts), or by setup() after a crash.
+      // A copy of it left half-made is removed where it fails (rbd-copies.ts), or by setup() after a
+      // crash; on a pool several agents serve setup() leaves them, so its delete removes them.
+      if (this.pool.backendHost !== undefined) await this.removeTemporaries(volumeId);
       const list = await orMissing(() => snaps(this.pool, imageOf(volumeId)), null);
       if (list === null) return;
       for (const s of list) {
@@ -158,6 +163,13 @@ export class RbdDriver implements VolumeDriver {
     } catch (err) {
       throw asDriverError(err, what);
     }
+  }
+
+  /** Removes the half-made copies of a volume (`.volume-<id>.tmp-*`) a crash left behind. */
+  private async removeTemporaries(volumeId: string): Promise<void> {
+    const prefix = `.${imageOf(volumeId)}.tmp-`;
+    const names = (await rbd(this.pool, ['ls', this.pool.rbdPool])).split('\n').filter((n) => n.startsWith(prefix) && TEMP_IMAGE_RE.test(n));
+    for (const name of names) await removeImage(this.pool, name);
   }
 
   async extendVolume(volumeId: string, newSizeGiB: number): Promise<VolumeInfo> {

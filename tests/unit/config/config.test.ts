@@ -531,10 +531,14 @@ test('FLINT_NBD_TLS_DIR turns on NBD over TLS (relative to the cwd); client veri
 });
 
 test('a pool may name the backend host several agents share it under, not the agent\'s own host', (t) => {
-  const c = loadConfig({ FLINT_POOLS: '[{"name":"ceph","backendHost":"shared1"},{"name":"local"}]', FLINT_AGENT_HOST: 'store-1', FLINT_DATA_DIR: '/data' }, CWD);
+  const c = loadConfig({ FLINT_POOLS: '[{"name":"ceph","backendHost":"shared1","imageFormat":"raw"},{"name":"local"}]', FLINT_AGENT_HOST: 'store-1', FLINT_DATA_DIR: '/data' }, CWD);
   t.is(c.pools[0]!.backendHost, 'shared1');
   t.is(c.pools[1]!.backendHost, undefined);
   t.deepEqual(backendHostsOf(c.pools), ['shared1']);
-  t.regex(configError(t, { FLINT_POOLS: '[{"name":"ceph","backendHost":"store-1"}]', FLINT_AGENT_HOST: 'store-1' }).problems[0]!, /backendHost: "store-1" is this agent's own host/);
+  t.regex(configError(t, { FLINT_POOLS: '[{"name":"ceph","backendHost":"store-1","imageFormat":"raw"}]', FLINT_AGENT_HOST: 'store-1' }).problems[0]!, /backendHost: "store-1" is this agent's own host/);
   t.regex(configError(t, { FLINT_POOLS: '[{"name":"ceph","backendHost":"a b"}]' }).problems[0]!, /^FLINT_POOLS\[0\]\.backendHost: a host name/);
+  // qcow2 images in use are held by the qemu of the one agent exporting them.
+  t.deepEqual(configError(t, { FLINT_POOLS: '[{"name":"nfs","backendHost":"shared1"}]' }).problems, [
+    'FLINT_POOLS[0]: a file pool several agents serve (backendHost) needs imageFormat "raw"; qcow2 images in use are held by one agent\'s qemu',
+  ]);
 });
