@@ -9,6 +9,7 @@
  *   through `rbd diff --from-snap` (seconds, bytes read), next to a compare-mode incremental
  *   of the same bytes (reads everything; the manifests must be equal), and a restore into a
  *   new rbd image (MB/s, checked by sha256 of both images).
+ * - Sequential write and read MB/s through the iSCSI export (tgt-rbd) next to librbd (rbd-io.ts).
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -22,6 +23,7 @@ import { createBackupEngine, openRepository } from '../src/node-agent/backup/ind
 import { FileDriver, RbdDriver, type VolumeDriver } from '../src/node-agent/drivers/index.js';
 import type { Cleanup } from './cleanup.js';
 import { row, type Row } from './report.js';
+import { rbdIo, type RbdIoResult } from './rbd-io.js';
 import { round, timeMs } from './stats.js';
 
 const run = promisify(execFile);
@@ -29,6 +31,8 @@ const MiB = 1024 * 1024;
 
 export interface RbdBenchResult {
   rows: Row[];
+  /** iSCSI through tgt-rbd next to librbd. */
+  io: RbdIoResult;
   backup: {
     imageBytes: number;
     allocatedBytes: number;
@@ -76,7 +80,7 @@ async function rbdSha256(pool: RbdPoolConfig, image: string): Promise<string> {
 }
 
 /** Boots a cluster, measures, removes everything. `n` samples per latency metric; `imageMiB` of data in the backup image. */
-export async function rbdBench(opts: { n?: number; imageMiB?: number; log?: (msg: string) => void; cleanup: Cleanup }): Promise<RbdBenchResult> {
+export async function rbdBench(opts: { n?: number; imageMiB?: number; ioRuns?: number; log?: (msg: string) => void; cleanup: Cleanup }): Promise<RbdBenchResult> {
   const n = opts.n ?? 20;
   const imageMiB = opts.imageMiB ?? 512;
   const log = opts.log ?? (() => undefined);
@@ -96,6 +100,9 @@ export async function rbdBench(opts: { n?: number; imageMiB?: number; log?: (msg
 
   log(`latency: ${n} × create, snapshot, clone on rbd and on file (qcow2)`);
   const rows = [...(await driverLatency('rbd', rbd, n)), ...(await driverLatency('file qcow2', file, n))];
+
+  log('I/O: a 1 GiB rbd volume written and read through its iSCSI export and through librbd');
+  const io = await rbdIo(rbd, dir, { sizeGiB: 1, runs: opts.ioRuns ?? 3 });
 
   const size = 1024 * MiB;
   log(`backup: a 1 GiB rbd image with ${imageMiB} MiB of mixed random and compressible data`);
@@ -136,6 +143,7 @@ export async function rbdBench(opts: { n?: number; imageMiB?: number; log?: (msg
   const allocated = full!.readBytes ?? 0;
   return {
     rows,
+    io,
     backup: {
       imageBytes: size,
       allocatedBytes: allocated,

@@ -9,7 +9,7 @@
  * `--only backup` runs only the backup engine benchmark (bench/backup.ts), which the full run ends with;
  * `--only api-limits` only what the API limits cost in `volume(id)` throughput (bench/api-limits.ts);
  * `--only quota` only what the quota check costs a create, on SQLite and PostgreSQL (bench/quota.ts);
- * `--only rbd` only the rbd driver next to the file driver and rbd backups (bench/rbd.ts; boots its own Ceph).
+ * `--only rbd` only the rbd driver next to the file driver, iSCSI through tgt-rbd and rbd backups (bench/rbd.ts; boots its own Ceph), which the full run also ends with.
  */
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
@@ -22,6 +22,7 @@ import { backupBench, printBackupBench } from './backup.js';
 import { natsBaselines, postgresCommit, sqliteCommit } from './baselines.js';
 import { quotaBench } from './quota.js';
 import { formatRbdBackup, rbdBench } from './rbd.js';
+import { formatRbdIo } from './rbd-io.js';
 import { Cleanup } from './cleanup.js';
 import { cpuShare, cpuSnapshot } from './cpu.js';
 import type { BenchClient } from './client.js';
@@ -86,12 +87,13 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
     return;
   }
   if (opts.only === 'rbd') {
-    const r = await rbdBench({ n: opts.quick ? 5 : 20, imageMiB: opts.quick ? 128 : 512, log, cleanup });
+    const r = await rbdBench({ n: opts.quick ? 5 : 20, imageMiB: opts.quick ? 128 : 512, ioRuns: opts.quick ? 1 : 3, log, cleanup });
     await cleanup.run();
     console.log(`\nrbd and file drivers, ${startedAt.toISOString()}, load average ${loadavg().map((v) => round(v, 2)).join(' ')}\n`);
     console.log(table(r.rows));
+    console.log(`\n${formatRbdIo(r.io)}`);
     console.log(`\n${formatRbdBackup(r.backup)}`);
-    const results = { startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), quick: opts.quick, machine: machineInfo(ROOT), rows: jsonRows(r.rows), backup: r.backup };
+    const results = { startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), quick: opts.quick, machine: machineInfo(ROOT), rows: jsonRows(r.rows), io: r.io, backup: r.backup };
     console.log(`\nwritten ${writeResult(ROOT, 'rbd', startedAt, results)}`);
     return;
   }
@@ -181,6 +183,10 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
   log('backup engine: full, incremental (1% changed) and restore of one 1 GiB image, with cat and restic as baselines');
   const backup = await backupBench({ log });
 
+  log('rbd: the rbd driver next to the file driver, iSCSI through tgt-rbd, rbd diff backups (its own Ceph cluster)');
+  const rbd = await rbdBench({ n: opts.quick ? 5 : 20, imageMiB: opts.quick ? 128 : 512, ioRuns: opts.quick ? 1 : 3, log, cleanup });
+  await cleanup.run();
+
   const rows: Row[] = [
     row('create→AVAILABLE (subscriber), c=1', c1.samples),
     row(`create→AVAILABLE (subscriber), c=${CONC}`, c32.samples),
@@ -214,6 +220,7 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
   console.log(`\n${formatAttachLatency(attach)}`);
   console.log(`\n${formatAttachIo(io)}`);
   printBackupBench(backup);
+  console.log(`\n${table(rbd.rows)}\n\n${formatRbdIo(rbd.io)}\n\n${formatRbdBackup(rbd.backup)}`);
 
   const file = writeResult(ROOT, opts.database, startedAt, {
     startedAt: startedAt.toISOString(),
@@ -230,6 +237,7 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
     attachIo: io,
     attachLatency: { n: attach.n, p50Ms: round(attach.p50Ms, 1), p99Ms: round(attach.p99Ms, 1) },
     backup,
+    rbd: { rows: jsonRows(rbd.rows), io: rbd.io, backup: rbd.backup },
   });
   console.log(`\nwritten ${file}`);
 }

@@ -29,7 +29,7 @@ const REQUIRED = [
   { probe: 'fusermount3', pkg: 'fuse3', why: 'FUSE mounts of qemu-storage-daemon exports' },
   { probe: 'tgtd', pkg: 'tgt', why: 'the iSCSI target that exports attached volumes' },
   { probe: 'tgtadm', pkg: 'tgt', why: 'configures the iSCSI target' },
-  // Only with --ceph (or FLINT_DEV_CEPH=1), and with --test: Ceph RBD pools (dev mode boots a
+  // Only with --ceph (or FLINT_DEV_CEPH=1), --test and --bench: Ceph RBD pools (dev mode boots a
   // single-node cluster; the tests share one). Installed without recommends (~50 MB, not ~500).
   { probe: 'ceph-mon', pkg: 'ceph-mon', why: 'the monitor of the single-node Ceph cluster of dev mode and tests', ceph: true },
   { probe: 'ceph-osd', pkg: 'ceph-osd', why: 'the OSD of the single-node Ceph cluster of dev mode and tests', ceph: true },
@@ -45,7 +45,7 @@ const REQUIRED = [
 
 const forTests = process.argv.includes('--test');
 const forBench = process.argv.includes('--bench');
-const forCeph = forTests || process.argv.includes('--ceph') || process.env.FLINT_DEV_CEPH === '1';
+const forCeph = forTests || forBench || process.argv.includes('--ceph') || process.env.FLINT_DEV_CEPH === '1';
 
 // Debian keeps daemons such as nats-server in /usr/sbin, which is often not
 // in a non-root user's PATH; looking there too avoids a needless install.
