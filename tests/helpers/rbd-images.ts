@@ -2,7 +2,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
-import { rbdQemuPath } from '../../src/node-agent/backup/rbd-tracking.js';
+import { rbdFilename } from '../../src/node-agent/drivers/rbd-cli.js';
 import type { RbdPoolConfig } from '../../src/config/index.js';
 import { RbdDriver, type ImageSource } from '../../src/node-agent/drivers/index.js';
 import type { TestRbdPool } from './ceph.js';
@@ -21,7 +21,7 @@ export async function rbd(pool: TestRbdPool, args: readonly string[]): Promise<s
 /** The ImageSource of image `image` (or its snapshot) in the test pool, as the rbd driver gives it. */
 export function rbdSource(pool: TestRbdPool, image: string, sizeBytes: number, snapshot?: string): ImageSource {
   const ref = { pool: pool.rbdPool, image, conf: pool.conf, user: pool.user, keyring: pool.keyring, ...(snapshot === undefined ? {} : { snapshot }) };
-  return { path: rbdQemuPath(ref), format: 'raw', sizeBytes, rbd: ref };
+  return { path: rbdFilename(ref), format: 'raw', sizeBytes, rbd: ref };
 }
 
 /** A new empty image of `sizeBytes`. */

@@ -3,23 +3,15 @@
  * list, create and remove an image's snapshots, and list extents with `rbd diff`. Failures
  * become DriverErrors carrying rbd's own stderr.
  */
-import { execFile } from 'node:child_process';
 import { DriverError, type RbdLocation } from '../drivers/index.js';
+import { isMissing, runCeph } from '../drivers/rbd-cli.js';
 import { parseRbdDiff, type RbdDiffExtent } from './rbd-tracking.js';
-
-/** One rbd call taking longer than this is killed. @default 120_000 */
-export const DEFAULT_RBD_TIMEOUT_MS = 120_000;
 
 type ImageRef = Omit<RbdLocation, 'snapshot'>;
 
+/** `rbd` as the image's user, the way the rbd driver runs it (drivers/rbd-cli.ts). */
 function rbd(ref: ImageRef, args: readonly string[]): Promise<string> {
-  const auth = ['--conf', ref.conf, '--id', ref.user, ...(ref.keyring === undefined ? [] : ['--keyring', ref.keyring])];
-  return new Promise((resolve, reject) => {
-    execFile('rbd', [...auth, ...args], { timeout: DEFAULT_RBD_TIMEOUT_MS, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new DriverError(`rbd ${args.join(' ')} failed: ${String(stderr).trim() || err.message}`, { cause: err }));
-      else resolve(String(stdout));
-    });
-  });
+  return runCeph({ cluster: ref }, 'rbd', args);
 }
 
 function spec(ref: ImageRef, snapshot?: string): string {
@@ -41,7 +33,7 @@ export async function removeSnapshot(ref: ImageRef, name: string): Promise<void>
   try {
     await rbd(ref, ['snap', 'rm', '--no-progress', spec(ref, name)]);
   } catch (err) {
-    if (/No such file|does not exist|ENOENT/i.test((err as Error).message)) return;
+    if (isMissing(err)) return;
     throw err;
   }
 }

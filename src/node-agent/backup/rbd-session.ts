@@ -19,7 +19,8 @@ import type { ImageSource, RbdLocation } from '../drivers/index.js';
 import type { ChangeSession } from './change-session.js';
 import type { Range } from './chunk-plan.js';
 import { createSnapshot, diffExtents, listSnapshots, removeSnapshot } from './rbd-cli.js';
-import { allocatedFromDiff, chooseParentSnapshot, rbdBackupSnapshotName, rbdQemuPath, staleRbdSnapshots } from './rbd-tracking.js';
+import { allocatedFromDiff, chooseParentSnapshot, rbdBackupSnapshotName, staleRbdSnapshots } from './rbd-tracking.js';
+import { rbdFilename } from '../drivers/rbd-cli.js';
 import type { BackupLog, BackupManifest, ChangeTracking } from './types.js';
 
 const quiet: BackupLog = { info: () => undefined, warn: () => undefined };
@@ -107,7 +108,7 @@ export class RbdSession implements ChangeSession {
       const created = rbdBackupSnapshotName(req.backupId);
       await createSnapshot(image, created);
       const ref = { ...image, snapshot: created };
-      const source: ImageSource = { ...req.source, path: rbdQemuPath(ref), rbd: ref };
+      const source: ImageSource = { ...req.source, path: rbdFilename(ref), rbd: ref };
       if (choice.use === null) {
         if (hasParent) log.info({ ...fields, reason: choice.reason }, `${choice.reason}: reading all allocated chunks`);
       } else log.info({ ...fields, snapshot: choice.use }, `reading only the chunks written since parent ${req.parent!.backupId} (rbd diff)`);

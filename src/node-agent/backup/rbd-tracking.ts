@@ -73,13 +73,3 @@ export function allocatedFromDiff(extents: readonly RbdDiffExtent[]): Range[] {
   return extents.filter((e) => e.exists).map(({ offset, length }) => ({ offset, length }));
 }
 
-/** The escape qemu's `rbd:` filename needs: `:` and `@` and `\` in a value are preceded by `\`. */
-function escapeRbdValue(value: string): string {
-  return value.replace(/[\\:@/]/g, (c) => (c === '/' ? c : `\\${c}`));
-}
-
-/** qemu's filename of an RBD image or snapshot: `rbd:POOL/IMAGE[@SNAP]:conf=CONF:id=USER[:keyring=KEYRING]`. */
-export function rbdQemuPath(ref: { pool: string; image: string; snapshot?: string; conf: string; user: string; keyring?: string }): string {
-  const name = `${escapeRbdValue(ref.pool)}/${escapeRbdValue(ref.image)}${ref.snapshot === undefined ? '' : `@${escapeRbdValue(ref.snapshot)}`}`;
-  return `rbd:${name}:conf=${escapeRbdValue(ref.conf)}:id=${escapeRbdValue(ref.user)}${ref.keyring === undefined ? '' : `:keyring=${escapeRbdValue(ref.keyring)}`}`;
-}

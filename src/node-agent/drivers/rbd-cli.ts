@@ -7,8 +7,8 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import type { RbdPoolConfig } from '../../config/index.js';
-import { DriverError } from './driver.js';
+import type { RbdCluster, RbdPoolConfig } from '../../config/index.js';
+import { DriverError, type RbdLocation } from './driver.js';
 
 /** A single `rbd` call taking longer than this is killed (a copy or flatten may take long). @default 3_600_000 */
 export const DEFAULT_RBD_TIMEOUT_MS = 3_600_000;
@@ -62,15 +62,19 @@ function qemuEscape(s: string): string {
   return s.replace(/[\\:@]/g, (c) => `\\${c}`);
 }
 
-/** The qemu file name of an image: `rbd:POOL/IMAGE[@SNAP]:conf=CONF:id=USER[:keyring=K]`. */
+/** The qemu file name of an RBD image or snapshot: `rbd:POOL/IMAGE[@SNAP]:conf=CONF:id=USER[:keyring=K]`. */
+export function rbdFilename(loc: RbdLocation): string {
+  const name = `${qemuEscape(loc.pool)}/${qemuEscape(loc.image)}${loc.snapshot === undefined ? '' : `@${qemuEscape(loc.snapshot)}`}`;
+  return `rbd:${name}:conf=${qemuEscape(loc.conf)}:id=${qemuEscape(loc.user)}${loc.keyring === undefined ? '' : `:keyring=${qemuEscape(loc.keyring)}`}`;
+}
+
+/** The qemu file name of image `image` (or its snapshot) of the pool. */
 export function qemuFilename(pool: RbdPoolConfig, image: string, snapshot?: string): string {
-  const { conf, user, keyring } = pool.cluster;
-  const name = `${pool.rbdPool}/${image}${snapshot === undefined ? '' : `@${snapshot}`}`;
-  return `rbd:${name}:conf=${qemuEscape(conf)}:id=${qemuEscape(user)}${keyring === undefined ? '' : `:keyring=${qemuEscape(keyring)}`}`;
+  return rbdFilename({ pool: pool.rbdPool, image, ...(snapshot === undefined ? {} : { snapshot }), ...pool.cluster });
 }
 
 /** The options every call gets: the cluster, the user, and a bounded wait for the monitors. */
-export function clusterArgs(pool: RbdPoolConfig): string[] {
+export function clusterArgs(pool: CephClient): string[] {
   const { conf, user, keyring } = pool.cluster;
   return ['-c', conf, '--id', user, ...(keyring === undefined ? [] : ['--keyring', keyring]), '--client-mount-timeout', String(RBD_MOUNT_TIMEOUT_S)];
 }
@@ -82,7 +86,7 @@ function meaningful(stderr: string): string {
 }
 
 /** Runs `binary` (rbd or ceph) with the cluster's options and `args`; resolves its stdout. */
-export function runCeph(pool: RbdPoolConfig, binary: 'rbd' | 'ceph', args: readonly string[], timeoutMs = DEFAULT_RBD_TIMEOUT_MS): Promise<string> {
+export function runCeph(pool: CephClient, binary: 'rbd' | 'ceph', args: readonly string[], timeoutMs = DEFAULT_RBD_TIMEOUT_MS): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(binary, [...clusterArgs(pool), ...args], { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
@@ -97,8 +101,13 @@ export function runCeph(pool: RbdPoolConfig, binary: 'rbd' | 'ceph', args: reado
   });
 }
 
-export function rbd(pool: RbdPoolConfig, args: readonly string[], timeoutMs?: number): Promise<string> {
+export function rbd(pool: CephClient, args: readonly string[], timeoutMs?: number): Promise<string> {
   return runCeph(pool, 'rbd', args, timeoutMs);
+}
+
+/** Who the `rbd` and `ceph` tools run as: a pool's cluster, or an image's (`{ cluster: RbdLocation }`). */
+export interface CephClient {
+  readonly cluster: RbdCluster;
 }
 
 /** `rbd … --format json`, parsed; an empty answer (some commands print nothing for nothing) is `empty`. */

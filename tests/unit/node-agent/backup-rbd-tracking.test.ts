@@ -3,7 +3,7 @@ import test from 'ava';
 import { planFromBitmap } from '../../../src/node-agent/backup/change-tracking.js';
 import { planChunks } from '../../../src/node-agent/backup/chunk-plan.js';
 import { validateManifest } from '../../../src/node-agent/backup/manifest.js';
-import { allocatedFromDiff, chooseParentSnapshot, parseRbdDiff, rbdBackupSnapshotName, rbdQemuPath, staleRbdSnapshots } from '../../../src/node-agent/backup/rbd-tracking.js';
+import { allocatedFromDiff, chooseParentSnapshot, parseRbdDiff, rbdBackupSnapshotName, staleRbdSnapshots } from '../../../src/node-agent/backup/rbd-tracking.js';
 
 const K = 1024;
 const parent = { backupId: 'p1', volumeId: 'v1', sizeBytes: 64 * K, chunkSize: 4 * K };
@@ -55,14 +55,6 @@ test('a discarded extent makes its chunk read again (as zeros: no entry), the un
   const plan = planFromBitmap(allocated, changed, parentEntries, 16 * K, 4 * K);
   t.deepEqual(plan.read, []);
   t.deepEqual(plan.reuse.map((r) => r.entry.offset), [0, 4 * K]);
-});
-
-test('qemu’s rbd filename names pool, image, snapshot and credentials, escaping colons', (t) => {
-  t.is(rbdQemuPath({ pool: 'volumes', image: 'volume-1', conf: '/d/ceph.conf', user: 'flint' }), 'rbd:volumes/volume-1:conf=/d/ceph.conf:id=flint');
-  t.is(
-    rbdQemuPath({ pool: 'volumes', image: 'volume-1', snapshot: 'backup-b1', conf: '/d:x/ceph.conf', user: 'flint', keyring: '/k/kr' }),
-    'rbd:volumes/volume-1@backup-b1:conf=/d\\:x/ceph.conf:id=flint:keyring=/k/kr',
-  );
 });
 
 test('a manifest records rbd-diff as its change tracking', (t) => {

@@ -1,5 +1,6 @@
-/** How qemu tools are told to open an encrypted image (src/node-agent/drivers/image-opts.ts): pure argument building. */
+/** How qemu tools are told to open an image (src/node-agent/drivers/image-opts.ts, and rbd-cli.ts for RBD file names): pure argument building. */
 import test from 'ava';
+import { rbdFilename } from '../../../src/node-agent/drivers/rbd-cli.js';
 import { encryptedCreateOptions, formatBlockdev, imageOptsString, jsonImageName, needsQemuView, qemuFormat } from '../../../src/node-agent/drivers/image-opts.js';
 import { qsdArgs } from '../../../src/node-agent/targets/fuse-export.js';
 import { qemuNbdArgs } from '../../../src/node-agent/qemu-nbd.js';
@@ -54,4 +55,12 @@ test('protocolNode: a file, or an RBD image (snapshot and keyring included) as q
   t.false('snapshot' in withKeyring);
   t.is(imageOptsString('rbd:volumes/volume-v1:conf=/c:id=flint', 'raw', true), 'driver=luks,file.driver=rbd,file.filename=rbd:volumes/volume-v1:conf=/c:id=flint,key-secret=flint-key');
   t.deepEqual(JSON.parse(jsonImageName({ path: 'rbd:x', rbd }, 'raw').slice(5)).file, { driver: 'rbd', pool: 'volumes', image: 'volume-v1', snapshot: 'snapshot-s1', conf: '/etc/ceph/ceph.conf', user: 'flint' });
+});
+
+test('qemu’s rbd filename names pool, image, snapshot and credentials, escaping colons', (t) => {
+  t.is(rbdFilename({ pool: 'volumes', image: 'volume-1', conf: '/d/ceph.conf', user: 'flint' }), 'rbd:volumes/volume-1:conf=/d/ceph.conf:id=flint');
+  t.is(
+    rbdFilename({ pool: 'volumes', image: 'volume-1', snapshot: 'backup-b1', conf: '/d:x/ceph.conf', user: 'flint', keyring: '/k/kr' }),
+    'rbd:volumes/volume-1@backup-b1:conf=/d\\:x/ceph.conf:id=flint:keyring=/k/kr',
+  );
 });
