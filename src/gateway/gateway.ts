@@ -60,7 +60,15 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const snapshots = new SnapshotMutations({ config, db, bus, live, log });
   const admin = new AdminMutations({ config, db, bus, live, log });
   const migration = new MigrationMutations({ config, db, bus, live, log, pools });
-  const attachments = new AttachmentMutations({ config, db, bus, live, log, pools }, secrets);
+  // The live view of pools and services: dashboards, and which agent exports an attachment of a shared pool.
+  const feed = await ClusterFeed.start({
+    bus,
+    db,
+    pools,
+    heartbeatSeconds: config.heartbeatSeconds,
+    onError: (err) => log.warn({ err }, 'dashboard feed error'),
+  });
+  const attachments = new AttachmentMutations({ config, db, bus, live, log, pools, services: () => feed.servicesNow() }, secrets);
   const backupLive = new BackupLive(bus, db);
   backupLive.start((err) => log.warn({ err }, 'ignored an unreadable backup event'));
   const backups = new BackupMutations({ config, db, bus, live, log, backupLive, volumes, pools });
@@ -70,13 +78,6 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   // Depth, cost, timeout, rates and WebSocket limits (src/gateway/limits/, FLINT_API_*).
   const limits = createApiLimits(config.apiLimits, tokens.auth);
   limits.prepareSchema(schema);
-  const feed = await ClusterFeed.start({
-    bus,
-    db,
-    pools,
-    heartbeatSeconds: config.heartbeatSeconds,
-    onError: (err) => log.warn({ err }, 'dashboard feed error'),
-  });
   const stopPoolGauge = setPoolSource(poolSourceFrom(() => pools.list(), () => capacity.allocations(db.fork())));
   const ports: Ports = {
     volumes,

@@ -38,7 +38,7 @@ export class ClusterFeed implements ClusterFeedPort {
       deps.onError,
     );
     this.serviceStream = new SharedSnapshots(
-      async () => this.currentServices(),
+      async () => this.servicesNow(),
       (beats) => nextDown(beats.map((b) => ({ at: b.heartbeatAt, intervalSeconds: b.intervalSeconds }))),
       deps.onError,
     );
@@ -101,7 +101,8 @@ export class ClusterFeed implements ClusterFeedPort {
     await loaded;
   }
 
-  private currentServices(): ServiceHeartbeat[] {
+  /** The services' heartbeats as the watch has them now (no read: attachments ask on every create). */
+  servicesNow(): ServiceHeartbeat[] {
     // The bucket's TTL removes old beats without telling watchers: forget them the same way.
     const oldest = Date.now() - SERVICES_TTL_MS;
     return [...this.beats.values()].filter((b) => new Date(b.heartbeatAt).getTime() > oldest);

@@ -10,7 +10,6 @@ import type { EntityManager } from '@mikro-orm/knex';
 import {
   ATTACHMENT_COMMAND,
   ATTACHMENT_KIND,
-  readServiceBeats,
   subjects,
   type AgentExportAttachment,
   type AgentUnexportAttachment,
@@ -46,7 +45,7 @@ import {
 import { checkConnector, checkInstanceId, type Connector } from '../../domain/connector.js';
 import { chooseAttachmentTarget, type TargetChoice } from '../../domain/attachment-target-choice.js';
 import { checkReason } from '../../domain/admin-rules.js';
-import { chooseExportHost } from '../../domain/export-host.js';
+import { chooseExportHost, type MemberBeat } from '../../domain/export-host.js';
 import { canSee, requireAdmin, requireWriter } from '../../domain/access.js';
 import { checkIdempotencyKey, ConflictError, NotFoundError, type OperationKind, type Problems } from '../../domain/index.js';
 import type {
@@ -64,8 +63,8 @@ import { RETRY, runMutation } from './kernel.js';
 
 const CAS_ATTEMPTS = 5;
 
-/** The gateway's deps plus the pools' heartbeats: what each pool offers for exports. */
-export type AttachmentDeps = GatewayDeps & { pools: PoolList };
+/** The gateway's deps plus the pools' heartbeats (what each pool offers for exports) and the services' (which agents serve a backend host). */
+export type AttachmentDeps = GatewayDeps & { pools: PoolList; services: () => readonly MemberBeat[] };
 
 /** What a new attachment starts from: its volume as read, the live attachments of it, and the target chosen. */
 interface NewAttachment {
@@ -139,7 +138,7 @@ export class AttachmentMutations implements AttachmentsPort {
       check: async (em, { volume, requestHash }) => {
         const live = await liveAttachmentsOf(em, volume.id);
         checkNewAttachment({ id: volume.id, status: volume.status, multiattach: volume.multiattach, hasPool: !!volume.host && !!volume.pool }, live);
-        const host = connector ? await this.exportHost(volume, attachmentId) : volume.host;
+        const host = connector ? this.exportHost(volume, attachmentId) : volume.host;
         return { volume, requestHash, live: live.map((a) => a.status), kind: this.targetFor(volume, requested, connector).kind, host };
       },
       transition: async (tx, { volume, requestHash, live, kind, host }) => {
@@ -198,15 +197,11 @@ export class AttachmentMutations implements AttachmentsPort {
   /**
    * The host that exports a new export of `volume`: its own host, or for a backend host's
    * volume an UP member agent of that backend (src/domain/export-host.ts, from the services'
-   * heartbeats). With no member UP, a member all the same: the command waits in its queue,
-   * as for a volume on a DOWN host.
+   * heartbeats, as the gateway's watch has them). With no member UP, a member all the same: the
+   * command waits in its queue, as for a volume on a DOWN host.
    */
-  private async exportHost(volume: Volume, attachmentId: string): Promise<string> {
-    const beats = await readServiceBeats(this.deps.bus).catch((err: unknown) => {
-      this.deps.log.warn({ err }, 'could not read the services\' heartbeats; exporting on the volume\'s host');
-      return [];
-    });
-    const choice = chooseExportHost(volume.host!, attachmentId, beats);
+  private exportHost(volume: Volume, attachmentId: string): string {
+    const choice = chooseExportHost(volume.host!, attachmentId, this.deps.services());
     if (!choice.up) this.deps.log.warn({ attachmentId, backendHost: volume.host, members: choice.members, host: choice.host }, 'no agent of the volume\'s backend host is UP; the export waits for one');
     return choice.host;
   }
@@ -222,7 +217,7 @@ export class AttachmentMutations implements AttachmentsPort {
         assertAttachmentCanStart('update', current.status, current.id);
         const volume = await findVolume(em, current.volumeId);
         if (!volume || !volume.host || !volume.pool) throw new NotFoundError('Volume', current.volumeId);
-        return { current, volume, connector, host: await this.exportHost(volume, current.id) };
+        return { current, volume, connector, host: this.exportHost(volume, current.id) };
       },
       transition: (tx, { current, volume, connector, host }) =>
         casAttachment(tx, current.id, { from: ['reserved'], expectedVersion: current.version }, { status: 'attaching', connector, host, pool: volume!.pool, exportRequested: true }),

@@ -15,9 +15,17 @@ export const CEPH_DF_TIMEOUT_MS = 5_000;
 /** How long after `ceph df` gave nothing it is tried again. @default 300_000 */
 export const CEPH_DF_RETRY_MS = 300_000;
 
-/** Where one pool's total and free space come from: `ceph df` until it gives nothing, then the OSDs for a while. */
+/** How long the OSDs' total is kept: they change when OSDs are added, not between heartbeats. @default 300_000 */
+export const OSD_TOTAL_TTL_MS = 300_000;
+
+/**
+ * Where one pool's total and free space come from: `ceph df` until it gives nothing, then the
+ * OSDs for a while (their total read again every OSD_TOTAL_TTL_MS: each `ceph` call is a Python
+ * process of a few hundred ms of CPU, and stats run on every heartbeat).
+ */
 export class CapacitySource {
   private noCephDfUntil = 0;
+  private osdTotal: { at: number; total: number } | undefined;
 
   /** The pool's total and free bytes; undefined when the cluster cannot tell. */
   async read(pool: RbdPoolConfig, usedByPool: () => Promise<number>): Promise<{ total: number; free: number } | undefined> {
@@ -27,7 +35,14 @@ export class CapacitySource {
       // Without a mgr `ceph df` reads zeros or hangs until its timeout: ask again only now and then.
       this.noCephDfUntil = Date.now() + CEPH_DF_RETRY_MS;
     }
-    return osdCapacity(pool, await usedByPool());
+    const now = Date.now();
+    if (this.osdTotal === undefined || now - this.osdTotal.at >= OSD_TOTAL_TTL_MS) {
+      const total = await osdTotal(pool);
+      this.osdTotal = total === undefined ? undefined : { at: now, total };
+    }
+    if (this.osdTotal === undefined) return undefined;
+    const { total } = this.osdTotal;
+    return { total, free: Math.max(0, total - (await usedByPool())) };
   }
 }
 
@@ -60,10 +75,10 @@ export async function readStats(pool: RbdPoolConfig, source: CapacitySource): Pr
 /**
  * The pool's share of the OSDs' raw space when `ceph df` cannot tell (no ceph-mgr): the block
  * sizes of the OSDs up and in (`ceph osd metadata`) over the pool's replica count (`ceph osd
- * dump`); free is that less what this pool's images use (other pools' use is not seen). Both
+ * dump`). Free is that less what this pool's images use (other pools' use is not seen). Both
  * are answered by the monitors, with the caps of `profile rbd`.
  */
-async function osdCapacity(pool: RbdPoolConfig, usedByPool: number): Promise<{ total: number; free: number } | undefined> {
+async function osdTotal(pool: RbdPoolConfig): Promise<number | undefined> {
   try {
     const [dump, meta] = await Promise.all([
       runCeph(pool, 'ceph', ['osd', 'dump', '--format', 'json'], CEPH_DF_TIMEOUT_MS),
@@ -73,8 +88,7 @@ async function osdCapacity(pool: RbdPoolConfig, usedByPool: number): Promise<{ t
     const live = new Set(osdMap.osds.filter((o) => o.up === 1 && o.in === 1).map((o) => o.osd));
     const raw = (JSON.parse(meta) as { id: number; bluestore_bdev_size?: string }[]).filter((m) => live.has(m.id)).reduce((n, m) => n + Number(m.bluestore_bdev_size ?? 0), 0);
     if (raw <= 0) return undefined;
-    const total = raw / Math.max(1, osdMap.pools.find((x) => x.pool_name === pool.rbdPool)?.size ?? 1);
-    return { total, free: Math.max(0, total - usedByPool) };
+    return raw / Math.max(1, osdMap.pools.find((x) => x.pool_name === pool.rbdPool)?.size ?? 1);
   } catch {
     return undefined;
   }
