@@ -11,8 +11,8 @@
  *   new rbd image (MB/s, checked by sha256 of both images).
  * - Sequential write and read MB/s through the iSCSI export (tgt-rbd) next to librbd (rbd-io.ts).
  */
-import { execFile, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import { createBackupEngine, openRepository } from '../src/node-agent/backup/ind
 import { FileDriver, RbdDriver, type VolumeDriver } from '../src/node-agent/drivers/index.js';
 import type { Cleanup } from './cleanup.js';
 import { row, type Row } from './report.js';
+import { rbdSha256 } from '../tests/helpers/rbd-images.js';
 import { rbdIo, type RbdIoResult } from './rbd-io.js';
 import { round, timeMs } from './stats.js';
 
@@ -67,16 +68,6 @@ async function driverLatency(label: string, driver: VolumeDriver, n: number): Pr
     await driver.deleteVolume(`b${i}`);
   }
   return [row(`${label} createVolume 1 GiB`, create), row(`${label} createSnapshot`, snap), row(`${label} cloneVolume`, clone)];
-}
-
-async function rbdSha256(pool: RbdPoolConfig, image: string): Promise<string> {
-  const { conf, user, keyring } = pool.cluster;
-  const hash = createHash('sha256');
-  const child = spawn('rbd', ['-c', conf, '--id', user, ...(keyring ? ['--keyring', keyring] : []), 'export', '--no-progress', `${pool.rbdPool}/${image}`, '-'], { stdio: ['ignore', 'pipe', 'ignore'] });
-  child.stdout.on('data', (d: Buffer) => hash.update(d));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  if (code !== 0) throw new Error(`bench: rbd export ${image} exited ${code}`);
-  return hash.digest('hex');
 }
 
 /** Boots a cluster, measures, removes everything. `n` samples per latency metric; `imageMiB` of data in the backup image. */
@@ -138,7 +129,8 @@ export async function rbdBench(opts: { n?: number; imageMiB?: number; ioRuns?: n
   await rbd.createVolume('rs', 1);
   const target = await rbd.imageSource('rs');
   const restoreSeconds = (await timeMs(() => engine.restore({ manifest: incr!, target }))) / 1000;
-  if ((await rbdSha256(rbdPool, 'volume-rs')) !== (await rbdSha256(rbdPool, 'volume-bk'))) throw new Error('bench: the restored rbd image differs from the source');
+  const user = { conf: cluster.conf, user: 'bench', keyring, rbdPool: 'bench' };
+  if ((await rbdSha256(user, 'volume-rs')) !== (await rbdSha256(user, 'volume-bk'))) throw new Error('bench: the restored rbd image differs from the source');
 
   const allocated = full!.readBytes ?? 0;
   return {

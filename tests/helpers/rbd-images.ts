@@ -9,7 +9,10 @@ import type { TestRbdPool } from './ceph.js';
 
 const run = promisify(execFile);
 
-function auth(pool: TestRbdPool): string[] {
+/** Who runs `rbd`, and on which pool: a test pool, or any pool's conf, user and keyring. */
+export type RbdUser = Pick<TestRbdPool, 'conf' | 'user' | 'keyring' | 'rbdPool'>;
+
+function auth(pool: RbdUser): string[] {
   return ['--conf', pool.conf, '--id', pool.user, '--keyring', pool.keyring];
 }
 
@@ -36,7 +39,7 @@ export async function qemuWriteRbd(image: ImageSource, writes: readonly [number,
 }
 
 /** sha256 of every byte of the image (or snapshot), zeros included, read with `rbd export`. */
-export async function rbdSha256(pool: TestRbdPool, image: string, snapshot?: string): Promise<string> {
+export async function rbdSha256(pool: RbdUser, image: string, snapshot?: string): Promise<string> {
   const hash = createHash('sha256');
   const child = spawn('rbd', [...auth(pool), 'export', '--no-progress', `${pool.rbdPool}/${image}${snapshot ? `@${snapshot}` : ''}`, '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';

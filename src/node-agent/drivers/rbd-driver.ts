@@ -168,7 +168,7 @@ export class RbdDriver implements VolumeDriver {
   /** Removes the half-made copies of a volume (`.volume-<id>.tmp-*`) a crash left behind. */
   private async removeTemporaries(volumeId: string): Promise<void> {
     const prefix = `.${imageOf(volumeId)}.tmp-`;
-    const names = (await rbd(this.pool, ['ls', this.pool.rbdPool])).split('\n').filter((n) => n.startsWith(prefix) && TEMP_IMAGE_RE.test(n));
+    const names = (await rbdJson<string[]>(this.pool, ['ls', this.pool.rbdPool], [])).filter((n) => n.startsWith(prefix) && TEMP_IMAGE_RE.test(n));
     for (const name of names) await removeImage(this.pool, name);
   }
 
