@@ -38,6 +38,7 @@ import { startBackupRecovery } from './sweepers/backup-recovery.js';
 import { startDeadlineExtender } from './sweepers/deadline-extender.js';
 import { stampOperationDeadlines, startDeadlineSweeper } from './sweepers/deadlines.js';
 import { startOutboxSweeper } from './sweepers/outbox.js';
+import { startQueuedDeleteSweeper } from './sweepers/queued-deletes.js';
 
 export interface RunningGateway {
   /** `http://host:port/graphql` */
@@ -102,6 +103,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const outbox = startOutboxSweeper(bus, db, log);
   const deadlines = startDeadlineSweeper(db, live, log, config.operationTimeoutSeconds, bus);
   const transferExpiry = startTransferExpiry(db, live, log, config.transferExpirySeconds);
+  const queuedDeletes = startQueuedDeleteSweeper({ db, bus, live, log });
   // Backup and migration progress push their operations' deadlines (src/gateway/sweepers/deadline-extender.ts).
   const extender = startDeadlineExtender(db, bus, backupLive, log, config.operationTimeoutSeconds);
   const reconcile = startReconcileResponder(bus, db, log, secrets);
@@ -116,6 +118,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
       await tokens.stop();
       deadlines.stop();
       transferExpiry.stop();
+      queuedDeletes.stop();
       extender.stop();
       backupRecovery.stop();
       reconcile.stop();

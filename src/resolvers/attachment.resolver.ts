@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subs
 import type { LiveAttachment } from '../bus/index.js';
 import { requirePrincipal } from '../domain/access.js';
 import type { AttachmentStatus } from '../domain/attachment-states.js';
-import type { AttachmentResult } from './ports/attachments.js';
+import type { AttachmentDeleteResult, AttachmentResult } from './ports/attachments.js';
 import type { Context } from './context.js';
 import { OperationObject, UserMessageObject } from './types/operation.js';
 import { StatusAuditObject } from './types/admin.js';
@@ -26,6 +26,7 @@ import { VolumeObject } from './types/volume.js';
 import { connectionOf } from './types/relay.js';
 
 const payload = (r: AttachmentResult) => ({ attachment: AttachmentObject.from(r.attachment), operation: OperationObject.from(r.operation) });
+const deleted = (r: AttachmentDeleteResult) => ({ attachment: AttachmentObject.from(r.attachment), operation: r.operation && OperationObject.from(r.operation), alreadyDeleted: r.alreadyDeleted });
 
 const ERRORS = 'Errors: NOT_FOUND, INVALID_STATE (says the current state and the allowed ones), CONFLICT (it changed meanwhile), BAD_USER_INPUT, FORBIDDEN (reader token), UNAUTHENTICATED.';
 
@@ -89,7 +90,7 @@ export class AttachmentResolver {
       ERRORS,
   })
   async deleteAttachment(@Arg('input', () => AttachmentIdInput, { description: 'The attachment.' }) input: AttachmentIdInput, @Ctx() ctx: Context) {
-    return payload(await ctx.ports.attachments.delete(ctx.principal, input));
+    return deleted(await ctx.ports.attachments.delete(ctx.principal, input));
   }
 
   @Mutation(() => ForceDetachPayload, {

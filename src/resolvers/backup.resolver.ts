@@ -2,12 +2,13 @@ import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subs
 import type { LiveBackup } from '../bus/index.js';
 import { toBackupView, type Backup } from '../db/index.js';
 import { requirePrincipal } from '../domain/access.js';
-import type { BackupProgressValue, BackupResult } from './ports/backups.js';
+import type { BackupDeleteResult, BackupProgressValue, BackupResult } from './ports/backups.js';
 import type { Context } from './context.js';
 import {
   BackupConnection,
   BackupFilter,
   BackupPayload,
+  DeleteBackupPayload,
   BackupPhaseEnum,
   BackupProgressObject,
   BackupStatusEnum,
@@ -25,6 +26,7 @@ import { connectionOf } from './types/relay.js';
 
 const view = (b: Backup) => BackupObject.from(b, toBackupView);
 const payload = (r: BackupResult) => ({ backup: view(r.backup), operation: OperationObject.from(r.operation) });
+const deleted = (r: BackupDeleteResult) => ({ backup: view(r.backup), operation: r.operation && OperationObject.from(r.operation), alreadyDeleted: r.alreadyDeleted });
 
 interface SubscribeData<A> {
   args: A;
@@ -94,14 +96,14 @@ export class BackupResolver {
     return { backup: view(r.backup), volume: VolumeObject.from(r.volume), operation: OperationObject.from(r.operation) };
   }
 
-  @Mutation(() => BackupPayload, {
+  @Mutation(() => DeleteBackupPayload, {
     description:
       'Deletes a backup that is AVAILABLE, ERROR or ERROR_DELETING, or cancels one being taken (CREATING): it goes DELETING, then DELETED; the chunks no other backup uses are collected. ' +
       'Other backups of the volume, older or newer, stay restorable. ' +
       `Errors: NOT_FOUND, INVALID_STATE (says the current state), CONFLICT (expectedVersion is stale), SERVICE_UNAVAILABLE (no agent can reach the repository), ${ERRORS}.`,
   })
   async deleteBackup(@Arg('input', () => DeleteBackupInput, { description: 'The backup to delete.' }) input: DeleteBackupInput, @Ctx() ctx: Context) {
-    return payload(await ctx.ports.backups.delete(ctx.principal, input));
+    return deleted(await ctx.ports.backups.delete(ctx.principal, input));
   }
 
   @Mutation(() => BackupPayload, {

@@ -4,9 +4,9 @@ import type { Context } from './context.js';
 import { MigrateVolumeInput, MigrateVolumePayload, MigrationPolicyEnum, RetypeVolumeInput, RetypeVolumePayload } from './types/migration.js';
 import { OperationObject } from './types/operation.js';
 import { VolumeObject } from './types/volume.js';
-import type { VolumeResult } from './ports/volumes.js';
+import type { VolumeChangeResult } from './ports/volumes.js';
 
-const payload = (r: VolumeResult) => ({ volume: VolumeObject.from(r.volume), operation: OperationObject.from(r.operation) });
+const payload = (r: VolumeChangeResult) => ({ volume: VolumeObject.from(r.volume), operation: r.operation && OperationObject.from(r.operation) });
 
 @Resolver(() => VolumeObject)
 export class MigrationResolver {

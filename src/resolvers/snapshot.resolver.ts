@@ -15,7 +15,11 @@ import { SnapshotConnection, SnapshotFilter, SnapshotObject } from './types/snap
 import { VolumeObject } from './types/volume.js';
 import { connectionOf } from './types/relay.js';
 
-const payload = (r: SnapshotResult) => ({ snapshot: SnapshotObject.from(r.snapshot), operation: OperationObject.from(r.operation) });
+const payload = (r: Omit<SnapshotResult, 'operation'> & { operation: SnapshotResult['operation'] | null; alreadyDeleted?: boolean }) => ({
+  snapshot: SnapshotObject.from(r.snapshot),
+  operation: r.operation && OperationObject.from(r.operation),
+  alreadyDeleted: r.alreadyDeleted ?? false,
+});
 
 @Resolver(() => SnapshotObject)
 export class SnapshotResolver {

@@ -42,7 +42,7 @@ export class TransferResolver {
   })
   async deleteVolumeTransfer(@Arg('input', () => DeleteVolumeTransferInput, { description: 'The transfer to cancel.' }) input: DeleteVolumeTransferInput, @Ctx() ctx: Context): Promise<DeleteVolumeTransferPayload> {
     const r = await ctx.ports.transfers.delete(ctx.principal, input);
-    return { transfer: VolumeTransferObject.from(r.transfer), volume: r.volume ? VolumeObject.from(r.volume) : null };
+    return { transfer: VolumeTransferObject.from(r.transfer), volume: r.volume ? VolumeObject.from(r.volume) : null, alreadyDeleted: r.alreadyDeleted };
   }
 
   @Query(() => VolumeTransferConnection, {

@@ -6,7 +6,7 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { requireAdmin } from '../domain/index.js';
 import type { Context } from './context.js';
-import { CreateVolumeTypeInput, DeleteVolumeTypeInput, VolumeTypeObject } from './types/system.js';
+import { CreateVolumeTypeInput, DeleteVolumeTypeInput, DeleteVolumeTypePayload, VolumeTypeObject } from './types/system.js';
 import { UpdateVolumeTypeInput, VolumeTypeAccessInput } from './types/volume-type-inputs.js';
 
 @Resolver(() => VolumeTypeObject)
@@ -47,13 +47,13 @@ export class VolumeTypeResolver {
     return VolumeTypeObject.from(await ctx.ports.volumeTypes.create(ctx.principal, input));
   }
 
-  @Mutation(() => ID, {
+  @Mutation(() => DeleteVolumeTypePayload, {
     description:
-      'Deletes a volume type that no volume uses any more (admins only) and returns its id. ' +
-      'Errors: NOT_FOUND, INVALID_STATE (volumes still use it: says how many; delete or retype them first), FORBIDDEN, UNAUTHENTICATED.',
+      'Deletes a volume type that no volume uses any more (admins only). Deleting one that is gone already succeeds with `alreadyDeleted: true`. ' +
+      'Errors: INVALID_STATE (volumes still use it: says how many; delete or retype them first), FORBIDDEN, UNAUTHENTICATED.',
   })
-  async deleteVolumeType(@Arg('input', () => DeleteVolumeTypeInput, { description: 'The volume type to delete.' }) input: DeleteVolumeTypeInput, @Ctx() ctx: Context): Promise<string> {
-    return ctx.ports.volumeTypes.delete(ctx.principal, input);
+  async deleteVolumeType(@Arg('input', () => DeleteVolumeTypeInput, { description: 'The volume type to delete.' }) input: DeleteVolumeTypeInput, @Ctx() ctx: Context): Promise<DeleteVolumeTypePayload> {
+    return Object.assign(new DeleteVolumeTypePayload(), await ctx.ports.volumeTypes.delete(ctx.principal, input));
   }
 
   @Mutation(() => VolumeTypeObject, {

@@ -16,10 +16,14 @@ import {
 } from './types/volume-inputs.js';
 import { VolumeConnection, VolumeFilter, VolumeObject } from './types/volume.js';
 import { SnapshotObject } from './types/snapshot.js';
-import type { VolumeResult } from './ports/volumes.js';
+import type { VolumeChangeResult } from './ports/volumes.js';
 import { connectionOf } from './types/relay.js';
 
-const payload = (r: VolumeResult) => ({ volume: VolumeObject.from(r.volume), operation: OperationObject.from(r.operation) });
+const payload = (r: VolumeChangeResult & { alreadyDeleted?: boolean }) => ({
+  volume: VolumeObject.from(r.volume),
+  operation: r.operation && OperationObject.from(r.operation),
+  alreadyDeleted: r.alreadyDeleted ?? false,
+});
 
 @Resolver(() => VolumeObject)
 export class VolumeResolver {

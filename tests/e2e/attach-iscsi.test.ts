@@ -215,9 +215,16 @@ test.serial('an agent restart brings the exports back', async (t) => {
   await detach(t, a.id);
 });
 
-test.serial('multiattach: a second attachment is refused without the flag, allowed with it; IN_USE until the last detach', async (t) => {
+test.serial('multiattach: a second attachment is refused without the flag, allowed with it; IN_USE until the last detach; the same instance and host attaching again gets its attachment back', async (t) => {
   const single = await availableVolume(t, 'single');
   const first = await attach(t, single);
+  // CSI's ControllerPublish: repeated (no key), it answers with the attachment there is.
+  const repeat = await call(t, t.context.member, CreateAttachmentDocument, { input: { volumeId: single, instanceId: 'vm-1', connector: { initiator: INI, host: 'consumer-1', ip: '127.0.0.1' } } });
+  t.is(repeat.data?.createAttachment.attachment.id, first.id, JSON.stringify(repeat.errors));
+  // The same consumer asking for another mode is a CONFLICT naming the attachment.
+  const otherMode = await call(t, t.context.member, CreateAttachmentDocument, { input: { volumeId: single, instanceId: 'vm-1', mode: 'RO', connector: { initiator: INI, host: 'consumer-1' } } });
+  t.is(code(otherMode), 'CONFLICT');
+  t.regex(otherMode.errors![0]!.message, new RegExp(first.id));
   const second = await call(t, t.context.member, CreateAttachmentDocument, { input: { volumeId: single, instanceId: 'vm-2', connector: { initiator: INI, host: 'c2' } } });
   t.is(code(second), 'INVALID_STATE');
   t.regex(second.errors![0]!.message, new RegExp(`already attached \\(attachments: ${first.id}`));
@@ -266,8 +273,12 @@ test.serial('a reserved attachment gets its connector later; every refused trans
   const gone = await call(t, t.context.member, CompleteAttachmentDocument, { id });
   t.is(code(gone), 'INVALID_STATE');
   t.regex(gone.errors![0]!.message, /is DETACHED/);
+  // Deleting a DETACHED attachment again is done already (idempotent), with the operation that detached it.
   const again = await call(t, t.context.member, DeleteAttachmentDocument, { id });
-  t.is(code(again), 'INVALID_STATE');
+  t.falsy(again.errors, JSON.stringify(again.errors));
+  t.true(again.data!.deleteAttachment.alreadyDeleted);
+  t.is(again.data!.deleteAttachment.operation?.kind, 'delete_attachment');
+  t.is(again.data!.deleteAttachment.operation?.status, 'SUCCEEDED');
   const missing = await call(t, t.context.member, CreateAttachmentDocument, { input: { volumeId: '00000000-0000-0000-0000-000000000000', instanceId: 'x' } });
   t.is(code(missing), 'NOT_FOUND');
   const noIni = await call(t, t.context.member, CreateAttachmentDocument, { input: { volumeId, instanceId: 'x', targetKind: 'ISCSI', connector: { host: 'h' } } });

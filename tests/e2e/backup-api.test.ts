@@ -147,8 +147,11 @@ test.serial('incremental backups store only what changed; deleting the middle on
   const del = ok(await call(c, member, DeleteBackupDocument, { input: { id: inc1.id } }));
   t.is(del.deleteBackup.backup.status, 'DELETING');
   await waitForBackup(c.client(member), inc1.id, (x) => x === null, { what: `backup ${inc1.id} to be deleted` });
-  t.is((await waitForOperation(c.client(member), del.deleteBackup.operation.id)).status, 'SUCCEEDED');
+  t.is((await waitForOperation(c.client(member), del.deleteBackup.operation!.id)).status, 'SUCCEEDED');
   t.is((await chunkFiles(repo(t))).length, chunksBefore, 'every chunk of inc1 is still referenced');
+  // Deleting it again is done already, with the operation that deleted it; nothing more is removed.
+  const again = ok(await call(c, member, DeleteBackupDocument, { input: { id: inc1.id } }));
+  t.deepEqual({ alreadyDeleted: again.deleteBackup.alreadyDeleted, status: again.deleteBackup.backup.status, operation: again.deleteBackup.operation?.id }, { alreadyDeleted: true, status: 'DELETED', operation: del.deleteBackup.operation!.id });
 
   for (const [b, ref] of [[full, `${refs}-1.qcow2`], [inc2, `${refs}-3.qcow2`]] as const) {
     const target = await newVolume(c, member, `from-${b.name}`);
@@ -300,7 +303,7 @@ test.serial('bad requests: every one a GraphQL error with its code, nothing chan
   await waitForBackup(c.client(member), running.createBackup.backup.id, 'AVAILABLE');
   await waitForVolume(c.client(member), id, 'AVAILABLE');
   const deleted = ok(await call(c, member, DeleteBackupDocument, { input: { id: running.createBackup.backup.id } }));
-  t.is((await waitForOperation(c.client(member), deleted.deleteBackup.operation.id)).status, 'SUCCEEDED');
+  t.is((await waitForOperation(c.client(member), deleted.deleteBackup.operation!.id)).status, 'SUCCEEDED');
   t.is(code(await call(c, member, VerifyBackupDocument, { input: { id: running.createBackup.backup.id } })), 'NOT_FOUND');
 
   // Export and import: a record this Flint knows is a CONFLICT.

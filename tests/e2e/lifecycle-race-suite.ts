@@ -1,8 +1,7 @@
 /**
  * Races and lifecycle bad paths end to end (issue 3): two concurrent deletes of one
- * volume (and of one snapshot) start exactly one delete, the other is INVALID_STATE (or
- * CONFLICT with `expectedVersion`), and the volume ends DELETED once with one delete
- * operation; extend of a volume that has snapshots keeps the data (checked with qemu-io)
+ * volume (and of one snapshot) start exactly one delete and both answer with it (deletes are
+ * idempotent, issue 16), and the volume ends DELETED once with one delete operation; extend of a volume that has snapshots keeps the data (checked with qemu-io)
  * and the snapshot's; extend from a wrong state or to a smaller size is refused.
  * Registered once per database (lifecycle-race-*.test.ts).
  */
@@ -108,36 +107,30 @@ export function registerLifecycleRaceSuite(database: 'sqlite' | 'postgresql'): v
   }
 
   for (const withVersion of [false, true]) {
-    const loser = withVersion ? 'CONFLICT or INVALID_STATE' : 'INVALID_STATE';
-    const losers = withVersion ? ['CONFLICT', 'INVALID_STATE'] : ['INVALID_STATE'];
-    test.serial(`two concurrent deleteVolume${withVersion ? ' with expectedVersion' : ''}: one starts the delete, the other is ${loser}, one delete operation`, async (t) => {
+    test.serial(`two concurrent deleteVolume${withVersion ? ' with expectedVersion' : ''}: one delete starts, both answer with it, one delete operation`, async (t) => {
       const v = await availableVolume(t, `race-${withVersion}`);
       const input = withVersion ? { id: v.id, expectedVersion: v.version } : { id: v.id };
       const results = await Promise.all([call(t, DeleteVolumeDocument, { input }), call(t, DeleteVolumeDocument, { input })]);
-      const won = results.filter((r) => !r.errors);
-      const lost = results.filter((r) => r.errors);
-      t.is(won.length, 1, JSON.stringify(results));
-      t.is(lost.length, 1);
-      // Without a version the loser is refused by the state; with one, by the version when it read the volume
-      // before the winner's commit, else by the state it then saw (DELETING). A loser that read it only after
-      // the agent had deleted it (a slow request beside a fast delete) finds nothing: NOT_FOUND.
-      t.true([...losers, 'NOT_FOUND'].includes(code(lost[0]!) ?? ''), JSON.stringify(lost[0]!.errors));
-      t.is(won[0]!.data!.deleteVolume.volume.status, 'DELETING');
+      t.deepEqual(results.map((r) => r.errors), [undefined, undefined], JSON.stringify(results));
+      // The loser's compare-and-set failed (state or version); it then found the winner's delete under way,
+      // or (a slow request beside a fast delete) the volume DELETED by it: the same operation either way.
+      const [a, b] = results.map((r) => r.data!.deleteVolume);
+      t.is(a!.operation!.id, b!.operation!.id);
+      t.true([a, b].some((d) => d!.volume.status === 'DELETING' && !d!.alreadyDeleted));
       await waitVolume(t, v.id, 'DELETED');
       t.deepEqual(await operationsOf(t, 'delete_volume', v.id), ['SUCCEEDED'], 'exactly one delete operation');
-      // A third delete finds nothing to delete.
-      t.is(code(await call(t, DeleteVolumeDocument, { input: { id: v.id } })), 'NOT_FOUND');
+      // A third delete is done already.
+      const third = await call(t, DeleteVolumeDocument, { input: { id: v.id } });
+      t.deepEqual({ alreadyDeleted: third.data?.deleteVolume.alreadyDeleted, operation: third.data?.deleteVolume.operation?.id }, { alreadyDeleted: true, operation: a!.operation!.id });
     });
 
-    test.serial(`two concurrent deleteSnapshot${withVersion ? ' with expectedVersion' : ''}: one starts the delete, the other is ${loser}`, async (t) => {
+    test.serial(`two concurrent deleteSnapshot${withVersion ? ' with expectedVersion' : ''}: one delete starts, both answer with it`, async (t) => {
       const v = await availableVolume(t, `snap-race-${withVersion}`);
       const s = await availableSnapshot(t, v.id, 'racy');
       const input = withVersion ? { id: s.id, expectedVersion: s.version } : { id: s.id };
       const results = await Promise.all([call(t, DeleteSnapshotDocument, { input }), call(t, DeleteSnapshotDocument, { input })]);
-      const lost = results.filter((r) => r.errors);
-      t.is(results.filter((r) => !r.errors).length, 1, JSON.stringify(results));
-      // As for volumes: NOT_FOUND when the loser read the snapshot after it was deleted.
-      t.true([...losers, 'NOT_FOUND'].includes(code(lost[0]!) ?? ''), JSON.stringify(lost[0]?.errors));
+      t.deepEqual(results.map((r) => r.errors), [undefined, undefined], JSON.stringify(results));
+      t.is(results[0]!.data!.deleteSnapshot.operation!.id, results[1]!.data!.deleteSnapshot.operation!.id);
       await waitUntil(`snapshot ${s.id} to be DELETED`, () => snapshotStatus(t, s.id), (st) => st === 'DELETED', 30_000);
       t.deepEqual(await operationsOf(t, 'delete_snapshot', s.id), ['SUCCEEDED'], 'exactly one delete operation');
       t.is((await volumeStatus(t, v.id))?.status, 'AVAILABLE', 'the volume is untouched');
@@ -175,10 +168,11 @@ export function registerLifecycleRaceSuite(database: 'sqlite' | 'postgresql'): v
     });
   }
 
-  test.serial('extend from a wrong state, to a smaller size or of another project\'s volume is refused', async (t) => {
+  test.serial('extend from a wrong state, to a smaller size or of another project\'s volume is refused; to the size it has is done already', async (t) => {
     const v = await availableVolume(t, 'shrinky', 'gold', 2);
     t.is(code(await call(t, ExtendVolumeDocument, { input: { id: v.id, newSizeGiB: 1 } })), 'BAD_USER_INPUT');
-    t.is(code(await call(t, ExtendVolumeDocument, { input: { id: v.id, newSizeGiB: 2 } })), 'BAD_USER_INPUT');
+    const same = await call(t, ExtendVolumeDocument, { input: { id: v.id, newSizeGiB: 2 } });
+    t.deepEqual({ errors: same.errors, operation: same.data?.extendVolume.operation }, { errors: undefined, operation: null });
     t.is(code(await t.context.cluster.client(t.context.other).raw(ExtendVolumeDocument, { input: { id: v.id, newSizeGiB: 3 } })), 'NOT_FOUND');
     const broken = await call(t, CreateVolumeFromDocument, { input: { name: 'nowhere', sizeGiB: 1, volumeType: 'gold', availabilityZone: 'no-such-zone' } });
     const errored = await waitVolume(t, broken.data!.createVolume.volume.id, 'ERROR');

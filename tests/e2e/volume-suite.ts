@@ -28,7 +28,7 @@ import {
 } from '../../src/client/index.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { errorCode } from '../helpers/sdk.js';
-import { EventLog, waitForVolume, type VolumeState } from '../helpers/wait.js';
+import { EventLog, waitForOperation, waitForVolume, type VolumeState } from '../helpers/wait.js';
 import { collect, wsClient } from '../helpers/ws.js';
 
 interface Ctx {
@@ -127,6 +127,16 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
     const shrink = await flint(t, token).raw(ExtendVolumeDocument, { input: { id: volume.id, newSizeGiB: 2 } });
     t.is(shrink.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
     t.regex(shrink.errors![0]!.message, /only grow/);
+    // The same extend again (a client that timed out): done already, no new operation, no version bump.
+    const again = await flint(t, token).raw(ExtendVolumeDocument, { input: { id: volume.id, newSizeGiB: 4 } });
+    t.falsy(again.errors, JSON.stringify(again.errors));
+    t.is(again.data!.extendVolume.operation, null);
+    t.deepEqual({ status: again.data!.extendVolume.volume.status, sizeGiB: again.data!.extendVolume.volume.sizeGiB, version: again.data!.extendVolume.volume.version }, { status: 'AVAILABLE', sizeGiB: 4, version: done.version });
+    // A rename to the name it has: the same.
+    const rename = await flint(t, token).raw(UpdateVolumeDocument, { input: { id: volume.id, name: 'grow-me' } });
+    t.falsy(rename.errors, JSON.stringify(rename.errors));
+    t.is(rename.data!.updateVolume.operation, null);
+    t.is(rename.data!.updateVolume.volume.version, done.version);
   });
 
   test.serial('delete ends with DELETED on the subscription, which then completes, and the image is gone', async (t) => {
@@ -140,10 +150,18 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
     const r = await flint(t, admin).raw(DeleteVolumeDocument, { input: { id: volume.id } });
     t.falsy(r.errors);
     t.is(r.data!.deleteVolume.volume.status, 'DELETING');
+    t.false(r.data!.deleteVolume.alreadyDeleted);
+    const operationId = r.data!.deleteVolume.operation!.id;
     await sub.waitFor((v) => v.status === 'DELETED');
     await sub.waitEnd();
     t.false(existsSync(file));
     t.is(await get(t, admin, volume.id), null);
+    // Deleting it again succeeds and says it was gone, with the operation that deleted it.
+    const again = await flint(t, admin).raw(DeleteVolumeDocument, { input: { id: volume.id } });
+    t.falsy(again.errors, JSON.stringify(again.errors));
+    t.true(again.data!.deleteVolume.alreadyDeleted);
+    t.is(again.data!.deleteVolume.volume.status, 'DELETED');
+    t.deepEqual({ id: again.data!.deleteVolume.operation?.id, status: again.data!.deleteVolume.operation?.status }, { id: operationId, status: 'SUCCEEDED' });
   });
 
   test.serial('the same idempotency key returns the same volume; other parameters with it are a CONFLICT', async (t) => {
@@ -190,16 +208,29 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
     t.is(bad.errors?.[0]?.extensions?.code, 'NOT_FOUND');
   });
 
-  test.serial('a command waits for a stopped agent, delete of a CREATING volume is INVALID_STATE, and the volume is created when the agent returns', async (t) => {
+  test.serial('a command waits for a stopped agent; a delete of the CREATING volume is queued and runs once the agent has created it', async (t) => {
     const token = t.context.memberA;
     await t.context.cluster.stopAgent('host-b');
     const { volume } = (await create(t, token, { name: 'patient', sizeGiB: 1, volumeType: 'bronze' })).data!.createVolume;
+    const sub = changes(t, token, volume.id);
     const del = await flint(t, token).raw(DeleteVolumeDocument, { input: { id: volume.id } });
-    t.is(del.errors?.[0]?.extensions?.code, 'INVALID_STATE');
-    t.regex(del.errors![0]!.message, /is CREATING and cannot be deleted/);
+    t.falsy(del.errors, JSON.stringify(del.errors));
+    t.false(del.data!.deleteVolume.alreadyDeleted);
+    t.is(del.data!.deleteVolume.volume.status, 'CREATING');
+    const queued = del.data!.deleteVolume.operation!;
+    t.deepEqual({ kind: queued.kind, status: queued.status }, { kind: 'delete_volume', status: 'PENDING' });
+    // Asked again (a client that timed out): the same queued delete, not a second one.
+    const again = await flint(t, token).raw(DeleteVolumeDocument, { input: { id: volume.id } });
+    t.falsy(again.errors, JSON.stringify(again.errors));
+    t.is(again.data!.deleteVolume.operation!.id, queued.id);
     t.is((await get(t, token, volume.id))!.status, 'CREATING');
     t.context.cluster.startAgent('host-b');
-    await waitForVolume(flint(t, token), volume.id, 'AVAILABLE');
+    await sub.waitFor((v) => v.status === 'DELETED');
+    sub.close();
+    const seen = sub.values.map((v) => v.status);
+    t.true(seen.indexOf('AVAILABLE') < seen.indexOf('DELETING'), seen.join(' → '));
+    t.is((await waitForOperation(flint(t, token), queued.id)).status, 'SUCCEEDED');
+    t.is(await get(t, token, volume.id), null);
   });
 
   test.serial('bad input is refused with BAD_USER_INPUT listing every problem, and nothing is written', async (t) => {

@@ -94,7 +94,7 @@ for (const backend of BACKENDS as readonly Backend[]) {
     await apply(KIND.snapshotOutcome, { operationId: made.operation.id, snapshotId: made.snapshot.id, volumeId: volume.id, outcome: 'create.succeeded' });
     t.is((await findSnapshot(db().fork(), made.snapshot.id))?.status, 'available');
     const del = await snapshots.delete(p, { id: made.snapshot.id });
-    await apply(KIND.snapshotOutcome, { operationId: del.operation.id, snapshotId: made.snapshot.id, volumeId: volume.id, outcome: 'delete.succeeded' });
+    await apply(KIND.snapshotOutcome, { operationId: del.operation!.id, snapshotId: made.snapshot.id, volumeId: volume.id, outcome: 'delete.succeeded' });
     const s = await findSnapshot(db().fork(), made.snapshot.id);
     t.is(s?.status, 'deleted');
     t.truthy(s?.deletedAt);

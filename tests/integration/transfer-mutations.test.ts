@@ -2,7 +2,7 @@
  * Volume transfers (src/gateway/mutations/transfer.ts, ../sweepers/transfer-expiry.ts) on
  * both databases, without NATS: the key shown once and stored hashed, one answer for a
  * wrong key and a missing transfer, the volume and its snapshots moved with their usage,
- * the receiver's quota checked, cancel, expiry, and two receivers racing for one transfer.
+ * the receiver's quota checked, cancel (again: done already), expiry, and two receivers racing for one transfer.
  */
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
@@ -124,7 +124,11 @@ for (const backend of BACKENDS) {
     const cancelled = await transfers.delete(giver, { id: a.transfer.id });
     t.is(cancelled.transfer.status, 'cancelled');
     t.is(cancelled.volume?.status, 'available');
-    t.is((await refusal(t, transfers.delete(giver, { id: a.transfer.id }))).code, 'INVALID_STATE');
+    t.false(cancelled.alreadyDeleted);
+    // Cancelling again is done already (idempotent), and changes nothing.
+    const again = await transfers.delete(giver, { id: a.transfer.id });
+    t.deepEqual({ status: again.transfer.status, alreadyDeleted: again.alreadyDeleted, volume: again.volume }, { status: 'cancelled', alreadyDeleted: true, volume: null });
+    t.is((await refusal(t, transfers.delete(other, { id: a.transfer.id }))).code, 'NOT_FOUND');
     // Past its expiry: no longer accepted, and the sweep ends it.
     await db.fork().nativeUpdate(VolumeTransfer, { id: b.transfer.id }, { expiresAt: new Date(Date.now() - 1000) });
     t.is((await refusal(t, transfers.accept(other, { transferId: b.transfer.id, authKey: b.authKey }))).code, 'NOT_FOUND');
@@ -133,6 +137,7 @@ for (const backend of BACKENDS) {
     t.is((await db.fork().findOneOrFail(VolumeTransfer, { id: b.transfer.id })).status, 'expired');
     t.is((await db.fork().findOneOrFail(Volume, { id: b.volume.id })).status, 'available');
     t.is((await transfers.list(giver, {})).rows.length, 0);
+    t.true((await transfers.delete(giver, { id: b.transfer.id })).alreadyDeleted, 'an expired transfer is gone already too');
   });
 
   test(`${backend}: two projects accepting one transfer at once: exactly one gets it`, async (t) => {

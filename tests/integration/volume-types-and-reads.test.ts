@@ -91,9 +91,12 @@ for (const backend of BACKENDS as readonly Backend[]) {
     const bad = await refusal(t, types.create(admin, { name: ' ', extraSpecs: 'x' }));
     t.is(bad.code, 'BAD_USER_INPUT');
     t.is((await refusal(t, types.create(principal('member'), { name: uniq('m') }))).code, 'FORBIDDEN');
-    t.is((await refusal(t, types.delete(admin, { id: randomUUID() }))).code, 'NOT_FOUND');
-    t.is(await types.delete(admin, { id: type.id }), type.id);
+    t.deepEqual(await types.delete(admin, { id: type.id }), { id: type.id, alreadyDeleted: false });
     t.is(await findVolumeType(db().fork(), type.id), null);
+    // Idempotent: gone already (or never there) is success, said so.
+    t.deepEqual(await types.delete(admin, { id: type.id }), { id: type.id, alreadyDeleted: true });
+    const never = randomUUID();
+    t.deepEqual(await types.delete(admin, { id: never }), { id: never, alreadyDeleted: true });
   });
 
   test(`a grant given twice changes nothing (also inside a PostgreSQL transaction); revoking twice is NOT_FOUND (${backend})`, async (t) => {

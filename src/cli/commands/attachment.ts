@@ -89,7 +89,7 @@ async function waitFor(client: FlintClient, id: string, until: (a: AttachmentFie
 
 const failed = (a: AttachmentFieldsFragment) => a.status === 'ERROR_ATTACHING' || a.status === 'ERROR_DETACHING';
 
-async function finish(ctx: CliContext, started: { attachment: AttachmentFieldsFragment; operation: OperationFieldsFragment }, o: WaitOptions, until: (a: AttachmentFieldsFragment) => boolean): Promise<void> {
+async function finish(ctx: CliContext, started: { attachment: AttachmentFieldsFragment; operation: OperationFieldsFragment | null }, o: WaitOptions, until: (a: AttachmentFieldsFragment) => boolean): Promise<void> {
   const attachment = o.wait ? await waitFor(ctx.client, started.attachment.id, (a) => until(a) || failed(a), o.waitTimeout * 1000) : started.attachment;
   const result = { attachment, operation: started.operation };
   ctx.print(result, () => attachmentFields(attachment, started.operation));

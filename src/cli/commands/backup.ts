@@ -96,8 +96,9 @@ async function follow(ctx: CliContext, backupId: string, op: OperationFieldsFrag
   }
 }
 
-async function finish(ctx: CliContext, started: { backup: BackupFieldsFragment; operation: OperationFieldsFragment }, o: WaitOptions): Promise<void> {
-  if (!o.wait) {
+async function finish(ctx: CliContext, started: { backup: BackupFieldsFragment; operation: OperationFieldsFragment | null }, o: WaitOptions): Promise<void> {
+  // Nothing started (deleted already): nothing to wait for.
+  if (!o.wait || !started.operation) {
     ctx.print(started, () => backupFields(started.backup, started.operation));
     return;
   }

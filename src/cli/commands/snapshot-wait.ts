@@ -21,7 +21,7 @@ export type SnapshotAction = 'create' | 'delete';
 /** What a snapshot mutation returns: the snapshot and the operation doing the work. */
 export interface SnapshotMutationResult {
   snapshot: SnapshotFieldsFragment;
-  operation: OperationFieldsFragment;
+  operation: OperationFieldsFragment | null;
 }
 
 /** The status the snapshot has while `action` runs. */
@@ -44,6 +44,8 @@ export async function waitForSnapshotAction(
   timeoutMs: number,
 ): Promise<SnapshotMutationResult> {
   let snapshot = started.snapshot;
+  // Nothing was started (it was deleted already): nothing to wait for.
+  if (!started.operation) return started;
   if (!isSnapshotSettled(action, snapshot.status)) {
     const progress = startProgress(ctx.stderr, `snapshot ${snapshot.name}`, snapshot.status);
     try {
@@ -80,10 +82,10 @@ export async function snapshotFailureOf(ctx: CliContext, result: SnapshotMutatio
   const { snapshot, operation } = result;
   if (snapshot.status.startsWith('ERROR')) {
     const messages = (await ctx.client.request(SnapshotDocument, { id: snapshot.id })).snapshot?.messages ?? [];
-    const why = messages[0]?.message ?? operation.error?.message ?? 'no message was left on the snapshot';
-    return new CliError(operation.error?.code ?? snapshot.status, `Snapshot ${snapshot.id} is ${snapshot.status}: ${why}`, EXIT.ERROR);
+    const why = messages[0]?.message ?? operation?.error?.message ?? 'no message was left on the snapshot';
+    return new CliError(operation?.error?.code ?? snapshot.status, `Snapshot ${snapshot.id} is ${snapshot.status}: ${why}`, EXIT.ERROR);
   }
-  if (operation.status === 'FAILED') {
+  if (operation?.status === 'FAILED') {
     const why = operation.error?.message ?? 'the operation failed without an error message';
     return new CliError(operation.error?.code ?? 'FAILED', `Operation ${operation.id} (${operation.kind}) failed: ${why}`, EXIT.ERROR);
   }

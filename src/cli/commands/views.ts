@@ -43,7 +43,7 @@ export function operationSummary(op: OperationFieldsFragment): string {
  * `flint volume show` and the mutations: the volume's fields, its latest message when
  * any, and the operation a mutation started. `host` and `pool` appear when set (admins).
  */
-export function volumeFields(v: VolumeView, op?: OperationFieldsFragment): string {
+export function volumeFields(v: VolumeView, op?: OperationFieldsFragment | null): string {
   const fields: Array<[string, string]> = [
     ['id', v.id],
     ['name', v.name],

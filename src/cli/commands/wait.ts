@@ -17,17 +17,22 @@ import { startProgress } from './progress.js';
 /** The asynchronous volume mutations. */
 export type VolumeAction = 'create' | 'extend' | 'delete' | 'migrate' | 'retype';
 
-/** What a volume mutation returns: the volume and the operation doing the work. */
+/** What a volume mutation returns: the volume and the operation doing the work (none when there was nothing to do). */
 export interface MutationResult {
   volume: VolumeFieldsFragment;
-  operation: OperationFieldsFragment;
+  operation: OperationFieldsFragment | null;
 }
 
 /** The status the volume has while `action` runs. */
 const TRANSIENT: Record<VolumeAction, string> = { create: 'CREATING', extend: 'EXTENDING', delete: 'DELETING', migrate: 'MAINTENANCE', retype: 'RETYPING' };
 
-/** Whether `status` ends `action`: any status other than the action's transient one (AVAILABLE, DELETED, ERROR…). */
+/**
+ * Whether `status` ends `action`: any status other than the action's transient one (AVAILABLE,
+ * DELETED, ERROR…). A delete ends DELETED or ERROR_DELETING only: one queued while the volume
+ * was CREATING passes through AVAILABLE (or ERROR) before it starts.
+ */
 export function isSettled(action: VolumeAction, status: string): boolean {
+  if (action === 'delete') return status === 'DELETED' || status === 'ERROR_DELETING';
   return status !== TRANSIENT[action];
 }
 
@@ -38,6 +43,8 @@ export function isSettled(action: VolumeAction, status: string): boolean {
  */
 export async function waitForAction(ctx: CliContext, action: VolumeAction, started: MutationResult, timeoutMs: number): Promise<MutationResult> {
   let volume = started.volume;
+  // Nothing was started (the volume already was as asked): nothing to wait for.
+  if (!started.operation) return started;
   if (!isSettled(action, volume.status)) {
     const progress = startProgress(ctx.stderr, `volume ${volume.name}`, volume.status);
     try {
@@ -70,10 +77,10 @@ export async function failureOf(ctx: CliContext, result: MutationResult): Promis
   const { volume, operation } = result;
   if (volume.status.startsWith('ERROR')) {
     const messages = (await ctx.client.request(VolumeDocument, { id: volume.id })).volume?.messages ?? [];
-    const why = messages[0]?.message ?? operation.error?.message ?? 'no message was left on the volume';
-    return new CliError(operation.error?.code ?? volume.status, `Volume ${volume.id} is ${volume.status}: ${why}`, EXIT.ERROR);
+    const why = messages[0]?.message ?? operation?.error?.message ?? 'no message was left on the volume';
+    return new CliError(operation?.error?.code ?? volume.status, `Volume ${volume.id} is ${volume.status}: ${why}`, EXIT.ERROR);
   }
-  if (operation.status === 'FAILED') {
+  if (operation?.status === 'FAILED') {
     const why = operation.error?.message ?? 'the operation failed without an error message';
     return new CliError(operation.error?.code ?? 'FAILED', `Operation ${operation.id} (${operation.kind}) failed: ${why}`, EXIT.ERROR);
   }

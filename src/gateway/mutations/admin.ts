@@ -104,7 +104,7 @@ export class AdminMutations implements AdminPort {
       transition: (tx, { current, target }, operationId) =>
         startVolumeDelete(tx, target, { from: [current.status], expectedVersion: current.version }, { cascade: true, operationId }),
       whyNot: (tx, { current }) => volumeMoved(tx, current),
-      operation: deleteOperation,
+      operation: (started) => deleteOperation(started, this.deps.config.operationTimeoutSeconds),
       alsoRecord: (tx, started, { current }, p) => {
         audit = addAudit(tx, { resourceType: 'volume', resourceId: current.id, projectId: current.projectId, action: 'force_delete', fromStatus: current.status, toStatus: started.volume.status, reason: input.reason, actor: p });
         return started;

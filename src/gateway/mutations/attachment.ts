@@ -21,6 +21,7 @@ import {
   findAttachment,
   findVolume,
   liveAttachmentsOf,
+  Operation,
   syncVolumeStatus,
   type OutboxCommand,
   type Principal,
@@ -50,16 +51,19 @@ import { canSee, requireAdmin, requireWriter } from '../../domain/access.js';
 import { checkIdempotencyKey, ConflictError, NotFoundError, type OperationKind, type Problems } from '../../domain/index.js';
 import type {
   AttachmentIdRequest,
+  AttachmentDeleteResult,
   AttachmentResult,
   AttachmentsPort,
   CreateAttachmentRequest,
   ForceDetachRequest,
   UpdateAttachmentRequest,
 } from '../../resolvers/ports/attachments.js';
+import type { DeleteAnswer } from '../../resolvers/ports/deletes.js';
 import type { SecretBox } from '../../domain/secret-box.js';
 import { chapForBus, revealChapSecret, sealChapSecret } from './attachment-secrets.js';
 import type { GatewayDeps, PoolList } from '../deps.js';
 import { RETRY, runMutation } from './kernel.js';
+import { settledDelete } from './settled.js';
 
 const CAS_ATTEMPTS = 5;
 
@@ -135,6 +139,20 @@ export class AttachmentMutations implements AttachmentsPort {
         input.idempotencyKey
           ? { entity: Attachment, projectId: volume.projectId, key: input.idempotencyKey, requestHash, replayed: (row, operation) => ({ attachment: row as Attachment, operation }) }
           : null,
+      // CSI's ControllerPublish: the same instance on the same host attaching again gets its attachment back, key or not.
+      settled: async (em, { volume }) => {
+        const same = (await liveAttachmentsOf(em, volume.id)).find((a) => sameConsumer(a, input.instanceId, connector) && REPEATABLE.includes(a.status));
+        if (!same) return null;
+        if (same.mode !== mode || (requested !== null && same.targetKind !== requested)) {
+          throw new ConflictError(
+            `Instance ${input.instanceId} already has attachment ${same.id} of volume ${volume.id} on this host, ${same.mode.toUpperCase()} over ${same.targetKind.toUpperCase()}; ` +
+              'ask for the same mode and target, or delete that attachment first.',
+            { attachmentId: same.id },
+          );
+        }
+        const operation = await em.findOne(Operation, { resourceId: same.id }, { orderBy: { createdAt: 'desc' }, disableIdentityMap: true });
+        return operation && { attachment: same, operation };
+      },
       check: async (em, { volume, requestHash }) => {
         const live = await liveAttachmentsOf(em, volume.id);
         checkNewAttachment({ id: volume.id, status: volume.status, multiattach: volume.multiattach, hasPool: !!volume.host && !!volume.pool }, live);
@@ -207,7 +225,7 @@ export class AttachmentMutations implements AttachmentsPort {
   }
 
   update(principal: Principal | null, input: UpdateAttachmentRequest): Promise<AttachmentResult> {
-    return this.change(principal, {
+    return this.started(principal, {
       kind: 'update_attachment',
       action: 'update',
       id: input.id,
@@ -226,7 +244,7 @@ export class AttachmentMutations implements AttachmentsPort {
   }
 
   complete(principal: Principal | null, input: AttachmentIdRequest): Promise<AttachmentResult> {
-    return this.change(principal, {
+    return this.started(principal, {
       kind: 'complete_attachment',
       action: 'complete',
       id: input.id,
@@ -237,23 +255,23 @@ export class AttachmentMutations implements AttachmentsPort {
     });
   }
 
-  delete(principal: Principal | null, input: AttachmentIdRequest): Promise<AttachmentResult> {
+  delete(principal: Principal | null, input: AttachmentIdRequest): Promise<AttachmentDeleteResult> {
     return this.change(principal, {
       kind: 'delete_attachment',
       action: 'delete',
       id: input.id,
       what: 'attachment deleted',
-      load: async (_em, current) => {
-        assertAttachmentCanStart('delete', current.status, current.id);
-        return { current };
-      },
+      load: async (_em, current) => ({ current }),
+      // DETACHED already, or DETACHING under a delete or a force-detach.
+      settled: (em, { current }) => settledDelete(em, current, { gone: ['detached'], removedBy: [{ resourceId: current.id, kinds: ['delete_attachment', 'force_detach'] }] }),
+      check: ({ current }) => assertAttachmentCanStart('delete', current.status, current.id),
       ...detachRules('delete'),
     });
   }
 
   forceDetach(principal: Principal | null, input: ForceDetachRequest): Promise<AttachmentResult & { audit: StatusAudit }> {
     let audit: StatusAudit | undefined;
-    return this.change(principal, {
+    return this.started(principal, {
       kind: 'force_detach',
       action: 'forceDetach',
       id: input.id,
@@ -288,8 +306,8 @@ export class AttachmentMutations implements AttachmentsPort {
    * admin action: any), a compare-and-set at the version read, and after the commit the
    * volume's status recomputed from its attachments.
    */
-  private change<L extends { current: Attachment; volume?: Volume }>(principal: Principal | null, r: AttachmentChange<L>): Promise<AttachmentResult> {
-    return runMutation<L, Attachment, AttachmentResult>(this.deps, principal, {
+  private change<L extends { current: Attachment; volume?: Volume }>(principal: Principal | null, r: AttachmentChange<L>): Promise<AttachmentDeleteResult> {
+    return runMutation<L, Attachment, AttachmentDeleteResult>(this.deps, principal, {
       kind: r.kind,
       resourceType: 'attachment',
       authorize: (p) => (r.admin ? requireAdmin(p, r.admin) : requireWriter(p)),
@@ -299,6 +317,8 @@ export class AttachmentMutations implements AttachmentsPort {
         if (!current) throw new NotFoundError('Attachment', r.id);
         return r.load(em, current);
       },
+      ...(r.settled ? { settled: async (em: EntityManager, l: L) => { const a = await r.settled!(em, l); return a && { attachment: l.current, ...a }; } } : {}),
+      ...(r.check ? { check: (_em: EntityManager, l: L) => (r.check!(l), l) } : {}),
       transition: (tx, loaded, operationId) => r.transition(tx, loaded, operationId),
       whyNot: (tx, { current }) => attachmentWhyNot(tx, r.action, current.id),
       operation: (attachment, loaded, operationId) => ({ projectId: attachment.projectId, resourceId: attachment.id, command: r.command?.(attachment, loaded, operationId) ?? null }),
@@ -311,9 +331,15 @@ export class AttachmentMutations implements AttachmentsPort {
       },
       result: (attachment, operation) => {
         this.deps.log.info({ attachmentId: attachment.id, status: attachment.status, operationId: operation!.id }, r.what);
-        return { attachment, operation: operation! };
+        return { attachment, operation, alreadyDeleted: false };
       },
     });
+  }
+
+  /** A change that always starts work (no `settled` answer): its operation is there. */
+  private async started<L extends { current: Attachment; volume?: Volume }>(principal: Principal | null, r: Omit<AttachmentChange<L>, 'settled'>): Promise<AttachmentResult> {
+    const { attachment, operation } = await this.change(principal, r);
+    return { attachment, operation: operation! };
   }
 }
 
@@ -328,9 +354,21 @@ interface AttachmentChange<L extends { current: Attachment }> {
   /** Logged after the commit. */
   what: string;
   load(em: EntityManager, current: Attachment): Promise<L>;
+  /** The answer when there is nothing to start (the kernel's `settled`): a delete of a DETACHED attachment. */
+  settled?(em: EntityManager, loaded: L): Promise<DeleteAnswer | null>;
+  /** Checks the state the change starts from, after `settled` had its chance; throws INVALID_STATE. */
+  check?(loaded: L): void;
   transition(tx: EntityManager, loaded: L, operationId: string): Promise<Attachment | null>;
   command?(attachment: Attachment, loaded: L, operationId: string): OutboxCommand | null;
   alsoRecord?(tx: EntityManager, attachment: Attachment, loaded: L, principal: Principal): void | Promise<void>;
+}
+
+/** The states in which an attachment is answered again to a repeated create (not one being removed or failed). */
+const REPEATABLE: readonly AttachmentStatus[] = ['reserved', 'attaching', 'attached'];
+
+/** Whether an attachment is for this instance on this connector's host (a reservation: no connector on either). */
+function sameConsumer(a: Attachment, instanceId: string, connector: Connector | null): boolean {
+  return a.instanceId === instanceId && (a.connector?.host ?? null) === (connector?.host ?? null);
 }
 
 /** Detaching (delete, force-detach): DETACHED at once when nothing was exported, else DETACHING with the agent's unexport command. */

@@ -35,6 +35,7 @@ import {
 import { canSee, requireWriter } from '../../domain/access.js';
 import { operationDeadline } from '../../domain/deadlines.js';
 import type {
+  BackupDeleteResult,
   BackupResult,
   BackupsPort,
   CreateBackupRequest,
@@ -51,6 +52,7 @@ import { BackupHosts, location } from './backup-hosts.js';
 import { exportRecord, importRecord } from './backup-records.js';
 import { casRefusal } from './cas.js';
 import { runMutation } from './kernel.js';
+import { settledDelete } from './settled.js';
 import { backupClaim } from './quota-claims.js';
 
 const INCREMENTAL_FALLBACK = 'No AVAILABLE backup of this volume to compare with, so this incremental backup is a full one.';
@@ -80,9 +82,10 @@ export class BackupMutations implements BackupsPort {
     return this.deps.backupLive;
   }
 
-  async visible(p: Principal, id: string, em = this.deps.db.fork()): Promise<Backup | null> {
+  /** The backup if it exists, is not DELETED (unless `deleted`), and the caller may see it. */
+  async visible(p: Principal, id: string, em = this.deps.db.fork(), opts: { deleted?: boolean } = {}): Promise<Backup | null> {
     const b = await findBackup(em, id);
-    return b && b.status !== 'deleted' && canSee(p, b.projectId) ? b : null;
+    return b && (opts.deleted || b.status !== 'deleted') && canSee(p, b.projectId) ? b : null;
   }
 
   create(principal: Principal | null, input: CreateBackupRequest): Promise<BackupResult> {
@@ -280,13 +283,19 @@ export class BackupMutations implements BackupsPort {
     if (b) this.deps.backupLive.publish('UPDATED', b);
   }
 
-  delete(principal: Principal | null, input: DeleteBackupRequest): Promise<BackupResult> {
-    return runMutation<{ current: Backup; host: string }, Backup, BackupResult>(this.deps, principal, {
+  delete(principal: Principal | null, input: DeleteBackupRequest): Promise<BackupDeleteResult> {
+    return runMutation<{ current: Backup; host: string }, Backup, BackupDeleteResult>(this.deps, principal, {
       kind: 'delete_backup',
       resourceType: 'backup',
       authorize: requireWriter,
-      load: async (em, p) => {
-        const current = await this.startable(p, input.id, em, 'delete');
+      // A DELETED backup of the caller's project is found too: deleting it again is done already.
+      load: async (em, p) => ({ current: await this.mustSee(p, input.id, em, { deleted: true }), host: '' }),
+      settled: async (em, { current }) => {
+        const answer = await settledDelete(em, current, { gone: ['deleted'], removedBy: [{ resourceId: current.id, kinds: ['delete_backup'] }] });
+        return answer && { backup: current, ...answer };
+      },
+      check: (_em, { current }) => {
+        assertBackupCanStart('delete', current.status, current.id);
         return { current, host: this.hosts.reaching(current) };
       },
       // A cancelled CREATING backup keeps its create operation id: its cancellation outcome ends that operation.
@@ -298,7 +307,7 @@ export class BackupMutations implements BackupsPort {
         return { projectId: backup.projectId, resourceId: backup.id, command: agentCommand(host, BACKUP_COMMAND.deleteBackup, BACKUP_KIND.agentDeleteBackup, payload) };
       },
       announce: (_deps, backup) => this.deps.backupLive.publish('UPDATED', backup),
-      result: (backup, operation) => ({ backup, operation: operation! }),
+      result: (backup, operation) => ({ backup, operation, alreadyDeleted: false }),
     });
   }
 
@@ -337,8 +346,8 @@ export class BackupMutations implements BackupsPort {
     return backup;
   }
 
-  private async mustSee(p: Principal, id: string, em: EntityManager): Promise<Backup> {
-    const b = await this.visible(p, id, em);
+  private async mustSee(p: Principal, id: string, em: EntityManager, opts: { deleted?: boolean } = {}): Promise<Backup> {
+    const b = await this.visible(p, id, em, opts);
     if (!b) throw new NotFoundError('Backup', id);
     return b;
   }

@@ -1,10 +1,13 @@
 /**
  * The mutation kernel: the one shape every mutation of every resource has.
  *
- *     authorize → validate → load → (replay) → check → transaction { transition, quota, Operation row } → announce, dispatch
+ *     authorize → validate → load → (replay) → (settled) → check → transaction { transition, quota, Operation row } → announce, dispatch
  *
  * A mutation declares its rules (`MutationRules`) and `runMutation` does the rest: it reads
- * outside the transaction, replays an idempotent create, runs the compare-and-set and the
+ * outside the transaction, replays an idempotent create, answers at once when the change is
+ * already made or under way (`settled`: a delete of a deleted volume, an extend to the size it
+ * has; again after a refused compare-and-set, so the loser of two equal requests racing gets
+ * the winner's answer rather than an error), runs the compare-and-set and the
  * operation row (with the command for the outbox) in one transaction, checks the quota the
  * change claims inside that transaction (after its rows are written and counted, so
  * concurrent creates cannot both take the last GiB), turns a refused
@@ -97,6 +100,13 @@ interface MutationSteps<L, C, R> {
    * now); may add what it reads. Called again on a retry.
    */
   check?(em: EntityManager, loaded: L, principal: Principal): L | Promise<L>;
+  /**
+   * The answer when there is nothing to do: what the caller asks for is already so (it is
+   * DELETED; it has that size), or under way (it is DELETING: the running operation). null
+   * when there is work to do. No transaction, no new operation, nothing announced. Asked
+   * after `load` (and a replay), and again after a refused compare-and-set, with a fresh load.
+   */
+  settled?(em: EntityManager, loaded: L, principal: Principal): R | null | Promise<R | null>;
   /** A create with an idempotency key: null when the caller gave none. */
   idempotency?(loaded: L, principal: Principal): Idempotency<R> | null;
   /** In the transaction: the compare-and-set or insert. null when the compare-and-set did not apply. */
@@ -140,6 +150,8 @@ export async function runMutation<L, C, R>(deps: GatewayDeps, principal: Princip
     const earlier = await replay(em, idem, rules.kind, rules.resourceType);
     if (earlier) return earlier;
   }
+  const done = await rules.settled?.(em, loaded, p);
+  if (done) return done;
   const operationId = randomUUID();
   const attempts = rules.attempts ?? 1;
   for (let attempt = 1; ; attempt++) {
@@ -167,6 +179,13 @@ export async function runMutation<L, C, R>(deps: GatewayDeps, principal: Princip
         if (earlier) return earlier;
       }
       if (!(err instanceof Refused)) throw err;
+      // An equal request won the race (two deletes at once): its work is this caller's answer.
+      if (rules.settled) {
+        const fresh = deps.db.fork();
+        const now = await rules.load(fresh, p).catch(() => null);
+        const done = now === null ? null : await rules.settled(fresh, now, p);
+        if (done) return done;
+      }
       if (err.reason !== RETRY) throw err.reason;
       if (attempt >= attempts) throw new ConflictError(`The ${rules.resourceType} kept changing while this request ran; retry.`);
       loaded = await rules.load(em, p);

@@ -24,10 +24,11 @@ import {
   type SnapshotAction,
 } from '../../domain/index.js';
 import { canSee, requireWriter } from '../../domain/access.js';
-import type { CreateSnapshotRequest, DeleteSnapshotRequest, SnapshotResult, SnapshotsPort, UpdateSnapshotRequest } from '../../resolvers/index.js';
+import type { CreateSnapshotRequest, DeleteSnapshotRequest, SnapshotDeleteResult, SnapshotResult, SnapshotsPort, UpdateSnapshotRequest } from '../../resolvers/index.js';
 import type { GatewayDeps } from '../deps.js';
 import { casGuard, casRefusal } from './cas.js';
 import { RETRY, runMutation } from './kernel.js';
+import { settledDelete } from './settled.js';
 
 /** Added to INVALID_STATE when a volume cannot be snapshotted now. */
 const FORCE_HINT = ' A snapshot needs an AVAILABLE volume, or an IN_USE (attached) one with `force: true` (crash-consistent: writes the consumer has not flushed are not in it).';
@@ -38,9 +39,10 @@ const CAS_ATTEMPTS = 5;
 export class SnapshotMutations implements SnapshotsPort {
   constructor(private readonly deps: GatewayDeps) {}
 
-  async visible(p: Principal, id: string, em = this.deps.db.fork()): Promise<Snapshot | null> {
+  /** The snapshot if it exists, is not DELETED (unless `deleted`), and the caller may see it. */
+  async visible(p: Principal, id: string, em = this.deps.db.fork(), opts: { deleted?: boolean } = {}): Promise<Snapshot | null> {
     const s = await findSnapshot(em, id);
-    return s && s.status !== 'deleted' && canSee(p, s.projectId) ? s : null;
+    return s && (opts.deleted || s.status !== 'deleted') && canSee(p, s.projectId) ? s : null;
   }
 
   create(principal: Principal | null, input: CreateSnapshotRequest): Promise<SnapshotResult> {
@@ -142,16 +144,30 @@ export class SnapshotMutations implements SnapshotsPort {
     });
   }
 
-  delete(principal: Principal | null, input: DeleteSnapshotRequest): Promise<SnapshotResult> {
-    return runMutation<{ current: Snapshot; volume: Volume | null }, Snapshot, SnapshotResult>(this.deps, principal, {
+  delete(principal: Principal | null, input: DeleteSnapshotRequest): Promise<SnapshotDeleteResult> {
+    return runMutation<{ current: Snapshot; volume: Volume | null }, Snapshot, SnapshotDeleteResult>(this.deps, principal, {
       kind: 'delete_snapshot',
       resourceType: 'snapshot',
       authorize: requireWriter,
+      // A DELETED snapshot of the caller's project is found too: deleting it again is done already.
       load: async (em, p) => {
-        const current = await this.mustSee(p, input.id, em);
-        const t = SNAPSHOT_ACTIONS.delete;
-        if (!(t.from as readonly string[]).includes(current.status)) throw snapshotInvalidState(t, current.status, current.id);
+        const current = await this.mustSee(p, input.id, em, { deleted: true });
         return { current, volume: await findVolume(em, current.volumeId) };
+      },
+      // Its own delete, or its volume's cascade delete.
+      settled: async (em, { current }) => {
+        const removedBy = [
+          { resourceId: current.id, kinds: ['delete_snapshot'] as const },
+          { resourceId: current.volumeId, kinds: ['delete_volume', 'unmanage_volume'] as const },
+        ];
+        // A volume's delete under way counts only when it took the snapshot with it (DELETING).
+        const answer = await settledDelete(em, current, { gone: ['deleted'], removedBy: current.status === 'deleting' ? removedBy : removedBy.slice(0, 1) });
+        return answer && { snapshot: current, ...answer };
+      },
+      check: (_em, loaded) => {
+        const t = SNAPSHOT_ACTIONS.delete;
+        if (!(t.from as readonly string[]).includes(loaded.current.status)) throw snapshotInvalidState(t, loaded.current.status, loaded.current.id);
+        return loaded;
       },
       // The volume never reached a pool (or is gone with its image): nothing to remove on an agent, DELETED at once.
       transition: (tx, { current, volume }) =>
@@ -167,12 +183,12 @@ export class SnapshotMutations implements SnapshotsPort {
         };
       },
       announce: (deps, snapshot) => deps.live.publishSnapshot(snapshot.status === 'deleted' ? 'DELETED' : 'UPDATED', snapshot),
-      result: (snapshot, operation) => ({ snapshot, operation: operation! }),
+      result: (snapshot, operation) => ({ snapshot, operation, alreadyDeleted: false }),
     });
   }
 
-  private async mustSee(p: Principal, id: string, em: EntityManager): Promise<Snapshot> {
-    const s = await this.visible(p, id, em);
+  private async mustSee(p: Principal, id: string, em: EntityManager, opts: { deleted?: boolean } = {}): Promise<Snapshot> {
+    const s = await this.visible(p, id, em, opts);
     if (!s) throw new NotFoundError('Snapshot', id);
     return s;
   }

@@ -119,8 +119,9 @@ export class TransferMutations implements TransfersPort {
     });
   }
 
-  delete(principal: Principal | null, input: { id: string }): Promise<{ transfer: VolumeTransfer; volume: Volume | null }> {
-    return runMutation<VolumeTransfer, { transfer: VolumeTransfer; volume: Volume | null }, { transfer: VolumeTransfer; volume: Volume | null }>(this.deps, principal, {
+  delete(principal: Principal | null, input: { id: string }): Promise<{ transfer: VolumeTransfer; volume: Volume | null; alreadyDeleted: boolean }> {
+    type Cancelled = { transfer: VolumeTransfer; volume: Volume | null; alreadyDeleted: boolean };
+    return runMutation<VolumeTransfer, Cancelled, Cancelled>(this.deps, principal, {
       resourceType: 'volume transfer',
       authorize: requireWriter,
       validate: (problems) => {
@@ -129,10 +130,15 @@ export class TransferMutations implements TransfersPort {
       load: async (em, p) => {
         const transfer = await findTransfer(em, input.id);
         if (!transfer || !canSee(p, transfer.projectId)) throw new NotFoundError('Volume transfer', input.id);
-        if (transfer.status !== 'pending') throw endedTransfer(transfer);
         return transfer;
       },
-      transition: (tx, transfer) => cancelTransfer(tx, transfer, 'cancelled'),
+      // Ended already (cancelled, expired or accepted): nothing is pending to cancel.
+      settled: (_em, transfer) => (transfer.status === 'pending' ? null : { transfer, volume: null, alreadyDeleted: true }),
+      transition: async (tx, transfer) => {
+        const cancelled = await cancelTransfer(tx, transfer, 'cancelled');
+        return cancelled && { ...cancelled, alreadyDeleted: false };
+      },
+      // Only an accept, an expiry or another cancel makes it miss (settled answers those, after a fresh load).
       whyNot: async (tx, transfer) => endedTransfer((await findTransfer(tx, transfer.id)) ?? transfer),
       announce: (deps, { volume, transfer }) => {
         deps.log.info({ transferId: transfer.id, volumeId: transfer.volumeId }, 'volume transfer cancelled');

@@ -1,12 +1,14 @@
 /**
- * Starting a volume's deletion, shared by `deleteVolume` (volume.ts) and the
- * admin's `forceDeleteVolume` (admin.ts): they differ only in which states they
- * start from and in what they check first.
+ * Starting a volume's deletion, shared by `deleteVolume` (volume.ts), the admin's
+ * `forceDeleteVolume` (admin.ts) and a delete queued while the volume was CREATING
+ * (../sweepers/queued-deletes.ts): they differ only in which states they start from and in
+ * what they check first.
  */
 import type { EntityManager } from '@mikro-orm/knex';
 import { COMMAND, KIND, subjects, type AgentDelete } from '../../bus/index.js';
 import { capacity, casSnapshotsOfVolume, casVolume, liveAttachmentsOf, type CasGuard, type Operation, type OutboxCommand, type Snapshot, type Volume } from '../../db/index.js';
 import { volumeHasAttachments } from '../../domain/attachment-states.js';
+import { operationDeadline } from '../../domain/deadlines.js';
 import type { OperationSpec } from './kernel.js';
 import type { GatewayDeps } from '../deps.js';
 
@@ -22,6 +24,21 @@ export interface DeleteChange {
   volume: Volume;
   snapshots: Snapshot[];
   command: OutboxCommand | null;
+  /** The volume is CREATING: the delete waits for the create to end (`queueVolumeDelete`). */
+  queued?: boolean;
+}
+
+/**
+ * In the caller's transaction: queues the delete of a CREATING volume (the usual case after a
+ * client gave up waiting on its create). The volume keeps its status, its version grows (so
+ * the recorder's outcome and this request are ordered), and the `delete_volume` operation is
+ * PENDING without a command until the create ends; then the recorder, or the sweeper when the
+ * create ended another way, starts it (../sweepers/queued-deletes.ts). null when the volume
+ * left CREATING meanwhile.
+ */
+export async function queueVolumeDelete(tx: EntityManager, current: Volume, expectedVersion: number): Promise<DeleteChange | null> {
+  const volume = await casVolume(tx, current.id, { from: ['creating'], expectedVersion }, {});
+  return volume && { volume, snapshots: [], command: null, queued: true };
 }
 
 /**
@@ -57,9 +74,14 @@ export async function startVolumeDelete(tx: EntityManager, current: Volume, guar
   };
 }
 
-/** The `delete_volume` operation of a started delete. */
-export function deleteOperation(change: DeleteChange): OperationSpec {
-  return { projectId: change.volume.projectId, resourceId: change.volume.id, command: change.command };
+/**
+ * The `delete_volume` operation of a started delete. A queued one stays PENDING, with room
+ * for the create to end (its own deadline) and then for the delete: twice the timeout.
+ */
+export function deleteOperation(change: DeleteChange, timeoutSeconds: number): OperationSpec {
+  const spec: OperationSpec = { projectId: change.volume.projectId, resourceId: change.volume.id, command: change.command };
+  if (!change.queued) return spec;
+  return { ...spec, pending: true, deadlineAt: operationDeadline(new Date(), 2 * timeoutSeconds) };
 }
 
 async function refuseAttached(tx: EntityManager, v: Volume): Promise<void> {

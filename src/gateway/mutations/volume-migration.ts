@@ -30,7 +30,7 @@ import { actionTransition, assertCanStart, FlintError, invalidState, InvalidStat
 import { checkMigrationTarget } from '../../scheduler/index.js';
 import type { MigrateVolumeRequest, MigrationPort, RetypeVolumeRequest } from '../../resolvers/ports/migration.js';
 import { retypeVolume } from './volume-retype.js';
-import type { VolumeResult } from '../../resolvers/index.js';
+import type { VolumeChangeResult, VolumeResult } from '../../resolvers/index.js';
 import { casRefusal } from './cas.js';
 import { runMutation } from './kernel.js';
 import type { GatewayDeps } from '../deps.js';
@@ -122,7 +122,7 @@ export class MigrationMutations implements MigrationPort {
   }
 
   /** See src/gateway/mutations/volume-retype.ts. */
-  retype(principal: Principal | null, input: RetypeVolumeRequest): Promise<VolumeResult> {
+  retype(principal: Principal | null, input: RetypeVolumeRequest): Promise<VolumeChangeResult> {
     return retypeVolume(this.deps, principal, input);
   }
 }

@@ -10,19 +10,19 @@
  * and a plain type, or two encryptions, it is BAD_USER_INPUT saying what to do instead.
  */
 import { RETYPE_COMMAND, RETYPE_KIND as RETYPE_MESSAGE_KIND, subjects, type ScheduleRetype } from '../../bus/index.js';
-import { casVolume, countSnapshotsOfVolume, findVolume, VolumeType as VolumeTypeRow, type Principal, type Volume, type VolumeType } from '../../db/index.js';
+import { casVolume, countSnapshotsOfVolume, findVolume, Operation, VolumeType as VolumeTypeRow, type Principal, type Volume, type VolumeType } from '../../db/index.js';
 import { canSee, requireWriter } from '../../domain/access.js';
 import { actionTransition, assertCanStart, BadInputError, invalidState, NotFoundError, retypeEncryptionProblem } from '../../domain/index.js';
 import type { RetypeVolumeRequest } from '../../resolvers/ports/migration.js';
-import type { VolumeResult } from '../../resolvers/index.js';
+import type { VolumeChangeResult } from '../../resolvers/index.js';
 import { casRefusal } from './cas.js';
 import { runMutation } from './kernel.js';
 import { usableVolumeType } from './volume-type-lookup.js';
 import type { GatewayDeps } from '../deps.js';
 
-export function retypeVolume(deps: GatewayDeps, principal: Principal | null, input: RetypeVolumeRequest): Promise<VolumeResult> {
+export function retypeVolume(deps: GatewayDeps, principal: Principal | null, input: RetypeVolumeRequest): Promise<VolumeChangeResult> {
   const t = actionTransition('retype');
-  return runMutation<{ volume: Volume & { host: string; pool: string }; type: VolumeType; snapshotCount: number }, Volume, VolumeResult>(deps, principal, {
+  return runMutation<{ volume: Volume & { host: string; pool: string }; type: VolumeType; snapshotCount: number }, Volume, VolumeChangeResult>(deps, principal, {
     kind: 'retype_volume',
     resourceType: 'volume',
     authorize: requireWriter,
@@ -36,7 +36,17 @@ export function retypeVolume(deps: GatewayDeps, principal: Principal | null, inp
       if (!volume || volume.status === 'deleted' || !canSee(p, volume.projectId)) throw new NotFoundError('Volume', input.id);
       // Honours the access granted to the project; a private type without it is NOT_FOUND, as a missing one.
       const type = await usableVolumeType(em, p, input.volumeType);
-      if (type.name === volume.volumeType) throw new BadInputError([`volume ${volume.id} is already of type ${type.name}; give another type`]);
+      return { volume: volume as Volume & { host: string; pool: string }, type, snapshotCount: 0 };
+    },
+    // A retried retype: the volume has the type already (nothing to do), or is being retyped to it (the retype under way).
+    settled: async (em, { volume, type }) => {
+      if (volume.status === 'retyping' && volume.pendingVolumeType === type.name) {
+        const running = await em.findOne(Operation, { resourceId: volume.id, kind: 'retype_volume', status: { $in: ['pending', 'running'] } }, { orderBy: { createdAt: 'desc' }, disableIdentityMap: true });
+        return running && { volume, operation: running };
+      }
+      return volume.status !== 'retyping' && type.name === volume.volumeType ? { volume, operation: null } : null;
+    },
+    check: async (em, { volume, type }) => {
       const current = volume.volumeType ? await em.findOne(VolumeTypeRow, { name: volume.volumeType }, { disableIdentityMap: true }) : null;
       // An encrypted volume whose type says nothing (not expected) counts as encrypted like the target, if the target is.
       const from = volume.encryptionKey ? (current?.encryption ?? type.encryption ?? { provider: 'LUKS', cipher: 'unknown', keySize: 0 }) : null;
@@ -44,7 +54,7 @@ export function retypeVolume(deps: GatewayDeps, principal: Principal | null, inp
       if (encryptionProblem) throw new BadInputError([encryptionProblem]);
       assertCanStart('retype', volume.status, volume.id);
       if (!volume.host || !volume.pool) throw invalidState(t, volume.status, volume.id);
-      return { volume: volume as Volume & { host: string; pool: string }, type, snapshotCount: await countSnapshotsOfVolume(em, volume.id) };
+      return { volume, type, snapshotCount: await countSnapshotsOfVolume(em, volume.id) };
     },
     transition: (tx, { volume, type }) =>
       casVolume(tx, volume.id, { from: t.from, expectedVersion: input.expectedVersion ?? volume.version }, { status: 'retyping', pendingVolumeType: type.name }),
@@ -75,6 +85,6 @@ export function retypeVolume(deps: GatewayDeps, principal: Principal | null, inp
       d.log.info({ volumeId: volume.id, from: volume.volumeType, to: type.name, policy: input.migrationPolicy, operationId: operation?.id }, 'volume retype started');
       d.live.publish('UPDATED', retyping);
     },
-    result: (volume, operation) => ({ volume, operation: operation! }),
+    result: (volume, operation) => ({ volume, operation }),
   });
 }

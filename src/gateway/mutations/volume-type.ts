@@ -119,20 +119,25 @@ export class VolumeTypeMutations implements VolumeTypesPort {
     });
   }
 
-  delete(principal: Principal | null, input: { id: string }): Promise<string> {
-    return runMutation<VolumeType, string, string>(this.deps, principal, {
+  delete(principal: Principal | null, input: { id: string }): Promise<{ id: string; alreadyDeleted: boolean }> {
+    type Deleted = { id: string; alreadyDeleted: boolean };
+    return runMutation<VolumeType | null, Deleted, Deleted>(this.deps, principal, {
       resourceType: 'volume type',
       authorize: (p) => requireAdmin(p, 'Deleting volume types'),
-      load: (em) => mustFind(em, input.id),
+      // Types are removed, not kept DELETED: a missing one is gone already (admins only, so this tells no project anything).
+      load: (em) => em.findOne(VolumeType, { id: input.id }, { disableIdentityMap: true }),
+      settled: (_em, t) => (t ? null : { id: input.id, alreadyDeleted: true }),
       // The delete comes first, then the count: a volume created meanwhile with this type rolls it back.
       transition: async (tx, t) => {
+        if (!t) return null; // settled answered a missing type
         await tx.nativeDelete(VolumeTypeAccess, { volumeTypeId: t.id });
         if ((await tx.nativeDelete(VolumeType, { id: t.id })) !== 1) return null;
         await refuseIfInUse(tx, t, 'it cannot be deleted. Delete the volumes or retype them to another type first.');
-        return t.id;
+        return { id: t.id, alreadyDeleted: false };
       },
+      // Only a concurrent delete makes it miss (settled answers it, after a fresh load).
       whyNot: async () => new NotFoundError('VolumeType', input.id),
-      result: (id) => id,
+      result: (deleted) => deleted,
     });
   }
 

@@ -7,7 +7,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/knex';
 import { COMMAND, KIND, subjects, type ScheduleCreate, type ScheduleExtend } from '../../bus/index.js';
-import { casVolume, countSnapshotsOfVolume, findOperation, findVolume, Volume, VolumeType, type Operation, type Principal } from '../../db/index.js';
+import { casVolume, countSnapshotsOfVolume, findOperation, findVolume, Operation, Volume, VolumeType, type Principal } from '../../db/index.js';
 import { copyEncryptionProblem, newVolumeKey, ServiceUnavailableError } from '../../domain/index.js';
 import type { SecretBox } from '../../domain/secret-box.js';
 import { actionTransition, assertCanStart, BadInputError, checkDescription, checkIdempotencyKey, checkMetadata, checkName, checkSize, checkZone, invalidState, InvalidStateError, NotFoundError, type VolumeAction } from '../../domain/index.js';
@@ -20,16 +20,19 @@ import type {
   ExtendVolumeRequest,
   RevertVolumeRequest,
   UpdateVolumeRequest,
+  VolumeChangeResult,
+  VolumeDeleteResult,
   VolumeResult,
   VolumesPort,
   VolumePlacement,
 } from '../../resolvers/index.js';
 import type { GatewayDeps } from '../deps.js';
 import { casGuard, casRefusal } from './cas.js';
-import { runMutation } from './kernel.js';
+import { RETRY, runMutation } from './kernel.js';
+import { settledDelete } from './settled.js';
 import { newVolumeClaim } from './quota-claims.js';
 import { checkCopyInput, copySize, copySource, revertRules, sourcePool, type CopySource } from './volume-copy.js';
-import { announceVolumeDelete, deleteOperation, startVolumeDelete } from './volume-delete.js';
+import { announceVolumeDelete, deleteOperation, queueVolumeDelete, startVolumeDelete, type DeleteChange } from './volume-delete.js';
 import { usableVolumeType } from './volume-type-lookup.js';
 
 /** Implements what the resolvers call (`VolumesPort`). */
@@ -128,9 +131,9 @@ export class VolumeMutations implements VolumesPort {
     });
   }
 
-  update(principal: Principal | null, input: UpdateVolumeRequest): Promise<VolumeResult> {
+  update(principal: Principal | null, input: UpdateVolumeRequest): Promise<VolumeChangeResult> {
     const changes: Partial<Pick<Volume, 'name' | 'description' | 'metadata'>> = {};
-    return runMutation<Volume, Volume, VolumeResult>(this.deps, principal, {
+    return runMutation<Volume, Volume, VolumeChangeResult>(this.deps, principal, {
       kind: 'update_volume',
       resourceType: 'volume',
       authorize: requireWriter,
@@ -146,6 +149,8 @@ export class VolumeMutations implements VolumesPort {
         if (Object.keys(changes).length === 0) throw new BadInputError(['give at least one of name, description, metadata to change']);
         return mustSeeVolume(em, p, input.id);
       },
+      // Already so (a retried rename): nothing to record, whatever the version says.
+      settled: (_em, current) => (changesNothing(current, changes) ? { volume: current, operation: null } : null),
       transition: (tx, current) => casVolume(tx, current.id, casGuard(actionTransition('update').from, input.expectedVersion), changes),
       whyNot: (tx, current) => volumeWhyNot(tx, 'update', current.id, input.expectedVersion),
       operation: (volume) => ({ projectId: volume.projectId, resourceId: volume.id }),
@@ -154,13 +159,21 @@ export class VolumeMutations implements VolumesPort {
     });
   }
 
-  delete(principal: Principal | null, input: DeleteVolumeRequest): Promise<VolumeResult> {
-    return runMutation(this.deps, principal, {
+  delete(principal: Principal | null, input: DeleteVolumeRequest): Promise<VolumeDeleteResult> {
+    return runMutation<Volume, DeleteChange, VolumeDeleteResult>(this.deps, principal, {
       kind: 'delete_volume',
       resourceType: 'volume',
       authorize: requireWriter,
-      load: (em, p) => mustSeeVolume(em, p, input.id),
+      attempts: 3,
+      // A DELETED volume of the caller's project is found too: deleting it again is done already.
+      load: (em, p) => mustSeeVolume(em, p, input.id, { deleted: true }),
+      settled: async (em, volume) => {
+        const answer = await settledDelete(em, volume, { gone: ['deleted'], removedBy: [{ resourceId: volume.id, kinds: ['delete_volume', 'unmanage_volume'] }] });
+        return answer && { volume, ...answer };
+      },
       check: async (em, current) => {
+        // Queued until its create ends (queueVolumeDelete).
+        if (current.status === 'creating') return current;
         const attachments = await liveAttachmentsOf(em, current.id);
         if (attachments.length > 0) throw volumeHasAttachments(current.id, attachments);
         assertCanStart('delete', current.status, current.id);
@@ -175,25 +188,43 @@ export class VolumeMutations implements VolumesPort {
       },
       // At the version read: a snapshot taken meanwhile bumps it, and this delete is then a CONFLICT.
       transition: (tx, current, operationId) =>
-        startVolumeDelete(tx, current, { from: actionTransition('delete').from, expectedVersion: input.expectedVersion ?? current.version }, { cascade: !!input.cascade, operationId }),
-      whyNot: (tx, current) => volumeWhyNot(tx, 'delete', current.id, input.expectedVersion),
-      operation: deleteOperation,
+        current.status === 'creating'
+          ? queueVolumeDelete(tx, current, input.expectedVersion ?? current.version)
+          : startVolumeDelete(tx, current, { from: actionTransition('delete').from, expectedVersion: input.expectedVersion ?? current.version }, { cascade: !!input.cascade, operationId }),
+      whyNot: async (tx, current) => {
+        // The create ended while the delete was being queued: delete it as it is now.
+        const now = await findVolume(tx, current.id);
+        if (current.status === 'creating' && now && now.status !== 'creating' && input.expectedVersion == null) return RETRY;
+        return volumeWhyNot(tx, 'delete', current.id, input.expectedVersion);
+      },
+      operation: (started) => deleteOperation(started, this.deps.config.operationTimeoutSeconds),
       announce: (deps, started) => announceVolumeDelete(deps, started),
-      result: (started, operation) => ({ volume: started.volume, operation: operation! }),
+      result: (started, operation) => ({ volume: started.volume, operation, alreadyDeleted: false }),
     });
   }
 
-  extend(principal: Principal | null, input: ExtendVolumeRequest): Promise<VolumeResult> {
-    return runMutation<{ current: Volume; type: VolumeType | null }, Volume, VolumeResult>(this.deps, principal, {
+  extend(principal: Principal | null, input: ExtendVolumeRequest): Promise<VolumeChangeResult> {
+    return runMutation<{ current: Volume; type: VolumeType | null }, Volume, VolumeChangeResult>(this.deps, principal, {
       kind: 'extend_volume',
       resourceType: 'volume',
       authorize: requireWriter,
       validate: (problems) => checkSize(problems, 'newSizeGiB', input.newSizeGiB),
       load: async (em, p) => {
         const current = await mustSeeVolume(em, p, input.id);
-        assertCanStart('extend', current.status, current.id);
-        if (input.newSizeGiB <= current.sizeGiB) throw new BadInputError([`newSizeGiB must be larger than the current ${current.sizeGiB} GiB; volumes only grow`]);
         const type = current.volumeType ? await em.findOne(VolumeType, { name: current.volumeType }, { disableIdentityMap: true }) : null;
+        return { current, type };
+      },
+      // A retried extend: it has the size already (nothing to do), or is growing to it (the extend under way).
+      settled: async (em, { current }) => {
+        if (current.status === 'extending' && current.pendingSizeGiB === input.newSizeGiB) {
+          const running = await em.findOne(Operation, { resourceId: current.id, kind: 'extend_volume', status: { $in: ['pending', 'running'] } }, { orderBy: { createdAt: 'desc' }, disableIdentityMap: true });
+          return running && { volume: current, operation: running };
+        }
+        return current.status !== 'extending' && input.newSizeGiB === current.sizeGiB ? { volume: current, operation: null } : null;
+      },
+      check: (_em, { current, type }) => {
+        assertCanStart('extend', current.status, current.id);
+        if (input.newSizeGiB < current.sizeGiB) throw new BadInputError([`newSizeGiB must be at least the current ${current.sizeGiB} GiB; volumes only grow`]);
         return { current, type };
       },
       transition: (tx, { current }) =>
@@ -235,15 +266,15 @@ export class VolumeMutations implements VolumesPort {
   }
 }
 
-/** The volume if it exists, is not deleted, and the caller may see it. */
-export async function visibleVolume(em: EntityManager, p: Principal, id: string): Promise<Volume | null> {
+/** The volume if it exists, is not deleted (unless `deleted`), and the caller may see it. */
+export async function visibleVolume(em: EntityManager, p: Principal, id: string, opts: { deleted?: boolean } = {}): Promise<Volume | null> {
   const v = await findVolume(em, id);
-  return v && v.status !== 'deleted' && canSee(p, v.projectId) ? v : null;
+  return v && (opts.deleted || v.status !== 'deleted') && canSee(p, v.projectId) ? v : null;
 }
 
-/** The volume the caller may see, or NOT_FOUND. */
-export async function mustSeeVolume(em: EntityManager, p: Principal, id: string): Promise<Volume> {
-  const v = await visibleVolume(em, p, id);
+/** The volume the caller may see (a DELETED one too with `deleted`), or NOT_FOUND. */
+export async function mustSeeVolume(em: EntityManager, p: Principal, id: string, opts: { deleted?: boolean } = {}): Promise<Volume> {
+  const v = await visibleVolume(em, p, id, opts);
   if (!v) throw new NotFoundError('Volume', id);
   return v;
 }
@@ -252,6 +283,20 @@ export async function mustSeeVolume(em: EntityManager, p: Principal, id: string)
 export async function volumeWhyNot(em: EntityManager, action: VolumeAction, id: string, expectedVersion: number | null | undefined): Promise<Error> {
   const t = actionTransition(action);
   return casRefusal('Volume', id, await findVolume(em, id), expectedVersion, t.from, (status) => invalidState(t, status, id), { versionPinsState: true });
+}
+
+/** Whether an update's changes are what the volume has already. */
+function changesNothing(v: Volume, changes: Partial<Pick<Volume, 'name' | 'description' | 'metadata'>>): boolean {
+  return (
+    (changes.name === undefined || changes.name === v.name) &&
+    (changes.description === undefined || changes.description === v.description) &&
+    (changes.metadata === undefined || sameStrings(changes.metadata, v.metadata))
+  );
+}
+
+function sameStrings(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
 }
 
 /** The hash an idempotent create compares: the request's parameters, as resolved (the type's name). */

@@ -44,6 +44,7 @@ import { applyCleaned, applyCopied, applyExporting, applyFailed } from './migrat
 import { applyRetypeDecided } from './retype.js';
 import { applySnapshotOutcome } from './snapshot.js';
 import { applyScheduled, applyVolumeOutcome, reschedule } from './volume.js';
+import { startQueuedDelete } from '../sweepers/queued-deletes.js';
 
 /** What a handler works with; `log` carries the event's request id. */
 export interface OutcomeContext {
@@ -75,6 +76,8 @@ export const OUTCOMES: ReadonlyMap<string, OutcomeHandler> = new Map([
     KIND.volumeOutcome,
     on(volumeOutcome, async (c, e) => {
       await applyVolumeOutcome(c.db, c.live, c.log, e);
+      // A delete asked for while it was being created starts now (../sweepers/queued-deletes.ts).
+      if (e.outcome === 'create.succeeded' || e.outcome === 'create.failed') await startQueuedDelete(c, e.volumeId);
       // Attachments: an extended volume's status and exports (attachment.ts).
       await afterVolumeOutcome(c, e);
     }),

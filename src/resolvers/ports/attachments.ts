@@ -2,6 +2,7 @@
 import type { Attachment, Operation, Principal, StatusAudit } from '../../db/index.js';
 import type { AttachMode, AttachTargetKind } from '../../domain/attachment-states.js';
 import type { ConnectorInput } from '../../domain/connector.js';
+import type { DeleteAnswer } from './deletes.js';
 
 export interface CreateAttachmentRequest {
   volumeId: string;
@@ -31,6 +32,10 @@ export interface AttachmentResult {
   operation: Operation;
 }
 
+export interface AttachmentDeleteResult extends DeleteAnswer {
+  attachment: Attachment;
+}
+
 export interface AttachmentsPort {
   /** The attachment if it exists and the caller may see it (DETACHED ones too). */
   visible(p: Principal, id: string): Promise<Attachment | null>;
@@ -39,6 +44,6 @@ export interface AttachmentsPort {
   create(p: Principal | null, input: CreateAttachmentRequest): Promise<AttachmentResult>;
   update(p: Principal | null, input: UpdateAttachmentRequest): Promise<AttachmentResult>;
   complete(p: Principal | null, input: AttachmentIdRequest): Promise<AttachmentResult>;
-  delete(p: Principal | null, input: AttachmentIdRequest): Promise<AttachmentResult>;
+  delete(p: Principal | null, input: AttachmentIdRequest): Promise<AttachmentDeleteResult>;
   forceDetach(p: Principal | null, input: ForceDetachRequest): Promise<AttachmentResult & { audit: StatusAudit }>;
 }

@@ -1,6 +1,7 @@
 /** What the backup resolvers need from the gateway (src/gateway/mutations/backup.ts implements it). */
 import type { BackupView, LiveBackup } from '../../bus/index.js';
 import type { Backup, Operation, Principal, Volume } from '../../db/index.js';
+import type { DeleteAnswer } from './deletes.js';
 
 export interface CreateBackupRequest {
   volumeId: string;
@@ -38,6 +39,10 @@ export interface BackupResult {
   operation: Operation;
 }
 
+export interface BackupDeleteResult extends DeleteAnswer {
+  backup: Backup;
+}
+
 export interface RestoreBackupResult extends BackupResult {
   volume: Volume;
 }
@@ -64,7 +69,7 @@ export interface BackupsPort {
   visible(p: Principal, id: string): Promise<Backup | null>;
   create(p: Principal | null, input: CreateBackupRequest): Promise<BackupResult>;
   restore(p: Principal | null, input: RestoreBackupRequest): Promise<RestoreBackupResult>;
-  delete(p: Principal | null, input: DeleteBackupRequest): Promise<BackupResult>;
+  delete(p: Principal | null, input: DeleteBackupRequest): Promise<BackupDeleteResult>;
   verify(p: Principal | null, input: VerifyBackupRequest): Promise<BackupResult>;
   exportRecord(p: Principal | null, id: string): Promise<string>;
   importRecord(p: Principal | null, input: ImportBackupRecordRequest): Promise<BackupResult>;

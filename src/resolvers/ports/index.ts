@@ -23,6 +23,7 @@ export type * from './admin.js';
 export type * from './attachments.js';
 export type * from './backups.js';
 export type * from './cluster.js';
+export type * from './deletes.js';
 export type * from './live.js';
 export type * from './manage.js';
 export type * from './migration.js';

@@ -1,6 +1,6 @@
 /** What the migrate and retype resolvers need from the gateway (src/gateway/mutations/volume-migration.ts and volume-retype.ts implement it). */
 import type { Principal } from '../../db/index.js';
-import type { VolumeResult } from './volumes.js';
+import type { VolumeChangeResult, VolumeResult } from './volumes.js';
 
 export interface MigrateVolumeRequest {
   id: string;
@@ -22,5 +22,6 @@ export interface MigrationPort {
   /** Admins: moves the volume's bytes to another pool (MAINTENANCE until it ends). */
   migrate(p: Principal | null, input: MigrateVolumeRequest): Promise<VolumeResult>;
   /** Members: changes the volume's type, in place or by a migration (RETYPING until it ends). */
-  retype(p: Principal | null, input: RetypeVolumeRequest): Promise<VolumeResult>;
+  /** `operation` null: the volume already is of that type. */
+  retype(p: Principal | null, input: RetypeVolumeRequest): Promise<VolumeChangeResult>;
 }

@@ -1,5 +1,6 @@
 /** What the snapshot resolvers need from the gateway (src/gateway/mutations/snapshot.ts implements it). */
 import type { Operation, Principal, Snapshot } from '../../db/index.js';
+import type { DeleteAnswer } from './deletes.js';
 
 export interface CreateSnapshotRequest {
   volumeId: string;
@@ -26,10 +27,14 @@ export interface SnapshotResult {
   operation: Operation;
 }
 
+export interface SnapshotDeleteResult extends DeleteAnswer {
+  snapshot: Snapshot;
+}
+
 export interface SnapshotsPort {
   /** The snapshot if it exists, is not DELETED, and the caller may see it. */
   visible(p: Principal, id: string): Promise<Snapshot | null>;
   create(p: Principal | null, input: CreateSnapshotRequest): Promise<SnapshotResult>;
   update(p: Principal | null, input: UpdateSnapshotRequest): Promise<SnapshotResult>;
-  delete(p: Principal | null, input: DeleteSnapshotRequest): Promise<SnapshotResult>;
+  delete(p: Principal | null, input: DeleteSnapshotRequest): Promise<SnapshotDeleteResult>;
 }

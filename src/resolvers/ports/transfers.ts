@@ -17,7 +17,8 @@ export interface TransfersPort {
   /** Moves the volume and its snapshots to the caller's project. */
   accept(p: Principal | null, input: AcceptVolumeTransferRequest): Promise<{ transfer: VolumeTransfer; volume: Volume }>;
   /** Cancels a pending transfer: the volume is AVAILABLE again in its project. */
-  delete(p: Principal | null, input: { id: string }): Promise<{ transfer: VolumeTransfer; volume: Volume | null }>;
+  /** `alreadyDeleted`: the transfer had ended before (cancelled, expired or accepted: its status says which); nothing was done. */
+  delete(p: Principal | null, input: { id: string }): Promise<{ transfer: VolumeTransfer; volume: Volume | null; alreadyDeleted: boolean }>;
   /** Pending transfers of the caller's project (admins: every project's), newest first. */
   list(p: Principal | null, page: { first?: number | null; after?: string | null }): Promise<Page<VolumeTransfer>>;
 }

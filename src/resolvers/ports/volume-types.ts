@@ -34,7 +34,8 @@ export interface VolumeTypesPort {
   /** Admins; new extra specs only while no volume uses the type. */
   update(p: Principal | null, input: UpdateVolumeTypeRequest): Promise<VolumeType>;
   /** Admins; only a type no volume uses. Returns its id. */
-  delete(p: Principal | null, input: { id: string }): Promise<string>;
+  /** `alreadyDeleted`: no type has that id (it was deleted before, or never existed); nothing was done. */
+  delete(p: Principal | null, input: { id: string }): Promise<{ id: string; alreadyDeleted: boolean }>;
   /** Admins: lets a project use a private type (granting twice changes nothing). */
   grantAccess(p: Principal | null, input: VolumeTypeAccessRequest): Promise<VolumeType>;
   /** Admins: takes a private type away from a project. */

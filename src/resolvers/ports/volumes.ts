@@ -1,5 +1,6 @@
 /** What the volume resolvers need from the gateway (src/gateway/mutations/volume.ts implements it). */
 import type { Operation, Principal, Volume } from '../../db/index.js';
+import type { DeleteAnswer } from './deletes.js';
 
 export interface CreateVolumeRequest {
   name: string;
@@ -49,6 +50,16 @@ export interface VolumeResult {
   operation: Operation;
 }
 
+/** An update or extend: `operation` is null when there was nothing to change (the volume already is so). */
+export interface VolumeChangeResult {
+  volume: Volume;
+  operation: Operation | null;
+}
+
+export interface VolumeDeleteResult extends DeleteAnswer {
+  volume: Volume;
+}
+
 /** Placement constraints the gateway adds to a volume it creates (see `PlacementRequest`). */
 export interface VolumePlacement {
   nearBackupRepository?: { backupId: string; repository: string; repositoryId: string | null; host: string | null };
@@ -59,9 +70,9 @@ export interface VolumesPort {
   visible(p: Principal, id: string): Promise<Volume | null>;
   /** `placement`: internal constraints on where the volume may go (a restore's backup repository), never from the API. */
   create(p: Principal | null, input: CreateVolumeRequest, placement?: VolumePlacement): Promise<VolumeResult>;
-  update(p: Principal | null, input: UpdateVolumeRequest): Promise<VolumeResult>;
-  delete(p: Principal | null, input: DeleteVolumeRequest): Promise<VolumeResult>;
-  extend(p: Principal | null, input: ExtendVolumeRequest): Promise<VolumeResult>;
+  update(p: Principal | null, input: UpdateVolumeRequest): Promise<VolumeChangeResult>;
+  delete(p: Principal | null, input: DeleteVolumeRequest): Promise<VolumeDeleteResult>;
+  extend(p: Principal | null, input: ExtendVolumeRequest): Promise<VolumeChangeResult>;
   /** Reverts the volume to its latest snapshot (`reverting`, then AVAILABLE or ERROR). */
   revertToSnapshot(p: Principal | null, input: RevertVolumeRequest): Promise<VolumeResult>;
   operation(p: Principal, id: string): Promise<Operation | null>;

@@ -3,6 +3,7 @@ import type { AttachmentView } from '../../bus/index.js';
 import { toAttachmentView, type Attachment } from '../../db/index.js';
 import { Node } from './node.js';
 import { OperationObject } from './operation.js';
+import { resourcePayload, type PayloadResource } from './payload.js';
 import { StatusAuditObject } from './admin.js';
 import { relayConnection } from './relay.js';
 
@@ -365,22 +366,21 @@ export class ForceDetachInput {
   reason!: string;
 }
 
-function payload(name: string, description: string) {
-  @ObjectType(name, { description })
-  class Payload {
-    @Field(() => AttachmentObject, { description: 'The attachment as the mutation left it.' })
-    attachment!: AttachmentObject;
 
-    @Field(() => OperationObject, { description: 'The work started; follow it with `operation(id)`, or the attachment with `attachmentChanged`, until it ends.' })
-    operation!: OperationObject;
-  }
-  return Payload;
-}
-
-export const CreateAttachmentPayload = payload('CreateAttachmentPayload', 'The new attachment (ATTACHING with a connector, RESERVED without) and its operation (exporting, or already SUCCEEDED).');
-export const UpdateAttachmentPayload = payload('UpdateAttachmentPayload', 'The attachment (ATTACHING) and the operation exporting the volume.');
-export const CompleteAttachmentPayload = payload('CompleteAttachmentPayload', 'The attachment (ATTACHED) and the operation, already SUCCEEDED.');
-export const DeleteAttachmentPayload = payload('DeleteAttachmentPayload', 'The attachment (DETACHING, or DETACHED when nothing was exported) and the operation removing the export.');
+const ATTACHMENT: PayloadResource = { field: 'attachment', type: () => AttachmentObject, follow: '`attachmentChanged`' };
+export const CreateAttachmentPayload = resourcePayload(
+  'CreateAttachmentPayload',
+  'The new attachment (ATTACHING with a connector, RESERVED without) and its operation (exporting, or already SUCCEEDED); or the existing attachment of this instance and host, and its operation.',
+  ATTACHMENT,
+);
+export const UpdateAttachmentPayload = resourcePayload('UpdateAttachmentPayload', 'The attachment (ATTACHING) and the operation exporting the volume.', ATTACHMENT);
+export const CompleteAttachmentPayload = resourcePayload('CompleteAttachmentPayload', 'The attachment (ATTACHED) and the operation, already SUCCEEDED.', ATTACHMENT);
+export const DeleteAttachmentPayload = resourcePayload(
+  'DeleteAttachmentPayload',
+  'The attachment (DETACHING, or DETACHED when nothing was exported or it was detached already) and the operation removing the export.',
+  ATTACHMENT,
+  'delete',
+);
 
 @ObjectType('ForceDetachPayload', { description: 'The attachment (DETACHING or DETACHED), the operation removing the export, and the audit record.' })
 export class ForceDetachPayload {

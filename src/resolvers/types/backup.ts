@@ -3,6 +3,7 @@ import type { BackupView } from '../../bus/index.js';
 import type { Backup } from '../../db/index.js';
 import { Node } from './node.js';
 import { OperationObject } from './operation.js';
+import { resourcePayload } from './payload.js';
 import { relayConnection } from './relay.js';
 import { VolumeObject } from './volume.js';
 
@@ -344,6 +345,13 @@ export class BackupPayload {
   @Field(() => OperationObject, { description: 'The work started; follow it with `operation(id)`, or the backup with `backupChanged`/`backupProgress`, until it ends. A failed `verifyBackup` names the first bad chunk in `error.message`.' })
   operation!: OperationObject;
 }
+
+export const DeleteBackupPayload = resourcePayload(
+  'DeleteBackupPayload',
+  'The backup (DELETING, or DELETED when it was already) and the operation deleting it.',
+  { field: 'backup', type: () => BackupObject, follow: '`backupChanged`' },
+  'delete',
+);
 
 @ObjectType({ description: 'What `restoreBackup` started: the backup (RESTORING), the volume restored into, and the operation.' })
 export class RestoreBackupPayload {

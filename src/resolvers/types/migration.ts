@@ -1,5 +1,5 @@
-import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
-import { OperationObject } from './operation.js';
+import { Field, ID, InputType, Int } from 'type-graphql';
+import { resourcePayload, type PayloadResource } from './payload.js';
 import { VolumeObject } from './volume.js';
 import { MigrationPolicyEnum } from './migration-enums.js';
 
@@ -47,17 +47,12 @@ export class RetypeVolumeInput {
   expectedVersion?: number | null;
 }
 
-function payload(name: string, description: string) {
-  @ObjectType(name, { description })
-  class Payload {
-    @Field(() => VolumeObject, { description: 'The volume as the mutation left it.' })
-    volume!: VolumeObject;
 
-    @Field(() => OperationObject, { description: 'The work started; follow it with `operation(id)`, or the volume with `volumeChanged`, until it ends.' })
-    operation!: OperationObject;
-  }
-  return Payload;
-}
-
-export const MigrateVolumePayload = payload('MigrateVolumePayload', 'The volume (MAINTENANCE, migrationStatus STARTING) and the operation migrating it.');
-export const RetypeVolumePayload = payload('RetypeVolumePayload', 'The volume (RETYPING) and the operation retyping it.');
+const VOLUME: PayloadResource = { field: 'volume', type: () => VolumeObject, follow: '`volumeChanged`' };
+export const MigrateVolumePayload = resourcePayload('MigrateVolumePayload', 'The volume (MAINTENANCE, migrationStatus STARTING) and the operation migrating it.', VOLUME);
+export const RetypeVolumePayload = resourcePayload(
+  'RetypeVolumePayload',
+  'The volume (RETYPING) and the operation retyping it; or, when it already is of that type, the volume as it is and no operation.',
+  VOLUME,
+  'change',
+);

@@ -1,5 +1,5 @@
-import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
-import { OperationObject } from './operation.js';
+import { Field, ID, InputType, Int } from 'type-graphql';
+import { resourcePayload, type PayloadResource } from './payload.js';
 import { SnapshotObject } from './snapshot.js';
 
 /** Description of every `expectedVersion` argument of snapshots. */
@@ -56,18 +56,13 @@ export class DeleteSnapshotInput {
   expectedVersion?: number | null;
 }
 
-function payload(name: string, description: string) {
-  @ObjectType(name, { description })
-  class Payload {
-    @Field(() => SnapshotObject, { description: 'The snapshot as the mutation left it.' })
-    snapshot!: SnapshotObject;
 
-    @Field(() => OperationObject, { description: 'The work started; follow it with `operation(id)`, or the snapshot with `snapshotChanged`, until it ends.' })
-    operation!: OperationObject;
-  }
-  return Payload;
-}
-
-export const CreateSnapshotPayload = payload('CreateSnapshotPayload', 'The new snapshot (CREATING) and the operation taking it.');
-export const UpdateSnapshotPayload = payload('UpdateSnapshotPayload', 'The updated snapshot (its `version` incremented) and the operation, already SUCCEEDED.');
-export const DeleteSnapshotPayload = payload('DeleteSnapshotPayload', 'The snapshot (DELETING, or DELETED when there was nothing to remove on a host) and the operation deleting it.');
+const SNAPSHOT: PayloadResource = { field: 'snapshot', type: () => SnapshotObject, follow: '`snapshotChanged`' };
+export const CreateSnapshotPayload = resourcePayload('CreateSnapshotPayload', 'The new snapshot (CREATING) and the operation taking it.', SNAPSHOT);
+export const UpdateSnapshotPayload = resourcePayload('UpdateSnapshotPayload', 'The updated snapshot (its `version` incremented) and the operation, already SUCCEEDED.', SNAPSHOT);
+export const DeleteSnapshotPayload = resourcePayload(
+  'DeleteSnapshotPayload',
+  'The snapshot (DELETING, or DELETED when there was nothing to remove on a host or it was deleted already) and the operation deleting it.',
+  SNAPSHOT,
+  'delete',
+);

@@ -187,6 +187,17 @@ export class DeleteVolumeTypeInput {
   id!: string;
 }
 
+@ObjectType('DeleteVolumeTypePayload', { description: 'Which volume type `deleteVolumeType` removed, and whether it was gone already.' })
+export class DeleteVolumeTypePayload {
+  @Field(() => ID, { description: 'Id of the volume type.' })
+  id!: string;
+
+  @Field(() => Boolean, {
+    description: 'True when no type had that id (it was deleted before, or never existed): nothing was done, and that is success (deletes are idempotent).',
+  })
+  alreadyDeleted!: boolean;
+}
+
 @ObjectType('Viewer', { description: 'Who your token stands for: its project and role.' })
 export class ViewerObject {
   @Field(() => ID, { description: 'Id of the token\'s project; the volumes you create belong to it.' })

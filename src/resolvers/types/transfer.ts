@@ -114,11 +114,17 @@ export class DeleteVolumeTransferInput {
   id!: string;
 }
 
-@ObjectType({ description: 'The cancelled transfer and the volume, AVAILABLE again.' })
+@ObjectType({ description: 'The cancelled transfer and the volume, AVAILABLE again; or the transfer as it ended, when it had ended already.' })
 export class DeleteVolumeTransferPayload {
-  @Field(() => VolumeTransferObject, { description: 'The transfer, CANCELLED.' })
+  @Field(() => VolumeTransferObject, { description: 'The transfer, CANCELLED (or as it had ended: see `alreadyDeleted`).' })
   transfer!: VolumeTransferObject;
 
-  @Field(() => VolumeObject, { nullable: true, description: 'The volume; null when it was no longer AWAITING_TRANSFER (an admin reset it).' })
+  @Field(() => VolumeObject, { nullable: true, description: 'The volume; null when it was no longer AWAITING_TRANSFER (an admin reset it), or the transfer had ended already.' })
   volume!: VolumeObject | null;
+
+  @Field(() => Boolean, {
+    description:
+      'True when the transfer had ended before this request (its `status` says how: CANCELLED, EXPIRED or ACCEPTED): nothing was done, and that is success (deletes are idempotent).',
+  })
+  alreadyDeleted!: boolean;
 }

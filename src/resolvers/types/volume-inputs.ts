@@ -1,6 +1,6 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
-import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
-import { OperationObject } from './operation.js';
+import { Field, ID, InputType, Int } from 'type-graphql';
+import { resourcePayload, type PayloadResource } from './payload.js';
 import { VolumeObject } from './volume.js';
 
 /** Description of every `expectedVersion` argument. */
@@ -128,20 +128,25 @@ export class RevertVolumeToSnapshotInput {
   snapshotId!: string;
 }
 
-function payload(name: string, description: string) {
-  @ObjectType(name, { description })
-  class Payload {
-    @Field(() => VolumeObject, { description: 'The volume as the mutation left it.' })
-    volume!: VolumeObject;
 
-    @Field(() => OperationObject, { description: 'The work started; follow it with `operation(id)`, or the volume with `volumeChanged`, until it ends.' })
-    operation!: OperationObject;
-  }
-  return Payload;
-}
-
-export const CreateVolumePayload = payload('CreateVolumePayload', 'The new volume (CREATING) and the operation creating it.');
-export const UpdateVolumePayload = payload('UpdateVolumePayload', 'The updated volume (its `version` incremented) and the operation, already SUCCEEDED.');
-export const DeleteVolumePayload = payload('DeleteVolumePayload', 'The volume (DELETING) and the operation deleting it.');
-export const ExtendVolumePayload = payload('ExtendVolumePayload', 'The volume (EXTENDING) and the operation extending it.');
-export const RevertVolumeToSnapshotPayload = payload('RevertVolumeToSnapshotPayload', 'The volume (REVERTING) and the operation reverting it.');
+const VOLUME: PayloadResource = { field: 'volume', type: () => VolumeObject, follow: '`volumeChanged`' };
+export const CreateVolumePayload = resourcePayload('CreateVolumePayload', 'The new volume (CREATING) and the operation creating it.', VOLUME);
+export const UpdateVolumePayload = resourcePayload(
+  'UpdateVolumePayload',
+  'The updated volume (its `version` incremented) and the operation, already SUCCEEDED; or, when it already had those values, the volume as it is and no operation.',
+  VOLUME,
+  'change',
+);
+export const DeleteVolumePayload = resourcePayload(
+  'DeleteVolumePayload',
+  'The volume (DELETING; CREATING with the delete queued until its create ends; DELETED when it was already) and the operation deleting it.',
+  VOLUME,
+  'delete',
+);
+export const ExtendVolumePayload = resourcePayload(
+  'ExtendVolumePayload',
+  'The volume (EXTENDING) and the operation extending it; or, when it already has that size, the volume as it is and no operation.',
+  VOLUME,
+  'change',
+);
+export const RevertVolumeToSnapshotPayload = resourcePayload('RevertVolumeToSnapshotPayload', 'The volume (REVERTING) and the operation reverting it.', VOLUME);
