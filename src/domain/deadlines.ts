@@ -4,12 +4,16 @@
  * that arrives after that, and which volumes an agent's start-up reconciliation expects
  * to find on disk. The database applies every rule as a compare-and-set.
  */
+import type { ErrorCode } from './errors.js';
 import type { OperationKind } from './operations.js';
 import type { SnapshotStatus } from './snapshot-states.js';
 import type { VolumeStatus } from './volume-states.js';
 
-/** The error code of an operation failed by its deadline. */
-export const DEADLINE_ERROR_CODE = 'SERVICE_UNAVAILABLE';
+/**
+ * The error code of an operation failed by its deadline: a service did not answer in time,
+ * so it is retryable (`isRetryable`) once the resource's error state is cleaned up.
+ */
+export const DEADLINE_ERROR_CODE = 'SERVICE_UNAVAILABLE' satisfies ErrorCode;
 
 /** When an operation created at `createdAt` is given up. */
 export function operationDeadline(createdAt: Date, timeoutSeconds: number): Date {

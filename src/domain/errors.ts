@@ -2,7 +2,9 @@
  * Domain errors. Every failure a user can see is one of these classes, each with a
  * fixed code from the public list (ARCHITECTURE.md, "GraphQL conventions"). The
  * gateway maps them to GraphQL errors in one place (`src/gateway/http/errors.ts`);
- * anything else becomes INTERNAL with a correlation id.
+ * anything else becomes INTERNAL with a correlation id. The same list is the only one
+ * a failed operation's code comes from (the schema's `ErrorCode` enum), and each code
+ * says whether a retry can succeed (`isRetryable`).
  */
 export const ERROR_CODES = [
   'UNAUTHENTICATED',
@@ -19,6 +21,122 @@ export const ERROR_CODES = [
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/**
+ * What each code means to a caller, and whether it is retryable: the failure came from the
+ * moment (a service down or busy, a rate limit, a concurrent change), not from the request,
+ * so sending the same request again later, with a backoff, can succeed. Not retryable: the
+ * same request fails the same way until the caller changes something (input, token, quota,
+ * the resource's state) or an operator does. These texts are the `ErrorCode` enum's
+ * descriptions in the schema (src/resolvers/types/enums.ts).
+ */
+export const ERROR_CODE_MEANINGS: { readonly [C in ErrorCode]: { readonly retryable: boolean; readonly description: string } } = {
+  // No, only a valid token helps. (A database that cannot check the token is SERVICE_UNAVAILABLE.)
+  UNAUTHENTICATED: {
+    retryable: false,
+    description: 'No token, or one that is invalid, revoked or expired. Not retryable: send a valid token.',
+  },
+  // No: the role or the project does not change by itself.
+  FORBIDDEN: {
+    retryable: false,
+    description: 'The token\'s role or project does not allow this. Not retryable: use a token that may.',
+  },
+  // No: the id does not come back (ids are never reused).
+  NOT_FOUND: {
+    retryable: false,
+    description: 'The resource does not exist or is not visible to your project. Not retryable.',
+  },
+  // No: the same input is refused again. For an operation: the agent refused the command (e.g. its image is missing).
+  BAD_USER_INPUT: {
+    retryable: false,
+    description: 'The input is refused (every problem is listed), or an agent refused the command. Not retryable: change the input.',
+  },
+  // No: the resource must first reach a state the action starts from. When it is in a
+  // transitional state (the message says to wait), wait for its operation to end (follow the
+  // operation or the resource's subscription), not for a backoff; most states (ERROR, IN_USE)
+  // do not end by themselves.
+  INVALID_STATE: {
+    retryable: false,
+    description:
+      'The resource is in a state the action does not start from (`extensions.currentStatus`, `allowedStatuses`), or the work was cancelled. ' +
+      'Not retryable: change its state first, or wait for its current operation to end when the message says so.',
+  },
+  // No: a limit frees only when something is deleted or an admin raises it.
+  QUOTA_EXCEEDED: {
+    retryable: false,
+    description: 'Over a quota of the project (`extensions` name the resource, requested, inUse, reserved and limit). Not retryable: free some or ask for more.',
+  },
+  // No: no pool passed the scheduler's filters, and the scheduler already waited for pools
+  // that had gone silent. It needs another size, type or zone, or capacity an operator adds.
+  NO_VALID_BACKEND: {
+    retryable: false,
+    description: 'No storage pool can take the volume (the message names each pool and why). Not retryable: ask for a smaller size or another type or zone, or have an operator add capacity.',
+  },
+  // Yes when the resource changed under the request (read it again, then retry with its new
+  // version); no when another resource holds the key or id (see `isRetryable`).
+  CONFLICT: {
+    retryable: true,
+    description:
+      'The resource changed while the request ran, or `expectedVersion` is not its version (`extensions.currentVersion`): read it again and retry. ' +
+      'Not retryable when another resource holds the idempotency key, id or name (`extensions` name it): use a new one.',
+  },
+  // Yes: a service the work needs (database, scheduler, agent) did not answer; it ends by
+  // itself or when an operator starts it. An operation failed by its deadline is this code
+  // too (domain/deadlines.ts): its message says what to clean up before doing it again.
+  SERVICE_UNAVAILABLE: {
+    retryable: true,
+    description:
+      'A service the work needs (the database, the scheduler, an agent) did not answer; for an operation, it missed its deadline. ' +
+      'Retryable with a backoff; a failed operation\'s message says what to clean up first (e.g. delete the ERROR volume).',
+  },
+  // No: the same query is over the same limit, and one cut off by the timeout will be cut off again.
+  QUERY_TOO_COMPLEX: {
+    retryable: false,
+    description: 'The request is over one of the API\'s limits or was cut off by its timeout (`extensions.limit`). Not retryable: ask for less.',
+  },
+  // Yes: nothing was done; the limit refills.
+  RATE_LIMITED: {
+    retryable: true,
+    description: 'Too many requests, connections or failed authentications. Retryable after `extensions.retryAfterSeconds`.',
+  },
+  // No: the cause is unknown (a bug, or a failure on a storage host), and a blind retry repeats
+  // it. Also any stored code this API does not know (see `errorCodeOf`).
+  INTERNAL: {
+    retryable: false,
+    description: 'An unexpected failure in Flint or on a storage host; the message says what is known, or gives a correlation id for the operator. Not retryable.',
+  },
+};
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && KNOWN_CODES.has(value);
+}
+
+/**
+ * The code to show for a stored one: an operation row's `errorCode` or an agent's outcome may
+ * hold a string that is not on the list (an old row, a code of a library), and a read must not
+ * fail for it. Anything not on the list, or missing, is INTERNAL.
+ */
+export function errorCodeOf(stored: unknown): ErrorCode {
+  return isErrorCode(stored) ? stored : 'INTERNAL';
+}
+
+/** Details of a CONFLICT that say the resource moved under the request (not that a key or id is held elsewhere). */
+const MOVED_DETAILS = ['currentVersion', 'currentStatus'] as const;
+
+/**
+ * Whether sending the same request again later can succeed (`retryable` on `OperationError`
+ * and on a GraphQL error's extensions): the code's rule in {@link ERROR_CODE_MEANINGS}, and
+ * for CONFLICT its details. A CONFLICT whose details name the holder of a key or id (an
+ * idempotency key used for another volume, a backup already imported) fails again however
+ * often it is sent; one that says the resource moved (`currentVersion`, `currentStatus`, or
+ * nothing) passes once the caller has read it again.
+ */
+export function isRetryable(code: ErrorCode, details?: Readonly<Record<string, unknown>>): boolean {
+  if (code === 'CONFLICT' && details && Object.keys(details).length > 0) return MOVED_DETAILS.some((k) => k in details);
+  return ERROR_CODE_MEANINGS[code].retryable;
+}
 
 export class FlintError extends Error {
   readonly code: ErrorCode;

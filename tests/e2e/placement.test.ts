@@ -74,6 +74,7 @@ test.serial('when every pool tried fails, the volume is ERROR and the message na
     const op = { operation: (await cluster.client().request(OperationDocument, { id: operationId })).operation! };
     t.is(op.operation.status, 'FAILED');
     t.is(op.operation.error!.code, 'NO_VALID_BACKEND');
+    t.false(op.operation.error!.retryable, 'no pool could take it: the same create fails the same way');
     t.regex(op.operation.error!.message, /big@p/);
     t.regex(op.operation.error!.message, /small@p/);
   } finally {

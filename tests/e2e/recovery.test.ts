@@ -52,6 +52,7 @@ test.serial('a create nobody answers fails at its deadline; the late create leav
   const operation = (await c.client().request(OperationDocument, { id: operationId })).operation!;
   t.is(operation.status, 'FAILED');
   t.is(operation.error?.code, 'SERVICE_UNAVAILABLE');
+  t.true(operation.error?.retryable, 'a missed deadline is retryable: the create can be done again once the agent is back');
   t.regex(operation.error!.message, /within 3 s/);
   t.true(failed!.messages.some((m) => m.event === 'create_volume' && /flint service list/.test(m.message)), JSON.stringify(failed!.messages));
   t.is(failed!.host, 'solo', 'the scheduler placed it before the deadline');

@@ -3,11 +3,12 @@
  * edge"). Known failures keep their code and message (the API limits' QUERY_TOO_COMPLEX
  * and RATE_LIMITED too, src/gateway/limits/); GraphQL's own request errors become
  * BAD_USER_INPUT; anything else is INTERNAL with a correlation id, and its
- * details go only to the log.
+ * details go only to the log. Every error says whether trying again can succeed
+ * (`extensions.retryable`, `isRetryable` of the code and details).
  */
 import { randomUUID } from 'node:crypto';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { ERROR_CODES, FlintError, type ErrorCode } from '../../domain/errors.js';
+import { FlintError, isErrorCode, isRetryable, type ErrorCode } from '../../domain/errors.js';
 import type { Logger } from '../../config/logger.js';
 import { limitErrorOf } from '../limits/index.js';
 
@@ -21,6 +22,11 @@ const REQUEST_ERRORS = new Set([
   'PERSISTED_QUERY_NOT_SUPPORTED',
 ]);
 
+/** `extensions` of an error with `code`: its details, the code, and whether a retry can succeed. */
+export function errorExtensions(code: ErrorCode, details?: Readonly<Record<string, unknown>>): Record<string, unknown> & { code: ErrorCode; retryable: boolean } {
+  return { ...details, code, retryable: isRetryable(code, details) };
+}
+
 function original(err: unknown): unknown {
   let e = err;
   while (e instanceof GraphQLError && e.originalError && e.originalError !== e) e = e.originalError;
@@ -33,26 +39,26 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
   // GraphQL's own limits (the parser's token count, validation's budget) read as request errors; they are API limits.
   const e = (!(found instanceof FlintError) && limitErrorOf(formatted.message)) || found;
   if (e instanceof FlintError) {
-    return { ...base, message: e.message, extensions: { ...e.details, code: e.code } };
+    return { ...base, message: e.message, extensions: errorExtensions(e.code, e.details) };
   }
   const code = formatted.extensions?.code;
-  if (typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code) && code !== 'INTERNAL') {
-    return { ...base, message: formatted.message, extensions: { code: code as ErrorCode } };
+  if (isErrorCode(code) && code !== 'INTERNAL') {
+    return { ...base, message: formatted.message, extensions: errorExtensions(code) };
   }
   if ((typeof code === 'string' && REQUEST_ERRORS.has(code)) || (e instanceof GraphQLError && !e.originalError && !formatted.path)) {
-    return { ...base, message: formatted.message, extensions: { code: 'BAD_USER_INPUT' } };
+    return { ...base, message: formatted.message, extensions: errorExtensions('BAD_USER_INPUT') };
   }
   // GraphQL's coercion of variables and arguments reports bad input without a code.
   // With a path, "Int cannot represent …" is the server failing to serialise its own
   // value: INTERNAL, and the value must not be shown.
   if (e instanceof GraphQLError && (/^(Variable|Argument) /.test(e.message) || (!formatted.path && /^(Expected|Int cannot|Float cannot|String cannot)/.test(e.message)))) {
-    return { ...base, message: formatted.message, extensions: { code: 'BAD_USER_INPUT' } };
+    return { ...base, message: formatted.message, extensions: errorExtensions('BAD_USER_INPUT') };
   }
   const correlationId = randomUUID();
   log.error({ err: e, correlationId, path: formatted.path }, 'internal error');
   return {
     ...base,
     message: `Internal error; nothing was changed unless the operation says otherwise. Report correlation id ${correlationId} to the operator.`,
-    extensions: { code: 'INTERNAL', correlationId },
+    extensions: { ...errorExtensions('INTERNAL'), correlationId },
   };
 }

@@ -19,7 +19,7 @@ import type { Db } from '../../db/index.js';
 import { graphqlObservability, loadMetricsToken, requestIdFrom } from '../../metrics/index.js';
 import { createLoaders, type Context, type Ports } from '../../resolvers/index.js';
 import type { TokenSecurity } from './token-security.js';
-import { formatError } from './errors.js';
+import { errorExtensions, formatError } from './errors.js';
 import { BodyTooLargeError, headerMap, readBody, sendJson, writeResponse } from './apollo-http.js';
 import { admitHttp, isSubscription, logClientFrameErrors, type ApiLimits, type SocketState } from '../limits/index.js';
 import { dashboardRoutes } from './routes/dashboard.js';
@@ -141,7 +141,7 @@ export async function serveHttp({ config, db, bus, log, schema, ports, limits, t
           parsed = JSON.parse(body);
         } catch {
           obs.rejected(requestId, 'BAD_USER_INPUT', 400);
-          return sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_USER_INPUT' } }] });
+          return sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: errorExtensions('BAD_USER_INPUT') }] });
         }
       }
       const deadline = limits.deadline();
@@ -161,10 +161,10 @@ export async function serveHttp({ config, db, bus, log, schema, ports, limits, t
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
         obs.rejected(requestId, 'BAD_USER_INPUT', 413);
-        return sendJson(res, 413, { errors: [{ message: err.message, extensions: { code: 'BAD_USER_INPUT' } }] }, true);
+        return sendJson(res, 413, { errors: [{ message: err.message, extensions: errorExtensions('BAD_USER_INPUT') }] }, true);
       }
       log.error({ err }, 'request failed');
-      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal error.', extensions: { code: 'INTERNAL' } }] });
+      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal error.', extensions: errorExtensions('INTERNAL') }] });
     }
   });
 

@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { ApiLimitsConfig } from '../../config/index.js';
 import type { Principal } from '../../db/index.js';
-import { FlintError, RateLimitedError, UnauthenticatedError } from '../../domain/index.js';
+import { FlintError, isRetryable, RateLimitedError, UnauthenticatedError } from '../../domain/index.js';
 import type { Authenticator } from '../http/auth.js';
 import { AuthFailureGuard } from './auth-guard.js';
 import { addressKey, clientAddress } from './client-address.js';
@@ -122,5 +122,5 @@ export class RequestGate {
 
 /** The body of a refused request: the error as `formatError` would show it. */
 export function errorBody(e: FlintError): { errors: Array<{ message: string; extensions: Record<string, unknown> }> } {
-  return { errors: [{ message: e.message, extensions: { ...e.details, code: e.code } }] };
+  return { errors: [{ message: e.message, extensions: { ...e.details, code: e.code, retryable: isRetryable(e.code, e.details) } }] };
 }

@@ -1,4 +1,5 @@
 import { registerEnumType } from 'type-graphql';
+import { ERROR_CODE_MEANINGS, ERROR_CODES, type ErrorCode } from '../../domain/index.js';
 
 /** GraphQL names in upper case; values are the stored (Cinder) names. */
 export enum VolumeStatusEnum {
@@ -142,4 +143,17 @@ registerEnumType(SnapshotStatusEnum, {
     ERROR: { description: 'Taking the snapshot failed; `Snapshot.messages` says why. Delete it and take another.' },
     ERROR_DELETING: { description: 'Deletion failed on the storage host; `Snapshot.messages` says why. Delete it again to retry.' },
   },
+});
+
+/**
+ * The API's error codes (src/domain/errors.ts is the list), as the enum of `OperationError.code`;
+ * a GraphQL error's `extensions.code` is one of the same values. Names and values are the codes.
+ */
+export const ErrorCodeEnum = Object.fromEntries(ERROR_CODES.map((c) => [c, c])) as { readonly [C in ErrorCode]: C };
+registerEnumType(ErrorCodeEnum, {
+  name: 'ErrorCode',
+  description:
+    'Why something failed, from one list for every failure of the API: a failed operation\'s `error.code` and a GraphQL error\'s `extensions.code`. ' +
+    'Each value says whether trying again can succeed (`retryable`). A client should treat a code it does not know as INTERNAL.',
+  valuesConfig: Object.fromEntries(ERROR_CODES.map((c) => [c, { description: ERROR_CODE_MEANINGS[c].description }])),
 });

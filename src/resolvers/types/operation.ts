@@ -1,15 +1,31 @@
 import { Field, ID, ObjectType } from 'type-graphql';
 import type { Operation, UserMessage } from '../../db/index.js';
 import { Node } from './node.js';
-import { OperationStatusEnum } from './enums.js';
+import { errorCodeOf, isRetryable, type ErrorCode } from '../../domain/index.js';
+import { ErrorCodeEnum, OperationStatusEnum } from './enums.js';
 
-@ObjectType('OperationError', { description: 'Why an operation failed: a code from the API\'s error list and a message for people.' })
+@ObjectType('OperationError', { description: 'Why an operation failed: a code from the API\'s error list, whether doing it again can succeed, and a message for people.' })
 export class OperationErrorObject {
-  @Field({ description: 'One of the API\'s error codes, e.g. NO_VALID_BACKEND (no pool passed the filters) or INTERNAL.' })
-  code!: string;
+  @Field(() => ErrorCodeEnum, { description: 'What kind of failure, e.g. NO_VALID_BACKEND (no pool passed the filters), SERVICE_UNAVAILABLE (e.g. the operation missed its deadline) or INTERNAL.' })
+  code!: ErrorCode;
+
+  @Field({
+    description:
+      'True when the failure came from the moment (a service that did not answer, a deadline missed), so the same mutation sent again later, with a backoff, can succeed. ' +
+      'First do what the message says to clean up (e.g. delete the volume left ERROR), then send it again; a create needs a new `idempotencyKey` (the old one answers with this failed operation). ' +
+      'False when the same mutation would fail the same way: change the input, or report it (INTERNAL); retrying in a loop will not help. ' +
+      'Decided by the code alone (see `ErrorCode`); a GraphQL error carries the same fact as `extensions.retryable`.',
+  })
+  retryable!: boolean;
 
   @Field({ description: 'What happened and what to do, in a sentence or two.' })
   message!: string;
+
+  /** The error of a failed operation row; a stored code not on the list reads as INTERNAL. */
+  static of(storedCode: string, message: string | null): OperationErrorObject {
+    const code = errorCodeOf(storedCode);
+    return Object.assign(new OperationErrorObject(), { code, retryable: isRetryable(code), message: message ?? '' });
+  }
 }
 
 @ObjectType('Operation', {
@@ -47,7 +63,7 @@ export class OperationObject extends Node {
       status: o.status as OperationStatusEnum,
       resourceType: o.resourceType,
       resourceId: o.resourceId,
-      error: o.errorCode ? { code: o.errorCode, message: o.errorMessage ?? '' } : null,
+      error: o.errorCode ? OperationErrorObject.of(o.errorCode, o.errorMessage) : null,
       createdAt: o.createdAt,
       finishedAt: o.finishedAt,
     });

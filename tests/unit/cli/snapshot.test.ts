@@ -14,7 +14,7 @@ const snapshot: SnapshotView = {
   createdAt: '2026-01-01T10:00:00.000Z',
   updatedAt: '2026-01-01T10:00:05.000Z',
 };
-const op: OperationFieldsFragment = { id: 'op-1', kind: 'create_snapshot', status: 'FAILED', error: { code: 'DRIVER_ERROR', message: 'qemu-img failed' }, createdAt: 'c', finishedAt: null };
+const op: OperationFieldsFragment = { id: 'op-1', kind: 'create_snapshot', status: 'FAILED', error: { code: 'INTERNAL', retryable: false, message: 'qemu-img failed' }, createdAt: 'c', finishedAt: null };
 
 const rows = (text: string) => text.trimEnd().split('\n').slice(2);
 
@@ -46,7 +46,7 @@ test('a snapshot shows field by field; its volume name, latest message and opera
   );
   t.regex(full, /^volume_name\s+db-data$/m);
   t.regex(full, /^latest_message\s+T create_snapshot: qemu-img failed\.$/m);
-  t.regex(full, /^operation\s+op-1 \(create_snapshot FAILED: DRIVER_ERROR\)$/m);
+  t.regex(full, /^operation\s+op-1 \(create_snapshot FAILED: INTERNAL\)$/m);
   t.notRegex(snapshotFields({ ...snapshot, volume: null }), /^volume_name/m, 'a deleted volume shows no name');
 });
 

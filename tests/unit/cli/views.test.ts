@@ -19,7 +19,7 @@ const volume: VolumeView = {
   migrationStatus: null,
   encrypted: false,
 };
-const op: OperationFieldsFragment = { id: 'op-1', kind: 'create_volume', status: 'FAILED', error: { code: 'NO_VALID_BACKEND', message: 'no pool' }, createdAt: 'c', finishedAt: null };
+const op: OperationFieldsFragment = { id: 'op-1', kind: 'create_volume', status: 'FAILED', error: { code: 'NO_VALID_BACKEND', retryable: false, message: 'no pool' }, createdAt: 'c', finishedAt: null };
 
 const rows = (text: string) => text.trimEnd().split('\n').slice(2);
 

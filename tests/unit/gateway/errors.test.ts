@@ -11,8 +11,10 @@ import {
   InvalidStateError,
   NoValidBackendError,
   NotFoundError,
+  RateLimitedError,
   ServiceUnavailableError,
   UnauthenticatedError,
+  isRetryable,
 } from '../../../src/domain/errors.js';
 import { formatError } from '../../../src/gateway/http/errors.js';
 
@@ -65,7 +67,7 @@ for (const [name, err] of flintErrors) {
     const gqlError = fromResolver(err);
     const out = formatError(gqlError.toJSON(), gqlError, silent);
     t.is(out.message, err.message);
-    t.deepEqual(out.extensions, { ...err.details, code: err.code });
+    t.deepEqual(out.extensions, { ...err.details, code: err.code, retryable: isRetryable(err.code, err.details) });
     t.deepEqual(out.path, ['volume']);
   });
 }
@@ -76,7 +78,23 @@ test('a FlintError keeps its code even when Apollo formatted it as INTERNAL_SERV
   const formatted: GraphQLFormattedError = { ...gqlError.toJSON(), extensions: { code: 'INTERNAL_SERVER_ERROR' } };
   const out = formatError(formatted, gqlError, silent);
   t.is(out.extensions?.code, 'NOT_FOUND');
-  t.deepEqual(out.extensions, { kind: 'Volume', id: 'v-9', code: 'NOT_FOUND' });
+  t.deepEqual(out.extensions, { kind: 'Volume', id: 'v-9', code: 'NOT_FOUND', retryable: false });
+});
+
+test('a retryable failure says so in extensions.retryable, and a refusal of the request does not', (t) => {
+  const unavailable = fromResolver(new ServiceUnavailableError('The database did not answer; retry shortly.'));
+  t.is(formatError(unavailable.toJSON(), unavailable, silent).extensions?.retryable, true);
+  const limited = fromResolver(new RateLimitedError('Too many requests; try again in 3 s.', 3));
+  t.deepEqual(formatError(limited.toJSON(), limited, silent).extensions, { code: 'RATE_LIMITED', retryAfterSeconds: 3, retryable: true });
+  const input = fromResolver(new BadInputError(['size must be a whole number of GiB from 1 to 65536 (got 0)']));
+  t.is(formatError(input.toJSON(), input, silent).extensions?.retryable, false);
+});
+
+test('a CONFLICT over an idempotency key held by another volume is not retryable; one over a stale version is', (t) => {
+  const held = fromResolver(new ConflictError('idempotencyKey "k" was already used for volume v-1 with other parameters; use a new key.', { volumeId: 'v-1' }));
+  t.deepEqual(formatError(held.toJSON(), held, silent).extensions, { code: 'CONFLICT', volumeId: 'v-1', retryable: false });
+  const stale = fromResolver(new ConflictError('Volume v-1 is at version 4, not the expected 3.', { currentVersion: 4 }));
+  t.is(formatError(stale.toJSON(), stale, silent).extensions?.retryable, true);
 });
 
 test('a FlintError wrapped twice in GraphQLErrors is still found', (t) => {
@@ -84,14 +102,14 @@ test('a FlintError wrapped twice in GraphQLErrors is still found', (t) => {
   const inner = new GraphQLError('no', { originalError: err });
   const outer = new GraphQLError('no', { path: ['a', 0, 'b'], originalError: inner });
   const out = formatError(outer.toJSON(), outer, silent);
-  t.deepEqual(out.extensions, { currentStatus: 'DELETING', code: 'INVALID_STATE' });
+  t.deepEqual(out.extensions, { currentStatus: 'DELETING', code: 'INVALID_STATE', retryable: false });
   t.deepEqual(out.path, ['a', 0, 'b']);
 });
 
 test('a FlintError\'s details cannot override its code', (t) => {
   const err = new FlintError('CONFLICT', 'stale', { details: { code: 'INTERNAL', currentVersion: 2 } });
   const gqlError = fromResolver(err);
-  t.deepEqual(formatError(gqlError.toJSON(), gqlError, silent).extensions, { code: 'CONFLICT', currentVersion: 2 });
+  t.deepEqual(formatError(gqlError.toJSON(), gqlError, silent).extensions, { code: 'CONFLICT', currentVersion: 2, retryable: true });
 });
 
 test('a FlintError\'s cause never reaches the client', (t) => {
@@ -109,7 +127,7 @@ test('a GraphQL validation error (as Apollo formats it) becomes BAD_USER_INPUT w
   t.truthy(err);
   const formatted: GraphQLFormattedError = { ...err!.toJSON(), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } };
   const out = formatError(formatted, err, silent);
-  t.deepEqual(out.extensions, { code: 'BAD_USER_INPUT' });
+  t.deepEqual(out.extensions, { code: 'BAD_USER_INPUT', retryable: false });
   t.is(out.message, 'Cannot query field "size" on type "Volume".');
   t.deepEqual(out.locations, err!.locations);
 });
@@ -119,7 +137,7 @@ test('a GraphQL validation error without any code becomes BAD_USER_INPUT', (t) =
   t.true(errors.length >= 2);
   for (const err of errors) {
     const out = formatError(err.toJSON(), err, silent);
-    t.deepEqual(out.extensions, { code: 'BAD_USER_INPUT' }, err.message);
+    t.deepEqual(out.extensions, { code: 'BAD_USER_INPUT', retryable: false }, err.message);
     t.is(out.message, err.message);
   }
 });
@@ -127,20 +145,20 @@ test('a GraphQL validation error without any code becomes BAD_USER_INPUT', (t) =
 test('a GraphQL syntax error becomes BAD_USER_INPUT', (t) => {
   const err = t.throws(() => parse('{ volume(id: "1") { id '), { instanceOf: GraphQLError });
   const formatted: GraphQLFormattedError = { ...err.toJSON(), extensions: { code: 'GRAPHQL_PARSE_FAILED' } };
-  t.deepEqual(formatError(formatted, err, silent).extensions, { code: 'BAD_USER_INPUT' });
-  t.deepEqual(formatError(err.toJSON(), err, silent).extensions, { code: 'BAD_USER_INPUT' });
+  t.deepEqual(formatError(formatted, err, silent).extensions, { code: 'BAD_USER_INPUT', retryable: false });
+  t.deepEqual(formatError(err.toJSON(), err, silent).extensions, { code: 'BAD_USER_INPUT', retryable: false });
 });
 
 test('a variable of the wrong type becomes BAD_USER_INPUT', async (t) => {
   const [err] = await executionErrors('query ($first: Int) { volume(id: "1", first: $first) { id } }', {}, { first: 1.5 });
   const out = formatError(err!.toJSON(), err, silent);
-  t.deepEqual(out.extensions, { code: 'BAD_USER_INPUT' });
+  t.deepEqual(out.extensions, { code: 'BAD_USER_INPUT', retryable: false });
   t.regex(out.message, /^Variable "\$first" got invalid value 1\.5/);
 });
 
 test('a GraphQLError with a public code from a library keeps that code', (t) => {
   const err = new GraphQLError('Token expired', { path: ['volume'], extensions: { code: 'UNAUTHENTICATED' } });
-  t.deepEqual(formatError(err.toJSON(), err, silent), { locations: undefined, path: ['volume'], message: 'Token expired', extensions: { code: 'UNAUTHENTICATED' } });
+  t.deepEqual(formatError(err.toJSON(), err, silent), { locations: undefined, path: ['volume'], message: 'Token expired', extensions: { code: 'UNAUTHENTICATED', retryable: false } });
 });
 
 // everything else
@@ -157,7 +175,8 @@ test('an unknown Error becomes INTERNAL with a correlation id and nothing of its
   const correlationId = out.extensions?.correlationId;
   t.is(typeof correlationId, 'string');
   t.regex(correlationId as string, UUID);
-  t.deepEqual(Object.keys(out.extensions ?? {}).sort(), ['code', 'correlationId']);
+  t.deepEqual(Object.keys(out.extensions ?? {}).sort(), ['code', 'correlationId', 'retryable']);
+  t.is(out.extensions?.retryable, false);
   t.true(out.message.includes(correlationId as string), 'the message tells the id to report');
   t.deepEqual(out.path, ['volume']);
   const json = JSON.stringify(out);
