@@ -30,6 +30,8 @@ export const DEFAULT_SCHEDULER_MAX_ATTEMPTS = 3;
 export const DEFAULT_OPERATION_TIMEOUT_SECONDS = 900;
 /** Seconds a volume transfer may wait to be accepted before it expires and the volume is AVAILABLE again. */
 export const DEFAULT_TRANSFER_EXPIRY_SECONDS = 86_400;
+/** Seconds a create's `idempotencyKey` answers with what it made; after that the key makes a new resource. */
+export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 86_400;
 
 export interface FlintConfig {
   readonly dataDir: string;
@@ -81,6 +83,8 @@ export interface FlintConfig {
   readonly apiLimits: ApiLimitsConfig;
   /** Seconds a volume transfer waits to be accepted before it expires. @default 86400 */
   readonly transferExpirySeconds: number;
+  /** Seconds after a create during which its `idempotencyKey` replays it; an older key makes a new resource. @default 86400 */
+  readonly idempotencyTtlSeconds: number;
   /** Quota limits of projects without limits of their own (src/config/quota-defaults.ts). @default Cinder's */
   readonly quotaDefaults: QuotaLimits;
 }
@@ -109,6 +113,7 @@ export const ENV = {
   FLINT_HEARTBEAT_SECONDS: `seconds between heartbeats (default ${DEFAULT_HEARTBEAT_SECONDS})`,
   FLINT_SCHEDULER_MAX_ATTEMPTS: `pools tried per create (default ${DEFAULT_SCHEDULER_MAX_ATTEMPTS})`,
   FLINT_TRANSFER_EXPIRY_SECONDS: `seconds a volume transfer waits to be accepted before it expires and the volume is AVAILABLE again in its project (default ${DEFAULT_TRANSFER_EXPIRY_SECONDS}, one day)`,
+  FLINT_IDEMPOTENCY_TTL_SECONDS: `seconds after a create during which the same idempotencyKey answers with what it made; an older key is free again and makes a new resource (default ${DEFAULT_IDEMPOTENCY_TTL_SECONDS}, one day)`,
   FLINT_OPERATION_TIMEOUT_SECONDS: `seconds an operation may stay pending or running before the gateway fails it with SERVICE_UNAVAILABLE and moves its resource to an error state (default ${DEFAULT_OPERATION_TIMEOUT_SECONDS})`,
   FLINT_SCHEDULER_WEIGHERS: 'comma-separated weighers with optional multipliers, e.g. CapacityWeigher:1,VolumeNumberWeigher:-1 (default CapacityWeigher)',
   FLINT_LOG_LEVEL: 'fatal|error|warn|info|debug|trace|silent (default info)',
@@ -145,6 +150,7 @@ const fileSchema = z
     schedulerMaxAttempts: z.number(),
     operationTimeoutSeconds: z.number(),
     transferExpirySeconds: z.number(),
+    idempotencyTtlSeconds: z.number(),
     schedulerWeighers: z.string(),
     logLevel: z.string(),
     introspection: z.boolean(),
@@ -244,6 +250,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const schedulerMaxAttempts = num('FLINT_SCHEDULER_MAX_ATTEMPTS', raw.schedulerMaxAttempts, DEFAULT_SCHEDULER_MAX_ATTEMPTS, 1, 10);
   const operationTimeoutSeconds = num('FLINT_OPERATION_TIMEOUT_SECONDS', raw.operationTimeoutSeconds, DEFAULT_OPERATION_TIMEOUT_SECONDS, 1, 7 * 24 * 3600);
   const transferExpirySeconds = num('FLINT_TRANSFER_EXPIRY_SECONDS', raw.transferExpirySeconds, DEFAULT_TRANSFER_EXPIRY_SECONDS, 1, 365 * 24 * 3600);
+  const idempotencyTtlSeconds = num('FLINT_IDEMPOTENCY_TTL_SECONDS', raw.idempotencyTtlSeconds, DEFAULT_IDEMPOTENCY_TTL_SECONDS, 1, 365 * 24 * 3600);
   const schedulerWeighers = parseWeighers(str('FLINT_SCHEDULER_WEIGHERS', raw.schedulerWeighers) ?? '', problems);
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
   const logLevelRaw = str('FLINT_LOG_LEVEL', raw.logLevel) ?? 'info';
@@ -299,6 +306,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     schedulerMaxAttempts,
     operationTimeoutSeconds,
     transferExpirySeconds,
+    idempotencyTtlSeconds,
     schedulerWeighers,
     logLevel: logLevel!,
     introspection,

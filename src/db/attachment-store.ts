@@ -121,6 +121,7 @@ export function toAttachmentView(a: Attachment): AttachmentView {
     connection: (a.connection as AttachmentView['connection']) ?? null,
     chapUsername: a.chapUsername,
     version: a.version,
+    idempotencyKey: a.idempotencyKey,
     attachedAt: a.attachedAt ? new Date(a.attachedAt).toISOString() : null,
     detachedAt: a.detachedAt ? new Date(a.detachedAt).toISOString() : null,
     createdAt: new Date(a.createdAt).toISOString(),

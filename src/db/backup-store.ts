@@ -244,6 +244,7 @@ export function toBackupView(b: Backup): BackupView {
     failReason: b.failReason,
     restoreVolumeId: b.restoreVolumeId,
     version: b.version,
+    idempotencyKey: b.idempotencyKey,
     createdAt: new Date(b.createdAt).toISOString(),
     updatedAt: new Date(b.updatedAt).toISOString(),
   };

@@ -55,6 +55,7 @@ export class Volume {
     | 'volumeType'
     | 'metadata'
     | 'version'
+    | 'generation'
     | 'host'
     | 'pool'
     | 'idempotencyKey'
@@ -80,6 +81,12 @@ export class Volume {
   @Property({ type: 'json' }) metadata: Record<string, string> = {};
   /** Increments on every change: optimistic concurrency for updates and ordering for subscribers. */
   @Property({ type: 'integer' }) version: number = 1;
+  /**
+   * Increments only when a field the user sets takes a new value (name, description, metadata,
+   * size, type, multiattach: src/domain/generation.ts), never on a status move (Kubernetes'
+   * metadata.generation). Written by the compare-and-set in volume-store.ts.
+   */
+  @Property({ type: 'integer', default: 1 }) generation: number = 1;
   @Property({ type: 'string', length: 255, nullable: true }) host: string | null = null;
   @Property({ type: 'string', length: 255, nullable: true }) pool: string | null = null;
   @Property({ type: 'string', length: 255, nullable: true }) idempotencyKey: string | null = null;
@@ -114,7 +121,7 @@ export type SnapshotStatus = 'creating' | 'available' | 'deleting' | 'deleted' |
 @Unique({ properties: ['projectId', 'idempotencyKey'] })
 @Index({ properties: ['projectId', 'createdAt', 'id'] })
 export class Snapshot {
-  [OptionalProps]?: 'description' | 'version' | 'idempotencyKey' | 'requestHash' | 'createdAt' | 'updatedAt' | 'deletedAt';
+  [OptionalProps]?: 'description' | 'version' | 'generation' | 'idempotencyKey' | 'requestHash' | 'createdAt' | 'updatedAt' | 'deletedAt';
   @PrimaryKey({ type: 'string', length: 36 }) id!: string;
   @Property({ type: 'string', length: 36 }) projectId!: string;
   @Index() @Property({ type: 'string', length: 36 }) volumeId!: string;
@@ -124,6 +131,8 @@ export class Snapshot {
   @Property({ type: 'integer', fieldName: 'size_gib' }) sizeGiB!: number;
   @Index() @Property({ type: 'string', length: 32 }) status!: SnapshotStatus;
   @Property({ type: 'integer' }) version: number = 1;
+  /** Increments only when its name or description takes a new value (see `Volume.generation`). */
+  @Property({ type: 'integer', default: 1 }) generation: number = 1;
   @Property({ type: 'string', length: 255, nullable: true }) idempotencyKey: string | null = null;
   @Property({ type: 'string', length: 64, nullable: true }) requestHash: string | null = null;
   @Property({ type: 'datetime' }) createdAt: Date = new Date();

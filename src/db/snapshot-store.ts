@@ -7,7 +7,9 @@ import { raw, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import type { SnapshotStatus } from '../domain/snapshot-states.js';
 import type { SnapshotView } from '../bus/contract/index.js';
+import { SNAPSHOT_USER_FIELDS } from '../domain/generation.js';
 import { Snapshot } from './entities.js';
+import { casWithGeneration } from './generation-cas.js';
 import { keysetPage, type Page, type PageRequest } from './page.js';
 
 export interface SnapshotCasGuard {
@@ -17,12 +19,22 @@ export interface SnapshotCasGuard {
 
 export type SnapshotChanges = Partial<Pick<Snapshot, 'status' | 'name' | 'description' | 'deletedAt'>>;
 
-/** Applies `changes` (and version + 1) when the guard holds; returns the new row, or null when it did not. */
+/**
+ * Applies `changes` (and version + 1; generation + 1 when its name or description takes a new
+ * value: ./generation-cas.ts) when the guard holds; returns the new row, or null when it did not.
+ */
 export async function casSnapshot(em: EntityManager, id: string, guard: SnapshotCasGuard, changes: SnapshotChanges): Promise<Snapshot | null> {
   const where: FilterQuery<Snapshot> = { id, status: { $in: [...guard.from] } };
   if (guard.expectedVersion !== undefined) where.version = guard.expectedVersion;
-  const n = await em.nativeUpdate(Snapshot, where, { ...changes, version: raw('version + 1'), updatedAt: new Date() });
-  return n === 1 ? findSnapshot(em, id) : null;
+  const applied = await casWithGeneration<Snapshot>(em, {
+    entity: Snapshot,
+    where,
+    expectedVersion: guard.expectedVersion,
+    changes,
+    userFields: SNAPSHOT_USER_FIELDS,
+    read: () => findSnapshot(em, id),
+  });
+  return applied ? findSnapshot(em, id) : null;
 }
 
 /** The current row, read from the database (not the identity map). */
@@ -41,15 +53,15 @@ export async function countSnapshotsOfVolume(em: EntityManager, volumeId: string
 }
 
 /**
- * Moves every snapshot of a volume that is in one of `from` to `changes` (version + 1 each)
- * and returns the rows changed, as they are now. Used in the volume's own transaction
- * (cascade delete, and the recorder when the volume's image is gone).
+ * Moves every snapshot of a volume that is in one of `from` to `changes` (version + 1 each; a
+ * status move, so the generation stays) and returns the rows changed, as they are now. Used in
+ * the volume's own transaction (cascade delete, and the recorder when the volume's image is gone).
  */
 export async function casSnapshotsOfVolume(
   em: EntityManager,
   volumeId: string,
   from: { $in: readonly SnapshotStatus[] } | { $ne: SnapshotStatus },
-  changes: SnapshotChanges,
+  changes: Pick<SnapshotChanges, 'status' | 'deletedAt'>,
 ): Promise<Snapshot[]> {
   const cond = '$in' in from ? { $in: [...from.$in] } : from;
   const ids = (await em.find(Snapshot, { volumeId, status: cond }, { fields: ['id'], disableIdentityMap: true })).map((s) => s.id);
@@ -87,6 +99,8 @@ export function toSnapshotView(s: Snapshot): SnapshotView {
     sizeGiB: s.sizeGiB,
     status: s.status,
     version: s.version,
+    generation: s.generation,
+    idempotencyKey: s.idempotencyKey,
     createdAt: new Date(s.createdAt).toISOString(),
     updatedAt: new Date(s.updatedAt).toISOString(),
   };

@@ -3,11 +3,13 @@
  * the row is still in one of the expected states (and at the expected version, when
  * given), so two gateways, a redelivered event and a second click cannot both win.
  */
-import { raw, type FilterQuery } from '@mikro-orm/core';
+import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import type { VolumeStatus } from '../domain/volume-states.js';
 import type { MigrationStatus } from '../domain/migration.js';
+import { VOLUME_USER_FIELDS } from '../domain/generation.js';
 import { Volume } from './entities.js';
+import { casWithGeneration } from './generation-cas.js';
 import { keysetPage, type Page, type PageRequest } from './page.js';
 import type { VolumeView } from '../bus/contract/index.js';
 
@@ -22,13 +24,29 @@ export type VolumeChanges = Partial<
   Pick<Volume, 'status' | 'name' | 'description' | 'metadata' | 'sizeGiB' | 'host' | 'pool' | 'deletedAt' | 'migrationStatus' | 'volumeType' | 'pendingSizeGiB' | 'pendingVolumeType' | 'projectId'>
 >;
 
-/** Applies `changes` (and version + 1) when the guard holds; returns the new row, or null when it did not. */
-export async function casVolume(em: EntityManager, id: string, guard: CasGuard, changes: VolumeChanges): Promise<Volume | null> {
+export interface CasOptions {
+  /** The changes record what an agent found (a managed image's measured size), not what a user asked: `generation` stays. */
+  observed?: boolean;
+}
+
+/**
+ * Applies `changes` (and version + 1; generation + 1 when a field the user sets takes a new
+ * value: ./generation-cas.ts) when the guard holds; returns the new row, or null when it did not.
+ */
+export async function casVolume(em: EntityManager, id: string, guard: CasGuard, changes: VolumeChanges, opts: CasOptions = {}): Promise<Volume | null> {
   const where: FilterQuery<Volume> = { id, status: { $in: [...guard.from] } };
   if (guard.expectedVersion !== undefined) where.version = guard.expectedVersion;
   if (guard.migrationFrom !== undefined) where.migrationStatus = { $in: [...guard.migrationFrom] };
-  const n = await em.nativeUpdate(Volume, where, { ...changes, version: raw('version + 1'), updatedAt: new Date() });
-  return n === 1 ? findVolume(em, id) : null;
+  const applied = await casWithGeneration<Volume>(em, {
+    entity: Volume,
+    where,
+    expectedVersion: guard.expectedVersion,
+    changes,
+    userFields: VOLUME_USER_FIELDS,
+    ...(opts.observed ? { observed: true } : {}),
+    read: () => findVolume(em, id),
+  });
+  return applied ? findVolume(em, id) : null;
 }
 
 /** The current row, read from the database (not the identity map). */
@@ -67,6 +85,8 @@ export function toVolumeView(v: Volume): VolumeView {
     availabilityZone: v.availabilityZone,
     metadata: v.metadata,
     version: v.version,
+    generation: v.generation,
+    idempotencyKey: v.idempotencyKey,
     host: v.host,
     pool: v.pool,
     snapshotId: v.snapshotId,

@@ -61,7 +61,7 @@ export class AttachmentResolver {
       'follow `attachmentChanged` (or the operation) until `connectionInfo` is set, connect with it, then call `completeAttachment`. Without a connector it is RESERVED until `updateAttachment`. ' +
       'The volume goes RESERVED/ATTACHING (a multiattach volume already IN_USE stays IN_USE). ' +
       'Errors: NOT_FOUND (volume), INVALID_STATE (the volume is not AVAILABLE, or is attached already and not multiattach: names the attachments), BAD_USER_INPUT (connector: IQN, IP, host…), ' +
-      'CONFLICT (idempotencyKey reused with other parameters), FORBIDDEN (reader token), UNAUTHENTICATED.',
+      'CONFLICT (idempotencyKey reused with other parameters, or its attachment DETACHING or DETACHED), FORBIDDEN (reader token), UNAUTHENTICATED.',
   })
   async createAttachment(@Arg('input', () => CreateAttachmentInput, { description: 'The attachment to make.' }) input: CreateAttachmentInput, @Ctx() ctx: Context) {
     return payload(await ctx.ports.attachments.create(ctx.principal, input));

@@ -79,7 +79,7 @@ export class BackupResolver {
       'Starts backing up a volume (or one of its snapshots) into the backup repository of the agent holding it and returns at once with the backup CREATING and its operation. ' +
       'The volume goes BACKING_UP (an IN_USE volume, with `force`, keeps its status and is read through a temporary snapshot) and back to AVAILABLE when the backup ends AVAILABLE or ERROR. ' +
       '`incremental` stores only the chunks the volume\'s latest AVAILABLE backup lacks. Follow it with `backupProgress`. ' +
-      `Errors: NOT_FOUND (volume, snapshot), INVALID_STATE (the volume is not AVAILABLE, or IN_USE without force; the snapshot is not AVAILABLE), BAD_USER_INPUT, CONFLICT (idempotencyKey reused with other parameters, or the volume changed meanwhile), ${ERRORS}.`,
+      `Errors: NOT_FOUND (volume, snapshot), INVALID_STATE (the volume is not AVAILABLE, or IN_USE without force; the snapshot is not AVAILABLE), BAD_USER_INPUT, CONFLICT (idempotencyKey reused with other parameters or its resource deleted, or the volume changed meanwhile), ${ERRORS}.`,
   })
   async createBackup(@Arg('input', () => CreateBackupInput, { description: 'The backup to take.' }) input: CreateBackupInput, @Ctx() ctx: Context) {
     return payload(await ctx.ports.backups.create(ctx.principal, input));

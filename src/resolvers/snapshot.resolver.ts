@@ -55,7 +55,7 @@ export class SnapshotResolver {
     description:
       'Starts taking a snapshot of an AVAILABLE volume and returns at once with the snapshot CREATING and its operation; the volume keeps its status ' +
       '(its `version` grows by one). The snapshot becomes AVAILABLE, or ERROR with a message in `Snapshot.messages`. ' +
-      'Errors: NOT_FOUND (volume), INVALID_STATE (the volume is not AVAILABLE), BAD_USER_INPUT, CONFLICT (idempotencyKey reused with other parameters, or the volume changed meanwhile), FORBIDDEN (reader token), UNAUTHENTICATED.',
+      'Errors: NOT_FOUND (volume), INVALID_STATE (the volume is not AVAILABLE), BAD_USER_INPUT, CONFLICT (idempotencyKey reused with other parameters or its resource deleted, or the volume changed meanwhile), FORBIDDEN (reader token), UNAUTHENTICATED.',
   })
   async createSnapshot(@Arg('input', () => CreateSnapshotInput, { description: 'The snapshot to take.' }) input: CreateSnapshotInput, @Ctx() ctx: Context) {
     return payload(await ctx.ports.snapshots.create(ctx.principal, input));

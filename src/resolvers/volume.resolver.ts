@@ -61,7 +61,7 @@ export class VolumeResolver {
       'a volume created from a snapshot (`snapshotId`) or cloned from a volume (`sourceVolumeId`) goes on its source\'s pool (NO_VALID_BACKEND when that pool has no room); ' +
       'the volume becomes AVAILABLE, or ERROR with a message in `Volume.messages` (e.g. NO_VALID_BACKEND when no pool fits). ' +
       'Errors: BAD_USER_INPUT (every problem listed: both sources, no size for a blank volume, smaller than the source), NOT_FOUND (the source, or a volume type that does not exist or your project was not granted), INVALID_STATE (the source is not AVAILABLE), ' +
-      'CONFLICT (idempotencyKey reused with other parameters), FORBIDDEN (reader token), UNAUTHENTICATED.',
+      'CONFLICT (idempotencyKey reused with other parameters, or its volume deleted), FORBIDDEN (reader token), UNAUTHENTICATED.',
   })
   async createVolume(@Arg('input', () => CreateVolumeInput, { description: 'The volume to create.' }) input: CreateVolumeInput, @Ctx() ctx: Context) {
     return payload(await ctx.ports.volumes.create(ctx.principal, input));

@@ -180,6 +180,37 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
     t.is(other.errors?.[0]?.extensions?.code, 'CONFLICT');
   });
 
+  test.serial('a volume shows its key and a generation that counts a rename and an extension, not status moves; its key after the delete is a CONFLICT', async (t) => {
+    const token = t.context.memberA;
+    const key = `gen-${database}`;
+    const input = { name: 'gen', sizeGiB: 1, idempotencyKey: key };
+    const made = (await create(t, token, input)).data!.createVolume.volume;
+    t.deepEqual([made.idempotencyKey, made.generation, made.version], [key, 1, 1]);
+    const available = await waitForVolume(flint(t, token), made.id, 'AVAILABLE');
+    t.is(available.generation, 1, 'being created and placed is not a change of the user');
+    t.true(available.version > 1);
+    const listed = await flint(t, token).request(VolumesDocument, { filter: { name: 'gen' } });
+    t.deepEqual(
+      listed.volumes.edges.map((e) => [e.node.id, e.node.idempotencyKey]),
+      [[made.id, key]],
+    );
+    const renamed = (await flint(t, token).request(UpdateVolumeDocument, { input: { id: made.id, name: 'gen-2' } })).updateVolume.volume;
+    t.deepEqual([renamed.generation, renamed.version], [2, available.version + 1]);
+    const sub = changes(t, token, made.id);
+    await flint(t, token).request(ExtendVolumeDocument, { input: { id: made.id, newSizeGiB: 2 } });
+    const extended = await sub.waitFor((v) => v.status === 'AVAILABLE' && v.sizeGiB === 2);
+    t.is(sub.values.find((v) => v.status === 'EXTENDING')?.generation, 2, 'asking to extend moved the version only');
+    t.is(extended.generation, 3);
+    t.true(extended.version >= renamed.version + 2, 'the request and the outcome each moved the version');
+    await flint(t, token).request(DeleteVolumeDocument, { input: { id: made.id } });
+    await sub.waitFor((v) => v.status === 'DELETED');
+    sub.close();
+    const again = await create(t, token, input);
+    t.is(again.errors?.[0]?.extensions?.code, 'CONFLICT');
+    t.is(again.errors?.[0]?.extensions?.volumeId, made.id);
+    t.regex(again.errors![0]!.message, /which has been deleted; use a new key to create another/);
+  });
+
   test.serial('a volume no pool can hold ends in ERROR with NO_VALID_BACKEND naming each pool and filter', async (t) => {
     const token = t.context.memberA;
     const { volume, operation } = (await create(t, token, { name: 'too-big', sizeGiB: 60_000 })).data!.createVolume;

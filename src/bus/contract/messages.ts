@@ -200,6 +200,10 @@ export const volumeView = z.object({
   availabilityZone: z.string(),
   metadata: z.record(z.string(), z.string()),
   version: z.number().int(),
+  /** Changes to the fields its user sets (src/domain/generation.ts; optional: older gateways did not send it). */
+  generation: z.number().int().optional(),
+  /** The key it was created with (optional: older gateways did not send it). */
+  idempotencyKey: z.string().nullable().optional(),
   host: z.string().nullable(),
   pool: z.string().nullable(),
   /** The snapshot it was created from (optional: older gateways did not send it). */
@@ -245,6 +249,10 @@ export const snapshotView = z.object({
   sizeGiB: gib,
   status: z.enum(SNAPSHOT_STATUSES),
   version: z.number().int(),
+  /** Changes to its name and description (optional: older gateways did not send it). */
+  generation: z.number().int().optional(),
+  /** The key it was created with (optional: older gateways did not send it). */
+  idempotencyKey: z.string().nullable().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

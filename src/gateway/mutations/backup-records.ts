@@ -33,7 +33,8 @@ export async function exportRecord(deps: GatewayDeps, principal: Principal | nul
   const project = await deps.db.fork().findOne(Project, { id: backup.projectId }, { disableIdentityMap: true });
   const record: ExportedRecord = {
     format: 'flint-backup-record/1',
-    backup: toBackupView(backup),
+    // The key answers creates in this project only: another Flint has no use for it.
+    backup: { ...toBackupView(backup), idempotencyKey: null },
     projectName: project?.name ?? null,
     manifest: {
       sha256: backup.sha256,

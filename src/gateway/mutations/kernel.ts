@@ -46,6 +46,8 @@ export interface IdempotentRow {
   projectId: string;
   idempotencyKey: string | null;
   requestHash: string | null;
+  status: string;
+  createdAt: Date;
 }
 
 /** The operation a mutation records, in its transaction. */
@@ -147,7 +149,7 @@ export async function runMutation<L, C, R>(deps: GatewayDeps, principal: Princip
   let loaded = await rules.load(em, p);
   const idem = rules.idempotency?.(loaded, p) ?? null;
   if (idem) {
-    const earlier = await replay(em, idem, rules.kind, rules.resourceType);
+    const earlier = await replay(em, idem, rules.kind, rules.resourceType, deps.config.idempotencyTtlSeconds);
     if (earlier) return earlier;
   }
   const done = await rules.settled?.(em, loaded, p);
@@ -175,7 +177,7 @@ export async function runMutation<L, C, R>(deps: GatewayDeps, principal: Princip
     } catch (err) {
       // Two creates with one key raced: the loser answers with the winner's resource.
       if (idem && (err instanceof UniqueConstraintViolationException || err instanceof Refused)) {
-        const earlier = await replay(deps.db.fork(), idem, rules.kind, rules.resourceType);
+        const earlier = await replay(deps.db.fork(), idem, rules.kind, rules.resourceType, deps.config.idempotencyTtlSeconds);
         if (earlier) return earlier;
       }
       if (!(err instanceof Refused)) throw err;
@@ -193,20 +195,45 @@ export async function runMutation<L, C, R>(deps: GatewayDeps, principal: Princip
   }
 }
 
+/** The states in which a resource made with a key is gone for good (a replay would hand back a corpse), and the word for it. */
+const GONE: Record<string, { states: readonly string[]; word: string }> = {
+  volume: { states: ['deleting', 'deleted'], word: 'deleted' },
+  snapshot: { states: ['deleting', 'deleted'], word: 'deleted' },
+  backup: { states: ['deleting', 'deleted'], word: 'deleted' },
+  attachment: { states: ['detaching', 'detached'], word: 'detached' },
+};
+
 /**
- * The resource created earlier with the key, answered again; null when there is none.
- * @throws ConflictError when the key was used for a request with other parameters.
+ * The resource created earlier with the key, answered again; null when there is none, or when
+ * the key expired (`ttlSeconds` after that create): then the key is taken off the old row, by a
+ * compare-and-set on (id, key), so this create can insert with it. Two creates after the expiry
+ * both get past here; the unique (project, key) index lets one insert, and the other replays it.
+ * @throws ConflictError when the key was used for a request with other parameters, or for a
+ *   resource that has been deleted since (DELETING or DELETED; an attachment DETACHING or DETACHED).
  */
-async function replay<R>(em: EntityManager, idem: Idempotency<R>, kind: OperationKind | undefined, resourceType: MutationResourceType): Promise<R | null> {
+async function replay<R>(
+  em: EntityManager,
+  idem: Idempotency<R>,
+  kind: OperationKind | undefined,
+  resourceType: MutationResourceType,
+  ttlSeconds: number,
+): Promise<R | null> {
   const row = await em.findOne(idem.entity, { projectId: idem.projectId, idempotencyKey: idem.key } as FilterQuery<IdempotentRow>, { disableIdentityMap: true });
   if (!row) return null;
+  if (Date.now() - new Date(row.createdAt).getTime() >= ttlSeconds * 1000) {
+    // Whoever clears it first, the outcome is the same: the key is free for one new row.
+    await em.nativeUpdate(idem.entity, { id: row.id, idempotencyKey: idem.key } as FilterQuery<IdempotentRow>, { idempotencyKey: null });
+    return null;
+  }
+  const details = { [`${resourceType}Id`]: row.id };
+  const gone = GONE[resourceType];
+  if (gone?.states.includes(row.status)) {
+    throw new ConflictError(`idempotencyKey "${idem.key}" was used for ${resourceType} ${row.id}, which has been ${gone.word}; use a new key to create another.`, details);
+  }
   const operation = await em.findOne(Operation, { resourceId: row.id, ...(kind ? { kind } : {}) }, { disableIdentityMap: true, orderBy: { createdAt: 'asc' } });
   // Another hash, or the key was used by another mutation (a manageVolume's key given to createVolume).
   if (row.requestHash !== idem.requestHash || !operation) {
-    throw new ConflictError(
-      `idempotencyKey "${idem.key}" was already used for ${resourceType} ${row.id} with other parameters; use a new key for a different ${resourceType}.`,
-      { [`${resourceType}Id`]: row.id },
-    );
+    throw new ConflictError(`idempotencyKey "${idem.key}" was already used for ${resourceType} ${row.id} with other parameters; use a new key for a different ${resourceType}.`, details);
   }
   return idem.replayed(row, operation);
 }

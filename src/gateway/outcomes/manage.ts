@@ -17,12 +17,15 @@ import { VOLUME_RESOURCE } from './resources.js';
 const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 const LATE_MANAGE_EVENT = 'manage_late';
 
+/** The size an adopted image turned out to have is what the agent found, not a change the user made: the volume's generation stays. */
+const MANAGED_VOLUME_RESOURCE: typeof VOLUME_RESOURCE = { ...VOLUME_RESOURCE, cas: (tx, id, guard, changes) => casVolume(tx, id, guard, changes, { observed: true }) };
+
 export async function applyManageOutcome(db: Db, live: LiveHub, log: Logger, e: ManageOutcomeEvent): Promise<void> {
   const ok = e.outcome === 'manage.succeeded';
   await applyOutcome(
     { db, live, log },
     {
-      resource: VOLUME_RESOURCE,
+      resource: MANAGED_VOLUME_RESOURCE,
       resourceId: e.volumeId,
       operationId: e.operationId,
       outcome: e.outcome,
@@ -47,7 +50,7 @@ async function late(db: Db, live: LiveHub, e: ManageOutcomeEvent): Promise<void>
   await db.fork().transactional(async (tx) => {
     const already = await tx.count(UserMessage, { resourceType: 'volume', resourceId: e.volumeId, event: LATE_MANAGE_EVENT });
     if (already > 0) return;
-    changed = await casVolume(tx, e.volumeId, { from: ['error'] }, { sizeGiB: e.sizeGiB!, host: e.host, pool: e.pool });
+    changed = await casVolume(tx, e.volumeId, { from: ['error'] }, { sizeGiB: e.sizeGiB!, host: e.host, pool: e.pool }, { observed: true });
     if (!changed) return;
     await capacity.reserve(tx, e.volumeId, poolId(e.host, e.pool), e.sizeGiB!, NO_LIMIT);
     await addUserMessage(tx, {

@@ -224,6 +224,9 @@ export class AttachmentObject extends Node {
   @Field(() => Int, { description: 'Starts at 1 and grows by one on every change.' })
   version!: number;
 
+  @Field(() => String, { nullable: true, description: 'The `idempotencyKey` it was created with, so a tool can find what its key made; null when none was given, or once the key expired (FLINT_IDEMPOTENCY_TTL_SECONDS after the create, one day by default) and was given to a new create.' })
+  idempotencyKey!: string | null;
+
   @Field(() => Date, { nullable: true, description: 'When it was completed (ATTACHED); null before.' })
   attachedAt!: Date | null;
 
@@ -251,6 +254,7 @@ export class AttachmentObject extends Node {
       targetKind: v.targetKind as TargetKindEnum,
       connector: v.connector,
       version: v.version,
+      idempotencyKey: v.idempotencyKey ?? null,
       attachedAt: v.attachedAt ? new Date(v.attachedAt) : null,
       detachedAt: v.detachedAt ? new Date(v.detachedAt) : null,
       createdAt: new Date(v.createdAt),
@@ -337,7 +341,7 @@ export class CreateAttachmentInput {
 
   @Field(() => String, {
     nullable: true,
-    description: 'Makes the create safe to retry (1 to 255 characters): the same key from the same project returns the first attachment and its operation. The same key with other parameters is CONFLICT.',
+    description: 'Makes the create safe to retry (1 to 255 characters): the same key from the same project returns the first attachment and its operation. The same key with other parameters is CONFLICT. A key answers for one day after the create (FLINT_IDEMPOTENCY_TTL_SECONDS); after that the same key makes a new attachment; a key whose attachment is DETACHING or DETACHED is CONFLICT (use a new key).',
   })
   idempotencyKey?: string | null;
 }

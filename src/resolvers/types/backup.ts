@@ -170,6 +170,9 @@ export class BackupObject extends Node {
   @Field(() => Int, { description: 'Starts at 1 and grows by one on every change; pass it as `expectedVersion` to change only what you read.' })
   version!: number;
 
+  @Field(() => String, { nullable: true, description: 'The `idempotencyKey` it was created with, so a tool can find what its key made; null when none was given, or once the key expired (FLINT_IDEMPOTENCY_TTL_SECONDS after the create, one day by default) and was given to a new create.' })
+  idempotencyKey!: string | null;
+
   @Field({ description: 'When it was requested (UTC, ISO 8601).' })
   createdAt!: Date;
 
@@ -209,6 +212,7 @@ export class BackupObject extends Node {
       codec: v.codec,
       restoreVolumeId: v.restoreVolumeId,
       version: v.version,
+      idempotencyKey: v.idempotencyKey ?? null,
       createdAt: new Date(v.createdAt),
       updatedAt: new Date(v.updatedAt),
       projectIdValue: v.projectId,
@@ -296,7 +300,7 @@ export class CreateBackupInput {
 
   @Field(() => String, {
     nullable: true,
-    description: 'Makes the create safe to retry (1 to 255 characters): the same key from the same project returns the first backup and its operation. The same key with other parameters is CONFLICT.',
+    description: 'Makes the create safe to retry (1 to 255 characters): the same key from the same project returns the first backup and its operation. The same key with other parameters is CONFLICT. A key answers for one day after the create (FLINT_IDEMPOTENCY_TTL_SECONDS); after that the same key makes a new backup; a key whose backup has been deleted is CONFLICT (use a new key).',
   })
   idempotencyKey?: string | null;
 }

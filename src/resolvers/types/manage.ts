@@ -38,7 +38,7 @@ export class ManageVolumeInput {
 
   @Field(() => String, {
     nullable: true,
-    description: 'Makes the request safe to retry: the same key with the same parameters returns the volume made the first time; with other parameters it is CONFLICT.',
+    description: 'Makes the request safe to retry: the same key with the same parameters returns the volume made the first time; with other parameters it is CONFLICT. A key answers for one day after the create (FLINT_IDEMPOTENCY_TTL_SECONDS); after that the same key makes a new volume; a key whose volume has been deleted is CONFLICT (use a new key).',
   })
   idempotencyKey?: string | null;
 }

@@ -27,7 +27,7 @@ export class CreateSnapshotInput {
     nullable: true,
     description:
       'Makes the create safe to retry (1 to 255 characters): the same key from the same project returns the first snapshot and its operation, never a second one. ' +
-      'The same key with other parameters is CONFLICT.',
+      'The same key with other parameters is CONFLICT. A key answers for one day after the create (FLINT_IDEMPOTENCY_TTL_SECONDS); after that the same key makes a new snapshot; a key whose snapshot has been deleted is CONFLICT (use a new key).',
   })
   idempotencyKey?: string | null;
 }

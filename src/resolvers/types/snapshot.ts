@@ -31,6 +31,15 @@ export class SnapshotObject extends Node {
   @Field(() => Int, { description: 'Starts at 1 and grows by one on every change; pass it as `expectedVersion` to change only what you read.' })
   version!: number;
 
+  @Field(() => Int, {
+    description:
+      'Starts at 1 and grows by one only when its name or description takes a new value (Kubernetes\' metadata.generation); `version` grows on every change, status moves included.',
+  })
+  generation!: number;
+
+  @Field(() => String, { nullable: true, description: 'The `idempotencyKey` it was created with, so a tool can find what its key made; null when none was given, or once the key expired (FLINT_IDEMPOTENCY_TTL_SECONDS after the create, one day by default) and was given to a new create.' })
+  idempotencyKey!: string | null;
+
   @Field({ description: 'When it was requested (UTC, ISO 8601).' })
   createdAt!: Date;
 
@@ -49,6 +58,8 @@ export class SnapshotObject extends Node {
       sizeGiB: v.sizeGiB,
       volumeId: v.volumeId,
       version: v.version,
+      generation: v.generation ?? 1,
+      idempotencyKey: v.idempotencyKey ?? null,
       createdAt: new Date(v.createdAt),
       updatedAt: new Date(v.updatedAt),
       projectIdValue: v.projectId,

@@ -41,6 +41,16 @@ export class VolumeObject extends Node {
   @Field(() => Int, { description: 'Starts at 1 and grows by one on every change; pass it as `expectedVersion` to change only what you read.' })
   version!: number;
 
+  @Field(() => Int, {
+    description:
+      'Starts at 1 and grows by one only when a field you set takes a new value (name, description, metadata, sizeGiB once an extension succeeds, volumeType once a retype succeeds, multiattach), ' +
+      'like Kubernetes\' metadata.generation; `version` grows on every change, status moves included. Compare it with the generation you last applied to tell your changes from the volume\'s own life.',
+  })
+  generation!: number;
+
+  @Field(() => String, { nullable: true, description: 'The `idempotencyKey` it was created with, so a tool can find what its key made; null when none was given, or once the key expired (FLINT_IDEMPOTENCY_TTL_SECONDS after the create, one day by default) and was given to a new create.' })
+  idempotencyKey!: string | null;
+
   @Field(() => ID, { nullable: true, description: 'The snapshot it was created from (`createVolume` with `snapshotId`); null otherwise.' })
   snapshotId!: string | null;
 
@@ -87,6 +97,8 @@ export class VolumeObject extends Node {
       availabilityZone: v.availabilityZone,
       metadata: v.metadata,
       version: v.version,
+      generation: v.generation ?? 1,
+      idempotencyKey: v.idempotencyKey ?? null,
       snapshotId: v.snapshotId ?? null,
       sourceVolumeId: v.sourceVolumeId ?? null,
       migrationStatus: (v.migrationStatus ?? null) as MigrationStatusEnum | null,

@@ -31,6 +31,7 @@ function attachment(driverVolumeType: string, data: Partial<Data>): AttachmentFi
     mode: 'RW',
     targetKind: driverVolumeType === 'iscsi' ? 'ISCSI' : 'NBD',
     version: 3,
+    idempotencyKey: null,
     createdAt: '2026-11-25T10:00:00.000Z',
     updatedAt: '2026-11-25T10:00:01.000Z',
     attachedAt: null,

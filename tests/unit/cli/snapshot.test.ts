@@ -11,6 +11,8 @@ const snapshot: SnapshotView = {
   sizeGiB: 20,
   volumeId: '0b5e7f5c-8a4f-4c1e-9a57-2f7d3c8e9a10',
   version: 2,
+  generation: 1,
+  idempotencyKey: null,
   createdAt: '2026-01-01T10:00:00.000Z',
   updatedAt: '2026-01-01T10:00:05.000Z',
 };

@@ -12,6 +12,8 @@ const volume: VolumeView = {
   availabilityZone: 'nova',
   metadata: { app: 'pg' },
   version: 3,
+  generation: 2,
+  idempotencyKey: null,
   createdAt: '2026-01-01T10:00:00.000Z',
   updatedAt: '2026-01-01T10:00:05.000Z',
   host: null,

@@ -8,6 +8,7 @@ import { Migration20261206022833 } from './Migration20261206022833.js';
 import { Migration20261206115736 } from './Migration20261206115736.js';
 import { Migration20261206120740 } from './Migration20261206120740.js';
 import { Migration20261206123311 } from './Migration20261206123311.js';
+import { Migration20261206182022 } from './Migration20261206182022.js';
 
 export const sqliteMigrations = [
   { name: 'Migration20261125142158', class: Migration20261125142158 },
@@ -19,4 +20,5 @@ export const sqliteMigrations = [
   { name: 'Migration20261206115736', class: Migration20261206115736 },
   { name: 'Migration20261206120740', class: Migration20261206120740 },
   { name: 'Migration20261206123311', class: Migration20261206123311 },
+  { name: 'Migration20261206182022', class: Migration20261206182022 },
 ];
