@@ -151,12 +151,15 @@ for (const backend of BACKENDS as readonly Backend[]) {
     t.is((await findVolume(db().fork(), volume.id))?.status, 'available');
   });
 
-  test(`deleting a snapshot again is done already, with the operation that deleted it (${backend})`, async (t) => {
+  test(`renaming a snapshot to its name records nothing; deleting it again is done already, with the operation that deleted it (${backend})`, async (t) => {
     const s = setup();
     const p = member();
     const v = await available(s, p);
     const made = await s.snapshots.create(p, { volumeId: v.id, name: 's' });
     await s.apply(KIND.snapshotOutcome, { operationId: made.operation.id, snapshotId: made.snapshot.id, volumeId: v.id, outcome: 'create.succeeded' });
+    // A rename to the name it has records nothing.
+    const same = await s.snapshots.update(p, { id: made.snapshot.id, name: 's' });
+    t.is(same.operation, null);
     const del = await s.snapshots.delete(p, { id: made.snapshot.id });
     t.is((await s.snapshots.delete(p, { id: made.snapshot.id })).operation?.id, del.operation!.id, 'under way: the same operation');
     await s.apply(KIND.snapshotOutcome, { operationId: del.operation!.id, snapshotId: made.snapshot.id, volumeId: v.id, outcome: 'delete.succeeded' });

@@ -973,7 +973,7 @@ export type UpdateSnapshotMutationVariables = Exact<{
 }>;
 
 
-export type UpdateSnapshotMutation = { updateSnapshot: { snapshot: { id: string, name: string, description: string | null, status: SnapshotStatus, sizeGiB: number, volumeId: string, version: number, generation: number, idempotencyKey: string | null, createdAt: string, updatedAt: string }, operation: { id: string, kind: string, status: OperationStatus, createdAt: string, finishedAt: string | null, error: { code: ErrorCode, retryable: boolean, message: string } | null } } };
+export type UpdateSnapshotMutation = { updateSnapshot: { snapshot: { id: string, name: string, description: string | null, status: SnapshotStatus, sizeGiB: number, volumeId: string, version: number, generation: number, idempotencyKey: string | null, createdAt: string, updatedAt: string }, operation: { id: string, kind: string, status: OperationStatus, createdAt: string, finishedAt: string | null, error: { code: ErrorCode, retryable: boolean, message: string } | null } | null } };
 
 export type DeleteSnapshotMutationVariables = Exact<{
   input: DeleteSnapshotInput;

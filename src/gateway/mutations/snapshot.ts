@@ -24,7 +24,8 @@ import {
   type SnapshotAction,
 } from '../../domain/index.js';
 import { canSee, requireWriter } from '../../domain/access.js';
-import type { CreateSnapshotRequest, DeleteSnapshotRequest, SnapshotDeleteResult, SnapshotResult, SnapshotsPort, UpdateSnapshotRequest } from '../../resolvers/index.js';
+import type { CreateSnapshotRequest, DeleteSnapshotRequest, SnapshotChangeResult, SnapshotDeleteResult, SnapshotResult, SnapshotsPort, UpdateSnapshotRequest } from '../../resolvers/index.js';
+import { movesGeneration, SNAPSHOT_USER_FIELDS } from '../../domain/generation.js';
 import type { GatewayDeps } from '../deps.js';
 import { casGuard, casRefusal } from './cas.js';
 import { RETRY, runMutation } from './kernel.js';
@@ -120,9 +121,9 @@ export class SnapshotMutations implements SnapshotsPort {
     });
   }
 
-  update(principal: Principal | null, input: UpdateSnapshotRequest): Promise<SnapshotResult> {
+  update(principal: Principal | null, input: UpdateSnapshotRequest): Promise<SnapshotChangeResult> {
     const changes: Partial<Pick<Snapshot, 'name' | 'description'>> = {};
-    return runMutation<Snapshot, Snapshot, SnapshotResult>(this.deps, principal, {
+    return runMutation<Snapshot, Snapshot, SnapshotChangeResult>(this.deps, principal, {
       kind: 'update_snapshot',
       resourceType: 'snapshot',
       authorize: requireWriter,
@@ -136,11 +137,13 @@ export class SnapshotMutations implements SnapshotsPort {
         if (Object.keys(changes).length === 0) throw new BadInputError(['give at least one of name, description to change']);
         return this.mustSee(p, input.id, em);
       },
+      // Already so (a retried rename): nothing to record.
+      settled: (_em, current) => (movesGeneration(SNAPSHOT_USER_FIELDS, current, changes) ? null : { snapshot: current, operation: null }),
       transition: (tx, current) => casSnapshot(tx, current.id, guard('update', input.expectedVersion), changes),
       whyNot: (tx, current) => snapshotWhyNot(tx, 'update', current.id, input.expectedVersion),
       operation: (snapshot) => ({ projectId: snapshot.projectId, resourceId: snapshot.id }),
       announce: (deps, snapshot) => deps.live.publishSnapshot('UPDATED', snapshot),
-      result: (snapshot, operation) => ({ snapshot, operation: operation! }),
+      result: (snapshot, operation) => ({ snapshot, operation }),
     });
   }
 

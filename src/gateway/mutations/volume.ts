@@ -12,6 +12,7 @@ import { copyEncryptionProblem, newVolumeKey, ServiceUnavailableError } from '..
 import type { SecretBox } from '../../domain/secret-box.js';
 import { actionTransition, assertCanStart, BadInputError, checkDescription, checkIdempotencyKey, checkMetadata, checkName, checkSize, checkZone, invalidState, InvalidStateError, NotFoundError, type VolumeAction } from '../../domain/index.js';
 import { canSee, requireWriter } from '../../domain/access.js';
+import { movesGeneration, VOLUME_USER_FIELDS } from '../../domain/generation.js';
 import { multiattachFromExtraSpecs, volumeHasAttachments } from '../../domain/attachment-states.js';
 import { liveAttachmentsOf } from '../../db/attachment-store.js';
 import type {
@@ -150,7 +151,7 @@ export class VolumeMutations implements VolumesPort {
         return mustSeeVolume(em, p, input.id);
       },
       // Already so (a retried rename): nothing to record, whatever the version says.
-      settled: (_em, current) => (changesNothing(current, changes) ? { volume: current, operation: null } : null),
+      settled: (_em, current) => (movesGeneration<Volume>(VOLUME_USER_FIELDS, current, changes) ? null : { volume: current, operation: null }),
       transition: (tx, current) => casVolume(tx, current.id, casGuard(actionTransition('update').from, input.expectedVersion), changes),
       whyNot: (tx, current) => volumeWhyNot(tx, 'update', current.id, input.expectedVersion),
       operation: (volume) => ({ projectId: volume.projectId, resourceId: volume.id }),
@@ -283,20 +284,6 @@ export async function mustSeeVolume(em: EntityManager, p: Principal, id: string,
 export async function volumeWhyNot(em: EntityManager, action: VolumeAction, id: string, expectedVersion: number | null | undefined): Promise<Error> {
   const t = actionTransition(action);
   return casRefusal('Volume', id, await findVolume(em, id), expectedVersion, t.from, (status) => invalidState(t, status, id), { versionPinsState: true });
-}
-
-/** Whether an update's changes are what the volume has already. */
-function changesNothing(v: Volume, changes: Partial<Pick<Volume, 'name' | 'description' | 'metadata'>>): boolean {
-  return (
-    (changes.name === undefined || changes.name === v.name) &&
-    (changes.description === undefined || changes.description === v.description) &&
-    (changes.metadata === undefined || sameStrings(changes.metadata, v.metadata))
-  );
-}
-
-function sameStrings(a: Record<string, string>, b: Record<string, string>): boolean {
-  const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
 }
 
 /** The hash an idempotent create compares: the request's parameters, as resolved (the type's name). */

@@ -27,6 +27,12 @@ export interface SnapshotResult {
   operation: Operation;
 }
 
+/** An update: `operation` is null when there was nothing to change (it already had those values). */
+export interface SnapshotChangeResult {
+  snapshot: Snapshot;
+  operation: Operation | null;
+}
+
 export interface SnapshotDeleteResult extends DeleteAnswer {
   snapshot: Snapshot;
 }
@@ -35,6 +41,6 @@ export interface SnapshotsPort {
   /** The snapshot if it exists, is not DELETED, and the caller may see it. */
   visible(p: Principal, id: string): Promise<Snapshot | null>;
   create(p: Principal | null, input: CreateSnapshotRequest): Promise<SnapshotResult>;
-  update(p: Principal | null, input: UpdateSnapshotRequest): Promise<SnapshotResult>;
+  update(p: Principal | null, input: UpdateSnapshotRequest): Promise<SnapshotChangeResult>;
   delete(p: Principal | null, input: DeleteSnapshotRequest): Promise<SnapshotDeleteResult>;
 }

@@ -59,7 +59,12 @@ export class DeleteSnapshotInput {
 
 const SNAPSHOT: PayloadResource = { field: 'snapshot', type: () => SnapshotObject, follow: '`snapshotChanged`' };
 export const CreateSnapshotPayload = resourcePayload('CreateSnapshotPayload', 'The new snapshot (CREATING) and the operation taking it.', SNAPSHOT);
-export const UpdateSnapshotPayload = resourcePayload('UpdateSnapshotPayload', 'The updated snapshot (its `version` incremented) and the operation, already SUCCEEDED.', SNAPSHOT);
+export const UpdateSnapshotPayload = resourcePayload(
+  'UpdateSnapshotPayload',
+  'The updated snapshot (its `version` incremented) and the operation, already SUCCEEDED; or, when it already had those values, the snapshot as it is and no operation.',
+  SNAPSHOT,
+  'change',
+);
 export const DeleteSnapshotPayload = resourcePayload(
   'DeleteSnapshotPayload',
   'The snapshot (DELETING, or DELETED when there was nothing to remove on a host or it was deleted already) and the operation deleting it.',
