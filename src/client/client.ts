@@ -4,7 +4,14 @@ import { Kind, print, type DocumentNode, type GraphQLFormattedError, type Operat
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { CLOSE_FORBIDDEN, dataOrThrow, FlintWaitError } from './errors.js';
-import { SnapshotChangedDocument, VolumeChangedDocument, type SnapshotFieldsFragment, type VolumeFieldsFragment } from './generated/graphql.js';
+import {
+  OperationChangedDocument,
+  SnapshotChangedDocument,
+  VolumeChangedDocument,
+  type OperationChangedSubscription,
+  type SnapshotFieldsFragment,
+  type VolumeFieldsFragment,
+} from './generated/graphql.js';
 import { postGraphQL } from './http.js';
 import { backoffMs, DEFAULT_RETRIES } from './retry.js';
 import { PushSubscription, type Subscription } from './subscription.js';
@@ -117,8 +124,19 @@ export class FlintClient {
     return this.follow('Snapshot', id, this.subscribe(SnapshotChangedDocument, { id }), (e) => e.snapshotChanged, until, timeoutMs);
   }
 
+  /**
+   * Follows `operationChanged` until the operation ends (SUCCEEDED or FAILED) and returns it:
+   * the one wait for any mutation, whatever its resource (a FAILED operation is returned, not
+   * thrown: its `error` says why and whether a retry may help).
+   * @throws FlintWaitError `TIMEOUT` after `timeoutMs`.
+   * @throws FlintApiError when the server refuses (e.g. `NOT_FOUND`).
+   */
+  async waitForOperation(id: string, timeoutMs = DEFAULT_WAIT_TIMEOUT_MS): Promise<OperationChangedSubscription['operationChanged']> {
+    return this.follow('Operation', id, this.subscribe(OperationChangedDocument, { id }), (e) => e.operationChanged, (o) => o.status === 'SUCCEEDED' || o.status === 'FAILED', timeoutMs);
+  }
+
   /** Reads `sub` until `until` holds for a resource's state, with a timeout; the subscription is always closed. */
-  private async follow<E, T extends { status: string; version: number }>(
+  private async follow<E, T extends { status: string; version?: number }>(
     kind: string,
     id: string,
     sub: Subscription<E>,
@@ -130,7 +148,7 @@ export class FlintClient {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        const seen = last ? `it is ${last.status} (version ${last.version})` : 'no state of it arrived';
+        const seen = last ? `it is ${last.status}${last.version === undefined ? '' : ` (version ${last.version})`}` : 'no state of it arrived';
         reject(new FlintWaitError('TIMEOUT', `${kind} ${id} did not reach the awaited state within ${timeoutMs} ms; ${seen}.`, last));
         sub.close();
       }, timeoutMs);

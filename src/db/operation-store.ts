@@ -13,6 +13,8 @@ export interface OperationListFilter {
   status?: OperationStatus[];
   /** A kind that does not exist matches nothing. */
   kind?: string;
+  /** Only the operations on this resource. */
+  resourceId?: string;
 }
 
 /** Operations of one project (every project with `projectId` null), newest first. */
@@ -21,6 +23,7 @@ export async function listOperations(em: EntityManager, opts: PageRequest & { pr
   if (opts.projectId) where.projectId = opts.projectId;
   if (opts.filter.status?.length) where.status = { $in: opts.filter.status };
   if (opts.filter.kind !== undefined) where.kind = opts.filter.kind as OperationKind;
+  if (opts.filter.resourceId !== undefined) where.resourceId = opts.filter.resourceId;
   return keysetPage(em, Operation, where, { ...opts, order: 'desc' });
 }
 

@@ -33,6 +33,11 @@ export const OPERATION_KINDS = [
 
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
+/** Whether an operation's status is its last (SUCCEEDED or FAILED). */
+export function operationEnded(status: string): boolean {
+  return status === 'succeeded' || status === 'failed';
+}
+
 /** The resources operations act on. */
 export type OperationResourceType = 'volume' | 'snapshot' | 'backup' | 'attachment';
 

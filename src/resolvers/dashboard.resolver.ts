@@ -37,7 +37,7 @@ export class DashboardResolver {
     const page = await ctx.ports.reads.operations(ctx.principal, {
       first,
       after,
-      filter: { status: filter?.status as string[] as OperationStatus[] | undefined, kind: filter?.kind ?? undefined },
+      filter: { status: filter?.status as string[] as OperationStatus[] | undefined, kind: filter?.kind ?? undefined, resourceId: filter?.resourceId ?? undefined },
     });
     return connectionOf(page, OperationObject.from);
   }

@@ -5,6 +5,7 @@ import { buildSchema } from 'type-graphql';
 import { DashboardResolver } from './dashboard.resolver.js';
 import { SubscriptionResolver } from './subscription.resolver.js';
 import { SystemResolver } from './system.resolver.js';
+import { OperationResolver } from './operation.resolver.js';
 import { VolumeResolver } from './volume.resolver.js';
 import { SnapshotResolver } from './snapshot.resolver.js';
 import { AdminResolver } from './admin.resolver.js';
@@ -32,6 +33,7 @@ export async function buildFlintSchema(): Promise<GraphQLSchema> {
       SnapshotResolver,
       SubscriptionResolver,
       SystemResolver,
+      OperationResolver,
       DashboardResolver,
       AdminResolver,
       VolumeTypeResolver,

@@ -1,39 +1,15 @@
 /**
- * Who am I (`viewer`), the cluster for admins (`pools`, `services`), and lookups by id
- * (`operation`, Relay's `node`).
+ * Who am I (`viewer`), the cluster for admins (`pools`, `services`), and Relay's lookup by
+ * id (`node`). Operations are in operation.resolver.ts.
  */
 import { Arg, Ctx, ID, Query, Resolver } from 'type-graphql';
-import { toBackupView } from '../db/index.js';
 import { requirePrincipal } from '../domain/index.js';
 import { toPools, toServices } from './cluster-views.js';
 import type { Context } from './context.js';
-import type { FoundNode } from './ports/index.js';
-import { AttachmentObject } from './types/attachment.js';
-import { BackupObject } from './types/backup.js';
+import { nodeObject } from './node-objects.js';
 import { RoleEnum } from './types/enums.js';
 import { Node } from './types/node.js';
-import { OperationObject } from './types/operation.js';
-import { SnapshotObject } from './types/snapshot.js';
-import { PoolObject, ServiceObject, ViewerObject, VolumeTypeObject } from './types/system.js';
-import { VolumeObject } from './types/volume.js';
-
-/** The GraphQL object of whatever `node(id)` found. */
-function nodeObject(found: FoundNode): Node {
-  switch (found.kind) {
-    case 'volume':
-      return VolumeObject.from(found.row);
-    case 'snapshot':
-      return SnapshotObject.from(found.row);
-    case 'backup':
-      return BackupObject.from(found.row, toBackupView);
-    case 'attachment':
-      return AttachmentObject.from(found.row);
-    case 'operation':
-      return OperationObject.from(found.row);
-    case 'volumeType':
-      return VolumeTypeObject.from(found.row);
-  }
-}
+import { PoolObject, ServiceObject, ViewerObject } from './types/system.js';
 
 @Resolver()
 export class SystemResolver {
@@ -56,15 +32,6 @@ export class SystemResolver {
   })
   async services(@Ctx() ctx: Context): Promise<ServiceObject[]> {
     return toServices(await ctx.ports.cluster.services(ctx.principal));
-  }
-
-  @Query(() => OperationObject, {
-    nullable: true,
-    description: 'An operation by id (from a mutation\'s payload), or null when it does not exist or belongs to another project. Poll it until SUCCEEDED or FAILED.',
-  })
-  async operation(@Arg('id', () => ID, { description: 'Id of the operation.' }) id: string, @Ctx() ctx: Context): Promise<OperationObject | null> {
-    const op = await ctx.ports.volumes.operation(requirePrincipal(ctx.principal), id);
-    return op ? OperationObject.from(op) : null;
   }
 
   @Query(() => Node, {

@@ -53,7 +53,8 @@ export class VolumeTypeResolver {
       'Errors: INVALID_STATE (volumes still use it: says how many; delete or retype them first), FORBIDDEN, UNAUTHENTICATED.',
   })
   async deleteVolumeType(@Arg('input', () => DeleteVolumeTypeInput, { description: 'The volume type to delete.' }) input: DeleteVolumeTypeInput, @Ctx() ctx: Context): Promise<DeleteVolumeTypePayload> {
-    return Object.assign(new DeleteVolumeTypePayload(), await ctx.ports.volumeTypes.delete(ctx.principal, input));
+    const { id, alreadyDeleted } = await ctx.ports.volumeTypes.delete(ctx.principal, input);
+    return Object.assign(new DeleteVolumeTypePayload(), { volumeTypeId: id, alreadyDeleted });
   }
 
   @Mutation(() => VolumeTypeObject, {

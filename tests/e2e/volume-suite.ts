@@ -14,7 +14,10 @@ import {
   DeleteVolumeDocument,
   ExtendVolumeDocument,
   NodeDocument,
+  OperationChangedDocument,
   OperationDocument,
+  OperationsDocument,
+  OperationWaitDocument,
   PoolsDocument,
   ServicesDocument,
   UpdateVolumeDocument,
@@ -262,6 +265,49 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
     t.true(seen.indexOf('AVAILABLE') < seen.indexOf('DELETING'), seen.join(' → '));
     t.is((await waitForOperation(flint(t, token), queued.id)).status, 'SUCCEEDED');
     t.is(await get(t, token, volume.id), null);
+  });
+
+  test.serial('an operation is the one handle to wait on: operationChanged sends its state first and completes when it ends; operation(id, waitSeconds) long-polls; operations filter by resource', async (t) => {
+    const token = t.context.memberA;
+    const c = flint(t, token);
+    const { volume, operation } = (await create(t, token, { name: 'handle', sizeGiB: 1 })).data!.createVolume;
+    // The subscription: every stage once, in order, then it completes.
+    const stages = EventLog.of(c.subscribe(OperationChangedDocument, { id: operation.id }), `operationChanged of ${operation.id}`, (e) => e.operationChanged);
+    await stages.waitFor((o) => o.status === 'SUCCEEDED');
+    await stages.waitEnd();
+    const seen = stages.values.map((o) => o.status);
+    t.deepEqual(seen, [...new Set(seen)], 'no stage twice');
+    t.is(seen.at(-1), 'SUCCEEDED');
+    t.truthy(stages.values[0]!.deadlineAt, 'an operation with a command has a deadline');
+    // Subscribed after it ended: the final state, then the end.
+    const late = EventLog.of(c.subscribe(OperationChangedDocument, { id: operation.id }), 'late operationChanged', (e) => e.operationChanged);
+    await late.waitEnd();
+    t.deepEqual(late.values.map((o) => o.status), ['SUCCEEDED']);
+    // The SDK's wait is this subscription.
+    t.is((await c.waitForOperation(operation.id, 30_000)).status, 'SUCCEEDED');
+    // The long-poll answers when the operation ends, within the seconds asked.
+    const del = (await c.request(DeleteVolumeDocument, { input: { id: volume.id } })).deleteVolume.operation!;
+    const polled = (await c.request(OperationWaitDocument, { id: del.id, waitSeconds: 10 })).operation!;
+    t.is(polled.status, 'SUCCEEDED');
+    t.deepEqual({ typename: polled.resource?.__typename ?? null }, { typename: null }, 'the deleted volume is no longer visible as its resource');
+    const created = (await c.request(OperationWaitDocument, { id: operation.id })).operation!;
+    t.deepEqual({ typename: created.resource?.__typename ?? null, resourceId: created.resourceId }, { typename: null, resourceId: volume.id });
+    const bad = await c.raw(OperationWaitDocument, { id: operation.id, waitSeconds: 61 });
+    t.is(errorCode(bad), 'BAD_USER_INPUT');
+    // Its history: both operations on it, newest first.
+    const history = (await c.request(OperationsDocument, { filter: { resourceId: volume.id } })).operations.edges.map((e) => e.node.kind);
+    t.deepEqual(history, ['delete_volume', 'create_volume']);
+    // Another project cannot follow it.
+    const foreign = await flint(t, t.context.memberB).raw(OperationWaitDocument, { id: operation.id });
+    t.is(foreign.data?.operation ?? null, null);
+  });
+
+  test.serial('Operation.resource is the resource as it is now', async (t) => {
+    const token = t.context.memberA;
+    const { volume, operation } = (await create(t, token, { name: 'resourceful', sizeGiB: 1 })).data!.createVolume;
+    await waitForVolume(flint(t, token), volume.id, 'AVAILABLE');
+    const op = (await flint(t, token).request(OperationWaitDocument, { id: operation.id, waitSeconds: 5 })).operation!;
+    t.deepEqual({ typename: op.resource?.__typename, id: op.resource?.id }, { typename: 'Volume', id: volume.id });
   });
 
   test.serial('bad input is refused with BAD_USER_INPUT listing every problem, and nothing is written', async (t) => {

@@ -272,6 +272,8 @@ export const operationView = z.object({
   status: z.enum(OPERATION_STATUSES),
   errorCode: z.string().nullable(),
   errorMessage: z.string().nullable(),
+  /** When it is given up if still open (optional: older gateways did not send it). */
+  deadlineAt: z.string().nullable().optional(),
   createdAt: z.string(),
   finishedAt: z.string().nullable(),
 });

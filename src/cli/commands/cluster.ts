@@ -127,7 +127,8 @@ function registerVolumeTypeCommands(program: Command): void {
       apiAction(async (ctx, [ref]) => {
         const id = await resolveVolumeTypeId(ctx.client, ref!);
         const data = await ctx.client.request(DeleteVolumeTypeDocument, { input: { id } });
-        ctx.print(data, () => `Deleted volume type ${data.deleteVolumeType}.\n`);
+        const { volumeTypeId: gone, alreadyDeleted } = data.deleteVolumeType;
+        ctx.print(data, () => (alreadyDeleted ? `Volume type ${gone} was deleted already.\n` : `Deleted volume type ${gone}.\n`));
       }),
     );
 }

@@ -41,6 +41,7 @@ import {
   type Volume,
 } from '../../db/index.js';
 import { ATTACHMENT_KIND, type LiveAttachment } from '../../bus/index.js';
+import { operationEnded } from '../../domain/operations.js';
 
 /** Message ids a gateway remembers, so that a notice repeated does not show a message twice. @default 1_000 */
 export const SEEN_MESSAGES = 1_000;
@@ -56,6 +57,7 @@ export const SUBSCRIBER_BUFFER = 1000;
 
 /** How far an operation has come: a late event of an earlier stage is never shown after a later one. */
 const OPERATION_STAGE: Record<OperationView['status'], number> = { pending: 0, running: 1, succeeded: 2, failed: 2 };
+
 
 type Listeners<T> = Set<(ev: T) => void>;
 
@@ -206,6 +208,23 @@ export class LiveHub {
     });
   }
 
+  /**
+   * One operation, until it ends: its state read by `current` once listening (so a change made
+   * between the caller's read and now is not lost), then each later stage; a stage already
+   * seen is not sent again. Ends after SUCCEEDED or FAILED.
+   */
+  followOperation(id: string, accept: (ev: LiveOperation) => boolean, current: () => Promise<Operation | null>): AsyncIterableIterator<LiveOperation> {
+    return iterate(this.operations, (ev) => ev.operation.id === id && accept(ev), {
+      key: (ev) => ev.operation.id,
+      isStale: (ev, last) => OPERATION_STAGE[ev.operation.status] <= OPERATION_STAGE[last.operation.status],
+      until: (ev) => operationEnded(ev.operation.status),
+      refresh: async () => {
+        const o = await current();
+        return o ? { operation: toOperationView(o) } : null;
+      },
+    });
+  }
+
   /** User messages, as they are added, that pass `accept`. */
   listenMessages(accept: (ev: LiveMessage) => boolean): AsyncIterableIterator<LiveMessage> {
     return iterate(this.messages, accept, {});
@@ -232,6 +251,7 @@ export function toOperationView(o: Operation): OperationView {
     status: o.status,
     errorCode: o.errorCode,
     errorMessage: o.errorMessage,
+    deadlineAt: o.deadlineAt ? new Date(o.deadlineAt).toISOString() : null,
     createdAt: new Date(o.createdAt).toISOString(),
     finishedAt: o.finishedAt ? new Date(o.finishedAt).toISOString() : null,
   };
@@ -261,6 +281,8 @@ interface IterateOptions<T> {
   /** Which object an event is about, to drop stale ones with `isStale`. */
   key?: (ev: T) => string;
   isStale?: (ev: T, last: T) => boolean;
+  /** Read once the listener is in place and queued like an event (null: nothing). */
+  refresh?: () => Promise<T | null>;
 }
 
 /** One subscriber's queue over a listener set: bounded, ends on `return()` or `until`. */
@@ -286,6 +308,7 @@ function iterate<T>(listeners: Listeners<T>, accept: (ev: T) => boolean, opts: I
   };
   listeners.add(listener);
   if (opts.first) push(opts.first);
+  if (opts.refresh) void opts.refresh().then((ev) => ev !== null && push(ev), () => undefined);
   const finish = (): void => {
     done = true;
     listeners.delete(listener);

@@ -10,7 +10,7 @@ import type { AttachmentsPort, BackupsPort, LivePort, MessageEventFilter, Operat
 
 export interface WatchesDeps {
   live: LivePort;
-  volumes: Pick<VolumesPort, 'visible'>;
+  volumes: Pick<VolumesPort, 'visible' | 'operation'>;
   snapshots: Pick<SnapshotsPort, 'visible'>;
   attachments: Pick<AttachmentsPort, 'visible'>;
   backups: Pick<BackupsPort, 'visible' | 'live'>;
@@ -29,6 +29,7 @@ export function operationEventMatches(filter: OperationEventFilter | null | unde
   if (!filter) return true;
   if (filter.status?.length && !filter.status.includes(ev.operation.status)) return false;
   if (filter.kind != null && filter.kind !== ev.operation.kind) return false;
+  if (filter.resourceId != null && filter.resourceId !== ev.operation.resourceId) return false;
   return true;
 }
 
@@ -89,6 +90,13 @@ export class Watches implements WatchesPort {
     const b = await this.deps.backups.visible(p, id);
     if (!b) throw new NotFoundError('Backup', id);
     return this.deps.backups.live.listenProgress(toBackupView(b), (ev) => canSee(p, ev.backup.projectId));
+  }
+
+  async operation(principal: Principal | null, id: string) {
+    const p = requirePrincipal(principal);
+    if (!(await this.deps.volumes.operation(p, id))) throw new NotFoundError('Operation', id);
+    // Read again once listening: its first event is its state then, not as it was before.
+    return this.deps.live.followOperation(id, (ev) => canSee(p, ev.operation.projectId), () => this.deps.volumes.operation(p, id));
   }
 
   operations(principal: Principal | null, filter?: OperationEventFilter | null) {

@@ -16,6 +16,7 @@ export interface VolumeEventFilter {
 export interface OperationEventFilter {
   status?: readonly string[] | null;
   kind?: string | null;
+  resourceId?: string | null;
 }
 
 export interface MessageEventFilter {
@@ -36,6 +37,8 @@ export interface WatchesPort {
   backup(p: Principal | null, id: string): Promise<AsyncIterableIterator<LiveBackup>>;
   /** How far one backup's running work has come, until it has another status. */
   backupProgress(p: Principal | null, id: string): Promise<AsyncIterableIterator<BackupProgressValue>>;
+  /** One operation: as it is now, then each change until it is SUCCEEDED or FAILED. NOT_FOUND when the caller may not see it. */
+  operation(p: Principal | null, id: string): Promise<AsyncIterableIterator<LiveOperation>>;
   /** Every operation the caller may see that matches, as it is created or changes. */
   operations(p: Principal | null, filter?: OperationEventFilter | null): AsyncIterableIterator<LiveOperation>;
   /** Every user message the caller may see that matches, as it is added. */

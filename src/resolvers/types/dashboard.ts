@@ -13,6 +13,9 @@ export class OperationFilter {
 
   @Field(() => String, { nullable: true, description: 'Exact kind, e.g. create_volume.' })
   kind?: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'Only the operations on this resource (a volume\'s, snapshot\'s, backup\'s or attachment\'s id): its history, newest first.' })
+  resourceId?: string | null;
 }
 
 const operationPage = relayConnection(OperationObject, { name: 'Operation', one: 'operation', many: 'operations', order: 'newest first' });
@@ -40,7 +43,7 @@ export function operationFromView(v: OperationView): OperationObject {
     resourceType: v.resourceType as OperationResourceType,
     command: null,
     dispatchedAt: null,
-    deadlineAt: null,
+    deadlineAt: v.deadlineAt ? new Date(v.deadlineAt) : null,
     createdAt: new Date(v.createdAt),
     finishedAt: v.finishedAt ? new Date(v.finishedAt) : null,
   });

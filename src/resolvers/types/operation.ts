@@ -56,6 +56,13 @@ export class OperationObject extends Node {
   @Field(() => Date, { nullable: true, description: 'When it SUCCEEDED or FAILED (UTC, ISO 8601); null while PENDING or RUNNING.' })
   finishedAt!: Date | null;
 
+  @Field(() => Date, {
+    nullable: true,
+    description:
+      'When it is given up if still PENDING or RUNNING (UTC, ISO 8601): it then ends FAILED with SERVICE_UNAVAILABLE. Work that reports progress (backups, restores, migrations) pushes it forward. Null for work done at once.',
+  })
+  deadlineAt!: Date | null;
+
   static from(o: Operation): OperationObject {
     return Object.assign(new OperationObject(), {
       id: o.id,
@@ -66,6 +73,7 @@ export class OperationObject extends Node {
       error: o.errorCode ? OperationErrorObject.of(o.errorCode, o.errorMessage) : null,
       createdAt: o.createdAt,
       finishedAt: o.finishedAt,
+      deadlineAt: o.deadlineAt ?? null,
     });
   }
 }

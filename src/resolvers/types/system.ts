@@ -189,8 +189,8 @@ export class DeleteVolumeTypeInput {
 
 @ObjectType('DeleteVolumeTypePayload', { description: 'Which volume type `deleteVolumeType` removed, and whether it was gone already.' })
 export class DeleteVolumeTypePayload {
-  @Field(() => ID, { description: 'Id of the volume type.' })
-  id!: string;
+  @Field(() => ID, { description: 'Id of the volume type asked to delete.' })
+  volumeTypeId!: string;
 
   @Field(() => Boolean, {
     description: 'True when no type had that id (it was deleted before, or never existed): nothing was done, and that is success (deletes are idempotent).',
