@@ -66,7 +66,7 @@ export async function listTokens(em: EntityManager, opts: PageRequest & { filter
   if (opts.filter.projectName !== undefined) {
     const p = await em.findOne(Project, { name: opts.filter.projectName }, { disableIdentityMap: true });
     // Both given: both must name the same project.
-    if (!p || (projectId !== undefined && projectId !== p.id)) return { rows: [], hasNextPage: false, totalCount: 0 };
+    if (!p || (projectId !== undefined && projectId !== p.id)) return { rows: [], hasNextPage: false, hasPreviousPage: false, totalCount: 0 };
     projectId = p.id;
   }
   if (projectId !== undefined) where.projectId = projectId;

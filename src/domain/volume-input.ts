@@ -94,11 +94,12 @@ export function checkIdempotencyKey(p: Problems, key: string | undefined | null)
   }
 }
 
-export function checkPageSize(p: Problems, first: number | undefined | null): number {
-  if (first === undefined || first === null) return LIMITS.pageDefault;
-  if (!Number.isInteger(first) || first < 0 || first > LIMITS.pageMax) {
-    p.add(`first must be from 0 to ${LIMITS.pageMax} (got ${first})`);
+/** A page size (`first`, or `last` named by `arg`): the default page when not given. */
+export function checkPageSize(p: Problems, size: number | undefined | null, arg: 'first' | 'last' = 'first'): number {
+  if (size === undefined || size === null) return LIMITS.pageDefault;
+  if (!Number.isInteger(size) || size < 0 || size > LIMITS.pageMax) {
+    p.add(`${arg} must be from 0 to ${LIMITS.pageMax} (got ${size})`);
     return LIMITS.pageDefault;
   }
-  return first;
+  return size;
 }

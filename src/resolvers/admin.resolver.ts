@@ -15,7 +15,7 @@ import {
 import { OperationObject } from './types/operation.js';
 import { SnapshotObject } from './types/snapshot.js';
 import { VolumeObject } from './types/volume.js';
-import { connectionOf } from './types/relay.js';
+import { backwardArgs, connectionOf } from './types/relay.js';
 
 
 @Resolver(() => VolumeObject)
@@ -68,17 +68,21 @@ export class AdminResolver {
   @Query(() => StatusAuditConnection, {
     description:
       'Admins only (FORBIDDEN otherwise). Status changes made by hand (resets, force deletes) in every project, newest first, one page at a time (Relay): ' +
-      'pass `pageInfo.endCursor` as `after` for the next page. A bad `first`, `after` or `filter.resourceType` is BAD_USER_INPUT.',
+      'pass `pageInfo.endCursor` as `after` for the next page, or `pageInfo.startCursor` as `before` (with `last`) for the one before. A bad `first`, `after`, `last`, `before` or `filter.resourceType`, or both directions at once, is BAD_USER_INPUT.',
   })
   async statusAudits(
     @Ctx() ctx: Context,
     @Arg('first', () => Int, { nullable: true, description: 'Page size: how many records to return, 0 to 500 (default 50).' }) first?: number,
     @Arg('after', () => String, { nullable: true, description: '`pageInfo.endCursor` of the previous page; omit for the first page.' }) after?: string,
+    @Arg('last', () => Int, { nullable: true, description: backwardArgs.last('records') }) last?: number,
+    @Arg('before', () => String, { nullable: true, description: backwardArgs.before }) before?: string,
     @Arg('filter', () => StatusAuditFilter, { nullable: true, description: 'Only records matching all its conditions; default every record.' }) filter?: StatusAuditFilter,
   ): Promise<StatusAuditConnection> {
     const page = await ctx.ports.reads.audits(ctx.principal, {
       first,
       after,
+      last,
+      before,
       filter: { resourceType: filter?.resourceType ?? undefined, resourceId: filter?.resourceId ?? undefined },
     });
     return connectionOf(page, StatusAuditObject.from);

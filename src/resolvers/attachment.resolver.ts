@@ -23,7 +23,7 @@ import {
   UpdateAttachmentPayload,
 } from './types/attachment.js';
 import { VolumeObject } from './types/volume.js';
-import { connectionOf } from './types/relay.js';
+import { backwardArgs, connectionOf } from './types/relay.js';
 
 const payload = (r: AttachmentResult) => ({ attachment: AttachmentObject.from(r.attachment), operation: OperationObject.from(r.operation) });
 const deleted = (r: AttachmentDeleteResult) => ({ attachment: AttachmentObject.from(r.attachment), operation: r.operation && OperationObject.from(r.operation), alreadyDeleted: r.alreadyDeleted });
@@ -45,11 +45,15 @@ export class AttachmentResolver {
     @Ctx() ctx: Context,
     @Arg('first', () => Int, { nullable: true, description: 'Page size: 0 to 500 (default 50).' }) first?: number,
     @Arg('after', () => String, { nullable: true, description: '`pageInfo.endCursor` of the previous page; omit for the first page.' }) after?: string,
+    @Arg('last', () => Int, { nullable: true, description: backwardArgs.last('attachments') }) last?: number,
+    @Arg('before', () => String, { nullable: true, description: backwardArgs.before }) before?: string,
     @Arg('filter', () => AttachmentFilter, { nullable: true, description: 'Only attachments matching all its conditions; default every one but DETACHED.' }) filter?: AttachmentFilter,
   ): Promise<AttachmentConnection> {
     const page = await ctx.ports.reads.attachments(ctx.principal, {
       first,
       after,
+      last,
+      before,
       filter: { status: filter?.status as AttachmentStatus[] | undefined, volumeId: filter?.volumeId, instanceId: filter?.instanceId },
     });
     return connectionOf(page, AttachmentObject.from);

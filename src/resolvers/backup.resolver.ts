@@ -22,7 +22,7 @@ import {
 } from './types/backup.js';
 import { OperationObject, UserMessageObject } from './types/operation.js';
 import { VolumeObject } from './types/volume.js';
-import { connectionOf } from './types/relay.js';
+import { backwardArgs, connectionOf } from './types/relay.js';
 
 const view = (b: Backup) => BackupObject.from(b, toBackupView);
 const payload = (r: BackupResult) => ({ backup: view(r.backup), operation: OperationObject.from(r.operation) });
@@ -48,18 +48,22 @@ export class BackupResolver {
 
   @Query(() => BackupConnection, {
     description:
-      'Your project\'s backups (every project\'s for admins), oldest first, one page at a time (Relay): pass `pageInfo.endCursor` as `after` for the next page. ' +
-      'DELETED backups are left out unless the filter asks for them. A bad `first` or `after` is BAD_USER_INPUT.',
+      'Your project\'s backups (every project\'s for admins), oldest first, one page at a time (Relay): pass `pageInfo.endCursor` as `after` for the next page, or `pageInfo.startCursor` as `before` (with `last`) for the one before. ' +
+      'DELETED backups are left out unless the filter asks for them. A bad `first`, `after`, `last` or `before`, or both directions at once (`first` with `last`), is BAD_USER_INPUT.',
   })
   async backups(
     @Ctx() ctx: Context,
     @Arg('first', () => Int, { nullable: true, description: 'Page size: how many backups to return, 0 to 500 (default 50).' }) first?: number,
     @Arg('after', () => String, { nullable: true, description: '`pageInfo.endCursor` of the previous page; omit for the first page.' }) after?: string,
+    @Arg('last', () => Int, { nullable: true, description: backwardArgs.last('backups') }) last?: number,
+    @Arg('before', () => String, { nullable: true, description: backwardArgs.before }) before?: string,
     @Arg('filter', () => BackupFilter, { nullable: true, description: 'Only backups matching all its conditions; default every backup but DELETED ones.' }) filter?: BackupFilter,
   ): Promise<BackupConnection> {
     const page = await ctx.ports.reads.backups(ctx.principal, {
       first,
       after,
+      last,
+      before,
       filter: { status: filter?.status as Backup['status'][] | undefined, volumeId: filter?.volumeId, name: filter?.name },
     });
     return connectionOf(page, view);

@@ -18,7 +18,7 @@ import {
 } from './types/dashboard.js';
 import { OperationObject, UserMessageObject } from './types/operation.js';
 import { PoolObject, ServiceObject } from './types/system.js';
-import { connectionOf } from './types/relay.js';
+import { backwardArgs, connectionOf } from './types/relay.js';
 
 interface SubscribeData<A> {
   args: A;
@@ -32,11 +32,15 @@ export class DashboardResolver {
     @Ctx() ctx: Context,
     @Arg('first', () => Int, { nullable: true, description: 'Page size, 0 to 500 (default 50).' }) first?: number,
     @Arg('after', () => String, { nullable: true, description: 'endCursor of the previous page.' }) after?: string,
+    @Arg('last', () => Int, { nullable: true, description: backwardArgs.last('operations') }) last?: number,
+    @Arg('before', () => String, { nullable: true, description: backwardArgs.before }) before?: string,
     @Arg('filter', () => OperationFilter, { nullable: true, description: 'Only operations that meet these conditions.' }) filter?: OperationFilter,
   ): Promise<OperationConnection> {
     const page = await ctx.ports.reads.operations(ctx.principal, {
       first,
       after,
+      last,
+      before,
       filter: { status: filter?.status as string[] as OperationStatus[] | undefined, kind: filter?.kind ?? undefined, resourceId: filter?.resourceId ?? undefined },
     });
     return connectionOf(page, OperationObject.from);
@@ -49,11 +53,15 @@ export class DashboardResolver {
     @Ctx() ctx: Context,
     @Arg('first', () => Int, { nullable: true, description: 'Page size, 0 to 500 (default 50).' }) first?: number,
     @Arg('after', () => String, { nullable: true, description: 'endCursor of the previous page.' }) after?: string,
+    @Arg('last', () => Int, { nullable: true, description: backwardArgs.last('messages') }) last?: number,
+    @Arg('before', () => String, { nullable: true, description: backwardArgs.before }) before?: string,
     @Arg('filter', () => UserMessageFilter, { nullable: true, description: 'Only messages about this resource.' }) filter?: UserMessageFilter,
   ): Promise<UserMessageConnection> {
     const page = await ctx.ports.reads.messages(ctx.principal, {
       first,
       after,
+      last,
+      before,
       filter: { resourceType: filter?.resourceType ?? undefined, resourceId: filter?.resourceId ?? undefined },
     });
     return connectionOf(page, UserMessageObject.from);

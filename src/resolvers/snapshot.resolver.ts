@@ -13,7 +13,7 @@ import {
 } from './types/snapshot-inputs.js';
 import { SnapshotConnection, SnapshotFilter, SnapshotObject } from './types/snapshot.js';
 import { VolumeObject } from './types/volume.js';
-import { connectionOf } from './types/relay.js';
+import { backwardArgs, connectionOf } from './types/relay.js';
 
 const payload = (r: Omit<SnapshotResult, 'operation'> & { operation: SnapshotResult['operation'] | null; alreadyDeleted?: boolean }) => ({
   snapshot: SnapshotObject.from(r.snapshot),
@@ -34,18 +34,22 @@ export class SnapshotResolver {
 
   @Query(() => SnapshotConnection, {
     description:
-      'Your project\'s snapshots (every project\'s for admins), oldest first, one page at a time (Relay): pass `pageInfo.endCursor` as `after` for the next page. ' +
-      'DELETED snapshots are left out unless the filter asks for them. A bad `first` or `after` is BAD_USER_INPUT.',
+      'Your project\'s snapshots (every project\'s for admins), oldest first, one page at a time (Relay): pass `pageInfo.endCursor` as `after` for the next page, or `pageInfo.startCursor` as `before` (with `last`) for the one before. ' +
+      'DELETED snapshots are left out unless the filter asks for them. A bad `first`, `after`, `last` or `before`, or both directions at once (`first` with `last`), is BAD_USER_INPUT.',
   })
   async snapshots(
     @Ctx() ctx: Context,
     @Arg('first', () => Int, { nullable: true, description: 'Page size: how many snapshots to return, 0 to 500 (default 50).' }) first?: number,
     @Arg('after', () => String, { nullable: true, description: '`pageInfo.endCursor` of the previous page; omit for the first page.' }) after?: string,
+    @Arg('last', () => Int, { nullable: true, description: backwardArgs.last('snapshots') }) last?: number,
+    @Arg('before', () => String, { nullable: true, description: backwardArgs.before }) before?: string,
     @Arg('filter', () => SnapshotFilter, { nullable: true, description: 'Only snapshots matching all its conditions; default every snapshot but DELETED ones.' }) filter?: SnapshotFilter,
   ): Promise<SnapshotConnection> {
     const page = await ctx.ports.reads.snapshots(ctx.principal, {
       first,
       after,
+      last,
+      before,
       filter: { status: filter?.status as SnapshotObject['status'][] | undefined, volumeId: filter?.volumeId, name: filter?.name },
     });
     return connectionOf(page, SnapshotObject.from);

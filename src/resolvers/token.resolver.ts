@@ -1,7 +1,7 @@
 /** API tokens for admins: create (with an expiry), list, revoke. Members and readers get FORBIDDEN. */
 import { Arg, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from './context.js';
-import { connectionOf } from './types/relay.js';
+import { backwardArgs, connectionOf } from './types/relay.js';
 import {
   ApiTokenConnection,
   ApiTokenFilter,
@@ -32,15 +32,17 @@ export class TokenResolver {
     description:
       'Admins only (FORBIDDEN otherwise). API tokens of every project, newest first, one page at a time (Relay), without secrets or hashes: ' +
       'who they are for, their role, and when they were created, expire, were last used and were revoked. Revoked ones only with `filter.includeRevoked`. ' +
-      'A bad `first` or `after` is BAD_USER_INPUT.',
+      'A bad `first`, `after`, `last` or `before`, or both directions at once (`first` with `last`), is BAD_USER_INPUT.',
   })
   async apiTokens(
     @Ctx() ctx: Context,
     @Arg('first', () => Int, { nullable: true, description: 'Page size: how many tokens to return, 0 to 500 (default 50).' }) first?: number,
     @Arg('after', () => String, { nullable: true, description: '`pageInfo.endCursor` of the previous page; omit for the first page.' }) after?: string,
+    @Arg('last', () => Int, { nullable: true, description: backwardArgs.last('tokens') }) last?: number,
+    @Arg('before', () => String, { nullable: true, description: backwardArgs.before }) before?: string,
     @Arg('filter', () => ApiTokenFilter, { nullable: true, description: 'Only tokens matching all its conditions; default every token not revoked.' }) filter?: ApiTokenFilter,
   ): Promise<ApiTokenConnection> {
-    const page = await ctx.ports.tokens.list(ctx.principal, { first, after, filter: filter ?? null });
+    const page = await ctx.ports.tokens.list(ctx.principal, { first, after, last, before, filter: filter ?? null });
     const now = new Date();
     return connectionOf(page, (t) => ApiTokenObject.from(t, now));
   }

@@ -1,7 +1,7 @@
 /** Volume transfers (issue 12): create, accept, cancel, and the pending ones. */
 import { Arg, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from './context.js';
-import { connectionOf } from './types/relay.js';
+import { backwardArgs, connectionOf } from './types/relay.js';
 import {
   AcceptVolumeTransferInput,
   AcceptVolumeTransferPayload,
@@ -46,13 +46,15 @@ export class TransferResolver {
   }
 
   @Query(() => VolumeTransferConnection, {
-    description: 'Pending transfers of your project (admins: of every project), newest first, one page at a time (Relay). A bad `first` or `after` is BAD_USER_INPUT.',
+    description: 'Pending transfers of your project (admins: of every project), newest first, one page at a time (Relay). A bad `first`, `after`, `last` or `before`, or both directions at once (`first` with `last`), is BAD_USER_INPUT.',
   })
   async volumeTransfers(
     @Ctx() ctx: Context,
     @Arg('first', () => Int, { nullable: true, description: 'Page size: 0 to 500 (default 50).' }) first?: number,
     @Arg('after', () => String, { nullable: true, description: '`pageInfo.endCursor` of the previous page; omit for the first page.' }) after?: string,
+    @Arg('last', () => Int, { nullable: true, description: backwardArgs.last('transfers') }) last?: number,
+    @Arg('before', () => String, { nullable: true, description: backwardArgs.before }) before?: string,
   ): Promise<VolumeTransferConnection> {
-    return connectionOf(await ctx.ports.transfers.list(ctx.principal, { first, after }), VolumeTransferObject.from);
+    return connectionOf(await ctx.ports.transfers.list(ctx.principal, { first, after, last, before }), VolumeTransferObject.from);
   }
 }

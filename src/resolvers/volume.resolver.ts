@@ -17,7 +17,7 @@ import {
 import { VolumeConnection, VolumeFilter, VolumeObject } from './types/volume.js';
 import { SnapshotObject } from './types/snapshot.js';
 import type { VolumeChangeResult } from './ports/volumes.js';
-import { connectionOf } from './types/relay.js';
+import { backwardArgs, connectionOf } from './types/relay.js';
 
 const payload = (r: VolumeChangeResult & { alreadyDeleted?: boolean }) => ({
   volume: VolumeObject.from(r.volume),
@@ -38,18 +38,22 @@ export class VolumeResolver {
 
   @Query(() => VolumeConnection, {
     description:
-      'Your project\'s volumes (every project\'s for admins), oldest first, one page at a time (Relay): pass `pageInfo.endCursor` as `after` for the next page. ' +
-      'DELETED volumes are left out unless the filter asks for them. A bad `first` or `after` is BAD_USER_INPUT.',
+      'Your project\'s volumes (every project\'s for admins), oldest first, one page at a time (Relay): pass `pageInfo.endCursor` as `after` for the next page, or `pageInfo.startCursor` as `before` (with `last`) for the one before. ' +
+      'DELETED volumes are left out unless the filter asks for them. A bad `first`, `after`, `last` or `before`, or both directions at once (`first` with `last`), is BAD_USER_INPUT.',
   })
   async volumes(
     @Ctx() ctx: Context,
     @Arg('first', () => Int, { nullable: true, description: 'Page size: how many volumes to return, 0 to 500 (default 50).' }) first?: number,
     @Arg('after', () => String, { nullable: true, description: '`pageInfo.endCursor` of the previous page; omit for the first page.' }) after?: string,
+    @Arg('last', () => Int, { nullable: true, description: backwardArgs.last('volumes') }) last?: number,
+    @Arg('before', () => String, { nullable: true, description: backwardArgs.before }) before?: string,
     @Arg('filter', () => VolumeFilter, { nullable: true, description: 'Only volumes matching all its conditions; default every volume but DELETED ones.' }) filter?: VolumeFilter,
   ): Promise<VolumeConnection> {
     const page = await ctx.ports.reads.volumes(ctx.principal, {
       first,
       after,
+      last,
+      before,
       filter: { status: filter?.status, name: filter?.name, availabilityZone: filter?.availabilityZone },
     });
     return connectionOf(page, VolumeObject.from);

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import { volumeView } from '../../src/bus/contract/index.js';
-import { Volume, casVolume, findVolume, listVolumes, toVolumeView, type Db } from '../../src/db/index.js';
+import { Volume, casVolume, findVolume, listVolumes, toVolumeView, type Db, type VolumeListFilter } from '../../src/db/index.js';
 import type { VolumeStatus } from '../../src/domain/volume-states.js';
 import { BACKENDS, openDatabases, type Backend, type Databases } from '../helpers/databases.js';
 import { noProcessesLeft } from '../helpers/processes.js';
@@ -61,7 +61,7 @@ async function insertVolume(em: EntityManager, v: NewVolume): Promise<Volume> {
 /** Walks every page of a list with keyset pagination, as a client following endCursor would. */
 async function allPages(
   d: Db,
-  opts: Omit<Parameters<typeof listVolumes>[1], 'first' | 'after'>,
+  opts: { projectId: string | null; filter: VolumeListFilter },
   first: number,
 ): Promise<{ pages: Volume[][]; totals: number[]; lastHasNext: boolean }> {
   const pages: Volume[][] = [];
@@ -232,7 +232,7 @@ for (const kind of BACKENDS) {
 
   test(`${kind}: an empty project lists nothing`, async (t) => {
     const page = await listVolumes(db(kind).fork(), { projectId: randomUUID(), filter: {}, first: 10 });
-    t.deepEqual(page, { rows: [], hasNextPage: false, totalCount: 0 });
+    t.deepEqual(page, { rows: [], hasNextPage: false, hasPreviousPage: false, totalCount: 0 });
   });
 
   test(`${kind}: the list filters by status`, async (t) => {

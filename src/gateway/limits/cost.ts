@@ -5,8 +5,10 @@
  * - A field whose type is an object (or interface, union) costs 1 per object; scalars
  *   and enums cost nothing more than their parent.
  * - A field with a `first` argument is a page: the lists directly inside it (a Relay
- *   connection's `edges`) hold `first` items (the API's default page when it is not
- *   given; at most its largest page, above which the resolver refuses the argument).
+ *   connection's `edges`) hold `first` items, or `last` (paging backward; the larger of
+ *   the two when both are given, which the resolver refuses anyway), or the API's default
+ *   page when neither is given; at most its largest page, above which the resolver
+ *   refuses the argument.
  * - Any other list holds `defaultListSize` items.
  * - Nested lists multiply: `volumes(first: 50) { edges { node { snapshots { id } } } }`
  *   is 1 + 50 + 50 + 50 × 10 = 601.
@@ -46,7 +48,7 @@ function rootType(schema: GraphQLSchema, op: OperationDefinitionNode): GraphQLCo
   return schema.getSubscriptionType();
 }
 
-/** The page size a field's `first` argument asks for, from a literal, a variable or its default. */
+/** The page size a field's `first` or `last` argument asks for, from a literal, a variable or its default. */
 function pageSize(
   field: FieldNode,
   op: OperationDefinitionNode,
@@ -54,20 +56,34 @@ function pageSize(
   model: CostModel,
   usedVariable: () => void,
 ): number {
-  const arg = field.arguments?.find((a) => a.name.value === 'first');
+  const asked = [argument(field, 'first', op, variables, usedVariable), argument(field, 'last', op, variables, usedVariable)].filter(
+    (v): v is number => typeof v === 'number' && Number.isInteger(v),
+  );
+  if (asked.length === 0) return model.pageDefault;
+  return Math.min(Math.max(...asked, 0), model.pageMax);
+}
+
+/** The value a field's argument `name` has, from a literal, a variable or its default: an Int literal's number, null, a variable's value, or undefined. */
+function argument(
+  field: FieldNode,
+  name: string,
+  op: OperationDefinitionNode,
+  variables: Readonly<Record<string, unknown>> | null | undefined,
+  usedVariable: () => void,
+): unknown {
+  const arg = field.arguments?.find((a) => a.name.value === name);
   let value: unknown;
   const read = (node: ValueNode): unknown => (node.kind === Kind.INT ? Number(node.value) : node.kind === Kind.NULL ? null : undefined);
   if (arg?.value.kind === Kind.VARIABLE) {
     usedVariable();
-    const name = arg.value.name.value;
-    if (variables && name in variables) value = variables[name];
+    const variable = arg.value.name.value;
+    if (variables && variable in variables) value = variables[variable];
     else {
-      const def = op.variableDefinitions?.find((v) => v.variable.name.value === name)?.defaultValue;
+      const def = op.variableDefinitions?.find((v) => v.variable.name.value === variable)?.defaultValue;
       value = def ? read(def) : undefined;
     }
   } else if (arg) value = read(arg.value);
-  if (typeof value !== 'number' || !Number.isInteger(value)) return model.pageDefault;
-  return Math.min(Math.max(value, 0), model.pageMax);
+  return value;
 }
 
 /**

@@ -48,8 +48,9 @@ export class TokenMutations implements TokensPort {
 
   async list(principal: Principal | null, input: ListApiTokensRequest): Promise<Page<TokenView>> {
     requireAdmin(principal, 'Listing API tokens');
-    const page = pageRequest(input.first, input.after);
-    const f = input.filter ?? {};
+    const { filter, ...args } = input;
+    const page = pageRequest(args);
+    const f = filter ?? {};
     return listTokens(this.deps.db.fork(), {
       ...page,
       filter: { projectId: f.projectId ?? undefined, projectName: f.project ?? undefined, includeRevoked: f.includeRevoked ?? false },

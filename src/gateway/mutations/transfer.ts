@@ -26,6 +26,7 @@ import { canSee, projectScope, requirePrincipal, requireWriter } from '../../dom
 import { volumeHasAttachments } from '../../domain/attachment-states.js';
 import { actionTransition, assertCanStart, BadInputError, checkName, InvalidStateError, NotFoundError } from '../../domain/index.js';
 import { authKeyMatches, hashAuthKey, newAuthKey, transferNotFound } from '../../domain/transfer-rules.js';
+import type { PageArgs } from '../../resolvers/ports/reads.js';
 import type { AcceptVolumeTransferRequest, CreateVolumeTransferRequest, TransfersPort } from '../../resolvers/ports/transfers.js';
 import type { GatewayDeps } from '../deps.js';
 import { pageRequest } from '../queries/page.js';
@@ -148,9 +149,9 @@ export class TransferMutations implements TransfersPort {
     });
   }
 
-  async list(principal: Principal | null, page: { first?: number | null; after?: string | null }): Promise<Page<VolumeTransfer>> {
+  async list(principal: Principal | null, page: PageArgs): Promise<Page<VolumeTransfer>> {
     const p = requirePrincipal(principal);
-    return listPendingTransfers(this.deps.db.fork(), projectScope(p), pageRequest(page.first, page.after));
+    return listPendingTransfers(this.deps.db.fork(), projectScope(p), pageRequest(page));
   }
 }
 

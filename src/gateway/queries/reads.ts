@@ -31,8 +31,8 @@ const AUDITED = ['volume', 'snapshot', 'quota_set'];
 type List<K extends keyof ReadsPort> = ReadsPort[K];
 
 /** What every project-scoped list takes: the caller's project (none for admins), the checked page, the filter. */
-function scoped<F>(p: Principal | null, { first, after, filter }: ListRequest<F>) {
-  return { projectId: projectScope(requirePrincipal(p)), ...pageRequest(first, after), filter: filter ?? ({} as F) };
+function scoped<F>(p: Principal | null, { filter, ...page }: ListRequest<F>) {
+  return { projectId: projectScope(requirePrincipal(p)), ...pageRequest(page), filter: filter ?? ({} as F) };
 }
 
 export class Reads implements ReadsPort {
@@ -45,9 +45,9 @@ export class Reads implements ReadsPort {
   operations: List<'operations'> = async (p, r) => listOperations(this.db.fork(), scoped(p, r));
   messages: List<'messages'> = async (p, r) => listMessages(this.db.fork(), scoped(p, r));
 
-  audits: List<'audits'> = async (p, { first, after, filter }) => {
+  audits: List<'audits'> = async (p, { filter, ...args }) => {
     requireAdmin(p, 'Reading the status audit');
-    const page = pageRequest(first, after, (problems) => {
+    const page = pageRequest(args, (problems) => {
       const type = filter?.resourceType;
       if (type !== undefined && !AUDITED.includes(type)) problems.add(`filter.resourceType must be volume, snapshot or quota_set (got ${JSON.stringify(type)})`);
     });

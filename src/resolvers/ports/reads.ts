@@ -23,10 +23,21 @@ import type {
   VolumeType,
 } from '../../db/index.js';
 
-/** One page of a list: its size (0 to 500, default 50), the previous page's `endCursor`, and a filter; the gateway checks them. */
-export interface ListRequest<F> {
+/**
+ * A page of a list as the API's arguments give it (Relay): forward, `first` items (0 to 500,
+ * default 50) after `after` (the previous page's `endCursor`); or backward, the `last` items
+ * before `before` (the next page's `startCursor`). The gateway checks them together
+ * (src/gateway/queries/page.ts).
+ */
+export interface PageArgs {
   first?: number | null;
   after?: string | null;
+  last?: number | null;
+  before?: string | null;
+}
+
+/** One page of a list and a filter; the gateway checks them. */
+export interface ListRequest<F> extends PageArgs {
   filter?: F;
 }
 

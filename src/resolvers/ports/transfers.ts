@@ -1,5 +1,6 @@
 /** What the transfer resolvers need from the gateway (src/gateway/mutations/transfer.ts implements it). */
 import type { Page, Principal, Volume, VolumeTransfer } from '../../db/index.js';
+import type { PageArgs } from './reads.js';
 
 export interface CreateVolumeTransferRequest {
   volumeId: string;
@@ -20,5 +21,5 @@ export interface TransfersPort {
   /** `alreadyDeleted`: the transfer had ended before (cancelled, expired or accepted: its status says which); nothing was done. */
   delete(p: Principal | null, input: { id: string }): Promise<{ transfer: VolumeTransfer; volume: Volume | null; alreadyDeleted: boolean }>;
   /** Pending transfers of the caller's project (admins: every project's), newest first. */
-  list(p: Principal | null, page: { first?: number | null; after?: string | null }): Promise<Page<VolumeTransfer>>;
+  list(p: Principal | null, page: PageArgs): Promise<Page<VolumeTransfer>>;
 }

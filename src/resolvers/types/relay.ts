@@ -1,8 +1,9 @@
 /**
  * Relay pagination, once: `PageInfo`, an `<Name>Edge` / `<Name>Connection` pair per listed
- * type (made by `relayConnection`), the cursor, and the connection of a page of rows. Every
- * list query pages the same way (an opaque cursor per item, `first` and `after`), so the
- * types and their descriptions are written here once instead of per resource.
+ * type (made by `relayConnection`), the cursor, the descriptions of the paging arguments, and
+ * the connection of a page of rows. Every list query pages the same way (an opaque cursor per
+ * item; `first`/`after` forward, `last`/`before` backward), so the types and their
+ * descriptions are written here once instead of per resource.
  *
  * A cursor is the (createdAt, id) of a row, the keyset the stores page by (src/db/page.ts),
  * as base64url JSON.
@@ -11,14 +12,31 @@ import { Field, Int, ObjectType, type ClassType } from 'type-graphql';
 import type { Keyset, Page } from '../../db/index.js';
 import { findUnsafeChar } from '../../domain/index.js';
 
-@ObjectType({ description: 'Where a page ends and whether another follows (Relay\'s PageInfo).' })
+@ObjectType({ description: 'Where a page starts and ends, and whether items come before and after it (Relay\'s PageInfo).' })
 export class PageInfo {
-  @Field({ description: 'Whether more items follow `endCursor`.' })
+  @Field({ description: 'Whether more items follow `endCursor` (on an empty `last`/`before` page: whether any item is at or after `before`). Exact.' })
   hasNextPage!: boolean;
 
-  @Field(() => String, { nullable: true, description: 'Cursor of the last item; pass it as `after` for the next page.' })
+  @Field({
+    description:
+      'Whether more items come before `startCursor` (on an empty `first`/`after` page: whether any item is at or before `after`). ' +
+      'Exact in both directions: false on the first page, and after `after` true only when the list (with its filter) has items before the page.',
+  })
+  hasPreviousPage!: boolean;
+
+  @Field(() => String, { nullable: true, description: 'Cursor of the first item; pass it as `before` (with `last`) for the page before. Null when the page is empty.' })
+  startCursor!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Cursor of the last item; pass it as `after` for the next page. Null when the page is empty.' })
   endCursor!: string | null;
 }
+
+/** Descriptions of `last` and `before`, the backward half of every list query's paging arguments; `many` names its items (`volumes`). */
+export const backwardArgs = {
+  last: (many: string) =>
+    `Page backward: how many ${many} to return from the end of the list, or just before \`before\`, 0 to 500 (default 50); they come in the list's order. Not with \`first\`.`,
+  before: '`pageInfo.startCursor` of the page after the one you want: the page ends just before it. Goes with `last`; not with `after` or `first`.',
+} as const;
 
 export interface RelayNames {
   /** GraphQL type name prefix: `Volume` gives `VolumeEdge` and `VolumeConnection`. */
@@ -51,7 +69,7 @@ export function relayConnection<T extends object>(Item: ClassType<T>, names: Rel
     @Field(() => Item, { description: `The ${one}.` })
     node!: T;
 
-    @Field(() => String, { description: `Opaque position of this ${one} in the list; pass it as \`after\` to continue after it.` })
+    @Field(() => String, { description: `Opaque position of this ${one} in the list; pass it as \`after\` to continue after it, or as \`before\` to page back from it.` })
     cursor!: string;
   }
 
@@ -60,7 +78,7 @@ export function relayConnection<T extends object>(Item: ClassType<T>, names: Rel
     @Field(() => [ItemEdge], { description: `The ${many} of this page with their cursors; empty past the end.` })
     edges!: ItemEdge[];
 
-    @Field(() => PageInfo, { description: 'Whether more pages follow, and the cursor to fetch the next one.' })
+    @Field(() => PageInfo, { description: 'Whether pages come before and after this one, and the cursors to fetch them.' })
     pageInfo!: PageInfo;
 
     @Field(() => Int, { description: `${capitalised} matching the filter, over all pages.` })
@@ -90,5 +108,6 @@ export function decodeCursor(cursor: string): Keyset | null {
 /** The connection of one page of rows, each row's cursor made from its (createdAt, id). */
 export function connectionOf<Row extends { createdAt: Date | string; id: string }, T>(page: Page<Row>, node: (row: Row) => T): Connection<T> {
   const edges = page.rows.map((row) => ({ node: node(row), cursor: encodeCursor(row.createdAt, row.id) }));
-  return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null }, totalCount: page.totalCount };
+  const pageInfo = { hasNextPage: page.hasNextPage, hasPreviousPage: page.hasPreviousPage, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null };
+  return { edges, pageInfo, totalCount: page.totalCount };
 }

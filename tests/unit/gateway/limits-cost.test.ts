@@ -1,4 +1,4 @@
-/** `operationCost` of src/gateway/limits/cost.ts: lists by `first`, nested lists multiply, scalars are free. */
+/** `operationCost` of src/gateway/limits/cost.ts: lists by `first` (or `last`), nested lists multiply, scalars are free. */
 import test from 'ava';
 import { buildSchema, parse } from 'graphql';
 import { operationCost, operationOf, type CostModel } from '../../../src/gateway/limits/index.js';
@@ -6,7 +6,7 @@ import { operationCost, operationOf, type CostModel } from '../../../src/gateway
 const schema = buildSchema(`
   type Query {
     volume(id: ID): Volume
-    volumes(first: Int, after: String): VolumeConnection!
+    volumes(first: Int, after: String, last: Int, before: String): VolumeConnection!
     pools: [Pool!]!
     node(id: ID!): Node
     count: Int
@@ -58,6 +58,14 @@ test('first comes from a variable, from its default, or is the default page', (t
 test('first is clamped to the largest page: a larger one is refused by the resolver, not here', (t) => {
   t.is(cost('{ volumes(first: 100000) { edges { node { id } } } }'), 1 + 500 + 500);
   t.is(cost('{ volumes(first: -5) { edges { node { id } } } }'), 1);
+});
+
+test('a backward page costs its last argument as a forward one its first; both given count as the larger', (t) => {
+  t.is(cost('{ volumes(last: 20) { edges { node { id } } } }'), 1 + 20 + 20);
+  t.is(cost('{ volumes(last: 100000, before: "c") { edges { node { id } } } }'), 1 + 500 + 500, 'clamped to the largest page');
+  t.is(cost('query ($n: Int) { volumes(last: $n) { edges { node { id } } } }', { n: 300 }), 1 + 300 + 300);
+  t.is(cost('{ volumes(first: 2, last: 400) { edges { node { id } } } }'), 1 + 400 + 400);
+  t.is(cost('{ volumes(first: null, last: null) { edges { node { id } } } }'), 1 + 50 + 50);
 });
 
 test('a fragment inherits the page of the connection it is spread in', (t) => {
