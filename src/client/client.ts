@@ -131,8 +131,13 @@ export class FlintClient {
    * @throws FlintWaitError `TIMEOUT` after `timeoutMs`.
    * @throws FlintApiError when the server refuses (e.g. `NOT_FOUND`).
    */
-  async waitForOperation(id: string, timeoutMs = DEFAULT_WAIT_TIMEOUT_MS): Promise<OperationChangedSubscription['operationChanged']> {
-    return this.follow('Operation', id, this.subscribe(OperationChangedDocument, { id }), (e) => e.operationChanged, (o) => o.status === 'SUCCEEDED' || o.status === 'FAILED', timeoutMs);
+  async waitForOperation(
+    id: string,
+    timeoutMs = DEFAULT_WAIT_TIMEOUT_MS,
+    onState?: (operation: OperationChangedSubscription['operationChanged']) => void,
+  ): Promise<OperationChangedSubscription['operationChanged']> {
+    const ended = (o: OperationChangedSubscription['operationChanged']) => (onState?.(o), o.status === 'SUCCEEDED' || o.status === 'FAILED');
+    return this.follow('Operation', id, this.subscribe(OperationChangedDocument, { id }), (e) => e.operationChanged, ended, timeoutMs);
   }
 
   /** Reads `sub` until `until` holds for a resource's state, with a timeout; the subscription is always closed. */

@@ -5,7 +5,6 @@ import {
   BackupsDocument,
   CreateBackupDocument,
   DeleteBackupDocument,
-  OperationDocument,
   RestoreBackupDocument,
   VerifyBackupDocument,
   type BackupFieldsFragment,
@@ -19,6 +18,7 @@ import { apiAction, type CliContext } from './context.js';
 import { CliError } from './exit-codes.js';
 import { listPages, waitable, type WaitOptions } from './shared.js';
 import { operationSummary } from './views.js';
+import { asOperationFields } from './wait.js';
 import { resolveVolumeId } from './volume-ref.js';
 
 const TRANSITIONAL = ['CREATING', 'RESTORING', 'DELETING'];
@@ -84,15 +84,13 @@ async function getBackup(client: FlintClient, id: string): Promise<BackupFieldsF
 /** Polls the operation (and the backup) until the operation ends; fails on a FAILED operation. */
 async function follow(ctx: CliContext, backupId: string, op: OperationFieldsFragment, timeoutMs: number): Promise<{ backup: BackupFieldsFragment | null; operation: OperationFieldsFragment }> {
   const until = Date.now() + timeoutMs;
-  let operation = op;
+  const operation = asOperationFields(await ctx.client.waitForOperation(op.id, timeoutMs));
   for (;;) {
-    const r = await ctx.client.request(OperationDocument, { id: op.id });
-    if (r.operation) operation = r.operation;
+    // The backup's row may follow its operation by a moment (a cancelled create ends that operation first).
     const { backup } = await ctx.client.request(BackupDocument, { id: backupId });
-    const ended = operation.status === 'SUCCEEDED' || operation.status === 'FAILED';
-    if (ended && (!backup || !TRANSITIONAL.includes(backup.status))) return { backup, operation };
+    if (!backup || !TRANSITIONAL.includes(backup.status)) return { backup, operation };
     if (Date.now() > until) throw new CliError('SERVICE_UNAVAILABLE', `Gave up waiting after ${Math.round(timeoutMs / 1000)} s; the operation ${op.id} is ${operation.status}.`);
-    await new Promise((r2) => setTimeout(r2, 500));
+    await new Promise((r2) => setTimeout(r2, 200));
   }
 }
 

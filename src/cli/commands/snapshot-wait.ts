@@ -1,12 +1,8 @@
 /**
- * `flint snapshot … --wait`: follows a snapshot over `snapshotChanged` until the
- * mutation's work is over, then judges the outcome (an ERROR state, or the operation
- * FAILED), as `wait.ts` does for volumes.
+ * `flint snapshot … --wait`: follows the mutation's operation until it ends, then judges
+ * the outcome (an ERROR state, or the operation FAILED), as `wait.ts` does for volumes.
  */
 import {
-  FlintApiError,
-  FlintWaitError,
-  OperationDocument,
   SnapshotDocument,
   type OperationFieldsFragment,
   type SnapshotFieldsFragment,
@@ -14,6 +10,7 @@ import {
 import type { CliContext } from './context.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { startProgress } from './progress.js';
+import { asOperationFields } from './wait.js';
 
 /** The asynchronous snapshot mutations. */
 export type SnapshotAction = 'create' | 'delete';
@@ -24,43 +21,28 @@ export interface SnapshotMutationResult {
   operation: OperationFieldsFragment | null;
 }
 
-/** The status the snapshot has while `action` runs. */
-const TRANSIENT: Record<SnapshotAction, string> = { create: 'CREATING', delete: 'DELETING' };
-
-/** Whether `status` ends `action`: any status other than the action's transient one (AVAILABLE, DELETED, ERROR…). */
-export function isSnapshotSettled(action: SnapshotAction, status: string): boolean {
-  return status !== TRANSIENT[action];
-}
-
 /**
- * Waits until `action` is over and returns the final snapshot and operation (read again).
- * A delete whose snapshot vanished before the subscription started reads as DELETED.
+ * Waits until the mutation's operation ends (the SDK's `waitForOperation`), then reads the
+ * snapshot as it is (DELETED when it is gone) and returns both.
  * @throws FlintWaitError on timeout; FlintApiError when the server refuses.
  */
 export async function waitForSnapshotAction(
   ctx: CliContext,
-  action: SnapshotAction,
+  _action: SnapshotAction,
   started: SnapshotMutationResult,
   timeoutMs: number,
 ): Promise<SnapshotMutationResult> {
-  let snapshot = started.snapshot;
   // Nothing was started (it was deleted already): nothing to wait for.
   if (!started.operation) return started;
-  if (!isSnapshotSettled(action, snapshot.status)) {
-    const progress = startProgress(ctx.stderr, `snapshot ${snapshot.name}`, snapshot.status);
-    try {
-      snapshot = await ctx.client.waitForSnapshot(snapshot.id, (s) => (progress.update(s.status), isSnapshotSettled(action, s.status)), timeoutMs);
-    } catch (err) {
-      const gone = (err instanceof FlintWaitError && err.code === 'ENDED') || (err instanceof FlintApiError && err.code === 'NOT_FOUND');
-      if (action !== 'delete' || !gone) throw err;
-      const now = (await ctx.client.request(SnapshotDocument, { id: snapshot.id })).snapshot;
-      snapshot = now ? stripExtras(now) : { ...snapshot, status: 'DELETED' };
-    } finally {
-      progress.stop();
-    }
+  const progress = startProgress(ctx.stderr, `snapshot ${started.snapshot.name}`, started.operation.status);
+  let operation: OperationFieldsFragment;
+  try {
+    operation = asOperationFields(await ctx.client.waitForOperation(started.operation.id, timeoutMs, (o) => progress.update(o.status)));
+  } finally {
+    progress.stop();
   }
-  const operation = (await ctx.client.request(OperationDocument, { id: started.operation.id })).operation;
-  return { snapshot, operation: operation ? stripResource(operation) : started.operation };
+  const now = (await ctx.client.request(SnapshotDocument, { id: started.snapshot.id })).snapshot;
+  return { snapshot: now ? stripExtras(now) : { ...started.snapshot, status: 'DELETED' }, operation };
 }
 
 function stripExtras(s: SnapshotFieldsFragment & { volume?: unknown; messages?: unknown }): SnapshotFieldsFragment {
@@ -68,10 +50,6 @@ function stripExtras(s: SnapshotFieldsFragment & { volume?: unknown; messages?: 
   return rest;
 }
 
-function stripResource(op: OperationFieldsFragment & { resourceType?: string; resourceId?: string }): OperationFieldsFragment {
-  const { resourceType: _t, resourceId: _r, ...rest } = op;
-  return rest;
-}
 
 /**
  * Why a finished snapshot action failed, or undefined when it succeeded: an ERROR

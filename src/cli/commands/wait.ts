@@ -1,11 +1,8 @@
 /**
- * `--wait`: follows a volume over `volumeChanged` until the mutation's work is over,
- * then judges the outcome (the volume in an ERROR state, or the operation FAILED).
+ * `--wait`: follows the mutation's operation until it ends (`operationChanged`), then
+ * judges the outcome (the volume in an ERROR state, or the operation FAILED).
  */
 import {
-  FlintApiError,
-  FlintWaitError,
-  OperationDocument,
   VolumeDocument,
   type OperationFieldsFragment,
   type VolumeFieldsFragment,
@@ -23,47 +20,29 @@ export interface MutationResult {
   operation: OperationFieldsFragment | null;
 }
 
-/** The status the volume has while `action` runs. */
-const TRANSIENT: Record<VolumeAction, string> = { create: 'CREATING', extend: 'EXTENDING', delete: 'DELETING', migrate: 'MAINTENANCE', retype: 'RETYPING' };
-
 /**
- * Whether `status` ends `action`: any status other than the action's transient one (AVAILABLE,
- * DELETED, ERROR…). A delete ends DELETED or ERROR_DELETING only: one queued while the volume
- * was CREATING passes through AVAILABLE (or ERROR) before it starts.
- */
-export function isSettled(action: VolumeAction, status: string): boolean {
-  if (action === 'delete') return status === 'DELETED' || status === 'ERROR_DELETING';
-  return status !== TRANSIENT[action];
-}
-
-/**
- * Waits until `action` is over and returns the final volume and operation (read again).
- * A delete whose volume vanished before the subscription started reads as DELETED.
+ * Waits until the mutation's operation ends (the SDK's `waitForOperation`: one wait for every
+ * action, with no table of which statuses are "in progress"), then reads the volume as it is
+ * (DELETED when it is gone) and returns both.
  * @throws FlintWaitError on timeout; FlintApiError when the server refuses.
  */
-export async function waitForAction(ctx: CliContext, action: VolumeAction, started: MutationResult, timeoutMs: number): Promise<MutationResult> {
-  let volume = started.volume;
+export async function waitForAction(ctx: CliContext, _action: VolumeAction, started: MutationResult, timeoutMs: number): Promise<MutationResult> {
   // Nothing was started (the volume already was as asked): nothing to wait for.
   if (!started.operation) return started;
-  if (!isSettled(action, volume.status)) {
-    const progress = startProgress(ctx.stderr, `volume ${volume.name}`, volume.status);
-    try {
-      volume = await ctx.client.waitForVolume(volume.id, (v) => (progress.update(v.status), isSettled(action, v.status)), timeoutMs);
-    } catch (err) {
-      const gone = (err instanceof FlintWaitError && err.code === 'ENDED') || (err instanceof FlintApiError && err.code === 'NOT_FOUND');
-      if (action !== 'delete' || !gone) throw err;
-      const now = (await ctx.client.request(VolumeDocument, { id: volume.id })).volume;
-      volume = now ?? { ...volume, status: 'DELETED' };
-    } finally {
-      progress.stop();
-    }
+  const progress = startProgress(ctx.stderr, `volume ${started.volume.name}`, started.operation.status);
+  let operation: OperationFieldsFragment;
+  try {
+    operation = asOperationFields(await ctx.client.waitForOperation(started.operation.id, timeoutMs, (o) => progress.update(o.status)));
+  } finally {
+    progress.stop();
   }
-  const operation = (await ctx.client.request(OperationDocument, { id: started.operation.id })).operation;
-  return { volume, operation: operation ? stripResource(operation) : started.operation };
+  const now = (await ctx.client.request(VolumeDocument, { id: started.volume.id })).volume;
+  return { volume: now ?? { ...started.volume, status: 'DELETED' }, operation };
 }
 
-function stripResource(op: OperationFieldsFragment & { resourceType?: string; resourceId?: string }): OperationFieldsFragment {
-  const { resourceType: _t, resourceId: _r, ...rest } = op;
+/** The fields every command prints of an operation, whatever the query that read it added. */
+export function asOperationFields(op: OperationFieldsFragment & { resourceType?: string; resourceId?: string; deadlineAt?: unknown }): OperationFieldsFragment {
+  const { resourceType: _t, resourceId: _r, deadlineAt: _d, ...rest } = op;
   return rest;
 }
 

@@ -2,7 +2,6 @@ import test from 'ava';
 import { InvalidArgumentError } from 'commander';
 import { collectProperty, collectStatus, isUuid, parsePositiveInt, parseProperty, parseVersion } from '../../../src/cli/commands/args.js';
 import { tokenFromDataDir } from '../../../src/cli/commands/context.js';
-import { isSettled } from '../../../src/cli/commands/wait.js';
 
 test('properties are key=value split at the first =', (t) => {
   t.deepEqual(parseProperty('app=pg'), ['app', 'pg']);
@@ -56,14 +55,3 @@ test('the fallback token is read from $FLINT_DATA_DIR/admin-token, else ./.flint
   t.is(tokenFromDataDir({ FLINT_DATA_DIR: '/data' }, () => '  \n'), undefined, 'an empty file is no token');
 });
 
-test('--wait ends when the volume leaves the action\'s transient state', (t) => {
-  t.false(isSettled('create', 'CREATING'));
-  t.true(isSettled('create', 'AVAILABLE'));
-  t.true(isSettled('create', 'ERROR'));
-  t.false(isSettled('extend', 'EXTENDING'));
-  t.true(isSettled('extend', 'AVAILABLE'));
-  t.true(isSettled('extend', 'ERROR_EXTENDING'));
-  t.false(isSettled('delete', 'DELETING'));
-  t.true(isSettled('delete', 'DELETED'));
-  t.true(isSettled('delete', 'ERROR_DELETING'));
-});

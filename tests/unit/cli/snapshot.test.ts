@@ -1,6 +1,5 @@
 import test from 'ava';
 import type { OperationFieldsFragment } from '../../../src/client/index.js';
-import { isSnapshotSettled } from '../../../src/cli/commands/snapshot-wait.js';
 import { snapshotFields, snapshotsTable, type SnapshotView } from '../../../src/cli/commands/views.js';
 
 const snapshot: SnapshotView = {
@@ -52,11 +51,3 @@ test('a snapshot shows field by field; its volume name, latest message and opera
   t.notRegex(snapshotFields({ ...snapshot, volume: null }), /^volume_name/m, 'a deleted volume shows no name');
 });
 
-test('a snapshot create is over once it leaves CREATING, a delete once it leaves DELETING', (t) => {
-  t.false(isSnapshotSettled('create', 'CREATING'));
-  t.true(isSnapshotSettled('create', 'AVAILABLE'));
-  t.true(isSnapshotSettled('create', 'ERROR'));
-  t.false(isSnapshotSettled('delete', 'DELETING'));
-  t.true(isSnapshotSettled('delete', 'DELETED'));
-  t.true(isSnapshotSettled('delete', 'ERROR_DELETING'));
-});
