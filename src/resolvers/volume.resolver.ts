@@ -50,7 +50,7 @@ export class VolumeResolver {
     const page = await ctx.ports.reads.volumes(ctx.principal, {
       first,
       after,
-      filter: { status: filter?.status, name: filter?.name, availabilityZone: filter?.availabilityZone },
+      filter: { status: filter?.status, name: filter?.name, availabilityZone: filter?.availabilityZone, projectId: filter?.projectId },
     });
     return connectionOf(page, VolumeObject.from);
   }

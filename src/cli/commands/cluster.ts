@@ -127,7 +127,7 @@ function registerVolumeTypeCommands(program: Command): void {
       apiAction(async (ctx, [ref]) => {
         const id = await resolveVolumeTypeId(ctx.client, ref!);
         const data = await ctx.client.request(DeleteVolumeTypeDocument, { input: { id } });
-        ctx.print(data, () => `Deleted volume type ${data.deleteVolumeType}.\n`);
+        ctx.print(data, () => `Deleted volume type ${data.deleteVolumeType.id}.\n`);
       }),
     );
 }
