@@ -60,7 +60,7 @@ export class BackupResolver {
     const page = await ctx.ports.reads.backups(ctx.principal, {
       first,
       after,
-      filter: { status: filter?.status as Backup['status'][] | undefined, volumeId: filter?.volumeId, name: filter?.name },
+      filter: { status: filter?.status as Backup['status'][] | undefined, volumeId: filter?.volumeId, name: filter?.name, projectId: filter?.projectId },
     });
     return connectionOf(page, view);
   }

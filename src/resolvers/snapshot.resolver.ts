@@ -46,7 +46,7 @@ export class SnapshotResolver {
     const page = await ctx.ports.reads.snapshots(ctx.principal, {
       first,
       after,
-      filter: { status: filter?.status as SnapshotObject['status'][] | undefined, volumeId: filter?.volumeId, name: filter?.name },
+      filter: { status: filter?.status as SnapshotObject['status'][] | undefined, volumeId: filter?.volumeId, name: filter?.name, projectId: filter?.projectId },
     });
     return connectionOf(page, SnapshotObject.from);
   }

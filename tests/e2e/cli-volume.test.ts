@@ -150,8 +150,8 @@ test.serial('a delete of several tries each one and exits with the first failure
 test.serial('--project as admin lists one project\'s volumes; for a member another project matches nothing', async (t) => {
   const admin = { FLINT_TOKEN: t.context.cluster.adminToken };
   const other = await t.context.cluster.token('cli-other', 'member');
-  const mine = await flint(t, ['volume', 'create', 'cli-mine', '--size', '1', '-f', 'value', '-c', 'id']);
-  const theirs = await flint(t, ['volume', 'create', 'cli-theirs', '--size', '1', '-f', 'value', '-c', 'id'], { FLINT_TOKEN: other });
+  const mine = await flint(t, ['volume', 'create', 'cli-mine', '--size', '1', '--wait', '-f', 'value', '-c', 'id']);
+  const theirs = await flint(t, ['volume', 'create', 'cli-theirs', '--size', '1', '--wait', '-f', 'value', '-c', 'id'], { FLINT_TOKEN: other });
   t.is(mine.status, 0, mine.stderr);
   t.is(theirs.status, 0, theirs.stderr);
 
@@ -171,10 +171,28 @@ test.serial('--project as admin lists one project\'s volumes; for a member anoth
   const unknownName = await flint(t, ['volume', 'list', '--project', 'no-such-project'], admin);
   t.is(unknownName.status, 4, unknownName.stderr);
 
+  const snap = await flint(t, ['snapshot', 'create', 'cli-theirs', '--name', 'snap-theirs', '--wait'], { FLINT_TOKEN: other });
+  t.is(snap.status, 0, snap.stderr);
+  t.is((await flint(t, ['snapshot', 'list', '--project', 'cli-other', '-f', 'value', '-c', 'name'], admin)).stdout, 'snap-theirs\n');
+  t.deepEqual(json<unknown[]>(await flint(t, ['snapshot', 'list', '--project', otherId, '-o', 'json'])), [], 'nor their snapshots');
+  const backups = await flint(t, ['backup', 'list', '--project', 'cli-other', '-o', 'json'], admin);
+  t.is(backups.status, 0, backups.stderr);
+  t.deepEqual(json<unknown[]>(backups), []);
+
   const del = await flint(t, ['volume', 'delete', theirs.stdout.trim(), '--force', '--reason', 'e2e cleanup', '--wait', '-f', 'value', '-c', 'status'], admin);
   t.is(del.status, 0, del.stderr);
   t.is(del.stdout, 'DELETED\n');
   t.is((await flint(t, ['volume', 'delete', mine.stdout.trim(), '--force'])).status, 3, '--force is for admins');
+
+  const reset = await flint(t, ['volume', 'set', 'cli-mine', '--state', 'error', '--reason', 'e2e: checked the host', '-f', 'value', '-c', 'status'], admin);
+  t.is(reset.status, 0, reset.stderr);
+  t.is(reset.stdout, 'ERROR\n');
+  t.is((await flint(t, ['volume', 'set', 'cli-mine', '--state', 'available'])).status, 3, '--state is for admins');
+  const back = await flint(t, ['volume', 'set', 'cli-mine', '--state', 'available', '-o', 'json'], admin);
+  t.is(back.status, 0, back.stderr);
+  const audit = json<{ volume: VolumeJson; audit: { fromStatus: string; toStatus: string; reason: string } }>(back);
+  t.is(audit.volume.status, 'AVAILABLE');
+  t.like(audit.audit, { fromStatus: 'ERROR', toStatus: 'AVAILABLE', reason: 'by hand with the flint CLI (no --reason given)' });
   t.is((await flint(t, ['volume', 'delete', mine.stdout.trim(), '--wait'])).status, 0);
 });
 

@@ -80,6 +80,8 @@ export type BackupChangeTracking =
 export type BackupFilter = {
   /** Exact name. */
   name?: string | null | undefined;
+  /** Only backups of this project (admins: any project). For other tokens it only narrows their own project: another project's id matches nothing (no error, as for the other conditions). */
+  projectId?: string | number | null | undefined;
   /** Any of these statuses (default: all but DELETED). */
   status?: Array<BackupStatus> | null | undefined;
   /** Only backups of this volume. */
@@ -483,6 +485,8 @@ export type ServiceState =
 export type SnapshotFilter = {
   /** Exact name. */
   name?: string | null | undefined;
+  /** Only snapshots of this project (admins: any project). For other tokens it only narrows their own project: another project's id matches nothing (no error, as for the other conditions). */
+  projectId?: string | number | null | undefined;
   /** Any of these statuses (default: all but DELETED). */
   status?: Array<SnapshotStatus> | null | undefined;
   /** Only snapshots of this volume. */
