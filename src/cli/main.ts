@@ -56,7 +56,7 @@ token
   .description('list tokens (never their secrets): id, project, role, name, status, created, expires, last used')
   .option('--project <name>', 'only the tokens of this project')
   .option('--include-revoked', 'also list revoked tokens')
-  .action(async (_opts: unknown, cmd: Command) => (await tokenCli()).runTokenList(cmd.optsWithGlobals<{ project?: string; includeRevoked?: boolean; output?: string }>()));
+  .action(async (_opts: unknown, cmd: Command) => (await tokenCli()).runTokenList(cmd.optsWithGlobals<{ project?: string; includeRevoked?: boolean; output?: string; format?: string; column?: string[] }>()));
 token
   .command('revoke')
   .description('revoke a token by id; with FLINT_NATS_URL the running gateways are told at once and close its WebSockets')

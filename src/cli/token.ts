@@ -7,7 +7,7 @@ import { broadcastTokenRevoked, natsAuthOptions } from '../bus/index.js';
 import { natsAuthProblems, type FlintConfig } from '../config/index.js';
 import { createToken, listTokens, revokeToken, ROLES, type Db, type Role, type TokenView } from '../db/index.js';
 import { BadInputError, checkProjectName, checkTokenName, parseLifetime, Problems, tokenStatus } from '../domain/index.js';
-import { formatAge, NONE, OUTPUT_FORMATS, renderTable, type OutputFormat } from './output.js';
+import { ColumnError, formatAge, NONE, OUTPUT_FORMATS, render, renderTable, type OutputFormat } from './output.js';
 import { configOrExit, EXIT_CONFIG, openDatabase, roleLogger } from './runtime.js';
 
 export interface TokenCreateOptions {
@@ -17,6 +17,9 @@ export interface TokenCreateOptions {
   expiresIn?: string;
   json?: boolean;
   output?: string;
+  /** `-f/--format` (wins over `--output`) and `-c/--column`: the program's global options. */
+  format?: string;
+  column?: string[];
 }
 
 /** What `-o json` prints for a new token (and the old `--json` too). */
@@ -45,9 +48,9 @@ function exitOnProblems(command: string, problems: Problems): void {
   }
 }
 
-function outputFormat(command: string, opts: { output?: string; json?: boolean }): OutputFormat {
+function outputFormat(command: string, opts: { output?: string; format?: string; json?: boolean }): OutputFormat {
   if (opts.json) return 'json';
-  const o = opts.output ?? 'table';
+  const o = opts.format ?? opts.output ?? 'table';
   if (!(OUTPUT_FORMATS as readonly string[]).includes(o)) usageError(command, [`-o/--output: one of ${OUTPUT_FORMATS.join(', ')}`]);
   return o as OutputFormat;
 }
@@ -78,7 +81,7 @@ export async function runTokenCreate(opts: TokenCreateOptions): Promise<void> {
   await withDb(async (db) => {
     const expiresAt = lifetimeMs === undefined ? null : new Date(Date.now() + lifetimeMs);
     const { token, row, principal } = await createToken(db.fork(), opts.project, opts.role as Role, opts.name, { expiresAt });
-    if (format === 'table') {
+    if (format === 'table' && !opts.column?.length) {
       // Just the secret, as always, so `TOKEN=$(flint token create …)` works.
       process.stdout.write(`${token}\n`);
       if (expiresAt) process.stderr.write(`(token ${row.id} expires at ${expiresAt.toISOString()})\n`);
@@ -94,7 +97,7 @@ export async function runTokenCreate(opts: TokenCreateOptions): Promise<void> {
       createdAt: row.createdAt.toISOString(),
       expiresAt: row.expiresAt ? row.expiresAt.toISOString() : null,
     };
-    process.stdout.write(format === 'json' ? `${JSON.stringify(out, null, 2)}\n` : (await import('yaml')).stringify(out));
+    writeOutput('create', format, out, () => '', opts.column);
   });
 }
 
@@ -127,7 +130,17 @@ export function tokenTable(tokens: readonly TokenView[], now: Date): string {
   );
 }
 
-export async function runTokenList(opts: { project?: string; includeRevoked?: boolean; output?: string }): Promise<void> {
+/** Writes `data` in `format` (see `render`); an unknown `-c` column is a usage error. */
+function writeOutput(command: string, format: OutputFormat, data: unknown, table: () => string, columns: readonly string[] | undefined): void {
+  try {
+    process.stdout.write(render(format, data, table, columns));
+  } catch (err) {
+    if (err instanceof ColumnError) usageError(command, [err.message]);
+    throw err;
+  }
+}
+
+export async function runTokenList(opts: { project?: string; includeRevoked?: boolean; output?: string; format?: string; column?: string[] }): Promise<void> {
   const problems = new Problems();
   if (opts.project !== undefined) checkProjectName(problems, '--project', opts.project);
   const format = outputFormat('list', opts);
@@ -143,11 +156,7 @@ export async function runTokenList(opts: { project?: string; includeRevoked?: bo
       after = { createdAt: last.createdAt, id: last.id };
     }
     const now = new Date();
-    if (format === 'table') process.stdout.write(tokenTable(tokens, now));
-    else {
-      const data = tokens.map((t) => tokenJson(t, now));
-      process.stdout.write(format === 'json' ? `${JSON.stringify(data, null, 2)}\n` : (await import('yaml')).stringify(data));
-    }
+    writeOutput('list', format, tokens.map((t) => tokenJson(t, now)), () => tokenTable(tokens, now), opts.column);
   });
 }
 

@@ -182,6 +182,8 @@ export interface BackupListFilter {
   status?: BackupStatus[];
   volumeId?: string;
   name?: string;
+  /** Only this project's backups; within a member's scope, another project matches nothing. */
+  projectId?: string;
 }
 
 /** Keyset pagination in creation order; `after` is the last row's (createdAt, id). */
@@ -194,6 +196,8 @@ export async function listBackups(
   where.status = opts.filter.status?.length ? { $in: opts.filter.status } : { $ne: 'deleted' };
   if (opts.filter.name !== undefined) where.name = opts.filter.name;
   if (opts.filter.volumeId !== undefined) where.volumeId = opts.filter.volumeId;
+  // Both conditions hold: a member asking for another project gets an empty page.
+  if (opts.filter.projectId != null) where.$and = [{ projectId: opts.filter.projectId }];
   const page = await keysetPage(em, Backup, where, { ...opts, order: 'asc' });
   return { ...page, rows: page.rows.map(normaliseBigints) };
 }

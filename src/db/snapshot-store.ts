@@ -74,6 +74,8 @@ export interface SnapshotListFilter {
   status?: SnapshotStatus[];
   volumeId?: string;
   name?: string;
+  /** Only this project's snapshots; within a member's scope, another project matches nothing. */
+  projectId?: string;
 }
 
 /** Keyset pagination in creation order; `after` is the last row's (createdAt, id). */
@@ -86,6 +88,8 @@ export async function listSnapshots(
   where.status = opts.filter.status?.length ? { $in: opts.filter.status } : { $ne: 'deleted' };
   if (opts.filter.name !== undefined) where.name = opts.filter.name;
   if (opts.filter.volumeId !== undefined) where.volumeId = opts.filter.volumeId;
+  // Both conditions hold: a member asking for another project gets an empty page.
+  if (opts.filter.projectId != null) where.$and = [{ projectId: opts.filter.projectId }];
   return keysetPage(em, Snapshot, where, { ...opts, order: 'asc' });
 }
 

@@ -58,6 +58,8 @@ export interface VolumeListFilter {
   status?: VolumeStatus[];
   name?: string;
   availabilityZone?: string;
+  /** Only this project's volumes; within a member's scope, another project matches nothing. */
+  projectId?: string;
 }
 
 /** Keyset pagination in creation order; `after` is the last row's (createdAt, id). */
@@ -70,6 +72,8 @@ export async function listVolumes(
   where.status = opts.filter.status?.length ? { $in: opts.filter.status } : { $ne: 'deleted' };
   if (opts.filter.name !== undefined) where.name = opts.filter.name;
   if (opts.filter.availabilityZone !== undefined) where.availabilityZone = opts.filter.availabilityZone;
+  // Both conditions hold: a member asking for another project gets an empty page.
+  if (opts.filter.projectId != null) where.$and = [{ projectId: opts.filter.projectId }];
   return keysetPage(em, Volume, where, { ...opts, order: 'asc' });
 }
 

@@ -64,7 +64,7 @@ export class BackupResolver {
       after,
       last,
       before,
-      filter: { status: filter?.status as Backup['status'][] | undefined, volumeId: filter?.volumeId, name: filter?.name },
+      filter: { status: filter?.status as Backup['status'][] | undefined, volumeId: filter?.volumeId, name: filter?.name, projectId: filter?.projectId },
     });
     return connectionOf(page, view);
   }

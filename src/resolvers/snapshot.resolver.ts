@@ -50,7 +50,7 @@ export class SnapshotResolver {
       after,
       last,
       before,
-      filter: { status: filter?.status as SnapshotObject['status'][] | undefined, volumeId: filter?.volumeId, name: filter?.name },
+      filter: { status: filter?.status as SnapshotObject['status'][] | undefined, volumeId: filter?.volumeId, name: filter?.name, projectId: filter?.projectId },
     });
     return connectionOf(page, SnapshotObject.from);
   }

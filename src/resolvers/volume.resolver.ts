@@ -54,7 +54,7 @@ export class VolumeResolver {
       after,
       last,
       before,
-      filter: { status: filter?.status, name: filter?.name, availabilityZone: filter?.availabilityZone },
+      filter: { status: filter?.status, name: filter?.name, availabilityZone: filter?.availabilityZone, projectId: filter?.projectId },
     });
     return connectionOf(page, VolumeObject.from);
   }

@@ -119,4 +119,31 @@ test.serial('an attached qcow2 volume grows while exported: IN_USE again and the
   t.is((await flint(t, ['attachment', 'delete', a.id, '--wait'])).status, 0);
 });
 
+test.serial('attachment list shows the attachments, filtered by volume, instance and status, in every format', async (t) => {
+  const v = await flint(t, ['volume', 'create', 'cli-list', '--size', '1', '--wait', '-f', 'value', '-c', 'id']);
+  t.is(v.status, 0, v.stderr);
+  const volumeId = v.stdout.trim();
+  const created = await flint(t, ['attachment', 'create', 'cli-list', '--instance', 'vm-list', '-f', 'value', '-c', 'id', '-c', 'status']);
+  t.is(created.status, 0, created.stderr);
+  const [id, status] = created.stdout.trim().split(' ');
+  t.is(status, 'RESERVED', 'without a connector the attachment is only reserved');
+
+  const table = await flint(t, ['attachment', 'list', '--volume', 'cli-list']);
+  t.is(table.status, 0, table.stderr);
+  t.regex(table.stdout, /^ID\s+VOLUME\s+INSTANCE\s+STATUS\s+MODE\s+TARGET\s+CONNECTOR HOST$/m);
+  t.regex(table.stdout, new RegExp(`^${id}\\s+${volumeId}\\s+vm-list\\s+RESERVED\\s+RW\\s`, 'm'));
+  const values = await flint(t, ['attachment', 'list', '--instance', 'vm-list', '-f', 'value', '-c', 'id', '-c', 'volume_id', '-c', 'status']);
+  t.is(values.stdout, `${id} ${volumeId} RESERVED\n`);
+  const csv = await flint(t, ['attachment', 'list', '--status', 'reserved', '-f', 'csv', '-c', 'id,instanceId']);
+  t.true(csv.stdout.startsWith('id,instanceId\n'), csv.stdout);
+  t.true(csv.stdout.includes(`${id},vm-list\n`), csv.stdout);
+  t.deepEqual(json<unknown[]>(await flint(t, ['attachment', 'list', '--instance', 'no-such-vm', '-o', 'json'])), []);
+
+  t.is((await flint(t, ['attachment', 'delete', id!, '--wait'])).status, 0);
+  t.deepEqual(json<unknown[]>(await flint(t, ['attachment', 'list', '--volume', volumeId, '-o', 'json'])), [], 'a DETACHED attachment is left out');
+  const detached = json<Array<{ id: string }>>(await flint(t, ['attachment', 'list', '--volume', volumeId, '--status', 'DETACHED', '-o', 'json']));
+  t.deepEqual(detached.map((a) => a.id), [id]);
+  t.is((await flint(t, ['volume', 'delete', volumeId, '--wait'])).status, 0);
+});
+
 test.after.always('no process is left behind', noProcessesLeft);

@@ -106,6 +106,103 @@ test.serial('a create no pool can hold ends in ERROR: exit 1 with the NO_VALID_B
   t.is((await flint(t, ['volume', 'delete', id, '--wait'])).status, 0, 'an ERROR volume can be deleted');
 });
 
+test.serial('create from a snapshot and as a copy without --size, then delete both in one command', async (t) => {
+  const src = await flint(t, ['volume', 'create', 'cli-src', '--size', '2', '--wait', '-f', 'value', '-c', 'id']);
+  t.is(src.status, 0, src.stderr);
+  const srcId = src.stdout.trim();
+  t.regex(srcId, /^[0-9a-f-]{36}$/, '-f value -c id prints the id alone');
+  const snap = await flint(t, ['snapshot', 'create', 'cli-src', '--name', 'cli-snap', '--wait', '-f', 'value', '-c', 'id', '-c', 'status']);
+  t.is(snap.status, 0, snap.stderr);
+  t.regex(snap.stdout, /^[0-9a-f-]{36} AVAILABLE\n$/);
+
+  const fromSnap = await flint(t, ['volume', 'create', 'cli-from-snap', '--snapshot', 'cli-snap', '--wait', '-o', 'json']);
+  t.is(fromSnap.status, 0, fromSnap.stderr);
+  const made = json<{ volume: VolumeJson & { snapshotId: string } }>(fromSnap).volume;
+  t.is(made.status, 'AVAILABLE');
+  t.is(made.sizeGiB, 2, 'the size is the snapshot\'s');
+  t.is(made.snapshotId, snap.stdout.split(' ')[0]);
+  const copy = await flint(t, ['volume', 'create', 'cli-copy', '--source', 'cli-src', '--wait', '-f', 'value', '-c', 'status', '-c', 'size_gib', '-c', 'sourceVolumeId']);
+  t.is(copy.status, 0, copy.stderr);
+  t.is(copy.stdout, `AVAILABLE 2 ${srcId}\n`);
+  const both = await flint(t, ['volume', 'create', 'x', '--snapshot', 'cli-snap', '--source', 'cli-src']);
+  t.is(both.status, 2);
+  t.regex(both.stderr, /^flint: --snapshot and --source are exclusive.*\(BAD_USER_INPUT\)$/m);
+
+  const deleted = await flint(t, ['volume', 'delete', 'cli-from-snap', 'cli-copy', '--wait', '-f', 'csv', '-c', 'volume,status']);
+  t.is(deleted.status, 0, deleted.stderr);
+  t.is(deleted.stdout, 'volume,status\ncli-from-snap,DELETED\ncli-copy,DELETED\n');
+  const cascade = await flint(t, ['volume', 'delete', srcId, '--cascade', '--wait']);
+  t.is(cascade.status, 0, cascade.stderr);
+});
+
+test.serial('a delete of several tries each one and exits with the first failure', async (t) => {
+  const a = await flint(t, ['volume', 'create', 'cli-del-a', '--size', '1', '--wait', '-f', 'value', '-c', 'id']);
+  t.is(a.status, 0, a.stderr);
+  const r = await flint(t, ['volume', 'delete', 'no-such-volume', 'cli-del-a', '--wait']);
+  t.is(r.status, 4, r.stderr);
+  t.regex(r.stderr, /^flint: no-such-volume: No volume has the id or name "no-such-volume"\. \(NOT_FOUND\)$/m);
+  t.regex(r.stderr, /^flint: 1 of 2 volumes were not deleted: no-such-volume\. \(NOT_FOUND\)$/m);
+  t.regex(r.stdout, /^VOLUME\s+ID\s+STATUS\s+OPERATION\s+ERROR$/m);
+  t.regex(r.stdout, new RegExp(`^cli-del-a\\s+${a.stdout.trim()}\\s+DELETED\\s`, 'm'), 'the volume after the failure was deleted');
+  t.is((await flint(t, ['volume', 'show', a.stdout.trim()])).status, 4);
+});
+
+test.serial('--project as admin lists one project\'s volumes; for a member another project matches nothing', async (t) => {
+  const admin = { FLINT_TOKEN: t.context.cluster.adminToken };
+  const other = await t.context.cluster.token('cli-other', 'member');
+  const mine = await flint(t, ['volume', 'create', 'cli-mine', '--size', '1', '--wait', '-f', 'value', '-c', 'id']);
+  const theirs = await flint(t, ['volume', 'create', 'cli-theirs', '--size', '1', '--wait', '-f', 'value', '-c', 'id'], { FLINT_TOKEN: other });
+  t.is(mine.status, 0, mine.stderr);
+  t.is(theirs.status, 0, theirs.stderr);
+
+  const byName = await flint(t, ['volume', 'list', '--project', 'cli-other', '-f', 'value', '-c', 'id', '-c', 'name'], admin);
+  t.is(byName.status, 0, byName.stderr);
+  t.is(byName.stdout, `${theirs.stdout.trim()} cli-theirs\n`);
+  const otherId = json<{ projectId: string }>(await flint(t, ['quota', 'show', '--project', 'cli-other', '-o', 'json'], admin)).projectId;
+  const byId = await flint(t, ['volume', 'list', '--project', otherId, '-f', 'value', '-c', 'name'], admin);
+  t.is(byId.stdout, 'cli-theirs\n');
+  const ours = await flint(t, ['volume', 'list', '--project', 'cli-team', '--all-pages', '-f', 'value', '-c', 'name'], admin);
+  t.true(ours.stdout.split('\n').includes('cli-mine'), ours.stdout);
+  t.false(ours.stdout.split('\n').includes('cli-theirs'), ours.stdout);
+
+  const member = await flint(t, ['volume', 'list', '--project', otherId, '-o', 'json']);
+  t.is(member.status, 0, member.stderr);
+  t.deepEqual(json<unknown[]>(member), [], 'a member asking for another project sees nothing');
+  const unknownName = await flint(t, ['volume', 'list', '--project', 'no-such-project'], admin);
+  t.is(unknownName.status, 4, unknownName.stderr);
+
+  const snap = await flint(t, ['snapshot', 'create', 'cli-theirs', '--name', 'snap-theirs', '--wait'], { FLINT_TOKEN: other });
+  t.is(snap.status, 0, snap.stderr);
+  t.is((await flint(t, ['snapshot', 'list', '--project', 'cli-other', '-f', 'value', '-c', 'name'], admin)).stdout, 'snap-theirs\n');
+  t.deepEqual(json<unknown[]>(await flint(t, ['snapshot', 'list', '--project', otherId, '-o', 'json'])), [], 'nor their snapshots');
+  const backups = await flint(t, ['backup', 'list', '--project', 'cli-other', '-o', 'json'], admin);
+  t.is(backups.status, 0, backups.stderr);
+  t.deepEqual(json<unknown[]>(backups), []);
+
+  const del = await flint(t, ['volume', 'delete', theirs.stdout.trim(), '--force', '--reason', 'e2e cleanup', '--wait', '-f', 'value', '-c', 'status'], admin);
+  t.is(del.status, 0, del.stderr);
+  t.is(del.stdout, 'DELETED\n');
+  t.is((await flint(t, ['volume', 'delete', mine.stdout.trim(), '--force'])).status, 3, '--force is for admins');
+
+  const reset = await flint(t, ['volume', 'set', 'cli-mine', '--state', 'error', '--reason', 'e2e: checked the host', '-f', 'value', '-c', 'status'], admin);
+  t.is(reset.status, 0, reset.stderr);
+  t.is(reset.stdout, 'ERROR\n');
+  t.is((await flint(t, ['volume', 'set', 'cli-mine', '--state', 'available'])).status, 3, '--state is for admins');
+  const back = await flint(t, ['volume', 'set', 'cli-mine', '--state', 'available', '-o', 'json'], admin);
+  t.is(back.status, 0, back.stderr);
+  const audit = json<{ volume: VolumeJson; audit: { fromStatus: string; toStatus: string; reason: string } }>(back);
+  t.is(audit.volume.status, 'AVAILABLE');
+  t.like(audit.audit, { fromStatus: 'ERROR', toStatus: 'AVAILABLE', reason: 'by hand with the flint CLI (no --reason given)' });
+  t.is((await flint(t, ['volume', 'delete', mine.stdout.trim(), '--wait'])).status, 0);
+});
+
+test('an unknown -c column exits 2 and names the columns there are', async (t) => {
+  // The serial tests ran first and left DELETED volumes: the list is not empty (an empty one has no columns to check).
+  const r = await flint(t, ['volume', 'list', '--status', 'DELETED', '-f', 'value', '-c', 'nope']);
+  t.is(r.status, 2, r.stderr);
+  t.regex(r.stderr, /^flint: No column "nope" here; the columns are: id, name, .*\(BAD_USER_INPUT\)$/m);
+});
+
 test('bad usage and bad input exit 2', async (t) => {
   const tooBig = await flint(t, ['volume', 'create', 'x', '--size', '70000']);
   t.is(tooBig.status, 2);

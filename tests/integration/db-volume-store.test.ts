@@ -235,6 +235,20 @@ for (const kind of BACKENDS) {
     t.deepEqual(page, { rows: [], hasNextPage: false, hasPreviousPage: false, totalCount: 0 });
   });
 
+  test(`${kind}: filter.projectId lists one project for an admin and narrows a member's own project`, async (t) => {
+    const d = db(kind);
+    const [a, b] = [randomUUID(), randomUUID()];
+    await insertVolume(d.fork(), { projectId: a, name: 'pa' });
+    await insertVolume(d.fork(), { projectId: b, name: 'pb' });
+    const admin = await listVolumes(d.fork(), { projectId: null, filter: { projectId: b }, first: 10 });
+    t.deepEqual(admin.rows.map((v) => v.name), ['pb']);
+    t.is(admin.totalCount, 1);
+    const own = await listVolumes(d.fork(), { projectId: a, filter: { projectId: a }, first: 10 });
+    t.deepEqual(own.rows.map((v) => v.name), ['pa']);
+    const other = await listVolumes(d.fork(), { projectId: a, filter: { projectId: b }, first: 10 });
+    t.deepEqual(other, { rows: [], hasNextPage: false, totalCount: 0 }, "a member asking for another project's volumes gets none");
+  });
+
   test(`${kind}: the list filters by status`, async (t) => {
     const d = db(kind);
     const projectId = randomUUID();

@@ -1,5 +1,5 @@
 /**
- * `flint attachment create|complete|delete|show`, in the shape of `openstack volume
+ * `flint attachment create|complete|delete|show|list`, in the shape of `openstack volume
  * attachment …` (Cinder's v3 attachments). The CHAP secret is printed only where the
  * API shows it (members of the project and admins).
  */
@@ -7,19 +7,22 @@ import type { Command } from 'commander';
 import {
   AttachmentChangedDocument,
   AttachmentDocument,
+  AttachmentsDocument,
   CompleteAttachmentDocument,
   CreateAttachmentDocument,
   DeleteAttachmentDocument,
   type AttachMode,
   type AttachmentFieldsFragment,
+  type AttachmentStatus,
   type FlintClient,
   type OperationFieldsFragment,
   type TargetKind,
 } from '../../client/index.js';
-import { cell, renderFields } from '../output.js';
+import { cell, renderFields, renderTable } from '../output.js';
+import { collectStatus, parsePositiveInt } from './args.js';
 import { apiAction, type CliContext } from './context.js';
 import { CliError } from './exit-codes.js';
-import { waitable, type WaitOptions } from './shared.js';
+import { listPages, waitable, type WaitOptions } from './shared.js';
 import { resolveVolumeId } from './volume-ref.js';
 import { operationSummary } from './views.js';
 
@@ -57,6 +60,14 @@ export function attachmentFields(a: AttachmentFieldsFragment, op?: OperationFiel
   if (latest) fields.push(['latest_message', `${latest.createdAt} ${latest.event}: ${latest.message}`]);
   if (op) fields.push(['operation', operationSummary(op)]);
   return renderFields(fields);
+}
+
+/** `flint attachment list`. */
+export function attachmentsTable(attachments: readonly AttachmentFieldsFragment[]): string {
+  return renderTable(
+    ['ID', 'Volume', 'Instance', 'Status', 'Mode', 'Target', 'Connector host'],
+    attachments.map((a) => [a.id, a.volumeId, a.instanceId, a.status, a.mode, a.targetKind, cell(a.connector?.host)]),
+  );
 }
 
 /** Follows `attachmentChanged` until `until` holds; CliError TIMEOUT after `timeoutMs`. */
@@ -166,6 +177,26 @@ export function registerAttachmentCommands(program: Command): void {
         const { attachment: a } = await ctx.client.request(AttachmentDocument, { id: id! });
         if (!a) throw new CliError('NOT_FOUND', `No attachment ${id} (or it is not visible to this token).`);
         ctx.print(a, () => attachmentFields(a));
+      }),
+    );
+
+  attachment
+    .command('list')
+    .description('list attachments (your project\'s; every project\'s for admins), oldest first; DETACHED ones only with --status')
+    .option('--volume <volume>', 'only attachments of this volume (id or name)')
+    .option('--instance <id>', 'only attachments of this consumer')
+    .option('--status <status...>', 'only these states, e.g. ATTACHED RESERVED (default: all but DETACHED)', collectStatus)
+    .option('--limit <n>', 'attachments per page, 1 to 500', parsePositiveInt, 50)
+    .option('--all-pages', 'fetch every page, not only the first')
+    .action(
+      apiAction<{ volume?: string; instance?: string; status?: string[]; limit: number; allPages?: boolean }>(async (ctx, _args, o) => {
+        const filter = {
+          ...(o.volume !== undefined && { volumeId: await resolveVolumeId(ctx.client, o.volume) }),
+          ...(o.instance !== undefined && { instanceId: o.instance }),
+          ...(o.status && { status: o.status as AttachmentStatus[] }),
+        };
+        const rows = await listPages(ctx, 'attachments', o, async (first, after) => (await ctx.client.request(AttachmentsDocument, { first, after, filter })).attachments);
+        ctx.print(rows, () => attachmentsTable(rows));
       }),
     );
 }

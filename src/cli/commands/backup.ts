@@ -14,6 +14,7 @@ import {
 } from '../../client/index.js';
 import { cell, formatGiB, renderFields, renderTable } from '../output.js';
 import { collectStatus, parsePositiveInt } from './args.js';
+import { projectId } from './project-ref.js';
 import { apiAction, type CliContext } from './context.js';
 import { CliError } from './exit-codes.js';
 import { listPages, waitable, type WaitOptions } from './shared.js';
@@ -188,11 +189,14 @@ export function registerBackupCommands(program: Command): void {
     .option('--volume <volume>', 'only backups of this volume (id or name)')
     .option('--status <status...>', 'only these states, e.g. AVAILABLE ERROR (default: all but DELETED)', collectStatus)
     .option('--name <name>', 'only backups with exactly this name')
+    .option('--project <id|name>', 'admins: only backups of this project')
     .option('--limit <n>', 'backups per page, 1 to 500', parsePositiveInt, 50)
     .option('--all-pages', 'fetch every page, not only the first')
     .action(
-      apiAction<{ volume?: string; status?: string[]; name?: string; limit: number; allPages?: boolean }>(async (ctx, _args, o) => {
+      apiAction<{ volume?: string; status?: string[]; name?: string; project?: string; limit: number; allPages?: boolean }>(async (ctx, _args, o) => {
+        const project = await projectId(ctx.client, o.project);
         const filter = {
+          ...(project !== undefined && { projectId: project }),
           ...(o.volume !== undefined && { volumeId: await resolveVolumeId(ctx.client, o.volume) }),
           ...(o.status && { status: o.status as BackupStatus[] }),
           ...(o.name !== undefined && { name: o.name }),

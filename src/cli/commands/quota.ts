@@ -1,9 +1,8 @@
 /** `flint quota show|set|sync`: a project's limits and usage; changing and recounting them (admins). */
 import { InvalidArgumentError, type Command } from 'commander';
-import { ApiTokensDocument, QuotaSetDocument, SyncQuotaUsageDocument, UpdateQuotaSetDocument, type FlintClient, type QuotaSetFieldsFragment, type QuotaUsageFieldsFragment } from '../../client/index.js';
-import { isUuid } from './args.js';
+import { QuotaSetDocument, SyncQuotaUsageDocument, UpdateQuotaSetDocument, type QuotaSetFieldsFragment, type QuotaUsageFieldsFragment } from '../../client/index.js';
 import { apiAction } from './context.js';
-import { CliError } from './exit-codes.js';
+import { projectId } from './project-ref.js';
 import { renderTable } from '../output.js';
 
 const LIMITS = ['volumes', 'gigabytes', 'snapshots', 'backups', 'backupGigabytes', 'perVolumeGigabytes'] as const;
@@ -32,15 +31,6 @@ function typeLimitArg(value: string, previous: Array<{ volumeType: string; volum
   const entry = previous.find((p) => p.volumeType === m[1]) ?? { volumeType: m[1]! };
   entry[m[2] as 'volumes' | 'gigabytes'] = limit;
   return previous.includes(entry) ? previous : [...previous, entry];
-}
-
-/** The id of the project `ref` names: an id as it is, a name through the admin's token list. */
-async function projectId(client: FlintClient, ref: string | undefined): Promise<string | undefined> {
-  if (ref === undefined || isUuid(ref)) return ref;
-  const { apiTokens } = await client.request(ApiTokensDocument, { first: 1, filter: { project: ref, includeRevoked: true } });
-  const id = apiTokens.edges[0]?.node.projectId;
-  if (!id) throw new CliError('NOT_FOUND', `No project named ${ref} (none of its tokens is known); give the project's id, or check the name with \`flint token list\`.`);
-  return id;
 }
 
 const show = (n: number | null) => (n === null || n === -1 ? 'unlimited' : String(n));

@@ -10,6 +10,7 @@ import {
   type SnapshotStatus,
 } from '../../client/index.js';
 import { collectStatus, parsePositiveInt } from './args.js';
+import { projectId } from './project-ref.js';
 import { apiAction, type CliContext } from './context.js';
 import { CliError } from './exit-codes.js';
 import { resolveSnapshotId } from './snapshot-ref.js';
@@ -71,11 +72,14 @@ export function registerSnapshotCommands(program: Command): void {
     .option('--volume <volume>', 'only snapshots of this volume (id or name)')
     .option('--status <status...>', 'only these states, e.g. AVAILABLE ERROR (default: all but DELETED)', collectStatus)
     .option('--name <name>', 'only snapshots with exactly this name')
+    .option('--project <id|name>', 'admins: only snapshots of this project')
     .option('--limit <n>', 'snapshots per page, 1 to 500', parsePositiveInt, 50)
     .option('--all-pages', 'fetch every page, not only the first')
     .action(
-      apiAction<{ volume?: string; status?: string[]; name?: string; limit: number; allPages?: boolean }>(async (ctx, _args, o) => {
+      apiAction<{ volume?: string; status?: string[]; name?: string; project?: string; limit: number; allPages?: boolean }>(async (ctx, _args, o) => {
+        const project = await projectId(ctx.client, o.project);
         const filter = {
+          ...(project !== undefined && { projectId: project }),
           ...(o.volume !== undefined && { volumeId: await resolveVolumeId(ctx.client, o.volume) }),
           ...(o.status && { status: o.status as SnapshotStatus[] }),
           ...(o.name !== undefined && { name: o.name }),

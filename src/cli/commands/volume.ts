@@ -1,8 +1,9 @@
-/** `flint volume create|list|show|set|unset|delete|extend|migrate|retype`, in the shape of `openstack volume …`. */
+/**
+ * `flint volume create|list|show|set|unset|delete|extend|migrate|retype|manage|unmanage`,
+ * in the shape of `openstack volume …`.
+ */
 import type { Command } from 'commander';
 import {
-  CreateVolumeDocument,
-  DeleteVolumeDocument,
   ExtendVolumeDocument,
   UpdateVolumeDocument,
   VolumeDocument,
@@ -12,23 +13,16 @@ import {
   type VolumeStatus,
 } from '../../client/index.js';
 import { collectProperty, collectStatus, parsePositiveInt } from './args.js';
+import { projectId } from './project-ref.js';
+import { registerCreateCommand } from './volume-create.js';
+import { DEFAULT_REASON, finishVolumeMutation as finish, registerDeleteCommand, registerManageCommands, resetStatus } from './volume-admin.js';
 import { apiAction, type CliContext } from './context.js';
 import { CliError } from './exit-codes.js';
 import { resolveVolumeId } from './volume-ref.js';
 import { registerMoveCommands } from './volume-move.js';
 import { registerTransferCommands } from './volume-transfer.js';
 import { volumeFields, volumesTable, type VolumeView } from './views.js';
-import { failureOf, waitForAction, type MutationResult, type VolumeAction } from './wait.js';
-import { finishMutation, listPages, waitable, withExpectedVersion, type WaitOptions } from './shared.js';
-
-/** Prints a mutation's result, after waiting for its end with `--wait` (then failing on an ERROR outcome). */
-async function finish(ctx: CliContext, action: VolumeAction, started: MutationResult, o: WaitOptions): Promise<void> {
-  await finishMutation(ctx, started, o, {
-    waitFor: (c, s, timeoutMs) => waitForAction(c, action, s, timeoutMs),
-    failureOf,
-    fields: (result) => volumeFields(result.volume, result.operation),
-  });
-}
+import { listPages, waitable, withExpectedVersion, type WaitOptions } from './shared.js';
 
 async function getVolume(client: FlintClient, ref: string): Promise<VolumeView> {
   const id = await resolveVolumeId(client, ref);
@@ -42,36 +36,7 @@ export function registerVolumeCommands(program: Command): void {
   const volume = program.command('volume').description('block-storage volumes (like `openstack volume`)');
   volume.configureHelp({ showGlobalOptions: true });
 
-  waitable(
-    volume
-      .command('create')
-      .description('create a volume')
-      .argument('<name>', 'name of the new volume')
-      .requiredOption('--size <GiB>', 'size in GiB', parsePositiveInt)
-      .option('--description <text>', 'description')
-      .option('--type <name>', 'volume type (its extra specs choose the pool)')
-      .option('--zone <zone>', 'availability zone')
-      .option('--property <key=value>', 'metadata; repeat for more', collectProperty)
-      .option('--idempotency-key <key>', 'repeat the create safely: the same key returns the same volume'),
-    'volume',
-    'it is AVAILABLE',
-  ).action(
-    apiAction<{ size: number; description?: string; type?: string; zone?: string; property?: Record<string, string>; idempotencyKey?: string } & WaitOptions>(
-      async (ctx, [name], o) => {
-        const input = {
-          name: name!,
-          sizeGiB: o.size,
-          ...(o.description !== undefined && { description: o.description }),
-          ...(o.type !== undefined && { volumeType: o.type }),
-          ...(o.zone !== undefined && { availabilityZone: o.zone }),
-          ...(o.property && { metadata: o.property }),
-          ...(o.idempotencyKey !== undefined && { idempotencyKey: o.idempotencyKey }),
-        };
-        const { createVolume } = await ctx.client.request(CreateVolumeDocument, { input });
-        await finish(ctx, 'create', createVolume, o);
-      },
-    ),
-  );
+  registerCreateCommand(volume);
 
   volume
     .command('list')
@@ -79,11 +44,14 @@ export function registerVolumeCommands(program: Command): void {
     .option('--status <status...>', 'only these states, e.g. AVAILABLE ERROR (default: all but DELETED)', collectStatus)
     .option('--name <name>', 'only volumes with exactly this name')
     .option('--zone <zone>', 'only volumes in this availability zone')
+    .option('--project <id|name>', 'admins: only volumes of this project')
     .option('--limit <n>', 'volumes per page, 1 to 500', parsePositiveInt, 50)
     .option('--all-pages', 'fetch every page, not only the first')
     .action(
-      apiAction<{ status?: string[]; name?: string; zone?: string; limit: number; allPages?: boolean }>(async (ctx, _args, o) => {
+      apiAction<{ status?: string[]; name?: string; zone?: string; project?: string; limit: number; allPages?: boolean }>(async (ctx, _args, o) => {
+        const project = await projectId(ctx.client, o.project);
         const filter = {
+          ...(project !== undefined && { projectId: project }),
           ...(o.status && { status: o.status as VolumeStatus[] }),
           ...(o.name !== undefined && { name: o.name }),
           ...(o.zone !== undefined && { availabilityZone: o.zone }),
@@ -108,19 +76,8 @@ export function registerVolumeCommands(program: Command): void {
   registerMoveCommands(volume);
   registerTransferCommands(volume);
 
-  waitable(
-    withExpectedVersion(volume.command('delete').description('delete a volume (AVAILABLE or in an ERROR state)').argument('<volume>', 'id or name'), 'volume')
-      .option('--cascade', 'delete its snapshots too (without it, a volume with snapshots is refused with INVALID_STATE)'),
-    'volume',
-    'it is DELETED',
-  ).action(
-    apiAction<{ expectedVersion?: number; cascade?: boolean } & WaitOptions>(async (ctx, [ref], o) => {
-      const id = await resolveVolumeId(ctx.client, ref!);
-      const input = { id, expectedVersion: o.expectedVersion ?? null, ...(o.cascade && { cascade: true }) };
-      const { deleteVolume } = await ctx.client.request(DeleteVolumeDocument, { input });
-      await finish(ctx, 'delete', deleteVolume, o);
-    }),
-  );
+  registerDeleteCommand(volume);
+  registerManageCommands(volume);
 
   waitable(
     withExpectedVersion(
@@ -142,6 +99,19 @@ export function registerVolumeCommands(program: Command): void {
   );
 }
 
+/**
+ * Refuses, before any request, a `flint volume set` with nothing to change, `--state` with
+ * other changes (a reset is its own audited act), or `--reason` without `--state`.
+ */
+export function checkSetOptions(o: { name?: string; description?: string; property?: Record<string, string>; state?: string; reason?: string; expectedVersion?: number }): void {
+  const changes = o.name !== undefined || o.description !== undefined || o.property !== undefined;
+  if (o.state !== undefined && (changes || o.expectedVersion !== undefined)) {
+    throw new CliError('BAD_USER_INPUT', '--state is a reset of the status alone: give --name, --description, --property or --expected-version in another `flint volume set`.');
+  }
+  if (o.reason !== undefined && o.state === undefined) throw new CliError('BAD_USER_INPUT', '--reason is recorded only with --state.');
+  if (o.state === undefined && !changes) throw new CliError('BAD_USER_INPUT', 'Nothing to change: give --name, --description, --property or --state.');
+}
+
 /** `flint volume set` and `flint volume unset`: name, description and properties (metadata), merged like OpenStack's. */
 function registerUpdateCommands(volume: Command): void {
   const update = async (ctx: CliContext, ref: string, expectedVersion: number | undefined, change: (v: VolumeView) => Omit<UpdateVolumeInput, 'id' | 'expectedVersion'>) => {
@@ -159,12 +129,16 @@ function registerUpdateCommands(volume: Command): void {
       .argument('<volume>', 'id or name')
       .option('--name <name>', 'new name')
       .option('--description <text>', 'new description')
-      .option('--property <key=value>', 'set a property; repeat for more', collectProperty),
+      .option('--property <key=value>', 'set a property; repeat for more', collectProperty)
+      .option('--state <status>', 'admins: record this status by hand (AVAILABLE or an ERROR state; resetVolumeStatus, audited)')
+      .option('--reason <text>', `why, for the audit record of --state (default "${DEFAULT_REASON}")`),
     'volume',
   ).action(
-    apiAction<{ name?: string; description?: string; property?: Record<string, string>; expectedVersion?: number }>(async (ctx, [ref], o) => {
-      if (o.name === undefined && o.description === undefined && !o.property) {
-        throw new CliError('BAD_USER_INPUT', 'Nothing to change: give --name, --description or --property.');
+    apiAction<{ name?: string; description?: string; property?: Record<string, string>; state?: string; reason?: string; expectedVersion?: number }>(async (ctx, [ref], o) => {
+      checkSetOptions(o);
+      if (o.state !== undefined) {
+        await resetStatus(ctx, await resolveVolumeId(ctx.client, ref!), o.state, o.reason);
+        return;
       }
       await update(ctx, ref!, o.expectedVersion, (v) => ({
         ...(o.name !== undefined && { name: o.name }),

@@ -22,6 +22,7 @@ export function volumeEventMatches(filter: VolumeEventFilter | null | undefined,
   if (filter.status?.length && !filter.status.includes(ev.volume.status)) return false;
   if (filter.name != null && filter.name !== ev.volume.name) return false;
   if (filter.availabilityZone != null && filter.availabilityZone !== ev.volume.availabilityZone) return false;
+  if (filter.projectId != null && filter.projectId !== ev.volume.projectId) return false;
   return true;
 }
 

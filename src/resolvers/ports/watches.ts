@@ -11,6 +11,7 @@ export interface VolumeEventFilter {
   status?: readonly string[] | null;
   name?: string | null;
   availabilityZone?: string | null;
+  projectId?: string | null;
 }
 
 export interface OperationEventFilter {

@@ -267,6 +267,13 @@ export class BackupFilter {
 
   @Field({ nullable: true, description: 'Exact name.' })
   name?: string;
+
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      'Only backups of this project (admins: any project). For other tokens it only narrows their own project: another project\'s id matches nothing (no error, as for the other conditions).',
+  })
+  projectId?: string;
 }
 
 @InputType({ description: 'A new backup of a volume (`createBackup`); every problem with the input is reported at once as BAD_USER_INPUT.' })

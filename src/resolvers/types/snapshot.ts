@@ -85,4 +85,11 @@ export class SnapshotFilter {
 
   @Field({ nullable: true, description: 'Exact name.' })
   name?: string;
+
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      'Only snapshots of this project (admins: any project). For other tokens it only narrows their own project: another project\'s id matches nothing (no error, as for the other conditions).',
+  })
+  projectId?: string;
 }

@@ -131,6 +131,13 @@ export class VolumeFilter {
 
   @Field({ nullable: true, description: 'Exact availability zone.' })
   availabilityZone?: string;
+
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      'Only volumes of this project (admins: any project). For other tokens it only narrows their own project: another project\'s id matches nothing (no error, as for the other conditions).',
+  })
+  projectId?: string;
 }
 
 @ObjectType('VolumeEvent', { description: 'A change of a volume, as `volumeEvents` sends it (for dashboards).' })

@@ -17,6 +17,13 @@ test('a volume event matches when every given condition holds; absent and null c
   t.false(volumeEventMatches({ availabilityZone: 'other' }, ev));
 });
 
+test('a volume event matches a projectId filter only for a volume of that project', (t) => {
+  const ev = { type: 'UPDATED', volume: { status: 'available', name: 'db', availabilityZone: 'nova', projectId: 'p1' } } as unknown as LiveVolume;
+  t.true(volumeEventMatches({ projectId: 'p1' }, ev));
+  t.true(volumeEventMatches({ projectId: null }, ev));
+  t.false(volumeEventMatches({ projectId: 'p2' }, ev));
+});
+
 test('an operation event matches by status and kind; an unknown kind matches nothing', (t) => {
   const ev = operationEvent({ status: 'running', kind: 'create_volume' });
   t.true(operationEventMatches(null, ev));
