@@ -19,7 +19,7 @@ import { apiAction, type CliContext } from './context.js';
 import { CliError } from './exit-codes.js';
 import { listPages, waitable, type WaitOptions } from './shared.js';
 import { operationSummary } from './views.js';
-import { asOperationFields } from './wait.js';
+import { waitForOperationEnd } from './wait.js';
 import { resolveVolumeId } from './volume-ref.js';
 
 const TRANSITIONAL = ['CREATING', 'RESTORING', 'DELETING'];
@@ -85,7 +85,7 @@ async function getBackup(client: FlintClient, id: string): Promise<BackupFieldsF
 /** Polls the operation (and the backup) until the operation ends; fails on a FAILED operation. */
 async function follow(ctx: CliContext, backupId: string, op: OperationFieldsFragment, timeoutMs: number): Promise<{ backup: BackupFieldsFragment | null; operation: OperationFieldsFragment }> {
   const until = Date.now() + timeoutMs;
-  const operation = asOperationFields(await ctx.client.waitForOperation(op.id, timeoutMs));
+  const operation = await waitForOperationEnd(ctx, `backup ${backupId}`, op, timeoutMs);
   for (;;) {
     // The backup's row may follow its operation by a moment (a cancelled create ends that operation first).
     const { backup } = await ctx.client.request(BackupDocument, { id: backupId });

@@ -9,8 +9,7 @@ import {
 } from '../../client/index.js';
 import type { CliContext } from './context.js';
 import { CliError, EXIT } from './exit-codes.js';
-import { startProgress } from './progress.js';
-import { asOperationFields } from './wait.js';
+import { waitForOperationEnd } from './wait.js';
 
 /** The asynchronous snapshot mutations. */
 export type SnapshotAction = 'create' | 'delete';
@@ -34,13 +33,7 @@ export async function waitForSnapshotAction(
 ): Promise<SnapshotMutationResult> {
   // Nothing was started (it was deleted already): nothing to wait for.
   if (!started.operation) return started;
-  const progress = startProgress(ctx.stderr, `snapshot ${started.snapshot.name}`, started.operation.status);
-  let operation: OperationFieldsFragment;
-  try {
-    operation = asOperationFields(await ctx.client.waitForOperation(started.operation.id, timeoutMs, (o) => progress.update(o.status)));
-  } finally {
-    progress.stop();
-  }
+  const operation = await waitForOperationEnd(ctx, `snapshot ${started.snapshot.name}`, started.operation, timeoutMs);
   const now = (await ctx.client.request(SnapshotDocument, { id: started.snapshot.id })).snapshot;
   return { snapshot: now ? stripExtras(now) : { ...started.snapshot, status: 'DELETED' }, operation };
 }

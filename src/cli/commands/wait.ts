@@ -29,19 +29,23 @@ export interface MutationResult {
 export async function waitForAction(ctx: CliContext, _action: VolumeAction, started: MutationResult, timeoutMs: number): Promise<MutationResult> {
   // Nothing was started (the volume already was as asked): nothing to wait for.
   if (!started.operation) return started;
-  const progress = startProgress(ctx.stderr, `volume ${started.volume.name}`, started.operation.status);
-  let operation: OperationFieldsFragment;
-  try {
-    operation = asOperationFields(await ctx.client.waitForOperation(started.operation.id, timeoutMs, (o) => progress.update(o.status)));
-  } finally {
-    progress.stop();
-  }
+  const operation = await waitForOperationEnd(ctx, `volume ${started.volume.name}`, started.operation, timeoutMs);
   const now = (await ctx.client.request(VolumeDocument, { id: started.volume.id })).volume;
   return { volume: now ?? { ...started.volume, status: 'DELETED' }, operation };
 }
 
+/** Waits for `operation` to end, its status on a progress line labelled `label`; returns it as the commands print it. */
+export async function waitForOperationEnd(ctx: CliContext, label: string, operation: OperationFieldsFragment, timeoutMs: number): Promise<OperationFieldsFragment> {
+  const progress = startProgress(ctx.stderr, label, operation.status);
+  try {
+    return asOperationFields(await ctx.client.waitForOperation(operation.id, timeoutMs, (o) => progress.update(o.status)));
+  } finally {
+    progress.stop();
+  }
+}
+
 /** The fields every command prints of an operation, whatever the query that read it added. */
-export function asOperationFields(op: OperationFieldsFragment & { resourceType?: string; resourceId?: string; deadlineAt?: unknown }): OperationFieldsFragment {
+function asOperationFields(op: OperationFieldsFragment & { resourceType?: string; resourceId?: string; deadlineAt?: unknown }): OperationFieldsFragment {
   const { resourceType: _t, resourceId: _r, deadlineAt: _d, ...rest } = op;
   return rest;
 }
