@@ -38,6 +38,7 @@ import { startBackupRecovery } from './sweepers/backup-recovery.js';
 import { startDeadlineExtender } from './sweepers/deadline-extender.js';
 import { stampOperationDeadlines, startDeadlineSweeper } from './sweepers/deadlines.js';
 import { startOutboxSweeper } from './sweepers/outbox.js';
+import { ProgressBoard } from './live/progress-board.js';
 import { startQueuedDeleteSweeper } from './sweepers/queued-deletes.js';
 
 export interface RunningGateway {
@@ -80,6 +81,8 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const limits = createApiLimits(config.apiLimits, tokens.auth);
   limits.prepareSchema(schema);
   const stopPoolGauge = setPoolSource(poolSourceFrom(() => pools.list(), () => capacity.allocations(db.fork())));
+  // The latest progress of work in progress, fed by the deadline extender below (Operation.progress).
+  const progressBoard = new ProgressBoard();
   const ports: Ports = {
     volumes,
     snapshots,
@@ -92,7 +95,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     volumeTypes: new VolumeTypeMutations({ config, db, bus, live, log }),
     quotas: new QuotaMutations({ config, db, bus, live, log }),
     transfers: new TransferMutations({ config, db, bus, live, log }),
-    reads: new Reads(db),
+    reads: new Reads(db, progressBoard),
     cluster: new ClusterQueries({ db, bus, pools, feed, heartbeatSeconds: config.heartbeatSeconds }),
     watches: new Watches({ live, volumes, snapshots, attachments, backups }),
   };
@@ -105,7 +108,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const transferExpiry = startTransferExpiry(db, live, log, config.transferExpirySeconds);
   const queuedDeletes = startQueuedDeleteSweeper({ db, bus, live, log });
   // Backup and migration progress push their operations' deadlines (src/gateway/sweepers/deadline-extender.ts).
-  const extender = startDeadlineExtender(db, bus, backupLive, log, config.operationTimeoutSeconds);
+  const extender = startDeadlineExtender(db, bus, backupLive, log, config.operationTimeoutSeconds, progressBoard);
   const reconcile = startReconcileResponder(bus, db, log, secrets);
   const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}/graphql`;
   log.info({ url }, 'gateway ready');

@@ -11,7 +11,8 @@ import type { Context } from './context.js';
 import { nodeObject } from './node-objects.js';
 import { operationFromView } from './types/dashboard.js';
 import { Node } from './types/node.js';
-import { OperationObject } from './types/operation.js';
+import { OperationObject, OperationProgressObject } from './types/operation.js';
+import { OperationStatusEnum } from './types/enums.js';
 
 /** The longest `operation(id, waitSeconds)` waits. */
 export const MAX_WAIT_SECONDS = 60;
@@ -60,6 +61,17 @@ export class OperationResolver {
   })
   operationChanged(@Root() ev: LiveOperation, @Arg('id', () => ID, { description: 'Id of the operation to follow.' }) _id: string): OperationObject {
     return operationFromView(ev.operation);
+  }
+
+  @FieldResolver(() => OperationProgressObject, {
+    nullable: true,
+    description:
+      'How far the work has come while it runs: backups, restores, verifies and migration copies report it about once a second. ' +
+      'Null for work without progress (creates, deletes, updates), before the first report, and once it has ended.',
+  })
+  progress(@Root() op: OperationObject, @Ctx() ctx: Context): OperationProgressObject | null {
+    if (op.status !== OperationStatusEnum.PENDING && op.status !== OperationStatusEnum.RUNNING) return null;
+    return ctx.ports.reads.progressOf(op);
   }
 
   @FieldResolver(() => Node, {

@@ -246,7 +246,7 @@ for (const kind of BACKENDS) {
     const own = await listVolumes(d.fork(), { projectId: a, filter: { projectId: a }, first: 10 });
     t.deepEqual(own.rows.map((v) => v.name), ['pa']);
     const other = await listVolumes(d.fork(), { projectId: a, filter: { projectId: b }, first: 10 });
-    t.deepEqual(other, { rows: [], hasNextPage: false, totalCount: 0 }, "a member asking for another project's volumes gets none");
+    t.deepEqual(other, { rows: [], hasNextPage: false, hasPreviousPage: false, totalCount: 0 }, "a member asking for another project's volumes gets none");
   });
 
   test(`${kind}: the list filters by status`, async (t) => {

@@ -3,6 +3,8 @@
  * token; the audit: an admin), scopes rows to the caller's project unless it is an admin,
  * checks the page request, and reads one keyset page from its store.
  */
+import type { ProgressBoard } from '../live/progress-board.js';
+import type { OperationProgress, ProgressKeyed } from '../../domain/operation-progress.js';
 import {
   findAttachment,
   findBackup,
@@ -36,7 +38,15 @@ function scoped<F>(p: Principal | null, { filter, ...page }: ListRequest<F>) {
 }
 
 export class Reads implements ReadsPort {
-  constructor(private readonly db: Db) {}
+  /** @param progress the latest progress of work in progress (Operation.progress); none: no operation shows progress. */
+  constructor(
+    private readonly db: Db,
+    private readonly progress?: ProgressBoard,
+  ) {}
+
+  progressOf(op: ProgressKeyed): OperationProgress | null {
+    return this.progress?.of(op) ?? null;
+  }
 
   volumes: List<'volumes'> = async (p, r) => listVolumes(this.db.fork(), scoped(p, r));
   snapshots: List<'snapshots'> = async (p, r) => listSnapshots(this.db.fork(), scoped(p, r));

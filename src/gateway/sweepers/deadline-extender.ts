@@ -19,6 +19,8 @@ import { extendDeadline, type Db } from '../../db/index.js';
 import { BACKUP_PROGRESS_KINDS, deadlineExtendThrottleMs, MIGRATION_PROGRESS_KINDS, progressExtension } from '../../domain/deadlines.js';
 import type { BackupLive } from '../live/backup.js';
 import { SenderCheck } from '../outcomes/senders.js';
+import { backupProgressKey, migrationProgressKey } from '../../domain/operation-progress.js';
+import type { ProgressBoard } from '../live/progress-board.js';
 
 /** Pieces of work followed at most (the oldest is forgotten first; forgetting one costs at most one extra UPDATE). @default 10_000 */
 export const EXTENDER_MEMORY = 10_000;
@@ -30,7 +32,10 @@ export interface ProgressSignal {
   /** A new phase (a backup's restore) starts its bytes from zero again. */
   phase: string;
   doneBytes: number;
+  totalBytes: number;
   where: { resourceType: OperationResourceType; resourceId: string; kinds: readonly OperationKind[] };
+  /** Where `Operation.progress` finds it (../live/progress-board.ts). */
+  progressKey: string;
 }
 
 interface Seen {
@@ -47,17 +52,33 @@ export interface DeadlineExtender {
 }
 
 export function backupSignal(report: BackupProgressReport): ProgressSignal {
-  return { key: `backup:${report.backupId}`, phase: report.phase, doneBytes: report.doneBytes, where: { resourceType: 'backup', resourceId: report.backupId, kinds: BACKUP_PROGRESS_KINDS } };
+  return {
+    key: `backup:${report.backupId}`,
+    phase: report.phase,
+    doneBytes: report.doneBytes,
+    totalBytes: report.totalBytes,
+    where: { resourceType: 'backup', resourceId: report.backupId, kinds: BACKUP_PROGRESS_KINDS },
+    progressKey: backupProgressKey(report.backupId, report.phase),
+  };
 }
 
 export function migrationSignal(report: MigrationProgress): ProgressSignal {
-  return { key: `migration:${report.operationId}`, phase: 'copy', doneBytes: report.doneBytes, where: { resourceType: 'volume', resourceId: report.volumeId, kinds: MIGRATION_PROGRESS_KINDS } };
+  return {
+    key: `migration:${report.operationId}`,
+    phase: 'copy',
+    doneBytes: report.doneBytes,
+    totalBytes: report.totalBytes,
+    where: { resourceType: 'volume', resourceId: report.volumeId, kinds: MIGRATION_PROGRESS_KINDS },
+    progressKey: migrationProgressKey(report.operationId),
+  };
 }
 
-export function startDeadlineExtender(db: Db, bus: Bus, backupLive: BackupLive, log: Logger, timeoutSeconds: number): DeadlineExtender {
+/** `board`: where every report (its sender checked) is also recorded, for `Operation.progress`. */
+export function startDeadlineExtender(db: Db, bus: Bus, backupLive: BackupLive, log: Logger, timeoutSeconds: number, board?: ProgressBoard): DeadlineExtender {
   const seen = new Map<string, Seen>();
   const throttleMs = deadlineExtendThrottleMs(timeoutSeconds);
   const apply = async (signal: ProgressSignal, now = new Date()): Promise<number> => {
+    board?.record(signal.progressKey, signal.doneBytes, signal.totalBytes);
     const last = seen.get(signal.key);
     const previous = last && last.phase === signal.phase ? last.doneBytes : undefined;
     const step = progressExtension(signal, previous, now, timeoutSeconds);

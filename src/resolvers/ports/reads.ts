@@ -3,6 +3,7 @@
  * implements it): who may see what, the page size rule and the store calls live there, so a
  * resolver only turns GraphQL arguments into a request and rows into objects.
  */
+import type { OperationProgress, ProgressKeyed } from '../../domain/operation-progress.js';
 import type {
   Attachment,
   AttachmentListFilter,
@@ -51,6 +52,8 @@ export type FoundNode =
   | { kind: 'volumeType'; row: VolumeType };
 
 export interface ReadsPort {
+  /** How far an operation's work has come, as the latest report says; null for work without progress or before the first report. */
+  progressOf(op: ProgressKeyed): OperationProgress | null;
   /** The caller's project's volumes (every project's for admins), oldest first; DELETED ones only when the filter asks. */
   volumes(p: Principal | null, request: ListRequest<VolumeListFilter>): Promise<Page<Volume>>;
   /** As `volumes`, for snapshots. */

@@ -1,4 +1,4 @@
-import { Field, ID, ObjectType } from 'type-graphql';
+import { Field, Float, ID, ObjectType } from 'type-graphql';
 import type { Operation, UserMessage } from '../../db/index.js';
 import { Node } from './node.js';
 import { errorCodeOf, isRetryable, type ErrorCode } from '../../domain/index.js';
@@ -26,6 +26,18 @@ export class OperationErrorObject {
     const code = errorCodeOf(storedCode);
     return Object.assign(new OperationErrorObject(), { code, retryable: isRetryable(code), message: message ?? '' });
   }
+}
+
+@ObjectType('OperationProgress', { description: 'How far an operation\'s work has come, as its agent last reported (about once a second).' })
+export class OperationProgressObject {
+  @Field(() => Float, { description: 'Bytes done so far.' })
+  bytesDone!: number;
+
+  @Field(() => Float, { description: 'Bytes the work has in all (a migration copies and then checks: twice the volume\'s size).' })
+  bytesTotal!: number;
+
+  @Field(() => Float, { description: 'bytesDone of bytesTotal, 0 to 100, one decimal.' })
+  percent!: number;
 }
 
 @ObjectType('Operation', {
