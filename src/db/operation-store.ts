@@ -96,3 +96,8 @@ export async function extendDeadline(
     { deadlineAt: to },
   );
 }
+
+/** The newest operation of one of `kinds` on a resource that is in one of `statuses` (e.g. the one under way), or null. */
+export async function latestOperationOf(em: EntityManager, resourceId: string, kinds: readonly OperationKind[], statuses: readonly OperationStatus[]): Promise<Operation | null> {
+  return em.findOne(Operation, { resourceId, kind: { $in: [...kinds] }, status: { $in: [...statuses] } }, { orderBy: { createdAt: 'desc' }, disableIdentityMap: true });
+}

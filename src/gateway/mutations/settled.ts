@@ -6,7 +6,7 @@
  * Delete and Crossplane's Delete all treat "already gone" as done).
  */
 import type { EntityManager } from '@mikro-orm/knex';
-import { Operation } from '../../db/index.js';
+import { latestOperationOf, type Operation } from '../../db/index.js';
 import type { OperationKind } from '../../domain/operations.js';
 import type { DeleteAnswer } from '../../resolvers/index.js';
 
@@ -28,11 +28,7 @@ export async function settledDelete(em: EntityManager, resource: { status: strin
 
 async function latestOperation(em: EntityManager, rule: DeleteRule, statuses: readonly Operation['status'][]): Promise<Operation | null> {
   for (const { resourceId, kinds } of rule.removedBy) {
-    const op = await em.findOne(
-      Operation,
-      { resourceId, kind: { $in: [...kinds] }, status: { $in: [...statuses] } },
-      { orderBy: { createdAt: 'desc' }, disableIdentityMap: true },
-    );
+    const op = await latestOperationOf(em, resourceId, kinds, statuses);
     if (op) return op;
   }
   return null;

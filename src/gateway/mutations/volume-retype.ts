@@ -10,7 +10,7 @@
  * and a plain type, or two encryptions, it is BAD_USER_INPUT saying what to do instead.
  */
 import { RETYPE_COMMAND, RETYPE_KIND as RETYPE_MESSAGE_KIND, subjects, type ScheduleRetype } from '../../bus/index.js';
-import { casVolume, countSnapshotsOfVolume, findVolume, Operation, VolumeType as VolumeTypeRow, type Principal, type Volume, type VolumeType } from '../../db/index.js';
+import { casVolume, countSnapshotsOfVolume, findVolume, latestOperationOf, VolumeType as VolumeTypeRow, type Principal, type Volume, type VolumeType } from '../../db/index.js';
 import { canSee, requireWriter } from '../../domain/access.js';
 import { actionTransition, assertCanStart, BadInputError, invalidState, NotFoundError, retypeEncryptionProblem } from '../../domain/index.js';
 import type { RetypeVolumeRequest } from '../../resolvers/ports/migration.js';
@@ -41,7 +41,7 @@ export function retypeVolume(deps: GatewayDeps, principal: Principal | null, inp
     // A retried retype: the volume has the type already (nothing to do), or is being retyped to it (the retype under way).
     settled: async (em, { volume, type }) => {
       if (volume.status === 'retyping' && volume.pendingVolumeType === type.name) {
-        const running = await em.findOne(Operation, { resourceId: volume.id, kind: 'retype_volume', status: { $in: ['pending', 'running'] } }, { orderBy: { createdAt: 'desc' }, disableIdentityMap: true });
+        const running = await latestOperationOf(em, volume.id, ['retype_volume'], ['pending', 'running']);
         return running && { volume, operation: running };
       }
       return volume.status !== 'retyping' && type.name === volume.volumeType ? { volume, operation: null } : null;

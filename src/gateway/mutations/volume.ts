@@ -7,7 +7,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/knex';
 import { COMMAND, KIND, subjects, type ScheduleCreate, type ScheduleExtend } from '../../bus/index.js';
-import { casVolume, countSnapshotsOfVolume, findOperation, findVolume, Operation, Volume, VolumeType, type Principal } from '../../db/index.js';
+import { casVolume, countSnapshotsOfVolume, findOperation, findVolume, latestOperationOf, Volume, VolumeType, type Operation, type Principal } from '../../db/index.js';
 import { copyEncryptionProblem, newVolumeKey, ServiceUnavailableError } from '../../domain/index.js';
 import type { SecretBox } from '../../domain/secret-box.js';
 import { actionTransition, assertCanStart, BadInputError, checkDescription, checkIdempotencyKey, checkMetadata, checkName, checkSize, checkZone, invalidState, InvalidStateError, NotFoundError, type VolumeAction } from '../../domain/index.js';
@@ -218,7 +218,7 @@ export class VolumeMutations implements VolumesPort {
       // A retried extend: it has the size already (nothing to do), or is growing to it (the extend under way).
       settled: async (em, { current }) => {
         if (current.status === 'extending' && current.pendingSizeGiB === input.newSizeGiB) {
-          const running = await em.findOne(Operation, { resourceId: current.id, kind: 'extend_volume', status: { $in: ['pending', 'running'] } }, { orderBy: { createdAt: 'desc' }, disableIdentityMap: true });
+          const running = await latestOperationOf(em, current.id, ['extend_volume'], ['pending', 'running']);
           return running && { volume: current, operation: running };
         }
         return current.status !== 'extending' && input.newSizeGiB === current.sizeGiB ? { volume: current, operation: null } : null;
