@@ -115,6 +115,31 @@ for (const backend of BACKENDS as readonly Backend[]) {
     t.is((await deletesOf(volume.id)).length, 1);
   });
 
+  test(`a delete that meets the scheduler placing the CREATING volume reads it again and is queued, not refused (${backend})`, async (t) => {
+    const s = setup();
+    const p = member();
+    const { volume } = await s.volumes.create(p, { name: 'placed', sizeGiB: 1 });
+    // Between the delete's read and its compare-and-set, the scheduler places the volume: its version moves, its status stays.
+    let placed = false;
+    const fork = () => {
+      const em = db().fork();
+      const transactional = em.transactional.bind(em);
+      em.transactional = (async (fn: Parameters<typeof transactional>[0]) => {
+        if (!placed) {
+          placed = true;
+          await db().fork().nativeUpdate(Volume, { id: volume.id }, { host: 'h1', pool: 'p', version: volume.version + 1 });
+        }
+        return transactional(fn);
+      }) as typeof em.transactional;
+      return em;
+    };
+    const racing = new VolumeMutations({ ...s.deps, db: { ...db(), kind: db().kind, fork } as Db });
+    const queued = await racing.delete(p, { id: volume.id });
+    t.true(placed);
+    t.deepEqual({ status: queued.volume.status, op: queued.operation?.status }, { status: 'creating', op: 'pending' });
+    t.true(queued.volume.version > volume.version + 1, 'queued at the version after the placement');
+  });
+
   // The sweep starts every queued delete in the database: serial, so it takes no other test's.
   test.serial(`a queued delete of a volume whose create failed ends at once; one whose create missed its deadline is started by the sweep (${backend})`, async (t) => {
     const s = setup();

@@ -193,9 +193,10 @@ export class VolumeMutations implements VolumesPort {
           ? queueVolumeDelete(tx, current, input.expectedVersion ?? current.version)
           : startVolumeDelete(tx, current, { from: actionTransition('delete').from, expectedVersion: input.expectedVersion ?? current.version }, { cascade: !!input.cascade, operationId }),
       whyNot: async (tx, current) => {
-        // The create ended while the delete was being queued: delete it as it is now.
+        // The volume moved while the delete was being queued (the scheduler placed it, or its
+        // create ended): read it again and queue, or delete it as it is now.
         const now = await findVolume(tx, current.id);
-        if (current.status === 'creating' && now && now.status !== 'creating' && input.expectedVersion == null) return RETRY;
+        if (current.status === 'creating' && now && now.version !== current.version && input.expectedVersion == null) return RETRY;
         return volumeWhyNot(tx, 'delete', current.id, input.expectedVersion);
       },
       operation: (started) => deleteOperation(started, this.deps.config.operationTimeoutSeconds),
