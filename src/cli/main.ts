@@ -65,9 +65,11 @@ token
 
 program
   .command('schema')
-  .description('print the GraphQL schema (SDL)')
+  .description('print the GraphQL schema (SDL); with --resources, also write the resources\' JSON Schemas (schema/resources)')
   .option('--out <file>', 'write to a file instead of stdout')
-  .action(async (opts: { out?: string }) => {
+  .option('--resources <dir>', 'write <dir>/<resource>.schema.json: each field\'s x-flint-lifecycle and mutation, each action\'s statuses')
+  .action(async (opts: { out?: string; resources?: string }) => {
+    if (opts.resources) (await import('./resource-schemas.js')).writeResourceSchemas(opts.resources);
     await import('reflect-metadata');
     const sdl = await (await import('../resolvers/index.js')).printFlintSchema();
     if (opts.out) writeFileSync(opts.out, sdl);
