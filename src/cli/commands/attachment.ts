@@ -5,7 +5,6 @@
  */
 import type { Command } from 'commander';
 import {
-  AttachmentChangedDocument,
   AttachmentDocument,
   AttachmentsDocument,
   CompleteAttachmentDocument,
@@ -14,7 +13,6 @@ import {
   type AttachMode,
   type AttachmentFieldsFragment,
   type AttachmentStatus,
-  type FlintClient,
   type OperationFieldsFragment,
   type TargetKind,
 } from '../../client/index.js';
@@ -24,6 +22,7 @@ import { apiAction, type CliContext } from './context.js';
 import { CliError } from './exit-codes.js';
 import { listPages, waitable, type WaitOptions } from './shared.js';
 import { resolveVolumeId } from './volume-ref.js';
+import { waitForOperationEnd } from './wait.js';
 import { operationSummary } from './views.js';
 
 /** `flint attachment show` and the mutations' output: one field per line. */
@@ -70,43 +69,25 @@ export function attachmentsTable(attachments: readonly AttachmentFieldsFragment[
   );
 }
 
-/** Follows `attachmentChanged` until `until` holds; CliError TIMEOUT after `timeoutMs`. */
-async function waitFor(client: FlintClient, id: string, until: (a: AttachmentFieldsFragment) => boolean, timeoutMs: number): Promise<AttachmentFieldsFragment> {
-  const sub = client.subscribe(AttachmentChangedDocument, { id });
-  let timer: NodeJS.Timeout | undefined;
-  let last: AttachmentFieldsFragment | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      sub.close();
-      reject(new CliError('TIMEOUT', `Attachment ${id} did not reach the awaited state within ${timeoutMs / 1000} s; it is ${last?.status ?? 'unknown'}.`, 1));
-    }, timeoutMs);
-  });
-  const follow = (async () => {
-    for await (const ev of sub) {
-      last = ev.attachmentChanged;
-      if (until(last)) return last;
-    }
-    if (last) return last;
-    throw new CliError('ENDED', `The updates of attachment ${id} ended before the awaited state.`, 1);
-  })();
-  try {
-    return await Promise.race([follow, timeout]);
-  } finally {
-    clearTimeout(timer);
-    sub.close();
-    follow.catch(() => {});
-  }
-}
-
 const failed = (a: AttachmentFieldsFragment) => a.status === 'ERROR_ATTACHING' || a.status === 'ERROR_DETACHING';
 
-async function finish(ctx: CliContext, started: { attachment: AttachmentFieldsFragment; operation: OperationFieldsFragment | null }, o: WaitOptions, until: (a: AttachmentFieldsFragment) => boolean): Promise<void> {
-  const attachment = o.wait ? await waitFor(ctx.client, started.attachment.id, (a) => until(a) || failed(a), o.waitTimeout * 1000) : started.attachment;
-  const result = { attachment, operation: started.operation };
-  ctx.print(result, () => attachmentFields(attachment, started.operation));
-  if (o.wait && failed(attachment)) {
-    throw new CliError('INTERNAL', `Attachment ${attachment.id} is ${attachment.status}: ${attachment.messages[0]?.message ?? 'see `flint attachment show`'}`, 1);
+/**
+ * Prints the attachment; with --wait, once the mutation's operation has ended (an export made
+ * or removed), as it is then. Exits 1 when the operation FAILED or the attachment is in an
+ * ERROR state.
+ */
+async function finish(ctx: CliContext, started: { attachment: AttachmentFieldsFragment; operation: OperationFieldsFragment | null }, o: WaitOptions): Promise<void> {
+  let { attachment, operation } = started;
+  if (o.wait && operation) {
+    operation = await waitForOperationEnd(ctx, `attachment ${attachment.id}`, operation, o.waitTimeout * 1000);
+    attachment = (await ctx.client.request(AttachmentDocument, { id: attachment.id })).attachment ?? attachment;
   }
+  ctx.print({ attachment, operation }, () => attachmentFields(attachment, operation));
+  if (!o.wait) return;
+  if (failed(attachment)) {
+    throw new CliError(operation?.error?.code ?? 'INTERNAL', `Attachment ${attachment.id} is ${attachment.status}: ${attachment.messages[0]?.message ?? operation?.error?.message ?? 'see `flint attachment show`'}`, 1);
+  }
+  if (operation?.status === 'FAILED') throw new CliError(operation.error?.code ?? 'FAILED', `Operation ${operation.id} (${operation.kind}) failed: ${operation.error?.message ?? 'no message'}`, 1);
 }
 
 /** Registers `flint attachment …`. */
@@ -145,7 +126,7 @@ export function registerAttachmentCommands(program: Command): void {
           ...(o.idempotencyKey !== undefined && { idempotencyKey: o.idempotencyKey }),
         };
         const { createAttachment } = await ctx.client.request(CreateAttachmentDocument, { input });
-        await finish(ctx, createAttachment, o, (a) => a.connectionInfo !== null || a.status === 'RESERVED');
+        await finish(ctx, createAttachment, o);
       },
     ),
   );
@@ -164,7 +145,7 @@ export function registerAttachmentCommands(program: Command): void {
   waitable(attachment.command('delete').description('detach: remove the export, release the volume').argument('<id>', 'id of the attachment'), 'attachment', 'it is DETACHED').action(
     apiAction<WaitOptions>(async (ctx, [id], o) => {
       const { deleteAttachment } = await ctx.client.request(DeleteAttachmentDocument, { id: id! });
-      await finish(ctx, deleteAttachment, o, (a) => a.status === 'DETACHED');
+      await finish(ctx, deleteAttachment, o);
     }),
   );
 
