@@ -402,7 +402,7 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
     t.regex(up[3]!, /^scheduler sched-0:\d+$/);
   });
 
-  test.serial('volumes pages by cursor through every volume exactly once', async (t) => {
+  test.serial('volumes pages by cursor through every volume exactly once, forwards and backwards', async (t) => {
     const token = await t.context.cluster.token(`pager-${database}`, 'member');
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push((await create(t, token, { name: `p${i}`, sizeGiB: 1 })).data!.createVolume.volume.id);
@@ -416,5 +416,15 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
       after = r.volumes.pageInfo.endCursor;
     }
     t.deepEqual(seen, ids);
+    // Backwards with the SDK's document: last/before from the end meet the same volumes.
+    const back: string[][] = [];
+    let before: string | null = null;
+    for (let page = 0; page < 5; page++) {
+      const r: VolumesQuery = await flint(t, token).request(VolumesDocument, { last: 2, before });
+      back.unshift(r.volumes.edges.map((e) => e.node.id));
+      if (!r.volumes.pageInfo.hasPreviousPage) break;
+      before = r.volumes.pageInfo.startCursor;
+    }
+    t.deepEqual(back, [ids.slice(0, 1), ids.slice(1, 3), ids.slice(3)]);
   });
 }
