@@ -76,12 +76,23 @@ const statusOf = (r: { resource: { status: string } | string }) => (typeof r.res
 // Deletes and reads of what is gone
 // ---------------------------------------------------------------------------------------
 
-test.serial('Terraform Read / Crossplane Observe: a deleted volume reads as gone (null, no error), not as a failure', async (t) => {
+test.serial('Terraform Read / Crossplane Observe: a deleted volume, snapshot or backup reads as gone (null, no error), not as a failure', async (t) => {
   const { alpha } = t.context;
   const v = await availableVolume(t, alpha, { name: 'read-gone' });
+  const s = (await createSnapshot(t, alpha, { volumeId: v.id, name: 'read-gone' })).data!.createSnapshot;
+  await succeeded(t, alpha, s.operation.id);
+  const b = (await createBackup(t, alpha, { volumeId: v.id, name: 'read-gone' })).data!.createBackup;
+  await succeeded(t, alpha, b.operation.id);
+  await succeeded(t, alpha, (await deleted(t, alpha, 'backup', b.backup.id)).operation!.id);
+  await succeeded(t, alpha, (await deleted(t, alpha, 'snapshot', s.snapshot.id)).operation!.id);
   await succeeded(t, alpha, (await deleted(t, alpha, 'volume', v.id)).operation!.id);
-  const r = await gq<{ volume: Vol | null; node: { id: string } | null }>(t, alpha, `query ($id: ID!) { volume(id: $id) { id } node(id: $id) { id } }`, { id: v.id });
-  t.deepEqual({ data: r.data, errors: r.errors }, { data: { volume: null, node: null }, errors: undefined });
+  const r = await gq<Record<string, unknown>>(
+    t,
+    alpha,
+    `query ($v: ID!, $s: ID!, $b: ID!) { volume(id: $v) { id status } snapshot(id: $s) { id status } backup(id: $b) { id status } vNode: node(id: $v) { id } sNode: node(id: $s) { id } bNode: node(id: $b) { id } }`,
+    { v: v.id, s: s.snapshot.id, b: b.backup.id },
+  );
+  t.deepEqual({ data: r.data, errors: r.errors }, { data: { volume: null, snapshot: null, backup: null, vNode: null, sNode: null, bNode: null }, errors: undefined });
 });
 
 test.serial('CSI DeleteVolume / Terraform Delete / Crossplane Delete: deleting a resource that is already gone succeeds (alreadyDeleted), for volumes, snapshots, attachments, backups, transfers and volume types', async (t) => {
@@ -340,22 +351,33 @@ test.serial('CSI CreateVolume (ALREADY_EXISTS): the same idempotency key with ot
   t.deepEqual(seen, Object.fromEntries(Object.keys(answers).map((kind) => [kind, { code: 'CONFLICT', saysNewKey: true }])), JSON.stringify(Object.values(answers).map((r) => r.errors?.[0]?.message)));
 });
 
-test.serial('Terraform Create / Crossplane Create: the idempotency key of a deleted resource is CONFLICT (volumes, snapshots)', async (t) => {
+test.serial('Terraform Create / Crossplane Create: the idempotency key of a deleted resource is CONFLICT, saying to use a new key (volumes, snapshots, backups, attachments)', async (t) => {
   const { alpha } = t.context;
   const k = randomUUID();
   const parent = await availableVolume(t, alpha, { name: 'key-parent' });
   const v = await availableVolume(t, alpha, { name: 'key-reuse', idempotencyKey: `v-${k}` });
-  const s = (await createSnapshot(t, alpha, { volumeId: parent.id, name: 'key-reuse', idempotencyKey: `s-${k}` })).data!.createSnapshot;
+  const sIn = { volumeId: parent.id, name: 'key-reuse', idempotencyKey: `s-${k}` };
+  const s = (await createSnapshot(t, alpha, sIn)).data!.createSnapshot;
   await succeeded(t, alpha, s.operation.id);
+  const bIn = { volumeId: parent.id, name: 'key-reuse', idempotencyKey: `b-${k}` };
+  const b = (await createBackup(t, alpha, bIn)).data!.createBackup;
+  await succeeded(t, alpha, b.operation.id);
+  const aIn = { volumeId: parent.id, instanceId: 'vm-key-reuse', idempotencyKey: `a-${k}` };
+  const a = (await createAttachment(t, alpha, aIn)).data!.createAttachment;
+  await deleted(t, alpha, 'attachment', a.attachment.id);
   await succeeded(t, alpha, (await deleted(t, alpha, 'volume', v.id)).operation!.id);
   await succeeded(t, alpha, (await deleted(t, alpha, 'snapshot', s.snapshot.id)).operation!.id);
+  await succeeded(t, alpha, (await deleted(t, alpha, 'backup', b.backup.id)).operation!.id);
   const again = {
     volume: await createVolume(t, alpha, { name: 'key-reuse', sizeGiB: 1, idempotencyKey: `v-${k}` }),
-    snapshot: await createSnapshot(t, alpha, { volumeId: parent.id, name: 'key-reuse', idempotencyKey: `s-${k}` }),
+    snapshot: await createSnapshot(t, alpha, sIn),
+    backup: await createBackup(t, alpha, bIn),
+    attachment: await createAttachment(t, alpha, aIn),
   };
   t.deepEqual(
-    { volume: { code: codeOf(again.volume), saysNewKey: /new key/.test(again.volume.errors?.[0]?.message ?? '') }, snapshot: { code: codeOf(again.snapshot), saysNewKey: /new key/.test(again.snapshot.errors?.[0]?.message ?? '') } },
-    { volume: { code: 'CONFLICT', saysNewKey: true }, snapshot: { code: 'CONFLICT', saysNewKey: true } },
+    Object.fromEntries(Object.entries(again).map(([kind, r]) => [kind, { code: codeOf(r), saysNewKey: /new key/i.test(r.errors?.[0]?.message ?? '') }])),
+    Object.fromEntries(Object.keys(again).map((kind) => [kind, { code: 'CONFLICT', saysNewKey: true }])),
+    JSON.stringify(Object.values(again).map((r) => r.errors?.[0]?.message ?? r.data)),
   );
 });
 
@@ -381,12 +403,12 @@ test.serial('Terraform ImportState / Crossplane Observe: a resource shows the id
 // Operations as the handle
 // ---------------------------------------------------------------------------------------
 
-test.serial('Operations: every mutation that starts work returns an operation, which ends SUCCEEDED (create, extend, retype, snapshot, backup, attach, detach and their deletes)', async (t) => {
+test.serial('Operations: every mutation that starts work returns an operation, which ends SUCCEEDED (create, clone, from snapshot, extend, retype, revert, snapshot, backup, verify, restore, attach, export, detach, deletes)', async (t) => {
   const { alpha } = t.context;
   const q = (m: string, input: string, sel: string) => `mutation ($input: ${input}!) { ${m}(input: $input) { ${sel} operation { ${OPERATION} } } }`;
   const pick = async (name: string, query: string, input: Record<string, unknown>): Promise<[string, Op | null, Record<string, unknown>]> => {
     const r = await gq<Record<string, Record<string, unknown> & { operation: Op | null }>>(t, alpha, query, { input });
-    const payload = r.data?.[name];
+    const payload = r.data?.[name.split(' ')[0]!];
     if (!payload) throw new Error(`${name}: ${JSON.stringify(r.errors)}`);
     return [name, payload.operation, payload];
   };
@@ -402,16 +424,21 @@ test.serial('Operations: every mutation that starts work returns an operation, w
   await run('retypeVolume', q('retypeVolume', 'RetypeVolumeInput', 'volume { id }'), { id: v.id, volumeType: 'gold-plus' });
   const s = (await run('createSnapshot', q('createSnapshot', 'CreateSnapshotInput', 'snapshot { id }'), { volumeId: v.id, name: 'ops' })).snapshot as { id: string };
   const b = (await run('createBackup', q('createBackup', 'CreateBackupInput', 'backup { id }'), { volumeId: v.id })).backup as { id: string };
-  const a = (await run('createAttachment', q('createAttachment', 'CreateAttachmentInput', 'attachment { id }'), { volumeId: v.id, instanceId: 'vm-ops', targetKind: 'NBD', connector: { host: 'node-ops' } }))
-    .attachment as { id: string };
+  await run('verifyBackup', q('verifyBackup', 'VerifyBackupInput', 'backup { id }'), { id: b.id });
+  const restored = (await run('restoreBackup', q('restoreBackup', 'RestoreBackupInput', 'volume { id }'), { backupId: b.id, name: 'ops-restored' })).volume as { id: string };
+  const fromSnapshot = (await run('createVolume (from a snapshot)', q('createVolume', 'CreateVolumeInput', 'volume { id }'), { name: 'ops-from-snapshot', snapshotId: s.id })).volume as { id: string };
+  const clone = (await run('createVolume (a clone)', q('createVolume', 'CreateVolumeInput', 'volume { id }'), { name: 'ops-clone', sourceVolumeId: v.id })).volume as { id: string };
+  await run('revertVolumeToSnapshot', q('revertVolumeToSnapshot', 'RevertVolumeToSnapshotInput', 'volume { id }'), { volumeId: v.id, snapshotId: s.id });
+  const a = (await run('createAttachment', q('createAttachment', 'CreateAttachmentInput', 'attachment { id }'), { volumeId: v.id, instanceId: 'vm-ops', targetKind: 'NBD' })).attachment as { id: string };
+  await run('updateAttachment', q('updateAttachment', 'UpdateAttachmentInput', 'attachment { id }'), { id: a.id, connector: { host: 'node-ops' } });
   await run('deleteAttachment', q('deleteAttachment', 'AttachmentIdInput', 'alreadyDeleted'), { id: a.id });
   await run('deleteBackup', q('deleteBackup', 'DeleteBackupInput', 'alreadyDeleted'), { id: b.id });
   await run('deleteSnapshot', q('deleteSnapshot', 'DeleteSnapshotInput', 'alreadyDeleted'), { id: s.id });
-  await run('deleteVolume', q('deleteVolume', 'DeleteVolumeInput', 'alreadyDeleted'), { id: v.id });
+  for (const id of [v.id, restored.id, fromSnapshot.id, clone.id]) await run('deleteVolume', q('deleteVolume', 'DeleteVolumeInput', 'alreadyDeleted'), { id });
   const shape = (op: Op | null) => (op ? { id: typeof op.id, started: ['PENDING', 'RUNNING', 'SUCCEEDED'].includes(op.status) } : null);
   t.deepEqual(
-    Object.fromEntries(got.map(([n, op]) => [n, shape(op)])),
-    Object.fromEntries(got.map(([n]) => [n, { id: 'string', started: true }])),
+    got.map(([n, op]) => [n, shape(op)]),
+    got.map(([n]) => [n, { id: 'string', started: true }]),
   );
 });
 
@@ -499,6 +526,52 @@ test.serial('Terraform plan (ForceNew / immutable): every createOnly field of vo
   const found: string[] = [];
   for (const m of changingMutations) for (const f of await inputFieldsOf(t, m)) if (createOnly.includes(f)) found.push(`${m}.${f}`);
   t.deepEqual(found, []);
+});
+
+test.serial('Terraform plan (ForceNew / immutable): the createOnly fields of snapshot, attachment and backup schemas are absent from the inputs that change them', async (t) => {
+  const found: string[] = [];
+  const checked: Record<string, string[]> = {};
+  for (const name of ['snapshot', 'attachment', 'backup']) {
+    const schema = resourceSchema(name);
+    const props = Object.entries(schema.properties);
+    const createOnly = props.filter(([, p]) => p['x-flint-lifecycle'] === 'createOnly').map(([f]) => f);
+    const mutations = [
+      ...new Set([...props.filter(([, p]) => ['mutable', 'growOnly'].includes(p['x-flint-lifecycle'])).map(([, p]) => p['x-flint-mutation']!), ...(schema['x-flint-actions'].update ? [schema['x-flint-actions'].update.mutation] : [])]),
+    ].sort();
+    checked[name] = mutations;
+    for (const m of mutations) for (const f of await inputFieldsOf(t, m)) if (createOnly.includes(f)) found.push(`${name}: ${m}.${f}`);
+  }
+  t.deepEqual(checked, { snapshot: ['updateSnapshot'], attachment: ['updateAttachment'], backup: [] });
+  t.deepEqual(found, []);
+});
+
+test.serial('Terraform Update / Crossplane Update: the mutable fields of snapshot and attachment schemas change through the mutation the schema names', async (t) => {
+  const { alpha } = t.context;
+  const v = await availableVolume(t, alpha, { name: 'mutable-children' });
+  const snap = (await createSnapshot(t, alpha, { volumeId: v.id, name: 'before' })).data!.createSnapshot;
+  await succeeded(t, alpha, snap.operation.id);
+  const att = (await createAttachment(t, alpha, { volumeId: v.id, instanceId: 'vm-mutable', targetKind: 'NBD' })).data!.createAttachment;
+  const mutable = (name: string) => Object.entries(resourceSchema(name).properties).filter(([, p]) => ['mutable', 'growOnly'].includes(p['x-flint-lifecycle'])).map(([f, p]) => [f, p['x-flint-mutation']]);
+  t.deepEqual({ snapshot: mutable('snapshot'), attachment: mutable('attachment') }, {
+    snapshot: [['name', 'updateSnapshot'], ['description', 'updateSnapshot']],
+    attachment: [['connector', 'updateAttachment']],
+  });
+  const s = await gq<{ updateSnapshot: { snapshot: { name: string; description: string | null } } }>(t, alpha, `mutation ($input: UpdateSnapshotInput!) { updateSnapshot(input: $input) { snapshot { name description } } }`, {
+    input: { id: snap.snapshot.id, name: 'after', description: 'changed' },
+  });
+  const a = await gq<{ updateAttachment: { operation: Op | null } }>(t, alpha, `mutation ($input: UpdateAttachmentInput!) { updateAttachment(input: $input) { operation { ${OPERATION} } } }`, {
+    input: { id: att.attachment.id, connector: { host: 'node-mutable' } },
+  });
+  if (a.data?.updateAttachment.operation) await settle(t, alpha, a.data.updateAttachment.operation.id);
+  const read = await ok<{ snapshot: { name: string; description: string | null }; attachment: { connector: { host: string } | null } }>(
+    t,
+    alpha,
+    `query ($s: ID!, $a: ID!) { snapshot(id: $s) { name description } attachment(id: $a) { connector { host } } }`,
+    { s: snap.snapshot.id, a: att.attachment.id },
+  );
+  t.deepEqual({ errors: [s.errors, a.errors], read }, { errors: [undefined, undefined], read: { snapshot: { name: 'after', description: 'changed' }, attachment: { connector: { host: 'node-mutable' } } } });
+  const d = await deleted(t, alpha, 'attachment', att.attachment.id);
+  if (d.operation) await settle(t, alpha, d.operation.id);
 });
 
 test.serial('Terraform Update / Crossplane Update: every mutable and growOnly field of volume.schema.json changes through the mutation the schema names', async (t) => {
