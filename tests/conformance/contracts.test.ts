@@ -203,6 +203,9 @@ test.serial('CSI DeleteVolume / Terraform Delete: a delete of a CREATING volume 
       { alreadyDeleted: r.alreadyDeleted, status: statusOf(r), kind: r.operation?.kind, operation: r.operation?.status },
       { alreadyDeleted: false, status: 'CREATING', kind: 'delete_volume', operation: 'PENDING' },
     );
+    // Asked again (a client that timed out): the same queued delete.
+    const again = await deleted(t, alpha, 'volume', volumeId);
+    t.deepEqual({ alreadyDeleted: again.alreadyDeleted, status: statusOf(again), operation: again.operation?.id }, { alreadyDeleted: false, status: 'CREATING', operation: r.operation?.id });
   } finally {
     cluster.startAgent(SLOW_HOST);
   }
@@ -241,6 +244,42 @@ test.serial('Terraform Read / CSI: another project\'s resource is NOT_FOUND exac
   t.deepEqual(seen, want);
   // Nothing of alpha's was touched.
   t.is((await readVolume(t, alpha, v.id))?.status, 'RESERVED');
+});
+
+test.serial('Terraform / CSI: every mutation and subscription on another project\'s volume is NOT_FOUND exactly as on an unknown id', async (t) => {
+  const { alpha, beta, cluster } = t.context;
+  const v = await availableVolume(t, alpha, { name: 'foreign-target' });
+  const calls: Record<string, [string, (id: string) => Record<string, unknown>]> = {
+    updateVolume: [`mutation ($input: UpdateVolumeInput!) { updateVolume(input: $input) { volume { id } } }`, (id) => ({ input: { id, name: 'mine' } })],
+    extendVolume: [`mutation ($input: ExtendVolumeInput!) { extendVolume(input: $input) { volume { id } } }`, (id) => ({ input: { id, newSizeGiB: 5 } })],
+    retypeVolume: [`mutation ($input: RetypeVolumeInput!) { retypeVolume(input: $input) { volume { id } } }`, (id) => ({ input: { id, volumeType: 'gold' } })],
+    createSnapshot: [`mutation ($input: CreateSnapshotInput!) { createSnapshot(input: $input) { snapshot { id } } }`, (id) => ({ input: { volumeId: id, name: 'mine' } })],
+    createBackup: [`mutation ($input: CreateBackupInput!) { createBackup(input: $input) { backup { id } } }`, (id) => ({ input: { volumeId: id } })],
+    createAttachment: [`mutation ($input: CreateAttachmentInput!) { createAttachment(input: $input) { attachment { id } } }`, (id) => ({ input: { volumeId: id, instanceId: 'vm-mine' } })],
+    cloneVolume: [`mutation ($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id } } }`, (id) => ({ input: { name: 'mine', sourceVolumeId: id } })],
+    createVolumeTransfer: [`mutation ($input: CreateVolumeTransferInput!) { createVolumeTransfer(input: $input) { transfer { id } } }`, (id) => ({ input: { volumeId: id } })],
+  };
+  const seen: Record<string, unknown> = {};
+  const want: Record<string, unknown> = {};
+  for (const [name, [query, vars]] of Object.entries(calls)) {
+    const unknownId = randomUUID();
+    const theirs = await gq(t, beta, query, vars(v.id));
+    const unknown = await gq(t, beta, query, vars(unknownId));
+    seen[name] = { code: codeOf(theirs), error: withoutId(theirs.errors?.[0], v.id) };
+    want[name] = { code: 'NOT_FOUND', error: withoutId(unknown.errors?.[0], unknownId) };
+  }
+  const subError = async (id: string) => {
+    const log = EventLog.of(cluster.client(beta).subscribe(VolumeChangedDocument, { id }), `volumeChanged of ${id}`);
+    const err = ((await log.waitError()) as FlintApiError).errors[0];
+    if (err) seenErrors.push({ where: 'subscription volumeChanged', error: err });
+    return err;
+  };
+  const unknownId = randomUUID();
+  seen.volumeChanged = { code: (await subError(v.id))?.extensions?.code, error: withoutId(await subError(v.id), v.id) };
+  want.volumeChanged = { code: 'NOT_FOUND', error: withoutId(await subError(unknownId), unknownId) };
+  t.deepEqual(seen, want);
+  const after = (await readVolume(t, alpha, v.id))!;
+  t.deepEqual({ status: after.status, version: after.version, name: after.name }, { status: 'AVAILABLE', version: v.version, name: 'foreign-target' });
 });
 
 // ---------------------------------------------------------------------------------------
@@ -618,7 +657,7 @@ test.serial('Terraform Update (growOnly): sizeGiB refuses a smaller value with B
   t.is((await readVolume(t, alpha, v.id))!.sizeGiB, 3);
 });
 
-test.serial('Terraform / Crossplane (waiting on status): the statuses a volume passes through while created, extended and deleted are within the action\'s passesThrough and endsIn', async (t) => {
+test.serial('Terraform / Crossplane (waiting on status): the statuses a volume passes through while created, extended, retyped and deleted are within the action\'s passesThrough and endsIn', async (t) => {
   const { alpha, cluster } = t.context;
   const c = cluster.client(alpha);
   const actions = volumeSchema['x-flint-actions'];
@@ -627,7 +666,7 @@ test.serial('Terraform / Crossplane (waiting on status): the statuses a volume p
   const outside: Record<string, string[]> = {};
   const observed: Record<string, string[]> = {};
 
-  const made = (await createVolume(t, alpha, { name: 'watched', sizeGiB: 1 })).data!.createVolume;
+  const made = (await createVolume(t, alpha, { name: 'watched', sizeGiB: 1, volumeType: 'gold' })).data!.createVolume;
   const created = follow(made.volume.id);
   await created.waitFor((v) => actions.create!.endsIn.includes(v.status));
   created.close();
@@ -641,6 +680,16 @@ test.serial('Terraform / Crossplane (waiting on status): the statuses a volume p
   extended.close();
   observed.extend = [ext.extendVolume.volume.status, ...extended.values.slice(skip).map((v) => v.status)];
 
+  const retyping = follow(made.volume.id);
+  await retyping.waitFor(() => true);
+  const skipRetype = retyping.values.length;
+  const rt = await ok<{ retypeVolume: { volume: Vol } }>(t, alpha, `mutation ($input: RetypeVolumeInput!) { retypeVolume(input: $input) { volume { status } } }`, {
+    input: { id: made.volume.id, volumeType: made.volume.volumeType === 'gold' ? 'gold-plus' : 'gold' },
+  });
+  await retyping.waitFor((v) => v.volumeType !== made.volume.volumeType && actions.retype!.endsIn.includes(v.status));
+  retyping.close();
+  observed.retype = [rt.retypeVolume.volume.status, ...retyping.values.slice(skipRetype).map((v) => v.status)];
+
   const deleting = follow(made.volume.id);
   await deleting.waitFor(() => true);
   const skipDel = deleting.values.length;
@@ -649,7 +698,8 @@ test.serial('Terraform / Crossplane (waiting on status): the statuses a volume p
   observed.delete = [statusOf(d), ...deleting.values.slice(skipDel).map((v) => v.status)];
 
   for (const [action, statuses] of Object.entries(observed)) outside[action] = statuses.filter((s) => !allowed(action).has(s));
-  t.deepEqual(outside, { create: [], extend: [], delete: [] }, JSON.stringify(observed));
+  t.deepEqual(outside, { create: [], extend: [], retype: [], delete: [] }, JSON.stringify(observed));
+  t.log(`statuses seen: ${JSON.stringify(observed)}`);
   t.true(observed.delete!.includes('DELETED'));
 });
 
