@@ -79,7 +79,7 @@ for (const backend of BACKENDS as readonly Backend[]) {
     const p = member();
     const input = { name: 'v', sizeGiB: 1, idempotencyKey: 'hourly' };
     const first = await volumes.create(p, input);
-    await backdate(db(), Volume, first.volume.id, 3_599_000);
+    await backdate(db(), Volume, first.volume.id, 3_570_000);
     t.is((await volumes.create(p, input)).volume.id, first.volume.id);
     await backdate(db(), Volume, first.volume.id, 3_601_000);
     t.not((await volumes.create(p, input)).volume.id, first.volume.id);
@@ -337,7 +337,7 @@ for (const backend of BACKENDS as readonly Backend[]) {
     t.is(await db().fork().count(Operation, { projectId: p.projectId, idempotencyKey: 'nightly' }), 0);
     const first = await s.volumes.update(p, { id: v.id, name: 'n1', idempotencyKey: 'nightly' });
     t.truthy(first.operation);
-    await db().fork().nativeUpdate(Operation, { id: first.operation!.id }, { createdAt: new Date(Date.now() - 59_000) });
+    await db().fork().nativeUpdate(Operation, { id: first.operation!.id }, { createdAt: new Date(Date.now() - 30_000) });
     t.is((await s.volumes.update(p, { id: v.id, name: 'n1', idempotencyKey: 'nightly' })).operation?.id, first.operation!.id, 'within the time to live');
     await db().fork().nativeUpdate(Operation, { id: first.operation!.id }, { createdAt: new Date(Date.now() - 61_000) });
     // Expired: free for any request, here another name; racing ones record one.
