@@ -30,7 +30,7 @@ export const DEFAULT_SCHEDULER_MAX_ATTEMPTS = 3;
 export const DEFAULT_OPERATION_TIMEOUT_SECONDS = 900;
 /** Seconds a volume transfer may wait to be accepted before it expires and the volume is AVAILABLE again. */
 export const DEFAULT_TRANSFER_EXPIRY_SECONDS = 86_400;
-/** Seconds a create's `idempotencyKey` answers with what it made; after that the key makes a new resource. */
+/** Seconds a create's `idempotencyKey` answers with what it made, and a change's with its operation; after that the key is free again. */
 export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 86_400;
 
 export interface FlintConfig {
@@ -83,7 +83,7 @@ export interface FlintConfig {
   readonly apiLimits: ApiLimitsConfig;
   /** Seconds a volume transfer waits to be accepted before it expires. @default 86400 */
   readonly transferExpirySeconds: number;
-  /** Seconds after a create during which its `idempotencyKey` replays it; an older key makes a new resource. @default 86400 */
+  /** Seconds after a create (a change: its operation) during which its `idempotencyKey` replays it; an older key is free again. @default 86400 */
   readonly idempotencyTtlSeconds: number;
   /** Quota limits of projects without limits of their own (src/config/quota-defaults.ts). @default Cinder's */
   readonly quotaDefaults: QuotaLimits;
@@ -113,7 +113,7 @@ export const ENV = {
   FLINT_HEARTBEAT_SECONDS: `seconds between heartbeats (default ${DEFAULT_HEARTBEAT_SECONDS})`,
   FLINT_SCHEDULER_MAX_ATTEMPTS: `pools tried per create (default ${DEFAULT_SCHEDULER_MAX_ATTEMPTS})`,
   FLINT_TRANSFER_EXPIRY_SECONDS: `seconds a volume transfer waits to be accepted before it expires and the volume is AVAILABLE again in its project (default ${DEFAULT_TRANSFER_EXPIRY_SECONDS}, one day)`,
-  FLINT_IDEMPOTENCY_TTL_SECONDS: `seconds after a create during which the same idempotencyKey answers with what it made; an older key is free again and makes a new resource (default ${DEFAULT_IDEMPOTENCY_TTL_SECONDS}, one day)`,
+  FLINT_IDEMPOTENCY_TTL_SECONDS: `seconds after a create (or a change: update, extend, retype, migrate) during which the same idempotencyKey answers with what it made (its operation); an older key is free again (default ${DEFAULT_IDEMPOTENCY_TTL_SECONDS}, one day)`,
   FLINT_OPERATION_TIMEOUT_SECONDS: `seconds an operation may stay pending or running before the gateway fails it with SERVICE_UNAVAILABLE and moves its resource to an error state (default ${DEFAULT_OPERATION_TIMEOUT_SECONDS})`,
   FLINT_SCHEDULER_WEIGHERS: 'comma-separated weighers with optional multipliers, e.g. CapacityWeigher:1,VolumeNumberWeigher:-1 (default CapacityWeigher)',
   FLINT_LOG_LEVEL: 'fatal|error|warn|info|debug|trace|silent (default info)',

@@ -168,8 +168,15 @@ export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed';
  */
 @Entity({ tableName: 'operation' })
 @Index({ properties: ['dispatchedAt', 'createdAt'] })
+/**
+ * One namespace of keys per project for every mutation that changes an existing resource
+ * (update, extend, retype, migrate…), not one per kind: a key sent again with another
+ * mutation is a client's mistake, answered CONFLICT naming the operation it made, rather than
+ * a second change. Creates keep their keys on the rows they create (Volume, Snapshot…).
+ */
+@Unique({ properties: ['projectId', 'idempotencyKey'] })
 export class Operation {
-  [OptionalProps]?: 'status' | 'errorCode' | 'errorMessage' | 'command' | 'dispatchedAt' | 'deadlineAt' | 'createdAt' | 'finishedAt';
+  [OptionalProps]?: 'status' | 'errorCode' | 'errorMessage' | 'command' | 'dispatchedAt' | 'deadlineAt' | 'createdAt' | 'finishedAt' | 'idempotencyKey' | 'requestHash';
   @PrimaryKey({ type: 'string', length: 36 }) id!: string;
   @Index() @Property({ type: 'string', length: 36 }) projectId!: string;
   @Property({ type: 'string', length: 64 }) kind!: OperationKind;
@@ -184,6 +191,10 @@ export class Operation {
   @Index() @Property({ type: 'datetime', nullable: true }) deadlineAt: Date | null = null;
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
   @Property({ type: 'datetime', nullable: true }) finishedAt: Date | null = null;
+  /** The caller's key of the change that recorded it (src/gateway/mutations/kernel.ts); null without one, or once it expired and was given to a new request. */
+  @Property({ type: 'string', length: 255, nullable: true }) idempotencyKey: string | null = null;
+  /** sha256 of that change's request (its kind, resource and resolved parameters), to refuse the key sent with other parameters. */
+  @Property({ type: 'string', length: 64, nullable: true }) requestHash: string | null = null;
 }
 
 export interface OutboxCommand {

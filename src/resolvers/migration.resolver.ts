@@ -15,7 +15,7 @@ export class MigrationResolver {
       'Admins only. Moves a volume\'s data to another pool (of another host, or of the same one) and switches the volume over; its id never changes (Cinder\'s migrate). ' +
       'The volume goes MAINTENANCE (every other action waits) with `migrationStatus` STARTING, then COPYING: the source agent serves the image over NBD, the destination copies it in its own format and compares it with the source. ' +
       'It ends AVAILABLE on the new pool with SUCCESS (the old image is then deleted), or AVAILABLE on its old pool, data unchanged, with ERROR and a message in `Volume.messages`. ' +
-      'Errors: BAD_USER_INPUT (the same pool, an unknown pool), NO_VALID_BACKEND (the pool is DOWN, refused by a filter unless `force`, or full), INVALID_STATE (not AVAILABLE, or has snapshots), NOT_FOUND, FORBIDDEN (not an admin), UNAUTHENTICATED.',
+      'Errors: BAD_USER_INPUT (the same pool, an unknown pool), NO_VALID_BACKEND (the pool is DOWN, refused by a filter unless `force`, or full), INVALID_STATE (not AVAILABLE, or has snapshots), NOT_FOUND, CONFLICT (idempotencyKey used for another request), FORBIDDEN (not an admin), UNAUTHENTICATED.',
   })
   async migrateVolume(@Arg('input', () => MigrateVolumeInput, { description: 'The volume and its destination.' }) input: MigrateVolumeInput, @Ctx() ctx: Context) {
     return payload(await ctx.ports.migration.migrate(ctx.principal, input));
@@ -27,7 +27,7 @@ export class MigrationResolver {
       'otherwise, with `migrationPolicy: ON_DEMAND`, the volume migrates to the best pool that does (as `migrateVolume`, `migrationStatus` shows it) and gets the type at the switch. ' +
       'It ends AVAILABLE; when it could not be retyped (NEVER and its pool does not satisfy the type, no pool does, or it has snapshots and would have to move) it is unchanged and the operation FAILED ' +
       '(NO_VALID_BACKEND or INVALID_STATE) with a message saying which filter refused. ' +
-      'Errors: NOT_FOUND (volume, or unknown or private type), BAD_USER_INPUT (the current type), INVALID_STATE (not AVAILABLE), CONFLICT (expectedVersion), FORBIDDEN (reader token), UNAUTHENTICATED.',
+      'Errors: NOT_FOUND (volume, or unknown or private type), BAD_USER_INPUT (the current type), INVALID_STATE (not AVAILABLE), CONFLICT (expectedVersion, or idempotencyKey used for another request), FORBIDDEN (reader token), UNAUTHENTICATED.',
   })
   async retypeVolume(@Arg('input', () => RetypeVolumeInput, { description: 'The volume, its new type and the migration policy.' }) input: RetypeVolumeInput, @Ctx() ctx: Context) {
     return payload(
@@ -36,6 +36,7 @@ export class MigrationResolver {
         volumeType: input.volumeType,
         migrationPolicy: input.migrationPolicy ?? MigrationPolicyEnum.NEVER,
         expectedVersion: input.expectedVersion ?? null,
+        idempotencyKey: input.idempotencyKey ?? null,
       }),
     );
   }

@@ -68,7 +68,7 @@ export class SnapshotResolver {
   @Mutation(() => UpdateSnapshotPayload, {
     description:
       'Renames a snapshot or replaces its description, at once (no storage work), in any state but DELETING and DELETED. ' +
-      'Errors: NOT_FOUND, CONFLICT (expectedVersion is stale), INVALID_STATE, BAD_USER_INPUT, FORBIDDEN (reader token), UNAUTHENTICATED.',
+      'Errors: NOT_FOUND, CONFLICT (expectedVersion is stale, or idempotencyKey used for another request), INVALID_STATE, BAD_USER_INPUT, FORBIDDEN (reader token), UNAUTHENTICATED.',
   })
   async updateSnapshot(@Arg('input', () => UpdateSnapshotInput, { description: 'The snapshot and what to change.' }) input: UpdateSnapshotInput, @Ctx() ctx: Context) {
     return payload(await ctx.ports.snapshots.update(ctx.principal, input));

@@ -74,7 +74,7 @@ export class VolumeResolver {
   @Mutation(() => UpdateVolumePayload, {
     description:
       'Renames a volume or replaces its description or metadata, at once (no storage work), in any state but DELETING and DELETED. ' +
-      'Errors: NOT_FOUND, CONFLICT (expectedVersion is stale), INVALID_STATE, BAD_USER_INPUT, FORBIDDEN (reader token), UNAUTHENTICATED.',
+      'Errors: NOT_FOUND, CONFLICT (expectedVersion is stale, or idempotencyKey used for another request), INVALID_STATE, BAD_USER_INPUT, FORBIDDEN (reader token), UNAUTHENTICATED.',
   })
   async updateVolume(@Arg('input', () => UpdateVolumeInput, { description: 'The volume and what to change.' }) input: UpdateVolumeInput, @Ctx() ctx: Context) {
     return payload(await ctx.ports.volumes.update(ctx.principal, input));
@@ -94,7 +94,7 @@ export class VolumeResolver {
     description:
       'Grows an AVAILABLE volume: it goes EXTENDING, then AVAILABLE at the new size. When its pool has no room it is AVAILABLE at the old size, ' +
       'with the operation FAILED and a message; a failure on the host leaves ERROR_EXTENDING. ' +
-      'Errors: BAD_USER_INPUT (not larger, over 65536), NOT_FOUND, INVALID_STATE, CONFLICT, FORBIDDEN, UNAUTHENTICATED.',
+      'Errors: BAD_USER_INPUT (not larger, over 65536), NOT_FOUND, INVALID_STATE, CONFLICT (the volume changed, or idempotencyKey used for another request), FORBIDDEN, UNAUTHENTICATED.',
   })
   async extendVolume(@Arg('input', () => ExtendVolumeInput, { description: 'The volume and its new size.' }) input: ExtendVolumeInput, @Ctx() ctx: Context) {
     return payload(await ctx.ports.volumes.extend(ctx.principal, input));

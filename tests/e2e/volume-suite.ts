@@ -140,6 +140,14 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
     t.falsy(rename.errors, JSON.stringify(rename.errors));
     t.is(rename.data!.updateVolume.operation, null);
     t.is(rename.data!.updateVolume.volume.version, done.version);
+    // With an idempotencyKey, the same extend retried after it succeeded answers with its operation; other parameters are CONFLICT naming it.
+    const keyed = { id: volume.id, newSizeGiB: 5, idempotencyKey: 'grow-me-5' };
+    const first = (await flint(t, token).request(ExtendVolumeDocument, { input: keyed })).extendVolume.operation!;
+    await waitForOperation(flint(t, token), first.id);
+    const retried = (await flint(t, token).request(ExtendVolumeDocument, { input: keyed })).extendVolume;
+    t.deepEqual({ id: retried.operation?.id, status: retried.operation?.status, sizeGiB: retried.volume.sizeGiB }, { id: first.id, status: 'SUCCEEDED', sizeGiB: 5 });
+    const other = await flint(t, token).raw(ExtendVolumeDocument, { input: { ...keyed, newSizeGiB: 6 } });
+    t.deepEqual([other.errors?.[0]?.extensions?.code, other.errors?.[0]?.extensions?.operationId, other.errors?.[0]?.extensions?.retryable], ['CONFLICT', first.id, false]);
   });
 
   test.serial('delete ends with DELETED on the subscription, which then completes, and the image is gone', async (t) => {

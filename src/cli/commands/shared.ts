@@ -25,6 +25,11 @@ export function withExpectedVersion(cmd: Command, noun: string): Command {
   return cmd.option('--expected-version <n>', `fail with CONFLICT unless the ${noun} is still at this version`, parseVersion);
 }
 
+/** Adds `--idempotency-key` to a command that changes an existing resource (`what`: e.g. "extend"). */
+export function withIdempotencyKey(cmd: Command, what: string): Command {
+  return cmd.option('--idempotency-key <key>', `repeat the ${what} safely: the same key and request return the first operation, even after it ended`);
+}
+
 /** How to follow a mutation's result to its end, judge it and show it. */
 export interface Follow<R> {
   waitFor(ctx: CliContext, started: R, timeoutMs: number): Promise<R>;

@@ -17,7 +17,7 @@ import { resolveSnapshotId } from './snapshot-ref.js';
 import { snapshotFailureOf, waitForSnapshotAction, type SnapshotAction, type SnapshotMutationResult } from './snapshot-wait.js';
 import { resolveVolumeId } from './volume-ref.js';
 import { snapshotFields, snapshotsTable, type SnapshotView } from './views.js';
-import { finishMutation, listPages, waitable, withExpectedVersion, type WaitOptions } from './shared.js';
+import { finishMutation, listPages, waitable, withExpectedVersion, withIdempotencyKey, type WaitOptions } from './shared.js';
 
 /** Prints a mutation's result, after waiting for its end with `--wait` (then failing on an ERROR outcome). */
 async function finish(ctx: CliContext, action: SnapshotAction, started: SnapshotMutationResult, o: WaitOptions): Promise<void> {
@@ -100,16 +100,19 @@ export function registerSnapshotCommands(program: Command): void {
       }),
     );
 
-  withExpectedVersion(
-    snapshot
-      .command('set')
-      .description('rename a snapshot or change its description')
-      .argument('<snapshot>', 'id or name')
-      .option('--name <name>', 'new name')
-      .option('--description <text>', 'new description'),
-    'snapshot',
+  withIdempotencyKey(
+    withExpectedVersion(
+      snapshot
+        .command('set')
+        .description('rename a snapshot or change its description')
+        .argument('<snapshot>', 'id or name')
+        .option('--name <name>', 'new name')
+        .option('--description <text>', 'new description'),
+      'snapshot',
+    ),
+    'change',
   ).action(
-    apiAction<{ name?: string; description?: string; expectedVersion?: number }>(async (ctx, [ref], o) => {
+    apiAction<{ name?: string; description?: string; expectedVersion?: number; idempotencyKey?: string }>(async (ctx, [ref], o) => {
       if (o.name === undefined && o.description === undefined) {
         throw new CliError('BAD_USER_INPUT', 'Nothing to change: give --name or --description.');
       }
@@ -119,6 +122,7 @@ export function registerSnapshotCommands(program: Command): void {
         expectedVersion: o.expectedVersion ?? null,
         ...(o.name !== undefined && { name: o.name }),
         ...(o.description !== undefined && { description: o.description }),
+        ...(o.idempotencyKey !== undefined && { idempotencyKey: o.idempotencyKey }),
       };
       const { updateSnapshot } = await ctx.client.request(UpdateSnapshotDocument, { input });
       ctx.print(updateSnapshot, () => snapshotFields(updateSnapshot.snapshot, updateSnapshot.operation));

@@ -22,7 +22,7 @@ import { resolveVolumeId } from './volume-ref.js';
 import { registerMoveCommands } from './volume-move.js';
 import { registerTransferCommands } from './volume-transfer.js';
 import { volumeFields, volumesTable, type VolumeView } from './views.js';
-import { listPages, waitable, withExpectedVersion, type WaitOptions } from './shared.js';
+import { listPages, waitable, withExpectedVersion, withIdempotencyKey, type WaitOptions } from './shared.js';
 
 async function getVolume(client: FlintClient, ref: string): Promise<VolumeView> {
   const id = await resolveVolumeId(client, ref);
@@ -80,20 +80,24 @@ export function registerVolumeCommands(program: Command): void {
   registerManageCommands(volume);
 
   waitable(
-    withExpectedVersion(
-      volume
-        .command('extend')
-        .description('grow an AVAILABLE volume')
-        .argument('<volume>', 'id or name')
-        .requiredOption('--size <GiB>', 'new size in GiB, larger than the current one', parsePositiveInt),
-      'volume',
+    withIdempotencyKey(
+      withExpectedVersion(
+        volume
+          .command('extend')
+          .description('grow an AVAILABLE volume')
+          .argument('<volume>', 'id or name')
+          .requiredOption('--size <GiB>', 'new size in GiB, larger than the current one', parsePositiveInt),
+        'volume',
+      ),
+      'extend',
     ),
     'volume',
     'it is AVAILABLE again',
   ).action(
-    apiAction<{ size: number; expectedVersion?: number } & WaitOptions>(async (ctx, [ref], o) => {
+    apiAction<{ size: number; expectedVersion?: number; idempotencyKey?: string } & WaitOptions>(async (ctx, [ref], o) => {
       const id = await resolveVolumeId(ctx.client, ref!);
-      const { extendVolume } = await ctx.client.request(ExtendVolumeDocument, { input: { id, newSizeGiB: o.size, expectedVersion: o.expectedVersion ?? null } });
+      const input = { id, newSizeGiB: o.size, expectedVersion: o.expectedVersion ?? null, ...(o.idempotencyKey !== undefined && { idempotencyKey: o.idempotencyKey }) };
+      const { extendVolume } = await ctx.client.request(ExtendVolumeDocument, { input });
       await finish(ctx, 'extend', extendVolume, o);
     }),
   );
@@ -103,8 +107,9 @@ export function registerVolumeCommands(program: Command): void {
  * Refuses, before any request, a `flint volume set` with nothing to change, `--state` with
  * other changes (a reset is its own audited act), or `--reason` without `--state`.
  */
-export function checkSetOptions(o: { name?: string; description?: string; property?: Record<string, string>; state?: string; reason?: string; expectedVersion?: number }): void {
+export function checkSetOptions(o: { name?: string; description?: string; property?: Record<string, string>; state?: string; reason?: string; expectedVersion?: number; idempotencyKey?: string }): void {
   const changes = o.name !== undefined || o.description !== undefined || o.property !== undefined;
+  if (o.state !== undefined && o.idempotencyKey !== undefined) throw new CliError('BAD_USER_INPUT', '--idempotency-key is for changes of name, description or properties, not for --state (a reset is its own audited act).');
   if (o.state !== undefined && (changes || o.expectedVersion !== undefined)) {
     throw new CliError('BAD_USER_INPUT', '--state is a reset of the status alone: give --name, --description, --property or --expected-version in another `flint volume set`.');
   }
@@ -114,10 +119,16 @@ export function checkSetOptions(o: { name?: string; description?: string; proper
 
 /** `flint volume set` and `flint volume unset`: name, description and properties (metadata), merged like OpenStack's. */
 function registerUpdateCommands(volume: Command): void {
-  const update = async (ctx: CliContext, ref: string, expectedVersion: number | undefined, change: (v: VolumeView) => Omit<UpdateVolumeInput, 'id' | 'expectedVersion'>) => {
+  const update = async (
+    ctx: CliContext,
+    ref: string,
+    expectedVersion: number | undefined,
+    change: (v: VolumeView) => Omit<UpdateVolumeInput, 'id' | 'expectedVersion' | 'idempotencyKey'>,
+    idempotencyKey?: string,
+  ) => {
     const current = await getVolume(ctx.client, ref);
     // The properties are merged into what was read, so the write is conditional on that read.
-    const input = { id: current.id, expectedVersion: expectedVersion ?? current.version, ...change(current) };
+    const input = { id: current.id, expectedVersion: expectedVersion ?? current.version, ...change(current), ...(idempotencyKey !== undefined && { idempotencyKey }) };
     const { updateVolume } = await ctx.client.request(UpdateVolumeDocument, { input });
     ctx.print(updateVolume, () => volumeFields(updateVolume.volume, updateVolume.operation));
   };
@@ -131,10 +142,11 @@ function registerUpdateCommands(volume: Command): void {
       .option('--description <text>', 'new description')
       .option('--property <key=value>', 'set a property; repeat for more', collectProperty)
       .option('--state <status>', 'admins: record this status by hand (AVAILABLE or an ERROR state; resetVolumeStatus, audited)')
-      .option('--reason <text>', `why, for the audit record of --state (default "${DEFAULT_REASON}")`),
+      .option('--reason <text>', `why, for the audit record of --state (default "${DEFAULT_REASON}")`)
+      .option('--idempotency-key <key>', 'repeat the change safely: the same key and request return the first operation (not with --state)'),
     'volume',
   ).action(
-    apiAction<{ name?: string; description?: string; property?: Record<string, string>; state?: string; reason?: string; expectedVersion?: number }>(async (ctx, [ref], o) => {
+    apiAction<{ name?: string; description?: string; property?: Record<string, string>; state?: string; reason?: string; expectedVersion?: number; idempotencyKey?: string }>(async (ctx, [ref], o) => {
       checkSetOptions(o);
       if (o.state !== undefined) {
         await resetStatus(ctx, await resolveVolumeId(ctx.client, ref!), o.state, o.reason);
@@ -144,7 +156,7 @@ function registerUpdateCommands(volume: Command): void {
         ...(o.name !== undefined && { name: o.name }),
         ...(o.description !== undefined && { description: o.description }),
         ...(o.property && { metadata: { ...v.metadata, ...o.property } }),
-      }));
+      }), o.idempotencyKey);
     }),
   );
 

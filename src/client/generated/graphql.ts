@@ -310,6 +310,8 @@ export type ExtendVolumeInput = {
   expectedVersion?: number | null | undefined;
   /** Id of the volume. */
   id: string | number;
+  /** Makes the extend safe to retry (1 to 255 characters). The same key with the same request, from the volume's project, returns the operation the first request recorded (as it is now) and the volume as it is now; nothing is done or sent again, even when the first request already finished (or failed), or when both ran at once. The same key with another request (other parameters, another volume, or another mutation: keys of updates, extends, retypes and migrations share one namespace per project) is CONFLICT with `extensions.operationId`: use a new key. A key answers for one day after its operation was recorded (FLINT_IDEMPOTENCY_TTL_SECONDS), then it is free again. `expectedVersion` is not part of the request compared. A request that has nothing to do (no operation) records no key. */
+  idempotencyKey?: string | null | undefined;
   /** New size in GiB: larger than the current size (volumes only grow), at most 65536. */
   newSizeGiB: number;
 };
@@ -368,6 +370,8 @@ export type MigrateVolumeInput = {
   host: string;
   /** Id of the volume; it must be AVAILABLE and have no snapshots. */
   id: string | number;
+  /** Makes the migration safe to retry (1 to 255 characters). The same key with the same request, from the volume's project, returns the operation the first request recorded (as it is now) and the volume as it is now; nothing is done or sent again, even when the first request already finished (or failed), or when both ran at once. The same key with another request (other parameters, another volume, or another mutation: keys of updates, extends, retypes and migrations share one namespace per project) is CONFLICT with `extensions.operationId`: use a new key. A key answers for one day after its operation was recorded (FLINT_IDEMPOTENCY_TTL_SECONDS), then it is free again. `expectedVersion` is not part of the request compared. A request that has nothing to do (no operation) records no key. */
+  idempotencyKey?: string | null | undefined;
   /** Pool on that host (as in `pools { pool }`); another pool of the same host is fine. */
   pool: string;
 };
@@ -447,6 +451,8 @@ export type RetypeVolumeInput = {
   expectedVersion?: number | null | undefined;
   /** Id of the volume; it must be AVAILABLE (IN_USE volumes will follow with attachments). */
   id: string | number;
+  /** Makes the retype safe to retry (1 to 255 characters). The same key with the same request, from the volume's project, returns the operation the first request recorded (as it is now) and the volume as it is now; nothing is done or sent again, even when the first request already finished (or failed), or when both ran at once. The same key with another request (other parameters, another volume, or another mutation: keys of updates, extends, retypes and migrations share one namespace per project) is CONFLICT with `extensions.operationId`: use a new key. A key answers for one day after its operation was recorded (FLINT_IDEMPOTENCY_TTL_SECONDS), then it is free again. `expectedVersion` is not part of the request compared. A request that has nothing to do (no operation) records no key. */
+  idempotencyKey?: string | null | undefined;
   /** Whether the volume may move to another pool when its own does not satisfy the new type. Default NEVER. */
   migrationPolicy?: MigrationPolicy | null | undefined;
   /** Name of the new volume type (see `volumeTypes`); NOT_FOUND when it does not exist or is private and your project was not granted it (one answer for both), BAD_USER_INPUT when it is the current one. */
@@ -581,6 +587,8 @@ export type UpdateSnapshotInput = {
   expectedVersion?: number | null | undefined;
   /** Id of the snapshot. */
   id: string | number;
+  /** Makes the update safe to retry (1 to 255 characters). The same key with the same request, from the snapshot's project, returns the operation the first request recorded (as it is now) and the snapshot as it is now; nothing is done or sent again, even when the first request already finished (or failed), or when both ran at once. The same key with another request (other parameters, another snapshot, or another mutation: keys of updates, extends, retypes and migrations share one namespace per project) is CONFLICT with `extensions.operationId`: use a new key. A key answers for one day after its operation was recorded (FLINT_IDEMPOTENCY_TTL_SECONDS), then it is free again. `expectedVersion` is not part of the request compared. A request that has nothing to do (no operation) records no key. */
+  idempotencyKey?: string | null | undefined;
   /** New name, 1 to 255 characters without control characters. */
   name?: string | null | undefined;
 };
@@ -593,6 +601,8 @@ export type UpdateVolumeInput = {
   expectedVersion?: number | null | undefined;
   /** Id of the volume. */
   id: string | number;
+  /** Makes the update safe to retry (1 to 255 characters). The same key with the same request, from the volume's project, returns the operation the first request recorded (as it is now) and the volume as it is now; nothing is done or sent again, even when the first request already finished (or failed), or when both ran at once. The same key with another request (other parameters, another volume, or another mutation: keys of updates, extends, retypes and migrations share one namespace per project) is CONFLICT with `extensions.operationId`: use a new key. A key answers for one day after its operation was recorded (FLINT_IDEMPOTENCY_TTL_SECONDS), then it is free again. `expectedVersion` is not part of the request compared. A request that has nothing to do (no operation) records no key. */
+  idempotencyKey?: string | null | undefined;
   /** Replaces the whole metadata object (same limits as at creation); send every key you want to keep. */
   metadata?: Record<string, unknown> | null | undefined;
   /** New name, 1 to 255 characters without control characters. */

@@ -15,8 +15,18 @@
  * and announces the change and sends the command only after the commit. Nothing is
  * published for a change that did not commit; a command that cannot be sent now is left
  * to the outbox sweeper (../sweepers/outbox.ts).
+ *
+ * A change to an existing resource (update, extend, retype, migrate) may carry an idempotency
+ * key too (`operationKey`): the key and the hash of the resolved request are written on the
+ * operation it records, unique per project. The same key with the same request, within
+ * FLINT_IDEMPOTENCY_TTL_SECONDS of that operation, answers with that operation (as it is now)
+ * and the resource as it is now, before `settled` and `check` are asked, so a retry after the
+ * change is done gets the change's operation rather than "nothing to do" or INVALID_STATE; two
+ * such requests racing record one operation (the unique index refuses the second, which then
+ * answers with the first). The key with another request is CONFLICT naming the operation. A
+ * request answered by `settled` records nothing, its key neither: the key stays free.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException, type EntityName, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import { enforceClaim, Operation, type OutboxCommand, type Principal } from '../../db/index.js';
@@ -38,6 +48,29 @@ export interface Idempotency<R> {
   requestHash: string;
   /** The answer to a replay, from the row created earlier and its create operation. */
   replayed(row: IdempotentRow, operation: Operation): R;
+}
+
+/**
+ * What a change to an existing resource is keyed by (`operationKey`): the resource's project,
+ * the caller's key, and the request as resolved (ids, names, sizes; not `expectedVersion`, a
+ * precondition of the first try rather than a parameter of the change), which the kernel hashes
+ * with the mutation's kind and resource.
+ */
+export interface OperationKey<R> {
+  projectId: string;
+  resourceId: string;
+  key: string;
+  request: unknown;
+  /** The answer to a replay: the operation recorded with the key, and the resource as it is now. */
+  replayed(operation: Operation): R;
+}
+
+/**
+ * The `operationKey` of a change to `resource`: the key counts in the resource's project
+ * (an admin's key in the project of the resource it changes); null without a key.
+ */
+export function changeKey<R>(resource: { id: string; projectId: string }, key: string | null | undefined, request: unknown, replayed: (operation: Operation) => R): OperationKey<R> | null {
+  return key ? { projectId: resource.projectId, resourceId: resource.id, key, request, replayed } : null;
 }
 
 /** A row created with an idempotency key. */
@@ -66,13 +99,18 @@ export interface OperationSpec {
  * A mutation's rules. `L` is what `load` read, `C` what the transition changed, `R` the
  * result the caller gets.
  */
-export type MutationRules<L, C, R> = MutationSteps<L, C, R> & (RecordsOperation<L, C> | RecordsNoOperation);
+export type MutationRules<L, C, R> = MutationSteps<L, C, R> & (RecordsOperation<L, C, R> | RecordsNoOperation);
 
 /** A mutation that records an operation: its kind, and the row (with the command for the outbox). */
-interface RecordsOperation<L, C> {
+interface RecordsOperation<L, C, R> {
   resourceType: OperationResourceType;
   kind: OperationKind;
   operation(changed: C, loaded: L, operationId: string): OperationSpec;
+  /**
+   * A change to an existing resource with an idempotency key: null when the caller gave none.
+   * Asked after `load`, before `settled` and `check` (see the module's documentation).
+   */
+  operationKey?(loaded: L, principal: Principal): OperationKey<R> | null;
 }
 
 /**
@@ -82,6 +120,7 @@ interface RecordsOperation<L, C> {
 interface RecordsNoOperation {
   kind?: undefined;
   operation?: undefined;
+  operationKey?: undefined;
 }
 
 /** What a mutation changes, in the words of its errors: a resource with operations, or the catalog. */
@@ -152,8 +191,22 @@ export async function runMutation<L, C, R>(deps: GatewayDeps, principal: Princip
     const earlier = await replay(em, idem, rules.kind, rules.resourceType, deps.config.idempotencyTtlSeconds);
     if (earlier) return earlier;
   }
+  const ttlSeconds = deps.config.idempotencyTtlSeconds;
+  const keyOf = (l: L): KeyedRequest<R> | null => {
+    const k = rules.kind ? rules.operationKey?.(l, p) : null;
+    return k && rules.kind ? { ...k, kind: rules.kind, resourceType: rules.resourceType as OperationResourceType, hash: operationRequestHash(rules.kind, k) } : null;
+  };
+  const opKey = keyOf(loaded);
+  if (opKey) {
+    const earlier = await replayOperation(em, opKey, ttlSeconds);
+    if (earlier) return earlier;
+  }
   const done = await rules.settled?.(em, loaded, p);
-  if (done) return done;
+  if (done) {
+    // An equal keyed request committed between the look-up and `settled`: its operation is the answer.
+    const earlier = opKey && (await replayOperation(em, opKey, ttlSeconds));
+    return earlier || done;
+  }
   const operationId = randomUUID();
   const attempts = rules.attempts ?? 1;
   for (let attempt = 1; ; attempt++) {
@@ -168,6 +221,10 @@ export async function runMutation<L, C, R>(deps: GatewayDeps, principal: Princip
           await enforceClaim(tx, deps.config.quotaDefaults, claim);
         }
         const operation = rules.kind ? newOperation(tx, rules.kind, rules.resourceType, rules.operation(changed, loaded, operationId), operationId) : null;
+        if (operation && opKey) {
+          operation.idempotencyKey = opKey.key;
+          operation.requestHash = opKey.hash;
+        }
         if (rules.alsoRecord) changed = await rules.alsoRecord(tx, changed, loaded, p);
         return { changed, operation };
       });
@@ -178,6 +235,13 @@ export async function runMutation<L, C, R>(deps: GatewayDeps, principal: Princip
       // Two creates with one key raced: the loser answers with the winner's resource.
       if (idem && (err instanceof UniqueConstraintViolationException || err instanceof Refused)) {
         const earlier = await replay(deps.db.fork(), idem, rules.kind, rules.resourceType, deps.config.idempotencyTtlSeconds);
+        if (earlier) return earlier;
+      }
+      // Two changes with one key raced: the loser answers with the winner's operation and the resource as it is now.
+      if (opKey && (err instanceof UniqueConstraintViolationException || err instanceof Refused)) {
+        const fresh = deps.db.fork();
+        const now = await rules.load(fresh, p).catch(() => loaded);
+        const earlier = await replayOperation(fresh, keyOf(now) ?? opKey, ttlSeconds);
         if (earlier) return earlier;
       }
       if (!(err instanceof Refused)) throw err;
@@ -236,6 +300,48 @@ async function replay<R>(
     throw new ConflictError(`idempotencyKey "${idem.key}" was already used for ${resourceType} ${row.id} with other parameters; use a new key for a different ${resourceType}.`, details);
   }
   return idem.replayed(row, operation);
+}
+
+/** An `OperationKey` with what the kernel adds: the mutation's kind and resource, and the request's hash. */
+interface KeyedRequest<R> extends OperationKey<R> {
+  kind: OperationKind;
+  resourceType: OperationResourceType;
+  hash: string;
+}
+
+/** sha256 of a keyed change: its kind, its resource and its resolved request (objects with their keys sorted, so `{a, b}` and `{b, a}` are one request). */
+export function operationRequestHash(kind: OperationKind, k: Pick<OperationKey<unknown>, 'resourceId' | 'request'>): string {
+  return createHash('sha256').update(canonicalJson([kind, k.resourceId, k.request])).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+/**
+ * The operation recorded earlier with the key, answered again; null when there is none, or when
+ * the key expired (`ttlSeconds` after that operation was created): then the key is taken off it,
+ * by a compare-and-set on (id, key), so this request can record it again. As with creates, two
+ * requests after the expiry both get past here, and the unique index lets one record it.
+ * @throws ConflictError when the key was used for another request (other parameters, another
+ *   resource, or another mutation), naming its operation in `operationId`.
+ */
+async function replayOperation<R>(em: EntityManager, k: KeyedRequest<R>, ttlSeconds: number): Promise<R | null> {
+  const operation = await em.findOne(Operation, { projectId: k.projectId, idempotencyKey: k.key }, { disableIdentityMap: true });
+  if (!operation) return null;
+  if (Date.now() - new Date(operation.createdAt).getTime() >= ttlSeconds * 1000) {
+    await em.nativeUpdate(Operation, { id: operation.id, idempotencyKey: k.key }, { idempotencyKey: null });
+    return null;
+  }
+  if (operation.requestHash !== k.hash) {
+    const what = operation.kind === k.kind && operation.resourceId === k.resourceId ? 'with other parameters' : `for ${operation.kind} of ${operation.resourceType} ${operation.resourceId}`;
+    throw new ConflictError(`idempotencyKey "${k.key}" was already used ${what} (operation ${operation.id}); use a new key for a different request.`, { operationId: operation.id });
+  }
+  return k.replayed(operation);
 }
 
 /** A new operation row in the caller's transaction: PENDING with its command, or done at once without one. */

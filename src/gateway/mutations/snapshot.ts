@@ -28,7 +28,7 @@ import type { CreateSnapshotRequest, DeleteSnapshotRequest, SnapshotChangeResult
 import { movesGeneration, SNAPSHOT_USER_FIELDS } from '../../domain/generation.js';
 import type { GatewayDeps } from '../deps.js';
 import { casGuard, casRefusal } from './cas.js';
-import { RETRY, runMutation } from './kernel.js';
+import { changeKey, RETRY, runMutation } from './kernel.js';
 import { settledDelete } from './settled.js';
 
 /** Added to INVALID_STATE when a volume cannot be snapshotted now. */
@@ -130,6 +130,7 @@ export class SnapshotMutations implements SnapshotsPort {
       validate: (problems) => {
         checkName(problems, 'name', input.name, false);
         checkDescription(problems, input.description);
+        checkIdempotencyKey(problems, input.idempotencyKey);
         if (input.name !== undefined && input.name !== null) changes.name = input.name;
         if (input.description !== undefined) changes.description = input.description;
       },
@@ -137,6 +138,7 @@ export class SnapshotMutations implements SnapshotsPort {
         if (Object.keys(changes).length === 0) throw new BadInputError(['give at least one of name, description to change']);
         return this.mustSee(p, input.id, em);
       },
+      operationKey: (current) => changeKey(current, input.idempotencyKey, changes, (operation) => ({ snapshot: current, operation })),
       // Already so (a retried rename): nothing to record.
       settled: (_em, current) => (movesGeneration(SNAPSHOT_USER_FIELDS, current, changes) ? null : { snapshot: current, operation: null }),
       transition: (tx, current) => casSnapshot(tx, current.id, guard('update', input.expectedVersion), changes),

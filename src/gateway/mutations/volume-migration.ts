@@ -26,13 +26,13 @@ import { MIGRATION_COMMAND, MIGRATION_KIND, poolId, subjects, type MigrationExpo
 import { capacity, casVolume, countSnapshotsOfVolume, findVolume, migrationCapacity, VolumeType, type Operation, type Principal, type Volume } from '../../db/index.js';
 import { operationDeadline } from '../../domain/deadlines.js';
 import { requireAdmin } from '../../domain/access.js';
-import { actionTransition, assertCanStart, FlintError, invalidState, InvalidStateError, NotFoundError } from '../../domain/index.js';
+import { actionTransition, assertCanStart, checkIdempotencyKey, FlintError, invalidState, InvalidStateError, NotFoundError } from '../../domain/index.js';
 import { checkMigrationTarget } from '../../scheduler/index.js';
 import type { MigrateVolumeRequest, MigrationPort, RetypeVolumeRequest } from '../../resolvers/ports/migration.js';
 import { retypeVolume } from './volume-retype.js';
 import type { VolumeChangeResult, VolumeResult } from '../../resolvers/index.js';
 import { casRefusal } from './cas.js';
-import { runMutation } from './kernel.js';
+import { changeKey, runMutation } from './kernel.js';
 import type { GatewayDeps } from '../deps.js';
 
 
@@ -55,10 +55,17 @@ export class MigrationMutations implements MigrationPort {
         if (!input.id) problems.add('id is required');
         if (!input.host) problems.add('host is required: the storage host to move the volume to (see `flint pool list`)');
         if (!input.pool) problems.add('pool is required: the pool on that host');
+        checkIdempotencyKey(problems, input.idempotencyKey);
       },
       load: async (em) => {
         const volume = await findVolume(em, input.id);
         if (!volume || volume.status === 'deleted') throw new NotFoundError('Volume', input.id);
+        return { volume: volume as Volume & { host: string; pool: string }, limitGiB: 0 };
+      },
+      // A retried migrate after it ended (the volume is on the destination now) is answered before the checks refuse it.
+      operationKey: ({ volume }) =>
+        changeKey(volume, input.idempotencyKey, { host: input.host, pool: input.pool, force: input.force === true }, (operation) => ({ volume, operation })),
+      check: async (em, { volume }) => {
         assertCanStart('migrate', volume.status, volume.id);
         if (!volume.host || !volume.pool) throw new InvalidStateError(`Volume ${volume.id} is on no pool, so there is nothing to migrate.`, {});
         const snapshots = await countSnapshotsOfVolume(em, volume.id);

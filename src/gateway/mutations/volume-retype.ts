@@ -12,11 +12,11 @@
 import { RETYPE_COMMAND, RETYPE_KIND as RETYPE_MESSAGE_KIND, subjects, type ScheduleRetype } from '../../bus/index.js';
 import { casVolume, countSnapshotsOfVolume, findVolume, latestOperationOf, VolumeType as VolumeTypeRow, type Principal, type Volume, type VolumeType } from '../../db/index.js';
 import { canSee, requireWriter } from '../../domain/access.js';
-import { actionTransition, assertCanStart, BadInputError, invalidState, NotFoundError, retypeEncryptionProblem } from '../../domain/index.js';
+import { actionTransition, assertCanStart, BadInputError, checkIdempotencyKey, invalidState, NotFoundError, retypeEncryptionProblem } from '../../domain/index.js';
 import type { RetypeVolumeRequest } from '../../resolvers/ports/migration.js';
 import type { VolumeChangeResult } from '../../resolvers/index.js';
 import { casRefusal } from './cas.js';
-import { runMutation } from './kernel.js';
+import { changeKey, runMutation } from './kernel.js';
 import { usableVolumeType } from './volume-type-lookup.js';
 import type { GatewayDeps } from '../deps.js';
 
@@ -30,6 +30,7 @@ export function retypeVolume(deps: GatewayDeps, principal: Principal | null, inp
       if (!input.id) problems.add('id is required');
       if (!input.volumeType) problems.add('volumeType is required: the name of the new volume type');
       if (input.migrationPolicy !== 'never' && input.migrationPolicy !== 'on_demand') problems.add('migrationPolicy must be NEVER or ON_DEMAND');
+      checkIdempotencyKey(problems, input.idempotencyKey);
     },
     load: async (em, p) => {
       const volume = await findVolume(em, input.id);
@@ -38,6 +39,7 @@ export function retypeVolume(deps: GatewayDeps, principal: Principal | null, inp
       const type = await usableVolumeType(em, p, input.volumeType);
       return { volume: volume as Volume & { host: string; pool: string }, type, snapshotCount: 0 };
     },
+    operationKey: ({ volume, type }) => changeKey(volume, input.idempotencyKey, { volumeType: type.name, migrationPolicy: input.migrationPolicy }, (operation) => ({ volume, operation })),
     // A retried retype: the volume has the type already (nothing to do), or is being retyped to it (the retype under way).
     settled: async (em, { volume, type }) => {
       if (volume.status === 'retyping' && volume.pendingVolumeType === type.name) {

@@ -29,7 +29,7 @@ import type {
 } from '../../resolvers/index.js';
 import type { GatewayDeps } from '../deps.js';
 import { casGuard, casRefusal } from './cas.js';
-import { RETRY, runMutation } from './kernel.js';
+import { changeKey, RETRY, runMutation } from './kernel.js';
 import { settledDelete } from './settled.js';
 import { newVolumeClaim } from './quota-claims.js';
 import { checkCopyInput, copySize, copySource, revertRules, sourcePool, type CopySource } from './volume-copy.js';
@@ -141,6 +141,7 @@ export class VolumeMutations implements VolumesPort {
       validate: (problems) => {
         checkName(problems, 'name', input.name, false);
         checkDescription(problems, input.description);
+        checkIdempotencyKey(problems, input.idempotencyKey);
         const metadata = checkMetadata(problems, input.metadata);
         if (input.name !== undefined && input.name !== null) changes.name = input.name;
         if (input.description !== undefined) changes.description = input.description;
@@ -150,6 +151,7 @@ export class VolumeMutations implements VolumesPort {
         if (Object.keys(changes).length === 0) throw new BadInputError(['give at least one of name, description, metadata to change']);
         return mustSeeVolume(em, p, input.id);
       },
+      operationKey: (current) => changeKey(current, input.idempotencyKey, changes, (operation) => ({ volume: current, operation })),
       // Already so (a retried rename): nothing to record, whatever the version says.
       settled: (_em, current) => (movesGeneration<Volume>(VOLUME_USER_FIELDS, current, changes) ? null : { volume: current, operation: null }),
       transition: (tx, current) => casVolume(tx, current.id, casGuard(actionTransition('update').from, input.expectedVersion), changes),
@@ -210,12 +212,16 @@ export class VolumeMutations implements VolumesPort {
       kind: 'extend_volume',
       resourceType: 'volume',
       authorize: requireWriter,
-      validate: (problems) => checkSize(problems, 'newSizeGiB', input.newSizeGiB),
+      validate: (problems) => {
+        checkSize(problems, 'newSizeGiB', input.newSizeGiB);
+        checkIdempotencyKey(problems, input.idempotencyKey);
+      },
       load: async (em, p) => {
         const current = await mustSeeVolume(em, p, input.id);
         const type = current.volumeType ? await em.findOne(VolumeType, { name: current.volumeType }, { disableIdentityMap: true }) : null;
         return { current, type };
       },
+      operationKey: ({ current }) => changeKey(current, input.idempotencyKey, { newSizeGiB: input.newSizeGiB }, (operation) => ({ volume: current, operation })),
       // A retried extend: it has the size already (nothing to do), or is growing to it (the extend under way).
       settled: async (em, { current }) => {
         if (current.status === 'extending' && current.pendingSizeGiB === input.newSizeGiB) {

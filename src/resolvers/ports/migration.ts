@@ -8,6 +8,8 @@ export interface MigrateVolumeRequest {
   pool: string;
   /** Skip the scheduler's filters (capacity is still reserved within the pool's limit). */
   force?: boolean | null;
+  /** Makes the change safe to retry: the same key and request answer with the first operation (src/gateway/mutations/kernel.ts). */
+  idempotencyKey?: string | null;
 }
 
 export interface RetypeVolumeRequest {
@@ -16,6 +18,8 @@ export interface RetypeVolumeRequest {
   volumeType: string;
   migrationPolicy: 'never' | 'on_demand';
   expectedVersion?: number | null;
+  /** Makes the change safe to retry: the same key and request answer with the first operation (src/gateway/mutations/kernel.ts). */
+  idempotencyKey?: string | null;
 }
 
 export interface MigrationPort {

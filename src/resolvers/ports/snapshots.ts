@@ -15,6 +15,8 @@ export interface UpdateSnapshotRequest {
   name?: string | null;
   description?: string | null;
   expectedVersion?: number | null;
+  /** Makes the change safe to retry: the same key and request answer with the first operation (src/gateway/mutations/kernel.ts). */
+  idempotencyKey?: string | null;
 }
 
 export interface DeleteSnapshotRequest {

@@ -30,6 +30,8 @@ export interface UpdateVolumeRequest {
   description?: string | null;
   metadata?: unknown;
   expectedVersion?: number | null;
+  /** Makes the change safe to retry: the same key and request answer with the first operation (src/gateway/mutations/kernel.ts). */
+  idempotencyKey?: string | null;
 }
 
 export interface DeleteVolumeRequest {
@@ -43,6 +45,8 @@ export interface ExtendVolumeRequest {
   id: string;
   newSizeGiB: number;
   expectedVersion?: number | null;
+  /** Makes the change safe to retry: the same key and request answer with the first operation (src/gateway/mutations/kernel.ts). */
+  idempotencyKey?: string | null;
 }
 
 export interface VolumeResult {

@@ -46,6 +46,8 @@ export function operationFromView(v: OperationView): OperationObject {
     deadlineAt: v.deadlineAt ? new Date(v.deadlineAt) : null,
     createdAt: new Date(v.createdAt),
     finishedAt: v.finishedAt ? new Date(v.finishedAt) : null,
+    idempotencyKey: null,
+    requestHash: null,
   });
 }
 

@@ -1,5 +1,5 @@
 import { Field, ID, InputType, Int } from 'type-graphql';
-import { resourcePayload, type PayloadResource } from './payload.js';
+import { changeKeyDescription, resourcePayload, type PayloadResource } from './payload.js';
 import { VolumeObject } from './volume.js';
 import { MigrationPolicyEnum } from './migration-enums.js';
 
@@ -23,6 +23,8 @@ export class MigrateVolumeInput {
       'Skip the scheduler\'s filters (zone, capacity, capabilities of the volume\'s type) for this pool. The pool must still exist and be UP, and its capacity is still reserved within its limit.',
   })
   force?: boolean | null;
+  @Field(() => String, { nullable: true, description: changeKeyDescription('migration', 'volume') })
+  idempotencyKey?: string | null;
 }
 
 @InputType({ description: 'A volume and its new type (`retypeVolume`).' })
@@ -45,6 +47,8 @@ export class RetypeVolumeInput {
     description: 'Optimistic concurrency: the volume\'s `version` as you last read it. When given and the volume has changed since, nothing happens and the error is CONFLICT.',
   })
   expectedVersion?: number | null;
+  @Field(() => String, { nullable: true, description: changeKeyDescription('retype', 'volume') })
+  idempotencyKey?: string | null;
 }
 
 

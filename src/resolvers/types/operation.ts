@@ -12,7 +12,7 @@ export class OperationErrorObject {
   @Field({
     description:
       'True when the failure came from the moment (a service that did not answer, a deadline missed), so the same mutation sent again later, with a backoff, can succeed. ' +
-      'First do what the message says to clean up (e.g. delete the volume left ERROR), then send it again; a create needs a new `idempotencyKey` (the old one answers with this failed operation). ' +
+      'First do what the message says to clean up (e.g. delete the volume left ERROR), then send it again; a create or a change sent with an `idempotencyKey` needs a new key (the old one answers with this failed operation). ' +
       'False when the same mutation would fail the same way: change the input, or report it (INTERNAL); retrying in a loop will not help. ' +
       'Decided by the code alone (see `ErrorCode`); a GraphQL error carries the same fact as `extensions.retryable`.',
   })

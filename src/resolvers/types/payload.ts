@@ -25,11 +25,26 @@ const OPERATION: Record<PayloadMode, (follow: string, field: string) => string> 
   work: (follow, field) => `The work started; follow it with \`operation(id)\`, or the ${field} with ${follow}, until it ends.`,
   change: (follow, field) =>
     `The work started; follow it with \`operation(id)\`, or the ${field} with ${follow}, until it ends. ` +
-    `Null when there was nothing to change: the ${field} already was as asked (a retried request), and no operation was recorded.`,
+    `Null when there was nothing to change: the ${field} already was as asked (a retried request), and no operation was recorded (nor the \`idempotencyKey\`, if one was given). ` +
+    `A request repeated with its \`idempotencyKey\` returns the operation that key recorded, as it is now.`,
   delete: (follow, field) =>
     `The operation deleting it; follow it with \`operation(id)\`, or the ${field} with ${follow}, until it ends. ` +
     `A delete repeated while the ${field} is being deleted returns the operation under way; when it was already deleted (\`alreadyDeleted\`), the one that deleted it, or null when none is recorded.`,
 };
+
+/**
+ * The description of the `idempotencyKey` of a change to an existing resource (`what`: e.g.
+ * "update", "extend"; `resource`: e.g. "volume"); src/gateway/mutations/kernel.ts implements it.
+ */
+export function changeKeyDescription(what: string, resource: string): string {
+  return (
+    `Makes the ${what} safe to retry (1 to 255 characters). The same key with the same request, from the ${resource}'s project, returns the operation the first request recorded (as it is now) and the ${resource} as it is now; ` +
+    'nothing is done or sent again, even when the first request already finished (or failed), or when both ran at once. ' +
+    `The same key with another request (other parameters, another ${resource}, or another mutation: keys of updates, extends, retypes and migrations share one namespace per project) is CONFLICT with \`extensions.operationId\`: use a new key. ` +
+    'A key answers for one day after its operation was recorded (FLINT_IDEMPOTENCY_TTL_SECONDS), then it is free again. `expectedVersion` is not part of the request compared. ' +
+    `A request that has nothing to do (no operation) records no key.`
+  );
+}
 
 export function resourcePayload(name: string, description: string, resource: PayloadResource, mode: PayloadMode = 'work'): ClassType {
   @ObjectType(name, { description })

@@ -1,5 +1,5 @@
 import { Field, ID, InputType, Int } from 'type-graphql';
-import { resourcePayload, type PayloadResource } from './payload.js';
+import { changeKeyDescription, resourcePayload, type PayloadResource } from './payload.js';
 import { SnapshotObject } from './snapshot.js';
 
 /** Description of every `expectedVersion` argument of snapshots. */
@@ -45,6 +45,8 @@ export class UpdateSnapshotInput {
 
   @Field(() => Int, { nullable: true, description: VERSION })
   expectedVersion?: number | null;
+  @Field(() => String, { nullable: true, description: changeKeyDescription('update', 'snapshot') })
+  idempotencyKey?: string | null;
 }
 
 @InputType({ description: 'Which snapshot to delete (`deleteSnapshot`).' })

@@ -1,6 +1,6 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, InputType, Int } from 'type-graphql';
-import { resourcePayload, type PayloadResource } from './payload.js';
+import { changeKeyDescription, resourcePayload, type PayloadResource } from './payload.js';
 import { VolumeObject } from './volume.js';
 
 /** Description of every `expectedVersion` argument. */
@@ -88,6 +88,8 @@ export class UpdateVolumeInput {
 
   @Field(() => Int, { nullable: true, description: VERSION })
   expectedVersion?: number | null;
+  @Field(() => String, { nullable: true, description: changeKeyDescription('update', 'volume') })
+  idempotencyKey?: string | null;
 }
 
 @InputType({ description: 'Which volume to delete (`deleteVolume`).' })
@@ -117,6 +119,8 @@ export class ExtendVolumeInput {
 
   @Field(() => Int, { nullable: true, description: VERSION })
   expectedVersion?: number | null;
+  @Field(() => String, { nullable: true, description: changeKeyDescription('extend', 'volume') })
+  idempotencyKey?: string | null;
 }
 
 @InputType({ description: 'A volume and the snapshot to revert it to (`revertVolumeToSnapshot`).' })
