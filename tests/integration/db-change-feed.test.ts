@@ -21,6 +21,7 @@ import {
   Volume,
   type Db,
 } from '../../src/db/index.js';
+import { noProcessesLeft } from '../helpers/processes.js';
 import { BACKENDS, openDatabases, type Backend, type Databases } from '../helpers/databases.js';
 
 let databases: Databases | undefined;
@@ -153,3 +154,5 @@ for (const kind of BACKENDS) {
     t.deepEqual(await feedPosition(d.fork(), p), { seq: 3, prunedSeq: 2 });
   });
 }
+
+test.after.always('no process is left behind', noProcessesLeft);
