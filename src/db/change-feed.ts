@@ -56,24 +56,24 @@ export async function latestSeqOf(em: EntityManager, projectId: string, resource
 }
 
 /**
- * Deletes the events older than `before`, and records per project the latest seq deleted
- * (`pruned_seq`, which only grows), in one transaction. Returns how many were deleted.
+ * Deletes the events older than `before`, project by project: first the project's
+ * `pruned_seq` is raised to the latest seq it deletes, then its events up to that seq go.
+ * In that order a replay that reads the log while a sweep runs either finds its events or
+ * sees the raised `pruned_seq` when it checks again after its read (src/gateway/queries/change-replay.ts).
+ * One project's counter row at a time, each in its own statement: the sweep never holds two
+ * counters, so it cannot deadlock with a transfer's trigger. Returns how many were deleted.
  */
 export async function pruneChangeEvents(em: EntityManager, before: Date): Promise<number> {
-  const cutoff = before.getTime();
-  return em.transactional(async (tx) => {
-    const conn = tx.getConnection();
-    const ctx = tx.getTransactionContext();
-    await conn.execute(
-      'UPDATE change_counter SET pruned_seq = (SELECT MAX(e.seq) FROM change_event e WHERE e.project_id = change_counter.project_id AND e.at < ?) ' +
-        'WHERE EXISTS (SELECT 1 FROM change_event e WHERE e.project_id = change_counter.project_id AND e.at < ? AND e.seq > change_counter.pruned_seq)',
-      [cutoff, cutoff],
-      'run',
-      ctx,
-    );
-    const res = await conn.execute<{ affectedRows?: number }>('DELETE FROM change_event WHERE at < ?', [cutoff], 'run', ctx);
-    return res.affectedRows ?? 0;
-  });
+  const conn = em.getConnection();
+  const old = await conn.execute<Array<{ project_id: string; seq: unknown }>>('SELECT project_id, MAX(seq) AS seq FROM change_event WHERE at < ? GROUP BY project_id', [before.getTime()]);
+  let deleted = 0;
+  for (const { project_id: projectId, seq } of old) {
+    const upTo = num(seq);
+    await conn.execute('UPDATE change_counter SET pruned_seq = ? WHERE project_id = ? AND pruned_seq < ?', [upTo, projectId, upTo], 'run');
+    const res = await conn.execute<{ affectedRows?: number }>('DELETE FROM change_event WHERE project_id = ? AND seq <= ?', [projectId, upTo], 'run');
+    deleted += res.affectedRows ?? 0;
+  }
+  return deleted;
 }
 
 const FEED_ENTITIES = [Volume, Snapshot, Backup, Attachment];
@@ -85,8 +85,8 @@ const TABLE_OF = new Map<unknown, FeedResourceType>([
 ]);
 
 /**
- * Reads back the seq the insert trigger gave a row the ORM just inserted (SQLite's trigger
- * writes it after the insert, where RETURNING does not see it), in the inserting
+ * Reads back the seq the trigger gave a row the ORM just inserted or updated (SQLite's trigger
+ * writes it after the statement, where RETURNING does not see it), in the writing
  * transaction, so that a mutation's answer carries its resource's `changeSeq`. The value is
  * also put in the entity's snapshot: the ORM never writes `change_seq` back.
  */
@@ -95,7 +95,16 @@ export class ChangeSeqReader implements EventSubscriber<Volume | Snapshot | Back
     return FEED_ENTITIES;
   }
 
-  async afterCreate(args: EventArgs<Volume | Snapshot | Backup | Attachment>): Promise<void> {
+  afterCreate(args: EventArgs<Volume | Snapshot | Backup | Attachment>): Promise<void> {
+    return this.readBack(args);
+  }
+
+  /** An ORM update (not a compare-and-set's native one) took a new seq too. */
+  afterUpdate(args: EventArgs<Volume | Snapshot | Backup | Attachment>): Promise<void> {
+    return this.readBack(args);
+  }
+
+  private async readBack(args: EventArgs<Volume | Snapshot | Backup | Attachment>): Promise<void> {
     const table = TABLE_OF.get(args.entity.constructor);
     if (!table) return;
     const row = await args.em

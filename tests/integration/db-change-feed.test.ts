@@ -132,6 +132,7 @@ for (const kind of BACKENDS) {
     v.name = 'renamed';
     await em.flush();
     t.is(await seqOf(d, Volume, v.id), 2, 'one change, one seq: the ORM did not write change_seq back');
+    t.is(v.changeSeq, 2, 'and an ORM update reads its seq back too');
     t.is((await feedPosition(d.fork(), p)).seq, 2);
   });
 
