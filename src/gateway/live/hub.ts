@@ -300,7 +300,8 @@ function iterate<T>(listeners: Listeners<T>, accept: (ev: T) => boolean, opts: I
     if (queue.length > SUBSCRIBER_BUFFER) queue.shift();
     wake?.();
   };
-  // Live events that came while the replay was read, in arrival order (bounded like the queue).
+  // Live events that came while the replay was read, in arrival order; bounded like the queue (a
+  // subscriber SUBSCRIBER_BUFFER events behind loses the oldest, as a slow one always has).
   let held: T[] | undefined = opts.replay ? [] : undefined;
   const listener = (ev: T): void => {
     if (!accept(ev)) return;
