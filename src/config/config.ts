@@ -32,6 +32,8 @@ export const DEFAULT_OPERATION_TIMEOUT_SECONDS = 900;
 export const DEFAULT_TRANSFER_EXPIRY_SECONDS = 86_400;
 /** Seconds a create's `idempotencyKey` answers with what it made, and a change's with its operation; after that the key is free again. */
 export const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 86_400;
+/** Seconds the change feed keeps an event: a subscription's `sinceSeq` older than that must list again (RESYNC_REQUIRED). */
+export const DEFAULT_CHANGE_RETENTION_SECONDS = 86_400;
 
 export interface FlintConfig {
   readonly dataDir: string;
@@ -85,6 +87,8 @@ export interface FlintConfig {
   readonly transferExpirySeconds: number;
   /** Seconds after a create (a change: its operation) during which its `idempotencyKey` replays it; an older key is free again. @default 86400 */
   readonly idempotencyTtlSeconds: number;
+  /** Seconds the change feed keeps an event for subscriptions' `sinceSeq` replays (src/gateway/sweepers/change-retention.ts). @default 86400 */
+  readonly changeRetentionSeconds: number;
   /** Quota limits of projects without limits of their own (src/config/quota-defaults.ts). @default Cinder's */
   readonly quotaDefaults: QuotaLimits;
 }
@@ -113,6 +117,7 @@ export const ENV = {
   FLINT_HEARTBEAT_SECONDS: `seconds between heartbeats (default ${DEFAULT_HEARTBEAT_SECONDS})`,
   FLINT_SCHEDULER_MAX_ATTEMPTS: `pools tried per create (default ${DEFAULT_SCHEDULER_MAX_ATTEMPTS})`,
   FLINT_TRANSFER_EXPIRY_SECONDS: `seconds a volume transfer waits to be accepted before it expires and the volume is AVAILABLE again in its project (default ${DEFAULT_TRANSFER_EXPIRY_SECONDS}, one day)`,
+  FLINT_CHANGE_RETENTION_SECONDS: `seconds the change feed keeps an event, so a subscription with sinceSeq can replay what it missed; an older sinceSeq is RESYNC_REQUIRED (default ${DEFAULT_CHANGE_RETENTION_SECONDS}, one day)`,
   FLINT_IDEMPOTENCY_TTL_SECONDS: `seconds after a create (or a change: update, extend, retype, migrate) during which the same idempotencyKey answers with what it made (its operation); an older key is free again (default ${DEFAULT_IDEMPOTENCY_TTL_SECONDS}, one day)`,
   FLINT_OPERATION_TIMEOUT_SECONDS: `seconds an operation may stay pending or running before the gateway fails it with SERVICE_UNAVAILABLE and moves its resource to an error state (default ${DEFAULT_OPERATION_TIMEOUT_SECONDS})`,
   FLINT_SCHEDULER_WEIGHERS: 'comma-separated weighers with optional multipliers, e.g. CapacityWeigher:1,VolumeNumberWeigher:-1 (default CapacityWeigher)',
@@ -151,6 +156,7 @@ const fileSchema = z
     operationTimeoutSeconds: z.number(),
     transferExpirySeconds: z.number(),
     idempotencyTtlSeconds: z.number(),
+    changeRetentionSeconds: z.number(),
     schedulerWeighers: z.string(),
     logLevel: z.string(),
     introspection: z.boolean(),
@@ -250,6 +256,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const schedulerMaxAttempts = num('FLINT_SCHEDULER_MAX_ATTEMPTS', raw.schedulerMaxAttempts, DEFAULT_SCHEDULER_MAX_ATTEMPTS, 1, 10);
   const operationTimeoutSeconds = num('FLINT_OPERATION_TIMEOUT_SECONDS', raw.operationTimeoutSeconds, DEFAULT_OPERATION_TIMEOUT_SECONDS, 1, 7 * 24 * 3600);
   const transferExpirySeconds = num('FLINT_TRANSFER_EXPIRY_SECONDS', raw.transferExpirySeconds, DEFAULT_TRANSFER_EXPIRY_SECONDS, 1, 365 * 24 * 3600);
+  const changeRetentionSeconds = num('FLINT_CHANGE_RETENTION_SECONDS', raw.changeRetentionSeconds, DEFAULT_CHANGE_RETENTION_SECONDS, 60, 365 * 24 * 3600);
   const idempotencyTtlSeconds = num('FLINT_IDEMPOTENCY_TTL_SECONDS', raw.idempotencyTtlSeconds, DEFAULT_IDEMPOTENCY_TTL_SECONDS, 1, 365 * 24 * 3600);
   const schedulerWeighers = parseWeighers(str('FLINT_SCHEDULER_WEIGHERS', raw.schedulerWeighers) ?? '', problems);
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -307,6 +314,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     operationTimeoutSeconds,
     transferExpirySeconds,
     idempotencyTtlSeconds,
+    changeRetentionSeconds,
     schedulerWeighers,
     logLevel: logLevel!,
     introspection,

@@ -4,7 +4,7 @@
  * (target kind, connection) and the CHAP credentials of its iSCSI export.
  */
 import 'reflect-metadata';
-import { Entity, Index, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { BigIntType, Entity, Index, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 import type { AttachMode, AttachmentStatus, AttachTargetKind } from '../domain/attachment-states.js';
 import type { Connector } from '../domain/connector.js';
 
@@ -39,6 +39,7 @@ export class Attachment {
     | 'requestHash'
     | 'exportRequested'
     | 'version'
+    | 'changeSeq'
     | 'attachedAt'
     | 'detachedAt'
     | 'createdAt'
@@ -66,6 +67,8 @@ export class Attachment {
   @Property({ type: 'string', length: 255, nullable: true }) idempotencyKey: string | null = null;
   @Property({ type: 'string', length: 64, nullable: true }) requestHash: string | null = null;
   @Property({ type: 'integer' }) version: number = 1;
+  /** The seq of its latest change in its project's change feed (see `Volume.changeSeq`). */
+  @Property({ type: new BigIntType('number'), default: 0 }) changeSeq: number = 0;
   @Property({ type: 'datetime', nullable: true }) attachedAt: Date | null = null;
   @Property({ type: 'datetime', nullable: true }) detachedAt: Date | null = null;
   @Property({ type: 'datetime' }) createdAt: Date = new Date();

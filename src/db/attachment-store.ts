@@ -121,6 +121,7 @@ export function toAttachmentView(a: Attachment): AttachmentView {
     connection: (a.connection as AttachmentView['connection']) ?? null,
     chapUsername: a.chapUsername,
     version: a.version,
+    changeSeq: Number(a.changeSeq ?? 0),
     idempotencyKey: a.idempotencyKey,
     attachedAt: a.attachedAt ? new Date(a.attachedAt).toISOString() : null,
     detachedAt: a.detachedAt ? new Date(a.detachedAt).toISOString() : null,

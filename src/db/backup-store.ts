@@ -4,7 +4,7 @@
  * src/node-agent/backup/); this row is what the API knows about it.
  */
 import 'reflect-metadata';
-import { Entity, Index, OptionalProps, PrimaryKey, Property, raw, Unique, type FilterQuery } from '@mikro-orm/core';
+import { BigIntType, Entity, Index, OptionalProps, PrimaryKey, Property, raw, Unique, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import type { BackupStatus } from '../domain/backup-states.js';
 import { keysetPage, type Page, type PageRequest } from './page.js';
@@ -45,6 +45,7 @@ export class Backup {
     | 'idempotencyKey'
     | 'requestHash'
     | 'version'
+    | 'changeSeq'
     | 'createdAt'
     | 'updatedAt'
     | 'deletedAt'
@@ -103,6 +104,8 @@ export class Backup {
   @Property({ type: 'string', length: 255, nullable: true }) idempotencyKey: string | null = null;
   @Property({ type: 'string', length: 64, nullable: true }) requestHash: string | null = null;
   @Property({ type: 'integer' }) version: number = 1;
+  /** The seq of its latest change in its project's change feed (see `Volume.changeSeq`). */
+  @Property({ type: new BigIntType('number'), default: 0 }) changeSeq: number = 0;
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
   @Property({ type: 'datetime' }) updatedAt: Date = new Date();
   @Property({ type: 'datetime', nullable: true }) deletedAt: Date | null = null;
@@ -248,6 +251,7 @@ export function toBackupView(b: Backup): BackupView {
     failReason: b.failReason,
     restoreVolumeId: b.restoreVolumeId,
     version: b.version,
+    changeSeq: Number(b.changeSeq ?? 0),
     idempotencyKey: b.idempotencyKey,
     createdAt: new Date(b.createdAt).toISOString(),
     updatedAt: new Date(b.updatedAt).toISOString(),

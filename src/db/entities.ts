@@ -5,7 +5,7 @@
  */
 import type { OperationKind, OperationResourceType } from '../domain/operations.js';
 import 'reflect-metadata';
-import { Entity, Index, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { BigIntType, Entity, Index, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 import type { VolumeStatus } from '../domain/volume-states.js';
 import type { MigrationStatus } from '../domain/migration.js';
 import type { QuotaOverrides } from '../domain/quotas.js';
@@ -15,6 +15,7 @@ import { Backup } from './backup-store.js';
 import { VolumeTypeAccess } from './volume-type-access.js';
 import { QuotaTypeUsage, QuotaUsage } from './quota-entities.js';
 import { VolumeTransfer } from './transfer-store.js';
+import { ChangeCounter, ChangeEvent } from './change-feed-entities.js';
 
 export type Role = 'admin' | 'member' | 'reader';
 export const ROLES: readonly Role[] = ['admin', 'member', 'reader'];
@@ -67,6 +68,7 @@ export class Volume {
     | 'pendingSizeGiB'
     | 'pendingVolumeType'
     | 'encryptionKey'
+    | 'changeSeq'
     | 'createdAt'
     | 'updatedAt'
     | 'deletedAt';
@@ -109,6 +111,11 @@ export class Volume {
    * data); null for a volume that is not encrypted. Never returned by the API.
    */
   @Property({ type: 'text', nullable: true }) encryptionKey: string | null = null;
+  /**
+   * The seq, in its project's change feed, of the row's latest change: set by the triggers of
+   * change-feed-sql.ts on every insert and update, never by the application.
+   */
+  @Property({ type: new BigIntType('number'), default: 0 }) changeSeq: number = 0;
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
   @Property({ type: 'datetime' }) updatedAt: Date = new Date();
   @Property({ type: 'datetime', nullable: true }) deletedAt: Date | null = null;
@@ -121,7 +128,7 @@ export type SnapshotStatus = 'creating' | 'available' | 'deleting' | 'deleted' |
 @Unique({ properties: ['projectId', 'idempotencyKey'] })
 @Index({ properties: ['projectId', 'createdAt', 'id'] })
 export class Snapshot {
-  [OptionalProps]?: 'description' | 'version' | 'generation' | 'idempotencyKey' | 'requestHash' | 'createdAt' | 'updatedAt' | 'deletedAt';
+  [OptionalProps]?: 'description' | 'version' | 'generation' | 'idempotencyKey' | 'requestHash' | 'changeSeq' | 'createdAt' | 'updatedAt' | 'deletedAt';
   @PrimaryKey({ type: 'string', length: 36 }) id!: string;
   @Property({ type: 'string', length: 36 }) projectId!: string;
   @Index() @Property({ type: 'string', length: 36 }) volumeId!: string;
@@ -135,6 +142,8 @@ export class Snapshot {
   @Property({ type: 'integer', default: 1 }) generation: number = 1;
   @Property({ type: 'string', length: 255, nullable: true }) idempotencyKey: string | null = null;
   @Property({ type: 'string', length: 64, nullable: true }) requestHash: string | null = null;
+  /** The seq of its latest change in its project's change feed (see `Volume.changeSeq`). */
+  @Property({ type: new BigIntType('number'), default: 0 }) changeSeq: number = 0;
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
   @Property({ type: 'datetime' }) updatedAt: Date = new Date();
   @Property({ type: 'datetime', nullable: true }) deletedAt: Date | null = null;
@@ -254,4 +263,4 @@ export class Reservation {
   @Property({ type: 'datetime' }) createdAt: Date = new Date();
 }
 
-export const ENTITIES = [Project, ApiToken, Volume, Snapshot, Operation, UserMessage, VolumeType, PoolAllocation, Reservation, StatusAudit, Attachment, Backup, VolumeTypeAccess, QuotaUsage, QuotaTypeUsage, VolumeTransfer];
+export const ENTITIES = [Project, ApiToken, Volume, Snapshot, Operation, UserMessage, VolumeType, PoolAllocation, Reservation, StatusAudit, Attachment, Backup, VolumeTypeAccess, QuotaUsage, QuotaTypeUsage, VolumeTransfer, ChangeCounter, ChangeEvent];

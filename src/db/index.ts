@@ -21,3 +21,4 @@ export * from './overtaken.js';
 export * from './quota-store.js';
 export * from './quota-entities.js';
 export * from './transfer-store.js';
+export * from './change-feed.js';

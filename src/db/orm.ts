@@ -11,6 +11,7 @@ import type { DatabaseConfig } from '../config/setting-parsers.js';
 import type { Logger } from '../config/logger.js';
 import { ensurePrivateFile, prepareSqliteFile, sqliteFiles, type PermissionNote } from '../config/private-files.js';
 import { ENTITIES } from './entities.js';
+import { ChangeSeqReader } from './change-feed.js';
 import { sqliteMigrations } from './migrations/sqlite/index.js';
 import { postgresqlMigrations } from './migrations/postgresql/index.js';
 
@@ -42,6 +43,8 @@ export async function openDb(cfg: DatabaseConfig, opts: { debug?: boolean; log?:
     allowGlobalContext: false,
     forceUtcTimezone: true,
     discovery: { warnWhenNoEntities: true },
+    // A row the ORM inserts gets its change feed seq from a trigger: read it back (src/db/change-feed.ts).
+    subscribers: [new ChangeSeqReader()],
   };
   let orm: AnyOrm;
   if (cfg.kind === 'sqlite') {

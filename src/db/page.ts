@@ -15,6 +15,11 @@ export interface Page<T> {
   /** Whether rows matching the filter come before the page's first row (at or before `after` when the page is empty). */
   hasPreviousPage: boolean;
   totalCount: number;
+  /**
+   * For lists in the change feed (volumes, snapshots, backups, attachments): the project's
+   * change seq, read before the page; null when the list spans every project (an admin's).
+   */
+  changeSeq?: number | null;
 }
 
 /** A row's place in a list: its creation time and id. */

@@ -103,6 +103,7 @@ export function toSnapshotView(s: Snapshot): SnapshotView {
     sizeGiB: s.sizeGiB,
     status: s.status,
     version: s.version,
+    changeSeq: Number(s.changeSeq ?? 0),
     generation: s.generation,
     idempotencyKey: s.idempotencyKey,
     createdAt: new Date(s.createdAt).toISOString(),

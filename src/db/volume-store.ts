@@ -89,6 +89,7 @@ export function toVolumeView(v: Volume): VolumeView {
     availabilityZone: v.availabilityZone,
     metadata: v.metadata,
     version: v.version,
+    changeSeq: Number(v.changeSeq ?? 0),
     generation: v.generation,
     idempotencyKey: v.idempotencyKey,
     host: v.host,

@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   'SERVICE_UNAVAILABLE',
   'QUERY_TOO_COMPLEX',
   'RATE_LIMITED',
+  'RESYNC_REQUIRED',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -99,6 +100,14 @@ export const ERROR_CODE_MEANINGS: { readonly [C in ErrorCode]: { readonly retrya
     retryable: true,
     description: 'Too many requests, connections or failed authentications. Retryable after `extensions.retryAfterSeconds`.',
   },
+  // No: the events asked for are gone (older than the change feed keeps) or were never this
+  // project's; the same `sinceSeq` is refused again. A new list gives a seq to start from.
+  RESYNC_REQUIRED: {
+    retryable: false,
+    description:
+      'A subscription\'s `sinceSeq` is older than the change feed keeps (FLINT_CHANGE_RETENTION_SECONDS), ahead of the project\'s sequence, or asks for more changes than one replay sends. ' +
+      'Not retryable with that seq: list again and subscribe with the list\'s `changeSeq`.',
+  },
   // No: the cause is unknown (a bug, or a failure on a storage host), and a blind retry repeats
   // it. Also any stored code this API does not know (see `errorCodeOf`).
   INTERNAL: {
@@ -179,6 +188,16 @@ export class BadInputError extends FlintError {
   constructor(problems: readonly string[]) {
     super('BAD_USER_INPUT', problems.join('; '), { details: { problems: [...problems] } });
     this.problems = problems;
+  }
+}
+
+/**
+ * A change feed subscription cannot start from the seq it was given (src/gateway/queries/change-replay.ts):
+ * the client must list again and subscribe with the list's `changeSeq`.
+ */
+export class ResyncRequiredError extends FlintError {
+  constructor(reason: string, details?: Record<string, unknown>) {
+    super('RESYNC_REQUIRED', `${reason}; list again and resubscribe with sinceSeq set to the list's changeSeq.`, { details });
   }
 }
 

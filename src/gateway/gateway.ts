@@ -7,6 +7,7 @@
 import { QuotaMutations } from './mutations/quota.js';
 import { TransferMutations } from './mutations/transfer.js';
 import { startTransferExpiry } from './sweepers/transfer-expiry.js';
+import { startChangeRetention } from './sweepers/change-retention.js';
 import { PoolView, type Bus } from '../bus/index.js';
 import type { FlintConfig } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
@@ -97,7 +98,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     transfers: new TransferMutations({ config, db, bus, live, log }),
     reads: new Reads(db, progressBoard),
     cluster: new ClusterQueries({ db, bus, pools, feed, heartbeatSeconds: config.heartbeatSeconds }),
-    watches: new Watches({ live, volumes, snapshots, attachments, backups }),
+    watches: new Watches({ db, live, volumes, snapshots, attachments, backups }),
   };
   const http = await serveHttp({ config, db, bus, log, schema, ports, limits, tokens });
   const port = http.port;
@@ -107,6 +108,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const deadlines = startDeadlineSweeper(db, live, log, config.operationTimeoutSeconds, bus);
   const transferExpiry = startTransferExpiry(db, live, log, config.transferExpirySeconds);
   const queuedDeletes = startQueuedDeleteSweeper({ db, bus, live, log });
+  const changeRetention = startChangeRetention(db, log, config.changeRetentionSeconds);
   // Backup and migration progress push their operations' deadlines (src/gateway/sweepers/deadline-extender.ts).
   const extender = startDeadlineExtender(db, bus, backupLive, log, config.operationTimeoutSeconds, progressBoard);
   const reconcile = startReconcileResponder(bus, db, log, secrets);
@@ -121,6 +123,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
       await tokens.stop();
       deadlines.stop();
       transferExpiry.stop();
+      changeRetention.stop();
       queuedDeletes.stop();
       extender.stop();
       backupRecovery.stop();

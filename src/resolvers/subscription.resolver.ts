@@ -1,14 +1,21 @@
-import { Arg, ID, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Float, ID, Resolver, Root, Subscription } from 'type-graphql';
 import type { LiveSnapshot, LiveVolume } from '../bus/index.js';
 import type { Context } from './context.js';
-import { VolumeEventTypeEnum } from './types/enums.js';
+import { SnapshotEventTypeEnum, VolumeEventTypeEnum } from './types/enums.js';
 import { VolumeEventObject, VolumeFilter, VolumeObject } from './types/volume.js';
-import { SnapshotObject } from './types/snapshot.js';
+import { SnapshotEventObject, SnapshotFilter, SnapshotObject } from './types/snapshot.js';
 
 interface SubscribeData<A> {
   args: A;
   context: Context;
 }
+
+/** The description of `sinceSeq`, the same on every event subscription of the change feed; `list` names the list query. */
+const sinceSeqDescription = (list: string, many: string) =>
+  `Start from the change feed instead of from now: first the current state of each ${many.slice(0, -1)} of the project changed after this seq, once per ${many.slice(0, -1)} (its latest state, not every step), ` +
+  `in the order of those changes; then the live events, with no gap between. Pass the \`changeSeq\` of \`${list}\` (list, then subscribe). To resume after a disconnect, a seq somewhat below the last event's \`changeSeq\` is safe: live events of different ${many} may arrive out of seq order, and a repeat is harmless. ` +
+  'Events may repeat what the list showed: keep the higher `version`. The feed is per project: an admin must give `filter.projectId`. ' +
+  'RESYNC_REQUIRED when the feed no longer keeps the changes after it (FLINT_CHANGE_RETENTION_SECONDS, one day by default), when it is ahead of the project\'s feed, or when more than 1000 changed: list again and subscribe with the new `changeSeq`.';
 
 @Resolver()
 export class SubscriptionResolver {
@@ -25,14 +32,29 @@ export class SubscriptionResolver {
   @Subscription(() => VolumeEventObject, {
     description:
       'Every volume created, changed or deleted from now on that you may see (your project; all for admins) and that matches the filter, for dashboards. ' +
-      'Sends no initial state: read `volumes` first. Over graphql-ws, like `volumeChanged`.',
-    subscribe: ({ args, context }: SubscribeData<{ filter?: VolumeFilter }>) => context.ports.watches.volumes(context.principal, args.filter),
+      'Sends no initial state: read `volumes` first, then subscribe with `sinceSeq` set to its `changeSeq` to miss nothing in between. Over graphql-ws, like `volumeChanged`.',
+    subscribe: ({ args, context }: SubscribeData<{ filter?: VolumeFilter; sinceSeq?: number | null }>) => context.ports.watches.volumes(context.principal, args.filter, args.sinceSeq),
   })
   volumeEvents(
     @Root() ev: LiveVolume,
     @Arg('filter', () => VolumeFilter, { nullable: true, description: 'Only changes whose volume (after the change) matches all its conditions; default every change.' }) _filter?: VolumeFilter,
+    @Arg('sinceSeq', () => Float, { nullable: true, description: sinceSeqDescription('volumes', 'volumes') }) _sinceSeq?: number,
   ): VolumeEventObject {
     return { type: ev.type as VolumeEventTypeEnum, volume: VolumeObject.fromView(ev.volume) };
+  }
+
+  @Subscription(() => SnapshotEventObject, {
+    description:
+      'Every snapshot created, changed or deleted from now on that you may see (your project; all for admins) and that matches the filter. ' +
+      'Sends no initial state: read `snapshots` first, then subscribe with `sinceSeq` set to its `changeSeq`. Over graphql-ws, like `volumeChanged`.',
+    subscribe: ({ args, context }: SubscribeData<{ filter?: SnapshotFilter; sinceSeq?: number | null }>) => context.ports.watches.snapshots(context.principal, args.filter, args.sinceSeq),
+  })
+  snapshotEvents(
+    @Root() ev: LiveSnapshot,
+    @Arg('filter', () => SnapshotFilter, { nullable: true, description: 'Only changes whose snapshot (after the change) matches all its conditions; default every change.' }) _filter?: SnapshotFilter,
+    @Arg('sinceSeq', () => Float, { nullable: true, description: sinceSeqDescription('snapshots', 'snapshots') }) _sinceSeq?: number,
+  ): SnapshotEventObject {
+    return { type: ev.type as SnapshotEventTypeEnum, snapshot: SnapshotObject.fromView(ev.snapshot) };
   }
 
   @Subscription(() => SnapshotObject, {

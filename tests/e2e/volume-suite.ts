@@ -435,4 +435,31 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
     }
     t.deepEqual(back, [ids.slice(0, 1), ids.slice(1, 3), ids.slice(3)]);
   });
+
+  test.serial('list, then watch from the list\'s changeSeq: a change made while no one listened is replayed, then live ones follow; a seq the feed does not have is RESYNC_REQUIRED', async (t) => {
+    const token = await t.context.cluster.token(`feed-${database}`, 'member');
+    const c = flint(t, token);
+    const { volume } = (await create(t, token, { name: 'feed-1', sizeGiB: 1 })).data!.createVolume;
+    await waitForVolume(c, volume.id, 'AVAILABLE');
+    const listed = (await c.request(VolumesDocument, {})).volumes;
+    const seq = listed.changeSeq!;
+    t.true(Number.isInteger(seq) && seq > 0, `the list's changeSeq (${seq})`);
+    // No subscription is open: only the feed knows about this change.
+    await c.request(UpdateVolumeDocument, { input: { id: volume.id, name: 'feed-renamed' } });
+    const events = EventLog.of(c.subscribe(VolumeEventsDocument, { sinceSeq: seq }), 'volumeEvents from the list', (e) => e.volumeEvents);
+    const replayed = await events.waitFor((e) => e.volume.id === volume.id);
+    t.deepEqual({ type: replayed.type, name: replayed.volume.name }, { type: 'UPDATED', name: 'feed-renamed' });
+    t.true(replayed.volume.changeSeq > seq);
+    const { volume: second } = (await create(t, token, { name: 'feed-2', sizeGiB: 1 })).data!.createVolume;
+    const live = await events.waitFor((e) => e.volume.id === second.id);
+    t.is(live.type, 'CREATED');
+    t.true(live.volume.changeSeq > replayed.volume.changeSeq);
+    t.is(events.values.filter((e) => e.volume.id === volume.id).length, 1, 'the renamed volume once: its replayed state');
+    events.close();
+    const ahead = EventLog.of(c.subscribe(VolumeEventsDocument, { sinceSeq: seq + 1_000_000 }), 'volumeEvents ahead of the feed', (e) => e.volumeEvents);
+    const err = ((await ahead.waitError()) as FlintApiError).errors;
+    t.is(err[0]?.extensions?.code, 'RESYNC_REQUIRED');
+    t.regex(err[0]?.message ?? '', /list again/);
+    await waitForVolume(c, second.id, 'AVAILABLE');
+  });
 }

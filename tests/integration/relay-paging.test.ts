@@ -180,7 +180,9 @@ for (const backend of BACKENDS) {
       t.like((await list(p, { first: 5, after: end })), { rows: [], hasPreviousPage: true, hasNextPage: false });
       t.like((await list(p, { last: 5, before: start })), { rows: [], hasPreviousPage: false, hasNextPage: true });
       const nobody = member();
-      t.deepEqual(await list(nobody, { last: 5 }), { rows: [], hasPreviousPage: false, hasNextPage: false, totalCount: 0 });
+      // A list in the change feed (volumes) also says its project's seq: none yet for a project with no change.
+      const feed = what.startsWith('volumes') ? { changeSeq: 0 } : {};
+      t.deepEqual(await list(nobody, { last: 5 }), { rows: [], hasPreviousPage: false, hasNextPage: false, totalCount: 0, ...feed });
     });
   }
 

@@ -102,6 +102,8 @@ export const attachmentView = z.object({
   connection: connectionData.nullable(),
   chapUsername: z.string().nullable(),
   version: z.number().int(),
+  /** The seq of its latest change in its project's change feed (optional: older gateways did not send it). */
+  changeSeq: z.number().int().optional(),
   /** The key it was created with (optional: older gateways did not send it). */
   idempotencyKey: z.string().nullable().optional(),
   attachedAt: z.string().nullable(),

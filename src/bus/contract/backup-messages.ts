@@ -155,6 +155,8 @@ export const backupView = z.object({
   failReason: z.string().nullable(),
   restoreVolumeId: z.string().nullable(),
   version: z.number().int(),
+  /** The seq of its latest change in its project's change feed (optional: older gateways did not send it). */
+  changeSeq: z.number().int().optional(),
   /** The key it was created with (optional: older gateways and exported records do not have it). */
   idempotencyKey: z.string().nullable().optional(),
   createdAt: z.string(),

@@ -200,6 +200,8 @@ export const volumeView = z.object({
   availabilityZone: z.string(),
   metadata: z.record(z.string(), z.string()),
   version: z.number().int(),
+  /** The seq of its latest change in its project's change feed (optional: older gateways did not send it). */
+  changeSeq: z.number().int().optional(),
   /** Changes to the fields its user sets (src/domain/generation.ts; optional: older gateways did not send it). */
   generation: z.number().int().optional(),
   /** The key it was created with (optional: older gateways did not send it). */
@@ -249,6 +251,8 @@ export const snapshotView = z.object({
   sizeGiB: gib,
   status: z.enum(SNAPSHOT_STATUSES),
   version: z.number().int(),
+  /** The seq of its latest change in its project's change feed (optional: older gateways did not send it). */
+  changeSeq: z.number().int().optional(),
   /** Changes to its name and description (optional: older gateways did not send it). */
   generation: z.number().int().optional(),
   /** The key it was created with (optional: older gateways did not send it). */

@@ -30,6 +30,7 @@ import {
   findOperation,
   findSnapshot,
   findVolume,
+  latestSeqOf,
   toAttachmentView,
   toSnapshotView,
   toVolumeView,
@@ -42,6 +43,7 @@ import {
 } from '../../db/index.js';
 import { ATTACHMENT_KIND, type LiveAttachment } from '../../bus/index.js';
 import { operationEnded } from '../../domain/operations.js';
+import type { ListenOptions } from '../../resolvers/ports/index.js';
 
 /** Message ids a gateway remembers, so that a notice repeated does not show a message twice. @default 1_000 */
 export const SEEN_MESSAGES = 1_000;
@@ -61,9 +63,12 @@ const OPERATION_STAGE: Record<OperationView['status'], number> = { pending: 0, r
 
 type Listeners<T> = Set<(ev: T) => void>;
 
-/** A moved resource as the project it left last saw it: that project's, one version before the move's. */
-function leftView<T extends { projectId: string; version: number }>(view: T, project: string): T {
-  return { ...view, projectId: project, version: view.version - 1 };
+/**
+ * A moved resource as the project it left last saw it: that project's, one version before the
+ * move's, at `changeSeq` (the seq of its DELETED in that project's change feed).
+ */
+export function leftView<T extends { projectId: string; version: number; changeSeq?: number }>(view: T, project: string, changeSeq: number): T {
+  return { ...view, projectId: project, version: view.version - 1, changeSeq };
 }
 
 export class LiveHub {
@@ -101,11 +106,11 @@ export class LiveHub {
     // Kinds this build does not know come from newer gateways: not for our subscribers.
     if (kind === KIND.liveVolume && this.volumes.size > 0) {
       const v = await findVolume(em(), notice.id);
-      if (v && notice.leftProject) emit(this.volumes, { type: 'DELETED', volume: leftView(toVolumeView(v), notice.leftProject) });
+      if (v && notice.leftProject) emit(this.volumes, { type: 'DELETED', volume: leftView(toVolumeView(v), notice.leftProject, await latestSeqOf(em(), notice.leftProject, v.id)) });
       else if (v) emit(this.volumes, { type: eventType(notice, v.status === 'deleted'), volume: toVolumeView(v) });
     } else if (kind === KIND.liveSnapshot && this.snapshots.size > 0) {
       const s = await findSnapshot(em(), notice.id);
-      if (s && notice.leftProject) emit(this.snapshots, { type: 'DELETED', snapshot: leftView(toSnapshotView(s), notice.leftProject) });
+      if (s && notice.leftProject) emit(this.snapshots, { type: 'DELETED', snapshot: leftView(toSnapshotView(s), notice.leftProject, await latestSeqOf(em(), notice.leftProject, s.id)) });
       else if (s) emit(this.snapshots, { type: eventType(notice, s.status === 'deleted'), snapshot: toSnapshotView(s) });
     } else if (kind === KIND.liveOperation && this.operations.size > 0) {
       const o = await findOperation(em(), notice.id);
@@ -159,10 +164,7 @@ export class LiveHub {
   }
 
   /** Attachment events that pass `accept`, like `listen` for volumes (stale versions skipped). */
-  listenAttachments(
-    accept: (ev: LiveAttachment) => boolean,
-    opts: { first?: LiveAttachment; until?: (ev: LiveAttachment) => boolean } = {},
-  ): AsyncIterableIterator<LiveAttachment> {
+  listenAttachments(accept: (ev: LiveAttachment) => boolean, opts: ListenOptions<LiveAttachment> = {}): AsyncIterableIterator<LiveAttachment> {
     return iterate(this.attachments, accept, {
       ...opts,
       key: (ev) => ev.attachment.id,
@@ -180,7 +182,7 @@ export class LiveHub {
    * Breaking out of the loop (or the client leaving) unsubscribes. Stale versions of a
    * volume (arriving after a newer one) are skipped so a subscriber never goes back in time.
    */
-  listen(accept: (ev: LiveVolume) => boolean, opts: { first?: LiveVolume; until?: (ev: LiveVolume) => boolean } = {}): AsyncIterableIterator<LiveVolume> {
+  listen(accept: (ev: LiveVolume) => boolean, opts: ListenOptions<LiveVolume> = {}): AsyncIterableIterator<LiveVolume> {
     return iterate(this.volumes, accept, {
       ...opts,
       key: (ev) => ev.volume.id,
@@ -189,10 +191,7 @@ export class LiveHub {
   }
 
   /** Snapshot events that pass `accept`, like `listen` for volumes (stale versions skipped). */
-  listenSnapshots(
-    accept: (ev: LiveSnapshot) => boolean,
-    opts: { first?: LiveSnapshot; until?: (ev: LiveSnapshot) => boolean } = {},
-  ): AsyncIterableIterator<LiveSnapshot> {
+  listenSnapshots(accept: (ev: LiveSnapshot) => boolean, opts: ListenOptions<LiveSnapshot> = {}): AsyncIterableIterator<LiveSnapshot> {
     return iterate(this.snapshots, accept, {
       ...opts,
       key: (ev) => ev.snapshot.id,
@@ -275,9 +274,7 @@ function emit<T>(listeners: Listeners<T>, ev: T): void {
   for (const l of listeners) l(ev);
 }
 
-interface IterateOptions<T> {
-  first?: T;
-  until?: (ev: T) => boolean;
+interface IterateOptions<T> extends ListenOptions<T> {
   /** Which object an event is about, to drop stale ones with `isStale`. */
   key?: (ev: T) => string;
   isStale?: (ev: T, last: T) => boolean;
@@ -303,11 +300,29 @@ function iterate<T>(listeners: Listeners<T>, accept: (ev: T) => boolean, opts: I
     if (queue.length > SUBSCRIBER_BUFFER) queue.shift();
     wake?.();
   };
+  // Live events that came while the replay was read, in arrival order; bounded like the queue (a
+  // subscriber SUBSCRIBER_BUFFER events behind loses the oldest, as a slow one always has).
+  let held: T[] | undefined = opts.replay ? [] : undefined;
   const listener = (ev: T): void => {
-    if (accept(ev)) push(ev);
+    if (!accept(ev)) return;
+    if (!held) return push(ev);
+    held.push(ev);
+    if (held.length > SUBSCRIBER_BUFFER) held.shift();
   };
   listeners.add(listener);
   if (opts.first) push(opts.first);
+  if (opts.replay) {
+    // The replay's state of a resource is at least as new as any event held for it: the stale check drops those.
+    opts.replay.then(
+      (events) => {
+        for (const ev of events) if (accept(ev)) push(ev);
+        const waiting = held ?? [];
+        held = undefined;
+        for (const ev of waiting) push(ev);
+      },
+      () => finish(),
+    );
+  }
   if (opts.refresh) void opts.refresh().then((ev) => ev !== null && push(ev), () => undefined);
   const finish = (): void => {
     done = true;

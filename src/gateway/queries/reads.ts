@@ -12,6 +12,7 @@ import {
   findSnapshot,
   findVolume,
   findVolumeType,
+  feedPosition,
   listAttachments,
   listAudits,
   listBackups,
@@ -21,8 +22,11 @@ import {
   listVolumes,
   mayUseVolumeType,
   type Db,
+  type Page,
+  type PageRequest,
   type Principal,
 } from '../../db/index.js';
+import type { EntityManager } from '@mikro-orm/knex';
 import { canSee, projectScope, requireAdmin, requirePrincipal } from '../../domain/index.js';
 import type { FoundNode, ListRequest, ReadsPort } from '../../resolvers/ports/index.js';
 import { pageRequest } from './page.js';
@@ -37,6 +41,26 @@ function scoped<F>(p: Principal | null, { filter, ...page }: ListRequest<F>) {
   return { projectId: projectScope(requirePrincipal(p)), ...pageRequest(page), filter: filter ?? ({} as F) };
 }
 
+/**
+ * A list in the change feed: the project's seq, then the page, in that order. A change
+ * committed between the two reads has a larger seq, so a subscription from that seq replays
+ * it (it may also show on the page: the client keeps the higher version); read the other way
+ * round, a change could be on neither. The seq is the caller's project's, or for an admin the
+ * one `filter.projectId` names; none for a list over every project.
+ */
+async function withChangeSeq<F, T>(
+  db: Db,
+  p: Principal | null,
+  r: ListRequest<F>,
+  list: (em: EntityManager, req: PageRequest & { projectId: string | null; filter: F }) => Promise<Page<T>>,
+): Promise<Page<T>> {
+  const req = scoped(p, r);
+  const em = db.fork();
+  const project = req.projectId ?? (req.filter as { projectId?: string | null }).projectId ?? null;
+  const changeSeq = project === null ? null : (await feedPosition(em, project)).seq;
+  return { ...(await list(em, req)), changeSeq };
+}
+
 export class Reads implements ReadsPort {
   /** @param progress the latest progress of work in progress (Operation.progress); none: no operation shows progress. */
   constructor(
@@ -48,10 +72,10 @@ export class Reads implements ReadsPort {
     return this.progress?.of(op) ?? null;
   }
 
-  volumes: List<'volumes'> = async (p, r) => listVolumes(this.db.fork(), scoped(p, r));
-  snapshots: List<'snapshots'> = async (p, r) => listSnapshots(this.db.fork(), scoped(p, r));
-  backups: List<'backups'> = async (p, r) => listBackups(this.db.fork(), scoped(p, r));
-  attachments: List<'attachments'> = async (p, r) => listAttachments(this.db.fork(), scoped(p, r));
+  volumes: List<'volumes'> = async (p, r) => withChangeSeq(this.db, p, r, listVolumes);
+  snapshots: List<'snapshots'> = async (p, r) => withChangeSeq(this.db, p, r, listSnapshots);
+  backups: List<'backups'> = async (p, r) => withChangeSeq(this.db, p, r, listBackups);
+  attachments: List<'attachments'> = async (p, r) => withChangeSeq(this.db, p, r, listAttachments);
   operations: List<'operations'> = async (p, r) => listOperations(this.db.fork(), scoped(p, r));
   messages: List<'messages'> = async (p, r) => listMessages(this.db.fork(), scoped(p, r));
 

@@ -3,12 +3,42 @@
  * filter. A watch of one resource starts with its current state (NOT_FOUND when the caller
  * may not see it) and ends with its last change; a watch of many sends changes from now on.
  */
-import type { LiveMessage, LiveOperation, LiveVolume } from '../../bus/index.js';
-import { toAttachmentView, toBackupView, toSnapshotView, toVolumeView, type Principal } from '../../db/index.js';
-import { canSee, NotFoundError, requirePrincipal } from '../../domain/index.js';
-import type { AttachmentsPort, BackupsPort, LivePort, MessageEventFilter, OperationEventFilter, SnapshotsPort, VolumeEventFilter, VolumesPort, WatchesPort } from '../../resolvers/ports/index.js';
+import type { LiveMessage, LiveOperation, LiveSnapshot, LiveVolume } from '../../bus/index.js';
+import { Snapshot, toAttachmentView, toBackupView, toSnapshotView, toVolumeView, Volume, type Db, type Principal } from '../../db/index.js';
+import { BadInputError, canSee, NotFoundError, requirePrincipal } from '../../domain/index.js';
+import type {
+  AttachmentsPort,
+  BackupsPort,
+  LivePort,
+  MessageEventFilter,
+  OperationEventFilter,
+  SnapshotEventFilter,
+  SnapshotsPort,
+  VolumeEventFilter,
+  VolumesPort,
+  WatchesPort,
+} from '../../resolvers/ports/index.js';
+import { leftView } from '../live/hub.js';
+import { checkSinceSeq, replayChanges, type ReplayKind } from './change-replay.js';
+
+/** How the change feed's replay reads volumes and makes their events. */
+const VOLUME_REPLAY: ReplayKind<Volume, LiveVolume> = {
+  type: 'volume',
+  read: (em, ids) => em.find(Volume, { id: { $in: ids } }, { disableIdentityMap: true }),
+  event: (type, row) => ({ type, volume: toVolumeView(row) }),
+  left: (row, projectId, seq) => ({ type: 'DELETED', volume: leftView(toVolumeView(row), projectId, seq) }),
+};
+
+const SNAPSHOT_REPLAY: ReplayKind<Snapshot, LiveSnapshot> = {
+  type: 'snapshot',
+  read: (em, ids) => em.find(Snapshot, { id: { $in: ids } }, { disableIdentityMap: true }),
+  event: (type, row) => ({ type, snapshot: toSnapshotView(row) }),
+  left: (row, projectId, seq) => ({ type: 'DELETED', snapshot: leftView(toSnapshotView(row), projectId, seq) }),
+};
 
 export interface WatchesDeps {
+  /** The change feed's log, for the replays of `sinceSeq`. */
+  db: Db;
   live: LivePort;
   volumes: Pick<VolumesPort, 'visible' | 'operation'>;
   snapshots: Pick<SnapshotsPort, 'visible'>;
@@ -24,6 +54,46 @@ export function volumeEventMatches(filter: VolumeEventFilter | null | undefined,
   if (filter.availabilityZone != null && filter.availabilityZone !== ev.volume.availabilityZone) return false;
   if (filter.projectId != null && filter.projectId !== ev.volume.projectId) return false;
   return true;
+}
+
+/** Whether a snapshot event matches the filter (by the snapshot after the change). */
+export function snapshotEventMatches(filter: SnapshotEventFilter | null | undefined, ev: LiveSnapshot): boolean {
+  if (!filter) return true;
+  if (filter.status?.length && !filter.status.includes(ev.snapshot.status)) return false;
+  if (filter.volumeId != null && filter.volumeId !== ev.snapshot.volumeId) return false;
+  if (filter.name != null && filter.name !== ev.snapshot.name) return false;
+  if (filter.projectId != null && filter.projectId !== ev.snapshot.projectId) return false;
+  return true;
+}
+
+/**
+ * The project whose change feed a `sinceSeq` is in: the caller's own, or for an admin (who
+ * otherwise follows every project) the one `filter.projectId` names.
+ */
+function feedProject(p: Principal, filterProjectId: string | null | undefined, subscription: string): string {
+  if (p.role !== 'admin') return p.projectId;
+  if (!filterProjectId) throw new BadInputError([`an admin's ${subscription}(sinceSeq:) needs filter.projectId: the change feed and its seq are per project`]);
+  return filterProjectId;
+}
+
+/**
+ * A listener started with a replay: `listen` is in place before `read` reads the log, and
+ * holds the live events that arrive meanwhile behind the replay. A failed read (RESYNC_REQUIRED)
+ * ends the listener and is the subscription's error.
+ */
+async function withReplay<T>(listen: (replay: Promise<readonly T[]>) => AsyncIterableIterator<T>, read: () => Promise<T[]>): Promise<AsyncIterableIterator<T>> {
+  let settle!: { resolve: (evs: readonly T[]) => void; reject: (err: unknown) => void };
+  const replay = new Promise<readonly T[]>((resolve, reject) => (settle = { resolve, reject }));
+  replay.catch(() => undefined);
+  const it = listen(replay);
+  try {
+    settle.resolve(await read());
+  } catch (err) {
+    settle.reject(err);
+    await it.return?.();
+    throw err;
+  }
+  return it;
 }
 
 export function operationEventMatches(filter: OperationEventFilter | null | undefined, ev: LiveOperation): boolean {
@@ -54,9 +124,31 @@ export class Watches implements WatchesPort {
     });
   }
 
-  volumes(principal: Principal | null, filter?: VolumeEventFilter | null) {
+  async volumes(principal: Principal | null, filter?: VolumeEventFilter | null, sinceSeq?: number | null) {
     const p = requirePrincipal(principal);
-    return this.deps.live.listen((ev) => canSee(p, ev.volume.projectId) && volumeEventMatches(filter, ev));
+    const accept = (ev: LiveVolume) => canSee(p, ev.volume.projectId) && volumeEventMatches(filter, ev);
+    if (sinceSeq === undefined || sinceSeq === null) return this.deps.live.listen(accept);
+    checkSinceSeq(sinceSeq);
+    const project = feedProject(p, filter?.projectId, 'volumeEvents');
+    // Live events of that project only, and none the client had at its seq.
+    const live = (ev: LiveVolume) => accept(ev) && ev.volume.projectId === project && (ev.volume.changeSeq ?? Infinity) > sinceSeq;
+    return withReplay(
+      (replay) => this.deps.live.listen(live, { replay }),
+      () => replayChanges(this.deps.db, project, sinceSeq, VOLUME_REPLAY),
+    );
+  }
+
+  async snapshots(principal: Principal | null, filter?: SnapshotEventFilter | null, sinceSeq?: number | null) {
+    const p = requirePrincipal(principal);
+    const accept = (ev: LiveSnapshot) => canSee(p, ev.snapshot.projectId) && snapshotEventMatches(filter, ev);
+    if (sinceSeq === undefined || sinceSeq === null) return this.deps.live.listenSnapshots(accept);
+    checkSinceSeq(sinceSeq);
+    const project = feedProject(p, filter?.projectId, 'snapshotEvents');
+    const live = (ev: LiveSnapshot) => accept(ev) && ev.snapshot.projectId === project && (ev.snapshot.changeSeq ?? Infinity) > sinceSeq;
+    return withReplay(
+      (replay) => this.deps.live.listenSnapshots(live, { replay }),
+      () => replayChanges(this.deps.db, project, sinceSeq, SNAPSHOT_REPLAY),
+    );
   }
 
   async snapshot(principal: Principal | null, id: string) {

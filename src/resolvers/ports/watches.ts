@@ -14,6 +14,14 @@ export interface VolumeEventFilter {
   projectId?: string | null;
 }
 
+/** Conditions on a snapshot after its change; absent ones match anything. */
+export interface SnapshotEventFilter {
+  status?: readonly string[] | null;
+  volumeId?: string | null;
+  name?: string | null;
+  projectId?: string | null;
+}
+
 export interface OperationEventFilter {
   status?: readonly string[] | null;
   kind?: string | null;
@@ -28,8 +36,15 @@ export interface MessageEventFilter {
 export interface WatchesPort {
   /** One volume: as it is now, then every change until it is DELETED. NOT_FOUND when the caller may not see it. */
   volume(p: Principal | null, id: string): Promise<AsyncIterableIterator<LiveVolume>>;
-  /** Every change of a volume the caller may see that matches, from now on. */
-  volumes(p: Principal | null, filter?: VolumeEventFilter | null): AsyncIterableIterator<LiveVolume>;
+  /**
+   * Every change of a volume the caller may see that matches, from now on; with `sinceSeq`,
+   * first the current state of each volume of the project changed after that seq (the change
+   * feed's replay), then the live ones, without a gap. RESYNC_REQUIRED when the feed cannot
+   * replay from it; BAD_USER_INPUT for a bad seq, or an admin's without `filter.projectId`.
+   */
+  volumes(p: Principal | null, filter?: VolumeEventFilter | null, sinceSeq?: number | null): Promise<AsyncIterableIterator<LiveVolume>>;
+  /** As `volumes`, for snapshots. */
+  snapshots(p: Principal | null, filter?: SnapshotEventFilter | null, sinceSeq?: number | null): Promise<AsyncIterableIterator<LiveSnapshot>>;
   /** One snapshot: as it is now, then every change until it is DELETED. */
   snapshot(p: Principal | null, id: string): Promise<AsyncIterableIterator<LiveSnapshot>>;
   /** One attachment: as it is now, then every change until it is DETACHED. */

@@ -1,4 +1,4 @@
-import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import type { AttachmentView } from '../../bus/index.js';
 import { toAttachmentView, type Attachment } from '../../db/index.js';
 import { Node } from './node.js';
@@ -224,6 +224,13 @@ export class AttachmentObject extends Node {
   @Field(() => Int, { description: 'Starts at 1 and grows by one on every change.' })
   version!: number;
 
+  @Field(() => Float, {
+    description:
+      'The seq of its latest change in its project\'s change feed (an integer, exact to 2^53; Float because it can pass GraphQL\'s 32-bit Int). ' +
+      'Compare it with a list\'s `changeSeq`.',
+  })
+  changeSeq!: number;
+
   @Field(() => String, { nullable: true, description: 'The `idempotencyKey` it was created with, so a tool can find what its key made; null when none was given, or once the key expired (FLINT_IDEMPOTENCY_TTL_SECONDS after the create, one day by default) and was given to a new create.' })
   idempotencyKey!: string | null;
 
@@ -254,6 +261,7 @@ export class AttachmentObject extends Node {
       targetKind: v.targetKind as TargetKindEnum,
       connector: v.connector,
       version: v.version,
+      changeSeq: v.changeSeq ?? 0,
       idempotencyKey: v.idempotencyKey ?? null,
       attachedAt: v.attachedAt ? new Date(v.attachedAt) : null,
       detachedAt: v.detachedAt ? new Date(v.detachedAt) : null,
@@ -301,7 +309,7 @@ function nbdTlsData(tls: { caCertificate: string; clientCertificateRequired: boo
   return { tls: true, tlsCaCertificate: tls.caCertificate, tlsClientCertificateRequired: tls.clientCertificateRequired };
 }
 
-const attachmentPage = relayConnection(AttachmentObject, { name: 'Attachment', one: 'attachment', many: 'attachments', order: 'oldest first' });
+const attachmentPage = relayConnection(AttachmentObject, { name: 'Attachment', one: 'attachment', many: 'attachments', order: 'oldest first', changeFeed: true });
 export const AttachmentConnection = attachmentPage.Connection;
 export type AttachmentConnection = InstanceType<typeof AttachmentConnection>;
 

@@ -170,6 +170,13 @@ export class BackupObject extends Node {
   @Field(() => Int, { description: 'Starts at 1 and grows by one on every change; pass it as `expectedVersion` to change only what you read.' })
   version!: number;
 
+  @Field(() => Float, {
+    description:
+      'The seq of its latest change in its project\'s change feed (an integer, exact to 2^53; Float because it can pass GraphQL\'s 32-bit Int). ' +
+      'Compare it with a list\'s `changeSeq`.',
+  })
+  changeSeq!: number;
+
   @Field(() => String, { nullable: true, description: 'The `idempotencyKey` it was created with, so a tool can find what its key made; null when none was given, or once the key expired (FLINT_IDEMPOTENCY_TTL_SECONDS after the create, one day by default) and was given to a new create.' })
   idempotencyKey!: string | null;
 
@@ -212,6 +219,7 @@ export class BackupObject extends Node {
       codec: v.codec,
       restoreVolumeId: v.restoreVolumeId,
       version: v.version,
+      changeSeq: v.changeSeq ?? 0,
       idempotencyKey: v.idempotencyKey ?? null,
       createdAt: new Date(v.createdAt),
       updatedAt: new Date(v.updatedAt),
@@ -253,7 +261,7 @@ export class BackupProgressObject {
   at!: Date;
 }
 
-const backupPage = relayConnection(BackupObject, { name: 'Backup', one: 'backup', many: 'backups', order: 'oldest first' });
+const backupPage = relayConnection(BackupObject, { name: 'Backup', one: 'backup', many: 'backups', order: 'oldest first', changeFeed: true });
 export const BackupConnection = backupPage.Connection;
 export type BackupConnection = InstanceType<typeof BackupConnection>;
 

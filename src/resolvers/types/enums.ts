@@ -106,6 +106,21 @@ registerEnumType(VolumeEventTypeEnum, {
   },
 });
 
+export enum SnapshotEventTypeEnum {
+  CREATED = 'CREATED',
+  UPDATED = 'UPDATED',
+  DELETED = 'DELETED',
+}
+registerEnumType(SnapshotEventTypeEnum, {
+  name: 'SnapshotEventType',
+  description: 'What happened to a snapshot, in `snapshotEvents`.',
+  valuesConfig: {
+    CREATED: { description: 'A snapshot was requested (`createSnapshot`; it is CREATING), or came into your project with its volume (an accepted transfer).' },
+    UPDATED: { description: 'Anything else changed: status, name or description.' },
+    DELETED: { description: 'The snapshot reached DELETED, or left your project with its volume (a transfer); no event about it follows.' },
+  },
+});
+
 export enum RoleEnum {
   ADMIN = 'admin',
   MEMBER = 'member',

@@ -8,7 +8,7 @@
  * A cursor is the (createdAt, id) of a row, the keyset the stores page by (src/db/page.ts),
  * as base64url JSON.
  */
-import { Field, Int, ObjectType, type ClassType } from 'type-graphql';
+import { Field, Float, Int, ObjectType, type ClassType } from 'type-graphql';
 import type { Keyset, Page } from '../../db/index.js';
 import { findUnsafeChar } from '../../domain/index.js';
 
@@ -46,6 +46,11 @@ export interface RelayNames {
   many: string;
   /** The list's order in words: `oldest first`. */
   order: string;
+  /**
+   * The subscription that follows the list's changes from its `changeSeq` (`volumeEvents`), or
+   * `true` when there is none yet; absent: the list is not in the change feed (no `changeSeq`).
+   */
+  changeFeed?: string | true;
 }
 
 export interface Edge<T> {
@@ -57,6 +62,7 @@ export interface Connection<T> {
   edges: Edge<T>[];
   pageInfo: PageInfo;
   totalCount: number;
+  changeSeq?: number | null;
 }
 
 /** The Edge and Connection object types of `Item` (call once per type, at module level). */
@@ -83,6 +89,22 @@ export function relayConnection<T extends object>(Item: ClassType<T>, names: Rel
 
     @Field(() => Int, { description: `${capitalised} matching the filter, over all pages.` })
     totalCount!: number;
+
+    /** A field only of the lists in the change feed (`changeFeed`, below). */
+    changeSeq?: number | null;
+  }
+
+  if (names.changeFeed) {
+    const follow =
+      names.changeFeed === true
+        ? 'Items already on this page may show again in a later event: keep the higher `version`.'
+        : `Subscribe to \`${names.changeFeed}(sinceSeq: changeSeq)\` to get every change after it without a gap; items already on this page may show again: keep the higher \`version\`.`;
+    Field(() => Float, {
+      nullable: true,
+      description:
+        `The project's change feed seq, read just before this page: every change up to it shows on the page. ${follow} ` +
+        'Null for a list over every project (an admin\'s without `filter.projectId`): the feed is per project. An integer, exact to 2^53 (Float because it can pass GraphQL\'s 32-bit Int).',
+    })(ItemConnection.prototype, 'changeSeq');
   }
 
   return { Edge: ItemEdge, Connection: ItemConnection };
@@ -109,5 +131,5 @@ export function decodeCursor(cursor: string): Keyset | null {
 export function connectionOf<Row extends { createdAt: Date | string; id: string }, T>(page: Page<Row>, node: (row: Row) => T): Connection<T> {
   const edges = page.rows.map((row) => ({ node: node(row), cursor: encodeCursor(row.createdAt, row.id) }));
   const pageInfo = { hasNextPage: page.hasNextPage, hasPreviousPage: page.hasPreviousPage, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null };
-  return { edges, pageInfo, totalCount: page.totalCount };
+  return { edges, pageInfo, totalCount: page.totalCount, ...(page.changeSeq !== undefined ? { changeSeq: page.changeSeq } : {}) };
 }

@@ -1,9 +1,9 @@
-import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
 import type { SnapshotView } from '../../bus/index.js';
 import type { Snapshot } from '../../db/index.js';
 import { toSnapshotView } from '../../db/index.js';
 import { Node } from './node.js';
-import { SnapshotStatusEnum } from './enums.js';
+import { SnapshotEventTypeEnum, SnapshotStatusEnum } from './enums.js';
 import { relayConnection } from './relay.js';
 
 @ObjectType('Snapshot', {
@@ -37,6 +37,13 @@ export class SnapshotObject extends Node {
   })
   generation!: number;
 
+  @Field(() => Float, {
+    description:
+      'The seq of its latest change in its project\'s change feed (an integer, exact to 2^53; Float because it can pass GraphQL\'s 32-bit Int). ' +
+      'Compare it with a list\'s `changeSeq`; see `snapshotEvents(sinceSeq:)`.',
+  })
+  changeSeq!: number;
+
   @Field(() => String, { nullable: true, description: 'The `idempotencyKey` it was created with, so a tool can find what its key made; null when none was given, or once the key expired (FLINT_IDEMPOTENCY_TTL_SECONDS after the create, one day by default) and was given to a new create.' })
   idempotencyKey!: string | null;
 
@@ -58,6 +65,7 @@ export class SnapshotObject extends Node {
       sizeGiB: v.sizeGiB,
       volumeId: v.volumeId,
       version: v.version,
+      changeSeq: v.changeSeq ?? 0,
       generation: v.generation ?? 1,
       idempotencyKey: v.idempotencyKey ?? null,
       createdAt: new Date(v.createdAt),
@@ -71,7 +79,7 @@ export class SnapshotObject extends Node {
   }
 }
 
-const snapshotPage = relayConnection(SnapshotObject, { name: 'Snapshot', one: 'snapshot', many: 'snapshots', order: 'oldest first' });
+const snapshotPage = relayConnection(SnapshotObject, { name: 'Snapshot', one: 'snapshot', many: 'snapshots', order: 'oldest first', changeFeed: 'snapshotEvents' });
 export const SnapshotConnection = snapshotPage.Connection;
 export type SnapshotConnection = InstanceType<typeof SnapshotConnection>;
 
@@ -92,4 +100,13 @@ export class SnapshotFilter {
       'Only snapshots of this project (admins: any project). For other tokens it only narrows their own project: another project\'s id matches nothing (no error, as for the other conditions).',
   })
   projectId?: string;
+}
+
+@ObjectType('SnapshotEvent', { description: 'A change of a snapshot, as `snapshotEvents` sends it.' })
+export class SnapshotEventObject {
+  @Field(() => SnapshotEventTypeEnum, { description: 'CREATED, UPDATED or DELETED.' })
+  type!: SnapshotEventTypeEnum;
+
+  @Field(() => SnapshotObject, { description: 'The snapshot after the change (in a replay: as it is now).' })
+  snapshot!: SnapshotObject;
 }

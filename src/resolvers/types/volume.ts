@@ -1,5 +1,5 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
-import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
 import type { VolumeView } from '../../bus/index.js';
 import type { Volume } from '../../db/index.js';
 import { toVolumeView } from '../../db/index.js';
@@ -47,6 +47,13 @@ export class VolumeObject extends Node {
       'like Kubernetes\' metadata.generation; `version` grows on every change, status moves included. Compare it with the generation you last applied to tell your changes from the volume\'s own life.',
   })
   generation!: number;
+
+  @Field(() => Float, {
+    description:
+      'The seq of its latest change in its project\'s change feed (an integer, exact to 2^53; Float because it can pass GraphQL\'s 32-bit Int). ' +
+      'Compare it with a list\'s `changeSeq`; see `volumeEvents(sinceSeq:)`.',
+  })
+  changeSeq!: number;
 
   @Field(() => String, { nullable: true, description: 'The `idempotencyKey` it was created with, so a tool can find what its key made; null when none was given, or once the key expired (FLINT_IDEMPOTENCY_TTL_SECONDS after the create, one day by default) and was given to a new create.' })
   idempotencyKey!: string | null;
@@ -97,6 +104,7 @@ export class VolumeObject extends Node {
       availabilityZone: v.availabilityZone,
       metadata: v.metadata,
       version: v.version,
+      changeSeq: v.changeSeq ?? 0,
       generation: v.generation ?? 1,
       idempotencyKey: v.idempotencyKey ?? null,
       snapshotId: v.snapshotId ?? null,
@@ -117,7 +125,7 @@ export class VolumeObject extends Node {
   }
 }
 
-const volumePage = relayConnection(VolumeObject, { name: 'Volume', one: 'volume', many: 'volumes', order: 'oldest first' });
+const volumePage = relayConnection(VolumeObject, { name: 'Volume', one: 'volume', many: 'volumes', order: 'oldest first', changeFeed: 'volumeEvents' });
 export const VolumeConnection = volumePage.Connection;
 export type VolumeConnection = InstanceType<typeof VolumeConnection>;
 
@@ -145,6 +153,6 @@ export class VolumeEventObject {
   @Field(() => VolumeEventTypeEnum, { description: 'CREATED, UPDATED or DELETED.' })
   type!: VolumeEventTypeEnum;
 
-  @Field(() => VolumeObject, { description: 'The volume after the change.' })
+  @Field(() => VolumeObject, { description: 'The volume after the change (in a replay: as it is now).' })
   volume!: VolumeObject;
 }

@@ -81,6 +81,7 @@ test('with an empty environment every setting has its default', (t) => {
     natsAuth: { insecure: false },
     transferExpirySeconds: 86_400,
     idempotencyTtlSeconds: 86_400,
+    changeRetentionSeconds: 86_400,
     quotaDefaults: { volumes: 10, gigabytes: 1000, snapshots: 10, backups: 10, backupGigabytes: 1000, perVolumeGigabytes: -1, volumeTypes: {} },
   } satisfies FlintConfig);
 });

@@ -45,6 +45,7 @@ const RETRYABLE: Record<ErrorCode, boolean> = {
   SERVICE_UNAVAILABLE: true,
   QUERY_TOO_COMPLEX: false,
   RATE_LIMITED: true,
+  RESYNC_REQUIRED: false,
   INTERNAL: false,
 };
 

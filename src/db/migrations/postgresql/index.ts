@@ -9,6 +9,7 @@ import { Migration20261206115736 } from './Migration20261206115736.js';
 import { Migration20261206120741 } from './Migration20261206120741.js';
 import { Migration20261206123311 } from './Migration20261206123311.js';
 import { Migration20261206182022 } from './Migration20261206182022.js';
+import { Migration20261206213153 } from './Migration20261206213153.js';
 import { Migration20261206213436 } from './Migration20261206213436.js';
 
 export const postgresqlMigrations = [
@@ -22,5 +23,6 @@ export const postgresqlMigrations = [
   { name: 'Migration20261206120741', class: Migration20261206120741 },
   { name: 'Migration20261206123311', class: Migration20261206123311 },
   { name: 'Migration20261206182022', class: Migration20261206182022 },
+  { name: 'Migration20261206213153', class: Migration20261206213153 },
   { name: 'Migration20261206213436', class: Migration20261206213436 },
 ];

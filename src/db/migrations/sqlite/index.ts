@@ -9,6 +9,7 @@ import { Migration20261206115736 } from './Migration20261206115736.js';
 import { Migration20261206120740 } from './Migration20261206120740.js';
 import { Migration20261206123311 } from './Migration20261206123311.js';
 import { Migration20261206182022 } from './Migration20261206182022.js';
+import { Migration20261206213152 } from './Migration20261206213152.js';
 import { Migration20261206213435 } from './Migration20261206213435.js';
 
 export const sqliteMigrations = [
@@ -22,5 +23,6 @@ export const sqliteMigrations = [
   { name: 'Migration20261206120740', class: Migration20261206120740 },
   { name: 'Migration20261206123311', class: Migration20261206123311 },
   { name: 'Migration20261206182022', class: Migration20261206182022 },
+  { name: 'Migration20261206213152', class: Migration20261206213152 },
   { name: 'Migration20261206213435', class: Migration20261206213435 },
 ];
