@@ -84,11 +84,11 @@ function unknownKeyMessage(path: readonly Key[], key: string): string {
  */
 export function parseStackFile(file: string, text: string): Stack {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines });
   if (doc.errors.length) {
     throw new StackFileError(
       file,
-      doc.errors.map((e) => ({ line: e.linePos?.[0].line ?? null, col: e.linePos?.[0].col ?? null, path: '', message: e.message.split('\n')[0]! })),
+      doc.errors.map((e) => ({ line: e.linePos?.[0].line ?? null, col: e.linePos?.[0].col ?? null, path: '', message: e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '') })),
     );
   }
   const result = stackFileSchema.safeParse(doc.toJS() ?? {});
