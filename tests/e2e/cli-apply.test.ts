@@ -8,8 +8,8 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
-import { OperationsDocument, StackVolumesDocument, VolumeDocument, type FlintClient } from '../../src/client/index.js';
-import { labelsFor, NAME_LABEL, STACK_LABEL } from '../../src/provider/index.js';
+import { CreateVolumeDocument, OperationsDocument, StackVolumesDocument, VolumeDocument, type FlintClient } from '../../src/client/index.js';
+import { createInput, createKey, desiredVolumes, labelsFor, NAME_LABEL, parseStackFile as readStack, STACK_LABEL } from '../../src/provider/index.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { FLINT_BIN, runFlint, type Run } from '../helpers/flint-cli.js';
 import { noProcessesLeft, processMarker } from '../helpers/processes.js';
@@ -192,6 +192,15 @@ test.serial('two applies of one stack at once end with one volume per name', asy
   t.is(two.status, 0, two.stderr);
   const volumes = await stackVolumes(t, 'twin');
   t.deepEqual(volumes.map((v) => v.metadata[NAME_LABEL]).sort(), ['a', 'b']);
+
+  // Whichever apply lost the race (by reading late, or by sending the same key), a create of
+  // the same volume with the key apply derives answers with the volume already made.
+  const desired = desiredVolumes(readStack('twin.yaml', 'stack: twin\nvolumes:\n  a:\n    sizeGiB: 1\n  b:\n    sizeGiB: 1\n'))[0]!;
+  const input = createInput(desired);
+  const a = volumes.find((v) => v.metadata[NAME_LABEL] === 'a')!;
+  t.is(a.idempotencyKey, createKey('twin', 'a', input));
+  const { createVolume } = await t.context.sdk.request(CreateVolumeDocument, { input: { ...input, idempotencyKey: createKey('twin', 'a', input) } });
+  t.is(createVolume.volume.id, a.id);
 });
 
 test.after.always('no process is left behind', noProcessesLeft);
