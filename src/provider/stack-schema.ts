@@ -3,7 +3,7 @@
  * (src/domain/resources/volume.ts), so a stack file meets the limits the API checks. Pure.
  */
 import { z } from 'zod';
-import { LIMITS } from '../domain/volume-input.js';
+import { LIMITS } from '../domain/index.js';
 import { rulesOf, VOLUME_FIELDS, VOLUME_MODEL } from '../domain/resources/index.js';
 import { labelsFor, RESERVED_PREFIX } from './labels.js';
 

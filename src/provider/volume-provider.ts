@@ -136,12 +136,19 @@ export class VolumeProvider {
   /**
    * Changes `fields` of `actual` in place, by mutation: updateVolume (name, description,
    * metadata) first, then extendVolume, then retypeVolume (ON_DEMAND: it may move to a pool
-   * of the new type), each awaited. The first is conditional on the version the plan read;
-   * each later one on the version the one before left.
+   * of the new type), each awaited. The first is conditional on the version the plan read
+   * (or, for a volume still CREATING, the one its create ends with); each later one on the
+   * version the one before left.
    * @throws ProviderError CONFLICT when the volume changed since it was read (nothing is overwritten).
    */
   async update(resource: string, actual: ActualVolume, fields: readonly FieldChange[]): Promise<ActualVolume> {
     let version = actual.version;
+    if (actual.status === 'CREATING') {
+      // Its create is still running (an apply stopped half-way made it): no change starts from CREATING.
+      this.report(`volume.${resource}: waiting for its create to end`);
+      const created = await this.client.waitForVolume(actual.id, (v) => v.status !== 'CREATING', this.timeoutMs);
+      version = created.version;
+    }
     const by = (mutation: string) => fields.filter((f) => f.mutation === mutation);
     const step = async (what: string, run: (expectedVersion: number) => Promise<OperationFieldsFragment | null>) => {
       try {

@@ -55,6 +55,10 @@ function fakeClient(answer: (doc: string, vars: Record<string, unknown>) => unkn
       if (a instanceof Error) throw a;
       return a;
     },
+    async waitForVolume(id: string) {
+      sent.push(['waitForVolume', { id }]);
+      return { ...VOLUME, version: 4 };
+    },
     async waitForOperation(id: string) {
       return { id, kind: 'create_volume', status: 'SUCCEEDED', error: null };
     },
@@ -130,4 +134,21 @@ test('the stack is read from the token\'s own project, every page, keeping its l
       { first: 500, after: 'c1', filter: { projectId: 'p-1' } },
     ],
   );
+});
+
+test('an update of a volume still CREATING (an apply stopped half-way) waits for its create, then uses the version it ends with', async (t) => {
+  const { client, sent } = fakeClient((doc) => {
+    if (doc === 'update') return { updateVolume: { volume: VOLUME, operation: null } };
+    if (doc === 'volume') return { volume: { ...VOLUME, version: 5 } };
+    return new Error(doc);
+  });
+  const lines: string[] = [];
+  const creating = { ...VOLUME, status: 'CREATING', version: 1, metadata: labelsFor('web', 'db') };
+  await new VolumeProvider(client, { report: (l) => lines.push(l) }).update('db', creating, [{ field: 'description', from: null, to: 'x', mutation: 'updateVolume' }]);
+  t.deepEqual(
+    sent.map(([d]) => d),
+    ['waitForVolume', 'update', 'volume', 'volume'],
+  );
+  t.is((sent[1]![1].input as { expectedVersion: number }).expectedVersion, 4);
+  t.deepEqual(lines, ['volume.db: waiting for its create to end']);
 });
