@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { flintVersion } from '../config/version.js';
-import { exitUsageErrorsWith2, registerApiCommands } from './commands/index.js';
+import { exitUsageErrorsWith2, registerApiCommands, stackFileArgs } from './commands/index.js';
 
 const roles = () => import('./roles.js');
 
@@ -79,7 +79,7 @@ program
 registerApiCommands(program);
 exitUsageErrorsWith2(program);
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+program.parseAsync(stackFileArgs(process.argv)).catch((err: unknown) => {
   process.stderr.write(`flint: ${err instanceof Error ? err.message : String(err)}\n`);
   // A configuration problem found while starting (e.g. NATS refused the role's credentials) exits 2.
   const code = (err as { exitCode?: unknown } | null)?.exitCode;

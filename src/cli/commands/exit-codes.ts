@@ -28,6 +28,7 @@ Exit codes of the API commands (volume, snapshot, pool, service, volume-type, op
   3  not authenticated or not allowed (UNAUTHENTICATED, FORBIDDEN)
   4  not found (NOT_FOUND)
   5  could not reach the gateway (NETWORK)
+flint plan --detailed-exitcode exits 2 when the plan has changes, 0 when it has none.
 
 Connection: --url or FLINT_URL, --token or FLINT_TOKEN; without a token, the one in
 $FLINT_DATA_DIR/admin-token (./.flint/admin-token by default) is used when readable.`;

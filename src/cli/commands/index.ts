@@ -11,8 +11,10 @@ import { registerAttachmentCommands } from './attachment.js';
 import { registerBackupCommands } from './backup.js';
 import { registerVolumeCommands } from './volume.js';
 import { registerQuotaCommands } from './quota.js';
+import { registerStackCommands } from './stack.js';
 
 export { EXIT, exitCodeFor } from './exit-codes.js';
+export { stackFileArgs } from './stack-args.js';
 
 /** Adds the global options, the API commands and the exit codes to `flint --help`. */
 export function registerApiCommands(program: Command): void {
@@ -23,6 +25,7 @@ export function registerApiCommands(program: Command): void {
   registerBackupCommands(program);
   registerClusterCommands(program);
   registerQuotaCommands(program);
+  registerStackCommands(program);
   program.addHelpText('after', EXIT_CODES_HELP);
 }
 
