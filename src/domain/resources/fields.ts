@@ -18,4 +18,5 @@ export const commonComputed = {
   version: computed(z.number().int().min(1), 'Grows on every change, status moves included; give it as `expectedVersion` to change only what you read.'),
   createdAt: computed(z.iso.datetime(), 'When it was made.'),
   updatedAt: computed(z.iso.datetime(), 'When it last changed.'),
+  changeSeq: computed(z.number().int().min(0), "The seq of its latest change in its project's change feed; subscribe with a list's changeSeq as sinceSeq to miss nothing."),
 };

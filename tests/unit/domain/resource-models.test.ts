@@ -93,6 +93,7 @@ test('the volume fields validate a volume as the API returns it, and say which f
     version: 3,
     createdAt: '2026-12-06T10:00:00.000Z',
     updatedAt: '2026-12-06T10:00:01.000Z',
+    changeSeq: 42,
     name: 'db',
     description: null,
     metadata: { purpose: 'db' },
