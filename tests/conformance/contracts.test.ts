@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import anyTest, { type TestFn } from 'ava';
-import { OperationChangedDocument, VolumeChangedDocument, type FlintApiError } from '../../src/client/index.js';
+import { OperationChangedDocument, VolumeChangedDocument, VolumeEventsDocument, type FlintApiError } from '../../src/client/index.js';
 import { ERROR_CODES } from '../../src/domain/errors.js';
 import { startCluster } from '../helpers/cluster.js';
 import { noProcessesLeft } from '../helpers/processes.js';
@@ -558,12 +558,18 @@ async function inputFieldsOf(t: T, mutation: string): Promise<string[]> {
   return input.__type.inputFields.map((f) => f.name);
 }
 
+/**
+ * A change's `idempotencyKey` keys that request (a retry answers with its operation); it does
+ * not set the resource's `idempotencyKey`, which stays the create's.
+ */
+const REQUEST_KEY = 'idempotencyKey';
+
 test.serial('Terraform plan (ForceNew / immutable): every createOnly field of volume.schema.json is absent from every input that changes a volume', async (t) => {
   const createOnly = fields.filter(([, p]) => p['x-flint-lifecycle'] === 'createOnly').map(([name]) => name);
   t.true(createOnly.length > 0);
   t.deepEqual(changingMutations.sort(), ['extendVolume', 'retypeVolume', 'updateVolume']);
   const found: string[] = [];
-  for (const m of changingMutations) for (const f of await inputFieldsOf(t, m)) if (createOnly.includes(f)) found.push(`${m}.${f}`);
+  for (const m of changingMutations) for (const f of await inputFieldsOf(t, m)) if (createOnly.includes(f) && f !== REQUEST_KEY) found.push(`${m}.${f}`);
   t.deepEqual(found, []);
 });
 
@@ -578,7 +584,7 @@ test.serial('Terraform plan (ForceNew / immutable): the createOnly fields of sna
       ...new Set([...props.filter(([, p]) => ['mutable', 'growOnly'].includes(p['x-flint-lifecycle'])).map(([, p]) => p['x-flint-mutation']!), ...(schema['x-flint-actions'].update ? [schema['x-flint-actions'].update.mutation] : [])]),
     ].sort();
     checked[name] = mutations;
-    for (const m of mutations) for (const f of await inputFieldsOf(t, m)) if (createOnly.includes(f)) found.push(`${name}: ${m}.${f}`);
+    for (const m of mutations) for (const f of await inputFieldsOf(t, m)) if (createOnly.includes(f) && f !== REQUEST_KEY) found.push(`${name}: ${m}.${f}`);
   }
   t.deepEqual(checked, { snapshot: ['updateSnapshot'], attachment: ['updateAttachment'], backup: [] });
   t.deepEqual(found, []);
@@ -760,6 +766,50 @@ test.serial('CSI ControllerPublishVolume: publishing a single-attach volume to a
 // ---------------------------------------------------------------------------------------
 // Lists
 // ---------------------------------------------------------------------------------------
+
+test.serial('Terraform Update / Crossplane Update: a change retried with its idempotencyKey after it succeeded answers with its first operation; the key with another change is CONFLICT', async (t) => {
+  const { alpha } = t.context;
+  const v = await availableVolume(t, alpha, { name: 'keyed-change' });
+  const key = `grow-${randomUUID()}`;
+  const extend = `mutation ($input: ExtendVolumeInput!) { extendVolume(input: $input) { volume { ${VOLUME} } operation { ${OPERATION} } } }`;
+  type Extended = { extendVolume: { volume: Vol; operation: Op | null } };
+  const first = await ok<Extended>(t, alpha, extend, { input: { id: v.id, newSizeGiB: 2, idempotencyKey: key } });
+  await succeeded(t, alpha, first.extendVolume.operation!.id);
+  // The client timed out and retries: the volume already has 2 GiB, and the key says which request made it so.
+  const retried = await ok<Extended>(t, alpha, extend, { input: { id: v.id, newSizeGiB: 2, idempotencyKey: key } });
+  t.is(retried.extendVolume.operation?.id, first.extendVolume.operation!.id);
+  t.is(retried.extendVolume.operation?.status, 'SUCCEEDED');
+  t.is(retried.extendVolume.volume.sizeGiB, 2);
+  const other = await gq<Extended>(t, alpha, extend, { input: { id: v.id, newSizeGiB: 3, idempotencyKey: key } });
+  t.is(codeOf(other), 'CONFLICT');
+  t.is(other.errors?.[0]?.extensions?.operationId, first.extendVolume.operation!.id);
+  t.is((await readVolume(t, alpha, v.id))!.sizeGiB, 2, 'the conflicting request changed nothing');
+});
+
+test.serial('Crossplane / Kubernetes list-then-watch: a list returns changeSeq, and volumeEvents(sinceSeq) replays what changed after it before going live, with no gap', async (t) => {
+  const { cluster, alpha } = t.context;
+  const c = cluster.client(alpha);
+  const v = await availableVolume(t, alpha, { name: 'watched-before' });
+  const list = await ok<{ volumes: { changeSeq: number | null } }>(t, alpha, `query { volumes(first: 1) { changeSeq } }`);
+  const since = list.volumes.changeSeq!;
+  t.true(Number.isInteger(since) && since > 0);
+  // Changed while no one watches (the gap between the list and the subscription).
+  await ok(t, alpha, `mutation ($input: UpdateVolumeInput!) { updateVolume(input: $input) { volume { id } } }`, { input: { id: v.id, name: 'watched-renamed' } });
+  const events = EventLog.of(c.subscribe(VolumeEventsDocument, { sinceSeq: since }), 'volumeEvents(sinceSeq)', (e) => e.volumeEvents);
+  const replayed = await events.waitFor((e) => e.volume.id === v.id && e.volume.name === 'watched-renamed');
+  t.true(replayed.volume.changeSeq > since);
+  // Then live.
+  await ok(t, alpha, `mutation ($input: UpdateVolumeInput!) { updateVolume(input: $input) { volume { id } } }`, { input: { id: v.id, description: 'live' } });
+  const live = await events.waitFor((e) => e.volume.id === v.id && e.volume.description === 'live');
+  t.true(live.volume.changeSeq > replayed.volume.changeSeq);
+  events.close();
+  // A seq the feed cannot replay (ahead of the project's) tells the client to list again.
+  const ahead = EventLog.of(c.subscribe(VolumeEventsDocument, { sinceSeq: live.volume.changeSeq + 1_000_000 }), 'volumeEvents(ahead)', (e) => e.volumeEvents);
+  const err = ((await ahead.waitError()) as FlintApiError).errors[0];
+  if (err) seenErrors.push({ where: 'subscription volumeEvents(sinceSeq)', error: err });
+  t.is(err?.extensions?.code, 'RESYNC_REQUIRED');
+  t.regex(err?.message ?? '', /list again/i);
+});
 
 test.serial('Relay paging (Terraform data sources, Crossplane Observe of many): first/after and last/before walk the same set, in the same order, both ways', async (t) => {
   const { cluster } = t.context;

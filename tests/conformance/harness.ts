@@ -24,7 +24,7 @@ export type T = ExecutionContext<Ctx>;
 
 /** The volume's fields, all of them (volume.schema.json's properties). */
 export const VOLUME =
-  'id version createdAt updatedAt name description metadata sizeGiB volumeType availabilityZone multiattach snapshotId sourceVolumeId idempotencyKey status generation host pool encrypted migrationStatus';
+  'id version createdAt updatedAt name description metadata sizeGiB volumeType availabilityZone multiattach snapshotId sourceVolumeId idempotencyKey status generation host pool encrypted migrationStatus changeSeq';
 export const OPERATION = 'id kind status resourceId resourceType createdAt finishedAt error { code retryable message }';
 
 export interface Op {
