@@ -3,8 +3,9 @@
  * a SQLite file in a temp dir and a temporary PostgreSQL database.
  */
 import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { openDb, type Db } from '../../src/db/index.js';
+import { openDb, Project, type Db } from '../../src/db/index.js';
 import { createTempDatabase } from './postgres.js';
 import { tempDir } from './tmp.js';
 
@@ -55,4 +56,12 @@ export async function openDatabases(prefix: string): Promise<Databases> {
     await close().catch(() => undefined);
     throw err;
   }
+}
+
+/** Inserts a project row (quota counters and the change feed key on it) and returns its id. */
+export async function insertProject(d: Db): Promise<string> {
+  const id = randomUUID();
+  const em = d.fork();
+  await em.insert(Project, em.create(Project, { id, name: `p-${id.slice(0, 8)}` }));
+  return id;
 }

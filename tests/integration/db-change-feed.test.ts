@@ -15,14 +15,13 @@ import {
   changedSince,
   feedPosition,
   latestSeqOf,
-  Project,
   pruneChangeEvents,
   Snapshot,
   Volume,
   type Db,
 } from '../../src/db/index.js';
 import { noProcessesLeft } from '../helpers/processes.js';
-import { BACKENDS, openDatabases, type Backend, type Databases } from '../helpers/databases.js';
+import { BACKENDS, insertProject, openDatabases, type Backend, type Databases } from '../helpers/databases.js';
 
 let databases: Databases | undefined;
 test.before(async () => {
@@ -33,12 +32,7 @@ test.after.always(async () => {
 });
 const db = (kind: Backend): Db => databases!.get(kind);
 
-async function newProject(d: Db): Promise<string> {
-  const id = randomUUID();
-  const em = d.fork();
-  await em.insert(Project, em.create(Project, { id, name: `p-${id.slice(0, 8)}` }));
-  return id;
-}
+const newProject = insertProject;
 
 async function seqOf(d: Db, entity: typeof Volume | typeof Snapshot | typeof Backup | typeof Attachment, id: string): Promise<number> {
   const row = (await d.fork().findOne(entity as typeof Volume, { id }, { disableIdentityMap: true })) as { changeSeq: number } | null;

@@ -8,11 +8,11 @@ import 'reflect-metadata';
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/knex';
-import { Backup, enforceClaim, holdingsOfProject, Project, recountUsage, Snapshot, storeOverrides, Volume, type Db, type Holdings } from '../../src/db/index.js';
+import { Backup, enforceClaim, holdingsOfProject, recountUsage, Snapshot, storeOverrides, Volume, type Db, type Holdings } from '../../src/db/index.js';
 import { chargeChild, chargeVolume, DEFAULT_QUOTA_LIMITS, QuotaExceededError, type Charges, type QuotaLimits } from '../../src/domain/quotas.js';
 import { VOLUME_STATUSES } from '../../src/domain/volume-states.js';
 import { noProcessesLeft } from '../helpers/processes.js';
-import { BACKENDS, openDatabases, type Backend, type Databases } from '../helpers/databases.js';
+import { BACKENDS, insertProject, openDatabases, type Backend, type Databases } from '../helpers/databases.js';
 
 let databases: Databases | undefined;
 test.before(async () => {
@@ -23,12 +23,7 @@ test.after.always(async () => {
 });
 const db = (kind: Backend): Db => databases!.get(kind);
 
-async function newProject(d: Db): Promise<string> {
-  const id = randomUUID();
-  const em = d.fork();
-  await em.insert(Project, em.create(Project, { id, name: `p-${id.slice(0, 8)}` }));
-  return id;
-}
+const newProject = insertProject;
 
 function volumeRow(projectId: string, over: Partial<Volume> = {}): Partial<Volume> {
   return { id: randomUUID(), projectId, name: 'v', sizeGiB: 1, status: 'available', availabilityZone: 'nova', metadata: {}, ...over };
