@@ -76,8 +76,8 @@ export async function pruneChangeEvents(em: EntityManager, before: Date): Promis
   return deleted;
 }
 
-const FEED_ENTITIES = [Volume, Snapshot, Backup, Attachment];
-const TABLE_OF = new Map<unknown, FeedResourceType>([
+/** The entities in the feed, and their tables. */
+const TABLE_OF = new Map<typeof Volume | typeof Snapshot | typeof Backup | typeof Attachment, FeedResourceType>([
   [Volume, 'volume'],
   [Snapshot, 'snapshot'],
   [Backup, 'backup'],
@@ -92,7 +92,7 @@ const TABLE_OF = new Map<unknown, FeedResourceType>([
  */
 export class ChangeSeqReader implements EventSubscriber<Volume | Snapshot | Backup | Attachment> {
   getSubscribedEntities() {
-    return FEED_ENTITIES;
+    return [...TABLE_OF.keys()];
   }
 
   afterCreate(args: EventArgs<Volume | Snapshot | Backup | Attachment>): Promise<void> {
@@ -105,7 +105,7 @@ export class ChangeSeqReader implements EventSubscriber<Volume | Snapshot | Back
   }
 
   private async readBack(args: EventArgs<Volume | Snapshot | Backup | Attachment>): Promise<void> {
-    const table = TABLE_OF.get(args.entity.constructor);
+    const table = TABLE_OF.get(args.entity.constructor as typeof Volume);
     if (!table) return;
     const row = await args.em
       .getConnection()

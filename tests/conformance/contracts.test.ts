@@ -105,20 +105,18 @@ test.serial('CSI DeleteVolume / Terraform Delete / Crossplane Delete: deleting a
   if (aFirst.operation) await settle(t, alpha, aFirst.operation.id);
   const aAgain = await deleted(t, alpha, 'attachment', a.attachment.id);
   results.attachment = { alreadyDeleted: aAgain.alreadyDeleted, status: statusOf(aAgain) };
-  // A snapshot.
+  // Made, deleted, deleted again: the second answer, and whether it names the first delete's operation.
+  const deleteTwice = async (kind: 'snapshot' | 'backup', id: string, made: Op) => {
+    await succeeded(t, alpha, made.id);
+    const first = await deleted(t, alpha, kind, id);
+    await succeeded(t, alpha, first.operation!.id);
+    const again = await deleted(t, alpha, kind, id);
+    return { alreadyDeleted: again.alreadyDeleted, status: statusOf(again), operation: again.operation?.id === first.operation!.id };
+  };
   const s = (await createSnapshot(t, alpha, { volumeId: v.id, name: 'gone' })).data!.createSnapshot;
-  await succeeded(t, alpha, s.operation.id);
-  const sFirst = await deleted(t, alpha, 'snapshot', s.snapshot.id);
-  await succeeded(t, alpha, sFirst.operation!.id);
-  const sAgain = await deleted(t, alpha, 'snapshot', s.snapshot.id);
-  results.snapshot = { alreadyDeleted: sAgain.alreadyDeleted, status: statusOf(sAgain), operation: sAgain.operation?.id === sFirst.operation!.id };
-  // A backup.
+  results.snapshot = await deleteTwice('snapshot', s.snapshot.id, s.operation);
   const b = (await createBackup(t, alpha, { volumeId: v.id, name: 'gone' })).data!.createBackup;
-  await succeeded(t, alpha, b.operation.id);
-  const bFirst = await deleted(t, alpha, 'backup', b.backup.id);
-  await succeeded(t, alpha, bFirst.operation!.id);
-  const bAgain = await deleted(t, alpha, 'backup', b.backup.id);
-  results.backup = { alreadyDeleted: bAgain.alreadyDeleted, status: statusOf(bAgain), operation: bAgain.operation?.id === bFirst.operation!.id };
+  results.backup = await deleteTwice('backup', b.backup.id, b.operation);
   // A transfer (cancelled: it has ended).
   const tr = await ok<{ createVolumeTransfer: { transfer: { id: string } } }>(t, alpha, `mutation ($input: CreateVolumeTransferInput!) { createVolumeTransfer(input: $input) { transfer { id } } }`, {
     input: { volumeId: v.id, name: 'gone' },
