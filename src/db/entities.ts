@@ -128,7 +128,7 @@ export type SnapshotStatus = 'creating' | 'available' | 'deleting' | 'deleted' |
 @Unique({ properties: ['projectId', 'idempotencyKey'] })
 @Index({ properties: ['projectId', 'createdAt', 'id'] })
 export class Snapshot {
-  [OptionalProps]?: 'description' | 'version' | 'generation' | 'idempotencyKey' | 'requestHash' | 'changeSeq' | 'createdAt' | 'updatedAt' | 'deletedAt';
+  [OptionalProps]?: 'description' | 'metadata' | 'version' | 'generation' | 'idempotencyKey' | 'requestHash' | 'changeSeq' | 'createdAt' | 'updatedAt' | 'deletedAt';
   @PrimaryKey({ type: 'string', length: 36 }) id!: string;
   @Property({ type: 'string', length: 36 }) projectId!: string;
   @Index() @Property({ type: 'string', length: 36 }) volumeId!: string;
@@ -137,8 +137,10 @@ export class Snapshot {
   /** Size of the volume when the snapshot was taken. */
   @Property({ type: 'integer', fieldName: 'size_gib' }) sizeGiB!: number;
   @Index() @Property({ type: 'string', length: 32 }) status!: SnapshotStatus;
+  /** The user's key/value pairs, as `Volume.metadata` (Cinder's snapshot metadata); `{}` for rows made before it existed. */
+  @Property({ type: 'json', default: '{}' }) metadata: Record<string, string> = {};
   @Property({ type: 'integer' }) version: number = 1;
-  /** Increments only when its name or description takes a new value (see `Volume.generation`). */
+  /** Increments only when its name, description or metadata takes a new value (see `Volume.generation`). */
   @Property({ type: 'integer', default: 1 }) generation: number = 1;
   @Property({ type: 'string', length: 255, nullable: true }) idempotencyKey: string | null = null;
   @Property({ type: 'string', length: 64, nullable: true }) requestHash: string | null = null;

@@ -52,8 +52,14 @@ function and<T>(a: FilterQuery<T>, b: FilterQuery<T>): FilterQuery<T> {
   return { $and: [a, b] } as FilterQuery<T>;
 }
 
+/** `where` with `conditions` that must hold too (none: `where` as it is). */
+export function withAnd<T>(where: FilterQuery<T>, conditions: FilterQuery<T>[]): FilterQuery<T> {
+  return conditions.length ? ({ ...(where as object), $and: conditions } as FilterQuery<T>) : where;
+}
+
 /**
- * One page of `entity` rows matching `where`, in the list's `order`: oldest first (`asc`) or
+ * One page of `entity` rows matching `filter` (a function: what it returns, built once per
+ * query), in the list's `order`: oldest first (`asc`) or
  * newest first (`desc`), with the count of all matching rows. A backward page reads the list
  * in reverse from its cursor, `last + 1` rows, and turns them round.
  *
@@ -67,15 +73,17 @@ function and<T>(a: FilterQuery<T>, b: FilterQuery<T>): FilterQuery<T> {
 export async function keysetPage<T extends Keyed>(
   em: EntityManager,
   entity: EntityName<T>,
-  where: FilterQuery<T>,
+  filter: FilterQuery<T> | (() => FilterQuery<T>),
   request: PageRequest & { order: Order },
 ): Promise<Page<T>> {
+  // A filter with raw SQL fragments (./metadata-sql.ts) is built anew for each query: MikroORM renders a fragment once.
+  const where = typeof filter === 'function' ? filter : () => filter;
   const backward = request.last !== undefined;
   const size = backward ? request.last : request.first;
   const cursor = backward ? request.before : request.after;
   const read: Order = backward === (request.order === 'asc') ? 'desc' : 'asc';
-  const totalCount = await em.count(entity, where);
-  const rows = await em.find(entity, cursor ? and(where, side(cursor, read, true)) : where, {
+  const totalCount = await em.count(entity, where());
+  const rows = await em.find(entity, cursor ? and(where(), side(cursor, read, true)) : where(), {
     orderBy: { createdAt: read, id: read } as never,
     limit: size + 1,
     disableIdentityMap: true,
@@ -83,6 +91,6 @@ export async function keysetPage<T extends Keyed>(
   const more = rows.length > size;
   const page = rows.slice(0, size);
   if (backward) page.reverse();
-  const behind = cursor ? (await em.findOne(entity, and(where, side(cursor, read, false)), { fields: ['id'] as never, disableIdentityMap: true })) !== null : false;
+  const behind = cursor ? (await em.findOne(entity, and(where(), side(cursor, read, false)), { fields: ['id'] as never, disableIdentityMap: true })) !== null : false;
   return { rows: page, hasNextPage: backward ? behind : more, hasPreviousPage: backward ? more : behind, totalCount };
 }

@@ -10,17 +10,18 @@ import type { SnapshotView } from '../bus/contract/index.js';
 import { SNAPSHOT_USER_FIELDS } from '../domain/generation.js';
 import { Snapshot } from './entities.js';
 import { casWithGeneration } from './generation-cas.js';
-import { keysetPage, type Page, type PageRequest } from './page.js';
+import { keysetPage, withAnd, type Page, type PageRequest } from './page.js';
+import { metadataConditions } from './metadata-sql.js';
 
 export interface SnapshotCasGuard {
   from: readonly SnapshotStatus[];
   expectedVersion?: number;
 }
 
-export type SnapshotChanges = Partial<Pick<Snapshot, 'status' | 'name' | 'description' | 'deletedAt'>>;
+export type SnapshotChanges = Partial<Pick<Snapshot, 'status' | 'name' | 'description' | 'metadata' | 'deletedAt'>>;
 
 /**
- * Applies `changes` (and version + 1; generation + 1 when its name or description takes a new
+ * Applies `changes` (and version + 1; generation + 1 when its name, description or metadata takes a new
  * value: ./generation-cas.ts) when the guard holds; returns the new row, or null when it did not.
  */
 export async function casSnapshot(em: EntityManager, id: string, guard: SnapshotCasGuard, changes: SnapshotChanges): Promise<Snapshot | null> {
@@ -76,6 +77,8 @@ export interface SnapshotListFilter {
   name?: string;
   /** Only this project's snapshots; within a member's scope, another project matches nothing. */
   projectId?: string;
+  /** Only snapshots whose metadata has every one of these keys with exactly this value (./metadata-sql.ts). */
+  metadata?: Record<string, string>;
 }
 
 /** Keyset pagination in creation order; `after` is the last row's (createdAt, id). */
@@ -89,8 +92,8 @@ export async function listSnapshots(
   if (opts.filter.name !== undefined) where.name = opts.filter.name;
   if (opts.filter.volumeId !== undefined) where.volumeId = opts.filter.volumeId;
   // Both conditions hold: a member asking for another project gets an empty page.
-  if (opts.filter.projectId != null) where.$and = [{ projectId: opts.filter.projectId }];
-  return keysetPage(em, Snapshot, where, { ...opts, order: 'asc' });
+  const and: FilterQuery<Snapshot>[] = opts.filter.projectId != null ? [{ projectId: opts.filter.projectId }] : [];
+  return keysetPage(em, Snapshot, () => withAnd(where, [...and, ...metadataConditions<Snapshot>(em, opts.filter.metadata)]), { ...opts, order: 'asc' });
 }
 
 export function toSnapshotView(s: Snapshot): SnapshotView {
@@ -100,6 +103,7 @@ export function toSnapshotView(s: Snapshot): SnapshotView {
     volumeId: s.volumeId,
     name: s.name,
     description: s.description,
+    metadata: s.metadata ?? {},
     sizeGiB: s.sizeGiB,
     status: s.status,
     version: s.version,

@@ -10,7 +10,8 @@ import type { MigrationStatus } from '../domain/migration.js';
 import { VOLUME_USER_FIELDS } from '../domain/generation.js';
 import { Volume } from './entities.js';
 import { casWithGeneration } from './generation-cas.js';
-import { keysetPage, type Page, type PageRequest } from './page.js';
+import { keysetPage, withAnd, type Page, type PageRequest } from './page.js';
+import { metadataConditions } from './metadata-sql.js';
 import type { VolumeView } from '../bus/contract/index.js';
 
 export interface CasGuard {
@@ -60,6 +61,8 @@ export interface VolumeListFilter {
   availabilityZone?: string;
   /** Only this project's volumes; within a member's scope, another project matches nothing. */
   projectId?: string;
+  /** Only volumes whose metadata has every one of these keys with exactly this value (./metadata-sql.ts). */
+  metadata?: Record<string, string>;
 }
 
 /** Keyset pagination in creation order; `after` is the last row's (createdAt, id). */
@@ -73,8 +76,8 @@ export async function listVolumes(
   if (opts.filter.name !== undefined) where.name = opts.filter.name;
   if (opts.filter.availabilityZone !== undefined) where.availabilityZone = opts.filter.availabilityZone;
   // Both conditions hold: a member asking for another project gets an empty page.
-  if (opts.filter.projectId != null) where.$and = [{ projectId: opts.filter.projectId }];
-  return keysetPage(em, Volume, where, { ...opts, order: 'asc' });
+  const and: FilterQuery<Volume>[] = opts.filter.projectId != null ? [{ projectId: opts.filter.projectId }] : [];
+  return keysetPage(em, Volume, () => withAnd(where, [...and, ...metadataConditions<Volume>(em, opts.filter.metadata)]), { ...opts, order: 'asc' });
 }
 
 export function toVolumeView(v: Volume): VolumeView {

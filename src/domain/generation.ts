@@ -9,7 +9,7 @@
 export const VOLUME_USER_FIELDS = ['name', 'description', 'metadata', 'sizeGiB', 'volumeType', 'multiattach'] as const;
 
 /** The snapshot fields a user sets: at create and by `updateSnapshot`. */
-export const SNAPSHOT_USER_FIELDS = ['name', 'description'] as const;
+export const SNAPSHOT_USER_FIELDS = ['name', 'description', 'metadata'] as const;
 
 /** Whether `changes` names any of `fields` at all (whatever its value): a status move names none. */
 export function namesUserField<T extends object>(fields: readonly (keyof T)[], changes: Partial<T>): boolean {

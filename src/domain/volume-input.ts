@@ -65,19 +65,22 @@ export function checkSize(p: Problems, field: string, size: number | undefined |
   }
 }
 
-/** Metadata is a flat JSON object of strings. */
-export function checkMetadata(p: Problems, m: unknown): Record<string, string> | undefined {
+/**
+ * Metadata is a flat JSON object of strings. `field` names it in the messages: `metadata` for
+ * what a resource holds, `filter.metadata` for a list's condition on it (same limits).
+ */
+export function checkMetadata(p: Problems, m: unknown, field = 'metadata'): Record<string, string> | undefined {
   if (m === undefined || m === null) return undefined;
   if (typeof m !== 'object' || Array.isArray(m)) {
-    p.add('metadata must be a JSON object of string values, e.g. {"purpose": "db"}');
+    p.add(`${field} must be a JSON object of string values, e.g. {"purpose": "db"}`);
     return undefined;
   }
   const entries = Object.entries(m as Record<string, unknown>);
-  if (entries.length > LIMITS.metadataMaxKeys) p.add(`metadata may have at most ${LIMITS.metadataMaxKeys} keys (got ${entries.length})`);
+  if (entries.length > LIMITS.metadataMaxKeys) p.add(`${field} may have at most ${LIMITS.metadataMaxKeys} keys (got ${entries.length})`);
   for (const [k, v] of entries) {
-    if (k.length === 0 || chars(k) > LIMITS.metadataKeyMax) p.add(`metadata key "${k.slice(0, 40)}" must be 1 to ${LIMITS.metadataKeyMax} characters`);
-    if (typeof v !== 'string') p.add(`metadata value of "${k.slice(0, 40)}" must be a string (got ${v === null ? 'null' : typeof v})`);
-    else if (chars(v) > LIMITS.metadataValueMax) p.add(`metadata value of "${k.slice(0, 40)}" must be at most ${LIMITS.metadataValueMax} characters`);
+    if (k.length === 0 || chars(k) > LIMITS.metadataKeyMax) p.add(`${field} key "${k.slice(0, 40)}" must be 1 to ${LIMITS.metadataKeyMax} characters`);
+    if (typeof v !== 'string') p.add(`${field} value of "${k.slice(0, 40)}" must be a string (got ${v === null ? 'null' : typeof v})`);
+    else if (chars(v) > LIMITS.metadataValueMax) p.add(`${field} value of "${k.slice(0, 40)}" must be at most ${LIMITS.metadataValueMax} characters`);
   }
   return m as Record<string, string>;
 }

@@ -35,7 +35,7 @@ export class SnapshotResolver {
   @Query(() => SnapshotConnection, {
     description:
       'Your project\'s snapshots (every project\'s for admins), oldest first, one page at a time (Relay): pass `pageInfo.endCursor` as `after` for the next page, or `pageInfo.startCursor` as `before` (with `last`) for the one before. ' +
-      'DELETED snapshots are left out unless the filter asks for them. A bad `first`, `after`, `last` or `before`, or both directions at once (`first` with `last`), is BAD_USER_INPUT.',
+      'DELETED snapshots are left out unless the filter asks for them. A bad `first`, `after`, `last` or `before`, both directions at once (`first` with `last`), or a `filter.metadata` that is not an object of string values, is BAD_USER_INPUT.',
   })
   async snapshots(
     @Ctx() ctx: Context,
@@ -50,7 +50,13 @@ export class SnapshotResolver {
       after,
       last,
       before,
-      filter: { status: filter?.status as SnapshotObject['status'][] | undefined, volumeId: filter?.volumeId, name: filter?.name, projectId: filter?.projectId },
+      filter: {
+        status: filter?.status as SnapshotObject['status'][] | undefined,
+        volumeId: filter?.volumeId,
+        name: filter?.name,
+        projectId: filter?.projectId,
+        metadata: filter?.metadata,
+      },
     });
     return connectionOf(page, SnapshotObject.from);
   }
@@ -67,7 +73,7 @@ export class SnapshotResolver {
 
   @Mutation(() => UpdateSnapshotPayload, {
     description:
-      'Renames a snapshot or replaces its description, at once (no storage work), in any state but DELETING and DELETED. ' +
+      'Renames a snapshot or replaces its description or metadata, at once (no storage work), in any state but DELETING and DELETED. ' +
       'Errors: NOT_FOUND, CONFLICT (expectedVersion is stale, or idempotencyKey used for another request), INVALID_STATE, BAD_USER_INPUT, FORBIDDEN (reader token), UNAUTHENTICATED.',
   })
   async updateSnapshot(@Arg('input', () => UpdateSnapshotInput, { description: 'The snapshot and what to change.' }) input: UpdateSnapshotInput, @Ctx() ctx: Context) {

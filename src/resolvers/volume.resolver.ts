@@ -39,7 +39,7 @@ export class VolumeResolver {
   @Query(() => VolumeConnection, {
     description:
       'Your project\'s volumes (every project\'s for admins), oldest first, one page at a time (Relay): pass `pageInfo.endCursor` as `after` for the next page, or `pageInfo.startCursor` as `before` (with `last`) for the one before. ' +
-      'DELETED volumes are left out unless the filter asks for them. A bad `first`, `after`, `last` or `before`, or both directions at once (`first` with `last`), is BAD_USER_INPUT.',
+      'DELETED volumes are left out unless the filter asks for them. A bad `first`, `after`, `last` or `before`, both directions at once (`first` with `last`), or a `filter.metadata` that is not an object of string values, is BAD_USER_INPUT.',
   })
   async volumes(
     @Ctx() ctx: Context,
@@ -54,7 +54,7 @@ export class VolumeResolver {
       after,
       last,
       before,
-      filter: { status: filter?.status, name: filter?.name, availabilityZone: filter?.availabilityZone, projectId: filter?.projectId },
+      filter: { status: filter?.status, name: filter?.name, availabilityZone: filter?.availabilityZone, projectId: filter?.projectId, metadata: filter?.metadata },
     });
     return connectionOf(page, VolumeObject.from);
   }

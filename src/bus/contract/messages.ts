@@ -248,12 +248,14 @@ export const snapshotView = z.object({
   volumeId: id,
   name: z.string(),
   description: z.string().nullable(),
+  /** Its user's key/value pairs (optional: older gateways did not send it). */
+  metadata: z.record(z.string(), z.string()).optional(),
   sizeGiB: gib,
   status: z.enum(SNAPSHOT_STATUSES),
   version: z.number().int(),
   /** The seq of its latest change in its project's change feed (optional: older gateways did not send it). */
   changeSeq: z.number().int().optional(),
-  /** Changes to its name and description (optional: older gateways did not send it). */
+  /** Changes to its name, description and metadata (optional: older gateways did not send it). */
   generation: z.number().int().optional(),
   /** The key it was created with (optional: older gateways did not send it). */
   idempotencyKey: z.string().nullable().optional(),

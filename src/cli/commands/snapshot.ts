@@ -9,7 +9,7 @@ import {
   type FlintClient,
   type SnapshotStatus,
 } from '../../client/index.js';
-import { collectStatus, parsePositiveInt } from './args.js';
+import { collectProperty, collectStatus, parsePositiveInt } from './args.js';
 import { projectId } from './project-ref.js';
 import { apiAction, type CliContext } from './context.js';
 import { CliError } from './exit-codes.js';
@@ -48,17 +48,19 @@ export function registerSnapshotCommands(program: Command): void {
       .requiredOption('--name <name>', 'name of the new snapshot')
       .option('--description <text>', 'description')
       .option('--force', 'snapshot the volume even if it is not AVAILABLE (e.g. attached)')
+      .option('--property <key=value>', 'metadata; repeat for more', collectProperty)
       .option('--idempotency-key <key>', 'repeat the create safely: the same key returns the same snapshot'),
     'snapshot',
     'it is AVAILABLE',
   ).action(
-    apiAction<{ name: string; description?: string; force?: boolean; idempotencyKey?: string } & WaitOptions>(async (ctx, [ref], o) => {
+    apiAction<{ name: string; description?: string; force?: boolean; property?: Record<string, string>; idempotencyKey?: string } & WaitOptions>(async (ctx, [ref], o) => {
       const volumeId = await resolveVolumeId(ctx.client, ref!);
       const input = {
         volumeId,
         name: o.name,
         ...(o.description !== undefined && { description: o.description }),
         ...(o.force && { force: true }),
+        ...(o.property && { metadata: o.property }),
         ...(o.idempotencyKey !== undefined && { idempotencyKey: o.idempotencyKey }),
       };
       const { createSnapshot } = await ctx.client.request(CreateSnapshotDocument, { input });
@@ -104,24 +106,28 @@ export function registerSnapshotCommands(program: Command): void {
     withExpectedVersion(
       snapshot
         .command('set')
-        .description('rename a snapshot or change its description')
+        .description('rename a snapshot, or change its description or properties (merged into the present ones)')
         .argument('<snapshot>', 'id or name')
         .option('--name <name>', 'new name')
-        .option('--description <text>', 'new description'),
+        .option('--description <text>', 'new description')
+        .option('--property <key=value>', 'set a property; repeat for more', collectProperty),
       'snapshot',
     ),
     'change',
   ).action(
-    apiAction<{ name?: string; description?: string; expectedVersion?: number; idempotencyKey?: string }>(async (ctx, [ref], o) => {
-      if (o.name === undefined && o.description === undefined) {
-        throw new CliError('BAD_USER_INPUT', 'Nothing to change: give --name or --description.');
+    apiAction<{ name?: string; description?: string; property?: Record<string, string>; expectedVersion?: number; idempotencyKey?: string }>(async (ctx, [ref], o) => {
+      if (o.name === undefined && o.description === undefined && o.property === undefined) {
+        throw new CliError('BAD_USER_INPUT', 'Nothing to change: give --name, --description or --property.');
       }
       const id = await resolveSnapshotId(ctx.client, ref!);
+      // Properties are merged into what was read, so the write is conditional on that read (as `flint volume set`).
+      const current = o.property ? await getSnapshot(ctx.client, id) : null;
       const input = {
         id,
-        expectedVersion: o.expectedVersion ?? null,
+        expectedVersion: o.expectedVersion ?? current?.version ?? null,
         ...(o.name !== undefined && { name: o.name }),
         ...(o.description !== undefined && { description: o.description }),
+        ...(current && o.property && { metadata: { ...current.metadata, ...o.property } }),
         ...(o.idempotencyKey !== undefined && { idempotencyKey: o.idempotencyKey }),
       };
       const { updateSnapshot } = await ctx.client.request(UpdateSnapshotDocument, { input });

@@ -90,7 +90,7 @@ export function snapshotFields(s: SnapshotView, op?: OperationFieldsFragment | n
     ['volume_id', cell(s.volumeId)],
   ];
   if (s.volume) fields.push(['volume_name', s.volume.name]);
-  fields.push(['version', String(s.version)], ['created_at', s.createdAt], ['updated_at', s.updatedAt]);
+  fields.push(['properties', formatProperties(s.metadata)], ['version', String(s.version)], ['created_at', s.createdAt], ['updated_at', s.updatedAt]);
   const latest = s.messages?.[0];
   if (latest) fields.push(['latest_message', `${latest.createdAt} ${latest.event}: ${latest.message}`]);
   if (op) fields.push(['operation', operationSummary(op)]);

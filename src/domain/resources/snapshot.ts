@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { SNAPSHOT_ACTIONS, SNAPSHOT_OUTCOMES, SNAPSHOT_STATUSES } from '../snapshot-states.js';
 import { actionStatuses, computed, settable } from './lifecycle.js';
-import { commonComputed, descriptionSchema, idempotencyKeySchema, nameSchema, sizeSchema, statusSchema } from './fields.js';
+import { commonComputed, descriptionSchema, idempotencyKeySchema, metadataSchema, nameSchema, sizeSchema, statusSchema } from './fields.js';
 import type { ResourceModel } from './model.js';
 
 export const SNAPSHOT_FIELDS = z
@@ -11,6 +11,7 @@ export const SNAPSHOT_FIELDS = z
     volumeId: settable(z.uuid(), 'createOnly', 'createSnapshot', 'The volume it is a snapshot of.'),
     name: settable(nameSchema, 'mutable', 'updateSnapshot', 'Its name.'),
     description: settable(descriptionSchema, 'mutable', 'updateSnapshot', 'Free text.'),
+    metadata: settable(metadataSchema, 'mutable', 'updateSnapshot', 'String keys and values of your own; an update replaces the whole object.'),
     idempotencyKey: settable(idempotencyKeySchema, 'createOnly', 'createSnapshot', 'The key it was created with.'),
     sizeGiB: computed(sizeSchema, "The volume's size when it was taken."),
     status: computed(statusSchema(SNAPSHOT_STATUSES), 'Where it is in its life; see x-flint-actions.'),

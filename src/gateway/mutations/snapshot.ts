@@ -14,6 +14,7 @@ import {
   BadInputError,
   checkDescription,
   checkIdempotencyKey,
+  checkMetadata,
   checkName,
   ConflictError,
   invalidState,
@@ -49,9 +50,8 @@ export class SnapshotMutations implements SnapshotsPort {
   create(principal: Principal | null, input: CreateSnapshotRequest): Promise<SnapshotResult> {
     const snapshotId = randomUUID();
     const force = input.force === true;
-    const requestHash = createHash('sha256')
-      .update(JSON.stringify(['snapshot', input.volumeId, input.name, input.description ?? null, input.force ?? false]))
-      .digest('hex');
+    // Checked by `validate`, which runs before the other rules read it.
+    let metadata: Record<string, string> = {};
     type Loaded = { volume: Volume; action?: 'snapshot' | 'snapshotInUse' };
     return runMutation<Loaded, { snapshot: Snapshot; volume: Volume }, SnapshotResult>(this.deps, principal, {
       kind: 'create_snapshot',
@@ -60,6 +60,7 @@ export class SnapshotMutations implements SnapshotsPort {
       validate: (problems) => {
         checkName(problems, 'name', input.name, true);
         checkDescription(problems, input.description);
+        metadata = checkMetadata(problems, input.metadata) ?? {};
         checkIdempotencyKey(problems, input.idempotencyKey);
         if (!input.volumeId) problems.add('volumeId is required');
       },
@@ -71,7 +72,7 @@ export class SnapshotMutations implements SnapshotsPort {
       // The snapshot belongs to the volume's project (an admin may snapshot any volume).
       idempotency: ({ volume }) =>
         input.idempotencyKey
-          ? { entity: Snapshot, projectId: volume.projectId, key: input.idempotencyKey, requestHash, replayed: (row, operation) => ({ snapshot: row as Snapshot, operation }) }
+          ? { entity: Snapshot, projectId: volume.projectId, key: input.idempotencyKey, requestHash: snapshotRequestHash(input, metadata), replayed: (row, operation) => ({ snapshot: row as Snapshot, operation }) }
           : null,
       check: (_em, { volume }) => ({ volume, action: snapshotAllowed(volume, force) }),
       transition: async (tx, { volume, action }) => {
@@ -84,10 +85,11 @@ export class SnapshotMutations implements SnapshotsPort {
           volumeId: volume.id,
           name: input.name,
           description: input.description ?? null,
+          metadata,
           sizeGiB: volume.sizeGiB,
           status: 'creating',
           idempotencyKey: input.idempotencyKey ?? null,
-          requestHash,
+          requestHash: snapshotRequestHash(input, metadata),
         });
         return { snapshot, volume: bumped };
       },
@@ -122,7 +124,7 @@ export class SnapshotMutations implements SnapshotsPort {
   }
 
   update(principal: Principal | null, input: UpdateSnapshotRequest): Promise<SnapshotChangeResult> {
-    const changes: Partial<Pick<Snapshot, 'name' | 'description'>> = {};
+    const changes: Partial<Pick<Snapshot, 'name' | 'description' | 'metadata'>> = {};
     return runMutation<Snapshot, Snapshot, SnapshotChangeResult>(this.deps, principal, {
       kind: 'update_snapshot',
       resourceType: 'snapshot',
@@ -131,15 +133,17 @@ export class SnapshotMutations implements SnapshotsPort {
         checkName(problems, 'name', input.name, false);
         checkDescription(problems, input.description);
         checkIdempotencyKey(problems, input.idempotencyKey);
+        const metadata = checkMetadata(problems, input.metadata);
         if (input.name !== undefined && input.name !== null) changes.name = input.name;
         if (input.description !== undefined) changes.description = input.description;
+        if (metadata !== undefined) changes.metadata = metadata;
       },
       load: (em, p) => {
-        if (Object.keys(changes).length === 0) throw new BadInputError(['give at least one of name, description to change']);
+        if (Object.keys(changes).length === 0) throw new BadInputError(['give at least one of name, description, metadata to change']);
         return this.mustSee(p, input.id, em);
       },
       operationKey: (current) => changeKey(current, input.idempotencyKey, changes, (operation) => ({ snapshot: current, operation })),
-      // Already so (a retried rename): nothing to record.
+      // Already so (a retried rename, the same metadata again): nothing to record.
       settled: (_em, current) => (movesGeneration(SNAPSHOT_USER_FIELDS, current, changes) ? null : { snapshot: current, operation: null }),
       transition: (tx, current) => casSnapshot(tx, current.id, guard('update', input.expectedVersion), changes),
       whyNot: (tx, current) => snapshotWhyNot(tx, 'update', current.id, input.expectedVersion),
@@ -197,6 +201,22 @@ export class SnapshotMutations implements SnapshotsPort {
     if (!s) throw new NotFoundError('Snapshot', id);
     return s;
   }
+}
+
+/**
+ * sha256 of a create request, to refuse a reused idempotency key with other parameters. The
+ * metadata counts only when some is given, so the hashes of snapshots created before it
+ * existed (and of those without it) stay as they were.
+ */
+function snapshotRequestHash(input: CreateSnapshotRequest, metadata: Record<string, string>): string {
+  const fields: unknown[] = ['snapshot', input.volumeId, input.name, input.description ?? null, input.force ?? false];
+  if (Object.keys(metadata).length) fields.push({ metadata: sortedKeys(metadata) });
+  return createHash('sha256').update(JSON.stringify(fields)).digest('hex');
+}
+
+/** The same pairs with their keys in order: `{b, a}` and `{a, b}` are one request. */
+function sortedKeys(m: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /** A volume still on a pool, whose agent can remove a snapshot's image. */

@@ -25,10 +25,12 @@ import {
   type Page,
   type PageRequest,
   type Principal,
+  type SnapshotListFilter,
+  type VolumeListFilter,
 } from '../../db/index.js';
 import type { EntityManager } from '@mikro-orm/knex';
-import { canSee, projectScope, requireAdmin, requirePrincipal } from '../../domain/index.js';
-import type { FoundNode, ListRequest, ReadsPort } from '../../resolvers/ports/index.js';
+import { canSee, checkMetadata, projectScope, requireAdmin, requirePrincipal, type Problems } from '../../domain/index.js';
+import type { FoundNode, ListRequest, ReadsPort, UncheckedMetadata } from '../../resolvers/ports/index.js';
 import { pageRequest } from './page.js';
 
 /** What the status audit records changes of. */
@@ -36,9 +38,17 @@ const AUDITED = ['volume', 'snapshot', 'quota_set'];
 
 type List<K extends keyof ReadsPort> = ReadsPort[K];
 
-/** What every project-scoped list takes: the caller's project (none for admins), the checked page, the filter. */
-function scoped<F>(p: Principal | null, { filter, ...page }: ListRequest<F>) {
-  return { projectId: projectScope(requirePrincipal(p)), ...pageRequest(page), filter: filter ?? ({} as F) };
+/** What every project-scoped list takes: the caller's project (none for admins), the checked page, the filter (`checkFilter` adds its problems). */
+function scoped<F>(p: Principal | null, { filter, ...page }: ListRequest<F>, checkFilter?: (problems: Problems) => void) {
+  return { projectId: projectScope(requirePrincipal(p)), ...pageRequest(page, checkFilter), filter: filter ?? ({} as F) };
+}
+
+/**
+ * A list request whose `filter.metadata` (any JSON object as sent) is checked as metadata is,
+ * its problems reported with the page's (BAD_USER_INPUT); once checked it is what the store takes.
+ */
+function metadataChecked<F extends { metadata?: Record<string, string> }>(r: ListRequest<UncheckedMetadata<F>>): [ListRequest<F>, (problems: Problems) => void] {
+  return [r as ListRequest<F>, (problems) => void checkMetadata(problems, r.filter?.metadata, 'filter.metadata')];
 }
 
 /**
@@ -53,8 +63,9 @@ async function withChangeSeq<F, T>(
   p: Principal | null,
   r: ListRequest<F>,
   list: (em: EntityManager, req: PageRequest & { projectId: string | null; filter: F }) => Promise<Page<T>>,
+  checkFilter?: (problems: Problems) => void,
 ): Promise<Page<T>> {
-  const req = scoped(p, r);
+  const req = scoped(p, r, checkFilter);
   const em = db.fork();
   const project = req.projectId ?? (req.filter as { projectId?: string | null }).projectId ?? null;
   const changeSeq = project === null ? null : (await feedPosition(em, project)).seq;
@@ -72,8 +83,14 @@ export class Reads implements ReadsPort {
     return this.progress?.of(op) ?? null;
   }
 
-  volumes: List<'volumes'> = async (p, r) => withChangeSeq(this.db, p, r, listVolumes);
-  snapshots: List<'snapshots'> = async (p, r) => withChangeSeq(this.db, p, r, listSnapshots);
+  volumes: List<'volumes'> = async (p, r) => {
+    const [request, checkFilter] = metadataChecked<VolumeListFilter>(r);
+    return withChangeSeq(this.db, p, request, listVolumes, checkFilter);
+  };
+  snapshots: List<'snapshots'> = async (p, r) => {
+    const [request, checkFilter] = metadataChecked<SnapshotListFilter>(r);
+    return withChangeSeq(this.db, p, request, listSnapshots, checkFilter);
+  };
   backups: List<'backups'> = async (p, r) => withChangeSeq(this.db, p, r, listBackups);
   attachments: List<'attachments'> = async (p, r) => withChangeSeq(this.db, p, r, listAttachments);
   operations: List<'operations'> = async (p, r) => listOperations(this.db.fork(), scoped(p, r));

@@ -42,6 +42,9 @@ export interface ListRequest<F> extends PageArgs {
   filter?: F;
 }
 
+/** A list filter whose `metadata` condition is as the client sent it (any JSON object): the gateway checks it. */
+export type UncheckedMetadata<F extends { metadata?: Record<string, string> }> = Omit<F, 'metadata'> & { metadata?: unknown };
+
 /** Whatever `node(id)` found, tagged with what it is. */
 export type FoundNode =
   | { kind: 'volume'; row: Volume }
@@ -55,9 +58,9 @@ export interface ReadsPort {
   /** How far an operation's work has come, as the latest report says; null for work without progress or before the first report. */
   progressOf(op: ProgressKeyed): OperationProgress | null;
   /** The caller's project's volumes (every project's for admins), oldest first; DELETED ones only when the filter asks. */
-  volumes(p: Principal | null, request: ListRequest<VolumeListFilter>): Promise<Page<Volume>>;
+  volumes(p: Principal | null, request: ListRequest<UncheckedMetadata<VolumeListFilter>>): Promise<Page<Volume>>;
   /** As `volumes`, for snapshots. */
-  snapshots(p: Principal | null, request: ListRequest<SnapshotListFilter>): Promise<Page<Snapshot>>;
+  snapshots(p: Principal | null, request: ListRequest<UncheckedMetadata<SnapshotListFilter>>): Promise<Page<Snapshot>>;
   /** As `volumes`, for backups. */
   backups(p: Principal | null, request: ListRequest<BackupListFilter>): Promise<Page<Backup>>;
   /** As `volumes`, for attachments; DETACHED ones only when the filter asks. */

@@ -7,6 +7,8 @@ export interface CreateSnapshotRequest {
   name: string;
   description?: string | null;
   force?: boolean | null;
+  /** Checked by the gateway (an object of string values). */
+  metadata?: unknown;
   idempotencyKey?: string | null;
 }
 
@@ -14,6 +16,8 @@ export interface UpdateSnapshotRequest {
   id: string;
   name?: string | null;
   description?: string | null;
+  /** Replaces the whole map; checked by the gateway. */
+  metadata?: unknown;
   expectedVersion?: number | null;
   /** Makes the change safe to retry: the same key and request answer with the first operation (src/gateway/mutations/kernel.ts). */
   idempotencyKey?: string | null;

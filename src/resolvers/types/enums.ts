@@ -116,7 +116,7 @@ registerEnumType(SnapshotEventTypeEnum, {
   description: 'What happened to a snapshot, in `snapshotEvents`.',
   valuesConfig: {
     CREATED: { description: 'A snapshot was requested (`createSnapshot`; it is CREATING), or came into your project with its volume (an accepted transfer).' },
-    UPDATED: { description: 'Anything else changed: status, name or description.' },
+    UPDATED: { description: 'Anything else changed: status, name, description or metadata.' },
     DELETED: { description: 'The snapshot reached DELETED, or left your project with its volume (a transfer); no event about it follows.' },
   },
 });

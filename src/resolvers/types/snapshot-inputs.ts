@@ -1,3 +1,4 @@
+import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, InputType, Int } from 'type-graphql';
 import { changeKeyDescription, resourcePayload, type PayloadResource } from './payload.js';
 import { SnapshotObject } from './snapshot.js';
@@ -23,6 +24,12 @@ export class CreateSnapshotInput {
   })
   force?: boolean | null;
 
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description: 'Your own key/value pairs, e.g. `{"app": "pg"}`: an object of string values, at most 64 keys, keys and values up to 255 characters (as a volume\'s). Default `{}`.',
+  })
+  metadata?: Record<string, unknown> | null;
+
   @Field(() => String, {
     nullable: true,
     description:
@@ -32,7 +39,7 @@ export class CreateSnapshotInput {
   idempotencyKey?: string | null;
 }
 
-@InputType({ description: 'Changes to a snapshot\'s name or description (`updateSnapshot`); give at least one. Fields left out keep their value.' })
+@InputType({ description: 'Changes to a snapshot\'s name, description or metadata (`updateSnapshot`); give at least one. Fields left out keep their value.' })
 export class UpdateSnapshotInput {
   @Field(() => ID, { description: 'Id of the snapshot.' })
   id!: string;
@@ -42,6 +49,9 @@ export class UpdateSnapshotInput {
 
   @Field(() => String, { nullable: true, description: 'New description, up to 1024 characters; null clears it.' })
   description?: string | null;
+
+  @Field(() => GraphQLJSONObject, { nullable: true, description: 'Replaces the whole metadata object (same limits as at creation); send every key you want to keep.' })
+  metadata?: Record<string, unknown> | null;
 
   @Field(() => Int, { nullable: true, description: VERSION })
   expectedVersion?: number | null;

@@ -1,3 +1,4 @@
+import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
 import type { SnapshotView } from '../../bus/index.js';
 import type { Snapshot } from '../../db/index.js';
@@ -5,6 +6,7 @@ import { toSnapshotView } from '../../db/index.js';
 import { Node } from './node.js';
 import { SnapshotEventTypeEnum, SnapshotStatusEnum } from './enums.js';
 import { relayConnection } from './relay.js';
+import { METADATA_FILTER } from './volume.js';
 
 @ObjectType('Snapshot', {
   implements: Node,
@@ -18,6 +20,9 @@ export class SnapshotObject extends Node {
 
   @Field(() => String, { nullable: true, description: 'Free text for people; null when none was given.' })
   description!: string | null;
+
+  @Field(() => GraphQLJSONObject, { description: 'Your key/value pairs (Cinder\'s snapshot metadata): an object of string values (`{}` when none).' })
+  metadata!: Record<string, string>;
 
   @Field(() => SnapshotStatusEnum, { description: 'Where it is in its life: AVAILABLE once taken; see SnapshotStatus.' })
   status!: SnapshotStatusEnum;
@@ -33,7 +38,7 @@ export class SnapshotObject extends Node {
 
   @Field(() => Int, {
     description:
-      'Starts at 1 and grows by one only when its name or description takes a new value (Kubernetes\' metadata.generation); `version` grows on every change, status moves included.',
+      'Starts at 1 and grows by one only when its name, description or metadata takes a new value (Kubernetes\' metadata.generation); `version` grows on every change, status moves included.',
   })
   generation!: number;
 
@@ -61,6 +66,7 @@ export class SnapshotObject extends Node {
       id: v.id,
       name: v.name,
       description: v.description,
+      metadata: v.metadata ?? {},
       status: v.status as SnapshotStatusEnum,
       sizeGiB: v.sizeGiB,
       volumeId: v.volumeId,
@@ -100,6 +106,9 @@ export class SnapshotFilter {
       'Only snapshots of this project (admins: any project). For other tokens it only narrows their own project: another project\'s id matches nothing (no error, as for the other conditions).',
   })
   projectId?: string;
+
+  @Field(() => GraphQLJSONObject, { nullable: true, description: METADATA_FILTER('snapshot') })
+  metadata?: Record<string, unknown>;
 }
 
 @ObjectType('SnapshotEvent', { description: 'A change of a snapshot, as `snapshotEvents` sends it.' })

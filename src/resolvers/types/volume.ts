@@ -129,6 +129,11 @@ const volumePage = relayConnection(VolumeObject, { name: 'Volume', one: 'volume'
 export const VolumeConnection = volumePage.Connection;
 export type VolumeConnection = InstanceType<typeof VolumeConnection>;
 
+/** Description of the `metadata` condition of the volume and snapshot lists. */
+export const METADATA_FILTER = (one: 'volume' | 'snapshot') =>
+  `Only ${one}s whose metadata has every one of these keys with exactly this value, e.g. \`{"flint.stack": "web"}\` (other keys may be there too); \`{}\` matches every ${one}. ` +
+  'An object of string values, with the limits of metadata (at most 64 keys, keys and values up to 255 characters); anything else is BAD_USER_INPUT.';
+
 @InputType({ description: 'Conditions a volume must meet; all given ones apply.' })
 export class VolumeFilter {
   @Field(() => [VolumeStatusEnum], { nullable: true, description: 'Any of these statuses (default: all but DELETED).' })
@@ -146,6 +151,9 @@ export class VolumeFilter {
       'Only volumes of this project (admins: any project). For other tokens it only narrows their own project: another project\'s id matches nothing (no error, as for the other conditions).',
   })
   projectId?: string;
+
+  @Field(() => GraphQLJSONObject, { nullable: true, description: METADATA_FILTER('volume') })
+  metadata?: Record<string, unknown>;
 }
 
 @ObjectType('VolumeEvent', { description: 'A change of a volume, as `volumeEvents` sends it (for dashboards).' })

@@ -6,6 +6,7 @@ const snapshot: SnapshotView = {
   id: '5d0c3a2e-1f4b-4b8e-9c7a-3e2f1d0c9b8a',
   name: 'before-upgrade',
   description: null,
+  metadata: {},
   status: 'AVAILABLE',
   sizeGiB: 20,
   volumeId: '0b5e7f5c-8a4f-4c1e-9a57-2f7d3c8e9a10',
@@ -33,6 +34,8 @@ test('a snapshot shows field by field; its volume name, latest message and opera
   t.regex(plain, /^description\s+-$/m);
   t.regex(plain, /^volume_id\s+0b5e7f5c-8a4f-4c1e-9a57-2f7d3c8e9a10$/m);
   t.regex(plain, /^version\s+2$/m);
+  t.regex(plain, /^properties\s+-$/m);
+  t.regex(snapshotFields({ ...snapshot, metadata: { 'flint.stack': 'web', app: 'pg' } }), /^properties\s+app='pg', flint\.stack='web'$/m);
   t.notRegex(plain, /^volume_name/m);
   t.notRegex(plain, /^latest_message/m);
   t.notRegex(plain, /^operation/m);

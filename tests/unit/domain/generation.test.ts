@@ -48,11 +48,19 @@ test('namesUserField tells whether the row has to be read at all', (t) => {
   t.true(namesUserField<V>(VOLUME_USER_FIELDS, { description: null }));
 });
 
-test('a snapshot counts its name and description only', (t) => {
-  const s: { name: string; description: string | null; status: string; sizeGiB: number } = { name: 's', description: 'x', status: 'creating', sizeGiB: 1 };
+test('a snapshot counts its name, description and metadata only', (t) => {
+  const s: { name: string; description: string | null; metadata: Record<string, string>; status: string; sizeGiB: number } = {
+    name: 's',
+    description: 'x',
+    metadata: { app: 'pg', tier: 'gold' },
+    status: 'creating',
+    sizeGiB: 1,
+  };
   t.true(movesGeneration(SNAPSHOT_USER_FIELDS, s, { description: null }));
+  t.true(movesGeneration(SNAPSHOT_USER_FIELDS, s, { metadata: { app: 'pg' } }));
   t.false(movesGeneration(SNAPSHOT_USER_FIELDS, s, { status: 'available' }));
   t.false(movesGeneration(SNAPSHOT_USER_FIELDS, s, { name: 's' }));
+  t.false(movesGeneration(SNAPSHOT_USER_FIELDS, s, { metadata: { tier: 'gold', app: 'pg' } }));
 });
 
 test('sameValue: content equality of scalars, null, objects and arrays', (t) => {

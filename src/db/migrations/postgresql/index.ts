@@ -11,6 +11,7 @@ import { Migration20261206123311 } from './Migration20261206123311.js';
 import { Migration20261206182022 } from './Migration20261206182022.js';
 import { Migration20261206213153 } from './Migration20261206213153.js';
 import { Migration20261206213436 } from './Migration20261206213436.js';
+import { Migration20261207001630 } from './Migration20261207001630.js';
 
 export const postgresqlMigrations = [
   { name: 'Migration20261125142158', class: Migration20261125142158 },
@@ -25,4 +26,5 @@ export const postgresqlMigrations = [
   { name: 'Migration20261206182022', class: Migration20261206182022 },
   { name: 'Migration20261206213153', class: Migration20261206213153 },
   { name: 'Migration20261206213436', class: Migration20261206213436 },
+  { name: 'Migration20261207001630', class: Migration20261207001630 },
 ];

@@ -11,6 +11,7 @@ import { Migration20261206123311 } from './Migration20261206123311.js';
 import { Migration20261206182022 } from './Migration20261206182022.js';
 import { Migration20261206213152 } from './Migration20261206213152.js';
 import { Migration20261206213435 } from './Migration20261206213435.js';
+import { Migration20261207001630 } from './Migration20261207001630.js';
 
 export const sqliteMigrations = [
   { name: 'Migration20261125142158', class: Migration20261125142158 },
@@ -25,4 +26,5 @@ export const sqliteMigrations = [
   { name: 'Migration20261206182022', class: Migration20261206182022 },
   { name: 'Migration20261206213152', class: Migration20261206213152 },
   { name: 'Migration20261206213435', class: Migration20261206213435 },
+  { name: 'Migration20261207001630', class: Migration20261207001630 },
 ];
