@@ -1,7 +1,8 @@
 /**
  * `flint snapshot …` of the real `bin/flint.js` against a real cluster (one agent with
- * a qcow2 pool): snapshots from create --wait to delete --wait in table and json, the
- * refusal to delete a volume that has snapshots, and `volume delete --cascade`.
+ * a qcow2 pool): snapshots from create --wait to delete --wait in table and json, their
+ * properties (`--property`), the refusal to delete a volume that has snapshots, and
+ * `volume delete --cascade`.
  */
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
@@ -25,7 +26,9 @@ interface SnapshotJson {
   status: string;
   sizeGiB: number;
   volumeId: string;
+  metadata: Record<string, string>;
   version: number;
+  generation: number;
 }
 
 test.before(async (t) => {
@@ -105,6 +108,29 @@ test.serial('a snapshot from create --wait to delete --wait; its volume cannot b
   const volumeDeleted = await flint(t, ['volume', 'delete', volumeId, '--wait']);
   t.is(volumeDeleted.status, 0, `without its snapshots the volume can go: ${volumeDeleted.stderr}`);
   t.is(field(volumeDeleted, 'status'), 'DELETED');
+});
+
+test.serial('snapshot create and set take --property (repeatable); set merges them into the present ones; show prints them', async (t) => {
+  await volume(t, 'prop-vol');
+  const created = await flint(t, ['snapshot', 'create', 'prop-vol', '--name', 'prop-snap', '--property', 'flint.stack=web', '--property', 'app=pg', '--wait', '-o', 'json']);
+  t.is(created.status, 0, created.stderr);
+  // AVAILABLE first (--wait), so no status move of the agent's races the set below (its write is conditional on the version it read).
+  const snap = json<{ snapshot: SnapshotJson }>(created).snapshot;
+  t.is(snap.status, 'AVAILABLE');
+  t.deepEqual(snap.metadata, { 'flint.stack': 'web', app: 'pg' });
+
+  const set = await flint(t, ['snapshot', 'set', 'prop-snap', '--property', 'app=mysql', '--property', 'tier=gold', '-o', 'json']);
+  t.is(set.status, 0, set.stderr);
+  const updated = json<{ snapshot: SnapshotJson }>(set).snapshot;
+  t.deepEqual(updated.metadata, { 'flint.stack': 'web', app: 'mysql', tier: 'gold' });
+  t.is(updated.generation, snap.generation + 1);
+
+  const shown = await flint(t, ['snapshot', 'show', snap.id]);
+  t.is(shown.status, 0, shown.stderr);
+  t.is(field(shown, 'properties'), "app='mysql', flint.stack='web', tier='gold'");
+
+  const bad = await flint(t, ['snapshot', 'set', snap.id, '--property', 'no-equals-sign']);
+  t.is(bad.status, 2, 'a property without = is bad usage');
 });
 
 test.serial('volume delete --cascade --wait deletes a volume with its snapshots', async (t) => {
