@@ -37,3 +37,26 @@ export function createKey(stack: string, name: string, input: Readonly<Record<st
   const key = `${KEY_PREFIX}/${stack}/${name}/${specHash(input)}`;
   return attempt === 0 ? key : `${key}/${attempt}`;
 }
+
+/**
+ * The key of the backup the policy of volume `volume` of `stack` takes for the period starting
+ * at `window` (seconds since the epoch): `flint-apply/<stack>/<volume>/backup/<window>`, so
+ * applies of one period, concurrent or run again after a crash, take one backup. A key spent
+ * on another volume (the stack's volume was replaced in the same period) is CONFLICT: the
+ * next attempt `…/<attempt>` is tried.
+ */
+export function backupKey(stack: string, volume: string, window: number, attempt = 0): string {
+  const key = `${KEY_PREFIX}/${stack}/${volume}/backup/${window}`;
+  return attempt === 0 ? key : `${key}/${attempt}`;
+}
+
+/**
+ * Who made a resource, by the key `flint apply` created it with: its stack, its resource name
+ * and what follows (`['backup', window]` for a policy's backup). Null for any other key. This
+ * is how attachments and backups, which have no metadata, are known as the stack's.
+ */
+export function ownerOfKey(key: string | null | undefined): { stack: string; name: string; rest: string[] } | null {
+  const parts = key?.split('/');
+  if (!parts || parts.length < 4 || parts[0] !== KEY_PREFIX || !parts[1] || !parts[2]) return null;
+  return { stack: parts[1], name: parts[2], rest: parts.slice(3) };
+}

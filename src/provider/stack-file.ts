@@ -59,7 +59,7 @@ function problemsOf(doc: Document, lines: LineCounter, error: z.ZodError): Stack
   return error.issues.flatMap((issue) => {
     const path = issue.path.filter((k): k is Key => typeof k !== 'symbol');
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => at(keyNode(doc, path, key) ?? nodeAt(doc, path), [...path, key], unknownKeyMessage(path, key)));
+      return issue.keys.map((key) => at(keyNode(doc, path, key) ?? nodeAt(doc, path), [...path, key], unknownKeyMessage(path)));
     }
     // A bad key (a record's, or a reserved metadata key) is reported at the key, not its value.
     if (issue.code === 'invalid_key' || (issue.code === 'custom' && issue.params?.at === 'key')) {
@@ -73,9 +73,8 @@ function problemsOf(doc: Document, lines: LineCounter, error: z.ZodError): Stack
   });
 }
 
-function unknownKeyMessage(path: readonly Key[], key: string): string {
-  if (path.length === 0 && (key === 'snapshots' || key === 'attachments')) return `${key} are not supported in stack files yet (only volumes)`;
-  return 'unknown field';
+function unknownKeyMessage(path: readonly Key[]): string {
+  return path.length === 0 ? 'unknown field (a stack file has stack, volumes, snapshots and attachments)' : 'unknown field';
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
- * `flint plan`, `flint apply` and `flint import`: volumes declared in a stack file (YAML or
- * JSON), their state read from Flint by the stack's metadata labels (src/provider/).
+ * `flint plan`, `flint apply` and `flint import`: volumes, snapshots, attachments and backup
+ * policies declared in a stack file (YAML or JSON), their state read from Flint by the stack's
+ * metadata labels and keys (src/provider/).
  */
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
@@ -15,7 +16,7 @@ import {
   planStack,
   ProviderError,
   StackFileError,
-  VolumeProvider,
+  StackProvider,
   type Plan,
   type Stack,
 } from '../../provider/index.js';
@@ -45,14 +46,14 @@ export function readStackFile(file: string, read: (path: string) => string = (p)
   }
 }
 
-function provider(ctx: CliContext, o: StackOptions, report?: (line: string) => void): VolumeProvider {
-  return new VolumeProvider(ctx.client, { operationTimeoutMs: o.waitTimeout * 1000, ...(report && { report }) });
+function provider(ctx: CliContext, o: StackOptions, report?: (line: string) => void): StackProvider {
+  return new StackProvider(ctx.client, { operationTimeoutMs: o.waitTimeout * 1000, ...(report && { report }) });
 }
 
-async function planOf(ctx: CliContext, o: StackOptions, report?: (line: string) => void): Promise<{ stack: Stack; plan: Plan; provider: VolumeProvider }> {
+async function planOf(ctx: CliContext, o: StackOptions, report?: (line: string) => void): Promise<{ stack: Stack; plan: Plan; provider: StackProvider }> {
   const stack = readStackFile(o.file);
   const p = provider(ctx, o, report);
-  return { stack, plan: planStack(stack, await p.readStack(stack.stack), { prune: o.prune === true }), provider: p };
+  return { stack, plan: planStack(stack, await p.read(stack), { prune: o.prune === true }), provider: p };
 }
 
 function refuseErrors(plan: Plan): void {
@@ -79,8 +80,8 @@ function stackCommand(program: Command, name: string, description: string): Comm
 
 /** Registers `flint plan`, `flint apply` and `flint import`. */
 export function registerStackCommands(program: Command): void {
-  stackCommand(program, 'plan', 'show what `flint apply` would change to make Flint hold the volumes of a stack file')
-    .option('--prune', 'also plan to delete the stack\'s volumes that the file no longer names')
+  stackCommand(program, 'plan', 'show what `flint apply` would change to make Flint hold what a stack file declares (volumes, snapshots, attachments, backup policies)')
+    .option('--prune', 'also plan to delete the stack\'s resources that the file no longer names')
     .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are (1 on errors), like terraform plan')
     .action(
       apiAction<StackOptions & { detailedExitcode?: boolean }>(async (ctx, _args, o) => {
@@ -91,8 +92,8 @@ export function registerStackCommands(program: Command): void {
       }),
     );
 
-  stackCommand(program, 'apply', 'make Flint hold the volumes of a stack file: shows the plan, asks, then creates, updates, replaces (and with --prune deletes) them')
-    .option('--prune', 'also delete the stack\'s volumes that the file no longer names')
+  stackCommand(program, 'apply', 'make Flint hold what a stack file declares: shows the plan, asks, then creates, updates, replaces (and with --prune deletes) its resources, in dependency order')
+    .option('--prune', 'also delete (detach) the stack\'s resources that the file no longer names')
     .option('--auto-approve', 'apply without asking (needed when stdin is not a terminal)')
     .action(
       apiAction<StackOptions & { autoApprove?: boolean }>(async (ctx, _args, o) => {
@@ -114,45 +115,48 @@ export function registerStackCommands(program: Command): void {
       }),
     );
 
-  stackCommand(program, 'import', 'adopt existing volumes into a stack: `flint import -f stack.yaml db=VOLUME_ID` labels the volume as volume.db of the stack')
-    .argument('<name=id...>', 'a volume of the stack file and the id of the volume it is')
+  stackCommand(program, 'import', 'adopt existing volumes and snapshots into a stack: `flint import -f stack.yaml db=VOLUME_ID snapshot.base=SNAPSHOT_ID` labels each as that resource of the stack')
+    .argument('<[kind.]name=id...>', 'a volume (or `snapshot.NAME`) of the stack file and the id of the one it is; attachments need no import: apply adopts one made for the same instance and host')
     .action(
       apiAction<StackOptions>(async (ctx, args, o) => {
         const stack = readStackFile(o.file);
         // A variadic argument arrives as one array.
         const assignments = importAssignments(stack, (args as unknown as string[][])[0] ?? []);
         const p = provider(ctx, o);
-        for (const { name, id } of assignments) {
-          let adopted;
+        for (const { kind, name, id } of assignments) {
+          let already: boolean;
           try {
-            adopted = await p.adopt(stack.stack, name, id);
+            already = (kind === 'volume' ? await p.volume.adopt(stack.stack, name, id) : await p.snapshot.adopt(stack.stack, name, id)).already;
           } catch (err) {
             if (err instanceof ProviderError) throw new CliError(err.code, err.message);
             throw err;
           }
           const labels = Object.entries(labelsFor(stack.stack, name)).map(([k, v]) => `${k}=${v}`).join(', ');
-          process.stdout.write(
-            adopted.already ? `volume.${name}: ${id} already is this volume of stack ${stack.stack}; nothing to do.\n` : `volume.${name}: imported ${id} (${labels}).\n`,
-          );
+          process.stdout.write(already ? `${kind}.${name}: ${id} already is this ${kind} of stack ${stack.stack}; nothing to do.\n` : `${kind}.${name}: imported ${id} (${labels}).\n`);
         }
-        process.stdout.write(`Run \`flint plan -f ${o.file}\` to see how the imported volumes differ from the stack file.\n`);
+        process.stdout.write(`Run \`flint plan -f ${o.file}\` to see how the imported resources differ from the stack file.\n`);
       }),
     );
 }
 
 /**
- * The `name=id` arguments of `flint import`, checked against the stack file.
- * @throws CliError BAD_USER_INPUT for a malformed one, a name the file does not declare, or a name given twice.
+ * The `[kind.]name=id` arguments of `flint import` (kind `volume`, the default, or
+ * `snapshot`), checked against the stack file.
+ * @throws CliError BAD_USER_INPUT for a malformed one, a name the file does not declare, or one given twice.
  */
-export function importAssignments(stack: Stack, args: readonly string[]): { name: string; id: string }[] {
+export function importAssignments(stack: Stack, args: readonly string[]): { kind: 'volume' | 'snapshot'; name: string; id: string }[] {
   const seen = new Set<string>();
   return args.map((a) => {
     const at = a.indexOf('=');
-    if (at < 1 || at === a.length - 1) throw new CliError('BAD_USER_INPUT', `Expected name=VOLUME_ID, got "${a}".`);
-    const name = a.slice(0, at);
-    if (!(name in stack.volumes)) throw new CliError('BAD_USER_INPUT', `The stack file declares no volume "${name}" (it has: ${Object.keys(stack.volumes).join(', ') || 'none'}).`);
-    if (seen.has(name)) throw new CliError('BAD_USER_INPUT', `volume.${name} is given twice.`);
-    seen.add(name);
-    return { name, id: a.slice(at + 1) };
+    if (at < 1 || at === a.length - 1) throw new CliError('BAD_USER_INPUT', `Expected [volume.|snapshot.]name=ID, got "${a}".`);
+    const target = a.slice(0, at);
+    const m = /^(volume|snapshot)\.(.+)$/.exec(target);
+    const kind = (m?.[1] ?? 'volume') as 'volume' | 'snapshot';
+    const name = m?.[2] ?? target;
+    const declared = Object.keys((kind === 'volume' ? stack.volumes : stack.snapshots) ?? {});
+    if (!declared.includes(name)) throw new CliError('BAD_USER_INPUT', `The stack file declares no ${kind} "${name}" (it has: ${declared.join(', ') || 'none'}).`);
+    if (seen.has(`${kind}.${name}`)) throw new CliError('BAD_USER_INPUT', `${kind}.${name} is given twice.`);
+    seen.add(`${kind}.${name}`);
+    return { kind, name, id: a.slice(at + 1) };
   });
 }

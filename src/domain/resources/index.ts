@@ -10,4 +10,6 @@ export const RESOURCE_MODELS: readonly ResourceModel[] = [VOLUME_MODEL, SNAPSHOT
 export { LIFECYCLES, fieldRules, type ActionStatuses, type FieldRule, type Lifecycle } from './lifecycle.js';
 export { resourceJsonSchema, rulesOf, type ResourceModel } from './model.js';
 export { ATTACHMENT_MODEL, BACKUP_MODEL, SNAPSHOT_MODEL, VOLUME_MODEL };
+export { ATTACHMENT_FIELDS } from './attachment.js';
+export { SNAPSHOT_FIELDS } from './snapshot.js';
 export { VOLUME_FIELDS } from './volume.js';

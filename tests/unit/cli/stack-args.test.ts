@@ -17,16 +17,18 @@ test('-f elsewhere stays the output format', (t) => {
   t.deepEqual(stackFileArgs(argv('-f', 'json', 'volume', 'show', 'apply')), argv('-f', 'json', 'volume', 'show', 'apply'));
 });
 
-test('import takes name=id pairs of volumes the stack file declares', (t) => {
-  const stack = { stack: 'web', volumes: { db: { sizeGiB: 1 }, logs: { sizeGiB: 1 } } };
-  t.deepEqual(importAssignments(stack, ['db=abc', 'logs=def']), [
-    { name: 'db', id: 'abc' },
-    { name: 'logs', id: 'def' },
+test('import takes [kind.]name=id pairs of volumes and snapshots the stack file declares', (t) => {
+  const stack = { stack: 'web', volumes: { db: { sizeGiB: 1 }, logs: { sizeGiB: 1 } }, snapshots: { base: { volume: 'db' } } };
+  t.deepEqual(importAssignments(stack, ['db=abc', 'volume.logs=def', 'snapshot.base=ghi']), [
+    { kind: 'volume', name: 'db', id: 'abc' },
+    { kind: 'volume', name: 'logs', id: 'def' },
+    { kind: 'snapshot', name: 'base', id: 'ghi' },
   ]);
   for (const [args, message] of [
-    [['db'], /Expected name=VOLUME_ID/],
+    [['db'], /Expected \[volume\.\|snapshot\.\]name=ID/],
     [['cache=abc'], /declares no volume "cache" \(it has: db, logs\)/],
-    [['db=a', 'db=b'], /volume\.db is given twice/],
+    [['snapshot.db=abc'], /declares no snapshot "db" \(it has: base\)/],
+    [['db=a', 'volume.db=b'], /volume\.db is given twice/],
   ] as const) {
     const err = t.throws(() => importAssignments(stack, args), { instanceOf: CliError, message });
     t.is(err?.exitCode, 2);

@@ -22,11 +22,13 @@ test('a YAML stack file reads into its volumes', (t) => {
   t.deepEqual(stack, {
     stack: 'web',
     volumes: { db: { sizeGiB: 10, volumeType: 'bronze', metadata: { purpose: 'db' }, description: 'the database', availabilityZone: 'nova' } },
+    snapshots: {},
+    attachments: {},
   });
 });
 
 test('a JSON stack file reads the same way', (t) => {
-  t.deepEqual(parseStackFile('stack.json', '{"stack": "web", "volumes": {"db": {"sizeGiB": 1}}}'), { stack: 'web', volumes: { db: { sizeGiB: 1 } } });
+  t.deepEqual(parseStackFile('stack.json', '{"stack": "web", "volumes": {"db": {"sizeGiB": 1}}}'), { stack: 'web', volumes: { db: { sizeGiB: 1 } }, snapshots: {}, attachments: {} });
 });
 
 test('the fields a stack file sets are the volume model\'s settable ones, less the key and the sources', (t) => {
@@ -75,8 +77,31 @@ test('a YAML syntax error has its line', (t) => {
   t.notRegex(p!.message, /at line/, 'the place is said once, in front');
 });
 
-test('snapshots and attachments are refused as not supported yet', (t) => {
-  const [p] = problems('stack: web\nvolumes: {}\nsnapshots:\n  s: {}\n');
-  t.like(p, { line: 3, col: 1, path: 'snapshots' });
-  t.regex(p!.message, /not supported in stack files yet/);
+test('snapshots and attachments name a volume of the file: an unknown one is an error at its line', (t) => {
+  const text = 'stack: web\nvolumes:\n  db: { sizeGiB: 1 }\nsnapshots:\n  s:\n    volume: dbb\nattachments:\n  a:\n    volume: db\n    instanceId: vm-1\n    connector: { host: compute-1, wwpn: x }\n';
+  const ps = problems(text);
+  t.deepEqual(
+    ps.map((p) => [p.line, p.path]),
+    [
+      [6, 'snapshots.s.volume'],
+      [11, 'attachments.a.connector.wwpn'],
+    ],
+  );
+  t.regex(ps[0]!.message, /no volume "dbb" in this stack file \(it declares: db\)/);
+});
+
+test('a stack file with snapshots, attachments and a backup policy parses', (t) => {
+  const stack = parseStackFile(
+    's.yaml',
+    'stack: web\nvolumes:\n  db:\n    sizeGiB: 1\n    backupPolicy: { every: 1d, keep: 7, incremental: true }\nsnapshots:\n  base: { volume: db, description: before }\nattachments:\n  vm1: { volume: db, instanceId: vm-1, connector: { host: compute-1 }, mode: RO }\n',
+  );
+  t.deepEqual(stack.volumes.db!.backupPolicy, { every: '1d', keep: 7, incremental: true });
+  t.deepEqual(stack.snapshots, { base: { volume: 'db', description: 'before' } });
+  t.deepEqual(stack.attachments, { vm1: { volume: 'db', instanceId: 'vm-1', connector: { host: 'compute-1' }, mode: 'RO' } });
+});
+
+test('a backup policy needs a period of a minute or more and a count to keep', (t) => {
+  const ps = problems('stack: web\nvolumes:\n  db:\n    sizeGiB: 1\n    backupPolicy: { every: 30s, keep: 0 }\n');
+  t.deepEqual(ps.map((p) => p.path), ['volumes.db.backupPolicy.every', 'volumes.db.backupPolicy.keep']);
+  t.regex(ps[0]!.message, /every must be a duration of at least 1m/);
 });

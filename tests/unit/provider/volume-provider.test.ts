@@ -83,26 +83,40 @@ test('a create whose key was spent on a deleted volume tries the next key of the
   t.deepEqual(keys, [createKey('web', 'db', createInput(desired)), createKey('web', 'db', createInput(desired), 1)]);
 });
 
-test('an update meeting a newer version reads it again and reports a CONFLICT without retrying', async (t) => {
-  const { client, sent } = fakeClient((doc) => {
-    if (doc === 'update') return conflict();
-    if (doc === 'volume') return { volume: { ...VOLUME, version: 5, name: 'by-hand' } };
-    return new Error(`unexpected ${doc}`);
-  });
-  const actual = { ...VOLUME, metadata: labelsFor('web', 'db') };
-  const err = await t.throwsAsync(new VolumeProvider(client).update('db', actual, [{ field: 'name', from: 'x', to: 'web-db', mutation: 'updateVolume' }]), { instanceOf: ProviderError });
+test('an update of a volume whose fields someone changed since the plan (generation) sends nothing and reports a CONFLICT', async (t) => {
+  const { client, sent } = fakeClient((doc) => (doc === 'volume' ? { volume: { ...VOLUME, version: 5, generation: 2, name: 'by-hand' } } : new Error(`unexpected ${doc}`)));
+  const err = await t.throwsAsync(new VolumeProvider(client).update('db', VOLUME, [{ field: 'name', from: 'x', to: 'web-db', mutation: 'updateVolume' }]), { instanceOf: ProviderError });
   t.is(err?.code, 'CONFLICT');
-  t.regex(err?.message ?? '', /changed since it was read \(version 2, now 5, AVAILABLE\); nothing was overwritten/);
+  t.regex(err?.message ?? '', /was changed since it was read \(generation 1, now 2\); nothing was overwritten/);
   t.deepEqual(
     sent.map(([d]) => d),
-    ['update', 'volume'],
+    ['volume'],
   );
-  t.is((sent[0]![1].input as { expectedVersion: number }).expectedVersion, 2, 'the update is conditional on the version read');
+});
+
+test('an update after a status move (same generation) is conditional on the version read just before; a race then is a CONFLICT', async (t) => {
+  let reads = 0;
+  const { client, sent } = fakeClient((doc) => {
+    if (doc === 'update') return conflict();
+    if (doc === 'volume') return { volume: { ...VOLUME, version: 5 + reads++, status: 'IN_USE' } };
+    return new Error(`unexpected ${doc}`);
+  });
+  const err = await t.throwsAsync(new VolumeProvider(client).update('db', VOLUME, [{ field: 'name', from: 'x', to: 'web-db', mutation: 'updateVolume' }]), { instanceOf: ProviderError });
+  t.is(err?.code, 'CONFLICT');
+  t.regex(err?.message ?? '', /changed since it was read \(version 5, now 6, IN_USE\); nothing was overwritten/);
+  t.deepEqual(
+    sent.map(([d]) => d),
+    ['volume', 'update', 'volume'],
+  );
+  t.is((sent[1]![1].input as { expectedVersion: number }).expectedVersion, 5, 'the update is conditional on the version read just before');
 });
 
 test('a delete of a volume already deleted is success', async (t) => {
   const lines: string[] = [];
-  const { client } = fakeClient((doc) => (doc === 'delete' ? { deleteVolume: { volume: { ...VOLUME, status: 'DELETED' }, operation: null, alreadyDeleted: true } } : new Error(doc)));
+  const { client } = fakeClient((doc) => {
+    if (doc === 'volume') return { volume: VOLUME };
+    return doc === 'delete' ? { deleteVolume: { volume: { ...VOLUME, status: 'DELETED' }, operation: null, alreadyDeleted: true } } : new Error(doc);
+  });
   await new VolumeProvider(client, { report: (l) => lines.push(l) }).delete('db', { ...VOLUME, metadata: labelsFor('web', 'db') });
   t.deepEqual(lines, ['volume.db: v-1 was already deleted']);
 });
@@ -118,37 +132,40 @@ test('import refuses a volume another stack owns, and sends nothing', async (t) 
   );
 });
 
-test('the stack is read from the token\'s own project, every page, keeping its labelled volumes', async (t) => {
+test('the stack is read from the token\'s own project, every page, by its label (a metadata filter)', async (t) => {
   const page = (nodes: unknown[], next: string | null) => ({ volumes: { edges: nodes.map((node) => ({ node })), pageInfo: { endCursor: next, hasNextPage: next !== null } } });
   const { client, sent } = fakeClient((doc, vars) => {
     if (doc === 'viewer') return { viewer: { projectId: 'p-1', projectName: 'team', role: 'MEMBER' } };
-    if (doc === 'volumes') return vars.after === null ? page([VOLUME, { ...VOLUME, id: 'v-2', metadata: {} }], 'c1') : page([{ ...VOLUME, id: 'v-3', metadata: labelsFor('other', 'db') }], null);
+    if (doc === 'volumes') return vars.after === null ? page([VOLUME], 'c1') : page([{ ...VOLUME, id: 'v-3' }], null);
     return new Error(doc);
   });
   const found = await new VolumeProvider(client).readStack('web');
-  t.deepEqual(found.map((v) => v.id), ['v-1']);
+  t.deepEqual(found.map((v) => v.id), ['v-1', 'v-3']);
+  const filter = { projectId: 'p-1', metadata: { 'flint.stack': 'web' } };
   t.deepEqual(
     sent.filter(([d]) => d === 'volumes').map(([, v]) => v),
     [
-      { first: 500, after: null, filter: { projectId: 'p-1' } },
-      { first: 500, after: 'c1', filter: { projectId: 'p-1' } },
+      { first: 500, after: null, filter },
+      { first: 500, after: 'c1', filter },
     ],
   );
 });
 
-test('an update of a volume still CREATING (an apply stopped half-way) waits for its create, then uses the version it ends with', async (t) => {
-  const { client, sent } = fakeClient((doc) => {
-    if (doc === 'update') return { updateVolume: { volume: VOLUME, operation: null } };
-    if (doc === 'volume') return { volume: { ...VOLUME, version: 5 } };
-    return new Error(doc);
+for (const status of ['CREATING', 'EXTENDING', 'RETYPING']) {
+  test(`an update of a volume still ${status} (an apply stopped half-way) waits for it to end, then uses the version it ends with`, async (t) => {
+    const { client, sent } = fakeClient((doc) => {
+      if (doc === 'update') return { updateVolume: { volume: VOLUME, operation: null } };
+      if (doc === 'volume') return { volume: { ...VOLUME, version: 5 } };
+      return new Error(doc);
+    });
+    const lines: string[] = [];
+    const creating = { ...VOLUME, status, version: 1, metadata: labelsFor('web', 'db') };
+    await new VolumeProvider(client, { report: (l) => lines.push(l) }).update('db', creating, [{ field: 'description', from: null, to: 'x', mutation: 'updateVolume' }]);
+    t.deepEqual(
+      sent.map(([d]) => d),
+      ['waitForVolume', 'update', 'volume', 'volume'],
+    );
+    t.is((sent[1]![1].input as { expectedVersion: number }).expectedVersion, 4);
+    t.deepEqual(lines, [`volume.db: waiting for it to leave ${status}`]);
   });
-  const lines: string[] = [];
-  const creating = { ...VOLUME, status: 'CREATING', version: 1, metadata: labelsFor('web', 'db') };
-  await new VolumeProvider(client, { report: (l) => lines.push(l) }).update('db', creating, [{ field: 'description', from: null, to: 'x', mutation: 'updateVolume' }]);
-  t.deepEqual(
-    sent.map(([d]) => d),
-    ['waitForVolume', 'update', 'volume', 'volume'],
-  );
-  t.is((sent[1]![1].input as { expectedVersion: number }).expectedVersion, 4);
-  t.deepEqual(lines, ['volume.db: waiting for its create to end']);
-});
+}
