@@ -4,43 +4,17 @@
  * again (labels, keys) so a second apply sends nothing; snapshot drift; a volume replaced
  * with everything that hangs on it; prune of a snapshot and an attachment; import of a snapshot.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
-import { OperationsDocument, StackAttachmentsDocument, StackBackupsDocument, StackSnapshotsDocument, StackVolumesDocument, type FlintClient } from '../../src/client/index.js';
+import { StackAttachmentsDocument, StackBackupsDocument, StackSnapshotsDocument, StackVolumesDocument } from '../../src/client/index.js';
 import { labelsFor, NAME_LABEL, ownerOfKey, STACK_LABEL } from '../../src/provider/index.js';
-import { startCluster, type Cluster } from '../helpers/cluster.js';
-import { runFlint, type Run } from '../helpers/flint-cli.js';
 import { noProcessesLeft } from '../helpers/processes.js';
-import { tempDir, type TempDir } from '../helpers/tmp.js';
+import { flint, operationCount, stackFile, stackSuite, type StackCtx } from './stack-helpers.js';
 
-interface Ctx {
-  cluster: Cluster;
-  member: string;
-  sdk: FlintClient;
-  cwd: TempDir;
-}
-const test = anyTest as TestFn<Ctx>;
+const test = anyTest as TestFn<StackCtx>;
+stackSuite(test, { host: 'host-d', pool: 'dep', team: 'deps-team' });
 
-test.before(async (t) => {
-  const cluster = await startCluster({ database: 'sqlite', agents: [{ host: 'host-d', pools: [{ name: 'dep', imageFormat: 'qcow2', capacityGiB: 40 }] }] });
-  const member = await cluster.token('deps-team', 'member');
-  t.context = { cluster, member, sdk: cluster.client(member), cwd: await tempDir('flint-apply-deps-') };
-});
-
-test.after.always(async (t) => {
-  await t.context.cluster?.stop();
-  await t.context.cwd?.cleanup();
-});
-
-function flint(t: { context: Ctx }, args: string[]): Promise<Run> {
-  return runFlint({ cwd: t.context.cwd.path, url: t.context.cluster.url, token: t.context.member }, args);
-}
-
-function stackFile(t: { context: Ctx }, text: string): string {
-  writeFileSync(join(t.context.cwd.path, 'app.yaml'), text);
-  return 'app.yaml';
-}
+/** Writes the suite's one stack file. */
+const appFile = (t: { context: StackCtx }, text: string) => stackFile(t, 'app.yaml', text);
 
 const APP = ({ volume = '', snapshots = true, attachments = true } = {}) => `stack: app
 volumes:
@@ -68,7 +42,7 @@ ${volume}${
     : ''
 }`;
 
-async function state(t: { context: Ctx }) {
+async function state(t: { context: StackCtx }) {
   const sdk = t.context.sdk;
   const filter = { metadata: { [STACK_LABEL]: 'app' } };
   const volumes = (await sdk.request(StackVolumesDocument, { first: 100, filter })).volumes.edges.map((e) => e.node);
@@ -79,12 +53,8 @@ async function state(t: { context: Ctx }) {
   return { volumes, snapshots, attachments, backups, db };
 }
 
-async function operationCount(t: { context: Ctx }): Promise<number> {
-  return (await t.context.sdk.request(OperationsDocument, { first: 1 })).operations.totalCount;
-}
-
 test.serial('apply makes a volume, its snapshot, its policy backup and its attachment in order; a second apply sends nothing', async (t) => {
-  const file = stackFile(t, APP());
+  const file = appFile(t, APP());
   const plan = await flint(t, ['plan', '-f', file]);
   t.is(plan.status, 0, plan.stderr);
   t.regex(plan.stdout, /\+ backup\.db will be created\n\s+# volume\.db is new: its first backup/);
@@ -118,7 +88,7 @@ test.serial('apply makes a volume, its snapshot, its policy backup and its attac
 test.serial('a snapshot renamed out of band shows in the plan and is renamed back in place', async (t) => {
   const { snapshots } = await state(t);
   t.is((await flint(t, ['snapshot', 'set', snapshots[0]!.id, '--name', 'by-hand'])).status, 0);
-  const file = stackFile(t, APP());
+  const file = appFile(t, APP());
   const plan = await flint(t, ['plan', '-f', file, '--detailed-exitcode']);
   t.is(plan.status, 2, plan.stderr);
   t.regex(plan.stdout, /~ snapshot\.base \[id=[0-9a-f-]{36}\] will be updated in place\n\s+name: "by-hand" → "app-base" \(updateSnapshot\)/);
@@ -129,7 +99,7 @@ test.serial('a snapshot renamed out of band shows in the plan and is renamed bac
 
 test.serial('replacing the volume replaces its snapshot and attachment, and its backups stay', async (t) => {
   const old = await state(t);
-  const file = stackFile(t, APP({ volume: '    multiattach: true\n' }));
+  const file = appFile(t, APP({ volume: '    multiattach: true\n' }));
   const plan = await flint(t, ['plan', '-f', file]);
   t.is(plan.status, 0, plan.stderr);
   t.regex(plan.stdout, /-\/\+ snapshot\.base \[id=.*\] must be replaced\n\s+# its volume volume\.db is new \(created or replaced\)/);
@@ -158,7 +128,7 @@ test.serial('replacing the volume replaces its snapshot and attachment, and its 
 });
 
 test.serial('a snapshot and an attachment the file drops are kept, and go with --prune', async (t) => {
-  const file = stackFile(t, APP({ volume: '    multiattach: true\n', snapshots: false, attachments: false }));
+  const file = appFile(t, APP({ volume: '    multiattach: true\n', snapshots: false, attachments: false }));
   const plan = await flint(t, ['plan', '-f', file]);
   t.regex(plan.stdout, /snapshot\.base \[id=.*\] is no longer in the stack file: kept \(flint apply --prune deletes it\)/);
   t.regex(plan.stdout, /attachment\.vm1 \[id=.*\] is no longer in the stack file: kept \(flint apply --prune detaches it\)/);
@@ -175,7 +145,7 @@ test.serial('import adopts a snapshot made by hand', async (t) => {
   const made = await flint(t, ['snapshot', 'create', db!.id, '--name', 'hand', '--wait', '-f', 'value', '-c', 'id']);
   t.is(made.status, 0, made.stderr);
   const id = made.stdout.trim();
-  const file = stackFile(t, `${APP({ volume: '    multiattach: true\n', snapshots: false, attachments: false })}snapshots:\n  kept:\n    volume: db\n    name: hand\n`);
+  const file = appFile(t, `${APP({ volume: '    multiattach: true\n', snapshots: false, attachments: false })}snapshots:\n  kept:\n    volume: db\n    name: hand\n`);
   const imported = await flint(t, ['import', '-f', file, `snapshot.kept=${id}`]);
   t.is(imported.status, 0, imported.stderr);
   t.regex(imported.stdout, /snapshot\.kept: imported .* \(flint\.stack=app, flint\.name=kept\)/);

@@ -5,53 +5,20 @@
  * once each end with one volume per name (the creates' idempotency keys).
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
-import { CreateVolumeDocument, OperationsDocument, StackVolumesDocument, VolumeDocument, type FlintClient } from '../../src/client/index.js';
+import { CreateVolumeDocument, StackVolumesDocument, VolumeDocument } from '../../src/client/index.js';
 import { createInput, createKey, desiredVolumes, labelsFor, NAME_LABEL, parseStackFile as readStack, STACK_LABEL } from '../../src/provider/index.js';
-import { startCluster, type Cluster } from '../helpers/cluster.js';
-import { FLINT_BIN, runFlint, type Run } from '../helpers/flint-cli.js';
+import { FLINT_BIN } from '../helpers/flint-cli.js';
 import { noProcessesLeft, processMarker } from '../helpers/processes.js';
-import { tempDir, type TempDir } from '../helpers/tmp.js';
+import { flint, operationCount, stackFile, stackSuite, type StackCtx } from './stack-helpers.js';
 
-interface Ctx {
-  cluster: Cluster;
-  member: string;
-  sdk: FlintClient;
-  cwd: TempDir;
-}
-const test = anyTest as TestFn<Ctx>;
-
-test.before(async (t) => {
-  const cluster = await startCluster({ database: 'sqlite', agents: [{ host: 'host-a', pools: [{ name: 'small', imageFormat: 'qcow2', capacityGiB: 40 }] }] });
-  const member = await cluster.token('apply-team', 'member');
-  t.context = { cluster, member, sdk: cluster.client(member), cwd: await tempDir('flint-apply-') };
-});
-
-test.after.always(async (t) => {
-  await t.context.cluster?.stop();
-  await t.context.cwd?.cleanup();
-});
-
-function flint(t: { context: Ctx }, args: string[]): Promise<Run> {
-  return runFlint({ cwd: t.context.cwd.path, url: t.context.cluster.url, token: t.context.member }, args);
-}
-
-/** Writes `text` as stack file `name` in the CLI's directory; returns its name. */
-function stackFile(t: { context: Ctx }, name: string, text: string): string {
-  writeFileSync(join(t.context.cwd.path, name), text);
-  return name;
-}
+const test = anyTest as TestFn<StackCtx>;
+stackSuite(test, { host: 'host-a', pool: 'small', team: 'apply-team' });
 
 /** The project's volumes of `stack` (not DELETED), by resource name. */
-async function stackVolumes(t: { context: Ctx }, stack: string) {
+async function stackVolumes(t: { context: StackCtx }, stack: string) {
   const { volumes } = await t.context.sdk.request(StackVolumesDocument, { first: 500 });
   return volumes.edges.map((e) => e.node).filter((v) => v.metadata[STACK_LABEL] === stack);
-}
-
-async function operationCount(t: { context: Ctx }): Promise<number> {
-  return (await t.context.sdk.request(OperationsDocument, { first: 1 })).operations.totalCount;
 }
 
 const WEB = (over = '') => `stack: web

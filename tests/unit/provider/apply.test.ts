@@ -7,25 +7,13 @@ import {
   type ActualAttachment,
   type ActualBackup,
   type ActualSnapshot,
-  type ActualVolume,
   type KindOps,
   type Stack,
   type StackOps,
 } from '../../../src/provider/index.js';
+import { actualVolume } from './fixtures.js';
 
-const existing: ActualVolume = {
-  id: 'old-id',
-  name: 'web-db',
-  description: null,
-  metadata: labelsFor('web', 'db'),
-  sizeGiB: 10,
-  volumeType: null,
-  availabilityZone: 'nova',
-  multiattach: false,
-  status: 'AVAILABLE',
-  version: 1,
-  generation: 1,
-};
+const existing = actualVolume('db', { id: 'old-id' });
 
 const snapshotOf = (volumeId: string): ActualSnapshot => ({ id: 'snap-id', volumeId, name: 'web-base', description: null, metadata: labelsFor('web', 'base'), status: 'AVAILABLE', version: 1, generation: 1 });
 const attachmentOf = (volumeId: string): ActualAttachment => ({

@@ -1,9 +1,10 @@
 import test from 'ava';
-import { formatPlan, labelsFor, planStack, type ActualBackup, type ActualVolume, type Change, type Stack } from '../../../src/provider/index.js';
+import { formatPlan, planStack, type ActualBackup, type Change, type Stack } from '../../../src/provider/index.js';
+import { actualVolume } from './fixtures.js';
 
 const NOW = Date.parse('2026-12-07T12:34:00Z');
 const HOUR = 3600_000;
-const db: ActualVolume = { id: 'id-db', name: 'web-db', description: null, metadata: labelsFor('web', 'db'), sizeGiB: 10, volumeType: null, availabilityZone: 'nova', multiattach: false, status: 'AVAILABLE', version: 1, generation: 1 };
+const db = actualVolume('db');
 
 const backup = (id: string, hoursAgo: number, over: Partial<ActualBackup> = {}): ActualBackup => ({
   id,

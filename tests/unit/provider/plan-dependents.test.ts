@@ -1,20 +1,8 @@
 import test from 'ava';
-import { formatPlan, labelsFor, planStack, type ActualAttachment, type ActualSnapshot, type ActualVolume, type Change, type Stack } from '../../../src/provider/index.js';
+import { formatPlan, labelsFor, planStack, type ActualAttachment, type ActualSnapshot, type Change, type Stack } from '../../../src/provider/index.js';
+import { actualVolume } from './fixtures.js';
 
-const volume = (resource: string, over: Partial<ActualVolume> = {}): ActualVolume => ({
-  id: `id-${resource}`,
-  name: `web-${resource}`,
-  description: null,
-  metadata: labelsFor('web', resource),
-  sizeGiB: 10,
-  volumeType: null,
-  availabilityZone: 'nova',
-  multiattach: false,
-  status: 'AVAILABLE',
-  version: 1,
-  generation: 1,
-  ...over,
-});
+const volume = actualVolume;
 const snapshot = (resource: string, volumeId: string, over: Partial<ActualSnapshot> = {}): ActualSnapshot => ({
   id: `snap-${resource}`,
   volumeId,

@@ -1,24 +1,12 @@
 import test from 'ava';
 import { formatPlan, labelsFor, planStack, type ActualVolume, type Change, type Stack } from '../../../src/provider/index.js';
+import { actualVolume } from './fixtures.js';
 
 const stack = (volumes: Stack['volumes'], name = 'web'): Stack => ({ stack: name, volumes });
 
-/** A volume as `flint apply` would have made resource `resource` of stack web. */
+/** A volume as `flint apply` would have made resource `resource` of stack web (of type bronze, at version 3). */
 function actual(resource: string, over: Partial<ActualVolume> = {}, extra: Record<string, string> = {}): ActualVolume {
-  return {
-    id: `id-${resource}`,
-    name: `web-${resource}`,
-    description: null,
-    metadata: { ...extra, ...labelsFor('web', resource) },
-    sizeGiB: 10,
-    volumeType: 'bronze',
-    availabilityZone: 'nova',
-    multiattach: false,
-    status: 'AVAILABLE',
-    version: 3,
-    generation: 1,
-    ...over,
-  };
+  return actualVolume(resource, { volumeType: 'bronze', version: 3, metadata: { ...extra, ...labelsFor('web', resource) }, ...over });
 }
 
 const only = <A extends Change['action']>(changes: Change[], action: A) => changes.filter((c): c is Extract<Change, { kind: 'volume'; action: A }> => c.kind === 'volume' && c.action === action);
