@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { startCluster, type Cluster } from '../tests/helpers/cluster.js';
 import { apiLimitsBench, printApiLimitsBench } from './api-limits.js';
 import { attachIo, formatAttachIo } from './attach-io.js';
+import { attachZeros, formatAttachZeros } from './attach-zeros.js';
 import { attachLatency, formatAttachLatency } from './attach-latency.js';
 import { backupBench, printBackupBench } from './backup.js';
 import { natsBaselines, postgresCommit, sqliteCommit } from './baselines.js';
@@ -180,6 +181,9 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
   log('attach I/O: sequential read through iSCSI, NBD and the image file');
   const io = await attachIo({ sizeGiB: 1, runs: opts.quick ? 1 : 3 });
 
+  log('attach zeros: WRITE SAME through iSCSI into raw and qcow2 volumes, next to data');
+  const zeros = await attachZeros({ sizeMiB: opts.quick ? 64 : 256 });
+
   log('backup engine: full, incremental (1% changed) and restore of one 1 GiB image, with cat and restic as baselines');
   const backup = await backupBench({ log });
 
@@ -219,6 +223,7 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
   console.log(`  sustained  ${cpuLine(cpuSustained)}`);
   console.log(`\n${formatAttachLatency(attach)}`);
   console.log(`\n${formatAttachIo(io)}`);
+  console.log(`\n${formatAttachZeros(zeros)}`);
   printBackupBench(backup);
   console.log(`\n${table(rbd.rows)}\n\n${formatRbdIo(rbd.io)}\n\n${formatRbdBackup(rbd.backup)}`);
 
@@ -235,6 +240,7 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
     ratios,
     cpuCores: { c1: cpuC1, c32: cpuC32, sustained: cpuSustained },
     attachIo: io,
+    attachZeros: zeros,
     attachLatency: { n: attach.n, p50Ms: round(attach.p50Ms, 1), p99Ms: round(attach.p99Ms, 1) },
     backup,
     rbd: { rows: jsonRows(rbd.rows), io: rbd.io, backup: rbd.backup },

@@ -104,6 +104,51 @@ for (const format of ['raw', 'qcow2'] as const) {
   });
 }
 
+/** Bytes of `image` holding data (not holes, not zero clusters) in [0, `length`), by `qemu-img map`. */
+async function allocatedBytes(image: { path: string; format: string }, length: number): Promise<number> {
+  const { stdout } = await execFileAsync('qemu-img', ['map', '--output=json', '-f', image.format, image.path]);
+  const extents = JSON.parse(stdout) as { start: number; length: number; data: boolean; zero: boolean }[];
+  return extents.filter((e) => e.data && !e.zero && e.start < length).reduce((n, e) => n + Math.min(e.length, length - e.start), 0);
+}
+
+// 64 MiB: initiators split WRITE SAME at 65535 blocks, so the zeros arrive in ranges that are
+// not aligned to qcow2's 64 KiB clusters; every range boundary is where old data could survive.
+const ZEROED = 64 * 1024 ** 2;
+
+/** Writes a pattern over [0, ZEROED) through `c`, then zeros (WRITE SAME, unmap allowed, as a guest's block layer sends them). */
+async function zeroOverData(t: ExecutionContext, c: IscsiConnection): Promise<void> {
+  t.is((await qemuIo(c, [`write -P 0xab 0 ${ZEROED}`])).code, 0);
+  const zeros = await run('qemu-io', ['--image-opts', `${imageOpts(c)},discard=unmap`, '-c', `write -z -u 0 ${ZEROED}`]);
+  t.is(zeros.code, 0, zeros.out);
+  const back = await qemuIo(c, [`read -P 0 0 ${ZEROED}`], {}, true);
+  t.is(back.code, 0, `the zeros read back through the target, not the old data: ${back.out}`);
+}
+
+test('zeros written over old data of a raw volume through iSCSI read back as zeros and leave the image thin (thin-provisioned LUN, UNMAP)', async (t) => {
+  const r = await rig(t, 'raw');
+  await r.driver.createVolume('z1', 1);
+  const req = await request(r, 'z1');
+  const c = (await r.target.export(req)) as IscsiConnection;
+  t.true(c.discard, 'the connection says the target passes discards down');
+  await zeroOverData(t, c);
+  await r.target.unexport(req.attachmentId);
+  t.true(await imageHolds(req.image, '0', '0', String(ZEROED)), 'the image holds zeros');
+  // Holes are punched in whole filesystem blocks: a block a range boundary cuts stays (zeroed).
+  const allocated = await allocatedBytes(req.image, ZEROED);
+  t.true(allocated <= 64 * 1024, `and keeps (nearly) nothing allocated there: ${allocated} bytes of ${ZEROED}`);
+});
+
+test('zeros written over old data of a qcow2 volume through iSCSI read back as zeros (its LUN is not thin: partial-cluster holes would keep old data)', async (t) => {
+  const r = await rig(t, 'qcow2');
+  await r.driver.createVolume('z2', 1);
+  const req = await request(r, 'z2');
+  const c = (await r.target.export(req)) as IscsiConnection;
+  t.false(c.discard);
+  await zeroOverData(t, c);
+  await r.target.unexport(req.attachmentId);
+  t.true(await imageHolds(req.image, '0', '0', String(ZEROED)), 'the image holds zeros');
+});
+
 test('a wrong CHAP secret and a foreign initiator are refused by the target', async (t) => {
   const r = await rig(t, 'raw');
   await r.driver.createVolume('v2', 1);

@@ -37,7 +37,7 @@ import { parseAccounts, type TgtTarget } from './tgtadm.js';
 import { commandOf } from './proc-util.js';
 import { portalText, startTgtd, stopStaleTgtd, type Tgtd } from './tgtd-process.js';
 import { iqnPrefix, targetIqn, validateExportRequest } from './iscsi-names.js';
-import { confWithKeyring } from './tgt-backing.js';
+import { confWithKeyring, thinProvisioned } from './tgt-backing.js';
 
 export class IscsiTarget implements Target {
   readonly kind = 'iscsi' as const;
@@ -199,7 +199,7 @@ export class IscsiTarget implements Target {
       targetPortal: portalText(this.opts.address, this.opts.iscsiPort),
       targetLun: 1,
       accessMode: req.mode,
-      discard: false,
+      discard: thinProvisioned(req.image, req.mode),
     };
   }
 

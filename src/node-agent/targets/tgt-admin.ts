@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DriverError } from '../drivers/index.js';
 import { backingOf, type IscsiExport } from './iscsi-export.js';
+import { thinProvisioned } from './tgt-backing.js';
 import { parseConnections, parseTargets, TgtadmError, type TgtTarget } from './tgtadm.js';
 import type { Tgtd } from './tgtd-process.js';
 
@@ -67,6 +68,7 @@ export class TgtAdmin {
     const backing = backingOf(entry);
     await this.adm(['--op', 'new', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '--bstype', backing.bstype, '--backing-store', backing.store, ...(backing.bsopts ? ['--bsopts', backing.bsopts] : [])]);
     if (entry.req.mode === 'ro') await this.adm(['--op', 'update', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '--params', 'readonly=1']);
+    if (thinProvisioned(entry.req.image, entry.req.mode)) await this.adm(['--op', 'update', '--mode', 'logicalunit', '--tid', String(tid), '--lun', '1', '--params', 'thin_provisioning=1']);
   }
 
   /** Removes a target in the order tgt needs while sessions are logged in, then its CHAP accounts. */

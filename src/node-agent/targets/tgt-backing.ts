@@ -36,6 +36,23 @@ export function lunBacking(image: Pick<ImageSource, 'path' | 'rbd'>, fuseMountpo
   return { bstype: 'rbd', store: tgtRbdStore(rbd), bsopts: `conf=${confPath};id=${rbd.user}` };
 }
 
+/**
+ * Whether a LUN of `image` opened in `mode` is thin-provisioned (tgt's `thin_provisioning=1`):
+ * writable LUNs on a raw file of an unencrypted image. The initiator then sends UNMAP, and
+ * WRITE SAME with UNMAP for zeros, instead of WRITE SAME that tgt turns into 512-byte writes;
+ * tgt punches a hole in the file (any 512-byte range), and the image stays thin.
+ *
+ * Not the FUSE view of a qcow2 image: qemu-storage-daemon's FUSE export turns a punched hole
+ * into a discard, which qcow2 may drop for clusters the range only partly covers. Initiators
+ * split WRITE SAME at 65535 blocks (33553920 bytes), so every 32 MiB of zeros would leave a
+ * 64 KiB cluster holding its old data: silent corruption (tests/integration/targets-iscsi).
+ * Not encrypted images (the FUSE view too, and unmapped ranges would show which blocks are
+ * unused), nor RBD LUNs (tgt's rbd backing store has no UNMAP).
+ */
+export function thinProvisioned(image: Pick<ImageSource, 'rbd' | 'key' | 'format'>, mode: 'rw' | 'ro'): boolean {
+  return mode === 'rw' && image.format === 'raw' && !image.rbd && image.key === undefined;
+}
+
 /** The text of a ceph.conf that is `conf` plus the keyring of `client.<user>` (a later section's setting wins). */
 export function confWithKeyring(conf: string, user: string, keyring: string): string {
   return `${conf.replace(/\n*$/, '\n')}\n# Added by Flint: tgt's rbd backing store takes no keyring option.\n[client.${user}]\n\tkeyring = ${keyring}\n`;

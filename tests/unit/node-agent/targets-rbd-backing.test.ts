@@ -2,7 +2,7 @@
 import test from 'ava';
 import { DriverError, type ImageSource } from '../../../src/node-agent/drivers/index.js';
 import { qemuNbdArgs } from '../../../src/node-agent/qemu-nbd.js';
-import { confWithKeyring, lunBacking, tgtRbdStore } from '../../../src/node-agent/targets/tgt-backing.js';
+import { confWithKeyring, lunBacking, tgtRbdStore, thinProvisioned } from '../../../src/node-agent/targets/tgt-backing.js';
 
 const rbdImage = (snapshot?: string): ImageSource => ({
   path: `rbd:vols/volume-1${snapshot ? `@${snapshot}` : ''}:conf=/etc/ceph/c.conf:id=flint`,
@@ -45,4 +45,13 @@ test('qemu-nbd serves an RBD snapshot read-only and an RBD image writable, on th
   const live = qemuNbdArgs({ ...base, image: rbdImage() });
   t.false(live.includes('--read-only'));
   t.true(live.includes('--format') && live.includes('raw'));
+});
+
+test('only writable LUNs of unencrypted raw files are thin-provisioned (UNMAP): not read-only, qcow2, RBD or encrypted ones', (t) => {
+  const file: ImageSource = { path: '/pool/volume-1.raw', format: 'raw', sizeBytes: 1024 ** 3 };
+  t.true(thinProvisioned(file, 'rw'));
+  t.false(thinProvisioned(file, 'ro'));
+  t.false(thinProvisioned({ ...file, format: 'qcow2' }, 'rw'), 'the FUSE view of qcow2 may drop partial-cluster holes');
+  t.false(thinProvisioned({ ...file, key: 'passphrase' }, 'rw'));
+  t.false(thinProvisioned(rbdImage(), 'rw'));
 });
