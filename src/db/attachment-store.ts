@@ -91,6 +91,8 @@ export interface AttachmentListFilter {
   status?: AttachmentStatus[];
   volumeId?: string;
   instanceId?: string;
+  /** Only this project's attachments; within a member's scope, another project matches nothing. */
+  projectId?: string;
 }
 
 /** Keyset pagination in creation order; DETACHED ones only when the filter asks. */
@@ -103,6 +105,8 @@ export async function listAttachments(
   where.status = opts.filter.status?.length ? { $in: opts.filter.status } : { $ne: 'detached' };
   if (opts.filter.volumeId !== undefined) where.volumeId = opts.filter.volumeId;
   if (opts.filter.instanceId !== undefined) where.instanceId = opts.filter.instanceId;
+  // Both conditions hold: a member asking for another project gets an empty page.
+  if (opts.filter.projectId != null) where.$and = [{ projectId: opts.filter.projectId }];
   return keysetPage(em, Attachment, where, { ...opts, order: 'asc' });
 }
 

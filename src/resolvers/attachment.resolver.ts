@@ -54,7 +54,7 @@ export class AttachmentResolver {
       after,
       last,
       before,
-      filter: { status: filter?.status as AttachmentStatus[] | undefined, volumeId: filter?.volumeId, instanceId: filter?.instanceId },
+      filter: { status: filter?.status as AttachmentStatus[] | undefined, volumeId: filter?.volumeId, instanceId: filter?.instanceId, projectId: filter?.projectId },
     });
     return connectionOf(page, AttachmentObject.from);
   }

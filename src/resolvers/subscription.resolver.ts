@@ -1,7 +1,9 @@
 import { Arg, Float, ID, Resolver, Root, Subscription } from 'type-graphql';
-import type { LiveSnapshot, LiveVolume } from '../bus/index.js';
+import type { LiveAttachment, LiveBackup, LiveSnapshot, LiveVolume } from '../bus/index.js';
 import type { Context } from './context.js';
-import { SnapshotEventTypeEnum, VolumeEventTypeEnum } from './types/enums.js';
+import { AttachmentEventTypeEnum, BackupEventTypeEnum, SnapshotEventTypeEnum, VolumeEventTypeEnum } from './types/enums.js';
+import { AttachmentEventObject, AttachmentFilter, AttachmentObject } from './types/attachment.js';
+import { BackupEventObject, BackupFilter, BackupObject } from './types/backup.js';
 import { VolumeEventObject, VolumeFilter, VolumeObject } from './types/volume.js';
 import { SnapshotEventObject, SnapshotFilter, SnapshotObject } from './types/snapshot.js';
 
@@ -55,6 +57,34 @@ export class SubscriptionResolver {
     @Arg('sinceSeq', () => Float, { nullable: true, description: sinceSeqDescription('snapshots', 'snapshots') }) _sinceSeq?: number,
   ): SnapshotEventObject {
     return { type: ev.type as SnapshotEventTypeEnum, snapshot: SnapshotObject.fromView(ev.snapshot) };
+  }
+
+  @Subscription(() => BackupEventObject, {
+    description:
+      'Every backup created, changed or deleted from now on that you may see (your project; all for admins) and that matches the filter. ' +
+      'Sends no initial state: read `backups` first, then subscribe with `sinceSeq` set to its `changeSeq`. Over graphql-ws, like `volumeChanged`; `backupChanged` follows one backup, `backupProgress` its running work.',
+    subscribe: ({ args, context }: SubscribeData<{ filter?: BackupFilter; sinceSeq?: number | null }>) => context.ports.watches.backups(context.principal, args.filter, args.sinceSeq),
+  })
+  backupEvents(
+    @Root() ev: LiveBackup,
+    @Arg('filter', () => BackupFilter, { nullable: true, description: 'Only changes whose backup (after the change) matches all its conditions; default every change.' }) _filter?: BackupFilter,
+    @Arg('sinceSeq', () => Float, { nullable: true, description: sinceSeqDescription('backups', 'backups') }) _sinceSeq?: number,
+  ): BackupEventObject {
+    return { type: ev.type as BackupEventTypeEnum, backup: BackupObject.fromView(ev.backup) };
+  }
+
+  @Subscription(() => AttachmentEventObject, {
+    description:
+      'Every attachment created, changed or detached from now on that you may see (your project; all for admins) and that matches the filter; DELETED when one became DETACHED (attachments end DETACHED, they are never removed). ' +
+      'Sends no initial state: read `attachments` first, then subscribe with `sinceSeq` set to its `changeSeq`. Over graphql-ws, like `volumeChanged`.',
+    subscribe: ({ args, context }: SubscribeData<{ filter?: AttachmentFilter; sinceSeq?: number | null }>) => context.ports.watches.attachments(context.principal, args.filter, args.sinceSeq),
+  })
+  attachmentEvents(
+    @Root() ev: LiveAttachment,
+    @Arg('filter', () => AttachmentFilter, { nullable: true, description: 'Only changes whose attachment (after the change) matches all its conditions; default every change.' }) _filter?: AttachmentFilter,
+    @Arg('sinceSeq', () => Float, { nullable: true, description: sinceSeqDescription('attachments', 'attachments') }) _sinceSeq?: number,
+  ): AttachmentEventObject {
+    return { type: ev.type as AttachmentEventTypeEnum, attachment: AttachmentObject.fromView(ev.attachment) };
   }
 
   @Subscription(() => SnapshotObject, {

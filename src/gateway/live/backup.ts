@@ -4,7 +4,7 @@
  * (each gateway reads the row from the database, as hub.ts does), and agents publish
  * progress on `flint.progress.agent.<host>.backup.<id>` (core NATS, at most one a second,
  * src/bus/contract/backup-messages.ts). Every gateway follows both and hands them to its
- * `backupChanged` and `backupProgress` subscribers. The database stays the truth: a progress
+ * `backupChanged`, `backupEvents` and `backupProgress` subscribers. The database stays the truth: a progress
  * report counts only from a host the database has working on that backup (../outcomes/senders.ts).
  */
 import type { Subscription as NatsSubscription } from '@nats-io/transport-node';
@@ -27,7 +27,8 @@ import { SenderCheck } from '../outcomes/senders.js';
 
 export { toBackupView };
 import { progressEnded, progressFigures } from '../../domain/backup-states.js';
-import type { BackupProgressValue } from '../../resolvers/ports/index.js';
+import type { BackupProgressValue, ListenOptions } from '../../resolvers/ports/index.js';
+import { iterate } from './listeners.js';
 
 
 /** How often `backupProgress` repeats the latest figures when no report came. @default 1_000 */
@@ -118,6 +119,18 @@ export class BackupLive {
         return () => this.changes.delete(l);
       },
     );
+  }
+
+  /**
+   * Changes of every backup that pass `accept` (`backupEvents`), like LiveHub's `listen` for
+   * volumes: stale versions are skipped, and `opts.replay` holds live events behind a replay.
+   */
+  listenAll(accept: (ev: LiveBackup) => boolean, opts: ListenOptions<LiveBackup> = {}): AsyncIterableIterator<LiveBackup> {
+    return iterate(this.changes, accept, {
+      ...opts,
+      key: (ev) => ev.backup.id,
+      isStale: (ev, last) => ev.backup.version <= last.backup.version,
+    });
   }
 
   /**

@@ -44,6 +44,9 @@ import {
 import { ATTACHMENT_KIND, type LiveAttachment } from '../../bus/index.js';
 import { operationEnded } from '../../domain/operations.js';
 import type { ListenOptions } from '../../resolvers/ports/index.js';
+import { emit, iterate, type Listeners } from './listeners.js';
+
+export { SUBSCRIBER_BUFFER } from './listeners.js';
 
 /** Message ids a gateway remembers, so that a notice repeated does not show a message twice. @default 1_000 */
 export const SEEN_MESSAGES = 1_000;
@@ -54,14 +57,8 @@ function eventType(notice: LiveNotice, deleted: boolean): LiveVolume['type'] {
   return notice.type === 'CREATED' ? 'CREATED' : 'UPDATED';
 }
 
-/** Events buffered per slow subscriber before the oldest are dropped. @default 1000 */
-export const SUBSCRIBER_BUFFER = 1000;
-
 /** How far an operation has come: a late event of an earlier stage is never shown after a later one. */
 const OPERATION_STAGE: Record<OperationView['status'], number> = { pending: 0, running: 1, succeeded: 2, failed: 2 };
-
-
-type Listeners<T> = Set<(ev: T) => void>;
 
 /**
  * A moved resource as the project it left last saw it: that project's, one version before the
@@ -123,7 +120,8 @@ export class LiveHub {
       emit(this.messages, { message: toMessageView(m) });
     } else if (kind === ATTACHMENT_KIND.liveAttachment && this.attachments.size > 0) {
       const a = await findAttachment(em(), notice.id);
-      if (a) emit(this.attachments, { type: eventType(notice, false), attachment: toAttachmentView(a) });
+      // An attachment ends DETACHED (rows are never deleted): that is its DELETED.
+      if (a) emit(this.attachments, { type: eventType(notice, a.status === 'detached'), attachment: toAttachmentView(a) });
     }
   }
 
@@ -163,7 +161,7 @@ export class LiveHub {
     this.notify(subjects.liveAttachment(attachment.projectId, attachment.id), ATTACHMENT_KIND.liveAttachment, { id: attachment.id, type });
   }
 
-  /** Attachment events that pass `accept`, like `listen` for volumes (stale versions skipped). */
+  /** Attachment events that pass `accept`, like `listen` for volumes (stale versions skipped); DELETED when it became DETACHED. */
   listenAttachments(accept: (ev: LiveAttachment) => boolean, opts: ListenOptions<LiveAttachment> = {}): AsyncIterableIterator<LiveAttachment> {
     return iterate(this.attachments, accept, {
       ...opts,
@@ -268,83 +266,4 @@ export function toMessageView(m: UserMessage): UserMessageView {
     createdAt: new Date(m.createdAt).toISOString(),
     expiresAt: new Date(m.expiresAt).toISOString(),
   };
-}
-
-function emit<T>(listeners: Listeners<T>, ev: T): void {
-  for (const l of listeners) l(ev);
-}
-
-interface IterateOptions<T> extends ListenOptions<T> {
-  /** Which object an event is about, to drop stale ones with `isStale`. */
-  key?: (ev: T) => string;
-  isStale?: (ev: T, last: T) => boolean;
-  /** Read once the listener is in place and queued like an event (null: nothing). */
-  refresh?: () => Promise<T | null>;
-}
-
-/** One subscriber's queue over a listener set: bounded, ends on `return()` or `until`. */
-function iterate<T>(listeners: Listeners<T>, accept: (ev: T) => boolean, opts: IterateOptions<T>): AsyncIterableIterator<T> {
-  const queue: T[] = [];
-  const seen = new Map<string, T>();
-  let wake: (() => void) | undefined;
-  let done = false;
-  const push = (ev: T): void => {
-    if (done) return;
-    if (opts.key) {
-      const k = opts.key(ev);
-      const last = seen.get(k);
-      if (last !== undefined && opts.isStale?.(ev, last)) return;
-      seen.set(k, ev);
-    }
-    queue.push(ev);
-    if (queue.length > SUBSCRIBER_BUFFER) queue.shift();
-    wake?.();
-  };
-  // Live events that came while the replay was read, in arrival order; bounded like the queue (a
-  // subscriber SUBSCRIBER_BUFFER events behind loses the oldest, as a slow one always has).
-  let held: T[] | undefined = opts.replay ? [] : undefined;
-  const listener = (ev: T): void => {
-    if (!accept(ev)) return;
-    if (!held) return push(ev);
-    held.push(ev);
-    if (held.length > SUBSCRIBER_BUFFER) held.shift();
-  };
-  listeners.add(listener);
-  if (opts.first) push(opts.first);
-  if (opts.replay) {
-    // The replay's state of a resource is at least as new as any event held for it: the stale check drops those.
-    opts.replay.then(
-      (events) => {
-        for (const ev of events) if (accept(ev)) push(ev);
-        const waiting = held ?? [];
-        held = undefined;
-        for (const ev of waiting) push(ev);
-      },
-      () => finish(),
-    );
-  }
-  if (opts.refresh) void opts.refresh().then((ev) => ev !== null && push(ev), () => undefined);
-  const finish = (): void => {
-    done = true;
-    listeners.delete(listener);
-    wake?.();
-  };
-  const iterator: AsyncIterableIterator<T> = {
-    next: async () => {
-      while (queue.length === 0 && !done) await new Promise<void>((r) => (wake = r));
-      const ev = queue.shift();
-      if (ev === undefined) return { done: true, value: undefined };
-      if (opts.until?.(ev)) finish();
-      return { done: false, value: ev };
-    },
-    return: async () => {
-      finish();
-      queue.length = 0;
-      return { done: true, value: undefined };
-    },
-    [Symbol.asyncIterator]() {
-      return iterator;
-    },
-  };
-  return iterator;
 }

@@ -1,5 +1,6 @@
 /**
- * The replay of a change feed subscription (`volumeEvents(sinceSeq:)`, `snapshotEvents`):
+ * The replay of a change feed subscription (`volumeEvents(sinceSeq:)`, `snapshotEvents`,
+ * `backupEvents`, `attachmentEvents`):
  * the current state of each resource of one kind that changed in the project after `sinceSeq`,
  * once per resource, in the order of their latest changes. A client that listed (and got the
  * list's `changeSeq`) then subscribes with it misses nothing in between: the live listener
@@ -21,8 +22,10 @@ export interface ReplayKind<Row extends { id: string; projectId: string; status:
   type: FeedResourceType;
   /** The rows of these ids, read from the database (missing ones are left out). */
   read(em: EntityManager, ids: string[]): Promise<Row[]>;
-  /** The event of a row still in the project: DELETED when its status says so, CREATED when it was made (or moved in) after the seq, else UPDATED. */
+  /** The event of a row still in the project: DELETED when it has ended (`ended`), CREATED when it was made (or moved in) after the seq, else UPDATED. */
   event(type: 'CREATED' | 'UPDATED' | 'DELETED', row: Row): Ev;
+  /** Whether the row has ended, its event DELETED. @default status 'deleted' (an attachment ends DETACHED) */
+  ended?(row: Row): boolean;
   /** The event of a row that moved to another project since: DELETED, as the project it left last saw it, at that project's seq. */
   left(row: Row, projectId: string, seq: number): Ev;
 }
@@ -74,7 +77,7 @@ async function eventsOf<Row extends { id: string; projectId: string; status: str
     const row = rows.get(c.resourceId);
     if (!row) continue;
     if (row.projectId !== projectId) out.push(kind.left(row, projectId, c.seq));
-    else out.push(kind.event(row.status === 'deleted' ? 'DELETED' : c.created ? 'CREATED' : 'UPDATED', row));
+    else out.push(kind.event((kind.ended?.(row) ?? row.status === 'deleted') ? 'DELETED' : c.created ? 'CREATED' : 'UPDATED', row));
   }
   return out;
 }

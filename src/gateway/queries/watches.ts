@@ -3,11 +3,13 @@
  * filter. A watch of one resource starts with its current state (NOT_FOUND when the caller
  * may not see it) and ends with its last change; a watch of many sends changes from now on.
  */
-import type { LiveMessage, LiveOperation, LiveSnapshot, LiveVolume } from '../../bus/index.js';
-import { Snapshot, toAttachmentView, toBackupView, toSnapshotView, toVolumeView, Volume, type Db, type Principal } from '../../db/index.js';
+import type { LiveAttachment, LiveBackup, LiveMessage, LiveOperation, LiveSnapshot, LiveVolume } from '../../bus/index.js';
+import { Attachment, Backup, Snapshot, toAttachmentView, toBackupView, toSnapshotView, toVolumeView, Volume, type Db, type Principal } from '../../db/index.js';
 import { BadInputError, canSee, NotFoundError, requirePrincipal } from '../../domain/index.js';
 import type {
+  AttachmentEventFilter,
   AttachmentsPort,
+  BackupEventFilter,
   BackupsPort,
   LivePort,
   MessageEventFilter,
@@ -34,6 +36,22 @@ const SNAPSHOT_REPLAY: ReplayKind<Snapshot, LiveSnapshot> = {
   read: (em, ids) => em.find(Snapshot, { id: { $in: ids } }, { disableIdentityMap: true }),
   event: (type, row) => ({ type, snapshot: toSnapshotView(row) }),
   left: (row, projectId, seq) => ({ type: 'DELETED', snapshot: leftView(toSnapshotView(row), projectId, seq) }),
+};
+
+const BACKUP_REPLAY: ReplayKind<Backup, LiveBackup> = {
+  type: 'backup',
+  read: (em, ids) => em.find(Backup, { id: { $in: ids } }, { disableIdentityMap: true }),
+  event: (type, row) => ({ type, backup: toBackupView(row) }),
+  left: (row, projectId, seq) => ({ type: 'DELETED', backup: leftView(toBackupView(row), projectId, seq) }),
+};
+
+/** An attachment ends DETACHED (as `attachmentChanged` does): its DELETED, in the replay as live. */
+const ATTACHMENT_REPLAY: ReplayKind<Attachment, LiveAttachment> = {
+  type: 'attachment',
+  read: (em, ids) => em.find(Attachment, { id: { $in: ids } }, { disableIdentityMap: true }),
+  event: (type, row) => ({ type, attachment: toAttachmentView(row) }),
+  left: (row, projectId, seq) => ({ type: 'DELETED', attachment: leftView(toAttachmentView(row), projectId, seq) }),
+  ended: (row) => row.status === 'detached',
 };
 
 export interface WatchesDeps {
@@ -63,6 +81,26 @@ export function snapshotEventMatches(filter: SnapshotEventFilter | null | undefi
   if (filter.volumeId != null && filter.volumeId !== ev.snapshot.volumeId) return false;
   if (filter.name != null && filter.name !== ev.snapshot.name) return false;
   if (filter.projectId != null && filter.projectId !== ev.snapshot.projectId) return false;
+  return true;
+}
+
+/** Whether a backup event matches the filter (by the backup after the change). */
+export function backupEventMatches(filter: BackupEventFilter | null | undefined, ev: LiveBackup): boolean {
+  if (!filter) return true;
+  if (filter.status?.length && !filter.status.includes(ev.backup.status)) return false;
+  if (filter.volumeId != null && filter.volumeId !== ev.backup.volumeId) return false;
+  if (filter.name != null && filter.name !== ev.backup.name) return false;
+  if (filter.projectId != null && filter.projectId !== ev.backup.projectId) return false;
+  return true;
+}
+
+/** Whether an attachment event matches the filter (by the attachment after the change). */
+export function attachmentEventMatches(filter: AttachmentEventFilter | null | undefined, ev: LiveAttachment): boolean {
+  if (!filter) return true;
+  if (filter.status?.length && !filter.status.includes(ev.attachment.status)) return false;
+  if (filter.volumeId != null && filter.volumeId !== ev.attachment.volumeId) return false;
+  if (filter.instanceId != null && filter.instanceId !== ev.attachment.instanceId) return false;
+  if (filter.projectId != null && filter.projectId !== ev.attachment.projectId) return false;
   return true;
 }
 
@@ -148,6 +186,32 @@ export class Watches implements WatchesPort {
     return withReplay(
       (replay) => this.deps.live.listenSnapshots(live, { replay }),
       () => replayChanges(this.deps.db, project, sinceSeq, SNAPSHOT_REPLAY),
+    );
+  }
+
+  async backups(principal: Principal | null, filter?: BackupEventFilter | null, sinceSeq?: number | null) {
+    const p = requirePrincipal(principal);
+    const accept = (ev: LiveBackup) => canSee(p, ev.backup.projectId) && backupEventMatches(filter, ev);
+    if (sinceSeq === undefined || sinceSeq === null) return this.deps.backups.live.listenAll(accept);
+    checkSinceSeq(sinceSeq);
+    const project = feedProject(p, filter?.projectId, 'backupEvents');
+    const live = (ev: LiveBackup) => accept(ev) && ev.backup.projectId === project && (ev.backup.changeSeq ?? Infinity) > sinceSeq;
+    return withReplay(
+      (replay) => this.deps.backups.live.listenAll(live, { replay }),
+      () => replayChanges(this.deps.db, project, sinceSeq, BACKUP_REPLAY),
+    );
+  }
+
+  async attachments(principal: Principal | null, filter?: AttachmentEventFilter | null, sinceSeq?: number | null) {
+    const p = requirePrincipal(principal);
+    const accept = (ev: LiveAttachment) => canSee(p, ev.attachment.projectId) && attachmentEventMatches(filter, ev);
+    if (sinceSeq === undefined || sinceSeq === null) return this.deps.live.listenAttachments(accept);
+    checkSinceSeq(sinceSeq);
+    const project = feedProject(p, filter?.projectId, 'attachmentEvents');
+    const live = (ev: LiveAttachment) => accept(ev) && ev.attachment.projectId === project && (ev.attachment.changeSeq ?? Infinity) > sinceSeq;
+    return withReplay(
+      (replay) => this.deps.live.listenAttachments(live, { replay }),
+      () => replayChanges(this.deps.db, project, sinceSeq, ATTACHMENT_REPLAY),
     );
   }
 

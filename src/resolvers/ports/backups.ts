@@ -2,6 +2,7 @@
 import type { BackupView, LiveBackup } from '../../bus/index.js';
 import type { Backup, Operation, Principal, Volume } from '../../db/index.js';
 import type { DeleteAnswer } from './deletes.js';
+import type { ListenOptions } from './live.js';
 
 export interface CreateBackupRequest {
   volumeId: string;
@@ -62,6 +63,8 @@ export interface BackupProgressValue {
 export interface BackupLiveApi {
   listen(backupId: string, accept: (ev: LiveBackup) => boolean, first: LiveBackup): AsyncIterableIterator<LiveBackup>;
   listenProgress(current: BackupView, accept: (ev: LiveBackup) => boolean): AsyncIterableIterator<BackupProgressValue>;
+  /** Every backup as it is created or changes; stale versions are skipped (`backupEvents`). */
+  listenAll(accept: (ev: LiveBackup) => boolean, opts?: ListenOptions<LiveBackup>): AsyncIterableIterator<LiveBackup>;
 }
 
 export interface BackupsPort {

@@ -22,6 +22,22 @@ export interface SnapshotEventFilter {
   projectId?: string | null;
 }
 
+/** Conditions on a backup after its change; absent ones match anything. */
+export interface BackupEventFilter {
+  status?: readonly string[] | null;
+  volumeId?: string | null;
+  name?: string | null;
+  projectId?: string | null;
+}
+
+/** Conditions on an attachment after its change; absent ones match anything. */
+export interface AttachmentEventFilter {
+  status?: readonly string[] | null;
+  volumeId?: string | null;
+  instanceId?: string | null;
+  projectId?: string | null;
+}
+
 export interface OperationEventFilter {
   status?: readonly string[] | null;
   kind?: string | null;
@@ -47,6 +63,10 @@ export interface WatchesPort {
   snapshots(p: Principal | null, filter?: SnapshotEventFilter | null, sinceSeq?: number | null): Promise<AsyncIterableIterator<LiveSnapshot>>;
   /** One snapshot: as it is now, then every change until it is DELETED. */
   snapshot(p: Principal | null, id: string): Promise<AsyncIterableIterator<LiveSnapshot>>;
+  /** As `volumes`, for backups. */
+  backups(p: Principal | null, filter?: BackupEventFilter | null, sinceSeq?: number | null): Promise<AsyncIterableIterator<LiveBackup>>;
+  /** As `volumes`, for attachments: DELETED when one became DETACHED. */
+  attachments(p: Principal | null, filter?: AttachmentEventFilter | null, sinceSeq?: number | null): Promise<AsyncIterableIterator<LiveAttachment>>;
   /** One attachment: as it is now, then every change until it is DETACHED. */
   attachment(p: Principal | null, id: string): Promise<AsyncIterableIterator<LiveAttachment>>;
   /** One backup: as it is now, then every change until it is DELETED. */

@@ -6,6 +6,7 @@ import { OperationObject } from './operation.js';
 import { resourcePayload, type PayloadResource } from './payload.js';
 import { StatusAuditObject } from './admin.js';
 import { relayConnection } from './relay.js';
+import { AttachmentEventTypeEnum } from './enums.js';
 
 /** GraphQL names in upper case; values are the stored (Cinder) names. */
 export enum AttachmentStatusEnum {
@@ -227,7 +228,7 @@ export class AttachmentObject extends Node {
   @Field(() => Float, {
     description:
       'The seq of its latest change in its project\'s change feed (an integer, exact to 2^53; Float because it can pass GraphQL\'s 32-bit Int). ' +
-      'Compare it with a list\'s `changeSeq`.',
+      'Compare it with a list\'s `changeSeq`; see `attachmentEvents(sinceSeq:)`.',
   })
   changeSeq!: number;
 
@@ -309,7 +310,7 @@ function nbdTlsData(tls: { caCertificate: string; clientCertificateRequired: boo
   return { tls: true, tlsCaCertificate: tls.caCertificate, tlsClientCertificateRequired: tls.clientCertificateRequired };
 }
 
-const attachmentPage = relayConnection(AttachmentObject, { name: 'Attachment', one: 'attachment', many: 'attachments', order: 'oldest first', changeFeed: true });
+const attachmentPage = relayConnection(AttachmentObject, { name: 'Attachment', one: 'attachment', many: 'attachments', order: 'oldest first', changeFeed: 'attachmentEvents' });
 export const AttachmentConnection = attachmentPage.Connection;
 export type AttachmentConnection = InstanceType<typeof AttachmentConnection>;
 
@@ -323,6 +324,22 @@ export class AttachmentFilter {
 
   @Field({ nullable: true, description: 'Only attachments of this consumer.' })
   instanceId?: string;
+
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      'Only attachments of this project (admins: any project). For other tokens it only narrows their own project: another project\'s id matches nothing (no error, as for the other conditions).',
+  })
+  projectId?: string;
+}
+
+@ObjectType('AttachmentEvent', { description: 'A change of an attachment, as `attachmentEvents` sends it.' })
+export class AttachmentEventObject {
+  @Field(() => AttachmentEventTypeEnum, { description: 'CREATED, UPDATED or DELETED (it became DETACHED).' })
+  type!: AttachmentEventTypeEnum;
+
+  @Field(() => AttachmentObject, { description: 'The attachment after the change (in a replay: as it is now).' })
+  attachment!: AttachmentObject;
 }
 
 @InputType({ description: 'A new attachment (`createAttachment`); every problem with the input is reported at once as BAD_USER_INPUT.' })

@@ -6,6 +6,7 @@ import { OperationObject } from './operation.js';
 import { resourcePayload } from './payload.js';
 import { relayConnection } from './relay.js';
 import { VolumeObject } from './volume.js';
+import { BackupEventTypeEnum } from './enums.js';
 
 /** GraphQL names in upper case; values are the stored names. */
 export enum BackupStatusEnum {
@@ -173,7 +174,7 @@ export class BackupObject extends Node {
   @Field(() => Float, {
     description:
       'The seq of its latest change in its project\'s change feed (an integer, exact to 2^53; Float because it can pass GraphQL\'s 32-bit Int). ' +
-      'Compare it with a list\'s `changeSeq`.',
+      'Compare it with a list\'s `changeSeq`; see `backupEvents(sinceSeq:)`.',
   })
   changeSeq!: number;
 
@@ -261,7 +262,7 @@ export class BackupProgressObject {
   at!: Date;
 }
 
-const backupPage = relayConnection(BackupObject, { name: 'Backup', one: 'backup', many: 'backups', order: 'oldest first', changeFeed: true });
+const backupPage = relayConnection(BackupObject, { name: 'Backup', one: 'backup', many: 'backups', order: 'oldest first', changeFeed: 'backupEvents' });
 export const BackupConnection = backupPage.Connection;
 export type BackupConnection = InstanceType<typeof BackupConnection>;
 
@@ -282,6 +283,15 @@ export class BackupFilter {
       'Only backups of this project (admins: any project). For other tokens it only narrows their own project: another project\'s id matches nothing (no error, as for the other conditions).',
   })
   projectId?: string;
+}
+
+@ObjectType('BackupEvent', { description: 'A change of a backup, as `backupEvents` sends it.' })
+export class BackupEventObject {
+  @Field(() => BackupEventTypeEnum, { description: 'CREATED, UPDATED or DELETED.' })
+  type!: BackupEventTypeEnum;
+
+  @Field(() => BackupObject, { description: 'The backup after the change (in a replay: as it is now).' })
+  backup!: BackupObject;
 }
 
 @InputType({ description: 'A new backup of a volume (`createBackup`); every problem with the input is reported at once as BAD_USER_INPUT.' })

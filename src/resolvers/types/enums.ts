@@ -121,6 +121,36 @@ registerEnumType(SnapshotEventTypeEnum, {
   },
 });
 
+export enum BackupEventTypeEnum {
+  CREATED = 'CREATED',
+  UPDATED = 'UPDATED',
+  DELETED = 'DELETED',
+}
+registerEnumType(BackupEventTypeEnum, {
+  name: 'BackupEventType',
+  description: 'What happened to a backup, in `backupEvents`.',
+  valuesConfig: {
+    CREATED: { description: 'A backup was requested (`createBackup`; it is CREATING) or imported (`importBackupRecord`).' },
+    UPDATED: { description: 'Anything else changed: status, progress, name or description.' },
+    DELETED: { description: 'The backup reached DELETED; no event about it follows.' },
+  },
+});
+
+export enum AttachmentEventTypeEnum {
+  CREATED = 'CREATED',
+  UPDATED = 'UPDATED',
+  DELETED = 'DELETED',
+}
+registerEnumType(AttachmentEventTypeEnum, {
+  name: 'AttachmentEventType',
+  description: 'What happened to an attachment, in `attachmentEvents`.',
+  valuesConfig: {
+    CREATED: { description: 'An attachment was requested (`createAttachment`); it is RESERVED or ATTACHING.' },
+    UPDATED: { description: 'Anything else changed: status, connector or connection info.' },
+    DELETED: { description: 'The attachment reached DETACHED (an attachment is never removed: DETACHED is its end); no event about it follows.' },
+  },
+});
+
 export enum RoleEnum {
   ADMIN = 'admin',
   MEMBER = 'member',

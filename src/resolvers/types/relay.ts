@@ -47,10 +47,10 @@ export interface RelayNames {
   /** The list's order in words: `oldest first`. */
   order: string;
   /**
-   * The subscription that follows the list's changes from its `changeSeq` (`volumeEvents`), or
-   * `true` when there is none yet; absent: the list is not in the change feed (no `changeSeq`).
+   * The subscription that follows the list's changes from its `changeSeq` (`volumeEvents`);
+   * absent: the list is not in the change feed (no `changeSeq`).
    */
-  changeFeed?: string | true;
+  changeFeed?: string;
 }
 
 export interface Edge<T> {
@@ -95,10 +95,7 @@ export function relayConnection<T extends object>(Item: ClassType<T>, names: Rel
   }
 
   if (names.changeFeed) {
-    const follow =
-      names.changeFeed === true
-        ? 'Items already on this page may show again in a later event: keep the higher `version`.'
-        : `Subscribe to \`${names.changeFeed}(sinceSeq: changeSeq)\` to get every change after it without a gap; items already on this page may show again: keep the higher \`version\`.`;
+    const follow = `Subscribe to \`${names.changeFeed}(sinceSeq: changeSeq)\` to get every change after it without a gap; items already on this page may show again: keep the higher \`version\`.`;
     Field(() => Float, {
       nullable: true,
       description:

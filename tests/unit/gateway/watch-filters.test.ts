@@ -1,7 +1,7 @@
 /** Which live events a subscription's filter lets through (src/gateway/queries/watches.ts). */
 import test from 'ava';
-import type { LiveMessage, LiveOperation, LiveVolume } from '../../../src/bus/index.js';
-import { messageEventMatches, operationEventMatches, volumeEventMatches } from '../../../src/gateway/queries/watches.js';
+import type { LiveAttachment, LiveBackup, LiveMessage, LiveOperation, LiveVolume } from '../../../src/bus/index.js';
+import { attachmentEventMatches, backupEventMatches, messageEventMatches, operationEventMatches, volumeEventMatches } from '../../../src/gateway/queries/watches.js';
 
 const volumeEvent = (volume: { status: string; name: string; availabilityZone: string }) => ({ type: 'UPDATED', volume }) as unknown as LiveVolume;
 const operationEvent = (operation: { status: string; kind: string }) => ({ operation }) as unknown as LiveOperation;
@@ -22,6 +22,27 @@ test('a volume event matches a projectId filter only for a volume of that projec
   t.true(volumeEventMatches({ projectId: 'p1' }, ev));
   t.true(volumeEventMatches({ projectId: null }, ev));
   t.false(volumeEventMatches({ projectId: 'p2' }, ev));
+});
+
+test('a backup event matches by status, volume, name and project; absent and null conditions match anything', (t) => {
+  const ev = { type: 'UPDATED', backup: { status: 'available', volumeId: 'v1', name: 'nightly', projectId: 'p1' } } as unknown as LiveBackup;
+  t.true(backupEventMatches(undefined, ev));
+  t.true(backupEventMatches({ status: ['creating', 'available'], volumeId: 'v1', name: 'nightly', projectId: 'p1' }, ev));
+  t.true(backupEventMatches({ status: [], volumeId: null, name: null, projectId: null }, ev));
+  t.false(backupEventMatches({ status: ['deleted'] }, ev));
+  t.false(backupEventMatches({ volumeId: 'v2' }, ev));
+  t.false(backupEventMatches({ name: 'weekly' }, ev));
+  t.false(backupEventMatches({ projectId: 'p2' }, ev));
+});
+
+test('an attachment event matches by status, volume, consumer and project', (t) => {
+  const ev = { type: 'DELETED', attachment: { status: 'detached', volumeId: 'v1', instanceId: 'i1', projectId: 'p1' } } as unknown as LiveAttachment;
+  t.true(attachmentEventMatches(null, ev));
+  t.true(attachmentEventMatches({ status: ['detached'], volumeId: 'v1', instanceId: 'i1', projectId: 'p1' }, ev));
+  t.false(attachmentEventMatches({ status: ['attached'] }, ev));
+  t.false(attachmentEventMatches({ volumeId: 'v2' }, ev));
+  t.false(attachmentEventMatches({ instanceId: 'i2' }, ev));
+  t.false(attachmentEventMatches({ projectId: 'p2' }, ev));
 });
 
 test('an operation event matches by status and kind; an unknown kind matches nothing', (t) => {
