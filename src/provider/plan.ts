@@ -13,7 +13,6 @@ import { planAttachments, planSnapshots } from './plan-dependents.js';
 import type { ActualVolume, Change, DesiredVolume, Plan, StackState } from './plan-types.js';
 import { STACK_VOLUME_FIELDS, type Stack } from './stack-schema.js';
 
-
 const RULES = rulesOf(VOLUME_MODEL);
 
 /** Each volume of `stack` as it should be: defaults filled in, the stack's labels added. */
