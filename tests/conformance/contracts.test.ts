@@ -596,23 +596,26 @@ test.serial('Terraform Update / Crossplane Update: the mutable fields of snapsho
   const att = (await createAttachment(t, alpha, { volumeId: v.id, instanceId: 'vm-mutable', targetKind: 'NBD' })).data!.createAttachment;
   const mutable = (name: string) => Object.entries(resourceSchema(name).properties).filter(([, p]) => ['mutable', 'growOnly'].includes(p['x-flint-lifecycle'])).map(([f, p]) => [f, p['x-flint-mutation']]);
   t.deepEqual({ snapshot: mutable('snapshot'), attachment: mutable('attachment') }, {
-    snapshot: [['name', 'updateSnapshot'], ['description', 'updateSnapshot']],
+    snapshot: [['name', 'updateSnapshot'], ['description', 'updateSnapshot'], ['metadata', 'updateSnapshot']],
     attachment: [['connector', 'updateAttachment']],
   });
   const s = await gq<{ updateSnapshot: { snapshot: { name: string; description: string | null } } }>(t, alpha, `mutation ($input: UpdateSnapshotInput!) { updateSnapshot(input: $input) { snapshot { name description } } }`, {
-    input: { id: snap.snapshot.id, name: 'after', description: 'changed' },
+    input: { id: snap.snapshot.id, name: 'after', description: 'changed', metadata: { changed: 'yes' } },
   });
   const a = await gq<{ updateAttachment: { operation: Op | null } }>(t, alpha, `mutation ($input: UpdateAttachmentInput!) { updateAttachment(input: $input) { operation { ${OPERATION} } } }`, {
     input: { id: att.attachment.id, connector: { host: 'node-mutable' } },
   });
   if (a.data?.updateAttachment.operation) await settle(t, alpha, a.data.updateAttachment.operation.id);
-  const read = await ok<{ snapshot: { name: string; description: string | null }; attachment: { connector: { host: string } | null } }>(
+  const read = await ok<{ snapshot: { name: string; description: string | null; metadata: Record<string, string> }; attachment: { connector: { host: string } | null } }>(
     t,
     alpha,
-    `query ($s: ID!, $a: ID!) { snapshot(id: $s) { name description } attachment(id: $a) { connector { host } } }`,
+    `query ($s: ID!, $a: ID!) { snapshot(id: $s) { name description metadata } attachment(id: $a) { connector { host } } }`,
     { s: snap.snapshot.id, a: att.attachment.id },
   );
-  t.deepEqual({ errors: [s.errors, a.errors], read }, { errors: [undefined, undefined], read: { snapshot: { name: 'after', description: 'changed' }, attachment: { connector: { host: 'node-mutable' } } } });
+  t.deepEqual(
+    { errors: [s.errors, a.errors], read },
+    { errors: [undefined, undefined], read: { snapshot: { name: 'after', description: 'changed', metadata: { changed: 'yes' } }, attachment: { connector: { host: 'node-mutable' } } } },
+  );
   const d = await deleted(t, alpha, 'attachment', att.attachment.id);
   if (d.operation) await settle(t, alpha, d.operation.id);
 });
