@@ -20,9 +20,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { freePort } from '../src/net/free-port.js';
 import { ProcessGroup } from '../src/lifecycle/index.js';
-import { FileDriver } from '../src/node-agent/drivers/index.js';
 import { createTargets, type IscsiConnection, type NbdConnection } from '../src/node-agent/targets/index.js';
 import { round, summarize } from './stats.js';
+import { setUpFileDriver } from '../tests/helpers/file-pool.js';
 import { iscsiImageOpts } from '../tests/helpers/iscsi.js';
 
 const execFileAsync = promisify(execFile);
@@ -55,18 +55,7 @@ export async function attachIo(options: AttachIoOptions = {}): Promise<AttachIoR
   const dir = await mkdtemp(join(tmpdir(), 'flint-bench-attach-'));
   const stops: Array<() => Promise<void>> = [];
   try {
-    const driver = new FileDriver({
-      name: 'bench',
-      driver: 'file',
-      directory: join(dir, 'pool'),
-      imageFormat: 'raw',
-      capabilities: {},
-      maxOverSubscriptionRatio: 20,
-      reservedPercentage: 0,
-      thinProvisioning: true,
-      capacityGiB: undefined,
-    });
-    await driver.setup();
+    const driver = await setUpFileDriver(dir, { name: 'bench', imageFormat: 'raw' });
     await driver.createVolume('bench', sizeGiB);
     const image = await driver.imageSource('bench');
     await execFileAsync('qemu-io', ['-f', 'raw', '-c', `write -P 0x5a 0 ${sizeBytes}`, image.path], { maxBuffer: 1 << 20 });

@@ -20,8 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ProcessGroup } from '../src/lifecycle/index.js';
 import { freePort } from '../src/net/free-port.js';
-import { FileDriver } from '../src/node-agent/drivers/index.js';
 import { createTargets, type IscsiConnection } from '../src/node-agent/targets/index.js';
+import { setUpFileDriver } from '../tests/helpers/file-pool.js';
 import { iscsiImageOpts } from '../tests/helpers/iscsi.js';
 import { round } from './stats.js';
 
@@ -61,18 +61,7 @@ async function zerosOf(format: 'raw' | 'qcow2', sizeBytes: number): Promise<Atta
   const targets = createTargets({ host: 'bench', address: '127.0.0.1', stateDir: join(dir, 'state'), iscsiPort: await freePort(), nbdPortRange: [nbdFirst, nbdFirst + 1], processes });
   const iscsi = targets.get('iscsi')!;
   try {
-    const driver = new FileDriver({
-      name: 'bench',
-      driver: 'file',
-      directory: join(dir, 'pool'),
-      imageFormat: format,
-      capabilities: {},
-      maxOverSubscriptionRatio: 20,
-      reservedPercentage: 0,
-      thinProvisioning: true,
-      capacityGiB: undefined,
-    });
-    await driver.setup();
+    const driver = await setUpFileDriver(dir, { name: 'bench', imageFormat: format });
     await driver.createVolume('zeros', 1);
     const image = await driver.imageSource('zeros');
     await iscsi.setup();
