@@ -1,10 +1,9 @@
 /**
  * What every resource provider shares: waiting on an operation with progress lines, keyed
- * creates that move on to the next key when one is spent, conditional changes whose CONFLICT
- * says what moved, and reading every page of a list.
+ * creates that move on to the next key when one is spent, the token's project, and reading
+ * every page of a list.
  */
 import { FlintApiError, ViewerDocument, type FlintClient, type OperationFieldsFragment } from '../client/index.js';
-import type { Generational } from './plan-types.js';
 
 /** How long one operation (a create, an extend, a retype, a delete) may take. @default 300_000 */
 export const DEFAULT_OPERATION_TIMEOUT_MS = 300_000;
@@ -101,43 +100,6 @@ export abstract class ProviderBase {
       } catch (err) {
         if (!(err instanceof FlintApiError && err.code === 'CONFLICT') || attempt + 1 >= MAX_KEY_ATTEMPTS) throw err;
       }
-    }
-  }
-
-  /**
-   * The resource as it is now, when the fields the user sets are still as the plan read them
-   * (same `generation`): a change is then made conditional on the version read now, not the
-   * plan's, since status moves the apply itself caused (a detach before a delete) bump the
-   * version but change nothing the plan decided on. Null when it is gone.
-   * @throws ProviderError CONFLICT when someone changed its fields since the plan read it.
-   */
-  protected async current<T extends Generational>(address: string, planned: T, read: () => Promise<T | null>): Promise<T | null> {
-    const now = await read();
-    if (now && now.generation !== planned.generation) {
-      throw new ProviderError(
-        'CONFLICT',
-        `${address} (${planned.id}) was changed since it was read (generation ${planned.generation}, now ${now.generation}); nothing was overwritten: run \`flint plan\` again`,
-      );
-    }
-    return now;
-  }
-
-  /**
-   * Runs a change conditional on the version the plan read; its CONFLICT becomes a
-   * ProviderError saying what the resource is now (`now()`), and that nothing was overwritten.
-   */
-  protected async conditional<T>(address: string, id: string, version: number, what: string, change: () => Promise<T>, now: () => Promise<string>): Promise<T> {
-    try {
-      return await change();
-    } catch (err) {
-      if (err instanceof FlintApiError && err.code === 'CONFLICT') {
-        throw new ProviderError(
-          'CONFLICT',
-          `${address} (${id}) changed since it was read (version ${version}, now ${await now()}); nothing was overwritten: run \`flint plan\` again (${what})`,
-          { cause: err },
-        );
-      }
-      throw err;
     }
   }
 }

@@ -12,11 +12,11 @@ import {
   type CreateSnapshotInput,
   type StackSnapshotFieldsFragment,
 } from '../client/index.js';
-import { adoptLabelled } from './adopt.js';
 import { createKey } from './keys.js';
 import { STACK_LABEL } from './labels.js';
 import type { ActualSnapshot, DesiredSnapshot, FieldChange } from './plan-types.js';
-import { allPages, PAGE, ProviderBase, ProviderError, stringMap } from './provider-base.js';
+import { LabelledProvider } from './labelled-provider.js';
+import { allPages, PAGE, stringMap } from './provider-base.js';
 
 export function toActualSnapshot(s: StackSnapshotFieldsFragment): ActualSnapshot {
   return { id: s.id, volumeId: s.volumeId, name: s.name, description: s.description ?? null, metadata: stringMap(s.metadata), status: s.status, version: s.version, generation: s.generation };
@@ -27,7 +27,9 @@ export function snapshotInput(desired: DesiredSnapshot, volumeId: string): Creat
   return { volumeId, name: desired.name, description: desired.description, metadata: desired.metadata, ...(desired.force !== undefined && { force: desired.force }) };
 }
 
-export class SnapshotProvider extends ProviderBase {
+export class SnapshotProvider extends LabelledProvider<ActualSnapshot> {
+  protected readonly kind = 'snapshot';
+
   /** Every snapshot of the token's project that carries `stack`'s label. */
   async readStack(stack: string): Promise<ActualSnapshot[]> {
     const filter = { projectId: await this.projectId(), metadata: { [STACK_LABEL]: stack } };
@@ -58,17 +60,9 @@ export class SnapshotProvider extends ProviderBase {
   async update(resource: string, actual: ActualSnapshot, fields: readonly FieldChange[]): Promise<ActualSnapshot> {
     const address = `snapshot.${resource}`;
     const change = Object.fromEntries(fields.map((f) => [f.field, f.to]));
-    const { version } = (await this.current(address, actual, () => this.mustRead(resource, actual.id)))!;
-    const { updateSnapshot } = await this.conditional(
-      address,
-      actual.id,
-      version,
-      'updateSnapshot',
-      () => this.client.request(UpdateSnapshotDocument, { input: { id: actual.id, expectedVersion: version, ...change } }),
-      async () => {
-        const now = await this.read(actual.id);
-        return now ? `${now.version}, ${now.status}` : 'deleted';
-      },
+    const { version } = (await this.current(resource, actual)) ?? this.gone(resource, actual.id);
+    const { updateSnapshot } = await this.conditional(resource, actual.id, version, 'updateSnapshot', () =>
+      this.client.request(UpdateSnapshotDocument, { input: { id: actual.id, expectedVersion: version, ...change } }),
     );
     await this.await(address, updateSnapshot.operation);
     return this.mustRead(resource, actual.id);
@@ -76,7 +70,7 @@ export class SnapshotProvider extends ProviderBase {
 
   /** Deletes `actual` when its fields are as the plan read them (conditional on the version read just before) and waits; one already deleted is success. */
   async delete(resource: string, actual: ActualSnapshot): Promise<void> {
-    const now = await this.current(`snapshot.${resource}`, actual, () => this.read(actual.id));
+    const now = await this.current(resource, actual);
     const { deleteSnapshot } = now
       ? await this.client.request(DeleteSnapshotDocument, { input: { id: actual.id, expectedVersion: now.version } })
       : { deleteSnapshot: { alreadyDeleted: true, operation: null } };
@@ -84,21 +78,7 @@ export class SnapshotProvider extends ProviderBase {
     await this.await(`snapshot.${resource}`, deleteSnapshot.operation);
   }
 
-  /** Adopts snapshot `id` as snapshot `resource` of `stack` (`flint import`). */
-  async adopt(stack: string, resource: string, id: string): Promise<{ snapshot: ActualSnapshot; already: boolean }> {
-    const io = {
-      kind: 'snapshot' as const,
-      read: (x: string) => this.read(x),
-      readStack: (s: string) => this.readStack(s),
-      relabel: async (x: string, expectedVersion: number, metadata: Record<string, string>) => void (await this.client.request(UpdateSnapshotDocument, { input: { id: x, expectedVersion, metadata } })),
-    };
-    const { resource: snapshot, already } = await adoptLabelled(io, stack, resource, id);
-    return { snapshot, already };
-  }
-
-  private async mustRead(resource: string, id: string): Promise<ActualSnapshot> {
-    const s = await this.read(id);
-    if (!s) throw new ProviderError('NOT_FOUND', `snapshot.${resource} (${id}) is gone: it was deleted while the apply ran.`);
-    return s;
+  protected async relabel(id: string, expectedVersion: number, metadata: Record<string, string>): Promise<void> {
+    await this.client.request(UpdateSnapshotDocument, { input: { id, expectedVersion, metadata } });
   }
 }

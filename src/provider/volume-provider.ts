@@ -19,10 +19,10 @@ import {
 } from '../client/index.js';
 import { TRANSITIONAL_STATUSES } from '../domain/index.js';
 import { createKey } from './keys.js';
-import { adoptLabelled } from './adopt.js';
 import { STACK_LABEL } from './labels.js';
 import type { ActualVolume, DesiredVolume, FieldChange } from './plan-types.js';
-import { allPages, PAGE, ProviderBase, ProviderError, stringMap } from './provider-base.js';
+import { LabelledProvider } from './labelled-provider.js';
+import { allPages, PAGE, stringMap } from './provider-base.js';
 
 /**
  * Statuses a volume leaves by itself, from which no change starts: an update waits them out
@@ -61,7 +61,9 @@ export function createInput(desired: DesiredVolume): CreateVolumeInput {
   };
 }
 
-export class VolumeProvider extends ProviderBase {
+export class VolumeProvider extends LabelledProvider<ActualVolume> {
+  protected readonly kind = 'volume';
+
   /** Every volume of the token's project that carries `stack`'s label (a metadata filter: the server picks them). */
   async readStack(stack: string): Promise<ActualVolume[]> {
     const filter = { projectId: await this.projectId(), metadata: { [STACK_LABEL]: stack } };
@@ -109,15 +111,11 @@ export class VolumeProvider extends ProviderBase {
       this.report(`${address}: waiting for it to leave ${actual.status}`);
       version = (await this.client.waitForVolume(actual.id, (v) => !SETTLING.has(v.status), this.timeoutMs)).version;
     } else {
-      version = (await this.current(address, actual, () => this.mustRead(resource, actual.id)))!.version;
+      version = ((await this.current(resource, actual)) ?? this.gone(resource, actual.id)).version;
     }
     const by = (mutation: string) => fields.filter((f) => f.mutation === mutation);
-    const describeNow = async () => {
-      const now = await this.read(actual.id);
-      return now ? `${now.version}, ${now.status}` : 'deleted';
-    };
     const step = async (what: string, run: (expectedVersion: number) => Promise<OperationFieldsFragment | null>) => {
-      await this.await(address, await this.conditional(address, actual.id, version, what, () => run(version), describeNow));
+      await this.await(address, await this.conditional(resource, actual.id, version, what, () => run(version)));
       version = (await this.mustRead(resource, actual.id)).version;
     };
     const updates = by('updateVolume');
@@ -140,7 +138,7 @@ export class VolumeProvider extends ProviderBase {
    * version read just before); a volume already deleted is success.
    */
   async delete(resource: string, actual: ActualVolume): Promise<void> {
-    const now = await this.current(`volume.${resource}`, actual, () => this.read(actual.id));
+    const now = await this.current(resource, actual);
     const { deleteVolume } = now
       ? await this.client.request(DeleteVolumeDocument, { input: { id: actual.id, expectedVersion: now.version } })
       : { deleteVolume: { alreadyDeleted: true, operation: null } };
@@ -152,25 +150,7 @@ export class VolumeProvider extends ProviderBase {
     await this.await(`volume.${resource}`, deleteVolume.operation);
   }
 
-  /** Adopts volume `id` as volume `resource` of `stack` (`flint import`): see {@link adoptLabelled}. */
-  async adopt(stack: string, resource: string, id: string): Promise<{ volume: ActualVolume; already: boolean }> {
-    const { resource: volume, already } = await adoptLabelled(
-      {
-        kind: 'volume',
-        read: (x) => this.read(x),
-        readStack: (s) => this.readStack(s),
-        relabel: async (x, expectedVersion, metadata) => void (await this.client.request(UpdateVolumeDocument, { input: { id: x, expectedVersion, metadata } })),
-      },
-      stack,
-      resource,
-      id,
-    );
-    return { volume, already };
-  }
-
-  private async mustRead(resource: string, id: string): Promise<ActualVolume> {
-    const v = await this.read(id);
-    if (!v) throw new ProviderError('NOT_FOUND', `volume.${resource} (${id}) is gone: it was deleted while the apply ran.`);
-    return v;
+  protected async relabel(id: string, expectedVersion: number, metadata: Record<string, string>): Promise<void> {
+    await this.client.request(UpdateVolumeDocument, { input: { id, expectedVersion, metadata } });
   }
 }

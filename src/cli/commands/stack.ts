@@ -126,7 +126,7 @@ export function registerStackCommands(program: Command): void {
         for (const { kind, name, id } of assignments) {
           let already: boolean;
           try {
-            already = (kind === 'volume' ? await p.volume.adopt(stack.stack, name, id) : await p.snapshot.adopt(stack.stack, name, id)).already;
+            already = (await p[kind].adopt(stack.stack, name, id)).already;
           } catch (err) {
             if (err instanceof ProviderError) throw new CliError(err.code, err.message);
             throw err;
