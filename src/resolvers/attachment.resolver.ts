@@ -9,19 +9,16 @@ import { StatusAuditObject } from './types/admin.js';
 import {
   AttachmentConnection,
   AttachmentFilter,
-  AttachmentIdInput,
   AttachmentObject,
   CompleteAttachmentPayload,
   connectionInfoOf,
   ConnectionInfoObject,
-  CreateAttachmentInput,
   CreateAttachmentPayload,
   DeleteAttachmentPayload,
-  ForceDetachInput,
   ForceDetachPayload,
-  UpdateAttachmentInput,
   UpdateAttachmentPayload,
 } from './types/attachment.js';
+import { AttachmentIdInput, CreateAttachmentInput, ForceDetachInput, UpdateAttachmentInput } from './types/attachment-inputs.js';
 import { VolumeObject } from './types/volume.js';
 import { backwardArgs, connectionOf } from './types/relay.js';
 
