@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { flintVersion } from '../config/version.js';
+import { registerClusterTopology } from './cluster/command.js';
 import { exitUsageErrorsWith2, registerApiCommands, stackFileArgs } from './commands/index.js';
 
 const roles = () => import('./roles.js');
@@ -37,6 +38,7 @@ program
   .option('--tls-ca <file>', 'CA (PEM) that signed the clients\' certificates: clients must present one (mutual TLS)')
   .option('--quiet', 'do not print the configuration')
   .action(async (opts: import('./nats-config.js').NatsConfigOptions) => (await import('./nats-config.js')).runNatsConfig(opts));
+registerClusterTopology(program);
 program.command('migrate').description('bring the database schema up to date').action(async () => (await roles()).runMigrate());
 
 const token = program.command('token').description('API tokens, in the configured database (FLINT_DATABASE_URL); they work while Flint runs');

@@ -81,7 +81,7 @@ export async function openBus(config: FlintConfig, role: BusRole, name: string, 
   const auth = natsAuthOptions(files, (message) => log.warn(message));
   if (files.insecure) log.warn('FLINT_NATS_INSECURE=true: connecting to NATS without credentials. Whoever reaches this NATS can command the agents; use it for development only (docs/operations.md, "The bus")');
   try {
-    return await connectBus(config.natsUrl!, name, { role, host: config.agentHost, auth, onWaiting: (what) => log.info(what), signal });
+    return await connectBus(config.natsUrl!, name, { role, host: config.agentHost, auth, replicas: config.natsReplicas, onWaiting: (what) => log.info(what), signal });
   } catch (err) {
     const url = config.natsUrl!.replace(/\/\/[^@/]*@/, '//***@');
     if (isAuthRefusal(err)) {

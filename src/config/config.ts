@@ -42,6 +42,8 @@ export interface FlintConfig {
   readonly natsUrl: string | null;
   /** How this role authenticates to NATS (src/config/nats-auth.ts). */
   readonly natsAuth: NatsAuthConfig;
+  /** Replicas of the streams and buckets a gateway makes (3 on a 3-node NATS cluster). @default 1 */
+  readonly natsReplicas: number;
   readonly database: DatabaseConfig;
   readonly agentHost: string;
   /** Address consumers and other agents use to reach this agent's exports (iSCSI portal, NBD, migration). @default 127.0.0.1 */
@@ -109,6 +111,7 @@ export const ENV = {
   FLINT_LISTEN: `gateway address host:port (default ${DEFAULT_LISTEN})`,
   FLINT_NATS_URL: 'NATS server URL; dev mode starts its own nats-server when unset',
   ...NATS_AUTH_ENV,
+  FLINT_NATS_REPLICAS: 'replicas of the JetStream streams, buckets and backup object store Flint makes: 1 on a single nats-server, 3 on a 3-node cluster (at most the cluster size, at most 5); a gateway raises or lowers the replicas of existing streams to match (default 1)',
   FLINT_DATABASE_URL: 'sqlite:PATH or postgres://USER@HOST:PORT/DB (default sqlite in the data dir)',
   FLINT_AGENT_HOST: 'name of this storage host (default the hostname)',
   FLINT_AGENT_ADDRESS: 'IP address or DNS name where consumers and other agents reach this agent\'s exports (iSCSI portal, NBD, migration; default 127.0.0.1)',
@@ -146,6 +149,7 @@ const fileSchema = z
     natsTlsCert: z.string(),
     natsTlsKey: z.string(),
     natsInsecure: z.boolean(),
+    natsReplicas: z.number(),
     databaseUrl: z.string(),
     agentHost: z.string(),
     agentAddress: z.string(),
@@ -222,6 +226,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   }
 
   const natsAuth = parseNatsAuth(env, raw, cwd, problems);
+  const natsReplicas = num('FLINT_NATS_REPLICAS', raw.natsReplicas, 1, 1, 5);
 
   const dbRaw = str('FLINT_DATABASE_URL', raw.databaseUrl);
   const database = parseDatabase(dbRaw, dataDir, cwd);
@@ -304,6 +309,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     listen: listen!,
     natsUrl,
     natsAuth,
+    natsReplicas,
     database: database as DatabaseConfig,
     agentHost,
     agentAddress,

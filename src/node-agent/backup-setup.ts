@@ -23,7 +23,7 @@ export interface AgentBackupEngine {
 export async function openBackupEngine(config: FlintConfig, bus: Bus, log: Logger, processes: ProcessGroup): Promise<AgentBackupEngine> {
   const spec = config.backupRepository;
   try {
-    const repository = await openRepository(spec, { nats: bus.nc, dataDir: config.dataDir });
+    const repository = await openRepository(spec, { nats: bus.nc, dataDir: config.dataDir, replicas: config.natsReplicas });
     const engine = createBackupEngine(repository, { chunkSize: config.backupChunkMiB * 1024 * 1024, processes });
     let id: string | null = null;
     try {

@@ -65,6 +65,11 @@ export interface ConnectBusOptions {
   onWaiting?: (what: string) => void;
   /** Ends the wait for the topology (the role is stopping). */
   signal?: AbortSignal;
+  /**
+   * Replicas of the streams and buckets a gateway makes, and of existing streams (raised or
+   * lowered to match). 3 on a 3-node cluster. @default 1
+   */
+  replicas?: number;
 }
 
 /**
@@ -92,9 +97,16 @@ export async function connectBus(url: string, name: string, opts: ConnectBusOpti
     let pools: KV;
     let services: KV;
     if (role === 'gateway' || role === 'all') {
-      await ensureStreams(jsm);
-      pools = await kvm.create(KV_POOLS, { history: 1, ttl: POOLS_TTL_MS });
-      services = await kvm.create(KV_SERVICES, { history: 1, ttl: SERVICES_TTL_MS });
+      const replicas = opts.replicas ?? 1;
+      // A cluster that is still electing its JetStream leader answers 503 or not at all: ask again.
+      ({ pools, services } = await untilAnswered(opts, async () => {
+        await ensureStreams(jsm, replicas);
+        return {
+          pools: await kvm.create(KV_POOLS, { history: 1, ttl: POOLS_TTL_MS, replicas }),
+          services: await kvm.create(KV_SERVICES, { history: 1, ttl: SERVICES_TTL_MS, replicas }),
+        };
+      }));
+      for (const bucket of [KV_POOLS, KV_SERVICES]) await matchReplicas(jsm, `KV_${bucket}`, replicas);
     } else {
       await waitForTopology(jsm, opts);
       pools = await kvm.open(KV_POOLS, { allow_direct: true });
@@ -124,17 +136,26 @@ export async function connectBus(url: string, name: string, opts: ConnectBusOpti
  * permission, a closed connection) ends the wait at once.
  */
 async function waitForTopology(jsm: JetStreamManager, opts: ConnectBusOptions): Promise<void> {
+  await untilAnswered(opts, async () => {
+    for (const bucket of [KV_POOLS, KV_SERVICES]) await jsm.streams.info(`KV_${bucket}`);
+  }, `the NATS streams and buckets (${STREAM_CMD}, ${STREAM_EVT}, ${KV_POOLS}, ${KV_SERVICES}) do not exist yet: a gateway makes them; waiting for one`);
+}
+
+/**
+ * Runs `attempt` until it succeeds, every `TOPOLOGY_RETRY_MS`, while it fails in a way worth
+ * asking again (not there yet, no JetStream leader, a timeout); tells `opts.onWaiting` once.
+ */
+async function untilAnswered<T>(opts: ConnectBusOptions, attempt: () => Promise<T>, waiting?: string): Promise<T> {
   let told = false;
   for (;;) {
     opts.signal?.throwIfAborted();
     try {
-      for (const bucket of [KV_POOLS, KV_SERVICES]) await jsm.streams.info(`KV_${bucket}`);
-      return;
+      return await attempt();
     } catch (err) {
       if (!worthAskingAgain(err)) throw err;
       if (!told) {
         told = true;
-        opts.onWaiting?.(`the NATS streams and buckets (${STREAM_CMD}, ${STREAM_EVT}, ${KV_POOLS}, ${KV_SERVICES}) do not exist yet: a gateway makes them; waiting for one`);
+        opts.onWaiting?.(waiting ?? `JetStream does not answer yet (${err instanceof Error ? err.message : String(err)}): a NATS cluster may still be electing its leader; waiting`);
       }
     }
     await new Promise<void>((resolve) => {
@@ -163,9 +184,10 @@ function isNotFound(err: unknown): boolean {
   return e?.api_error?.err_code === 10059 || /not found/i.test(err instanceof Error ? err.message : String(err));
 }
 
-async function ensureStreams(jsm: JetStreamManager): Promise<void> {
+async function ensureStreams(jsm: JetStreamManager, replicas: number): Promise<void> {
   await ensureStream(jsm, {
     name: STREAM_CMD,
+    num_replicas: replicas,
     subjects: [subjects.cmdAll],
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
@@ -173,6 +195,7 @@ async function ensureStreams(jsm: JetStreamManager): Promise<void> {
   });
   await ensureStream(jsm, {
     name: STREAM_EVT,
+    num_replicas: replicas,
     subjects: [subjects.evtAll],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
@@ -181,20 +204,32 @@ async function ensureStreams(jsm: JetStreamManager): Promise<void> {
   });
 }
 
+/**
+ * Raises or lowers an existing stream's replicas to `replicas` (a single server accepts only
+ * 1; a cluster moves the stream's data to the new peers itself). Consumers follow their stream.
+ */
+export async function matchReplicas(jsm: JetStreamManager, stream: string, replicas: number): Promise<void> {
+  const info = await jsm.streams.info(stream);
+  if ((info.config.num_replicas ?? 1) === replicas) return;
+  await jsm.streams.update(stream, { ...info.config, num_replicas: replicas });
+}
+
 type StreamSpec = Parameters<JetStreamManager['streams']['add']>[0] & { name: string };
 
 async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
   try {
     await jsm.streams.info(spec.name);
-  } catch {
-    try {
-      await jsm.streams.add(spec);
-    } catch (err) {
-      // Another role created it between our info and add.
-      await jsm.streams.info(spec.name).catch(() => {
-        throw err;
-      });
-    }
+    return await matchReplicas(jsm, spec.name, spec.num_replicas ?? 1);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  try {
+    await jsm.streams.add(spec);
+  } catch (err) {
+    // Another role created it between our info and add.
+    await jsm.streams.info(spec.name).catch(() => {
+      throw err;
+    });
   }
 }
 

@@ -32,6 +32,23 @@ export interface StartNatsServerOptions {
    * address, port, JetStream and store dir given here still win over it.
    */
   configFile?: string;
+  /**
+   * A fixed server name. A cluster node needs one: JetStream knows its peers by name, so a
+   * node that came back under another name would be a stranger. @default a unique one per launch
+   */
+  serverName?: string;
+  /** Make this server a node of a NATS cluster: its route port, and the routes of the others. */
+  cluster?: NatsClusterNode;
+}
+
+/** A node's part in a NATS cluster (nats-server's `--cluster`, `--cluster_name`, `--routes`). */
+export interface NatsClusterNode {
+  /** The cluster's name; every node gives the same. */
+  name: string;
+  /** The port this node takes routes on (on the server's host). */
+  routePort: number;
+  /** The other nodes' route URLs, `nats://127.0.0.1:PORT`. */
+  routes: string[];
 }
 
 /** A running `nats-server` child process. */
@@ -123,7 +140,7 @@ function urlFor(host: string, port: number): string {
  * Connects once and reads the server's INFO line. Resolves with the parsed
  * INFO, or undefined if nothing (or not NATS) answers.
  */
-function readInfo(host: string, port: number): Promise<Record<string, unknown> | undefined> {
+export function readInfo(host: string, port: number): Promise<Record<string, unknown> | undefined> {
   return new Promise((resolvePromise) => {
     const socket = createConnection({ host: dialHostOf(host), port });
     let buffer = '';
@@ -195,6 +212,19 @@ interface LaunchSpec {
   logFile?: string;
   configFile?: string;
   timeoutMs: number;
+  serverName?: string;
+  cluster?: NatsClusterNode;
+}
+
+/** The command line of a nats-server with JetStream (and, for a cluster node, its routes). */
+export function natsServerArgs(spec: Pick<LaunchSpec, 'host' | 'port' | 'storeDir' | 'logFile' | 'configFile' | 'cluster'> & { serverName: string }): string[] {
+  const args = [...(spec.configFile ? ['-c', spec.configFile] : []), '-a', spec.host, '-p', String(spec.port), '-js', '-sd', spec.storeDir, '-n', spec.serverName];
+  if (spec.cluster) {
+    const c = spec.cluster;
+    args.push('--cluster', `nats://${spec.host}:${c.routePort}`, '--cluster_name', c.name, ...(c.routes.length ? ['--routes', c.routes.join(',')] : []));
+  }
+  if (spec.logFile !== undefined) args.push('-l', spec.logFile);
+  return args;
 }
 
 /**
@@ -204,13 +234,12 @@ interface LaunchSpec {
  * against some other process that holds the port.
  */
 async function launch(spec: LaunchSpec): Promise<Launched> {
-  const name = `flint-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const args = [...(spec.configFile ? ['-c', spec.configFile] : []), '-a', spec.host, '-p', String(spec.port), '-js', '-sd', spec.storeDir, '-n', name];
+  const name = spec.serverName ?? `flint-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const args = natsServerArgs({ ...spec, serverName: name });
   let logOffset = 0;
   if (spec.logFile !== undefined) {
     await mkdir(dirname(spec.logFile), { recursive: true });
     logOffset = await fileSize(spec.logFile);
-    args.push('-l', spec.logFile);
   }
 
   const child = spawn(spec.binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -294,6 +323,7 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
   const logFile = opts.logFile === undefined ? undefined : resolve(opts.logFile);
   const timeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   const configFile = opts.configFile === undefined ? undefined : resolve(opts.configFile);
+  const { serverName, cluster } = opts;
 
   if (requested > 0 && !(await isPortFree(requested, host))) {
     throw new Error(`cannot start nats-server: port ${requested} on ${host} is already in use`);
@@ -304,7 +334,7 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
   for (let attempt = 1; launched === undefined; attempt++) {
     if (requested === 0) port = await freePort(host);
     try {
-      launched = await launch({ binary, host, port, storeDir, logFile, configFile, timeoutMs });
+      launched = await launch({ binary, host, port, storeDir, logFile, configFile, timeoutMs, serverName, cluster });
     } catch (err) {
       // Between freePort() and the server's bind another process (often a
       // parallel test) can grab the port; pick another one a few times.
@@ -341,7 +371,7 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
         // (SO_REUSEADDR), but give a briefly lingering socket a moment.
         for (let attempt = 1; ; attempt++) {
           try {
-            child = (await launch({ binary, host, port, storeDir, logFile, configFile, timeoutMs })).child;
+            child = (await launch({ binary, host, port, storeDir, logFile, configFile, timeoutMs, serverName, cluster })).child;
             return;
           } catch (err) {
             if (!(err instanceof PortInUseError) || attempt >= 10) throw err;

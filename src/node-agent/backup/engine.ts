@@ -24,7 +24,7 @@ export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
  * path is under `deps.dataDir`) or `nats:<bucket>` (needs `deps.nats`).
  * @throws DriverError (not retryable) for a malformed spec or a missing NATS connection.
  */
-export function openRepository(spec: string, deps: { nats?: NatsConnection; dataDir: string }): Promise<BackupRepository> {
+export function openRepository(spec: string, deps: { nats?: NatsConnection; dataDir: string; replicas?: number }): Promise<BackupRepository> {
   return openRepositoryImpl(spec, deps);
 }
 

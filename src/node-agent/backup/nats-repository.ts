@@ -29,10 +29,11 @@ export class NatsRepository implements RepoStore {
     private readonly kv: KV,
   ) {}
 
-  static async open(spec: string, nc: NatsConnection, bucket: string): Promise<NatsRepository> {
+  /** `replicas`: of the bucket and its leases (FLINT_NATS_REPLICAS) when it is made; an existing bucket keeps its own. */
+  static async open(spec: string, nc: NatsConnection, bucket: string, replicas = 1): Promise<NatsRepository> {
     try {
-      const os = await new Objm(nc).create(bucket, { storage: StorageType.File, description: 'Flint backup repository' });
-      const kv = await new Kvm(nc).create(`${bucket}-leases`, { history: 1, ttl: LEASE_MAX_AGE_MS, description: 'Flint backup leases and GC markers' });
+      const os = await new Objm(nc).create(bucket, { storage: StorageType.File, description: 'Flint backup repository', replicas });
+      const kv = await new Kvm(nc).create(`${bucket}-leases`, { history: 1, ttl: LEASE_MAX_AGE_MS, description: 'Flint backup leases and GC markers', replicas });
       return new NatsRepository(spec, os, kv);
     } catch (err) {
       throw new DriverError(`backup repository ${spec}: cannot open the NATS object store bucket (${(err as Error).message}); is JetStream enabled?`, { cause: err });

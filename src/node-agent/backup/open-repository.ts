@@ -11,7 +11,7 @@ import type { RepoStore } from './repository.js';
 /** A NATS object store bucket name: letters, digits, '-' and '_'. */
 const BUCKET_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
-export async function openRepositoryImpl(spec: string, deps: { nats?: NatsConnection; dataDir: string }): Promise<RepoStore> {
+export async function openRepositoryImpl(spec: string, deps: { nats?: NatsConnection; dataDir: string; replicas?: number }): Promise<RepoStore> {
   if (spec.startsWith('dir:')) {
     const raw = spec.slice(4);
     if (raw === '') throw new DriverError(`backup repository "${spec}" names no directory; use dir:/absolute/path`, { retryable: false });
@@ -26,7 +26,7 @@ export async function openRepositoryImpl(spec: string, deps: { nats?: NatsConnec
     }
     if (!deps.nats) throw new DriverError(`backup repository "${spec}" needs a NATS connection; pass deps.nats`, { retryable: false });
     const { NatsRepository } = await import('./nats-repository.js');
-    return NatsRepository.open(spec, deps.nats, bucket);
+    return NatsRepository.open(spec, deps.nats, bucket, deps.replicas ?? 1);
   }
   throw new DriverError(`backup repository "${spec}" has an unknown kind; use dir:/path or nats:<bucket>`, { retryable: false });
 }

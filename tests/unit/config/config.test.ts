@@ -79,6 +79,7 @@ test('with an empty environment every setting has its default', (t) => {
       trustedProxies: [],
     },
     natsAuth: { insecure: false },
+    natsReplicas: 1,
     transferExpirySeconds: 86_400,
     idempotencyTtlSeconds: 86_400,
     changeRetentionSeconds: 86_400,
@@ -543,4 +544,12 @@ test('a pool may name the backend host several agents share it under, not the ag
   t.deepEqual(configError(t, { FLINT_POOLS: '[{"name":"nfs","backendHost":"shared1"}]' }).problems, [
     'FLINT_POOLS[0]: a file pool several agents serve (backendHost) needs imageFormat "raw"; qcow2 images in use are held by one agent\'s qemu',
   ]);
+});
+
+test('FLINT_NATS_REPLICAS: 1 to 5, for the streams and buckets on a NATS cluster', (t) => {
+  t.is(loadConfig({ FLINT_NATS_REPLICAS: '3' }, CWD).natsReplicas, 3);
+  for (const bad of ['0', '6', 'three']) {
+    const err = t.throws(() => loadConfig({ FLINT_NATS_REPLICAS: bad }, CWD));
+    t.regex(err!.message, /FLINT_NATS_REPLICAS: must be an integer from 1 to 5/);
+  }
 });
