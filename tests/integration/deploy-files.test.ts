@@ -26,11 +26,6 @@ const read = (rel: string) => readFileSync(join(DEPLOY, rel), 'utf8');
 const ENV_FILES = files('env', '.env');
 const UNITS = files('systemd', '.service');
 const NATS_CONFS = files('nats', '.conf');
-/**
- * Settings deploy/ names before they exist: another change adds FLINT_NATS_REPLICAS (the
- * replicas of Flint's streams and buckets). Drop a name from here once src/config knows it.
- */
-const PENDING = new Set(['FLINT_NATS_REPLICAS']);
 
 async function flint(args: string[]): Promise<{ code: number; out: string }> {
   try {
@@ -62,12 +57,11 @@ test('every FLINT_ variable deploy/ names is a setting of Flint (or of the CLI)'
   const help = (await flint(['--help'])).out;
   const cliVars = new Set(help.match(/FLINT_[A-Z0-9_]+/g) ?? []);
   t.true(cliVars.has('FLINT_URL'), 'flint --help names the CLI\'s own variables');
-  const known = (v: string) => v in ENV || cliVars.has(v) || PENDING.has(v);
+  const known = (v: string) => v in ENV || cliVars.has(v);
   for (const rel of [...ENV_FILES, ...UNITS, ...NATS_CONFS, 'README.md']) {
     const unknown = [...new Set(read(rel).match(/FLINT_[A-Z0-9_]+/g) ?? [])].filter((v) => !known(v));
     t.deepEqual(unknown, [], `deploy/${rel} names variables Flint does not read`);
   }
-  for (const v of PENDING) if (v in ENV) t.log(`${v} is a setting now: drop it from PENDING`);
 });
 
 test('each env file is what systemd reads and a configuration Flint accepts', async (t) => {
