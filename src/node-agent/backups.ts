@@ -47,6 +47,10 @@ const DRIVER_SNAPSHOTS: TemporarySnapshots = {
   remove: (driver, volumeId, snapshotId) => driver.deleteSnapshot(volumeId, snapshotId),
 };
 
+
+/** Between tries to emit a job's outcome: doubling from the first to the most. */
+export const EMIT_RETRY_FIRST_MS = 250;
+export const EMIT_RETRY_MAX_MS = 5_000;
 export class AgentBackups {
   private readonly jobs: BackupJobs;
   /** Set by `stop()`: jobs aborted for the shutdown report nothing; the next start's reconciliation reports them lost. */
@@ -196,7 +200,7 @@ export class AgentBackups {
       } finally {
         if (tempSnapshot) await this.opts.mutex.run(p.volumeId, () => this.dropTemporary(driver, p.volumeId, tempSnapshot));
       }
-      await this.finish(p.operationId, message);
+      await this.finishJob(p.operationId, message);
     });
   }
 
@@ -267,7 +271,7 @@ export class AgentBackups {
         this.opts.log.error({ err, backupId: p.backupId, volumeId: p.volumeId }, 'restore failed');
         message = fail(err, false);
       }
-      await this.finish(p.operationId, message);
+      await this.finishJob(p.operationId, message);
     });
   }
 
@@ -310,6 +314,25 @@ export class AgentBackups {
     if (!recorded) return false;
     await this.opts.emit(recorded.subject, recorded.kind, recorded.payload, recorded.msgId);
     return true;
+  }
+
+  /**
+   * A job's outcome: recorded, then emitted until NATS takes it. No command waits to be
+   * redelivered behind a job, so an outcome that could not be sent (a NATS node lost, a
+   * stream leader being elected) would otherwise wait for the agent's next start. A stopping
+   * agent leaves it to that start's reconciliation, which finds it recorded.
+   */
+  private async finishJob(operationId: string, message: RecordedMessage): Promise<void> {
+    await this.opts.outcomes.put(operationId, 1, message);
+    for (let delay = EMIT_RETRY_FIRST_MS; ; delay = Math.min(delay * 2, EMIT_RETRY_MAX_MS)) {
+      try {
+        return await this.opts.emit(message.subject, message.kind, message.payload, message.msgId);
+      } catch (err) {
+        if (this.stopping) throw err;
+        this.opts.log.warn({ err, operationId, retryInMs: delay }, 'could not emit a backup job\'s outcome; trying again');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
   }
 
   /** Records the outcome, then emits it (AgentCore's rule). */

@@ -50,6 +50,8 @@ export interface UpOptions {
 export interface RunningCluster {
   readonly state: ClusterState;
   adminToken(): string;
+  /** A new API token of `project` (made when new) with `role`. */
+  token(project: string, role: 'admin' | 'member' | 'reader'): string;
   /** The process of that name (`nats-2`, `gateway-1`, `agent-3`…). */
   process(name: string): ClusterState['processes'][number];
   /** Signals a process: SIGKILL (a crash), SIGSTOP/SIGCONT (a partition: it neither sends nor answers). */
@@ -153,6 +155,7 @@ function handle(state: ClusterState, natsBinary: string): RunningCluster {
   return {
     state,
     adminToken: () => readFileSync(state.adminTokenFile, 'utf8').trim(),
+    token: (project, role) => flintSync(['token', 'create', '--project', project, '--role', role], baseEnv(state.dir, state.processes.find((p) => p.role === 'gateway')!.env), 'flint token create').trim(),
     process: proc,
     signal: (name, sig) => signal(proc(name).pid, sig),
     waitGone: async (name) => {

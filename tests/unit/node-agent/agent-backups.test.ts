@@ -77,9 +77,10 @@ const driver = {
 
 const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
-function setup(outcomes = new MemoryOutcomeStore()) {
+function setup(outcomes = new MemoryOutcomeStore(), failEmits = 0) {
   const fe = fakeEngine();
   const emitted: Emitted[] = [];
+  let failures = failEmits;
   const reports: unknown[] = [];
   const backups = new AgentBackups({
     host: 'h1',
@@ -87,7 +88,10 @@ function setup(outcomes = new MemoryOutcomeStore()) {
     engine: fe.engine,
     repository: 'dir:/x',
     outcomes,
-    emit: async (subject, kind, payload, msgId) => void emitted.push({ subject, kind, payload: payload as BackupOutcomeEvent, msgId }),
+    emit: async (subject, kind, payload, msgId) => {
+      if (failures-- > 0) throw new Error(`jetstream is not enabled: no responders: '${subject}'`);
+      emitted.push({ subject, kind, payload: payload as BackupOutcomeEvent, msgId });
+    },
     report: (_s, _k, payload) => void reports.push(payload),
     mutex: new KeyedMutex(),
     log: silent,
@@ -117,6 +121,18 @@ test('a backup runs in the background: the command returns at once, the outcome 
   await s.backups.handle('create_backup', { operationId: 'op1', backupId: 'b1', volumeId: 'v1', pool: 'p' });
   t.is(s.emitted.length, 2, 'a redelivery replays the recorded outcome');
   t.is(s.emitted[1]!.msgId, s.emitted[0]!.msgId);
+});
+
+// Found by the chaos suite: a NATS node killed while a backup ran left the publish of its outcome
+// without a responder; the outcome was only logged, and the backup timed out to ERROR.
+test('a job\'s outcome that NATS does not take at once is emitted again until it does', async (t) => {
+  const s = setup(new MemoryOutcomeStore(), 2);
+  await s.backups.handle('create_backup', { operationId: 'op1', backupId: 'b1', volumeId: 'v1', pool: 'p' });
+  s.release();
+  await until(() => s.emitted.length > 0);
+  t.is(s.emitted.length, 1);
+  t.is(s.emitted[0]!.payload.outcome, 'create.succeeded');
+  t.deepEqual(s.backups.running(), []);
 });
 
 test('a verify reports its progress like a backup (phase verify), which keeps its deadline moving', async (t) => {

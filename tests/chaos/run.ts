@@ -1,0 +1,215 @@
+/**
+ * The chaos suite: `npm run chaos -- --trials 100` (and a short run in `npm test`,
+ * tests/chaos/chaos.test.ts). It starts the production topology (`flint cluster up`: 3 NATS
+ * nodes at replicas 3, PostgreSQL, 2 gateways, 2 schedulers, 3 agents in 2 zones), runs a
+ * steady mixed workload through both gateways, and in every trial injects one fault at a
+ * random moment, holds it, recovers, lets the workload pause and the cluster settle, and has
+ * the checker compare what was acknowledged with what the database, the pools, the canaries'
+ * bytes and a subscriber on the other gateway show. It prints
+ * `chaos: T trials, F faults, 0 lost, 0 stuck, …` and writes a JSON report.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { clusterUp, type RunningCluster } from '../../src/cli/cluster/cluster.js';
+import { agentsIn2Zones } from '../../src/cli/cluster/topology.js';
+import { Api } from './api.js';
+import { FAULT_KINDS, inject, type FaultKind } from './faults.js';
+import { endState, settle, type Canary } from './probe.js';
+import { Subscriber } from './subscriber.js';
+import { judge, summary, type Counts } from './verdict.js';
+import { Workload } from './workload.js';
+
+const run = promisify(execFile);
+
+export interface ChaosOptions {
+  trials: number;
+  /** Seeds the choices (which process, when, how long). @default Date.now() */
+  seed?: number;
+  /** The cluster's directory (removed at the end unless `keep`). */
+  dir: string;
+  /** @default 4 */
+  workers?: number;
+  /** Leave the cluster running at the end (to look at it). */
+  keep?: boolean;
+  /** Which faults, in turn. @default every kind */
+  faults?: readonly FaultKind[];
+  say?: (line: string) => void;
+}
+
+export interface TrialReport {
+  trial: number;
+  fault: string;
+  heldMs: number;
+  settleMs: number;
+  counts: Counts;
+  details: string[];
+}
+
+export interface ChaosReport {
+  seed: number;
+  trials: number;
+  faults: number;
+  counts: Counts;
+  workload: { acked: number; refused: number; unanswered: number };
+  subscriberResumes: number;
+  runs: TrialReport[];
+  summary: string;
+}
+
+/** Operations past this are failed by the gateways; the checker waits this plus a margin before it calls anything stuck. */
+const OPERATION_TIMEOUT_S = 60;
+const SETTLE_MS = (OPERATION_TIMEOUT_S + 45) * 1000;
+
+/** mulberry32: a small seeded generator, so a run can be replayed from its seed. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
+  const say = opts.say ?? (() => undefined);
+  const seed = opts.seed ?? Date.now() % 2 ** 31;
+  const rng = seeded(seed);
+  const kinds = opts.faults ?? FAULT_KINDS;
+  say(`chaos: seed ${seed}, ${opts.trials} trials, faults ${kinds.join(', ')}`);
+  const cluster = await clusterUp({
+    spec: {
+      dir: resolve(opts.dir),
+      natsNodes: 3,
+      gateways: 2,
+      schedulers: 2,
+      agents: agentsIn2Zones(3, 50),
+      heartbeatSeconds: 1,
+      env: {
+        FLINT_OPERATION_TIMEOUT_SECONDS: String(OPERATION_TIMEOUT_S),
+        FLINT_QUOTA_DEFAULTS: JSON.stringify({ volumes: -1, gigabytes: -1, snapshots: -1, backups: -1, backupGigabytes: -1 }),
+        FLINT_API_RATE_PER_SECOND: '1000',
+        FLINT_API_RATE_BURST: '2000',
+      },
+    },
+    say,
+  });
+  const runs: TrialReport[] = [];
+  let subscriber: Subscriber | undefined;
+  let workload: Workload | undefined;
+  try {
+    const token = cluster.token('chaos', 'member');
+    const api = new Api(cluster.state.gatewayUrls, token);
+    const admin = new Api(cluster.state.gatewayUrls, cluster.adminToken());
+    subscriber = new Subscriber(api, token, 1);
+    await subscriber.start();
+    const canaries = await makeCanaries(api, 2);
+    say(`canaries ${canaries.map((c) => c.id).join(', ')} written through NBD`);
+    workload = new Workload(api, opts.workers ?? 4, rng, (line) => say(`  ${line}`));
+    for (let trial = 1; trial <= opts.trials; trial++) {
+      workload.resume();
+      await sleep(1000 + rng() * 2000);
+      const kind = kinds[(trial - 1) % kinds.length]!;
+      const fault = await inject(cluster, kind, rng);
+      const heldMs = Math.round(2000 + rng() * 3000);
+      await sleep(heldMs);
+      await fault.recover();
+      await sleep(1000 + rng() * 1000);
+      await workload.pause();
+      const started = Date.now();
+      await settle(admin, SETTLE_MS);
+      // Let the subscriber see the last changes.
+      await sleep(1500);
+      const settleMs = Date.now() - started;
+      const verdict = judge(workload.acks, await endState(api, admin, cluster, canaries, subscriber.events));
+      runs.push({ trial, fault: fault.what, heldMs, settleMs, counts: verdict.counts, details: verdict.details });
+      const bad = verdict.details.filter((d) => !d.startsWith('errored'));
+      say(`trial ${trial}: ${fault.what}, held ${heldMs} ms, settled in ${settleMs} ms: ${bad.length === 0 ? 'clean' : bad.join('; ')}${verdict.counts.errored ? ` (${verdict.counts.errored} in an error status)` : ''}`);
+    }
+  } finally {
+    await workload?.pause();
+    await subscriber?.stop();
+    if (!opts.keep) await cluster.down({ purge: true });
+  }
+  // Each trial judges the whole state, so a problem that stays is found again in every later trial: count each once.
+  const counts = distinctCounts(runs);
+  return {
+    seed,
+    trials: opts.trials,
+    faults: runs.length,
+    counts,
+    workload: workload!.stats,
+    subscriberResumes: subscriber?.resumes ?? 0,
+    runs,
+    summary: summary(opts.trials, runs.length, counts),
+  };
+}
+
+/** Per kind, the distinct problems the trials found (one still there in a later trial counts once). */
+export function distinctCounts(runs: readonly Pick<TrialReport, 'details'>[]): Counts {
+  const out: Counts = { lost: 0, stuck: 0, orphaned: 0, corrupted: 0, drift: 0, missed: 0, disordered: 0, errored: 0 };
+  for (const line of new Set(runs.flatMap((r) => r.details))) {
+    const kind = line.slice(0, line.indexOf(':')) as keyof Counts;
+    if (kind in out) out[kind]++;
+  }
+  return out;
+}
+
+/** Volumes whose bytes the checker knows: attached over NBD, a pattern written with qemu-io, detached. */
+async function makeCanaries(api: Api, n: number): Promise<Canary[]> {
+  const out: Canary[] = [];
+  for (let i = 0; i < n; i++) {
+    const { createVolume } = await api.must<{ createVolume: { volume: { id: string } } }>('mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id } } }', { input: { name: `canary-${i}`, sizeGiB: 1 } });
+    const id = createVolume.volume.id;
+    await waitFor(api, `query($id: ID!) { volume(id: $id) { status } }`, { id }, (d: { volume: { status: string } }) => d.volume.status === 'AVAILABLE');
+    const { createAttachment } = await api.must<{ createAttachment: { attachment: { id: string } } }>('mutation($input: CreateAttachmentInput!) { createAttachment(input: $input) { attachment { id } } }', { input: { volumeId: id, instanceId: `canary-${i}`, connector: { host: 'checker', ip: '127.0.0.1' }, targetKind: 'NBD' } });
+    const aid = createAttachment.attachment.id;
+    const a = await waitFor(api, 'query($id: ID!) { attachment(id: $id) { status connectionInfo { data { uri } } } }', { id: aid }, (d: { attachment: { connectionInfo: { data: { uri: string } } | null } }) => d.attachment.connectionInfo !== null);
+    const canary = { id, pattern: 0x41 + i, bytes: 8 * 1024 * 1024 };
+    await run('qemu-io', ['-f', 'raw', '-c', `write -P ${canary.pattern} 0 ${canary.bytes}`, '-c', 'flush', a.attachment.connectionInfo!.data.uri]);
+    await api.must('mutation($input: AttachmentIdInput!) { completeAttachment(input: $input) { attachment { id } } }', { input: { id: aid } });
+    await api.must('mutation($input: AttachmentIdInput!) { deleteAttachment(input: $input) { alreadyDeleted } }', { input: { id: aid } });
+    await waitFor(api, `query($id: ID!) { volume(id: $id) { status } }`, { id }, (d: { volume: { status: string } }) => d.volume.status === 'AVAILABLE');
+    out.push(canary);
+  }
+  return out;
+}
+
+async function waitFor<T>(api: Api, query: string, variables: Record<string, unknown>, done: (d: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const d = await api.must<T>(query, variables);
+    if (done(d)) return d;
+    if (Date.now() > until) throw new Error(`timed out waiting: ${query} ${JSON.stringify(d)}`);
+    await sleep(200);
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const arg = (name: string) => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const trials = Number(arg('trials') ?? 10);
+  const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+  const dir = arg('dir') ?? join(root, '.flint-chaos');
+  const report = await runChaos({ trials, seed: arg('seed') === undefined ? undefined : Number(arg('seed')), dir, keep: argv.includes('--keep'), say: (l) => process.stderr.write(`${l}\n`) });
+  const out = join(root, 'bench', 'results', `chaos-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`${report.summary}\nreport: ${out}\n`);
+  const c = report.counts;
+  if (c.lost + c.stuck + c.orphaned + c.corrupted + c.drift + c.missed + c.disordered > 0) process.exitCode = 1;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).catch((err) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}

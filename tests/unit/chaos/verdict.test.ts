@@ -1,0 +1,74 @@
+import test from 'ava';
+import { distinctCounts } from '../../chaos/run.js';
+import { judge, type Ack, type EndState } from '../../chaos/verdict.js';
+
+const vol = (id: string, over: Partial<EndState['volumes'][number]> = {}) => ({ id, status: 'AVAILABLE', sizeGiB: 1, pool: 'a@pool', changeSeq: 5, ...over });
+
+function state(over: Partial<EndState> = {}): EndState {
+  return {
+    volumes: [vol('v1')],
+    snapshots: [],
+    backups: [],
+    attachments: [],
+    pools: [{ id: 'a@pool', allocatedCapacityGiB: 1 }],
+    quota: { volumes: 1, gigabytes: 1, snapshots: 0, backups: 0, reserved: 0 },
+    poolImages: new Map([['a@pool', ['v1']]]),
+    canaries: new Map(),
+    events: new Map([['v1', [1, 5]]]),
+    ...over,
+  };
+}
+
+const ack = (kind: Ack['kind'], volumeId: string, extra: Partial<Ack> = {}): Ack => ({ kind, volumeId, n: 1, ...extra });
+
+test('a clean end state is judged clean', (t) => {
+  const v = judge([ack('create', 'v1')], state());
+  t.deepEqual(v.details, []);
+  t.is(v.counts.lost + v.counts.stuck + v.counts.orphaned + v.counts.drift + v.counts.missed, 0);
+});
+
+test('an acknowledged create whose volume is gone is lost, unless its delete was acknowledged too', (t) => {
+  const gone = state({ volumes: [], pools: [{ id: 'a@pool', allocatedCapacityGiB: 0 }], quota: { volumes: 0, gigabytes: 0, snapshots: 0, backups: 0, reserved: 0 }, poolImages: new Map([['a@pool', []]]) });
+  t.is(judge([ack('create', 'v1')], gone).counts.lost, 1);
+  t.is(judge([ack('create', 'v1'), ack('delete', 'v1')], gone).counts.lost, 0);
+});
+
+test('an acknowledged delete of a volume still there, or an extend not carried out, is lost', (t) => {
+  t.is(judge([ack('delete', 'v1')], state()).counts.lost, 1);
+  t.is(judge([ack('extend', 'v1', { sizeGiB: 2 })], state()).counts.lost, 1);
+  t.is(judge([ack('extend', 'v1', { sizeGiB: 2 })], state({ volumes: [vol('v1', { status: 'ERROR_EXTENDING' })] })).counts.lost, 0);
+});
+
+test('transitional statuses are stuck; error statuses are counted apart', (t) => {
+  const v = judge([], state({ volumes: [vol('v1', { status: 'CREATING' })], snapshots: [{ id: 's', volumeId: 'v1', status: 'ERROR', sizeGiB: 1 }], quota: { volumes: 1, gigabytes: 2, snapshots: 1, backups: 0, reserved: 0 } }));
+  t.is(v.counts.stuck, 1);
+  t.is(v.counts.errored, 1);
+});
+
+test('an image no volume owns, a leftover temporary file, or a volume without its image is orphaned', (t) => {
+  t.is(judge([], state({ poolImages: new Map([['a@pool', ['v1', 'v9']]]) })).counts.orphaned, 1);
+  t.is(judge([], state({ poolImages: new Map([['a@pool', ['v1', 'v1 (leftover .volume-v1.qcow2.tmp-ab)']]]) })).counts.orphaned, 1);
+  t.is(judge([], state({ poolImages: new Map([['a@pool', []]]) })).counts.orphaned, 1);
+});
+
+test('pool and quota usage that differ from a recount are drift', (t) => {
+  t.is(judge([], state({ pools: [{ id: 'a@pool', allocatedCapacityGiB: 2 }] })).counts.drift, 1);
+  t.is(judge([], state({ quota: { volumes: 1, gigabytes: 3, snapshots: 0, backups: 0, reserved: 0 } })).counts.drift, 1);
+  t.is(judge([], state({ quota: { volumes: 1, gigabytes: 1, snapshots: 0, backups: 0, reserved: 1 } })).counts.drift, 1);
+});
+
+test('the subscriber: an older event after a newer is disordered, a repeat is not, and a last event behind the state is missed', (t) => {
+  t.is(judge([], state({ events: new Map([['v1', [1, 5, 3]]]) })).counts.disordered, 1);
+  t.is(judge([], state({ events: new Map([['v1', [1, 5, 5]]]) })).counts.disordered, 0);
+  t.is(judge([], state({ events: new Map([['v1', [1, 4]]]) })).counts.missed, 1);
+});
+
+test('a corrupted canary is counted', (t) => {
+  t.is(judge([], state({ canaries: new Map([['v1', false]]) })).counts.corrupted, 1);
+});
+
+test('a problem found in several trials counts once', (t) => {
+  const c = distinctCounts([{ details: ['lost: a', 'stuck: b'] }, { details: ['lost: a', 'lost: c'] }]);
+  t.is(c.lost, 2);
+  t.is(c.stuck, 1);
+});
