@@ -1,4 +1,4 @@
-/** The qcow2 encoder (src/node-agent/drivers/qcow2-image.ts): the fields of the images it lays out. Its bytes against qemu-img's: tests/integration/spawn-free-create.test.ts. */
+/** The qcow2 encoder (src/node-agent/drivers/qcow2-image.ts): the fields of the images it lays out. Its bytes against qemu-img's: tests/integration/driver-file-create.test.ts. */
 import test from 'ava';
 import { QCOW2_CLUSTER_SIZE, QCOW2_MAGIC, qcow2Image } from '../../../src/node-agent/drivers/qcow2-image.js';
 
