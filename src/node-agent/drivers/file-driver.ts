@@ -5,6 +5,9 @@
  * name and renamed into place, so a crash leaves no half-made one, and `setup()` removes the
  * temporaries. The design, with its crash-safety and idempotence rules: docs/design/file-driver.md.
  *
+ * A plain new image (sparse raw, qcow2 without encryption) is written by the driver itself,
+ * without a qemu-img process (`file-create.ts`, `qcow2-image.ts`): a create is the hot path.
+ *
  * Layout: this file holds the class and the volume operations; `file-snapshots.ts` the
  * snapshots, `file-copies.ts` the copies, clones and reverts, `file-manage.ts` manage and
  * unmanage, and `file-util.ts` naming, checks and the filesystem steps of a crash-safe copy.
@@ -15,6 +18,7 @@ import type { FilePoolConfig } from '../../config/index.js';
 import type { SecretBox } from '../../domain/secret-box.js';
 import { hasKey, newImageKey, readKey, removeKey, storeKey } from './file-keys.js';
 import { cloneVolume, createVolumeFromSnapshot, revertToSnapshot } from './file-copies.js';
+import { createImageFile, type MadeImage } from './file-create.js';
 import { importVolume } from './file-import.js';
 import { listManageable, manageExisting, unmanage } from './file-manage.js';
 import { createSnapshot, deleteSnapshot, forgetSnapshots, indexRawSnapshots, listSnapshots, snapshotSource } from './file-snapshots.js';
@@ -158,7 +162,12 @@ export class FileDriver implements VolumeDriver {
     };
   }
 
-  /** An encrypted volume's key file is written before its image takes its name (file-keys.ts). */
+  /**
+   * An encrypted volume's key file is written before its image takes its name (file-keys.ts).
+   * A plain image (sparse raw, qcow2) is written by the driver itself (file-create.ts), which
+   * then knows its size and allocation: only encrypted and preallocated images run qemu-img,
+   * and only encrypted ones are read back with `qemu-img info`.
+   */
   async createVolume(volumeId: string, sizeGiB: number, encryption?: VolumeEncryption): Promise<VolumeInfo> {
     checkId(volumeId);
     const bytes = checkNewSize(sizeGiB);
@@ -168,13 +177,21 @@ export class FileDriver implements VolumeDriver {
     const final = this.pathOf(volumeId, format);
     const temp = tempPathOf(this.pool, volumeId, format);
     const what = `pool ${this.pool.name}: could not create volume ${volumeId} (${sizeGiB} GiB)`;
+    let made: MadeImage | null = null;
     try {
       const key = encryption ? newImageKey(this.ctx.secrets, volumeId, encryption) : undefined;
       if (encryption) await storeKey(this.pool, volumeId, encryption.sealedKey);
       else await removeKey(this.pool, volumeId);
-      await renameIntoPlace(temp, final, this.pool.directory, () =>
-        createImage(temp, format, bytes, { ...this.qemu, preallocation: preallocation(this.pool, format), ...(key ? { encryption: key } : {}) }),
-      ).catch(async (err: unknown) => {
+      const prealloc = preallocation(this.pool, format);
+      made = await renameIntoPlace(temp, final, this.pool.directory, async () => {
+        if (!key) {
+          const image = await createImageFile(temp, format, bytes, prealloc);
+          if (image) return image;
+        }
+        await createImage(temp, format, bytes, { ...this.qemu, preallocation: prealloc, ...(key ? { encryption: key } : {}) });
+        // An unencrypted image qemu-img made has the size asked for; only its allocation is to learn.
+        return key ? null : { allocatedBytes: (await fs.stat(temp)).blocks * 512 };
+      }).catch(async (err: unknown) => {
         await removeKey(this.pool, volumeId);
         throw err;
       });
@@ -182,6 +199,7 @@ export class FileDriver implements VolumeDriver {
       throw asDriverError(err, what);
     }
     this.index.set(volumeId, { format, virtualSize: bytes });
+    if (made) return { volumeId, sizeBytes: bytes, allocatedBytes: made.allocatedBytes, format, location: final, encrypted: false };
     const info = await this.getVolume(volumeId);
     if (!info) throw new DriverError(`pool ${this.pool.name}: volume ${volumeId} vanished right after it was created`);
     return info;

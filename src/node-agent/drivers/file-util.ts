@@ -1,7 +1,7 @@
 /**
  * Small pieces the `file` driver's modules share (see file-driver.ts for the design):
  * file naming in the pool's directory, id and size checks, and the filesystem steps of a
- * crash-safe copy (sparse `cp`, fsync of a file or a directory).
+ * crash-safe copy (sparse `cp`, fsync of a file or a directory, shared between the renames of a moment).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -155,15 +155,45 @@ export function syncDir(dir: string): Promise<void> {
   return syncPath(dir, 'r');
 }
 
+/** A directory's fsync in flight, and the one queued to start after it. */
+interface DirSync {
+  running: Promise<void>;
+  queued?: Promise<void>;
+}
+const dirSyncs = new Map<string, DirSync>();
+
+function startDirSync(dir: string): Promise<void> {
+  const state = {} as DirSync;
+  state.running = syncDir(dir).finally(() => {
+    if (dirSyncs.get(dir) === state && !state.queued) dirSyncs.delete(dir);
+  });
+  dirSyncs.set(dir, state);
+  return state.running;
+}
+
+/**
+ * Fsyncs `dir`, sharing the fsync with the other callers of the moment (a group commit):
+ * a caller that comes while one runs joins the next, which starts when that one ends (the
+ * running one may have started before the caller's rename), and every caller that comes
+ * meanwhile joins that same next one. Several creates landing together cost two fsyncs, not one each.
+ */
+export function syncDirShared(dir: string): Promise<void> {
+  const s = dirSyncs.get(dir);
+  if (!s) return startDirSync(dir);
+  s.queued ??= s.running.catch(() => undefined).then(() => startDirSync(dir));
+  return s.queued;
+}
+
 /**
  * Moves `temp` (made by `make`) over `final` and fsyncs `dir`; on any failure removes
  * `temp` and rethrows, so a crash or an error never leaves a half-made file as `final`.
  */
-export async function renameIntoPlace(temp: string, final: string, dir: string, make: () => Promise<void>): Promise<void> {
+export async function renameIntoPlace<T>(temp: string, final: string, dir: string, make: () => Promise<T>): Promise<T> {
   try {
-    await make();
+    const made = await make();
     await fs.rename(temp, final);
-    await syncDir(dir);
+    await syncDirShared(dir);
+    return made;
   } catch (err) {
     await fs.rm(temp, { force: true }).catch(() => undefined);
     throw err;
