@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { clusterUp, type RunningCluster } from '../../src/cli/cluster/cluster.js';
+import { clusterUp } from '../../src/cli/cluster/cluster.js';
 import { agentsIn2Zones } from '../../src/cli/cluster/topology.js';
 import { Api } from './api.js';
 import { FAULT_KINDS, inject, type FaultKind } from './faults.js';
