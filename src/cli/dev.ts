@@ -3,6 +3,8 @@
  * nats-server under the data dir (4222, or a free port when taken) unless
  * FLINT_NATS_URL is set, opens and migrates the SQLite database, makes an admin token,
  * and runs a gateway, a scheduler and one agent with the file driver in this process.
+ * The agent exports attachments on iSCSI 3260 and NBD 10809-10899, or on free ports when
+ * those are taken (dev/export-ports.ts), and the welcome shows which.
  * Its nats-server is as locked as a production one: `nats-auth/` in the data dir (0700)
  * holds one nkey seed per role and the server configuration (0600 each, made on the first
  * start and kept), the server refuses anonymous clients, and each role connects with its
