@@ -7,9 +7,15 @@
 // apt), otherwise it says exactly what to install and exits 1, because a test
 // run without these tools only produces confusing ENOENT failures later.
 //
+// Always without recommends: with them, the rows below pulled 144 packages
+// (366 MB) on a fresh Debian 12, most of them gstreamer, VA-API and Vulkan
+// drivers recommended by qemu-system-common's libraries; without, 34 (72 MB).
+// When another apt-get or dpkg holds the package locks, it waits for them
+// (up to FLINT_APT_LOCK_TIMEOUT seconds, 600 by default) and says so.
+//
 // Plain Node ESM without dependencies: it must work before `npm ci` finished.
 
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -30,7 +36,7 @@ const REQUIRED = [
   { probe: 'tgtd', pkg: 'tgt', why: 'the iSCSI target that exports attached volumes' },
   { probe: 'tgtadm', pkg: 'tgt', why: 'configures the iSCSI target' },
   // Only with --ceph (or FLINT_DEV_CEPH=1), --test and --bench: Ceph RBD pools (dev mode boots a
-  // single-node cluster; the tests share one). Installed without recommends (~50 MB, not ~500).
+  // single-node cluster; the tests share one).
   { probe: 'ceph-mon', pkg: 'ceph-mon', why: 'the monitor of the single-node Ceph cluster of dev mode and tests', ceph: true },
   { probe: 'ceph-osd', pkg: 'ceph-osd', why: 'the OSD of the single-node Ceph cluster of dev mode and tests', ceph: true },
   { probe: 'rbd', pkg: 'ceph-common', why: 'the rbd driver manages RBD images with the rbd and ceph tools', ceph: true },
@@ -101,7 +107,7 @@ function printManualInstructions(missing, reason) {
   const sudo = isRoot() ? '' : 'sudo ';
   console.error(`flint: missing system tools: ${describe(missing)}.`);
   console.error(`flint: ${reason}. Install them with:`);
-  console.error(`  ${sudo}apt-get update && ${sudo}DEBIAN_FRONTEND=noninteractive apt-get install -y ${pkgs}`);
+  console.error(`  ${sudo}apt-get update && ${sudo}DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${pkgs}`);
   console.error(`flint: (Debian/Ubuntu package names; on other systems install the equivalents of: ${pkgs})`);
 }
 
@@ -116,6 +122,72 @@ function run(cmd, args, env) {
   return result.status ?? 1;
 }
 
+const LOCK_TIMEOUT_S = Number(process.env.FLINT_APT_LOCK_TIMEOUT ?? 600);
+// `apt-get update` takes the lists lock, `apt-get install` dpkg's; apt 2.6
+// waits for the latter with DPkg::Lock::Timeout but not for the former.
+const LISTS_LOCK = '/var/lib/apt/lists/lock';
+const DPKG_LOCKS = ['/var/lib/dpkg/lock-frontend', '/var/lib/dpkg/lock'];
+
+/** The process holding a lock on `path` (from /proc/locks), as "name (pid N)", or undefined. */
+function lockHolder(path) {
+  let ino;
+  let locks;
+  try {
+    ino = statSync(path).ino;
+    locks = readFileSync('/proc/locks', 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of locks.split('\n')) {
+    // "1: POSIX  ADVISORY  WRITE 3811 fe:00:1474578 0 EOF": pid, then major:minor:inode.
+    const fields = line.trim().split(/\s+/);
+    const pid = Number(fields[4]);
+    const inode = Number(fields[5]?.split(':')[2]);
+    if (inode !== ino || !(pid > 0) || pid === process.pid) continue;
+    let name = '?';
+    try {
+      name = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      // Gone meanwhile.
+    }
+    return `${name} (pid ${pid})`;
+  }
+  return undefined;
+}
+
+function sleepMs(ms) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Waits until no other process holds any of `paths`; false after LOCK_TIMEOUT_S. */
+function waitForLocks(paths) {
+  const deadline = Date.now() + LOCK_TIMEOUT_S * 1000;
+  let told = false;
+  for (;;) {
+    const held = paths.map((p) => [p, lockHolder(p)]).find(([, holder]) => holder !== undefined);
+    if (held === undefined) return true;
+    if (Date.now() >= deadline) {
+      console.error(`flint: ${held[1]} still holds ${held[0]} after ${LOCK_TIMEOUT_S} s; giving up`);
+      return false;
+    }
+    if (!told) {
+      console.error(`flint: another package manager, ${held[1]}, holds ${held[0]}: waiting up to ${LOCK_TIMEOUT_S} s for it to finish (FLINT_APT_LOCK_TIMEOUT)`);
+      told = true;
+    }
+    sleepMs(1000);
+  }
+}
+
+/** `apt-get update`, retried while someone else holds the lists lock (apt does not wait for it). */
+function aptUpdate(aptGet, env) {
+  const deadline = Date.now() + LOCK_TIMEOUT_S * 1000;
+  for (;;) {
+    if (!waitForLocks([LISTS_LOCK])) return 1;
+    const status = run(aptGet, ['-q', '-o', `DPkg::Lock::Timeout=${LOCK_TIMEOUT_S}`, 'update'], env);
+    if (status === 0 || lockHolder(LISTS_LOCK) === undefined || Date.now() >= deadline) return status;
+  }
+}
+
 function main() {
   const missing = missingRequirements();
   if (missing.length === 0) return 0;
@@ -126,20 +198,19 @@ function main() {
     return 1;
   }
 
-  const pkgs = unique(missing.filter((r) => !r.ceph).map((r) => r.pkg));
-  const cephPkgs = unique(missing.filter((r) => r.ceph).map((r) => r.pkg));
-  console.error(`flint: installing ${[...pkgs, ...cephPkgs].join(' ')} with apt-get, because these are missing: ${describe(missing)}`);
+  const pkgs = unique(missing.map((r) => r.pkg));
+  console.error(`flint: installing ${pkgs.join(' ')} with apt-get (without recommends), because these are missing: ${describe(missing)}`);
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
   // One update per run: package lists in fresh containers are often empty.
-  if (run(aptGet, ['-q', 'update'], env) !== 0) {
+  if (aptUpdate(aptGet, env) !== 0) {
     printManualInstructions(missing, '`apt-get update` failed');
     return 1;
   }
-  if (pkgs.length > 0 && run(aptGet, ['-q', 'install', '-y', ...pkgs], env) !== 0) {
-    printManualInstructions(missing, '`apt-get install` failed');
-    return 1;
-  }
-  if (cephPkgs.length > 0 && run(aptGet, ['-q', 'install', '-y', '--no-install-recommends', ...cephPkgs], env) !== 0) {
+  // apt-get waits for dpkg's lock itself (printing "Waiting for cache lock"); the message first says why.
+  const holder = DPKG_LOCKS.map(lockHolder).find((h) => h !== undefined);
+  if (holder !== undefined) console.error(`flint: another package manager, ${holder}, is running: apt-get waits up to ${LOCK_TIMEOUT_S} s for it to finish (FLINT_APT_LOCK_TIMEOUT)`);
+  const install = ['-q', '-o', `DPkg::Lock::Timeout=${LOCK_TIMEOUT_S}`, 'install', '-y', '--no-install-recommends', ...pkgs];
+  if (run(aptGet, install, env) !== 0) {
     printManualInstructions(missing, '`apt-get install` failed');
     return 1;
   }

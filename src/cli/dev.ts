@@ -3,6 +3,8 @@
  * nats-server under the data dir (4222, or a free port when taken) unless
  * FLINT_NATS_URL is set, opens and migrates the SQLite database, makes an admin token,
  * and runs a gateway, a scheduler and one agent with the file driver in this process.
+ * The agent exports attachments on iSCSI 3260 and NBD 10809-10899, or on free ports when
+ * those are taken (dev/export-ports.ts), and the welcome shows which.
  * Its nats-server is as locked as a production one: `nats-auth/` in the data dir (0700)
  * holds one nkey seed per role and the server configuration (0600 each, made on the first
  * start and kept), the server refuses anonymous clients, and each role connects with its
@@ -23,11 +25,12 @@ import { databaseCheck, metricsTokenProblems, natsCheck, serveRoleMetrics } from
 import { startAgent } from '../node-agent/index.js';
 import { startScheduler } from '../scheduler/index.js';
 import { backendHostsOf, flintVersion, natsAuthProblems, type FlintConfig, type Logger } from '../config/index.js';
-import { pickPort } from '../net/free-port.js';
+import { freePort, isPortFree, pickPort } from '../net/free-port.js';
 import { FlintApiError, FlintClient, CreateVolumeTypeDocument } from '../client/index.js';
+import { devExportPorts, ExportPortsError, preferredExportPorts, type ChosenExportPorts } from './dev/export-ports.js';
 import { DEV_CEPH_EXTRA_SPECS, DEV_CEPH_VOLUME_TYPE, startDevCeph, withDevCephPool } from './dev/ceph-dev.js';
 import { startNatsServer } from './dev/nats-server.js';
-import { configOrExit, natsCredentialProblems, openBus, openDatabase, roleLogger, runRole, secureDataDir, type RoleScope } from './runtime.js';
+import { configOrExit, EXIT_CONFIG, natsCredentialProblems, openBus, openDatabase, roleLogger, runRole, secureDataDir, type RoleScope } from './runtime.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -42,6 +45,7 @@ export async function runDev(opts: DevOptions = {}): Promise<void> {
   const config0 = configOrExit(process.env, (c) => [...metricsTokenProblems(c), ...(c.natsUrl ? [...natsAuthProblems(c, 'dev'), ...natsCredentialProblems(c)] : [])]);
   const log = roleLogger('dev', config0);
   secureDataDir(config0, log, { create: true });
+  const ports = await exportPortsOrExit(config0, log);
   // Everything below is stopped, newest first, on Ctrl-C or when a later step fails: a dev
   // session that cannot start leaves no nats-server or tgtd behind.
   await runRole(log, async (scope) => {
@@ -67,7 +71,7 @@ export async function runDev(opts: DevOptions = {}): Promise<void> {
       pools = withDevCephPool(pools, ceph.pool);
       cephConf = ceph.cluster.conf;
     }
-    const config = { ...config0, natsUrl, pools };
+    const config = { ...config0, natsUrl, pools, iscsiPort: ports.iscsiPort, nbdPorts: ports.nbdPorts };
     // Each role on a connection of its own, with its own credentials (the dev server's, or the configured ones).
     const busFor = (role: BusRole): FlintConfig => (seeds ? { ...config, natsAuth: { nkeySeedFile: seeds[role], insecure: false } } : config);
     const connect = async (role: BusRole, s: RoleScope): Promise<Bus> => {
@@ -107,7 +111,7 @@ export async function runDev(opts: DevOptions = {}): Promise<void> {
       scope.defer(`${role} heartbeat`, () => hb.stop());
     }
     if (cephConf !== undefined) await ensureCephVolumeType(gateway.url, token);
-    printWelcome(gateway.url, token, natsUrl, config.dataDir, log, cephConf);
+    printWelcome(gateway.url, token, natsUrl, config.dataDir, log, cephConf, exportsText(config.agentAddress, ports));
   });
 }
 
@@ -136,6 +140,27 @@ async function ensureCephVolumeType(url: string, token: string): Promise<void> {
   }
 }
 
+/** The agent's iSCSI port and NBD range: the defaults, or free ones when those are taken (dev/export-ports.ts); a taken FLINT_ISCSI_PORT exits 2. */
+async function exportPortsOrExit(config: FlintConfig, log: Logger): Promise<ChosenExportPorts> {
+  const isFree = (port: number) => isPortFree(port, config.agentAddress).catch(() => isPortFree(port));
+  try {
+    const ports = await devExportPorts(preferredExportPorts(process.env, config), { isFree, freePort: () => freePort() });
+    const fields = { iscsiPort: ports.iscsiPort, nbdPorts: ports.nbdPorts.join('-') };
+    for (const note of ports.notes) log.info(fields, note);
+    log.info(fields, 'attachments are exported on these ports');
+    return ports;
+  } catch (err) {
+    if (!(err instanceof ExportPortsError)) throw err;
+    process.stderr.write(`flint: ${err.message}\nNothing was started.\n`);
+    process.exit(EXIT_CONFIG);
+  }
+}
+
+function exportsText(address: string, ports: ChosenExportPorts): string {
+  const host = address.includes(':') ? `[${address}]` : address;
+  return `iSCSI ${host}:${ports.iscsiPort}, NBD ${host}:${ports.nbdPorts[0]}-${ports.nbdPorts[1]}`;
+}
+
 function ensureSystemTools(ceph: boolean): void {
   const script = join(ROOT, 'scripts', 'ensure-system.mjs');
   if (!existsSync(script)) return;
@@ -143,7 +168,7 @@ function ensureSystemTools(ceph: boolean): void {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
-function printWelcome(url: string, token: string, natsUrl: string, dataDir: string, _log: Logger, cephConf?: string): void {
+function printWelcome(url: string, token: string, natsUrl: string, dataDir: string, _log: Logger, cephConf: string | undefined, exports: string): void {
   const query = JSON.stringify({ query: 'mutation { createVolume(input: {name: "first", sizeGiB: 1}) { volume { id status } operation { id status } } }' });
   process.stdout.write(
     [
@@ -154,6 +179,7 @@ function printWelcome(url: string, token: string, natsUrl: string, dataDir: stri
       `  Dashboard:                  ${url.replace(/\/graphql$/, '/dashboard')}`,
       `  Admin token:                ${token}   (also in ${join(dataDir, 'admin-token')})`,
       `  NATS:                       ${natsUrl}`,
+      `  Exports (attachments):      ${exports}`,
       `  Data:                       ${dataDir}`,
       ...(cephConf === undefined
         ? []
