@@ -4,10 +4,11 @@
  * qemu-io on the image files.
  */
 import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { RunningCluster } from '../../src/cli/cluster/cluster.js';
+import { markedPids } from '../../src/cli/cluster/processes.js';
 import type { Api } from './api.js';
 import { isTransitional, type EndState, type SeenVolume } from './verdict.js';
 
@@ -39,6 +40,32 @@ export function poolImages(dirs: Map<string, string>): Map<string, string[]> {
       if (m) ids.push(m[3] ? `${m[1]} (leftover ${f})` : m[1]!);
     }
     out.set(pool, ids);
+  }
+  return out;
+}
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+
+/**
+ * The exports the agents serve: every qemu-nbd and qemu-storage-daemon of the cluster (with
+ * the ids its command line names), and every tgt target of the agents' tgtds.
+ */
+export async function exportsOf(cluster: RunningCluster): Promise<EndState['exports']> {
+  const out: EndState['exports'] = [];
+  for (const pid of markedPids(cluster.state.dir)) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    const bin = argv[0]?.split('/').pop() ?? '';
+    if (bin === 'qemu-nbd' || bin === 'qemu-storage-daemon') out.push({ what: `${bin} pid ${pid}`, ids: [...new Set(argv.join(' ').match(UUID) ?? [])] });
+    if (bin === 'tgtd') {
+      const control = argv[argv.indexOf('-C') + 1];
+      const { stdout } = await run('tgtadm', ['-C', control!, '--lld', 'iscsi', '--op', 'show', '--mode', 'target']).catch(() => ({ stdout: '' }));
+      for (const line of stdout.split('\n').filter((l) => l.startsWith('Target '))) out.push({ what: `tgt ${line.trim()}`, ids: [...new Set(line.match(UUID) ?? [])] });
+    }
   }
   return out;
 }
@@ -112,6 +139,7 @@ export async function endState(api: Api, admin: Api, cluster: RunningCluster, ca
     pools,
     quota: { volumes: q.volumes.inUse, gigabytes: q.gigabytes.inUse, snapshots: q.snapshots.inUse, backups: q.backups.inUse, reserved: q.volumes.reserved + q.gigabytes.reserved + q.snapshots.reserved + q.backups.reserved },
     poolImages: poolImages(dirs),
+    exports: await exportsOf(cluster),
     canaries: canaryState,
     events,
   };

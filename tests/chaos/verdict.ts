@@ -43,6 +43,8 @@ export interface EndState {
   quota: { volumes: number; gigabytes: number; snapshots: number; backups: number; reserved: number };
   /** Volume ids of the images in each pool (`agent-1@pool` → ids), read from the pool directories. */
   poolImages: Map<string, string[]>;
+  /** What the agents export (qemu-nbd, qemu-storage-daemon, tgt targets), with the ids each names. */
+  exports: Array<{ what: string; ids: string[] }>;
   /** Canary volume id → whether its bytes read back as written. */
   canaries: Map<string, boolean>;
   /** Per volume, the changeSeqs the subscriber saw, in arrival order. */
@@ -144,6 +146,12 @@ export function judge(acks: readonly Ack[], end: EndState): Verdict {
   for (const v of volumes.values()) {
     if (v.pool !== null && v.status !== 'CREATING' && v.status !== 'ERROR' && !owner.has(v.id) && end.poolImages.has(v.pool)) problem('orphaned', `volume ${v.id} (${v.status}) in ${v.pool}: its image is missing`);
   }
+
+  // An export serves a live attachment, or a volume being read (a backup, a migration).
+  const serving = new Set<string>();
+  for (const a of end.attachments) if (['ATTACHING', 'ATTACHED', 'DETACHING', 'RESERVED'].includes(a.status)) serving.add(a.id).add(a.volumeId);
+  for (const v of end.volumes) if (['BACKING_UP', 'MAINTENANCE', 'RESTORING_BACKUP'].includes(v.status)) serving.add(v.id);
+  for (const e of end.exports) if (!e.ids.some((id) => serving.has(id))) problem('orphaned', `export ${e.what} (${e.ids.join(', ') || 'names no id'}): no live attachment`);
 
   for (const [id, ok] of end.canaries) if (!ok) problem('corrupted', `canary volume ${id} does not read back what was written`);
 

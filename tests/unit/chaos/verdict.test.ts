@@ -13,6 +13,7 @@ function state(over: Partial<EndState> = {}): EndState {
     pools: [{ id: 'a@pool', allocatedCapacityGiB: 1 }],
     quota: { volumes: 1, gigabytes: 1, snapshots: 0, backups: 0, reserved: 0 },
     poolImages: new Map([['a@pool', ['v1']]]),
+    exports: [],
     canaries: new Map(),
     events: new Map([['v1', [1, 5]]]),
     ...over,
@@ -49,6 +50,11 @@ test('an image no volume owns, a leftover temporary file, or a volume without it
   t.is(judge([], state({ poolImages: new Map([['a@pool', ['v1', 'v9']]]) })).counts.orphaned, 1);
   t.is(judge([], state({ poolImages: new Map([['a@pool', ['v1', 'v1 (leftover .volume-v1.qcow2.tmp-ab)']]]) })).counts.orphaned, 1);
   t.is(judge([], state({ poolImages: new Map([['a@pool', []]]) })).counts.orphaned, 1);
+});
+
+test('an export of a volume with no live attachment is orphaned', (t) => {
+  t.is(judge([], state({ exports: [{ what: 'qemu-nbd pid 7', ids: ['v1'] }] })).counts.orphaned, 1);
+  t.is(judge([], state({ exports: [{ what: 'qemu-nbd pid 7', ids: ['v1'] }], attachments: [{ id: 'a1', volumeId: 'v1', status: 'ATTACHED' }] })).counts.orphaned, 0);
 });
 
 test('pool and quota usage that differ from a recount are drift', (t) => {
