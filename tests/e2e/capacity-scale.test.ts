@@ -24,7 +24,7 @@ import {
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 import { errorCode } from '../helpers/sdk.js';
-import { waitForOperation } from '../helpers/wait.js';
+import { waitForOperation, waitUntil } from '../helpers/wait.js';
 
 interface Ctx {
   cluster: Cluster;
@@ -112,9 +112,13 @@ test.serial('concurrent creates, extends, migrations and deletes through two gat
   const freed = HOSTS.filter((h) => h.zone === 'az1').flatMap((h) => placed.filter((c) => c.v.host === h.host).sort((a, b) => b.v.sizeGiB - a.v.sizeGiB).slice(0, 1));
   for (const c of freed) await waitForOperation(admin(0), (await admin(0).request(DeleteVolumeDocument, { input: { id: c.volume } })).deleteVolume.operation!.id);
   const kept = placed.filter((c) => !freed.includes(c));
+  // The scheduler and the gateway filter on the pools' reported stats: wait until they show the deletes.
+  await waitUntil('the pools to report what the database allocates', async () => (await admin(0).request(PoolsDocument, {})).pools, (ps) => ps.every((p) => p.provisionedCapacityGiB === p.allocatedCapacityGiB));
 
-  // Round 2, all at once: a migration of every other az1 volume to the other az1 host, an
-  // extend of the rest (2 GiB), and six more creates; the pools are sampled while it runs.
+  // Round 2: migrations between the az1 hosts, in both directions, of what fits there now
+  // (and one more that does not). Each reserves its destination's room when accepted; then,
+  // while they copy, extends by 2 GiB of each volume not migrating and six more creates, all at once.
+  // The pools are sampled all along.
   const ops: Array<{ what: string; op?: string; refused?: string; why?: string }> = [];
   const az1Hosts = HOSTS.filter((h) => h.zone === 'az1').map((h) => h.host);
   let sampling = true;
@@ -129,13 +133,24 @@ test.serial('concurrent creates, extends, migrations and deletes through two gat
       await new Promise((r) => setTimeout(r, 100));
     }
   })();
-  const work = kept.map((c, i) => {
-    if (c.v.availabilityZone === 'az1' && i % 2 === 0) {
-      const to = az1Hosts.find((h) => h !== c.v.host)!;
-      return attempt(() => admin(i).raw(MigrateVolumeDocument, { input: { id: c.volume, host: to, pool: 'p' } }), (d: { migrateVolume: { operation: { id: string } } }) => d.migrateVolume.operation.id).then((r) => ops.push({ what: `migrate ${c.volume} to ${to}`, ...r }));
-    }
-    return attempt(() => via(i).raw(ExtendVolumeDocument, { input: { id: c.volume, newSizeGiB: c.v.sizeGiB + 2 } }), (d: { extendVolume: { operation: { id: string } | null } }) => d.extendVolume.operation?.id).then((r) => ops.push({ what: `extend ${c.volume}`, ...r }));
-  });
+  const room = new Map((await admin(0).request(PoolsDocument, {})).pools.map((p) => [p.host, p.totalCapacityGiB - p.allocatedCapacityGiB]));
+  const migrating = new Set<string>();
+  let tooBig = false;
+  for (const c of kept.filter((k) => k.v.availabilityZone === 'az1').sort((a, b) => a.v.sizeGiB - b.v.sizeGiB)) {
+    const to = az1Hosts.find((h) => h !== c.v.host)!;
+    const fits = c.v.sizeGiB <= room.get(to)!;
+    if (!fits && tooBig) continue;
+    if (fits) room.set(to, room.get(to)! - c.v.sizeGiB);
+    else tooBig = true;
+    migrating.add(c.volume);
+    ops.push({ what: `migrate ${c.volume} (${c.v.sizeGiB} GiB) to ${to}`, ...(await attempt(() => admin(ops.length).raw(MigrateVolumeDocument, { input: { id: c.volume, host: to, pool: 'p' } }), (d: { migrateVolume: { operation: { id: string } } }) => d.migrateVolume.operation.id)) });
+  }
+  t.true(ops.some((o) => o.op), `a migration was accepted: ${JSON.stringify(ops)}`);
+  const work = kept.map((c, i) =>
+    migrating.has(c.volume)
+      ? Promise.resolve()
+      : attempt(() => via(i).raw(ExtendVolumeDocument, { input: { id: c.volume, newSizeGiB: c.v.sizeGiB + 2 } }), (d: { extendVolume: { operation: { id: string } | null } }) => d.extendVolume.operation?.id).then((r) => void ops.push({ what: `extend ${c.volume}`, ...r })),
+  );
   // The creates once the migrations and extends are accepted, while they run.
   await Promise.all(work);
   await Promise.all(
