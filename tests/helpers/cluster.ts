@@ -1,7 +1,8 @@
 /**
  * A whole Flint for end-to-end tests, every role in its own process as in production:
  * its own nats-server, a database (SQLite file or a temporary PostgreSQL database),
- * `flint migrate`, one gateway, one scheduler and one agent per declared host, started
+ * `flint migrate`, one gateway (or several, on PostgreSQL), one scheduler (or several) and one
+ * agent per declared host, started
  * through the real CLI (`bin/flint.js`). Each process's stderr goes to a log file that
  * is printed when a test fails. The nats-server refuses anonymous clients, and every role
  * connects with its own credentials and permissions, as `flint nats-config` makes them.
@@ -43,10 +44,18 @@ export interface ClusterOptions {
   env?: NodeJS.ProcessEnv;
   /** Give each scheduler and agent a FLINT_METRICS_LISTEN port of its own (see `Cluster.metricsUrl`). */
   metrics?: boolean;
+  /**
+   * Gateway processes, each on its own port (`Cluster.urls`). More than one needs PostgreSQL:
+   * SQLite is one file on one machine (src/db/orm.ts), so the harness refuses it. @default 1
+   */
+  gateways?: number;
 }
 
 export interface Cluster {
+  /** The first gateway's `/graphql` URL (`urls[0]`). */
   url: string;
+  /** Every gateway's `/graphql` URL, by index. */
+  urls: string[];
   adminToken: string;
   dataDir: string;
   /** Directory of a pool's images on its agent (`host`: a backend host for a shared pool). */
@@ -54,19 +63,23 @@ export interface Cluster {
   token(project: string, role: 'admin' | 'member' | 'reader'): Promise<string>;
   /**
    * The typed SDK with a token, one client per token; `stop` closes them. No token: the
-   * admin's; `null`: a client that sends none.
+   * admin's; `null`: a client that sends none. `gateway`: which gateway it talks to (default the first).
    */
-  client(token?: string | null): FlintClient;
+  client(token?: string | null, gateway?: number): FlintClient;
   /** Stops an agent process (SIGTERM) and starts it again with the same settings. */
   restartAgent(host: string): Promise<void>;
   /** Stops an agent process (SIGTERM); `startAgent` brings it back with the same settings. */
   stopAgent(host: string): Promise<void>;
   startAgent(host: string): void;
   /**
-   * Stops the gateway process (SIGTERM) and starts it again on the same port, with `env`
-   * added to its environment (kept for later restarts); resolves when `/healthz` answers.
+   * Stops a gateway process (SIGTERM; default the first) and starts it again on the same port,
+   * with `env` added to its environment (kept for later restarts); resolves when `/healthz` answers.
    */
-  restartGateway(env?: NodeJS.ProcessEnv): Promise<void>;
+  restartGateway(env?: NodeJS.ProcessEnv, index?: number): Promise<void>;
+  /** Kills a gateway process at once (SIGKILL), as a crash would; `startGateway` brings it back. */
+  killGateway(index: number): Promise<void>;
+  /** Starts a stopped gateway again on its port with its last settings; resolves when `/healthz` answers. */
+  startGateway(index: number): Promise<void>;
   /** The cluster's own nats-server: `kill()` it (the store stays) and `restart()` it on the same port. */
   nats: { url: string; kill(): Promise<void>; restart(): Promise<void> };
   logs(): string;
@@ -111,8 +124,12 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const agentBackends = Object.fromEntries(opts.agents.map((a) => [a.host, [...new Set(a.pools.flatMap((p) => (p.backendHost ? [p.backendHost] : [])))]]));
   const secure = await withSecureNats({ agents: opts.agents.map((a) => a.host), backupBuckets: [...new Set(buckets)], agentBackends });
   const nats = secure.server;
+  const gatewayCount = opts.gateways ?? 1;
+  if (gatewayCount > 1 && opts.database !== 'postgresql') throw new Error(`gateways: ${gatewayCount} needs database: 'postgresql' (SQLite is for one gateway on one machine)`);
   const pg = opts.database === 'postgresql' ? await createTempDatabase() : undefined;
-  const port = await freePort();
+  const ports: number[] = [];
+  for (let i = 0; i < gatewayCount; i++) ports.push(await freePort());
+  const port = ports[0]!;
   const base: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -165,10 +182,22 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     ...a.env,
   });
 
-  const url = `http://127.0.0.1:${port}/graphql`;
-  const clients = new ClientPool(url);
+  const urls = ports.map((p) => `http://127.0.0.1:${p}/graphql`);
+  const url = urls[0]!;
+  const clients = urls.map((u) => new ClientPool(u));
+  const gatewayName = (i: number) => (i === 0 ? 'gateway' : `gateway-${i}`);
+  const gatewayEnv = (i: number): NodeJS.ProcessEnv => ({ ...base, FLINT_LISTEN: `127.0.0.1:${ports[i]}`, FLINT_AGENT_HOST: i === 0 ? 'gw' : `gw-${i}` });
+  const gatewayProc = (i: number): Proc => {
+    if (!Number.isInteger(i) || i < 0 || i >= gatewayCount) throw new Error(`no gateway ${i} (the cluster has ${gatewayCount})`);
+    return procs.filter((x) => x.name === gatewayName(i)).at(-1)!;
+  };
+  const startGateway = async (i: number, env: NodeJS.ProcessEnv): Promise<void> => {
+    start(gatewayName(i), 'gateway', env);
+    const healthz = urls[i]!.replace(/\/graphql$/, '/healthz');
+    await waitFor(async () => (await fetch(healthz).catch(() => undefined))?.ok === true, 30_000, () => `gateway ${i} did not come back:\n${readLogs(logFiles)}`);
+  };
   const stop = async (): Promise<void> => {
-    await clients.close();
+    await Promise.all(clients.map((c) => c.close()));
     await Promise.all(procs.map((p) => stopProc(p.child)));
     await secure.stop();
     await pg?.drop();
@@ -185,7 +214,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       for (const name of names) metricsPorts.set(name, await freePort());
     }
     for (let i = 0; i < (opts.schedulers ?? 1); i++) start(`scheduler-${i}`, 'scheduler', { ...base, FLINT_AGENT_HOST: `sched-${i}`, FLINT_NATS_NKEY_SEED_FILE: secure.seedFile('scheduler'), ...metricsEnv(`scheduler-${i}`) });
-    start('gateway', 'gateway', { ...base, FLINT_AGENT_HOST: 'gw' });
+    for (let i = 0; i < gatewayCount; i++) start(gatewayName(i), 'gateway', gatewayEnv(i));
     for (const a of opts.agents) start(`agent-${a.host}`, 'agent', agentEnv(a));
     // A backend host's pool is one pool, however many agents serve it.
     const expectedPools = new Set(opts.agents.flatMap((a) => a.pools.map((p) => `${p.backendHost ?? a.host}@${p.name}`))).size;
@@ -194,16 +223,23 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       if (dead) throw new Error(`${dead.name} exited while the cluster started:\n${readLogs(logFiles)}`);
       const r = await gql(url, adminToken, '{ pools { id state } }').catch(() => undefined);
       const pools = (r?.data as { pools?: Array<{ state: string }> } | undefined)?.pools;
-      return pools !== undefined && pools.filter((p) => p.state === 'UP').length === expectedPools && procs.every((p) => loggedReady(p, base.FLINT_LOG_LEVEL!));
+      if (pools === undefined || pools.filter((p) => p.state === 'UP').length !== expectedPools || !procs.every((p) => loggedReady(p, base.FLINT_LOG_LEVEL!))) return false;
+      for (const u of urls.slice(1)) if ((await fetch(u.replace(/\/graphql$/, '/healthz')).catch(() => undefined))?.ok !== true) return false;
+      return true;
     }, 90_000, () => `cluster did not come up:\n${readLogs(logFiles)}`);
 
     return {
       url,
+      urls,
       adminToken,
       dataDir: dir.path,
       poolDir,
       token: async (project, role) => createTokenSync(base, project, role),
-      client: (token) => clients.as(token === undefined ? adminToken : (token ?? undefined)),
+      client: (token, gateway = 0) => {
+        const pool = clients[gateway];
+        if (!pool) throw new Error(`no gateway ${gateway} (the cluster has ${gatewayCount})`);
+        return pool.as(token === undefined ? adminToken : (token ?? undefined));
+      },
       stopAgent: async (host) => {
         const p = procs.findLast((x) => x.name === `agent-${host}`);
         if (!p) throw new Error(`no agent ${host}`);
@@ -220,12 +256,22 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         const spec = opts.agents.find((a) => a.host === host)!;
         start(`agent-${host}`, 'agent', agentEnv(spec));
       },
-      restartGateway: async (env = {}) => {
-        const p = procs.filter((x) => x.name === 'gateway').at(-1)!;
+      restartGateway: async (env = {}, index = 0) => {
+        const p = gatewayProc(index);
         await stopProc(p.child);
-        start('gateway', 'gateway', { ...p.env, ...env });
-        const healthz = url.replace(/\/graphql$/, '/healthz');
-        await waitFor(async () => (await fetch(healthz).catch(() => undefined))?.ok === true, 30_000, () => `the gateway did not come back:\n${readLogs(logFiles)}`);
+        await startGateway(index, { ...p.env, ...env });
+      },
+      killGateway: async (index) => {
+        const { child } = gatewayProc(index);
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise<void>((r) => child.once('exit', () => r()));
+        child.kill('SIGKILL');
+        await exited;
+      },
+      startGateway: async (index) => {
+        const p = gatewayProc(index);
+        if (p.child.exitCode === null && p.child.signalCode === null) throw new Error(`gateway ${index} is running`);
+        await startGateway(index, p.env);
       },
       nats: { url: nats.url, kill: () => nats.kill(), restart: () => nats.restart() },
       logs: () => readLogs(logFiles),

@@ -51,7 +51,7 @@ for (const backend of BACKENDS as readonly Backend[]) {
     return { ...r, ctx, apply, volumes: new VolumeMutations(r.deps), snapshots: new SnapshotMutations(r.deps) };
   }
 
-  test(`a volume outcome moves the volume by its compare-and-set, ends the operation and announces both after the commit; a duplicate changes nothing (${backend})`, async (t) => {
+  test(`a volume outcome moves the volume by its compare-and-set, ends the operation and announces both after the commit; a duplicate changes nothing and announces them as they are (${backend})`, async (t) => {
     const { volumes, apply, rec } = setup();
     const { volume, operation } = await volumes.create(member(), { name: 'v', sizeGiB: 1 });
     const before = rec.live.length;
@@ -68,7 +68,21 @@ for (const backend of BACKENDS as readonly Backend[]) {
     const version = v!.version;
     await apply(KIND.volumeOutcome, outcome);
     t.is((await findVolume(db().fork(), volume.id))?.version, version, 'the duplicate matched no row');
-    t.is(rec.live.length, before + 2, 'and announced nothing');
+    t.deepEqual(rec.live.slice(before + 2).map((e) => e.what), ['volume', 'operation'], 'and announced them again as they are (subscribers drop the version they have)');
+  });
+
+  test(`an outcome redelivered because the gateway that recorded it died before announcing it is announced by the gateway that gets it again (${backend})`, async (t) => {
+    const { volumes, apply, rec } = setup();
+    const { volume, operation } = await volumes.create(member(), { name: 'v', sizeGiB: 1 });
+    const outcome = { operationId: operation.id, volumeId: volume.id, outcome: 'create.succeeded', host: 'h1', pool: 'p' };
+    // The first gateway commits, then dies: its announcements never leave it.
+    const dead = setup();
+    await dead.apply(KIND.volumeOutcome, outcome);
+    const before = rec.live.length;
+    await apply(KIND.volumeOutcome, outcome);
+    const announced = rec.live.slice(before);
+    t.deepEqual(announced.map((e) => [e.what, e.id]), [['volume', volume.id], ['operation', operation.id]]);
+    t.is((await findVolume(db().fork(), volume.id))?.status, 'available');
   });
 
   test(`a failed create leaves ERROR, a FAILED operation with the agent's error, and one user message with it (${backend})`, async (t) => {

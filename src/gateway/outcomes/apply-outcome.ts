@@ -66,10 +66,13 @@ export async function applyOutcome<Row extends { id: string; projectId: string; 
     await d.late();
     // Make sure the operation ends even if the resource had already moved on.
     const fork = db.fork();
-    if (await finishOperation(fork, d.operationId, result, d.error)) {
-      countOperation(d.kind, result);
-      await announceOperationNow(fork, live, d.operationId);
-    }
+    if (await finishOperation(fork, d.operationId, result, d.error)) countOperation(d.kind, result);
+    // A redelivery: the gateway that committed this outcome may have died before announcing
+    // it, and core NATS keeps nothing. Announce the row and the operation as they are now;
+    // subscribers drop a version they were already sent.
+    const row = await d.resource.find(fork, d.resourceId);
+    if (row) d.resource.announce(live, row);
+    await announceOperationNow(fork, live, d.operationId);
     return;
   }
   const { row: r, announceMore, message } = done;

@@ -5,7 +5,7 @@
  * each writing its own `if volume … else if snapshot`.
  */
 import type { EntityManager } from '@mikro-orm/knex';
-import { casAttachment, casBackup, casSnapshot, casVolume, type Attachment, type AttachmentChanges, type Backup, type BackupChanges, type Snapshot, type SnapshotChanges, type Volume, type VolumeChanges } from '../../db/index.js';
+import { casAttachment, casBackup, casSnapshot, casVolume, findAttachment, findBackup, findSnapshot, findVolume, type Attachment, type AttachmentChanges, type Backup, type BackupChanges, type Snapshot, type SnapshotChanges, type Volume, type VolumeChanges } from '../../db/index.js';
 import type { AttachmentStatus } from '../../domain/attachment-states.js';
 import type { BackupStatus } from '../../domain/backup-states.js';
 import type { SnapshotStatus } from '../../domain/snapshot-states.js';
@@ -22,6 +22,8 @@ export interface StatusGuard<S> {
 export interface StatusResource<Row extends { id: string; projectId: string; status: S }, S extends string, Changes> {
   type: 'volume' | 'snapshot' | 'backup' | 'attachment';
   cas(tx: EntityManager, id: string, guard: StatusGuard<S>, changes: Changes): Promise<Row | null>;
+  /** The row as it is now (null: none). */
+  find(em: EntityManager, id: string): Promise<Row | null>;
   /** After the commit: UPDATED, or DELETED once it is. */
   announce(live: LivePublisher, row: Row): void;
   /** What its log lines name. */
@@ -31,6 +33,7 @@ export interface StatusResource<Row extends { id: string; projectId: string; sta
 export const VOLUME_RESOURCE: StatusResource<Volume, VolumeStatus, VolumeChanges> = {
   type: 'volume',
   cas: (tx, id, guard, changes) => casVolume(tx, id, guard, changes),
+  find: (em, id) => findVolume(em, id),
   announce: (live, v) => live.publish(v.status === 'deleted' ? 'DELETED' : 'UPDATED', v),
   logFields: (v) => ({ volumeId: v.id }),
 };
@@ -38,6 +41,7 @@ export const VOLUME_RESOURCE: StatusResource<Volume, VolumeStatus, VolumeChanges
 export const SNAPSHOT_RESOURCE: StatusResource<Snapshot, SnapshotStatus, SnapshotChanges> = {
   type: 'snapshot',
   cas: (tx, id, guard, changes) => casSnapshot(tx, id, guard, changes),
+  find: (em, id) => findSnapshot(em, id),
   announce: (live, s) => live.publishSnapshot(s.status === 'deleted' ? 'DELETED' : 'UPDATED', s),
   logFields: (s) => ({ snapshotId: s.id, volumeId: s.volumeId }),
 };
@@ -45,6 +49,7 @@ export const SNAPSHOT_RESOURCE: StatusResource<Snapshot, SnapshotStatus, Snapsho
 export const ATTACHMENT_RESOURCE: StatusResource<Attachment, AttachmentStatus, AttachmentChanges> = {
   type: 'attachment',
   cas: (tx, id, guard, changes) => casAttachment(tx, id, guard, changes),
+  find: (em, id) => findAttachment(em, id),
   announce: (live, a) => live.publishAttachment('UPDATED', a),
   logFields: (a) => ({ attachmentId: a.id, volumeId: a.volumeId }),
 };
@@ -54,6 +59,7 @@ export function backupResource(backupLive: Pick<BackupLive, 'publish'>): StatusR
   return {
     type: 'backup',
     cas: (tx, id, guard, changes) => casBackup(tx, id, guard, changes),
+    find: (em, id) => findBackup(em, id),
     announce: (_live, b) => backupLive.publish(b.status === 'deleted' ? 'DELETED' : 'UPDATED', b),
     logFields: (b) => ({ backupId: b.id, volumeId: b.volumeId }),
   };
