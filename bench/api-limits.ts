@@ -100,8 +100,8 @@ function post(agent: Agent, url: URL, token: string, body: string): Promise<{ st
   });
 }
 
-/** `concurrency` closed loops of `volume(id)` for `seconds`: completed requests per second. Any failure ends the run. */
-async function load(url: string, token: string, volumeId: string, concurrency: number, seconds: number): Promise<number> {
+/** `concurrency` closed loops of `volume(id)` (an admin token's, or one of its project) for `seconds`: completed requests per second. Any failure ends the run. */
+export async function load(url: string, token: string, volumeId: string, concurrency: number, seconds: number): Promise<number> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const target = new URL(url);
   const body = JSON.stringify({ query: QUERY, variables: { id: volumeId } });

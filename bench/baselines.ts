@@ -27,7 +27,7 @@ interface SqliteDb {
 }
 const Database = createRequire(import.meta.url)('better-sqlite3') as new (path: string) => SqliteDb;
 
-async function sample(n: number, op: () => Promise<unknown> | unknown): Promise<number[]> {
+export async function sample(n: number, op: () => Promise<unknown> | unknown): Promise<number[]> {
   for (let i = 0; i < WARMUP; i++) await op();
   const out: number[] = [];
   for (let i = 0; i < n; i++) {

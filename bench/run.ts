@@ -4,8 +4,10 @@
  * sustained creates per second, and the floors it is built on (NATS round trip,
  * JetStream publish, one DB commit) measured in the same run.
  *
- *   node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup|api-limits|quota|rbd]
+ *   node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup|api-limits|quota|rbd] [--topology cluster]
  *
+ * `--topology cluster` runs Flint on `flint cluster up`'s topology instead (bench/cluster.ts): creates and reads with one
+ * gateway and with two, and a JetStream publish at replicas 3 next to replicas 1.
  * `--only backup` runs only the backup engine benchmark (bench/backup.ts), which the full run ends with;
  * `--only api-limits` only what the API limits cost in `volume(id)` throughput (bench/api-limits.ts);
  * `--only quota` only what the quota check costs a create, on SQLite and PostgreSQL (bench/quota.ts);
@@ -25,6 +27,7 @@ import { quotaBench } from './quota.js';
 import { formatRbdBackup, rbdBench } from './rbd.js';
 import { formatRbdIo } from './rbd-io.js';
 import { Cleanup } from './cleanup.js';
+import { clusterBench } from './cluster.js';
 import { cpuShare, cpuSnapshot } from './cpu.js';
 import type { BenchClient } from './client.js';
 import { deleteAllVolumes, latencyPhase, openClients, sustainedPhase, type LatencyRun } from './create-latency.js';
@@ -38,6 +41,7 @@ interface Options {
   quick: boolean;
   database: 'sqlite' | 'postgresql';
   only?: 'backup' | 'api-limits' | 'quota' | 'rbd';
+  topology?: 'cluster';
 }
 
 function parseArgs(argv: string[]): Options {
@@ -53,8 +57,12 @@ function parseArgs(argv: string[]): Options {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
       if (v !== 'backup' && v !== 'api-limits' && v !== 'quota' && v !== 'rbd') throw new Error(`--only must be backup, api-limits, quota or rbd, not ${String(v)}`);
       opts.only = v;
+    } else if (a === '--topology' || a.startsWith('--topology=')) {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (v !== 'cluster') throw new Error(`--topology must be cluster (the default is one gateway, one scheduler, two agents), not ${String(v)}`);
+      opts.topology = v;
     } else if (a === '--help' || a === '-h') {
-      console.log('usage: node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup|api-limits|quota|rbd]');
+      console.log('usage: node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup|api-limits|quota|rbd] [--topology cluster]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -77,6 +85,17 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
     const r = await backupBench({ log });
     printBackupBench(r);
     console.log(`\nwritten ${writeResult(ROOT, 'backup', startedAt, { startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), machine: machineInfo(ROOT), results: r })}`);
+    return;
+  }
+  if (opts.topology === 'cluster') {
+    const r = await clusterBench({ quick: opts.quick, log, cleanup });
+    await cleanup.run();
+    console.log(`\nthe production topology (3 NATS nodes at R3, PostgreSQL, 2 gateways, 2 schedulers, 3 agents), ${startedAt.toISOString()}, load average ${loadavg().map((v) => round(v, 2)).join(' ')}\n`);
+    console.log(`  creates/s (${r.clients} clients, each creates and waits for AVAILABLE)   one gateway ${r.createsPerSecond.oneGateway.toFixed(1)}   two gateways ${r.createsPerSecond.twoGateways.toFixed(1)}   (${(r.createsPerSecond.twoGateways / r.createsPerSecond.oneGateway).toFixed(2)}x)`);
+    console.log(`  volume(id)/s (${r.clients * 2} clients)                                  one gateway ${r.readsPerSecond.oneGateway.toFixed(0)}   two gateways ${r.readsPerSecond.twoGateways.toFixed(0)}   (${(r.readsPerSecond.twoGateways / r.readsPerSecond.oneGateway).toFixed(2)}x)\n`);
+    console.log(table(r.rows));
+    const results = { startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), quick: opts.quick, machine: machineInfo(ROOT), ...r, rows: jsonRows(r.rows) };
+    console.log(`\nwritten ${writeResult(ROOT, 'cluster', startedAt, results)}`);
     return;
   }
   if (opts.only === 'api-limits') {

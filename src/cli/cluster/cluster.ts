@@ -217,7 +217,10 @@ async function waitPoolsUp(plan: ClusterPlan, token: string): Promise<void> {
     const body = (await res?.json().catch(() => undefined)) as { data?: { pools?: Array<{ state: string }> } } | undefined;
     const up = body?.data?.pools?.filter((p) => p.state === 'UP').length ?? 0;
     if (up >= want) return;
-    if (Date.now() > deadline) throw new Error(`only ${up} of ${want} pools are UP after ${READY_TIMEOUT_MS / 1000} s; see the agents' logs in ${plan.spec.dir}`);
+    if (Date.now() > deadline) {
+      const logs = plan.processes.filter((p) => p.role === 'agent').map((p) => `--- ${p.log}\n${tail(p.log)}`);
+      throw new Error(`only ${up} of ${want} pools are UP after ${READY_TIMEOUT_MS / 1000} s (a gateway answered ${JSON.stringify(body ?? null).slice(0, 300)}); the agents' logs:\n${logs.join('\n')}`);
+    }
     await sleep(200);
   }
 }
