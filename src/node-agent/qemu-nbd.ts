@@ -31,6 +31,12 @@ export interface NbdServeOptions {
   readOnly?: boolean;
   /** Clients at once. @default 8 */
   shared?: number;
+  /**
+   * The server dies with this process, even a SIGKILLed one (`setpriv --pdeathsig KILL`): for
+   * servers only the agent itself reads (a backup's), which nobody would stop after a crash.
+   * Not for exports consumers use: those outlive an agent's restart. @default false
+   */
+  dieWithAgent?: boolean;
   /** Cache mode, as qemu-nbd's `--cache`. @default 'none' for writable exports (data reaches the file at once), 'writeback' when read-only */
   cache?: 'none' | 'writeback' | 'writethrough' | 'directsync' | 'unsafe';
   /** qemu-nbd binary. @default DEFAULT_QEMU_NBD */
@@ -124,7 +130,9 @@ export async function serveNbd(opts: NbdServeOptions): Promise<NbdServer> {
   await fs.rm(pidFile, { force: true });
   // qemu-nbd reads the key file while it starts: the file is gone once it listens.
   const child = await withSecretFiles([opts.image.key], async ([secretFile]) => {
-    const child = opts.processes.spawn({ binary, args: qemuNbdArgs({ ...opts, pidFile, secretFile }), stderrLimit: 8192 });
+    const args = qemuNbdArgs({ ...opts, pidFile, secretFile });
+    // setpriv execs qemu-nbd: the pid is qemu-nbd's, as its pid file says.
+    const child = opts.processes.spawn(opts.dieWithAgent ? { binary: 'setpriv', args: ['--pdeathsig', 'KILL', '--', binary, ...args], stderrLimit: 8192 } : { binary, args, stderrLimit: 8192 });
     await untilListening(child, pidFile, binary, opts);
     return child;
   });

@@ -20,7 +20,7 @@ import { Api } from './api.js';
 import { FAULT_KINDS, inject, type FaultKind } from './faults.js';
 import { endState, settle, type Canary } from './probe.js';
 import { Subscriber } from './subscriber.js';
-import { judge, summary, type Counts } from './verdict.js';
+import { distinctCounts, judge, lostOperations, summary, type Counts } from './verdict.js';
 import { Workload } from './workload.js';
 
 const run = promisify(execFile);
@@ -126,10 +126,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       // Let the subscriber see the last changes.
       await sleep(1500);
       const settleMs = Date.now() - started;
-      const verdict = judge(workload.acks, await endState(api, admin, cluster, canaries, subscriber.events));
+      const end = await endState(api, admin, cluster, canaries, subscriber.events);
+      const first = judge(workload.acks, end);
+      // What looks lost may have failed in the open (e.g. an extend refused while its pool was silent): ask its operation.
+      const verdict = judge(workload.acks, end, await failedOperations(admin, lostOperations(workload.acks, first)));
       runs.push({ trial, fault: fault.what, heldMs, settleMs, counts: verdict.counts, details: verdict.details });
-      const bad = verdict.details.filter((d) => !d.startsWith('errored'));
-      say(`trial ${trial}: ${fault.what}, held ${heldMs} ms, settled in ${settleMs} ms: ${bad.length === 0 ? 'clean' : bad.join('; ')}${verdict.counts.errored ? ` (${verdict.counts.errored} in an error status)` : ''}`);
+      const bad = verdict.details.filter((d) => !d.startsWith('errored') && !d.startsWith('failed'));
+      say(`trial ${trial}: ${fault.what}, held ${heldMs} ms, settled in ${settleMs} ms: ${bad.length === 0 ? 'clean' : bad.join('; ')}${verdict.counts.errored + verdict.counts.failed ? ` (${verdict.counts.errored} in an error status, ${verdict.counts.failed} failed with a message)` : ''}`);
     }
   } finally {
     await workload?.pause();
@@ -150,16 +153,6 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   };
 }
 
-/** Per kind, the distinct problems the trials found (one still there in a later trial counts once). */
-export function distinctCounts(runs: readonly Pick<TrialReport, 'details'>[]): Counts {
-  const out: Counts = { lost: 0, stuck: 0, orphaned: 0, corrupted: 0, drift: 0, missed: 0, disordered: 0, errored: 0 };
-  for (const line of new Set(runs.flatMap((r) => r.details))) {
-    const kind = line.slice(0, line.indexOf(':')) as keyof Counts;
-    if (kind in out) out[kind]++;
-  }
-  return out;
-}
-
 /** Volumes whose bytes the checker knows: attached over NBD, a pattern written with qemu-io, detached. */
 async function makeCanaries(api: Api, n: number): Promise<Canary[]> {
   const out: Canary[] = [];
@@ -178,6 +171,16 @@ async function makeCanaries(api: Api, n: number): Promise<Canary[]> {
     out.push(canary);
   }
   return out;
+}
+
+/** Which of these operations FAILED (with the error the API shows for them). */
+async function failedOperations(api: Api, ids: readonly string[]): Promise<Set<string>> {
+  const failed = new Set<string>();
+  for (const id of ids) {
+    const { operation } = await api.must<{ operation: { status: string } | null }>('query($id: ID!) { operation(id: $id) { status } }', { id });
+    if (operation?.status === 'FAILED') failed.add(id);
+  }
+  return failed;
 }
 
 async function waitFor<T>(api: Api, query: string, variables: Record<string, unknown>, done: (d: T) => boolean, timeoutMs = 60_000): Promise<T> {

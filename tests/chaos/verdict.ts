@@ -23,6 +23,8 @@ export interface Ack {
   sizeGiB?: number;
   /** Order of acknowledgement. */
   n: number;
+  /** The operation the mutation started, when it started one. */
+  operationId?: string;
 }
 
 export interface SeenVolume {
@@ -61,6 +63,8 @@ export interface Counts {
   disordered: number;
   /** Ended in an error status (reported, not a failure of the suite: a fault may fail an operation). */
   errored: number;
+  /** Acknowledged, then failed in the open: its operation FAILED, saying why (reported, like errored). */
+  failed: number;
 }
 
 export interface Verdict {
@@ -72,17 +76,30 @@ export interface Verdict {
 const TRANSITIONAL = new Set(['CREATING', 'DELETING', 'EXTENDING', 'ATTACHING', 'DETACHING', 'BACKING_UP', 'RESTORING', 'RESTORING_BACKUP', 'MAINTENANCE']);
 const GONE = new Set(['DELETED']);
 
+/** The operations of the acknowledged mutations a verdict calls lost (to ask whether they failed in the open). */
+export function lostOperations(acks: readonly Ack[], v: Verdict): string[] {
+  const lost = new Set(v.details.filter((d) => d.startsWith('lost: ')).map((d) => Number(/#(\d+)/.exec(d)?.[1])));
+  return acks.filter((a) => lost.has(a.n) && a.operationId !== undefined).map((a) => a.operationId!);
+}
+
 /** Whether a status is one a resource passes through (and must leave by itself). */
 export function isTransitional(status: string): boolean {
   return TRANSITIONAL.has(status);
 }
 
-export function judge(acks: readonly Ack[], end: EndState): Verdict {
+/**
+ * `failedOps`: operations known to have FAILED. An acknowledged mutation whose effect is
+ * missing is lost unless its operation failed in the open (with a message saying why): that
+ * counts as failed, like a resource in an error status.
+ */
+export function judge(acks: readonly Ack[], end: EndState, failedOps: ReadonlySet<string> = new Set()): Verdict {
   const details: string[] = [];
-  const counts: Counts = { lost: 0, stuck: 0, orphaned: 0, corrupted: 0, drift: 0, missed: 0, disordered: 0, errored: 0 };
+  const counts: Counts = { lost: 0, stuck: 0, orphaned: 0, corrupted: 0, drift: 0, missed: 0, disordered: 0, errored: 0, failed: 0 };
+  let current: Ack | undefined;
   const problem = (kind: keyof Counts, line: string) => {
-    counts[kind]++;
-    details.push(`${kind}: ${line}`);
+    const k = kind === 'lost' && current?.operationId !== undefined && failedOps.has(current.operationId) ? 'failed' : kind;
+    counts[k]++;
+    details.push(`${k}: ${line}${k === 'failed' ? ` (operation ${current!.operationId} FAILED)` : ''}`);
   };
   const volumes = new Map(end.volumes.filter((v) => !GONE.has(v.status)).map((v) => [v.id, v]));
   const deleted = new Set(acks.filter((a) => a.kind === 'delete').map((a) => a.volumeId));
@@ -93,6 +110,7 @@ export function judge(acks: readonly Ack[], end: EndState): Verdict {
   const detached = new Set(acks.filter((a) => a.kind === 'detach').map((a) => a.resourceId));
 
   for (const a of acks) {
+    current = a;
     const v = volumes.get(a.volumeId);
     const what = `${a.kind} #${a.n} of volume ${a.volumeId}${a.resourceId ? ` (${a.resourceId})` : ''}`;
     switch (a.kind) {
@@ -121,6 +139,7 @@ export function judge(acks: readonly Ack[], end: EndState): Verdict {
     }
   }
 
+  current = undefined;
   const all = [
     ...end.volumes.map((x) => ['volume', x] as const),
     ...end.snapshots.map((x) => ['snapshot', x] as const),
@@ -191,5 +210,15 @@ export function judge(acks: readonly Ack[], end: EndState): Verdict {
 
 /** The summary line of a run. */
 export function summary(trials: number, faults: number, c: Counts): string {
-  return `chaos: ${trials} trials, ${faults} faults, ${c.lost} lost, ${c.stuck} stuck, ${c.orphaned} orphaned, ${c.corrupted} corrupted, ${c.drift} drift, ${c.missed} missed, ${c.disordered} disordered (${c.errored} ended in an error status)`;
+  return `chaos: ${trials} trials, ${faults} faults, ${c.lost} lost, ${c.stuck} stuck, ${c.orphaned} orphaned, ${c.corrupted} corrupted, ${c.drift} drift, ${c.missed} missed, ${c.disordered} disordered (${c.errored} ended in an error status, ${c.failed} acknowledged then failed with a message)`;
+}
+
+/** Per kind, the distinct problems the trials found (one still there in a later trial counts once). */
+export function distinctCounts(runs: ReadonlyArray<{ details: readonly string[] }>): Counts {
+  const out: Counts = { lost: 0, stuck: 0, orphaned: 0, corrupted: 0, drift: 0, missed: 0, disordered: 0, errored: 0, failed: 0 };
+  for (const line of new Set(runs.flatMap((r) => r.details))) {
+    const kind = line.slice(0, line.indexOf(':')) as keyof Counts;
+    if (kind in out) out[kind]++;
+  }
+  return out;
 }

@@ -105,15 +105,15 @@ export class Workload {
 
   private async create(w: number): Promise<void> {
     const key = randomUUID();
-    const q = 'mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id } } }';
+    const q = 'mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id } operation { id } } }';
     const input = { name: `chaos-${w}-${key.slice(0, 8)}`, sizeGiB: 1, idempotencyKey: key, metadata: { chaos: String(w) } };
     // No answer: the create may have happened; the same key on the other gateway says which.
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
-        const d = await this.mutate<{ createVolume: { volume: { id: string } } }>(q, { input }, this.gw() + attempt);
+        const d = await this.mutate<{ createVolume: { volume: { id: string }; operation: { id: string } } }>(q, { input }, this.gw() + attempt);
         if (d) {
           this.owned[w]!.add(d.createVolume.volume.id);
-          this.ack('create', d.createVolume.volume.id);
+          this.ack('create', d.createVolume.volume.id, { operationId: d.createVolume.operation.id });
         }
         return;
       } catch (err) {
@@ -125,26 +125,26 @@ export class Workload {
   }
 
   private async remove(w: number, id: string): Promise<void> {
-    const d = await this.mutate('mutation($input: DeleteVolumeInput!) { deleteVolume(input: $input) { volume { id } } }', { input: { id, cascade: true } });
+    const d = await this.mutate<{ deleteVolume: { operation: { id: string } | null } }>('mutation($input: DeleteVolumeInput!) { deleteVolume(input: $input) { volume { id } operation { id } } }', { input: { id, cascade: true } });
     if (d) {
       this.owned[w]!.delete(id);
-      this.ack('delete', id);
+      this.ack('delete', id, { operationId: d.deleteVolume.operation?.id });
     }
   }
 
   private async extend(id: string, sizeGiB: number): Promise<void> {
-    const d = await this.mutate('mutation($input: ExtendVolumeInput!) { extendVolume(input: $input) { volume { id } } }', { input: { id, newSizeGiB: sizeGiB } });
-    if (d) this.ack('extend', id, { sizeGiB });
+    const d = await this.mutate<{ extendVolume: { operation: { id: string } | null } }>('mutation($input: ExtendVolumeInput!) { extendVolume(input: $input) { volume { id } operation { id } } }', { input: { id, newSizeGiB: sizeGiB } });
+    if (d) this.ack('extend', id, { sizeGiB, operationId: d.extendVolume.operation?.id });
   }
 
   private async snapshot(id: string): Promise<void> {
-    const d = await this.mutate<{ createSnapshot: { snapshot: { id: string } } }>('mutation($input: CreateSnapshotInput!) { createSnapshot(input: $input) { snapshot { id } } }', { input: { volumeId: id, name: `snap-${randomUUID().slice(0, 8)}` } });
-    if (d) this.ack('snapshot', id, { resourceId: d.createSnapshot.snapshot.id });
+    const d = await this.mutate<{ createSnapshot: { snapshot: { id: string }; operation: { id: string } } }>('mutation($input: CreateSnapshotInput!) { createSnapshot(input: $input) { snapshot { id } operation { id } } }', { input: { volumeId: id, name: `snap-${randomUUID().slice(0, 8)}` } });
+    if (d) this.ack('snapshot', id, { resourceId: d.createSnapshot.snapshot.id, operationId: d.createSnapshot.operation.id });
   }
 
   private async backup(id: string): Promise<void> {
-    const d = await this.mutate<{ createBackup: { backup: { id: string } } }>('mutation($input: CreateBackupInput!) { createBackup(input: $input) { backup { id } } }', { input: { volumeId: id } });
-    if (d) this.ack('backup', id, { resourceId: d.createBackup.backup.id });
+    const d = await this.mutate<{ createBackup: { backup: { id: string }; operation: { id: string } } }>('mutation($input: CreateBackupInput!) { createBackup(input: $input) { backup { id } operation { id } } }', { input: { volumeId: id } });
+    if (d) this.ack('backup', id, { resourceId: d.createBackup.backup.id, operationId: d.createBackup.operation.id });
   }
 
   /** Export over NBD, wait for it, connect (completeAttachment), then detach; each step retried until answered. */

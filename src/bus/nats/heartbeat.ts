@@ -5,7 +5,7 @@
 import type { Logger } from '../../config/logger.js';
 import type { KV } from '@nats-io/kv';
 import { decodeEnvelope, decodePayload, encode, ENVELOPE_VERSION, KIND, serviceHeartbeat, serviceKey, type ServiceHeartbeat } from '../contract/index.js';
-import type { Bus } from './connection.js';
+import { worthAskingAgain, type Bus } from './connection.js';
 
 export interface Heartbeat {
   /** Stops beating (waits for a beat in progress); the last values stay in the bucket. */
@@ -84,7 +84,7 @@ export async function readServiceBeats(bus: Pick<Bus, 'services'>): Promise<Serv
 
 /** Runs `beat` now (awaited) and then every `intervalSeconds`, never overlapping itself. */
 export async function every(intervalSeconds: number, log: HeartbeatLog | undefined, what: string, beat: () => Promise<void>): Promise<Heartbeat> {
-  await beat();
+  await firstBeat(log, what, beat);
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
@@ -108,6 +108,28 @@ export async function every(intervalSeconds: number, log: HeartbeatLog | undefin
   };
 }
 
+
+/** How long the first beat is asked again while JetStream does not answer yet. @default 60_000 */
+export const FIRST_BEAT_PATIENCE_MS = 60_000;
+
+/**
+ * The first beat, asked again while JetStream has no answer yet: a bucket just made at
+ * replicas 3 has no leader for a moment ("jetstream is not enabled: no responders"), and a
+ * role that started then must not die of it. Any other failure (a refused permission) throws.
+ */
+async function firstBeat(log: HeartbeatLog | undefined, what: string, beat: () => Promise<void>): Promise<void> {
+  const until = Date.now() + FIRST_BEAT_PATIENCE_MS;
+  for (let told = false; ; ) {
+    try {
+      return await beat();
+    } catch (err) {
+      if (!worthAskingAgain(err) || Date.now() > until) throw err;
+      if (!told) log?.warn({ err }, `${what}: JetStream does not answer yet; asking again`);
+      told = true;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
 
 /** A service whose last heartbeat speaks another contract than this build. */
 export interface PeerContract {

@@ -1,4 +1,8 @@
-/** Opens an image for the backup engine: qemu-nbd on a private unix socket plus our NBD client. */
+/**
+ * Opens an image for the backup engine: qemu-nbd on a private unix socket plus our NBD client.
+ * The qemu-nbd dies with the agent: a killed agent's restart would not find it (the chaos
+ * suite found one left serving a volume after a kill -9 during a backup).
+ */
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +27,7 @@ export async function openImage(image: ImageSource, writable: boolean, opts: { b
   const socket = join(dir, 'nbd.sock');
   let server: Awaited<ReturnType<typeof serveNbd>> | undefined;
   try {
-    server = await serveNbd({ image, exportName: 'img', listen: { socket }, readOnly: !writable, shared: 2, cache: writable ? 'writeback' : undefined, bitmap: opts.bitmap, processes: opts.processes });
+    server = await serveNbd({ image, exportName: 'img', listen: { socket }, readOnly: !writable, shared: 2, cache: writable ? 'writeback' : undefined, bitmap: opts.bitmap, processes: opts.processes, dieWithAgent: true });
     const client = await NbdClient.connect({ socket }, 'img', { metaContexts: opts.bitmap === undefined ? [] : [dirtyBitmapContext(opts.bitmap)] });
     let closing: Promise<void> | undefined;
     return {

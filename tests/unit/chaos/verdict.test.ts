@@ -1,6 +1,5 @@
 import test from 'ava';
-import { distinctCounts } from '../../chaos/run.js';
-import { judge, type Ack, type EndState } from '../../chaos/verdict.js';
+import { distinctCounts, judge, lostOperations, type Ack, type EndState } from '../../chaos/verdict.js';
 
 const vol = (id: string, over: Partial<EndState['volumes'][number]> = {}) => ({ id, status: 'AVAILABLE', sizeGiB: 1, pool: 'a@pool', changeSeq: 5, ...over });
 
@@ -38,6 +37,15 @@ test('an acknowledged delete of a volume still there, or an extend not carried o
   t.is(judge([ack('delete', 'v1')], state()).counts.lost, 1);
   t.is(judge([ack('extend', 'v1', { sizeGiB: 2 })], state()).counts.lost, 1);
   t.is(judge([ack('extend', 'v1', { sizeGiB: 2 })], state({ volumes: [vol('v1', { status: 'ERROR_EXTENDING' })] })).counts.lost, 0);
+});
+
+test('an acknowledged mutation whose operation failed in the open is failed, not lost', (t) => {
+  const acks = [ack('extend', 'v1', { sizeGiB: 2, operationId: 'op1' })];
+  const first = judge(acks, state());
+  t.deepEqual(lostOperations(acks, first), ['op1']);
+  const v = judge(acks, state(), new Set(['op1']));
+  t.is(v.counts.lost, 0);
+  t.is(v.counts.failed, 1);
 });
 
 test('transitional statuses are stuck; error statuses are counted apart', (t) => {
