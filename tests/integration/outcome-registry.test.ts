@@ -114,6 +114,25 @@ for (const backend of BACKENDS as readonly Backend[]) {
     t.truthy(s?.deletedAt);
   });
 
+  // Found by the chaos suite: a cascade delete's deadline moved the volume to ERROR_DELETING and left its snapshot DELETING for ever.
+  test(`a cascade delete that misses its deadline leaves the volume and the snapshots it was deleting ERROR_DELETING (${backend})`, async (t) => {
+    const { volumes, snapshots, apply, ctx, rec } = setup();
+    const p = member();
+    const { volume, operation } = await volumes.create(p, { name: 'v', sizeGiB: 1 });
+    await apply(KIND.volumeOutcome, { operationId: operation.id, volumeId: volume.id, outcome: 'create.succeeded', host: 'h1', pool: 'p' });
+    const made = await snapshots.create(p, { volumeId: volume.id, name: 's' });
+    await apply(KIND.snapshotOutcome, { operationId: made.operation.id, snapshotId: made.snapshot.id, volumeId: volume.id, outcome: 'create.succeeded' });
+    const del = await volumes.delete(p, { id: volume.id, cascade: true });
+    t.is((await findSnapshot(db().fork(), made.snapshot.id))?.status, 'deleting');
+    await db().fork().nativeUpdate(Operation, { id: del.operation!.id }, { deadlineAt: new Date(Date.now() - 1000) });
+    const overdue = (await db().fork().findOne(Operation, { id: del.operation!.id }, { disableIdentityMap: true }))!;
+    const before = rec.live.length;
+    t.true(await failOverdue(ctx.db, ctx.live, ctx.log, overdue, 3));
+    t.is((await findVolume(db().fork(), volume.id))?.status, 'error_deleting');
+    t.is((await findSnapshot(db().fork(), made.snapshot.id))?.status, 'error_deleting', 'the snapshot fails with its volume');
+    t.true(rec.live.slice(before).some((e) => e.what === 'snapshot' && e.id === made.snapshot.id), 'and is announced');
+  });
+
   test(`a missed deadline moves the volume to ERROR with a message; the agent's late success is recorded by the late rules and ERROR stays (${backend})`, async (t) => {
     const { volumes, apply, ctx } = setup();
     const { volume, operation } = await volumes.create(member(), { name: 'v', sizeGiB: 1 });

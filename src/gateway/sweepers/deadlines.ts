@@ -10,7 +10,7 @@
 import type { EntityManager } from '@mikro-orm/knex';
 import type { EventArgs, EventSubscriber } from '@mikro-orm/core';
 import type { Logger } from '../../config/logger.js';
-import { commitUnlessOvertaken, Overtaken, capacity, findOperation, finishOperation, Operation, UserMessage, type Db, type Snapshot, type Volume } from '../../db/index.js';
+import { casSnapshotsOfVolume, commitUnlessOvertaken, Overtaken, capacity, findOperation, finishOperation, Operation, UserMessage, type Db, type Snapshot, type Volume } from '../../db/index.js';
 import { DEADLINE_ERROR_CODE, deadlineMessage, deadlineRule, operationDeadline, sweepIntervalMs, type DeadlineRule } from '../../domain/deadlines.js';
 import { SNAPSHOT_RESOURCE, VOLUME_RESOURCE } from '../outcomes/resources.js';
 import { countOperation } from '../../metrics/index.js';
@@ -58,6 +58,8 @@ interface Failed {
   attachment?: Attachment;
   /** The volume or snapshot its rule moved, and how that is announced. */
   moved?: { row: Volume | Snapshot; announce(live: LiveHub): void };
+  /** The snapshots a cascade delete of the volume had marked DELETING, now ERROR_DELETING with it. */
+  snapshots?: Snapshot[];
   message?: UserMessage;
 }
 
@@ -99,6 +101,8 @@ export async function failOverdue(db: Db, live: LiveHub, log: Logger, op: Operat
       if (out.moved || out.attachment) throw new Overtaken();
       return;
     }
+    // A cascade delete marked the volume's snapshots DELETING: they fail with it, as a delete.failed outcome leaves them (found by the chaos suite: one stayed DELETING for ever).
+    if (out.moved && op.resourceType === 'volume' && out.moved.row.status === 'error_deleting') out.snapshots = await casSnapshotsOfVolume(tx, out.moved.row.id, { $in: ['deleting'] }, { status: 'error_deleting' });
     if (out.moved && rule?.capacity === 'release') await capacity.release(tx, out.moved.row.id);
     if (out.moved && rule?.capacity === 'shrink') await capacity.shrink(tx, out.moved.row.id, (out.moved.row as Volume).sizeGiB);
     const resource = out.moved?.row ?? out.attachment;
@@ -119,6 +123,7 @@ export async function failOverdue(db: Db, live: LiveHub, log: Logger, op: Operat
     'operation missed its deadline; failed it',
   );
   out.moved?.announce(live);
+  for (const snap of out.snapshots ?? []) live.publishSnapshot('UPDATED', snap);
   if (out.attachment) await announceOverdueAttachment(db, live, out.attachment);
   const now = await findOperation(db.fork(), op.id);
   if (now) live.publishOperation(now);
