@@ -78,7 +78,7 @@ const GONE = new Set(['DELETED']);
 
 /** The operations of the acknowledged mutations a verdict calls lost (to ask whether they failed in the open). */
 export function lostOperations(acks: readonly Ack[], v: Verdict): string[] {
-  const lost = new Set(v.details.filter((d) => d.startsWith('lost: ')).map((d) => Number(/#(\d+)/.exec(d)?.[1])));
+  const lost = new Set(v.details.filter((d) => d.startsWith('lost: ')).map((d) => Number(d.match(/#(\d+)/)?.[1])));
   return acks.filter((a) => lost.has(a.n) && a.operationId !== undefined).map((a) => a.operationId!);
 }
 

@@ -25,6 +25,7 @@ import {
   Operation,
   syncVolumeStatus,
   type Attachment,
+  type Volume,
   type AttachmentChanges,
   type Db,
   type UserMessage,
@@ -106,9 +107,17 @@ export async function failOverdueAttachment(tx: EntityManager, op: Operation): P
   return casAttachment(tx, op.resourceId, { from: t.from }, { status: t.to });
 }
 
-/** After the deadline sweeper committed: the volume's status and the announcement. */
-export async function announceOverdueAttachment(db: Db, live: LiveHub, a: Attachment): Promise<void> {
-  const volume = await syncVolumeStatus(db.fork(), a.volumeId);
+/**
+ * In the deadline sweeper's transaction, after the attachment moved: the volume's status
+ * follows its attachments in the same commit (RESERVED again when its export timed out), so
+ * nobody reads an ERROR_ATTACHING attachment of a volume still ATTACHING.
+ */
+export function syncVolumeOfOverdue(tx: EntityManager, a: Attachment): Promise<Volume | null> {
+  return syncVolumeStatus(tx, a.volumeId);
+}
+
+/** After the deadline sweeper committed: the announcements (the volume when the transaction moved it). */
+export function announceOverdueAttachment(live: LiveHub, a: Attachment, volume: Volume | null): void {
   if (volume) live.publish('UPDATED', volume);
   live.publishAttachment('UPDATED', a);
 }

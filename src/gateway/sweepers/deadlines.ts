@@ -19,7 +19,7 @@ import type { LiveHub } from '../live/hub.js';
 import type { Bus } from '../../bus/index.js';
 import { failMigrationOverdue } from '../outcomes/migration-steps.js';
 import { isMigrationKind } from '../../domain/operations.js';
-import { announceOverdueAttachment, failOverdueAttachment } from '../outcomes/attachment.js';
+import { announceOverdueAttachment, failOverdueAttachment, syncVolumeOfOverdue } from '../outcomes/attachment.js';
 import type { Attachment } from '../../db/index.js';
 
 /** Operations failed per sweep at most (the next sweep takes the rest). @default 100 */
@@ -56,6 +56,8 @@ export async function overdueOperations(em: EntityManager, now: Date, limit = DE
 
 interface Failed {
   attachment?: Attachment;
+  /** The volume of `attachment`, when its status followed. */
+  attachmentVolume?: Volume | null;
   /** The volume or snapshot its rule moved, and how that is announced. */
   moved?: { row: Volume | Snapshot; announce(live: LiveHub): void };
   /** The snapshots a cascade delete of the volume had marked DELETING, now ERROR_DELETING with it. */
@@ -94,6 +96,7 @@ export async function failOverdue(db: Db, live: LiveHub, log: Logger, op: Operat
     // The resource first, then the operation: the recorder's order, so the two never deadlock.
     if (rule) out.moved = (await moveByRule(tx, op, rule)) ?? undefined;
     else if (op.resourceType === 'attachment') out.attachment = (await failOverdueAttachment(tx, op)) ?? undefined;
+    if (out.attachment) out.attachmentVolume = await syncVolumeOfOverdue(tx, out.attachment);
     // Still overdue now: progress may have pushed the deadline since the sweep read it.
     done = await finishOperation(tx, op.id, 'failed', error, new Date());
     if (!done) {
@@ -124,7 +127,7 @@ export async function failOverdue(db: Db, live: LiveHub, log: Logger, op: Operat
   );
   out.moved?.announce(live);
   for (const snap of out.snapshots ?? []) live.publishSnapshot('UPDATED', snap);
-  if (out.attachment) await announceOverdueAttachment(db, live, out.attachment);
+  if (out.attachment) announceOverdueAttachment(live, out.attachment, out.attachmentVolume ?? null);
   const now = await findOperation(db.fork(), op.id);
   if (now) live.publishOperation(now);
   if (out.message) live.publishMessage(out.message);
