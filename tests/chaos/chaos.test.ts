@@ -11,7 +11,15 @@ test('10 trials of faults under a mixed workload: nothing lost, stuck, orphaned,
   t.timeout(1_500_000);
   const dir = await tempDir('flint-chaos-');
   try {
-    const report = await runChaos({ trials: Number(process.env.FLINT_CHAOS_TRIALS ?? 10), dir: dir.path, say: (l) => t.log(l) });
+    // Each trial is also written as it ends: the CI watchdog stops a run that prints nothing for 5 minutes.
+    const report = await runChaos({
+      trials: Number(process.env.FLINT_CHAOS_TRIALS ?? 10),
+      dir: dir.path,
+      say: (l) => {
+        t.log(l);
+        process.stderr.write(`chaos: ${l}\n`);
+      },
+    });
     t.log(report.summary);
     t.true(report.workload.acked > 20, `the workload did work (${report.workload.acked} acknowledged mutations)`);
     t.is(report.faults, report.trials);
