@@ -49,6 +49,32 @@ export async function changedSince(em: EntityManager, projectId: string, type: F
   return rows.map((r) => ({ resourceId: r.resource_id, seq: num(r.seq), created: num(r.created) === 1 }));
 }
 
+/** Every project's latest seq (`change_counter`), for the live catch-up (src/gateway/live/catch-up.ts). */
+export async function feedCounters(em: EntityManager): Promise<Map<string, number>> {
+  const rows = await em.getConnection().execute<Array<{ project_id: string; seq: unknown }>>('SELECT project_id, seq FROM change_counter');
+  return new Map(rows.map((r) => [r.project_id, num(r.seq)]));
+}
+
+/** One event of a project's log, as the live catch-up reads it. */
+export interface LoggedChange {
+  seq: number;
+  resourceType: FeedResourceType;
+  resourceId: string;
+  type: 'CREATED' | 'UPDATED' | 'DELETED';
+  version: number;
+}
+
+/** The project's events after `after` up to `upTo`, in seq order (at most `limit`). */
+export async function changesBetween(em: EntityManager, projectId: string, after: number, upTo: number, limit: number): Promise<LoggedChange[]> {
+  const rows = await em
+    .getConnection()
+    .execute<Array<{ seq: unknown; resource_type: string; resource_id: string; type: string; version: unknown }>>(
+      'SELECT seq, resource_type, resource_id, type, version FROM change_event WHERE project_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?',
+      [projectId, after, upTo, limit],
+    );
+  return rows.map((r) => ({ seq: num(r.seq), resourceType: r.resource_type as FeedResourceType, resourceId: r.resource_id, type: r.type as LoggedChange['type'], version: num(r.version) }));
+}
+
 /** The seq of the latest change of one resource in one project's log (a resource that left the project: its DELETED there); 0 when none is kept. */
 export async function latestSeqOf(em: EntityManager, projectId: string, resourceId: string): Promise<number> {
   const [row] = await em.getConnection().execute<Array<{ seq: unknown }>>('SELECT MAX(seq) AS seq FROM change_event WHERE project_id = ? AND resource_id = ?', [projectId, resourceId]);

@@ -21,6 +21,7 @@ import { startTokenSecurity } from './http/token-security.js';
 import { BackupLive } from './live/backup.js';
 import { ClusterFeed } from './live/cluster-feed.js';
 import { LiveHub } from './live/hub.js';
+import { startLiveCatchUp } from './live/catch-up.js';
 import { AdminMutations } from './mutations/admin.js';
 import { sealLegacyChapSecrets } from './mutations/attachment-secrets.js';
 import { AttachmentMutations } from './mutations/attachment.js';
@@ -112,6 +113,8 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   // Backup and migration progress push their operations' deadlines (src/gateway/sweepers/deadline-extender.ts).
   const extender = startDeadlineExtender(db, bus, backupLive, log, config.operationTimeoutSeconds, progressBoard);
   const reconcile = startReconcileResponder(bus, db, log, secrets);
+  // Changes whose notice never came (their gateway died after the commit) reach subscribers from the change log (src/gateway/live/catch-up.ts).
+  const catchUp = startLiveCatchUp(db, [live.catchUp, backupLive.catchUp], (err) => log.warn({ err }, 'live catch-up failed; will try again'));
   const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}/graphql`;
   log.info({ url }, 'gateway ready');
 
@@ -128,6 +131,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
       extender.stop();
       backupRecovery.stop();
       reconcile.stop();
+      catchUp.stop();
       await recorder.stop();
       await http.stop();
       live.stop();

@@ -3,13 +3,15 @@
  * (no chance to clean up) and started again with their settings; a partition is a SIGSTOP
  * (the process neither sends nor answers, its TCP connections stay open) and a SIGCONT; the
  * PostgreSQL "restart" ends every connection to the cluster's database and refuses new ones
- * for a while (the machine's server is shared with other tests, so it is not restarted itself).
+ * for a while (the machine's server is shared with other tests, so it is not restarted itself);
+ * a full disk is a file that takes every free byte of one pool's filesystem (pool-disks.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunningCluster } from '../../src/cli/cluster/cluster.js';
 import { setDatabaseAvailable } from '../../src/db/pg-admin.js';
+import type { PoolDisks } from './pool-disks.js';
 
-export const FAULT_KINDS = ['kill-gateway', 'kill-scheduler', 'kill-agent', 'kill-nats', 'partition-agent', 'postgres-restart', 'kill-2-nats'] as const;
+export const FAULT_KINDS = ['kill-gateway', 'kill-scheduler', 'kill-agent', 'kill-nats', 'partition-agent', 'postgres-restart', 'kill-2-nats', 'full-disk'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface Injected {
@@ -33,7 +35,7 @@ async function kill(cluster: RunningCluster, names: string[]): Promise<void> {
   for (const n of names) await cluster.waitGone(n);
 }
 
-export async function inject(cluster: RunningCluster, kind: FaultKind, rng: () => number): Promise<Injected> {
+export async function inject(cluster: RunningCluster, kind: FaultKind, rng: () => number, disks?: PoolDisks): Promise<Injected> {
   switch (kind) {
     case 'kill-gateway':
     case 'kill-scheduler':
@@ -69,6 +71,12 @@ export async function inject(cluster: RunningCluster, kind: FaultKind, rng: () =
       if (!db) throw new Error('postgres-restart needs the database `flint cluster up` made');
       await setDatabaseAvailable(db.adminUrl, db.name, false);
       return { kind, what: `PostgreSQL: database ${db.name} refuses and ends every connection`, recover: () => setDatabaseAvailable(db.adminUrl, db.name, true) };
+    }
+    case 'full-disk': {
+      if (!disks) throw new Error('full-disk needs the pools on their own filesystems (mountPoolDisks)');
+      const directory = pick(disks.directories, rng);
+      const filler = await disks.fill(directory);
+      return { kind, what: `disk full: ${directory} (${Math.round(filler.bytes / 2 ** 20)} MiB taken)`, recover: filler.release };
     }
   }
 }

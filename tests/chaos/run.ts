@@ -18,6 +18,7 @@ import { clusterUp } from '../../src/cli/cluster/cluster.js';
 import { agentsIn2Zones } from '../../src/cli/cluster/topology.js';
 import { Api } from './api.js';
 import { FAULT_KINDS, inject, type FaultKind } from './faults.js';
+import { mountPoolDisks, type PoolDisks } from './pool-disks.js';
 import { endState, settle, type Canary } from './probe.js';
 import { Subscriber } from './subscriber.js';
 import { distinctCounts, judge, lostOperations, summary, type Counts } from './verdict.js';
@@ -57,6 +58,8 @@ export interface ChaosReport {
   workload: { acked: number; refused: number; unanswered: number };
   subscriberResumes: number;
   runs: TrialReport[];
+  /** Fault kinds this machine could not inject, each with why. */
+  notRun: string[];
   summary: string;
 }
 
@@ -80,15 +83,28 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const say = opts.say ?? (() => undefined);
   const seed = opts.seed ?? Date.now() % 2 ** 31;
   const rng = seeded(seed);
-  const kinds = opts.faults ?? FAULT_KINDS;
+  let kinds = opts.faults ?? FAULT_KINDS;
+  const dir = resolve(opts.dir);
+  const agents = agentsIn2Zones(3, 50).map((a) => ({ ...a, poolDirectory: join(dir, 'disks', a.host) }));
+  const notRun: string[] = [];
+  let disks: PoolDisks | undefined;
+  if (kinds.includes('full-disk')) {
+    try {
+      disks = await mountPoolDisks(agents.map((a) => a.poolDirectory));
+    } catch (err) {
+      notRun.push(`full-disk: ${(err as Error).message}`);
+      kinds = kinds.filter((k) => k !== 'full-disk');
+      say(`NOT RUN: ${notRun.at(-1)!}`);
+    }
+  }
   say(`chaos: seed ${seed}, ${opts.trials} trials, faults ${kinds.join(', ')}`);
   const cluster = await clusterUp({
     spec: {
-      dir: resolve(opts.dir),
+      dir,
       natsNodes: 3,
       gateways: 2,
       schedulers: 2,
-      agents: agentsIn2Zones(3, 50),
+      agents,
       heartbeatSeconds: 1,
       env: {
         FLINT_OPERATION_TIMEOUT_SECONDS: String(OPERATION_TIMEOUT_S),
@@ -98,6 +114,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       },
     },
     say,
+  }).catch(async (err: unknown) => {
+    await disks?.unmount();
+    throw err;
   });
   const runs: TrialReport[] = [];
   let subscriber: Subscriber | undefined;
@@ -115,7 +134,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       workload.resume();
       await sleep(1000 + rng() * 2000);
       const kind = kinds[(trial - 1) % kinds.length]!;
-      const fault = await inject(cluster, kind, rng);
+      const fault = await inject(cluster, kind, rng, disks);
       const heldMs = Math.round(2000 + rng() * 3000);
       await sleep(heldMs);
       await fault.recover();
@@ -137,7 +156,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   } finally {
     await workload?.pause();
     await subscriber?.stop();
-    if (!opts.keep) await cluster.down({ purge: true });
+    if (opts.keep && disks) say(`kept; the pools are tmpfs mounts: umount ${disks.directories.join(' ')} after \`flint cluster down\``);
+    if (!opts.keep) {
+      // The pools' filesystems go before the directory that holds them.
+      await cluster.down();
+      await disks?.unmount();
+      await cluster.down({ purge: true });
+    }
   }
   // Each trial judges the whole state, so a problem that stays is found again in every later trial: count each once.
   const counts = distinctCounts(runs);
@@ -149,7 +174,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     workload: workload!.stats,
     subscriberResumes: subscriber?.resumes ?? 0,
     runs,
-    summary: summary(opts.trials, runs.length, counts),
+    notRun,
+    summary: summary(opts.trials, runs.length, counts, notRun),
   };
 }
 
@@ -201,7 +227,10 @@ async function main(argv: string[]): Promise<void> {
   const trials = Number(arg('trials') ?? 10);
   const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
   const dir = arg('dir') ?? join(root, '.flint-chaos');
-  const report = await runChaos({ trials, seed: arg('seed') === undefined ? undefined : Number(arg('seed')), dir, keep: argv.includes('--keep'), say: (l) => process.stderr.write(`${l}\n`) });
+  const faults = arg('faults')?.split(',') as FaultKind[] | undefined;
+  const unknown = faults?.filter((f) => !FAULT_KINDS.includes(f));
+  if (unknown?.length) throw new Error(`unknown fault ${unknown.join(', ')}: the kinds are ${FAULT_KINDS.join(', ')}`);
+  const report = await runChaos({ trials, seed: arg('seed') === undefined ? undefined : Number(arg('seed')), dir, keep: argv.includes('--keep'), faults, say: (l) => process.stderr.write(`${l}\n`) });
   const out = join(root, 'bench', 'results', `chaos-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);

@@ -5,7 +5,8 @@
  *   lost        an acknowledged mutation whose effect is not in the end state;
  *   stuck       a resource still in a transitional status after recovery and the deadline;
  *   orphaned    an image in a pool that no live volume owns, or a volume whose image is gone;
- *   corrupted   a canary volume whose bytes differ from what was written through its export;
+ *   corrupted   a canary volume whose bytes differ from what was written through its export, or
+ *               an image `qemu-img check` finds corrupt (a full disk must fail writes, not break images);
  *   drift       a pool's or the project's usage that differs from a recount;
  *   missed      a volume whose last event seen by the subscriber is older than its state;
  *   disordered  an event for a volume at or below a seq already seen for it.
@@ -49,6 +50,8 @@ export interface EndState {
   exports: Array<{ what: string; ids: string[] }>;
   /** Canary volume id → whether its bytes read back as written. */
   canaries: Map<string, boolean>;
+  /** Images `qemu-img check` found corrupt, each with what it said. */
+  unsoundImages: string[];
   /** Per volume, the changeSeqs the subscriber saw, in arrival order. */
   events: Map<string, number[]>;
 }
@@ -173,6 +176,7 @@ export function judge(acks: readonly Ack[], end: EndState, failedOps: ReadonlySe
   for (const e of end.exports) if (!e.ids.some((id) => serving.has(id))) problem('orphaned', `export ${e.what} (${e.ids.join(', ') || 'names no id'}): no live attachment`);
 
   for (const [id, ok] of end.canaries) if (!ok) problem('corrupted', `canary volume ${id} does not read back what was written`);
+  for (const line of end.unsoundImages) problem('corrupted', line);
 
   // Usage against a recount of the live volumes.
   const placed = new Map<string, number>();
@@ -209,8 +213,9 @@ export function judge(acks: readonly Ack[], end: EndState, failedOps: ReadonlySe
 }
 
 /** The summary line of a run. */
-export function summary(trials: number, faults: number, c: Counts): string {
-  return `chaos: ${trials} trials, ${faults} faults, ${c.lost} lost, ${c.stuck} stuck, ${c.orphaned} orphaned, ${c.corrupted} corrupted, ${c.drift} drift, ${c.missed} missed, ${c.disordered} disordered (${c.errored} ended in an error status, ${c.failed} acknowledged then failed with a message)`;
+export function summary(trials: number, faults: number, c: Counts, notRun: readonly string[] = []): string {
+  const line = `chaos: ${trials} trials, ${faults} faults, ${c.lost} lost, ${c.stuck} stuck, ${c.orphaned} orphaned, ${c.corrupted} corrupted, ${c.drift} drift, ${c.missed} missed, ${c.disordered} disordered (${c.errored} ended in an error status, ${c.failed} acknowledged then failed with a message)`;
+  return notRun.length === 0 ? line : `${line}; NOT RUN here: ${notRun.join('; ')}`;
 }
 
 /** Per kind, the distinct problems the trials found (one still there in a later trial counts once). */

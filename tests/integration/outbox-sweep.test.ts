@@ -60,7 +60,8 @@ for (const backend of BACKENDS) {
     const stuck = await addOperation(db, nowhere, 30_000);
     const a = await addOperation(db, `flint.cmd.scheduler.test_outbox_${backend}`, 20_000);
     const b = await addOperation(db, `flint.cmd.scheduler.test_outbox_${backend}`, 10_000);
-    const retries = new OutboxRetries(1000, 8000);
+    // A backoff far longer than this test, so a slow machine cannot see it run out early.
+    const retries = new OutboxRetries(60_000, 120_000);
 
     t.is(await sweepOutbox(bus, db, log, retries), 2);
     t.true(await dispatched(db, a));
@@ -74,9 +75,9 @@ for (const backend of BACKENDS) {
     // A stream takes its subject now: the next sweep after the backoff publishes it.
     await bus.jsm.streams.add({ name: stream, subjects: [nowhere], retention: RetentionPolicy.Limits, storage: StorageType.Memory });
     t.teardown(() => bus.jsm.streams.delete(stream).then(() => undefined));
-    t.is(await sweepOutbox(bus, db, log, retries, { now: Date.now() + 2000 }), 1);
+    t.is(await sweepOutbox(bus, db, log, retries, { now: Date.now() + 61_000 }), 1);
     t.true(await dispatched(db, stuck));
-    t.deepEqual(retries.waiting(Date.now() + 60_000), []);
+    t.deepEqual(retries.waiting(Date.now() + 200_000), []);
     t.is((await bus.jsm.streams.info(stream)).state.messages, 1);
   });
 }

@@ -18,6 +18,8 @@ export interface ClusterAgentSpec {
   capacityGiB?: number;
   /** @default qcow2 */
   imageFormat?: 'qcow2' | 'raw';
+  /** Where the pool's images live (its own filesystem, say). @default `<dir>/<host>/pool` */
+  poolDirectory?: string;
 }
 
 export interface ClusterSpec {
@@ -157,7 +159,7 @@ export function planCluster(spec: ClusterSpec, port: () => number): ClusterPlan 
         FLINT_ISCSI_PORT: String(iscsi),
         FLINT_NBD_PORTS: `${nbd}-${Math.min(65535, nbd + NBD_PORTS_PER_AGENT - 1)}`,
         FLINT_NATS_NKEY_SEED_FILE: seed(agentSeedFileName(a.host)),
-        FLINT_POOLS: JSON.stringify([{ name: 'pool', directory: d(a.host, 'pool'), imageFormat: a.imageFormat ?? 'qcow2', capacityGiB: a.capacityGiB ?? 100 }]),
+        FLINT_POOLS: JSON.stringify([{ name: 'pool', directory: a.poolDirectory ?? d(a.host, 'pool'), imageFormat: a.imageFormat ?? 'qcow2', capacityGiB: a.capacityGiB ?? 100 }]),
       },
       log: d(`${a.host}.log`),
       ready: { kind: 'http', url: `http://127.0.0.1:${metrics}/healthz` },

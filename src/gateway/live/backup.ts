@@ -21,6 +21,7 @@ import {
   type BackupView,
   type Bus,
   type LiveBackup,
+  type LiveNotice,
 } from '../../bus/index.js';
 import { findBackup, toBackupView, type Backup, type Db } from '../../db/index.js';
 import { SenderCheck } from '../outcomes/senders.js';
@@ -29,6 +30,8 @@ export { toBackupView };
 import { progressEnded, progressFigures } from '../../domain/backup-states.js';
 import type { BackupProgressValue, ListenOptions } from '../../resolvers/ports/index.js';
 import { iterate } from './listeners.js';
+import { DeliveredVersions } from './catch-up-cursor.js';
+import { caughtUpNotice, type CatchUpTarget } from './catch-up.js';
 
 
 /** How often `backupProgress` repeats the latest figures when no report came. @default 1_000 */
@@ -40,6 +43,7 @@ export class BackupLive {
   private readonly changes = new Set<Listener<LiveBackup>>();
   private readonly progress = new Set<Listener<BackupProgressReport>>();
   private subs: NatsSubscription[] = [];
+  private readonly delivered = new DeliveredVersions();
 
   private readonly senders: SenderCheck;
 
@@ -65,12 +69,8 @@ export class BackupLive {
     this.subs = [
       follow(subjects.liveBackupsAll, async (data) => {
         const env = decodeEnvelope(data);
-        if (env.kind !== BACKUP_KIND.liveBackup || this.changes.size === 0) return;
-        const notice = decodePayload(env, liveNotice);
-        const b = await findBackup(this.db.fork(), notice.id);
-        if (!b) return;
-        const ev: LiveBackup = { type: b.status === 'deleted' ? 'DELETED' : notice.type === 'CREATED' ? 'CREATED' : 'UPDATED', backup: toBackupView(b) };
-        for (const l of this.changes) l(ev);
+        if (env.kind !== BACKUP_KIND.liveBackup) return;
+        await this.deliver(decodePayload(env, liveNotice));
       }),
       follow(subjects.progressOf('backup'), async (data, subject) => {
         const env = decodeEnvelope(data);
@@ -84,6 +84,23 @@ export class BackupLive {
       }),
     ];
   }
+
+  /** Reads the backup a notice names and hands it to the subscribers (none: nothing is read). */
+  private async deliver(notice: LiveNotice): Promise<void> {
+    if (this.changes.size === 0) return;
+    const b = await findBackup(this.db.fork(), notice.id);
+    if (!b) return;
+    const ev: LiveBackup = { type: b.status === 'deleted' ? 'DELETED' : notice.type === 'CREATED' ? 'CREATED' : 'UPDATED', backup: toBackupView(b) };
+    for (const l of this.changes) l(ev);
+    this.delivered.note(b.projectId, b.id, b.version);
+  }
+
+  /** The catch-up's view of this gateway's backup subscribers (catch-up.ts). */
+  readonly catchUp: CatchUpTarget = {
+    listening: (type) => type === 'backup' && this.changes.size > 0,
+    delivered: (_type, projectId, id, version) => this.delivered.has(projectId, id, version),
+    deliver: (_type, projectId, change) => this.deliver(caughtUpNotice(projectId, change)),
+  };
 
   stop(): void {
     for (const s of this.subs) s.unsubscribe();

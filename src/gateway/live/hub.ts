@@ -3,7 +3,8 @@
  * (`flint.live.<project>.volume.<id>`, `….snapshot.<id>`, `….operation.<id>`,
  * `….message.<id>`, `….attachment.<id>`); every gateway follows `flint.live.>` once, reads
  * that row from the database and hands it to its in-process GraphQL subscriptions. The
- * database stays the truth: a missed live event is only a missed notification, and a forged
+ * database stays the truth: a missed notice (its gateway died after the commit) is found in the
+ * change log a few seconds later by the catch-up (catch-up.ts), and a forged
  * one (only gateways may publish there, src/bus/nats/permissions.ts) can at most make a gateway
  * read the truth again: what a subscriber sees always comes from the database. A gateway
  * with no subscriber of a kind reads nothing.
@@ -45,6 +46,8 @@ import { ATTACHMENT_KIND, type LiveAttachment } from '../../bus/index.js';
 import { operationEnded } from '../../domain/operations.js';
 import type { ListenOptions } from '../../resolvers/ports/index.js';
 import { emit, iterate, type Listeners } from './listeners.js';
+import { DeliveredVersions } from './catch-up-cursor.js';
+import { caughtUpNotice, type CatchUpTarget } from './catch-up.js';
 
 export { SUBSCRIBER_BUFFER } from './listeners.js';
 
@@ -56,6 +59,8 @@ function eventType(notice: LiveNotice, deleted: boolean): LiveVolume['type'] {
   if (deleted) return 'DELETED';
   return notice.type === 'CREATED' ? 'CREATED' : 'UPDATED';
 }
+
+const CATCH_UP_KIND = { volume: KIND.liveVolume, snapshot: KIND.liveSnapshot, attachment: ATTACHMENT_KIND.liveAttachment } as const;
 
 /** How far an operation has come: a late event of an earlier stage is never shown after a later one. */
 const OPERATION_STAGE: Record<OperationView['status'], number> = { pending: 0, running: 1, succeeded: 2, failed: 2 };
@@ -75,6 +80,7 @@ export class LiveHub {
   private readonly messages: Listeners<LiveMessage> = new Set();
   private readonly attachments: Listeners<LiveAttachment> = new Set();
   private readonly seenMessages = new Set<string>();
+  private readonly delivered = new DeliveredVersions();
   private sub: NatsSubscription | undefined;
 
   constructor(
@@ -98,17 +104,21 @@ export class LiveHub {
   }
 
   /** Reads the row a notice names and hands it to the subscribers of its kind (none: nothing is read). */
-  private async deliver(kind: string, notice: LiveNotice): Promise<void> {
+  async deliver(kind: string, notice: LiveNotice): Promise<void> {
     const em = () => this.db.fork();
+    // A notice of the project a row left; the catch-up names the project of every DELETED it finds, moved or not.
+    const left = (row: { projectId: string }) => notice.leftProject !== undefined && notice.leftProject !== row.projectId;
     // Kinds this build does not know come from newer gateways: not for our subscribers.
     if (kind === KIND.liveVolume && this.volumes.size > 0) {
       const v = await findVolume(em(), notice.id);
-      if (v && notice.leftProject) emit(this.volumes, { type: 'DELETED', volume: leftView(toVolumeView(v), notice.leftProject, await latestSeqOf(em(), notice.leftProject, v.id)) });
+      if (v && left(v)) emit(this.volumes, { type: 'DELETED', volume: leftView(toVolumeView(v), notice.leftProject!, await latestSeqOf(em(), notice.leftProject!, v.id)) });
       else if (v) emit(this.volumes, { type: eventType(notice, v.status === 'deleted'), volume: toVolumeView(v) });
+      if (v) this.delivered.note(left(v) ? notice.leftProject! : v.projectId, v.id, v.version);
     } else if (kind === KIND.liveSnapshot && this.snapshots.size > 0) {
       const s = await findSnapshot(em(), notice.id);
-      if (s && notice.leftProject) emit(this.snapshots, { type: 'DELETED', snapshot: leftView(toSnapshotView(s), notice.leftProject, await latestSeqOf(em(), notice.leftProject, s.id)) });
+      if (s && left(s)) emit(this.snapshots, { type: 'DELETED', snapshot: leftView(toSnapshotView(s), notice.leftProject!, await latestSeqOf(em(), notice.leftProject!, s.id)) });
       else if (s) emit(this.snapshots, { type: eventType(notice, s.status === 'deleted'), snapshot: toSnapshotView(s) });
+      if (s) this.delivered.note(left(s) ? notice.leftProject! : s.projectId, s.id, s.version);
     } else if (kind === KIND.liveOperation && this.operations.size > 0) {
       const o = await findOperation(em(), notice.id);
       if (o) emit(this.operations, { operation: toOperationView(o) });
@@ -122,8 +132,16 @@ export class LiveHub {
       const a = await findAttachment(em(), notice.id);
       // An attachment ends DETACHED (rows are never deleted): that is its DELETED.
       if (a) emit(this.attachments, { type: eventType(notice, a.status === 'detached'), attachment: toAttachmentView(a) });
+      if (a) this.delivered.note(a.projectId, a.id, a.version);
     }
   }
+
+  /** The catch-up's view of this hub's volume, snapshot and attachment subscribers (catch-up.ts). */
+  readonly catchUp: CatchUpTarget = {
+    listening: (type) => (type === 'volume' ? this.volumes.size > 0 : type === 'snapshot' ? this.snapshots.size > 0 : type === 'attachment' ? this.attachments.size > 0 : false),
+    delivered: (_type, projectId, id, version) => this.delivered.has(projectId, id, version),
+    deliver: (type, projectId, change) => this.deliver(CATCH_UP_KIND[type as 'volume' | 'snapshot' | 'attachment'], caughtUpNotice(projectId, change)),
+  };
 
   private notify(subject: string, kind: string, notice: LiveNotice): void {
     this.bus.nc.publish(subject, encode(kind, notice));

@@ -14,6 +14,7 @@ function state(over: Partial<EndState> = {}): EndState {
     poolImages: new Map([['a@pool', ['v1']]]),
     exports: [],
     canaries: new Map(),
+    unsoundImages: [],
     events: new Map([['v1', [1, 5]]]),
     ...over,
   };
@@ -79,6 +80,7 @@ test('the subscriber: an older event after a newer is disordered, a repeat is no
 
 test('a corrupted canary is counted', (t) => {
   t.is(judge([], state({ canaries: new Map([['v1', false]]) })).counts.corrupted, 1);
+  t.is(judge([], state({ unsoundImages: ['image volume-v2.qcow2: 1 errors were found on the image'] })).counts.corrupted, 1);
 });
 
 test('a problem found in several trials counts once', (t) => {
