@@ -4,13 +4,14 @@
  * sustained creates per second, and the floors it is built on (NATS round trip,
  * JetStream publish, one DB commit) measured in the same run.
  *
- *   node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup|api-limits|quota|rbd] [--topology cluster]
+ *   node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup|api-limits|quota|rbd|fanout] [--topology cluster]
  *
  * `--topology cluster` runs Flint on `flint cluster up`'s topology instead (bench/cluster.ts): creates and reads with one
  * gateway and with two, and a JetStream publish at replicas 3 next to replicas 1.
  * `--only backup` runs only the backup engine benchmark (bench/backup.ts), which the full run ends with;
  * `--only api-limits` only what the API limits cost in `volume(id)` throughput (bench/api-limits.ts);
  * `--only quota` only what the quota check costs a create, on SQLite and PostgreSQL (bench/quota.ts);
+ * `--only fanout` only the subscription fan-out at 1k, 5k, 10k and 20k subscribers (bench/fanout.ts; --quick: 1k and 5k), which the full run also has;
  * `--only rbd` only the rbd driver next to the file driver, iSCSI through tgt-rbd and rbd backups (bench/rbd.ts; boots its own Ceph), which the full run also ends with.
  */
 import { loadavg } from 'node:os';
@@ -26,6 +27,7 @@ import { natsBaselines, postgresCommit, sqliteCommit } from './baselines.js';
 import { quotaBench } from './quota.js';
 import { formatRbdBackup, rbdBench } from './rbd.js';
 import { formatRbdIo } from './rbd-io.js';
+import { fanoutBench, formatFanout } from './fanout.js';
 import { Cleanup } from './cleanup.js';
 import { clusterBench } from './cluster.js';
 import { cpuShare, cpuSnapshot } from './cpu.js';
@@ -40,7 +42,7 @@ const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 interface Options {
   quick: boolean;
   database: 'sqlite' | 'postgresql';
-  only?: 'backup' | 'api-limits' | 'quota' | 'rbd';
+  only?: 'backup' | 'api-limits' | 'quota' | 'rbd' | 'fanout';
   topology?: 'cluster';
 }
 
@@ -55,14 +57,14 @@ function parseArgs(argv: string[]): Options {
       opts.database = v;
     } else if (a === '--only' || a.startsWith('--only=')) {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
-      if (v !== 'backup' && v !== 'api-limits' && v !== 'quota' && v !== 'rbd') throw new Error(`--only must be backup, api-limits, quota or rbd, not ${String(v)}`);
+      if (v !== 'backup' && v !== 'api-limits' && v !== 'quota' && v !== 'rbd' && v !== 'fanout') throw new Error(`--only must be backup, api-limits, quota, rbd or fanout, not ${String(v)}`);
       opts.only = v;
     } else if (a === '--topology' || a.startsWith('--topology=')) {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
       if (v !== 'cluster') throw new Error(`--topology must be cluster (the default is one gateway, one scheduler, two agents), not ${String(v)}`);
       opts.topology = v;
     } else if (a === '--help' || a === '-h') {
-      console.log('usage: node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup|api-limits|quota|rbd] [--topology cluster]');
+      console.log('usage: node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup|api-limits|quota|rbd|fanout] [--topology cluster]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -115,6 +117,14 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
     console.log(`\n${formatRbdBackup(r.backup)}`);
     const results = { startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), quick: opts.quick, machine: machineInfo(ROOT), rows: jsonRows(r.rows), io: r.io, backup: r.backup };
     console.log(`\nwritten ${writeResult(ROOT, 'rbd', startedAt, results)}`);
+    return;
+  }
+  const fanoutCounts = opts.quick ? [1000, 5000] : [1000, 5000, 10000, 20000];
+  const fanoutRenames = opts.quick ? 5 : 20;
+  if (opts.only === 'fanout') {
+    const r = await fanoutBench({ counts: fanoutCounts, renames: fanoutRenames, say: log });
+    console.log(`\n${formatFanout(r).join('\n')}`);
+    console.log(`\nwritten ${writeResult(ROOT, 'fanout', startedAt, { startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), quick: opts.quick, machine: machineInfo(ROOT), results: r })}`);
     return;
   }
   if (opts.only === 'quota') {
@@ -197,6 +207,9 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
   failed = false;
   await cleanup.run(); // the cluster is done: the read benchmark gets the machine to itself
 
+  log(`subscription fan-out: ${fanoutCounts.join(', ')} subscribers, ${fanoutRenames} renames each`);
+  const fanout = await fanoutBench({ counts: fanoutCounts, renames: fanoutRenames, say: log });
+
   log('attach I/O: sequential read through iSCSI, NBD and the image file');
   const io = await attachIo({ sizeGiB: 1, runs: opts.quick ? 1 : 3 });
 
@@ -241,6 +254,7 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
   console.log(`  c=${CONC}       ${cpuLine(cpuC32)}`);
   console.log(`  sustained  ${cpuLine(cpuSustained)}`);
   console.log(`\n${formatAttachLatency(attach)}`);
+  console.log(`\n${formatFanout(fanout).join('\n')}`);
   console.log(`\n${formatAttachIo(io)}`);
   console.log(`\n${formatAttachZeros(zeros)}`);
   printBackupBench(backup);
@@ -259,6 +273,7 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
     ratios,
     cpuCores: { c1: cpuC1, c32: cpuC32, sustained: cpuSustained },
     attachIo: io,
+    fanout,
     attachZeros: zeros,
     attachLatency: { n: attach.n, p50Ms: round(attach.p50Ms, 1), p99Ms: round(attach.p99Ms, 1) },
     backup,

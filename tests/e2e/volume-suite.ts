@@ -350,6 +350,27 @@ export function registerVolumeSuite(database: 'sqlite' | 'postgresql'): void {
     t.is(del.errors?.[0]?.extensions?.code, 'CONFLICT');
   });
 
+  test.serial('subscribers of one volume share its events by audience: the admin sees its host, members do not, and each gets every change', async (t) => {
+    // The gateway executes each event once per query, variables, role and project (src/gateway/http/shared-subscribe.ts).
+    const { memberA, readerA } = t.context;
+    const admin = t.context.cluster.adminToken;
+    const { volume } = (await create(t, memberA, { name: 'shared', sizeGiB: 1 })).data!.createVolume;
+    await waitForVolume(flint(t, memberA), volume.id, 'AVAILABLE');
+    const logs = { member1: changes(t, memberA, volume.id), member2: changes(t, memberA, volume.id), reader: changes(t, readerA, volume.id), admin: changes(t, admin, volume.id) };
+    for (const log of Object.values(logs)) await log.waitFor((v) => v.status === 'AVAILABLE');
+    for (const name of ['shared-1', 'shared-2']) t.falsy((await flint(t, memberA).raw(UpdateVolumeDocument, { input: { id: volume.id, name } })).errors);
+    const seen = Object.fromEntries(await Promise.all(Object.entries(logs).map(async ([who, log]) => [who, await log.waitFor((v) => v.name === 'shared-2')] as const)));
+    for (const log of Object.values(logs)) log.close();
+    t.truthy(seen.admin!.host, 'the admin is shown the host');
+    t.truthy(seen.admin!.pool);
+    for (const who of ['member1', 'member2', 'reader'] as const) {
+      t.is(seen[who]!.host, null, `${who} is not shown the host`);
+      t.is(seen[who]!.pool, null);
+    }
+    t.deepEqual(seen.member1, seen.member2, 'two subscribers of one project and role get the same event');
+    t.deepEqual({ ...seen.admin, host: null, pool: null }, seen.member1, 'the rest is the same for everyone');
+  });
+
   test.serial('another project can neither see, change nor subscribe to a volume, and readers cannot mutate', async (t) => {
     const { memberA, memberB, readerA } = t.context;
     const events = (token: string) => EventLog.of(flint(t, token).subscribe(VolumeEventsDocument, {}), 'volumeEvents', (e) => e.volumeEvents);

@@ -15,10 +15,11 @@ import { WebSocketServer } from 'ws';
 import { withRequestId, type Bus } from '../../bus/index.js';
 import type { FlintConfig } from '../../config/config.js';
 import type { Logger } from '../../config/logger.js';
-import type { Db } from '../../db/index.js';
+import type { Db, Principal } from '../../db/index.js';
 import { graphqlObservability, loadMetricsToken, requestIdFrom } from '../../metrics/index.js';
 import { createLoaders, type Context, type Ports } from '../../resolvers/index.js';
 import type { TokenSecurity } from './token-security.js';
+import { sharedSubscribe } from './shared-subscribe.js';
 import { errorExtensions, formatError } from './errors.js';
 import { BodyTooLargeError, headerMap, readBody, sendJson, writeResponse } from './apollo-http.js';
 import { admitHttp, isSubscription, logClientFrameErrors, type ApiLimits, type SocketState } from '../limits/index.js';
@@ -80,6 +81,8 @@ export async function serveHttp({ config, db, bus, log, schema, ports, limits, t
         loaders: createLoaders(db),
         deadline: isSubscription(args) ? undefined : limits.deadline(),
       }),
+      // Each event is executed once per audience (document, variables, role and project), not once per subscriber.
+      subscribe: sharedSubscribe((c) => audienceOf((c as Context).principal)),
       // What a WebSocket mutation publishes carries its request id, as over HTTP.
       execute: (args) => limits.withinDeadline(args.contextValue as Context, () => withRequestId((args.contextValue as Context).requestId, () => execute(args))),
       onOperation: (ctx, id, _payload, args, result) => obs.wsOperation(ctx, id, args, result),
@@ -179,4 +182,9 @@ export async function serveHttp({ config, db, bus, log, schema, ports, limits, t
       wsServer.close();
     },
   };
+}
+
+/** What decides what a subscriber is shown besides its operation: its role and its project (none: anonymous). */
+function audienceOf(p: Principal | null): string {
+  return p ? `${p.role}:${p.projectId}` : '';
 }
