@@ -1,15 +1,17 @@
 /**
  * The faults the chaos suite injects, each with its recovery. Processes are killed with -9
  * (no chance to clean up) and started again with their settings; a partition is a SIGSTOP
- * (the process neither sends nor answers, its TCP connections stay open) and a SIGCONT; the
- * PostgreSQL "restart" ends every connection to the cluster's database and refuses new ones
- * for a while (the machine's server is shared with other tests, so it is not restarted itself);
- * a full disk is a file that takes every free byte of one pool's filesystem (pool-disks.ts).
+ * (the process neither sends nor answers, its TCP connections stay open) and a SIGCONT; a
+ * PostgreSQL restart stops the suite's own server in immediate mode and starts it again
+ * (own-postgres.ts; where it has none, the cluster's database ends every connection and
+ * refuses new ones for a while instead); a full disk is a file that takes every free byte of
+ * one pool's filesystem (pool-disks.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunningCluster } from '../../src/cli/cluster/cluster.js';
 import { setDatabaseAvailable } from '../../src/db/pg-admin.js';
 import type { PoolDisks } from './pool-disks.js';
+import type { OwnPostgres } from './own-postgres.js';
 
 export const FAULT_KINDS = ['kill-gateway', 'kill-scheduler', 'kill-agent', 'kill-nats', 'partition-agent', 'postgres-restart', 'kill-2-nats', 'full-disk'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -35,7 +37,14 @@ async function kill(cluster: RunningCluster, names: string[]): Promise<void> {
   for (const n of names) await cluster.waitGone(n);
 }
 
-export async function inject(cluster: RunningCluster, kind: FaultKind, rng: () => number, disks?: PoolDisks): Promise<Injected> {
+/** What some faults act on besides the cluster's processes. */
+export interface FaultTargets {
+  disks?: PoolDisks;
+  postgres?: OwnPostgres;
+}
+
+export async function inject(cluster: RunningCluster, kind: FaultKind, rng: () => number, targets: FaultTargets = {}): Promise<Injected> {
+  const { disks, postgres } = targets;
   switch (kind) {
     case 'kill-gateway':
     case 'kill-scheduler':
@@ -67,6 +76,10 @@ export async function inject(cluster: RunningCluster, kind: FaultKind, rng: () =
       return { kind, what: `SIGSTOP ${name}`, recover: async () => cluster.signal(name, 'SIGCONT') };
     }
     case 'postgres-restart': {
+      if (postgres) {
+        await postgres.crash();
+        return { kind, what: 'PostgreSQL stopped in immediate mode (a crash), then started again', recover: () => postgres.start() };
+      }
       const db = cluster.state.madeDatabase;
       if (!db) throw new Error('postgres-restart needs the database `flint cluster up` made');
       await setDatabaseAvailable(db.adminUrl, db.name, false);

@@ -19,6 +19,7 @@ import { agentsIn2Zones } from '../../src/cli/cluster/topology.js';
 import { Api } from './api.js';
 import { FAULT_KINDS, inject, type FaultKind } from './faults.js';
 import { mountPoolDisks, type PoolDisks } from './pool-disks.js';
+import { startOwnPostgres, type OwnPostgres } from './own-postgres.js';
 import { endState, settle, type Canary } from './probe.js';
 import { Subscriber } from './subscriber.js';
 import { distinctCounts, judge, lostOperations, summary, type Counts } from './verdict.js';
@@ -97,10 +98,21 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       say(`NOT RUN: ${notRun.at(-1)!}`);
     }
   }
+  let postgres: OwnPostgres | undefined;
+  if (kinds.includes('postgres-restart')) {
+    try {
+      postgres = await startOwnPostgres();
+      say(`a PostgreSQL server of its own: ${new URL(postgres.databaseUrl).host}`);
+    } catch (err) {
+      notRun.push(`postgres-restart as a real restart (the cluster's database refuses connections instead): ${(err as Error).message}`);
+      say(`NOT RUN: ${notRun.at(-1)!}`);
+    }
+  }
   say(`chaos: seed ${seed}, ${opts.trials} trials, faults ${kinds.join(', ')}`);
   const cluster = await clusterUp({
     spec: {
       dir,
+      ...(postgres ? { databaseUrl: postgres.databaseUrl } : {}),
       natsNodes: 3,
       gateways: 2,
       schedulers: 2,
@@ -116,6 +128,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     say,
   }).catch(async (err: unknown) => {
     await disks?.unmount();
+    await postgres?.remove();
     throw err;
   });
   const runs: TrialReport[] = [];
@@ -134,7 +147,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       workload.resume();
       await sleep(1000 + rng() * 2000);
       const kind = kinds[(trial - 1) % kinds.length]!;
-      const fault = await inject(cluster, kind, rng, disks);
+      const fault = await inject(cluster, kind, rng, { disks, postgres });
       const heldMs = Math.round(2000 + rng() * 3000);
       await sleep(heldMs);
       await fault.recover();
@@ -157,11 +170,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     await workload?.pause();
     await subscriber?.stop();
     if (opts.keep && disks) say(`kept; the pools are tmpfs mounts: umount ${disks.directories.join(' ')} after \`flint cluster down\``);
+    if (opts.keep && postgres) say(`kept; its PostgreSQL server runs from ${postgres.databaseUrl}: stop it with pg_ctl (as postgres) when done`);
     if (!opts.keep) {
       // The pools' filesystems go before the directory that holds them.
       await cluster.down();
       await disks?.unmount();
       await cluster.down({ purge: true });
+      await postgres?.remove();
     }
   }
   // Each trial judges the whole state, so a problem that stays is found again in every later trial: count each once.
