@@ -39,6 +39,8 @@ export interface ChaosOptions {
   keep?: boolean;
   /** Which faults, in turn. @default every kind */
   faults?: readonly FaultKind[];
+  /** Asked before each trial: true ends the run there (and it cleans up as at its end). */
+  stopped?: () => boolean;
   say?: (line: string) => void;
 }
 
@@ -143,7 +145,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const canaries = await makeCanaries(api, 2);
     say(`canaries ${canaries.map((c) => c.id).join(', ')} written through NBD`);
     workload = new Workload(api, opts.workers ?? 4, rng, (line) => say(`  ${line}`));
-    for (let trial = 1; trial <= opts.trials; trial++) {
+    for (let trial = 1; trial <= opts.trials && !opts.stopped?.(); trial++) {
       workload.resume();
       await sleep(1000 + rng() * 2000);
       const kind = kinds[(trial - 1) % kinds.length]!;
@@ -183,14 +185,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const counts = distinctCounts(runs);
   return {
     seed,
-    trials: opts.trials,
+    trials: runs.length,
     faults: runs.length,
     counts,
     workload: workload!.stats,
     subscriberResumes: subscriber?.resumes ?? 0,
     runs,
     notRun,
-    summary: summary(opts.trials, runs.length, counts, notRun),
+    summary: summary(runs.length, runs.length, counts, notRun),
   };
 }
 
@@ -245,7 +247,15 @@ async function main(argv: string[]): Promise<void> {
   const faults = arg('faults')?.split(',') as FaultKind[] | undefined;
   const unknown = faults?.filter((f) => !FAULT_KINDS.includes(f));
   if (unknown?.length) throw new Error(`unknown fault ${unknown.join(', ')}: the kinds are ${FAULT_KINDS.join(', ')}`);
-  const report = await runChaos({ trials, seed: arg('seed') === undefined ? undefined : Number(arg('seed')), dir, keep: argv.includes('--keep'), faults, say: (l) => process.stderr.write(`${l}\n`) });
+  let stopping = false;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      process.stderr.write(`${sig}: stopping after this trial, then cleaning up (${sig} again leaves everything running)\n`);
+    });
+  }
+  const report = await runChaos({ trials, seed: arg('seed') === undefined ? undefined : Number(arg('seed')), dir, keep: argv.includes('--keep'), faults, stopped: () => stopping, say: (l) => process.stderr.write(`${l}\n`) });
   const out = join(root, 'bench', 'results', `chaos-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
