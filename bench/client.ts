@@ -26,7 +26,7 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
-const CREATE = 'mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id status } } }';
+const CREATE = 'mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id status } operation { id } } }';
 const EVENTS = 'subscription { volumeEvents { type volume { id status } } }';
 
 export class BenchClient {
@@ -151,14 +151,14 @@ export class BenchClient {
    * Creates a 1 GiB volume and resolves when this client's subscription shows it AVAILABLE:
    * `sentAt` is just before the POST, `availableAt` the arrival of that event.
    */
-  async createAndWait(name: string, timeoutMs = 60_000): Promise<{ id: string; sentAt: number; availableAt: number; latencyMs: number }> {
+  async createAndWait(name: string, timeoutMs = 60_000): Promise<{ id: string; operationId: string; sentAt: number; availableAt: number; latencyMs: number }> {
     const sentAt = performance.now();
-    const r = await this.gql<{ createVolume: { volume: { id: string } } }>(CREATE, { input: { name, sizeGiB: 1 } });
+    const r = await this.gql<{ createVolume: { volume: { id: string }; operation: { id: string } } }>(CREATE, { input: { name, sizeGiB: 1 } });
     if (r.errors || !r.data) throw new Error(`createVolume failed: ${JSON.stringify(r.errors)}`);
     const id = r.data.createVolume.volume.id;
     const o = await this.outcome(id, timeoutMs);
     if (!o.ok) throw new Error(`volume ${id} ended ${o.status}`);
-    return { id, sentAt, availableAt: o.at, latencyMs: o.at - sentAt };
+    return { id, operationId: r.data.createVolume.operation.id, sentAt, availableAt: o.at, latencyMs: o.at - sentAt };
   }
 
   /** Forgets outcomes seen so far (between phases, so the map stays small). */

@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { BenchClient } from './client.js';
+import type { ClientTimes } from './hops.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -33,6 +34,8 @@ export interface LatencyRun {
   clients: number;
   perClient: number;
   samples: number[];
+  /** Each create's operation and its client's times (epoch ms), for the per-hop breakdown. */
+  times: ClientTimes[];
   errors: string[];
   wallMs: number;
 }
@@ -40,13 +43,16 @@ export interface LatencyRun {
 /** Every client creates `perClient` volumes one after another, all clients at once. */
 export async function latencyPhase(clients: BenchClient[], perClient: number, tag: string): Promise<LatencyRun> {
   const samples: number[] = [];
+  const times: ClientTimes[] = [];
   const errors: string[] = [];
   const t0 = performance.now();
   await Promise.all(
     clients.map(async (c, i) => {
       for (let k = 0; k < perClient; k++) {
         try {
-          samples.push((await c.createAndWait(`bench-${tag}-c${i}-${k}`)).latencyMs);
+          const r = await c.createAndWait(`bench-${tag}-c${i}-${k}`);
+          samples.push(r.latencyMs);
+          times.push({ operationId: r.operationId, sentAt: performance.timeOrigin + r.sentAt, seenAt: performance.timeOrigin + r.availableAt });
         } catch (err) {
           errors.push((err as Error).message);
           return;
@@ -54,7 +60,7 @@ export async function latencyPhase(clients: BenchClient[], perClient: number, ta
       }
     }),
   );
-  return { clients: clients.length, perClient, samples, errors, wallMs: performance.now() - t0 };
+  return { clients: clients.length, perClient, samples, times, errors, wallMs: performance.now() - t0 };
 }
 
 export interface SustainedRun {

@@ -14,6 +14,7 @@
  * `--only fanout` only the subscription fan-out at 1k, 5k, 10k and 20k subscribers (bench/fanout.ts; --quick: 1k and 5k), which the full run also has;
  * `--only rbd` only the rbd driver next to the file driver, iSCSI through tgt-rbd and rbd backups (bench/rbd.ts; boots its own Ceph), which the full run also ends with.
  */
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,7 @@ import { quotaBench } from './quota.js';
 import { formatRbdBackup, rbdBench } from './rbd.js';
 import { formatRbdIo } from './rbd-io.js';
 import { fanoutBench, formatFanout } from './fanout.js';
+import { formatHops, hopBreakdown, hopTimes } from './hops.js';
 import { Cleanup } from './cleanup.js';
 import { clusterBench } from './cluster.js';
 import { cpuShare, cpuSnapshot } from './cpu.js';
@@ -157,7 +159,8 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
     ],
     // Every client uses the admin token, and the cleanup deletes hundreds of volumes at once:
     // this measures what Flint can do, not one token's rate limit (--only api-limits measures the limits).
-    env: { FLINT_API_RATE_PER_SECOND: '1000000', FLINT_API_RATE_BURST: '1000000' },
+    // Level trace: each role logs the hops of every operation (src/metrics/hops.ts), for the per-hop breakdown.
+    env: { FLINT_API_RATE_PER_SECOND: '1000000', FLINT_API_RATE_BURST: '1000000', FLINT_LOG_LEVEL: 'trace' },
   });
   cleanup.add('cluster', () => cluster.stop());
   let failed = true;
@@ -197,6 +200,9 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
   checkRun('sustained', sustained);
   await deleteAllVolumes(many);
   many.forEach((c) => c.forget());
+
+  const hopLines = cluster.logFiles().flatMap((f) => readFileSync(f, 'utf8').split('\n'));
+  const hops = { c1: hopBreakdown(c1.times, hopTimes(hopLines)), c32: hopBreakdown(c32.times, hopTimes(hopLines)) };
 
   log(`snapshots: c=1 ${p.snap.snapC1}, c=${CONC} ${CONC}×${p.snap.snapPerClient}, clones c=${CONC} ${CONC}×${p.snap.clonePerClient}`);
   const snaps = await snapshotBench(cluster.url, cluster.adminToken, many, p.snap);
@@ -253,6 +259,8 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
   console.log(`  c=1        ${cpuLine(cpuC1)}`);
   console.log(`  c=${CONC}       ${cpuLine(cpuC32)}`);
   console.log(`  sustained  ${cpuLine(cpuSustained)}`);
+  console.log(`\n${formatHops('where a create\'s time goes, c=1', hops.c1).join('\n')}`);
+  console.log(`\n${formatHops(`where a create's time goes, c=${CONC}`, hops.c32).join('\n')}`);
   console.log(`\n${formatAttachLatency(attach)}`);
   console.log(`\n${formatFanout(fanout).join('\n')}`);
   console.log(`\n${formatAttachIo(io)}`);
@@ -272,6 +280,7 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
     throughputInLatencyRuns: { c1PerSecond: round((c1.samples.length * 1000) / c1.wallMs, 2), c32PerSecond: round((c32.samples.length * 1000) / c32.wallMs, 2) },
     ratios,
     cpuCores: { c1: cpuC1, c32: cpuC32, sustained: cpuSustained },
+    hops,
     attachIo: io,
     fanout,
     attachZeros: zeros,

@@ -56,9 +56,16 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   await sealLegacyChapSecrets(db, secrets, log);
   const schema = await buildFlintSchema();
   const live = new LiveHub(bus, db);
+  const backupLive = new BackupLive(bus, db);
+  // Changes whose notice never came (their gateway died after the commit) or could not be read reach subscribers from the change log (src/gateway/live/catch-up.ts).
+  const catchUp = startLiveCatchUp(db, [live.catchUp, backupLive.catchUp], (err) => log.warn({ err }, 'live catch-up failed; will try again'));
+  const unreadNotice = (what: string) => (err: unknown) => {
+    log.warn({ err }, `ignored an unreadable ${what}; the change log will have it`);
+    catchUp.hurry();
+  };
   // Every operation created with a command gets its deadline (src/gateway/sweepers/deadlines.ts).
   stampOperationDeadlines(db, config.operationTimeoutSeconds);
-  live.start((err) => log.warn({ err }, 'ignored an unreadable live event'));
+  live.start(unreadNotice('live event'));
   const pools = await PoolView.start(bus.pools, (err) => log.warn({ err }, 'ignored an unreadable pool heartbeat'));
   const volumes = new VolumeMutations({ config, db, bus, live, log }, secrets);
   const snapshots = new SnapshotMutations({ config, db, bus, live, log });
@@ -73,8 +80,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     onError: (err) => log.warn({ err }, 'dashboard feed error'),
   });
   const attachments = new AttachmentMutations({ config, db, bus, live, log, pools, services: () => feed.servicesNow() }, secrets);
-  const backupLive = new BackupLive(bus, db);
-  backupLive.start((err) => log.warn({ err }, 'ignored an unreadable backup event'));
+  backupLive.start(unreadNotice('backup event'));
   const backups = new BackupMutations({ config, db, bus, live, log, backupLive, volumes, pools });
   const manage = new ManageMutations({ config, db, bus, live, log, pools, heartbeatSeconds: config.heartbeatSeconds });
   // Tokens: the cache, revocation across gateways, sockets closed at revocation or expiry (src/gateway/http/token-security.ts).
@@ -113,8 +119,6 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   // Backup and migration progress push their operations' deadlines (src/gateway/sweepers/deadline-extender.ts).
   const extender = startDeadlineExtender(db, bus, backupLive, log, config.operationTimeoutSeconds, progressBoard);
   const reconcile = startReconcileResponder(bus, db, log, secrets);
-  // Changes whose notice never came (their gateway died after the commit) reach subscribers from the change log (src/gateway/live/catch-up.ts).
-  const catchUp = startLiveCatchUp(db, [live.catchUp, backupLive.catchUp], (err) => log.warn({ err }, 'live catch-up failed; will try again'));
   const url = `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}/graphql`;
   log.info({ url }, 'gateway ready');
 

@@ -8,6 +8,7 @@ export { metricsRegistry, PUBLISH_BUCKETS } from './registry.js';
 export { gatewayMetrics, setPoolSource, poolSourceFrom, countOperation, type PoolCapacity, type PoolSource } from './gateway.js';
 export { graphqlObservability, describeOperation, type GraphqlObservability, type ObservedContext } from './graphql.js';
 export { schedulerMetrics, agentMetrics, countPlacement, countAgentCommand, AGENT_COMMAND_BUCKETS } from './roles.js';
+export { hop, HOPS, type Hop } from './hops.js';
 export { inCommandScope, noteEmitted, scopedLogger, type CommandScope } from './command-scope.js';
 export { natsCheck, databaseCheck, readinessProbe, type Check, type Readiness } from './readiness.js';
 export { startMetricsServer, serveRoleMetrics, sendMetrics, type MetricsServerOptions, type RunningMetricsServer } from './server.js';

@@ -23,7 +23,7 @@ import {
   type MessageKind,
 } from '../bus/index.js';
 import { ProcessGroup, StopStack } from '../lifecycle/index.js';
-import { agentMetrics, countAgentCommand, inCommandScope, noteEmitted, operationIdOf, scopedLogger } from '../metrics/index.js';
+import { agentMetrics, countAgentCommand, hop, inCommandScope, noteEmitted, operationIdOf, scopedLogger } from '../metrics/index.js';
 import { AGENT_COMMANDS, AgentCore, type AgentCommand } from './agent-core.js';
 import { createDriver, DriverError } from './drivers/index.js';
 import { startAgentHeartbeat, type AgentPool } from './heartbeat.js';
@@ -330,7 +330,9 @@ async function handleMessage(core: AgentCore, msg: JsMsg, log: Logger): Promise<
     try {
       if (env.kind !== spec.kind) throw new ContractError(`${msg.subject}: expected a ${spec.kind} message, got ${env.kind}`);
       const payload = decodePayload(env, spec.schema);
+      hop(log, 'agent.received');
       await core.handle(command, payload as never);
+      hop(log, 'agent.done');
       log.debug({ command, queuedMs, ms: Math.round(performance.now() - started) }, 'command handled');
       return 'ack' as const;
     } finally {

@@ -23,7 +23,7 @@ import {
 } from '../bus/index.js';
 import { capacity, findVolume, type Db } from '../db/index.js';
 import { silenceLimitMs } from '../domain/index.js';
-import { countPlacement, inCommandScope, noteEmitted, operationIdOf, schedulerMetrics } from '../metrics/index.js';
+import { countPlacement, hop, inCommandScope, noteEmitted, operationIdOf, schedulerMetrics } from '../metrics/index.js';
 
 import { SchedulerCore, type SchedulerDeps } from './scheduler-core.js';
 import { scheduleRetype } from './retype-handler.js';
@@ -73,12 +73,14 @@ export async function startScheduler(config: FlintConfig, bus: Bus, db: Db, log:
       // Log lines of this command carry its request and operation; what it publishes carries the request on.
       return inCommandScope(log, { requestId: env.requestId, operationId: operationIdOf(env.payload) }, async ({ log, emitted }) => {
         const command = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+        hop(log, 'scheduler.received');
         if (command === COMMAND.createVolume) {
           const cmd = decodePayload(env, scheduleCreate);
           log.debug({ volumeId: cmd.request.volumeId, attempt: cmd.attempt }, 'placing volume');
           const published = new Date(Math.floor(msg.info.timestampNanos / 1_000_000));
           const decision = await core.createVolume(cmd, published);
           countPlacement(decision, emitted);
+          hop(log, 'scheduler.placed');
           if (decision !== 'done') {
             log.info({ volumeId: cmd.request.volumeId }, 'only silent pools could take the volume; waiting for their heartbeats');
             return decision;

@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { clusterUp } from '../../src/cli/cluster/cluster.js';
 import { agentsIn2Zones } from '../../src/cli/cluster/topology.js';
+import { CATCH_UP_GRACE_MS, CATCH_UP_MS } from '../../src/gateway/live/catch-up.js';
 import { Api } from './api.js';
 import { FAULT_KINDS, inject, type FaultKind } from './faults.js';
 import { mountPoolDisks, type PoolDisks } from './pool-disks.js';
@@ -157,8 +158,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       await workload.pause();
       const started = Date.now();
       await settle(admin, SETTLE_MS);
-      // Let the subscriber see the last changes.
-      await sleep(1500);
+      // Let the subscriber see the last changes: a change whose notice was lost comes from the change log (src/gateway/live/catch-up.ts).
+      await sleep(CATCH_UP_GRACE_MS + CATCH_UP_MS + 500);
       const settleMs = Date.now() - started;
       const end = await endState(api, admin, cluster, canaries, subscriber.events);
       const first = judge(workload.acks, end);

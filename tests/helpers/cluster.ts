@@ -83,6 +83,8 @@ export interface Cluster {
   /** The cluster's own nats-server: `kill()` it (the store stays) and `restart()` it on the same port. */
   nats: { url: string; kill(): Promise<void>; restart(): Promise<void> };
   logs(): string;
+  /** Every process's log file (JSON lines), e.g. for the bench's per-hop breakdown. */
+  logFiles(): string[];
   /** The NATS seed file of a role (an agent: of its host), to connect as it in a test. */
   natsSeed(role: 'gateway' | 'scheduler' | 'agent' | 'observer', host?: string): string;
   /** `http://127.0.0.1:PORT` of a process's metrics server (`scheduler-0`, `agent-<host>`); needs `metrics: true`. */
@@ -275,6 +277,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       },
       nats: { url: nats.url, kill: () => nats.kill(), restart: () => nats.restart() },
       logs: () => readLogs(logFiles),
+      logFiles: () => [...logFiles],
       natsSeed: (role, host) => secure.seedFile(role, host),
       metricsUrl: (name) => {
         const p = metricsPorts.get(name);

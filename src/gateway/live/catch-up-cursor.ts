@@ -6,6 +6,10 @@
  * within milliseconds of its commit, so by then every change of the stretch that was announced
  * has been delivered, and what the catch-up finds undelivered was never announced (its gateway
  * died between the commit and the notice) or its notice was lost.
+ *
+ * After `hurry()` (a notice this gateway could not read, or a look that failed: the database was
+ * out of reach, and so were the rows of every notice meanwhile) the next look takes everything up
+ * to the current seqs at once, with no grace.
  */
 
 /** Seqs after `after`, up to `upTo`, of one project. */
@@ -20,6 +24,7 @@ export class CatchUpCursor {
   private looked: Map<string, number> | undefined;
   /** Per project, the seq seen ahead of `looked` and when it was first seen. */
   private readonly ahead = new Map<string, { seq: number; since: number }>();
+  private hurried = false;
 
   constructor(private readonly graceMs: number) {}
 
@@ -34,9 +39,16 @@ export class CatchUpCursor {
       return [];
     }
     const out: DueStretch[] = [];
+    const hurried = this.hurried;
+    this.hurried = false;
     for (const [projectId, seq] of counters) {
       const after = this.looked.get(projectId) ?? 0;
       if (seq <= after) continue;
+      if (hurried) {
+        this.ahead.set(projectId, { seq, since: now });
+        out.push({ projectId, after, upTo: seq });
+        continue;
+      }
       const pending = this.ahead.get(projectId);
       if (!pending) this.ahead.set(projectId, { seq, since: now });
       else if (now - pending.since >= this.graceMs) out.push({ projectId, after, upTo: pending.seq });
@@ -50,6 +62,11 @@ export class CatchUpCursor {
     if (upTo > (this.looked.get(projectId) ?? 0)) this.looked.set(projectId, upTo);
     const pending = this.ahead.get(projectId);
     if (pending && pending.seq <= upTo) this.ahead.delete(projectId);
+  }
+
+  /** Something may have been missed just now: the next look takes every change so far, without the grace. */
+  hurry(): void {
+    this.hurried = true;
   }
 
   /** Forgets where it stood: nobody listens, and the next `due` starts from the counters again. */

@@ -38,6 +38,8 @@ export function caughtUpNotice(projectId: string, change: LoggedChange): LiveNot
 export interface CatchUp {
   /** One look (the timer's; tests call it with their clock). */
   tick(now?: number): Promise<number>;
+  /** A notice could not be read (the database was out of reach): the next look takes every change so far, without the grace. */
+  hurry(): void;
   stop(): void;
 }
 
@@ -69,6 +71,10 @@ export function startLiveCatchUp(db: Db, targets: readonly CatchUpTarget[], onEr
         }
         cursor.lookedAt(stretch.projectId, changes.length === CATCH_UP_BATCH ? changes.at(-1)!.seq : stretch.upTo);
       }
+    } catch (err) {
+      // The database is out of reach: so were the rows of the notices meanwhile; look at everything once it is back.
+      cursor.hurry();
+      throw err;
     } finally {
       running = false;
     }
@@ -76,5 +82,5 @@ export function startLiveCatchUp(db: Db, targets: readonly CatchUpTarget[], onEr
   };
   const timer = setInterval(() => void tick().catch(onError), opts.everyMs ?? CATCH_UP_MS);
   timer.unref();
-  return { tick, stop: () => clearInterval(timer) };
+  return { tick, hurry: () => cursor.hurry(), stop: () => clearInterval(timer) };
 }

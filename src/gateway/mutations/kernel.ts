@@ -35,6 +35,7 @@ import { ConflictError, Problems } from '../../domain/index.js';
 import type { OperationKind, OperationResourceType } from '../../domain/operations.js';
 import type { GatewayDeps } from '../deps.js';
 import { dispatchOrDefer } from '../sweepers/outbox.js';
+import { hop } from '../../metrics/index.js';
 
 /** `whyNot`'s answer when the row only moved under the request: load again and retry. */
 export const RETRY = Symbol('retry');
@@ -357,6 +358,7 @@ export function newOperation(tx: EntityManager, kind: OperationKind, resourceTyp
 
 /** After the commit: announces the operation and sends its command (a failure is left to the outbox sweeper). */
 export function announceOperation(deps: GatewayDeps, operation: Operation): void {
+  hop(deps.log, 'gateway.committed', operation.id);
   deps.live.publishOperation(operation);
   if (operation.command) void dispatchOrDefer(deps.bus, deps.db, operation, deps.log);
 }

@@ -9,7 +9,7 @@
 import type { EntityManager } from '@mikro-orm/knex';
 import type { Logger } from '../../config/logger.js';
 import { finishOperation, type Db } from '../../db/index.js';
-import { countOperation } from '../../metrics/index.js';
+import { countOperation, hop } from '../../metrics/index.js';
 import type { LivePublisher } from '../deps.js';
 import { announceOperationNow, leaveMessage } from './messages.js';
 import type { StatusResource } from './resources.js';
@@ -79,6 +79,7 @@ export async function applyOutcome<Row extends { id: string; projectId: string; 
   countOperation(d.kind, result);
   log.info({ ...d.resource.logFields(r), operationId: d.operationId, outcome: d.outcome, status: r.status }, `${d.resource.type} changed`);
   d.resource.announce(live, r);
+  hop(log, 'gateway.recorded', d.operationId);
   announceMore?.(live);
   await d.afterCommit?.(r, live);
   await announceOperationNow(db.fork(), live, d.operationId);

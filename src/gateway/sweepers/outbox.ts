@@ -11,6 +11,7 @@
 import { publish, type Bus } from '../../bus/index.js';
 import { markDispatched, undispatched, type Db, type Operation } from '../../db/index.js';
 import type { Logger } from '../../config/logger.js';
+import { hop } from '../../metrics/index.js';
 
 /** Commands younger than this are left to the gateway that committed them. @default 5_000 */
 export const OUTBOX_GRACE_MS = 5_000;
@@ -25,10 +26,11 @@ export const OUTBOX_RETRY_MAX_MS = 60_000;
 /** Failed commands remembered for their backoff (past this, the oldest are simply tried again). @default 1_000 */
 export const OUTBOX_RETRY_MAX_TRACKED = 1_000;
 
-export async function dispatch(bus: Bus, db: Db, op: Operation): Promise<void> {
+export async function dispatch(bus: Bus, db: Db, op: Operation, log?: Logger): Promise<void> {
   if (!op.command) return;
   const c = op.command;
   await publish(bus, c.subject, c.kind, c.payload, c.msgId);
+  if (log) hop(log, 'gateway.published', op.id);
   await markDispatched(db.fork(), op.id);
 }
 
@@ -38,7 +40,7 @@ export async function dispatch(bus: Bus, db: Db, op: Operation): Promise<void> {
  */
 export async function dispatchOrDefer(bus: Bus, db: Db, op: Operation, log: Logger): Promise<void> {
   try {
-    await dispatch(bus, db, op);
+    await dispatch(bus, db, op, log);
   } catch (err) {
     log.warn({ err, operationId: op.id }, 'command not published yet; the outbox sweeper will retry');
   }

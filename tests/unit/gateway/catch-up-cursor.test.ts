@@ -68,3 +68,18 @@ test('delivered versions forget the oldest entry when full', (t) => {
   t.true(d.has('p', 'b', 1));
   t.true(d.has('p', 'c', 1));
 });
+
+test('after hurry the next look takes everything so far at once, and only that look', (t) => {
+  const c = new CatchUpCursor(1000);
+  c.due(seqs({ p: 1, q: 5 }), 0);
+  c.due(seqs({ p: 3, q: 5 }), 100);
+  c.hurry();
+  t.deepEqual(c.due(seqs({ p: 4, q: 6 }), 200), [
+    { projectId: 'p', after: 1, upTo: 4 },
+    { projectId: 'q', after: 5, upTo: 6 },
+  ]);
+  c.lookedAt('p', 4);
+  c.lookedAt('q', 6);
+  t.deepEqual(c.due(seqs({ p: 5, q: 6 }), 300), [], 'the grace is back');
+  t.deepEqual(c.due(seqs({ p: 5, q: 6 }), 1300), [{ projectId: 'p', after: 4, upTo: 5 }]);
+});
