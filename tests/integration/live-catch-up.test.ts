@@ -8,31 +8,25 @@
 import 'reflect-metadata';
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import { connectBus, type Bus, type LiveAttachment, type LiveBackup, type LiveSnapshot, type LiveVolume } from '../../src/bus/index.js';
+import { type Bus, type LiveAttachment, type LiveBackup, type LiveSnapshot, type LiveVolume } from '../../src/bus/index.js';
 import { Attachment, Backup, findVolume, Snapshot, Volume, type Db } from '../../src/db/index.js';
 import { BackupLive } from '../../src/gateway/live/backup.js';
 import { startLiveCatchUp, type CatchUp } from '../../src/gateway/live/catch-up.js';
 import { LiveHub } from '../../src/gateway/live/hub.js';
-import { BACKENDS, insertProject, openDatabases, type Backend, type Databases } from '../helpers/databases.js';
-import { withNats } from '../helpers/nats.js';
+import { BACKENDS, insertProject, type Backend, type Databases } from '../helpers/databases.js';
+import { withBusAndDatabases, type BusAndDatabases } from '../helpers/bus-and-databases.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 
 let dbs: Databases;
 let bus: Bus;
-let stopNats: () => Promise<void>;
+let env: BusAndDatabases | undefined;
 
 test.before(async () => {
-  const nats = await withNats();
-  stopNats = () => nats.stop();
-  bus = await connectBus(nats.url, 'catch-up-test');
-  dbs = await openDatabases('flint-catch-up-');
+  env = await withBusAndDatabases('catch-up-test');
+  ({ bus, dbs } = env);
 });
 
-test.after.always(async () => {
-  await bus?.close();
-  await dbs?.close();
-  await stopNats?.();
-});
+test.after.always(() => env?.close());
 
 const GRACE = 2_000;
 

@@ -6,31 +6,25 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { RetentionPolicy, StorageType } from '@nats-io/jetstream';
-import { connectBus, type Bus } from '../../src/bus/index.js';
+import type { Bus } from '../../src/bus/index.js';
 import { createLogger } from '../../src/config/index.js';
 import { Operation, type Db } from '../../src/db/index.js';
 import { OutboxRetries, sweepOutbox } from '../../src/gateway/sweepers/outbox.js';
-import { BACKENDS, openDatabases, type Databases } from '../helpers/databases.js';
-import { withNats } from '../helpers/nats.js';
+import { BACKENDS, type Databases } from '../helpers/databases.js';
+import { withBusAndDatabases, type BusAndDatabases } from '../helpers/bus-and-databases.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 
 const log = createLogger('outbox-test', 'silent');
 let dbs: Databases;
 let bus: Bus;
-let stopNats: () => Promise<void>;
+let env: BusAndDatabases | undefined;
 
 test.before(async () => {
-  const nats = await withNats();
-  stopNats = () => nats.stop();
-  bus = await connectBus(nats.url, 'outbox-test');
-  dbs = await openDatabases('flint-outbox-');
+  env = await withBusAndDatabases('outbox-test');
+  ({ bus, dbs } = env);
 });
 
-test.after.always(async () => {
-  await bus?.close();
-  await dbs?.close();
-  await stopNats?.();
-});
+test.after.always(() => env?.close());
 
 async function addOperation(db: Db, subject: string, ageMs: number): Promise<string> {
   const em = db.fork();
