@@ -1,5 +1,5 @@
 import test from 'ava';
-import { distinctCounts, judge, lostOperations, type Ack, type EndState } from '../../chaos/verdict.js';
+import { distinctCounts, judge, lostOperations, summary, type Ack, type EndState } from '../../chaos/verdict.js';
 
 const vol = (id: string, over: Partial<EndState['volumes'][number]> = {}) => ({ id, status: 'AVAILABLE', sizeGiB: 1, pool: 'a@pool', changeSeq: 5, ...over });
 
@@ -87,4 +87,10 @@ test('a problem found in several trials counts once', (t) => {
   const c = distinctCounts([{ details: ['lost: a', 'stuck: b'] }, { details: ['lost: a', 'lost: c'] }]);
   t.is(c.lost, 2);
   t.is(c.stuck, 1);
+});
+
+test('the summary line counts every kind, and says which faults this machine could not inject', (t) => {
+  const counts = { lost: 0, stuck: 0, orphaned: 0, corrupted: 0, drift: 0, missed: 0, disordered: 0, errored: 2, failed: 1 };
+  t.is(summary(10, 10, counts), 'chaos: 10 trials, 10 faults, 0 lost, 0 stuck, 0 orphaned, 0 corrupted, 0 drift, 0 missed, 0 disordered (2 ended in an error status, 1 acknowledged then failed with a message)');
+  t.regex(summary(10, 10, counts, ['full-disk: no tmpfs']), /; NOT RUN here: full-disk: no tmpfs$/);
 });
