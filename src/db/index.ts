@@ -22,3 +22,4 @@ export * from './quota-store.js';
 export * from './quota-entities.js';
 export * from './transfer-store.js';
 export * from './change-feed.js';
+export * from './connection-errors.js';

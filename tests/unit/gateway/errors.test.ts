@@ -17,6 +17,8 @@ import {
   isRetryable,
 } from '../../../src/domain/errors.js';
 import { formatError } from '../../../src/gateway/http/errors.js';
+import { lostConnection } from '../../../src/db/connection-errors.js';
+import { DriverException } from '@mikro-orm/core';
 
 const silent: Logger = pino({ level: 'silent' });
 
@@ -164,7 +166,7 @@ test('a GraphQLError with a public code from a library keeps that code', (t) => 
 // everything else
 
 test('an unknown Error becomes INTERNAL with a correlation id and nothing of its message or stack', (t) => {
-  const secret = new Error('connect ECONNREFUSED postgres://flint:hunter2@10.1.2.3:5432/flint');
+  const secret = new Error('password authentication failed for postgres://flint:hunter2@10.1.2.3:5432/flint');
   const gqlError = fromResolver(secret);
   const formatted: GraphQLFormattedError = {
     ...gqlError.toJSON(),
@@ -228,4 +230,41 @@ test('a null for a non-null field (a server bug) is INTERNAL', async (t) => {
   const [err] = await executionErrors('{ volume(id: "1") { id name } }', { volume: () => ({ id: '1', name: null }) });
   const out = formatError(err!.toJSON(), err, silent);
   t.is(out.extensions?.code, 'INTERNAL');
+});
+
+// A database out of reach
+
+test('a connection that broke at COMMIT is SERVICE_UNAVAILABLE, retryable, and says the change may have been made', (t) => {
+  // As MikroORM reports pg's failure of the COMMIT statement when PostgreSQL stops under it.
+  const pg = new Error('Connection terminated unexpectedly');
+  const err = new DriverException(Object.assign(new Error(`COMMIT; - ${pg.message}`), { cause: pg }));
+  const gqlError = fromResolver(err);
+  const out = formatError(gqlError.toJSON(), gqlError, pino({ level: 'silent' }));
+  t.like(out.extensions, { code: 'SERVICE_UNAVAILABLE', retryable: true });
+  t.regex(out.message, /may or may not have been made/);
+  t.regex(out.message, /same idempotencyKey/);
+  t.notRegex(out.message, /nothing was changed/i);
+});
+
+for (const [what, err] of [
+  ['a refused connection', new DriverException(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }))],
+  ['a server shutting down (57P01)', Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' })],
+  ['a server starting up (57P03)', Object.assign(new Error('the database system is starting up'), { code: '57P03' })],
+  ['a pool that cannot get a connection', new Error('Knex: Timeout acquiring a connection. The pool is probably full.')],
+] as const) {
+  test(`${what} is SERVICE_UNAVAILABLE and retryable, not INTERNAL`, (t) => {
+    const gqlError = fromResolver(err);
+    const out = formatError(gqlError.toJSON(), gqlError, pino({ level: 'silent' }));
+    t.like(out.extensions, { code: 'SERVICE_UNAVAILABLE', retryable: true });
+    t.regex(out.message, /could not be reached/);
+    t.notRegex(out.message, /127\.0\.0\.1|ECONN|57P0|Knex/, 'nothing of the original error');
+    t.is(out.extensions?.correlationId, undefined);
+  });
+}
+
+test('lostConnection: a statement the database refused is not a lost connection', (t) => {
+  t.is(lostConnection(Object.assign(new Error('duplicate key value violates unique constraint "volume_pkey"'), { code: '23505' })), undefined);
+  t.is(lostConnection(Object.assign(new Error('SQLITE_BUSY: database is locked'), { code: 'SQLITE_BUSY' })), undefined);
+  t.is(lostConnection(new Error('COMMIT; - deadlock detected')), undefined, 'a COMMIT that failed for another reason');
+  t.deepEqual(lostConnection(new Error('select 1 - Connection terminated unexpectedly')), { atCommit: false });
 });
