@@ -1,7 +1,7 @@
 /** A bare GraphQL client over fetch for the chaos suite: the workload and the checker must not depend on the SDK under test. */
 export interface GqlResult<T> {
   data?: T;
-  errors?: Array<{ message: string; extensions?: { code?: string } }>;
+  errors?: Array<{ message: string; extensions?: { code?: string; retryable?: boolean } }>;
 }
 
 /** Thrown when the gateway did not answer (down, reset, timed out): the caller does not know what happened. */

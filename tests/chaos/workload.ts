@@ -13,6 +13,9 @@ import type { Ack, AckKind } from './verdict.js';
 
 type Rng = () => number;
 
+/** Sends of one mutation before the workload takes its refusal (or lack of answer) as final. */
+const MUTATION_ATTEMPTS = 5;
+
 export interface WorkloadStats {
   acked: number;
   refused: number;
@@ -69,14 +72,31 @@ export class Workload {
     return Math.floor(this.rng() * 2);
   }
 
-  /** A mutation's data, or undefined when the API refused it (counted; the refusal is a valid answer). */
+  /**
+   * A mutation's data, or undefined when the API refused it (counted; the refusal is a valid
+   * answer). As a careful client does: when no answer came, or the error says a retry can
+   * succeed (a database out of reach: the change may even have been made), the same mutation,
+   * with the same idempotencyKey for creates, is sent again to the next gateway.
+   */
   private async mutate<T>(query: string, variables: Record<string, unknown>, gw = this.gw()): Promise<T | undefined> {
-    const r = await this.api.call<T>(gw, query, variables);
-    if (r.errors?.length || !r.data) {
+    for (let attempt = 0; ; attempt++) {
+      let r: Awaited<ReturnType<Api['call']>>;
+      try {
+        r = await this.api.call<T>(gw + attempt, query, variables);
+      } catch (err) {
+        if (!(err instanceof NoAnswer) || attempt >= MUTATION_ATTEMPTS - 1) throw err;
+        this.stats.unanswered++;
+        await sleep(1000);
+        continue;
+      }
+      if (!r.errors?.length && r.data) return r.data as T;
+      if (r.errors?.some((e) => e.extensions?.retryable === true) && attempt < MUTATION_ATTEMPTS - 1) {
+        await sleep(1000);
+        continue;
+      }
       this.stats.refused++;
       return undefined;
     }
-    return r.data;
   }
 
   private async volume(id: string): Promise<{ status: string; sizeGiB: number } | undefined> {
@@ -106,21 +126,12 @@ export class Workload {
   private async create(w: number): Promise<void> {
     const key = randomUUID();
     const q = 'mutation($input: CreateVolumeInput!) { createVolume(input: $input) { volume { id } operation { id } } }';
+    // No answer, or one that cannot say: the create may have happened; the same key on the next gateway says which.
     const input = { name: `chaos-${w}-${key.slice(0, 8)}`, sizeGiB: 1, idempotencyKey: key, metadata: { chaos: String(w) } };
-    // No answer: the create may have happened; the same key on the other gateway says which.
-    for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        const d = await this.mutate<{ createVolume: { volume: { id: string }; operation: { id: string } } }>(q, { input }, this.gw() + attempt);
-        if (d) {
-          this.owned[w]!.add(d.createVolume.volume.id);
-          this.ack('create', d.createVolume.volume.id, { operationId: d.createVolume.operation.id });
-        }
-        return;
-      } catch (err) {
-        if (!(err instanceof NoAnswer)) throw err;
-        this.stats.unanswered++;
-        await sleep(1000);
-      }
+    const d = await this.mutate<{ createVolume: { volume: { id: string }; operation: { id: string } } }>(q, { input });
+    if (d) {
+      this.owned[w]!.add(d.createVolume.volume.id);
+      this.ack('create', d.createVolume.volume.id, { operationId: d.createVolume.operation.id });
     }
   }
 
@@ -138,12 +149,12 @@ export class Workload {
   }
 
   private async snapshot(id: string): Promise<void> {
-    const d = await this.mutate<{ createSnapshot: { snapshot: { id: string }; operation: { id: string } } }>('mutation($input: CreateSnapshotInput!) { createSnapshot(input: $input) { snapshot { id } operation { id } } }', { input: { volumeId: id, name: `snap-${randomUUID().slice(0, 8)}` } });
+    const d = await this.mutate<{ createSnapshot: { snapshot: { id: string }; operation: { id: string } } }>('mutation($input: CreateSnapshotInput!) { createSnapshot(input: $input) { snapshot { id } operation { id } } }', { input: { volumeId: id, name: `snap-${randomUUID().slice(0, 8)}`, idempotencyKey: randomUUID() } });
     if (d) this.ack('snapshot', id, { resourceId: d.createSnapshot.snapshot.id, operationId: d.createSnapshot.operation.id });
   }
 
   private async backup(id: string): Promise<void> {
-    const d = await this.mutate<{ createBackup: { backup: { id: string }; operation: { id: string } } }>('mutation($input: CreateBackupInput!) { createBackup(input: $input) { backup { id } operation { id } } }', { input: { volumeId: id } });
+    const d = await this.mutate<{ createBackup: { backup: { id: string }; operation: { id: string } } }>('mutation($input: CreateBackupInput!) { createBackup(input: $input) { backup { id } operation { id } } }', { input: { volumeId: id, idempotencyKey: randomUUID() } });
     if (d) this.ack('backup', id, { resourceId: d.createBackup.backup.id, operationId: d.createBackup.operation.id });
   }
 
@@ -151,7 +162,7 @@ export class Workload {
   private async attachCycle(id: string): Promise<void> {
     const d = await this.mutate<{ createAttachment: { attachment: { id: string } } }>(
       'mutation($input: CreateAttachmentInput!) { createAttachment(input: $input) { attachment { id } } }',
-      { input: { volumeId: id, instanceId: `vm-${randomUUID().slice(0, 8)}`, connector: { host: 'chaos-consumer', ip: '127.0.0.1' }, targetKind: 'NBD' } },
+      { input: { volumeId: id, instanceId: `vm-${randomUUID().slice(0, 8)}`, connector: { host: 'chaos-consumer', ip: '127.0.0.1' }, targetKind: 'NBD', idempotencyKey: randomUUID() } },
     );
     if (!d) return;
     const aid = d.createAttachment.attachment.id;
