@@ -4,7 +4,8 @@
  * qemu-io on the image files, every qcow2 image's metadata through `qemu-img check`.
  */
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { RunningCluster } from '../../src/cli/cluster/cluster.js';
@@ -13,6 +14,8 @@ import type { Api } from './api.js';
 import { isTransitional, type EndState, type SeenVolume } from './verdict.js';
 
 const run = promisify(execFile);
+/** Where images found corrupt are copied. */
+const EVIDENCE_DIR = join(tmpdir(), 'flint-chaos-evidence');
 const IMAGE = /^\.?volume-([A-Za-z0-9_-]+)\.(qcow2|raw)(\.tmp-[0-9a-f]+)?$/;
 
 export interface Canary {
@@ -96,8 +99,13 @@ export async function unsoundImages(dirs: Map<string, string>): Promise<string[]
         // The image went between the listing and the check (a delete): nothing to judge.
         if (e.code === 1 && /No such file/.test(e.stderr ?? '')) continue;
         if (e.code === 3) continue;
-        const said = `${e.stderr ?? ''}${e.stdout ?? ''}`.trim().split('\n').filter(Boolean).slice(-2).join(' / ');
-        out.push(`image ${f} in ${pool}: qemu-img check exits ${e.code ?? '?'}: ${said}`);
+        const lines = `${e.stderr ?? ''}${e.stdout ?? ''}`.trim().split('\n').filter(Boolean);
+        const said = [...lines.filter((l) => /ERROR|corrupt|Leaked/i.test(l)).slice(0, 3), ...lines.slice(-1)].join(' / ');
+        // Kept for a look afterwards: the pool may delete the image before anyone reads the report.
+        const kept = join(EVIDENCE_DIR, `${Date.now()}-${f}`);
+        mkdirSync(EVIDENCE_DIR, { recursive: true });
+        await run('cp', ['--sparse=always', join(dir, f), kept]).catch(() => undefined);
+        out.push(`image ${f} in ${pool}: qemu-img check exits ${e.code ?? '?'}: ${said} (a copy: ${kept})`);
       }
     }
   }
