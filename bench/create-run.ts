@@ -5,13 +5,16 @@
  *   node dist/bench/create-run.js [--c1 N] [--per-client N] [--format both|qcow2|raw]
  *
  * `--format both` (the default) is run.ts's cluster: two agents, a qcow2 pool and a raw pool;
- * `qcow2` or `raw` gives one agent with one pool of that format.
+ * `qcow2` or `raw` gives one agent with one pool of that format. It also prints where a
+ * create's time goes, hop by hop (bench/hops.ts), as the full run does.
  */
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { startCluster, type AgentSpec } from '../tests/helpers/cluster.js';
 import { Cleanup } from './cleanup.js';
 import { cpuShare, cpuSnapshot } from './cpu.js';
 import { deleteAllVolumes, latencyPhase, openClients } from './create-latency.js';
+import { formatHops, hopBreakdown, hopTimes } from './hops.js';
 import { row, table } from './report.js';
 import { round } from './stats.js';
 
@@ -58,7 +61,7 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
         ]
       : [{ host: 'bench-a', pools: [{ name: 'p1', imageFormat: opts.format }] }];
   log(`starting a Flint cluster (sqlite), pools: ${opts.format}`);
-  const cluster = await startCluster({ database: 'sqlite', agents, env: { FLINT_API_RATE_PER_SECOND: '1000000', FLINT_API_RATE_BURST: '1000000' } });
+  const cluster = await startCluster({ database: 'sqlite', agents, env: { FLINT_API_RATE_PER_SECOND: '1000000', FLINT_API_RATE_BURST: '1000000', FLINT_LOG_LEVEL: 'trace' } });
   cleanup.add('cluster', () => cluster.stop());
 
   const one = await openClients(cluster.url, cluster.adminToken, 1, 'c1');
@@ -87,6 +90,9 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
   console.log(table([row('create→AVAILABLE (subscriber), c=1', c1.samples), row(`create→AVAILABLE (subscriber), c=${CONC}`, c32.samples)]));
   const cpuLine = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
   console.log(`CPU used (cores): c=1 ${cpuLine(cpuC1)}; c=${CONC} ${cpuLine(cpuC32)}`);
+  const times = hopTimes(cluster.logFiles().flatMap((f) => readFileSync(f, 'utf8').split('\n')));
+  console.log(`\n${formatHops("where a create's time goes, c=1", hopBreakdown(c1.times, times)).join('\n')}`);
+  console.log(`\n${formatHops(`where a create's time goes, c=${CONC}`, hopBreakdown(c32.times, times)).join('\n')}`);
 }
 
 const cleanup = new Cleanup();

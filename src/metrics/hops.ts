@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../config/logger.js';
 
-/** The hops of a command's life, in the order it passes them. */
+/** The hops of a command's life (a publish is acknowledged after its consumer may already have the message). */
 export const HOPS = [
   /** The gateway committed the operation (and the resource) in its transaction. */
   'gateway.committed',
