@@ -10,7 +10,7 @@
  * project that changed; a change already delivered is not read again.
  */
 import type { LiveNotice } from '../../bus/index.js';
-import { changesBetween, feedCounters, type Db, type FeedResourceType, type LoggedChange } from '../../db/index.js';
+import { changesBetween, FEED_TABLES, feedCounters, type Db, type FeedResourceType, type LoggedChange } from '../../db/index.js';
 import { CatchUpCursor } from './catch-up-cursor.js';
 
 /** @default 1_000 */
@@ -45,12 +45,11 @@ export interface CatchUp {
 
 export function startLiveCatchUp(db: Db, targets: readonly CatchUpTarget[], onError: (err: unknown) => void, opts: { everyMs?: number; graceMs?: number } = {}): CatchUp {
   const cursor = new CatchUpCursor(opts.graceMs ?? CATCH_UP_GRACE_MS);
-  const types = ['volume', 'snapshot', 'backup', 'attachment'] as const;
   const listening = (type: FeedResourceType) => targets.some((t) => t.listening(type));
   let running = false;
   const tick = async (now = Date.now()): Promise<number> => {
     if (running) return 0;
-    if (!types.some(listening)) {
+    if (!FEED_TABLES.some(listening)) {
       cursor.reset();
       return 0;
     }
