@@ -104,7 +104,7 @@ export class LiveHub {
   }
 
   /** Reads the row a notice names and hands it to the subscribers of its kind (none: nothing is read). */
-  async deliver(kind: string, notice: LiveNotice): Promise<void> {
+  private async deliver(kind: string, notice: LiveNotice): Promise<void> {
     const em = () => this.db.fork();
     // A notice of the project a row left; the catch-up names the project of every DELETED it finds, moved or not.
     const left = (row: { projectId: string }) => notice.leftProject !== undefined && notice.leftProject !== row.projectId;
