@@ -272,4 +272,42 @@ test('after an extend the bitmap survives (qemu-img resize keeps it) but the nex
   await restoresTo(t, eng, e3, vol2, dir);
 });
 
+/** An NBD export of `image` writes, flushes and is killed with the image open: its bitmaps are left in-use. */
+async function writerDies(t: ExecutionContext, image: ImageSource, dir: string, offset: number): Promise<void> {
+  const server = await serveNbd({ processes: testProcesses(t), image, exportName: 'w', listen: { socket: join(dir, 'w.sock') } });
+  await run('qemu-io', ['-f', 'raw', '-c', `write -P 0x66 ${offset} ${MiB}`, '-c', 'flush', server.uri]);
+  process.kill(server.pid, 'SIGKILL');
+  await server.exited;
+  await server.stop();
+}
+
+test('an extend past a bitmap a dead writer left in-use (qemu-img resize refuses it) removes Flint\'s broken bitmap and grows; another\'s stops it with a way out', async (t) => {
+  t.timeout(180_000);
+  const dir = await workDir(t);
+  const { repo } = await repository(t, 'dir', dir);
+  const eng = engine(repo);
+  const driver = await setUpFileDriver(dir);
+  await driver.createVolume('v1', 1);
+  const vol = await driver.imageSource('v1');
+  await qemuWrite(vol, [[0, 8 * MiB, 0x01]]);
+  await eng.backup({ backupId: 'x1', volumeId: 'v1', source: vol, parent: null, trackChanges: true });
+  await writerDies(t, vol, dir, 16 * MiB);
+  t.deepEqual((await qcow2Bitmaps.listBitmaps(vol.path)).map((b) => [b.name, b.flags.includes('in-use')]), [['flint-backup-x1', true]]);
+  await run('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', vol.path, join(dir, 'before.raw')]);
+
+  const grown = await driver.extendVolume('v1', 2);
+  t.is(grown.sizeBytes, 2 * 1024 * MiB);
+  t.deepEqual(await bitmapNames(vol), [], 'the broken backup bitmap is gone');
+  const cmp = await run('qemu-img', ['compare', '-f', 'raw', '-F', 'qcow2', join(dir, 'before.raw'), vol.path]);
+  t.regex(cmp.stdout, /Images are identical/, 'the bytes are kept (the grown tail reads as zeros)');
+
+  await run('qemu-img', ['bitmap', '--add', '--enable', '-f', 'qcow2', vol.path, 'theirs']);
+  await writerDies(t, vol, dir, 24 * MiB);
+  const err = await t.throwsAsync(driver.extendVolume('v1', 3));
+  t.regex(err?.message ?? '', /bitmap 'theirs' is marked in-use.*qemu-img bitmap --remove .*v1.* theirs/);
+  t.false((err as { retryable?: boolean }).retryable, 'another pool cannot help');
+  t.deepEqual(await bitmapNames(vol), ['theirs'], 'a bitmap that is not Flint\'s is left alone');
+  t.is((await driver.getVolume('v1'))?.sizeBytes, 2 * 1024 * MiB);
+});
+
 test.after.always('no process is left behind', noProcessesLeft);

@@ -58,6 +58,7 @@ import {
   type VolumeInfo,
 } from './driver.js';
 import { createImage, imageInfo, ImageNotFoundError, qemuImgVersion, resizeImage, type ImageFormat, type QemuImgOptions } from './qemu-img.js';
+import { resizingPastBrokenBitmaps } from './qcow2-bitmaps.js';
 import { qemuFormat } from './image-opts.js';
 
 export interface FileDriverOptions {
@@ -239,7 +240,9 @@ export class FileDriver implements VolumeDriver {
     }
     try {
       const key = await readKey(this.pool, this.ctx.secrets, volumeId);
-      await resizeImage(current.location, current.format, bytes, { ...this.qemu, preallocation: preallocation(this.pool, current.format), ...(key ? { key } : {}) });
+      const opts = { ...this.qemu, ...(key ? { key } : {}) };
+      const resize = () => resizeImage(current.location, current.format, bytes, { ...opts, preallocation: preallocation(this.pool, current.format) });
+      await (current.format === 'qcow2' ? resizingPastBrokenBitmaps(current.location, opts, resize) : resize());
     } catch (err) {
       throw asDriverError(err, `pool ${this.pool.name}: could not extend volume ${volumeId} to ${newSizeGiB} GiB`);
     }

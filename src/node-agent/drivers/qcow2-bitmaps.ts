@@ -17,7 +17,10 @@
  * - `qemu-img snapshot -a` refuses to revert an image with enabled bitmaps ("Device has active
  *   dirty bitmaps"): a revert removes Flint's bitmaps first (file-copies.ts).
  * - `qemu-img resize` keeps the bitmaps (and grows them); a backup after a resize compares
- *   anyway, since its parent's manifest has another size.
+ *   anyway, since its parent's manifest has another size. It refuses an image with an
+ *   `in-use` bitmap ("Bitmap … is inconsistent and cannot be used"): see `resizingPastBrokenBitmaps`.
+ * - A writer that cannot store its bitmaps when it closes the image (ENOSPC on a full disk:
+ *   "Lost persistent bitmaps during inactivation") leaves them `in-use` too.
  * - `qemu-img snapshot -c/-d` leave the bitmaps alone (they do not change the current bytes).
  */
 import { DriverError } from './driver.js';
@@ -109,4 +112,35 @@ export async function removeBackupBitmaps(path: string, opts: BitmapOptions = {}
     removed.push(b.name);
   }
   return removed;
+}
+
+/** qemu's refusal to resize an image one of whose persistent bitmaps is marked `in-use`. */
+const INCONSISTENT_BITMAP = /Bitmap '([^']*)' is inconsistent and cannot be used/;
+
+/**
+ * Runs `resize` (a `qemu-img resize` of the qcow2 image at `path`). qemu refuses it while a
+ * persistent bitmap is `in-use`, which a writer leaves when it dies with the image open or
+ * cannot store the bitmap on a full disk: without this, such a volume could never be extended
+ * again. A `flint-backup-*` bitmap in that state has missed writes and no backup will use it
+ * (the next one compares), so the broken ones are removed and the resize runs again. A broken
+ * bitmap that is not Flint's is left alone, and the error says how to remove it.
+ */
+export async function resizingPastBrokenBitmaps<T>(path: string, opts: BitmapOptions, resize: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await resize();
+    } catch (err) {
+      const name = err instanceof DriverError ? INCONSISTENT_BITMAP.exec(err.message)?.[1] : undefined;
+      if (name === undefined) throw err;
+      if (!isBackupBitmap(name) || attempt > 1) {
+        throw new DriverError(
+          `${(err as Error).message.trim()}. The image's bitmap '${name}' is marked in-use (a process died with the image open) and is not one Flint's backups made, so Flint leaves it; remove it with \`qemu-img bitmap --remove ${path} ${name}\` if nothing needs it, then extend again`,
+          { retryable: false, cause: err },
+        );
+      }
+      for (const b of await listBitmaps(path, opts)) {
+        if (isBackupBitmap(b.name) && b.flags.includes('in-use')) await removeBitmap(path, b.name, opts);
+      }
+    }
+  }
 }
