@@ -6,7 +6,8 @@
  * - raw, sparse (`preallocation=off`): a file of the size, all holes but its first 4 KiB,
  *   which qemu writes as zeros (file-posix's `allocate_first_block`, so that a later open with
  *   O_DIRECT can probe the alignment);
- * - qcow2: the header, refcount table and block and the empty L1 table of qcow2-image.ts.
+ * - qcow2: the header, refcount table and block and the empty L1 table of qcow2-image.ts,
+ *   every byte of them written (no holes), as qemu does.
  *
  * Anything else (preallocated raw: Node has no fallocate; encryption; a size qcow2-image.ts
  * refuses) is left to qemu-img: `createImageFile` then returns null and writes nothing.
@@ -14,6 +15,9 @@
 import { promises as fs } from 'node:fs';
 import { qcow2Image } from './qcow2-image.js';
 import type { ImageFormat, Preallocation } from './qemu-img.js';
+
+/** Zeros written in pieces this large (an L1 table may take up to 32 MiB). */
+const ZEROS = Buffer.alloc(1024 * 1024);
 
 /** What qemu writes at the start of a new sparse raw file. */
 const RAW_FIRST_BLOCK = 4096;
@@ -37,8 +41,15 @@ export async function createImageFile(path: string, format: ImageFormat, sizeByt
   const handle = await fs.open(path, 'wx', 0o644);
   try {
     if (qcow2) {
-      await handle.truncate(qcow2.fileSize);
-      for (const w of qcow2.writes) await writeAll(handle, w.bytes, w.offset);
+      // Every byte, zeros too, as qemu-img create writes them: qemu later rewrites these
+      // clusters in place (a refcount block flush writes all 64 KiB of it), and on a full disk
+      // a write into a hole fails where an overwrite cannot. With holes there, an image lost
+      // the refcounts of its bitmap's clusters while its pool was full (the chaos suite found
+      // it corrupt: "refcount=0 reference=1").
+      const head = Buffer.alloc(Math.min(qcow2.fileSize, qcow2.l1Offset));
+      for (const w of qcow2.writes) w.bytes.copy(head, w.offset);
+      await writeAll(handle, head, 0);
+      for (let at = head.length; at < qcow2.fileSize; at += ZEROS.length) await writeAll(handle, ZEROS.subarray(0, Math.min(ZEROS.length, qcow2.fileSize - at)), at);
     } else {
       await handle.truncate(sizeBytes);
       await writeAll(handle, Buffer.alloc(Math.min(RAW_FIRST_BLOCK, sizeBytes)), 0);

@@ -11,7 +11,8 @@
  * - cluster 2: the refcount block, refcount 1 for every cluster in use (header, table, block, L1);
  * - cluster 3 on: the L1 table, all zeros (nothing allocated), `l1_size` entries of 8 bytes;
  *   the file ends right after it (qemu does not round it up to a cluster).
- * The zeros are left as holes: they read as the zeros qemu writes.
+ * Only the non-zero pieces are listed; the writer writes the zeros between them too, as qemu
+ * does, since a hole in a metadata cluster makes qemu's later rewrite of it fail on a full disk.
  */
 
 /** qcow2's magic, `QFI\xfb`. */
@@ -40,7 +41,7 @@ const FEATURE_NAMES: ReadonlyArray<readonly [number, number, string]> = [
 ];
 const FEATURE_ENTRY = 48;
 
-/** A new image: the file's length and the non-zero pieces to write into it (everything else reads as zeros). */
+/** A new image: the file's length and the non-zero pieces to write into it (everything else is zeros, to be written too). */
 export interface Qcow2Image {
   fileSize: number;
   l1Size: number;
