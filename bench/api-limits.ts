@@ -23,11 +23,9 @@
  *
  *   node dist/bench/run.js --only api-limits [--quick]
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import { startCluster, type Cluster } from '../tests/helpers/cluster.js';
 import type { Cleanup } from './cleanup.js';
+import { closedLoop, gatewayPid, measuredRound, median } from './http-load.js';
 import { round } from './stats.js';
 
 const QUERY = 'query ($id: ID!) { volume(id: $id) { id name status sizeGiB version createdAt } }';
@@ -54,90 +52,23 @@ export interface ApiLimitsBenchResult {
   cpuOverheadPercent: number;
 }
 
-/** The pid of the gateway process listening on `port` (a child of this process, found by its FLINT_LISTEN). */
-function gatewayPid(port: string): string {
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (!argv.includes('gateway')) continue;
-      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-      if (env.includes(`FLINT_LISTEN=127.0.0.1:${port}`)) return pid;
-    } catch {
-      // gone meanwhile, or not ours
-    }
-  }
-  throw new Error(`no gateway process listens on port ${port}`);
-}
-
-/** CPU seconds (user + system) a process used so far. */
-function cpuSecondsOf(pid: string): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-/** POSTs `body` over a keep-alive agent; resolves with the status and the body. */
-function post(agent: Agent, url: URL, token: string, body: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-/** `concurrency` closed loops of `volume(id)` (an admin token's, or one of its project) for `seconds`: completed requests per second. Any failure ends the run. */
-export async function load(url: string, token: string, volumeId: string, concurrency: number, seconds: number): Promise<number> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-  const target = new URL(url);
-  const body = JSON.stringify({ query: QUERY, variables: { id: volumeId } });
-  let done = 0;
-  const until = performance.now() + seconds * 1000;
-  try {
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (performance.now() < until) {
-          const r = await post(agent, target, token, body);
-          if (r.status !== 200 || r.text.includes('"errors"')) throw new Error(`volume(id) failed: HTTP ${r.status} ${r.text.slice(0, 300)}`);
-          done += 1;
-        }
-      }),
-    );
-  } finally {
-    agent.destroy();
-  }
-  return done / seconds;
-}
-
 interface Target {
   cluster: Cluster;
   volumeId: string;
   pid: string;
 }
 
-/** One round: requests per second, and the gateway's CPU microseconds per request. */
-async function measure(t: Target, concurrency: number, seconds: number): Promise<{ rps: number; cpuUs: number }> {
-  const cpu0 = cpuSecondsOf(t.pid);
-  const rps = await load(t.cluster.url, t.cluster.adminToken, t.volumeId, concurrency, seconds);
-  const cpu = cpuSecondsOf(t.pid) - cpu0;
-  return { rps, cpuUs: (cpu * 1e6) / (rps * seconds) };
+/** `concurrency` closed loops of `volume(id)` (an admin token's, or one of its project) for `seconds`: completed requests per second. Any failure ends the run. */
+export function load(url: string, token: string, volumeId: string, concurrency: number, seconds: number): Promise<number> {
+  return closedLoop({ url, token, query: QUERY, variables: { id: volumeId } }, concurrency, seconds);
 }
 
-async function createVolume(cluster: Cluster): Promise<string> {
+/** One round: requests per second, and the gateway's CPU microseconds per request. */
+function measure(t: Target, concurrency: number, seconds: number): Promise<{ rps: number; cpuUs: number }> {
+  return measuredRound({ url: t.cluster.url, token: t.cluster.adminToken, query: QUERY, variables: { id: t.volumeId } }, t.pid, concurrency, seconds);
+}
+
+export async function createVolume(cluster: Cluster): Promise<string> {
   const res = await fetch(cluster.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${cluster.adminToken}` },

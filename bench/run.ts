@@ -4,13 +4,14 @@
  * sustained creates per second, and the floors it is built on (NATS round trip,
  * JetStream publish, one DB commit) measured in the same run.
  *
- *   node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup|api-limits|quota|rbd|fanout] [--topology cluster]
+ *   node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup|api-limits|quota|rbd|fanout|reads] [--topology cluster]
  *
  * `--topology cluster` runs Flint on `flint cluster up`'s topology instead (bench/cluster.ts): creates and reads with one
  * gateway and with two, and a JetStream publish at replicas 3 next to replicas 1.
  * `--only backup` runs only the backup engine benchmark (bench/backup.ts), which the full run ends with;
  * `--only api-limits` only what the API limits cost in `volume(id)` throughput (bench/api-limits.ts);
  * `--only quota` only what the quota check costs a create, on SQLite and PostgreSQL (bench/quota.ts);
+ * `--only reads` only the read path against a bare Apollo Server's `{ hello }` (bench/reads.ts), which the full run also has;
  * `--only fanout` only the subscription fan-out at 1k, 5k, 10k and 20k subscribers (bench/fanout.ts; --quick: 1k and 5k), which the full run also has;
  * `--only rbd` only the rbd driver next to the file driver, iSCSI through tgt-rbd and rbd backups (bench/rbd.ts; boots its own Ceph), which the full run also ends with.
  */
@@ -29,6 +30,7 @@ import { quotaBench } from './quota.js';
 import { formatRbdBackup, rbdBench } from './rbd.js';
 import { formatRbdIo } from './rbd-io.js';
 import { fanoutBench, formatFanout } from './fanout.js';
+import { formatReads, readsBench } from './reads.js';
 import { formatHops, hopBreakdown, hopTimes } from './hops.js';
 import { Cleanup } from './cleanup.js';
 import { clusterBench } from './cluster.js';
@@ -44,7 +46,7 @@ const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 interface Options {
   quick: boolean;
   database: 'sqlite' | 'postgresql';
-  only?: 'backup' | 'api-limits' | 'quota' | 'rbd' | 'fanout';
+  only?: 'backup' | 'api-limits' | 'quota' | 'rbd' | 'fanout' | 'reads';
   topology?: 'cluster';
 }
 
@@ -59,14 +61,14 @@ function parseArgs(argv: string[]): Options {
       opts.database = v;
     } else if (a === '--only' || a.startsWith('--only=')) {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
-      if (v !== 'backup' && v !== 'api-limits' && v !== 'quota' && v !== 'rbd' && v !== 'fanout') throw new Error(`--only must be backup, api-limits, quota, rbd or fanout, not ${String(v)}`);
+      if (v !== 'backup' && v !== 'api-limits' && v !== 'quota' && v !== 'rbd' && v !== 'fanout' && v !== 'reads') throw new Error(`--only must be backup, api-limits, quota, rbd, fanout or reads, not ${String(v)}`);
       opts.only = v;
     } else if (a === '--topology' || a.startsWith('--topology=')) {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
       if (v !== 'cluster') throw new Error(`--topology must be cluster (the default is one gateway, one scheduler, two agents), not ${String(v)}`);
       opts.topology = v;
     } else if (a === '--help' || a === '-h') {
-      console.log('usage: node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup|api-limits|quota|rbd|fanout] [--topology cluster]');
+      console.log('usage: node dist/bench/run.js [--quick] [--database sqlite|postgresql] [--only backup|api-limits|quota|rbd|fanout|reads] [--topology cluster]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -127,6 +129,13 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
     const r = await fanoutBench({ counts: fanoutCounts, renames: fanoutRenames, say: log });
     console.log(`\n${formatFanout(r).join('\n')}`);
     console.log(`\nwritten ${writeResult(ROOT, 'fanout', startedAt, { startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), quick: opts.quick, machine: machineInfo(ROOT), results: r })}`);
+    return;
+  }
+  if (opts.only === 'reads') {
+    const r = await readsBench({ quick: opts.quick, log, cleanup });
+    await cleanup.run();
+    console.log(`\n${formatReads(r).join('\n')}`);
+    console.log(`\nwritten ${writeResult(ROOT, 'reads', startedAt, { startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), quick: opts.quick, machine: machineInfo(ROOT), results: r })}`);
     return;
   }
   if (opts.only === 'quota') {
@@ -213,6 +222,10 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
   failed = false;
   await cleanup.run(); // the cluster is done: the read benchmark gets the machine to itself
 
+  log('reads: volume(id) and a page of volumes next to a bare Apollo Server');
+  const reads = await readsBench({ quick: opts.quick, log, cleanup });
+  await cleanup.run();
+
   log(`subscription fan-out: ${fanoutCounts.join(', ')} subscribers, ${fanoutRenames} renames each`);
   const fanout = await fanoutBench({ counts: fanoutCounts, renames: fanoutRenames, say: log });
 
@@ -262,6 +275,7 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
   console.log(`\n${formatHops('where a create\'s time goes, c=1', hops.c1).join('\n')}`);
   console.log(`\n${formatHops(`where a create's time goes, c=${CONC}`, hops.c32).join('\n')}`);
   console.log(`\n${formatAttachLatency(attach)}`);
+  console.log(`\n${formatReads(reads).join('\n')}`);
   console.log(`\n${formatFanout(fanout).join('\n')}`);
   console.log(`\n${formatAttachIo(io)}`);
   console.log(`\n${formatAttachZeros(zeros)}`);
@@ -282,6 +296,7 @@ async function main(opts: Options, cleanup: Cleanup): Promise<void> {
     cpuCores: { c1: cpuC1, c32: cpuC32, sustained: cpuSustained },
     hops,
     attachIo: io,
+    reads,
     fanout,
     attachZeros: zeros,
     attachLatency: { n: attach.n, p50Ms: round(attach.p50Ms, 1), p99Ms: round(attach.p99Ms, 1) },

@@ -23,3 +23,5 @@ export * from './quota-entities.js';
 export * from './transfer-store.js';
 export * from './change-feed.js';
 export * from './connection-errors.js';
+export * from './volume-rows.js';
+export * from './prepared.js';

@@ -14,11 +14,14 @@ import { ENTITIES } from './entities.js';
 import { ChangeSeqReader } from './change-feed.js';
 import { sqliteMigrations } from './migrations/sqlite/index.js';
 import { postgresqlMigrations } from './migrations/postgresql/index.js';
+import { queryPrepared, type PreparedQuery } from './prepared.js';
 
 export interface Db {
   readonly kind: DatabaseConfig['kind'];
   /** Fork per unit of work (request, message): never share one across them. */
   fork(): EntityManager;
+  /** A hot read that skips the ORM: `q` prepared once per connection, run with `params` (./prepared.ts). */
+  query(q: PreparedQuery, params: readonly unknown[]): Promise<Array<Record<string, unknown>>>;
   migrate(): Promise<string[]>;
   /** Names of migrations not applied yet. */
   pending(): Promise<string[]>;
@@ -75,6 +78,7 @@ export async function openDb(cfg: DatabaseConfig, opts: { debug?: boolean; log?:
   return {
     kind: cfg.kind,
     fork: () => orm.em.fork() as unknown as EntityManager,
+    query: (q, params) => queryPrepared(orm.em.getConnection().getKnex(), cfg.kind, q, params),
     migrate: async () => (await orm.migrator.up()).map((m) => m.name),
     pending: async () => (await orm.migrator.getPendingMigrations()).map((m) => m.name),
     close: () => orm.close(true),

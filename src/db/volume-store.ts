@@ -13,6 +13,8 @@ import { casWithGeneration } from './generation-cas.js';
 import { keysetPage, withAnd, type Page, type PageRequest } from './page.js';
 import { metadataConditions } from './metadata-sql.js';
 import type { VolumeView } from '../bus/contract/index.js';
+import type { Db } from './orm.js';
+import { VOLUME_BY_ID, volumeViewOfRow } from './volume-rows.js';
 
 export interface CasGuard {
   from: readonly VolumeStatus[];
@@ -48,6 +50,12 @@ export async function casVolume(em: EntityManager, id: string, guard: CasGuard, 
     read: () => findVolume(em, id),
   });
   return applied ? findVolume(em, id) : null;
+}
+
+/** The VolumeView of a volume by id, read without the ORM (./volume-rows.ts): the hot path of `volume(id)`. */
+export async function findVolumeView(db: Pick<Db, 'query'>, id: string): Promise<VolumeView | null> {
+  const [row] = await db.query(VOLUME_BY_ID, [id]);
+  return row ? volumeViewOfRow(row) : null;
 }
 
 /** The current row, read from the database (not the identity map). */

@@ -1,5 +1,4 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { requirePrincipal } from '../domain/access.js';
 import type { Context } from './context.js';
 import { OperationObject, UserMessageObject } from './types/operation.js';
 import {
@@ -32,8 +31,8 @@ export class VolumeResolver {
     description: 'A volume by id, or null when it does not exist, is DELETED, or belongs to another project (unless you are an admin). Needs a token (UNAUTHENTICATED otherwise).',
   })
   async volume(@Arg('id', () => ID, { description: 'Id of the volume.' }) id: string, @Ctx() ctx: Context): Promise<VolumeObject | null> {
-    const v = await ctx.ports.volumes.visible(requirePrincipal(ctx.principal), id);
-    return v ? VolumeObject.from(v) : null;
+    const v = await ctx.ports.reads.volume(ctx.principal, id);
+    return v ? VolumeObject.fromView(v) : null;
   }
 
   @Query(() => VolumeConnection, {

@@ -12,6 +12,7 @@ import {
   findSnapshot,
   findVolume,
   findVolumeType,
+  findVolumeView,
   feedPosition,
   listAttachments,
   listAudits,
@@ -29,6 +30,7 @@ import {
   type VolumeListFilter,
 } from '../../db/index.js';
 import type { EntityManager } from '@mikro-orm/knex';
+import type { VolumeView } from '../../bus/contract/index.js';
 import { canSee, checkMetadata, projectScope, requireAdmin, requirePrincipal, type Problems } from '../../domain/index.js';
 import type { FoundNode, ListRequest, ReadsPort, UncheckedMetadata } from '../../resolvers/ports/index.js';
 import { pageRequest } from './page.js';
@@ -81,6 +83,13 @@ export class Reads implements ReadsPort {
 
   progressOf(op: ProgressKeyed): OperationProgress | null {
     return this.progress?.of(op) ?? null;
+  }
+
+  /** As `visibleVolume` (not DELETED, the caller may see it), read without the ORM: `volume(id)` is the hottest read. */
+  async volume(principal: Principal | null, id: string): Promise<VolumeView | null> {
+    const p = requirePrincipal(principal);
+    const v = await findVolumeView(this.db, id);
+    return v && v.status !== 'deleted' && canSee(p, v.projectId) ? v : null;
   }
 
   volumes: List<'volumes'> = async (p, r) => {

@@ -4,6 +4,7 @@
  * resolver only turns GraphQL arguments into a request and rows into objects.
  */
 import type { OperationProgress, ProgressKeyed } from '../../domain/operation-progress.js';
+import type { VolumeView } from '../../bus/contract/index.js';
 import type {
   Attachment,
   AttachmentListFilter,
@@ -57,6 +58,8 @@ export type FoundNode =
 export interface ReadsPort {
   /** How far an operation's work has come, as the latest report says; null for work without progress or before the first report. */
   progressOf(op: ProgressKeyed): OperationProgress | null;
+  /** A volume by id if it is not DELETED and the caller may see it, else null (UNAUTHENTICATED without a token). */
+  volume(p: Principal | null, id: string): Promise<VolumeView | null>;
   /** The caller's project's volumes (every project's for admins), oldest first; DELETED ones only when the filter asks. */
   volumes(p: Principal | null, request: ListRequest<UncheckedMetadata<VolumeListFilter>>): Promise<Page<Volume>>;
   /** As `volumes`, for snapshots. */

@@ -1,0 +1,46 @@
+/**
+ * Statements prepared once per connection, for the hot reads that skip the ORM
+ * (./volume-rows.ts). They run on the ORM's own connection pool, so they wait for a
+ * connection as the ORM's queries do and see what it committed.
+ *
+ * - SQLite (better-sqlite3): `prepare` once per connection, kept in a WeakMap keyed by it.
+ * - PostgreSQL (pg): a named query, which pg prepares on a connection the first time it
+ *   runs there and reuses after.
+ */
+import type { Knex } from '@mikro-orm/knex';
+
+/** One statement in each database's syntax (`?` for SQLite, `$1…` for PostgreSQL), and a name unique among them. */
+export interface PreparedQuery {
+  name: string;
+  sqlite: string;
+  postgresql: string;
+}
+
+type Row = Record<string, unknown>;
+interface SqliteStatement {
+  all(...params: unknown[]): Row[];
+}
+interface SqliteConnection {
+  prepare(sql: string): SqliteStatement;
+}
+interface PgConnection {
+  query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: Row[] }>;
+}
+
+const sqliteStatements = new WeakMap<object, Map<string, SqliteStatement>>();
+
+/** The rows of `q` with `params`, on a connection of `knex`'s pool. */
+export async function queryPrepared(knex: Knex, kind: 'sqlite' | 'postgresql', q: PreparedQuery, params: readonly unknown[]): Promise<Row[]> {
+  const client = knex.client as { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<unknown> };
+  const conn = await client.acquireConnection();
+  try {
+    if (kind === 'postgresql') return (await (conn as PgConnection).query({ name: q.name, text: q.postgresql, values: [...params] })).rows;
+    let statements = sqliteStatements.get(conn as object);
+    if (!statements) sqliteStatements.set(conn as object, (statements = new Map()));
+    let statement = statements.get(q.name);
+    if (!statement) statements.set(q.name, (statement = (conn as SqliteConnection).prepare(q.sqlite)));
+    return statement.all(...params);
+  } finally {
+    await client.releaseConnection(conn);
+  }
+}
