@@ -64,6 +64,7 @@ test.serial('a request id follows a create through the gateway, the scheduler an
     input: { name: 'logged', sizeGiB: 1, metadata: { note: sentinel } },
   });
   t.is(res.headers.get('x-request-id'), requestId);
+  t.is(res.headers.get('cache-control'), 'no-store', 'an answer is never cached');
   const volumeId = data!.createVolume.volume.id;
 
   const withId = (name: string) => jsonLines(readLogs(cluster).get(name) ?? '').filter((l) => l.requestId === requestId);

@@ -38,7 +38,9 @@ export function headerMap(req: IncomingMessage): HeaderMap {
   return headers;
 }
 
+/** Writes Apollo's answer. Never cached: an answer is one caller's, and live. */
 export async function writeResponse(res: ServerResponse, r: HTTPGraphQLResponse): Promise<void> {
+  res.setHeader('cache-control', 'no-store');
   for (const [key, value] of r.headers) res.setHeader(key, value);
   res.statusCode = r.status ?? 200;
   if (r.body.kind === 'complete') {

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { execute, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
@@ -107,6 +107,9 @@ export async function serveHttp({ config, db, bus, log, schema, ports, limits, t
     stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
+      // Apollo's cache control plugin wraps every field's resolver to compute a cache policy
+      // that is always "no-store" here (no @cacheControl hints): writeResponse says so instead.
+      ApolloServerPluginCacheControlDisabled(),
       introspectionPlugin(),
       refuseHttpSubscriptions(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
