@@ -51,7 +51,7 @@ const textOrNull = (v: unknown): string | null => (v === null || v === undefined
 /** SQLite: epoch milliseconds; PostgreSQL: `2026-12-07 10:29:28.416+00`. */
 const iso = (v: unknown): string => (v instanceof Date ? v : new Date(typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : (v as string | number))).toISOString();
 
-/** The VolumeView of a row of {@link VOLUME_BY_ID}, from either database. */
+/** The VolumeView of a row of {@link VOLUME_BY_ID}, or a whole row of the table (a page's), from either database. */
 export function volumeViewOfRow(r: Row): VolumeView {
   return {
     id: text(r.id),
@@ -73,7 +73,8 @@ export function volumeViewOfRow(r: Row): VolumeView {
     sourceVolumeId: textOrNull(r.source_volume_id),
     migrationStatus: textOrNull(r.migration_status) as MigrationStatus | null,
     multiattach: Boolean(r.multiattach),
-    encrypted: Boolean(r.encrypted),
+    // VOLUME_BY_ID reads only whether there is a key; a whole row (a page's) has the sealed key itself.
+    encrypted: Boolean(r.encrypted ?? r.encryption_key),
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
   };

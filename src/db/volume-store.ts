@@ -77,7 +77,7 @@ export interface VolumeListFilter {
 export async function listVolumes(
   em: EntityManager,
   opts: PageRequest & { projectId: string | null; filter: VolumeListFilter },
-): Promise<Page<Volume>> {
+): Promise<Page<VolumeView>> {
   const where: FilterQuery<Volume> = {};
   if (opts.projectId) where.projectId = opts.projectId;
   where.status = opts.filter.status?.length ? { $in: opts.filter.status } : { $ne: 'deleted' };
@@ -85,7 +85,7 @@ export async function listVolumes(
   if (opts.filter.availabilityZone !== undefined) where.availabilityZone = opts.filter.availabilityZone;
   // Both conditions hold: a member asking for another project gets an empty page.
   const and: FilterQuery<Volume>[] = opts.filter.projectId != null ? [{ projectId: opts.filter.projectId }] : [];
-  return keysetPage(em, Volume, () => withAnd(where, [...and, ...metadataConditions<Volume>(em, opts.filter.metadata)]), { ...opts, order: 'asc' });
+  return keysetPage(em, Volume, () => withAnd(where, [...and, ...metadataConditions<Volume>(em, opts.filter.metadata)]), { ...opts, order: 'asc', raw: volumeViewOfRow });
 }
 
 export function toVolumeView(v: Volume): VolumeView {

@@ -55,7 +55,7 @@ export class VolumeResolver {
       before,
       filter: { status: filter?.status, name: filter?.name, availabilityZone: filter?.availabilityZone, projectId: filter?.projectId, metadata: filter?.metadata },
     });
-    return connectionOf(page, VolumeObject.from);
+    return connectionOf(page, VolumeObject.fromView);
   }
 
   @Mutation(() => CreateVolumePayload, {

@@ -9,7 +9,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
-import { volumeView } from '../../src/bus/contract/index.js';
+import { volumeView, type VolumeView } from '../../src/bus/contract/index.js';
 import { Volume, casVolume, findVolume, listVolumes, toVolumeView, type Db, type VolumeListFilter } from '../../src/db/index.js';
 import type { VolumeStatus } from '../../src/domain/volume-states.js';
 import { BACKENDS, openDatabases, type Backend, type Databases } from '../helpers/databases.js';
@@ -63,8 +63,8 @@ async function allPages(
   d: Db,
   opts: { projectId: string | null; filter: VolumeListFilter },
   first: number,
-): Promise<{ pages: Volume[][]; totals: number[]; lastHasNext: boolean }> {
-  const pages: Volume[][] = [];
+): Promise<{ pages: VolumeView[][]; totals: number[]; lastHasNext: boolean }> {
+  const pages: VolumeView[][] = [];
   const totals: number[] = [];
   let after: { createdAt: Date; id: string } | undefined;
   for (let guard = 0; guard < 100; guard++) {
@@ -73,7 +73,7 @@ async function allPages(
     totals.push(page.totalCount);
     const last = page.rows.at(-1);
     if (!page.hasNextPage || !last) return { pages, totals, lastHasNext: page.hasNextPage };
-    after = { createdAt: last.createdAt, id: last.id };
+    after = { createdAt: new Date(last.createdAt), id: last.id };
   }
   throw new Error('pagination did not end after 100 pages');
 }

@@ -53,7 +53,7 @@ async function insertOperations(db: Db, projectId: string): Promise<void> {
   await em.flush();
 }
 
-type Row = { id: string; createdAt: Date };
+type Row = { id: string; createdAt: Date | string };
 type List = (p: Principal, r: ListRequest<never>) => Promise<Page<Row>>;
 
 /** The ids in the list's order, as the database orders them: (createdAt, id) ascending or descending. */

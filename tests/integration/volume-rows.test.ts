@@ -1,12 +1,13 @@
 /**
- * The ORM-free read of a volume (src/db/volume-rows.ts, prepared.ts) gives the view the ORM
- * gives, field for field, on SQLite and PostgreSQL: nulls and values, metadata, an encrypted
- * volume (the key never leaves), a migration, the change feed's seq, timestamps to the
- * millisecond. And it sees what the ORM commits, on the same pool.
+ * The ORM-free reads of volumes (src/db/volume-rows.ts, prepared.ts: by id, and a page's raw
+ * rows) give the view the ORM gives, field for field, on SQLite and PostgreSQL: nulls and
+ * values, metadata, an encrypted volume (the key never leaves a read by id), a migration, the
+ * change feed's seq, timestamps to the millisecond. And they see what the ORM commits, on the
+ * same pool.
  */
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import { casVolume, findVolume, findVolumeView, toVolumeView, Volume, VOLUME_BY_ID } from '../../src/db/index.js';
+import { casVolume, findVolume, findVolumeView, listVolumes, toVolumeView, Volume, VOLUME_BY_ID } from '../../src/db/index.js';
 import { BACKENDS, insertProject, openDatabases, type Databases } from '../helpers/databases.js';
 
 let dbs: Databases;
@@ -59,6 +60,9 @@ for (const kind of BACKENDS) {
     t.false(JSON.stringify(view).includes('sealed-key'), 'the sealed key is never read');
     t.is(view.createdAt, '2026-01-02T03:04:05.678Z');
     t.is(await findVolumeView(db, randomUUID()), null);
+    // A page reads whole rows without the ORM's entities: the same views.
+    const page = await listVolumes(db.fork(), { first: 10, projectId, filter: {} });
+    t.deepEqual(page.rows, [toVolumeView((await findVolume(db.fork(), plain.id))!), toVolumeView((await findVolume(db.fork(), full.id))!)].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id)));
   });
 
   test(`${kind}: the read sees what the ORM committed since, and serves many requests at once`, async (t) => {

@@ -61,7 +61,7 @@ export interface ReadsPort {
   /** A volume by id if it is not DELETED and the caller may see it, else null (UNAUTHENTICATED without a token). */
   volume(p: Principal | null, id: string): Promise<VolumeView | null>;
   /** The caller's project's volumes (every project's for admins), oldest first; DELETED ones only when the filter asks. */
-  volumes(p: Principal | null, request: ListRequest<UncheckedMetadata<VolumeListFilter>>): Promise<Page<Volume>>;
+  volumes(p: Principal | null, request: ListRequest<UncheckedMetadata<VolumeListFilter>>): Promise<Page<VolumeView>>;
   /** As `volumes`, for snapshots. */
   snapshots(p: Principal | null, request: ListRequest<UncheckedMetadata<SnapshotListFilter>>): Promise<Page<Snapshot>>;
   /** As `volumes`, for backups. */
