@@ -120,13 +120,7 @@ test('a bitmap left in-use by a writer killed with SIGKILL is not trusted: the b
   const vol = await randomQcow2(dir, 'vol', 64 * MiB);
   const c1 = await eng.backup({ backupId: 'c1', volumeId: 'v1', source: vol, parent: null, trackChanges: true });
 
-  // A writer (an NBD export) writes, flushes and dies without closing the image.
-  const socket = join(dir, 'w.sock');
-  const server = await serveNbd({ processes: testProcesses(t), image: vol, exportName: 'w', listen: { socket } });
-  await run('qemu-io', ['-f', 'raw', '-c', `write -P 0x66 ${20 * MiB} ${MiB}`, '-c', 'flush', server.uri]);
-  process.kill(server.pid, 'SIGKILL');
-  await server.exited;
-  await server.stop();
+  await writerDies(t, vol, dir, 20 * MiB);
   const left = await qcow2Bitmaps.listBitmaps(vol.path);
   t.deepEqual(
     left.map((b) => [b.name, b.flags.includes('in-use')]),
@@ -246,16 +240,22 @@ test('managing a qcow2 image drops the backup bitmaps of its past, unmanaging dr
   t.deepEqual(await bitmapNames({ ...vol, path: join(driver.pool.directory, 'unmanaged-volume-m1.qcow2') }), ['mine']);
 });
 
-test('after an extend the bitmap survives (qemu-img resize keeps it) but the next incremental compares, and the one after reads only changes', async (t) => {
-  t.timeout(180_000);
+/** A 1 GiB qcow2 volume of a file pool with 8 MiB written, and its first tracked backup `backupId`. */
+async function backedUpVolume(t: ExecutionContext, backupId: string) {
   const dir = await workDir(t);
   const { repo } = await repository(t, 'dir', dir);
   const eng = engine(repo);
   const driver = await setUpFileDriver(dir);
   await driver.createVolume('v1', 1);
-  const vol1 = await driver.imageSource('v1');
-  await qemuWrite(vol1, [[0, 8 * MiB, 0x01]]);
-  const e1 = await eng.backup({ backupId: 'e1', volumeId: 'v1', source: vol1, parent: null, trackChanges: true });
+  const vol = await driver.imageSource('v1');
+  await qemuWrite(vol, [[0, 8 * MiB, 0x01]]);
+  const first = await eng.backup({ backupId, volumeId: 'v1', source: vol, parent: null, trackChanges: true });
+  return { dir, eng, driver, vol, first };
+}
+
+test('after an extend the bitmap survives (qemu-img resize keeps it) but the next incremental compares, and the one after reads only changes', async (t) => {
+  t.timeout(180_000);
+  const { dir, eng, driver, first: e1 } = await backedUpVolume(t, 'e1');
   await driver.extendVolume('v1', 2);
   const vol2 = await driver.imageSource('v1');
   t.deepEqual(await bitmapNames(vol2), ['flint-backup-e1']);
@@ -283,14 +283,7 @@ async function writerDies(t: ExecutionContext, image: ImageSource, dir: string, 
 
 test('an extend past a bitmap a dead writer left in-use (qemu-img resize refuses it) removes Flint\'s broken bitmap and grows; another\'s stops it with a way out', async (t) => {
   t.timeout(180_000);
-  const dir = await workDir(t);
-  const { repo } = await repository(t, 'dir', dir);
-  const eng = engine(repo);
-  const driver = await setUpFileDriver(dir);
-  await driver.createVolume('v1', 1);
-  const vol = await driver.imageSource('v1');
-  await qemuWrite(vol, [[0, 8 * MiB, 0x01]]);
-  await eng.backup({ backupId: 'x1', volumeId: 'v1', source: vol, parent: null, trackChanges: true });
+  const { dir, driver, vol } = await backedUpVolume(t, 'x1');
   await writerDies(t, vol, dir, 16 * MiB);
   t.deepEqual((await qcow2Bitmaps.listBitmaps(vol.path)).map((b) => [b.name, b.flags.includes('in-use')]), [['flint-backup-x1', true]]);
   await run('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', vol.path, join(dir, 'before.raw')]);
