@@ -7,9 +7,9 @@
  */
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import { KIND, type Bus } from '../../src/bus/index.js';
+import { ATTACHMENT_KIND, KIND, type Bus } from '../../src/bus/index.js';
 import { createLogger } from '../../src/config/index.js';
-import { findOperation, findSnapshot, findVolume, Operation, UserMessage, type Db, type Principal } from '../../src/db/index.js';
+import { Attachment, casVolume, findAttachment, findOperation, findSnapshot, findVolume, Operation, UserMessage, type Db, type Principal } from '../../src/db/index.js';
 import type { BackupLive } from '../../src/gateway/live/backup.js';
 import type { LiveHub } from '../../src/gateway/live/hub.js';
 import { VolumeMutations } from '../../src/gateway/mutations/volume.js';
@@ -83,6 +83,33 @@ for (const backend of BACKENDS as readonly Backend[]) {
     const announced = rec.live.slice(before);
     t.deepEqual(announced.map((e) => [e.what, e.id]), [['volume', volume.id], ['operation', operation.id]]);
     t.is((await findVolume(db().fork(), volume.id))?.status, 'available');
+  });
+
+  test(`an attachment's outcome moves its volume in the same commit; redelivered after a gateway committed the attachment but not the volume, it brings the volume in line (${backend})`, async (t) => {
+    const { volumes, apply, rec } = setup();
+    const p = member();
+    const { volume, operation: create } = await volumes.create(p, { name: 'v', sizeGiB: 1 });
+    await apply(KIND.volumeOutcome, { operationId: create.id, volumeId: volume.id, outcome: 'create.succeeded', host: 'h1', pool: 'p' });
+    // An attachment being detached: the volume DETACHING, as the delete left them.
+    const em = db().fork();
+    const attachmentId = randomUUID();
+    em.create(Attachment, { id: attachmentId, projectId: p.projectId, volumeId: volume.id, instanceId: 'vm-1', status: 'detaching', mode: 'rw', targetKind: 'nbd', host: 'h1', exportRequested: true });
+    const detach = em.create(Operation, { id: randomUUID(), projectId: p.projectId, kind: 'delete_attachment', resourceType: 'attachment', resourceId: attachmentId });
+    await em.flush();
+    await casVolume(db().fork(), volume.id, { from: ['available'] }, { status: 'detaching' });
+    const outcome = { operationId: detach.id, attachmentId, volumeId: volume.id, outcome: 'unexport.succeeded' };
+    const before = rec.live.length;
+    await apply(ATTACHMENT_KIND.attachmentOutcome, outcome);
+    t.is((await findAttachment(db().fork(), attachmentId))?.status, 'detached');
+    t.is((await findVolume(db().fork(), volume.id))?.status, 'available', 'moved with it');
+    t.true(rec.live.slice(before).some((e) => e.what === 'volume' && e.id === volume.id), 'the volume is announced');
+
+    // What a gateway left that committed the attachment and lost the database before the volume.
+    await casVolume(db().fork(), volume.id, { from: ['available'] }, { status: 'detaching' });
+    const again = rec.live.length;
+    await apply(ATTACHMENT_KIND.attachmentOutcome, outcome);
+    t.is((await findVolume(db().fork(), volume.id))?.status, 'available', 'the redelivery brings the volume in line');
+    t.true(rec.live.slice(again).some((e) => e.what === 'volume' && e.id === volume.id));
   });
 
   test(`a failed create leaves ERROR, a FAILED operation with the agent's error, and one user message with it (${backend})`, async (t) => {

@@ -32,8 +32,6 @@ export interface OutcomeDeclaration<Row extends { id: string; projectId: string;
   prepare?(tx: EntityManager, changes: Changes): Promise<void>;
   /** After the compare-and-set applied, in its transaction (capacity, dependent rows); returns what to announce after the commit. */
   alsoApply?(tx: EntityManager, row: Row): Promise<((live: LivePublisher) => void) | void>;
-  /** After the commit, before the operation is announced: what is recomputed from the new state (an attached volume's status). */
-  afterCommit?(row: Row, live: LivePublisher): Promise<void>;
   /** The user message this outcome leaves on the resource, if any (a failure's: the agent's error, or what failed). */
   message: string | null;
   /** When the compare-and-set matched nothing: the late rules (late.ts). */
@@ -81,7 +79,6 @@ export async function applyOutcome<Row extends { id: string; projectId: string; 
   d.resource.announce(live, r);
   hop(log, 'gateway.recorded', d.operationId);
   announceMore?.(live);
-  await d.afterCommit?.(r, live);
   await announceOperationNow(db.fork(), live, d.operationId);
   if (message) live.publishMessage(message);
 }

@@ -81,14 +81,22 @@ export async function applyAttachmentOutcome(db: Db, live: LiveHub, log: Logger,
       ...(e.error ? { error: e.error } : {}),
       from: t.from,
       changes,
-      // The volume's status follows its attachments (IN_USE, RESERVED, AVAILABLE…).
-      afterCommit: async (a, l) => {
-        const volume = await syncVolumeStatus(db.fork(), a.volumeId);
-        if (volume) l.publish('UPDATED', volume);
+      // The volume's status follows its attachments (IN_USE, RESERVED, AVAILABLE…), in the
+      // same commit: done after it, a database lost in between left a volume DETACHING for
+      // ever behind a DETACHED attachment (the redelivery found the attachment moved).
+      alsoApply: async (tx, a) => {
+        const volume = await syncVolumeStatus(tx, a.volumeId);
+        return volume ? (l) => l.publish('UPDATED', volume) : undefined;
       },
       message: failed ? (e.error?.message ?? `The attachment could not be ${t.verb}.`) : null,
-      // Overtaken (deleted meanwhile, deadline passed): only the operation ends, if still open.
-      late: async () => log.info({ attachmentId: e.attachmentId, outcome: e.outcome }, 'attachment outcome matched no state; only its operation was ended'),
+      // Overtaken (deleted meanwhile, deadline passed), or already applied: only the operation
+      // ends, if still open, and the volume's status is brought in line with its attachments
+      // (an earlier gateway may have committed the attachment and not the volume).
+      late: async () => {
+        log.info({ attachmentId: e.attachmentId, outcome: e.outcome }, 'attachment outcome matched no state; only its operation was ended');
+        const volume = await syncVolumeStatus(db.fork(), e.volumeId);
+        if (volume) live.publish('UPDATED', volume);
+      },
     },
   );
 }
