@@ -93,7 +93,7 @@ export async function applyAttachmentOutcome(db: Db, live: LiveHub, log: Logger,
       // ends, if still open, and the volume's status is brought in line with its attachments
       // (an earlier gateway may have committed the attachment and not the volume).
       late: async () => {
-        log.info({ attachmentId: e.attachmentId, outcome: e.outcome }, 'attachment outcome matched no state; only its operation was ended');
+        log.info({ attachmentId: e.attachmentId, outcome: e.outcome }, 'attachment outcome matched no state; its operation was ended and its volume brought in line');
         const volume = await syncVolumeStatus(db.fork(), e.volumeId);
         if (volume) live.publish('UPDATED', volume);
       },
