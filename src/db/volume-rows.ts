@@ -49,7 +49,7 @@ type Row = Record<string, unknown>;
 const text = (v: unknown): string => String(v);
 const textOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 /** SQLite: epoch milliseconds; PostgreSQL: `2026-12-07 10:29:28.416+00`. */
-const iso = (v: unknown): string => (v instanceof Date ? v : new Date(typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : (v as string | number))).toISOString();
+const iso = (v: unknown): string => (v instanceof Date ? v : new Date(v as string | number)).toISOString();
 
 /** The VolumeView of a row of {@link VOLUME_BY_ID}, or a whole row of the table (a page's), from either database. */
 export function volumeViewOfRow(r: Row): VolumeView {
