@@ -40,6 +40,11 @@ export async function reserve(em: EntityManager, volumeId: string, poolId: strin
   });
 }
 
+/** The pool id (`host@pool`) the volume's capacity is reserved on, or null. */
+export async function reservedPool(em: EntityManager, volumeId: string): Promise<string | null> {
+  return (await em.findOne(Reservation, { volumeId }, { disableIdentityMap: true }))?.poolId ?? null;
+}
+
 /** Grows a volume's reservation in place to `newSizeGiB` (extend); idempotent by target size. */
 export async function grow(em: EntityManager, volumeId: string, poolId: string, newSizeGiB: number, limitGiB: number): Promise<boolean> {
   return em.transactional(async (tx) => {

@@ -51,6 +51,13 @@ export interface SchedulerDeps {
    * image and no reservation are left behind. Absent: always placed.
    */
   stillCreating?(volumeId: string): Promise<boolean>;
+  /**
+   * The pool (`host@pool`) the volume's capacity is reserved on, if any. A command that
+   * comes again (its ack was lost: a NATS node died, a scheduler was killed) finds the
+   * placement it made; placing it anew would make a second image on another pool.
+   * Absent: every delivery is placed afresh.
+   */
+  reservedPool?(volumeId: string): Promise<string | null>;
   weighers?: readonly WeigherSetting[];
   now?: () => Date;
 }
@@ -64,10 +71,18 @@ export class SchedulerCore {
    * `publishedAt` is not over.
    */
   async createVolume(cmd: ScheduleCreate, publishedAt: Date = this.now()): Promise<'done' | { retryAfterMs: number }> {
-    const { request: req, operationId, attempt } = cmd;
+    const { request: req, operationId } = cmd;
     if (this.deps.stillCreating && !(await this.deps.stillCreating(req.volumeId))) return 'done';
     const pools = await this.deps.pools();
     const exclude = cmd.excluded.map((e) => e.pool);
+    // A reservation on a pool this attempt may use was made by this attempt: the earlier ones' pools are all excluded.
+    const held = await this.deps.reservedPool?.(req.volumeId);
+    if (held && !exclude.includes(held)) {
+      const pool = pools.find((p) => poolId(p.host, p.pool) === held);
+      const at = held.lastIndexOf('@');
+      await this.dispatch(cmd, { host: held.slice(0, at), pool: held.slice(at + 1), availabilityZone: pool?.availabilityZone ?? req.availabilityZone ?? '' });
+      return 'done';
+    }
     const staleBefore = new Date(this.now().getTime() - this.deps.staleAfterMs);
     const placement = place(req, pools, { exclude, staleBefore, weighers: this.deps.weighers });
     const rejections: Rejection[] = placement.rejections.map((r) => {
@@ -81,26 +96,7 @@ export class SchedulerCore {
         rejections.push({ pool: id, filter: 'CapacityFilter', reason: 'its capacity was just taken by other volumes' });
         continue;
       }
-      const scheduled: VolumeScheduled = {
-        operationId,
-        volumeId: req.volumeId,
-        host: pool.host,
-        pool: pool.pool,
-        availabilityZone: pool.availabilityZone,
-        attempt,
-      };
-      await this.deps.emit(subjects.schedulerEvent('volume', req.volumeId), KIND.volumeScheduled, scheduled, `${operationId}:scheduled:${attempt}`);
-      const command: AgentCreate = {
-        operationId,
-        volumeId: req.volumeId,
-        pool: pool.pool,
-        sizeGiB: req.sizeGiB,
-        attempt,
-        request: req,
-        excluded: cmd.excluded,
-        ...(cmd.source ? { source: cmd.source } : {}),
-      };
-      await this.deps.emit(subjects.agent(pool.host, COMMAND.createVolume), KIND.agentCreate, command, `${operationId}:agent.create:${attempt}`);
+      await this.dispatch(cmd, pool);
       return 'done';
     }
     // Wait only for silent pools that would take the volume once they report again.
@@ -117,6 +113,35 @@ export class SchedulerCore {
     };
     await this.deps.emit(subjects.schedulerEvent('volume', req.volumeId), KIND.volumeOutcome, failed, `${operationId}:create.failed`);
     return 'done';
+  }
+
+  /**
+   * Tells the gateways where the volume goes and sends the agent its create. The message ids
+   * depend only on the operation and the attempt, so a second dispatch of one placement is
+   * the same two messages, which JetStream's duplicate window drops.
+   */
+  private async dispatch(cmd: ScheduleCreate, pool: { host: string; pool: string; availabilityZone: string }): Promise<void> {
+    const { request: req, operationId, attempt } = cmd;
+    const scheduled: VolumeScheduled = {
+      operationId,
+      volumeId: req.volumeId,
+      host: pool.host,
+      pool: pool.pool,
+      availabilityZone: pool.availabilityZone,
+      attempt,
+    };
+    await this.deps.emit(subjects.schedulerEvent('volume', req.volumeId), KIND.volumeScheduled, scheduled, `${operationId}:scheduled:${attempt}`);
+    const command: AgentCreate = {
+      operationId,
+      volumeId: req.volumeId,
+      pool: pool.pool,
+      sizeGiB: req.sizeGiB,
+      attempt,
+      request: req,
+      excluded: cmd.excluded,
+      ...(cmd.source ? { source: cmd.source } : {}),
+    };
+    await this.deps.emit(subjects.agent(pool.host, COMMAND.createVolume), KIND.agentCreate, command, `${operationId}:agent.create:${attempt}`);
   }
 
   /** Extends in place: the pool must have room for the growth (Cinder checks capacity through the scheduler too). */

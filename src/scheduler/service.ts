@@ -49,6 +49,7 @@ export async function startScheduler(config: FlintConfig, bus: Bus, db: Db, log:
     reserve: (volumeId, pool, size, limit) => capacity.reserve(db.fork(), volumeId, pool, size, limit),
     grow: (volumeId, pool, size, limit) => capacity.grow(db.fork(), volumeId, pool, size, limit),
     stillCreating: async (volumeId) => (await findVolume(db.fork(), volumeId))?.status === 'creating',
+    reservedPool: (volumeId) => capacity.reservedPool(db.fork(), volumeId),
     emit: (subject, kind, payload, msgId) => {
       noteEmitted(kind, payload);
       return publish(bus, subject, kind, payload, msgId);

@@ -72,6 +72,7 @@ function harness(pools: PoolState[], opts: { weighers?: WeigherSetting[] } = {})
     pools: async () => pools.map((p) => ({ ...p })),
     reserve: capacity.reserve,
     grow: capacity.grow,
+    reservedPool: async (volumeId) => capacity.reservations.get(volumeId)?.pool ?? null,
     emit: async (subject, kind, payload, msgId) => {
       emitted.push({ subject, kind, payload, msgId });
     },
@@ -303,6 +304,46 @@ test('createVolume drops a create whose volume is no longer CREATING, reserving 
   t.is(await core.createVolume(createCmd(), NOW), 'done');
   t.deepEqual(emitted, []);
   t.deepEqual(capacity.reserveCalls, []);
+});
+
+// Found by the chaos suite: after a NATS node died, a create's ack was lost and the command came
+// again; the scheduler placed it on another host too, which made a second image there.
+test('createVolume sends a command that comes again to the pool it placed it on, with the same message ids, whatever the pools look like now', async (t) => {
+  const pools = [pool({ host: 'host1', pool: 'a', freeCapacityGiB: 900 }), pool({ host: 'host2', pool: 'b', availabilityZone: 'az2', freeCapacityGiB: 100 })];
+  const h = harness(pools);
+  t.is(await h.core.createVolume(createCmd()), 'done');
+  const first = h.emitted.splice(0);
+  t.like(first[1]?.payload, { pool: 'a' });
+  // Since then host2's pool has become the better one; the redelivery must not follow it.
+  pools[1] = { ...pools[1]!, freeCapacityGiB: 5000, totalCapacityGiB: 5000 };
+  t.is(await h.core.createVolume(createCmd()), 'done');
+  t.deepEqual(h.emitted, first, 'the same two messages, to the same host');
+  t.deepEqual(h.capacity.reserveCalls.map((c) => c.pool), ['host1@a'], 'nothing reserved a second time');
+  t.is(h.capacity.allocated.get('host2@b'), undefined);
+});
+
+test('createVolume sends a redelivered command to its reserved pool even when that pool has stopped reporting', async (t) => {
+  const h = harness([pool({ host: 'host2', pool: 'b', availabilityZone: 'az2' })]);
+  h.capacity.reservations.set('vol-1', { pool: 'host1@a', sizeGiB: 10 });
+  t.is(await h.core.createVolume(createCmd()), 'done');
+  t.deepEqual(
+    h.emitted.map((e) => [e.kind, e.subject, e.msgId]),
+    [
+      ['volume.scheduled', 'flint.evt.scheduler.volume.vol-1', 'op-1:scheduled:1'],
+      ['agent.create_volume', 'flint.cmd.agent.host1.create_volume', 'op-1:agent.create:1'],
+    ],
+  );
+  t.like(h.emitted[0]?.payload, { host: 'host1', pool: 'a' });
+  t.deepEqual(h.capacity.reserveCalls, []);
+});
+
+test('createVolume places a retry anew: the reservation it finds is on a pool a previous attempt failed on', async (t) => {
+  const h = harness([pool({ host: 'host1', pool: 'a', freeCapacityGiB: 900 }), pool({ host: 'host2', pool: 'b', freeCapacityGiB: 100 })]);
+  h.capacity.reservations.set('vol-1', { pool: 'host1@a', sizeGiB: 10 });
+  t.is(await h.core.createVolume(createCmd({ attempt: 2, excluded: [{ pool: 'host1@a', reason: 'disk full' }] })), 'done');
+  t.deepEqual(h.capacity.reserveCalls.map((c) => c.pool), ['host2@b']);
+  t.is(h.emitted[1]?.subject, 'flint.cmd.agent.host2.create_volume');
+  t.is(h.emitted[1]?.msgId, 'op-1:agent.create:2');
 });
 
 test('createVolume fails at once when the only stale pools could not take the volume anyway', async (t) => {
