@@ -7,7 +7,8 @@
  *   driver's `importVolume` (temporary name, fsync, `qemu-img compare`, rename) and
  *   reports the verified copy, or the failure with nothing left behind;
  * - `migration_cleanup` (source after the switch or a failure; destination for a stray
- *   copy): stops the export, deletes the image when asked.
+ *   copy; any host where a create made an image of a volume that lives elsewhere,
+ *   src/gateway/outcomes/stray-images.ts): stops the export, deletes the image when asked.
  * A command that arrives after the migration's deadline (`notAfter`) is refused without
  * touching anything. On start the agent kills the qemu-nbd processes its records name
  * (exports of a previous run: their migrations fail and are retried by hand) and on stop
@@ -185,7 +186,7 @@ export class MigrationAgent {
         log.error({ err, volumeId: p.volumeId, pool: p.pool }, 'migration: could not delete the old image');
         payload.error = {
           code: 'INTERNAL',
-          message: `The migration of volume ${p.volumeId} is done, but its old image on ${poolId(host, p.pool)} could not be deleted: ${errorMessage(err)}. An operator should delete it by hand; the volume itself is fine.`,
+          message: `Volume ${p.volumeId} no longer lives on ${poolId(host, p.pool)} (a migration moved it, or a create ran there twice), but its image there could not be deleted: ${errorMessage(err)}. An operator should delete it by hand; the volume itself is fine.`,
         };
       }
     }

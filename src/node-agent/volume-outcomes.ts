@@ -2,10 +2,15 @@
  * The outcome messages of the agent's volume and snapshot commands, built without I/O:
  * the event payload, its subject and its msgId.
  */
-import { KIND, subjects, type AgentCreateSnapshot, type AgentDeleteSnapshot, type SnapshotOutcomeEvent, type VolumeOutcomeEvent } from '../bus/index.js';
+import { KIND, subjects, token, type AgentCreateSnapshot, type AgentDeleteSnapshot, type SnapshotOutcomeEvent, type VolumeOutcomeEvent } from '../bus/index.js';
 import type { RecordedMessage } from './outcome-store.js';
 
-/** Volume outcomes go to the volume's subject; msgId `<operationId>:<outcome>:<attempt>`. */
+/**
+ * Volume outcomes go to the volume's subject; msgId `<operationId>:<outcome>:<attempt>:<host>`.
+ * The host is part of it: a create that ran on two hosts (a command delivered twice) is two
+ * facts, and JetStream's duplicate window must not drop the second, which tells the gateway
+ * of an image it then has removed (src/gateway/outcomes/stray-images.ts).
+ */
 export function volumeOutcome(
   host: string,
   operationId: string,
@@ -18,7 +23,7 @@ export function volumeOutcome(
     subject: subjects.agentEvent(host, 'volume', rest.volumeId),
     kind: KIND.volumeOutcome,
     payload,
-    msgId: `${operationId}:${outcome}:${attempt}`,
+    msgId: `${operationId}:${outcome}:${attempt}:${token(host)}`,
   };
 }
 

@@ -13,6 +13,7 @@ import type { BackupLive } from '../live/backup.js';
 import type { LiveHub } from '../live/hub.js';
 import { OUTCOMES } from './registry.js';
 import { SenderCheck } from './senders.js';
+import { madeImageOf, removeStrayImage } from './stray-images.js';
 
 export async function startRecorder(bus: Bus, db: Db, live: LiveHub, log: Logger, backupLive: BackupLive): Promise<ConsumerRunner> {
   const senders = new SenderCheck(db);
@@ -28,9 +29,13 @@ export async function startRecorder(bus: Bus, db: Db, live: LiveHub, log: Logger
     },
     async (msg) => {
       const env = decodeEnvelope(msg.data);
-      const refused = await senders.refusal(senderOf(msg.subject), env);
+      const sender = senderOf(msg.subject);
+      const refused = await senders.refusal(sender, env);
       if (refused) {
         log.warn({ subject: msg.subject, kind: env.kind }, `event ignored: ${refused}`);
+        // An image made on a host where the volume does not live is deleted there (stray-images.ts).
+        const made = sender?.role === 'agent' ? madeImageOf(env.kind, env.payload, sender.host) : undefined;
+        if (made) await removeStrayImage({ db, bus, live, log }, made);
         return 'drop';
       }
       const handler = OUTCOMES.get(env.kind);

@@ -75,7 +75,7 @@ export const OUTCOMES: ReadonlyMap<string, OutcomeHandler> = new Map([
   [
     KIND.volumeOutcome,
     on(volumeOutcome, async (c, e) => {
-      await applyVolumeOutcome(c.db, c.live, c.log, e);
+      await applyVolumeOutcome(c.db, c.live, c.log, e, c.bus);
       // A delete asked for while it was being created starts now (../sweepers/queued-deletes.ts).
       if (e.outcome === 'create.succeeded' || e.outcome === 'create.failed') await startQueuedDelete(c, e.volumeId);
       // Attachments: an extended volume's status and exports (attachment.ts).

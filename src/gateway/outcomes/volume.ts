@@ -13,6 +13,7 @@ import { outcomeTransition } from '../../domain/volume-states.js';
 import type { LiveHub } from '../live/hub.js';
 import type { LivePublisher } from '../deps.js';
 import { applyLateVolumeOutcome } from './late.js';
+import { removeStrayImage } from './stray-images.js';
 import { pendingRestoreFor } from '../sweepers/backup-recovery.js';
 
 
@@ -47,7 +48,7 @@ export async function reschedule(bus: Bus, db: Db, log: Logger, e: ScheduleCreat
   await publish(bus, subjects.scheduler(COMMAND.createVolume), KIND.scheduleCreate, command, `${e.operationId}:schedule:${e.attempt}`);
 }
 
-export async function applyVolumeOutcome(db: Db, live: LiveHub, log: Logger, e: VolumeOutcomeEvent): Promise<void> {
+export async function applyVolumeOutcome(db: Db, live: LiveHub, log: Logger, e: VolumeOutcomeEvent, bus?: Bus): Promise<void> {
   const t = outcomeTransition(e.outcome);
   const changes: VolumeChanges = { status: t.to };
   if (e.outcome === 'create.succeeded') {
@@ -87,7 +88,11 @@ export async function applyVolumeOutcome(db: Db, live: LiveHub, log: Logger, e: 
       },
       message: failed ? (e.error?.message ?? `The volume could not be ${t.verb}.`) : null,
       // The deadline sweeper may have given the operation up first (src/domain/deadlines.ts, late rules).
-      late: () => applyLateVolumeOutcome(db, live, log, e),
+      late: async () => {
+        if (await applyLateVolumeOutcome(db, live, log, e)) return;
+        // An image made where the volume does not live: its delete is asked for (stray-images.ts).
+        if (bus && e.outcome === 'create.succeeded' && e.host && e.pool) await removeStrayImage({ db, bus, live, log }, { volumeId: e.volumeId, operationId: e.operationId, host: e.host, pool: e.pool });
+      },
     },
   );
 }

@@ -11,6 +11,7 @@ import {
   type VolumeOutcomeEvent,
 } from '../../../src/bus/index.js';
 import { createLogger } from '../../../src/config/index.js';
+import { volumeOutcome } from '../../../src/node-agent/volume-outcomes.js';
 import {
   AgentCore,
   DriverError,
@@ -193,7 +194,7 @@ test('a created volume is reported as create.succeeded with host, pool and size'
       subject: subjects.agentEvent('node1', 'volume', 'v1'),
       kind: KIND.volumeOutcome,
       payload: { operationId: 'op1', volumeId: 'v1', outcome: 'create.succeeded', host: 'node1', pool: 'gold', sizeGiB: 10 },
-      msgId: 'op1:create.succeeded:1',
+      msgId: 'op1:create.succeeded:1:node1',
     },
   ]);
 });
@@ -228,7 +229,7 @@ test('a create failing on the last allowed attempt reports NO_VALID_BACKEND nami
   await core.handle('create_volume', createCmd({ attempt: 3, excluded }));
   t.is(emitted.length, 1);
   t.is(emitted[0]!.subject, subjects.agentEvent('node1', 'volume', 'v1'));
-  t.is(emitted[0]!.msgId, 'op1:create.failed:3');
+  t.is(emitted[0]!.msgId, 'op1:create.failed:3:node1');
   const p = emitted[0]!.payload as VolumeOutcomeEvent;
   t.is(p.outcome, 'create.failed');
   t.is(p.error?.code, 'NO_VALID_BACKEND');
@@ -287,7 +288,7 @@ test('a new attempt of the same operation is new work, not a replay', async (t) 
   await core.handle('create_volume', createCmd({ pool: 'silver', attempt: resent.attempt, excluded: resent.excluded }));
   t.is(silver.volumes.get('v1'), 10);
   t.is((emitted[1]!.payload as VolumeOutcomeEvent).outcome, 'create.succeeded');
-  t.is(emitted[1]!.msgId, 'op1:create.succeeded:2');
+  t.is(emitted[1]!.msgId, 'op1:create.succeeded:2:node1');
 });
 
 test('a command whose publish failed publishes the recorded outcome on redelivery without redoing the work', async (t) => {
@@ -298,7 +299,7 @@ test('a command whose publish failed publishes the recorded outcome on redeliver
   await core.handle('create_volume', createCmd());
   t.deepEqual(gold.calls, ['create v1']);
   t.is(emitted.length, 1);
-  t.is(emitted[0]!.msgId, 'op1:create.succeeded:1');
+  t.is(emitted[0]!.msgId, 'op1:create.succeeded:1:node1');
 });
 
 test('deleting a volume, even a missing one, is reported as delete.succeeded', async (t) => {
@@ -310,8 +311,8 @@ test('deleting a volume, even a missing one, is reported as delete.succeeded', a
   t.deepEqual(
     emitted.map((e) => [e.subject, e.msgId, (e.payload as VolumeOutcomeEvent).outcome]),
     [
-      [subjects.agentEvent('node1', 'volume', 'v1'), 'op2:delete.succeeded:1', 'delete.succeeded'],
-      [subjects.agentEvent('node1', 'volume', 'v1'), 'op3:delete.succeeded:1', 'delete.succeeded'],
+      [subjects.agentEvent('node1', 'volume', 'v1'), 'op2:delete.succeeded:1:node1', 'delete.succeeded'],
+      [subjects.agentEvent('node1', 'volume', 'v1'), 'op3:delete.succeeded:1:node1', 'delete.succeeded'],
     ],
   );
 });
@@ -502,7 +503,7 @@ test('revert_volume reverts through the driver and reports revert.succeeded, or 
     subject: subjects.agentEvent('node1', 'volume', 'v1'),
     kind: KIND.volumeOutcome,
     payload: { operationId: 'op-r', volumeId: 'v1', outcome: 'revert.succeeded', host: 'node1', pool: 'gold' },
-    msgId: 'op-r:revert.succeeded:1',
+    msgId: 'op-r:revert.succeeded:1:node1',
   });
   await core.handle('revert_volume', { operationId: 'op-r2', volumeId: 'v1', snapshotId: 'gone', pool: 'gold' });
   const failed = emitted[1]!.payload as VolumeOutcomeEvent;
@@ -555,4 +556,13 @@ test('unmanage_volume keeps the bytes and reports delete.succeeded; a driver fai
   const failed = emitted.at(-1)!.payload as { outcome: string; error: { code: string } };
   t.is(failed.outcome, 'delete.failed');
   t.is(failed.error.code, 'INTERNAL');
+});
+
+// Found by the chaos suite: a create that ran on a second host reported it with the first host's
+// msgId, so JetStream dropped the report and no one learnt of the second image.
+test('two hosts that ran one create report it under different message ids', (t) => {
+  const a = volumeOutcome('host-a', 'op1', 'create.succeeded', 1, { volumeId: 'v1', host: 'host-a', pool: 'p' });
+  const b = volumeOutcome('host-b', 'op1', 'create.succeeded', 1, { volumeId: 'v1', host: 'host-b', pool: 'p' });
+  t.not(a.msgId, b.msgId);
+  t.is(volumeOutcome('host-a', 'op1', 'create.succeeded', 1, { volumeId: 'v1' }).msgId, a.msgId, 'one host, one create: one id');
 });
