@@ -28,6 +28,7 @@ import { AGENT_COMMANDS, AgentCore, type AgentCommand } from './agent-core.js';
 import { createDriver, DriverError } from './drivers/index.js';
 import { startAgentHeartbeat, type AgentPool } from './heartbeat.js';
 import { FileOutcomeStore } from './outcome-store.js';
+import { OutcomeOutbox } from './outcome-outbox.js';
 import { startReconciliation } from './reconcile.js';
 import { MigrationAgent } from './migration.js';
 import { startTargets, type AgentTargets } from './attachment-targets.js';
@@ -254,6 +255,9 @@ async function startIdentity(config: FlintConfig, bus: Bus, log: Logger, options
   stack.push(`migration exports${label}`, () => migration.stopAll());
   // qemu-nbd exports a previous run left behind (src/node-agent/migration.ts).
   await migration.reconcile().catch((err: unknown) => log.warn({ err, host }, 'could not check for migration exports left by a previous run'));
+  // A message whose publish failed is tried again in the background, not only on its command's redelivery (outcome-outbox.ts).
+  const outbox = new OutcomeOutbox((subject, kind, payload, msgId) => publish(bus, subject, kind, payload, msgId), log);
+  stack.push(`outcome outbox${label}`, () => outbox.stop());
   const core = new AgentCore({
     attachments: targets.handler,
     host,
@@ -263,7 +267,7 @@ async function startIdentity(config: FlintConfig, bus: Bus, log: Logger, options
     outcomes,
     emit: (subject, kind, payload, msgId) => {
       noteEmitted(kind, payload);
-      return publish(bus, subject, kind, payload, msgId);
+      return outbox.emit(subject, kind, payload, msgId);
     },
     // The core's log lines carry the request and operation of the command being handled.
     log: scopedLogger(log),

@@ -5,12 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
-import { CreateVolumeDocument, DeleteVolumeDocument, OperationDocument, VolumeDocument } from '../../src/client/index.js';
+import { CreateSnapshotDocument, CreateVolumeDocument, DeleteVolumeDocument, OperationDocument, PoolsDocument, SnapshotDocument, VolumeDocument } from '../../src/client/index.js';
+import { connectBus, natsAuthOptions, STREAM_CMD, STREAM_EVT } from '../../src/bus/index.js';
 import { startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
-import { waitForVolume, type VolumeState } from '../helpers/wait.js';
+import { waitForSnapshot, waitForVolume, type VolumeState } from '../helpers/wait.js';
 import { noProcessesLeft } from '../helpers/processes.js';
 
 const test = anyTest as TestFn<{ clusters: Cluster[] }>;
@@ -69,6 +70,63 @@ test.serial('a create nobody answers fails at its deadline; the late create leav
   t.falsy(del.errors, JSON.stringify(del.errors));
   await waitFor(async () => (await volume(c, id)) === undefined, 30_000, () => 'the volume was not deleted');
   t.false(existsSync(join(c.poolDir('solo', 'p'), `volume-${id}.qcow2`)), 'the image is gone');
+});
+
+// The chaos suite saw a volume stay ERROR_DELETING with its image gone after a NATS node died:
+// the agent's outcome came after the deadline. The late delete must finish the volume and its snapshots.
+test.serial('a cascade delete nobody answers fails at its deadline; the late delete makes the volume and its snapshot DELETED', async (t) => {
+  const c = await cluster(t, { FLINT_OPERATION_TIMEOUT_SECONDS: '3' });
+  t.teardown(() => {
+    if (!t.passed) t.log(c.logs());
+  });
+  const { id } = await create(c, 'late-delete');
+  await waitForVolume(c.client(), id, 'AVAILABLE', { timeoutMs: 20_000 });
+  const snap = (await c.client().request(CreateSnapshotDocument, { input: { volumeId: id, name: 's' } })).createSnapshot.snapshot.id;
+  await waitForSnapshot(c.client(), snap, 'AVAILABLE', { timeoutMs: 20_000 });
+  await c.stopAgent('solo');
+  const del = await c.client().raw(DeleteVolumeDocument, { input: { id, cascade: true } });
+  t.falsy(del.errors, JSON.stringify(del.errors));
+  await waitForVolume(c.client(), id, 'ERROR_DELETING', { timeoutMs: 20_000 });
+  t.is((await c.client().request(SnapshotDocument, { id: snap })).snapshot?.status, 'ERROR_DELETING');
+
+  c.startAgent('solo');
+  await waitFor(async () => (await volume(c, id)) === undefined, 30_000, () => 'the late delete did not make the volume DELETED');
+  t.false(existsSync(join(c.poolDir('solo', 'p'), `volume-${id}.qcow2`)), 'the image is gone');
+  t.is((await c.client().request(SnapshotDocument, { id: snap })).snapshot ?? null, null, 'the snapshot went with it');
+  const pools = (await c.client().request(PoolsDocument)).pools;
+  t.is(pools.find((p) => p.id === 'solo@p')?.allocatedCapacityGiB, 0, 'its capacity is free');
+});
+
+// The chaos suite saw this after a NATS node died: the agent deleted the image, could not publish
+// the outcome, and JetStream then lost the command, so no redelivery ever replayed it and the
+// volume waited for its deadline. The agent now publishes such an outcome again by itself.
+test.serial('an outcome the bus refused goes out once the bus takes it again, even when JetStream lost its command', async (t) => {
+  const c = await cluster(t, { FLINT_OPERATION_TIMEOUT_SECONDS: '600' });
+  t.teardown(() => {
+    if (!t.passed) t.log(c.logs());
+  });
+  const bus = await connectBus(c.nats.url, 'test-as-gateway', { role: 'gateway', auth: natsAuthOptions({ nkeySeedFile: c.natsSeed('gateway') }) });
+  t.teardown(() => bus.close());
+  const { id } = await create(c, 'lost-command');
+  await waitForVolume(c.client(), id, 'AVAILABLE', { timeoutMs: 20_000 });
+  const evt = (await bus.jsm.streams.info(STREAM_EVT)).config;
+  const cmd = (await bus.jsm.streams.info(STREAM_CMD)).config;
+  // Every event publish now fails, as when the stream had no leader.
+  await bus.jsm.streams.update(STREAM_EVT, { ...evt, max_msg_size: 1 });
+  const del = await c.client().raw(DeleteVolumeDocument, { input: { id } });
+  t.falsy(del.errors, JSON.stringify(del.errors));
+  const operationId = del.data!.deleteVolume.operation!.id;
+  const agentLog = () => readFile(c.logFiles().find((f) => f.endsWith('agent-solo.log'))!, 'utf8');
+  await waitFor(async () => (await agentLog()).includes('command failed; it will be redelivered'), 20_000, () => 'the agent did not fail to publish');
+  t.false(existsSync(join(c.poolDir('solo', 'p'), `volume-${id}.qcow2`)), 'the agent did delete the image');
+  // JetStream loses the command: it ages out of the stream.
+  await bus.jsm.streams.update(STREAM_CMD, { ...cmd, max_age: 1_000_000_000, duplicate_window: 1_000_000_000 });
+  await waitFor(async () => (await bus.jsm.streams.info(STREAM_CMD)).state.messages === 0, 10_000, () => 'the command stayed in its stream');
+  await bus.jsm.streams.update(STREAM_CMD, cmd);
+  await bus.jsm.streams.update(STREAM_EVT, evt);
+
+  await waitFor(async () => (await volume(c, id)) === undefined, 30_000, () => 'the volume did not become DELETED');
+  t.is((await c.client().request(OperationDocument, { id: operationId })).operation?.status, 'SUCCEEDED');
 });
 
 test.serial('an agent that starts reports a volume whose image is gone and leaves unknown images alone', async (t) => {
