@@ -74,6 +74,18 @@ export async function undispatched(em: EntityManager, createdBefore: Date, limit
 }
 
 /**
+ * Operations still PENDING whose command went out before `dispatchedBefore` and got no
+ * answer, of the given kinds, longest silent first (src/domain/resend.ts).
+ */
+export async function silentOperations(em: EntityManager, dispatchedBefore: Date, kinds: readonly string[], limit = 100): Promise<Operation[]> {
+  return em.find(
+    Operation,
+    { status: 'pending', dispatchedAt: { $ne: null, $lt: dispatchedBefore }, command: { $ne: null }, kind: { $in: [...kinds] as Operation['kind'][] } },
+    { orderBy: { dispatchedAt: 'asc' }, limit, disableIdentityMap: true },
+  );
+}
+
+/**
  * Pushes the deadline of the open operations of `kinds` on one resource to `to`, only
  * where it is before `onlyIfBefore` (the throttle every gateway shares; see
  * `progressExtension` in src/domain/deadlines.ts). Returns the rows changed.

@@ -40,6 +40,7 @@ import { startBackupRecovery } from './sweepers/backup-recovery.js';
 import { startDeadlineExtender } from './sweepers/deadline-extender.js';
 import { stampOperationDeadlines, startDeadlineSweeper } from './sweepers/deadlines.js';
 import { startOutboxSweeper } from './sweepers/outbox.js';
+import { startResendSweeper } from './sweepers/resend.js';
 import { ProgressBoard } from './live/progress-board.js';
 import { startQueuedDeleteSweeper } from './sweepers/queued-deletes.js';
 
@@ -112,6 +113,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const recorder = await startRecorder(bus, db, live, log, backupLive);
   const backupRecovery = startBackupRecovery(bus, db, live, backupLive, log);
   const outbox = startOutboxSweeper(bus, db, log);
+  const resends = startResendSweeper(bus, db, log, config.operationTimeoutSeconds);
   const deadlines = startDeadlineSweeper(db, live, log, config.operationTimeoutSeconds, bus);
   const transferExpiry = startTransferExpiry(db, live, log, config.transferExpirySeconds);
   const queuedDeletes = startQueuedDeleteSweeper({ db, bus, live, log });
@@ -127,6 +129,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
     port,
     stop: async () => {
       outbox.stop();
+      resends.stop();
       await tokens.stop();
       deadlines.stop();
       transferExpiry.stop();

@@ -129,6 +129,35 @@ test.serial('an outcome the bus refused goes out once the bus takes it again, ev
   t.is((await c.client().request(OperationDocument, { id: operationId })).operation?.status, 'SUCCEEDED');
 });
 
+// The chaos suite saw this after a NATS node died: JetStream acknowledged a detach command and
+// its consumer passed over it, so the agent never saw it and the operation missed its deadline.
+// The gateway now sends a command with no answer again (src/gateway/sweepers/resend.ts).
+test.serial('a command JetStream lost before its agent took it is sent again, and the operation ends in time', async (t) => {
+  const c = await cluster(t, { FLINT_OPERATION_TIMEOUT_SECONDS: '40' });
+  t.teardown(() => {
+    if (!t.passed) t.log(c.logs());
+  });
+  const bus = await connectBus(c.nats.url, 'test-as-gateway', { role: 'gateway', auth: natsAuthOptions({ nkeySeedFile: c.natsSeed('gateway') }) });
+  t.teardown(() => bus.close());
+  const { id } = await create(c, 'lost-before-taken');
+  await waitForVolume(c.client(), id, 'AVAILABLE', { timeoutMs: 20_000 });
+  await c.stopAgent('solo');
+  const del = await c.client().raw(DeleteVolumeDocument, { input: { id } });
+  t.falsy(del.errors, JSON.stringify(del.errors));
+  const operationId = del.data!.deleteVolume.operation!.id;
+  const cmd = (await bus.jsm.streams.info(STREAM_CMD)).config;
+  await waitFor(async () => (await bus.jsm.streams.info(STREAM_CMD)).state.messages > 0, 10_000, () => 'the delete command never reached its stream');
+  // JetStream loses it: it ages out of the stream before the agent is back.
+  await bus.jsm.streams.update(STREAM_CMD, { ...cmd, max_age: 1_000_000_000, duplicate_window: 1_000_000_000 });
+  await waitFor(async () => (await bus.jsm.streams.info(STREAM_CMD)).state.messages === 0, 10_000, () => 'the command stayed in its stream');
+  await bus.jsm.streams.update(STREAM_CMD, cmd);
+  c.startAgent('solo');
+
+  await waitFor(async () => (await volume(c, id)) === undefined, 35_000, () => 'the volume did not become DELETED before its deadline');
+  t.is((await c.client().request(OperationDocument, { id: operationId })).operation?.status, 'SUCCEEDED');
+  t.false(existsSync(join(c.poolDir('solo', 'p'), `volume-${id}.qcow2`)));
+});
+
 test.serial('an agent that starts reports a volume whose image is gone and leaves unknown images alone', async (t) => {
   const c = await cluster(t);
   t.teardown(() => {

@@ -1,0 +1,68 @@
+/**
+ * Sends again the commands that got no answer (the rules: src/domain/resend.ts). Every
+ * gateway runs it; the round in the message id makes their copies one message. A gateway
+ * remembers the round it sent for each operation, so it publishes each round once and logs
+ * it once.
+ */
+import { publish, type Bus } from '../../bus/index.js';
+import type { Logger } from '../../config/logger.js';
+import { silentOperations, type Db } from '../../db/index.js';
+import { RESENDABLE_KINDS, resendIntervalMs, resendRound } from '../../domain/resend.js';
+
+/** Operations looked at per sweep at most (the next sweep takes the rest). @default 100 */
+export const RESEND_BATCH = 100;
+
+export class CommandResender {
+  /** The round last sent, by operation id (bounded: an ended operation's entry ages out). */
+  private readonly sent = new Map<string, number>();
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly db: Db,
+    private readonly log: Logger,
+    readonly everyMs: number,
+  ) {}
+
+  /** One sweep; returns how many commands it published. */
+  async sweep(now = Date.now()): Promise<number> {
+    const ops = await silentOperations(this.db.fork(), new Date(now - this.everyMs), RESENDABLE_KINDS, RESEND_BATCH);
+    let published = 0;
+    for (const op of ops) {
+      const round = resendRound(op.dispatchedAt!, now, this.everyMs);
+      if (round <= (this.sent.get(op.id) ?? 0)) continue;
+      const c = op.command!;
+      try {
+        await publish(this.bus, c.subject, c.kind, c.payload, `${c.msgId}:again:${round}`);
+      } catch (err) {
+        // The bus is away: the next sweep tries again.
+        this.log.debug({ err, operationId: op.id }, 'could not send a command again yet');
+        return published;
+      }
+      this.sent.delete(op.id);
+      this.sent.set(op.id, round);
+      if (this.sent.size > 10 * RESEND_BATCH) this.sent.delete(this.sent.keys().next().value!);
+      published++;
+      this.log.warn({ operationId: op.id, kind: op.kind, subject: c.subject, round, silentMs: now - op.dispatchedAt!.getTime() }, 'no answer to a command yet; sent it again (its handler is idempotent)');
+    }
+    return published;
+  }
+}
+
+/** Sweeps every few seconds: a third of the resend interval, at most 5 s. */
+export function startResendSweeper(bus: Bus, db: Db, log: Logger, timeoutSeconds: number): { stop(): void; resender: CommandResender } {
+  const resender = new CommandResender(bus, db, log, resendIntervalMs(timeoutSeconds));
+  let running = false;
+  const timer = setInterval(async () => {
+    if (running) return;
+    running = true;
+    try {
+      await resender.sweep();
+    } catch (err) {
+      log.warn({ err }, 'resend sweep failed; will retry');
+    } finally {
+      running = false;
+    }
+  }, Math.min(5_000, Math.round(resender.everyMs / 3)));
+  timer.unref();
+  return { stop: () => clearInterval(timer), resender };
+}
