@@ -95,4 +95,25 @@ for (const backend of BACKENDS) {
   });
 }
 
+for (const backend of BACKENDS) {
+  test.serial(`from the second silent round the consumer that takes the command is asked for a new leader, once per round (${backend})`, async (t) => {
+    const db = dbs.get(backend);
+    const host = `resend-${backend}`;
+    const asked: string[] = [];
+    const watch = bus.nc.subscribe('$JS.API.CONSUMER.LEADER.STEPDOWN.>', { callback: (_err, m) => void asked.push(m.subject) });
+    t.teardown(() => watch.unsubscribe());
+    const second = await addOperation(db, `flint.cmd.agent.${host}.delete_volume`, { dispatchedAgoMs: 2 * EVERY_MS + 2_000 });
+    await addOperation(db, `flint.cmd.agent.${host}-first.delete_volume`);
+    const resender = new CommandResender(bus, db, log, EVERY_MS);
+    const now = Date.now();
+    t.is(await resender.sweep(now), 2);
+    await bus.nc.flush();
+    t.deepEqual(asked, [`$JS.API.CONSUMER.LEADER.STEPDOWN.FLINT_CMD.agent-${host}`], 'only the consumer whose command is silent for two rounds');
+    t.is(await resender.sweep(now + 1_000), 0);
+    await bus.nc.flush();
+    t.is(asked.length, 1, 'once per round');
+    await db.fork().nativeUpdate(Operation, { id: second }, { status: 'succeeded' });
+  });
+}
+
 test.after.always('no process is left behind', noProcessesLeft);

@@ -8,6 +8,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
 import {
   agentDurable,
+  consumerStepdownSubject,
   connectBus,
   encode,
   inboxPrefix,
@@ -190,6 +191,15 @@ test('a gateway publishes live events and gateway broadcasts without a violation
   g.publish(subjects.liveVolume('p', 'v'), encode(KIND.liveVolume, { id: 'v' }));
   g.publish(subjects.tokenRevoked, 'x');
   t.is(await got, subjects.tokenRevoked);
+});
+
+test('a gateway may ask a command consumer\'s leader to step down; an agent may not ask it of another\'s', async (t) => {
+  const g = await bus('gateway');
+  // A single server has no replicas to elect among: it answers with an error, but it answers.
+  const reply = await g.nc.request(consumerStepdownSubject(STREAM_CMD, agentDurable('host-a')), '', { timeout: 3000 });
+  t.truthy(reply.json<{ type?: string }>().type, 'the JetStream API answered the gateway');
+  const a = await as('agent', 'host-a');
+  await violation(t, a, () => a.publish(consumerStepdownSubject(STREAM_CMD, agentDurable('host-b')), ''));
 });
 
 test.after.always('no process is left behind', noProcessesLeft);

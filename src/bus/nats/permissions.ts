@@ -6,7 +6,8 @@
  * - a **gateway** publishes commands (`flint.cmd.>`), live events (`flint.live.>`), gateway
  *   broadcasts (`flint.gw.>`) and manageable-images requests to agents; reads events through
  *   its recorder's durable consumer, progress, live events and reconcile requests; makes the
- *   streams and buckets; answers RPCs (`allow_responses`);
+ *   streams and buckets; asks a command consumer's leader to step down when it stopped
+ *   delivering; answers RPCs (`allow_responses`);
  * - a **scheduler** reads its commands (its durable consumer), publishes agent commands and
  *   its own events (`flint.evt.scheduler.>`), reads the pool heartbeats;
  * - the **agent of host H** consumes only H's durable consumer (created through the API
@@ -20,7 +21,7 @@
  * No identity may subscribe to what it does not need, and none but gateways may publish
  * `flint.live.>`. Nothing here is per-server: the same file serves every node of a cluster.
  */
-import { agentDurable, inboxPrefix, KV_POOLS, KV_SERVICES, RECORDER_DURABLE, SCHEDULER_DURABLE, STREAM_CMD, STREAM_EVT, subjects, token, type BusRole } from '../contract/index.js';
+import { agentDurable, consumerStepdownSubject, inboxPrefix, KV_POOLS, KV_SERVICES, RECORDER_DURABLE, SCHEDULER_DURABLE, STREAM_CMD, STREAM_EVT, subjects, token, type BusRole } from '../contract/index.js';
 
 export interface SubjectPermissions {
   publish: string[];
@@ -108,6 +109,8 @@ export function rolePermissions(role: BusRole, opts: PermissionOptions = {}): Su
         `$KV.${KV_SERVICES}.gateway.*`,
         '$JS.API.INFO',
         ...[STREAM_CMD, STREAM_EVT, ...KV_STREAMS].flatMap((s) => [`$JS.API.STREAM.INFO.${s}`, `$JS.API.STREAM.CREATE.${s}`, `$JS.API.STREAM.UPDATE.${s}`]),
+        // A command consumer that stopped delivering gets a new leader (src/gateway/sweepers/resend.ts).
+        consumerStepdownSubject(STREAM_CMD, '*'),
         ...durablePuller(STREAM_EVT, RECORDER_DURABLE, subjects.evtAll),
         ...KV_STREAMS.flatMap(kvReader),
       ],

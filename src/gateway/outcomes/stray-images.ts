@@ -3,8 +3,8 @@
  * twice (a command redelivered after NATS lost its ack, a duplicate placement), or one that
  * ran after the volume was deleted. The agent says so with its `create.succeeded`, which the
  * recorder cannot apply: the volume is placed on another host or pool, DELETED or not (the
- * sender check refuses the event when the host is another, senders.ts). Left alone, such an image is an orphan that
- * takes space on a pool no reservation accounts for.
+ * sender check refuses the event when the host is another, senders.ts). Left alone, such an
+ * image is an orphan that takes space on a pool no reservation accounts for.
  *
  * The copy is removed the way a migration removes its stray copies: a cleanup operation
  * (`migration_cleanup`, its command sent through the outbox) asks that host to delete the
