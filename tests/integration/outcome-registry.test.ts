@@ -112,6 +112,41 @@ for (const backend of BACKENDS as readonly Backend[]) {
     t.true(rec.live.slice(again).some((e) => e.what === 'volume' && e.id === volume.id));
   });
 
+  // Found by the chaos suite: after a NATS node died the command stream stalled past the deadline; the
+  // agent removed the export later, and its late outcome left the attachment ERROR_DETACHING for ever.
+  test(`a removal that comes after its deadline makes the ERROR_DETACHING attachment DETACHED, and its volume follows (${backend})`, async (t) => {
+    const { volumes, apply, ctx, rec } = setup();
+    const p = member();
+    const { volume, operation: create } = await volumes.create(p, { name: 'v', sizeGiB: 1 });
+    await apply(KIND.volumeOutcome, { operationId: create.id, volumeId: volume.id, outcome: 'create.succeeded', host: 'h1', pool: 'p' });
+    const em = db().fork();
+    const attachmentId = randomUUID();
+    em.create(Attachment, { id: attachmentId, projectId: p.projectId, volumeId: volume.id, instanceId: 'vm-1', status: 'detaching', mode: 'rw', targetKind: 'nbd', host: 'h1', exportRequested: true });
+    const detach = em.create(Operation, {
+      id: randomUUID(),
+      projectId: p.projectId,
+      kind: 'delete_attachment',
+      resourceType: 'attachment',
+      resourceId: attachmentId,
+      command: { subject: 'flint.cmd.agent.h1.unexport_attachment', kind: 'agent.unexport_attachment', payload: {}, msgId: 'x' },
+      deadlineAt: new Date(Date.now() - 1000),
+    });
+    await em.flush();
+    await casVolume(db().fork(), volume.id, { from: ['available'] }, { status: 'detaching' });
+    const overdue = (await db().fork().findOne(Operation, { id: detach.id }, { disableIdentityMap: true }))!;
+    t.true(await failOverdue(ctx.db, ctx.live, ctx.log, overdue, 3));
+    t.is((await findAttachment(db().fork(), attachmentId))?.status, 'error_detaching');
+
+    const before = rec.live.length;
+    await apply(ATTACHMENT_KIND.attachmentOutcome, { operationId: detach.id, attachmentId, volumeId: volume.id, outcome: 'unexport.succeeded' });
+    const a = await findAttachment(db().fork(), attachmentId);
+    t.is(a?.status, 'detached');
+    t.truthy(a?.detachedAt);
+    t.is((await findVolume(db().fork(), volume.id))?.status, 'available', 'the volume has no live attachment left');
+    t.true(rec.live.slice(before).some((e) => e.what === 'attachment' && e.id === attachmentId), 'the attachment is announced');
+    t.is((await findOperation(db().fork(), detach.id))?.status, 'failed', 'the deadline\'s verdict on the operation stays');
+  });
+
   test(`a failed create leaves ERROR, a FAILED operation with the agent's error, and one user message with it (${backend})`, async (t) => {
     const { volumes, apply, rec } = setup();
     const { volume, operation } = await volumes.create(member(), { name: 'v', sizeGiB: 1 });

@@ -93,12 +93,31 @@ export async function applyAttachmentOutcome(db: Db, live: LiveHub, log: Logger,
       // ends, if still open, and the volume's status is brought in line with its attachments
       // (an earlier gateway may have committed the attachment and not the volume).
       late: async () => {
+        if (e.outcome === 'unexport.succeeded' && (await detachedLate(db, live, log, e.attachmentId, changes))) return;
         log.info({ attachmentId: e.attachmentId, outcome: e.outcome }, 'attachment outcome matched no state; its operation was ended and its volume brought in line');
         const volume = await syncVolumeStatus(db.fork(), e.volumeId);
         if (volume) live.publish('UPDATED', volume);
       },
     },
   );
+}
+
+/**
+ * A removal that came after its deadline (the chaos suite: the command stream was down for
+ * longer than the deadline after a NATS node died): the export is gone, so the attachment in
+ * ERROR_DETACHING is DETACHED after all, and its volume follows in the same commit. As a
+ * late delete makes a volume in ERROR_DELETING DELETED (src/domain/deadlines.ts).
+ */
+async function detachedLate(db: Db, live: LiveHub, log: Logger, attachmentId: string, changes: AttachmentChanges): Promise<boolean> {
+  const done = await db.fork().transactional(async (tx) => {
+    const a = await ATTACHMENT_RESOURCE.cas(tx, attachmentId, { from: ['error_detaching'] }, changes);
+    return a ? { a, volume: await syncVolumeStatus(tx, a.volumeId) } : null;
+  });
+  if (!done) return false;
+  log.warn({ attachmentId, volumeId: done.a.volumeId }, 'late removal after the deadline: the export is gone, the attachment is DETACHED');
+  ATTACHMENT_RESOURCE.announce(live, done.a);
+  if (done.volume) live.publish('UPDATED', done.volume);
+  return true;
 }
 
 /**
