@@ -179,8 +179,12 @@ export function judge(acks: readonly Ack[], end: EndState, failedOps: ReadonlySe
   for (const line of end.unsoundImages) problem('corrupted', line);
 
   // Usage against a recount of the live volumes.
+  // An ERROR volume counts where its image is: a create that its deadline failed and that the
+  // agent finished later holds its pool's capacity again (the late rules, src/domain/deadlines.ts).
   const placed = new Map<string, number>();
-  for (const v of volumes.values()) if (v.pool !== null && v.status !== 'ERROR') placed.set(v.pool, (placed.get(v.pool) ?? 0) + v.sizeGiB);
+  for (const v of volumes.values()) {
+    if (v.pool !== null && (v.status !== 'ERROR' || owner.get(v.id) === v.pool)) placed.set(v.pool, (placed.get(v.pool) ?? 0) + v.sizeGiB);
+  }
   for (const p of end.pools) {
     const recount = placed.get(p.id) ?? 0;
     if (Math.abs(p.allocatedCapacityGiB - recount) > 1e-9) problem('drift', `pool ${p.id} counts ${p.allocatedCapacityGiB} GiB allocated, its volumes add up to ${recount}`);

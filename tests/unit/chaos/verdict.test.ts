@@ -72,6 +72,14 @@ test('pool and quota usage that differ from a recount are drift', (t) => {
   t.is(judge([], state({ quota: { volumes: 1, gigabytes: 1, snapshots: 0, backups: 0, reserved: 1 } })).counts.drift, 1);
 });
 
+test('an ERROR volume counts in its pool\'s recount where its image is (a create finished after its deadline), and not where it has none', (t) => {
+  const late = state({ volumes: [vol('v1', { status: 'ERROR' })], events: new Map([['v1', [1, 5]]]) });
+  t.is(judge([], late).counts.drift, 0, 'the image exists: its capacity is held');
+  const none = state({ volumes: [vol('v1', { status: 'ERROR' })], poolImages: new Map([['a@pool', []]]), pools: [{ id: 'a@pool', allocatedCapacityGiB: 0 }] });
+  t.is(judge([], none).counts.drift, 0, 'no image: nothing held');
+  t.is(judge([], state({ volumes: [vol('v1', { status: 'ERROR' })], poolImages: new Map([['a@pool', []]]) })).counts.drift, 1, 'capacity held for an ERROR volume without its image is drift');
+});
+
 test('the subscriber: an older event after a newer is disordered, a repeat is not, and a last event behind the state is missed', (t) => {
   t.is(judge([], state({ events: new Map([['v1', [1, 5, 3]]]) })).counts.disordered, 1);
   t.is(judge([], state({ events: new Map([['v1', [1, 5, 5]]]) })).counts.disordered, 0);
