@@ -58,6 +58,12 @@ export interface SchedulerDeps {
    * Absent: every delivery is placed afresh.
    */
   reservedPool?(volumeId: string): Promise<string | null>;
+  /**
+   * Whether an operation is still open (PENDING or RUNNING). An extend whose operation its
+   * deadline already failed is dropped: growing the reservation then would hold capacity
+   * for a size the volume never got. Absent: every extend is handled.
+   */
+  operationOpen?(operationId: string): Promise<boolean>;
   weighers?: readonly WeigherSetting[];
   now?: () => Date;
 }
@@ -146,6 +152,9 @@ export class SchedulerCore {
 
   /** Extends in place: the pool must have room for the growth (Cinder checks capacity through the scheduler too). */
   async extendVolume(cmd: ScheduleExtend): Promise<void> {
+    // Found by the chaos suite: the command stream stalled past the deadline, which moved the volume to
+    // ERROR_EXTENDING and shrank its reservation; the extend delivered after that grew it again for good.
+    if (this.deps.operationOpen && !(await this.deps.operationOpen(cmd.operationId))) return;
     const id = poolId(cmd.host, cmd.pool);
     const pool = (await this.deps.pools()).find((p) => poolId(p.host, p.pool) === id);
     const reject = (code: string, message: string): Promise<void> =>

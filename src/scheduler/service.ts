@@ -21,7 +21,8 @@ import {
   subjects,
   type Bus,
 } from '../bus/index.js';
-import { capacity, findVolume, type Db } from '../db/index.js';
+import { capacity, findOperation, findVolume, type Db } from '../db/index.js';
+import { operationEnded } from '../domain/operations.js';
 import { silenceLimitMs } from '../domain/index.js';
 import { countPlacement, hop, inCommandScope, noteEmitted, operationIdOf, schedulerMetrics } from '../metrics/index.js';
 
@@ -50,6 +51,10 @@ export async function startScheduler(config: FlintConfig, bus: Bus, db: Db, log:
     grow: (volumeId, pool, size, limit) => capacity.grow(db.fork(), volumeId, pool, size, limit),
     stillCreating: async (volumeId) => (await findVolume(db.fork(), volumeId))?.status === 'creating',
     reservedPool: (volumeId) => capacity.reservedPool(db.fork(), volumeId),
+    operationOpen: async (operationId) => {
+      const op = await findOperation(db.fork(), operationId);
+      return op !== null && !operationEnded(op.status);
+    },
     emit: (subject, kind, payload, msgId) => {
       noteEmitted(kind, payload);
       return publish(bus, subject, kind, payload, msgId);

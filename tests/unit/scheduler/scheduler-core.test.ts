@@ -386,6 +386,33 @@ test('extendVolume grows the reservation to the new size under the pool’s limi
   ]);
 });
 
+test('extendVolume drops an extend whose operation has ended, growing and sending nothing', async (t) => {
+  const capacity = new FakeCapacity();
+  capacity.reservations.set('vol-1', { pool: 'host1@fast', sizeGiB: 10 });
+  const emitted: Emitted[] = [];
+  const asked: string[] = [];
+  const core = new SchedulerCore({
+    pools: async () => [pool({ host: 'host1', pool: 'fast' })],
+    reserve: capacity.reserve,
+    grow: capacity.grow,
+    emit: async (subject, kind, payload, msgId) => {
+      emitted.push({ subject, kind, payload, msgId });
+    },
+    staleAfterMs: STALE_AFTER_MS,
+    staleGraceMs: STALE_GRACE_MS,
+    now: () => NOW,
+    operationOpen: async (id) => {
+      asked.push(id);
+      return false;
+    },
+  });
+  await core.extendVolume(extendCmd());
+  t.deepEqual(asked, ['op-2']);
+  t.deepEqual(capacity.growCalls, []);
+  t.deepEqual(emitted, []);
+  t.is(capacity.reservations.get('vol-1')?.sizeGiB, 10);
+});
+
 test('extendVolume rejects with NO_VALID_BACKEND, naming the growth in GiB, when the pool has no room for it', async (t) => {
   const h = harness([pool({ pool: 'fast', freeCapacityGiB: 50, allocatedCapacityGiB: 10 })]);
   h.capacity.reservations.set('vol-1', { pool: 'host1@fast', sizeGiB: 10 });
