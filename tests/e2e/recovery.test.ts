@@ -7,9 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import anyTest, { type TestFn } from 'ava';
+import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { CreateSnapshotDocument, CreateVolumeDocument, DeleteVolumeDocument, OperationDocument, PoolsDocument, SnapshotDocument, VolumeDocument } from '../../src/client/index.js';
-import { connectBus, natsAuthOptions, STREAM_CMD, STREAM_EVT } from '../../src/bus/index.js';
+import { connectBus, natsAuthOptions, STREAM_CMD, STREAM_EVT, type Bus } from '../../src/bus/index.js';
 import { startCluster, waitFor, type Cluster } from '../helpers/cluster.js';
 import { waitForSnapshot, waitForVolume, type VolumeState } from '../helpers/wait.js';
 import { noProcessesLeft } from '../helpers/processes.js';
@@ -39,6 +39,19 @@ async function volume(c: Cluster, id: string): Promise<VolumeRow | undefined> {
 async function create(c: Cluster, name: string): Promise<{ id: string; operationId: string }> {
   const p = (await c.client().request(CreateVolumeDocument, { input: { name, sizeGiB: 1 } })).createVolume;
   return { id: p.volume.id, operationId: p.operation.id };
+}
+
+/** A cluster with the given operation timeout, a bus connection with the gateway's credentials (to act on the streams), and one AVAILABLE volume. */
+async function availableWithBus(t: ExecutionContext<{ clusters: Cluster[] }>, timeoutSeconds: string, name: string): Promise<{ c: Cluster; bus: Bus; id: string }> {
+  const c = await cluster(t, { FLINT_OPERATION_TIMEOUT_SECONDS: timeoutSeconds });
+  t.teardown(() => {
+    if (!t.passed) t.log(c.logs());
+  });
+  const bus = await connectBus(c.nats.url, 'test-as-gateway', { role: 'gateway', auth: natsAuthOptions({ nkeySeedFile: c.natsSeed('gateway') }) });
+  t.teardown(() => bus.close());
+  const { id } = await create(c, name);
+  await waitForVolume(c.client(), id, 'AVAILABLE', { timeoutMs: 20_000 });
+  return { c, bus, id };
 }
 
 test.serial('a create nobody answers fails at its deadline; the late create leaves it ERROR, says the image exists, and it deletes normally', async (t) => {
@@ -101,14 +114,7 @@ test.serial('a cascade delete nobody answers fails at its deadline; the late del
 // the outcome, and JetStream then lost the command, so no redelivery ever replayed it and the
 // volume waited for its deadline. The agent now publishes such an outcome again by itself.
 test.serial('an outcome the bus refused goes out once the bus takes it again, even when JetStream lost its command', async (t) => {
-  const c = await cluster(t, { FLINT_OPERATION_TIMEOUT_SECONDS: '600' });
-  t.teardown(() => {
-    if (!t.passed) t.log(c.logs());
-  });
-  const bus = await connectBus(c.nats.url, 'test-as-gateway', { role: 'gateway', auth: natsAuthOptions({ nkeySeedFile: c.natsSeed('gateway') }) });
-  t.teardown(() => bus.close());
-  const { id } = await create(c, 'lost-command');
-  await waitForVolume(c.client(), id, 'AVAILABLE', { timeoutMs: 20_000 });
+  const { c, bus, id } = await availableWithBus(t, '600', 'lost-command');
   const evt = (await bus.jsm.streams.info(STREAM_EVT)).config;
   const cmd = (await bus.jsm.streams.info(STREAM_CMD)).config;
   // Every event publish now fails, as when the stream had no leader.
@@ -133,14 +139,7 @@ test.serial('an outcome the bus refused goes out once the bus takes it again, ev
 // its consumer passed over it, so the agent never saw it and the operation missed its deadline.
 // The gateway now sends a command with no answer again (src/gateway/sweepers/resend.ts).
 test.serial('a command JetStream lost before its agent took it is sent again, and the operation ends in time', async (t) => {
-  const c = await cluster(t, { FLINT_OPERATION_TIMEOUT_SECONDS: '40' });
-  t.teardown(() => {
-    if (!t.passed) t.log(c.logs());
-  });
-  const bus = await connectBus(c.nats.url, 'test-as-gateway', { role: 'gateway', auth: natsAuthOptions({ nkeySeedFile: c.natsSeed('gateway') }) });
-  t.teardown(() => bus.close());
-  const { id } = await create(c, 'lost-before-taken');
-  await waitForVolume(c.client(), id, 'AVAILABLE', { timeoutMs: 20_000 });
+  const { c, bus, id } = await availableWithBus(t, '40', 'lost-before-taken');
   await c.stopAgent('solo');
   const del = await c.client().raw(DeleteVolumeDocument, { input: { id } });
   t.falsy(del.errors, JSON.stringify(del.errors));

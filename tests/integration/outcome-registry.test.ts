@@ -51,6 +51,20 @@ for (const backend of BACKENDS as readonly Backend[]) {
     return { ...r, ctx, apply, volumes: new VolumeMutations(r.deps), snapshots: new SnapshotMutations(r.deps) };
   }
 
+  /** A volume on h1 with an attachment being detached, both DETACHING as a delete leaves them, and the detach's operation (with `op`). */
+  async function beingDetached(s: ReturnType<typeof setup>, op: Partial<Operation>) {
+    const p = member();
+    const { volume, operation: create } = await s.volumes.create(p, { name: 'v', sizeGiB: 1 });
+    await s.apply(KIND.volumeOutcome, { operationId: create.id, volumeId: volume.id, outcome: 'create.succeeded', host: 'h1', pool: 'p' });
+    const em = db().fork();
+    const attachmentId = randomUUID();
+    em.create(Attachment, { id: attachmentId, projectId: p.projectId, volumeId: volume.id, instanceId: 'vm-1', status: 'detaching', mode: 'rw', targetKind: 'nbd', host: 'h1', exportRequested: true });
+    const detach = em.create(Operation, { id: randomUUID(), projectId: p.projectId, kind: 'delete_attachment', resourceType: 'attachment', resourceId: attachmentId, ...op });
+    await em.flush();
+    await casVolume(db().fork(), volume.id, { from: ['available'] }, { status: 'detaching' });
+    return { volume, attachmentId, detach };
+  }
+
   test(`a volume outcome moves the volume by its compare-and-set, ends the operation and announces both after the commit; a duplicate changes nothing and announces them as they are (${backend})`, async (t) => {
     const { volumes, apply, rec } = setup();
     const { volume, operation } = await volumes.create(member(), { name: 'v', sizeGiB: 1 });
@@ -86,17 +100,9 @@ for (const backend of BACKENDS as readonly Backend[]) {
   });
 
   test(`an attachment's outcome moves its volume in the same commit; redelivered after a gateway committed the attachment but not the volume, it brings the volume in line (${backend})`, async (t) => {
-    const { volumes, apply, rec } = setup();
-    const p = member();
-    const { volume, operation: create } = await volumes.create(p, { name: 'v', sizeGiB: 1 });
-    await apply(KIND.volumeOutcome, { operationId: create.id, volumeId: volume.id, outcome: 'create.succeeded', host: 'h1', pool: 'p' });
-    // An attachment being detached: the volume DETACHING, as the delete left them.
-    const em = db().fork();
-    const attachmentId = randomUUID();
-    em.create(Attachment, { id: attachmentId, projectId: p.projectId, volumeId: volume.id, instanceId: 'vm-1', status: 'detaching', mode: 'rw', targetKind: 'nbd', host: 'h1', exportRequested: true });
-    const detach = em.create(Operation, { id: randomUUID(), projectId: p.projectId, kind: 'delete_attachment', resourceType: 'attachment', resourceId: attachmentId });
-    await em.flush();
-    await casVolume(db().fork(), volume.id, { from: ['available'] }, { status: 'detaching' });
+    const s = setup();
+    const { apply, rec } = s;
+    const { volume, attachmentId, detach } = await beingDetached(s, {});
     const outcome = { operationId: detach.id, attachmentId, volumeId: volume.id, outcome: 'unexport.succeeded' };
     const before = rec.live.length;
     await apply(ATTACHMENT_KIND.attachmentOutcome, outcome);
@@ -115,24 +121,12 @@ for (const backend of BACKENDS as readonly Backend[]) {
   // Found by the chaos suite: after a NATS node died the command stream stalled past the deadline; the
   // agent removed the export later, and its late outcome left the attachment ERROR_DETACHING for ever.
   test(`a removal that comes after its deadline makes the ERROR_DETACHING attachment DETACHED, and its volume follows (${backend})`, async (t) => {
-    const { volumes, apply, ctx, rec } = setup();
-    const p = member();
-    const { volume, operation: create } = await volumes.create(p, { name: 'v', sizeGiB: 1 });
-    await apply(KIND.volumeOutcome, { operationId: create.id, volumeId: volume.id, outcome: 'create.succeeded', host: 'h1', pool: 'p' });
-    const em = db().fork();
-    const attachmentId = randomUUID();
-    em.create(Attachment, { id: attachmentId, projectId: p.projectId, volumeId: volume.id, instanceId: 'vm-1', status: 'detaching', mode: 'rw', targetKind: 'nbd', host: 'h1', exportRequested: true });
-    const detach = em.create(Operation, {
-      id: randomUUID(),
-      projectId: p.projectId,
-      kind: 'delete_attachment',
-      resourceType: 'attachment',
-      resourceId: attachmentId,
+    const s = setup();
+    const { apply, ctx, rec } = s;
+    const { volume, attachmentId, detach } = await beingDetached(s, {
       command: { subject: 'flint.cmd.agent.h1.unexport_attachment', kind: 'agent.unexport_attachment', payload: {}, msgId: 'x' },
       deadlineAt: new Date(Date.now() - 1000),
     });
-    await em.flush();
-    await casVolume(db().fork(), volume.id, { from: ['available'] }, { status: 'detaching' });
     const overdue = (await db().fork().findOne(Operation, { id: detach.id }, { disableIdentityMap: true }))!;
     t.true(await failOverdue(ctx.db, ctx.live, ctx.log, overdue, 3));
     t.is((await findAttachment(db().fork(), attachmentId))?.status, 'error_detaching');

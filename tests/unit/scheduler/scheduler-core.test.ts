@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import type { ScheduleCreate, ScheduleExtend, VolumeOutcomeEvent } from '../../../src/bus/contract/index.js';
 import { VolumeNumberWeigher, type PoolState, type WeigherSetting } from '../../../src/scheduler/placement/index.js';
-import { SchedulerCore } from '../../../src/scheduler/scheduler-core.js';
+import { SchedulerCore, type SchedulerDeps } from '../../../src/scheduler/scheduler-core.js';
 import { NOW, pool, request, thinPool } from './fixtures.js';
 
 const STALE_AFTER_MS = 30_000;
@@ -64,7 +64,7 @@ interface Harness {
   clock: { now: Date };
 }
 
-function harness(pools: PoolState[], opts: { weighers?: WeigherSetting[] } = {}): Harness {
+function harness(pools: PoolState[], opts: { weighers?: WeigherSetting[]; deps?: Partial<SchedulerDeps> } = {}): Harness {
   const capacity = new FakeCapacity();
   const emitted: Emitted[] = [];
   const clock = { now: NOW };
@@ -80,6 +80,7 @@ function harness(pools: PoolState[], opts: { weighers?: WeigherSetting[] } = {})
     staleGraceMs: STALE_GRACE_MS,
     weighers: opts.weighers,
     now: () => clock.now,
+    ...opts.deps,
   });
   return { core, capacity, emitted, clock };
 }
@@ -287,23 +288,10 @@ test('createVolume fails at once, without waiting for the grace period, when no 
 });
 
 test('createVolume drops a create whose volume is no longer CREATING, reserving and emitting nothing', async (t) => {
-  const capacity = new FakeCapacity();
-  const emitted: Emitted[] = [];
-  const core = new SchedulerCore({
-    pools: async () => [pool()],
-    reserve: capacity.reserve,
-    grow: capacity.grow,
-    emit: async (subject, kind, payload, msgId) => {
-      emitted.push({ subject, kind, payload, msgId });
-    },
-    staleAfterMs: STALE_AFTER_MS,
-    staleGraceMs: STALE_GRACE_MS,
-    now: () => NOW,
-    stillCreating: async () => false,
-  });
-  t.is(await core.createVolume(createCmd(), NOW), 'done');
-  t.deepEqual(emitted, []);
-  t.deepEqual(capacity.reserveCalls, []);
+  const h = harness([pool()], { deps: { stillCreating: async () => false } });
+  t.is(await h.core.createVolume(createCmd(), NOW), 'done');
+  t.deepEqual(h.emitted, []);
+  t.deepEqual(h.capacity.reserveCalls, []);
 });
 
 // Found by the chaos suite: after a NATS node died, a create's ack was lost and the command came
@@ -387,30 +375,21 @@ test('extendVolume grows the reservation to the new size under the pool’s limi
 });
 
 test('extendVolume drops an extend whose operation has ended, growing and sending nothing', async (t) => {
-  const capacity = new FakeCapacity();
-  capacity.reservations.set('vol-1', { pool: 'host1@fast', sizeGiB: 10 });
-  const emitted: Emitted[] = [];
   const asked: string[] = [];
-  const core = new SchedulerCore({
-    pools: async () => [pool({ host: 'host1', pool: 'fast' })],
-    reserve: capacity.reserve,
-    grow: capacity.grow,
-    emit: async (subject, kind, payload, msgId) => {
-      emitted.push({ subject, kind, payload, msgId });
-    },
-    staleAfterMs: STALE_AFTER_MS,
-    staleGraceMs: STALE_GRACE_MS,
-    now: () => NOW,
-    operationOpen: async (id) => {
-      asked.push(id);
-      return false;
+  const h = harness([pool({ host: 'host1', pool: 'fast' })], {
+    deps: {
+      operationOpen: async (id) => {
+        asked.push(id);
+        return false;
+      },
     },
   });
-  await core.extendVolume(extendCmd());
+  h.capacity.reservations.set('vol-1', { pool: 'host1@fast', sizeGiB: 10 });
+  await h.core.extendVolume(extendCmd());
   t.deepEqual(asked, ['op-2']);
-  t.deepEqual(capacity.growCalls, []);
-  t.deepEqual(emitted, []);
-  t.is(capacity.reservations.get('vol-1')?.sizeGiB, 10);
+  t.deepEqual(h.capacity.growCalls, []);
+  t.deepEqual(h.emitted, []);
+  t.is(h.capacity.reservations.get('vol-1')?.sizeGiB, 10);
 });
 
 test('extendVolume rejects with NO_VALID_BACKEND, naming the growth in GiB, when the pool has no room for it', async (t) => {
