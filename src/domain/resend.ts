@@ -4,9 +4,10 @@
  * the agent never saw it and the operation waited for its deadline. A gateway therefore
  * publishes the command of an operation still PENDING again, under a new message id, every
  * `resendIntervalMs` after it was dispatched, until an answer ends it or its deadline does.
- * Safe because every handler is idempotent by operation id: an agent that already did the
- * work replays its recorded answer (src/node-agent/agent-core.ts), a scheduler sends a create
- * to the pool it reserved (src/scheduler/scheduler-core.ts). Pure.
+ * Safe because an agent's handlers are idempotent by operation id and run one at a time per
+ * volume: an agent that already did the work replays its recorded answer
+ * (src/node-agent/agent-core.ts). Commands to the schedulers are not sent again (see
+ * src/gateway/sweepers/resend.ts). Pure.
  */
 import { PROGRESS_EXTENDED_KINDS } from './deadlines.js';
 import { OPERATION_KINDS, type OperationKind } from './operations.js';

@@ -15,7 +15,7 @@ import { isTransitional, type EndState, type SeenVolume } from './verdict.js';
 
 const run = promisify(execFile);
 /** Where images found corrupt are copied. */
-const EVIDENCE_DIR = join(tmpdir(), 'flint-chaos-evidence');
+export const EVIDENCE_DIR = join(tmpdir(), 'flint-chaos-evidence');
 const IMAGE = /^\.?volume-([A-Za-z0-9_-]+)\.(qcow2|raw)(\.tmp-[0-9a-f]+)?$/;
 
 export interface Canary {

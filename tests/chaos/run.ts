@@ -8,7 +8,7 @@
  * bytes and a subscriber on the other gateway show. It prints
  * `chaos: T trials, F faults, 0 lost, 0 stuck, …` and writes a JSON report.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,7 +21,7 @@ import { Api } from './api.js';
 import { FAULT_KINDS, inject, type FaultKind } from './faults.js';
 import { mountPoolDisks, type PoolDisks } from './pool-disks.js';
 import { startOwnPostgres, type OwnPostgres } from './own-postgres.js';
-import { endState, settle, type Canary } from './probe.js';
+import { endState, EVIDENCE_DIR, settle, type Canary } from './probe.js';
 import { Subscriber } from './subscriber.js';
 import { distinctCounts, judge, lostOperations, summary, type Counts } from './verdict.js';
 import { Workload } from './workload.js';
@@ -83,6 +83,14 @@ export function seeded(seed: number): () => number {
   };
 }
 
+/** Copies the roles' and NATS nodes' logs of the cluster in `dir` to the evidence directory; returns where. */
+function keepLogs(dir: string, seed: number): string {
+  const to = join(EVIDENCE_DIR, `logs-${seed}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  mkdirSync(to, { recursive: true });
+  for (const name of readdirSync(dir).filter((n) => n.endsWith('.log'))) copyFileSync(join(dir, name), join(to, name));
+  return to;
+}
+
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const say = opts.say ?? (() => undefined);
   const seed = opts.seed ?? Date.now() % 2 ** 31;
@@ -137,6 +145,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const runs: TrialReport[] = [];
   let subscriber: Subscriber | undefined;
   let workload: Workload | undefined;
+  // Set once every trial ran: a run that throws keeps its logs, as one whose trials found problems does.
+  let completed = false;
   try {
     const token = cluster.token('chaos', 'member');
     const api = new Api(cluster.state.gatewayUrls, token);
@@ -169,9 +179,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       const bad = verdict.details.filter((d) => !d.startsWith('errored') && !d.startsWith('failed'));
       say(`trial ${trial}: ${fault.what}, held ${heldMs} ms, settled in ${settleMs} ms: ${bad.length === 0 ? 'clean' : bad.join('; ')}${verdict.counts.errored + verdict.counts.failed ? ` (${verdict.counts.errored} in an error status, ${verdict.counts.failed} failed with a message)` : ''}`);
     }
+    completed = true;
   } finally {
     await workload?.pause();
     await subscriber?.stop();
+    // The cluster's directory goes with it: what the roles logged is kept where the corrupt images are.
+    const problems = runs.some((r) => r.details.some((d) => !d.startsWith('errored') && !d.startsWith('failed')));
+    if (!completed || problems) say(`logs kept in ${keepLogs(dir, seed)}`);
     if (opts.keep && disks) say(`kept; the pools are tmpfs mounts: umount ${disks.directories.join(' ')} after \`flint cluster down\``);
     if (opts.keep && postgres) say(`kept; its PostgreSQL server runs from ${postgres.databaseUrl}: stop it with pg_ctl (as postgres) when done`);
     if (!opts.keep) {

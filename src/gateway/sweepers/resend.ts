@@ -11,7 +11,7 @@
  * consumer that takes the command to step down, once per round per consumer: the new leader
  * delivers what is waiting. A healthy consumer only pauses for the election.
  */
-import { consumerStepdownSubject, durableOfCommand, publish, STREAM_CMD, type Bus } from '../../bus/index.js';
+import { commandHostOf, consumerStepdownSubject, durableOfCommand, publish, STREAM_CMD, type Bus } from '../../bus/index.js';
 import type { Logger } from '../../config/logger.js';
 import { silentOperations, type Db } from '../../db/index.js';
 import { RESENDABLE_KINDS, resendIntervalMs, resendRound } from '../../domain/resend.js';
@@ -38,6 +38,9 @@ export class CommandResender {
     let published = 0;
     const stalled = new Set<string>();
     for (const op of ops) {
+      // Only agent commands: two copies of a create taken by two schedulers at once could both
+      // place it (each finds no reservation yet). A scheduler command that is lost ends at its deadline.
+      if (!commandHostOf(op.command!.subject)) continue;
       const round = resendRound(op.dispatchedAt!, now, this.everyMs);
       if (round <= (this.sent.get(op.id) ?? 0)) continue;
       const c = op.command!;
