@@ -5,6 +5,7 @@
  */
 import {
   COMMAND,
+  hostOfPoolId,
   KIND,
   poolId,
   subjects,
@@ -85,8 +86,8 @@ export class SchedulerCore {
     const held = await this.deps.reservedPool?.(req.volumeId);
     if (held && !exclude.includes(held)) {
       const pool = pools.find((p) => poolId(p.host, p.pool) === held);
-      const at = held.lastIndexOf('@');
-      await this.dispatch(cmd, { host: held.slice(0, at), pool: held.slice(at + 1), availabilityZone: pool?.availabilityZone ?? req.availabilityZone ?? '' });
+      const host = hostOfPoolId(held);
+      await this.dispatch(cmd, { host, pool: held.slice(host.length + 1), availabilityZone: pool?.availabilityZone ?? req.availabilityZone ?? '' });
       return 'done';
     }
     const staleBefore = new Date(this.now().getTime() - this.deps.staleAfterMs);

@@ -135,14 +135,6 @@ export function hostOfPoolId(id: string): string {
   return at < 0 ? id : id.slice(0, at);
 }
 
-/** The durable consumer that takes the commands of `subject`: its agent host's, or the schedulers' shared one. */
-export function durableOfCommand(subject: string): string | undefined {
-  const host = commandHostOf(subject);
-  if (host) return agentDurable(host);
-  const parts = subject.split('.');
-  return parts.length === 4 && parts[0] === 'flint' && parts[1] === 'cmd' && parts[2] === 'scheduler' ? SCHEDULER_DURABLE : undefined;
-}
-
 /** The JetStream API subject that asks the leader of consumer `durable` of `stream` to step down. */
 export function consumerStepdownSubject(stream: string, durable: string): string {
   return `$JS.API.CONSUMER.LEADER.STEPDOWN.${stream}.${durable}`;

@@ -6,7 +6,6 @@
  * Also: an attachment operation that missed its deadline (`failOverdueAttachment`), and
  * the exports to refresh after an attached volume grew (`refreshAfterExtend`).
  */
-import { createHash } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import {
@@ -32,6 +31,7 @@ import {
 } from '../../db/index.js';
 import { exportsOfVolume } from '../../db/attachment-store.js';
 import { ATTACHMENT_OUTCOMES, type AttachmentOutcome } from '../../domain/attachment-states.js';
+import { derivedId } from '../../domain/derived-id.js';
 import { announceOperationNow, leaveMessage } from './messages.js';
 import { applyOutcome } from './apply-outcome.js';
 import { ATTACHMENT_RESOURCE } from './resources.js';
@@ -197,9 +197,4 @@ async function refreshAfterExtend(deps: Pick<GatewayDeps, 'db' | 'bus' | 'live' 
   }
 }
 
-/** A UUID-shaped id derived from `seed` (sha256), the same for the same seed. */
-function derivedId(seed: string): string {
-  const h = createHash('sha256').update(seed).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
 

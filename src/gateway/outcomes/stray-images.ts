@@ -12,9 +12,10 @@
  * the database says the volume has no business there; the cleanup's id derives from the
  * create and the place, so the same report twice asks once while the first is under way.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { MIGRATION_COMMAND, MIGRATION_KIND, poolId, subjects, token, volumeOutcome, type MigrationCleanup } from '../../bus/index.js';
 import { findOperation, findVolume, Operation, type Volume } from '../../db/index.js';
+import { derivedId } from '../../domain/derived-id.js';
 import { MIGRATION_RUNNING } from '../../domain/migration.js';
 import { operationEnded } from '../../domain/operations.js';
 import { newOperation } from '../mutations/kernel.js';
@@ -44,8 +45,7 @@ export function isStrayImage(volume: Pick<Volume, 'host' | 'pool' | 'migrationSt
 
 /** The cleanup's operation id: a UUID from the create's operation and the place, so a repeated report finds it made. Pure. */
 export function strayCleanupId(image: MadeImage): string {
-  const h = createHash('sha256').update(`stray:${image.operationId}:${image.volumeId}:${token(image.host)}:${image.pool}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return derivedId(`stray:${image.operationId}:${image.volumeId}:${token(image.host)}:${image.pool}`);
 }
 
 /**

@@ -11,7 +11,7 @@
  * consumer that takes the command to step down, once per round per consumer: the new leader
  * delivers what is waiting. A healthy consumer only pauses for the election.
  */
-import { commandHostOf, consumerStepdownSubject, durableOfCommand, publish, STREAM_CMD, type Bus } from '../../bus/index.js';
+import { agentDurable, commandHostOf, consumerStepdownSubject, publish, STREAM_CMD, type Bus } from '../../bus/index.js';
 import type { Logger } from '../../config/logger.js';
 import { silentOperations, type Db } from '../../db/index.js';
 import { RESENDABLE_KINDS, resendIntervalMs, resendRound } from '../../domain/resend.js';
@@ -40,7 +40,8 @@ export class CommandResender {
     for (const op of ops) {
       // Only agent commands: two copies of a create taken by two schedulers at once could both
       // place it (each finds no reservation yet). A scheduler command that is lost ends at its deadline.
-      if (!commandHostOf(op.command!.subject)) continue;
+      const host = commandHostOf(op.command!.subject);
+      if (!host) continue;
       const round = resendRound(op.dispatchedAt!, now, this.everyMs);
       if (round <= (this.sent.get(op.id) ?? 0)) continue;
       const c = op.command!;
@@ -56,8 +57,7 @@ export class CommandResender {
       if (this.sent.size > 10 * RESEND_BATCH) this.sent.delete(this.sent.keys().next().value!);
       published++;
       this.log.warn({ operationId: op.id, kind: op.kind, subject: c.subject, round, silentMs: now - op.dispatchedAt!.getTime() }, 'no answer to a command yet; sent it again (its handler is idempotent)');
-      const durable = durableOfCommand(c.subject);
-      if (round >= 2 && durable) stalled.add(durable);
+      if (round >= 2) stalled.add(agentDurable(host));
     }
     for (const durable of stalled) await this.stepDown(durable, now);
     return published;
