@@ -23,10 +23,30 @@ async function writeFirst(tx: EntityManager): Promise<void> {
  * already holds on this pool is kept (a redelivery). Returns whether it holds now.
  */
 export async function reserve(em: EntityManager, volumeId: string, poolId: string, sizeGiB: number, limitGiB: number): Promise<boolean> {
+  return (await reserveUnless(em, volumeId, poolId, sizeGiB, limitGiB, () => false)) === 'reserved';
+}
+
+/** What a placement's reservation found: it holds on the pool asked, the pool is full, or the key already holds on `heldOn`. */
+export type Reserved = 'reserved' | 'full' | { heldOn: string };
+
+/**
+ * A placement's reservation, safe when two copies of one command are placed at once (a
+ * redelivery taken by a second scheduler): a reservation the key holds on a pool outside
+ * `movableFrom` (the pools of earlier attempts) was made by the other copy, so it is kept
+ * and its pool returned, and both copies send the volume to the same place. On SQLite the
+ * write lock orders the two; on PostgreSQL the second insert waits on the key and fails,
+ * and the redelivery finds the first.
+ */
+export function reservePlacement(em: EntityManager, key: string, poolId: string, sizeGiB: number, limitGiB: number, movableFrom: readonly string[]): Promise<Reserved> {
+  return reserveUnless(em, key, poolId, sizeGiB, limitGiB, (held) => !movableFrom.includes(held));
+}
+
+async function reserveUnless(em: EntityManager, key: string, poolId: string, sizeGiB: number, limitGiB: number, keep: (heldOn: string) => boolean): Promise<Reserved> {
   return em.transactional(async (tx) => {
     await writeFirst(tx);
-    const existing = await tx.findOne(Reservation, { volumeId }, { disableIdentityMap: true });
-    if (existing?.poolId === poolId) return true;
+    const existing = await tx.findOne(Reservation, { volumeId: key }, { disableIdentityMap: true });
+    if (existing?.poolId === poolId) return 'reserved';
+    if (existing && keep(existing.poolId)) return { heldOn: existing.poolId };
     if (existing) await releaseIn(tx, existing);
     await tx.execute('insert into pool_allocation (pool_id, allocated_gib) values (?, 0) on conflict (pool_id) do nothing', [poolId]);
     const res = await tx.execute(
@@ -34,9 +54,9 @@ export async function reserve(em: EntityManager, volumeId: string, poolId: strin
       [sizeGiB, poolId, sizeGiB, limitGiB],
       'run',
     );
-    if (affected(res) !== 1) return false;
-    await tx.execute('insert into reservation (volume_id, pool_id, size_gib, created_at) values (?, ?, ?, ?)', [volumeId, poolId, sizeGiB, new Date()]);
-    return true;
+    if (affected(res) !== 1) return 'full';
+    await tx.execute('insert into reservation (volume_id, pool_id, size_gib, created_at) values (?, ?, ?, ?)', [key, poolId, sizeGiB, new Date()]);
+    return 'reserved';
   });
 }
 

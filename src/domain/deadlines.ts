@@ -127,9 +127,12 @@ export interface LateRule {
   /** States the resource must still be in (compare-and-set). */
   readonly from: readonly string[];
   /** New status; `null` keeps it (the row's version still grows). */
-  readonly to: 'deleted' | null;
-  /** `reserve`: the image exists after all, count it on its pool again; `release`: it is gone. */
-  readonly capacity: 'reserve' | 'release' | null;
+  readonly to: 'deleted' | 'available' | null;
+  /**
+   * `reserve`: the image exists after all, count it on its pool again; `release`: it is gone;
+   * `grow`: the image has the new size after all, count that.
+   */
+  readonly capacity: 'reserve' | 'release' | 'grow' | null;
   /** User message event and text (`null`: none). */
   readonly event: string | null;
   message(where: { host?: string | undefined; pool?: string | undefined }): string | null;
@@ -138,12 +141,18 @@ export interface LateRule {
 /** User message event of a late create, so a redelivered outcome does not repeat it. */
 export const LATE_CREATE_EVENT = 'create_late';
 
+/** User message event of a late extend. */
+export const LATE_EXTEND_EVENT = 'extend_late';
+
 /**
  * The rule for a late outcome, or `null` to leave the resource alone (then only the
  * operation is ended, if it was still open).
  * - `create.succeeded` for a resource in ERROR whose create operation the deadline failed:
  *   it stays ERROR, but the image (or snapshot) now exists; the user is told it can be deleted normally.
  * - `delete.succeeded` for a resource in ERROR_DELETING: the bytes are gone, it is DELETED.
+ * - `extend.succeeded` for a volume in ERROR_EXTENDING whose extend the deadline failed: the
+ *   image has the new size, so the volume has it too and is usable again (IN_USE again when
+ *   attached: the recorder recomputes that from its attachments).
  */
 export function lateOutcomeRule(
   resourceType: 'volume' | 'snapshot',
@@ -162,6 +171,15 @@ export function lateOutcomeRule(
           ? `The agent created this volume's image after its deadline had passed${host ? ` (host ${host}${pool ? `, pool ${pool}` : ''})` : ''}. ` +
             'The image now exists but the volume stays ERROR; delete the volume normally to free its space.'
           : 'The agent took this snapshot after its deadline had passed. It now exists but stays ERROR; delete it normally.',
+    };
+  }
+  if (outcome === 'extend.succeeded' && resourceType === 'volume' && current === 'error_extending' && operation && failedByDeadline(operation)) {
+    return {
+      from: ['error_extending'],
+      to: 'available',
+      capacity: 'grow',
+      event: LATE_EXTEND_EVENT,
+      message: () => 'The agent finished extending this volume after its deadline had passed. The volume has its new size and is usable again.',
     };
   }
   if (outcome === 'delete.succeeded' && current === 'error_deleting') {

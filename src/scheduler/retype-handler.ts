@@ -4,7 +4,7 @@
  * candidates best first, as creates do), and publish the decision on the volume's subject
  * for the recorder (src/gateway/mutations/volume-retype.ts).
  */
-import { poolId, RETYPE_KIND, subjects, type PlacementRequest, type RetypeDecided, type ScheduleRetype } from '../bus/index.js';
+import { poolId, RETYPE_KIND, splitPoolId, subjects, type PlacementRequest, type RetypeDecided, type ScheduleRetype } from '../bus/index.js';
 import { capacityLimitGiB, isThin } from './placement/index.js';
 import { decideRetype } from './migration-decision.js';
 import type { SchedulerDeps } from './scheduler-core.js';
@@ -41,10 +41,12 @@ export async function scheduleRetype(deps: SchedulerDeps, cmd: ScheduleRetype, n
     };
     for (const pool of decision.candidates) {
       // Keyed by the operation: the volume keeps its reservation on its pool until the switch.
-      if (await deps.reserve(cmd.operationId, poolId(pool.host, pool.pool), cmd.sizeGiB, capacityLimitGiB(pool, isThin(pool, req)))) {
-        out = { operationId: cmd.operationId, volumeId: cmd.volumeId, decision: 'migrate', destination: { host: pool.host, pool: pool.pool } };
-        break;
-      }
+      // Never moved: a reservation under this operation is another copy's decision, and it stands.
+      const reserved = await deps.reserve(cmd.operationId, poolId(pool.host, pool.pool), cmd.sizeGiB, capacityLimitGiB(pool, isThin(pool, req)), []);
+      if (reserved === 'full') continue;
+      const destination = reserved === 'reserved' ? { host: pool.host, pool: pool.pool } : splitPoolId(reserved.heldOn);
+      out = { operationId: cmd.operationId, volumeId: cmd.volumeId, decision: 'migrate', destination };
+      break;
     }
   }
   await deps.emit(subjects.schedulerEvent('volume', cmd.volumeId), RETYPE_KIND.decided, out, `${cmd.operationId}:${RETYPE_KIND.decided}`);

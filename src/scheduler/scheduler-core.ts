@@ -5,9 +5,9 @@
  */
 import {
   COMMAND,
-  hostOfPoolId,
   KIND,
   poolId,
+  splitPoolId,
   subjects,
   type AgentCreate,
   type AgentExtend,
@@ -29,13 +29,20 @@ import {
   type WeigherSetting,
 } from './placement/index.js';
 
+/** What a reservation found: it holds on the pool asked, the pool is full, or the key already holds on `heldOn`. */
+export type Reserved = 'reserved' | 'full' | { heldOn: string };
+
 export type Emit = (subject: string, kind: string, payload: unknown, msgId: string) => Promise<void>;
 
 export interface SchedulerDeps {
   /** Every known pool with its allocation; fresh for each decision. */
   pools(): Promise<PoolState[]>;
-  /** Conditional reservation (see src/db/capacity-store.ts). */
-  reserve(volumeId: string, poolId: string, sizeGiB: number, limitGiB: number): Promise<boolean>;
+  /**
+   * Conditional reservation (`reservePlacement` of src/db/capacity-store.ts). A reservation
+   * the key holds on a pool outside `movableFrom` (earlier attempts' pools) is kept, and
+   * its pool returned: another copy of the same command placed it a moment ago.
+   */
+  reserve(volumeId: string, poolId: string, sizeGiB: number, limitGiB: number, movableFrom: readonly string[]): Promise<Reserved>;
   grow(volumeId: string, poolId: string, newSizeGiB: number, limitGiB: number): Promise<boolean>;
   emit: Emit;
   /** Pools silent for longer than this are skipped (`silenceLimitMs` of src/domain/liveness.ts). */
@@ -85,9 +92,7 @@ export class SchedulerCore {
     // A reservation on a pool this attempt may use was made by this attempt: the earlier ones' pools are all excluded.
     const held = await this.deps.reservedPool?.(req.volumeId);
     if (held && !exclude.includes(held)) {
-      const pool = pools.find((p) => poolId(p.host, p.pool) === held);
-      const host = hostOfPoolId(held);
-      await this.dispatch(cmd, { host, pool: held.slice(host.length + 1), availabilityZone: pool?.availabilityZone ?? req.availabilityZone ?? '' });
+      await this.dispatchHeld(cmd, held, pools);
       return 'done';
     }
     const staleBefore = new Date(this.now().getTime() - this.deps.staleAfterMs);
@@ -99,11 +104,13 @@ export class SchedulerCore {
     for (const { pool } of placement.candidates) {
       const id = poolId(pool.host, pool.pool);
       const limit = capacityLimitGiB(pool, isThin(pool, req));
-      if (!(await this.deps.reserve(req.volumeId, id, req.sizeGiB, limit))) {
+      const reserved = await this.deps.reserve(req.volumeId, id, req.sizeGiB, limit, exclude);
+      if (reserved === 'full') {
         rejections.push({ pool: id, filter: 'CapacityFilter', reason: 'its capacity was just taken by other volumes' });
         continue;
       }
-      await this.dispatch(cmd, pool);
+      // Another scheduler placed a second copy of this command a moment ago: the volume goes where it did.
+      await (reserved === 'reserved' ? this.dispatch(cmd, pool) : this.dispatchHeld(cmd, reserved.heldOn, pools));
       return 'done';
     }
     // Wait only for silent pools that would take the volume once they report again.
@@ -120,6 +127,11 @@ export class SchedulerCore {
     };
     await this.deps.emit(subjects.schedulerEvent('volume', req.volumeId), KIND.volumeOutcome, failed, `${operationId}:create.failed`);
     return 'done';
+  }
+
+  private dispatchHeld(cmd: ScheduleCreate, held: string, pools: readonly PoolState[]): Promise<void> {
+    const known = pools.find((p) => poolId(p.host, p.pool) === held);
+    return this.dispatch(cmd, { ...splitPoolId(held), availabilityZone: known?.availabilityZone ?? cmd.request.availabilityZone ?? '' });
   }
 
   /**

@@ -47,7 +47,7 @@ export async function startScheduler(config: FlintConfig, bus: Bus, db: Db, log:
   const view = await PoolView.start(bus.pools, (err) => log.warn({ err }, 'ignored an unreadable pool heartbeat'));
   const deps: SchedulerDeps = {
     pools: async () => view.withAllocations(await capacity.allocations(db.fork())),
-    reserve: (volumeId, pool, size, limit) => capacity.reserve(db.fork(), volumeId, pool, size, limit),
+    reserve: (key, pool, size, limit, movableFrom) => capacity.reservePlacement(db.fork(), key, pool, size, limit, movableFrom),
     grow: (volumeId, pool, size, limit) => capacity.grow(db.fork(), volumeId, pool, size, limit),
     stillCreating: async (volumeId) => (await findVolume(db.fork(), volumeId))?.status === 'creating',
     reservedPool: (volumeId) => capacity.reservedPool(db.fork(), volumeId),

@@ -111,6 +111,43 @@ for (const kind of BACKENDS) {
     t.true(await capacity.reserve(d.fork(), v, b, 5, 5), 'a later reserve starts from nothing');
   });
 
+  // reservePlacement: two copies of one placement
+
+  test(`${kind}: a placement keeps a reservation made on a pool its attempt may use, and names that pool`, async (t) => {
+    const d = db(kind);
+    const [a, b] = [newPool(), newPool()];
+    const v = randomUUID();
+    t.is(await capacity.reservePlacement(d.fork(), v, a, 10, 100, []), 'reserved');
+    t.deepEqual(await capacity.reservePlacement(d.fork(), v, b, 10, 100, []), { heldOn: a }, 'the second copy finds the first one’s pool');
+    t.is(await allocated(d, a), 10);
+    t.is((await allocated(d, b)) ?? 0, 0, 'nothing was taken on the second pool');
+    t.is(await capacity.reservePlacement(d.fork(), v, b, 10, 100, [a]), 'reserved', 'a reservation on an earlier attempt’s pool moves');
+    t.is(await allocated(d, a), 0);
+    t.is(await allocated(d, b), 10);
+    t.is(await capacity.reservePlacement(d.fork(), randomUUID(), b, 91, 100, []), 'full');
+  });
+
+  test(`${kind}: two copies of one placement racing for two pools end with one reservation, on the pool both name`, async (t) => {
+    const d = db(kind);
+    for (let round = 0; round < 10; round++) {
+      const [a, b] = [newPool(), newPool()];
+      const v = randomUUID();
+      // A copy whose insert lost the race on PostgreSQL throws; its redelivery then finds the winner.
+      const place = async (pool: string): Promise<string> => {
+        for (;;) {
+          const r = await capacity.reservePlacement(d.fork(), v, pool, 10, 100, []).catch(() => null);
+          if (r === 'reserved') return pool;
+          if (r && r !== 'full') return r.heldOn;
+        }
+      };
+      const [first, second] = await Promise.all([place(a), place(b)]);
+      t.is(first, second, 'both copies send the volume to one pool');
+      t.is(await capacity.reservedPool(d.fork(), v), first);
+      t.is((await allocated(d, a)) ?? 0, first === a ? 10 : 0);
+      t.is((await allocated(d, b)) ?? 0, first === b ? 10 : 0);
+    }
+  });
+
   // release
 
   test(`${kind}: a release frees the reservation and a second release is a no-op`, async (t) => {

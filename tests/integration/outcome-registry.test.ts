@@ -9,7 +9,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { ATTACHMENT_KIND, KIND, type Bus } from '../../src/bus/index.js';
 import { createLogger } from '../../src/config/index.js';
-import { Attachment, casVolume, findAttachment, findOperation, findSnapshot, findVolume, Operation, UserMessage, type Db, type Principal } from '../../src/db/index.js';
+import { Attachment, capacity, casVolume, findAttachment, findOperation, findSnapshot, findVolume, Operation, UserMessage, type Db, type Principal } from '../../src/db/index.js';
 import type { BackupLive } from '../../src/gateway/live/backup.js';
 import type { LiveHub } from '../../src/gateway/live/hub.js';
 import { VolumeMutations } from '../../src/gateway/mutations/volume.js';
@@ -209,6 +209,39 @@ for (const backend of BACKENDS as readonly Backend[]) {
     t.is((await findOperation(db().fork(), operation.id))?.status, 'failed');
     const events = (await db().fork().find(UserMessage, { resourceId: volume.id }, { orderBy: { createdAt: 'asc' }, disableIdentityMap: true })).map((m) => m.level);
     t.deepEqual(events, ['ERROR', 'WARNING'], 'the deadline\'s message, then the late one');
+  });
+
+  // Seen in the chaos suite: the command stream stalled past an extend's deadline and the agent
+  // extended the image afterwards; the volume stayed ERROR_EXTENDING at its old size for ever.
+  test(`a late extend.succeeded after the deadline makes the volume usable at its new size and counts that size on its pool (${backend})`, async (t) => {
+    const { volumes, apply, ctx } = setup();
+    const p = member();
+    const { volume, operation: create } = await volumes.create(p, { name: 'v', sizeGiB: 1 });
+    await apply(KIND.volumeOutcome, { operationId: create.id, volumeId: volume.id, outcome: 'create.succeeded', host: 'h1', pool: 'p' });
+    const pool = `h1-${randomUUID().slice(0, 8)}`;
+    await casVolume(db().fork(), volume.id, { from: ['available'] }, { pool });
+    t.true(await capacity.reserve(db().fork(), volume.id, `h1@${pool}`, 1, 100));
+    const extend = (await volumes.extend(p, { id: volume.id, newSizeGiB: 3 })).operation!;
+    t.true(await capacity.grow(db().fork(), volume.id, `h1@${pool}`, 3, 100), 'what the scheduler reserves for the extend');
+    await db().fork().nativeUpdate(Operation, { id: extend.id }, { deadlineAt: new Date(Date.now() - 1000) });
+    const overdue = (await db().fork().findOne(Operation, { id: extend.id }, { disableIdentityMap: true }))!;
+    t.true(await failOverdue(ctx.db, ctx.live, ctx.log, overdue, 3));
+    t.is((await findVolume(db().fork(), volume.id))?.status, 'error_extending');
+    t.is((await capacity.allocations(db().fork())).get(`h1@${pool}`), 1, 'the deadline gave the growth back');
+
+    const late = { operationId: extend.id, volumeId: volume.id, outcome: 'extend.succeeded', host: 'h1', pool, sizeGiB: 3 };
+    await apply(KIND.volumeOutcome, late);
+    const v = await findVolume(db().fork(), volume.id);
+    t.is(v?.status, 'available');
+    t.is(v?.sizeGiB, 3);
+    t.is((await capacity.allocations(db().fork())).get(`h1@${pool}`), 3, 'the pool counts the new size');
+    t.is((await findOperation(db().fork(), extend.id))?.status, 'failed', 'the operation keeps its end');
+    const said = await db().fork().find(UserMessage, { resourceId: volume.id, event: 'extend_late' }, { disableIdentityMap: true });
+    t.is(said.length, 1);
+
+    await apply(KIND.volumeOutcome, late);
+    t.is((await findVolume(db().fork(), volume.id))?.version, v?.version, 'a redelivery changes nothing');
+    t.is((await capacity.allocations(db().fork())).get(`h1@${pool}`), 3);
   });
 }
 

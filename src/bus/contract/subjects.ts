@@ -131,8 +131,13 @@ export function poolId(host: string, pool: string): string {
 
 /** The host of a pool id (`host@pool`). */
 export function hostOfPoolId(id: string): string {
+  return splitPoolId(id).host;
+}
+
+/** A pool id (`host@pool`) split back into its host and pool. */
+export function splitPoolId(id: string): { host: string; pool: string } {
   const at = id.lastIndexOf('@');
-  return at < 0 ? id : id.slice(0, at);
+  return at < 0 ? { host: id, pool: '' } : { host: id.slice(0, at), pool: id.slice(at + 1) };
 }
 
 /** The JetStream API subject that asks the leader of consumer `durable` of `stream` to step down. */

@@ -40,6 +40,8 @@ export async function applyLateVolumeOutcome(db: Db, live: LiveHub, log: Logger,
   await em.transactional(async (tx) => {
     const changes: VolumeChanges = {};
     if (rule.to === 'deleted') Object.assign(changes, { status: 'deleted', deletedAt: new Date() });
+    if (rule.to === 'available') changes.status = 'available';
+    if (e.outcome === 'extend.succeeded' && e.sizeGiB) changes.sizeGiB = e.sizeGiB;
     if (e.outcome === 'create.succeeded') {
       if (rule.event && (await alreadySaid(tx, 'volume', e.volumeId, rule.event))) return; // a redelivery
       if (e.host) changes.host = e.host;
@@ -67,6 +69,7 @@ export async function applyLateVolumeOutcome(db: Db, live: LiveHub, log: Logger,
 async function applyCapacity(tx: EntityManager, rule: LateRule, v: Volume): Promise<void> {
   if (rule.capacity === 'release') await capacity.release(tx, v.id);
   if (rule.capacity === 'reserve' && v.host && v.pool) await capacity.reserve(tx, v.id, poolId(v.host, v.pool), v.sizeGiB, NO_LIMIT);
+  if (rule.capacity === 'grow' && v.host && v.pool) await capacity.grow(tx, v.id, poolId(v.host, v.pool), v.sizeGiB, NO_LIMIT);
 }
 
 /** The snapshot counterpart of `applyLateVolumeOutcome`. */

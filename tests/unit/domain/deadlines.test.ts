@@ -8,6 +8,7 @@ import {
   failedByDeadline,
   IMAGE_EXPECTED_STATUSES,
   LATE_CREATE_EVENT,
+  LATE_EXTEND_EVENT,
   lateOutcomeRule,
   missingImageMessage,
   operationDeadline,
@@ -101,6 +102,18 @@ test('a late delete.succeeded for ERROR_DELETING marks it DELETED and frees its 
   t.is(rule.message({}), null);
   t.is(lateOutcomeRule('volume', 'delete.succeeded', 'available', byDeadline), null);
   t.is(lateOutcomeRule('volume', 'delete.failed', 'error_deleting', byDeadline), null);
+});
+
+test('a late extend.succeeded for ERROR_EXTENDING the deadline failed makes the volume usable at its new size', (t) => {
+  const rule = lateOutcomeRule('volume', 'extend.succeeded', 'error_extending', byDeadline)!;
+  t.deepEqual([...rule.from], ['error_extending']);
+  t.is(rule.to, 'available');
+  t.is(rule.capacity, 'grow');
+  t.is(rule.event, LATE_EXTEND_EVENT);
+  t.regex(rule.message({})!, /new size/);
+  t.is(lateOutcomeRule('volume', 'extend.succeeded', 'error_extending', { status: 'failed', errorCode: 'INTERNAL' }), null, 'an extend the agent failed stays failed');
+  t.is(lateOutcomeRule('volume', 'extend.succeeded', 'available', byDeadline), null);
+  t.is(lateOutcomeRule('snapshot', 'extend.succeeded', 'error_extending', byDeadline), null);
 });
 
 test('snapshots follow the same late rules, without capacity', (t) => {

@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import type { ScheduleCreate, ScheduleExtend, VolumeOutcomeEvent } from '../../../src/bus/contract/index.js';
 import { VolumeNumberWeigher, type PoolState, type WeigherSetting } from '../../../src/scheduler/placement/index.js';
-import { SchedulerCore, type SchedulerDeps } from '../../../src/scheduler/scheduler-core.js';
+import { SchedulerCore, type Reserved, type SchedulerDeps } from '../../../src/scheduler/scheduler-core.js';
 import { NOW, pool, request, thinPool } from './fixtures.js';
 
 const STALE_AFTER_MS = 30_000;
@@ -35,13 +35,17 @@ class FakeCapacity {
   readonly reserveCalls: CapacityCall[] = [];
   readonly growCalls: CapacityCall[] = [];
 
-  reserve = async (volumeId: string, pool: string, sizeGiB: number, limitGiB: number): Promise<boolean> => {
+  reserve = async (volumeId: string, pool: string, sizeGiB: number, limitGiB: number, movableFrom: readonly string[]): Promise<Reserved> => {
     this.reserveCalls.push({ volumeId, pool, sizeGiB, limitGiB });
+    const held = this.reservations.get(volumeId);
+    if (held?.pool === pool) return 'reserved';
+    if (held && !movableFrom.includes(held.pool)) return { heldOn: held.pool };
     const used = this.allocated.get(pool) ?? 0;
-    if (used + sizeGiB > limitGiB) return false;
+    if (used + sizeGiB > limitGiB) return 'full';
+    if (held) this.allocated.set(held.pool, (this.allocated.get(held.pool) ?? 0) - held.sizeGiB);
     this.allocated.set(pool, used + sizeGiB);
     this.reservations.set(volumeId, { pool, sizeGiB });
-    return true;
+    return 'reserved';
   };
 
   grow = async (volumeId: string, pool: string, newSizeGiB: number, limitGiB: number): Promise<boolean> => {
@@ -323,6 +327,27 @@ test('createVolume sends a redelivered command to its reserved pool even when th
   );
   t.like(h.emitted[0]?.payload, { host: 'host1', pool: 'a' });
   t.deepEqual(h.capacity.reserveCalls, []);
+});
+
+// Two schedulers can take two copies of one create at the same instant: both read "no reservation
+// yet", and before this fix the second's reservation moved the volume to the pool it had chosen.
+test('createVolume sends a copy placed at the same moment as another to the pool the other reserved', async (t) => {
+  const pools = [pool({ host: 'host1', pool: 'a', freeCapacityGiB: 100 }), pool({ host: 'host2', pool: 'b', availabilityZone: 'az2', freeCapacityGiB: 900 })];
+  // The other copy's reservation committed after this copy looked for one.
+  const h = harness(pools, { deps: { reservedPool: async () => null } });
+  h.capacity.reservations.set('vol-1', { pool: 'host1@a', sizeGiB: 10 });
+  h.capacity.allocated.set('host1@a', 10);
+  t.is(await h.core.createVolume(createCmd()), 'done');
+  t.deepEqual(
+    h.emitted.map((e) => [e.kind, e.subject, e.msgId]),
+    [
+      ['volume.scheduled', 'flint.evt.scheduler.volume.vol-1', 'op-1:scheduled:1'],
+      ['agent.create_volume', 'flint.cmd.agent.host1.create_volume', 'op-1:agent.create:1'],
+    ],
+  );
+  t.like(h.emitted[0]?.payload, { host: 'host1', pool: 'a', availabilityZone: 'nova' });
+  t.deepEqual(h.capacity.reservations.get('vol-1'), { pool: 'host1@a', sizeGiB: 10 }, 'the reservation did not move');
+  t.is(h.capacity.allocated.get('host2@b'), undefined);
 });
 
 test('createVolume places a retry anew: the reservation it finds is on a pool a previous attempt failed on', async (t) => {
