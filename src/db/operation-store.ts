@@ -109,6 +109,19 @@ export async function extendDeadline(
   );
 }
 
+/**
+ * While the bus is down (src/domain/bus-hold.ts): the open operations created after
+ * `createdAfter` whose deadline is before `deadlineAt` get `deadlineAt`. Several gateways
+ * doing it at once set the same kind of value; nothing compounds. Returns the rows changed.
+ */
+export async function holdDeadlines(em: EntityManager, hold: { deadlineAt: Date; createdAfter: Date }): Promise<number> {
+  return em.nativeUpdate(
+    Operation,
+    { status: { $in: ['pending', 'running'] }, deadlineAt: { $ne: null, $lt: hold.deadlineAt }, createdAt: { $gt: hold.createdAfter } },
+    { deadlineAt: hold.deadlineAt },
+  );
+}
+
 /** The newest operation of one of `kinds` on a resource that is in one of `statuses` (e.g. the one under way), or null. */
 export async function latestOperationOf(em: EntityManager, resourceId: string, kinds: readonly OperationKind[], statuses: readonly OperationStatus[]): Promise<Operation | null> {
   return em.findOne(Operation, { resourceId, kind: { $in: [...kinds] }, status: { $in: [...statuses] } }, { orderBy: { createdAt: 'desc' }, disableIdentityMap: true });

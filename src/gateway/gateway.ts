@@ -41,6 +41,7 @@ import { startDeadlineExtender } from './sweepers/deadline-extender.js';
 import { stampOperationDeadlines, startDeadlineSweeper } from './sweepers/deadlines.js';
 import { startOutboxSweeper } from './sweepers/outbox.js';
 import { startResendSweeper } from './sweepers/resend.js';
+import { startBusWatch } from './sweepers/bus-watch.js';
 import { ProgressBoard } from './live/progress-board.js';
 import { startQueuedDeleteSweeper } from './sweepers/queued-deletes.js';
 
@@ -114,7 +115,9 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
   const backupRecovery = startBackupRecovery(bus, db, live, backupLive, log);
   const outbox = startOutboxSweeper(bus, db, log);
   const resends = startResendSweeper(bus, db, log, config.operationTimeoutSeconds);
-  const deadlines = startDeadlineSweeper(db, live, log, config.operationTimeoutSeconds, bus);
+  // While JetStream does not answer, deadlines are held rather than run out (src/domain/bus-hold.ts).
+  const busWatch = startBusWatch(bus, db, log, config.operationTimeoutSeconds);
+  const deadlines = startDeadlineSweeper(db, live, log, config.operationTimeoutSeconds, bus, () => busWatch.watch.check());
   const transferExpiry = startTransferExpiry(db, live, log, config.transferExpirySeconds);
   const queuedDeletes = startQueuedDeleteSweeper({ db, bus, live, log });
   const changeRetention = startChangeRetention(db, log, config.changeRetentionSeconds);
@@ -132,6 +135,7 @@ export async function startGateway(config: FlintConfig, bus: Bus, db: Db, log: L
       resends.stop();
       await tokens.stop();
       deadlines.stop();
+      busWatch.stop();
       transferExpiry.stop();
       changeRetention.stop();
       queuedDeletes.stop();

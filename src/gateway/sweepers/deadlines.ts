@@ -134,15 +134,28 @@ export async function failOverdue(db: Db, live: LiveHub, log: Logger, op: Operat
   return true;
 }
 
-/** Sweeps every `sweepIntervalMs(timeout)`; one sweep at a time per gateway. */
-export function startDeadlineSweeper(db: Db, live: LiveHub, log: Logger, timeoutSeconds: number, bus?: Bus): { stop(): void; sweep(): Promise<number> } {
+/**
+ * Sweeps every `sweepIntervalMs(timeout)`; one sweep at a time per gateway. With `busAnswers`
+ * (a probe of JetStream, ./bus-watch.ts), overdue operations are failed only once the bus has
+ * answered: while it is down, the probe holds their deadlines instead.
+ */
+export function startDeadlineSweeper(
+  db: Db,
+  live: LiveHub,
+  log: Logger,
+  timeoutSeconds: number,
+  bus?: Bus,
+  busAnswers?: () => Promise<boolean>,
+): { stop(): void; sweep(): Promise<number> } {
   let running = false;
   const sweep = async (): Promise<number> => {
     if (running) return 0;
     running = true;
     let n = 0;
     try {
-      for (const op of await overdueOperations(db.fork(), new Date())) {
+      const overdue = await overdueOperations(db.fork(), new Date());
+      if (overdue.length > 0 && busAnswers && !(await busAnswers())) return 0;
+      for (const op of overdue) {
         if (await failOverdue(db, live, log, op, timeoutSeconds, bus)) n++;
       }
     } catch (err) {
