@@ -30,3 +30,23 @@ export function holdMs(timeoutSeconds: number): number {
 export function busHold(now: number, timeoutSeconds: number): BusHold {
   return { deadlineAt: new Date(now + holdMs(timeoutSeconds)), createdAfter: new Date(now - HOLD_AT_MOST * timeoutSeconds * 1000) };
 }
+
+/** A stream's replicas as its info shows them: how many it has, its leader (none: no leader) and its followers. */
+export interface StreamReplicas {
+  readonly replicas: number;
+  readonly leader?: string | undefined;
+  readonly followers: ReadonlyArray<{ readonly name: string; readonly current: boolean }>;
+}
+
+/**
+ * Whether a stream has a leader and a quorum of current replicas, the leader included: what
+ * it needs to store and deliver commands. With one node of three down the other two are a
+ * quorum; with both followers behind (seen after a node kill: they reset their copy of the
+ * stream again and again for 90 s while the leader still took publishes), it has none. A
+ * stream of one replica always has.
+ */
+export function streamHasQuorum(s: StreamReplicas): boolean {
+  if (s.replicas <= 1) return true;
+  if (!s.leader) return false;
+  return 1 + s.followers.filter((f) => f.current).length >= Math.floor(s.replicas / 2) + 1;
+}

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { busHold, HOLD_AT_MOST, holdMs } from '../../../src/domain/bus-hold.js';
+import { busHold, HOLD_AT_MOST, holdMs, streamHasQuorum } from '../../../src/domain/bus-hold.js';
 
 test('an operation gets one resend interval after the probe: a quarter of the timeout, 5 s to 60 s', (t) => {
   t.is(holdMs(60), 15_000);
@@ -12,4 +12,14 @@ test('a hold reaches only operations younger than HOLD_AT_MOST timeouts, so a ga
   const hold = busHold(now, 60);
   t.is(hold.deadlineAt.getTime(), now + 15_000);
   t.is(hold.createdAfter.getTime(), now - HOLD_AT_MOST * 60_000);
+});
+
+test('a stream of three works with its leader and one current follower, not with both followers behind or without a leader', (t) => {
+  const f = (name: string, current: boolean) => ({ name, current });
+  t.true(streamHasQuorum({ replicas: 3, leader: 'n1', followers: [f('n2', true), f('n3', true)] }));
+  t.true(streamHasQuorum({ replicas: 3, leader: 'n1', followers: [f('n2', true), f('n3', false)] }), 'one node down');
+  t.false(streamHasQuorum({ replicas: 3, leader: 'n1', followers: [f('n2', false), f('n3', false)] }), 'both followers resetting their copy');
+  t.false(streamHasQuorum({ replicas: 3, leader: undefined, followers: [f('n2', true), f('n3', true)] }), 'no leader');
+  t.true(streamHasQuorum({ replicas: 1, followers: [] }), 'one replica: nothing to wait for');
+  t.false(streamHasQuorum({ replicas: 5, leader: 'n1', followers: [f('n2', true), f('n3', false), f('n4', false), f('n5', false)] }));
 });
