@@ -5,11 +5,10 @@
  * answers were stuck in it missed the 60 s deadline and failed in the open, although nothing
  * was wrong but the wait. So every probe that finds JetStream unreachable pushes the deadline
  * of each open operation to at least `holdMs` from now: an operation gets that long after the
- * bus is back (during which its command is sent again, see resend.ts), and then the usual
- * deadline applies. A gateway cut off from a bus that others still reach would hold them for
- * ever, so only operations younger than `HOLD_AT_MOST` timeouts are held. Pure.
+ * bus is back (during which an agent command is sent again, see resend.ts), and then the
+ * usual deadline applies. A gateway cut off from a bus that others still reach would hold
+ * them for ever, so only operations younger than `HOLD_AT_MOST` timeouts are held. Pure.
  */
-import { resendIntervalMs } from './resend.js';
 
 /** Operations older than this many timeouts are not held any more. */
 export const HOLD_AT_MOST = 3;
@@ -21,9 +20,13 @@ export interface BusHold {
   readonly createdAfter: Date;
 }
 
-/** How long an operation gets after the bus is back: one resend interval (a quarter of the timeout, 5 s to 60 s). */
+/**
+ * How long an operation gets after the bus is back: half the timeout, 5 s to 5 min. Commands
+ * stored during a stall were seen to reach their agent up to 35 s after the stream recovered
+ * (its consumers' leaders moved once more), and the resends need a round or two.
+ */
 export function holdMs(timeoutSeconds: number): number {
-  return resendIntervalMs(timeoutSeconds);
+  return Math.min(300_000, Math.max(5_000, Math.round((timeoutSeconds * 1000) / 2)));
 }
 
 /** What one probe that found the bus down does to the deadlines, at `now`. */
