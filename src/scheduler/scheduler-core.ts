@@ -86,15 +86,11 @@ export class SchedulerCore {
    */
   async createVolume(cmd: ScheduleCreate, publishedAt: Date = this.now()): Promise<'done' | { retryAfterMs: number }> {
     const { request: req, operationId } = cmd;
-    // Three reads, none depending on another: asked together.
-    const [creating, pools, held] = await Promise.all([
-      this.deps.stillCreating?.(req.volumeId) ?? true,
-      this.deps.pools(),
-      this.deps.reservedPool?.(req.volumeId) ?? null,
-    ]);
-    if (!creating) return 'done';
+    if (this.deps.stillCreating && !(await this.deps.stillCreating(req.volumeId))) return 'done';
+    const pools = await this.deps.pools();
     const exclude = cmd.excluded.map((e) => e.pool);
     // A reservation on a pool this attempt may use was made by this attempt: the earlier ones' pools are all excluded.
+    const held = await this.deps.reservedPool?.(req.volumeId);
     if (held && !exclude.includes(held)) {
       await this.dispatchHeld(cmd, held, pools);
       return 'done';
@@ -153,6 +149,7 @@ export class SchedulerCore {
       availabilityZone: pool.availabilityZone,
       attempt,
     };
+    await this.deps.emit(subjects.schedulerEvent('volume', req.volumeId), KIND.volumeScheduled, scheduled, `${operationId}:scheduled:${attempt}`);
     const command: AgentCreate = {
       operationId,
       volumeId: req.volumeId,
@@ -163,11 +160,7 @@ export class SchedulerCore {
       excluded: cmd.excluded,
       ...(cmd.source ? { source: cmd.source } : {}),
     };
-    // Published together: the gateway takes either order (a create.succeeded sets the host and pool itself).
-    await Promise.all([
-      this.deps.emit(subjects.schedulerEvent('volume', req.volumeId), KIND.volumeScheduled, scheduled, `${operationId}:scheduled:${attempt}`),
-      this.deps.emit(subjects.agent(pool.host, COMMAND.createVolume), KIND.agentCreate, command, `${operationId}:agent.create:${attempt}`),
-    ]);
+    await this.deps.emit(subjects.agent(pool.host, COMMAND.createVolume), KIND.agentCreate, command, `${operationId}:agent.create:${attempt}`);
   }
 
   /** Extends in place: the pool must have room for the growth (Cinder checks capacity through the scheduler too). */
