@@ -313,6 +313,17 @@ export interface RunConsumerOptions extends ConsumerSpec {
 export const RESUBSCRIBE_DELAY_MS = 1000;
 
 /**
+ * How long one pull waits on the server before the client asks again (nats.js: 30 s, with
+ * idle heartbeats every 15 s). A pull lives on its consumer's leader: when the leadership
+ * moves (a NATS node died, or a gateway asked it to step down) the pull is gone, and the
+ * client only notices after two missed heartbeats. The chaos suite saw agents get no command
+ * for 66 s after a quorum loss healed, while the step-downs of every resend round moved the
+ * leaders again before the old pulls ran out. At 5 s, heartbeats come every 2.5 s and a
+ * lost pull is replaced within about 7 s; an idle consumer costs one request per 5 s.
+ */
+export const PULL_EXPIRES_MS = 5_000;
+
+/**
  * Runs `handler` on every message of a durable consumer. A message is acked only when
  * the handler resolves `ack`; `retry` (or a thrown error) naks it for redelivery;
  * `drop` (or a ContractError: a message no build can understand) terminates it.
@@ -349,7 +360,7 @@ export async function runConsumer(bus: Bus, opts: RunConsumerOptions, handler: (
   const consumeOnce = async (): Promise<void> => {
     await ensureConsumer(bus.jsm, opts);
     const consumer = await bus.js.consumers.get(opts.stream, opts.durable);
-    const iter = await consumer.consume({ max_messages: concurrency });
+    const iter = await consumer.consume({ max_messages: concurrency, expires: PULL_EXPIRES_MS });
     messages = iter;
     // Not awaited: close() settles only once the iteration below has drained the iterator
     // (nats.js 3.4), so awaiting it here would wait for ever.
