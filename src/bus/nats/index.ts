@@ -4,6 +4,7 @@
  * connects with.
  */
 export * from './connection.js';
+export * from './consumer.js';
 export * from './ask-again.js';
 export * from './request-scope.js';
 export * from './pool-view.js';

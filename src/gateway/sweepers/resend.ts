@@ -38,8 +38,9 @@ export class CommandResender {
     let published = 0;
     const stalled = new Set<string>();
     for (const op of ops) {
-      // Only agent commands: two copies of a create taken by two schedulers at once could both
-      // place it (each finds no reservation yet). A scheduler command that is lost ends at its deadline.
+      // Only agent commands. A scheduler command that is lost ends at its deadline: resending them
+      // was backed out after two copies of one create were placed twice (which reservePlacement,
+      // src/db/capacity-store.ts, now prevents), and has not been tried again.
       const host = commandHostOf(op.command!.subject);
       if (!host) continue;
       const round = resendRound(op.dispatchedAt!, now, this.everyMs);
