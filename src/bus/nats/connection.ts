@@ -166,15 +166,22 @@ async function untilAnswered<T>(opts: ConnectBusOptions, attempt: () => Promise<
   }
 }
 
+/** JetStream's JSClusterNoPeersErr. */
+const NO_PEERS_FOR_PLACEMENT = 10005;
+
 /**
  * Whether a failed look for the buckets may succeed when asked again: they do not exist yet,
- * or the request timed out or found no responder (a busy or restarting server).
+ * the request timed out or found no responder (a busy or restarting server), or a cluster
+ * whose nodes have not all met yet has too few peers for the replicas asked
+ * ("no suitable peers for placement", err_code 10005: seen in CI when three nodes had just
+ * started).
  */
 export function worthAskingAgain(err: unknown): boolean {
   if (isNotFound(err)) return true;
-  const e = err as { name?: unknown; code?: unknown } | null;
+  const e = err as { name?: unknown; code?: unknown; api_error?: { err_code?: number } } | null;
+  if (e?.api_error?.err_code === NO_PEERS_FOR_PLACEMENT) return true;
   const text = `${String(e?.name ?? '')} ${String(e?.code ?? '')} ${err instanceof Error ? err.message : String(err)}`;
-  return /timeout|no responders|\b503\b/i.test(text);
+  return /timeout|no responders|\b503\b|no suitable peers/i.test(text);
 }
 
 function isNotFound(err: unknown): boolean {

@@ -18,6 +18,11 @@ test('a bucket that does not exist yet is asked again', (t) => {
   t.true(worthAskingAgain(Object.assign(new Error('stream not found'), { api_error: { err_code: 10059 } })));
 });
 
+test('a cluster whose nodes have not all met yet (no peers for the replicas asked) is asked again', (t) => {
+  t.true(worthAskingAgain(Object.assign(new Error('no suitable peers for placement'), { api_error: { err_code: 10005 } })));
+  t.true(worthAskingAgain(new Error('no suitable peers for placement')));
+});
+
 test('a refused permission and a closed connection end the wait', (t) => {
   t.false(worthAskingAgain(new PermissionViolationError('Permissions Violation for Publish to "$JS.API.STREAM.INFO.KV_flint-pools"', 'publish', '$JS.API.STREAM.INFO.KV_flint-pools')));
   t.false(worthAskingAgain(new ClosedConnectionError()));
