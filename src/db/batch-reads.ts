@@ -11,6 +11,9 @@ import { Attachment } from './attachment-entity.js';
 import { Backup, normaliseBigints } from './backup-store.js';
 import { Snapshot, StatusAudit, UserMessage, Volume } from './entities.js';
 import { VolumeTypeAccess } from './volume-type-access.js';
+import type { Db } from './orm.js';
+import { preparedOf, type PreparedQuery } from './prepared.js';
+import { IN_LIST, listParam, placeholders, type SqlDialect } from './sql-lists.js';
 
 function groupBy<T>(rows: readonly T[], key: (row: T) => string): Map<string, T[]> {
   const out = new Map<string, T[]>();
@@ -43,23 +46,28 @@ export async function attachmentsByIds(em: EntityManager, ids: readonly string[]
   return new Map(rows.map((a) => [a.id, a]));
 }
 
-/** Each volume's snapshots that are not DELETED, oldest first. */
-export async function snapshotsOfVolumes(em: EntityManager, volumeIds: readonly string[]): Promise<Map<string, Snapshot[]>> {
-  const rows = await em.find(
-    Snapshot,
-    { volumeId: { $in: unique(volumeIds) }, status: { $ne: 'deleted' } },
-    { orderBy: { createdAt: 'asc', id: 'asc' }, disableIdentityMap: true },
-  );
+/** A statement over rows whose `column` is one of a list (the one parameter), in both databases' syntax. */
+function byList(table: string, column: string, rest: string): PreparedQuery {
+  const text = (d: SqlDialect) => placeholders(d, `SELECT * FROM ${table} WHERE ${column} ${IN_LIST[d]} ${rest}`);
+  return preparedOf(text('sqlite'), text('postgresql'));
+}
+
+const SNAPSHOTS_OF_VOLUMES = byList('snapshot', 'volume_id', "AND status <> 'deleted' ORDER BY created_at ASC, id ASC");
+const LIVE_ATTACHMENTS_OF_VOLUMES = byList(
+  'attachment',
+  'volume_id',
+  `AND status IN (${LIVE_ATTACHMENT_STATUSES.map((s) => `'${s}'`).join(', ')}) ORDER BY created_at ASC, id ASC`,
+);
+
+/** Each volume's snapshots that are not DELETED, oldest first; read without the ORM's entities (./entity-rows.ts). */
+export async function snapshotsOfVolumes(db: Pick<Db, 'kind' | 'rows'>, volumeIds: readonly string[]): Promise<Map<string, Snapshot[]>> {
+  const rows = await db.rows(Snapshot, SNAPSHOTS_OF_VOLUMES, [listParam(db.kind, unique(volumeIds))]);
   return groupBy(rows, (s) => s.volumeId);
 }
 
-/** Each volume's attachments that are not DETACHED, oldest first. */
-export async function liveAttachmentsOfVolumes(em: EntityManager, volumeIds: readonly string[]): Promise<Map<string, Attachment[]>> {
-  const rows = await em.find(
-    Attachment,
-    { volumeId: { $in: unique(volumeIds) }, status: { $in: [...LIVE_ATTACHMENT_STATUSES] } },
-    { orderBy: { createdAt: 'asc', id: 'asc' }, disableIdentityMap: true },
-  );
+/** Each volume's attachments that are not DETACHED, oldest first; read as `snapshotsOfVolumes`. */
+export async function liveAttachmentsOfVolumes(db: Pick<Db, 'kind' | 'rows'>, volumeIds: readonly string[]): Promise<Map<string, Attachment[]>> {
+  const rows = await db.rows(Attachment, LIVE_ATTACHMENTS_OF_VOLUMES, [listParam(db.kind, unique(volumeIds))]);
   return groupBy(rows, (a) => a.volumeId);
 }
 

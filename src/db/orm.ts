@@ -6,6 +6,7 @@
 import { MikroORM as SqliteORM, type Options as SqliteOptions } from '@mikro-orm/better-sqlite';
 import { MikroORM as PgORM, type Options as PgOptions } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
+import type { EntityClass } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import type { DatabaseConfig } from '../config/setting-parsers.js';
 import type { Logger } from '../config/logger.js';
@@ -15,6 +16,7 @@ import { ChangeSeqReader } from './change-feed.js';
 import { sqliteMigrations } from './migrations/sqlite/index.js';
 import { postgresqlMigrations } from './migrations/postgresql/index.js';
 import { queryPrepared, type PreparedQuery } from './prepared.js';
+import { entityRowMapper } from './entity-rows.js';
 
 export interface Db {
   readonly kind: DatabaseConfig['kind'];
@@ -22,6 +24,8 @@ export interface Db {
   fork(): EntityManager;
   /** A hot read that skips the ORM: `q` prepared once per connection, run with `params` (./prepared.ts). */
   query(q: PreparedQuery, params: readonly unknown[]): Promise<Array<Record<string, unknown>>>;
+  /** As `query`, each row (`SELECT *` of `entity`'s table) in the entity's plain shape (./entity-rows.ts), not a managed entity. */
+  rows<T extends object>(entity: EntityClass<T>, q: PreparedQuery, params: readonly unknown[]): Promise<T[]>;
   migrate(): Promise<string[]>;
   /** Names of migrations not applied yet. */
   pending(): Promise<string[]>;
@@ -74,11 +78,19 @@ export async function openDb(cfg: DatabaseConfig, opts: { debug?: boolean; log?:
       pool: { min: 0, max: 10 },
     } as PgOptions);
   }
+  const mappers = new Map<EntityClass<object>, (row: Record<string, unknown>) => unknown>();
+  const mapperOf = <T extends object>(entity: EntityClass<T>) => {
+    let m = mappers.get(entity);
+    if (!m) mappers.set(entity, (m = entityRowMapper(orm.getMetadata().get(entity.name))));
+    return m as (row: Record<string, unknown>) => T;
+  };
+  const query = (q: PreparedQuery, params: readonly unknown[]) => queryPrepared(orm.em.getConnection().getKnex(), cfg.kind, q, params);
   if (cfg.kind === 'sqlite') for (const f of sqliteFiles(cfg.path)) ensurePrivateFile(f, logPermissionNote(opts.log));
   return {
     kind: cfg.kind,
     fork: () => orm.em.fork() as unknown as EntityManager,
-    query: (q, params) => queryPrepared(orm.em.getConnection().getKnex(), cfg.kind, q, params),
+    query,
+    rows: async (entity, q, params) => (await query(q, params)).map(mapperOf(entity)),
     migrate: async () => (await orm.migrator.up()).map((m) => m.name),
     pending: async () => (await orm.migrator.getPendingMigrations()).map((m) => m.name),
     close: () => orm.close(true),

@@ -7,6 +7,7 @@
  * - PostgreSQL (pg): a named query, which pg prepares on a connection the first time it
  *   runs there and reuses after.
  */
+import { createHash } from 'node:crypto';
 import type { Knex } from '@mikro-orm/knex';
 
 /** One statement in each database's syntax (`?` for SQLite, `$1…` for PostgreSQL), and a name unique among them. */
@@ -43,4 +44,19 @@ export async function queryPrepared(knex: Knex, kind: 'sqlite' | 'postgresql', q
   } finally {
     await client.releaseConnection(conn);
   }
+}
+
+/** Statement texts seen so far, each with its name: one per text, a few per shape of query. */
+const named = new Map<string, PreparedQuery>();
+
+/**
+ * The prepared query of these texts (one may be empty when only the other database runs it),
+ * named by their hash, so a statement built from a filter's shape (./volume-list-sql.ts) is
+ * prepared once per connection however often it runs.
+ */
+export function preparedOf(sqlite: string, postgresql: string): PreparedQuery {
+  const key = `${sqlite}\n${postgresql}`;
+  let q = named.get(key);
+  if (!q) named.set(key, (q = { name: `flint_${createHash('sha1').update(key).digest('hex').slice(0, 16)}`, sqlite, postgresql }));
+  return q;
 }

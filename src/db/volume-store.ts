@@ -10,8 +10,8 @@ import type { MigrationStatus } from '../domain/migration.js';
 import { VOLUME_USER_FIELDS } from '../domain/generation.js';
 import { Volume } from './entities.js';
 import { casWithGeneration } from './generation-cas.js';
-import { keysetPage, withAnd, type Page, type PageRequest } from './page.js';
-import { metadataConditions } from './metadata-sql.js';
+import type { Page, PageRequest } from './page.js';
+import { volumePageStatements } from './volume-list-sql.js';
 import type { VolumeView } from '../bus/contract/index.js';
 import type { Db } from './orm.js';
 import { VOLUME_BY_ID, volumeViewOfRow } from './volume-rows.js';
@@ -73,19 +73,39 @@ export interface VolumeListFilter {
   metadata?: Record<string, string>;
 }
 
-/** Keyset pagination in creation order; `after` is the last row's (createdAt, id). */
+/**
+ * Keyset pagination in creation order; `after` is the last row's (createdAt, id). Read
+ * without the ORM (./volume-list-sql.ts): the count, the page and, with a cursor, whether a
+ * row lies behind it, each a statement prepared once per connection.
+ */
 export async function listVolumes(
-  em: EntityManager,
+  db: Pick<Db, 'kind' | 'query'>,
   opts: PageRequest & { projectId: string | null; filter: VolumeListFilter },
 ): Promise<Page<VolumeView>> {
-  const where: FilterQuery<Volume> = {};
-  if (opts.projectId) where.projectId = opts.projectId;
-  where.status = opts.filter.status?.length ? { $in: opts.filter.status } : { $ne: 'deleted' };
-  if (opts.filter.name !== undefined) where.name = opts.filter.name;
-  if (opts.filter.availabilityZone !== undefined) where.availabilityZone = opts.filter.availabilityZone;
-  // Both conditions hold: a member asking for another project gets an empty page.
-  const and: FilterQuery<Volume>[] = opts.filter.projectId != null ? [{ projectId: opts.filter.projectId }] : [];
-  return keysetPage(em, Volume, () => withAnd(where, [...and, ...metadataConditions<Volume>(em, opts.filter.metadata)]), { ...opts, order: 'asc', raw: volumeViewOfRow });
+  const { filter } = opts;
+  const s = volumePageStatements(
+    db.kind,
+    {
+      projectId: opts.projectId,
+      ...(filter.status ? { status: filter.status } : {}),
+      ...(filter.name !== undefined ? { name: filter.name } : {}),
+      ...(filter.availabilityZone !== undefined ? { availabilityZone: filter.availabilityZone } : {}),
+      ...(filter.projectId != null ? { filterProjectId: filter.projectId } : {}),
+      ...(filter.metadata ? { metadata: filter.metadata } : {}),
+    },
+    opts,
+  );
+  const [counted, rows, behind] = await Promise.all([db.query(s.count.q, s.count.params), db.query(s.rows.q, s.rows.params), s.behind ? db.query(s.behind.q, s.behind.params) : undefined]);
+  const more = rows.length > s.size;
+  const page = rows.slice(0, s.size).map(volumeViewOfRow);
+  if (s.reversed) page.reverse();
+  const isBehind = (behind?.length ?? 0) > 0;
+  return {
+    rows: page,
+    hasNextPage: s.reversed ? isBehind : more,
+    hasPreviousPage: s.reversed ? more : isBehind,
+    totalCount: Number(counted[0]?.n ?? 0),
+  };
 }
 
 export function toVolumeView(v: Volume): VolumeView {

@@ -58,17 +58,23 @@ export interface Loaders {
 }
 
 type Batch<V> = (em: ReturnType<Db['fork']>, keys: readonly string[]) => Promise<Map<string, V>>;
+/** A batch read that skips the ORM (src/db/batch-reads.ts): it takes the database, not a unit of work. */
+type RawBatch<V> = (db: Db, keys: readonly string[]) => Promise<Map<string, V>>;
 
 /** The loaders of one request (one GraphQL operation); create them in the context factory. */
 export function createLoaders(db: Db): Loaders {
   // Made on first use: most operations need one or two of them.
   const made = new Map<string, DataLoader<string, unknown>>();
-  function loader<V>(name: string, batch: Batch<V>, missing: V): DataLoader<string, V> {
+  const ormBatch =
+    <V>(batch: Batch<V>): RawBatch<V> =>
+    (d, keys) =>
+      batch(d.fork(), keys);
+  function loader<V>(name: string, batch: RawBatch<V>, missing: V): DataLoader<string, V> {
     let l = made.get(name) as DataLoader<string, V> | undefined;
     if (!l) {
       l = new DataLoader<string, V>(
         async (keys) => {
-          const found = await batch(db.fork(), keys);
+          const found = await batch(db, keys);
           return keys.map((k) => found.get(k) ?? missing);
         },
         { cache: false, maxBatchSize: MAX_BATCH_KEYS },
@@ -80,19 +86,19 @@ export function createLoaders(db: Db): Loaders {
   const none: never[] = [];
   return {
     visibleVolume: async (p, id) => {
-      const v = await loader<Volume | null>('volume', volumesByIds, null).load(id);
+      const v = await loader<Volume | null>('volume', ormBatch(volumesByIds), null).load(id);
       return v && v.status !== 'deleted' && canSee(p, v.projectId) ? v : null;
     },
     visibleBackup: async (p, id) => {
-      const b = await loader<Backup | null>('backup', backupsByIds, null).load(id);
+      const b = await loader<Backup | null>('backup', ormBatch(backupsByIds), null).load(id);
       return b && b.status !== 'deleted' && canSee(p, b.projectId) ? b : null;
     },
-    attachment: (id) => loader<Attachment | null>('attachment', attachmentsByIds, null).load(id),
+    attachment: (id) => loader<Attachment | null>('attachment', ormBatch(attachmentsByIds), null).load(id),
     snapshotsOf: (volumeId) => loader<Snapshot[]>('snapshots', snapshotsOfVolumes, none).load(volumeId),
     attachmentsOf: (volumeId) => loader<Attachment[]>('attachments', liveAttachmentsOfVolumes, none).load(volumeId),
-    backupsOf: (volumeId) => loader<Backup[]>('backups', backupsOfVolumes, none).load(volumeId),
-    messagesOf: (resource, id) => loader<UserMessage[]>(`messages:${resource}`, (em, ids) => messagesForMany(em, resource, ids), none).load(id),
-    volumeAuditsOf: (volumeId) => loader<StatusAudit[]>('audits:volume', (em, ids) => auditsOfMany(em, 'volume', ids), none).load(volumeId),
-    accessProjectsOf: (volumeTypeId) => loader<string[]>('accessProjects', accessProjectsOfMany, none).load(volumeTypeId),
+    backupsOf: (volumeId) => loader<Backup[]>('backups', ormBatch(backupsOfVolumes), none).load(volumeId),
+    messagesOf: (resource, id) => loader<UserMessage[]>(`messages:${resource}`, ormBatch((em, ids) => messagesForMany(em, resource, ids)), none).load(id),
+    volumeAuditsOf: (volumeId) => loader<StatusAudit[]>('audits:volume', ormBatch((em, ids) => auditsOfMany(em, 'volume', ids)), none).load(volumeId),
+    accessProjectsOf: (volumeTypeId) => loader<string[]>('accessProjects', ormBatch(accessProjectsOfMany), none).load(volumeTypeId),
   };
 }

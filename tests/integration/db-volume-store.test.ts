@@ -68,7 +68,7 @@ async function allPages(
   const totals: number[] = [];
   let after: { createdAt: Date; id: string } | undefined;
   for (let guard = 0; guard < 100; guard++) {
-    const page = await listVolumes(d.fork(), { ...opts, first, after });
+    const page = await listVolumes(d, { ...opts, first, after });
     pages.push(page.rows);
     totals.push(page.totalCount);
     const last = page.rows.at(-1);
@@ -216,22 +216,22 @@ for (const kind of BACKENDS) {
     const d = db(kind);
     const projectId = randomUUID();
     for (let i = 0; i < 3; i++) await insertVolume(d.fork(), { projectId, createdAt: new Date(Date.now() - 10_000 + i) });
-    t.true((await listVolumes(d.fork(), { projectId, filter: {}, first: 2 })).hasNextPage);
-    t.false((await listVolumes(d.fork(), { projectId, filter: {}, first: 3 })).hasNextPage);
+    t.true((await listVolumes(d, { projectId, filter: {}, first: 2 })).hasNextPage);
+    t.false((await listVolumes(d, { projectId, filter: {}, first: 3 })).hasNextPage);
   });
 
   test(`${kind}: a page of 0 rows still gives the total`, async (t) => {
     const d = db(kind);
     const projectId = randomUUID();
     for (let i = 0; i < 3; i++) await insertVolume(d.fork(), { projectId });
-    const page = await listVolumes(d.fork(), { projectId, filter: {}, first: 0 });
+    const page = await listVolumes(d, { projectId, filter: {}, first: 0 });
     t.deepEqual(page.rows, []);
     t.is(page.totalCount, 3);
     t.true(page.hasNextPage);
   });
 
   test(`${kind}: an empty project lists nothing`, async (t) => {
-    const page = await listVolumes(db(kind).fork(), { projectId: randomUUID(), filter: {}, first: 10 });
+    const page = await listVolumes(db(kind), { projectId: randomUUID(), filter: {}, first: 10 });
     t.deepEqual(page, { rows: [], hasNextPage: false, hasPreviousPage: false, totalCount: 0 });
   });
 
@@ -240,12 +240,12 @@ for (const kind of BACKENDS) {
     const [a, b] = [randomUUID(), randomUUID()];
     await insertVolume(d.fork(), { projectId: a, name: 'pa' });
     await insertVolume(d.fork(), { projectId: b, name: 'pb' });
-    const admin = await listVolumes(d.fork(), { projectId: null, filter: { projectId: b }, first: 10 });
+    const admin = await listVolumes(d, { projectId: null, filter: { projectId: b }, first: 10 });
     t.deepEqual(admin.rows.map((v) => v.name), ['pb']);
     t.is(admin.totalCount, 1);
-    const own = await listVolumes(d.fork(), { projectId: a, filter: { projectId: a }, first: 10 });
+    const own = await listVolumes(d, { projectId: a, filter: { projectId: a }, first: 10 });
     t.deepEqual(own.rows.map((v) => v.name), ['pa']);
-    const other = await listVolumes(d.fork(), { projectId: a, filter: { projectId: b }, first: 10 });
+    const other = await listVolumes(d, { projectId: a, filter: { projectId: b }, first: 10 });
     t.deepEqual(other, { rows: [], hasNextPage: false, hasPreviousPage: false, totalCount: 0 }, "a member asking for another project's volumes gets none");
   });
 
@@ -254,13 +254,13 @@ for (const kind of BACKENDS) {
     const projectId = randomUUID();
     const statuses: VolumeStatus[] = ['available', 'error', 'in_use', 'available', 'creating'];
     for (const [i, status] of statuses.entries()) await insertVolume(d.fork(), { projectId, status, name: `s${i}`, createdAt: new Date(Date.now() - 10_000 + i) });
-    const available = await listVolumes(d.fork(), { projectId, filter: { status: ['available'] }, first: 10 });
+    const available = await listVolumes(d, { projectId, filter: { status: ['available'] }, first: 10 });
     t.deepEqual(available.rows.map((v) => v.name), ['s0', 's3']);
     t.is(available.totalCount, 2);
-    const either = await listVolumes(d.fork(), { projectId, filter: { status: ['error', 'creating'] }, first: 10 });
+    const either = await listVolumes(d, { projectId, filter: { status: ['error', 'creating'] }, first: 10 });
     t.deepEqual(either.rows.map((v) => v.name), ['s1', 's4']);
     t.is(either.totalCount, 2);
-    const all = await listVolumes(d.fork(), { projectId, filter: { status: [] }, first: 10 });
+    const all = await listVolumes(d, { projectId, filter: { status: [] }, first: 10 });
     t.is(all.totalCount, 5, 'an empty status list does not filter');
   });
 
@@ -268,7 +268,7 @@ for (const kind of BACKENDS) {
     const d = db(kind);
     const projectId = randomUUID();
     for (const name of ['db', 'db-2', 'web', 'db']) await insertVolume(d.fork(), { projectId, name });
-    const page = await listVolumes(d.fork(), { projectId, filter: { name: 'db' }, first: 10 });
+    const page = await listVolumes(d, { projectId, filter: { name: 'db' }, first: 10 });
     t.is(page.totalCount, 2);
     t.true(page.rows.every((v) => v.name === 'db'));
   });
@@ -277,7 +277,7 @@ for (const kind of BACKENDS) {
     const d = db(kind);
     const projectId = randomUUID();
     for (const zone of ['az1', 'az2', 'az1']) await insertVolume(d.fork(), { projectId, availabilityZone: zone });
-    const page = await listVolumes(d.fork(), { projectId, filter: { availabilityZone: 'az1' }, first: 10 });
+    const page = await listVolumes(d, { projectId, filter: { availabilityZone: 'az1' }, first: 10 });
     t.is(page.totalCount, 2);
     t.true(page.rows.every((v) => v.availabilityZone === 'az1'));
   });
@@ -289,7 +289,7 @@ for (const kind of BACKENDS) {
     await insertVolume(d.fork(), { projectId, name: 'db', availabilityZone: 'az2', status: 'available' });
     await insertVolume(d.fork(), { projectId, name: 'db', availabilityZone: 'az1', status: 'error' });
     await insertVolume(d.fork(), { projectId, name: 'web', availabilityZone: 'az1', status: 'available' });
-    const page = await listVolumes(d.fork(), { projectId, filter: { name: 'db', availabilityZone: 'az1', status: ['available'] }, first: 10 });
+    const page = await listVolumes(d, { projectId, filter: { name: 'db', availabilityZone: 'az1', status: ['available'] }, first: 10 });
     t.is(page.totalCount, 1);
     t.like(page.rows[0], { name: 'db', availabilityZone: 'az1', status: 'available' });
   });
@@ -300,10 +300,10 @@ for (const kind of BACKENDS) {
     await insertVolume(d.fork(), { projectId, name: 'kept' });
     await insertVolume(d.fork(), { projectId, name: 'gone', status: 'deleted' });
     await insertVolume(d.fork(), { projectId, name: 'going', status: 'deleting' });
-    const visible = await listVolumes(d.fork(), { projectId, filter: {}, first: 10 });
+    const visible = await listVolumes(d, { projectId, filter: {}, first: 10 });
     t.deepEqual(visible.rows.map((v) => v.name).sort(), ['going', 'kept']);
     t.is(visible.totalCount, 2);
-    const deleted = await listVolumes(d.fork(), { projectId, filter: { status: ['deleted'] }, first: 10 });
+    const deleted = await listVolumes(d, { projectId, filter: { status: ['deleted'] }, first: 10 });
     t.deepEqual(deleted.rows.map((v) => v.name), ['gone']);
     t.is(deleted.totalCount, 1);
   });
@@ -315,12 +315,12 @@ for (const kind of BACKENDS) {
     await insertVolume(d.fork(), { projectId: p1, name: 'a', availabilityZone: zone });
     await insertVolume(d.fork(), { projectId: p1, name: 'b', availabilityZone: zone });
     await insertVolume(d.fork(), { projectId: p2, name: 'c', availabilityZone: zone });
-    const own = await listVolumes(d.fork(), { projectId: p1, filter: { availabilityZone: zone }, first: 10 });
+    const own = await listVolumes(d, { projectId: p1, filter: { availabilityZone: zone }, first: 10 });
     t.deepEqual(own.rows.map((v) => v.name).sort(), ['a', 'b']);
     t.is(own.totalCount, 2);
-    const other = await listVolumes(d.fork(), { projectId: p2, filter: { availabilityZone: zone }, first: 10 });
+    const other = await listVolumes(d, { projectId: p2, filter: { availabilityZone: zone }, first: 10 });
     t.deepEqual(other.rows.map((v) => v.name), ['c']);
-    const every = await listVolumes(d.fork(), { projectId: null, filter: { availabilityZone: zone }, first: 10 });
+    const every = await listVolumes(d, { projectId: null, filter: { availabilityZone: zone }, first: 10 });
     t.deepEqual(every.rows.map((v) => v.name).sort(), ['a', 'b', 'c']);
     t.is(every.totalCount, 3);
   });
@@ -360,7 +360,7 @@ for (const kind of BACKENDS) {
     const projectId = randomUUID();
     await insertVolume(d.fork(), { projectId, idempotencyKey: 'create-db-1' });
     await t.throwsAsync(insertVolume(d.fork(), { projectId, idempotencyKey: 'create-db-1' }), { instanceOf: UniqueConstraintViolationException });
-    const page = await listVolumes(d.fork(), { projectId, filter: {}, first: 10 });
+    const page = await listVolumes(d, { projectId, filter: {}, first: 10 });
     t.is(page.totalCount, 1, 'the second insert left nothing');
   });
 
@@ -374,7 +374,7 @@ for (const kind of BACKENDS) {
     const d = db(kind);
     const projectId = randomUUID();
     for (let i = 0; i < 3; i++) await insertVolume(d.fork(), { projectId, idempotencyKey: null });
-    t.is((await listVolumes(d.fork(), { projectId, filter: {}, first: 10 })).totalCount, 3);
+    t.is((await listVolumes(d, { projectId, filter: {}, first: 10 })).totalCount, 3);
   });
 }
 

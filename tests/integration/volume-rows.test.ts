@@ -61,7 +61,7 @@ for (const kind of BACKENDS) {
     t.is(view.createdAt, '2026-01-02T03:04:05.678Z');
     t.is(await findVolumeView(db, randomUUID()), null);
     // A page reads whole rows without the ORM's entities: the same views.
-    const page = await listVolumes(db.fork(), { first: 10, projectId, filter: {} });
+    const page = await listVolumes(db, { first: 10, projectId, filter: {} });
     t.deepEqual(page.rows, [toVolumeView((await findVolume(db.fork(), plain.id))!), toVolumeView((await findVolume(db.fork(), full.id))!)].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id)));
   });
 

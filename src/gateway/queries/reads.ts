@@ -94,7 +94,7 @@ export class Reads implements ReadsPort {
 
   volumes: List<'volumes'> = async (p, r) => {
     const [request, checkFilter] = metadataChecked<VolumeListFilter>(r);
-    return withChangeSeq(this.db, p, request, listVolumes, checkFilter);
+    return withChangeSeq(this.db, p, request, (_, req) => listVolumes(this.db, req), checkFilter);
   };
   snapshots: List<'snapshots'> = async (p, r) => {
     const [request, checkFilter] = metadataChecked<SnapshotListFilter>(r);
