@@ -4,9 +4,10 @@ import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import { Operation, type OperationStatus } from './entities.js';
 import { keysetPage, type Page, type PageRequest } from './page.js';
+import { findById } from './entity-rows.js';
 
 export async function findOperation(em: EntityManager, id: string): Promise<Operation | null> {
-  return em.findOne(Operation, { id }, { disableIdentityMap: true });
+  return findById(em, Operation, id);
 }
 
 export interface OperationListFilter {

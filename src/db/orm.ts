@@ -16,7 +16,7 @@ import { ChangeSeqReader } from './change-feed.js';
 import { sqliteMigrations } from './migrations/sqlite/index.js';
 import { postgresqlMigrations } from './migrations/postgresql/index.js';
 import { queryPrepared, type PreparedQuery } from './prepared.js';
-import { entityRowMapper } from './entity-rows.js';
+import { rowMapperOf } from './entity-rows.js';
 
 export interface Db {
   readonly kind: DatabaseConfig['kind'];
@@ -78,19 +78,13 @@ export async function openDb(cfg: DatabaseConfig, opts: { debug?: boolean; log?:
       pool: { min: 0, max: 10 },
     } as PgOptions);
   }
-  const mappers = new Map<EntityClass<object>, (row: Record<string, unknown>) => unknown>();
-  const mapperOf = <T extends object>(entity: EntityClass<T>) => {
-    let m = mappers.get(entity);
-    if (!m) mappers.set(entity, (m = entityRowMapper(orm.getMetadata().get(entity.name))));
-    return m as (row: Record<string, unknown>) => T;
-  };
   const query = (q: PreparedQuery, params: readonly unknown[]) => queryPrepared(orm.em.getConnection().getKnex(), cfg.kind, q, params);
   if (cfg.kind === 'sqlite') for (const f of sqliteFiles(cfg.path)) ensurePrivateFile(f, logPermissionNote(opts.log));
   return {
     kind: cfg.kind,
     fork: () => orm.em.fork() as unknown as EntityManager,
     query,
-    rows: async (entity, q, params) => (await query(q, params)).map(mapperOf(entity)),
+    rows: async <T extends object>(entity: EntityClass<T>, q: PreparedQuery, params: readonly unknown[]) => (await query(q, params)).map(rowMapperOf(orm.getMetadata().get<T>(entity.name))),
     migrate: async () => (await orm.migrator.up()).map((m) => m.name),
     pending: async () => (await orm.migrator.getPendingMigrations()).map((m) => m.name),
     close: () => orm.close(true),

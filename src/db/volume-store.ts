@@ -12,6 +12,7 @@ import { Volume } from './entities.js';
 import { casWithGeneration } from './generation-cas.js';
 import type { Page, PageRequest } from './page.js';
 import { volumePageStatements } from './volume-list-sql.js';
+import { findById } from './entity-rows.js';
 import type { VolumeView } from '../bus/contract/index.js';
 import type { Db } from './orm.js';
 import { VOLUME_BY_ID, volumeViewOfRow } from './volume-rows.js';
@@ -58,9 +59,9 @@ export async function findVolumeView(db: Pick<Db, 'query'>, id: string): Promise
   return row ? volumeViewOfRow(row) : null;
 }
 
-/** The current row, read from the database (not the identity map). */
+/** The current row, read from the database (not the identity map); its plain shape outside a transaction (./entity-rows.ts). */
 export async function findVolume(em: EntityManager, id: string): Promise<Volume | null> {
-  return em.findOne(Volume, { id }, { disableIdentityMap: true });
+  return findById(em, Volume, id);
 }
 
 export interface VolumeListFilter {
