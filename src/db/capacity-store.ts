@@ -6,6 +6,7 @@
  */
 import type { EntityManager } from '@mikro-orm/knex';
 import { PoolAllocation, Reservation } from './entities.js';
+import { findById } from './entity-rows.js';
 
 /**
  * Takes the write lock before the first read. A SQLite transaction that reads first
@@ -44,7 +45,7 @@ export function reservePlacement(em: EntityManager, key: string, poolId: string,
 async function reserveUnless(em: EntityManager, key: string, poolId: string, sizeGiB: number, limitGiB: number, keep: (heldOn: string) => boolean): Promise<Reserved> {
   return em.transactional(async (tx) => {
     await writeFirst(tx);
-    const existing = await tx.findOne(Reservation, { volumeId: key }, { disableIdentityMap: true });
+    const existing = await findById(tx, Reservation, key);
     if (existing?.poolId === poolId) return 'reserved';
     if (existing && keep(existing.poolId)) return { heldOn: existing.poolId };
     if (existing) await releaseIn(tx, existing);
@@ -62,14 +63,14 @@ async function reserveUnless(em: EntityManager, key: string, poolId: string, siz
 
 /** The pool id (`host@pool`) the volume's capacity is reserved on, or null. */
 export async function reservedPool(em: EntityManager, volumeId: string): Promise<string | null> {
-  return (await em.findOne(Reservation, { volumeId }, { disableIdentityMap: true }))?.poolId ?? null;
+  return (await findById(em, Reservation, volumeId))?.poolId ?? null;
 }
 
 /** Grows a volume's reservation in place to `newSizeGiB` (extend); idempotent by target size. */
 export async function grow(em: EntityManager, volumeId: string, poolId: string, newSizeGiB: number, limitGiB: number): Promise<boolean> {
   return em.transactional(async (tx) => {
     await writeFirst(tx);
-    const r = await tx.findOne(Reservation, { volumeId }, { disableIdentityMap: true });
+    const r = await findById(tx, Reservation, volumeId);
     if (!r || r.poolId !== poolId) return false;
     if (r.sizeGiB >= newSizeGiB) return true;
     const delta = newSizeGiB - r.sizeGiB;
@@ -88,7 +89,7 @@ export async function grow(em: EntityManager, volumeId: string, poolId: string, 
 export async function shrink(em: EntityManager, volumeId: string, sizeGiB: number): Promise<void> {
   await em.transactional(async (tx) => {
     await writeFirst(tx);
-    const r = await tx.findOne(Reservation, { volumeId }, { disableIdentityMap: true });
+    const r = await findById(tx, Reservation, volumeId);
     if (!r || r.sizeGiB <= sizeGiB) return;
     await tx.execute('update reservation set size_gib = ? where volume_id = ? and size_gib = ?', [sizeGiB, volumeId, r.sizeGiB]);
     await tx.execute('update pool_allocation set allocated_gib = allocated_gib - ? where pool_id = ?', [r.sizeGiB - sizeGiB, r.poolId]);
@@ -99,7 +100,7 @@ export async function shrink(em: EntityManager, volumeId: string, sizeGiB: numbe
 export async function release(em: EntityManager, volumeId: string): Promise<void> {
   await em.transactional(async (tx) => {
     await writeFirst(tx);
-    const r = await tx.findOne(Reservation, { volumeId }, { disableIdentityMap: true });
+    const r = await findById(tx, Reservation, volumeId);
     if (r) await releaseIn(tx, r);
   });
 }

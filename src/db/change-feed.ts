@@ -10,6 +10,8 @@ import { Attachment } from './attachment-entity.js';
 import { Backup } from './backup-store.js';
 import { Snapshot, Volume } from './entities.js';
 import type { FeedResourceType } from './change-feed-sql.js';
+import { preparedOf, queryPrepared, type PreparedQuery } from './prepared.js';
+import { dialectOf, knexOf } from './entity-rows.js';
 
 export { ChangeCounter, ChangeEvent } from './change-feed-entities.js';
 export { FEED_TABLES, type FeedResourceType } from './change-feed-sql.js';
@@ -21,6 +23,11 @@ export interface FeedPosition {
 }
 
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+
+/** The statement reading a row's change seq back, per table. */
+function seqOf(table: string): PreparedQuery {
+  return preparedOf(`SELECT change_seq FROM ${table} WHERE id = ?`, `SELECT change_seq FROM ${table} WHERE id = $1`);
+}
 
 /** The project's position (0 and 0 for a project that never changed). */
 export async function feedPosition(em: EntityManager, projectId: string): Promise<FeedPosition> {
@@ -133,9 +140,7 @@ export class ChangeSeqReader implements EventSubscriber<Volume | Snapshot | Back
   private async readBack(args: EventArgs<Volume | Snapshot | Backup | Attachment>): Promise<void> {
     const table = TABLE_OF.get(args.entity.constructor as typeof Volume);
     if (!table) return;
-    const row = await args.em
-      .getConnection()
-      .execute<{ change_seq: unknown } | undefined>(`SELECT change_seq FROM ${table} WHERE id = ?`, [args.entity.id], 'get', args.em.getTransactionContext());
+    const [row] = await queryPrepared(knexOf(args.em as EntityManager), dialectOf(args.em as EntityManager), seqOf(table), [args.entity.id]);
     if (!row) return;
     const seq = num(row.change_seq);
     args.entity.changeSeq = seq;

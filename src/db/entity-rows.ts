@@ -8,8 +8,9 @@
  * entity from the ORM's own metadata, so it follows the entity as it changes;
  * tests/integration/entity-rows.test.ts checks it against the ORM on both databases.
  */
-import { ReferenceKind, type EntityClass, type EntityMetadata, type FilterQuery } from '@mikro-orm/core';
-import type { EntityManager } from '@mikro-orm/knex';
+import { ReferenceKind, type EntityClass, type EntityMetadata } from '@mikro-orm/core';
+import type { EntityManager, Knex } from '@mikro-orm/knex';
+import type { SqlDialect } from './sql-lists.js';
 import { PostgreSqlPlatform } from '@mikro-orm/postgresql';
 import { preparedOf, queryPrepared, type PreparedQuery } from './prepared.js';
 
@@ -57,19 +58,32 @@ export function rowMapperOf<T>(meta: EntityMetadata<T>): (row: Row) => T {
 const byId = new Map<string, PreparedQuery>();
 
 /**
- * The `entity` row with primary key `id` (its plain shape, not a managed entity), or null.
- * Outside a transaction it is one statement prepared once per connection on `em`'s pool;
- * inside one it must see the transaction's own writes on the transaction's connection, so the
- * ORM reads it. The read-by-id of the hot paths (a create's outcome reads its volume and
- * operation several times) spent most of its CPU in MikroORM, knex and a statement prepared
- * again for every value (MikroORM writes the values into the SQL).
+ * The `entity` row whose primary key (one column) is `id` (its plain shape, not a managed entity), or null:
+ * one statement prepared once per connection. Inside a transaction it runs on the
+ * transaction's connection (knex's transaction client hands out that one), so it sees the
+ * transaction's own writes, and, as the ORM's reads do, changes of that entity waiting in
+ * `em`'s unit of work are flushed first. The read-by-id of the hot paths (a create's outcome reads its
+ * volume and operation several times) spent most of its CPU in MikroORM, knex and a
+ * statement prepared again for every value (MikroORM writes the values into the SQL).
  */
 export async function findById<T extends object>(em: EntityManager, entity: EntityClass<T>, id: string): Promise<T | null> {
-  if (em.isInTransaction()) return em.findOne(entity, { id } as FilterQuery<T>, { disableIdentityMap: true });
   const meta = em.getMetadata().get<T>(entity.name);
+  // As the ORM's own reads (flush mode AUTO): changes of this entity waiting in the unit of work are written first.
+  if (em.getUnitOfWork().shouldAutoFlush(meta)) await em.flush();
   let q = byId.get(meta.tableName);
-  if (!q) byId.set(meta.tableName, (q = preparedOf(`SELECT * FROM ${meta.tableName} WHERE id = ?`, `SELECT * FROM ${meta.tableName} WHERE id = $1`)));
-  const kind = em.getPlatform() instanceof PostgreSqlPlatform ? 'postgresql' : 'sqlite';
-  const [row] = await queryPrepared(em.getConnection().getKnex(), kind, q, [id]);
+  if (!q) {
+    const key = meta.properties[meta.primaryKeys[0]!].fieldNames[0];
+    byId.set(meta.tableName, (q = preparedOf(`SELECT * FROM ${meta.tableName} WHERE ${key} = ?`, `SELECT * FROM ${meta.tableName} WHERE ${key} = $1`)));
+  }
+  const [row] = await queryPrepared(knexOf(em), dialectOf(em), q, [id]);
   return row ? rowMapperOf(meta)(row) : null;
+}
+
+/** The knex that runs `em`'s statements: its transaction's when it is in one, else its pool's. */
+export function knexOf(em: EntityManager): Knex {
+  return em.getTransactionContext<Knex.Transaction>() ?? em.getConnection().getKnex();
+}
+
+export function dialectOf(em: EntityManager): SqlDialect {
+  return em.getPlatform() instanceof PostgreSqlPlatform ? 'postgresql' : 'sqlite';
 }

@@ -25,3 +25,4 @@ export * from './change-feed.js';
 export * from './connection-errors.js';
 export * from './volume-rows.js';
 export * from './prepared.js';
+export { findById } from './entity-rows.js';

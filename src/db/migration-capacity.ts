@@ -8,6 +8,7 @@
 import type { EntityManager } from '@mikro-orm/knex';
 import * as capacity from './capacity-store.js';
 import { Reservation } from './entities.js';
+import { findById } from './entity-rows.js';
 
 /** Reserves `sizeGiB` on the destination for the migration `operationId` (false: no room under `limitGiB`). */
 export function reserveForMigration(em: EntityManager, operationId: string, poolId: string, sizeGiB: number, limitGiB: number): Promise<boolean> {
@@ -24,7 +25,7 @@ export function releaseMigration(em: EntityManager, operationId: string): Promis
  * destination becomes the volume's. Call it inside the switch's transaction.
  */
 export async function switchReservation(tx: EntityManager, volumeId: string, operationId: string): Promise<void> {
-  const held = await tx.findOne(Reservation, { volumeId: operationId }, { disableIdentityMap: true });
+  const held = await findById(tx, Reservation, operationId);
   if (!held) return; // already switched (a redelivered outcome)
   await capacity.release(tx, volumeId);
   await tx.execute('update reservation set volume_id = ? where volume_id = ?', [volumeId, operationId], 'run');

@@ -5,6 +5,7 @@
  */
 import type { EntityManager } from '@mikro-orm/knex';
 import {
+  findById,
   casSnapshot,
   casVolume,
   findSnapshot,
@@ -144,7 +145,7 @@ function movedSince(resource: 'Volume' | 'Snapshot', read: { id: string; status:
 
 /** The volume with the host and pool of its capacity reservation, if it holds one. */
 async function withReservedPool(em: EntityManager, v: Volume): Promise<Volume> {
-  const r = await em.findOne(Reservation, { volumeId: v.id }, { disableIdentityMap: true });
+  const r = await findById(em, Reservation, v.id);
   const at = r ? r.poolId.indexOf('@') : -1;
   if (!r || at <= 0) return v;
   return Object.assign(Object.create(Object.getPrototypeOf(v) as object) as Volume, v, { host: r.poolId.slice(0, at), pool: r.poolId.slice(at + 1) });

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/knex';
 import { MIGRATION_COMMAND, MIGRATION_KIND, hostOfPoolId, poolId, publish, subjects, type MigrationCleaned, type MigrationCleanup, type MigrationCopied, type MigrationExport, type MigrationExporting, type MigrationFailed, type MigrationImport, type ScheduleRetype } from '../../bus/index.js';
-import { commitUnlessOvertaken, Overtaken, casVolume, findOperation, findVolume, finishOperation, markRunning, migrationCapacity, Reservation, type Operation, type UserMessage, type Volume, type VolumeChanges } from '../../db/index.js';
+import { commitUnlessOvertaken, Overtaken, casVolume, findById, findOperation, findVolume, finishOperation, markRunning, migrationCapacity, Reservation, type Operation, type UserMessage, type Volume, type VolumeChanges } from '../../db/index.js';
 import { DEADLINE_ERROR_CODE, deadlineMessage } from '../../domain/deadlines.js';
 import { MIGRATING_VOLUME_STATUSES, MIGRATION_RUNNING, migrationFailureMessage, type MigrationStage } from '../../domain/migration.js';
 import { countOperation } from '../../metrics/index.js';
@@ -87,7 +87,7 @@ export async function applyExporting(d: MigrationRecorderDeps, e: MigrationExpor
 
 /** Host and pool of the capacity reserved for migration `operationId` (its destination), if any. */
 async function reservedDestination(em: EntityManager, operationId: string): Promise<{ host: string; pool: string } | undefined> {
-  const r = await em.findOne(Reservation, { volumeId: operationId }, { disableIdentityMap: true });
+  const r = await findById(em, Reservation, operationId);
   if (!r) return undefined;
   const host = hostOfPoolId(r.poolId);
   return { host, pool: r.poolId.slice(host.length + 1) };

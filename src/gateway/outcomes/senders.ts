@@ -28,7 +28,7 @@ import {
   type EventResource,
   type Sender,
 } from '../../bus/index.js';
-import { findAttachment, findBackup, findOperation, findSnapshot, findVolume, Reservation, type Db } from '../../db/index.js';
+import { findAttachment, findBackup, findById, findOperation, findSnapshot, findVolume, Reservation, type Db } from '../../db/index.js';
 
 /** What an event kind is about, and who may send it. */
 interface EventSpec {
@@ -214,7 +214,7 @@ export class SenderCheck {
   }
 
   private async reservedHost(em: EntityManager, key: string): Promise<string | undefined> {
-    const r = await em.findOne(Reservation, { volumeId: key }, { disableIdentityMap: true });
+    const r = await findById(em, Reservation, key);
     return r ? hostOfPoolId(r.poolId) : undefined;
   }
 }
