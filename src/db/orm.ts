@@ -5,6 +5,7 @@
  */
 import { MikroORM as SqliteORM, type Options as SqliteOptions } from '@mikro-orm/better-sqlite';
 import { MikroORM as PgORM, type Options as PgOptions } from '@mikro-orm/postgresql';
+import { createRequire } from 'node:module';
 import { Migrator } from '@mikro-orm/migrations';
 import type { EntityClass } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
@@ -15,7 +16,7 @@ import { ENTITIES } from './entities.js';
 import { ChangeSeqReader } from './change-feed.js';
 import { sqliteMigrations } from './migrations/sqlite/index.js';
 import { postgresqlMigrations } from './migrations/postgresql/index.js';
-import { queryPrepared, type PreparedQuery } from './prepared.js';
+import { queryPrepared, readSqliteOn, type PreparedQuery, type SqliteConnection } from './prepared.js';
 import { rowMapperOf } from './entity-rows.js';
 
 export interface Db {
@@ -33,6 +34,17 @@ export interface Db {
 }
 
 type AnyOrm = SqliteORM | PgORM;
+
+type SqliteReader = SqliteConnection & { pragma(s: string): unknown; close(): void };
+const require = createRequire(import.meta.url);
+
+/** A read-only connection to the database file, as the pool's connections are set up for reading (WAL, busy timeout). */
+function openSqliteReader(path: string): SqliteReader {
+  const Database = require('better-sqlite3') as new (path: string, opts: { readonly: boolean; fileMustExist: boolean }) => SqliteReader;
+  const reader = new Database(path, { readonly: true, fileMustExist: true });
+  reader.pragma('busy_timeout = 10000');
+  return reader;
+}
 
 /** Logs what `prepareSqliteFile` did to the database's files. */
 export function logPermissionNote(log: Pick<Logger, 'info' | 'warn'> | undefined): (n: PermissionNote) => void {
@@ -78,7 +90,14 @@ export async function openDb(cfg: DatabaseConfig, opts: { debug?: boolean; log?:
       pool: { min: 0, max: 10 },
     } as PgOptions);
   }
-  const query = (q: PreparedQuery, params: readonly unknown[]) => queryPrepared(orm.em.getConnection().getKnex(), cfg.kind, q, params);
+  const knex = orm.em.getConnection().getKnex();
+  // SQLite's prepared reads outside transactions get a connection of their own (./prepared.ts), opened on first use.
+  let reader: SqliteReader | undefined;
+  if (cfg.kind === 'sqlite') {
+    const path = cfg.path;
+    readSqliteOn(knex, { prepare: (sql) => (reader ??= openSqliteReader(path)).prepare(sql) });
+  }
+  const query = (q: PreparedQuery, params: readonly unknown[]) => queryPrepared(knex, cfg.kind, q, params);
   if (cfg.kind === 'sqlite') for (const f of sqliteFiles(cfg.path)) ensurePrivateFile(f, logPermissionNote(opts.log));
   return {
     kind: cfg.kind,
@@ -87,6 +106,9 @@ export async function openDb(cfg: DatabaseConfig, opts: { debug?: boolean; log?:
     rows: async <T extends object>(entity: EntityClass<T>, q: PreparedQuery, params: readonly unknown[]) => (await query(q, params)).map(rowMapperOf(orm.getMetadata().get<T>(entity.name))),
     migrate: async () => (await orm.migrator.up()).map((m) => m.name),
     pending: async () => (await orm.migrator.getPendingMigrations()).map((m) => m.name),
-    close: () => orm.close(true),
+    close: async () => {
+      reader?.close();
+      await orm.close(true);
+    },
   };
 }

@@ -21,7 +21,7 @@ type Row = Record<string, unknown>;
 interface SqliteStatement {
   all(...params: unknown[]): Row[];
 }
-interface SqliteConnection {
+export interface SqliteConnection {
   prepare(sql: string): SqliteStatement;
 }
 interface PgConnection {
@@ -30,17 +30,40 @@ interface PgConnection {
 
 const sqliteStatements = new WeakMap<object, Map<string, SqliteStatement>>();
 
-/** The rows of `q` with `params`, on a connection of `knex`'s pool. */
+function sqliteAll(conn: SqliteConnection, q: PreparedQuery, params: readonly unknown[]): Row[] {
+  let statements = sqliteStatements.get(conn);
+  if (!statements) sqliteStatements.set(conn, (statements = new Map()));
+  let statement = statements.get(q.name);
+  if (!statement) statements.set(q.name, (statement = conn.prepare(q.sqlite)));
+  return statement.all(...params);
+}
+
+/** SQLite connections kept for reads outside transactions, by the ORM's knex (./orm.ts registers them). */
+const sqliteReaders = new WeakMap<object, SqliteConnection>();
+
+/**
+ * Runs the prepared reads that `knex` (the ORM's pool, not a transaction) is asked for on
+ * `reader`, a connection of their own to the same SQLite file. The pool has one connection,
+ * which every write transaction holds: a read no longer waits for them (WAL lets a reader see
+ * the last commit while a writer works), nor for the pool's acquire and release.
+ */
+export function readSqliteOn(knex: Knex, reader: SqliteConnection): void {
+  sqliteReaders.set(knex, reader);
+}
+
+/**
+ * The rows of `q` with `params`: on SQLite's reader connection when `knex` has one (see
+ * {@link readSqliteOn}), else on a connection of `knex`'s pool, or the transaction's own
+ * connection when `knex` is a transaction.
+ */
 export async function queryPrepared(knex: Knex, kind: 'sqlite' | 'postgresql', q: PreparedQuery, params: readonly unknown[]): Promise<Row[]> {
+  const reader = kind === 'sqlite' ? sqliteReaders.get(knex) : undefined;
+  if (reader) return sqliteAll(reader, q, params);
   const client = knex.client as { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<unknown> };
   const conn = await client.acquireConnection();
   try {
     if (kind === 'postgresql') return (await (conn as PgConnection).query({ name: q.name, text: q.postgresql, values: [...params] })).rows;
-    let statements = sqliteStatements.get(conn as object);
-    if (!statements) sqliteStatements.set(conn as object, (statements = new Map()));
-    let statement = statements.get(q.name);
-    if (!statement) statements.set(q.name, (statement = (conn as SqliteConnection).prepare(q.sqlite)));
-    return statement.all(...params);
+    return sqliteAll(conn as SqliteConnection, q, params);
   } finally {
     await client.releaseConnection(conn);
   }

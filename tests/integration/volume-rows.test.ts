@@ -78,3 +78,20 @@ for (const kind of BACKENDS) {
     t.true(results.every((rows) => rows.length === 1));
   });
 }
+
+test('sqlite: a prepared read outside a transaction does not wait for a write transaction, and sees the last commit', async (t) => {
+  const db = dbs.get('sqlite');
+  const projectId = await insertProject(db);
+  const em = db.fork();
+  const v = em.create(Volume, { id: randomUUID(), projectId, name: 'before', sizeGiB: 1, status: 'available', availabilityZone: 'az1' });
+  await em.flush();
+  const within = <T>(p: Promise<T>) => Promise.race([p, new Promise<'waited'>((r) => setTimeout(() => r('waited'), 2_000))]);
+  await db.fork().transactional(async (tx) => {
+    // The pool's one connection is this transaction's until it ends.
+    await casVolume(tx, v.id, { from: ['available'] }, { name: 'uncommitted' });
+    const seen = await within(findVolumeView(db, v.id));
+    t.not(seen, 'waited', 'the read waited for the write transaction');
+    t.is((seen as { name: string }).name, 'before', 'an uncommitted change is not seen');
+  });
+  t.is((await findVolumeView(db, v.id))?.name, 'uncommitted');
+});
