@@ -12,8 +12,8 @@ import { Backup, normaliseBigints } from './backup-store.js';
 import { Snapshot, StatusAudit, UserMessage, Volume } from './entities.js';
 import { VolumeTypeAccess } from './volume-type-access.js';
 import type { Db } from './orm.js';
-import { preparedOf, type PreparedQuery } from './prepared.js';
-import { IN_LIST, listParam, placeholders, type SqlDialect } from './sql-lists.js';
+import type { PreparedQuery } from './prepared.js';
+import { IN_LIST, listParam, statementOf } from './sql-lists.js';
 
 function groupBy<T>(rows: readonly T[], key: (row: T) => string): Map<string, T[]> {
   const out = new Map<string, T[]>();
@@ -48,8 +48,7 @@ export async function attachmentsByIds(em: EntityManager, ids: readonly string[]
 
 /** A statement over rows whose `column` is one of a list (the one parameter), in both databases' syntax. */
 function byList(table: string, column: string, rest: string): PreparedQuery {
-  const text = (d: SqlDialect) => placeholders(d, `SELECT * FROM ${table} WHERE ${column} ${IN_LIST[d]} ${rest}`);
-  return preparedOf(text('sqlite'), text('postgresql'));
+  return statementOf((d) => `SELECT * FROM ${table} WHERE ${column} ${IN_LIST[d]} ${rest}`);
 }
 
 const SNAPSHOTS_OF_VOLUMES = byList('snapshot', 'volume_id', "AND status <> 'deleted' ORDER BY created_at ASC, id ASC");

@@ -10,8 +10,9 @@ import { Attachment } from './attachment-entity.js';
 import { Backup } from './backup-store.js';
 import { Snapshot, Volume } from './entities.js';
 import type { FeedResourceType } from './change-feed-sql.js';
-import { preparedOf, queryPrepared, type PreparedQuery } from './prepared.js';
-import { dialectOf, knexOf } from './entity-rows.js';
+import { queryPrepared, type PreparedQuery } from './prepared.js';
+import { statementOf } from './sql-lists.js';
+import { dialectOf, findById, knexOf } from './entity-rows.js';
 
 export { ChangeCounter, ChangeEvent } from './change-feed-entities.js';
 export { FEED_TABLES, type FeedResourceType } from './change-feed-sql.js';
@@ -26,12 +27,12 @@ const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(
 
 /** The statement reading a row's change seq back, per table. */
 function seqOf(table: string): PreparedQuery {
-  return preparedOf(`SELECT change_seq FROM ${table} WHERE id = ?`, `SELECT change_seq FROM ${table} WHERE id = $1`);
+  return statementOf(() => `SELECT change_seq FROM ${table} WHERE id = ?`);
 }
 
 /** The project's position (0 and 0 for a project that never changed). */
 export async function feedPosition(em: EntityManager, projectId: string): Promise<FeedPosition> {
-  const row = await em.findOne(ChangeCounter, { projectId }, { disableIdentityMap: true });
+  const row = await findById(em, ChangeCounter, projectId);
   return { seq: num(row?.seq), prunedSeq: num(row?.prunedSeq) };
 }
 

@@ -2,17 +2,17 @@
  * Rows read without the ORM, as the plain shape of their entity: every column of the table
  * becomes its property, converted from how each database returns it (SQLite: datetimes as
  * epoch milliseconds, booleans as 0/1, JSON as text; PostgreSQL: timestamps as text, bigint as
- * text, jsonb as an object). The batch reads of a page's nested lists use it
- * (./batch-reads.ts): MikroORM's hydration of each row (`ensurePropagation`, the identity
+ * text, jsonb as an object). The batch reads of a page's nested lists (./batch-reads.ts) and
+ * the reads by primary key of the hot paths (`findById`) use it: MikroORM's hydration of each row (`ensurePropagation`, the identity
  * map's bookkeeping) cost a page of snapshots more than its SQL. The mapping is made once per
  * entity from the ORM's own metadata, so it follows the entity as it changes;
  * tests/integration/entity-rows.test.ts checks it against the ORM on both databases.
  */
 import { ReferenceKind, type EntityClass, type EntityMetadata } from '@mikro-orm/core';
 import type { EntityManager, Knex } from '@mikro-orm/knex';
-import type { SqlDialect } from './sql-lists.js';
+import { statementOf, type SqlDialect } from './sql-lists.js';
 import { PostgreSqlPlatform } from '@mikro-orm/postgresql';
-import { preparedOf, queryPrepared, type PreparedQuery } from './prepared.js';
+import { queryPrepared, type PreparedQuery } from './prepared.js';
 
 type Row = Record<string, unknown>;
 type Convert = (v: unknown) => unknown;
@@ -58,25 +58,34 @@ export function rowMapperOf<T>(meta: EntityMetadata<T>): (row: Row) => T {
 const byId = new Map<string, PreparedQuery>();
 
 /**
- * The `entity` row whose primary key (one column) is `id` (its plain shape, not a managed entity), or null:
- * one statement prepared once per connection. Inside a transaction it runs on the
- * transaction's connection (knex's transaction client hands out that one), so it sees the
- * transaction's own writes, and, as the ORM's reads do, changes of that entity waiting in
- * `em`'s unit of work are flushed first. The read-by-id of the hot paths (a create's outcome reads its
- * volume and operation several times) spent most of its CPU in MikroORM, knex and a
+ * The `entity` row whose primary key (one column) is `id`, in its plain shape (not a managed
+ * entity), or null: one statement prepared once per connection. In a transaction it runs on
+ * the transaction's connection (knex's transaction client hands out that one) and sees the
+ * transaction's writes; as the ORM's reads do (flush mode AUTO), changes of that entity
+ * waiting in `em`'s unit of work are flushed first. A create's outcome reads its volume,
+ * operation and reservation several times; through the ORM each read was MikroORM, knex and a
  * statement prepared again for every value (MikroORM writes the values into the SQL).
  */
 export async function findById<T extends object>(em: EntityManager, entity: EntityClass<T>, id: string): Promise<T | null> {
   const meta = em.getMetadata().get<T>(entity.name);
-  // As the ORM's own reads (flush mode AUTO): changes of this entity waiting in the unit of work are written first.
-  if (em.getUnitOfWork().shouldAutoFlush(meta)) await em.flush();
   let q = byId.get(meta.tableName);
   if (!q) {
     const key = meta.properties[meta.primaryKeys[0]!].fieldNames[0];
-    byId.set(meta.tableName, (q = preparedOf(`SELECT * FROM ${meta.tableName} WHERE ${key} = ?`, `SELECT * FROM ${meta.tableName} WHERE ${key} = $1`)));
+    byId.set(meta.tableName, (q = statementOf(() => `SELECT * FROM ${meta.tableName} WHERE ${key} = ?`)));
   }
-  const [row] = await queryPrepared(knexOf(em), dialectOf(em), q, [id]);
-  return row ? rowMapperOf(meta)(row) : null;
+  const [row] = await rowsOf(em, entity, q, [id]);
+  return row ?? null;
+}
+
+/**
+ * The rows of `q` (a `SELECT *` of `entity`'s table) in the entity's plain shape, run as
+ * {@link findById} runs its statement: on `em`'s transaction when it is in one, after
+ * flushing the changes of that entity waiting in `em`'s unit of work.
+ */
+export async function rowsOf<T extends object>(em: EntityManager, entity: EntityClass<T>, q: PreparedQuery, params: readonly unknown[]): Promise<T[]> {
+  const meta = em.getMetadata().get<T>(entity.name);
+  if (em.getUnitOfWork().shouldAutoFlush(meta)) await em.flush();
+  return (await queryPrepared(knexOf(em), dialectOf(em), q, params)).map(rowMapperOf(meta));
 }
 
 /** The knex that runs `em`'s statements: its transaction's when it is in one, else its pool's. */
@@ -84,6 +93,7 @@ export function knexOf(em: EntityManager): Knex {
   return em.getTransactionContext<Knex.Transaction>() ?? em.getConnection().getKnex();
 }
 
+/** The database `em` talks to. */
 export function dialectOf(em: EntityManager): SqlDialect {
   return em.getPlatform() instanceof PostgreSqlPlatform ? 'postgresql' : 'sqlite';
 }

@@ -4,7 +4,8 @@ import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import { Operation, type OperationStatus } from './entities.js';
 import { keysetPage, type Page, type PageRequest } from './page.js';
-import { findById } from './entity-rows.js';
+import { dialectOf, findById, rowsOf } from './entity-rows.js';
+import { IN_LIST, listParam, statementOf } from './sql-lists.js';
 
 export async function findOperation(em: EntityManager, id: string): Promise<Operation | null> {
   return findById(em, Operation, id);
@@ -125,5 +126,9 @@ export async function holdDeadlines(em: EntityManager, hold: { deadlineAt: Date;
 
 /** The newest operation of one of `kinds` on a resource that is in one of `statuses` (e.g. the one under way), or null. */
 export async function latestOperationOf(em: EntityManager, resourceId: string, kinds: readonly OperationKind[], statuses: readonly OperationStatus[]): Promise<Operation | null> {
-  return em.findOne(Operation, { resourceId, kind: { $in: [...kinds] }, status: { $in: [...statuses] } }, { orderBy: { createdAt: 'desc' }, disableIdentityMap: true });
+  const d = dialectOf(em);
+  const [op] = await rowsOf(em, Operation, LATEST_OPERATION_OF, [resourceId, listParam(d, kinds), listParam(d, statuses)]);
+  return op ?? null;
 }
+
+const LATEST_OPERATION_OF = statementOf((d) => `SELECT * FROM operation WHERE resource_id = ? AND kind ${IN_LIST[d]} AND status ${IN_LIST[d]} ORDER BY created_at DESC LIMIT 1`);

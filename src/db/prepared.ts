@@ -1,11 +1,12 @@
 /**
  * Statements prepared once per connection, for the hot reads that skip the ORM
- * (./volume-rows.ts). They run on the ORM's own connection pool, so they wait for a
- * connection as the ORM's queries do and see what it committed.
+ * (./volume-rows.ts, ./volume-list-sql.ts, ./entity-rows.ts). They see what the ORM
+ * committed; in a transaction (a knex transaction passed in) they run on its connection.
  *
  * - SQLite (better-sqlite3): `prepare` once per connection, kept in a WeakMap keyed by it.
- * - PostgreSQL (pg): a named query, which pg prepares on a connection the first time it
- *   runs there and reuses after.
+ *   Outside transactions they run on a read-only connection of their own (`readSqliteOn`).
+ * - PostgreSQL (pg): a named query on a connection of the ORM's pool, which pg prepares on
+ *   a connection the first time it runs there and reuses after.
  */
 import { createHash } from 'node:crypto';
 import type { Knex } from '@mikro-orm/knex';

@@ -3,6 +3,8 @@
  * the list's length and stays prepared: a JSON array read by `json_each` in SQLite, an array
  * in PostgreSQL.
  */
+import { preparedOf, type PreparedQuery } from './prepared.js';
+
 export type SqlDialect = 'sqlite' | 'postgresql';
 
 /** `IN_LIST[d]` after a column: true when the column is one of the list's values (the next `?`). */
@@ -20,4 +22,9 @@ export function listParam(d: SqlDialect, values: readonly string[]): unknown {
 export function placeholders(d: SqlDialect, sql: string, first = 1): string {
   let n = first - 1;
   return d === 'postgresql' ? sql.replace(/\?/g, () => `$${++n}`) : sql;
+}
+
+/** A statement written once with `?` placeholders (`sql` may differ by database, e.g. with {@link IN_LIST}), prepared for both. */
+export function statementOf(sql: (d: SqlDialect) => string): PreparedQuery {
+  return preparedOf(placeholders('sqlite', sql('sqlite')), placeholders('postgresql', sql('postgresql')));
 }
