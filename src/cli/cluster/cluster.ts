@@ -103,7 +103,7 @@ export async function clusterUp(opts: UpOptions): Promise<RunningCluster> {
     await startAll(state, byRole('gateway'), natsBinary);
     say(`gateways: ${plan.gatewayUrls.join(' ')}`);
     await startAll(state, [...byRole('scheduler'), ...byRole('agent')], natsBinary);
-    await waitPoolsUp(plan, cluster.adminToken());
+    await waitPoolsUp(plan, state, cluster.adminToken());
     say(`schedulers: ${byRole('scheduler').length}, agents: ${byRole('agent').map((a) => `${a.host} (${a.env.FLINT_AVAILABILITY_ZONE})`).join(', ')}`);
     return cluster;
   } catch (err) {
@@ -209,17 +209,26 @@ async function waitReady(state: ClusterState, name: string): Promise<void> {
 }
 
 /** Waits until a gateway lists every agent's pool as UP. */
-async function waitPoolsUp(plan: ClusterPlan, token: string): Promise<void> {
+async function waitPoolsUp(plan: ClusterPlan, state: ClusterState, token: string): Promise<void> {
   const want = plan.spec.agents.length;
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
-    const res = await fetch(plan.gatewayUrls[0]!, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: '{ pools { id state } }' }) }).catch(() => undefined);
-    const body = (await res?.json().catch(() => undefined)) as { data?: { pools?: Array<{ state: string }> } } | undefined;
+    let answer = 'nothing';
+    let body: { data?: { pools?: Array<{ state: string }> } } | undefined;
+    try {
+      const res = await fetch(plan.gatewayUrls[0]!, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: '{ pools { id state } }' }) });
+      const text = await res.text();
+      answer = `${res.status} ${text.slice(0, 300)}`;
+      body = JSON.parse(text) as typeof body;
+    } catch (err) {
+      if (answer === 'nothing') answer = `no answer (${err instanceof Error ? err.message : String(err)})`;
+    }
     const up = body?.data?.pools?.filter((p) => p.state === 'UP').length ?? 0;
     if (up >= want) return;
     if (Date.now() > deadline) {
-      const logs = plan.processes.filter((p) => p.role === 'agent').map((p) => `--- ${p.log}\n${tail(p.log)}`);
-      throw new Error(`only ${up} of ${want} pools are UP after ${READY_TIMEOUT_MS / 1000} s (a gateway answered ${JSON.stringify(body ?? null).slice(0, 300)}); the agents' logs:\n${logs.join('\n')}`);
+      // Every process's log: a gateway or agent that lost the bus, or a NATS node that did not join, shows it in its own.
+      const logs = plan.processes.map((p) => `--- ${p.log}${isAlive(state.processes.find((x) => x.name === p.name)?.pid ?? 0) ? '' : ' (exited)'}\n${tail(p.log)}`);
+      throw new Error(`only ${up} of ${want} pools are UP after ${READY_TIMEOUT_MS / 1000} s (the first gateway answered ${answer}); the logs:\n${logs.join('\n')}`);
     }
     await sleep(200);
   }
