@@ -70,24 +70,12 @@ export function withAnd<T>(where: FilterQuery<T>, conditions: FilterQuery<T>[]):
  * deleted or no longer matches still counts the rows on that side). First/after clients pay
  * that query too; it reads one row by the keyset, next to the count every page already makes.
  */
-export async function keysetPage<T extends Keyed>(em: EntityManager, entity: EntityName<T>, filter: FilterQuery<T> | (() => FilterQuery<T>), request: PageRequest & { order: Order }): Promise<Page<T>>;
-/**
- * As above, but the page's rows are read as the database returns them, without the ORM
- * making an entity of each (which cost a page of 50 volumes more than its SQL), and `raw`
- * maps each row (column names as in the table) to what the page holds.
- */
-export async function keysetPage<T extends Keyed, R>(
+export async function keysetPage<T extends Keyed>(
   em: EntityManager,
   entity: EntityName<T>,
   filter: FilterQuery<T> | (() => FilterQuery<T>),
-  request: PageRequest & { order: Order; raw: (row: Record<string, unknown>) => R },
-): Promise<Page<R>>;
-export async function keysetPage<T extends Keyed, R>(
-  em: EntityManager,
-  entity: EntityName<T>,
-  filter: FilterQuery<T> | (() => FilterQuery<T>),
-  request: PageRequest & { order: Order; raw?: (row: Record<string, unknown>) => R },
-): Promise<Page<T | R>> {
+  request: PageRequest & { order: Order },
+): Promise<Page<T>> {
   // A filter with raw SQL fragments (./metadata-sql.ts) is built anew for each query: MikroORM renders a fragment once.
   const where = typeof filter === 'function' ? filter : () => filter;
   const backward = request.last !== undefined;
@@ -97,9 +85,7 @@ export async function keysetPage<T extends Keyed, R>(
   const totalCount = await em.count(entity, where());
   const condition = cursor ? and(where(), side(cursor, read, true)) : where();
   const orderBy = { createdAt: read, id: read } as never;
-  const rows: Array<T | R> = request.raw
-    ? ((await em.createQueryBuilder(entity).select('*').where(condition).orderBy(orderBy).limit(size + 1).execute('all', false)) as Array<Record<string, unknown>>).map(request.raw)
-    : await em.find(entity, condition, { orderBy, limit: size + 1, disableIdentityMap: true });
+  const rows = await em.find(entity, condition, { orderBy, limit: size + 1, disableIdentityMap: true });
   const more = rows.length > size;
   const page = rows.slice(0, size);
   if (backward) page.reverse();

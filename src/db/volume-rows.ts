@@ -2,7 +2,7 @@
  * A volume read without the ORM. `volume(id)` is the hottest read of the API, and MikroORM,
  * knex and a statement prepared again each time took about 45% of its CPU: this is one
  * statement, prepared once per connection (./prepared.ts), whose row becomes the VolumeView
- * directly; a page of volumes maps its rows here too (page.ts's `raw`). Writes stay with the
+ * directly; a page of volumes maps its rows here too (./volume-list-sql.ts). Writes stay with the
  * ORM. Pure: the SQL for each database and the mapping of their rows, which differ (SQLite:
  * datetimes as epoch milliseconds, booleans as 0/1 and metadata as JSON text; PostgreSQL:
  * timestamps as text, bigint as text, jsonb as an object). tests/integration/volume-rows.test.ts
