@@ -4,6 +4,7 @@
  * changes are migrations, one list per dialect (src/db/migrations/<dialect>/).
  */
 import { MikroORM as SqliteORM, type Options as SqliteOptions } from '@mikro-orm/better-sqlite';
+import { FlintSqliteDriver } from './sqlite-driver.js';
 import { MikroORM as PgORM, type Options as PgOptions } from '@mikro-orm/postgresql';
 import { createRequire } from 'node:module';
 import { Migrator } from '@mikro-orm/migrations';
@@ -71,6 +72,7 @@ export async function openDb(cfg: DatabaseConfig, opts: { debug?: boolean; log?:
     prepareSqliteFile(cfg.path, logPermissionNote(opts.log));
     orm = await SqliteORM.init({
       ...common,
+      driver: FlintSqliteDriver,
       dbName: cfg.path,
       migrations: { migrationsList: sqliteMigrations, silent: true, transactional: true, allOrNothing: true, snapshot: false },
       pool: {
