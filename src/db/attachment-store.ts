@@ -3,7 +3,7 @@
  * `snapshot-store.ts`; plus the one place a volume's status is recomputed from its
  * attachments (`syncVolumeStatus`).
  */
-import { raw, type FilterQuery } from '@mikro-orm/core';
+import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import {
   ATTACH_FAMILY,
@@ -16,6 +16,7 @@ import { keysetPage, type Page, type PageRequest } from './page.js';
 import { casVolume, findVolume } from './volume-store.js';
 import type { Volume } from './entities.js';
 import type { AttachmentView } from '../bus/contract/index.js';
+import { updateRows } from './update-rows.js';
 
 export interface AttachmentCasGuard {
   from: readonly AttachmentStatus[];
@@ -30,7 +31,7 @@ export type AttachmentChanges = Partial<
 export async function casAttachment(em: EntityManager, id: string, guard: AttachmentCasGuard, changes: AttachmentChanges): Promise<Attachment | null> {
   const where: FilterQuery<Attachment> = { id, status: { $in: [...guard.from] } };
   if (guard.expectedVersion !== undefined) where.version = guard.expectedVersion;
-  const n = await em.nativeUpdate(Attachment, where, { ...changes, version: raw('version + 1'), updatedAt: new Date() });
+  const n = await updateRows(em, Attachment, where, { ...changes, updatedAt: new Date() }, ['version']);
   return n === 1 ? findAttachment(em, id) : null;
 }
 

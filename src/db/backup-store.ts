@@ -4,11 +4,12 @@
  * src/node-agent/backup/); this row is what the API knows about it.
  */
 import 'reflect-metadata';
-import { BigIntType, Entity, Index, OptionalProps, PrimaryKey, Property, raw, Unique, type FilterQuery } from '@mikro-orm/core';
+import { BigIntType, Entity, Index, OptionalProps, PrimaryKey, Property, Unique, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import type { BackupStatus } from '../domain/backup-states.js';
 import { keysetPage, type Page, type PageRequest } from './page.js';
 import type { BackupView, BackupFigures } from '../bus/contract/index.js';
+import { updateRows } from './update-rows.js';
 
 export type BackupChangeTracking = NonNullable<BackupFigures['changeTracking']>;
 
@@ -153,7 +154,7 @@ export type BackupChanges = Partial<
 export async function casBackup(em: EntityManager, id: string, guard: BackupCasGuard, changes: BackupChanges): Promise<Backup | null> {
   const where: FilterQuery<Backup> = { id, status: { $in: [...guard.from] } };
   if (guard.expectedVersion !== undefined) where.version = guard.expectedVersion;
-  const n = await em.nativeUpdate(Backup, where, { ...changes, version: raw('version + 1'), updatedAt: new Date() });
+  const n = await updateRows(em, Backup, where, { ...changes, updatedAt: new Date() }, ['version']);
   return n === 1 ? findBackup(em, id) : null;
 }
 

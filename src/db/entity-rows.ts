@@ -13,29 +13,45 @@ import type { EntityManager, Knex } from '@mikro-orm/knex';
 import { statementOf, type SqlDialect } from './sql-lists.js';
 import { PostgreSqlPlatform } from '@mikro-orm/postgresql';
 import { queryPrepared, type PreparedQuery } from './prepared.js';
+import type { Column, ColumnKind, Columns } from './where-sql.js';
 
 type Row = Record<string, unknown>;
 type Convert = (v: unknown) => unknown;
 
 const date: Convert = (v) => new Date(typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : (v as string | number));
 const json: Convert = (v) => (typeof v === 'string' ? JSON.parse(v) : v);
+const CONVERT: Record<ColumnKind, Convert | undefined> = { plain: undefined, number: Number, date, json, boolean: Boolean };
 
-function converterOf(type: string, runtimeType: string): Convert | undefined {
-  if (type === 'json' || /JsonType/i.test(type)) return json;
-  if (runtimeType === 'Date') return date;
-  if (runtimeType === 'number') return Number;
-  if (runtimeType === 'boolean') return Boolean;
-  return undefined;
+function kindOf(type: string, runtimeType: string): ColumnKind {
+  if (type === 'json' || /JsonType/i.test(type)) return 'json';
+  if (runtimeType === 'Date') return 'date';
+  if (runtimeType === 'number') return 'number';
+  if (runtimeType === 'boolean') return 'boolean';
+  return 'plain';
+}
+
+/** The columns of `meta`'s scalar properties stored in one column each, by property name. */
+export function columnsOfEntity(meta: EntityMetadata): Columns {
+  const out = new Map<string, Column>();
+  for (const prop of meta.props) {
+    if (prop.kind !== ReferenceKind.SCALAR || prop.persist === false || prop.fieldNames?.length !== 1) continue;
+    out.set(prop.name, { name: prop.fieldNames[0]!, kind: kindOf(prop.customType?.constructor.name ?? String(prop.type), String(prop.runtimeType)) });
+  }
+  return out;
+}
+
+const columnsByMeta = new WeakMap<EntityMetadata, Columns>();
+
+/** {@link columnsOfEntity} of `meta`, made once. */
+export function columnsOf(meta: EntityMetadata): Columns {
+  let c = columnsByMeta.get(meta);
+  if (!c) columnsByMeta.set(meta, (c = columnsOfEntity(meta)));
+  return c;
 }
 
 /** A function from a row of `meta`'s table (`SELECT *`) to the entity's properties; nulls stay null. */
 export function entityRowMapper<T>(meta: EntityMetadata<T>): (row: Row) => T {
-  const columns: Array<{ property: string; column: string; convert: Convert | undefined }> = [];
-  for (const prop of meta.props) {
-    if (prop.kind !== ReferenceKind.SCALAR || prop.persist === false || prop.fieldNames?.length !== 1) continue;
-    const type = prop.customType?.constructor.name ?? String(prop.type);
-    columns.push({ property: prop.name as string, column: prop.fieldNames[0]!, convert: converterOf(type, String(prop.runtimeType)) });
-  }
+  const columns = [...columnsOfEntity(meta as EntityMetadata)].map(([property, c]) => ({ property, column: c.name, convert: CONVERT[c.kind] }));
   return (row) => {
     const out: Row = {};
     for (const c of columns) {

@@ -8,15 +8,16 @@
  * (and the guard still holds), it reads and tries again. The caller's guard and the answer
  * (applied or not) are unchanged by this.
  */
-import { raw, type EntityName, type FilterQuery } from '@mikro-orm/core';
+import type { EntityClass, EntityData, FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import { movesGeneration, namesUserField } from '../domain/generation.js';
+import { updateRows } from './update-rows.js';
 
 /** Reads of the pinned UPDATE before giving up on pinning (then the generation moves: a change is not missed). */
 const PINNED_TRIES = 5;
 
 export interface GenerationCas<T extends { id: string; version: number; generation: number }> {
-  entity: EntityName<T>;
+  entity: EntityClass<T>;
   /** The caller's guard: id, states, expected version… */
   where: FilterQuery<T>;
   /** The version the caller expects, when it gave one (the pinned UPDATE must not contradict it). */
@@ -30,20 +31,18 @@ export interface GenerationCas<T extends { id: string; version: number; generati
 
 /** Applies the change when the guard holds; true when it did. */
 export async function casWithGeneration<T extends { id: string; version: number; generation: number }>(em: EntityManager, c: GenerationCas<T>): Promise<boolean> {
-  const updatedAt = new Date();
-  // A fresh raw fragment per statement: MikroORM tracks each one it renders.
-  const set = (moves: boolean) => ({ ...c.changes, version: raw('version + 1'), updatedAt, ...(moves ? { generation: raw('generation + 1') } : {}) }) as never;
-  if (c.observed || !namesUserField(c.userFields, c.changes)) return (await em.nativeUpdate(c.entity, c.where, set(false))) === 1;
+  const set = { ...c.changes, updatedAt: new Date() } as EntityData<T>;
+  const update = async (where: FilterQuery<T>, moves: boolean) => (await updateRows(em, c.entity, where, set, moves ? ['version', 'generation'] : ['version'])) === 1;
+  if (c.observed || !namesUserField(c.userFields, c.changes)) return update(c.where, false);
   for (let attempt = 1; attempt <= PINNED_TRIES; attempt++) {
     const before = await c.read();
     if (!before || (c.expectedVersion !== undefined && before.version !== c.expectedVersion)) return false;
     const moves = movesGeneration(c.userFields, before, c.changes);
     const pinned = { ...(c.where as object), version: before.version } as FilterQuery<T>;
-    const n = await em.nativeUpdate(c.entity, pinned, set(moves));
-    if (n === 1) return true;
+    if (await update(pinned, moves)) return true;
     // Not applied: the guard failed (the row is at the version read), or the row moved since the read.
     const now = await c.read();
     if (!now || now.version === before.version) return false;
   }
-  return (await em.nativeUpdate(c.entity, c.where, set(true))) === 1;
+  return update(c.where, true);
 }

@@ -6,6 +6,7 @@ import { Operation, type OperationStatus } from './entities.js';
 import { keysetPage, type Page, type PageRequest } from './page.js';
 import { dialectOf, findById, rowsOf } from './entity-rows.js';
 import { IN_LIST, listParam, statementOf } from './sql-lists.js';
+import { updateRows } from './update-rows.js';
 
 export async function findOperation(em: EntityManager, id: string): Promise<Operation | null> {
   return findById(em, Operation, id);
@@ -41,7 +42,8 @@ export async function finishOperation(
   error?: { code: string; message: string },
   deadlineBefore?: Date,
 ): Promise<boolean> {
-  const n = await em.nativeUpdate(
+  const n = await updateRows(
+    em,
     Operation,
     { id, status: { $in: ['pending', 'running'] }, ...(deadlineBefore ? { deadlineAt: { $lt: deadlineBefore } } : {}) },
     { status, errorCode: error?.code ?? null, errorMessage: error?.message ?? null, finishedAt: new Date() },
@@ -50,11 +52,11 @@ export async function finishOperation(
 }
 
 export async function markRunning(em: EntityManager, id: string): Promise<void> {
-  await em.nativeUpdate(Operation, { id, status: 'pending' }, { status: 'running' });
+  await updateRows(em, Operation, { id, status: 'pending' }, { status: 'running' });
 }
 
 export async function markDispatched(em: EntityManager, id: string): Promise<void> {
-  await em.nativeUpdate(Operation, { id, dispatchedAt: null }, { dispatchedAt: new Date() });
+  await updateRows(em, Operation, { id, dispatchedAt: null }, { dispatchedAt: new Date() });
 }
 
 /**
@@ -98,7 +100,8 @@ export async function extendDeadline(
   to: Date,
   onlyIfBefore: Date,
 ): Promise<number> {
-  return em.nativeUpdate(
+  return updateRows(
+    em,
     Operation,
     {
       resourceType: where.resourceType,
@@ -117,7 +120,8 @@ export async function extendDeadline(
  * doing it at once set the same kind of value; nothing compounds. Returns the rows changed.
  */
 export async function holdDeadlines(em: EntityManager, hold: { deadlineAt: Date; createdAfter: Date }): Promise<number> {
-  return em.nativeUpdate(
+  return updateRows(
+    em,
     Operation,
     { status: { $in: ['pending', 'running'] }, deadlineAt: { $ne: null, $lt: hold.deadlineAt }, createdAt: { $gt: hold.createdAfter } },
     { deadlineAt: hold.deadlineAt },
@@ -132,3 +136,14 @@ export async function latestOperationOf(em: EntityManager, resourceId: string, k
 }
 
 const LATEST_OPERATION_OF = statementOf((d) => `SELECT * FROM operation WHERE resource_id = ? AND kind ${IN_LIST[d]} AND status ${IN_LIST[d]} ORDER BY created_at DESC LIMIT 1`);
+
+/**
+ * The PENDING `delete_volume` operation of a volume that waits for its create to end (a queued
+ * delete: src/gateway/sweepers/queued-deletes.ts), or null. Asked after every create's outcome.
+ */
+export async function queuedDeleteOf(em: EntityManager, volumeId: string): Promise<Operation | null> {
+  const [op] = await rowsOf(em, Operation, QUEUED_DELETE_OF, [volumeId]);
+  return op ?? null;
+}
+
+const QUEUED_DELETE_OF = statementOf(() => "SELECT * FROM operation WHERE resource_id = ? AND kind = 'delete_volume' AND status = 'pending' AND command IS NULL LIMIT 1");

@@ -1,7 +1,7 @@
 /**
- * Statements prepared once per connection, for the hot reads that skip the ORM
- * (./volume-rows.ts, ./volume-list-sql.ts, ./entity-rows.ts). They see what the ORM
- * committed; in a transaction (a knex transaction passed in) they run on its connection.
+ * Statements prepared once per connection, for the hot reads and writes that skip the ORM
+ * (./volume-rows.ts, ./volume-list-sql.ts, ./entity-rows.ts, ./update-rows.ts). They see what
+ * the ORM committed; in a transaction (a knex transaction passed in) they run on its connection.
  *
  * - SQLite (better-sqlite3): `prepare` once per connection, kept in a WeakMap keyed by it.
  *   Outside transactions they run on a read-only connection of their own (`readSqliteOn`).
@@ -21,22 +21,27 @@ export interface PreparedQuery {
 type Row = Record<string, unknown>;
 interface SqliteStatement {
   all(...params: unknown[]): Row[];
+  run(...params: unknown[]): { changes: number };
 }
 export interface SqliteConnection {
   prepare(sql: string): SqliteStatement;
 }
 interface PgConnection {
-  query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: Row[] }>;
+  query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: Row[]; rowCount: number | null }>;
 }
 
 const sqliteStatements = new WeakMap<object, Map<string, SqliteStatement>>();
 
-function sqliteAll(conn: SqliteConnection, q: PreparedQuery, params: readonly unknown[]): Row[] {
+function sqliteStatement(conn: SqliteConnection, q: PreparedQuery): SqliteStatement {
   let statements = sqliteStatements.get(conn);
   if (!statements) sqliteStatements.set(conn, (statements = new Map()));
   let statement = statements.get(q.name);
   if (!statement) statements.set(q.name, (statement = conn.prepare(q.sqlite)));
-  return statement.all(...params);
+  return statement;
+}
+
+function sqliteAll(conn: SqliteConnection, q: PreparedQuery, params: readonly unknown[]): Row[] {
+  return sqliteStatement(conn, q).all(...params);
 }
 
 /** SQLite connections kept for reads outside transactions, by the ORM's knex (./orm.ts registers them). */
@@ -60,11 +65,29 @@ export function readSqliteOn(knex: Knex, reader: SqliteConnection): void {
 export async function queryPrepared(knex: Knex, kind: 'sqlite' | 'postgresql', q: PreparedQuery, params: readonly unknown[]): Promise<Row[]> {
   const reader = kind === 'sqlite' ? sqliteReaders.get(knex) : undefined;
   if (reader) return sqliteAll(reader, q, params);
+  return onConnection(knex, async (conn) => {
+    if (kind === 'postgresql') return (await (conn as PgConnection).query({ name: q.name, text: q.postgresql, values: [...params] })).rows;
+    return sqliteAll(conn as SqliteConnection, q, params);
+  });
+}
+
+/**
+ * Runs `q` (an UPDATE or DELETE) with `params` on a connection of `knex`'s pool, or the
+ * transaction's own when `knex` is a transaction (never SQLite's reader); the rows it changed.
+ */
+export async function runPrepared(knex: Knex, kind: 'sqlite' | 'postgresql', q: PreparedQuery, params: readonly unknown[]): Promise<number> {
+  return onConnection(knex, async (conn) => {
+    if (kind === 'postgresql') return (await (conn as PgConnection).query({ name: q.name, text: q.postgresql, values: [...params] })).rowCount ?? 0;
+    return sqliteStatement(conn as SqliteConnection, q).run(...params).changes;
+  });
+}
+
+/** `work` on a connection of `knex` (a transaction's: its own), given back after. */
+async function onConnection<T>(knex: Knex, work: (conn: unknown) => Promise<T>): Promise<T> {
   const client = knex.client as { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<unknown> };
   const conn = await client.acquireConnection();
   try {
-    if (kind === 'postgresql') return (await (conn as PgConnection).query({ name: q.name, text: q.postgresql, values: [...params] })).rows;
-    return sqliteAll(conn as SqliteConnection, q, params);
+    return await work(conn);
   } finally {
     await client.releaseConnection(conn);
   }

@@ -25,6 +25,9 @@ import {
 import { Project, Volume } from './entities.js';
 import { QuotaTypeUsage, QuotaUsage } from './quota-entities.js';
 import { recountStatements, USAGE_COLUMNS } from './quota-sql.js';
+import { dialectOf, knexOf } from './entity-rows.js';
+import { queryPrepared } from './prepared.js';
+import { statementOf } from './sql-lists.js';
 
 /** What a project holds, by counter key (`gigabytes`, `gigabytes@gold`). */
 export type Holdings = Map<string, Held>;
@@ -53,18 +56,22 @@ export async function projectOverrides(em: EntityManager, projectId: string): Pr
 const USAGE_SELECT = COUNTED_RESOURCES.flatMap((r) => USAGE_COLUMNS[r].map((c) => `u.${c} AS ${c}`)).join(', ');
 const TYPE_SELECT = TYPE_RESOURCES.flatMap((r) => USAGE_COLUMNS[r].map((c) => `t.${c} AS type_${c}`)).join(', ');
 
+/** The project's limits and its counters (one row, nulls where the project has none yet). */
+const CLAIM_READ = statementOf(
+  () =>
+    `SELECT p.quota_limits AS limits, ${USAGE_SELECT}, ${TYPE_SELECT} FROM (SELECT CAST(? AS TEXT) AS pid) x ` +
+    'LEFT JOIN project p ON p.id = x.pid LEFT JOIN quota_usage u ON u.project_id = x.pid ' +
+    'LEFT JOIN quota_type_usage t ON t.project_id = x.pid AND t.volume_type = ?',
+);
+
 /**
  * Checks a claim in the caller's transaction, after the claim's rows were written (so the
  * triggers have counted them). One query reads the project's limits and its counters (it
- * runs with every create, so it skips the ORM).
+ * runs with every create, so it skips the ORM, and is prepared once per connection).
  * @throws QuotaExceededError naming the first limit it goes over; the caller's transaction then rolls back.
  */
 export async function enforceClaim(tx: EntityManager, defaults: QuotaLimits, claim: QuotaClaim): Promise<void> {
-  const sql =
-    `SELECT p.quota_limits AS limits, ${USAGE_SELECT}, ${TYPE_SELECT} FROM (SELECT ? AS pid) x ` +
-    'LEFT JOIN project p ON p.id = x.pid LEFT JOIN quota_usage u ON u.project_id = x.pid ' +
-    'LEFT JOIN quota_type_usage t ON t.project_id = x.pid AND t.volume_type = ?';
-  const [row] = await tx.getConnection().execute<Array<Record<string, unknown>>>(sql, [claim.projectId, claim.volumeType?.name ?? ''], 'all', tx.getTransactionContext());
+  const [row] = await queryPrepared(knexOf(tx), dialectOf(tx), CLAIM_READ, [claim.projectId, claim.volumeType?.name ?? '']);
   const stored = row?.limits;
   const limits = effectiveLimits(defaults, (typeof stored === 'string' ? JSON.parse(stored) : (stored ?? null)) as QuotaOverrides | null);
   if (!claimIsLimited(claim, limits)) return;

@@ -3,7 +3,7 @@
  * `volume-store.ts`: a change applies only while the row is in one of the expected
  * states (and at the expected version, when given).
  */
-import { raw, type FilterQuery } from '@mikro-orm/core';
+import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import type { SnapshotStatus } from '../domain/snapshot-states.js';
 import type { SnapshotView } from '../bus/contract/index.js';
@@ -12,6 +12,7 @@ import { Snapshot } from './entities.js';
 import { casWithGeneration } from './generation-cas.js';
 import { keysetPage, withAnd, type Page, type PageRequest } from './page.js';
 import { metadataConditions } from './metadata-sql.js';
+import { updateRows } from './update-rows.js';
 
 export interface SnapshotCasGuard {
   from: readonly SnapshotStatus[];
@@ -67,7 +68,7 @@ export async function casSnapshotsOfVolume(
   const cond = '$in' in from ? { $in: [...from.$in] } : from;
   const ids = (await em.find(Snapshot, { volumeId, status: cond }, { fields: ['id'], disableIdentityMap: true })).map((s) => s.id);
   if (ids.length === 0) return [];
-  await em.nativeUpdate(Snapshot, { id: { $in: ids }, status: cond }, { ...changes, version: raw('version + 1'), updatedAt: new Date() });
+  await updateRows(em, Snapshot, { id: { $in: ids }, status: cond }, { ...changes, updatedAt: new Date() }, ['version']);
   return em.find(Snapshot, { id: { $in: ids }, status: changes.status ?? cond }, { orderBy: { createdAt: 'asc', id: 'asc' }, disableIdentityMap: true });
 }
 

@@ -2,10 +2,10 @@
  * Volume type rows: who may see and use them (public, or private with an access row for
  * the project), changes as compare-and-set on `version`, and the access list.
  */
-import { raw } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import { VolumeType } from './entities.js';
 import { VolumeTypeAccess } from './volume-type-access.js';
+import { updateRows } from './update-rows.js';
 
 /** Just what access rules need of the caller. */
 interface Caller {
@@ -43,7 +43,7 @@ export async function visibleVolumeTypes(em: EntityManager, p: Caller): Promise<
 export async function casVolumeType(em: EntityManager, id: string, expectedVersion: number | undefined, changes: VolumeTypeChanges): Promise<VolumeType | null> {
   const where: { id: string; version?: number } = { id };
   if (expectedVersion !== undefined) where.version = expectedVersion;
-  const n = await em.nativeUpdate(VolumeType, where, { ...changes, version: raw('version + 1'), updatedAt: new Date() });
+  const n = await updateRows(em, VolumeType, where, { ...changes, updatedAt: new Date() }, ['version']);
   return n === 1 ? findVolumeType(em, id) : null;
 }
 

@@ -19,6 +19,7 @@ import { LiveHub } from '../live/hub.js';
 import type { BackupLive } from '../live/backup.js';
 import { leaveMessage } from '../outcomes/messages.js';
 import { dispatchOrDefer } from './outbox.js';
+import { countRows } from '../../db/update-rows.js';
 
 /** @default 1_000 */
 export const BACKUP_SWEEP_MS = 1_000;
@@ -132,5 +133,5 @@ async function continueRestore(bus: Bus, db: Db, live: LiveHub, backupLive: Back
  * never shown usable before the backup is in it.
  */
 export async function pendingRestoreFor(em: EntityManager, volumeId: string): Promise<boolean> {
-  return (await em.count(Backup, { restoreVolumeId: volumeId, status: 'restoring' })) > 0;
+  return (await countRows(em, Backup, { restoreVolumeId: volumeId, status: 'restoring' })) > 0;
 }

@@ -6,7 +6,7 @@
  * way (their deadline). The operation row is the queue, so a gateway that dies loses nothing:
  * another one's sweep starts it.
  */
-import { countSnapshotsOfVolume, commitUnlessOvertaken, findOperation, findVolume, finishOperation, Operation, Overtaken, type Db } from '../../db/index.js';
+import { countSnapshotsOfVolume, commitUnlessOvertaken, findOperation, findVolume, finishOperation, Operation, Overtaken, queuedDeleteOf } from '../../db/index.js';
 import { actionTransition, FlintError, InvalidStateError } from '../../domain/index.js';
 import type { GatewayDeps } from '../deps.js';
 import { announceVolumeDelete, startVolumeDelete, type DeleteChange } from '../mutations/volume-delete.js';
@@ -20,7 +20,7 @@ export type QueuedDeleteDeps = Pick<GatewayDeps, 'db' | 'bus' | 'live' | 'log'>;
 /** The queued delete of one volume, if any: started (true), or left to wait (false). */
 export async function startQueuedDelete(deps: QueuedDeleteDeps, volumeId: string): Promise<boolean> {
   const em = deps.db.fork();
-  const op = await queuedDeleteOf(deps.db, volumeId);
+  const op = await queuedDeleteOf(em, volumeId);
   if (!op) return false;
   const volume = await findVolume(em, volumeId);
   // Still being created, or another delete (an admin's) is under way: later.
@@ -62,11 +62,6 @@ export async function startQueuedDelete(deps: QueuedDeleteDeps, volumeId: string
   }
   deps.log.info({ volumeId, operationId: op.id, status: now?.status }, 'queued delete started now that the create has ended');
   return true;
-}
-
-/** The PENDING `delete_volume` operation of a volume that waits for its create to end. */
-export async function queuedDeleteOf(db: Db, volumeId: string): Promise<Operation | null> {
-  return db.fork().findOne(Operation, { resourceId: volumeId, kind: 'delete_volume', status: 'pending', command: null }, { disableIdentityMap: true });
 }
 
 /** One sweep: every queued delete whose create has ended is started; returns how many. */
