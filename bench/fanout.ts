@@ -3,7 +3,10 @@
  * (`volumeChanged(id)`) on one gateway; the volume is renamed R times and each rename's latency
  * is the time from sending the mutation to each subscriber's frame with the new name. Reported
  * at 1k, 5k, 10k and 20k subscribers (`--quick`: 1k and 5k), with the gateway's RSS (now and
- * peak, from /proc) and its CPU per delivered event.
+ * peak, from /proc) and its CPU per delivered event. Beside each, the same subscribers and
+ * renames against a bare ws server (bench/bare-ws.ts) that writes one frame per subscription
+ * from bytes made once per change: the floor of this machine, which the latency targets are
+ * read against.
  *
  *   node dist/bench/fanout.js [--quick] [--subscribers 1000,5000] [--renames 20]
  *
@@ -14,7 +17,7 @@
  * The client side only looks for the new name in each frame's text, so it costs the machine as
  * little as it can.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +44,17 @@ export interface FanoutStep {
 export interface FanoutResult {
   openFilesLimit: number;
   steps: FanoutStep[];
+  /** The same subscribers and renames against a bare ws server (bench/bare-ws.ts): the machine's floor. */
+  floor: FanoutStep[];
+}
+
+/** A server the subscribers follow one volume on, and how to rename that volume. */
+interface FanoutTarget {
+  url: string;
+  token: string;
+  volumeId: string;
+  pid: number;
+  rename(name: string): Promise<void>;
 }
 
 const SUBSCRIPTION = 'subscription($id: ID!) { volumeChanged(id: $id) { id name status version } }';
@@ -129,6 +143,66 @@ class Subscriber {
   }
 }
 
+/** Starts bench/bare-ws.js; resolves with its target once it listens. */
+async function startBareWs(): Promise<{ target: FanoutTarget; stop(): void }> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./bare-ws.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`bare ws server exited (${code}) before it listened`)));
+    child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
+  });
+  const [url, volumeId] = line.split(' ') as [string, string];
+  const rename = async (name: string) => {
+    const res = await fetch(`${url.replace(/\/graphql$/, '')}/rename?name=${encodeURIComponent(name)}`, { method: 'POST' });
+    if (res.status !== 204) throw new Error(`bare ws server answered ${res.status}`);
+  };
+  return { target: { url, token: 'none', volumeId, pid: child.pid!, rename }, stop: () => child.kill('SIGTERM') };
+}
+
+/** `n` subscriptions on `target` (as few per socket as the open-files limit allows), `renames` renames, each subscriber's latency. */
+async function measure(target: FanoutTarget, n: number, renames: number, socketsAllowed: number, tag: string): Promise<FanoutStep> {
+  const subscribers: Subscriber[] = [];
+  try {
+    const perSocket = Math.ceil(n / socketsAllowed);
+    let opened = 0;
+    while (opened < n) {
+      // In batches, so the server's accept queue never overflows.
+      const batch: Subscriber[] = [];
+      for (let b = 0; b < 500 && opened < n; b++) {
+        const k = Math.min(perSocket, n - opened);
+        batch.push(new Subscriber(target.url, target.token, target.volumeId, k));
+        opened += k;
+      }
+      subscribers.push(...batch);
+      await Promise.all(batch.map((s) => s.ready));
+    }
+    const latencies: number[] = [];
+    const cpuBefore = cpuMs(target.pid);
+    for (let r = 0; r < renames; r++) {
+      const name = `fanout-${tag}-${n}-${r}`;
+      const arrivals = subscribers.map((s) => s.expect(name));
+      const t0 = performance.now();
+      await target.rename(name);
+      for (const times of await Promise.all(arrivals)) for (const at of times) latencies.push(at - t0);
+    }
+    const cpu = cpuMs(target.pid) - cpuBefore;
+    const mem = memoryMiB(target.pid);
+    latencies.sort((a, b) => a - b);
+    return {
+      subscribers: n,
+      perSocket,
+      renames,
+      p50Ms: round(percentile(latencies, 50), 1),
+      p99Ms: round(percentile(latencies, 99), 1),
+      maxMs: round(latencies.at(-1)!, 1),
+      rssMiB: mem.rss,
+      peakRssMiB: mem.peak,
+      gatewayCpuUsPerDelivery: round((cpu * 1000) / (n * renames), 1),
+    };
+  } finally {
+    for (const s of subscribers) s.close();
+  }
+}
+
 export async function fanoutBench(opts: { counts: number[]; renames: number; say?: (line: string) => void }): Promise<FanoutResult> {
   const say = opts.say ?? (() => undefined);
   const max = Math.max(...opts.counts);
@@ -147,65 +221,45 @@ export async function fanoutBench(opts: { counts: number[]; renames: number; say
       FLINT_API_RATE_BURST: '1000000',
     },
   });
-  const subscribers: Subscriber[] = [];
+  const bare = await startBareWs().catch(async (err: unknown) => {
+    await cluster.stop();
+    throw err;
+  });
   const steps: FanoutStep[] = [];
+  const floor: FanoutStep[] = [];
   try {
     const token = cluster.adminToken;
     const { createVolume } = await gql<{ createVolume: { volume: { id: string } } }>(cluster.url, token, 'mutation { createVolume(input: { name: "fanout", sizeGiB: 1 }) { volume { id } } }', {});
-    const id = createVolume.volume.id;
-    const gateway = pidOnPort(Number(new URL(cluster.url).port));
+    const volumeId = createVolume.volume.id;
+    const flint: FanoutTarget = {
+      url: cluster.url,
+      token,
+      volumeId,
+      pid: pidOnPort(Number(new URL(cluster.url).port)),
+      rename: async (name) => void (await gql(cluster.url, token, 'mutation($input: UpdateVolumeInput!) { updateVolume(input: $input) { volume { id } } }', { input: { id: volumeId, name } })),
+    };
     for (const n of opts.counts) {
-      // One socket each where the open-files limit allows it, else as few per socket as fit.
-      const perSocket = Math.ceil(n / socketsAllowed);
-      for (const s of subscribers.splice(0)) s.close();
-      let opened = 0;
-      while (opened < n) {
-        // In batches, so the gateway's accept queue never overflows.
-        const batch: Subscriber[] = [];
-        for (let b = 0; b < 500 && opened < n; b++) {
-          const k = Math.min(perSocket, n - opened);
-          batch.push(new Subscriber(cluster.url, token, id, k));
-          opened += k;
-        }
-        await Promise.all(batch.map((s) => s.ready));
-        subscribers.push(...batch);
-      }
-      const latencies: number[] = [];
-      const cpuBefore = cpuMs(gateway);
-      for (let r = 0; r < opts.renames; r++) {
-        const name = `fanout-${n}-${r}`;
-        const arrivals = subscribers.map((s) => s.expect(name));
-        const t0 = performance.now();
-        await gql(cluster.url, token, 'mutation($input: UpdateVolumeInput!) { updateVolume(input: $input) { volume { id } } }', { input: { id, name } });
-        for (const times of await Promise.all(arrivals)) for (const at of times) latencies.push(at - t0);
-      }
-      const cpu = cpuMs(gateway) - cpuBefore;
-      const mem = memoryMiB(gateway);
-      latencies.sort((a, b) => a - b);
-      const step: FanoutStep = {
-        subscribers: n,
-        perSocket,
-        renames: opts.renames,
-        p50Ms: round(percentile(latencies, 50), 1),
-        p99Ms: round(percentile(latencies, 99), 1),
-        maxMs: round(latencies.at(-1)!, 1),
-        rssMiB: mem.rss,
-        peakRssMiB: mem.peak,
-        gatewayCpuUsPerDelivery: round((cpu * 1000) / (n * opts.renames), 1),
-      };
+      const step = await measure(flint, n, opts.renames, socketsAllowed, 'flint');
       steps.push(step);
-      say(`fan-out ${n} subscribers (${perSocket} per socket): p50 ${step.p50Ms} ms, p99 ${step.p99Ms} ms, max ${step.maxMs} ms; gateway RSS ${step.rssMiB} MiB (peak ${step.peakRssMiB}), ${step.gatewayCpuUsPerDelivery} µs CPU per delivery`);
+      say(`fan-out ${n} subscribers (${step.perSocket} per socket): p50 ${step.p50Ms} ms, p99 ${step.p99Ms} ms, max ${step.maxMs} ms; gateway RSS ${step.rssMiB} MiB (peak ${step.peakRssMiB}), ${step.gatewayCpuUsPerDelivery} µs CPU per delivery`);
+      const f = await measure(bare.target, n, opts.renames, socketsAllowed, 'bare');
+      floor.push(f);
+      say(`fan-out floor, bare ws server, ${n} subscribers: p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms; ${f.gatewayCpuUsPerDelivery} µs CPU per delivery`);
     }
   } finally {
-    for (const s of subscribers) s.close();
+    bare.stop();
     await cluster.stop();
   }
-  return { openFilesLimit: limit, steps };
+  return { openFilesLimit: limit, steps, floor };
 }
 
 export function formatFanout(r: FanoutResult): string[] {
-  const lines = ['subscription fan-out (volumeChanged, one socket per subscriber, one gateway):'];
-  for (const s of r.steps) lines.push(`  ${String(s.subscribers).padStart(6)} subscribers${s.perSocket > 1 ? ` (${s.perSocket} per socket: open-files limit ${r.openFilesLimit})` : ''}: p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms (target ≤ 100), gateway RSS ${s.rssMiB} MiB, peak ${s.peakRssMiB} MiB (target ≤ 1024), ${s.gatewayCpuUsPerDelivery} µs CPU per delivery`);
+  const lines = ['subscription fan-out (volumeChanged, one socket per subscriber, one gateway; the floor: a bare ws server sending bytes made once per change):'];
+  r.steps.forEach((s, i) => {
+    const f = r.floor[i];
+    lines.push(`  ${String(s.subscribers).padStart(6)} subscribers${s.perSocket > 1 ? ` (${s.perSocket} per socket: open-files limit ${r.openFilesLimit})` : ''}: p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms (target ≤ 100), gateway RSS ${s.rssMiB} MiB, peak ${s.peakRssMiB} MiB (target ≤ 1024), ${s.gatewayCpuUsPerDelivery} µs CPU per delivery`);
+    if (f) lines.push(`  ${''.padStart(6)}   floor: p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms, ${f.gatewayCpuUsPerDelivery} µs CPU per delivery; Flint's p99 ${round(s.p99Ms / f.p99Ms, 2)}x the floor's, CPU per delivery ${round(s.gatewayCpuUsPerDelivery / f.gatewayCpuUsPerDelivery, 2)}x`);
+  });
   return lines;
 }
 

@@ -1,6 +1,6 @@
 /**
- * ORM setup for both databases. SQLite (better-sqlite3, WAL, busy timeout) is the
- * embedded default; PostgreSQL is for production and several gateways. Schema
+ * ORM setup for both databases. SQLite (better-sqlite3, WAL, busy timeout, transactions
+ * begun IMMEDIATE: ./sqlite-driver.ts) is the embedded default; PostgreSQL is for production and several gateways. Schema
  * changes are migrations, one list per dialect (src/db/migrations/<dialect>/).
  */
 import { MikroORM as SqliteORM, type Options as SqliteOptions } from '@mikro-orm/better-sqlite';

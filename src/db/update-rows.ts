@@ -32,7 +32,12 @@ export async function updateRows<T extends object>(em: EntityManager, entity: En
     const bumped = Object.fromEntries(bump.map((p) => [p, raw(`${columnsOf(meta as EntityMetadata).get(p)?.name ?? p} + 1`)]));
     return em.nativeUpdate(entity, where, { ...set, ...bumped } as EntityData<T>);
   }
-  return runPrepared(knexOf(em), d, prepared(d, w), w.params);
+  try {
+    return await runPrepared(knexOf(em), d, prepared(d, w), w.params);
+  } catch (err) {
+    // As the ORM throws them: a unique or foreign key violation as its exception (UniqueConstraintViolationException…).
+    throw err instanceof Error ? em.getPlatform().getExceptionConverter().convertException(err) : err;
+  }
 }
 
 /** How many rows of `entity` match `where`. */

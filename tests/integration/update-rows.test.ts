@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import { raw } from '@mikro-orm/core';
+import { raw, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { Attachment, type Db } from '../../src/db/index.js';
 import { columnsOf } from '../../src/db/entity-rows.js';
 import { updateSql } from '../../src/db/where-sql.js';
@@ -68,6 +68,13 @@ for (const kind of BACKENDS) {
     const em = db.fork();
     em.create(Attachment, { id: randomUUID(), projectId, volumeId, instanceId: 'vm-2', status: 'attached', mode: 'ro', targetKind: 'nbd' });
     t.is(await countRows(em, Attachment, where), 3);
+  });
+
+  test(`${kind}: a unique constraint broken is the ORM's exception, as callers catch it`, async (t) => {
+    const db = dbs.get(kind);
+    const [a, b] = await twins(db, await insertProject(db), randomUUID());
+    t.is(await updateRows(db.fork(), Attachment, { id: a }, { idempotencyKey: 'k-1' }), 1);
+    await t.throwsAsync(updateRows(db.fork(), Attachment, { id: b }, { idempotencyKey: 'k-1' }), { instanceOf: UniqueConstraintViolationException });
   });
 
   test(`${kind}: in a transaction an update is seen by the transaction and undone by its rollback`, async (t) => {
