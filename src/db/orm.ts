@@ -1,10 +1,10 @@
 /**
- * ORM setup for both databases. SQLite (better-sqlite3, WAL, busy timeout, transactions
- * begun IMMEDIATE: ./sqlite-driver.ts) is the embedded default; PostgreSQL is for production and several gateways. Schema
+ * ORM setup for both databases. SQLite (better-sqlite3, WAL, busy timeout, a transaction made
+ * stale by another process's commit run again: ./sqlite-busy.ts) is the embedded default; PostgreSQL is for production and several gateways. Schema
  * changes are migrations, one list per dialect (src/db/migrations/<dialect>/).
  */
 import { MikroORM as SqliteORM, type Options as SqliteOptions } from '@mikro-orm/better-sqlite';
-import { FlintSqliteDriver } from './sqlite-driver.js';
+import { SqliteEntityManager } from './sqlite-busy.js';
 import { MikroORM as PgORM, type Options as PgOptions } from '@mikro-orm/postgresql';
 import { createRequire } from 'node:module';
 import { Migrator } from '@mikro-orm/migrations';
@@ -72,7 +72,7 @@ export async function openDb(cfg: DatabaseConfig, opts: { debug?: boolean; log?:
     prepareSqliteFile(cfg.path, logPermissionNote(opts.log));
     orm = await SqliteORM.init({
       ...common,
-      driver: FlintSqliteDriver,
+      entityManager: SqliteEntityManager,
       dbName: cfg.path,
       migrations: { migrationsList: sqliteMigrations, silent: true, transactional: true, allOrNothing: true, snapshot: false },
       pool: {
