@@ -1,7 +1,8 @@
 /**
- * ORM setup for both databases. SQLite (better-sqlite3, WAL, busy timeout, a transaction made
- * stale by another process's commit run again: ./sqlite-busy.ts) is the embedded default; PostgreSQL is for production and several gateways. Schema
- * changes are migrations, one list per dialect (src/db/migrations/<dialect>/).
+ * ORM setup for both databases. SQLite (better-sqlite3, WAL, busy timeout, a transaction
+ * made stale by another process's commit run again: ./sqlite-busy.ts) is the embedded
+ * default; PostgreSQL is for production and several gateways. Schema changes are
+ * migrations, one list per dialect (src/db/migrations/<dialect>/).
  */
 import { MikroORM as SqliteORM, type Options as SqliteOptions } from '@mikro-orm/better-sqlite';
 import { SqliteEntityManager } from './sqlite-busy.js';

@@ -20,6 +20,12 @@ import type { BetterSqliteDriver } from '@mikro-orm/better-sqlite';
 /** Runs of one transaction before its SQLITE_BUSY is the caller's. */
 export const BUSY_ATTEMPTS = 10;
 
+/**
+ * A run that failed later than this waited out the busy timeout (another connection held the
+ * lock that long, and better-sqlite3 waits with the event loop blocked): not run again.
+ */
+const QUICK_FAILURE_MS = 1_000;
+
 /** Whether `err` is SQLite's "database is locked", as the driver or as the ORM throws it. */
 export function isSqliteBusy(err: unknown): boolean {
   return err instanceof LockWaitTimeoutException || /^SQLITE_BUSY/.test(String((err as { code?: unknown } | null)?.code ?? ''));
@@ -28,10 +34,11 @@ export function isSqliteBusy(err: unknown): boolean {
 export class SqliteEntityManager extends SqlEntityManager<BetterSqliteDriver> {
   override async transactional<T>(cb: (em: this) => T | Promise<T>, options: TransactionOptions = {}): Promise<T> {
     for (let attempt = 1; ; attempt++) {
+      const started = Date.now();
       try {
         return await super.transactional(cb, options);
       } catch (err) {
-        if (!isSqliteBusy(err) || this.isInTransaction() || attempt >= BUSY_ATTEMPTS) throw err;
+        if (!isSqliteBusy(err) || this.isInTransaction() || attempt >= BUSY_ATTEMPTS || Date.now() - started > QUICK_FAILURE_MS) throw err;
         // A little apart, so two processes that collided do not collide again.
         await new Promise((r) => setTimeout(r, Math.random() * attempt * 2));
       }

@@ -75,7 +75,7 @@ test('a transaction whose snapshot another connection made stale runs again, see
   }
 });
 
-test('a nested transaction leaves the retry to its root; a transaction that keeps failing gives the error at last', async (t) => {
+test('a nested transaction leaves the retry to its root; a transaction that keeps failing, or failed slowly, gives the error', async (t) => {
   const { isSqliteBusy, BUSY_ATTEMPTS } = await import('../../src/db/sqlite-busy.js');
   t.true(isSqliteBusy(Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY_SNAPSHOT' })));
   t.false(isSqliteBusy(Object.assign(new Error('UNIQUE constraint failed'), { code: 'SQLITE_CONSTRAINT_UNIQUE' })));
@@ -102,4 +102,14 @@ test('a nested transaction leaves the retry to its root; a transaction that keep
   );
   t.is(outer, BUSY_ATTEMPTS);
   t.is(inner, BUSY_ATTEMPTS, 'the nested one ran once per run of its root');
+  // One that failed only after the busy timeout's kind of wait is not run again (each run would block as long).
+  let slow = 0;
+  await t.throwsAsync(
+    db.fork().transactional(async () => {
+      slow++;
+      await new Promise((r) => setTimeout(r, 1_100));
+      throw busy();
+    }),
+  );
+  t.is(slow, 1);
 });
