@@ -6,7 +6,21 @@
  */
 import type { EntityManager } from '@mikro-orm/knex';
 import { PoolAllocation, Reservation } from './entities.js';
-import { findById } from './entity-rows.js';
+import { dialectOf, findById, rowsOf } from './entity-rows.js';
+import { statementOf } from './sql-lists.js';
+import { runStatement } from './update-rows.js';
+import { toColumnValue } from './where-sql.js';
+
+// Each prepared once per connection (a create's placement runs four of them).
+const WRITE_FIRST = statementOf(() => 'update pool_allocation set allocated_gib = allocated_gib where 1 = 0');
+const ENSURE_POOL = statementOf(() => 'insert into pool_allocation (pool_id, allocated_gib) values (?, 0) on conflict (pool_id) do nothing');
+const ADD_WITHIN_LIMIT = statementOf(() => 'update pool_allocation set allocated_gib = allocated_gib + ? where pool_id = ? and allocated_gib + ? <= ?');
+const SUBTRACT = statementOf(() => 'update pool_allocation set allocated_gib = allocated_gib - ? where pool_id = ?');
+const INSERT_RESERVATION = statementOf(() => 'insert into reservation (volume_id, pool_id, size_gib, created_at) values (?, ?, ?, ?)');
+const SET_SIZE = statementOf(() => 'update reservation set size_gib = ? where volume_id = ?');
+const SHRINK_SIZE = statementOf(() => 'update reservation set size_gib = ? where volume_id = ? and size_gib = ?');
+const DELETE_RESERVATION = statementOf(() => 'delete from reservation where volume_id = ? and pool_id = ?');
+const ALL_ALLOCATIONS = statementOf(() => 'select * from pool_allocation');
 
 /**
  * Takes the write lock before the first read. A SQLite transaction that reads first
@@ -15,7 +29,7 @@ import { findById } from './entity-rows.js';
  * On PostgreSQL it is a no-op.
  */
 async function writeFirst(tx: EntityManager): Promise<void> {
-  await tx.execute('update pool_allocation set allocated_gib = allocated_gib where 1 = 0', [], 'run');
+  await runStatement(tx, WRITE_FIRST, []);
 }
 
 /**
@@ -49,14 +63,9 @@ async function reserveUnless(em: EntityManager, key: string, poolId: string, siz
     if (existing?.poolId === poolId) return 'reserved';
     if (existing && keep(existing.poolId)) return { heldOn: existing.poolId };
     if (existing) await releaseIn(tx, existing);
-    await tx.execute('insert into pool_allocation (pool_id, allocated_gib) values (?, 0) on conflict (pool_id) do nothing', [poolId]);
-    const res = await tx.execute(
-      'update pool_allocation set allocated_gib = allocated_gib + ? where pool_id = ? and allocated_gib + ? <= ?',
-      [sizeGiB, poolId, sizeGiB, limitGiB],
-      'run',
-    );
-    if (affected(res) !== 1) return 'full';
-    await tx.execute('insert into reservation (volume_id, pool_id, size_gib, created_at) values (?, ?, ?, ?)', [key, poolId, sizeGiB, new Date()]);
+    await runStatement(tx, ENSURE_POOL, [poolId]);
+    if ((await runStatement(tx, ADD_WITHIN_LIMIT, [sizeGiB, poolId, sizeGiB, limitGiB])) !== 1) return 'full';
+    await runStatement(tx, INSERT_RESERVATION, [key, poolId, sizeGiB, toColumnValue(dialectOf(tx), 'date', new Date())]);
     return 'reserved';
   });
 }
@@ -74,13 +83,8 @@ export async function grow(em: EntityManager, volumeId: string, poolId: string, 
     if (!r || r.poolId !== poolId) return false;
     if (r.sizeGiB >= newSizeGiB) return true;
     const delta = newSizeGiB - r.sizeGiB;
-    const res = await tx.execute(
-      'update pool_allocation set allocated_gib = allocated_gib + ? where pool_id = ? and allocated_gib + ? <= ?',
-      [delta, poolId, delta, limitGiB],
-      'run',
-    );
-    if (affected(res) !== 1) return false;
-    await tx.execute('update reservation set size_gib = ? where volume_id = ?', [newSizeGiB, volumeId]);
+    if ((await runStatement(tx, ADD_WITHIN_LIMIT, [delta, poolId, delta, limitGiB])) !== 1) return false;
+    await runStatement(tx, SET_SIZE, [newSizeGiB, volumeId]);
     return true;
   });
 }
@@ -91,8 +95,8 @@ export async function shrink(em: EntityManager, volumeId: string, sizeGiB: numbe
     await writeFirst(tx);
     const r = await findById(tx, Reservation, volumeId);
     if (!r || r.sizeGiB <= sizeGiB) return;
-    await tx.execute('update reservation set size_gib = ? where volume_id = ? and size_gib = ?', [sizeGiB, volumeId, r.sizeGiB]);
-    await tx.execute('update pool_allocation set allocated_gib = allocated_gib - ? where pool_id = ?', [r.sizeGiB - sizeGiB, r.poolId]);
+    await runStatement(tx, SHRINK_SIZE, [sizeGiB, volumeId, r.sizeGiB]);
+    await runStatement(tx, SUBTRACT, [r.sizeGiB - sizeGiB, r.poolId]);
   });
 }
 
@@ -106,15 +110,14 @@ export async function release(em: EntityManager, volumeId: string): Promise<void
 }
 
 async function releaseIn(tx: EntityManager, r: Reservation): Promise<void> {
-  const res = await tx.execute('delete from reservation where volume_id = ? and pool_id = ?', [r.volumeId, r.poolId], 'run');
-  if (affected(res) === 1) {
-    await tx.execute('update pool_allocation set allocated_gib = allocated_gib - ? where pool_id = ?', [r.sizeGiB, r.poolId]);
+  if ((await runStatement(tx, DELETE_RESERVATION, [r.volumeId, r.poolId])) === 1) {
+    await runStatement(tx, SUBTRACT, [r.sizeGiB, r.poolId]);
   }
 }
 
 /** GiB allocated per pool id (`host@pool`). */
 export async function allocations(em: EntityManager): Promise<Map<string, number>> {
-  const rows = await em.find(PoolAllocation, {}, { disableIdentityMap: true });
+  const rows = await rowsOf(em, PoolAllocation, ALL_ALLOCATIONS, []);
   return new Map(rows.map((r) => [r.poolId, r.allocatedGiB]));
 }
 
@@ -124,7 +127,3 @@ export async function volumeCounts(em: EntityManager): Promise<Map<string, numbe
   return new Map(rows.map((r) => [r.pool_id, Number(r.n)]));
 }
 
-function affected(res: unknown): number {
-  const r = res as { affectedRows?: number; changes?: number; rowCount?: number };
-  return r.affectedRows ?? r.changes ?? r.rowCount ?? 0;
-}

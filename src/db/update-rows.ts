@@ -10,7 +10,7 @@
 import { raw, type EntityClass, type EntityData, type EntityMetadata, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/knex';
 import { columnsOf, dialectOf, knexOf } from './entity-rows.js';
-import { preparedOf, queryPrepared, runPrepared } from './prepared.js';
+import { preparedOf, queryPrepared, runPrepared, type PreparedQuery } from './prepared.js';
 import { placeholders } from './sql-lists.js';
 import { countSql, updateSql, type WrittenSql } from './where-sql.js';
 import type { SqlDialect } from './sql-lists.js';
@@ -32,10 +32,18 @@ export async function updateRows<T extends object>(em: EntityManager, entity: En
     const bumped = Object.fromEntries(bump.map((p) => [p, raw(`${columnsOf(meta as EntityMetadata).get(p)?.name ?? p} + 1`)]));
     return em.nativeUpdate(entity, where, { ...set, ...bumped } as EntityData<T>);
   }
+  return runStatement(em, prepared(d, w), w.params);
+}
+
+/**
+ * Runs `q` (a write) with `params` on `em`'s connection, its transaction's when it is in one;
+ * the rows it changed. Errors are the ORM's exceptions (a unique violation is
+ * UniqueConstraintViolationException…), as its own statements throw them.
+ */
+export async function runStatement(em: EntityManager, q: PreparedQuery, params: readonly unknown[]): Promise<number> {
   try {
-    return await runPrepared(knexOf(em), d, prepared(d, w), w.params);
+    return await runPrepared(knexOf(em), dialectOf(em), q, params);
   } catch (err) {
-    // As the ORM throws them: a unique or foreign key violation as its exception (UniqueConstraintViolationException…).
     throw err instanceof Error ? em.getPlatform().getExceptionConverter().convertException(err) : err;
   }
 }
