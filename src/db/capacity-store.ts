@@ -14,7 +14,8 @@ import { toColumnValue } from './where-sql.js';
 // Each prepared once per connection (a create's placement runs four of them).
 const WRITE_FIRST = statementOf(() => 'update pool_allocation set allocated_gib = allocated_gib where 1 = 0');
 const ENSURE_POOL = statementOf(() => 'insert into pool_allocation (pool_id, allocated_gib) values (?, 0) on conflict (pool_id) do nothing');
-const ADD_WITHIN_LIMIT = statementOf(() => 'update pool_allocation set allocated_gib = allocated_gib + ? where pool_id = ? and allocated_gib + ? <= ?');
+// The limit as a bigint: a pool without one is Number.MAX_SAFE_INTEGER, past PostgreSQL's integer (a prepared parameter takes the column's type).
+const ADD_WITHIN_LIMIT = statementOf(() => 'update pool_allocation set allocated_gib = allocated_gib + ? where pool_id = ? and allocated_gib + ? <= CAST(? AS BIGINT)');
 const SUBTRACT = statementOf(() => 'update pool_allocation set allocated_gib = allocated_gib - ? where pool_id = ?');
 const INSERT_RESERVATION = statementOf(() => 'insert into reservation (volume_id, pool_id, size_gib, created_at) values (?, ?, ?, ?)');
 const SET_SIZE = statementOf(() => 'update reservation set size_gib = ? where volume_id = ?');
